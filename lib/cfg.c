@@ -1,0 +1,576 @@
+/* cfg: the config file parser and the table of keys.  The table is the one
+ * list of keys: parsing, defaults, validation and `lmtpd -n` all walk it.
+ * Lines are bounded (CFG_LINE_MAX); values are validated at load time so a
+ * running daemon never meets a bad value. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "lmtpd_limits.h"
+#include "log.h"
+#include "xalloc.h"
+
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+
+enum cfg_type {
+	CFG_STRING,	/* any text, may be empty */
+	CFG_NAME,	/* a non-empty word; "" allowed when the default is unset */
+	CFG_PATH,	/* absolute path, or empty */
+	CFG_TEMPLATE,	/* path template with % escapes */
+	CFG_UINT,
+	CFG_SIZE,	/* bytes with K/M/G */
+	CFG_TIME,	/* seconds with s/m/h/d */
+	CFG_MODE,	/* octal permissions */
+	CFG_LISTEN,
+	CFG_NETS,
+	CFG_USERS,
+};
+
+struct cfg_key {
+	const char *name;
+	enum cfg_type type;
+	size_t offset;
+	const char *def;	/* NULL = computed at load (hostname) */
+	unsigned long min, max;	/* CFG_UINT, CFG_TIME */
+	const char *escapes;	/* CFG_TEMPLATE: allowed after % */
+};
+
+#define F(field) offsetof(struct lmtpd_config, field)
+
+static const struct cfg_key cfg_keys[] = {
+	{ "listen", CFG_LISTEN, F(listen), "127.0.0.1:2424", 0, 0, NULL },
+	{ "listen_mode", CFG_MODE, F(listen_mode), "0660", 0, 0, NULL },
+	{ "listen_owner", CFG_NAME, F(listen_owner), "", 0, 0, NULL },
+	{ "allow_from", CFG_NETS, F(allow_from), "127.0.0.0/8, ::1", 0, 0, NULL },
+	{ "user", CFG_NAME, F(user), "", 0, 0, NULL },
+	{ "group", CFG_NAME, F(group), "", 0, 0, NULL },
+	{ "workers", CFG_UINT, F(workers), "4", 1, 1024, NULL },
+	{ "max_use", CFG_UINT, F(max_use), "1000", 1, UINT_MAX, NULL },
+	{ "home", CFG_TEMPLATE, F(home), LOCALSTATEDIR "/mail/%d/%n", 0, 0, "und%" },
+	{ "mail_location", CFG_TEMPLATE, F(mail_location), "%h/Maildir", 0, 0, "hund%" },
+	{ "users", CFG_USERS, F(users), "static", 0, 0, NULL },
+	{ "recipient_delimiter", CFG_STRING, F(recipient_delimiter), "+", 0, 0, NULL },
+	{ "max_message_size", CFG_SIZE, F(max_message_size), "50M", 0, 0, NULL },
+	{ "max_recipients", CFG_UINT, F(max_recipients), "1000", 1, 100000, NULL },
+	{ "max_errors", CFG_UINT, F(max_errors), "20", 1, 10000, NULL },
+	{ "idle_timeout", CFG_TIME, F(idle_timeout), "300s", 1, 86400, NULL },
+	{ "min_data_rate", CFG_UINT, F(min_data_rate), "500", 0, UINT_MAX, NULL },
+	{ "state_dir", CFG_PATH, F(state_dir), LOCALSTATEDIR "/lib/lmtpd", 0, 0, NULL },
+	{ "hostname", CFG_NAME, F(hostname), NULL, 0, 0, NULL },
+	{ "pid_file", CFG_PATH, F(pid_file), "", 0, 0, NULL },
+};
+
+#define CFG_KEY_COUNT N_ELEMENTS(cfg_keys)
+
+static char *
+cfg_trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' ||
+			   end[-1] == '\n'))
+		*--end = '\0';
+	return s;
+}
+
+/* Splits a comma (or space) separated list into trimmed non-empty items. */
+static char **
+cfg_split_list(const char *value, size_t *count_r)
+{
+	char *copy = xstrdup(value), *tok, *save = NULL;
+	char **items = NULL;
+	size_t n = 0;
+
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
+	     tok = strtok_r(NULL, ", \t", &save)) {
+		items = xreallocarray(items, n + 1, sizeof(*items));
+		items[n++] = xstrdup(tok);
+	}
+	free(copy);
+	*count_r = n;
+	return items;
+}
+
+static void
+cfg_free_list(char **items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(items[i]);
+	free(items);
+}
+
+static int
+cfg_parse_number(const char *value, uint64_t *out, const char *units,
+		 const uint64_t *mult)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)value[0]))
+		return -1;
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		const char *u = strchr(units, tolower((unsigned char)*end));
+
+		if (u == NULL || end[1] != '\0' || *end == '\0')
+			return -1;
+		if (v > UINT64_MAX / mult[u - units])
+			return -1;
+		v *= mult[u - units];
+	}
+	*out = v;
+	return 0;
+}
+
+static bool
+cfg_template_valid(const char *value, const char *escapes, bool needs_home,
+		   const char **why)
+{
+	const char *p;
+
+	for (p = value; *p != '\0'; p++) {
+		if (*p != '%')
+			continue;
+		if (p[1] == '\0' || strchr(escapes, p[1]) == NULL) {
+			*why = "unknown % escape";
+			return false;
+		}
+		p++;
+	}
+	if (value[0] != '/' && !(needs_home && strncmp(value, "%h", 2) == 0)) {
+		*why = needs_home ? "must be an absolute path or start with %h"
+				  : "must be an absolute path";
+		return false;
+	}
+	return true;
+}
+
+/* Validates value for key and stores it; returns NULL or a malloc'd reason. */
+static char *
+cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value)
+{
+	void *field = (char *)cfg + key->offset;
+	const char *why = NULL;
+	uint64_t n;
+
+	switch (key->type) {
+	case CFG_STRING:
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return NULL;
+	case CFG_NAME:
+		if (strpbrk(value, " \t,/") != NULL)
+			return xasprintf("'%s' must be a single name", key->name);
+		free(*(char **)field);
+		*(char **)field = value[0] == '\0' ? NULL : xstrdup(value);
+		return NULL;
+	case CFG_PATH:
+		if (value[0] != '\0' && value[0] != '/')
+			return xasprintf("'%s' must be an absolute path", key->name);
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return NULL;
+	case CFG_TEMPLATE:
+		if (!cfg_template_valid(value, key->escapes,
+					strchr(key->escapes, 'h') != NULL, &why))
+			return xasprintf("'%s': %s", key->name, why);
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return NULL;
+	case CFG_USERS:
+		if (strcmp(value, "static") != 0 && value[0] != '/')
+			return xasprintf("'users' must be 'static' or the absolute path of a map");
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return NULL;
+	case CFG_UINT:
+		if (cfg_parse_number(value, &n, "", NULL) < 0 || n < key->min ||
+		    n > key->max)
+			return xasprintf("'%s' must be a number from %lu to %lu",
+					 key->name, key->min, key->max);
+		*(unsigned int *)field = (unsigned int)n;
+		return NULL;
+	case CFG_TIME: {
+		static const uint64_t mult[] = { 1, 60, 3600, 86400 };
+
+		if (cfg_parse_number(value, &n, "smhd", mult) < 0 || n < key->min ||
+		    n > key->max)
+			return xasprintf("'%s' must be a time from %lus to %lus "
+					 "(suffix s, m, h or d)", key->name,
+					 key->min, key->max);
+		*(unsigned int *)field = (unsigned int)n;
+		return NULL;
+	}
+	case CFG_SIZE: {
+		static const uint64_t mult[] = { 1024, 1024 * 1024,
+						 1024 * 1024 * 1024 };
+
+		if (cfg_parse_number(value, &n, "kmg", mult) < 0)
+			return xasprintf("'%s' must be a size in bytes, with an "
+					 "optional K, M or G", key->name);
+		*(uint64_t *)field = n;
+		return NULL;
+	}
+	case CFG_MODE: {
+		char *end;
+		unsigned long m;
+
+		errno = 0;
+		m = strtoul(value, &end, 8);
+		if (value[0] == '\0' || *end != '\0' || errno != 0 || m > 07777)
+			return xasprintf("'%s' must be an octal mode like 0660",
+					 key->name);
+		*(unsigned int *)field = (unsigned int)m;
+		return NULL;
+	}
+	case CFG_LISTEN: {
+		size_t count, i;
+		char **items = cfg_split_list(value, &count);
+		struct netaddr_listen *l;
+		char *err = NULL;
+
+		if (count == 0) {
+			cfg_free_list(items, count);
+			return xasprintf("'listen' needs at least one address");
+		}
+		l = xcalloc(count, sizeof(*l));
+		for (i = 0; i < count && err == NULL; i++)
+			if (netaddr_parse_listen(items[i], &l[i], &why) < 0)
+				err = xasprintf("'listen' entry '%s': %s", items[i], why);
+		cfg_free_list(items, count);
+		if (err != NULL) {
+			free(l);
+			return err;
+		}
+		free(cfg->listen);
+		cfg->listen = l;
+		cfg->listen_count = count;
+		return NULL;
+	}
+	case CFG_NETS: {
+		size_t count, i;
+		char **items = cfg_split_list(value, &count);
+		struct netaddr_net *nets = xcalloc(count, sizeof(*nets));
+		char *err = NULL;
+
+		for (i = 0; i < count && err == NULL; i++)
+			if (netaddr_parse_net(items[i], &nets[i], &why) < 0)
+				err = xasprintf("'allow_from' entry '%s': %s", items[i], why);
+		cfg_free_list(items, count);
+		if (err != NULL) {
+			free(nets);
+			return err;
+		}
+		free(cfg->allow_from);
+		cfg->allow_from = nets;
+		cfg->allow_from_count = count;
+		return NULL;
+	}
+	}
+	return xasprintf("internal error: key type");
+}
+
+static const struct cfg_key *
+cfg_find_key(const char *name, size_t *index_r)
+{
+	for (size_t i = 0; i < CFG_KEY_COUNT; i++)
+		if (strcmp(cfg_keys[i].name, name) == 0) {
+			*index_r = i;
+			return &cfg_keys[i];
+		}
+	return NULL;
+}
+
+static char *
+cfg_default_hostname(void)
+{
+	char host[256];
+
+	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+		return xstrdup("localhost");
+	host[sizeof(host) - 1] = '\0';
+	return xstrdup(host);
+}
+
+/* Checks that need the whole config or the system (users exist). */
+static char *
+cfg_check(const struct lmtpd_config *cfg)
+{
+	if (cfg->user != NULL && getpwnam(cfg->user) == NULL)
+		return xasprintf("'user': no such user '%s'", cfg->user);
+	if (cfg->group != NULL && getgrnam(cfg->group) == NULL)
+		return xasprintf("'group': no such group '%s'", cfg->group);
+	if (cfg->listen_owner != NULL && getpwnam(cfg->listen_owner) == NULL)
+		return xasprintf("'listen_owner': no such user '%s'", cfg->listen_owner);
+	if (cfg->state_dir[0] == '\0')
+		return xasprintf("'state_dir' must be set");
+	return NULL;
+}
+
+static struct lmtpd_config *
+cfg_new_defaults(void)
+{
+	struct lmtpd_config *cfg = xcalloc(1, sizeof(*cfg));
+	size_t i;
+
+	cfg->text = xcalloc(CFG_KEY_COUNT, sizeof(char *));
+	for (i = 0; i < CFG_KEY_COUNT; i++) {
+		char *def = cfg_keys[i].def != NULL ? xstrdup(cfg_keys[i].def)
+						    : cfg_default_hostname();
+		char *err = cfg_set(cfg, &cfg_keys[i], def);
+
+		if (err != NULL)
+			log_panic("built-in default of '%s': %s", cfg_keys[i].name, err);
+		cfg->text[i] = def;
+	}
+	return cfg;
+}
+
+void
+cfg_free(struct lmtpd_config **cfgp)
+{
+	struct lmtpd_config *cfg = *cfgp;
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < CFG_KEY_COUNT; i++) {
+		void *field = (char *)cfg + cfg_keys[i].offset;
+
+		switch (cfg_keys[i].type) {
+		case CFG_STRING:
+		case CFG_NAME:
+		case CFG_PATH:
+		case CFG_TEMPLATE:
+		case CFG_USERS:
+			free(*(char **)field);
+			break;
+		case CFG_LISTEN:
+		case CFG_NETS:
+			free(*(void **)field);
+			break;
+		default:
+			break;
+		}
+		free(cfg->text[i]);
+	}
+	free(cfg->text);
+	free(cfg->path);
+	free(cfg);
+	*cfgp = NULL;
+}
+
+/* Reads the whole file; config files are small, 1 MB is far beyond any. */
+static char *
+cfg_read_file(const char *path, char **error_r)
+{
+	struct buf b;
+	char chunk[8192];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL) {
+		*error_r = xasprintf("%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf_init(&b, 1024 * 1024);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (buf_append(&b, chunk, n) < 0) {
+			*error_r = xasprintf("%s: file too large", path);
+			break;
+		}
+	}
+	if (*error_r == NULL && ferror(f))
+		*error_r = xasprintf("%s: read error: %s", path, strerror(errno));
+	if (fclose(f) != 0 && *error_r == NULL)
+		*error_r = xasprintf("%s: close error: %s", path, strerror(errno));
+	if (*error_r == NULL && memchr(b.data == NULL ? "" : b.data, '\0', b.len) != NULL)
+		*error_r = xasprintf("%s: NUL byte in file", path);
+	if (*error_r != NULL) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b, NULL);
+}
+
+struct cfg_pending {
+	size_t key_index;
+	unsigned int line;
+	struct buf value;
+};
+
+static char *
+cfg_commit(struct lmtpd_config *cfg, const char *path, struct cfg_pending *p)
+{
+	const struct cfg_key *key = &cfg_keys[p->key_index];
+	char *value = cfg_trim(p->value.data == NULL ? (char *)"" : p->value.data);
+	char *why = cfg_set(cfg, key, value);
+
+	if (why != NULL) {
+		char *err = xasprintf("%s:%u: %s", path, p->line, why);
+
+		free(why);
+		return err;
+	}
+	free(cfg->text[p->key_index]);
+	cfg->text[p->key_index] = xstrdup(value);
+	return NULL;
+}
+
+struct lmtpd_config *
+cfg_load(const char *path, char **error_r)
+{
+	struct lmtpd_config *cfg = cfg_new_defaults();
+	unsigned int set_at[CFG_KEY_COUNT] = { 0 };
+	struct cfg_pending pending = { 0, 0, { NULL, 0, 0, 0 } };
+	char *text, *line, *next, *err = NULL;
+	unsigned int lineno = 0;
+
+	*error_r = NULL;
+	if (path == NULL)
+		goto checks;
+	cfg->path = xstrdup(path);
+	text = cfg_read_file(path, &err);
+	if (text == NULL)
+		goto fail;
+	buf_init(&pending.value, CFG_LINE_MAX * 16);
+	for (line = text; line != NULL && err == NULL; line = next) {
+		char *eq, *name;
+		const struct cfg_key *key;
+		size_t index;
+
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		lineno++;
+		if (strlen(line) > CFG_LINE_MAX) {
+			err = xasprintf("%s:%u: line too long", path, lineno);
+			break;
+		}
+		if (cfg_trim(line)[0] == '\0' || cfg_trim(line)[0] == '#')
+			continue;
+		if (line[0] == ' ' || line[0] == '\t') {
+			/* A continuation line, as in Postfix's main.cf. */
+			if (pending.line == 0) {
+				err = xasprintf("%s:%u: continuation line without a key",
+						path, lineno);
+				break;
+			}
+			if (buf_append(&pending.value, " ", 1) < 0 ||
+			    buf_append_str(&pending.value, cfg_trim(line)) < 0)
+				err = xasprintf("%s:%u: value too long", path, lineno);
+			continue;
+		}
+		if (pending.line != 0) {
+			err = cfg_commit(cfg, path, &pending);
+			pending.line = 0;
+			if (err != NULL)
+				break;
+		}
+		eq = strchr(line, '=');
+		if (eq == NULL) {
+			err = xasprintf("%s:%u: expected 'key = value'", path, lineno);
+			break;
+		}
+		*eq = '\0';
+		name = cfg_trim(line);
+		key = cfg_find_key(name, &index);
+		if (key == NULL) {
+			err = xasprintf("%s:%u: unknown key '%s'", path, lineno, name);
+			break;
+		}
+		if (set_at[index] != 0) {
+			err = xasprintf("%s:%u: '%s' already set at line %u", path,
+					lineno, name, set_at[index]);
+			break;
+		}
+		set_at[index] = lineno;
+		pending.key_index = index;
+		pending.line = lineno;
+		buf_reset(&pending.value);
+		if (buf_append_str(&pending.value, cfg_trim(eq + 1)) < 0)
+			err = xasprintf("%s:%u: value too long", path, lineno);
+	}
+	if (err == NULL && pending.line != 0)
+		err = cfg_commit(cfg, path, &pending);
+	buf_free(&pending.value);
+	free(text);
+	if (err != NULL)
+		goto fail;
+checks:
+	err = cfg_check(cfg);
+	if (err != NULL) {
+		char *full = xasprintf("%s: %s", path != NULL ? path : "(defaults)", err);
+
+		free(err);
+		err = full;
+		goto fail;
+	}
+	return cfg;
+fail:
+	*error_r = err;
+	cfg_free(&cfg);
+	return NULL;
+}
+
+void
+cfg_print(const struct lmtpd_config *cfg, FILE *out)
+{
+	for (size_t i = 0; i < CFG_KEY_COUNT; i++)
+		fprintf(out, "%s = %s\n", cfg_keys[i].name, cfg->text[i]);
+}
+
+int
+cfg_expand(const char *tmpl, const struct cfg_template_vars *vars, char *out,
+	   size_t out_size)
+{
+	size_t o = 0;
+	const char *p;
+
+	for (p = tmpl; *p != '\0'; p++) {
+		const char *add = NULL;
+		char one[2] = { *p, '\0' };
+		size_t len;
+
+		if (*p == '%' && p[1] != '\0') {
+			p++;
+			switch (*p) {
+			case 'u': add = vars->u; break;
+			case 'n': add = vars->n; break;
+			case 'd': add = vars->d; break;
+			case 'h': add = vars->h; break;
+			case '%': add = "%"; break;
+			default: one[0] = *p; add = one; break;
+			}
+			if (add == NULL)
+				add = "";
+		} else {
+			add = one;
+		}
+		len = strlen(add);
+		if (len >= out_size - o)
+			return -1;
+		memcpy(out + o, add, len);
+		o += len;
+	}
+	out[o] = '\0';
+	return 0;
+}

@@ -1,0 +1,62 @@
+/* The configuration: `key = value` lines, `#` comment lines, a line that
+ * starts with white space continues the previous value.  An unknown key, a
+ * bad value or a repeated key is an error "file:line: why".  Every key has
+ * a built-in default, so lmtpd runs with no file at all.
+ *
+ * The struct holds typed values for the code and the effective text of
+ * every key for `lmtpd -n`.  A config is immutable once loaded; a reload
+ * builds a new one (cfg_load) and frees the old (cfg_free). */
+#ifndef LMTPD_CFG_H
+#define LMTPD_CFG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include "compat.h"
+#include "netaddr.h"
+
+struct lmtpd_config {
+	char *path;			/* NULL = built-in defaults */
+
+	struct netaddr_listen *listen;
+	size_t listen_count;
+	unsigned int listen_mode;
+	char *listen_owner;		/* NULL = the run-as user */
+	struct netaddr_net *allow_from;
+	size_t allow_from_count;
+	char *user, *group;		/* NULL = stay as started */
+	unsigned int workers;
+	unsigned int max_use;
+	char *home;			/* template: %u %n %d */
+	char *mail_location;		/* template: %h %u %n %d */
+	char *users;			/* "static" or the text map path */
+	char *recipient_delimiter;	/* "" = none */
+	uint64_t max_message_size;	/* 0 = no limit */
+	unsigned int max_recipients;
+	unsigned int max_errors;
+	unsigned int idle_timeout;	/* seconds */
+	unsigned int min_data_rate;	/* bytes per second, 0 = none */
+	char *state_dir;
+	char *hostname;
+	char *pid_file;			/* "" = none */
+
+	char **text;			/* effective value of each key, table order */
+};
+
+/* Loads path (NULL = defaults only).  Returns NULL and sets *error_r
+ * (malloc'd "file:line: why") on any error. */
+struct lmtpd_config *cfg_load(const char *path, char **error_r) ATTR_WUR;
+void cfg_free(struct lmtpd_config **cfg);
+/* Writes "key = value" for every key, in documentation order. */
+void cfg_print(const struct lmtpd_config *cfg, FILE *out);
+
+/* Template expansion: %u %n %d %h and %% are replaced; returns -1 if the
+ * result would not fit out_size. */
+struct cfg_template_vars {
+	const char *u, *n, *d, *h;
+};
+int cfg_expand(const char *tmpl, const struct cfg_template_vars *vars,
+	       char *out, size_t out_size) ATTR_WUR;
+
+#endif

@@ -1,0 +1,38 @@
+/* Every bound lmtpd puts on outside input, in one place.  Limits an admin
+ * may tune are config keys (their defaults are here, named after the key);
+ * the rest are fixed because no sane peer comes near them.  (Named
+ * lmtpd_limits.h: "limits.h" would shadow the system header under -Ilib.) */
+#ifndef LMTPD_LMTPD_LIMITS_H
+#define LMTPD_LMTPD_LIMITS_H
+
+/* Config defaults (see lmtpd.conf(5)). */
+#define DEF_MAX_MESSAGE_SIZE	(50ULL * 1024 * 1024)
+#define DEF_MAX_RECIPIENTS	1000	/* RFC 5321 4.5.3.1.8 asks for >= 100 */
+#define DEF_MAX_ERRORS		20	/* Postfix smtpd_hard_error_limit */
+#define DEF_IDLE_TIMEOUT	300	/* seconds, RFC 5321 4.5.3.2.7 */
+#define DEF_MIN_DATA_RATE	500	/* bytes/s during DATA, Postfix smtpd_min_data_rate */
+#define DEF_WORKERS		4
+#define DEF_MAX_USE		1000	/* connections a worker serves before it retires */
+
+/* Fixed limits. */
+/* A command line: RFC 5321 allows 512 octets; ESMTP parameters and UTF-8
+ * addresses (RFC 6531) need more, Postfix's line_length_limit is 2048. */
+#define LMTP_LINE_MAX		2048
+/* RFC 5321 4.5.3.1.3: a path is at most 256 octets. */
+#define LMTP_PATH_MAX		256
+/* Replies queued but not yet written; past it the session stops reading
+ * commands until the peer reads its replies. */
+#define LMTP_OUTPUT_HIGH_WATER	(64 * 1024)
+#define LMTP_INPUT_BUFFER	(64 * 1024)
+/* Messages up to this size stay in memory; larger ones spill to a file. */
+#define SPOOL_MEMORY_MAX	(1024 * 1024)
+/* Headers indexed per message; the rest are kept but not looked up. */
+#define MESSAGE_HEADERS_MAX	10000
+/* Workers that die faster than this many per second make the master wait. */
+#define MASTER_RESPAWN_PER_SEC	10
+/* Config file line. */
+#define CFG_LINE_MAX		8192
+/* Longest expanded path (home, Maildir). */
+#define MAIL_PATH_MAX		1024
+
+#endif

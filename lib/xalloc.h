@@ -1,0 +1,19 @@
+/* Allocation that never returns NULL: an allocation failure in lmtpd is not
+ * recoverable per recipient, so the process logs and exits; the MTA sees a
+ * dropped connection and retries (DESIGN invariant 2). */
+#ifndef LMTPD_XALLOC_H
+#define LMTPD_XALLOC_H
+
+#include <stddef.h>
+#include "compat.h"
+
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+/* Grows an array of n elements of size elem_size; aborts on overflow. */
+void *xreallocarray(void *p, size_t n, size_t elem_size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) ATTR_PRINTF(1, 2);
+
+#endif

@@ -1,0 +1,166 @@
+/* listener: bind and listen.  A stale UNIX socket file is replaced, but
+ * only if it is a socket: lmtpd never unlinks anything else. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "listener.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define LISTEN_BACKLOG 128
+
+static int
+listener_open_unix(const struct lmtpd_config *cfg, struct listener *l, uid_t uid,
+		   gid_t gid)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", l->addr.path);
+	if (lstat(l->addr.path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("listen %s: exists and is not a socket", l->name);
+			return -1;
+		}
+		if (unlink(l->addr.path) < 0) {
+			log_error("listen %s: unlink stale socket: %s", l->name,
+				  strerror(errno));
+			return -1;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		log_error("listen %s: socket: %s", l->name, strerror(errno));
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		log_error("listen %s: bind: %s", l->name, strerror(errno));
+		(void)close(fd);
+		return -1;
+	}
+	if (cfg->listen_owner != NULL) {
+		struct passwd *pw = getpwnam(cfg->listen_owner);
+
+		if (pw == NULL) {
+			log_error("listen %s: no user %s", l->name, cfg->listen_owner);
+			(void)close(fd);
+			return -1;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if (chmod(l->addr.path, cfg->listen_mode) < 0 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	     geteuid() == 0 && chown(l->addr.path, uid, gid) < 0)) {
+		log_error("listen %s: chmod/chown: %s", l->name, strerror(errno));
+		(void)close(fd);
+		return -1;
+	}
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		log_error("listen %s: listen: %s", l->name, strerror(errno));
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+listener_open_tcp(struct listener *l)
+{
+	struct addrinfo hints, *res = NULL;
+	int fd, on = 1, ret;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	ret = getaddrinfo(l->addr.host, l->addr.port, &hints, &res);
+	if (ret != 0) {
+		log_error("listen %s: %s", l->name, gai_strerror(ret));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		log_error("listen %s: socket: %s", l->name, strerror(errno));
+		freeaddrinfo(res);
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0) {
+		log_error("listen %s: %s", l->name, strerror(errno));
+		(void)close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+struct listener *
+listener_open_all(const struct lmtpd_config *cfg, struct listener *old,
+		  size_t old_count, uid_t uid, gid_t gid, size_t *count_r)
+{
+	struct listener *ls = xcalloc(cfg->listen_count, sizeof(*ls));
+	size_t i, j;
+
+	for (i = 0; i < cfg->listen_count; i++) {
+		struct listener *l = &ls[i];
+
+		l->addr = cfg->listen[i];
+		if (l->addr.is_unix)
+			snprintf(l->name, sizeof(l->name), "unix:%s", l->addr.path);
+		else
+			snprintf(l->name, sizeof(l->name), "%s:%s", l->addr.host,
+				 l->addr.port);
+		l->fd = -1;
+		for (j = 0; j < old_count; j++)
+			if (strcmp(old[j].name, l->name) == 0)
+				l->fd = old[j].fd;
+		if (l->fd >= 0)
+			continue;
+		l->fd = l->addr.is_unix ? listener_open_unix(cfg, l, uid, gid)
+					: listener_open_tcp(l);
+		if (l->fd < 0) {
+			listener_close_all(ls, i, old, old_count, true);
+			free(ls);
+			return NULL;
+		}
+	}
+	*count_r = cfg->listen_count;
+	return ls;
+}
+
+void
+listener_close_all(struct listener *ls, size_t count, const struct listener *keep,
+		   size_t keep_count, bool unlink_paths)
+{
+	for (size_t i = 0; i < count; i++) {
+		bool kept = false;
+
+		for (size_t j = 0; j < keep_count; j++)
+			if (keep[j].fd == ls[i].fd)
+				kept = true;
+		if (kept || ls[i].fd < 0)
+			continue;
+		(void)close(ls[i].fd);
+		ls[i].fd = -1;
+		if (unlink_paths && ls[i].addr.is_unix)
+			(void)unlink(ls[i].addr.path);
+	}
+}

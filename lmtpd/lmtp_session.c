@@ -1,0 +1,407 @@
+/* lmtp_session: the I/O side of one LMTP connection.  Every wait is
+ * bounded: idle_timeout per command and per read, and during DATA/BDAT a
+ * deadline that grows with the bytes received at min_data_rate (Postfix's
+ * smtpd_min_data_rate), so a slow-drip client cannot hold a worker.
+ * Replies are flushed when no complete command is buffered (RFC 2920
+ * pipelining) or when too many are queued. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "dsn.h"
+#include "lmtp_proto.h"
+#include "lmtp_session.h"
+#include "log.h"
+#include "pipeline.h"
+#include "rcpt.h"
+#include "spool.h"
+#include "xalloc.h"
+
+struct session_txn {
+	bool active;
+	char queue_id[24];
+	char *sender;
+	bool smtputf8;
+	struct rcpt **rcpts;
+	size_t rcpt_count, rcpt_cap;
+	struct timespec t_start;
+	struct timespec t_data;		/* DATA/first BDAT accepted */
+};
+
+struct session {
+	const struct lmtp_session_env *env;
+	struct lmtp_proto *proto;
+	int fd;
+	char peer[64];
+	char client_name[256];
+	struct session_txn txn;
+	bool closing;
+	const char *last_command;	/* for "lost connection after X" */
+};
+
+static unsigned int session_queue_counter;
+
+static void
+session_txn_free(struct session_txn *t)
+{
+	for (size_t i = 0; i < t->rcpt_count; i++)
+		rcpt_free(&t->rcpts[i]);
+	free(t->rcpts);
+	free(t->sender);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Postfix-style queue id: unique per host in practice (time, microseconds,
+ * pid, counter), short enough to grep. */
+static void
+session_new_queue_id(char *out, size_t out_size)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(out, out_size, "%08llX%05lX%03X",
+		 (unsigned long long)ts.tv_sec & 0xffffffffULL,
+		 (long)(ts.tv_nsec / 1000),
+		 (unsigned int)(getpid() * 31u + ++session_queue_counter) & 0xfffu);
+}
+
+/* The LHLO name goes into Received: keep it to printable ASCII. */
+static void
+session_set_client_name(struct session *s, const char *name)
+{
+	size_t o = 0;
+
+	for (; *name != '\0' && o + 1 < sizeof(s->client_name); name++)
+		s->client_name[o++] = (*name > 0x20 && *name < 0x7f &&
+				       *name != '(' && *name != ')') ? *name : '?';
+	s->client_name[o] = '\0';
+}
+
+static double
+session_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Waits for fd to become ready; returns 1 ready, 0 timeout, -1 error or
+ * stop signal with errno EINTR. */
+static int
+session_wait(struct session *s, short events, double timeout)
+{
+	struct pollfd pfd = { .fd = s->fd, .events = events };
+	struct timespec ts;
+	int n;
+
+	if (timeout < 0)
+		timeout = 0;
+	ts.tv_sec = (time_t)timeout;
+	ts.tv_nsec = (long)((timeout - (double)ts.tv_sec) * 1e9);
+	n = ppoll(&pfd, 1, &ts, s->env->wait_mask);
+	if (n < 0)
+		return -1;
+	return n;
+}
+
+/* Sends everything queued.  Returns -1 when the peer is gone or too slow. */
+static int
+session_flush(struct session *s)
+{
+	double deadline = session_now() + s->env->cfg->idle_timeout;
+
+	for (;;) {
+		size_t len;
+		const char *out = lmtp_proto_output(s->proto, &len);
+		ssize_t n;
+
+		if (len == 0)
+			return 0;
+		n = write(s->fd, out, len);
+		if (n > 0) {
+			lmtp_proto_output_consume(s->proto, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int r = session_wait(s, POLLOUT, deadline - session_now());
+
+			if (r > 0 || (r < 0 && errno == EINTR))
+				continue;
+			if (r == 0)
+				log_info("timeout writing to %s", s->peer);
+			return -1;
+		}
+		if (errno != EPIPE && errno != ECONNRESET)
+			log_info("write to %s failed: %s", s->peer, strerror(errno));
+		return -1;
+	}
+}
+
+static void
+session_reply_dsn(struct session *s, const struct dsn *dsn, const char *addr,
+		  char *out, size_t out_size)
+{
+	dsn_reply(dsn, addr, s->txn.active ? s->txn.queue_id : NULL, out, out_size);
+}
+
+static void
+session_on_mail(struct session *s, const struct lmtp_mail *mail)
+{
+	char reply[128];
+
+	session_txn_free(&s->txn);
+	s->txn.active = true;
+	session_new_queue_id(s->txn.queue_id, sizeof(s->txn.queue_id));
+	s->txn.sender = xstrdup(mail->sender);
+	s->txn.smtputf8 = mail->smtputf8;
+	clock_gettime(CLOCK_REALTIME, &s->txn.t_start);
+	snprintf(reply, sizeof(reply), "250 2.1.0 Ok");
+	lmtp_proto_mail_reply(s->proto, true, reply);
+}
+
+static void
+session_on_rcpt(struct session *s, const struct lmtp_rcpt *req)
+{
+	struct dsn dsn;
+	struct rcpt *r;
+	char reply[512], addr[LOG_ESCAPE_SIZE];
+
+	r = rcpt_resolve(s->env->resolver, req->addr, req->orcpt, &dsn);
+	session_reply_dsn(s, &dsn, req->addr, reply, sizeof(reply));
+	if (r == NULL) {
+		log_escape(addr, sizeof(addr), req->addr, strlen(req->addr));
+		log_info("%s: reject: RCPT from %s: %s; to=<%s> (%s)", s->txn.queue_id,
+			 s->peer, reply, addr, dsn.text);
+		lmtp_proto_rcpt_reply(s->proto, false, reply);
+		return;
+	}
+	r->notify = req->notify;
+	for (size_t i = 0; i < s->txn.rcpt_count; i++) {
+		const struct rcpt *o = s->txn.rcpts[i];
+
+		if (o->same_as < 0 && strcmp(o->user, r->user) == 0 &&
+		    ((o->detail == NULL && r->detail == NULL) ||
+		     (o->detail != NULL && r->detail != NULL &&
+		      strcmp(o->detail, r->detail) == 0))) {
+			r->same_as = (int)i;
+			break;
+		}
+	}
+	if (s->txn.rcpt_count == s->txn.rcpt_cap) {
+		s->txn.rcpt_cap = s->txn.rcpt_cap == 0 ? 8 : s->txn.rcpt_cap * 2;
+		s->txn.rcpts = xreallocarray(s->txn.rcpts, s->txn.rcpt_cap,
+					     sizeof(*s->txn.rcpts));
+	}
+	s->txn.rcpts[s->txn.rcpt_count++] = r;
+	lmtp_proto_rcpt_reply(s->proto, true, reply);
+}
+
+static void
+session_on_data_end(struct session *s)
+{
+	struct pipeline_txn pt;
+	struct dsn dsn;
+	const char *data;
+	size_t size;
+	char reply[600];
+
+	memset(&pt, 0, sizeof(pt));
+	pt.queue_id = s->txn.queue_id;
+	pt.sender = s->txn.sender;
+	pt.client_name = s->client_name[0] != '\0' ? s->client_name : "unknown";
+	pt.client_addr = s->peer;
+	pt.smtputf8 = s->txn.smtputf8;
+	pt.rcpts = s->txn.rcpts;
+	pt.rcpt_count = s->txn.rcpt_count;
+	pt.t_start = s->txn.t_start;
+	clock_gettime(CLOCK_REALTIME, &pt.t_received);
+	if (spool_finish(s->env->spool, &data, &size, &dsn) < 0)
+		pipeline_fail_all(&pt, &dsn, (size_t)spool_received(s->env->spool));
+	else
+		pipeline_deliver(s->env->cfg, &pt, data, size);
+	for (size_t i = 0; i < s->txn.rcpt_count; i++) {
+		const struct rcpt *r = s->txn.rcpts[i];
+
+		session_reply_dsn(s, &r->dsn, r->addr, reply, sizeof(reply));
+		lmtp_proto_final_reply(s->proto, reply);
+	}
+	spool_begin(s->env->spool);
+	session_txn_free(&s->txn);
+}
+
+static void
+session_handle(struct session *s, const struct lmtp_event *ev)
+{
+	switch (ev->type) {
+	case LMTP_EV_NONE:
+		break;
+	case LMTP_EV_LHLO:
+		s->last_command = "LHLO";
+		session_set_client_name(s, ev->arg);
+		break;
+	case LMTP_EV_MAIL:
+		s->last_command = "MAIL";
+		session_on_mail(s, ev->mail);
+		break;
+	case LMTP_EV_RCPT:
+		s->last_command = "RCPT";
+		session_on_rcpt(s, ev->rcpt);
+		break;
+	case LMTP_EV_DATA_START:
+		s->last_command = ev->bdat ? "BDAT" : "DATA";
+		spool_begin(s->env->spool);
+		clock_gettime(CLOCK_MONOTONIC, &s->txn.t_data);
+		lmtp_proto_data_reply(s->proto, true, NULL);
+		break;
+	case LMTP_EV_DATA_CHUNK:
+		spool_write(s->env->spool, ev->data, ev->len);
+		break;
+	case LMTP_EV_DATA_END:
+		s->last_command = "END-OF-MESSAGE";
+		session_on_data_end(s);
+		break;
+	case LMTP_EV_RSET:
+		s->last_command = "RSET";
+		session_txn_free(&s->txn);
+		break;
+	case LMTP_EV_CLOSE:
+		s->closing = true;
+		break;
+	}
+}
+
+/* How long the next read may wait: idle_timeout, or less when the DATA
+ * deadline (grown by min_data_rate) comes first. */
+static double
+session_read_timeout(struct session *s)
+{
+	const struct lmtpd_config *cfg = s->env->cfg;
+	double timeout = cfg->idle_timeout;
+
+	if (lmtp_proto_in_data(s->proto) && cfg->min_data_rate > 0) {
+		double start = (double)s->txn.t_data.tv_sec +
+			       (double)s->txn.t_data.tv_nsec / 1e9;
+		double deadline = start + cfg->idle_timeout +
+				  (double)spool_received(s->env->spool) /
+				  cfg->min_data_rate;
+		double left = deadline - session_now();
+
+		if (left < timeout)
+			timeout = left;
+	}
+	return timeout;
+}
+
+static void
+session_log_disconnect(struct session *s)
+{
+	const struct lmtp_proto_stats *st = lmtp_proto_stats(s->proto);
+
+	log_info("disconnect from %s lhlo=%u mail=%u rcpt=%u data=%u bdat=%u "
+		 "rset=%u quit=%u unknown=%u errors=%u", s->peer, st->lhlo, st->mail,
+		 st->rcpt, st->data, st->bdat, st->rset, st->quit, st->unknown,
+		 st->errors);
+}
+
+void
+lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
+{
+	struct lmtp_proto_settings set;
+	struct session s;
+	char line[512];
+
+	memset(&s, 0, sizeof(s));
+	s.env = env;
+	s.fd = fd;
+	s.last_command = "CONNECT";
+	snprintf(s.peer, sizeof(s.peer), "%s", peer);
+	set.hostname = env->cfg->hostname;
+	set.max_message_size = env->cfg->max_message_size;
+	set.max_recipients = env->cfg->max_recipients;
+	set.max_errors = env->cfg->max_errors;
+	s.proto = lmtp_proto_new(&set);
+	log_info("connect from %s", s.peer);
+	snprintf(line, sizeof(line), "220 %s LMTP lmtpd ready", env->cfg->hostname);
+	lmtp_proto_reply(s.proto, line);
+
+	while (!s.closing) {
+		struct lmtp_event ev;
+		size_t space;
+		char *in;
+		ssize_t n;
+		int r;
+
+		while (!s.closing && (ev = lmtp_proto_next(s.proto)).type != LMTP_EV_NONE)
+			session_handle(&s, &ev);
+		if (s.closing)
+			break;
+		if (*env->stop && !lmtp_proto_in_transaction(s.proto)) {
+			snprintf(line, sizeof(line), "421 4.3.2 %s Service shutting down",
+				 env->cfg->hostname);
+			(void)lmtp_proto_shutdown(s.proto, line);
+			break;
+		}
+		if (session_flush(&s) < 0)
+			goto lost;
+		in = lmtp_proto_input_space(s.proto, &space);
+		if (space == 0)
+			continue;	/* replies were drained; commands wait */
+		n = read(fd, in, space);
+		if (n > 0) {
+			lmtp_proto_input_commit(s.proto, (size_t)n);
+			continue;
+		}
+		if (n == 0)
+			goto lost;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			log_info("read from %s failed: %s", s.peer, strerror(errno));
+			goto lost;
+		}
+		r = session_wait(&s, POLLIN, session_read_timeout(&s));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			log_error("poll failed: %s", strerror(errno));
+			goto lost;
+		}
+		if (r == 0) {
+			log_info("timeout after %s from %s", s.last_command, s.peer);
+			snprintf(line, sizeof(line), "421 4.4.2 %s Error: timeout exceeded",
+				 env->cfg->hostname);
+			lmtp_proto_reply(s.proto, line);
+			break;
+		}
+	}
+	(void)session_flush(&s);
+	goto done;
+lost:
+	if (s.txn.active || lmtp_proto_in_transaction(s.proto)) {
+		if (lmtp_proto_in_data(s.proto))
+			log_info("%s: lost connection after %s (%llu bytes) from %s",
+				 s.txn.queue_id, s.last_command,
+				 (unsigned long long)spool_received(env->spool), s.peer);
+		else
+			log_info("lost connection after %s from %s", s.last_command,
+				 s.peer);
+	}
+done:
+	session_log_disconnect(&s);
+	spool_begin(env->spool);
+	session_txn_free(&s.txn);
+	lmtp_proto_free(&s.proto);
+	if (close(fd) < 0 && errno != EINTR)
+		log_info("close(%s) failed: %s", s.peer, strerror(errno));
+}

@@ -1,0 +1,92 @@
+/* lmtpd: command line.  -c FILE config (none: built-in defaults), -f stay in
+ * the foreground and log to stderr, -n print the effective config, -t check
+ * the config and exit, -v debug logging. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "master.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: lmtpd [-c FILE] [-f] [-n] [-t] [-v]\n"
+		"  -c FILE  configuration file (default: built-in defaults)\n"
+		"  -f       stay in the foreground, log to stderr\n"
+		"  -n       print the effective configuration and exit\n"
+		"  -t       check the configuration and exit\n"
+		"  -v       log debug lines\n");
+	exit(2);
+}
+
+/* -t checks what the daemon would trip over at its first delivery. */
+static int
+check_config(const struct lmtpd_config *cfg)
+{
+	int status = 0;
+
+	if (strcmp(cfg->users, "static") != 0) {
+		char db[4096];
+		struct stat st;
+
+		snprintf(db, sizeof(db), "%s.db", cfg->users);
+		if (stat(db, &st) < 0) {
+			fprintf(stderr, "lmtpd: users map %s is not compiled: run "
+				"lmtpd-map %s\n", db, cfg->users);
+			status = 1;
+		}
+	}
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = NULL;
+	bool foreground = false, print = false, test = false, verbose = false;
+	struct lmtpd_config *cfg;
+	char *error;
+	int c;
+
+	while ((c = getopt(argc, argv, "c:fntvh")) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'f': foreground = true; break;
+		case 'n': print = true; break;
+		case 't': test = true; break;
+		case 'v': verbose = true; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_open("lmtpd", foreground || print || test);
+	log_set_verbose(verbose);
+	cfg = cfg_load(path, &error);
+	if (cfg == NULL) {
+		fprintf(stderr, "lmtpd: %s\n", error);
+		free(error);
+		return 1;
+	}
+	if (print) {
+		cfg_print(cfg, stdout);
+		cfg_free(&cfg);
+		return 0;
+	}
+	if (test) {
+		int status = check_config(cfg);
+
+		if (status == 0)
+			printf("lmtpd: configuration %s is valid\n",
+			       path != NULL ? path : "(built-in defaults)");
+		cfg_free(&cfg);
+		return status;
+	}
+	return master_run(cfg, path, foreground);
+}

@@ -1,0 +1,390 @@
+/* master: the prefork supervisor (DESIGN "Process model").  It binds the
+ * listeners, drops privileges, forks `workers` processes and keeps that many
+ * alive.  SIGHUP re-reads the config: on success a new generation of workers
+ * starts and the old one is told to finish its transaction and exit; on
+ * error the old config stays and the error is logged.  SIGTERM/SIGINT:
+ * workers finish what is in flight, then everything exits; a worker still
+ * busy after idle_timeout is killed (its MTA retries what got no 250). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "fsutil.h"
+#include "lmtpd_limits.h"
+#include "listener.h"
+#include "log.h"
+#include "master.h"
+#include "worker.h"
+#include "xalloc.h"
+
+struct worker_slot {
+	pid_t pid;
+	unsigned int generation;
+};
+
+struct master {
+	struct lmtpd_config *cfg;
+	const char *config_path;
+	struct listener *ls;
+	size_t ls_count;
+	uid_t uid;
+	gid_t gid;
+	bool dropped;
+	struct worker_slot *slots;
+	size_t slot_count, slot_cap;
+	unsigned int generation;
+	time_t respawn_second;
+	unsigned int respawns_this_second;
+};
+
+static volatile sig_atomic_t master_got_term, master_got_hup, master_got_chld;
+
+static void
+master_on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		master_got_hup = 1;
+	else if (sig == SIGCHLD)
+		master_got_chld = 1;
+	else
+		master_got_term = 1;
+}
+
+static int
+master_resolve_user(const struct lmtpd_config *cfg, uid_t *uid_r, gid_t *gid_r)
+{
+	*uid_r = (uid_t)-1;
+	*gid_r = (gid_t)-1;
+	if (cfg->user != NULL) {
+		struct passwd *pw = getpwnam(cfg->user);
+
+		if (pw == NULL) {
+			log_error("user %s does not exist", cfg->user);
+			return -1;
+		}
+		*uid_r = pw->pw_uid;
+		*gid_r = pw->pw_gid;
+	}
+	if (cfg->group != NULL) {
+		struct group *gr = getgrnam(cfg->group);
+
+		if (gr == NULL) {
+			log_error("group %s does not exist", cfg->group);
+			return -1;
+		}
+		*gid_r = gr->gr_gid;
+	}
+	return 0;
+}
+
+static int
+master_drop_privileges(struct master *m)
+{
+	if (m->cfg->user == NULL && m->cfg->group == NULL) {
+		if (geteuid() == 0)
+			log_warn("running as root: set 'user' (and 'group') so that "
+				 "mail is not written as root");
+		return 0;
+	}
+	if (m->gid != (gid_t)-1) {
+		if (m->cfg->user != NULL ? initgroups(m->cfg->user, m->gid) < 0
+					 : setgroups(1, &m->gid) < 0) {
+			log_error("setting supplementary groups failed: %s", strerror(errno));
+			return -1;
+		}
+		if (setgid(m->gid) < 0) {
+			log_error("setgid(%ld) failed: %s", (long)m->gid, strerror(errno));
+			return -1;
+		}
+	}
+	if (m->uid != (uid_t)-1 && setuid(m->uid) < 0) {
+		log_error("setuid(%ld) failed: %s", (long)m->uid, strerror(errno));
+		return -1;
+	}
+	m->dropped = true;
+	return 0;
+}
+
+static int
+master_prepare_state_dir(struct master *m)
+{
+	const char *dir = m->cfg->state_dir;
+
+	if (mkdir_parents(dir, 0700) < 0) {
+		log_error("state_dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!m->dropped && geteuid() == 0 && m->uid != (uid_t)-1 &&
+	    chown(dir, m->uid, m->gid) < 0) {
+		log_error("state_dir %s: chown: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+master_spawn(struct master *m)
+{
+	pid_t pid;
+	time_t now = time(NULL);
+
+	/* A worker that dies at once (say, a bad Maildir root) must not make
+	 * the master fork as fast as it can. */
+	if (now != m->respawn_second) {
+		m->respawn_second = now;
+		m->respawns_this_second = 0;
+	}
+	if (++m->respawns_this_second > MASTER_RESPAWN_PER_SEC) {
+		log_warn("workers are dying fast; waiting 1s before starting more");
+		sleep(1);
+		m->respawn_second = time(NULL);
+		m->respawns_this_second = 0;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork failed: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		free(m->slots);
+		worker_main(m->cfg, m->ls, m->ls_count);
+	}
+	if (m->slot_count == m->slot_cap) {
+		m->slot_cap = m->slot_cap == 0 ? 8 : m->slot_cap * 2;
+		m->slots = xreallocarray(m->slots, m->slot_cap, sizeof(*m->slots));
+	}
+	m->slots[m->slot_count++] = (struct worker_slot){ pid, m->generation };
+}
+
+static size_t
+master_live_workers(const struct master *m, bool current_only)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->slot_count; i++)
+		if (!current_only || m->slots[i].generation == m->generation)
+			n++;
+	return n;
+}
+
+static void
+master_reap(struct master *m)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < m->slot_count; i++) {
+			if (m->slots[i].pid != pid)
+				continue;
+			if (WIFSIGNALED(status))
+				log_warn("worker %ld killed by signal %d", (long)pid,
+					 WTERMSIG(status));
+			else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+				log_warn("worker %ld exited with status %d", (long)pid,
+					 WEXITSTATUS(status));
+			m->slots[i] = m->slots[--m->slot_count];
+			break;
+		}
+	}
+}
+
+static void
+master_signal_workers(struct master *m, int sig, bool old_only)
+{
+	for (size_t i = 0; i < m->slot_count; i++)
+		if (!old_only || m->slots[i].generation != m->generation)
+			(void)kill(m->slots[i].pid, sig);
+}
+
+static void
+master_reload(struct master *m)
+{
+	struct lmtpd_config *cfg;
+	struct listener *ls;
+	size_t count;
+	char *error;
+	uid_t uid;
+	gid_t gid;
+
+	cfg = cfg_load(m->config_path, &error);
+	if (cfg == NULL) {
+		log_error("reload failed, keeping the running configuration: %s", error);
+		free(error);
+		return;
+	}
+	if (master_resolve_user(cfg, &uid, &gid) < 0 || uid != m->uid || gid != m->gid) {
+		log_warn("reload: a change of user or group needs a restart; "
+			 "keeping the running configuration");
+		cfg_free(&cfg);
+		return;
+	}
+	ls = listener_open_all(cfg, m->ls, m->ls_count, m->uid, m->gid, &count);
+	if (ls == NULL) {
+		log_error("reload failed (listeners), keeping the running configuration");
+		cfg_free(&cfg);
+		return;
+	}
+	listener_close_all(m->ls, m->ls_count, ls, count, true);
+	free(m->ls);
+	m->ls = ls;
+	m->ls_count = count;
+	/* Old workers keep their own copy of the old config (fork) and
+	 * their inherited listeners; the master may free its copy now. */
+	cfg_free(&m->cfg);
+	m->cfg = cfg;
+	m->generation++;
+	master_signal_workers(m, SIGHUP, true);
+	log_info("reloaded configuration %s", m->config_path != NULL ?
+		 m->config_path : "(defaults)");
+}
+
+static void
+master_write_pid_file(const struct lmtpd_config *cfg)
+{
+	char text[32];
+	int fd, len;
+
+	if (cfg->pid_file[0] == '\0')
+		return;
+	fd = open(cfg->pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0644);
+	len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	if (fd < 0 || write_full(fd, text, (size_t)len) < 0 || close_checked(fd) < 0)
+		log_warn("pid_file %s: %s", cfg->pid_file, strerror(errno));
+}
+
+static void
+master_daemonize(void)
+{
+	pid_t pid = fork();
+	int null;
+
+	if (pid < 0)
+		log_fatal("fork failed: %s", strerror(errno));
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		log_fatal("setsid failed: %s", strerror(errno));
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		(void)dup2(null, STDIN_FILENO);
+		(void)dup2(null, STDOUT_FILENO);
+		(void)dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			(void)close(null);
+	}
+	if (chdir("/") < 0)
+		log_warn("chdir(/) failed: %s", strerror(errno));
+}
+
+int
+master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
+{
+	struct master m;
+	struct sigaction sa;
+	sigset_t block, wait_mask;
+	time_t term_at = 0;
+
+	memset(&m, 0, sizeof(m));
+	m.cfg = cfg;
+	m.config_path = config_path;
+	if (master_resolve_user(cfg, &m.uid, &m.gid) < 0)
+		return 1;
+	m.ls = listener_open_all(cfg, NULL, 0, m.uid, m.gid, &m.ls_count);
+	if (m.ls == NULL)
+		return 1;
+	if (master_prepare_state_dir(&m) < 0 || master_drop_privileges(&m) < 0)
+		return 1;
+	if (!foreground)
+		master_daemonize();
+	master_write_pid_file(cfg);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = master_on_signal;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	(void)sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGCHLD);
+	(void)sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGHUP);
+	sigdelset(&wait_mask, SIGCHLD);
+
+	log_info("lmtpd %s starting: %zu listener(s), %u worker(s)", PACKAGE_VERSION,
+		 m.ls_count, cfg->workers);
+	for (;;) {
+		if (master_got_chld) {
+			master_got_chld = 0;
+			master_reap(&m);
+		}
+		if (master_got_term && term_at == 0) {
+			term_at = time(NULL);
+			log_info("stopping: workers finish their transactions");
+			listener_close_all(m.ls, m.ls_count, NULL, 0, true);
+			master_signal_workers(&m, SIGTERM, false);
+		}
+		if (term_at != 0) {
+			if (m.slot_count == 0)
+				break;
+			if (time(NULL) - term_at > (time_t)m.cfg->idle_timeout) {
+				log_warn("stopping: killing %zu busy worker(s)", m.slot_count);
+				master_signal_workers(&m, SIGKILL, false);
+				term_at = time(NULL);
+			}
+		} else {
+			if (master_got_hup) {
+				master_got_hup = 0;
+				master_reload(&m);
+			}
+			while (master_live_workers(&m, true) < m.cfg->workers)
+				master_spawn(&m);
+		}
+		if (!master_got_chld && !master_got_hup && !(master_got_term && term_at == 0)) {
+			struct timespec tick = { 1, 0 };
+
+			/* Wake each second while stopping to check the
+			 * deadline; otherwise only signals matter. */
+			if (term_at != 0) {
+				(void)sigprocmask(SIG_SETMASK, &wait_mask, NULL);
+				(void)nanosleep(&tick, NULL);
+				(void)sigprocmask(SIG_BLOCK, &block, NULL);
+			} else {
+				sigsuspend(&wait_mask);
+			}
+		}
+	}
+	if (m.cfg->pid_file[0] != '\0' && !foreground)
+		(void)unlink(m.cfg->pid_file);
+	log_info("stopped");
+	free(m.ls);
+	free(m.slots);
+	cfg_free(&m.cfg);
+	return 0;
+}

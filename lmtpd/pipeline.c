@@ -1,0 +1,169 @@
+/* pipeline: message in, one durable copy (or a clear failure) per recipient
+ * out.  Order per recipient: prepend headers, choose folder, write.  A
+ * recipient repeated in one transaction is written once and answered with
+ * the first one's outcome. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "dsn.h"
+#include "log.h"
+#include "maildir.h"
+#include "message.h"
+#include "pipeline.h"
+#include "rcpt.h"
+
+double
+pipeline_elapsed(const struct timespec *from, const struct timespec *to)
+{
+	double d = (double)(to->tv_sec - from->tv_sec) +
+		   (double)(to->tv_nsec - from->tv_nsec) / 1e9;
+
+	return d < 0 ? 0 : d;
+}
+
+/* RFC 5322 3.3 date-time in local time, as Received: wants it. */
+static void
+pipeline_rfc5322_date(char *out, size_t out_size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(out, out_size, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+		snprintf(out, out_size, "Thu, 01 Jan 1970 00:00:00 +0000");
+}
+
+static void
+pipeline_log_message(const struct pipeline_txn *txn, const struct message *msg,
+		     size_t size)
+{
+	char from[LOG_ESCAPE_SIZE], msgid[LOG_ESCAPE_SIZE], value[1024];
+	const struct message_header *h = NULL;
+
+	if (msg != NULL)
+		h = message_header_find(msg, "Message-ID");
+	if (h != NULL) {
+		size_t len = message_header_value(msg, h, value, sizeof(value));
+
+		log_escape(msgid, sizeof(msgid), value, len);
+	} else {
+		msgid[0] = '\0';
+	}
+	log_info("%s: from=<%s>, size=%zu, nrcpt=%zu%s%s", txn->queue_id,
+		 log_escape(from, sizeof(from), txn->sender, strlen(txn->sender)),
+		 size, txn->rcpt_count, h != NULL ? ", msgid=" : "", msgid);
+}
+
+static void
+pipeline_log_rcpt(const struct pipeline_txn *txn, const struct rcpt *r,
+		  const char *folder, const double delays[4])
+{
+	struct log_delivery d;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	memset(&d, 0, sizeof(d));
+	d.queue_id = txn->queue_id;
+	d.to = r->user;
+	/* Postfix logs orig_to only when it differs from to. */
+	if (r->orcpt != NULL && strcmp(r->orcpt, r->user) != 0)
+		d.orig_to = r->orcpt;
+	else if (strcmp(r->addr, r->user) != 0)
+		d.orig_to = r->addr;
+	d.folder = dsn_is_success(&r->dsn) ? folder : NULL;
+	d.delay = pipeline_elapsed(&txn->t_start, &now);
+	memcpy(d.delays, delays, sizeof(d.delays));
+	d.dsn = &r->dsn;
+	log_delivery(&d);
+}
+
+/* The trace headers every copy gets (RFC 5321 4.4 Received, RFC 5322
+ * Return-Path, Postfix's X-Original-To and Delivered-To). */
+static int
+pipeline_prepend(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
+		 const struct rcpt *r, const char *date, struct buf *out)
+{
+	buf_reset(out);
+	if (buf_printf(out, "Return-Path: <%s>\n", txn->sender) < 0)
+		return -1;
+	if (r->orcpt != NULL && buf_printf(out, "X-Original-To: %s\n", r->orcpt) < 0)
+		return -1;
+	if (buf_printf(out, "Delivered-To: %s\n", r->addr) < 0)
+		return -1;
+	if (buf_printf(out, "Received: from %s (%s)\n\tby %s (lmtpd) with %s id %s\n"
+		       "\t(envelope-from <%s>)\n\tfor <%s>; %s\n",
+		       txn->client_name, txn->client_addr, cfg->hostname,
+		       txn->smtputf8 ? "UTF8LMTP" : "LMTP", txn->queue_id,
+		       txn->sender, r->addr, date) < 0)
+		return -1;
+	return 0;
+}
+
+void
+pipeline_fail_all(struct pipeline_txn *txn, const struct dsn *dsn, size_t size)
+{
+	double delays[4] = { 0, 0, 0, 0 };
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	delays[0] = pipeline_elapsed(&txn->t_start, &txn->t_received);
+	pipeline_log_message(txn, NULL, size);
+	for (size_t i = 0; i < txn->rcpt_count; i++) {
+		txn->rcpts[i]->dsn = *dsn;
+		pipeline_log_rcpt(txn, txn->rcpts[i], NULL, delays);
+	}
+}
+
+void
+pipeline_deliver(const struct lmtpd_config *cfg, struct pipeline_txn *txn,
+		 const char *data, size_t size)
+{
+	struct message *msg = message_parse(data, size);
+	struct buf prepend;
+	char date[64], filename[MAILDIR_NAME_MAX];
+
+	buf_init(&prepend, 64 * 1024);
+	pipeline_rfc5322_date(date, sizeof(date));
+	pipeline_log_message(txn, msg, size);
+	for (size_t i = 0; i < txn->rcpt_count; i++) {
+		struct rcpt *r = txn->rcpts[i];
+		double delays[4] = { 0, 0, 0, 0 };
+		struct timespec t0, t1;
+		struct maildir_target target;
+		struct iovec iov[2];
+
+		delays[0] = pipeline_elapsed(&txn->t_start, &txn->t_received);
+		if (r->same_as >= 0) {
+			r->dsn = txn->rcpts[r->same_as]->dsn;
+			pipeline_log_rcpt(txn, r, "INBOX", delays);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (pipeline_prepend(cfg, txn, r, date, &prepend) < 0) {
+			dsn_set(&r->dsn, DSN_TEMP_FAIL, "trace headers too long");
+			pipeline_log_rcpt(txn, r, NULL, delays);
+			continue;
+		}
+		target = (struct maildir_target){ r->maildir, NULL, NULL, cfg->hostname };
+		iov[0].iov_base = prepend.data;
+		iov[0].iov_len = prepend.len;
+		iov[1].iov_base = (void *)data;
+		iov[1].iov_len = size;
+		if (maildir_deliver(&target, iov, 2, filename, sizeof(filename),
+				    &r->dsn) == 0)
+			log_debug("%s: %s: stored as %s/new/%s", txn->queue_id,
+				  r->user, r->maildir, filename);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		delays[3] = pipeline_elapsed(&t0, &t1);
+		pipeline_log_rcpt(txn, r, "INBOX", delays);
+	}
+	buf_free(&prepend);
+	message_free(&msg);
+}

@@ -1,0 +1,41 @@
+/* The per-message pipeline (DESIGN "One message, end to end"): the one
+ * place where the modules meet.  For every recipient it builds the headers
+ * lmtpd prepends, decides the folder, writes the copy durably and records
+ * the outcome in rcpt->dsn, logging one line per recipient and one per
+ * message.  Scoring (scoring/) and Sieve (sieve/) plug in between parsing
+ * and writing. */
+#ifndef LMTPD_PIPELINE_H
+#define LMTPD_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct lmtpd_config;
+struct rcpt;
+struct dsn;
+
+struct pipeline_txn {
+	const char *queue_id;
+	const char *sender;		/* "" = null sender */
+	const char *client_name;	/* the LHLO argument */
+	const char *client_addr;	/* "127.0.0.1", "unix" */
+	bool smtputf8;
+	struct rcpt **rcpts;
+	size_t rcpt_count;
+	struct timespec t_start;	/* MAIL FROM accepted */
+	struct timespec t_received;	/* end of data */
+};
+
+/* Delivers data[0..size) to every recipient; afterwards each rcpt->dsn holds
+ * its outcome.  Never fails as a whole: every error is per recipient. */
+void pipeline_deliver(const struct lmtpd_config *cfg, struct pipeline_txn *txn,
+		      const char *data, size_t size);
+/* Records the same outcome for every recipient (message too large, spool
+ * failure) and logs it. */
+void pipeline_fail_all(struct pipeline_txn *txn, const struct dsn *dsn,
+		       size_t size);
+
+double pipeline_elapsed(const struct timespec *from, const struct timespec *to);
+
+#endif

@@ -1,0 +1,304 @@
+/* rcpt: address splitting, path safety and user lookup.  Local parts are
+ * at most 64 octets and domains 255 (RFC 5321 4.5.3.1); an address that
+ * could leave the mail root once expanded into `home` (a '/', a NUL or
+ * control character, "." or ".." or a leading dot, invalid UTF-8) is
+ * refused at RCPT with 501 5.1.3. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "lmtpd_limits.h"
+#include "log.h"
+#include "rcpt.h"
+#include "usermap.h"
+#include "xalloc.h"
+
+#define RCPT_LOCAL_MAX 64
+#define RCPT_DOMAIN_MAX 255
+
+struct rcpt_resolver {
+	const struct lmtpd_config *cfg;
+	struct usermap *map;	/* NULL for users = static */
+};
+
+static bool
+rcpt_utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n, k;
+		unsigned int cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c < 0xc2 || c > 0xf4)
+			return false;
+		n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+		if (i + n > len)
+			return false;
+		cp = c & (0x3f >> (n - 1));
+		for (k = 1; k < n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/* A name that becomes (part of) a path component. */
+static const char *
+rcpt_component_problem(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0)
+		return "empty";
+	if (s[0] == '.')
+		return "starts with a dot";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return "control character";
+		if (c == '/')
+			return "contains '/'";
+	}
+	if (strstr(s, "..") != NULL)
+		return "contains '..'";
+	if (!rcpt_utf8_valid((const unsigned char *)s, len))
+		return "invalid UTF-8";
+	return NULL;
+}
+
+static void
+rcpt_lowercase(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/* RFC 5321 4.1.2 Quoted-string: remove the quotes and the backslashes. */
+static char *
+rcpt_unquote(const char *s, size_t len)
+{
+	char *out = xmalloc(len + 1);
+	size_t o = 0;
+	bool quoted = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"') {
+			quoted = !quoted;
+			continue;
+		}
+		if (quoted && s[i] == '\\' && i + 1 < len)
+			i++;
+		out[o++] = s[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+int
+rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
+	   struct dsn *dsn_r)
+{
+	const char *at = strrchr(addr, '@'), *problem;
+	char *local, *domain, *detail = NULL;
+	char why[128] = "";
+	size_t split;
+
+	if (at == NULL) {
+		local = xstrdup(addr);
+		domain = xstrdup(cfg->hostname);
+	} else {
+		local = rcpt_unquote(addr, (size_t)(at - addr));
+		domain = xstrdup(at + 1);
+	}
+	rcpt_lowercase(local);
+	rcpt_lowercase(domain);
+	if (cfg->recipient_delimiter[0] != '\0') {
+		split = strcspn(local, cfg->recipient_delimiter);
+		if (local[split] != '\0') {
+			detail = xstrdup(local + split + 1);
+			local[split] = '\0';
+		}
+	}
+	if (strlen(local) > RCPT_LOCAL_MAX || strlen(domain) > RCPT_DOMAIN_MAX)
+		snprintf(why, sizeof(why), "too long");
+	else if ((problem = rcpt_component_problem(local)) != NULL)
+		snprintf(why, sizeof(why), "local part %s", problem);
+	else if ((problem = rcpt_component_problem(domain)) != NULL)
+		snprintf(why, sizeof(why), "domain %s", problem);
+	/* The detail never becomes a path, but it reaches Sieve and logs. */
+	for (const char *p = detail; p != NULL && *p != '\0' && why[0] == '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			snprintf(why, sizeof(why), "control character in detail");
+	if (why[0] != '\0') {
+		dsn_set(dsn_r, DSN_BAD_ADDRESS, "unusable address: %s", why);
+		free(local);
+		free(domain);
+		free(detail);
+		return -1;
+	}
+	rcpt->local = local;
+	rcpt->domain = domain;
+	rcpt->detail = detail;
+	rcpt->user = xasprintf("%s@%s", local, domain);
+	return 0;
+}
+
+struct rcpt_resolver *
+rcpt_resolver_new(const struct lmtpd_config *cfg)
+{
+	struct rcpt_resolver *res = xcalloc(1, sizeof(*res));
+
+	res->cfg = cfg;
+	if (strcmp(cfg->users, "static") != 0)
+		res->map = usermap_new(cfg->users);
+	return res;
+}
+
+void
+rcpt_resolver_free(struct rcpt_resolver **resp)
+{
+	if (*resp == NULL)
+		return;
+	usermap_free(&(*resp)->map);
+	free(*resp);
+	*resp = NULL;
+}
+
+void
+rcpt_free(struct rcpt **rcptp)
+{
+	struct rcpt *r = *rcptp;
+
+	if (r == NULL)
+		return;
+	free(r->addr);
+	free(r->orcpt);
+	free(r->user);
+	free(r->local);
+	free(r->domain);
+	free(r->detail);
+	free(r->home);
+	free(r->maildir);
+	free(r->sieve_script);
+	free(r);
+	*rcptp = NULL;
+}
+
+/* A final check on an expanded path: absolute, and no ".." component
+ * (the template is the admin's, but belt and braces is cheap here). */
+static bool
+rcpt_path_safe(const char *path)
+{
+	const char *p = path;
+
+	if (path[0] != '/')
+		return false;
+	while ((p = strstr(p, "/..")) != NULL) {
+		if (p[3] == '/' || p[3] == '\0')
+			return false;
+		p += 3;
+	}
+	return true;
+}
+
+/* Returns 1 found, 0 unknown, -1 map error (dsn_r set). */
+static int
+rcpt_map_lookup(struct rcpt_resolver *res, struct rcpt *r,
+		struct usermap_attrs *attrs, struct dsn *dsn_r)
+{
+	char value[USERMAP_VALUE_MAX], key[RCPT_DOMAIN_MAX + 2];
+	const char *error, *why;
+	int found;
+
+	found = usermap_lookup(res->map, r->user, value, sizeof(value), &error);
+	if (found == 0) {
+		snprintf(key, sizeof(key), "@%s", r->domain);
+		found = usermap_lookup(res->map, key, value, sizeof(value), &error);
+	}
+	if (found < 0) {
+		dsn_set(dsn_r, DSN_TEMP_FAIL, "users map: %s", error);
+		return -1;
+	}
+	if (found == 0)
+		return 0;
+	if (usermap_parse_value(value, attrs, &why) < 0) {
+		dsn_set(dsn_r, DSN_TEMP_FAIL, "users map entry for %s: %s", r->user, why);
+		return -1;
+	}
+	return 1;
+}
+
+struct rcpt *
+rcpt_resolve(struct rcpt_resolver *res, const char *addr, const char *orcpt,
+	     struct dsn *dsn_r)
+{
+	const struct lmtpd_config *cfg = res->cfg;
+	struct rcpt *r = xcalloc(1, sizeof(*r));
+	struct usermap_attrs attrs = { NULL, NULL, NULL };
+	struct cfg_template_vars vars;
+	char home[MAIL_PATH_MAX], maildir[MAIL_PATH_MAX];
+
+	r->same_as = -1;
+	if (rcpt_parse(cfg, addr, r, dsn_r) < 0) {
+		rcpt_free(&r);
+		return NULL;
+	}
+	r->addr = xstrdup(addr);
+	r->orcpt = orcpt != NULL && orcpt[0] != '\0' ? xstrdup(orcpt) : NULL;
+	if (res->map != NULL) {
+		int found = rcpt_map_lookup(res, r, &attrs, dsn_r);
+
+		if (found <= 0) {
+			if (found == 0)
+				dsn_set(dsn_r, DSN_UNKNOWN_USER, "not in users map");
+			rcpt_free(&r);
+			return NULL;
+		}
+	}
+	vars = (struct cfg_template_vars){ r->user, r->local, r->domain, NULL };
+	if (cfg_expand(attrs.home != NULL ? attrs.home : cfg->home, &vars, home,
+		       sizeof(home)) < 0) {
+		dsn_set(dsn_r, DSN_BAD_ADDRESS, "home path too long");
+		goto fail;
+	}
+	vars.h = home;
+	if (cfg_expand(attrs.mail_location != NULL ? attrs.mail_location
+						    : cfg->mail_location,
+		       &vars, maildir, sizeof(maildir)) < 0) {
+		dsn_set(dsn_r, DSN_BAD_ADDRESS, "Maildir path too long");
+		goto fail;
+	}
+	if (!rcpt_path_safe(home) || !rcpt_path_safe(maildir)) {
+		dsn_set(dsn_r, DSN_TEMP_FAIL, "unsafe path %s for %s", maildir, r->user);
+		goto fail;
+	}
+	r->home = xstrdup(home);
+	r->maildir = xstrdup(maildir);
+	r->sieve_script = attrs.sieve_script;
+	attrs.sieve_script = NULL;
+	usermap_attrs_free(&attrs);
+	dsn_set(&r->dsn, DSN_RCPT_OK, "recipient ok");
+	*dsn_r = r->dsn;
+	return r;
+fail:
+	usermap_attrs_free(&attrs);
+	rcpt_free(&r);
+	return NULL;
+}

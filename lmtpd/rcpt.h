@@ -1,0 +1,54 @@
+/* Recipients: parsing an RCPT address into user, detail and domain,
+ * refusing anything that could steer a path (DESIGN invariant 5), and
+ * resolving the user's home and Maildir through `users` (static or map).
+ *
+ * Normalisation: the local part is unquoted, split at the first character of
+ * recipient_delimiter, and lowercased (ASCII) with the domain, as Postfix
+ * and Dovecot treat local parts.  %u is "local@domain", %n "local", %d
+ * "domain" (a bare "postmaster" gets the config's hostname as domain). */
+#ifndef LMTPD_RCPT_H
+#define LMTPD_RCPT_H
+
+#include <stdbool.h>
+#include "compat.h"
+#include "dsn.h"
+
+struct lmtpd_config;
+
+struct rcpt {
+	char *addr;		/* as given in RCPT TO (unquoted path) */
+	char *orcpt;		/* ORCPT=, NULL if not given */
+	unsigned int notify;
+	char *user;		/* %u */
+	char *local;		/* %n */
+	char *domain;		/* %d */
+	char *detail;		/* NULL when the address had none */
+	char *home;
+	char *maildir;
+	char *sieve_script;	/* from the map, NULL = the config's */
+	/* Index of the first recipient with the same user+detail in the
+	 * transaction, or -1: such a recipient is delivered once and both
+	 * get the same reply. */
+	int same_as;
+	struct dsn dsn;
+};
+
+/* Splits and checks addr; on success fills user/local/domain/detail.
+ * Returns -1 with dsn_r DSN_BAD_ADDRESS (and a reason) if the address may
+ * not be used to build a path. */
+int rcpt_parse(const struct lmtpd_config *cfg, const char *addr,
+	       struct rcpt *rcpt, struct dsn *dsn_r) ATTR_WUR;
+
+struct rcpt_resolver;
+
+struct rcpt_resolver *rcpt_resolver_new(const struct lmtpd_config *cfg);
+void rcpt_resolver_free(struct rcpt_resolver **res);
+
+/* Parses addr and looks the user up.  Returns a new rcpt (DSN_RCPT_OK) or
+ * NULL with dsn_r set: DSN_UNKNOWN_USER, DSN_BAD_ADDRESS, or DSN_TEMP_FAIL
+ * when the map cannot be read (the MTA retries rather than bounces). */
+struct rcpt *rcpt_resolve(struct rcpt_resolver *res, const char *addr,
+			  const char *orcpt, struct dsn *dsn_r);
+void rcpt_free(struct rcpt **rcpt);
+
+#endif

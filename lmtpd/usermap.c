@@ -1,0 +1,388 @@
+/* usermap: compile and read the users map.  Readers stat the .db before
+ * each lookup and reopen it when its inode or mtime changed, so a rebuilt
+ * map takes effect without a restart.  The compiler writes a temporary file
+ * beside the map and renames it over FILE.db, so a reader never sees a
+ * half-written database. */
+#include "config.h"
+
+#include <ctype.h>
+#include <db.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "lmtpd_limits.h"
+#include "usermap.h"
+#include "xalloc.h"
+
+struct usermap {
+	char *db_path;
+	DB *db;
+	ino_t ino;
+	dev_t dev;
+	struct timespec mtime;
+	char error[300];
+};
+
+static bool
+usermap_attr_path_valid(const char *v, bool may_use_home)
+{
+	if (v[0] == '\0')
+		return false;
+	if (v[0] != '/' && !(may_use_home && strncmp(v, "%h", 2) == 0))
+		return false;
+	for (const char *p = v; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+		if (*p == '%' && (p[1] == '\0' || strchr("hund%", p[1]) == NULL ||
+				  (p[1] == 'h' && !may_use_home)))
+			return false;
+		if (*p == '%')
+			p++;
+	}
+	return true;
+}
+
+int
+usermap_parse_value(const char *value, struct usermap_attrs *attrs,
+		    const char **why_r)
+{
+	char *copy = xstrdup(value), *tok, *save = NULL;
+	int ret = 0;
+
+	memset(attrs, 0, sizeof(*attrs));
+	for (tok = strtok_r(copy, " \t", &save); tok != NULL && ret == 0;
+	     tok = strtok_r(NULL, " \t", &save)) {
+		char **slot = NULL;
+		bool may_use_home = true;
+		const char *v;
+
+		if (strncmp(tok, "home=", 5) == 0) {
+			slot = &attrs->home;
+			may_use_home = false;
+			v = tok + 5;
+		} else if (strncmp(tok, "mail_location=", 14) == 0) {
+			slot = &attrs->mail_location;
+			v = tok + 14;
+		} else if (strncmp(tok, "sieve_script=", 13) == 0) {
+			slot = &attrs->sieve_script;
+			v = tok + 13;
+		} else {
+			*why_r = "unknown attribute (expected home=, mail_location= "
+				 "or sieve_script=)";
+			ret = -1;
+			break;
+		}
+		if (*slot != NULL) {
+			*why_r = "attribute given twice";
+			ret = -1;
+		} else if (!usermap_attr_path_valid(v, may_use_home)) {
+			*why_r = may_use_home ? "value must be an absolute path or start "
+						"with %h, with escapes %h %u %n %d"
+					      : "home must be an absolute path, with "
+						"escapes %u %n %d";
+			ret = -1;
+		} else {
+			*slot = xstrdup(v);
+		}
+	}
+	free(copy);
+	if (ret < 0)
+		usermap_attrs_free(attrs);
+	return ret;
+}
+
+void
+usermap_attrs_free(struct usermap_attrs *attrs)
+{
+	free(attrs->home);
+	free(attrs->mail_location);
+	free(attrs->sieve_script);
+	memset(attrs, 0, sizeof(*attrs));
+}
+
+struct usermap *
+usermap_new(const char *path)
+{
+	struct usermap *map = xcalloc(1, sizeof(*map));
+
+	map->db_path = xasprintf("%s.db", path);
+	return map;
+}
+
+static void
+usermap_close(struct usermap *map)
+{
+	if (map->db != NULL) {
+		(void)map->db->close(map->db, 0);
+		map->db = NULL;
+	}
+}
+
+void
+usermap_free(struct usermap **mapp)
+{
+	if (*mapp == NULL)
+		return;
+	usermap_close(*mapp);
+	free((*mapp)->db_path);
+	free(*mapp);
+	*mapp = NULL;
+}
+
+static int
+usermap_open(struct usermap *map, const char **error_r)
+{
+	struct stat st;
+	int ret;
+
+	if (stat(map->db_path, &st) < 0) {
+		snprintf(map->error, sizeof(map->error), "stat(%s) failed: %s",
+			 map->db_path, strerror(errno));
+		usermap_close(map);
+		*error_r = map->error;
+		return -1;
+	}
+	if (map->db != NULL && st.st_ino == map->ino && st.st_dev == map->dev &&
+	    st.st_mtim.tv_sec == map->mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == map->mtime.tv_nsec)
+		return 0;
+	usermap_close(map);
+	if ((ret = db_create(&map->db, NULL, 0)) != 0) {
+		map->db = NULL;
+		snprintf(map->error, sizeof(map->error), "db_create failed: %s",
+			 db_strerror(ret));
+		*error_r = map->error;
+		return -1;
+	}
+	ret = map->db->open(map->db, NULL, map->db_path, NULL, DB_HASH, DB_RDONLY, 0);
+	if (ret != 0) {
+		snprintf(map->error, sizeof(map->error), "open(%s) failed: %s",
+			 map->db_path, db_strerror(ret));
+		usermap_close(map);
+		*error_r = map->error;
+		return -1;
+	}
+	map->ino = st.st_ino;
+	map->dev = st.st_dev;
+	map->mtime = st.st_mtim;
+	return 0;
+}
+
+int
+usermap_lookup(struct usermap *map, const char *key, char *value_r,
+	       size_t value_size, const char **error_r)
+{
+	DBT k, v;
+	int ret;
+
+	if (usermap_open(map, error_r) < 0)
+		return -1;
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = (void *)key;
+	k.size = (u_int32_t)strlen(key);
+	ret = map->db->get(map->db, NULL, &k, &v, 0);
+	if (ret == DB_NOTFOUND)
+		return 0;
+	if (ret != 0) {
+		snprintf(map->error, sizeof(map->error), "read(%s) failed: %s",
+			 map->db_path, db_strerror(ret));
+		usermap_close(map);
+		*error_r = map->error;
+		return -1;
+	}
+	if (v.size >= value_size) {
+		snprintf(map->error, sizeof(map->error), "%s: value of '%s' too long",
+			 map->db_path, key);
+		*error_r = map->error;
+		return -1;
+	}
+	memcpy(value_r, v.data, v.size);
+	value_r[v.size] = '\0';
+	return 1;
+}
+
+/* A key is "local@domain" or "@domain", without white space or controls. */
+static bool
+usermap_key_valid(const char *key)
+{
+	const char *at = strrchr(key, '@');
+
+	if (at == NULL || at[1] == '\0' || strlen(key) > LMTP_PATH_MAX)
+		return false;
+	for (const char *p = key; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+static int
+usermap_put(DB *db, char *key, const char *value, const char *path,
+	    unsigned int line, char **error_r)
+{
+	DBT k, v;
+	int ret;
+
+	for (char *p = key; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = key;
+	k.size = (u_int32_t)strlen(key);
+	v.data = (void *)value;
+	v.size = (u_int32_t)strlen(value);
+	ret = db->put(db, NULL, &k, &v, DB_NOOVERWRITE);
+	if (ret == DB_KEYEXIST) {
+		*error_r = xasprintf("%s:%u: duplicate key '%s'", path, line, key);
+		return -1;
+	}
+	if (ret != 0) {
+		*error_r = xasprintf("%s:%u: write failed: %s", path, line,
+				     db_strerror(ret));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+usermap_commit_entry(DB *db, struct buf *entry, const char *path,
+		     unsigned int line, char **error_r)
+{
+	char *key, *value;
+	struct usermap_attrs attrs;
+	const char *why;
+
+	if (entry->len == 0)
+		return 0;
+	key = entry->data;
+	value = key + strcspn(key, " \t");
+	if (*value != '\0')
+		*value++ = '\0';
+	value += strspn(value, " \t");
+	if (!usermap_key_valid(key)) {
+		*error_r = xasprintf("%s:%u: bad key '%s' (expected user@domain "
+				     "or @domain)", path, line, key);
+		return -1;
+	}
+	if (strchr(key, '+') != NULL && key[0] != '@') {
+		/* Not an error: a detail-bearing key can never match, since
+		 * lookups strip the detail first.  Tell the admin. */
+		fprintf(stderr, "lmtpd-map: warning: %s:%u: key '%s' contains '+'; "
+			"lookups use the address without its detail\n", path, line, key);
+	}
+	if (usermap_parse_value(value, &attrs, &why) < 0) {
+		*error_r = xasprintf("%s:%u: %s", path, line, why);
+		return -1;
+	}
+	usermap_attrs_free(&attrs);
+	return usermap_put(db, key, value, path, line, error_r);
+}
+
+int
+usermap_compile(const char *path, char **error_r)
+{
+	char *db_path = xasprintf("%s.db", path);
+	char *tmp_path = xasprintf("%s.db.%ld.tmp", path, (long)getpid());
+	char line[CFG_LINE_MAX + 2];
+	unsigned int lineno = 0, entry_line = 0;
+	struct buf entry;
+	DB *db = NULL;
+	FILE *in;
+	int ret = -1, dbret, fd;
+
+	*error_r = NULL;
+	buf_init(&entry, USERMAP_VALUE_MAX);
+	in = fopen(path, "r");
+	if (in == NULL) {
+		*error_r = xasprintf("%s: cannot open: %s", path, strerror(errno));
+		goto out;
+	}
+	(void)unlink(tmp_path);
+	if ((dbret = db_create(&db, NULL, 0)) != 0) {
+		db = NULL;
+		*error_r = xasprintf("db_create failed: %s", db_strerror(dbret));
+		goto out;
+	}
+	dbret = db->open(db, NULL, tmp_path, NULL, DB_HASH, DB_CREATE | DB_EXCL, 0644);
+	if (dbret != 0) {
+		*error_r = xasprintf("%s: cannot create: %s", tmp_path, db_strerror(dbret));
+		goto out;
+	}
+	while (fgets(line, sizeof(line), in) != NULL) {
+		size_t len = strlen(line);
+
+		lineno++;
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		else if (!feof(in)) {
+			*error_r = xasprintf("%s:%u: line too long", path, lineno);
+			goto out;
+		}
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if (line[strspn(line, " \t")] == '\0' || line[strspn(line, " \t")] == '#')
+			continue;
+		if (line[0] == ' ' || line[0] == '\t') {
+			if (entry.len == 0) {
+				*error_r = xasprintf("%s:%u: continuation line without "
+						     "a key", path, lineno);
+				goto out;
+			}
+			if (buf_append(&entry, " ", 1) < 0 ||
+			    buf_append_str(&entry, line + strspn(line, " \t")) < 0) {
+				*error_r = xasprintf("%s:%u: entry too long", path, lineno);
+				goto out;
+			}
+			continue;
+		}
+		if (usermap_commit_entry(db, &entry, path, entry_line, error_r) < 0)
+			goto out;
+		buf_reset(&entry);
+		entry_line = lineno;
+		if (buf_append_str(&entry, line) < 0) {
+			*error_r = xasprintf("%s:%u: entry too long", path, lineno);
+			goto out;
+		}
+	}
+	if (ferror(in)) {
+		*error_r = xasprintf("%s: read error: %s", path, strerror(errno));
+		goto out;
+	}
+	if (usermap_commit_entry(db, &entry, path, entry_line, error_r) < 0)
+		goto out;
+	dbret = db->close(db, 0);
+	db = NULL;
+	if (dbret != 0) {
+		*error_r = xasprintf("%s: close failed: %s", tmp_path, db_strerror(dbret));
+		goto out;
+	}
+	/* Durable before it replaces the old map. */
+	fd = open(tmp_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0 || close(fd) < 0) {
+		*error_r = xasprintf("%s: fsync failed: %s", tmp_path, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp_path, db_path) < 0) {
+		*error_r = xasprintf("rename(%s, %s) failed: %s", tmp_path, db_path,
+				     strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (db != NULL)
+		(void)db->close(db, 0);
+	if (ret < 0)
+		(void)unlink(tmp_path);
+	if (in != NULL)
+		(void)fclose(in);
+	buf_free(&entry);
+	free(db_path);
+	free(tmp_path);
+	return ret;
+}
