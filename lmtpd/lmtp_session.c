@@ -190,10 +190,7 @@ session_on_rcpt(struct session *s, const struct lmtp_rcpt *req)
 	for (size_t i = 0; i < s->txn.rcpt_count; i++) {
 		const struct rcpt *o = s->txn.rcpts[i];
 
-		if (o->same_as < 0 && strcmp(o->user, r->user) == 0 &&
-		    ((o->detail == NULL && r->detail == NULL) ||
-		     (o->detail != NULL && r->detail != NULL &&
-		      strcmp(o->detail, r->detail) == 0))) {
+		if (o->same_as < 0 && strcmp(o->canonical, r->canonical) == 0) {
 			r->same_as = (int)i;
 			break;
 		}

@@ -71,11 +71,11 @@ pipeline_log_rcpt(const struct pipeline_txn *txn, const struct rcpt *r,
 	clock_gettime(CLOCK_REALTIME, &now);
 	memset(&d, 0, sizeof(d));
 	d.queue_id = txn->queue_id;
-	d.to = r->user;
+	d.to = r->canonical;
 	/* Postfix logs orig_to only when it differs from to. */
-	if (r->orcpt != NULL && strcmp(r->orcpt, r->user) != 0)
+	if (r->orcpt != NULL && strcmp(r->orcpt, r->canonical) != 0)
 		d.orig_to = r->orcpt;
-	else if (strcmp(r->addr, r->user) != 0)
+	else if (r->orcpt == NULL && strcmp(r->addr, r->canonical) != 0)
 		d.orig_to = r->addr;
 	d.folder = dsn_is_success(&r->dsn) ? folder : NULL;
 	d.delay = pipeline_elapsed(&txn->t_start, &now);
@@ -95,7 +95,7 @@ pipeline_prepend(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 		return -1;
 	if (r->orcpt != NULL && buf_printf(out, "X-Original-To: %s\n", r->orcpt) < 0)
 		return -1;
-	if (buf_printf(out, "Delivered-To: %s\n", r->addr) < 0)
+	if (buf_printf(out, "Delivered-To: %s\n", r->canonical) < 0)
 		return -1;
 	if (buf_printf(out, "Received: from %s (%s)\n\tby %s (lmtpd) with %s id %s\n"
 		       "\t(envelope-from <%s>)\n\tfor <%s>; %s\n",

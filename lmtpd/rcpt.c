@@ -119,6 +119,7 @@ rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
 	char *local, *domain, *detail = NULL;
 	char why[128] = "";
 	size_t split;
+	char delim = '\0';
 
 	if (at == NULL) {
 		local = xstrdup(addr);
@@ -132,6 +133,7 @@ rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
 	if (cfg->recipient_delimiter[0] != '\0') {
 		split = strcspn(local, cfg->recipient_delimiter);
 		if (local[split] != '\0') {
+			delim = local[split];
 			detail = xstrdup(local + split + 1);
 			local[split] = '\0';
 		}
@@ -157,6 +159,10 @@ rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
 	rcpt->domain = domain;
 	rcpt->detail = detail;
 	rcpt->user = xasprintf("%s@%s", local, domain);
+	if (detail != NULL)
+		rcpt->canonical = xasprintf("%s%c%s@%s", local, delim, detail, domain);
+	else
+		rcpt->canonical = xstrdup(rcpt->user);
 	return 0;
 }
 
@@ -191,6 +197,7 @@ rcpt_free(struct rcpt **rcptp)
 	free(r->addr);
 	free(r->orcpt);
 	free(r->user);
+	free(r->canonical);
 	free(r->local);
 	free(r->domain);
 	free(r->detail);

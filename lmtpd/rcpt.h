@@ -23,6 +23,9 @@ struct rcpt {
 	char *local;		/* %n */
 	char *domain;		/* %d */
 	char *detail;		/* NULL when the address had none */
+	/* The address lowercased, with its detail: the log's to= and the
+	 * Delivered-To header, as Postfix writes them. */
+	char *canonical;
 	char *home;
 	char *maildir;
 	char *sieve_script;	/* from the map, NULL = the config's */
