@@ -1,0 +1,55 @@
+/* The views of one message that SpamAssassin-syntax rules look at, built
+ * once per message and shared by every recipient's scoring:
+ *
+ *   header rules     msgview_get(): SpamAssassin's PerMsgStatus::get()
+ *                    semantics, joined as Check.pm joins them
+ *   mimeheader       msgview_part_get() over every MIME part
+ *   body             msgview_body(): rendered text (Subject first, text
+ *                    parts decoded and converted to UTF-8, HTML rendered,
+ *                    paragraphs as lines), as Message::get_rendered_body_text_array
+ *   rawbody          msgview_rawbody(): decoded, not rendered
+ *                    (Message::get_decoded_body_text_array)
+ *   full             msgview_full(): the pristine message
+ *   uri              msgview_uris(): PerMsgStatus::get_uri_list()
+ *
+ * Everything is bounded by the message size and the scan sizes in
+ * sa_settings; malformed MIME is viewed as far as it can be and never
+ * fails the view.  Views are built lazily on first use and cached.
+ * Not thread-safe; one msgview per message. */
+#ifndef LMTPD_MSGVIEW_H
+#define LMTPD_MSGVIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "buf.h"
+#include "sa_settings.h"
+#include "strlist.h"
+
+struct msgview;
+
+/* data[0..len) is the message as delivered (LF or CRLF line ends);
+ * it must stay valid until msgview_free.  envelope_from is the SMTP MAIL
+ * FROM (NULL if unknown).  settings must outlive the view. */
+struct msgview *msgview_new(const struct sa_settings *settings,
+			    const char *data, size_t len,
+			    const char *envelope_from);
+void msgview_free(struct msgview **mv);
+
+/* The value a header rule matches for request ("Subject", "From:addr",
+ * "ALL", "ToCc", "MESSAGEID", "EnvelopeFrom", "X-Spam-Relays-Untrusted",
+ * with modifiers :raw :addr :name :host :domain :ip :revip :first :last).
+ * Returns true and the joined value in out when the header exists, false
+ * when it does not (the rule then uses its [if-unset: ...] value). */
+bool msgview_get(struct msgview *mv, const char *request, struct buf *out);
+
+/* mimeheader: the same lookup on MIME part i (0 .. count-1). */
+size_t msgview_part_count(struct msgview *mv);
+bool msgview_part_get(struct msgview *mv, size_t part, const char *request,
+		      struct buf *out);
+
+const struct strlist *msgview_body(struct msgview *mv);
+const struct strlist *msgview_rawbody(struct msgview *mv);
+const struct strlist *msgview_uris(struct msgview *mv);
+void msgview_full(struct msgview *mv, const char **data_r, size_t *len_r);
+
+#endif

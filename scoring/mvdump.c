@@ -1,0 +1,8 @@
+/* mvdump: XXX being written. */
+#include "config.h"
+
+int
+main(void)
+{
+	return 0;
+}

@@ -1,0 +1,219 @@
+/* sa_settings: defaults and NetSet handling for the settings the views
+ * use.  NetSet semantics follow Mail::SpamAssassin::NetSet: entries are
+ * checked in order and the first that matches decides; a "!" entry
+ * excludes. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "sa_settings.h"
+#include "xalloc.h"
+
+void
+sa_settings_init(struct sa_settings *set)
+{
+	memset(set, 0, sizeof(*set));
+	set->tlds = strset_new();
+	set->tlds_2 = strset_new();
+	set->tlds_3 = strset_new();
+	set->body_part_scan_size = 50000;
+	set->rawbody_part_scan_size = 500000;
+}
+
+void
+sa_settings_free(struct sa_settings *set)
+{
+	strset_free(&set->tlds);
+	strset_free(&set->tlds_2);
+	strset_free(&set->tlds_3);
+	free(set->trusted_networks.entries);
+	free(set->internal_networks.entries);
+	free(set->msa_networks.entries);
+	for (size_t i = 0; i < set->envelope_sender_header_count; i++)
+		free(set->envelope_sender_headers[i]);
+	free(set->envelope_sender_headers);
+	memset(set, 0, sizeof(*set));
+}
+
+/* "1.2." and "1.2" (SpamAssassin's partial IPv4 forms) mean 1.2.0.0/16. */
+static int
+sa_netset_partial_v4(const char *token, struct netaddr_net *net)
+{
+	unsigned int octets[4] = { 0, 0, 0, 0 };
+	int n = 0;
+	const char *p = token;
+
+	while (*p != '\0' && n < 4) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+
+		if (end == p || v > 255)
+			return -1;
+		octets[n++] = (unsigned int)v;
+		if (*end == '\0')
+			break;
+		if (*end != '.')
+			return -1;
+		p = end + 1;
+	}
+	if (n == 0 || n >= 4)
+		return -1;
+	memset(net, 0, sizeof(*net));
+	net->family = AF_INET;
+	for (int i = 0; i < 4; i++)
+		net->addr[i] = (unsigned char)octets[i];
+	net->prefix = (unsigned int)n * 8;
+	return 0;
+}
+
+int
+sa_netset_add(struct sa_netset *set, const char *token, const char **why_r)
+{
+	struct sa_netset_entry e;
+	char buf[128];
+
+	memset(&e, 0, sizeof(e));
+	if (token[0] == '!') {
+		e.exclude = true;
+		token++;
+	}
+	snprintf(buf, sizeof(buf), "%s", token);
+	/* "[::1]/128" is accepted by SpamAssassin too. */
+	if (buf[0] == '[') {
+		char *close = strchr(buf, ']');
+
+		if (close != NULL) {
+			memmove(close, close + 1, strlen(close));
+			memmove(buf, buf + 1, strlen(buf));
+		}
+	}
+	if (netaddr_parse_net(buf, &e.net, why_r) < 0 &&
+	    (strchr(buf, '/') != NULL || sa_netset_partial_v4(buf, &e.net) < 0)) {
+		*why_r = "bad network";
+		return -1;
+	}
+	set->entries = xreallocarray(set->entries, set->count + 1, sizeof(*set->entries));
+	set->entries[set->count++] = e;
+	set->configured = true;
+	return 0;
+}
+
+bool
+sa_netset_contains(const struct sa_netset *set, const char *addr)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	else
+		return false;
+	for (size_t i = 0; i < set->count; i++)
+		if (netaddr_match(&set->entries[i].net, 1, (struct sockaddr *)&ss))
+			return !set->entries[i].exclude;
+	return false;
+}
+
+static int
+sa_settings_add_words(struct strset *set, const char *value)
+{
+	const char *p = value;
+
+	while (*p != '\0') {
+		size_t len;
+		char word[256];
+
+		p += strspn(p, " \t");
+		len = strcspn(p, " \t");
+		if (len == 0)
+			break;
+		if (len < sizeof(word)) {
+			for (size_t i = 0; i < len; i++)
+				word[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+			strset_add(set, word, len);
+		}
+		p += len;
+	}
+	return 1;
+}
+
+static int
+sa_settings_add_nets(struct sa_netset *set, const char *value, const char **why_r)
+{
+	char *copy = xstrdup(value), *tok, *save = NULL;
+	int ret = 1;
+
+	for (tok = strtok_r(copy, " \t", &save); tok != NULL; tok = strtok_r(NULL, " \t", &save))
+		if (sa_netset_add(set, tok, why_r) < 0) {
+			ret = -1;
+			break;
+		}
+	free(copy);
+	return ret;
+}
+
+static int
+sa_settings_size(size_t *out, const char *value, const char **why_r)
+{
+	char *end;
+	unsigned long long v = strtoull(value, &end, 10);
+
+	if (end == value || *end != '\0') {
+		*why_r = "expected a number";
+		return -1;
+	}
+	*out = (size_t)v;
+	return 1;
+}
+
+int
+sa_settings_apply(struct sa_settings *set, const char *key, const char *value,
+		  const char **why_r)
+{
+	if (strcmp(key, "util_rb_tld") == 0)
+		return sa_settings_add_words(set->tlds, value);
+	if (strcmp(key, "util_rb_2tld") == 0)
+		return sa_settings_add_words(set->tlds_2, value);
+	if (strcmp(key, "util_rb_3tld") == 0)
+		return sa_settings_add_words(set->tlds_3, value);
+	if (strcmp(key, "trusted_networks") == 0)
+		return sa_settings_add_nets(&set->trusted_networks, value, why_r);
+	if (strcmp(key, "internal_networks") == 0)
+		return sa_settings_add_nets(&set->internal_networks, value, why_r);
+	if (strcmp(key, "msa_networks") == 0)
+		return sa_settings_add_nets(&set->msa_networks, value, why_r);
+	if (strcmp(key, "clear_trusted_networks") == 0) {
+		free(set->trusted_networks.entries);
+		memset(&set->trusted_networks, 0, sizeof(set->trusted_networks));
+		return 1;
+	}
+	if (strcmp(key, "clear_internal_networks") == 0) {
+		free(set->internal_networks.entries);
+		memset(&set->internal_networks, 0, sizeof(set->internal_networks));
+		return 1;
+	}
+	if (strcmp(key, "clear_msa_networks") == 0) {
+		free(set->msa_networks.entries);
+		memset(&set->msa_networks, 0, sizeof(set->msa_networks));
+		return 1;
+	}
+	if (strcmp(key, "body_part_scan_size") == 0)
+		return sa_settings_size(&set->body_part_scan_size, value, why_r);
+	if (strcmp(key, "rawbody_part_scan_size") == 0)
+		return sa_settings_size(&set->rawbody_part_scan_size, value, why_r);
+	if (strcmp(key, "envelope_sender_header") == 0) {
+		set->envelope_sender_headers = xreallocarray(set->envelope_sender_headers,
+			set->envelope_sender_header_count + 1, sizeof(char *));
+		set->envelope_sender_headers[set->envelope_sender_header_count++] =
+			xstrdup(value);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,64 @@
+/* Settings from the rule files (SpamAssassin's Conf) that the message views
+ * need: what is a TLD, which networks are trusted or internal, how much text
+ * to scan.  Filled by the rule-file parser (rules_parse.c), read-only while
+ * messages are scored, shared copy-on-write by the workers. */
+#ifndef LMTPD_SA_SETTINGS_H
+#define LMTPD_SA_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "netaddr.h"
+#include "strset.h"
+
+/* One entry of trusted_networks / internal_networks / msa_networks, in
+ * SpamAssassin's NetSet syntax ("!" excludes, "1.2.3.4/24", "1.2.", "::1"). */
+struct sa_netset_entry {
+	struct netaddr_net net;
+	bool exclude;
+};
+
+struct sa_netset {
+	struct sa_netset_entry *entries;
+	size_t count;
+	bool configured;	/* any line given (SA infers trust otherwise) */
+};
+
+struct sa_settings {
+	/* RegistryBoundaries: util_rb_tld, util_rb_2tld, util_rb_3tld. */
+	struct strset *tlds;
+	struct strset *tlds_2;
+	struct strset *tlds_3;
+
+	struct sa_netset trusted_networks;
+	struct sa_netset internal_networks;
+	struct sa_netset msa_networks;
+
+	/* Conf defaults: body_part_scan_size 50000, rawbody_part_scan_size
+	 * 500000 (0 = no limit). */
+	size_t body_part_scan_size;
+	size_t rawbody_part_scan_size;
+
+	/* envelope_sender_header: headers that carry the envelope sender,
+	 * checked first by EnvelopeFrom. */
+	char **envelope_sender_headers;
+	size_t envelope_sender_header_count;
+};
+
+/* Defaults as in SpamAssassin's Conf.pm; allocates the empty sets. */
+void sa_settings_init(struct sa_settings *set);
+void sa_settings_free(struct sa_settings *set);
+/* NetSet matching as SpamAssassin does it: the first matching entry
+ * decides, "!" entries exclude.  Returns true when addr (text, IPv4 or
+ * IPv6) is in the set. */
+bool sa_netset_contains(const struct sa_netset *set, const char *addr);
+/* Applies one rule-file line that belongs to these settings (util_rb_tld,
+ * util_rb_2tld, util_rb_3tld, trusted_networks, internal_networks,
+ * msa_networks and their clear_ forms, body_part_scan_size,
+ * rawbody_part_scan_size, envelope_sender_header).  Returns 1 when handled,
+ * 0 when key is not one of these, -1 on a bad value (*why_r set). */
+int sa_settings_apply(struct sa_settings *set, const char *key, const char *value,
+		      const char **why_r);
+/* Parses one NetSet token; -1 on error with *why_r. */
+int sa_netset_add(struct sa_netset *set, const char *token, const char **why_r);
+
+#endif

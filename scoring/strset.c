@@ -1,0 +1,115 @@
+/* strset: open-addressing hash set of strings (FNV-1a), grown at 50% load. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strset.h"
+#include "xalloc.h"
+
+struct strset_slot {
+	char *key;
+	size_t len;
+	uint32_t hash;
+};
+
+struct strset {
+	struct strset_slot *slots;
+	size_t cap, count;
+};
+
+static uint32_t
+strset_hash(const char *key, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)key[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+struct strset *
+strset_new(void)
+{
+	struct strset *set = xcalloc(1, sizeof(*set));
+
+	set->cap = 64;
+	set->slots = xcalloc(set->cap, sizeof(*set->slots));
+	return set;
+}
+
+void
+strset_free(struct strset **setp)
+{
+	struct strset *set = *setp;
+
+	if (set == NULL)
+		return;
+	for (size_t i = 0; i < set->cap; i++)
+		free(set->slots[i].key);
+	free(set->slots);
+	free(set);
+	*setp = NULL;
+}
+
+static struct strset_slot *
+strset_find(const struct strset *set, const char *key, size_t len, uint32_t h)
+{
+	size_t i = h & (set->cap - 1);
+
+	for (;;) {
+		struct strset_slot *s = &set->slots[i];
+
+		if (s->key == NULL ||
+		    (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0))
+			return s;
+		i = (i + 1) & (set->cap - 1);
+	}
+}
+
+static void
+strset_grow(struct strset *set)
+{
+	struct strset_slot *old = set->slots;
+	size_t old_cap = set->cap;
+
+	set->cap *= 2;
+	set->slots = xcalloc(set->cap, sizeof(*set->slots));
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].key != NULL)
+			*strset_find(set, old[i].key, old[i].len, old[i].hash) = old[i];
+	free(old);
+}
+
+bool
+strset_add(struct strset *set, const char *key, size_t len)
+{
+	uint32_t h = strset_hash(key, len);
+	struct strset_slot *s;
+
+	if ((set->count + 1) * 2 > set->cap)
+		strset_grow(set);
+	s = strset_find(set, key, len, h);
+	if (s->key != NULL)
+		return false;
+	s->key = xstrndup(key, len);
+	s->len = len;
+	s->hash = h;
+	set->count++;
+	return true;
+}
+
+bool
+strset_contains(const struct strset *set, const char *key, size_t len)
+{
+	return strset_find(set, key, len, strset_hash(key, len))->key != NULL;
+}
+
+size_t
+strset_count(const struct strset *set)
+{
+	return set->count;
+}
