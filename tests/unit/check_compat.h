@@ -1,0 +1,216 @@
+/* Shared helpers for the Check unit tests: the main() every program uses,
+ * a per-tcase temporary directory and small file helpers.
+ *
+ * Check forks every test, so a test that crashes or hangs fails alone.  The
+ * temporary base directory is made by an unchecked fixture (run once per
+ * tcase in the parent) and removed by its teardown, so it disappears even
+ * when a test fails half way; each test makes its own folder below it with
+ * ut_testdir().  Everything here is static inline: a program that does not
+ * use a helper gets no unused-function warning. */
+#ifndef LMTPD_CHECK_COMPAT_H
+#define LMTPD_CHECK_COMPAT_H
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A string literal as (pointer, length), so test tables can hold NULs. */
+#define UT_S(lit) (lit), (sizeof(lit) - 1)
+
+/* The per-test timeout: the Makefile exports CK_DEFAULT_TIMEOUT; a test
+ * program run by hand gets the same bound. */
+#define UT_DEFAULT_TIMEOUT "60"
+
+static char ut_base[PATH_MAX];
+
+/* snprintf that fails the test instead of truncating (paths, mostly). */
+static inline void __attribute__((format(printf, 3, 4)))
+ut_pathf(char *out, size_t out_size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, out_size, fmt, ap);
+	va_end(ap);
+	ck_assert_msg(n >= 0 && (size_t)n < out_size, "path too long");
+}
+
+/* s[0..len) with control and 8-bit bytes as \xNN, for failure messages
+ * (a raw newline would break the TAP line).  Four rotating buffers, so a
+ * message may show a few values. */
+static inline const char *
+ut_esc(const char *s, size_t len)
+{
+	static char bufs[4][1024];
+	static unsigned int next;
+	char *out = bufs[next++ % 4];
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && o + 8 < sizeof(bufs[0]); i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			out[o++] = (char)c;
+		else
+			o += (size_t)sprintf(out + o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static inline const char *
+ut_escs(const char *s)
+{
+	return s == NULL ? "(null)" : ut_esc(s, strlen(s));
+}
+
+static inline void
+ut_base_setup(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(ut_base, sizeof(ut_base), "%s/lmtpd-unit.XXXXXX",
+		 tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
+	if (mkdtemp(ut_base) == NULL) {
+		perror("mkdtemp");
+		abort();
+	}
+}
+
+static inline int
+ut_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
+	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static inline int
+ut_rm_rf(const char *path)
+{
+	return nftw(path, ut_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static inline void
+ut_base_teardown(void)
+{
+	if (ut_base[0] != '\0' && ut_rm_rf(ut_base) < 0)
+		fprintf(stderr, "# could not remove %s: %s\n", ut_base,
+			strerror(errno));
+	ut_base[0] = '\0';
+}
+
+/* A fresh, empty directory for this test (below the tcase's base). */
+static inline const char *
+ut_testdir(void)
+{
+	static char dir[PATH_MAX];
+
+	ck_assert_msg(ut_base[0] != '\0', "tcase has no ut_base fixture");
+	ut_pathf(dir, sizeof(dir), "%s/t.XXXXXX", ut_base);
+	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+	return dir;
+}
+
+static inline void
+ut_write_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "fopen(%s): %s", path, strerror(errno));
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static inline void
+ut_write_text(const char *path, const char *text)
+{
+	ut_write_file(path, text, strlen(text));
+}
+
+/* The whole file, NUL-terminated, malloc'd; *len_r gets its size. */
+static inline char *
+ut_read_file(const char *path, size_t *len_r)
+{
+	struct stat st;
+	char *data;
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	ck_assert_msg(fd >= 0, "open(%s): %s", path, strerror(errno));
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	data = malloc((size_t)st.st_size + 1);
+	ck_assert_ptr_nonnull(data);
+	n = read(fd, data, (size_t)st.st_size);
+	ck_assert_int_eq(n, st.st_size);
+	data[n] = '\0';
+	close(fd);
+	if (len_r != NULL)
+		*len_r = (size_t)n;
+	return data;
+}
+
+/* Entries of dir other than "." and ".."; -1 if it cannot be opened.  The
+ * name of the last one seen goes to last_r when not NULL. */
+static inline int
+ut_dir_count(const char *dir, char *last_r, size_t last_size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		n++;
+		if (last_r != NULL)
+			snprintf(last_r, last_size, "%s", de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+static inline TCase *
+ut_tcase(Suite *s, const char *name, bool with_tmpdir)
+{
+	TCase *tc = tcase_create(name);
+
+	if (with_tmpdir)
+		tcase_add_unchecked_fixture(tc, ut_base_setup, ut_base_teardown);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+/* Runs the suite with TAP on stdout (CK_TAP_LOG_FILE_NAME=- from the
+ * Makefile); 0 when every test passed. */
+static inline int
+ut_run(Suite *(*make_suite)(void))
+{
+	SRunner *sr;
+	int failed;
+
+	/* Before any tcase exists: tcase_create reads it. */
+	setenv("CK_DEFAULT_TIMEOUT", UT_DEFAULT_TIMEOUT, 0);
+	sr = srunner_create(make_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+#endif
