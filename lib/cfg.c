@@ -179,6 +179,10 @@ cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value)
 	case CFG_NAME:
 		if (strpbrk(value, " \t,/") != NULL)
 			return xasprintf("'%s' must be a single name", key->name);
+		/* Only a key whose default is unset may be emptied: hostname
+		 * is used as text in every reply and Maildir file name. */
+		if (value[0] == '\0' && (key->def == NULL || key->def[0] != '\0'))
+			return xasprintf("'%s' must not be empty", key->name);
 		free(*(char **)field);
 		*(char **)field = value[0] == '\0' ? NULL : xstrdup(value);
 		return NULL;
@@ -310,16 +314,21 @@ cfg_default_hostname(void)
 	return xstrdup(host);
 }
 
-/* Checks that need the whole config or the system (users exist). */
+/* Checks that need the whole config or the system (users exist).  *key_r
+ * names the key at fault, so the error can carry its line. */
 static char *
-cfg_check(const struct lmtpd_config *cfg)
+cfg_check(const struct lmtpd_config *cfg, const char **key_r)
 {
+	*key_r = "user";
 	if (cfg->user != NULL && getpwnam(cfg->user) == NULL)
 		return xasprintf("'user': no such user '%s'", cfg->user);
+	*key_r = "group";
 	if (cfg->group != NULL && getgrnam(cfg->group) == NULL)
 		return xasprintf("'group': no such group '%s'", cfg->group);
+	*key_r = "listen_owner";
 	if (cfg->listen_owner != NULL && getpwnam(cfg->listen_owner) == NULL)
 		return xasprintf("'listen_owner': no such user '%s'", cfg->listen_owner);
+	*key_r = "state_dir";
 	if (cfg->state_dir[0] == '\0')
 		return xasprintf("'state_dir' must be set");
 	return NULL;
@@ -442,6 +451,7 @@ cfg_load(const char *path, char **error_r)
 	unsigned int set_at[CFG_KEY_COUNT] = { 0 };
 	struct cfg_pending pending = { 0, 0, { NULL, 0, 0, 0 } };
 	char *text, *line, *next, *err = NULL;
+	const char *bad_key;
 	unsigned int lineno = 0;
 
 	*error_r = NULL;
@@ -516,9 +526,16 @@ cfg_load(const char *path, char **error_r)
 	if (err != NULL)
 		goto fail;
 checks:
-	err = cfg_check(cfg);
+	err = cfg_check(cfg, &bad_key);
 	if (err != NULL) {
-		char *full = xasprintf("%s: %s", path != NULL ? path : "(defaults)", err);
+		size_t index = 0;
+		char *full;
+
+		/* A bad value is "file:line: why" like any other (DESIGN). */
+		if (cfg_find_key(bad_key, &index) != NULL && set_at[index] != 0)
+			full = xasprintf("%s:%u: %s", path, set_at[index], err);
+		else
+			full = xasprintf("%s: %s", path != NULL ? path : "(defaults)", err);
 
 		free(err);
 		err = full;
