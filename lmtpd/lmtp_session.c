@@ -18,6 +18,7 @@
 #include "cfg.h"
 #include "dsn.h"
 #include "lmtp_proto.h"
+#include "lmtpd_limits.h"
 #include "lmtp_session.h"
 #include "log.h"
 #include "pipeline.h"
@@ -334,7 +335,7 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 
 	while (!s.closing) {
 		struct lmtp_event ev;
-		size_t space;
+		size_t space, queued;
 		char *in;
 		ssize_t n;
 		int r;
@@ -349,8 +350,15 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 			(void)lmtp_proto_shutdown(s.proto, line);
 			break;
 		}
+		/* The engine stops taking commands at the output high water
+		 * mark; once the replies are out, the commands already
+		 * buffered must run before we wait for more input, or a
+		 * client that sent them all waits for idle_timeout. */
+		(void)lmtp_proto_output(s.proto, &queued);
 		if (session_flush(&s) < 0)
 			goto lost;
+		if (queued >= LMTP_OUTPUT_HIGH_WATER && lmtp_proto_has_input(s.proto))
+			continue;
 		in = lmtp_proto_input_space(s.proto, &space);
 		if (space == 0)
 			continue;	/* replies were drained; commands wait */
