@@ -1,1 +1,521 @@
-int main(void){return 0;}
+/* Unit tests for maildir/maildir: real folders in a temporary directory.
+ * Disk-full cases need a small tmpfs and live in test_diskfull.c. */
+#include "config.h"
+
+#include <regex.h>
+#include <sys/time.h>
+
+#include "check_compat.h"
+
+#include "dsn.h"
+#include "lmtpd_limits.h"
+#include "maildir.h"
+
+#define HOST "mx.example.org"
+
+static int
+deliver(const char *root, const char *folder, const char *flags,
+	const char *host, const struct iovec *iov, int iovcnt, char *name_r,
+	size_t name_size, struct dsn *dsn)
+{
+	struct maildir_target t = { root, folder, flags, host };
+
+	return maildir_deliver(&t, iov, iovcnt, name_r, name_size, dsn);
+}
+
+static void
+assert_dir_mode(const char *path, mode_t mode)
+{
+	struct stat st;
+
+	ck_assert_msg(lstat(path, &st) == 0, "%s: %s", path, strerror(errno));
+	ck_assert_msg(S_ISDIR(st.st_mode), "%s is not a directory", path);
+	ck_assert_msg((st.st_mode & 07777) == mode, "%s has mode %o, want %o", path,
+		      (unsigned int)(st.st_mode & 07777), (unsigned int)mode);
+}
+
+static int
+count(const char *root, const char *sub)
+{
+	char path[PATH_MAX];
+
+	ut_pathf(path, sizeof(path), "%s/%s", root, sub);
+	return ut_dir_count(path, NULL, 0);
+}
+
+/* The fields of "SECS.MusecPpidQn.HOST,S=size,W=vsize[:2,FLAGS]". */
+struct name_parts {
+	long long secs;
+	long usec, pid;
+	unsigned long q;
+	char host[128];
+	size_t s, w;
+	char info[128];		/* ":2,FS" or "" */
+};
+
+static void
+parse_name(const char *name, struct name_parts *n)
+{
+	regex_t re;
+	regmatch_t m[9];
+	char field[128];
+
+	ck_assert_int_eq(regcomp(&re, "^([0-9]+)\\.M([0-9]{6})P([0-9]+)Q([0-9]+)\\."
+				 "([^,:/]+),S=([0-9]+),W=([0-9]+)(:2,[A-Z]*)?$",
+				 REG_EXTENDED), 0);
+	ck_assert_msg(regexec(&re, name, 9, m, 0) == 0, "bad file name '%s'", name);
+	regfree(&re);
+#define FIELD(i) (snprintf(field, sizeof(field), "%.*s", \
+			   (int)(m[i].rm_eo - m[i].rm_so), name + m[i].rm_so), field)
+	n->secs = atoll(FIELD(1));
+	n->usec = atol(FIELD(2));
+	n->pid = atol(FIELD(3));
+	n->q = strtoul(FIELD(4), NULL, 10);
+	ut_pathf(n->host, sizeof(n->host), "%s", FIELD(5));
+	n->s = (size_t)atoll(FIELD(6));
+	n->w = (size_t)atoll(FIELD(7));
+	if (m[8].rm_so >= 0)
+		snprintf(n->info, sizeof(n->info), "%s", FIELD(8));
+	else
+		n->info[0] = '\0';
+#undef FIELD
+}
+
+START_TEST(maildir_creates_folders)
+{
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX];
+	const char *dir = ut_testdir();
+	struct iovec iov = { (void *)"Subject: x\n\nbody\n", 17 };
+	struct dsn dsn;
+
+	umask(022);
+	ut_pathf(root, sizeof(root), "%s/home/alice/Maildir", dir);
+	ck_assert_int_eq(deliver(root, NULL, NULL, HOST, &iov, 1, name,
+				 sizeof(name), &dsn), 0);
+	ck_assert_int_eq(dsn.reason, DSN_DELIVERED);
+	assert_dir_mode(root, 0700);
+	ut_pathf(path, sizeof(path), "%s/home/alice", dir);
+	assert_dir_mode(path, 0700);
+	ut_pathf(path, sizeof(path), "%s/home", dir);
+	assert_dir_mode(path, 0700);
+	for (int i = 0; i < 3; i++) {
+		static const char *const sub[] = { "tmp", "new", "cur" };
+
+		ut_pathf(path, sizeof(path), "%s/%s", root, sub[i]);
+		assert_dir_mode(path, 0700);
+	}
+	ck_assert_int_eq(count(root, "new"), 1);
+	ck_assert_int_eq(count(root, "cur"), 0);
+	ck_assert_int_eq(count(root, "tmp"), 0);
+	/* An INBOX is no Maildir++ folder. */
+	ut_pathf(path, sizeof(path), "%s/maildirfolder", root);
+	ck_assert_int_eq(access(path, F_OK), -1);
+}
+END_TEST
+
+START_TEST(maildir_existing_folder_kept)
+{
+	char root[PATH_MAX], path[PATH_MAX];
+	struct iovec iov = { (void *)"x\n", 2 };
+	struct dsn dsn;
+
+	/* An existing Maildir keeps its modes (the admin's choice). */
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	ck_assert_int_eq(mkdir(root, 0750), 0);
+	for (int i = 0; i < 3; i++) {
+		static const char *const sub[] = { "tmp", "new", "cur" };
+
+		ut_pathf(path, sizeof(path), "%s/%s", root, sub[i]);
+		ck_assert_int_eq(mkdir(path, 0750), 0);
+		ck_assert_int_eq(chmod(path, 0750), 0);
+	}
+	ck_assert_int_eq(chmod(root, 0750), 0);
+	ck_assert_int_eq(deliver(root, NULL, NULL, HOST, &iov, 1, NULL, 0, &dsn), 0);
+	assert_dir_mode(root, 0750);
+	ut_pathf(path, sizeof(path), "%s/new", root);
+	assert_dir_mode(path, 0750);
+	ck_assert_int_eq(count(root, "new"), 1);
+}
+END_TEST
+
+START_TEST(maildir_content_exact)
+{
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX], only[256];
+	static const char part1[] = "Return-Path: <a@b.example>\n";
+	static const char part3[] = "Subject: bin\n\nNUL\0 and bare CR\r here\n";
+	struct iovec iov[4] = {
+		{ (void *)part1, sizeof(part1) - 1 },
+		{ (void *)"", 0 },
+		{ (void *)"Delivered-To: c@d.example\n", 26 },
+		{ (void *)part3, sizeof(part3) - 1 },
+	};
+	struct iovec copy[4];
+	size_t len, total = sizeof(part1) - 1 + 26 + sizeof(part3) - 1;
+	struct dsn dsn;
+	char *data;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	memcpy(copy, iov, sizeof(iov));
+	ck_assert_int_eq(deliver(root, NULL, NULL, HOST, iov, 4, name, sizeof(name),
+				 &dsn), 0);
+	/* iov is not modified. */
+	ck_assert_int_eq(memcmp(copy, iov, sizeof(iov)), 0);
+	/* The name returned is the one file in new/. */
+	ut_pathf(path, sizeof(path), "%s/new", root);
+	ck_assert_int_eq(ut_dir_count(path, only, sizeof(only)), 1);
+	ck_assert_str_eq(only, name);
+	ut_pathf(path, sizeof(path), "%s/new/%s", root, name);
+	data = ut_read_file(path, &len);
+	ck_assert_uint_eq(len, total);
+	ck_assert_int_eq(memcmp(data, part1, sizeof(part1) - 1), 0);
+	ck_assert_int_eq(memcmp(data + sizeof(part1) - 1, "Delivered-To: c@d.example\n",
+				26), 0);
+	ck_assert_int_eq(memcmp(data + sizeof(part1) - 1 + 26, part3,
+				sizeof(part3) - 1), 0);
+	free(data);
+	ck_assert_int_eq(count(root, "tmp"), 0);
+	ck_assert_int_eq(count(root, "cur"), 0);
+}
+END_TEST
+
+/* Stored size S (bytes, LF line ends) and RFC 822 size W (CRLF). */
+static const struct {
+	const char *data;
+	size_t len, s, w;
+} size_cases[] = {
+	{ UT_S(""), 0, 0 },
+	{ UT_S("x"), 1, 1 },
+	{ UT_S("\n"), 1, 2 },
+	{ UT_S("Subject: a\n\nbody\n"), 17, 20 },
+	{ UT_S("\n\n\n\n"), 4, 8 },
+	{ UT_S("no final newline\nx"), 18, 19 },
+};
+
+START_TEST(maildir_name_format)
+{
+	char root[PATH_MAX], name[MAILDIR_NAME_MAX];
+	struct iovec iov = { (void *)size_cases[_i].data, size_cases[_i].len };
+	struct name_parts n;
+	struct timeval before, after;
+	struct dsn dsn;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	gettimeofday(&before, NULL);
+	ck_assert_int_eq(deliver(root, NULL, NULL, HOST, &iov, 1, name, sizeof(name),
+				 &dsn), 0);
+	gettimeofday(&after, NULL);
+	parse_name(name, &n);
+	ck_assert_int_ge(n.secs, (long long)before.tv_sec);
+	ck_assert_int_le(n.secs, (long long)after.tv_sec);
+	ck_assert_int_lt(n.usec, 1000000);
+	ck_assert_int_eq(n.pid, (long)getpid());
+	ck_assert_str_eq(n.host, HOST);
+	ck_assert_uint_eq(n.s, size_cases[_i].s);
+	ck_assert_uint_eq(n.w, size_cases[_i].w);
+	ck_assert_str_eq(n.info, "");
+}
+END_TEST
+
+START_TEST(maildir_unique_names)
+{
+	char root[PATH_MAX], path[PATH_MAX], names[20][MAILDIR_NAME_MAX];
+	struct dsn dsn;
+	unsigned long last_q = 0;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	for (int i = 0; i < 20; i++) {
+		char body[32];
+		struct iovec iov = { body, 0 };
+		struct name_parts n;
+		char *data;
+		size_t len;
+
+		iov.iov_len = (size_t)snprintf(body, sizeof(body), "message %d\n", i);
+		ck_assert_int_eq(deliver(root, NULL, NULL, HOST, &iov, 1, names[i],
+					 sizeof(names[i]), &dsn), 0);
+		for (int j = 0; j < i; j++)
+			ck_assert_str_ne(names[i], names[j]);
+		parse_name(names[i], &n);
+		ck_assert_uint_gt(n.q, last_q);	/* the counter moves on */
+		last_q = n.q;
+		ut_pathf(path, sizeof(path), "%s/new/%s", root, names[i]);
+		data = ut_read_file(path, &len);
+		ck_assert_uint_eq(len, iov.iov_len);
+		ck_assert_int_eq(memcmp(data, body, len), 0);
+		free(data);
+	}
+	ck_assert_int_eq(count(root, "new"), 20);
+	ck_assert_int_eq(count(root, "tmp"), 0);
+}
+END_TEST
+
+static const struct {
+	const char *flags;
+	const char *dir;	/* where the file lands */
+	const char *info;	/* the name's suffix */
+} flag_cases[] = {
+	{ NULL, "new", "" },
+	{ "", "new", "" },
+	{ "S", "cur", ":2,S" },
+	{ "FS", "cur", ":2,FS" },
+	{ "DFRST", "cur", ":2,DFRST" },
+};
+
+START_TEST(maildir_flags)
+{
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX], only[256];
+	struct iovec iov = { (void *)"Subject: f\n\n", 12 };
+	struct name_parts n;
+	struct dsn dsn;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	ck_assert_int_eq(deliver(root, NULL, flag_cases[_i].flags, HOST, &iov, 1,
+				 name, sizeof(name), &dsn), 0);
+	parse_name(name, &n);
+	ck_assert_str_eq(n.info, flag_cases[_i].info);
+	ck_assert_uint_eq(n.s, 12);
+	ut_pathf(path, sizeof(path), "%s/%s", root, flag_cases[_i].dir);
+	ck_assert_int_eq(ut_dir_count(path, only, sizeof(only)), 1);
+	ck_assert_str_eq(only, name);
+	ck_assert_int_eq(count(root, strcmp(flag_cases[_i].dir, "new") == 0 ? "cur"
+					  : "new"), 0);
+	ck_assert_int_eq(count(root, "tmp"), 0);
+}
+END_TEST
+
+START_TEST(maildir_folder)
+{
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX], only[256];
+	struct iovec iov = { (void *)"Subject: w\n\n", 12 };
+	struct stat st;
+	struct dsn dsn;
+	char *data;
+	size_t len;
+
+	umask(022);
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	ck_assert_int_eq(deliver(root, ".Work", NULL, HOST, &iov, 1, name,
+				 sizeof(name), &dsn), 0);
+	ut_pathf(path, sizeof(path), "%s/.Work", root);
+	assert_dir_mode(path, 0700);
+	for (int i = 0; i < 3; i++) {
+		static const char *const sub[] = { "tmp", "new", "cur" };
+
+		ut_pathf(path, sizeof(path), "%s/.Work/%s", root, sub[i]);
+		assert_dir_mode(path, 0700);
+	}
+	/* Maildir++ marks a folder with an empty "maildirfolder" file. */
+	ut_pathf(path, sizeof(path), "%s/.Work/maildirfolder", root);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(st.st_size, 0);
+	ut_pathf(path, sizeof(path), "%s/.Work/new", root);
+	ck_assert_int_eq(ut_dir_count(path, only, sizeof(only)), 1);
+	ck_assert_str_eq(only, name);
+	ut_pathf(path, sizeof(path), "%s/.Work/new/%s", root, name);
+	data = ut_read_file(path, &len);
+	ck_assert_uint_eq(len, 12);
+	free(data);
+	/* Nothing went to INBOX. */
+	ck_assert_int_le(count(root, "new"), 0);
+	ck_assert_int_eq(count(root, ".Work/tmp"), 0);
+
+	/* A sub-folder is one more flat Maildir++ directory, and flags
+	 * still send the file to its cur/. */
+	ck_assert_int_eq(deliver(root, ".Work.Sub", "S", HOST, &iov, 1, name,
+				 sizeof(name), &dsn), 0);
+	ut_pathf(path, sizeof(path), "%s/.Work.Sub/maildirfolder", root);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_eq(count(root, ".Work.Sub/cur"), 1);
+	ck_assert_int_eq(count(root, ".Work.Sub/new"), 0);
+	ck_assert_int_eq(count(root, ".Work/new"), 1);
+	/* Delivering to INBOX afterwards works beside the folders. */
+	ck_assert_int_eq(deliver(root, NULL, NULL, HOST, &iov, 1, name,
+				 sizeof(name), &dsn), 0);
+	ck_assert_int_eq(count(root, "new"), 1);
+}
+END_TEST
+
+static const struct {
+	const char *hostname, *escaped;
+} host_cases[] = {
+	{ "mx.example.org", "mx.example.org" },
+	{ "a/b", "a\\057b" },
+	{ "a:b", "a\\072b" },
+	{ "/:/", "\\057\\072\\057" },
+};
+
+START_TEST(maildir_hostname_escaped)
+{
+	char root[PATH_MAX], name[MAILDIR_NAME_MAX];
+	struct iovec iov = { (void *)"x\n", 2 };
+	struct name_parts n;
+	struct dsn dsn;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	ck_assert_int_eq(deliver(root, NULL, NULL, host_cases[_i].hostname, &iov, 1,
+				 name, sizeof(name), &dsn), 0);
+	ck_assert_ptr_null(strchr(name, '/'));
+	ck_assert_ptr_null(strchr(name, ':'));
+	parse_name(name, &n);
+	ck_assert_str_eq(n.host, host_cases[_i].escaped);
+	ck_assert_int_eq(count(root, "new"), 1);
+}
+END_TEST
+
+START_TEST(maildir_many_iovecs)
+{
+	enum { PARTS = 2500, PART = 997 };
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX];
+	struct iovec *iov = calloc(PARTS, sizeof(*iov));
+	char *buf = malloc((size_t)PARTS * PART), *data;
+	struct name_parts n;
+	struct dsn dsn;
+	size_t len, lf = 0;
+
+	ck_assert_ptr_nonnull(iov);
+	ck_assert_ptr_nonnull(buf);
+	/* More iovecs than IOV_MAX, a few MB: written completely, in order. */
+	for (size_t i = 0; i < (size_t)PARTS * PART; i++) {
+		buf[i] = i % 61 == 60 ? '\n' : (char)('A' + i % 23);
+		lf += buf[i] == '\n';
+	}
+	for (int i = 0; i < PARTS; i++) {
+		iov[i].iov_base = buf + (size_t)i * PART;
+		iov[i].iov_len = PART;
+	}
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	ck_assert_int_eq(deliver(root, NULL, NULL, HOST, iov, PARTS, name,
+				 sizeof(name), &dsn), 0);
+	parse_name(name, &n);
+	ck_assert_uint_eq(n.s, (size_t)PARTS * PART);
+	ck_assert_uint_eq(n.w, (size_t)PARTS * PART + lf);
+	ut_pathf(path, sizeof(path), "%s/new/%s", root, name);
+	data = ut_read_file(path, &len);
+	ck_assert_uint_eq(len, (size_t)PARTS * PART);
+	ck_assert_int_eq(memcmp(data, buf, len), 0);
+	free(data);
+	free(buf);
+	free(iov);
+}
+END_TEST
+
+START_TEST(maildir_root_is_file)
+{
+	char root[PATH_MAX], name[MAILDIR_NAME_MAX] = "untouched";
+	struct iovec iov = { (void *)"x\n", 2 };
+	struct dsn dsn;
+	char *data;
+	size_t len;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	ut_write_text(root, "I am a file\n");
+	ck_assert_int_eq(deliver(root, NULL, NULL, HOST, &iov, 1, name, sizeof(name),
+				 &dsn), -1);
+	ck_assert_int_eq(dsn.reason, DSN_TEMP_FAIL);
+	ck_assert_msg(strstr(dsn.text, root) != NULL &&
+		      strstr(dsn.text, strerror(ENOTDIR)) != NULL, "%s", dsn.text);
+	ck_assert_str_eq(name, "untouched");
+	data = ut_read_file(root, &len);
+	ck_assert_str_eq(data, "I am a file\n");
+	free(data);
+	/* A folder below it fails the same way. */
+	ck_assert_int_eq(deliver(root, ".Work", NULL, HOST, &iov, 1, NULL, 0, &dsn),
+			 -1);
+	ck_assert_int_eq(dsn.reason, DSN_TEMP_FAIL);
+}
+END_TEST
+
+START_TEST(maildir_parent_is_file)
+{
+	char base[PATH_MAX], root[PATH_MAX];
+	struct iovec iov = { (void *)"x\n", 2 };
+	struct dsn dsn;
+
+	ut_pathf(base, sizeof(base), "%s/home", ut_testdir());
+	ut_write_text(base, "file");
+	ut_pathf(root, sizeof(root), "%s/alice/Maildir", base);
+	ck_assert_int_eq(deliver(root, NULL, NULL, HOST, &iov, 1, NULL, 0, &dsn), -1);
+	ck_assert_int_eq(dsn.reason, DSN_TEMP_FAIL);
+}
+END_TEST
+
+/* A symlinked tmp/ or new/ is refused: a user who controls the Maildir
+ * must not make lmtpd write elsewhere. */
+START_TEST(maildir_symlinked_subdir)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	const char *sub = subs[_i];
+	const char *dir = ut_testdir();
+	char root[PATH_MAX], path[PATH_MAX], elsewhere[PATH_MAX];
+	struct iovec iov = { (void *)"x\n", 2 };
+	struct dsn dsn;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", dir);
+	ut_pathf(elsewhere, sizeof(elsewhere), "%s/elsewhere", dir);
+	ck_assert_int_eq(mkdir(root, 0700), 0);
+	ck_assert_int_eq(mkdir(elsewhere, 0700), 0);
+	for (int i = 0; i < 3; i++) {
+		ut_pathf(path, sizeof(path), "%s/%s", root, subs[i]);
+		if (strcmp(subs[i], sub) == 0)
+			ck_assert_int_eq(symlink(elsewhere, path), 0);
+		else
+			ck_assert_int_eq(mkdir(path, 0700), 0);
+	}
+	/* new/ for no flags, cur/ with flags: each is the destination once. */
+	ck_assert_int_eq(deliver(root, NULL, strcmp(sub, "cur") == 0 ? "S" : NULL,
+				 HOST, &iov, 1, NULL, 0, &dsn), -1);
+	ck_assert_int_eq(dsn.reason, DSN_TEMP_FAIL);
+	ck_assert_int_eq(ut_dir_count(elsewhere, NULL, 0), 0);
+	ck_assert_int_le(count(root, "new"), 0);
+	ck_assert_int_le(count(root, "cur"), 0);
+	ck_assert_int_le(count(root, "tmp"), 0);
+}
+END_TEST
+
+START_TEST(maildir_path_too_long)
+{
+	char root[MAIL_PATH_MAX + 64];
+	struct iovec iov = { (void *)"x\n", 2 };
+	struct dsn dsn;
+	size_t len;
+
+	ut_pathf(root, sizeof(root), "%s/", ut_testdir());
+	len = strlen(root);
+	memset(root + len, 'd', sizeof(root) - len - 1);
+	root[sizeof(root) - 1] = '\0';
+	ck_assert_int_eq(deliver(root, NULL, NULL, HOST, &iov, 1, NULL, 0, &dsn), -1);
+	ck_assert_int_eq(dsn.reason, DSN_TEMP_FAIL);
+	ck_assert_ptr_nonnull(strstr(dsn.text, "too long"));
+}
+END_TEST
+
+static Suite *
+maildir_suite(void)
+{
+	Suite *s = suite_create("maildir");
+	TCase *tc;
+
+	tc = ut_tcase(s, "deliver", true);
+	tcase_add_test(tc, maildir_creates_folders);
+	tcase_add_test(tc, maildir_existing_folder_kept);
+	tcase_add_test(tc, maildir_content_exact);
+	tcase_add_loop_test(tc, maildir_name_format, 0, N_ELEMENTS(size_cases));
+	tcase_add_test(tc, maildir_unique_names);
+	tcase_add_loop_test(tc, maildir_flags, 0, N_ELEMENTS(flag_cases));
+	tcase_add_test(tc, maildir_folder);
+	tcase_add_loop_test(tc, maildir_hostname_escaped, 0, N_ELEMENTS(host_cases));
+	tcase_add_test(tc, maildir_many_iovecs);
+	tc = ut_tcase(s, "failures", true);
+	tcase_add_test(tc, maildir_root_is_file);
+	tcase_add_test(tc, maildir_parent_is_file);
+	tcase_add_loop_test(tc, maildir_symlinked_subdir, 0, 3);
+	tcase_add_test(tc, maildir_path_too_long);
+	return s;
+}
+
+int
+main(void)
+{
+	return ut_run(maildir_suite);
+}
