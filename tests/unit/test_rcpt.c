@@ -1,1 +1,713 @@
-int main(void){return 0;}
+/* Unit tests for lmtpd/rcpt and lmtpd/usermap: address splitting and path
+ * safety, resolution with users = static and with a real compiled Berkeley
+ * DB users map, and the map compiler's "file:line: why" errors. */
+#include "config.h"
+
+#include "check_compat.h"
+
+#include "cfg.h"
+#include "dsn.h"
+#include "rcpt.h"
+#include "usermap.h"
+
+/* A real config file with these keys (NULL = the default). */
+static struct lmtpd_config *
+make_cfg(const char *delimiter, const char *users, const char *home,
+	 const char *mail_location)
+{
+	char path[PATH_MAX], text[2048], *error = NULL;
+	struct lmtpd_config *cfg;
+	int n;
+
+	n = snprintf(text, sizeof(text), "hostname = mx.example.org\n"
+		     "home = %s\nmail_location = %s\nusers = %s\n",
+		     home != NULL ? home : "/var/mail/%d/%n",
+		     mail_location != NULL ? mail_location : "%h/Maildir",
+		     users != NULL ? users : "static");
+	if (delimiter != NULL)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "recipient_delimiter = %s\n", delimiter);
+	ut_pathf(path, sizeof(path), "%s/lmtpd.conf", ut_testdir());
+	ut_write_text(path, text);
+	cfg = cfg_load(path, &error);
+	ck_assert_msg(cfg != NULL, "%s", error);
+	return cfg;
+}
+
+static void
+rcpt_fields_free(struct rcpt *r)
+{
+	free(r->user);
+	free(r->local);
+	free(r->domain);
+	free(r->detail);
+	free(r->canonical);
+}
+
+/* ---- rcpt_parse ---- */
+
+static const struct {
+	const char *delim;	/* recipient_delimiter; NULL = default "+" */
+	const char *addr;
+	const char *local, *domain, *detail, *canonical;	/* NULL local: refused */
+} parse_cases[] = {
+	{ NULL, "alice@example.com", "alice", "example.com", NULL, "alice@example.com" },
+	{ NULL, "Alice+Sports@Example.COM", "alice", "example.com", "sports",
+	  "alice+sports@example.com" },
+	{ NULL, "bob+a+b@ex.org", "bob", "ex.org", "a+b", "bob+a+b@ex.org" },
+	{ NULL, "bob+@ex.org", "bob", "ex.org", "", "bob+@ex.org" },
+	{ NULL, "bob-x@ex.org", "bob-x", "ex.org", NULL, "bob-x@ex.org" },
+	/* Several delimiter characters: the first one present splits, and
+	 * the canonical form keeps the one that was used. */
+	{ "+-", "bob-x@ex.org", "bob", "ex.org", "x", "bob-x@ex.org" },
+	{ "+-", "bob+x-y@ex.org", "bob", "ex.org", "x-y", "bob+x-y@ex.org" },
+	{ "+-", "bob-x+y@ex.org", "bob", "ex.org", "x+y", "bob-x+y@ex.org" },
+	{ "-+", "bob+x@ex.org", "bob", "ex.org", "x", "bob+x@ex.org" },
+	/* No delimiter: nothing is split. */
+	{ "", "a+b@ex.org", "a+b", "ex.org", NULL, "a+b@ex.org" },
+	{ "", "a-b@ex.org", "a-b", "ex.org", NULL, "a-b@ex.org" },
+	/* Quoted local parts are unquoted (RFC 5321 4.1.2). */
+	{ NULL, "\"John Doe\"@ex.org", "john doe", "ex.org", NULL, "john doe@ex.org" },
+	{ NULL, "\"a\\\"b\"@ex.org", "a\"b", "ex.org", NULL, "a\"b@ex.org" },
+	{ NULL, "\"a@b\"@ex.org", "a@b", "ex.org", NULL, "a@b@ex.org" },
+	/* postmaster without a domain gets the host name. */
+	{ NULL, "postmaster", "postmaster", "mx.example.org", NULL,
+	  "postmaster@mx.example.org" },
+	{ NULL, "PostMaster", "postmaster", "mx.example.org", NULL,
+	  "postmaster@mx.example.org" },
+	/* UTF-8 is kept (only ASCII is lowercased). */
+	{ NULL, "J\xc3\x96rg@Ex.org", "j\xc3\x96rg", "ex.org", NULL,
+	  "j\xc3\x96rg@ex.org" },
+	/* The detail never becomes a path: path tricks there are harmless. */
+	{ NULL, "a+../../etc@ex.org", "a", "ex.org", "../../etc", "a+../../etc@ex.org" },
+	{ NULL, "a+x/y@ex.org", "a", "ex.org", "x/y", "a+x/y@ex.org" },
+	/* Refused: anything that could steer a path. */
+	{ NULL, "../etc@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a/b@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "/etc/passwd@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, ".hidden@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "..@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a..b@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "\"../x\"@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "\"a/b\"@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a@../ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a@ex/org", NULL, NULL, NULL, NULL },
+	{ NULL, "a@.ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a@ex..org", NULL, NULL, NULL, NULL },
+	{ NULL, "a@..", NULL, NULL, NULL, NULL },
+	{ NULL, "a@", NULL, NULL, NULL, NULL },
+	{ NULL, "@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "+x@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a\x01" "b@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a\tb@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a\x7f@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a@ex\x1f.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a+x\ry@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a+x\x7f@ex.org", NULL, NULL, NULL, NULL },
+	/* Invalid UTF-8. */
+	{ NULL, "\xc3@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "\xc0\xaf@ex.org", NULL, NULL, NULL, NULL },	/* overlong '/' */
+	{ NULL, "\xe0\x80\xaf@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "\xed\xa0\x80@ex.org", NULL, NULL, NULL, NULL },	/* surrogate */
+	{ NULL, "\xf4\x90\x80\x80@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "\xff@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a@\xc3(.org", NULL, NULL, NULL, NULL },
+};
+
+START_TEST(rcpt_parse_table)
+{
+	struct lmtpd_config *cfg = make_cfg(parse_cases[_i].delim, NULL, NULL, NULL);
+	struct rcpt r;
+	struct dsn dsn;
+	int ret;
+
+	memset(&r, 0, sizeof(r));
+	ret = rcpt_parse(cfg, parse_cases[_i].addr, &r, &dsn);
+	if (parse_cases[_i].local == NULL) {
+		ck_assert_msg(ret == -1, "'%s' accepted as %s",
+			      ut_escs(parse_cases[_i].addr), ut_escs(r.canonical));
+		ck_assert_int_eq(dsn.reason, DSN_BAD_ADDRESS);
+		ck_assert_ptr_nonnull(strstr(dsn.text, "unusable address: "));
+		ck_assert_ptr_null(r.user);
+	} else {
+		ck_assert_msg(ret == 0, "'%s' refused: %s", ut_escs(parse_cases[_i].addr),
+			      dsn.text);
+		ck_assert_str_eq(r.local, parse_cases[_i].local);
+		ck_assert_str_eq(r.domain, parse_cases[_i].domain);
+		if (parse_cases[_i].detail == NULL)
+			ck_assert_ptr_null(r.detail);
+		else
+			ck_assert_str_eq(r.detail, parse_cases[_i].detail);
+		ck_assert_str_eq(r.canonical, parse_cases[_i].canonical);
+		/* %u: local@domain without the detail. */
+		ck_assert(strncmp(r.user, r.local, strlen(r.local)) == 0 &&
+			  r.user[strlen(r.local)] == '@' &&
+			  strcmp(r.user + strlen(r.local) + 1, r.domain) == 0);
+	}
+	rcpt_fields_free(&r);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* Local part 63, 64 and 65 octets; domain 254, 255 and 256. */
+START_TEST(rcpt_parse_lengths)
+{
+	struct lmtpd_config *cfg = make_cfg(NULL, NULL, NULL, NULL);
+	char addr[600];
+	struct rcpt r;
+	struct dsn dsn;
+	size_t local_len = 63 + (size_t)_i, domain_len = 254 + (size_t)_i;
+	int ret;
+
+	/* Local part, with a detail that does not count. */
+	memset(addr, 'l', local_len);
+	strcpy(addr + local_len, "+some-long-detail-text@ex.org");
+	memset(&r, 0, sizeof(r));
+	ret = rcpt_parse(cfg, addr, &r, &dsn);
+	ck_assert_int_eq(ret, local_len <= 64 ? 0 : -1);
+	if (ret == 0)
+		ck_assert_uint_eq(strlen(r.local), local_len);
+	else
+		ck_assert_str_eq(dsn.text, "unusable address: too long");
+	rcpt_fields_free(&r);
+
+	/* Domain: labels of 9 letters and a dot, cut to length. */
+	strcpy(addr, "a@");
+	for (size_t i = 0; i < domain_len; i++)
+		addr[2 + i] = i % 10 == 9 ? '.' : 'd';
+	addr[2 + domain_len] = '\0';
+	if (addr[1 + domain_len] == '.')
+		addr[1 + domain_len] = 'd';
+	memset(&r, 0, sizeof(r));
+	ret = rcpt_parse(cfg, addr, &r, &dsn);
+	ck_assert_int_eq(ret, domain_len <= 255 ? 0 : -1);
+	if (ret == 0)
+		ck_assert_uint_eq(strlen(r.domain), domain_len);
+	rcpt_fields_free(&r);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* ---- rcpt_resolve, users = static ---- */
+
+START_TEST(rcpt_resolve_static)
+{
+	struct lmtpd_config *cfg = make_cfg(NULL, NULL, "/srv/mail/%d/%n", NULL);
+	struct rcpt_resolver *res = rcpt_resolver_new(cfg);
+	struct dsn dsn;
+	struct rcpt *r;
+
+	r = rcpt_resolve(res, "Alice+Lists@Example.COM", "rfc822;alice@example.com",
+			 &dsn);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(dsn.reason, DSN_RCPT_OK);
+	ck_assert_int_eq(r->dsn.reason, DSN_RCPT_OK);
+	ck_assert_str_eq(r->addr, "Alice+Lists@Example.COM");
+	ck_assert_str_eq(r->orcpt, "rfc822;alice@example.com");
+	ck_assert_str_eq(r->user, "alice@example.com");
+	ck_assert_str_eq(r->detail, "lists");
+	ck_assert_str_eq(r->canonical, "alice+lists@example.com");
+	ck_assert_str_eq(r->home, "/srv/mail/example.com/alice");
+	ck_assert_str_eq(r->maildir, "/srv/mail/example.com/alice/Maildir");
+	ck_assert_ptr_null(r->sieve_script);
+	ck_assert_int_eq(r->same_as, -1);
+	rcpt_free(&r);
+	ck_assert_ptr_null(r);
+	rcpt_free(&r);
+
+	/* An empty ORCPT is no ORCPT. */
+	r = rcpt_resolve(res, "bob@example.com", "", &dsn);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_null(r->orcpt);
+	rcpt_free(&r);
+	r = rcpt_resolve(res, "bob@example.com", NULL, &dsn);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_null(r->orcpt);
+	rcpt_free(&r);
+
+	/* A refused address is 501 5.1.3 at RCPT. */
+	ck_assert_ptr_null(rcpt_resolve(res, "../../etc@example.com", NULL, &dsn));
+	ck_assert_int_eq(dsn.reason, DSN_BAD_ADDRESS);
+	ck_assert_int_eq(dsn_code(&dsn), 501);
+	rcpt_resolver_free(&res);
+	ck_assert_ptr_null(res);
+	cfg_free(&cfg);
+}
+END_TEST
+
+static const struct {
+	const char *home, *mail_location, *addr;
+	const char *want_home, *want_maildir;
+} template_cases[] = {
+	{ "/srv/%u", "%h/Maildir", "a+x@b.org", "/srv/a@b.org", "/srv/a@b.org/Maildir" },
+	{ "/srv/%d/%n", "/maildirs/%d/%n", "A@B.org", "/srv/b.org/a", "/maildirs/b.org/a" },
+	{ "/home/%n", "%h", "a@b.org", "/home/a", "/home/a" },
+	{ "/h/%%/%n", "%h/%u/%%", "a@b.org", "/h/%/a", "/h/%/a/a@b.org/%" },
+	{ "/var/mail", "%h/%d/%n/Maildir", "a@b.org", "/var/mail",
+	  "/var/mail/b.org/a/Maildir" },
+	{ "/srv/%n", "%h/Maildir", "postmaster", "/srv/postmaster",
+	  "/srv/postmaster/Maildir" },
+};
+
+START_TEST(rcpt_resolve_templates)
+{
+	struct lmtpd_config *cfg = make_cfg(NULL, NULL, template_cases[_i].home,
+					    template_cases[_i].mail_location);
+	struct rcpt_resolver *res = rcpt_resolver_new(cfg);
+	struct dsn dsn;
+	struct rcpt *r = rcpt_resolve(res, template_cases[_i].addr, NULL, &dsn);
+
+	ck_assert_msg(r != NULL, "%s", dsn.text);
+	ck_assert_str_eq(r->home, template_cases[_i].want_home);
+	ck_assert_str_eq(r->maildir, template_cases[_i].want_maildir);
+	rcpt_free(&r);
+	rcpt_resolver_free(&res);
+	cfg_free(&cfg);
+}
+END_TEST
+
+START_TEST(rcpt_resolve_path_too_long)
+{
+	/* 5 x a 255-octet domain is more than MAIL_PATH_MAX. */
+	struct lmtpd_config *cfg = make_cfg(NULL, NULL, "/%d/%d/%d/%d/%d", NULL);
+	struct rcpt_resolver *res = rcpt_resolver_new(cfg);
+	char addr[300];
+	struct dsn dsn;
+
+	strcpy(addr, "a@");
+	for (size_t i = 0; i < 250; i++)
+		addr[2 + i] = i % 10 == 4 ? '.' : 'd';
+	addr[252] = '\0';
+	ck_assert_ptr_null(rcpt_resolve(res, addr, NULL, &dsn));
+	ck_assert_int_eq(dsn.reason, DSN_BAD_ADDRESS);
+	ck_assert_str_eq(dsn.text, "home path too long");
+	/* A short one with the same templates is fine. */
+	struct rcpt *r = rcpt_resolve(res, "a@b.org", NULL, &dsn);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->home, "/b.org/b.org/b.org/b.org/b.org");
+	rcpt_free(&r);
+	rcpt_resolver_free(&res);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* ---- rcpt_resolve with a compiled users map ---- */
+
+static const char users_map[] =
+	"# the users map\n"
+	"alice@example.com\n"
+	"bob@example.com   home=/srv/bob mail_location=%h/Mail\n"
+	"Carol@Example.COM home=/srv/u/%d/%n\n"
+	"dave@example.com  sieve_script=/srv/sieve/dave.sieve\n"
+	"erin@example.com  mail_location=/maildirs/%u\n"
+	"frank@example.com\n"
+	"  home=/srv/frank\n"
+	"\tmail_location=%h/Frank\n"
+	"evil@example.com  home=/srv/../etc\n"
+	"@catchall.org     home=/srv/catch/%d/%n\n";
+
+/* Writes the text map in a fresh folder and compiles it; returns the
+ * text map's path (static). */
+static const char *
+compile_map(const char *text)
+{
+	static char path[PATH_MAX];
+	char *error = NULL;
+
+	ut_pathf(path, sizeof(path), "%s/users", ut_testdir());
+	ut_write_text(path, text);
+	ck_assert_msg(usermap_compile(path, &error) == 0, "%s", error);
+	ck_assert_ptr_null(error);
+	return path;
+}
+
+static void
+recompile(const char *path, const char *text)
+{
+	char *error = NULL;
+
+	ut_write_text(path, text);
+	ck_assert_msg(usermap_compile(path, &error) == 0, "%s", error);
+}
+
+static const struct {
+	const char *addr;
+	enum dsn_reason reason;
+	const char *home, *maildir, *sieve;
+} map_cases[] = {
+	{ "alice@example.com", DSN_RCPT_OK, "/var/mail/example.com/alice",
+	  "/var/mail/example.com/alice/Maildir", NULL },
+	/* Keys are looked up lowercased and without the detail. */
+	{ "ALICE+news@Example.Com", DSN_RCPT_OK, "/var/mail/example.com/alice",
+	  "/var/mail/example.com/alice/Maildir", NULL },
+	{ "bob@example.com", DSN_RCPT_OK, "/srv/bob", "/srv/bob/Mail", NULL },
+	{ "carol@example.com", DSN_RCPT_OK, "/srv/u/example.com/carol",
+	  "/srv/u/example.com/carol/Maildir", NULL },
+	{ "dave@example.com", DSN_RCPT_OK, "/var/mail/example.com/dave",
+	  "/var/mail/example.com/dave/Maildir", "/srv/sieve/dave.sieve" },
+	{ "erin@example.com", DSN_RCPT_OK, "/var/mail/example.com/erin",
+	  "/maildirs/erin@example.com", NULL },
+	/* Continuation lines add attributes to the entry above. */
+	{ "frank@example.com", DSN_RCPT_OK, "/srv/frank", "/srv/frank/Frank", NULL },
+	/* @domain catches every other user of that domain. */
+	{ "anyone@catchall.org", DSN_RCPT_OK, "/srv/catch/catchall.org/anyone",
+	  "/srv/catch/catchall.org/anyone/Maildir", NULL },
+	{ "Other+x@CATCHALL.org", DSN_RCPT_OK, "/srv/catch/catchall.org/other",
+	  "/srv/catch/catchall.org/other/Maildir", NULL },
+	{ "nobody@example.com", DSN_UNKNOWN_USER, NULL, NULL, NULL },
+	{ "alice@example.net", DSN_UNKNOWN_USER, NULL, NULL, NULL },
+	{ "anyone@sub.catchall.org", DSN_UNKNOWN_USER, NULL, NULL, NULL },
+	{ "alice", DSN_UNKNOWN_USER, NULL, NULL, NULL },
+	/* A map entry whose path leaves its root: retry, never deliver. */
+	{ "evil@example.com", DSN_TEMP_FAIL, NULL, NULL, NULL },
+	{ "../x@example.com", DSN_BAD_ADDRESS, NULL, NULL, NULL },
+};
+
+START_TEST(rcpt_resolve_map)
+{
+	const char *map = compile_map(users_map);
+	struct lmtpd_config *cfg = make_cfg(NULL, map, NULL, NULL);
+	struct rcpt_resolver *res = rcpt_resolver_new(cfg);
+	struct dsn dsn;
+	struct rcpt *r = rcpt_resolve(res, map_cases[_i].addr, NULL, &dsn);
+
+	ck_assert_msg(dsn.reason == map_cases[_i].reason, "%s: reason %d (%s)",
+		      map_cases[_i].addr, (int)dsn.reason, dsn.text);
+	if (map_cases[_i].reason != DSN_RCPT_OK) {
+		ck_assert_ptr_null(r);
+	} else {
+		ck_assert_ptr_nonnull(r);
+		ck_assert_str_eq(r->home, map_cases[_i].home);
+		ck_assert_str_eq(r->maildir, map_cases[_i].maildir);
+		if (map_cases[_i].sieve == NULL)
+			ck_assert_ptr_null(r->sieve_script);
+		else
+			ck_assert_str_eq(r->sieve_script, map_cases[_i].sieve);
+	}
+	rcpt_free(&r);
+	rcpt_resolver_free(&res);
+	cfg_free(&cfg);
+}
+END_TEST
+
+START_TEST(rcpt_map_exact_beats_catchall)
+{
+	const char *map = compile_map("@example.com home=/srv/catchall/%n\n"
+				      "alice@example.com home=/srv/alice\n");
+	struct lmtpd_config *cfg = make_cfg(NULL, map, NULL, NULL);
+	struct rcpt_resolver *res = rcpt_resolver_new(cfg);
+	struct dsn dsn;
+	struct rcpt *r;
+
+	r = rcpt_resolve(res, "alice@example.com", NULL, &dsn);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->home, "/srv/alice");
+	rcpt_free(&r);
+	r = rcpt_resolve(res, "zoe@example.com", NULL, &dsn);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->home, "/srv/catchall/zoe");
+	rcpt_free(&r);
+	rcpt_resolver_free(&res);
+	cfg_free(&cfg);
+}
+END_TEST
+
+START_TEST(rcpt_map_missing_db)
+{
+	char path[PATH_MAX];
+	struct lmtpd_config *cfg;
+	struct rcpt_resolver *res;
+	struct dsn dsn;
+	char reply[256];
+
+	/* The text map exists, but was never compiled: retry later (451),
+	 * never bounce. */
+	ut_pathf(path, sizeof(path), "%s/users", ut_testdir());
+	ut_write_text(path, "alice@example.com\n");
+	cfg = make_cfg(NULL, path, NULL, NULL);
+	res = rcpt_resolver_new(cfg);
+	ck_assert_ptr_null(rcpt_resolve(res, "alice@example.com", NULL, &dsn));
+	ck_assert_int_eq(dsn.reason, DSN_TEMP_FAIL);
+	ck_assert_ptr_nonnull(strstr(dsn.text, "users.db"));
+	dsn_reply(&dsn, "alice@example.com", NULL, reply, sizeof(reply));
+	ck_assert_str_eq(reply, "451 4.3.0 <alice@example.com> Temporary internal error");
+	rcpt_resolver_free(&res);
+	cfg_free(&cfg);
+}
+END_TEST
+
+START_TEST(rcpt_map_broken_db)
+{
+	const char *map = compile_map("alice@example.com\n");
+	char db[PATH_MAX];
+	struct lmtpd_config *cfg = make_cfg(NULL, map, NULL, NULL);
+	struct rcpt_resolver *res = rcpt_resolver_new(cfg);
+	struct dsn dsn;
+	struct rcpt *r;
+
+	r = rcpt_resolve(res, "alice@example.com", NULL, &dsn);
+	ck_assert_ptr_nonnull(r);
+	rcpt_free(&r);
+	/* Replaced by garbage (a new inode): a temporary failure. */
+	ut_pathf(db, sizeof(db), "%s.db", map);
+	ck_assert_int_eq(unlink(db), 0);
+	ut_write_text(db, "this is not a Berkeley DB file\n");
+	ck_assert_ptr_null(rcpt_resolve(res, "alice@example.com", NULL, &dsn));
+	ck_assert_int_eq(dsn.reason, DSN_TEMP_FAIL);
+	/* Removed: the same. */
+	ck_assert_int_eq(unlink(db), 0);
+	ck_assert_ptr_null(rcpt_resolve(res, "alice@example.com", NULL, &dsn));
+	ck_assert_int_eq(dsn.reason, DSN_TEMP_FAIL);
+	rcpt_resolver_free(&res);
+	cfg_free(&cfg);
+}
+END_TEST
+
+START_TEST(rcpt_map_rebuilt)
+{
+	const char *map = compile_map("alice@example.com\n");
+	struct lmtpd_config *cfg = make_cfg(NULL, map, NULL, NULL);
+	struct rcpt_resolver *res = rcpt_resolver_new(cfg);
+	struct dsn dsn;
+	struct rcpt *r;
+
+	ck_assert_ptr_null(rcpt_resolve(res, "newbie@example.com", NULL, &dsn));
+	ck_assert_int_eq(dsn.reason, DSN_UNKNOWN_USER);
+	r = rcpt_resolve(res, "alice@example.com", NULL, &dsn);
+	ck_assert_ptr_nonnull(r);
+	rcpt_free(&r);
+
+	/* lmtpd-map run again: the same resolver sees the new map at once. */
+	recompile(map, "newbie@example.com home=/srv/newbie\n");
+	r = rcpt_resolve(res, "newbie@example.com", NULL, &dsn);
+	ck_assert_msg(r != NULL, "rebuilt map not seen: %s", dsn.text);
+	ck_assert_str_eq(r->home, "/srv/newbie");
+	rcpt_free(&r);
+	ck_assert_ptr_null(rcpt_resolve(res, "alice@example.com", NULL, &dsn));
+	ck_assert_int_eq(dsn.reason, DSN_UNKNOWN_USER);
+
+	/* And again, changing only a value. */
+	recompile(map, "newbie@example.com home=/srv/elsewhere\n");
+	r = rcpt_resolve(res, "newbie@example.com", NULL, &dsn);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->home, "/srv/elsewhere");
+	rcpt_free(&r);
+	rcpt_resolver_free(&res);
+	cfg_free(&cfg);
+}
+END_TEST
+
+START_TEST(usermap_lookup_raw)
+{
+	const char *map = compile_map("Alice@Example.com  home=/srv/a  "
+				      "mail_location=%h/M\n"
+				      "@example.org\n");
+	struct usermap *um = usermap_new(map);
+	char value[USERMAP_VALUE_MAX], small[8];
+	const char *error = NULL;
+
+	/* Keys are stored lowercased; lookups are exact. */
+	ck_assert_int_eq(usermap_lookup(um, "alice@example.com", value,
+					sizeof(value), &error), 1);
+	ck_assert_str_eq(value, "home=/srv/a  mail_location=%h/M");
+	ck_assert_int_eq(usermap_lookup(um, "Alice@Example.com", value,
+					sizeof(value), &error), 0);
+	ck_assert_int_eq(usermap_lookup(um, "@example.org", value, sizeof(value),
+					&error), 1);
+	ck_assert_str_eq(value, "");
+	ck_assert_int_eq(usermap_lookup(um, "x@example.org", value, sizeof(value),
+					&error), 0);
+	/* A value that does not fit is an error, not a cut value. */
+	ck_assert_int_eq(usermap_lookup(um, "alice@example.com", small,
+					sizeof(small), &error), -1);
+	ck_assert_ptr_nonnull(error);
+	usermap_free(&um);
+	ck_assert_ptr_null(um);
+	usermap_free(&um);
+}
+END_TEST
+
+/* ---- usermap_parse_value ---- */
+
+static const struct {
+	const char *value;
+	bool ok;
+	const char *home, *mail_location, *sieve;
+} value_cases[] = {
+	{ "", true, NULL, NULL, NULL },
+	{ "home=/srv/%d/%n", true, "/srv/%d/%n", NULL, NULL },
+	{ "  home=/a\tmail_location=%h/M  sieve_script=%h/s ", true, "/a", "%h/M",
+	  "%h/s" },
+	{ "mail_location=/m/%u/%%", true, NULL, "/m/%u/%%", NULL },
+	{ "home=relative", false, NULL, NULL, NULL },
+	{ "home=%h/x", false, NULL, NULL, NULL },
+	{ "home=", false, NULL, NULL, NULL },
+	{ "home=/a home=/b", false, NULL, NULL, NULL },
+	{ "mail_location=Maildir", false, NULL, NULL, NULL },
+	{ "mail_location=/m/%x", false, NULL, NULL, NULL },
+	{ "mail_location=/m/%", false, NULL, NULL, NULL },
+	{ "sieve_script=x.sieve", false, NULL, NULL, NULL },
+	{ "quota=10M", false, NULL, NULL, NULL },
+	{ "Home=/a", false, NULL, NULL, NULL },
+	{ "/srv/alice", false, NULL, NULL, NULL },
+};
+
+START_TEST(usermap_values)
+{
+	struct usermap_attrs a;
+	const char *why = NULL;
+	int ret = usermap_parse_value(value_cases[_i].value, &a, &why);
+
+	ck_assert_msg(ret == (value_cases[_i].ok ? 0 : -1), "'%s': %d",
+		      value_cases[_i].value, ret);
+	if (!value_cases[_i].ok) {
+		ck_assert_ptr_nonnull(why);
+		ck_assert_ptr_null(a.home);
+		ck_assert_ptr_null(a.mail_location);
+		ck_assert_ptr_null(a.sieve_script);
+		return;
+	}
+#define EQ(field, want) do {						\
+		if ((want) == NULL)					\
+			ck_assert_ptr_null(a.field);			\
+		else							\
+			ck_assert_str_eq(a.field, (want));		\
+	} while (0)
+	EQ(home, value_cases[_i].home);
+	EQ(mail_location, value_cases[_i].mail_location);
+	EQ(sieve_script, value_cases[_i].sieve);
+#undef EQ
+	usermap_attrs_free(&a);
+	ck_assert_ptr_null(a.home);
+}
+END_TEST
+
+/* ---- usermap_compile errors ---- */
+
+static const struct {
+	const char *text;
+	const char *want;	/* after "PATH" */
+} compile_errors[] = {
+	{ "nokey home=/x\n", ":1: bad key 'nokey' (expected user@domain or @domain)" },
+	{ "alice@\n", ":1: bad key 'alice@' (expected user@domain or @domain)" },
+	{ "# c\n\na@b.org\nuser\x01@b.org\n",
+	  ":4: bad key 'user\x01@b.org' (expected user@domain or @domain)" },
+	{ "a@b.org foo=bar\n",
+	  ":1: unknown attribute (expected home=, mail_location= or sieve_script=)" },
+	{ "a@b.org\nc@d.org home=/x quota=1\n",
+	  ":2: unknown attribute (expected home=, mail_location= or sieve_script=)" },
+	{ "a@b.org home=/x home=/y\n", ":1: attribute given twice" },
+	{ "a@b.org home=x\n", ":1: home must be an absolute path, with escapes %u %n %d" },
+	{ "a@b.org home=%h/x\n",
+	  ":1: home must be an absolute path, with escapes %u %n %d" },
+	{ "a@b.org mail_location=%q\n",
+	  ":1: value must be an absolute path or start with %h, with escapes %h %u %n %d" },
+	{ "a@b.org\nA@B.ORG\n", ":2: duplicate key 'a@b.org'" },
+	{ "@b.org\n# x\n@B.org home=/y\n", ":3: duplicate key '@b.org'" },
+	/* An error in a continued entry names the entry's first line. */
+	{ "a@b.org\n  home=/x\n  bogus=1\nc@d.org\n",
+	  ":1: unknown attribute (expected home=, mail_location= or sieve_script=)" },
+	{ "a@b.org\nc@d.org\n  home=relative\n",
+	  ":2: home must be an absolute path, with escapes %u %n %d" },
+	{ "  home=/x\na@b.org\n", ":1: continuation line without a key" },
+};
+
+START_TEST(usermap_compile_errors)
+{
+	char path[PATH_MAX], db[PATH_MAX], want[PATH_MAX + 128], *error = NULL;
+	const char *dir = ut_testdir();
+
+	ut_pathf(path, sizeof(path), "%s/users", dir);
+	ut_pathf(db, sizeof(db), "%s/users.db", dir);
+	ut_write_text(path, compile_errors[_i].text);
+	ck_assert_int_eq(usermap_compile(path, &error), -1);
+	ck_assert_ptr_nonnull(error);
+	ut_pathf(want, sizeof(want), "%s%s", path, compile_errors[_i].want);
+	ck_assert_msg(strcmp(error, want) == 0, "got \"%s\", want \"%s\"",
+		      ut_escs(error), ut_escs(want));
+	free(error);
+	/* No database, and no temporary file left beside the map. */
+	ck_assert_int_eq(access(db, F_OK), -1);
+	ck_assert_int_eq(ut_dir_count(dir, NULL, 0), 1);
+}
+END_TEST
+
+START_TEST(usermap_compile_keeps_old_db)
+{
+	const char *map = compile_map("alice@example.com home=/srv/alice\n");
+	struct usermap *um = usermap_new(map);
+	char value[USERMAP_VALUE_MAX], *error = NULL, dir[PATH_MAX];
+	const char *why;
+
+	ut_write_text(map, "alice@example.com\nbroken\n");
+	ck_assert_int_eq(usermap_compile(map, &error), -1);
+	free(error);
+	/* A failed rebuild leaves the working map in place. */
+	ck_assert_int_eq(usermap_lookup(um, "alice@example.com", value, sizeof(value),
+					&why), 1);
+	ck_assert_str_eq(value, "home=/srv/alice");
+	ut_pathf(dir, sizeof(dir), "%s", map);
+	*strrchr(dir, '/') = '\0';
+	ck_assert_int_eq(ut_dir_count(dir, NULL, 0), 2);	/* users, users.db */
+	usermap_free(&um);
+}
+END_TEST
+
+START_TEST(usermap_compile_missing)
+{
+	char path[PATH_MAX], want[PATH_MAX + 64], *error = NULL;
+
+	ut_pathf(path, sizeof(path), "%s/none", ut_testdir());
+	ck_assert_int_eq(usermap_compile(path, &error), -1);
+	ut_pathf(want, sizeof(want), "%s: cannot open: %s", path, strerror(ENOENT));
+	ck_assert_str_eq(error, want);
+	free(error);
+}
+END_TEST
+
+START_TEST(usermap_compile_empty)
+{
+	const char *map = compile_map("# nobody yet\n\n");
+	struct usermap *um = usermap_new(map);
+	char value[64];
+	const char *why;
+
+	ck_assert_int_eq(usermap_lookup(um, "a@b.org", value, sizeof(value), &why), 0);
+	usermap_free(&um);
+}
+END_TEST
+
+static Suite *
+rcpt_suite(void)
+{
+	Suite *s = suite_create("rcpt");
+	TCase *tc;
+
+	tc = ut_tcase(s, "parse", true);
+	tcase_add_loop_test(tc, rcpt_parse_table, 0, N_ELEMENTS(parse_cases));
+	tcase_add_loop_test(tc, rcpt_parse_lengths, 0, 3);
+	tc = ut_tcase(s, "static", true);
+	tcase_add_test(tc, rcpt_resolve_static);
+	tcase_add_loop_test(tc, rcpt_resolve_templates, 0, N_ELEMENTS(template_cases));
+	tcase_add_test(tc, rcpt_resolve_path_too_long);
+	tc = ut_tcase(s, "map", true);
+	tcase_add_loop_test(tc, rcpt_resolve_map, 0, N_ELEMENTS(map_cases));
+	tcase_add_test(tc, rcpt_map_exact_beats_catchall);
+	tcase_add_test(tc, rcpt_map_missing_db);
+	tcase_add_test(tc, rcpt_map_broken_db);
+	tcase_add_test(tc, rcpt_map_rebuilt);
+	tcase_add_test(tc, usermap_lookup_raw);
+	tc = ut_tcase(s, "usermap", true);
+	tcase_add_loop_test(tc, usermap_values, 0, N_ELEMENTS(value_cases));
+	tcase_add_loop_test(tc, usermap_compile_errors, 0, N_ELEMENTS(compile_errors));
+	tcase_add_test(tc, usermap_compile_keeps_old_db);
+	tcase_add_test(tc, usermap_compile_missing);
+	tcase_add_test(tc, usermap_compile_empty);
+	return s;
+}
+
+int
+main(void)
+{
+	return ut_run(rcpt_suite);
+}
