@@ -24,12 +24,22 @@
 #include "xalloc.h"
 
 static volatile sig_atomic_t worker_stop;
+static const struct listener *worker_listeners;
+static size_t worker_listener_count;
 
 static void
 worker_on_stop(int sig)
 {
 	(void)sig;
 	worker_stop = 1;
+	/* Let go of the listeners now, not after the transaction in flight:
+	 * otherwise, after SIGTERM, clients keep connecting to a socket that
+	 * nobody will accept on, and a restarted daemon can not bind the TCP
+	 * port until this transaction ends.  Safe here: stop signals are
+	 * only unblocked inside ppoll(), never during accept(). */
+	for (size_t i = 0; i < worker_listener_count; i++)
+		(void)close(worker_listeners[i].fd);
+	worker_listener_count = 0;
 }
 
 static void
@@ -99,6 +109,8 @@ worker_main(const struct lmtpd_config *cfg, const struct listener *ls, size_t co
 	sigset_t wait_mask;
 	unsigned int served = 0;
 
+	worker_listeners = ls;
+	worker_listener_count = count;
 	worker_signals(&wait_mask);
 	env.cfg = cfg;
 	env.resolver = rcpt_resolver_new(cfg);
