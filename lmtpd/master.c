@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -138,7 +139,7 @@ master_prepare_state_dir(struct master *m)
 static void
 master_spawn(struct master *m)
 {
-	pid_t pid;
+	pid_t pid, master_pid = getpid();
 	time_t now = time(NULL);
 
 	/* A worker that dies at once (say, a bad Maildir root) must not make
@@ -161,6 +162,14 @@ master_spawn(struct master *m)
 	if (pid == 0) {
 		sigset_t none;
 
+		/* A worker that outlives a killed master keeps the listeners
+		 * open (a restarted daemon can not bind them) and serves on
+		 * with nobody to stop it: have the kernel send it the stop
+		 * signal, which still lets its transaction finish. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+			log_warn("prctl(PR_SET_PDEATHSIG) failed: %s", strerror(errno));
+		if (getppid() != master_pid)
+			_exit(0);
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		free(m->slots);
