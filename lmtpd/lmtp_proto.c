@@ -267,6 +267,10 @@ lmtp_xtext_decode(const char *in, size_t len, char *out, size_t out_size)
 				return -1;
 			memcpy(num, in + i + 3, nlen);
 			num[nlen] = '\0';
+			/* 1*6HEXDIG only: strtoul alone also takes " 41",
+			 * "+41" and "0x41". */
+			if (strspn(num, "0123456789abcdefABCDEF") != nlen)
+				return -1;
 			cp = strtoul(num, &stop, 16);
 			if (*stop != '\0' || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 				return -1;
@@ -484,6 +488,10 @@ lmtp_parse_rcpt_params(const char *s, struct lmtp_rcpt *r, char *why,
 			const char *w = value, *vend = value + vlen;
 
 			r->notify = 0;
+			/* RFC 3461 4.1: one or more keywords; an empty list
+			 * or an empty last item is a syntax error. */
+			if (vlen == 0 || value[vlen - 1] == ',')
+				return "501 5.5.4 Bad NOTIFY parameter";
 			while (w < vend) {
 				const char *comma = memchr(w, ',', (size_t)(vend - w));
 				size_t wl = (size_t)((comma != NULL ? comma : vend) - w);
@@ -944,7 +952,8 @@ lmtp_proto_next(struct lmtp_proto *p)
 			return ev;
 		nl = memchr(p->in + p->in_start, '\n', p->in_end - p->in_start);
 		if (nl == NULL) {
-			if (p->in_end - p->in_start > LMTP_LINE_MAX) {
+			/* + 1: the CR of a CRLF may already be here. */
+			if (p->in_end - p->in_start > LMTP_LINE_MAX + 1) {
 				p->in_start = p->in_end;
 				p->discarding_line = true;
 			}
@@ -953,6 +962,10 @@ lmtp_proto_next(struct lmtp_proto *p)
 		line = p->in + p->in_start;
 		len = (size_t)(nl - line);
 		p->in_start += len + 1;
+		/* The limit is on the command, not on its line end: a CRLF
+		 * line and a bare LF line get the same one. */
+		if (len > 0 && line[len - 1] == '\r')
+			len--;
 		if (p->discarding_line || len > LMTP_LINE_MAX) {
 			p->discarding_line = false;
 			ev = lmtp_error(p, "500 5.5.2 Error: line too long");
@@ -960,8 +973,6 @@ lmtp_proto_next(struct lmtp_proto *p)
 				return ev;
 			continue;
 		}
-		if (len > 0 && line[len - 1] == '\r')
-			len--;
 		if (memchr(line, '\0', len) != NULL) {
 			ev = lmtp_error(p, "500 5.5.2 Error: NUL character in command");
 			if (ev.type != LMTP_EV_NONE)
