@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -379,11 +380,12 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 			struct timespec tick = { 1, 0 };
 
 			/* Wake each second while stopping to check the
-			 * deadline; otherwise only signals matter. */
+			 * deadline; otherwise only signals matter.  The mask
+			 * and the sleep change in one call: a SIGCHLD that is
+			 * pending when the mask is lifted must end the sleep,
+			 * not be handled just before a full second of it. */
 			if (term_at != 0) {
-				(void)sigprocmask(SIG_SETMASK, &wait_mask, NULL);
-				(void)nanosleep(&tick, NULL);
-				(void)sigprocmask(SIG_BLOCK, &block, NULL);
+				(void)ppoll(NULL, 0, &tick, &wait_mask);
 			} else {
 				sigsuspend(&wait_mask);
 			}
