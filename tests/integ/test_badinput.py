@@ -1,0 +1,240 @@
+"""Hostile and broken input (DESIGN invariant 5; the cases of Redis's
+protocol.tcl and Dovecot's test-smtp-server-errors.c): each gets a clear
+reply or a clean delivery, the session or the daemon survives, no worker
+dies (the fixture checks the log for "killed by signal"), and nothing is
+left outside tmp/."""
+import os
+import random
+import re
+import threading
+
+import pytest
+
+import integlib
+from integlib import (ConnectionClosed, all_files, deliveries, make_message, messages,
+                      read_new, split_trace, stray_files)
+
+
+def no_leftovers(d):
+    """Nothing under the mail root but delivered messages in new/; tmp/
+    is empty too (lmtpd writes through O_TMPFILE)."""
+    assert stray_files(d.mail) == []
+    assert [f for f in all_files(d.mail) if os.sep + "tmp" + os.sep in os.sep + f] == []
+
+
+@pytest.mark.fast
+def test_bare_lf_and_smuggling(lmtpd):
+    """Only CRLF.CRLF ends DATA: bare LF (and ".\\n", "\\n.\\r\\n",
+    ".\\r" at a line start) never ends it, so commands hidden in the data
+    stay data (no SMTP smuggling).  Bare LF is stored as LF."""
+    data = (b"Subject: smuggle\r\n\r\n"
+            b"bare\nlf\r\n"
+            b"one\n.\r\nMAIL FROM:<x@example.org>\r\n"
+            b"two\r\n.\nRCPT TO:<victim@example.com>\r\n"
+            b"three\r\n.\rDATA\r\n"
+            b"end\r\n.\r\n")
+    stored = (b"Subject: smuggle\n\nbare\nlf\none\n.\nMAIL FROM:<x@example.org>\n"
+              b"two\n\nRCPT TO:<victim@example.com>\nthree\n\rDATA\nend\n")
+    with lmtpd.client() as c:
+        c.lhlo()
+        t = c.transaction("s@example.org", ["lf@example.com"], data, raw=True)
+        assert t.final_codes() == [250]
+        # Exactly one final reply: the next reply answers NOOP.
+        r = c.cmd("NOOP")
+        assert r.line == "250 2.0.0 Ok"
+        c.quit()
+    [f] = read_new(lmtpd.maildir("lf@example.com"))
+    assert split_trace(f)[1] == stored
+    assert not os.path.exists(lmtpd.maildir("victim@example.com"))
+    assert len(messages(lmtpd.log())) == 1
+    no_leftovers(lmtpd)
+
+
+@pytest.mark.fast
+def test_nul_bytes(lmtpd):
+    """NUL in the data is stored unchanged; NUL in a command line gets 500
+    and the session goes on."""
+    body = b"nul\x00byte\n\x00\x00\nend\n"
+    msg = make_message("nul", body)
+    with lmtpd.client() as c:
+        c.lhlo()
+        c.send(b"NOOP\x00\r\n")
+        r = c.reply()
+        assert (r.code, r.enh) == (500, "5.5.2") and "NUL" in r.line
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<a\x00b@example.com>\r\n")
+        assert c.reply().code == 250
+        r = c.reply()
+        assert r.code == 500
+        c.send(b"RCPT TO:<nul@example.com>\r\nDATA\r\n")
+        assert c.reply().code == 250
+        assert c.reply().code == 354
+        c.send(integlib.wire(msg))
+        assert c.reply().code == 250
+        c.quit()
+    [f] = read_new(lmtpd.maildir("nul@example.com"))
+    assert split_trace(f)[1] == msg
+    no_leftovers(lmtpd)
+
+
+def test_ten_megabyte_line(lmtpd):
+    """A 10 MB line in the body (spooled to disk past 1 MB) is delivered
+    byte for byte."""
+    msg = b"Subject: long line\n\n" + b"a" * (10 * 1024 * 1024) + b"\nend\n"
+    t = lmtpd.deliver(["long@example.com"], msg, mail_params="SIZE=%d" % len(msg))
+    assert t.final_codes() == [250]
+    [f] = read_new(lmtpd.maildir("long@example.com"))
+    assert split_trace(f)[1] == msg
+    [m] = messages(lmtpd.log(), t.queue_id)
+    assert int(m["size"]) == len(msg)
+    no_leftovers(lmtpd)
+
+
+def test_one_megabyte_header(lmtpd):
+    """A 1 MB header line and a header folded over 20000 lines: delivered
+    intact, and the headers after them are still found (msgid= logged)."""
+    big = b"X-Big: " + b"b" * (1024 * 1024)
+    folded = b"X-Folded: start" + b"".join(b"\n\tfold %05d" % i for i in range(20000))
+    msg = (b"From: <s@example.org>\n" + big + b"\n" + folded + b"\n"
+           b"Message-ID: <after-the-big-ones@example.org>\nSubject: big header\n\nbody\n")
+    t = lmtpd.deliver(["hdr@example.com"], msg)
+    assert t.final_codes() == [250]
+    [f] = read_new(lmtpd.maildir("hdr@example.com"))
+    assert split_trace(f)[1] == msg
+    [m] = messages(lmtpd.log(), t.queue_id)
+    assert m["msgid"] == "<after-the-big-ones@example.org>"
+    no_leftovers(lmtpd)
+
+
+def test_five_thousand_recipients(lmtpd):
+    """5000 RCPTs in one pipelined write: the first max_recipients (1000)
+    get 250, the excess 452 4.5.3; DATA then gets 1000 final replies; ten
+    distinct users get one copy each."""
+    users = ["r%d@example.com" % i for i in range(10)]
+    rcpts = [users[i % 10] for i in range(5000)]
+    msg = make_message("many")
+    cmds = b"MAIL FROM:<s@example.org>\r\n" + b"".join(
+        b"RCPT TO:<%s>\r\n" % a.encode() for a in rcpts) + b"DATA\r\n"
+    with lmtpd.client(timeout=60) as c:
+        c.lhlo()
+        # The replies outgrow the socket buffers: read while writing.
+        sender = threading.Thread(target=c.sock.sendall, args=(cmds,))
+        sender.start()
+        assert c.reply().code == 250
+        replies = c.replies(5000)
+        sender.join()
+        assert [r.code for r in replies[:1000]] == [250] * 1000
+        assert {(r.code, r.enh) for r in replies[1000:]} == {(452, "4.5.3")}
+        assert c.reply().code == 354
+        c.send(integlib.wire(msg))
+        finals = c.replies(1000)
+        assert [r.code for r in finals] == [250] * 1000
+        for a, r in zip(rcpts, finals):
+            assert "<%s>" % a in r.line
+        assert c.cmd("NOOP").code == 250
+        c.quit()
+    for u in users:
+        assert [split_trace(f)[1] for f in read_new(lmtpd.maildir(u))] == [msg]
+    qid = re.search(r"> ([0-9A-F]+) ", finals[0].line).group(1)
+    lines = deliveries(lmtpd.log(), qid)
+    assert len(lines) == 1000 and {x["status"] for x in lines} == {"sent"}
+    no_leftovers(lmtpd)
+
+
+@pytest.mark.fast
+def test_disconnect_mid_data(lmtpd):
+    """A client that goes away in the middle of DATA or of a BDAT chunk:
+    nothing is delivered, nothing is left behind, the loss is logged, and
+    the next client is served."""
+    with lmtpd.client() as c:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<cut@example.com>\r\nDATA\r\n")
+        assert [c.reply().code for _ in range(3)] == [250, 250, 354]
+        c.send(b"Subject: cut\r\n\r\n" + b"partial line\r\n" * 5000 + b"no end")
+    lmtpd.wait_log(r"lost connection after DATA \(\d+ bytes\) from unix")
+    with lmtpd.client() as c:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<cut@example.com>\r\n"
+               b"BDAT 100000 LAST\r\nonly a few bytes")
+        assert [c.reply().code for _ in range(2)] == [250, 250]
+    lmtpd.wait_log(r"lost connection after BDAT \(\d+ bytes\) from unix")
+    assert all_files(lmtpd.mail) == []
+    assert messages(lmtpd.log()) == []
+    t = lmtpd.deliver(["cut@example.com"], make_message("after"))
+    assert t.final_codes() == [250]
+    no_leftovers(lmtpd)
+
+
+@pytest.mark.fast
+def test_garbage_commands_then_421(lmtpd):
+    """Unknown commands get 500 5.5.2; HELO/EHLO a 500 naming LHLO; after
+    max_errors (20) errors the server says 421 and closes."""
+    with lmtpd.client() as c:
+        c.connect_greeting()
+        r = c.cmd("EHLO x")
+        assert r.code == 500 and "LHLO" in r.line
+        for i in range(18):
+            r = c.cmd("XYZZY %d" % i)
+            assert (r.code, r.enh) == (500, "5.5.2"), r
+        c.send("GARBAGE\r\n")
+        assert c.reply().code == 500
+        r = c.reply()
+        assert (r.code, r.enh) == (421, "4.7.0") and "too many errors" in r.line
+        assert c.at_eof()
+    lmtpd.wait_log(r"disconnect from unix .* unknown=19 errors=20")
+
+    # Random binary lines, pipelined: a 5xx each, then 421, no crash.
+    rnd = random.Random(1234)
+    junk = b"".join(bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 300)))
+                    .replace(b"\n", b"") + b"\r\n" for _ in range(40))
+    with lmtpd.client() as c:
+        c.connect_greeting()
+        c.send(junk)
+        codes = []
+        try:
+            while True:
+                codes.append(c.reply().code)
+        except ConnectionClosed:
+            pass
+    assert codes[-1] == 421 and all(500 <= x < 600 for x in codes[:-1]), codes
+    t = lmtpd.deliver(["after@example.com"], make_message("after garbage"))
+    assert t.final_codes() == [250]
+
+
+@pytest.mark.fast
+def test_overlong_command_lines(lmtpd):
+    """A command line over 2048 bytes gets 500 5.5.2 (also when it is far
+    larger than the input buffer and arrives without a line end for a
+    while); a path over 256 bytes 501; the session stays usable."""
+    with lmtpd.client() as c:
+        c.lhlo()
+        r = c.cmd("NOOP " + "x" * 3000)
+        assert (r.code, r.enh) == (500, "5.5.2") and "too long" in r.line
+        c.send(b"NOOP " + b"y" * (200 * 1024))
+        assert c.cmd("").code == 500
+        assert c.cmd("MAIL FROM:<s@example.org>").code == 250
+        r = c.cmd("RCPT TO:<%s@example.com>" % ("a" * 300))
+        assert r.code == 501
+        r = c.cmd("RCPT TO:<%s@example.com>" % ("a" * 65))
+        assert (r.code, r.enh) == (501, "5.1.3")
+        assert c.cmd("RCPT TO:<ok@example.com>").code == 250
+        assert c.cmd("DATA").code == 354
+        c.send(integlib.wire(make_message("after long lines")))
+        assert c.reply().code == 250
+        c.quit()
+    assert len(read_new(lmtpd.maildir("ok@example.com"))) == 1
+    no_leftovers(lmtpd)
+
+
+@pytest.mark.fast
+def test_bad_bdat_size_closes(lmtpd):
+    """A BDAT whose size can not be parsed loses the framing: 501, then
+    421 and close (there is no way to find the next command)."""
+    with lmtpd.client() as c:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<b@example.com>\r\nBDAT 12x\r\nrest")
+        assert [c.reply().code for _ in range(2)] == [250, 250]
+        assert c.reply().code == 501
+        r = c.reply()
+        assert (r.code, r.enh) == (421, "4.7.0")
+        assert c.at_eof()
+    assert all_files(lmtpd.mail) == []

@@ -1,0 +1,315 @@
+"""The daemon around the protocol: -n/-t and config errors, TCP allow_from,
+SIGTERM and SIGHUP, worker replacement, idle_timeout and
+max_message_size (DESIGN "Process model", "Interfaces that are fixed")."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+import integlib
+from integlib import (ConnectionClosed, all_files, deliveries, make_message, read_new,
+                      split_trace, trace_dict, wait_for)
+
+ALL_KEYS = ["listen", "listen_mode", "listen_owner", "allow_from", "user", "group",
+            "workers", "max_use", "home", "mail_location", "users",
+            "recipient_delimiter", "max_message_size", "max_recipients", "max_errors",
+            "idle_timeout", "min_data_rate", "state_dir", "hostname", "pid_file"]
+
+
+def run_lmtpd(*args):
+    return subprocess.run([integlib.LMTPD] + list(args), capture_output=True, text=True,
+                          timeout=30)
+
+
+def refused(path):
+    try:
+        integlib.LmtpClient(path, timeout=2).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
+def parse_print(text):
+    out = {}
+    for line in text.splitlines():
+        k, sep, v = line.partition(" = ")
+        if sep:
+            out[k] = v
+        elif line.endswith(" ="):
+            out[line[:-2]] = ""
+    return out
+
+
+@pytest.mark.fast
+def test_config_print_check_and_errors(lmtpd_factory, workdir):
+    d = lmtpd_factory(start=False, max_message_size="1M", workers="3")
+    r = run_lmtpd("-n", "-c", d.conf_path)
+    assert r.returncode == 0, r.stderr
+    eff = parse_print(r.stdout)
+    for k in ALL_KEYS:
+        assert k in eff, k
+    assert eff["max_message_size"] == "1M" and eff["workers"] == "3"
+    assert eff["max_recipients"] == "1000" and eff["recipient_delimiter"] == "+"
+    assert eff["listen"] == "unix:" + d.sock and eff["user"] == integlib.RUN_USER
+
+    r = run_lmtpd("-n")
+    assert r.returncode == 0
+    defaults = parse_print(r.stdout)
+    assert defaults["listen"] == "127.0.0.1:2424" and defaults["workers"] == "4"
+    assert defaults["max_message_size"] == "50M" and defaults["users"] == "static"
+
+    r = run_lmtpd("-t", "-c", d.conf_path)
+    assert r.returncode == 0 and "is valid" in r.stdout, r
+
+    bad = os.path.join(workdir, "bad.conf")
+    cases = [
+        ("# c\nworkers = 2\nbogus_key = 1\n", r"bad\.conf:3: unknown key 'bogus_key'"),
+        ("workers = many\n", r"bad\.conf:1: 'workers' must be a number from 1 to 1024"),
+        ("workers = 2\n\nworkers = 3\n", r"bad\.conf:3: 'workers' already set at line 1"),
+        ("max_message_size = 12Q\n", r"bad\.conf:1: 'max_message_size' must be a size"),
+        ("listen = nowhere\n", r"bad\.conf:1: 'listen' entry 'nowhere'"),
+        ("home = relative/%n\n", r"bad\.conf:1: 'home': must be an absolute path"),
+        ("just some words\n", r"bad\.conf:1: expected 'key = value'"),
+        ("user = no-such-user-here\n", r"bad\.conf:1: 'user': no such user 'no-such-user-here'"),
+    ]
+    for text, want in cases:
+        with open(bad, "w") as f:
+            f.write(text)
+        for mode in ("-t", "-f"):
+            r = run_lmtpd(mode, "-c", bad)
+            assert r.returncode == 1, (text, mode, r)
+            assert re.search(want, r.stderr), (text, mode, r.stderr)
+    assert not os.path.exists(d.sock)
+
+
+def test_tcp_allow_from(lmtpd_factory):
+    """A TCP client outside allow_from gets 421 4.7.1 and a logged
+    warning; UNIX-socket clients are not subject to allow_from; a client
+    inside allow_from is served over TCP."""
+    d = lmtpd_factory(start=False)
+    d.listen_tcp(allow_from="10.0.0.0/8, 192.0.2.1, ::1")
+    d.start()
+    with d.tcp_client() as c:
+        r = c.reply()
+        assert (r.code, r.enh) == (421, "4.7.1")
+        assert c.at_eof()
+    d.wait_log(r"warning: connect from 127\.0\.0\.1 refused: not in allow_from")
+    assert d.deliver(["unix@example.com"], make_message("unix")).final_codes() == [250]
+
+    ok = lmtpd_factory(name="tcp-ok", start=False)
+    ok.listen_tcp()
+    ok.start()
+    msg = make_message("over tcp")
+    with ok.tcp_client() as c:
+        c.lhlo("tcp.client.example")
+        t = c.transaction("s@example.org", ["tcp@example.com"], msg)
+        c.quit()
+    assert t.final_codes() == [250]
+    [f] = read_new(ok.maildir("tcp@example.com"))
+    trace, rest = split_trace(f)
+    assert rest == msg
+    assert trace_dict(trace)["Received"].startswith("from tcp.client.example (127.0.0.1)")
+    assert "connect from 127.0.0.1" in ok.log()
+
+
+def test_sigterm_finishes_transaction_in_flight(lmtpd):
+    """SIGTERM in the middle of DATA: the listener goes away at once, the
+    transaction completes with its 250s, the client then gets 421 4.3.2,
+    and the daemon exits 0."""
+    msg = make_message("in flight", "x" * 50000 + "\n")
+    wired = integlib.wire(msg)
+    c = lmtpd.client()
+    try:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<t1@example.com>\r\n"
+               b"RCPT TO:<t2@example.com>\r\nDATA\r\n")
+        assert [c.reply().code for _ in range(4)] == [250, 250, 250, 354]
+        c.send(wired[:20000])
+        lmtpd.signal(signal.SIGTERM)
+        lmtpd.wait_log(r"stopping: workers finish their transactions")
+        # The listeners close as soon as every process has the signal
+        # (the socket file may stay: the daemon runs as lmtpdtest and the
+        # folder is root's).
+        wait_for(lambda: refused(lmtpd.sock), 5, what="connection refused")
+        assert lmtpd.proc.poll() is None
+        c.send(wired[20000:])
+        finals = c.replies(2)
+        assert [r.code for r in finals] == [250, 250]
+        r = c.reply()
+        assert (r.code, r.enh) == (421, "4.3.2")
+        assert c.at_eof()
+    finally:
+        c.close()
+    assert lmtpd.proc.wait(15) == 0
+    assert re.search(r"lmtpd\[%d\]: stopped$" % lmtpd.pid, lmtpd.log(), re.M)
+    for a in ("t1@example.com", "t2@example.com"):
+        assert [split_trace(f)[1] for f in read_new(lmtpd.maildir(a))] == [msg]
+
+
+def test_sighup_reloads_config(lmtpd):
+    """SIGHUP: a transaction in flight finishes on its old worker; a new
+    connection sees the new max_message_size in LHLO's SIZE; a bad config
+    at the next SIGHUP is logged as file:line and the running config
+    stays."""
+    with lmtpd.client() as c:
+        assert "250-SIZE 52428800" in c.lhlo().lines
+    old = lmtpd.client()
+    try:
+        old.lhlo()
+        old.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<hup@example.com>\r\nDATA\r\n")
+        assert [old.reply().code for _ in range(3)] == [250, 250, 354]
+        mark = lmtpd.log_size()
+        lmtpd.write_config(max_message_size="1M")
+        lmtpd.signal(signal.SIGHUP)
+        lmtpd.wait_log(r"reloaded configuration %s" % re.escape(lmtpd.conf_path), since=mark)
+        with lmtpd.client() as c:
+            assert "250-SIZE 1048576" in c.lhlo().lines
+        old.send(integlib.wire(make_message("across reload")))
+        assert old.reply().code == 250
+        r = old.reply()
+        assert (r.code, r.enh) == (421, "4.3.2")
+    finally:
+        old.close()
+    assert len(read_new(lmtpd.maildir("hup@example.com"))) == 1
+
+    mark = lmtpd.log_size()
+    with open(lmtpd.conf_path, "a") as f:
+        f.write("no_such_key = 1\n")
+    lines = open(lmtpd.conf_path).read().count("\n")
+    lmtpd.signal(signal.SIGHUP)
+    lmtpd.wait_log(r"error: reload failed, keeping the running configuration: %s:%d: "
+                   r"unknown key 'no_such_key'" % (re.escape(lmtpd.conf_path), lines),
+                   since=mark)
+    with lmtpd.client() as c:
+        assert "250-SIZE 1048576" in c.lhlo().lines
+    lmtpd.write_config()   # a valid file again for the teardown
+
+
+@pytest.mark.worker_deaths
+def test_killed_worker_is_replaced(lmtpd):
+    """kill -9 of an idle worker and of a worker in the middle of DATA:
+    the master logs it and starts a replacement; the interrupted client
+    gets no 250 and nothing is delivered for it."""
+    pids = wait_for(lambda: len(lmtpd.workers()) == 4 and lmtpd.workers(), 10,
+                    what="4 workers")
+    os.kill(pids[0], signal.SIGKILL)
+    lmtpd.wait_log(r"warning: worker %d killed by signal 9" % pids[0])
+    wait_for(lambda: len(lmtpd.workers()) == 4 and pids[0] not in lmtpd.workers(), 10,
+             what="a replacement worker")
+
+    c = lmtpd.client()
+    try:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<killed@example.com>\r\nDATA\r\n")
+        assert [c.reply().code for _ in range(3)] == [250, 250, 354]
+        c.send(b"Subject: half\r\n\r\nhalf a message\r\n")
+        connects = re.findall(r"^lmtpd\[(\d+)\]: connect from unix$", lmtpd.log(), re.M)
+        busy = int(connects[-1])
+        os.kill(busy, signal.SIGKILL)
+        with pytest.raises((ConnectionClosed, ConnectionResetError, BrokenPipeError)):
+            c.send(b"more\r\n.\r\n")
+            c.reply()
+    finally:
+        c.close()
+    lmtpd.wait_log(r"warning: worker %d killed by signal 9" % busy)
+    wait_for(lambda: len(lmtpd.workers()) == 4, 10, what="4 workers again")
+    assert all_files(lmtpd.mail) == []
+    t = lmtpd.deliver(["killed@example.com"], make_message("after kill"))
+    assert t.final_codes() == [250]
+    assert len(read_new(lmtpd.maildir("killed@example.com"))) == 1
+
+
+def test_master_killed_workers_finish_and_exit(lmtpd_factory):
+    """kill -9 of the master: idle workers exit at once, a busy one
+    finishes its transaction (250, then 421 4.3.2) and exits; nothing
+    keeps the listeners, so lmtpd restarts on the same TCP port and UNIX
+    socket."""
+    d = lmtpd_factory(start=False)
+    d.listen_tcp()
+    d.start()
+    workers = wait_for(lambda: len(d.workers()) == 4 and d.workers(), 10, what="4 workers")
+    msg = make_message("orphaned", "z" * 30000 + "\n")
+    wired = integlib.wire(msg)
+    c = d.client()
+    try:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<orphan@example.com>\r\nDATA\r\n")
+        assert [c.reply().code for _ in range(3)] == [250, 250, 354]
+        c.send(wired[:10000])
+        busy = int(re.findall(r"^lmtpd\[(\d+)\]: connect from unix$", d.log(), re.M)[-1])
+        assert busy in workers
+        os.kill(d.pid, signal.SIGKILL)
+        assert d.proc.wait(10) == -signal.SIGKILL
+        wait_for(lambda: [p for p in workers if integlib.alive(p)] == [busy], 10,
+                 what="idle workers to exit")
+        c.send(wired[10000:])
+        assert c.reply().code == 250
+        r = c.reply()
+        assert (r.code, r.enh) == (421, "4.3.2")
+        assert c.at_eof()
+    finally:
+        c.close()
+    wait_for(lambda: not any(integlib.alive(p) for p in workers), 10, what="workers gone")
+    assert [split_trace(f)[1] for f in read_new(d.maildir("orphan@example.com"))] == [msg]
+    d.start()
+    with d.tcp_client() as c:
+        c.lhlo()
+        t = c.transaction("s@example.org", ["orphan@example.com"], make_message("restarted"))
+        c.quit()
+    assert t.final_codes() == [250]
+
+
+def test_idle_timeout(lmtpd_factory):
+    """An idle session is closed with 421 4.4.2 after idle_timeout, and
+    the timeout is logged with the last command."""
+    d = lmtpd_factory(idle_timeout="1s")
+    with d.client() as c:
+        c.lhlo()
+        start = time.monotonic()
+        r = c.reply()
+        assert (r.code, r.enh) == (421, "4.4.2") and "timeout" in r.line
+        assert c.at_eof()
+        assert time.monotonic() - start < 10
+    d.wait_log(r"timeout after LHLO from unix")
+
+
+@pytest.mark.fast
+def test_max_message_size(lmtpd_factory):
+    """max_message_size = 10K: SIZE= over it gets 552 5.3.4 at MAIL; a
+    message one byte over it gets 552 5.3.4 for every recipient (DATA and
+    BDAT), logged as bounced, nothing on disk; exactly the limit is
+    delivered."""
+    limit = 10 * 1024
+    d = lmtpd_factory(max_message_size="10K")
+
+    def sized(n):
+        head = b"Subject: size\n\n"
+        return head + b"y" * (n - len(head) - 1) + b"\n"
+
+    with d.client() as c:
+        assert "250-SIZE %d" % limit in c.lhlo().lines
+        r = c.cmd("MAIL FROM:<s@example.org> SIZE=%d" % (limit + 1))
+        assert (r.code, r.enh) == (552, "5.3.4")
+        t = c.transaction("s@example.org", ["big1@example.com", "big2@example.com"],
+                          sized(limit + 1))
+        assert [(r.code, r.enh) for r in t.finals] == [(552, "5.3.4")] * 2
+        big_qid = t.queue_id
+        t = c.bdat_transaction("s@example.org", ["big1@example.com"],
+                               [b"y" * 8000, b"y" * 8000])
+        assert [(r.code, r.enh) for r in t.finals] == [(552, "5.3.4")]
+        t = c.transaction("s@example.org", ["fits@example.com"], sized(limit),
+                          mail_params="SIZE=%d" % limit)
+        assert t.final_codes() == [250]
+        t = c.transaction("s@example.org", ["fits@example.com"], sized(limit - 1))
+        assert t.final_codes() == [250]
+        c.quit()
+    assert not os.path.exists(d.mail + "/example.com/big1")
+    assert not os.path.exists(d.mail + "/example.com/big2")
+    files = read_new(d.maildir("fits@example.com"))
+    assert sorted(len(split_trace(f)[1]) for f in files) == [limit - 1, limit]
+    lines = deliveries(d.log(), big_qid)
+    assert [(x["to"], x["dsn"], x["status"]) for x in lines] == [
+        ("big1@example.com", "5.3.4", "bounced"), ("big2@example.com", "5.3.4", "bounced")]
