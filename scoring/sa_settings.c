@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "sa_settings.h"
+#include "uri.h"
 #include "xalloc.h"
 
 void
@@ -37,6 +38,7 @@ sa_settings_free(struct sa_settings *set)
 	for (size_t i = 0; i < set->envelope_sender_header_count; i++)
 		free(set->envelope_sender_headers[i]);
 	free(set->envelope_sender_headers);
+	uri_redirector_free(set);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -215,5 +217,7 @@ sa_settings_apply(struct sa_settings *set, const char *key, const char *value,
 			xstrdup(value);
 		return 1;
 	}
+	if (strcmp(key, "redirector_pattern") == 0)
+		return uri_redirector_add(set, value, why_r);
 	return 0;
 }

@@ -10,6 +10,8 @@
 #include "netaddr.h"
 #include "strset.h"
 
+struct pcre2_real_code_8;
+
 /* One entry of trusted_networks / internal_networks / msa_networks, in
  * SpamAssassin's NetSet syntax ("!" excludes, "1.2.3.4/24", "1.2.", "::1"). */
 struct sa_netset_entry {
@@ -42,6 +44,11 @@ struct sa_settings {
 	 * checked first by EnvelopeFrom. */
 	char **envelope_sender_headers;
 	size_t envelope_sender_header_count;
+
+	/* redirector_pattern, compiled (uri_redirector_add), in rule-file
+	 * order; group 1 is the redirect target. */
+	struct pcre2_real_code_8 **redirector_patterns;
+	size_t redirector_pattern_count;
 };
 
 /* Defaults as in SpamAssassin's Conf.pm; allocates the empty sets. */
@@ -55,7 +62,8 @@ bool sa_netset_contains(const struct sa_netset *set, const char *addr);
  * util_rb_2tld, util_rb_3tld, trusted_networks, internal_networks,
  * msa_networks and their clear_ forms, body_part_scan_size,
  * rawbody_part_scan_size, envelope_sender_header).  Returns 1 when handled,
- * 0 when key is not one of these, -1 on a bad value (*why_r set). */
+ * 0 when key is not one of these, -1 on a bad value (*why_r set).
+ * redirector_pattern is handled too (uri_redirector_add). */
 int sa_settings_apply(struct sa_settings *set, const char *key, const char *value,
 		      const char **why_r);
 /* Parses one NetSet token; -1 on error with *why_r. */

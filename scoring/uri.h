@@ -4,20 +4,52 @@
  * domains with a valid TLD, mailto: from addresses), in HTML (href, src
  * and the other link attributes HTML.pm collects), each canonicalised by
  * Util::uri_list_canonicalize (scheme, %-decoding, redirector targets,
- * IP forms). */
+ * IP forms).
+ *
+ * The compiled patterns and the match state are process-wide, built on
+ * first use: not thread-safe (a worker scores one message at a time). */
 #ifndef LMTPD_URI_H
 #define LMTPD_URI_H
 
+#include <stdbool.h>
 #include "sa_settings.h"
 #include "strlist.h"
 
+/* SpamAssassin's MAX_URI_LENGTH: longer URIs (HTML input and every
+ * canonical form) are cut to this many bytes. */
+#define URI_MAX_LENGTH		8192
+/* Distinct URIs kept per message (SpamAssassin has no bound; the corpus
+ * tops out near 70).  Past it the rest of the message is not scanned. */
+#define URI_MAX_COUNT		2000
+/* Raw candidates examined per message (text matches plus HTML URIs). */
+#define URI_MAX_CANDIDATES	10000
+/* Redirect targets followed per raw URI (uri_list_canonicalize unwraps
+ * one level per pass and loops over what it found). */
+#define URI_MAX_REDIRECTS	16
+
 /* body: the 'body' view (rendered lines); html_uris: raw URIs collected
- * from HTML parts.  Appends the canonical list (deduplicated) to out. */
+ * from HTML parts.  Either may be NULL.  Appends the canonical list
+ * (deduplicated, in order of discovery) to out; entries already in out are
+ * not repeated. */
 void uri_collect(const struct sa_settings *set, const struct strlist *body,
 		 const struct strlist *html_uris, struct strlist *out);
 
-/* One URI's canonical forms (Util::uri_list_canonicalize), appended. */
+/* One URI's canonical forms (Util::uri_list_canonicalize, the raw URI
+ * itself included, each cut to URI_MAX_LENGTH), deduplicated, appended. */
 void uri_canonicalize(const struct sa_settings *set, const char *uri, size_t len,
 		      struct strlist *out);
+
+/* RegistryBoundaries::is_domain_valid: dom (any case, IDN allowed) has a
+ * dot and ends in a TLD of set->tlds. */
+bool uri_domain_valid(const struct sa_settings *set, const char *dom, size_t len);
+
+/* The redirector_pattern setting: value is a Perl regex literal as
+ * Util::compile_regexp takes it (/re/flags, m{re}flags, m're'flags ...;
+ * flags i m s x), compiled and appended to set->redirector_patterns.
+ * Returns 1, or -1 with *why_r on a bad value. */
+int uri_redirector_add(struct sa_settings *set, const char *value,
+		       const char **why_r);
+/* Frees set->redirector_patterns (called by sa_settings_free). */
+void uri_redirector_free(struct sa_settings *set);
 
 #endif

@@ -1,0 +1,79 @@
+#!/usr/bin/perl
+# sa_uris.pl - SpamAssassin's reference for scoring/uri.c.
+#
+# usage: sa_uris.pl [-r RULES_DIR] OUTDIR MESSAGE...
+#
+# For each MESSAGE (an mbox "From " first line is dropped) writes
+#   OUTDIR/NAME.in   the inputs uri_collect() gets: "B <line>" for each
+#                    element of get_decoded_stripped_body_text_array(),
+#                    "H <uri>" for each raw URI HTML.pm collected
+#   OUTDIR/NAME.sa   sorted $pms->get_uri_list(), "U <uri>" per line
+# Strings are escaped: backslash, LF, CR and NUL as \\ \n \r \0 (the
+# format tests/tools/uridump.c reads and writes).  Only the URI
+# collection runs (no rules, no network), so plugin-added URIs (PDFInfo,
+# OLEVBMacro) are not included, as uri_collect() does not see them either.
+use strict;
+use warnings;
+use Mail::SpamAssassin;
+use Mail::SpamAssassin::PerMsgStatus;
+
+my $rules = '/usr/share/spamassassin';
+if (@ARGV && $ARGV[0] eq '-r') {
+	shift @ARGV;
+	$rules = shift @ARGV;
+}
+my $outdir = shift @ARGV or die "usage: $0 [-r RULES_DIR] OUTDIR MESSAGE...\n";
+-d $outdir or mkdir $outdir or die "$outdir: $!\n";
+
+my $sa = Mail::SpamAssassin->new({
+	rules_filename => $rules,
+	site_rules_filename => '/etc/spamassassin',
+	userprefs_filename => '/dev/null',
+	dont_copy_prefs => 1,
+	local_tests_only => 1,
+	use_user_prefs => 0,
+});
+$sa->init(1);
+
+sub esc {
+	my ($s) = @_;
+	utf8::encode($s) if utf8::is_utf8($s);
+	$s =~ s/\\/\\\\/g;
+	$s =~ s/\n/\\n/g;
+	$s =~ s/\r/\\r/g;
+	$s =~ s/\0/\\0/g;
+	return $s;
+}
+
+for my $file (@ARGV) {
+	open(my $fh, '<', $file) or die "$file: $!\n";
+	binmode $fh;
+	my @lines = <$fh>;
+	close $fh;
+	shift @lines if @lines && $lines[0] =~ /^From /;
+
+	my $msg = $sa->parse(\@lines, 1);
+	my $pms = Mail::SpamAssassin::PerMsgStatus->new($sa, $msg);
+	# sorted as the octets they are written as (uridump sorts those);
+	# an octet string from the text and the same characters from HTML
+	# are two entries for Perl, one for lmtpd (everything is UTF-8)
+	my %u = map { esc($_) => 1 } $pms->get_uri_list();
+	my @uris = sort keys %u;
+
+	(my $name = $file) =~ s{.*/}{};
+	$name =~ s/\.txt$//;
+	open(my $in, '>', "$outdir/$name.in") or die "$outdir/$name.in: $!\n";
+	binmode $in;
+	print $in 'B ', esc($_), "\n" for @{$pms->get_decoded_stripped_body_text_array()};
+	for my $html (@{$msg->{metadata}->{html_all} || []}) {
+		print $in 'H ', esc($_), "\n" for sort keys %{$html->{uri_detail} || {}};
+	}
+	close $in or die "$outdir/$name.in: $!\n";
+	open(my $out, '>', "$outdir/$name.sa") or die "$outdir/$name.sa: $!\n";
+	binmode $out;
+	print $out 'U ', $_, "\n" for @uris;
+	close $out or die "$outdir/$name.sa: $!\n";
+
+	$pms->finish();
+	$msg->finish();
+}
