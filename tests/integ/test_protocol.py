@@ -4,6 +4,7 @@ gets", "One log line per recipient delivery", "Delivery invariants")."""
 import os
 import pwd
 import re
+import smtplib
 import subprocess
 
 import pytest
@@ -118,6 +119,29 @@ def test_mixed_per_recipient_results(lmtpd_factory, workdir, full_tmpfs):
     assert m[0]["nrcpt"] == "5" and int(m[0]["size"]) == len(msg)
     assert re.search(r"%s: reject: RCPT from unix: 550 5\.1\.1 .*to=<nobody@example\.com> "
                      r"\(not in users map\)" % t.queue_id, log)
+
+
+@pytest.mark.fast
+def test_python_smtplib_lmtp(lmtpd):
+    """Python's smtplib.LMTP over the UNIX socket: sendmail() works for
+    one recipient; with several, data() returns the first recipient's
+    reply and getreply() reads the others (sendmail() would not)."""
+    msg = make_message("smtplib")
+    crlf = msg.replace(b"\n", b"\r\n")   # smtplib sends bytes as given
+    with smtplib.LMTP(lmtpd.sock) as s:
+        assert s.sendmail("py@example.org", ["one@example.com"], crlf) == {}
+        s.ehlo_or_helo_if_needed()
+        assert s.has_extn("pipelining") and s.has_extn("chunking")
+        assert s.mail("py@example.org")[0] == 250
+        for a in ("two@example.com", "three@example.com"):
+            assert s.rcpt(a)[0] == 250
+        code, text = s.data(crlf)
+        assert code == 250 and b"<two@example.com>" in text
+        code, text = s.getreply()
+        assert code == 250 and b"<three@example.com>" in text
+        assert s.noop()[0] == 250
+    for a in ("one@example.com", "two@example.com", "three@example.com"):
+        assert [split_trace(f)[1] for f in read_new(lmtpd.maildir(a))] == [msg]
 
 
 @pytest.mark.fast
