@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "log.h"
 #include "xalloc.h"
 
 void
@@ -126,4 +127,30 @@ buf_steal(struct buf *b, size_t *len_r)
 		p = xstrdup("");
 	buf_init(b, b->max);
 	return p;
+}
+
+void
+buf_put(struct buf *b, const void *p, size_t n)
+{
+	if (buf_append(b, p, n) < 0)
+		log_panic("buf_put: %zu bytes past the buffer's limit", n);
+}
+
+void
+buf_put_str(struct buf *b, const char *s)
+{
+	buf_put(b, s, strlen(s));
+}
+
+void
+buf_putf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	if (ret < 0)
+		log_panic("buf_putf: past the buffer's limit");
 }

@@ -25,6 +25,11 @@ int buf_append(struct buf *b, const void *p, size_t n) ATTR_WUR;
 int buf_append_str(struct buf *b, const char *s) ATTR_WUR;
 int buf_printf(struct buf *b, const char *fmt, ...) ATTR_PRINTF(2, 3) ATTR_WUR;
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) ATTR_PRINTF(2, 0) ATTR_WUR;
+/* For buffers without a maximum (max 0), whose appends can only fail on
+ * size_t overflow: that is a bug, so these panic instead of returning. */
+void buf_put(struct buf *b, const void *p, size_t n);
+void buf_put_str(struct buf *b, const char *s);
+void buf_putf(struct buf *b, const char *fmt, ...) ATTR_PRINTF(2, 3);
 /* Drops the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);
 /* Hands the data to the caller (who frees it) and resets the buffer. */

@@ -23,6 +23,9 @@
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
 #endif
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
 
 enum cfg_type {
 	CFG_STRING,	/* any text, may be empty */
@@ -36,6 +39,8 @@ enum cfg_type {
 	CFG_LISTEN,
 	CFG_NETS,
 	CFG_USERS,
+	CFG_BOOL,	/* yes/no */
+	CFG_DIRS,	/* comma list of absolute folders, may be empty */
 };
 
 struct cfg_key {
@@ -70,6 +75,11 @@ static const struct cfg_key cfg_keys[] = {
 	{ "state_dir", CFG_PATH, F(state_dir), LOCALSTATEDIR "/lib/lmtpd", 0, 0, NULL },
 	{ "hostname", CFG_NAME, F(hostname), NULL, 0, 0, NULL },
 	{ "pid_file", CFG_PATH, F(pid_file), "", 0, 0, NULL },
+	{ "rules_dir", CFG_DIRS, F(rules_dir),
+	  "/usr/share/spamassassin, " SYSCONFDIR "/lmtpd/rules", 0, 0, NULL },
+	{ "spam_prefs", CFG_TEMPLATE, F(spam_prefs), "%h/.spamassassin/user_prefs",
+	  0, 0, "hund%" },
+	{ "spam_report", CFG_BOOL, F(spam_report), "no", 0, 0, NULL },
 };
 
 #define CFG_KEY_COUNT N_ELEMENTS(cfg_keys)
@@ -199,6 +209,30 @@ cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value)
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return NULL;
+	case CFG_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "1") == 0)
+			*(bool *)field = true;
+		else if (strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
+			*(bool *)field = false;
+		else
+			return xasprintf("'%s' must be yes or no", key->name);
+		return NULL;
+	case CFG_DIRS: {
+		size_t count;
+		char **items = cfg_split_list(value, &count);
+		char *err = NULL;
+
+		for (size_t i = 0; i < count && err == NULL; i++)
+			if (items[i][0] != '/')
+				err = xasprintf("'%s' entry '%s' must be an absolute path",
+						key->name, items[i]);
+		cfg_free_list(items, count);
+		if (err != NULL)
+			return err;
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return NULL;
+	}
 	case CFG_USERS:
 		if (strcmp(value, "static") != 0 && value[0] != '/')
 			return xasprintf("'users' must be 'static' or the absolute path of a map");
@@ -370,6 +404,7 @@ cfg_free(struct lmtpd_config **cfgp)
 		case CFG_PATH:
 		case CFG_TEMPLATE:
 		case CFG_USERS:
+		case CFG_DIRS:
 			free(*(char **)field);
 			break;
 		case CFG_LISTEN:

@@ -40,6 +40,9 @@ struct lmtpd_config {
 	char *state_dir;
 	char *hostname;
 	char *pid_file;			/* "" = none */
+	char *rules_dir;		/* comma list, "" = no scoring */
+	char *spam_prefs;		/* template: %h %u %n %d */
+	bool spam_report;		/* add X-Spam-Report */
 
 	char **text;			/* effective value of each key, table order */
 };

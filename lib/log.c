@@ -19,6 +19,7 @@
 static const char *log_progname = "lmtpd";
 static bool log_stderr = true;
 static bool log_verbose;
+static bool log_quiet;
 
 void
 log_open(const char *progname, bool to_stderr)
@@ -33,6 +34,12 @@ void
 log_set_verbose(bool verbose)
 {
 	log_verbose = verbose;
+}
+
+void
+log_set_quiet(bool quiet)
+{
+	log_quiet = quiet;
 }
 
 bool
@@ -83,7 +90,18 @@ log_vwrite(int priority, const char *word, const char *fmt, va_list ap)
 		va_end(ap);                         \
 	}
 
-LOG_FUNC(log_info, LOG_INFO, "")
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (log_quiet)
+		return;
+	va_start(ap, fmt);
+	log_vwrite(LOG_INFO, "", fmt, ap);
+	va_end(ap);
+}
+
 LOG_FUNC(log_warn, LOG_WARNING, "warning: ")
 LOG_FUNC(log_error, LOG_ERR, "error: ")
 

@@ -21,6 +21,8 @@ void log_open(const char *progname, bool to_stderr);
 /* Turns on debug lines (log_debug) when verbose is true. */
 void log_set_verbose(bool verbose);
 bool log_to_stderr(void);
+/* Drops info lines (tools print results, not progress). */
+void log_set_quiet(bool quiet);
 
 void log_debug(const char *fmt, ...) ATTR_PRINTF(1, 2);
 void log_info(const char *fmt, ...) ATTR_PRINTF(1, 2);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "msgview.h"
+#include "received.h"
 #include "xalloc.h"
 
 struct msgview {
@@ -57,4 +58,18 @@ msgview_full(struct msgview *mv, const char **data_r, size_t *len_r)
 {
 	*data_r = mv->data;
 	*len_r = mv->len;
+}
+
+const struct relays *
+msgview_relays(struct msgview *mv)
+{
+	static struct relays none = { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, -1, -1 };
+
+	(void)mv;
+	return &none;
+}
+
+void
+msgview_global_init(void)
+{
 }

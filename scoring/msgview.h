@@ -26,6 +26,11 @@
 #include "strlist.h"
 
 struct msgview;
+struct relays;
+
+/* Once per process before any view is built (library initialisation);
+ * call it before forking workers. */
+void msgview_global_init(void);
 
 /* data[0..len) is the message as delivered (LF or CRLF line ends);
  * it must stay valid until msgview_free.  envelope_from is the SMTP MAIL
@@ -51,5 +56,10 @@ const struct strlist *msgview_body(struct msgview *mv);
 const struct strlist *msgview_rawbody(struct msgview *mv);
 const struct strlist *msgview_uris(struct msgview *mv);
 void msgview_full(struct msgview *mv, const char **data_r, size_t *len_r);
+
+/* The parsed Received chain (trusted/untrusted relays), as received_parse()
+ * built it for the X-Spam-Relays-* values; eval functions (welcomelist_from_rcvd,
+ * the relay checks) read it.  Never NULL. */
+const struct relays *msgview_relays(struct msgview *mv);
 
 #endif

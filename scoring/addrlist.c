@@ -1,0 +1,160 @@
+/* addrlist: welcomelist_from and friends.  An entry is a glob ("*" any
+ * string, "?" any character) matched against the whole lowercased address,
+ * as Parser.pm add_to_addrlist builds its ^...$ regex (it also turns NUL,
+ * backslash and "(" into "_", kept here). */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules_parse.h"
+#include "xalloc.h"
+
+static char *
+addrlist_normalize(const char *word, size_t len)
+{
+	char *p = xstrndup(word, len);
+
+	for (char *q = p; *q != '\0'; q++) {
+		*q = (char)tolower((unsigned char)*q);
+		if (*q == '\\' || *q == '(')
+			*q = '_';
+	}
+	return p;
+}
+
+static void
+addrlist_push(struct addrlist *l, char *pattern, char *domain)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcmp(l->v[i].pattern, pattern) == 0 &&
+		    ((domain == NULL && l->v[i].rcvd_domain == NULL) ||
+		     (domain != NULL && l->v[i].rcvd_domain != NULL &&
+		      strcmp(domain, l->v[i].rcvd_domain) == 0))) {
+			free(pattern);
+			free(domain);
+			return;
+		}
+	}
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n].pattern = pattern;
+	l->v[l->n].rcvd_domain = domain;
+	l->n++;
+}
+
+void
+addrlist_add_words(struct addrlist *l, const char *value)
+{
+	const char *p = value;
+
+	for (;;) {
+		size_t len;
+
+		p += strspn(p, " \t");
+		len = strcspn(p, " \t");
+		if (len == 0)
+			return;
+		addrlist_push(l, addrlist_normalize(p, len), NULL);
+		p += len;
+	}
+}
+
+void
+addrlist_remove_words(struct addrlist *l, const char *value)
+{
+	const char *p = value;
+
+	for (;;) {
+		size_t len;
+		char *word;
+
+		p += strspn(p, " \t");
+		len = strcspn(p, " \t");
+		if (len == 0)
+			return;
+		word = addrlist_normalize(p, len);
+		for (size_t i = 0; i < l->n;) {
+			if (strcmp(l->v[i].pattern, word) == 0) {
+				free(l->v[i].pattern);
+				free(l->v[i].rcvd_domain);
+				l->v[i] = l->v[--l->n];
+			} else {
+				i++;
+			}
+		}
+		free(word);
+		p += len;
+	}
+}
+
+void
+addrlist_add_rcvd(struct addrlist *l, const char *value)
+{
+	const char *p = value + strspn(value, " \t");
+	size_t alen = strcspn(p, " \t");
+	const char *d = p + alen;
+	size_t dlen;
+
+	d += strspn(d, " \t");
+	dlen = strcspn(d, " \t");
+	if (alen == 0 || dlen == 0)
+		return;
+	addrlist_push(l, addrlist_normalize(p, alen), addrlist_normalize(d, dlen));
+}
+
+void
+addrlist_free(struct addrlist *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].pattern);
+		free(l->v[i].rcvd_domain);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* Iterative glob match with backtracking on the last '*'. */
+static bool
+addrlist_glob(const char *pat, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+
+	while (*s != '\0') {
+		if (*pat == '*') {
+			while (*pat == '*')
+				pat++;
+			star = pat;
+			resume = s;
+		} else if (*pat == '?' || *pat == *s) {
+			pat++;
+			s++;
+		} else if (star != NULL) {
+			pat = star;
+			s = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*pat == '*')
+		pat++;
+	return *pat == '\0';
+}
+
+bool
+addrlist_match(const struct addrlist *l, const char *addr, size_t *index_r)
+{
+	char *lower = addrlist_normalize(addr, strlen(addr));
+	bool found = false;
+
+	for (size_t i = 0; i < l->n && !found; i++) {
+		if (addrlist_glob(l->v[i].pattern, lower)) {
+			if (index_r != NULL)
+				*index_r = i;
+			found = true;
+		}
+	}
+	free(lower);
+	return found;
+}

@@ -1,0 +1,442 @@
+/* eval: native versions of SpamAssassin's Perl eval tests ("eval:fn(...)"
+ * rules).  The table below is the one list of what lmtpd implements; a rule
+ * calling anything else is skipped at load time and listed by --lint.
+ *
+ * Evals that read per-user settings (the WLBLEval family: welcomelist_from,
+ * blocklist_to, ...) run per recipient from score.c with that user's lists;
+ * the others run once per message from rules_match(). */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "eval.h"
+#include "msgview.h"
+#include "received.h"
+#include "rules_int.h"
+#include "rules_parse.h"
+#include "xalloc.h"
+
+/* All values of a get() request, split back into the items msgview_get
+ * joined with "\n" (addresses never contain a newline). */
+static void
+eval_get_list(struct msgview *mv, const char *request, struct strlist *out)
+{
+	struct buf b;
+	const char *p, *end;
+
+	buf_init(&b, 0);
+	if (!msgview_get(mv, request, &b) || b.len == 0) {
+		buf_free(&b);
+		return;
+	}
+	p = b.data;
+	end = b.data + b.len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl != NULL ? nl : end) - p);
+
+		if (len > 0)
+			strlist_add(out, p, len);
+		p += len + 1;
+	}
+	buf_free(&b);
+}
+
+static bool
+eval_list_has(const struct strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].p, s) == 0)
+			return true;
+	return false;
+}
+
+/* PerMsgStatus::all_from_addrs */
+static const struct strlist *
+eval_all_from_addrs(struct eval_ctx *ctx)
+{
+	static const char *const headers[] = { "From:addr", "Envelope-Sender:addr",
+					       "Resent-Sender:addr", "X-Envelope-From:addr",
+					       "EnvelopeFrom:addr" };
+	struct strlist raw;
+
+	if (ctx->have_from_addrs)
+		return &ctx->from_addrs;
+	ctx->have_from_addrs = true;
+	strlist_init(&ctx->from_addrs);
+	strlist_init(&raw);
+	eval_get_list(ctx->mv, "Resent-From:first:addr", &raw);
+	if (raw.n == 0)
+		for (size_t i = 0; i < N_ELEMENTS(headers); i++)
+			eval_get_list(ctx->mv, headers[i], &raw);
+	for (size_t i = 0; i < raw.n; i++) {
+		/* tr/././s: squeeze repeated dots (bug 3366) */
+		char *a = raw.v[i].p;
+		size_t o = 0;
+
+		for (size_t k = 0; a[k] != '\0'; k++)
+			if (!(a[k] == '.' && o > 0 && a[o - 1] == '.'))
+				a[o++] = a[k];
+		a[o] = '\0';
+		if (!eval_list_has(&ctx->from_addrs, a))
+			strlist_add(&ctx->from_addrs, a, o);
+	}
+	strlist_free(&raw);
+	return &ctx->from_addrs;
+}
+
+/* PerMsgStatus::all_to_addrs */
+static const struct strlist *
+eval_all_to_addrs(struct eval_ctx *ctx)
+{
+	static const char *const headers[] = {
+		"To:addr", "Apparently-To:addr", "Delivered-To:addr",
+		"Envelope-Recipients:addr", "Apparently-Resent-To:addr",
+		"X-Envelope-To:addr", "Envelope-To:addr", "X-Delivered-To:addr",
+		"X-Original-To:addr", "X-Rcpt-To:addr", "X-Real-To:addr", "Cc:addr",
+	};
+	struct strlist raw;
+
+	if (ctx->have_to_addrs)
+		return &ctx->to_addrs;
+	ctx->have_to_addrs = true;
+	strlist_init(&ctx->to_addrs);
+	strlist_init(&raw);
+	eval_get_list(ctx->mv, "Resent-To:first:addr", &raw);
+	eval_get_list(ctx->mv, "Resent-Cc:first:addr", &raw);
+	if (raw.n == 0) {
+		struct strlist rcvd;
+
+		/* The fetchmail trick: "for <addr>;" in the newest three
+		 * Received headers. */
+		strlist_init(&rcvd);
+		eval_get_list(ctx->mv, "Received", &rcvd);
+		for (size_t i = 0; i < rcvd.n && i < 3; i++) {
+			const char *f = strstr(rcvd.v[i].p, " for ");
+
+			while (f != NULL) {
+				const char *a = f + 5, *semi, *at;
+				size_t len;
+
+				if (*a == '<')
+					a++;
+				len = strcspn(a, " \t;>");
+				semi = a + len;
+				if (*semi == '>')
+					semi++;
+				at = memchr(a, '@', len);
+				if (*semi == ';' && at != NULL && at > a && at + 1 < a + len &&
+				    memchr(at + 1, '.', (size_t)(a + len - at - 1)) != NULL) {
+					strlist_add(&raw, a, len);
+					break;
+				}
+				f = strstr(f + 1, " for ");
+			}
+		}
+		strlist_free(&rcvd);
+		for (size_t i = 0; i < N_ELEMENTS(headers); i++)
+			eval_get_list(ctx->mv, headers[i], &raw);
+	}
+	for (size_t i = 0; i < raw.n; i++)
+		if (!eval_list_has(&ctx->to_addrs, raw.v[i].p))
+			strlist_add(&ctx->to_addrs, raw.v[i].p, raw.v[i].len);
+	strlist_free(&raw);
+	return &ctx->to_addrs;
+}
+
+static const struct addrlist *
+eval_list(const struct eval_ctx *ctx, enum addrlist_kind kind)
+{
+	return ctx->lists != NULL ? &ctx->lists[kind] : &ctx->rs->lists[kind];
+}
+
+static bool
+eval_any_in(struct eval_ctx *ctx, const struct strlist *addrs, enum addrlist_kind kind)
+{
+	const struct addrlist *l = eval_list(ctx, kind);
+
+	for (size_t i = 0; i < addrs->n; i++)
+		if (addrlist_match(l, addrs->v[i].p, NULL))
+			return true;
+	return false;
+}
+
+/* WLBLEval::_check_welcomelist_rcvd: 1 listed and relayed through the
+ * given domain or address, -1 listed but not relayed so (forged?), 0 not
+ * listed. */
+static int
+eval_welcomelist_rcvd(struct eval_ctx *ctx, enum addrlist_kind kind, const char *addr)
+{
+	const struct addrlist *l = eval_list(ctx, kind);
+	const struct relays *rel = msgview_relays(ctx->mv);
+	const struct relay *cand[64];
+	size_t ncand = 0, untrusted;
+	int found_forged = 0;
+
+	if (rel == NULL || rel->n == 0)
+		return 0;
+	untrusted = rel->n - rel->num_trusted;
+	if (untrusted > 0)
+		cand[ncand++] = &rel->v[rel->num_trusted];
+	else
+		for (size_t i = 0; i < rel->num_trusted && ncand < N_ELEMENTS(cand); i++)
+			cand[ncand++] = &rel->v[i];
+	for (size_t e = 0; e < l->n; e++) {
+		struct addrlist one = { &l->v[e], 1 };
+		const char *domain = l->v[e].rcvd_domain;
+
+		if (domain == NULL || !addrlist_match(&one, addr, NULL))
+			continue;
+		for (size_t k = 0; k < ncand; k++) {
+			const char *ip = cand[k]->ip, *rdns = cand[k]->rdns;
+
+			if (domain[0] == '[') {
+				char net[64];
+				size_t len = strcspn(domain + 1, "]");
+
+				if (ip == NULL || ip[0] == '\0' || len >= sizeof(net))
+					continue;
+				memcpy(net, domain + 1, len);
+				net[len] = '\0';
+				if (strcmp(net, ip) == 0)
+					return 1;
+				/* A classful "10.1." prefix. */
+				if (strspn(net, "0123456789.") == len && len > 0 &&
+				    net[len - 1] == '.' && strncmp(ip, net, len) == 0)
+					return 1;
+				continue;
+			}
+			if (rdns != NULL) {
+				size_t rl = strlen(rdns), dl = strlen(domain);
+
+				if (rl >= dl && strcasecmp(rdns + rl - dl, domain) == 0 &&
+				    (rl == dl || rdns[rl - dl - 1] == '.'))
+					return 1;
+			}
+		}
+		found_forged = -1;
+	}
+	return found_forged;
+}
+
+static int
+eval_from_in_welcomelist_state(struct eval_ctx *ctx)
+{
+	const struct strlist *from = eval_all_from_addrs(ctx);
+	int found = 0;
+
+	if (ctx->from_in_welcomelist_known)
+		return ctx->from_in_welcomelist;
+	for (size_t i = 0; i < from->n; i++) {
+		int wh;
+
+		if (addrlist_match(eval_list(ctx, ADDRLIST_WELCOME_FROM), from->v[i].p, NULL)) {
+			found = 1;
+			break;
+		}
+		wh = eval_welcomelist_rcvd(ctx, ADDRLIST_WELCOME_FROM_RCVD, from->v[i].p);
+		if (wh == 1) {
+			found = 1;
+			break;
+		}
+		if (wh == -1)
+			found = -1;
+	}
+	ctx->from_in_welcomelist_known = true;
+	ctx->from_in_welcomelist = found;
+	return found;
+}
+
+static int
+eval_from_in_default_welcomelist_state(struct eval_ctx *ctx)
+{
+	const struct strlist *from = eval_all_from_addrs(ctx);
+	int found = 0;
+
+	if (ctx->from_in_default_known)
+		return ctx->from_in_default;
+	for (size_t i = 0; i < from->n; i++) {
+		int wh = eval_welcomelist_rcvd(ctx, ADDRLIST_DEF_WELCOME_FROM_RCVD,
+					       from->v[i].p);
+
+		if (wh == 1) {
+			found = 1;
+			break;
+		}
+		if (wh == -1)
+			found = -1;
+	}
+	ctx->from_in_default_known = true;
+	ctx->from_in_default = found;
+	return found;
+}
+
+static unsigned int
+eval_check_from_in_welcomelist(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	(void)call;
+	return eval_from_in_welcomelist_state(ctx) > 0;
+}
+
+static unsigned int
+eval_check_forged_in_welcomelist(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	(void)call;
+	return eval_from_in_welcomelist_state(ctx) < 0 &&
+	       eval_from_in_default_welcomelist_state(ctx) == 0;
+}
+
+static unsigned int
+eval_check_from_in_default_welcomelist(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	(void)call;
+	return eval_from_in_default_welcomelist_state(ctx) > 0;
+}
+
+static unsigned int
+eval_check_forged_in_default_welcomelist(struct eval_ctx *ctx,
+					 const struct eval_call *call)
+{
+	(void)call;
+	return eval_from_in_default_welcomelist_state(ctx) < 0 &&
+	       eval_from_in_welcomelist_state(ctx) == 0;
+}
+
+static unsigned int
+eval_check_from_in_blocklist(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	(void)call;
+	return eval_any_in(ctx, eval_all_from_addrs(ctx), ADDRLIST_BLOCK_FROM);
+}
+
+static unsigned int
+eval_check_to_in_welcomelist(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	(void)call;
+	return eval_any_in(ctx, eval_all_to_addrs(ctx), ADDRLIST_WELCOME_TO);
+}
+
+static unsigned int
+eval_check_to_in_blocklist(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	(void)call;
+	return eval_any_in(ctx, eval_all_to_addrs(ctx), ADDRLIST_BLOCK_TO);
+}
+
+static unsigned int
+eval_check_to_in_more_spam(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	(void)call;
+	return eval_any_in(ctx, eval_all_to_addrs(ctx), ADDRLIST_MORE_SPAM_TO);
+}
+
+static unsigned int
+eval_check_to_in_all_spam(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	(void)call;
+	return eval_any_in(ctx, eval_all_to_addrs(ctx), ADDRLIST_ALL_SPAM_TO);
+}
+
+struct eval_entry {
+	const char *name;
+	eval_fn fn;
+	bool per_user;
+};
+
+static const struct eval_entry eval_table[] = {
+	{ "check_from_in_welcomelist", eval_check_from_in_welcomelist, true },
+	{ "check_from_in_whitelist", eval_check_from_in_welcomelist, true },
+	{ "check_forged_in_welcomelist", eval_check_forged_in_welcomelist, true },
+	{ "check_forged_in_whitelist", eval_check_forged_in_welcomelist, true },
+	{ "check_from_in_default_welcomelist", eval_check_from_in_default_welcomelist, true },
+	{ "check_from_in_default_whitelist", eval_check_from_in_default_welcomelist, true },
+	{ "check_forged_in_default_welcomelist", eval_check_forged_in_default_welcomelist, true },
+	{ "check_forged_in_default_whitelist", eval_check_forged_in_default_welcomelist, true },
+	{ "check_from_in_blocklist", eval_check_from_in_blocklist, true },
+	{ "check_from_in_blacklist", eval_check_from_in_blocklist, true },
+	{ "check_to_in_welcomelist", eval_check_to_in_welcomelist, true },
+	{ "check_to_in_whitelist", eval_check_to_in_welcomelist, true },
+	{ "check_to_in_blocklist", eval_check_to_in_blocklist, true },
+	{ "check_to_in_blacklist", eval_check_to_in_blocklist, true },
+	{ "check_to_in_more_spam", eval_check_to_in_more_spam, true },
+	{ "check_to_in_all_spam", eval_check_to_in_all_spam, true },
+};
+
+static const struct eval_entry *
+eval_entry(const char *name)
+{
+	for (size_t i = 0; i < N_ELEMENTS(eval_table); i++)
+		if (strcmp(eval_table[i].name, name) == 0)
+			return &eval_table[i];
+	return NULL;
+}
+
+eval_fn
+eval_lookup(const char *name)
+{
+	const struct eval_entry *e = eval_entry(name);
+
+	return e != NULL ? e->fn : NULL;
+}
+
+bool
+eval_is_per_user(const char *name)
+{
+	const struct eval_entry *e = eval_entry(name);
+
+	return e != NULL && e->per_user;
+}
+
+/* can(Mail::SpamAssassin::Plugin::Family::has_xxx): the feature flags the
+ * shipped rules test; true once lmtpd implements what they announce. */
+bool
+eval_can(const char *method)
+{
+	(void)method;
+	return false;
+}
+
+void
+eval_ctx_init(struct eval_ctx *ctx, const struct ruleset *rs, struct msgview *mv,
+	      const struct addrlist *lists)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->rs = rs;
+	ctx->mv = mv;
+	ctx->lists = lists;
+}
+
+void
+eval_ctx_free(struct eval_ctx *ctx)
+{
+	if (ctx->have_from_addrs)
+		strlist_free(&ctx->from_addrs);
+	if (ctx->have_to_addrs)
+		strlist_free(&ctx->to_addrs);
+	memset(ctx, 0, sizeof(*ctx));
+}
+
+unsigned int
+eval_run(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	return call->fn(ctx, call);
+}
+
+void
+rules_match_evals(const struct ruleset *rs, struct msgview *mv, struct rules_hits *out)
+{
+	struct eval_ctx ctx;
+
+	eval_ctx_init(&ctx, rs, mv, NULL);
+	for (size_t k = 0; k < rs->eval_count; k++) {
+		const struct rule *r = &rs->rules[rs->eval_rules[k]];
+
+		if (eval_is_per_user(r->eval->name))
+			continue;
+		out->hits[rs->eval_rules[k]] = eval_run(&ctx, r->eval);
+	}
+	eval_ctx_free(&ctx);
+}

@@ -1,0 +1,36 @@
+/* Eval functions: the per-message context they read and how they run.
+ * Internal to scoring/. */
+#ifndef LMTPD_EVAL_H
+#define LMTPD_EVAL_H
+
+#include <stdbool.h>
+#include "rules_int.h"
+#include "strlist.h"
+
+struct msgview;
+
+struct eval_ctx {
+	const struct ruleset *rs;
+	struct msgview *mv;
+	/* ADDRLIST_KIND_COUNT lists in effect (site merged with the user's),
+	 * NULL for the site lists. */
+	const struct addrlist *lists;
+	/* caches, as SpamAssassin keeps them on $pms */
+	bool have_from_addrs, have_to_addrs;
+	struct strlist from_addrs, to_addrs;
+	bool from_in_welcomelist_known, from_in_default_known;
+	int from_in_welcomelist, from_in_default;
+};
+
+void eval_ctx_init(struct eval_ctx *ctx, const struct ruleset *rs,
+		   struct msgview *mv, const struct addrlist *lists);
+void eval_ctx_free(struct eval_ctx *ctx);
+unsigned int eval_run(struct eval_ctx *ctx, const struct eval_call *call);
+/* Evals that depend on per-user settings run per recipient (score.c). */
+bool eval_is_per_user(const char *name);
+
+/* Runs the message-wide eval rules into out->hits (rules.c). */
+void rules_match_evals(const struct ruleset *rs, struct msgview *mv,
+		       struct rules_hits *out);
+
+#endif

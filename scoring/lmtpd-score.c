@@ -1,0 +1,330 @@
+/* lmtpd-score: SpamAssassin-syntax scoring from the command line.
+ *
+ *   lmtpd-score [-c CONF] [--rules DIR[,DIR]] [-u USER | -p PREFS] [-r] [-e] < MSG
+ *       writes MSG with the X-Spam-* headers added (inbound ones removed);
+ *       -r prints a report of the rules that hit instead; -e exits 1 for spam
+ *   lmtpd-score [...] [-j N] PATH...
+ *       scores files, Maildirs (cur/ and new/) and mbox files, one line per
+ *       message: PATH<TAB>SCORE<TAB>REQUIRED<TAB>TESTS (FILE:N for the N-th
+ *       message of an mbox holding several); the rules are compiled once
+ *   lmtpd-score [...] --lint
+ *       lists every rule file problem and every skipped rule with file:line
+ *
+ * Exits 2 on usage or configuration errors, 1 if any message could not be
+ * read (file mode) or, with -e, if the message is spam. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "log.h"
+#include "msgview.h"
+#include "rules.h"
+#include "score.h"
+#include "scoring.h"
+#include "xalloc.h"
+
+/* Largest message read from stdin or a file (matches the daemon's
+ * default max_message_size). */
+#define SCORE_INPUT_MAX (50ULL * 1024 * 1024)
+
+struct options {
+	const char *config;
+	const char *rules;
+	const char *user;
+	const char *prefs;
+	bool report, exit_code, lint;
+	unsigned int jobs;
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+		"usage: lmtpd-score [-c CONF] [--rules DIR[,DIR]] [-u USER | -p PREFS]\n"
+		"                   [-r] [-e] [--lint] [-j N] [PATH...]\n");
+	exit(2);
+}
+
+static void
+warn_line(const char *msg)
+{
+	fprintf(stderr, "lmtpd-score: warning: %s\n", msg);
+}
+
+static int
+read_fd(int fd, struct buf *out)
+{
+	char chunk[65536];
+	ssize_t n;
+
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (buf_append(out, chunk, (size_t)n) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+read_file(const char *path, struct buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	int ret;
+
+	if (f == NULL)
+		return -1;
+	ret = read_fd(fileno(f), out);
+	fclose(f);
+	return ret;
+}
+
+static void
+print_line(const struct scoring *sc, const char *name, const char *data, size_t len)
+{
+	struct score_result r;
+	struct buf tests;
+	char score[64];
+
+	scoring_score_message(sc, data, len, NULL, NULL, &r);
+	buf_init(&tests, 0);
+	score_tests(scoring_rules(sc), &r, &tests);
+	score_format(&r, score, sizeof(score));
+	printf("%s\t%s\t%2.1f\t%s\n", name, score, r.required, tests.data);
+	buf_free(&tests);
+	score_result_free(&r);
+}
+
+/* One path: a Maildir, an mbox (several "From " separated messages) or a
+ * single message.  Returns -1 if it could not be read. */
+static int
+score_path(const struct scoring *sc, const char *path)
+{
+	struct stat st;
+	struct buf b;
+	int status = 0;
+
+	if (stat(path, &st) < 0) {
+		fprintf(stderr, "lmtpd-score: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		static const char *const subs[] = { "cur", "new" };
+
+		for (size_t s = 0; s < 2; s++) {
+			char dir[4096];
+			struct dirent **names;
+			int n;
+
+			snprintf(dir, sizeof(dir), "%s/%s", path, subs[s]);
+			n = scandir(dir, &names, NULL, alphasort);
+			if (n < 0)
+				continue;
+			for (int i = 0; i < n; i++) {
+				char file[8192];
+
+				if (names[i]->d_name[0] != '.') {
+					snprintf(file, sizeof(file), "%s/%s", dir,
+						 names[i]->d_name);
+					if (score_path(sc, file) < 0)
+						status = -1;
+				}
+				free(names[i]);
+			}
+			free(names);
+		}
+		return status;
+	}
+	buf_init(&b, SCORE_INPUT_MAX);
+	if (read_file(path, &b) < 0) {
+		fprintf(stderr, "lmtpd-score: %s: %s\n", path,
+			errno == EMSGSIZE ? "message too large" : strerror(errno));
+		buf_free(&b);
+		return -1;
+	}
+	{
+		struct scoring_mbox mb;
+		const char *msg;
+		size_t len;
+		unsigned int count = scoring_mbox_count(b.data != NULL ? b.data : "", b.len);
+
+		scoring_mbox_init(&mb, b.data != NULL ? b.data : "", b.len);
+		for (unsigned int i = 1; scoring_mbox_next(&mb, &msg, &len); i++) {
+			char name[8192];
+
+			if (count > 1)
+				snprintf(name, sizeof(name), "%s:%u", path, i);
+			else
+				snprintf(name, sizeof(name), "%s", path);
+			print_line(sc, name, msg, len);
+		}
+	}
+	buf_free(&b);
+	return status;
+}
+
+/* -j N: N processes take every N-th path; each prints its own lines. */
+static int
+score_paths(const struct scoring *sc, char **paths, int count, unsigned int jobs)
+{
+	pid_t *pids;
+	int status = 0;
+
+	if (jobs <= 1) {
+		for (int i = 0; i < count; i++)
+			if (score_path(sc, paths[i]) < 0)
+				status = 1;
+		return status;
+	}
+	fflush(stdout);
+	pids = xcalloc(jobs, sizeof(*pids));
+	for (unsigned int j = 0; j < jobs; j++) {
+		pids[j] = fork();
+		if (pids[j] < 0) {
+			perror("lmtpd-score: fork");
+			status = 1;
+			break;
+		}
+		if (pids[j] == 0) {
+			int st = 0;
+
+			scoring_after_fork((struct scoring *)sc);
+			setvbuf(stdout, NULL, _IOLBF, 0);
+			for (int i = (int)j; i < count; i += (int)jobs)
+				if (score_path(sc, paths[i]) < 0)
+					st = 1;
+			fflush(stdout);
+			_exit(st);
+		}
+	}
+	for (unsigned int j = 0; j < jobs; j++) {
+		int st;
+
+		if (pids[j] > 0 && (waitpid(pids[j], &st, 0) < 0 || !WIFEXITED(st) ||
+				    WEXITSTATUS(st) != 0))
+			status = 1;
+	}
+	free(pids);
+	return status;
+}
+
+static int
+score_stdin(const struct scoring *sc, const struct options *o)
+{
+	struct buf in, out;
+	struct score_result r;
+	struct score_prefs *prefs = NULL;
+	struct scoring_mbox mb;
+	const char *msg;
+	size_t len;
+	int status;
+
+	buf_init(&in, SCORE_INPUT_MAX);
+	if (read_fd(STDIN_FILENO, &in) < 0) {
+		fprintf(stderr, "lmtpd-score: stdin: %s\n",
+			errno == EMSGSIZE ? "message too large" : strerror(errno));
+		return 2;
+	}
+	if (o->prefs != NULL)
+		prefs = score_prefs_load(scoring_rules(sc), o->prefs, warn_line);
+	else if (o->user != NULL)
+		prefs = scoring_user_prefs(sc, o->user, warn_line);
+	scoring_mbox_init(&mb, in.data != NULL ? in.data : "", in.len);
+	if (!scoring_mbox_next(&mb, &msg, &len)) {
+		msg = "";
+		len = 0;
+	}
+	scoring_score_message(sc, msg, len, NULL, prefs, &r);
+	buf_init(&out, 0);
+	if (o->report) {
+		char score[64];
+
+		score_format(&r, score, sizeof(score));
+		printf("Content analysis details:   (%s points, %2.1f required)\n\n",
+		       score, r.required);
+		score_report(scoring_rules(sc), &r, &out);
+		fwrite(out.data != NULL ? out.data : "", 1, out.len, stdout);
+	} else {
+		scoring_rewrite(sc, msg, len, &r, &out);
+		fwrite(out.data != NULL ? out.data : "", 1, out.len, stdout);
+	}
+	status = o->exit_code && r.is_spam ? 1 : 0;
+	score_result_free(&r);
+	score_prefs_free(&prefs);
+	buf_free(&out);
+	buf_free(&in);
+	return fflush(stdout) == 0 ? status : 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "rules", required_argument, NULL, 'R' },
+		{ "lint", no_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct options o;
+	struct scoring *sc;
+	struct lmtpd_config *cfg;
+	char *error = NULL;
+	int c, status;
+
+	memset(&o, 0, sizeof(o));
+	o.jobs = 1;
+	log_open("lmtpd-score", true);
+	log_set_quiet(true);
+	while ((c = getopt_long(argc, argv, "c:u:p:rej:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o.config = optarg; break;
+		case 'R': o.rules = optarg; break;
+		case 'u': o.user = optarg; break;
+		case 'p': o.prefs = optarg; break;
+		case 'r': o.report = true; break;
+		case 'e': o.exit_code = true; break;
+		case 'L': o.lint = true; break;
+		case 'j':
+			o.jobs = (unsigned int)strtoul(optarg, NULL, 10);
+			if (o.jobs < 1 || o.jobs > 256)
+				usage();
+			break;
+		default: usage();
+		}
+	}
+	if (o.user != NULL && o.prefs != NULL)
+		usage();
+	cfg = cfg_load(o.config, &error);
+	if (cfg == NULL) {
+		fprintf(stderr, "lmtpd-score: %s\n", error);
+		free(error);
+		return 2;
+	}
+	sc = scoring_new(cfg, o.rules, o.lint ? stdout : NULL);
+	if (sc == NULL) {
+		cfg_free(&cfg);
+		return 2;
+	}
+	if (o.lint)
+		status = scoring_lint_errors(sc) > 0 ? 1 : 0;
+	else if (optind < argc)
+		status = score_paths(sc, argv + optind, argc - optind, o.jobs);
+	else
+		status = score_stdin(sc, &o);
+	scoring_free(&sc);
+	cfg_free(&cfg);
+	return status;
+}

@@ -1,0 +1,477 @@
+/* meta: SpamAssassin meta-rule expressions.  The lexer follows
+ * Constants.pm ARITH_EXPRESSION_LEXER and the semantics are Perl's, which
+ * the shipped rules rely on: "&&" and "||" yield an operand's value (not a
+ * boolean), "!" and comparisons yield 1 or 0, arithmetic is on numbers.
+ * A rule name reads that rule's hit value (0 when absent or not hit);
+ * rules_matching(GLOB) is the sum of the matching rules' values, as
+ * Parser.pm expands it.  Expressions are bounded (META_NODES_MAX). */
+#include "config.h"
+
+#include <ctype.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules_int.h"
+#include "xalloc.h"
+
+#define META_NODES_MAX 4096
+
+enum meta_op {
+	META_NUM,	/* value */
+	META_RULE,	/* rule index */
+	META_NOT,
+	META_NEG,
+	META_AND,
+	META_OR,
+	META_XOR,
+	META_ADD,
+	META_SUB,
+	META_MUL,
+	META_DIV,
+	META_LT,
+	META_GT,
+	META_LE,
+	META_GE,
+	META_EQ,
+	META_NE,
+};
+
+struct meta_node {
+	enum meta_op op;
+	double value;
+	size_t rule;
+	int a, b;	/* operand node indices */
+};
+
+struct meta_prog {
+	struct meta_node *nodes;
+	size_t count;
+	int root;
+	size_t *deps;
+	size_t dep_count;
+};
+
+struct meta_parser {
+	const char *p;
+	char tok[160];
+	const struct strmap *names;
+	struct meta_prog *prog;
+	const char *error;
+	/* rules_matching() names, expanded by the caller */
+	bool in_glob;
+};
+
+static void
+meta_lex(struct meta_parser *mp)
+{
+	const char *p = mp->p;
+	size_t n = 0;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	mp->tok[0] = '\0';
+	if (*p == '\0') {
+		mp->p = p;
+		return;
+	}
+	if (isdigit((unsigned char)*p) || (*p == '.' && isdigit((unsigned char)p[1]))) {
+		while ((isdigit((unsigned char)*p) || *p == '.') && n + 1 < sizeof(mp->tok))
+			mp->tok[n++] = *p++;
+	} else if (isalpha((unsigned char)*p) || *p == '_') {
+		while ((isalnum((unsigned char)*p) || *p == '_' || *p == ':') &&
+		       n + 1 < sizeof(mp->tok))
+			mp->tok[n++] = *p++;
+	} else if ((p[0] == '&' && p[1] == '&') || (p[0] == '|' && p[1] == '|') ||
+		   (p[0] == '>' && p[1] == '=') || (p[0] == '<' && p[1] == '=') ||
+		   (p[0] == '=' && p[1] == '=') || (p[0] == '!' && p[1] == '=')) {
+		mp->tok[n++] = *p++;
+		mp->tok[n++] = *p++;
+	} else if (strchr("()!<>+-*/^", *p) != NULL) {
+		mp->tok[n++] = *p++;
+	} else {
+		mp->error = "unexpected character";
+		p++;
+	}
+	mp->tok[n] = '\0';
+	mp->p = p;
+}
+
+static int
+meta_node(struct meta_parser *mp, enum meta_op op, int a, int b)
+{
+	struct meta_prog *prog = mp->prog;
+
+	if (prog->count >= META_NODES_MAX) {
+		mp->error = "expression too long";
+		return 0;
+	}
+	prog->nodes = xreallocarray(prog->nodes, prog->count + 1, sizeof(*prog->nodes));
+	prog->nodes[prog->count] = (struct meta_node){ op, 0, 0, a, b };
+	return (int)prog->count++;
+}
+
+static void
+meta_add_dep(struct meta_prog *prog, size_t rule)
+{
+	for (size_t i = 0; i < prog->dep_count; i++)
+		if (prog->deps[i] == rule)
+			return;
+	prog->deps = xreallocarray(prog->deps, prog->dep_count + 1, sizeof(*prog->deps));
+	prog->deps[prog->dep_count++] = rule;
+}
+
+static int meta_parse_or(struct meta_parser *mp);
+
+/* rules_matching(GLOB): "*" and "?" over rule names. */
+static int
+meta_rules_matching(struct meta_parser *mp, const char *glob)
+{
+	int sum = meta_node(mp, META_NUM, -1, -1);
+
+	mp->prog->nodes[sum].value = 0;
+	for (size_t i = 0; ; i++) {
+		const char *name = strmap_key_at(mp->names, i);
+		size_t index;
+
+		if (name == NULL)
+			break;
+		if (*name == '\0' || fnmatch(glob, name, 0) != 0)
+			continue;
+		if (!strmap_get(mp->names, name, &index))
+			continue;
+		{
+			int leaf = meta_node(mp, META_RULE, -1, -1);
+
+			mp->prog->nodes[leaf].rule = index;
+			meta_add_dep(mp->prog, index);
+			sum = meta_node(mp, META_ADD, sum, leaf);
+		}
+		if (mp->error != NULL)
+			break;
+	}
+	return sum;
+}
+
+static int
+meta_parse_primary(struct meta_parser *mp)
+{
+	char tok[sizeof(mp->tok)];
+	int n;
+
+	if (mp->error != NULL)
+		return 0;
+	snprintf(tok, sizeof(tok), "%s", mp->tok);
+	if (strcmp(tok, "(") == 0) {
+		meta_lex(mp);
+		n = meta_parse_or(mp);
+		if (strcmp(mp->tok, ")") != 0)
+			mp->error = "missing ')'";
+		meta_lex(mp);
+		return n;
+	}
+	if (strcmp(tok, "!") == 0) {
+		meta_lex(mp);
+		return meta_node(mp, META_NOT, meta_parse_primary(mp), -1);
+	}
+	if (strcmp(tok, "-") == 0) {
+		meta_lex(mp);
+		return meta_node(mp, META_NEG, meta_parse_primary(mp), -1);
+	}
+	if (strcmp(tok, "+") == 0) {
+		meta_lex(mp);
+		return meta_parse_primary(mp);
+	}
+	if (isdigit((unsigned char)tok[0]) || tok[0] == '.') {
+		char *end;
+		double v = strtod(tok, &end);
+
+		if (*end != '\0')
+			mp->error = "bad number";
+		n = meta_node(mp, META_NUM, -1, -1);
+		mp->prog->nodes[n].value = v;
+		meta_lex(mp);
+		return n;
+	}
+	if (isalpha((unsigned char)tok[0]) || tok[0] == '_') {
+		size_t index;
+
+		meta_lex(mp);
+		if (strcmp(tok, "rules_matching") == 0 && strcmp(mp->tok, "(") == 0) {
+			/* The glob is lexed raw: it may hold '*' and '?'. */
+			const char *close = strchr(mp->p, ')');
+			char glob[160];
+			size_t len;
+
+			if (close == NULL) {
+				mp->error = "missing ')'";
+				return 0;
+			}
+			len = (size_t)(close - mp->p);
+			while (len > 0 && isspace((unsigned char)*mp->p)) {
+				mp->p++;
+				len--;
+			}
+			while (len > 0 && isspace((unsigned char)mp->p[len - 1]))
+				len--;
+			if (len == 0 || len >= sizeof(glob)) {
+				mp->error = "bad rules_matching()";
+				return 0;
+			}
+			memcpy(glob, mp->p, len);
+			glob[len] = '\0';
+			mp->p = close + 1;
+			meta_lex(mp);
+			return meta_rules_matching(mp, glob);
+		}
+		if (strchr(tok, ':') != NULL) {
+			mp->error = "invalid token";
+			return 0;
+		}
+		if (strcmp(tok, "local_tests_only") == 0) {
+			n = meta_node(mp, META_NUM, -1, -1);
+			mp->prog->nodes[n].value = 1;
+			return n;
+		}
+		if (strmap_get(mp->names, tok, &index)) {
+			n = meta_node(mp, META_RULE, -1, -1);
+			mp->prog->nodes[n].rule = index;
+			meta_add_dep(mp->prog, index);
+		} else {
+			/* Parser.pm: an undefined dependency reads as 0. */
+			n = meta_node(mp, META_NUM, -1, -1);
+			mp->prog->nodes[n].value = 0;
+		}
+		return n;
+	}
+	mp->error = tok[0] == '\0' ? "unexpected end" : "unexpected token";
+	return 0;
+}
+
+static int
+meta_parse_mul(struct meta_parser *mp)
+{
+	int a = meta_parse_primary(mp);
+
+	while (mp->error == NULL && (strcmp(mp->tok, "*") == 0 || strcmp(mp->tok, "/") == 0)) {
+		enum meta_op op = mp->tok[0] == '*' ? META_MUL : META_DIV;
+
+		meta_lex(mp);
+		a = meta_node(mp, op, a, meta_parse_primary(mp));
+	}
+	return a;
+}
+
+static int
+meta_parse_add(struct meta_parser *mp)
+{
+	int a = meta_parse_mul(mp);
+
+	while (mp->error == NULL && (strcmp(mp->tok, "+") == 0 || strcmp(mp->tok, "-") == 0)) {
+		enum meta_op op = mp->tok[0] == '+' ? META_ADD : META_SUB;
+
+		meta_lex(mp);
+		a = meta_node(mp, op, a, meta_parse_mul(mp));
+	}
+	return a;
+}
+
+static int
+meta_parse_rel(struct meta_parser *mp)
+{
+	int a = meta_parse_add(mp);
+
+	for (;;) {
+		enum meta_op op;
+
+		if (strcmp(mp->tok, "<") == 0)
+			op = META_LT;
+		else if (strcmp(mp->tok, ">") == 0)
+			op = META_GT;
+		else if (strcmp(mp->tok, "<=") == 0)
+			op = META_LE;
+		else if (strcmp(mp->tok, ">=") == 0)
+			op = META_GE;
+		else
+			return a;
+		meta_lex(mp);
+		a = meta_node(mp, op, a, meta_parse_add(mp));
+	}
+}
+
+static int
+meta_parse_eq(struct meta_parser *mp)
+{
+	int a = meta_parse_rel(mp);
+
+	while (mp->error == NULL && (strcmp(mp->tok, "==") == 0 || strcmp(mp->tok, "!=") == 0)) {
+		enum meta_op op = mp->tok[0] == '=' ? META_EQ : META_NE;
+
+		meta_lex(mp);
+		a = meta_node(mp, op, a, meta_parse_rel(mp));
+	}
+	return a;
+}
+
+/* Perl: "^" (bitwise) binds tighter than "&&". */
+static int
+meta_parse_xor(struct meta_parser *mp)
+{
+	int a = meta_parse_eq(mp);
+
+	while (mp->error == NULL && strcmp(mp->tok, "^") == 0) {
+		meta_lex(mp);
+		a = meta_node(mp, META_XOR, a, meta_parse_eq(mp));
+	}
+	return a;
+}
+
+static int
+meta_parse_and(struct meta_parser *mp)
+{
+	int a = meta_parse_xor(mp);
+
+	while (mp->error == NULL && strcmp(mp->tok, "&&") == 0) {
+		meta_lex(mp);
+		a = meta_node(mp, META_AND, a, meta_parse_xor(mp));
+	}
+	return a;
+}
+
+static int
+meta_parse_or(struct meta_parser *mp)
+{
+	int a = meta_parse_and(mp);
+
+	while (mp->error == NULL && strcmp(mp->tok, "||") == 0) {
+		meta_lex(mp);
+		a = meta_node(mp, META_OR, a, meta_parse_and(mp));
+	}
+	return a;
+}
+
+static double
+meta_eval_node(const struct meta_prog *prog, int i, const double *values,
+	       bool *div_zero)
+{
+	const struct meta_node *n = &prog->nodes[i];
+	double a, b;
+
+	switch (n->op) {
+	case META_NUM:
+		return n->value;
+	case META_RULE:
+		return values != NULL ? values[n->rule] : 0;
+	case META_NOT:
+		return meta_eval_node(prog, n->a, values, div_zero) != 0 ? 0 : 1;
+	case META_NEG:
+		return -meta_eval_node(prog, n->a, values, div_zero);
+	case META_AND:
+		a = meta_eval_node(prog, n->a, values, div_zero);
+		return a != 0 ? meta_eval_node(prog, n->b, values, div_zero) : a;
+	case META_OR:
+		a = meta_eval_node(prog, n->a, values, div_zero);
+		return a != 0 ? a : meta_eval_node(prog, n->b, values, div_zero);
+	default:
+		break;
+	}
+	a = meta_eval_node(prog, n->a, values, div_zero);
+	b = meta_eval_node(prog, n->b, values, div_zero);
+	switch (n->op) {
+	case META_XOR:
+		return (double)((long long)a ^ (long long)b);
+	case META_ADD:
+		return a + b;
+	case META_SUB:
+		return a - b;
+	case META_MUL:
+		return a * b;
+	case META_DIV:
+		if (b == 0) {
+			*div_zero = true;
+			return 0;
+		}
+		return a / b;
+	case META_LT:
+		return a < b;
+	case META_GT:
+		return a > b;
+	case META_LE:
+		return a <= b;
+	case META_GE:
+		return a >= b;
+	case META_EQ:
+		return a == b;
+	case META_NE:
+		return a != b;
+	default:
+		return 0;
+	}
+}
+
+struct meta_prog *
+meta_compile(const char *expr, const struct strmap *names, char *why, size_t why_size)
+{
+	struct meta_parser mp;
+	bool div_zero = false;
+
+	memset(&mp, 0, sizeof(mp));
+	mp.p = expr;
+	mp.names = names;
+	mp.prog = xcalloc(1, sizeof(*mp.prog));
+	/* Parser.pm is_meta_valid: Perl syntax only, no code. */
+	if (strpbrk(expr, "$@%;{}") != NULL || strstr(expr, "->") != NULL) {
+		snprintf(why, why_size, "invalid characters in meta expression");
+		meta_free(&mp.prog);
+		return NULL;
+	}
+	meta_lex(&mp);
+	mp.prog->root = meta_parse_or(&mp);
+	if (mp.error == NULL && mp.tok[0] != '\0')
+		mp.error = "trailing tokens";
+	if (mp.error == NULL && mp.prog->count == 0)
+		mp.error = "empty expression";
+	/* is_meta_valid evaluates with every rule at 0: a division that can
+	 * then be by zero makes the rule invalid in SpamAssassin too. */
+	if (mp.error == NULL) {
+		(void)meta_eval_node(mp.prog, mp.prog->root, NULL, &div_zero);
+		if (div_zero)
+			mp.error = "division by zero possible";
+	}
+	if (mp.error != NULL) {
+		snprintf(why, why_size, "%s", mp.error);
+		meta_free(&mp.prog);
+		return NULL;
+	}
+	return mp.prog;
+}
+
+void
+meta_free(struct meta_prog **progp)
+{
+	if (*progp == NULL)
+		return;
+	free((*progp)->nodes);
+	free((*progp)->deps);
+	free(*progp);
+	*progp = NULL;
+}
+
+size_t
+meta_deps(const struct meta_prog *prog, const size_t **deps_r)
+{
+	*deps_r = prog->deps;
+	return prog->dep_count;
+}
+
+double
+meta_eval(const struct meta_prog *prog, const double *values)
+{
+	bool div_zero = false;
+	double v = meta_eval_node(prog, prog->root, values, &div_zero);
+
+	/* A runtime division by zero dies in Perl: the meta does not hit. */
+	return div_zero || isnan(v) ? 0 : v;
+}

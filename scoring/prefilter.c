@@ -1,0 +1,914 @@
+/* prefilter: which regex rules can possibly match a piece of text, from
+ * the literal strings their patterns require.
+ *
+ * Each pattern is parsed (Perl syntax, as the rule files write it) into a
+ * small tree and reduced to a set of literals such that every match of the
+ * pattern contains at least one of them: the technique of RE2's prefilter
+ * and SpamAssassin's own sa-compile.  All the literals of a view go into one
+ * Vectorscan literal database (case-insensitive, which is a superset for
+ * case-sensitive patterns); one scan per line then names the literals
+ * present, hence the candidate rules, and PCRE2 confirms each candidate.
+ * A pattern whose requirement cannot be established (".*", short literals,
+ * constructs the parser does not know) runs on every line: the analysis may
+ * only make the candidate set larger than the true matches, never smaller.
+ *
+ * Literal databases compile in milliseconds, unlike regex prefilter
+ * databases (minutes for SpamAssassin's rule set), so the daemon starts and
+ * reloads fast. */
+#include "config.h"
+
+#include <ctype.h>
+#include <hs/hs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prefilter.h"
+#include "strlist.h"
+#include "xalloc.h"
+
+/* Limits of the analysis: beyond them a set is "unknown", which only costs
+ * speed. */
+#define PF_EXACT_MAX 16		/* strings in an exact set */
+#define PF_STR_MAX 64		/* length of a literal kept */
+#define PF_REQ_MAX 64		/* strings in a required set */
+#define PF_CLASS_MAX 8		/* characters of a class kept exact */
+#define PF_MIN_LITERAL 3	/* shorter literals select too little */
+#define PF_DEPTH_MAX 200
+
+/* A set of strings; "valid" false means unknown/unbounded. */
+struct pf_set {
+	bool valid;
+	struct strlist s;
+};
+
+struct pf_info {
+	struct pf_set exact;	/* every string the node can match */
+	struct pf_set req;	/* every match contains one of these */
+};
+
+struct pf_parser {
+	const char *p, *end;
+	bool extended;
+	int depth;
+	bool error;
+};
+
+static void
+pf_set_init(struct pf_set *s, bool valid)
+{
+	s->valid = valid;
+	strlist_init(&s->s);
+}
+
+static void
+pf_set_free(struct pf_set *s)
+{
+	strlist_free(&s->s);
+	s->valid = false;
+}
+
+static bool
+pf_set_has(const struct pf_set *s, const char *p, size_t len)
+{
+	for (size_t i = 0; i < s->s.n; i++)
+		if (s->s.v[i].len == len && memcmp(s->s.v[i].p, p, len) == 0)
+			return true;
+	return false;
+}
+
+static void
+pf_set_add(struct pf_set *s, const char *p, size_t len)
+{
+	if (!pf_set_has(s, p, len))
+		strlist_add(&s->s, p, len);
+}
+
+static void
+pf_info_free(struct pf_info *i)
+{
+	pf_set_free(&i->exact);
+	pf_set_free(&i->req);
+}
+
+/* The empty string only. */
+static struct pf_info
+pf_empty(void)
+{
+	struct pf_info i;
+
+	pf_set_init(&i.exact, true);
+	pf_set_add(&i.exact, "", 0);
+	pf_set_init(&i.req, false);
+	return i;
+}
+
+static struct pf_info
+pf_unknown(void)
+{
+	struct pf_info i;
+
+	pf_set_init(&i.exact, false);
+	pf_set_init(&i.req, false);
+	return i;
+}
+
+/* The required set implied by an exact set. */
+static struct pf_set
+pf_req_of(const struct pf_info *i)
+{
+	struct pf_set r;
+
+	pf_set_init(&r, false);
+	if (i->exact.valid) {
+		for (size_t k = 0; k < i->exact.s.n; k++)
+			if (i->exact.s.v[k].len == 0) {
+				pf_set_free(&r);
+				return r;
+			}
+		r.valid = true;
+		for (size_t k = 0; k < i->exact.s.n; k++)
+			pf_set_add(&r, i->exact.s.v[k].p, i->exact.s.v[k].len);
+		return r;
+	}
+	if (i->req.valid) {
+		r.valid = true;
+		for (size_t k = 0; k < i->req.s.n; k++)
+			pf_set_add(&r, i->req.s.v[k].p, i->req.s.v[k].len);
+	}
+	return r;
+}
+
+/* How selective a required set is: the length of its shortest string
+ * (longer is rarer), 0 when unknown. */
+static size_t
+pf_quality(const struct pf_set *r)
+{
+	size_t q = PF_STR_MAX + 1;
+
+	if (!r->valid || r->s.n == 0)
+		return 0;
+	for (size_t k = 0; k < r->s.n; k++)
+		if (r->s.v[k].len < q)
+			q = r->s.v[k].len;
+	return q;
+}
+
+static bool
+pf_better(const struct pf_set *a, const struct pf_set *b)
+{
+	size_t qa = pf_quality(a), qb = pf_quality(b);
+
+	if (qa != qb)
+		return qa > qb;
+	return a->valid && (!b->valid || a->s.n < b->s.n);
+}
+
+static struct pf_info
+pf_concat(struct pf_info a, struct pf_info b)
+{
+	struct pf_info out;
+	struct pf_set ra, rb;
+
+	pf_set_init(&out.exact, false);
+	pf_set_init(&out.req, false);
+	if (a.exact.valid && b.exact.valid &&
+	    a.exact.s.n * b.exact.s.n <= PF_EXACT_MAX) {
+		bool ok = true;
+
+		out.exact.valid = true;
+		for (size_t i = 0; i < a.exact.s.n && ok; i++)
+			for (size_t j = 0; j < b.exact.s.n && ok; j++) {
+				size_t la = a.exact.s.v[i].len, lb = b.exact.s.v[j].len;
+				char buf[2 * PF_STR_MAX];
+
+				if (la + lb > PF_STR_MAX) {
+					ok = false;
+					break;
+				}
+				memcpy(buf, a.exact.s.v[i].p, la);
+				memcpy(buf + la, b.exact.s.v[j].p, lb);
+				pf_set_add(&out.exact, buf, la + lb);
+			}
+		if (ok) {
+			pf_info_free(&a);
+			pf_info_free(&b);
+			return out;
+		}
+		pf_set_free(&out.exact);
+		pf_set_init(&out.exact, false);
+	}
+	/* Not exact any more: keep the better requirement of the two. */
+	ra = pf_req_of(&a);
+	rb = pf_req_of(&b);
+	if (pf_better(&ra, &rb)) {
+		out.req = ra;
+		pf_set_free(&rb);
+	} else {
+		out.req = rb;
+		pf_set_free(&ra);
+	}
+	pf_info_free(&a);
+	pf_info_free(&b);
+	return out;
+}
+
+static struct pf_info
+pf_alternate(struct pf_info a, struct pf_info b)
+{
+	struct pf_info out;
+	struct pf_set ra, rb;
+
+	pf_set_init(&out.exact, false);
+	pf_set_init(&out.req, false);
+	if (a.exact.valid && b.exact.valid && a.exact.s.n + b.exact.s.n <= PF_EXACT_MAX) {
+		out.exact.valid = true;
+		for (size_t i = 0; i < a.exact.s.n; i++)
+			pf_set_add(&out.exact, a.exact.s.v[i].p, a.exact.s.v[i].len);
+		for (size_t i = 0; i < b.exact.s.n; i++)
+			pf_set_add(&out.exact, b.exact.s.v[i].p, b.exact.s.v[i].len);
+		pf_info_free(&a);
+		pf_info_free(&b);
+		return out;
+	}
+	ra = pf_req_of(&a);
+	rb = pf_req_of(&b);
+	if (ra.valid && rb.valid && ra.s.n + rb.s.n <= PF_REQ_MAX) {
+		out.req.valid = true;
+		for (size_t i = 0; i < ra.s.n; i++)
+			pf_set_add(&out.req, ra.s.v[i].p, ra.s.v[i].len);
+		for (size_t i = 0; i < rb.s.n; i++)
+			pf_set_add(&out.req, rb.s.v[i].p, rb.s.v[i].len);
+	}
+	pf_set_free(&ra);
+	pf_set_free(&rb);
+	pf_info_free(&a);
+	pf_info_free(&b);
+	return out;
+}
+
+static struct pf_info
+pf_repeat(struct pf_info x, unsigned int min, unsigned int max)
+{
+	struct pf_info out;
+
+	if (min == 0) {
+		/* May match nothing: no requirement; x? stays exact. */
+		if (max == 1 && x.exact.valid && x.exact.s.n + 1 <= PF_EXACT_MAX) {
+			pf_set_add(&x.exact, "", 0);
+			pf_set_free(&x.req);
+			pf_set_init(&x.req, false);
+			return x;
+		}
+		pf_info_free(&x);
+		return pf_unknown();
+	}
+	if (min == max && min <= 4 && x.exact.valid) {
+		struct pf_info acc = pf_empty();
+
+		for (unsigned int k = 0; k < min; k++) {
+			struct pf_info copy;
+
+			pf_set_init(&copy.exact, true);
+			pf_set_init(&copy.req, false);
+			for (size_t i = 0; i < x.exact.s.n; i++)
+				pf_set_add(&copy.exact, x.exact.s.v[i].p, x.exact.s.v[i].len);
+			acc = pf_concat(acc, copy);
+		}
+		pf_info_free(&x);
+		return acc;
+	}
+	/* x{n,} with n >= 1: at least one x, so x's requirement holds. */
+	pf_set_init(&out.exact, false);
+	out.req = pf_req_of(&x);
+	pf_info_free(&x);
+	return out;
+}
+
+/* ---- parser ---------------------------------------------------------------- */
+
+static struct pf_info pf_parse_alt(struct pf_parser *ps);
+
+static unsigned char
+pf_fold(unsigned char c)
+{
+	return (unsigned char)tolower(c);
+}
+
+static struct pf_info
+pf_char(unsigned char c)
+{
+	struct pf_info i;
+	char ch = (char)pf_fold(c);
+
+	pf_set_init(&i.exact, true);
+	pf_set_add(&i.exact, &ch, 1);
+	pf_set_init(&i.req, false);
+	return i;
+}
+
+static void
+pf_skip_extended(struct pf_parser *ps)
+{
+	while (ps->extended && ps->p < ps->end) {
+		if (isspace((unsigned char)*ps->p)) {
+			ps->p++;
+		} else if (*ps->p == '#') {
+			while (ps->p < ps->end && *ps->p != '\n')
+				ps->p++;
+		} else {
+			break;
+		}
+	}
+}
+
+static int
+pf_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* An escape that stands for one byte (\xHH, \x{HH}, \n, \t, \0oo, \cX,
+ * \e, or an escaped punctuation): returns it, or -1 when the escape is a
+ * class, an assertion or anything else. p points after the backslash. */
+static int
+pf_escape_byte(const char **pp, const char *end)
+{
+	const char *p = *pp;
+	char c = *p++;
+	int v;
+
+	switch (c) {
+	case 'n': v = '\n'; break;
+	case 'r': v = '\r'; break;
+	case 't': v = '\t'; break;
+	case 'f': v = '\f'; break;
+	case 'e': v = 27; break;
+	case 'a': v = 7; break;
+	case 'x':
+		if (p < end && *p == '{') {
+			const char *q = p + 1;
+
+			v = 0;
+			while (q < end && *q != '}' && pf_hex(*q) >= 0 && v <= 0xff)
+				v = v * 16 + pf_hex(*q++);
+			if (q >= end || *q != '}' || v > 0xff)
+				return -1;
+			p = q + 1;
+		} else {
+			v = 0;
+			for (int k = 0; k < 2 && p < end && pf_hex(*p) >= 0; k++)
+				v = v * 16 + pf_hex(*p++);
+		}
+		break;
+	case '0':
+		v = 0;
+		for (int k = 0; k < 2 && p < end && *p >= '0' && *p <= '7'; k++)
+			v = v * 8 + (*p++ - '0');
+		break;
+	case 'c':
+		if (p >= end)
+			return -1;
+		v = toupper((unsigned char)*p++) ^ 0x40;
+		break;
+	default:
+		if (isalnum((unsigned char)c))
+			return -1;	/* \d \w \b \1 \p ...: not one byte */
+		v = (unsigned char)c;
+		break;
+	}
+	*pp = p;
+	return v;
+}
+
+/* [...]: exact when it holds few characters, unknown otherwise. */
+static struct pf_info
+pf_parse_class(struct pf_parser *ps)
+{
+	unsigned char seen[256];
+	bool negated = false, unknown = false;
+	size_t count = 0;
+	int prev = -1;
+	struct pf_info out;
+
+	memset(seen, 0, sizeof(seen));
+	if (ps->p < ps->end && *ps->p == '^') {
+		negated = true;
+		ps->p++;
+	}
+	/* A ']' first is a literal. */
+	if (ps->p < ps->end && *ps->p == ']') {
+		seen[']'] = 1;
+		prev = ']';
+		ps->p++;
+	}
+	while (ps->p < ps->end && *ps->p != ']') {
+		int c;
+
+		if (*ps->p == '[' && ps->p + 1 < ps->end && ps->p[1] == ':') {
+			const char *close = strstr(ps->p, ":]");
+
+			if (close == NULL || close >= ps->end) {
+				ps->error = true;
+				return pf_unknown();
+			}
+			ps->p = close + 2;
+			unknown = true;
+			prev = -1;
+			continue;
+		}
+		if (*ps->p == '\\' && ps->p + 1 < ps->end) {
+			const char *q = ps->p + 1;
+
+			c = pf_escape_byte(&q, ps->end);
+			if (c < 0) {
+				/* \d \s \w etc., or \Q: many characters. */
+				ps->p += 2;
+				if (ps->p[-1] == 'x' || ps->p[-1] == 'p' || ps->p[-1] == 'P' ||
+				    ps->p[-1] == 'N' || ps->p[-1] == 'o') {
+					if (ps->p < ps->end && *ps->p == '{') {
+						while (ps->p < ps->end && *ps->p != '}')
+							ps->p++;
+						if (ps->p < ps->end)
+							ps->p++;
+					}
+				}
+				unknown = true;
+				prev = -1;
+				continue;
+			}
+			ps->p = q;
+		} else {
+			c = (unsigned char)*ps->p++;
+		}
+		if (c == '-' && prev >= 0 && ps->p < ps->end && *ps->p != ']') {
+			int hi;
+
+			if (*ps->p == '\\') {
+				const char *q = ps->p + 1;
+
+				hi = pf_escape_byte(&q, ps->end);
+				if (hi < 0) {
+					unknown = true;
+					ps->p += 2;
+					prev = -1;
+					continue;
+				}
+				ps->p = q;
+			} else {
+				hi = (unsigned char)*ps->p++;
+			}
+			if (hi < prev || hi - prev > PF_CLASS_MAX * 2) {
+				unknown = true;
+			} else {
+				for (int k = prev; k <= hi; k++)
+					if (!seen[pf_fold((unsigned char)k)]++)
+						count++;
+			}
+			prev = -1;
+			continue;
+		}
+		if (!seen[pf_fold((unsigned char)c)]++)
+			count++;
+		prev = c;
+	}
+	if (ps->p >= ps->end) {
+		ps->error = true;
+		return pf_unknown();
+	}
+	ps->p++;	/* ']' */
+	if (negated || unknown || count == 0 || count > PF_CLASS_MAX)
+		return pf_unknown();
+	pf_set_init(&out.exact, true);
+	pf_set_init(&out.req, false);
+	for (int k = 0; k < 256; k++)
+		if (seen[k]) {
+			char ch = (char)k;
+
+			pf_set_add(&out.exact, &ch, 1);
+		}
+	return out;
+}
+
+/* (...) after the '(' */
+static struct pf_info
+pf_parse_group(struct pf_parser *ps)
+{
+	bool zero_width = false, saved_ext = ps->extended;
+	struct pf_info in;
+
+	if (ps->p < ps->end && *ps->p == '?') {
+		ps->p++;
+		if (ps->p >= ps->end) {
+			ps->error = true;
+			return pf_unknown();
+		}
+		switch (*ps->p) {
+		case ':': case '>': case '|':
+			ps->p++;
+			break;
+		case '=': case '!':
+			zero_width = true;
+			ps->p++;
+			break;
+		case '<':
+			if (ps->p + 1 < ps->end && (ps->p[1] == '=' || ps->p[1] == '!')) {
+				zero_width = true;
+				ps->p += 2;
+				break;
+			}
+			/* (?<name>...) */
+			while (ps->p < ps->end && *ps->p != '>')
+				ps->p++;
+			ps->p++;
+			break;
+		case 'P':
+			if (ps->p + 1 < ps->end && ps->p[1] == '<') {
+				while (ps->p < ps->end && *ps->p != '>')
+					ps->p++;
+				ps->p++;
+				break;
+			}
+			ps->error = true;
+			return pf_unknown();
+		case '\'':
+			ps->p++;
+			while (ps->p < ps->end && *ps->p != '\'')
+				ps->p++;
+			ps->p++;
+			break;
+		case '#':
+			while (ps->p < ps->end && *ps->p != ')')
+				ps->p++;
+			if (ps->p < ps->end)
+				ps->p++;
+			return pf_empty();
+		default: {
+			/* Inline flags: (?imsx-imsx) or (?imsx-imsx:...). */
+			bool on = true, ext = ps->extended;
+
+			while (ps->p < ps->end && *ps->p != ')' && *ps->p != ':') {
+				if (*ps->p == '-')
+					on = false;
+				else if (*ps->p == 'x')
+					ext = on;
+				else if (*ps->p == '^')
+					ext = false;
+				else if (strchr("imsnpadlu", *ps->p) == NULL) {
+					ps->error = true;
+					return pf_unknown();
+				}
+				ps->p++;
+			}
+			if (ps->p >= ps->end) {
+				ps->error = true;
+				return pf_unknown();
+			}
+			if (*ps->p == ')') {
+				/* Applies to the rest of the enclosing group. */
+				ps->p++;
+				ps->extended = ext;
+				return pf_empty();
+			}
+			ps->p++;
+			ps->extended = ext;
+			break;
+		}
+		}
+	}
+	in = pf_parse_alt(ps);
+	ps->extended = saved_ext;
+	if (ps->p >= ps->end || *ps->p != ')') {
+		ps->error = true;
+		pf_info_free(&in);
+		return pf_unknown();
+	}
+	ps->p++;
+	if (zero_width) {
+		pf_info_free(&in);
+		return pf_empty();
+	}
+	return in;
+}
+
+static struct pf_info
+pf_parse_atom(struct pf_parser *ps)
+{
+	char c = *ps->p++;
+
+	switch (c) {
+	case '(':
+		return pf_parse_group(ps);
+	case '[':
+		return pf_parse_class(ps);
+	case '.':
+		return pf_unknown();
+	case '^':
+	case '$':
+		return pf_empty();
+	case '\\': {
+		const char *q = ps->p;
+		int b;
+
+		if (q >= ps->end) {
+			ps->error = true;
+			return pf_unknown();
+		}
+		if (*q == 'Q') {
+			/* \Q...\E: literal text. */
+			struct pf_info acc = pf_empty();
+			const char *e = ps->p + 1;
+
+			while (e < ps->end && !(e[0] == '\\' && e + 1 < ps->end && e[1] == 'E'))
+				acc = pf_concat(acc, pf_char((unsigned char)*e++));
+			ps->p = e < ps->end ? e + 2 : e;
+			return acc;
+		}
+		if (strchr("bBAzZGK", *q) != NULL) {
+			ps->p++;
+			return pf_empty();
+		}
+		b = pf_escape_byte(&q, ps->end);
+		if (b >= 0) {
+			ps->p = q;
+			return pf_char((unsigned char)b);
+		}
+		/* \d \w \s \p{..} \1 \g{..} \k<..> ...: some characters. */
+		ps->p++;
+		if (ps->p < ps->end && (*ps->p == '{' || *ps->p == '<') &&
+		    strchr("pPxogkN", ps->p[-1]) != NULL) {
+			char close = *ps->p == '{' ? '}' : '>';
+
+			while (ps->p < ps->end && *ps->p != close)
+				ps->p++;
+			if (ps->p < ps->end)
+				ps->p++;
+		}
+		return pf_unknown();
+	}
+	default:
+		return pf_char((unsigned char)c);
+	}
+}
+
+/* A quantifier after an atom, if any: {n}, {n,}, {n,m}, *, +, ? with an
+ * optional lazy/possessive suffix.  A '{' that is not a quantifier is a
+ * literal, as in Perl. */
+static bool
+pf_parse_quant(struct pf_parser *ps, unsigned int *min_r, unsigned int *max_r)
+{
+	const char *p = ps->p;
+	unsigned long lo = 0, hi;
+
+	if (p >= ps->end)
+		return false;
+	if (*p == '*' || *p == '+' || *p == '?') {
+		*min_r = *p == '+' ? 1 : 0;
+		*max_r = *p == '?' ? 1 : ~0u;
+		p++;
+	} else if (*p == '{') {
+		const char *q = p + 1;
+		bool have_lo = false;
+
+		while (q < ps->end && isdigit((unsigned char)*q)) {
+			lo = lo * 10 + (unsigned long)(*q++ - '0');
+			have_lo = true;
+			if (lo > 100000)
+				return false;
+		}
+		hi = lo;
+		if (q < ps->end && *q == ',') {
+			q++;
+			hi = ~0u;
+			if (q < ps->end && isdigit((unsigned char)*q)) {
+				hi = 0;
+				while (q < ps->end && isdigit((unsigned char)*q)) {
+					hi = hi * 10 + (unsigned long)(*q++ - '0');
+					if (hi > 100000)
+						return false;
+				}
+			}
+		}
+		if (!have_lo || q >= ps->end || *q != '}')
+			return false;
+		*min_r = (unsigned int)lo;
+		*max_r = (unsigned int)hi;
+		p = q + 1;
+	} else {
+		return false;
+	}
+	if (p < ps->end && (*p == '?' || *p == '+'))
+		p++;
+	ps->p = p;
+	return true;
+}
+
+static struct pf_info
+pf_parse_concat(struct pf_parser *ps)
+{
+	struct pf_info acc = pf_empty();
+
+	for (;;) {
+		struct pf_info atom;
+		unsigned int min, max;
+
+		pf_skip_extended(ps);
+		if (ps->p >= ps->end || *ps->p == '|' || *ps->p == ')' || ps->error)
+			return acc;
+		atom = pf_parse_atom(ps);
+		pf_skip_extended(ps);
+		while (pf_parse_quant(ps, &min, &max)) {
+			atom = pf_repeat(atom, min, max);
+			pf_skip_extended(ps);
+		}
+		acc = pf_concat(acc, atom);
+	}
+}
+
+static struct pf_info
+pf_parse_alt(struct pf_parser *ps)
+{
+	struct pf_info acc;
+
+	if (++ps->depth > PF_DEPTH_MAX) {
+		ps->error = true;
+		return pf_unknown();
+	}
+	acc = pf_parse_concat(ps);
+	while (!ps->error && ps->p < ps->end && *ps->p == '|') {
+		ps->p++;
+		acc = pf_alternate(acc, pf_parse_concat(ps));
+	}
+	ps->depth--;
+	return acc;
+}
+
+bool
+prefilter_literals(const char *pattern, size_t len, bool extended, struct strlist *out)
+{
+	struct pf_parser ps = { pattern, pattern + len, extended, 0, false };
+	struct pf_info info = pf_parse_alt(&ps);
+	struct pf_set req;
+	bool ok;
+
+	if (ps.p != ps.end)
+		ps.error = true;
+	req = pf_req_of(&info);
+	ok = !ps.error && req.valid && req.s.n > 0 && pf_quality(&req) >= PF_MIN_LITERAL;
+	if (ok)
+		for (size_t i = 0; i < req.s.n; i++)
+			strlist_add(out, req.s.v[i].p, req.s.v[i].len);
+	pf_set_free(&req);
+	pf_info_free(&info);
+	return ok;
+}
+
+/* ---- the literal database ------------------------------------------------- */
+
+struct prefilter_db {
+	hs_database_t *db;
+	/* literal id -> rule indices */
+	size_t **rules;
+	size_t *rule_counts;
+	size_t literal_count;
+};
+
+struct prefilter_db *
+prefilter_db_build(const struct strlist *literals, const size_t *owner, size_t count,
+		   const char **error_r)
+{
+	struct prefilter_db *pf = xcalloc(1, sizeof(*pf));
+	const char **exprs;
+	size_t *lens;
+	unsigned int *flags, *ids;
+	hs_compile_error_t *cerr = NULL;
+	struct strlist uniq;
+
+	strlist_init(&uniq);
+	/* Distinct literals, each with the rules that need it. */
+	for (size_t i = 0; i < count; i++) {
+		size_t id;
+
+		for (id = 0; id < uniq.n; id++)
+			if (uniq.v[id].len == literals->v[i].len &&
+			    memcmp(uniq.v[id].p, literals->v[i].p, uniq.v[id].len) == 0)
+				break;
+		if (id == uniq.n) {
+			strlist_add(&uniq, literals->v[i].p, literals->v[i].len);
+			pf->rules = xreallocarray(pf->rules, uniq.n, sizeof(*pf->rules));
+			pf->rule_counts = xreallocarray(pf->rule_counts, uniq.n,
+							sizeof(*pf->rule_counts));
+			pf->rules[id] = NULL;
+			pf->rule_counts[id] = 0;
+		}
+		pf->rules[id] = xreallocarray(pf->rules[id], pf->rule_counts[id] + 1,
+					      sizeof(**pf->rules));
+		pf->rules[id][pf->rule_counts[id]++] = owner[i];
+	}
+	pf->literal_count = uniq.n;
+	if (uniq.n == 0) {
+		strlist_free(&uniq);
+		return pf;
+	}
+	exprs = xcalloc(uniq.n, sizeof(*exprs));
+	lens = xcalloc(uniq.n, sizeof(*lens));
+	flags = xcalloc(uniq.n, sizeof(*flags));
+	ids = xcalloc(uniq.n, sizeof(*ids));
+	for (size_t i = 0; i < uniq.n; i++) {
+		exprs[i] = uniq.v[i].p;
+		lens[i] = uniq.v[i].len;
+		flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+		ids[i] = (unsigned int)i;
+	}
+	if (hs_compile_lit_multi(exprs, flags, ids, lens, (unsigned int)uniq.n,
+				 HS_MODE_BLOCK, NULL, &pf->db, &cerr) != HS_SUCCESS) {
+		static char msg[256];
+
+		snprintf(msg, sizeof(msg), "%s", cerr != NULL ? cerr->message : "?");
+		hs_free_compile_error(cerr);
+		*error_r = msg;
+		pf->db = NULL;
+	}
+	free(exprs);
+	free(lens);
+	free(flags);
+	free(ids);
+	strlist_free(&uniq);
+	if (pf->db == NULL) {
+		prefilter_db_free(&pf);
+		return NULL;
+	}
+	return pf;
+}
+
+void
+prefilter_db_free(struct prefilter_db **pfp)
+{
+	struct prefilter_db *pf = *pfp;
+
+	if (pf == NULL)
+		return;
+	if (pf->db != NULL)
+		hs_free_database(pf->db);
+	for (size_t i = 0; i < pf->literal_count; i++)
+		free(pf->rules[i]);
+	free(pf->rules);
+	free(pf->rule_counts);
+	free(pf);
+	*pfp = NULL;
+}
+
+int
+prefilter_alloc_scratch(const struct prefilter_db *pf, hs_scratch_t **scratch)
+{
+	if (pf == NULL || pf->db == NULL)
+		return 0;
+	return hs_alloc_scratch(pf->db, scratch) == HS_SUCCESS ? 0 : -1;
+}
+
+struct prefilter_scan {
+	const struct prefilter_db *pf;
+	void (*on_rule)(size_t rule, void *ctx);
+	void *ctx;
+};
+
+static int
+prefilter_on_literal(unsigned int id, unsigned long long from, unsigned long long to,
+		     unsigned int flags, void *ctx)
+{
+	struct prefilter_scan *sc = ctx;
+
+	(void)from;
+	(void)to;
+	(void)flags;
+	for (size_t k = 0; k < sc->pf->rule_counts[id]; k++)
+		sc->on_rule(sc->pf->rules[id][k], sc->ctx);
+	return 0;
+}
+
+void
+prefilter_scan(const struct prefilter_db *pf, hs_scratch_t *scratch,
+	       const char *text, size_t len, void (*on_rule)(size_t rule, void *ctx),
+	       void *ctx)
+{
+	struct prefilter_scan sc = { pf, on_rule, ctx };
+
+	if (pf == NULL || pf->db == NULL)
+		return;
+	while (len > 0) {
+		/* Vectorscan takes an unsigned int length; a longer text
+		 * is scanned in overlapping pieces so no literal is cut. */
+		unsigned int piece = len > 0x40000000u ? 0x40000000u : (unsigned int)len;
+
+		(void)hs_scan(pf->db, text, piece, 0, scratch, prefilter_on_literal, &sc);
+		if (piece == len)
+			break;
+		text += piece - 64;
+		len -= piece - 64;
+	}
+}

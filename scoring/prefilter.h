@@ -1,0 +1,33 @@
+/* Required-literal prefilter for regex rules: see prefilter.c.  Internal to
+ * scoring/. */
+#ifndef LMTPD_PREFILTER_H
+#define LMTPD_PREFILTER_H
+
+#include <hs/hs.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "strlist.h"
+
+/* Appends to out a set of literals (lowercased) one of which every match
+ * of pattern (Perl syntax, no delimiters) contains.  Returns false, adding
+ * nothing, when no useful set can be established. */
+bool prefilter_literals(const char *pattern, size_t len, bool extended,
+			struct strlist *out);
+
+struct prefilter_db;
+
+/* literals->v[i] is required by rule owner[i] (i < count).  Returns NULL
+ * with *error_r when Vectorscan refuses to compile. */
+struct prefilter_db *prefilter_db_build(const struct strlist *literals,
+					const size_t *owner, size_t count,
+					const char **error_r);
+void prefilter_db_free(struct prefilter_db **pf);
+/* Grows *scratch (may start NULL) to serve pf; -1 on failure. */
+int prefilter_alloc_scratch(const struct prefilter_db *pf, hs_scratch_t **scratch);
+/* Calls on_rule(rule) for every rule with a literal present in text (a
+ * rule may be named more than once). */
+void prefilter_scan(const struct prefilter_db *pf, hs_scratch_t *scratch,
+		    const char *text, size_t len,
+		    void (*on_rule)(size_t rule, void *ctx), void *ctx);
+
+#endif

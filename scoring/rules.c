@@ -1,0 +1,1022 @@
+/* rules: turns the parsed rule definitions into something fast to run and
+ * runs it.  Regex rules compile with PCRE2 (JIT); the body, rawbody, full
+ * and uri patterns also go into one Vectorscan database per view, compiled
+ * in prefilter mode: Vectorscan reports a superset of the patterns that can
+ * match each line, and PCRE2 confirms every candidate, so results are
+ * exactly PCRE2's while most patterns are never run.  Patterns Vectorscan
+ * cannot take run on every line.  Every PCRE2 match is bounded by
+ * match_limit and heap_limit; a pattern that hits a limit counts as no
+ * match. */
+#include "config.h"
+
+#include <ctype.h>
+#include <hs/hs.h>
+#include "prefilter.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "log.h"
+#include "msgview.h"
+#include "rules_int.h"
+#include "eval.h"
+#include "rules_parse.h"
+#include "xalloc.h"
+
+/* PCRE2 bounds per match call: generous for real rules (SpamAssassin's
+ * Perl has none), small enough that a hostile pattern/message pair costs
+ * milliseconds, not minutes. */
+#define RULES_MATCH_LIMIT 1000000
+#define RULES_DEPTH_LIMIT 10000
+#define RULES_HEAP_LIMIT_KIB 20480
+/* Hits counted per rule and view (tflags multiple without maxhits). */
+#define RULES_HITS_MAX 1000
+
+/* ---- strmap --------------------------------------------------------- */
+
+struct strmap_slot {
+	char *key;
+	size_t value;
+	uint32_t hash;
+};
+
+struct strmap {
+	struct strmap_slot *slots;
+	size_t cap, count;
+};
+
+static uint32_t
+strmap_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+struct strmap *
+strmap_new(void)
+{
+	struct strmap *m = xcalloc(1, sizeof(*m));
+
+	m->cap = 1024;
+	m->slots = xcalloc(m->cap, sizeof(*m->slots));
+	return m;
+}
+
+void
+strmap_free(struct strmap **mp)
+{
+	struct strmap *m = *mp;
+
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->slots[i].key);
+	free(m->slots);
+	free(m);
+	*mp = NULL;
+}
+
+static struct strmap_slot *
+strmap_find(const struct strmap *m, const char *key, uint32_t h)
+{
+	size_t i = h & (m->cap - 1);
+
+	while (m->slots[i].key != NULL &&
+	       (m->slots[i].hash != h || strcmp(m->slots[i].key, key) != 0))
+		i = (i + 1) & (m->cap - 1);
+	return &m->slots[i];
+}
+
+void
+strmap_put(struct strmap *m, const char *key, size_t value)
+{
+	uint32_t h = strmap_hash(key);
+	struct strmap_slot *s;
+
+	if ((m->count + 1) * 2 > m->cap) {
+		struct strmap_slot *old = m->slots;
+		size_t old_cap = m->cap;
+
+		m->cap *= 2;
+		m->slots = xcalloc(m->cap, sizeof(*m->slots));
+		for (size_t i = 0; i < old_cap; i++)
+			if (old[i].key != NULL)
+				*strmap_find(m, old[i].key, old[i].hash) = old[i];
+		free(old);
+	}
+	s = strmap_find(m, key, h);
+	if (s->key == NULL) {
+		s->key = xstrdup(key);
+		s->hash = h;
+		m->count++;
+	}
+	s->value = value;
+}
+
+bool
+strmap_get(const struct strmap *m, const char *key, size_t *value_r)
+{
+	const struct strmap_slot *s = strmap_find(m, key, strmap_hash(key));
+
+	if (s->key == NULL)
+		return false;
+	*value_r = s->value;
+	return true;
+}
+
+const char *
+strmap_key_at(const struct strmap *m, size_t slot)
+{
+	if (slot >= m->cap)
+		return NULL;
+	return m->slots[slot].key != NULL ? m->slots[slot].key : "";
+}
+
+/* ---- regexes ----------------------------------------------------------- */
+
+const char *
+rules_flag_letters(uint32_t options)
+{
+	static char letters[8];
+	size_t n = 0;
+
+	if (options & PCRE2_CASELESS)
+		letters[n++] = 'i';
+	if (options & PCRE2_MULTILINE)
+		letters[n++] = 'm';
+	if (options & PCRE2_DOTALL)
+		letters[n++] = 's';
+	if (options & PCRE2_EXTENDED)
+		letters[n++] = 'x';
+	letters[n] = '\0';
+	return letters;
+}
+
+/* Util::compile_regexp's delimiter handling: /re/, m{re}, m(re), m<re>,
+ * m[re], m!re! (any non-word delimiter but backslash), flags after. */
+int
+rules_split_regex(const char *written, char **pattern_r, uint32_t *options_r,
+		  char *why, size_t why_size)
+{
+	const char *p = written, *body, *end, *mods;
+	char delim;
+	size_t len = strlen(written);
+	uint32_t options = 0;
+
+	if (*p == '/') {
+		delim = '/';
+		p++;
+	} else if ((p[0] == 'm' || (p[0] == 'q' && p[1] == 'r'))) {
+		p += p[0] == 'm' ? 1 : 2;
+		switch (*p) {
+		case '{': delim = '}'; break;
+		case '(': delim = ')'; break;
+		case '<': delim = '>'; break;
+		case '[': delim = ']'; break;
+		default:
+			if (*p == '\0' || isalnum((unsigned char)*p) || *p == '_' ||
+			    *p == '\\' || isspace((unsigned char)*p)) {
+				snprintf(why, why_size, "missing regexp delimiters");
+				return -1;
+			}
+			delim = *p;
+			break;
+		}
+		p++;
+	} else {
+		snprintf(why, why_size, "missing regexp delimiters");
+		return -1;
+	}
+	body = p;
+	/* The last delimiter followed only by modifier letters. */
+	end = written + len;
+	mods = end;
+	while (mods > body && isalpha((unsigned char)mods[-1]))
+		mods--;
+	if (mods == body || mods[-1] != delim) {
+		snprintf(why, why_size, "invalid end delimiter/mods");
+		return -1;
+	}
+	for (const char *m = mods; m < end; m++) {
+		switch (*m) {
+		case 'i': options |= PCRE2_CASELESS; break;
+		case 'm': options |= PCRE2_MULTILINE; break;
+		case 's': options |= PCRE2_DOTALL; break;
+		case 'x': options |= PCRE2_EXTENDED; break;
+		case 'n': options |= PCRE2_NO_AUTO_CAPTURE; break;
+		/* o (compile once), p (preserve), g, and the charset
+		 * modifiers change nothing for a single match here. */
+		case 'o': case 'p': case 'g': case 'a': case 'u': case 'l': case 'd':
+			break;
+		default:
+			snprintf(why, why_size, "unknown regexp modifier '%c'", *m);
+			return -1;
+		}
+	}
+	len = (size_t)(mods - 1 - body);
+	if (memmem(body, len, "(?{", 3) != NULL || memmem(body, len, "(??{", 4) != NULL) {
+		snprintf(why, why_size, "eval (?{}) found");
+		return -1;
+	}
+	*pattern_r = xstrndup(body, len);
+	*options_r = options;
+	return 0;
+}
+
+pcre2_code *
+rules_compile_regex(const char *written, char *why, size_t why_size)
+{
+	char *pattern;
+	uint32_t options;
+	int err;
+	PCRE2_SIZE erroff;
+	pcre2_code *re;
+
+	if (rules_split_regex(written, &pattern, &options, why, why_size) < 0)
+		return NULL;
+	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, options, &err,
+			   &erroff, NULL);
+	if (re == NULL) {
+		PCRE2_UCHAR msg[256];
+
+		pcre2_get_error_message(err, msg, sizeof(msg));
+		snprintf(why, why_size, "%s at offset %zu", (char *)msg, (size_t)erroff);
+		free(pattern);
+		return NULL;
+	}
+	/* JIT is an optimisation: without it the interpreter runs. */
+	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	free(pattern);
+	return re;
+}
+
+pcre2_code_32 *
+rules_compile_regex32(const char *written, char *why, size_t why_size)
+{
+	char *pattern;
+	uint32_t options, *wide;
+	size_t len;
+	int err;
+	PCRE2_SIZE erroff;
+	pcre2_code_32 *re;
+
+	if (rules_split_regex(written, &pattern, &options, why, why_size) < 0)
+		return NULL;
+	len = strlen(pattern);
+	wide = xcalloc(len + 1, sizeof(*wide));
+	for (size_t i = 0; i < len; i++)
+		wide[i] = (unsigned char)pattern[i];
+	re = pcre2_compile_32(wide, len, options, &err, &erroff, NULL);
+	free(wide);
+	free(pattern);
+	if (re == NULL) {
+		PCRE2_UCHAR8 msg[256];
+
+		pcre2_get_error_message_8(err, msg, sizeof(msg));
+		snprintf(why, why_size, "%s at offset %zu", (char *)msg, (size_t)erroff);
+		return NULL;
+	}
+	(void)pcre2_jit_compile_32(re, PCRE2_JIT_COMPLETE);
+	return re;
+}
+
+/* ---- loading and compiling ---------------------------------------------- */
+
+bool
+rules_header_modifiers_valid(const char *header)
+{
+	static const char *const mods[] = { "raw", "addr", "name", "host", "domain",
+					    "ip", "revip", "first", "last" };
+	const char *colon = strchr(header, ':');
+
+	while (colon != NULL) {
+		const char *next = strchr(colon + 1, ':');
+		size_t len = next != NULL ? (size_t)(next - colon - 1) : strlen(colon + 1);
+		bool ok = false;
+
+		for (size_t i = 0; i < N_ELEMENTS(mods); i++)
+			if (strlen(mods[i]) == len && strncmp(colon + 1, mods[i], len) == 0)
+				ok = true;
+		if (!ok)
+			return false;
+		colon = next;
+	}
+	return true;
+}
+
+/* "fn(args)": arguments are Perl literals: 'quoted', "quoted", numbers,
+ * barewords. */
+int
+rules_parse_eval(struct rules_build *b, struct rule *r, const char *call)
+{
+	const char *open = strchr(call, '('), *close = strrchr(call, ')'), *p;
+	struct eval_call *ec;
+	size_t name_len;
+
+	(void)b;
+	if (open == NULL || close == NULL || close < open)
+		return -1;
+	for (p = close + 1; *p != '\0'; p++)
+		if (!isspace((unsigned char)*p))
+			return -1;
+	name_len = (size_t)(open - call);
+	while (name_len > 0 && isspace((unsigned char)call[name_len - 1]))
+		name_len--;
+	if (name_len == 0)
+		return -1;
+	ec = xcalloc(1, sizeof(*ec));
+	ec->name = xstrndup(call, name_len);
+	ec->type = r->type;
+	p = open + 1;
+	while (p < close) {
+		struct buf arg;
+
+		while (p < close && (isspace((unsigned char)*p) || *p == ','))
+			p++;
+		if (p >= close)
+			break;
+		buf_init(&arg, 0);
+		if (*p == '\'' || *p == '"') {
+			char q = *p++;
+
+			while (p < close && *p != q) {
+				if (*p == '\\' && p + 1 < close && (p[1] == q || p[1] == '\\'))
+					p++;
+				buf_put(&arg, p, 1);
+				p++;
+			}
+			if (p < close)
+				p++;
+		} else {
+			while (p < close && *p != ',' && !isspace((unsigned char)*p)) {
+				buf_put(&arg, p, 1);
+				p++;
+			}
+		}
+		ec->args = xreallocarray(ec->args, ec->arg_count + 1, sizeof(*ec->args));
+		ec->args[ec->arg_count++] = buf_steal(&arg, NULL);
+	}
+	ec->fn = eval_lookup(ec->name);
+	r->eval = ec;
+	return 0;
+}
+
+static void
+rules_free_rule(struct rule *r)
+{
+	free(r->name);
+	free(r->describe);
+	free(r->header);
+	free(r->if_unset);
+	free(r->pattern);
+	free(r->meta_src);
+	if (r->re != NULL)
+		pcre2_code_free(r->re);
+	if (r->re32 != NULL)
+		pcre2_code_free_32(r->re32);
+	if (r->eval != NULL) {
+		for (size_t i = 0; i < r->eval->arg_count; i++)
+			free(r->eval->args[i]);
+		free(r->eval->args);
+		free((char *)r->eval->name);
+		free(r->eval);
+	}
+	meta_free(&r->meta);
+}
+
+static void
+rules_add_index(size_t **list, size_t *count, size_t index)
+{
+	*list = xreallocarray(*list, *count + 1, sizeof(**list));
+	(*list)[(*count)++] = index;
+}
+
+static int
+rules_header_slot(struct ruleset *rs, const char *request)
+{
+	for (size_t i = 0; i < rs->header_request_count; i++)
+		if (strcmp(rs->header_requests[i].request, request) == 0)
+			return (int)i;
+	rs->header_requests = xreallocarray(rs->header_requests,
+					    rs->header_request_count + 1,
+					    sizeof(*rs->header_requests));
+	memset(&rs->header_requests[rs->header_request_count], 0,
+	       sizeof(*rs->header_requests));
+	rs->header_requests[rs->header_request_count].request = xstrdup(request);
+	return (int)rs->header_request_count++;
+}
+
+static bool
+rules_any_score(const struct rule *r, bool use_bayes)
+{
+	/* Score sets 0 (no Bayes) and 2 (Bayes), without network tests. */
+	return r->score[0] != 0 || (use_bayes && r->score[2] != 0);
+}
+
+static const char *
+rules_type_name(enum rule_type t)
+{
+	static const char *const names[] = { "header", "mimeheader", "body",
+					     "rawbody", "full", "uri", "meta" };
+
+	return names[t];
+}
+
+/* Builds the required-literal prefilter for one view's regex rules. */
+static void
+rules_build_prefilter(struct rules_build *b, enum rule_type type)
+{
+	struct ruleset *rs = b->rs;
+	struct prefilter *pf = &rs->views[type];
+	struct strlist literals;
+	size_t *owner = NULL, owner_cap = 0;
+	const char *error = NULL;
+
+	strlist_init(&literals);
+	for (size_t i = 0; i < rs->count; i++) {
+		struct rule *r = &rs->rules[i];
+		char *pattern, why[256];
+		uint32_t options;
+		size_t before = literals.n;
+
+		if (r->type != type || r->skip != RULE_RUNS ||
+		    (r->re == NULL && r->re32 == NULL))
+			continue;
+		if (rules_split_regex(r->pattern, &pattern, &options, why, sizeof(why)) < 0 ||
+		    !prefilter_literals(pattern, strlen(pattern),
+					(options & PCRE2_EXTENDED) != 0, &literals)) {
+			rules_add_index(&pf->always, &pf->always_count, i);
+		} else {
+			pf->filtered_count++;
+		}
+		free(pattern);
+		if (literals.n > owner_cap) {
+			owner_cap = literals.n * 2;
+			owner = xreallocarray(owner, owner_cap, sizeof(*owner));
+		}
+		for (size_t k = before; k < literals.n; k++)
+			owner[k] = i;
+	}
+	if (literals.n > 0) {
+		pf->db = prefilter_db_build(&literals, owner, literals.n, &error);
+		if (pf->db == NULL) {
+			rules_diag_add(b, "(prefilter)", 0, false,
+				       "could not build the %s prefilter (%s); those rules "
+				       "run on every line", rules_type_name(type), error);
+			for (size_t k = 0; k < literals.n; k++)
+				if (k == 0 || owner[k] != owner[k - 1])
+					rules_add_index(&pf->always, &pf->always_count, owner[k]);
+			pf->filtered_count = 0;
+		}
+	}
+	free(owner);
+	strlist_free(&literals);
+}
+
+/* Orders metas so that every meta comes after the metas it reads;
+ * circular ones are excluded (Parser.pm compile_meta_rules). */
+static void
+rules_order_metas(struct rules_build *b)
+{
+	struct ruleset *rs = b->rs;
+	unsigned char *state = xcalloc(rs->count, 1);	/* 0 new, 1 placed */
+	size_t pending = 0, placed;
+	size_t *metas = NULL;
+
+	for (size_t i = 0; i < rs->count; i++)
+		if (rs->rules[i].type == RULE_META && rs->rules[i].skip == RULE_RUNS &&
+		    rs->rules[i].meta != NULL)
+			rules_add_index(&metas, &pending, i);
+	do {
+		placed = 0;
+		for (size_t k = 0; k < pending; k++) {
+			size_t i = metas[k];
+			const size_t *deps;
+			size_t nd = meta_deps(rs->rules[i].meta, &deps);
+			bool ready = true;
+
+			if (state[i])
+				continue;
+			for (size_t d = 0; d < nd && ready; d++) {
+				const struct rule *dep = &rs->rules[deps[d]];
+
+				if (dep->type == RULE_META && dep->meta != NULL &&
+				    dep->skip == RULE_RUNS && !state[deps[d]])
+					ready = false;
+			}
+			if (ready) {
+				state[i] = 1;
+				rules_add_index(&rs->meta_order, &rs->meta_count, i);
+				placed++;
+			}
+		}
+	} while (placed > 0);
+	for (size_t k = 0; k < pending; k++) {
+		size_t i = metas[k];
+
+		if (!state[i]) {
+			rs->rules[i].skip = RULE_SKIP_META;
+			rules_diag_add(b, rs->rules[i].file, rs->rules[i].line, false,
+				       "meta %s: circular dependencies, excluded",
+				       rs->rules[i].name);
+		}
+	}
+	free(metas);
+	free(state);
+}
+
+static void
+rules_compile_all(struct rules_build *b)
+{
+	struct ruleset *rs = b->rs;
+
+	for (size_t i = 0; i < rs->count; i++) {
+		struct rule *r = &rs->rules[i];
+		char why[512];
+
+		if (!r->defined)
+			continue;
+		if (r->tflags & TFLAG_NET) {
+			r->skip = RULE_SKIP_NET;
+			continue;
+		}
+		if (!rules_any_score(r, rs->use_bayes)) {
+			r->skip = RULE_SKIP_SCORE_ZERO;
+			continue;
+		}
+		if (r->eval != NULL) {
+			if (r->eval->fn == NULL) {
+				r->skip = RULE_SKIP_EVAL;
+				rules_diag_add(b, r->file, r->line, false,
+					       "%s %s: eval:%s() not implemented, skipped",
+					       rules_type_name(r->type), r->name, r->eval->name);
+				continue;
+			}
+			rules_add_index(&rs->eval_rules, &rs->eval_count, i);
+			continue;
+		}
+		if (r->type == RULE_META) {
+			r->meta = meta_compile(r->meta_src, rs->by_name, why, sizeof(why));
+			if (r->meta == NULL) {
+				r->skip = RULE_SKIP_BROKEN;
+				rules_diag_add(b, r->file, r->line, true, "meta %s: %s: %s",
+					       r->name, why, r->meta_src);
+			}
+			continue;
+		}
+		if (r->exists) {
+			r->header_slot = rules_header_slot(rs, r->header);
+			if (r->type == RULE_MIMEHEADER)
+				rules_add_index(&rs->mimeheader_rules, &rs->mimeheader_count, i);
+			continue;
+		}
+		if (r->pattern == NULL) {
+			r->skip = RULE_SKIP_BROKEN;
+			continue;
+		}
+		/* Parser.pm parse_captures: %{TAG} templates need tags
+		 * captured by other rules at match time. */
+		if (strstr(r->pattern, "%{") != NULL) {
+			r->skip = RULE_SKIP_CAPTURE;
+			rules_diag_add(b, r->file, r->line, false,
+				       "%s %s: capture templates %%{...} not supported, skipped",
+				       rules_type_name(r->type), r->name);
+			continue;
+		}
+		r->re = rules_compile_regex(r->pattern, why, sizeof(why));
+		if (r->re == NULL && strstr(why, "too large") != NULL)
+			r->re32 = rules_compile_regex32(r->pattern, why, sizeof(why));
+		if (r->re == NULL && r->re32 == NULL) {
+			r->skip = RULE_SKIP_BROKEN;
+			rules_diag_add(b, r->file, r->line, true, "%s %s: invalid regexp: %s",
+				       rules_type_name(r->type), r->name, why);
+			continue;
+		}
+		if (r->type == RULE_HEADER || r->type == RULE_MIMEHEADER) {
+			r->header_slot = rules_header_slot(rs, r->header);
+			if (r->type == RULE_MIMEHEADER)
+				rules_add_index(&rs->mimeheader_rules, &rs->mimeheader_count, i);
+		}
+	}
+	/* Header rules, grouped by the request they read. */
+	for (size_t i = 0; i < rs->count; i++) {
+		struct rule *r = &rs->rules[i];
+
+		if (r->type == RULE_HEADER && r->skip == RULE_RUNS && r->header_slot >= 0) {
+			struct header_request *hr = &rs->header_requests[r->header_slot];
+
+			rules_add_index(&hr->rules, &hr->rule_count, i);
+		}
+	}
+	rules_order_metas(b);
+	rules_build_prefilter(b, RULE_BODY);
+	rules_build_prefilter(b, RULE_RAWBODY);
+	rules_build_prefilter(b, RULE_FULL);
+	rules_build_prefilter(b, RULE_URI);
+	for (int t = RULE_BODY; t <= RULE_URI; t++)
+		rules_diag_add(b, "(prefilter)", 0, false,
+			       "%s: %zu rules behind required literals, %zu run on every "
+			       "element", rules_type_name((enum rule_type)t),
+			       rs->views[t].filtered_count, rs->views[t].always_count);
+	for (size_t i = 0; i < rs->count; i++) {
+		const struct rule *r = &rs->rules[i];
+
+		if (!r->defined)
+			continue;
+		if (r->skip == RULE_RUNS)
+			b->result->rules_loaded++;
+		else if (r->skip != RULE_SKIP_SCORE_ZERO)
+			b->result->rules_skipped++;
+	}
+}
+
+struct ruleset *
+rules_load(const char *const *dirs, size_t dir_count, struct rules_load_result *result)
+{
+	struct rules_build b;
+	struct ruleset *rs = xcalloc(1, sizeof(*rs));
+
+	memset(result, 0, sizeof(*result));
+	memset(&b, 0, sizeof(b));
+	b.rs = rs;
+	b.result = result;
+	b.replace_tag = strmap_new();
+	b.replace_pre = strmap_new();
+	b.replace_inter = strmap_new();
+	b.replace_post = strmap_new();
+	rs->by_name = strmap_new();
+	rs->required_score = 5.0;
+	rs->use_bayes = true;
+	sa_settings_init(&rs->settings);
+	for (size_t i = 0; i < dir_count; i++)
+		rules_parse_dir(&b, dirs[i]);
+	rules_apply_replace_tags(&b);
+	rules_default_scores(&b);
+	rules_compile_all(&b);
+	rs->match_ctx = pcre2_match_context_create(NULL);
+	pcre2_set_match_limit(rs->match_ctx, RULES_MATCH_LIMIT);
+	pcre2_set_depth_limit(rs->match_ctx, RULES_DEPTH_LIMIT);
+	pcre2_set_heap_limit(rs->match_ctx, RULES_HEAP_LIMIT_KIB);
+	rs->match_ctx32 = pcre2_match_context_create_32(NULL);
+	pcre2_set_match_limit_32(rs->match_ctx32, RULES_MATCH_LIMIT);
+	pcre2_set_depth_limit_32(rs->match_ctx32, RULES_DEPTH_LIMIT);
+	pcre2_set_heap_limit_32(rs->match_ctx32, RULES_HEAP_LIMIT_KIB);
+
+	strmap_free(&b.replace_tag);
+	strmap_free(&b.replace_pre);
+	strmap_free(&b.replace_inter);
+	strmap_free(&b.replace_post);
+	strlist_free(&b.replace_values);
+	strlist_free(&b.replace_rules);
+	free(b.replace_start);
+	free(b.replace_end);
+	strlist_free(&b.bayes_settings);
+	/* Rule definitions point at interned file names. */
+	rs->paths = b.paths;
+	return rs;
+}
+
+void
+rules_load_result_free(struct rules_load_result *result)
+{
+	for (size_t i = 0; i < result->diag_count; i++) {
+		free(result->diags[i].file);
+		free(result->diags[i].message);
+	}
+	free(result->diags);
+	memset(result, 0, sizeof(*result));
+}
+
+void
+rules_free(struct ruleset **rsp)
+{
+	struct ruleset *rs = *rsp;
+
+	if (rs == NULL)
+		return;
+	for (size_t i = 0; i < rs->count; i++)
+		rules_free_rule(&rs->rules[i]);
+	free(rs->rules);
+	strmap_free(&rs->by_name);
+	for (size_t i = 0; i < rs->header_request_count; i++) {
+		free(rs->header_requests[i].request);
+		free(rs->header_requests[i].rules);
+	}
+	free(rs->header_requests);
+	free(rs->mimeheader_rules);
+	free(rs->eval_rules);
+	free(rs->meta_order);
+	for (int t = 0; t < RULE_TYPE_COUNT; t++) {
+		prefilter_db_free(&rs->views[t].db);
+		free(rs->views[t].always);
+	}
+	for (int k = 0; k < ADDRLIST_KIND_COUNT; k++)
+		addrlist_free(&rs->lists[k]);
+	if (rs->match_ctx != NULL)
+		pcre2_match_context_free(rs->match_ctx);
+	if (rs->match_ctx32 != NULL)
+		pcre2_match_context_free_32(rs->match_ctx32);
+	sa_settings_free(&rs->settings);
+	strlist_free(&rs->paths);
+	free(rs);
+	*rsp = NULL;
+}
+
+const struct sa_settings *
+rules_settings(const struct ruleset *rs)
+{
+	return &rs->settings;
+}
+
+double
+rules_required_score(const struct ruleset *rs)
+{
+	return rs->required_score;
+}
+
+bool
+rules_use_bayes(const struct ruleset *rs)
+{
+	return rs->use_bayes;
+}
+
+size_t
+rules_count(const struct ruleset *rs)
+{
+	return rs->count;
+}
+
+const char *
+rules_name(const struct ruleset *rs, size_t index)
+{
+	return rs->rules[index].name;
+}
+
+const char *
+rules_describe(const struct ruleset *rs, size_t index)
+{
+	return rs->rules[index].describe;
+}
+
+long
+rules_find(const struct ruleset *rs, const char *name)
+{
+	size_t index;
+
+	return strmap_get(rs->by_name, name, &index) ? (long)index : -1;
+}
+
+/* ---- matching ------------------------------------------------------------ */
+
+struct rules_scratch {
+	pcre2_match_data *md;
+	pcre2_match_data_32 *md32;
+	uint32_t *wide;		/* subject widened for the 32-bit library */
+	size_t wide_cap;
+	hs_scratch_t *hs;
+	/* Candidate flags per rule for the element being scanned. */
+	unsigned char *candidate;
+	size_t *cand_list;
+	size_t cand_count;
+	struct buf hval;
+};
+
+struct rules_scratch *
+rules_scratch_new(const struct ruleset *rs)
+{
+	struct rules_scratch *s = xcalloc(1, sizeof(*s));
+
+	s->md = pcre2_match_data_create(64, NULL);
+	s->md32 = pcre2_match_data_create_32(64, NULL);
+	for (int t = 0; t < RULE_TYPE_COUNT; t++)
+		if (prefilter_alloc_scratch(rs->views[t].db, &s->hs) < 0)
+			log_panic("hs_alloc_scratch failed");
+	s->candidate = xcalloc(rs->count > 0 ? rs->count : 1, 1);
+	s->cand_list = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*s->cand_list));
+	buf_init(&s->hval, 0);
+	return s;
+}
+
+void
+rules_scratch_free(struct rules_scratch **sp)
+{
+	struct rules_scratch *s = *sp;
+
+	if (s == NULL)
+		return;
+	pcre2_match_data_free(s->md);
+	pcre2_match_data_free_32(s->md32);
+	free(s->wide);
+	if (s->hs != NULL)
+		hs_free_scratch(s->hs);
+	free(s->candidate);
+	free(s->cand_list);
+	buf_free(&s->hval);
+	free(s);
+	*sp = NULL;
+}
+
+void
+rules_hits_free(struct rules_hits *hits)
+{
+	free(hits->hits);
+	memset(hits, 0, sizeof(*hits));
+}
+
+/* Counts matches of rule r in subject: at most 1 unless multiple, then at
+ * most limit (Perl's //g loop: after an empty match, move on one byte). */
+static unsigned int
+rules_count_matches(const struct ruleset *rs, struct rules_scratch *s,
+		    const struct rule *r, const char *subject, size_t len,
+		    bool multiple, unsigned int limit)
+{
+	PCRE2_SIZE start = 0;
+	unsigned int n = 0;
+
+	if (r->re == NULL && r->re32 != NULL) {
+		if (len + 1 > s->wide_cap) {
+			s->wide_cap = len + 1;
+			s->wide = xreallocarray(s->wide, s->wide_cap, sizeof(*s->wide));
+		}
+		for (size_t i = 0; i < len; i++)
+			s->wide[i] = (unsigned char)subject[i];
+	}
+	while (start <= len) {
+		PCRE2_SIZE *ov;
+		int rc;
+
+		if (r->re != NULL) {
+			rc = pcre2_match(r->re, (PCRE2_SPTR)subject, len, start, 0, s->md,
+					 rs->match_ctx);
+			ov = pcre2_get_ovector_pointer(s->md);
+		} else if (r->re32 != NULL) {
+			rc = pcre2_match_32(r->re32, s->wide, len, start, 0, s->md32,
+					    rs->match_ctx32);
+			ov = pcre2_get_ovector_pointer_32(s->md32);
+		} else {
+			break;
+		}
+		if (rc < 0)
+			break;
+		n++;
+		if (!multiple || n >= limit)
+			break;
+		start = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+	}
+	return n;
+}
+
+static unsigned int
+rules_limit(const struct rule *r)
+{
+	return r->maxhits != 0 ? r->maxhits : RULES_HITS_MAX;
+}
+
+static void
+rules_match_headers(const struct ruleset *rs, struct rules_scratch *s,
+		    struct msgview *mv, struct rules_hits *out)
+{
+	for (size_t h = 0; h < rs->header_request_count; h++) {
+		const struct header_request *hr = &rs->header_requests[h];
+		bool found;
+
+		buf_reset(&s->hval);
+		found = msgview_get(mv, hr->request, &s->hval);
+		for (size_t k = 0; k < hr->rule_count; k++) {
+			const struct rule *r = &rs->rules[hr->rules[k]];
+			const char *subject = s->hval.data != NULL ? s->hval.data : "";
+			size_t len = s->hval.len;
+			unsigned int n;
+
+			if (r->exists) {
+				if (found)
+					out->hits[hr->rules[k]] = 1;
+				continue;
+			}
+			/* Check.pm: an absent header is undef unless
+			 * [if-unset: ...] gives a value; Perl matches undef
+			 * as "". */
+			if (!found) {
+				subject = r->if_unset != NULL ? r->if_unset : "";
+				len = strlen(subject);
+			}
+			n = rules_count_matches(rs, s, r, subject, len,
+						(r->tflags & TFLAG_MULTIPLE) != 0, rules_limit(r));
+			if (r->neg)
+				n = n == 0 ? 1 : 0;
+			out->hits[hr->rules[k]] = n;
+		}
+	}
+}
+
+static void
+rules_match_mimeheaders(const struct ruleset *rs, struct rules_scratch *s,
+			struct msgview *mv, struct rules_hits *out)
+{
+	size_t parts = msgview_part_count(mv);
+
+	for (size_t k = 0; k < rs->mimeheader_count; k++) {
+		size_t i = rs->mimeheader_rules[k];
+		const struct rule *r = &rs->rules[i];
+
+		for (size_t p = 0; p < parts && out->hits[i] == 0; p++) {
+			buf_reset(&s->hval);
+			if (!msgview_part_get(mv, p, r->header, &s->hval))
+				continue;
+			if (r->exists) {
+				out->hits[i] = 1;
+				continue;
+			}
+			if (rules_count_matches(rs, s, r, s->hval.data != NULL ? s->hval.data : "",
+						s->hval.len, false, 1) > 0)
+				out->hits[i] = r->neg ? 0 : 1;
+		}
+	}
+}
+
+static void
+rules_on_prefilter(size_t rule, void *ctx)
+{
+	struct rules_scratch *s = ctx;
+
+	if (!s->candidate[rule]) {
+		s->candidate[rule] = 1;
+		s->cand_list[s->cand_count++] = rule;
+	}
+}
+
+/* Runs the regex rules of one view over its elements (lines, paragraphs,
+ * URIs, or the one full text), per SpamAssassin's per-element loops. */
+static void
+rules_match_view(const struct ruleset *rs, struct rules_scratch *s,
+		 enum rule_type type, const struct strlist *elems,
+		 struct rules_hits *out)
+{
+	const struct prefilter *pf = &rs->views[type];
+
+	for (size_t e = 0; e < elems->n; e++) {
+		const char *text = elems->v[e].p;
+		size_t len = elems->v[e].len;
+
+		s->cand_count = 0;
+		prefilter_scan(pf->db, s->hs, text, len, rules_on_prefilter, s);
+		for (size_t pass = 0; pass < 2; pass++) {
+			const size_t *list = pass == 0 ? s->cand_list : pf->always;
+			size_t count = pass == 0 ? s->cand_count : pf->always_count;
+
+			for (size_t k = 0; k < count; k++) {
+				size_t i = list[k];
+				const struct rule *r = &rs->rules[i];
+				bool multiple = (r->tflags & TFLAG_MULTIPLE) != 0;
+				unsigned int limit = rules_limit(r);
+
+				if (pass == 0)
+					s->candidate[i] = 0;
+				if (out->hits[i] >= (multiple ? limit : 1))
+					continue;
+				out->hits[i] += rules_count_matches(rs, s, r, text, len,
+								    multiple,
+								    limit - out->hits[i]);
+			}
+		}
+	}
+}
+
+void
+rules_match(const struct ruleset *rs, struct rules_scratch *s, struct msgview *mv,
+	    double time_limit, struct rules_hits *out)
+{
+	struct timespec t0, t1;
+	struct strlist full;
+	const char *data;
+	size_t len;
+
+	out->count = rs->count;
+	out->hits = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*out->hits));
+	out->time_limit_exceeded = false;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+
+	rules_match_headers(rs, s, mv, out);
+	rules_match_mimeheaders(rs, s, mv, out);
+	rules_match_view(rs, s, RULE_BODY, msgview_body(mv), out);
+	rules_match_view(rs, s, RULE_RAWBODY, msgview_rawbody(mv), out);
+	rules_match_view(rs, s, RULE_URI, msgview_uris(mv), out);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (time_limit > 0 && (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 > time_limit) {
+		out->time_limit_exceeded = true;
+		return;
+	}
+	msgview_full(mv, &data, &len);
+	full.v = &(struct strlist_item){ (char *)data, len };
+	full.n = full.cap = 1;
+	rules_match_view(rs, s, RULE_FULL, &full, out);
+	rules_match_evals(rs, mv, out);
+}

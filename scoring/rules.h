@@ -1,0 +1,77 @@
+/* SpamAssassin-syntax rule sets: loading (.cf files, conditionals,
+ * include, ReplaceTags), compiling (PCRE2 with JIT, a Vectorscan prefilter
+ * in front of the body/rawbody/full/uri patterns) and matching every rule
+ * once per message.  Totalling per recipient is in score.h.
+ *
+ * A ruleset is built once in the master and only read afterwards, so the
+ * workers share it copy-on-write.  Matching needs per-process scratch space
+ * (rules_scratch), made after fork. */
+#ifndef LMTPD_RULES_H
+#define LMTPD_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include "compat.h"
+#include "sa_settings.h"
+
+struct msgview;
+struct ruleset;
+struct rules_scratch;
+
+/* A problem found while loading: "file:line: message". */
+struct rules_diag {
+	char *file;
+	unsigned int line;
+	bool error;		/* false: a skipped rule or an ignored line */
+	char *message;
+};
+
+struct rules_load_result {
+	struct rules_diag *diags;
+	size_t diag_count;
+	unsigned int rules_loaded;	/* rules that will run */
+	unsigned int rules_skipped;	/* eval/net/uncompilable rules */
+	unsigned int errors;
+};
+
+/* Loads every *.cf of each folder in dirs (in that order, name order within
+ * a folder).  A missing folder is a diagnostic, not an error.  extra_files
+ * (may be NULL) are read after the folders, as SpamAssassin reads
+ * local.cf-style files.  Returns NULL only when nothing could be set up at
+ * all; individual bad lines or rules are diagnostics in result. */
+struct ruleset *rules_load(const char *const *dirs, size_t dir_count,
+			   struct rules_load_result *result);
+void rules_load_result_free(struct rules_load_result *result);
+void rules_free(struct ruleset **rs);
+
+const struct sa_settings *rules_settings(const struct ruleset *rs);
+double rules_required_score(const struct ruleset *rs);
+bool rules_use_bayes(const struct ruleset *rs);
+size_t rules_count(const struct ruleset *rs);
+const char *rules_name(const struct ruleset *rs, size_t index);
+const char *rules_describe(const struct ruleset *rs, size_t index);
+/* Index of a rule by name, or -1. */
+long rules_find(const struct ruleset *rs, const char *name);
+
+/* Per-process matching state (PCRE2 match data, Vectorscan scratch). */
+struct rules_scratch *rules_scratch_new(const struct ruleset *rs);
+void rules_scratch_free(struct rules_scratch **scratch);
+
+/* Hit counts of the non-meta rules for one message: hits[i] is the number
+ * of times rule i hit (0 or 1 unless tflags multiple).  Metas are left to
+ * score.c because they depend on each user's scores. */
+struct rules_hits {
+	unsigned int *hits;
+	size_t count;
+	bool time_limit_exceeded;
+};
+
+/* Matches every rule against mv.  Bounded: PCRE2 match/heap limits per
+ * match, and a wall-clock backstop (time_limit seconds, 0 = none) after
+ * which the remaining rules are skipped and time_limit_exceeded is set. */
+void rules_match(const struct ruleset *rs, struct rules_scratch *scratch,
+		 struct msgview *mv, double time_limit, struct rules_hits *out);
+void rules_hits_free(struct rules_hits *hits);
+
+#endif

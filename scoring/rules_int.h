@@ -1,0 +1,197 @@
+/* Internals shared by the rule loader (rules_parse.c), the compiler and
+ * matcher (rules.c), meta expressions (meta.c), eval functions (eval.c) and
+ * totalling (score.c).  Not for use outside scoring/. */
+#ifndef LMTPD_RULES_INT_H
+#define LMTPD_RULES_INT_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rules.h"
+#include "sa_settings.h"
+#include "strlist.h"
+
+enum rule_type {
+	RULE_HEADER,
+	RULE_MIMEHEADER,
+	RULE_BODY,
+	RULE_RAWBODY,
+	RULE_FULL,
+	RULE_URI,
+	RULE_META,
+	RULE_TYPE_COUNT
+};
+
+enum rule_tflag {
+	TFLAG_MULTIPLE = 1 << 0,
+	TFLAG_NET = 1 << 1,
+	TFLAG_NICE = 1 << 2,
+	TFLAG_LEARN = 1 << 3,
+	TFLAG_USERCONF = 1 << 4,
+	TFLAG_NOAUTOLEARN = 1 << 5,
+	TFLAG_AUTOLEARN_BODY = 1 << 6,
+};
+
+/* Why a defined rule does not run. */
+enum rule_skip {
+	RULE_RUNS,
+	RULE_SKIP_SCORE_ZERO,	/* SpamAssassin: a rule scored 0 is not run */
+	RULE_SKIP_NET,		/* tflags net: network tests are off */
+	RULE_SKIP_EVAL,		/* eval function lmtpd does not implement */
+	RULE_SKIP_BROKEN,	/* pattern did not compile */
+	RULE_SKIP_META,		/* unsolvable meta dependencies */
+	RULE_SKIP_CAPTURE,	/* %{TAG} capture templates */
+};
+
+struct meta_prog;
+struct prefilter_db;
+struct eval_call;
+
+/* An eval rule's function: returns the hit value (0 = no hit). */
+struct eval_ctx;
+typedef unsigned int (*eval_fn)(struct eval_ctx *ctx, const struct eval_call *call);
+
+struct eval_call {
+	eval_fn fn;
+	const char *name;	/* the function name */
+	char **args;		/* unquoted arguments */
+	size_t arg_count;
+	enum rule_type type;	/* header/body/rawbody/full/uri */
+};
+
+struct rule {
+	char *name;
+	enum rule_type type;
+	bool defined;		/* a test line was seen (not just a score) */
+	bool subrule;		/* "__" prefix: not scored, not listed */
+	enum rule_skip skip;
+	unsigned int tflags;
+	unsigned int maxhits;	/* 0 = unlimited */
+	int priority;
+	double score[4];
+	bool score_set;
+	char *describe;
+	const char *file;	/* definition site, for diagnostics */
+	unsigned int line;
+
+	/* header and mimeheader rules */
+	char *header;		/* the get() request, "Subject:raw" */
+	int header_slot;	/* index into ruleset->header_requests */
+	bool neg;		/* !~ */
+	bool exists;		/* exists:Header */
+	char *if_unset;		/* NULL = undef (matches as "") */
+
+	/* regex rules */
+	char *pattern;		/* as written, with delimiters and flags */
+	pcre2_code *re;
+	/* The same pattern for the 32-bit library, when it is too large for
+	 * the 8-bit one (Debian builds that with 2-byte links, 64 KiB of
+	 * compiled code; the 32-bit library has no such limit).  Byte values
+	 * are the same code points, so matching is identical. */
+	pcre2_code_32 *re32;
+
+	/* eval rules */
+	struct eval_call *eval;
+
+	/* meta rules */
+	char *meta_src;
+	struct meta_prog *meta;
+};
+
+struct header_request {
+	char *request;
+	size_t *rules;		/* indices of the rules that read it */
+	size_t rule_count;
+};
+
+/* Regex rules of one view behind one required-literal prefilter. */
+struct prefilter {
+	struct prefilter_db *db;	/* NULL if no rule had literals */
+	size_t *always;		/* rules without usable literals: always run */
+	size_t always_count;
+	size_t filtered_count;	/* rules behind db */
+};
+
+/* welcomelist_from and friends: glob patterns, lowercased. */
+struct addrlist_entry {
+	char *pattern;
+	char *rcvd_domain;	/* _rcvd variants: relay domain, else NULL */
+};
+
+struct addrlist {
+	struct addrlist_entry *v;
+	size_t n;
+};
+
+enum addrlist_kind {
+	ADDRLIST_WELCOME_FROM,
+	ADDRLIST_BLOCK_FROM,
+	ADDRLIST_WELCOME_FROM_RCVD,
+	ADDRLIST_DEF_WELCOME_FROM_RCVD,
+	ADDRLIST_WELCOME_TO,
+	ADDRLIST_MORE_SPAM_TO,
+	ADDRLIST_ALL_SPAM_TO,
+	ADDRLIST_BLOCK_TO,
+	ADDRLIST_KIND_COUNT
+};
+
+struct ruleset {
+	struct rule *rules;
+	size_t count;
+	struct strmap *by_name;		/* name -> index + 1 */
+
+	struct sa_settings settings;
+	double required_score;
+	bool use_bayes;
+	struct addrlist lists[ADDRLIST_KIND_COUNT];
+
+	struct header_request *header_requests;
+	size_t header_request_count;
+	size_t *mimeheader_rules;
+	size_t mimeheader_count;
+	size_t *eval_rules;
+	size_t eval_count;
+	struct prefilter views[RULE_TYPE_COUNT];	/* body, rawbody, full, uri */
+	size_t *meta_order;		/* metas in dependency order */
+	size_t meta_count;
+
+	pcre2_match_context *match_ctx;
+	pcre2_match_context_32 *match_ctx32;
+	struct strlist paths;		/* interned rule-file names */
+};
+
+/* name -> value map (open addressing), used for the rule index. */
+struct strmap;
+struct strmap *strmap_new(void);
+void strmap_free(struct strmap **map);
+void strmap_put(struct strmap *map, const char *key, size_t value);
+/* Returns false when key is absent. */
+bool strmap_get(const struct strmap *map, const char *key, size_t *value_r);
+/* For iteration: the key in slot i, "" for an empty slot, NULL past the end. */
+const char *strmap_key_at(const struct strmap *map, size_t slot);
+
+/* Perl regex in SpamAssassin's written form (/re/flags, m{re}flags, ...)
+ * compiled with PCRE2 (JIT when available).  Returns NULL and a reason. */
+pcre2_code *rules_compile_regex(const char *written, char *why, size_t why_size);
+/* The 32-bit fallback for patterns too large for the 8-bit library. */
+pcre2_code_32 *rules_compile_regex32(const char *written, char *why, size_t why_size);
+/* Splits "/re/flags" into the pattern and PCRE2 options; -1 if malformed. */
+int rules_split_regex(const char *written, char **pattern_r, uint32_t *options_r,
+		      char *why, size_t why_size);
+
+/* Meta expressions (meta.c). */
+struct meta_prog *meta_compile(const char *expr, const struct strmap *names,
+			       char *why, size_t why_size);
+void meta_free(struct meta_prog **prog);
+/* Rule indices the expression reads. */
+size_t meta_deps(const struct meta_prog *prog, const size_t **deps_r);
+/* Evaluates with values[i] = the hit value of rule i (0 = no hit). */
+double meta_eval(const struct meta_prog *prog, const double *values);
+
+/* Eval functions (eval.c). */
+/* Looks up fn by name; NULL when lmtpd does not implement it. */
+eval_fn eval_lookup(const char *name);
+
+#endif

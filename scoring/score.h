@@ -1,0 +1,69 @@
+/* Scoring one message for one recipient: the rule hits of the message
+ * (rules_match, once per message) totalled with that user's scores,
+ * welcome/block lists and threshold, and the X-Spam-* headers rendered from
+ * the result exactly as SpamAssassin's default add_header templates do.
+ *
+ * Per-user preferences come from a SpamAssassin user_prefs file: the lines
+ * required_score, score, and the welcomelist/blocklist family (_from,
+ * _from_rcvd, _to, more_spam_to, all_spam_to and their un- forms).  Rule
+ * definitions are not accepted from users. */
+#ifndef LMTPD_SCORE_H
+#define LMTPD_SCORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "buf.h"
+#include "compat.h"
+#include "rules.h"
+
+struct msgview;
+struct score_prefs;
+
+/* Reads a user_prefs file.  A missing file gives NULL and no error (the
+ * site settings apply); a bad line is reported through warn (may be NULL)
+ * as "file:line: why" and skipped. */
+struct score_prefs *score_prefs_load(const struct ruleset *rs, const char *path,
+				     void (*warn)(const char *msg));
+void score_prefs_free(struct score_prefs **prefs);
+
+struct score_hit {
+	size_t rule;
+	unsigned int count;	/* > 1 for tflags multiple */
+	double score;		/* the points of one hit */
+};
+
+struct score_result {
+	double score;		/* rounded to 3 decimals, as SpamAssassin */
+	double required;
+	bool is_spam;
+	struct score_hit *hits;	/* scored rules that hit, sorted by name */
+	size_t hit_count;
+	const char *autolearn;	/* "no", "ham", "spam", "disabled", ... */
+	int score_set;
+	bool time_limit_exceeded;
+};
+
+/* Totals hits for one recipient (prefs may be NULL: site settings). */
+void score_compute(const struct ruleset *rs, const struct rules_hits *hits,
+		   struct msgview *mv, const struct score_prefs *prefs,
+		   struct score_result *out);
+void score_result_free(struct score_result *r);
+
+/* "5.7" as SpamAssassin prints it (a ham just below the threshold prints
+ * as 4.9, never 5.0). */
+void score_format(const struct score_result *r, char *out, size_t out_size);
+/* "RULE_A,RULE_B" (names repeated for multiple hits) or "none". */
+void score_tests(const struct ruleset *rs, const struct score_result *r,
+		 struct buf *out);
+
+/* The X-Spam-* header block (each line ending in "\n"):
+ * X-Spam-Checker-Version, X-Spam-Flag (spam only), X-Spam-Level,
+ * X-Spam-Status (folded as SpamAssassin folds it), X-Spam-Score, and
+ * X-Spam-Report when report is true. */
+void spamhdr_render(const struct ruleset *rs, const struct score_result *r,
+		    const char *hostname, bool report, struct buf *out);
+/* SpamAssassin-style report lines (" pts rule name description"). */
+void score_report(const struct ruleset *rs, const struct score_result *r,
+		  struct buf *out);
+
+#endif

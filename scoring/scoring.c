@@ -1,0 +1,390 @@
+/* scoring: glue between the config, the ruleset, the message views and the
+ * totals.  Inbound X-Spam-* fields are cut out before the views are built
+ * (the message is copied only when it has any), so rules never see a
+ * sender's own verdict. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "message.h"
+#include "msgview.h"
+#include "rules.h"
+#include "scoring.h"
+#include "xalloc.h"
+
+/* A generous per-message backstop: the PCRE2 limits already bound each
+ * match, this only guards against a pathological sum of them. */
+#define SCORING_TIME_LIMIT 20.0
+#define SCORING_SEGMENTS_MAX 64
+
+struct scoring {
+	struct ruleset *rs;
+	struct rules_load_result load;
+	struct rules_scratch *scratch;
+	char *hostname;
+	char *home_template;
+	char *prefs_template;
+	bool report;
+};
+
+struct scoring_msg {
+	char *copy;		/* the message without X-Spam-*, when needed */
+	struct msgview *mv;
+	struct rules_hits hits;
+};
+
+static char **
+scoring_split_dirs(const char *list, size_t *count_r)
+{
+	char *copy = xstrdup(list), *tok, *save = NULL;
+	char **dirs = NULL;
+	size_t n = 0;
+
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
+	     tok = strtok_r(NULL, ", \t", &save)) {
+		dirs = xreallocarray(dirs, n + 1, sizeof(*dirs));
+		dirs[n++] = xstrdup(tok);
+	}
+	free(copy);
+	*count_r = n;
+	return dirs;
+}
+
+struct scoring *
+scoring_new(const struct lmtpd_config *cfg, const char *rules_override, FILE *lint_out)
+{
+	const char *list = rules_override != NULL ? rules_override : cfg->rules_dir;
+	struct scoring *sc;
+	char **dirs;
+	size_t count;
+
+	dirs = scoring_split_dirs(list, &count);
+	if (count == 0) {
+		free(dirs);
+		return NULL;
+	}
+	msgview_global_init();
+	sc = xcalloc(1, sizeof(*sc));
+	sc->rs = rules_load((const char *const *)dirs, count, &sc->load);
+	for (size_t i = 0; i < count; i++)
+		free(dirs[i]);
+	free(dirs);
+	for (size_t i = 0; i < sc->load.diag_count; i++) {
+		const struct rules_diag *d = &sc->load.diags[i];
+
+		if (lint_out != NULL)
+			fprintf(lint_out, "%s:%u: %s%s\n", d->file, d->line,
+				d->error ? "error: " : "", d->message);
+		else if (d->error)
+			log_warn("rules: %s:%u: %s", d->file, d->line, d->message);
+	}
+	if (lint_out != NULL)
+		fprintf(lint_out, "%u rules loaded, %u skipped, %u errors\n",
+			sc->load.rules_loaded, sc->load.rules_skipped, sc->load.errors);
+	else
+		log_info("rules: %u loaded, %u skipped (see lmtpd-score --lint), "
+			 "%u errors", sc->load.rules_loaded, sc->load.rules_skipped,
+			 sc->load.errors);
+	sc->hostname = xstrdup(cfg->hostname);
+	sc->home_template = xstrdup(cfg->home);
+	sc->prefs_template = xstrdup(cfg->spam_prefs);
+	sc->report = cfg->spam_report;
+	scoring_after_fork(sc);
+	return sc;
+}
+
+void
+scoring_free(struct scoring **scp)
+{
+	struct scoring *sc = *scp;
+
+	if (sc == NULL)
+		return;
+	rules_scratch_free(&sc->scratch);
+	rules_free(&sc->rs);
+	rules_load_result_free(&sc->load);
+	free(sc->hostname);
+	free(sc->home_template);
+	free(sc->prefs_template);
+	free(sc);
+	*scp = NULL;
+}
+
+void
+scoring_after_fork(struct scoring *sc)
+{
+	/* Scratch made before fork would be shared memory-wise but is
+	 * written during matches; each process gets its own. */
+	rules_scratch_free(&sc->scratch);
+	sc->scratch = rules_scratch_new(sc->rs);
+}
+
+const struct ruleset *
+scoring_rules(const struct scoring *sc)
+{
+	return sc->rs;
+}
+
+unsigned int
+scoring_lint_errors(const struct scoring *sc)
+{
+	return sc->load.errors;
+}
+
+struct score_prefs *
+scoring_prefs_for_home(const struct scoring *sc, const char *user, const char *home,
+		       void (*warn)(const char *msg))
+{
+	char local[256], path[4096];
+	const char *at = strrchr(user, '@');
+	struct cfg_template_vars vars;
+
+	if (sc->prefs_template[0] == '\0')
+		return NULL;
+	snprintf(local, sizeof(local), "%.*s",
+		 (int)(at != NULL ? (size_t)(at - user) : strlen(user)), user);
+	vars = (struct cfg_template_vars){ user, local, at != NULL ? at + 1 : "", home };
+	if (cfg_expand(sc->prefs_template, &vars, path, sizeof(path)) < 0)
+		return NULL;
+	return score_prefs_load(sc->rs, path, warn);
+}
+
+struct score_prefs *
+scoring_user_prefs(const struct scoring *sc, const char *user,
+		   void (*warn)(const char *msg))
+{
+	char local[256], home[4096];
+	const char *at = strrchr(user, '@');
+	struct cfg_template_vars vars;
+
+	snprintf(local, sizeof(local), "%.*s",
+		 (int)(at != NULL ? (size_t)(at - user) : strlen(user)), user);
+	vars = (struct cfg_template_vars){ user, local, at != NULL ? at + 1 : "", NULL };
+	if (strchr(local, '/') != NULL || strcmp(local, "..") == 0 ||
+	    cfg_expand(sc->home_template, &vars, home, sizeof(home)) < 0)
+		return NULL;
+	return scoring_prefs_for_home(sc, user, home, warn);
+}
+
+static bool
+scoring_is_spam_header(const struct message *msg, const struct message_header *h)
+{
+	return h->name_len > 7 && strncasecmp(msg->data + h->start, "X-Spam-", 7) == 0;
+}
+
+size_t
+scoring_clean_segments(const char *data, size_t len, struct iovec *segs, size_t max)
+{
+	struct message *msg = message_parse(data, len);
+	size_t n = 0, pos = 0;
+
+	for (size_t i = 0; i < msg->header_count; i++) {
+		const struct message_header *h = &msg->headers[i];
+
+		if (!scoring_is_spam_header(msg, h))
+			continue;
+		if (h->start > pos) {
+			if (n == max)
+				goto too_many;
+			segs[n].iov_base = (void *)(data + pos);
+			segs[n].iov_len = h->start - pos;
+			n++;
+		}
+		pos = h->end;
+	}
+	if (pos < len) {
+		if (n == max)
+			goto too_many;
+		segs[n].iov_base = (void *)(data + pos);
+		segs[n].iov_len = len - pos;
+		n++;
+	}
+	message_free(&msg);
+	return n;
+too_many:
+	message_free(&msg);
+	return 0;
+}
+
+struct scoring_msg *
+scoring_msg_new(const struct scoring *sc, const char *data, size_t len,
+		const char *envelope_from)
+{
+	struct scoring_msg *m = xcalloc(1, sizeof(*m));
+	struct iovec segs[SCORING_SEGMENTS_MAX];
+	size_t n = scoring_clean_segments(data, len, segs, N_ELEMENTS(segs));
+
+	if (n != 1 || segs[0].iov_base != data) {
+		/* Cut out the inbound X-Spam-* fields (or, with absurdly many
+		 * of them, score the message as it is). */
+		if (n > 0) {
+			size_t total = 0;
+
+			for (size_t i = 0; i < n; i++)
+				total += segs[i].iov_len;
+			m->copy = xmalloc(total + 1);
+			total = 0;
+			for (size_t i = 0; i < n; i++) {
+				memcpy(m->copy + total, segs[i].iov_base, segs[i].iov_len);
+				total += segs[i].iov_len;
+			}
+			m->copy[total] = '\0';
+			data = m->copy;
+			len = total;
+		}
+	}
+	m->mv = msgview_new(rules_settings(sc->rs), data, len, envelope_from);
+	rules_match(sc->rs, sc->scratch, m->mv, SCORING_TIME_LIMIT, &m->hits);
+	if (m->hits.time_limit_exceeded)
+		log_warn("scoring: time limit of %.0fs exceeded, remaining rules skipped",
+			 SCORING_TIME_LIMIT);
+	return m;
+}
+
+void
+scoring_msg_free(struct scoring_msg **mp)
+{
+	struct scoring_msg *m = *mp;
+
+	if (m == NULL)
+		return;
+	rules_hits_free(&m->hits);
+	msgview_free(&m->mv);
+	free(m->copy);
+	free(m);
+	*mp = NULL;
+}
+
+void
+scoring_msg_total(const struct scoring *sc, struct scoring_msg *msg,
+		  const struct score_prefs *prefs, struct score_result *out)
+{
+	score_compute(sc->rs, &msg->hits, msg->mv, prefs, out);
+}
+
+void
+scoring_score_message(const struct scoring *sc, const char *data, size_t len,
+		      const char *envelope_from, const struct score_prefs *prefs,
+		      struct score_result *out)
+{
+	struct scoring_msg *m = scoring_msg_new(sc, data, len, envelope_from);
+
+	scoring_msg_total(sc, m, prefs, out);
+	scoring_msg_free(&m);
+}
+
+void
+scoring_headers(const struct scoring *sc, const struct score_result *r, struct buf *out)
+{
+	spamhdr_render(sc->rs, r, sc->hostname, sc->report, out);
+}
+
+void
+scoring_rewrite(const struct scoring *sc, const char *data, size_t len,
+		const struct score_result *r, struct buf *out)
+{
+	struct iovec segs[SCORING_SEGMENTS_MAX];
+	size_t n = scoring_clean_segments(data, len, segs, N_ELEMENTS(segs));
+	struct buf hdrs;
+	const char *nl = memchr(data, '\n', len);
+	bool crlf = nl != NULL && nl > data && nl[-1] == '\r';
+	size_t skip = 0;
+
+	if (n == 0) {
+		segs[0].iov_base = (void *)data;
+		segs[0].iov_len = len;
+		n = 1;
+	}
+	/* SpamAssassin puts its fields after a leading Return-Path. */
+	if (len > 12 && strncasecmp(data, "Return-Path:", 12) == 0 &&
+	    segs[0].iov_base == data) {
+		struct message *msg = message_parse(data, len);
+
+		if (msg->header_count > 0) {
+			skip = msg->headers[0].end;
+			buf_put(out, data, skip);
+		}
+		message_free(&msg);
+	}
+	buf_init(&hdrs, 0);
+	scoring_headers(sc, r, &hdrs);
+	for (size_t i = 0; i < hdrs.len; i++) {
+		if (hdrs.data[i] == '\n' && crlf)
+			buf_put(out, "\r", 1);
+		buf_put(out, &hdrs.data[i], 1);
+	}
+	buf_free(&hdrs);
+	for (size_t i = 0; i < n; i++) {
+		const char *p = segs[i].iov_base;
+		size_t l = segs[i].iov_len;
+
+		if (i == 0 && skip > 0) {
+			p += skip;
+			l -= skip;
+		}
+		buf_put(out, p, l);
+	}
+}
+
+void
+scoring_mbox_init(struct scoring_mbox *mb, const char *data, size_t len)
+{
+	mb->p = data;
+	mb->end = data + len;
+	mb->is_mbox = len >= 5 && memcmp(data, "From ", 5) == 0;
+}
+
+bool
+scoring_mbox_next(struct scoring_mbox *mb, const char **msg_r, size_t *len_r)
+{
+	const char *start, *q;
+
+	if (mb->p >= mb->end)
+		return false;
+	if (!mb->is_mbox) {
+		*msg_r = mb->p;
+		*len_r = (size_t)(mb->end - mb->p);
+		mb->p = mb->end;
+		return true;
+	}
+	/* Skip the "From " line. */
+	q = memchr(mb->p, '\n', (size_t)(mb->end - mb->p));
+	start = q != NULL ? q + 1 : mb->end;
+	q = start;
+	for (;;) {
+		const char *nl = memchr(q, '\n', (size_t)(mb->end - q));
+
+		if (nl == NULL) {
+			q = mb->end;
+			break;
+		}
+		if (mb->end - (nl + 1) >= 5 && memcmp(nl + 1, "From ", 5) == 0) {
+			q = nl + 1;
+			break;
+		}
+		q = nl + 1;
+	}
+	*msg_r = start;
+	*len_r = (size_t)(q - start);
+	mb->p = q;
+	return true;
+}
+
+unsigned int
+scoring_mbox_count(const char *data, size_t len)
+{
+	struct scoring_mbox mb;
+	const char *m;
+	size_t l;
+	unsigned int n = 0;
+
+	scoring_mbox_init(&mb, data, len);
+	while (scoring_mbox_next(&mb, &m, &l))
+		n++;
+	return n;
+}

@@ -1,0 +1,80 @@
+/* The scoring module's front door for the daemon and the tools: load the
+ * rules named by the config, score a message once, total it per recipient,
+ * and produce the X-Spam-* headers and the message without inbound X-Spam-*
+ * headers (a sender cannot vouch for itself).
+ *
+ * scoring_new() runs in the master before fork (rules are compiled once and
+ * shared copy-on-write); every process then calls scoring_after_fork()
+ * before scoring, for its own match scratch space. */
+#ifndef LMTPD_SCORING_H
+#define LMTPD_SCORING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/uio.h>
+#include "buf.h"
+#include "compat.h"
+#include "score.h"
+
+struct lmtpd_config;
+struct scoring;
+struct scoring_msg;
+
+/* Loads the rules of cfg->rules_dir (rules_override, a comma list, replaces
+ * it).  With lint_out, every diagnostic is printed there as
+ * "file:line: message"; without, errors are logged as warnings.  Returns
+ * NULL when rules_dir is empty (scoring is off). */
+struct scoring *scoring_new(const struct lmtpd_config *cfg, const char *rules_override,
+			    FILE *lint_out);
+void scoring_free(struct scoring **sc);
+void scoring_after_fork(struct scoring *sc);
+const struct ruleset *scoring_rules(const struct scoring *sc);
+unsigned int scoring_lint_errors(const struct scoring *sc);
+
+/* The prefs of user ("local@domain") from the spam_prefs template with
+ * home from the config's home template; NULL when there is none. */
+struct score_prefs *scoring_user_prefs(const struct scoring *sc, const char *user,
+				       void (*warn)(const char *msg));
+/* The same, for a known home directory. */
+struct score_prefs *scoring_prefs_for_home(const struct scoring *sc, const char *user,
+					   const char *home,
+					   void (*warn)(const char *msg));
+
+/* Parses and matches a message once (data must outlive the result). */
+struct scoring_msg *scoring_msg_new(const struct scoring *sc, const char *data,
+				    size_t len, const char *envelope_from);
+void scoring_msg_free(struct scoring_msg **msg);
+/* Totals for one recipient (prefs may be NULL). */
+void scoring_msg_total(const struct scoring *sc, struct scoring_msg *msg,
+		       const struct score_prefs *prefs, struct score_result *out);
+/* Both, for a one-off message. */
+void scoring_score_message(const struct scoring *sc, const char *data, size_t len,
+			   const char *envelope_from, const struct score_prefs *prefs,
+			   struct score_result *out);
+
+/* The X-Spam-* block for a result (spam_report from the config decides
+ * X-Spam-Report). */
+void scoring_headers(const struct scoring *sc, const struct score_result *r,
+		     struct buf *out);
+/* The message with inbound X-Spam-* header fields removed, as segments of
+ * data (no copy).  Returns the segment count (<= max), or 0 when max is too
+ * small. */
+size_t scoring_clean_segments(const char *data, size_t len, struct iovec *segs,
+			      size_t max);
+/* The whole rewritten message: a leading Return-Path, the X-Spam-* block,
+ * then the message without inbound X-Spam-* (line ends as in the input). */
+void scoring_rewrite(const struct scoring *sc, const char *data, size_t len,
+		     const struct score_result *r, struct buf *out);
+
+/* Messages of an mbox buffer (or the one message of a plain file): the
+ * "From " separator lines are not part of the messages. */
+struct scoring_mbox {
+	const char *p, *end;
+	bool is_mbox;
+};
+void scoring_mbox_init(struct scoring_mbox *mb, const char *data, size_t len);
+bool scoring_mbox_next(struct scoring_mbox *mb, const char **msg_r, size_t *len_r);
+unsigned int scoring_mbox_count(const char *data, size_t len);
+
+#endif
