@@ -203,7 +203,10 @@ usermap_lookup(struct usermap *map, const char *key, char *value_r,
 		*error_r = map->error;
 		return -1;
 	}
-	memcpy(value_r, v.data, v.size);
+	/* An entry without attributes has an empty value, whose data
+	 * Berkeley DB may return as NULL: memcpy must not see it. */
+	if (v.size > 0)
+		memcpy(value_r, v.data, v.size);
 	value_r[v.size] = '\0';
 	return 1;
 }
