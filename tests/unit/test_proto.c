@@ -271,7 +271,8 @@ drv_check(struct drv *d, const char *name, int mode, const struct expect *e)
 		      ut_esc(d->events.data, d->events.len), ut_escs(e->events));
 	if (e->msgs != NULL)
 		ck_assert_msg(d->msgs.len == e->msgs_len &&
-			      memcmp(d->msgs.data, e->msgs, e->msgs_len) == 0,
+			      (e->msgs_len == 0 ||
+			       memcmp(d->msgs.data, e->msgs, e->msgs_len) == 0),
 			      "%s (%s): messages\n# got:  %s\n# want: %s", name,
 			      mode_names[mode], ut_esc(d->msgs.data, d->msgs.len),
 			      ut_esc(e->msgs, e->msgs_len));
