@@ -597,6 +597,9 @@ cfg_expand(const char *tmpl, const struct cfg_template_vars *vars, char *out,
 	size_t o = 0;
 	const char *p;
 
+	/* Even "" needs room for its NUL. */
+	if (out_size == 0)
+		return -1;
 	for (p = tmpl; *p != '\0'; p++) {
 		const char *add = NULL;
 		char one[2] = { *p, '\0' };
