@@ -90,6 +90,9 @@ START_TEST(cfg_defaults)
 	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
 	ck_assert_str_eq(cfg->hostname, host);
 	ck_assert_str_eq(cfg->pid_file, "");
+	ck_assert_ptr_nonnull(strstr(cfg->rules_dir, "/usr/share/spamassassin"));
+	ck_assert_str_eq(cfg->spam_prefs, "%h/.spamassassin/user_prefs");
+	ck_assert(!cfg->spam_report);
 	cfg_free(&cfg);
 	ck_assert_ptr_null(cfg);
 	cfg_free(&cfg);		/* NULL is fine */
@@ -152,6 +155,33 @@ START_TEST(cfg_all_keys)
 	ck_assert_str_eq(cfg->state_dir, "/var/lib/lmtpd-test");
 	ck_assert_str_eq(cfg->hostname, "mx.example.org");
 	ck_assert_str_eq(cfg->pid_file, "/run/lmtpd.pid");
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* The later key types: yes/no and a list of absolute folders. */
+static const struct {
+	const char *text;
+	bool spam_report;
+	const char *rules_dir;
+} scoring_cases[] = {
+	{ "spam_report = yes\n", true, NULL },
+	{ "spam_report = 1\n", true, NULL },
+	{ "spam_report = no\n", false, NULL },
+	{ "spam_report = 0\n", false, NULL },
+	{ "rules_dir =\n", false, "" },
+	{ "rules_dir = /a\n", false, "/a" },
+	{ "rules_dir = /a, /b/c,/d\n", false, "/a, /b/c,/d" },
+	{ "rules_dir = /a,\n  /b\n", false, "/a, /b" },
+};
+
+START_TEST(cfg_scoring_keys)
+{
+	struct lmtpd_config *cfg = load_ok(scoring_cases[_i].text);
+
+	ck_assert_int_eq(cfg->spam_report, scoring_cases[_i].spam_report);
+	if (scoring_cases[_i].rules_dir != NULL)
+		ck_assert_str_eq(cfg->rules_dir, scoring_cases[_i].rules_dir);
 	cfg_free(&cfg);
 }
 END_TEST
@@ -372,6 +402,14 @@ static const struct {
 	  ":2: 'listen_owner': no such user 'lmtpd-no-such-user'" },
 	{ UT_S("state_dir =\n"), ":1: 'state_dir' must be set" },
 	{ UT_S("workers = 2\n\0workers = 3\n"), ": NUL byte in file" },
+	{ UT_S("spam_report = maybe\n"), ":1: 'spam_report' must be yes or no" },
+	{ UT_S("spam_report =\n"), ":1: 'spam_report' must be yes or no" },
+	{ UT_S("spam_report = Yes\n"), ":1: 'spam_report' must be yes or no" },
+	{ UT_S("rules_dir = /usr/share/spamassassin, rules\n"),
+	  ":1: 'rules_dir' entry 'rules' must be an absolute path" },
+	{ UT_S("spam_prefs = %h/%x\n"), ":1: 'spam_prefs': unknown % escape" },
+	{ UT_S("spam_prefs = prefs\n"),
+	  ":1: 'spam_prefs': must be an absolute path or start with %h" },
 };
 
 START_TEST(cfg_errors)
@@ -614,6 +652,8 @@ static const struct {
 	{ "%d%d%d", 35, 0, "example.comexample.comexample.com" },
 	{ "%d%d%d", 34, 0, "example.comexample.comexample.com" },
 	{ "%d%d%d", 33, -1, NULL },
+	{ "", 1, 0, "" },
+	{ "", 0, -1, NULL },
 };
 
 START_TEST(cfg_expand_table)
@@ -655,6 +695,7 @@ cfg_suite(void)
 	tcase_add_test(tc, cfg_defaults);
 	tcase_add_test(tc, cfg_all_keys);
 	tcase_add_test(tc, cfg_empty_values);
+	tcase_add_loop_test(tc, cfg_scoring_keys, 0, N_ELEMENTS(scoring_cases));
 	tcase_add_loop_test(tc, cfg_numbers, 0, N_ELEMENTS(number_cases));
 	tcase_add_test(tc, cfg_continuation_and_comments);
 	tc = ut_tcase(s, "errors", true);
