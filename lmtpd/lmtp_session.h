@@ -9,10 +9,12 @@
 
 struct lmtpd_config;
 struct rcpt_resolver;
+struct scoring;
 struct spool;
 
 struct lmtp_session_env {
 	const struct lmtpd_config *cfg;
+	const struct scoring *scoring;	/* NULL: no scoring */
 	struct rcpt_resolver *resolver;
 	struct spool *spool;
 	/* Set by the worker's signal handler: finish the transaction in

@@ -29,6 +29,7 @@
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "scoring.h"
 #include "worker.h"
 #include "xalloc.h"
 
@@ -39,6 +40,9 @@ struct worker_slot {
 
 struct master {
 	struct lmtpd_config *cfg;
+	/* Compiled rules, built before the workers fork so they share them
+	 * copy-on-write; NULL when rules_dir is empty. */
+	struct scoring *scoring;
 	const char *config_path;
 	struct listener *ls;
 	size_t ls_count;
@@ -174,7 +178,7 @@ master_spawn(struct master *m)
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		free(m->slots);
-		worker_main(m->cfg, m->ls, m->ls_count);
+		worker_main(m->cfg, m->scoring, m->ls, m->ls_count);
 	}
 	if (m->slot_count == m->slot_cap) {
 		m->slot_cap = m->slot_cap == 0 ? 8 : m->slot_cap * 2;
@@ -253,6 +257,10 @@ master_reload(struct master *m)
 		return;
 	}
 	listener_close_all(m->ls, m->ls_count, ls, count, true);
+	/* The rule files may have changed too: that is most of what an
+	 * admin reloads for. */
+	scoring_free(&m->scoring);
+	m->scoring = scoring_new(cfg, NULL, NULL);
 	free(m->ls);
 	m->ls = ls;
 	m->ls_count = count;
@@ -323,6 +331,7 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 		return 1;
 	if (master_prepare_state_dir(&m) < 0 || master_drop_privileges(&m) < 0)
 		return 1;
+	m.scoring = scoring_new(cfg, NULL, NULL);
 	if (!foreground)
 		master_daemonize();
 	master_write_pid_file(cfg);
@@ -396,6 +405,7 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	log_info("stopped");
 	free(m.ls);
 	free(m.slots);
+	scoring_free(&m.scoring);
 	cfg_free(&m.cfg);
 	return 0;
 }

@@ -17,7 +17,9 @@
 #include "maildir.h"
 #include "message.h"
 #include "pipeline.h"
+#include "lmtpd_limits.h"
 #include "rcpt.h"
+#include "scoring.h"
 
 double
 pipeline_elapsed(const struct timespec *from, const struct timespec *to)
@@ -63,7 +65,8 @@ pipeline_log_message(const struct pipeline_txn *txn, const struct message *msg,
 
 static void
 pipeline_log_rcpt(const struct pipeline_txn *txn, const struct rcpt *r,
-		  const char *folder, const double delays[4])
+		  const char *folder, const double delays[4], const char *score,
+		  const char *tests)
 {
 	struct log_delivery d;
 	struct timespec now;
@@ -81,6 +84,8 @@ pipeline_log_rcpt(const struct pipeline_txn *txn, const struct rcpt *r,
 	d.delay = pipeline_elapsed(&txn->t_start, &now);
 	memcpy(d.delays, delays, sizeof(d.delays));
 	d.dsn = &r->dsn;
+	d.score = score;
+	d.tests = tests;
 	log_delivery(&d);
 }
 
@@ -88,10 +93,14 @@ pipeline_log_rcpt(const struct pipeline_txn *txn, const struct rcpt *r,
  * Return-Path, Postfix's X-Original-To and Delivered-To). */
 static int
 pipeline_prepend(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
-		 const struct rcpt *r, const char *date, struct buf *out)
+		 const struct rcpt *r, const char *date, const struct buf *spam,
+		 struct buf *out)
 {
 	buf_reset(out);
 	if (buf_printf(out, "Return-Path: <%s>\n", txn->sender) < 0)
+		return -1;
+	/* SpamAssassin's place for its fields: right after Return-Path. */
+	if (spam->len > 0 && buf_append(out, spam->data, spam->len) < 0)
 		return -1;
 	if (r->orcpt != NULL && buf_printf(out, "X-Original-To: %s\n", r->orcpt) < 0)
 		return -1;
@@ -117,53 +126,106 @@ pipeline_fail_all(struct pipeline_txn *txn, const struct dsn *dsn, size_t size)
 	pipeline_log_message(txn, NULL, size);
 	for (size_t i = 0; i < txn->rcpt_count; i++) {
 		txn->rcpts[i]->dsn = *dsn;
-		pipeline_log_rcpt(txn, txn->rcpts[i], NULL, delays);
+		pipeline_log_rcpt(txn, txn->rcpts[i], NULL, delays, NULL, NULL);
 	}
 }
 
+static void
+pipeline_prefs_warning(const char *msg)
+{
+	log_warn("user preferences: %s", msg);
+}
+
+/* Maximum pieces of the message written per copy: the prepended fields
+ * plus the message cut around inbound X-Spam-* fields. */
+#define PIPELINE_SEGMENTS_MAX 64
+
 void
-pipeline_deliver(const struct lmtpd_config *cfg, struct pipeline_txn *txn,
-		 const char *data, size_t size)
+pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
+		 struct pipeline_txn *txn, const char *data, size_t size)
 {
 	struct message *msg = message_parse(data, size);
-	struct buf prepend;
+	struct scoring_msg *sm = NULL;
+	struct buf prepend, spam, tests;
+	struct iovec iov[PIPELINE_SEGMENTS_MAX + 1];
+	size_t segs = 0;
 	char date[64], filename[MAILDIR_NAME_MAX];
+	double score_shared = 0;
 
 	buf_init(&prepend, 64 * 1024);
+	buf_init(&spam, 0);
+	buf_init(&tests, 0);
 	pipeline_rfc5322_date(date, sizeof(date));
 	pipeline_log_message(txn, msg, size);
+	if (sc != NULL) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		sm = scoring_msg_new(sc, data, size, txn->sender);
+		/* Inbound X-Spam-* fields are not delivered either. */
+		segs = scoring_clean_segments(data, size, iov + 1, PIPELINE_SEGMENTS_MAX);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		score_shared = pipeline_elapsed(&t0, &t1);
+	}
+	if (segs == 0) {
+		iov[1].iov_base = (void *)data;
+		iov[1].iov_len = size;
+		segs = 1;
+	}
 	for (size_t i = 0; i < txn->rcpt_count; i++) {
 		struct rcpt *r = txn->rcpts[i];
 		double delays[4] = { 0, 0, 0, 0 };
 		struct timespec t0, t1;
 		struct maildir_target target;
-		struct iovec iov[2];
+		char score_text[64] = "";
 
 		delays[0] = pipeline_elapsed(&txn->t_start, &txn->t_received);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		buf_reset(&spam);
+		buf_reset(&tests);
+		if (sm != NULL) {
+			struct score_prefs *prefs = scoring_prefs_for_home(sc, r->user, r->home,
+									   pipeline_prefs_warning);
+			struct score_result res;
+			char shown[32];
+
+			scoring_msg_total(sc, sm, prefs, &res);
+			scoring_headers(sc, &res, &spam);
+			score_format(&res, shown, sizeof(shown));
+			snprintf(score_text, sizeof(score_text), "%s/%2.1f", shown, res.required);
+			score_tests(scoring_rules(sc), &res, &tests);
+			score_result_free(&res);
+			score_prefs_free(&prefs);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			delays[1] = score_shared + pipeline_elapsed(&t0, &t1);
+			t0 = t1;
+		}
 		if (r->same_as >= 0) {
 			r->dsn = txn->rcpts[r->same_as]->dsn;
-			pipeline_log_rcpt(txn, r, "INBOX", delays);
+			pipeline_log_rcpt(txn, r, "INBOX", delays, sm != NULL ? score_text : NULL,
+					  sm != NULL ? tests.data : NULL);
 			continue;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if (pipeline_prepend(cfg, txn, r, date, &prepend) < 0) {
+		if (pipeline_prepend(cfg, txn, r, date, &spam, &prepend) < 0) {
 			dsn_set(&r->dsn, DSN_TEMP_FAIL, "trace headers too long");
-			pipeline_log_rcpt(txn, r, NULL, delays);
+			pipeline_log_rcpt(txn, r, NULL, delays, NULL, NULL);
 			continue;
 		}
 		target = (struct maildir_target){ r->maildir, NULL, NULL, cfg->hostname };
 		iov[0].iov_base = prepend.data;
 		iov[0].iov_len = prepend.len;
-		iov[1].iov_base = (void *)data;
-		iov[1].iov_len = size;
-		if (maildir_deliver(&target, iov, 2, filename, sizeof(filename),
+		if (maildir_deliver(&target, iov, (int)segs + 1, filename, sizeof(filename),
 				    &r->dsn) == 0)
 			log_debug("%s: %s: stored as %s/new/%s", txn->queue_id,
 				  r->user, r->maildir, filename);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		delays[3] = pipeline_elapsed(&t0, &t1);
-		pipeline_log_rcpt(txn, r, "INBOX", delays);
+		pipeline_log_rcpt(txn, r, "INBOX", delays, sm != NULL ? score_text : NULL,
+				  sm != NULL ? tests.data : NULL);
 	}
+	scoring_msg_free(&sm);
+	buf_free(&spam);
+	buf_free(&tests);
 	buf_free(&prepend);
 	message_free(&msg);
 }

@@ -13,6 +13,7 @@
 
 struct lmtpd_config;
 struct rcpt;
+struct scoring;
 struct dsn;
 
 struct pipeline_txn {
@@ -28,9 +29,12 @@ struct pipeline_txn {
 };
 
 /* Delivers data[0..size) to every recipient; afterwards each rcpt->dsn holds
- * its outcome.  Never fails as a whole: every error is per recipient. */
-void pipeline_deliver(const struct lmtpd_config *cfg, struct pipeline_txn *txn,
-		      const char *data, size_t size);
+ * its outcome.  Never fails as a whole: every error is per recipient.
+ * With sc (NULL: scoring off) the message is matched once and scored per
+ * recipient with that user's preferences; its X-Spam-* fields replace any
+ * the message came with. */
+void pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
+		      struct pipeline_txn *txn, const char *data, size_t size);
 /* Records the same outcome for every recipient (message too large, spool
  * failure) and logs it. */
 void pipeline_fail_all(struct pipeline_txn *txn, const struct dsn *dsn,

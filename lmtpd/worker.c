@@ -19,6 +19,7 @@
 #include "log.h"
 #include "netaddr.h"
 #include "rcpt.h"
+#include "scoring.h"
 #include "spool.h"
 #include "worker.h"
 #include "xalloc.h"
@@ -102,7 +103,8 @@ worker_serve(const struct lmtp_session_env *env, const struct listener *l)
 }
 
 void
-worker_main(const struct lmtpd_config *cfg, const struct listener *ls, size_t count)
+worker_main(const struct lmtpd_config *cfg, struct scoring *scoring,
+	    const struct listener *ls, size_t count)
 {
 	struct lmtp_session_env env;
 	struct pollfd *pfds = xcalloc(count, sizeof(*pfds));
@@ -113,6 +115,9 @@ worker_main(const struct lmtpd_config *cfg, const struct listener *ls, size_t co
 	worker_listener_count = count;
 	worker_signals(&wait_mask);
 	env.cfg = cfg;
+	env.scoring = scoring;
+	if (scoring != NULL)
+		scoring_after_fork(scoring);
 	env.resolver = rcpt_resolver_new(cfg);
 	env.spool = spool_new(cfg->state_dir, cfg->max_message_size);
 	env.stop = &worker_stop;

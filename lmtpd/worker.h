@@ -10,8 +10,10 @@
 
 struct lmtpd_config;
 struct listener;
+struct scoring;
 
-void worker_main(const struct lmtpd_config *cfg, const struct listener *ls,
-		 size_t count) ATTR_NORETURN;
+/* scoring may be NULL (rules_dir empty). */
+void worker_main(const struct lmtpd_config *cfg, struct scoring *scoring,
+		 const struct listener *ls, size_t count) ATTR_NORETURN;
 
 #endif
