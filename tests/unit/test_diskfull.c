@@ -1,8 +1,11 @@
-/* Disk-full unit tests: Maildir delivery and spool spill on a 64 KiB tmpfs
- * (DESIGN: "disk full -> 452 4.3.1, nothing half-written left behind").
+/* Unit tests that need mounts: Maildir delivery and spool spill on a 64 KiB
+ * tmpfs (DESIGN: "disk full -> 452 4.3.1, nothing half-written left
+ * behind"), and Maildir delivery through a named tmp/ file, as on file
+ * systems without O_TMPFILE (forced by hiding /proc, which the O_TMPFILE
+ * path needs to link the file).
  *
  * Each test runs in its own forked process (Check), which moves into a
- * private mount namespace before mounting, so the tmpfs disappears with the
+ * private mount namespace before mounting, so the mounts disappear with the
  * process even when the test fails.  Mounting needs root (CAP_SYS_ADMIN):
  * without it the whole program reports a TAP skip. */
 #include "config.h"
@@ -21,15 +24,40 @@
 #define TMPFS_SIZE (64 * 1024)
 
 static int
-mount_small_tmpfs(const char *dir)
+private_mounts(void)
 {
+	static bool done;
+
+	if (done)
+		return 0;
 	if (unshare(CLONE_NEWNS) < 0)
 		return -1;
-	/* Keep the mount out of the parent's namespace. */
+	/* Keep our mounts out of the parent's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -1;
+	done = true;
+	return 0;
+}
+
+static int
+mount_small_tmpfs(const char *dir)
+{
+	if (private_mounts() < 0)
 		return -1;
 	return mount("lmtpd-unit", dir, "tmpfs", MS_NOSUID | MS_NODEV,
 		     "size=64k,mode=0700");
+}
+
+/* Without /proc/self/fd an O_TMPFILE can not be linked: maildir falls
+ * back to a named file in tmp/. */
+static void
+hide_proc(void)
+{
+	ck_assert_int_eq(private_mounts(), 0);
+	ck_assert_msg(mount("lmtpd-unit", "/proc", "tmpfs", MS_NOSUID | MS_NODEV,
+			    "size=4k,mode=0700") == 0, "mount over /proc: %s",
+		      strerror(errno));
+	ck_assert_int_eq(access("/proc/self/fd", X_OK), -1);
 }
 
 /* A fresh tmpfs of TMPFS_SIZE bytes for this test. */
@@ -132,6 +160,55 @@ START_TEST(maildir_folder_disk_full)
 }
 END_TEST
 
+START_TEST(maildir_named_tmp)
+{
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX];
+	struct maildir_target t = { NULL, NULL, NULL, "mx.example.org" };
+	struct iovec iov = { (void *)"Subject: named\n\nbody\n", 22 };
+	struct dsn dsn;
+	char *data;
+	size_t len;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	hide_proc();
+	t.root = root;
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(maildir_deliver(&t, &iov, 1, name, sizeof(name),
+						 &dsn), 0);
+	ck_assert_int_eq(count(root, "new"), 3);
+	/* The tmp/ name is gone once the new/ one exists. */
+	ck_assert_int_eq(count(root, "tmp"), 0);
+	ut_pathf(path, sizeof(path), "%s/new/%s", root, name);
+	data = ut_read_file(path, &len);
+	ck_assert_uint_eq(len, 22);
+	ck_assert_int_eq(memcmp(data, "Subject: named\n\nbody\n", 22), 0);
+	free(data);
+	t.flags = "S";
+	ck_assert_int_eq(maildir_deliver(&t, &iov, 1, name, sizeof(name), &dsn), 0);
+	ck_assert_int_eq(count(root, "cur"), 1);
+	ck_assert_int_eq(count(root, "tmp"), 0);
+}
+END_TEST
+
+START_TEST(maildir_named_tmp_disk_full)
+{
+	const char *mnt = small_fs();
+	char root[PATH_MAX];
+	struct dsn dsn;
+
+	hide_proc();
+	ut_pathf(root, sizeof(root), "%s/Maildir", mnt);
+	ck_assert_int_eq(deliver_bytes(root, NULL, 1000, &dsn), 0);
+	ck_assert_int_eq(deliver_bytes(root, NULL, 3 * TMPFS_SIZE, &dsn), -1);
+	ck_assert_int_eq(dsn.reason, DSN_DISK_FULL);
+	/* The half-written named file is removed, and its space with it. */
+	ck_assert_int_eq(count(root, "tmp"), 0);
+	ck_assert_int_eq(count(root, "new"), 1);
+	ck_assert_int_eq(deliver_bytes(root, NULL, 1000, &dsn), 0);
+	ck_assert_int_eq(count(root, "new"), 2);
+}
+END_TEST
+
 START_TEST(spool_disk_full)
 {
 	const char *mnt = small_fs();
@@ -169,6 +246,9 @@ diskfull_suite(void)
 	tcase_add_test(tc, maildir_disk_full);
 	tcase_add_test(tc, maildir_fill_up);
 	tcase_add_test(tc, maildir_folder_disk_full);
+	tc = ut_tcase(s, "named_tmp", true);
+	tcase_add_test(tc, maildir_named_tmp);
+	tcase_add_test(tc, maildir_named_tmp_disk_full);
 	tc = ut_tcase(s, "spool", true);
 	tcase_add_test(tc, spool_disk_full);
 	return s;
