@@ -28,6 +28,7 @@
  * Output, one line of key=value pairs on stdout:
  *   messages ok fail rcpt_ok elapsed_s msgs_per_s rcpts_per_s
  *   lat_p50_ms lat_p90_ms lat_p99_ms lat_max_ms lat_mean_ms
+ *   cpu_s (this program's user+system CPU while sending, not loading)
  * -l FILE also writes every latency (seconds, one a line).
  * Exit status 1 if any transaction failed.
  *
@@ -45,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -444,6 +446,16 @@ worker(void *arg)
 	return NULL;
 }
 
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static int
 dbl_cmp(const void *a, const void *b)
 {
@@ -470,7 +482,7 @@ main(int argc, char **argv)
 {
 	const char *dir = NULL, *latfile = NULL;
 	pthread_t *th;
-	double t0, el, sum = 0;
+	double t0, el, sum = 0, cpu0, cpu;
 	int opt, ok = 0;
 
 	while ((opt = getopt(argc, argv, "d:n:c:r:u:b:l:")) != -1) {
@@ -494,6 +506,7 @@ main(int argc, char **argv)
 	lat = calloc((size_t)n_total, sizeof(double));
 	okv = calloc((size_t)n_total, 1);
 	th = calloc((size_t)n_conc, sizeof(*th));
+	cpu0 = cpu_seconds();
 	t0 = now();
 	for (int t = 0; t < n_conc; t++)
 		if (pthread_create(&th[t], NULL, worker, NULL) != 0) {
@@ -503,6 +516,7 @@ main(int argc, char **argv)
 	for (int t = 0; t < n_conc; t++)
 		pthread_join(th[t], NULL);
 	el = now() - t0;
+	cpu = cpu_seconds() - cpu0;
 	for (int i = 0; i < n_total; i++) {
 		ok += okv[i];
 		sum += lat[i];
@@ -521,11 +535,11 @@ main(int argc, char **argv)
 	qsort(lat, (size_t)n_total, sizeof(double), dbl_cmp);
 	printf("messages=%d ok=%d fail=%d rcpt_ok=%d elapsed_s=%.4f msgs_per_s=%.1f "
 	       "rcpts_per_s=%.1f lat_p50_ms=%.3f lat_p90_ms=%.3f lat_p99_ms=%.3f "
-	       "lat_max_ms=%.3f lat_mean_ms=%.3f\n",
+	       "lat_max_ms=%.3f lat_mean_ms=%.3f cpu_s=%.4f\n",
 	       n_total, ok, n_total - ok, ok * n_rcpt, el, n_total / el,
 	       ok * n_rcpt / el, pct(lat, n_total, 50) * 1e3,
 	       pct(lat, n_total, 90) * 1e3, pct(lat, n_total, 99) * 1e3,
-	       lat[n_total - 1] * 1e3, sum / n_total * 1e3);
+	       lat[n_total - 1] * 1e3, sum / n_total * 1e3, cpu);
 	return ok == n_total ? 0 : 1;
 usage:
 	fprintf(stderr, "usage: lmtp-load -d MSGDIR [-n N] [-c C] [-r R] [-u USERS] "
