@@ -247,9 +247,13 @@ lc_into(struct ubuf *out, const char *s, size_t len)
  * only a whole label, so matching the label possessively and asking the
  * TLD set (callout 1) accepts exactly the same strings. */
 #define TB_TLD		"(?<![a-zA-Z0-9-])[a-zA-Z0-9-]++(?C1)(?![a-zA-Z0-9-]|\\.[a-zA-Z0-9])"
-#define TB_SCHEMELESS	"([a-z\\d][a-z\\d._-]{0,251}\\." TB_TLD ")\\.?(?::\\d{1,5})?(?:/[^" TB_END "]{1,2048})?"
-#define TB_KNOWN	"(?:(?:https?|ftp)://|(?:www\\d{0,2}|ftp)\\.)[^" TB_END "]{1,2048}"
-#define TB_MAIL		"(?:mailto:[^" TB_END_EMAIL "]{1,2048}|[^" TB_END_PLUSAT "]{1,251}@[^" TB_END_EMAIL "]{1,251})"
+/* The runs of non-delimiters are possessive ("{1,2048}+"): each is followed,
+ * directly or after the optional path, by a lookahead for a delimiter or
+ * the end, so giving back characters can only put a non-delimiter there
+ * and fail; Perl's backtracking would find nothing more, only slower. */
+#define TB_SCHEMELESS	"([a-z\\d][a-z\\d._-]{0,251}\\." TB_TLD ")\\.?(?::\\d{1,5})?(?:/[^" TB_END "]{1,2048}+)?"
+#define TB_KNOWN	"(?:(?:https?|ftp)://|(?:www\\d{0,2}|ftp)\\.)[^" TB_END "]{1,2048}+"
+#define TB_MAIL		"(?:mailto:[^" TB_END_EMAIL "]{1,2048}+|[^" TB_END_PLUSAT "]{1,251}+@[^" TB_END_EMAIL "]{1,251}+)"
 
 enum uri_re {
 	RE_TBIRD,

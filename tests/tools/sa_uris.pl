@@ -2,12 +2,16 @@
 # sa_uris.pl - SpamAssassin's reference for scoring/uri.c.
 #
 # usage: sa_uris.pl [-r RULES_DIR] OUTDIR MESSAGE...
+#        sa_uris.pl [-r RULES_DIR] --in OUTDIR FILE.in...
 #
 # For each MESSAGE (an mbox "From " first line is dropped) writes
 #   OUTDIR/NAME.in   the inputs uri_collect() gets: "B <line>" for each
 #                    element of get_decoded_stripped_body_text_array(),
 #                    "H <uri>" for each raw URI HTML.pm collected
 #   OUTDIR/NAME.sa   sorted $pms->get_uri_list(), "U <uri>" per line
+# With --in, FILE.in is read instead (the inputs as above; "H" lines are
+# taken as UTF-8 characters, as HTML.pm hands them over) and only
+# OUTDIR/NAME.sa is written: SpamAssassin's list for exactly those inputs.
 # Strings are escaped: backslash, LF, CR and NUL as \\ \n \r \0 (the
 # format tests/tools/uridump.c reads and writes).  Only the URI
 # collection runs (no rules, no network), so plugin-added URIs (PDFInfo,
@@ -22,7 +26,12 @@ if (@ARGV && $ARGV[0] eq '-r') {
 	shift @ARGV;
 	$rules = shift @ARGV;
 }
-my $outdir = shift @ARGV or die "usage: $0 [-r RULES_DIR] OUTDIR MESSAGE...\n";
+my $from_in = 0;
+if (@ARGV && $ARGV[0] eq '--in') {
+	shift @ARGV;
+	$from_in = 1;
+}
+my $outdir = shift @ARGV or die "usage: $0 [-r RULES_DIR] [--in] OUTDIR FILE...\n";
 -d $outdir or mkdir $outdir or die "$outdir: $!\n";
 
 my $sa = Mail::SpamAssassin->new({
@@ -45,6 +54,53 @@ sub esc {
 	return $s;
 }
 
+sub unesc {
+	my ($s) = @_;
+	$s =~ s/\\(.)/$1 eq 'n' ? "\n" : $1 eq 'r' ? "\r" : $1 eq '0' ? "\0" : $1/ge;
+	return $s;
+}
+
+sub write_list {
+	my ($path, @list) = @_;
+	# sorted as the octets they are written as (uridump sorts those);
+	# an octet string from the text and the same characters from HTML
+	# are two entries for Perl, one for lmtpd (everything is UTF-8)
+	my %u = map { esc($_) => 1 } @list;
+	open(my $out, '>', $path) or die "$path: $!\n";
+	binmode $out;
+	print $out 'U ', $_, "\n" for sort keys %u;
+	close $out or die "$path: $!\n";
+}
+
+if ($from_in) {
+	for my $file (@ARGV) {
+		my (@body, %html);
+		open(my $fh, '<', $file) or die "$file: $!\n";
+		binmode $fh;
+		while (my $line = <$fh>) {
+			chomp $line;
+			if ($line =~ s/^B //) {
+				push @body, unesc($line);
+			} elsif ($line =~ s/^H //) {
+				my $u = unesc($line);
+				utf8::decode($u);
+				$html{$u} = { types => { a => 1 } };
+			}
+		}
+		close $fh;
+		my $msg = $sa->parse(["Subject: x\n", "\n", "x\n"], 1);
+		$msg->{text_rendered} = \@body;
+		$msg->{metadata}->{html_all} = [ { uri_detail => \%html } ];
+		my $pms = Mail::SpamAssassin::PerMsgStatus->new($sa, $msg);
+		(my $name = $file) =~ s{.*/}{};
+		$name =~ s/\.in$//;
+		write_list("$outdir/$name.sa", $pms->get_uri_list());
+		$pms->finish();
+		$msg->finish();
+	}
+	exit 0;
+}
+
 for my $file (@ARGV) {
 	open(my $fh, '<', $file) or die "$file: $!\n";
 	binmode $fh;
@@ -54,11 +110,7 @@ for my $file (@ARGV) {
 
 	my $msg = $sa->parse(\@lines, 1);
 	my $pms = Mail::SpamAssassin::PerMsgStatus->new($sa, $msg);
-	# sorted as the octets they are written as (uridump sorts those);
-	# an octet string from the text and the same characters from HTML
-	# are two entries for Perl, one for lmtpd (everything is UTF-8)
-	my %u = map { esc($_) => 1 } $pms->get_uri_list();
-	my @uris = sort keys %u;
+	my @uris = $pms->get_uri_list();
 
 	(my $name = $file) =~ s{.*/}{};
 	$name =~ s/\.txt$//;
@@ -69,10 +121,7 @@ for my $file (@ARGV) {
 		print $in 'H ', esc($_), "\n" for sort keys %{$html->{uri_detail} || {}};
 	}
 	close $in or die "$outdir/$name.in: $!\n";
-	open(my $out, '>', "$outdir/$name.sa") or die "$outdir/$name.sa: $!\n";
-	binmode $out;
-	print $out 'U ', $_, "\n" for @uris;
-	close $out or die "$outdir/$name.sa: $!\n";
+	write_list("$outdir/$name.sa", @uris);
 
 	$pms->finish();
 	$msg->finish();

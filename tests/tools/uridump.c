@@ -145,7 +145,8 @@ run_file(const struct sa_settings *set, const char *path, const char *outdir)
 	fclose(f);
 
 	uri_collect(set, &body, &html, &out);
-	qsort(out.v, out.n, sizeof(*out.v), item_cmp);
+	if (out.n > 1)
+		qsort(out.v, out.n, sizeof(*out.v), item_cmp);
 
 	if (outdir != NULL) {
 		const char *base = strrchr(path, '/');
