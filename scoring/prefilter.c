@@ -708,26 +708,75 @@ pf_parse_quant(struct pf_parser *ps, unsigned int *min_r, unsigned int *max_r)
 	return true;
 }
 
+/* Keeps the better of *best and cand (cand is consumed). */
+static void
+pf_keep_better(struct pf_set *best, struct pf_set cand)
+{
+	if (pf_better(&cand, best)) {
+		pf_set_free(best);
+		*best = cand;
+	} else {
+		pf_set_free(&cand);
+	}
+}
+
+/* A sequence: runs of exact atoms are multiplied out into literals; an
+ * atom that is not exact ends the run, and the best requirement among the
+ * runs and the inexact atoms' own requirements is the sequence's. */
 static struct pf_info
 pf_parse_concat(struct pf_parser *ps)
 {
-	struct pf_info acc = pf_empty();
+	struct pf_info run = pf_empty();
+	struct pf_set best;
+	bool broken = false;
 
+	pf_set_init(&best, false);
 	for (;;) {
 		struct pf_info atom;
 		unsigned int min, max;
 
 		pf_skip_extended(ps);
 		if (ps->p >= ps->end || *ps->p == '|' || *ps->p == ')' || ps->error)
-			return acc;
+			break;
 		atom = pf_parse_atom(ps);
 		pf_skip_extended(ps);
 		while (pf_parse_quant(ps, &min, &max)) {
 			atom = pf_repeat(atom, min, max);
 			pf_skip_extended(ps);
 		}
-		acc = pf_concat(acc, atom);
+		if (atom.exact.valid) {
+			struct pf_info joined = pf_concat(run, atom);
+
+			if (joined.exact.valid) {
+				run = joined;
+				continue;
+			}
+			/* Too many combinations: start a new run at atom.
+			 * pf_concat consumed both; the atom is rebuilt
+			 * from the joined requirement's loss, so keep the
+			 * joined requirement as a candidate instead. */
+			pf_keep_better(&best, pf_req_of(&joined));
+			pf_info_free(&joined);
+			run = pf_empty();
+			broken = true;
+			continue;
+		}
+		pf_keep_better(&best, pf_req_of(&run));
+		pf_keep_better(&best, pf_req_of(&atom));
+		pf_info_free(&run);
+		pf_info_free(&atom);
+		run = pf_empty();
+		broken = true;
 	}
+	if (!broken) {
+		pf_set_free(&best);
+		return run;
+	}
+	pf_keep_better(&best, pf_req_of(&run));
+	pf_info_free(&run);
+	run = pf_unknown();
+	run.req = best;
+	return run;
 }
 
 static struct pf_info

@@ -1,0 +1,658 @@
+/* Unit tests for the rule engine: rule-file parsing (conditionals, include,
+ * ReplaceTags, scores), meta expressions with Perl semantics, the
+ * required-literal prefilter (never fewer candidates than true matches),
+ * totals, and the X-Spam-* rendering. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_compat.h"
+#include "prefilter.h"
+#include "rules.h"
+#include "rules_int.h"
+#include "score.h"
+#include "strlist.h"
+
+static char tmpdir[256];
+
+static void
+setup_dir(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_rules.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void
+teardown_dir(void)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void
+write_cf(const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static struct ruleset *
+load(struct rules_load_result *res)
+{
+	const char *dirs[] = { tmpdir };
+
+	return rules_load(dirs, 1, res);
+}
+
+static const struct rule *
+rule(const struct ruleset *rs, const char *name)
+{
+	long i = rules_find(rs, name);
+
+	ck_assert_msg(i >= 0, "rule %s missing", name);
+	return &rs->rules[i];
+}
+
+START_TEST(test_conditionals)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+
+	write_cf("10_a.cf",
+		 "ifplugin Mail::SpamAssassin::Plugin::ReplaceTags\n"
+		 "body IN_PLUGIN /a/\n"
+		 "endif\n"
+		 "ifplugin Mail::SpamAssassin::Plugin::DKIM\n"
+		 "body NO_PLUGIN /b/\n"
+		 "else\n"
+		 "body ELSE_BRANCH /c/\n"
+		 "endif\n"
+		 "if (version >= 3.004000)\n"
+		 "body VERSION_OK /d/\n"
+		 "endif\n"
+		 "if (version >= 9.0)\n"
+		 "body VERSION_FUTURE /e/\n"
+		 "endif\n"
+		 "if !plugin(Mail::SpamAssassin::Plugin::MIMEHeader)\n"
+		 "body NOT_MIMEHEADER /f/\n"
+		 "endif\n"
+		 "if can(Mail::SpamAssassin::Conf::feature_bug6558_free)\n"
+		 "body CAN_FEATURE /g/\n"
+		 "endif\n"
+		 "if !can(Mail::SpamAssassin::Conf::compat_welcomelist_blocklist)\n"
+		 "body NOT_CAN /h/\n"
+		 "endif\n"
+		 "ifplugin Mail::SpamAssassin::Plugin::DKIM\n"
+		 "  if (version >= 3.0)\n"
+		 "  body NESTED_BLOCKED /i/\n"
+		 "  else\n"
+		 "  body NESTED_ELSE_BLOCKED /j/\n"
+		 "  endif\n"
+		 "endif\n");
+	rs = load(&res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 0);
+	ck_assert(rule(rs, "IN_PLUGIN")->defined);
+	ck_assert_int_lt(rules_find(rs, "NO_PLUGIN"), 0);
+	ck_assert(rule(rs, "ELSE_BRANCH")->defined);
+	ck_assert(rule(rs, "VERSION_OK")->defined);
+	ck_assert_int_lt(rules_find(rs, "VERSION_FUTURE"), 0);
+	ck_assert_int_lt(rules_find(rs, "NOT_MIMEHEADER"), 0);
+	ck_assert(rule(rs, "CAN_FEATURE")->defined);
+	ck_assert(rule(rs, "NOT_CAN")->defined);
+	/* Bug 7848: an else inside a blocked block stays blocked. */
+	ck_assert_int_lt(rules_find(rs, "NESTED_BLOCKED"), 0);
+	ck_assert_int_lt(rules_find(rs, "NESTED_ELSE_BLOCKED"), 0);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
+START_TEST(test_comments_lang_include)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+
+	write_cf("sub.inc", "body FROM_INCLUDE /x/\n");
+	write_cf("20_b.cf",
+		 "# a comment\n"
+		 "body HASH_RULE /a\\#b/   # trailing comment\n"
+		 "lang de describe HASH_RULE Deutsch\n"
+		 "describe HASH_RULE English\n"
+		 "lang en describe LANG_EN_RULE In English\n"
+		 "body LANG_EN_RULE /y/\n"
+		 "include sub.inc\n"
+		 "BoDy UPPER_KEY /z/\n");
+	rs = load(&res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 0);
+	ck_assert_str_eq(rule(rs, "HASH_RULE")->pattern, "/a#b/");
+	ck_assert_str_eq(rule(rs, "HASH_RULE")->describe, "English");
+	ck_assert_str_eq(rule(rs, "LANG_EN_RULE")->describe, "In English");
+	ck_assert(rule(rs, "FROM_INCLUDE")->defined);
+	ck_assert(rule(rs, "UPPER_KEY")->defined);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
+START_TEST(test_scores_and_skips)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+	const struct rule *r;
+
+	write_cf("30_c.cf",
+		 "body ONE /one/\n"
+		 "score ONE 2.5\n"
+		 "body FOUR /four/\n"
+		 "score FOUR 1 2 3 4\n"
+		 "score FOUR (0.5) (0) (0.5) (0)\n"
+		 "body DEFAULTED /d/\n"
+		 "body T_TESTING /t/\n"
+		 "body NICE_RULE /n/\n"
+		 "tflags NICE_RULE nice\n"
+		 "body ZERO /z/\n"
+		 "score ZERO 0\n"
+		 "header NETRULE eval:check_rbl('x', 'y.example.')\n"
+		 "tflags NETRULE net\n"
+		 "header EVAL_MISSING eval:no_such_function()\n"
+		 "body BROKEN /(unclosed/\n"
+		 "required_score 6.5\n"
+		 "frobnicate yes\n");
+	rs = load(&res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert(rules_required_score(rs) == 6.5);
+	ck_assert(rule(rs, "ONE")->score[0] == 2.5 && rule(rs, "ONE")->score[3] == 2.5);
+	r = rule(rs, "FOUR");
+	ck_assert(r->score[0] == 1.5 && r->score[1] == 2 && r->score[2] == 3.5 &&
+		  r->score[3] == 4);
+	ck_assert(rule(rs, "DEFAULTED")->score[0] == 1.0);
+	ck_assert(rule(rs, "T_TESTING")->score[0] == 0.01);
+	ck_assert(rule(rs, "NICE_RULE")->score[0] == -1.0);
+	ck_assert_int_eq(rule(rs, "ZERO")->skip, RULE_SKIP_SCORE_ZERO);
+	ck_assert_int_eq(rule(rs, "NETRULE")->skip, RULE_SKIP_NET);
+	ck_assert_int_eq(rule(rs, "EVAL_MISSING")->skip, RULE_SKIP_EVAL);
+	ck_assert_int_eq(rule(rs, "BROKEN")->skip, RULE_SKIP_BROKEN);
+	/* The broken regex and the unknown directive are errors with
+	 * file:line; the rest still loaded. */
+	ck_assert_int_eq(res.errors, 2);
+	{
+		bool saw_line = false;
+
+		for (size_t i = 0; i < res.diag_count; i++)
+			if (res.diags[i].error && res.diags[i].line == 17 &&
+			    strstr(res.diags[i].message, "frobnicate") != NULL)
+				saw_line = true;
+		ck_assert(saw_line);
+	}
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
+START_TEST(test_header_rule_forms)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+	const struct rule *r;
+
+	write_cf("40_h.cf",
+		 "header SUBJ Subject =~ /hello/i\n"
+		 "header NEG From:addr !~ /\\@example\\.com$/ [if-unset: none@example.com]\n"
+		 "header EXISTS exists:X-Mailer\n"
+		 "header BADMOD Subject:bogus =~ /x/\n"
+		 "header CURLY To =~ m{^a/b}i\n"
+		 "mimeheader MIME_CT Content-Type =~ /text\\/html/\n");
+	rs = load(&res);
+	ck_assert_ptr_nonnull(rs);
+	r = rule(rs, "SUBJ");
+	ck_assert_str_eq(r->header, "Subject");
+	ck_assert(!r->neg);
+	r = rule(rs, "NEG");
+	ck_assert_str_eq(r->header, "From:addr");
+	ck_assert(r->neg);
+	ck_assert_str_eq(r->if_unset, "none@example.com");
+	ck_assert_str_eq(r->pattern, "/\\@example\\.com$/");
+	ck_assert(rule(rs, "EXISTS")->exists);
+	ck_assert_str_eq(rule(rs, "EXISTS")->header, "X-Mailer");
+	ck_assert(!rule(rs, "BADMOD")->defined);
+	ck_assert_ptr_nonnull(rule(rs, "CURLY")->re);
+	ck_assert_int_eq(rule(rs, "MIME_CT")->type, RULE_MIMEHEADER);
+	ck_assert_int_eq(res.errors, 1);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
+START_TEST(test_replace_tags)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+	char *pattern;
+	uint32_t options;
+	char why[128];
+
+	write_cf("25_r.cf",
+		 "replace_tag A (?:a|4)\n"
+		 "replace_tag B [b8]\n"
+		 "replace_tag AB <A><B>\n"
+		 "replace_inter SP \\s*\n"
+		 "replace_pre P (?:x)\n"
+		 "body TAGGED /<A><B>c/i\n"
+		 "body NESTED /<AB>/\n"
+		 "body INTER /<inter SP><A><B>/\n"
+		 "body PRE /<pre P><A>/\n"
+		 "body UNLISTED /<A>/\n"
+		 "replace_rules TAGGED NESTED INTER PRE\n");
+	rs = load(&res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 0);
+	ck_assert_int_eq(rules_split_regex(rule(rs, "TAGGED")->pattern, &pattern, &options,
+					   why, sizeof(why)), 0);
+	ck_assert_str_eq(pattern, "(?:a|4)[b8]c");
+	ck_assert(options & PCRE2_CASELESS);
+	free(pattern);
+	ck_assert_int_eq(rules_split_regex(rule(rs, "NESTED")->pattern, &pattern, &options,
+					   why, sizeof(why)), 0);
+	ck_assert_str_eq(pattern, "(?:a|4)[b8]");
+	free(pattern);
+	/* Perl's split gives a leading empty element and one between the
+	 * adjacent tags: both become the inter value. */
+	ck_assert_int_eq(rules_split_regex(rule(rs, "INTER")->pattern, &pattern, &options,
+					   why, sizeof(why)), 0);
+	ck_assert_str_eq(pattern, "\\s*(?:a|4)\\s*[b8]");
+	free(pattern);
+	ck_assert_int_eq(rules_split_regex(rule(rs, "PRE")->pattern, &pattern, &options,
+					   why, sizeof(why)), 0);
+	ck_assert_str_eq(pattern, "(?:x)(?:a|4)");
+	free(pattern);
+	ck_assert_str_eq(rule(rs, "UNLISTED")->pattern, "/<A>/");
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
+/* Metas evaluated through score_compute with hand-set hit counts. */
+START_TEST(test_meta_semantics)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct rules_hits hits;
+	struct score_result r;
+	struct buf tests;
+
+	write_cf("50_m.cf",
+		 "body __A /a/\n"
+		 "body __B /b/\n"
+		 "body __C /c/\n"
+		 "tflags __C multiple\n"
+		 "meta AND_RULE __A && __B\n"
+		 "meta OR_RULE __A || __B\n"
+		 "meta NOT_RULE !__B\n"
+		 "meta COUNT3 __C >= 3\n"
+		 "meta SUM2 (__A + __B + __C) > 3\n"
+		 "meta META_OF_META AND_RULE && COUNT3\n"
+		 "meta UNDEF_DEP __A && NO_SUCH_RULE\n"
+		 "meta GLOB rules_matching(__?) >= 2\n"
+		 "meta DIVZERO __A / __B\n"
+		 "meta LOOP_A LOOP_B\n"
+		 "meta LOOP_B LOOP_A\n"
+		 "score AND_RULE 1\nscore OR_RULE 0.5\nscore NOT_RULE 0.25\n"
+		 "score COUNT3 2\nscore SUM2 4\nscore META_OF_META 8\nscore UNDEF_DEP 16\n"
+		 "score GLOB 0.125\n");
+	rs = load(&res);
+	ck_assert_ptr_nonnull(rs);
+	/* Division by a rule that can be 0 is refused, as is_meta_valid does;
+	 * the loop is excluded. */
+	ck_assert_int_eq(rule(rs, "DIVZERO")->skip, RULE_SKIP_BROKEN);
+	ck_assert_int_eq(rule(rs, "LOOP_A")->skip, RULE_SKIP_META);
+	hits.count = rules_count(rs);
+	hits.hits = calloc(hits.count, sizeof(*hits.hits));
+	hits.time_limit_exceeded = false;
+	hits.hits[rules_find(rs, "__A")] = 1;
+	hits.hits[rules_find(rs, "__C")] = 3;
+	score_compute(rs, &hits, NULL, NULL, &r);
+	buf_init(&tests, 0);
+	score_tests(rs, &r, &tests);
+	/* __A=1 __B=0 __C=3: OR, NOT, COUNT3, SUM2 (1+0+3>3), GLOB (two
+	 * of __A __B __C hit: value 1+3 >= 2).  Not AND, META_OF_META,
+	 * UNDEF_DEP. */
+	ck_assert_str_eq(tests.data, "COUNT3,GLOB,NOT_RULE,OR_RULE,SUM2");
+	ck_assert(r.score == 0.5 + 0.25 + 2 + 4 + 0.125);
+	ck_assert(r.is_spam);
+	score_result_free(&r);
+	buf_free(&tests);
+	free(hits.hits);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
+START_TEST(test_multiple_scores_each_hit)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct rules_hits hits;
+	struct score_result r;
+	struct buf tests;
+	char shown[32];
+
+	write_cf("60_x.cf",
+		 "body MULTI /x/\n"
+		 "tflags MULTI multiple maxhits=3\n"
+		 "score MULTI 1.5\n"
+		 "body ZERO_HIT /z/\n"
+		 "score ZERO_HIT 0\n"
+		 "meta NEEDS_ZERO ZERO_HIT\n"
+		 "score NEEDS_ZERO 3\n");
+	rs = load(&res);
+	hits.count = rules_count(rs);
+	hits.hits = calloc(hits.count, sizeof(*hits.hits));
+	hits.time_limit_exceeded = false;
+	hits.hits[rules_find(rs, "MULTI")] = 3;
+	/* A rule scored 0 does not run; even a stray count must not reach
+	 * metas (got_hit returns early). */
+	hits.hits[rules_find(rs, "ZERO_HIT")] = 1;
+	score_compute(rs, &hits, NULL, NULL, &r);
+	buf_init(&tests, 0);
+	score_tests(rs, &r, &tests);
+	ck_assert_str_eq(tests.data, "MULTI,MULTI,MULTI");
+	ck_assert(r.score == 4.5);
+	score_format(&r, shown, sizeof(shown));
+	ck_assert_str_eq(shown, "4.5");
+	score_result_free(&r);
+	buf_free(&tests);
+	free(hits.hits);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
+/* A ham just below the threshold prints 4.9, never 5.0 (bug 6419). */
+START_TEST(test_score_format)
+{
+	struct score_result r;
+	char out[32];
+
+	memset(&r, 0, sizeof(r));
+	r.required = 5.0;
+	r.score = 4.96;
+	r.is_spam = false;
+	score_format(&r, out, sizeof(out));
+	ck_assert_str_eq(out, "4.9");
+	r.score = 5.0;
+	r.is_spam = true;
+	score_format(&r, out, sizeof(out));
+	ck_assert_str_eq(out, "5.0");
+	r.score = -0.3;
+	r.is_spam = false;
+	score_format(&r, out, sizeof(out));
+	ck_assert_str_eq(out, "-0.3");
+	r.score = 12.34;
+	r.is_spam = true;
+	score_format(&r, out, sizeof(out));
+	ck_assert_str_eq(out, "12.3");
+}
+END_TEST
+
+START_TEST(test_headers_rendering)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct rules_hits hits;
+	struct score_result r;
+	struct buf out;
+	char name[64];
+	char *status, *level;
+
+	/* Enough long rule names to force folding at 79 columns. */
+	for (int i = 0; i < 8; i++) {
+		char line[128];
+
+		snprintf(name, sizeof(name), "%d.cf", 70 + i);
+		snprintf(line, sizeof(line), "body RULE_WITH_A_LONG_NAME_%d /r%d/\nscore "
+			 "RULE_WITH_A_LONG_NAME_%d 1.1\n", i, i, i);
+		write_cf(name, line);
+	}
+	rs = load(&res);
+	hits.count = rules_count(rs);
+	hits.hits = calloc(hits.count, sizeof(*hits.hits));
+	hits.time_limit_exceeded = false;
+	for (size_t i = 0; i < hits.count; i++)
+		hits.hits[i] = 1;
+	score_compute(rs, &hits, NULL, NULL, &r);
+	buf_init(&out, 0);
+	spamhdr_render(rs, &r, "mx.example", false, &out);
+	ck_assert_ptr_nonnull(strstr(out.data, "X-Spam-Checker-Version: lmtpd "));
+	ck_assert_ptr_nonnull(strstr(out.data, " on mx.example\n"));
+	ck_assert_ptr_nonnull(strstr(out.data, "X-Spam-Flag: YES\n"));
+	level = strstr(out.data, "X-Spam-Level: ");
+	ck_assert_ptr_nonnull(level);
+	ck_assert(strncmp(level, "X-Spam-Level: ********\n", 23) == 0);
+	ck_assert_ptr_nonnull(strstr(out.data, "X-Spam-Score: 8\n"));
+	status = strstr(out.data, "X-Spam-Status: Yes, score=8.8 required=5.0 tests=");
+	ck_assert_ptr_nonnull(status);
+	/* Folded with a TAB, no line longer than 79 columns. */
+	for (char *p = status, *nl; *p != '\0' && strncmp(p, "X-Spam-Score", 12) != 0;
+	     p = nl + 1) {
+		nl = strchr(p, '\n');
+		ck_assert_ptr_nonnull(nl);
+		ck_assert_int_le(nl - p + (*p == '\t' ? 7 : 0), 79);
+		if (p != status)
+			ck_assert_int_eq(*p, '\t');
+	}
+	ck_assert_ptr_nonnull(strstr(status, "autolearn=no"));
+	score_result_free(&r);
+	buf_free(&out);
+	free(hits.hits);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
+struct lit_case {
+	const char *pattern;
+	bool extended;
+	const char *expect;	/* literals joined by "|", NULL = none */
+};
+
+START_TEST(test_prefilter_literals)
+{
+	static const struct lit_case cases[] = {
+		{ "buy now", false, "buy now" },
+		{ "\\bfree\\s+money\\b", false, "money" },
+		{ "(?:viagra|cialis)", false, "viagra|cialis" },
+		{ "colou?r scheme", false, "colour scheme|color scheme" },
+		{ "[Vv]iagra", false, "viagra" },
+		{ "a.*b", false, NULL },
+		{ "ab", false, NULL },				/* too short */
+		{ "(?i)Hello", false, "hello" },
+		{ "x{3}yz", false, "xxxyz" },
+		{ "(?:foo)?bar", false, "foobar|bar" },
+		{ "\\x41BC", false, "abc" },
+		{ "pay(?=ment)ee", false, "payee" },
+		{ "win  ner # comment", true, "winner" },
+		{ "\\Qa.b*c\\E", false, "a.b*c" },
+		{ "[^a]bc", false, NULL },
+		{ "(?<name>abc)d", false, "abcd" },
+		{ "abc\\1", false, "abc" },
+		{ "foo|.", false, NULL },
+		{ "(unbalanced", false, NULL },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		struct strlist out;
+		struct buf joined;
+		bool ok;
+
+		strlist_init(&out);
+		buf_init(&joined, 0);
+		ok = prefilter_literals(cases[i].pattern, strlen(cases[i].pattern),
+					cases[i].extended, &out);
+		for (size_t k = 0; k < out.n; k++)
+			buf_putf(&joined, "%s%s", k > 0 ? "|" : "", out.v[k].p);
+		if (cases[i].expect == NULL)
+			ck_assert_msg(!ok, "%s gave '%s'", cases[i].pattern,
+				      joined.data != NULL ? joined.data : "");
+		else
+			ck_assert_msg(ok && strcmp(joined.data, cases[i].expect) == 0,
+				      "%s: got '%s', want '%s'", cases[i].pattern,
+				      joined.data != NULL ? joined.data : "(none)",
+				      cases[i].expect);
+		strlist_free(&out);
+		buf_free(&joined);
+	}
+}
+END_TEST
+
+/* Soundness: whenever PCRE2 finds a match, one of the pattern's literals
+ * is in the text (case-insensitively). */
+START_TEST(test_prefilter_sound)
+{
+	static const char *const patterns[] = {
+		"\\b(?:click|tap)\\s+(?:here|below)\\b", "(?i)unsubscribe(?:\\s+now)?",
+		"f(?:ree|r33)\\s?gift", "[Cc]redit\\s?card", "(?:a|b)(?:c|d)(?:e|f)gh",
+		"x{2,}yzq", "(?:hot|warm)+ deals",
+	};
+	static const char *const texts[] = {
+		"please Click  Here now", "UNSUBSCRIBE now", "a fr33 gift for you",
+		"your CREDITcard", "bdegh", "xxxyzq", "hothot deals", "nothing to see",
+		"tap below", "warmwarm deals",
+	};
+
+	for (size_t p = 0; p < N_ELEMENTS(patterns); p++) {
+		struct strlist lits;
+		char why[128];
+		char *written = NULL;
+		pcre2_code *re;
+
+		strlist_init(&lits);
+		ck_assert(prefilter_literals(patterns[p], strlen(patterns[p]), false, &lits));
+		ck_assert_int_ge(asprintf(&written, "/%s/", patterns[p]), 0);
+		re = rules_compile_regex(written, why, sizeof(why));
+		ck_assert_ptr_nonnull(re);
+		for (size_t t = 0; t < N_ELEMENTS(texts); t++) {
+			pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+			bool matched = pcre2_match(re, (PCRE2_SPTR)texts[t], strlen(texts[t]),
+						   0, 0, md, NULL) >= 0;
+			bool present = false;
+
+			for (size_t k = 0; k < lits.n && !present; k++)
+				present = strcasestr(texts[t], lits.v[k].p) != NULL;
+			ck_assert_msg(!matched || present, "%s matched '%s' without a literal",
+				      patterns[p], texts[t]);
+			pcre2_match_data_free(md);
+		}
+		pcre2_code_free(re);
+		free(written);
+		strlist_free(&lits);
+	}
+}
+END_TEST
+
+START_TEST(test_regex_delimiters)
+{
+	static const struct {
+		const char *written;
+		const char *pattern;
+		uint32_t options;
+	} cases[] = {
+		{ "/abc/", "abc", 0 },
+		{ "/a\\/b/i", "a\\/b", PCRE2_CASELESS },
+		{ "m{a/b}sx", "a/b", PCRE2_DOTALL | PCRE2_EXTENDED },
+		{ "m!x!m", "x", PCRE2_MULTILINE },
+		{ "m(a(b)c)", "a(b)c", 0 },
+		{ "qr/z/", "z", 0 },
+	};
+	char why[128];
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		char *pattern;
+		uint32_t options;
+
+		ck_assert_int_eq(rules_split_regex(cases[i].written, &pattern, &options, why,
+						   sizeof(why)), 0);
+		ck_assert_str_eq(pattern, cases[i].pattern);
+		ck_assert_uint_eq(options, cases[i].options);
+		free(pattern);
+	}
+	ck_assert_int_lt(rules_split_regex("abc", &(char *){ NULL }, &(uint32_t){ 0 },
+					   why, sizeof(why)), 0);
+	ck_assert_int_lt(rules_split_regex("/a(?{ system() })/", &(char *){ NULL },
+					   &(uint32_t){ 0 }, why, sizeof(why)), 0);
+	ck_assert_int_lt(rules_split_regex("/abc/q", &(char *){ NULL }, &(uint32_t){ 0 },
+					   why, sizeof(why)), 0);
+}
+END_TEST
+
+/* Patterns too large for the 8-bit library still run (32-bit library). */
+START_TEST(test_huge_pattern)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct buf big;
+	FILE *f;
+	char path[512];
+
+	buf_init(&big, 0);
+	buf_put_str(&big, "body HUGE /(?:");
+	for (int i = 0; i < 1500; i++)
+		buf_putf(&big, "%sw%dq[xyz]{1,40}", i > 0 ? "|" : "", i);
+	buf_put_str(&big, ")end/\n");
+	snprintf(path, sizeof(path), "%s/90_huge.cf", tmpdir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fwrite(big.data, 1, big.len, f);
+	ck_assert_int_eq(fclose(f), 0);
+	rs = load(&res);
+	ck_assert_int_eq(res.errors, 0);
+	ck_assert_int_eq(rule(rs, "HUGE")->skip, RULE_RUNS);
+	ck_assert_ptr_null(rule(rs, "HUGE")->re);
+	ck_assert_ptr_nonnull(rule(rs, "HUGE")->re32);
+	buf_free(&big);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
+static Suite *
+rules_suite(void)
+{
+	Suite *s = suite_create("rules");
+	TCase *tc = ut_tcase(s, "rules", false);
+
+	tcase_add_checked_fixture(tc, setup_dir, teardown_dir);
+	tcase_add_test(tc, test_conditionals);
+	tcase_add_test(tc, test_comments_lang_include);
+	tcase_add_test(tc, test_scores_and_skips);
+	tcase_add_test(tc, test_header_rule_forms);
+	tcase_add_test(tc, test_replace_tags);
+	tcase_add_test(tc, test_meta_semantics);
+	tcase_add_test(tc, test_multiple_scores_each_hit);
+	tcase_add_test(tc, test_score_format);
+	tcase_add_test(tc, test_headers_rendering);
+	tcase_add_test(tc, test_prefilter_literals);
+	tcase_add_test(tc, test_prefilter_sound);
+	tcase_add_test(tc, test_regex_delimiters);
+	tcase_add_test(tc, test_huge_pattern);
+	return s;
+}
+
+int
+main(void)
+{
+	return ut_run(rules_suite);
+}
