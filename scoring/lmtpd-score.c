@@ -9,6 +9,11 @@
  *       message of an mbox holding several); the rules are compiled once
  *   lmtpd-score [...] --lint
  *       lists every rule file problem and every skipped rule with file:line
+ *   lmtpd-score [...] --hits PATH...
+ *       one line per message with every non-meta rule that hit (sub-rules
+ *       included), for comparing the engine with SpamAssassin
+ *   lmtpd-score [...] --list-rules
+ *       NAME<TAB>KIND<TAB>WHY-NOT-RUN for every defined rule
  *
  * Exits 2 on usage or configuration errors, 1 if any message could not be
  * read (file mode) or, with -e, if the message is spam. */
@@ -42,7 +47,7 @@ struct options {
 	const char *rules;
 	const char *user;
 	const char *prefs;
-	bool report, exit_code, lint;
+	bool report, exit_code, lint, hits, list_rules;
 	unsigned int jobs;
 };
 
@@ -51,8 +56,14 @@ usage(void)
 {
 	fprintf(stderr,
 		"usage: lmtpd-score [-c CONF] [--rules DIR[,DIR]] [-u USER | -p PREFS]\n"
-		"                   [-r] [-e] [--lint] [-j N] [PATH...]\n");
+		"                   [-r] [-e] [--lint] [--hits] [--list-rules] [-j N] [PATH...]\n");
 	exit(2);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static void
@@ -92,6 +103,32 @@ read_file(const char *path, struct buf *out)
 	return ret;
 }
 
+static bool opt_hits;
+
+/* --hits: every non-meta rule that hit, __ sub-rules included, by name. */
+static void
+print_hits(const struct scoring *sc, const char *name, const char *data, size_t len)
+{
+	struct scoring_msg *m = scoring_msg_new(sc, data, len, NULL);
+	const struct rules_hits *h = scoring_msg_hits(m);
+	const struct ruleset *rs = scoring_rules(sc);
+	char **names = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < h->count; i++)
+		if (h->hits[i] > 0) {
+			names = xreallocarray(names, n + 1, sizeof(*names));
+			names[n++] = (char *)rules_name(rs, i);
+		}
+	qsort(names, n, sizeof(*names), cmp_str);
+	printf("%s\t", name);
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s", i > 0 ? "," : "", names[i]);
+	printf("%s\n", n == 0 ? "none" : "");
+	free(names);
+	scoring_msg_free(&m);
+}
+
 static void
 print_line(const struct scoring *sc, const char *name, const char *data, size_t len)
 {
@@ -99,6 +136,10 @@ print_line(const struct scoring *sc, const char *name, const char *data, size_t 
 	struct buf tests;
 	char score[64];
 
+	if (opt_hits) {
+		print_hits(sc, name, data, len);
+		return;
+	}
 	scoring_score_message(sc, data, len, NULL, NULL, &r);
 	buf_init(&tests, 0);
 	score_tests(scoring_rules(sc), &r, &tests);
@@ -275,6 +316,8 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "rules", required_argument, NULL, 'R' },
 		{ "lint", no_argument, NULL, 'L' },
+		{ "hits", no_argument, NULL, 'H' },
+		{ "list-rules", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -297,6 +340,8 @@ main(int argc, char **argv)
 		case 'r': o.report = true; break;
 		case 'e': o.exit_code = true; break;
 		case 'L': o.lint = true; break;
+		case 'H': o.hits = true; opt_hits = true; break;
+		case 'T': o.list_rules = true; break;
 		case 'j':
 			o.jobs = (unsigned int)strtoul(optarg, NULL, 10);
 			if (o.jobs < 1 || o.jobs > 256)
@@ -320,6 +365,17 @@ main(int argc, char **argv)
 	}
 	if (o.lint)
 		status = scoring_lint_errors(sc) > 0 ? 1 : 0;
+	else if (o.list_rules) {
+		const struct ruleset *rs = scoring_rules(sc);
+		char kind[32];
+
+		for (size_t i = 0; i < rules_count(rs); i++)
+			if (rules_defined(rs, i))
+				printf("%s\t%s\t%s\n", rules_name(rs, i),
+				       rules_kind(rs, i, kind, sizeof(kind)),
+				       rules_skip_reason(rs, i));
+		status = 0;
+	}
 	else if (optind < argc)
 		status = score_paths(sc, argv + optind, argc - optind, o.jobs);
 	else

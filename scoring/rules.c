@@ -765,6 +765,37 @@ rules_describe(const struct ruleset *rs, size_t index)
 	return rs->rules[index].describe;
 }
 
+const char *
+rules_kind(const struct ruleset *rs, size_t index, char *buf, size_t size)
+{
+	const struct rule *r = &rs->rules[index];
+
+	snprintf(buf, size, "%s%s", r->eval != NULL ? "eval:" : "",
+		 rules_type_name(r->type));
+	return buf;
+}
+
+const char *
+rules_skip_reason(const struct ruleset *rs, size_t index)
+{
+	switch (rs->rules[index].skip) {
+	case RULE_RUNS: return "";
+	case RULE_SKIP_SCORE_ZERO: return "score 0";
+	case RULE_SKIP_NET: return "network test";
+	case RULE_SKIP_EVAL: return "eval not implemented";
+	case RULE_SKIP_BROKEN: return "invalid";
+	case RULE_SKIP_META: return "unsolvable meta";
+	case RULE_SKIP_CAPTURE: return "capture template";
+	}
+	return "?";
+}
+
+bool
+rules_defined(const struct ruleset *rs, size_t index)
+{
+	return rs->rules[index].defined;
+}
+
 long
 rules_find(const struct ruleset *rs, const char *name)
 {

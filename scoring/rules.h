@@ -51,6 +51,11 @@ bool rules_use_bayes(const struct ruleset *rs);
 size_t rules_count(const struct ruleset *rs);
 const char *rules_name(const struct ruleset *rs, size_t index);
 const char *rules_describe(const struct ruleset *rs, size_t index);
+/* "header", "body", ... "meta", with "eval:" in front for eval rules;
+ * and why a defined rule does not run ("" when it runs). */
+const char *rules_kind(const struct ruleset *rs, size_t index, char *buf, size_t size);
+const char *rules_skip_reason(const struct ruleset *rs, size_t index);
+bool rules_defined(const struct ruleset *rs, size_t index);
 /* Index of a rule by name, or -1. */
 long rules_find(const struct ruleset *rs, const char *name);
 

@@ -267,6 +267,12 @@ scoring_msg_total(const struct scoring *sc, struct scoring_msg *msg,
 	score_compute(sc->rs, &msg->hits, msg->mv, prefs, out);
 }
 
+const struct rules_hits *
+scoring_msg_hits(const struct scoring_msg *msg)
+{
+	return &msg->hits;
+}
+
 void
 scoring_score_message(const struct scoring *sc, const char *data, size_t len,
 		      const char *envelope_from, const struct score_prefs *prefs,

@@ -48,6 +48,9 @@ void scoring_msg_free(struct scoring_msg **msg);
 /* Totals for one recipient (prefs may be NULL). */
 void scoring_msg_total(const struct scoring *sc, struct scoring_msg *msg,
 		       const struct score_prefs *prefs, struct score_result *out);
+/* The raw rule hits of the message (before per-user totals): rule index
+ * -> count, for diagnostics and the parity test. */
+const struct rules_hits *scoring_msg_hits(const struct scoring_msg *msg);
 /* Both, for a one-off message. */
 void scoring_score_message(const struct scoring *sc, const char *data, size_t len,
 			   const char *envelope_from, const struct score_prefs *prefs,
