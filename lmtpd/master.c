@@ -165,8 +165,6 @@ master_spawn(struct master *m)
 		return;
 	}
 	if (pid == 0) {
-		sigset_t none;
-
 		/* A worker that outlives a killed master keeps the listeners
 		 * open (a restarted daemon can not bind them) and serves on
 		 * with nobody to stop it: have the kernel send it the stop
@@ -175,8 +173,10 @@ master_spawn(struct master *m)
 			log_warn("prctl(PR_SET_PDEATHSIG) failed: %s", strerror(errno));
 		if (getppid() != master_pid)
 			_exit(0);
-		sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		/* The signals stay blocked as in the master until the worker
+		 * has its own handlers (worker_main sets the mask): a SIGTERM
+		 * sent now stays pending instead of reaching the inherited
+		 * master handler and being lost. */
 		free(m->slots);
 		worker_main(m->cfg, m->scoring, m->ls, m->ls_count);
 	}

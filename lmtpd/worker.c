@@ -60,12 +60,13 @@ worker_signals(sigset_t *wait_mask)
 	(void)sigaction(SIGCHLD, &sa, NULL);
 	(void)sigaction(SIGINT, &sa, NULL);
 
+	/* Replaces the master's mask only now that the handlers are in
+	 * place: a stop signal sent since the fork is pending, not lost. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
-	(void)sigprocmask(SIG_BLOCK, &block, wait_mask);
-	sigdelset(wait_mask, SIGTERM);
-	sigdelset(wait_mask, SIGHUP);
+	(void)sigprocmask(SIG_SETMASK, &block, NULL);
+	sigemptyset(wait_mask);
 }
 
 static void
