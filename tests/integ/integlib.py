@@ -350,6 +350,7 @@ def check_maildir_names(maildir):
 DELIVERY_RE = re.compile(
     r"^lmtpd\[(?P<pid>\d+)\]: (?P<qid>[0-9A-F]+): to=<(?P<to>[^>]*)>"
     r"(?:, orig_to=<(?P<orig_to>[^>]*)>)?(?:, folder=(?P<folder>[^,]+))?"
+    r"(?:, score=(?P<score>[^,]+), tests=(?P<tests>.*?))?"
     r", delay=(?P<delay>[0-9.]+), delays=(?P<delays>[0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+)"
     r", dsn=(?P<dsn>\d\.\d+\.\d+), status=(?P<status>\w+) \((?P<text>.*)\)$")
 MESSAGE_RE = re.compile(
@@ -376,6 +377,18 @@ def messages(log, qid=None):
 
 
 # ----------------------------------------------------------------- lmtpd
+
+_known_keys = None
+
+
+def known_keys():
+    """The config keys this lmtpd knows (from `lmtpd -n`)."""
+    global _known_keys
+    if _known_keys is None:
+        r = subprocess.run([LMTPD, "-n"], capture_output=True, text=True, timeout=30)
+        _known_keys = {l.split(" =")[0] for l in r.stdout.splitlines() if " =" in l}
+    return _known_keys
+
 
 def free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -459,6 +472,10 @@ class Lmtpd:
         }
         if run_as is not None:
             self.conf["user"] = run_as
+        # These tests are about delivery: no scoring, so no X-Spam-*
+        # headers between the trace headers and the message.
+        if "rules_dir" in known_keys():
+            self.conf["rules_dir"] = ""
         self.conf.update(conf)
         self.write_config()
 

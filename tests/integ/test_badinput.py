@@ -7,6 +7,7 @@ import os
 import random
 import re
 import threading
+import time
 
 import pytest
 
@@ -238,3 +239,31 @@ def test_bad_bdat_size_closes(lmtpd):
         assert (r.code, r.enh) == (421, "4.7.0")
         assert c.at_eof()
     assert all_files(lmtpd.mail) == []
+
+
+def test_slow_drip_hits_the_data_deadline(lmtpd_factory):
+    """A client that drips DATA a few bytes at a time never trips the
+    per-read idle_timeout, but the DATA deadline (idle_timeout plus
+    bytes / min_data_rate) ends it with 421 4.4.2; nothing is delivered."""
+    d = lmtpd_factory(idle_timeout="1s", min_data_rate="100000")
+    with d.client() as c:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<drip@example.com>\r\nDATA\r\n")
+        assert [c.reply().code for _ in range(3)] == [250, 250, 354]
+        start = time.monotonic()
+        r = None
+        while time.monotonic() - start < 10:
+            try:
+                c.send(b"drip\r\n")
+            except OSError:
+                break
+            c.sock.settimeout(0.3)
+            try:
+                r = c.reply()
+                break
+            except (OSError, ConnectionClosed):
+                pass
+        assert r is not None and (r.code, r.enh) == (421, "4.4.2"), r
+        assert time.monotonic() - start < 5
+    d.wait_log(r"timeout after DATA from unix")
+    assert all_files(d.mail) == []

@@ -221,6 +221,9 @@ def test_dot_stuffing_round_trip(lmtpd):
     assert t.final_codes() == [250]
     files = read_new(lmtpd.maildir("dots@example.com"))
     assert [split_trace(f)[1] for f in files] == [msg]
+    [line] = deliveries(lmtpd.log(), t.queue_id)
+    assert (line["to"], line["status"]) == ("dots@example.com", "sent")
+    assert int(messages(lmtpd.log(), t.queue_id)[0]["size"]) == len(msg)
 
     # The wire form is what smtplib-style clients send; check it, too.
     assert b"\r\n..\r\n...\r\n....\r\n..hidden" in integlib.wire(msg)
