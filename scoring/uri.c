@@ -1515,10 +1515,18 @@ collect_text(struct collect *c, const char *line, size_t len)
 		PCRE2_SIZE *ov;
 		const char *g, *h = NULL;
 		size_t glen, hlen = 0;
-		int type;
+		int type, rc;
 
-		if (!re_run(uri_re.code[RE_TBIRD], line, len, off))
+		rc = pcre2_match(uri_re.code[RE_TBIRD], (PCRE2_SPTR)line, len, off, 0, uri_re.md,
+				 uri_re.mctx);
+		if (rc == PCRE2_ERROR_NOMATCH)
 			break;
+		if (rc < 0) {
+			/* a resource limit: go on after the next blank */
+			while (off < len && !is_space((unsigned char)line[off]))
+				off++;
+			continue;
+		}
 		ov = pcre2_get_ovector_pointer(uri_re.md);
 		if (re_group(1, line, &g, &glen))
 			type = 1;

@@ -27,15 +27,22 @@
  * one level per pass and loops over what it found). */
 #define URI_MAX_REDIRECTS	16
 
-/* body: the 'body' view (rendered lines); html_uris: raw URIs collected
- * from HTML parts.  Either may be NULL.  Appends the canonical list
- * (deduplicated, in order of discovery) to out; entries already in out are
- * not repeated. */
+/* body: the 'body' view, SpamAssassin's get_decoded_stripped_body_text_array
+ * (Subject first, paragraphs, lines of at most 2048 bytes), taken as octets
+ * as SpamAssassin has them.  html_uris: the raw URIs HTML.pm collects (the
+ * keys of uri_detail: href/src/... after base-href resolution, trimmed), as
+ * UTF-8: HTML.pm returns them as Perl characters, so a character up to
+ * U+00FF %-encodes to one %xx and one past it is kept (invalid UTF-8 bytes
+ * count as Latin-1 characters).  Either may be NULL.  Appends the canonical
+ * list (deduplicated, in order of discovery) to out; entries already in out
+ * are not repeated.  Never fails; hostile input is cut by the URI_MAX_*
+ * bounds and PCRE2 match limits. */
 void uri_collect(const struct sa_settings *set, const struct strlist *body,
 		 const struct strlist *html_uris, struct strlist *out);
 
 /* One URI's canonical forms (Util::uri_list_canonicalize, the raw URI
- * itself included, each cut to URI_MAX_LENGTH), deduplicated, appended. */
+ * itself included, each cut to URI_MAX_LENGTH), deduplicated, appended.
+ * uri is taken as octets, like a URI found in the text. */
 void uri_canonicalize(const struct sa_settings *set, const char *uri, size_t len,
 		      struct strlist *out);
 
