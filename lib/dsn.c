@@ -23,6 +23,8 @@ dsn_entry(enum dsn_reason reason)
 		return (struct dsn_entry){ 250, "2.0.0", "sent", "Saved" };
 	case DSN_DISCARDED:
 		return (struct dsn_entry){ 250, "2.0.0", "discarded", "Saved" };
+	case DSN_SENDER_OK:
+		return (struct dsn_entry){ 250, "2.1.0", "sent", "Ok" };
 	case DSN_RCPT_OK:
 		return (struct dsn_entry){ 250, "2.1.5", "sent", "OK" };
 	case DSN_UNKNOWN_USER:

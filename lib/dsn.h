@@ -13,6 +13,7 @@
 enum dsn_reason {
 	DSN_DELIVERED,		/* 250 2.0.0 */
 	DSN_DISCARDED,		/* 250 2.0.0, status=discarded */
+	DSN_SENDER_OK,		/* 250 2.1.0 at MAIL */
 	DSN_RCPT_OK,		/* 250 2.1.5 at RCPT */
 	DSN_UNKNOWN_USER,	/* 550 5.1.1 */
 	DSN_BAD_ADDRESS,	/* 501 5.1.3 */

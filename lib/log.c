@@ -20,12 +20,16 @@ static const char *log_progname = "lmtpd";
 static bool log_stderr = true;
 static bool log_verbose;
 static bool log_quiet;
+/* stderr is systemd's journal: it records program and pid itself and reads
+ * the priority from a "<N>" prefix (sd-daemon(3)). */
+static bool log_journal;
 
 void
 log_open(const char *progname, bool to_stderr)
 {
 	log_progname = progname;
 	log_stderr = to_stderr;
+	log_journal = to_stderr && getenv("JOURNAL_STREAM") != NULL;
 	if (!to_stderr)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
@@ -55,7 +59,9 @@ log_vwrite(int priority, const char *word, const char *fmt, va_list ap)
 	int saved_errno = errno;
 	int n, head = 0;
 
-	if (log_stderr)
+	if (log_journal)
+		head = snprintf(line, sizeof(line), "<%d>%s", priority, word);
+	else if (log_stderr)
 		head = snprintf(line, sizeof(line), "%s[%ld]: %s", log_progname,
 				(long)getpid(), word);
 	else

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "dsn.h"
 #include "lmtpd_limits.h"
 #include "lmtp_proto.h"
 #include "log.h"
@@ -643,7 +644,12 @@ lmtp_cmd_rcpt(struct lmtp_proto *p, const char *line)
 	if (p->rcpt_accepted >= p->set.max_recipients) {
 		/* RFC 5321 4.5.3.1.10: 452 tells the client to send the
 		 * rest in a later transaction. */
-		lmtp_proto_reply(p, "452 4.5.3 Error: too many recipients");
+		struct dsn dsn;
+		char reply[LMTP_PATH_MAX + 64];
+
+		dsn_set(&dsn, DSN_TOO_MANY_RCPTS, "max_recipients reached");
+		dsn_reply(&dsn, p->rcpt.addr, NULL, reply, sizeof(reply));
+		lmtp_proto_reply(p, reply);
 		ev.type = LMTP_EV_NONE;
 		return ev;
 	}

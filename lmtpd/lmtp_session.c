@@ -159,7 +159,8 @@ session_reply_dsn(struct session *s, const struct dsn *dsn, const char *addr,
 static void
 session_on_mail(struct session *s, const struct lmtp_mail *mail)
 {
-	char reply[128];
+	char reply[LMTP_PATH_MAX + 64];
+	struct dsn dsn;
 
 	session_txn_free(&s->txn);
 	s->txn.active = true;
@@ -167,7 +168,8 @@ session_on_mail(struct session *s, const struct lmtp_mail *mail)
 	s->txn.sender = xstrdup(mail->sender);
 	s->txn.smtputf8 = mail->smtputf8;
 	clock_gettime(CLOCK_REALTIME, &s->txn.t_start);
-	snprintf(reply, sizeof(reply), "250 2.1.0 Ok");
+	dsn_set(&dsn, DSN_SENDER_OK, "sender ok");
+	session_reply_dsn(s, &dsn, mail->sender, reply, sizeof(reply));
 	lmtp_proto_mail_reply(s->proto, true, reply);
 }
 
@@ -345,8 +347,10 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 		if (s.closing)
 			break;
 		if (*env->stop && !lmtp_proto_in_transaction(s.proto)) {
-			snprintf(line, sizeof(line), "421 4.3.2 %s Service shutting down",
-				 env->cfg->hostname);
+			struct dsn dsn;
+
+			dsn_set(&dsn, DSN_SHUTDOWN, "stopping");
+			dsn_reply(&dsn, NULL, env->cfg->hostname, line, sizeof(line));
 			(void)lmtp_proto_shutdown(s.proto, line);
 			break;
 		}

@@ -3,6 +3,8 @@
  * the config and exit, -v debug logging. */
 #include "config.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +53,8 @@ main(int argc, char **argv)
 	const char *path = NULL;
 	bool foreground = false, print = false, test = false, verbose = false;
 	struct lmtpd_config *cfg;
-	char *error;
-	int c;
+	char *error, *absolute = NULL;
+	int c, status;
 
 	while ((c = getopt(argc, argv, "c:fntvh")) != -1) {
 		switch (c) {
@@ -68,6 +70,15 @@ main(int argc, char **argv)
 		usage();
 	log_open("lmtpd", foreground || print || test);
 	log_set_verbose(verbose);
+	/* A daemon changes to "/": SIGHUP must still find the file. */
+	if (path != NULL && path[0] != '/' && !print && !test) {
+		absolute = realpath(path, NULL);
+		if (absolute == NULL) {
+			fprintf(stderr, "lmtpd: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		path = absolute;
+	}
 	cfg = cfg_load(path, &error);
 	if (cfg == NULL) {
 		fprintf(stderr, "lmtpd: %s\n", error);
@@ -88,5 +99,7 @@ main(int argc, char **argv)
 		cfg_free(&cfg);
 		return status;
 	}
-	return master_run(cfg, path, foreground);
+	status = master_run(cfg, path, foreground);
+	free(absolute);
+	return status;
 }

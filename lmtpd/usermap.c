@@ -274,10 +274,12 @@ usermap_commit_entry(DB *db, struct buf *entry, const char *path,
 		return -1;
 	}
 	if (strchr(key, '+') != NULL && key[0] != '@') {
-		/* Not an error: a detail-bearing key can never match, since
-		 * lookups strip the detail first.  Tell the admin. */
-		fprintf(stderr, "lmtpd-map: warning: %s:%u: key '%s' contains '+'; "
-			"lookups use the address without its detail\n", path, line, key);
+		/* Not an error: with the default recipient_delimiter such a
+		 * key never matches, since lookups strip the detail first
+		 * (with another delimiter it may be intended). */
+		fprintf(stderr, "lmtpd-map: warning: %s:%u: key contains '+'; with "
+			"recipient_delimiter = + lookups use the address without its "
+			"detail\n", path, line);
 	}
 	if (usermap_parse_value(value, &attrs, &why) < 0) {
 		*error_r = xasprintf("%s:%u: %s", path, line, why);

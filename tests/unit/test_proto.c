@@ -585,8 +585,8 @@ static const struct proto_case cases[] = {
 	     "RCPT TO:<r4@x.example>\r\nRCPT TO:<r5@x.example>\r\nDATA\r\nm\r\n.\r\n"
 	     "MAIL FROM:<>\r\nRCPT TO:<r4@x.example>\r\n"), { .max_recipients = 3 },
 	  { LHLO_OK MAIL_OK RCPT_OK("r1@x.example") RCPT_OK("r2@x.example")
-	    RCPT_OK("r3@x.example") "452 4.5.3 Error: too many recipients\r\n"
-	    "452 4.5.3 Error: too many recipients\r\n" GO_AHEAD SAVED("r1@x.example")
+	    RCPT_OK("r3@x.example") "452 4.5.3 <r4@x.example> Too many recipients\r\n"
+	    "452 4.5.3 <r5@x.example> Too many recipients\r\n" GO_AHEAD SAVED("r1@x.example")
 	    SAVED("r2@x.example") SAVED("r3@x.example") MAIL_OK RCPT_OK("r4@x.example"),
 	    LHLO_E "MAIL <>\nRCPT <r1@x.example> notify=0\nRCPT <r2@x.example> notify=0\n"
 	    "RCPT <r3@x.example> notify=0\nDATA\nEND\nMAIL <>\n"
