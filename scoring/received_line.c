@@ -1,0 +1,1228 @@
+/* received_line: one Received header as SpamAssassin 4.0's
+ * parse_received_line() sees it.
+ *
+ * The patterns are Perl's, in Received.pm's order (the first that matches
+ * wins; several fall through with partial results, as there), compiled
+ * with PCRE2 (JIT) on first use; IP_ADDRESS, IP_PRIVATE and LOCALHOST are
+ * Mail::SpamAssassin::Constants' with the /x layout removed.  Every match
+ * runs under a PCRE2 match limit: a pattern that hits it counts as not
+ * matching (only hostile input gets there).  Lines are (pointer, length):
+ * a header may hold NULs. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "log.h"
+#include "received.h"
+#include "received_int.h"
+#include "xalloc.h"
+
+/* ---------------------------------------------------------------------- */
+/* Patterns */
+
+/* Mail::SpamAssassin::Constants IP_ADDRESS (IPv4, IPv6, IPv4-mapped). */
+#define IPRE "(?i:(?:\\b(?<!:)(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)\\.(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)\\.(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)\\.(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)\\b|(?:IPv6:|(?<![a-f0-9:]))(?:(?:(?:[a-f0-9]{1,4}:){6}|::(?:[a-f0-9]{1,4}:){0,5}|(?:[a-f0-9]{1,4}:){1,5}:|[a-f0-9]{1,4}::(?:[a-f0-9]{1,4}:){1,4}|(?:[a-f0-9]{1,4}:){2}:(?:[a-f0-9]{1,4}:){1,3}|(?:[a-f0-9]{1,4}:){3}:(?:[a-f0-9]{1,4}:){1,2}|(?:[a-f0-9]{1,4}:){4}:[a-f0-9]{1,4}:)(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)\\.(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)\\.(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)\\.(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)|(?:[a-f0-9]{1,4}:){7}[a-f0-9]{1,4}|:(?::[a-f0-9]{1,4}){1,7}|(?:[a-f0-9]{1,4}:){1,7}:|[a-f0-9]{1,4}:(?::[a-f0-9]{1,4}){1,6}|(?:[a-f0-9]{1,4}:){2}(?::[a-f0-9]{1,4}){1,5}|(?:[a-f0-9]{1,4}:){3}(?::[a-f0-9]{1,4}){1,4}|(?:[a-f0-9]{1,4}:){4}(?::[a-f0-9]{1,4}){1,3}|(?:[a-f0-9]{1,4}:){5}(?::[a-f0-9]{1,4}){1,2}|(?:[a-f0-9]{1,4}:){6}:[a-f0-9]{1,4}|::)(?![a-f0-9:])))"
+
+/* Constants' LOCALHOST. */
+#define LOCALHOSTRE "(?i:(?:localhost(?:\\.localdomain)?|\\b(?<!:)127\\.0\\.0\\.1\\b|(?:IPv6:|(?<![a-f0-9:]))(?:(?:(?:0{1,4}:){5}ffff:|::(?:0{1,4}:){0,4}ffff:|(?:0{1,4}:){1,4}:ffff:|0{1,4}::(?:0{1,4}:){1,3}ffff:|(?:0{1,4}:){2}:0{1,2}:ffff:|(?:0{1,4}:){3}:0:ffff:|(?:0{1,4}:){4}:ffff:)127\\.0\\.0\\.1|(?:0{1,4}:){7}0{0,3}1|:(?::0{1,4}){0,6}:0{0,3}1|0{1,4}:(?::0{1,4}){0,5}:0{0,3}1|(?:0{1,4}:){2}(?::0{1,4}){0,4}:0{0,3}1|(?:0{1,4}:){3}(?::0{1,4}){0,3}:0{0,3}1|(?:0{1,4}:){4}(?::0{1,4}){0,2}:0{0,3}1|(?:0{1,4}:){5}(?::0{1,4}){0,1}:0{0,3}1|(?:0{1,4}:){6}:0{0,3}1)(?![a-f0-9:])))"
+
+/* Constants' IP_PRIVATE. */
+#define IPPRIVRE "(?i:^(?:(?:10|127|169\\.254|172\\.(?:1[6-9]|2[0-9]|3[01])|192\\.168|100\\.(?:6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7]))\\..*|(?:(?:IPv6:|(?<![a-f0-9:]))(?:(?:(?:0{1,4}:){5}ffff:|::(?:0{1,4}:){0,4}ffff:|(?:0{1,4}:){1,4}:ffff:|0{1,4}::(?:0{1,4}:){1,3}ffff:|(?:0{1,4}:){2}:0{1,2}:ffff:|(?:0{1,4}:){3}:0:ffff:|(?:0{1,4}:){4}:ffff:)(?:10|127|169\\.254|172\\.(?:1[6-9]|2[0-9]|3[01])|192\\.168|100\\.(?:6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7]))\\..*|fe[89ab][0-9a-f]:.*|(?:0{1,4}:){7}0{0,3}1|:(?::0{1,4}){0,6}:0{0,3}1|0{1,4}:(?::0{1,4}){0,5}:0{0,3}1|(?:0{1,4}:){2}(?::0{1,4}){0,4}:0{0,3}1|(?:0{1,4}:){3}(?::0{1,4}){0,3}:0{0,3}1|(?:0{1,4}:){4}(?::0{1,4}){0,2}:0{0,3}1|(?:0{1,4}:){5}(?::0{1,4}){0,1}:0{0,3}1|(?:0{1,4}:){6}:0{0,3}1)(?![a-f0-9:]))))"
+
+/* The HELO character class of the helo= / HELO patterns. */
+#define HELOC "-A-Za-z0-9\\.\\^+_&:=?!@%*\\$\\\\\\/"
+
+enum pat {
+	/* the whole line */
+	P_FROM_ANY, P_WITH_LOCAL_FOR, P_FROM_BY_SEMI, P_BRACKET_NUM, P_DATE,
+	P_ID, P_HELO_EQ, P_HELO_CMD, P_BY,
+	/* authentication */
+	P_AUTH_WITH, P_AUTH_GMAIL, P_AUTH_GMAIL_TLS, P_AUTH_COURIER,
+	P_AUTH_SENDMAIL, P_AUTH_GMX, P_AUTH_CRITPATH, P_AUTH_POSTFIX,
+	P_AUTH_CGP, P_AUTH_DAV, P_AUTH_VIA_HTTP,
+	/* after "from " */
+	P_ENVFROM, P_SQUIRREL, P_SQUIRREL_IP, P_AOL, P_AOL_WEBMAIL,
+	P_SMTPSVC, P_SMTPSVC_PICKUP, P_MSSMTP, P_MSSMTP_IP,
+	P_XMAIL, P_XMAIL_ID, P_XMAIL_FROM,
+	P_ECELERITY, P_ECEL_HELO, P_ECEL_IP,
+	P_EXIM_LOCAL, P_EXIM_BRACKET, P_SUB_HELO, P_SUB_IDENT, P_EXIM_RDNS,
+	P_EXIM_PLAIN, P_EXIM_FIRST, P_EXIM_PAREN, P_EXIM_IP, P_EXIM_BY,
+	P_POSTFIX_SP, P_POSTFIX_NOSP, P_SCALIX, P_LOTUS,
+	P_WITH_HTTP, P_HTTP_IMP, P_QMAIL_LDAP, P_SENDMAIL,
+	P_IDENT_PREFIX, P_IDENT_AT,
+	P_EXCH55, P_HELO_EQ_BY, P_UNKNOWN_DOMAIN, P_ATTBI, P_IDENT_BRACKET,
+	P_HOTMAIL, P_IP_START, P_QPSMTPD, P_LHLO, P_GMX, P_SMTPD_FOR,
+	P_QMAIL, P_QMAIL_A, P_QMAIL_B, P_QMAIL_C, P_QMAIL_D,
+	P_YAHOO_HTTP, P_SPACE_BRACKET, P_PAREN_HELO, P_BRACKET_BY,
+	P_PAREN_IP_BY, P_MDAEMON, P_MDAEMON_PRO, P_SENDMAIL_BRACKET,
+	P_SENDMAIL_RDNS, P_SENDMAIL_PORT, P_SENDMAIL_AUTHBITS, P_POPIMAP,
+	P_QMAILISH_HELO, P_QMAILISH, P_OUTBLAZE, P_SMAP, P_SMAP_HELO,
+	P_POSTOFFICE, P_ARGOSOFT, P_SMTPL, P_BSMTP, P_SPIKE, P_YAHOO_SMTP,
+	P_CGP_ACCOUNT, P_CGP_VERIFIED, P_CIPHERTRUST, P_IRONPORT,
+	P_CONTENT_TECH, P_BLS, P_TUMBLEWEED, P_POBOX, P_FSECURE, P_ALTAVISTA,
+	P_SMTPD32, P_CSMAP, P_MAILGATE, P_UNVERIFIED, P_PROXY, P_CGP_EXIM,
+	P_KDE, P_OBTUSE, P_YAHOO_LOGIN, P_XORIG,
+	/* handovers to skip */
+	P_IGN_LOCAL_IDENT, P_IGN_LOCAL_ESMTP, P_IGN_AVG, P_IGN_UID,
+	P_IGN_ADDR_BY, P_IGN_UNKNOWN_LOCAL, P_IGN_LOCALHOST,
+	P_IGN_LOCALHOST_PAREN, P_IGN_LOCALHOST_BRACKET, P_IGN_COURIER_AUTH,
+	P_IGN_UNIX, P_IGN_AMAZON, P_IGN_GROUPWISE, P_IGN_RAPTOR,
+	P_QMAIL_SCANNER, P_IGN_WITH_LOCAL, P_IGN_CYRUS, P_IGN_BY_WITH,
+	P_IGN_WITH_BY, P_IGN_SENDGRID, P_IGN_OPENSMTPD, P_IGN_LSMTP,
+	P_IGN_MAILENABLE, P_IGN_FACEBOOK, P_IGN_GMAILAPI, P_IGN_ID_ONLY,
+	P_IGN_JETSEND, P_GUESS_HELO,
+	/* after "FROM " and "(from " */
+	P_SIMTA, P_NAVGW, P_SUBMIT_LOCALHOST, P_JQUEUEMAIL,
+	/* fall-through and clean-up */
+	P_ANY_BRACKET_IP, P_RDNS_UNKNOWN, P_IP_SCOPE, P_IP_V4MAPPED,
+	P_IP_PRIVATE, P_IP_ADDRESS,
+	P_COUNT
+};
+
+struct pat_src {
+	const char *re;
+	uint32_t flags;
+};
+
+#define CI PCRE2_CASELESS
+
+static const struct pat_src pat_src[P_COUNT] = {
+	[P_FROM_ANY] = { "^\\(?from ", CI },
+	[P_WITH_LOCAL_FOR] = { "\\bwith local for\\b", 0 },
+	[P_FROM_BY_SEMI] = { "^from (\\S+) by [^\\s;]+ ?;", CI },
+	[P_BRACKET_NUM] = { "^\\[[\\d.]+\\]$", 0 },
+	[P_DATE] = { "[\\s;]+(?:(?:Mon|T(?:ue|hu)|Wed|Fri|S(?:at|un)), )?\\d+ (?:J(?:an|u[nl])|Feb|Ma[ry]|A(?:pr|ug)|Sep|Oct|Nov|Dec) \\d+ \\d+:\\d+(?::\\d+)? \\S+$", 0 },
+	[P_ID] = { " id <?([^\\s<>;]{3,})", 0 },
+	[P_HELO_EQ] = { "\\bhelo=([" HELOC "]+)(?:[^" HELOC "]|$)", 0 },
+	[P_HELO_CMD] = { "\\b(?:HELO|EHLO) ([" HELOC "]+)(?:[^" HELOC "]|$)", 0 },
+	[P_BY] = { " by (\\S+)(?:[^-A-Za-z0-9\\;\\.]|$)", 0 },
+
+	[P_AUTH_WITH] = { " with ((?:ES|L|UTF8S|UTF8L)MTPS?A|ASMTP|HTTP[SU]?)(?: |;|$)", CI },
+	[P_AUTH_GMAIL] = { " by mx\\.google\\.com with ESMTPS id [a-z0-9]{1,4}sm[0-9]{2,9}[a-z]{3}\\.[0-9]{1,3}\\.[0-9]{4}\\.(?:[0-6][0-9]\\.){4}[0-6][0-9]", 0 },
+	[P_AUTH_GMAIL_TLS] = { "\\(version=([^ ]+) cipher=([^\\)]+)\\)", 0 },
+	[P_AUTH_COURIER] = { "^from .*?(?:\\]\\)|\\)\\]) \\(AUTH: (LOGIN|PLAIN|DIGEST-MD5|CRAM-MD5) \\S+(?:, .*?)?\\) by ", 0 },
+	[P_AUTH_SENDMAIL] = { "^from .*?(?:\\](?: \\([^)]*\\))?\\)|\\)\\]) .*?\\(.*?authenticated.*?\\).*? by", 0 },
+	[P_AUTH_GMX] = { "from \\S* \\((?:HELO|EHLO) (\\S*)\\) \\[(" IPRE ")\\] by (mail\\.gmx\\.(?:net|com)) \\([^\\)]+\\) with ((?:ESMTP|SMTP))", 0 },
+	[P_AUTH_CRITPATH] = { "\\) by .+ \\(\\d{1,2}\\.\\d\\.\\d{3}(?:\\.\\d{1,3})?\\) \\(authenticated as .+\\) id ", 0 },
+	[P_AUTH_POSTFIX] = { "\\) \\(Authenticated sender: \\S+\\) by \\S+ \\(([^\\)]+)\\) with ", 0 },
+	[P_AUTH_CGP] = { "CommuniGate Pro (HTTP|SMTP|XIMSS|IMAP)", 0 },
+	[P_AUTH_DAV] = { " with Microsoft Exchange Server HTTP-DAV\\b", 0 },
+	[P_AUTH_VIA_HTTP] = { " \\(via (HTTP.?)\\)(?: |;|$)", CI },
+
+	[P_ENVFROM] = { "(?:return-path:? |envelope-(?:sender|from)[ =])(\\S+)\\b", CI },
+	[P_SQUIRREL] = { " \\((?:SquirrelMail|NaSMail) authenticated user ", 0 },
+	[P_SQUIRREL_IP] = { "(" IPRE ")\\b(?![.-]).{10,80}by (\\S+) with HTTP", 0 },
+	[P_AOL] = { "with HTTP \\(WebMailUI\\)", 0 },
+	[P_AOL_WEBMAIL] = { "(" IPRE ") by (\\S+) \\(" IPRE "\\) with HTTP \\(WebMailUI\\)", 0 },
+	[P_SMTPSVC] = { "^(\\S*) \\(\\[(" IPRE ")\\][^\\)]{0,40}\\) by (\\S+) with Microsoft SMTPSVC", 0 },
+	[P_SMTPSVC_PICKUP] = { "^mail pickup service by (\\S+) with Microsoft SMTPSVC$", 0 },
+	[P_MSSMTP] = { " with (?:Microsoft SMTP Server|mapi id) (?:\\([^\\)]+\\) )?\\d+\\.\\d+\\.\\d+\\.\\d+(?:$| )", 0 },
+	[P_MSSMTP_IP] = { "^(\\S+) \\(\\[?(" IPRE ")(?:%[A-Z0-9._~-]*)?\\]?\\) by (\\S+) ", 0 },
+	[P_XMAIL] = { "^(\\S+) \\((\\[?" IPRE "\\]?)(?::\\d+)\\) by (\\S+)(?: \\(\\S+\\))? with \\[XMail", 0 },
+	[P_XMAIL_ID] = { " id <(\\S+)>", 0 },
+	[P_XMAIL_FROM] = { " from <(\\S+)>", 0 },
+	[P_ECELERITY] = { "\\(ecelerity\\b", 0 },
+	[P_ECEL_HELO] = { "^\\(\\[(" IPRE "):\\d+\\] helo=(\\S+)\\) by (\\S+) ", 0 },
+	[P_ECEL_IP] = { "^\\S+ \\(\\[(" IPRE "):\\d+\\]\\) by (\\S+) ", 0 },
+	[P_EXIM_LOCAL] = { "\\bwith local(?:-\\S+)? ", 0 },
+	[P_EXIM_BRACKET] = { "^\\[(" IPRE ")\\] \\((.*?)\\) by (\\S+) ", 0 },
+	[P_SUB_HELO] = { "helo=(\\S+)", 0 },
+	[P_SUB_IDENT] = { "ident=(\\S*)", 0 },
+	[P_EXIM_RDNS] = { "^(\\S+) \\(\\[(" IPRE ")\\](.*?)\\) by (\\S+) ", 0 },
+	[P_EXIM_PLAIN] = { "^(\\S+) \\[(" IPRE ")\\](:\\d+)? by (\\S+) ", 0 },
+	[P_EXIM_FIRST] = { "^(\\S+) ", 0 },
+	[P_EXIM_PAREN] = { " \\((\\S+)\\) ", 0 },
+	[P_EXIM_IP] = { " \\[(" IPRE ")(?:\\.\\d+)?\\] ", 0 },
+	[P_EXIM_BY] = { "by (\\S+) ", 0 },
+	[P_POSTFIX_SP] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\) by (\\S+) ", 0 },
+	[P_POSTFIX_NOSP] = { "^(\\S+) \\((\\S+)\\[(" IPRE ")\\]\\) by (\\S+) ", 0 },
+	[P_SCALIX] = { "^(\\S+) \\( ?(" IPRE ")\\) by (\\S+)", 0 },
+	[P_LOTUS] = { "^(\\S+) \\(\\[(" IPRE ")\\]\\) by (\\S+) \\(Lotus", 0 },
+	[P_WITH_HTTP] = { "\\bwith HTTP\\b", 0 },
+	[P_HTTP_IMP] = { "^(" IPRE ") \\(\\[" IPRE "\\]\\) by (\\S+)", 0 },
+	[P_QMAIL_LDAP] = { " by \\S+ \\(qmail-\\S+\\) with ", 0 },
+	[P_SENDMAIL] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\].*\\) by (\\S+) \\(", 0 },
+	[P_IDENT_PREFIX] = { "^IDENT:([^\\@]*)\\@", 0 },
+	[P_IDENT_AT] = { "^([^\\@]*)\\@", 0 },
+	[P_EXCH55] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\) by (\\S+) with \\S+ \\(", 0 },
+	[P_HELO_EQ_BY] = { "^(\\S+) \\(\\[(" IPRE ")\\] helo=(\\S+)\\) by (\\S+) with ", 0 },
+	[P_UNKNOWN_DOMAIN] = { "^(\\S+) \\(<unknown\\S*>\\[(" IPRE ")\\]\\) by (\\S+) ", 0 },
+	[P_ATTBI] = { "^(\\S+) \\((\\S+\\.\\S+)\\[(" IPRE ")\\]\\) by (\\S+) ", 0 },
+	[P_IDENT_BRACKET] = { "^(\\S+) \\((\\S*)\\@\\[(" IPRE ")\\].*\\) by (\\S+) \\(", 0 },
+	[P_HOTMAIL] = { "by (\\S+\\.hotmail\\.msn\\.com) ", 0 },
+	[P_IP_START] = { "^(" IPRE ") ", 0 },
+	[P_QPSMTPD] = { "^(\\S+) \\((?:HELO|EHLO) (\\S*)\\) \\((" IPRE ")\\) by (\\S+) \\(qpsmtpd\\/\\S+\\) with (?:ESMTP|SMTP)", 0 },
+	[P_LHLO] = { "^(\\S+) \\(LHLO (\\S*)\\) \\((" IPRE ")\\) by (\\S+) with LMTP", 0 },
+	[P_GMX] = { "^(\\S+) \\((?:HELO|EHLO) (\\S*)\\) \\[(" IPRE ")\\] by (\\S+) \\([^\\)]+\\) with (?:ESMTP|SMTP)", 0 },
+	[P_SMTPD_FOR] = { "^(\\S+) \\(\\[(" IPRE ")\\]\\) by (\\S+) via smtpd \\(for \\S+\\) with SMTP\\(", 0 },
+	[P_QMAIL] = { "^\\S+( \\((?:HELO|EHLO) \\S*\\))? \\((\\S+\\@)?\\[?" IPRE "\\]?\\)( \\(envelope-sender <\\S+>\\))? by \\S+( \\(.+\\))* with (.* )?(SMTP|QMQP)(?! id )", 0 },
+	[P_QMAIL_A] = { "^(\\S+) \\((?:HELO|EHLO) ([^ \\(\\)]*)\\) \\((\\S*)\\@\\[?(" IPRE ")\\]?\\)( \\(envelope-sender <\\S+>\\))? by (\\S+)", 0 },
+	[P_QMAIL_B] = { "^(\\S+) \\((?:HELO|EHLO) ([^ \\(\\)]*)\\) \\(\\[?(" IPRE ")\\]?\\)( \\(envelope-sender <\\S+>\\))? by (\\S+)", 0 },
+	[P_QMAIL_C] = { "^(\\S+) \\((\\S*)\\@\\[?(" IPRE ")\\]?\\)( \\(envelope-sender <\\S+>\\))? by (\\S+)", 0 },
+	[P_QMAIL_D] = { "^(\\S+) \\(\\[?(" IPRE ")\\]?\\)( \\(envelope-sender <\\S+>\\))? by (\\S+)", 0 },
+	[P_YAHOO_HTTP] = { "^\\[(" IPRE ")\\] by (\\S+) via HTTP$", 0 },
+	[P_SPACE_BRACKET] = { "^(\\S+) \\( \\[(" IPRE ")\\]\\).*? by (\\S+) ", 0 },
+	[P_PAREN_HELO] = { "^\\((\\S+) \\[(" IPRE ")\\]\\) by (\\S+) ", 0 },
+	[P_BRACKET_BY] = { "^\\[(" IPRE ")\\] by (\\S+) ", 0 },
+	[P_PAREN_IP_BY] = { "^\\(\\[?(" IPRE ")\\]?\\) by (\\S+) ", 0 },
+	[P_MDAEMON] = { "^(\\S+) \\[(" IPRE ")\\] by (\\S+) \\[" IPRE "\\] with ", 0 },
+	[P_MDAEMON_PRO] = { "^(\\S+) \\[\\((" IPRE ")\\)\\] by (\\S+) \\(" IPRE "\\) ", 0 },
+	[P_SENDMAIL_BRACKET] = { "^(\\S+) \\(\\[(" IPRE ")\\]\\) by (\\S+) \\(", 0 },
+	[P_SENDMAIL_RDNS] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\).*? by (\\S+)\\b", 0 },
+	[P_SENDMAIL_PORT] = { "^(\\S+) \\(\\[(" IPRE ")(?:[.:]\\d+)?\\]\\).*? by (\\S+) ", 0 },
+	[P_SENDMAIL_AUTHBITS] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\)(?: \\(authenticated bits=\\d+\\))? by (\\S+) \\(", 0 },
+	[P_POPIMAP] = { "with (?:POP3|IMAP)", 0 },
+	[P_QMAILISH_HELO] = { "^(\\S+) \\((?:HELO|EHLO) ([^\\)]*)\\) \\((\\S*@)?\\[?(" IPRE ")\\]?\\).* by (\\S+) ", 0 },
+	[P_QMAILISH] = { "^(\\S+) \\((\\S*@)?\\[?(" IPRE ")\\]?\\).* by (\\S+) ", 0 },
+	[P_OUTBLAZE] = { "^\\[(" IPRE ")\\] by (\\S+) with http for ", 0 },
+	[P_SMAP] = { "^(\\S+)\\((" IPRE ")\\) by (\\S+) via smap ", 0 },
+	[P_SMAP_HELO] = { "^(\\S+)\\((" IPRE "), (?:HELO|EHLO) (\\S*)\\) by (\\S+) via smap ", 0 },
+	[P_POSTOFFICE] = { "^\\[(" IPRE ")\\] by (\\S+) \\(Post", 0 },
+	[P_ARGOSOFT] = { "^\\[(" IPRE ")\\] by (\\S+) \\(ArGoSoft", 0 },
+	[P_SMTPL] = { "^(" IPRE ") by (\\S+) \\((?:SMTPL|InterScan)\\b", 0 },
+	[P_BSMTP] = { "^\\S+ by \\S+ with BSMTP", 0 },
+	[P_SPIKE] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\) by (\\S+) with ", 0 },
+	[P_YAHOO_SMTP] = { "^(\\S+) \\((?:HELO|EHLO) (\\S*)\\) \\((?:(\\S+)\\@)?(" IPRE ").*?\\) by (\\S+) with ", 0 },
+	[P_CGP_ACCOUNT] = { "^\\[(" IPRE ")\\] \\((?:account \\S+ )?(?:HELO|EHLO) (\\S*)\\) by (\\S+) \\(", 0 },
+	[P_CGP_VERIFIED] = { "^(\\S+) \\(\\[(" IPRE ")\\] verified\\) by (\\S+) \\(", 0 },
+	[P_CIPHERTRUST] = { "^\\(\\[(" IPRE ")\\]\\) by (\\S+) with ", 0 },
+	[P_IRONPORT] = { "^([^\\d]\\S+) \\((" IPRE ")\\) by (\\S+) ", 0 },
+	[P_CONTENT_TECH] = { "^\\S+ \\(\\S+\\) by \\S+ \\(Content Technologies ", 0 },
+	[P_BLS] = { "^(\\S+) \\(\\[(" IPRE ")\\] \\[(\\S+)\\]\\) by (\\S+) with ", 0 },
+	[P_TUMBLEWEED] = { "^(" IPRE ") by (\\S+) with ", 0 },
+	[P_POBOX] = { "^(\\S+) \\((\\S+)\\[(" IPRE ")\\]\\) by (\\S+) ", 0 },
+	[P_FSECURE] = { "^\\[(" IPRE ")\\]\\S+ \\((?:HELO|EHLO) (\\S*)\\) by (\\S+) ", 0 },
+	[P_ALTAVISTA] = { "^(" IPRE ") \\((?:HELO|EHLO) (\\S*)\\) by (\\S+) ", 0 },
+	[P_SMTPD32] = { "^(\\S+) \\[(" IPRE ")\\] by (\\S+) ", 0 },
+	[P_CSMAP] = { "^(\\S+)\\((" IPRE ")\\) by (\\S+) ", 0 },
+	[P_MAILGATE] = { "^\\[(" IPRE ")\\] by (\\S+) \\(MailGate ", 0 },
+	[P_UNVERIFIED] = { "^(\\S+) \\(unverified \\[(" IPRE ")\\]\\) by (\\S+) ", 0 },
+	[P_PROXY] = { "^(" IPRE ") \\([A-Za-z][^\\)]+\\) by (\\S+) with ", 0 },
+	[P_CGP_EXIM] = { "^\\[(" IPRE ")\\] \\(([^\\)]+)\\) by (\\S+) ", 0 },
+	[P_KDE] = { "^(\\S+) \\((?:\\S+\\@)?(" IPRE ")\\) by (\\S+) with ", 0 },
+	[P_OBTUSE] = { "^(\\S+)\\((" IPRE ")\\)(?:, claiming to be \"(\\S+)\")? via \\S+ by (\\S+),", 0 },
+	[P_YAHOO_LOGIN] = { "^(\\S+) \\((\\S+)@(" IPRE ") with login\\) by (\\S+\\.yahoo\\.com) with SMTP", 0 },
+	[P_XORIG] = { "^X-Originating-IP: (" IPRE ")$", 0 },
+
+	[P_IGN_LOCAL_IDENT] = { "^\\S+ \\([^\\s\\@]+\\@" LOCALHOSTRE "\\) by \\S+ \\(", 0 },
+	[P_IGN_LOCAL_ESMTP] = { "^\\S+ \\S+ by \\S+ with local-e?smtp ", 0 },
+	[P_IGN_AVG] = { "^127\\.0\\.0\\.1 \\(AVG SMTP \\S+ \\[\\S+\\]\\)", 0 },
+	[P_IGN_UID] = { "^\\S+\\@\\S+ by \\S+ by uid \\S+ ", 0 },
+	[P_IGN_ADDR_BY] = { "^\\S+\\@\\S+ by \\S+ ", 0 },
+	[P_IGN_UNKNOWN_LOCAL] = { "^Unknown\\/Local \\(", 0 },
+	[P_IGN_LOCALHOST] = { "^" LOCALHOSTRE " \\((?:\\S+\\@)?" LOCALHOSTRE "[\\)\\[]", 0 },
+	[P_IGN_LOCALHOST_PAREN] = { "^\\S+ \\((?:\\S+\\@)?" LOCALHOSTRE "\\) ", 0 },
+	[P_IGN_LOCALHOST_BRACKET] = { "^\\S+ \\(\\S+\\@\\S+ \\[" LOCALHOSTRE "\\]\\) ", 0 },
+	[P_IGN_COURIER_AUTH] = { "^\\(AUTH: \\S+\\) by \\S+ with ", 0 },
+	[P_IGN_UNIX] = { "^localhost \\(localhost \\[\\[UNIX: localhost\\]\\]\\) by ", 0 },
+	[P_IGN_AMAZON] = { "^\\S+\\.amazon\\.com by \\S+\\.amazon\\.com with ESMTP \\(peer crosscheck: ", 0 },
+	[P_IGN_GROUPWISE] = { "^[^\\.]+ by \\S+ with Novell_GroupWise", 0 },
+	[P_IGN_RAPTOR] = { "^no\\.name\\.available by \\S+ via smtpd \\(for ", 0 },
+	[P_QMAIL_SCANNER] = { "^\\S+ by \\S+ \\(.{0,100}\\) with qmail-scanner", 0 },
+	[P_IGN_WITH_LOCAL] = { "^\\S+ by \\S+ with local", 0 },
+	[P_IGN_CYRUS] = { "^\\S+ \\(\\[unix socket\\]\\) by \\S+ \\(Cyrus v[0-9]*?\\.[0-9]*?\\.[0-9]*?\\) with LMTPA", 0 },
+	[P_IGN_BY_WITH] = { "^\\S+ by \\S+ (?:with|via|for|\\()", 0 },
+	[P_IGN_WITH_BY] = { "^\\S+ (?:(?:with|via|for) \\S+|\\(unverified\\)) by\\b", 0 },
+	[P_IGN_SENDGRID] = { "^\\S+ \\(unknown\\) by \\S+ \\(SG\\) with \\b", 0 },
+	[P_IGN_OPENSMTPD] = { "^\\S+ \\(\\S+ \\[local\\]\\) by \\S+ \\(OpenSMTPD\\) with \\b", 0 },
+	[P_IGN_LSMTP] = { "\\(LSMTP for", 0 },
+	[P_IGN_MAILENABLE] = { "^\\(\\[" LOCALHOSTRE "\\]\\) with MailEnable ", 0 },
+	[P_IGN_FACEBOOK] = { "^facebook\\.com \\([^\\)]+\\) by facebook\\.com with Thrift id \\S+$", 0 },
+	[P_IGN_GMAILAPI] = { "^\\S+ named \\S+ by gmailapi\\.google\\.com with HTTPREST$", 0 },
+	[P_IGN_ID_ONLY] = { "^\\S+ id \\S+$", 0 },
+	[P_IGN_JETSEND] = { "^\\[<.*? \\(Jetsend", 0 },
+	[P_GUESS_HELO] = { "^(\\S+)[^-A-Za-z0-9\\.]", 0 },
+
+	[P_SIMTA] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\) BY (\\S+) (?:\\([^\\)]+\\) WITH SMTP )?ID <?(\\S+?)>?(?: FOR <[^>]+>)?$", 0 },
+	[P_NAVGW] = { "^(\\S*) \\[(" IPRE ")\\]\\) by (\\S+) \\(NAVGW .*?\\) with ", 0 },
+	[P_SUBMIT_LOCALHOST] = { "^\\S+\\@localhost\\) by \\S+ ", 0 },
+	[P_JQUEUEMAIL] = { "^[^\\s\\@]+\\@[^)]+\\) by \\S+\\(jqueuemail\\) id [^\\s;]+", 0 },
+
+	[P_ANY_BRACKET_IP] = { "\\[(" IPRE ")\\]", 0 },
+	[P_RDNS_UNKNOWN] = { "^unknown$", CI },
+	[P_IP_SCOPE] = { "%[A-Z0-9._~-]*\\z", CI | PCRE2_DOTALL },
+	[P_IP_V4MAPPED] = { "^0*:0*:(?:0*:)*ffff:(\\d+\\.\\d+\\.\\d+\\.\\d+)$", CI },
+	[P_IP_PRIVATE] = { IPPRIVRE, 0 },
+	[P_IP_ADDRESS] = { "(" IPRE ")", 0 },
+};
+
+/* Backtracking bound per match: well above what any real header needs
+ * (they are matched in well under 10^4 steps), low enough that a hostile
+ * 8 KB line costs milliseconds, not seconds. */
+#define RECEIVED_MATCH_LIMIT 200000
+#define RECEIVED_DEPTH_LIMIT 10000
+
+static pcre2_code *pat_code[P_COUNT];
+static pcre2_match_data *rx_md;
+static pcre2_match_context *rx_mctx;
+static const char *rx_subj;
+
+static pcre2_code *
+pat_compile(enum pat id)
+{
+	int err;
+	PCRE2_SIZE off;
+	pcre2_code *code;
+
+	if (pat_code[id] != NULL)
+		return pat_code[id];
+	code = pcre2_compile((PCRE2_SPTR)pat_src[id].re, PCRE2_ZERO_TERMINATED,
+			     pat_src[id].flags, &err, &off, NULL);
+	if (code == NULL) {
+		PCRE2_UCHAR msg[256];
+
+		pcre2_get_error_message(err, msg, sizeof(msg));
+		log_panic("received: pattern %d does not compile at %zu: %s",
+			  (int)id, (size_t)off, (const char *)msg);
+	}
+	/* Without JIT (not built in, or no executable memory) the
+	 * interpreter gives the same results, only slower. */
+	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+	pat_code[id] = code;
+	return code;
+}
+
+static void
+rx_setup(void)
+{
+	if (rx_md != NULL)
+		return;
+	rx_md = pcre2_match_data_create(16, NULL);
+	rx_mctx = pcre2_match_context_create(NULL);
+	if (rx_md == NULL || rx_mctx == NULL)
+		log_panic("received: out of memory for PCRE2 match data");
+	pcre2_set_match_limit(rx_mctx, RECEIVED_MATCH_LIMIT);
+	pcre2_set_depth_limit(rx_mctx, RECEIVED_DEPTH_LIMIT);
+}
+
+void
+received_init(void)
+{
+	rx_setup();
+	for (int i = 0; i < P_COUNT; i++)
+		(void)pat_compile((enum pat)i);
+}
+
+/* Matches pattern id against s[0..len); the captures stay readable with
+ * rx_cap() until the next match. */
+static bool
+rx(enum pat id, const char *s, size_t len)
+{
+	int rc;
+
+	rx_setup();
+	rc = pcre2_match(pat_compile(id), (PCRE2_SPTR)s, len, 0, 0, rx_md, rx_mctx);
+	if (rc < 0)
+		return false;
+	rx_subj = s;
+	return true;
+}
+
+/* Capture n of the last match; false when the group did not take part
+ * (Perl's undefined $n). */
+static bool
+rx_cap(unsigned int n, const char **p_r, size_t *len_r)
+{
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rx_md);
+
+	if (n >= pcre2_get_ovector_count(rx_md) || ov[2 * n] == PCRE2_UNSET) {
+		*p_r = "";
+		*len_r = 0;
+		return false;
+	}
+	*p_r = rx_subj + ov[2 * n];
+	*len_r = ov[2 * n + 1] - ov[2 * n];
+	return true;
+}
+
+static void
+rx_span(size_t *start_r, size_t *end_r)
+{
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rx_md);
+
+	*start_r = ov[0];
+	*end_r = ov[1];
+}
+
+/* ---------------------------------------------------------------------- */
+/* Owned byte strings (a header may hold NULs) */
+
+void
+received_str_set(struct received_str *s, const char *p, size_t len)
+{
+	char *n = xmalloc(len + 1);
+
+	memcpy(n, p, len);
+	n[len] = '\0';
+	free(s->p);
+	s->p = n;
+	s->len = len;
+}
+
+static void
+str_clear(struct received_str *s)
+{
+	received_str_set(s, "", 0);
+}
+
+void
+received_str_free(struct received_str *s)
+{
+	free(s->p);
+	s->p = NULL;
+	s->len = 0;
+}
+
+/* $field = $n */
+static void
+str_cap(struct received_str *s, unsigned int n)
+{
+	const char *p;
+	size_t len;
+
+	(void)rx_cap(n, &p, &len);
+	received_str_set(s, p, len);
+}
+
+static bool
+str_eq(const struct received_str *s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return s->len == n && (n == 0 || memcmp(s->p, lit, n) == 0);
+}
+
+/* Perl truth of a string: defined, not "" and not "0". */
+bool
+received_str_true(const struct received_str *s)
+{
+	return s->len > 0 && !(s->len == 1 && s->p[0] == '0');
+}
+
+static bool
+rxs(enum pat id, const struct received_str *s)
+{
+	return rx(id, s->len > 0 ? s->p : "", s->len);
+}
+
+/* $s =~ s/PATTERN// (first match, no /g): true when something matched. */
+static bool
+str_subst_del(struct received_str *s, enum pat id)
+{
+	size_t a, b;
+	char *n;
+
+	if (!rxs(id, s))
+		return false;
+	rx_span(&a, &b);
+	n = xmalloc(s->len - (b - a) + 1);
+	memcpy(n, s->p, a);
+	memcpy(n + a, s->p + b, s->len - b);
+	n[s->len - (b - a)] = '\0';
+	free(s->p);
+	s->p = n;
+	s->len -= b - a;
+	return true;
+}
+
+static const char *
+memmem_lit(const char *s, size_t len, const char *lit)
+{
+	return memmem(s, len, lit, strlen(lit));
+}
+
+/* ---------------------------------------------------------------------- */
+/* parse_received_line */
+
+void
+received_fields_free(struct received_fields *f)
+{
+	received_str_free(&f->ip);
+	received_str_free(&f->helo);
+	received_str_free(&f->rdns);
+	received_str_free(&f->by);
+	received_str_free(&f->id);
+	received_str_free(&f->ident);
+	received_str_free(&f->envfrom);
+	received_str_free(&f->auth);
+}
+
+static bool
+is_space(unsigned char c)
+{
+	/* Perl's \s: [ \t\n\v\f\r] */
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* s/\s+/ /g; s/^ //; s/ $//; 1 while s/\s?;$//; */
+static void
+line_normalize(struct received_str *out, const char *in, size_t len)
+{
+	char *p = xmalloc(len + 1);
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (is_space((unsigned char)in[i])) {
+			while (i + 1 < len && is_space((unsigned char)in[i + 1]))
+				i++;
+			p[n++] = ' ';
+		} else
+			p[n++] = in[i];
+	}
+	if (n > 0 && p[n - 1] == ' ')
+		n--;
+	if (n > 0 && p[0] == ' ') {
+		memmove(p, p + 1, n - 1);
+		n--;
+	}
+	while (n > 0 && p[n - 1] == ';') {
+		n--;
+		if (n > 0 && p[n - 1] == ' ')
+			n--;
+	}
+	p[n] = '\0';
+	out->p = p;
+	out->len = n;
+}
+
+/* $_ =~ s/\)by /) by / */
+static void
+line_fix_by(struct received_str *s)
+{
+	const char *hit = memmem_lit(s->p, s->len, ")by ");
+	size_t at;
+	char *n;
+
+	if (hit == NULL)
+		return;
+	at = (size_t)(hit - s->p) + 1;
+	n = xmalloc(s->len + 2);
+	memcpy(n, s->p, at);
+	n[at] = ' ';
+	memcpy(n + at + 1, s->p + at, s->len - at);
+	n[s->len + 1] = '\0';
+	free(s->p);
+	s->p = n;
+	s->len++;
+}
+
+/* $sub =~ s/helo=(\S+)// and $helo = $1;
+ * $sub =~ s/ident=(\S*)// and $ident = $1; */
+static void
+sub_helo_ident(struct received_fields *f, const char *p, size_t len)
+{
+	struct received_str sub = { NULL, 0 };
+	const char *c;
+	size_t clen;
+
+	received_str_set(&sub, p, len);
+	if (rxs(P_SUB_HELO, &sub)) {
+		(void)rx_cap(1, &c, &clen);
+		received_str_set(&f->helo, c, clen);
+		(void)str_subst_del(&sub, P_SUB_HELO);
+	}
+	if (rxs(P_SUB_IDENT, &sub)) {
+		(void)rx_cap(1, &c, &clen);
+		received_str_set(&f->ident, c, clen);
+	}
+	received_str_free(&sub);
+}
+
+/* Leading blanks and '<'s, trailing '>'s and blanks go, as SpamAssassin's
+ * two substitutions on $envfrom do. */
+static void
+envfrom_clean(struct received_str *e)
+{
+	size_t a = 0, b = e->len;
+
+	while (a < b && is_space((unsigned char)e->p[a]))
+		a++;
+	while (a < b && e->p[a] == '<')
+		a++;
+	while (b > a && is_space((unsigned char)e->p[b - 1]))
+		b--;
+	while (b > a && e->p[b - 1] == '>')
+		b--;
+	memmove(e->p, e->p + a, b - a);
+	e->len = b - a;
+	e->p[e->len] = '\0';
+}
+
+/* s/[\s\000\#\[\]\(\)\<\>\|]/!/gs */
+static void
+strip_chars(struct received_str *s)
+{
+	for (size_t i = 0; i < s->len; i++) {
+		unsigned char c = (unsigned char)s->p[i];
+
+		if (is_space(c) || c == '\0' || c == '#' || c == '[' || c == ']' ||
+		    c == '(' || c == ')' || c == '<' || c == '>' || c == '|')
+			s->p[i] = '!';
+	}
+}
+
+static void
+found_pop_fetcher_sig(struct received_chain *ch)
+{
+	if (ch->allow_mailfetch_markers)
+		ch->pop_fetcher_seen = true;
+}
+
+/* Sets the fields as "$helo = $a; $ip = $b; $by = $c" for the captures
+ * given (0 = leave that field alone). */
+static void
+set3(struct received_fields *f, unsigned int helo, unsigned int ip, unsigned int by)
+{
+	if (helo != 0)
+		str_cap(&f->helo, helo);
+	if (ip != 0)
+		str_cap(&f->ip, ip);
+	if (by != 0)
+		str_cap(&f->by, by);
+}
+
+/* The body of parse_received_line() after "from ", from the Squirrel/AOL
+ * tests to the HELO guess.  Returns RECEIVED_LINE_RELAY for "goto enough",
+ * RECEIVED_LINE_SKIP for "return 0" and RECEIVED_LINE_UNPARSEABLE to carry on with the
+ * fall-through tests. */
+static enum received_line_result
+parse_from(struct received_chain *ch, struct received_fields *f, const char *s, size_t n)
+{
+#define M(id) rx((id), s, n)
+#define HAS(lit) (memmem_lit(s, n, (lit)) != NULL)
+	const char *c;
+	size_t clen;
+
+	if (M(P_ENVFROM)) {
+		str_cap(&f->envfrom, 1);
+		f->envfrom_defined = true;
+	}
+
+	if (M(P_SQUIRREL) && M(P_SQUIRREL_IP)) {
+		set3(f, 0, 1, 2);
+		return RECEIVED_LINE_RELAY;
+	}
+
+	if (HAS("aol.com") && M(P_AOL) && M(P_AOL_WEBMAIL)) {
+		set3(f, 0, 1, 2);
+		return RECEIVED_LINE_RELAY;
+	}
+
+	if (HAS(" SMTPSVC")) {
+		if (M(P_SMTPSVC)) {
+			set3(f, 1, 2, 3);
+			return RECEIVED_LINE_RELAY;
+		}
+		if (M(P_SMTPSVC_PICKUP))
+			return RECEIVED_LINE_SKIP;
+	} else if (M(P_MSSMTP)) {
+		if (M(P_MSSMTP_IP)) {
+			set3(f, 1, 2, 3);
+			str_clear(&f->id);
+			return RECEIVED_LINE_RELAY;
+		}
+	} else if (HAS("[XMail ")) {
+		if (M(P_XMAIL)) {
+			set3(f, 1, 2, 3);
+			if (M(P_XMAIL_ID))
+				str_cap(&f->id, 1);
+			if (M(P_XMAIL_FROM)) {
+				str_cap(&f->envfrom, 1);
+				f->envfrom_defined = true;
+			}
+			return RECEIVED_LINE_RELAY;
+		}
+	} else if (M(P_ECELERITY)) {
+		if (M(P_ECEL_HELO)) {
+			set3(f, 2, 1, 3);
+			return RECEIVED_LINE_RELAY;
+		}
+		if (M(P_ECEL_IP)) {
+			set3(f, 0, 1, 2);
+			return RECEIVED_LINE_RELAY;
+		}
+	} else if (HAS("Exim")) {
+		if (M(P_EXIM_LOCAL))
+			return RECEIVED_LINE_SKIP;
+		if (M(P_EXIM_BRACKET)) {
+			set3(f, 0, 1, 3);
+			(void)rx_cap(2, &c, &clen);
+			sub_helo_ident(f, c, clen);
+			return RECEIVED_LINE_RELAY;
+		}
+		if (M(P_EXIM_RDNS)) {
+			str_cap(&f->rdns, 1);
+			set3(f, 1, 2, 4);	/* helo defaults to the rDNS (bug 5112) */
+			(void)rx_cap(3, &c, &clen);
+			sub_helo_ident(f, c, clen);
+			return RECEIVED_LINE_RELAY;
+		}
+		if (M(P_EXIM_PLAIN)) {
+			str_cap(&f->rdns, 1);
+			set3(f, 1, 2, 4);
+			return RECEIVED_LINE_RELAY;
+		}
+		/* other odd Exim formats: pick up what can be had */
+		if (M(P_EXIM_FIRST))
+			str_cap(&f->rdns, 1);
+		if (M(P_EXIM_PAREN))
+			str_cap(&f->helo, 1);
+		if (M(P_EXIM_IP))
+			str_cap(&f->ip, 1);
+		if (M(P_EXIM_BY)) {
+			str_cap(&f->by, 1);
+			if (received_str_true(&f->ip))
+				return RECEIVED_LINE_RELAY;
+		}
+		/* else probably forged: fall through */
+	} else if (HAS(" (Postfix) with")) {
+		if (M(P_POSTFIX_SP) || M(P_POSTFIX_NOSP)) {
+			f->mta_looked_up_dns = true;
+			str_cap(&f->rdns, 2);
+			set3(f, 1, 3, 4);
+			if (str_eq(&f->rdns, "unknown"))
+				str_clear(&f->rdns);
+			return RECEIVED_LINE_RELAY;
+		}
+	} else if (HAS("(Scalix SMTP Relay")) {
+		if (M(P_SCALIX)) {
+			set3(f, 1, 2, 3);
+			return RECEIVED_LINE_RELAY;
+		}
+	} else if (HAS(" (Lotus Domino ")) {
+		if (M(P_LOTUS)) {
+			f->mta_looked_up_dns = false;
+			set3(f, 1, 2, 3);
+			return RECEIVED_LINE_RELAY;
+		}
+	}
+
+	if (M(P_WITH_HTTP) && M(P_HTTP_IMP)) {
+		set3(f, 0, 1, 2);
+		return RECEIVED_LINE_RELAY;
+	}
+
+	if (!M(P_QMAIL_LDAP) && M(P_SENDMAIL)) {
+		f->mta_looked_up_dns = true;
+		str_cap(&f->rdns, 2);
+		set3(f, 1, 3, 4);
+		if (rxs(P_IDENT_PREFIX, &f->rdns)) {
+			str_cap(&f->ident, 1);
+			(void)str_subst_del(&f->rdns, P_IDENT_PREFIX);
+		}
+		if (rxs(P_IDENT_AT, &f->rdns)) {
+			str_cap(&f->ident, 1);
+			(void)str_subst_del(&f->rdns, P_IDENT_AT);
+		}
+		return RECEIVED_LINE_RELAY;
+	}
+
+	/* OK, at this point formats get a bit non-standard */
+	if (M(P_EXCH55)) {
+		f->mta_looked_up_dns = true;
+		str_cap(&f->rdns, 2);
+		set3(f, 1, 3, 4);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_HELO_EQ_BY)) {
+		str_cap(&f->rdns, 1);
+		set3(f, 3, 2, 4);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_UNKNOWN_DOMAIN)) {
+		set3(f, 1, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_ATTBI)) {
+		f->mta_looked_up_dns = true;
+		str_cap(&f->rdns, 2);
+		set3(f, 1, 3, 4);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_IDENT_BRACKET)) {
+		f->mta_looked_up_dns = true;
+		str_cap(&f->ident, 2);
+		set3(f, 1, 3, 4);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_HOTMAIL)) {
+		str_cap(&f->by, 1);
+		if (M(P_IP_START))
+			str_cap(&f->ip, 1);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_QPSMTPD) || M(P_LHLO) || M(P_GMX)) {
+		str_cap(&f->rdns, 1);
+		set3(f, 2, 3, 4);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_SMTPD_FOR)) {
+		set3(f, 1, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+
+	/* most of the qmail possibilities; not a sendmail line with " id "
+	 * after the protocol (bug 4813) */
+	if (M(P_QMAIL)) {
+		if (M(P_QMAIL_A)) {
+			str_cap(&f->rdns, 1);
+			str_cap(&f->ident, 3);
+			set3(f, 2, 4, 6);
+		} else if (M(P_QMAIL_B)) {
+			str_cap(&f->rdns, 1);
+			set3(f, 2, 3, 5);
+		} else if (M(P_QMAIL_C)) {
+			str_cap(&f->rdns, 1);
+			str_cap(&f->ident, 2);
+			set3(f, 1, 3, 5);
+		} else if (M(P_QMAIL_D)) {
+			str_cap(&f->rdns, 1);
+			set3(f, 1, 2, 4);
+		}
+		if (!str_eq(&f->rdns, "unknown"))
+			f->mta_looked_up_dns = true;
+		else
+			str_clear(&f->rdns);
+		return RECEIVED_LINE_RELAY;
+	}
+
+	if (n >= 9 && memcmp(s + n - 9, " via HTTP", 9) == 0 && M(P_YAHOO_HTTP)) {
+		set3(f, 0, 1, 2);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_SPACE_BRACKET)) {
+		set3(f, 0, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_PAREN_HELO)) {
+		set3(f, 1, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_BRACKET_BY) || M(P_PAREN_IP_BY)) {
+		set3(f, 0, 1, 2);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_MDAEMON)) {
+		f->mta_looked_up_dns = true;
+		set3(f, 1, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_MDAEMON_PRO)) {
+		set3(f, 1, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_SENDMAIL_BRACKET)) {
+		f->mta_looked_up_dns = true;
+		set3(f, 1, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_SENDMAIL_RDNS)) {
+		(void)rx_cap(2, &c, &clen);
+		if (clen == 10 && memcmp(c, "softdnserr", 10) == 0)
+			f->mta_looked_up_dns = false;	/* bug 2326: couriertcpd */
+		else {
+			f->mta_looked_up_dns = true;
+			str_cap(&f->rdns, 2);
+		}
+		set3(f, 1, 3, 4);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_SENDMAIL_PORT)) {
+		f->mta_looked_up_dns = true;
+		set3(f, 1, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_SENDMAIL_AUTHBITS)) {
+		f->mta_looked_up_dns = true;
+		str_cap(&f->rdns, 2);
+		set3(f, 1, 3, 4);
+		return RECEIVED_LINE_RELAY;
+	}
+
+	/* fetchmail, getmail: a mail fetcher handover */
+	if (M(P_POPIMAP)) {
+		found_pop_fetcher_sig(ch);
+		return RECEIVED_LINE_SKIP;
+	}
+
+	if (M(P_QMAILISH_HELO)) {
+		f->mta_looked_up_dns = true;
+		str_cap(&f->rdns, 1);
+		str_cap(&f->helo, 2);
+		if (rx_cap(3, &c, &clen) && clen > 0 && c[clen - 1] == '@')
+			clen--;
+		received_str_set(&f->ident, c, clen);
+		set3(f, 0, 4, 5);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_QMAILISH)) {
+		f->mta_looked_up_dns = true;
+		str_cap(&f->rdns, 1);
+		str_cap(&f->helo, 1);	/* qmail drops HELO when = rDNS */
+		if (rx_cap(2, &c, &clen) && clen > 0 && c[clen - 1] == '@')
+			clen--;
+		received_str_set(&f->ident, c, clen);
+		set3(f, 0, 3, 4);
+		return RECEIVED_LINE_RELAY;
+	}
+
+	if (HAS(" with http for ") && M(P_OUTBLAZE)) {
+		set3(f, 0, 1, 2);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (HAS(" via smap ") && M(P_SMAP)) {
+		f->mta_looked_up_dns = true;
+		str_cap(&f->rdns, 1);
+		set3(f, 0, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_SMAP_HELO)) {
+		f->mta_looked_up_dns = true;
+		str_cap(&f->rdns, 1);
+		set3(f, 3, 2, 4);
+		return RECEIVED_LINE_RELAY;
+	}
+	if ((HAS(" (Post") && M(P_POSTOFFICE)) ||
+	    (HAS(" (ArGoSoft") && M(P_ARGOSOFT)) || M(P_SMTPL)) {
+		set3(f, 0, 1, 2);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (HAS(" with BSMTP") && M(P_BSMTP))
+		return RECEIVED_LINE_SKIP;	/* BSMTP is not a TCP/IP handover */
+	if (M(P_SPIKE)) {
+		f->mta_looked_up_dns = true;
+		str_cap(&f->rdns, 2);
+		set3(f, 1, 3, 4);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_YAHOO_SMTP)) {
+		f->mta_looked_up_dns = true;
+		str_cap(&f->rdns, 1);
+		set3(f, 2, 4, 5);
+		if (rx_cap(3, &c, &clen))
+			received_str_set(&f->ident, c, clen);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_CGP_ACCOUNT)) {
+		set3(f, 2, 1, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (HAS(" (CommuniGate Pro") && M(P_CGP_VERIFIED)) {
+		f->mta_looked_up_dns = true;
+		str_cap(&f->rdns, 1);
+		set3(f, 1, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_CIPHERTRUST)) {
+		set3(f, 0, 1, 2);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_IRONPORT)) {
+		set3(f, 1, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_CONTENT_TECH))
+		return RECEIVED_LINE_SKIP;	/* useless without the IP anyway */
+	if (M(P_BLS)) {
+		set3(f, 1, 2, 4);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_TUMBLEWEED)) {
+		set3(f, 0, 1, 2);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_POBOX)) {
+		f->mta_looked_up_dns = true;
+		str_cap(&f->rdns, 2);
+		set3(f, 1, 3, 4);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_FSECURE) || M(P_ALTAVISTA)) {
+		set3(f, 2, 1, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_SMTPD32)) {
+		set3(f, 1, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_CSMAP)) {
+		str_cap(&f->rdns, 1);
+		set3(f, 0, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_MAILGATE)) {
+		set3(f, 0, 1, 2);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_UNVERIFIED)) {
+		set3(f, 1, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_PROXY)) {
+		set3(f, 0, 1, 2);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_CGP_EXIM)) {
+		set3(f, 0, 1, 3);
+		(void)rx_cap(2, &c, &clen);
+		sub_helo_ident(f, c, clen);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_KDE)) {
+		str_cap(&f->rdns, 1);
+		set3(f, 0, 2, 3);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_OBTUSE)) {
+		str_cap(&f->rdns, 1);
+		str_cap(&f->helo, 3);	/* "" when absent */
+		set3(f, 0, 2, 4);
+		(void)rx_cap(1, &c, &clen);
+		if (!(clen == 7 && memcmp(c, "UNKNOWN", 7) == 0))
+			f->mta_looked_up_dns = true;
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_YAHOO_LOGIN)) {
+		set3(f, 1, 3, 4);
+		return RECEIVED_LINE_RELAY;
+	}
+	if (M(P_XORIG)) {
+		str_cap(&f->ip, 1);
+		str_clear(&f->by);
+		return RECEIVED_LINE_RELAY;
+	}
+
+	/* handovers to ignore */
+	if (M(P_IGN_LOCAL_IDENT) || M(P_IGN_LOCAL_ESMTP) || M(P_IGN_AVG) ||
+	    M(P_IGN_UID) || M(P_IGN_ADDR_BY) || M(P_IGN_UNKNOWN_LOCAL) ||
+	    M(P_IGN_LOCALHOST) || M(P_IGN_LOCALHOST_PAREN) ||
+	    M(P_IGN_LOCALHOST_BRACKET) || M(P_IGN_COURIER_AUTH) ||
+	    M(P_IGN_UNIX) || M(P_IGN_AMAZON) || M(P_IGN_GROUPWISE) ||
+	    M(P_IGN_RAPTOR))
+		return RECEIVED_LINE_SKIP;
+	if (M(P_QMAIL_SCANNER)) {
+		/* the next (older) handover gets this envelope sender */
+		if (f->envfrom_defined) {
+			envfrom_clean(&f->envfrom);
+			strip_chars(&f->envfrom);
+			received_str_set(&ch->qms_env_from, f->envfrom.p, f->envfrom.len);
+			ch->have_qms_env_from = true;
+		} else
+			ch->have_qms_env_from = false;
+		return RECEIVED_LINE_SKIP;
+	}
+	if (M(P_IGN_WITH_LOCAL) || M(P_IGN_CYRUS) || M(P_IGN_BY_WITH) ||
+	    M(P_IGN_WITH_BY) || M(P_IGN_SENDGRID) || M(P_IGN_OPENSMTPD) ||
+	    M(P_IGN_LSMTP) || M(P_IGN_MAILENABLE) || M(P_IGN_FACEBOOK) ||
+	    M(P_IGN_GMAILAPI) || M(P_IGN_ID_ONLY) || M(P_IGN_JETSEND))
+		return RECEIVED_LINE_SKIP;
+
+	/* still no HELO: guess */
+	if (!received_str_true(&f->helo) && M(P_GUESS_HELO))
+		str_cap(&f->helo, 1);
+	return RECEIVED_LINE_UNPARSEABLE;
+#undef M
+#undef HAS
+}
+
+enum received_line_result
+received_line_parse(struct received_chain *ch, const char *raw, size_t rawlen, struct received_fields *f)
+{
+#define M(id) rx((id), s.p, s.len)
+	struct received_str s = { NULL, 0 };
+	enum received_line_result res = RECEIVED_LINE_UNPARSEABLE;
+	const char *c, *rest;
+	size_t clen, a, b, restlen;
+
+	line_normalize(&s, raw, rawlen);
+	str_clear(&f->ip);
+	str_clear(&f->helo);
+	str_clear(&f->rdns);
+	str_clear(&f->by);
+	str_clear(&f->id);
+	str_clear(&f->ident);
+	str_clear(&f->envfrom);
+	str_clear(&f->auth);
+	f->envfrom_defined = false;
+	f->mta_looked_up_dns = false;
+
+	/* only lines starting with "from" are of interest (bug 4943: and
+	 * "(from") */
+	if (!M(P_FROM_ANY) || M(P_WITH_LOCAL_FOR)) {
+		res = RECEIVED_LINE_SKIP;
+		goto out;
+	}
+	/* "from host by host ;" but not "from [1.2.3.4] by host;" */
+	if (M(P_FROM_BY_SEMI)) {
+		(void)rx_cap(1, &c, &clen);
+		if (!rx(P_BRACKET_NUM, c, clen)) {
+			res = RECEIVED_LINE_SKIP;
+			goto out;
+		}
+	}
+
+	/* the date at the end */
+	if (M(P_DATE)) {
+		rx_span(&a, &b);
+		(void)b;	/* \S+$: the match runs to the end */
+		s.len = a;
+		s.p[s.len] = '\0';
+	}
+	line_fix_by(&s);
+
+	if (M(P_ID))
+		str_cap(&f->id, 1);
+	if (M(P_HELO_EQ) || M(P_HELO_CMD))
+		str_cap(&f->helo, 1);
+	if (M(P_BY))
+		str_cap(&f->by, 1);
+
+	/* authenticated handovers */
+	if (memmem_lit(s.p, s.len, " by ") != NULL && M(P_AUTH_WITH)) {
+		str_cap(&f->auth, 1);
+	} else if (M(P_AUTH_GMAIL) && M(P_AUTH_GMAIL_TLS)) {
+		const char *c2;
+		size_t c2len;
+		char *t;
+
+		(void)rx_cap(1, &c, &clen);
+		(void)rx_cap(2, &c2, &c2len);
+		t = xasprintf("GMail - transport=%.*s cipher=%.*s", (int)clen, c,
+			      (int)c2len, c2);
+		received_str_set(&f->auth, t, strlen(t));
+		free(t);
+	} else if (M(P_AUTH_COURIER)) {
+		str_cap(&f->auth, 1);
+	} else if (memmem_lit(s.p, s.len, "authenticated") != NULL && M(P_AUTH_SENDMAIL)) {
+		received_str_set(&f->auth, "Sendmail", 8);
+	} else if (M(P_AUTH_GMX)) {
+		const char *c2;
+		size_t c2len;
+		char *t;
+
+		(void)rx_cap(4, &c, &clen);
+		(void)rx_cap(3, &c2, &c2len);
+		t = xasprintf("GMX (%.*s / %.*s)", (int)clen, c, (int)c2len, c2);
+		received_str_set(&f->auth, t, strlen(t));
+		free(t);
+	} else if (memmem_lit(s.p, s.len, " (authenticated as ") != NULL &&
+		   M(P_AUTH_CRITPATH)) {
+		received_str_set(&f->auth, "CriticalPath", 12);
+	} else if (M(P_AUTH_POSTFIX)) {
+		(void)rx_cap(1, &c, &clen);
+		if (clen == 7 && memcmp(c, "Postfix", 7) == 0)
+			received_str_set(&f->auth, c, clen);
+		else {
+			char *t = xasprintf("Postfix (%.*s)", (int)clen, c);
+
+			received_str_set(&f->auth, t, strlen(t));
+			free(t);
+		}
+	} else if (M(P_AUTH_CGP) && memmem_lit(s.p, s.len, " (account ") != NULL) {
+		received_str_set(&f->auth, "Communigate", 11);
+	} else if (M(P_AUTH_DAV)) {
+		received_str_set(&f->auth, "HTTP-DAV", 8);
+	} else if (memmem_lit(s.p, s.len, " by ") != NULL && M(P_AUTH_VIA_HTTP)) {
+		str_cap(&f->auth, 1);
+	}
+
+	if (s.len >= 5 && memcmp(s.p, "from ", 5) == 0) {
+		rest = s.p + 5;
+		restlen = s.len - 5;
+		res = parse_from(ch, f, rest, restlen);
+		if (res != RECEIVED_LINE_UNPARSEABLE)
+			goto done;
+	} else if (s.len >= 5 && memcmp(s.p, "FROM ", 5) == 0) {
+		/* simta, Rockliffe */
+		rest = s.p + 5;
+		restlen = s.len - 5;
+		if (rx(P_SIMTA, rest, restlen)) {
+			f->mta_looked_up_dns = true;
+			str_cap(&f->rdns, 2);
+			set3(f, 1, 3, 4);
+			str_cap(&f->id, 5);
+			if (str_eq(&f->rdns, "unverified"))
+				str_clear(&f->rdns);
+			res = RECEIVED_LINE_RELAY;
+			goto done;
+		}
+	} else if (s.len >= 6 && memcmp(s.p, "(from ", 6) == 0) {
+		rest = s.p + 6;
+		restlen = s.len - 6;
+		if (rx(P_NAVGW, rest, restlen)) {	/* Norton AntiVirus Gateway */
+			set3(f, 1, 2, 3);
+			res = RECEIVED_LINE_RELAY;
+			goto done;
+		}
+		if (rx(P_SUBMIT_LOCALHOST, rest, restlen) ||
+		    rx(P_JQUEUEMAIL, rest, restlen)) {
+			res = RECEIVED_LINE_SKIP;
+			goto done;
+		}
+	} else {
+		rest = s.p;
+		restlen = s.len;
+	}
+
+	/* fall-through: general patterns */
+	if (!received_str_true(&f->ip) && rx(P_ANY_BRACKET_IP, rest, restlen))
+		str_cap(&f->ip, 1);
+	res = received_str_true(&f->ip) && received_str_true(&f->by) ? RECEIVED_LINE_RELAY : RECEIVED_LINE_UNPARSEABLE;
+
+done:
+	if (res == RECEIVED_LINE_RELAY) {
+		/* "enough:" */
+		while (f->rdns.len > 0 && f->rdns.p[f->rdns.len - 1] == '.')
+			f->rdns.p[--f->rdns.len] = '\0';	/* bug 7810 */
+		if (rxs(P_RDNS_UNKNOWN, &f->rdns) || (f->rdns.len > 0 && f->rdns.p[0] == '['))
+			str_clear(&f->rdns);
+		if (f->ip.len >= 5 && strncasecmp(f->ip.p, "ipv6:", 5) == 0)
+			received_str_set(&f->ip, f->ip.p + 5, f->ip.len - 5);
+		if (f->ip.len > 0 && f->ip.p[0] == '[')
+			received_str_set(&f->ip, f->ip.p + 1, f->ip.len - 1);
+		if (f->ip.len > 0 && f->ip.p[f->ip.len - 1] == ']')
+			f->ip.p[--f->ip.len] = '\0';
+		(void)str_subst_del(&f->ip, P_IP_SCOPE);
+		if (rxs(P_IP_V4MAPPED, &f->ip)) {
+			(void)rx_cap(1, &c, &clen);
+			received_str_set(&f->ip, c, clen);
+		}
+		if (f->by.len > 0 && f->by.p[f->by.len - 1] == ';')
+			f->by.p[--f->by.len] = '\0';
+		strip_chars(&f->ip);
+		strip_chars(&f->rdns);
+		strip_chars(&f->helo);
+		strip_chars(&f->by);
+		strip_chars(&f->ident);
+		if (f->envfrom_defined) {
+			envfrom_clean(&f->envfrom);
+			strip_chars(&f->envfrom);
+		}
+	}
+out:
+	received_str_free(&s);
+	return res;
+#undef M
+}
+
+bool
+received_ip_private(const char *ip)
+{
+	return rx(P_IP_PRIVATE, ip, strlen(ip));
+}
+
+bool
+received_first_ip(const char *s, size_t len, const char **ip_r, size_t *len_r)
+{
+	if (!rx(P_IP_ADDRESS, s, len))
+		return false;
+	(void)rx_cap(1, ip_r, len_r);
+	return true;
+}

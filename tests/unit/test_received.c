@@ -1,0 +1,740 @@
+/* Unit tests for scoring/received.c: the Received formats of the common
+ * MTAs parsed as SpamAssassin 4.0 parses them, the trust path with and
+ * without trusted_networks / internal_networks / msa_networks, and bounds
+ * on hostile input.  Every expected string was produced by SpamAssassin
+ * 4.0.1 itself (tests/tools/sa_relays.pl -l) on these hand-written lines. */
+#include "config.h"
+
+#include <time.h>
+
+#include "check_compat.h"
+#include "received.h"
+#include "sa_settings.h"
+#include "strlist.h"
+
+/* One Received header on its own: expect is the relay's as_string, ""
+ * when SpamAssassin skips the line, NULL when it cannot parse it. */
+struct line_case {
+	const char *name;
+	const char *line;
+	const char *expect;
+};
+
+static const struct line_case line_cases[] = {
+	{ "postfix",
+	  "from mail.example.org (mail.example.org [198.51.100.7]) by"
+	  " mx.example.net (Postfix) with ESMTPS id 4Xk2Lm0Qz9z1 for"
+	  " <bob@example.net>; Tue, 5 Mar 2024 10:11:12 +0100 (CET)",
+	  "[ ip=198.51.100.7 rdns=mail.example.org helo=mail.example.org"
+	  " by=mx.example.net ident= envfrom= intl=0 id=4Xk2Lm0Qz9z1 auth="
+	  " msa=0 ]" },
+	{ "postfix_unknown_rdns",
+	  "from helo.example.org (unknown [198.51.100.8]) by"
+	  " mx.example.net (Postfix) with ESMTP id 7A1B2C3D4E; Tue, 5 Mar"
+	  " 2024 10:11:12 +0100",
+	  "[ ip=198.51.100.8 rdns= helo=helo.example.org by=mx.example.net"
+	  " ident= envfrom= intl=0 id=7A1B2C3D4E auth= msa=0 ]" },
+	{ "postfix_sasl_sender",
+	  "from laptop (dsl-203-0-113-9.example.com [203.0.113.9])"
+	  " (Authenticated sender: alice) by smtp.example.net (Postfix)"
+	  " with ESMTPSA id 5F6E7D8C9B; Tue, 5 Mar 2024 10:11:12 +0100",
+	  "[ ip=203.0.113.9 rdns=dsl-203-0-113-9.example.com helo=laptop"
+	  " by=smtp.example.net ident= envfrom= intl=1 id=5F6E7D8C9B"
+	  " auth=ESMTPSA msa=0 ]" },
+	{ "sendmail",
+	  "from client.example.org (client.example.org [198.51.100.20]) by"
+	  " relay.example.net (8.15.2/8.15.2) with ESMTP id 425AbCdE012345"
+	  " for <bob@example.net>; Tue, 5 Mar 2024 10:11:12 +0100",
+	  "[ ip=198.51.100.20 rdns=client.example.org"
+	  " helo=client.example.org by=relay.example.net ident= envfrom="
+	  " intl=0 id=425AbCdE012345 auth= msa=0 ]" },
+	{ "sendmail_authenticated_forged",
+	  "from [192.168.1.5] (dsl-203-0-113-10.example.com [203.0.113.10]"
+	  " (may be forged)) (authenticated bits=0) by relay.example.net"
+	  " (8.15.2/8.15.2) with ESMTP id 425AbCdF012346; Tue, 5 Mar 2024"
+	  " 10:11:12 +0100",
+	  "[ ip=203.0.113.10 rdns=dsl-203-0-113-10.example.com"
+	  " helo=!192.168.1.5! by=relay.example.net ident= envfrom= intl=1"
+	  " id=425AbCdF012346 auth=Sendmail msa=0 ]" },
+	{ "sendmail_submit_localhost",
+	  "from localhost (root@localhost) by relay.example.net"
+	  " (8.15.2/8.15.2/Submit) id 425AbCdG012347; Tue, 5 Mar 2024"
+	  " 10:11:12 +0100",
+	  "" },
+	{ "sendmail_ident",
+	  "from host.example.org (IDENT:joe@host.example.org"
+	  " [198.51.100.21]) by relay.example.net (8.9.3/8.9.3) with SMTP"
+	  " id KAA01234; Tue, 5 Mar 2024 10:11:12 +0100",
+	  "[ ip=198.51.100.21 rdns=host.example.org helo=host.example.org"
+	  " by=relay.example.net ident=joe envfrom= intl=0 id=KAA01234"
+	  " auth= msa=0 ]" },
+	{ "exim_helo",
+	  "from mx.example.org ([198.51.100.30] helo=smtp.example.org) by"
+	  " mail.example.net with esmtps (TLS1.3) tls"
+	  " TLS_AES_256_GCM_SHA384 (Exim 4.96) (envelope-from"
+	  " <list-bounces@example.org>) id 1rhQ2x-000AbC-1Z for"
+	  " bob@example.net; Tue, 05 Mar 2024 10:11:12 +0100",
+	  "[ ip=198.51.100.30 rdns=mx.example.org helo=smtp.example.org"
+	  " by=mail.example.net ident= envfrom=list-bounces@example.org"
+	  " intl=0 id=1rhQ2x-000AbC-1Z auth= msa=0 ]" },
+	{ "exim_bracket_ident",
+	  "from [198.51.100.31] (helo=unnamed ident=nobody) by"
+	  " mail.example.net with smtp (Exim 4.96) id 1rhQ2y-000AbD-2A;"
+	  " Tue, 05 Mar 2024 10:11:12 +0100",
+	  "[ ip=198.51.100.31 rdns= helo=unnamed by=mail.example.net"
+	  " ident=nobody envfrom= intl=0 id=1rhQ2y-000AbD-2A auth= msa=0 ]" },
+	{ "exim_local",
+	  "from bob by mail.example.net with local (Exim 4.96)"
+	  " (envelope-from <bob@example.net>) id 1rhQ2z-000AbE-3B; Tue, 05"
+	  " Mar 2024 10:11:12 +0100",
+	  "" },
+	{ "exim_esmtpsa_port",
+	  "from laptop.example.org ([203.0.113.11]:54321"
+	  " helo=[192.168.0.2]) by mail.example.net with esmtpsa (TLS1.2)"
+	  " tls TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (Exim 4.96)"
+	  " (envelope-from <carol@example.net>) id 1rhQ30-000AbF-4C; Tue,"
+	  " 05 Mar 2024 10:11:12 +0100",
+	  "[ ip=203.0.113.11 rdns=laptop.example.org helo=!192.168.0.2!"
+	  " by=mail.example.net ident= envfrom=carol@example.net intl=1"
+	  " id=1rhQ30-000AbF-4C auth=esmtpsa msa=0 ]" },
+	{ "qmail_unknown_helo",
+	  "from unknown (HELO mail.example.org) (198.51.100.40) by"
+	  " mx.example.net with SMTP; 5 Mar 2024 09:11:12 -0000",
+	  "[ ip=198.51.100.40 rdns= helo=mail.example.org"
+	  " by=mx.example.net ident= envfrom= intl=0 id= auth= msa=0 ]" },
+	{ "qmail_helo_ident",
+	  "from smtp.example.org (HELO relay.example.org)"
+	  " (joe@198.51.100.41) by mx.example.net with SMTP; 5 Mar 2024"
+	  " 09:11:12 -0000",
+	  "[ ip=198.51.100.41 rdns=smtp.example.org helo=relay.example.org"
+	  " by=mx.example.net ident=joe envfrom= intl=0 id= auth= msa=0 ]" },
+	{ "qmail_plain",
+	  "from smtp.example.org (198.51.100.42) by mx.example.net with"
+	  " SMTP; 5 Mar 2024 09:11:12 -0000",
+	  "[ ip=198.51.100.42 rdns=smtp.example.org helo=smtp.example.org"
+	  " by=mx.example.net ident= envfrom= intl=0 id= auth= msa=0 ]" },
+	{ "qmail_uid",
+	  "(qmail 12345 invoked by uid 1000); 5 Mar 2024 09:11:12 -0000",
+	  "" },
+	{ "qmail_network",
+	  "(qmail 12346 invoked from network); 5 Mar 2024 09:11:12 -0000",
+	  "" },
+	{ "qmail_ldap",
+	  "from unknown (HELO [198.51.100.43]) ([198.51.100.43])"
+	  " (envelope-sender <joe@example.org>) by mx.example.net"
+	  " (qmail-ldap-1.03) with SMTP for <bob@example.net>; 5 Mar 2024"
+	  " 09:11:12 -0000",
+	  "[ ip=198.51.100.43 rdns= helo=!198.51.100.43! by=mx.example.net"
+	  " ident= envfrom=joe@example.org intl=0 id= auth= msa=0 ]" },
+	{ "exchange_smtp_server",
+	  "from EXCH01.corp.example.net (10.1.2.3) by"
+	  " EXCH02.corp.example.net (10.1.2.4) with Microsoft SMTP Server"
+	  " (version=TLS1_2, cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384)"
+	  " id 15.1.2507.35; Tue, 5 Mar 2024 10:11:12 +0100",
+	  "[ ip=10.1.2.3 rdns=EXCH01.corp.example.net"
+	  " helo=EXCH01.corp.example.net by=EXCH02.corp.example.net ident="
+	  " envfrom= intl=1 id=15.1.2507.35 auth= msa=0 ]" },
+	{ "exchange_mapi",
+	  "from DB9PR01MB1234.eurprd01.prod.example.com"
+	  " ([fe80::1234:5678:9abc:def0]) by"
+	  " DB9PR01MB1234.eurprd01.prod.example.com"
+	  " ([fe80::1234:5678:9abc:def0%4]) with mapi id 15.20.7339.035;"
+	  " Tue, 5 Mar 2024 09:11:12 +0000",
+	  "[ ip=fe80::1234:5678:9abc:def0 rdns="
+	  " helo=DB9PR01MB1234.eurprd01.prod.example.com"
+	  " by=DB9PR01MB1234.eurprd01.prod.example.com ident= envfrom="
+	  " intl=1 id= auth= msa=0 ]" },
+	{ "exchange_smtpsvc",
+	  "from ws01 ([203.0.113.50]) by exch.example.net with Microsoft"
+	  " SMTPSVC(6.0.3790.4675); Tue, 5 Mar 2024 10:11:12 +0100",
+	  "[ ip=203.0.113.50 rdns= helo=ws01 by=exch.example.net ident="
+	  " envfrom= intl=0 id= auth= msa=0 ]" },
+	{ "exchange_pickup",
+	  "from mail pickup service by exch.example.net with Microsoft"
+	  " SMTPSVC; Tue, 5 Mar 2024 10:11:12 +0100",
+	  "" },
+	{ "lotus_domino",
+	  "from notes.example.org ([198.51.100.60]) by domino.example.net"
+	  " (Lotus Domino Release 8.5.3FP6) with ESMTP id"
+	  " 2024030510111200-12345; Tue, 5 Mar 2024 10:11:12 +0100",
+	  "[ ip=198.51.100.60 rdns= helo=notes.example.org"
+	  " by=domino.example.net ident= envfrom= intl=0"
+	  " id=2024030510111200-12345 auth= msa=0 ]" },
+	{ "mdaemon",
+	  "from client [198.51.100.61] by mdaemon.example.net [192.0.2.61]"
+	  " with SMTP (MDaemon PRO v19.0.2) for <bob@example.net>; Tue, 05"
+	  " Mar 2024 10:11:12 +0100",
+	  "[ ip=198.51.100.61 rdns= helo=client by=mdaemon.example.net"
+	  " ident= envfrom= intl=0 id= auth= msa=0 ]" },
+	{ "courier_auth",
+	  "from gw.example.org ([198.51.100.62]) (AUTH: LOGIN"
+	  " joe@example.org) by courier.example.net with esmtp; Tue, 05"
+	  " Mar 2024 10:11:12 +0100",
+	  "[ ip=198.51.100.62 rdns= helo=gw.example.org"
+	  " by=courier.example.net ident= envfrom= intl=1 id= auth=LOGIN"
+	  " msa=0 ]" },
+	{ "communigate_verified",
+	  "from mta.example.org ([198.51.100.63] verified) by"
+	  " cgp.example.net (CommuniGate Pro SMTP 6.3.5) with ESMTPS id"
+	  " 123456789 for bob@example.net; Tue, 05 Mar 2024 10:11:12 +0100",
+	  "[ ip=198.51.100.63 rdns=mta.example.org helo=mta.example.org"
+	  " by=cgp.example.net ident= envfrom= intl=0 id=123456789 auth="
+	  " msa=0 ]" },
+	{ "communigate_account",
+	  "from [203.0.113.64] (account joe@example.net HELO laptop) by"
+	  " cgp.example.net (CommuniGate Pro SMTP 6.3.5) with ESMTPSA id"
+	  " 123456790; Tue, 05 Mar 2024 10:11:12 +0100",
+	  "[ ip=203.0.113.64 rdns= helo=laptop by=cgp.example.net ident="
+	  " envfrom= intl=1 id=123456790 auth=ESMTPSA msa=0 ]" },
+	{ "simta",
+	  "FROM relay.example.org (smtp.example.org [198.51.100.65]) BY"
+	  " simta.example.net ID 65E6E2D0.1A2B3.12345 ; 5 Mar 2024"
+	  " 04:11:12 -0500",
+	  "[ ip=198.51.100.65 rdns=smtp.example.org helo=relay.example.org"
+	  " by=simta.example.net ident= envfrom= intl=0"
+	  " id=65E6E2D0.1A2B3.12345 auth= msa=0 ]" },
+	{ "xmail",
+	  "from relay.example.org (198.51.100.66:41234) by"
+	  " xmail.example.net with [XMail 1.27 ESMTP Server] id <S1A2B3C>"
+	  " for <bob@example.net> from <joe@example.org>; Tue, 5 Mar 2024"
+	  " 10:11:12 +0100",
+	  "[ ip=198.51.100.66 rdns= helo=relay.example.org"
+	  " by=xmail.example.net ident= envfrom=joe@example.org intl=0"
+	  " id=S1A2B3C auth= msa=0 ]" },
+	{ "ecelerity",
+	  "from ([198.51.100.67:41235] helo=relay.example.org) by"
+	  " ecelerity.example.net (ecelerity 4.2.1.55 r(Core:4.2.1.12))"
+	  " with ESMTP id 12/34-56789-ABCDEF01; Tue, 05 Mar 2024 10:11:12"
+	  " +0100",
+	  "[ ip=198.51.100.67 rdns= helo=relay.example.org"
+	  " by=ecelerity.example.net ident= envfrom= intl=0"
+	  " id=12/34-56789-ABCDEF01 auth= msa=0 ]" },
+	{ "postfix_ipv6",
+	  "from mail.example.org (mail.example.org [IPv6:2001:db8::25]) by"
+	  " mx.example.net (Postfix) with ESMTPS id 4Xk2Lm0Qz9z2 for"
+	  " <bob@example.net>; Tue, 5 Mar 2024 10:11:12 +0100",
+	  "[ ip=2001:db8::25 rdns=mail.example.org helo=mail.example.org"
+	  " by=mx.example.net ident= envfrom= intl=0 id=4Xk2Lm0Qz9z2 auth="
+	  " msa=0 ]" },
+	{ "esmtp_v4mapped",
+	  "from mail.example.org (mail.example.org [::ffff:198.51.100.68])"
+	  " by mx.example.net with esmtp; Tue, 05 Mar 2024 10:11:12 +0100",
+	  "[ ip=198.51.100.68 rdns=mail.example.org helo=mail.example.org"
+	  " by=mx.example.net ident= envfrom= intl=0 id= auth= msa=0 ]" },
+	{ "postfix_localhost",
+	  "from localhost (localhost [127.0.0.1]) by mx.example.net"
+	  " (Postfix) with ESMTP id 0A1B2C3D4F for <bob@example.net>; Tue,"
+	  " 5 Mar 2024 10:11:12 +0100",
+	  "[ ip=127.0.0.1 rdns=localhost helo=localhost by=mx.example.net"
+	  " ident= envfrom= intl=1 id=0A1B2C3D4F auth= msa=0 ]" },
+	{ "fetchmail_pop3",
+	  "from pop.example.org [198.51.100.69] by localhost with POP3"
+	  " (fetchmail-6.4.37) for <bob@localhost> (single-drop); Tue, 05"
+	  " Mar 2024 10:11:12 +0100",
+	  "" },
+	{ "qmail_scanner",
+	  "from 198.51.100.70 by mx.example.net (envelope-from"
+	  " <joe@example.org>, uid 89) with qmail-scanner-2.10 (clamdscan:"
+	  " 0.103.11. Clear:RC:0(198.51.100.70):. Processed in 0.1 secs);"
+	  " 05 Mar 2024 09:11:12 -0000",
+	  "" },
+	{ "from_by_semicolon",
+	  "from webmail.example.net by mx.example.net; Tue, 5 Mar 2024"
+	  " 10:11:12 +0100",
+	  "" },
+	{ "unparseable",
+	  "from weird stuff here",
+	  NULL },
+	{ "yahoo_via_http",
+	  "from [198.51.100.71] by web.example.net via HTTP; Tue, 05 Mar"
+	  " 2024 01:11:12 PST",
+	  "[ ip=198.51.100.71 rdns= helo= by=web.example.net ident="
+	  " envfrom= intl=0 id= auth= msa=0 ]" },
+	{ "rdns_trailing_dot",
+	  "from helo.example.org (rdns.example.org. [198.51.100.72]) by"
+	  " mx.example.net (Postfix) with ESMTP id 1B2C3D4E5F; Tue, 5 Mar"
+	  " 2024 10:11:12 +0100",
+	  "[ ip=198.51.100.72 rdns=rdns.example.org helo=helo.example.org"
+	  " by=mx.example.net ident= envfrom= intl=0 id=1B2C3D4E5F auth="
+	  " msa=0 ]" },
+	{ "exim_bracket_helo",
+	  "from [198.51.100.73] (helo=[198.51.100.73]) by mail.example.net"
+	  " with esmtp (Exim 4.96) id 1rhQ31-000AbG-5D; Tue, 05 Mar 2024"
+	  " 10:11:12 +0100",
+	  "[ ip=198.51.100.73 rdns= helo=!198.51.100.73!"
+	  " by=mail.example.net ident= envfrom= intl=0 id=1rhQ31-000AbG-5D"
+	  " auth= msa=0 ]" },
+	{ "envfrom_zero",
+	  "from client.example.org (client.example.org [198.51.100.74]) by"
+	  " relay.example.net (8.15.2/8.15.2) with ESMTP id 425AbCdH012348"
+	  " (envelope-from 0); Tue, 5 Mar 2024 10:11:12 +0100",
+	  "[ ip=198.51.100.74 rdns=client.example.org"
+	  " helo=client.example.org by=relay.example.net ident= envfrom="
+	  " intl=0 id=425AbCdH012348 auth= msa=0 ]" },
+};
+
+static void
+parse_one(const struct sa_settings *set, const char *line, struct relays *r)
+{
+	struct strlist l;
+
+	strlist_init(&l);
+	strlist_add(&l, line, strlen(line));
+	received_parse(set, &l, r);
+	strlist_free(&l);
+}
+
+START_TEST(test_line_formats)
+{
+	const struct line_case *c = &line_cases[_i];
+	struct sa_settings set;
+	struct relays r;
+
+	sa_settings_init(&set);
+	parse_one(&set, c->line, &r);
+	if (c->expect == NULL) {
+		ck_assert_msg(r.n == 0 && r.num_unparseable == 1,
+			      "%s: expected unparseable", c->name);
+	} else if (c->expect[0] == '\0') {
+		ck_assert_msg(r.n == 0 && r.num_unparseable == 0,
+			      "%s: expected a skipped line", c->name);
+		ck_assert_int_eq(r.last_trusted_index, 0);
+	} else {
+		ck_assert_msg(r.n == 1, "%s: %zu relays", c->name, r.n);
+		ck_assert_msg(strcmp(r.v[0].as_string, c->expect) == 0,
+			      "%s:\n got    %s\n wanted %s", c->name,
+			      r.v[0].as_string, c->expect);
+		ck_assert_str_eq(r.num_trusted == 1 ? r.str_trusted : r.str_untrusted,
+				 c->expect);
+		ck_assert_int_eq(r.v[0].index, 0);
+	}
+	relays_free(&r);
+	sa_settings_free(&set);
+}
+END_TEST
+
+/* The same lines folded over several physical lines, as a header arrives. */
+START_TEST(test_line_folded)
+{
+	const struct line_case *c = &line_cases[_i];
+	struct sa_settings set;
+	struct relays flat, folded;
+	size_t n = 0, blanks = 0, len = strlen(c->line);
+	char *f = malloc(2 * len + 1);
+
+	/* every third blank becomes a fold: "\n\t" */
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < len; i++) {
+		if (c->line[i] == ' ' && ++blanks % 3 == 0) {
+			f[n++] = '\n';
+			f[n++] = '\t';
+		} else
+			f[n++] = c->line[i];
+	}
+	f[n] = '\0';
+	sa_settings_init(&set);
+	parse_one(&set, c->line, &flat);
+	parse_one(&set, f, &folded);
+	ck_assert_str_eq(flat.str_trusted, folded.str_trusted);
+	ck_assert_str_eq(flat.str_untrusted, folded.str_untrusted);
+	ck_assert_uint_eq(flat.num_unparseable, folded.num_unparseable);
+	relays_free(&flat);
+	relays_free(&folded);
+	sa_settings_free(&set);
+	free(f);
+}
+END_TEST
+
+START_TEST(test_relay_fields)
+{
+	struct sa_settings set;
+	struct relays r;
+
+	sa_settings_init(&set);
+	/* Postfix looks up rDNS: "unknown" means it has none */
+	parse_one(&set, line_cases[1].line, &r);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_str_eq(r.v[0].ip, "198.51.100.8");
+	ck_assert_str_eq(r.v[0].rdns, "");
+	ck_assert(r.v[0].no_reverse_dns);
+	ck_assert(!r.v[0].rdns_not_in_headers);
+	ck_assert(!r.v[0].ip_private);
+	ck_assert(!r.v[0].trusted && !r.v[0].intl && !r.v[0].msa);
+	relays_free(&r);
+
+	/* Exchange records no rDNS: not known to be missing */
+	parse_one(&set, "from WS01 ([203.0.113.50]) by Exch.Example.NET with "
+		  "Microsoft SMTPSVC(6.0.3790.4675); Tue, 5 Mar 2024 10:11:12 +0100", &r);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert(!r.v[0].no_reverse_dns);
+	ck_assert(r.v[0].rdns_not_in_headers);
+	ck_assert_str_eq(r.v[0].helo, "WS01");
+	ck_assert_str_eq(r.v[0].lc_helo, "ws01");
+	ck_assert_str_eq(r.v[0].by, "Exch.Example.NET");
+	ck_assert_str_eq(r.v[0].lc_by, "exch.example.net");
+	relays_free(&r);
+
+	/* private address, "[ip]" HELO rendered with '!' */
+	parse_one(&set, "from [192.168.1.5] (Host.Example.COM [192.168.1.5]) by "
+		  "relay.example.net (8.15.2/8.15.2) with ESMTP id x1; "
+		  "Tue, 5 Mar 2024 10:11:12 +0100", &r);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert(r.v[0].ip_private);
+	ck_assert(r.v[0].trusted && r.v[0].intl);
+	ck_assert_str_eq(r.v[0].helo, "!192.168.1.5!");
+	ck_assert_str_eq(r.v[0].lc_rdns, "host.example.com");
+	relays_free(&r);
+	sa_settings_free(&set);
+}
+END_TEST
+
+/* Whole chains, topmost first, under several settings. */
+#define H_LOCAL "from localhost (localhost [127.0.0.1]) by mail.example.net (Postfix) with ESMTP id AAAA1111; Tue, 5 Mar 2024 10:11:12 +0100"
+#define H_PRIV "from gw.example.net (gw.example.net [10.0.0.2]) by mx.example.net (Postfix) with ESMTP id BBBB2222; Tue, 5 Mar 2024 10:11:12 +0100"
+#define H_MX "from mx.example.net (mx.example.net [192.0.2.10]) by store.example.net (Postfix) with ESMTP id CCCC3333; Tue, 5 Mar 2024 10:11:12 +0100"
+#define H_AUTH "from laptop (dsl.example.com [203.0.113.9]) by smtp.example.net (Postfix) with ESMTPSA id DDDD4444; Tue, 5 Mar 2024 10:11:12 +0100"
+#define H_PUB "from mail.example.org (mail.example.org [198.51.100.7]) by mx.example.net (Postfix) with ESMTP id 4Xk2Lm0Qz9z1; Tue, 5 Mar 2024 10:11:12 +0100"
+#define H_UID "(qmail 12345 invoked by uid 1000); 5 Mar 2024 09:11:12 -0000"
+#define H_POP "from pop.example.org [198.51.100.69] by localhost with POP3 (fetchmail-6.4.37) for <bob@localhost> (single-drop); Tue, 05 Mar 2024 10:11:12 +0100"
+#define H_QMS "from 198.51.100.70 by mx.example.net (envelope-from <joe@example.org>, uid 89) with qmail-scanner-2.10 (clamdscan: 0.103.11. Clear:RC:0(198.51.100.70):. Processed in 0.1 secs); 05 Mar 2024 09:11:12 -0000"
+#define H_QMAIL "from smtp.example.org (198.51.100.42) by mx.example.net with SMTP; 5 Mar 2024 09:11:12 -0000"
+#define H_BAD "from weird stuff here"
+
+enum cfg { CFG_NONE, CFG_TRUSTED, CFG_INTERNAL, CFG_BOTH, CFG_MSA };
+
+static const char *const cfg_lines[][3] = {
+	[CFG_NONE] = { NULL },
+	[CFG_TRUSTED] = { "trusted_networks", "192.0.2.0/24 10.0.0.0/8", NULL },
+	[CFG_INTERNAL] = { "internal_networks", "192.0.2.10", NULL },
+	[CFG_BOTH] = { "trusted_networks", "192.0.2.0/24 10.0.0.0/8", "192.0.2.0/24" },
+	[CFG_MSA] = { "trusted_networks", "192.0.2.0/24 10.0.0.0/8", "10.0.0.2" },
+};
+
+struct chain_case {
+	const char *name;
+	enum cfg cfg;
+	const char *hdrs[6];
+	const char *originating;	/* an X-Originating-IP value */
+	const char *trusted;		/* the relays' IPs, comma-separated */
+	const char *untrusted;
+	size_t num_internal;
+	unsigned int unparseable;
+	int last_trusted, last_internal;
+	const char *msa;		/* msa= of every relay, in order */
+};
+
+static const struct chain_case chain_cases[] = {
+	{ "private then public", CFG_NONE, { H_PRIV, H_PUB }, NULL,
+	  "10.0.0.2", "198.51.100.7", 1, 0, 0, 0, "00" },
+	{ "skipped lines count", CFG_NONE, { H_UID, H_LOCAL, H_PRIV, H_PUB, H_AUTH }, NULL,
+	  "127.0.0.1,10.0.0.2", "198.51.100.7,203.0.113.9", 2, 0, 2, 2, "0000" },
+	{ "auth extends trust", CFG_NONE, { H_AUTH, H_PUB }, NULL,
+	  "203.0.113.9", "198.51.100.7", 1, 0, 0, 0, "00" },
+	{ "unparseable on top", CFG_NONE, { H_BAD, H_PRIV, H_PUB }, NULL,
+	  "10.0.0.2", "198.51.100.7", 1, 1, 1, 1, "00" },
+	{ "mail fetcher restarts", CFG_NONE, { H_LOCAL, H_POP, H_PRIV, H_PUB }, NULL,
+	  "10.0.0.2", "198.51.100.7", 1, 0, 2, 2, "00" },
+	{ "qmail-scanner envfrom", CFG_NONE, { H_QMS, H_QMAIL }, NULL,
+	  "", "198.51.100.42", 0, 0, 0, 0, "0" },
+	{ "originating ip", CFG_NONE, { H_PRIV, H_PUB }, "[192.168.77.1]",
+	  "10.0.0.2", "198.51.100.7,192.168.77.1", 1, 0, 0, 0, "000" },
+	{ "inference stops", CFG_NONE, { H_LOCAL, H_MX, H_PRIV, H_AUTH, H_PUB }, NULL,
+	  "127.0.0.1", "192.0.2.10,10.0.0.2,203.0.113.9,198.51.100.7", 1, 0, 0, 0, "00000" },
+	{ "empty", CFG_NONE, { NULL }, NULL, "", "", 0, 0, -1, -1, "" },
+
+	{ "trusted: chain", CFG_TRUSTED, { H_LOCAL, H_MX, H_PRIV, H_AUTH, H_PUB }, NULL,
+	  "127.0.0.1,192.0.2.10,10.0.0.2,203.0.113.9", "198.51.100.7", 4, 0, 3, 3, "00000" },
+	{ "trusted: skipped lines", CFG_TRUSTED, { H_UID, H_LOCAL, H_PRIV, H_PUB, H_AUTH }, NULL,
+	  "127.0.0.1,10.0.0.2", "198.51.100.7,203.0.113.9", 2, 0, 2, 2, "0000" },
+
+	{ "internal only", CFG_INTERNAL, { H_LOCAL, H_MX, H_PRIV, H_AUTH, H_PUB }, NULL,
+	  "127.0.0.1,192.0.2.10", "10.0.0.2,203.0.113.9,198.51.100.7", 2, 0, 1, 1, "00000" },
+	{ "internal only: private not trusted", CFG_INTERNAL, { H_PRIV, H_PUB }, NULL,
+	  "", "10.0.0.2,198.51.100.7", 0, 0, -1, -1, "00" },
+
+	{ "both: chain", CFG_BOTH, { H_LOCAL, H_MX, H_PRIV, H_AUTH, H_PUB }, NULL,
+	  "127.0.0.1,192.0.2.10,10.0.0.2,203.0.113.9", "198.51.100.7", 2, 0, 3, 1, "00000" },
+	{ "both: unparseable", CFG_BOTH, { H_BAD, H_PRIV, H_PUB }, NULL,
+	  "10.0.0.2", "198.51.100.7", 0, 1, 1, 0, "00" },
+
+	{ "msa: trust continues", CFG_MSA, { H_LOCAL, H_MX, H_PRIV, H_AUTH, H_PUB }, NULL,
+	  "127.0.0.1,192.0.2.10,10.0.0.2,203.0.113.9,198.51.100.7", "", 5, 0, 4, 4, "00100" },
+	{ "msa: originating", CFG_MSA, { H_PRIV, H_PUB }, "[192.168.77.1]",
+	  "10.0.0.2,198.51.100.7,192.168.77.1", "", 3, 0, 2, 2, "100" },
+};
+
+static void
+apply_cfg(struct sa_settings *set, enum cfg cfg)
+{
+	const char *const *c = cfg_lines[cfg];
+	const char *why = NULL;
+
+	if (c[0] == NULL)
+		return;
+	ck_assert_int_eq(sa_settings_apply(set, c[0], c[1], &why), 1);
+	if (c[2] != NULL)
+		ck_assert_int_eq(sa_settings_apply(set, cfg == CFG_MSA ?
+			"msa_networks" : "internal_networks", c[2], &why), 1);
+}
+
+static void
+join_ips(const struct relays *r, size_t from, size_t to, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	for (size_t i = from; i < to; i++) {
+		if (i > from)
+			strncat(buf, ",", size - strlen(buf) - 1);
+		strncat(buf, r->v[i].ip, size - strlen(buf) - 1);
+	}
+}
+
+START_TEST(test_chains)
+{
+	const struct chain_case *c = &chain_cases[_i];
+	struct sa_settings set;
+	struct strlist l;
+	struct relays r;
+	char buf[512], msa[16];
+
+	sa_settings_init(&set);
+	apply_cfg(&set, c->cfg);
+	strlist_init(&l);
+	for (size_t i = 0; i < N_ELEMENTS(c->hdrs) && c->hdrs[i] != NULL; i++)
+		strlist_add(&l, c->hdrs[i], strlen(c->hdrs[i]));
+	if (c->originating != NULL)
+		ck_assert(received_add_originating(&l, c->originating,
+						   strlen(c->originating)));
+	received_parse(&set, &l, &r);
+
+	join_ips(&r, 0, r.num_trusted, buf, sizeof(buf));
+	ck_assert_msg(strcmp(buf, c->trusted) == 0, "%s: trusted %s", c->name, buf);
+	join_ips(&r, r.num_trusted, r.n, buf, sizeof(buf));
+	ck_assert_msg(strcmp(buf, c->untrusted) == 0, "%s: untrusted %s", c->name, buf);
+	ck_assert_msg(r.num_internal == c->num_internal, "%s: %zu internal",
+		      c->name, r.num_internal);
+	ck_assert_uint_eq(r.num_unparseable, c->unparseable);
+	ck_assert_msg(r.last_trusted_index == c->last_trusted &&
+		      r.last_internal_index == c->last_internal,
+		      "%s: last_trusted %d last_internal %d", c->name,
+		      r.last_trusted_index, r.last_internal_index);
+	for (size_t i = 0; i < r.n && i + 1 < sizeof(msa); i++) {
+		msa[i] = r.v[i].msa ? '1' : '0';
+		msa[i + 1] = '\0';
+		ck_assert(r.v[i].trusted == (i < r.num_trusted));
+		ck_assert(r.v[i].intl == (i < r.num_internal));
+		ck_assert(strstr(r.v[i].as_string, r.v[i].intl ? " intl=1 " : " intl=0 ") != NULL);
+	}
+	if (r.n == 0)
+		msa[0] = '\0';
+	ck_assert_str_eq(msa, c->msa);
+	if (r.n == 0) {
+		ck_assert_str_eq(r.str_trusted, "");
+		ck_assert_str_eq(r.str_external, "");
+	}
+	relays_free(&r);
+	strlist_free(&l);
+	sa_settings_free(&set);
+}
+END_TEST
+
+/* The rendering of a chain, exactly: internal and external are cut at a
+ * different place than trusted and untrusted. */
+START_TEST(test_chain_strings)
+{
+	struct sa_settings set;
+	struct strlist l;
+	struct relays r;
+
+	sa_settings_init(&set);
+	apply_cfg(&set, CFG_BOTH);
+	strlist_init(&l);
+	strlist_add(&l, H_MX, strlen(H_MX));
+	strlist_add(&l, H_PRIV, strlen(H_PRIV));
+	strlist_add(&l, H_PUB, strlen(H_PUB));
+	received_parse(&set, &l, &r);
+	ck_assert_str_eq(r.str_trusted,
+		"[ ip=192.0.2.10 rdns=mx.example.net helo=mx.example.net by=store.example.net"
+		" ident= envfrom= intl=1 id=CCCC3333 auth= msa=0 ]"
+		" [ ip=10.0.0.2 rdns=gw.example.net helo=gw.example.net by=mx.example.net"
+		" ident= envfrom= intl=0 id=BBBB2222 auth= msa=0 ]");
+	ck_assert_str_eq(r.str_untrusted,
+		"[ ip=198.51.100.7 rdns=mail.example.org helo=mail.example.org"
+		" by=mx.example.net ident= envfrom= intl=0 id=4Xk2Lm0Qz9z1 auth= msa=0 ]");
+	ck_assert_str_eq(r.str_internal,
+		"[ ip=192.0.2.10 rdns=mx.example.net helo=mx.example.net by=store.example.net"
+		" ident= envfrom= intl=1 id=CCCC3333 auth= msa=0 ]");
+	ck_assert_str_eq(r.str_external,
+		"[ ip=10.0.0.2 rdns=gw.example.net helo=gw.example.net by=mx.example.net"
+		" ident= envfrom= intl=0 id=BBBB2222 auth= msa=0 ]"
+		" [ ip=198.51.100.7 rdns=mail.example.org helo=mail.example.org"
+		" by=mx.example.net ident= envfrom= intl=0 id=4Xk2Lm0Qz9z1 auth= msa=0 ]");
+	relays_free(&r);
+
+	/* the qmail-scanner line hands its envelope sender down */
+	strlist_free(&l);
+	strlist_add(&l, H_QMS, strlen(H_QMS));
+	strlist_add(&l, H_QMAIL, strlen(H_QMAIL));
+	received_parse(&set, &l, &r);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_str_eq(r.v[0].envfrom, "joe@example.org");
+	ck_assert_int_eq(r.v[0].index, 1);
+	relays_free(&r);
+	strlist_free(&l);
+	sa_settings_free(&set);
+}
+END_TEST
+
+START_TEST(test_originating)
+{
+	struct strlist l;
+
+	strlist_init(&l);
+	ck_assert(!received_add_originating(&l, "", 0));
+	ck_assert(!received_add_originating(&l, "no address", 10));
+	ck_assert(received_add_originating(&l, "x 203.0.113.5, 10.0.0.1", 23));
+	ck_assert_uint_eq(l.n, 1);
+	ck_assert_str_eq(l.v[0].p, "from X-Originating-IP: 203.0.113.5\n");
+	strlist_free(&l);
+	ck_assert_str_eq(received_originating_ip_headers_default[1], "X-Originating-IP");
+}
+END_TEST
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 10000 headers of 1 MB each (one buffer shared by every entry). */
+static void
+hostile_run(const char *pattern, size_t plen, double max_seconds)
+{
+	const size_t mb = 1024 * 1024, count = 10000;
+	struct sa_settings set;
+	struct strlist l;
+	struct relays r;
+	char *big = malloc(mb + 1);
+	double t0;
+
+	ck_assert_ptr_nonnull(big);
+	for (size_t i = 0; i < mb; i++)
+		big[i] = pattern[i % plen];
+	big[mb] = '\0';
+	l.v = calloc(count, sizeof(*l.v));
+	ck_assert_ptr_nonnull(l.v);
+	l.n = l.cap = count;
+	for (size_t i = 0; i < count; i++) {
+		l.v[i].p = big;
+		l.v[i].len = mb;
+	}
+	sa_settings_init(&set);
+	t0 = now();
+	received_parse(&set, &l, &r);
+	ck_assert_msg(now() - t0 < max_seconds, "'%.20s...' took %.2fs", pattern,
+		      now() - t0);
+	ck_assert_uint_le(r.n, RECEIVED_MAX_HEADERS);
+	ck_assert_uint_le(r.n + r.num_unparseable, RECEIVED_MAX_HEADERS);
+	ck_assert_int_lt(r.last_trusted_index, RECEIVED_MAX_HEADERS);
+	relays_free(&r);
+	sa_settings_free(&set);
+	free(l.v);
+	free(big);
+}
+
+static const struct {
+	const char *p;
+	size_t len;
+} hostile_patterns[] = {
+	{ UT_S("a") },
+	{ UT_S("from a (b [10.1.2.3]) by c.example (Postfix) with ESMTP id x; ") },
+	{ UT_S("from a (b [10.1.2.3] x) by") },
+	{ UT_S("from a (1.2.3.4) by b (x) (y) with X ") },
+	{ UT_S("(((((((([[[[1.2.3.4]]]]") },
+	{ UT_S("from x]) (authenticated ") },
+	{ UT_S("from helo= by ; 1 Jan") },
+	{ UT_S("from a:b::c:1.2.3.4 ") },
+	{ UT_S("from \0\r\n\t \x0b\xff[1.2.3.4]\0 by \0") },
+};
+
+START_TEST(test_hostile)
+{
+	/* the bound is generous for sanitizer builds; a real run takes well
+	 * under a second */
+	hostile_run(hostile_patterns[_i].p, hostile_patterns[_i].len, 20.0);
+}
+END_TEST
+
+START_TEST(test_many_headers)
+{
+	struct sa_settings set;
+	struct strlist l;
+	struct relays r;
+
+	sa_settings_init(&set);
+	strlist_init(&l);
+	for (int i = 0; i < 10000; i++)
+		strlist_add(&l, i % 2 ? H_PRIV : H_LOCAL,
+			    strlen(i % 2 ? H_PRIV : H_LOCAL));
+	received_parse(&set, &l, &r);
+	ck_assert_uint_eq(r.n, RECEIVED_MAX_HEADERS);
+	ck_assert_uint_eq(r.num_trusted, RECEIVED_MAX_HEADERS);
+	ck_assert_int_eq(r.last_trusted_index, RECEIVED_MAX_HEADERS - 1);
+	relays_free(&r);
+	strlist_free(&l);
+	sa_settings_free(&set);
+}
+END_TEST
+
+/* NULs in a header: the relay strings stay C strings. */
+START_TEST(test_nul_bytes)
+{
+	static const char line[] = "from a\0b (c [198.51.100.9]) by d (Postfix) "
+		"with ESMTP id x\0y; Tue, 5 Mar 2024 10:11:12 +0100";
+	struct sa_settings set;
+	struct strlist l;
+	struct relays r;
+
+	sa_settings_init(&set);
+	strlist_init(&l);
+	strlist_add(&l, line, sizeof(line) - 1);
+	received_parse(&set, &l, &r);
+	ck_assert_uint_eq(r.n, 1);
+	ck_assert_str_eq(r.v[0].helo, "a!b");
+	ck_assert_str_eq(r.v[0].id, "x!y");
+	ck_assert_str_eq(r.v[0].ip, "198.51.100.9");
+	relays_free(&r);
+	strlist_free(&l);
+	sa_settings_free(&set);
+}
+END_TEST
+
+static Suite *
+received_suite(void)
+{
+	Suite *s = suite_create("received");
+	TCase *tc;
+
+	tc = ut_tcase(s, "lines", false);
+	tcase_add_loop_test(tc, test_line_formats, 0, (int)N_ELEMENTS(line_cases));
+	tcase_add_loop_test(tc, test_line_folded, 0, (int)N_ELEMENTS(line_cases));
+	tcase_add_test(tc, test_relay_fields);
+	tcase_add_test(tc, test_nul_bytes);
+	tc = ut_tcase(s, "trust", false);
+	tcase_add_loop_test(tc, test_chains, 0, (int)N_ELEMENTS(chain_cases));
+	tcase_add_test(tc, test_chain_strings);
+	tcase_add_test(tc, test_originating);
+	tc = ut_tcase(s, "limits", false);
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_hostile, 0, (int)N_ELEMENTS(hostile_patterns));
+	tcase_add_test(tc, test_many_headers);
+	return s;
+}
+
+int
+main(void)
+{
+	return ut_run(received_suite);
+}
