@@ -1070,8 +1070,7 @@ received_line_parse(struct received_chain *ch, const char *raw, size_t rawlen, s
 
 	/* the date at the end */
 	if (M(P_DATE)) {
-		rx_span(&a, &b);
-		(void)b;	/* \S+$: the match runs to the end */
+		rx_span(&a, &b);	/* \S+$: b is the end */
 		s.len = a;
 		s.p[s.len] = '\0';
 	}
