@@ -65,10 +65,14 @@ sub write_list {
 	# sorted as the octets they are written as (uridump sorts those);
 	# an octet string from the text and the same characters from HTML
 	# are two entries for Perl, one for lmtpd (everything is UTF-8)
-	my %u = map { esc($_) => 1 } @list;
+	my %u;
+	for my $s (@list) {
+		utf8::encode($s) if utf8::is_utf8($s);
+		$u{$s} = 1;
+	}
 	open(my $out, '>', $path) or die "$path: $!\n";
 	binmode $out;
-	print $out 'U ', $_, "\n" for sort keys %u;
+	print $out 'U ', esc($_), "\n" for sort keys %u;
 	close $out or die "$path: $!\n";
 }
 
