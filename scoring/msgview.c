@@ -1,17 +1,89 @@
-/* msgview: XXX being written (views of a message for the rules). */
+/* msgview: the views SpamAssassin rules look at, built lazily from one
+ * parse of the message (mime.c) and cached for every recipient's scoring.
+ *
+ *   header   PerMsgStatus::_get/get with every modifier and pseudo-header,
+ *            joined as Check.pm's do_head_tests joins the list (one get
+ *            result per request string is cached)
+ *   body     Message::get_rendered_body_text_array: Subject, then every
+ *            leaf's Node::rendered text cut at body_part_scan_size, the
+ *            paragraph/whitespace squeeze (\s with Perl's Unicode meaning
+ *            when any part was decoded to characters), lines of at most
+ *            2048 bytes
+ *   rawbody  Message::get_decoded_body_text_array
+ *   uri      uri_collect() over the body and the URIs HTML.pm found
+ *
+ * Inbound X-Spam-* headers are invisible to header rules, as check()
+ * deletes them; the MAIL FROM given to msgview_new() is seen as the
+ * Return-Path header an MTA prepends at final delivery. */
 #include "config.h"
 
+#include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "hdr.h"
+#include "html.h"
+#include "mime.h"
 #include "msgview.h"
 #include "received.h"
+#include "uri.h"
 #include "xalloc.h"
 
+/* One cached get(): the values as SpamAssassin's get() returns them. */
+struct gcache {
+	char *request;
+	struct strlist vals;
+};
+
 struct msgview {
+	const struct sa_settings *set;
 	const char *data;
 	size_t len;
-	struct strlist empty;
+	char *envfrom;
+	struct mime_msg *msg;
+	bool relays_done;
+	struct relays relays;
+	bool body_done, raw_done, uris_done;
+	struct strlist body, rawbody, uris, html_uris;
+	struct gcache *cache;
+	size_t ncache, cache_cap;
+	bool envf_done, envf_defined;
+	char *envf;
+	bool pristine_done;
+	struct strlist pristine_hdrs;	/* ALL:raw */
+	const struct html_result **html;	/* html_all */
+	size_t nhtml;
 };
+
+static pcre2_code *re_pristine;
+static pcre2_match_data *mv_md;
+
+void
+msgview_global_init(void)
+{
+	static bool done;
+	int err;
+	PCRE2_SIZE off;
+
+	if (done)
+		return;
+	done = true;
+	mime_global_init();
+	received_init();
+	re_pristine = pcre2_compile((PCRE2_SPTR) "^([^ \\t].*?\\n)(?![ \\t])",
+				    PCRE2_ZERO_TERMINATED,
+				    PCRE2_MULTILINE | PCRE2_DOTALL | PCRE2_CASELESS, &err, &off,
+				    NULL);
+	if (re_pristine == NULL)
+		abort();
+	(void)pcre2_jit_compile(re_pristine, PCRE2_JIT_COMPLETE);
+	mv_md = pcre2_match_data_create(4, NULL);
+}
 
 struct msgview *
 msgview_new(const struct sa_settings *settings, const char *data, size_t len,
@@ -19,57 +91,1190 @@ msgview_new(const struct sa_settings *settings, const char *data, size_t len,
 {
 	struct msgview *mv = xcalloc(1, sizeof(*mv));
 
-	(void)settings;
-	(void)envelope_from;
+	msgview_global_init();
+	mv->set = settings;
 	mv->data = data;
 	mv->len = len;
+	if (envelope_from != NULL)
+		mv->envfrom = xstrdup(envelope_from);
+	strlist_init(&mv->body);
+	strlist_init(&mv->rawbody);
+	strlist_init(&mv->uris);
+	strlist_init(&mv->html_uris);
+	strlist_init(&mv->pristine_hdrs);
 	return mv;
 }
 
 void
-msgview_free(struct msgview **mv)
+msgview_free(struct msgview **mvp)
 {
-	free(*mv);
-	*mv = NULL;
+	struct msgview *mv = *mvp;
+
+	if (mv == NULL)
+		return;
+	mime_free(&mv->msg);
+	if (mv->relays_done)
+		relays_free(&mv->relays);
+	strlist_free(&mv->body);
+	strlist_free(&mv->rawbody);
+	strlist_free(&mv->uris);
+	strlist_free(&mv->html_uris);
+	strlist_free(&mv->pristine_hdrs);
+	for (size_t i = 0; i < mv->ncache; i++) {
+		free(mv->cache[i].request);
+		strlist_free(&mv->cache[i].vals);
+	}
+	free(mv->cache);
+	free(mv->html);
+	free(mv->envf);
+	free(mv->envfrom);
+	free(mv);
+	*mvp = NULL;
+}
+
+static struct mime_msg *
+mv_msg(struct msgview *mv)
+{
+	if (mv->msg == NULL) {
+		mv->msg = mime_parse(mv->data, mv->len);
+		if (mv->envfrom != NULL) {
+			char *raw = xasprintf(" <%s>\n", mv->envfrom);
+
+			mime_prepend_header(mv->msg, mv->msg->root, "Return-Path", raw);
+			free(raw);
+		}
+	}
+	return mv->msg;
+}
+
+/* ---- small helpers ---- */
+
+static void
+sl_add_str(struct strlist *l, const struct mime_str *s)
+{
+	strlist_add(l, s->p != NULL ? s->p : "", s->len);
+}
+
+/* Node::get_header($name, $raw) in list context, appended to vals. */
+static void
+get_header_list(struct msgview *mv, struct mime_node *node, const char *lname,
+		bool raw, struct strlist *vals)
+{
+	struct mime_msg *msg = mv_msg(mv);
+	size_t pos = 0;
+	struct mime_hdr *h;
+
+	if (raw) {
+		/* raw_header() trims the key */
+		char key[512];
+		size_t b = 0, e = strlen(lname);
+
+		while (b < e && isspace((unsigned char)lname[b]))
+			b++;
+		while (e > b && isspace((unsigned char)lname[e - 1]))
+			e--;
+		if (e - b >= sizeof(key))
+			return;
+		memcpy(key, lname + b, e - b);
+		key[e - b] = '\0';
+		while ((h = mime_hdr_next(node, key, &pos)) != NULL) {
+			struct mime_str s = { 0 };
+			const char *r = h->raw;
+			size_t rl = h->raw_len;
+
+			/* s/\015?\012\s+/ /gs */
+			mime_str_add(&s, "", 0);
+			for (size_t k = 0; k < rl; k++) {
+				if (r[k] == '\n' || (r[k] == '\r' && k + 1 < rl && r[k + 1] == '\n')) {
+					size_t m = r[k] == '\r' ? k + 2 : k + 1;
+
+					if (m < rl && isspace((unsigned char)r[m])) {
+						while (m < rl && isspace((unsigned char)r[m]))
+							m++;
+						mime_str_addc(&s, ' ');
+						k = m - 1;
+						continue;
+					}
+				}
+				mime_str_addc(&s, r[k]);
+			}
+			sl_add_str(vals, &s);
+			mime_str_free(&s);
+		}
+		return;
+	}
+	while ((h = mime_hdr_next(node, lname, &pos)) != NULL) {
+		size_t dl;
+		const char *d = mime_hdr_decoded(msg, h, &dl);
+		char *v = xmalloc(dl + 2);
+
+		memcpy(v, d, dl);
+		v[dl] = '\n';
+		v[dl + 1] = '\0';
+		strlist_add_owned(vals, v, dl + 1);
+	}
+}
+
+/* Node::raw_header in list context: raw values, folds kept. */
+static void
+raw_header_list(struct msgview *mv, const char *lname, struct strlist *vals)
+{
+	struct mime_node *root = mv_msg(mv)->root;
+	char key[512];
+	size_t b = 0, e = strlen(lname), pos = 0;
+	struct mime_hdr *h;
+
+	while (b < e && isspace((unsigned char)lname[b]))
+		b++;
+	while (e > b && isspace((unsigned char)lname[e - 1]))
+		e--;
+	if (e - b >= sizeof(key))
+		return;
+	memcpy(key, lname + b, e - b);
+	key[e - b] = '\0';
+	while ((h = mime_hdr_next(root, key, &pos)) != NULL)
+		strlist_add(vals, h->raw, h->raw_len);
+}
+
+static char *
+lower_dup(const char *s)
+{
+	char *l = xstrdup(s);
+
+	for (char *p = l; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return l;
+}
+
+/* ---- relays ---- */
+
+const struct relays *
+msgview_relays(struct msgview *mv)
+{
+	if (!mv->relays_done) {
+		struct strlist rcv;
+		struct mime_node *root = mv_msg(mv)->root;
+
+		strlist_init(&rcv);
+		get_header_list(mv, root, "received", false, &rcv);
+		for (size_t i = 0; received_originating_ip_headers_default[i] != NULL; i++) {
+			char *l = lower_dup(received_originating_ip_headers_default[i]);
+			struct mime_hdr *h = mime_hdr_last(root, l);
+
+			if (h != NULL) {
+				size_t dl;
+				const char *d = mime_hdr_decoded(mv->msg, h, &dl);
+				char *v = xmalloc(dl + 2);
+
+				memcpy(v, d, dl);
+				v[dl] = '\n';
+				v[dl + 1] = '\0';
+				received_add_originating(&rcv, v, dl + 1);
+				free(v);
+			}
+			free(l);
+		}
+		received_parse(mv->set, &rcv, &mv->relays);
+		strlist_free(&rcv);
+		mv->relays_done = true;
+	}
+	return &mv->relays;
+}
+
+/* ---- pristine header lines (ALL:raw) ---- */
+
+static const struct strlist *
+pristine_lines(struct msgview *mv)
+{
+	if (!mv->pristine_done) {
+		struct mime_msg *msg = mv_msg(mv);
+		struct mime_str ph = { 0 };
+		size_t pos = 0;
+
+		mv->pristine_done = true;
+		mime_str_add(&ph, "", 0);
+		if (mv->envfrom != NULL) {
+			char *rp = xasprintf("Return-Path: <%s>\n", mv->envfrom);
+
+			mime_str_add(&ph, rp, strlen(rp));
+			free(rp);
+		}
+		mime_str_add(&ph, msg->pristine_headers, msg->pristine_headers_len);
+		while (pos < ph.len) {
+			int rc = pcre2_match(re_pristine, (PCRE2_SPTR)ph.p, ph.len, pos, 0,
+					     mv_md, NULL);
+
+			if (rc <= 0)
+				break;
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(mv_md);
+
+			strlist_add(&mv->pristine_hdrs, ph.p + ov[2], ov[3] - ov[2]);
+			pos = ov[1] > pos ? ov[1] : pos + 1;
+		}
+		mime_str_free(&ph);
+	}
+	return &mv->pristine_hdrs;
+}
+
+/* get_all_hdrs_in_rcvd_index_range(start, end, 1, 1, raw) */
+static void
+hdrs_in_range(struct msgview *mv, long start, long end, bool has_start, bool has_end,
+	      bool raw, struct strlist *out)
+{
+	struct strlist lines;
+	long cur = -1;
+
+	if (has_end && end < 0)
+		return;
+	strlist_init(&lines);
+	if (raw) {
+		const struct strlist *p = pristine_lines(mv);
+
+		for (size_t i = 0; i < p->n; i++)
+			strlist_add(&lines, p->v[i].p, p->v[i].len);
+	} else {
+		struct mime_str all = { 0 };
+		size_t b = 0;
+
+		mime_all_headers(mv_msg(mv), mv->msg->root, false, &all);
+		while (b < all.len) {
+			const char *nl = memchr(all.p + b, '\n', all.len - b);
+			size_t e = nl != NULL ? (size_t)(nl - all.p) + 1 : all.len;
+
+			strlist_add(&lines, all.p + b, e - b);
+			b = e;
+		}
+		mime_str_free(&all);
+	}
+	for (size_t i = 0; i < lines.n; i++) {
+		const char *h = lines.v[i].p;
+
+		if (lines.v[i].len >= 9 && strncasecmp(h, "received:", 9) == 0)
+			cur++;
+		if ((!has_start || start <= cur) && (!has_end || cur < end)) {
+			strlist_add(out, h, lines.v[i].len);
+		} else if (has_end && cur == end) {
+			strlist_add(out, h, lines.v[i].len);
+			break;
+		}
+	}
+	strlist_free(&lines);
+}
+
+/* ---- EnvelopeFrom ---- */
+
+static const struct strlist *get_list(struct msgview *mv, const char *request);
+
+static bool
+first_value(struct msgview *mv, const char *req, const char **v)
+{
+	const struct strlist *l = get_list(mv, req);
+
+	if (l->n == 0)
+		return false;
+	*v = l->v[0].p;
+	return true;
+}
+
+static bool
+ok_envf(const char *v)
+{
+	const char *at = strchr(v, '@');
+
+	return *v == '\0' || (at != NULL && at > v);
+}
+
+/* get("ALL") =~ /^Received:.*?^NAME:/smi */
+static bool
+received_before(struct msgview *mv, const char *name)
+{
+	const struct strlist *all = get_list(mv, "ALL");
+	bool seen = false;
+	size_t nl = strlen(name);
+
+	for (size_t i = 0; i < all->n; i++) {
+		const char *p = all->v[i].p, *e = p + all->v[i].len;
+
+		/* every line start inside the value counts (/m) */
+		for (const char *q = p; q < e;) {
+			if (seen && (size_t)(e - q) >= nl && strncasecmp(q, name, nl) == 0)
+				return true;
+			if ((size_t)(e - q) >= 9 && strncasecmp(q, "received:", 9) == 0)
+				seen = true;
+			const char *n = memchr(q, '\n', (size_t)(e - q));
+
+			if (n == NULL)
+				break;
+			q = n + 1;
+		}
+	}
+	return false;
+}
+
+static void
+envelope_from(struct msgview *mv)
+{
+	const char *v;
+
+	if (mv->envf_done)
+		return;
+	mv->envf_done = true;
+	if (mv->set != NULL && mv->set->envelope_sender_header_count > 0) {
+		const char *h = mv->set->envelope_sender_headers[mv->set->envelope_sender_header_count - 1];
+		char *req = xasprintf("%s:first:addr", h);
+
+		if (first_value(mv, req, &v) && ok_envf(v)) {
+			mv->envf = xstrdup(v);
+			mv->envf_defined = true;
+		}
+		free(req);
+		return;
+	}
+	const struct relays *r = msgview_relays(mv);
+	const struct relay *last = NULL;
+
+	if (r->n > r->num_trusted)
+		last = &r->v[r->num_trusted];
+	else if (r->num_trusted > 0)
+		last = &r->v[r->num_trusted - 1];
+	/* received.c keeps "" for an absent envfrom; SpamAssassin never
+	 * records an empty one there, so "" reads as undef */
+	if (last != NULL && last->envfrom != NULL && *last->envfrom != '\0' &&
+	    ok_envf(last->envfrom)) {
+		mv->envf = xstrdup(last->envfrom);
+		mv->envf_defined = true;
+		return;
+	}
+	if (first_value(mv, "X-Sender:first:addr", &v) && strchr(v, '@') != NULL) {
+		const struct strlist *rc = get_list(mv, "Received");
+
+		for (size_t i = 0; i < rc->n; i++)
+			if (strstr(rc->v[i].p, "(fetchmail") != NULL)
+				return;
+	}
+	if (first_value(mv, "X-Envelope-From:first:addr", &v)) {
+		if (received_before(mv, "x-envelope-from:"))
+			return;
+		mv->envf = xstrdup(v);
+		mv->envf_defined = true;
+		return;
+	}
+	if (first_value(mv, "Envelope-Sender:first:addr", &v) &&
+	    !received_before(mv, "envelope-sender:")) {
+		mv->envf = xstrdup(v);
+		mv->envf_defined = true;
+		return;
+	}
+	if (first_value(mv, "Return-Path:first:addr", &v) &&
+	    !received_before(mv, "return-path:")) {
+		mv->envf = xstrdup(v);
+		mv->envf_defined = true;
+		return;
+	}
+}
+
+/* ---- _get ---- */
+
+static bool
+ieq(const char *a, const char *b)
+{
+	return strcasecmp(a, b) == 0;
+}
+
+static void
+name_values(struct msgview *mv, const char *request, bool getraw,
+	    const struct strlist *in, struct strlist *out)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		struct hdr_addr *a;
+		size_t n = hdr_parse_addresses(in->v[i].p, in->v[i].len, &a);
+
+		for (size_t k = 0; k < n; k++) {
+			if (a[k].phrase == NULL)
+				continue;
+			if (getraw) {
+				strlist_add(out, a[k].phrase, strlen(a[k].phrase));
+				continue;
+			}
+			struct mime_str d = { 0 };
+			char *lname = xasprintf("pms:get:%s", request);
+
+			for (char *p = lname; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			mime_str_add(&d, "", 0);
+			hdr_decode_field(a[k].phrase, strlen(a[k].phrase), lname, &d);
+			free(lname);
+			bool nonspace = false;
+
+			for (size_t j = 0; j < d.len; j++)
+				if (!isspace((unsigned char)d.p[j]))
+					nonspace = true;
+			if (nonspace) {
+				struct mime_str t = { 0 };
+				size_t j = 0;
+
+				mime_str_add(&t, "", 0);
+				while (j < d.len) {
+					if (isspace((unsigned char)d.p[j])) {
+						while (j < d.len && isspace((unsigned char)d.p[j]))
+							j++;
+						mime_str_addc(&t, ' ');
+						continue;
+					}
+					mime_str_addc(&t, d.p[j++]);
+				}
+				size_t b = 0, e = t.len;
+
+				if (b < e && t.p[b] == ' ')
+					b++;
+				if (e > b && t.p[e - 1] == ' ')
+					e--;
+				/* s/^'(.*?)'$/$1/ */
+				if (e - b >= 2 && t.p[b] == '\'' && t.p[e - 1] == '\'' &&
+				    memchr(t.p + b, '\n', e - b) == NULL) {
+					b++;
+					e--;
+				}
+				strlist_add(out, t.p + b, e - b);
+				mime_str_free(&t);
+			} else {
+				strlist_add(out, d.p, d.len);
+			}
+			mime_str_free(&d);
+		}
+		hdr_addrs_free(a, n);
+	}
+	(void)mv;
+}
+
+/* PerMsgStatus::_get: fills vals with the (defined) results. */
+static void
+do_get(struct msgview *mv, const char *request_in, struct strlist *vals)
+{
+	bool getaddr = false, getname = false, getraw = false, needraw = false;
+	bool gethost = false, getdomain = false, getip = false, getrevip = false;
+	bool getfirst = false, getlast = false;
+	char *request = xstrdup(request_in);
+	struct strlist res;
+	struct mime_node *root = mv_msg(mv)->root;
+
+	/* while ($request =~ s/:([^:]*)//) */
+	for (char *c; (c = strchr(request, ':')) != NULL;) {
+		char *e = strchr(c + 1, ':');
+		size_t n = e != NULL ? (size_t)(e - c - 1) : strlen(c + 1);
+		const char *m = c + 1;
+
+		if (n == 3 && !strncmp(m, "raw", 3))
+			getraw = true;
+		else if (n == 4 && !strncmp(m, "addr", 4))
+			getaddr = needraw = true;
+		else if (n == 4 && !strncmp(m, "name", 4))
+			getname = needraw = true;
+		else if (n == 4 && !strncmp(m, "host", 4))
+			gethost = true;
+		else if (n == 6 && !strncmp(m, "domain", 6))
+			gethost = getdomain = true;
+		else if (n == 2 && !strncmp(m, "ip", 2))
+			getip = true;
+		else if (n == 5 && !strncmp(m, "revip", 5))
+			getip = getrevip = true;
+		else if (n == 5 && !strncmp(m, "first", 5))
+			getfirst = true;
+		else if (n == 4 && !strncmp(m, "last", 4))
+			getlast = true;
+		memmove(c, c + 1 + n, strlen(c + 1 + n) + 1);
+	}
+	strlist_init(&res);
+	if (strcmp(request, "ALL") == 0) {
+		if (getraw) {
+			const struct strlist *p = pristine_lines(mv);
+
+			for (size_t i = 0; i < p->n; i++)
+				strlist_add(vals, p->v[i].p, p->v[i].len);
+		} else {
+			struct mime_str all = { 0 };
+			size_t b = 0;
+
+			/* get_all_headers(0) in list context: one per header */
+			mime_all_headers(mv->msg, root, false, &all);
+			while (b < all.len) {
+				/* each element is "Name: value\n"; a decoded value
+				 * may hold more newlines, so split on the header
+				 * boundaries the way the list was built */
+				const char *nl = memchr(all.p + b, '\n', all.len - b);
+				size_t e = nl != NULL ? (size_t)(nl - all.p) + 1 : all.len;
+
+				strlist_add(vals, all.p + b, e - b);
+				b = e;
+			}
+			mime_str_free(&all);
+		}
+		goto done;
+	}
+	if (strcmp(request, "ALL-TRUSTED") == 0 || strcmp(request, "ALL-INTERNAL") == 0 ||
+	    strcmp(request, "ALL-UNTRUSTED") == 0 || strcmp(request, "ALL-EXTERNAL") == 0) {
+		const struct relays *r = msgview_relays(mv);
+		bool internal = strstr(request, "INTERNAL") || strstr(request, "EXTERNAL");
+		long idx = (internal ? r->last_internal_index : r->last_trusted_index) + 1;
+
+		if (strcmp(request, "ALL-TRUSTED") == 0 || strcmp(request, "ALL-INTERNAL") == 0)
+			hdrs_in_range(mv, 0, idx, false, true, getraw, vals);
+		else
+			hdrs_in_range(mv, idx, 0, true, false, getraw, vals);
+		goto done;
+	}
+	if (ieq(request, "EnvelopeFrom")) {
+		envelope_from(mv);
+		if (mv->envf_defined)
+			strlist_add(&res, mv->envf, strlen(mv->envf));
+	} else if (ieq(request, "X-Spam-Relays-Untrusted")) {
+		const char *s = msgview_relays(mv)->str_untrusted;
+		strlist_add(&res, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+	} else if (ieq(request, "X-Spam-Relays-Trusted")) {
+		const char *s = msgview_relays(mv)->str_trusted;
+		strlist_add(&res, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+	} else if (ieq(request, "X-Spam-Relays-External")) {
+		const char *s = msgview_relays(mv)->str_external;
+		strlist_add(&res, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+	} else if (ieq(request, "X-Spam-Relays-Internal")) {
+		const char *s = msgview_relays(mv)->str_internal;
+		strlist_add(&res, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+	} else if (ieq(request, "ToCc")) {
+		get_header_list(mv, root, "to", getraw, &res);
+		get_header_list(mv, root, "cc", getraw, &res);
+	} else if (strcmp(request, "MESSAGEID") == 0) {
+		static const char *const ids[] = {
+			"x-message-id", "resent-message-id", "x-original-message-id", "message-id"
+		};
+		struct strlist t;
+
+		strlist_init(&t);
+		for (size_t i = 0; i < N_ELEMENTS(ids); i++)
+			get_header_list(mv, root, ids[i], getraw, &t);
+		for (size_t i = 0; i < t.n; i++)
+			if (t.v[i].len > 0)
+				strlist_add(&res, t.v[i].p, t.v[i].len);
+		strlist_free(&t);
+	} else {
+		char *l = lower_dup(request);
+
+		if (getraw || needraw)
+			raw_header_list(mv, l, &res);
+		else
+			get_header_list(mv, root, l, false, &res);
+		if (res.n == 0) {
+			/* metadata */
+			if (strcmp(l, "x-senderdomain") == 0) {
+				const struct strlist *h = get_list(mv, "EnvelopeFrom:first:addr:host");
+
+				if (h->n > 0) {
+					char *d = lower_dup(h->v[0].p);
+
+					strlist_add_owned(&res, d, strlen(d));
+				}
+			} else if (strcmp(l, "x-authordomain") == 0) {
+				const struct strlist *h = get_list(mv, "From:addr:host");
+				struct mime_str s = { 0 };
+
+				mime_str_add(&s, "", 0);
+				for (size_t i = 0; i < h->n; i++) {
+					bool dup = false;
+
+					for (size_t j = 0; j < i; j++)
+						if (strcmp(h->v[i].p, h->v[j].p) == 0)
+							dup = true;
+					if (dup)
+						continue;
+					if (s.len > 0)
+						mime_str_addc(&s, ' ');
+					for (size_t k = 0; k < h->v[i].len; k++)
+						mime_str_addc(&s, (char)tolower((unsigned char)h->v[i].p[k]));
+				}
+				if (h->n > 0)
+					sl_add_str(&res, &s);
+				mime_str_free(&s);
+			}
+		}
+		free(l);
+	}
+	if (res.n == 0)
+		goto done;
+	if (getfirst || getlast) {
+		struct strlist one;
+
+		strlist_init(&one);
+		if (getfirst)
+			strlist_add(&one, res.v[0].p, res.v[0].len);
+		else
+			strlist_add(&one, res.v[res.n - 1].p, res.v[res.n - 1].len);
+		strlist_free(&res);
+		res = one;
+	}
+	if (getaddr || getname) {
+		struct strlist out;
+
+		strlist_init(&out);
+		if (getaddr) {
+			for (size_t i = 0; i < res.n; i++) {
+				struct hdr_addr *a;
+				size_t n = hdr_parse_addresses(res.v[i].p, res.v[i].len, &a);
+
+				for (size_t k = 0; k < n; k++)
+					if (a[k].address != NULL)
+						strlist_add(&out, a[k].address, strlen(a[k].address));
+				hdr_addrs_free(a, n);
+			}
+		} else {
+			name_values(mv, request, getraw, &res, &out);
+		}
+		strlist_free(&res);
+		res = out;
+	}
+	if (res.n > 0 && (gethost || getdomain || getip)) {
+		struct strlist out;
+
+		strlist_init(&out);
+		for (size_t i = 0; i < res.n; i++) {
+			struct mime_str h = { 0 };
+			bool ok;
+
+			if (gethost)
+				ok = hdr_find_host(mv->set, res.v[i].p, res.v[i].len, getaddr, &h);
+			else
+				ok = hdr_find_ip(res.v[i].p, res.v[i].len, getrevip, &h);
+			if (ok && gethost && h.len == 1 && h.p[0] == '0')
+				ok = false;	/* if ($host): "0" is false */
+			if (ok && getdomain) {
+				struct mime_str d = { 0 };
+
+				hdr_trim_domain(mv->set, h.p, h.len, &d);
+				mime_str_free(&h);
+				h = d;
+			}
+			if (ok)
+				sl_add_str(&out, &h);
+			mime_str_free(&h);
+		}
+		strlist_free(&res);
+		res = out;
+	}
+	for (size_t i = 0; i < res.n; i++)
+		strlist_add(vals, res.v[i].p, res.v[i].len);
+done:
+	strlist_free(&res);
+	free(request);
+}
+
+static const struct strlist *
+get_list(struct msgview *mv, const char *request)
+{
+	for (size_t i = 0; i < mv->ncache; i++)
+		if (strcmp(mv->cache[i].request, request) == 0)
+			return &mv->cache[i].vals;
+	struct strlist vals;
+
+	strlist_init(&vals);
+	do_get(mv, request, &vals);
+	if (mv->ncache == mv->cache_cap) {
+		mv->cache_cap = mv->cache_cap ? mv->cache_cap * 2 : 32;
+		mv->cache = xreallocarray(mv->cache, mv->cache_cap, sizeof(*mv->cache));
+	}
+	mv->cache[mv->ncache].request = xstrdup(request);
+	mv->cache[mv->ncache].vals = vals;
+	return &mv->cache[mv->ncache++].vals;
+}
+
+static bool
+join_into(const struct strlist *l, struct buf *out)
+{
+	bool nl;
+
+	if (l->n == 0)
+		return false;
+	/* join($harr[0] =~ /\n\z/ ? "" : "\n", @harr) */
+	nl = !(l->v[0].len > 0 && l->v[0].p[l->v[0].len - 1] == '\n');
+	for (size_t i = 0; i < l->n; i++) {
+		if (i > 0 && nl && buf_append(out, "\n", 1) < 0)
+			break;
+		if (buf_append(out, l->v[i].p, l->v[i].len) < 0)
+			break;
+	}
+	return true;
 }
 
 bool
 msgview_get(struct msgview *mv, const char *request, struct buf *out)
 {
-	(void)mv; (void)request; (void)out;
-	return false;
+	return join_into(get_list(mv, request), out);
 }
 
-size_t msgview_part_count(struct msgview *mv) { (void)mv; return 0; }
+/* ---- mimeheader ---- */
+
+size_t
+msgview_part_count(struct msgview *mv)
+{
+	return mv_msg(mv)->nnodes;
+}
 
 bool
 msgview_part_get(struct msgview *mv, size_t part, const char *request, struct buf *out)
 {
-	(void)mv; (void)part; (void)request; (void)out;
-	return false;
+	struct mime_msg *msg = mv_msg(mv);
+	struct mime_node *node;
+	size_t rl = strlen(request);
+	/* MIMEHeader.pm: $hdr =~ s/:raw$// */
+	bool raw = rl >= 4 && strcmp(request + rl - 4, ":raw") == 0;
+	const char *val = NULL;
+	size_t vlen = 0;
+	bool found = true;
+	char *name, *key;
+	struct mime_str s = { 0 };
+	struct strlist v;
+
+	if (part >= msg->nnodes)
+		return false;
+	node = msg->nodes[part];
+	name = xstrndup(request, raw ? rl - 4 : rl);
+	strlist_init(&v);
+	if (strcmp(name, "ALL") == 0) {
+		/* get_all_headers($getraw, 0) */
+		mime_all_headers(msg, node, raw, &s);
+		val = s.p;
+		vlen = s.len;
+	} else if (raw) {
+		/* raw_header() in scalar context: the last raw value, ''
+		 * when there is none, so a :raw lookup is never unset */
+		struct mime_hdr *h = NULL, *x;
+		size_t pos = 0, kl;
+
+		key = name;
+		while (*key != '\0' && isspace((unsigned char)*key))
+			key++;
+		kl = strlen(key);
+		while (kl > 0 && isspace((unsigned char)key[kl - 1]))
+			key[--kl] = '\0';
+		for (char *p = key; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		while ((x = mime_hdr_next(node, key, &pos)) != NULL)
+			h = x;
+		if (h != NULL) {
+			val = h->raw;
+			vlen = h->raw_len;
+		}
+	} else {
+		/* get_header() in scalar context: the last decoded value
+		 * and a newline, undef when there is none */
+		for (char *p = name; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		get_header_list(mv, node, name, false, &v);
+		if (v.n > 0) {
+			val = v.v[v.n - 1].p;
+			vlen = v.v[v.n - 1].len;
+		} else {
+			found = false;
+		}
+	}
+	if (val != NULL && buf_append(out, val, vlen) < 0) {
+		/* the caller's bound: the value is cut there */
+	}
+	strlist_free(&v);
+	mime_str_free(&s);
+	free(name);
+	return found;
 }
 
-const struct strlist *msgview_body(struct msgview *mv) { return &mv->empty; }
-const struct strlist *msgview_rawbody(struct msgview *mv) { return &mv->empty; }
-const struct strlist *msgview_uris(struct msgview *mv) { return &mv->empty; }
+/* ---- body ---- */
+
+static size_t
+u8_decode(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	if (p[0] < 0x80 || n < 2) {
+		*cp = p[0];
+		return 1;
+	}
+	if ((p[0] & 0xe0) == 0xc0 && (p[1] & 0xc0) == 0x80) {
+		*cp = ((uint32_t)(p[0] & 0x1f) << 6) | (p[1] & 0x3f);
+		return 2;
+	}
+	if ((p[0] & 0xf0) == 0xe0 && n >= 3 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) {
+		*cp = ((uint32_t)(p[0] & 0x0f) << 12) | ((uint32_t)(p[1] & 0x3f) << 6) |
+		      (p[2] & 0x3f);
+		return 3;
+	}
+	if ((p[0] & 0xf8) == 0xf0 && n >= 4 && (p[1] & 0xc0) == 0x80 &&
+	    (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80) {
+		*cp = ((uint32_t)(p[0] & 0x07) << 18) | ((uint32_t)(p[1] & 0x3f) << 12) |
+		      ((uint32_t)(p[2] & 0x3f) << 6) | (p[3] & 0x3f);
+		return 4;
+	}
+	*cp = p[0];
+	return 1;
+}
+
+/* Perl's \s: Unicode on character strings, ASCII on byte strings.  Returns
+ * the byte length of the space at p, 0 if none. */
+static size_t
+space_at(const char *s, size_t n, bool uni)
+{
+	unsigned char c = (unsigned char)s[0];
+	uint32_t cp;
+	size_t k;
+
+	if (c == ' ' || (c >= '\t' && c <= '\r'))
+		return 1;
+	if (!uni || c < 0x80)
+		return 0;
+	k = u8_decode((const unsigned char *)s, n, &cp);
+	if (k > 1 && (cp == 0x85 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
+		      cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
+		      cp == 0x3000))
+		return k;
+	return 0;
+}
+
+/* Cuts a part's text at the scan size as get_body_text_array_common does;
+ * sizes count characters (UTF-8) or bytes.  Returns the kept length. */
+static size_t
+scan_cut(const char *t, size_t n, size_t scansize, bool utf8)
+{
+	size_t chars = 0, off = 0;
+
+	if (scansize == 0)
+		return n;
+	/* find the byte offset of character scansize */
+	if (utf8) {
+		while (off < n && chars < scansize) {
+			off++;
+			while (off < n && ((unsigned char)t[off] & 0xc0) == 0x80)
+				off++;
+			chars++;
+		}
+		if (off >= n)
+			return n;
+	} else {
+		if (n <= scansize)
+			return n;
+		off = scansize;
+	}
+	/* index($rnd, "\n", $scansize) within 1024 characters, then " " */
+	for (int pass = 0; pass < 2; pass++) {
+		char want = pass == 0 ? '\n' : ' ';
+		size_t p = off, c = 0;
+
+		while (p < n && c <= 1024) {
+			if (t[p] == want)
+				return p + 1;
+			p++;
+			if (utf8)
+				while (p < n && ((unsigned char)t[p] & 0xc0) == 0x80)
+					p++;
+			c++;
+		}
+	}
+	return off;
+}
+
+static void
+latin1_to_utf8(const char *p, size_t n, struct mime_str *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c < 0x80) {
+			mime_str_addc(out, (char)c);
+		} else {
+			char b[2] = { (char)(0xc0 | (c >> 6)), (char)(0x80 | (c & 0x3f)) };
+
+			mime_str_add(out, b, 2);
+		}
+	}
+}
+
+/* split_into_array_of_short_lines */
+static void
+short_lines(const char *s, size_t n, struct strlist *out)
+{
+	size_t b = 0;
+
+	while (b < n) {
+		const char *nl = memchr(s + b, '\n', n - b);
+		size_t e = nl != NULL ? (size_t)(nl - s) + 1 : n;
+
+		while (e - b > MIME_MAX_BODY_LINE) {
+			size_t len = 0;
+
+			/* rindex($line, ' ', 2048) + 1 */
+			for (size_t k = MIME_MAX_BODY_LINE + 1; k-- > 0;)
+				if (s[b + k] == ' ') {
+					len = k + 1;
+					break;
+				}
+			if (len == 0)
+				len = MIME_MAX_BODY_LINE;
+			strlist_add(out, s + b, len);
+			b += len;
+		}
+		strlist_add(out, s + b, e - b);
+		b = e;
+	}
+}
+
+static void
+build_body(struct msgview *mv)
+{
+	struct mime_msg *msg = mv_msg(mv);
+	struct mime_str text = { 0 }, subj = { 0 };
+	bool any = false, uni = false;
+	size_t scansize = mv->set != NULL ? mv->set->body_part_scan_size : 50000;
+	struct part {
+		const char *t;
+		size_t n;
+		bool utf8;
+		bool sep;
+	} *parts = NULL;
+	size_t np = 0;
+
+	mv->body_done = true;
+	for (size_t i = 0; i < msg->nnodes; i++)
+		if (!msg->nodes[i]->has_kids)
+			any = true;
+	if (!any)
+		return;
+	{
+		struct mime_hdr *h = mime_hdr_last(msg->root, "subject");
+		size_t dl = 0;
+		const char *d = h != NULL ? mime_hdr_decoded(msg, h, &dl) : NULL;
+
+		mime_str_add(&subj, "", 0);
+		if (d != NULL)
+			mime_str_add(&subj, d, dl);
+		mime_str_addc(&subj, '\n');
+	}
+	parts = xcalloc(msg->nnodes + 1, sizeof(*parts));
+	{
+		bool text_nonempty = false;
+
+		for (size_t i = 0; i < msg->nnodes; i++) {
+			struct mime_node *node = msg->nodes[i];
+			size_t rl;
+			bool utf8;
+			const char *type, *r;
+
+			if (node->has_kids)
+				continue;
+			parts[np].sep = text_nonempty;
+			r = mime_rendered(msg, node, &rl, &utf8, &type);
+			if (r != NULL) {
+				rl = scan_cut(r, rl, scansize, utf8);
+				parts[np].t = r;
+				parts[np].n = rl;
+				parts[np].utf8 = utf8;
+				if (utf8)
+					uni = true;
+				if (rl > 0)
+					text_nonempty = true;
+				if (type != NULL && strcmp(type, "text/html") == 0 &&
+				    node->html != NULL) {
+					mv->html = xreallocarray(mv->html, mv->nhtml + 1,
+								 sizeof(*mv->html));
+					mv->html[mv->nhtml++] = node->html;
+					for (size_t k = 0; k < node->html->uris.n; k++)
+						strlist_add(&mv->html_uris, node->html->uris.v[k].p,
+							    node->html->uris.v[k].len);
+				}
+			}
+			np++;
+		}
+	}
+	mime_str_add(&text, "", 0);
+	for (size_t i = 0; i < np; i++) {
+		if (parts[i].sep)
+			mime_str_addc(&text, '\n');
+		if (parts[i].t == NULL)
+			continue;
+		if (uni && !parts[i].utf8)
+			latin1_to_utf8(parts[i].t, parts[i].n, &text);
+		else
+			mime_str_add(&text, parts[i].t, parts[i].n);
+	}
+	free(parts);
+
+	/* s/\n+\s*\n+/\x00/g: a run of white space holding two newlines,
+	 * from its first newline through its last one */
+	struct mime_str t1 = { 0 }, out = { 0 };
+	size_t i = 0, k;
+
+	mime_str_add(&t1, "", 0);
+	while (i < text.len) {
+		if (text.p[i] == '\n') {
+			size_t j = i, nls = 0, last = i;
+
+			while (j < text.len && (k = space_at(text.p + j, text.len - j, uni)) > 0) {
+				if (text.p[j] == '\n') {
+					nls++;
+					last = j;
+				}
+				j += k;
+			}
+			if (nls >= 2) {
+				mime_str_addc(&t1, '\0');
+				i = last + 1;
+				continue;
+			}
+		}
+		mime_str_addc(&t1, text.p[i]);
+		i++;
+	}
+	/* s/\s+/ /g; tr/\x00/\n/ (NULs of the text turn into newlines too) */
+	mime_str_add(&out, subj.p, subj.len);
+	i = 0;
+	while (i < t1.len) {
+		if ((k = space_at(t1.p + i, t1.len - i, uni)) > 0) {
+			while (i < t1.len && (k = space_at(t1.p + i, t1.len - i, uni)) > 0)
+				i += k;
+			mime_str_addc(&out, ' ');
+			continue;
+		}
+		mime_str_addc(&out, t1.p[i] == '\0' ? '\n' : t1.p[i]);
+		i++;
+	}
+	mime_str_free(&t1);
+	short_lines(out.p, out.len, &mv->body);
+	mime_str_free(&out);
+	mime_str_free(&text);
+	mime_str_free(&subj);
+}
+
+const struct strlist *
+msgview_body(struct msgview *mv)
+{
+	if (!mv->body_done)
+		build_body(mv);
+	return &mv->body;
+}
+
+/* ---- rawbody ---- */
+
+/* split_into_array_of_short_paragraphs */
+static void
+short_paragraphs(const char *s, size_t n, struct strlist *out)
+{
+	const size_t M = MIME_MAX_BODY_LINE;
+	size_t ofs = 0, j;
+
+	if (n <= M) {
+		strlist_add(out, s, n);
+		return;
+	}
+	for (; n - ofs > 2 * M; ofs = j + 1) {
+		/* index() from ofs+M; a hit past ofs+2M-1 is refused anyway */
+		const char *lo = s + ofs + M;
+		size_t win = 2 * M - M;	/* j - ofs + 1 <= 2M: j <= ofs + 2M - 1 */
+		const char *hit;
+
+		if (win > n - (ofs + M))
+			win = n - (ofs + M);
+		if ((hit = memchr(lo, '\n', win)) != NULL ||
+		    (hit = memchr(lo, '>', win)) != NULL ||
+		    (hit = memchr(lo, ' ', win)) != NULL)
+			j = (size_t)(hit - s);
+		else
+			j = ofs + M;
+		strlist_add(out, s + ofs, j - ofs + 1);
+	}
+	if (ofs < n)
+		strlist_add(out, s + ofs, n - ofs);
+}
+
+static void
+build_rawbody(struct msgview *mv)
+{
+	struct mime_msg *msg = mv_msg(mv);
+	size_t scansize = mv->set != NULL ? mv->set->rawbody_part_scan_size : 500000;
+
+	mv->raw_done = true;
+	for (size_t i = 0; i < msg->nnodes; i++) {
+		struct mime_node *node = msg->nodes[i];
+		const char *et;
+		size_t dl;
+		const char *d;
+
+		if (node->has_kids)
+			continue;
+		et = mime_effective_type(node);
+		/* /^(?:text|message)\b/ */
+		if (strncmp(et, "text", 4) == 0)
+			et += 4;
+		else if (strncmp(et, "message", 7) == 0)
+			et += 7;
+		else
+			continue;
+		if (isalnum((unsigned char)*et) || *et == '_')
+			continue;
+		if (strcmp(node->type, "text/calendar") == 0)
+			continue;
+		d = mime_decoded(msg, node, &dl);
+		if (d == NULL) {
+			d = "";
+			dl = 0;
+		}
+		if (scansize > 0 && dl > scansize) {
+			const char *hit = NULL;
+			size_t win = dl - scansize < 1025 ? dl - scansize : 1025;
+
+			if ((hit = memchr(d + scansize, '\n', win)) != NULL ||
+			    (hit = memchr(d + scansize, '>', win)) != NULL ||
+			    (hit = memchr(d + scansize, ' ', win)) != NULL)
+				dl = (size_t)(hit - d) + 1;
+			else
+				dl = scansize;
+		}
+		short_paragraphs(d, dl, &mv->rawbody);
+	}
+}
+
+const struct strlist *
+msgview_rawbody(struct msgview *mv)
+{
+	if (!mv->raw_done)
+		build_rawbody(mv);
+	return &mv->rawbody;
+}
+
+/* ---- uris, full ---- */
+
+const struct strlist *
+msgview_uris(struct msgview *mv)
+{
+	if (!mv->uris_done) {
+		const struct strlist *body = msgview_body(mv);
+
+		mv->uris_done = true;
+		uri_collect(mv->set, body, &mv->html_uris, &mv->uris);
+	}
+	return &mv->uris;
+}
+
+const struct strlist *
+msgview_html_uris(struct msgview *mv)
+{
+	(void)msgview_body(mv);
+	return &mv->html_uris;
+}
 
 void
 msgview_full(struct msgview *mv, const char **data_r, size_t *len_r)
 {
-	*data_r = mv->data;
-	*len_r = mv->len;
+	struct mime_msg *msg = mv_msg(mv);
+
+	*data_r = msg->pristine;
+	*len_r = msg->pristine_len;
 }
 
-const struct relays *
-msgview_relays(struct msgview *mv)
+const struct html_result *const *
+msgview_html(struct msgview *mv, size_t *n_r)
 {
-	static struct relays none = { NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, -1, -1 };
-
-	(void)mv;
-	return &none;
-}
-
-void
-msgview_global_init(void)
-{
+	(void)msgview_body(mv);
+	*n_r = mv->nhtml;
+	return mv->html;
 }

@@ -47,7 +47,12 @@ void msgview_free(struct msgview **mv);
  * when it does not (the rule then uses its [if-unset: ...] value). */
 bool msgview_get(struct msgview *mv, const char *request, struct buf *out);
 
-/* mimeheader: the same lookup on MIME part i (0 .. count-1). */
+/* mimeheader: MIMEHeader.pm's lookup on MIME part i (0 .. count-1, in
+ * find_parts order: 0 is the message itself, then every part, multipart
+ * containers included).  request is a header name, "ALL", or either with
+ * ":raw"; no other modifiers.  As there, "Name" is the last decoded value
+ * with a newline (false when absent), "Name:raw" the last raw value, ""
+ * (and true) when absent, and "ALL" every header of the part. */
 size_t msgview_part_count(struct msgview *mv);
 bool msgview_part_get(struct msgview *mv, size_t part, const char *request,
 		      struct buf *out);
@@ -61,5 +66,15 @@ void msgview_full(struct msgview *mv, const char **data_r, size_t *len_r);
  * built it for the X-Spam-Relays-* values; eval functions (welcomelist_from_rcvd,
  * the relay checks) read it.  Never NULL. */
 const struct relays *msgview_relays(struct msgview *mv);
+
+/* The raw URIs HTML.pm collected from the text/html parts (the keys of
+ * each part's uri hash, in part order), as uri_collect() gets them. */
+const struct strlist *msgview_html_uris(struct msgview *mv);
+
+/* HTML.pm's results of each rendered text/html part in part order
+ * (SpamAssassin's html_all; the first is its "html"), for the html_test
+ * eval functions.  *n_r is 0 for a message without HTML. */
+struct html_result;
+const struct html_result *const *msgview_html(struct msgview *mv, size_t *n_r);
 
 #endif

@@ -1,0 +1,1067 @@
+/* hdr: header decoding and address/host/IP extraction, ported from
+ * Node::_decode_header, Util::parse_header_addresses,
+ * Util::is_fqdn_valid, RegistryBoundaries::trim_domain and the :host/:ip
+ * branches of PerMsgStatus::_get.  SpamAssassin's own regular
+ * expressions are compiled with PCRE2 where their backtracking decides
+ * the result (encoded words, the address parser, IP_ADDRESS); the rest is
+ * written out by hand with the same semantics. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "hdr.h"
+#include "xalloc.h"
+
+#define EW "=\\?[A-Za-z0-9*_-]+\\?[bqBQ]\\?[^?]*\\?="
+#define MAILRE "(?:\"(?:|(?:[^\"\\\\]++|\\\\.)*+)\"|[^\\@\\s\\<\\>\\(\\)\\[\\]\\,\\:\\;]+)" \
+	"\\@(?:[^\\\"\\s\\<\\>\\(\\)\\[\\]\\,\\:\\;]+|\\[[\\d:.]+\\])"
+#define QSTR "\"(?:|(?:[^\"\\\\]++|\\\\.)*+)\""
+#define ADDRRE "^\\s*(?:(?:((?:" QSTR "|[^\",;<]++)+)\\s*)?<\\s*([^>\\@]*\\S+|\\s*)\\s*>" \
+	"(?:\\s*<\\s*(?:(?:" QSTR ")?\\S+|\\s*)\\s*>)*|(?:(" MAILRE ")|((?:" QSTR \
+	"|[^\",;<]++)+)))(?:\\s*\\(((?:|(?:[^()\\\\]++|\\\\.)*+))\\))?\\s*(?:[,;]|\\z)"
+#define IPRE "(?:\\b(?<!:)(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)\\.(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)\\.(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)\\.(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)\\b" \
+	"|(?:IPv6:|(?<![a-f0-9:]))(?:(?:(?:[a-f0-9]{1,4}:){6}|::(?:[a-f0-9]{1,4}:){0,5}|(?:[a-f0-9]{1,4}:){1,5}:|[a-f0-9]{1,4}::(?:[a-f0-9]{1,4}:){1,4}|(?:[a-f0-9]{1,4}:){2}:(?:[a-f0-9]{1,4}:){1,3}|(?:[a-f0-9]{1,4}:){3}:(?:[a-f0-9]{1,4}:){1,2}|(?:[a-f0-9]{1,4}:){4}:[a-f0-9]{1,4}:)" \
+	"(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)\\.(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)\\.(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)\\.(?:1\\d\\d|2[0-4]\\d|25[0-5]|[1-9]\\d|\\d)" \
+	"|(?:[a-f0-9]{1,4}:){7}[a-f0-9]{1,4}|:(?::[a-f0-9]{1,4}){1,7}|(?:[a-f0-9]{1,4}:){1,7}:|[a-f0-9]{1,4}:(?::[a-f0-9]{1,4}){1,6}|(?:[a-f0-9]{1,4}:){2}(?::[a-f0-9]{1,4}){1,5}|(?:[a-f0-9]{1,4}:){3}(?::[a-f0-9]{1,4}){1,4}|(?:[a-f0-9]{1,4}:){4}(?::[a-f0-9]{1,4}){1,3}|(?:[a-f0-9]{1,4}:){5}(?::[a-f0-9]{1,4}){1,2}|(?:[a-f0-9]{1,4}:){6}:[a-f0-9]{1,4}|::)(?![a-f0-9:]))"
+
+static pcre2_code *re_ew_ws, *re_ew_tok, *re_group, *re_addr, *re_mail_full,
+	*re_mail_angle, *re_comment, *re_qphrase, *re_ip;
+/* md serves the outer loops, md2 the helpers they call */
+static pcre2_match_data *md, *md2;
+
+static pcre2_code *
+compile(const char *pat, uint32_t opts)
+{
+	int err;
+	PCRE2_SIZE off;
+	pcre2_code *c = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts, &err,
+				      &off, NULL);
+
+	if (c == NULL) {
+		PCRE2_UCHAR buf[256];
+
+		pcre2_get_error_message(err, buf, sizeof(buf));
+		fprintf(stderr, "hdr: pattern error at %zu: %s\n", (size_t)off, buf);
+		abort();	/* constant patterns: a bug, not input */
+	}
+	(void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
+	return c;
+}
+
+void
+hdr_global_init(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	done = true;
+	re_ew_ws = compile("(" EW ")\\s+(?=" EW ")", PCRE2_DOTALL);
+	re_ew_tok = compile("=\\?([A-Za-z0-9*_-]+)\\?([bqBQ])\\?([^?]*)\\?=|([^=]+|.)",
+			    PCRE2_DOTALL | PCRE2_ANCHORED);
+	re_group = compile("^[^\"()<>]+:\\s*(.*?)\\s*(?:;.*)?", PCRE2_DOTALL);
+	re_addr = compile(ADDRRE, PCRE2_CASELESS);
+	re_mail_full = compile("^" MAILRE "$", PCRE2_CASELESS);
+	re_mail_angle = compile("<(" MAILRE ")>", PCRE2_CASELESS | PCRE2_DOTALL);
+	re_comment = compile("\\((?:|(?:[^()\\\\]++|\\\\.)*+)\\)", PCRE2_DOTALL);
+	re_qphrase = compile("(?:\"(|(?:[^\"\\\\]++|\\\\.)*+)\"|([^\"]++))",
+			     PCRE2_CASELESS | PCRE2_DOTALL);
+	re_ip = compile("(?<!\\.)\\b(" IPRE ")\\b(?!\\.)", PCRE2_CASELESS);
+	md = pcre2_match_data_create(32, NULL);
+	md2 = pcre2_match_data_create(32, NULL);
+}
+
+static int
+match(pcre2_code *re, const char *s, size_t n, size_t start, PCRE2_SIZE **ov)
+{
+	int rc = pcre2_match(re, (PCRE2_SPTR)s, n, start, 0, md, NULL);
+
+	*ov = pcre2_get_ovector_pointer(md);
+	return rc;
+}
+
+static bool
+grp(PCRE2_SIZE *ov, int rc, int i)
+{
+	return i < rc && ov[2 * i] != PCRE2_UNSET;
+}
+
+static bool
+pspace(char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* ---- _decode_header ---- */
+
+static bool
+keep_encoded(const char *lname)
+{
+	/* ^(?:Received|(?:Resent-)?(?:Message-ID|Date)|MIME-Version|
+	 *     References|In-Reply-To|List-.*)\z  (i) */
+	const char *n = lname;
+
+	if (strncmp(n, "resent-", 7) == 0 &&
+	    (strcmp(n + 7, "message-id") == 0 || strcmp(n + 7, "date") == 0))
+		return true;
+	return strcmp(n, "received") == 0 || strcmp(n, "message-id") == 0 ||
+	       strcmp(n, "date") == 0 || strcmp(n, "mime-version") == 0 ||
+	       strcmp(n, "references") == 0 || strcmp(n, "in-reply-to") == 0 ||
+	       (strncmp(n, "list-", 5) == 0 && strchr(n, '\n') == NULL);
+}
+
+void
+hdr_decode_field(const char *body, size_t len, const char *lname, struct mime_str *out)
+{
+	struct mime_str a = { 0 }, b = { 0 };
+	bool high = false;
+
+	if (len == 0)
+		return;
+	/* s/\n[ \t]/\n /g; s/\015?\012//g */
+	mime_str_add(&a, "", 0);
+	for (size_t i = 0; i < len; i++) {
+		if (body[i] == '\n')
+			continue;
+		if (body[i] == '\r' && i + 1 < len && body[i + 1] == '\n')
+			continue;
+		if ((unsigned char)body[i] >= 0x80)
+			high = true;
+		mime_str_addc(&a, body[i]);
+	}
+	if (high) {
+		mime_str_add(&b, "", 0);
+		mime_normalize(a.p, a.len, "UTF-8", false, &b);
+		mime_str_free(&a);
+		a = b;
+		memset(&b, 0, sizeof(b));
+	}
+	if (keep_encoded(lname) || memmem(a.p, a.len, "=?", 2) == NULL) {
+		mime_str_add(out, a.p, a.len);
+		mime_str_free(&a);
+		return;
+	}
+	/* drop white space between adjacent encoded words */
+	{
+		PCRE2_SIZE olen = a.len * 2 + 64;
+		PCRE2_UCHAR *o = xmalloc(olen);
+		int rc = pcre2_substitute(re_ew_ws, (PCRE2_SPTR)a.p, a.len, 0,
+					  PCRE2_SUBSTITUTE_GLOBAL, md, NULL,
+					  (PCRE2_SPTR) "$1", 2, o, &olen);
+
+		if (rc >= 0) {
+			a.len = 0;
+			mime_str_add(&a, o, olen);
+		}
+		free(o);
+	}
+	/* sections: runs of the same encoding (non-encoded text has "") */
+	struct sect {
+		struct mime_str s;
+		char enc[80];
+	} *sec = NULL;
+	size_t ns = 0, cap = 0, pos = 0;
+
+	while (pos < a.len) {
+		PCRE2_SIZE *ov;
+		int rc = match(re_ew_tok, a.p, a.len, pos, &ov);
+		char enc[80];
+		struct mime_str piece = { 0 };
+
+		if (rc <= 0)
+			break;
+		mime_str_add(&piece, "", 0);
+		if (grp(ov, rc, 1)) {
+			size_t el = ov[3] - ov[2];
+
+			if (el >= sizeof(enc))
+				el = sizeof(enc) - 1;
+			for (size_t i = 0; i < el; i++)
+				enc[i] = (char)tolower((unsigned char)a.p[ov[2] + i]);
+			enc[el] = '\0';
+			char cte = a.p[ov[4]];
+			const char *d = a.p + ov[6];
+			size_t dl = ov[7] - ov[6];
+
+			if (cte == 'B' || cte == 'b') {
+				mime_base64_decode(d, dl, &piece);
+			} else {
+				struct mime_str q = { 0 };
+
+				mime_str_add(&q, "", 0);
+				for (size_t i = 0; i < dl; i++) {
+					if (d[i] == '_')
+						mime_str_add(&q, "=20", 3);
+					else
+						mime_str_addc(&q, d[i]);
+				}
+				mime_qp_decode(q.p, q.len, &piece);
+				mime_str_free(&q);
+			}
+		} else {
+			enc[0] = '\0';
+			mime_str_add(&piece, a.p + ov[8], ov[9] - ov[8]);
+		}
+		if (ns > 0 && strcmp(sec[ns - 1].enc, enc) == 0) {
+			mime_str_add(&sec[ns - 1].s, piece.p, piece.len);
+		} else {
+			if (ns == cap) {
+				cap = cap ? cap * 2 : 8;
+				sec = xreallocarray(sec, cap, sizeof(*sec));
+			}
+			memset(&sec[ns], 0, sizeof(sec[ns]));
+			mime_str_add(&sec[ns].s, piece.p, piece.len);
+			memcpy(sec[ns].enc, enc, sizeof(enc));
+			ns++;
+		}
+		mime_str_free(&piece);
+		pos = ov[1] > pos ? ov[1] : pos + 1;
+	}
+	for (size_t i = 0; i < ns; i++) {
+		char *star = strchr(sec[i].enc, '*');
+
+		if (star != NULL)
+			*star = '\0';
+		/* s{\*.*\z}{}: an RFC 2231 language tag; no charset left
+		 * means the text is taken as it is */
+		if (sec[i].enc[0] == '\0')
+			mime_str_add(out, sec[i].s.p, sec[i].s.len);
+		else
+			mime_normalize(sec[i].s.p, sec[i].s.len, sec[i].enc, true, out);
+		mime_str_free(&sec[i].s);
+	}
+	free(sec);
+	mime_str_free(&a);
+	if (out->p == NULL)
+		mime_str_add(out, "", 0);
+}
+
+/* ---- parse_header_addresses ---- */
+
+static char *
+dupn(const char *p, size_t n)
+{
+	return xstrndup(p, n);
+}
+
+/* Removes every match of re from s (a global s///). */
+static void
+strip_all(pcre2_code *re, struct mime_str *s)
+{
+	PCRE2_SIZE olen = s->len + 64;
+	PCRE2_UCHAR *o = xmalloc(olen);
+	int rc = pcre2_substitute(re, (PCRE2_SPTR)s->p, s->len, 0, PCRE2_SUBSTITUTE_GLOBAL,
+				  md2, NULL, (PCRE2_SPTR) "", 0, o, &olen);
+
+	if (rc >= 0) {
+		s->len = 0;
+		mime_str_add(s, o, olen);
+	}
+	free(o);
+}
+
+static bool
+valid_parsed_address(const char *a)
+{
+	size_t q = 0;
+
+	if (a == NULL)
+		return false;
+	if (strncmp(a, "\"\"@", 3) == 0)
+		return false;
+	for (const char *p = a; *p; p++)
+		if (*p == '"')
+			q++;
+	return q != 1;
+}
+
+static bool
+mail_full(const char *s)
+{
+	return pcre2_match(re_mail_full, (PCRE2_SPTR)s, strlen(s), 0, 0, md2, NULL) > 0;
+}
+
+/* s/^(([^\@]*)\@([^\@]*)).*\/$1/ and the user/host split. */
+static void
+split_address(struct hdr_addr *r)
+{
+	char *at = strchr(r->address, '@');
+
+	if (at == NULL)
+		return;
+	char *at2 = strchr(at + 1, '@');
+
+	if (at2 != NULL)
+		*at2 = '\0';
+	/* ".*" stops at a newline but the address has none here */
+	r->user = dupn(r->address, (size_t)(at - r->address));
+	r->host = xstrdup(at + 1);
+}
+
+static void
+push_addr(struct hdr_addr **v, size_t *n, size_t *cap, struct hdr_addr *a)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 4;
+		*v = xreallocarray(*v, *cap, sizeof(**v));
+	}
+	(*v)[(*n)++] = *a;
+}
+
+static size_t
+parse_internal(const char *str, size_t len, struct hdr_addr **out)
+{
+	struct mime_str s = { 0 };
+	struct hdr_addr *v = NULL;
+	size_t n = 0, cap = 0;
+	PCRE2_SIZE *ov;
+	int rc;
+
+	mime_str_add(&s, str, len);
+	while (s.len > 0 && pspace(s.p[s.len - 1]))
+		s.len--;
+	s.p[s.len] = '\0';
+	/* s/\\\\//g */
+	{
+		size_t o = 0;
+
+		for (size_t i = 0; i < s.len; i++) {
+			if (s.p[i] == '\\' && i + 1 < s.len && s.p[i + 1] == '\\') {
+				i++;
+				continue;
+			}
+			s.p[o++] = s.p[i];
+		}
+		s.len = o;
+		s.p[o] = '\0';
+	}
+	/* s/^[^"()<>]+:\s*(.*?)\s*(?:;.*)?/$1/gs */
+	if ((rc = match(re_group, s.p, s.len, 0, &ov)) > 0) {
+		struct mime_str t = { 0 };
+
+		mime_str_add(&t, s.p + ov[2], ov[3] - ov[2]);
+		mime_str_add(&t, s.p + ov[1], s.len - ov[1]);
+		mime_str_free(&s);
+		s = t;
+	}
+	bool nonspace = false;
+	for (size_t i = 0; i < s.len; i++)
+		if (!pspace(s.p[i]))
+			nonspace = true;
+	if (!nonspace) {
+		mime_str_free(&s);
+		*out = NULL;
+		return 0;
+	}
+	while (s.len > 0 && (rc = match(re_addr, s.p, s.len, 0, &ov)) > 0) {
+		struct hdr_addr r;
+		char *phrase = NULL, *address = NULL, *comment = NULL;
+		bool angle = false;
+
+		memset(&r, 0, sizeof(r));
+		if (grp(ov, rc, 1))
+			phrase = dupn(s.p + ov[2], ov[3] - ov[2]);
+		else if (grp(ov, rc, 4))
+			phrase = dupn(s.p + ov[8], ov[9] - ov[8]);
+		if (grp(ov, rc, 2)) {
+			address = dupn(s.p + ov[4], ov[5] - ov[4]);
+			angle = true;
+		} else if (grp(ov, rc, 3)) {
+			address = dupn(s.p + ov[6], ov[7] - ov[6]);
+		}
+		if (grp(ov, rc, 5))
+			comment = dupn(s.p + ov[10], ov[11] - ov[10]);
+		size_t consumed = ov[1];
+
+		if (angle) {
+			struct mime_str t = { 0 };
+
+			mime_str_add(&t, address, strlen(address));
+			strip_all(re_comment, &t);
+			free(address);
+			address = mail_full(t.p) ? xstrdup(t.p) : NULL;
+			mime_str_free(&t);
+		}
+		if (!valid_parsed_address(address)) {
+			free(address);
+			address = NULL;
+		}
+		if (phrase != NULL) {
+			struct mime_str np = { 0 };
+			size_t pl = strlen(phrase), p = 0;
+			bool any = false;
+
+			mime_str_add(&np, "", 0);
+			while (p < pl) {
+				int r2 = match(re_qphrase, phrase, pl, p, &ov);
+
+				if (r2 <= 0)
+					break;
+				any = true;
+				if (grp(ov, r2, 1)) {
+					/* s/\\(?!\\)//g; s/\\\\/\\/g */
+					const char *q = phrase + ov[2];
+					size_t ql = ov[3] - ov[2];
+					struct mime_str u = { 0 };
+
+					mime_str_add(&u, "", 0);
+					for (size_t i = 0; i < ql; i++) {
+						if (q[i] == '\\' && !(i + 1 < ql && q[i + 1] == '\\'))
+							continue;
+						mime_str_addc(&u, q[i]);
+					}
+					for (size_t i = 0; i < u.len; i++) {
+						if (u.p[i] == '\\' && i + 1 < u.len && u.p[i + 1] == '\\') {
+							mime_str_addc(&np, '\\');
+							i++;
+							continue;
+						}
+						mime_str_addc(&np, u.p[i]);
+					}
+					mime_str_free(&u);
+				} else if (grp(ov, r2, 2)) {
+					struct mime_str t = { 0 };
+
+					mime_str_add(&t, phrase + ov[4], ov[5] - ov[4]);
+					strip_all(re_comment, &t);
+					mime_str_add(&np, t.p, t.len);
+					mime_str_free(&t);
+				}
+				p = ov[1] > p ? ov[1] : p + 1;
+			}
+			free(phrase);
+			phrase = any ? xstrdup(np.p) : NULL;
+			mime_str_free(&np);
+			if (phrase == NULL)
+				phrase = NULL;
+			if (address == NULL && phrase != NULL && mail_full(phrase) &&
+			    valid_parsed_address(phrase)) {
+				/* ^[^\@]*\@([^\@]*) and a valid host */
+				char *at = strchr(phrase, '@');
+				char *at2 = at != NULL ? strchr(at + 1, '@') : NULL;
+				size_t hl = at2 != NULL ? (size_t)(at2 - at - 1) : strlen(at + 1);
+				char *h = dupn(at + 1, hl);
+				bool ok = hdr_is_fqdn_valid(h, strlen(h));
+
+				free(h);
+				if (ok) {
+					address = phrase;
+					phrase = NULL;
+				}
+			}
+			if (phrase != NULL) {
+				if ((address != NULL && strcmp(phrase, address) == 0) ||
+				    *phrase == '\0') {
+					free(phrase);
+					phrase = NULL;
+				}
+			}
+		}
+		if (phrase == NULL && comment != NULL)
+			phrase = xstrdup(comment);
+		r.phrase = phrase;
+		r.comment = comment;
+		r.address = address;
+		if (address != NULL)
+			split_address(&r);
+		r.invalid = r.host == NULL || !hdr_is_fqdn_valid(r.host, strlen(r.host));
+		push_addr(&v, &n, &cap, &r);
+		/* remove the match */
+		memmove(s.p, s.p + consumed, s.len - consumed);
+		s.len -= consumed;
+		s.p[s.len] = '\0';
+		if (consumed == 0)
+			break;
+	}
+	if (memchr(s.p, '@', s.len) != NULL) {
+		size_t p = 0;
+
+		while (p < s.len && (rc = match(re_mail_angle, s.p, s.len, p, &ov)) > 0) {
+			struct hdr_addr r;
+
+			memset(&r, 0, sizeof(r));
+			p = ov[1] > p ? ov[1] : p + 1;
+			r.address = dupn(s.p + ov[2], ov[3] - ov[2]);
+			if (!valid_parsed_address(r.address)) {
+				free(r.address);
+				continue;
+			}
+			split_address(&r);
+			r.invalid = r.host == NULL || !hdr_is_fqdn_valid(r.host, strlen(r.host));
+			push_addr(&v, &n, &cap, &r);
+		}
+	}
+	mime_str_free(&s);
+	*out = v;
+	return n;
+}
+
+/* A small RFC 5322 address-list reader standing in for Email::Address::XS
+ * (which SpamAssassin consults when its own parser finds fewer addresses
+ * than the commas promise or sees nested comments): splits at commas
+ * outside quotes, comments and angle brackets. */
+static size_t
+parse_list(const char *str, size_t len, struct hdr_addr **out)
+{
+	struct hdr_addr *v = NULL;
+	size_t n = 0, cap = 0, i = 0;
+	struct mime_str s = { 0 };
+
+	mime_str_add(&s, "", 0);
+	for (size_t k = 0; k < len; k++) {
+		if (str[k] == '\\' && k + 1 < len && str[k + 1] == '\\') {
+			k++;
+			continue;
+		}
+		mime_str_addc(&s, str[k]);
+	}
+	/* a group: "name:" before the members, ";" after them */
+	{
+		size_t k = 0;
+
+		while (k < s.len && strchr("\"()<>:", s.p[k]) == NULL)
+			k++;
+		if (k < s.len && s.p[k] == ':')
+			i = k + 1;
+	}
+	while (i <= s.len) {
+		size_t b = i;
+		int depth = 0;
+		bool quote = false, angle = false;
+
+		while (i < s.len) {
+			char c = s.p[i];
+
+			if (quote) {
+				if (c == '\\')
+					i++;
+				else if (c == '"')
+					quote = false;
+			} else if (c == '"') {
+				quote = true;
+			} else if (c == '(') {
+				depth++;
+			} else if (c == ')' && depth > 0) {
+				depth--;
+			} else if (c == '<' && depth == 0) {
+				angle = true;
+			} else if (c == '>' && depth == 0) {
+				angle = false;
+			} else if ((c == ',' || c == ';') && depth == 0 && !angle) {
+				break;
+			}
+			i++;
+		}
+		/* one element s.p[b..i) */
+		struct mime_str phrase = { 0 }, comment = { 0 }, addr = { 0 };
+		size_t k = b;
+		bool in_angle = false, have_angle = false;
+
+		mime_str_add(&phrase, "", 0);
+		mime_str_add(&comment, "", 0);
+		mime_str_add(&addr, "", 0);
+		while (k < i) {
+			char c = s.p[k];
+
+			if (c == '"' && !in_angle) {
+				k++;
+				while (k < i && s.p[k] != '"') {
+					if (s.p[k] == '\\' && k + 1 < i)
+						k++;
+					mime_str_addc(&phrase, s.p[k]);
+					k++;
+				}
+				k++;
+				continue;
+			}
+			if (c == '(') {
+				int d = 1;
+
+				k++;
+				while (k < i && d > 0) {
+					if (s.p[k] == '(')
+						d++;
+					else if (s.p[k] == ')')
+						d--;
+					if (d > 0)
+						mime_str_addc(&comment, s.p[k]);
+					k++;
+				}
+				continue;
+			}
+			if (c == '<') {
+				in_angle = true;
+				have_angle = true;
+				addr.len = 0;
+				k++;
+				continue;
+			}
+			if (c == '>') {
+				in_angle = false;
+				k++;
+				continue;
+			}
+			if (in_angle) {
+				if (!pspace(c))
+					mime_str_addc(&addr, c);
+			} else {
+				mime_str_addc(&phrase, c);
+			}
+			k++;
+		}
+		/* trim and squeeze the phrase */
+		struct mime_str ph = { 0 };
+		mime_str_add(&ph, "", 0);
+		for (size_t q = 0; q < phrase.len; q++) {
+			if (pspace(phrase.p[q])) {
+				if (ph.len > 0 && ph.p[ph.len - 1] != ' ')
+					mime_str_addc(&ph, ' ');
+				continue;
+			}
+			mime_str_addc(&ph, phrase.p[q]);
+		}
+		while (ph.len > 0 && ph.p[ph.len - 1] == ' ')
+			ph.len--;
+		ph.p[ph.len] = '\0';
+		if (!have_angle && strchr(ph.p, '@') != NULL && strchr(ph.p, ' ') == NULL) {
+			addr.len = 0;
+			mime_str_add(&addr, ph.p, ph.len);
+			ph.len = 0;
+			ph.p[0] = '\0';
+		}
+		if (ph.len > 0 || addr.len > 0 || comment.len > 0) {
+			struct hdr_addr r;
+
+			memset(&r, 0, sizeof(r));
+			if (addr.len > 0 && strchr(addr.p, '@') != NULL) {
+				r.address = xstrdup(addr.p);
+				split_address(&r);
+			}
+			if (ph.len > 0)
+				r.phrase = xstrdup(ph.p);
+			if (comment.len > 0)
+				r.comment = xstrdup(comment.p);
+			if (r.phrase == NULL && r.comment != NULL)
+				r.phrase = xstrdup(r.comment);
+			r.invalid = r.host == NULL || !hdr_is_fqdn_valid(r.host, strlen(r.host));
+			push_addr(&v, &n, &cap, &r);
+		}
+		mime_str_free(&phrase);
+		mime_str_free(&comment);
+		mime_str_free(&addr);
+		mime_str_free(&ph);
+		i++;
+	}
+	mime_str_free(&s);
+	*out = v;
+	return n;
+}
+
+void
+hdr_addrs_free(struct hdr_addr *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(a[i].phrase);
+		free(a[i].address);
+		free(a[i].user);
+		free(a[i].host);
+		free(a[i].comment);
+	}
+	free(a);
+}
+
+size_t
+hdr_parse_addresses(const char *str, size_t len, struct hdr_addr **out)
+{
+	struct hdr_addr *res = NULL, *xs = NULL;
+	size_t n, nx, commas = 0;
+	bool nonspace = false;
+
+	*out = NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (!pspace(str[i]))
+			nonspace = true;
+		if (str[i] == ',')
+			commas++;
+	}
+	if (!nonspace)
+		return 0;
+	n = parse_internal(str, len, &res);
+	/* Email::Address::XS is asked when the internal parser found
+	 * nothing or fewer addresses than the commas promise.  (Its
+	 * "maybe nested comments" test counts a match in scalar context,
+	 * which is never 2 or more, so that case never happens.) */
+	if (n == 0 || n < commas + 1) {
+		nx = parse_list(str, len, &xs);
+		if (nx > n) {
+			hdr_addrs_free(res, n);
+			*out = xs;
+			return nx;
+		}
+		hdr_addrs_free(xs, nx);
+	}
+	*out = res;
+	return n;
+}
+
+/* ---- hosts, domains, IPs ---- */
+
+bool
+hdr_is_fqdn_valid(const char *host, size_t len)
+{
+	char h[512];
+	size_t n = 0;
+
+	if (len > 400)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		h[n++] = (char)tolower((unsigned char)host[i]);
+	while (n > 0 && h[n - 1] == '.')
+		n--;
+	h[n] = '\0';
+	if (n > 253)
+		return false;
+	/* split(/\./): trailing empty fields were stripped above */
+	size_t labels = 1;
+	for (size_t i = 0; i < n; i++)
+		if (h[i] == '.')
+			labels++;
+	if (n == 0 || labels < 2)
+		return false;
+	size_t cnt = labels, b = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && h[i] != '.')
+			continue;
+		size_t l = i - b;
+		const char *p = h + b;
+
+		if (l < 1 || l > 63)
+			return false;
+		for (size_t k = 0; k < l; k++) {
+			char c = p[k];
+			bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+				  (c == '-' && k > 0 && k < l - 1);
+
+			if (!ok)
+				return false;
+		}
+		if ((cnt == 2 || cnt == 1) && memchr(p, '_', l) != NULL)
+			return false;
+		cnt--;
+		b = i + 1;
+	}
+	return true;
+}
+
+static bool
+ldh(char c)
+{
+	return isalnum((unsigned char)c) || c == '-';
+}
+
+static bool
+is_tld(const struct sa_settings *set, const char *p, size_t n)
+{
+	char buf[128];
+
+	if (n == 0 || n >= sizeof(buf) || set == NULL || set->tlds == NULL)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)tolower((unsigned char)p[i]);
+	return strset_contains(set->tlds, buf, n);
+}
+
+/* hostRE anchored at s: (?<![._-])(\S{1,251}\.$tlds)(?![._-]) */
+static bool
+host_at(const struct sa_settings *set, const char *l, size_t n, size_t s, size_t *end_r)
+{
+	size_t run = 0;
+
+	if (s > 0 && (l[s - 1] == '.' || l[s - 1] == '_' || l[s - 1] == '-'))
+		return false;
+	while (s + run < n && !pspace(l[s + run]))
+		run++;
+	if (run == 0)
+		return false;
+	for (size_t k = run < 251 ? run : 251; k >= 1; k--) {
+		size_t dot = s + k;
+
+		if (dot >= n || l[dot] != '.')
+			continue;
+		size_t t = dot + 1, e = t;
+
+		while (e < n && ldh(l[e]))
+			e++;
+		if (e == t)
+			continue;
+		if (e < n && (l[e] == '.' || l[e] == '_'))
+			continue;
+		if (!is_tld(set, l + t, e - t))
+			continue;
+		*end_r = e;
+		return true;
+	}
+	return false;
+}
+
+static bool
+ascii_fqdn_valid(const char *p, size_t n)
+{
+	/* idn_to_ascii on non-ASCII needs libidn2; such hosts fail here */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return false;
+	return hdr_is_fqdn_valid(p, n);
+}
+
+bool
+hdr_find_host(const struct sa_settings *set, const char *line, size_t len,
+	      bool from_addr, struct mime_str *out)
+{
+	if (from_addr) {
+		/* /.*\@(\S+)/ on the first line with one */
+		size_t b = 0;
+
+		while (b < len) {
+			size_t e = b;
+
+			while (e < len && line[e] != '\n')
+				e++;
+			for (size_t at = e; at-- > b;) {
+				if (line[at] != '@')
+					continue;
+				size_t h = at + 1, he = h;
+
+				while (he < e && !pspace(line[he]))
+					he++;
+				if (he > h) {
+					mime_str_add(out, line + h, he - h);
+					return true;
+				}
+			}
+			b = e + 1;
+		}
+		return false;
+	}
+	/* /.*\@$hostRE/: rightmost '@' per line, first line that works */
+	{
+		size_t b = 0;
+		bool found = false;
+		size_t hb = 0, hend = 0;
+
+		while (b < len && !found) {
+			size_t e = b;
+
+			while (e < len && line[e] != '\n')
+				e++;
+			for (size_t at = e; at-- > b;) {
+				size_t end;
+
+				if (line[at] == '@' && host_at(set, line, len, at + 1, &end)) {
+					hb = at + 1;
+					hend = end;
+					found = true;
+					break;
+				}
+			}
+			b = e + 1;
+		}
+		if (found && ascii_fqdn_valid(line + hb, hend - hb)) {
+			mime_str_add(out, line + hb, hend - hb);
+			return true;
+		}
+	}
+	/* while (/$hostRE/g) */
+	for (size_t p = 0; p < len;) {
+		size_t end;
+
+		if (host_at(set, line, len, p, &end)) {
+			if (ascii_fqdn_valid(line + p, end - p)) {
+				mime_str_add(out, line + p, end - p);
+				return true;
+			}
+			p = end;
+			continue;
+		}
+		p++;
+	}
+	return false;
+}
+
+static bool
+us_state(const char *p, size_t n)
+{
+	static const char *const states =
+		" ak al ar az ca co ct dc de fl ga gu hi ia id il in ks ky la ma md me mi"
+		" mn mo ms mt nc nd ne nh nj nm nv ny oh ok or pa pr ri sc sd tn tx ut va"
+		" vi vt wa wi wv wy ";
+	char k[5];
+
+	if (n != 2)
+		return false;
+	k[0] = ' ';
+	k[1] = p[0];
+	k[2] = p[1];
+	k[3] = ' ';
+	k[4] = '\0';
+	return strstr(states, k) != NULL;
+}
+
+void
+hdr_trim_domain(const struct sa_settings *set, const char *host, size_t len,
+		struct mime_str *out)
+{
+	struct mime_str d = { 0 };
+	size_t b = 0, e;
+
+	mime_str_add(&d, "", 0);
+	/* lc; tr/././s */
+	for (size_t i = 0; i < len; i++) {
+		char c = (char)tolower((unsigned char)host[i]);
+
+		if (c == '.' && d.len > 0 && d.p[d.len - 1] == '.')
+			continue;
+		mime_str_addc(&d, c);
+	}
+	e = d.len;
+	while (b < e && d.p[b] == '.')
+		b++;
+	while (e > b && d.p[e - 1] == '.')
+		e--;
+	if (e == b) {
+		mime_str_free(&d);
+		mime_str_add(out, "", 0);
+		return;
+	}
+	/* labels */
+	size_t starts[256], nl = 0;
+
+	starts[nl++] = b;
+	for (size_t i = b; i < e && nl < 255; i++)
+		if (d.p[i] == '.')
+			starts[nl++] = i + 1;
+	size_t first = 0;	/* index of the first domain label */
+	while (nl - first > 1) {
+		size_t cnt = nl - first;
+		const char *from = d.p + starts[first];
+		size_t flen = e - starts[first];
+
+		if (cnt == 2) {
+			if (set != NULL && set->tlds_2 != NULL &&
+			    strset_contains(set->tlds_2, from, flen))
+				break;
+		} else if (cnt == 3) {
+			const char *l2 = d.p + starts[first + 2];
+			size_t l2n = e - starts[first + 2];
+
+			if (l2n == 2 && l2[0] == 'u' && l2[1] == 's') {
+				const char *l1 = d.p + starts[first + 1];
+
+				if (us_state(l1, starts[first + 2] - starts[first + 1] - 1))
+					break;
+			} else if (set != NULL && set->tlds_3 != NULL &&
+				   strset_contains(set->tlds_3, from, flen)) {
+				break;
+			}
+		} else if (cnt == 4) {
+			const char *l0 = d.p + starts[first];
+			size_t l0n = starts[first + 1] - starts[first] - 1;
+			const char *l1 = d.p + starts[first + 1];
+			size_t l1n = starts[first + 2] - starts[first + 1] - 1;
+			const char *l2 = d.p + starts[first + 2];
+			size_t l2n = starts[first + 3] - starts[first + 2] - 1;
+			const char *l3 = d.p + starts[first + 3];
+			size_t l3n = e - starts[first + 3];
+
+			if (l3n == 2 && l3[0] == 'u' && l3[1] == 's' &&
+			    ((l0n == 3 && memcmp(l0, "pvt", 3) == 0 && l1n == 3 &&
+			      memcmp(l1, "k12", 3) == 0) ||
+			     (l0n == 2 && l0[0] == 'c' && (l0[1] == 'i' || l0[1] == 'o'))) &&
+			    us_state(l2, l2n))
+				break;
+		}
+		first++;
+	}
+	if (first > 0)
+		first--;
+	mime_str_add(out, d.p + starts[first], e - starts[first]);
+	mime_str_free(&d);
+}
+
+bool
+hdr_find_ip(const char *line, size_t len, bool reverse, struct mime_str *out)
+{
+	PCRE2_SIZE *ov;
+	int rc = match(re_ip, line, len, 0, &ov);
+
+	if (rc <= 0)
+		return false;
+	const char *ip = line + ov[2];
+	size_t n = ov[3] - ov[2];
+
+	if (!reverse) {
+		mime_str_add(out, ip, n);
+		return true;
+	}
+	char buf[128];
+
+	if (n >= sizeof(buf))
+		return false;
+	memcpy(buf, ip, n);
+	buf[n] = '\0';
+	unsigned a, b, c, d;
+	char tail;
+
+	if (sscanf(buf, "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &tail) == 4 &&
+	    strspn(buf, "0123456789.") == n) {
+		char r[64];
+
+		/* /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\z/: digits as written */
+		const char *parts[4];
+		size_t plen[4], k = 0;
+		const char *p = buf;
+
+		while (k < 4) {
+			parts[k] = p;
+			plen[k] = strcspn(p, ".");
+			p += plen[k] + (p[plen[k]] == '.' ? 1 : 0);
+			k++;
+		}
+		snprintf(r, sizeof(r), "%.*s.%.*s.%.*s.%.*s", (int)plen[3], parts[3],
+			 (int)plen[2], parts[2], (int)plen[1], parts[1], (int)plen[0], parts[0]);
+		mime_str_add(out, r, strlen(r));
+		return true;
+	}
+	/* IPv6: nibbles of the full form, reversed (an "IPv6:" prefix in
+	 * the match fails reverse_ip_address's syntax check) */
+	const char *v6 = buf;
+
+	if (strchr(v6, ':') == NULL || strspn(v6, "0123456789abcdefABCDEF:.") != strlen(v6))
+		return false;
+	unsigned char addr[16];
+
+	if (inet_pton(AF_INET6, v6, addr) != 1)
+		return false;
+	char r[80];
+	size_t o = 0;
+
+	for (int i = 15; i >= 0; i--) {
+		static const char hx[] = "0123456789abcdef";
+
+		r[o++] = hx[addr[i] & 0xf];
+		r[o++] = '.';
+		r[o++] = hx[addr[i] >> 4];
+		r[o++] = '.';
+	}
+	r[o - 1] = '\0';
+	mime_str_add(out, r, o - 1);
+	return true;
+}

@@ -1,0 +1,1352 @@
+/* mime: the MIME tree as SpamAssassin's Message.pm builds it.
+ *
+ * Message->new (header section, mbox From line, CRLF handling, the
+ * 20-blank-line squeeze, the blank line inserted before a multipart body
+ * that does not start with its boundary) and parse_body/_parse_multipart/
+ * _parse_normal are ported line for line: the same regular expressions
+ * decide what is a boundary, a header or a body line, long lines are split
+ * at 2048 bytes as SA splits them, and a message/rfc822 part is decoded
+ * and parsed as a new message.  Lines are (pointer, length, newline)
+ * triples into the input or into decoded buffers, so nothing is copied
+ * but the per-part line arrays.
+ *
+ * Bounds: SpamAssassin's subparse depth (20) and 1000 parts per multipart,
+ * plus MIME_MAX_NODES over the whole tree; the line arrays of a multipart
+ * are released once its parts are cut out. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "hdr.h"
+#include "html.h"
+#include "mime.h"
+#include "xalloc.h"
+
+/* ---- arena ---- */
+
+struct arena_block {
+	struct arena_block *next;
+	size_t used, cap;
+	char data[];
+};
+
+struct mime_arena {
+	struct arena_block *head;
+	/* line arrays, node lists and html results to free */
+	void **frees;
+	size_t nfrees, frees_cap;
+	struct html_result **htmls;
+	size_t nhtmls, htmls_cap;
+};
+
+void *
+mime_alloc(struct mime_msg *msg, size_t n)
+{
+	struct mime_arena *a = msg->arena;
+	struct arena_block *b = a->head;
+
+	n = (n + 15) & ~(size_t)15;
+	if (b == NULL || b->cap - b->used < n) {
+		size_t cap = n > 32768 ? n : 32768;
+
+		b = xmalloc(sizeof(*b) + cap);
+		b->cap = cap;
+		b->used = 0;
+		b->next = a->head;
+		a->head = b;
+	}
+	void *p = b->data + b->used;
+
+	b->used += n;
+	return p;
+}
+
+char *
+mime_strndup(struct mime_msg *msg, const char *p, size_t n)
+{
+	char *s = mime_alloc(msg, n + 1);
+
+	if (n > 0)
+		memcpy(s, p, n);
+	s[n] = '\0';
+	return s;
+}
+
+static void
+arena_track(struct mime_msg *msg, void *p)
+{
+	struct mime_arena *a = msg->arena;
+
+	if (a->nfrees == a->frees_cap) {
+		a->frees_cap = a->frees_cap ? a->frees_cap * 2 : 64;
+		a->frees = xreallocarray(a->frees, a->frees_cap, sizeof(void *));
+	}
+	a->frees[a->nfrees++] = p;
+}
+
+/* ---- regexes of Util::parse_content_type ---- */
+
+static pcre2_code *re_boundary, *re_charset, *re_name, *re_name0, *re_namecont;
+static pcre2_match_data *re_md;
+
+static pcre2_code *
+re_compile(const char *pat, uint32_t opts)
+{
+	int err;
+	PCRE2_SIZE off;
+	pcre2_code *c = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts,
+				      &err, &off, NULL);
+
+	if (c == NULL)
+		abort();	/* a constant pattern: a bug, not input */
+	(void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
+	return c;
+}
+
+void
+mime_global_init(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	done = true;
+	mime_charset_init();
+	re_boundary = re_compile("\\bboundary\\s*=\\s*(\"[^\"]+|[^\\s\";]+(?=[\\s;]|$))",
+				 PCRE2_CASELESS);
+	re_charset = re_compile("\\bcharset\\s*=\\s*[\"']?(.*?)[\"']?(?:;|$)", PCRE2_CASELESS);
+	re_name = re_compile("\\b(?:file)?name\\s*=\\s*[\"']?(.*?)[\"']?(?:;|$)",
+			     PCRE2_CASELESS);
+	re_name0 = re_compile("\\b(?:file)?name\\*0\\s*=", PCRE2_CASELESS);
+	re_namecont = re_compile("\\b(?:file)?name\\*(\\d+)\\s*=\\s*[\"']?(.*?)[\"']?(?:;|$)",
+				 PCRE2_CASELESS);
+	re_md = pcre2_match_data_create(16, NULL);
+	hdr_global_init();
+}
+
+/* Returns the match's ovector or NULL. */
+static PCRE2_SIZE *
+re_match(pcre2_code *re, const char *s, size_t n, size_t start)
+{
+	int rc = pcre2_match(re, (PCRE2_SPTR)s, n, start, 0, re_md, NULL);
+
+	return rc > 0 ? pcre2_get_ovector_pointer(re_md) : NULL;
+}
+
+bool
+mime_parse_content_type(struct mime_msg *msg, const char *ct, size_t len,
+			const char **type_r, const char **boundary_r,
+			const char **charset_r, const char **name_r)
+{
+	bool missing = false;
+	PCRE2_SIZE *ov;
+
+	if (ct == NULL || len == 0 || (len == 1 && ct[0] == '0')) {
+		missing = true;
+		ct = "text/plain; charset=us-ascii";
+		len = strlen(ct);
+	}
+	*boundary_r = *charset_r = *name_r = NULL;
+	if ((ov = re_match(re_boundary, ct, len, 0)) != NULL) {
+		struct mime_str b = { 0 };
+
+		for (size_t i = ov[2]; i < ov[3]; i++)
+			if (ct[i] != '"')
+				mime_str_addc(&b, ct[i]);
+		*boundary_r = mime_strndup(msg, b.p != NULL ? b.p : "", b.len);
+		mime_str_free(&b);
+	}
+	if ((ov = re_match(re_charset, ct, len, 0)) != NULL)
+		*charset_r = mime_strndup(msg, ct + ov[2], ov[3] - ov[2]);
+	if ((ov = re_match(re_name, ct, len, 0)) != NULL)
+		*name_r = mime_strndup(msg, ct + ov[2], ov[3] - ov[2]);
+	if ((*name_r == NULL || **name_r == '\0' || strcmp(*name_r, "0") == 0) &&
+	    re_match(re_name0, ct, len, 0) != NULL) {
+		/* RFC 2231 continuations: $name[$1] = $2, joined in order */
+		struct { unsigned long idx; size_t b, e; } parts[64];
+		size_t np = 0, start = 0;
+		struct mime_str nm = { 0 };
+
+		while (np < 64 && (ov = re_match(re_namecont, ct, len, start)) != NULL) {
+			parts[np].idx = strtoul(ct + ov[2], NULL, 10);
+			parts[np].b = ov[4];
+			parts[np].e = ov[5];
+			np++;
+			start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+			if (start > len)
+				break;
+		}
+		mime_str_add(&nm, "", 0);
+		for (unsigned long want = 0; want < 64; want++) {
+			/* a later assignment to the same index wins */
+			for (size_t i = np; i-- > 0;)
+				if (parts[i].idx == want) {
+					mime_str_add(&nm, ct + parts[i].b, parts[i].e - parts[i].b);
+					break;
+				}
+		}
+		*name_r = mime_strndup(msg, nm.p, nm.len);
+		mime_str_free(&nm);
+	}
+	/* the type itself */
+	size_t b = 0, e;
+	while (b < len && (ct[b] == ' ' || (ct[b] >= '\t' && ct[b] <= '\r')))
+		b++;
+	e = b;
+	while (e < len && ct[e] != ';')
+		e++;
+	/* s@^([^/]+(?:/[^/\s]*)?).*$@$1@s */
+	size_t k = b;
+	while (k < e && ct[k] != '/')
+		k++;
+	if (k > b && k < e) {
+		k++;
+		while (k < e && ct[k] != '/' && !(ct[k] == ' ' || (ct[k] >= '\t' && ct[k] <= '\r')))
+			k++;
+	}
+	char *t = mime_alloc(msg, k - b + 16);
+	size_t tn = 0;
+	for (size_t i = b; i < k; i++)
+		t[tn++] = (char)tolower((unsigned char)ct[i]);
+	t[tn] = '\0';
+	if (tn == 0)
+		missing = true;
+	if (tn == 0 || (strncmp(t, "text", 4) == 0 && !isalnum((unsigned char)t[4]) &&
+			t[4] != '_' && strcmp(t, "text/x-vcard") != 0 &&
+			strcmp(t, "text/calendar") != 0 && strcmp(t, "text/html") != 0)) {
+		strcpy(t, "text/plain");
+		tn = 10;
+	}
+	/* tr/\000-\040\177-\377\042\050\051\054\072-\077\100\133-\135//d */
+	size_t o = 0;
+	for (size_t i = 0; i < tn; i++) {
+		unsigned char c = (unsigned char)t[i];
+
+		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '(' || c == ')' || c == ',' ||
+		    (c >= ':' && c <= '?') || c == '@' || (c >= '[' && c <= ']'))
+			continue;
+		t[o++] = (char)c;
+	}
+	t[o] = '\0';
+	*type_r = t;
+	return missing;
+}
+
+/* ---- headers ---- */
+
+static void
+node_add_header(struct mime_msg *msg, struct mime_node *node, const char *key,
+		size_t klen, const char *val, size_t vlen)
+{
+	struct mime_hdr *h;
+
+	if (node->nhdrs == node->hdrs_cap) {
+		size_t cap = node->hdrs_cap ? node->hdrs_cap * 2 : 16;
+		struct mime_hdr *v = mime_alloc(msg, cap * sizeof(*v));
+
+		if (node->nhdrs > 0)
+			memcpy(v, node->hdrs, node->nhdrs * sizeof(*v));
+		node->hdrs = v;
+		node->hdrs_cap = cap;
+	}
+	h = &node->hdrs[node->nhdrs++];
+	memset(h, 0, sizeof(*h));
+	h->name = mime_strndup(msg, key, klen);
+	h->name_len = klen;
+	h->lname = mime_strndup(msg, key, klen);
+	for (char *p = h->lname; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	h->raw = mime_strndup(msg, val, vlen);
+	h->raw_len = vlen;
+}
+
+const char *
+mime_hdr_decoded(struct mime_msg *msg, struct mime_hdr *h, size_t *len_r)
+{
+	if (!h->dec_done) {
+		struct mime_str a = { 0 }, out = { 0 };
+		const char *r = h->raw;
+		size_t n = h->raw_len, i = 0;
+
+		/* s/\n[ \t]+/ /g; s/\s+$//; s/^\s+// */
+		mime_str_add(&a, "", 0);
+		while (i < n) {
+			if (r[i] == '\n' && i + 1 < n && (r[i + 1] == ' ' || r[i + 1] == '\t')) {
+				i++;
+				while (i < n && (r[i] == ' ' || r[i] == '\t'))
+					i++;
+				mime_str_addc(&a, ' ');
+				continue;
+			}
+			mime_str_addc(&a, r[i]);
+			i++;
+		}
+		size_t b = 0, e = a.len;
+		while (e > 0 && (a.p[e - 1] == ' ' || (a.p[e - 1] >= '\t' && a.p[e - 1] <= '\r')))
+			e--;
+		while (b < e && (a.p[b] == ' ' || (a.p[b] >= '\t' && a.p[b] <= '\r')))
+			b++;
+		mime_str_add(&out, "", 0);
+		hdr_decode_field(a.p + b, e - b, h->lname, &out);
+		h->dec = mime_strndup(msg, out.p, out.len);
+		h->dec_len = out.len;
+		h->dec_done = true;
+		mime_str_free(&a);
+		mime_str_free(&out);
+	}
+	*len_r = h->dec_len;
+	return h->dec;
+}
+
+struct mime_hdr *
+mime_hdr_next(struct mime_node *node, const char *lname, size_t *pos)
+{
+	while (*pos < node->nhdrs) {
+		struct mime_hdr *h = &node->hdrs[(*pos)++];
+
+		if (strcmp(h->lname, lname) == 0)
+			return h;
+	}
+	return NULL;
+}
+
+struct mime_hdr *
+mime_hdr_last(struct mime_node *node, const char *lname)
+{
+	for (size_t i = node->nhdrs; i-- > 0;)
+		if (strcmp(node->hdrs[i].lname, lname) == 0)
+			return &node->hdrs[i];
+	return NULL;
+}
+
+void
+mime_delete_header(struct mime_node *node, const char *lname)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < node->nhdrs; i++)
+		if (strcmp(node->hdrs[i].lname, lname) != 0)
+			node->hdrs[o++] = node->hdrs[i];
+	node->nhdrs = o;
+}
+
+/* /^X-Spam-.*$/i on the keys: what check() deletes before the rules run */
+static void
+delete_x_spam(struct mime_node *node)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < node->nhdrs; i++) {
+		const char *l = node->hdrs[i].lname;
+
+		if (strncmp(l, "x-spam-", 7) == 0 && strchr(l, '\n') == NULL)
+			continue;
+		node->hdrs[o++] = node->hdrs[i];
+	}
+	node->nhdrs = o;
+}
+
+void
+mime_prepend_header(struct mime_msg *msg, struct mime_node *node, const char *name,
+		    const char *raw)
+{
+	node_add_header(msg, node, name, strlen(name), raw, strlen(raw));
+	struct mime_hdr h = node->hdrs[node->nhdrs - 1];
+
+	memmove(node->hdrs + 1, node->hdrs, (node->nhdrs - 1) * sizeof(h));
+	node->hdrs[0] = h;
+}
+
+void
+mime_all_headers(struct mime_msg *msg, struct mime_node *node, bool raw,
+		 struct mime_str *out)
+{
+	/* names in order of first appearance, then every value of each,
+	 * placed at its own position; the size cap drops whole names */
+	size_t n = node->nhdrs;
+	bool *keep = xcalloc(n + 1, sizeof(bool));
+	bool *done = xcalloc(n + 1, sizeof(bool));
+	size_t size = 0;
+	bool truncated = false;
+
+	for (size_t i = 0; i < n && !truncated; i++) {
+		if (done[i])
+			continue;
+		const char *ln = node->hdrs[i].lname;
+		char trimmed[MIME_MAX_HEADER_KEY + 64];
+		bool raw_found = true;
+
+		if (raw) {
+			/* raw_header() trims the key, stored keys are not */
+			size_t b = 0, e = strlen(ln);
+
+			while (b < e && (ln[b] == ' ' || (ln[b] >= '\t' && ln[b] <= '\r')))
+				b++;
+			while (e > b && (ln[e - 1] == ' ' || (ln[e - 1] >= '\t' && ln[e - 1] <= '\r')))
+				e--;
+			if (e - b >= sizeof(trimmed))
+				e = b + sizeof(trimmed) - 1;
+			memcpy(trimmed, ln + b, e - b);
+			trimmed[e - b] = '\0';
+			raw_found = false;
+			for (size_t j = 0; j < n; j++)
+				if (strcmp(node->hdrs[j].lname, trimmed) == 0)
+					raw_found = true;
+		}
+		for (size_t j = i; j < n; j++) {
+			if (strcmp(node->hdrs[j].lname, ln) != 0)
+				continue;
+			done[j] = true;
+			if (!raw_found)
+				continue;
+			size_t clen;
+
+			if (raw) {
+				/* the j-th value of the trimmed name */
+				clen = 0;
+				const char *r = node->hdrs[j].raw;
+				size_t rl = node->hdrs[j].raw_len;
+
+				for (size_t k = 0; k < rl; k++) {
+					if (r[k] == '\n' || (r[k] == '\r' && k + 1 < rl && r[k + 1] == '\n')) {
+						size_t m = r[k] == '\r' ? k + 2 : k + 1;
+
+						if (m < rl && (r[m] == ' ' || (r[m] >= '\t' && r[m] <= '\r'))) {
+							while (m < rl && (r[m] == ' ' || (r[m] >= '\t' && r[m] <= '\r')))
+								m++;
+							clen++;
+							k = m - 1;
+							continue;
+						}
+					}
+					clen++;
+				}
+			} else {
+				mime_hdr_decoded(msg, &node->hdrs[j], &clen);
+				clen++;
+			}
+			size += strlen(ln) + clen + 2;
+			if (size > MIME_MAX_HEADER_LENGTH) {
+				truncated = true;
+				break;
+			}
+			keep[j] = true;
+		}
+	}
+	if (truncated)
+		msg->flags.truncated_header = true;
+	for (size_t j = 0; j < n; j++) {
+		if (!keep[j])
+			continue;
+		struct mime_hdr *h = &node->hdrs[j];
+
+		mime_str_add(out, h->name, h->name_len);
+		mime_str_add(out, ": ", 2);
+		if (raw) {
+			const char *r = h->raw;
+			size_t rl = h->raw_len;
+
+			/* s/\015?\012\s+/ /gs */
+			for (size_t k = 0; k < rl; k++) {
+				if (r[k] == '\n' || (r[k] == '\r' && k + 1 < rl && r[k + 1] == '\n')) {
+					size_t m = r[k] == '\r' ? k + 2 : k + 1;
+
+					if (m < rl && (r[m] == ' ' || (r[m] >= '\t' && r[m] <= '\r'))) {
+						while (m < rl && (r[m] == ' ' || (r[m] >= '\t' && r[m] <= '\r')))
+							m++;
+						mime_str_addc(out, ' ');
+						k = m - 1;
+						continue;
+					}
+				}
+				mime_str_addc(out, r[k]);
+			}
+		} else {
+			size_t dl;
+			const char *d = mime_hdr_decoded(msg, h, &dl);
+
+			mime_str_add(out, d, dl);
+			mime_str_addc(out, '\n');
+		}
+	}
+	if (out->p == NULL)
+		mime_str_add(out, "", 0);
+	free(keep);
+	free(done);
+}
+
+/* ---- lines ---- */
+
+struct lines {
+	struct mime_line *v;
+	size_t n, cap;
+};
+
+static void
+lines_push(struct lines *l, const char *p, size_t len, bool nl)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	l->v[l->n].p = p;
+	l->v[l->n].len = (uint32_t)len;
+	l->v[l->n].nl = nl;
+	l->n++;
+}
+
+static void
+split_lines(const char *data, size_t len, struct lines *l)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t e = nl != NULL ? (size_t)(nl - data) : len;
+
+		/* lines beyond 4 GB cannot come from a bounded spool */
+		lines_push(l, data + i, e - i, nl != NULL);
+		i = nl != NULL ? e + 1 : len;
+	}
+}
+
+static size_t
+llen(const struct mime_line *l)
+{
+	return l->len + (l->nl ? 1 : 0);
+}
+
+/* The character at i of the logical line (content, then "\n"). */
+static char
+lch(const struct mime_line *l, size_t i)
+{
+	return i < l->len ? l->p[i] : '\n';
+}
+
+static bool
+pspace(char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* /^[\041-\071\073-\176]+[ \t]*:/ (with_ws) or /^[\041-\071\073-\176]+:/ */
+static bool
+header_like(const struct mime_line *l, bool with_ws)
+{
+	size_t n = llen(l), i = 0;
+
+	while (i < n) {
+		unsigned char c = (unsigned char)lch(l, i);
+
+		if (c < 041 || c > 0176 || c == ':')
+			break;
+		i++;
+	}
+	if (i == 0)
+		return false;
+	if (with_ws)
+		while (i < n && (lch(l, i) == ' ' || lch(l, i) == '\t'))
+			i++;
+	return i < n && lch(l, i) == ':';
+}
+
+/* /^--\Q$b\E(--)?\s*$/: 0 no, 1 boundary, 2 closing boundary.  With
+ * closing false only the first form (\s*$ right after the boundary). */
+static int
+boundary_match(const struct mime_line *l, const char *b, size_t bn, bool closing)
+{
+	size_t n = llen(l), i;
+
+	if (n < 2 + bn || l->len < 2 || l->p[0] != '-' || l->p[1] != '-')
+		return 0;
+	for (i = 0; i < bn; i++)
+		if (lch(l, 2 + i) != b[i])
+			return 0;
+	i = 2 + bn;
+	if (closing && i + 1 < n && lch(l, i) == '-' && lch(l, i + 1) == '-') {
+		size_t j = i + 2;
+
+		while (j < n && pspace(lch(l, j)))
+			j++;
+		if (j == n)
+			return 2;
+	}
+	while (i < n && pspace(lch(l, i)))
+		i++;
+	return i == n ? 1 : 0;
+}
+
+/* ---- nodes ---- */
+
+static struct mime_node *
+node_new(struct mime_msg *msg)
+{
+	struct mime_node *n = mime_alloc(msg, sizeof(*n));
+
+	memset(n, 0, sizeof(*n));
+	return n;
+}
+
+static void
+add_kid(struct mime_msg *msg, struct mime_node *parent, struct mime_node *kid)
+{
+	if (parent->nkids == parent->kids_cap) {
+		size_t cap = parent->kids_cap ? parent->kids_cap * 2 : 4;
+		struct mime_node **v = mime_alloc(msg, cap * sizeof(*v));
+
+		if (parent->nkids > 0)
+			memcpy(v, parent->kids, parent->nkids * sizeof(*v));
+		parent->kids = v;
+		parent->kids_cap = cap;
+	}
+	parent->kids[parent->nkids++] = kid;
+	parent->has_kids = true;
+	kid->parent = parent;
+}
+
+/* The last decoded value of a header (Node::header in scalar context). */
+static const char *
+node_header(struct mime_msg *msg, struct mime_node *node, const char *lname,
+	    size_t *len_r)
+{
+	struct mime_hdr *h = mime_hdr_last(node, lname);
+
+	if (h == NULL) {
+		*len_r = 0;
+		return NULL;
+	}
+	return mime_hdr_decoded(msg, h, len_r);
+}
+
+static void parse_body(struct mime_msg *msg, struct mime_node *node,
+		       const char *boundary, struct lines *body, int subparse,
+		       size_t *count);
+
+/* Message->new on data: a Message node with its headers parsed and its
+ * body queued (parsed right away here). */
+static struct mime_node *
+message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
+	    bool top, size_t *count)
+{
+	struct mime_node *node = node_new(msg);
+	struct lines L = { 0 };
+	size_t idx = 0, hdr_errors = 0;
+	bool squash;
+	struct mime_str header = { 0 }, pristine = { 0 };
+	bool have_header = false;
+
+	node->is_message = true;
+	split_lines(data, len, &L);
+	if (L.n == 0)
+		lines_push(&L, "", 0, true);
+	/* /^From\s+(?!:)/: the mbox separator */
+	{
+		const struct mime_line *f = &L.v[0];
+		size_t n = llen(f);
+
+		if (n > 5 && memcmp(f->p, "From", 4) == 0 && pspace(lch(f, 4))) {
+			size_t ws = 4;
+
+			while (ws < n && pspace(lch(f, ws)))
+				ws++;
+			if (ws - 4 >= 2 || ws == n || lch(f, ws) != ':')
+				idx = 1;
+		} else if (n == 5 && memcmp(f->p, "From", 4) == 0 && f->nl) {
+			idx = 1;
+		}
+	}
+	if (top) {
+		const char *start = idx < L.n ? L.v[idx].p : data + len;
+
+		msg->pristine = start;
+		msg->pristine_len = (size_t)(data + len - start);
+	}
+	{
+		bool crlf = false;
+
+		if (idx < L.n) {
+			const struct mime_line *a = &L.v[idx], *z = &L.v[L.n - 1];
+
+			crlf = (a->nl && a->len > 0 && a->p[a->len - 1] == '\r') ||
+			       (z->nl && z->len > 0 && z->p[z->len - 1] == '\r');
+		}
+		squash = crlf;
+	}
+	mime_str_add(&pristine, "", 0);
+	mime_str_add(&header, "", 0);
+	for (;;) {
+		bool eof = idx >= L.n;
+		struct mime_line cur;
+		struct mime_line le = { squash ? "\r" : "", squash ? 1u : 0u, true };
+
+		cur = eof ? le : L.v[idx++];
+		/* s/(?<!\015)\012/\015\012/ in a CRLF message */
+		struct mime_str cs = { 0 };
+
+		mime_str_add(&cs, cur.p, cur.len);
+		if (cur.nl) {
+			if (squash && !(cur.len > 0 && cur.p[cur.len - 1] == '\r'))
+				mime_str_addc(&cs, '\r');
+			mime_str_addc(&cs, '\n');
+		}
+		if (cs.len > 0 && (cs.p[0] == ' ' || cs.p[0] == '\t')) {
+			have_header = true;
+			mime_str_add(&header, cs.p, cs.len);
+			mime_str_add(&pristine, cs.p, cs.len);
+			mime_str_free(&cs);
+			continue;
+		}
+		if (have_header) {
+			char *colon = memchr(header.p, ':', header.len);
+
+			if (colon != NULL) {
+				size_t klen = (size_t)(colon - header.p);
+				struct mime_str v = { 0 };
+
+				mime_str_add(&v, "", 0);
+				for (size_t i = klen + 1; i < header.len; i++) {
+					if (squash && header.p[i] == '\r' && i + 1 < header.len &&
+					    header.p[i + 1] == '\n')
+						continue;
+					mime_str_addc(&v, header.p[i]);
+				}
+				while (klen > 0 && (header.p[klen - 1] == ' ' || header.p[klen - 1] == '\t'))
+					klen--;
+				if (klen > MIME_MAX_HEADER_KEY) {
+					klen = MIME_MAX_HEADER_KEY;
+					msg->flags.truncated_header = true;
+				}
+				if (v.len > MIME_MAX_HEADER_VALUE) {
+					v.len = MIME_MAX_HEADER_VALUE;
+					msg->flags.truncated_header = true;
+				}
+				node_add_header(msg, node, header.p, klen, v.p, v.len);
+				mime_str_free(&v);
+			}
+		}
+		bool blank = squash ? (cs.len == 2 && cs.p[0] == '\r' && cs.p[1] == '\n') :
+				      (cs.len == 1 && cs.p[0] == '\n');
+		if (blank) {
+			if (eof) {
+				if (top)
+					msg->flags.missing_head_body_separator = true;
+			} else {
+				mime_str_add(&pristine, cs.p, cs.len);
+			}
+			mime_str_free(&cs);
+			break;
+		}
+		if (cs.len >= 2 && cs.p[0] == '-' && cs.p[1] == '-') {
+			if (top)
+				msg->flags.missing_head_body_separator = true;
+			idx--;
+			mime_str_free(&cs);
+			break;
+		}
+		if (!header_like(&cur, true)) {
+			if (++hdr_errors > 3) {
+				if (top)
+					msg->flags.missing_head_body_separator = true;
+				idx--;
+				mime_str_free(&cs);
+				break;
+			}
+		}
+		header.len = 0;
+		mime_str_add(&header, cs.p, cs.len);
+		have_header = true;
+		mime_str_add(&pristine, cs.p, cs.len);
+		mime_str_free(&cs);
+	}
+	mime_str_free(&header);
+	if (top) {
+		msg->pristine_headers = mime_strndup(msg, pristine.p, pristine.len);
+		msg->pristine_headers_len = pristine.len;
+		delete_x_spam(node);
+	}
+	mime_str_free(&pristine);
+
+	/* the body: CRLF to LF, runs of more than 20 blank lines squeezed */
+	struct lines B = { 0 };
+
+	for (size_t i = idx; i < L.n; i++)
+		lines_push(&B, L.v[i].p, L.v[i].len, L.v[i].nl);
+	free(L.v);
+	if (squash)
+		for (size_t i = 0; i < B.n; i++)
+			if (B.v[i].nl && B.v[i].len > 0 && B.v[i].p[B.v[i].len - 1] == '\r')
+				B.v[i].len--;
+	{
+		/* walk from the end as Message.pm does: splice keeps 20 */
+		bool *drop = xcalloc(B.n + 1, sizeof(bool));
+		ptrdiff_t start = -1;
+
+		for (ptrdiff_t cnt = (ptrdiff_t)B.n - 1; cnt >= 0; cnt--) {
+			const struct mime_line *l = &B.v[cnt];
+			bool bl = true;
+
+			for (size_t k = 0; k < l->len; k++)
+				if (!pspace(l->p[k])) {
+					bl = false;
+					break;
+				}
+			if (bl) {
+				if (start < 0)
+					start = cnt;
+				if (cnt != 0)
+					continue;
+			}
+			if (start >= 0) {
+				ptrdiff_t num = start - cnt;
+
+				if (num > 20)
+					for (ptrdiff_t k = 0; k < num - 20; k++)
+						drop[cnt + 2 + k] = true;
+				start = -1;
+			}
+		}
+		size_t o = 0;
+		for (size_t i = 0; i < B.n; i++)
+			if (!drop[i])
+				B.v[o++] = B.v[i];
+		B.n = o;
+		free(drop);
+	}
+
+	const char *ctv, *type, *boundary, *charset, *name;
+	size_t ctl;
+
+	ctv = node_header(msg, node, "content-type", &ctl);
+	mime_parse_content_type(msg, ctv, ctl, &type, &boundary, &charset, &name);
+	node->type = type;
+	if (strncmp(type, "multipart/", 10) == 0 && B.n > 1) {
+		bool nonblank = false;
+
+		for (size_t k = 0; k < llen(&B.v[0]); k++)
+			if (!pspace(lch(&B.v[0], k)))
+				nonblank = true;
+		if (nonblank) {
+			bool starts = false;
+
+			if (boundary != NULL) {
+				size_t bn = strlen(boundary);
+				const struct mime_line *f = &B.v[0];
+
+				starts = llen(f) >= bn + 2 && f->len >= 2 && f->p[0] == '-' &&
+					 f->p[1] == '-';
+				for (size_t k = 0; starts && k < bn; k++)
+					if (lch(f, 2 + k) != boundary[k])
+						starts = false;
+			}
+			if (!starts) {
+				lines_push(&B, NULL, 0, false);
+				memmove(B.v + 1, B.v, (B.n - 1) * sizeof(*B.v));
+				B.v[0].p = "";
+				B.v[0].len = 0;
+				B.v[0].nl = true;
+			}
+		}
+	}
+	parse_body(msg, node, boundary, &B, subparse, count);
+	free(B.v);
+	return node;
+}
+
+static void
+parse_normal(struct mime_msg *msg, struct mime_node *node, const char *boundary,
+	     struct lines *body)
+{
+	const char *ctv, *type, *b, *charset, *name;
+	size_t ctl, dl;
+	bool missing;
+
+	ctv = node_header(msg, node, "content-type", &ctl);
+	missing = mime_parse_content_type(msg, ctv, ctl, &type, &b, &charset, &name);
+	if (!missing)
+		node->type = (strncmp(type, "multipart/", 10) != 0 || boundary != NULL) ?
+			     type : "text/plain";
+	node->charset = charset;
+	const char *disp = node_header(msg, node, "content-disposition", &dl);
+
+	/* /name=\s*"?([^";]+)"?/i */
+	const char *nm = NULL;
+	size_t nml = 0;
+	if (disp != NULL) {
+		for (size_t i = 0; i + 5 <= dl; i++) {
+			if (strncasecmp(disp + i, "name=", 5) != 0)
+				continue;
+			size_t j = i + 5;
+
+			while (j < dl && pspace(disp[j]))
+				j++;
+			if (j < dl && disp[j] == '"')
+				j++;
+			size_t k = j;
+			while (k < dl && disp[k] != '"' && disp[k] != ';')
+				k++;
+			if (k > j) {
+				nm = disp + j;
+				nml = k - j;
+				break;
+			}
+		}
+	}
+	if (nm != NULL)
+		node->name = mime_strndup(msg, nm, nml);
+	else if (name != NULL && *name != '\0' && strcmp(name, "0") != 0)
+		node->name = name;
+	node->lines = body->v;
+	node->nlines = body->n;
+	node->has_raw = true;
+	if (body->v != NULL)
+		arena_track(msg, body->v);
+	body->v = NULL;
+	body->n = body->cap = 0;
+}
+
+/* Pushes line l onto part, split at MAX_BODY_LINE_LENGTH as SA does. */
+static void
+push_split(struct lines *part, const struct mime_line *l)
+{
+	const char *p = l->p;
+	size_t len = l->len;
+	bool nl = l->nl;
+
+	while (len + (nl ? 1 : 0) > MIME_MAX_BODY_LINE) {
+		lines_push(part, p, MIME_MAX_BODY_LINE, true);
+		p += MIME_MAX_BODY_LINE;
+		len -= MIME_MAX_BODY_LINE;
+	}
+	lines_push(part, p, len, nl);
+}
+
+static void
+add_part_header(struct mime_msg *msg, struct mime_node *part, struct mime_str *h)
+{
+	/* split(/:\s*\/, $header, 2) */
+	char *colon = memchr(h->p, ':', h->len);
+
+	if (colon == NULL)
+		return;
+	size_t k = (size_t)(colon - h->p), v = k + 1;
+
+	while (v < h->len && pspace(h->p[v]))
+		v++;
+	node_add_header(msg, part, h->p, k, h->p + v, h->len - v);
+}
+
+static void
+parse_multipart(struct mime_msg *msg, struct mime_node *node, const char *boundary,
+		struct lines *body, int subparse, size_t *count)
+{
+	size_t bn = strlen(boundary), first = 0, i;
+	bool nested = false;
+
+	node->has_kids = true;
+	subparse--;
+	for (i = 0; i < body->n; i++) {
+		if (boundary_match(&body->v[i], boundary, bn, false)) {
+			if (i + 1 < body->n && !header_like(&body->v[i + 1], false))
+				msg->flags.missing_mime_headers = true;
+			break;
+		}
+	}
+	if (i < body->n)
+		first = i + 1;
+
+	struct mime_node *part = node_new(msg);
+	struct lines pa = { 0 };
+	bool have_pa = false, in_body = false, have_header = false;
+	struct mime_str header = { 0 };
+	size_t partcnt = 0;
+	size_t line_count = body->n - first;
+
+	mime_str_add(&header, "", 0);
+	for (i = first; i < body->n; i++) {
+		const struct mime_line *l = &body->v[i];
+		int bm = boundary_match(l, boundary, bn, true);
+		bool found_end = bm != 0, found_last = bm == 2;
+
+		if (found_end && nested) {
+			found_end = false;
+			if (found_last)
+				nested = false;
+		}
+		line_count--;
+		if (line_count == 0 || found_end) {
+			if (!found_end) {
+				push_split(&pa, l);
+				have_pa = true;
+			} else if (have_pa && pa.n > 0) {
+				pa.v[pa.n - 1].nl = false;
+				if (pa.v[pa.n - 1].len == 0)
+					pa.n--;
+			}
+			if (have_header)
+				add_part_header(msg, part, &header);
+			const char *ctv, *type, *pb, *cs, *nm;
+			size_t ctl;
+			bool missing;
+
+			ctv = node_header(msg, part, "content-type", &ctl);
+			missing = mime_parse_content_type(msg, ctv, ctl, &type, &pb, &cs, &nm);
+			part->type = type;
+			if (missing && strcmp(node->type, "multipart/digest") == 0)
+				part->type = "message/rfc822";
+			if (pb == NULL || *pb == '\0' || strcmp(pb, "0") == 0)
+				pb = boundary;
+			add_kid(msg, node, part);
+			(*count)++;
+			if (*count >= MIME_MAX_NODES) {
+				msg->flags.node_limit_exceeded = true;
+				part->type = part->type != NULL ? part->type : "text/plain";
+				node->has_kids = true;
+				parse_normal(msg, part, pb, &pa);
+			} else {
+				parse_body(msg, part, pb, &pa, subparse, count);
+			}
+			free(pa.v);
+			memset(&pa, 0, sizeof(pa));
+			have_pa = false;
+			if (found_last)
+				break;
+			if (line_count > 0 && !header_like(&body->v[i + 1], false))
+				msg->flags.missing_mime_headers = true;
+			if (++partcnt == MIME_MAX_PARTS_PER_MULTIPART) {
+				msg->flags.mimepart_limit_exceeded = true;
+				mime_str_free(&header);
+				return;
+			}
+			in_body = false;
+			part = node_new(msg);
+			have_header = false;
+			header.len = 0;
+			continue;
+		}
+		if (!in_body) {
+			if (header_like(l, true)) {
+				if (have_header)
+					add_part_header(msg, part, &header);
+				header.len = 0;
+				mime_str_add(&header, l->p, l->len);
+				if (l->nl)
+					mime_str_addc(&header, '\n');
+				have_header = true;
+				continue;
+			}
+			if (llen(l) > 0 && (l->p[0] == ' ' || l->p[0] == '\t') && have_header) {
+				mime_str_add(&header, l->p, l->len);
+				if (l->nl)
+					mime_str_addc(&header, '\n');
+				continue;
+			}
+			if (have_header) {
+				add_part_header(msg, part, &header);
+				/* only the last header before the body is checked */
+				char *colon = memchr(header.p, ':', header.len);
+				size_t k = colon != NULL ? (size_t)(colon - header.p) : 0;
+
+				if (k == 12 && strncasecmp(header.p, "content-type", 12) == 0) {
+					const char *ctv, *t, *nb, *cs, *nm;
+					size_t ctl;
+
+					ctv = node_header(msg, part, "content-type", &ctl);
+					mime_parse_content_type(msg, ctv, ctl, &t, &nb, &cs, &nm);
+					if (nb != NULL && strcmp(nb, boundary) == 0)
+						nested = true;
+				}
+				have_header = false;
+				header.len = 0;
+			}
+			in_body = true;
+			/* /^\r?$/ */
+			if ((l->len == 0) || (l->len == 1 && l->p[0] == '\r'))
+				continue;
+			msg->flags.missing_mime_head_body_separator = true;
+		}
+		push_split(&pa, l);
+		have_pa = true;
+	}
+	mime_str_free(&header);
+	free(pa.v);
+	for (size_t k = body->n - line_count; line_count > 0 && k < body->n; k++) {
+		const struct mime_line *l = &body->v[k];
+		bool other = false;
+
+		for (size_t j = 0; j < llen(l); j++)
+			if (!pspace(lch(l, j)) && lch(l, j) != '.')
+				other = true;
+		if (other) {
+			msg->flags.mime_epilogue_exists = true;
+			break;
+		}
+	}
+}
+
+static void
+parse_body(struct mime_msg *msg, struct mime_node *node, const char *boundary,
+	   struct lines *body, int subparse, size_t *count)
+{
+	if (strncmp(node->type, "multipart/", 10) == 0 && boundary != NULL && subparse > 0) {
+		parse_multipart(msg, node, boundary, body, subparse, count);
+		return;
+	}
+	parse_normal(msg, node, boundary, body);
+	if (strncmp(node->type, "message/", 8) == 0 &&
+	    strcmp(node->type, "message/partial") != 0 && subparse > 0) {
+		size_t dl;
+		const char *d = mime_decoded(msg, node, &dl);
+
+		if ((strcmp(node->type, "message/rfc822") == 0 ||
+		     strcmp(node->type, "message/global") == 0) && dl > 0 &&
+		    *count < MIME_MAX_NODES) {
+			(*count)++;
+			struct mime_node *inner = message_new(msg, d, dl, subparse - 1, false,
+							      count);
+
+			add_kid(msg, node, inner);
+			node->has_raw = false;
+			node->lines = NULL;
+			node->nlines = 0;
+			node->decoded_done = false;
+			node->decoded = NULL;
+			node->decoded_len = 0;
+		}
+	}
+}
+
+/* ---- decoding and rendering ---- */
+
+const char *
+mime_decoded(struct mime_msg *msg, struct mime_node *node, size_t *len_r)
+{
+	if (!node->decoded_done) {
+		struct mime_str raw = { 0 }, out = { 0 };
+		const char *enc;
+		size_t el;
+
+		node->decoded_done = true;
+		if (!node->has_raw) {
+			node->decoded = NULL;
+			node->decoded_len = 0;
+			*len_r = 0;
+			return NULL;
+		}
+		mime_str_add(&raw, "", 0);
+		for (size_t i = 0; i < node->nlines; i++) {
+			mime_str_add(&raw, node->lines[i].p, node->lines[i].len);
+			if (node->lines[i].nl)
+				mime_str_addc(&raw, '\n');
+		}
+		enc = node_header(msg, node, "content-transfer-encoding", &el);
+		mime_str_add(&out, "", 0);
+		if (enc != NULL && el == 16 && strncasecmp(enc, "quoted-printable", 16) == 0) {
+			struct mime_str q = { 0 };
+
+			mime_qp_decode(raw.p, raw.len, &q);
+			for (size_t i = 0; i < q.len; i++) {
+				if (q.p[i] == '\r' && i + 1 < q.len && q.p[i + 1] == '\n')
+					continue;
+				mime_str_addc(&out, q.p[i]);
+			}
+			mime_str_free(&q);
+		} else if (enc != NULL && el == 6 && strncasecmp(enc, "base64", 6) == 0) {
+			struct mime_str q = { 0 };
+			/* m@^(?:text|message)\b/@i */
+			bool textish = strncasecmp(node->type, "text/", 5) == 0 ||
+				       strncasecmp(node->type, "message/", 8) == 0;
+
+			mime_base64_decode(raw.p, raw.len, &q);
+			for (size_t i = 0; i < q.len; i++) {
+				if (textish && q.p[i] == '\r' && i + 1 < q.len && q.p[i + 1] == '\n')
+					continue;
+				mime_str_addc(&out, q.p[i]);
+			}
+			mime_str_free(&q);
+		} else {
+			mime_str_add(&out, raw.p, raw.len);
+		}
+		node->decoded = mime_strndup(msg, out.p, out.len);
+		node->decoded_len = out.len;
+		mime_str_free(&raw);
+		mime_str_free(&out);
+	}
+	*len_r = node->decoded_len;
+	return node->decoded;
+}
+
+const char *
+mime_effective_type(const struct mime_node *node)
+{
+	if (node->name != NULL) {
+		/* /\.s?html?$/i */
+		const char *n = node->name;
+		size_t l = strlen(n);
+
+		if (l > 0 && n[l - 1] == '\n')
+			l--;
+		if (l >= 1 && (n[l - 1] == 'l' || n[l - 1] == 'L'))
+			l--;
+		if (l >= 4 && strncasecmp(n + l - 4, ".htm", 4) == 0)
+			return "text/html";
+		if (l >= 5 && strncasecmp(n + l - 5, ".shtm", 5) == 0)
+			return "text/html";
+	}
+	return node->type;
+}
+
+static void
+latin1_from_utf8(const char *p, size_t n, struct mime_str *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if ((c == 0xc2 || c == 0xc3) && i + 1 < n &&
+		    ((unsigned char)p[i + 1] & 0xc0) == 0x80) {
+			mime_str_addc(out, (char)(((c & 0x03) << 6) | ((unsigned char)p[i + 1] & 0x3f)));
+			i++;
+			continue;
+		}
+		mime_str_addc(out, (char)c);
+	}
+}
+
+const char *
+mime_rendered(struct mime_msg *msg, struct mime_node *node, size_t *len_r,
+	      bool *utf8_r, const char **type_r)
+{
+	if (!node->rendered_done) {
+		const char *type = mime_effective_type(node);
+		size_t dl;
+		const char *d;
+		const char *cs;
+		struct mime_str t = { 0 };
+		bool utf8;
+
+		node->rendered_done = true;
+		if (strcmp(type, "text/plain") != 0 && strcmp(type, "text/html") != 0) {
+			node->rendered_type = NULL;
+			node->rendered = NULL;
+			goto out;
+		}
+		d = mime_decoded(msg, node, &dl);
+		if (d == NULL) {
+			d = "";
+			dl = 0;
+		}
+		cs = node->charset != NULL ? node->charset : "us-ascii";
+		mime_str_add(&t, "", 0);
+		utf8 = mime_normalize(d, dl, cs, false, &t);
+		if (dl > 0 && strcmp(type, "text/html") == 0) {
+			struct mime_arena *a = msg->arena;
+			struct html_result *r = html_render(t.p, t.len, utf8, dl);
+
+			if (a->nhtmls == a->htmls_cap) {
+				a->htmls_cap = a->htmls_cap ? a->htmls_cap * 2 : 8;
+				a->htmls = xreallocarray(a->htmls, a->htmls_cap, sizeof(*a->htmls));
+			}
+			a->htmls[a->nhtmls++] = r;
+			node->html = r;
+			node->rendered_type = "text/html";
+			if (r->text_utf8) {
+				node->rendered = mime_strndup(msg, r->text, r->text_len);
+				node->rendered_len = r->text_len;
+			} else {
+				struct mime_str l = { 0 };
+
+				mime_str_add(&l, "", 0);
+				latin1_from_utf8(r->text, r->text_len, &l);
+				node->rendered = mime_strndup(msg, l.p, l.len);
+				node->rendered_len = l.len;
+				mime_str_free(&l);
+			}
+			node->rendered_utf8 = r->text_utf8;
+		} else {
+			node->rendered_type = type;
+			node->rendered = mime_strndup(msg, t.p, t.len);
+			node->rendered_len = t.len;
+			node->rendered_utf8 = utf8;
+		}
+		mime_str_free(&t);
+	}
+out:
+	*len_r = node->rendered_len;
+	*utf8_r = node->rendered_utf8;
+	*type_r = node->rendered_type;
+	return node->rendered;
+}
+
+/* ---- the tree ---- */
+
+static void
+collect(struct mime_msg *msg, struct mime_node *n, size_t *cap)
+{
+	/* find_parts: pre-order; iterative to bound the stack */
+	struct mime_node **stack = xmalloc(sizeof(*stack) * 64);
+	size_t sp = 0, scap = 64;
+
+	stack[sp++] = n;
+	while (sp > 0) {
+		struct mime_node *x = stack[--sp];
+
+		if (msg->nnodes == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			msg->nodes = xreallocarray(msg->nodes, *cap, sizeof(*msg->nodes));
+		}
+		msg->nodes[msg->nnodes++] = x;
+		for (size_t i = x->nkids; i-- > 0;) {
+			if (sp == scap) {
+				scap *= 2;
+				stack = xreallocarray(stack, scap, sizeof(*stack));
+			}
+			stack[sp++] = x->kids[i];
+		}
+	}
+	free(stack);
+}
+
+struct mime_msg *
+mime_parse(const char *data, size_t len)
+{
+	struct mime_msg *msg = xcalloc(1, sizeof(*msg));
+	size_t count = 1, cap = 0;
+
+	msg->arena = xcalloc(1, sizeof(*msg->arena));
+	msg->root = message_new(msg, data, len, MIME_SUBPARSE, true, &count);
+	collect(msg, msg->root, &cap);
+	return msg;
+}
+
+void
+mime_free(struct mime_msg **mp)
+{
+	struct mime_msg *msg = *mp;
+
+	if (msg == NULL)
+		return;
+	struct mime_arena *a = msg->arena;
+
+	for (size_t i = 0; i < a->nfrees; i++)
+		free(a->frees[i]);
+	free(a->frees);
+	for (size_t i = 0; i < a->nhtmls; i++)
+		html_result_free(&a->htmls[i]);
+	free(a->htmls);
+	while (a->head != NULL) {
+		struct arena_block *b = a->head;
+
+		a->head = b->next;
+		free(b);
+	}
+	free(a);
+	free(msg->nodes);
+	free(msg);
+	*mp = NULL;
+}
