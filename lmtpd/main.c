@@ -91,8 +91,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (test) {
-		int status = check_config(cfg);
-
+		status = check_config(cfg);
 		if (status == 0)
 			printf("lmtpd: configuration %s is valid\n",
 			       path != NULL ? path : "(built-in defaults)");
