@@ -4,6 +4,7 @@ Maildirs back (STYLE 3.7)."""
 import imaplib
 import os
 import re
+import signal
 import smtplib
 import subprocess
 
@@ -103,7 +104,7 @@ def test_smtp_source_2000_messages(lmtpd_factory):
     assert len(sent) == 2000 and {x["status"] for x in sent} == {"sent"}
 
 
-def test_postfix_relays_by_lmtp(lmtpd_factory, workdir, postfix, lmtpd):
+def test_postfix_relays_by_lmtp(workdir, postfix, lmtpd):
     """A real Postfix (private instance, loopback) relays mail for
     example.com to lmtpd by LMTP over the UNIX socket: its maillog says
     status=sent for each recipient, the files exist, and an unknown user
@@ -112,7 +113,7 @@ def test_postfix_relays_by_lmtp(lmtpd_factory, workdir, postfix, lmtpd):
         "%s@example.com home=%s/%s\n" % (u, lmtpd.mail + "/example.com", u)
         for u in ("alice", "bob", "carol")))
     lmtpd.write_config(users=users)
-    lmtpd.signal(__import__("signal").SIGHUP)
+    lmtpd.signal(signal.SIGHUP)
     lmtpd.wait_log(r"reloaded configuration")
     postfix.start()
 
