@@ -219,5 +219,14 @@ sa_settings_apply(struct sa_settings *set, const char *key, const char *value,
 	}
 	if (strcmp(key, "redirector_pattern") == 0)
 		return uri_redirector_add(set, value, why_r);
+	if (strcmp(key, "clear_util_rb") == 0) {
+		strset_free(&set->tlds);
+		strset_free(&set->tlds_2);
+		strset_free(&set->tlds_3);
+		set->tlds = strset_new();
+		set->tlds_2 = strset_new();
+		set->tlds_3 = strset_new();
+		return 1;
+	}
 	return 0;
 }

@@ -63,7 +63,8 @@ bool sa_netset_contains(const struct sa_netset *set, const char *addr);
  * msa_networks and their clear_ forms, body_part_scan_size,
  * rawbody_part_scan_size, envelope_sender_header).  Returns 1 when handled,
  * 0 when key is not one of these, -1 on a bad value (*why_r set).
- * redirector_pattern is handled too (uri_redirector_add). */
+ * redirector_pattern (uri_redirector_add) and clear_util_rb are handled
+ * too. */
 int sa_settings_apply(struct sa_settings *set, const char *key, const char *value,
 		      const char **why_r);
 /* Parses one NetSet token; -1 on error with *why_r. */

@@ -335,7 +335,8 @@ static struct {
 	const struct sa_settings *set;	/* for the TLD callout */
 } uri_re;
 
-/* Callout 1: the label that ends here is a known TLD. */
+/* Callout 1: the label that ends here (the lookbehind before it makes
+ * it a whole label) is a known TLD.  0 goes on, 1 backtracks. */
 static int
 uri_tld_callout(pcre2_callout_block *cb, void *data)
 {
@@ -350,14 +351,11 @@ uri_tld_callout(pcre2_callout_block *cb, void *data)
 			break;
 		start--;
 	}
-	if (end - start >= sizeof(label) || end == start)
-		return 1;
-	if (start > 0 && (is_alnum(cb->subject[start - 1]) || cb->subject[start - 1] == '-'))
+	/* no TLD is 64 long */
+	if (end - start >= sizeof(label) || end == start || set->tlds == NULL)
 		return 1;
 	for (size_t i = start; i < end; i++)
 		label[i - start] = lc_ascii((char)cb->subject[i]);
-	if (set == NULL || set->tlds == NULL)
-		return 1;
 	return strset_contains(set->tlds, label, end - start) ? 0 : 1;
 }
 
@@ -782,7 +780,7 @@ decode_refs(struct ubuf *b, struct ubuf *tmp)
 				/* &#0*(3[3-9]|[4-9]\d|1[01]\d|12[0-6]); */
 				while (j < len && s[j] == '0')
 					j++;
-				if (j + 2 < len + 0 && s[j + 2] == ';' &&
+				if (j + 2 < len && s[j + 2] == ';' &&
 				    ((s[j] == '3' && s[j + 1] >= '3' && s[j + 1] <= '9') ||
 				     (s[j] >= '4' && s[j] <= '9' && s[j + 1] >= '0' && s[j + 1] <= '9'))) {
 					v = (s[j] - '0') * 10 + (s[j + 1] - '0');
@@ -876,7 +874,7 @@ ip_octet(const char *s, size_t len, struct ubuf *out)
 	struct ubuf o = { 0 };
 	size_t i, z;
 
-	if (len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && len > 2) {
+	if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
 		uint64_t v = 0;
 
 		for (i = 2; i < len; i++) {

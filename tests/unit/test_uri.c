@@ -338,6 +338,23 @@ START_TEST(redirector_target)
 }
 END_TEST
 
+/* clear_util_rb empties the TLD lists (20_aux_tlds.cf starts with it). */
+START_TEST(clear_util_rb)
+{
+	struct sa_settings s;
+	const char *why = NULL;
+
+	sa_settings_init(&s);
+	ck_assert_int_eq(sa_settings_apply(&s, "util_rb_tld", "com", &why), 1);
+	ck_assert(uri_domain_valid(&s, UT_S("foo.com")));
+	ck_assert_int_eq(sa_settings_apply(&s, "clear_util_rb", "", &why), 1);
+	ck_assert(!uri_domain_valid(&s, UT_S("foo.com")));
+	ck_assert_int_eq(sa_settings_apply(&s, "util_rb_tld", "org", &why), 1);
+	ck_assert(uri_domain_valid(&s, UT_S("foo.org")));
+	sa_settings_free(&s);
+}
+END_TEST
+
 /* ---- hostile input ---- */
 
 static char *
@@ -483,6 +500,7 @@ uri_suite(void)
 	tc = ut_tcase(s, "settings", false);
 	tcase_add_loop_test(tc, redirector_values, 0, N_ELEMENTS(redirector_cases));
 	tcase_add_test(tc, redirector_target);
+	tcase_add_test(tc, clear_util_rb);
 
 	tc = ut_tcase(s, "hostile", false);
 	tcase_add_checked_fixture(tc, settings_setup, settings_teardown);
