@@ -241,6 +241,19 @@ mime_parse_content_type(struct mime_msg *msg, const char *ct, size_t len,
 
 /* ---- headers ---- */
 
+static uint32_t
+name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+
 static void
 node_add_header(struct mime_msg *msg, struct mime_node *node, const char *key,
 		size_t klen, const char *val, size_t vlen)
@@ -263,6 +276,7 @@ node_add_header(struct mime_msg *msg, struct mime_node *node, const char *key,
 	h->lname = mime_strndup(msg, key, klen);
 	for (char *p = h->lname; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
+	h->lhash = name_hash(h->lname);
 	h->raw = mime_strndup(msg, val, vlen);
 	h->raw_len = vlen;
 }
@@ -308,11 +322,13 @@ mime_hdr_decoded(struct mime_msg *msg, struct mime_hdr *h, size_t *len_r)
 struct mime_hdr *
 mime_hdr_next(struct mime_node *node, const char *lname, size_t *pos)
 {
-	while (*pos < node->nhdrs) {
-		struct mime_hdr *h = &node->hdrs[(*pos)++];
+	uint32_t h = name_hash(lname);
 
-		if (strcmp(h->lname, lname) == 0)
-			return h;
+	while (*pos < node->nhdrs) {
+		struct mime_hdr *x = &node->hdrs[(*pos)++];
+
+		if (x->lhash == h && strcmp(x->lname, lname) == 0)
+			return x;
 	}
 	return NULL;
 }
@@ -320,8 +336,10 @@ mime_hdr_next(struct mime_node *node, const char *lname, size_t *pos)
 struct mime_hdr *
 mime_hdr_last(struct mime_node *node, const char *lname)
 {
+	uint32_t h = name_hash(lname);
+
 	for (size_t i = node->nhdrs; i-- > 0;)
-		if (strcmp(node->hdrs[i].lname, lname) == 0)
+		if (node->hdrs[i].lhash == h && strcmp(node->hdrs[i].lname, lname) == 0)
 			return &node->hdrs[i];
 	return NULL;
 }
@@ -334,6 +352,7 @@ mime_delete_header(struct mime_node *node, const char *lname)
 	for (size_t i = 0; i < node->nhdrs; i++)
 		if (strcmp(node->hdrs[i].lname, lname) != 0)
 			node->hdrs[o++] = node->hdrs[i];
+	/* (lhash stays valid: entries only move) */
 	node->nhdrs = o;
 }
 
@@ -364,72 +383,92 @@ mime_prepend_header(struct mime_msg *msg, struct mime_node *node, const char *na
 	node->hdrs[0] = h;
 }
 
+/* The raw value as get_header($name, 1) gives it: s/\015?\012\s+/ /gs */
+static size_t
+raw_unfold(const char *r, size_t rl, struct mime_str *out)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < rl; k++) {
+		if (r[k] == '\n' || (r[k] == '\r' && k + 1 < rl && r[k + 1] == '\n')) {
+			size_t m = r[k] == '\r' ? k + 2 : k + 1;
+
+			if (m < rl && (r[m] == ' ' || (r[m] >= '\t' && r[m] <= '\r'))) {
+				while (m < rl && (r[m] == ' ' || (r[m] >= '\t' && r[m] <= '\r')))
+					m++;
+				if (out != NULL)
+					mime_str_addc(out, ' ');
+				n++;
+				k = m - 1;
+				continue;
+			}
+		}
+		if (out != NULL)
+			mime_str_addc(out, r[k]);
+		n++;
+	}
+	return n;
+}
+
 void
 mime_all_headers(struct mime_msg *msg, struct mime_node *node, bool raw,
 		 struct mime_str *out)
 {
-	/* names in order of first appearance, then every value of each,
-	 * placed at its own position; the size cap drops whole names */
-	size_t n = node->nhdrs;
+	/* get_all_headers: names in order of first appearance, every value
+	 * of each at its own position; past MAX_HEADER_LENGTH the names
+	 * still to come are dropped.  Grouping goes through a hash so 10^5
+	 * headers stay linear. */
+	size_t n = node->nhdrs, cap = 16;
 	bool *keep = xcalloc(n + 1, sizeof(bool));
-	bool *done = xcalloc(n + 1, sizeof(bool));
+	size_t *first = xcalloc(n + 1, sizeof(size_t));	/* group leader */
+	size_t *next = xcalloc(n + 1, sizeof(size_t));	/* next of the group */
+	size_t *slot;
 	size_t size = 0;
 	bool truncated = false;
 
+	while (cap < n * 2)
+		cap *= 2;
+	slot = xcalloc(cap, sizeof(size_t));	/* index + 1, 0 = empty */
+	for (size_t i = n; i-- > 0;) {
+		uint32_t h = node->hdrs[i].lhash;
+		size_t j = h & (cap - 1);
+
+		while (slot[j] != 0 && strcmp(node->hdrs[slot[j] - 1].lname, node->hdrs[i].lname) != 0)
+			j = (j + 1) & (cap - 1);
+		next[i] = slot[j];	/* the later one of the same name */
+		slot[j] = i + 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t h = node->hdrs[i].lhash;
+		size_t j = h & (cap - 1);
+
+		while (strcmp(node->hdrs[slot[j] - 1].lname, node->hdrs[i].lname) != 0)
+			j = (j + 1) & (cap - 1);
+		first[i] = slot[j] - 1;
+	}
 	for (size_t i = 0; i < n && !truncated; i++) {
-		if (done[i])
+		if (first[i] != i)
 			continue;
 		const char *ln = node->hdrs[i].lname;
-		char trimmed[MIME_MAX_HEADER_KEY + 64];
-		bool raw_found = true;
+		bool found = true;
 
 		if (raw) {
-			/* raw_header() trims the key, stored keys are not */
-			size_t b = 0, e = strlen(ln);
+			/* raw_header() trims the key; stored keys are not
+			 * trimmed, so a key with spaces finds nothing */
+			size_t l = strlen(ln);
 
-			while (b < e && (ln[b] == ' ' || (ln[b] >= '\t' && ln[b] <= '\r')))
-				b++;
-			while (e > b && (ln[e - 1] == ' ' || (ln[e - 1] >= '\t' && ln[e - 1] <= '\r')))
-				e--;
-			if (e - b >= sizeof(trimmed))
-				e = b + sizeof(trimmed) - 1;
-			memcpy(trimmed, ln + b, e - b);
-			trimmed[e - b] = '\0';
-			raw_found = false;
-			for (size_t j = 0; j < n; j++)
-				if (strcmp(node->hdrs[j].lname, trimmed) == 0)
-					raw_found = true;
+			found = l > 0 && !(ln[0] == ' ' || (ln[0] >= '\t' && ln[0] <= '\r')) &&
+				!(ln[l - 1] == ' ' || (ln[l - 1] >= '\t' && ln[l - 1] <= '\r'));
 		}
-		for (size_t j = i; j < n; j++) {
-			if (strcmp(node->hdrs[j].lname, ln) != 0)
-				continue;
-			done[j] = true;
-			if (!raw_found)
-				continue;
+		for (size_t j = i + 1; j != 0; j = next[j - 1]) {
 			size_t clen;
 
+			if (!found)
+				break;
 			if (raw) {
-				/* the j-th value of the trimmed name */
-				clen = 0;
-				const char *r = node->hdrs[j].raw;
-				size_t rl = node->hdrs[j].raw_len;
-
-				for (size_t k = 0; k < rl; k++) {
-					if (r[k] == '\n' || (r[k] == '\r' && k + 1 < rl && r[k + 1] == '\n')) {
-						size_t m = r[k] == '\r' ? k + 2 : k + 1;
-
-						if (m < rl && (r[m] == ' ' || (r[m] >= '\t' && r[m] <= '\r'))) {
-							while (m < rl && (r[m] == ' ' || (r[m] >= '\t' && r[m] <= '\r')))
-								m++;
-							clen++;
-							k = m - 1;
-							continue;
-						}
-					}
-					clen++;
-				}
+				clen = raw_unfold(node->hdrs[j - 1].raw, node->hdrs[j - 1].raw_len, NULL);
 			} else {
-				mime_hdr_decoded(msg, &node->hdrs[j], &clen);
+				mime_hdr_decoded(msg, &node->hdrs[j - 1], &clen);
 				clen++;
 			}
 			size += strlen(ln) + clen + 2;
@@ -437,7 +476,7 @@ mime_all_headers(struct mime_msg *msg, struct mime_node *node, bool raw,
 				truncated = true;
 				break;
 			}
-			keep[j] = true;
+			keep[j - 1] = true;
 		}
 	}
 	if (truncated)
@@ -450,24 +489,7 @@ mime_all_headers(struct mime_msg *msg, struct mime_node *node, bool raw,
 		mime_str_add(out, h->name, h->name_len);
 		mime_str_add(out, ": ", 2);
 		if (raw) {
-			const char *r = h->raw;
-			size_t rl = h->raw_len;
-
-			/* s/\015?\012\s+/ /gs */
-			for (size_t k = 0; k < rl; k++) {
-				if (r[k] == '\n' || (r[k] == '\r' && k + 1 < rl && r[k + 1] == '\n')) {
-					size_t m = r[k] == '\r' ? k + 2 : k + 1;
-
-					if (m < rl && (r[m] == ' ' || (r[m] >= '\t' && r[m] <= '\r'))) {
-						while (m < rl && (r[m] == ' ' || (r[m] >= '\t' && r[m] <= '\r')))
-							m++;
-						mime_str_addc(out, ' ');
-						k = m - 1;
-						continue;
-					}
-				}
-				mime_str_addc(out, r[k]);
-			}
+			raw_unfold(h->raw, h->raw_len, out);
 		} else {
 			size_t dl;
 			const char *d = mime_hdr_decoded(msg, h, &dl);
@@ -479,7 +501,9 @@ mime_all_headers(struct mime_msg *msg, struct mime_node *node, bool raw,
 	if (out->p == NULL)
 		mime_str_add(out, "", 0);
 	free(keep);
-	free(done);
+	free(first);
+	free(next);
+	free(slot);
 }
 
 /* ---- lines ---- */
@@ -663,10 +687,14 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 		}
 	}
 	if (top) {
-		const char *start = idx < L.n ? L.v[idx].p : data + len;
+		/* the input minus the mbox From line (the fake line of an
+		 * empty message points elsewhere: not used here) */
+		size_t skip = idx == 1 ? llen(&L.v[0]) : 0;
 
-		msg->pristine = start;
-		msg->pristine_len = (size_t)(data + len - start);
+		if (skip > len)
+			skip = len;
+		msg->pristine = len > 0 ? data + skip : "";
+		msg->pristine_len = len - skip;
 	}
 	{
 		bool crlf = false;

@@ -554,6 +554,14 @@ cs_is_utf8(const char *cs)
 	return strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0;
 }
 
+/* The names Encode::JP::JIS7 answers to. */
+static bool
+is_jis7(const char *cs)
+{
+	return strcasecmp(cs, "iso-2022-jp") == 0 || strcasecmp(cs, "iso-2022-jp-1") == 0 ||
+	       strcasecmp(cs, "7bit-jis") == 0 || strcasecmp(cs, "jis") == 0;
+}
+
 /* Node::detect_utf16: 1 LE, 2 BE, 0 unknown (or a BOM). */
 static int
 detect_utf16(const unsigned char *p, size_t n)
@@ -664,7 +672,17 @@ mime_normalize(const char *data, size_t len, const char *charset, bool insist,
 			}
 		} else {
 			name = cs_is_gb18030(charset) ? "GBK" : encode_name(charset, &none);
-			if (!none && name != NULL) {
+			if (!none && name != NULL && is_jis7(charset) && !insist) {
+				/* Encode::JP::JIS7 with a check flag cuts the text
+				 * at its first 8-bit byte and decodes the rest of
+				 * it without complaint */
+				size_t k = 0;
+
+				while (k < len && p[k] < 0x80)
+					k++;
+				if (iconv_decode(name, data, k, false, out) == 1)
+					have = true;
+			} else if (!none && name != NULL) {
 				int r = iconv_decode(name, data, len, !insist, out);
 
 				if (r == 1)

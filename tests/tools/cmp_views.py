@@ -3,7 +3,7 @@
 
 usage: cmp_views.py [--data DIR] [--groups G1,G2] [--mvdump PATH]
                     [--rules DIR] [--work DIR] [--refresh] [--show N]
-                    [--only VIEW] [--limit N]
+                    [--only VIEW] [--limit N] [--envfrom ADDR]
 
 Runs tests/tools/sa_views.pl (SpamAssassin 4.0.1) and scoring/mvdump on
 every message of the groups (default easy-ham-1 and spam-1, the training
@@ -20,7 +20,8 @@ messages whose view matches exactly:
 
 SpamAssassin's output is cached in WORK (default /tmp/cmp_views) and
 reused unless --refresh is given.  --show N prints the first N
-differences of each view.  Exit status 0 always (it is a report)."""
+differences of each view.  --envfrom gives both sides an SMTP MAIL FROM
+(the Return-Path an MTA would prepend).  Exit status 0 always (it is a report)."""
 
 import argparse
 import difflib
@@ -60,6 +61,8 @@ def parse_dump(text):
 def run_sa(files, args, out_path):
     cmd = ['perl', os.path.join(HERE, 'sa_views.pl'), '-r', args.rules,
            '-q', os.path.join(HERE, 'views_requests.txt')]
+    if args.envfrom is not None:
+        cmd += ['-e', args.envfrom]
     # two processes: SpamAssassin is the slow side
     half = (len(files) + 1) // 2
     chunks = [files[:half], files[half:]]
@@ -84,6 +87,8 @@ def run_sa(files, args, out_path):
 def run_mv(files, args):
     cmd = [args.mvdump, '--cf', os.path.join(args.rules, '20_aux_tlds.cf'),
            '--cf', os.path.join(args.rules, '10_default_prefs.cf')]
+    if args.envfrom is not None:
+        cmd += ['-e', args.envfrom]
     with open(os.path.join(HERE, 'views_requests.txt')) as f:
         for line in f:
             line = line.rstrip('\n')
@@ -115,6 +120,7 @@ def main():
     ap.add_argument('--show', type=int, default=0)
     ap.add_argument('--only', default=None)
     ap.add_argument('--limit', type=int, default=0)
+    ap.add_argument('--envfrom', default=None)
     args = ap.parse_args()
     if args.mvdump is None:
         for cand in (os.path.join(TOP, '_build', 'scoring', 'mvdump'),
@@ -136,7 +142,8 @@ def main():
         files = sorted(glob.glob(os.path.join(args.data, group, '*.txt')))
         if args.limit:
             files = files[:args.limit]
-        sa_path = os.path.join(args.work, 'sa_%s_%d.txt' % (group, len(files)))
+        sa_path = os.path.join(args.work, 'sa_%s_%d%s.txt' % (
+            group, len(files), '' if args.envfrom is None else '_e' + args.envfrom))
         if args.refresh or not os.path.exists(sa_path):
             run_sa(files, args, sa_path)
         with open(sa_path, 'rb') as f:

@@ -1,0 +1,814 @@
+/* Unit tests for scoring/msgview.c and its helpers (mime.c, hdr.c,
+ * html.c): decoding, rendering, every get() form, mimeheader parts, and
+ * malformed MIME that must still produce a bounded view.  The expected
+ * values are what SpamAssassin 4.0.1 gives for the same messages
+ * (tests/tools/sa_views.pl). */
+#include "config.h"
+
+#include "check_compat.h"
+
+#include "buf.h"
+#include "hdr.h"
+#include "html.h"
+#include "mime.h"
+#include "msgview.h"
+#include "sa_settings.h"
+#include "xalloc.h"
+
+static struct sa_settings set;
+
+static void
+settings_setup(void)
+{
+	const char *why;
+
+	msgview_global_init();
+	sa_settings_init(&set);
+	ck_assert_int_eq(sa_settings_apply(&set, "util_rb_tld", "com org net uk jp", &why), 1);
+	ck_assert_int_eq(sa_settings_apply(&set, "util_rb_2tld", "co.uk", &why), 1);
+}
+
+static void
+settings_teardown(void)
+{
+	sa_settings_free(&set);
+}
+
+static struct msgview *
+view(const char *msg, const char *envfrom)
+{
+	return msgview_new(&set, msg, strlen(msg), envfrom);
+}
+
+/* The body (or rawbody) lines joined with "|". */
+static char *
+joined(const struct strlist *l)
+{
+	struct buf b;
+	size_t len;
+
+	buf_init(&b, 0);
+	for (size_t i = 0; i < l->n; i++) {
+		if (i > 0)
+			ck_assert_int_eq(buf_append(&b, "|", 1), 0);
+		ck_assert_int_eq(buf_append(&b, l->v[i].p, l->v[i].len), 0);
+	}
+	if (b.data == NULL)
+		ck_assert_int_eq(buf_append(&b, "", 0), 0);
+	return buf_steal(&b, &len);
+}
+
+static void
+expect_get(struct msgview *mv, const char *req, bool found, const char *want)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	ck_assert_msg(msgview_get(mv, req, &b) == found, "%s: found is %d", req, !found);
+	if (found)
+		ck_assert_msg(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0,
+			      "%s: got \"%s\", want \"%s\"", req, ut_esc(b.data, b.len),
+			      ut_escs(want));
+	buf_free(&b);
+}
+
+static void
+expect_body(struct msgview *mv, const char *want)
+{
+	char *got = joined(msgview_body(mv));
+
+	ck_assert_msg(strcmp(got, want) == 0, "body \"%s\", want \"%s\"", ut_escs(got),
+		      ut_escs(want));
+	free(got);
+}
+
+static bool
+has_item(const struct strlist *l, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].len == strlen(s) && memcmp(l->v[i].p, s, l->v[i].len) == 0)
+			return true;
+	return false;
+}
+
+/* ---- decoding ---- */
+
+static const char msg_qp[] =
+	"From: \"Caf\xe9 Owner\" <owner@example.co.uk>\n"
+	"To: a@x.com, \"B, C\" <b@y.org>\n"
+	"Cc: c@z.net\n"
+	"Subject: =?iso-8859-1?q?caf=E9?= =?iso-8859-1?q?_au_lait?=  more\n"
+	"Message-ID: <abc@host.example.com>\n"
+	"Return-Path: <bounce@lists.example.com>\n"
+	"Received: from mx.example.com (mx.example.com [192.0.2.7])\n"
+	"\tby mail.example.org with ESMTP id 1; Mon, 1 Jan 2024 00:00:00 +0000\n"
+	"X-Spam-Status: Yes, forged\n"
+	"Content-Type: text/plain; charset=iso-8859-1\n"
+	"Content-Transfer-Encoding: quoted-printable\n"
+	"\n"
+	"Caf=E9 cr=E8me   =\nsoft break\ntrailing   \n\n\n\nnew para=3D\n";
+
+START_TEST(qp_latin1_body)
+{
+	struct msgview *mv = view(msg_qp, NULL);
+	char *raw;
+
+	/* Subject first, QP decoded, Latin-1 made UTF-8, paragraphs */
+	expect_body(mv, "caf\xc3\xa9 au lait  more\n|"
+		    "Caf\xc3\xa9 cr\xc3\xa8me soft break trailing\n|new para= ");
+	/* rawbody: decoded but not converted, no whitespace squeeze */
+	raw = joined(msgview_rawbody(mv));
+	ck_assert_str_eq(raw, "Caf\xe9 cr\xe8me   soft break\ntrailing\n\n\n\nnew para=\n");
+	free(raw);
+	msgview_free(&mv);
+}
+END_TEST
+
+START_TEST(rfc2047_headers)
+{
+	struct msgview *mv = view(msg_qp, NULL);
+
+	/* adjacent encoded words join, the rest stays as written */
+	expect_get(mv, "Subject", true, "caf\xc3\xa9 au lait  more\n");
+	expect_get(mv, "Subject:raw", true,
+		   " =?iso-8859-1?q?caf=E9?= =?iso-8859-1?q?_au_lait?=  more\n");
+	/* raw 8-bit in a header: not UTF-8, so Windows-1252 */
+	expect_get(mv, "From:name", true, "Caf\xc3\xa9 Owner");
+	/* folding */
+	expect_get(mv, "Received", true,
+		   "from mx.example.com (mx.example.com [192.0.2.7]) by mail.example.org "
+		   "with ESMTP id 1; Mon, 1 Jan 2024 00:00:00 +0000\n");
+	msgview_free(&mv);
+}
+END_TEST
+
+static const struct {
+	const char *in, *lname, *want;
+} decode_cases[] = {
+	{ "=?utf-8?B?w6k=?=", "subject", "\xc3\xa9" },
+	{ "=?UTF-8?Q?a_b?= =?UTF-8?Q?c?=", "subject", "a bc" },
+	{ "x =?iso-8859-1?q?=E9?= y", "subject", "x \xc3\xa9 y" },
+	/* Message-ID and friends keep their encoded words */
+	{ "=?utf-8?B?w6k=?=", "message-id", "=?utf-8?B?w6k=?=" },
+	/* an unknown charset falls back to Windows-1252 */
+	{ "=?x-unknown?q?=E9?=", "subject", "\xc3\xa9" },
+	/* RFC 2231 language tag */
+	{ "=?utf-8*en?q?hi?=", "subject", "hi" },
+	/* malformed words stay */
+	{ "=?utf-8?x?abc?=", "subject", "=?utf-8?x?abc?=" },
+	{ "plain \xc3\xa9", "subject", "plain \xc3\xa9" },
+	{ "latin \xe9", "subject", "latin \xc3\xa9" },
+};
+
+START_TEST(decode_field)
+{
+	struct mime_str out = { 0 };
+
+	mime_str_add(&out, "", 0);
+	hdr_decode_field(decode_cases[_i].in, strlen(decode_cases[_i].in),
+			 decode_cases[_i].lname, &out);
+	ck_assert_msg(strcmp(out.p, decode_cases[_i].want) == 0, "\"%s\" -> \"%s\"",
+		      ut_escs(decode_cases[_i].in), ut_escs(out.p));
+	mime_str_free(&out);
+}
+END_TEST
+
+static const struct {
+	const char *data, *charset, *want;
+	bool utf8;
+} norm_cases[] = {
+	{ "plain", "us-ascii", "plain", false },
+	{ "plain", "iso-8859-1", "plain", false },
+	{ "caf\xe9", "iso-8859-1", "caf\xc3\xa9", true },
+	/* ISO-8859-1 is read as Windows-1252 */
+	{ "\x93q\x94", "iso-8859-1", "\xe2\x80\x9cq\xe2\x80\x9d", true },
+	/* valid UTF-8 wins over the declared charset */
+	{ "caf\xc3\xa9", "iso-8859-1", "caf\xc3\xa9", true },
+	/* declared UTF-8 but invalid: Windows-1252 */
+	{ "caf\xe9", "utf-8", "caf\xc3\xa9", true },
+	{ "\xc1\xc2", "koi8-r", "\xd0\xb0\xd0\xb1", true },
+	/* an undefined Windows-1252 byte: U+FFFD as the last resort */
+	{ "\x81z\xff", "windows-1252", "\xef\xbf\xbdz\xc3\xbf", true },
+	/* ISO-2022-JP is cut at its first 8-bit byte (Encode::JP::JIS7) */
+	{ "\x1b$B%F%9%H\x1b(Bab\xe9x", "iso-2022-jp", "\xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88" "ab", true },
+};
+
+START_TEST(normalize)
+{
+	struct mime_str out = { 0 };
+	bool u;
+
+	mime_str_add(&out, "", 0);
+	u = mime_normalize(norm_cases[_i].data, strlen(norm_cases[_i].data),
+			   norm_cases[_i].charset, false, &out);
+	ck_assert_msg(strcmp(out.p, norm_cases[_i].want) == 0, "%s: \"%s\"",
+		      norm_cases[_i].charset, ut_escs(out.p));
+	ck_assert_int_eq(u, norm_cases[_i].utf8);
+	mime_str_free(&out);
+}
+END_TEST
+
+static const struct {
+	const char *in, *want;
+} b64_cases[] = {
+	{ "SGVsbG8gd29ybGQK", "Hello world\n" },
+	{ "SGVs\nbG8=\n", "Hello" },
+	/* junk characters are dropped, a lone final character too */
+	{ "!!!SGVs bG8@@@", "Hello" },
+	{ "SGVsbG8", "Hello" },
+	{ "", "" },
+	{ "====", "" },
+};
+
+START_TEST(base64)
+{
+	struct mime_str out = { 0 };
+
+	mime_base64_decode(b64_cases[_i].in, strlen(b64_cases[_i].in), &out);
+	ck_assert_msg(out.len == strlen(b64_cases[_i].want) &&
+		      memcmp(out.p, b64_cases[_i].want, out.len) == 0,
+		      "\"%s\" -> \"%s\"", b64_cases[_i].in, ut_esc(out.p, out.len));
+	mime_str_free(&out);
+}
+END_TEST
+
+START_TEST(qp)
+{
+	struct mime_str out = { 0 };
+	static const char in[] = "a=3Db  \nsoft=\nbreak=\r\nx=4 =zz";
+
+	mime_qp_decode(in, strlen(in), &out);
+	ck_assert_str_eq(out.p, "a=b\nsoftbreakx=4 =zz");
+	mime_str_free(&out);
+}
+END_TEST
+
+/* ---- rendering ---- */
+
+static const char msg_html[] =
+	"From: a@example.com\n"
+	"Subject: html\n"
+	"Content-Type: text/html; charset=utf-8\n"
+	"\n"
+	"<html><head><title>T</title><style>p{color:red}</style>"
+	"<script>var x=1;</script></head><body background=\"bg.gif\">"
+	"<base href=\"http://base.example.com/dir/index.html\">"
+	"<p>Hello&nbsp;&amp; caf&eacute; &#8217;quoted&#8217;<br/>line two</p>"
+	"<!-- hidden comment --><div>div text</div><a href=\"rel/page.html\">link</a>"
+	"<img src=\"/img.png\"><form action=\"mailto:x@y.com\"></form>"
+	"\xc2\xa0nbsp\xc2\xa0here</body></html>\n";
+
+START_TEST(html_render_body)
+{
+	struct msgview *mv = view(msg_html, NULL);
+
+	/* title and block tags make breaks; style, script, comments go;
+	 * entities decode; NBSP (U+00A0) squeezes like any \s */
+	expect_body(mv, "html\n|\n|T\n|Hello & caf\xc3\xa9 \xe2\x80\x99quoted\xe2\x80\x99 line two\n|"
+		    "div text link nbsp here ");
+	msgview_free(&mv);
+}
+END_TEST
+
+START_TEST(html_uris)
+{
+	struct msgview *mv = view(msg_html, NULL);
+	const struct strlist *u = msgview_html_uris(mv);
+	size_t n;
+
+	ck_assert(has_item(u, "bg.gif"));
+	ck_assert(has_item(u, "rel/page.html"));	/* the <a> href as written */
+	ck_assert(has_item(u, "http://base.example.com/dir/rel/page.html"));
+	ck_assert(has_item(u, "http://base.example.com/img.png"));
+	ck_assert(has_item(u, "http://base.example.com/dir/index.html"));
+	ck_assert(has_item(u, "mailto:x@y.com"));
+	ck_assert_uint_eq(u->n, 6);
+	msgview_html(mv, &n);
+	ck_assert_uint_eq(n, 1);
+	msgview_free(&mv);
+}
+END_TEST
+
+START_TEST(html_stats)
+{
+	static const char h[] =
+		"<html><body><font color=\"#ffffff\">invisible</font>"
+		"<font size=1>tiny</font><b>x</b></i><img width=10 height=20>"
+		"<a href=\"http://x.com/\">t<img src=a.gif></a></body></html>";
+	struct html_result *r = html_render(h, strlen(h), false, strlen(h));
+	size_t n;
+	char *vis;
+
+	ck_assert_str_eq(r->text, "invisibletinyxt");
+	ck_assert(r->font_low_contrast);
+	ck_assert_uint_eq(r->closed_extra, 1);	/* </i> */
+	ck_assert_uint_eq(r->image_area, 10 * 20);	/* <img> without sizes: none */
+	ck_assert_int_eq(r->min_size, 1);
+	ck_assert_int_eq(html_inside(r, "font"), 0);
+	ck_assert_int_eq(html_inside(r, "nosuch"), -1);
+	ck_assert_uint_eq(r->anchors.n, 1);
+	ck_assert_str_eq(r->anchors.v[0].p, "t<img>\n");
+	vis = html_text_filtered(r, false, &n);
+	ck_assert_str_eq(vis, "xt");
+	free(vis);
+	html_result_free(&r);
+	ck_assert_ptr_null(r);
+}
+END_TEST
+
+static const struct {
+	const char *html, *text;
+} html_cases[] = {
+	{ "a<br>b", "a\nb" },
+	{ "a &amp b &notit; c &#150;", "a & b \xc2\xacit; c \xc2\x96" },
+	{ "<script>x<y</script>z", "z" },
+	{ "x<!-- unterminated > y", "x y" },
+	{ "<p>a<p>b", "\n\na\n\nb" },
+	{ "a < b", "a < b" },
+	{ "<textarea>&amp;<b></textarea>", "&<b>" },
+	{ "<xmp>&amp;</xmp>", "\n\n&amp;\n\n" },
+	{ "<![if !x]>y<![endif]>", "y" },
+	{ "<td>a</td><td>b</td>", " a  b " },
+	{ "</div>x", "\nx" },
+};
+
+START_TEST(html_tokenizer)
+{
+	struct html_result *r = html_render(html_cases[_i].html, strlen(html_cases[_i].html),
+					    false, 1);
+
+	ck_assert_msg(strcmp(r->text, html_cases[_i].text) == 0, "\"%s\" -> \"%s\"",
+		      ut_escs(html_cases[_i].html), ut_escs(r->text));
+	html_result_free(&r);
+}
+END_TEST
+
+START_TEST(long_lines_split)
+{
+	char *msg = xmalloc(20000);
+	struct msgview *mv;
+	const struct strlist *b;
+
+	strcpy(msg, "Subject: long\n\n");
+	for (int i = 0; i < 1000; i++)
+		strcat(msg, "word word ");
+	strcat(msg, "\n");
+	mv = view(msg, NULL);
+	b = msgview_body(mv);
+	ck_assert_uint_gt(b->n, 4);
+	for (size_t i = 0; i < b->n; i++) {
+		ck_assert_uint_le(b->v[i].len, 2048);
+		if (i > 0 && i + 1 < b->n)
+			ck_assert_int_eq(b->v[i].p[b->v[i].len - 1], ' ');
+	}
+	msgview_free(&mv);
+	free(msg);
+}
+END_TEST
+
+START_TEST(scan_size)
+{
+	char *msg = xmalloc(200000);
+	struct msgview *mv;
+	const struct strlist *b;
+	size_t total = 0;
+
+	strcpy(msg, "Subject: big\n\n");
+	for (int i = 0; i < 10000; i++)
+		strcat(msg, "0123456789 ");
+	mv = view(msg, NULL);
+	b = msgview_body(mv);
+	for (size_t i = 1; i < b->n; i++)
+		total += b->v[i].len;
+	/* body_part_scan_size 50000, cut after the next space (at 50005) */
+	ck_assert_uint_eq(total, 50006);
+	msgview_free(&mv);
+	free(msg);
+}
+END_TEST
+
+/* ---- get() ---- */
+
+START_TEST(get_forms)
+{
+	struct msgview *mv = view(msg_qp, NULL);
+
+	expect_get(mv, "From:addr", true, "owner@example.co.uk");
+	expect_get(mv, "From:addr:host", true, "example.co.uk");
+	expect_get(mv, "From:addr:domain", true, "example.co.uk");
+	expect_get(mv, "To:addr", true, "a@x.com\nb@y.org");
+	expect_get(mv, "To:name", true, "B, C");
+	expect_get(mv, "ToCc", true, "a@x.com, \"B, C\" <b@y.org>\nc@z.net\n");
+	expect_get(mv, "ToCc:addr", true, "a@x.com\nb@y.org\nc@z.net");
+	expect_get(mv, "MESSAGEID", true, "<abc@host.example.com>\n");
+	expect_get(mv, "Message-Id:host", true, "host.example.com");
+	expect_get(mv, "Received:ip", true, "192.0.2.7");
+	expect_get(mv, "Received:revip", true, "7.2.0.192");
+	expect_get(mv, "Received:first", true,
+		   "from mx.example.com (mx.example.com [192.0.2.7]) by mail.example.org "
+		   "with ESMTP id 1; Mon, 1 Jan 2024 00:00:00 +0000\n");
+	expect_get(mv, "EnvelopeFrom", true, "bounce@lists.example.com");
+	expect_get(mv, "X-Nonexistent-Header", false, NULL);
+	/* inbound X-Spam-* headers are invisible, as check() deletes them */
+	expect_get(mv, "X-Spam-Status", false, NULL);
+	/* the pseudo-headers always exist */
+	expect_get(mv, "X-Spam-Relays-Internal", true, "");
+	msgview_free(&mv);
+}
+END_TEST
+
+static const char msg_multi_hdr[] =
+	"From: a@example.com\n"
+	"Received: from a.example.net (a.example.net [198.51.100.1]) by b; Mon, 1 Jan 2024\n"
+	"X-Ex: one\n"
+	"Received: from c.example.net (c.example.net [198.51.100.2]) by d; Mon, 1 Jan 2024\n"
+	"X-Ex: two\n"
+	"Subject: s\n"
+	"\n"
+	"body\n";
+
+START_TEST(get_first_last_all)
+{
+	struct msgview *mv = view(msg_multi_hdr, NULL);
+
+	expect_get(mv, "X-Ex", true, "one\ntwo\n");
+	expect_get(mv, "X-Ex:first", true, "one\n");
+	expect_get(mv, "X-Ex:last", true, "two\n");
+	expect_get(mv, "X-Ex:raw", true, " one\n two\n");
+	expect_get(mv, "Received:last:ip", true, "198.51.100.2");
+	expect_get(mv, "ALL", true,
+		   "From: a@example.com\n"
+		   "Received: from a.example.net (a.example.net [198.51.100.1]) by b; Mon, 1 Jan 2024\n"
+		   "X-Ex: one\n"
+		   "Received: from c.example.net (c.example.net [198.51.100.2]) by d; Mon, 1 Jan 2024\n"
+		   "X-Ex: two\n"
+		   "Subject: s\n");
+	msgview_free(&mv);
+}
+END_TEST
+
+START_TEST(get_all_raw_pristine)
+{
+	static const char m[] = "Subject: a\n  b\nX-Spam-Flag: YES\nFrom: x@y.com\n\nbody\n";
+	struct msgview *mv = view(m, NULL);
+
+	/* ALL:raw is the pristine header block, X-Spam-* and folds kept */
+	expect_get(mv, "ALL:raw", true, "Subject: a\n  b\nX-Spam-Flag: YES\nFrom: x@y.com\n");
+	expect_get(mv, "ALL", true, "Subject: a b\nFrom: x@y.com\n");
+	msgview_free(&mv);
+}
+END_TEST
+
+START_TEST(envelope_from_param)
+{
+	static const char m[] = "From: a@example.com\nSubject: env\n\nbody\n";
+	struct msgview *mv = view(m, "sender@example.net");
+	const char *full;
+	size_t len;
+
+	/* MAIL FROM reads as the Return-Path an MTA prepends */
+	expect_get(mv, "EnvelopeFrom", true, "sender@example.net");
+	expect_get(mv, "Return-Path", true, "<sender@example.net>\n");
+	expect_get(mv, "ALL", true,
+		   "Return-Path: <sender@example.net>\nFrom: a@example.com\nSubject: env\n");
+	msgview_full(mv, &full, &len);
+	ck_assert_uint_eq(len, strlen(m));
+	msgview_free(&mv);
+	/* the null sender: "<>" has no address, so no EnvelopeFrom */
+	mv = view(m, "");
+	expect_get(mv, "Return-Path", true, "<>\n");
+	expect_get(mv, "EnvelopeFrom", false, NULL);
+	msgview_free(&mv);
+	mv = view(m, NULL);
+	expect_get(mv, "EnvelopeFrom", false, NULL);
+	msgview_free(&mv);
+}
+END_TEST
+
+static const struct {
+	const char *in;
+	const char *addrs;	/* "|"-joined, NULL addresses as "-" */
+	const char *names;
+} addr_cases[] = {
+	{ "a@b.com", "a@b.com", "" },
+	/* phrases as parsed; :name squeezes the white space later */
+	{ "\"Doe, John\" <j@x.org>", "j@x.org", "Doe, John " },
+	{ "Joe <j@x.org>, k@y.org (Kay)", "j@x.org|k@y.org", "Joe |Kay" },
+	{ "undisclosed-recipients:;", "", "" },
+	{ "group: a@b.com, c@d.com;", "a@b.com|c@d.com", "" },
+	{ "harley@argote.ch ((Robert Harley))", "-", "harley@argote.ch ()" },
+	{ "<>", "-", "" },
+};
+
+START_TEST(addresses)
+{
+	struct hdr_addr *a;
+	size_t n = hdr_parse_addresses(addr_cases[_i].in, strlen(addr_cases[_i].in), &a);
+	char addrs[256] = "", names[256] = "";
+
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			strcat(addrs, "|");
+		strcat(addrs, a[i].address != NULL ? a[i].address : "-");
+		if (a[i].phrase != NULL) {
+			if (names[0] != '\0')
+				strcat(names, "|");
+			strcat(names, a[i].phrase);
+		}
+	}
+	ck_assert_msg(strcmp(addrs, addr_cases[_i].addrs) == 0, "%s: addrs %s",
+		      addr_cases[_i].in, addrs);
+	ck_assert_msg(strcmp(names, addr_cases[_i].names) == 0, "%s: names %s",
+		      addr_cases[_i].in, names);
+	hdr_addrs_free(a, n);
+}
+END_TEST
+
+START_TEST(hosts_and_domains)
+{
+	struct mime_str o = { 0 };
+
+	mime_str_add(&o, "", 0);
+	ck_assert(hdr_find_host(&set, "<x@mail.example.co.uk>", 22, false, &o));
+	ck_assert_str_eq(o.p, "mail.example.co.uk");
+	o.len = 0;
+	hdr_trim_domain(&set, "mail.example.co.uk", 18, &o);
+	ck_assert_str_eq(o.p, "example.co.uk");
+	o.len = 0;
+	hdr_trim_domain(&set, "WWW.Example.COM.", 16, &o);
+	ck_assert_str_eq(o.p, "example.com");
+	o.len = 0;
+	ck_assert(!hdr_find_host(&set, "no host here", 12, false, &o));
+	ck_assert(!hdr_find_host(&set, "x@y.invalidtld", 14, false, &o));
+	ck_assert(hdr_is_fqdn_valid("a-b.example.com", 15));
+	ck_assert(!hdr_is_fqdn_valid("a_b.com", 7));
+	ck_assert(!hdr_is_fqdn_valid("-a.com", 6));
+	ck_assert(hdr_find_ip("[2001:db8::1]", 13, true, &o));
+	ck_assert_str_eq(o.p, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2");
+	mime_str_free(&o);
+}
+END_TEST
+
+/* ---- mimeheader ---- */
+
+static const char msg_multi[] =
+	"From: a@example.com\n"
+	"Subject: multi\n"
+	"MIME-Version: 1.0\n"
+	"Content-Type: multipart/mixed; boundary=\"XX\"\n"
+	"\n"
+	"preamble\n"
+	"--XX\n"
+	"Content-Type: text/plain; charset=utf-8\n"
+	"Content-Transfer-Encoding: base64\n"
+	"\n"
+	"SGVsbG8gd29ybGQK\n"
+	"--XX\n"
+	"Content-Type: application/octet-stream; name=\"x.bin\"\n"
+	"Content-Transfer-Encoding: base64\n"
+	"\n"
+	"AAECAw==\n"
+	"--XX\n"
+	"Content-Type: message/rfc822\n"
+	"\n"
+	"From: inner@example.com\n"
+	"Subject: inner\n"
+	"\n"
+	"inner body\n"
+	"--XX--\n"
+	"epilogue\n";
+
+START_TEST(mimeheader_parts)
+{
+	struct msgview *mv = view(msg_multi, NULL);
+	struct buf b;
+	char *raw;
+
+	expect_body(mv, "multi\n|Hello world\n|inner body");
+	raw = joined(msgview_rawbody(mv));
+	ck_assert_str_eq(raw, "Hello world\n|inner body");
+	free(raw);
+	/* the message, three parts, the embedded message */
+	ck_assert_uint_eq(msgview_part_count(mv), 5);
+	buf_init(&b, 0);
+	ck_assert(msgview_part_get(mv, 0, "Content-Type", &b));
+	ck_assert_str_eq(b.data, "multipart/mixed; boundary=\"XX\"\n");
+	buf_reset(&b);
+	ck_assert(msgview_part_get(mv, 2, "Content-Type:raw", &b));
+	ck_assert_str_eq(b.data, "application/octet-stream; name=\"x.bin\"\n");
+	buf_reset(&b);
+	ck_assert(!msgview_part_get(mv, 4, "Content-Type", &b));
+	/* :raw is never unset: "" */
+	ck_assert(msgview_part_get(mv, 4, "Content-Type:raw", &b));
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert(msgview_part_get(mv, 4, "ALL", &b));
+	ck_assert_str_eq(b.data, "From: inner@example.com\nSubject: inner\n");
+	buf_reset(&b);
+	ck_assert(!msgview_part_get(mv, 5, "ALL", &b));
+	buf_free(&b);
+	msgview_free(&mv);
+}
+END_TEST
+
+/* ---- malformed input ---- */
+
+START_TEST(missing_boundary)
+{
+	static const char m[] =
+		"From: a@example.com\nSubject: broken\n"
+		"Content-Type: multipart/mixed; boundary=\"nope\"\n\n"
+		"--other\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+		"!!!SGVs bG8@@@\n";
+	struct msgview *mv = view(m, NULL);
+
+	/* no boundary found: the whole body is one text part */
+	expect_body(mv, "broken\n|--other Content-Type: text/plain "
+		    "Content-Transfer-Encoding: base64\n|!!!SGVs bG8@@@ ");
+	ck_assert_uint_eq(msgview_part_count(mv), 2);
+	msgview_free(&mv);
+}
+END_TEST
+
+START_TEST(broken_base64_part)
+{
+	static const char m[] =
+		"Subject: b64\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+		"SGVs!!bG8g\n@@d29y bGQ=junk=\n";
+	struct msgview *mv = view(m, NULL);
+	const struct strlist *r = msgview_rawbody(mv);
+
+	ck_assert_uint_eq(r->n, 1);
+	ck_assert_uint_gt(r->v[0].len, 0);
+	ck_assert(memcmp(r->v[0].p, "Hello wor", 9) == 0);
+	msgview_free(&mv);
+}
+END_TEST
+
+START_TEST(deep_nesting)
+{
+	struct buf m;
+	struct msgview *mv;
+	char *s;
+	size_t len;
+
+	buf_init(&m, 0);
+	ck_assert_int_eq(buf_append_str(&m, "Subject: deep\nContent-Type: multipart/mixed; "
+					"boundary=\"b0\"\n\n"), 0);
+	for (int i = 0; i < 1000; i++)
+		ck_assert_int_eq(buf_printf(&m, "--b%d\nContent-Type: multipart/mixed; "
+					    "boundary=\"b%d\"\n\n", i, i + 1), 0);
+	ck_assert_int_eq(buf_append_str(&m, "--b1000\nContent-Type: text/plain\n\nhello\n"), 0);
+	for (int i = 1000; i >= 0; i--)
+		ck_assert_int_eq(buf_printf(&m, "--b%d--\n", i), 0);
+	s = buf_steal(&m, &len);
+	mv = msgview_new(&set, s, len, NULL);
+	/* SpamAssassin stops after 20 levels; the rest is an opaque part */
+	ck_assert_uint_le(msgview_part_count(mv), 25);
+	ck_assert_uint_ge(msgview_body(mv)->n, 1);
+	(void)msgview_rawbody(mv);
+	(void)msgview_uris(mv);
+	msgview_free(&mv);
+	free(s);
+}
+END_TEST
+
+START_TEST(deep_rfc822)
+{
+	struct buf m;
+	struct msgview *mv;
+	char *s;
+	size_t len;
+
+	buf_init(&m, 0);
+	for (int i = 0; i < 500; i++)
+		ck_assert_int_eq(buf_printf(&m, "Subject: %d\nContent-Type: message/rfc822\n\n", i), 0);
+	ck_assert_int_eq(buf_append_str(&m, "Subject: bottom\n\nbody text\n"), 0);
+	s = buf_steal(&m, &len);
+	mv = msgview_new(&set, s, len, NULL);
+	ck_assert_uint_le(msgview_part_count(mv), 30);
+	ck_assert_uint_ge(msgview_body(mv)->n, 1);
+	msgview_free(&mv);
+	free(s);
+}
+END_TEST
+
+START_TEST(many_parts)
+{
+	struct buf m;
+	struct msgview *mv;
+	char *s;
+	size_t len;
+
+	buf_init(&m, 0);
+	ck_assert_int_eq(buf_append_str(&m, "Content-Type: multipart/mixed; boundary=q\n\n"), 0);
+	for (int i = 0; i < 3000; i++)
+		ck_assert_int_eq(buf_printf(&m, "--q\n\npart %d\n", i), 0);
+	s = buf_steal(&m, &len);
+	mv = msgview_new(&set, s, len, NULL);
+	/* 1000 parts per multipart, as SpamAssassin */
+	ck_assert_uint_eq(msgview_part_count(mv), 1001);
+	msgview_free(&mv);
+	free(s);
+}
+END_TEST
+
+static const struct {
+	const char *data;
+	size_t len;
+} odd_cases[] = {
+	{ UT_S("") },
+	{ UT_S("\n") },
+	{ UT_S("Subject: only headers") },
+	{ UT_S("From nobody Mon Jan  1 00:00:00 2024\nSubject: mbox\n\nx\n") },
+	{ UT_S("Subject: nul\0here\n\nbo\0dy\n") },
+	{ UT_S("Subject: crlf\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\n"
+	       "Content-Type: text/html\r\n\r\n<p>x\r\n--z--\r\n") },
+	{ UT_S("Content-Type: text/html; charset=utf-16\n\n\xff\xfe<\0b\0>\0") },
+	{ UT_S("Content-Type: text/plain; charset=\"\n\n\xff\xfe\x80") },
+	{ UT_S("Content-Type: multipart/mixed; boundary=\"\"\n\n--\n\n") },
+	{ UT_S("Content-Type: text/html\n\n<a href=\"&#xD800;&#xDC00;&#99999999;\">&#0;") },
+	{ UT_S("Subject: =?utf-8?B?====?= =?utf-16?Q?=FF?=\nTo: ((((\n\n") },
+	{ UT_S("Content-Type: message/rfc822\n\n") },
+	{ UT_S("Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: in digest\n\nx\n--d--\n") },
+};
+
+START_TEST(odd_messages)
+{
+	struct msgview *mv = msgview_new(&set, odd_cases[_i].data, odd_cases[_i].len, NULL);
+	struct buf b;
+	const char *full;
+	size_t len, parts;
+
+	buf_init(&b, 0);
+	(void)msgview_body(mv);
+	(void)msgview_rawbody(mv);
+	(void)msgview_uris(mv);
+	(void)msgview_get(mv, "ALL", &b);
+	(void)msgview_get(mv, "To:addr:domain", &b);
+	(void)msgview_get(mv, "ALL-UNTRUSTED:raw", &b);
+	(void)msgview_get(mv, "EnvelopeFrom", &b);
+	parts = msgview_part_count(mv);
+	ck_assert_uint_ge(parts, 1);
+	for (size_t p = 0; p < parts; p++)
+		(void)msgview_part_get(mv, p, "Content-Type", &b);
+	msgview_full(mv, &full, &len);
+	ck_assert_uint_le(len, odd_cases[_i].len);
+	buf_free(&b);
+	msgview_free(&mv);
+}
+END_TEST
+
+static Suite *
+msgview_suite(void)
+{
+	Suite *s = suite_create("msgview");
+	TCase *t;
+
+	t = tcase_create("decoding");
+	tcase_add_checked_fixture(t, settings_setup, settings_teardown);
+	tcase_add_test(t, qp_latin1_body);
+	tcase_add_test(t, rfc2047_headers);
+	tcase_add_loop_test(t, decode_field, 0, N_ELEMENTS(decode_cases));
+	tcase_add_loop_test(t, normalize, 0, N_ELEMENTS(norm_cases));
+	tcase_add_loop_test(t, base64, 0, N_ELEMENTS(b64_cases));
+	tcase_add_test(t, qp);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("rendering");
+	tcase_add_checked_fixture(t, settings_setup, settings_teardown);
+	tcase_add_test(t, html_render_body);
+	tcase_add_test(t, html_uris);
+	tcase_add_test(t, html_stats);
+	tcase_add_loop_test(t, html_tokenizer, 0, N_ELEMENTS(html_cases));
+	tcase_add_test(t, long_lines_split);
+	tcase_add_test(t, scan_size);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("get");
+	tcase_add_checked_fixture(t, settings_setup, settings_teardown);
+	tcase_add_test(t, get_forms);
+	tcase_add_test(t, get_first_last_all);
+	tcase_add_test(t, get_all_raw_pristine);
+	tcase_add_test(t, envelope_from_param);
+	tcase_add_loop_test(t, addresses, 0, N_ELEMENTS(addr_cases));
+	tcase_add_test(t, hosts_and_domains);
+	tcase_add_test(t, mimeheader_parts);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("malformed");
+	tcase_add_checked_fixture(t, settings_setup, settings_teardown);
+	tcase_add_test(t, missing_boundary);
+	tcase_add_test(t, broken_base64_part);
+	tcase_add_test(t, deep_nesting);
+	tcase_add_test(t, deep_rfc822);
+	tcase_add_test(t, many_parts);
+	tcase_add_loop_test(t, odd_messages, 0, N_ELEMENTS(odd_cases));
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int
+main(void)
+{
+	return ut_run(msgview_suite);
+}
