@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <idn2.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -246,6 +247,8 @@ hdr_decode_field(const char *body, size_t len, const char *lname, struct mime_st
 
 /* ---- parse_header_addresses ---- */
 
+static bool ascii_fqdn_valid(const char *p, size_t n);
+
 static char *
 dupn(const char *p, size_t n)
 {
@@ -449,7 +452,7 @@ parse_internal(const char *str, size_t len, struct hdr_addr **out)
 				char *at2 = at != NULL ? strchr(at + 1, '@') : NULL;
 				size_t hl = at2 != NULL ? (size_t)(at2 - at - 1) : strlen(at + 1);
 				char *h = dupn(at + 1, hl);
-				bool ok = hdr_is_fqdn_valid(h, strlen(h));
+				bool ok = ascii_fqdn_valid(h, strlen(h));
 
 				free(h);
 				if (ok) {
@@ -472,7 +475,7 @@ parse_internal(const char *str, size_t len, struct hdr_addr **out)
 		r.address = address;
 		if (address != NULL)
 			split_address(&r);
-		r.invalid = r.host == NULL || !hdr_is_fqdn_valid(r.host, strlen(r.host));
+		r.invalid = r.host == NULL || !ascii_fqdn_valid(r.host, strlen(r.host));
 		push_addr(&v, &n, &cap, &r);
 		/* remove the match */
 		memmove(s.p, s.p + consumed, s.len - consumed);
@@ -495,7 +498,7 @@ parse_internal(const char *str, size_t len, struct hdr_addr **out)
 				continue;
 			}
 			split_address(&r);
-			r.invalid = r.host == NULL || !hdr_is_fqdn_valid(r.host, strlen(r.host));
+			r.invalid = r.host == NULL || !ascii_fqdn_valid(r.host, strlen(r.host));
 			push_addr(&v, &n, &cap, &r);
 		}
 	}
@@ -651,7 +654,7 @@ parse_list(const char *str, size_t len, struct hdr_addr **out)
 				r.comment = xstrdup(comment.p);
 			if (r.phrase == NULL && r.comment != NULL)
 				r.phrase = xstrdup(r.comment);
-			r.invalid = r.host == NULL || !hdr_is_fqdn_valid(r.host, strlen(r.host));
+			r.invalid = r.host == NULL || !ascii_fqdn_valid(r.host, strlen(r.host));
 			push_addr(&v, &n, &cap, &r);
 		}
 		mime_str_free(&phrase);
@@ -813,13 +816,118 @@ host_at(const struct sa_settings *set, const char *l, size_t n, size_t s, size_t
 }
 
 static bool
+utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t k;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			k = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			k = 2;
+		else if (c >= 0xf0 && c <= 0xf4)
+			k = 3;
+		else
+			return false;
+		if (i + k >= n)
+			return false;
+		for (size_t j = 1; j <= k; j++)
+			if ((s[i + j] & 0xc0) != 0x80)
+				return false;
+		/* is_valid_utf_8: no overlongs, surrogates or > U+10FFFF */
+		if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] > 0x9f) ||
+		    (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] > 0x8f))
+			return false;
+		i += k + 1;
+	}
+	return true;
+}
+
+void
+hdr_idn_to_ascii(const char *s, size_t n, struct mime_str *out)
+{
+	static const char *const dots[] = {
+		"\xe2\x80\xa4", "\xe3\x80\x82", "\xef\xbc\x8e", "\xef\xbd\xa1",
+		"\xef\xb9\x92"
+	};
+	bool plain = true, latin1 = true;
+	struct mime_str in = { 0 };
+	char *ace = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!(isalnum(c) || c == '_' || c == '.' || c == ':' || c == '[' || c == ']' ||
+		      c == '-'))
+			plain = false;
+		if (!(isalnum(c) || c == '_' || c == '.' || c == '-' || (c >= 0xc0 && c <= 0xd6) ||
+		      (c >= 0xd8 && c <= 0xde) || (c >= 0xe0 && c <= 0xf6) ||
+		      (c >= 0xf8 && c <= 0xfe)))
+			latin1 = false;
+	}
+	if (plain || !(utf8_valid((const unsigned char *)s, n) || latin1)) {
+		/* all ASCII, or no charset detected: lowercased */
+		for (size_t i = 0; i < n; i++)
+			mime_str_addc(out, (char)tolower((unsigned char)s[i]));
+		return;
+	}
+	mime_str_add(&in, "", 0);
+	if (utf8_valid((const unsigned char *)s, n)) {
+		for (size_t i = 0; i < n; i++) {
+			size_t k;
+
+			for (k = 0; k < N_ELEMENTS(dots); k++)
+				if (i + 3 <= n && memcmp(s + i, dots[k], 3) == 0)
+					break;
+			if (k < N_ELEMENTS(dots)) {
+				mime_str_addc(&in, '.');
+				i += 2;
+			} else {
+				mime_str_addc(&in, s[i]);
+			}
+		}
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)s[i];
+
+			if (c < 0x80) {
+				mime_str_addc(&in, (char)c);
+			} else {
+				mime_str_addc(&in, (char)(0xc0 | (c >> 6)));
+				mime_str_addc(&in, (char)(0x80 | (c & 0x3f)));
+			}
+		}
+	}
+	/* libidn2 stops at a NUL, as Net::LibIDN2 does */
+	if (idn2_to_ascii_8z(in.p, &ace, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) == IDN2_OK)
+		mime_str_add(out, ace, strlen(ace));
+	else if (utf8_valid((const unsigned char *)s, n))
+		mime_str_add(out, in.p, in.len);	/* dots mapped, case kept */
+	else
+		mime_str_add(out, s, n);
+	idn2_free(ace);
+	mime_str_free(&in);
+}
+
+/* is_fqdn_valid(idn_to_ascii($host), 1) */
+static bool
 ascii_fqdn_valid(const char *p, size_t n)
 {
-	/* idn_to_ascii on non-ASCII needs libidn2; such hosts fail here */
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)p[i] >= 0x80)
-			return false;
-	return hdr_is_fqdn_valid(p, n);
+	struct mime_str a = { 0 };
+	bool ok;
+
+	mime_str_add(&a, "", 0);
+	hdr_idn_to_ascii(p, n, &a);
+	ok = hdr_is_fqdn_valid(a.p, a.len);
+	mime_str_free(&a);
+	return ok;
 }
 
 bool

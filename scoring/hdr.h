@@ -41,6 +41,10 @@ struct hdr_addr {
 size_t hdr_parse_addresses(const char *str, size_t len, struct hdr_addr **out);
 void hdr_addrs_free(struct hdr_addr *a, size_t n);
 
+/* Util::idn_to_ascii: ASCII lowercased, an international name in its
+ * ACE form (libidn2, as Net::LibIDN2), appended to out. */
+void hdr_idn_to_ascii(const char *s, size_t n, struct mime_str *out);
+
 /* Util::is_fqdn_valid($host, 1). */
 bool hdr_is_fqdn_valid(const char *host, size_t len);
 

@@ -668,9 +668,12 @@ do_get(struct msgview *mv, const char *request_in, struct strlist *vals)
 				const struct strlist *h = get_list(mv, "EnvelopeFrom:first:addr:host");
 
 				if (h->n > 0) {
-					char *d = lower_dup(h->v[0].p);
+					struct mime_str d = { 0 };
 
-					strlist_add_owned(&res, d, strlen(d));
+					mime_str_add(&d, "", 0);
+					hdr_idn_to_ascii(h->v[0].p, h->v[0].len, &d);
+					sl_add_str(&res, &d);
+					mime_str_free(&d);
 				}
 			} else if (strcmp(l, "x-authordomain") == 0) {
 				const struct strlist *h = get_list(mv, "From:addr:host");
@@ -687,8 +690,7 @@ do_get(struct msgview *mv, const char *request_in, struct strlist *vals)
 						continue;
 					if (s.len > 0)
 						mime_str_addc(&s, ' ');
-					for (size_t k = 0; k < h->v[i].len; k++)
-						mime_str_addc(&s, (char)tolower((unsigned char)h->v[i].p[k]));
+					hdr_idn_to_ascii(h->v[i].p, h->v[i].len, &s);
 				}
 				if (h->n > 0)
 					sl_add_str(&res, &s);
