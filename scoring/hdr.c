@@ -508,9 +508,13 @@ parse_internal(const char *str, size_t len, struct hdr_addr **out)
 }
 
 /* A small RFC 5322 address-list reader standing in for Email::Address::XS
- * (which SpamAssassin consults when its own parser finds fewer addresses
- * than the commas promise or sees nested comments): splits at commas
- * outside quotes, comments and angle brackets. */
+ * (Dovecot's parser), which SpamAssassin consults when its own parser
+ * finds fewer addresses than the commas promise.  What matters is how
+ * many elements it finds and which come back empty: an empty element
+ * (",,") gives an object with neither phrase nor address, and so does a
+ * word without "@" that is not the last element; SpamAssassin then uses
+ * the whole input as the phrase.  An empty element after the last comma
+ * is not counted. */
 static size_t
 parse_list(const char *str, size_t len, struct hdr_addr **out)
 {
@@ -527,18 +531,21 @@ parse_list(const char *str, size_t len, struct hdr_addr **out)
 		mime_str_addc(&s, str[k]);
 	}
 	/* a group: "name:" before the members, ";" after them */
+	bool group = false;
 	{
 		size_t k = 0;
 
 		while (k < s.len && strchr("\"()<>:", s.p[k]) == NULL)
 			k++;
-		if (k < s.len && s.p[k] == ':')
+		if (k < s.len && s.p[k] == ':') {
 			i = k + 1;
+			group = true;
+		}
 	}
 	while (i <= s.len) {
 		size_t b = i;
 		int depth = 0;
-		bool quote = false, angle = false;
+		bool quote = false, angle = false, last;
 
 		while (i < s.len) {
 			char c = s.p[i];
@@ -563,11 +570,20 @@ parse_list(const char *str, size_t len, struct hdr_addr **out)
 			}
 			i++;
 		}
+		last = i >= s.len;
 		/* one element s.p[b..i) */
 		struct mime_str phrase = { 0 }, comment = { 0 }, addr = { 0 };
 		size_t k = b;
-		bool in_angle = false, have_angle = false;
+		bool in_angle = false, have_angle = false, blank = true;
 
+		for (size_t q = b; q < i && q < s.len; q++)
+			if (!pspace(s.p[q]))
+				blank = false;
+		if (blank && (last || group)) {
+			/* nothing after the last comma, or an empty group */
+			i++;
+			continue;
+		}
 		mime_str_add(&phrase, "", 0);
 		mime_str_add(&comment, "", 0);
 		mime_str_add(&addr, "", 0);
@@ -640,23 +656,24 @@ parse_list(const char *str, size_t len, struct hdr_addr **out)
 			ph.len = 0;
 			ph.p[0] = '\0';
 		}
-		if (ph.len > 0 || addr.len > 0 || comment.len > 0) {
-			struct hdr_addr r;
+		struct hdr_addr r;
 
-			memset(&r, 0, sizeof(r));
-			if (addr.len > 0 && strchr(addr.p, '@') != NULL) {
-				r.address = xstrdup(addr.p);
-				split_address(&r);
-			}
-			if (ph.len > 0)
-				r.phrase = xstrdup(ph.p);
-			if (comment.len > 0)
-				r.comment = xstrdup(comment.p);
-			if (r.phrase == NULL && r.comment != NULL)
-				r.phrase = xstrdup(r.comment);
-			r.invalid = r.host == NULL || !ascii_fqdn_valid(r.host, strlen(r.host));
-			push_addr(&v, &n, &cap, &r);
+		memset(&r, 0, sizeof(r));
+		if (addr.len > 0 && strchr(addr.p, '@') != NULL) {
+			r.address = xstrdup(addr.p);
+			split_address(&r);
 		}
+		/* a bare word is a phrase only at the end of the list */
+		if (ph.len > 0 && (have_angle || last))
+			r.phrase = xstrdup(ph.p);
+		if (comment.len > 0)
+			r.comment = xstrdup(comment.p);
+		if (r.phrase == NULL && r.comment != NULL)
+			r.phrase = xstrdup(r.comment);
+		if (r.phrase == NULL && r.address == NULL)
+			r.phrase = xstrdup(s.p);	/* "use input as name" */
+		r.invalid = r.host == NULL || !hdr_is_fqdn_valid(r.host, strlen(r.host));
+		push_addr(&v, &n, &cap, &r);
 		mime_str_free(&phrase);
 		mime_str_free(&comment);
 		mime_str_free(&addr);

@@ -71,6 +71,12 @@ ascii_alnum_us(unsigned char c)
 	return isalnum(c) || c == '_';
 }
 
+static bool
+is_ws_ascii(char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
 static char
 lc(char c)
 {
@@ -330,6 +336,8 @@ struct style {
 struct attr {
 	char *name;		/* lowercased */
 	char *val;		/* decoded; never NULL (3.81 gives the name) */
+	size_t len;		/* of val, which may hold NULs */
+	bool utf8;		/* a Perl character string (else Latin-1 bytes) */
 };
 
 enum ms { MS_NONE, MS_INCLUDE, MS_RCDATA, MS_CDATA, MS_IGNORE };
@@ -358,6 +366,7 @@ struct hp {
 	struct smap uris;
 	struct smap backhair;
 	char *base_href;
+	size_t base_len;
 	char *anchor_last;
 	struct mime_str *anchors;
 	size_t nanchors, anchors_cap;
@@ -387,17 +396,59 @@ attr_get(const struct attr *a, size_t n, const char *name)
 	return NULL;
 }
 
-/* canon_uri: trim [\s\xA0] at both ends, cap at MAX_URI_LENGTH (8192). */
-static char *
-canon_uri(struct hp *hp, const char *u)
+static size_t
+attr_len(const struct attr *a, size_t n, const char *name)
 {
-	size_t n = strlen(u), b = 0, e = n, adv;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a[i].name, name) == 0)
+			return a[i].len;
+	return 0;
+}
 
+static bool
+attr_utf8(const struct attr *a, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a[i].name, name) == 0)
+			return a[i].utf8;
+	return false;
+}
+
+/* A NUL-terminated copy of p[0..n), which may hold NULs itself. */
+static char *
+dup_bytes(const char *p, size_t n)
+{
+	char *d = xmalloc(n + 1);
+
+	if (n > 0)
+		memcpy(d, p, n);
+	d[n] = '\0';
+	return d;
+}
+
+/* canon_uri: trim [\s\xA0] at both ends, cap at MAX_URI_LENGTH (8192)
+ * characters.  utf8: u is a character string (UTF-8), else bytes. */
+static char *
+canon_uri(struct hp *hp, const char *u, size_t n, bool utf8, size_t *len_r)
+{
+	size_t b = 0, e = n, adv;
+
+	if (!utf8) {
+		while (b < e && ((unsigned char)u[b] == 0xa0 || is_ws_ascii(u[b])))
+			b++;
+		while (e > b && ((unsigned char)u[e - 1] == 0xa0 || is_ws_ascii(u[e - 1])))
+			e--;
+		if (e - b > 8192) {
+			hp->r->uri_truncated = true;
+			e = b + 8192;
+		}
+		*len_r = e - b;
+		return dup_bytes(u + b, e - b);
+	}
 	while (b < e) {
 		uint32_t c = get_utf8((const unsigned char *)u + b, e - b, &adv);
 
-		if (!(c == 0xa0 || (hp->text_utf8 ? uni_space(c) :
-				    (c < 0x80 && uni_space(c)))))
+		if (!(c == 0xa0 || uni_space(c)))
 			break;
 		b += adv;
 	}
@@ -408,13 +459,11 @@ canon_uri(struct hp *hp, const char *u)
 			k--;
 		uint32_t c = get_utf8((const unsigned char *)u + k, e - k, &adv);
 
-		if (!(c == 0xa0 || (hp->text_utf8 ? uni_space(c) :
-				    (c < 0x80 && uni_space(c)))))
+		if (!(c == 0xa0 || uni_space(c)))
 			break;
 		e = k;
 	}
 	if (e - b > 8192) {
-		/* characters, not bytes */
 		size_t i = b, chars = 0;
 
 		while (i < e && chars < 8192) {
@@ -427,7 +476,8 @@ canon_uri(struct hp *hp, const char *u)
 			e = i;
 		}
 	}
-	return xstrndup(u + b, e - b);
+	*len_r = e - b;
+	return dup_bytes(u + b, e - b);
 }
 
 /* ---- RFC 2396 resolution (HTML.pm target_uri) ---- */
@@ -439,9 +489,9 @@ struct puri {
 
 /* ^(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))? */
 static void
-parse_uri(const char *u, struct puri *p)
+parse_uri(const char *u, size_t n, struct puri *p)
 {
-	size_t i = 0, n = strlen(u);
+	size_t i = 0;
 
 	memset(p, 0, sizeof(*p));
 	while (i < n && u[i] != ':' && u[i] != '/' && u[i] != '?' && u[i] != '#')
@@ -550,7 +600,7 @@ remove_dot_segments(const char *in, size_t n, struct mime_str *out)
 }
 
 static char *
-target_uri(const char *base, const char *r)
+target_uri(const char *base, size_t bn, const char *r, size_t rn, size_t *len_r)
 {
 	struct puri R, B;
 	struct mime_str t_path = { 0 }, res = { 0 };
@@ -558,8 +608,8 @@ target_uri(const char *base, const char *r)
 	size_t t_scheme_n = 0, t_auth_n = 0, t_query_n = 0;
 	bool has_scheme, has_auth, has_query;
 
-	parse_uri(r, &R);
-	parse_uri(base, &B);
+	parse_uri(r, rn, &R);
+	parse_uri(base, bn, &B);
 	if (R.scheme != NULL && B.scheme != NULL && R.scheme_n == B.scheme_n &&
 	    memcmp(R.scheme, B.scheme, R.scheme_n) == 0)
 		R.scheme = NULL;
@@ -659,27 +709,31 @@ target_uri(const char *base, const char *r)
 		mime_str_add(&res, R.frag, R.frag_n);
 	}
 	mime_str_free(&t_path);
+	*len_r = res.len;
 	return res.p;
 }
 
 static void
-push_uri(struct hp *hp, const char *uri)
+push_uri(struct hp *hp, const char *uri, size_t ulen, bool utf8)
 {
-	char *u = canon_uri(hp, uri);
+	size_t n;
+	char *u = canon_uri(hp, uri, ulen, utf8, &n);
 
-	if (*u == '\0') {
+	if (n == 0) {
 		free(u);
 		return;
 	}
 	if ((strncasecmp(u, "data:", 5) == 0) || (strncasecmp(u, "mailto:", 7) == 0) ||
 	    (strncasecmp(u, "file:", 5) == 0) || (strncasecmp(u, "cid:", 4) == 0) ||
 	    (strncasecmp(u, "tel:", 4) == 0)) {
-		add_uri_key(hp, u, strlen(u));
+		add_uri_key(hp, u, n);
 	} else {
-		char *t = target_uri(hp->base_href != NULL ? hp->base_href : "", u);
+		const char *base = hp->base_href != NULL ? hp->base_href : "";
+		size_t tn;
+		char *t = target_uri(base, hp->base_href != NULL ? hp->base_len : 0, u, n, &tn);
 
-		if (*t != '\0')
-			add_uri_key(hp, t, strlen(t));
+		if (tn > 0)
+			add_uri_key(hp, t, tn);
 		free(t);
 	}
 	free(u);
@@ -1026,12 +1080,6 @@ pool_str(struct hp *hp, const char *p, size_t n)
 {
 	strlist_add(&hp->strpool, p, n);
 	return hp->strpool.v[hp->strpool.n - 1].p;
-}
-
-static bool
-is_ws_ascii(char c)
-{
-	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
 static void
@@ -1399,6 +1447,23 @@ display_text(struct hp *hp, const char *p, size_t n, bool invisible)
 
 /* ---- entity decoding (HTML::Parser decode_entities) ---- */
 
+/* Code points below U+0100 (all a byte string holds) back to bytes. */
+static void
+utf8_to_latin1(const char *p, size_t n, struct mime_str *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if ((c == 0xc2 || c == 0xc3) && i + 1 < n &&
+		    ((unsigned char)p[i + 1] & 0xc0) == 0x80) {
+			mime_str_addc(out, (char)(((c & 0x03) << 6) | ((unsigned char)p[i + 1] & 0x3f)));
+			i++;
+			continue;
+		}
+		mime_str_addc(out, (char)c);
+	}
+}
+
 /* Appends the decoded p[0..n); returns true when the result would be a
  * Perl character string (input was, or a replacement above U+00FF). */
 static bool
@@ -1487,20 +1552,28 @@ decode_entities(const char *p, size_t n, bool expand_prefix, bool utf8,
 
 			while (s < n && ascii_alnum_us((unsigned char)p[s]))
 				s++;
-			if (s > name && s - name < sizeof(nb)) {
-				memcpy(nb, p + name, s - name);
-				nb[s - name] = '\0';
-				d = htmlEntityLookup((const xmlChar *)nb);
-				/* Latin-1 (and amp/lt/gt/quot/apos) need no ';',
-				 * the others only count with one */
-				if (d != NULL && d->value >= 256 && !(s < n && p[s] == ';'))
-					d = NULL;
+			if (s > name) {
+				/* no entity name is longer than 8: a longer run can
+				 * only match by its prefix */
+				size_t nl = s - name < sizeof(nb) - 1 ? s - name : sizeof(nb) - 1;
+
+				memcpy(nb, p + name, nl);
+				nb[nl] = '\0';
+				if (s - name < sizeof(nb) - 1) {
+					d = htmlEntityLookup((const xmlChar *)nb);
+					/* Latin-1 (and amp/lt/gt/quot/apos) need no
+					 * ';', the others only count with one */
+					if (d != NULL && d->value >= 256 && !(s < n && p[s] == ';'))
+						d = NULL;
+				}
 				if (d == NULL && expand_prefix) {
-					for (size_t ss = s - 1; ss > name; ss--) {
-						nb[ss - name] = '\0';
+					size_t top = s - name - 1 < nl ? s - name - 1 : nl;
+
+					for (size_t k = top; k > 0; k--) {
+						nb[k] = '\0';
 						d = htmlEntityLookup((const xmlChar *)nb);
 						if (d != NULL && d->value < 256) {
-							s = ss;
+							s = name + k;
 							break;
 						}
 						d = NULL;
@@ -1574,12 +1647,30 @@ word_class(uint32_t c, bool utf8)
 	return !(utf8 && uni_space(c));
 }
 
+/* Perl's \w.  Beyond ASCII only on character strings, and there
+ * approximately: letters and digits are everything but the punctuation
+ * and symbol blocks below. */
 static bool
 is_w(uint32_t c, bool utf8)
 {
 	if (c < 0x80)
 		return isalnum((int)c) || c == '_';
-	return utf8 && !uni_space(c);
+	if (!utf8 || uni_space(c))
+		return false;
+	if (c < 0xc0)
+		return c == 0xaa || c == 0xb5 || c == 0xba;
+	if (c == 0xd7 || c == 0xf7)
+		return false;
+	if (c >= 0x2000 && c <= 0x2bff)
+		return false;
+	if (c >= 0x3000 && c <= 0x303f)
+		return c >= 0x3005 && c <= 0x3007;
+	if ((c >= 0xff00 && c <= 0xff0f) || (c >= 0xff1a && c <= 0xff20) ||
+	    (c >= 0xff3b && c <= 0xff40) || (c >= 0xff5b && c <= 0xff65))
+		return c == 0xff3f;
+	if (c >= 0xfe30 && c <= 0xfe6f)
+		return false;
+	return true;
 }
 
 static void
@@ -1590,63 +1681,86 @@ html_uri(struct hp *hp, const char *tag, struct attr *a, size_t n)
 		const char *bg = attr_get(a, n, "background");
 
 		if (bg != NULL)
-			push_uri(hp, bg);
+			push_uri(hp, bg, attr_len(a, n, "background"), attr_utf8(a, n, "background"));
 	} else if (!strcmp(tag, "a") || !strcmp(tag, "area") || !strcmp(tag, "link") ||
 		   !strcmp(tag, "img") || !strcmp(tag, "frame") || !strcmp(tag, "iframe") ||
 		   !strcmp(tag, "embed") || !strcmp(tag, "script") || !strcmp(tag, "bgsound")) {
 		bool is_href = tag[0] == 'a' || tag[0] == 'l';
 		const char *key = is_href ? "href" : "src";
-		const char *v = NULL;
+		const char *v;
+		size_t vl;
+		bool vu;
 
-		/* bad formatted html: an attribute named like "\w{1,8}/href" */
+		/* bad formatted html: an attribute named like "\w{1,8}/href"
+		 * becomes the href (html_tests sees the change too) */
 		for (size_t i = 0; i < n; i++) {
 			const char *sl = strstr(a[i].name, is_href ? "/href" : "/src");
+			size_t h;
 
-			if (sl != NULL && sl > a[i].name && ascii_alnum_us((unsigned char)sl[-1]))
-				v = a[i].val;
-		}
-		if (v == NULL)
-			v = attr_get(a, n, key);
-		if (v != NULL) {
-			if (is_href) {
-				/* drop U+FEFF */
-				struct mime_str t = { 0 };
-				size_t len = strlen(v);
-
-				mime_str_add(&t, "", 0);
-				for (size_t i = 0; i < len; i++) {
-					if (i + 2 < len && (unsigned char)v[i] == 0xef &&
-					    (unsigned char)v[i + 1] == 0xbb &&
-					    (unsigned char)v[i + 2] == 0xbf) {
-						i += 2;
-						continue;
-					}
-					mime_str_addc(&t, v[i]);
-				}
-				push_uri(hp, t.p);
-				mime_str_free(&t);
+			if (sl == NULL || sl == a[i].name || !ascii_alnum_us((unsigned char)sl[-1]))
+				continue;
+			for (h = 0; h < n; h++)
+				if (h != i && strcmp(a[h].name, key) == 0)
+					break;
+			if (h < n) {
+				free(a[h].val);
+				a[h].val = a[i].val;
+				a[h].len = a[i].len;
+				a[h].utf8 = a[i].utf8;
+				a[i].val = xstrdup("");
+				a[i].len = 0;
+				free(a[i].name);
+				a[i].name = xstrdup("");
 			} else {
-				push_uri(hp, v);
+				free(a[i].name);
+				a[i].name = xstrdup(key);
 			}
 		}
+		for (size_t i = 0; is_href && i < n; i++) {
+			/* s/\x{FEFF}//g on the attribute itself (html_tests reads
+			 * it again for the anchor) */
+			if (strcmp(a[i].name, "href") != 0)
+				continue;
+			size_t o = 0;
+
+			for (size_t k = 0; k < a[i].len; k++) {
+				if (k + 2 < a[i].len && (unsigned char)a[i].val[k] == 0xef &&
+				    (unsigned char)a[i].val[k + 1] == 0xbb &&
+				    (unsigned char)a[i].val[k + 2] == 0xbf) {
+					k += 2;
+					continue;
+				}
+				a[i].val[o++] = a[i].val[k];
+			}
+			a[i].val[o] = '\0';
+			a[i].len = o;
+		}
+		v = attr_get(a, n, key);
+		vl = attr_len(a, n, key);
+		vu = attr_utf8(a, n, key);
+		if (v != NULL)
+			push_uri(hp, v, vl, vu);
 		if (is_href) {
 			const char *sr = attr_get(a, n, "data-saferedirecturl");
 
 			if (sr != NULL)
-				push_uri(hp, sr);
+				push_uri(hp, sr, attr_len(a, n, "data-saferedirecturl"),
+					 attr_utf8(a, n, "data-saferedirecturl"));
 		}
 	} else if (!strcmp(tag, "form")) {
 		const char *act = attr_get(a, n, "action");
 
 		if (act != NULL)
-			push_uri(hp, act);
+			push_uri(hp, act, attr_len(a, n, "action"), attr_utf8(a, n, "action"));
 	} else if (!strcmp(tag, "base")) {
 		const char *href = attr_get(a, n, "href");
 
 		if (href != NULL && *href != '\0' && strcmp(href, "0") != 0) {
-			char *u = canon_uri(hp, href);
+			bool hu = attr_utf8(a, n, "href");
+			size_t ul;
+			char *u = canon_uri(hp, href, attr_len(a, n, "href"), hu, &ul);
 
-			push_uri(hp, u);
+			push_uri(hp, u, ul, hu);
 			/* m@^(?:https?|ftp):/{0,2}@i */
 			if (strncasecmp(u, "http:", 5) == 0 || strncasecmp(u, "https:", 6) == 0 ||
 			    strncasecmp(u, "ftp:", 4) == 0) {
@@ -1683,14 +1797,15 @@ html_uri(struct hp *hp, const char *tag, struct attr *a, size_t n)
 						}
 					}
 				}
-				size_t ul = strlen(u);
-				char *nb = xmalloc(ul + 2);
-				memcpy(nb, u, ul);
-				if (ul == 0 || u[ul - 1] != '/')
-					nb[ul++] = '/';
-				nb[ul] = '\0';
+				size_t bl = strlen(u);
+				char *nb = xmalloc(bl + 2);
+				memcpy(nb, u, bl);
+				if (bl == 0 || u[bl - 1] != '/')
+					nb[bl++] = '/';
+				nb[bl] = '\0';
 				free(hp->base_href);
 				hp->base_href = nb;
+				hp->base_len = bl;
 			}
 			free(u);
 		}
@@ -1746,12 +1861,10 @@ html_uri(struct hp *hp, const char *tag, struct attr *a, size_t n)
 					mime_str_add(&t, v, (size_t)(e - v));
 					if (nl != NULL)
 						mime_str_add(&t, nl, strlen(nl));
-					push_uri(hp, t.p);
+					push_uri(hp, t.p, t.len, attr_utf8(a, n, "content"));
 					mime_str_free(&t);
 				} else {
-					char *t = xstrndup(v, vl);
-					push_uri(hp, t);
-					free(t);
+					push_uri(hp, v, vl, attr_utf8(a, n, "content"));
 				}
 			}
 		}
@@ -1862,11 +1975,13 @@ html_tests(struct hp *hp, const char *tag, struct attr *a, size_t n)
 		r->embeds = true;
 	if (!strcmp(tag, "a")) {
 		const char *href = attr_get(a, n, "href");
-		char *u = href != NULL ? canon_uri(hp, href) : xstrdup("");
+		size_t ul = 0;
+		char *u = href != NULL ? canon_uri(hp, href, attr_len(a, n, "href"),
+						   attr_utf8(a, n, "href"), &ul) : xstrdup("");
 
 		free(hp->anchor_last);
 		hp->anchor_last = u;
-		add_uri_key(hp, u, strlen(u));
+		add_uri_key(hp, u, ul);
 		grow_strs(&hp->anchors, &hp->nanchors, &hp->anchors_cap);
 	}
 	if (!strcmp(tag, "title")) {
@@ -2220,6 +2335,8 @@ ev_start(struct hp *hp, const char *nb, const char *ne, struct tok *t, size_t nt
 	for (size_t i = 0; i < nt; i++) {
 		char *name = xstrndup(t[i].nb, (size_t)(t[i].ne - t[i].nb));
 		char *val;
+		size_t vlen;
+		bool vutf8;
 
 		if (t[i].vb != NULL) {
 			const char *b = t[i].vb;
@@ -2231,10 +2348,22 @@ ev_start(struct hp *hp, const char *nb, const char *ne, struct tok *t, size_t nt
 				len -= 2;
 			}
 			mime_str_add(&d, "", 0);
-			decode_entities(b, len, false, hp->in_utf8, &d);
+			vutf8 = decode_entities(b, len, false, hp->in_utf8, &d);
+			if (!vutf8) {
+				/* a byte string: Latin-1 bytes, as Perl holds it */
+				struct mime_str l = { 0 };
+
+				mime_str_add(&l, "", 0);
+				utf8_to_latin1(d.p, d.len, &l);
+				mime_str_free(&d);
+				d = l;
+			}
 			val = d.p;
+			vlen = d.len;
 		} else {
 			val = xstrdup(name);	/* 3.81: the name as written */
+			vlen = strlen(val);
+			vutf8 = hp->in_utf8;
 		}
 		for (char *q = name; *q; q++)
 			*q = lc(*q);
@@ -2245,6 +2374,8 @@ ev_start(struct hp *hp, const char *nb, const char *ne, struct tok *t, size_t nt
 		}
 		a[na].name = name;
 		a[na].val = val;
+		a[na].len = vlen;
+		a[na].utf8 = vutf8;
 		na++;
 	}
 	html_tag(hp, tag, a, na, 1);
@@ -2851,6 +2982,8 @@ hp_eof(struct hp *hp)
 			ev_text(hp, s, (size_t)(end - s));
 		hp->pend.len = 0;
 	}
+	/* the end_document event: it too flushes a pending end tag */
+	ev_none(hp);
 }
 
 /* ---- the SpamAssassin side: HTML.pm parse() ---- */

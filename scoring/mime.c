@@ -450,13 +450,12 @@ mime_all_headers(struct mime_msg *msg, struct mime_node *node, bool raw,
 		if (first[i] != i)
 			continue;
 		const char *ln = node->hdrs[i].lname;
+		size_t l = node->hdrs[i].name_len;
 		bool found = true;
 
 		if (raw) {
 			/* raw_header() trims the key; stored keys are not
 			 * trimmed, so a key with spaces finds nothing */
-			size_t l = strlen(ln);
-
 			found = l > 0 && !(ln[0] == ' ' || (ln[0] >= '\t' && ln[0] <= '\r')) &&
 				!(ln[l - 1] == ' ' || (ln[l - 1] >= '\t' && ln[l - 1] <= '\r'));
 		}
@@ -471,7 +470,7 @@ mime_all_headers(struct mime_msg *msg, struct mime_node *node, bool raw,
 				mime_hdr_decoded(msg, &node->hdrs[j - 1], &clen);
 				clen++;
 			}
-			size += strlen(ln) + clen + 2;
+			size += l + clen + 2;
 			if (size > MIME_MAX_HEADER_LENGTH) {
 				truncated = true;
 				break;
@@ -1017,8 +1016,7 @@ parse_multipart(struct mime_msg *msg, struct mime_node *node, const char *bounda
 				if (pa.v[pa.n - 1].len == 0)
 					pa.n--;
 			}
-			if (have_header)
-				add_part_header(msg, part, &header);
+			/* a header still pending here is dropped, as SA drops it */
 			const char *ctv, *type, *pb, *cs, *nm;
 			size_t ctl;
 			bool missing;

@@ -337,6 +337,11 @@ encode_name(const char *cs, bool *none)
 	};
 
 	*none = false;
+	/* "" would be the locale's charset to iconv; Encode knows no "" */
+	if (*cs == '\0' || strcasecmp(cs, "char") == 0 || strcasecmp(cs, "wchar_t") == 0) {
+		*none = true;
+		return NULL;
+	}
 	for (size_t i = 0; i < N_ELEMENTS(unknown); i++)
 		if (strcasecmp(cs, unknown[i]) == 0) {
 			*none = true;
@@ -427,7 +432,14 @@ iconv_decode(const char *name, const char *p, size_t n, bool strict,
 				ret = 0;
 				break;
 			}
-			/* EILSEQ / EINVAL: substitute and go on */
+			if (errno == EINVAL) {
+				/* a character cut by the end: Encode's multi-byte
+				 * tables drop it, its UTF-8 decoder substitutes */
+				if (strcasecmp(name, "UTF-8") == 0)
+					put_cp(out, 0xfffd);
+				break;
+			}
+			/* EILSEQ: substitute and go on */
 			put_cp(out, 0xfffd);
 			in++;
 			inleft--;
