@@ -2251,6 +2251,19 @@ enum ev { EV_TEXT, EV_COMMENT, EV_START, EV_END, EV_DECL, EV_PROCESS, EV_NONE };
 
 static void ev_end(struct hp *hp, const char *name, size_t n);
 
+/* A tag or attribute name, lowercased.  A NUL is part of a name to
+ * HTML::Parser; here it turns into \x01 so "a\0b" never reads as "a". */
+static char *
+name_dup(const char *p, size_t n)
+{
+	char *s = xmalloc(n + 1);
+
+	for (size_t i = 0; i < n; i++)
+		s[i] = p[i] == '\0' ? '\x01' : lc(p[i]);
+	s[n] = '\0';
+	return s;
+}
+
 static bool
 ev_pre(struct hp *hp, enum ev e)
 {
@@ -2286,10 +2299,8 @@ ev_end(struct hp *hp, const char *name, size_t n)
 {
 	if (!ev_pre(hp, EV_END))
 		return;
-	char *tag = xstrndup(name, n);
+	char *tag = name_dup(name, n);
 
-	for (char *q = tag; *q; q++)
-		*q = lc(*q);
 	html_tag(hp, tag, NULL, 0, -1);
 	free(tag);
 }
@@ -2326,14 +2337,12 @@ ev_start(struct hp *hp, const char *nb, const char *ne, struct tok *t, size_t nt
 {
 	if (!ev_pre(hp, EV_START))
 		return;
-	char *tag = xstrndup(nb, (size_t)(ne - nb));
+	char *tag = name_dup(nb, (size_t)(ne - nb));
 	struct attr *a = xcalloc(nt + 1, sizeof(*a));
 	size_t na = 0;
 
-	for (char *q = tag; *q; q++)
-		*q = lc(*q);
 	for (size_t i = 0; i < nt; i++) {
-		char *name = xstrndup(t[i].nb, (size_t)(t[i].ne - t[i].nb));
+		char *name = name_dup(t[i].nb, (size_t)(t[i].ne - t[i].nb));
 		char *val;
 		size_t vlen;
 		bool vutf8;
@@ -2361,12 +2370,13 @@ ev_start(struct hp *hp, const char *nb, const char *ne, struct tok *t, size_t nt
 			val = d.p;
 			vlen = d.len;
 		} else {
-			val = xstrdup(name);	/* 3.81: the name as written */
-			vlen = strlen(val);
+			/* 3.81: the name as written */
+			vlen = (size_t)(t[i].ne - t[i].nb);
+			val = xmalloc(vlen + 1);
+			memcpy(val, t[i].nb, vlen);
+			val[vlen] = '\0';
 			vutf8 = hp->in_utf8;
 		}
-		for (char *q = name; *q; q++)
-			*q = lc(*q);
 		if (attr_get(a, na, name) != NULL) {
 			free(name);
 			free(val);
