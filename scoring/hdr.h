@@ -18,6 +18,8 @@
 
 /* Compiles the patterns; called by mime_global_init(). */
 void hdr_global_init(void);
+/* hdr_host.c's part of it. */
+void hdr_host_init(void);
 
 /* Node::_decode_header(body, name): body is the unfolded, trimmed value;
  * lname the lowercased field name (Received, Message-ID, Date,
@@ -47,6 +49,8 @@ void hdr_idn_to_ascii(const char *s, size_t n, struct mime_str *out);
 
 /* Util::is_fqdn_valid($host, 1). */
 bool hdr_is_fqdn_valid(const char *host, size_t len);
+/* is_fqdn_valid(idn_to_ascii($host), 1), as the address parser asks it. */
+bool hdr_fqdn_valid_idn(const char *host, size_t len);
 
 /* :host on one value: from_addr is true when :addr already ran (then the
  * host is whatever follows the last '@').  Appends the host and returns

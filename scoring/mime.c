@@ -21,9 +21,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "hdr.h"
 #include "html.h"
 #include "mime.h"
@@ -91,24 +88,7 @@ arena_track(struct mime_msg *msg, void *p)
 	a->frees[a->nfrees++] = p;
 }
 
-/* ---- regexes of Util::parse_content_type ---- */
-
-static pcre2_code *re_boundary, *re_charset, *re_name, *re_name0, *re_namecont;
-static pcre2_match_data *re_md;
-
-static pcre2_code *
-re_compile(const char *pat, uint32_t opts)
-{
-	int err;
-	PCRE2_SIZE off;
-	pcre2_code *c = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts,
-				      &err, &off, NULL);
-
-	if (c == NULL)
-		abort();	/* a constant pattern: a bug, not input */
-	(void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
-	return c;
-}
+/* ---- initialisation ---- */
 
 void
 mime_global_init(void)
@@ -119,390 +99,8 @@ mime_global_init(void)
 		return;
 	done = true;
 	mime_charset_init();
-	re_boundary = re_compile("\\bboundary\\s*=\\s*(\"[^\"]+|[^\\s\";]+(?=[\\s;]|$))",
-				 PCRE2_CASELESS);
-	re_charset = re_compile("\\bcharset\\s*=\\s*[\"']?(.*?)[\"']?(?:;|$)", PCRE2_CASELESS);
-	re_name = re_compile("\\b(?:file)?name\\s*=\\s*[\"']?(.*?)[\"']?(?:;|$)",
-			     PCRE2_CASELESS);
-	re_name0 = re_compile("\\b(?:file)?name\\*0\\s*=", PCRE2_CASELESS);
-	re_namecont = re_compile("\\b(?:file)?name\\*(\\d+)\\s*=\\s*[\"']?(.*?)[\"']?(?:;|$)",
-				 PCRE2_CASELESS);
-	re_md = pcre2_match_data_create(16, NULL);
+	mime_header_init();
 	hdr_global_init();
-}
-
-/* Returns the match's ovector or NULL. */
-static PCRE2_SIZE *
-re_match(pcre2_code *re, const char *s, size_t n, size_t start)
-{
-	int rc = pcre2_match(re, (PCRE2_SPTR)s, n, start, 0, re_md, NULL);
-
-	return rc > 0 ? pcre2_get_ovector_pointer(re_md) : NULL;
-}
-
-bool
-mime_parse_content_type(struct mime_msg *msg, const char *ct, size_t len,
-			const char **type_r, const char **boundary_r,
-			const char **charset_r, const char **name_r)
-{
-	bool missing = false;
-	PCRE2_SIZE *ov;
-
-	if (ct == NULL || len == 0 || (len == 1 && ct[0] == '0')) {
-		missing = true;
-		ct = "text/plain; charset=us-ascii";
-		len = strlen(ct);
-	}
-	*boundary_r = *charset_r = *name_r = NULL;
-	if ((ov = re_match(re_boundary, ct, len, 0)) != NULL) {
-		struct mime_str b = { 0 };
-
-		for (size_t i = ov[2]; i < ov[3]; i++)
-			if (ct[i] != '"')
-				mime_str_addc(&b, ct[i]);
-		*boundary_r = mime_strndup(msg, b.p != NULL ? b.p : "", b.len);
-		mime_str_free(&b);
-	}
-	if ((ov = re_match(re_charset, ct, len, 0)) != NULL)
-		*charset_r = mime_strndup(msg, ct + ov[2], ov[3] - ov[2]);
-	if ((ov = re_match(re_name, ct, len, 0)) != NULL)
-		*name_r = mime_strndup(msg, ct + ov[2], ov[3] - ov[2]);
-	if ((*name_r == NULL || **name_r == '\0' || strcmp(*name_r, "0") == 0) &&
-	    re_match(re_name0, ct, len, 0) != NULL) {
-		/* RFC 2231 continuations: $name[$1] = $2, joined in order */
-		struct { unsigned long idx; size_t b, e; } parts[64];
-		size_t np = 0, start = 0;
-		struct mime_str nm = { 0 };
-
-		while (np < 64 && (ov = re_match(re_namecont, ct, len, start)) != NULL) {
-			parts[np].idx = strtoul(ct + ov[2], NULL, 10);
-			parts[np].b = ov[4];
-			parts[np].e = ov[5];
-			np++;
-			start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
-			if (start > len)
-				break;
-		}
-		mime_str_add(&nm, "", 0);
-		for (unsigned long want = 0; want < 64; want++) {
-			/* a later assignment to the same index wins */
-			for (size_t i = np; i-- > 0;)
-				if (parts[i].idx == want) {
-					mime_str_add(&nm, ct + parts[i].b, parts[i].e - parts[i].b);
-					break;
-				}
-		}
-		*name_r = mime_strndup(msg, nm.p, nm.len);
-		mime_str_free(&nm);
-	}
-	/* the type itself */
-	size_t b = 0, e;
-	while (b < len && (ct[b] == ' ' || (ct[b] >= '\t' && ct[b] <= '\r')))
-		b++;
-	e = b;
-	while (e < len && ct[e] != ';')
-		e++;
-	/* s@^([^/]+(?:/[^/\s]*)?).*$@$1@s */
-	size_t k = b;
-	while (k < e && ct[k] != '/')
-		k++;
-	if (k > b && k < e) {
-		k++;
-		while (k < e && ct[k] != '/' && !(ct[k] == ' ' || (ct[k] >= '\t' && ct[k] <= '\r')))
-			k++;
-	}
-	char *t = mime_alloc(msg, k - b + 16);
-	size_t tn = 0;
-	for (size_t i = b; i < k; i++)
-		t[tn++] = (char)tolower((unsigned char)ct[i]);
-	t[tn] = '\0';
-	if (tn == 0)
-		missing = true;
-	if (tn == 0 || (strncmp(t, "text", 4) == 0 && !isalnum((unsigned char)t[4]) &&
-			t[4] != '_' && strcmp(t, "text/x-vcard") != 0 &&
-			strcmp(t, "text/calendar") != 0 && strcmp(t, "text/html") != 0)) {
-		strcpy(t, "text/plain");
-		tn = 10;
-	}
-	/* tr/\000-\040\177-\377\042\050\051\054\072-\077\100\133-\135//d */
-	size_t o = 0;
-	for (size_t i = 0; i < tn; i++) {
-		unsigned char c = (unsigned char)t[i];
-
-		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '(' || c == ')' || c == ',' ||
-		    (c >= ':' && c <= '?') || c == '@' || (c >= '[' && c <= ']'))
-			continue;
-		t[o++] = (char)c;
-	}
-	t[o] = '\0';
-	*type_r = t;
-	return missing;
-}
-
-/* ---- headers ---- */
-
-static uint32_t
-name_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
-
-
-static void
-node_add_header(struct mime_msg *msg, struct mime_node *node, const char *key,
-		size_t klen, const char *val, size_t vlen)
-{
-	struct mime_hdr *h;
-
-	if (node->nhdrs == node->hdrs_cap) {
-		size_t cap = node->hdrs_cap ? node->hdrs_cap * 2 : 16;
-		struct mime_hdr *v = mime_alloc(msg, cap * sizeof(*v));
-
-		if (node->nhdrs > 0)
-			memcpy(v, node->hdrs, node->nhdrs * sizeof(*v));
-		node->hdrs = v;
-		node->hdrs_cap = cap;
-	}
-	h = &node->hdrs[node->nhdrs++];
-	memset(h, 0, sizeof(*h));
-	h->name = mime_strndup(msg, key, klen);
-	h->name_len = klen;
-	h->lname = mime_strndup(msg, key, klen);
-	for (char *p = h->lname; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	h->lhash = name_hash(h->lname);
-	h->raw = mime_strndup(msg, val, vlen);
-	h->raw_len = vlen;
-}
-
-const char *
-mime_hdr_decoded(struct mime_msg *msg, struct mime_hdr *h, size_t *len_r)
-{
-	if (!h->dec_done) {
-		struct mime_str a = { 0 }, out = { 0 };
-		const char *r = h->raw;
-		size_t n = h->raw_len, i = 0;
-
-		/* s/\n[ \t]+/ /g; s/\s+$//; s/^\s+// */
-		mime_str_add(&a, "", 0);
-		while (i < n) {
-			if (r[i] == '\n' && i + 1 < n && (r[i + 1] == ' ' || r[i + 1] == '\t')) {
-				i++;
-				while (i < n && (r[i] == ' ' || r[i] == '\t'))
-					i++;
-				mime_str_addc(&a, ' ');
-				continue;
-			}
-			mime_str_addc(&a, r[i]);
-			i++;
-		}
-		size_t b = 0, e = a.len;
-		while (e > 0 && (a.p[e - 1] == ' ' || (a.p[e - 1] >= '\t' && a.p[e - 1] <= '\r')))
-			e--;
-		while (b < e && (a.p[b] == ' ' || (a.p[b] >= '\t' && a.p[b] <= '\r')))
-			b++;
-		mime_str_add(&out, "", 0);
-		hdr_decode_field(a.p + b, e - b, h->lname, &out);
-		h->dec = mime_strndup(msg, out.p, out.len);
-		h->dec_len = out.len;
-		h->dec_done = true;
-		mime_str_free(&a);
-		mime_str_free(&out);
-	}
-	*len_r = h->dec_len;
-	return h->dec;
-}
-
-struct mime_hdr *
-mime_hdr_next(struct mime_node *node, const char *lname, size_t *pos)
-{
-	uint32_t h = name_hash(lname);
-
-	while (*pos < node->nhdrs) {
-		struct mime_hdr *x = &node->hdrs[(*pos)++];
-
-		if (x->lhash == h && strcmp(x->lname, lname) == 0)
-			return x;
-	}
-	return NULL;
-}
-
-struct mime_hdr *
-mime_hdr_last(struct mime_node *node, const char *lname)
-{
-	uint32_t h = name_hash(lname);
-
-	for (size_t i = node->nhdrs; i-- > 0;)
-		if (node->hdrs[i].lhash == h && strcmp(node->hdrs[i].lname, lname) == 0)
-			return &node->hdrs[i];
-	return NULL;
-}
-
-void
-mime_delete_header(struct mime_node *node, const char *lname)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < node->nhdrs; i++)
-		if (strcmp(node->hdrs[i].lname, lname) != 0)
-			node->hdrs[o++] = node->hdrs[i];
-	/* (lhash stays valid: entries only move) */
-	node->nhdrs = o;
-}
-
-/* /^X-Spam-.*$/i on the keys: what check() deletes before the rules run */
-static void
-delete_x_spam(struct mime_node *node)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < node->nhdrs; i++) {
-		const char *l = node->hdrs[i].lname;
-
-		if (strncmp(l, "x-spam-", 7) == 0 && strchr(l, '\n') == NULL)
-			continue;
-		node->hdrs[o++] = node->hdrs[i];
-	}
-	node->nhdrs = o;
-}
-
-void
-mime_prepend_header(struct mime_msg *msg, struct mime_node *node, const char *name,
-		    const char *raw)
-{
-	node_add_header(msg, node, name, strlen(name), raw, strlen(raw));
-	struct mime_hdr h = node->hdrs[node->nhdrs - 1];
-
-	memmove(node->hdrs + 1, node->hdrs, (node->nhdrs - 1) * sizeof(h));
-	node->hdrs[0] = h;
-}
-
-/* The raw value as get_header($name, 1) gives it: s/\015?\012\s+/ /gs */
-static size_t
-raw_unfold(const char *r, size_t rl, struct mime_str *out)
-{
-	size_t n = 0;
-
-	for (size_t k = 0; k < rl; k++) {
-		if (r[k] == '\n' || (r[k] == '\r' && k + 1 < rl && r[k + 1] == '\n')) {
-			size_t m = r[k] == '\r' ? k + 2 : k + 1;
-
-			if (m < rl && (r[m] == ' ' || (r[m] >= '\t' && r[m] <= '\r'))) {
-				while (m < rl && (r[m] == ' ' || (r[m] >= '\t' && r[m] <= '\r')))
-					m++;
-				if (out != NULL)
-					mime_str_addc(out, ' ');
-				n++;
-				k = m - 1;
-				continue;
-			}
-		}
-		if (out != NULL)
-			mime_str_addc(out, r[k]);
-		n++;
-	}
-	return n;
-}
-
-void
-mime_all_headers(struct mime_msg *msg, struct mime_node *node, bool raw,
-		 struct mime_str *out)
-{
-	/* get_all_headers: names in order of first appearance, every value
-	 * of each at its own position; past MAX_HEADER_LENGTH the names
-	 * still to come are dropped.  Grouping goes through a hash so 10^5
-	 * headers stay linear. */
-	size_t n = node->nhdrs, cap = 16;
-	bool *keep = xcalloc(n + 1, sizeof(bool));
-	size_t *first = xcalloc(n + 1, sizeof(size_t));	/* group leader */
-	size_t *next = xcalloc(n + 1, sizeof(size_t));	/* next of the group */
-	size_t *slot;
-	size_t size = 0;
-	bool truncated = false;
-
-	while (cap < n * 2)
-		cap *= 2;
-	slot = xcalloc(cap, sizeof(size_t));	/* index + 1, 0 = empty */
-	for (size_t i = n; i-- > 0;) {
-		uint32_t h = node->hdrs[i].lhash;
-		size_t j = h & (cap - 1);
-
-		while (slot[j] != 0 && strcmp(node->hdrs[slot[j] - 1].lname, node->hdrs[i].lname) != 0)
-			j = (j + 1) & (cap - 1);
-		next[i] = slot[j];	/* the later one of the same name */
-		slot[j] = i + 1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		uint32_t h = node->hdrs[i].lhash;
-		size_t j = h & (cap - 1);
-
-		while (strcmp(node->hdrs[slot[j] - 1].lname, node->hdrs[i].lname) != 0)
-			j = (j + 1) & (cap - 1);
-		first[i] = slot[j] - 1;
-	}
-	for (size_t i = 0; i < n && !truncated; i++) {
-		if (first[i] != i)
-			continue;
-		const char *ln = node->hdrs[i].lname;
-		size_t l = node->hdrs[i].name_len;
-		bool found = true;
-
-		if (raw) {
-			/* raw_header() trims the key; stored keys are not
-			 * trimmed, so a key with spaces finds nothing */
-			found = l > 0 && !(ln[0] == ' ' || (ln[0] >= '\t' && ln[0] <= '\r')) &&
-				!(ln[l - 1] == ' ' || (ln[l - 1] >= '\t' && ln[l - 1] <= '\r'));
-		}
-		for (size_t j = i + 1; j != 0; j = next[j - 1]) {
-			size_t clen;
-
-			if (!found)
-				break;
-			if (raw) {
-				clen = raw_unfold(node->hdrs[j - 1].raw, node->hdrs[j - 1].raw_len, NULL);
-			} else {
-				mime_hdr_decoded(msg, &node->hdrs[j - 1], &clen);
-				clen++;
-			}
-			size += l + clen + 2;
-			if (size > MIME_MAX_HEADER_LENGTH) {
-				truncated = true;
-				break;
-			}
-			keep[j - 1] = true;
-		}
-	}
-	if (truncated)
-		msg->flags.truncated_header = true;
-	for (size_t j = 0; j < n; j++) {
-		if (!keep[j])
-			continue;
-		struct mime_hdr *h = &node->hdrs[j];
-
-		mime_str_add(out, h->name, h->name_len);
-		mime_str_add(out, ": ", 2);
-		if (raw) {
-			raw_unfold(h->raw, h->raw_len, out);
-		} else {
-			size_t dl;
-			const char *d = mime_hdr_decoded(msg, h, &dl);
-
-			mime_str_add(out, d, dl);
-			mime_str_addc(out, '\n');
-		}
-	}
-	if (out->p == NULL)
-		mime_str_add(out, "", 0);
-	free(keep);
-	free(first);
-	free(next);
-	free(slot);
 }
 
 /* ---- lines ---- */
@@ -754,7 +352,7 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 					v.len = MIME_MAX_HEADER_VALUE;
 					msg->flags.truncated_header = true;
 				}
-				node_add_header(msg, node, header.p, klen, v.p, v.len);
+				mime_node_add_header(msg, node, header.p, klen, v.p, v.len);
 				mime_str_free(&v);
 			}
 		}
@@ -796,7 +394,7 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 	if (top) {
 		msg->pristine_headers = mime_strndup(msg, pristine.p, pristine.len);
 		msg->pristine_headers_len = pristine.len;
-		delete_x_spam(node);
+		mime_delete_x_spam(node);
 	}
 	mime_str_free(&pristine);
 
@@ -966,7 +564,7 @@ add_part_header(struct mime_msg *msg, struct mime_node *part, struct mime_str *h
 
 	while (v < h->len && pspace(h->p[v]))
 		v++;
-	node_add_header(msg, part, h->p, k, h->p + v, h->len - v);
+	mime_node_add_header(msg, part, h->p, k, h->p + v, h->len - v);
 }
 
 static void

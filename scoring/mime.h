@@ -185,6 +185,13 @@ bool mime_normalize(const char *data, size_t len, const char *charset,
 void mime_qp_decode(const char *p, size_t len, struct mime_str *out);
 void mime_base64_decode(const char *p, size_t len, struct mime_str *out);
 
+/* Internal to mime*.c. */
+void mime_header_init(void);
+void mime_node_add_header(struct mime_msg *msg, struct mime_node *node, const char *key,
+			  size_t klen, const char *val, size_t vlen);
+/* What check() deletes before the rules run: /^X-Spam-.*$/i headers. */
+void mime_delete_x_spam(struct mime_node *node);
+
 /* Arena allocation for the views built on a tree (freed with it). */
 void *mime_alloc(struct mime_msg *msg, size_t n);
 char *mime_strndup(struct mime_msg *msg, const char *p, size_t n);
