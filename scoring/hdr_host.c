@@ -120,7 +120,8 @@ host_at(const struct sa_settings *set, const char *l, size_t n, size_t s, size_t
 
 	if (s > 0 && (l[s - 1] == '.' || l[s - 1] == '_' || l[s - 1] == '-'))
 		return false;
-	while (s + run < n && !pspace(l[s + run]))
+	/* \S{1,251}: no need to look further than that */
+	while (run < 252 && s + run < n && !pspace(l[s + run]))
 		run++;
 	if (run == 0)
 		return false;

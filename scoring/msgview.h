@@ -34,7 +34,14 @@ void msgview_global_init(void);
 
 /* data[0..len) is the message as delivered (LF or CRLF line ends);
  * it must stay valid until msgview_free.  envelope_from is the SMTP MAIL
- * FROM (NULL if unknown).  settings must outlive the view. */
+ * FROM without brackets ("" for the null sender, NULL if unknown): the
+ * views see it as the "Return-Path: <...>" header an MTA prepends at
+ * final delivery (get(), ALL, EnvelopeFrom, mimeheader part 0; not
+ * msgview_full, which stays the message as given).  Inbound X-Spam-*
+ * headers are hidden from get() and mimeheader, as SpamAssassin's check()
+ * deletes them (ALL:raw and msgview_full keep them).  settings must
+ * outlive the view.  Nothing is parsed before the first view is asked
+ * for. */
 struct msgview *msgview_new(const struct sa_settings *settings,
 			    const char *data, size_t len,
 			    const char *envelope_from);
