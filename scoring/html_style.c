@@ -461,7 +461,6 @@ html_text_style(struct hp *hp, const char *tagname, const struct attr *attrs,
 				nw.size = strtol(p, NULL, 10);
 		} else if (!strcmp(name, "style")) {
 			char *sty = xstrdup(val);
-			char *save = NULL;
 
 			/* split(/;/, ...) drops trailing empty fields */
 			for (char *part = sty, *next; part != NULL; part = next) {
@@ -602,7 +601,6 @@ html_text_style(struct hp *hp, const char *tagname, const struct attr *attrs,
 						nw.visibility = pool_str(hp, q, vl);
 				}
 			}
-			(void)save;
 			free(sty);
 			if (strcmp(nw.bg, "transparent") == 0)
 				memcpy(nw.bg, st_top(hp)->bg, sizeof(nw.bg));
