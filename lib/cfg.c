@@ -41,6 +41,8 @@ enum cfg_type {
 	CFG_USERS,
 	CFG_BOOL,	/* yes/no */
 	CFG_DIRS,	/* comma list of absolute folders, may be empty */
+	CFG_CHOICE,	/* one of the words in escapes, separated by '|' */
+	CFG_SUBMISSION,	/* smtp:HOST:PORT or an absolute program path */
 };
 
 struct cfg_key {
@@ -49,7 +51,7 @@ struct cfg_key {
 	size_t offset;
 	const char *def;	/* NULL = computed at load (hostname) */
 	unsigned long min, max;	/* CFG_UINT, CFG_TIME */
-	const char *escapes;	/* CFG_TEMPLATE: allowed after % */
+	const char *escapes;	/* CFG_TEMPLATE: allowed after %; CFG_CHOICE: a|b */
 };
 
 #define F(field) offsetof(struct lmtpd_config, field)
@@ -80,6 +82,18 @@ static const struct cfg_key cfg_keys[] = {
 	{ "spam_prefs", CFG_TEMPLATE, F(spam_prefs), "%h/.spamassassin/user_prefs",
 	  0, 0, "hund%" },
 	{ "spam_report", CFG_BOOL, F(spam_report), "no", 0, 0, NULL },
+	{ "sieve_script", CFG_TEMPLATE, F(sieve_script), "%h/.dovecot.sieve", 0, 0, "hund%" },
+	{ "sieve_before", CFG_PATH, F(sieve_before), "", 0, 0, NULL },
+	{ "sieve_after", CFG_PATH, F(sieve_after), "", 0, 0, NULL },
+	{ "folder_separator", CFG_CHOICE, F(folder_separator), ".", 0, 0, ".|/" },
+	{ "submission", CFG_SUBMISSION, F(submission), "smtp:127.0.0.1:25", 0, 0, NULL },
+	{ "submission_timeout", CFG_TIME, F(submission_timeout), "30s", 1, 3600, NULL },
+	{ "sieve_max_script_size", CFG_SIZE, F(sieve_max_script_size), "1M", 0, 0, NULL },
+	{ "sieve_max_actions", CFG_UINT, F(sieve_max_actions), "32", 1, 10000, NULL },
+	{ "sieve_max_redirects", CFG_UINT, F(sieve_max_redirects), "4", 0, 100, NULL },
+	{ "sieve_max_cpu_time", CFG_TIME, F(sieve_max_cpu_time), "30s", 1, 3600, NULL },
+	{ "sieve_vacation_max_days", CFG_UINT, F(sieve_vacation_max_days), "60", 1, 3650,
+	  NULL },
 };
 
 #define CFG_KEY_COUNT N_ELEMENTS(cfg_keys)
@@ -173,6 +187,42 @@ cfg_template_valid(const char *value, const char *escapes, bool needs_home,
 	return true;
 }
 
+/* submission: "smtp:HOST:PORT" (HOST may be [IPv6]) or the absolute path
+ * of a sendmail-compatible program.  Returns true when fine. */
+static bool
+cfg_submission_valid(const char *value, const char **why)
+{
+	const char *hp, *colon;
+	char *end;
+	long port;
+
+	if (value[0] == '/')
+		return true;
+	*why = "must be smtp:HOST:PORT or the absolute path of a sendmail-compatible "
+	       "program";
+	if (strncmp(value, "smtp:", 5) != 0)
+		return false;
+	hp = value + 5;
+	if (hp[0] == '[') {
+		const char *close = strchr(hp, ']');
+
+		if (close == NULL || close == hp + 1 || close[1] != ':')
+			return false;
+		colon = close + 1;
+	} else {
+		colon = strrchr(hp, ':');
+		if (colon == NULL || colon == hp || strpbrk(hp, " \t/") != NULL)
+			return false;
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 1 || port > 65535) {
+		*why = "port must be a number from 1 to 65535";
+		return false;
+	}
+	return true;
+}
+
 /* Validates value for key and stores it; returns NULL or a malloc'd reason. */
 static char *
 cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value)
@@ -233,6 +283,30 @@ cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value)
 		*(char **)field = xstrdup(value);
 		return NULL;
 	}
+	case CFG_CHOICE: {
+		size_t len = strlen(value);
+
+		for (const char *c = key->escapes; *c != '\0';) {
+			size_t clen = strcspn(c, "|");
+
+			if (clen == len && len > 0 && strncmp(c, value, len) == 0) {
+				free(*(char **)field);
+				*(char **)field = xstrdup(value);
+				return NULL;
+			}
+			c += clen;
+			if (*c == '|')
+				c++;
+		}
+		return xasprintf("'%s' must be one of: %s", key->name, key->escapes);
+	}
+	case CFG_SUBMISSION:
+		if (cfg_submission_valid(value, &why)) {
+			free(*(char **)field);
+			*(char **)field = xstrdup(value);
+			return NULL;
+		}
+		return xasprintf("'%s': %s", key->name, why);
 	case CFG_USERS:
 		if (strcmp(value, "static") != 0 && value[0] != '/')
 			return xasprintf("'users' must be 'static' or the absolute path of a map");
@@ -405,6 +479,8 @@ cfg_free(struct lmtpd_config **cfgp)
 		case CFG_TEMPLATE:
 		case CFG_USERS:
 		case CFG_DIRS:
+		case CFG_CHOICE:
+		case CFG_SUBMISSION:
 			free(*(char **)field);
 			break;
 		case CFG_LISTEN:

@@ -43,6 +43,17 @@ struct lmtpd_config {
 	char *rules_dir;		/* comma list, "" = no scoring */
 	char *spam_prefs;		/* template: %h %u %n %d */
 	bool spam_report;		/* add X-Spam-Report */
+	char *sieve_script;		/* template: %h %u %n %d */
+	char *sieve_before;		/* file or folder, "" = none */
+	char *sieve_after;		/* file or folder, "" = none */
+	char *folder_separator;		/* "." or "/" */
+	char *submission;		/* "smtp:host:port" or a program path */
+	unsigned int submission_timeout;	/* seconds */
+	uint64_t sieve_max_script_size;
+	unsigned int sieve_max_actions;
+	unsigned int sieve_max_redirects;
+	unsigned int sieve_max_cpu_time;	/* seconds */
+	unsigned int sieve_vacation_max_days;
 
 	char **text;			/* effective value of each key, table order */
 };
