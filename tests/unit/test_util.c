@@ -308,6 +308,7 @@ static const struct {
 } dsn_cases[] = {
 	{ DSN_DELIVERED, 250, "2.0.0", "sent", true, "250 2.0.0 <a@b> ID Saved" },
 	{ DSN_DISCARDED, 250, "2.0.0", "discarded", true, "250 2.0.0 <a@b> ID Saved" },
+	{ DSN_SENDER_OK, 250, "2.1.0", "sent", true, "250 2.1.0 <a@b> ID Ok" },
 	{ DSN_RCPT_OK, 250, "2.1.5", "sent", true, "250 2.1.5 <a@b> ID OK" },
 	{ DSN_UNKNOWN_USER, 550, "5.1.1", "bounced", false,
 	  "550 5.1.1 <a@b> ID User unknown" },
