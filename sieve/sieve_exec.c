@@ -1,0 +1,938 @@
+/* sieve_exec: one script through libsieve 2.2.6 (Debian's libsieve2).
+ *
+ * Facts about libsieve this file is built around (checked on bookworm):
+ * - sieve2_validate()/sieve2_execute() return SIEVE2_OK even when the
+ *   script has errors: only the ERRCALL callbacks tell;
+ * - the callback table ends with a {SIEVE2_VALUE_FIRST, NULL} entry (the
+ *   library walks it until value 0; SIEVE2_VALUE_LAST makes
+ *   sieve2_callbacks() fail with SIEVE2_ERROR_UNSUPPORTED);
+ * - it reports nothing for `stop` and nothing for the imap4flags
+ *   internal variable, and does not track the implicit keep.  So the text
+ *   handed to execute ends with a sentinel the user can not name:
+ *   `if exists "X-Lmtpd-End-<random>" { keep; }`.  Our getheader callback
+ *   sees the sentinel's name when execution reaches the end (no `stop`),
+ *   and the keep that follows carries the internal flags the implicit
+ *   keep must use (RFC 5232 3);
+ * - keep/fileinto hand over the current flags as the stringlist "flags";
+ *   vacation hands over "address", "fromaddr", "subject", "message",
+ *   "hash" (only with :handle), "days" and "mime" (non-zero with :mime),
+ *   after doing part of RFC 5230's checks itself (Auto-Submitted,
+ *   Precedence, the user's address in To/Cc/Bcc, system senders);
+ * - with a GETSUBADDRESS callback, every address part (:localpart,
+ *   :domain, :user, :detail) comes from that callback;
+ * - quoted strings reach the callbacks with their backslash escapes still
+ *   in ("\\Seen" arrives as two backslashes and "Seen"): strings without a
+ *   line break (quoted strings, in practice) are unescaped here; multi-line
+ *   text: strings have no escapes and are left alone;
+ * - imap4flags is broken in two ways: `setflag` on a non-empty flag list
+ *   frees the list and keeps a pointer into it (use after free, usually a
+ *   crash), and `removeflag` of the most recently added flag drops every
+ *   flag.  The text handed to execute is rewritten (sieve_rewrite_flags):
+ *   each `removeflag` first adds a flag of its own (so the flag removed is
+ *   never the first in the list), each `setflag` becomes "add a flag of
+ *   its own, remove it (which clears the list), addflag"; those helper
+ *   flags never leave this file;
+ * - address errors in message headers are reported through
+ *   ERRCALL_ADDRESS at run time and the test just does not match; the
+ *   same callback at validation time means the script itself holds a bad
+ *   address (redirect "not an address").
+ *
+ * Callbacks only record; the strings libsieve passes are copied, the
+ * strings handed to libsieve live in the view until it is freed. */
+#include "config.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gmime/gmime.h>
+#include <sieve2.h>
+
+#include "log.h"
+#include "message.h"
+#include "sieve_int.h"
+#include "xalloc.h"
+
+/* Header fields whose values are addresses: handed over raw, because
+ * libsieve parses addresses out of them (a decoded display name may hold
+ * ',' or '<'). */
+static const char *const sieve_address_fields[] = {
+	"from", "sender", "reply-to", "to", "cc", "bcc", "resent-from",
+	"resent-sender", "resent-to", "resent-cc", "resent-bcc", "return-path",
+	"delivered-to", "x-original-to", "envelope-to", "errors-to",
+	"disposition-notification-to", "mail-followup-to", "mail-reply-to",
+};
+
+struct sieve_hcache {
+	char *name;
+	char **values;		/* NULL-terminated; NULL: no such field */
+};
+
+struct sieve_view {
+	const struct sieve_msg *msg;
+	char *header;		/* the header block as stored */
+	size_t header_len;
+	struct message *parsed;
+	struct sieve_hcache *cache;
+	size_t cache_count;
+	/* Strings handed to libsieve (freed with the view). */
+	char **strings;
+	size_t string_count;
+};
+
+struct sieve_exec_state {
+	struct sieve_view *view;
+	struct sieve_budget *budget;
+	struct sieve_script_result *res;
+	const char *script;
+	const char *text;
+	size_t text_len;
+	bool validate;
+	bool sentinel_keep;	/* the next keep is the sentinel's */
+	bool over_budget;
+};
+
+static char sieve_sentinel_name[64];
+
+static const char *
+sieve_sentinel(void)
+{
+	if (sieve_sentinel_name[0] == '\0') {
+		unsigned char r[12];
+		char *p;
+
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+			/* Not secret, just unguessable by a script author;
+			 * the pid and time are a poor but working fallback. */
+			unsigned long long x = (unsigned long long)getpid() * 2654435761ULL ^
+					       (unsigned long long)time(NULL);
+
+			memcpy(r, &x, sizeof(x));
+			memset(r + sizeof(x), 0x5a, sizeof(r) - sizeof(x));
+		}
+		p = sieve_sentinel_name + snprintf(sieve_sentinel_name,
+						   sizeof(sieve_sentinel_name), "X-Lmtpd-End-");
+		for (size_t i = 0; i < sizeof(r); i++)
+			p += snprintf(p, 3, "%02x", r[i]);
+	}
+	return sieve_sentinel_name;
+}
+
+/* The prefix of the helper flags of sieve_rewrite_flags(). */
+static const char *
+sieve_flag_prefix(void)
+{
+	static char prefix[80];
+
+	if (prefix[0] == '\0')
+		snprintf(prefix, sizeof(prefix), "$%s-", sieve_sentinel() + 2);
+	return prefix;
+}
+
+/* s cut at max bytes (xstrndup copies exactly n bytes). */
+static char *
+sieve_strdup_max(const char *s, size_t max)
+{
+	return xstrndup(s, strnlen(s, max));
+}
+
+/* A string as the script meant it: RFC 5228 2.4.2 escapes ("\\" and
+ * "\"", and any other "\x" is "x") undone, unless it holds a line break
+ * (a multi-line text: string, which has no escapes). */
+static char *
+sieve_unescape(const char *in, size_t max)
+{
+	char *out;
+	size_t o = 0;
+
+	if (in == NULL)
+		return NULL;
+	if (strchr(in, '\n') != NULL)
+		return sieve_strdup_max(in, max);
+	out = xmalloc(strlen(in) + 1);
+	for (const char *p = in; *p != '\0' && o < max; p++) {
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static bool
+sieve_ident_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Rewrites the setflag and removeflag commands of text (see the top of
+ * this file) without changing line numbers: comments, quoted strings,
+ * multi-line strings and tags are copied as they are. */
+static void
+sieve_rewrite_flags(const char *text, size_t len, struct buf *out)
+{
+	size_t i = 0;
+	unsigned int n = 0;
+
+	while (i < len) {
+		char c = text[i];
+		size_t start = i;
+
+		if (c == '#') {
+			while (i < len && text[i] != '\n')
+				i++;
+		} else if (c == '/' && i + 1 < len && text[i + 1] == '*') {
+			const char *end = memmem(text + i + 2, len - i - 2, "*/", 2);
+
+			i = end != NULL ? (size_t)(end - text) + 2 : len;
+		} else if (c == '"') {
+			for (i++; i < len && text[i] != '"'; i++)
+				if (text[i] == '\\' && i + 1 < len)
+					i++;
+			if (i < len)
+				i++;
+		} else if (c == ':') {
+			/* A tag such as :flags. */
+			for (i++; i < len && sieve_ident_char(text[i]); i++)
+				;
+		} else if (sieve_ident_char(c) && !(c >= '0' && c <= '9')) {
+			size_t ilen;
+
+			while (i < len && sieve_ident_char(text[i]))
+				i++;
+			ilen = i - start;
+			if (ilen == 4 && strncasecmp(text + start, "text", 4) == 0 &&
+			    i < len && text[i] == ':') {
+				/* text: ... up to a line holding only ".". */
+				const char *p = text + i, *end = text + len;
+
+				for (;;) {
+					const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+					if (nl == NULL) {
+						i = len;
+						break;
+					}
+					p = nl + 1;
+					if ((end - p >= 2 && p[0] == '.' && p[1] == '\n') ||
+					    (end - p >= 3 && p[0] == '.' && p[1] == '\r' &&
+					     p[2] == '\n')) {
+						i = (size_t)(p - text) + 1;
+						break;
+					}
+				}
+			} else if (ilen == 7 && strncasecmp(text + start, "setflag", 7) == 0) {
+				n++;
+				buf_putf(out, "addflag \"%s%u\"; removeflag \"%s%u\"; addflag",
+					 sieve_flag_prefix(), n, sieve_flag_prefix(), n);
+				continue;
+			} else if (ilen == 10 &&
+				   strncasecmp(text + start, "removeflag", 10) == 0) {
+				n++;
+				buf_putf(out, "addflag \"%s%u\"; removeflag", sieve_flag_prefix(), n);
+				continue;
+			}
+		} else {
+			i++;
+		}
+		buf_put(out, text + start, i - start);
+	}
+}
+
+static char *
+view_keep(struct sieve_view *v, char *s)
+{
+	v->strings = xreallocarray(v->strings, v->string_count + 1, sizeof(char *));
+	v->strings[v->string_count++] = s;
+	return s;
+}
+
+struct sieve_view *
+sieve_view_new(const struct sieve_msg *msg)
+{
+	struct sieve_view *v = xcalloc(1, sizeof(*v));
+	struct buf b;
+	int nl = 0;
+
+	v->msg = msg;
+	/* Copies the header block (up to the empty line) out of the
+	 * segments: lmtpd's fields and the message's own, as stored. */
+	buf_init(&b, 0);
+	for (int i = 0; i < msg->iovcnt && nl < 2; i++) {
+		const char *p = msg->iov[i].iov_base;
+		size_t len = msg->iov[i].iov_len, k;
+
+		for (k = 0; k < len && nl < 2; k++) {
+			if (p[k] == '\n')
+				nl++;
+			else if (p[k] != '\r')
+				nl = 0;
+		}
+		if (b.len + k > SIEVE_HEADER_VIEW_MAX)
+			k = SIEVE_HEADER_VIEW_MAX - b.len;
+		buf_put(&b, p, k);
+		if (b.len >= SIEVE_HEADER_VIEW_MAX)
+			break;
+	}
+	v->header = buf_steal(&b, &v->header_len);
+	if (v->header == NULL) {
+		v->header = xstrdup("");
+		v->header_len = 0;
+	}
+	v->parsed = message_parse(v->header, v->header_len);
+	return v;
+}
+
+void
+sieve_view_free(struct sieve_view **vp)
+{
+	struct sieve_view *v = *vp;
+
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < v->cache_count; i++) {
+		free(v->cache[i].name);
+		free(v->cache[i].values);
+	}
+	free(v->cache);
+	for (size_t i = 0; i < v->string_count; i++)
+		free(v->strings[i]);
+	free(v->strings);
+	message_free(&v->parsed);
+	free(v->header);
+	free(v);
+	*vp = NULL;
+}
+
+static bool
+sieve_is_address_field(const char *name)
+{
+	for (size_t i = 0; i < N_ELEMENTS(sieve_address_fields); i++)
+		if (strcasecmp(name, sieve_address_fields[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The unfolded, trimmed value of h; RFC 2047 encoded words decoded
+ * (RFC 5228 2.7.2) except in address fields. */
+static char *
+sieve_field_value(struct sieve_view *v, const struct message_header *h, bool decode)
+{
+	size_t size = h->end - h->value_start + 1;
+	char *raw = xmalloc(size);
+
+	message_header_value(v->parsed, h, raw, size);
+	if (decode && strstr(raw, "=?") != NULL) {
+		char *dec = g_mime_utils_header_decode_text(NULL, raw);
+
+		if (dec != NULL) {
+			free(raw);
+			raw = xstrdup(dec);
+			g_free(dec);
+		}
+	}
+	return view_keep(v, raw);
+}
+
+static char **
+sieve_view_lookup(struct sieve_view *v, const char *name)
+{
+	struct sieve_hcache *c;
+	size_t n = 0, i;
+	bool decode = !sieve_is_address_field(name);
+
+	for (i = 0; i < v->cache_count; i++)
+		if (strcasecmp(v->cache[i].name, name) == 0)
+			return v->cache[i].values;
+	v->cache = xreallocarray(v->cache, v->cache_count + 1, sizeof(*v->cache));
+	c = &v->cache[v->cache_count++];
+	c->name = xstrdup(name);
+	c->values = NULL;
+	for (i = 0; i < v->parsed->header_count; i++) {
+		const struct message_header *h = &v->parsed->headers[i];
+
+		if (h->name_len != strlen(name) ||
+		    strncasecmp(v->parsed->data + h->start, name, h->name_len) != 0)
+			continue;
+		c->values = xreallocarray(c->values, n + 2, sizeof(char *));
+		c->values[n++] = sieve_field_value(v, h, decode);
+		c->values[n] = NULL;
+	}
+	return c->values;
+}
+
+static void
+sieve_add_error(struct sieve_exec_state *st, int lineno, const char *msg)
+{
+	struct buf *e = &st->res->errors;
+	char esc[LOG_ESCAPE_SIZE];
+
+	log_escape(esc, sizeof(esc), msg != NULL ? msg : "unknown error",
+		   msg != NULL ? strlen(msg) : 13);
+	if (e->len > SIEVE_SCRIPT_ERRORS_MAX)
+		return;
+	if (lineno > 0)
+		buf_putf(e, "line %d: error: %s\n", lineno, esc);
+	else
+		buf_putf(e, "error: %s\n", esc);
+}
+
+static void
+sieve_fail(struct sieve_exec_state *st, const char *fmt, ...) ATTR_PRINTF(2, 3);
+
+static void
+sieve_fail(struct sieve_exec_state *st, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (st->res->status == SIEVE_SCRIPT_OK)
+		st->res->status = SIEVE_SCRIPT_FAILED;
+	sieve_add_error(st, 0, msg);
+}
+
+/* Counts an action against sieve_max_actions; false once over. */
+static bool
+sieve_charge(struct sieve_exec_state *st)
+{
+	if (st->budget->actions_left == 0) {
+		if (!st->over_budget)
+			sieve_fail(st, "total number of actions exceeds the limit "
+				   "(sieve_max_actions = %u)", st->budget->max_actions);
+		st->over_budget = true;
+		return false;
+	}
+	st->budget->actions_left--;
+	return true;
+}
+
+static struct sieve_action *
+sieve_record(struct sieve_exec_state *st, enum sieve_action_kind kind)
+{
+	struct sieve_script_result *r = st->res;
+	struct sieve_action *a;
+
+	r->v = xreallocarray(r->v, r->count + 1, sizeof(*r->v));
+	a = &r->v[r->count++];
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	a->script = xstrdup(st->script);
+	return a;
+}
+
+static void
+sieve_take_flags(sieve2_context_t *c, char ***flags_r, size_t *count_r)
+{
+	char **flags = sieve2_getvalue_stringlist(c, "flags");
+	const char *prefix = sieve_flag_prefix();
+
+	for (size_t i = 0; flags != NULL && flags[i] != NULL && i < 1000; i++) {
+		char *flag = sieve_unescape(flags[i], SIEVE_FLAG_LEN_MAX * 8);
+		const char *one[1] = { flag };
+
+		if (strncmp(flag, prefix, strlen(prefix)) != 0)
+			sieve_flags_merge(flags_r, count_r, one, 1);
+		free(flag);
+	}
+}
+
+static int
+cb_keep(sieve2_context_t *c, void *ctx)
+{
+	struct sieve_exec_state *st = ctx;
+	struct sieve_action *a;
+
+	if (st->sentinel_keep) {
+		/* Not an action: the internal flags at the end. */
+		st->sentinel_keep = false;
+		sieve_take_flags(c, &st->res->end_flags, &st->res->end_flag_count);
+		return SIEVE2_OK;
+	}
+	if (!sieve_charge(st))
+		return SIEVE2_OK;
+	a = sieve_record(st, SIEVE_ACT_KEEP);
+	a->folder = xstrdup("INBOX");
+	sieve_take_flags(c, &a->flags, &a->flag_count);
+	return SIEVE2_OK;
+}
+
+static int
+cb_fileinto(sieve2_context_t *c, void *ctx)
+{
+	struct sieve_exec_state *st = ctx;
+	const char *mbox = sieve2_getvalue_string(c, "mailbox");
+	struct sieve_action *a;
+
+	if (!sieve_charge(st))
+		return SIEVE2_OK;
+	a = sieve_record(st, SIEVE_ACT_FILEINTO);
+	/* Validated (and refused if need be) by the pipeline, which knows
+	 * the Maildir++ rules; the length bound is only a sanity cap. */
+	a->folder = sieve_unescape(mbox != NULL ? mbox : "", 4096);
+	sieve_take_flags(c, &a->flags, &a->flag_count);
+	return SIEVE2_OK;
+}
+
+/* "Name <a@b>" or " a@b " -> "a@b"; NULL when it is not a plain address
+ * we would hand to the MTA. */
+static char *
+sieve_clean_address(const char *in)
+{
+	const char *start = in, *end, *lt = strchr(in, '<'), *at;
+	size_t len;
+
+	if (lt != NULL) {
+		const char *gt = strchr(lt, '>');
+
+		if (gt == NULL)
+			return NULL;
+		start = lt + 1;
+		end = gt;
+	} else {
+		end = in + strlen(in);
+	}
+	while (start < end && (*start == ' ' || *start == '\t'))
+		start++;
+	while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	len = (size_t)(end - start);
+	if (len == 0 || len > SIEVE_ADDRESS_MAX)
+		return NULL;
+	for (const char *p = start; p < end; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (ch <= 0x20 || ch == 0x7f || strchr("<>()[],;:\\\"", ch) != NULL)
+			return NULL;
+	}
+	at = memrchr(start, '@', len);
+	if (at == NULL || at == start || at == end - 1)
+		return NULL;
+	return xstrndup(start, len);
+}
+
+static int
+cb_redirect(sieve2_context_t *c, void *ctx)
+{
+	struct sieve_exec_state *st = ctx;
+	const char *addr = sieve2_getvalue_string(c, "address");
+	struct sieve_action *a;
+	char *clean;
+
+	if (!sieve_charge(st))
+		return SIEVE2_OK;
+	if (st->budget->redirects_left == 0) {
+		sieve_fail(st, "too many redirects (sieve_max_redirects = %u)",
+			   st->budget->max_redirects);
+		return SIEVE2_OK;
+	}
+	st->budget->redirects_left--;
+	{
+		char *plain = sieve_unescape(addr != NULL ? addr : "", SIEVE_ADDRESS_MAX * 2);
+
+		clean = sieve_clean_address(plain);
+		free(plain);
+	}
+	if (clean == NULL) {
+		char esc[LOG_ESCAPE_SIZE];
+
+		sieve_fail(st, "redirect: invalid address '%s'",
+			   log_escape(esc, sizeof(esc), addr != NULL ? addr : "",
+				      addr != NULL ? strlen(addr) : 0));
+		return SIEVE2_OK;
+	}
+	a = sieve_record(st, SIEVE_ACT_REDIRECT);
+	a->address = clean;
+	return SIEVE2_OK;
+}
+
+/* The reason goes into one LMTP reply line: white space runs (multi-line
+ * text: strings) become one space, the length is bounded. */
+static char *
+sieve_one_line(const char *in, size_t max)
+{
+	char *out = xmalloc(max + 1);
+	size_t o = 0;
+	bool space = false;
+
+	for (; *in != '\0' && o < max; in++) {
+		if (*in == '\r' || *in == '\n' || *in == '\t' || *in == ' ') {
+			space = o > 0;
+			continue;
+		}
+		if (space && o + 1 < max)
+			out[o++] = ' ';
+		space = false;
+		out[o++] = *in;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int
+cb_reject(sieve2_context_t *c, void *ctx)
+{
+	struct sieve_exec_state *st = ctx;
+	const char *msg = sieve2_getvalue_string(c, "message");
+	struct sieve_action *a;
+
+	if (!sieve_charge(st))
+		return SIEVE2_OK;
+	a = sieve_record(st, SIEVE_ACT_REJECT);
+	{
+		char *plain = sieve_unescape(msg != NULL ? msg : "", SIEVE_REJECT_MAX * 2);
+
+		a->text = sieve_one_line(plain, SIEVE_REJECT_MAX);
+		free(plain);
+	}
+	return SIEVE2_OK;
+}
+
+static int
+cb_discard(sieve2_context_t *c, void *ctx)
+{
+	struct sieve_exec_state *st = ctx;
+
+	(void)c;
+	if (sieve_charge(st))
+		(void)sieve_record(st, SIEVE_ACT_DISCARD);
+	return SIEVE2_OK;
+}
+
+/* Whether subject is the "Re: ..." libsieve made from the message. */
+static bool
+sieve_generated_subject(struct sieve_exec_state *st, const char *subject)
+{
+	char **values = st->view != NULL ? sieve_view_lookup(st->view, "subject") : NULL;
+
+	return values != NULL && values[0] != NULL && strncmp(subject, "Re: ", 4) == 0 &&
+	       strncmp(subject + 4, values[0], 100) == 0;
+}
+
+/* RFC 5230 4.2: without :handle, the handle is derived from the
+ * arguments that shape the reply (libsieve 2.2.6 leaves it NULL). */
+static char *
+sieve_vacation_handle(const char *subject, const char *from, const char *reason,
+		      bool mime)
+{
+	const char *parts[3] = { subject, from, reason };
+	unsigned long long h = 14695981039346656037ULL;	/* FNV-1a 64 */
+
+	for (size_t i = 0; i < 3; i++) {
+		for (const char *p = parts[i] != NULL ? parts[i] : ""; *p != '\0'; p++) {
+			h ^= (unsigned char)*p;
+			h *= 1099511628211ULL;
+		}
+		h ^= 0xff;
+		h *= 1099511628211ULL;
+	}
+	h ^= mime ? 1 : 0;
+	h *= 1099511628211ULL;
+	return xasprintf("auto:%016llx", h);
+}
+
+static int
+cb_vacation(sieve2_context_t *c, void *ctx)
+{
+	struct sieve_exec_state *st = ctx;
+	const char *addr = sieve2_getvalue_string(c, "address");
+	const char *from = sieve2_getvalue_string(c, "fromaddr");
+	const char *subject = sieve2_getvalue_string(c, "subject");
+	const char *reason = sieve2_getvalue_string(c, "message");
+	const char *hash = sieve2_getvalue_string(c, "hash");
+	int days = sieve2_getvalue_int(c, "days");
+	struct sieve_action *a;
+
+	if (!sieve_charge(st))
+		return SIEVE2_OK;
+	if (addr == NULL || addr[0] == '\0')
+		return SIEVE2_OK;	/* no one to answer */
+	a = sieve_record(st, SIEVE_ACT_VACATION);
+	a->vacation.address = sieve_strdup_max(addr, SIEVE_ADDRESS_MAX);
+	a->vacation.from = sieve_unescape(from, SIEVE_ADDRESS_MAX);
+	/* libsieve's own "Re: <Subject>" is message text, not a script
+	 * string: only a :subject is unescaped. */
+	if (subject != NULL && sieve_generated_subject(st, subject))
+		a->vacation.subject = sieve_strdup_max(subject, 998);
+	else
+		a->vacation.subject = sieve_unescape(subject, 998);
+	a->vacation.reason = sieve_unescape(reason != NULL ? reason : "", SIEVE_REASON_MAX);
+	/* libsieve 2.2.6 passes a token value, not 0/1, for :mime. */
+	a->vacation.mime = sieve2_getvalue_int(c, "mime") > 0;
+	a->vacation.handle = hash != NULL && hash[0] != '\0'
+		? xasprintf("handle:%.900s", hash)	/* raw: only compared */
+		: sieve_vacation_handle(a->vacation.subject, a->vacation.from,
+					a->vacation.reason, a->vacation.mime);
+	/* RFC 5230 4.1: at least 1 day; the site sets the maximum. */
+	if (days < 1)
+		days = 1;
+	if ((unsigned int)days > st->budget->vacation_max_days)
+		days = (int)st->budget->vacation_max_days;
+	a->vacation.days = (unsigned int)days;
+	return SIEVE2_OK;
+}
+
+static int
+cb_err_parse(sieve2_context_t *c, void *ctx)
+{
+	struct sieve_exec_state *st = ctx;
+
+	st->res->status = SIEVE_SCRIPT_INVALID;
+	sieve_add_error(st, sieve2_getvalue_int(c, "lineno"),
+			sieve2_getvalue_string(c, "message"));
+	return SIEVE2_OK;
+}
+
+static int
+cb_err_runtime(sieve2_context_t *c, void *ctx)
+{
+	struct sieve_exec_state *st = ctx;
+
+	if (st->res->status == SIEVE_SCRIPT_OK)
+		st->res->status = SIEVE_SCRIPT_FAILED;
+	sieve_add_error(st, 0, sieve2_getvalue_string(c, "message"));
+	return SIEVE2_OK;
+}
+
+/* A bad address or header: in the script itself at validation (an
+ * error), in the message at run time (the test does not match). */
+static int
+cb_err_address(sieve2_context_t *c, void *ctx)
+{
+	struct sieve_exec_state *st = ctx;
+	const char *msg = sieve2_getvalue_string(c, "message");
+
+	if (st->validate) {
+		char full[512];
+
+		snprintf(full, sizeof(full), "invalid address: %s",
+			 msg != NULL ? msg : "?");
+		st->res->status = SIEVE_SCRIPT_INVALID;
+		sieve_add_error(st, 0, full);
+	} else {
+		log_debug("sieve: %s: message address not parsed: %s", st->script,
+			  msg != NULL ? msg : "?");
+	}
+	return SIEVE2_OK;
+}
+
+static int
+cb_getscript(sieve2_context_t *c, void *ctx)
+{
+	struct sieve_exec_state *st = ctx;
+	const char *path = sieve2_getvalue_string(c, "path");
+	const char *name = sieve2_getvalue_string(c, "name");
+
+	/* Only the main script: libsieve 2.2.6 has no include. */
+	if ((path != NULL && path[0] != '\0') || (name != NULL && name[0] != '\0'))
+		return SIEVE2_OK;
+	sieve2_setvalue_string(c, "script", (char *)st->text);
+	return SIEVE2_OK;
+}
+
+static int
+cb_getheader(sieve2_context_t *c, void *ctx)
+{
+	struct sieve_exec_state *st = ctx;
+	const char *name = sieve2_getvalue_string(c, "header");
+	char **values;
+
+	if (name == NULL || st->view == NULL)
+		return SIEVE2_OK;
+	if (strcmp(name, sieve_sentinel()) == 0) {
+		st->res->end_reached = true;
+		st->sentinel_keep = true;
+		/* Present, so the sentinel's keep reports the flags. */
+		values = xcalloc(2, sizeof(char *));
+		values[0] = view_keep(st->view, xstrdup(""));
+		view_keep(st->view, (char *)values);
+		sieve2_setvalue_stringlist(c, "body", values);
+		return SIEVE2_OK;
+	}
+	values = sieve_view_lookup(st->view, name);
+	if (values != NULL)
+		sieve2_setvalue_stringlist(c, "body", values);
+	return SIEVE2_OK;
+}
+
+static int
+cb_getenvelope(sieve2_context_t *c, void *ctx)
+{
+	struct sieve_exec_state *st = ctx;
+	const struct sieve_msg *m;
+
+	if (st->view == NULL)
+		return SIEVE2_OK;
+	m = st->view->msg;
+
+	/* A null sender has no address to compare (libsieve can not parse
+	 * ""): envelope tests on "from" then never match. */
+	if (m->env_from != NULL && m->env_from[0] != '\0')
+		sieve2_setvalue_string(c, "from", (char *)m->env_from);
+	if (m->env_to != NULL && m->env_to[0] != '\0')
+		sieve2_setvalue_string(c, "to", (char *)m->env_to);
+	return SIEVE2_OK;
+}
+
+static int
+cb_getsize(sieve2_context_t *c, void *ctx)
+{
+	struct sieve_exec_state *st = ctx;
+	size_t size = st->view != NULL ? st->view->msg->size : 0;
+
+	sieve2_setvalue_int(c, "size", size > INT_MAX ? INT_MAX : (int)size);
+	return SIEVE2_OK;
+}
+
+/* RFC 5233: user and detail split at the first recipient_delimiter
+ * character; no delimiter, no detail (so :detail never matches). */
+static int
+cb_getsubaddress(sieve2_context_t *c, void *ctx)
+{
+	struct sieve_exec_state *st = ctx;
+	const char *addr = sieve2_getvalue_string(c, "address");
+	const char *delims, *at;
+	char *local, *domain;
+	size_t split;
+
+	if (addr == NULL || st->view == NULL)
+		return SIEVE2_OK;
+	delims = st->view->msg->recipient_delimiter;
+	at = strrchr(addr, '@');
+	local = view_keep(st->view, at != NULL ? xstrndup(addr, (size_t)(at - addr))
+						: xstrdup(addr));
+	domain = view_keep(st->view, xstrdup(at != NULL ? at + 1 : ""));
+	sieve2_setvalue_string(c, "localpart", local);
+	sieve2_setvalue_string(c, "domain", domain);
+	split = delims != NULL && delims[0] != '\0' ? strcspn(local, delims) : strlen(local);
+	if (local[split] != '\0') {
+		sieve2_setvalue_string(c, "user",
+				       view_keep(st->view, xstrndup(local, split)));
+		sieve2_setvalue_string(c, "detail", local + split + 1);
+	} else {
+		sieve2_setvalue_string(c, "user", local);
+	}
+	return SIEVE2_OK;
+}
+
+static sieve2_callback_t sieve_callbacks[] = {
+	{ SIEVE2_ACTION_REDIRECT, cb_redirect },
+	{ SIEVE2_ACTION_REJECT, cb_reject },
+	{ SIEVE2_ACTION_DISCARD, cb_discard },
+	{ SIEVE2_ACTION_FILEINTO, cb_fileinto },
+	{ SIEVE2_ACTION_KEEP, cb_keep },
+	{ SIEVE2_ACTION_VACATION, cb_vacation },
+	{ SIEVE2_ERRCALL_RUNTIME, cb_err_runtime },
+	{ SIEVE2_ERRCALL_PARSE, cb_err_parse },
+	{ SIEVE2_ERRCALL_HEADER, cb_err_address },
+	{ SIEVE2_ERRCALL_ADDRESS, cb_err_address },
+	{ SIEVE2_SCRIPT_GETSCRIPT, cb_getscript },
+	{ SIEVE2_MESSAGE_GETHEADER, cb_getheader },
+	{ SIEVE2_MESSAGE_GETENVELOPE, cb_getenvelope },
+	{ SIEVE2_MESSAGE_GETSIZE, cb_getsize },
+	{ SIEVE2_MESSAGE_GETSUBADDRESS, cb_getsubaddress },
+	/* libsieve 2.2.6 stops at value 0 (see above). */
+	{ SIEVE2_VALUE_FIRST, NULL },
+};
+
+const char *
+sieve_extensions(void)
+{
+	static char list[256];
+	sieve2_context_t *c = NULL;
+
+	if (list[0] != '\0')
+		return list;
+	if (sieve2_alloc(&c) == SIEVE2_OK && sieve2_callbacks(c, sieve_callbacks) == SIEVE2_OK) {
+		const char *ext = sieve2_listextensions(c);
+
+		snprintf(list, sizeof(list), "%s", ext != NULL ? ext : "");
+		/* libsieve ends the list with a space. */
+		for (size_t n = strlen(list); n > 0 && list[n - 1] == ' '; n--)
+			list[n - 1] = '\0';
+	}
+	if (c != NULL)
+		sieve2_free(&c);
+	return list;
+}
+
+void
+sieve_script_result_free(struct sieve_script_result *r)
+{
+	for (size_t i = 0; i < r->count; i++)
+		sieve_action_clear(&r->v[i]);
+	free(r->v);
+	for (size_t i = 0; i < r->end_flag_count; i++)
+		free(r->end_flags[i]);
+	free(r->end_flags);
+	buf_free(&r->errors);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+sieve_exec_script(const char *script, const char *text, size_t len, bool validate,
+		  struct sieve_view *view, struct sieve_budget *budget,
+		  struct sieve_script_result *res)
+{
+	struct sieve_exec_state st;
+	sieve2_context_t *c = NULL;
+	char *full = NULL;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	buf_init(&res->errors, 0);
+	memset(&st, 0, sizeof(st));
+	st.view = view;
+	st.budget = budget;
+	st.res = res;
+	st.script = script;
+	st.validate = validate;
+	if (memchr(text, '\0', len) != NULL) {
+		res->status = SIEVE_SCRIPT_INVALID;
+		sieve_add_error(&st, 0, "NUL byte in script");
+		return;
+	}
+	if (validate) {
+		full = xstrndup(text, len);
+	} else {
+		/* The sentinel goes on a line of its own, so the script's
+		 * line numbers stay what the user wrote. */
+		struct buf b;
+
+		buf_init(&b, 0);
+		sieve_rewrite_flags(text, len, &b);
+		buf_putf(&b, "\nif exists \"%s\" { keep; }\n", sieve_sentinel());
+		full = buf_steal(&b, NULL);
+	}
+	st.text = full;
+	st.text_len = strlen(full);
+	ret = sieve2_alloc(&c);
+	if (ret == SIEVE2_OK)
+		ret = sieve2_callbacks(c, sieve_callbacks);
+	if (ret == SIEVE2_OK)
+		ret = validate ? sieve2_validate(c, &st) : sieve2_execute(c, &st);
+	if (ret != SIEVE2_OK) {
+		if (res->status == SIEVE_SCRIPT_OK)
+			res->status = validate ? SIEVE_SCRIPT_INVALID : SIEVE_SCRIPT_FAILED;
+		sieve_add_error(&st, 0, sieve2_errstr(ret));
+	}
+	if (c != NULL)
+		sieve2_free(&c);
+	free(full);
+	if (res->status != SIEVE_SCRIPT_OK) {
+		for (size_t i = 0; i < res->count; i++)
+			sieve_action_clear(&res->v[i]);
+		res->count = 0;
+	}
+}

@@ -1,0 +1,90 @@
+/* Internals shared by the files of the Sieve adapter (not for the rest of
+ * lmtpd): running one script through libsieve (sieve_exec.c) and the
+ * action-list helpers (sieve_actions.c). */
+#ifndef LMTPD_SIEVE_INT_H
+#define LMTPD_SIEVE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "buf.h"
+#include "sieve_actions.h"
+#include "sieve_run.h"
+
+/* Most flags kept per action, and the longest flag. */
+#define SIEVE_FLAGS_MAX 32
+#define SIEVE_FLAG_LEN_MAX 128
+/* A redirect address (RFC 5321 path) and a reject reason. */
+#define SIEVE_ADDRESS_MAX 256
+#define SIEVE_REJECT_MAX 1000
+/* A vacation reason (scripts are bounded anyway). */
+#define SIEVE_REASON_MAX (1024 * 1024)
+/* Header bytes a script can see (the rest of a huge header is not
+ * searched). */
+#define SIEVE_HEADER_VIEW_MAX (1024 * 1024)
+/* Error text kept per script. */
+#define SIEVE_SCRIPT_ERRORS_MAX 4096
+
+/* The message as libsieve's callbacks see it, built once per recipient. */
+struct sieve_view;
+
+struct sieve_view *sieve_view_new(const struct sieve_msg *msg);
+void sieve_view_free(struct sieve_view **view);
+
+/* What one script did. */
+enum sieve_script_status {
+	SIEVE_SCRIPT_OK,
+	SIEVE_SCRIPT_INVALID,	/* does not parse or needs a missing extension */
+	SIEVE_SCRIPT_FAILED,	/* run-time error or a limit */
+};
+
+struct sieve_script_result {
+	enum sieve_script_status status;
+	/* "line N: error: MESSAGE" lines, bounded. */
+	struct buf errors;
+	/* Recorded actions in script order (KEEP, FILEINTO, REDIRECT,
+	 * REJECT, DISCARD, VACATION). */
+	struct sieve_action *v;
+	size_t count;
+	/* Execution reached the end of the script (false: `stop`, or
+	 * libsieve gave up on an action it considers incompatible). */
+	bool end_reached;
+	/* The imap4flags internal variable at the end (for the implicit
+	 * keep). */
+	char **end_flags;
+	size_t end_flag_count;
+};
+
+struct sieve_budget {
+	unsigned int actions_left;
+	unsigned int redirects_left;
+	unsigned int max_actions, max_redirects;
+	unsigned int vacation_max_days;
+};
+
+/* Validates text[0..len) (validate) or runs it on view (!validate; view
+ * must not be NULL).  script names the script in recorded actions. */
+void sieve_exec_script(const char *script, const char *text, size_t len, bool validate,
+		       struct sieve_view *view, struct sieve_budget *budget,
+		       struct sieve_script_result *res);
+void sieve_script_result_free(struct sieve_script_result *res);
+
+/* Action helpers. */
+void sieve_action_clear(struct sieve_action *a);
+struct sieve_action *sieve_actions_append(struct sieve_actions *list);
+/* Splits each flag at white space, drops duplicates (case-insensitive),
+ * appends to *flags_r (bounded by SIEVE_FLAGS_MAX). */
+void sieve_flags_merge(char ***flags_r, size_t *count_r, const char *const *add,
+		       size_t add_count);
+
+/* Serialization of a resolved action list (sandbox child -> parent). */
+void sieve_actions_serialize(const struct sieve_actions *a, struct buf *out);
+/* Returns a list, or NULL when data is malformed. *pos advances. */
+struct sieve_actions *sieve_actions_deserialize(const char *data, size_t len,
+						size_t *pos);
+void sieve_ser_uint(struct buf *out, unsigned long v);
+void sieve_ser_str(struct buf *out, const char *s);
+int sieve_de_uint(const char *data, size_t len, size_t *pos, unsigned long *v_r);
+/* *s_r is malloc'd (NULL for a NULL string). */
+int sieve_de_str(const char *data, size_t len, size_t *pos, char **s_r);
+
+#endif

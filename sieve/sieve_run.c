@@ -1,0 +1,920 @@
+/* sieve_run: finds and reads the scripts, keeps the validation cache, runs
+ * the before/user/after sequence (in a child process unless told not to)
+ * and resolves what the scripts recorded into one action list.
+ *
+ * The child's only output is the serialized result on a pipe; the parent
+ * bounds what it reads, the time it waits (sieve_max_cpu_time, also the
+ * child's RLIMIT_CPU) and treats anything odd (a signal, a non-zero exit,
+ * a malformed result) as a failed script: implicit keep. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gmime/gmime.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "sieve_int.h"
+#include "xalloc.h"
+
+/* Scripts kept in the validation cache (per process). */
+#define SIEVE_CACHE_MAX 512
+/* *.sieve files taken from a sieve_before/sieve_after folder. */
+#define SIEVE_DIR_SCRIPTS_MAX 64
+/* Pigeonhole rotates a user's SCRIPT.log past 10 KiB. */
+#define SIEVE_USER_LOG_MAX (10 * 1024)
+/* Bytes of result a sandboxed interpreter may send back. */
+#define SIEVE_RESULT_MAX (64 * 1024 * 1024)
+
+enum sieve_role { SIEVE_ROLE_BEFORE, SIEVE_ROLE_USER, SIEVE_ROLE_AFTER };
+
+struct sieve_cache_entry {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	bool valid;
+	char *errors;
+	unsigned long used;
+};
+
+struct sieve_runner {
+	struct sieve_settings set;
+	struct sieve_cache_entry *cache;
+	size_t cache_count;
+	unsigned long tick;
+};
+
+struct sieve_script {
+	char *path;
+	enum sieve_role role;
+	char *text;
+	size_t len;
+	char *read_error;	/* set: could not be used */
+	struct stat st;
+	int cached;		/* -1 unknown, 0 invalid, 1 valid */
+	char *cached_errors;
+	/* Reported back by the run. */
+	bool validated, valid, failed;
+	char *errors;
+};
+
+struct sieve_runner *
+sieve_runner_new(const struct sieve_settings *set)
+{
+	struct sieve_runner *r = xcalloc(1, sizeof(*r));
+
+	r->set = *set;
+	if (r->set.max_actions == 0)
+		r->set.max_actions = 1;
+	if (r->set.max_cpu_time == 0)
+		r->set.max_cpu_time = 1;
+	if (r->set.vacation_max_days == 0)
+		r->set.vacation_max_days = 1;
+	/* Header decoding (RFC 2047); a no-op if scoring did it already. */
+	g_mime_init();
+	return r;
+}
+
+void
+sieve_runner_free(struct sieve_runner **rp)
+{
+	struct sieve_runner *r = *rp;
+
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->cache_count; i++) {
+		free(r->cache[i].path);
+		free(r->cache[i].errors);
+	}
+	free(r->cache);
+	free(r);
+	*rp = NULL;
+}
+
+static struct sieve_cache_entry *
+sieve_cache_find(struct sieve_runner *r, const struct sieve_script *s)
+{
+	for (size_t i = 0; i < r->cache_count; i++) {
+		struct sieve_cache_entry *e = &r->cache[i];
+
+		if (strcmp(e->path, s->path) != 0)
+			continue;
+		if (e->dev != s->st.st_dev || e->ino != s->st.st_ino ||
+		    e->size != s->st.st_size ||
+		    e->mtime.tv_sec != s->st.st_mtim.tv_sec ||
+		    e->mtime.tv_nsec != s->st.st_mtim.tv_nsec ||
+		    e->ctime.tv_sec != s->st.st_ctim.tv_sec ||
+		    e->ctime.tv_nsec != s->st.st_ctim.tv_nsec)
+			return NULL;
+		e->used = ++r->tick;
+		return e;
+	}
+	return NULL;
+}
+
+static void
+sieve_cache_store(struct sieve_runner *r, const struct sieve_script *s)
+{
+	struct sieve_cache_entry *e = NULL;
+
+	for (size_t i = 0; i < r->cache_count && e == NULL; i++)
+		if (strcmp(r->cache[i].path, s->path) == 0)
+			e = &r->cache[i];
+	if (e == NULL && r->cache_count < SIEVE_CACHE_MAX) {
+		r->cache = xreallocarray(r->cache, r->cache_count + 1, sizeof(*r->cache));
+		e = &r->cache[r->cache_count++];
+		memset(e, 0, sizeof(*e));
+	} else if (e == NULL) {
+		/* Full: the least recently used entry goes. */
+		e = &r->cache[0];
+		for (size_t i = 1; i < r->cache_count; i++)
+			if (r->cache[i].used < e->used)
+				e = &r->cache[i];
+	}
+	free(e->path);
+	free(e->errors);
+	e->path = xstrdup(s->path);
+	e->dev = s->st.st_dev;
+	e->ino = s->st.st_ino;
+	e->size = s->st.st_size;
+	e->mtime = s->st.st_mtim;
+	e->ctime = s->st.st_ctim;
+	e->valid = s->valid;
+	e->errors = s->errors != NULL ? xstrdup(s->errors) : NULL;
+	e->used = ++r->tick;
+}
+
+static void
+sieve_script_free(struct sieve_script *s)
+{
+	free(s->path);
+	free(s->text);
+	free(s->read_error);
+	free(s->cached_errors);
+	free(s->errors);
+}
+
+/* Reads a script; sets read_error instead of failing.  Returns false only
+ * for a user script that does not exist (skipped, not an error). */
+static bool
+sieve_read_script(struct sieve_runner *r, struct sieve_script *s)
+{
+	struct buf b;
+	char chunk[8192];
+	ssize_t n;
+	int fd;
+
+	fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT && s->role == SIEVE_ROLE_USER)
+			return false;
+		s->read_error = xasprintf("open failed: %s", strerror(errno));
+		return true;
+	}
+	if (fstat(fd, &s->st) < 0) {
+		s->read_error = xasprintf("fstat failed: %s", strerror(errno));
+		close_quietly(fd);
+		return true;
+	}
+	if (!S_ISREG(s->st.st_mode)) {
+		s->read_error = xstrdup("not a regular file");
+		close_quietly(fd);
+		return true;
+	}
+	if ((uint64_t)s->st.st_size > r->set.max_script_size) {
+		s->read_error = xasprintf("script too large (%lld bytes; "
+					  "sieve_max_script_size = %llu)",
+					  (long long)s->st.st_size,
+					  (unsigned long long)r->set.max_script_size);
+		close_quietly(fd);
+		return true;
+	}
+	buf_init(&b, r->set.max_script_size + 1);
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			s->read_error = xasprintf("read failed: %s", strerror(errno));
+			break;
+		}
+		if (buf_append(&b, chunk, (size_t)n) < 0) {
+			s->read_error = xasprintf("script too large "
+						  "(sieve_max_script_size = %llu)",
+						  (unsigned long long)r->set.max_script_size);
+			break;
+		}
+	}
+	close_quietly(fd);
+	if (s->read_error != NULL) {
+		buf_free(&b);
+		return true;
+	}
+	s->text = buf_steal(&b, &s->len);
+	if (s->text == NULL)
+		s->text = xstrdup("");
+	return true;
+}
+
+static int
+sieve_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+sieve_add_script(struct sieve_script **list, size_t *count, const char *path,
+		 enum sieve_role role)
+{
+	struct sieve_script *s;
+
+	*list = xreallocarray(*list, *count + 1, sizeof(**list));
+	s = &(*list)[(*count)++];
+	memset(s, 0, sizeof(*s));
+	s->path = xstrdup(path);
+	s->role = role;
+	s->cached = -1;
+}
+
+/* sieve_before/sieve_after: a file, or a folder whose *.sieve files run in
+ * name order (Pigeonhole's rule).  A missing one is the admin's mistake:
+ * logged, and the rest runs. */
+static void
+sieve_add_admin(struct sieve_script **list, size_t *count, const char *path,
+		enum sieve_role role)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0;
+
+	if (path == NULL || path[0] == '\0')
+		return;
+	if (stat(path, &st) < 0) {
+		log_warn("sieve: %s %s: %s", role == SIEVE_ROLE_BEFORE ? "sieve_before"
+			 : "sieve_after", path, strerror(errno));
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		sieve_add_script(list, count, path, role);
+		return;
+	}
+	d = opendir(path);
+	if (d == NULL) {
+		log_warn("sieve: %s: %s", path, strerror(errno));
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' || len < 7 ||
+		    strcmp(de->d_name + len - 6, ".sieve") != 0)
+			continue;
+		if (n == SIEVE_DIR_SCRIPTS_MAX) {
+			log_warn("sieve: %s: more than %d scripts; the rest is ignored",
+				 path, SIEVE_DIR_SCRIPTS_MAX);
+			break;
+		}
+		names = xreallocarray(names, n + 1, sizeof(char *));
+		names[n++] = xasprintf("%s/%s", path, de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(char *), sieve_name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		sieve_add_script(list, count, names[i], role);
+		free(names[i]);
+	}
+	free(names);
+}
+
+/* Builds the list of scripts to consider and reads them.  user_script may
+ * be NULL. */
+static struct sieve_script *
+sieve_collect(struct sieve_runner *r, const char *user_script, size_t *count_r)
+{
+	struct sieve_script *list = NULL;
+	size_t n = 0, out = 0;
+
+	sieve_add_admin(&list, &n, r->set.before, SIEVE_ROLE_BEFORE);
+	if (user_script != NULL && user_script[0] != '\0')
+		sieve_add_script(&list, &n, user_script, SIEVE_ROLE_USER);
+	sieve_add_admin(&list, &n, r->set.after, SIEVE_ROLE_AFTER);
+	for (size_t i = 0; i < n; i++) {
+		struct sieve_script *s = &list[i];
+
+		if (!sieve_read_script(r, s)) {
+			sieve_script_free(s);
+			continue;
+		}
+		if (s->read_error == NULL) {
+			const struct sieve_cache_entry *e = sieve_cache_find(r, s);
+
+			if (e != NULL) {
+				s->cached = e->valid ? 1 : 0;
+				s->cached_errors = e->errors != NULL ? xstrdup(e->errors) : NULL;
+			}
+		}
+		list[out++] = *s;
+	}
+	*count_r = out;
+	if (out == 0) {
+		free(list);
+		return NULL;
+	}
+	return list;
+}
+
+bool
+sieve_has_scripts(struct sieve_runner *r, const char *user_script)
+{
+	struct stat st;
+
+	if ((r->set.before != NULL && r->set.before[0] != '\0') ||
+	    (r->set.after != NULL && r->set.after[0] != '\0'))
+		return true;
+	return user_script != NULL && user_script[0] != '\0' && stat(user_script, &st) == 0;
+}
+
+/* --- resolving the sequence (runs in the sandbox) --- */
+
+struct sieve_resolve {
+	struct sieve_actions stores;	/* FILEINTO, merged per folder */
+	struct sieve_actions others;	/* REDIRECT, VACATION */
+	char *reject, *reject_script;
+	bool discard;
+	char *discard_script;
+	bool final_keep, keep_explicit;
+	const char *keep_script;
+	char **keep_flags;
+	size_t keep_flag_count;
+};
+
+static bool
+sieve_same_folder(const char *a, const char *b)
+{
+	if (strcasecmp(a, "INBOX") == 0 && strcasecmp(b, "INBOX") == 0)
+		return true;
+	return strcmp(a, b) == 0;
+}
+
+static void
+sieve_take_action(struct sieve_resolve *rs, struct sieve_action *a)
+{
+	struct sieve_action *x;
+
+	switch (a->kind) {
+	case SIEVE_ACT_KEEP:
+		break;		/* decided at the end of the script */
+	case SIEVE_ACT_FILEINTO:
+		for (size_t i = 0; i < rs->stores.count; i++) {
+			x = &rs->stores.v[i];
+			if (sieve_same_folder(x->folder, a->folder)) {
+				sieve_flags_merge(&x->flags, &x->flag_count,
+						  (const char *const *)a->flags, a->flag_count);
+				return;
+			}
+		}
+		x = sieve_actions_append(&rs->stores);
+		*x = *a;
+		memset(a, 0, sizeof(*a));
+		break;
+	case SIEVE_ACT_REDIRECT:
+		/* RFC 5228 4.2: a second redirect to the same address is
+		 * ignored. */
+		for (size_t i = 0; i < rs->others.count; i++) {
+			x = &rs->others.v[i];
+			if (x->kind == SIEVE_ACT_REDIRECT &&
+			    strcasecmp(x->address, a->address) == 0)
+				return;
+		}
+		x = sieve_actions_append(&rs->others);
+		*x = *a;
+		memset(a, 0, sizeof(*a));
+		break;
+	case SIEVE_ACT_VACATION:
+		if (sieve_actions_find(&rs->others, SIEVE_ACT_VACATION) != NULL)
+			return;
+		x = sieve_actions_append(&rs->others);
+		*x = *a;
+		memset(a, 0, sizeof(*a));
+		break;
+	case SIEVE_ACT_REJECT:
+		if (rs->reject == NULL) {
+			rs->reject = a->text;
+			rs->reject_script = a->script;
+			a->text = NULL;
+			a->script = NULL;
+		}
+		break;
+	case SIEVE_ACT_DISCARD:
+		if (!rs->discard) {
+			rs->discard = true;
+			rs->discard_script = a->script;
+			a->script = NULL;
+		}
+		break;
+	}
+}
+
+static void
+sieve_keep_flags_reset(struct sieve_resolve *rs)
+{
+	for (size_t i = 0; i < rs->keep_flag_count; i++)
+		free(rs->keep_flags[i]);
+	free(rs->keep_flags);
+	rs->keep_flags = NULL;
+	rs->keep_flag_count = 0;
+}
+
+static void
+sieve_report_script(struct buf *report, const struct sieve_script *s)
+{
+	sieve_ser_uint(report, s->validated);
+	sieve_ser_uint(report, s->valid);
+	sieve_ser_uint(report, s->failed);
+	sieve_ser_str(report, s->errors);
+}
+
+/* Sets the first error of the run: "FILE: line N: error: ...". */
+static void
+sieve_set_error(struct sieve_actions *out, const char *path, const char *errors)
+{
+	size_t len;
+
+	if (out->error)
+		return;
+	out->error = true;
+	len = errors != NULL ? strcspn(errors, "\n") : 0;
+	snprintf(out->error_text, sizeof(out->error_text), "%s: %.*s", path,
+		 (int)len, len > 0 ? errors : "error");
+}
+
+/* Runs scripts[0..n) on msg; fills out and appends the per-script report
+ * (validated, valid, failed, errors for each script) to report. */
+static void
+sieve_sequence(struct sieve_runner *r, struct sieve_script *scripts, size_t n,
+	       const struct sieve_msg *msg, struct sieve_actions *out)
+{
+	struct sieve_view *view = sieve_view_new(msg);
+	struct sieve_budget budget = {
+		r->set.max_actions, r->set.max_redirects, r->set.max_actions,
+		r->set.max_redirects, r->set.vacation_max_days
+	};
+	struct sieve_resolve rs;
+	struct sieve_action *x;
+	size_t i;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.final_keep = true;
+	for (i = 0; i < n; i++) {
+		struct sieve_script *s = &scripts[i];
+		struct sieve_script_result res;
+		bool cancelled = false, explicit_keep = false, stopped;
+
+		if (s->read_error != NULL) {
+			s->failed = true;
+			s->errors = xasprintf("error: %s\n", s->read_error);
+			sieve_set_error(out, s->path, s->errors);
+			break;
+		}
+		if (s->cached == 0) {
+			sieve_set_error(out, s->path, s->cached_errors);
+			break;
+		}
+		if (s->cached < 0) {
+			sieve_exec_script(s->path, s->text, s->len, true, NULL, &budget, &res);
+			s->validated = true;
+			s->valid = res.status == SIEVE_SCRIPT_OK;
+			if (!s->valid) {
+				s->errors = buf_steal(&res.errors, NULL);
+				sieve_script_result_free(&res);
+				sieve_set_error(out, s->path, s->errors);
+				break;
+			}
+			sieve_script_result_free(&res);
+		}
+		sieve_exec_script(s->path, s->text, s->len, false, view, &budget, &res);
+		if (res.status != SIEVE_SCRIPT_OK) {
+			s->failed = true;
+			s->errors = buf_steal(&res.errors, NULL);
+			sieve_script_result_free(&res);
+			sieve_set_error(out, s->path, s->errors);
+			break;
+		}
+		out->scripts_run++;
+		/* RFC 5228 2.10.2: fileinto, redirect, reject and discard
+		 * cancel the implicit keep; an explicit keep is a keep. */
+		sieve_keep_flags_reset(&rs);
+		for (size_t k = 0; k < res.count; k++) {
+			struct sieve_action *a = &res.v[k];
+
+			if (a->kind == SIEVE_ACT_KEEP) {
+				explicit_keep = true;
+				sieve_flags_merge(&rs.keep_flags, &rs.keep_flag_count,
+						  (const char *const *)a->flags, a->flag_count);
+			} else if (a->kind != SIEVE_ACT_VACATION) {
+				cancelled = true;
+			}
+			sieve_take_action(&rs, a);
+		}
+		if (!cancelled)
+			sieve_flags_merge(&rs.keep_flags, &rs.keep_flag_count,
+					  (const char *const *)res.end_flags,
+					  res.end_flag_count);
+		rs.final_keep = explicit_keep || !cancelled;
+		rs.keep_explicit = explicit_keep;
+		rs.keep_script = s->path;
+		stopped = !res.end_reached;
+		sieve_script_result_free(&res);
+		/* Pigeonhole: the next script runs only while the keep is in
+		 * effect; a `stop` in the user's script ends it too. */
+		if (!rs.final_keep)
+			break;
+		if (s->role == SIEVE_ROLE_USER && stopped)
+			break;
+	}
+	sieve_view_free(&view);
+	if (out->error) {
+		/* Whatever the failed script recorded is gone already; mail
+		 * goes to INBOX (DESIGN invariant 4). */
+		rs.final_keep = true;
+		rs.keep_explicit = false;
+		sieve_keep_flags_reset(&rs);
+		free(rs.reject);
+		free(rs.reject_script);
+		rs.reject = rs.reject_script = NULL;
+	}
+	if (rs.reject != NULL) {
+		/* A reject wins: the MTA bounces, nothing else happens. */
+		x = sieve_actions_append(out);
+		x->kind = SIEVE_ACT_REJECT;
+		x->text = rs.reject;
+		x->script = rs.reject_script;
+		rs.reject = rs.reject_script = NULL;
+		goto done;
+	}
+	if (rs.final_keep) {
+		x = sieve_actions_append(out);
+		x->kind = SIEVE_ACT_KEEP;
+		x->folder = xstrdup("INBOX");
+		x->implicit = !rs.keep_explicit;
+		x->script = xstrdup(rs.keep_explicit && rs.keep_script != NULL ?
+				    rs.keep_script : "");
+		x->flags = rs.keep_flags;
+		x->flag_count = rs.keep_flag_count;
+		rs.keep_flags = NULL;
+		rs.keep_flag_count = 0;
+	}
+	for (i = 0; i < rs.stores.count; i++) {
+		struct sieve_action *f = &rs.stores.v[i];
+		struct sieve_action *keep = rs.final_keep ? &out->v[0] : NULL;
+
+		if (keep != NULL && sieve_same_folder(f->folder, "INBOX")) {
+			/* fileinto "INBOX" and the keep: one copy. */
+			sieve_flags_merge(&keep->flags, &keep->flag_count,
+					  (const char *const *)f->flags, f->flag_count);
+			keep->implicit = false;
+			continue;
+		}
+		x = sieve_actions_append(out);
+		*x = *f;
+		memset(f, 0, sizeof(*f));
+	}
+	for (i = 0; i < rs.others.count; i++) {
+		x = sieve_actions_append(out);
+		*x = rs.others.v[i];
+		memset(&rs.others.v[i], 0, sizeof(rs.others.v[i]));
+	}
+	if (rs.discard) {
+		x = sieve_actions_append(out);
+		x->kind = SIEVE_ACT_DISCARD;
+		x->script = rs.discard_script;
+		rs.discard_script = NULL;
+	}
+done:
+	for (i = 0; i < rs.stores.count; i++)
+		sieve_action_clear(&rs.stores.v[i]);
+	free(rs.stores.v);
+	for (i = 0; i < rs.others.count; i++)
+		sieve_action_clear(&rs.others.v[i]);
+	free(rs.others.v);
+	free(rs.reject);
+	free(rs.reject_script);
+	free(rs.discard_script);
+	sieve_keep_flags_reset(&rs);
+}
+
+/* The whole result: a magic, the per-script reports, the actions. */
+#define SIEVE_RESULT_MAGIC "lmtpd-sieve-result-1;"
+
+static void
+sieve_sequence_serialized(struct sieve_runner *r, struct sieve_script *scripts,
+			  size_t n, const struct sieve_msg *msg, struct buf *out)
+{
+	struct sieve_actions *a = xcalloc(1, sizeof(*a));
+
+	sieve_sequence(r, scripts, n, msg, a);
+	buf_put_str(out, SIEVE_RESULT_MAGIC);
+	sieve_ser_uint(out, n);
+	for (size_t i = 0; i < n; i++)
+		sieve_report_script(out, &scripts[i]);
+	sieve_actions_serialize(a, out);
+	sieve_actions_free(&a);
+}
+
+/* Reads what sieve_sequence_serialized wrote back into scripts and a new
+ * action list; NULL when malformed. */
+static struct sieve_actions *
+sieve_result_parse(const char *data, size_t len, struct sieve_script *scripts, size_t n)
+{
+	size_t pos = strlen(SIEVE_RESULT_MAGIC);
+	unsigned long count, v;
+	struct sieve_actions *a;
+
+	if (len < pos || memcmp(data, SIEVE_RESULT_MAGIC, pos) != 0)
+		return NULL;
+	if (sieve_de_uint(data, len, &pos, &count) < 0 || count != n)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct sieve_script *s = &scripts[i];
+
+		free(s->errors);
+		s->errors = NULL;
+		if (sieve_de_uint(data, len, &pos, &v) < 0)
+			return NULL;
+		s->validated = v != 0;
+		if (sieve_de_uint(data, len, &pos, &v) < 0)
+			return NULL;
+		s->valid = v != 0;
+		if (sieve_de_uint(data, len, &pos, &v) < 0)
+			return NULL;
+		s->failed = v != 0;
+		if (sieve_de_str(data, len, &pos, &s->errors) < 0)
+			return NULL;
+	}
+	a = sieve_actions_deserialize(data, len, &pos);
+	if (a != NULL && pos != len)
+		sieve_actions_free(&a);
+	return a;
+}
+
+/* A result that keeps the message in INBOX, for failures around the
+ * interpreter itself. */
+static struct sieve_actions *
+sieve_fallback_keep(const char *why)
+{
+	struct sieve_actions *a = xcalloc(1, sizeof(*a));
+	struct sieve_action *x = sieve_actions_append(a);
+
+	x->kind = SIEVE_ACT_KEEP;
+	x->folder = xstrdup("INBOX");
+	x->implicit = true;
+	x->script = xstrdup("");
+	a->error = true;
+	snprintf(a->error_text, sizeof(a->error_text), "%s", why);
+	return a;
+}
+
+static double
+sieve_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct sieve_actions *
+sieve_run_sandboxed(struct sieve_runner *r, struct sieve_script *scripts, size_t n,
+		    const struct sieve_msg *msg)
+{
+	int p[2], status = 0;
+	pid_t pid;
+	struct buf in;
+	double deadline;
+	bool timed_out = false, too_big = false;
+	struct sieve_actions *a = NULL;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return sieve_fallback_keep("sieve: pipe failed");
+	pid = fork();
+	if (pid < 0) {
+		close_quietly(p[0]);
+		close_quietly(p[1]);
+		return sieve_fallback_keep("sieve: fork failed");
+	}
+	if (pid == 0) {
+		struct rlimit cpu = { r->set.max_cpu_time, r->set.max_cpu_time + 1 };
+		struct rlimit core = { 0, 0 };
+		struct buf out;
+
+		close_quietly(p[0]);
+		(void)signal(SIGPIPE, SIG_IGN);
+		(void)setrlimit(RLIMIT_CPU, &cpu);
+		(void)setrlimit(RLIMIT_CORE, &core);
+		buf_init(&out, 0);
+		sieve_sequence_serialized(r, scripts, n, msg, &out);
+		_exit(write_full(p[1], out.data, out.len) < 0 ? 1 : 0);
+	}
+	close_quietly(p[1]);
+	buf_init(&in, SIEVE_RESULT_MAX);
+	/* The child may use its CPU limit; the wall clock gets some slack
+	 * for a loaded machine. */
+	deadline = sieve_now() + 2.0 * r->set.max_cpu_time + 1;
+	for (;;) {
+		char chunk[65536];
+		struct pollfd pfd = { p[0], POLLIN, 0 };
+		double left = deadline - sieve_now();
+		ssize_t got;
+		int ready;
+
+		if (left <= 0) {
+			timed_out = true;
+			break;
+		}
+		ready = poll(&pfd, 1, (int)(left * 1000) + 1);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0) {
+			timed_out = ready == 0;
+			break;
+		}
+		got = read(p[0], chunk, sizeof(chunk));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		if (buf_append(&in, chunk, (size_t)got) < 0) {
+			too_big = true;
+			break;
+		}
+	}
+	close_quietly(p[0]);
+	if (timed_out || too_big)
+		(void)kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (timed_out) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "sieve: time limit exceeded "
+			 "(sieve_max_cpu_time = %us)", r->set.max_cpu_time);
+		a = sieve_fallback_keep(why);
+	} else if (WIFSIGNALED(status)) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "sieve: interpreter killed by signal %d%s",
+			 WTERMSIG(status), WTERMSIG(status) == SIGXCPU
+			 ? " (sieve_max_cpu_time exceeded)" : "");
+		a = sieve_fallback_keep(why);
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || too_big) {
+		a = sieve_fallback_keep("sieve: interpreter failed");
+	} else {
+		a = sieve_result_parse(in.data, in.len, scripts, n);
+		if (a == NULL)
+			a = sieve_fallback_keep("sieve: interpreter returned a malformed result");
+	}
+	buf_free(&in);
+	return a;
+}
+
+/* Pigeonhole's per-user log: SCRIPT.log beside the script, rotated to
+ * SCRIPT.log.0 when it grows past SIEVE_USER_LOG_MAX.  Best effort. */
+static void
+sieve_user_log(const char *script, const char *errors)
+{
+	char path[4096], old[4100], stamp[64];
+	struct stat st;
+	struct buf b;
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd;
+
+	if (errors == NULL || errors[0] == '\0' ||
+	    snprintf(path, sizeof(path), "%s.log", script) >= (int)sizeof(path))
+		return;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return;
+		if (st.st_size > SIEVE_USER_LOG_MAX) {
+			snprintf(old, sizeof(old), "%s.0", path);
+			(void)rename(path, old);
+		}
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+		  O_NOCTTY | O_NONBLOCK, 0600);
+	if (fd < 0)
+		return;
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
+	buf_init(&b, 0);
+	for (const char *p = errors; *p != '\0';) {
+		size_t len = strcspn(p, "\n");
+
+		if (len > 0)
+			buf_putf(&b, "%s: %s: %.*s\n", stamp, script, (int)len, p);
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	if (write_full(fd, b.data, b.len) < 0 || close_checked(fd) < 0)
+		log_debug("sieve: writing %s failed: %s", path, strerror(errno));
+	else
+		fd = -1;
+	if (fd >= 0)
+		close_quietly(fd);
+	buf_free(&b);
+}
+
+struct sieve_actions *
+sieve_run(struct sieve_runner *r, const char *user_script, const struct sieve_msg *msg)
+{
+	struct sieve_script *scripts;
+	struct sieve_actions *a;
+	size_t n = 0;
+
+	scripts = sieve_collect(r, user_script, &n);
+	if (n == 0) {
+		struct sieve_action *x;
+
+		a = xcalloc(1, sizeof(*a));
+		x = sieve_actions_append(a);
+		x->kind = SIEVE_ACT_KEEP;
+		x->folder = xstrdup("INBOX");
+		x->implicit = true;
+		x->script = xstrdup("");
+		return a;
+	}
+	if (r->set.sandbox) {
+		a = sieve_run_sandboxed(r, scripts, n, msg);
+	} else {
+		struct buf out;
+
+		buf_init(&out, 0);
+		sieve_sequence_serialized(r, scripts, n, msg, &out);
+		a = sieve_result_parse(out.data, out.len, scripts, n);
+		buf_free(&out);
+		if (a == NULL)
+			a = sieve_fallback_keep("sieve: malformed result");
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct sieve_script *s = &scripts[i];
+
+		if (s->validated)
+			sieve_cache_store(r, s);
+		if (r->set.user_log && s->role == SIEVE_ROLE_USER &&
+		    ((s->validated && !s->valid) || s->failed))
+			sieve_user_log(s->path, s->errors);
+		sieve_script_free(s);
+	}
+	free(scripts);
+	return a;
+}
+
+int
+sieve_validate_file(struct sieve_runner *r, const char *path, FILE *err)
+{
+	struct sieve_script s;
+	struct sieve_script_result res;
+	struct sieve_budget budget = { 1, 1, 1, 1, 1 };
+	int ret;
+
+	memset(&s, 0, sizeof(s));
+	s.path = xstrdup(path);
+	s.role = SIEVE_ROLE_BEFORE;	/* a missing file is an error here */
+	(void)sieve_read_script(r, &s);
+	if (s.read_error != NULL) {
+		fprintf(err, "%s: error: %s\n", path, s.read_error);
+		sieve_script_free(&s);
+		return -1;
+	}
+	sieve_exec_script(path, s.text, s.len, true, NULL, &budget, &res);
+	ret = res.status == SIEVE_SCRIPT_OK ? 0 : 1;
+	for (const char *p = res.errors.data; p != NULL && *p != '\0';) {
+		size_t len = strcspn(p, "\n");
+
+		fprintf(err, "%s: %.*s\n", path, (int)len, p);
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	sieve_script_result_free(&res);
+	sieve_script_free(&s);
+	return ret;
+}

@@ -1,0 +1,41 @@
+/* submit: hands a message to the MTA for sending (Sieve redirect and
+ * vacation), as the `submission` setting says:
+ *
+ *   smtp:HOST:PORT   SMTP to the MTA (HOST may be [v6]); EHLO, MAIL FROM,
+ *                    RCPT TO per recipient, DATA with CRLF line ends and
+ *                    dot-stuffing; every step under `timeout`
+ *   /path/to/prog    a sendmail-compatible program, run without a shell
+ *                    with the fixed argument vector
+ *                    `prog -i -f SENDER -- RCPT...` (SENDER "<>" for the
+ *                    null sender), the message on its standard input, a
+ *                    minimal environment and no other descriptors; exit
+ *                    status 0 means accepted
+ *
+ * Success means the MTA took responsibility (250 after DATA, exit 0).
+ * Anything else, including a timeout, is a failure with a reason; the
+ * caller decides (redirect: 451 for that recipient; vacation: logged). */
+#ifndef LMTPD_SUBMIT_H
+#define LMTPD_SUBMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+#include "compat.h"
+
+struct submit_settings {
+	const char *submission;	/* "smtp:host:port" or an absolute path */
+	unsigned int timeout;	/* seconds for each step, and 5x that in all */
+	const char *hostname;	/* the EHLO name */
+};
+
+/* Checks the syntax of a submission value; NULL if fine, else why. */
+const char *submit_check(const char *submission);
+
+/* Sends iov[0..iovcnt) (LF or CRLF line ends) from sender ("" = null
+ * sender) to rcpts.  Returns 0, or -1 with error_r. */
+int submit_message(const struct submit_settings *set, const char *sender,
+		   const char *const *rcpts, size_t rcpt_count,
+		   const struct iovec *iov, int iovcnt,
+		   char *error_r, size_t error_size) ATTR_WUR;
+
+#endif

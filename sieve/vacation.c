@@ -1,0 +1,500 @@
+/* vacation: RFC 3834/5230 rules, the reply text and the history database.
+ *
+ * History records are keyed "user\0sender\0handle" (sender lowercased)
+ * and hold the time of the last reply (8 bytes, big endian).  Entries
+ * older than max_days are purged now and then by whoever writes, a bounded
+ * walk per purge, so the database does not grow without end. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <gmime/gmime.h>
+
+#include "dbenv.h"
+#include "log.h"
+#include "message.h"
+#include "vacation.h"
+#include "xalloc.h"
+
+#define VACATION_DB "vacation.db"
+/* Purge old entries once per this many records written, at most this
+ * many per purge. */
+#define VACATION_PURGE_EVERY 256
+#define VACATION_PURGE_MAX 1000
+/* After a failed open, wait this long before trying again. */
+#define VACATION_REOPEN_SECS 30
+#define VACATION_KEY_MAX 2048
+
+struct vacation {
+	char *state_dir;
+	unsigned int max_days;
+	struct db_env *env;
+	DB *db;
+	time_t failed_at;
+	unsigned int writes;
+};
+
+/* --- the rules --- */
+
+static bool
+vacation_atext(unsigned char c)
+{
+	return isalnum(c) || strchr("!#$%&'*+/=?^_`{|}~-.", c) != NULL || c >= 0x80;
+}
+
+/* Whether addr appears in text as a whole address (case-insensitive):
+ * not preceded by a local-part character, not followed by a domain one. */
+static bool
+vacation_has_address(const char *text, const char *addr)
+{
+	size_t alen = strlen(addr);
+
+	if (alen == 0)
+		return false;
+	for (const char *p = text; (p = strcasestr(p, addr)) != NULL; p++) {
+		unsigned char after = (unsigned char)p[alen];
+		bool domain_goes_on = isalnum(after) || after == '-' || after == '_' ||
+				      (after == '.' && isalnum((unsigned char)p[alen + 1]));
+
+		if ((p == text || !vacation_atext((unsigned char)p[-1])) && !domain_goes_on)
+			return true;
+	}
+	return false;
+}
+
+static bool
+vacation_field_has(const struct message *msg, const char *name, const char *addr)
+{
+	char value[8192];
+
+	for (size_t i = 0; i < msg->header_count; i++) {
+		const struct message_header *h = &msg->headers[i];
+
+		if (h->name_len != strlen(name) ||
+		    strncasecmp(msg->data + h->start, name, h->name_len) != 0)
+			continue;
+		message_header_value(msg, h, value, sizeof(value));
+		if (vacation_has_address(value, addr))
+			return true;
+	}
+	return false;
+}
+
+/* The first value of field name, unfolded, lowercased, up to ';' or '(',
+ * trimmed; "" if absent. */
+static void
+vacation_keyword(const struct message *msg, const char *name, char *out, size_t size)
+{
+	const struct message_header *h = message_header_find(msg, name);
+	size_t n;
+
+	out[0] = '\0';
+	if (h == NULL)
+		return;
+	message_header_value(msg, h, out, size);
+	n = strcspn(out, ";(");
+	out[n] = '\0';
+	while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t'))
+		out[--n] = '\0';
+	for (char *p = out; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+}
+
+/* RFC 3834 2: senders that are mail systems or lists. */
+static bool
+vacation_system_sender(const char *sender)
+{
+	const char *at = strrchr(sender, '@');
+	size_t llen = at != NULL ? (size_t)(at - sender) : strlen(sender);
+	char local[256];
+
+	if (llen >= sizeof(local))
+		llen = sizeof(local) - 1;
+	memcpy(local, sender, llen);
+	local[llen] = '\0';
+	return strcasecmp(local, "MAILER-DAEMON") == 0 ||
+	       strcasecmp(local, "LISTSERV") == 0 ||
+	       strcasecmp(local, "majordomo") == 0 ||
+	       strncasecmp(local, "owner-", 6) == 0 ||
+	       (llen >= 8 && strcasecmp(local + llen - 8, "-request") == 0);
+}
+
+const char *
+vacation_refusal(const struct vacation_request *req)
+{
+	static const char *const to_fields[] = {
+		"To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc"
+	};
+	const struct message *msg = req->msg;
+	char kw[256];
+	bool to_me = false;
+
+	if (req->sender == NULL || req->sender[0] == '\0')
+		return "null envelope sender";
+	if (vacation_system_sender(req->sender))
+		return "sender is a mailer daemon or a list";
+	if (req->user != NULL && strcasecmp(req->sender, req->user) == 0)
+		return "message is from the user";
+	for (size_t i = 0; i < req->my_address_count; i++)
+		if (req->my_addresses[i] != NULL &&
+		    strcasecmp(req->sender, req->my_addresses[i]) == 0)
+			return "message is from the user";
+	vacation_keyword(msg, "Auto-Submitted", kw, sizeof(kw));
+	if (message_header_find(msg, "Auto-Submitted") != NULL && strcmp(kw, "no") != 0)
+		return "Auto-Submitted message";
+	vacation_keyword(msg, "Precedence", kw, sizeof(kw));
+	if (strcmp(kw, "bulk") == 0 || strcmp(kw, "list") == 0 || strcmp(kw, "junk") == 0)
+		return "Precedence: bulk, list or junk";
+	for (size_t i = 0; i < msg->header_count; i++)
+		if (msg->headers[i].name_len > 5 &&
+		    strncasecmp(msg->data + msg->headers[i].start, "List-", 5) == 0)
+			return "mailing list message (List-* field)";
+	if (req->is_spam)
+		return "message is spam";
+	/* RFC 5230 4.5: only mail addressed to the user (libsieve skips
+	 * this check when :from is given). */
+	for (size_t f = 0; f < N_ELEMENTS(to_fields) && !to_me; f++) {
+		if (req->user != NULL && vacation_field_has(msg, to_fields[f], req->user))
+			to_me = true;
+		for (size_t i = 0; i < req->my_address_count && !to_me; i++)
+			if (req->my_addresses[i] != NULL &&
+			    vacation_field_has(msg, to_fields[f], req->my_addresses[i]))
+				to_me = true;
+	}
+	if (!to_me)
+		return "message not addressed to the user";
+	return NULL;
+}
+
+/* --- history --- */
+
+struct vacation *
+vacation_new(const char *state_dir, unsigned int max_days)
+{
+	struct vacation *v = xcalloc(1, sizeof(*v));
+
+	v->state_dir = xstrdup(state_dir);
+	v->max_days = max_days > 0 ? max_days : 1;
+	return v;
+}
+
+static void
+vacation_close(struct vacation *v)
+{
+	if (v->db != NULL)
+		(void)v->db->close(v->db, 0);
+	v->db = NULL;
+	db_env_close(&v->env);
+}
+
+void
+vacation_free(struct vacation **vp)
+{
+	struct vacation *v = *vp;
+
+	if (v == NULL)
+		return;
+	vacation_close(v);
+	free(v->state_dir);
+	free(v);
+	*vp = NULL;
+}
+
+static int
+vacation_open(struct vacation *v)
+{
+	char *error = NULL;
+
+	if (v->db != NULL)
+		return 0;
+	if (v->failed_at != 0 && time(NULL) - v->failed_at < VACATION_REOPEN_SECS)
+		return -1;
+	v->env = db_env_open(v->state_dir, &error);
+	if (v->env != NULL && db_env_open_db(v->env, VACATION_DB, DB_BTREE, &v->db,
+					     &error) < 0)
+		db_env_close(&v->env);
+	if (v->env == NULL) {
+		log_warn("vacation: %s; no vacation replies for now", error);
+		free(error);
+		v->failed_at = time(NULL);
+		return -1;
+	}
+	v->failed_at = 0;
+	return 0;
+}
+
+/* After a failure: release what dead processes held, and reopen on the
+ * next use if the environment needs recovery. */
+static void
+vacation_db_failed(struct vacation *v, const char *what, int ret)
+{
+	log_warn("vacation: %s in %s/%s failed: %s", what, v->state_dir, VACATION_DB,
+		 db_strerror(ret));
+	if (ret == DB_RUNRECOVERY || db_env_failchk(v->env) < 0)
+		vacation_close(v);
+}
+
+static size_t
+vacation_key(const struct vacation_request *req, char *key, size_t size)
+{
+	int n = snprintf(key, size, "%s%c%s%c%s", req->user != NULL ? req->user : "", '\0',
+			 req->sender, '\0', req->handle != NULL ? req->handle : "");
+	size_t len;
+
+	if (n < 0)
+		return 0;
+	len = (size_t)n >= size ? size - 1 : (size_t)n;
+	/* The sender is compared case-insensitively. */
+	for (size_t i = strlen(req->user != NULL ? req->user : "") + 1;
+	     i < len && key[i] != '\0'; i++)
+		key[i] = (char)tolower((unsigned char)key[i]);
+	return len;
+}
+
+struct vacation_get_ctx {
+	DB *db;
+	DBT key;
+	uint64_t sent_at;
+	bool found;
+};
+
+static int
+vacation_get(DB_TXN *txn, void *ctx)
+{
+	struct vacation_get_ctx *c = ctx;
+	unsigned char buf[8];
+	DBT data;
+	int ret;
+
+	memset(&data, 0, sizeof(data));
+	data.data = buf;
+	data.ulen = sizeof(buf);
+	data.flags = DB_DBT_USERMEM;
+	c->found = false;
+	ret = c->db->get(c->db, txn, &c->key, &data, 0);
+	if (ret == DB_NOTFOUND)
+		return 0;
+	if (ret != 0)
+		return ret;
+	if (data.size == 8) {
+		c->sent_at = 0;
+		for (int i = 0; i < 8; i++)
+			c->sent_at = (c->sent_at << 8) | buf[i];
+		c->found = true;
+	}
+	return 0;
+}
+
+int
+vacation_history_due(struct vacation *v, const struct vacation_request *req, time_t now)
+{
+	char key[VACATION_KEY_MAX];
+	struct vacation_get_ctx c;
+	int ret;
+
+	if (vacation_open(v) < 0)
+		return -1;
+	memset(&c, 0, sizeof(c));
+	c.db = v->db;
+	c.key.data = key;
+	c.key.size = (u_int32_t)vacation_key(req, key, sizeof(key));
+	ret = db_env_txn(v->env, vacation_get, &c);
+	if (ret != 0) {
+		vacation_db_failed(v, "lookup", ret);
+		return -1;
+	}
+	if (c.found && (uint64_t)now < c.sent_at + (uint64_t)req->days * 86400)
+		return 0;
+	return 1;
+}
+
+struct vacation_put_ctx {
+	struct vacation *v;
+	DBT key;
+	uint64_t now;
+	bool purge;
+};
+
+/* Deletes entries older than max_days, a bounded number per call. */
+static int
+vacation_purge(DB_TXN *txn, struct vacation_put_ctx *c)
+{
+	DBC *cur;
+	DBT k, d;
+	unsigned int seen = 0;
+	int ret;
+
+	if ((ret = c->v->db->cursor(c->v->db, txn, &cur, 0)) != 0)
+		return ret;
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	while (seen++ < VACATION_PURGE_MAX &&
+	       (ret = cur->get(cur, &k, &d, DB_NEXT)) == 0) {
+		uint64_t sent = 0;
+
+		if (d.size != 8)
+			continue;
+		for (int i = 0; i < 8; i++)
+			sent = (sent << 8) | ((unsigned char *)d.data)[i];
+		if (sent + (uint64_t)c->v->max_days * 86400 < c->now &&
+		    (ret = cur->del(cur, 0)) != 0)
+			break;
+	}
+	(void)cur->close(cur);
+	return ret == DB_NOTFOUND ? 0 : ret;
+}
+
+static int
+vacation_put(DB_TXN *txn, void *ctx)
+{
+	struct vacation_put_ctx *c = ctx;
+	unsigned char buf[8];
+	DBT data;
+	int ret;
+
+	for (int i = 0; i < 8; i++)
+		buf[i] = (unsigned char)(c->now >> (56 - 8 * i));
+	memset(&data, 0, sizeof(data));
+	data.data = buf;
+	data.size = sizeof(buf);
+	ret = c->v->db->put(c->v->db, txn, &c->key, &data, 0);
+	if (ret == 0 && c->purge)
+		ret = vacation_purge(txn, c);
+	return ret;
+}
+
+int
+vacation_history_record(struct vacation *v, const struct vacation_request *req,
+			time_t now)
+{
+	char key[VACATION_KEY_MAX];
+	struct vacation_put_ctx c;
+	int ret;
+
+	if (vacation_open(v) < 0)
+		return -1;
+	memset(&c, 0, sizeof(c));
+	c.v = v;
+	c.key.data = key;
+	c.key.size = (u_int32_t)vacation_key(req, key, sizeof(key));
+	c.now = (uint64_t)now;
+	c.purge = ++v->writes % VACATION_PURGE_EVERY == 0;
+	ret = db_env_txn(v->env, vacation_put, &c);
+	if (ret != 0) {
+		vacation_db_failed(v, "update", ret);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- the reply --- */
+
+/* Header text: control characters become spaces (no header injection from
+ * a script), at most max bytes. */
+static char *
+vacation_header_text(const char *in, size_t max)
+{
+	char *out = xmalloc(max + 1);
+	size_t o = 0;
+
+	for (; *in != '\0' && o < max; in++)
+		out[o++] = ((unsigned char)*in < 0x20 || *in == 0x7f) ? ' ' : *in;
+	out[o] = '\0';
+	return out;
+}
+
+static bool
+vacation_ascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
+}
+
+/* Appends text with LF line ends (CRLF and lone CR become LF). */
+static void
+vacation_put_lf(struct buf *out, const char *text)
+{
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*p == '\r') {
+			if (p[1] != '\n')
+				buf_put(out, "\n", 1);
+			continue;
+		}
+		buf_put(out, p, 1);
+	}
+	if (out->len == 0 || out->data[out->len - 1] != '\n')
+		buf_put(out, "\n", 1);
+}
+
+void
+vacation_compose(const struct vacation_reply *r, struct buf *out)
+{
+	char date[64], *subject, *from, *to;
+	time_t now = time(NULL);
+	struct tm tm;
+	unsigned char rnd[8] = { 0 };
+	unsigned long long id = 0;
+
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+		snprintf(date, sizeof(date), "Thu, 01 Jan 1970 00:00:00 +0000");
+	if (getrandom(rnd, sizeof(rnd), 0) == (ssize_t)sizeof(rnd))
+		memcpy(&id, rnd, sizeof(id));
+	from = vacation_header_text(r->from, 256);
+	to = vacation_header_text(r->to, 256);
+	subject = vacation_header_text(r->subject != NULL && r->subject[0] != '\0'
+				       ? r->subject : "Automated reply", 900);
+	buf_putf(out, "From: %s\n", from);
+	buf_putf(out, "To: <%s>\n", to);
+	if (vacation_ascii(subject)) {
+		buf_putf(out, "Subject: %s\n", subject);
+	} else {
+		char *enc = g_mime_utils_header_encode_text(NULL, subject, "utf-8");
+
+		buf_putf(out, "Subject:%s%s\n", enc != NULL && enc[0] == ' ' ? "" : " ",
+			 enc != NULL ? enc : "Automated reply");
+		g_free(enc);
+	}
+	buf_putf(out, "Date: %s\n", date);
+	buf_putf(out, "Message-ID: <%lld.%ld.%016llx@%s>\n", (long long)now,
+		 (long)getpid(), id, r->hostname);
+	if (r->in_reply_to != NULL && r->in_reply_to[0] != '\0') {
+		char *irt = vacation_header_text(r->in_reply_to, 900);
+
+		buf_putf(out, "In-Reply-To: %s\n", irt);
+		if (r->references != NULL && r->references[0] != '\0') {
+			char *refs = vacation_header_text(r->references, 4000);
+
+			buf_putf(out, "References: %s\n\t%s\n", refs, irt);
+			free(refs);
+		} else {
+			buf_putf(out, "References: %s\n", irt);
+		}
+		free(irt);
+	}
+	/* RFC 3834 5 and RFC 5230 5.x. */
+	buf_put_str(out, "Auto-Submitted: auto-replied (vacation)\n");
+	buf_put_str(out, "MIME-Version: 1.0\n");
+	if (r->mime) {
+		/* The reason is a MIME entity: its own header, a blank
+		 * line, its body. */
+		vacation_put_lf(out, r->reason);
+	} else {
+		buf_put_str(out, "Content-Type: text/plain; charset=utf-8\n");
+		buf_put_str(out, "Content-Transfer-Encoding: 8bit\n\n");
+		vacation_put_lf(out, r->reason);
+	}
+	free(from);
+	free(to);
+	free(subject);
+}

@@ -1,0 +1,354 @@
+/* Unit tests for sieve/vacation: the RFC 3834/5230 rules, the history in a
+ * real Berkeley DB environment in a temporary folder, and the reply text. */
+#include "config.h"
+
+#include <gmime/gmime.h>
+
+#include "check_compat.h"
+
+#include "buf.h"
+#include "dbenv.h"
+#include "message.h"
+#include "vacation.h"
+
+#define BASE "From: Alice <alice@example.org>\n" \
+	"To: Bob <bob@example.com>\n" \
+	"Subject: Lunch?\n" \
+	"Message-ID: <m1@example.org>\n"
+
+static const char *const mine[] = { "bob+work@example.com", "b.smith@example.com" };
+
+static struct vacation_request
+request(const struct message *msg)
+{
+	struct vacation_request r = { "bob@example.com", mine, N_ELEMENTS(mine),
+				      "alice@example.org", msg, false, "auto:1", 7 };
+
+	return r;
+}
+
+/* ---- refusals ---- */
+
+static const struct {
+	const char *extra;	/* header lines added to BASE (or a whole header) */
+	const char *sender;
+	bool spam;
+	const char *why;	/* substring, NULL = a reply is fine */
+} rules[] = {
+	{ "", NULL, false, NULL },
+	{ "", "", false, "null envelope sender" },
+	{ "", "MAILER-DAEMON@example.org", false, "mailer daemon" },
+	{ "", "mailer-daemon@example.org", false, "mailer daemon" },
+	{ "", "owner-list@example.org", false, "list" },
+	{ "", "list-request@example.org", false, "list" },
+	{ "", "LISTSERV@example.org", false, "list" },
+	{ "", "majordomo@example.org", false, "list" },
+	{ "", "bob@example.com", false, "from the user" },
+	{ "", "BOB+work@example.com", false, "from the user" },
+	{ "Auto-Submitted: auto-replied\n", NULL, false, "Auto-Submitted" },
+	{ "Auto-Submitted: auto-generated (vacation)\n", NULL, false, "Auto-Submitted" },
+	{ "Auto-Submitted: no\n", NULL, false, NULL },
+	{ "Auto-Submitted: No (comment)\n", NULL, false, NULL },
+	{ "Precedence: bulk\n", NULL, false, "Precedence" },
+	{ "Precedence: LIST\n", NULL, false, "Precedence" },
+	{ "Precedence: junk\n", NULL, false, "Precedence" },
+	{ "Precedence: first-class\n", NULL, false, NULL },
+	{ "List-Id: <x.example.org>\n", NULL, false, "List-" },
+	{ "List-Unsubscribe: <mailto:u@x>\n", NULL, false, "List-" },
+	{ "List-Post: NO\n", NULL, false, "List-" },
+	{ "", NULL, true, "spam" },
+};
+
+START_TEST(refusal_rules)
+{
+	char text[1024];
+	struct message *msg;
+	struct vacation_request r;
+	const char *why;
+
+	snprintf(text, sizeof(text), "%s%s\nbody\n", BASE, rules[_i].extra);
+	msg = message_parse(text, strlen(text));
+	r = request(msg);
+	if (rules[_i].sender != NULL)
+		r.sender = rules[_i].sender;
+	r.is_spam = rules[_i].spam;
+	why = vacation_refusal(&r);
+	if (rules[_i].why == NULL)
+		ck_assert_msg(why == NULL, "case %d refused: %s", _i, why);
+	else
+		ck_assert_msg(why != NULL && strstr(why, rules[_i].why) != NULL,
+			      "case %d: %s", _i, why != NULL ? why : "(sent)");
+	message_free(&msg);
+}
+END_TEST
+
+/* RFC 5230 4.5: only mail addressed to the user (To, Cc, Bcc and the
+ * Resent- forms), by any of its addresses. */
+START_TEST(refusal_not_to_me)
+{
+	static const struct {
+		const char *header;
+		bool to_me;
+	} cases[] = {
+		{ "To: bob@example.com\n", true },
+		{ "To: \"Bob\" <BOB@Example.COM>\n", true },
+		{ "Cc: x@y.org,\n bob@example.com\n", true },
+		{ "Bcc: b.smith@example.com\n", true },
+		{ "Resent-To: bob+work@example.com\n", true },
+		{ "To: team@example.com\n", false },
+		{ "To: jimbob@example.com\n", false },
+		{ "To: bob@example.com.evil.org\n", false },
+		{ "To: x.bob@example.com\n", false },
+		{ "Reply-To: bob@example.com\n", false },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		char text[512];
+		struct message *msg;
+		struct vacation_request r;
+		const char *why;
+
+		snprintf(text, sizeof(text), "From: alice@example.org\n%s\nbody\n",
+			 cases[i].header);
+		msg = message_parse(text, strlen(text));
+		r = request(msg);
+		why = vacation_refusal(&r);
+		ck_assert_msg((why == NULL) == cases[i].to_me, "%s: %s", ut_escs(cases[i].header),
+			      why != NULL ? why : "(sent)");
+		message_free(&msg);
+	}
+}
+END_TEST
+
+/* ---- history ---- */
+
+START_TEST(history_days)
+{
+	const char *dir = ut_testdir();
+	struct vacation *v = vacation_new(dir, 60);
+	struct message *msg = message_parse(BASE "\n", strlen(BASE) + 1);
+	struct vacation_request r = request(msg);
+	time_t t0 = 1700000000;
+
+	ck_assert_int_eq(vacation_history_due(v, &r, t0), 1);
+	ck_assert_int_eq(vacation_history_record(v, &r, t0), 0);
+	/* Once per :days. */
+	ck_assert_int_eq(vacation_history_due(v, &r, t0 + 1), 0);
+	ck_assert_int_eq(vacation_history_due(v, &r, t0 + 7 * 86400 - 1), 0);
+	ck_assert_int_eq(vacation_history_due(v, &r, t0 + 7 * 86400), 1);
+	/* :days 1 for the same history. */
+	r.days = 1;
+	ck_assert_int_eq(vacation_history_due(v, &r, t0 + 86400 - 1), 0);
+	ck_assert_int_eq(vacation_history_due(v, &r, t0 + 86400), 1);
+	r.days = 7;
+	/* The sender in another case is the same sender. */
+	r.sender = "ALICE@Example.ORG";
+	ck_assert_int_eq(vacation_history_due(v, &r, t0 + 1), 0);
+	/* Another sender, another handle, another user: separate. */
+	r.sender = "carol@example.org";
+	ck_assert_int_eq(vacation_history_due(v, &r, t0 + 1), 1);
+	r = request(msg);
+	r.handle = "auto:2";
+	ck_assert_int_eq(vacation_history_due(v, &r, t0 + 1), 1);
+	r = request(msg);
+	r.user = "dave@example.com";
+	ck_assert_int_eq(vacation_history_due(v, &r, t0 + 1), 1);
+	vacation_free(&v);
+	/* The history survives a new handle on the environment (another
+	 * worker). */
+	v = vacation_new(dir, 60);
+	r = request(msg);
+	ck_assert_int_eq(vacation_history_due(v, &r, t0 + 1), 0);
+	vacation_free(&v);
+	message_free(&msg);
+}
+END_TEST
+
+static unsigned int
+count_records(const char *dir)
+{
+	char *error = NULL;
+	struct db_env *env = db_env_open(dir, &error);
+	DB *db;
+	DBC *cur;
+	DBT k, d;
+	unsigned int n = 0;
+
+	ck_assert_msg(env != NULL, "%s", error);
+	ck_assert_int_eq(db_env_open_db(env, "vacation.db", DB_BTREE, &db, &error), 0);
+	ck_assert_int_eq(db->cursor(db, NULL, &cur, 0), 0);
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	while (cur->get(cur, &k, &d, DB_NEXT) == 0)
+		n++;
+	cur->close(cur);
+	db->close(db, 0);
+	db_env_close(&env);
+	return n;
+}
+
+/* Entries older than max_days go away as new ones are written. */
+START_TEST(history_purge)
+{
+	const char *dir = ut_testdir();
+	struct vacation *v = vacation_new(dir, 10);
+	struct message *msg = message_parse(BASE "\n", strlen(BASE) + 1);
+	struct vacation_request r = request(msg);
+	char sender[64];
+	time_t old = 1600000000, now = old + 30 * 86400;
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(sender, sizeof(sender), "old%d@example.org", i);
+		r.sender = sender;
+		ck_assert_int_eq(vacation_history_record(v, &r, old), 0);
+	}
+	/* 256 writes in all trigger one purge. */
+	for (int i = 100; i < 256; i++) {
+		snprintf(sender, sizeof(sender), "new%d@example.org", i);
+		r.sender = sender;
+		ck_assert_int_eq(vacation_history_record(v, &r, now), 0);
+	}
+	vacation_free(&v);
+	ck_assert_uint_eq(count_records(dir), 156);
+	message_free(&msg);
+}
+END_TEST
+
+/* A database that can not be opened: -1 (no reply), never a crash, and
+ * nothing stuck: it is tried again later. */
+START_TEST(history_db_error)
+{
+	char path[PATH_MAX];
+	struct vacation *v;
+	struct message *msg = message_parse(BASE "\n", strlen(BASE) + 1);
+	struct vacation_request r = request(msg);
+
+	ut_pathf(path, sizeof(path), "%s/not-a-dir", ut_testdir());
+	ut_write_text(path, "x");
+	v = vacation_new(path, 60);
+	ck_assert_int_eq(vacation_history_due(v, &r, 1700000000), -1);
+	ck_assert_int_eq(vacation_history_record(v, &r, 1700000000), -1);
+	vacation_free(&v);
+	message_free(&msg);
+}
+END_TEST
+
+/* ---- the reply ---- */
+
+START_TEST(compose_plain)
+{
+	struct vacation_reply rep = { "bob@example.com", "alice@example.org",
+				      "Re: Lunch?", "I am away\r\nuntil Monday.",
+				      false, "<m1@example.org>", "<m0@example.org>",
+				      "mx.example.com" };
+	struct buf b;
+	struct message *msg;
+	char value[256];
+	const struct message_header *h;
+
+	buf_init(&b, 0);
+	vacation_compose(&rep, &b);
+	msg = message_parse(b.data, b.len);
+#define HDR(name, want) do { \
+		h = message_header_find(msg, name); \
+		ck_assert_msg(h != NULL, "no %s", name); \
+		message_header_value(msg, h, value, sizeof(value)); \
+		ck_assert_str_eq(value, want); \
+	} while (0)
+	HDR("From", "bob@example.com");
+	HDR("To", "<alice@example.org>");
+	HDR("Subject", "Re: Lunch?");
+	HDR("Auto-Submitted", "auto-replied (vacation)");
+	HDR("In-Reply-To", "<m1@example.org>");
+	HDR("References", "<m0@example.org>\t<m1@example.org>");
+	HDR("Content-Type", "text/plain; charset=utf-8");
+	ck_assert_ptr_nonnull(message_header_find(msg, "Date"));
+	h = message_header_find(msg, "Message-ID");
+	ck_assert_ptr_nonnull(h);
+	message_header_value(msg, h, value, sizeof(value));
+	ck_assert_msg(strstr(value, "@mx.example.com>") != NULL, "%s", value);
+	ck_assert_str_eq(b.data + msg->body_offset, "I am away\nuntil Monday.\n");
+	message_free(&msg);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(compose_hostile_and_utf8)
+{
+	struct vacation_reply rep = { "bob@example.com\nBcc: victim@x.org", "alice@example.org",
+				      "Grüße\r\nBcc: victim@x.org", "Weg.", false, NULL, NULL,
+				      "mx.example.com" };
+	struct buf b;
+	struct message *msg;
+	const struct message_header *h;
+	char value[512], *decoded;
+
+	buf_init(&b, 0);
+	vacation_compose(&rep, &b);
+	msg = message_parse(b.data, b.len);
+	/* No header was injected. */
+	ck_assert_ptr_null(message_header_find(msg, "Bcc"));
+	ck_assert_ptr_null(message_header_find(msg, "In-Reply-To"));
+	h = message_header_find(msg, "Subject");
+	message_header_value(msg, h, value, sizeof(value));
+	/* Encoded as RFC 2047, and decodes back (line break as spaces). */
+	ck_assert_msg(strncmp(value, "=?", 2) == 0, "%s", value);
+	g_mime_init();
+	decoded = g_mime_utils_header_decode_text(NULL, value);
+	ck_assert_str_eq(decoded, "Grüße  Bcc: victim@x.org");
+	g_free(decoded);
+	message_free(&msg);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(compose_mime)
+{
+	struct vacation_reply rep = { "bob@example.com", "alice@example.org", NULL,
+				      "Content-Type: text/html\n\n<p>Away</p>", true, NULL, NULL,
+				      "mx.example.com" };
+	struct buf b;
+	struct message *msg;
+	const struct message_header *h;
+	char value[256];
+
+	buf_init(&b, 0);
+	vacation_compose(&rep, &b);
+	msg = message_parse(b.data, b.len);
+	h = message_header_find(msg, "Content-Type");
+	message_header_value(msg, h, value, sizeof(value));
+	ck_assert_str_eq(value, "text/html");
+	h = message_header_find(msg, "Subject");
+	message_header_value(msg, h, value, sizeof(value));
+	ck_assert_str_eq(value, "Automated reply");
+	ck_assert_str_eq(b.data + msg->body_offset, "<p>Away</p>\n");
+	message_free(&msg);
+	buf_free(&b);
+}
+END_TEST
+
+static Suite *
+vacation_suite(void)
+{
+	Suite *s = suite_create("vacation");
+	TCase *tc;
+
+	tc = ut_tcase(s, "rules", false);
+	tcase_add_loop_test(tc, refusal_rules, 0, N_ELEMENTS(rules));
+	tcase_add_test(tc, refusal_not_to_me);
+	tc = ut_tcase(s, "history", true);
+	tcase_add_test(tc, history_days);
+	tcase_add_test(tc, history_purge);
+	tcase_add_test(tc, history_db_error);
+	tc = ut_tcase(s, "compose", false);
+	tcase_add_test(tc, compose_plain);
+	tcase_add_test(tc, compose_hostile_and_utf8);
+	tcase_add_test(tc, compose_mime);
+	return s;
+}
+
+int
+main(void)
+{
+	return ut_run(vacation_suite);
+}
