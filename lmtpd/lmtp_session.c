@@ -229,7 +229,8 @@ session_on_data_end(struct session *s)
 	if (spool_finish(s->env->spool, &data, &size, &dsn) < 0)
 		pipeline_fail_all(&pt, &dsn, (size_t)spool_received(s->env->spool));
 	else
-		pipeline_deliver(s->env->cfg, s->env->scoring, &pt, data, size);
+		pipeline_deliver(s->env->cfg, s->env->scoring, s->env->sieve, &pt, data,
+				 size);
 	for (size_t i = 0; i < s->txn.rcpt_count; i++) {
 		const struct rcpt *r = s->txn.rcpts[i];
 

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 struct lmtpd_config;
+struct pipeline_sieve;
 struct rcpt_resolver;
 struct scoring;
 struct spool;
@@ -15,6 +16,7 @@ struct spool;
 struct lmtp_session_env {
 	const struct lmtpd_config *cfg;
 	const struct scoring *scoring;	/* NULL: no scoring */
+	struct pipeline_sieve *sieve;	/* NULL: no Sieve, INBOX only */
 	struct rcpt_resolver *resolver;
 	struct spool *spool;
 	/* Set by the worker's signal handler: finish the transaction in

@@ -1,5 +1,5 @@
 /* pipeline: message in, one durable copy (or a clear failure) per recipient
- * out.  Order per recipient: prepend headers, choose folder, write.  A
+ * out.  Order per recipient: prepend headers, run Sieve, write.  A
  * recipient repeated in one transaction is written once and answered with
  * the first one's outcome. */
 #include "config.h"
@@ -17,9 +17,11 @@
 #include "maildir.h"
 #include "message.h"
 #include "pipeline.h"
+#include "pipeline_sieve.h"
 #include "lmtpd_limits.h"
 #include "rcpt.h"
 #include "scoring.h"
+#include "xalloc.h"
 
 double
 pipeline_elapsed(const struct timespec *from, const struct timespec *to)
@@ -136,21 +138,29 @@ pipeline_prefs_warning(const char *msg)
 	log_warn("user preferences: %s", msg);
 }
 
+/* Room for the folder list of one recipient in the log. */
+#define PIPELINE_FOLDERS_MAX 512
+
 /* Maximum pieces of the message written per copy: the prepended fields
  * plus the message cut around inbound X-Spam-* fields. */
 #define PIPELINE_SEGMENTS_MAX 64
 
 void
 pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
-		 struct pipeline_txn *txn, const char *data, size_t size)
+		 struct pipeline_sieve *sv, struct pipeline_txn *txn, const char *data,
+		 size_t size)
 {
 	struct message *msg = message_parse(data, size);
 	struct scoring_msg *sm = NULL;
 	struct buf prepend, spam, tests;
 	struct iovec iov[PIPELINE_SEGMENTS_MAX + 1];
 	size_t segs = 0;
-	char date[64], filename[MAILDIR_NAME_MAX];
+	char date[64];
 	double score_shared = 0;
+	/* The folders each recipient's copy went to, for the log (a
+	 * repeated recipient shows the first one's). */
+	char (*folders)[PIPELINE_FOLDERS_MAX] = xcalloc(txn->rcpt_count > 0 ? txn->rcpt_count : 1,
+							sizeof(*folders));
 
 	buf_init(&prepend, 64 * 1024);
 	buf_init(&spam, 0);
@@ -176,8 +186,8 @@ pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
 		struct rcpt *r = txn->rcpts[i];
 		double delays[4] = { 0, 0, 0, 0 };
 		struct timespec t0, t1;
-		struct maildir_target target;
 		char score_text[64] = "";
+		bool is_spam = false;
 
 		delays[0] = pipeline_elapsed(&txn->t_start, &txn->t_received);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -190,6 +200,7 @@ pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
 			char shown[32];
 
 			scoring_msg_total(sc, sm, prefs, &res);
+			is_spam = res.is_spam;
 			scoring_headers(sc, &res, &spam);
 			score_format(&res, shown, sizeof(shown));
 			snprintf(score_text, sizeof(score_text), "%s/%2.1f", shown, res.required);
@@ -202,7 +213,9 @@ pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
 		}
 		if (r->same_as >= 0) {
 			r->dsn = txn->rcpts[r->same_as]->dsn;
-			pipeline_log_rcpt(txn, r, "INBOX", delays, sm != NULL ? score_text : NULL,
+			pipeline_log_rcpt(txn, r, folders[r->same_as][0] != '\0' ?
+					  folders[r->same_as] : NULL, delays,
+					  sm != NULL ? score_text : NULL,
 					  sm != NULL ? tests.data : NULL);
 			continue;
 		}
@@ -211,18 +224,16 @@ pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
 			pipeline_log_rcpt(txn, r, NULL, delays, NULL, NULL);
 			continue;
 		}
-		target = (struct maildir_target){ r->maildir, NULL, NULL, cfg->hostname };
 		iov[0].iov_base = prepend.data;
 		iov[0].iov_len = prepend.len;
-		if (maildir_deliver(&target, iov, (int)segs + 1, filename, sizeof(filename),
-				    &r->dsn) == 0)
-			log_debug("%s: %s: stored as %s/new/%s", txn->queue_id,
-				  r->user, r->maildir, filename);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		delays[3] = pipeline_elapsed(&t0, &t1);
-		pipeline_log_rcpt(txn, r, "INBOX", delays, sm != NULL ? score_text : NULL,
+		/* Sieve (when sv), then the copies, redirects and vacation. */
+		pipeline_sieve_deliver(cfg, sv, txn, r, msg, iov, (int)segs + 1, size,
+				       is_spam, delays, folders[i], sizeof(folders[i]));
+		pipeline_log_rcpt(txn, r, folders[i][0] != '\0' ? folders[i] : NULL, delays,
+				  sm != NULL ? score_text : NULL,
 				  sm != NULL ? tests.data : NULL);
 	}
+	free(folders);
 	scoring_msg_free(&sm);
 	buf_free(&spam);
 	buf_free(&tests);

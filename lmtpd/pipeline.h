@@ -12,6 +12,7 @@
 #include <time.h>
 
 struct lmtpd_config;
+struct pipeline_sieve;
 struct rcpt;
 struct scoring;
 struct dsn;
@@ -32,9 +33,11 @@ struct pipeline_txn {
  * its outcome.  Never fails as a whole: every error is per recipient.
  * With sc (NULL: scoring off) the message is matched once and scored per
  * recipient with that user's preferences; its X-Spam-* fields replace any
- * the message came with. */
+ * the message came with.  With sv (NULL: every copy goes to INBOX) each
+ * recipient's Sieve scripts decide (pipeline_sieve.h). */
 void pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
-		      struct pipeline_txn *txn, const char *data, size_t size);
+		      struct pipeline_sieve *sv, struct pipeline_txn *txn,
+		      const char *data, size_t size);
 /* Records the same outcome for every recipient (message too large, spool
  * failure) and logs it. */
 void pipeline_fail_all(struct pipeline_txn *txn, const struct dsn *dsn,

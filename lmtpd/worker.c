@@ -18,6 +18,7 @@
 #include "lmtp_session.h"
 #include "log.h"
 #include "netaddr.h"
+#include "pipeline_sieve.h"
 #include "rcpt.h"
 #include "scoring.h"
 #include "spool.h"
@@ -120,6 +121,9 @@ worker_main(const struct lmtpd_config *cfg, struct scoring *scoring,
 	if (scoring != NULL)
 		scoring_after_fork(scoring);
 	env.resolver = rcpt_resolver_new(cfg);
+	/* Per process: the script cache and the vacation database handle
+	 * (a Berkeley DB handle must not cross fork). */
+	env.sieve = pipeline_sieve_new(cfg);
 	env.spool = spool_new(cfg->state_dir, cfg->max_message_size);
 	env.stop = &worker_stop;
 	env.wait_mask = &wait_mask;
@@ -144,6 +148,7 @@ worker_main(const struct lmtpd_config *cfg, struct scoring *scoring,
 		}
 	}
 	spool_free(&env.spool);
+	pipeline_sieve_free(&env.sieve);
 	rcpt_resolver_free(&env.resolver);
 	free(pfds);
 	exit(0);

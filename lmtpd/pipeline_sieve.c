@@ -1,0 +1,472 @@
+/* pipeline_sieve: where Sieve's action list becomes side effects.
+ *
+ * Order per recipient (DESIGN "One message, end to end"): one durable copy
+ * per distinct target folder (with its flags; a flagged copy goes to cur/),
+ * then redirects, then the vacation reply, then the reply for the
+ * recipient.  Nothing is ever lost to Sieve:
+ * - a folder name that fails validation, a redirect to the recipient
+ *   itself or a redirect loop (our own Delivered-To/X-Loop already in the
+ *   message) is refused and the message kept in INBOX instead;
+ * - a failed redirect hand-off is 451 4.3.0 for the recipient (the MTA
+ *   retries; copies already stored may then be stored again, the price of
+ *   never losing the redirect);
+ * - a failed vacation reply or history lookup is only logged.
+ * A reject is 550 5.7.1 for this recipient alone (the MTA bounces; lmtpd
+ * sends nothing itself, so no backscatter). */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "dsn.h"
+#include "lmtpd_limits.h"
+#include "log.h"
+#include "maildir.h"
+#include "maildir_name.h"
+#include "message.h"
+#include "pipeline.h"
+#include "pipeline_sieve.h"
+#include "rcpt.h"
+#include "sieve_run.h"
+#include "submit.h"
+#include "vacation.h"
+#include "xalloc.h"
+
+struct pipeline_sieve {
+	struct sieve_runner *runner;
+	struct vacation *vacation;
+};
+
+/* One durable copy: a folder on disk and its Maildir flags. */
+struct pipeline_target {
+	char disk[MAILDIR_FOLDER_DISK_SIZE];	/* "" = INBOX */
+	char name[MAILDIR_FOLDER_NAME_MAX + 1];	/* as the log shows it */
+	char flags[8];
+};
+
+struct pipeline_sieve *
+pipeline_sieve_new(const struct lmtpd_config *cfg)
+{
+	struct pipeline_sieve *sv = xcalloc(1, sizeof(*sv));
+	struct sieve_settings set;
+
+	memset(&set, 0, sizeof(set));
+	set.before = cfg->sieve_before;
+	set.after = cfg->sieve_after;
+	set.max_script_size = cfg->sieve_max_script_size;
+	set.max_actions = cfg->sieve_max_actions;
+	set.max_redirects = cfg->sieve_max_redirects;
+	set.max_cpu_time = cfg->sieve_max_cpu_time;
+	set.vacation_max_days = cfg->sieve_vacation_max_days;
+	set.sandbox = true;
+	set.user_log = true;
+	sv->runner = sieve_runner_new(&set);
+	sv->vacation = vacation_new(cfg->state_dir, cfg->sieve_vacation_max_days);
+	return sv;
+}
+
+void
+pipeline_sieve_free(struct pipeline_sieve **svp)
+{
+	struct pipeline_sieve *sv = *svp;
+
+	if (sv == NULL)
+		return;
+	sieve_runner_free(&sv->runner);
+	vacation_free(&sv->vacation);
+	free(sv);
+	*svp = NULL;
+}
+
+static double
+pipeline_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The user's script: the users map's sieve_script= or the sieve_script
+ * template, expanded; NULL when it can not be used (logged). */
+static bool
+pipeline_script_path(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
+		     const struct rcpt *r, char *out, size_t size)
+{
+	struct cfg_template_vars vars = { r->user, r->local, r->domain, r->home };
+	const char *tmpl = r->sieve_script != NULL ? r->sieve_script : cfg->sieve_script;
+
+	if (tmpl == NULL || tmpl[0] == '\0')
+		return false;
+	if (cfg_expand(tmpl, &vars, out, size) < 0 || out[0] != '/' ||
+	    strstr(out, "/../") != NULL || (strlen(out) >= 3 &&
+					   strcmp(out + strlen(out) - 3, "/..") == 0)) {
+		log_warn("%s: sieve: <%s>: unusable script path from '%s'", txn->queue_id,
+			 r->canonical, tmpl);
+		return false;
+	}
+	return true;
+}
+
+static void
+pipeline_folders_add(char *folders, size_t size, const char *name)
+{
+	size_t len = strlen(folders);
+
+	snprintf(folders + len, size - len, "%s%s", len > 0 ? "," : "", name);
+}
+
+/* Adds (or merges into) the target for disk. */
+static void
+pipeline_target_add(struct pipeline_target **t, size_t *n, const char *disk,
+		    const char *name, const char *flags)
+{
+	struct pipeline_target *x;
+	char merged[8];
+
+	for (size_t i = 0; i < *n; i++) {
+		x = &(*t)[i];
+		if (strcmp(x->disk, disk) != 0)
+			continue;
+		/* Same folder twice: one copy, the flags of both (kept in
+		 * Maildir's letter order). */
+		{
+			const char *order = "DFRST";
+			size_t o = 0;
+
+			for (const char *l = order; *l != '\0'; l++)
+				if (strchr(x->flags, *l) != NULL || strchr(flags, *l) != NULL)
+					merged[o++] = *l;
+			merged[o] = '\0';
+			snprintf(x->flags, sizeof(x->flags), "%s", merged);
+		}
+		return;
+	}
+	*t = xreallocarray(*t, *n + 1, sizeof(**t));
+	x = &(*t)[(*n)++];
+	snprintf(x->disk, sizeof(x->disk), "%s", disk);
+	snprintf(x->name, sizeof(x->name), "%s", name);
+	snprintf(x->flags, sizeof(x->flags), "%s", flags);
+}
+
+/* The copies the actions ask for, folder names validated. */
+static struct pipeline_target *
+pipeline_targets(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
+		 const struct rcpt *r, const struct sieve_actions *a, size_t *n_r)
+{
+	struct pipeline_target *t = NULL;
+	size_t n = 0;
+	char sep = cfg->folder_separator[0];
+
+	for (size_t i = 0; a != NULL && i < a->count; i++) {
+		const struct sieve_action *x = &a->v[i];
+		char disk[MAILDIR_FOLDER_DISK_SIZE], letters[8], esc[LOG_ESCAPE_SIZE];
+		const char *why = NULL;
+		size_t unknown = 0;
+
+		if (x->kind != SIEVE_ACT_KEEP && x->kind != SIEVE_ACT_FILEINTO)
+			continue;
+		maildir_flags_from_imap((const char *const *)x->flags, x->flag_count,
+					letters, sizeof(letters), &unknown);
+		if (unknown > 0)
+			log_info("%s: sieve: <%s>: %zu keyword flag(s) not stored "
+				 "(Maildir info letters only)", txn->queue_id, r->canonical,
+				 unknown);
+		if (maildir_name_to_disk(x->folder, sep, disk, sizeof(disk), &why) < 0) {
+			log_warn("%s: sieve: <%s>: fileinto \"%s\" refused: %s; "
+				 "keeping the message in INBOX", txn->queue_id, r->canonical,
+				 log_escape(esc, sizeof(esc), x->folder, strlen(x->folder)),
+				 why);
+			pipeline_target_add(&t, &n, "", "INBOX", letters);
+			continue;
+		}
+		pipeline_target_add(&t, &n, disk, disk[0] == '\0' ? "INBOX" : x->folder,
+				    letters);
+	}
+	if (a == NULL)
+		pipeline_target_add(&t, &n, "", "INBOX", "");
+	*n_r = n;
+	return t;
+}
+
+/* Writes one copy; returns 0 or -1 with r->dsn set. */
+static int
+pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
+	       struct rcpt *r, const struct pipeline_target *t, const struct iovec *iov,
+	       int iovcnt, char *folders, size_t folders_size)
+{
+	struct maildir_target target;
+	char filename[MAILDIR_NAME_MAX], err[512];
+	bool is_new = t->disk[0] != '\0' && !maildir_folder_exists(r->maildir, t->disk);
+
+	target = (struct maildir_target){ r->maildir, t->disk[0] != '\0' ? t->disk : NULL,
+					  t->flags[0] != '\0' ? t->flags : NULL,
+					  cfg->hostname };
+	if (maildir_deliver(&target, iov, iovcnt, filename, sizeof(filename), &r->dsn) < 0)
+		return -1;
+	log_debug("%s: %s: stored as %s/%s%s%s/%s", txn->queue_id, r->user, r->maildir,
+		  t->disk, t->disk[0] != '\0' ? "/" : "", t->flags[0] != '\0' ? "cur" : "new",
+		  filename);
+	if (is_new && maildir_subscribe(r->maildir, t->disk, err, sizeof(err)) < 0)
+		log_warn("%s: <%s>: subscribing folder %s: %s", txn->queue_id, r->canonical,
+			 t->disk, err);
+	pipeline_folders_add(folders, folders_size, t->name);
+	return 0;
+}
+
+/* Whether field name of msg holds addr as its whole value (trimmed,
+ * angle brackets ignored, case-insensitive). */
+static bool
+pipeline_field_is(const struct message *msg, const char *name, const char *addr)
+{
+	char value[1024];
+
+	for (size_t i = 0; i < msg->header_count; i++) {
+		const struct message_header *h = &msg->headers[i];
+		const char *v;
+		size_t len;
+
+		if (h->name_len != strlen(name) ||
+		    strncasecmp(msg->data + h->start, name, h->name_len) != 0)
+			continue;
+		message_header_value(msg, h, value, sizeof(value));
+		v = value;
+		len = strlen(v);
+		if (len >= 2 && v[0] == '<' && v[len - 1] == '>') {
+			v++;
+			len -= 2;
+		}
+		if (len == strlen(addr) && strncasecmp(v, addr, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* RFC 5228 4.2 loop protection: the message passed through this
+ * recipient's delivery before (our Delivered-To, or an X-Loop naming it). */
+static bool
+pipeline_is_loop(const struct message *msg, const struct rcpt *r)
+{
+	return pipeline_field_is(msg, "Delivered-To", r->canonical) ||
+	       pipeline_field_is(msg, "Delivered-To", r->user) ||
+	       pipeline_field_is(msg, "X-Loop", r->canonical) ||
+	       pipeline_field_is(msg, "X-Loop", r->user);
+}
+
+/* user+detail@domain -> user@domain (with the config's delimiters). */
+static bool
+pipeline_same_user(const struct lmtpd_config *cfg, const struct rcpt *r, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	size_t llen, split;
+
+	if (strcasecmp(addr, r->canonical) == 0 || strcasecmp(addr, r->user) == 0 ||
+	    strcasecmp(addr, r->addr) == 0)
+		return true;
+	if (at == NULL || strcasecmp(at + 1, r->domain) != 0)
+		return false;
+	llen = (size_t)(at - addr);
+	split = llen;
+	for (size_t i = 0; i < llen && cfg->recipient_delimiter[0] != '\0'; i++)
+		if (strchr(cfg->recipient_delimiter, addr[i]) != NULL) {
+			split = i;
+			break;
+		}
+	return split == strlen(r->local) && strncasecmp(addr, r->local, split) == 0;
+}
+
+static int
+pipeline_redirect(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
+		  struct rcpt *r, const char *address, const struct iovec *iov, int iovcnt)
+{
+	struct submit_settings set = { cfg->submission, cfg->submission_timeout,
+				       cfg->hostname };
+	struct iovec *copy = xcalloc((size_t)iovcnt, sizeof(*copy));
+	const char *rcpts[1] = { address };
+	const char *nl;
+	char err[512], esc[LOG_ESCAPE_SIZE];
+	int ret;
+
+	/* The copy as stored, without our Return-Path (the MTA writes its
+	 * own at final delivery); Delivered-To stays, for loop detection. */
+	memcpy(copy, iov, sizeof(*copy) * (size_t)iovcnt);
+	nl = memchr(copy[0].iov_base, '\n', copy[0].iov_len);
+	if (nl != NULL && copy[0].iov_len >= 12 &&
+	    strncasecmp(copy[0].iov_base, "Return-Path:", 12) == 0) {
+		size_t skip = (size_t)(nl - (const char *)copy[0].iov_base) + 1;
+
+		copy[0].iov_base = (char *)copy[0].iov_base + skip;
+		copy[0].iov_len -= skip;
+	}
+	ret = submit_message(&set, txn->sender, rcpts, 1, copy, iovcnt, err, sizeof(err));
+	free(copy);
+	if (ret < 0) {
+		log_warn("%s: sieve: <%s>: redirect to <%s> failed: %s", txn->queue_id,
+			 r->canonical, log_escape(esc, sizeof(esc), address, strlen(address)),
+			 err);
+		dsn_set(&r->dsn, DSN_TEMP_FAIL, "redirect to <%s> failed: %s", address, err);
+		return -1;
+	}
+	log_info("%s: sieve: <%s>: redirected to <%s> via %s", txn->queue_id, r->canonical,
+		 log_escape(esc, sizeof(esc), address, strlen(address)), cfg->submission);
+	return 0;
+}
+
+static void
+pipeline_vacation(const struct lmtpd_config *cfg, struct pipeline_sieve *sv,
+		  const struct pipeline_txn *txn, const struct rcpt *r,
+		  const struct message *msg, bool is_spam, const struct sieve_vacation *v)
+{
+	const char *mine[3] = { r->addr, r->canonical, v->from };
+	struct vacation_request req = { r->user, mine, 3, txn->sender, msg, is_spam,
+					v->handle, v->days };
+	struct submit_settings set = { cfg->submission, cfg->submission_timeout,
+				       cfg->hostname };
+	const struct message_header *h;
+	char msgid[1024] = "", refs[4096] = "", err[512], esc[LOG_ESCAPE_SIZE];
+	const char *why, *from = r->user, *to[1] = { txn->sender };
+	struct vacation_reply reply;
+	struct iovec iov;
+	struct buf text;
+	time_t now = time(NULL);
+	int due;
+
+	log_escape(esc, sizeof(esc), txn->sender, strlen(txn->sender));
+	if ((why = vacation_refusal(&req)) != NULL) {
+		log_info("%s: sieve: <%s>: no vacation reply to <%s>: %s", txn->queue_id,
+			 r->canonical, esc, why);
+		return;
+	}
+	due = vacation_history_due(sv->vacation, &req, now);
+	if (due <= 0) {
+		log_info("%s: sieve: <%s>: no vacation reply to <%s>: %s", txn->queue_id,
+			 r->canonical, esc, due == 0 ? "already answered within :days"
+			 : "vacation history unavailable");
+		return;
+	}
+	/* :from, or the address libsieve found in the message, when it is
+	 * a plain address; else the user's own. */
+	if (v->from != NULL && v->from[0] != '\0' && strchr(v->from, '@') != NULL &&
+	    strpbrk(v->from, "\r\n") == NULL)
+		from = v->from;
+	if ((h = message_header_find(msg, "Message-ID")) != NULL)
+		message_header_value(msg, h, msgid, sizeof(msgid));
+	if ((h = message_header_find(msg, "References")) != NULL)
+		message_header_value(msg, h, refs, sizeof(refs));
+	reply = (struct vacation_reply){ from, txn->sender, v->subject, v->reason, v->mime,
+					 msgid, refs, cfg->hostname };
+	buf_init(&text, 0);
+	vacation_compose(&reply, &text);
+	iov.iov_base = text.data;
+	iov.iov_len = text.len;
+	/* RFC 3834 3.3: the reply goes out with a null envelope sender. */
+	if (submit_message(&set, "", to, 1, &iov, 1, err, sizeof(err)) < 0) {
+		log_warn("%s: sieve: <%s>: vacation reply to <%s> failed: %s", txn->queue_id,
+			 r->canonical, esc, err);
+	} else {
+		log_info("%s: sieve: <%s>: vacation reply sent to <%s>", txn->queue_id,
+			 r->canonical, esc);
+		if (vacation_history_record(sv->vacation, &req, now) < 0)
+			log_warn("%s: sieve: <%s>: vacation history not updated", txn->queue_id,
+				 r->canonical);
+	}
+	buf_free(&text);
+}
+
+void
+pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv,
+		       const struct pipeline_txn *txn, struct rcpt *r,
+		       const struct message *msg, const struct iovec *iov, int iovcnt,
+		       size_t size, bool is_spam, double delays[4], char *folders,
+		       size_t folders_size)
+{
+	struct sieve_actions *a = NULL;
+	struct pipeline_target *targets = NULL;
+	size_t ntargets = 0, stored = 0, redirected = 0;
+	char script[MAIL_PATH_MAX];
+	const struct sieve_action *x;
+	bool have_script = false, inbox_needed = false;
+	double t0 = pipeline_now(), t1;
+
+	folders[0] = '\0';
+	if (sv != NULL)
+		have_script = pipeline_script_path(cfg, txn, r, script, sizeof(script));
+	if (sv != NULL && sieve_has_scripts(sv->runner, have_script ? script : NULL)) {
+		struct sieve_msg smsg = { iov, iovcnt, size, txn->sender, r->addr,
+					  cfg->recipient_delimiter };
+
+		a = sieve_run(sv->runner, have_script ? script : NULL, &smsg);
+		if (a->error)
+			log_warn("%s: sieve: <%s>: %s; keeping the message in INBOX",
+				 txn->queue_id, r->canonical, a->error_text);
+	}
+	t1 = pipeline_now();
+	delays[2] = t1 - t0;
+	t0 = t1;
+
+	if (a != NULL && (x = sieve_actions_find(a, SIEVE_ACT_REJECT)) != NULL) {
+		dsn_set(&r->dsn, DSN_REJECTED, "%s", x->text[0] != '\0' ? x->text
+			: "Message rejected by the recipient's filter");
+		goto done;
+	}
+	targets = pipeline_targets(cfg, txn, r, a, &ntargets);
+	for (size_t i = 0; i < ntargets; i++) {
+		if (pipeline_store(cfg, txn, r, &targets[i], iov, iovcnt, folders,
+				   folders_size) < 0)
+			goto done;
+		stored++;
+	}
+	for (size_t i = 0; a != NULL && i < a->count; i++) {
+		char esc[LOG_ESCAPE_SIZE];
+
+		x = &a->v[i];
+		if (x->kind != SIEVE_ACT_REDIRECT)
+			continue;
+		log_escape(esc, sizeof(esc), x->address, strlen(x->address));
+		if (pipeline_same_user(cfg, r, x->address)) {
+			log_warn("%s: sieve: <%s>: redirect to <%s> refused: that is the "
+				 "recipient itself; keeping the message", txn->queue_id,
+				 r->canonical, esc);
+			inbox_needed = true;
+			continue;
+		}
+		if (pipeline_is_loop(msg, r)) {
+			log_warn("%s: sieve: <%s>: redirect to <%s> refused: mail loop "
+				 "(the message was delivered to <%s> before); keeping the "
+				 "message", txn->queue_id, r->canonical, esc, r->canonical);
+			inbox_needed = true;
+			continue;
+		}
+		if (pipeline_redirect(cfg, txn, r, x->address, iov, iovcnt) < 0)
+			goto done;
+		redirected++;
+	}
+	if (inbox_needed && stored == 0) {
+		struct pipeline_target inbox;
+
+		memset(&inbox, 0, sizeof(inbox));
+		snprintf(inbox.name, sizeof(inbox.name), "INBOX");
+		if (pipeline_store(cfg, txn, r, &inbox, iov, iovcnt, folders,
+				   folders_size) < 0)
+			goto done;
+		stored++;
+	}
+	if (a != NULL && sv != NULL && (x = sieve_actions_find(a, SIEVE_ACT_VACATION)) != NULL)
+		pipeline_vacation(cfg, sv, txn, r, msg, is_spam, &x->vacation);
+	if (stored > 0)
+		dsn_set(&r->dsn, DSN_DELIVERED, "delivered to maildir");
+	else if (redirected > 0)
+		dsn_set(&r->dsn, DSN_DELIVERED, "redirected by sieve");
+	else
+		dsn_set(&r->dsn, DSN_DISCARDED, "discarded by sieve");
+done:
+	delays[3] = pipeline_now() - t0;
+	free(targets);
+	sieve_actions_free(&a);
+}
