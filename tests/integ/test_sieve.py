@@ -1,0 +1,458 @@
+"""Sieve through the real daemon with real scripts (issue 4): folders and
+flags read back with Dovecot's IMAP server, redirect and vacation mail
+caught by Postfix's smtp-sink, broken scripts, reject per recipient,
+before/after scripts, the users map's sieve_script=, scoring headers
+seen by scripts, and the lmtpd-sieve tool."""
+import imaplib
+import os
+import re
+import subprocess
+
+import pytest
+
+import integlib
+from integlib import deliveries, make_message, read_new, split_trace, trace_dict, wait_for
+from peers import Dovecot, have
+from sieve_helpers import SmtpSink, header, write_script
+from test_protocol import compile_map
+
+LMTPD_SIEVE = os.path.join(integlib.BUILDDIR, "sieve", "lmtpd-sieve")
+
+
+def home(d, addr):
+    local, _, domain = addr.partition("@")
+    return os.path.join(d.mail, domain, local)
+
+
+def all_in(maildir, sub):
+    """Files of maildir/sub/{new,cur}: (name, bytes)."""
+    out = []
+    for part in ("new", "cur"):
+        p = os.path.join(maildir, sub, part) if sub else os.path.join(maildir, part)
+        for f in integlib.listdir(p):
+            with open(os.path.join(p, f), "rb") as fh:
+                out.append((part + "/" + f, fh.read()))
+    return out
+
+
+@pytest.fixture
+def sink(workdir):
+    if not have("smtp-sink"):
+        pytest.skip("smtp-sink (postfix) is not installed")
+    s = SmtpSink(workdir).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def sieve_lmtpd(lmtpd_factory, sink):
+    """lmtpd handing redirect and vacation mail to the smtp-sink."""
+    return lmtpd_factory(submission=sink.submission, submission_timeout="10s")
+
+
+@pytest.fixture
+def dovecot(workdir, sieve_lmtpd):
+    if not have("dovecot"):
+        pytest.skip("dovecot-imapd is not installed")
+    dc = Dovecot(workdir, sieve_lmtpd.mail, integlib.RUN_USER)
+    dc.start()
+    try:
+        yield dc
+    finally:
+        dc.stop()
+
+
+def imap_login(dc, user):
+    imap = imaplib.IMAP4("127.0.0.1", dc.port)
+    typ, _ = imap.login(user, "pass")
+    assert typ == "OK"
+    return imap
+
+
+# ------------------------------------------------------------ folders
+
+@pytest.mark.peers
+def test_fileinto_folders_seen_by_dovecot(sieve_lmtpd, dovecot):
+    """fileinto creates Maildir++ folders on demand (hierarchy, non-ASCII
+    names in modified UTF-7), lists them in `subscriptions`, and Dovecot
+    shows, subscribes and reads them; the log's folder= names them."""
+    d = sieve_lmtpd
+    bob = "bob@example.com"
+    write_script(home(d, bob), """require ["fileinto"];
+if header :contains "subject" "work" { fileinto "Work"; stop; }
+if header :contains "subject" "sub" { fileinto "Work.Sub"; stop; }
+if header :contains "subject" "greet" { fileinto "Grüße"; stop; }
+if header :contains "subject" "both" { fileinto "Work"; fileinto "Work"; keep; }
+""")
+    for subj in ("work 1", "sub 1", "greet 1", "both 1", "plain 1"):
+        t = d.deliver([bob], make_message(subject=subj))
+        assert t.final_codes() == [250], t.finals
+    md = d.maildir(bob)
+    assert sorted(x for x in os.listdir(md) if x.startswith(".")) == [
+        ".Gr&APwA3w-e", ".Work", ".Work.Sub"]
+    for folder in (".Work", ".Work.Sub", ".Gr&APwA3w-e"):
+        assert os.path.exists(os.path.join(md, folder, "maildirfolder"))
+    with open(os.path.join(md, "subscriptions")) as f:
+        assert f.read() == "V\t2\n\nWork\nWork\tSub\nGr&APwA3w-e\n"
+    # "both": one copy in Work (not two), one in INBOX.
+    assert len(all_in(md, ".Work")) == 2
+    assert len(all_in(md, "")) == 2
+    folders = [x["folder"] for x in deliveries(d.log())]
+    assert folders == ["Work", "Work.Sub", "Grüße", "INBOX,Work", "INBOX"], folders
+
+    imap = imap_login(dovecot, bob)
+    try:
+        typ, listed = imap.list()
+        names = sorted(re.search(rb'"\." "?([^"]+)"?$', x).group(1).decode() for x in listed)
+        assert names == ["Gr&APwA3w-e", "INBOX", "Work", "Work.Sub"], listed
+        typ, subs = imap.lsub()
+        assert sorted(re.search(rb'"\." "?([^"]+)"?$', x).group(1).decode()
+                      for x in subs) == ["Gr&APwA3w-e", "Work", "Work.Sub"], subs
+        for mbox, n, subject in (("Work", 2, "work 1"), ("Work.Sub", 1, "sub 1"),
+                                 ('"Gr&APwA3w-e"', 1, "greet 1"), ("INBOX", 2, "both 1")):
+            typ, data = imap.select(mbox, readonly=True)
+            assert typ == "OK" and int(data[0]) == n, (mbox, data, dovecot.log())
+            typ, data = imap.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            got = b"".join(x[1] for x in data if isinstance(x, tuple))
+            assert subject.encode() in got, (mbox, got)
+        imap.logout()
+    except Exception:
+        print(dovecot.log())
+        raise
+
+
+@pytest.mark.fast
+def test_bad_folder_names_kept_in_inbox(lmtpd):
+    """Names that try "..", an empty level, control characters or a '/'
+    are refused; the message is kept in INBOX, nothing appears outside
+    the Maildir, and the refusal is logged."""
+    d = lmtpd
+    bob = "bob@example.com"
+    for i, name in enumerate(["../../../etc", "a..b", ".hidden", "a/b", "x\ty", "Work."]):
+        write_script(home(d, bob), 'require "fileinto";\nfileinto "%s";\n' % name)
+        t = d.deliver([bob], make_message(subject="bad %d" % i))
+        assert t.final_codes() == [250]
+    md = d.maildir(bob)
+    assert [x for x in os.listdir(md) if x.startswith(".")] == []
+    assert len(read_new(md)) == 6
+    assert len(re.findall(r"fileinto \".*\" refused: .*; keeping the message in INBOX",
+                          d.log())) == 6
+    assert os.listdir(d.mail) == ["example.com"]
+    assert sorted(os.listdir(os.path.join(d.mail, "example.com"))) == ["bob"]
+
+
+# -------------------------------------------------------------- flags
+
+@pytest.mark.peers
+def test_flags_in_imap_fetch(sieve_lmtpd, dovecot):
+    """imap4flags: flagged copies go to cur/ with :2,FLAGS and IMAP
+    clients see them in FETCH FLAGS; unflagged ones stay in new/."""
+    d = sieve_lmtpd
+    bob = "bob@example.com"
+    write_script(home(d, bob), """require ["imap4flags", "fileinto"];
+if header :contains "subject" "seen" { addflag "\\\\Seen"; }
+if header :contains "subject" "flag" {
+  fileinto :flags ["\\\\Flagged", "\\\\Answered"] "Flagged";
+}
+if header :contains "subject" "set" { addflag "\\\\Draft"; setflag "\\\\Deleted \\\\Seen"; }
+""")
+    for subj in ("seen", "flag", "set", "none"):
+        assert d.deliver([bob], make_message(subject=subj)).final_codes() == [250]
+    md = d.maildir(bob)
+    inbox = all_in(md, "")
+    assert sorted(n.split("/")[0] for n, _ in inbox) == ["cur", "cur", "new"]
+    assert any(n.endswith(":2,S") for n, _ in inbox)
+    assert any(n.endswith(":2,ST") for n, _ in inbox)
+    [(name, _)] = all_in(md, ".Flagged")
+    assert name.startswith("cur/") and name.endswith(":2,FR")
+
+    imap = imap_login(dovecot, bob)
+    try:
+        imap.select("INBOX", readonly=True)
+        typ, data = imap.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        flags = {}
+        for item in data:
+            if isinstance(item, tuple):
+                subj = re.search(rb"Subject: (\w+)", item[1]).group(1).decode()
+                # (\Recent is Dovecot's own, for a new session.)
+                flags[subj] = set(re.search(rb"FLAGS \(([^)]*)\)", item[0]).group(1)
+                                  .decode().split()) - {"\\Recent"}
+        assert flags["seen"] == {"\\Seen"}, flags
+        assert flags["set"] == {"\\Seen", "\\Deleted"}, flags
+        assert "\\Seen" not in flags["none"], flags
+        imap.select("Flagged", readonly=True)
+        typ, data = imap.fetch("1", "(FLAGS)")
+        assert set(re.search(rb"FLAGS \(([^)]*)\)", data[0]).group(1).decode().split()) \
+            - {"\\Recent"} == {"\\Flagged", "\\Answered"}, data
+        imap.logout()
+    except Exception:
+        print(dovecot.log())
+        raise
+
+
+# ----------------------------------------------------------- redirect
+
+@pytest.mark.peers
+def test_redirect_reaches_smtp_sink(sieve_lmtpd, sink):
+    """redirect hands the message to the MTA with the original envelope
+    sender; our Delivered-To travels with it (loop detection), our
+    Return-Path does not; no local copy (the implicit keep is
+    cancelled)."""
+    d = sieve_lmtpd
+    bob = "bob@example.com"
+    write_script(home(d, bob), 'redirect "carol@example.net";\n')
+    msg = make_message(subject="forward me", body="Line one.\n.dot line\n")
+    t = d.deliver([bob], msg, sender="alice@example.org")
+    assert t.final_codes() == [250]
+    [m] = sink.wait_messages(1)
+    assert m["sender"] == "alice@example.org"
+    assert m["rcpts"] == ["carol@example.net"]
+    assert header(m, "Delivered-To") == bob
+    assert header(m, "Return-Path") is None
+    assert header(m, "Subject") == "forward me"
+    assert m["raw"].split(b"\n\n", 1)[1].startswith(b"Line one.\n.dot line\n")
+    assert read_new(d.maildir(bob)) == []
+    [rec] = deliveries(d.log())
+    assert rec["status"] == "sent" and rec["folder"] is None, rec
+    assert re.search(r"sieve: <bob@example.com>: redirected to <carol@example.net>", d.log())
+
+
+@pytest.mark.peers
+def test_redirect_failure_is_tempfail(lmtpd_factory):
+    """The MTA can not be reached: 451 4.3.0 for that recipient only (the
+    MTA retries), 250 for the other one."""
+    port = integlib.free_port()
+    d = lmtpd_factory(submission="smtp:127.0.0.1:%d" % port, submission_timeout="5s")
+    write_script(home(d, "bob@example.com"), 'redirect "carol@example.net";\n')
+    t = d.deliver(["bob@example.com", "dave@example.com"], make_message())
+    assert [(r.code, r.enh) for r in t.finals] == [(451, "4.3.0"), (250, "2.0.0")], t.finals
+    statuses = {x["to"]: x["status"] for x in deliveries(d.log())}
+    assert statuses == {"bob@example.com": "deferred", "dave@example.com": "sent"}
+    assert re.search(r"redirect to <carol@example.net> failed: connect", d.log())
+
+
+@pytest.mark.peers
+def test_redirect_loops_and_self(sieve_lmtpd, sink):
+    """A message that already went through this recipient (our
+    Delivered-To, or an X-Loop naming it) is not redirected again, and a
+    redirect to the recipient itself is refused: kept in INBOX."""
+    d = sieve_lmtpd
+    bob = "bob@example.com"
+    write_script(home(d, bob), 'redirect "carol@example.net";\n')
+    looped = make_message(subject="loop", extra_headers=["Delivered-To: bob@example.com"])
+    assert d.deliver([bob], looped).final_codes() == [250]
+    xloop = make_message(subject="xloop", extra_headers=["X-Loop: bob@example.com"])
+    assert d.deliver([bob], xloop).final_codes() == [250]
+    write_script(home(d, bob), 'redirect "Bob+Other@Example.com";\n')
+    assert d.deliver([bob], make_message(subject="self")).final_codes() == [250]
+    assert len(read_new(d.maildir(bob))) == 3
+    assert sink.messages() == []
+    assert len(re.findall(r"refused: mail loop", d.log())) == 2
+    assert "refused: that is the recipient itself" in d.log()
+
+
+# ----------------------------------------------------------- vacation
+
+@pytest.mark.peers
+def test_vacation_once_per_days(sieve_lmtpd, sink):
+    """vacation answers a sender once per :days (history in Berkeley DB),
+    through the MTA with a null envelope sender and RFC 3834 headers; not
+    lists, bulk, auto-replies or mail not addressed to the user."""
+    d = sieve_lmtpd
+    bob = "bob@example.com"
+    write_script(home(d, bob), """require "vacation";
+vacation :days 3 :subject "Out of office" "I am away until Monday.";
+""")
+    first = make_message(subject="Lunch?", sender="alice@example.org", to=bob)
+    assert d.deliver([bob], first, sender="alice@example.org").final_codes() == [250]
+    [reply] = sink.wait_messages(1)
+    assert reply["sender"] == "" and reply["rcpts"] == ["alice@example.org"]
+    assert header(reply, "Auto-Submitted") == "auto-replied (vacation)"
+    assert header(reply, "Subject") == "Out of office"
+    assert header(reply, "From") == bob
+    assert header(reply, "To") == "<alice@example.org>"
+    msgid = re.search(rb"Message-ID: (<[^>]+>)", first).group(1).decode()
+    assert header(reply, "In-Reply-To") == msgid
+    assert msgid in header(reply, "References")
+    assert b"I am away until Monday." in reply["raw"]
+    # The message itself was kept.
+    assert len(read_new(d.maildir(bob))) == 1
+    # Same sender again: no second reply within :days.
+    again = make_message(subject="Lunch??", sender="alice@example.org", to=bob)
+    assert d.deliver([bob], again, sender="alice@example.org").final_codes() == [250]
+    # Not answered: a list, bulk, an auto-reply, not addressed to bob,
+    # MAILER-DAEMON, the null sender.
+    for sender, extra, to in (
+            ("list@example.org", ["List-Id: <l.example.org>"], bob),
+            ("news@example.org", ["Precedence: bulk"], bob),
+            ("robot@example.org", ["Auto-Submitted: auto-generated"], bob),
+            ("team@example.org", [], "team@example.com"),
+            ("MAILER-DAEMON@example.org", [], bob),
+            ("", [], bob)):
+        m = make_message(sender=sender or "x@example.org", to=to, extra_headers=extra)
+        assert d.deliver([bob], m, sender=sender).final_codes() == [250]
+    # Another sender: answered.
+    other = make_message(subject="Hi", sender="carol@example.org", to=bob)
+    assert d.deliver([bob], other, sender="carol@example.org").final_codes() == [250]
+    replies = sink.wait_messages(2)
+    assert [r["rcpts"] for r in replies] == [["alice@example.org"], ["carol@example.org"]]
+    log = d.log()
+    assert "no vacation reply to <alice@example.org>: already answered within :days" in log
+    # (libsieve itself drops the bulk, auto-submitted, system-sender and
+    # not-to-me cases before recording a vacation action; lmtpd's own
+    # rules catch the rest, such as List-* fields.)
+    assert "no vacation reply to <list@example.org>: mailing list message" in log
+    assert len(read_new(d.maildir(bob))) == 9
+
+
+@pytest.mark.peers
+def test_vacation_not_for_spam(lmtpd_factory, sink, workdir):
+    """With scoring on, a script sees lmtpd's X-Spam-* headers (relational
+    i;ascii-numeric on X-Spam-Score), and spam gets no vacation reply."""
+    rules = os.path.join(workdir, "rules")
+    os.makedirs(rules)
+    with open(os.path.join(rules, "50_test.cf"), "w") as f:
+        f.write("required_score 5\n"
+                "header LMTPD_TEST_SPAM Subject =~ /SPAMTEST/\n"
+                "score LMTPD_TEST_SPAM 10.0\n")
+    os.chmod(rules, 0o755)
+    d = lmtpd_factory(rules_dir=rules, submission=sink.submission)
+    bob = "bob@example.com"
+    write_script(home(d, bob), """require ["fileinto", "relational",
+  "comparator-i;ascii-numeric", "vacation"];
+if header :value "ge" :comparator "i;ascii-numeric" "X-Spam-Score" "5" {
+  fileinto "Junk";
+}
+vacation "Away";
+""")
+    spam = make_message(subject="SPAMTEST buy now", sender="spammer@example.org", to=bob)
+    assert d.deliver([bob], spam, sender="spammer@example.org").final_codes() == [250]
+    ham = make_message(subject="hello", sender="alice@example.org", to=bob)
+    assert d.deliver([bob], ham, sender="alice@example.org").final_codes() == [250]
+    md = d.maildir(bob)
+    [(_, junk)] = all_in(md, ".Junk")
+    assert b"X-Spam-Flag: YES" in junk and b"X-Spam-Score: 10" in junk
+    assert len(read_new(md)) == 1
+    [reply] = sink.wait_messages(1)
+    assert reply["rcpts"] == ["alice@example.org"]
+    assert "no vacation reply to <spammer@example.org>: message is spam" in d.log()
+
+
+# ------------------------------------------------- errors, reject, discard
+
+@pytest.mark.fast
+def test_broken_script_delivers_to_inbox(lmtpd):
+    """A script that does not parse: 250, the copy in INBOX, a warning with
+    file and line in the log and in the user's .dovecot.sieve.log."""
+    d = lmtpd
+    bob = "bob@example.com"
+    script = write_script(home(d, bob), 'require "fileinto";\n\nfileinto "Work"\n')
+    t = d.deliver([bob], make_message(subject="broken"))
+    assert t.final_codes() == [250]
+    assert len(read_new(d.maildir(bob))) == 1
+    assert re.search(r"warning: [0-9A-F]+: sieve: <bob@example.com>: %s: line \d+: "
+                     r"error: .*; keeping the message in INBOX" % re.escape(script), d.log())
+    with open(script + ".log") as f:
+        assert re.search(r"%s: line \d+: error: " % re.escape(script), f.read())
+    [rec] = deliveries(d.log())
+    assert rec["folder"] == "INBOX" and rec["status"] == "sent"
+
+
+@pytest.mark.fast
+def test_unsupported_extension_kept(lmtpd):
+    """A script that needs an extension libsieve lacks (body, variables)
+    fails validation, is logged clearly, and the mail is kept."""
+    d = lmtpd
+    bob = "bob@example.com"
+    write_script(home(d, bob), 'require ["fileinto", "body"];\n'
+                 'if body :contains "x" { discard; }\n')
+    assert d.deliver([bob], make_message()).final_codes() == [250]
+    assert len(read_new(d.maildir(bob))) == 1
+    assert re.search(r"line 1: error: unsupported feature: body", d.log())
+
+
+@pytest.mark.fast
+def test_reject_is_per_recipient(lmtpd):
+    """reject: 550 5.7.1 with the script's reason for that recipient, 250
+    for the others; nothing stored for it, status=bounced in the log."""
+    d = lmtpd
+    write_script(home(d, "bob@example.com"),
+                 'require "reject";\nreject "I do not want this. Go away.";\n')
+    write_script(home(d, "dave@example.com"), 'discard;\n')
+    t = d.deliver(["bob@example.com", "carol@example.com", "dave@example.com"],
+                  make_message())
+    codes = [(r.code, r.enh) for r in t.finals]
+    assert codes == [(550, "5.7.1"), (250, "2.0.0"), (250, "2.0.0")], t.finals
+    assert t.finals[0].line.endswith("I do not want this. Go away.")
+    assert read_new(d.maildir("bob@example.com")) == []
+    assert len(read_new(d.maildir("carol@example.com"))) == 1
+    assert read_new(d.maildir("dave@example.com")) == []
+    st = {x["to"]: x["status"] for x in deliveries(d.log())}
+    assert st == {"bob@example.com": "bounced", "carol@example.com": "sent",
+                  "dave@example.com": "discarded"}
+
+
+def test_before_after_scripts(lmtpd_factory, workdir):
+    """sieve_before (a folder, name order) and sieve_after with Pigeonhole's
+    semantics; a users map entry's sieve_script= replaces the template."""
+    before = os.path.join(workdir, "before.d")
+    os.makedirs(before)
+    with open(os.path.join(before, "10-junk.sieve"), "w") as f:
+        f.write('require "fileinto";\nif header :contains "subject" "[SPAM]" '
+                '{ fileinto "Junk"; }\n')
+    after = os.path.join(workdir, "after.sieve")
+    with open(after, "w") as f:
+        f.write('require "fileinto";\nif header :contains "subject" "late" '
+                '{ fileinto "After"; }\n')
+    os.chmod(before, 0o755)
+    users = os.path.join(workdir, "users")
+    compile_map(users, "bob@example.com\ncarol@example.com sieve_script=%h/my.sieve\n")
+    d = lmtpd_factory(sieve_before=before, sieve_after=after, users=users)
+    write_script(home(d, "bob@example.com"), 'if header :contains "subject" "stop" '
+                 '{ stop; }\n')
+    write_script(home(d, "carol@example.com"), 'require "fileinto";\nfileinto "Mine";\n',
+                 name="my.sieve")
+    for subj in ("[SPAM] x", "late", "late stop", "plain"):
+        assert d.deliver(["bob@example.com"], make_message(subject=subj)).final_codes() \
+            == [250]
+    assert d.deliver(["carol@example.com"], make_message()).final_codes() == [250]
+    folders = [(x["to"], x["folder"]) for x in deliveries(d.log())]
+    assert folders == [("bob@example.com", "Junk"), ("bob@example.com", "After"),
+                       ("bob@example.com", "INBOX"), ("bob@example.com", "INBOX"),
+                       ("carol@example.com", "Mine")], folders
+
+
+# ---------------------------------------------------------------- tool
+
+@pytest.mark.fast
+def test_lmtpd_sieve_tool(workdir):
+    """lmtpd-sieve SCRIPT: errors with line numbers and exit 1; with a
+    message and -e: the actions, nothing delivered or sent."""
+    bad = os.path.join(workdir, "bad.sieve")
+    with open(bad, "w") as f:
+        f.write('require "fileinto";\nkeep;\nfileinto "x"\n')
+    r = subprocess.run([LMTPD_SIEVE, bad], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert re.search(r"bad.sieve: line \d+: error: syntax error", r.stderr), r.stderr
+    good = os.path.join(workdir, "good.sieve")
+    with open(good, "w") as f:
+        f.write('require ["fileinto", "envelope", "subaddress", "imap4flags"];\n'
+                'if envelope :detail "to" "lists" { fileinto :flags "\\\\Seen" "Lists"; }\n'
+                'redirect "carol@example.net";\n')
+    msg = os.path.join(workdir, "m.eml")
+    with open(msg, "wb") as f:
+        f.write(make_message())
+    r = subprocess.run([LMTPD_SIEVE, good], capture_output=True, text=True)
+    assert r.returncode == 0 and "valid" in r.stdout
+    r = subprocess.run([LMTPD_SIEVE, "-e", "from=a@example.org",
+                        "-e", "to=bob+lists@example.com", good, msg],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ('actions:\n'
+                        '  fileinto :flags ["\\\\Seen"] "Lists"\n'
+                        '  redirect <carol@example.net>\n'), r.stdout
+    r = subprocess.run([LMTPD_SIEVE, "-x"], capture_output=True, text=True)
+    assert r.stdout.split() == ["regex", "imap4flags", "relational", "subaddress",
+                                "fileinto", "reject", "envelope", "vacation"]
