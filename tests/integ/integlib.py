@@ -349,7 +349,7 @@ def check_maildir_names(maildir):
 
 DELIVERY_RE = re.compile(
     r"^lmtpd\[(?P<pid>\d+)\]: (?P<qid>[0-9A-F]+): to=<(?P<to>[^>]*)>"
-    r"(?:, orig_to=<(?P<orig_to>[^>]*)>)?(?:, folder=(?P<folder>[^,]+))?"
+    r"(?:, orig_to=<(?P<orig_to>[^>]*)>)?(?:, folder=(?P<folder>.+?))?"
     r"(?:, score=(?P<score>[^,]+), tests=(?P<tests>.*?))?"
     r", delay=(?P<delay>[0-9.]+), delays=(?P<delays>[0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+)"
     r", dsn=(?P<dsn>\d\.\d+\.\d+), status=(?P<status>\w+) \((?P<text>.*)\)$")
