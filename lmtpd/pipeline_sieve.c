@@ -203,8 +203,20 @@ pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 {
 	struct maildir_target target;
 	char filename[MAILDIR_NAME_MAX], err[512];
-	bool is_new = t->disk[0] != '\0' && !maildir_folder_exists(r->maildir, t->disk);
+	int state = t->disk[0] != '\0' ? maildir_folder_state(r->maildir, t->disk) : 1;
+	bool is_new = state == 0;
+	struct pipeline_target inbox;
 
+	if (state < 0) {
+		/* A symlink (or a file) where the folder should be: never
+		 * follow it out of the Maildir. */
+		log_warn("%s: <%s>: %s/%s is not a folder; keeping the message in INBOX",
+			 txn->queue_id, r->canonical, r->maildir, t->disk);
+		memset(&inbox, 0, sizeof(inbox));
+		snprintf(inbox.name, sizeof(inbox.name), "INBOX");
+		snprintf(inbox.flags, sizeof(inbox.flags), "%s", t->flags);
+		t = &inbox;
+	}
 	target = (struct maildir_target){ r->maildir, t->disk[0] != '\0' ? t->disk : NULL,
 					  t->flags[0] != '\0' ? t->flags : NULL,
 					  cfg->hostname };

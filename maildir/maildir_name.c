@@ -429,21 +429,29 @@ maildir_flags_from_imap(const char *const *flags, size_t count, char *out,
 		*unknown_r = unknown;
 }
 
+int
+maildir_folder_state(const char *root, const char *disk)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (disk[0] != '.' || strchr(disk, '/') != NULL)
+		return -1;
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstatat(fd, disk, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = errno == ENOENT ? 0 : -1;
+	else
+		ret = S_ISDIR(st.st_mode) ? 1 : -1;
+	close_quietly(fd);
+	return ret;
+}
+
 bool
 maildir_folder_exists(const char *root, const char *disk)
 {
-	struct stat st;
-	int fd;
-	bool ok;
-
-	if (disk[0] != '.' || strchr(disk, '/') != NULL)
-		return false;
-	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ok = fstatat(fd, disk, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
-	close_quietly(fd);
-	return ok;
+	return maildir_folder_state(root, disk) == 1;
 }
 
 /* Takes Dovecot's dotlock; returns the lock fd (to be filled with the new

@@ -64,6 +64,10 @@ void maildir_flags_from_imap(const char *const *flags, size_t count, char *out,
 /* Whether the folder disk (from maildir_name_to_disk, not "") exists as a
  * directory (not a symlink) in the Maildir root. */
 bool maildir_folder_exists(const char *root, const char *disk);
+/* The same as three states: 1 a directory, 0 nothing there (or no
+ * Maildir yet), -1 something else (a symlink, a file): not a folder to
+ * write into. */
+int maildir_folder_state(const char *root, const char *disk);
 
 /* Adds the folder disk (".A.B") to root/subscriptions unless it is listed
  * already.  Returns 0, or -1 with error_r (e.g. "open(...) failed: ...").

@@ -141,6 +141,16 @@ def test_bad_folder_names_kept_in_inbox(lmtpd):
                           d.log())) == 6
     assert os.listdir(d.mail) == ["example.com"]
     assert sorted(os.listdir(os.path.join(d.mail, "example.com"))) == ["bob"]
+    # A folder that is a symlink out of the Maildir is not followed.
+    outside = os.path.join(d.dir, "outside")
+    os.makedirs(outside)
+    os.chmod(outside, 0o777)
+    os.symlink(outside, os.path.join(md, ".Evil"))
+    write_script(home(d, bob), 'require "fileinto";\nfileinto "Evil";\n')
+    assert d.deliver([bob], make_message(subject="evil")).final_codes() == [250]
+    assert os.listdir(outside) == []
+    assert len(read_new(md)) == 7
+    assert "/.Evil is not a folder; keeping the message in INBOX" in d.log()
 
 
 # -------------------------------------------------------------- flags

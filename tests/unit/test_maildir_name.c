@@ -327,6 +327,11 @@ START_TEST(folder_exists)
 	ck_assert(!maildir_folder_exists(root, ".Link"));
 	ck_assert(!maildir_folder_exists(root, "../x"));
 	ck_assert(!maildir_folder_exists("/nonexistent/x", ".Work"));
+	ck_assert_int_eq(maildir_folder_state(root, ".Work"), 1);
+	ck_assert_int_eq(maildir_folder_state(root, ".None"), 0);
+	ck_assert_int_eq(maildir_folder_state(root, ".Link"), -1);
+	ck_assert_int_eq(maildir_folder_state(root, "../x"), -1);
+	ck_assert_int_eq(maildir_folder_state("/nonexistent/x", ".Work"), 0);
 }
 END_TEST
 
