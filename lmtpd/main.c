@@ -3,6 +3,7 @@
  * the config and exit, -v debug logging. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "master.h"
+#include "sieve_run.h"
 
 static void
 usage(void)
@@ -25,6 +27,56 @@ usage(void)
 		"  -t       check the configuration and exit\n"
 		"  -v       log debug lines\n");
 	exit(2);
+}
+
+/* Validates sieve_before and sieve_after (a file or a folder's *.sieve);
+ * errors go to stderr as "FILE: line N: error: ...". */
+static int
+check_sieve(const struct lmtpd_config *cfg)
+{
+	struct sieve_settings set = { NULL, NULL, cfg->sieve_max_script_size, 1, 1, 1, 1,
+				      false, false };
+	struct sieve_runner *runner = sieve_runner_new(&set);
+	const char *paths[2] = { cfg->sieve_before, cfg->sieve_after };
+	int status = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		struct stat st;
+		DIR *d;
+		struct dirent *de;
+
+		if (paths[i][0] == '\0')
+			continue;
+		if (stat(paths[i], &st) < 0) {
+			fprintf(stderr, "lmtpd: %s: %s\n", paths[i], strerror(errno));
+			status = 1;
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			if (sieve_validate_file(runner, paths[i], stderr) != 0)
+				status = 1;
+			continue;
+		}
+		if ((d = opendir(paths[i])) == NULL) {
+			fprintf(stderr, "lmtpd: %s: %s\n", paths[i], strerror(errno));
+			status = 1;
+			continue;
+		}
+		while ((de = readdir(d)) != NULL) {
+			size_t len = strlen(de->d_name);
+			char path[4096];
+
+			if (de->d_name[0] == '.' || len < 7 ||
+			    strcmp(de->d_name + len - 6, ".sieve") != 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", paths[i], de->d_name);
+			if (sieve_validate_file(runner, path, stderr) != 0)
+				status = 1;
+		}
+		closedir(d);
+	}
+	sieve_runner_free(&runner);
+	return status;
 }
 
 /* -t checks what the daemon would trip over at its first delivery. */
@@ -44,6 +96,10 @@ check_config(const struct lmtpd_config *cfg)
 			status = 1;
 		}
 	}
+	/* The administrator's Sieve scripts run for every recipient: a
+	 * broken one would keep every message in INBOX. */
+	if (cfg->sieve_before[0] != '\0' || cfg->sieve_after[0] != '\0')
+		status |= check_sieve(cfg);
 	return status;
 }
 
