@@ -466,3 +466,22 @@ def test_lmtpd_sieve_tool(workdir):
     r = subprocess.run([LMTPD_SIEVE, "-x"], capture_output=True, text=True)
     assert r.stdout.split() == ["regex", "imap4flags", "relational", "subaddress",
                                 "fileinto", "reject", "envelope", "vacation"]
+
+
+@pytest.mark.fast
+def test_config_check_validates_admin_scripts(workdir):
+    """lmtpd -t reports a broken sieve_before/sieve_after script with file
+    and line (every message would otherwise stay in INBOX)."""
+    before = os.path.join(workdir, "before.sieve")
+    with open(before, "w") as f:
+        f.write("require \"fileinto\";\ndiscard\n")
+    conf = os.path.join(workdir, "check.conf")
+    with open(conf, "w") as f:
+        f.write("sieve_before = %s\nstate_dir = %s\n" % (before, workdir))
+    r = subprocess.run([integlib.LMTPD, "-t", "-c", conf], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert re.search(r"before.sieve: line 3: error: syntax error", r.stderr), r.stderr
+    with open(before, "w") as f:
+        f.write("discard;\n")
+    r = subprocess.run([integlib.LMTPD, "-t", "-c", conf], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
