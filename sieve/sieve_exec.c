@@ -31,7 +31,7 @@
  *   each `removeflag` first adds a flag of its own (so the flag removed is
  *   never the first in the list), each `setflag` becomes "add a flag of
  *   its own, remove it (which clears the list), addflag"; those helper
- *   flags never leave this file;
+ *   flags never leave this file (sieve_text.c does the rewriting);
  * - address errors in message headers are reported through
  *   ERRCALL_ADDRESS at run time and the test just does not match; the
  *   same callback at validation time means the script itself holds a bad
@@ -49,44 +49,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <gmime/gmime.h>
 #include <sieve2.h>
 
 #include "log.h"
-#include "message.h"
 #include "sieve_int.h"
 #include "xalloc.h"
-
-/* Header fields whose values are addresses: handed over raw, because
- * libsieve parses addresses out of them (a decoded display name may hold
- * ',' or '<'). */
-static const char *const sieve_address_fields[] = {
-	"from", "sender", "reply-to", "to", "cc", "bcc", "resent-from",
-	"resent-sender", "resent-to", "resent-cc", "resent-bcc", "return-path",
-	"delivered-to", "x-original-to", "envelope-to", "errors-to",
-	"disposition-notification-to", "mail-followup-to", "mail-reply-to",
-};
-
-struct sieve_hcache {
-	char *name;
-	char **values;		/* NULL-terminated; NULL: no such field */
-};
-
-struct sieve_view {
-	const struct sieve_msg *msg;
-	char *header;		/* the header block as stored */
-	size_t header_len;
-	struct message *parsed;
-	struct sieve_hcache *cache;
-	size_t cache_count;
-	/* Strings handed to libsieve (freed with the view). */
-	char **strings;
-	size_t string_count;
-};
 
 struct sieve_exec_state {
 	struct sieve_view *view;
@@ -99,276 +69,6 @@ struct sieve_exec_state {
 	bool sentinel_keep;	/* the next keep is the sentinel's */
 	bool over_budget;
 };
-
-static char sieve_sentinel_name[64];
-
-static const char *
-sieve_sentinel(void)
-{
-	if (sieve_sentinel_name[0] == '\0') {
-		unsigned char r[12];
-		char *p;
-
-		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-			/* Not secret, just unguessable by a script author;
-			 * the pid and time are a poor but working fallback. */
-			unsigned long long x = (unsigned long long)getpid() * 2654435761ULL ^
-					       (unsigned long long)time(NULL);
-
-			memcpy(r, &x, sizeof(x));
-			memset(r + sizeof(x), 0x5a, sizeof(r) - sizeof(x));
-		}
-		p = sieve_sentinel_name + snprintf(sieve_sentinel_name,
-						   sizeof(sieve_sentinel_name), "X-Lmtpd-End-");
-		for (size_t i = 0; i < sizeof(r); i++)
-			p += snprintf(p, 3, "%02x", r[i]);
-	}
-	return sieve_sentinel_name;
-}
-
-/* The prefix of the helper flags of sieve_rewrite_flags(). */
-static const char *
-sieve_flag_prefix(void)
-{
-	static char prefix[80];
-
-	if (prefix[0] == '\0')
-		snprintf(prefix, sizeof(prefix), "$%s-", sieve_sentinel() + 2);
-	return prefix;
-}
-
-/* s cut at max bytes (xstrndup copies exactly n bytes). */
-static char *
-sieve_strdup_max(const char *s, size_t max)
-{
-	return xstrndup(s, strnlen(s, max));
-}
-
-/* A string as the script meant it: RFC 5228 2.4.2 escapes ("\\" and
- * "\"", and any other "\x" is "x") undone, unless it holds a line break
- * (a multi-line text: string, which has no escapes). */
-static char *
-sieve_unescape(const char *in, size_t max)
-{
-	char *out;
-	size_t o = 0;
-
-	if (in == NULL)
-		return NULL;
-	if (strchr(in, '\n') != NULL)
-		return sieve_strdup_max(in, max);
-	out = xmalloc(strlen(in) + 1);
-	for (const char *p = in; *p != '\0' && o < max; p++) {
-		if (*p == '\\' && p[1] != '\0')
-			p++;
-		out[o++] = *p;
-	}
-	out[o] = '\0';
-	return out;
-}
-
-static bool
-sieve_ident_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '_';
-}
-
-/* Rewrites the setflag and removeflag commands of text (see the top of
- * this file) without changing line numbers: comments, quoted strings,
- * multi-line strings and tags are copied as they are. */
-static void
-sieve_rewrite_flags(const char *text, size_t len, struct buf *out)
-{
-	size_t i = 0;
-	unsigned int n = 0;
-
-	while (i < len) {
-		char c = text[i];
-		size_t start = i;
-
-		if (c == '#') {
-			while (i < len && text[i] != '\n')
-				i++;
-		} else if (c == '/' && i + 1 < len && text[i + 1] == '*') {
-			const char *end = memmem(text + i + 2, len - i - 2, "*/", 2);
-
-			i = end != NULL ? (size_t)(end - text) + 2 : len;
-		} else if (c == '"') {
-			for (i++; i < len && text[i] != '"'; i++)
-				if (text[i] == '\\' && i + 1 < len)
-					i++;
-			if (i < len)
-				i++;
-		} else if (c == ':') {
-			/* A tag such as :flags. */
-			for (i++; i < len && sieve_ident_char(text[i]); i++)
-				;
-		} else if (sieve_ident_char(c) && !(c >= '0' && c <= '9')) {
-			size_t ilen;
-
-			while (i < len && sieve_ident_char(text[i]))
-				i++;
-			ilen = i - start;
-			if (ilen == 4 && strncasecmp(text + start, "text", 4) == 0 &&
-			    i < len && text[i] == ':') {
-				/* text: ... up to a line holding only ".". */
-				const char *p = text + i, *end = text + len;
-
-				for (;;) {
-					const char *nl = memchr(p, '\n', (size_t)(end - p));
-
-					if (nl == NULL) {
-						i = len;
-						break;
-					}
-					p = nl + 1;
-					if ((end - p >= 2 && p[0] == '.' && p[1] == '\n') ||
-					    (end - p >= 3 && p[0] == '.' && p[1] == '\r' &&
-					     p[2] == '\n')) {
-						i = (size_t)(p - text) + 1;
-						break;
-					}
-				}
-			} else if (ilen == 7 && strncasecmp(text + start, "setflag", 7) == 0) {
-				n++;
-				buf_putf(out, "addflag \"%s%u\"; removeflag \"%s%u\"; addflag",
-					 sieve_flag_prefix(), n, sieve_flag_prefix(), n);
-				continue;
-			} else if (ilen == 10 &&
-				   strncasecmp(text + start, "removeflag", 10) == 0) {
-				n++;
-				buf_putf(out, "addflag \"%s%u\"; removeflag", sieve_flag_prefix(), n);
-				continue;
-			}
-		} else {
-			i++;
-		}
-		buf_put(out, text + start, i - start);
-	}
-}
-
-static char *
-view_keep(struct sieve_view *v, char *s)
-{
-	v->strings = xreallocarray(v->strings, v->string_count + 1, sizeof(char *));
-	v->strings[v->string_count++] = s;
-	return s;
-}
-
-struct sieve_view *
-sieve_view_new(const struct sieve_msg *msg)
-{
-	struct sieve_view *v = xcalloc(1, sizeof(*v));
-	struct buf b;
-	int nl = 0;
-
-	v->msg = msg;
-	/* Copies the header block (up to the empty line) out of the
-	 * segments: lmtpd's fields and the message's own, as stored. */
-	buf_init(&b, 0);
-	for (int i = 0; i < msg->iovcnt && nl < 2; i++) {
-		const char *p = msg->iov[i].iov_base;
-		size_t len = msg->iov[i].iov_len, k;
-
-		for (k = 0; k < len && nl < 2; k++) {
-			if (p[k] == '\n')
-				nl++;
-			else if (p[k] != '\r')
-				nl = 0;
-		}
-		if (b.len + k > SIEVE_HEADER_VIEW_MAX)
-			k = SIEVE_HEADER_VIEW_MAX - b.len;
-		buf_put(&b, p, k);
-		if (b.len >= SIEVE_HEADER_VIEW_MAX)
-			break;
-	}
-	v->header = buf_steal(&b, &v->header_len);
-	if (v->header == NULL) {
-		v->header = xstrdup("");
-		v->header_len = 0;
-	}
-	v->parsed = message_parse(v->header, v->header_len);
-	return v;
-}
-
-void
-sieve_view_free(struct sieve_view **vp)
-{
-	struct sieve_view *v = *vp;
-
-	if (v == NULL)
-		return;
-	for (size_t i = 0; i < v->cache_count; i++) {
-		free(v->cache[i].name);
-		free(v->cache[i].values);
-	}
-	free(v->cache);
-	for (size_t i = 0; i < v->string_count; i++)
-		free(v->strings[i]);
-	free(v->strings);
-	message_free(&v->parsed);
-	free(v->header);
-	free(v);
-	*vp = NULL;
-}
-
-static bool
-sieve_is_address_field(const char *name)
-{
-	for (size_t i = 0; i < N_ELEMENTS(sieve_address_fields); i++)
-		if (strcasecmp(name, sieve_address_fields[i]) == 0)
-			return true;
-	return false;
-}
-
-/* The unfolded, trimmed value of h; RFC 2047 encoded words decoded
- * (RFC 5228 2.7.2) except in address fields. */
-static char *
-sieve_field_value(struct sieve_view *v, const struct message_header *h, bool decode)
-{
-	size_t size = h->end - h->value_start + 1;
-	char *raw = xmalloc(size);
-
-	message_header_value(v->parsed, h, raw, size);
-	if (decode && strstr(raw, "=?") != NULL) {
-		char *dec = g_mime_utils_header_decode_text(NULL, raw);
-
-		if (dec != NULL) {
-			free(raw);
-			raw = xstrdup(dec);
-			g_free(dec);
-		}
-	}
-	return view_keep(v, raw);
-}
-
-static char **
-sieve_view_lookup(struct sieve_view *v, const char *name)
-{
-	struct sieve_hcache *c;
-	size_t n = 0, i;
-	bool decode = !sieve_is_address_field(name);
-
-	for (i = 0; i < v->cache_count; i++)
-		if (strcasecmp(v->cache[i].name, name) == 0)
-			return v->cache[i].values;
-	v->cache = xreallocarray(v->cache, v->cache_count + 1, sizeof(*v->cache));
-	c = &v->cache[v->cache_count++];
-	c->name = xstrdup(name);
-	c->values = NULL;
-	for (i = 0; i < v->parsed->header_count; i++) {
-		const struct message_header *h = &v->parsed->headers[i];
-
-		if (h->name_len != strlen(name) ||
-		    strncasecmp(v->parsed->data + h->start, name, h->name_len) != 0)
-			continue;
-		c->values = xreallocarray(c->values, n + 2, sizeof(char *));
-		c->values[n++] = sieve_field_value(v, h, decode);
-		c->values[n] = NULL;
-	}
-	return c->values;
-}
 
 static void
 sieve_add_error(struct sieve_exec_state *st, int lineno, const char *msg)
@@ -755,8 +455,8 @@ cb_getheader(sieve2_context_t *c, void *ctx)
 		st->sentinel_keep = true;
 		/* Present, so the sentinel's keep reports the flags. */
 		values = xcalloc(2, sizeof(char *));
-		values[0] = view_keep(st->view, xstrdup(""));
-		view_keep(st->view, (char *)values);
+		values[0] = sieve_view_keep(st->view, xstrdup(""));
+		sieve_view_keep(st->view, (char *)values);
 		sieve2_setvalue_stringlist(c, "body", values);
 		return SIEVE2_OK;
 	}
@@ -774,7 +474,7 @@ cb_getenvelope(sieve2_context_t *c, void *ctx)
 
 	if (st->view == NULL)
 		return SIEVE2_OK;
-	m = st->view->msg;
+	m = sieve_view_msg(st->view);
 
 	/* A null sender has no address to compare (libsieve can not parse
 	 * ""): envelope tests on "from" then never match. */
@@ -789,7 +489,7 @@ static int
 cb_getsize(sieve2_context_t *c, void *ctx)
 {
 	struct sieve_exec_state *st = ctx;
-	size_t size = st->view != NULL ? st->view->msg->size : 0;
+	size_t size = st->view != NULL ? sieve_view_msg(st->view)->size : 0;
 
 	sieve2_setvalue_int(c, "size", size > INT_MAX ? INT_MAX : (int)size);
 	return SIEVE2_OK;
@@ -808,17 +508,17 @@ cb_getsubaddress(sieve2_context_t *c, void *ctx)
 
 	if (addr == NULL || st->view == NULL)
 		return SIEVE2_OK;
-	delims = st->view->msg->recipient_delimiter;
+	delims = sieve_view_msg(st->view)->recipient_delimiter;
 	at = strrchr(addr, '@');
-	local = view_keep(st->view, at != NULL ? xstrndup(addr, (size_t)(at - addr))
+	local = sieve_view_keep(st->view, at != NULL ? xstrndup(addr, (size_t)(at - addr))
 						: xstrdup(addr));
-	domain = view_keep(st->view, xstrdup(at != NULL ? at + 1 : ""));
+	domain = sieve_view_keep(st->view, xstrdup(at != NULL ? at + 1 : ""));
 	sieve2_setvalue_string(c, "localpart", local);
 	sieve2_setvalue_string(c, "domain", domain);
 	split = delims != NULL && delims[0] != '\0' ? strcspn(local, delims) : strlen(local);
 	if (local[split] != '\0') {
 		sieve2_setvalue_string(c, "user",
-				       view_keep(st->view, xstrndup(local, split)));
+				       sieve_view_keep(st->view, xstrndup(local, split)));
 		sieve2_setvalue_string(c, "detail", local + split + 1);
 	} else {
 		sieve2_setvalue_string(c, "user", local);

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include "buf.h"
 #include "sieve_actions.h"
 #include "sieve_run.h"
@@ -29,6 +30,26 @@ struct sieve_view;
 
 struct sieve_view *sieve_view_new(const struct sieve_msg *msg);
 void sieve_view_free(struct sieve_view **view);
+const struct sieve_msg *sieve_view_msg(const struct sieve_view *view);
+/* The values of field name (NULL-terminated; NULL when absent), valid
+ * until the view is freed. */
+char **sieve_view_lookup(struct sieve_view *view, const char *name);
+/* Keeps s (malloc'd) until the view is freed; returns s. */
+char *sieve_view_keep(struct sieve_view *view, char *s);
+
+/* Script text (sieve_text.c). */
+/* The header name of the end-of-script sentinel, random per process. */
+const char *sieve_sentinel(void);
+/* The prefix of the helper flags sieve_rewrite_flags() adds. */
+const char *sieve_flag_prefix(void);
+/* setflag/removeflag rewritten around libsieve's bugs, line numbers
+ * kept. */
+void sieve_rewrite_flags(const char *text, size_t len, struct buf *out);
+/* RFC 5228 2.4.2 escapes undone unless s holds a line break; at most max
+ * bytes; NULL for NULL. */
+char *sieve_unescape(const char *s, size_t max);
+/* s cut at max bytes. */
+char *sieve_strdup_max(const char *s, size_t max);
 
 /* What one script did. */
 enum sieve_script_status {
@@ -67,6 +88,29 @@ void sieve_exec_script(const char *script, const char *text, size_t len, bool va
 		       struct sieve_view *view, struct sieve_budget *budget,
 		       struct sieve_script_result *res);
 void sieve_script_result_free(struct sieve_script_result *res);
+
+/* One script of a run, as sieve_run read it, and what the run reported
+ * about it (for the validation cache and the user's log). */
+enum sieve_role { SIEVE_ROLE_BEFORE, SIEVE_ROLE_USER, SIEVE_ROLE_AFTER };
+
+struct sieve_script {
+	char *path;
+	enum sieve_role role;
+	char *text;
+	size_t len;
+	char *read_error;	/* set: could not be used */
+	struct stat st;
+	int cached;		/* -1 unknown, 0 invalid, 1 valid */
+	char *cached_errors;
+	/* Reported back by the run. */
+	bool validated, valid, failed;
+	char *errors;
+};
+
+/* Runs scripts[0..n) on msg with set's limits (sieve_sequence.c); fills
+ * out and each script's validated/valid/failed/errors. */
+void sieve_sequence(const struct sieve_settings *set, struct sieve_script *scripts,
+		    size_t n, const struct sieve_msg *msg, struct sieve_actions *out);
 
 /* Action helpers. */
 void sieve_action_clear(struct sieve_action *a);

@@ -1,0 +1,174 @@
+/* sieve_view: the message as libsieve's callbacks see it: the header
+ * block as it will be stored (lmtpd's fields, then the message's own),
+ * indexed once, values unfolded and (outside address fields) RFC 2047
+ * decoded, looked up once per field name.  Every string handed to libsieve
+ * lives until the view is freed, since libsieve keeps pointers past the
+ * callback that returned them. */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gmime/gmime.h>
+
+#include "message.h"
+#include "sieve_int.h"
+#include "xalloc.h"
+
+/* Header fields whose values are addresses: handed over raw, because
+ * libsieve parses addresses out of them (a decoded display name may hold
+ * ',' or '<'). */
+static const char *const sieve_address_fields[] = {
+	"from", "sender", "reply-to", "to", "cc", "bcc", "resent-from",
+	"resent-sender", "resent-to", "resent-cc", "resent-bcc", "return-path",
+	"delivered-to", "x-original-to", "envelope-to", "errors-to",
+	"disposition-notification-to", "mail-followup-to", "mail-reply-to",
+};
+
+struct sieve_hcache {
+	char *name;
+	char **values;		/* NULL-terminated; NULL: no such field */
+};
+
+struct sieve_view {
+	const struct sieve_msg *msg;
+	char *header;		/* the header block as stored */
+	size_t header_len;
+	struct message *parsed;
+	struct sieve_hcache *cache;
+	size_t cache_count;
+	/* Strings handed to libsieve (freed with the view). */
+	char **strings;
+	size_t string_count;
+};
+
+char *
+sieve_view_keep(struct sieve_view *v, char *s)
+{
+	v->strings = xreallocarray(v->strings, v->string_count + 1, sizeof(char *));
+	v->strings[v->string_count++] = s;
+	return s;
+}
+
+struct sieve_view *
+sieve_view_new(const struct sieve_msg *msg)
+{
+	struct sieve_view *v = xcalloc(1, sizeof(*v));
+	struct buf b;
+	int nl = 0;
+
+	v->msg = msg;
+	/* Copies the header block (up to the empty line) out of the
+	 * segments: lmtpd's fields and the message's own, as stored. */
+	buf_init(&b, 0);
+	for (int i = 0; i < msg->iovcnt && nl < 2; i++) {
+		const char *p = msg->iov[i].iov_base;
+		size_t len = msg->iov[i].iov_len, k;
+
+		for (k = 0; k < len && nl < 2; k++) {
+			if (p[k] == '\n')
+				nl++;
+			else if (p[k] != '\r')
+				nl = 0;
+		}
+		if (b.len + k > SIEVE_HEADER_VIEW_MAX)
+			k = SIEVE_HEADER_VIEW_MAX - b.len;
+		buf_put(&b, p, k);
+		if (b.len >= SIEVE_HEADER_VIEW_MAX)
+			break;
+	}
+	v->header = buf_steal(&b, &v->header_len);
+	if (v->header == NULL) {
+		v->header = xstrdup("");
+		v->header_len = 0;
+	}
+	v->parsed = message_parse(v->header, v->header_len);
+	return v;
+}
+
+void
+sieve_view_free(struct sieve_view **vp)
+{
+	struct sieve_view *v = *vp;
+
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < v->cache_count; i++) {
+		free(v->cache[i].name);
+		free(v->cache[i].values);
+	}
+	free(v->cache);
+	for (size_t i = 0; i < v->string_count; i++)
+		free(v->strings[i]);
+	free(v->strings);
+	message_free(&v->parsed);
+	free(v->header);
+	free(v);
+	*vp = NULL;
+}
+
+static bool
+sieve_is_address_field(const char *name)
+{
+	for (size_t i = 0; i < N_ELEMENTS(sieve_address_fields); i++)
+		if (strcasecmp(name, sieve_address_fields[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The unfolded, trimmed value of h; RFC 2047 encoded words decoded
+ * (RFC 5228 2.7.2) except in address fields. */
+static char *
+sieve_field_value(struct sieve_view *v, const struct message_header *h, bool decode)
+{
+	size_t size = h->end - h->value_start + 1;
+	char *raw = xmalloc(size);
+
+	message_header_value(v->parsed, h, raw, size);
+	if (decode && strstr(raw, "=?") != NULL) {
+		char *dec = g_mime_utils_header_decode_text(NULL, raw);
+
+		if (dec != NULL) {
+			free(raw);
+			raw = xstrdup(dec);
+			g_free(dec);
+		}
+	}
+	return sieve_view_keep(v, raw);
+}
+
+char **
+sieve_view_lookup(struct sieve_view *v, const char *name)
+{
+	struct sieve_hcache *c;
+	size_t n = 0, i;
+	bool decode = !sieve_is_address_field(name);
+
+	for (i = 0; i < v->cache_count; i++)
+		if (strcasecmp(v->cache[i].name, name) == 0)
+			return v->cache[i].values;
+	v->cache = xreallocarray(v->cache, v->cache_count + 1, sizeof(*v->cache));
+	c = &v->cache[v->cache_count++];
+	c->name = xstrdup(name);
+	c->values = NULL;
+	for (i = 0; i < v->parsed->header_count; i++) {
+		const struct message_header *h = &v->parsed->headers[i];
+
+		if (h->name_len != strlen(name) ||
+		    strncasecmp(v->parsed->data + h->start, name, h->name_len) != 0)
+			continue;
+		c->values = xreallocarray(c->values, n + 2, sizeof(char *));
+		c->values[n++] = sieve_field_value(v, h, decode);
+		c->values[n] = NULL;
+	}
+	return c->values;
+}
+
+const struct sieve_msg *
+sieve_view_msg(const struct sieve_view *v)
+{
+	return v->msg;
+}
