@@ -71,6 +71,15 @@ worker_signals(sigset_t *wait_mask)
 }
 
 static void
+worker_take_pending_signals(const sigset_t *wait_mask)
+{
+	sigset_t blocked;
+
+	if (sigprocmask(SIG_SETMASK, wait_mask, &blocked) == 0)
+		(void)sigprocmask(SIG_SETMASK, &blocked, NULL);
+}
+
+static void
 worker_serve(const struct lmtp_session_env *env, const struct listener *l)
 {
 	struct sockaddr_storage ss;
@@ -140,6 +149,11 @@ worker_main(const struct lmtpd_config *cfg, struct scoring *scoring,
 			log_error("poll on listeners failed: %s", strerror(errno));
 			break;
 		}
+		/* When a listener is ready, ppoll() returns it and leaves a
+		 * SIGHUP/SIGTERM that came in meanwhile pending: take it now,
+		 * or an old-generation worker accepts one more client after
+		 * the master has logged the reload. */
+		worker_take_pending_signals(&wait_mask);
 		for (size_t i = 0; i < count && !worker_stop; i++) {
 			if ((pfds[i].revents & POLLIN) == 0)
 				continue;
