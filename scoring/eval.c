@@ -1,6 +1,9 @@
 /* eval: native versions of SpamAssassin's Perl eval tests ("eval:fn(...)"
  * rules).  The table below is the one list of what lmtpd implements; a rule
  * calling anything else is skipped at load time and listed by --lint.
+ * Each family of functions (SpamAssassin's plugin: HTMLEval, MIMEEval,
+ * HeaderEval, ...) lives in its own eval_<family>.c and exports one
+ * struct eval_family, listed in eval_families below.
  *
  * Evals that read per-user settings (the WLBLEval family: welcomelist_from,
  * blocklist_to, ...) run per recipient from score.c with that user's lists;
@@ -340,13 +343,7 @@ eval_check_to_in_all_spam(struct eval_ctx *ctx, const struct eval_call *call)
 	return eval_any_in(ctx, eval_all_to_addrs(ctx), ADDRLIST_ALL_SPAM_TO);
 }
 
-struct eval_entry {
-	const char *name;
-	eval_fn fn;
-	bool per_user;
-};
-
-static const struct eval_entry eval_table[] = {
+static const struct eval_entry eval_wlbl_entries[] = {
 	{ "check_from_in_welcomelist", eval_check_from_in_welcomelist, true },
 	{ "check_from_in_whitelist", eval_check_from_in_welcomelist, true },
 	{ "check_forged_in_welcomelist", eval_check_forged_in_welcomelist, true },
@@ -365,12 +362,22 @@ static const struct eval_entry eval_table[] = {
 	{ "check_to_in_all_spam", eval_check_to_in_all_spam, true },
 };
 
+const struct eval_family eval_family_wlbl = {
+	eval_wlbl_entries, N_ELEMENTS(eval_wlbl_entries), NULL, 0
+};
+
+/* Every family lmtpd implements, each in its own eval_<family>.c. */
+static const struct eval_family *const eval_families[] = {
+	&eval_family_wlbl,
+};
+
 static const struct eval_entry *
 eval_entry(const char *name)
 {
-	for (size_t i = 0; i < N_ELEMENTS(eval_table); i++)
-		if (strcmp(eval_table[i].name, name) == 0)
-			return &eval_table[i];
+	for (size_t f = 0; f < N_ELEMENTS(eval_families); f++)
+		for (size_t i = 0; i < eval_families[f]->count; i++)
+			if (strcmp(eval_families[f]->entries[i].name, name) == 0)
+				return &eval_families[f]->entries[i];
 	return NULL;
 }
 
@@ -391,11 +398,14 @@ eval_is_per_user(const char *name)
 }
 
 /* can(Mail::SpamAssassin::Plugin::Family::has_xxx): the feature flags the
- * shipped rules test; true once lmtpd implements what they announce. */
+ * shipped rules test; true once a family announces what they name. */
 bool
 eval_can(const char *method)
 {
-	(void)method;
+	for (size_t f = 0; f < N_ELEMENTS(eval_families); f++)
+		for (size_t i = 0; i < eval_families[f]->can_count; i++)
+			if (strcmp(eval_families[f]->can[i], method) == 0)
+				return true;
 	return false;
 }
 

@@ -22,6 +22,25 @@ struct eval_ctx {
 	int from_in_welcomelist, from_in_default;
 };
 
+/* One function of a family: what `eval:name(...)` calls. */
+struct eval_entry {
+	const char *name;
+	eval_fn fn;
+	bool per_user;	/* reads per-user settings: runs per recipient */
+};
+
+/* A family of eval functions (one source file, one SpamAssassin plugin):
+ * its functions and the can(...) method names it makes true, e.g.
+ * "Mail::SpamAssassin::Plugin::BodyEval::has_check_body_length". */
+struct eval_family {
+	const struct eval_entry *entries;
+	size_t count;
+	const char *const *can;
+	size_t can_count;
+};
+
+extern const struct eval_family eval_family_wlbl;
+
 void eval_ctx_init(struct eval_ctx *ctx, const struct ruleset *rs,
 		   struct msgview *mv, const struct addrlist *lists);
 void eval_ctx_free(struct eval_ctx *ctx);
