@@ -68,6 +68,7 @@ struct lmtp_proto {
 	bool bdat_active;	/* a BDAT transfer has started in this txn */
 	bool bdat_refused;	/* the current chunk is being discarded */
 	char bdat_reply[256];	/* answers the discarded chunk */
+	char refused_reply[LMTP_PATH_MAX + 64];	/* of LMTP_EV_RCPT_REFUSED */
 	bool bdat_last;
 	bool bdat_cr;		/* a CR ended the previous BDAT bytes */
 	uint64_t bdat_left;
@@ -564,15 +565,10 @@ lmtp_cmd_lhlo(struct lmtp_proto *p, const char *arg)
 	lmtp_proto_reply(p, "250-CHUNKING");
 	lmtp_proto_reply(p, "250-SMTPUTF8");
 	lmtp_proto_reply(p, "250 DSN");
-	/* RFC 5321 4.1.4: a new greeting aborts the transaction. */
-	if (p->have_mail) {
+	/* RFC 5321 4.1.4: a new greeting aborts the transaction; the
+	 * LHLO event tells the session both (new name, no transaction). */
+	if (p->have_mail)
 		lmtp_txn_reset(p);
-		p->have_lhlo = true;
-		/* The session learns about the reset through RSET first;
-		 * the LHLO itself carries nothing it must act on twice. */
-		ev.type = LMTP_EV_RSET;
-		return ev;
-	}
 	p->have_lhlo = true;
 	ev.arg = p->lhlo_arg;
 	return ev;
@@ -650,7 +646,10 @@ lmtp_cmd_rcpt(struct lmtp_proto *p, const char *line)
 		dsn_set(&dsn, DSN_TOO_MANY_RCPTS, "max_recipients reached");
 		dsn_reply(&dsn, p->rcpt.addr, NULL, reply, sizeof(reply));
 		lmtp_proto_reply(p, reply);
-		ev.type = LMTP_EV_NONE;
+		snprintf(p->refused_reply, sizeof(p->refused_reply), "%s", reply);
+		ev.type = LMTP_EV_RCPT_REFUSED;
+		ev.rcpt = &p->rcpt;
+		ev.arg = p->refused_reply;
 		return ev;
 	}
 	p->wait = LMTP_WAIT_RCPT;

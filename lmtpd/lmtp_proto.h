@@ -30,13 +30,14 @@
 
 enum lmtp_event_type {
 	LMTP_EV_NONE,
-	LMTP_EV_LHLO,		/* arg: the client's name */
+	LMTP_EV_LHLO,		/* arg: the client's name; ends any transaction */
 	LMTP_EV_MAIL,		/* mail: needs lmtp_proto_mail_reply() */
 	LMTP_EV_RCPT,		/* rcpt: needs lmtp_proto_rcpt_reply() */
+	LMTP_EV_RCPT_REFUSED,	/* rcpt refused here, arg: the reply queued (to log) */
 	LMTP_EV_DATA_START,	/* needs lmtp_proto_data_reply() */
 	LMTP_EV_DATA_CHUNK,	/* data, len: message bytes, LF line ends */
 	LMTP_EV_DATA_END,	/* needs one lmtp_proto_final_reply() per rcpt */
-	LMTP_EV_RSET,		/* the transaction is gone (RSET, LHLO, failed BDAT) */
+	LMTP_EV_RSET,		/* the transaction is gone (RSET, failed BDAT) */
 	LMTP_EV_CLOSE,		/* send what is queued, then close */
 };
 

@@ -249,6 +249,7 @@ session_handle(struct session *s, const struct lmtp_event *ev)
 		break;
 	case LMTP_EV_LHLO:
 		s->last_command = "LHLO";
+		session_txn_free(&s->txn);
 		session_set_client_name(s, ev->arg);
 		break;
 	case LMTP_EV_MAIL:
@@ -259,6 +260,16 @@ session_handle(struct session *s, const struct lmtp_event *ev)
 		s->last_command = "RCPT";
 		session_on_rcpt(s, ev->rcpt);
 		break;
+	case LMTP_EV_RCPT_REFUSED: {
+		char addr[LOG_ESCAPE_SIZE], reply[LOG_ESCAPE_SIZE];
+
+		s->last_command = "RCPT";
+		log_escape(addr, sizeof(addr), ev->rcpt->addr, strlen(ev->rcpt->addr));
+		log_escape(reply, sizeof(reply), ev->arg, strlen(ev->arg));
+		log_info("%s: reject: RCPT from %s: %s; to=<%s> (max_recipients reached)",
+			 s->txn.queue_id, s->peer, reply, addr);
+		break;
+	}
 	case LMTP_EV_DATA_START:
 		s->last_command = ev->bdat ? "BDAT" : "DATA";
 		spool_begin(s->env->spool);

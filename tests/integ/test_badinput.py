@@ -133,6 +133,11 @@ def test_five_thousand_recipients(lmtpd):
             assert "<%s>" % a in r.line
         assert c.cmd("NOOP").code == 250
         c.quit()
+    # Each refused RCPT leaves a reject line, as Postfix's smtpd does.
+    refused = re.findall(r": reject: RCPT from unix: 452 4\.5\.3 <(r\d)@example\.com> "
+                         r"Too many recipients; to=<\1@example\.com> \(max_recipients reached\)$",
+                         lmtpd.log(), re.M)
+    assert refused == [a.split("@")[0] for a in rcpts[1000:]]
     for u in users:
         assert [split_trace(f)[1] for f in read_new(lmtpd.maildir(u))] == [msg]
     qid = re.search(r"> ([0-9A-F]+) ", finals[0].line).group(1)

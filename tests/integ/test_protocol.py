@@ -360,3 +360,23 @@ def test_prepended_headers_and_lf_endings(lmtpd):
         assert x["folder"] == "INBOX" and x["dsn"] == "2.0.0"
         assert x["text"] == "delivered to maildir"
         assert len(x["delays"].split("/")) == 4
+
+
+@pytest.mark.fast
+def test_lhlo_mid_transaction_starts_over(lmtpd):
+    """A second LHLO aborts the transaction (RFC 5321 4.1.4): DATA then
+    needs a new MAIL, and the next message's Received names the new
+    client, not the first one."""
+    msg = make_message("second greeting")
+    with lmtpd.client() as c:
+        c.lhlo("first.example")
+        assert c.cmd("MAIL FROM:<s@example.org>").code == 250
+        assert c.cmd("RCPT TO:<again@example.com>").code == 250
+        c.lhlo("second.example")
+        assert c.cmd("DATA").code == 503
+        t = c.transaction("s@example.org", ["again@example.com"], msg)
+        c.quit()
+    assert t.final_codes() == [250]
+    [f] = read_new(lmtpd.maildir("again@example.com"))
+    rcv = trace_dict(split_trace(f)[0])["Received"]
+    assert rcv.startswith("from second.example (unix)"), rcv

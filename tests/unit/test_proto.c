@@ -110,6 +110,7 @@ drv_handle(struct drv *d, const struct lmtp_event *ev)
 		break;
 	case LMTP_EV_LHLO:
 		drv_event(d, "LHLO %s", ut_escs(ev->arg));
+		d->naccepted = 0;
 		break;
 	case LMTP_EV_MAIL: {
 		const struct lmtp_mail *m = ev->mail;
@@ -151,6 +152,9 @@ drv_handle(struct drv *d, const struct lmtp_event *ev)
 		}
 		break;
 	}
+	case LMTP_EV_RCPT_REFUSED:
+		drv_event(d, "REFUSED <%s> %s", ut_escs(ev->rcpt->addr), ut_escs(ev->arg));
+		break;
 	case LMTP_EV_DATA_START:
 		drv_event(d, "%s", ev->bdat ? "BDAT" : "DATA");
 		ck_assert(lmtp_proto_in_transaction(d->p));
@@ -408,7 +412,7 @@ static const struct proto_case cases[] = {
 	  { OPEN_R OK E_NEED_MAIL E_NEED_MAIL, OPEN_E "RSET\n", NULL, 0 } },
 	{ "lhlo ends the transaction",
 	  IN(OPEN "LHLO again\r\nDATA\r\nMAIL FROM:<>\r\n"), {0},
-	  { OPEN_R LHLO_OK E_NEED_MAIL MAIL_OK, OPEN_E "RSET\nMAIL <>\n", NULL, 0 } },
+	  { OPEN_R LHLO_OK E_NEED_MAIL MAIL_OK, OPEN_E "LHLO again\nMAIL <>\n", NULL, 0 } },
 
 	/* -- MAIL syntax and parameters -- */
 	{ "mail null sender", IN("LHLO client\r\nMAIL FROM:<>\r\n"), {0},
@@ -589,8 +593,10 @@ static const struct proto_case cases[] = {
 	    "452 4.5.3 <r5@x.example> Too many recipients\r\n" GO_AHEAD SAVED("r1@x.example")
 	    SAVED("r2@x.example") SAVED("r3@x.example") MAIL_OK RCPT_OK("r4@x.example"),
 	    LHLO_E "MAIL <>\nRCPT <r1@x.example> notify=0\nRCPT <r2@x.example> notify=0\n"
-	    "RCPT <r3@x.example> notify=0\nDATA\nEND\nMAIL <>\n"
-	    "RCPT <r4@x.example> notify=0\n", MSGS("m\n" EOM) } },
+	    "RCPT <r3@x.example> notify=0\n"
+	    "REFUSED <r4@x.example> 452 4.5.3 <r4@x.example> Too many recipients\n"
+	    "REFUSED <r5@x.example> 452 4.5.3 <r5@x.example> Too many recipients\n"
+	    "DATA\nEND\nMAIL <>\nRCPT <r4@x.example> notify=0\n", MSGS("m\n" EOM) } },
 
 	/* -- max_errors (3 here) -- */
 	{ "errors below the limit", IN("FOO\r\nHELO x\r\nNOOP\r\n"), { .max_errors = 3 },
