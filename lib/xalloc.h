@@ -13,6 +13,8 @@ void *xrealloc(void *p, size_t size);
 /* Grows an array of n elements of size elem_size; aborts on overflow. */
 void *xreallocarray(void *p, size_t n, size_t elem_size);
 char *xstrdup(const char *s);
+/* Unlike strndup(3): copies exactly n bytes (slices of buffers that are
+ * not NUL-terminated, NULs included) and adds a NUL; s must hold n bytes. */
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) ATTR_PRINTF(1, 2);
 
