@@ -107,6 +107,28 @@ struct sieve_script {
 	char *errors;
 };
 
+/* The run as bytes (sieve_run.c): what the interpreter process sends
+ * back, and its reading; NULL when malformed. */
+struct buf;
+void sieve_sequence_serialized(const struct sieve_settings *set, struct sieve_script *scripts,
+			       size_t n, const struct sieve_msg *msg, struct buf *out);
+struct sieve_actions *sieve_result_parse(const char *data, size_t len,
+					 struct sieve_script *scripts, size_t n);
+/* An implicit keep in INBOX with error set, for failures around the
+ * interpreter itself. */
+struct sieve_actions *sieve_fallback_keep(const char *why);
+
+/* The long-lived interpreter process of a worker (sieve_sandbox.c),
+ * started on first use. */
+struct sieve_sandbox;
+struct sieve_sandbox *sieve_sandbox_new(void);
+void sieve_sandbox_free(struct sieve_sandbox **sandbox);
+pid_t sieve_sandbox_pid(const struct sieve_sandbox *sandbox);
+struct sieve_actions *sieve_sandbox_run(struct sieve_sandbox *sandbox,
+					const struct sieve_settings *set,
+					struct sieve_script *scripts, size_t n,
+					const struct sieve_msg *msg);
+
 /* Runs scripts[0..n) on msg with set's limits (sieve_sequence.c); fills
  * out and each script's validated/valid/failed/errors. */
 void sieve_sequence(const struct sieve_settings *set, struct sieve_script *scripts,

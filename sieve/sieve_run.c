@@ -1,11 +1,12 @@
 /* sieve_run: finds and reads the scripts, keeps the validation cache, runs
- * the before/user/after sequence (in a child process unless told not to)
- * and resolves what the scripts recorded into one action list.
+ * the before/user/after sequence (in the interpreter process,
+ * sieve_sandbox.c, unless told not to) and resolves what the scripts
+ * recorded into one action list.
  *
- * The child's only output is the serialized result on a pipe; the parent
- * bounds what it reads, the time it waits (sieve_max_cpu_time, also the
- * child's RLIMIT_CPU) and treats anything odd (a signal, a non-zero exit,
- * a malformed result) as a failed script: implicit keep. */
+ * The interpreter's only output is the serialized result; the worker
+ * bounds what it reads, the time it waits (sieve_max_cpu_time) and treats
+ * anything odd (a signal, an early end, a malformed result) as a failed
+ * script: implicit keep. */
 #include "config.h"
 
 #include <dirent.h>
@@ -36,8 +37,6 @@
 #define SIEVE_DIR_SCRIPTS_MAX 64
 /* Pigeonhole rotates a user's SCRIPT.log past 10 KiB. */
 #define SIEVE_USER_LOG_MAX (10 * 1024)
-/* Bytes of result a sandboxed interpreter may send back. */
-#define SIEVE_RESULT_MAX (64 * 1024 * 1024)
 
 struct sieve_cache_entry {
 	char *path;
@@ -55,6 +54,7 @@ struct sieve_runner {
 	struct sieve_cache_entry *cache;
 	size_t cache_count;
 	unsigned long tick;
+	struct sieve_sandbox *sandbox;	/* the interpreter process */
 };
 
 struct sieve_runner *
@@ -69,6 +69,7 @@ sieve_runner_new(const struct sieve_settings *set)
 		r->set.max_cpu_time = 1;
 	if (r->set.vacation_max_days == 0)
 		r->set.vacation_max_days = 1;
+	r->sandbox = sieve_sandbox_new();
 	/* Header decoding (RFC 2047); a no-op if scoring did it already. */
 	g_mime_init();
 	return r;
@@ -86,8 +87,15 @@ sieve_runner_free(struct sieve_runner **rp)
 		free(r->cache[i].errors);
 	}
 	free(r->cache);
+	sieve_sandbox_free(&r->sandbox);
 	free(r);
 	*rp = NULL;
+}
+
+pid_t
+sieve_runner_interpreter(const struct sieve_runner *r)
+{
+	return sieve_sandbox_pid(r->sandbox);
 }
 
 static struct sieve_cache_entry *
@@ -346,13 +354,13 @@ sieve_report_script(struct buf *report, const struct sieve_script *s)
 /* The whole result: a magic, the per-script reports, the actions. */
 #define SIEVE_RESULT_MAGIC "lmtpd-sieve-result-1;"
 
-static void
-sieve_sequence_serialized(struct sieve_runner *r, struct sieve_script *scripts,
+void
+sieve_sequence_serialized(const struct sieve_settings *set, struct sieve_script *scripts,
 			  size_t n, const struct sieve_msg *msg, struct buf *out)
 {
 	struct sieve_actions *a = xcalloc(1, sizeof(*a));
 
-	sieve_sequence(&r->set, scripts, n, msg, a);
+	sieve_sequence(set, scripts, n, msg, a);
 	buf_put_str(out, SIEVE_RESULT_MAGIC);
 	sieve_ser_uint(out, n);
 	for (size_t i = 0; i < n; i++)
@@ -363,7 +371,7 @@ sieve_sequence_serialized(struct sieve_runner *r, struct sieve_script *scripts,
 
 /* Reads what sieve_sequence_serialized wrote back into scripts and a new
  * action list; NULL when malformed. */
-static struct sieve_actions *
+struct sieve_actions *
 sieve_result_parse(const char *data, size_t len, struct sieve_script *scripts, size_t n)
 {
 	size_t pos = strlen(SIEVE_RESULT_MAGIC);
@@ -399,7 +407,7 @@ sieve_result_parse(const char *data, size_t len, struct sieve_script *scripts, s
 
 /* A result that keeps the message in INBOX, for failures around the
  * interpreter itself. */
-static struct sieve_actions *
+struct sieve_actions *
 sieve_fallback_keep(const char *why)
 {
 	struct sieve_actions *a = xcalloc(1, sizeof(*a));
@@ -411,109 +419,6 @@ sieve_fallback_keep(const char *why)
 	x->script = xstrdup("");
 	a->error = true;
 	snprintf(a->error_text, sizeof(a->error_text), "%s", why);
-	return a;
-}
-
-static double
-sieve_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static struct sieve_actions *
-sieve_run_sandboxed(struct sieve_runner *r, struct sieve_script *scripts, size_t n,
-		    const struct sieve_msg *msg)
-{
-	int p[2], status = 0;
-	pid_t pid;
-	struct buf in;
-	double deadline;
-	bool timed_out = false, too_big = false;
-	struct sieve_actions *a = NULL;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return sieve_fallback_keep("sieve: pipe failed");
-	pid = fork();
-	if (pid < 0) {
-		close_quietly(p[0]);
-		close_quietly(p[1]);
-		return sieve_fallback_keep("sieve: fork failed");
-	}
-	if (pid == 0) {
-		struct rlimit cpu = { r->set.max_cpu_time, r->set.max_cpu_time + 1 };
-		struct rlimit core = { 0, 0 };
-		struct buf out;
-
-		close_quietly(p[0]);
-		(void)signal(SIGPIPE, SIG_IGN);
-		(void)setrlimit(RLIMIT_CPU, &cpu);
-		(void)setrlimit(RLIMIT_CORE, &core);
-		buf_init(&out, 0);
-		sieve_sequence_serialized(r, scripts, n, msg, &out);
-		_exit(write_full(p[1], out.data, out.len) < 0 ? 1 : 0);
-	}
-	close_quietly(p[1]);
-	buf_init(&in, SIEVE_RESULT_MAX);
-	/* The child may use its CPU limit; the wall clock gets some slack
-	 * for a loaded machine. */
-	deadline = sieve_now() + 2.0 * r->set.max_cpu_time + 1;
-	for (;;) {
-		char chunk[65536];
-		struct pollfd pfd = { p[0], POLLIN, 0 };
-		double left = deadline - sieve_now();
-		ssize_t got;
-		int ready;
-
-		if (left <= 0) {
-			timed_out = true;
-			break;
-		}
-		ready = poll(&pfd, 1, (int)(left * 1000) + 1);
-		if (ready < 0 && errno == EINTR)
-			continue;
-		if (ready <= 0) {
-			timed_out = ready == 0;
-			break;
-		}
-		got = read(p[0], chunk, sizeof(chunk));
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		if (buf_append(&in, chunk, (size_t)got) < 0) {
-			too_big = true;
-			break;
-		}
-	}
-	close_quietly(p[0]);
-	if (timed_out || too_big)
-		(void)kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (timed_out) {
-		char why[128];
-
-		snprintf(why, sizeof(why), "sieve: time limit exceeded "
-			 "(sieve_max_cpu_time = %us)", r->set.max_cpu_time);
-		a = sieve_fallback_keep(why);
-	} else if (WIFSIGNALED(status)) {
-		char why[128];
-
-		snprintf(why, sizeof(why), "sieve: interpreter killed by signal %d%s",
-			 WTERMSIG(status), WTERMSIG(status) == SIGXCPU
-			 ? " (sieve_max_cpu_time exceeded)" : "");
-		a = sieve_fallback_keep(why);
-	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || too_big) {
-		a = sieve_fallback_keep("sieve: interpreter failed");
-	} else {
-		a = sieve_result_parse(in.data, in.len, scripts, n);
-		if (a == NULL)
-			a = sieve_fallback_keep("sieve: interpreter returned a malformed result");
-	}
-	buf_free(&in);
 	return a;
 }
 
@@ -586,12 +491,12 @@ sieve_run(struct sieve_runner *r, const char *user_script, const struct sieve_ms
 		return a;
 	}
 	if (r->set.sandbox) {
-		a = sieve_run_sandboxed(r, scripts, n, msg);
+		a = sieve_sandbox_run(r->sandbox, &r->set, scripts, n, msg);
 	} else {
 		struct buf out;
 
 		buf_init(&out, 0);
-		sieve_sequence_serialized(r, scripts, n, msg, &out);
+		sieve_sequence_serialized(&r->set, scripts, n, msg, &out);
 		a = sieve_result_parse(out.data, out.len, scripts, n);
 		buf_free(&out);
 		if (a == NULL)

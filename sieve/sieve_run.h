@@ -16,9 +16,10 @@
  *   INBOX (error set, error_text says why, with file and line).
  *
  * Safety: every script is hostile input.  Scripts are read with a size
- * limit; libsieve runs in a child process with a CPU and wall-clock limit
- * (sandbox), so a crash or a runaway regex in the interpreter costs an
- * implicit keep, never the worker; callbacks only record actions.
+ * limit; libsieve runs in a separate process with a CPU and wall-clock
+ * limit per message (sandbox; one long-lived process per worker, replaced
+ * after any failure), so a crash or a runaway regex in the interpreter
+ * costs an implicit keep, never the worker; callbacks only record actions.
  * Validation results are cached per process until a script's file changes
  * (device, inode, size, mtime), so a broken script is reported once per
  * change, in the daemon log and in FILE.log beside a user's script (as
@@ -32,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 #include "compat.h"
 #include "sieve_actions.h"
@@ -78,6 +80,10 @@ bool sieve_has_scripts(struct sieve_runner *runner, const char *user_script);
  * path that does not exist.  Free the result with sieve_actions_free(). */
 struct sieve_actions *sieve_run(struct sieve_runner *runner, const char *user_script,
 				const struct sieve_msg *msg);
+
+/* The interpreter process now serving this runner, 0 if none (it starts
+ * with the first sandboxed run and is replaced after a failure). */
+pid_t sieve_runner_interpreter(const struct sieve_runner *runner);
 
 /* Validates one script file (lmtpd-sieve): returns 0 if it is valid, 1 if
  * not (each error printed to err as "FILE: line N: error: MESSAGE"), -1

@@ -313,3 +313,48 @@ def test_max_message_size(lmtpd_factory):
     lines = deliveries(d.log(), big_qid)
     assert [(x["to"], x["dsn"], x["status"]) for x in lines] == [
         ("big1@example.com", "5.3.4", "bounced"), ("big2@example.com", "5.3.4", "bounced")]
+
+
+def session_members(sid):
+    """PIDs in session sid (lmtpd runs in a session of its own)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if int(fields[3]) == sid and fields[0] != "Z":
+            out.append(int(d))
+    return out
+
+
+def test_sieve_interpreters_reused_and_gone_at_stop(lmtpd_factory, workdir):
+    """Each worker keeps one Sieve interpreter process for message after
+    message (no fork per delivery); it holds no listening socket, so
+    SIGTERM still closes the listeners at once, and at stop no process of
+    the daemon is left."""
+    before = os.path.join(workdir, "before.sieve")
+    with open(before, "w") as f:
+        f.write('require "fileinto";\nif header :contains "subject" "junk" '
+                '{ fileinto "Junk"; }\n')
+    d = lmtpd_factory(sieve_before=before, workers=1)
+    [worker] = d.workers()
+    with d.client() as c:
+        c.lhlo()
+        for subj in ("junk 1", "plain", "junk 2"):
+            assert c.transaction("s@example.org", ["bob@example.com"],
+                                 make_message(subject=subj)).final_codes() == [250]
+            if subj == "junk 1":
+                interpreters = integlib.children_of(worker)
+                assert len(interpreters) == 1, interpreters
+            assert integlib.children_of(worker) == interpreters
+        c.quit()
+    assert [x["folder"] for x in deliveries(d.log())] == ["Junk", "INBOX", "Junk"]
+    d.signal(signal.SIGTERM)
+    wait_for(lambda: refused(d.sock), 5, what="connection refused")
+    assert d.proc.wait(15) == 0
+    wait_for(lambda: session_members(d.pid) == [], 5, what="no process of lmtpd left")

@@ -15,6 +15,7 @@
  * limits, the error paths, the validation cache and the user log. */
 #include "config.h"
 
+#include <signal.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -543,6 +544,69 @@ START_TEST(limit_cpu_time)
 }
 END_TEST
 
+/* One interpreter process serves message after message; after a failure
+ * (here the CPU limit) it is gone and the next message gets a fresh one. */
+START_TEST(interpreter_reused_and_replaced)
+{
+	static const char script[] =
+		"require \"fileinto\";\n"
+		"if header :matches \"subject\" \"*0*0*0*0*0*0*0*0*0*0*0*0*0*0*1\" { discard; }\n"
+		"elsif header :contains \"subject\" \"work\" { fileinto \"Work\"; }\n";
+	struct run r = run_defaults();
+	char path[PATH_MAX], runaway[1024];
+	struct sieve_runner *runner;
+	struct sieve_actions *a;
+	const char *work = "Subject: work\n\nx\n";
+	pid_t first;
+
+	snprintf(runaway, sizeof(runaway), "Subject: %0300d\n\nx\n", 0);
+	r.set.max_cpu_time = 1;
+	runner = sieve_runner_new(&r.set);
+	ut_pathf(path, sizeof(path), "%s/user.sieve", ut_testdir());
+	ut_write_text(path, script);
+	ck_assert_int_eq(sieve_runner_interpreter(runner), 0);
+	for (int i = 0; i < 3; i++) {
+		struct iovec iov = { (void *)work, strlen(work) };
+		struct sieve_msg msg = { &iov, 1, iov.iov_len, "a@b.c", "bob@example.com", "+" };
+
+		a = sieve_run(runner, path, &msg);
+		ck_assert(!a->error);
+		ck_assert_uint_eq(a->count, 1);
+		ck_assert(a->v[0].kind == SIEVE_ACT_FILEINTO);
+		ck_assert_str_eq(a->v[0].folder, "Work");
+		sieve_actions_free(&a);
+		if (i == 0)
+			first = sieve_runner_interpreter(runner);
+		ck_assert_int_gt(first, 0);
+		ck_assert_int_eq(sieve_runner_interpreter(runner), first);
+	}
+	{
+		struct iovec iov = { runaway, strlen(runaway) };
+		struct sieve_msg msg = { &iov, 1, iov.iov_len, "a@b.c", "bob@example.com", "+" };
+
+		a = sieve_run(runner, path, &msg);
+		ck_assert(a->error);
+		ck_assert_msg(strstr(a->error_text, "sieve_max_cpu_time") != NULL, "%s",
+			      a->error_text);
+		sieve_actions_free(&a);
+	}
+	ck_assert_int_eq(sieve_runner_interpreter(runner), 0);
+	/* Reaped, not left a zombie. */
+	ck_assert_int_eq(kill(first, 0), -1);
+	{
+		struct iovec iov = { (void *)work, strlen(work) };
+		struct sieve_msg msg = { &iov, 1, iov.iov_len, "a@b.c", "bob@example.com", "+" };
+
+		a = sieve_run(runner, path, &msg);
+		ck_assert(!a->error && a->count == 1 && a->v[0].kind == SIEVE_ACT_FILEINTO);
+		sieve_actions_free(&a);
+	}
+	ck_assert_int_gt(sieve_runner_interpreter(runner), 0);
+	ck_assert_int_ne(sieve_runner_interpreter(runner), first);
+	sieve_runner_free(&runner);
+}
+END_TEST
+
 /* ---- error paths ---- */
 
 START_TEST(unreadable_and_odd_scripts)
@@ -717,6 +781,7 @@ sieve_run_suite(void)
 	tcase_add_test(tc, limit_redirects);
 	tcase_add_test(tc, limit_script_size);
 	tcase_add_test(tc, limit_cpu_time);
+	tcase_add_test(tc, interpreter_reused_and_replaced);
 	tc = ut_tcase(s, "errors", true);
 	tcase_add_test(tc, unreadable_and_odd_scripts);
 	tcase_add_test(tc, inline_mode);
