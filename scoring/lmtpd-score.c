@@ -105,7 +105,9 @@ read_file(const char *path, struct buf *out)
 
 static bool opt_hits;
 
-/* --hits: every non-meta rule that hit, __ sub-rules included, by name. */
+/* --hits: every non-meta rule that hit, __ sub-rules included, by name;
+ * like SpamAssassin, not the rules the score set in use (0: no Bayes, no
+ * network tests) scores 0: lmtpd matches them for the other sets only. */
 static void
 print_hits(const struct scoring *sc, const char *name, const char *data, size_t len)
 {
@@ -116,7 +118,7 @@ print_hits(const struct scoring *sc, const char *name, const char *data, size_t 
 	size_t n = 0;
 
 	for (size_t i = 0; i < h->count; i++)
-		if (h->hits[i] > 0) {
+		if (h->hits[i] > 0 && rules_counts_in_set(rs, i, 0)) {
 			names = xreallocarray(names, n + 1, sizeof(*names));
 			names[n++] = (char *)rules_name(rs, i);
 		}

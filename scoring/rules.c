@@ -791,6 +791,14 @@ rules_skip_reason(const struct ruleset *rs, size_t index)
 }
 
 bool
+rules_counts_in_set(const struct ruleset *rs, size_t index, int set)
+{
+	const struct rule *r = &rs->rules[index];
+
+	return r->subrule || (set >= 0 && set < 4 && r->score[set] != 0);
+}
+
+bool
 rules_defined(const struct ruleset *rs, size_t index)
 {
 	return rs->rules[index].defined;

@@ -56,6 +56,10 @@ const char *rules_describe(const struct ruleset *rs, size_t index);
 const char *rules_kind(const struct ruleset *rs, size_t index, char *buf, size_t size);
 const char *rules_skip_reason(const struct ruleset *rs, size_t index);
 bool rules_defined(const struct ruleset *rs, size_t index);
+/* Whether a hit of the rule counts in score set `set` (0..3), as
+ * SpamAssassin runs it: __ sub-rules always, the others unless the set
+ * scores them 0 (site scores; users' prefs may change that per user). */
+bool rules_counts_in_set(const struct ruleset *rs, size_t index, int set);
 /* Index of a rule by name, or -1. */
 long rules_find(const struct ruleset *rs, const char *name);
 

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""sa_parity.py - compare lmtpd's rule hits with SpamAssassin's, rule by rule.
+
+Starts a private spamd (Debian's spamassassin, network tests and Bayes off,
+the same rule files), scores the same messages with `spamc` and with
+`lmtpd-score --hits`, and compares the hits of the rules both engines run as
+plain regex rules (header, body, rawbody, full, uri, mimeheader; eval and
+meta rules are not compared).  Of the (message, rule) pairs where either side
+hits, it reports the share where both do, and lists the disagreements.
+
+  sa_parity.py --lmtpd-score PATH [--count 300] [--corpus DIR] [--min 0.99]
+
+Only the training groups (easy-ham-1, spam-1) are ever read.  Exit status 1
+when the agreement is below --min.  Stdlib only.
+"""
+import argparse, collections, os, re, shutil, socket, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from corpus import TRAIN, corpus_dir  # noqa: E402
+REGEX_KINDS = {'header', 'body', 'rawbody', 'full', 'uri', 'mimeheader'}
+
+
+def pick(corpus, count):
+    """count messages spread evenly over the training groups, by name."""
+    files = []
+    for g in TRAIN:
+        names = sorted(f for f in os.listdir(os.path.join(corpus, g)) if f.endswith('.txt'))
+        share = max(1, count * len(names) // 3000) if count < 3000 else len(names)
+        step = max(1, len(names) // share)
+        files += [os.path.join(corpus, g, n) for n in names[::step][:share]]
+    return files
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Spamd:
+    def __init__(self, rules):
+        self.dir = tempfile.mkdtemp(prefix='sa_parity.')
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        site = os.path.join(self.dir, 'site')
+        home = os.path.join(self.dir, 'home')
+        os.makedirs(site)
+        os.makedirs(home)
+        os.chmod(site, 0o755)
+        os.chmod(home, 0o777)
+        for f in os.listdir('/etc/spamassassin'):
+            if f.endswith('.pre'):
+                shutil.copy(os.path.join('/etc/spamassassin', f), site)
+        with open(os.path.join(site, 'local.cf'), 'w') as f:
+            f.write('required_score 5.0\nskip_rbl_checks 1\ndns_available no\n'
+                    'use_razor2 0\nuse_pyzor 0\nuse_bayes 0\nbayes_auto_learn 0\n'
+                    'ifplugin Mail::SpamAssassin::Plugin::DCC\nuse_dcc 0\nendif\n'
+                    'ifplugin Mail::SpamAssassin::Plugin::AWL\nuse_auto_whitelist 0\nendif\n'
+                    'ifplugin Mail::SpamAssassin::Plugin::TxRep\nuse_txrep 0\nendif\n'
+                    'add_header all Subtests _SUBTESTS_\n')
+        self.pidfile = os.path.join(self.dir, 'spamd.pid')
+        subprocess.run(['spamd', '-d', '-L', '-x', '-u', 'debian-spamd', '-H', home, '-C', rules,
+                        '--siteconfigpath=' + site, '-i', '127.0.0.1:%d' % self.port,
+                        '-A', '127.0.0.1', '--max-children', '2', '--min-children', '2',
+                        '--min-spare', '1', '--max-spare', '2', '-r', self.pidfile,
+                        '-s', os.path.join(self.dir, 'spamd.log')],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                socket.create_connection(('127.0.0.1', self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError('spamd did not start')
+
+    def check(self, data):
+        out = subprocess.run(['spamc', '-p', str(self.port), '-t', '120'], input=data,
+                             stdout=subprocess.PIPE, check=True).stdout
+        head = out.split(b'\n\n', 1)[0].decode('latin-1')
+        head = re.sub(r'\n[ \t]+', ' ', head)
+        hits = set()
+        # The tests list is folded after commas: read it up to the next
+        # field, not up to the first white space.
+        m = re.search(r'^X-Spam-Status: .*?tests=(.*?)(?:\s+\w+=|$)', head, re.M)
+        if m and m.group(1).strip() != 'none':
+            hits.update(t for t in re.split(r'[,\s]+', m.group(1)) if t)
+        m = re.search(r'^X-Spam-Subtests: *(.*)$', head, re.M)
+        if m:
+            hits.update(t for t in re.split(r'[,\s]+', m.group(1)) if t)
+        return hits
+
+    def stop(self):
+        try:
+            with open(self.pidfile) as f:
+                os.kill(int(f.read().strip()), 15)
+            for _ in range(100):
+                if not os.path.exists(self.pidfile):
+                    break
+                time.sleep(0.1)
+        except (OSError, ValueError):
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def message_bytes(path):
+    data = open(path, 'rb').read()
+    if data.startswith(b'From '):
+        data = data.split(b'\n', 1)[1] if b'\n' in data else b''
+    return data
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--lmtpd-score', required=True)
+    ap.add_argument('--rules', default='/usr/share/spamassassin')
+    ap.add_argument('--count', type=int, default=300)
+    ap.add_argument('--corpus')
+    ap.add_argument('--min', type=float, default=0.99)
+    ap.add_argument('--show', type=int, default=25, help='rules listed per direction')
+    a = ap.parse_args()
+
+    corpus = corpus_dir(a.corpus)
+    files = pick(corpus, a.count)
+    kinds = {}
+    out = subprocess.run([a.lmtpd_score, '--rules', a.rules, '--list-rules'],
+                         stdout=subprocess.PIPE, check=True, text=True).stdout
+    for line in out.splitlines():
+        name, kind, why = (line.split('\t') + ['', ''])[:3]
+        kinds[name] = (kind, why)
+    compared = {n for n, (k, why) in kinds.items() if k in REGEX_KINDS and why == ''}
+
+    # lmtpd-score reads the mbox "From " line itself.
+    out = subprocess.run([a.lmtpd_score, '--rules', a.rules, '--hits', '-j', '2'] + files,
+                         stdout=subprocess.PIPE, check=True, text=True).stdout
+    ours = {}
+    for line in out.splitlines():
+        path, _, hits = line.rpartition('\t')
+        ours[path] = set() if hits == 'none' else set(hits.split(','))
+
+    spamd = Spamd(a.rules)
+    try:
+        theirs = {f: spamd.check(message_bytes(f)) for f in files}
+    finally:
+        spamd.stop()
+
+    both = only_sa = only_us = 0
+    miss = collections.Counter()
+    extra = collections.Counter()
+    example = {}
+    for f in files:
+        sa = theirs[f] & compared
+        us = ours.get(f, set()) & compared
+        both += len(sa & us)
+        for r in sa - us:
+            only_sa += 1
+            miss[r] += 1
+            example.setdefault(('miss', r), os.path.relpath(f, corpus))
+        for r in us - sa:
+            only_us += 1
+            extra[r] += 1
+            example.setdefault(('extra', r), os.path.relpath(f, corpus))
+    total = both + only_sa + only_us
+    ratio = both / total if total else 1.0
+    print('messages: %d (%s), rules compared: %d' % (len(files), ', '.join(TRAIN), len(compared)))
+    print('(message, rule) pairs where either hits: %d; both: %d (%.2f%%); '
+          'SpamAssassin only: %d; lmtpd only: %d' % (total, both, 100 * ratio, only_sa, only_us))
+    for title, counter, key in (('hit by SpamAssassin only', miss, 'miss'),
+                                ('hit by lmtpd only', extra, 'extra')):
+        if counter:
+            print('\n%s:' % title)
+            for rule, n in counter.most_common(a.show):
+                print('  %-32s %-10s %4d  e.g. %s' % (rule, kinds.get(rule, ('?',))[0], n,
+                                                      example[(key, rule)]))
+    return 0 if ratio >= a.min else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
