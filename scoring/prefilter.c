@@ -31,7 +31,7 @@
  * speed. */
 #define PF_EXACT_MAX 16		/* strings in an exact set */
 #define PF_STR_MAX 64		/* length of a literal kept */
-#define PF_REQ_MAX 64		/* strings in a required set */
+#define PF_REQ_MAX 256		/* strings in a required set */
 #define PF_CLASS_MAX 8		/* characters of a class kept exact */
 #define PF_MIN_LITERAL 3	/* shorter literals select too little */
 #define PF_DEPTH_MAX 200
@@ -738,15 +738,42 @@ pf_parse_concat(struct pf_parser *ps)
 		pf_skip_extended(ps);
 		if (ps->p >= ps->end || *ps->p == '|' || *ps->p == ')' || ps->error)
 			break;
+		bool open_tail = false;
+
 		atom = pf_parse_atom(ps);
 		pf_skip_extended(ps);
 		while (pf_parse_quant(ps, &min, &max)) {
-			atom = pf_repeat(atom, min, max);
+			if (open_tail) {
+				/* A quantifier on what already has an open
+				 * tail: only its requirement may survive. */
+				struct pf_info inexact = pf_unknown();
+
+				inexact.req = pf_req_of(&atom);
+				pf_info_free(&atom);
+				atom = inexact;
+				open_tail = false;
+			}
+			if (atom.exact.valid && min >= 1 && min <= 4 && max != min) {
+				/* x{n,m} is x^n, then more of x or not: x^n
+				 * still extends the run ("res+" needs "res"),
+				 * and the run ends after it. */
+				atom = pf_repeat(atom, min, min);
+				open_tail = true;
+			} else {
+				atom = pf_repeat(atom, min, max);
+			}
 			pf_skip_extended(ps);
 		}
 		if (atom.exact.valid) {
 			struct pf_info joined = pf_concat(run, atom);
 
+			if (joined.exact.valid && open_tail) {
+				pf_keep_better(&best, pf_req_of(&joined));
+				pf_info_free(&joined);
+				run = pf_empty();
+				broken = true;
+				continue;
+			}
 			if (joined.exact.valid) {
 				run = joined;
 				continue;

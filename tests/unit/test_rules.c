@@ -491,6 +491,13 @@ START_TEST(test_prefilter_literals)
 		{ "abc\\1", false, "abc" },
 		{ "foo|.", false, NULL },
 		{ "(unbalanced", false, NULL },
+		/* x{n,m}: the n copies every match has extend the run. */
+		{ "res+", false, "res" },
+		{ "ad+res+e?", false, "res" },
+		{ "x(?:ab)+cd", false, "xab" },
+		{ "a+bcd", false, "bcd" },
+		{ "(?:ab){2,}c", false, "abab" },
+		{ "ab+?cd", false, NULL },			/* "ab", then "cd": too short */
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
