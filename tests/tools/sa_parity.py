@@ -40,7 +40,9 @@ def free_port():
 
 
 class Spamd:
-    def __init__(self, rules):
+    """A private spamd on loopback: Debian's spamassassin with the given
+    rule files, network tests, Bayes and the auto-welcomelist off."""
+    def __init__(self, rules, children=2, subtests=True):
         self.dir = tempfile.mkdtemp(prefix='sa_parity.')
         os.chmod(self.dir, 0o755)
         self.port = free_port()
@@ -58,13 +60,15 @@ class Spamd:
                     'use_razor2 0\nuse_pyzor 0\nuse_bayes 0\nbayes_auto_learn 0\n'
                     'ifplugin Mail::SpamAssassin::Plugin::DCC\nuse_dcc 0\nendif\n'
                     'ifplugin Mail::SpamAssassin::Plugin::AWL\nuse_auto_whitelist 0\nendif\n'
-                    'ifplugin Mail::SpamAssassin::Plugin::TxRep\nuse_txrep 0\nendif\n'
-                    'add_header all Subtests _SUBTESTS_\n')
+                    'ifplugin Mail::SpamAssassin::Plugin::TxRep\nuse_txrep 0\nendif\n')
+            if subtests:
+                f.write('add_header all Subtests _SUBTESTS_\n')
         self.pidfile = os.path.join(self.dir, 'spamd.pid')
         subprocess.run(['spamd', '-d', '-L', '-x', '-u', 'debian-spamd', '-H', home, '-C', rules,
                         '--siteconfigpath=' + site, '-i', '127.0.0.1:%d' % self.port,
-                        '-A', '127.0.0.1', '--max-children', '2', '--min-children', '2',
-                        '--min-spare', '1', '--max-spare', '2', '-r', self.pidfile,
+                        '-A', '127.0.0.1', '--max-children', str(children),
+                        '--min-children', str(children), '--min-spare', '1',
+                        '--max-spare', str(children), '-r', self.pidfile,
                         '-s', os.path.join(self.dir, 'spamd.log')],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 120
