@@ -1,0 +1,188 @@
+"""Spam scoring through the real daemon (issue 3), with Debian's
+SpamAssassin rule files plus a local rule: the X-Spam-* headers and
+where they go, inbound X-Spam-* removed, one score per recipient from
+each user's spam_prefs (required_score, score, welcomelist/blocklist and
+the _rcvd form against the Received chain), X-Spam-Report, and the
+delivery log's score= and tests=."""
+import os
+import re
+
+import pytest
+
+from integlib import deliveries
+from sieve_helpers import write_script
+
+SA_RULES = "/usr/share/spamassassin"
+
+MESSAGE = b"""Received: from mail.example.org (mail.example.org [81.2.69.160])
+\tby mx.example.com (Postfix) with ESMTPS id 4AB12C0011
+\tfor <alice@example.com>; Sun, 22 Nov 2026 10:00:00 +0000 (UTC)
+From: Friend <friend@example.org>
+To: alice@example.com
+Subject: Our meeting notes
+Date: Sun, 22 Nov 2026 09:59:58 +0000
+Message-ID: <notes-%(n)s@example.org>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+X-Spam-Flag: NO
+X-Spam-Status: No, score=-50.0 required=5.0 tests=FORGED_BY_SENDER
+
+Hello Alice,
+
+here are the notes from Thursday. The supplier says we should buy now
+before the prices change next quarter; I think we can wait a month.
+
+Regards,
+Friend
+"""
+
+
+def message(n, relay=None):
+    m = MESSAGE % {b"n": str(n).encode()}
+    if relay is not None:
+        m = m.replace(b"from mail.example.org (mail.example.org [81.2.69.160])", relay)
+    return m
+
+
+def unfolded_headers(data):
+    head = data.split(b"\n\n", 1)[0].decode()
+    return re.sub(r"\n[ \t]+", " ", head).split("\n")
+
+
+def spam_fields(data):
+    """[(name, value)] of the X-Spam-* fields, in file order."""
+    out = []
+    for line in unfolded_headers(data):
+        name, _, value = line.partition(":")
+        if name.lower().startswith("x-spam-"):
+            out.append((name, value.strip()))
+    return out
+
+
+def status(data):
+    [v] = [v for n, v in spam_fields(data) if n == "X-Spam-Status"]
+    # The tests list is folded after a comma.
+    m = re.match(r"(Yes|No), score=(-?[\d.]+) required=([\d.]+) tests=(.+?) "
+                 r"autolearn=\w+ version=\S+$", v)
+    assert m, v
+    return (m.group(1), float(m.group(2)), float(m.group(3)),
+            re.split(r",\s*", m.group(4)))
+
+
+def home(d, addr):
+    local, _, domain = addr.partition("@")
+    return os.path.join(d.mail, domain, local)
+
+
+def write_prefs(d, addr, text):
+    """The user's prefs file; the home is the run-as user's, as lmtpd would
+    have made it, and the prefs file may stay root's (lmtpd only reads it)."""
+    h = home(d, addr)
+    write_script(h, "keep;\n")
+    os.unlink(os.path.join(h, ".dovecot.sieve"))
+    p = os.path.join(h, ".spamassassin")
+    os.makedirs(p, exist_ok=True)
+    with open(os.path.join(p, "user_prefs"), "w") as f:
+        f.write(text)
+
+
+@pytest.fixture
+def scoring_lmtpd(lmtpd_factory, workdir):
+    if not os.path.isfile(os.path.join(SA_RULES, "50_scores.cf")):
+        pytest.skip("SpamAssassin's rules are not installed (package spamassassin)")
+    local = os.path.join(workdir, "rules")
+    os.makedirs(local)
+    with open(os.path.join(local, "local.cf"), "w") as f:
+        f.write("body LOCAL_BUY_NOW /\\bbuy now\\b/i\n"
+                "describe LOCAL_BUY_NOW Says buy now\n"
+                "score LOCAL_BUY_NOW 4.0\n")
+    os.chmod(local, 0o755)
+    return lmtpd_factory(rules_dir="%s, %s" % (SA_RULES, local), spam_report="yes")
+
+
+def test_per_recipient_scores_and_headers(scoring_lmtpd):
+    d = scoring_lmtpd
+    users = {
+        "dave@example.com": None,
+        "erin@example.com": "required_score 3.0\n",
+        "alice@example.com": "# a comment\nwelcomelist_from friend@example.org\n",
+        "bob@example.com": "blocklist_from *@example.org\n",
+        "carol@example.com": "welcomelist_from_rcvd friend@example.org example.org\n",
+        "frank@example.com": "score LOCAL_BUY_NOW 0.5\nrequired_score 0.4\n"
+                             "body MY_RULE /notes/\n",
+    }
+    for addr, prefs in users.items():
+        if prefs is not None:
+            write_prefs(d, addr, prefs)
+    rcpts = list(users)
+    t = d.deliver(rcpts, message(1))
+    assert t.final_codes() == [250] * len(rcpts)
+
+    got = {}
+    for addr in rcpts:
+        [f] = [x for x in os.listdir(os.path.join(d.maildir(addr), "new"))]
+        with open(os.path.join(d.maildir(addr), "new", f), "rb") as fh:
+            data = fh.read()
+        got[addr] = data
+        fields = spam_fields(data)
+        names = [n for n, _ in fields]
+        # lmtpd's own fields only: the inbound X-Spam-Flag/Status are gone.
+        assert "FORGED_BY_SENDER" not in data.decode()
+        assert names[0] == "X-Spam-Checker-Version"
+        assert names.count("X-Spam-Status") == 1
+        # Right after the trace headers, before the message's own.
+        heads = unfolded_headers(data)
+        assert heads[0].startswith("Return-Path:")
+        first_spam = min(i for i, h in enumerate(heads) if h.startswith("X-Spam-"))
+        assert all(h.split(":")[0].startswith("X-Spam-") for h in heads[first_spam:first_spam + len(fields)])
+        assert heads.index("From: Friend <friend@example.org>") > first_spam
+        # The body is untouched.
+        assert data.endswith(message(1).split(b"\n\n", 1)[1])
+
+    flag, score, required, tests = status(got["dave@example.com"])
+    assert (flag, score, required, tests) == ("No", 4.0, 5.0, ["LOCAL_BUY_NOW"])
+    fields = dict(spam_fields(got["dave@example.com"]))
+    assert "X-Spam-Flag" not in fields
+    assert fields["X-Spam-Level"] == "****" and fields["X-Spam-Score"] == "4"
+    assert re.search(r"4\.0 LOCAL_BUY_NOW +Says buy now", fields["X-Spam-Report"])
+
+    flag, score, required, tests = status(got["erin@example.com"])
+    assert (flag, score, required) == ("Yes", 4.0, 3.0)
+    assert dict(spam_fields(got["erin@example.com"]))["X-Spam-Flag"] == "YES"
+
+    flag, score, _, tests = status(got["alice@example.com"])
+    assert flag == "No" and score < -90 and "USER_IN_WELCOMELIST" in tests
+    assert dict(spam_fields(got["alice@example.com"]))["X-Spam-Score"] == "0"
+
+    flag, score, _, tests = status(got["bob@example.com"])
+    assert flag == "Yes" and score > 100 and "USER_IN_BLOCKLIST" in tests
+    assert dict(spam_fields(got["bob@example.com"]))["X-Spam-Level"] == "*" * 50
+
+    flag, score, _, tests = status(got["carol@example.com"])
+    assert flag == "No" and "USER_IN_WELCOMELIST" in tests
+
+    # A user's score line, not a user's rule.
+    flag, score, required, tests = status(got["frank@example.com"])
+    assert (flag, score, required, tests) == ("Yes", 0.5, 0.4, ["LOCAL_BUY_NOW"])
+    log = d.log()
+    assert re.search(r"warning: user preferences: \S*/example\.com/frank/\.spamassassin/"
+                     r"user_prefs:3: 'body' is not allowed in user preferences", log), log
+
+    # The log line per recipient carries the same result.
+    lines = {x["to"]: x for x in deliveries(log, t.queue_id)}
+    line = re.search(r"to=<dave@example\.com>.*", log).group(0)
+    assert ", score=4.0/5.0, tests=LOCAL_BUY_NOW, delay=" in line, line
+    assert "score=0.5/0.4" in re.search(r"to=<frank@example\.com>.*", log).group(0)
+    assert set(lines) == set(rcpts)
+
+    # welcomelist_from_rcvd needs the relay too: the same From: through
+    # another host is not welcomelisted.
+    forged = message(2, relay=b"from mail.example.org (mx.evil.test [85.10.20.30])")
+    t = d.deliver(["carol@example.com"], forged)
+    assert t.final_codes() == [250]
+    newest = max(os.listdir(os.path.join(d.maildir("carol@example.com"), "new")),
+                 key=lambda f: os.stat(os.path.join(d.maildir("carol@example.com"),
+                                                    "new", f)).st_mtime_ns)
+    with open(os.path.join(d.maildir("carol@example.com"), "new", newest), "rb") as fh:
+        flag, score, _, tests = status(fh.read())
+    assert "USER_IN_WELCOMELIST" not in tests and score == 4.0
