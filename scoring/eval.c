@@ -369,6 +369,7 @@ const struct eval_family eval_family_wlbl = {
 /* Every family lmtpd implements, each in its own eval_<family>.c. */
 static const struct eval_family *const eval_families[] = {
 	&eval_family_wlbl,
+	&eval_family_header,
 };
 
 static const struct eval_entry *

@@ -40,6 +40,7 @@ struct eval_family {
 };
 
 extern const struct eval_family eval_family_wlbl;
+extern const struct eval_family eval_family_header;
 
 void eval_ctx_init(struct eval_ctx *ctx, const struct ruleset *rs,
 		   struct msgview *mv, const struct addrlist *lists);

@@ -125,6 +125,8 @@ def main():
     ap.add_argument('--corpus')
     ap.add_argument('--min', type=float, default=0.99)
     ap.add_argument('--show', type=int, default=25, help='rules listed per direction')
+    ap.add_argument('--compare', help='compare these rules (comma list) instead of the '
+                    'regex rules, e.g. eval rules as lmtpd implements them')
     a = ap.parse_args()
 
     corpus = corpus_dir(a.corpus)
@@ -136,6 +138,8 @@ def main():
         name, kind, why = (line.split('\t') + ['', ''])[:3]
         kinds[name] = (kind, why)
     compared = {n for n, (k, why) in kinds.items() if k in REGEX_KINDS and why == ''}
+    if a.compare:
+        compared = set(a.compare.split(','))
 
     # lmtpd-score reads the mbox "From " line itself.
     out = subprocess.run([a.lmtpd_score, '--rules', a.rules, '--hits', '-j', '2'] + files,
