@@ -370,6 +370,7 @@ const struct eval_family eval_family_wlbl = {
 static const struct eval_family *const eval_families[] = {
 	&eval_family_wlbl,
 	&eval_family_header,
+	&eval_family_mime,
 };
 
 static const struct eval_entry *
@@ -427,6 +428,7 @@ eval_ctx_free(struct eval_ctx *ctx)
 		strlist_free(&ctx->from_addrs);
 	if (ctx->have_to_addrs)
 		strlist_free(&ctx->to_addrs);
+	eval_mime_state_free(&ctx->mime);
 	memset(ctx, 0, sizeof(*ctx));
 }
 

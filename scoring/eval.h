@@ -20,6 +20,9 @@ struct eval_ctx {
 	struct strlist from_addrs, to_addrs;
 	bool from_in_welcomelist_known, from_in_default_known;
 	int from_in_welcomelist, from_in_default;
+	/* MIMEEval's _check_attachments results (eval_mime.c), NULL until
+	 * a MIME eval asks. */
+	struct eval_mime_state *mime;
 };
 
 /* One function of a family: what `eval:name(...)` calls. */
@@ -41,6 +44,8 @@ struct eval_family {
 
 extern const struct eval_family eval_family_wlbl;
 extern const struct eval_family eval_family_header;
+extern const struct eval_family eval_family_mime;
+void eval_mime_state_free(struct eval_mime_state **state);
 
 void eval_ctx_init(struct eval_ctx *ctx, const struct ruleset *rs,
 		   struct msgview *mv, const struct addrlist *lists);

@@ -813,6 +813,12 @@ msgview_get(struct msgview *mv, const char *request, struct buf *out)
 
 /* ---- mimeheader ---- */
 
+struct mime_msg *
+msgview_mime(struct msgview *mv)
+{
+	return mv_msg(mv);
+}
+
 size_t
 msgview_part_count(struct msgview *mv)
 {

@@ -73,6 +73,10 @@ void msgview_full(struct msgview *mv, const char **data_r, size_t *len_r);
  * built it for the X-Spam-Relays-* values; eval functions (welcomelist_from_rcvd,
  * the relay checks) read it.  Never NULL. */
 const struct relays *msgview_relays(struct msgview *mv);
+/* The parsed MIME tree (mime.h), for the eval families that walk it as
+ * SpamAssassin's find_parts() does. */
+struct mime_msg;
+struct mime_msg *msgview_mime(struct msgview *mv);
 
 /* The raw URIs HTML.pm collected from the text/html parts (the keys of
  * each part's uri hash, in part order), as uri_collect() gets them. */

@@ -1,7 +1,7 @@
-/* Unit tests for the HeaderEval and RelayEval functions (eval_header.c):
- * each through a real rule line and a hand-built message, hit and miss,
- * with the expected answers worked out from SpamAssassin's Perl
- * (Plugin/HeaderEval.pm, Plugin/RelayEval.pm). */
+/* Unit tests for the eval functions (eval_header.c, eval_mime.c): each
+ * through a real rule line and a hand-built message, hit and miss, with
+ * the expected answers worked out from SpamAssassin's Perl
+ * (Plugin/HeaderEval.pm, Plugin/RelayEval.pm, Plugin/MIMEEval.pm). */
 #include "config.h"
 
 #include <check.h>
@@ -93,13 +93,12 @@ listed(const char *list, const char *name)
 	return false;
 }
 
-START_TEST(eval_header_table)
+/* Loads rules_text, matches message, and checks that exactly the rules
+ * named in hits (space separated) out of names[] hit. */
+static void
+check_hits(const char *rules_text, const char *const *names, size_t n_names,
+	   const struct eval_case *c)
 {
-	static const char *const names[] = {
-		"MISSING_TO", "ENV_FROM_MATCH", "ALL_CAPS", "ALL_TRUSTED_T", "NO_RELAYS_T",
-		"UNPARSEABLE_T",
-	};
-	const struct eval_case *c = &cases[_i];
 	char dir[4096], path[4200];
 	const char *dirs[1];
 	struct rules_load_result res;
@@ -110,7 +109,7 @@ START_TEST(eval_header_table)
 
 	snprintf(dir, sizeof(dir), "%s", ut_testdir());
 	ut_pathf(path, sizeof(path), "%s/50_eval.cf", dir);
-	ut_write_text(path, rules_cf);
+	ut_write_text(path, rules_text);
 	dirs[0] = dir;
 	rs = rules_load(dirs, 1, &res);
 	ck_assert_ptr_nonnull(rs);
@@ -118,7 +117,7 @@ START_TEST(eval_header_table)
 	scratch = rules_scratch_new(rs);
 	mv = msgview_new(rules_settings(rs), c->message, strlen(c->message), c->envelope_from);
 	rules_match(rs, scratch, mv, 0, &hits);
-	for (size_t i = 0; i < N_ELEMENTS(names); i++) {
+	for (size_t i = 0; i < n_names; i++) {
 		long k = rules_find(rs, names[i]);
 
 		ck_assert_msg(k >= 0, "%s not defined", names[i]);
@@ -131,20 +130,109 @@ START_TEST(eval_header_table)
 	rules_load_result_free(&res);
 	rules_free(&rs);
 }
+
+START_TEST(eval_header_table)
+{
+	static const char *const names[] = {
+		"MISSING_TO", "ENV_FROM_MATCH", "ALL_CAPS", "ALL_TRUSTED_T", "NO_RELAYS_T",
+		"UNPARSEABLE_T",
+	};
+
+	check_hits(rules_cf, names, N_ELEMENTS(names), &cases[_i]);
+}
+END_TEST
+
+static const char mime_cf[] =
+	"rawbody B64 eval:check_for_mime('mime_base64_count')\n"
+	"rawbody QP eval:check_for_mime('mime_qp_count')\n"
+	"rawbody QP_LONG eval:check_for_mime('mime_qp_long_line')\n"
+	"rawbody B64_TEXT eval:check_for_mime('mime_base64_encoded_text')\n"
+	"rawbody BAD_ISO eval:check_for_mime('mime_bad_iso_charset')\n"
+	"rawbody ATTACH eval:check_for_mime('mime_attachment')\n"
+	"rawbody FARAWAY eval:check_for_mime('mime_faraway_charset')\n"
+	"body HTML eval:check_for_mime_html()\n"
+	"body HTML_ONLY eval:check_for_mime_html_only()\n";
+
+#define MP_HEAD(sub) "From: a@example.org\nTo: b@example.com\nMIME-Version: 1.0\n" \
+	"Content-Type: multipart/" sub "; boundary=\"XX\"\n\n"
+
+static const struct eval_case mime_cases[] = {
+	{ "plain text", NULL, "From: a@example.org\nTo: b@example.com\n\nhello\n", "" },
+	{ "html only, top level", NULL,
+	  "From: a@example.org\nContent-Type: text/HTML; charset=utf-8\n\n<p>hi</p>\n",
+	  "HTML HTML_ONLY" },
+	{ "alternative text and html", NULL,
+	  MP_HEAD("alternative") "--XX\nContent-Type: text/plain\n\nhi\n"
+	  "--XX\nContent-Type: text/html\n\n<p>hi</p>\n--XX--\n", "HTML" },
+	/* A text part in base64 with no charset (or an ASCII one), not
+	 * marked inline or attachment: MIME_BASE64_TEXT. */
+	{ "base64 text", NULL,
+	  MP_HEAD("mixed") "--XX\nContent-Type: text/plain; charset=US-ASCII\n"
+	  "Content-Transfer-Encoding: base64\n\naGVsbG8K\n--XX--\n", "B64 B64_TEXT" },
+	{ "base64 text inline", NULL,
+	  MP_HEAD("mixed") "--XX\nContent-Type: text/plain\nContent-Disposition: inline\n"
+	  "Content-Transfer-Encoding: base64\n\naGVsbG8K\n--XX--\n", "B64" },
+	{ "base64 attachment", NULL,
+	  MP_HEAD("mixed") "--XX\nContent-Type: text/plain\n\nhi\n"
+	  "--XX\nContent-Type: application/pdf; name=a.pdf\n"
+	  "Content-Disposition: attachment; filename=a.pdf\n"
+	  "Content-Transfer-Encoding: base64\n\nJVBERi0K\n--XX--\n", "B64 ATTACH" },
+	/* QP: counted from the headers until a QP line is seen, then by the
+	 * needlessly encoded bytes ("=41" is "A"; a trailing "=20" is fine). */
+	{ "qp, needless", NULL,
+	  "From: a@example.org\nContent-Type: text/plain\n"
+	  "Content-Transfer-Encoding: quoted-printable\n\n=41BC def=20\n", "QP" },
+	{ "qp, only trailing space", NULL,
+	  "From: a@example.org\nContent-Type: text/plain\n"
+	  "Content-Transfer-Encoding: quoted-printable\n\nabc def=3D=20=20\n", "" },
+	{ "qp, clean", NULL,
+	  "From: a@example.org\nContent-Type: text/plain\n"
+	  "Content-Transfer-Encoding: quoted-printable\n\nabc=\nd=E9f\n", "" },
+	{ "qp, long line", NULL,
+	  "From: a@example.org\nContent-Type: text/plain\n"
+	  "Content-Transfer-Encoding: quoted-printable\n\n"
+	  "0123456789012345678901234567890123456789012345678901234567890123456789"
+	  "0123456789\n", "QP_LONG" },
+	{ "qp, 78 bytes is fine", NULL,
+	  "From: a@example.org\nContent-Type: text/plain\n"
+	  "Content-Transfer-Encoding: quoted-printable\n\n"
+	  "0123456789012345678901234567890123456789012345678901234567890123456789"
+	  "01234567\n", "" },
+	{ "bad iso charset", NULL,
+	  "From: a@example.org\nContent-Type: text/plain; charset=iso-10646-ucs-2\n\nx\n",
+	  "BAD_ISO" },
+	{ "good iso charsets", NULL,
+	  MP_HEAD("mixed") "--XX\nContent-Type: text/plain; charset=ISO-8859-15\n\nx\n"
+	  "--XX\nContent-Type: text/plain; charset=iso-2022-jp\n\nx\n--XX--\n", "" },
+	/* ok_locales is "all": never faraway. */
+	{ "faraway charset", NULL,
+	  "From: a@example.org\nContent-Type: text/plain; charset=koi8-r\n\nx\n", "" },
+};
+
+START_TEST(eval_mime_table)
+{
+	static const char *const names[] = {
+		"B64", "QP", "QP_LONG", "B64_TEXT", "BAD_ISO", "ATTACH", "FARAWAY", "HTML",
+		"HTML_ONLY",
+	};
+
+	check_hits(mime_cf, names, N_ELEMENTS(names), &mime_cases[_i]);
+}
 END_TEST
 
 static Suite *
-eval_header_suite(void)
+eval_suite(void)
 {
-	Suite *s = suite_create("eval_header");
-	TCase *tc = ut_tcase(s, "header", true);
+	Suite *s = suite_create("eval");
+	TCase *tc = ut_tcase(s, "eval", true);
 
 	tcase_add_loop_test(tc, eval_header_table, 0, N_ELEMENTS(cases));
+	tcase_add_loop_test(tc, eval_mime_table, 0, N_ELEMENTS(mime_cases));
 	return s;
 }
 
 int
 main(void)
 {
-	return ut_run(eval_header_suite);
+	return ut_run(eval_suite);
 }
