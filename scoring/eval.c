@@ -371,6 +371,7 @@ static const struct eval_family *const eval_families[] = {
 	&eval_family_wlbl,
 	&eval_family_header,
 	&eval_family_mime,
+	&eval_family_html,
 };
 
 static const struct eval_entry *

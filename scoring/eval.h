@@ -45,6 +45,7 @@ struct eval_family {
 extern const struct eval_family eval_family_wlbl;
 extern const struct eval_family eval_family_header;
 extern const struct eval_family eval_family_mime;
+extern const struct eval_family eval_family_html;
 void eval_mime_state_free(struct eval_mime_state **state);
 
 void eval_ctx_init(struct eval_ctx *ctx, const struct ruleset *rs,

@@ -5,9 +5,12 @@
  * _check_attachments walks every part in find_parts() order once per
  * message and sets the mime_* fields those tests read; this is a port of
  * the parts of it they need, quirks included:
- *   - mime_qp_count counts quoted-printable parts from the headers, but is
- *     replaced by the number of needlessly encoded bytes once any QP line
- *     was seen (so a QP part with no such byte does not count);
+ *   - the per-line quoted-printable analysis never runs: it compares
+ *     $cte with "quoted-printable", but Node::get_header() hands back the
+ *     value with two newlines and one chomp leaves one, so the comparison
+ *     is never true (checked against SpamAssassin 4.0 itself).  Hence
+ *     mime_qp_count is the number of parts declaring quoted-printable and
+ *     mime_qp_long_line is never set;
  *   - mime_faraway_charset stays 0: with ok_locales "all" (the default,
  *     and lmtpd has no locale setting) SpamAssassin never sets it;
  *   - mime_base64_blanks and mimepart_limit_exceeded are never set on the
@@ -29,8 +32,8 @@
 struct eval_mime_state {
 	unsigned int body_html_count, body_text_count;
 	unsigned int base64_count, attachment;
-	double qp_count;
-	bool base64_encoded_text, bad_iso_charset, qp_long_line;
+	unsigned int qp_count;
+	bool base64_encoded_text, bad_iso_charset;
 };
 
 void
@@ -77,11 +80,6 @@ eval_mime_ascii_charset(const char *charset)
 	return false;
 }
 
-static bool
-eval_mime_is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
 
 /* $charset =~ /iso-\S+-\S+\b/i &&
  * $charset !~ /iso-(?:8859-\d{1,2}|2022-(?:jp|kr))\b/, with PCRE2 so the
@@ -110,54 +108,11 @@ eval_mime_bad_iso(const char *cs)
 		pcre2_match(good, (PCRE2_SPTR)cs, len, 0, 0, md, NULL) < 0;
 }
 
-/* MIMEEval's qp test: /=(?:09|3[0-9ABCEF]|[2456][0-9A-F]|7[0-9A-E])/g. */
-static unsigned int
-eval_mime_needless_qp(const char *p, size_t len)
-{
-	unsigned int n = 0;
-
-	for (size_t i = 0; i + 2 < len; i++) {
-		char a = p[i + 1], b = p[i + 2];
-		bool hex_upper = (b >= '0' && b <= '9') || (b >= 'A' && b <= 'F');
-
-		if (p[i] != '=')
-			continue;
-		if ((a == '0' && b == '9') ||
-		    (a == '3' && ((b >= '0' && b <= '9') || (b >= 'A' && b <= 'C') ||
-				  b == 'E' || b == 'F')) ||
-		    ((a == '2' || a == '4' || a == '5' || a == '6') && hex_upper) ||
-		    (a == '7' && ((b >= '0' && b <= '9') || (b >= 'A' && b <= 'E')))) {
-			n++;
-			i += 2;
-		}
-	}
-	return n;
-}
-
-/* m/((?:=09|=20)+)\s*$/: the length of the run of =09/=20 that only
- * white space follows to the end of the line, 0 if none. */
-static size_t
-eval_mime_trailing_qp_space(const char *p, size_t len)
-{
-	size_t end = len, start;
-
-	/* $ matches at the end or before a final newline; \s* covers both. */
-	while (end > 0 && eval_mime_is_space(p[end - 1]))
-		end--;
-	start = end;
-	while (start >= 3 && p[start - 3] == '=' &&
-	       ((p[start - 2] == '0' && p[start - 1] == '9') ||
-		(p[start - 2] == '2' && p[start - 1] == '0')))
-		start -= 3;
-	return end - start;
-}
-
 static struct eval_mime_state *
 eval_mime_state(struct eval_ctx *ctx)
 {
 	struct eval_mime_state *st;
 	struct mime_msg *msg;
-	double qp_bytes = 0, qp_count = 0;
 
 	if (ctx->mime != NULL)
 		return ctx->mime;
@@ -202,34 +157,10 @@ eval_mime_state(struct eval_ctx *ctx)
 		if (eval_mime_bad_iso(charset))
 			st->bad_iso_charset = true;
 
-		/* The raw lines of the leaves. */
-		if (!node->has_kids && strcmp(cte, "quoted-printable") == 0) {
-			for (size_t l = 0; l < node->nlines; l++) {
-				const struct mime_line *line = &node->lines[l];
-				size_t len = line->len + (line->nl ? 1 : 0);
-
-				if (line->len >= 6 && memcmp(line->p, "SPAM: ", 6) == 0)
-					continue;
-				if (len > 78 + 1)
-					st->qp_long_line = true;
-				qp_bytes += (double)len;
-				if (memchr(line->p, '=', line->len) != NULL) {
-					unsigned int qp = eval_mime_needless_qp(line->p, line->len);
-
-					if (qp > 0) {
-						qp_count += qp;
-						qp_count -= (double)eval_mime_trailing_qp_space(
-							line->p, line->len) / 3;
-					}
-				}
-			}
-		}
 		free(cte);
 		free(cd);
 		free(charset);
 	}
-	if (qp_bytes > 0)
-		st->qp_count = qp_count;
 	return st;
 }
 
@@ -248,21 +179,20 @@ eval_check_for_mime(struct eval_ctx *ctx, const struct eval_call *call)
 	if (strcmp(field, "mime_base64_count") == 0)
 		return st->base64_count > 0;
 	if (strcmp(field, "mime_qp_count") == 0)
-		return st->qp_count != 0;
+		return st->qp_count > 0;
 	if (strcmp(field, "mime_attachment") == 0)
 		return st->attachment > 0;
 	if (strcmp(field, "mime_base64_encoded_text") == 0)
 		return st->base64_encoded_text;
 	if (strcmp(field, "mime_bad_iso_charset") == 0)
 		return st->bad_iso_charset;
-	if (strcmp(field, "mime_qp_long_line") == 0)
-		return st->qp_long_line;
 	if (strcmp(field, "mime_body_html_count") == 0)
 		return st->body_html_count > 0;
 	if (strcmp(field, "mime_body_text_count") == 0)
 		return st->body_text_count > 0;
-	/* mime_faraway_charset, mime_base64_blanks, mimepart_limit_exceeded
-	 * and anything unknown: never set (see the top of the file). */
+	/* mime_qp_long_line, mime_faraway_charset, mime_base64_blanks,
+	 * mimepart_limit_exceeded and anything unknown: never set (see the
+	 * top of the file). */
 	return 0;
 }
 

@@ -6,6 +6,7 @@ regex rule (header, body, rawbody, full, uri, mimeheader), at least 99%
 must be hits on both sides.  tests/tools/sa_parity.py does the work and
 prints the disagreements."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,3 +38,19 @@ def test_rule_hits_match_spamassassin():
     print(r.stderr, file=sys.stderr)
     assert "messages: 300" in r.stdout
     assert r.returncode == 0, "parity below 99%%:\n%s" % r.stdout
+
+
+def test_eval_unit_cases_match_spamassassin():
+    """The hand-built messages of tests/unit/test_eval.c give the same hits
+    under SpamAssassin itself as the unit tests expect of lmtpd."""
+    if subprocess.run(["perl", "-MMail::SpamAssassin", "-e", "1"],
+                      capture_output=True).returncode != 0:
+        pytest.skip("Mail::SpamAssassin is not installed (package spamassassin)")
+    prog = os.path.join(integlib.BUILDDIR, "tests", "unit", "test_eval")
+    if not os.path.exists(prog):
+        pytest.skip("the unit tests are not built yet (make check builds them)")
+    r = subprocess.run([sys.executable, os.path.join(TOOLS, "sa_eval_cases.py"), prog],
+                       capture_output=True, text=True, timeout=300)
+    print(r.stdout, r.stderr)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"^\d+ cases, 0 differences$", r.stdout, re.M), r.stdout

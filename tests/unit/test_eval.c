@@ -1,7 +1,9 @@
-/* Unit tests for the eval functions (eval_header.c, eval_mime.c): each
+/* Unit tests for the eval functions (eval_header.c, eval_mime.c,
+ * eval_html.c): each
  * through a real rule line and a hand-built message, hit and miss, with
  * the expected answers worked out from SpamAssassin's Perl
- * (Plugin/HeaderEval.pm, Plugin/RelayEval.pm, Plugin/MIMEEval.pm). */
+ * (Plugin/HeaderEval.pm, Plugin/RelayEval.pm, Plugin/MIMEEval.pm,
+ * Plugin/HTMLEval.pm with HTML.pm). */
 #include "config.h"
 
 #include <check.h>
@@ -177,27 +179,21 @@ static const struct eval_case mime_cases[] = {
 	  "--XX\nContent-Type: application/pdf; name=a.pdf\n"
 	  "Content-Disposition: attachment; filename=a.pdf\n"
 	  "Content-Transfer-Encoding: base64\n\nJVBERi0K\n--XX--\n", "B64 ATTACH" },
-	/* QP: counted from the headers until a QP line is seen, then by the
-	 * needlessly encoded bytes ("=41" is "A"; a trailing "=20" is fine). */
-	{ "qp, needless", NULL,
+	/* QP: every part that declares it, whatever its lines (SpamAssassin
+	 * never gets to its per-line analysis, see eval_mime.c), so no long
+	 * line is ever reported either. */
+	{ "qp", NULL,
 	  "From: a@example.org\nContent-Type: text/plain\n"
-	  "Content-Transfer-Encoding: quoted-printable\n\n=41BC def=20\n", "QP" },
-	{ "qp, only trailing space", NULL,
-	  "From: a@example.org\nContent-Type: text/plain\n"
-	  "Content-Transfer-Encoding: quoted-printable\n\nabc def=3D=20=20\n", "" },
-	{ "qp, clean", NULL,
-	  "From: a@example.org\nContent-Type: text/plain\n"
-	  "Content-Transfer-Encoding: quoted-printable\n\nabc=\nd=E9f\n", "" },
+	  "Content-Transfer-Encoding: quoted-printable\n\nabc=\nd=E9f\n", "QP" },
 	{ "qp, long line", NULL,
 	  "From: a@example.org\nContent-Type: text/plain\n"
 	  "Content-Transfer-Encoding: quoted-printable\n\n"
 	  "0123456789012345678901234567890123456789012345678901234567890123456789"
-	  "0123456789\n", "QP_LONG" },
-	{ "qp, 78 bytes is fine", NULL,
-	  "From: a@example.org\nContent-Type: text/plain\n"
-	  "Content-Transfer-Encoding: quoted-printable\n\n"
-	  "0123456789012345678901234567890123456789012345678901234567890123456789"
-	  "01234567\n", "" },
+	  "0123456789\n", "QP" },
+	{ "qp in a later part", NULL,
+	  MP_HEAD("mixed") "--XX\nContent-Type: text/plain\n\nx\n"
+	  "--XX\nContent-Type: text/html\nContent-Transfer-Encoding: Quoted-Printable\n\n"
+	  "<p>x</p>\n--XX--\n", "QP HTML" },
 	{ "bad iso charset", NULL,
 	  "From: a@example.org\nContent-Type: text/plain; charset=iso-10646-ucs-2\n\nx\n",
 	  "BAD_ISO" },
@@ -220,6 +216,54 @@ START_TEST(eval_mime_table)
 }
 END_TEST
 
+static const char html_cf[] =
+	"body HTML_MSG eval:html_test('html')\n"
+	"body LOW_CONTRAST eval:html_test('font_low_contrast')\n"
+	"body MAILTO_FORM eval:html_test('form_action_mailto')\n"
+	"body HAS_CENTER eval:html_tag_exists('center')\n"
+	"body CENTER_OPEN eval:html_tag_balance('center', '!= 0')\n"
+	"body BIG_FONT eval:html_range('max_size', '6', 'inf')\n"
+	"body SHORT_HTML eval:html_range('length', '0', '1024')\n"
+	"body SAVED_FROM eval:html_text_match('comment', '<!-- saved from url=\\(\\d{4}\\)')\n"
+	"body LONG_TITLE eval:html_text_match('title', '.{40}')\n";
+
+#define HTML_MSG(body) "From: a@example.org\nContent-Type: text/html\n\n" body
+
+static const struct eval_case html_cases[] = {
+	{ "plain text", NULL, "From: a@example.org\n\nhello\n", "" },
+	{ "simple html", NULL, HTML_MSG("<html><body><p>hello there</p></body></html>\n"),
+	  "HTML_MSG SHORT_HTML" },
+	/* Light grey on white is below HTML.pm's contrast threshold. */
+	{ "low contrast", NULL,
+	  HTML_MSG("<html><body><font color=\"#fefefe\">hidden words here</font>"
+		   "</body></html>\n"), "HTML_MSG LOW_CONTRAST SHORT_HTML" },
+	{ "mailto form", NULL,
+	  HTML_MSG("<html><body><form action=\"mailto:x@example.org\">hi</form>"
+		   "</body></html>\n"), "HTML_MSG MAILTO_FORM SHORT_HTML" },
+	{ "center left open, huge font", NULL,
+	  HTML_MSG("<html><body><center><font size=7>BIG</font></body></html>\n"),
+	  "HTML_MSG HAS_CENTER CENTER_OPEN BIG_FONT SHORT_HTML" },
+	{ "center closed", NULL,
+	  HTML_MSG("<html><body><center>x</center></body></html>\n"),
+	  "HTML_MSG HAS_CENTER SHORT_HTML" },
+	{ "saved from url, long title", NULL,
+	  HTML_MSG("<!-- saved from url=(0022)http://example.com/ --><html><head><title>"
+		   "A title that is certainly longer than forty characters</title>"
+		   "</head><body>x</body></html>\n"),
+	  "HTML_MSG SAVED_FROM LONG_TITLE SHORT_HTML" },
+};
+
+START_TEST(eval_html_table)
+{
+	static const char *const names[] = {
+		"HTML_MSG", "LOW_CONTRAST", "MAILTO_FORM", "HAS_CENTER", "CENTER_OPEN",
+		"BIG_FONT", "SHORT_HTML", "SAVED_FROM", "LONG_TITLE",
+	};
+
+	check_hits(html_cf, names, N_ELEMENTS(names), &html_cases[_i]);
+}
+END_TEST
+
 static Suite *
 eval_suite(void)
 {
@@ -228,11 +272,80 @@ eval_suite(void)
 
 	tcase_add_loop_test(tc, eval_header_table, 0, N_ELEMENTS(cases));
 	tcase_add_loop_test(tc, eval_mime_table, 0, N_ELEMENTS(mime_cases));
+	tcase_add_loop_test(tc, eval_html_table, 0, N_ELEMENTS(html_cases));
 	return s;
+}
+
+/* LMTPD_EVAL_CASES_DIR=DIR: write the rule lines and every case to DIR
+ * instead of testing, for tests/tools/sa_eval_cases.py to run them
+ * through SpamAssassin itself. */
+static int
+dump_table(const char *dir, const char *const *names, size_t n_names,
+	   const struct eval_case *table, size_t n, unsigned int *serial)
+{
+	for (size_t i = 0; i < n; i++) {
+		char path[4096];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%03u.eml", dir, *serial);
+		if ((f = fopen(path, "w")) == NULL)
+			return 1;
+		if (table[i].envelope_from != NULL)
+			fprintf(f, "Return-Path: <%s>\n", table[i].envelope_from);
+		fputs(table[i].message, f);
+		if (fclose(f) != 0)
+			return 1;
+		snprintf(path, sizeof(path), "%s/%03u.exp", dir, (*serial)++);
+		if ((f = fopen(path, "w")) == NULL)
+			return 1;
+		for (size_t k = 0; k < n_names; k++)
+			fprintf(f, "%s%s", k > 0 ? " " : "", names[k]);
+		fprintf(f, "|%s|%s", table[i].hits, table[i].name);
+		if (fclose(f) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+dump_cases(const char *dir)
+{
+	static const char *const header_names[] = {
+		"MISSING_TO", "ENV_FROM_MATCH", "ALL_CAPS", "ALL_TRUSTED_T", "NO_RELAYS_T",
+		"UNPARSEABLE_T",
+	};
+	static const char *const mime_names[] = {
+		"B64", "QP", "QP_LONG", "B64_TEXT", "BAD_ISO", "ATTACH", "FARAWAY", "HTML",
+		"HTML_ONLY",
+	};
+	static const char *const html_names[] = {
+		"HTML_MSG", "LOW_CONTRAST", "MAILTO_FORM", "HAS_CENTER", "CENTER_OPEN",
+		"BIG_FONT", "SHORT_HTML", "SAVED_FROM", "LONG_TITLE",
+	};
+	unsigned int serial = 0;
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/rules.cf", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		return 1;
+	fprintf(f, "%s%s%s", rules_cf, mime_cf, html_cf);
+	if (fclose(f) != 0)
+		return 1;
+	return dump_table(dir, header_names, N_ELEMENTS(header_names), cases,
+			  N_ELEMENTS(cases), &serial) ||
+		dump_table(dir, mime_names, N_ELEMENTS(mime_names), mime_cases,
+			   N_ELEMENTS(mime_cases), &serial) ||
+		dump_table(dir, html_names, N_ELEMENTS(html_names), html_cases,
+			   N_ELEMENTS(html_cases), &serial);
 }
 
 int
 main(void)
 {
+	const char *dump = getenv("LMTPD_EVAL_CASES_DIR");
+
+	if (dump != NULL)
+		return dump_cases(dump);
 	return ut_run(eval_suite);
 }

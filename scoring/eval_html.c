@@ -1,0 +1,254 @@
+/* eval_html: native versions of SpamAssassin's HTMLEval tests
+ * (Plugin/HTMLEval.pm) over the results of HTML.pm for every text/html
+ * part ($pms->{html_all}, msgview_html() here): html_test, html_range,
+ * html_tag_exists, html_tag_balance, html_text_match.  A test hits when
+ * any HTML part satisfies it, as there. */
+#include "config.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval.h"
+#include "html.h"
+#include "msgview.h"
+#include "rules_int.h"
+
+/* Patterns of html_text_match, compiled once per process. */
+#define EVAL_HTML_PATTERNS_MAX 64
+
+static const char *
+eval_html_arg(const struct eval_call *call, size_t i)
+{
+	return i < call->arg_count ? call->args[i] : "";
+}
+
+/* The scalar results html_test reads; false for a name HTML.pm does not
+ * set (or lmtpd does not keep). */
+static bool
+eval_html_flag(const struct html_result *h, const char *test)
+{
+	if (strcmp(test, "html") == 0)
+		return true;	/* html_start() puts html => 1 */
+	if (strcmp(test, "font_low_contrast") == 0)
+		return h->font_low_contrast;
+	if (strcmp(test, "font_invalid_color") == 0)
+		return h->font_invalid_color;
+	if (strcmp(test, "font_face_bad") == 0)
+		return h->font_face_bad;
+	if (strcmp(test, "form_action_mailto") == 0)
+		return h->form_action_mailto;
+	if (strcmp(test, "embeds") == 0)
+		return h->embeds;
+	if (strcmp(test, "closed_html") == 0)
+		return h->closed_html;
+	if (strcmp(test, "closed_body") == 0)
+		return h->closed_body;
+	return false;
+}
+
+/* The numeric results html_range reads; false when undefined. */
+static bool
+eval_html_value(const struct html_result *h, const char *test, double *v)
+{
+	if (strcmp(test, "length") == 0)
+		*v = (double)h->length;
+	else if (strcmp(test, "max_size") == 0)
+		*v = h->max_size;
+	else if (strcmp(test, "min_size") == 0)
+		*v = h->min_size;
+	else if (strcmp(test, "image_area") == 0)
+		*v = (double)h->image_area;
+	else if (strcmp(test, "closed_extra_ratio") == 0 && h->has_closed_extra_ratio)
+		*v = h->closed_extra_ratio;
+	else if (strcmp(test, "bad_tag_ratio") == 0 && h->has_bad_tag_ratio)
+		*v = h->bad_tag_ratio;
+	else if (strcmp(test, "non_element_ratio") == 0 && h->has_non_element_ratio)
+		*v = h->non_element_ratio;
+	else if (strcmp(test, "obfuscation_ratio") == 0 && h->has_obfuscation_ratio)
+		*v = h->obfuscation_ratio;
+	else if (strcmp(test, "backhair_count") == 0 && h->has_backhair_count)
+		*v = (double)h->backhair_count;
+	else
+		return false;
+	return true;
+}
+
+static unsigned int
+eval_html_test(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	size_t n;
+	const struct html_result *const *all = msgview_html(ctx->mv, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (eval_html_flag(all[i], eval_html_arg(call, 0)))
+			return 1;
+	return 0;
+}
+
+static unsigned int
+eval_html_range(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	size_t n;
+	const struct html_result *const *all = msgview_html(ctx->mv, &n);
+	const char *max_text = eval_html_arg(call, 2);
+	double min = strtod(eval_html_arg(call, 1), NULL);
+	bool no_max = call->arg_count < 3 || strcmp(max_text, "inf") == 0;
+	double max = no_max ? 0 : strtod(max_text, NULL);
+
+	for (size_t i = 0; i < n; i++) {
+		double v;
+
+		if (!eval_html_value(all[i], eval_html_arg(call, 0), &v))
+			continue;
+		if (no_max ? v > min : v > min && v <= max)
+			return 1;
+	}
+	return 0;
+}
+
+static unsigned int
+eval_html_tag_exists(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	size_t n;
+	const struct html_result *const *all = msgview_html(ctx->mv, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (html_inside(all[i], eval_html_arg(call, 0)) >= 0)
+			return 1;
+	return 0;
+}
+
+/* "$val $expr" for the expressions HTMLEval lets through
+ * (/^[<>=!\-+ 0-9]+$/): a comparison operator and an integer. */
+static bool
+eval_html_compare(long val, const char *expr, bool *ok)
+{
+	static const char *const ops[] = { "==", "!=", "<=", ">=", "<", ">" };
+	const char *p = expr;
+	char *end;
+	long rhs;
+
+	*ok = false;
+	while (*p == ' ')
+		p++;
+	for (size_t k = 0; k < N_ELEMENTS(ops); k++) {
+		size_t len = strlen(ops[k]);
+
+		if (strncmp(p, ops[k], len) != 0)
+			continue;
+		rhs = strtol(p + len, &end, 10);
+		while (*end == ' ')
+			end++;
+		if (end == p + len || *end != '\0')
+			return false;
+		*ok = true;
+		switch (k) {
+		case 0: return val == rhs;
+		case 1: return val != rhs;
+		case 2: return val <= rhs;
+		case 3: return val >= rhs;
+		case 4: return val < rhs;
+		default: return val > rhs;
+		}
+	}
+	return false;
+}
+
+static unsigned int
+eval_html_tag_balance(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	size_t n;
+	const struct html_result *const *all = msgview_html(ctx->mv, &n);
+	const char *tag = eval_html_arg(call, 0);
+
+	if (tag[0] == '\0' || strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				     "0123456789") != strlen(tag))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		int count = html_inside(all[i], tag);
+		bool ok;
+
+		if (count < 0)
+			continue;
+		if (eval_html_compare(count, eval_html_arg(call, 1), &ok) && ok)
+			return 1;
+	}
+	return 0;
+}
+
+/* html_text_match's pattern, compiled once per process and kept by the
+ * address of the rule's argument (stable for the ruleset's life; a reload
+ * forks new workers). */
+static pcre2_code *
+eval_html_pattern(const char *pattern)
+{
+	static struct { const char *key; pcre2_code *re; } cache[EVAL_HTML_PATTERNS_MAX];
+	static size_t cached;
+	pcre2_code *re;
+	int err;
+	PCRE2_SIZE off;
+
+	for (size_t i = 0; i < cached; i++)
+		if (cache[i].key == pattern)
+			return cache[i].re;
+	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &err, &off, NULL);
+	if (cached < EVAL_HTML_PATTERNS_MAX) {
+		cache[cached].key = pattern;
+		cache[cached].re = re;
+		cached++;
+	}
+	return re;
+}
+
+static const struct strlist *
+eval_html_texts(const struct html_result *h, const char *name)
+{
+	if (strcmp(name, "title") == 0)
+		return &h->titles;
+	if (strcmp(name, "comment") == 0)
+		return &h->comments;
+	if (strcmp(name, "anchor") == 0)
+		return &h->anchors;
+	if (strcmp(name, "script") == 0)
+		return &h->scripts;
+	return NULL;
+}
+
+static unsigned int
+eval_html_text_match(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	size_t n;
+	const struct html_result *const *all = msgview_html(ctx->mv, &n);
+	pcre2_code *re = eval_html_pattern(eval_html_arg(call, 1));
+	pcre2_match_data *md;
+	unsigned int hit = 0;
+
+	if (re == NULL || n == 0)
+		return 0;
+	md = pcre2_match_data_create_from_pattern(re, NULL);
+	if (md == NULL)
+		return 0;
+	for (size_t i = 0; i < n && hit == 0; i++) {
+		const struct strlist *texts = eval_html_texts(all[i], eval_html_arg(call, 0));
+
+		for (size_t k = 0; texts != NULL && k < texts->n && hit == 0; k++)
+			if (pcre2_match(re, (PCRE2_SPTR)texts->v[k].p, texts->v[k].len, 0, 0,
+					md, NULL) >= 0)
+				hit = 1;
+	}
+	pcre2_match_data_free(md);
+	return hit;
+}
+
+static const struct eval_entry eval_html_entries[] = {
+	{ "html_test", eval_html_test, false },
+	{ "html_range", eval_html_range, false },
+	{ "html_tag_exists", eval_html_tag_exists, false },
+	{ "html_tag_balance", eval_html_tag_balance, false },
+	{ "html_text_match", eval_html_text_match, false },
+};
+
+const struct eval_family eval_family_html = {
+	eval_html_entries, N_ELEMENTS(eval_html_entries), NULL, 0
+};
