@@ -193,6 +193,75 @@ eval_subject_is_all_caps(struct eval_ctx *ctx, const struct eval_call *call)
 	return result ? 1 : 0;
 }
 
+/* The "second-level" domain check_equal_from_domains compares: what
+ * follows the last "@" (/\@([^@]*)\z/), cut by
+ * s/^.+\.([^\.]+\.[^\.]+)$/$1/ to its last two labels when there are
+ * more.  Empty when there is no "@". */
+static void
+eval_from_domain(const char *addr, size_t len, const char **d_r, size_t *n_r)
+{
+	const char *at = NULL, *d, *last, *prev = NULL;
+	size_t n;
+
+	for (size_t i = 0; i < len; i++)
+		if (addr[i] == '@')
+			at = addr + i;
+	*d_r = "";
+	*n_r = 0;
+	if (at == NULL)
+		return;
+	d = at + 1;
+	n = (size_t)(addr + len - d);
+	*d_r = d;
+	*n_r = n;
+	if (memchr(d, '\n', n) != NULL)
+		return;
+	last = memrchr(d, '.', n);
+	if (last == NULL || last == d + n - 1)
+		return;
+	if (last > d)
+		prev = memrchr(d, '.', (size_t)(last - d));
+	/* .+ before prev and a non-empty label between prev and last */
+	if (prev == NULL || prev == d || prev + 1 == last)
+		return;
+	*d_r = prev + 1;
+	*n_r = (size_t)(d + n - *d_r);
+}
+
+/* check_equal_from_domains: the From: and envelope sender domains
+ * differ (compared case-insensitively, as lc does on bytes). */
+static unsigned int
+eval_check_equal_from_domains(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	struct buf from, env;
+	const char *fd, *ed;
+	size_t fn, en;
+	bool differ = false;
+
+	(void)call;
+	buf_init(&from, 0);
+	buf_init(&env, 0);
+	eval_header_get(ctx, "From:addr", &from);
+	eval_header_get(ctx, "EnvelopeFrom:addr", &env);
+	eval_from_domain(from.data != NULL ? from.data : "", from.len, &fd, &fn);
+	eval_from_domain(env.data != NULL ? env.data : "", env.len, &ed, &en);
+	if (fn > 0 && en > 0) {
+		differ = fn != en;
+		for (size_t i = 0; !differ && i < fn; i++) {
+			unsigned char a = (unsigned char)fd[i], b = (unsigned char)ed[i];
+
+			if (a >= 'A' && a <= 'Z')
+				a = (unsigned char)(a - 'A' + 'a');
+			if (b >= 'A' && b <= 'Z')
+				b = (unsigned char)(b - 'A' + 'a');
+			differ = a != b;
+		}
+	}
+	buf_free(&from);
+	buf_free(&env);
+	return differ ? 1 : 0;
+}
+
 /* RelayEval: counts of the relay list (trusted, untrusted, unparseable). */
 static unsigned int
 eval_check_all_trusted(struct eval_ctx *ctx, const struct eval_call *call)
@@ -224,6 +293,7 @@ static const struct eval_entry eval_header_entries[] = {
 	{ "check_for_matching_env_and_hdr_from", eval_check_for_matching_env_and_hdr_from,
 	  false },
 	{ "subject_is_all_caps", eval_subject_is_all_caps, false },
+	{ "check_equal_from_domains", eval_check_equal_from_domains, false },
 	{ "check_all_trusted", eval_check_all_trusted, false },
 	{ "check_no_relays", eval_check_no_relays, false },
 	{ "check_relays_unparseable", eval_check_relays_unparseable, false },

@@ -81,11 +81,19 @@ class Spamd:
         self.stop()
         raise RuntimeError('spamd did not start')
 
-    def check(self, data):
+    def check(self, data, want_score=False):
         out = subprocess.run(['spamc', '-p', str(self.port), '-t', '120'], input=data,
                              stdout=subprocess.PIPE, check=True).stdout
         head = out.split(b'\n\n', 1)[0].decode('latin-1')
         head = re.sub(r'\n[ \t]+', ' ', head)
+        hits = set()
+        if want_score:
+            m = re.search(r'^X-Spam-Status: \w+, score=(-?[\d.]+)', head, re.M)
+            return float(m.group(1)) if m else None, self._tests(head)
+        return self._tests(head)
+
+    @staticmethod
+    def _tests(head):
         hits = set()
         # The tests list is folded after commas: read it up to the next
         # field, not up to the first white space.
@@ -127,7 +135,12 @@ def main():
     ap.add_argument('--show', type=int, default=25, help='rules listed per direction')
     ap.add_argument('--compare', help='compare these rules (comma list) instead of the '
                     'regex rules, e.g. eval rules as lmtpd implements them')
+    ap.add_argument('--scores', action='store_true',
+                    help='compare whole scores instead: same verdict at 5, score within '
+                    '0.5, and the rules behind the largest differences')
     a = ap.parse_args()
+    if a.scores:
+        return compare_scores(a)
 
     corpus = corpus_dir(a.corpus)
     files = pick(corpus, a.count)
@@ -184,6 +197,47 @@ def main():
                 print('  %-32s %-10s %4d  e.g. %s' % (rule, kinds.get(rule, ('?',))[0], n,
                                                       example[(key, rule)]))
     return 0 if ratio >= a.min else 1
+
+
+def compare_scores(a):
+    corpus = corpus_dir(a.corpus)
+    files = pick(corpus, a.count)
+    out = subprocess.run([a.lmtpd_score, '--rules', a.rules, '-j', '2'] + files,
+                         stdout=subprocess.PIPE, check=True, text=True).stdout
+    ours = {}
+    for line in out.splitlines():
+        path, score, _req, tests = line.split('\t')
+        ours[path] = (float(score), set() if tests == 'none' else set(tests.split(',')))
+    spamd = Spamd(a.rules, subtests=False)
+    try:
+        theirs = {f: spamd.check(message_bytes(f), want_score=True) for f in files}
+    finally:
+        spamd.stop()
+    same = close = 0
+    blame = collections.Counter()
+    worst = []
+    for f in files:
+        (s1, t1), (s2, t2) = ours[f], theirs[f]
+        same += (s1 >= 5) == (s2 >= 5)
+        close += abs(s1 - s2) <= 0.5
+        if abs(s1 - s2) > 0.5:
+            for r in t1 ^ t2:
+                blame[r] += 1
+            worst.append((abs(s1 - s2), os.path.relpath(f, corpus), s1, s2, sorted(t2 - t1),
+                          sorted(t1 - t2)))
+    n = len(files)
+    print('messages: %d (%s)' % (n, ', '.join(TRAIN)))
+    print('same verdict at 5: %.1f%% (goal 98%%); score within 0.5: %.1f%% (goal 90%%)' % (
+        100 * same / n, 100 * close / n))
+    print('\nrules behind the differences (messages off by more than 0.5 where the rule '
+          'hits on one side only):')
+    for r, c in blame.most_common(a.show):
+        print('  %-32s %4d' % (r, c))
+    print('\nlargest differences:')
+    for d, f, s1, s2, miss, extra in sorted(worst, reverse=True)[:10]:
+        print('  %6.1f  %s  lmtpd %.1f, SpamAssassin %.1f; SpamAssassin only: %s; lmtpd only: %s'
+              % (d, f, s1, s2, ','.join(miss) or '-', ','.join(extra) or '-'))
+    return 0 if same / n >= 0.98 and close / n >= 0.90 else 1
 
 
 if __name__ == '__main__':

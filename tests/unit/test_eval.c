@@ -22,6 +22,7 @@ static const char rules_cf[] =
 	"header ALL_TRUSTED_T eval:check_all_trusted()\n"
 	"header NO_RELAYS_T eval:check_no_relays()\n"
 	"header UNPARSEABLE_T eval:check_relays_unparseable()\n"
+	"header DIFF_DOMAINS eval:check_equal_from_domains()\n"
 	"trusted_networks 10.0.0.0/8\n";
 
 struct eval_case {
@@ -54,6 +55,11 @@ static const struct eval_case cases[] = {
 	  "From: Bob <bob@example.org>\nTo: a@example.com\n\nx\n", "ENV_FROM_MATCH NO_RELAYS_T" },
 	{ "env differs", "bounce@lists.example.org",
 	  "From: Bob <bob@example.org>\nTo: a@example.com\n\nx\n", "NO_RELAYS_T" },
+	/* check_equal_from_domains: the last two labels of each domain */
+	{ "other domain", "x@Mail.Other.NET",
+	  "From: Bob <bob@example.org>\nTo: a@example.com\n\nx\n", "DIFF_DOMAINS NO_RELAYS_T" },
+	{ "same second-level domain", "bounce@lists.EXAMPLE.org",
+	  "From: Bob <bob@mx.example.org>\nTo: a@example.com\n\nx\n", "NO_RELAYS_T" },
 	{ "both empty", NULL, "To: a@example.com\n\nx\n", "ENV_FROM_MATCH NO_RELAYS_T" },
 	/* subject_is_all_caps */
 	{ "caps subject", NULL, "To: a@example.com\nSubject: MAKE MONEY FAST NOW\n\nx\n",
@@ -137,7 +143,7 @@ START_TEST(eval_header_table)
 {
 	static const char *const names[] = {
 		"MISSING_TO", "ENV_FROM_MATCH", "ALL_CAPS", "ALL_TRUSTED_T", "NO_RELAYS_T",
-		"UNPARSEABLE_T",
+		"UNPARSEABLE_T", "DIFF_DOMAINS",
 	};
 
 	check_hits(rules_cf, names, N_ELEMENTS(names), &cases[_i]);
@@ -312,7 +318,7 @@ dump_cases(const char *dir)
 {
 	static const char *const header_names[] = {
 		"MISSING_TO", "ENV_FROM_MATCH", "ALL_CAPS", "ALL_TRUSTED_T", "NO_RELAYS_T",
-		"UNPARSEABLE_T",
+		"UNPARSEABLE_T", "DIFF_DOMAINS",
 	};
 	static const char *const mime_names[] = {
 		"B64", "QP", "QP_LONG", "B64_TEXT", "BAD_ISO", "ATTACH", "FARAWAY", "HTML",
