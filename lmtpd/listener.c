@@ -27,7 +27,8 @@ listener_open_unix(const struct lmtpd_config *cfg, struct listener *l, uid_t uid
 {
 	struct sockaddr_un sun;
 	struct stat st;
-	int fd;
+	mode_t old_umask;
+	int fd, rc, bind_errno;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -48,8 +49,15 @@ listener_open_unix(const struct lmtpd_config *cfg, struct listener *l, uid_t uid
 		log_error("listen %s: socket: %s", l->name, strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		log_error("listen %s: bind: %s", l->name, strerror(errno));
+	/* bind() creates the socket file with the umask's permissions: mask
+	 * everything listen_mode does not grant, so no client can connect in
+	 * the moment before the chmod below. */
+	old_umask = umask(0777 & ~(mode_t)cfg->listen_mode);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	bind_errno = errno;
+	(void)umask(old_umask);
+	if (rc < 0) {
+		log_error("listen %s: bind: %s", l->name, strerror(bind_errno));
 		(void)close(fd);
 		return -1;
 	}

@@ -261,7 +261,8 @@ static const struct {
 	{ "listen_mode", "0660", true, 0660 },
 	{ "listen_mode", "660", true, 0660 },
 	{ "listen_mode", "0", true, 0 },
-	{ "listen_mode", "07777", true, 07777 },
+	{ "listen_mode", "0777", true, 0777 },
+	{ "listen_mode", "01777", false, 0 },
 	{ "listen_mode", "010000", false, 0 },
 	{ "listen_mode", "0689", false, 0 },
 	{ "listen_mode", "rw", false, 0 },
@@ -310,7 +311,7 @@ number_why(const char *key)
 	if (strcmp(key, "max_errors") == 0)
 		return "'max_errors' must be a number from 1 to 10000";
 	if (strcmp(key, "listen_mode") == 0)
-		return "'listen_mode' must be an octal mode like 0660";
+		return "'listen_mode' must be an octal mode like 0660 (at most 0777)";
 	ck_abort_msg("no reason for %s", key);
 	return NULL;
 }

@@ -1,0 +1,127 @@
+"""Privileges and ownership: the UNIX socket gets listen_mode and
+listen_owner from the moment it exists; once the listeners are bound every
+lmtpd process runs as user/group (real, effective, saved and filesystem
+ids, no root in the supplementary groups), and what it writes (Maildir
+folders, messages, state) belongs to that user; started as root with no
+user, lmtpd warns."""
+import grp
+import os
+import pwd
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from integlib import LMTPD, RUN_USER, make_message, read_new, wait_for
+
+EXTRA_GROUP = "lmtpdtestg"
+OTHER_USER = "nobody"
+
+
+@pytest.fixture(scope="module")
+def extra_group(run_user):
+    try:
+        grp.getgrnam(EXTRA_GROUP)
+    except KeyError:
+        subprocess.run(["groupadd", "--system", EXTRA_GROUP], check=True)
+    return grp.getgrnam(EXTRA_GROUP)
+
+
+def proc_ids(pid):
+    """(uids, gids, groups) of a process, each as /proc shows them."""
+    ids = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("Uid", "Gid", "Groups"):
+                ids[key] = [int(x) for x in value.split()]
+    return ids["Uid"], ids["Gid"], ids["Groups"]
+
+
+def connect_as(user, path):
+    """Exit status of a child, running as user, that connects to path."""
+    code = ("import socket,sys\n"
+            "s=socket.socket(socket.AF_UNIX)\n"
+            "try:\n s.connect(sys.argv[1])\n"
+            "except PermissionError:\n sys.exit(3)\n"
+            "sys.exit(0)\n")
+    return subprocess.run([sys.executable, "-c", code, path], user=user,
+                          timeout=20).returncode
+
+
+def test_socket_mode_and_owner(lmtpd_factory):
+    """listen_mode 0660 and listen_owner: the socket is srw-rw---- and
+    belongs to that user and its primary group; its owner may connect, a
+    user outside the group may not."""
+    d = lmtpd_factory(listen_mode="0660", listen_owner=RUN_USER)
+    st = os.lstat(d.sock)
+    owner = pwd.getpwnam(RUN_USER)
+    assert stat.S_ISSOCK(st.st_mode)
+    assert stat.S_IMODE(st.st_mode) == 0o660
+    assert (st.st_uid, st.st_gid) == (owner.pw_uid, owner.pw_gid)
+    assert connect_as(RUN_USER, d.sock) == 0
+    assert connect_as(OTHER_USER, d.sock) == 3
+
+
+def test_socket_mode_0600_refuses_group(lmtpd_factory):
+    """listen_mode 0600: only the owner may connect, and a mode with
+    set-id bits is a config error."""
+    d = lmtpd_factory(listen_mode="0600", listen_owner=RUN_USER)
+    assert stat.S_IMODE(os.lstat(d.sock).st_mode) == 0o600
+    assert connect_as(RUN_USER, d.sock) == 0
+    assert connect_as(OTHER_USER, d.sock) == 3
+    d.stop()
+    d.write_config(listen_mode="04660")
+    r = subprocess.run([LMTPD, "-t", "-c", d.conf_path],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0
+    assert "listen_mode" in r.stderr and "0777" in r.stderr
+    d.write_config(listen_mode="0600")
+
+
+def test_runs_as_user_and_group(lmtpd_factory, extra_group):
+    """user and group set: the master and every worker hold no root id,
+    and the Maildir, the message and the state files it creates belong to
+    user:group, folders 0700."""
+    d = lmtpd_factory(group=EXTRA_GROUP)
+    user = pwd.getpwnam(RUN_USER)
+    gid = extra_group.gr_gid
+    workers = wait_for(lambda: len(d.workers()) == 4 and d.workers(), 10,
+                       what="4 workers")
+    for pid in [d.pid] + workers:
+        uids, gids, groups = proc_ids(pid)
+        assert uids == [user.pw_uid] * 4, (pid, uids)
+        assert gids == [gid] * 4, (pid, gids)
+        assert 0 not in groups, (pid, groups)
+
+    t = d.deliver(["owner@example.com"], make_message("ownership"))
+    assert t.final_codes() == [250]
+    maildir = d.maildir("owner@example.com")
+    files = read_new(maildir)
+    assert len(files) == 1
+    for path in [maildir] + [os.path.join(maildir, s) for s in ("tmp", "new", "cur")]:
+        st = os.lstat(path)
+        assert (st.st_uid, st.st_gid) == (user.pw_uid, gid), path
+        assert stat.S_IMODE(st.st_mode) == 0o700, (path, oct(st.st_mode))
+    new = os.path.join(maildir, "new")
+    name = os.listdir(new)[0]
+    st = os.lstat(os.path.join(new, name))
+    assert (st.st_uid, st.st_gid) == (user.pw_uid, gid)
+    assert stat.S_IMODE(st.st_mode) & 0o077 == 0, oct(st.st_mode)
+    for root, dirs, names in os.walk(d.state):
+        for n in dirs + names:
+            assert os.lstat(os.path.join(root, n)).st_uid == user.pw_uid, n
+    assert "running as root" not in d.log()
+
+
+def test_root_without_user_warns(lmtpd_factory):
+    """Started as root with neither user nor group: lmtpd still delivers,
+    and its log says that mail is written as root."""
+    d = lmtpd_factory(run_as=None)
+    d.wait_log(r"warning: running as root: set 'user'")
+    t = d.deliver(["root-run@example.com"], make_message("as root"))
+    assert t.final_codes() == [250]
+    maildir = d.maildir("root-run@example.com")
+    assert len(read_new(maildir)) == 1
+    assert os.lstat(maildir).st_uid == 0
