@@ -153,6 +153,33 @@ def test_bad_folder_names_kept_in_inbox(lmtpd):
     assert "/.Evil is not a folder; keeping the message in INBOX" in d.log()
 
 
+@pytest.mark.fast
+def test_folder_separator_slash(lmtpd_factory):
+    """folder_separator = /: "Work/Sub" is the Maildir++ folder .Work.Sub,
+    listed in subscriptions with the hierarchy; a '.' inside a level and
+    an empty level are refused and the message kept in INBOX."""
+    d = lmtpd_factory(folder_separator="/")
+    bob = "bob@example.com"
+    write_script(home(d, bob), """require ["fileinto"];
+if header :is "subject" "deep" { fileinto "Work/Sub"; stop; }
+if header :is "subject" "dot" { fileinto "Work.Dot"; stop; }
+if header :is "subject" "empty" { fileinto "Work//Sub"; stop; }
+""")
+    for subj in ("deep", "dot", "empty"):
+        t = d.deliver([bob], make_message(subject=subj))
+        assert t.final_codes() == [250], t.finals
+    md = d.maildir(bob)
+    assert sorted(x for x in os.listdir(md) if x.startswith(".")) == [".Work.Sub"]
+    [(_, data)] = all_in(md, ".Work.Sub")
+    assert b"Subject: deep" in data
+    with open(os.path.join(md, "subscriptions")) as f:
+        assert f.read() == "V\t2\n\nWork\tSub\n"
+    inbox = read_new(md)
+    assert len(inbox) == 2
+    assert len(re.findall(r"fileinto \".*\" refused: .*; keeping the message in INBOX",
+                          d.log())) == 2
+
+
 # -------------------------------------------------------------- flags
 
 @pytest.mark.peers
@@ -241,6 +268,45 @@ def test_redirect_failure_is_tempfail(lmtpd_factory):
     statuses = {x["to"]: x["status"] for x in deliveries(d.log())}
     assert statuses == {"bob@example.com": "deferred", "dave@example.com": "sent"}
     assert re.search(r"redirect to <carol@example.net> failed: connect", d.log())
+
+
+@pytest.mark.fast
+def test_redirect_through_sendmail_program(lmtpd_factory, workdir):
+    """submission = a sendmail-compatible program: it is run with the
+    fixed argument vector -i -f SENDER -- RCPT (no shell: the sender's
+    shell metacharacters arrive as one plain argument) and gets the
+    message on its standard input; its failure is a 451 for that
+    recipient."""
+    out = os.path.join(workdir, "sendmail-out")
+    os.makedirs(out)
+    os.chmod(out, 0o777)
+    prog = os.path.join(workdir, "fake-sendmail")
+    with open(prog, "w") as f:
+        f.write("#!/bin/sh\n"
+                "for a in \"$@\"; do printf '%%s\\n' \"$a\"; done > %s/args\n"
+                "cat > %s/message\n"
+                "[ -e %s/fail ] && exit 75\n"
+                "exit 0\n" % (out, out, out))
+    os.chmod(prog, 0o755)
+    d = lmtpd_factory(submission=prog, submission_timeout="10s")
+    write_script(home(d, "bob@example.com"), 'redirect "carol@example.net";\n')
+    sender = "a;touch${IFS}pwned@example.org"
+    t = d.deliver(["bob@example.com"], make_message(subject="via sendmail"),
+                  sender=sender)
+    assert t.final_codes() == [250], t.finals
+    with open(os.path.join(out, "args")) as f:
+        assert f.read().splitlines() == ["-i", "-f", sender, "--", "carol@example.net"]
+    with open(os.path.join(out, "message"), "rb") as f:
+        data = f.read()
+    assert b"Subject: via sendmail" in data
+    assert b"Delivered-To: bob@example.com" in data
+    assert not os.path.exists(os.path.join(d.dir, "pwned"))
+    assert read_new(d.maildir("bob@example.com")) == []
+
+    open(os.path.join(out, "fail"), "w").close()
+    t = d.deliver(["bob@example.com", "dave@example.com"], make_message(subject="again"))
+    assert [(r.code, r.enh) for r in t.finals] == [(451, "4.3.0"), (250, "2.0.0")], t.finals
+    assert re.search(r"redirect to <carol@example.net> failed: .*75", d.log()), d.log()[-2000:]
 
 
 @pytest.mark.peers
