@@ -1,0 +1,153 @@
+"""Without -f lmtpd detaches and logs to syslog with facility mail.  The
+test gives it a syslog of its own: a private mount namespace where /dev
+is a small tmpfs holding /dev/null and a /dev/log that is the test's
+datagram socket, so nothing of the machine's /dev is changed."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+import integlib
+from integlib import make_message, read_new, wait_for
+
+LOG_MAIL = 2 << 3
+LOG_INFO = 6
+LOG_WARNING = 4
+
+
+def records(sock):
+    out = []
+    while True:
+        try:
+            data = sock.recv(65536)
+        except BlockingIOError:
+            return out
+        out.append(data.decode("utf-8", "replace"))
+
+
+def read_pid(path):
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.endswith("\n") else None
+
+
+def started_with(conf_path):
+    """Pids of the lmtpd processes running with this config file."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if conf_path.encode() in argv and alive(int(name)):
+            pids.append(int(name))
+    return pids
+
+
+def alive(pid):
+    """Running (a zombie waiting for whoever adopted it is not)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare (util-linux) missing")
+def test_daemon_logs_to_syslog_facility_mail(lmtpd_factory, workdir):
+    d = lmtpd_factory(start=False)
+    # Written after the switch to the run-as user: in its state folder.
+    pid_file = os.path.join(d.state, "lmtpd.pid")
+    d.write_config(pid_file=pid_file)
+    logdir = os.path.join(workdir, "syslog")
+    os.makedirs(logdir)
+    log_path = os.path.join(logdir, "log")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(log_path)
+    os.chmod(log_path, 0o666)
+    sock.setblocking(False)
+    # Inside the namespace: keep the real /dev reachable for a moment,
+    # put a tmpfs over /dev, bind /dev/null and the test's socket into it.
+    script = (
+        'set -e\n'
+        'old=$(mktemp -d)\n'
+        'mount --bind /dev "$old"\n'
+        'mount -t tmpfs -o size=64k,mode=0755 lmtpd-test-dev /dev\n'
+        'touch /dev/null /dev/log\n'
+        'mount --bind "$old/null" /dev/null\n'
+        'mount --bind "$1" /dev/log\n'
+        'umount "$old"; rmdir "$old"\n'
+        'exec "$2" -c "$3"\n')
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private",
+                        "sh", "-c", script, "sh", log_path, integlib.LMTPD, d.conf_path],
+                       capture_output=True, text=True, timeout=30)
+    pid = None
+    try:
+        # The parent returns once the daemon has detached.
+        assert r.returncode == 0, r.stderr
+        assert r.stderr == "", r.stderr
+        got = []
+        try:
+            pid = wait_for(lambda: read_pid(pid_file), 15, what="pid file")
+        finally:
+            got.extend(records(sock))
+            print("syslog:", got)
+
+        def listening():
+            c = socket.socket(socket.AF_UNIX)
+            try:
+                c.connect(d.sock)
+                return True
+            except OSError:
+                return False
+            finally:
+                c.close()
+        wait_for(listening, 15, what="lmtpd listening on %s" % d.sock)
+        t = d.deliver(["syslog@example.com"], make_message("to syslog"))
+        assert t.final_codes() == [250]
+        assert len(read_new(d.maildir("syslog@example.com"))) == 1
+
+        def delivered():
+            got.extend(records(sock))
+            return any("status=sent" in x for x in got)
+        wait_for(delivered, 10, what="the delivery line on syslog")
+        lines = [re.match(r"^<(\d+)>(.*)$", x, re.S) for x in got]
+        assert all(lines), got
+        for m in lines:
+            assert int(m.group(1)) & ~7 == LOG_MAIL, m.group(0)
+        sent = [m for m in lines if "status=sent" in m.group(2)]
+        assert int(sent[0].group(1)) & 7 == LOG_INFO
+        assert re.search(r"lmtpd\[\d+\]: [0-9A-F]+: to=<syslog@example.com>, .*"
+                         r"dsn=2\.0\.0, status=sent", sent[0].group(2)), sent[0].group(2)
+        # Warnings carry their own severity.
+        warned = [m for m in lines if "warning:" in m.group(2)]
+        for m in warned:
+            assert int(m.group(1)) & 7 == LOG_WARNING, m.group(0)
+        # Nothing goes to the (detached) stderr log file.
+        assert d.log() == ""
+    finally:
+        stuck = False
+        if pid is not None and alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            while alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stuck = alive(pid)
+        # Whatever is left of it (no pid file read, a stuck master, its
+        # workers) is found by its config path and killed.
+        for p in started_with(d.conf_path):
+            os.kill(p, signal.SIGKILL)
+        sock.close()
+        if stuck:
+            pytest.fail("lmtpd did not stop on SIGTERM")
