@@ -277,16 +277,27 @@ master_reload(struct master *m)
 static void
 master_write_pid_file(const struct lmtpd_config *cfg)
 {
-	char text[32];
+	char text[32], *tmp;
 	int fd, len;
+	bool ok;
 
 	if (cfg->pid_file[0] == '\0')
 		return;
-	fd = open(cfg->pid_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		  0644);
+	/* Written beside and renamed into place: whoever reads the file
+	 * (systemd, a test, an init script) sees the whole number or none. */
+	tmp = xasprintf("%s.tmp", cfg->pid_file);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-	if (fd < 0 || write_full(fd, text, (size_t)len) < 0 || close_checked(fd) < 0)
+	ok = fd >= 0 && write_full(fd, text, (size_t)len) == 0;
+	if (fd >= 0 && close_checked(fd) < 0)
+		ok = false;
+	if (ok && rename(tmp, cfg->pid_file) < 0)
+		ok = false;
+	if (!ok) {
 		log_warn("pid_file %s: %s", cfg->pid_file, strerror(errno));
+		(void)unlink(tmp);
+	}
+	free(tmp);
 }
 
 static void
