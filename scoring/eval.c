@@ -372,6 +372,9 @@ static const struct eval_family *const eval_families[] = {
 	&eval_family_header,
 	&eval_family_mime,
 	&eval_family_html,
+	&eval_family_freemail,
+	&eval_family_relay,
+	&eval_family_body,
 };
 
 static const struct eval_entry *
@@ -430,6 +433,9 @@ eval_ctx_free(struct eval_ctx *ctx)
 	if (ctx->have_to_addrs)
 		strlist_free(&ctx->to_addrs);
 	eval_mime_state_free(&ctx->mime);
+	eval_freemail_state_free(&ctx->freemail);
+	eval_relay_state_free(&ctx->relay);
+	eval_body_state_free(&ctx->body);
 	memset(ctx, 0, sizeof(*ctx));
 }
 

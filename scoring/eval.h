@@ -23,6 +23,11 @@ struct eval_ctx {
 	/* MIMEEval's _check_attachments results (eval_mime.c), NULL until
 	 * a MIME eval asks. */
 	struct eval_mime_state *mime;
+	/* Per-message state of the other families, NULL until one of their
+	 * functions asks; each family's file owns and frees its own. */
+	struct eval_freemail_state *freemail;
+	struct eval_relay_state *relay;
+	struct eval_body_state *body;
 };
 
 /* One function of a family: what `eval:name(...)` calls. */
@@ -46,7 +51,13 @@ extern const struct eval_family eval_family_wlbl;
 extern const struct eval_family eval_family_header;
 extern const struct eval_family eval_family_mime;
 extern const struct eval_family eval_family_html;
+extern const struct eval_family eval_family_freemail;
+extern const struct eval_family eval_family_relay;
+extern const struct eval_family eval_family_body;
 void eval_mime_state_free(struct eval_mime_state **state);
+void eval_freemail_state_free(struct eval_freemail_state **state);
+void eval_relay_state_free(struct eval_relay_state **state);
+void eval_body_state_free(struct eval_body_state **state);
 
 void eval_ctx_init(struct eval_ctx *ctx, const struct ruleset *rs,
 		   struct msgview *mv, const struct addrlist *lists);
