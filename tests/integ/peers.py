@@ -92,6 +92,7 @@ inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 relay_domains =
 virtual_mailbox_domains = example.com
+virtual_alias_maps = inline:{{ info@example.com=alice@example.com }}
 virtual_transport = lmtp:unix:{sock}
 lmtp_destination_recipient_limit = 50
 smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
@@ -167,7 +168,8 @@ maximal_backoff_time = 2s
             return ""
 
     def sent_lines(self):
-        return re.findall(r"postfix/lmtp\[\d+\]: \w+: to=<([^>]+)>, relay=(\S+), "
+        return re.findall(r"postfix/lmtp\[\d+\]: \w+: to=<([^>]+)>, "
+                          r"(?:orig_to=<[^>]*>, )?relay=(\S+), "
                           r".*status=sent \((.*)\)$", self.log(), re.M)
 
 

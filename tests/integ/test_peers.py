@@ -104,6 +104,27 @@ def test_smtp_source_2000_messages(lmtpd_factory):
     assert len(sent) == 2000 and {x["status"] for x in sent} == {"sent"}
 
 
+def test_postfix_sends_orcpt_for_an_alias(workdir, postfix, lmtpd):
+    """Mail to an alias of Postfix (virtual_alias_maps) reaches lmtpd with
+    RCPT TO the real user and ORCPT the alias (lmtpd advertises DSN for
+    that): the copy carries X-Original-To with the alias, and lmtpd's
+    delivery line has orig_to=<alias>, as Postfix's own local(8) logs."""
+    postfix.start()
+    msg = make_message("to the info alias", "Sent to info@, kept by alice.\n")
+    with smtplib.SMTP("127.0.0.1", postfix.port, timeout=30) as s:
+        s.sendmail("sender@example.org", ["info@example.com"], msg.replace(b"\n", b"\r\n"))
+    wait_for(lambda: len(postfix.sent_lines()) >= 1, 60,
+             what="a status=sent line in %s:\n%s" % (postfix.maillog, postfix.log()))
+    [(to, relay, text)] = postfix.sent_lines()
+    assert to == "alice@example.com", postfix.log()
+    assert re.search(r"to=<alice@example\.com>, orig_to=<info@example\.com>, ", postfix.log())
+    [data] = read_new(lmtpd.maildir("alice@example.com"))
+    head = data.split(b"\n\n", 1)[0]
+    assert b"\nX-Original-To: info@example.com\n" in b"\n" + head + b"\n", head
+    assert b"Delivered-To: alice@example.com" in head, head
+    lmtpd.wait_log(r"to=<alice@example\.com>, orig_to=<info@example\.com>, .*status=sent")
+
+
 def test_postfix_relays_by_lmtp(workdir, postfix, lmtpd):
     """A real Postfix (private instance, loopback) relays mail for
     example.com to lmtpd by LMTP over the UNIX socket: its maillog says
