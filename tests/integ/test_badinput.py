@@ -163,6 +163,17 @@ def test_disconnect_mid_data(lmtpd):
                b"BDAT 100000 LAST\r\nonly a few bytes")
         assert [c.reply().code for _ in range(2)] == [250, 250]
     lmtpd.wait_log(r"lost connection after BDAT \(\d+ bytes\) from unix")
+    # Past SPOOL_MEMORY_MAX (1 MB) the message is spooled to a file in
+    # state_dir; a cut there leaves no file behind either.
+    with lmtpd.client() as c:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<cut@example.com>\r\nDATA\r\n")
+        assert [c.reply().code for _ in range(3)] == [250, 250, 354]
+        c.send(b"Subject: big cut\r\n\r\n" + (b"x" * 78 + b"\r\n") * 30000 + b"no end")
+    lmtpd.wait_log(r"lost connection after DATA \(2\d{6} bytes\) from unix")
+    # Only the Berkeley DB environment lives there.
+    assert [f for f in os.listdir(lmtpd.state)
+            if not re.match(r"(__db\.\w+|log\.\d+|\w+\.db)$", f)] == []
     assert all_files(lmtpd.mail) == []
     assert messages(lmtpd.log()) == []
     t = lmtpd.deliver(["cut@example.com"], make_message("after"))
