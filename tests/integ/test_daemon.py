@@ -4,6 +4,7 @@ max_message_size (DESIGN "Process model", "Interfaces that are fixed")."""
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -274,6 +275,25 @@ def test_idle_timeout(lmtpd_factory):
         assert c.at_eof()
         assert time.monotonic() - start < 10
     d.wait_log(r"timeout after LHLO from unix")
+
+
+def test_idle_timeout_on_a_client_that_never_reads(lmtpd_factory):
+    """A client that pipelines commands and never reads the replies: once
+    the socket buffers are full the worker waits at most idle_timeout to
+    write, logs the timeout, drops the client, and serves the next one."""
+    d = lmtpd_factory(idle_timeout="1s")
+    c = d.client(timeout=30)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    # Replies to 200,000 NOOPs are ~3 MB: far more than the buffers hold.
+    flood = b"NOOP\r\n" * 200000
+    try:
+        c.send(flood)
+    except OSError:
+        pass    # the server gave up first: what this test wants
+    d.wait_log(r"timeout writing to unix", timeout=30)
+    c.close()
+    t = d.deliver(["next@example.com"], make_message("after the flood"))
+    assert t.final_codes() == [250]
 
 
 @pytest.mark.fast
