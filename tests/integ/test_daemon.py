@@ -3,6 +3,7 @@ SIGTERM and SIGHUP, worker replacement, idle_timeout and
 max_message_size (DESIGN "Process model", "Interfaces that are fixed")."""
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -84,6 +85,56 @@ def test_config_print_check_and_errors(lmtpd_factory, workdir):
             assert r.returncode == 1, (text, mode, r)
             assert re.search(want, r.stderr), (text, mode, r.stderr)
     assert not os.path.exists(d.sock)
+
+
+def test_built_in_defaults_end_to_end():
+    """`lmtpd -f` with no configuration file, as the README's Quick start
+    runs it: LMTP on 127.0.0.1:2424, any recipient accepted, mail under
+    LOCALSTATEDIR/mail/DOMAIN/USER/Maildir; a message sent over TCP is
+    stored byte for byte after the headers lmtpd prepends."""
+    probe = socket.socket()
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as lmtpd binds
+    try:
+        probe.bind(("127.0.0.1", 2424))
+    except OSError:
+        pytest.skip("127.0.0.1:2424 is in use (a running lmtpd?)")
+    finally:
+        probe.close()
+    home = parse_print(run_lmtpd("-n").stdout)["home"]
+    assert home.endswith("/mail/%d/%n"), home
+    user = "defaults%d" % os.getpid()
+    mailhome = home.replace("%d", "example.com").replace("%n", user)
+    p = subprocess.Popen([integlib.LMTPD, "-f"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        integlib.wait_for(lambda: _tcp_open("127.0.0.1", 2424), 60,
+                          what="lmtpd on built-in defaults listening on 127.0.0.1:2424")
+        msg = make_message("built-in defaults", "Straight from the Quick start.\n")
+        with integlib.LmtpClient(host="127.0.0.1", port=2424) as c:
+            c.lhlo("quickstart.example")
+            t = c.transaction("s@example.org", ["%s@Example.COM" % user], msg)
+            c.quit()
+        assert t.final_codes() == [250]
+        [data] = read_new(os.path.join(mailhome, "Maildir"))
+        # rules_dir defaults to SpamAssassin's rules: lmtpd's X-Spam-*
+        # headers follow Return-Path, then the other trace headers.
+        spam = re.compile(rb"^X-Spam-[\w-]+:.*\n(?:[ \t].*\n)*", re.M)
+        assert b"\nX-Spam-Status: No, score=" in data, data[:800]
+        assert integlib.split_trace(spam.sub(b"", data))[1] == msg
+    finally:
+        p.terminate()
+        _, err = p.communicate(timeout=60)
+        shutil.rmtree(mailhome, ignore_errors=True)
+    assert p.returncode == 0, err
+    assert re.search(r"to=<%s@example\.com>, .*status=sent" % user, err), err
+
+
+def _tcp_open(host, port):
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def test_tcp_allow_from(lmtpd_factory):
