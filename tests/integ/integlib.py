@@ -58,7 +58,8 @@ class LmtpClient:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             addr = path
         else:
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            self.sock = socket.socket(family, socket.SOCK_STREAM)
             addr = (host, port)
         self.sock.settimeout(timeout)
         self.sock.connect(addr)

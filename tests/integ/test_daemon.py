@@ -129,6 +129,25 @@ def test_built_in_defaults_end_to_end():
     assert re.search(r"to=<%s@example\.com>, .*status=sent" % user, err), err
 
 
+def test_ipv6_listener(lmtpd_factory):
+    """listen = [::1]:PORT binds the IPv6 loopback; ::1 is inside the
+    default allow_from, and the delivery is logged like any other."""
+    d = lmtpd_factory(start=False)
+    port = integlib.free_port()
+    d.conf["listen"] = "unix:%s, [::1]:%d" % (d.sock, port)
+    d.write_config()
+    d.start()
+    msg = make_message("over ipv6")
+    with integlib.LmtpClient(host="::1", port=port) as c:
+        c.lhlo("v6.client.example")
+        t = c.transaction("s@example.org", ["six@example.com"], msg)
+        c.quit()
+    assert t.final_codes() == [250]
+    [data] = read_new(d.maildir("six@example.com"))
+    assert integlib.split_trace(data)[1] == msg
+    d.wait_log(r"connect from \[?::1\]?")
+
+
 def _tcp_open(host, port):
     try:
         socket.create_connection((host, port), timeout=1).close()
