@@ -78,7 +78,7 @@ def test_smtp_source_2000_messages(lmtpd_factory):
     if not have("smtp-source"):
         pytest.skip("smtp-source (postfix) is not installed")
     d = lmtpd_factory(workers="16")
-    r = subprocess.run(["smtp-source", "-L", "-s", "16", "-m", "2000", "-c",
+    r = subprocess.run(["smtp-source", "-L", "-s", "16", "-m", "2000", "-c", "-l", "5000",
                         "-f", "sender@example.com", "-t", "rcpt@example.com",
                         "unix:" + d.sock], capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -88,13 +88,21 @@ def test_smtp_source_2000_messages(lmtpd_factory):
     assert len(files) == 2000
     check_maildir_names(md)
     ids = set()
+    bodies = set()
     for f in files:
         trace, rest = split_trace(f)
         assert trace_dict(trace)["Delivered-To"] == "rcpt@example.com"
+        # smtp-source sends the same 5000-byte body every time: any torn,
+        # truncated or mixed-up copy would differ.
+        bodies.add(rest.split(b"\n\n", 1)[1])
         m = re.search(rb"^Message-Id: (<[^>]+>)$", rest, re.M)
         assert m, rest[:300]
         ids.add(m.group(1))
     assert len(ids) == 2000
+    [body] = bodies
+    # 5000 bytes on the wire with CRLF; stored with LF.
+    assert len(body) + body.count(b"\n") >= 5000, body[:200]
+    assert body.startswith(b"1XXXX") and not body.count(b"\r"), body[:200]
     # Every connection is accepted and delivered before smtp-source exits,
     # so the log is complete by now.
     log = d.log()
