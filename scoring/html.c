@@ -290,6 +290,12 @@ is_w(uint32_t c, bool utf8)
 	return true;
 }
 
+bool
+html_perl_word(uint32_t c, bool utf8)
+{
+	return is_w(c, utf8);
+}
+
 static bool
 font_face_ok(const char *f)
 {

@@ -60,6 +60,7 @@ struct html_result {
 	bool closed_html, closed_body;
 	bool font_low_contrast, font_invalid_color, font_face_bad;
 	bool form_action_mailto, embeds;
+	bool iframe_src;		/* an <iframe src> made a URI (uri_detail type iframe) */
 	bool has_closed_extra_ratio, has_bad_tag_ratio, has_non_element_ratio,
 	     has_obfuscation_ratio, has_backhair_count;
 	double closed_extra_ratio, bad_tag_ratio, non_element_ratio,

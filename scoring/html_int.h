@@ -133,6 +133,10 @@ uni_space(uint32_t c)
 	       c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
 }
 
+/* Perl's \w on a character (utf8) or byte string; beyond ASCII an
+ * approximation by Unicode blocks (html.c).  Also for eval_mime.c. */
+bool html_perl_word(uint32_t c, bool utf8);
+
 /* ---- a small string -> int map (tag counts, URI dedup) ---- */
 
 struct smap_ent {

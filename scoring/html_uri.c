@@ -320,30 +320,36 @@ target_uri(const char *base, size_t bn, const char *r, size_t rn, size_t *len_r)
 	return res.p;
 }
 
-static void
+/* Returns true when a uri_detail entry was made (a non-empty target). */
+static bool
 push_uri(struct hp *hp, const char *uri, size_t ulen, bool utf8)
 {
 	size_t n;
 	char *u = html_canon_uri(hp, uri, ulen, utf8, &n);
+	bool added = false;
 
 	if (n == 0) {
 		free(u);
-		return;
+		return false;
 	}
 	if ((strncasecmp(u, "data:", 5) == 0) || (strncasecmp(u, "mailto:", 7) == 0) ||
 	    (strncasecmp(u, "file:", 5) == 0) || (strncasecmp(u, "cid:", 4) == 0) ||
 	    (strncasecmp(u, "tel:", 4) == 0)) {
 		html_add_uri_key(hp, u, n);
+		added = true;
 	} else {
 		const char *base = hp->base_href != NULL ? hp->base_href : "";
 		size_t tn;
 		char *t = target_uri(base, hp->base_href != NULL ? hp->base_len : 0, u, n, &tn);
 
-		if (tn > 0)
+		if (tn > 0) {
 			html_add_uri_key(hp, t, tn);
+			added = true;
+		}
 		free(t);
 	}
 	free(u);
+	return added;
 }
 
 void
@@ -354,7 +360,7 @@ html_pm_uri(struct hp *hp, const char *tag, struct attr *a, size_t n)
 		const char *bg = attr_get(a, n, "background");
 
 		if (bg != NULL)
-			push_uri(hp, bg, attr_len(a, n, "background"), attr_utf8(a, n, "background"));
+			(void)push_uri(hp, bg, attr_len(a, n, "background"), attr_utf8(a, n, "background"));
 	} else if (!strcmp(tag, "a") || !strcmp(tag, "area") || !strcmp(tag, "link") ||
 		   !strcmp(tag, "img") || !strcmp(tag, "frame") || !strcmp(tag, "iframe") ||
 		   !strcmp(tag, "embed") || !strcmp(tag, "script") || !strcmp(tag, "bgsound")) {
@@ -411,20 +417,21 @@ html_pm_uri(struct hp *hp, const char *tag, struct attr *a, size_t n)
 		v = attr_get(a, n, key);
 		vl = attr_len(a, n, key);
 		vu = attr_utf8(a, n, key);
-		if (v != NULL)
-			push_uri(hp, v, vl, vu);
+		/* a uri_detail entry typed "iframe" (check_iframe_src) */
+		if (v != NULL && push_uri(hp, v, vl, vu) && !strcmp(tag, "iframe"))
+			hp->r->iframe_src = true;
 		if (is_href) {
 			const char *sr = attr_get(a, n, "data-saferedirecturl");
 
 			if (sr != NULL)
-				push_uri(hp, sr, attr_len(a, n, "data-saferedirecturl"),
+				(void)push_uri(hp, sr, attr_len(a, n, "data-saferedirecturl"),
 					 attr_utf8(a, n, "data-saferedirecturl"));
 		}
 	} else if (!strcmp(tag, "form")) {
 		const char *act = attr_get(a, n, "action");
 
 		if (act != NULL)
-			push_uri(hp, act, attr_len(a, n, "action"), attr_utf8(a, n, "action"));
+			(void)push_uri(hp, act, attr_len(a, n, "action"), attr_utf8(a, n, "action"));
 	} else if (!strcmp(tag, "base")) {
 		const char *href = attr_get(a, n, "href");
 
@@ -433,7 +440,7 @@ html_pm_uri(struct hp *hp, const char *tag, struct attr *a, size_t n)
 			size_t ul;
 			char *u = html_canon_uri(hp, href, attr_len(a, n, "href"), hu, &ul);
 
-			push_uri(hp, u, ul, hu);
+			(void)push_uri(hp, u, ul, hu);
 			/* m@^(?:https?|ftp):/{0,2}@i */
 			if (strncasecmp(u, "http:", 5) == 0 || strncasecmp(u, "https:", 6) == 0 ||
 			    strncasecmp(u, "ftp:", 4) == 0) {
@@ -534,10 +541,10 @@ html_pm_uri(struct hp *hp, const char *tag, struct attr *a, size_t n)
 					mime_str_add(&t, v, (size_t)(e - v));
 					if (nl != NULL)
 						mime_str_add(&t, nl, strlen(nl));
-					push_uri(hp, t.p, t.len, attr_utf8(a, n, "content"));
+					(void)push_uri(hp, t.p, t.len, attr_utf8(a, n, "content"));
 					mime_str_free(&t);
 				} else {
-					push_uri(hp, v, vl, attr_utf8(a, n, "content"));
+					(void)push_uri(hp, v, vl, attr_utf8(a, n, "content"));
 				}
 			}
 		}

@@ -19,7 +19,8 @@ my $sa = Mail::SpamAssassin->new({dont_copy_prefs => 1, local_tests_only => 1,
 $sa->init(0);
 my ($bad, $n) = (0, 0);
 for my $f (sort glob("$dir/*.eml")) {
-  open my $fh, '<', $f; local $/; my $m = $sa->parse(<$fh>); my $s = $sa->check($m);
+  # $/ stays set during check(): SpamAssassin's chomp() calls depend on it
+  my $m = $sa->parse(do { open my $fh, '<', $f; local $/; <$fh> }); my $s = $sa->check($m);
   my %h = map { $_ => 1 } grep { $_ ne '' } split /,/, $s->get_names_of_tests_hit();
   (my $e = $f) =~ s/eml$/exp/; open my $x, '<', $e; my ($names, $exp, $name) = split /\|/, <$x>;
   my %exp = map { $_ => 1 } split / /, $exp;

@@ -185,21 +185,39 @@ static const struct eval_case mime_cases[] = {
 	  "--XX\nContent-Type: application/pdf; name=a.pdf\n"
 	  "Content-Disposition: attachment; filename=a.pdf\n"
 	  "Content-Transfer-Encoding: base64\n\nJVBERi0K\n--XX--\n", "B64 ATTACH" },
-	/* QP: every part that declares it, whatever its lines (SpamAssassin
-	 * never gets to its per-line analysis, see eval_mime.c), so no long
-	 * line is ever reported either. */
-	{ "qp", NULL,
+	/* QP: the parts that declare it count until a QP line is seen; then
+	 * mime_qp_count is the number of needlessly encoded characters
+	 * (=20, =41, ...; not =3D, not trailing =20/=09), so a QP part with
+	 * only necessary escapes does not hit. */
+	{ "qp, needed escapes only", NULL,
 	  "From: a@example.org\nContent-Type: text/plain\n"
-	  "Content-Transfer-Encoding: quoted-printable\n\nabc=\nd=E9f\n", "QP" },
+	  "Content-Transfer-Encoding: quoted-printable\n\nabc=\nd=E9f\n", "" },
+	{ "qp, needless escapes", NULL,
+	  "From: a@example.org\nContent-Type: text/plain\n"
+	  "Content-Transfer-Encoding: quoted-printable\n\na=20b=3Dc=41\n", "QP" },
+	{ "qp, trailing space escapes", NULL,
+	  "From: a@example.org\nContent-Type: text/plain\n"
+	  "Content-Transfer-Encoding: quoted-printable\n\nabc=20=09=20\n", "" },
 	{ "qp, long line", NULL,
 	  "From: a@example.org\nContent-Type: text/plain\n"
 	  "Content-Transfer-Encoding: quoted-printable\n\n"
 	  "0123456789012345678901234567890123456789012345678901234567890123456789"
-	  "0123456789\n", "QP" },
+	  "0123456789\n", "QP_LONG" },
+	{ "qp, 78 characters", NULL,
+	  "From: a@example.org\nContent-Type: text/plain\n"
+	  "Content-Transfer-Encoding: quoted-printable\n\n"
+	  "0123456789012345678901234567890123456789012345678901234567890123456789"
+	  "01234567\n", "" },
+	/* A multipart container declaring QP counts; it has no lines. */
+	{ "qp on the container", NULL,
+	  "From: a@example.org\nMIME-Version: 1.0\n"
+	  "Content-Type: multipart/mixed; boundary=\"XX\"\n"
+	  "Content-Transfer-Encoding: quoted-printable\n\n"
+	  "--XX\nContent-Type: text/plain\n\nx\n--XX--\n", "QP" },
 	{ "qp in a later part", NULL,
 	  MP_HEAD("mixed") "--XX\nContent-Type: text/plain\n\nx\n"
 	  "--XX\nContent-Type: text/html\nContent-Transfer-Encoding: Quoted-Printable\n\n"
-	  "<p>x</p>\n--XX--\n", "QP HTML" },
+	  "<p>x=3D=20y</p>\n--XX--\n", "QP HTML" },
 	{ "bad iso charset", NULL,
 	  "From: a@example.org\nContent-Type: text/plain; charset=iso-10646-ucs-2\n\nx\n",
 	  "BAD_ISO" },
@@ -270,6 +288,292 @@ START_TEST(eval_html_table)
 }
 END_TEST
 
+/* The rest of MIMEEval, BodyEval's multipart_alternative_difference and
+ * HeaderEval's check_for_faraway_charset_in_headers (eval_mime.c). */
+static const char mime2_cf[] =
+	"body MPART_RATIO eval:check_mime_multipart_ratio('0.00','0.01')\n"
+	"header HB_SEP eval:check_msg_parse_flags('missing_head_body_separator')\n"
+	"body MIME_HB_SEP eval:check_msg_parse_flags('missing_mime_head_body_separator')\n"
+	"body MIME_EPI eval:check_msg_parse_flags('mime_epilogue_exists')\n"
+	"body MIME_NO_HDRS eval:check_msg_parse_flags('missing_mime_headers')\n"
+	"body ASCII_ILLEGAL eval:check_for_ascii_text_illegal()\n"
+	"body UNICODE02 eval:check_abundant_unicode_ratio(0.02)\n"
+	"body QP_RATIO eval:check_qp_ratio('0.1')\n"
+	"body B64_78_79 eval:check_base64_length('78','79')\n"
+	"body B64_79 eval:check_base64_length('79')\n"
+	"body MA_NON_TEXT eval:check_ma_non_text()\n"
+	"body CS_FARAWAY eval:check_for_faraway_charset()\n"
+	"header CS_FARAWAY_HDR eval:check_for_faraway_charset_in_headers()\n"
+	"body MADIFF eval:multipart_alternative_difference('99', '100')\n"
+	"body MADIFF_MID eval:multipart_alternative_difference('20', '60')\n"
+	"body MADIFF_COUNT eval:multipart_alternative_difference_count('3', '1')\n"
+	"body MA_FLAG eval:check_for_mime('mime_multipart_alternative')\n"
+	"body ILLEGAL_FIELD eval:check_for_mime('mime_ascii_text_illegal')\n";
+
+#define MA(text, html) MP_HEAD("alternative") \
+	"--XX\nContent-Type: text/plain\n\n" text "\n" \
+	"--XX\nContent-Type: text/html\n\n" html "\n--XX--\n"
+#define B64_PART(line) MP_HEAD("mixed") "--XX\nContent-Type: text/plain\n\nhi\n" \
+	"--XX\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n" \
+	line "\nQUJD\n--XX--\n"
+#define B64_60 "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJz"
+
+static const struct eval_case mime2_cases[] = {
+	{ "plain ascii", NULL, "From: a@example.org\nSubject: hi\n\nhello\n", "" },
+	/* check_for_ascii_text_illegal: 8-bit bytes in text/plain without a
+	 * charset or with us-ascii; fine with a declared 8-bit charset. */
+	{ "8bit text, no charset", NULL,
+	  "From: a@example.org\nContent-Type: text/plain\n\ncaf\xe9 au lait\n",
+	  "ASCII_ILLEGAL ILLEGAL_FIELD" },
+	{ "8bit text, us-ascii", NULL,
+	  "From: a@example.org\nContent-Type: text/plain; charset=US-ASCII\n\ncaf\xc3\xa9\n",
+	  "ASCII_ILLEGAL ILLEGAL_FIELD" },
+	{ "8bit text, latin-1", NULL,
+	  "From: a@example.org\nContent-Type: text/plain; charset=iso-8859-1\n\ncaf\xe9\n", "" },
+	/* check_abundant_unicode_ratio: &#xHHHH; escapes (upper-case hex)
+	 * per byte of the rest of the 7bit/8bit text/plain. */
+	{ "unicode escapes", NULL,
+	  "From: a@example.org\nContent-Type: text/plain\n\n"
+	  "&#x0416;&#x0416;&#x0416; some text\n", "UNICODE02" },
+	{ "lower-case unicode escapes", NULL,
+	  "From: a@example.org\nContent-Type: text/plain\n\n"
+	  "&#x04af;&#x04af;&#x04af; some text\n", "" },
+	{ "unicode escapes in base64", NULL,
+	  "From: a@example.org\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+	  "JiN4MDQxNjsmI3gwNDE2Ow==\n", "" },
+	/* check_qp_ratio: needless escapes per QP byte */
+	{ "qp ratio", NULL,
+	  "From: a@example.org\nContent-Type: text/plain\n"
+	  "Content-Transfer-Encoding: quoted-printable\n\n=41=42=43\n", "QP_RATIO" },
+	/* check_base64_length: raw lines count their newline */
+	{ "base64 76", NULL, B64_PART(B64_60 "QUJDREVGR0hJSktM"), "" },
+	{ "base64 77", NULL, B64_PART(B64_60 "QUJDREVGR0hJSktMT"), "B64_78_79" },
+	{ "base64 80", NULL, B64_PART(B64_60 "QUJDREVGR0hJSktMTU5P"), "B64_79" },
+	{ "base64 80, application/ics", NULL,
+	  MP_HEAD("mixed") "--XX\nContent-Type: text/plain\n\nhi\n"
+	  "--XX\nContent-Type: application/ics\nContent-Transfer-Encoding: base64\n\n"
+	  B64_60 "QUJDREVGR0hJSktMTU5P\n--XX--\n", "" },
+	{ "base64 80, other encoding", NULL,
+	  MP_HEAD("mixed") "--XX\nContent-Type: text/plain\n\nhi\n"
+	  "--XX\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: x-base64\n\n"
+	  B64_60 "QUJDREVGR0hJSktMTU5P\n--XX--\n", "" },
+	/* check_ma_non_text: a leaf directly under multipart/alternative */
+	{ "alternative with an image", NULL,
+	  MP_HEAD("alternative") "--XX\nContent-Type: text/plain\n\nhi\n"
+	  "--XX\nContent-Type: image/gif\nContent-Transfer-Encoding: base64\n\nR0lGODlh\n--XX--\n",
+	  "MA_NON_TEXT MA_FLAG" },
+	{ "alternative with rtf", NULL,
+	  MP_HEAD("alternative") "--XX\nContent-Type: text/plain\n\nhi\n"
+	  "--XX\nContent-Type: application/rtf\n\n{\\rtf1 hi}\n--XX--\n", "MA_FLAG" },
+	{ "image below a related part", NULL,
+	  MP_HEAD("alternative") "--XX\nContent-Type: text/plain\n\nhello there\n"
+	  "--XX\nContent-Type: multipart/related; boundary=\"YY\"\n\n"
+	  "--YY\nContent-Type: text/html\n\n<p>hello there</p>\n"
+	  "--YY\nContent-Type: image/gif\n\nGIF89a\n--YY--\n--XX--\n", "MA_FLAG" },
+	/* multipart_alternative_difference: HTML tokens missing from the
+	 * text, in percent; _count: text tokens per HTML token. */
+	{ "same words", NULL, MA("Hello world, how are you?", "<p>Hello world, how are you?</p>"),
+	  "MA_FLAG" },
+	{ "different words", NULL,
+	  MA("Hello world, how are you?", "<p>Buy cheap watches now</p>"), "MADIFF MA_FLAG" },
+	{ "half different", NULL,
+	  MA("alpha beta gamma delta", "<p>alpha beta kappa lambda</p>"), "MADIFF_MID MA_FLAG" },
+	{ "repeated html token", NULL,
+	  MA("alpha beta", "<p>alpha alpha beta beta</p>"), "MADIFF MA_FLAG" },
+	{ "punctuation tokens ignored", NULL,
+	  MA("alpha beta", "<p>alpha -- beta ** !!</p>"), "MA_FLAG" },
+	{ "image only html", NULL,
+	  MA("Hello world", "<img src=\"cid:x@y\">"), "MADIFF MA_FLAG" },
+	{ "many text words", NULL,
+	  MA("one two three four five six seven eight nine ten eleven", "<p>one two</p>"),
+	  "MA_FLAG MADIFF_COUNT" },
+	{ "latin-1 and utf-8 tokens", NULL,
+	  MP_HEAD("alternative") "--XX\nContent-Type: text/plain; charset=iso-8859-1\n\n"
+	  "caf\xe9 cr\xe8me\n--XX\nContent-Type: text/html; charset=utf-8\n\n"
+	  "<p>caf\xc3\xa9 cr\xc3\xa8me</p>\n--XX--\n", "MA_FLAG" },
+	/* the Exchange meeting request exception */
+	{ "html and calendar", NULL,
+	  MP_HEAD("alternative") "--XX\nContent-Type: text/html\n\n<p>Meeting today</p>\n"
+	  "--XX\nContent-Type: text/calendar\n\nBEGIN:VCALENDAR\n--XX--\n", "MA_FLAG" },
+	/* check_mime_multipart_ratio: text/plain bytes per text/html byte of
+	 * the last parts after the multipart/alternative ("x\n": 2 of 464) */
+	{ "tiny text part", NULL,
+	  MA("x",
+	     "<p>hello hello hello hello hello hello hello hello hello hello hello hello "
+	     "hello hello hello hello hello hello hello hello hello hello hello hello hello "
+	     "hello hello hello hello hello hello hello hello hello hello hello hello hello "
+	     "hello hello hello hello hello hello hello hello hello hello hello hello hello "
+	     "hello hello hello hello hello hello hello hello hello hello hello hello hello "
+	     "hello hello hello hello hello hello hello hello hello hello hello hello</p>"),
+	  "MPART_RATIO MA_FLAG MADIFF" },
+	/* check_msg_parse_flags */
+	{ "no header/body separator", NULL,
+	  "From: a@example.org\nSubject: hi\nthis line is no header\n", "HB_SEP" },
+	{ "epilogue", NULL,
+	  MP_HEAD("mixed") "--XX\nContent-Type: text/plain\n\nx\n--XX--\nsome epilogue\n",
+	  "MIME_EPI" },
+	{ "epilogue of dots", NULL,
+	  MP_HEAD("mixed") "--XX\nContent-Type: text/plain\n\nx\n--XX--\n.\n\n", "" },
+	{ "part without headers", NULL,
+	  MP_HEAD("mixed") "--XX\nno header here\n--XX--\n", "MIME_NO_HDRS MIME_HB_SEP" },
+	{ "part header without separator", NULL,
+	  MP_HEAD("mixed") "--XX\nContent-Type: text/plain\nno blank line\n--XX--\n",
+	  "MIME_HB_SEP" },
+	/* ok_locales is "all": never faraway */
+	{ "koi8-r everywhere", NULL,
+	  "From: =?koi8-r?B?8NLJ18XU?= <a@example.org>\nSubject: =?koi8-r?B?8NLJ18XU?=\n"
+	  "Content-Type: text/plain; charset=koi8-r\n\n\xf0\xd2\xc9\xd7\xc5\xd4 \xf0\xd2\xc9\xd7\n",
+	  "" },
+};
+
+START_TEST(eval_mime2_table)
+{
+	static const char *const names[] = {
+		"MPART_RATIO", "HB_SEP", "MIME_HB_SEP", "MIME_EPI", "MIME_NO_HDRS",
+		"ASCII_ILLEGAL", "UNICODE02", "QP_RATIO", "B64_78_79", "B64_79",
+		"MA_NON_TEXT", "CS_FARAWAY", "CS_FARAWAY_HDR", "MADIFF", "MADIFF_MID",
+		"MADIFF_COUNT", "MA_FLAG", "ILLEGAL_FIELD",
+	};
+
+	check_hits(mime2_cf, names, N_ELEMENTS(names), &mime2_cases[_i]);
+}
+END_TEST
+
+/* The rest of HTMLEval (eval_html.c). */
+static const char html2_cf[] =
+	"body IMG_ONLY eval:html_image_only('0000','0400')\n"
+	"body IMG_RATIO eval:html_image_ratio('0.000','0.002')\n"
+	"body LEN_512 eval:html_eval('length', '< 512')\n"
+	"body TITLE_SUBJ eval:html_title_subject_ratio('3.5')\n"
+	"body IFRAME eval:check_iframe_src()\n"
+	"body HTML_CS_FARAWAY eval:html_charset_faraway()\n"
+	"body TITLE_NOT_HELLO eval:html_text_not_match('title', '^Hello')\n";
+
+static const struct eval_case html2_cases[] = {
+	{ "plain text", NULL, "From: a@example.org\nSubject: hi\n\nhello\n", "" },
+	{ "image only", NULL,
+	  HTML_MSG("<html><body><img src=\"http://example.com/a.gif\" width=500 height=400>"
+		   "</body></html>\n"), "IMG_ONLY LEN_512" },
+	{ "some text and a big image", NULL,
+	  HTML_MSG("<html><body><p>Look at this wonderful offer today</p>"
+		   "<img src=\"http://example.com/a.gif\" width=\"100%\" height=\"100%\">"
+		   "</body></html>\n"), "IMG_ONLY IMG_RATIO LEN_512" },
+	/* an image area needs both width and height */
+	{ "image without size", NULL,
+	  HTML_MSG("<p>Look</p><img src=\"http://example.com/a.gif\">\n"),
+	  "IMG_ONLY LEN_512" },
+	{ "long html with no image", NULL,
+	  HTML_MSG("<html><body><p>"
+		   "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod "
+		   "tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, "
+		   "quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo "
+		   "consequat. Duis aute irure dolor in reprehenderit in voluptate velit esse "
+		   "cillum dolore eu fugiat nulla pariatur. Excepteur sint occaecat cupidatat non "
+		   "proident, sunt in culpa qui officia deserunt mollit anim id est laborum. "
+		   "Lorem ipsum dolor sit amet again, and again, and again.</p></body></html>\n"),
+	  "" },
+	{ "long title, short subject", NULL,
+	  "From: a@example.org\nSubject: Hi\nContent-Type: text/html\n\n"
+	  "<html><head><title>A long title here</title></head><body>x</body></html>\n",
+	  "TITLE_SUBJ TITLE_NOT_HELLO LEN_512" },
+	{ "title like the subject", NULL,
+	  "From: a@example.org\nSubject: Hello and welcome\nContent-Type: text/html\n\n"
+	  "<html><head><title>Hello and welcome</title></head><body>x</body></html>\n",
+	  "LEN_512" },
+	{ "title, no subject", NULL,
+	  HTML_MSG("<html><head><title>A long title here</title></head><body>x</body></html>\n"),
+	  "TITLE_NOT_HELLO LEN_512" },
+	{ "iframe", NULL,
+	  HTML_MSG("<p>x</p><iframe src=\"http://example.com/frame\"></iframe>\n"),
+	  "IFRAME LEN_512" },
+	{ "iframe without src", NULL,
+	  HTML_MSG("<p>x</p><iframe src=\"\"></iframe>\n"), "LEN_512" },
+	{ "faraway meta charset", NULL,
+	  HTML_MSG("<html><head><meta http-equiv=\"Content-Type\" "
+		   "content=\"text/html; charset=koi8-r\"></head><body>x</body></html>\n"),
+	  "LEN_512" },
+};
+
+START_TEST(eval_html2_table)
+{
+	static const char *const names[] = {
+		"IMG_ONLY", "IMG_RATIO", "LEN_512", "TITLE_SUBJ", "IFRAME", "HTML_CS_FARAWAY",
+		"TITLE_NOT_HELLO",
+	};
+
+	check_hits(html2_cf, names, N_ELEMENTS(names), &html2_cases[_i]);
+}
+END_TEST
+
+/* Hostile input through every MIME and HTML eval: NULs, invalid UTF-8,
+ * lines far over 2048 bytes, deep nesting.  Nothing may crash, loop or
+ * read out of bounds (the sanitizer build checks the last). */
+START_TEST(eval_hostile)
+{
+	static const char *const names[] = { "ASCII_ILLEGAL", "MADIFF", "B64_79" };
+	char dir[4096], path[4200];
+	const char *dirs[1];
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct rules_scratch *scratch;
+	struct msgview *mv;
+	struct rules_hits hits;
+	size_t cap = 1 << 20, len = 0;
+	char *msg = malloc(cap);
+	const char *head = MP_HEAD("alternative") "--XX\nContent-Type: text/plain\n"
+		"Content-Transfer-Encoding: base64\n\n";
+
+	ck_assert_ptr_nonnull(msg);
+	len = (size_t)snprintf(msg, cap, "%s", head);
+	for (size_t i = 0; i < 100000; i++)
+		msg[len++] = "QUJD"[i % 4];
+	len += (size_t)snprintf(msg + len, cap - len,
+				"\n--XX\nContent-Type: text/plain\n\nnul");
+	msg[len++] = '\0';
+	len += (size_t)snprintf(msg + len, cap - len, "byte \xff\xfe bad \xc3 utf8 &#x04");
+	len += (size_t)snprintf(msg + len, cap - len,
+				"\n--XX\nContent-Type: text/html; charset=utf-8\n\n<p>");
+	msg[len++] = '\0';
+	len += (size_t)snprintf(msg + len, cap - len, "x \xc3\x28 \xed\xa0\x80 <img src=x>");
+	for (int d = 0; d < 50; d++)
+		len += (size_t)snprintf(msg + len, cap - len, "<div><title>t");
+	len += (size_t)snprintf(msg + len, cap - len, "\n--XX--\n");
+
+	snprintf(dir, sizeof(dir), "%s", ut_testdir());
+	ut_pathf(path, sizeof(path), "%s/50_eval.cf", dir);
+	{
+		size_t n = strlen(mime_cf) + strlen(mime2_cf) + strlen(html_cf) + strlen(html2_cf) + 1;
+		char *all = malloc(n);
+
+		ck_assert_ptr_nonnull(all);
+		snprintf(all, n, "%s%s%s%s", mime_cf, mime2_cf, html_cf, html2_cf);
+		ut_write_text(path, all);
+		free(all);
+	}
+	dirs[0] = dir;
+	rs = rules_load(dirs, 1, &res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 0);
+	scratch = rules_scratch_new(rs);
+	mv = msgview_new(rules_settings(rs), msg, len, NULL);
+	rules_match(rs, scratch, mv, 0, &hits);
+	/* the NUL and the 8-bit bytes make the us-ascii text illegal; the
+	 * 100000-byte base64 line is split at 2048 bytes as SpamAssassin does */
+	for (size_t i = 0; i < N_ELEMENTS(names); i++) {
+		long k = rules_find(rs, names[i]);
+
+		ck_assert_int_ge(k, 0);
+		ck_assert_msg(hits.hits[k] > 0, "%s missed", names[i]);
+	}
+	rules_hits_free(&hits);
+	msgview_free(&mv);
+	rules_scratch_free(&scratch);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+	free(msg);
+}
+END_TEST
+
 static Suite *
 eval_suite(void)
 {
@@ -279,6 +583,9 @@ eval_suite(void)
 	tcase_add_loop_test(tc, eval_header_table, 0, N_ELEMENTS(cases));
 	tcase_add_loop_test(tc, eval_mime_table, 0, N_ELEMENTS(mime_cases));
 	tcase_add_loop_test(tc, eval_html_table, 0, N_ELEMENTS(html_cases));
+	tcase_add_loop_test(tc, eval_mime2_table, 0, N_ELEMENTS(mime2_cases));
+	tcase_add_loop_test(tc, eval_html2_table, 0, N_ELEMENTS(html2_cases));
+	tcase_add_test(tc, eval_hostile);
 	return s;
 }
 
@@ -328,6 +635,16 @@ dump_cases(const char *dir)
 		"HTML_MSG", "LOW_CONTRAST", "MAILTO_FORM", "HAS_CENTER", "CENTER_OPEN",
 		"BIG_FONT", "SHORT_HTML", "SAVED_FROM", "LONG_TITLE",
 	};
+	static const char *const mime2_names[] = {
+		"MPART_RATIO", "HB_SEP", "MIME_HB_SEP", "MIME_EPI", "MIME_NO_HDRS",
+		"ASCII_ILLEGAL", "UNICODE02", "QP_RATIO", "B64_78_79", "B64_79",
+		"MA_NON_TEXT", "CS_FARAWAY", "CS_FARAWAY_HDR", "MADIFF", "MADIFF_MID",
+		"MADIFF_COUNT", "MA_FLAG", "ILLEGAL_FIELD",
+	};
+	static const char *const html2_names[] = {
+		"IMG_ONLY", "IMG_RATIO", "LEN_512", "TITLE_SUBJ", "IFRAME", "HTML_CS_FARAWAY",
+		"TITLE_NOT_HELLO",
+	};
 	unsigned int serial = 0;
 	char path[4096];
 	FILE *f;
@@ -335,7 +652,7 @@ dump_cases(const char *dir)
 	snprintf(path, sizeof(path), "%s/rules.cf", dir);
 	if ((f = fopen(path, "w")) == NULL)
 		return 1;
-	fprintf(f, "%s%s%s", rules_cf, mime_cf, html_cf);
+	fprintf(f, "%s%s%s%s%s", rules_cf, mime_cf, html_cf, mime2_cf, html2_cf);
 	if (fclose(f) != 0)
 		return 1;
 	return dump_table(dir, header_names, N_ELEMENTS(header_names), cases,
@@ -343,7 +660,11 @@ dump_cases(const char *dir)
 		dump_table(dir, mime_names, N_ELEMENTS(mime_names), mime_cases,
 			   N_ELEMENTS(mime_cases), &serial) ||
 		dump_table(dir, html_names, N_ELEMENTS(html_names), html_cases,
-			   N_ELEMENTS(html_cases), &serial);
+			   N_ELEMENTS(html_cases), &serial) ||
+		dump_table(dir, mime2_names, N_ELEMENTS(mime2_names), mime2_cases,
+			   N_ELEMENTS(mime2_cases), &serial) ||
+		dump_table(dir, html2_names, N_ELEMENTS(html2_names), html2_cases,
+			   N_ELEMENTS(html2_cases), &serial);
 }
 
 int
