@@ -335,8 +335,15 @@ pipeline_vacation(const struct lmtpd_config *cfg, struct pipeline_sieve *sv,
 		  const struct pipeline_txn *txn, const struct rcpt *r,
 		  const struct message *msg, bool is_spam, const struct sieve_vacation *v)
 {
-	const char *mine[3] = { r->addr, r->canonical, v->from };
-	struct vacation_request req = { r->user, mine, 3, txn->sender, msg, is_spam,
+	/* The user's addresses (RFC 5230 4.5): as given in RCPT TO, the
+	 * canonical form, the original recipient before aliasing (ORCPT:
+	 * mail sent to an alias is addressed to the user), :from, and the
+	 * script's :addresses. */
+	const char *mine[4 + SIEVE_VACATION_ADDRESSES_MAX] = {
+		r->addr, r->canonical, r->orcpt, v->from
+	};
+	size_t nmine = 4;
+	struct vacation_request req = { r->user, mine, 0, txn->sender, msg, is_spam,
 					v->handle, v->days };
 	struct submit_settings set = { cfg->submission, cfg->submission_timeout,
 				       cfg->hostname };
@@ -349,6 +356,9 @@ pipeline_vacation(const struct lmtpd_config *cfg, struct pipeline_sieve *sv,
 	time_t now = time(NULL);
 	int due;
 
+	for (size_t i = 0; i < v->address_count && nmine < N_ELEMENTS(mine); i++)
+		mine[nmine++] = v->addresses[i];
+	req.my_address_count = nmine;
 	log_escape(esc, sizeof(esc), txn->sender, strlen(txn->sender));
 	if ((why = vacation_refusal(&req)) != NULL) {
 		log_info("%s: sieve: <%s>: no vacation reply to <%s>: %s", txn->queue_id,

@@ -134,6 +134,14 @@ print_actions(const struct sieve_actions *a)
 				fputs(" :subject ", stdout);
 				print_quoted(x->vacation.subject);
 			}
+			if (x->vacation.address_count > 0) {
+				fputs(" :addresses [", stdout);
+				for (size_t k = 0; k < x->vacation.address_count; k++) {
+					fputs(k > 0 ? ", " : "", stdout);
+					print_quoted(x->vacation.addresses[k]);
+				}
+				putchar(']');
+			}
 			if (x->vacation.mime)
 				fputs(" :mime", stdout);
 			printf(" :handle ");

@@ -45,6 +45,9 @@ sieve_action_clear(struct sieve_action *a)
 	free(a->vacation.subject);
 	free(a->vacation.reason);
 	free(a->vacation.handle);
+	for (size_t i = 0; i < a->vacation.address_count; i++)
+		free(a->vacation.addresses[i]);
+	free(a->vacation.addresses);
 	free(a->script);
 	memset(a, 0, sizeof(*a));
 }
@@ -205,6 +208,9 @@ sieve_actions_serialize(const struct sieve_actions *a, struct buf *out)
 		sieve_ser_str(out, x->vacation.handle);
 		sieve_ser_uint(out, x->vacation.days);
 		sieve_ser_uint(out, x->vacation.mime);
+		sieve_ser_uint(out, x->vacation.address_count);
+		for (size_t k = 0; k < x->vacation.address_count; k++)
+			sieve_ser_str(out, x->vacation.addresses[k]);
 		sieve_ser_str(out, x->script);
 	}
 }
@@ -257,6 +263,16 @@ sieve_actions_deserialize(const char *data, size_t len, size_t *pos)
 		GET_S(x->vacation.handle);
 		GET_U(x->vacation.days);
 		GET_U(x->vacation.mime);
+		GET_U(nflags);
+		if (nflags > SIEVE_VACATION_ADDRESSES_MAX)
+			goto bad;
+		x->vacation.addresses = nflags > 0 ? xcalloc(nflags, sizeof(char *)) : NULL;
+		for (unsigned long k = 0; k < nflags; k++) {
+			x->vacation.address_count = k + 1;
+			GET_S(x->vacation.addresses[k]);
+			if (x->vacation.addresses[k] == NULL)
+				goto bad;
+		}
 		GET_S(x->script);
 		if ((x->kind == SIEVE_ACT_KEEP || x->kind == SIEVE_ACT_FILEINTO) &&
 		    x->folder == NULL)

@@ -30,12 +30,19 @@ enum sieve_action_kind {
 	SIEVE_ACT_DISCARD,	/* explicit discard (cancels the implicit keep) */
 };
 
+/* :addresses entries kept per vacation action. */
+#define SIEVE_VACATION_ADDRESSES_MAX 64
+
 struct sieve_vacation {
 	char *address;		/* whom to answer, as libsieve parsed the sender */
 	char *from;		/* :from, or the user's address found in the message */
 	char *subject;		/* :subject, or libsieve's "Re: ..." */
 	char *reason;		/* the text; a MIME entity with :mime */
 	char *handle;		/* :handle, or derived from the arguments */
+	/* :addresses (RFC 5230 4.5): more of the user's addresses, as the
+	 * script gave them (libsieve does not pass them on). */
+	char **addresses;
+	size_t address_count;
 	unsigned int days;	/* :days, clamped to 1..sieve_vacation_max_days */
 	bool mime;
 };

@@ -32,6 +32,18 @@
  *   never the first in the list), each `setflag` becomes "add a flag of
  *   its own, remove it (which clears the list), addflag"; those helper
  *   flags never leave this file (sieve_text.c does the rewriting);
+ * - it reports no line for run-time errors, and when it refuses an action
+ *   as incompatible (`keep; reject "no";`, anything after a reject) it
+ *   just ends execution, with no error callback.  So before each action
+ *   command (and stop) the text for execute tests a header that never
+ *   exists, named after that command (sieve_rewrite); our getheader
+ *   callback sees the name and knows the command about to run and its
+ *   line.  An execution that ends neither at the sentinel nor at a stop
+ *   was cut short by libsieve at the last command marked: a run-time
+ *   error, as Pigeonhole makes of such a conflict;
+ * - vacation's subject is copied into a 128-byte buffer (cut mid-way
+ *   through a UTF-8 character) and its :addresses are not passed on: both
+ *   are taken from the script text the marker points at;
  * - address errors in message headers are reported through
  *   ERRCALL_ADDRESS at run time and the test just does not match; the
  *   same callback at validation time means the script itself holds a bad
@@ -68,7 +80,26 @@ struct sieve_exec_state {
 	bool validate;
 	bool sentinel_keep;	/* the next keep is the sentinel's */
 	bool over_budget;
+	/* The commands of the text executed, and the one running now
+	 * (index + 1; 0 before the first). */
+	struct sieve_cmds cmds;
+	size_t cur;
 };
+
+/* The line of the command running now; 0 when not known. */
+static int
+sieve_cur_line(const struct sieve_exec_state *st)
+{
+	return st->cur > 0 && st->cur <= st->cmds.count ? (int)st->cmds.v[st->cur - 1].line : 0;
+}
+
+static const struct sieve_cmd *
+sieve_cur_cmd(const struct sieve_exec_state *st, enum sieve_cmd_kind kind)
+{
+	if (st->cur == 0 || st->cur > st->cmds.count || st->cmds.v[st->cur - 1].kind != kind)
+		return NULL;
+	return &st->cmds.v[st->cur - 1];
+}
 
 static void
 sieve_add_error(struct sieve_exec_state *st, int lineno, const char *msg)
@@ -100,7 +131,7 @@ sieve_fail(struct sieve_exec_state *st, const char *fmt, ...)
 	va_end(ap);
 	if (st->res->status == SIEVE_SCRIPT_OK)
 		st->res->status = SIEVE_SCRIPT_FAILED;
-	sieve_add_error(st, 0, msg);
+	sieve_add_error(st, sieve_cur_line(st), msg);
 }
 
 /* Counts an action against sieve_max_actions; false once over. */
@@ -320,6 +351,45 @@ sieve_generated_subject(struct sieve_exec_state *st, const char *subject)
 	       strncmp(subject + 4, values[0], 100) == 0;
 }
 
+/* The reply's subject: :subject as the script wrote it; else "Re: " and
+ * the message's whole Subject (libsieve's copy is cut at 127 bytes);
+ * else what libsieve passed, back to a whole UTF-8 character. */
+static char *
+sieve_vacation_subject(struct sieve_exec_state *st, const struct sieve_cmd *cmd,
+		       const char *subject)
+{
+	char **values;
+
+	if (cmd != NULL && cmd->subject != NULL)
+		return sieve_strdup_utf8(cmd->subject, 998);
+	values = st->view != NULL ? sieve_view_lookup(st->view, "subject") : NULL;
+	if (cmd != NULL && values != NULL && values[0] != NULL && values[0][0] != '\0') {
+		const char *orig = values[0];
+		char *full, *out;
+
+		/* As libsieve does: no "Re: Re: ". */
+		while (strncasecmp(orig, "Re: ", 4) == 0)
+			orig += 4;
+		full = xasprintf("Re: %s", orig);
+		out = sieve_strdup_utf8(full, 998);
+		free(full);
+		return out;
+	}
+	if (subject == NULL)
+		return NULL;
+	/* libsieve's own "Re: <Subject>" is message text, not a script
+	 * string: only a :subject is unescaped. */
+	if (sieve_generated_subject(st, subject))
+		return sieve_strdup_utf8(subject, 998);
+	{
+		char *plain = sieve_unescape(subject, 998);
+		char *out = sieve_strdup_utf8(plain, 998);
+
+		free(plain);
+		return out;
+	}
+}
+
 /* RFC 5230 4.2: without :handle, the handle is derived from the
  * arguments that shape the reply (libsieve 2.2.6 leaves it NULL). */
 static char *
@@ -352,6 +422,7 @@ cb_vacation(sieve2_context_t *c, void *ctx)
 	const char *reason = sieve2_getvalue_string(c, "message");
 	const char *hash = sieve2_getvalue_string(c, "hash");
 	int days = sieve2_getvalue_int(c, "days");
+	const struct sieve_cmd *cmd = sieve_cur_cmd(st, SIEVE_CMD_VACATION);
 	struct sieve_action *a;
 
 	if (!sieve_charge(st))
@@ -361,12 +432,13 @@ cb_vacation(sieve2_context_t *c, void *ctx)
 	a = sieve_record(st, SIEVE_ACT_VACATION);
 	a->vacation.address = sieve_strdup_max(addr, SIEVE_ADDRESS_MAX);
 	a->vacation.from = sieve_unescape(from, SIEVE_ADDRESS_MAX);
-	/* libsieve's own "Re: <Subject>" is message text, not a script
-	 * string: only a :subject is unescaped. */
-	if (subject != NULL && sieve_generated_subject(st, subject))
-		a->vacation.subject = sieve_strdup_max(subject, 998);
-	else
-		a->vacation.subject = sieve_unescape(subject, 998);
+	a->vacation.subject = sieve_vacation_subject(st, cmd, subject);
+	if (cmd != NULL && cmd->address_count > 0) {
+		a->vacation.addresses = xcalloc(cmd->address_count, sizeof(char *));
+		for (size_t i = 0; i < cmd->address_count; i++)
+			a->vacation.addresses[i] = xstrdup(cmd->addresses[i]);
+		a->vacation.address_count = cmd->address_count;
+	}
 	a->vacation.reason = sieve_unescape(reason != NULL ? reason : "", SIEVE_REASON_MAX);
 	/* libsieve 2.2.6 passes a token value, not 0/1, for :mime. */
 	a->vacation.mime = sieve2_getvalue_int(c, "mime") > 0;
@@ -401,7 +473,7 @@ cb_err_runtime(sieve2_context_t *c, void *ctx)
 
 	if (st->res->status == SIEVE_SCRIPT_OK)
 		st->res->status = SIEVE_SCRIPT_FAILED;
-	sieve_add_error(st, 0, sieve2_getvalue_string(c, "message"));
+	sieve_add_error(st, sieve_cur_line(st), sieve2_getvalue_string(c, "message"));
 	return SIEVE2_OK;
 }
 
@@ -447,9 +519,15 @@ cb_getheader(sieve2_context_t *c, void *ctx)
 	struct sieve_exec_state *st = ctx;
 	const char *name = sieve2_getvalue_string(c, "header");
 	char **values;
+	size_t cmd;
 
 	if (name == NULL || st->view == NULL)
 		return SIEVE2_OK;
+	if ((cmd = sieve_cmd_marker_index(name)) > 0) {
+		/* Absent, so the marker's test is false. */
+		st->cur = cmd;
+		return SIEVE2_OK;
+	}
 	if (strcmp(name, sieve_sentinel()) == 0) {
 		st->res->end_reached = true;
 		st->sentinel_keep = true;
@@ -592,6 +670,33 @@ sieve_script_result_free(struct sieve_script_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* libsieve ended execution without an error callback, neither at the end
+ * nor at a stop: it refused the last command marked (an action it holds
+ * incompatible with one taken before).  Pigeonhole makes a run-time error
+ * of such a conflict; so do we (implicit keep, logged with the line). */
+static void
+sieve_check_refusal(struct sieve_exec_state *st)
+{
+	const struct sieve_cmd *cmd;
+
+	if (st->res->status != SIEVE_SCRIPT_OK || st->res->end_reached || st->cmds.overflow)
+		return;
+	if (st->cur == 0 || st->cur > st->cmds.count) {
+		/* Not at a command we marked: nothing to tell. */
+		return;
+	}
+	cmd = &st->cmds.v[st->cur - 1];
+	if (cmd->kind == SIEVE_CMD_STOP)
+		return;
+	if (cmd->kind == SIEVE_CMD_REJECT)
+		sieve_fail(st, "reject can not be used with other actions "
+			   "(libsieve refused it and ended the script)");
+	else
+		sieve_fail(st, "%s can not be used after reject%s (libsieve refused it "
+			   "and ended the script)", sieve_cmd_name(cmd->kind),
+			   cmd->kind == SIEVE_CMD_VACATION ? " or a second vacation" : "");
+}
+
 void
 sieve_exec_script(const char *script, const char *text, size_t len, bool validate,
 		  struct sieve_view *view, struct sieve_budget *budget,
@@ -623,7 +728,7 @@ sieve_exec_script(const char *script, const char *text, size_t len, bool validat
 		struct buf b;
 
 		buf_init(&b, 0);
-		sieve_rewrite_flags(text, len, &b);
+		sieve_rewrite(text, len, &b, &st.cmds);
 		buf_putf(&b, "\nif exists \"%s\" { keep; }\n", sieve_sentinel());
 		full = buf_steal(&b, NULL);
 	}
@@ -639,9 +744,12 @@ sieve_exec_script(const char *script, const char *text, size_t len, bool validat
 			res->status = validate ? SIEVE_SCRIPT_INVALID : SIEVE_SCRIPT_FAILED;
 		sieve_add_error(&st, 0, sieve2_errstr(ret));
 	}
+	if (!validate && ret == SIEVE2_OK)
+		sieve_check_refusal(&st);
 	if (c != NULL)
 		sieve2_free(&c);
 	free(full);
+	sieve_cmds_free(&st.cmds);
 	if (res->status != SIEVE_SCRIPT_OK) {
 		for (size_t i = 0; i < res->count; i++)
 			sieve_action_clear(&res->v[i]);

@@ -40,11 +40,61 @@ char *sieve_view_keep(struct sieve_view *view, char *s);
 /* Script text (sieve_text.c). */
 /* The header name of the end-of-script sentinel, random per process. */
 const char *sieve_sentinel(void);
-/* The prefix of the helper flags sieve_rewrite_flags() adds. */
+/* The prefix of the helper flags sieve_rewrite() adds. */
 const char *sieve_flag_prefix(void);
-/* setflag/removeflag rewritten around libsieve's bugs, line numbers
- * kept. */
-void sieve_rewrite_flags(const char *text, size_t len, struct buf *out);
+
+/* The action commands sieve_rewrite() marks (and stop). */
+enum sieve_cmd_kind {
+	SIEVE_CMD_KEEP,
+	SIEVE_CMD_FILEINTO,
+	SIEVE_CMD_REDIRECT,
+	SIEVE_CMD_REJECT,
+	SIEVE_CMD_DISCARD,
+	SIEVE_CMD_VACATION,
+	SIEVE_CMD_STOP,
+	SIEVE_CMD_SETFLAG,
+	SIEVE_CMD_ADDFLAG,
+	SIEVE_CMD_REMOVEFLAG,
+};
+
+/* Commands marked per script; past this the rest runs unmarked (no line
+ * in its errors). */
+#define SIEVE_CMDS_MAX 4096
+
+struct sieve_cmd {
+	enum sieve_cmd_kind kind;
+	unsigned int line;
+	/* VACATION: the arguments libsieve passes on cut or not at all, as
+	 * the script wrote them (escapes undone, each bounded); NULL and 0
+	 * when not given. */
+	char *subject;
+	char **addresses;
+	size_t address_count;
+};
+
+struct sieve_cmds {
+	struct sieve_cmd *v;
+	size_t count;
+	bool overflow;		/* more than SIEVE_CMDS_MAX commands */
+};
+
+/* The text handed to libsieve's execute: setflag/removeflag rewritten
+ * around libsieve's bugs, and before each command of enum sieve_cmd_kind
+ * a test of a header that never exists, named after the command's index
+ * in cmds (sieve_cmd_marker), so the getheader callback learns which
+ * command runs next.  Everything is inserted on the command's own line:
+ * line numbers stay the script's.  cmds is filled (free it with
+ * sieve_cmds_free). */
+void sieve_rewrite(const char *text, size_t len, struct buf *out, struct sieve_cmds *cmds);
+void sieve_cmds_free(struct sieve_cmds *cmds);
+/* If name is the marker of command i, i + 1; else 0. */
+size_t sieve_cmd_marker_index(const char *name);
+/* "keep", "fileinto", ... */
+const char *sieve_cmd_name(enum sieve_cmd_kind kind);
+/* s cut at max bytes and back to the last whole UTF-8 character (an
+ * incomplete sequence at the end, from this cut or an earlier one, is
+ * dropped); NULL for NULL. */
+char *sieve_strdup_utf8(const char *s, size_t max);
 /* RFC 5228 2.4.2 escapes undone unless s holds a line break; at most max
  * bytes; NULL for NULL. */
 char *sieve_unescape(const char *s, size_t max);

@@ -1,7 +1,12 @@
 /* sieve_text: the script text lmtpd hands to libsieve and the strings it
  * gets back: the end-of-script sentinel, the rewriting of setflag and
- * removeflag around libsieve's imap4flags bugs, and the undoing of
- * quoted-string escapes libsieve leaves in (see sieve_exec.c). */
+ * removeflag around libsieve's imap4flags bugs, the command markers that
+ * tell which command runs (for error lines, libsieve's silent refusals
+ * and the vacation arguments libsieve cuts or drops), and the undoing of
+ * quoted-string escapes libsieve leaves in (see sieve_exec.c).
+ *
+ * The scanner only has to be right for scripts libsieve validated; on
+ * anything else it must merely stay in bounds (it never reads past len). */
 #include "config.h"
 
 #include <stdbool.h>
@@ -83,6 +88,29 @@ sieve_unescape(const char *in, size_t max)
 	return out;
 }
 
+char *
+sieve_strdup_utf8(const char *s, size_t max)
+{
+	size_t n, lead, need;
+	unsigned char c;
+
+	if (s == NULL)
+		return NULL;
+	n = strnlen(s, max);
+	/* Back over continuation bytes to the last lead byte; keep it only
+	 * if its whole sequence is there. */
+	lead = n;
+	while (lead > 0 && n - lead < 4 && ((unsigned char)s[lead - 1] & 0xc0) == 0x80)
+		lead--;
+	if (lead > 0) {
+		c = (unsigned char)s[lead - 1];
+		need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+		if (c >= 0xc0 && n - (lead - 1) < need)
+			n = lead - 1;
+	}
+	return xstrndup(s, n);
+}
+
 static bool
 sieve_ident_char(char c)
 {
@@ -90,76 +118,320 @@ sieve_ident_char(char c)
 	       (c >= '0' && c <= '9') || c == '_';
 }
 
-/* Rewrites the setflag and removeflag commands of text (see the top of
- * this file) without changing line numbers: comments, quoted strings,
- * multi-line strings and tags are copied as they are. */
+/* RFC 5228 2.2 tokens, as far as this file needs them. */
+enum sieve_tok {
+	SIEVE_TOK_END,
+	SIEVE_TOK_SPACE,	/* white space or a comment */
+	SIEVE_TOK_STRING,	/* "quoted" */
+	SIEVE_TOK_TEXT,		/* text: ... . */
+	SIEVE_TOK_TAG,		/* :name */
+	SIEVE_TOK_IDENT,	/* a name, or a number with its K/M/G */
+	SIEVE_TOK_OTHER,	/* one character: ; , [ ] { } ( ) ... */
+};
+
+/* The token at *i; advances *i past it. */
+static enum sieve_tok
+sieve_token(const char *text, size_t len, size_t *ip)
+{
+	size_t i = *ip, start = i;
+	enum sieve_tok t;
+	char c;
+
+	if (i >= len)
+		return SIEVE_TOK_END;
+	c = text[i];
+	if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+		while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' ||
+				   text[i] == '\n'))
+			i++;
+		t = SIEVE_TOK_SPACE;
+	} else if (c == '#') {
+		while (i < len && text[i] != '\n')
+			i++;
+		t = SIEVE_TOK_SPACE;
+	} else if (c == '/' && i + 1 < len && text[i + 1] == '*') {
+		const char *end = memmem(text + i + 2, len - i - 2, "*/", 2);
+
+		i = end != NULL ? (size_t)(end - text) + 2 : len;
+		t = SIEVE_TOK_SPACE;
+	} else if (c == '"') {
+		for (i++; i < len && text[i] != '"'; i++)
+			if (text[i] == '\\' && i + 1 < len)
+				i++;
+		if (i < len)
+			i++;
+		t = SIEVE_TOK_STRING;
+	} else if (c == ':') {
+		for (i++; i < len && sieve_ident_char(text[i]); i++)
+			;
+		t = SIEVE_TOK_TAG;
+	} else if (sieve_ident_char(c)) {
+		while (i < len && sieve_ident_char(text[i]))
+			i++;
+		t = SIEVE_TOK_IDENT;
+		if (i - start == 4 && strncasecmp(text + start, "text", 4) == 0 &&
+		    i < len && text[i] == ':' && !(c >= '0' && c <= '9')) {
+			/* text: ... up to a line holding only ".". */
+			const char *p = text + i, *end = text + len;
+
+			t = SIEVE_TOK_TEXT;
+			for (;;) {
+				const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+				if (nl == NULL) {
+					i = len;
+					break;
+				}
+				p = nl + 1;
+				if ((end - p >= 2 && p[0] == '.' && p[1] == '\n') ||
+				    (end - p >= 3 && p[0] == '.' && p[1] == '\r' && p[2] == '\n')) {
+					i = (size_t)(p - text) + 1;
+					break;
+				}
+			}
+		}
+	} else {
+		i++;
+		t = SIEVE_TOK_OTHER;
+	}
+	*ip = i;
+	return t;
+}
+
+/* The value of a STRING or TEXT token text[start..end): escapes undone
+ * (RFC 5228 2.4.2), or the lines of a text: with dot-stuffing undone; at
+ * most max bytes, cut at a whole UTF-8 character. */
+static char *
+sieve_token_value(const char *text, size_t start, size_t end, enum sieve_tok t, size_t max)
+{
+	struct buf b;
+	char *raw, *out;
+
+	buf_init(&b, 0);
+	if (t == SIEVE_TOK_STRING) {
+		/* Without the quotes (the closing one may be missing). */
+		size_t stop = end > start + 1 && text[end - 1] == '"' ? end - 1 : end;
+
+		for (size_t i = start + 1; i < stop && b.len <= max; i++) {
+			if (text[i] == '\\' && i + 1 < stop)
+				i++;
+			buf_put(&b, text + i, 1);
+		}
+	} else {
+		/* After the line of "text:", up to the line holding ".". */
+		const char *p = memchr(text + start, '\n', end - start);
+		const char *stop = text + end;
+
+		/* The token ends with the "." of the last line, which is not
+		 * part of the value (the line break before it is). */
+		if (end - start >= 2 && stop[-1] == '.' && stop[-2] == '\n')
+			stop--;
+		for (p = p != NULL ? p + 1 : stop; p < stop && b.len <= max;) {
+			const char *nl = memchr(p, '\n', (size_t)(stop - p));
+			const char *eol = nl != NULL ? nl + 1 : stop;
+
+			if (eol - p >= 2 && p[0] == '.' && p[1] == '.')
+				p++;
+			buf_put(&b, p, (size_t)(eol - p));
+			p = eol;
+		}
+	}
+	raw = buf_steal(&b, NULL);
+	out = sieve_strdup_utf8(raw != NULL ? raw : "", max);
+	free(raw);
+	return out;
+}
+
+/* The next token that is not white space or a comment. */
+static enum sieve_tok
+sieve_token_solid(const char *text, size_t len, size_t *ip, size_t *start_r)
+{
+	enum sieve_tok t;
+
+	do {
+		*start_r = *ip;
+		t = sieve_token(text, len, ip);
+	} while (t == SIEVE_TOK_SPACE);
+	return t;
+}
+
+static bool
+sieve_tag_is(const char *text, size_t start, size_t end, const char *tag)
+{
+	return end - start == strlen(tag) && strncasecmp(text + start, tag, end - start) == 0;
+}
+
+/* The :subject and :addresses of the vacation command whose arguments
+ * start at i (RFC 5230 4: tags, then the reason, then ';'). */
+static void
+sieve_scan_vacation(const char *text, size_t len, size_t i, struct sieve_cmd *cmd)
+{
+	for (;;) {
+		size_t start, tstart, tend;
+		enum sieve_tok t = sieve_token_solid(text, len, &i, &start);
+
+		if (t != SIEVE_TOK_TAG)
+			break;	/* the reason, or the end of the command */
+		tstart = start;
+		tend = i;
+		t = sieve_token_solid(text, len, &i, &start);
+		if (sieve_tag_is(text, tstart, tend, ":subject") &&
+		    (t == SIEVE_TOK_STRING || t == SIEVE_TOK_TEXT)) {
+			free(cmd->subject);
+			cmd->subject = sieve_token_value(text, start, i, t, 998);
+		} else if (sieve_tag_is(text, tstart, tend, ":addresses")) {
+			bool list = t == SIEVE_TOK_OTHER && text[start] == '[';
+
+			if (list)
+				t = sieve_token_solid(text, len, &i, &start);
+			while (t == SIEVE_TOK_STRING || t == SIEVE_TOK_TEXT) {
+				if (cmd->address_count < SIEVE_VACATION_ADDRESSES_MAX) {
+					cmd->addresses = xreallocarray(cmd->addresses,
+								       cmd->address_count + 1,
+								       sizeof(char *));
+					cmd->addresses[cmd->address_count++] =
+						sieve_token_value(text, start, i, t,
+								  SIEVE_ADDRESS_MAX);
+				}
+				if (!list)
+					break;
+				t = sieve_token_solid(text, len, &i, &start);
+				if (t == SIEVE_TOK_OTHER && text[start] == ',')
+					t = sieve_token_solid(text, len, &i, &start);
+			}
+		} else if (t == SIEVE_TOK_TAG) {
+			/* A tag without an argument (:mime): look at this one
+			 * again. */
+			i = start;
+		}
+		/* Other tags' arguments (:days N, :from, :handle) are
+		 * skipped with them. */
+	}
+}
+
+static const struct {
+	const char *name;
+	enum sieve_cmd_kind kind;
+} sieve_cmd_names[] = {
+	{ "keep", SIEVE_CMD_KEEP },
+	{ "fileinto", SIEVE_CMD_FILEINTO },
+	{ "redirect", SIEVE_CMD_REDIRECT },
+	{ "reject", SIEVE_CMD_REJECT },
+	{ "discard", SIEVE_CMD_DISCARD },
+	{ "vacation", SIEVE_CMD_VACATION },
+	{ "stop", SIEVE_CMD_STOP },
+	{ "setflag", SIEVE_CMD_SETFLAG },
+	{ "addflag", SIEVE_CMD_ADDFLAG },
+	{ "removeflag", SIEVE_CMD_REMOVEFLAG },
+};
+
+const char *
+sieve_cmd_name(enum sieve_cmd_kind kind)
+{
+	for (size_t i = 0; i < N_ELEMENTS(sieve_cmd_names); i++)
+		if (sieve_cmd_names[i].kind == kind)
+			return sieve_cmd_names[i].name;
+	return "?";
+}
+
+size_t
+sieve_cmd_marker_index(const char *name)
+{
+	const char *sentinel = sieve_sentinel();
+	size_t slen = strlen(sentinel);
+	unsigned long n = 0;
+	const char *p;
+
+	if (strncasecmp(name, sentinel, slen) != 0 || name[slen] != '-' ||
+	    (name[slen + 1] != 'c' && name[slen + 1] != 'C'))
+		return 0;
+	p = name + slen + 2;
+	if (*p < '0' || *p > '9')
+		return 0;
+	for (; *p >= '0' && *p <= '9' && n <= SIEVE_CMDS_MAX; p++)
+		n = n * 10 + (unsigned long)(*p - '0');
+	if (*p != '\0' || n >= SIEVE_CMDS_MAX)
+		return 0;
+	return (size_t)n + 1;
+}
+
 void
-sieve_rewrite_flags(const char *text, size_t len, struct buf *out)
+sieve_cmds_free(struct sieve_cmds *cmds)
+{
+	for (size_t i = 0; i < cmds->count; i++) {
+		struct sieve_cmd *c = &cmds->v[i];
+
+		free(c->subject);
+		for (size_t k = 0; k < c->address_count; k++)
+			free(c->addresses[k]);
+		free(c->addresses);
+	}
+	free(cmds->v);
+	memset(cmds, 0, sizeof(*cmds));
+}
+
+static unsigned int
+sieve_count_lines(const char *p, size_t n)
+{
+	unsigned int lines = 0;
+
+	for (const char *end = p + n; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+		lines++;
+	return lines;
+}
+
+void
+sieve_rewrite(const char *text, size_t len, struct buf *out, struct sieve_cmds *cmds)
 {
 	size_t i = 0;
-	unsigned int n = 0;
+	unsigned int n = 0, line = 1;
 
+	memset(cmds, 0, sizeof(*cmds));
 	while (i < len) {
-		char c = text[i];
 		size_t start = i;
+		enum sieve_tok t = sieve_token(text, len, &i);
+		size_t k;
 
-		if (c == '#') {
-			while (i < len && text[i] != '\n')
-				i++;
-		} else if (c == '/' && i + 1 < len && text[i + 1] == '*') {
-			const char *end = memmem(text + i + 2, len - i - 2, "*/", 2);
-
-			i = end != NULL ? (size_t)(end - text) + 2 : len;
-		} else if (c == '"') {
-			for (i++; i < len && text[i] != '"'; i++)
-				if (text[i] == '\\' && i + 1 < len)
-					i++;
-			if (i < len)
-				i++;
-		} else if (c == ':') {
-			/* A tag such as :flags. */
-			for (i++; i < len && sieve_ident_char(text[i]); i++)
-				;
-		} else if (sieve_ident_char(c) && !(c >= '0' && c <= '9')) {
-			size_t ilen;
-
-			while (i < len && sieve_ident_char(text[i]))
-				i++;
-			ilen = i - start;
-			if (ilen == 4 && strncasecmp(text + start, "text", 4) == 0 &&
-			    i < len && text[i] == ':') {
-				/* text: ... up to a line holding only ".". */
-				const char *p = text + i, *end = text + len;
-
-				for (;;) {
-					const char *nl = memchr(p, '\n', (size_t)(end - p));
-
-					if (nl == NULL) {
-						i = len;
-						break;
-					}
-					p = nl + 1;
-					if ((end - p >= 2 && p[0] == '.' && p[1] == '\n') ||
-					    (end - p >= 3 && p[0] == '.' && p[1] == '\r' &&
-					     p[2] == '\n')) {
-						i = (size_t)(p - text) + 1;
-						break;
-					}
-				}
-			} else if (ilen == 7 && strncasecmp(text + start, "setflag", 7) == 0) {
-				n++;
-				buf_putf(out, "addflag \"%s%u\"; removeflag \"%s%u\"; addflag",
-					 sieve_flag_prefix(), n, sieve_flag_prefix(), n);
-				continue;
-			} else if (ilen == 10 &&
-				   strncasecmp(text + start, "removeflag", 10) == 0) {
-				n++;
-				buf_putf(out, "addflag \"%s%u\"; removeflag", sieve_flag_prefix(), n);
-				continue;
-			}
+		if (t == SIEVE_TOK_IDENT) {
+			for (k = 0; k < N_ELEMENTS(sieve_cmd_names); k++)
+				if (sieve_tag_is(text, start, i, sieve_cmd_names[k].name))
+					break;
 		} else {
-			i++;
+			k = N_ELEMENTS(sieve_cmd_names);
 		}
-		buf_put(out, text + start, i - start);
+		if (k == N_ELEMENTS(sieve_cmd_names)) {
+			buf_put(out, text + start, i - start);
+			line += sieve_count_lines(text + start, i - start);
+			continue;
+		}
+		if (cmds->count < SIEVE_CMDS_MAX) {
+			struct sieve_cmd *c;
+
+			cmds->v = xreallocarray(cmds->v, cmds->count + 1, sizeof(*cmds->v));
+			c = &cmds->v[cmds->count];
+			memset(c, 0, sizeof(*c));
+			c->kind = sieve_cmd_names[k].kind;
+			c->line = line;
+			if (c->kind == SIEVE_CMD_VACATION)
+				sieve_scan_vacation(text, len, i, c);
+			buf_putf(out, "if exists \"%s-c%zu\" {} ", sieve_sentinel(), cmds->count);
+			cmds->count++;
+		} else {
+			cmds->overflow = true;
+		}
+		switch (sieve_cmd_names[k].kind) {
+		case SIEVE_CMD_SETFLAG:
+			n++;
+			buf_putf(out, "addflag \"%s%u\"; removeflag \"%s%u\"; addflag",
+				 sieve_flag_prefix(), n, sieve_flag_prefix(), n);
+			break;
+		case SIEVE_CMD_REMOVEFLAG:
+			n++;
+			buf_putf(out, "addflag \"%s%u\"; removeflag", sieve_flag_prefix(), n);
+			break;
+		default:
+			buf_put(out, text + start, i - start);
+			break;
+		}
 	}
 }

@@ -407,6 +407,14 @@ vacation_header_text(const char *in, size_t max)
 
 	for (; *in != '\0' && o < max; in++)
 		out[o++] = ((unsigned char)*in < 0x20 || *in == 0x7f) ? ' ' : *in;
+	/* Cut at max: back to a whole UTF-8 character (a broken one would
+	 * make the RFC 2047 encoding of the subject invalid). */
+	if (*in != '\0' && ((unsigned char)*in & 0xc0) == 0x80) {
+		while (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0x80)
+			o--;
+		if (o > 0 && (unsigned char)out[o - 1] >= 0xc0)
+			o--;
+	}
 	out[o] = '\0';
 	return out;
 }

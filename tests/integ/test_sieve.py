@@ -384,6 +384,49 @@ vacation :days 3 :subject "Out of office" "I am away until Monday.";
 
 
 @pytest.mark.peers
+def test_vacation_from_and_addresses(sieve_lmtpd, sink):
+    """With :from, libsieve skips its own "addressed to me" check and does
+    not pass :addresses on: lmtpd checks against the script's :addresses
+    (and the ORCPT, for mail that came through an alias); the reply comes
+    from the :from address; mail to none of them gets no reply."""
+    d = sieve_lmtpd
+    bob = "bob@example.com"
+    write_script(home(d, bob), """require "vacation";
+vacation :from "bob@example.com" :subject "Away"
+  :addresses ["team@example.net", "help@example.net"] "Back on Monday.";
+""")
+    to_team = make_message(subject="for the team", sender="alice@example.org",
+                           to="team@example.net")
+    assert d.deliver([bob], to_team, sender="alice@example.org").final_codes() == [250]
+    [reply] = sink.wait_messages(1)
+    assert reply["sender"] == "" and reply["rcpts"] == ["alice@example.org"]
+    assert header(reply, "From") == "bob@example.com"
+    assert header(reply, "Subject") == "Away"
+    assert header(reply, "Auto-Submitted") == "auto-replied (vacation)"
+    assert b"Back on Monday." in reply["raw"]
+    # Addressed to none of bob's addresses: no reply.
+    other = make_message(subject="elsewhere", sender="carol@example.org",
+                         to="sales@example.net")
+    assert d.deliver([bob], other, sender="carol@example.org").final_codes() == [250]
+    # Sent to an alias that Postfix rewrote to bob (ORCPT names it):
+    # addressed to bob.
+    aliased = make_message(subject="via alias", sender="dave@example.org",
+                           to="bobby@example.org")
+    with d.client() as c:
+        c.lhlo()
+        t = c.transaction("dave@example.org", [bob], aliased,
+                          rcpt_params=["ORCPT=rfc822;bobby@example.org"])
+        c.quit()
+    assert t.final_codes() == [250]
+    replies = sink.wait_messages(2)
+    assert [r["rcpts"] for r in replies] == [["alice@example.org"], ["dave@example.org"]]
+    log = d.log()
+    assert "no vacation reply to <carol@example.org>: message not addressed to the user" \
+        in log
+    assert len(read_new(d.maildir(bob))) == 3
+
+
+@pytest.mark.peers
 def test_vacation_not_for_spam(lmtpd_factory, sink, workdir):
     """With scoring on, a script sees lmtpd's X-Spam-* headers (relational
     i;ascii-numeric on X-Spam-Score), and spam gets no vacation reply."""

@@ -4,7 +4,7 @@
  *
  *   keep[*]{FLAGS}  the keep (* = implicit)
  *   fileinto(F){FLAGS}  redirect(A)  reject(R)  discard
- *   vacation(to=A,from=F,subj=S,days=N[,mime])
+ *   vacation(to=A,from=F,subj=S,days=N[,mime][,addr=A1|A2])
  *   ERROR  when the run failed (error_text checked separately)
  *
  * Covered: every action and test libsieve offers (keep, fileinto, discard,
@@ -79,11 +79,15 @@ render(const struct sieve_actions *a, char *out, size_t size)
 			buf_put_str(&b, "discard");
 			break;
 		case SIEVE_ACT_VACATION:
-			buf_putf(&b, "vacation(to=%s,from=%s,subj=%s,days=%u%s)",
+			buf_putf(&b, "vacation(to=%s,from=%s,subj=%s,days=%u%s",
 				 x->vacation.address,
 				 x->vacation.from != NULL ? x->vacation.from : "-",
 				 x->vacation.subject != NULL ? x->vacation.subject : "-",
 				 x->vacation.days, x->vacation.mime ? ",mime" : "");
+			for (size_t k = 0; k < x->vacation.address_count; k++)
+				buf_putf(&b, "%s%s", k == 0 ? ",addr=" : "|",
+					 x->vacation.addresses[k]);
+			buf_put_str(&b, ")");
 			break;
 		}
 		if (x->flag_count > 0) {
@@ -196,8 +200,16 @@ static const struct {
 	  "redirect(carol@example.net)" },
 	{ "require \"reject\"; reject \"Not wanted\";", "reject(Not wanted)" },
 	{ "require \"reject\"; reject text:\nGo\n  away\n.\n;", "reject(Go away)" },
-	/* libsieve refuses reject after another action and stops there. */
-	{ "require \"reject\"; keep; reject \"no\";", "keep" },
+	/* libsieve refuses reject with another action and ends the script
+	 * there, silently: a run-time error, as in Pigeonhole. */
+	{ "require \"reject\"; keep; reject \"no\";", "ERROR keep*" },
+	{ "require \"reject\"; reject \"no\"; keep;", "ERROR keep*" },
+	{ "require [\"reject\", \"fileinto\"]; reject \"no\"; fileinto \"X\";",
+	  "ERROR keep*" },
+	{ "require [\"reject\", \"vacation\"]; reject \"no\"; vacation \"Away\";",
+	  "ERROR keep*" },
+	{ "require \"reject\"; if false { keep; } reject \"no\";", "reject(no)" },
+	{ "require \"reject\"; reject \"no\"; stop;", "reject(no)" },
 	{ "require \"vacation\"; vacation \"Away\";",
 	  "keep* vacation(to=alice@example.org,from=bob+lists@example.com,"
 	  "subj=Re: Grüße aus Berlin,days=7)" },
@@ -371,7 +383,56 @@ START_TEST(vacation_addresses)
 	expect("require \"vacation\"; vacation \"Away\";", &r, "keep*");
 	expect("require \"vacation\"; vacation :addresses \"team@example.net\" \"Away\";",
 	       &r, "keep* vacation(to=alice@example.org,from=team@example.net,"
-	       "subj=Re: hi,days=7)");
+	       "subj=Re: hi,days=7,addr=team@example.net)");
+	/* With :from, libsieve skips its "addressed to me" check and does
+	 * not pass :addresses on: they come from the script text, so lmtpd
+	 * can make the check (tags in any order). */
+	expect("require \"vacation\";\nvacation :days 3 :from \"bob@example.com\" :mime\n"
+	       "  :addresses [\"team@example.net\", # a comment\n \"Other@Example.org\"]\n"
+	       "  :handle \"h\" \"Content-Type: text/plain\n\nAway\";",
+	       &r, "keep* vacation(to=alice@example.org,from=bob@example.com,"
+	       "subj=Re: hi,days=3,mime,addr=team@example.net|Other@Example.org)");
+	/* The vacation command that ran gives the arguments. */
+	expect("require \"vacation\";\n"
+	       "if header :is \"subject\" \"other\" {\n"
+	       "  vacation :from \"bob@example.com\" :addresses \"a@example.net\" \"A\";\n"
+	       "} else {\n"
+	       "  vacation :from \"bob@example.com\" :subject \"Off\"\n"
+	       "    :addresses [\"b@example.net\"] \"B\";\n"
+	       "}\n",
+	       &r, "keep* vacation(to=alice@example.org,from=bob@example.com,"
+	       "subj=Off,days=7,addr=b@example.net)");
+}
+END_TEST
+
+/* libsieve copies the subject into 128 bytes, cutting a UTF-8 character:
+ * the whole :subject, or "Re: " and the whole Subject, is used. */
+START_TEST(vacation_long_subject)
+{
+	struct run r = run_defaults();
+	char script[1024], message[1024], want[2048], umlauts[161];
+
+	for (size_t i = 0; i < 80; i++)
+		memcpy(umlauts + 2 * i, "\xc3\xa4", 2);
+	umlauts[160] = '\0';
+	snprintf(script, sizeof(script), "require \"vacation\";\n"
+		 "vacation :subject \"%s\" \"Away\";\n", umlauts);
+	snprintf(want, sizeof(want), "keep* vacation(to=alice@example.org,"
+		 "from=bob+lists@example.com,subj=%s,days=7)", umlauts);
+	expect(script, &r, want);
+	expect("require \"vacation\"; vacation :subject \"say \\\"hi\\\"\" \"Away\";", &r,
+	       "keep* vacation(to=alice@example.org,from=bob+lists@example.com,"
+	       "subj=say \"hi\",days=7)");
+	/* A text: string, dot-stuffing undone. */
+	expect("require \"vacation\";\nvacation :subject text:\n..Dots\n.\n \"Away\";\n", &r,
+	       "keep* vacation(to=alice@example.org,from=bob+lists@example.com,"
+	       "subj=.Dots\n,days=7)");
+	snprintf(message, sizeof(message), "From: alice@example.org\n"
+		 "To: bob+lists@example.com\nSubject: Re: %s\n\nx\n", umlauts);
+	r.message = message;
+	snprintf(want, sizeof(want), "keep* vacation(to=alice@example.org,"
+		 "from=bob+lists@example.com,subj=Re: %s,days=7)", umlauts);
+	expect("require \"vacation\"; vacation \"Away\";", &r, want);
 }
 END_TEST
 
@@ -772,6 +833,7 @@ sieve_run_suite(void)
 	tcase_add_test(tc, errors_have_lines);
 	tcase_add_test(tc, vacation_handle);
 	tcase_add_test(tc, vacation_addresses);
+	tcase_add_test(tc, vacation_long_subject);
 	tcase_add_test(tc, vacation_null_sender);
 	tc = ut_tcase(s, "sequence", true);
 	tcase_add_test(tc, sequence);

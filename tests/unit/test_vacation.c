@@ -120,6 +120,33 @@ START_TEST(refusal_not_to_me)
 }
 END_TEST
 
+/* Mail to an alias (the ORCPT lmtpd adds to my_addresses) or to an
+ * address of :addresses is addressed to the user; without them it is
+ * not. */
+START_TEST(refusal_alias)
+{
+	static const char text[] = "From: alice@example.org\nTo: Team <team@example.net>\n"
+				   "\nbody\n";
+	const char *with_alias[] = { "bob@example.com", NULL, "team@example.net" };
+	struct message *msg = message_parse(text, strlen(text));
+	struct vacation_request r = request(msg);
+	const char *why = vacation_refusal(&r);
+
+	ck_assert_msg(why != NULL && strstr(why, "not addressed") != NULL, "%s",
+		      why != NULL ? why : "(sent)");
+	r.my_addresses = with_alias;
+	r.my_address_count = N_ELEMENTS(with_alias);
+	why = vacation_refusal(&r);
+	ck_assert_msg(why == NULL, "%s", why);
+	/* The alias is the user too: no reply to mail from it. */
+	r.sender = "TEAM@example.net";
+	why = vacation_refusal(&r);
+	ck_assert_msg(why != NULL && strstr(why, "from the user") != NULL, "%s",
+		      why != NULL ? why : "(sent)");
+	message_free(&msg);
+}
+END_TEST
+
 /* ---- history ---- */
 
 START_TEST(history_days)
@@ -302,6 +329,55 @@ START_TEST(compose_hostile_and_utf8)
 }
 END_TEST
 
+/* A subject past the 900 bytes kept is cut at a whole UTF-8 character,
+ * so its RFC 2047 form decodes to valid text. */
+START_TEST(compose_long_subject)
+{
+	char subject[2001], value[8192];
+	struct vacation_reply rep = { "bob@example.com", "alice@example.org", subject,
+				      "Weg.", false, NULL, NULL, "mx.example.com" };
+	struct buf b;
+	struct message *msg;
+	const struct message_header *h;
+	char *decoded;
+
+	/* "x" then 1000 "ä": byte 900 falls inside a character. */
+	subject[0] = 'x';
+	for (size_t i = 0; i < 1000; i++)
+		memcpy(subject + 1 + 2 * i, "\xc3\xa4", 2);
+	subject[2000] = '\0';
+	buf_init(&b, 0);
+	vacation_compose(&rep, &b);
+	msg = message_parse(b.data, b.len);
+	h = message_header_find(msg, "Subject");
+	message_header_value(msg, h, value, sizeof(value));
+	/* Each encoded word decoded by hand (base64, as GMime writes
+	 * them). */
+	decoded = g_malloc0(sizeof(value));
+	for (const char *p = value; (p = strstr(p, "=?UTF-8?b?")) != NULL;) {
+		const char *end = strstr(p + 10, "?=");
+		gchar *word;
+		guchar *bytes;
+		gsize n;
+
+		ck_assert_ptr_nonnull(end);
+		word = g_strndup(p + 10, (gsize)(end - p - 10));
+		bytes = g_base64_decode(word, &n);
+		ck_assert_uint_lt(strlen(decoded) + n, sizeof(value));
+		strncat(decoded, (const char *)bytes, n);
+		g_free(bytes);
+		g_free(word);
+		p = end + 2;
+	}
+	ck_assert_msg(strlen(decoded) == 899, "%zu %s", strlen(decoded), value);
+	ck_assert(g_utf8_validate(decoded, -1, NULL));
+	ck_assert_int_eq(strncmp(decoded, subject, 899), 0);
+	g_free(decoded);
+	message_free(&msg);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(compose_mime)
 {
 	struct vacation_reply rep = { "bob@example.com", "alice@example.org", NULL,
@@ -336,6 +412,7 @@ vacation_suite(void)
 	tc = ut_tcase(s, "rules", false);
 	tcase_add_loop_test(tc, refusal_rules, 0, N_ELEMENTS(rules));
 	tcase_add_test(tc, refusal_not_to_me);
+	tcase_add_test(tc, refusal_alias);
 	tc = ut_tcase(s, "history", true);
 	tcase_add_test(tc, history_days);
 	tcase_add_test(tc, history_purge);
@@ -343,6 +420,7 @@ vacation_suite(void)
 	tc = ut_tcase(s, "compose", false);
 	tcase_add_test(tc, compose_plain);
 	tcase_add_test(tc, compose_hostile_and_utf8);
+	tcase_add_test(tc, compose_long_subject);
 	tcase_add_test(tc, compose_mime);
 	return s;
 }
