@@ -344,6 +344,50 @@ START_TEST(errors_have_lines)
 }
 END_TEST
 
+/* Run-time errors name the line of the command that failed (libsieve
+ * gives none: lmtpd's markers do), in the result and in the user's log. */
+START_TEST(runtime_errors_have_lines)
+{
+	static const struct {
+		const char *script, *want;
+		unsigned int max_actions, max_redirects;
+	} rt[] = {
+		{ "redirect \"a@x.org\";\n\nif true {\n  redirect \"b@x.org\";\n"
+		  "  redirect \"c@x.org\";\n}\n",
+		  "line 5: error: too many redirects (sieve_max_redirects = 2)", 32, 2 },
+		{ "require \"fileinto\";\nfileinto \"A\";\n# x\nfileinto \"B\"; fileinto \"C\";\n",
+		  "line 4: error: total number of actions exceeds the limit "
+		  "(sieve_max_actions = 2)", 2, 4 },
+		{ "require \"reject\";\nkeep;\n/* a\n comment */\nreject text:\nno\n.\n;\n",
+		  "line 5: error: reject can not be used with other actions", 32, 4 },
+		{ "require \"reject\";\nreject \"no\";\n\n  keep;\n",
+		  "line 4: error: keep can not be used after reject", 32, 4 },
+	};
+	char path[PATH_MAX], log[PATH_MAX], want[PATH_MAX + 128], *text;
+
+	for (size_t i = 0; i < N_ELEMENTS(rt); i++) {
+		struct run r = run_defaults();
+		struct sieve_actions *a;
+
+		r.set.max_actions = rt[i].max_actions;
+		r.set.max_redirects = rt[i].max_redirects;
+		a = run_in(ut_testdir(), rt[i].script, &r, path, sizeof(path));
+		ck_assert(a->error);
+		snprintf(want, sizeof(want), "%s: %s", path, rt[i].want);
+		ck_assert_msg(strncmp(a->error_text, want, strlen(want)) == 0,
+			      "case %zu: %s", i, a->error_text);
+		ck_assert_uint_eq(a->count, 1);
+		ck_assert(a->v[0].kind == SIEVE_ACT_KEEP && a->v[0].implicit);
+		sieve_actions_free(&a);
+		ut_pathf(log, sizeof(log), "%s.log", path);
+		text = ut_read_file(log, NULL);
+		ck_assert_msg(strstr(text, want) != NULL, "case %zu: %s", i, text);
+		free(text);
+		ck_assert_int_eq(unlink(log), 0);
+	}
+}
+END_TEST
+
 /* libsieve 2.2.6 passes no hash without :handle: one is derived from the
  * arguments (RFC 5230 4.2), stable and different when they differ. */
 START_TEST(vacation_handle)
@@ -831,6 +875,7 @@ sieve_run_suite(void)
 	tc = ut_tcase(s, "actions_and_tests", true);
 	tcase_add_loop_test(tc, table, 0, N_ELEMENTS(cases));
 	tcase_add_test(tc, errors_have_lines);
+	tcase_add_test(tc, runtime_errors_have_lines);
 	tcase_add_test(tc, vacation_handle);
 	tcase_add_test(tc, vacation_addresses);
 	tcase_add_test(tc, vacation_long_subject);
