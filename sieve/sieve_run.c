@@ -54,6 +54,7 @@ struct sieve_runner {
 	struct sieve_cache_entry *cache;
 	size_t cache_count;
 	unsigned long tick;
+	unsigned long validations;
 	struct sieve_sandbox *sandbox;	/* the interpreter process */
 };
 
@@ -96,6 +97,12 @@ pid_t
 sieve_runner_interpreter(const struct sieve_runner *r)
 {
 	return sieve_sandbox_pid(r->sandbox);
+}
+
+unsigned long
+sieve_runner_validations(const struct sieve_runner *r)
+{
+	return r->validations;
 }
 
 static struct sieve_cache_entry *
@@ -505,8 +512,11 @@ sieve_run(struct sieve_runner *r, const char *user_script, const struct sieve_ms
 	for (size_t i = 0; i < n; i++) {
 		struct sieve_script *s = &scripts[i];
 
-		if (s->validated)
+		if (s->validated) {
+			r->validations++;
+			log_debug("sieve: %s validated: %s", s->path, s->valid ? "valid" : "invalid");
 			sieve_cache_store(r, s);
+		}
 		if (r->set.user_log && s->role == SIEVE_ROLE_USER &&
 		    ((s->validated && !s->valid) || s->failed))
 			sieve_user_log(s->path, s->errors);

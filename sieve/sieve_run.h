@@ -85,6 +85,11 @@ struct sieve_actions *sieve_run(struct sieve_runner *runner, const char *user_sc
  * with the first sandboxed run and is replaced after a failure). */
 pid_t sieve_runner_interpreter(const struct sieve_runner *runner);
 
+/* How many script validations this runner has made (each valid or
+ * invalid script once per change of its file; for tests and the debug
+ * log). */
+unsigned long sieve_runner_validations(const struct sieve_runner *runner);
+
 /* Validates one script file (lmtpd-sieve): returns 0 if it is valid, 1 if
  * not (each error printed to err as "FILE: line N: error: MESSAGE"), -1
  * if it can not be read (printed too). */

@@ -811,6 +811,87 @@ START_TEST(cache_and_user_log)
 }
 END_TEST
 
+static struct sieve_actions *
+run_once(struct sieve_runner *runner, const char *path)
+{
+	static struct iovec iov = { (void *)MESSAGE, sizeof(MESSAGE) - 1 };
+	struct sieve_msg msg = { &iov, 1, sizeof(MESSAGE) - 1, "a@b.c", "bob@example.com", "+" };
+
+	return sieve_run(runner, path, &msg);
+}
+
+static void
+set_mtime(const char *path, time_t sec)
+{
+	struct timespec t[2] = { { sec, 0 }, { sec, 0 } };
+
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+/* A valid script is validated once, not per message; a change of the
+ * file with the same size is seen through its mtime (and through its
+ * ctime when the mtime is put back, as cp -p or rsync do). */
+START_TEST(cache_valid_once_and_same_size)
+{
+	const char *dir = ut_testdir();
+	char path[PATH_MAX];
+	struct run r = run_defaults();
+	struct sieve_runner *runner = sieve_runner_new(&r.set);
+	struct sieve_actions *a;
+	struct stat st;
+
+	ut_pathf(path, sizeof(path), "%s/user.sieve", dir);
+	ut_write_text(path, "discard;\n");
+	set_mtime(path, 1000000000);
+	ck_assert_uint_eq(sieve_runner_validations(runner), 0);
+	for (int i = 0; i < 3; i++) {
+		a = run_once(runner, path);
+		ck_assert(!a->error && a->v[0].kind == SIEVE_ACT_DISCARD);
+		sieve_actions_free(&a);
+		ck_assert_uint_eq(sieve_runner_validations(runner), 1);
+	}
+	/* Same size (9 bytes), broken, a new mtime: validated again. */
+	ut_write_text(path, "keep     ");
+	set_mtime(path, 1000000100);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 9);
+	a = run_once(runner, path);
+	ck_assert(a->error);
+	sieve_actions_free(&a);
+	ck_assert_uint_eq(sieve_runner_validations(runner), 2);
+	/* Only the mtime changes (same bytes): validated again. */
+	set_mtime(path, 1000000200);
+	a = run_once(runner, path);
+	ck_assert(a->error);
+	sieve_actions_free(&a);
+	ck_assert_uint_eq(sieve_runner_validations(runner), 3);
+	/* Fixed, same size, the old mtime put back: the ctime tells (it
+	 * moves with the kernel's clock tick, so wait for a new one). */
+	ck_assert_int_eq(stat(path, &st), 0);
+	ut_write_text(path, "keep;    ");
+	set_mtime(path, 1000000200);
+	for (int i = 0; i < 100; i++) {
+		struct stat now;
+
+		ck_assert_int_eq(stat(path, &now), 0);
+		if (now.st_ctim.tv_sec != st.st_ctim.tv_sec ||
+		    now.st_ctim.tv_nsec != st.st_ctim.tv_nsec)
+			break;
+		ck_assert_int_eq(usleep(10000), 0);
+		set_mtime(path, 1000000200);
+	}
+	a = run_once(runner, path);
+	ck_assert(!a->error && a->v[0].kind == SIEVE_ACT_KEEP && !a->v[0].implicit);
+	sieve_actions_free(&a);
+	ck_assert_uint_eq(sieve_runner_validations(runner), 4);
+	a = run_once(runner, path);
+	ck_assert(!a->error);
+	sieve_actions_free(&a);
+	ck_assert_uint_eq(sieve_runner_validations(runner), 4);
+	sieve_runner_free(&runner);
+}
+END_TEST
+
 START_TEST(user_log_rotates)
 {
 	const char *dir = ut_testdir();
@@ -893,6 +974,7 @@ sieve_run_suite(void)
 	tcase_add_test(tc, unreadable_and_odd_scripts);
 	tcase_add_test(tc, inline_mode);
 	tcase_add_test(tc, cache_and_user_log);
+	tcase_add_test(tc, cache_valid_once_and_same_size);
 	tcase_add_test(tc, user_log_rotates);
 	tcase_add_test(tc, validate_file);
 	return s;
