@@ -480,6 +480,55 @@ def test_broken_script_delivers_to_inbox(lmtpd):
 
 
 @pytest.mark.fast
+def test_runtime_limit_delivers_to_inbox(lmtpd_factory):
+    """A run-time failure (more redirects than sieve_max_redirects): 250,
+    the copy in INBOX, nothing redirected, the error with file and line in
+    the log and in the user's .dovecot.sieve.log."""
+    port = integlib.free_port()
+    # Nothing listens there: a redirect handed over would be a 451.
+    d = lmtpd_factory(sieve_max_redirects="1", submission="smtp:127.0.0.1:%d" % port)
+    bob = "bob@example.com"
+    script = write_script(home(d, bob), 'redirect "carol@example.net";\n'
+                          'if true {\n  redirect "dave@example.net";\n}\n')
+    t = d.deliver([bob, "erin@example.com"], make_message(subject="two redirects"))
+    assert [(r.code, r.enh) for r in t.finals] == [(250, "2.0.0"), (250, "2.0.0")], t.finals
+    assert len(read_new(d.maildir(bob))) == 1
+    want = r"%s: line 3: error: too many redirects \(sieve_max_redirects = 1\)" % \
+        re.escape(script)
+    assert re.search(r"warning: [0-9A-F]+: sieve: <bob@example.com>: %s; "
+                     r"keeping the message in INBOX" % want, d.log()), d.log()
+    with open(script + ".log") as f:
+        assert re.search(want, f.read())
+    assert "redirected to" not in d.log()
+    recs = {x["to"]: x for x in deliveries(d.log())}
+    assert recs[bob]["folder"] == "INBOX" and recs[bob]["status"] == "sent"
+
+
+@pytest.mark.fast
+def test_envelope_detail_through_rcpt(lmtpd):
+    """envelope :detail and :user see the address of the real RCPT TO
+    (bob+lists@example.com: user bob, detail lists); the copy goes to
+    bob's Maildir."""
+    d = lmtpd
+    bob = "bob@example.com"
+    write_script(home(d, bob), """require ["envelope", "subaddress", "fileinto"];
+if envelope :detail "to" "lists" { fileinto "Lists"; stop; }
+if envelope :user "to" "bob" { fileinto "Bob"; stop; }
+""")
+    assert d.deliver(["bob+lists@example.com"], make_message(subject="l")).final_codes() \
+        == [250]
+    assert d.deliver(["bob+other@example.com"], make_message(subject="o")).final_codes() \
+        == [250]
+    assert d.deliver([bob], make_message(subject="plain")).final_codes() == [250]
+    md = d.maildir(bob)
+    [(_, lists)] = all_in(md, ".Lists")
+    assert b"Subject: l" in lists and b"Delivered-To: bob+lists@example.com" in lists
+    assert sorted(re.search(rb"Subject: (\w+)", m).group(1) for _, m in all_in(md, ".Bob")) \
+        == [b"o", b"plain"]
+    assert read_new(md) == []
+
+
+@pytest.mark.fast
 def test_unsupported_extension_kept(lmtpd):
     """A script that needs an extension libsieve lacks (body, variables)
     fails validation, is logged clearly, and the mail is kept."""
