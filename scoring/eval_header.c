@@ -5,7 +5,10 @@
  * rules and their scores keep their meaning. */
 #include "config.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
@@ -13,6 +16,8 @@
 #include "msgview.h"
 #include "received.h"
 #include "rules_int.h"
+#include "strlist.h"
+#include "xalloc.h"
 
 /* $pms->get(request) in scalar context: "" when the header is absent. */
 static void
@@ -288,6 +293,495 @@ eval_check_relays_unparseable(struct eval_ctx *ctx, const struct eval_call *call
 	return msgview_relays(ctx->mv)->num_unparseable > 0 ? 1 : 0;
 }
 
+/* ---- HeaderEval: recipients, templates, illegal characters ---- */
+
+/* Bounds for hostile headers: addresses looked at (SpamAssassin stops at
+ * 256 distinct ones), patterns compiled per process. */
+#define EVAL_HEADER_MAX_ADDRS 4096
+
+/* $pms->get(request) in list context: the values msgview_get joined with
+ * "\n" (each :addr value is one line), empty values kept. */
+static void
+eval_header_list(struct eval_ctx *ctx, const char *request, struct strlist *out)
+{
+	struct buf b;
+	const char *p, *end;
+
+	buf_init(&b, 0);
+	if (!msgview_get(ctx->mv, request, &b) || b.len == 0) {
+		buf_free(&b);
+		return;
+	}
+	p = b.data;
+	end = b.data + b.len;
+	while (p < end && out->n < EVAL_HEADER_MAX_ADDRS) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl != NULL ? nl : end) - p);
+
+		strlist_add(out, p, len);
+		p += len + 1;
+	}
+	buf_free(&b);
+}
+
+/* Fixed patterns of this file, compiled once per process on first use
+ * (not thread-safe: a worker scores one message at a time). */
+enum eh_re {
+	EH_RE_EZMLM,
+	EH_RE_ML_DLTO,
+	EH_RE_QMAIL,
+	EH_RE_MSN,
+	EH_RE_TEMPLATE,
+	EH_RE_TEMPLATE_OK,
+	EH_RE_COUNT
+};
+
+static const char *const eh_re_src[EH_RE_COUNT] = {
+	[EH_RE_EZMLM] = "^contact \\S+\\@\\S+\\; run by ezmlm$",
+	[EH_RE_ML_DLTO] = "^mailing list \\S+\\@\\S+",
+	[EH_RE_QMAIL] = "qmail \\d+ invoked (?:from network|by .{3,20})\\); \\d+ ... \\d+",
+	[EH_RE_MSN] = "from groups\\.msn\\.com \\(\\S+\\.msn\\.com ",
+	[EH_RE_TEMPLATE] = "%[A-Z][A-Z_-]",
+	[EH_RE_TEMPLATE_OK] =
+		"^(?:X-VMS-To|X-UIDL|X-Face|To|Cc|From|Subject|References|In-Reply-To"
+		"|(?:X-|Resent-|X-Original-)?Message-Id):",
+};
+
+static const uint32_t eh_re_opts[EH_RE_COUNT] = {
+	[EH_RE_EZMLM] = PCRE2_MULTILINE,
+	[EH_RE_ML_DLTO] = PCRE2_MULTILINE,
+	[EH_RE_TEMPLATE_OK] = PCRE2_CASELESS,
+};
+
+static struct {
+	bool tried;
+	pcre2_code *re[EH_RE_COUNT];
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+} eh;
+
+static bool
+eh_init(void)
+{
+	if (eh.tried)
+		return eh.mctx != NULL;
+	eh.tried = true;
+	for (int i = 0; i < EH_RE_COUNT; i++) {
+		int err;
+		PCRE2_SIZE off;
+
+		eh.re[i] = pcre2_compile((PCRE2_SPTR)eh_re_src[i], PCRE2_ZERO_TERMINATED,
+					 eh_re_opts[i], &err, &off, NULL);
+		if (eh.re[i] == NULL)
+			return false;
+		(void)pcre2_jit_compile(eh.re[i], PCRE2_JIT_COMPLETE);
+	}
+	eh.md = pcre2_match_data_create(8, NULL);
+	if (eh.md == NULL)
+		return false;
+	eh.mctx = pcre2_match_context_create(NULL);
+	if (eh.mctx != NULL)
+		(void)pcre2_set_match_limit(eh.mctx, 1000000);
+	return eh.mctx != NULL;
+}
+
+static bool
+eh_match_re(pcre2_code *re, const char *s, size_t len)
+{
+	return pcre2_match(re, (PCRE2_SPTR)(s != NULL ? s : ""), len, 0, 0, eh.md, eh.mctx) >= 0;
+}
+
+static bool
+eh_match(enum eh_re which, const char *s, size_t len)
+{
+	return eh_match_re(eh.re[which], s, len);
+}
+
+/* Util::is_valid_utf_8: strict UTF-8 (no overlongs, surrogates or past
+ * U+10FFFF). */
+static bool
+eval_valid_utf8(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		unsigned char lo = 0x80, hi = 0xBF;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xC2 && c <= 0xDF)
+			n = 1;
+		else if (c == 0xE0) {
+			n = 2;
+			lo = 0xA0;
+		} else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
+			n = 2;
+		else if (c == 0xED) {
+			n = 2;
+			hi = 0x9F;
+		} else if (c == 0xF0) {
+			n = 3;
+			lo = 0x90;
+		} else if (c >= 0xF1 && c <= 0xF3)
+			n = 3;
+		else if (c == 0xF4) {
+			n = 3;
+			hi = 0x8F;
+		} else
+			return false;
+		if (len - i - 1 < n || s[i + 1] < lo || s[i + 1] > hi)
+			return false;
+		for (size_t k = 2; k <= n; k++)
+			if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+				return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+/* check_illegal_chars(header, ratio, count): the raw header has at least
+ * count bytes that should have been MIME-encoded, making up at least
+ * ratio of it; valid UTF-8 without controls is fine (4.0). */
+static unsigned int
+eval_check_illegal_chars(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	char request[512];
+	struct buf v;
+	const unsigned char *s;
+	size_t len, hlen, illegal = 0, exempt = 0;
+	bool nonascii = false, controls = false, result;
+	double ratio, count;
+
+	if (call->arg_count < 3)
+		return 0;
+	hlen = strlen(call->args[0]);
+	if ((size_t)snprintf(request, sizeof(request), "%s%s", call->args[0],
+			     hlen >= 4 && strcmp(call->args[0] + hlen - 4, ":raw") == 0 ? "" : ":raw") >=
+	    sizeof(request))
+		return 0;
+	ratio = strtod(call->args[1], NULL);
+	count = strtod(call->args[2], NULL);
+	buf_init(&v, 0);
+	eval_header_get(ctx, request, &v);
+	s = (const unsigned char *)(v.data != NULL ? v.data : "");
+	len = v.len;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = s[i];
+
+		if (c >= 0x80)
+			nonascii = true;
+		if (c <= 0x08 || c == 0x0B || c == 0x0C || (c >= 0x0E && c <= 0x1F))
+			controls = true;
+		if (c <= 0x08 || c == 0x0B || c == 0x0C || (c >= 0x0E && c <= 0x1F) || c >= 0x7F)
+			illegal++;
+		if (c == 0xA2 || c == 0xA3 || c == 0xAE)
+			exempt++;
+	}
+	/* $str !~ /\S/: nothing but white space */
+	result = false;
+	for (size_t i = 0; i < len && !result; i++)
+		result = !eval_is_space(s[i]);
+	if (result && nonascii && !controls && eval_valid_utf8(s, len))
+		result = false;
+	if (result) {
+		if (illegal > 0 && strcasecmp(request, "subject:raw") == 0 && exempt == 1)
+			illegal--;
+		result = (double)illegal / (double)len >= ratio && (double)illegal >= count;
+	}
+	buf_free(&v);
+	return result ? 1 : 0;
+}
+
+/* HeaderEval's _check_recipients: are To/Cc (then Bcc) sorted, and how
+ * alike are they (TOCC_SORTED_COUNT 7, TOCC_SIMILAR_COUNT 5,
+ * TOCC_SIMILAR_LENGTH 2). */
+struct eval_recips {
+	bool sorted;
+	double similar;
+};
+
+static int
+eval_strcmp_p(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool
+eval_lc_eq(const char *a, const char *b)
+{
+	for (; *a != '\0' && *b != '\0'; a++, b++) {
+		unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y - 'A' + 'a');
+		if (x != y)
+			return false;
+	}
+	return *a == *b;
+}
+
+static void
+eval_check_recipients(struct eval_ctx *ctx, struct eval_recips *out)
+{
+	struct strlist inputs;
+	const char *address[256];
+	const char *fqhn[256];
+	size_t n = 0, nf = 0;
+	const char *previous = "";
+
+	strlist_init(&inputs);
+	eval_header_list(ctx, "ToCc:addr", &inputs);
+	if (inputs.n < 5)
+		eval_header_list(ctx, "Bcc:addr", &inputs);
+	/* while (my $current = shift @inputs): stops at "" and "0" */
+	for (size_t i = 0; i < inputs.n; i++) {
+		const char *cur = inputs.v[i].p;
+
+		if (cur[0] == '\0' || strcmp(cur, "0") == 0)
+			break;
+		if (!eval_lc_eq(cur, previous))
+			address[n++] = previous = cur;
+		if (n == 256)
+			break;
+	}
+	out->sorted = false;
+	if (n >= 7) {
+		const char *sorted[256];
+		size_t a = 0, b = 0;
+
+		memcpy(sorted, address, n * sizeof(*sorted));
+		qsort(sorted, n, sizeof(*sorted), eval_strcmp_p);
+		/* join(',', @address) eq join(',', sort @address), compared
+		 * byte by byte without building the strings */
+		out->sorted = true;
+		for (size_t pa = 0, pb = 0; out->sorted;) {
+			char ca = a < n ? (address[a][pa] != '\0' ? address[a][pa]
+							 : (a + 1 < n ? ',' : '\0')) : '\0';
+			char cb = b < n ? (sorted[b][pb] != '\0' ? sorted[b][pb]
+							: (b + 1 < n ? ',' : '\0')) : '\0';
+
+			if (ca != cb)
+				out->sorted = false;
+			if (ca == '\0' || cb == '\0')
+				break;
+			if (address[a][pa] == '\0') {
+				a++;
+				pa = 0;
+			} else {
+				pa++;
+			}
+			if (sorted[b][pb] == '\0') {
+				b++;
+				pb = 0;
+			} else {
+				pb++;
+			}
+		}
+	}
+	out->similar = 0;
+	if (n >= 5) {
+		unsigned long hits = 0, combinations = 0;
+
+		/* map { m/\@(.*)/ } @address: only those with an "@", so the
+		 * hosts shift against the users when one has none (undef = "") */
+		for (size_t i = 0; i < n; i++) {
+			const char *at = strchr(address[i], '@');
+
+			if (at != NULL)
+				fqhn[nf++] = at + 1;
+		}
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = i + 1; j < n; j++) {
+				const char *fi = i < nf ? fqhn[i] : "", *fj = j < nf ? fqhn[j] : "";
+
+				if (strncmp(address[i], address[j], 2) == 0)
+					hits++;
+				if (strncmp(fi, fj, 2) == 0 && strcmp(fi, fj) != 0)
+					hits++;
+				combinations++;
+			}
+		out->similar = (double)hits / (double)combinations;
+	}
+	strlist_free(&inputs);
+}
+
+static unsigned int
+eval_sorted_recipients(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	struct eval_recips r;
+
+	(void)call;
+	eval_check_recipients(ctx, &r);
+	return r.sorted ? 1 : 0;
+}
+
+static unsigned int
+eval_similar_recipients(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	struct eval_recips r;
+	const char *min = call->arg_count > 0 ? call->args[0] : "undef";
+	const char *max = call->arg_count > 1 ? call->args[1] : "undef";
+
+	eval_check_recipients(ctx, &r);
+	return (strcmp(min, "undef") == 0 || r.similar >= strtod(min, NULL)) &&
+	       (strcmp(max, "undef") == 0 || r.similar < strtod(max, NULL));
+}
+
+/* check_unresolved_template: a header line (other than the usual
+ * suspects) with a %TEMPLATE_TAG left in it. */
+static unsigned int
+eval_check_unresolved_template(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	struct buf all;
+	const char *p, *end;
+	unsigned int hit = 0;
+
+	(void)call;
+	if (!eh_init())
+		return 0;
+	buf_init(&all, 0);
+	eval_header_get(ctx, "ALL", &all);
+	p = all.data;
+	end = all.data + all.len;
+	while (p != NULL && p < end && hit == 0) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl != NULL ? nl : end) - p);
+
+		if (eh_match(EH_RE_TEMPLATE, p, len) && !eh_match(EH_RE_TEMPLATE_OK, p, len))
+			hit = 1;
+		p += len + 1;
+	}
+	buf_free(&all);
+	return hit;
+}
+
+/* check_for_to_in_subject('address'|'user'): the Subject names the
+ * first To: address, or its user part in one of the usual forms. */
+static unsigned int
+eval_check_for_to_in_subject(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	struct buf to, subject, re;
+	const char *test = call->arg_count > 0 ? call->args[0] : "";
+	size_t tolen;
+	unsigned int hit = 0;
+	pcre2_code *code;
+	int err;
+	PCRE2_SIZE off;
+
+	if (!eh_init())
+		return 0;
+	buf_init(&to, 0);
+	buf_init(&subject, 0);
+	buf_init(&re, 0);
+	eval_header_get(ctx, "To:addr", &to);
+	/* scalar get of :addr: the first value */
+	tolen = to.data != NULL ? strcspn(to.data, "\n") : 0;
+	if (tolen > 4096 || (strcmp(test, "address") != 0 && strcmp(test, "user") != 0))
+		goto out;
+	if (tolen == 0)
+		goto out;
+	eval_header_get(ctx, "Subject", &subject);
+	if (strcmp(test, "user") == 0) {
+		const char *at = memchr(to.data, '@', tolen);
+
+		if (at != NULL)
+			tolen = (size_t)(at - to.data);
+	}
+	/* \Q...\E for PCRE2: every byte but [A-Za-z0-9_] escaped */
+	{
+		struct buf q;
+
+		buf_init(&q, 0);
+		for (size_t i = 0; i < tolen; i++) {
+			unsigned char c = (unsigned char)to.data[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			      (c >= '0' && c <= '9') || c == '_'))
+				buf_put(&q, "\\", 1);
+			buf_put(&q, (const char *)&c, 1);
+		}
+		if (strcmp(test, "address") == 0) {
+			buf_put(&re, "\\b", 2);
+			buf_put(&re, q.data != NULL ? q.data : "", q.len);
+			buf_put(&re, "\\b", 2);
+		} else {
+			const char *parts[] = {
+				"^(?:(?:re|fw):\\s*(?:\\w+\\s+)?", "$|(?-i:", ")\\s*[,:;!?-](?:$|\\s)|",
+				"$|,\\s*", "[,:;!?-]$)",
+			};
+
+			for (size_t k = 0; k < N_ELEMENTS(parts); k++) {
+				buf_put(&re, parts[k], strlen(parts[k]));
+				if (k + 1 < N_ELEMENTS(parts))
+					buf_put(&re, q.data != NULL ? q.data : "", q.len);
+			}
+		}
+		buf_free(&q);
+	}
+	code = pcre2_compile((PCRE2_SPTR)(re.data != NULL ? re.data : ""), re.len,
+			     PCRE2_CASELESS, &err, &off, NULL);
+	if (code != NULL) {
+		hit = eh_match_re(code, subject.data, subject.len) ? 1 : 0;
+		pcre2_code_free(code);
+	}
+out:
+	buf_free(&to);
+	buf_free(&subject);
+	buf_free(&re);
+	return hit;
+}
+
+/* gated_through_received_hdr_remover: no Received header at all (unless
+ * an ezmlm list explains it), or one from groups.msn.com. */
+static unsigned int
+eval_gated_through_received_hdr_remover(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	struct buf txt, dlto, rcvd;
+	unsigned int hit = 0;
+	bool have_rcvd;
+
+	(void)call;
+	if (!eh_init())
+		return 0;
+	buf_init(&txt, 0);
+	buf_init(&dlto, 0);
+	buf_init(&rcvd, 0);
+	if (msgview_get(ctx->mv, "Mailing-List", &txt) && eh_match(EH_RE_EZMLM, txt.data, txt.len)) {
+		eval_header_get(ctx, "Delivered-To", &dlto);
+		eval_header_get(ctx, "Received", &rcvd);
+		if (eh_match(EH_RE_ML_DLTO, dlto.data, dlto.len) &&
+		    eh_match(EH_RE_QMAIL, rcvd.data, rcvd.len))
+			hit = 1;
+	}
+	if (hit == 0) {
+		buf_reset(&rcvd);
+		have_rcvd = msgview_get(ctx->mv, "Received", &rcvd);
+		if (!have_rcvd || eh_match(EH_RE_MSN, rcvd.data, rcvd.len))
+			hit = 1;
+	}
+	buf_free(&txt);
+	buf_free(&dlto);
+	buf_free(&rcvd);
+	return hit;
+}
+
+/* check_for_faraway_charset_in_headers: ok_locales is "all" in lmtpd
+ * (SpamAssassin's default; lmtpd does not read ok_locales), and with
+ * "all" SpamAssassin returns 0 before looking at the headers. */
+static unsigned int
+eval_check_for_faraway_charset_in_headers(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	(void)ctx;
+	(void)call;
+	return 0;
+}
+
 static const struct eval_entry eval_header_entries[] = {
 	{ "check_for_missing_to_header", eval_check_for_missing_to_header, false },
 	{ "check_for_matching_env_and_hdr_from", eval_check_for_matching_env_and_hdr_from,
@@ -297,6 +791,15 @@ static const struct eval_entry eval_header_entries[] = {
 	{ "check_all_trusted", eval_check_all_trusted, false },
 	{ "check_no_relays", eval_check_no_relays, false },
 	{ "check_relays_unparseable", eval_check_relays_unparseable, false },
+	{ "check_illegal_chars", eval_check_illegal_chars, false },
+	{ "sorted_recipients", eval_sorted_recipients, false },
+	{ "similar_recipients", eval_similar_recipients, false },
+	{ "check_unresolved_template", eval_check_unresolved_template, false },
+	{ "check_for_to_in_subject", eval_check_for_to_in_subject, false },
+	{ "gated_through_received_hdr_remover", eval_gated_through_received_hdr_remover,
+	  false },
+	{ "check_for_faraway_charset_in_headers", eval_check_for_faraway_charset_in_headers,
+	  false },
 };
 
 const struct eval_family eval_family_header = {

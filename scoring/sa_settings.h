@@ -11,6 +11,7 @@
 #include "strset.h"
 
 struct pcre2_real_code_8;
+struct eval_freemail_conf;
 
 /* One entry of trusted_networks / internal_networks / msa_networks, in
  * SpamAssassin's NetSet syntax ("!" excludes, "1.2.3.4/24", "1.2.", "::1"). */
@@ -49,6 +50,10 @@ struct sa_settings {
 	 * order; group 1 is the redirect target. */
 	struct pcre2_real_code_8 **redirector_patterns;
 	size_t redirector_pattern_count;
+
+	/* The FreeMail plugin's settings (eval_freemail.c), NULL until a
+	 * freemail_* line is seen. */
+	struct eval_freemail_conf *freemail;
 };
 
 /* Defaults as in SpamAssassin's Conf.pm; allocates the empty sets. */
@@ -67,6 +72,12 @@ bool sa_netset_contains(const struct sa_netset *set, const char *addr);
  * too. */
 int sa_settings_apply(struct sa_settings *set, const char *key, const char *value,
 		      const char **why_r);
+/* The FreeMail plugin's lines (freemail_domains, freemail_welcomelist,
+ * freemail_whitelist, freemail_max_body_emails, ...), into set->freemail;
+ * the same return values as sa_settings_apply (eval_freemail.c). */
+int eval_freemail_apply(struct sa_settings *set, const char *key, const char *value,
+			const char **why_r);
+void eval_freemail_conf_free(struct eval_freemail_conf **conf);
 /* Parses one NetSet token; -1 on error with *why_r. */
 int sa_netset_add(struct sa_netset *set, const char *token, const char **why_r);
 

@@ -1,0 +1,396 @@
+/* Unit tests for the FreeMail eval functions (eval_freemail.c) and the
+ * HeaderEval recipient, template, subject and illegal-character checks
+ * (eval_header.c): each through a real rule line and a hand-built
+ * message, hit and miss, with the expected answers worked out from
+ * SpamAssassin's Perl (Plugin/FreeMail.pm, Plugin/HeaderEval.pm) and
+ * confirmed by SpamAssassin itself (tests/tools/sa_eval_cases.py). */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_compat.h"
+#include "msgview.h"
+#include "rules.h"
+
+static const char rules_cf[] =
+	"util_rb_tld com org net uk\n"
+	"util_rb_2tld co.uk\n"
+	"freemail_domains gmail.com yahoo.com hotmail.* *.free.example aol.co*.*\n"
+	"freemail_domains bad_entry!.com\n"
+	"freemail_welcomelist friend@gmail.com trusted.yahoo.com\n"
+	"header FM_FROM eval:check_freemail_from()\n"
+	"header FM_FROM_DIGIT eval:check_freemail_from('\\d@')\n"
+	"header FM_ENV_DIGIT eval:check_freemail_header('EnvelopeFrom', '\\d@')\n"
+	"header FM_REPLYTO eval:check_freemail_header('Reply-To')\n"
+	"header FM_REPLYTO_ADDR eval:check_freemail_header('Reply-To:addr')\n"
+	"header FM_RT eval:check_freemail_replyto('replyto')\n"
+	"header FM_REPLY eval:check_freemail_replyto('reply')\n"
+	"header FM_BODY eval:check_freemail_body()\n"
+	"header FM_BODY_DIGIT eval:check_freemail_body('\\d@')\n";
+
+static const char header_cf[] =
+	"header SORTED eval:sorted_recipients()\n"
+	"header SIMILAR eval:similar_recipients('0.65','undef')\n"
+	"header UNRESOLVED eval:check_unresolved_template()\n"
+	"header LOCALPART eval:check_for_to_in_subject('user')\n"
+	"header TO_IN_SUBJ eval:check_for_to_in_subject('address')\n"
+	"header GATED eval:gated_through_received_hdr_remover()\n"
+	"header SUBJ_ILLEGAL eval:check_illegal_chars('Subject','0.00','2')\n"
+	"header FROM_ILLEGAL eval:check_illegal_chars('From','0.20','2')\n"
+	"header HEAD_ILLEGAL eval:check_illegal_chars('ALL','0.010','2')\n"
+	"header FARAWAY_HDR eval:check_for_faraway_charset_in_headers()\n";
+
+struct eval_case {
+	const char *name;
+	const char *envelope_from;
+	const char *message;
+	const char *hits;	/* the rules of the table that must hit */
+};
+
+#define RCVD \
+	"Received: from mail.example.org (mail.example.org [81.2.69.160])\n" \
+	"\tby mx.example.com (Postfix) with ESMTP id BBB2\n" \
+	"\tfor <a@example.com>; Sun, 22 Nov 2026 09:59:59 +0000\n"
+
+static const struct eval_case fm_cases[] = {
+	{ "not freemail", "bob@example.org",
+	  RCVD "From: Bob <bob@example.org>\nTo: a@example.com\n\nhello\n", "" },
+	{ "freemail from", "joe@example.org",
+	  RCVD "From: Joe <Joe@GMail.com>\nTo: a@example.com\n\nhello\n", "FM_FROM" },
+	{ "freemail envelope, digit", "joe77@yahoo.com",
+	  RCVD "From: Joe <joe@example.org>\nTo: a@example.com\n\nhello\n",
+	  "FM_FROM FM_FROM_DIGIT FM_ENV_DIGIT" },
+	{ "wildcard domains", "x@example.org",
+	  RCVD "From: x1@hotmail.de\nReply-To: y@mail.free.example\nTo: a@example.com\n\nhi\n",
+	  "FM_FROM FM_FROM_DIGIT FM_REPLYTO FM_REPLYTO_ADDR FM_RT FM_REPLY" },
+	{ "wildcard needs whole labels", "x@example.org",
+	  RCVD "From: x@hotmail.co.uk\nReply-To: y@free.example\nTo: a@example.com\n\nhi\n", "" },
+	{ "aol.co*.*", "x@example.org",
+	  RCVD "From: x@aol.co.uk\nTo: a@example.com\n\nhi\n", "FM_FROM" },
+	{ "welcomelisted address and domain", "x@example.org",
+	  RCVD "From: friend@gmail.com\nReply-To: z@trusted.yahoo.com\nTo: a@example.com\n\nhi\n",
+	  "" },
+	{ "default welcomelist", "x@example.org",
+	  RCVD "From: support@gmail.com\nReply-To: bounce-@yahoo.com\nTo: a@example.com\n\nhi\n",
+	  "" },
+	/* the default welcomelist wants "bounce-" right before the "@" */
+	{ "default welcomelist is anchored", "x@example.org",
+	  RCVD "From: support@gmail.com\nReply-To: bounce-123@yahoo.com\nTo: a@example.com\n\nhi\n",
+	  "FM_REPLYTO FM_REPLYTO_ADDR" },
+	/* From and Reply-To both freemail but different: FM_RT and FM_REPLY */
+	{ "different freemails", "x@example.org",
+	  RCVD "From: a@gmail.com\nReply-To: b@yahoo.com\nTo: a@example.com\n\nhi\n",
+	  "FM_FROM FM_REPLYTO FM_REPLYTO_ADDR FM_RT FM_REPLY" },
+	{ "same freemail in both", "x@example.org",
+	  RCVD "From: a@gmail.com\nReply-To: A@gmail.com\nTo: a@example.com\n\nhi\n",
+	  "FM_FROM FM_REPLYTO FM_REPLYTO_ADDR" },
+	/* a bulk envelope sender skips the Reply-To comparison */
+	{ "bulk envelope", "list-bounces@example.org",
+	  RCVD "From: a@gmail.com\nReply-To: b@yahoo.com\nTo: a@example.com\n\nhi\n",
+	  "FM_FROM FM_REPLYTO FM_REPLYTO_ADDR" },
+	/* From freemail, body names another freemail: FM_REPLY only */
+	{ "body freemail", "x@example.org",
+	  RCVD "From: a@gmail.com\nTo: a@example.com\n\nwrite to other9@yahoo.com today\n",
+	  "FM_FROM FM_REPLY FM_BODY FM_BODY_DIGIT" },
+	{ "body freemail equals from", "x@example.org",
+	  RCVD "From: a@gmail.com\nTo: a@example.com\n\nwrite to a@gmail.com today\n",
+	  "FM_FROM FM_BODY" },
+	/* Reply-To freemail, body another: FM_RT via the body */
+	{ "reply-to vs body", "x@example.org",
+	  RCVD "From: a@example.org\nReply-To: r@gmail.com\nTo: a@example.com\n\n"
+	  "contact c@hotmail.com\n", "FM_REPLYTO FM_REPLYTO_ADDR FM_RT FM_BODY" },
+	/* addresses followed by "word:" or ">" and inside URLs are dropped */
+	{ "body clean-ups", "x@example.org",
+	  RCVD "From: a@gmail.com\nTo: a@example.com\n\n"
+	  "b@yahoo.com wrote: hi\n<c@hotmail.com>\nhttp://x.example.com/?u=d@gmail.com\n",
+	  "FM_FROM" },
+	{ "body address before fax: kept", "x@example.org",
+	  RCVD "From: a@gmail.com\nTo: a@example.com\n\nb@yahoo.com fax: 123\n",
+	  "FM_FROM FM_REPLY FM_BODY" },
+	/* too many body freemails (3): the body is skipped */
+	{ "too many freemails", "x@example.org",
+	  RCVD "From: a@gmail.com\nTo: a@example.com\n\n"
+	  "b@yahoo.com c@yahoo.com d@yahoo.com\n", "FM_FROM" },
+	{ "too many addresses", "x@example.org",
+	  RCVD "From: a@gmail.com\nTo: a@example.com\n\n"
+	  "b@yahoo.com c@example.org d@example.org e@example.org f@example.org\n", "FM_FROM" },
+	{ "unknown tld in body", "x@example.org",
+	  RCVD "From: a@gmail.com\nTo: a@example.com\n\nb@yahoo.zzz\n", "FM_FROM" },
+	{ "html mailto", "x@example.org",
+	  RCVD "From: a@gmail.com\nTo: a@example.com\nContent-Type: text/html\n\n"
+	  "<html><body><a href=\"mailto:Zed@Yahoo.com\">write</a></body></html>\n",
+	  "FM_FROM FM_REPLY FM_BODY" },
+	{ "resent-from wins", "x@example.org",
+	  RCVD "Resent-From: r@example.org\nFrom: a@gmail.com\nTo: a@example.com\n\nhi\n", "" },
+	/* hostile: NUL, invalid UTF-8, a long local part, many @ */
+	{ "hostile", "x@example.org",
+	  RCVD "From: \"\xff\xfe\" <a\xc3(@gmail.com>\nReply-To: @@@@@\nTo: a@example.com\n\n"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "@yahoo.com @@@@ x@@yahoo.com \xff@yahoo.com\n", "" },
+};
+
+static const struct eval_case hdr_cases[] = {
+	{ "plain", NULL,
+	  RCVD "From: a@example.org\nTo: b@example.com\nSubject: hello\n\nx\n", "" },
+	{ "no received", NULL, "From: a@example.org\nTo: b@example.com\n\nx\n", "GATED" },
+	{ "msn groups", NULL,
+	  "Received: from groups.msn.com (tk2dcpuba01.msn.com [65.54.195.210])\n"
+	  "\tby mx.example.com; Sun, 22 Nov 2026 09:59:59 +0000\n"
+	  "From: a@example.org\nTo: b@example.com\n\nx\n", "GATED" },
+	{ "sorted recipients", NULL,
+	  RCVD "From: a@example.org\nTo: aa@x.example, ab@x.example, ac@x.example, "
+	  "ad@x.example,\n ae@x.example, af@x.example, ag@x.example\n\nx\n", "SORTED" },
+	{ "unsorted, alike", NULL,
+	  RCVD "From: a@example.org\nTo: jo9@x.example, jo1@x.example, jo2@x.example, "
+	  "jo3@x.example,\n jo4@x.example\n\nx\n", "SIMILAR" },
+	{ "sorted and alike, in To and Cc", NULL,
+	  RCVD "From: a@example.org\nTo: jo1@x.example, jo2@x.example, jo3@x.example\n"
+	  "Cc: jo4@x.example,\n jo5@x.example, jo6@x.example, jo7@x.example\n\nx\n",
+	  "SORTED SIMILAR" },
+	/* case-insensitive repeats count once: six left, too few to sort */
+	{ "repeats", NULL,
+	  RCVD "From: a@example.org\nTo: aa@x.example, AA@x.example, ab@x.example, "
+	  "ac@x.example,\n ad@x.example, ae@x.example, af@x.example\n\nx\n", "" },
+	{ "not alike", NULL,
+	  RCVD "From: a@example.org\nTo: john@one.example, mary@two.example, "
+	  "bob@three.example,\n zed@four.example, kim@five.example\n\nx\n", "" },
+	{ "similar hosts", NULL,
+	  RCVD "From: a@example.org\nTo: john@mail1.example, mary@mail2.example, "
+	  "bob@mail3.example,\n zed@mail4.example, kim@mail5.example\n\nx\n", "SIMILAR" },
+	{ "template", NULL,
+	  RCVD "From: a@example.org\nTo: b@example.com\nX-Mailer: %MAILER_NAME\n\nx\n",
+	  "UNRESOLVED" },
+	{ "template in subject ignored", NULL,
+	  RCVD "From: a@example.org\nTo: b@example.com\nSubject: %SUBJECT\n\nx\n", "" },
+	{ "localpart in subject", NULL,
+	  RCVD "From: a@example.org\nTo: joe@example.com\nSubject: joe, your order\n\nx\n",
+	  "LOCALPART" },
+	{ "re: localpart", NULL,
+	  RCVD "From: a@example.org\nTo: joe@example.com\nSubject: Re: hello Joe\n\nx\n",
+	  "LOCALPART" },
+	{ "address in subject", NULL,
+	  RCVD "From: a@example.org\nTo: joe@example.com\nSubject: news for Joe@Example.com\n\nx\n",
+	  "TO_IN_SUBJ" },
+	{ "localpart with regex chars", NULL,
+	  RCVD "From: a@example.org\nTo: \"x\" <j.o+e@example.com>\nSubject: j.o+e\n\nx\n",
+	  "LOCALPART" },
+	{ "illegal subject", NULL,
+	  RCVD "From: a@example.org\nTo: b@example.com\nSubject: caf\xe9 cr\xe8me\n\nx\n",
+	  "SUBJ_ILLEGAL" },
+	{ "illegal header bytes", NULL,
+	  "From: a@example.org\nSubject: \xe9\xe9\xe9\xe9\n\nx\n",
+	  "SUBJ_ILLEGAL HEAD_ILLEGAL GATED" },
+	{ "utf-8 subject is fine", NULL,
+	  RCVD "From: a@example.org\nTo: b@example.com\nSubject: caf\xc3\xa9 cr\xc3\xa8me\n\nx\n",
+	  "" },
+	{ "one exempt byte", NULL,
+	  RCVD "From: a@example.org\nTo: b@example.com\nSubject: price \xa3 10 \xe9\n\nx\n",
+	  "" },
+	{ "two exempt bytes", NULL,
+	  RCVD "From: a@example.org\nTo: b@example.com\nSubject: price \xa3 10 \xa3\n\nx\n",
+	  "SUBJ_ILLEGAL" },
+	{ "illegal from", NULL,
+	  RCVD "From: \xc1\xc2\xc3\xc4\xc5\xc6 <a@x.org>\nTo: b@example.com\n\nx\n",
+	  "FROM_ILLEGAL HEAD_ILLEGAL" },
+	{ "controls in utf-8", NULL,
+	  RCVD "From: a@example.org\nTo: b@example.com\nSubject: caf\xc3\xa9 \x01\x02\n\nx\n",
+	  "SUBJ_ILLEGAL HEAD_ILLEGAL" },
+	{ "ezmlm without received", NULL,
+	  "Mailing-List: contact list-help@example.org; run by ezmlm\n"
+	  "From: a@example.org\nTo: b@example.com\n\nx\n", "GATED" },
+};
+
+static bool
+listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static void
+check_hits(const char *const *names, size_t n_names, const struct eval_case *c)
+{
+	char dir[4096], path[4200], cf[sizeof(rules_cf) + sizeof(header_cf)];
+	const char *dirs[1];
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct rules_scratch *scratch;
+	struct msgview *mv;
+	struct rules_hits hits;
+
+	snprintf(dir, sizeof(dir), "%s", ut_testdir());
+	ut_pathf(path, sizeof(path), "%s/50_eval.cf", dir);
+	snprintf(cf, sizeof(cf), "%s%s", rules_cf, header_cf);
+	ut_write_text(path, cf);
+	dirs[0] = dir;
+	rs = rules_load(dirs, 1, &res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 0);
+	scratch = rules_scratch_new(rs);
+	mv = msgview_new(rules_settings(rs), c->message, strlen(c->message), c->envelope_from);
+	rules_match(rs, scratch, mv, 0, &hits);
+	for (size_t i = 0; i < n_names; i++) {
+		long k = rules_find(rs, names[i]);
+
+		ck_assert_msg(k >= 0, "%s not defined", names[i]);
+		ck_assert_msg((hits.hits[k] > 0) == listed(c->hits, names[i]),
+			      "%s: %s %s", c->name, names[i], hits.hits[k] > 0 ? "hit" : "missed");
+	}
+	rules_hits_free(&hits);
+	msgview_free(&mv);
+	rules_scratch_free(&scratch);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+
+static const char *const fm_names[] = {
+	"FM_FROM", "FM_FROM_DIGIT", "FM_ENV_DIGIT", "FM_REPLYTO", "FM_REPLYTO_ADDR",
+	"FM_RT", "FM_REPLY", "FM_BODY", "FM_BODY_DIGIT",
+};
+
+static const char *const hdr_names[] = {
+	"SORTED", "SIMILAR", "UNRESOLVED", "LOCALPART", "TO_IN_SUBJ", "GATED",
+	"SUBJ_ILLEGAL", "FROM_ILLEGAL", "HEAD_ILLEGAL", "FARAWAY_HDR",
+};
+
+START_TEST(eval_freemail_table)
+{
+	check_hits(fm_names, N_ELEMENTS(fm_names), &fm_cases[_i]);
+}
+END_TEST
+
+START_TEST(eval_header_more_table)
+{
+	check_hits(hdr_names, N_ELEMENTS(hdr_names), &hdr_cases[_i]);
+}
+END_TEST
+
+/* Without any freemail_domains line the plugin is off: nothing hits. */
+START_TEST(eval_freemail_unconfigured)
+{
+	static const char cf[] = "util_rb_tld com\nheader FM_FROM eval:check_freemail_from()\n";
+	static const char msg[] = "From: a@gmail.com\n\nx\n";
+	char dir[4096], path[4200];
+	const char *dirs[1];
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct rules_scratch *scratch;
+	struct msgview *mv;
+	struct rules_hits hits;
+
+	snprintf(dir, sizeof(dir), "%s", ut_testdir());
+	ut_pathf(path, sizeof(path), "%s/50_eval.cf", dir);
+	ut_write_text(path, cf);
+	dirs[0] = dir;
+	rs = rules_load(dirs, 1, &res);
+	ck_assert_ptr_nonnull(rs);
+	scratch = rules_scratch_new(rs);
+	mv = msgview_new(rules_settings(rs), msg, strlen(msg), NULL);
+	rules_match(rs, scratch, mv, 0, &hits);
+	ck_assert_int_eq(hits.hits[rules_find(rs, "FM_FROM")], 0);
+	rules_hits_free(&hits);
+	msgview_free(&mv);
+	rules_scratch_free(&scratch);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
+/* A body of many long lines full of "@": bounded, no crash. */
+START_TEST(eval_freemail_hostile_body)
+{
+	size_t n = 2 * 1024 * 1024;
+	char *msg = malloc(n + 200);
+	struct eval_case c = { "huge body", "x@example.org", NULL, "FM_FROM" };
+	size_t o;
+
+	ck_assert_ptr_nonnull(msg);
+	o = (size_t)sprintf(msg, RCVD "From: a@gmail.com\nTo: a@example.com\n\n");
+	for (size_t i = 0; o < n; i++)
+		msg[o++] = (i % 997 == 996) ? '\n' : (i % 3 == 0 ? '@' : (i % 5 == 0 ? '.' : 'a'));
+	msg[o++] = '\n';
+	msg[o] = '\0';
+	c.message = msg;
+	check_hits(fm_names, N_ELEMENTS(fm_names), &c);
+	free(msg);
+}
+END_TEST
+
+static Suite *
+eval_freemail_suite(void)
+{
+	Suite *s = suite_create("eval_freemail");
+	TCase *tc = ut_tcase(s, "eval_freemail", true);
+
+	tcase_add_loop_test(tc, eval_freemail_table, 0, N_ELEMENTS(fm_cases));
+	tcase_add_loop_test(tc, eval_header_more_table, 0, N_ELEMENTS(hdr_cases));
+	tcase_add_test(tc, eval_freemail_unconfigured);
+	tcase_add_test(tc, eval_freemail_hostile_body);
+	return s;
+}
+
+/* LMTPD_EVAL_CASES_DIR=DIR: write the rule lines and every case to DIR
+ * for tests/tools/sa_eval_cases.py (see test_eval.c). */
+static int
+dump_table(const char *dir, const char *const *names, size_t n_names,
+	   const struct eval_case *table, size_t n, unsigned int *serial)
+{
+	for (size_t i = 0; i < n; i++) {
+		char path[4096];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%03u.eml", dir, *serial);
+		if ((f = fopen(path, "w")) == NULL)
+			return 1;
+		if (table[i].envelope_from != NULL)
+			fprintf(f, "Return-Path: <%s>\n", table[i].envelope_from);
+		fputs(table[i].message, f);
+		if (fclose(f) != 0)
+			return 1;
+		snprintf(path, sizeof(path), "%s/%03u.exp", dir, (*serial)++);
+		if ((f = fopen(path, "w")) == NULL)
+			return 1;
+		for (size_t k = 0; k < n_names; k++)
+			fprintf(f, "%s%s", k > 0 ? " " : "", names[k]);
+		fprintf(f, "|%s|%s", table[i].hits, table[i].name);
+		if (fclose(f) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+dump_cases(const char *dir)
+{
+	unsigned int serial = 0;
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/rules.cf", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		return 1;
+	fprintf(f, "%s%s", rules_cf, header_cf);
+	if (fclose(f) != 0)
+		return 1;
+	return dump_table(dir, fm_names, N_ELEMENTS(fm_names), fm_cases, N_ELEMENTS(fm_cases),
+			  &serial) ||
+	       dump_table(dir, hdr_names, N_ELEMENTS(hdr_names), hdr_cases,
+			  N_ELEMENTS(hdr_cases), &serial);
+}
+
+int
+main(void)
+{
+	const char *dump = getenv("LMTPD_EVAL_CASES_DIR");
+
+	if (dump != NULL)
+		return dump_cases(dump);
+	return ut_run(eval_freemail_suite);
+}
