@@ -328,6 +328,9 @@ static const struct eval_case mime2_cases[] = {
 	{ "8bit text, us-ascii", NULL,
 	  "From: a@example.org\nContent-Type: text/plain; charset=US-ASCII\n\ncaf\xc3\xa9\n",
 	  "ASCII_ILLEGAL ILLEGAL_FIELD" },
+	/* CRLF line ends: the parser drops the CRs, so no illegal CR */
+	{ "crlf text", NULL,
+	  "From: a@example.org\r\nContent-Type: text/plain\r\n\r\nhello\r\nthere\r\n", "" },
 	{ "8bit text, latin-1", NULL,
 	  "From: a@example.org\nContent-Type: text/plain; charset=iso-8859-1\n\ncaf\xe9\n", "" },
 	/* check_abundant_unicode_ratio: &#xHHHH; escapes (upper-case hex)
