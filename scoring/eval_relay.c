@@ -1228,20 +1228,17 @@ rl_is_private(const char *s)
 	return rps(RP_IS_PRIVATE, s);
 }
 
+/* check_for_numeric_helo: an IPv4 HELO among the untrusted relays.  The
+ * Perl also asks that it not be private, but reads $1 after "local $1",
+ * which leaves it undef there (perl warns "uninitialized value $1"): ""
+ * is never private, so every such HELO counts, private ones included. */
 static unsigned int
 rl_check_for_numeric_helo(struct eval_ctx *ctx, const struct eval_call *call)
 {
 	const char *u = msgview_relays(ctx->mv)->str_untrusted;
-	const char *ip;
-	size_t n;
-	char buf[64];
 
 	(void)call;
-	if (u[0] == '\0' || !rps(RP_NUMERIC_HELO, u) || !rp_cap(1, &ip, &n) || n >= sizeof(buf))
-		return 0;
-	memcpy(buf, ip, n);
-	buf[n] = '\0';
-	return !rl_is_private(buf);
+	return u[0] != '\0' && rps(RP_NUMERIC_HELO, u);
 }
 
 static unsigned int
