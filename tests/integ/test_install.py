@@ -1,6 +1,8 @@
 """make install (into a DESTDIR): the programs, the man pages, the sample
-config and the systemd unit land where README says, and the installed
-lmtpd accepts the installed sample config and the unit's paths."""
+config, the sample sieve_before script and the systemd unit land where
+README says, and the installed lmtpd accepts the installed sample config
+and the unit's paths; the installed lmtpd-sieve accepts the sample
+script."""
 import os
 import re
 import subprocess
@@ -56,6 +58,23 @@ def test_make_install_destdir(workdir):
     assert "ExecStart=%s/lmtpd -f -c %s/lmtpd/lmtpd.conf" % (sbindir, sysconfdir) in text
     assert "ExecStartPre=%s/lmtpd -t -c %s/lmtpd/lmtpd.conf" % (sbindir, sysconfdir) in text
     assert not re.search(r"@[a-z_]+@", text), text
+
+    # The sample sieve_before script: valid, and it files a message
+    # scored 5 or more into Junk, the rest stays in INBOX.
+    junk = at(sysconfdir + "/lmtpd/sieve/before.d/10-junk.sieve")
+    assert os.path.isfile(junk)
+    lmtpd_sieve = at(bindir + "/lmtpd-sieve")
+    r = subprocess.run([lmtpd_sieve, junk], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "valid" in r.stdout, r.stdout + r.stderr
+    for score, action in (("7", 'fileinto "Junk"'), ("4", "keep")):
+        msg = os.path.join(workdir, "score-%s.eml" % score)
+        with open(msg, "w") as f:
+            f.write("X-Spam-Score: %s\nFrom: a@example.org\nSubject: s\n\nbody\n" % score)
+        r = subprocess.run([lmtpd_sieve, "-e", "from=a@example.org",
+                            "-e", "to=bob@example.com", junk, msg],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.splitlines()[1].strip().startswith(action), r.stdout
 
     # The installed daemon checks the installed sample config; -n shows
     # the built-in defaults it was configured with.
