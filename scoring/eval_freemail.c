@@ -16,6 +16,10 @@
  * accepts exactly the strings the alternation with its lookarounds does.
  * Not thread-safe (a worker scores one message at a time).
  *
+ * WLBLEval's check_from_in_list and check_replyto_in_list live here too,
+ * with the enlist_addrlist lists they read, as they share
+ * all_from_addrs with check_freemail_from.
+ *
  * One known approximation: SpamAssassin takes body addresses from the
  * mailto: URIs of <a> tags that the text did not also yield; lmtpd's HTML
  * view does not keep the tag of a URI nor the text parser's raw keys, so
@@ -35,6 +39,7 @@
 #include "eval.h"
 #include "msgview.h"
 #include "rules_int.h"
+#include "rules_parse.h"
 #include "strset.h"
 #include "xalloc.h"
 
@@ -130,6 +135,79 @@ eval_freemail_numeric(const char *value, long *out, const char **why_r)
 	return 1;
 }
 
+/* enlist_addrlist's named lists (WLBLEval), in order of first use. */
+struct eval_named_lists {
+	char **names;
+	struct addrlist *lists;
+	size_t n;
+};
+
+void
+eval_named_lists_free(struct eval_named_lists **lists)
+{
+	struct eval_named_lists *l = *lists;
+
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->names[i]);
+		addrlist_free(&l->lists[i]);
+	}
+	free(l->names);
+	free(l->lists);
+	free(l);
+	*lists = NULL;
+}
+
+static const struct addrlist *
+eval_named_list(const struct sa_settings *set, const char *name)
+{
+	const struct eval_named_lists *l = set->named_lists;
+
+	for (size_t i = 0; l != NULL && i < l->n; i++)
+		if (strcmp(l->names[i], name) == 0)
+			return &l->lists[i];
+	return NULL;
+}
+
+/* enlist_addrlist (NAME) glob...: /^ \( (.+?) \) \s+ (.+) \z/sx */
+static int
+eval_enlist_addrlist(struct sa_settings *set, const char *value, const char **why_r)
+{
+	struct eval_named_lists *l;
+	const char *close = NULL;
+	char *name;
+	size_t k;
+
+	if (value[0] != '(' || value[1] == '\0')
+		goto missing;
+	for (const char *p = value + 2; *p != '\0' && close == NULL; p++)
+		if (*p == ')' && eval_freemail_is_space((unsigned char)p[1]) && p[2] != '\0')
+			close = p;
+	if (close == NULL)
+		goto missing;
+	name = xstrndup(value + 1, (size_t)(close - value - 1));
+	if (set->named_lists == NULL)
+		set->named_lists = xcalloc(1, sizeof(*set->named_lists));
+	l = set->named_lists;
+	for (k = 0; k < l->n && strcmp(l->names[k], name) != 0; k++)
+		;
+	if (k == l->n) {
+		l->names = xreallocarray(l->names, l->n + 1, sizeof(*l->names));
+		l->lists = xreallocarray(l->lists, l->n + 1, sizeof(*l->lists));
+		l->names[k] = name;
+		memset(&l->lists[k], 0, sizeof(l->lists[k]));
+		l->n++;
+	} else {
+		free(name);
+	}
+	addrlist_add_words(&l->lists[k], close + 1);
+	return 1;
+missing:
+	*why_r = "missing required value";
+	return -1;
+}
+
 int
 eval_freemail_apply(struct sa_settings *set, const char *key, const char *value,
 		    const char **why_r)
@@ -153,6 +231,8 @@ eval_freemail_apply(struct sa_settings *set, const char *key, const char *value,
 		       strcmp(key, "freemail_whitelist") == 0;
 	const char *p = value;
 
+	if (strcmp(key, "enlist_addrlist") == 0)
+		return eval_enlist_addrlist(set, value, why_r);
 	for (size_t i = 0; i < N_ELEMENTS(numeric); i++)
 		if (strcmp(key, numeric[i].key) == 0) {
 			c = eval_freemail_conf(set);
@@ -792,11 +872,50 @@ out:
 	return hit;
 }
 
+/* WLBLEval's check_from_in_list(NAME): some From-ish address is in the
+ * enlist_addrlist list NAME (here for all_from_addrs). */
+static unsigned int
+eval_check_from_in_list(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	const struct addrlist *l;
+	const struct strlist *from;
+
+	if (call->arg_count < 1 ||
+	    (l = eval_named_list(&ctx->rs->settings, call->args[0])) == NULL)
+		return 0;
+	from = fm_from_addrs(ctx);
+	for (size_t i = 0; i < from->n; i++)
+		if (addrlist_match(l, from->v[i].p, NULL))
+			return 1;
+	return 0;
+}
+
+/* check_replyto_in_list(NAME): the first Reply-To address is listed. */
+static unsigned int
+eval_check_replyto_in_list(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	const struct addrlist *l;
+	struct strlist replyto;
+	unsigned int hit = 0;
+
+	if (call->arg_count < 1 ||
+	    (l = eval_named_list(&ctx->rs->settings, call->args[0])) == NULL)
+		return 0;
+	strlist_init(&replyto);
+	fm_get_list(ctx, "Reply-To:addr", false, &replyto);
+	if (replyto.n > 0 && replyto.v[0].len > 0 && addrlist_match(l, replyto.v[0].p, NULL))
+		hit = 1;
+	strlist_free(&replyto);
+	return hit;
+}
+
 static const struct eval_entry eval_freemail_entries[] = {
 	{ "check_freemail_from", eval_check_freemail_from, false },
 	{ "check_freemail_header", eval_check_freemail_header, false },
 	{ "check_freemail_replyto", eval_check_freemail_replyto, false },
 	{ "check_freemail_body", eval_check_freemail_body, false },
+	{ "check_from_in_list", eval_check_from_in_list, false },
+	{ "check_replyto_in_list", eval_check_replyto_in_list, false },
 };
 
 const struct eval_family eval_family_freemail = {

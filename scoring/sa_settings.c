@@ -40,6 +40,7 @@ sa_settings_free(struct sa_settings *set)
 	free(set->envelope_sender_headers);
 	uri_redirector_free(set);
 	eval_freemail_conf_free(&set->freemail);
+	eval_named_lists_free(&set->named_lists);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -180,7 +181,7 @@ int
 sa_settings_apply(struct sa_settings *set, const char *key, const char *value,
 		  const char **why_r)
 {
-	if (strncmp(key, "freemail_", 9) == 0)
+	if (strncmp(key, "freemail_", 9) == 0 || strcmp(key, "enlist_addrlist") == 0)
 		return eval_freemail_apply(set, key, value, why_r);
 	if (strcmp(key, "util_rb_tld") == 0)
 		return sa_settings_add_words(set->tlds, value);

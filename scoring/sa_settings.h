@@ -12,6 +12,7 @@
 
 struct pcre2_real_code_8;
 struct eval_freemail_conf;
+struct eval_named_lists;
 
 /* One entry of trusted_networks / internal_networks / msa_networks, in
  * SpamAssassin's NetSet syntax ("!" excludes, "1.2.3.4/24", "1.2.", "::1"). */
@@ -54,6 +55,9 @@ struct sa_settings {
 	/* The FreeMail plugin's settings (eval_freemail.c), NULL until a
 	 * freemail_* line is seen. */
 	struct eval_freemail_conf *freemail;
+	/* enlist_addrlist (NAME) ...: the named address lists WLBLEval's
+	 * check_from_in_list reads (eval_freemail.c), NULL when none. */
+	struct eval_named_lists *named_lists;
 };
 
 /* Defaults as in SpamAssassin's Conf.pm; allocates the empty sets. */
@@ -74,10 +78,12 @@ int sa_settings_apply(struct sa_settings *set, const char *key, const char *valu
 		      const char **why_r);
 /* The FreeMail plugin's lines (freemail_domains, freemail_welcomelist,
  * freemail_whitelist, freemail_max_body_emails, ...), into set->freemail;
- * the same return values as sa_settings_apply (eval_freemail.c). */
+ * the same return values as sa_settings_apply; enlist_addrlist too
+ * (eval_freemail.c). */
 int eval_freemail_apply(struct sa_settings *set, const char *key, const char *value,
 			const char **why_r);
 void eval_freemail_conf_free(struct eval_freemail_conf **conf);
+void eval_named_lists_free(struct eval_named_lists **lists);
 /* Parses one NetSet token; -1 on error with *why_r. */
 int sa_netset_add(struct sa_netset *set, const char *token, const char **why_r);
 

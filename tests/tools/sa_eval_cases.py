@@ -36,7 +36,7 @@ print "$n cases, $bad differences\n";
 exit($bad ? 1 : 0);
 '''
 
-PLUGINS = ('Check', 'HeaderEval', 'RelayEval', 'MIMEEval', 'HTMLEval', 'BodyEval', 'FreeMail')
+PLUGINS = ('Check', 'HeaderEval', 'RelayEval', 'MIMEEval', 'HTMLEval', 'BodyEval', 'FreeMail', 'WLBLEval')
 
 
 def main():

@@ -41,7 +41,12 @@ static const char header_cf[] =
 	"header SUBJ_ILLEGAL eval:check_illegal_chars('Subject','0.00','2')\n"
 	"header FROM_ILLEGAL eval:check_illegal_chars('From','0.20','2')\n"
 	"header HEAD_ILLEGAL eval:check_illegal_chars('ALL','0.010','2')\n"
-	"header FARAWAY_HDR eval:check_for_faraway_charset_in_headers()\n";
+	"header FARAWAY_HDR eval:check_for_faraway_charset_in_headers()\n"
+	"enlist_addrlist (SUSP) *@*.top *@example.xyz\n"
+	"enlist_addrlist (SUSP) Boss@Example.org\n"
+	"header IN_LIST eval:check_from_in_list('SUSP')\n"
+	"header REPLYTO_IN_LIST eval:check_replyto_in_list('SUSP')\n"
+	"header NO_LIST eval:check_from_in_list('NOPE')\n";
 
 struct eval_case {
 	const char *name;
@@ -198,6 +203,19 @@ static const struct eval_case hdr_cases[] = {
 	{ "controls in utf-8", NULL,
 	  RCVD "From: a@example.org\nTo: b@example.com\nSubject: caf\xc3\xa9 \x01\x02\n\nx\n",
 	  "SUBJ_ILLEGAL HEAD_ILLEGAL" },
+	/* enlist_addrlist and WLBLEval's check_from_in_list/_replyto_ */
+	{ "from in list", NULL,
+	  RCVD "From: x@Mail.TOP\nTo: b@example.com\n\nx\n", "IN_LIST" },
+	{ "envelope sender in list", "boss@example.org",
+	  RCVD "From: x@example.net\nTo: b@example.com\n\nx\n", "IN_LIST" },
+	{ "first reply-to in list", NULL,
+	  RCVD "From: x@example.net\nReply-To: a@example.xyz, b@example.net\n"
+	  "To: b@example.com\n\nx\n", "REPLYTO_IN_LIST" },
+	{ "second reply-to not looked at", NULL,
+	  RCVD "From: x@example.net\nReply-To: b@example.net, a@example.xyz\n"
+	  "To: b@example.com\n\nx\n", "" },
+	{ "top is not a subdomain glob", NULL,
+	  RCVD "From: x@top\nTo: b@example.com\n\nx\n", "" },
 	{ "ezmlm without received", NULL,
 	  "Mailing-List: contact list-help@example.org; run by ezmlm\n"
 	  "From: a@example.org\nTo: b@example.com\n\nx\n", "GATED" },
@@ -257,7 +275,8 @@ static const char *const fm_names[] = {
 
 static const char *const hdr_names[] = {
 	"SORTED", "SIMILAR", "UNRESOLVED", "LOCALPART", "TO_IN_SUBJ", "GATED",
-	"SUBJ_ILLEGAL", "FROM_ILLEGAL", "HEAD_ILLEGAL", "FARAWAY_HDR",
+	"SUBJ_ILLEGAL", "FROM_ILLEGAL", "HEAD_ILLEGAL", "FARAWAY_HDR", "IN_LIST",
+	"REPLYTO_IN_LIST", "NO_LIST",
 };
 
 START_TEST(eval_freemail_table)
