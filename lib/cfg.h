@@ -43,6 +43,7 @@ struct lmtpd_config {
 	char *rules_dir;		/* comma list, "" = no scoring */
 	char *spam_prefs;		/* template: %h %u %n %d */
 	bool spam_report;		/* add X-Spam-Report */
+	bool bayes_per_user;		/* a Bayes database per user, else site-wide */
 	char *sieve_script;		/* template: %h %u %n %d */
 	char *sieve_before;		/* file or folder, "" = none */
 	char *sieve_after;		/* file or folder, "" = none */

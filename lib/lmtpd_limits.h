@@ -34,5 +34,15 @@
 #define CFG_LINE_MAX		8192
 /* Longest expanded path (home, Maildir). */
 #define MAIL_PATH_MAX		1024
+/* Bayes: the longest token stored (bytes, its "H*Ad:"-style prefix
+ * included; longer ones are cut), and the distinct tokens taken from one
+ * message (SpamAssassin takes up to 50000 body, 10000 URI and 10000 header
+ * tokens).  A learn is one transaction locking every database page it
+ * touches, so this also bounds its locks; headers come first, then URIs,
+ * then body words. */
+#define BAYES_TOKEN_MAX		64
+#define BAYES_TOKENS_MAX	3000
+/* Users' names in per-user Bayes database file names (bytes). */
+#define BAYES_USER_MAX		200
 
 #endif

@@ -199,7 +199,7 @@ pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
 			struct score_result res;
 			char shown[32];
 
-			scoring_msg_total(sc, sm, prefs, &res);
+			scoring_msg_total(sc, sm, prefs, r->user, &res);
 			is_spam = res.is_spam;
 			scoring_headers(sc, &res, &spam);
 			score_format(&res, shown, sizeof(shown));

@@ -375,6 +375,7 @@ static const struct eval_family *const eval_families[] = {
 	&eval_family_freemail,
 	&eval_family_relay,
 	&eval_family_body,
+	&eval_family_bayes,
 };
 
 static const struct eval_entry *

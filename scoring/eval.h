@@ -28,6 +28,10 @@ struct eval_ctx {
 	struct eval_freemail_state *freemail;
 	struct eval_relay_state *relay;
 	struct eval_body_state *body;
+	/* The Bayes probability for this recipient (score.c sets it; Bayes
+	 * off or not trained enough: bayes_active false). */
+	bool bayes_active;
+	double bayes_prob;
 };
 
 /* One function of a family: what `eval:name(...)` calls. */
@@ -54,6 +58,7 @@ extern const struct eval_family eval_family_html;
 extern const struct eval_family eval_family_freemail;
 extern const struct eval_family eval_family_relay;
 extern const struct eval_family eval_family_body;
+extern const struct eval_family eval_family_bayes;
 void eval_mime_state_free(struct eval_mime_state **state);
 void eval_freemail_state_free(struct eval_freemail_state **state);
 void eval_relay_state_free(struct eval_relay_state **state);

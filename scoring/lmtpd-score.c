@@ -32,15 +32,14 @@
 #include "buf.h"
 #include "cfg.h"
 #include "log.h"
+#include "msgsource.h"
 #include "msgview.h"
 #include "rules.h"
 #include "score.h"
 #include "scoring.h"
 #include "xalloc.h"
 
-/* Largest message read from stdin or a file (matches the daemon's
- * default max_message_size). */
-#define SCORE_INPUT_MAX (50ULL * 1024 * 1024)
+#define SCORE_INPUT_MAX MSGSOURCE_INPUT_MAX
 
 struct options {
 	const char *config;
@@ -70,37 +69,6 @@ static void
 warn_line(const char *msg)
 {
 	fprintf(stderr, "lmtpd-score: warning: %s\n", msg);
-}
-
-static int
-read_fd(int fd, struct buf *out)
-{
-	char chunk[65536];
-	ssize_t n;
-
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (buf_append(out, chunk, (size_t)n) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-read_file(const char *path, struct buf *out)
-{
-	FILE *f = fopen(path, "rb");
-	int ret;
-
-	if (f == NULL)
-		return -1;
-	ret = read_fd(fileno(f), out);
-	fclose(f);
-	return ret;
 }
 
 static bool opt_hits;
@@ -151,72 +119,25 @@ print_line(const struct scoring *sc, const char *name, const char *data, size_t 
 	score_result_free(&r);
 }
 
-/* One path: a Maildir, an mbox (several "From " separated messages) or a
- * single message.  Returns -1 if it could not be read. */
+static int
+score_one(const char *name, const char *data, size_t len, void *ctx)
+{
+	print_line(ctx, name, data, len);
+	return 0;
+}
+
+static void
+score_error(const char *path, const char *why)
+{
+	fprintf(stderr, "lmtpd-score: %s: %s\n", path, why);
+}
+
+/* One path: a Maildir, an mbox or a single message.  Returns -1 if it
+ * could not be read. */
 static int
 score_path(const struct scoring *sc, const char *path)
 {
-	struct stat st;
-	struct buf b;
-	int status = 0;
-
-	if (stat(path, &st) < 0) {
-		fprintf(stderr, "lmtpd-score: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		static const char *const subs[] = { "cur", "new" };
-
-		for (size_t s = 0; s < 2; s++) {
-			char dir[4096];
-			struct dirent **names;
-			int n;
-
-			snprintf(dir, sizeof(dir), "%s/%s", path, subs[s]);
-			n = scandir(dir, &names, NULL, alphasort);
-			if (n < 0)
-				continue;
-			for (int i = 0; i < n; i++) {
-				char file[8192];
-
-				if (names[i]->d_name[0] != '.') {
-					snprintf(file, sizeof(file), "%s/%s", dir,
-						 names[i]->d_name);
-					if (score_path(sc, file) < 0)
-						status = -1;
-				}
-				free(names[i]);
-			}
-			free(names);
-		}
-		return status;
-	}
-	buf_init(&b, SCORE_INPUT_MAX);
-	if (read_file(path, &b) < 0) {
-		fprintf(stderr, "lmtpd-score: %s: %s\n", path,
-			errno == EMSGSIZE ? "message too large" : strerror(errno));
-		buf_free(&b);
-		return -1;
-	}
-	{
-		struct scoring_mbox mb;
-		const char *msg;
-		size_t len;
-		unsigned int count = scoring_mbox_count(b.data != NULL ? b.data : "", b.len);
-
-		scoring_mbox_init(&mb, b.data != NULL ? b.data : "", b.len);
-		for (unsigned int i = 1; scoring_mbox_next(&mb, &msg, &len); i++) {
-			char name[8192];
-
-			if (count > 1)
-				snprintf(name, sizeof(name), "%s:%u", path, i);
-			else
-				snprintf(name, sizeof(name), "%s", path);
-			print_line(sc, name, msg, len);
-		}
-	}
-	buf_free(&b);
-	return status;
+	return msgsource_walk(path, score_one, (void *)sc, score_error);
 }
 
 /* -j N: N processes take every N-th path; each prints its own lines. */
@@ -276,7 +197,7 @@ score_stdin(const struct scoring *sc, const struct options *o)
 	int status;
 
 	buf_init(&in, SCORE_INPUT_MAX);
-	if (read_fd(STDIN_FILENO, &in) < 0) {
+	if (msgsource_read_fd(STDIN_FILENO, &in) < 0) {
 		fprintf(stderr, "lmtpd-score: stdin: %s\n",
 			errno == EMSGSIZE ? "message too large" : strerror(errno));
 		return 2;
@@ -364,6 +285,15 @@ main(int argc, char **argv)
 	if (sc == NULL) {
 		cfg_free(&cfg);
 		return 2;
+	}
+	{
+		/* Bayes only reads here, and only a database lmtpd-learn or
+		 * the daemon made: scoring a file never creates state_dir. */
+		char path[4096];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/bayes_toks.db", cfg->state_dir);
+		scoring_set_bayes(sc, !o.lint && !o.list_rules && stat(path, &st) == 0, false);
 	}
 	if (o.lint)
 		status = scoring_lint_errors(sc) > 0 ? 1 : 0;

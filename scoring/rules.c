@@ -677,7 +677,7 @@ rules_load(const char *const *dirs, size_t dir_count, struct rules_load_result *
 	strlist_free(&b.replace_rules);
 	free(b.replace_start);
 	free(b.replace_end);
-	strlist_free(&b.bayes_settings);
+	rs->bayes_settings = b.bayes_settings;
 	/* Rule definitions point at interned file names. */
 	rs->paths = b.paths;
 	return rs;
@@ -725,6 +725,7 @@ rules_free(struct ruleset **rsp)
 		pcre2_match_context_free_32(rs->match_ctx32);
 	sa_settings_free(&rs->settings);
 	strlist_free(&rs->paths);
+	strlist_free(&rs->bayes_settings);
 	free(rs);
 	*rsp = NULL;
 }

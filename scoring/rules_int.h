@@ -145,6 +145,8 @@ struct ruleset {
 	struct sa_settings settings;
 	double required_score;
 	bool use_bayes;
+	/* bayes_* lines as key, value pairs, read by bayes.c */
+	struct strlist bayes_settings;
 	struct addrlist lists[ADDRLIST_KIND_COUNT];
 
 	struct header_request *header_requests;

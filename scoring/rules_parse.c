@@ -52,10 +52,13 @@ static const char *const rules_plugins[] = {
 	 * HeaderEval rules (HEADER_FROM_DIFFERENT_DOMAINS).  The FreeMail
 	 * functions themselves are not implemented yet: skipped, --lint. */
 	"Mail::SpamAssassin::Plugin::FreeMail",
+	/* the classifier (bayes.c) and its check_bayes (eval_bayes.c) */
+	"Mail::SpamAssassin::Plugin::Bayes",
 };
 
 /* "can(...)" answers: Conf features of the rule language lmtpd supports. */
 static const char *const rules_can[] = {
+	"Mail::SpamAssassin::Conf::feature_bayes_stopwords",
 	"Mail::SpamAssassin::Conf::feature_originating_ip_headers",
 	"Mail::SpamAssassin::Conf::feature_dns_local_ports_permit_avoid",
 	"Mail::SpamAssassin::Conf::feature_yesno_takes_args",
@@ -733,7 +736,7 @@ rules_directive(struct rules_parser *ps, const char *key, char *value)
 	} else if (strcmp(key, "replace_end") == 0) {
 		free(b->replace_end);
 		b->replace_end = xstrdup(value);
-	} else if (strncmp(key, "bayes_", 6) == 0 && strcmp(key, "bayes_ignore_header") != 0) {
+	} else if (strncmp(key, "bayes_", 6) == 0) {
 		/* Bayes settings are read by the Bayes classifier. */
 		strlist_add(&b->bayes_settings, key, strlen(key));
 		strlist_add(&b->bayes_settings, value, strlen(value));

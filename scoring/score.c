@@ -250,12 +250,117 @@ score_compute(const struct ruleset *rs, const struct rules_hits *hits,
 	      struct msgview *mv, const struct score_prefs *prefs,
 	      struct score_result *out)
 {
+	score_compute_bayes(rs, hits, mv, prefs, -1, out);
+}
+
+/* _get_autolearn_testtype: 1 head, 2 body, 3 meta, 0 neither. */
+static int
+score_autolearn_type(const struct rule *r)
+{
+	enum rule_type t = r->eval != NULL ? r->eval->type : r->type;
+
+	switch (t) {
+	case RULE_HEADER:
+		return 1;
+	case RULE_BODY:
+	case RULE_RAWBODY:
+	case RULE_URI:
+		return 2;
+	case RULE_META:
+		return 3;
+	default:
+		return 0;
+	}
+}
+
+static double
+score_round3(double v)
+{
+	char tmp[64];
+
+	snprintf(tmp, sizeof(tmp), "%0.3f", v);
+	return strtod(tmp, NULL);
+}
+
+static void
+score_autolearn_points(const struct ruleset *rs, const struct score_prefs *prefs,
+		       int set, struct score_result *out)
+{
+	int base = set & ~2;
+	double points = 0;
+
+	for (size_t k = 0; k < out->hit_count; k++) {
+		const struct rule *r = &rs->rules[out->hits[k].rule];
+		double sc;
+		int type;
+
+		if (r->tflags & (TFLAG_NOAUTOLEARN | TFLAG_USERCONF))
+			continue;
+		if (r->tflags & TFLAG_LEARN) {
+			out->learned_points += score_of(rs, prefs, out->hits[k].rule, set);
+			continue;
+		}
+		sc = score_of(rs, prefs, out->hits[k].rule, base);
+		if (sc == 0)
+			continue;
+		type = (r->tflags & TFLAG_AUTOLEARN_BODY) ? 2 : score_autolearn_type(r);
+		if (type == 1)
+			out->head_points += sc;
+		else if (type == 2)
+			out->body_points += sc;
+		else if (type == 3 && r->meta != NULL) {
+			const size_t *deps;
+			size_t n = meta_deps(r->meta, &deps);
+			unsigned int dh = 0, db = 0;
+
+			for (size_t d = 0; d < n; d++) {
+				int dt = score_autolearn_type(&rs->rules[deps[d]]);
+
+				if (dt == 1)
+					dh++;
+				else if (dt == 2)
+					db++;
+			}
+			if (dh + db > 0) {
+				out->head_points += score_round3(sc * dh / (dh + db));
+				out->body_points += score_round3(sc * db / (dh + db));
+			}
+		}
+		points += sc;
+	}
+	out->autolearn_points = score_round3(points);
+}
+
+int
+score_autolearn_verdict(const struct score_result *r, double min, double max)
+{
+	if (r->autolearn_points < min) {
+		/* ham, unless the learner said spam */
+		if (r->learned_points > 1.0 || r->is_spam)
+			return -1;
+		return 0;
+	}
+	if (r->autolearn_points < max)
+		return -1;
+	if (r->body_points < 3 || r->head_points < 3 || r->learned_points < -1.0 ||
+	    !r->is_spam)
+		return -1;
+	return 1;
+}
+
+void
+score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
+		    struct msgview *mv, const struct score_prefs *prefs,
+		    double bayes_prob, struct score_result *out)
+{
 	double *values = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*values));
-	int set = 0;	/* no Bayes, no network tests */
+	/* no network tests; set 2 while Bayes answers */
+	int set = bayes_prob >= 0 ? 2 : 0;
 	struct eval_ctx ctx;
 	double total = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->bayes_prob = bayes_prob;
 	out->score_set = set;
 	out->autolearn = "no";
 	out->time_limit_exceeded = hits->time_limit_exceeded;
@@ -264,6 +369,8 @@ score_compute(const struct ruleset *rs, const struct rules_hits *hits,
 			values[i] = hits->hits[i];
 	/* Evals reading the user's lists. */
 	eval_ctx_init(&ctx, rs, mv, prefs != NULL && prefs->have_lists ? prefs->lists : NULL);
+	ctx.bayes_active = bayes_prob >= 0;
+	ctx.bayes_prob = bayes_prob;
 	for (size_t k = 0; k < rs->eval_count; k++) {
 		size_t i = rs->eval_rules[k];
 		const struct rule *r = &rs->rules[i];
@@ -312,6 +419,7 @@ score_compute(const struct ruleset *rs, const struct rules_hits *hits,
 	out->required = prefs != NULL && prefs->have_required ? prefs->required
 							       : rs->required_score;
 	out->is_spam = out->score >= out->required;
+	score_autolearn_points(rs, prefs, set, out);
 }
 
 void

@@ -41,12 +41,29 @@ struct score_result {
 	const char *autolearn;	/* "no", "ham", "spam", "disabled", ... */
 	int score_set;
 	bool time_limit_exceeded;
+	/* PerMsgStatus::_get_autolearn_points: the hits rescored without
+	 * Bayes (set & ~2), rules with tflags learn, noautolearn and userconf
+	 * left out; head and body points by rule type (metas split by their
+	 * dependencies); learned_points: the tflags learn rules (BAYES_*). */
+	double autolearn_points, head_points, body_points, learned_points;
+	double bayes_prob;	/* -1 when Bayes did not answer */
 };
 
 /* Totals hits for one recipient (prefs may be NULL: site settings). */
 void score_compute(const struct ruleset *rs, const struct rules_hits *hits,
 		   struct msgview *mv, const struct score_prefs *prefs,
 		   struct score_result *out);
+/* The same with the Bayes probability of the message for this recipient
+ * (bayes_prob < 0: Bayes is off or cannot answer): while it answers, score
+ * set 2 applies and check_bayes (the BAYES_* rules) sees it. */
+void score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
+			 struct msgview *mv, const struct score_prefs *prefs,
+			 double bayes_prob, struct score_result *out);
+/* AutoLearnThreshold's verdict on a result: 1 learn as spam, 0 as ham,
+ * -1 neither (between the thresholds, too few head or body points, the
+ * learner disagreeing, or the verdict not matching is_spam). */
+int score_autolearn_verdict(const struct score_result *r, double threshold_nonspam,
+			    double threshold_spam);
 void score_result_free(struct score_result *r);
 
 /* "5.7" as SpamAssassin prints it (a ham just below the threshold prints

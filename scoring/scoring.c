@@ -9,11 +9,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bayes.h"
 #include "cfg.h"
 #include "log.h"
 #include "message.h"
 #include "msgview.h"
 #include "rules.h"
+#include "rules_int.h"
 #include "scoring.h"
 #include "xalloc.h"
 
@@ -30,13 +32,32 @@ struct scoring {
 	char *home_template;
 	char *prefs_template;
 	bool report;
+	/* Bayes: NULL when use_bayes is 0; opened on first use in each
+	 * process */
+	struct bayes_settings bayes_settings;
+	struct bayes *bayes;
+	bool bayes_on, autolearn_on, per_user;
 };
 
 struct scoring_msg {
 	char *copy;		/* the message without X-Spam-*, when needed */
+	const char *data;	/* what the views see */
+	size_t len;
 	struct msgview *mv;
 	struct rules_hits hits;
+	bool have_tokens;
+	struct bayes_tokens tokens;
+	/* with one site-wide database every recipient gets the first
+	 * recipient's answer (autolearn must not change it midway) */
+	bool have_prob;
+	double prob;
 };
+
+static void
+scoring_bayes_warning(const char *msg)
+{
+	log_warn("rules: %s", msg);
+}
 
 static char **
 scoring_split_dirs(const char *list, size_t *count_r)
@@ -94,6 +115,14 @@ scoring_new(const struct lmtpd_config *cfg, const char *rules_override, FILE *li
 	sc->home_template = xstrdup(cfg->home);
 	sc->prefs_template = xstrdup(cfg->spam_prefs);
 	sc->report = cfg->spam_report;
+	if (sc->rs->use_bayes) {
+		bayes_settings_init(&sc->bayes_settings, &sc->rs->bayes_settings,
+				    lint_out != NULL ? NULL : scoring_bayes_warning);
+		sc->bayes = bayes_new(&sc->bayes_settings, cfg->state_dir, cfg->bayes_per_user);
+		sc->per_user = cfg->bayes_per_user;
+		sc->bayes_on = true;
+		sc->autolearn_on = sc->bayes_settings.auto_learn;
+	}
 	scoring_after_fork(sc);
 	return sc;
 }
@@ -106,6 +135,9 @@ scoring_free(struct scoring **scp)
 	if (sc == NULL)
 		return;
 	rules_scratch_free(&sc->scratch);
+	bayes_free(&sc->bayes);
+	if (sc->rs != NULL && sc->rs->use_bayes)
+		bayes_settings_free(&sc->bayes_settings);
 	rules_free(&sc->rs);
 	rules_load_result_free(&sc->load);
 	free(sc->hostname);
@@ -122,6 +154,47 @@ scoring_after_fork(struct scoring *sc)
 	 * written during matches; each process gets its own. */
 	rules_scratch_free(&sc->scratch);
 	sc->scratch = rules_scratch_new(sc->rs);
+	if (sc->bayes != NULL)
+		bayes_after_fork(sc->bayes);
+}
+
+void
+scoring_set_bayes(struct scoring *sc, bool use, bool autolearn)
+{
+	sc->bayes_on = use && sc->bayes != NULL;
+	sc->autolearn_on = sc->bayes_on && autolearn && sc->bayes_settings.auto_learn;
+}
+
+struct bayes *
+scoring_bayes(const struct scoring *sc)
+{
+	return sc->bayes;
+}
+
+const struct bayes_settings *
+scoring_bayes_settings(const struct scoring *sc)
+{
+	return &sc->bayes_settings;
+}
+
+void
+scoring_tokenize(const struct scoring *sc, const char *data, size_t len,
+		 struct bayes_tokens *out)
+{
+	struct msgview *mv = msgview_new(rules_settings(sc->rs), data, len, NULL);
+
+	bayes_tokenize(&sc->bayes_settings, mv, data, len, out);
+	msgview_free(&mv);
+}
+
+const struct bayes_tokens *
+scoring_msg_tokens(const struct scoring *sc, struct scoring_msg *msg)
+{
+	if (!msg->have_tokens) {
+		bayes_tokenize(&sc->bayes_settings, msg->mv, msg->data, msg->len, &msg->tokens);
+		msg->have_tokens = true;
+	}
+	return &msg->tokens;
 }
 
 const struct ruleset *
@@ -238,6 +311,8 @@ scoring_msg_new(const struct scoring *sc, const char *data, size_t len,
 			len = total;
 		}
 	}
+	m->data = data;
+	m->len = len;
 	m->mv = msgview_new(rules_settings(sc->rs), data, len, envelope_from);
 	rules_match(sc->rs, sc->scratch, m->mv, SCORING_TIME_LIMIT, &m->hits);
 	if (m->hits.time_limit_exceeded)
@@ -254,6 +329,8 @@ scoring_msg_free(struct scoring_msg **mp)
 	if (m == NULL)
 		return;
 	rules_hits_free(&m->hits);
+	if (m->have_tokens)
+		bayes_tokens_free(&m->tokens);
 	msgview_free(&m->mv);
 	free(m->copy);
 	free(m);
@@ -262,9 +339,41 @@ scoring_msg_free(struct scoring_msg **mp)
 
 void
 scoring_msg_total(const struct scoring *sc, struct scoring_msg *msg,
-		  const struct score_prefs *prefs, struct score_result *out)
+		  const struct score_prefs *prefs, const char *user,
+		  struct score_result *out)
 {
-	score_compute(sc->rs, &msg->hits, msg->mv, prefs, out);
+	double prob = -1;
+	int verdict;
+	enum bayes_learn_result lr;
+
+	if (!sc->bayes_on) {
+		score_compute(sc->rs, &msg->hits, msg->mv, prefs, out);
+		return;
+	}
+	/* A database problem only costs this message its Bayes rules
+	 * (logged by bayes.c). */
+	if (msg->have_prob && !sc->per_user)
+		prob = msg->prob;
+	else {
+		if (bayes_classify(sc->bayes, user, scoring_msg_tokens(sc, msg), &prob) != 1)
+			prob = -1;
+		msg->have_prob = true;
+		msg->prob = prob;
+	}
+	score_compute_bayes(sc->rs, &msg->hits, msg->mv, prefs, prob, out);
+	if (!sc->autolearn_on) {
+		out->autolearn = sc->bayes_settings.auto_learn ? "no" : "disabled";
+		return;
+	}
+	verdict = score_autolearn_verdict(out, sc->bayes_settings.auto_learn_threshold_nonspam,
+					  sc->bayes_settings.auto_learn_threshold_spam);
+	if (verdict < 0)
+		return;
+	if (bayes_learn(sc->bayes, user, &msg->tokens, verdict ? BAYES_SPAM : BAYES_HAM,
+			false, &lr) < 0)
+		out->autolearn = "failed";
+	else
+		out->autolearn = verdict ? "spam" : "ham";
 }
 
 const struct rules_hits *
@@ -280,7 +389,7 @@ scoring_score_message(const struct scoring *sc, const char *data, size_t len,
 {
 	struct scoring_msg *m = scoring_msg_new(sc, data, len, envelope_from);
 
-	scoring_msg_total(sc, m, prefs, out);
+	scoring_msg_total(sc, m, prefs, NULL, out);
 	scoring_msg_free(&m);
 }
 

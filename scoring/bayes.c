@@ -1,0 +1,492 @@
+/* bayes: the settings, the arithmetic and the per-process front end.
+ *
+ * The arithmetic is SpamAssassin's: Robinson's f(w) with s = 0.030 and
+ * x = 0.538 for each token (_compute_prob_for_all_tokens), the 150
+ * strongest tokens of strength >= 0.346, combined with Fisher's
+ * chi-square method (Bayes/CombineChi.pm, frexp rescaling included).
+ *
+ * The front end opens the Berkeley DB environment under state_dir on first
+ * use and keeps the site-wide store and the last user's store open.  A
+ * database error closes everything and is logged; the next message tries
+ * again, so a broken or busy database costs Bayes, never mail. */
+#include "config.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "bayes.h"
+#include "dbenv.h"
+#include "log.h"
+#include "strset.h"
+#include "xalloc.h"
+
+#define BAYES_LN2 0.69314718055994530942
+
+/* ---- settings ---- */
+
+static bool
+settings_uint(const char *v, unsigned int *out)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+
+	if (*v == '\0' || *v == '-' || *end != '\0' || n > 100000000UL)
+		return false;
+	*out = (unsigned int)n;
+	return true;
+}
+
+static bool
+settings_double(const char *v, double *out)
+{
+	char *end;
+	double d = strtod(v, &end);
+
+	if (*v == '\0' || *end != '\0' || !isfinite(d))
+		return false;
+	*out = d;
+	return true;
+}
+
+static bool
+settings_bool(const char *v, bool *out)
+{
+	if (strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0)
+		*out = true;
+	else if (strcmp(v, "0") == 0 || strcasecmp(v, "no") == 0 ||
+		 strcasecmp(v, "false") == 0)
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+static void
+settings_warn(void (*warn)(const char *), const char *key, const char *why)
+{
+	char msg[300];
+
+	if (warn == NULL)
+		return;
+	snprintf(msg, sizeof(msg), "%s: %s", key, why);
+	warn(msg);
+}
+
+void
+bayes_settings_init(struct bayes_settings *s, const struct strlist *pairs,
+		    void (*warn)(const char *))
+{
+	/* bayes_stopword_xx patterns by language, and the enabled ones */
+	struct strlist langs, words;
+	char *enabled = xstrdup("en");
+
+	memset(s, 0, sizeof(*s));
+	s->min_spam_num = 200;
+	s->min_ham_num = 200;
+	s->auto_learn = true;
+	s->auto_learn_threshold_nonspam = 0.1;
+	s->auto_learn_threshold_spam = 12.0;
+	s->use_hapaxes = true;
+	s->max_token_length = 15;
+	s->auto_expire = true;
+	s->expiry_max_db_size = 150000;
+	s->ignore_headers = strset_new();
+	strlist_init(&langs);
+	strlist_init(&words);
+	for (size_t i = 0; pairs != NULL && i + 1 < pairs->n; i += 2) {
+		const char *k = pairs->v[i].p, *v = pairs->v[i + 1].p;
+		bool ok = true;
+
+		if (strcmp(k, "bayes_min_spam_num") == 0)
+			ok = settings_uint(v, &s->min_spam_num);
+		else if (strcmp(k, "bayes_min_ham_num") == 0)
+			ok = settings_uint(v, &s->min_ham_num);
+		else if (strcmp(k, "bayes_auto_learn") == 0)
+			ok = settings_bool(v, &s->auto_learn);
+		else if (strcmp(k, "bayes_auto_learn_threshold_nonspam") == 0)
+			ok = settings_double(v, &s->auto_learn_threshold_nonspam);
+		else if (strcmp(k, "bayes_auto_learn_threshold_spam") == 0)
+			ok = settings_double(v, &s->auto_learn_threshold_spam);
+		else if (strcmp(k, "bayes_use_hapaxes") == 0)
+			ok = settings_bool(v, &s->use_hapaxes);
+		else if (strcmp(k, "bayes_max_token_length") == 0)
+			ok = settings_uint(v, &s->max_token_length) && s->max_token_length >= 3;
+		else if (strcmp(k, "bayes_auto_expire") == 0)
+			ok = settings_bool(v, &s->auto_expire);
+		else if (strcmp(k, "bayes_expiry_max_db_size") == 0)
+			ok = settings_uint(v, &s->expiry_max_db_size) &&
+			     s->expiry_max_db_size >= 1000;
+		else if (strcmp(k, "bayes_ignore_header") == 0) {
+			char *copy = xstrdup(v), *save = NULL;
+
+			for (char *w = strtok_r(copy, " \t", &save); w != NULL;
+			     w = strtok_r(NULL, " \t", &save)) {
+				for (char *c = w; *c != '\0'; c++)
+					*c = (char)tolower((unsigned char)*c);
+				(void)strset_add(s->ignore_headers, w, strlen(w));
+			}
+			free(copy);
+		} else if (strcmp(k, "bayes_stopword_languages") == 0) {
+			free(enabled);
+			enabled = xstrdup(v);
+		} else if (strncmp(k, "bayes_stopword_", 15) == 0 && strlen(k) == 17) {
+			/* a later line for a language replaces the earlier */
+			for (size_t j = 0; j < langs.n; j++)
+				if (strcmp(langs.v[j].p, k + 15) == 0)
+					langs.v[j].p[0] = '\0';
+			strlist_add(&langs, k + 15, 2);
+			strlist_add(&words, v, strlen(v));
+		}
+		/* other bayes_* settings (paths, journal, store modules) have no
+		 * meaning here */
+		if (!ok)
+			settings_warn(warn, k, "invalid value, default kept");
+	}
+	if (strcmp(enabled, "disable") != 0) {
+		char *save = NULL;
+
+		for (char *w = strtok_r(enabled, " ,\t", &save); w != NULL;
+		     w = strtok_r(NULL, " ,\t", &save)) {
+			bool found = false;
+
+			for (size_t j = langs.n; j-- > 0;) {
+				char *pat;
+				pcre2_code *re;
+				int err;
+				PCRE2_SIZE off;
+
+				if (strcasecmp(langs.v[j].p, w) != 0)
+					continue;
+				found = true;
+				/* SpamAssassin compiles '^(?i)'.$re.'$' */
+				pat = xasprintf("^(?i)%s$", words.v[j].p);
+				re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, 0,
+						   &err, &off, NULL);
+				free(pat);
+				if (re == NULL) {
+					settings_warn(warn, "bayes_stopword", "does not compile");
+					break;
+				}
+				(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+				s->stopwords = xreallocarray(s->stopwords, s->stopword_count + 1,
+							     sizeof(*s->stopwords));
+				s->stopwords[s->stopword_count++] = re;
+				break;
+			}
+			if (!found && pairs != NULL && pairs->n > 0)
+				settings_warn(warn, "bayes_stopword_languages",
+					      "a language without stopwords");
+		}
+	}
+	free(enabled);
+	strlist_free(&langs);
+	strlist_free(&words);
+}
+
+void
+bayes_settings_free(struct bayes_settings *s)
+{
+	strset_free(&s->ignore_headers);
+	for (size_t i = 0; i < s->stopword_count; i++)
+		pcre2_code_free(s->stopwords[i]);
+	free(s->stopwords);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- arithmetic ---- */
+
+bool
+bayes_token_prob(uint32_t s, uint32_t n, uint32_t ns, uint32_t nn, bool use_hapaxes,
+		 double *prob_r)
+{
+	double prob, robn;
+	unsigned int threshold = use_hapaxes ? 1 : 2;
+
+	if (ns == 0 || nn == 0 || (uint64_t)s + n < threshold)
+		return false;
+	prob = ((double)s * nn) / ((double)n * ns + (double)s * nn);
+	robn = (double)s + n;
+	*prob_r = (BAYES_FW_S * BAYES_FW_X + robn * prob) / (BAYES_FW_S + robn);
+	return true;
+}
+
+double
+bayes_chi2q(double x2, size_t halfv)
+{
+	double m = x2 / 2.0, sum, term;
+
+	sum = term = exp(-m);
+	for (size_t i = 1; i < halfv; i++) {
+		term *= m / (double)i;
+		sum += term;
+	}
+	return sum < 1.0 ? sum : 1.0;
+}
+
+double
+bayes_combine(uint32_t ns, uint32_t nn, const double *probs, size_t n)
+{
+	double S, H;
+	int Sexp = 0, Hexp = 0;
+
+	if (n == 0 || (uint64_t)ns + nn == 0)
+		return -1;
+	S = (double)ns / ((double)ns + nn);
+	H = (double)nn / ((double)ns + nn);
+	for (size_t i = 0; i < n; i++) {
+		S *= 1.0 - probs[i];
+		H *= probs[i];
+		if (S < 1e-200) {
+			int e;
+
+			S = frexp(S, &e);
+			Sexp += e;
+		}
+		if (H < 1e-200) {
+			int e;
+
+			H = frexp(H, &e);
+			Hexp += e;
+		}
+	}
+	S = log(S) + Sexp * BAYES_LN2;
+	H = log(H) + Hexp * BAYES_LN2;
+	S = 1.0 - bayes_chi2q(-2.0 * S, n);
+	H = 1.0 - bayes_chi2q(-2.0 * H, n);
+	return ((S - H) + 1.0) / 2.0;
+}
+
+struct strength {
+	double prob, strength;
+};
+
+static int
+strength_cmp(const void *a, const void *b)
+{
+	const struct strength *x = a, *y = b;
+
+	return (x->strength < y->strength) - (x->strength > y->strength);
+}
+
+bool
+bayes_score_counts(const struct bayes_settings *s, const struct bayes_totals *tot,
+		   const struct bayes_counts *counts, size_t n, double *prob_r)
+{
+	struct strength *st = xcalloc(n > 0 ? n : 1, sizeof(*st));
+	double *probs;
+	size_t m = 0, used = 0;
+	double r;
+
+	for (size_t i = 0; i < n; i++) {
+		double p;
+
+		if (!bayes_token_prob(counts[i].spam, counts[i].ham, tot->nspam, tot->nham,
+				      s->use_hapaxes, &p))
+			continue;
+		st[m].prob = p;
+		st[m].strength = fabs(p - 0.5);
+		m++;
+	}
+	qsort(st, m, sizeof(*st), strength_cmp);
+	if (m > BAYES_N_SIGNIFICANT)
+		m = BAYES_N_SIGNIFICANT;
+	probs = xcalloc(m > 0 ? m : 1, sizeof(*probs));
+	for (size_t i = 0; i < m; i++)
+		if (st[i].strength >= BAYES_MIN_PROB_STRENGTH)
+			probs[used++] = st[i].prob;
+	free(st);
+	r = bayes_combine(tot->nspam, tot->nham, probs, used);
+	free(probs);
+	if (r < 0)
+		return false;
+	*prob_r = r;
+	return true;
+}
+
+/* ---- front end ---- */
+
+struct bayes {
+	const struct bayes_settings *s;
+	char *state_dir;
+	bool per_user;
+	struct db_env *env;
+	struct bayes_store *site;
+	struct bayes_store *user_store;
+	char *user;		/* whose user_store is open */
+	time_t next_try;	/* after an open failure, wait a little */
+};
+
+struct bayes *
+bayes_new(const struct bayes_settings *s, const char *state_dir, bool per_user)
+{
+	struct bayes *b = xcalloc(1, sizeof(*b));
+
+	b->s = s;
+	b->state_dir = xstrdup(state_dir);
+	b->per_user = per_user;
+	return b;
+}
+
+static void
+bayes_close_all(struct bayes *b)
+{
+	bayes_store_close(&b->site);
+	bayes_store_close(&b->user_store);
+	free(b->user);
+	b->user = NULL;
+	db_env_close(&b->env);
+}
+
+void
+bayes_free(struct bayes **bp)
+{
+	struct bayes *b = *bp;
+
+	if (b == NULL)
+		return;
+	bayes_close_all(b);
+	free(b->state_dir);
+	free(b);
+	*bp = NULL;
+}
+
+void
+bayes_after_fork(struct bayes *b)
+{
+	/* Berkeley DB handles must not cross fork(): forget them unclosed
+	 * (the parent owns them) and open afresh on first use. */
+	b->site = NULL;
+	b->user_store = NULL;
+	free(b->user);
+	b->user = NULL;
+	b->env = NULL;
+	b->next_try = 0;
+}
+
+
+struct bayes_store *
+bayes_store_for(struct bayes *b, const char *user)
+{
+	char *error = NULL;
+	time_t now = time(NULL);
+
+	if (!b->per_user)
+		user = NULL;
+	if (b->env == NULL) {
+		if (now < b->next_try)
+			return NULL;
+		b->env = db_env_open(b->state_dir, &error);
+		if (b->env == NULL) {
+			log_warn("bayes: %s; scoring without Bayes", error);
+			free(error);
+			b->next_try = now + 10;
+			return NULL;
+		}
+	}
+	if (user == NULL) {
+		if (b->site == NULL) {
+			b->site = bayes_store_open(b->env, NULL, &error);
+			if (b->site == NULL) {
+				log_warn("bayes: %s; scoring without Bayes", error);
+				free(error);
+				bayes_close_all(b);
+				b->next_try = now + 10;
+			}
+		}
+		return b->site;
+	}
+	if (b->user != NULL && strcmp(b->user, user) == 0)
+		return b->user_store;
+	bayes_store_close(&b->user_store);
+	free(b->user);
+	b->user = NULL;
+	b->user_store = bayes_store_open(b->env, user, &error);
+	if (b->user_store == NULL) {
+		log_warn("bayes: %s; scoring without Bayes", error);
+		free(error);
+		bayes_close_all(b);
+		b->next_try = now + 10;
+		return NULL;
+	}
+	b->user = xstrdup(user);
+	return b->user_store;
+}
+
+/* After a database error: start over on the next message (a dead
+ * process's locks are released, a needed recovery runs at reopen). */
+static void
+bayes_failed(struct bayes *b)
+{
+	if (b->env != NULL && db_env_failchk(b->env) < 0)
+		bayes_close_all(b);
+}
+
+int
+bayes_classify(struct bayes *b, const char *user, const struct bayes_tokens *toks,
+	       double *prob_r)
+{
+	struct bayes_store *st = bayes_store_for(b, user);
+	struct bayes_totals tot;
+	struct bayes_counts *counts;
+	bool ok;
+
+	if (st == NULL)
+		return -1;
+	counts = xcalloc(toks->list.n > 0 ? toks->list.n : 1, sizeof(*counts));
+	if (bayes_store_lookup(st, &toks->list, &tot, counts) < 0) {
+		free(counts);
+		bayes_failed(b);
+		return -1;
+	}
+	if (tot.nspam < b->s->min_spam_num || tot.nham < b->s->min_ham_num) {
+		free(counts);
+		return 0;
+	}
+	ok = bayes_score_counts(b->s, &tot, counts, toks->list.n, prob_r);
+	free(counts);
+	return ok ? 1 : 0;
+}
+
+int
+bayes_learn(struct bayes *b, const char *user, const struct bayes_tokens *toks,
+	    enum bayes_class cls, bool durable, enum bayes_learn_result *result_r)
+{
+	struct bayes_store *st = bayes_store_for(b, user);
+	struct bayes_totals tot;
+
+	if (st == NULL)
+		return -1;
+	if (bayes_store_learn(st, toks, cls, time(NULL), durable, result_r) < 0) {
+		bayes_failed(b);
+		return -1;
+	}
+	if (b->s->auto_expire && *result_r == BAYES_LEARNED &&
+	    bayes_store_totals(st, &tot) == 0 && tot.ntokens > b->s->expiry_max_db_size) {
+		long n = bayes_store_expire(st, b->s->expiry_max_db_size);
+
+		if (n > 0)
+			log_info("bayes: expired %ld tokens", n);
+	}
+	return 0;
+}
+
+int
+bayes_totals(struct bayes *b, const char *user, struct bayes_totals *tot_r)
+{
+	struct bayes_store *st = bayes_store_for(b, user);
+
+	if (st == NULL)
+		return -1;
+	if (bayes_store_totals(st, tot_r) < 0) {
+		bayes_failed(b);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,177 @@
+/* Bayes: a trainable classifier in SpamAssassin's manner (Plugin/Bayes.pm,
+ * Bayes/CombineChi.pm).  Three parts:
+ *
+ *   bayes_tok.c    the tokenizer: header tokens prefixed by field
+ *                  ("H*Ad:", "H*r:", ...), words of the rendered body,
+ *                  URI domains ("UD:"), bounded token length and count
+ *                  (BAYES_TOKEN_MAX, BAYES_TOKENS_MAX in lmtpd_limits.h)
+ *   bayes_store.c  token counts (spam, ham, last learned) and the totals in
+ *                  Berkeley DB (lib/dbenv.h), a seen database so a message
+ *                  counts once, and expiry keeping the database bounded
+ *   bayes.c        settings, Robinson's per-token probability, Fisher's
+ *                  chi-square combining, and the per-process front end
+ *
+ * Every database error is reported (-1, logged as a warning) and never
+ * fails a delivery: the caller scores without Bayes.  A struct bayes is per
+ * process (it opens the environment on first use, after fork); not
+ * thread-safe. */
+#ifndef LMTPD_BAYES_H
+#define LMTPD_BAYES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "compat.h"
+#include "strlist.h"
+
+struct msgview;
+struct strset;
+
+/* SpamAssassin's constants (Bayes/CombineChi.pm, Plugin/Bayes.pm). */
+#define BAYES_FW_X		0.538	/* Robinson's x: prob of an unseen token */
+#define BAYES_FW_S		0.030	/* Robinson's s: strength of x */
+#define BAYES_MIN_PROB_STRENGTH	0.346	/* |p - 0.5| below this: ignored */
+#define BAYES_N_SIGNIFICANT	150	/* strongest tokens combined */
+
+/* The bayes_* settings of the rule files, SpamAssassin's names and
+ * defaults. */
+struct bayes_settings {
+	unsigned int min_spam_num;		/* bayes_min_spam_num 200 */
+	unsigned int min_ham_num;		/* bayes_min_ham_num 200 */
+	bool auto_learn;			/* bayes_auto_learn 1 */
+	double auto_learn_threshold_nonspam;	/* 0.1 */
+	double auto_learn_threshold_spam;	/* 12.0 */
+	bool use_hapaxes;			/* bayes_use_hapaxes 1 */
+	unsigned int max_token_length;		/* bayes_max_token_length 15 */
+	bool auto_expire;			/* bayes_auto_expire 1 */
+	unsigned int expiry_max_db_size;	/* bayes_expiry_max_db_size 150000 */
+	struct strset *ignore_headers;		/* bayes_ignore_header, lowercased */
+	/* bayes_stopword_languages and bayes_stopword_xx: the compiled
+	 * "^(?i)RE$" patterns of the enabled languages (pcre2_code *). */
+	void **stopwords;
+	size_t stopword_count;
+};
+
+/* Parses key/value pairs (the ruleset's bayes_settings); warn (may be
+ * NULL) gets "key: why" for bad values, which keep their defaults. */
+void bayes_settings_init(struct bayes_settings *s, const struct strlist *pairs,
+			 void (*warn)(const char *msg));
+void bayes_settings_free(struct bayes_settings *s);
+
+/* ---- tokenizer (bayes_tok.c) ---- */
+
+/* The distinct tokens of one message (each at most BAYES_TOKEN_MAX bytes,
+ * at most BAYES_TOKENS_MAX of them), sorted bytewise, and the key the seen
+ * database knows the message by: its Message-ID and a hash of its body, so
+ * a message without an ID, or one reusing another's, still counts once. */
+struct bayes_tokens {
+	struct strlist list;
+	char *seen_key;
+};
+
+/* data/len: the message the msgview views (for the body hash). */
+void bayes_tokenize(const struct bayes_settings *s, struct msgview *mv,
+		    const char *data, size_t len, struct bayes_tokens *out);
+void bayes_tokens_free(struct bayes_tokens *t);
+/* One line of text as _tokenize_line does it: region 0 header, 1 body,
+ * 2 URI; tokens (duplicates included, prefixed) are added to out. */
+void bayes_tokenize_line(const struct bayes_settings *s, const char *line, size_t len,
+			 const char *prefix, int region, struct strlist *out);
+
+/* ---- store (bayes_store.c) ---- */
+
+struct db_env;
+struct bayes_store;
+
+struct bayes_counts {
+	uint32_t spam, ham, atime;
+};
+
+struct bayes_totals {
+	uint32_t nspam, nham, ntokens;
+	uint32_t oldest_atime, newest_atime, last_expire;
+};
+
+enum bayes_class {
+	BAYES_SPAM,
+	BAYES_HAM,
+	BAYES_FORGET
+};
+
+enum bayes_learn_result {
+	BAYES_LEARNED,		/* counted (or moved from the other class) */
+	BAYES_ALREADY,		/* seen with this class already: unchanged */
+	BAYES_UNKNOWN,		/* forget of a message never learned */
+};
+
+/* Opens the databases of user (NULL: the site-wide ones) in env; user is
+ * encoded into a file name (no '/', no leading '.').  Returns NULL with
+ * *error_r (malloc'd). */
+struct bayes_store *bayes_store_open(struct db_env *env, const char *user,
+				     char **error_r) ATTR_WUR;
+void bayes_store_close(struct bayes_store **st);
+
+/* Reads the totals and the counts of tokens[0..n) (sorted; may be NULL)
+ * in one transaction; unknown tokens count zero.  Returns 0 or -1. */
+int bayes_store_lookup(struct bayes_store *st, const struct strlist *tokens,
+		       struct bayes_totals *tot_r, struct bayes_counts *counts_r) ATTR_WUR;
+int bayes_store_totals(struct bayes_store *st, struct bayes_totals *tot_r) ATTR_WUR;
+/* Learns (or forgets) one message in one transaction: the seen entry, the
+ * totals and every token change together or not at all.  durable: the
+ * commit reaches the log on disk before returning (lmtpd-learn); without,
+ * a crash may lose the last few autolearns, never consistency.
+ * Returns 0 with *result_r, or -1. */
+int bayes_store_learn(struct bayes_store *st, const struct bayes_tokens *toks,
+		      enum bayes_class cls, time_t atime, bool durable,
+		      enum bayes_learn_result *result_r) ATTR_WUR;
+/* When the database holds more than max_tokens tokens, removes the least
+ * recently learned down to 3/4 of it (rare ones first among equals), in
+ * small transactions.  Returns the number removed, or -1. */
+long bayes_store_expire(struct bayes_store *st, uint32_t max_tokens) ATTR_WUR;
+/* Calls fn for every token (dump, expiry); stops when fn returns
+ * non-zero.  Returns 0 or -1. */
+int bayes_store_walk(struct bayes_store *st,
+		     int (*fn)(const char *tok, size_t len, const struct bayes_counts *c,
+			       void *ctx), void *ctx) ATTR_WUR;
+
+/* ---- classifier (bayes.c) ---- */
+
+/* Robinson's f(w) for a token seen s times in spam and n in ham out of ns
+ * spam and nn ham messages; false when the token is not usable (never
+ * seen, a hapax without use_hapaxes, or ns or nn zero). */
+bool bayes_token_prob(uint32_t s, uint32_t n, uint32_t ns, uint32_t nn,
+		      bool use_hapaxes, double *prob_r);
+/* CombineChi::chi2q and ::combine; combine returns -1 for an empty list. */
+double bayes_chi2q(double x2, size_t halfv);
+double bayes_combine(uint32_t ns, uint32_t nn, const double *probs, size_t n);
+/* The probability of a message from its token counts (the
+ * BAYES_N_SIGNIFICANT strongest, those of strength >=
+ * BAYES_MIN_PROB_STRENGTH); false when nothing is usable. */
+bool bayes_score_counts(const struct bayes_settings *s, const struct bayes_totals *tot,
+			const struct bayes_counts *counts, size_t n, double *prob_r);
+
+/* The per-process front end: the environment under state_dir, opened on
+ * first use; the site-wide store, or one per user with per_user. */
+struct bayes;
+struct bayes *bayes_new(const struct bayes_settings *s, const char *state_dir,
+			bool per_user);
+void bayes_free(struct bayes **b);
+/* Forgets handles inherited across fork (call in the child). */
+void bayes_after_fork(struct bayes *b);
+/* Returns 1 with *prob_r when the message is scored, 0 when Bayes cannot
+ * answer (fewer than bayes_min_*_num learned, no known tokens), -1 on a
+ * database error (logged). */
+int bayes_classify(struct bayes *b, const char *user, const struct bayes_tokens *toks,
+		   double *prob_r);
+/* Learns toks as cls for user; runs expiry when due.  Returns 0 with
+ * *result_r or -1 (logged). */
+int bayes_learn(struct bayes *b, const char *user, const struct bayes_tokens *toks,
+		enum bayes_class cls, bool durable, enum bayes_learn_result *result_r);
+/* The totals of user's database (or the site's). */
+int bayes_totals(struct bayes *b, const char *user, struct bayes_totals *tot_r);
+/* The store of user (NULL or without per_user: the site's), opened if
+ * needed; NULL on error (logged). */
+struct bayes_store *bayes_store_for(struct bayes *b, const char *user);
+
+#endif

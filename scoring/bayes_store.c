@@ -1,0 +1,587 @@
+/* bayes_store: token counts in the shared Berkeley DB environment.
+ *
+ * Two B-trees per database (site-wide, or one pair per user):
+ *   bayes_toks[-USER].db  token text -> spam, ham, atime (3 x uint32, host
+ *                         order: the environment is local by design), and
+ *                         under the key "\0totals" the message and token
+ *                         totals (tokens never hold a NUL byte)
+ *   bayes_seen[-USER].db  seen key (Message-ID TAB body hash) -> 's' / 'h'
+ * A learn or forget is one transaction: the seen entry, the totals and the
+ * tokens change together, so a reader or a crash never sees half a
+ * message.  Writers lock in one order (seen, totals, tokens sorted), so
+ * they rarely deadlock; when they do, the transaction is retried.  Readers
+ * use read-committed isolation: they take no long read locks and never see
+ * uncommitted data. */
+#include "config.h"
+
+#include <db.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bayes.h"
+#include "dbenv.h"
+#include "lmtpd_limits.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define BAYES_TXN_RETRIES 5
+/* Tokens removed per expiry transaction (bounds its locks). */
+#define BAYES_EXPIRE_BATCH 500
+
+static const char store_totals_key[] = "\0totals";
+#define STORE_TOTALS_LEN (sizeof(store_totals_key) - 1)
+
+struct bayes_store {
+	struct db_env *env;
+	DB *toks, *seen;
+};
+
+static int
+store_open_one(struct db_env *env, const char *name, DB **db_r, char **error_r)
+{
+	return db_env_open_db(env, name, DB_BTREE, db_r, error_r);
+}
+
+/* user -> a file-name-safe word: [a-z0-9._@+-] kept, the rest %XX. */
+static char *
+store_encode_user(const char *user)
+{
+	size_t n = strlen(user);
+	char *out, *o;
+
+	if (n > BAYES_USER_MAX)
+		n = BAYES_USER_MAX;
+	out = o = xmalloc(n * 3 + 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)user[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '@' ||
+		    c == '+' || c == '-' || c == '_' || (c == '.' && i > 0)) {
+			*o++ = (char)c;
+		} else if (c >= 'A' && c <= 'Z') {
+			*o++ = (char)(c + 32);
+		} else {
+			static const char hex[] = "0123456789ABCDEF";
+
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+struct bayes_store *
+bayes_store_open(struct db_env *env, const char *user, char **error_r)
+{
+	struct bayes_store *st = xcalloc(1, sizeof(*st));
+	char *enc = user != NULL ? store_encode_user(user) : NULL;
+	char *toks = enc != NULL ? xasprintf("bayes_toks-%s.db", enc) : xstrdup("bayes_toks.db");
+	char *seen = enc != NULL ? xasprintf("bayes_seen-%s.db", enc) : xstrdup("bayes_seen.db");
+	int ret;
+
+	st->env = env;
+	ret = store_open_one(env, toks, &st->toks, error_r);
+	if (ret == 0 && store_open_one(env, seen, &st->seen, error_r) < 0) {
+		(void)st->toks->close(st->toks, 0);
+		ret = -1;
+	}
+	free(enc);
+	free(toks);
+	free(seen);
+	if (ret < 0) {
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+void
+bayes_store_close(struct bayes_store **stp)
+{
+	struct bayes_store *st = *stp;
+
+	if (st == NULL)
+		return;
+	if (st->toks != NULL)
+		(void)st->toks->close(st->toks, 0);
+	if (st->seen != NULL)
+		(void)st->seen->close(st->seen, 0);
+	free(st);
+	*stp = NULL;
+}
+
+/* Runs fn in a transaction of the given flags, retrying deadlocks (a
+ * lock held by a dead process is released by failchk first). */
+static int
+store_txn(struct bayes_store *st, uint32_t flags, int (*fn)(DB_TXN *, void *), void *ctx)
+{
+	DB_ENV *env = db_env_handle(st->env);
+	int ret = 0;
+
+	for (int attempt = 0; attempt < BAYES_TXN_RETRIES; attempt++) {
+		DB_TXN *txn = NULL;
+
+		ret = env->txn_begin(env, NULL, &txn, flags);
+		if (ret != 0)
+			break;
+		ret = fn(txn, ctx);
+		if (ret == 0) {
+			ret = txn->commit(txn, 0);
+			if (ret == 0)
+				(void)env->txn_checkpoint(env, 1024, 0, 0);
+			break;
+		}
+		(void)txn->abort(txn);
+		if (ret != DB_LOCK_DEADLOCK && ret != DB_LOCK_NOTGRANTED)
+			break;
+		if (db_env_failchk(st->env) < 0)
+			break;
+	}
+	return ret;
+}
+
+static void
+store_dbt(DBT *d, const void *data, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	d->data = (void *)data;
+	d->size = (u_int32_t)len;
+}
+
+static int
+store_get_totals(DB *db, DB_TXN *txn, uint32_t flags, struct bayes_totals *t)
+{
+	DBT k, v;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	store_dbt(&k, store_totals_key, STORE_TOTALS_LEN);
+	memset(&v, 0, sizeof(v));
+	v.data = t;
+	v.ulen = sizeof(*t);
+	v.flags = DB_DBT_USERMEM;
+	ret = db->get(db, txn, &k, &v, flags);
+	if (ret == DB_NOTFOUND) {
+		memset(t, 0, sizeof(*t));
+		return 0;
+	}
+	if (ret == 0 && v.size != sizeof(*t))
+		return EINVAL;
+	return ret;
+}
+
+static int
+store_put_totals(DB *db, DB_TXN *txn, const struct bayes_totals *t)
+{
+	DBT k, v;
+
+	store_dbt(&k, store_totals_key, STORE_TOTALS_LEN);
+	store_dbt(&v, t, sizeof(*t));
+	return db->put(db, txn, &k, &v, 0);
+}
+
+static int
+store_get_counts(DB *db, DB_TXN *txn, const char *tok, size_t len, uint32_t flags,
+		 struct bayes_counts *c)
+{
+	DBT k, v;
+	int ret;
+
+	store_dbt(&k, tok, len);
+	memset(&v, 0, sizeof(v));
+	v.data = c;
+	v.ulen = sizeof(*c);
+	v.flags = DB_DBT_USERMEM;
+	ret = db->get(db, txn, &k, &v, flags);
+	if (ret == DB_NOTFOUND) {
+		memset(c, 0, sizeof(*c));
+		return DB_NOTFOUND;
+	}
+	if (ret == 0 && v.size != sizeof(*c)) {
+		memset(c, 0, sizeof(*c));
+		return 0;
+	}
+	return ret;
+}
+
+struct lookup_ctx {
+	struct bayes_store *st;
+	const struct strlist *tokens;
+	struct bayes_totals *tot;
+	struct bayes_counts *counts;
+};
+
+static int
+store_lookup_fn(DB_TXN *txn, void *vctx)
+{
+	struct lookup_ctx *c = vctx;
+	int ret = store_get_totals(c->st->toks, txn, 0, c->tot);
+
+	if (ret != 0)
+		return ret;
+	for (size_t i = 0; c->tokens != NULL && i < c->tokens->n; i++) {
+		ret = store_get_counts(c->st->toks, txn, c->tokens->v[i].p, c->tokens->v[i].len,
+				       0, &c->counts[i]);
+		if (ret != 0 && ret != DB_NOTFOUND)
+			return ret;
+	}
+	return 0;
+}
+
+int
+bayes_store_lookup(struct bayes_store *st, const struct strlist *tokens,
+		   struct bayes_totals *tot_r, struct bayes_counts *counts_r)
+{
+	struct lookup_ctx c = { st, tokens, tot_r, counts_r };
+	int ret = store_txn(st, DB_READ_COMMITTED | DB_TXN_NOSYNC, store_lookup_fn, &c);
+
+	if (ret != 0) {
+		log_warn("bayes: token lookup failed: %s", db_strerror(ret));
+		return -1;
+	}
+	return 0;
+}
+
+int
+bayes_store_totals(struct bayes_store *st, struct bayes_totals *tot_r)
+{
+	return bayes_store_lookup(st, NULL, tot_r, NULL);
+}
+
+struct learn_ctx {
+	struct bayes_store *st;
+	const struct bayes_tokens *toks;
+	enum bayes_class cls;
+	uint32_t atime;
+	enum bayes_learn_result result;
+};
+
+/* Adds ds/dh to every token (removing those that reach zero). */
+static int
+store_change_tokens(struct learn_ctx *c, DB_TXN *txn, int ds, int dh,
+		    struct bayes_totals *tot)
+{
+	DB *db = c->st->toks;
+
+	for (size_t i = 0; i < c->toks->list.n; i++) {
+		const struct strlist_item *it = &c->toks->list.v[i];
+		struct bayes_counts cnt;
+		DBT k, v;
+		int ret = store_get_counts(db, txn, it->p, it->len, DB_RMW, &cnt);
+		bool existed = ret == 0;
+
+		if (ret != 0 && ret != DB_NOTFOUND)
+			return ret;
+		if (!existed && (ds < 0 || dh < 0))
+			continue;
+		cnt.spam = ds < 0 ? (cnt.spam >= (uint32_t)-ds ? cnt.spam - (uint32_t)-ds : 0)
+				  : cnt.spam + (uint32_t)ds;
+		cnt.ham = dh < 0 ? (cnt.ham >= (uint32_t)-dh ? cnt.ham - (uint32_t)-dh : 0)
+				 : cnt.ham + (uint32_t)dh;
+		store_dbt(&k, it->p, it->len);
+		if (cnt.spam == 0 && cnt.ham == 0) {
+			ret = db->del(db, txn, &k, 0);
+			if (ret != 0 && ret != DB_NOTFOUND)
+				return ret;
+			if (tot->ntokens > 0)
+				tot->ntokens--;
+			continue;
+		}
+		if (ds > 0 || dh > 0) {
+			if (c->atime > cnt.atime)
+				cnt.atime = c->atime;
+		}
+		store_dbt(&v, &cnt, sizeof(cnt));
+		ret = db->put(db, txn, &k, &v, 0);
+		if (ret != 0)
+			return ret;
+		if (!existed)
+			tot->ntokens++;
+	}
+	return 0;
+}
+
+static int
+store_learn_fn(DB_TXN *txn, void *vctx)
+{
+	struct learn_ctx *c = vctx;
+	DB *seen = c->st->seen;
+	struct bayes_totals tot;
+	char was = 0, want;
+	DBT k, v;
+	int ret;
+
+	store_dbt(&k, c->toks->seen_key, strlen(c->toks->seen_key));
+	memset(&v, 0, sizeof(v));
+	v.data = &was;
+	v.ulen = 1;
+	v.flags = DB_DBT_USERMEM;
+	ret = seen->get(seen, txn, &k, &v, DB_RMW);
+	if (ret == DB_NOTFOUND)
+		was = 0;
+	else if (ret != 0)
+		return ret;
+	else if (was != 's' && was != 'h')
+		was = 0;	/* a damaged entry: as if never seen */
+	want = c->cls == BAYES_SPAM ? 's' : c->cls == BAYES_HAM ? 'h' : 0;
+	if (want != 0 && was == want) {
+		c->result = BAYES_ALREADY;
+		return 0;
+	}
+	if (want == 0 && was == 0) {
+		c->result = BAYES_UNKNOWN;
+		return 0;
+	}
+	if ((ret = store_get_totals(c->st->toks, txn, DB_RMW, &tot)) != 0)
+		return ret;
+	/* learning it the other way first takes back the old count */
+	if (was == 's') {
+		if (tot.nspam > 0)
+			tot.nspam--;
+		ret = store_change_tokens(c, txn, -1, 0, &tot);
+	} else if (was == 'h') {
+		if (tot.nham > 0)
+			tot.nham--;
+		ret = store_change_tokens(c, txn, 0, -1, &tot);
+	}
+	if (ret != 0)
+		return ret;
+	if (want == 's') {
+		tot.nspam++;
+		ret = store_change_tokens(c, txn, 1, 0, &tot);
+	} else if (want == 'h') {
+		tot.nham++;
+		ret = store_change_tokens(c, txn, 0, 1, &tot);
+	}
+	if (ret != 0)
+		return ret;
+	if (want != 0) {
+		if (c->atime > tot.newest_atime)
+			tot.newest_atime = c->atime;
+		if (tot.oldest_atime == 0 || c->atime < tot.oldest_atime)
+			tot.oldest_atime = c->atime;
+	}
+	if ((ret = store_put_totals(c->st->toks, txn, &tot)) != 0)
+		return ret;
+	if (want != 0) {
+		store_dbt(&v, &want, 1);
+		ret = seen->put(seen, txn, &k, &v, 0);
+	} else {
+		ret = seen->del(seen, txn, &k, 0);
+	}
+	if (ret != 0)
+		return ret;
+	c->result = BAYES_LEARNED;
+	return 0;
+}
+
+int
+bayes_store_learn(struct bayes_store *st, const struct bayes_tokens *toks,
+		  enum bayes_class cls, time_t atime, bool durable,
+		  enum bayes_learn_result *result_r)
+{
+	struct learn_ctx c = { st, toks, cls, atime > 0 ? (uint32_t)atime : 0,
+			       BAYES_UNKNOWN };
+	int ret = store_txn(st, durable ? 0 : DB_TXN_WRITE_NOSYNC, store_learn_fn, &c);
+
+	if (ret != 0) {
+		log_warn("bayes: learning failed: %s", db_strerror(ret));
+		return -1;
+	}
+	*result_r = c.result;
+	return 0;
+}
+
+int
+bayes_store_walk(struct bayes_store *st,
+		 int (*fn)(const char *, size_t, const struct bayes_counts *, void *),
+		 void *ctx)
+{
+	DBC *cur = NULL;
+	DBT k, v;
+	int ret;
+
+	ret = st->toks->cursor(st->toks, NULL, &cur, DB_READ_COMMITTED);
+	if (ret != 0) {
+		log_warn("bayes: cursor failed: %s", db_strerror(ret));
+		return -1;
+	}
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	while ((ret = cur->get(cur, &k, &v, DB_NEXT)) == 0) {
+		struct bayes_counts c;
+
+		if (k.size > 0 && ((const char *)k.data)[0] == '\0')
+			continue;
+		if (v.size != sizeof(c))
+			continue;
+		memcpy(&c, v.data, sizeof(c));
+		if (fn(k.data, k.size, &c, ctx) != 0) {
+			ret = DB_NOTFOUND;
+			break;
+		}
+	}
+	(void)cur->close(cur);
+	if (ret != DB_NOTFOUND) {
+		log_warn("bayes: reading the tokens failed: %s", db_strerror(ret));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- expiry ---- */
+
+struct expire_scan {
+	uint32_t *atimes;
+	size_t n, cap;
+};
+
+static int
+expire_collect(const char *tok, size_t len, const struct bayes_counts *c, void *vctx)
+{
+	struct expire_scan *s = vctx;
+
+	(void)tok;
+	(void)len;
+	if (s->n == s->cap) {
+		s->cap = s->cap > 0 ? s->cap * 2 : 4096;
+		s->atimes = xreallocarray(s->atimes, s->cap, sizeof(*s->atimes));
+	}
+	s->atimes[s->n++] = c->atime;
+	return 0;
+}
+
+static int
+expire_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct expire_ctx {
+	struct bayes_store *st;
+	uint32_t cutoff;	/* tokens older than this go */
+	uint32_t cut_hapax;	/* and hapaxes at exactly cutoff */
+	long budget;		/* how many may still go */
+	char last[BAYES_TOKEN_MAX + 1];	/* resume after this key */
+	size_t last_len;
+	bool done;
+	long removed;
+};
+
+static int
+expire_batch_fn(DB_TXN *txn, void *vctx)
+{
+	struct expire_ctx *c = vctx;
+	DB *db = c->st->toks;
+	struct bayes_totals tot;
+	DBC *cur = NULL;
+	DBT k, v;
+	long n = 0;
+	int ret, flag;
+
+	if ((ret = store_get_totals(db, txn, DB_RMW, &tot)) != 0)
+		return ret;
+	if ((ret = db->cursor(db, txn, &cur, 0)) != 0)
+		return ret;
+	memset(&v, 0, sizeof(v));
+	if (c->last_len > 0) {
+		store_dbt(&k, c->last, c->last_len);
+		flag = DB_SET_RANGE;
+	} else {
+		memset(&k, 0, sizeof(k));
+		flag = DB_FIRST;
+	}
+	c->removed = 0;
+	for (;;) {
+		struct bayes_counts cnt;
+
+		ret = cur->get(cur, &k, &v, flag | DB_RMW);
+		flag = DB_NEXT;
+		if (ret == DB_NOTFOUND) {
+			c->done = true;
+			ret = 0;
+			break;
+		}
+		if (ret != 0)
+			break;
+		if (k.size > BAYES_TOKEN_MAX)
+			continue;
+		memcpy(c->last, k.data, k.size);
+		c->last_len = k.size;
+		if ((k.size > 0 && ((const char *)k.data)[0] == '\0') || v.size != sizeof(cnt))
+			continue;
+		memcpy(&cnt, v.data, sizeof(cnt));
+		if (c->budget > 0 &&
+		    (cnt.atime < c->cutoff ||
+		     (cnt.atime == c->cutoff && cnt.spam + cnt.ham <= c->cut_hapax))) {
+			if ((ret = cur->del(cur, 0)) != 0)
+				break;
+			c->budget--;
+			c->removed++;
+			if (tot.ntokens > 0)
+				tot.ntokens--;
+		}
+		if (++n >= BAYES_EXPIRE_BATCH * 4 || c->removed >= BAYES_EXPIRE_BATCH)
+			break;
+	}
+	(void)cur->close(cur);
+	if (ret != 0)
+		return ret;
+	tot.last_expire = (uint32_t)time(NULL);
+	return store_put_totals(db, txn, &tot);
+}
+
+long
+bayes_store_expire(struct bayes_store *st, uint32_t max_tokens)
+{
+	struct bayes_totals tot;
+	struct expire_scan scan = { NULL, 0, 0 };
+	struct expire_ctx c;
+	size_t keep, drop;
+	long total = 0;
+
+	if (bayes_store_totals(st, &tot) < 0)
+		return -1;
+	if (tot.ntokens <= max_tokens)
+		return 0;
+	if (bayes_store_walk(st, expire_collect, &scan) < 0) {
+		free(scan.atimes);
+		return -1;
+	}
+	keep = (size_t)max_tokens * 3 / 4;
+	if (scan.n <= keep) {
+		free(scan.atimes);
+		return 0;
+	}
+	drop = scan.n - keep;
+	qsort(scan.atimes, scan.n, sizeof(*scan.atimes), expire_cmp);
+	memset(&c, 0, sizeof(c));
+	c.st = st;
+	/* everything strictly older than the drop-th oldest, then as many
+	 * as still allowed at that very time, rare tokens first */
+	c.cutoff = scan.atimes[drop - 1];
+	c.cut_hapax = 1;
+	c.budget = (long)drop;
+	free(scan.atimes);
+	for (int pass = 0; pass < 2 && c.budget > 0; pass++) {
+		c.done = false;
+		c.last_len = 0;
+		while (!c.done && c.budget > 0) {
+			int ret = store_txn(st, DB_TXN_WRITE_NOSYNC, expire_batch_fn, &c);
+
+			if (ret != 0) {
+				log_warn("bayes: expiry failed: %s", db_strerror(ret));
+				return total > 0 ? total : -1;
+			}
+			total += c.removed;
+		}
+		c.cut_hapax = UINT32_MAX;	/* second pass: any count */
+	}
+	return total;
+}

@@ -1,0 +1,900 @@
+/* bayes_tok: SpamAssassin's Bayes tokenizer (Plugin/Bayes.pm tokenize,
+ * _tokenize_line, _tokenize_headers and the _pre_chew_* helpers), with
+ * its constants: title case ignored, long 8-bit runs as UTF-8 characters,
+ * long tokens as "sk:" skips (not in URIs), mail addresses and URI-like
+ * words chewed into U*, D* and UD: tokens, body tokens decomposed.  Its
+ * substitutions are SpamAssassin's own regular expressions, run with
+ * PCRE2.  Not taken over: the invisible-text and MIME-digest sources
+ * (lmtpd's views have no invisible text), and the SHA-1 token hashing
+ * (tokens are stored as text, so --dump can show them).
+ *
+ * Bounds: each token at most BAYES_TOKEN_MAX bytes, at most
+ * BAYES_TOKENS_MAX distinct tokens per message (headers first, then URIs,
+ * then the body), and the rendered views are already bounded by msgview. */
+#include "config.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bayes.h"
+#include "buf.h"
+#include "hdr.h"
+#include "lmtpd_limits.h"
+#include "log.h"
+#include "msgview.h"
+#include "strset.h"
+#include "xalloc.h"
+
+/* Header fields that are noise for Bayes ($IGNORED_HDRS). */
+static const char tok_ignored_hdrs[] =
+	"^(?ix: (?:X-)?Sender"
+	"  |Delivered-To |Delivery-Date"
+	"  |(?:X-)?Envelope-To"
+	"  |X-MIME-Auto[Cc]onverted |X-Converted-To-Plain-Text"
+	"  |Subject"
+	"  |Date"
+	"  |X-List|(?:X-)?Mailing-List"
+	"  |(?:X-)?List-(?:Archive|Help|Id|Owner|Post|Subscribe"
+	"    |Unsubscribe|Host|Id|Manager|Admin|Comment"
+	"    |Name|Url)"
+	"  |X-Unsub(?:scribe)?"
+	"  |X-Mailman-Version |X-Been[Tt]here |X-Loop"
+	"  |Mail-Followup-To"
+	"  |X-eGroups-(?:Return|From)"
+	"  |X-MDMailing-List"
+	"  |X-XEmacs-List"
+	"  |X-Sympa-To"
+	"  |(?:X-)?Resent-(?:From|To|Date)"
+	"  |(?:X-)?Original-(?:From|To|Date)"
+	"  |X-MailScanner(?:-SpamCheck)?"
+	"  |X-Spam(?:-(?:Status|Level|Flag|Report|Hits|Score|Checker-Version))?"
+	"  |X-Antispam |X-RBL-Warning |X-Mailscanner"
+	"  |X-MDaemon-Deliver-To |X-Virus-Scanned"
+	"  |X-Mass-Check-Id"
+	"  |X-Pyzor |X-DCC-\\S{2,25}-Metrics"
+	"  |X-Filtered-B[Yy] |X-Scanned-By |X-Scanner"
+	"  |X-AP-Spam-(?:Score|Status) |X-RIPE-Spam-Status"
+	"  |X-SpamCop-[^:]+"
+	"  |X-SMTPD |(?:X-)?Spam-Apparently-To"
+	"  |SPAM |X-Perlmx-Spam"
+	"  |X-Bogosity"
+	"  |Content-Class |Thread-(?:Index|Topic)"
+	"  |X-Original[Aa]rrival[Tt]ime"
+	"  |(?:X-)?Status |X-Flags |X-Keywords |Replied |Forwarded"
+	"  |Lines |Content-Length"
+	"  |X-UIDL? |X-IMAPbase"
+	"  |X-Bugzilla-[^:]+"
+	"  |X-VM-(?:Bookmark|(?:POP|IMAP)-Retrieved|Labels|Last-Modified"
+	"    |Summary-Format|VHeader|v\\d-Data|Message-Order)"
+	"  | X-Gnus-Mail-Source"
+	"  | Xref"
+	"):";
+
+/* Fields whose value only marks their presence ($MARK_PRESENCE_ONLY_HDRS). */
+static const char tok_presence_hdrs[] =
+	"^(?ix: X-Face"
+	"  |X-(?:Gnu-?PG|PGP|GPG)(?:-Key)?-Fingerprint"
+	"  |D(?:KIM|omainKey)-Signature"
+	"  |X-Google-DKIM-Signature"
+	"  |ARC-(?:Message-Signature|Seal)"
+	"  |Autocrypt"
+	")$";
+
+/* %HEADER_NAME_COMPRESSION (names compared case-sensitively, as there). */
+static const struct {
+	const char *name, *short_name;
+} tok_compress[] = {
+	{ "Message-Id", "*m" }, { "Message-ID", "*M" }, { "Received", "*r" },
+	{ "User-Agent", "*u" }, { "References", "*f" }, { "In-Reply-To", "*i" },
+	{ "From", "*F" }, { "Reply-To", "*R" }, { "Return-Path", "*p" },
+	{ "Return-path", "*rp" }, { "X-Mailer", "*x" },
+	{ "X-Authentication-Warning", "*a" }, { "Organization", "*o" },
+	{ "Organisation", "*o" }, { "Content-Type", "*ct" },
+	{ "Content-Disposition", "*cd" }, { "Content-Transfer-Encoding", "*ce" },
+	{ "X-Spam-Relays-Trusted", "*RT" }, { "X-Spam-Relays-Untrusted", "*RU" },
+};
+
+enum tok_re {
+	RE_IGNORED, RE_PRESENCE,
+	RE_ELLIPSIS, RE_DASHES, RE_TITLE,
+	RE_MID1, RE_MID2, RE_MID3, RE_MID4,
+	RE_RCVD1, RE_RCVD2, RE_RCVD3, RE_RCVD4, RE_RCVD5, RE_RCVD6, RE_RCVD7,
+	RE_CT_BOUNDARY, RE_CT_HEX, RE_CT_PUNCT, RE_CT_WORDS,
+	RE_RELAYS,
+	RE_COUNT
+};
+
+static const struct {
+	const char *pattern;
+	uint32_t options;
+} tok_patterns[RE_COUNT] = {
+	[RE_IGNORED] = { tok_ignored_hdrs, 0 },
+	[RE_PRESENCE] = { tok_presence_hdrs, 0 },
+	[RE_ELLIPSIS] = { "(\\w)(\\.{3,6})(\\w)", PCRE2_DOTALL },
+	[RE_DASHES] = { "(\\w)(\\-{2,6})(\\w)", PCRE2_DOTALL },
+	[RE_TITLE] = { "(?:^|\\.\\s+)([A-Z])([^A-Z]+)(?:\\s|$)", 0 },
+	[RE_MID1] = { "<([0-9a-f]{4})[0-9a-f]{4}[0-9a-f]{4}\\$([0-9a-f]{4})[0-9a-f]{4}\\$"
+		      "([0-9a-f]{8})\\@(\\S+)>", 0 },
+	[RE_MID2] = { "<[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]\\@", 0 },
+	[RE_MID3] = { "<20\\d\\d[01]\\d[0123]\\d[012]\\d[012345]\\d[012345]\\d\\."
+		      "[A-F0-9]{10,12}\\@", 0 },
+	[RE_MID4] = { "[^_A-Za-z0-9]", 0 },
+	[RE_RCVD1] = { "\\swith\\sSMTP\\sid\\sg[\\dA-Z]{10,12}\\s", PCRE2_DOTALL },
+	[RE_RCVD2] = { "\\swith\\sESMTP\\sid\\s[\\dA-F]{10,12}\\s", PCRE2_DOTALL },
+	[RE_RCVD3] = { "\\bid\\s[a-zA-Z0-9]{7,20}\\b", PCRE2_DOTALL },
+	[RE_RCVD4] = { "\\bid\\s[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]", PCRE2_DOTALL },
+	[RE_RCVD5] = { "(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),\\s)?"
+		       "[0-3\\s]?[0-9]\\s"
+		       "(?:Jan|Feb|Ma[ry]|Apr|Ju[nl]|Aug|Sep|Oct|Nov|Dec)\\s"
+		       "(?:19|20)?[0-9]{2}\\s"
+		       "[0-2][0-9](?:\\:[0-5][0-9]){1,2}\\s"
+		       "(?:\\s*\\(|\\)|\\s*(?:[+-][0-9]{4})|\\s*(?:UT|[A-Z]{2,3}T))*", 0 },
+	/* SpamAssassin's private-range branch compares "10." with "10" and
+	 * never runs: every address keeps three octets and gets its ip*. */
+	[RE_RCVD6] = { "\\b(\\d{1,3}\\.)(\\d{1,3}\\.)(\\d{1,3})(\\.\\d{1,3})\\b", 0 },
+	[RE_RCVD7] = { "\\b(?:with|from|for|SMTP|ESMTP)\\b", 0 },
+	[RE_CT_BOUNDARY] = { "boundary=[\"'](.*?)[\"']", PCRE2_CASELESS },
+	[RE_CT_HEX] = { "[a-fA-F0-9]", 0 },
+	[RE_CT_PUNCT] = { "([-_\\.=]+)", 0 },
+	[RE_CT_WORDS] = { "\\b(?:text|charset)\\b", 0 },
+	[RE_RELAYS] = { " [a-z]+=", 0 },
+};
+
+static pcre2_code *tok_re[RE_COUNT];
+static pcre2_match_data *tok_md;
+
+static void
+tok_init(void)
+{
+	if (tok_md != NULL)
+		return;
+	for (int i = 0; i < RE_COUNT; i++) {
+		int err;
+		PCRE2_SIZE off;
+
+		tok_re[i] = pcre2_compile((PCRE2_SPTR)tok_patterns[i].pattern,
+					  PCRE2_ZERO_TERMINATED, tok_patterns[i].options,
+					  &err, &off, NULL);
+		if (tok_re[i] == NULL)
+			log_panic("bayes: pattern %d does not compile", i);
+		(void)pcre2_jit_compile(tok_re[i], PCRE2_JIT_COMPLETE);
+	}
+	tok_md = pcre2_match_data_create(16, NULL);
+}
+
+static bool
+tok_match(int re, const char *s, size_t len)
+{
+	return pcre2_match(tok_re[re], (PCRE2_SPTR)s, len, 0, 0, tok_md, NULL) >= 0;
+}
+
+/* s/re/repl/ (g with global) into out; repl in PCRE2's extended syntax. */
+static void
+tok_subst(int re, const char *s, size_t len, const char *repl, bool global, struct buf *out)
+{
+	uint32_t opts = PCRE2_SUBSTITUTE_EXTENDED | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH |
+			(global ? PCRE2_SUBSTITUTE_GLOBAL : 0);
+	PCRE2_SIZE outlen = len * 2 + 64;
+	char *res = xmalloc(outlen + 1);
+	int rc;
+
+	rc = pcre2_substitute(tok_re[re], (PCRE2_SPTR)s, len, 0, opts, tok_md, NULL,
+			      (PCRE2_SPTR)repl, PCRE2_ZERO_TERMINATED, (PCRE2_UCHAR *)res,
+			      &outlen);
+	if (rc == PCRE2_ERROR_NOMEMORY) {
+		free(res);
+		res = xmalloc(outlen + 1);
+		rc = pcre2_substitute(tok_re[re], (PCRE2_SPTR)s, len, 0, opts, tok_md, NULL,
+				      (PCRE2_SPTR)repl, PCRE2_ZERO_TERMINATED,
+				      (PCRE2_UCHAR *)res, &outlen);
+	}
+	buf_reset(out);
+	if (rc < 0)	/* a match limit: keep the text as it was */
+		buf_put(out, s, len);
+	else
+		buf_put(out, res, outlen);
+	free(res);
+}
+
+/* In place: s = subst(s). */
+static void
+tok_subst_buf(int re, struct buf *s, const char *repl, bool global, struct buf *tmp)
+{
+	tok_subst(re, s->data != NULL ? s->data : "", s->len, repl, global, tmp);
+	buf_reset(s);
+	buf_put(s, tmp->data != NULL ? tmp->data : "", tmp->len);
+}
+
+/* [A-Za-z0-9,@*!_'"$. -] */
+static bool
+tok_keep_ascii(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       strchr(",@*!_'\"$. -", c) != NULL;
+}
+
+static bool
+tok_cont(unsigned char c)
+{
+	return c >= 0x80 && c <= 0xBF;
+}
+
+static bool
+tok_is_w(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '_';
+}
+
+/* The first substitution of _tokenize_line: what is not a word byte, a
+ * UTF-8 character or a Latin-1 letter becomes a space. */
+static void
+tok_normalize(const char *s, size_t len, struct buf *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	buf_reset(out);
+	for (size_t i = 0; i < len;) {
+		unsigned char c = p[i];
+		size_t n = 0;
+
+		if (c < 0x80 && c != 0 && tok_keep_ascii(c))
+			n = 1;
+		else if (c >= 0xC0 && c <= 0xDF && i + 1 < len && tok_cont(p[i + 1]))
+			n = 2;
+		else if (c >= 0xE0 && c <= 0xEF && i + 2 < len && tok_cont(p[i + 1]) &&
+			 tok_cont(p[i + 2]))
+			n = 3;
+		else if (c >= 0xF0 && c <= 0xF4 && i + 3 < len && tok_cont(p[i + 1]) &&
+			 tok_cont(p[i + 2]) && tok_cont(p[i + 3]))
+			n = 4;
+		else if (c >= 0xA1)
+			n = 1;
+		if (n == 0) {
+			buf_put(out, " ", 1);
+			i++;
+		} else {
+			buf_put(out, s + i, n);
+			i += n;
+		}
+	}
+}
+
+/* Adds a finished token, cut to BAYES_TOKEN_MAX on a UTF-8 boundary. */
+static void
+tok_push(struct strlist *out, const char *prefix, const char *tok, size_t len)
+{
+	char t[BAYES_TOKEN_MAX + 1];
+	size_t pl = strlen(prefix), n;
+
+	if (pl + len == 0)
+		return;
+	n = pl < BAYES_TOKEN_MAX ? pl : BAYES_TOKEN_MAX;
+	memcpy(t, prefix, n);
+	if (n + len > BAYES_TOKEN_MAX) {
+		size_t cut = BAYES_TOKEN_MAX - n;
+
+		while (cut > 0 && tok_cont((unsigned char)tok[cut]))
+			cut--;
+		len = cut;
+	}
+	memcpy(t + n, tok, len);
+	n += len;
+	t[n] = '\0';
+	strlist_add(out, t, n);
+}
+
+/* _tokenize_mail_addrs: U*local, D*domain and D* of each parent. */
+static void
+tok_mail_addr(const char *addr, size_t len, struct strlist *out)
+{
+	const char *at = NULL, *dom;
+	size_t dlen;
+
+	for (size_t i = len; i-- > 0;)
+		if (addr[i] == '@') {
+			at = addr + i;
+			break;
+		}
+	/* /(.+)\@(.+)$/: something on both sides */
+	if (at == NULL || at == addr || at + 1 == addr + len)
+		return;
+	{
+		char *u = xasprintf("U*%.*s", (int)(at - addr), addr);
+
+		tok_push(out, "", u, strlen(u));
+		free(u);
+	}
+	dom = at + 1;
+	dlen = (size_t)(addr + len - dom);
+	for (;;) {
+		char *d = xasprintf("D*%.*s", (int)dlen, dom);
+		const char *dot;
+
+		tok_push(out, "", d, strlen(d));
+		free(d);
+		/* s/^[^\.]+\.(.+)$/$1/: the label before the first dot goes */
+		dot = memchr(dom, '.', dlen);
+		if (dot == NULL || dot == dom || (size_t)(dot + 1 - dom) >= dlen)
+			break;
+		dlen -= (size_t)(dot + 1 - dom);
+		dom = dot + 1;
+	}
+}
+
+static bool
+tok_is_stopword(const struct bayes_settings *s, const char *tok, size_t len)
+{
+	for (size_t i = 0; i < s->stopword_count; i++)
+		if (pcre2_match(s->stopwords[i], (PCRE2_SPTR)tok, len, 0, 0, tok_md, NULL) >= 0)
+			return true;
+	return false;
+}
+
+/* The UTF-8-aware length of the first 7 characters of a skip token. */
+static size_t
+tok_seven_chars(const unsigned char *p, size_t len)
+{
+	size_t i = 0;
+
+	for (int k = 0; k < 7; k++) {
+		size_t n = 1;
+
+		if (i >= len)
+			return len + 1;
+		if (p[i] >= 0xC0 && p[i] <= 0xDF && i + 1 < len && tok_cont(p[i + 1]))
+			n = 2;
+		else if (p[i] >= 0xE0 && p[i] <= 0xEF && i + 2 < len && tok_cont(p[i + 1]) &&
+			 tok_cont(p[i + 2]))
+			n = 3;
+		else if (p[i] >= 0xF0 && p[i] <= 0xF4 && i + 3 < len && tok_cont(p[i + 1]) &&
+			 tok_cont(p[i + 2]) && tok_cont(p[i + 3]))
+			n = 4;
+		i += n;
+	}
+	return i;
+}
+
+static void
+tok_one(const struct bayes_settings *s, const char *prefix, int region, char *tok,
+	size_t len, struct strlist *out)
+{
+	bool has_upper = false, has_nonw = false;
+	char buf[BAYES_TOKEN_MAX * 4 + 16];
+
+	/* trim -'". at either end */
+	while (len > 0 && strchr("-'\".,", *tok) != NULL) {
+		tok++;
+		len--;
+	}
+	while (len > 0 && strchr("-'\".,", tok[len - 1]) != NULL)
+		len--;
+	if (len < 3)
+		return;
+	if (s->stopword_count > 0 && tok_is_stopword(s, tok, len))
+		return;
+	if (region == 1 || region == 2) {
+		bool addr = false, uri = false;
+
+		for (size_t i = 1; i + 1 < len; i++) {
+			if (tok[i] == '@' && tok[i - 1] != ' ' && tok[i + 1] != ' ')
+				addr = true;
+		}
+		for (size_t i = 1; i + 1 < len && !addr; i++)
+			if (tok[i] == '.' && tok[i - 1] != ' ' &&
+			    ((tok[i + 1] | 0x20) >= 'a' && (tok[i + 1] | 0x20) <= 'z'))
+				uri = true;
+		if (addr)
+			tok_mail_addr(tok, len, out);
+		else if (uri) {
+			const char *d = tok;
+			size_t dl = len;
+
+			tok_push(out, "UD:", tok, len);
+			/* s/^[^\.]+\.(.+)$/$1/ repeatedly */
+			for (;;) {
+				const char *dot = memchr(d, '.', dl);
+
+				if (dot == NULL || dot == d || (size_t)(dot + 1 - d) >= dl)
+					break;
+				dl -= (size_t)(dot + 1 - d);
+				d = dot + 1;
+				tok_push(out, "UD:", d, dl);
+			}
+		}
+	}
+	if (len > s->max_token_length && memchr(tok, '*', len) == NULL) {
+		const unsigned char *p = (const unsigned char *)tok;
+		bool cont2 = false, found = false;
+
+		for (size_t i = 0; i + 1 < len; i++)
+			if (tok_cont(p[i]) && tok_cont(p[i + 1]))
+				cont2 = true;
+		if (cont2) {
+			/* ([\xE0-\xEF] | [\xF0-\xF4][\x80-\xBF]) [\x80-\xBF]{2} */
+			for (size_t i = 0; i < len;) {
+				size_t n = 0;
+
+				if (p[i] >= 0xE0 && p[i] <= 0xEF && i + 2 < len &&
+				    tok_cont(p[i + 1]) && tok_cont(p[i + 2]))
+					n = 3;
+				else if (p[i] >= 0xF0 && p[i] <= 0xF4 && i + 3 < len &&
+					 tok_cont(p[i + 1]) && tok_cont(p[i + 2]) &&
+					 tok_cont(p[i + 3]))
+					n = 4;
+				if (n > 0) {
+					snprintf(buf, sizeof(buf), "%su8:%.*s", prefix, (int)n,
+						 tok + i);
+					tok_push(out, "", buf, strlen(buf));
+					found = true;
+					i += n;
+				} else
+					i++;
+			}
+			if (found)
+				return;
+		}
+		if (region == 0 || region == 1) {
+			size_t seven = tok_seven_chars(p, len);
+
+			/* ^(7 chars).{2,}\z -> sk:$1 */
+			if (seven + 2 <= len) {
+				snprintf(buf, sizeof(buf), "sk:%.*s", (int)seven, tok);
+				tok = buf;
+				len = strlen(buf);
+			}
+		}
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)tok[i];
+
+		if (c >= 'A' && c <= 'Z')
+			has_upper = true;
+		if (!tok_is_w(c) && c != ':' && c != '*')
+			has_nonw = true;
+	}
+	if ((region == 1 || region == 2) && (has_nonw || has_upper)) {
+		char d[BAYES_TOKEN_MAX * 4 + 16];
+		size_t n = 0;
+
+		if (len >= sizeof(d))
+			len = sizeof(d) - 1;
+		if (has_nonw) {	/* "Foo!" -> "Foo" */
+			n = 0;
+			for (size_t i = 0; i < len; i++) {
+				unsigned char c = (unsigned char)tok[i];
+
+				if (tok_is_w(c) || c == ':' || c == '*')
+					d[n++] = (char)c;
+			}
+			tok_push(out, prefix, d, n);
+		}
+		if (has_upper) {	/* "foo!", then "foo" */
+			for (size_t i = 0; i < len; i++) {
+				unsigned char c = (unsigned char)tok[i];
+
+				d[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+			}
+			tok_push(out, prefix, d, len);
+			if (has_nonw) {
+				n = 0;
+				for (size_t i = 0; i < len; i++) {
+					unsigned char c = (unsigned char)d[i];
+
+					if (tok_is_w(c) || c == ':' || c == '*')
+						d[n++] = (char)c;
+				}
+				tok_push(out, prefix, d, n);
+			}
+		}
+	}
+	tok_push(out, prefix, tok, len);
+}
+
+void
+bayes_tokenize_line(const struct bayes_settings *s, const char *line, size_t len,
+		    const char *prefix, int region, struct strlist *out)
+{
+	struct buf a, b;
+	char *p, *end;
+
+	tok_init();
+	buf_init(&a, 0);
+	buf_init(&b, 0);
+	tok_normalize(line, len, &a);
+	if (a.len >= 5 && memmem(a.data, a.len, "...", 3) != NULL)
+		tok_subst_buf(RE_ELLIPSIS, &a, "$1 $2 $3", true, &b);
+	if (a.len >= 4 && memmem(a.data, a.len, "--", 2) != NULL)
+		tok_subst_buf(RE_DASHES, &a, "$1 $2 $3", true, &b);
+	if (region == 1 || region == 2)
+		tok_subst_buf(RE_TITLE, &a, " \\l$1$2 ", true, &b);
+	p = a.data != NULL ? a.data : "";
+	end = p + a.len;
+	while (p < end) {
+		char *q;
+
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' ||
+				   *p == '\f' || *p == '\v'))
+			p++;
+		q = p;
+		while (q < end && !(*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' ||
+				    *q == '\f' || *q == '\v'))
+			q++;
+		if (q > p)
+			tok_one(s, prefix, region, p, (size_t)(q - p), out);
+		p = q;
+	}
+	buf_free(&a);
+	buf_free(&b);
+}
+
+/* ---- headers ---- */
+
+struct tok_hdr {
+	char *key;
+	struct buf val;
+};
+
+struct tok_hdrs {
+	struct tok_hdr *v;
+	size_t n;
+};
+
+static void
+tok_hdrs_add(struct tok_hdrs *h, const char *key, const char *val, size_t len)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (strcmp(h->v[i].key, key) == 0) {
+			buf_put(&h->v[i].val, " ", 1);
+			buf_put(&h->v[i].val, val, len);
+			return;
+		}
+	h->v = xreallocarray(h->v, h->n + 1, sizeof(*h->v));
+	h->v[h->n].key = xstrdup(key);
+	buf_init(&h->v[h->n].val, 0);
+	buf_put(&h->v[h->n].val, val, len);
+	h->n++;
+}
+
+static bool
+tok_name_is(const char *name, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcasecmp(name, *list) == 0)
+			return true;
+	return false;
+}
+
+/* (?:|X-|Resent-)NAME */
+static bool
+tok_name_prefixed(const char *name, const char *const *list)
+{
+	if (strncasecmp(name, "X-", 2) == 0 && tok_name_is(name + 2, list))
+		return true;
+	if (strncasecmp(name, "Resent-", 7) == 0 && tok_name_is(name + 7, list))
+		return true;
+	return tok_name_is(name, list);
+}
+
+static void
+tok_chew_addr(const char *val, size_t len, struct buf *out)
+{
+	struct hdr_addr *addrs = NULL;
+	size_t n = hdr_parse_addresses(val, len, &addrs);
+	struct strlist toks;
+
+	strlist_init(&toks);
+	buf_reset(out);
+	for (size_t i = 0; i < n; i++) {
+		if (addrs[i].phrase != NULL) {
+			char *save = NULL, *copy = xstrdup(addrs[i].phrase);
+
+			for (char *w = strtok_r(copy, " \t\r\n", &save); w != NULL;
+			     w = strtok_r(NULL, " \t\r\n", &save))
+				buf_putf(out, "%sN*%s", out->len > 0 ? " " : "", w);
+			free(copy);
+		}
+		if (addrs[i].address != NULL)
+			tok_mail_addr(addrs[i].address, strlen(addrs[i].address), &toks);
+	}
+	for (size_t i = 0; i < toks.n; i++)
+		buf_putf(out, "%s%s", out->len > 0 ? " " : "", toks.v[i].p);
+	strlist_free(&toks);
+	hdr_addrs_free(addrs, n);
+}
+
+static void
+tok_chew_content_type(const char *val, size_t len, struct buf *out, struct buf *tmp)
+{
+	struct buf boundary;
+	int rc;
+	PCRE2_SIZE start = 0;
+
+	buf_init(&boundary, 0);
+	/* the boundary of the last match is appended, chewed */
+	while (start <= len &&
+	       (rc = pcre2_match(tok_re[RE_CT_BOUNDARY], (PCRE2_SPTR)val, len, start, 0,
+				 tok_md, NULL)) >= 0) {
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(tok_md);
+
+		buf_reset(&boundary);
+		buf_put(&boundary, val + ov[2], ov[3] - ov[2]);
+		start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+	}
+	tok_subst(RE_CT_BOUNDARY, val, len, " ", true, out);
+	if (start > 0) {
+		tok_subst_buf(RE_CT_HEX, &boundary, "H", true, tmp);
+		tok_subst_buf(RE_CT_PUNCT, &boundary, " $1 ", true, tmp);
+		buf_put(out, boundary.data != NULL ? boundary.data : "", boundary.len);
+	}
+	tok_subst_buf(RE_CT_WORDS, out, " ", true, tmp);
+	buf_free(&boundary);
+}
+
+static void
+tok_one_header(const struct bayes_settings *s, const char *name, const char *val,
+	       size_t len, struct tok_hdrs *parsed)
+{
+	static const char *const mid[] = { "Message-Id", NULL };
+	static const char *const addr_hdrs[] = {
+		"Return-Path", "From", "To", "Cc", "Reply-To", "Errors-To",
+		"Mail-Followup-To", "Sender", NULL
+	};
+	static const char *const mi[] = { "In-Reply-To", "References", "Message-ID", NULL };
+	static const char *const ad[] = { "From", "To", "Cc", NULL };
+	static const char *const ua[] = { "X-Mailer", "User-Agent", NULL };
+	struct buf v, tmp;
+	char lname[256];
+	const char *key = name;
+	size_t nl = strlen(name);
+
+	if (nl >= sizeof(lname))
+		return;
+	for (size_t i = 0; i <= nl; i++)
+		lname[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+	if (s->ignore_headers != NULL && strset_contains(s->ignore_headers, lname, nl))
+		return;
+	buf_init(&v, 0);
+	buf_init(&tmp, 0);
+	buf_put(&v, val, len);
+	if (tok_name_prefixed(name, mid)) {
+		tok_subst_buf(RE_MID1, &v, " OEA$1 OEB$2 OEC$3 $4 ", true, &tmp);
+		tok_subst_buf(RE_MID2, &v, "", false, &tmp);
+		tok_subst_buf(RE_MID3, &v, "", true, &tmp);
+		tok_subst_buf(RE_MID4, &v, " ", true, &tmp);
+	} else if (tok_name_prefixed(name, addr_hdrs)) {
+		tok_chew_addr(val, len, &v);
+	} else if (strcmp(name, "Received") == 0) {
+		tok_subst_buf(RE_RCVD1, &v, " ", true, &tmp);
+		tok_subst_buf(RE_RCVD2, &v, " ", true, &tmp);
+		tok_subst_buf(RE_RCVD3, &v, " ", true, &tmp);
+		tok_subst_buf(RE_RCVD4, &v, " ", true, &tmp);
+		tok_subst_buf(RE_RCVD5, &v, "", true, &tmp);
+		tok_subst_buf(RE_RCVD6, &v, "$1$2$3 ip*$1$2$3$4 ", true, &tmp);
+		tok_subst_buf(RE_RCVD7, &v, " ", true, &tmp);
+	} else if (strcmp(name, "Content-Type") == 0) {
+		tok_chew_content_type(val, len, &v, &tmp);
+	} else if (strcmp(name, "MIME-Version") == 0) {
+		char *one = memmem(v.data, v.len, "1.0", 3);
+
+		if (one != NULL) {
+			memmove(one, one + 3, v.len - (size_t)(one + 3 - v.data) + 1);
+			v.len -= 3;
+		}
+	} else if (tok_match(RE_PRESENCE, name, nl)) {
+		buf_reset(&v);
+		buf_put(&v, "1", 1);
+	} else if (strncasecmp(name, "X-Spam-Relays-", 14) == 0) {
+		tok_subst_buf(RE_RELAYS, &v, " ", true, &tmp);
+	}
+	if (tok_name_is(name, mi))
+		tok_hdrs_add(parsed, "*MI", v.data != NULL ? v.data : "", v.len);
+	if (tok_name_is(name, ad))
+		tok_hdrs_add(parsed, "*Ad", v.data != NULL ? v.data : "", v.len);
+	if (tok_name_is(name, ua))
+		tok_hdrs_add(parsed, "*UA", v.data != NULL ? v.data : "", v.len);
+	for (size_t i = 0; i < N_ELEMENTS(tok_compress); i++)
+		if (strcmp(name, tok_compress[i].name) == 0) {
+			key = tok_compress[i].short_name;
+			break;
+		}
+	tok_hdrs_add(parsed, key, v.data != NULL ? v.data : "", v.len);
+	buf_free(&v);
+	buf_free(&tmp);
+}
+
+/* Splits "Name: value\n" lines (continuations unfolded) into fields. */
+static void
+tok_headers(const struct bayes_settings *s, struct msgview *mv, struct strlist *out)
+{
+	static const char *const meta[] = {
+		"X-Spam-Relays-Trusted", "X-Spam-Relays-Untrusted",
+		"X-Spam-Relays-Internal", "X-Spam-Relays-External",
+	};
+	struct buf all, one;
+	struct strlist names, vals;
+	struct tok_hdrs parsed = { NULL, 0 };
+	size_t rcvd[2] = { SIZE_MAX, SIZE_MAX };	/* the last two Received */
+	const char *p, *end;
+
+	buf_init(&all, 0);
+	buf_init(&one, 0);
+	strlist_init(&names);
+	strlist_init(&vals);
+	if (msgview_get(mv, "ALL", &all) && all.data != NULL) {
+		p = all.data;
+		end = all.data + all.len;
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			const char *e = nl != NULL ? nl : end;
+
+			if ((*p == ' ' || *p == '\t') && names.n > 0) {
+				struct strlist_item *it = &vals.v[vals.n - 1];
+				char *joined = xasprintf("%s %.*s", it->p, (int)(e - p), p);
+
+				free(it->p);
+				it->p = joined;
+				it->len = strlen(joined);
+			} else {
+				const char *colon = memchr(p, ':', (size_t)(e - p));
+
+				if (colon != NULL && colon > p) {
+					strlist_add(&names, p, (size_t)(colon - p));
+					strlist_add(&vals, colon + 1, (size_t)(e - colon - 1));
+				}
+			}
+			p = e + 1;
+		}
+	}
+	for (size_t i = 0; i < names.n; i++) {
+		if (strcasecmp(names.v[i].p, "Received") == 0) {
+			rcvd[0] = rcvd[1];
+			rcvd[1] = i;
+			continue;
+		}
+		buf_reset(&one);
+		buf_putf(&one, "%s:", names.v[i].p);
+		if (tok_match(RE_IGNORED, one.data, one.len))
+			continue;
+		tok_one_header(s, names.v[i].p, vals.v[i].p, vals.v[i].len, &parsed);
+	}
+	for (size_t k = 0; k < N_ELEMENTS(meta); k++) {
+		buf_reset(&one);
+		if (msgview_get(mv, meta[k], &one) && one.len > 0)
+			tok_one_header(s, meta[k], one.data, one.len, &parsed);
+	}
+	/* the last Received, then the one before it */
+	for (int k = 1; k >= 0; k--)
+		if (rcvd[k] != SIZE_MAX)
+			tok_one_header(s, "Received", vals.v[rcvd[k]].p, vals.v[rcvd[k]].len,
+				       &parsed);
+	for (size_t i = 0; i < parsed.n; i++) {
+		char prefix[300];
+
+		snprintf(prefix, sizeof(prefix), "H%s:", parsed.v[i].key);
+		bayes_tokenize_line(s, parsed.v[i].val.data != NULL ? parsed.v[i].val.data : "",
+				    parsed.v[i].val.len, prefix, 0, out);
+		free(parsed.v[i].key);
+		buf_free(&parsed.v[i].val);
+	}
+	free(parsed.v);
+	strlist_free(&names);
+	strlist_free(&vals);
+	buf_free(&all);
+	buf_free(&one);
+}
+
+/* ---- the message ---- */
+
+static int
+tok_cmp(const void *a, const void *b)
+{
+	const struct strlist_item *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->p, y->p, n);
+
+	return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Moves the distinct tokens of from into out while room remains. */
+static void
+tok_take(struct strlist *from, struct strset *seen, struct bayes_tokens *out)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		struct strlist_item *it = &from->v[i];
+
+		if (out->list.n >= BAYES_TOKENS_MAX || it->len == 0 ||
+		    !strset_add(seen, it->p, it->len))
+			continue;
+		strlist_add(&out->list, it->p, it->len);
+	}
+	strlist_free(from);
+	strlist_init(from);
+}
+
+/* Two independent 64-bit FNV-1a style hashes: 128 bits that only have to
+ * tell bodies apart, not resist an adversary (a collision merely makes two
+ * messages one in the seen database). */
+static void
+tok_body_hash(const char *data, size_t len, char out[33])
+{
+	const char *body = NULL;
+	uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
+
+	for (size_t i = 0; i + 1 < len; i++)
+		if (data[i] == '\n' && (data[i + 1] == '\n' ||
+					(data[i + 1] == '\r' && i + 2 < len && data[i + 2] == '\n'))) {
+			body = data + i + 1;
+			break;
+		}
+	if (body == NULL)
+		body = data + len;
+	for (const char *p = body; p < data + len; p++) {
+		h1 = (h1 ^ (unsigned char)*p) * 0x100000001b3ULL;
+		h2 = (h2 + (unsigned char)*p + 1) * 0x9E3779B97F4A7C15ULL;
+		h2 ^= h2 >> 29;
+	}
+	snprintf(out, 33, "%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
+}
+
+void
+bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *data,
+	       size_t len, struct bayes_tokens *out)
+{
+	struct strlist tmp;
+	struct strset *seen = strset_new();
+	const struct strlist *lines;
+	struct buf mid;
+	char hash[33];
+	size_t start, n;
+
+	tok_init();
+	strlist_init(&out->list);
+	strlist_init(&tmp);
+	tok_headers(s, mv, &tmp);
+	tok_take(&tmp, seen, out);
+	lines = msgview_uris(mv);
+	for (size_t i = 0; i < lines->n && out->list.n < BAYES_TOKENS_MAX; i++) {
+		bayes_tokenize_line(s, lines->v[i].p, lines->v[i].len, "", 2, &tmp);
+		tok_take(&tmp, seen, out);
+	}
+	lines = msgview_body(mv);
+	for (size_t i = 0; i < lines->n && out->list.n < BAYES_TOKENS_MAX; i++) {
+		bayes_tokenize_line(s, lines->v[i].p, lines->v[i].len, "", 1, &tmp);
+		tok_take(&tmp, seen, out);
+	}
+	strset_free(&seen);
+	qsort(out->list.v, out->list.n, sizeof(*out->list.v), tok_cmp);
+
+	buf_init(&mid, 0);
+	if (msgview_get(mv, "Message-ID", &mid) && mid.data != NULL) {
+		start = 0;
+		n = mid.len;
+		while (start < n && (mid.data[start] == ' ' || mid.data[start] == '\t'))
+			start++;
+		while (n > start && (mid.data[n - 1] == '\n' || mid.data[n - 1] == '\r' ||
+				     mid.data[n - 1] == ' ' || mid.data[n - 1] == '\t'))
+			n--;
+	} else {
+		start = n = 0;
+	}
+	if (n - start > 200)
+		n = start + 200;
+	tok_body_hash(data, len, hash);
+	out->seen_key = xasprintf("%.*s\t%s", (int)(n - start),
+				  mid.data != NULL ? mid.data + start : "", hash);
+	buf_free(&mid);
+}
+
+void
+bayes_tokens_free(struct bayes_tokens *t)
+{
+	strlist_free(&t->list);
+	free(t->seen_key);
+	t->seen_key = NULL;
+}

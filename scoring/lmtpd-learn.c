@@ -1,0 +1,229 @@
+/* lmtpd-learn: trains lmtpd's Bayes classifier, like sa-learn.
+ *
+ *   lmtpd-learn [-c CONF] [--rules DIR[,DIR]] [-u USER] --spam|--ham|--forget PATH...
+ *       learns (or forgets) every message of the files, mbox files and
+ *       Maildirs; a message learned before with the same class is skipped,
+ *       one learned the other way is moved
+ *   lmtpd-learn [-c CONF] [-u USER] --dump [--tokens]
+ *       the counts (nspam, nham, ntokens, ...); --tokens adds one line per
+ *       token: probability, spam count, ham count, last learned, token
+ *   lmtpd-learn [-c CONF] [-u USER] --expire
+ *       expires tokens now when the database is over bayes_expiry_max_db_size
+ *
+ * The database is the one the daemon uses: state_dir of the config, the
+ * site-wide one, or USER's with bayes_per_user = yes.  Each message is one
+ * durable transaction, so the daemon may deliver meanwhile and a crash
+ * loses at most the message being learned.  Exits 0, 1 when a message
+ * could not be read or learned, 2 on usage or configuration errors. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bayes.h"
+#include "cfg.h"
+#include "log.h"
+#include "msgsource.h"
+#include "scoring.h"
+
+enum learn_mode { MODE_NONE, MODE_SPAM, MODE_HAM, MODE_FORGET, MODE_DUMP, MODE_EXPIRE };
+
+struct learn {
+	const struct scoring *sc;
+	struct bayes *bayes;
+	const char *user;
+	enum bayes_class cls;
+	unsigned int examined, learned;
+	bool verbose;
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+		"usage: lmtpd-learn [-c CONF] [--rules DIR[,DIR]] [-u USER] [-v]\n"
+		"                   --spam|--ham|--forget PATH...\n"
+		"       lmtpd-learn [-c CONF] [-u USER] --dump [--tokens]\n"
+		"       lmtpd-learn [-c CONF] [-u USER] --expire\n");
+	exit(2);
+}
+
+static void
+learn_error(const char *path, const char *why)
+{
+	fprintf(stderr, "lmtpd-learn: %s: %s\n", path, why);
+}
+
+static int
+learn_one(const char *name, const char *data, size_t len, void *ctx)
+{
+	struct learn *l = ctx;
+	struct bayes_tokens toks;
+	enum bayes_learn_result r;
+	int ret;
+
+	l->examined++;
+	scoring_tokenize(l->sc, data, len, &toks);
+	ret = bayes_learn(l->bayes, l->user, &toks, l->cls, true, &r);
+	bayes_tokens_free(&toks);
+	if (ret < 0) {
+		learn_error(name, "learning failed (see the warning above)");
+		return -1;
+	}
+	if (r == BAYES_LEARNED)
+		l->learned++;
+	if (l->verbose)
+		printf("%s\t%s\n", name, r == BAYES_LEARNED ? "learned" :
+		       r == BAYES_ALREADY ? "already learned" : "not learned before");
+	return 0;
+}
+
+struct dump_ctx {
+	const struct bayes_settings *s;
+	const struct bayes_totals *tot;
+};
+
+static int
+dump_token(const char *tok, size_t len, const struct bayes_counts *c, void *vctx)
+{
+	struct dump_ctx *d = vctx;
+	double p = 0.5;
+
+	if (!bayes_token_prob(c->spam, c->ham, d->tot->nspam, d->tot->nham, true, &p))
+		p = 0.5;
+	printf("%.3f %10u %10u %10u  %.*s\n", p, c->spam, c->ham, c->atime, (int)len, tok);
+	return 0;
+}
+
+static int
+learn_dump(struct bayes *b, const struct bayes_settings *s, const char *user, bool tokens)
+{
+	struct bayes_totals t;
+	static const char fmt[] = "%3.3f %10u %10u %10u  non-token data: %s\n";
+
+	if (bayes_totals(b, user, &t) < 0)
+		return 1;
+	printf(fmt, 0.0, 0, 3, 0, "bayes db version");
+	printf(fmt, 0.0, 0, t.nspam, 0, "nspam");
+	printf(fmt, 0.0, 0, t.nham, 0, "nham");
+	printf(fmt, 0.0, 0, t.ntokens, 0, "ntokens");
+	printf(fmt, 0.0, 0, t.oldest_atime, 0, "oldest atime");
+	printf(fmt, 0.0, 0, t.newest_atime, 0, "newest atime");
+	printf(fmt, 0.0, 0, t.last_expire, 0, "last expiry atime");
+	if (tokens) {
+		struct dump_ctx d = { s, &t };
+		struct bayes_store *st = bayes_store_for(b, user);
+
+		if (st == NULL || bayes_store_walk(st, dump_token, &d) < 0)
+			return 1;
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "rules", required_argument, NULL, 'R' },
+		{ "spam", no_argument, NULL, 'S' },
+		{ "ham", no_argument, NULL, 'H' },
+		{ "forget", no_argument, NULL, 'F' },
+		{ "dump", no_argument, NULL, 'D' },
+		{ "tokens", no_argument, NULL, 'T' },
+		{ "expire", no_argument, NULL, 'E' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *rules = NULL;
+	enum learn_mode mode = MODE_NONE;
+	struct learn l;
+	struct lmtpd_config *cfg;
+	struct scoring *sc;
+	const struct bayes_settings *settings;
+	char *error = NULL;
+	bool tokens = false;
+	int c, status = 0;
+
+	memset(&l, 0, sizeof(l));
+	log_open("lmtpd-learn", true);
+	log_set_quiet(true);
+	while ((c = getopt_long(argc, argv, "c:u:vh", longopts, NULL)) != -1) {
+		enum learn_mode m = MODE_NONE;
+
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'R': rules = optarg; break;
+		case 'u': l.user = optarg; break;
+		case 'v': l.verbose = true; break;
+		case 'T': tokens = true; break;
+		case 'S': m = MODE_SPAM; break;
+		case 'H': m = MODE_HAM; break;
+		case 'F': m = MODE_FORGET; break;
+		case 'D': m = MODE_DUMP; break;
+		case 'E': m = MODE_EXPIRE; break;
+		default: usage();
+		}
+		if (m != MODE_NONE) {
+			if (mode != MODE_NONE)
+				usage();
+			mode = m;
+		}
+	}
+	if (mode == MODE_NONE || (tokens && mode != MODE_DUMP))
+		usage();
+	if ((mode == MODE_SPAM || mode == MODE_HAM || mode == MODE_FORGET) == (optind == argc))
+		usage();
+	cfg = cfg_load(config, &error);
+	if (cfg == NULL) {
+		fprintf(stderr, "lmtpd-learn: %s\n", error);
+		free(error);
+		return 2;
+	}
+	sc = scoring_new(cfg, rules, NULL);
+	if (sc == NULL || scoring_bayes(sc) == NULL) {
+		fprintf(stderr, "lmtpd-learn: %s\n", sc == NULL ?
+			"no rules_dir: Bayes needs the rule files' settings" :
+			"use_bayes is 0 in the rule files");
+		scoring_free(&sc);
+		cfg_free(&cfg);
+		return 2;
+	}
+	if (l.user != NULL && !cfg->bayes_per_user)
+		fprintf(stderr, "lmtpd-learn: bayes_per_user is no: "
+			"using the site-wide database\n");
+	l.sc = sc;
+	l.bayes = scoring_bayes(sc);
+	settings = scoring_bayes_settings(sc);
+	switch (mode) {
+	case MODE_DUMP:
+		status = learn_dump(l.bayes, settings, l.user, tokens);
+		break;
+	case MODE_EXPIRE: {
+		struct bayes_store *st = bayes_store_for(l.bayes, l.user);
+		long n = st != NULL ? bayes_store_expire(st, settings->expiry_max_db_size) : -1;
+
+		if (n < 0)
+			status = 1;
+		else
+			printf("expired %ld tokens\n", n);
+		break;
+	}
+	default:
+		l.cls = mode == MODE_SPAM ? BAYES_SPAM : mode == MODE_HAM ? BAYES_HAM
+									    : BAYES_FORGET;
+		for (int i = optind; i < argc; i++)
+			if (msgsource_walk(argv[i], learn_one, &l, learn_error) < 0)
+				status = 1;
+		printf("%s tokens from %u message(s) (%u message(s) examined)\n",
+		       mode == MODE_FORGET ? "Forgot" : "Learned", l.learned, l.examined);
+		if (fflush(stdout) != 0)
+			status = 1;
+		break;
+	}
+	scoring_free(&sc);
+	cfg_free(&cfg);
+	return status;
+}

@@ -1,0 +1,113 @@
+/* msgsource: walks files, mbox files and Maildirs for the tools. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "msgsource.h"
+#include "scoring.h"
+
+int
+msgsource_read_fd(int fd, struct buf *out)
+{
+	char chunk[65536];
+	ssize_t n;
+
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (buf_append(out, chunk, (size_t)n) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+msgsource_read_file(const char *path, struct buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	int ret;
+
+	if (f == NULL)
+		return -1;
+	ret = msgsource_read_fd(fileno(f), out);
+	fclose(f);
+	return ret;
+}
+
+int
+msgsource_walk(const char *path,
+	       int (*fn)(const char *name, const char *data, size_t len, void *ctx),
+	       void *ctx, void (*err)(const char *path, const char *why))
+{
+	struct stat st;
+	struct buf b;
+	int status = 0;
+
+	if (stat(path, &st) < 0) {
+		err(path, strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		static const char *const subs[] = { "cur", "new" };
+
+		for (size_t s = 0; s < 2; s++) {
+			char dir[4096];
+			struct dirent **names;
+			int n;
+
+			snprintf(dir, sizeof(dir), "%s/%s", path, subs[s]);
+			n = scandir(dir, &names, NULL, alphasort);
+			if (n < 0)
+				continue;
+			for (int i = 0; i < n; i++) {
+				char file[8192];
+
+				if (names[i]->d_name[0] != '.') {
+					snprintf(file, sizeof(file), "%s/%s", dir,
+						 names[i]->d_name);
+					if (msgsource_walk(file, fn, ctx, err) < 0)
+						status = -1;
+				}
+				free(names[i]);
+			}
+			free(names);
+		}
+		return status;
+	}
+	buf_init(&b, MSGSOURCE_INPUT_MAX);
+	if (msgsource_read_file(path, &b) < 0) {
+		err(path, errno == EMSGSIZE ? "message too large" : strerror(errno));
+		buf_free(&b);
+		return -1;
+	}
+	{
+		struct scoring_mbox mb;
+		const char *msg;
+		size_t len;
+		unsigned int count = scoring_mbox_count(b.data != NULL ? b.data : "", b.len);
+
+		scoring_mbox_init(&mb, b.data != NULL ? b.data : "", b.len);
+		for (unsigned int i = 1; scoring_mbox_next(&mb, &msg, &len); i++) {
+			char name[8192];
+
+			if (count > 1)
+				snprintf(name, sizeof(name), "%s:%u", path, i);
+			else
+				snprintf(name, sizeof(name), "%s", path);
+			if (fn(name, msg, len, ctx) < 0)
+				status = -1;
+		}
+	}
+	buf_free(&b);
+	return status;
+}
