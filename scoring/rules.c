@@ -956,6 +956,13 @@ rules_match_headers(const struct ruleset *rs, struct rules_scratch *s,
 	}
 }
 
+/* MIMEHeader.pm's eval_hook_called: every MIME part in find_parts order;
+ * an absent field is [if-unset: ...] or undef, which Perl matches as "";
+ * hits add up over the parts to the rule's limit.  A negated rule hits
+ * when no part matches.  (SpamAssassin 4.0's _check leaves its loop
+ * before counting a negated match, so there every !~ rule hits whatever
+ * the parts hold; no shipped rule uses !~ with mimeheader, and an admin
+ * who writes one means "no part matches".) */
 static void
 rules_match_mimeheaders(const struct ruleset *rs, struct rules_scratch *s,
 			struct msgview *mv, struct rules_hits *out)
@@ -965,19 +972,40 @@ rules_match_mimeheaders(const struct ruleset *rs, struct rules_scratch *s,
 	for (size_t k = 0; k < rs->mimeheader_count; k++) {
 		size_t i = rs->mimeheader_rules[k];
 		const struct rule *r = &rs->rules[i];
+		bool multiple = (r->tflags & TFLAG_MULTIPLE) != 0 || r->maxhits != 0;
+		unsigned int limit = multiple ? rules_limit(r) : 1, total = 0;
+		bool matched = false;
 
-		for (size_t p = 0; p < parts && out->hits[i] == 0; p++) {
+		for (size_t p = 0; p < parts && total < limit && !matched; p++) {
+			const char *subject;
+			size_t len;
+			bool found;
+
 			buf_reset(&s->hval);
-			if (!msgview_part_get(mv, p, r->header, &s->hval))
-				continue;
+			found = msgview_part_get(mv, p, r->header, &s->hval);
 			if (r->exists) {
-				out->hits[i] = 1;
+				matched = found;
 				continue;
 			}
-			if (rules_count_matches(rs, s, r, s->hval.data != NULL ? s->hval.data : "",
-						s->hval.len, false, 1) > 0)
-				out->hits[i] = r->neg ? 0 : 1;
+			subject = s->hval.data != NULL ? s->hval.data : "";
+			len = s->hval.len;
+			if (!found) {
+				subject = r->if_unset != NULL ? r->if_unset : "";
+				len = strlen(subject);
+			}
+			if (r->neg) {
+				matched = rules_count_matches(rs, s, r, subject, len, false, 1) > 0;
+				continue;
+			}
+			total += rules_count_matches(rs, s, r, subject, len, multiple,
+						     limit - total);
 		}
+		if (r->exists)
+			out->hits[i] = matched ? 1 : 0;
+		else if (r->neg)
+			out->hits[i] = matched ? 0 : 1;
+		else
+			out->hits[i] = total;
 	}
 }
 
@@ -994,16 +1022,35 @@ rules_on_prefilter(size_t rule, void *ctx)
 
 /* Runs the regex rules of one view over its elements (lines, paragraphs,
  * URIs, or the one full text), per SpamAssassin's per-element loops. */
+static bool
+rules_past(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	if (deadline == NULL)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+		(now.tv_sec == deadline->tv_sec && now.tv_nsec > deadline->tv_nsec);
+}
+
+/* (deadline: the backstop, checked before each element, since one element
+ * can only cost its rules' bounded matches; NULL = none.) */
 static void
 rules_match_view(const struct ruleset *rs, struct rules_scratch *s,
 		 enum rule_type type, const struct strlist *elems,
-		 struct rules_hits *out)
+		 const struct timespec *deadline, struct rules_hits *out)
 {
 	const struct prefilter *pf = &rs->views[type];
 
-	for (size_t e = 0; e < elems->n; e++) {
+	for (size_t e = 0; e < elems->n && !out->time_limit_exceeded; e++) {
 		const char *text = elems->v[e].p;
 		size_t len = elems->v[e].len;
+
+		if (rules_past(deadline)) {
+			out->time_limit_exceeded = true;
+			break;
+		}
 
 		s->cand_count = 0;
 		prefilter_scan(pf->db, s->hs, text, len, rules_on_prefilter, s);
@@ -1033,7 +1080,8 @@ void
 rules_match(const struct ruleset *rs, struct rules_scratch *s, struct msgview *mv,
 	    double time_limit, struct rules_hits *out)
 {
-	struct timespec t0, t1;
+	struct timespec deadline;
+	const struct timespec *dl = NULL;
 	struct strlist full;
 	const char *data;
 	size_t len;
@@ -1041,22 +1089,29 @@ rules_match(const struct ruleset *rs, struct rules_scratch *s, struct msgview *m
 	out->count = rs->count;
 	out->hits = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*out->hits));
 	out->time_limit_exceeded = false;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (time_limit > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += (time_t)time_limit;
+		deadline.tv_nsec += (long)((time_limit - (double)(time_t)time_limit) * 1e9);
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+		dl = &deadline;
+	}
 
 	rules_match_headers(rs, s, mv, out);
 	rules_match_mimeheaders(rs, s, mv, out);
-	rules_match_view(rs, s, RULE_BODY, msgview_body(mv), out);
-	rules_match_view(rs, s, RULE_RAWBODY, msgview_rawbody(mv), out);
-	rules_match_view(rs, s, RULE_URI, msgview_uris(mv), out);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (time_limit > 0 && (double)(t1.tv_sec - t0.tv_sec) +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 > time_limit) {
-		out->time_limit_exceeded = true;
-		return;
-	}
+	rules_match_view(rs, s, RULE_BODY, msgview_body(mv), dl, out);
+	rules_match_view(rs, s, RULE_RAWBODY, msgview_rawbody(mv), dl, out);
+	rules_match_view(rs, s, RULE_URI, msgview_uris(mv), dl, out);
 	msgview_full(mv, &data, &len);
 	full.v = &(struct strlist_item){ (char *)data, len };
 	full.n = full.cap = 1;
-	rules_match_view(rs, s, RULE_FULL, &full, out);
+	rules_match_view(rs, s, RULE_FULL, &full, dl, out);
+	if (out->time_limit_exceeded || rules_past(dl)) {
+		out->time_limit_exceeded = true;
+		return;
+	}
 	rules_match_evals(rs, mv, out);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check_compat.h"
+#include "msgview.h"
 #include "prefilter.h"
 #include "rules.h"
 #include "rules_int.h"
@@ -635,6 +636,164 @@ START_TEST(test_huge_pattern)
 }
 END_TEST
 
+
+/* Matching, per rule type: what each kind of rule sees of a message and
+ * how hits are counted (the expected counts are SpamAssassin's). */
+static const char match_cf[] =
+	"header H_SUBJ Subject =~ /hello/i\n"
+	"header H_NEG Subject !~ /hello/i\n"
+	"header H_EXISTS exists:X-Foo\n"
+	"header H_ABSENT exists:X-Absent\n"
+	"header H_UNSET X-Missing =~ /^default$/ [if-unset: default]\n"
+	"header H_RAW Subject:raw =~ /=\\?utf-8\\?q\\?/i\n"
+	"header H_DECODED Subject =~ /caf\\xc3\\xa9/\n"
+	"header H_ADDR From:addr =~ /^bob\\@example\\.org$/\n"
+	"header H_NAME From:name =~ /^Bob Smith$/\n"
+	"header H_ALL ALL =~ /^X-Foo: bar$/m\n"
+	"header H_TOCC ToCc =~ /carol\\@example\\.net/\n"
+	"header H_MSGID MESSAGEID =~ /abc\\@example/\n"
+	"header H_ENVFROM EnvelopeFrom =~ /bounce\\@example/\n"
+	"body B_WORD /\\bviagra\\b/i\n"
+	"body B_TAG /<b>/\n"
+	"body B_MULTI /spam/\n"
+	"tflags B_MULTI multiple\n"
+	"body B_MAX /spam/\n"
+	"tflags B_MAX multiple maxhits=2\n"
+	"body B_ONE /spam/\n"
+	"body B_HOSTILE /^(a+)+$/\n"
+	"body B_LONG_A /a{1000}/\n"
+	"rawbody RB_TAG /<b>bold/\n"
+	"full F_SUBJ /^Subject: /m\n"
+	/* URIs are recognised by their TLD, from the rule files (20_aux_tlds.cf) */
+	"util_rb_tld com\n"
+	"uri U_PATH /example\\.com\\/path/\n"
+	"mimeheader M_ZIP Content-Type =~ /application\\/zip/\n"
+	"mimeheader M_NOZIP Content-Type !~ /application\\/zip/\n"
+	"mimeheader M_UNSET X-None =~ /^none$/ [if-unset: none]\n"
+	"mimeheader M_TYPES Content-Type =~ /text\\//\n"
+	"tflags M_TYPES multiple\n";
+
+struct match_case {
+	const char *name;
+	const char *envelope_from;
+	const char *message;
+	const char *counts;	/* "RULE=N ..."; rules not named must not hit */
+};
+
+static const struct match_case match_cases[] = {
+	{ "plain", "bounce@example.org",
+	  "From: Bob Smith <bob@example.org>\n"
+	  "To: carol@example.net\n"
+	  "Subject: =?utf-8?q?Hello_caf=C3=A9?=\n"
+	  "Message-ID: <abc@example.org>\n"
+	  "X-Foo: bar\n"
+	  "\n"
+	  "Buy VIAGRA now spam spam spam\n\nhttp://example.com/path\n",
+	  "H_SUBJ=1 H_EXISTS=1 H_UNSET=1 H_RAW=1 H_DECODED=1 H_ADDR=1 H_NAME=1 H_ALL=1 "
+	  "H_TOCC=1 H_MSGID=1 H_ENVFROM=1 B_WORD=1 B_MULTI=3 B_MAX=2 B_ONE=1 F_SUBJ=1 "
+	  "U_PATH=1 M_NOZIP=1 M_UNSET=1" },
+	{ "multipart", NULL,
+	  "From: x@example.org\n"
+	  "Subject: other\n"
+	  "MIME-Version: 1.0\n"
+	  "Content-Type: multipart/mixed; boundary=\"BB\"\n"
+	  "\n"
+	  "--BB\n"
+	  "Content-Type: text/html\n"
+	  "\n"
+	  "<html><body><b>bold</b> text</body></html>\n"
+	  "--BB\n"
+	  "Content-Type: text/plain\n"
+	  "\n"
+	  "plain part\n"
+	  "--BB\n"
+	  "Content-Type: application/zip\n"
+	  "Content-Transfer-Encoding: base64\n"
+	  "\n"
+	  "UEsDBAoAAAAAAA==\n"
+	  "--BB--\n",
+	  "H_NEG=1 H_UNSET=1 F_SUBJ=1 RB_TAG=1 M_ZIP=1 M_UNSET=1 M_TYPES=2" },
+	/* PCRE2's match limit ends the exponential search: no hit, no hang;
+	 * the rest of the line's rules still run. */
+	{ "hostile", NULL,
+	  "Subject: x\n\n"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\n"
+	  "spam\n",
+	  "H_NEG=1 H_UNSET=1 F_SUBJ=1 B_MULTI=1 B_MAX=1 B_ONE=1 M_NOZIP=1 M_UNSET=1" },
+};
+
+static unsigned int
+expected_count(const char *counts, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = counts; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == counts || p[-1] == ' ') && p[n] == '=')
+			return (unsigned int)strtoul(p + n + 1, NULL, 10);
+	return 0;
+}
+
+static void
+match_one(const struct match_case *c, double time_limit, struct rules_hits *hits,
+	  struct ruleset **rs_r)
+{
+	struct rules_load_result res;
+	struct rules_scratch *scratch;
+	struct msgview *mv;
+
+	write_cf("50_match.cf", match_cf);
+	*rs_r = load(&res);
+	ck_assert_ptr_nonnull(*rs_r);
+	ck_assert_int_eq(res.errors, 0);
+	rules_load_result_free(&res);
+	scratch = rules_scratch_new(*rs_r);
+	mv = msgview_new(rules_settings(*rs_r), c->message, strlen(c->message),
+			 c->envelope_from);
+	rules_match(*rs_r, scratch, mv, time_limit, hits);
+	msgview_free(&mv);
+	rules_scratch_free(&scratch);
+}
+
+START_TEST(test_match_rule_types)
+{
+	const struct match_case *c = &match_cases[_i];
+	struct rules_hits hits;
+	struct ruleset *rs;
+
+	match_one(c, 0, &hits, &rs);
+	ck_assert(!hits.time_limit_exceeded);
+	for (size_t i = 0; i < rules_count(rs); i++) {
+		const char *name = rules_name(rs, i);
+
+		if (name[0] == '_' || !rules_defined(rs, i))
+			continue;
+		ck_assert_msg(hits.hits[i] == expected_count(c->counts, name),
+			      "%s: %s hit %u times, expected %u", c->name, name, hits.hits[i],
+			      expected_count(c->counts, name));
+	}
+	rules_hits_free(&hits);
+	rules_free(&rs);
+}
+END_TEST
+
+/* The wall-clock backstop, made certain by a deadline already past when
+ * the views are reached: the header rules ran, no view rule did, and the
+ * result says so (the caller logs it). */
+START_TEST(test_match_backstop)
+{
+	struct rules_hits hits;
+	struct ruleset *rs;
+
+	match_one(&match_cases[0], 1e-9, &hits, &rs);
+	ck_assert(hits.time_limit_exceeded);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "H_SUBJ")], 1);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "B_WORD")], 0);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "U_PATH")], 0);
+	rules_hits_free(&hits);
+	rules_free(&rs);
+}
+END_TEST
+
 static Suite *
 rules_suite(void)
 {
@@ -655,6 +814,8 @@ rules_suite(void)
 	tcase_add_test(tc, test_prefilter_sound);
 	tcase_add_test(tc, test_regex_delimiters);
 	tcase_add_test(tc, test_huge_pattern);
+	tcase_add_loop_test(tc, test_match_rule_types, 0, N_ELEMENTS(match_cases));
+	tcase_add_test(tc, test_match_backstop);
 	return s;
 }
 
