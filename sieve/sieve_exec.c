@@ -688,13 +688,15 @@ sieve_check_refusal(struct sieve_exec_state *st)
 	cmd = &st->cmds.v[st->cur - 1];
 	if (cmd->kind == SIEVE_CMD_STOP)
 		return;
+	/* (libsieve 2.2.6 lets discard and the flag commands go with a
+	 * reject, and a second vacation be.) */
 	if (cmd->kind == SIEVE_CMD_REJECT)
-		sieve_fail(st, "reject can not be used with other actions "
-			   "(libsieve refused it and ended the script)");
+		sieve_fail(st, "reject can not be used with keep, fileinto, redirect, "
+			   "vacation or another reject (libsieve refused it and ended "
+			   "the script)");
 	else
-		sieve_fail(st, "%s can not be used after reject%s (libsieve refused it "
-			   "and ended the script)", sieve_cmd_name(cmd->kind),
-			   cmd->kind == SIEVE_CMD_VACATION ? " or a second vacation" : "");
+		sieve_fail(st, "%s can not be used with reject (libsieve refused it and "
+			   "ended the script)", sieve_cmd_name(cmd->kind));
 }
 
 void

@@ -210,6 +210,9 @@ static const struct {
 	  "ERROR keep*" },
 	{ "require \"reject\"; if false { keep; } reject \"no\";", "reject(no)" },
 	{ "require \"reject\"; reject \"no\"; stop;", "reject(no)" },
+	{ "require \"reject\"; discard; reject \"no\"; discard;", "reject(no)" },
+	{ "require [\"reject\", \"imap4flags\"]; reject \"no\"; addflag \"x\";", "reject(no)" },
+	{ "require \"reject\"; reject \"a\"; reject \"b\";", "ERROR keep*" },
 	{ "require \"vacation\"; vacation \"Away\";",
 	  "keep* vacation(to=alice@example.org,from=bob+lists@example.com,"
 	  "subj=Re: Grüße aus Berlin,days=7)" },
@@ -359,9 +362,9 @@ START_TEST(runtime_errors_have_lines)
 		  "line 4: error: total number of actions exceeds the limit "
 		  "(sieve_max_actions = 2)", 2, 4 },
 		{ "require \"reject\";\nkeep;\n/* a\n comment */\nreject text:\nno\n.\n;\n",
-		  "line 5: error: reject can not be used with other actions", 32, 4 },
+		  "line 5: error: reject can not be used with keep, fileinto, redirect", 32, 4 },
 		{ "require \"reject\";\nreject \"no\";\n\n  keep;\n",
-		  "line 4: error: keep can not be used after reject", 32, 4 },
+		  "line 4: error: keep can not be used with reject", 32, 4 },
 	};
 	char path[PATH_MAX], log[PATH_MAX], want[PATH_MAX + 128], *text;
 
