@@ -141,10 +141,6 @@ pipeline_prefs_warning(const char *msg)
 /* Room for the folder list of one recipient in the log. */
 #define PIPELINE_FOLDERS_MAX 512
 
-/* Maximum pieces of the message written per copy: the prepended fields
- * plus the message cut around inbound X-Spam-* fields. */
-#define PIPELINE_SEGMENTS_MAX 64
-
 void
 pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
 		 struct pipeline_sieve *sv, struct pipeline_txn *txn, const char *data,
@@ -153,8 +149,9 @@ pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
 	struct message *msg = message_parse(data, size);
 	struct scoring_msg *sm = NULL;
 	struct buf prepend, spam, tests;
-	struct iovec iov[PIPELINE_SEGMENTS_MAX + 1];
-	size_t segs = 0;
+	/* The prepended fields, then the message (without inbound X-Spam-*
+	 * when scoring is on). */
+	struct iovec iov[2];
 	char date[64];
 	double score_shared = 0;
 	/* The folders each recipient's copy went to, for the log (a
@@ -172,15 +169,19 @@ pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		sm = scoring_msg_new(sc, data, size, txn->sender);
-		/* Inbound X-Spam-* fields are not delivered either. */
-		segs = scoring_clean_segments(data, size, iov + 1, PIPELINE_SEGMENTS_MAX);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		score_shared = pipeline_elapsed(&t0, &t1);
 	}
-	if (segs == 0) {
-		iov[1].iov_base = (void *)data;
-		iov[1].iov_len = size;
-		segs = 1;
+	iov[1].iov_base = (void *)data;
+	iov[1].iov_len = size;
+	if (sm != NULL) {
+		const char *clean;
+		size_t clean_len;
+
+		/* Inbound X-Spam-* fields are not delivered either. */
+		clean = scoring_msg_data(sm, &clean_len);
+		iov[1].iov_base = (void *)clean;
+		iov[1].iov_len = clean_len;
 	}
 	for (size_t i = 0; i < txn->rcpt_count; i++) {
 		struct rcpt *r = txn->rcpts[i];
@@ -227,7 +228,7 @@ pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
 		iov[0].iov_base = prepend.data;
 		iov[0].iov_len = prepend.len;
 		/* Sieve (when sv), then the copies, redirects and vacation. */
-		pipeline_sieve_deliver(cfg, sv, txn, r, msg, iov, (int)segs + 1, size,
+		pipeline_sieve_deliver(cfg, sv, txn, r, msg, iov, 2, size,
 				       is_spam, delays, folders[i], sizeof(folders[i]));
 		pipeline_log_rcpt(txn, r, folders[i][0] != '\0' ? folders[i] : NULL, delays,
 				  sm != NULL ? score_text : NULL,

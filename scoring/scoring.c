@@ -22,7 +22,6 @@
 /* A generous per-message backstop: the PCRE2 limits already bound each
  * match, this only guards against a pathological sum of them. */
 #define SCORING_TIME_LIMIT 20.0
-#define SCORING_SEGMENTS_MAX 64
 
 struct scoring {
 	struct ruleset *rs;
@@ -250,38 +249,44 @@ scoring_is_spam_header(const struct message *msg, const struct message_header *h
 	return h->name_len > 7 && strncasecmp(msg->data + h->start, "X-Spam-", 7) == 0;
 }
 
-size_t
-scoring_clean_segments(const char *data, size_t len, struct iovec *segs, size_t max)
+const char *
+scoring_clean(const char *data, size_t len, char **copy_r, size_t *len_r)
 {
 	struct message *msg = message_parse(data, len);
-	size_t n = 0, pos = 0;
+	struct buf out;
+	size_t pos = 0;
+	bool any = false;
 
+	*copy_r = NULL;
+	*len_r = len;
+	for (size_t i = 0; i < msg->header_count && !any; i++)
+		any = scoring_is_spam_header(msg, &msg->headers[i]);
+	if (!any) {
+		message_free(&msg);
+		return data;
+	}
+	/* No cap on the number of fields cut out: a sender who adds
+	 * thousands of X-Spam-* fields gets them all removed too. */
+	buf_init(&out, 0);
 	for (size_t i = 0; i < msg->header_count; i++) {
 		const struct message_header *h = &msg->headers[i];
 
 		if (!scoring_is_spam_header(msg, h))
 			continue;
-		if (h->start > pos) {
-			if (n == max)
-				goto too_many;
-			segs[n].iov_base = (void *)(data + pos);
-			segs[n].iov_len = h->start - pos;
-			n++;
-		}
+		buf_put(&out, data + pos, h->start - pos);
 		pos = h->end;
 	}
-	if (pos < len) {
-		if (n == max)
-			goto too_many;
-		segs[n].iov_base = (void *)(data + pos);
-		segs[n].iov_len = len - pos;
-		n++;
-	}
+	buf_put(&out, data + pos, len - pos);
 	message_free(&msg);
-	return n;
-too_many:
-	message_free(&msg);
-	return 0;
+	*copy_r = buf_steal(&out, len_r);
+	return *copy_r;
+}
+
+const char *
+scoring_msg_data(const struct scoring_msg *m, size_t *len_r)
+{
+	*len_r = m->len;
+	return m->data;
 }
 
 struct scoring_msg *
@@ -289,30 +294,10 @@ scoring_msg_new(const struct scoring *sc, const char *data, size_t len,
 		const char *envelope_from)
 {
 	struct scoring_msg *m = xcalloc(1, sizeof(*m));
-	struct iovec segs[SCORING_SEGMENTS_MAX];
-	size_t n = scoring_clean_segments(data, len, segs, N_ELEMENTS(segs));
 
-	if (n != 1 || segs[0].iov_base != data) {
-		/* Cut out the inbound X-Spam-* fields (or, with absurdly many
-		 * of them, score the message as it is). */
-		if (n > 0) {
-			size_t total = 0;
-
-			for (size_t i = 0; i < n; i++)
-				total += segs[i].iov_len;
-			m->copy = xmalloc(total + 1);
-			total = 0;
-			for (size_t i = 0; i < n; i++) {
-				memcpy(m->copy + total, segs[i].iov_base, segs[i].iov_len);
-				total += segs[i].iov_len;
-			}
-			m->copy[total] = '\0';
-			data = m->copy;
-			len = total;
-		}
-	}
-	m->data = data;
-	m->len = len;
+	/* A sender can't vouch for itself: inbound X-Spam-* fields are
+	 * neither scored nor delivered. */
+	m->data = scoring_clean(data, len, &m->copy, &m->len);
 	m->mv = msgview_new(rules_settings(sc->rs), data, len, envelope_from);
 	rules_match(sc->rs, sc->scratch, m->mv, SCORING_TIME_LIMIT, &m->hits);
 	if (m->hits.time_limit_exceeded)
@@ -403,21 +388,18 @@ void
 scoring_rewrite(const struct scoring *sc, const char *data, size_t len,
 		const struct score_result *r, struct buf *out)
 {
-	struct iovec segs[SCORING_SEGMENTS_MAX];
-	size_t n = scoring_clean_segments(data, len, segs, N_ELEMENTS(segs));
+	char *copy;
+	size_t clean_len;
+	const char *clean = scoring_clean(data, len, &copy, &clean_len);
 	struct buf hdrs;
 	const char *nl = memchr(data, '\n', len);
 	bool crlf = nl != NULL && nl > data && nl[-1] == '\r';
 	size_t skip = 0;
 
-	if (n == 0) {
-		segs[0].iov_base = (void *)data;
-		segs[0].iov_len = len;
-		n = 1;
-	}
+	data = clean;
+	len = clean_len;
 	/* SpamAssassin puts its fields after a leading Return-Path. */
-	if (len > 12 && strncasecmp(data, "Return-Path:", 12) == 0 &&
-	    segs[0].iov_base == data) {
+	if (len > 12 && strncasecmp(data, "Return-Path:", 12) == 0) {
 		struct message *msg = message_parse(data, len);
 
 		if (msg->header_count > 0) {
@@ -434,16 +416,8 @@ scoring_rewrite(const struct scoring *sc, const char *data, size_t len,
 		buf_put(out, &hdrs.data[i], 1);
 	}
 	buf_free(&hdrs);
-	for (size_t i = 0; i < n; i++) {
-		const char *p = segs[i].iov_base;
-		size_t l = segs[i].iov_len;
-
-		if (i == 0 && skip > 0) {
-			p += skip;
-			l -= skip;
-		}
-		buf_put(out, p, l);
-	}
+	buf_put(out, data + skip, len - skip);
+	free(copy);
 }
 
 void

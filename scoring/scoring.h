@@ -84,11 +84,13 @@ void scoring_score_message(const struct scoring *sc, const char *data, size_t le
  * X-Spam-Report). */
 void scoring_headers(const struct scoring *sc, const struct score_result *r,
 		     struct buf *out);
-/* The message with inbound X-Spam-* header fields removed, as segments of
- * data (no copy).  Returns the segment count (<= max), or 0 when max is too
- * small. */
-size_t scoring_clean_segments(const char *data, size_t len, struct iovec *segs,
-			      size_t max);
+/* The message with inbound X-Spam-* header fields removed: data itself
+ * when it has none (no copy), else a copy stored in *copy_r that the
+ * caller frees (*copy_r is NULL otherwise).  Never fails. */
+const char *scoring_clean(const char *data, size_t len, char **copy_r, size_t *len_r);
+/* The message as scoring saw it, inbound X-Spam-* removed: what is
+ * delivered.  Valid while m lives. */
+const char *scoring_msg_data(const struct scoring_msg *m, size_t *len_r);
 /* The whole rewritten message: a leading Return-Path, the X-Spam-* block,
  * then the message without inbound X-Spam-* (line ends as in the input). */
 void scoring_rewrite(const struct scoring *sc, const char *data, size_t len,

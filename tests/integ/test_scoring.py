@@ -6,6 +6,7 @@ the _rcvd form against the Received chain), X-Spam-Report, and the
 delivery log's score= and tests=."""
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -186,3 +187,42 @@ def test_per_recipient_scores_and_headers(scoring_lmtpd):
     with open(os.path.join(d.maildir("carol@example.com"), "new", newest), "rb") as fh:
         flag, score, _, tests = status(fh.read())
     assert "USER_IN_WELCOMELIST" not in tests and score == 4.0
+
+
+def test_every_inbound_spam_field_removed(lmtpd_factory, workdir):
+    """However many X-Spam-* fields a sender adds, interleaved with others,
+    none is scored or delivered (a cap on the pieces cut out once let
+    them all through): the copy has lmtpd's own fields and every other
+    field in order; lmtpd-score's stdin mode does the same."""
+    rules = os.path.join(workdir, "rules-inbound")
+    os.makedirs(rules)
+    with open(os.path.join(rules, "50_t.cf"), "w") as f:
+        f.write("required_score 5\n"
+                "header FORGED_SEEN X-Spam-Status =~ /forged/\n"
+                "score FORGED_SEEN 3.0\n")
+    os.chmod(rules, 0o755)
+    d = lmtpd_factory(rules_dir=rules)
+    head = b"".join(b"X-Spam-Status: Yes, score=99 forged %d\nX-Other-%d: kept\n" % (i, i)
+                    for i in range(200))
+    msg = (b"From: a@example.org\nTo: b@example.com\nSubject: many\n" + head +
+           b"X-Spam-Flag: YES\n\tfolded forged\n\nbody\n")
+    assert d.deliver(["b@example.com"], msg).final_codes() == [250]
+    [f] = os.listdir(os.path.join(d.maildir("b@example.com"), "new"))
+    with open(os.path.join(d.maildir("b@example.com"), "new", f), "rb") as fh:
+        data = fh.read()
+    assert b"forged" not in data, data[:2000]
+    names = [n for n, _ in spam_fields(data)]
+    assert names.count("X-Spam-Status") == 1 and "X-Spam-Flag" not in names
+    heads = unfolded_headers(data)
+    assert [h for h in heads if h.startswith("X-Other-")] == [
+        "X-Other-%d: kept" % i for i in range(200)]
+    assert data.endswith(b"\n\nbody\n")
+    flag, score, required, tests = status(data)
+    assert (flag, tests) == ("No", ["none"]), status(data)
+
+    score_bin = os.path.join(os.environ.get("LMTPD_BUILDDIR", "/work/main/_build"),
+                             "scoring", "lmtpd-score")
+    r = subprocess.run([score_bin, "--rules", rules], input=msg, capture_output=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert b"forged" not in r.stdout and r.stdout.count(b"X-Other-") == 200
