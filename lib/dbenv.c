@@ -26,7 +26,15 @@
 struct db_env {
 	DB_ENV *env;
 	char *dir;
+	pid_t pid;		/* the process that opened it */
+	unsigned int refs;
+	struct db_env *next;
 };
+
+/* DB_REGISTER allows one open handle per environment in a process, so the
+ * users of one process (vacation and Bayes in a worker) share it: a second
+ * open of the same dir gets the same handle, the last close closes it. */
+static struct db_env *db_envs;
 
 static int
 db_is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
@@ -58,10 +66,16 @@ db_msgcall(const DB_ENV *env, const char *msg)
 struct db_env *
 db_env_open(const char *dir, char **error_r)
 {
-	struct db_env *e = xcalloc(1, sizeof(*e));
+	struct db_env *e;
 	int ret;
 
 	*error_r = NULL;
+	for (e = db_envs; e != NULL; e = e->next)
+		if (e->pid == getpid() && strcmp(e->dir, dir) == 0) {
+			e->refs++;
+			return e;
+		}
+	e = xcalloc(1, sizeof(*e));
 	if (mkdir_parents(dir, 0700) < 0) {
 		*error_r = xasprintf("mkdir(%s) failed: %s", dir, strerror(errno));
 		free(e);
@@ -91,6 +105,10 @@ db_env_open(const char *dir, char **error_r)
 		return NULL;
 	}
 	e->dir = xstrdup(dir);
+	e->pid = getpid();
+	e->refs = 1;
+	e->next = db_envs;
+	db_envs = e;
 	return e;
 }
 
@@ -101,6 +119,14 @@ db_env_close(struct db_env **ep)
 
 	if (e == NULL)
 		return;
+	*ep = NULL;
+	if (e->pid == getpid() && --e->refs > 0)
+		return;
+	for (struct db_env **p = &db_envs; *p != NULL; p = &(*p)->next)
+		if (*p == e) {
+			*p = e->next;
+			break;
+		}
 	if (e->env != NULL) {
 		(void)e->env->txn_checkpoint(e->env, DB_CHECKPOINT_KB, 0, 0);
 		(void)e->env->close(e->env, 0);

@@ -23,7 +23,9 @@
 struct db_env;
 
 /* Opens (creating dir 0700 and the environment if needed) the environment
- * in dir.  Returns NULL with *error_r (malloc'd) on failure. */
+ * in dir.  Returns NULL with *error_r (malloc'd) on failure.  A second open
+ * of the same dir in a process returns the same handle (DB_REGISTER allows
+ * one per process); each open needs its close. */
 struct db_env *db_env_open(const char *dir, char **error_r) ATTR_WUR;
 void db_env_close(struct db_env **env);
 DB_ENV *db_env_handle(struct db_env *env);

@@ -243,6 +243,33 @@ END_TEST
 
 /* A database that can not be opened: -1 (no reply), never a crash, and
  * nothing stuck: it is tried again later. */
+/* Another user of the environment in the same process (Bayes in a
+ * worker) holds it open: vacation shares that handle (DB_REGISTER allows
+ * one per process) instead of failing to open its own. */
+START_TEST(history_shared_env)
+{
+	const char *dir = ut_testdir();
+	char *error = NULL;
+	struct db_env *other = db_env_open(dir, &error);
+	struct vacation *v = vacation_new(dir, 60);
+	struct message *msg = message_parse(BASE "\n", strlen(BASE) + 1);
+	struct vacation_request r = request(msg);
+	DB *db = NULL;
+
+	ck_assert_msg(other != NULL, "%s", error);
+	ck_assert_int_eq(vacation_history_due(v, &r, 1700000000), 1);
+	ck_assert_int_eq(vacation_history_record(v, &r, 1700000000), 0);
+	ck_assert_int_eq(vacation_history_due(v, &r, 1700000001), 0);
+	vacation_free(&v);
+	/* The other user's handle still works after vacation let go. */
+	ck_assert_int_eq(db_env_open_db(other, "other.db", DB_BTREE, &db, &error), 0);
+	ck_assert_int_eq(db->close(db, 0), 0);
+	db_env_close(&other);
+	ck_assert_ptr_null(other);
+	message_free(&msg);
+}
+END_TEST
+
 START_TEST(history_db_error)
 {
 	char path[PATH_MAX];
@@ -416,6 +443,7 @@ vacation_suite(void)
 	tc = ut_tcase(s, "history", true);
 	tcase_add_test(tc, history_days);
 	tcase_add_test(tc, history_purge);
+	tcase_add_test(tc, history_shared_env);
 	tcase_add_test(tc, history_db_error);
 	tc = ut_tcase(s, "compose", false);
 	tcase_add_test(tc, compose_plain);
