@@ -1,0 +1,545 @@
+/* Unit tests for scoring/bayes*: the tokenizer against SpamAssassin's own
+ * _tokenize_line (expected lists made by running Plugin/Bayes.pm 4.0.1 on
+ * the same lines), the message tokenizer, the arithmetic against
+ * CombineChi.pm (values computed by Perl), and the store (learn, relearn,
+ * forget, the seen database, expiry) in a real Berkeley DB environment. */
+#include "config.h"
+
+#include "check_compat.h"
+
+#include "bayes.h"
+#include "dbenv.h"
+#include "lmtpd_limits.h"
+#include "msgview.h"
+#include "sa_settings.h"
+#include "strset.h"
+
+static struct sa_settings set;
+static struct bayes_settings bs;
+
+static void
+setup(void)
+{
+	msgview_global_init();
+	sa_settings_init(&set);
+	bayes_settings_init(&bs, NULL, NULL);
+}
+
+static void
+teardown(void)
+{
+	bayes_settings_free(&bs);
+	sa_settings_free(&set);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The tokens sorted and joined with "|". */
+static char *
+sorted(char **v, size_t n)
+{
+	struct buf b;
+
+	qsort(v, n, sizeof(*v), cmp_str);
+	buf_init(&b, 0);
+	for (size_t i = 0; i < n; i++)
+		buf_putf(&b, "%s%s", i > 0 ? "|" : "", v[i]);
+	return buf_steal(&b, NULL);
+}
+
+static char *
+sorted_list(const struct strlist *l)
+{
+	char **v = calloc(l->n + 1, sizeof(*v));
+	char *r;
+
+	for (size_t i = 0; i < l->n; i++)
+		v[i] = l->v[i].p;
+	r = sorted(v, l->n);
+	free(v);
+	return r;
+}
+
+static char *
+sorted_text(const char *joined)
+{
+	char *copy = strdup(joined), *save = NULL, **v = NULL, *r;
+	size_t n = 0;
+
+	for (char *t = strtok_r(copy, "|", &save); t != NULL; t = strtok_r(NULL, "|", &save)) {
+		v = realloc(v, (n + 1) * sizeof(*v));
+		v[n++] = t;
+	}
+	r = sorted(v, n);
+	free(v);
+	free(copy);
+	return r;
+}
+
+/* ---- _tokenize_line, compared with SpamAssassin (no stopwords) ---- */
+
+static const struct {
+	int region;
+	const char *prefix, *line, *expected;
+} lines[] = {
+	{ 1, "", "Hello World... this is a TEST of the Foo-Bar---system, visit "
+	  "www.Example.com now!",
+	  "hello|world|World|this|test|TEST|the|FooBar|foo-bar|foobar|Foo-Bar|system|"
+	  "visit|UD:www.Example.com|UD:Example.com|UD:com|wwwExamplecom|www.example.com|"
+	  "wwwexamplecom|www.Example.com|now|now!" },
+	{ 1, "", "contact john.doe@mail.example.org or call",
+	  "contact|U*john.doe|D*mail.example.org|D*example.org|D*org|sk:johndo|"
+	  "sk:john.do|call" },
+	{ 0, "H*UA:", "Microsoft Outlook Express 6.00.2800.1106",
+	  "H*UA:Microsoft|H*UA:Outlook|H*UA:Express|H*UA:6.00.2800.1106" },
+	{ 1, "", "Supercalifragilisticexpialidocious caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac"
+	  "\xe8\xaa\x9e\xe3\x81\xae\xe3\x83\x86\xe3\x82\xad\xe3\x82\xb9\xe3\x83\x88"
+	  "\xe3\x81\xa7\xe3\x81\x99",
+	  "sk:superca|caf|caf\xc3\xa9|u8:\xe6\x97\xa5|u8:\xe6\x9c\xac|u8:\xe8\xaa\x9e|"
+	  "u8:\xe3\x81\xae|u8:\xe3\x83\x86|u8:\xe3\x82\xad|u8:\xe3\x82\xb9|"
+	  "u8:\xe3\x83\x88|u8:\xe3\x81\xa7|u8:\xe3\x81\x99" },
+	{ 2, "", "http://www.example.com/some/very/long/path/segment?x=1",
+	  "http|UD:www.example.com|UD:example.com|UD:com|wwwexamplecom|www.example.com|"
+	  "some|very|long|path|segment" },
+	{ 0, "HSubject:", "ThisIsAVeryLongHeaderWordIndeed ok", "HSubject:sk:ThisIsA" },
+};
+
+START_TEST(tokenize_line_like_sa)
+{
+	struct strlist out;
+	char *got, *want;
+
+	strlist_init(&out);
+	bayes_tokenize_line(&bs, lines[_i].line, strlen(lines[_i].line), lines[_i].prefix,
+			    lines[_i].region, &out);
+	got = sorted_list(&out);
+	want = sorted_text(lines[_i].expected);
+	ck_assert_msg(strcmp(got, want) == 0, "line %d:\n got %s\nwant %s", _i, ut_escs(got),
+		      ut_escs(want));
+	free(got);
+	free(want);
+	strlist_free(&out);
+}
+END_TEST
+
+static bool
+has_token(const struct bayes_tokens *t, const char *tok)
+{
+	for (size_t i = 0; i < t->list.n; i++)
+		if (strcmp(t->list.v[i].p, tok) == 0)
+			return true;
+	return false;
+}
+
+static bool
+has_prefix(const struct bayes_tokens *t, const char *prefix)
+{
+	for (size_t i = 0; i < t->list.n; i++)
+		if (strncmp(t->list.v[i].p, prefix, strlen(prefix)) == 0)
+			return true;
+	return false;
+}
+
+#define MSG "Received: from mx.example.net (mx.example.net [192.0.2.7])\n" \
+	"\tby mail.example.com with ESMTP id 4F3A21C9AB; Mon, 1 Jan 2024 10:00:00 +0000\n" \
+	"From: Alice Smith <alice@mail.example.org>\n" \
+	"To: bob@example.com\n" \
+	"Subject: Cheap watches\n" \
+	"Date: Mon, 1 Jan 2024 10:00:00 +0000\n" \
+	"Message-ID: <abc123@mail.example.org>\n" \
+	"X-Mailer: FooMail 2.0\n" \
+	"List-Id: <list.example.org>\n" \
+	"X-Secret-Tracker: zzyzx\n" \
+	"\n" \
+	"Visit http://shop.example.biz/buy now for cheap watches.\n"
+
+START_TEST(tokenize_message)
+{
+	struct strlist pairs;
+	struct bayes_settings s2;
+	struct msgview *mv = msgview_new(&set, MSG, strlen(MSG), "alice@mail.example.org");
+	struct bayes_tokens t;
+
+	strlist_init(&pairs);
+	strlist_add(&pairs, "bayes_ignore_header", 19);
+	strlist_add(&pairs, "X-Secret-Tracker", 16);
+	bayes_settings_init(&s2, &pairs, NULL);
+	bayes_tokenize(&s2, mv, MSG, strlen(MSG), &t);
+	/* addresses of From/To/Cc, also under *Ad; the phrase as N* */
+	ck_assert(has_token(&t, "H*F:U*alice"));
+	ck_assert(has_token(&t, "H*F:D*mail.example.org"));
+	ck_assert(has_token(&t, "H*F:D*org"));
+	ck_assert(has_token(&t, "H*F:N*Alice"));
+	ck_assert(has_token(&t, "H*Ad:D*example.com"));
+	ck_assert(has_token(&t, "HTo:U*bob"));
+	/* the envelope sender as Return-Path */
+	ck_assert(has_token(&t, "H*p:U*alice"));
+	/* Message-ID chewed into words, also under *MI */
+	ck_assert(has_token(&t, "H*M:abc123"));
+	ck_assert(has_token(&t, "H*MI:abc123"));
+	/* X-Mailer compressed, also under *UA */
+	ck_assert(has_token(&t, "H*x:FooMail"));
+	ck_assert(has_token(&t, "H*UA:FooMail"));
+	/* Received: dates, ids and "with"/"from" dropped, the address as
+	 * three octets plus ip* */
+	ck_assert(has_token(&t, "H*r:ip*192.0.2.7"));
+	ck_assert(has_token(&t, "H*r:192.0.2"));
+	ck_assert(!has_prefix(&t, "H*r:4F3A21C9AB"));
+	ck_assert(!has_token(&t, "H*r:ESMTP"));
+	/* ignored fields: Subject, Date, List-Id, bayes_ignore_header */
+	ck_assert(!has_prefix(&t, "HSubject:"));
+	ck_assert(!has_prefix(&t, "HDate:"));
+	ck_assert(!has_prefix(&t, "HList-Id:"));
+	ck_assert(!has_prefix(&t, "HX-Secret-Tracker:"));
+	/* the body (Subject first, as the rendered body has it) and URIs */
+	ck_assert(has_token(&t, "cheap"));
+	ck_assert(has_token(&t, "watches"));
+	ck_assert(has_token(&t, "UD:shop.example.biz"));
+	ck_assert(has_token(&t, "UD:example.biz"));
+	/* distinct, sorted, bounded */
+	for (size_t i = 1; i < t.list.n; i++)
+		ck_assert_int_lt(strcmp(t.list.v[i - 1].p, t.list.v[i].p), 0);
+	ck_assert_ptr_nonnull(strstr(t.seen_key, "<abc123@mail.example.org>\t"));
+	bayes_tokens_free(&t);
+	bayes_settings_free(&s2);
+	strlist_free(&pairs);
+	msgview_free(&mv);
+}
+END_TEST
+
+/* BAYES_TOKEN_MAX and BAYES_TOKENS_MAX at and past the limit. */
+START_TEST(tokenize_bounds)
+{
+	struct buf m;
+	struct msgview *mv;
+	struct bayes_tokens t;
+
+	buf_init(&m, 0);
+	buf_put_str(&m, "From: a@b.example\nSubject: x\n\nhttp://");
+	for (int i = 0; i < 60; i++)
+		buf_put_str(&m, "a");
+	buf_put_str(&m, ".example.com/\n");
+	for (unsigned int i = 0; i < BAYES_TOKENS_MAX + 500; i++)
+		buf_putf(&m, "w%05u ", i);
+	buf_put_str(&m, "\n");
+	mv = msgview_new(&set, m.data, m.len, NULL);
+	bayes_tokenize(&bs, mv, m.data, m.len, &t);
+	ck_assert_uint_eq(t.list.n, BAYES_TOKENS_MAX);
+	for (size_t i = 0; i < t.list.n; i++)
+		ck_assert_uint_le(t.list.v[i].len, BAYES_TOKEN_MAX);
+	/* the long URI-like word survived, cut; the last words did not */
+	ck_assert(has_prefix(&t, "UD:aaaaaaaa"));
+	ck_assert(has_token(&t, "w00000"));
+	ck_assert(!has_token(&t, "w03499"));
+	bayes_tokens_free(&t);
+	msgview_free(&mv);
+	buf_free(&m);
+}
+END_TEST
+
+/* ---- arithmetic, against CombineChi.pm run by Perl ---- */
+
+START_TEST(math_like_sa)
+{
+	static const double p1[] = { 0.99, 0.95, 0.9, 0.2 };
+	static const double p2[] = { 0.01, 0.05, 0.1, 0.9 };
+	double many[150], p;
+
+	ck_assert_double_eq_tol(bayes_combine(100, 200, p1, 4), 0.90940535293669345, 1e-12);
+	ck_assert_double_eq_tol(bayes_combine(500, 500, p2, 4), 0.19762852415772358, 1e-12);
+	for (int i = 0; i < 150; i++)
+		many[i] = 0.999;
+	ck_assert_double_eq_tol(bayes_combine(10, 10, many, 150), 1.0, 1e-12);
+	for (int i = 0; i < 150; i++)
+		many[i] = 0.001;	/* frexp rescaling keeps this finite */
+	ck_assert_double_eq_tol(bayes_combine(10, 10, many, 150), 0.0, 1e-12);
+	ck_assert(bayes_combine(10, 10, many, 0) < 0);
+	ck_assert_double_eq_tol(bayes_chi2q(10.5, 4), 0.23166973807635938, 1e-12);
+	ck_assert(bayes_token_prob(3, 1, 500, 300, true, &p));
+	ck_assert_double_eq_tol(p, 0.64207656859269768, 1e-12);
+	ck_assert(bayes_token_prob(1, 0, 500, 300, true, &p));
+	ck_assert_double_eq_tol(p, 0.98654368932038838, 1e-12);
+	/* a hapax without bayes_use_hapaxes, an unseen token, no ham */
+	ck_assert(!bayes_token_prob(1, 0, 500, 300, false, &p));
+	ck_assert(!bayes_token_prob(0, 0, 500, 300, true, &p));
+	ck_assert(!bayes_token_prob(3, 1, 500, 0, true, &p));
+}
+END_TEST
+
+/* Only tokens of strength >= 0.346 count.  SPAMMY_ALONE is combine(100,
+ * 100, [f(40, 0)]) by CombineChi.pm. */
+#define SPAMMY_ALONE 0.74982687984011998
+START_TEST(score_counts_strength)
+{
+	struct bayes_totals tot = { 100, 100, 0, 0, 0, 0 };
+	struct bayes_counts c[3] = { { 50, 50, 0 }, { 40, 0, 0 }, { 0, 40, 0 } };
+	double p, both;
+
+	/* the neutral token alone: nothing usable */
+	ck_assert(!bayes_score_counts(&bs, &tot, c, 1, &p));
+	ck_assert(bayes_score_counts(&bs, &tot, c, 2, &p));
+	ck_assert_double_eq_tol(p, SPAMMY_ALONE, 1e-12);
+	ck_assert(bayes_score_counts(&bs, &tot, c, 3, &both));
+	ck_assert_double_eq_tol(both, 0.50012222775157533, 1e-12);
+}
+END_TEST
+
+/* ---- the store ---- */
+
+static struct bayes_tokens
+toks_of(const char *seen, const char *const *words, size_t n)
+{
+	struct bayes_tokens t;
+
+	strlist_init(&t.list);
+	for (size_t i = 0; i < n; i++)
+		strlist_add(&t.list, words[i], strlen(words[i]));
+	t.seen_key = strdup(seen);
+	return t;
+}
+
+static struct bayes_counts
+counts(struct bayes_store *st, const char *tok, struct bayes_totals *tot)
+{
+	struct strlist l;
+	struct bayes_counts c;
+
+	strlist_init(&l);
+	strlist_add(&l, tok, strlen(tok));
+	ck_assert_int_eq(bayes_store_lookup(st, &l, tot, &c), 0);
+	strlist_free(&l);
+	return c;
+}
+
+START_TEST(store_learn_relearn_forget)
+{
+	static const char *const w1[] = { "cheap", "viagra", "watches" };
+	static const char *const w2[] = { "lunch", "meeting", "watches" };
+	const char *dir = ut_testdir();
+	char *error = NULL;
+	struct db_env *env = db_env_open(dir, &error);
+	struct bayes_store *st;
+	struct bayes_tokens a = toks_of("<a@x>\t01", w1, 3), b = toks_of("<b@x>\t02", w2, 3);
+	struct bayes_tokens a2 = toks_of("<a@x>\t03", w1, 3);	/* same ID, other body */
+	enum bayes_learn_result r;
+	struct bayes_totals tot;
+	struct bayes_counts c;
+
+	ck_assert_msg(env != NULL, "%s", error);
+	st = bayes_store_open(env, NULL, &error);
+	ck_assert_msg(st != NULL, "%s", error);
+	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_SPAM, 1000, true, &r), 0);
+	ck_assert_int_eq(r, BAYES_LEARNED);
+	/* twice counts once */
+	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_SPAM, 1001, true, &r), 0);
+	ck_assert_int_eq(r, BAYES_ALREADY);
+	ck_assert_int_eq(bayes_store_learn(st, &b, BAYES_HAM, 1002, false, &r), 0);
+	ck_assert_int_eq(r, BAYES_LEARNED);
+	c = counts(st, "watches", &tot);
+	ck_assert_uint_eq(tot.nspam, 1);
+	ck_assert_uint_eq(tot.nham, 1);
+	ck_assert_uint_eq(tot.ntokens, 5);
+	ck_assert_uint_eq(c.spam, 1);
+	ck_assert_uint_eq(c.ham, 1);
+	ck_assert_uint_eq(c.atime, 1002);
+	/* a reused Message-ID with another body is another message */
+	ck_assert_int_eq(bayes_store_learn(st, &a2, BAYES_SPAM, 1003, true, &r), 0);
+	ck_assert_int_eq(r, BAYES_LEARNED);
+	c = counts(st, "viagra", &tot);
+	ck_assert_uint_eq(tot.nspam, 2);
+	ck_assert_uint_eq(c.spam, 2);
+	/* learning it the other way moves it */
+	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_HAM, 1004, true, &r), 0);
+	ck_assert_int_eq(r, BAYES_LEARNED);
+	c = counts(st, "viagra", &tot);
+	ck_assert_uint_eq(tot.nspam, 1);
+	ck_assert_uint_eq(tot.nham, 2);
+	ck_assert_uint_eq(c.spam, 1);
+	ck_assert_uint_eq(c.ham, 1);
+	/* forget: back out, tokens at zero go, unknown ones stay unknown */
+	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_FORGET, 1005, true, &r), 0);
+	ck_assert_int_eq(r, BAYES_LEARNED);
+	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_FORGET, 1006, true, &r), 0);
+	ck_assert_int_eq(r, BAYES_UNKNOWN);
+	ck_assert_int_eq(bayes_store_learn(st, &a2, BAYES_FORGET, 1007, true, &r), 0);
+	ck_assert_int_eq(r, BAYES_LEARNED);
+	c = counts(st, "cheap", &tot);
+	ck_assert_uint_eq(tot.nspam, 0);
+	ck_assert_uint_eq(tot.nham, 1);
+	ck_assert_uint_eq(c.spam + c.ham, 0);
+	ck_assert_uint_eq(tot.ntokens, 3);
+	bayes_store_close(&st);
+	/* per-user databases are separate files in the same environment */
+	st = bayes_store_open(env, "Bob/../x@example.com", &error);
+	ck_assert_msg(st != NULL, "%s", error);
+	ck_assert_int_eq(bayes_store_totals(st, &tot), 0);
+	ck_assert_uint_eq(tot.nham, 0);
+	bayes_store_close(&st);
+	{
+		char path[PATH_MAX];
+
+		ut_pathf(path, sizeof(path), "%s/bayes_toks-bob%%2F..%%2Fx@example.com.db", dir);
+		ck_assert_int_eq(access(path, F_OK), 0);
+	}
+	db_env_close(&env);
+	bayes_tokens_free(&a);
+	bayes_tokens_free(&a2);
+	bayes_tokens_free(&b);
+}
+END_TEST
+
+START_TEST(store_expire)
+{
+	const char *dir = ut_testdir();
+	char *error = NULL;
+	struct db_env *env = db_env_open(dir, &error);
+	struct bayes_store *st = bayes_store_open(env, NULL, &error);
+	enum bayes_learn_result r;
+	struct bayes_totals tot;
+	struct bayes_counts c;
+	long n;
+
+	ck_assert_ptr_nonnull(st);
+	/* 20 messages of 100 tokens each, one atime per message */
+	for (int m = 0; m < 20; m++) {
+		struct bayes_tokens t;
+		char key[32], w[32];
+
+		strlist_init(&t.list);
+		for (int i = 0; i < 100; i++) {
+			snprintf(w, sizeof(w), "m%02dt%03d", m, i);
+			strlist_add(&t.list, w, strlen(w));
+		}
+		snprintf(key, sizeof(key), "<%d@x>\t00", m);
+		t.seen_key = strdup(key);
+		ck_assert_int_eq(bayes_store_learn(st, &t, m % 2 ? BAYES_SPAM : BAYES_HAM,
+						   10000 + m, false, &r), 0);
+		bayes_tokens_free(&t);
+	}
+	ck_assert_int_eq(bayes_store_totals(st, &tot), 0);
+	ck_assert_uint_eq(tot.ntokens, 2000);
+	/* under the limit: nothing */
+	ck_assert_int_eq(bayes_store_expire(st, 2000), 0);
+	/* over: down to 3/4 of 1600, the oldest first */
+	n = bayes_store_expire(st, 1600);
+	ck_assert_int_eq(n, 800);
+	c = counts(st, "m00t000", &tot);
+	ck_assert_uint_eq(tot.ntokens, 1200);
+	ck_assert_uint_eq(c.spam + c.ham, 0);
+	c = counts(st, "m07t099", &tot);
+	ck_assert_uint_eq(c.spam + c.ham, 0);
+	c = counts(st, "m08t000", &tot);
+	ck_assert_uint_eq(c.ham, 1);
+	c = counts(st, "m19t050", &tot);
+	ck_assert_uint_eq(c.spam, 1);
+	ck_assert_uint_eq(tot.nspam, 10);
+	bayes_store_close(&st);
+	db_env_close(&env);
+}
+END_TEST
+
+/* The front end: not trained enough gives no answer; then it answers. */
+START_TEST(front_end_min_counts)
+{
+	static const char *const spamw[] = { "cheap", "viagra" };
+	static const char *const hamw[] = { "lunch", "meeting" };
+	const char *dir = ut_testdir();
+	struct bayes *b;
+	struct bayes_settings s2;
+	struct strlist pairs;
+	enum bayes_learn_result r;
+	double p;
+
+	strlist_init(&pairs);
+	strlist_add(&pairs, "bayes_min_spam_num", 18);
+	strlist_add(&pairs, "3", 1);
+	strlist_add(&pairs, "bayes_min_ham_num", 17);
+	strlist_add(&pairs, "3", 1);
+	bayes_settings_init(&s2, &pairs, NULL);
+	ck_assert_uint_eq(s2.min_spam_num, 3);
+	b = bayes_new(&s2, dir, false);
+	for (int i = 0; i < 3; i++) {
+		char key[32];
+		struct bayes_tokens s, h;
+
+		snprintf(key, sizeof(key), "<s%d@x>\t0", i);
+		s = toks_of(key, spamw, 2);
+		snprintf(key, sizeof(key), "<h%d@x>\t0", i);
+		h = toks_of(key, hamw, 2);
+		{
+			struct bayes_tokens q = toks_of("<q@x>\t0", spamw, 2);
+
+			ck_assert_int_eq(bayes_classify(b, NULL, &q, &p), 0);
+			bayes_tokens_free(&q);
+		}
+		ck_assert_int_eq(bayes_learn(b, NULL, &s, BAYES_SPAM, true, &r), 0);
+		ck_assert_int_eq(bayes_learn(b, NULL, &h, BAYES_HAM, true, &r), 0);
+		bayes_tokens_free(&s);
+		bayes_tokens_free(&h);
+	}
+	{
+		struct bayes_tokens q = toks_of("<q@x>\t0", spamw, 2);
+
+		ck_assert_int_eq(bayes_classify(b, NULL, &q, &p), 1);
+		ck_assert_double_gt(p, 0.9);
+		bayes_tokens_free(&q);
+		q = toks_of("<q@x>\t0", hamw, 2);
+		ck_assert_int_eq(bayes_classify(b, NULL, &q, &p), 1);
+		ck_assert_double_lt(p, 0.1);
+		bayes_tokens_free(&q);
+	}
+	bayes_free(&b);
+	/* a state_dir that cannot be made: an error, never a crash */
+	{
+		char path[PATH_MAX];
+
+		ut_pathf(path, sizeof(path), "%s/file", dir);
+		ut_write_text(path, "not a folder\n");
+		ut_pathf(path, sizeof(path), "%s/file/state", dir);
+		b = bayes_new(&s2, path, false);
+	}
+	{
+		struct bayes_tokens q = toks_of("<q@x>\t0", spamw, 2);
+
+		ck_assert_int_eq(bayes_classify(b, NULL, &q, &p), -1);
+		ck_assert_int_eq(bayes_learn(b, NULL, &q, BAYES_SPAM, true, &r), -1);
+		bayes_tokens_free(&q);
+	}
+	bayes_free(&b);
+	bayes_settings_free(&s2);
+	strlist_free(&pairs);
+}
+END_TEST
+
+static Suite *
+bayes_suite(void)
+{
+	Suite *s = suite_create("bayes");
+	TCase *tc;
+
+	tc = ut_tcase(s, "tokenizer", false);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, tokenize_line_like_sa, 0, N_ELEMENTS(lines));
+	tcase_add_test(tc, tokenize_message);
+	tcase_add_test(tc, tokenize_bounds);
+	tc = ut_tcase(s, "math", false);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, math_like_sa);
+	tcase_add_test(tc, score_counts_strength);
+	tc = ut_tcase(s, "store", true);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, store_learn_relearn_forget);
+	tcase_add_test(tc, store_expire);
+	tcase_add_test(tc, front_end_min_counts);
+	return s;
+}
+
+int
+main(void)
+{
+	return ut_run(bayes_suite);
+}
