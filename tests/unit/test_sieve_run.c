@@ -365,6 +365,11 @@ START_TEST(runtime_errors_have_lines)
 		  "line 5: error: reject can not be used with keep, fileinto, redirect", 32, 4 },
 		{ "require \"reject\";\nreject \"no\";\n\n  keep;\n",
 		  "line 4: error: keep can not be used with reject", 32, 4 },
+		/* libsieve accepts a list, lmtpd hands one plain address to
+		 * the MTA. */
+		{ "keep;\n\nredirect \"a@example.com, b@example.com\";\n",
+		  "line 3: error: redirect: invalid address 'a@example.com, b@example.com'",
+		  32, 4 },
 	};
 	char path[PATH_MAX], log[PATH_MAX], want[PATH_MAX + 128], *text;
 
