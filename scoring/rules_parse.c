@@ -45,6 +45,7 @@ static const char *const rules_plugins[] = {
 	"Mail::SpamAssassin::Plugin::WLBLEval",
 	"Mail::SpamAssassin::Plugin::HeaderEval",
 	"Mail::SpamAssassin::Plugin::BodyEval",
+	"Mail::SpamAssassin::Plugin::ImageInfo",
 	"Mail::SpamAssassin::Plugin::MIMEEval",
 	"Mail::SpamAssassin::Plugin::HTMLEval",
 	"Mail::SpamAssassin::Plugin::RelayEval",

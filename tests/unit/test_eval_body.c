@@ -1,0 +1,389 @@
+/* Unit tests for eval_body.c: SpamAssassin's BodyEval, ImageInfo, the
+ * MIMEEval test that reads body lines (check_for_uppercase) and WLBLEval's
+ * check_mailfrom_matches_rcvd,
+ * each through a real rule line and a hand-built message, hit and miss.
+ * The expected hits are SpamAssassin's: with LMTPD_EVAL_CASES_DIR set this
+ * program writes its rules and cases for tests/tools/sa_eval_cases.py,
+ * which runs them through SpamAssassin itself. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_compat.h"
+#include "msgview.h"
+#include "rules.h"
+
+/* loadplugin lines are ignored by lmtpd; SpamAssassin needs them for the
+ * plugins sa_eval_cases.py does not load itself. */
+static const char rules_cf[] =
+	"loadplugin Mail::SpamAssassin::Plugin::ImageInfo\n"
+	"loadplugin Mail::SpamAssassin::Plugin::WLBLEval\n"
+	"trusted_networks 10.0.0.0/8\n"
+	"util_rb_2tld co.uk\n"
+	"rawbody BLANK eval:check_blank_line_ratio('50','100','4')\n"
+	"body TVD eval:tvd_vertical_words('0','10')\n"
+	"body STOCK eval:check_stock_info('2')\n"
+	"body SHORT eval:check_body_length('100')\n"
+	"body SIG_LONG eval:plaintext_sig_length('20')\n"
+	"body UPPER eval:check_for_uppercase('75', '100')\n"
+	"body UPPER_MID eval:check_for_uppercase('25', '50')\n"
+	"body GIF1 eval:image_count('gif','1','1')\n"
+	"body PNG1 eval:image_count('png','1','1')\n"
+	"body JPEG1 eval:image_count('jpeg',1,1)\n"
+	"body IMG2P eval:image_count('all','2')\n"
+	"body PIXC eval:pixel_coverage('all','700','300000')\n"
+	"body IMGSZ eval:image_size_exact('png','20','30')\n"
+	"body IMGRANGE eval:image_size_range('gif','10','10','50','50')\n"
+	"body IMGNAMED eval:image_named('logo.gif')\n"
+	"body IMGRATIO eval:image_to_text_ratio('all', '0.000', '0.015')\n"
+	"rawbody IMGRATIO_RAW eval:image_to_text_ratio('all', '0.000', '0.0002')\n"
+	"header RP_MATCH eval:check_mailfrom_matches_rcvd()\n";
+
+static const char *const rule_names[] = {
+	"BLANK", "TVD", "STOCK", "SHORT", "SIG_LONG", "UPPER", "UPPER_MID",
+	"GIF1", "PNG1", "JPEG1", "IMG2P", "PIXC", "IMGSZ", "IMGRANGE", "IMGNAMED",
+	"IMGRATIO", "IMGRATIO_RAW", "RP_MATCH",
+};
+
+struct eval_case {
+	const char *name;
+	const char *envelope_from;
+	const char *message;
+	const char *hits;	/* the rules above that must hit, space separated */
+};
+
+#define HEAD "From: a@example.org\nTo: b@example.com\n"
+#define MP(sub) HEAD "MIME-Version: 1.0\nContent-Type: multipart/" sub "; boundary=\"XX\"\n\n"
+#define PART(ct, body) "--XX\nContent-Type: " ct "\n\n" body
+#define IMG(ct, b64) "--XX\nContent-Type: " ct "\nContent-Transfer-Encoding: base64\n\n" b64 "\n"
+#define END "--XX--\n"
+#define LOUD "THIS IS A VERY LOUD MESSAGE WITH LOTS OF CAPITAL LETTERS IN IT\n"
+#define LOUD5 LOUD LOUD LOUD LOUD LOUD
+#define MIXED "HELLO THERE my friend how are you\n"
+#define MIXED8 MIXED MIXED MIXED MIXED MIXED MIXED MIXED MIXED
+/* Images made for these tests: a GIF of 40x20, a PNG of 30x20, a JPEG
+ * of 200x100 (width x height), a PNG of 600x500 and broken ones. */
+#define GIF_40x20 "R0lGODlhKAAUAIAAAAAAAAAAADs="
+#define PNG_30x20 "iVBORw0KGgoAAAANSUhEUgAAAB4AAAAUCAIAAAAVyRqTAAAAAElFTkSuQmCC"
+#define PNG_600x500 "iVBORw0KGgoAAAANSUhEUgAAAlgAAAH0CAIAAABuMsSDAAAAAElFTkSuQmCC"
+#define PNG_CUT "iVBORw0KGgoAAAANSUhEUgAAAB4AAAAUCAI="
+#define JPEG_200x100 "/9j/4AAQSkZJRgABAQAAAQABAAD/wAARCABkAMgDASIAAhEBAxEB/9k="
+#define JPEG_BAD_LEN "/9j/4AAAZ2FyYmFnZQ=="
+#define JPEG_CUT "/9j/wAARCAA="
+#define GIF_CUT "R0lG"
+#define RCVD(rdns) \
+	"Received: from " rdns " (" rdns " [81.2.69.160])\n" \
+	"\tby mx.example.com (Postfix) with ESMTP id AAA1\n" \
+	"\tfor <b@example.com>; Sun, 22 Nov 2026 10:00:00 +0000\n"
+#define STOCK_TEXT "Stock Symbol: FOOC\nMy Company: Foo Corp\n"
+
+static const struct eval_case cases[] = {
+	/* check_body_length: the bytes after the header section */
+	{ "plain short", NULL, HEAD "\nhello world, this is a test\n", "SHORT" },
+	{ "plain long", NULL, HEAD "\n" LOUD LOUD, "" },
+	/* tvd_vertical_words: the largest share of spaces in any body line
+	 * longer than 5 bytes, here 2 of 34 */
+	{ "few spaces", NULL, HEAD "\nSupercalifragilistic\nexpialidocious\n", "TVD SHORT" },
+	/* check_blank_line_ratio: 6 of 9 lines blank */
+	{ "blank lines", NULL, HEAD "\na\n\n\n\nb\n\n\n\nc\n", "BLANK SHORT" },
+	{ "too few lines", NULL, HEAD "\n\n\n\n", "SHORT" },
+	/* check_for_uppercase: over 200 bytes of lines with inner spaces */
+	{ "all caps", NULL, HEAD "\n" LOUD5, "UPPER" },
+	{ "caps in koi8-r", NULL,
+	  HEAD "Content-Type: text/plain; charset=koi8-r\n\n" LOUD5, "" },
+	{ "caps in a big5 part", NULL,
+	  MP("mixed") PART("text/plain; charset=BIG5", LOUD5) END, "" },
+	{ "caps, short", NULL, HEAD "\n" LOUD, "SHORT" },
+	{ "mixed case", NULL, HEAD "\n" MIXED8, "UPPER_MID" },
+	{ "caps, base64 lines left", NULL,
+	  HEAD "\nQUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx "
+	  "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx "
+	  "THIS IS LOUD\n", "TVD" },
+	/* check_stock_info: distinct "label:" words of the first text/plain
+	 * part; only the first alternative of the word pattern is anchored,
+	 * so "Stock Symbol" counts as "symbol" */
+	{ "stock", NULL, HEAD "\n" STOCK_TEXT, "STOCK SHORT" },
+	{ "stock, invalid utf-8", NULL,
+	  HEAD "Content-Type: text/plain; charset=utf-8\n\nStock Symbol: F\xff\xfe\n"
+	  "My Company: \xc3 x\n", "STOCK SHORT" },
+	{ "one stock word", NULL, HEAD "\nTicker: FOOC\nDear: friend\n", "SHORT" },
+	{ "stock in html only", NULL,
+	  HEAD "Content-Type: text/html\n\n<p>Stock Symbol: FOOC</p><p>My Company: Foo</p>\n",
+	  "SHORT" },
+	/* plaintext_sig_length: the text after the last "-- " line, unless
+	 * 4 bytes or less follow it */
+	{ "signature", NULL,
+	  HEAD "\nHello\n-- \nBob Example, Example Corp, www.example.com\n", "SHORT SIG_LONG" },
+	{ "decoy signature", NULL, HEAD "\nHello\n--\nab\n", "SHORT" },
+	/* ImageInfo: base64 image parts only */
+	{ "gif attached", NULL,
+	  MP("mixed") PART("text/plain", "see the picture attached to this mail\n")
+	  IMG("image/gif; name=\"logo.gif\"", GIF_40x20) END,
+	  "GIF1 IMGNAMED IMGRANGE PIXC" },
+	{ "png and jpeg", NULL,
+	  MP("mixed") PART("text/plain", "hi\n") IMG("image/png", PNG_30x20)
+	  IMG("image/jpeg", JPEG_200x100) END,
+	  "PNG1 JPEG1 IMG2P PIXC IMGSZ IMGRATIO IMGRATIO_RAW" },
+	{ "jpg type", NULL,
+	  MP("mixed") PART("text/plain", "hi\n") IMG("image/jpg", JPEG_200x100) END,
+	  "JPEG1 PIXC IMGRATIO IMGRATIO_RAW" },
+	{ "image not base64", NULL,
+	  MP("mixed") PART("text/plain", "hi\n")
+	  "--XX\nContent-Type: image/gif; name=\"logo.gif\"\n\nGIF89a(\n" END, "SHORT" },
+	{ "broken images", NULL,
+	  MP("mixed") PART("text/plain", "hi\n") IMG("image/png", PNG_CUT)
+	  IMG("image/jpeg", JPEG_BAD_LEN) IMG("image/jpeg", JPEG_CUT)
+	  IMG("image/gif; name=\"logo.gif\"", GIF_CUT) END, "PNG1 GIF1 IMG2P" },
+	{ "big png", NULL,
+	  MP("mixed") PART("text/plain", "hi\n") IMG("image/png", PNG_600x500) END,
+	  "PNG1 PIXC IMGRATIO IMGRATIO_RAW" },
+	/* check_mailfrom_matches_rcvd: the first untrusted relay's domain */
+	{ "return path matches relay", "bob@mail.example.org",
+	  RCVD("smtp.example.org") HEAD "\nhi\n", "SHORT RP_MATCH" },
+	{ "return path, other relay", "bob@mail.example.org",
+	  RCVD("smtp.example.net") HEAD "\nhi\n", "SHORT" },
+	{ "return path, co.uk", "bob@shop.example.co.uk",
+	  RCVD("mx1.example.co.uk") HEAD "\nhi\n", "SHORT RP_MATCH" },
+	{ "return path, other co.uk", "bob@shop.example.co.uk",
+	  RCVD("mx1.other.co.uk") HEAD "\nhi\n", "SHORT" },
+	{ "return path without a dot", "bob@localhost",
+	  RCVD("localhost") HEAD "\nhi\n", "SHORT" },
+};
+
+static bool
+listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* Loads the rules, matches the message and returns the hits. */
+static void
+match(const char *message, size_t len, const char *envelope_from,
+      void (*check)(const struct ruleset *rs, const struct rules_hits *hits, const void *arg),
+      const void *arg)
+{
+	char dir[4096], path[4200];
+	const char *dirs[1];
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct rules_scratch *scratch;
+	struct msgview *mv;
+	struct rules_hits hits;
+
+	snprintf(dir, sizeof(dir), "%s", ut_testdir());
+	ut_pathf(path, sizeof(path), "%s/50_eval.cf", dir);
+	ut_write_text(path, rules_cf);
+	dirs[0] = dir;
+	rs = rules_load(dirs, 1, &res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 0);
+	scratch = rules_scratch_new(rs);
+	mv = msgview_new(rules_settings(rs), message, len, envelope_from);
+	rules_match(rs, scratch, mv, 0, &hits);
+	check(rs, &hits, arg);
+	rules_hits_free(&hits);
+	msgview_free(&mv);
+	rules_scratch_free(&scratch);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+
+static void
+check_case(const struct ruleset *rs, const struct rules_hits *hits, const void *arg)
+{
+	const struct eval_case *c = arg;
+
+	for (size_t i = 0; i < N_ELEMENTS(rule_names); i++) {
+		long k = rules_find(rs, rule_names[i]);
+
+		ck_assert_msg(k >= 0, "%s not defined", rule_names[i]);
+		ck_assert_msg((hits->hits[k] > 0) == listed(c->hits, rule_names[i]),
+			      "%s: %s %s", c->name, rule_names[i],
+			      hits->hits[k] > 0 ? "hit" : "missed");
+	}
+}
+
+START_TEST(eval_body_table)
+{
+	match(cases[_i].message, strlen(cases[_i].message), cases[_i].envelope_from,
+	      check_case, &cases[_i]);
+}
+END_TEST
+
+/* Every function is implemented: none of the rules is skipped. */
+START_TEST(eval_body_all_loaded)
+{
+	char dir[4096], path[4200];
+	const char *dirs[1];
+	struct rules_load_result res;
+	struct ruleset *rs;
+
+	snprintf(dir, sizeof(dir), "%s", ut_testdir());
+	ut_pathf(path, sizeof(path), "%s/50_eval.cf", dir);
+	ut_write_text(path, rules_cf);
+	dirs[0] = dir;
+	rs = rules_load(dirs, 1, &res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 0);
+	ck_assert_int_eq(res.rules_skipped, 0);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
+/* Hostile input that cannot go through the text dump (NULs), or that is
+ * too big to write out: no crash, and the answers that are certain. */
+static void
+check_none_but(const struct ruleset *rs, const struct rules_hits *hits, const void *arg)
+{
+	const char *allowed = arg;
+
+	for (size_t i = 0; i < N_ELEMENTS(rule_names); i++) {
+		long k = rules_find(rs, rule_names[i]);
+
+		ck_assert_msg(k >= 0, "%s not defined", rule_names[i]);
+		if (!listed(allowed, rule_names[i]))
+			ck_assert_msg(hits->hits[k] == 0, "%s hit", rule_names[i]);
+	}
+}
+
+/* base64 of in[0..n) into out (4 * ((n + 2) / 3) bytes). */
+static size_t
+b64(const unsigned char *in, size_t n, char *out)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned long v = (unsigned long)in[i] << 16;
+
+		if (i + 1 < n)
+			v |= (unsigned long)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		out[o++] = tab[(v >> 18) & 63];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? tab[v & 63] : '=';
+	}
+	return o;
+}
+
+static void
+check_exact(const struct ruleset *rs, const struct rules_hits *hits, const void *arg)
+{
+	struct eval_case c = { "hostile", NULL, NULL, arg };
+
+	check_case(rs, hits, &c);
+}
+
+START_TEST(eval_body_hostile)
+{
+	static const char nuls[] =
+		HEAD "Content-Type: multipart/alternative; boundary=\"XX\"\n\n"
+		"--XX\nContent-Type: text/plain\n\nhello\0world \0\0 x\n"
+		"--XX\nContent-Type: text/html\n\n<p>he\0llo <img src=\"\0\"></p>\n"
+		"--XX\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\n"
+		"iVBORw0KGgoAAAAN\0SUhEUgAAAB4AAAAUCAI=\n--XX--\n";
+	/* A PNG of 4294967295 x 4294967295 pixels: the area is a double,
+	 * far above pixel_coverage's range. */
+	static const char huge[] =
+		HEAD "Content-Type: multipart/mixed; boundary=\"XX\"\n\n"
+		"--XX\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\n"
+		"iVBORw0KGgoAAAANSUhEUv//////////CAIAAABdlLlpAAAAAElFTkSuQmCC\n--XX--\n";
+	size_t big = 3 * 1024 * 1024, n;
+	char *msg = malloc(2 * big + 200);
+	unsigned char *jpeg = malloc(big);
+
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_ptr_nonnull(jpeg);
+	match(nuls, sizeof(nuls) - 1, NULL, check_none_but, "TVD SHORT PNG1");
+	match(huge, sizeof(huge) - 1, NULL, check_exact, "PNG1 IMGRATIO");
+	/* 3 MiB on one line without a space: every body line is 0% spaces */
+	n = (size_t)snprintf(msg, 200, "%s\n", HEAD);
+	memset(msg + n, 'A', big);
+	msg[n + big - 1] = '\n';
+	match(msg, n + big, NULL, check_exact, "TVD");
+	/* a JPEG of 3 MiB of markers that each claim a 2-byte block (no
+	 * data): a bounded walk to the end, no size found */
+	jpeg[0] = 0xff;
+	jpeg[1] = 0xd8;
+	for (size_t i = 2; i + 4 <= big; i += 4)
+		memcpy(jpeg + i, "\xff\x01\x00\x02", 4);
+	n = (size_t)snprintf(msg, 200, "%s%s", HEAD,
+			     "Content-Type: image/jpeg\nContent-Transfer-Encoding: base64\n\n");
+	n += b64(jpeg, big, msg + n);
+	msg[n++] = '\n';
+	match(msg, n, NULL, check_exact, "JPEG1");
+	free(jpeg);
+	free(msg);
+}
+END_TEST
+
+static Suite *
+eval_body_suite(void)
+{
+	Suite *s = suite_create("eval_body");
+	TCase *tc = ut_tcase(s, "eval_body", true);
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, eval_body_table, 0, N_ELEMENTS(cases));
+	tcase_add_test(tc, eval_body_all_loaded);
+	tcase_add_test(tc, eval_body_hostile);
+	return s;
+}
+
+/* LMTPD_EVAL_CASES_DIR=DIR: write the rule lines and every case to DIR
+ * instead of testing, for tests/tools/sa_eval_cases.py to run them
+ * through SpamAssassin itself. */
+static int
+dump_cases(const char *dir)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/rules.cf", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		return 1;
+	fputs(rules_cf, f);
+	if (fclose(f) != 0)
+		return 1;
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		snprintf(path, sizeof(path), "%s/%03zu.eml", dir, i);
+		if ((f = fopen(path, "w")) == NULL)
+			return 1;
+		if (cases[i].envelope_from != NULL)
+			fprintf(f, "Return-Path: <%s>\n", cases[i].envelope_from);
+		fputs(cases[i].message, f);
+		if (fclose(f) != 0)
+			return 1;
+		snprintf(path, sizeof(path), "%s/%03zu.exp", dir, i);
+		if ((f = fopen(path, "w")) == NULL)
+			return 1;
+		for (size_t k = 0; k < N_ELEMENTS(rule_names); k++)
+			fprintf(f, "%s%s", k > 0 ? " " : "", rule_names[k]);
+		fprintf(f, "|%s|%s", cases[i].hits, cases[i].name);
+		if (fclose(f) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+main(void)
+{
+	const char *dump = getenv("LMTPD_EVAL_CASES_DIR");
+
+	if (dump != NULL)
+		return dump_cases(dump);
+	return ut_run(eval_body_suite);
+}
