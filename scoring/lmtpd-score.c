@@ -99,9 +99,17 @@ print_hits(const struct scoring *sc, const char *name, const char *data, size_t 
 	scoring_msg_free(&m);
 }
 
+/* What file mode scores with: -p/-u prefs apply to every message, as they
+ * would for that recipient in the daemon. */
+struct score_ctx {
+	const struct scoring *sc;
+	const struct score_prefs *prefs;
+};
+
 static void
-print_line(const struct scoring *sc, const char *name, const char *data, size_t len)
+print_line(const struct score_ctx *ctx, const char *name, const char *data, size_t len)
 {
+	const struct scoring *sc = ctx->sc;
 	struct score_result r;
 	struct buf tests;
 	char score[64];
@@ -110,7 +118,7 @@ print_line(const struct scoring *sc, const char *name, const char *data, size_t 
 		print_hits(sc, name, data, len);
 		return;
 	}
-	scoring_score_message(sc, data, len, NULL, NULL, &r);
+	scoring_score_message(sc, data, len, NULL, ctx->prefs, &r);
 	buf_init(&tests, 0);
 	score_tests(scoring_rules(sc), &r, &tests);
 	score_format(&r, score, sizeof(score));
@@ -135,21 +143,21 @@ score_error(const char *path, const char *why)
 /* One path: a Maildir, an mbox or a single message.  Returns -1 if it
  * could not be read. */
 static int
-score_path(const struct scoring *sc, const char *path)
+score_path(const struct score_ctx *ctx, const char *path)
 {
-	return msgsource_walk(path, score_one, (void *)sc, score_error);
+	return msgsource_walk(path, score_one, (void *)ctx, score_error);
 }
 
 /* -j N: N processes take every N-th path; each prints its own lines. */
 static int
-score_paths(const struct scoring *sc, char **paths, int count, unsigned int jobs)
+score_paths(const struct score_ctx *ctx, char **paths, int count, unsigned int jobs)
 {
 	pid_t *pids;
 	int status = 0;
 
 	if (jobs <= 1) {
 		for (int i = 0; i < count; i++)
-			if (score_path(sc, paths[i]) < 0)
+			if (score_path(ctx, paths[i]) < 0)
 				status = 1;
 		return status;
 	}
@@ -165,10 +173,10 @@ score_paths(const struct scoring *sc, char **paths, int count, unsigned int jobs
 		if (pids[j] == 0) {
 			int st = 0;
 
-			scoring_after_fork((struct scoring *)sc);
+			scoring_after_fork((struct scoring *)ctx->sc);
 			setvbuf(stdout, NULL, _IOLBF, 0);
 			for (int i = (int)j; i < count; i += (int)jobs)
-				if (score_path(sc, paths[i]) < 0)
+				if (score_path(ctx, paths[i]) < 0)
 					st = 1;
 			fflush(stdout);
 			_exit(st);
@@ -308,8 +316,18 @@ main(int argc, char **argv)
 				       rules_skip_reason(rs, i));
 		status = 0;
 	}
-	else if (optind < argc)
-		status = score_paths(sc, argv + optind, argc - optind, o.jobs);
+	else if (optind < argc) {
+		struct score_ctx ctx = { sc, NULL };
+		struct score_prefs *prefs = NULL;
+
+		if (o.prefs != NULL)
+			prefs = score_prefs_load(scoring_rules(sc), o.prefs, warn_line);
+		else if (o.user != NULL)
+			prefs = scoring_user_prefs(sc, o.user, warn_line);
+		ctx.prefs = prefs;
+		status = score_paths(&ctx, argv + optind, argc - optind, o.jobs);
+		score_prefs_free(&prefs);
+	}
 	else
 		status = score_stdin(sc, &o);
 	scoring_free(&sc);

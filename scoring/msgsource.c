@@ -59,6 +59,7 @@ msgsource_walk(const char *path,
 	}
 	if (S_ISDIR(st.st_mode)) {
 		static const char *const subs[] = { "cur", "new" };
+		bool maildir = false;
 
 		for (size_t s = 0; s < 2; s++) {
 			char dir[4096];
@@ -69,6 +70,7 @@ msgsource_walk(const char *path,
 			n = scandir(dir, &names, NULL, alphasort);
 			if (n < 0)
 				continue;
+			maildir = true;
 			for (int i = 0; i < n; i++) {
 				char file[8192];
 
@@ -81,6 +83,11 @@ msgsource_walk(const char *path,
 				free(names[i]);
 			}
 			free(names);
+		}
+		/* A folder that holds no cur/ or new/ is not silently empty. */
+		if (!maildir) {
+			err(path, "not a Maildir (no cur/ or new/ folder)");
+			return -1;
 		}
 		return status;
 	}

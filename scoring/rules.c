@@ -543,8 +543,14 @@ rules_compile_all(struct rules_build *b)
 
 		if (!r->defined)
 			continue;
-		if (r->tflags & TFLAG_NET) {
+		/* Check.pm skips only eval rules flagged net in a score set
+		 * without network tests; regex and meta rules flagged net
+		 * (SPOOFED_FREEMAIL, FROM_BANK_NOAUTH, ...) still run. */
+		if ((r->tflags & TFLAG_NET) && r->eval != NULL) {
 			r->skip = RULE_SKIP_NET;
+			rules_diag_add(b, r->file, r->line, false,
+				       "%s %s: network test (tflags net), skipped",
+				       rules_type_name(r->type), r->name);
 			continue;
 		}
 		if (!rules_any_score(r, rs->use_bayes)) {

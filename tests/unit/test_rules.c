@@ -169,6 +169,8 @@ START_TEST(test_scores_and_skips)
 		 "score ZERO 0\n"
 		 "header NETRULE eval:check_rbl('x', 'y.example.')\n"
 		 "tflags NETRULE net\n"
+		 "meta NETMETA ONE && !NETRULE\n"
+		 "tflags NETMETA net\n"
 		 "header EVAL_MISSING eval:no_such_function()\n"
 		 "body BROKEN /(unclosed/\n"
 		 "required_score 6.5\n"
@@ -185,6 +187,8 @@ START_TEST(test_scores_and_skips)
 	ck_assert(rule(rs, "NICE_RULE")->score[0] == -1.0);
 	ck_assert_int_eq(rule(rs, "ZERO")->skip, RULE_SKIP_SCORE_ZERO);
 	ck_assert_int_eq(rule(rs, "NETRULE")->skip, RULE_SKIP_NET);
+	/* Check.pm skips only eval rules for tflags net: metas run. */
+	ck_assert_int_eq(rule(rs, "NETMETA")->skip, RULE_RUNS);
 	ck_assert_int_eq(rule(rs, "EVAL_MISSING")->skip, RULE_SKIP_EVAL);
 	ck_assert_int_eq(rule(rs, "BROKEN")->skip, RULE_SKIP_BROKEN);
 	/* The broken regex and the unknown directive are errors with
@@ -194,7 +198,7 @@ START_TEST(test_scores_and_skips)
 		bool saw_line = false;
 
 		for (size_t i = 0; i < res.diag_count; i++)
-			if (res.diags[i].error && res.diags[i].line == 17 &&
+			if (res.diags[i].error && res.diags[i].line == 19 &&
 			    strstr(res.diags[i].message, "frobnicate") != NULL)
 				saw_line = true;
 		ck_assert(saw_line);

@@ -1,0 +1,113 @@
+"""lmtpd-score's command line (issue 3): stdin mode, -r, -e, --lint on
+SpamAssassin's own rules, file mode over a file, an mbox and a Maildir
+(the line format fixed in DESIGN.md), -p/-u prefs in file mode, and the
+exit status when a path can't be read."""
+import os
+import re
+import subprocess
+
+import pytest
+
+import integlib
+
+SA_RULES = "/usr/share/spamassassin"
+SCORE = os.path.join(integlib.BUILDDIR, "scoring", "lmtpd-score")
+
+SPAMMY = b"From: a@example.org\nTo: b@example.com\nSubject: offer\n\nbuy now, BUY NOW\n"
+HAMMY = b"From: a@example.org\nTo: b@example.com\nSubject: lunch\n\nsee you at noon\n"
+
+
+def run(*args, data=None):
+    return subprocess.run([SCORE] + list(args), input=data, capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def rules(workdir):
+    d = os.path.join(workdir, "rules")
+    os.makedirs(d)
+    with open(os.path.join(d, "50_local.cf"), "w") as f:
+        f.write("required_score 5\n"
+                "body LOCAL_BUY /\\bbuy now\\b/i\n"
+                "tflags LOCAL_BUY multiple\n"
+                "describe LOCAL_BUY Says buy now\n"
+                "score LOCAL_BUY 3.0\n")
+    return d
+
+
+@pytest.mark.fast
+def test_stdin_report_and_exit_code(rules):
+    r = run("--rules", rules, data=SPAMMY)
+    assert r.returncode == 0, r.stderr
+    head = r.stdout.split(b"\n\n", 1)[0]
+    assert b"\nX-Spam-Flag: YES\n" in b"\n" + head + b"\n"
+    assert re.search(rb"X-Spam-Status: Yes, score=6\.0 required=5\.0 tests=LOCAL_BUY", head)
+    assert r.stdout.endswith(b"\n\nbuy now, BUY NOW\n")
+
+    r = run("--rules", rules, "-r", data=SPAMMY)
+    assert r.returncode == 0 and re.search(rb"\n 6\.0 LOCAL_BUY +Says buy now\n", r.stdout), r.stdout
+
+    assert run("--rules", rules, "-e", data=SPAMMY).returncode == 1
+    assert run("--rules", rules, "-e", data=HAMMY).returncode == 0
+
+
+def test_lint_loads_spamassassins_rules_without_error():
+    if not os.path.isfile(os.path.join(SA_RULES, "50_scores.cf")):
+        pytest.skip("SpamAssassin's rules are not installed (package spamassassin)")
+    r = run("--rules", SA_RULES, "--lint")
+    out = r.stdout.decode()
+    assert r.returncode == 0, out[-3000:]
+    assert re.search(r"^\d{4} rules loaded, \d+ skipped, 0 errors$", out, re.M), out[-2000:]
+    # What is skipped is said with file:line.
+    for line in out.splitlines():
+        if "skipped" in line and not line.startswith(("(prefilter)", " ")) and ":" in line \
+                and "rules loaded" not in line:
+            assert re.match(r"^/usr/share/spamassassin/\w+\.cf:\d+: ", line), line
+
+
+@pytest.mark.fast
+def test_file_mode_lines(rules, workdir):
+    one = os.path.join(workdir, "one.eml")
+    with open(one, "wb") as f:
+        f.write(SPAMMY)
+    mbox = os.path.join(workdir, "two.mbox")
+    with open(mbox, "wb") as f:
+        f.write(b"From a@example.org Thu Jan  1 00:00:00 2026\n" + HAMMY +
+                b"\nFrom a@example.org Thu Jan  1 00:00:01 2026\n" + SPAMMY)
+    md = os.path.join(workdir, "Maildir")
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(md, sub))
+    with open(os.path.join(md, "new", "1.host"), "wb") as f:
+        f.write(HAMMY)
+    r = run("--rules", rules, one, mbox, md)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert lines == [
+        "%s\t6.0\t5.0\tLOCAL_BUY,LOCAL_BUY" % one,
+        "%s:1\t0.0\t5.0\tnone" % mbox,
+        "%s:2\t6.0\t5.0\tLOCAL_BUY,LOCAL_BUY" % mbox,
+        "%s/new/1.host\t0.0\t5.0\tnone" % md,
+    ], lines
+
+    # -p: the prefs apply in file mode too (the admin's threshold trial).
+    prefs = os.path.join(workdir, "prefs")
+    with open(prefs, "w") as f:
+        f.write("required_score 30\nscore LOCAL_BUY 1.5\n")
+    r = run("--rules", rules, "-p", prefs, one)
+    assert r.stdout.decode().splitlines() == ["%s\t3.0\t30.0\tLOCAL_BUY,LOCAL_BUY" % one], r.stdout
+
+
+@pytest.mark.fast
+def test_file_mode_unreadable_paths(rules, workdir):
+    plain = os.path.join(workdir, "not-a-maildir")
+    os.makedirs(plain)
+    missing = os.path.join(workdir, "missing.eml")
+    good = os.path.join(workdir, "good.eml")
+    with open(good, "wb") as f:
+        f.write(HAMMY)
+    r = run("--rules", rules, missing, plain, good)
+    assert r.returncode != 0
+    err = r.stderr.decode()
+    assert "missing.eml: No such file or directory" in err, err
+    assert "not-a-maildir: not a Maildir" in err, err
+    # The readable one is still scored.
+    assert r.stdout.decode().splitlines() == ["%s\t0.0\t5.0\tnone" % good]
