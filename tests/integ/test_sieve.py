@@ -621,6 +621,25 @@ def test_lmtpd_sieve_tool(workdir):
     assert r.stdout == ('actions:\n'
                         '  fileinto :flags ["\\\\Seen"] "Lists"\n'
                         '  redirect <carol@example.net>\n'), r.stdout
+    # vacation with :from and :addresses (libsieve drops the latter; lmtpd
+    # reads them from the script), a run-time error with its line.
+    vac = os.path.join(workdir, "vac.sieve")
+    with open(vac, "w") as f:
+        f.write('require "vacation";\nvacation :from "bob@example.com"\n'
+                '  :addresses ["team@example.net", "bob+x@example.com"] "Away";\n')
+    r = subprocess.run([LMTPD_SIEVE, "-e", "from=a@example.org", "-e", "to=bob@example.com",
+                        vac, msg], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert ':from <bob@example.com> :subject "Re: ' in r.stdout, r.stdout
+    assert ':addresses ["team@example.net", "bob+x@example.com"] :handle' in r.stdout, r.stdout
+    rt = os.path.join(workdir, "rt.sieve")
+    with open(rt, "w") as f:
+        f.write('require "reject";\nkeep;\nreject "no";\n')
+    r = subprocess.run([LMTPD_SIEVE, "-e", "from=a@example.org", "-e", "to=bob@example.com",
+                        rt, msg], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert re.match(r"error: \S*rt.sieve: line 3: error: reject can not be used with keep, "
+                    r".*\nactions:\n  keep \(implicit\)\n$", r.stdout), r.stdout
     r = subprocess.run([LMTPD_SIEVE, "-x"], capture_output=True, text=True)
     assert r.stdout.split() == ["regex", "imap4flags", "relational", "subaddress",
                                 "fileinto", "reject", "envelope", "vacation"]
