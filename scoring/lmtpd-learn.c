@@ -11,17 +11,22 @@
  *       expires tokens now when the database is over bayes_expiry_max_db_size
  *
  * The database is the one the daemon uses: state_dir of the config, the
- * site-wide one, or USER's with bayes_per_user = yes.  Each message is one
+ * site-wide one, or USER's with bayes_per_user = yes; run as root, it
+ * becomes the config's `user` first.  Each message is one
  * durable transaction, so the daemon may deliver meanwhile and a crash
  * loses at most the message being learned.  Exits 0, 1 when a message
  * could not be read or learned, 2 on usage or configuration errors. */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bayes.h"
 #include "cfg.h"
@@ -123,6 +128,39 @@ learn_dump(struct bayes *b, const struct bayes_settings *s, const char *user, bo
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* Run as root with a `user` in the config, become that user first: the
+ * database files must stay the daemon's (it cannot open root's 0600
+ * files). */
+static int
+learn_drop_privileges(const struct lmtpd_config *cfg)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0 || cfg->user == NULL || cfg->user[0] == '\0')
+		return 0;
+	pw = getpwnam(cfg->user);
+	if (pw == NULL) {
+		fprintf(stderr, "lmtpd-learn: unknown user %s\n", cfg->user);
+		return -1;
+	}
+	if (cfg->group != NULL && cfg->group[0] != '\0') {
+		struct group *gr = getgrnam(cfg->group);
+
+		if (gr == NULL) {
+			fprintf(stderr, "lmtpd-learn: unknown group %s\n", cfg->group);
+			return -1;
+		}
+		pw->pw_gid = gr->gr_gid;
+	}
+	if (setgid(pw->pw_gid) < 0 || initgroups(cfg->user, pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		fprintf(stderr, "lmtpd-learn: becoming %s failed: %s\n", cfg->user,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -180,6 +218,10 @@ main(int argc, char **argv)
 	if (cfg == NULL) {
 		fprintf(stderr, "lmtpd-learn: %s\n", error);
 		free(error);
+		return 2;
+	}
+	if (learn_drop_privileges(cfg) < 0) {
+		cfg_free(&cfg);
 		return 2;
 	}
 	sc = scoring_new(cfg, rules, NULL);
