@@ -410,8 +410,8 @@ rl_parse_date(const char *date, size_t len, long long *t_r)
 	bool ok = false;
 
 	buf_init(&s, 0);
-	/* " $date ", then s/, +/ /gs (a comma and the spaces after it) and
-	 * s/\s+/ /gs */
+	/* " $date ", then a comma and the spaces after it become one space,
+	 * then s/\s+/ /gs */
 	buf_put(&s, " ", 1);
 	for (size_t i = 0; i < len; i++) {
 		if (date[i] == ',') {
