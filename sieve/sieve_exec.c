@@ -33,12 +33,14 @@
  *   its own, remove it (which clears the list), addflag"; those helper
  *   flags never leave this file (sieve_text.c does the rewriting);
  * - it reports no line for run-time errors, and when it refuses an action
- *   as incompatible (`keep; reject "no";`, anything after a reject) it
+ *   as incompatible (`keep; reject "no";`, a redirect after a reject) it
  *   just ends execution, with no error callback.  So before each action
- *   command (and stop) the text for execute tests a header that never
- *   exists, named after that command (sieve_rewrite); our getheader
- *   callback sees the name and knows the command about to run and its
- *   line.  An execution that ends neither at the sentinel nor at a stop
+ *   command (and stop), and inside each if/elsif test, the text for
+ *   execute tests a header that never exists, named after that command
+ *   (sieve_rewrite); our getheader callback sees the name and knows the
+ *   command about to run and its line (also written to the page shared
+ *   with the worker, sieve_progress, for errors of a process stopped by
+ *   the CPU limit).  An execution that ends neither at the sentinel nor at a stop
  *   was cut short by libsieve at the last command marked: a run-time
  *   error, as Pigeonhole makes of such a conflict;
  * - vacation's subject is copied into a 128-byte buffer (cut mid-way
@@ -526,6 +528,8 @@ cb_getheader(sieve2_context_t *c, void *ctx)
 	if ((cmd = sieve_cmd_marker_index(name)) > 0) {
 		/* Absent, so the marker's test is false. */
 		st->cur = cmd;
+		if (sieve_progress != NULL && cmd <= st->cmds.count)
+			sieve_progress->line = st->cmds.v[cmd - 1].line;
 		return SIEVE2_OK;
 	}
 	if (strcmp(name, sieve_sentinel()) == 0) {
@@ -686,7 +690,9 @@ sieve_check_refusal(struct sieve_exec_state *st)
 		return;
 	}
 	cmd = &st->cmds.v[st->cur - 1];
-	if (cmd->kind == SIEVE_CMD_STOP)
+	/* (After an if's test, only a stop or a refused action ends the
+	 * script early, and both are marked after it.) */
+	if (cmd->kind == SIEVE_CMD_STOP || cmd->kind == SIEVE_CMD_IF)
 		return;
 	/* (libsieve 2.2.6 lets discard and the flag commands go with a
 	 * reject, and a second vacation be.) */

@@ -55,6 +55,7 @@ enum sieve_cmd_kind {
 	SIEVE_CMD_SETFLAG,
 	SIEVE_CMD_ADDFLAG,
 	SIEVE_CMD_REMOVEFLAG,
+	SIEVE_CMD_IF,		/* if or elsif: its test is marked */
 };
 
 /* Commands marked per script; past this the rest runs unmarked (no line
@@ -81,8 +82,9 @@ struct sieve_cmds {
 /* The text handed to libsieve's execute: setflag/removeflag rewritten
  * around libsieve's bugs, and before each command of enum sieve_cmd_kind
  * a test of a header that never exists, named after the command's index
- * in cmds (sieve_cmd_marker), so the getheader callback learns which
- * command runs next.  Everything is inserted on the command's own line:
+ * in cmds (sieve_cmd_marker_index), so the getheader callback learns which
+ * command runs next; the test of an if or elsif becomes
+ * anyof(exists "MARKER", TEST), the same truth value.  Everything is inserted on the command's own line:
  * line numbers stay the script's.  cmds is filled (free it with
  * sieve_cmds_free). */
 void sieve_rewrite(const char *text, size_t len, struct buf *out, struct sieve_cmds *cmds);
@@ -91,6 +93,15 @@ void sieve_cmds_free(struct sieve_cmds *cmds);
 size_t sieve_cmd_marker_index(const char *name);
 /* "keep", "fileinto", ... */
 const char *sieve_cmd_name(enum sieve_cmd_kind kind);
+/* Where the interpreter is: sieve_sandbox.c shares this with the worker
+ * (a page mapped before the fork), so a run stopped by the CPU limit or a
+ * crash can still name the script and the line.  NULL when inline. */
+struct sieve_progress {
+	volatile int script;		/* index in the run's scripts, -1 none */
+	volatile unsigned int line;	/* of the last command marked, 0 none */
+};
+extern struct sieve_progress *sieve_progress;
+
 /* s cut at max bytes and back to the last whole UTF-8 character (an
  * incomplete sequence at the end, from this cut or an earlier one, is
  * dropped); NULL for NULL. */

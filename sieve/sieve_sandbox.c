@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -53,6 +54,9 @@ struct sieve_sandbox {
 	pid_t pid;
 	int fd;
 	unsigned int runs;
+	/* Shared with the interpreter (MAP_SHARED, mapped before any fork):
+	 * where it was when it stopped. */
+	struct sieve_progress *progress;
 };
 
 static void
@@ -329,6 +333,7 @@ sandbox_start(struct sieve_sandbox *sb, const struct sieve_settings *set)
 	}
 	if (pid == 0) {
 		close_quietly(sv[0]);
+		sieve_progress = sb->progress;
 		sandbox_child(set, sv[1]);
 	}
 	close_quietly(sv[1]);
@@ -415,8 +420,12 @@ struct sieve_sandbox *
 sieve_sandbox_new(void)
 {
 	struct sieve_sandbox *sb = xcalloc(1, sizeof(*sb));
+	void *page = mmap(NULL, sizeof(*sb->progress), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
 	sb->fd = -1;
+	/* Without it, errors of a stopped interpreter name no script. */
+	sb->progress = page != MAP_FAILED ? page : NULL;
 	return sb;
 }
 
@@ -426,6 +435,8 @@ sieve_sandbox_free(struct sieve_sandbox **sbp)
 	if (*sbp == NULL)
 		return;
 	sandbox_stop(*sbp, false, NULL);
+	if ((*sbp)->progress != NULL)
+		(void)munmap((*sbp)->progress, sizeof(*(*sbp)->progress));
 	free(*sbp);
 	*sbp = NULL;
 }
@@ -434,6 +445,33 @@ pid_t
 sieve_sandbox_pid(const struct sieve_sandbox *sb)
 {
 	return sb->pid > 0 ? sb->pid : 0;
+}
+
+/* The fallback keep for a run that did not come back, naming the script
+ * (and line) it stopped in when the shared page tells: that script failed,
+ * so its error also reaches the user's SCRIPT.log. */
+static struct sieve_actions *
+sandbox_failed(struct sieve_sandbox *sb, struct sieve_script *scripts, size_t n,
+	       const char *why)
+{
+	const char *text = strncmp(why, "sieve: ", 7) == 0 ? why + 7 : why;
+	struct sieve_script *s;
+	struct sieve_actions *a;
+	char *full;
+	int idx = sb->progress != NULL ? sb->progress->script : -1;
+	unsigned int line = sb->progress != NULL ? sb->progress->line : 0;
+
+	if (idx < 0 || (size_t)idx >= n)
+		return sieve_fallback_keep(why);
+	s = &scripts[idx];
+	free(s->errors);
+	s->errors = line > 0 ? xasprintf("line %u: error: %s\n", line, text)
+		: xasprintf("error: %s\n", text);
+	s->failed = true;
+	full = xasprintf("%s: %.*s", s->path, (int)strcspn(s->errors, "\n"), s->errors);
+	a = sieve_fallback_keep(full);
+	free(full);
+	return a;
 }
 
 struct sieve_actions *
@@ -448,6 +486,10 @@ sieve_sandbox_run(struct sieve_sandbox *sb, const struct sieve_settings *set,
 
 	if (sb->pid <= 0 && sandbox_start(sb, set) < 0)
 		return sieve_fallback_keep("sieve: could not start the interpreter process");
+	if (sb->progress != NULL) {
+		sb->progress->script = -1;
+		sb->progress->line = 0;
+	}
 	buf_init(&out, 0);
 	sandbox_request(&out, scripts, n, msg);
 	buf_init(&in, SIEVE_SANDBOX_RESULT_MAX);
@@ -478,5 +520,5 @@ sieve_sandbox_run(struct sieve_sandbox *sb, const struct sieve_settings *set,
 		snprintf(why, sizeof(why), "sieve: interpreter returned a malformed result");
 	else
 		snprintf(why, sizeof(why), "sieve: interpreter failed");
-	return sieve_fallback_keep(why);
+	return sandbox_failed(sb, scripts, n, why);
 }

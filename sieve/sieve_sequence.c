@@ -11,6 +11,8 @@
 #include "sieve_int.h"
 #include "xalloc.h"
 
+struct sieve_progress *sieve_progress;
+
 struct sieve_resolve {
 	struct sieve_actions stores;	/* FILEINTO, merged per folder */
 	struct sieve_actions others;	/* REDIRECT, VACATION */
@@ -156,7 +158,13 @@ sieve_sequence(const struct sieve_settings *set, struct sieve_script *scripts, s
 			}
 			sieve_script_result_free(&res);
 		}
+		if (sieve_progress != NULL) {
+			sieve_progress->line = 0;
+			sieve_progress->script = (int)i;
+		}
 		sieve_exec_script(s->path, s->text, s->len, false, view, &budget, &res);
+		if (sieve_progress != NULL)
+			sieve_progress->script = -1;
 		if (res.status != SIEVE_SCRIPT_OK) {
 			s->failed = true;
 			s->errors = buf_steal(&res.errors, NULL);

@@ -323,6 +323,8 @@ static const struct {
 	{ "setflag", SIEVE_CMD_SETFLAG },
 	{ "addflag", SIEVE_CMD_ADDFLAG },
 	{ "removeflag", SIEVE_CMD_REMOVEFLAG },
+	{ "if", SIEVE_CMD_IF },
+	{ "elsif", SIEVE_CMD_IF },
 };
 
 const char *
@@ -380,6 +382,40 @@ sieve_count_lines(const char *p, size_t n)
 	return lines;
 }
 
+/* Copies the test that starts at *ip (after an if or elsif) as
+ * anyof(exists "MARKER", TEST): up to the "{" of its block, outside
+ * parentheses and lists. */
+static void
+sieve_mark_test(const char *text, size_t len, size_t *ip, unsigned int *line,
+		struct buf *out, size_t index)
+{
+	size_t i = *ip;
+	unsigned int depth = 0;
+
+	buf_putf(out, " anyof(exists \"%s-c%zu\", ", sieve_sentinel(), index);
+	while (i < len) {
+		size_t start = i;
+		enum sieve_tok t = sieve_token(text, len, &i);
+
+		if (t == SIEVE_TOK_OTHER) {
+			char c = text[start];
+
+			if (c == '{' && depth == 0) {
+				i = start;
+				break;
+			}
+			if (c == '(' || c == '[')
+				depth++;
+			else if ((c == ')' || c == ']') && depth > 0)
+				depth--;
+		}
+		buf_put(out, text + start, i - start);
+		*line += sieve_count_lines(text + start, i - start);
+	}
+	buf_put(out, ") ", 2);
+	*ip = i;
+}
+
 void
 sieve_rewrite(const char *text, size_t len, struct buf *out, struct sieve_cmds *cmds)
 {
@@ -414,12 +450,22 @@ sieve_rewrite(const char *text, size_t len, struct buf *out, struct sieve_cmds *
 			c->line = line;
 			if (c->kind == SIEVE_CMD_VACATION)
 				sieve_scan_vacation(text, len, i, c);
-			buf_putf(out, "if exists \"%s-c%zu\" {} ", sieve_sentinel(), cmds->count);
+			if (c->kind != SIEVE_CMD_IF)
+				buf_putf(out, "if exists \"%s-c%zu\" {} ", sieve_sentinel(),
+					 cmds->count);
 			cmds->count++;
 		} else {
 			cmds->overflow = true;
 		}
 		switch (sieve_cmd_names[k].kind) {
+		case SIEVE_CMD_IF:
+			buf_put(out, text + start, i - start);
+			if (cmds->overflow)
+				break;
+			/* The marker goes into the test: nothing can stand
+			 * between a block and its elsif. */
+			sieve_mark_test(text, len, &i, &line, out, cmds->count - 1);
+			break;
 		case SIEVE_CMD_SETFLAG:
 			n++;
 			buf_putf(out, "addflag \"%s%u\"; removeflag \"%s%u\"; addflag",

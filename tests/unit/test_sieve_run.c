@@ -278,6 +278,13 @@ static const struct {
 	{ "if allof (true, false) { discard; }", "keep*" },
 	{ "if anyof (false, exists \"to\") { discard; }", "discard" },
 	{ "if not exists \"to\" { discard; }", "keep*" },
+	/* (lmtpd marks each if/elsif test; braces in strings, lists and
+	 * parentheses stay part of the test.) */
+	{ "if anyof (header :contains \"subject\" \"{\", exists [\"x-multi\", \"to\"]) "
+	  "{ discard; }", "discard" },
+	{ "if false { keep; } elsif header :contains \"subject\" \"}\" { keep; }\n"
+	  "elsif /* { */ allof (exists \"to\", not false) { discard; } else { keep; }",
+	  "discard" },
 	{ "if address :is \"from\" \"ALICE@example.org\" { discard; }", "discard" },
 	{ "if address :localpart \"from\" \"alice\" { discard; }", "discard" },
 	{ "if address :domain \"cc\" \"example.net\" { discard; }", "discard" },
@@ -643,17 +650,28 @@ START_TEST(limit_cpu_time)
 	char message[1024];
 	struct sieve_actions *a;
 
+	char path[PATH_MAX], log[PATH_MAX], want[PATH_MAX + 64], *text;
+
 	snprintf(message, sizeof(message), "Subject: %0300d\n\nx\n", 0);
 	r.message = message;
 	r.set.max_cpu_time = 1;
-	a = run_in(ut_testdir(), "if header :matches \"subject\" "
-		   "\"*0*0*0*0*0*0*0*0*0*0*0*0*0*0*1\" { discard; }", &r, NULL, 0);
+	a = run_in(ut_testdir(), "require \"fileinto\";\nif false { keep; }\n"
+		   "elsif header :matches \"subject\"\n"
+		   "  \"*0*0*0*0*0*0*0*0*0*0*0*0*0*0*1\" { discard; }\n", &r, path, sizeof(path));
 	ck_assert(a->error);
 	ck_assert_msg(strstr(a->error_text, "sieve_max_cpu_time") != NULL, "%s",
 		      a->error_text);
+	/* The shared page names the script and the elsif it was in. */
+	snprintf(want, sizeof(want), "%s: line 3: error: ", path);
+	ck_assert_msg(strncmp(a->error_text, want, strlen(want)) == 0, "%s", a->error_text);
 	ck_assert_uint_eq(a->count, 1);
 	ck_assert(a->v[0].kind == SIEVE_ACT_KEEP && a->v[0].implicit);
 	sieve_actions_free(&a);
+	ut_pathf(log, sizeof(log), "%s.log", path);
+	text = ut_read_file(log, NULL);
+	ck_assert_msg(strstr(text, "user.sieve: line 3: error: ") != NULL &&
+		      strstr(text, "sieve_max_cpu_time") != NULL, "%s", text);
+	free(text);
 }
 END_TEST
 
