@@ -661,8 +661,9 @@ eval_mime_tokens(const char *text, size_t len, bool utf8, struct smap *counts)
 	mime_str_free(&key);
 }
 
-/* The part at msg->nodes[i] and every part below it, in find_parts
- * order (a subtree is contiguous in that pre-order list). */
+/* n is top or a part below it.  A subtree is contiguous in the
+ * find_parts (pre-order) list, so $part->find_parts() is the run of
+ * msg->nodes from top while this holds. */
 static bool
 eval_mime_below(const struct mime_node *top, const struct mime_node *n)
 {
