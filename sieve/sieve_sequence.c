@@ -146,6 +146,10 @@ sieve_sequence(const struct sieve_settings *set, struct sieve_script *scripts, s
 			sieve_set_error(out, s->path, s->cached_errors);
 			break;
 		}
+		if (sieve_progress != NULL) {
+			sieve_progress->line = 0;
+			sieve_progress->script = (int)i;
+		}
 		if (s->cached < 0) {
 			sieve_exec_script(s->path, s->text, s->len, true, NULL, &budget, &res);
 			s->validated = true;
@@ -157,10 +161,6 @@ sieve_sequence(const struct sieve_settings *set, struct sieve_script *scripts, s
 				break;
 			}
 			sieve_script_result_free(&res);
-		}
-		if (sieve_progress != NULL) {
-			sieve_progress->line = 0;
-			sieve_progress->script = (int)i;
 		}
 		sieve_exec_script(s->path, s->text, s->len, false, view, &budget, &res);
 		if (sieve_progress != NULL)
