@@ -243,7 +243,9 @@ eval_tvd_vertical_words(struct eval_ctx *ctx, const struct eval_call *call)
 /* ---- check_stock_info ---- */
 
 /* Message::split_into_array_of_short_paragraphs, calling fn on each
- * piece. */
+ * piece.  Lengths count bytes; Perl counts characters when the part was
+ * decoded to characters, so a UTF-8 text over 2048 bytes may be cut at
+ * other places (only a "label:" line across a cut could differ). */
 static void
 eval_short_paragraphs(const char *s, size_t len,
 		      void (*fn)(const char *p, size_t n, void *arg), void *arg)
