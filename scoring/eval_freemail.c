@@ -231,8 +231,20 @@ eval_freemail_apply(struct sa_settings *set, const char *key, const char *value,
 		       strcmp(key, "freemail_whitelist") == 0;
 	const char *p = value;
 
+	static const char *const accepted[] = {
+		/* test_log details, and imports from welcomelist_auth lists,
+		 * which lmtpd does not have (empty lists import nothing) */
+		"freemail_add_describe_email", "freemail_import_welcomelist_auth",
+		"freemail_import_whitelist_auth", "freemail_import_def_welcomelist_auth",
+		"freemail_import_def_whitelist_auth",
+	};
+	long ignored;
+
 	if (strcmp(key, "enlist_addrlist") == 0)
 		return eval_enlist_addrlist(set, value, why_r);
+	for (size_t i = 0; i < N_ELEMENTS(accepted); i++)
+		if (strcmp(key, accepted[i]) == 0)
+			return eval_freemail_numeric(value, &ignored, why_r);
 	for (size_t i = 0; i < N_ELEMENTS(numeric); i++)
 		if (strcmp(key, numeric[i].key) == 0) {
 			c = eval_freemail_conf(set);
