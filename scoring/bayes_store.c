@@ -26,7 +26,15 @@
 #include "log.h"
 #include "xalloc.h"
 
-#define BAYES_TXN_RETRIES 5
+/* Transactions never wait for a lock (DB_TXN_NOWAIT): a conflict is
+ * retried after a short random pause instead.  Besides bounding the
+ * time mail can wait on Bayes, this keeps processes out of Berkeley DB's
+ * lock-wait condition variables: a process killed while waiting on one
+ * leaves it in a state that makes the next DB_REGISTER open's failchk
+ * hang in pthread_cond_destroy (glibc >= 2.25).  Up to about a second of
+ * retries in all. */
+#define BAYES_TXN_RETRIES 60
+#define BAYES_TXN_PAUSE_US 20000
 /* Tokens removed per expiry transaction (bounds its locks). */
 #define BAYES_EXPIRE_BATCH 500
 
@@ -125,7 +133,12 @@ store_txn(struct bayes_store *st, uint32_t flags, int (*fn)(DB_TXN *, void *), v
 	for (int attempt = 0; attempt < BAYES_TXN_RETRIES; attempt++) {
 		DB_TXN *txn = NULL;
 
-		ret = env->txn_begin(env, NULL, &txn, flags);
+		if (attempt > 0) {
+			struct timespec ts = { 0, (long)(random() % BAYES_TXN_PAUSE_US) * 1000 };
+
+			(void)nanosleep(&ts, NULL);
+		}
+		ret = env->txn_begin(env, NULL, &txn, flags | DB_TXN_NOWAIT);
 		if (ret != 0)
 			break;
 		ret = fn(txn, ctx);
@@ -138,7 +151,8 @@ store_txn(struct bayes_store *st, uint32_t flags, int (*fn)(DB_TXN *, void *), v
 		(void)txn->abort(txn);
 		if (ret != DB_LOCK_DEADLOCK && ret != DB_LOCK_NOTGRANTED)
 			break;
-		if (db_env_failchk(st->env) < 0)
+		/* a lock a dead process held is released by failchk */
+		if (attempt % 10 == 9 && db_env_failchk(st->env) < 0)
 			break;
 	}
 	return ret;
