@@ -323,6 +323,22 @@ struct bayes {
 	time_t next_try;	/* after an open failure, wait a little */
 };
 
+/* The handle open in this process, closed at exit(): a process that ends
+ * without closing the environment looks dead to DB_REGISTER, and the next
+ * process to open it would run recovery under everyone else's feet.  (The
+ * daemon's workers end with exit(), not through scoring_free.) */
+static struct bayes *bayes_at_exit;
+
+static void bayes_close_all(struct bayes *b);
+
+static void
+bayes_exit_close(void)
+{
+	if (bayes_at_exit != NULL)
+		bayes_close_all(bayes_at_exit);
+	bayes_at_exit = NULL;
+}
+
 struct bayes *
 bayes_new(const struct bayes_settings *s, const char *state_dir, bool per_user)
 {
@@ -352,6 +368,8 @@ bayes_free(struct bayes **bp)
 	if (b == NULL)
 		return;
 	bayes_close_all(b);
+	if (bayes_at_exit == b)
+		bayes_at_exit = NULL;
 	free(b->state_dir);
 	free(b);
 	*bp = NULL;
@@ -388,6 +406,13 @@ bayes_store_for(struct bayes *b, const char *user)
 			free(error);
 			b->next_try = now + 10;
 			return NULL;
+		}
+		if (bayes_at_exit == NULL) {
+			static bool registered;
+
+			if (!registered && atexit(bayes_exit_close) == 0)
+				registered = true;
+			bayes_at_exit = b;
 		}
 	}
 	if (user == NULL) {
