@@ -86,17 +86,13 @@ close_quietly(int fd)
 	errno = saved;
 }
 
-int
-mkdir_parents(const char *path, mode_t mode)
+/* One mkdir, made durable in its parent; an existing folder is fine. */
+static int
+mkdir_one(const char *path, size_t len, mode_t mode)
 {
 	char tmp[MAIL_PATH_MAX];
-	size_t len = strlen(path);
 	char *slash;
 
-	if (len == 0 || len >= sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
 	if (mkdir(path, mode) == 0) {
 		/* The new entry lives in the parent: make it durable. */
 		memcpy(tmp, path, len + 1);
@@ -118,6 +114,22 @@ mkdir_parents(const char *path, mode_t mode)
 		}
 		return 0;
 	}
+	return -1;
+}
+
+int
+mkdir_parents(const char *path, mode_t mode)
+{
+	char tmp[MAIL_PATH_MAX];
+	size_t len = strlen(path);
+	char *slash;
+
+	if (len == 0 || len >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (mkdir_one(path, len, mode) == 0)
+		return 0;
 	if (errno != ENOENT)
 		return -1;
 	memcpy(tmp, path, len + 1);
@@ -131,5 +143,7 @@ mkdir_parents(const char *path, mode_t mode)
 	*slash = '\0';
 	if (mkdir_parents(tmp, mode) < 0)
 		return -1;
-	return mkdir_parents(path, mode);
+	/* Once more, not recursively: a file system that still answers
+	 * ENOENT with the parent in place (/proc) is an error, not a loop. */
+	return mkdir_one(path, len, mode);
 }

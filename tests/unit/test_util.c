@@ -799,6 +799,11 @@ START_TEST(fsutil_mkdir_parents)
 	ck_assert_int_eq(mkdir_parents(path, 0700), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
 	ck_assert_int_eq(mkdir_parents("", 0700), -1);
+	/* /proc answers ENOENT with the parent in place: an error, where
+	 * retrying by recursion once never ended. */
+	errno = 0;
+	ck_assert_int_eq(mkdir_parents("/proc/lmtpd-unit/sub", 0700), -1);
+	ck_assert_int_eq(errno, ENOENT);
 }
 END_TEST
 
