@@ -82,12 +82,15 @@ def bayes_lmtpd(lmtpd_factory, workdir):
 
 
 def delivered(d, addr):
+    """The copies in new/, in the order of the number in their Message-ID
+    (the tests deliver in that order; two files written within one clock
+    tick have the same mtime, so mtime can't order them)."""
     new = os.path.join(d.maildir(addr), "new")
     out = []
-    for f in sorted(os.listdir(new), key=lambda f: os.stat(os.path.join(new, f)).st_mtime):
+    for f in os.listdir(new):
         with open(os.path.join(new, f), "rb") as fh:
             out.append(fh.read())
-    return out
+    return sorted(out, key=lambda m: int(re.search(rb"Message-ID: <\w+-(\d+)@", m).group(1)))
 
 
 def test_learn_then_classify(bayes_lmtpd):
