@@ -8,22 +8,8 @@ at least 99% must be hits on both sides.  The rules are every rule of
 SpamAssassin's files that calls one of these functions, found in the files
 themselves.  The hand-built unit cases of tests/unit/test_eval.c are checked
 against SpamAssassin by test_sa_parity.py."""
-import glob
-import os
-import re
-import shutil
-import subprocess
-import sys
+import saparity
 
-import pytest
-
-import integlib
-
-TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
-sys.path.insert(0, TOOLS)
-import corpus  # noqa: E402
-
-RULES = "/usr/share/spamassassin"
 FUNCTIONS = (
     "check_for_mime", "check_for_mime_html", "check_for_mime_html_only",
     "check_mime_multipart_ratio", "check_msg_parse_flags", "check_for_ascii_text_illegal",
@@ -36,33 +22,9 @@ FUNCTIONS = (
 )
 
 
-def rule_names():
-    line = re.compile(r"^\s*(?:header|body|rawbody|full)\s+(\S+)\s+eval:(\w+)\(")
-    names = set()
-    for path in glob.glob(os.path.join(RULES, "*.cf")):
-        with open(path, encoding="latin-1") as f:
-            for text in f:
-                m = line.match(text)
-                if m and m.group(2) in FUNCTIONS:
-                    names.add(m.group(1))
-    return sorted(names)
-
-
 def test_mime_html_eval_hits_match_spamassassin():
-    for tool in ("spamd", "spamc"):
-        if shutil.which(tool) is None:
-            pytest.skip("%s is not installed (quickstart installs spamassassin and spamc)"
-                        % tool)
-    assert os.path.isfile(os.path.join(RULES, "50_scores.cf")), "SpamAssassin's rules"
-    names = rule_names()
+    saparity.require_spamd()
+    names = saparity.eval_rule_names(FUNCTIONS)
     assert "MPART_ALT_DIFF" in names and "HTML_IMAGE_ONLY_08" in names, names
-    data = corpus.corpus_dir()
-    score = os.path.join(integlib.BUILDDIR, "scoring", "lmtpd-score")
-    r = subprocess.run([sys.executable, os.path.join(TOOLS, "sa_parity.py"),
-                        "--lmtpd-score", score, "--rules", RULES, "--corpus", data,
-                        "--count", "300", "--min", "0.99", "--compare", ",".join(names)],
-                       capture_output=True, text=True, timeout=900)
-    print(r.stdout)
-    print(r.stderr, file=sys.stderr)
-    assert "messages: 300" in r.stdout
+    r = saparity.run_sa_parity(["--min", "0.99", "--compare", ",".join(names)], timeout=900)
     assert r.returncode == 0, "parity below 99%%:\n%s" % r.stdout

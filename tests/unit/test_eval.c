@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "check_compat.h"
-#include "msgview.h"
+#include "eval_harness.h"
 #include "rules.h"
 
 static const char rules_cf[] =
@@ -24,13 +24,6 @@ static const char rules_cf[] =
 	"header UNPARSEABLE_T eval:check_relays_unparseable()\n"
 	"header DIFF_DOMAINS eval:check_equal_from_domains()\n"
 	"trusted_networks 10.0.0.0/8\n";
-
-struct eval_case {
-	const char *name;
-	const char *envelope_from;
-	const char *message;
-	const char *hits;	/* the rules above that must hit, space separated */
-};
 
 #define RCVD_TRUSTED \
 	"Received: from relay.example.net (relay.example.net [10.1.2.3])\n" \
@@ -90,63 +83,14 @@ static const struct eval_case cases[] = {
 	  "To: a@example.com\n\nx\n", "ENV_FROM_MATCH UNPARSEABLE_T" },
 };
 
-static bool
-listed(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
-		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-			return true;
-	return false;
-}
-
-/* Loads rules_text, matches message, and checks that exactly the rules
- * named in hits (space separated) out of names[] hit. */
-static void
-check_hits(const char *rules_text, const char *const *names, size_t n_names,
-	   const struct eval_case *c)
-{
-	char dir[4096], path[4200];
-	const char *dirs[1];
-	struct rules_load_result res;
-	struct ruleset *rs;
-	struct rules_scratch *scratch;
-	struct msgview *mv;
-	struct rules_hits hits;
-
-	snprintf(dir, sizeof(dir), "%s", ut_testdir());
-	ut_pathf(path, sizeof(path), "%s/50_eval.cf", dir);
-	ut_write_text(path, rules_text);
-	dirs[0] = dir;
-	rs = rules_load(dirs, 1, &res);
-	ck_assert_ptr_nonnull(rs);
-	ck_assert_int_eq(res.errors, 0);
-	scratch = rules_scratch_new(rs);
-	mv = msgview_new(rules_settings(rs), c->message, strlen(c->message), c->envelope_from);
-	rules_match(rs, scratch, mv, 0, &hits);
-	for (size_t i = 0; i < n_names; i++) {
-		long k = rules_find(rs, names[i]);
-
-		ck_assert_msg(k >= 0, "%s not defined", names[i]);
-		ck_assert_msg((hits.hits[k] > 0) == listed(c->hits, names[i]),
-			      "%s: %s %s", c->name, names[i], hits.hits[k] > 0 ? "hit" : "missed");
-	}
-	rules_hits_free(&hits);
-	msgview_free(&mv);
-	rules_scratch_free(&scratch);
-	rules_load_result_free(&res);
-	rules_free(&rs);
-}
+static const char *const header_names[] = {
+	"MISSING_TO", "ENV_FROM_MATCH", "ALL_CAPS", "ALL_TRUSTED_T", "NO_RELAYS_T",
+	"UNPARSEABLE_T", "DIFF_DOMAINS",
+};
 
 START_TEST(eval_header_table)
 {
-	static const char *const names[] = {
-		"MISSING_TO", "ENV_FROM_MATCH", "ALL_CAPS", "ALL_TRUSTED_T", "NO_RELAYS_T",
-		"UNPARSEABLE_T", "DIFF_DOMAINS",
-	};
-
-	check_hits(rules_cf, names, N_ELEMENTS(names), &cases[_i]);
+	eh_check_hits(rules_cf, header_names, N_ELEMENTS(header_names), &cases[_i]);
 }
 END_TEST
 
@@ -229,14 +173,14 @@ static const struct eval_case mime_cases[] = {
 	  "From: a@example.org\nContent-Type: text/plain; charset=koi8-r\n\nx\n", "" },
 };
 
+static const char *const mime_names[] = {
+	"B64", "QP", "QP_LONG", "B64_TEXT", "BAD_ISO", "ATTACH", "FARAWAY", "HTML",
+	"HTML_ONLY",
+};
+
 START_TEST(eval_mime_table)
 {
-	static const char *const names[] = {
-		"B64", "QP", "QP_LONG", "B64_TEXT", "BAD_ISO", "ATTACH", "FARAWAY", "HTML",
-		"HTML_ONLY",
-	};
-
-	check_hits(mime_cf, names, N_ELEMENTS(names), &mime_cases[_i]);
+	eh_check_hits(mime_cf, mime_names, N_ELEMENTS(mime_names), &mime_cases[_i]);
 }
 END_TEST
 
@@ -277,14 +221,14 @@ static const struct eval_case html_cases[] = {
 	  "HTML_MSG SAVED_FROM LONG_TITLE SHORT_HTML" },
 };
 
+static const char *const html_names[] = {
+	"HTML_MSG", "LOW_CONTRAST", "MAILTO_FORM", "HAS_CENTER", "CENTER_OPEN",
+	"BIG_FONT", "SHORT_HTML", "SAVED_FROM", "LONG_TITLE",
+};
+
 START_TEST(eval_html_table)
 {
-	static const char *const names[] = {
-		"HTML_MSG", "LOW_CONTRAST", "MAILTO_FORM", "HAS_CENTER", "CENTER_OPEN",
-		"BIG_FONT", "SHORT_HTML", "SAVED_FROM", "LONG_TITLE",
-	};
-
-	check_hits(html_cf, names, N_ELEMENTS(names), &html_cases[_i]);
+	eh_check_hits(html_cf, html_names, N_ELEMENTS(html_names), &html_cases[_i]);
 }
 END_TEST
 
@@ -429,16 +373,16 @@ static const struct eval_case mime2_cases[] = {
 	  "" },
 };
 
+static const char *const mime2_names[] = {
+	"MPART_RATIO", "HB_SEP", "MIME_HB_SEP", "MIME_EPI", "MIME_NO_HDRS",
+	"ASCII_ILLEGAL", "UNICODE02", "QP_RATIO", "B64_78_79", "B64_79",
+	"MA_NON_TEXT", "CS_FARAWAY", "CS_FARAWAY_HDR", "MADIFF", "MADIFF_MID",
+	"MADIFF_COUNT", "MA_FLAG", "ILLEGAL_FIELD",
+};
+
 START_TEST(eval_mime2_table)
 {
-	static const char *const names[] = {
-		"MPART_RATIO", "HB_SEP", "MIME_HB_SEP", "MIME_EPI", "MIME_NO_HDRS",
-		"ASCII_ILLEGAL", "UNICODE02", "QP_RATIO", "B64_78_79", "B64_79",
-		"MA_NON_TEXT", "CS_FARAWAY", "CS_FARAWAY_HDR", "MADIFF", "MADIFF_MID",
-		"MADIFF_COUNT", "MA_FLAG", "ILLEGAL_FIELD",
-	};
-
-	check_hits(mime2_cf, names, N_ELEMENTS(names), &mime2_cases[_i]);
+	eh_check_hits(mime2_cf, mime2_names, N_ELEMENTS(mime2_names), &mime2_cases[_i]);
 }
 END_TEST
 
@@ -497,14 +441,14 @@ static const struct eval_case html2_cases[] = {
 	  "LEN_512" },
 };
 
+static const char *const html2_names[] = {
+	"IMG_ONLY", "IMG_RATIO", "LEN_512", "TITLE_SUBJ", "IFRAME", "HTML_CS_FARAWAY",
+	"TITLE_NOT_HELLO",
+};
+
 START_TEST(eval_html2_table)
 {
-	static const char *const names[] = {
-		"IMG_ONLY", "IMG_RATIO", "LEN_512", "TITLE_SUBJ", "IFRAME", "HTML_CS_FARAWAY",
-		"TITLE_NOT_HELLO",
-	};
-
-	check_hits(html2_cf, names, N_ELEMENTS(names), &html2_cases[_i]);
+	eh_check_hits(html2_cf, html2_names, N_ELEMENTS(html2_names), &html2_cases[_i]);
 }
 END_TEST
 
@@ -514,13 +458,9 @@ END_TEST
 START_TEST(eval_hostile)
 {
 	static const char *const names[] = { "ASCII_ILLEGAL", "MADIFF", "B64_79" };
-	char dir[4096], path[4200];
-	const char *dirs[1];
 	struct rules_load_result res;
 	struct ruleset *rs;
-	struct rules_scratch *scratch;
-	struct msgview *mv;
-	struct rules_hits hits;
+	bool got[N_ELEMENTS(names)];
 	size_t cap = 1 << 20, len = 0;
 	char *msg = malloc(cap);
 	const char *head = MP_HEAD("alternative") "--XX\nContent-Type: text/plain\n"
@@ -542,35 +482,20 @@ START_TEST(eval_hostile)
 		len += (size_t)snprintf(msg + len, cap - len, "<div><title>t");
 	len += (size_t)snprintf(msg + len, cap - len, "\n--XX--\n");
 
-	snprintf(dir, sizeof(dir), "%s", ut_testdir());
-	ut_pathf(path, sizeof(path), "%s/50_eval.cf", dir);
 	{
 		size_t n = strlen(mime_cf) + strlen(mime2_cf) + strlen(html_cf) + strlen(html2_cf) + 1;
 		char *all = malloc(n);
 
 		ck_assert_ptr_nonnull(all);
 		snprintf(all, n, "%s%s%s%s", mime_cf, mime2_cf, html_cf, html2_cf);
-		ut_write_text(path, all);
+		rs = eh_load(all, &res);
 		free(all);
 	}
-	dirs[0] = dir;
-	rs = rules_load(dirs, 1, &res);
-	ck_assert_ptr_nonnull(rs);
-	ck_assert_int_eq(res.errors, 0);
-	scratch = rules_scratch_new(rs);
-	mv = msgview_new(rules_settings(rs), msg, len, NULL);
-	rules_match(rs, scratch, mv, 0, &hits);
+	eh_match(rs, msg, len, NULL, names, N_ELEMENTS(names), got);
 	/* the NUL and the 8-bit bytes make the us-ascii text illegal; the
 	 * 100000-byte base64 line is split at 2048 bytes as SpamAssassin does */
-	for (size_t i = 0; i < N_ELEMENTS(names); i++) {
-		long k = rules_find(rs, names[i]);
-
-		ck_assert_int_ge(k, 0);
-		ck_assert_msg(hits.hits[k] > 0, "%s missed", names[i]);
-	}
-	rules_hits_free(&hits);
-	msgview_free(&mv);
-	rules_scratch_free(&scratch);
+	for (size_t i = 0; i < N_ELEMENTS(names); i++)
+		ck_assert_msg(got[i], "%s missed", names[i]);
 	rules_load_result_free(&res);
 	rules_free(&rs);
 	free(msg);
@@ -592,90 +517,20 @@ eval_suite(void)
 	return s;
 }
 
-/* LMTPD_EVAL_CASES_DIR=DIR: write the rule lines and every case to DIR
- * instead of testing, for tests/tools/sa_eval_cases.py to run them
- * through SpamAssassin itself. */
-static int
-dump_table(const char *dir, const char *const *names, size_t n_names,
-	   const struct eval_case *table, size_t n, unsigned int *serial)
-{
-	for (size_t i = 0; i < n; i++) {
-		char path[4096];
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/%03u.eml", dir, *serial);
-		if ((f = fopen(path, "w")) == NULL)
-			return 1;
-		if (table[i].envelope_from != NULL)
-			fprintf(f, "Return-Path: <%s>\n", table[i].envelope_from);
-		fputs(table[i].message, f);
-		if (fclose(f) != 0)
-			return 1;
-		snprintf(path, sizeof(path), "%s/%03u.exp", dir, (*serial)++);
-		if ((f = fopen(path, "w")) == NULL)
-			return 1;
-		for (size_t k = 0; k < n_names; k++)
-			fprintf(f, "%s%s", k > 0 ? " " : "", names[k]);
-		fprintf(f, "|%s|%s", table[i].hits, table[i].name);
-		if (fclose(f) != 0)
-			return 1;
-	}
-	return 0;
-}
-
-static int
-dump_cases(const char *dir)
-{
-	static const char *const header_names[] = {
-		"MISSING_TO", "ENV_FROM_MATCH", "ALL_CAPS", "ALL_TRUSTED_T", "NO_RELAYS_T",
-		"UNPARSEABLE_T", "DIFF_DOMAINS",
-	};
-	static const char *const mime_names[] = {
-		"B64", "QP", "QP_LONG", "B64_TEXT", "BAD_ISO", "ATTACH", "FARAWAY", "HTML",
-		"HTML_ONLY",
-	};
-	static const char *const html_names[] = {
-		"HTML_MSG", "LOW_CONTRAST", "MAILTO_FORM", "HAS_CENTER", "CENTER_OPEN",
-		"BIG_FONT", "SHORT_HTML", "SAVED_FROM", "LONG_TITLE",
-	};
-	static const char *const mime2_names[] = {
-		"MPART_RATIO", "HB_SEP", "MIME_HB_SEP", "MIME_EPI", "MIME_NO_HDRS",
-		"ASCII_ILLEGAL", "UNICODE02", "QP_RATIO", "B64_78_79", "B64_79",
-		"MA_NON_TEXT", "CS_FARAWAY", "CS_FARAWAY_HDR", "MADIFF", "MADIFF_MID",
-		"MADIFF_COUNT", "MA_FLAG", "ILLEGAL_FIELD",
-	};
-	static const char *const html2_names[] = {
-		"IMG_ONLY", "IMG_RATIO", "LEN_512", "TITLE_SUBJ", "IFRAME", "HTML_CS_FARAWAY",
-		"TITLE_NOT_HELLO",
-	};
-	unsigned int serial = 0;
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/rules.cf", dir);
-	if ((f = fopen(path, "w")) == NULL)
-		return 1;
-	fprintf(f, "%s%s%s%s%s", rules_cf, mime_cf, html_cf, mime2_cf, html2_cf);
-	if (fclose(f) != 0)
-		return 1;
-	return dump_table(dir, header_names, N_ELEMENTS(header_names), cases,
-			  N_ELEMENTS(cases), &serial) ||
-		dump_table(dir, mime_names, N_ELEMENTS(mime_names), mime_cases,
-			   N_ELEMENTS(mime_cases), &serial) ||
-		dump_table(dir, html_names, N_ELEMENTS(html_names), html_cases,
-			   N_ELEMENTS(html_cases), &serial) ||
-		dump_table(dir, mime2_names, N_ELEMENTS(mime2_names), mime2_cases,
-			   N_ELEMENTS(mime2_cases), &serial) ||
-		dump_table(dir, html2_names, N_ELEMENTS(html2_names), html2_cases,
-			   N_ELEMENTS(html2_cases), &serial);
-}
-
 int
 main(void)
 {
-	const char *dump = getenv("LMTPD_EVAL_CASES_DIR");
+	static const struct eh_table tables[] = {
+		{ header_names, N_ELEMENTS(header_names), cases, N_ELEMENTS(cases) },
+		{ mime_names, N_ELEMENTS(mime_names), mime_cases, N_ELEMENTS(mime_cases) },
+		{ html_names, N_ELEMENTS(html_names), html_cases, N_ELEMENTS(html_cases) },
+		{ mime2_names, N_ELEMENTS(mime2_names), mime2_cases, N_ELEMENTS(mime2_cases) },
+		{ html2_names, N_ELEMENTS(html2_names), html2_cases, N_ELEMENTS(html2_cases) },
+	};
+	/* sizeof counts each piece's NUL: room to spare */
+	static char cf[sizeof(rules_cf) + sizeof(mime_cf) + sizeof(html_cf) + sizeof(mime2_cf) +
+		       sizeof(html2_cf)];
 
-	if (dump != NULL)
-		return dump_cases(dump);
-	return ut_run(eval_suite);
+	snprintf(cf, sizeof(cf), "%s%s%s%s%s", rules_cf, mime_cf, html_cf, mime2_cf, html2_cf);
+	return eh_main(eval_suite, ut_testdir, cf, tables, N_ELEMENTS(tables));
 }

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "check_compat.h"
-#include "msgview.h"
+#include "eval_harness.h"
 #include "rules.h"
 
 /* loadplugin lines are ignored by lmtpd; SpamAssassin needs them for the
@@ -46,13 +46,6 @@ static const char *const rule_names[] = {
 	"BLANK", "TVD", "STOCK", "SHORT", "SIG_LONG", "UPPER", "UPPER_MID",
 	"GIF1", "PNG1", "JPEG1", "IMG2P", "PIXC", "IMGSZ", "IMGRANGE", "IMGNAMED",
 	"IMGRATIO", "IMGRATIO_RAW", "RP_MATCH",
-};
-
-struct eval_case {
-	const char *name;
-	const char *envelope_from;
-	const char *message;
-	const char *hits;	/* the rules above that must hit, space separated */
 };
 
 #define HEAD "From: a@example.org\nTo: b@example.com\n"
@@ -153,86 +146,18 @@ static const struct eval_case cases[] = {
 	  RCVD("localhost") HEAD "\nhi\n", "SHORT" },
 };
 
-static bool
-listed(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
-		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-			return true;
-	return false;
-}
-
-/* Loads the rules, matches the message and returns the hits. */
-static void
-match(const char *message, size_t len, const char *envelope_from,
-      void (*check)(const struct ruleset *rs, const struct rules_hits *hits, const void *arg),
-      const void *arg)
-{
-	char dir[4096], path[4200];
-	const char *dirs[1];
-	struct rules_load_result res;
-	struct ruleset *rs;
-	struct rules_scratch *scratch;
-	struct msgview *mv;
-	struct rules_hits hits;
-
-	snprintf(dir, sizeof(dir), "%s", ut_testdir());
-	ut_pathf(path, sizeof(path), "%s/50_eval.cf", dir);
-	ut_write_text(path, rules_cf);
-	dirs[0] = dir;
-	rs = rules_load(dirs, 1, &res);
-	ck_assert_ptr_nonnull(rs);
-	ck_assert_int_eq(res.errors, 0);
-	scratch = rules_scratch_new(rs);
-	mv = msgview_new(rules_settings(rs), message, len, envelope_from);
-	rules_match(rs, scratch, mv, 0, &hits);
-	check(rs, &hits, arg);
-	rules_hits_free(&hits);
-	msgview_free(&mv);
-	rules_scratch_free(&scratch);
-	rules_load_result_free(&res);
-	rules_free(&rs);
-}
-
-static void
-check_case(const struct ruleset *rs, const struct rules_hits *hits, const void *arg)
-{
-	const struct eval_case *c = arg;
-
-	for (size_t i = 0; i < N_ELEMENTS(rule_names); i++) {
-		long k = rules_find(rs, rule_names[i]);
-
-		ck_assert_msg(k >= 0, "%s not defined", rule_names[i]);
-		ck_assert_msg((hits->hits[k] > 0) == listed(c->hits, rule_names[i]),
-			      "%s: %s %s", c->name, rule_names[i],
-			      hits->hits[k] > 0 ? "hit" : "missed");
-	}
-}
-
 START_TEST(eval_body_table)
 {
-	match(cases[_i].message, strlen(cases[_i].message), cases[_i].envelope_from,
-	      check_case, &cases[_i]);
+	eh_check_hits(rules_cf, rule_names, N_ELEMENTS(rule_names), &cases[_i]);
 }
 END_TEST
 
 /* Every function is implemented: none of the rules is skipped. */
 START_TEST(eval_body_all_loaded)
 {
-	char dir[4096], path[4200];
-	const char *dirs[1];
 	struct rules_load_result res;
-	struct ruleset *rs;
+	struct ruleset *rs = eh_load(rules_cf, &res);
 
-	snprintf(dir, sizeof(dir), "%s", ut_testdir());
-	ut_pathf(path, sizeof(path), "%s/50_eval.cf", dir);
-	ut_write_text(path, rules_cf);
-	dirs[0] = dir;
-	rs = rules_load(dirs, 1, &res);
-	ck_assert_ptr_nonnull(rs);
-	ck_assert_int_eq(res.errors, 0);
 	ck_assert_int_eq(res.rules_skipped, 0);
 	rules_load_result_free(&res);
 	rules_free(&rs);
@@ -242,17 +167,18 @@ END_TEST
 /* Hostile input that cannot go through the text dump (NULs), or that is
  * too big to write out: no crash, and the answers that are certain. */
 static void
-check_none_but(const struct ruleset *rs, const struct rules_hits *hits, const void *arg)
+check_none_but(const char *message, size_t len, const char *allowed)
 {
-	const char *allowed = arg;
+	struct rules_load_result res;
+	struct ruleset *rs = eh_load(rules_cf, &res);
+	bool got[N_ELEMENTS(rule_names)];
 
-	for (size_t i = 0; i < N_ELEMENTS(rule_names); i++) {
-		long k = rules_find(rs, rule_names[i]);
-
-		ck_assert_msg(k >= 0, "%s not defined", rule_names[i]);
-		if (!listed(allowed, rule_names[i]))
-			ck_assert_msg(hits->hits[k] == 0, "%s hit", rule_names[i]);
-	}
+	eh_match(rs, message, len, NULL, rule_names, N_ELEMENTS(rule_names), got);
+	for (size_t i = 0; i < N_ELEMENTS(rule_names); i++)
+		if (!eh_listed(allowed, rule_names[i]))
+			ck_assert_msg(!got[i], "%s hit", rule_names[i]);
+	rules_load_result_free(&res);
+	rules_free(&rs);
 }
 
 /* base64 of in[0..n) into out (4 * ((n + 2) / 3) bytes). */
@@ -279,11 +205,10 @@ b64(const unsigned char *in, size_t n, char *out)
 }
 
 static void
-check_exact(const struct ruleset *rs, const struct rules_hits *hits, const void *arg)
+check_exact(const char *message, size_t len, const char *hits)
 {
-	struct eval_case c = { "hostile", NULL, NULL, arg };
-
-	check_case(rs, hits, &c);
+	eh_check_message(rules_cf, rule_names, N_ELEMENTS(rule_names), "hostile", message, len,
+			 NULL, hits);
 }
 
 START_TEST(eval_body_hostile)
@@ -306,13 +231,13 @@ START_TEST(eval_body_hostile)
 
 	ck_assert_ptr_nonnull(msg);
 	ck_assert_ptr_nonnull(jpeg);
-	match(nuls, sizeof(nuls) - 1, NULL, check_none_but, "TVD SHORT PNG1");
-	match(huge, sizeof(huge) - 1, NULL, check_exact, "PNG1 IMGRATIO");
+	check_none_but(nuls, sizeof(nuls) - 1, "TVD SHORT PNG1");
+	check_exact(huge, sizeof(huge) - 1, "PNG1 IMGRATIO");
 	/* 3 MiB on one line without a space: every body line is 0% spaces */
 	n = (size_t)snprintf(msg, 200, "%s\n", HEAD);
 	memset(msg + n, 'A', big);
 	msg[n + big - 1] = '\n';
-	match(msg, n + big, NULL, check_exact, "TVD");
+	check_exact(msg, n + big, "TVD");
 	/* a JPEG of 3 MiB of markers that each claim a 2-byte block (no
 	 * data): a bounded walk to the end, no size found */
 	jpeg[0] = 0xff;
@@ -323,7 +248,7 @@ START_TEST(eval_body_hostile)
 			     "Content-Type: image/jpeg\nContent-Transfer-Encoding: base64\n\n");
 	n += b64(jpeg, big, msg + n);
 	msg[n++] = '\n';
-	match(msg, n, NULL, check_exact, "JPEG1");
+	check_exact(msg, n, "JPEG1");
 	free(jpeg);
 	free(msg);
 }
@@ -342,48 +267,12 @@ eval_body_suite(void)
 	return s;
 }
 
-/* LMTPD_EVAL_CASES_DIR=DIR: write the rule lines and every case to DIR
- * instead of testing, for tests/tools/sa_eval_cases.py to run them
- * through SpamAssassin itself. */
-static int
-dump_cases(const char *dir)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/rules.cf", dir);
-	if ((f = fopen(path, "w")) == NULL)
-		return 1;
-	fputs(rules_cf, f);
-	if (fclose(f) != 0)
-		return 1;
-	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
-		snprintf(path, sizeof(path), "%s/%03zu.eml", dir, i);
-		if ((f = fopen(path, "w")) == NULL)
-			return 1;
-		if (cases[i].envelope_from != NULL)
-			fprintf(f, "Return-Path: <%s>\n", cases[i].envelope_from);
-		fputs(cases[i].message, f);
-		if (fclose(f) != 0)
-			return 1;
-		snprintf(path, sizeof(path), "%s/%03zu.exp", dir, i);
-		if ((f = fopen(path, "w")) == NULL)
-			return 1;
-		for (size_t k = 0; k < N_ELEMENTS(rule_names); k++)
-			fprintf(f, "%s%s", k > 0 ? " " : "", rule_names[k]);
-		fprintf(f, "|%s|%s", cases[i].hits, cases[i].name);
-		if (fclose(f) != 0)
-			return 1;
-	}
-	return 0;
-}
-
 int
 main(void)
 {
-	const char *dump = getenv("LMTPD_EVAL_CASES_DIR");
+	static const struct eh_table tables[] = {
+		{ rule_names, N_ELEMENTS(rule_names), cases, N_ELEMENTS(cases) },
+	};
 
-	if (dump != NULL)
-		return dump_cases(dump);
-	return ut_run(eval_body_suite);
+	return eh_main(eval_body_suite, ut_testdir, rules_cf, tables, N_ELEMENTS(tables));
 }

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "check_compat.h"
-#include "msgview.h"
+#include "eval_harness.h"
 #include "rules.h"
 
 static const char rules_cf[] =
@@ -53,13 +53,6 @@ static const char header_cf[] =
 	"header IN_LIST eval:check_from_in_list('SUSP')\n"
 	"header REPLYTO_IN_LIST eval:check_replyto_in_list('SUSP')\n"
 	"header NO_LIST eval:check_from_in_list('NOPE')\n";
-
-struct eval_case {
-	const char *name;
-	const char *envelope_from;
-	const char *message;
-	const char *hits;	/* the rules of the table that must hit */
-};
 
 #define RCVD \
 	"Received: from mail.example.org (mail.example.org [81.2.69.160])\n" \
@@ -227,51 +220,14 @@ static const struct eval_case hdr_cases[] = {
 	  "From: a@example.org\nTo: b@example.com\n\nx\n", "GATED" },
 };
 
-static bool
-listed(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
-		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-			return true;
-	return false;
-}
-
+/* Both rule texts in one file, as the dump writes them. */
 static void
 check_hits(const char *const *names, size_t n_names, const struct eval_case *c)
 {
-	char dir[4096], path[4200], cf[sizeof(rules_cf) + sizeof(header_cf)];
-	const char *dirs[1];
-	struct rules_load_result res;
-	struct ruleset *rs;
-	struct rules_scratch *scratch;
-	struct msgview *mv;
-	struct rules_hits hits;
+	char cf[sizeof(rules_cf) + sizeof(header_cf)];
 
-	snprintf(dir, sizeof(dir), "%s", ut_testdir());
-	ut_pathf(path, sizeof(path), "%s/50_eval.cf", dir);
 	snprintf(cf, sizeof(cf), "%s%s", rules_cf, header_cf);
-	ut_write_text(path, cf);
-	dirs[0] = dir;
-	rs = rules_load(dirs, 1, &res);
-	ck_assert_ptr_nonnull(rs);
-	ck_assert_int_eq(res.errors, 0);
-	scratch = rules_scratch_new(rs);
-	mv = msgview_new(rules_settings(rs), c->message, strlen(c->message), c->envelope_from);
-	rules_match(rs, scratch, mv, 0, &hits);
-	for (size_t i = 0; i < n_names; i++) {
-		long k = rules_find(rs, names[i]);
-
-		ck_assert_msg(k >= 0, "%s not defined", names[i]);
-		ck_assert_msg((hits.hits[k] > 0) == listed(c->hits, names[i]),
-			      "%s: %s %s", c->name, names[i], hits.hits[k] > 0 ? "hit" : "missed");
-	}
-	rules_hits_free(&hits);
-	msgview_free(&mv);
-	rules_scratch_free(&scratch);
-	rules_load_result_free(&res);
-	rules_free(&rs);
+	eh_check_hits(cf, names, n_names, c);
 }
 
 static const char *const fm_names[] = {
@@ -302,13 +258,12 @@ START_TEST(eval_freemail_unconfigured)
 {
 	static const char cf[] = "util_rb_tld com\nheader FM_FROM eval:check_freemail_from()\n";
 	static const char msg[] = "From: a@gmail.com\n\nx\n";
+	static const char *const names[] = { "FM_FROM" };
 	char dir[4096], path[4200];
 	const char *dirs[1];
 	struct rules_load_result res;
 	struct ruleset *rs;
-	struct rules_scratch *scratch;
-	struct msgview *mv;
-	struct rules_hits hits;
+	bool got;
 
 	snprintf(dir, sizeof(dir), "%s", ut_testdir());
 	ut_pathf(path, sizeof(path), "%s/50_eval.cf", dir);
@@ -316,13 +271,8 @@ START_TEST(eval_freemail_unconfigured)
 	dirs[0] = dir;
 	rs = rules_load(dirs, 1, &res);
 	ck_assert_ptr_nonnull(rs);
-	scratch = rules_scratch_new(rs);
-	mv = msgview_new(rules_settings(rs), msg, strlen(msg), NULL);
-	rules_match(rs, scratch, mv, 0, &hits);
-	ck_assert_int_eq(hits.hits[rules_find(rs, "FM_FROM")], 0);
-	rules_hits_free(&hits);
-	msgview_free(&mv);
-	rules_scratch_free(&scratch);
+	eh_match(rs, msg, strlen(msg), NULL, names, 1, &got);
+	ck_assert(!got);
 	rules_load_result_free(&res);
 	rules_free(&rs);
 }
@@ -361,61 +311,15 @@ eval_freemail_suite(void)
 	return s;
 }
 
-/* LMTPD_EVAL_CASES_DIR=DIR: write the rule lines and every case to DIR
- * for tests/tools/sa_eval_cases.py (see test_eval.c). */
-static int
-dump_table(const char *dir, const char *const *names, size_t n_names,
-	   const struct eval_case *table, size_t n, unsigned int *serial)
-{
-	for (size_t i = 0; i < n; i++) {
-		char path[4096];
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/%03u.eml", dir, *serial);
-		if ((f = fopen(path, "w")) == NULL)
-			return 1;
-		if (table[i].envelope_from != NULL)
-			fprintf(f, "Return-Path: <%s>\n", table[i].envelope_from);
-		fputs(table[i].message, f);
-		if (fclose(f) != 0)
-			return 1;
-		snprintf(path, sizeof(path), "%s/%03u.exp", dir, (*serial)++);
-		if ((f = fopen(path, "w")) == NULL)
-			return 1;
-		for (size_t k = 0; k < n_names; k++)
-			fprintf(f, "%s%s", k > 0 ? " " : "", names[k]);
-		fprintf(f, "|%s|%s", table[i].hits, table[i].name);
-		if (fclose(f) != 0)
-			return 1;
-	}
-	return 0;
-}
-
-static int
-dump_cases(const char *dir)
-{
-	unsigned int serial = 0;
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/rules.cf", dir);
-	if ((f = fopen(path, "w")) == NULL)
-		return 1;
-	fprintf(f, "%s%s", rules_cf, header_cf);
-	if (fclose(f) != 0)
-		return 1;
-	return dump_table(dir, fm_names, N_ELEMENTS(fm_names), fm_cases, N_ELEMENTS(fm_cases),
-			  &serial) ||
-	       dump_table(dir, hdr_names, N_ELEMENTS(hdr_names), hdr_cases,
-			  N_ELEMENTS(hdr_cases), &serial);
-}
-
 int
 main(void)
 {
-	const char *dump = getenv("LMTPD_EVAL_CASES_DIR");
+	static const struct eh_table tables[] = {
+		{ fm_names, N_ELEMENTS(fm_names), fm_cases, N_ELEMENTS(fm_cases) },
+		{ hdr_names, N_ELEMENTS(hdr_names), hdr_cases, N_ELEMENTS(hdr_cases) },
+	};
+	static char cf[sizeof(rules_cf) + sizeof(header_cf)];
 
-	if (dump != NULL)
-		return dump_cases(dump);
-	return ut_run(eval_freemail_suite);
+	snprintf(cf, sizeof(cf), "%s%s", rules_cf, header_cf);
+	return eh_main(eval_freemail_suite, ut_testdir, cf, tables, N_ELEMENTS(tables));
 }

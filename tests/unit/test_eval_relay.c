@@ -13,8 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "check_compat.h"
-#include "msgview.h"
+#include "eval_harness.h"
 #include "rules.h"
 
 static const char rules_cf[] =
@@ -46,13 +47,6 @@ static const char rules_cf[] =
 	"header IP_HELO eval:check_for_forged_received_ip_helo()\n"
 	"trusted_networks 10.0.0.0/8\n"
 	"util_rb_tld com net org\n";
-
-struct eval_case {
-	const char *name;
-	const char *envelope_from;
-	const char *message;
-	const char *hits;	/* the table's rules that must hit, space separated */
-};
 
 /* Received at 22 Nov 2026 10:00:00 UTC from a public relay. */
 #define RCVD(date) \
@@ -305,94 +299,27 @@ static const struct eval_case relay_cases[] = {
 	  RCVD_HOP("d.qux.net", "d.qux.net", "81.2.69.3", "e.msn.com") TO "\nx\n", "NO_REVERSE" },
 };
 
-static bool
-listed(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
-		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-			return true;
-	return false;
-}
-
-static struct ruleset *
-load_rules(struct rules_load_result *res)
-{
-	char dir[4096], path[4200];
-	const char *dirs[1];
-	struct ruleset *rs;
-
-	/* each ut_testdir() call makes a new folder */
-	snprintf(dir, sizeof(dir), "%s", ut_testdir());
-	ut_pathf(path, sizeof(path), "%s/50_relay.cf", dir);
-	ut_write_text(path, rules_cf);
-	dirs[0] = dir;
-	rs = rules_load(dirs, 1, res);
-	ck_assert_ptr_nonnull(rs);
-	ck_assert_int_eq(res->errors, 0);
-	return rs;
-}
-
-/* Matches message (len bytes) and returns the hits of the named rules in
- * out[] (1 hit, 0 not). */
-static void
-match(struct ruleset *rs, const char *message, size_t len, const char *envelope_from,
-      const char *const *names, size_t n_names, bool *out)
-{
-	struct rules_scratch *scratch = rules_scratch_new(rs);
-	struct msgview *mv = msgview_new(rules_settings(rs), message, len, envelope_from);
-	struct rules_hits hits;
-
-	rules_match(rs, scratch, mv, 0, &hits);
-	for (size_t i = 0; i < n_names; i++) {
-		long k = rules_find(rs, names[i]);
-
-		ck_assert_msg(k >= 0, "%s not defined", names[i]);
-		out[i] = hits.hits[k] > 0;
-	}
-	rules_hits_free(&hits);
-	msgview_free(&mv);
-	rules_scratch_free(&scratch);
-}
-
-static void
-check_case(const char *const *names, size_t n_names, const struct eval_case *c)
-{
-	struct rules_load_result res;
-	struct ruleset *rs = load_rules(&res);
-	bool got[16];
-
-	ck_assert_uint_le(n_names, N_ELEMENTS(got));
-	match(rs, c->message, strlen(c->message), c->envelope_from, names, n_names, got);
-	for (size_t i = 0; i < n_names; i++)
-		ck_assert_msg(got[i] == listed(c->hits, names[i]), "%s: %s %s", c->name, names[i],
-			      got[i] ? "hit" : "missed");
-	rules_load_result_free(&res);
-	rules_free(&rs);
-}
-
 START_TEST(relay_date_table)
 {
-	check_case(date_names, N_ELEMENTS(date_names), &date_cases[_i]);
+	eh_check_hits(rules_cf, date_names, N_ELEMENTS(date_names), &date_cases[_i]);
 }
 END_TEST
 
 START_TEST(relay_ratware_table)
 {
-	check_case(ratware_names, N_ELEMENTS(ratware_names), &ratware_cases[_i]);
+	eh_check_hits(rules_cf, ratware_names, N_ELEMENTS(ratware_names), &ratware_cases[_i]);
 }
 END_TEST
 
 START_TEST(relay_webmail_table)
 {
-	check_case(webmail_names, N_ELEMENTS(webmail_names), &webmail_cases[_i]);
+	eh_check_hits(rules_cf, webmail_names, N_ELEMENTS(webmail_names), &webmail_cases[_i]);
 }
 END_TEST
 
 START_TEST(relay_relay_table)
 {
-	check_case(relay_names, N_ELEMENTS(relay_names), &relay_cases[_i]);
+	eh_check_hits(rules_cf, relay_names, N_ELEMENTS(relay_names), &relay_cases[_i]);
 }
 END_TEST
 
@@ -406,7 +333,7 @@ START_TEST(relay_dates_ignore_local_zone)
 		ck_assert_int_eq(setenv("TZ", zones[z], 1), 0);
 		tzset();
 		for (size_t i = 0; i < N_ELEMENTS(date_cases); i++)
-			check_case(date_names, N_ELEMENTS(date_names), &date_cases[i]);
+			eh_check_hits(rules_cf, date_names, N_ELEMENTS(date_names), &date_cases[i]);
 	}
 }
 END_TEST
@@ -422,7 +349,7 @@ START_TEST(relay_hostile)
 		"DOTCOM_HELO", "NUM_HELO",
 	};
 	struct rules_load_result res;
-	struct ruleset *rs = load_rules(&res);
+	struct ruleset *rs = eh_load(rules_cf, &res);
 	struct buf m;
 	bool got[N_ELEMENTS(all)];
 	time_t start = time(NULL);
@@ -443,7 +370,7 @@ START_TEST(relay_hostile)
 			 "by mx%d.example.com with ESMTP; %d Nov 2026 %02d:00:00 +0000\n",
 			 i, i, (i / 250) % 250, i % 250 + 1, i, i % 28 + 1, i % 24);
 	buf_put_str(&m, "To: a@example.com\n\nx\n");
-	match(rs, m.data, m.len, NULL, all, N_ELEMENTS(all), got);
+	eh_match(rs, m.data, m.len, NULL, all, N_ELEMENTS(all), got);
 	/* The Date has no month name: no date, nothing shifted. */
 	ck_assert(!got[0] && !got[1] && !got[2]);
 	ck_assert(!got[3] && !got[4] && !got[6]);
@@ -455,12 +382,12 @@ START_TEST(relay_hostile)
 	buf_put_str(&m, RCVD10);
 	buf_put(&m, UT_S("Date: \0\0\xff\xfe 22 Nov\0 2026 10:00:00\n"));
 	buf_put_str(&m, "To: a@example.com\n\nx\n");
-	match(rs, m.data, m.len, NULL, all, N_ELEMENTS(all), got);
+	eh_match(rs, m.data, m.len, NULL, all, N_ELEMENTS(all), got);
 	ck_assert(!got[0] && !got[1] && !got[2]);
 	buf_reset(&m);
 	buf_put_str(&m, RCVD10 "Date: 99999999999999999999999 Nov 99999 99:99:99 +9999\n"
 		    "To: a@example.com\n\nx\n");
-	match(rs, m.data, m.len, NULL, all, N_ELEMENTS(all), got);
+	eh_match(rs, m.data, m.len, NULL, all, N_ELEMENTS(all), got);
 	buf_free(&m);
 	rules_load_result_free(&res);
 	rules_free(&rs);
@@ -482,66 +409,15 @@ relay_suite(void)
 	return s;
 }
 
-/* LMTPD_EVAL_CASES_DIR=DIR: write the rule lines and every case to DIR
- * instead of testing, for tests/tools/sa_eval_cases.py to run them
- * through SpamAssassin itself. */
-static int
-dump_table(const char *dir, const char *const *names, size_t n_names,
-	   const struct eval_case *table, size_t n, unsigned int *serial)
-{
-	for (size_t i = 0; i < n; i++) {
-		char path[4096];
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/%03u.eml", dir, *serial);
-		if ((f = fopen(path, "w")) == NULL)
-			return 1;
-		if (table[i].envelope_from != NULL)
-			fprintf(f, "Return-Path: <%s>\n", table[i].envelope_from);
-		fputs(table[i].message, f);
-		if (fclose(f) != 0)
-			return 1;
-		snprintf(path, sizeof(path), "%s/%03u.exp", dir, (*serial)++);
-		if ((f = fopen(path, "w")) == NULL)
-			return 1;
-		for (size_t k = 0; k < n_names; k++)
-			fprintf(f, "%s%s", k > 0 ? " " : "", names[k]);
-		fprintf(f, "|%s|%s", table[i].hits, table[i].name);
-		if (fclose(f) != 0)
-			return 1;
-	}
-	return 0;
-}
-
-static int
-dump_cases(const char *dir)
-{
-	unsigned int serial = 0;
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/rules.cf", dir);
-	if ((f = fopen(path, "w")) == NULL)
-		return 1;
-	fputs(rules_cf, f);
-	if (fclose(f) != 0)
-		return 1;
-	return dump_table(dir, date_names, N_ELEMENTS(date_names), date_cases,
-			  N_ELEMENTS(date_cases), &serial) ||
-	       dump_table(dir, ratware_names, N_ELEMENTS(ratware_names), ratware_cases,
-			  N_ELEMENTS(ratware_cases), &serial) ||
-	       dump_table(dir, webmail_names, N_ELEMENTS(webmail_names), webmail_cases,
-			  N_ELEMENTS(webmail_cases), &serial) ||
-	       dump_table(dir, relay_names, N_ELEMENTS(relay_names), relay_cases,
-			  N_ELEMENTS(relay_cases), &serial);
-}
-
 int
 main(void)
 {
-	const char *dump = getenv("LMTPD_EVAL_CASES_DIR");
+	static const struct eh_table tables[] = {
+		{ date_names, N_ELEMENTS(date_names), date_cases, N_ELEMENTS(date_cases) },
+		{ ratware_names, N_ELEMENTS(ratware_names), ratware_cases, N_ELEMENTS(ratware_cases) },
+		{ webmail_names, N_ELEMENTS(webmail_names), webmail_cases, N_ELEMENTS(webmail_cases) },
+		{ relay_names, N_ELEMENTS(relay_names), relay_cases, N_ELEMENTS(relay_cases) },
+	};
 
-	if (dump != NULL)
-		return dump_cases(dump);
-	return ut_run(relay_suite);
+	return eh_main(relay_suite, ut_testdir, rules_cf, tables, N_ELEMENTS(tables));
 }
