@@ -30,13 +30,18 @@
 #include <string.h>
 #include <strings.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "buf.h"
 #include "eval.h"
 #include "hdr.h"
+#include "html.h"
 #include "mime.h"
 #include "msgview.h"
 #include "received.h"
 #include "rules_int.h"
+#include "uri.h"
 #include "xalloc.h"
 
 /* Constants.pm MAX_BODY_LINE_LENGTH (split_into_array_of_short_paragraphs). */
@@ -1096,6 +1101,197 @@ eval_check_mailfrom_matches_rcvd(struct eval_ctx *ctx, const struct eval_call *c
 	return match;
 }
 
+/* ---- HTTPSMismatch.pm and URIEval.pm's check_https_ip_mismatch ---------
+ * Both read HTML.pm's uri_detail: for each <a> href (canonical) the texts
+ * of the anchors that carried it.  The per-anchor lists of html.h hold
+ * the same thing, one anchor at a time. */
+
+enum https_re {
+	HTTPS_RE_IP_KEY,	/* an http(s) URL to a dotted quad (i) */
+	HTTPS_RE_IP_TEXT,	/* the same with https only */
+	HTTPS_RE_HTTPS,		/* https: (i) */
+	HTTPS_RE_KEY_HOST,	/* ^https?://([^/:?#]+) (i) */
+	HTTPS_RE_TEXT_HOST,	/* https://([^\s/:?#]+) (i) */
+	HTTPS_RE_COUNT
+};
+
+static const char *const https_re_src[HTTPS_RE_COUNT] = {
+	"^https?:/*(?:[^@/]+@)?\\d+\\.\\d+\\.\\d+\\.\\d+",
+	"^https:/*(?:[^@/]+@)?\\d+\\.\\d+\\.\\d+\\.\\d+",
+	"https:",
+	"^https?://([^/:?#]+)",
+	"https://([^\\s/:?#]+)",
+};
+
+static pcre2_code *https_re[HTTPS_RE_COUNT];
+static pcre2_match_data *https_md;
+
+/* Matches pattern id against s; with group 1 in *g_r when asked.  The
+ * patterns are constants compiled on first use (once per process). */
+static bool
+eval_https_match(enum https_re id, const char *s, size_t len, const char **g_r,
+		 size_t *glen_r)
+{
+	PCRE2_SIZE *ov;
+	int rc;
+
+	if (https_re[id] == NULL) {
+		int err;
+		PCRE2_SIZE off;
+
+		https_re[id] = pcre2_compile((PCRE2_SPTR)https_re_src[id], PCRE2_ZERO_TERMINATED,
+					     PCRE2_CASELESS, &err, &off, NULL);
+		if (https_re[id] == NULL)
+			abort();	/* a constant pattern: a bug, not input */
+		(void)pcre2_jit_compile(https_re[id], PCRE2_JIT_COMPLETE);
+	}
+	if (https_md == NULL && (https_md = pcre2_match_data_create(4, NULL)) == NULL)
+		abort();
+	rc = pcre2_match(https_re[id], (PCRE2_SPTR)s, len, 0, 0, https_md, NULL);
+	if (rc < 0)
+		return false;
+	if (g_r != NULL) {
+		ov = pcre2_get_ovector_pointer(https_md);
+		*g_r = s + ov[2];
+		*glen_r = ov[3] - ov[2];
+	}
+	return true;
+}
+
+/* check_https_ip_mismatch: an anchor to http(s)://IP whose text names an
+ * https: URL that is not one to an IP. */
+static unsigned int
+eval_check_https_ip_mismatch(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	size_t n;
+	const struct html_result *const *all = msgview_html(ctx->mv, &n);
+
+	(void)call;
+	for (size_t h = 0; h < n; h++) {
+		const struct html_result *r = all[h];
+
+		for (size_t i = 0; i < r->anchors.n && i < r->anchor_uris.n; i++) {
+			const struct strlist_item *key = &r->anchor_uris.v[i];
+			const struct strlist_item *text = &r->anchors.v[i];
+
+			if (!eval_https_match(HTTPS_RE_IP_KEY, key->p, key->len, NULL, NULL))
+				continue;
+			if (eval_https_match(HTTPS_RE_IP_TEXT, text->p, text->len, NULL, NULL))
+				continue;
+			if (eval_https_match(HTTPS_RE_HTTPS, text->p, text->len, NULL, NULL))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* RegistryBoundaries::trim_domain($host) (not ASCII yet: idn_to_ascii
+ * first), into out (reset). */
+static void
+eval_https_trim(const struct sa_settings *set, const char *host, size_t len,
+		struct mime_str *out)
+{
+	struct mime_str ascii = { 0 };
+
+	hdr_idn_to_ascii(host, len, &ascii);
+	out->len = 0;
+	hdr_trim_domain(set, ascii.p != NULL ? ascii.p : "", ascii.len, out);
+	mime_str_free(&ascii);
+}
+
+/* Whether one key's anchor texts name an https host other than the key's
+ * own domain (key_dom). */
+static bool
+eval_https_texts_differ(const struct sa_settings *set, const struct html_result *r,
+			const struct strlist_item *key, const struct mime_str *key_dom,
+			struct mime_str *tmp)
+{
+	for (size_t j = 0; j < r->anchors.n && j < r->anchor_uris.n; j++) {
+		const struct strlist_item *k = &r->anchor_uris.v[j];
+		const struct strlist_item *text = &r->anchors.v[j];
+		const char *host;
+		size_t hlen;
+
+		if (k->len != key->len || memcmp(k->p, key->p, key->len) != 0)
+			continue;
+		if (!eval_https_match(HTTPS_RE_TEXT_HOST, text->p, text->len, &host, &hlen))
+			continue;
+		tmp->len = 0;
+		if (uri_is_ip_address(host, hlen)) {
+			mime_str_add(tmp, host, hlen);
+		} else {
+			eval_https_trim(set, host, hlen, tmp);
+			if (!uri_domain_valid(set, tmp->p, tmp->len))
+				continue;
+		}
+		/* next unless $https: "" and "0" are false in Perl */
+		if (tmp->len == 0 || (tmp->len == 1 && tmp->p[0] == '0'))
+			continue;
+		if (tmp->len == key_dom->len && memcmp(tmp->p, key_dom->p, tmp->len) == 0)
+			continue;
+		return true;
+	}
+	return false;
+}
+
+/* check_https_http_mismatch(min, max): in one HTML part, an anchor to an
+ * http(s) domain whose text shows an https URL of another domain, with at
+ * least min (default 1) and fewer than max such anchored domains. */
+static unsigned int
+eval_check_https_http_mismatch(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	const struct sa_settings *set = &ctx->rs->settings;
+	const char *min_arg = eval_body_arg(call, 0), *max_arg = eval_body_arg(call, 1);
+	double minanchors = eval_body_num(min_arg), maxanchors = eval_body_num(max_arg);
+	size_t n;
+	const struct html_result *const *all = msgview_html(ctx->mv, &n);
+	struct mime_str dom = { 0 }, tmp = { 0 };
+	unsigned int result = 0;
+
+	/* $minanchors ||= 1 */
+	if (minanchors == 0)
+		minanchors = 1;
+	for (size_t h = 0; h < n && result == 0; h++) {
+		const struct html_result *r = all[h];
+		bool hit = false;
+		unsigned long anchors = 0;
+
+		for (size_t i = 0; i < r->anchor_uris.n && i < r->anchors.n; i++) {
+			const struct strlist_item *key = &r->anchor_uris.v[i];
+			const char *host;
+			size_t hlen, k;
+			bool is_ip;
+
+			/* each key once, as the keys of the hash */
+			for (k = 0; k < i; k++)
+				if (r->anchor_uris.v[k].len == key->len &&
+				    memcmp(r->anchor_uris.v[k].p, key->p, key->len) == 0)
+					break;
+			if (k < i)
+				continue;
+			if (!eval_https_match(HTTPS_RE_KEY_HOST, key->p, key->len, &host, &hlen))
+				continue;
+			if (uri_is_ip_address(host, hlen))
+				continue;
+			eval_https_trim(set, host, hlen, &dom);
+			if (!uri_to_domain_defined(set, dom.p != NULL ? dom.p : "", dom.len,
+						   &is_ip) || is_ip)
+				continue;
+			if (dom.len == 0 || (dom.len == 1 && dom.p[0] == '0'))
+				continue;
+			anchors++;
+			if (!hit && eval_https_texts_differ(set, r, key, &dom, &tmp))
+				hit = true;
+		}
+		if (hit && (double)anchors >= minanchors &&
+		    (max_arg == NULL || (double)anchors < maxanchors))
+			result = 1;
+	}
+	mime_str_free(&dom);
+	mime_str_free(&tmp);
+	return result;
+}
+
 static const struct eval_entry eval_body_entries[] = {
 	{ "check_mailfrom_matches_rcvd", eval_check_mailfrom_matches_rcvd, false },
 	{ "check_blank_line_ratio", eval_check_blank_line_ratio, false },
@@ -1112,6 +1308,8 @@ static const struct eval_entry eval_body_entries[] = {
 	{ "image_size_exact", eval_image_size_exact, false },
 	{ "image_size_range", eval_image_size_range, false },
 	{ "image_named", eval_image_named, false },
+	{ "check_https_http_mismatch", eval_check_https_http_mismatch, false },
+	{ "check_https_ip_mismatch", eval_check_https_ip_mismatch, false },
 };
 
 static const char *const eval_body_can[] = {

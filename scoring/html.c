@@ -407,6 +407,7 @@ html_tests(struct hp *hp, const char *tag, struct attr *a, size_t n)
 		free(hp->anchor_last);
 		hp->anchor_last = u;
 		html_add_uri_key(hp, u, ul);
+		strlist_add(&hp->r->anchor_uris, u, ul);
 		grow_strs(&hp->anchors, &hp->nanchors, &hp->anchors_cap);
 	}
 	if (!strcmp(tag, "title")) {
@@ -764,6 +765,7 @@ html_render(const char *text, size_t len, bool utf8, size_t raw_len)
 	hp.title_index = -1;
 	strlist_init(&r->uris);
 	strlist_init(&r->anchors);
+	strlist_init(&r->anchor_uris);
 	strlist_init(&r->comments);
 	strlist_init(&r->scripts);
 	strlist_init(&r->titles);
@@ -902,6 +904,7 @@ html_result_free(struct html_result **rp)
 	free(r->pieces);
 	strlist_free(&r->uris);
 	strlist_free(&r->anchors);
+	strlist_free(&r->anchor_uris);
 	strlist_free(&r->comments);
 	strlist_free(&r->scripts);
 	strlist_free(&r->titles);

@@ -46,6 +46,9 @@ struct html_result {
 	struct strlist uris;
 	bool uri_truncated;
 	struct strlist anchors;		/* anchor text per <a> */
+	/* The canonical href of each <a> (HTML.pm's anchor_last, "" without
+	 * one), parallel to anchors: the uri_detail{KEY}{anchor_text} keys. */
+	struct strlist anchor_uris;
 	struct strlist comments;	/* comments, "<!--" and "-->" included */
 	struct strlist scripts;		/* text inside <script> */
 	struct strlist titles;		/* text of each <title> */

@@ -49,10 +49,12 @@ static const char *const rules_plugins[] = {
 	"Mail::SpamAssassin::Plugin::MIMEEval",
 	"Mail::SpamAssassin::Plugin::HTMLEval",
 	"Mail::SpamAssassin::Plugin::RelayEval",
-	/* Loaded by SpamAssassin's default v310.pre; its blocks also hold
-	 * HeaderEval rules (HEADER_FROM_DIFFERENT_DOMAINS).  The FreeMail
-	 * functions themselves are not implemented yet: skipped, --lint. */
 	"Mail::SpamAssassin::Plugin::FreeMail",
+	/* check_https_http_mismatch and check_https_ip_mismatch (eval_body.c);
+	 * URIEval's check_uri_truncated is not implemented: --lint lists
+	 * URI_TRUNCATED as skipped. */
+	"Mail::SpamAssassin::Plugin::HTTPSMismatch",
+	"Mail::SpamAssassin::Plugin::URIEval",
 	/* the classifier (bayes.c) and its check_bayes (eval_bayes.c) */
 	"Mail::SpamAssassin::Plugin::Bayes",
 };

@@ -701,6 +701,29 @@ uri_has_domain(const struct sa_settings *set, const char *uri, size_t len,
 	return domain_valid(set, host->p, host->len, true, tmp);
 }
 
+bool
+uri_is_ip_address(const char *s, size_t len)
+{
+	uri_setup();
+	return re_match(RE_IS_IP, s, len);
+}
+
+bool
+uri_to_domain_defined(const struct sa_settings *set, const char *uri, size_t len,
+		      bool *is_ip_r)
+{
+	struct ubuf u = { 0 }, host = { 0 }, tmp = { 0 };
+	bool ok;
+
+	uri_setup();
+	ok = uri_has_domain(set, uri, len, &u, &host, &tmp);
+	*is_ip_r = ok && re_match(RE_IS_IP, host.p, host.len);
+	ub_free(&u);
+	ub_free(&host);
+	ub_free(&tmp);
+	return ok;
+}
+
 /* Util::url_encode (which decodes the harmless %XX and encodes the rest).
  * In character mode a character is encoded by its code point, and one
  * past Latin-1 is left alone (Perl's [\177-\377] does not match it). */

@@ -50,6 +50,14 @@ void uri_canonicalize(const struct sa_settings *set, const char *uri, size_t len
  * dot and ends in a TLD of set->tlds. */
 bool uri_domain_valid(const struct sa_settings *set, const char *dom, size_t len);
 
+/* Constants.pm IS_IP_ADDRESS: all of s is an IPv4 or IPv6 address. */
+bool uri_is_ip_address(const char *s, size_t len);
+/* RegistryBoundaries::uri_to_domain(uri) returns a domain; *is_ip_r says
+ * whether what it returns is an IP address (which is_domain_valid then
+ * refuses). */
+bool uri_to_domain_defined(const struct sa_settings *set, const char *uri, size_t len,
+			   bool *is_ip_r);
+
 /* The redirector_pattern setting: value is a Perl regex literal as
  * Util::compile_regexp takes it (/re/flags, m{re}flags, m're'flags ...;
  * flags i m s x), compiled and appended to set->redirector_patterns.

@@ -21,6 +21,8 @@
 static const char rules_cf[] =
 	"loadplugin Mail::SpamAssassin::Plugin::ImageInfo\n"
 	"loadplugin Mail::SpamAssassin::Plugin::WLBLEval\n"
+	"loadplugin Mail::SpamAssassin::Plugin::HTTPSMismatch\n"
+	"loadplugin Mail::SpamAssassin::Plugin::URIEval\n"
 	"trusted_networks 10.0.0.0/8\n"
 	"util_rb_2tld co.uk\n"
 	"rawbody BLANK eval:check_blank_line_ratio('50','100','4')\n"
@@ -40,7 +42,11 @@ static const char rules_cf[] =
 	"body IMGNAMED eval:image_named('logo.gif')\n"
 	"body IMGRATIO eval:image_to_text_ratio('all', '0.000', '0.015')\n"
 	"rawbody IMGRATIO_RAW eval:image_to_text_ratio('all', '0.000', '0.0002')\n"
-	"header RP_MATCH eval:check_mailfrom_matches_rcvd()\n";
+	"header RP_MATCH eval:check_mailfrom_matches_rcvd()\n"
+	"util_rb_tld com\nutil_rb_tld net\nutil_rb_tld org\nutil_rb_tld biz\nutil_rb_tld info\n"
+	"body HTTPS_MIS eval:check_https_http_mismatch('1','10')\n"
+	"body HTTPS_MIS2 eval:check_https_http_mismatch('2','3')\n"
+	"body HTTPS_IP eval:check_https_ip_mismatch()\n";
 
 static const char *const rule_names[] = {
 	"BLANK", "TVD", "STOCK", "SHORT", "SIG_LONG", "UPPER", "UPPER_MID",
@@ -145,6 +151,52 @@ static const struct eval_case cases[] = {
 	{ "return path without a dot", "bob@localhost",
 	  RCVD("localhost") HEAD "\nhi\n", "SHORT" },
 };
+
+/* HTTPSMismatch.pm and URIEval's check_https_ip_mismatch: an anchor's
+ * text against its href, per HTML part. */
+static const char *const https_names[] = { "HTTPS_MIS", "HTTPS_MIS2", "HTTPS_IP" };
+
+#define HTML(body) HEAD "Subject: links\nMIME-Version: 1.0\nContent-Type: text/html\n\n" \
+	"<html><body>\n" body "\n</body></html>\n"
+
+static const struct eval_case https_cases[] = {
+	{ "other domain, and to an IP", NULL,
+	  HTML("<a href=\"http://evil.example.net/login\">https://www.paypal.com/login</a> "
+	       "<a href=\"http://1.2.3.4/x\">https://bank.example.com/</a>"),
+	  "HTTPS_MIS HTTPS_IP" },
+	{ "same URL", NULL,
+	  HTML("<a href=\"https://www.paypal.com/login\">https://www.paypal.com/login</a>"), "" },
+	{ "same domain, other host", NULL,
+	  HTML("<a href=\"http://login.paypal.com/x\">see https://www.paypal.com/</a>"), "" },
+	{ "case differs", NULL,
+	  HTML("<a href=\"http://evil.example.net/\">https://WWW.PayPal.COM</a>"), "HTTPS_MIS" },
+	{ "IP to IP", NULL, HTML("<a href=\"http://1.2.3.4/\">https://5.6.7.8/</a>"), "" },
+	{ "userinfo before the IP", NULL,
+	  HTML("<a href=\"https://user@10.0.0.1/\">go to https:secure</a>"), "HTTPS_IP" },
+	{ "two anchored domains", NULL,
+	  HTML("<a href=\"http://a.example.net/\">https://b.example.org/</a> "
+	       "<a href=\"http://c.example.net/\">x</a>"), "HTTPS_MIS HTTPS_MIS2" },
+	{ "four anchored domains", NULL,
+	  HTML("<a href=\"http://a.example.net/\">https://b.example.org/</a> "
+	       "<a href=\"http://c.example.net/\">x</a> <a href=\"http://d.example.biz/\">y</a> "
+	       "<a href=\"http://e.example.info/\">z</a>"), "HTTPS_MIS" },
+	{ "unknown TLD in the text", NULL,
+	  HTML("<a href=\"http://a.example.net/\">https://b.nosuchtld/</a>"), "" },
+	{ "an IP in the text", NULL,
+	  HTML("<a href=\"http://a.example.net/\">https://1.2.3.4/</a>"), "HTTPS_MIS" },
+	{ "mailto href", NULL,
+	  HTML("<a href=\"mailto:x@example.net\">https://b.example.org/</a>"), "" },
+	{ "image anchor", NULL,
+	  HTML("<a href=\"http://a.example.net/\"><img src=\"x.gif\"></a>"), "" },
+	{ "not HTML", NULL,
+	  HEAD "\nhttp://evil.example.net/ https://www.paypal.com/\n", "" },
+};
+
+START_TEST(eval_https_table)
+{
+	eh_check_hits(rules_cf, https_names, N_ELEMENTS(https_names), &https_cases[_i]);
+}
+END_TEST
 
 START_TEST(eval_body_table)
 {
@@ -262,6 +314,7 @@ eval_body_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, eval_body_table, 0, N_ELEMENTS(cases));
+	tcase_add_loop_test(tc, eval_https_table, 0, N_ELEMENTS(https_cases));
 	tcase_add_test(tc, eval_body_all_loaded);
 	tcase_add_test(tc, eval_body_hostile);
 	return s;
@@ -272,6 +325,7 @@ main(void)
 {
 	static const struct eh_table tables[] = {
 		{ rule_names, N_ELEMENTS(rule_names), cases, N_ELEMENTS(cases) },
+		{ https_names, N_ELEMENTS(https_names), https_cases, N_ELEMENTS(https_cases) },
 	};
 
 	return eh_main(eval_body_suite, ut_testdir, rules_cf, tables, N_ELEMENTS(tables));
