@@ -13,10 +13,12 @@
 
 #include "buf.h"
 #include "eval.h"
+#include "mime.h"
 #include "msgview.h"
 #include "received.h"
 #include "rules_int.h"
 #include "strlist.h"
+#include "strset.h"
 #include "xalloc.h"
 
 /* $pms->get(request) in scalar context: "" when the header is absent. */
@@ -782,6 +784,39 @@ eval_check_for_faraway_charset_in_headers(struct eval_ctx *ctx, const struct eva
 	return 0;
 }
 
+/* check_header_count_range(hdr, min, max): the number of distinct
+ * decoded values of the field hdr ($pms->{msg}->get_header in list
+ * context, deduplicated) is within [min, max]. */
+static unsigned int
+eval_check_header_count_range(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	struct mime_msg *m = msgview_mime(ctx->mv);
+	struct strset *uniq;
+	struct mime_hdr *h;
+	char lname[256];
+	size_t pos = 0, n, i;
+	double count;
+
+	if (call->arg_count < 3 || m == NULL || m->root == NULL)
+		return 0;
+	for (i = 0; call->args[0][i] != '\0' && i + 1 < sizeof(lname); i++) {
+		char c = call->args[0][i];
+
+		lname[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	lname[i] = '\0';
+	/* A set, not a list: a message may carry any number of the field. */
+	uniq = strset_new();
+	while ((h = mime_hdr_next(m->root, lname, &pos)) != NULL) {
+		const char *v = mime_hdr_decoded(m, h, &n);
+
+		(void)strset_add(uniq, v != NULL ? v : "", v != NULL ? n : 0);
+	}
+	count = (double)strset_count(uniq);
+	strset_free(&uniq);
+	return count >= strtod(call->args[1], NULL) && count <= strtod(call->args[2], NULL);
+}
+
 static const struct eval_entry eval_header_entries[] = {
 	{ "check_for_missing_to_header", eval_check_for_missing_to_header, false },
 	{ "check_for_matching_env_and_hdr_from", eval_check_for_matching_env_and_hdr_from,
@@ -800,6 +835,7 @@ static const struct eval_entry eval_header_entries[] = {
 	  false },
 	{ "check_for_faraway_charset_in_headers", eval_check_for_faraway_charset_in_headers,
 	  false },
+	{ "check_header_count_range", eval_check_header_count_range, false },
 };
 
 const struct eval_family eval_family_header = {

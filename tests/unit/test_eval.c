@@ -23,6 +23,8 @@ static const char rules_cf[] =
 	"header NO_RELAYS_T eval:check_no_relays()\n"
 	"header UNPARSEABLE_T eval:check_relays_unparseable()\n"
 	"header DIFF_DOMAINS eval:check_equal_from_domains()\n"
+	"header COUNT_CT eval:check_header_count_range('Content-Type','2','999')\n"
+	"header COUNT_SUBJ eval:check_header_count_range('subject','2','3')\n"
 	"trusted_networks 10.0.0.0/8\n";
 
 #define RCVD_TRUSTED \
@@ -83,10 +85,32 @@ static const struct eval_case cases[] = {
 	  "To: a@example.com\n\nx\n", "ENV_FROM_MATCH UNPARSEABLE_T" },
 };
 
+/* check_header_count_range: distinct decoded values of a field. */
+static const char *const count_names[] = { "COUNT_CT", "COUNT_SUBJ" };
+
+static const struct eval_case count_cases[] = {
+	{ "one of each", NULL, "Subject: a\nContent-Type: text/plain\n\nx\n", "" },
+	{ "two subjects", NULL, "Subject: a\nSubject: b\n\nx\n", "COUNT_SUBJ" },
+	{ "same subject twice", NULL, "Subject: a\nSubject: a\n\nx\n", "" },
+	{ "same once decoded", NULL, "Subject: =?utf-8?q?caf=C3=A9?=\nSubject: caf\xc3\xa9\n\nx\n",
+	  "" },
+	{ "four subjects", NULL, "Subject: a\nSubject: b\nSubject: c\nSubject: d\n\nx\n",
+	  "" },
+	{ "two content types", NULL,
+	  "Content-Type: text/plain\ncontent-type: text/html\nSubject: x\n\nx\n", "COUNT_CT" },
+	{ "none", NULL, "From: a@example.org\n\nx\n", "" },
+};
+
 static const char *const header_names[] = {
 	"MISSING_TO", "ENV_FROM_MATCH", "ALL_CAPS", "ALL_TRUSTED_T", "NO_RELAYS_T",
 	"UNPARSEABLE_T", "DIFF_DOMAINS",
 };
+
+START_TEST(eval_count_table)
+{
+	eh_check_hits(rules_cf, count_names, N_ELEMENTS(count_names), &count_cases[_i]);
+}
+END_TEST
 
 START_TEST(eval_header_table)
 {
@@ -509,6 +533,7 @@ eval_suite(void)
 	TCase *tc = ut_tcase(s, "eval", true);
 
 	tcase_add_loop_test(tc, eval_header_table, 0, N_ELEMENTS(cases));
+	tcase_add_loop_test(tc, eval_count_table, 0, N_ELEMENTS(count_cases));
 	tcase_add_loop_test(tc, eval_mime_table, 0, N_ELEMENTS(mime_cases));
 	tcase_add_loop_test(tc, eval_html_table, 0, N_ELEMENTS(html_cases));
 	tcase_add_loop_test(tc, eval_mime2_table, 0, N_ELEMENTS(mime2_cases));
@@ -522,6 +547,7 @@ main(void)
 {
 	static const struct eh_table tables[] = {
 		{ header_names, N_ELEMENTS(header_names), cases, N_ELEMENTS(cases) },
+		{ count_names, N_ELEMENTS(count_names), count_cases, N_ELEMENTS(count_cases) },
 		{ mime_names, N_ELEMENTS(mime_names), mime_cases, N_ELEMENTS(mime_cases) },
 		{ html_names, N_ELEMENTS(html_names), html_cases, N_ELEMENTS(html_cases) },
 		{ mime2_names, N_ELEMENTS(mime2_names), mime2_cases, N_ELEMENTS(mime2_cases) },
