@@ -92,7 +92,7 @@ eval_all_from_addrs(struct eval_ctx *ctx)
 }
 
 /* PerMsgStatus::all_to_addrs */
-static const struct strlist *
+const struct strlist *
 eval_all_to_addrs(struct eval_ctx *ctx)
 {
 	static const char *const headers[] = {
@@ -376,6 +376,7 @@ static const struct eval_family *const eval_families[] = {
 	&eval_family_relay,
 	&eval_family_body,
 	&eval_family_bayes,
+	&eval_family_fromname,
 };
 
 static const struct eval_entry *
@@ -437,6 +438,7 @@ eval_ctx_free(struct eval_ctx *ctx)
 	eval_freemail_state_free(&ctx->freemail);
 	eval_relay_state_free(&ctx->relay);
 	eval_body_state_free(&ctx->body);
+	eval_fromname_state_free(&ctx->fromname);
 	memset(ctx, 0, sizeof(*ctx));
 }
 

@@ -28,6 +28,7 @@ struct eval_ctx {
 	struct eval_freemail_state *freemail;
 	struct eval_relay_state *relay;
 	struct eval_body_state *body;
+	struct eval_fromname_state *fromname;
 	/* The Bayes probability for this recipient (score.c sets it; Bayes
 	 * off or not trained enough: bayes_active false). */
 	bool bayes_active;
@@ -59,10 +60,14 @@ extern const struct eval_family eval_family_freemail;
 extern const struct eval_family eval_family_relay;
 extern const struct eval_family eval_family_body;
 extern const struct eval_family eval_family_bayes;
+extern const struct eval_family eval_family_fromname;
 void eval_mime_state_free(struct eval_mime_state **state);
 void eval_freemail_state_free(struct eval_freemail_state **state);
 void eval_relay_state_free(struct eval_relay_state **state);
 void eval_body_state_free(struct eval_body_state **state);
+void eval_fromname_state_free(struct eval_fromname_state **state);
+/* PerMsgStatus::all_to_addrs, cached on ctx (eval.c). */
+const struct strlist *eval_all_to_addrs(struct eval_ctx *ctx);
 
 void eval_ctx_init(struct eval_ctx *ctx, const struct ruleset *rs,
 		   struct msgview *mv, const struct addrlist *lists);

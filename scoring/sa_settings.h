@@ -12,6 +12,7 @@
 
 struct pcre2_real_code_8;
 struct eval_freemail_conf;
+struct eval_fromname_conf;
 struct eval_named_lists;
 
 /* One entry of trusted_networks / internal_networks / msa_networks, in
@@ -58,6 +59,9 @@ struct sa_settings {
 	/* enlist_addrlist (NAME) ...: the named address lists WLBLEval's
 	 * check_from_in_list reads (eval_freemail.c), NULL when none. */
 	struct eval_named_lists *named_lists;
+	/* The FromNameSpoof plugin's fns_* settings (eval_fromname.c), NULL
+	 * until an fns_* line is seen. */
+	struct eval_fromname_conf *fromname;
 };
 
 /* Defaults as in SpamAssassin's Conf.pm; allocates the empty sets. */
@@ -84,6 +88,11 @@ int eval_freemail_apply(struct sa_settings *set, const char *key, const char *va
 			const char **why_r);
 void eval_freemail_conf_free(struct eval_freemail_conf **conf);
 void eval_named_lists_free(struct eval_named_lists **lists);
+/* The FromNameSpoof plugin's fns_* lines, into set->fromname; the same
+ * return values as sa_settings_apply (eval_fromname.c). */
+int eval_fromname_apply(struct sa_settings *set, const char *key, const char *value,
+			const char **why_r);
+void eval_fromname_conf_free(struct eval_fromname_conf **conf);
 /* Parses one NetSet token; -1 on error with *why_r. */
 int sa_netset_add(struct sa_netset *set, const char *token, const char **why_r);
 

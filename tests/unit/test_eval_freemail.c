@@ -35,7 +35,26 @@ static const char rules_cf[] =
 	"header FM_RT eval:check_freemail_replyto('replyto')\n"
 	"header FM_REPLY eval:check_freemail_replyto('reply')\n"
 	"header FM_BODY eval:check_freemail_body()\n"
-	"header FM_BODY_DIGIT eval:check_freemail_body('\\d@')\n";
+	"header FM_BODY_DIGIT eval:check_freemail_body('\\d@')\n"
+	"loadplugin Mail::SpamAssassin::Plugin::FromNameSpoof\n"
+	"fns_add_addrlist (PayPal) *@paypal.com *@PAYPAL.co.uk\n"
+	"fns_add_addrlist (bank) *@bank.example.com\n"
+	"fns_remove_addrlist (bank) *@bank.example.com\n"
+	"fns_remove_addrlist (gone) *@gone.example.com\n"
+	"fns_extrachars 50\n"
+	"fns_check 1\n"
+	"fns_ignore_headers X-Fns-Skip X-Other-Skip\n"
+	"fns_ignore_dkim example.net\n"
+	"header FNS_SPOOF eval:check_fromname_spoof()\n"
+	"header FNS_SPOOF0 eval:check_fromname_spoof('0')\n"
+	"header FNS_SPOOF2 eval:check_fromname_spoof('2')\n"
+	"header FNS_SPOOFX eval:check_fromname_spoof('7')\n"
+	"header FNS_DIFF eval:check_fromname_different()\n"
+	"header FNS_DOMDIFF eval:check_fromname_domain_differ()\n"
+	"header FNS_EMAIL eval:check_fromname_contains_email()\n"
+	"header FNS_EQ_TO eval:check_fromname_equals_to()\n"
+	"header FNS_OWNERS eval:check_fromname_owners_differ()\n"
+	"header FNS_EQ_RT eval:check_fromname_equals_replyto()\n";
 
 static const char header_cf[] =
 	"header SORTED eval:sorted_recipients()\n"
@@ -221,6 +240,82 @@ static const struct eval_case hdr_cases[] = {
 };
 
 /* Both rule texts in one file, as the dump writes them. */
+
+#define FNS_ALL "FNS_SPOOF FNS_SPOOF0 FNS_SPOOF2 FNS_SPOOFX FNS_DIFF FNS_DOMDIFF FNS_EMAIL FNS_OWNERS"
+#define FNS_TO "To: a@example.com\n"
+
+/* FromNameSpoof (Plugin/FromNameSpoof.pm): an address in the From name
+ * compared with the From address, its domain and its owner. */
+static const struct eval_case fns_cases[] = {
+	{ "fns plain name", "x@example.org",
+	  RCVD "From: Bob <bob@example.org>\n" FNS_TO "\nhi\n", "" },
+	{ "fns spoof", "x@example.org",
+	  RCVD "From: \"paypal@paypal.com\" <x@evil.net>\n" FNS_TO "\nhi\n", FNS_ALL },
+	{ "fns spoof, upper case", "x@example.org",
+	  RCVD "From: \"PayPal@PayPal.COM\" <X@Evil.NET>\n" FNS_TO "\nhi\n", FNS_ALL },
+	{ "fns same owner by list", "x@example.org",
+	  RCVD "From: \"service@paypal.co.uk\" <x@paypal.com>\n" FNS_TO "\nhi\n",
+	  "FNS_SPOOF0 FNS_SPOOF2 FNS_DIFF FNS_DOMDIFF FNS_EMAIL" },
+	{ "fns removed list entry", "x@example.org",
+	  RCVD "From: \"a@bank.example.com\" <b@bank.example.net>\n" FNS_TO "\nhi\n",
+	  "FNS_SPOOF0 FNS_SPOOF2 FNS_DIFF FNS_DOMDIFF FNS_EMAIL" },
+	{ "fns same domain", "x@example.org",
+	  RCVD "From: \"info@example.org\" <bob@example.org>\n" FNS_TO "\nhi\n",
+	  "FNS_SPOOF0 FNS_DIFF FNS_EMAIL" },
+	{ "fns subdomain", "x@example.org",
+	  RCVD "From: \"a@mail.example.org\" <b@example.org>\n" FNS_TO "\nhi\n",
+	  "FNS_SPOOF0 FNS_DIFF FNS_EMAIL" },
+	{ "fns name is the address", "x@example.org",
+	  RCVD "From: \"bob@example.org\" <bob@example.org>\n" FNS_TO "\nhi\n", "FNS_EMAIL" },
+	{ "fns equals to", "x@example.org",
+	  RCVD "From: \"a@example.com\" <x@evil.net>\n" FNS_TO "\nhi\n", FNS_ALL " FNS_EQ_TO" },
+	{ "fns equals cc", "x@example.org",
+	  RCVD "From: \"c@example.com\" <x@evil.net>\n" FNS_TO "Cc: Cee <c@example.com>\n\nhi\n",
+	  FNS_ALL " FNS_EQ_TO" },
+	/* all_to_addrs keeps the case: an upper-case Cc is another address */
+	{ "fns equals cc, case differs", "x@example.org",
+	  RCVD "From: \"c@example.com\" <x@evil.net>\n" FNS_TO "Cc: Cee <C@example.com>\n\nhi\n",
+	  FNS_ALL },
+	{ "fns equals reply-to", "x@example.org",
+	  RCVD "From: \"paypal@paypal.com\" <x@evil.net>\nReply-To: PayPal@paypal.com\n"
+	  FNS_TO "\nhi\n", FNS_ALL " FNS_EQ_RT" },
+	{ "fns name too long", "x@example.org",
+	  RCVD "From: \"Dear customer, this is your bank writing about the account of "
+	  "paypal@paypal.com, please read\" <x@evil.net>\n" FNS_TO "\nhi\n", "FNS_EMAIL" },
+	{ "fns name just close enough", "x@example.org",
+	  RCVD "From: \"Customer service of the bank paypal@paypal.com\" <x@evil.net>\n"
+	  FNS_TO "\nhi\n", FNS_ALL },
+	{ "fns ignored header", "x@example.org",
+	  RCVD "From: \"paypal@paypal.com\" <x@evil.net>\nX-Fns-Skip: yes\n" FNS_TO "\nhi\n", "" },
+	{ "fns ignored header, zero", "x@example.org",
+	  RCVD "From: \"paypal@paypal.com\" <x@evil.net>\nx-other-skip: 0\n" FNS_TO "\nhi\n",
+	  "" },
+	{ "fns ignored header, empty", "x@example.org",
+	  RCVD "From: \"paypal@paypal.com\" <x@evil.net>\nX-Fns-Skip:\n" FNS_TO "\nhi\n", "" },
+	{ "fns unknown tld in name", "x@example.org",
+	  RCVD "From: \"paypal@paypal.invalidtld\" <x@evil.net>\n" FNS_TO "\nhi\n", "" },
+	{ "fns unknown tld in from", "x@example.org",
+	  RCVD "From: \"paypal@paypal.com\" <x@evil.invalidtld>\n" FNS_TO "\nhi\n", "" },
+	{ "fns no from", "x@example.org", RCVD FNS_TO "Subject: x\n\nhi\n", "" },
+	{ "fns ip domain", "x@example.org",
+	  RCVD "From: \"a@81.2.69.160\" <x@evil.net>\n" FNS_TO "\nhi\n", FNS_ALL },
+	{ "fns two at signs", "x@example.org",
+	  RCVD "From: \"a@b@paypal.com\" <x@evil.net>\n" FNS_TO "\nhi\n", FNS_ALL },
+	{ "fns trailing dot", "x@example.org",
+	  RCVD "From: \"paypal@paypal.com.\" <x@paypal.com>\n" FNS_TO "\nhi\n", "" },
+	{ "fns encoded name", "x@example.org",
+	  RCVD "From: =?UTF-8?B?cGF5cGFsQHBheXBhbC5jb20=?= <x@evil.net>\n" FNS_TO "\nhi\n",
+	  FNS_ALL },
+	{ "fns invalid utf-8 and controls", "x@example.org",
+	  RCVD "From: \"\xff\xfe\x01 paypal@paypal.com \xc3\x28\" <x@evil.net>\n" FNS_TO "\nhi\n",
+	  FNS_ALL },
+	{ "fns two from addresses", "x@example.org",
+	  RCVD "From: \"paypal@paypal.com\" <x@evil.net>, \"b@bank.example.com\" <y@example.org>\n"
+	  FNS_TO "\nhi\n", FNS_ALL },
+	{ "fns unbalanced quotes and brackets", "x@example.org",
+	  RCVD "From: \"paypal@paypal.com <<x@evil.net\n" FNS_TO "\nhi\n", "" },
+};
+
 static void
 check_hits(const char *const *names, size_t n_names, const struct eval_case *c)
 {
@@ -241,6 +336,11 @@ static const char *const hdr_names[] = {
 	"REPLYTO_IN_LIST", "NO_LIST",
 };
 
+static const char *const fns_names[] = {
+	"FNS_SPOOF", "FNS_SPOOF0", "FNS_SPOOF2", "FNS_SPOOFX", "FNS_DIFF", "FNS_DOMDIFF",
+	"FNS_EMAIL", "FNS_EQ_TO", "FNS_OWNERS", "FNS_EQ_RT",
+};
+
 START_TEST(eval_freemail_table)
 {
 	check_hits(fm_names, N_ELEMENTS(fm_names), &fm_cases[_i]);
@@ -250,6 +350,32 @@ END_TEST
 START_TEST(eval_header_more_table)
 {
 	check_hits(hdr_names, N_ELEMENTS(hdr_names), &hdr_cases[_i]);
+}
+END_TEST
+
+START_TEST(eval_fromname_table)
+{
+	check_hits(fns_names, N_ELEMENTS(fns_names), &fns_cases[_i]);
+}
+END_TEST
+
+/* A From name of 1 MB holding an address: bounded, no crash; past
+ * FNS_MAX_NAME the name is not searched at all. */
+START_TEST(eval_fromname_hostile_name)
+{
+	size_t n = 1024 * 1024;
+	char *msg = malloc(n + 300);
+	struct eval_case c = { "huge from name", "x@example.org", NULL, "" };
+	size_t o;
+
+	ck_assert_ptr_nonnull(msg);
+	o = (size_t)sprintf(msg, RCVD "From: \"paypal@paypal.com ");
+	for (size_t i = 0; o < n; i++)
+		msg[o++] = (i % 7 == 0) ? '@' : (i % 5 == 0 ? '.' : 'a');
+	o += (size_t)sprintf(msg + o, "\" <x@evil.net>\nTo: a@example.com\n\nhi\n");
+	c.message = msg;
+	check_hits(fns_names, N_ELEMENTS(fns_names), &c);
+	free(msg);
 }
 END_TEST
 
@@ -306,6 +432,8 @@ eval_freemail_suite(void)
 
 	tcase_add_loop_test(tc, eval_freemail_table, 0, N_ELEMENTS(fm_cases));
 	tcase_add_loop_test(tc, eval_header_more_table, 0, N_ELEMENTS(hdr_cases));
+	tcase_add_loop_test(tc, eval_fromname_table, 0, N_ELEMENTS(fns_cases));
+	tcase_add_test(tc, eval_fromname_hostile_name);
 	tcase_add_test(tc, eval_freemail_unconfigured);
 	tcase_add_test(tc, eval_freemail_hostile_body);
 	return s;
@@ -317,6 +445,7 @@ main(void)
 	static const struct eh_table tables[] = {
 		{ fm_names, N_ELEMENTS(fm_names), fm_cases, N_ELEMENTS(fm_cases) },
 		{ hdr_names, N_ELEMENTS(hdr_names), hdr_cases, N_ELEMENTS(hdr_cases) },
+		{ fns_names, N_ELEMENTS(fns_names), fns_cases, N_ELEMENTS(fns_cases) },
 	};
 	static char cf[sizeof(rules_cf) + sizeof(header_cf)];
 
