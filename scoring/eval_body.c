@@ -1292,6 +1292,50 @@ eval_check_https_http_mismatch(struct eval_ctx *ctx, const struct eval_call *cal
 	return result;
 }
 
+/* TextCat's check_body_8bits: a body line with 8 bytes in a row from
+ * 0x80-0xff, unless ok_languages is "all" (the default) or names a
+ * language whose text has such runs.  (TextCat itself, the language
+ * guesser, is not part of lmtpd; SpamAssassin's Debian configuration
+ * does not load it either, so its rules stay off unless an admin wants
+ * them.) */
+static unsigned int
+eval_check_body_8bits(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	static const char *const eight_bit_langs[] = {
+		"am", "ar", "be", "bg", "cs", "el", "et", "fa", "fi", "he", "hi", "hy", "is",
+		"ja", "ka", "ko", "mr", "pt", "ru", "ta", "th", "tr", "uk", "vi", "yi", "zh",
+	};
+	const char *langs = ctx->rs->settings.ok_languages;
+	const struct strlist *body;
+
+	if (langs == NULL)
+		return 0;
+	for (const char *p = langs; *p != '\0';) {
+		size_t n;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f')
+			p++;
+		n = strcspn(p, " \t\n\r\f");
+		if (n == 3 && memcmp(p, "all", 3) == 0)
+			return 0;
+		for (size_t i = 0; n == 2 && i < N_ELEMENTS(eight_bit_langs); i++)
+			if (memcmp(p, eight_bit_langs[i], 2) == 0)
+				return 0;
+		p += n;
+	}
+	body = eval_body_text(ctx, call);
+	for (size_t i = 0; i < body->n; i++) {
+		size_t run = 0;
+
+		for (size_t k = 0; k < body->v[i].len; k++) {
+			run = (unsigned char)body->v[i].p[k] >= 0x80 ? run + 1 : 0;
+			if (run == 8)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 static const struct eval_entry eval_body_entries[] = {
 	{ "check_mailfrom_matches_rcvd", eval_check_mailfrom_matches_rcvd, false },
 	{ "check_blank_line_ratio", eval_check_blank_line_ratio, false },
@@ -1310,6 +1354,7 @@ static const struct eval_entry eval_body_entries[] = {
 	{ "image_named", eval_image_named, false },
 	{ "check_https_http_mismatch", eval_check_https_http_mismatch, false },
 	{ "check_https_ip_mismatch", eval_check_https_ip_mismatch, false },
+	{ "check_body_8bits", eval_check_body_8bits, false },
 };
 
 static const char *const eval_body_can[] = {

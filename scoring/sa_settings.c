@@ -42,6 +42,7 @@ sa_settings_free(struct sa_settings *set)
 	eval_freemail_conf_free(&set->freemail);
 	eval_named_lists_free(&set->named_lists);
 	eval_fromname_conf_free(&set->fromname);
+	free(set->ok_languages);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -186,6 +187,11 @@ sa_settings_apply(struct sa_settings *set, const char *key, const char *value,
 		return eval_freemail_apply(set, key, value, why_r);
 	if (strncmp(key, "fns_", 4) == 0)
 		return eval_fromname_apply(set, key, value, why_r);
+	if (strcmp(key, "ok_languages") == 0) {
+		free(set->ok_languages);
+		set->ok_languages = xstrdup(value);
+		return 1;
+	}
 	if (strcmp(key, "util_rb_tld") == 0)
 		return sa_settings_add_words(set->tlds, value);
 	if (strcmp(key, "util_rb_2tld") == 0)

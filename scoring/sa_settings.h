@@ -62,6 +62,9 @@ struct sa_settings {
 	/* The FromNameSpoof plugin's fns_* settings (eval_fromname.c), NULL
 	 * until an fns_* line is seen. */
 	struct eval_fromname_conf *fromname;
+	/* TextCat's ok_languages (check_body_8bits reads it); NULL = "all",
+	 * SpamAssassin's default. */
+	char *ok_languages;
 };
 
 /* Defaults as in SpamAssassin's Conf.pm; allocates the empty sets. */

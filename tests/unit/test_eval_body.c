@@ -23,6 +23,8 @@ static const char rules_cf[] =
 	"loadplugin Mail::SpamAssassin::Plugin::WLBLEval\n"
 	"loadplugin Mail::SpamAssassin::Plugin::HTTPSMismatch\n"
 	"loadplugin Mail::SpamAssassin::Plugin::URIEval\n"
+	"loadplugin Mail::SpamAssassin::Plugin::TextCat\n"
+	"ok_languages en\n"
 	"trusted_networks 10.0.0.0/8\n"
 	"util_rb_2tld co.uk\n"
 	"rawbody BLANK eval:check_blank_line_ratio('50','100','4')\n"
@@ -46,7 +48,8 @@ static const char rules_cf[] =
 	"util_rb_tld com\nutil_rb_tld net\nutil_rb_tld org\nutil_rb_tld biz\nutil_rb_tld info\n"
 	"body HTTPS_MIS eval:check_https_http_mismatch('1','10')\n"
 	"body HTTPS_MIS2 eval:check_https_http_mismatch('2','3')\n"
-	"body HTTPS_IP eval:check_https_ip_mismatch()\n";
+	"body HTTPS_IP eval:check_https_ip_mismatch()\n"
+	"body BODY_8BITS eval:check_body_8bits()\n";
 
 static const char *const rule_names[] = {
 	"BLANK", "TVD", "STOCK", "SHORT", "SIG_LONG", "UPPER", "UPPER_MID",
@@ -192,6 +195,42 @@ static const struct eval_case https_cases[] = {
 	  HEAD "\nhttp://evil.example.net/ https://www.paypal.com/\n", "" },
 };
 
+/* TextCat's check_body_8bits with ok_languages en: 8 bytes in a row of
+ * 0x80-0xff in a rendered body line (UTF-8 after charset conversion). */
+static const char *const bits_names[] = { "BODY_8BITS" };
+
+static const struct eval_case bits_cases[] = {
+	{ "CJK", NULL, HEAD "Subject: x\nContent-Type: text/plain; charset=utf-8\n\n"
+	  "\xe4\xb8\xad\xe6\x96\x87\xe5\xad\x97\xe7\xac\xa6 hello\n", "BODY_8BITS" },
+	{ "Latin-1 run", NULL, HEAD "Subject: x\nContent-Type: text/plain; charset=iso-8859-1\n\n"
+	  "\xe4\xe4\xe4\xe4 hello\n", "BODY_8BITS" },
+	{ "accents apart", NULL, HEAD "Subject: x\nContent-Type: text/plain; charset=utf-8\n\n"
+	  "caf\xc3\xa9 na\xc3\xafve\n", "" },
+	{ "ASCII", NULL, HEAD "Subject: x\n\nplain words only\n", "" },
+};
+
+START_TEST(eval_bits_table)
+{
+	eh_check_hits(rules_cf, bits_names, N_ELEMENTS(bits_names), &bits_cases[_i]);
+}
+END_TEST
+
+/* ok_languages "all" (the default) or a language written with 8-bit runs
+ * turn the test off. */
+START_TEST(eval_bits_languages)
+{
+	static const char *const variants[] = {
+		"body BODY_8BITS eval:check_body_8bits()\n",
+		"body BODY_8BITS eval:check_body_8bits()\nok_languages all\n",
+		"body BODY_8BITS eval:check_body_8bits()\nok_languages en ja\n",
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(variants); i++)
+		eh_check_hits(variants[i], bits_names, N_ELEMENTS(bits_names),
+			      &(struct eval_case){ "languages", NULL, bits_cases[0].message, "" });
+}
+END_TEST
+
 START_TEST(eval_https_table)
 {
 	eh_check_hits(rules_cf, https_names, N_ELEMENTS(https_names), &https_cases[_i]);
@@ -315,6 +354,8 @@ eval_body_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, eval_body_table, 0, N_ELEMENTS(cases));
 	tcase_add_loop_test(tc, eval_https_table, 0, N_ELEMENTS(https_cases));
+	tcase_add_loop_test(tc, eval_bits_table, 0, N_ELEMENTS(bits_cases));
+	tcase_add_test(tc, eval_bits_languages);
 	tcase_add_test(tc, eval_body_all_loaded);
 	tcase_add_test(tc, eval_body_hostile);
 	return s;
@@ -326,6 +367,7 @@ main(void)
 	static const struct eh_table tables[] = {
 		{ rule_names, N_ELEMENTS(rule_names), cases, N_ELEMENTS(cases) },
 		{ https_names, N_ELEMENTS(https_names), https_cases, N_ELEMENTS(https_cases) },
+		{ bits_names, N_ELEMENTS(bits_names), bits_cases, N_ELEMENTS(bits_cases) },
 	};
 
 	return eh_main(eval_body_suite, ut_testdir, rules_cf, tables, N_ELEMENTS(tables));
