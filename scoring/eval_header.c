@@ -329,20 +329,12 @@ eval_header_list(struct eval_ctx *ctx, const char *request, struct strlist *out)
 /* Fixed patterns of this file, compiled once per process on first use
  * (not thread-safe: a worker scores one message at a time). */
 enum eh_re {
-	EH_RE_EZMLM,
-	EH_RE_ML_DLTO,
-	EH_RE_QMAIL,
-	EH_RE_MSN,
 	EH_RE_TEMPLATE,
 	EH_RE_TEMPLATE_OK,
 	EH_RE_COUNT
 };
 
 static const char *const eh_re_src[EH_RE_COUNT] = {
-	[EH_RE_EZMLM] = "^contact \\S+\\@\\S+\\; run by ezmlm$",
-	[EH_RE_ML_DLTO] = "^mailing list \\S+\\@\\S+",
-	[EH_RE_QMAIL] = "qmail \\d+ invoked (?:from network|by .{3,20})\\); \\d+ ... \\d+",
-	[EH_RE_MSN] = "from groups\\.msn\\.com \\(\\S+\\.msn\\.com ",
 	[EH_RE_TEMPLATE] = "%[A-Z][A-Z_-]",
 	[EH_RE_TEMPLATE_OK] =
 		"^(?:X-VMS-To|X-UIDL|X-Face|To|Cc|From|Subject|References|In-Reply-To"
@@ -350,8 +342,6 @@ static const char *const eh_re_src[EH_RE_COUNT] = {
 };
 
 static const uint32_t eh_re_opts[EH_RE_COUNT] = {
-	[EH_RE_EZMLM] = PCRE2_MULTILINE,
-	[EH_RE_ML_DLTO] = PCRE2_MULTILINE,
 	[EH_RE_TEMPLATE_OK] = PCRE2_CASELESS,
 };
 
@@ -739,51 +729,6 @@ out:
 	return hit;
 }
 
-/* gated_through_received_hdr_remover: no Received header at all (unless
- * an ezmlm list explains it), or one from groups.msn.com. */
-static unsigned int
-eval_gated_through_received_hdr_remover(struct eval_ctx *ctx, const struct eval_call *call)
-{
-	struct buf txt, dlto, rcvd;
-	unsigned int hit = 0;
-	bool have_rcvd;
-
-	(void)call;
-	if (!eh_init())
-		return 0;
-	buf_init(&txt, 0);
-	buf_init(&dlto, 0);
-	buf_init(&rcvd, 0);
-	if (msgview_get(ctx->mv, "Mailing-List", &txt) && eh_match(EH_RE_EZMLM, txt.data, txt.len)) {
-		eval_header_get(ctx, "Delivered-To", &dlto);
-		eval_header_get(ctx, "Received", &rcvd);
-		if (eh_match(EH_RE_ML_DLTO, dlto.data, dlto.len) &&
-		    eh_match(EH_RE_QMAIL, rcvd.data, rcvd.len))
-			hit = 1;
-	}
-	if (hit == 0) {
-		buf_reset(&rcvd);
-		have_rcvd = msgview_get(ctx->mv, "Received", &rcvd);
-		if (!have_rcvd || eh_match(EH_RE_MSN, rcvd.data, rcvd.len))
-			hit = 1;
-	}
-	buf_free(&txt);
-	buf_free(&dlto);
-	buf_free(&rcvd);
-	return hit;
-}
-
-/* check_for_faraway_charset_in_headers: ok_locales is "all" in lmtpd
- * (SpamAssassin's default; lmtpd does not read ok_locales), and with
- * "all" SpamAssassin returns 0 before looking at the headers. */
-static unsigned int
-eval_check_for_faraway_charset_in_headers(struct eval_ctx *ctx, const struct eval_call *call)
-{
-	(void)ctx;
-	(void)call;
-	return 0;
-}
-
 /* check_header_count_range(hdr, min, max): the number of distinct
  * decoded values of the field hdr ($pms->{msg}->get_header in list
  * context, deduplicated) is within [min, max]. */
@@ -831,10 +776,6 @@ static const struct eval_entry eval_header_entries[] = {
 	{ "similar_recipients", eval_similar_recipients, false },
 	{ "check_unresolved_template", eval_check_unresolved_template, false },
 	{ "check_for_to_in_subject", eval_check_for_to_in_subject, false },
-	{ "gated_through_received_hdr_remover", eval_gated_through_received_hdr_remover,
-	  false },
-	{ "check_for_faraway_charset_in_headers", eval_check_for_faraway_charset_in_headers,
-	  false },
 	{ "check_header_count_range", eval_check_header_count_range, false },
 };
 
