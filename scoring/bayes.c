@@ -294,7 +294,8 @@ bayes_score_counts(const struct bayes_settings *s, const struct bayes_totals *to
 		st[m].strength = fabs(p - 0.5);
 		m++;
 	}
-	qsort(st, m, sizeof(*st), strength_cmp);
+	if (m > 1)
+		qsort(st, m, sizeof(*st), strength_cmp);
 	if (m > BAYES_N_SIGNIFICANT)
 		m = BAYES_N_SIGNIFICANT;
 	probs = xcalloc(m > 0 ? m : 1, sizeof(*probs));

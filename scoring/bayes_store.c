@@ -574,7 +574,8 @@ bayes_store_expire(struct bayes_store *st, uint32_t max_tokens)
 		return 0;
 	}
 	drop = scan.n - keep;
-	qsort(scan.atimes, scan.n, sizeof(*scan.atimes), expire_cmp);
+	if (scan.n > 1)
+		qsort(scan.atimes, scan.n, sizeof(*scan.atimes), expire_cmp);
 	memset(&c, 0, sizeof(c));
 	c.st = st;
 	/* everything strictly older than the drop-th oldest, then as many

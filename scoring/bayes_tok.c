@@ -869,7 +869,8 @@ bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *d
 		tok_take(&tmp, seen, out);
 	}
 	strset_free(&seen);
-	qsort(out->list.v, out->list.n, sizeof(*out->list.v), tok_cmp);
+	if (out->list.n > 1)
+		qsort(out->list.v, out->list.n, sizeof(*out->list.v), tok_cmp);
 
 	buf_init(&mid, 0);
 	if (msgview_get(mv, "Message-ID", &mid) && mid.data != NULL) {

@@ -90,7 +90,8 @@ print_hits(const struct scoring *sc, const char *name, const char *data, size_t 
 			names = xreallocarray(names, n + 1, sizeof(*names));
 			names[n++] = (char *)rules_name(rs, i);
 		}
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_str);
 	printf("%s\t", name);
 	for (size_t i = 0; i < n; i++)
 		printf("%s%s", i > 0 ? "," : "", names[i]);

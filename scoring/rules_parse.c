@@ -975,7 +975,8 @@ rules_parse_dir(struct rules_build *b, const char *dir)
 		}
 	}
 	closedir(d);
-	qsort(names, count, sizeof(*names), rules_cf_cmp);
+	if (count > 1)
+		qsort(names, count, sizeof(*names), rules_cf_cmp);
 	for (size_t i = 0; i < count; i++) {
 		ps.skip = false;
 		ps.if_depth = 0;

@@ -407,7 +407,10 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 		total += s * count;
 	}
 	free(values);
-	qsort_r(out->hits, out->hit_count, sizeof(*out->hits), score_hit_cmp, (void *)rs);
+	/* (hits is NULL when nothing hit: qsort must not see it) */
+	if (out->hit_count > 1)
+		qsort_r(out->hits, out->hit_count, sizeof(*out->hits), score_hit_cmp,
+			(void *)rs);
 	/* PerMsgStatus::check: sprintf "%0.3f" before comparing. */
 	out->score = round(total * 1000) / 1000;
 	{

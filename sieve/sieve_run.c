@@ -293,7 +293,8 @@ sieve_add_admin(struct sieve_script **list, size_t *count, const char *path,
 		names[n++] = xasprintf("%s/%s", path, de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(char *), sieve_name_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof(char *), sieve_name_cmp);
 	for (size_t i = 0; i < n; i++) {
 		sieve_add_script(list, count, names[i], role);
 		free(names[i]);
