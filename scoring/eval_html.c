@@ -289,8 +289,11 @@ eval_html_texts(const struct html_result *h, const char *name)
 	return NULL;
 }
 
+/* html_text_match / html_text_not_match: whether some text of the named
+ * kind (want true) matches the pattern, or fails to (want false).  The
+ * text is the sender's: the ruleset's match limits bound every search. */
 static unsigned int
-eval_html_text_match(struct eval_ctx *ctx, const struct eval_call *call)
+eval_html_text_any(struct eval_ctx *ctx, const struct eval_call *call, bool want)
 {
 	size_t n;
 	const struct html_result *const *all = msgview_html(ctx->mv, &n);
@@ -307,8 +310,8 @@ eval_html_text_match(struct eval_ctx *ctx, const struct eval_call *call)
 		const struct strlist *texts = eval_html_texts(all[i], eval_html_arg(call, 0));
 
 		for (size_t k = 0; texts != NULL && k < texts->n && hit == 0; k++)
-			if (pcre2_match(re, (PCRE2_SPTR)texts->v[k].p, texts->v[k].len, 0, 0,
-					md, NULL) >= 0)
+			if ((pcre2_match(re, (PCRE2_SPTR)texts->v[k].p, texts->v[k].len, 0, 0,
+					 md, ctx->rs->match_ctx) >= 0) == want)
 				hit = 1;
 	}
 	pcre2_match_data_free(md);
@@ -316,29 +319,15 @@ eval_html_text_match(struct eval_ctx *ctx, const struct eval_call *call)
 }
 
 static unsigned int
+eval_html_text_match(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	return eval_html_text_any(ctx, call, true);
+}
+
+static unsigned int
 eval_html_text_not_match(struct eval_ctx *ctx, const struct eval_call *call)
 {
-	size_t n;
-	const struct html_result *const *all = msgview_html(ctx->mv, &n);
-	pcre2_code *re = eval_html_pattern(eval_html_arg(call, 1));
-	pcre2_match_data *md;
-	unsigned int hit = 0;
-
-	if (re == NULL || n == 0)
-		return 0;
-	md = pcre2_match_data_create_from_pattern(re, NULL);
-	if (md == NULL)
-		return 0;
-	for (size_t i = 0; i < n && hit == 0; i++) {
-		const struct strlist *texts = eval_html_texts(all[i], eval_html_arg(call, 0));
-
-		for (size_t k = 0; texts != NULL && k < texts->n && hit == 0; k++)
-			if (pcre2_match(re, (PCRE2_SPTR)texts->v[k].p, texts->v[k].len, 0, 0,
-					md, NULL) < 0)
-				hit = 1;
-	}
-	pcre2_match_data_free(md);
-	return hit;
+	return eval_html_text_any(ctx, call, false);
 }
 
 /* Perl's numeric value of a rule argument (a decimal prefix, else 0). */
