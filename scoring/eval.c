@@ -22,10 +22,9 @@
 #include "rules_parse.h"
 #include "xalloc.h"
 
-/* All values of a get() request, split back into the items msgview_get
- * joined with "\n" (addresses never contain a newline). */
-static void
-eval_get_list(struct msgview *mv, const char *request, struct strlist *out)
+void
+eval_get_list(struct msgview *mv, const char *request, bool keep_empty, size_t max,
+	      struct strlist *out)
 {
 	struct buf b;
 	const char *p, *end;
@@ -37,11 +36,11 @@ eval_get_list(struct msgview *mv, const char *request, struct strlist *out)
 	}
 	p = b.data;
 	end = b.data + b.len;
-	while (p < end) {
+	while (p < end && out->n < max) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = (size_t)((nl != NULL ? nl : end) - p);
 
-		if (len > 0)
+		if (len > 0 || keep_empty)
 			strlist_add(out, p, len);
 		p += len + 1;
 	}
@@ -71,10 +70,10 @@ eval_all_from_addrs(struct eval_ctx *ctx)
 	ctx->have_from_addrs = true;
 	strlist_init(&ctx->from_addrs);
 	strlist_init(&raw);
-	eval_get_list(ctx->mv, "Resent-From:first:addr", &raw);
+	eval_get_list(ctx->mv, "Resent-From:first:addr", false, SIZE_MAX, &raw);
 	if (raw.n == 0)
 		for (size_t i = 0; i < N_ELEMENTS(headers); i++)
-			eval_get_list(ctx->mv, headers[i], &raw);
+			eval_get_list(ctx->mv, headers[i], false, SIZE_MAX, &raw);
 	for (size_t i = 0; i < raw.n; i++) {
 		/* tr/././s: squeeze repeated dots (bug 3366) */
 		char *a = raw.v[i].p;
@@ -108,15 +107,15 @@ eval_all_to_addrs(struct eval_ctx *ctx)
 	ctx->have_to_addrs = true;
 	strlist_init(&ctx->to_addrs);
 	strlist_init(&raw);
-	eval_get_list(ctx->mv, "Resent-To:first:addr", &raw);
-	eval_get_list(ctx->mv, "Resent-Cc:first:addr", &raw);
+	eval_get_list(ctx->mv, "Resent-To:first:addr", false, SIZE_MAX, &raw);
+	eval_get_list(ctx->mv, "Resent-Cc:first:addr", false, SIZE_MAX, &raw);
 	if (raw.n == 0) {
 		struct strlist rcvd;
 
 		/* The fetchmail trick: "for <addr>;" in the newest three
 		 * Received headers. */
 		strlist_init(&rcvd);
-		eval_get_list(ctx->mv, "Received", &rcvd);
+		eval_get_list(ctx->mv, "Received", false, SIZE_MAX, &rcvd);
 		for (size_t i = 0; i < rcvd.n && i < 3; i++) {
 			const char *f = strstr(rcvd.v[i].p, " for ");
 
@@ -141,7 +140,7 @@ eval_all_to_addrs(struct eval_ctx *ctx)
 		}
 		strlist_free(&rcvd);
 		for (size_t i = 0; i < N_ELEMENTS(headers); i++)
-			eval_get_list(ctx->mv, headers[i], &raw);
+			eval_get_list(ctx->mv, headers[i], false, SIZE_MAX, &raw);
 	}
 	for (size_t i = 0; i < raw.n; i++)
 		if (!eval_list_has(&ctx->to_addrs, raw.v[i].p))

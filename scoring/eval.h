@@ -73,6 +73,12 @@ void eval_ctx_init(struct eval_ctx *ctx, const struct ruleset *rs,
 		   struct msgview *mv, const struct addrlist *lists);
 void eval_ctx_free(struct eval_ctx *ctx);
 unsigned int eval_run(struct eval_ctx *ctx, const struct eval_call *call);
+/* All values of a get() request, split back into the items msgview_get
+ * joined with "\n" (addresses never contain a newline), at most max;
+ * empty items only with keep_empty ($pms->get in list context keeps
+ * them, the WLBL address lists do not). */
+void eval_get_list(struct msgview *mv, const char *request, bool keep_empty, size_t max,
+		   struct strlist *out);
 /* Evals that depend on per-user settings run per recipient (score.c). */
 bool eval_is_per_user(const char *name);
 

@@ -451,26 +451,11 @@ fm_arg_matches(pcre2_code *re, const char *s)
 static void
 fm_get_list(struct eval_ctx *ctx, const char *request, bool lower, struct strlist *out)
 {
-	struct buf b;
-	const char *p, *end;
+	size_t first = out->n;
 
-	buf_init(&b, 0);
-	if (!msgview_get(ctx->mv, request, &b) || b.len == 0) {
-		buf_free(&b);
-		return;
-	}
-	p = b.data;
-	end = b.data + b.len;
-	while (p < end && out->n < FREEMAIL_MAX_ADDRS) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t len = (size_t)((nl != NULL ? nl : end) - p);
-
-		strlist_add(out, p, len);
-		if (lower)
-			eval_freemail_lc(out->v[out->n - 1].p, len);
-		p += len + 1;
-	}
-	buf_free(&b);
+	eval_get_list(ctx->mv, request, true, FREEMAIL_MAX_ADDRS, out);
+	for (size_t i = first; lower && i < out->n; i++)
+		eval_freemail_lc(out->v[i].p, out->v[i].len);
 }
 
 static bool

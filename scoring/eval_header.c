@@ -301,31 +301,6 @@ eval_check_relays_unparseable(struct eval_ctx *ctx, const struct eval_call *call
  * 256 distinct ones), patterns compiled per process. */
 #define EVAL_HEADER_MAX_ADDRS 4096
 
-/* $pms->get(request) in list context: the values msgview_get joined with
- * "\n" (each :addr value is one line), empty values kept. */
-static void
-eval_header_list(struct eval_ctx *ctx, const char *request, struct strlist *out)
-{
-	struct buf b;
-	const char *p, *end;
-
-	buf_init(&b, 0);
-	if (!msgview_get(ctx->mv, request, &b) || b.len == 0) {
-		buf_free(&b);
-		return;
-	}
-	p = b.data;
-	end = b.data + b.len;
-	while (p < end && out->n < EVAL_HEADER_MAX_ADDRS) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t len = (size_t)((nl != NULL ? nl : end) - p);
-
-		strlist_add(out, p, len);
-		p += len + 1;
-	}
-	buf_free(&b);
-}
-
 /* Fixed patterns of this file, compiled once per process on first use
  * (not thread-safe: a worker scores one message at a time). */
 enum eh_re {
@@ -528,9 +503,9 @@ eval_check_recipients(struct eval_ctx *ctx, struct eval_recips *out)
 	const char *previous = "";
 
 	strlist_init(&inputs);
-	eval_header_list(ctx, "ToCc:addr", &inputs);
+	eval_get_list(ctx->mv, "ToCc:addr", true, EVAL_HEADER_MAX_ADDRS, &inputs);
 	if (inputs.n < 5)
-		eval_header_list(ctx, "Bcc:addr", &inputs);
+		eval_get_list(ctx->mv, "Bcc:addr", true, EVAL_HEADER_MAX_ADDRS, &inputs);
 	/* while (my $current = shift @inputs): stops at "" and "0" */
 	for (size_t i = 0; i < inputs.n; i++) {
 		const char *cur = inputs.v[i].p;
