@@ -83,6 +83,7 @@ static const struct cfg_key cfg_keys[] = {
 	  0, 0, "hund%" },
 	{ "spam_report", CFG_BOOL, F(spam_report), "no", 0, 0, NULL },
 	{ "bayes_per_user", CFG_BOOL, F(bayes_per_user), "no", 0, 0, NULL },
+	{ "db_stall_timeout", CFG_TIME, F(db_stall_timeout), "30s", 1, 3600, NULL },
 	{ "sieve_script", CFG_TEMPLATE, F(sieve_script), "%h/.dovecot.sieve", 0, 0, "hund%" },
 	{ "sieve_before", CFG_PATH, F(sieve_before), "", 0, 0, NULL },
 	{ "sieve_after", CFG_PATH, F(sieve_after), "", 0, 0, NULL },

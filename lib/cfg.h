@@ -37,6 +37,7 @@ struct lmtpd_config {
 	unsigned int max_errors;
 	unsigned int idle_timeout;	/* seconds */
 	unsigned int min_data_rate;	/* bytes per second, 0 = none */
+	unsigned int db_stall_timeout;	/* seconds inside Berkeley DB = stuck */
 	char *state_dir;
 	char *hostname;
 	char *pid_file;			/* "" = none */

@@ -1,15 +1,19 @@
-/* dbenv: the shared transactional Berkeley DB environment.  Liveness for
- * failchk is "does the pid still exist" (kill(pid, 0)); one process is one
- * thread here.  Logs are removed automatically once checkpointed, and the
- * environment is checkpointed by whoever notices the log grew, so state_dir
- * stays bounded without a cron job. */
+/* dbenv: the shared transactional Berkeley DB environment, and the
+ * protocol (dbenv.h) that keeps a killed process from blocking the others:
+ * liveness by fcntl locks, recovery only when nobody holds the
+ * environment, into fresh regions.  Logs are removed automatically once
+ * checkpointed, and the environment is checkpointed by whoever notices the
+ * log grew, so state_dir stays bounded without a cron job. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
-#include <signal.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dbenv.h"
@@ -17,34 +21,98 @@
 #include "log.h"
 #include "xalloc.h"
 
-/* Processes (and so "threads") that may hold the environment at once. */
-#define DB_THREAD_COUNT 512
-#define DB_TXN_RETRIES 5
+/* Lock conflicts: retried after a random pause, about a second in all. */
+#define DB_TXN_RETRIES 60
+#define DB_TXN_PAUSE_US 20000
 /* Checkpoint once this much log was written (KiB). */
 #define DB_CHECKPOINT_KB 1024
+/* How long a waiting opener sleeps between attempts. */
+#define DB_ATTACH_POLL_MS 100
+/* "Recovery waits for pids ..." is logged at most this often. */
+#define DB_PENDING_LOG_SECS 10
+
+#define DB_LOCK_NAME "lmtpd-db.lock"
+#define DB_MARKER_NAME "lmtpd-db.recover"
+#define DB_USERS_NAME "lmtpd-db.users"
+
+#define DB_OPEN_FLAGS (DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_INIT_TXN)
 
 struct db_env {
-	DB_ENV *env;
+	DB_ENV *env;		/* NULL once let go of (stale) */
 	char *dir;
 	pid_t pid;		/* the process that opened it */
 	unsigned int refs;
+	int lock_fd;		/* read lock on DIR/lmtpd-db.lock */
+	int user_fd;		/* write lock on DIR/lmtpd-db.users/PID */
+	char *user_path;
+	bool stale;
 	struct db_env *next;
 };
 
-/* DB_REGISTER allows one open handle per environment in a process, so the
- * users of one process (vacation and Bayes in a worker) share it: a second
- * open of the same dir gets the same handle, the last close closes it. */
+/* The users of one process (vacation and Bayes in a worker) share one
+ * handle: a second open of the same dir gets it, the last close closes. */
 static struct db_env *db_envs;
+static unsigned int db_attach_wait_secs;
 
-static int
-db_is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
+/* Handles let go of (stale): never called into again, kept reachable
+ * only so that a leak checker does not count them. */
+struct db_env_stale_handle {
+	DB_ENV *env;
+	struct db_env_stale_handle *next;
+};
+static struct db_env_stale_handle *db_stale_handles;
+
+static _Atomic int64_t db_watch_local;
+static _Atomic int64_t *db_watch = &db_watch_local;
+static unsigned int db_watch_depth;
+
+int64_t
+db_env_now_ms(void)
 {
-	(void)env;
-	(void)tid;
-	(void)flags;
-	if (pid == getpid())
-		return 1;
-	return kill(pid, 0) == 0 || errno == EPERM;
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+db_env_watch_slot(_Atomic int64_t *slot)
+{
+	db_watch = slot != NULL ? slot : &db_watch_local;
+	db_watch_depth = 0;
+	atomic_store(db_watch, 0);
+}
+
+void
+db_env_busy_begin(void)
+{
+	if (db_watch_depth++ == 0) {
+		int64_t now = db_env_now_ms();
+
+		/* 0 means "not busy" */
+		atomic_store(db_watch, now != 0 ? now : 1);
+	}
+}
+
+void
+db_env_busy_end(void)
+{
+	if (db_watch_depth > 0 && --db_watch_depth == 0)
+		atomic_store(db_watch, 0);
+}
+
+int64_t
+db_env_busy_ms(void)
+{
+	int64_t since = atomic_load(db_watch);
+
+	return since == 0 ? 0 : db_env_now_ms() - since;
+}
+
+void
+db_env_set_attach_wait(unsigned int seconds)
+{
+	db_attach_wait_secs = seconds;
 }
 
 static void
@@ -55,7 +123,6 @@ db_errcall(const DB_ENV *env, const char *prefix, const char *msg)
 	log_warn("berkeley db: %s", msg);
 }
 
-/* Informational messages (failchk freeing a dead process's locks). */
 static void
 db_msgcall(const DB_ENV *env, const char *msg)
 {
@@ -63,53 +130,468 @@ db_msgcall(const DB_ENV *env, const char *msg)
 	log_info("berkeley db: %s", msg);
 }
 
+/* ---- files of the protocol ---- */
+
+static char *
+db_path(const char *dir, const char *name)
+{
+	return xasprintf("%s/%s", dir, name);
+}
+
+char *
+db_env_marker_path(const char *dir)
+{
+	return db_path(dir, DB_MARKER_NAME);
+}
+
+static bool
+db_marker_exists(const char *dir)
+{
+	char *path = db_env_marker_path(dir);
+	struct stat st;
+	bool exists = lstat(path, &st) == 0;
+
+	free(path);
+	return exists;
+}
+
+int
+db_env_request_recovery(const char *dir, const char *why)
+{
+	char *path = db_env_marker_path(dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int saved;
+
+	saved = errno;
+	if (fd >= 0) {
+		(void)close(fd);
+		log_warn("berkeley db: recovery of the environment in %s requested: %s",
+			 dir, why);
+	} else {
+		log_error("berkeley db: can not request recovery of %s (%s): %s", dir,
+			  why, strerror(saved));
+	}
+	free(path);
+	errno = saved;
+	return fd >= 0 ? 0 : -1;
+}
+
+static int
+db_setlk(int fd, short type)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	return fcntl(fd, F_SETLK, &fl);
+}
+
+static int
+db_setlkw(int fd, short type)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	return fcntl(fd, F_SETLKW, &fl);
+}
+
+/* True when nobody holds a lock on fd's file (its owner is gone). */
+static bool
+db_unlocked(int fd)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	return fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK;
+}
+
+/* Calls fn for each registered process's file in DIR/lmtpd-db.users (not
+ * the ".new-" files of a registration in progress). */
+static void
+db_users_each(const char *dir, void (*fn)(const char *path, const char *pid, void *),
+	      void *ctx)
+{
+	char *users = db_path(dir, DB_USERS_NAME);
+	DIR *d = opendir(users);
+	struct dirent *de;
+
+	if (d != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			char *path;
+
+			if (de->d_name[0] == '.')
+				continue;
+			path = xasprintf("%s/%s", users, de->d_name);
+			fn(path, de->d_name, ctx);
+			free(path);
+		}
+		(void)closedir(d);
+	}
+	free(users);
+}
+
+struct db_dead_ctx {
+	char *dead;		/* comma list of dead pids */
+	char *alive;		/* comma list of live ones */
+};
+
+static void
+db_list_add(char **list, const char *item)
+{
+	char *old = *list;
+
+	*list = old == NULL ? xstrdup(item) : xasprintf("%s, %s", old, item);
+	free(old);
+}
+
+static void
+db_classify_user(const char *path, const char *pid, void *vctx)
+{
+	struct db_dead_ctx *c = vctx;
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+
+	if (fd < 0)
+		return;		/* gone meanwhile: a clean close */
+	/* A clean close unlinks the file before it lets go of the lock: an
+	 * unlocked file that is still linked belongs to a dead process. */
+	if (db_unlocked(fd) && fstat(fd, &st) == 0 && st.st_nlink > 0)
+		db_list_add(&c->dead, pid);
+	else
+		db_list_add(&c->alive, pid);
+	(void)close(fd);
+}
+
+static void
+db_remove_user_file(const char *path, const char *pid, void *ctx)
+{
+	(void)pid;
+	(void)ctx;
+	(void)unlink(path);
+}
+
+/* Removes what a recovery replaces: the region files (and an old
+ * DB_REGISTER file), and every registration, stale ".new-" ones included. */
+static void
+db_remove_regions(const char *dir)
+{
+	char *users = db_path(dir, DB_USERS_NAME);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, "__db.", 5) == 0) {
+				char *path = xasprintf("%s/%s", dir, de->d_name);
+
+				if (unlink(path) < 0 && errno != ENOENT)
+					log_warn("berkeley db: unlink(%s) failed: %s", path,
+						 strerror(errno));
+				free(path);
+			}
+		}
+		(void)closedir(d);
+	}
+	d = opendir(users);
+	if (d != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			char *path;
+
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			path = xasprintf("%s/%s", users, de->d_name);
+			db_remove_user_file(path, NULL, NULL);
+			free(path);
+		}
+		(void)closedir(d);
+	}
+	free(users);
+}
+
+/* ---- opening ---- */
+
+static DB_ENV *
+db_env_create_handle(char **error_r)
+{
+	DB_ENV *env;
+	int ret;
+
+	if ((ret = db_env_create(&env, 0)) != 0) {
+		*error_r = xasprintf("db_env_create failed: %s", db_strerror(ret));
+		return NULL;
+	}
+	env->set_errcall(env, db_errcall);
+	env->set_msgcall(env, db_msgcall);
+	(void)env->set_lk_detect(env, DB_LOCK_DEFAULT);
+	(void)env->set_timeout(env, DB_LOCK_TIMEOUT_MS * 1000, DB_SET_LOCK_TIMEOUT);
+	(void)env->set_timeout(env, DB_LOCK_TIMEOUT_MS * 1000, DB_SET_TXN_TIMEOUT);
+	(void)env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1);
+	return env;
+}
+
+static DB_ENV *
+db_env_open_handle(const char *dir, bool recover, char **error_r)
+{
+	DB_ENV *env = db_env_create_handle(error_r);
+	int ret;
+
+	if (env == NULL)
+		return NULL;
+	ret = env->open(env, dir, DB_OPEN_FLAGS | (recover ? DB_RECOVER : 0), 0600);
+	if (ret != 0) {
+		*error_r = xasprintf("%s of the database environment in %s failed: %s",
+				     recover ? "recovery" : "open", dir, db_strerror(ret));
+		(void)env->close(env, 0);
+		return NULL;
+	}
+	return env;
+}
+
+/* With the exclusive lock held (nobody else has the environment open):
+ * recovery if anything asks for it, into fresh regions. */
+static DB_ENV *
+db_env_open_alone(const char *dir, char **error_r)
+{
+	struct db_dead_ctx c = { NULL, NULL };
+	char *reg = db_path(dir, "__db.register");
+	struct stat st;
+	bool marker = db_marker_exists(dir), old_register = lstat(reg, &st) == 0;
+	DB_ENV *env;
+
+	free(reg);
+	/* Under the exclusive lock every registration left is a dead one. */
+	db_users_each(dir, db_classify_user, &c);
+	if (!marker && c.dead == NULL && c.alive == NULL && !old_register)
+		return db_env_open_handle(dir, false, error_r);
+	log_warn("berkeley db: recovering the environment in %s (%s)", dir,
+		 marker ? "recovery was requested" :
+		 old_register ? "left by an older lmtpd" :
+		 "a process died while holding it");
+	free(c.dead);
+	free(c.alive);
+	db_remove_regions(dir);
+	env = db_env_open_handle(dir, true, error_r);
+	if (env != NULL) {
+		char *path = db_env_marker_path(dir);
+
+		(void)unlink(path);
+		free(path);
+		log_info("berkeley db: recovered the environment in %s", dir);
+	}
+	return env;
+}
+
+/* Registers this process in DIR/lmtpd-db.users: PID, locked for as long
+ * as the environment is open.  Written under a temporary name and renamed,
+ * so a scanner never sees it unlocked. */
+static int
+db_register(struct db_env *e, char **error_r)
+{
+	char *users = db_path(e->dir, DB_USERS_NAME);
+	char *tmp = xasprintf("%s/.new-%ld", users, (long)getpid());
+	char text[32];
+	int fd = -1, len;
+
+	e->user_path = xasprintf("%s/%ld", users, (long)getpid());
+	if (mkdir(users, 0700) < 0 && errno != EEXIST)
+		goto fail;
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || db_setlk(fd, F_WRLCK) < 0)
+		goto fail;
+	len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+	if (write_full(fd, text, (size_t)len) < 0)
+		goto fail;
+	{
+		/* A file of our pid already there is a dead process's whose
+		 * pid came round again. */
+		int old = open(e->user_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+
+		if (old >= 0) {
+			(void)close(old);
+			(void)db_env_request_recovery(e->dir,
+				"a process died while holding it (its pid is in use again)");
+		}
+	}
+	if (rename(tmp, e->user_path) < 0)
+		goto fail;
+	e->user_fd = fd;
+	free(users);
+	free(tmp);
+	return 0;
+fail:
+	*error_r = xasprintf("registering in %s failed: %s", users, strerror(errno));
+	if (fd >= 0) {
+		(void)unlink(tmp);
+		(void)close(fd);
+	}
+	free(users);
+	free(tmp);
+	free(e->user_path);
+	e->user_path = NULL;
+	return -1;
+}
+
+/* Lets go of the protocol's locks and registration (the Berkeley DB
+ * handle is the caller's business). */
+static void
+db_unregister(struct db_env *e)
+{
+	if (e->user_path != NULL)
+		(void)unlink(e->user_path);
+	free(e->user_path);
+	e->user_path = NULL;
+	if (e->user_fd >= 0)
+		(void)close(e->user_fd);
+	e->user_fd = -1;
+	if (e->lock_fd >= 0)
+		(void)close(e->lock_fd);
+	e->lock_fd = -1;
+}
+
+/* Takes the shared lock (or the exclusive one, and recovers) and opens
+ * the Berkeley DB handle.  Returns 1 on success, 0 when recovery is
+ * pending on others (try later), -1 on error. */
+static int
+db_attach_once(struct db_env *e, char **error_r)
+{
+	if (db_setlk(e->lock_fd, F_WRLCK) == 0) {
+		e->env = db_env_open_alone(e->dir, error_r);
+		/* Turning a write lock into a read lock is atomic: nobody
+		 * can slip in between. */
+		if (db_setlk(e->lock_fd, F_RDLCK) < 0 && e->env != NULL) {
+			*error_r = xasprintf("fcntl(%s/%s) failed: %s", e->dir,
+					     DB_LOCK_NAME, strerror(errno));
+			(void)e->env->close(e->env, 0);
+			e->env = NULL;
+		}
+		return e->env != NULL ? 1 : -1;
+	}
+	if (errno != EAGAIN && errno != EACCES) {
+		*error_r = xasprintf("fcntl(%s/%s) failed: %s", e->dir, DB_LOCK_NAME,
+				     strerror(errno));
+		return -1;
+	}
+	if (db_marker_exists(e->dir))
+		return 0;
+	/* Held exclusively without a pending recovery: someone is opening
+	 * alone, for a moment; wait for the lock to become shared. */
+	if (db_setlkw(e->lock_fd, F_RDLCK) < 0)
+		return 0;
+	/* The marker may have appeared meanwhile: then don't join. */
+	if (db_marker_exists(e->dir)) {
+		(void)db_setlk(e->lock_fd, F_UNLCK);
+		return 0;
+	}
+	e->env = db_env_open_handle(e->dir, false, error_r);
+	return e->env != NULL ? 1 : -1;
+}
+
 struct db_env *
 db_env_open(const char *dir, char **error_r)
 {
 	struct db_env *e;
-	int ret;
+	char *lock;
+	int64_t deadline;
+	int r;
 
 	*error_r = NULL;
 	for (e = db_envs; e != NULL; e = e->next)
-		if (e->pid == getpid() && strcmp(e->dir, dir) == 0) {
+		if (e->pid == getpid() && !e->stale && strcmp(e->dir, dir) == 0) {
 			e->refs++;
 			return e;
 		}
-	e = xcalloc(1, sizeof(*e));
 	if (mkdir_parents(dir, 0700) < 0) {
 		*error_r = xasprintf("mkdir(%s) failed: %s", dir, strerror(errno));
-		free(e);
 		return NULL;
 	}
-	if ((ret = db_env_create(&e->env, 0)) != 0) {
-		*error_r = xasprintf("db_env_create failed: %s", db_strerror(ret));
-		free(e);
-		return NULL;
-	}
-	e->env->set_errcall(e->env, db_errcall);
-	e->env->set_msgcall(e->env, db_msgcall);
-	(void)e->env->set_thread_count(e->env, DB_THREAD_COUNT);
-	(void)e->env->set_isalive(e->env, db_is_alive);
-	(void)e->env->set_lk_detect(e->env, DB_LOCK_DEFAULT);
-	(void)e->env->set_timeout(e->env, DB_LOCK_TIMEOUT_MS * 1000, DB_SET_LOCK_TIMEOUT);
-	(void)e->env->set_timeout(e->env, DB_LOCK_TIMEOUT_MS * 1000, DB_SET_TXN_TIMEOUT);
-	(void)e->env->log_set_config(e->env, DB_LOG_AUTO_REMOVE, 1);
-	ret = e->env->open(e->env, dir,
-			   DB_CREATE | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
-			   DB_INIT_TXN | DB_REGISTER | DB_RECOVER | DB_FAILCHK, 0600);
-	if (ret != 0) {
-		*error_r = xasprintf("open of the database environment in %s failed: %s",
-				     dir, db_strerror(ret));
-		(void)e->env->close(e->env, 0);
-		free(e);
-		return NULL;
-	}
+	e = xcalloc(1, sizeof(*e));
 	e->dir = xstrdup(dir);
+	e->user_fd = -1;
+	lock = db_path(dir, DB_LOCK_NAME);
+	e->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (e->lock_fd < 0) {
+		*error_r = xasprintf("open(%s) failed: %s", lock, strerror(errno));
+		free(lock);
+		free(e->dir);
+		free(e);
+		return NULL;
+	}
+	free(lock);
+	deadline = db_env_now_ms() + (int64_t)db_attach_wait_secs * 1000;
+	db_env_busy_begin();
+	while ((r = db_attach_once(e, error_r)) == 0 && db_env_now_ms() < deadline) {
+		struct timespec ts = { 0, DB_ATTACH_POLL_MS * 1000000L };
+
+		/* Waiting is not being stuck inside Berkeley DB. */
+		db_env_busy_end();
+		(void)nanosleep(&ts, NULL);
+		db_env_busy_begin();
+	}
+	if (r == 1 && db_register(e, error_r) < 0) {
+		(void)e->env->close(e->env, 0);
+		e->env = NULL;
+		r = -1;
+	}
+	db_env_busy_end();
+	if (r != 1) {
+		if (r == 0)
+			*error_r = xasprintf("the database environment in %s is waiting for "
+					     "recovery (a process died while holding it)", dir);
+		db_unregister(e);
+		free(e->dir);
+		free(e);
+		errno = r == 0 ? EAGAIN : EIO;
+		return NULL;
+	}
 	e->pid = getpid();
 	e->refs = 1;
 	e->next = db_envs;
 	db_envs = e;
 	return e;
+}
+
+/* Let go of the environment without another call into it: its regions
+ * may hold a mutex a dead process left locked.  The handle and its
+ * mappings are left behind on purpose (a little memory until exit). */
+static void
+db_env_let_go(struct db_env *e)
+{
+	struct db_env_stale_handle *h;
+
+	if (e->stale)
+		return;
+	e->stale = true;
+	h = xmalloc(sizeof(*h));
+	h->env = e->env;
+	h->next = db_stale_handles;
+	db_stale_handles = h;
+	e->env = NULL;
+	db_unregister(e);
+}
+
+bool
+db_env_stale(struct db_env *e)
+{
+	if (e->stale)
+		return true;
+	if (e->pid != getpid() || !db_marker_exists(e->dir))
+		return false;
+	log_warn("berkeley db: letting go of the environment in %s for its recovery",
+		 e->dir);
+	db_env_let_go(e);
+	return true;
+}
+
+void
+db_env_poll(void)
+{
+	for (struct db_env *e = db_envs; e != NULL; e = e->next)
+		(void)db_env_stale(e);
 }
 
 void
@@ -120,20 +602,26 @@ db_env_close(struct db_env **ep)
 	if (e == NULL)
 		return;
 	*ep = NULL;
-	if (e->pid == getpid() && --e->refs > 0)
+	if (e->pid != getpid()) {
+		/* Inherited across fork: the parent's, not ours to close. */
+		return;
+	}
+	if (--e->refs > 0)
 		return;
 	for (struct db_env **p = &db_envs; *p != NULL; p = &(*p)->next)
 		if (*p == e) {
 			*p = e->next;
 			break;
 		}
-	if (e->env != NULL) {
+	if (!e->stale && !db_env_stale(e) && e->env != NULL) {
+		db_env_busy_begin();
 		(void)e->env->txn_checkpoint(e->env, DB_CHECKPOINT_KB, 0, 0);
 		(void)e->env->close(e->env, 0);
+		db_env_busy_end();
 	}
+	db_unregister(e);
 	free(e->dir);
 	free(e);
-	*ep = NULL;
 }
 
 DB_ENV *
@@ -164,41 +652,75 @@ db_env_open_db(struct db_env *e, const char *name, DBTYPE type, DB **db_r,
 	int ret;
 
 	*error_r = NULL;
+	if (db_env_stale(e)) {
+		*error_r = xasprintf("open(%s/%s) failed: the environment awaits recovery",
+				     e->dir, name);
+		return -1;
+	}
 	if ((ret = db_create(&c.db, e->env, 0)) != 0) {
 		*error_r = xasprintf("db_create(%s) failed: %s", name, db_strerror(ret));
 		return -1;
 	}
-	ret = db_env_txn(e, db_open_in_txn, &c);
+	/* Opening takes locks that DB_TXN_NOWAIT can not cover: plain
+	 * transaction, bounded by the lock timeout, retried a few times. */
+	db_env_busy_begin();
+	for (int attempt = 0; attempt < 5; attempt++) {
+		DB_TXN *txn = NULL;
+
+		if ((ret = e->env->txn_begin(e->env, NULL, &txn, 0)) != 0)
+			break;
+		ret = db_open_in_txn(txn, &c);
+		if (ret == 0) {
+			ret = txn->commit(txn, 0);
+			break;
+		}
+		(void)txn->abort(txn);
+		if (ret != DB_LOCK_DEADLOCK && ret != DB_LOCK_NOTGRANTED)
+			break;
+	}
+	db_env_busy_end();
 	if (ret != 0) {
 		*error_r = xasprintf("open(%s/%s) failed: %s", e->dir, name, db_strerror(ret));
-		(void)c.db->close(c.db, 0);
+		if (ret == DB_RUNRECOVERY)
+			(void)db_env_request_recovery(e->dir, "Berkeley DB asked for it");
+		else
+			(void)c.db->close(c.db, 0);
 		return -1;
 	}
 	*db_r = c.db;
 	return 0;
 }
 
-int
-db_env_failchk(struct db_env *e)
+void
+db_env_close_db(struct db_env *e, DB **dbp)
 {
-	int ret = e->env->failchk(e->env, 0);
+	DB *db = *dbp;
 
-	if (ret == DB_RUNRECOVERY) {
-		log_warn("berkeley db: environment %s needs recovery; reopening", e->dir);
-		return -1;
-	}
-	return 0;
+	*dbp = NULL;
+	if (db == NULL || e == NULL || e->stale || e->pid != getpid())
+		return;
+	db_env_busy_begin();
+	(void)db->close(db, 0);
+	db_env_busy_end();
 }
 
 int
-db_env_txn(struct db_env *e, int (*fn)(DB_TXN *txn, void *ctx), void *ctx)
+db_env_txn(struct db_env *e, uint32_t flags, int (*fn)(DB_TXN *txn, void *ctx), void *ctx)
 {
 	int ret = 0;
 
+	if (db_env_stale(e))
+		return DB_RUNRECOVERY;
+	db_env_busy_begin();
 	for (int attempt = 0; attempt < DB_TXN_RETRIES; attempt++) {
 		DB_TXN *txn = NULL;
 
-		ret = e->env->txn_begin(e->env, NULL, &txn, 0);
+		if (attempt > 0) {
+			struct timespec ts = { 0, (long)(random() % DB_TXN_PAUSE_US) * 1000 };
+
+			(void)nanosleep(&ts, NULL);
+		}
+		ret = e->env->txn_begin(e->env, NULL, &txn, flags | DB_TXN_NOWAIT);
 		if (ret != 0)
 			break;
 		ret = fn(txn, ctx);
@@ -211,10 +733,70 @@ db_env_txn(struct db_env *e, int (*fn)(DB_TXN *txn, void *ctx), void *ctx)
 		(void)txn->abort(txn);
 		if (ret != DB_LOCK_DEADLOCK && ret != DB_LOCK_NOTGRANTED)
 			break;
-		/* A lock held by a dead process would time out forever:
-		 * release it before trying again. */
-		if (db_env_failchk(e) < 0)
-			break;
 	}
+	db_env_busy_end();
+	if (ret == DB_RUNRECOVERY) {
+		(void)db_env_request_recovery(e->dir, "Berkeley DB asked for it");
+		(void)db_env_stale(e);
+	}
+	return ret;
+}
+
+/* ---- maintenance (the master, and the daemon at start) ---- */
+
+int
+db_env_maintain(const char *dir)
+{
+	static int64_t last_pending_log;
+	struct db_dead_ctx c = { NULL, NULL };
+	char *lock = db_path(dir, DB_LOCK_NAME);
+	char *error = NULL;
+	int fd, ret = 0;
+	DB_ENV *env;
+
+	for (struct db_env *e = db_envs; e != NULL; e = e->next)
+		if (e->pid == getpid() && !e->stale && strcmp(e->dir, dir) == 0) {
+			/* Its own locks would look like nobody's. */
+			log_error("berkeley db: maintenance of %s in a process that holds it",
+				  dir);
+			free(lock);
+			return -1;
+		}
+	fd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	free(lock);
+	if (fd < 0)
+		return 0;	/* no environment here (yet) */
+	db_users_each(dir, db_classify_user, &c);
+	if (c.dead != NULL && !db_marker_exists(dir)) {
+		char *why = xasprintf("process %s died while holding it", c.dead);
+
+		(void)db_env_request_recovery(dir, why);
+		free(why);
+	}
+	if (!db_marker_exists(dir)) {
+		ret = 0;
+	} else if (db_setlk(fd, F_WRLCK) == 0) {
+		env = db_env_open_alone(dir, &error);
+		if (env != NULL) {
+			(void)env->close(env, 0);
+			ret = 1;
+		} else {
+			log_error("berkeley db: %s", error);
+			free(error);
+			ret = -1;
+		}
+	} else {
+		int64_t now = db_env_now_ms();
+
+		if (now - last_pending_log >= DB_PENDING_LOG_SECS * 1000) {
+			last_pending_log = now;
+			log_warn("berkeley db: recovery of %s waits for process(es) %s to let go",
+				 dir, c.alive != NULL ? c.alive : "(registering)");
+		}
+		ret = -1;
+	}
+	free(c.dead);
+	free(c.alive);
+	(void)close(fd);	/* also drops the write lock */
 	return ret;
 }

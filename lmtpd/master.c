@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "dbenv.h"
 #include "fsutil.h"
 #include "lmtpd_limits.h"
 #include "listener.h"
@@ -36,7 +38,12 @@
 struct worker_slot {
 	pid_t pid;
 	unsigned int generation;
+	size_t watch;		/* its entry in master.db_watch */
 };
+
+/* Entries of the "inside Berkeley DB since" table the workers share with
+ * the master: workers of the current and of an old generation. */
+#define MASTER_WATCH_SLOTS 2048
 
 struct master {
 	struct lmtpd_config *cfg;
@@ -54,6 +61,11 @@ struct master {
 	unsigned int generation;
 	time_t respawn_second;
 	unsigned int respawns_this_second;
+	/* Shared with the workers (MAP_SHARED): when each entered Berkeley
+	 * DB, 0 when it is not inside.  A worker inside for longer than
+	 * db_stall_timeout is blocked on what a dead process held. */
+	_Atomic int64_t *db_watch;
+	time_t db_checked;
 };
 
 static volatile sig_atomic_t master_got_term, master_got_hup, master_got_chld;
@@ -141,11 +153,58 @@ master_prepare_state_dir(struct master *m)
 	return 0;
 }
 
+static size_t
+master_free_watch(const struct master *m)
+{
+	for (size_t w = 0; w < MASTER_WATCH_SLOTS; w++) {
+		bool used = false;
+
+		for (size_t i = 0; i < m->slot_count && !used; i++)
+			used = m->slots[i].watch == w;
+		if (!used)
+			return w;
+	}
+	return SIZE_MAX;
+}
+
+/* Once a second: a worker stuck inside Berkeley DB is waiting for what
+ * a dead process held, and nothing will wake it: kill it and have the
+ * environment recovered (dbenv.h).  Its client sees the connection drop
+ * and the MTA retries what got no reply.  Then the environment's own
+ * check: dead holders, and a pending recovery once nobody holds it. */
+static void
+master_check_db(struct master *m)
+{
+	int64_t now = db_env_now_ms();
+	int64_t limit = (int64_t)m->cfg->db_stall_timeout * 1000;
+
+	if (time(NULL) == m->db_checked)
+		return;
+	m->db_checked = time(NULL);
+	for (size_t i = 0; i < m->slot_count; i++) {
+		int64_t since = atomic_load(&m->db_watch[m->slots[i].watch]);
+		char *why;
+
+		if (since == 0 || now - since <= limit)
+			continue;
+		why = xasprintf("worker %ld was stuck in it for %lds",
+				(long)m->slots[i].pid, (long)((now - since) / 1000));
+		log_warn("worker %ld stuck inside Berkeley DB for %lds (db_stall_timeout): "
+			 "killing it", (long)m->slots[i].pid, (long)((now - since) / 1000));
+		(void)db_env_request_recovery(m->cfg->state_dir, why);
+		free(why);
+		atomic_store(&m->db_watch[m->slots[i].watch], 0);
+		(void)kill(m->slots[i].pid, SIGKILL);
+	}
+	(void)db_env_maintain(m->cfg->state_dir);
+}
+
 static void
 master_spawn(struct master *m)
 {
 	pid_t pid, master_pid = getpid();
 	time_t now = time(NULL);
+	size_t watch;
 
 	/* A worker that dies at once (say, a bad Maildir root) must not make
 	 * the master fork as fast as it can. */
@@ -159,6 +218,13 @@ master_spawn(struct master *m)
 		m->respawn_second = time(NULL);
 		m->respawns_this_second = 0;
 	}
+	watch = master_free_watch(m);
+	if (watch == SIZE_MAX) {
+		log_error("more than %d workers alive; not starting another",
+			  MASTER_WATCH_SLOTS);
+		return;
+	}
+	atomic_store(&m->db_watch[watch], 0);
 	pid = fork();
 	if (pid < 0) {
 		log_error("fork failed: %s", strerror(errno));
@@ -178,13 +244,14 @@ master_spawn(struct master *m)
 		 * sent now stays pending instead of reaching the inherited
 		 * master handler and being lost. */
 		free(m->slots);
+		db_env_watch_slot(&m->db_watch[watch]);
 		worker_main(m->cfg, m->scoring, m->ls, m->ls_count);
 	}
 	if (m->slot_count == m->slot_cap) {
 		m->slot_cap = m->slot_cap == 0 ? 8 : m->slot_cap * 2;
 		m->slots = xreallocarray(m->slots, m->slot_cap, sizeof(*m->slots));
 	}
-	m->slots[m->slot_count++] = (struct worker_slot){ pid, m->generation };
+	m->slots[m->slot_count++] = (struct worker_slot){ pid, m->generation, watch };
 }
 
 static size_t
@@ -342,6 +409,15 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 		return 1;
 	if (master_prepare_state_dir(&m) < 0 || master_drop_privileges(&m) < 0)
 		return 1;
+	m.db_watch = mmap(NULL, MASTER_WATCH_SLOTS * sizeof(*m.db_watch),
+			  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m.db_watch == MAP_FAILED) {
+		log_error("mmap failed: %s", strerror(errno));
+		return 1;
+	}
+	/* A Berkeley DB environment left by a crash is recovered before
+	 * any worker uses it. */
+	(void)db_env_maintain(cfg->state_dir);
 	m.scoring = scoring_new(cfg, NULL, NULL);
 	if (!foreground)
 		master_daemonize();
@@ -396,19 +472,16 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 			while (master_live_workers(&m, true) < m.cfg->workers)
 				master_spawn(&m);
 		}
+		master_check_db(&m);
 		if (!master_got_chld && !master_got_hup && !(master_got_term && term_at == 0)) {
 			struct timespec tick = { 1, 0 };
 
-			/* Wake each second while stopping to check the
-			 * deadline; otherwise only signals matter.  The mask
-			 * and the sleep change in one call: a SIGCHLD that is
-			 * pending when the mask is lifted must end the sleep,
-			 * not be handled just before a full second of it. */
-			if (term_at != 0) {
-				(void)ppoll(NULL, 0, &tick, &wait_mask);
-			} else {
-				sigsuspend(&wait_mask);
-			}
+			/* Wake each second: for the stop deadline and for
+			 * master_check_db.  The mask and the sleep change in
+			 * one call: a SIGCHLD that is pending when the mask
+			 * is lifted must end the sleep, not be handled just
+			 * before a full second of it. */
+			(void)ppoll(NULL, 0, &tick, &wait_mask);
 		}
 	}
 	if (m.cfg->pid_file[0] != '\0' && !foreground)
@@ -416,6 +489,7 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	log_info("stopped");
 	free(m.ls);
 	free(m.slots);
+	(void)munmap(m.db_watch, MASTER_WATCH_SLOTS * sizeof(*m.db_watch));
 	scoring_free(&m.scoring);
 	cfg_free(&m.cfg);
 	return 0;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "dbenv.h"
 #include "listener.h"
 #include "lmtp_session.h"
 #include "log.h"
@@ -141,8 +142,15 @@ worker_main(const struct lmtpd_config *cfg, struct scoring *scoring,
 		pfds[i].events = POLLIN;
 	}
 	while (!worker_stop && served < cfg->max_use) {
-		int n = ppoll(pfds, count, NULL, &wait_mask);
+		/* Wakes each second while idle to let go of a database
+		 * environment that awaits recovery (dbenv.h). */
+		struct timespec tick = { 1, 0 };
+		int n = ppoll(pfds, count, &tick, &wait_mask);
 
+		if (n == 0) {
+			db_env_poll();
+			continue;
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

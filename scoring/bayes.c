@@ -14,6 +14,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -398,14 +399,17 @@ bayes_store_for(struct bayes *b, const char *user)
 
 	if (!b->per_user)
 		user = NULL;
+	if (b->env != NULL && db_env_stale(b->env))
+		bayes_close_all(b);
 	if (b->env == NULL) {
 		if (now < b->next_try)
 			return NULL;
 		b->env = db_env_open(b->state_dir, &error);
 		if (b->env == NULL) {
+			/* a recovery is soon over; other failures take longer */
+			b->next_try = now + (errno == EAGAIN ? 1 : 10);
 			log_warn("bayes: %s; scoring without Bayes", error);
 			free(error);
-			b->next_try = now + 10;
 			return NULL;
 		}
 		if (bayes_at_exit == NULL) {
@@ -445,12 +449,12 @@ bayes_store_for(struct bayes *b, const char *user)
 	return b->user_store;
 }
 
-/* After a database error: start over on the next message (a dead
- * process's locks are released, a needed recovery runs at reopen). */
+/* After a database error: when the environment awaits recovery, start
+ * over on a later message. */
 static void
 bayes_failed(struct bayes *b)
 {
-	if (b->env != NULL && db_env_failchk(b->env) < 0)
+	if (b->env != NULL && db_env_stale(b->env))
 		bayes_close_all(b);
 }
 

@@ -26,15 +26,7 @@
 #include "log.h"
 #include "xalloc.h"
 
-/* Transactions never wait for a lock (DB_TXN_NOWAIT): a conflict is
- * retried after a short random pause instead.  Besides bounding the
- * time mail can wait on Bayes, this keeps processes out of Berkeley DB's
- * lock-wait condition variables: a process killed while waiting on one
- * leaves it in a state that makes the next DB_REGISTER open's failchk
- * hang in pthread_cond_destroy (glibc >= 2.25).  Up to about a second of
- * retries in all. */
-#define BAYES_TXN_RETRIES 60
-#define BAYES_TXN_PAUSE_US 20000
+/* Transactions never wait for a lock: db_env_txn retries conflicts. */
 /* Tokens removed per expiry transaction (bounds its locks). */
 #define BAYES_EXPIRE_BATCH 500
 
@@ -94,7 +86,7 @@ bayes_store_open(struct db_env *env, const char *user, char **error_r)
 	st->env = env;
 	ret = store_open_one(env, toks, &st->toks, error_r);
 	if (ret == 0 && store_open_one(env, seen, &st->seen, error_r) < 0) {
-		(void)st->toks->close(st->toks, 0);
+		db_env_close_db(env, &st->toks);
 		ret = -1;
 	}
 	free(enc);
@@ -114,48 +106,10 @@ bayes_store_close(struct bayes_store **stp)
 
 	if (st == NULL)
 		return;
-	if (st->toks != NULL)
-		(void)st->toks->close(st->toks, 0);
-	if (st->seen != NULL)
-		(void)st->seen->close(st->seen, 0);
+	db_env_close_db(st->env, &st->toks);
+	db_env_close_db(st->env, &st->seen);
 	free(st);
 	*stp = NULL;
-}
-
-/* Runs fn in a transaction of the given flags, retrying deadlocks (a
- * lock held by a dead process is released by failchk first). */
-static int
-store_txn(struct bayes_store *st, uint32_t flags, int (*fn)(DB_TXN *, void *), void *ctx)
-{
-	DB_ENV *env = db_env_handle(st->env);
-	int ret = 0;
-
-	for (int attempt = 0; attempt < BAYES_TXN_RETRIES; attempt++) {
-		DB_TXN *txn = NULL;
-
-		if (attempt > 0) {
-			struct timespec ts = { 0, (long)(random() % BAYES_TXN_PAUSE_US) * 1000 };
-
-			(void)nanosleep(&ts, NULL);
-		}
-		ret = env->txn_begin(env, NULL, &txn, flags | DB_TXN_NOWAIT);
-		if (ret != 0)
-			break;
-		ret = fn(txn, ctx);
-		if (ret == 0) {
-			ret = txn->commit(txn, 0);
-			if (ret == 0)
-				(void)env->txn_checkpoint(env, 1024, 0, 0);
-			break;
-		}
-		(void)txn->abort(txn);
-		if (ret != DB_LOCK_DEADLOCK && ret != DB_LOCK_NOTGRANTED)
-			break;
-		/* a lock a dead process held is released by failchk */
-		if (attempt % 10 == 9 && db_env_failchk(st->env) < 0)
-			break;
-	}
-	return ret;
 }
 
 static void
@@ -251,7 +205,7 @@ bayes_store_lookup(struct bayes_store *st, const struct strlist *tokens,
 		   struct bayes_totals *tot_r, struct bayes_counts *counts_r)
 {
 	struct lookup_ctx c = { st, tokens, tot_r, counts_r };
-	int ret = store_txn(st, DB_READ_COMMITTED | DB_TXN_NOSYNC, store_lookup_fn, &c);
+	int ret = db_env_txn(st->env, DB_READ_COMMITTED | DB_TXN_NOSYNC, store_lookup_fn, &c);
 
 	if (ret != 0) {
 		log_warn("bayes: token lookup failed: %s", db_strerror(ret));
@@ -400,7 +354,7 @@ bayes_store_learn(struct bayes_store *st, const struct bayes_tokens *toks,
 {
 	struct learn_ctx c = { st, toks, cls, atime > 0 ? (uint32_t)atime : 0,
 			       BAYES_UNKNOWN };
-	int ret = store_txn(st, durable ? 0 : DB_TXN_WRITE_NOSYNC, store_learn_fn, &c);
+	int ret = db_env_txn(st->env, durable ? 0 : DB_TXN_WRITE_NOSYNC, store_learn_fn, &c);
 
 	if (ret != 0) {
 		log_warn("bayes: learning failed: %s", db_strerror(ret));
@@ -419,8 +373,12 @@ bayes_store_walk(struct bayes_store *st,
 	DBT k, v;
 	int ret;
 
+	if (db_env_stale(st->env))
+		return -1;
+	db_env_busy_begin();
 	ret = st->toks->cursor(st->toks, NULL, &cur, DB_READ_COMMITTED);
 	if (ret != 0) {
+		db_env_busy_end();
 		log_warn("bayes: cursor failed: %s", db_strerror(ret));
 		return -1;
 	}
@@ -440,6 +398,7 @@ bayes_store_walk(struct bayes_store *st,
 		}
 	}
 	(void)cur->close(cur);
+	db_env_busy_end();
 	if (ret != DB_NOTFOUND) {
 		log_warn("bayes: reading the tokens failed: %s", db_strerror(ret));
 		return -1;
@@ -588,7 +547,7 @@ bayes_store_expire(struct bayes_store *st, uint32_t max_tokens)
 		c.done = false;
 		c.last_len = 0;
 		while (!c.done && c.budget > 0) {
-			int ret = store_txn(st, DB_TXN_WRITE_NOSYNC, expire_batch_fn, &c);
+			int ret = db_env_txn(st->env, DB_TXN_WRITE_NOSYNC, expire_batch_fn, &c);
 
 			if (ret != 0) {
 				log_warn("bayes: expiry failed: %s", db_strerror(ret));

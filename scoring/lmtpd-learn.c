@@ -14,14 +14,19 @@
  * site-wide one, or USER's with bayes_per_user = yes; run as root, it
  * becomes the config's `user` first.  Each message is one
  * durable transaction, so the daemon may deliver meanwhile and a crash
- * loses at most the message being learned.  Exits 0, 1 when a message
- * could not be read or learned, 2 on usage or configuration errors. */
+ * loses at most the message being learned.  Stuck inside Berkeley DB for
+ * db_stall_timeout (a process died holding the environment), it asks for
+ * recovery and starts itself over (what it learned is skipped the second
+ * time).  Exits 0, 1 when a message could not be read or learned, 2 on
+ * usage or configuration errors. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +35,11 @@
 
 #include "bayes.h"
 #include "cfg.h"
+#include "dbenv.h"
 #include "log.h"
 #include "msgsource.h"
 #include "scoring.h"
+#include "xalloc.h"
 
 enum learn_mode { MODE_NONE, MODE_SPAM, MODE_HAM, MODE_FORGET, MODE_DUMP, MODE_EXPIRE };
 
@@ -44,6 +51,95 @@ struct learn {
 	unsigned int examined, learned;
 	bool verbose;
 };
+
+/* Runs started over by the watchdog, at most; then it gives up. */
+#define LEARN_MAX_RESTARTS 3
+/* How long a start waits for a pending recovery of the environment. */
+#define LEARN_ATTACH_WAIT_SECS 120
+#define LEARN_RESTARTS_VAR "LMTPD_LEARN_RESTARTS"
+
+/* What the SIGALRM watchdog needs, prepared beforehand: a signal handler
+ * may only make async-signal-safe calls. */
+static struct {
+	int64_t stall_ms;
+	char *marker;
+	char **argv;
+	char **envp;		/* with LMTPD_LEARN_RESTARTS one higher */
+	bool may_restart;
+} learn_watch;
+
+static void
+learn_say(const char *text)
+{
+	if (write(STDERR_FILENO, text, strlen(text)) < 0)
+		return;
+}
+
+static void
+learn_on_alarm(int sig)
+{
+	int saved = errno;
+	int fd;
+
+	(void)sig;
+	if (db_env_busy_ms() <= learn_watch.stall_ms) {
+		(void)alarm(1);
+		errno = saved;
+		return;
+	}
+	fd = open(learn_watch.marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0)
+		(void)close(fd);
+	learn_say("lmtpd-learn: stuck inside Berkeley DB for longer than db_stall_timeout "
+		  "(a process died holding the environment?); recovery requested\n");
+	if (learn_watch.may_restart) {
+		learn_say("lmtpd-learn: starting over once it is recovered "
+			  "(what was learned already is skipped)\n");
+		(void)execve("/proc/self/exe", learn_watch.argv, learn_watch.envp);
+		learn_say("lmtpd-learn: starting over failed\n");
+	}
+	_exit(1);
+}
+
+/* The watchdog (see the top of the file). */
+static void
+learn_watchdog(const struct lmtpd_config *cfg, int argc, char **argv)
+{
+	extern char **environ;
+	const char *prev = getenv(LEARN_RESTARTS_VAR);
+	unsigned long restarts = prev != NULL ? strtoul(prev, NULL, 10) : 0;
+	struct sigaction sa;
+	sigset_t alrm;
+	size_t n = 0, k = 0;
+
+	learn_watch.stall_ms = (int64_t)cfg->db_stall_timeout * 1000;
+	learn_watch.marker = db_env_marker_path(cfg->state_dir);
+	learn_watch.may_restart = restarts < LEARN_MAX_RESTARTS;
+	learn_watch.argv = xcalloc((size_t)argc + 1, sizeof(char *));
+	for (int i = 0; i < argc; i++)
+		learn_watch.argv[i] = argv[i];
+	while (environ[n] != NULL)
+		n++;
+	learn_watch.envp = xcalloc(n + 2, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], LEARN_RESTARTS_VAR "=",
+			    sizeof(LEARN_RESTARTS_VAR)) != 0)
+			learn_watch.envp[k++] = environ[i];
+	learn_watch.envp[k] = xasprintf("%s=%lu", LEARN_RESTARTS_VAR, restarts + 1);
+	if (restarts > 0)
+		fprintf(stderr, "lmtpd-learn: started over (%lu)\n", restarts);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = learn_on_alarm;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGALRM, &sa, NULL);
+	/* A start from the handler inherits its blocked SIGALRM. */
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	(void)sigprocmask(SIG_UNBLOCK, &alrm, NULL);
+	(void)alarm(1);
+}
 
 static void
 usage(void)
@@ -183,9 +279,13 @@ main(int argc, char **argv)
 	const struct bayes_settings *settings;
 	char *error = NULL;
 	bool tokens = false;
+	char **argv_given;
 	int c, status = 0;
 
 	memset(&l, 0, sizeof(l));
+	/* getopt_long permutes argv: keep it as given, for a start over */
+	argv_given = xcalloc((size_t)argc + 1, sizeof(char *));
+	memcpy(argv_given, argv, (size_t)argc * sizeof(char *));
 	log_open("lmtpd-learn", true);
 	log_set_quiet(true);
 	while ((c = getopt_long(argc, argv, "c:u:vh", longopts, NULL)) != -1) {
@@ -224,6 +324,8 @@ main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 2;
 	}
+	learn_watchdog(cfg, argc, argv_given);
+	db_env_set_attach_wait(LEARN_ATTACH_WAIT_SECS);
 	sc = scoring_new(cfg, rules, NULL);
 	if (sc == NULL || scoring_bayes(sc) == NULL) {
 		fprintf(stderr, "lmtpd-learn: %s\n", sc == NULL ?
@@ -267,5 +369,6 @@ main(int argc, char **argv)
 	}
 	scoring_free(&sc);
 	cfg_free(&cfg);
+	free(argv_given);
 	return status;
 }

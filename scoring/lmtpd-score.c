@@ -31,6 +31,7 @@
 
 #include "buf.h"
 #include "cfg.h"
+#include "dbenv.h"
 #include "log.h"
 #include "msgsource.h"
 #include "msgview.h"
@@ -290,6 +291,9 @@ main(int argc, char **argv)
 		free(error);
 		return 2;
 	}
+	/* Bayes: a pending recovery of the database (dbenv.h) is waited for
+	 * rather than scoring without it. */
+	db_env_set_attach_wait(60);
 	sc = scoring_new(cfg, o.rules, o.lint ? stdout : NULL);
 	if (sc == NULL) {
 		cfg_free(&cfg);

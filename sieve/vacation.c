@@ -189,9 +189,7 @@ vacation_new(const char *state_dir, unsigned int max_days)
 static void
 vacation_close(struct vacation *v)
 {
-	if (v->db != NULL)
-		(void)v->db->close(v->db, 0);
-	v->db = NULL;
+	db_env_close_db(v->env, &v->db);
 	db_env_close(&v->env);
 }
 
@@ -213,8 +211,10 @@ vacation_open(struct vacation *v)
 {
 	char *error = NULL;
 
-	if (v->db != NULL)
+	if (v->db != NULL && !db_env_stale(v->env))
 		return 0;
+	if (v->db != NULL)
+		vacation_close(v);
 	if (v->failed_at != 0 && time(NULL) - v->failed_at < VACATION_REOPEN_SECS)
 		return -1;
 	v->env = db_env_open(v->state_dir, &error);
@@ -222,23 +222,28 @@ vacation_open(struct vacation *v)
 					     &error) < 0)
 		db_env_close(&v->env);
 	if (v->env == NULL) {
+		bool recovering = errno == EAGAIN;
+
 		log_warn("vacation: %s; no vacation replies for now", error);
 		free(error);
 		v->failed_at = time(NULL);
+		/* a recovery is soon over: try again in a second */
+		if (recovering)
+			v->failed_at -= VACATION_REOPEN_SECS - 1;
 		return -1;
 	}
 	v->failed_at = 0;
 	return 0;
 }
 
-/* After a failure: release what dead processes held, and reopen on the
- * next use if the environment needs recovery. */
+/* After a failure: reopen on the next use if the environment awaits
+ * recovery. */
 static void
 vacation_db_failed(struct vacation *v, const char *what, int ret)
 {
 	log_warn("vacation: %s in %s/%s failed: %s", what, v->state_dir, VACATION_DB,
 		 db_strerror(ret));
-	if (ret == DB_RUNRECOVERY || db_env_failchk(v->env) < 0)
+	if (ret == DB_RUNRECOVERY || db_env_stale(v->env))
 		vacation_close(v);
 }
 
@@ -306,7 +311,7 @@ vacation_history_due(struct vacation *v, const struct vacation_request *req, tim
 	c.db = v->db;
 	c.key.data = key;
 	c.key.size = (u_int32_t)vacation_key(req, key, sizeof(key));
-	ret = db_env_txn(v->env, vacation_get, &c);
+	ret = db_env_txn(v->env, 0, vacation_get, &c);
 	if (ret != 0) {
 		vacation_db_failed(v, "lookup", ret);
 		return -1;
@@ -387,7 +392,7 @@ vacation_history_record(struct vacation *v, const struct vacation_request *req,
 	c.key.size = (u_int32_t)vacation_key(req, key, sizeof(key));
 	c.now = (uint64_t)now;
 	c.purge = ++v->writes % VACATION_PURGE_EVERY == 0;
-	ret = db_env_txn(v->env, vacation_put, &c);
+	ret = db_env_txn(v->env, 0, vacation_put, &c);
 	if (ret != 0) {
 		vacation_db_failed(v, "update", ret);
 		return -1;
