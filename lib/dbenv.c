@@ -176,26 +176,28 @@ db_env_request_recovery(const char *dir, const char *why)
 	return fd >= 0 ? 0 : -1;
 }
 
+/* An fcntl lock on the whole file: F_SETLK (cmd) tries, F_SETLKW waits. */
 static int
-db_setlk(int fd, short type)
+db_lock_cmd(int fd, int cmd, short type)
 {
 	struct flock fl;
 
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = type;
 	fl.l_whence = SEEK_SET;
-	return fcntl(fd, F_SETLK, &fl);
+	return fcntl(fd, cmd, &fl);
+}
+
+static int
+db_setlk(int fd, short type)
+{
+	return db_lock_cmd(fd, F_SETLK, type);
 }
 
 static int
 db_setlkw(int fd, short type)
 {
-	struct flock fl;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	return fcntl(fd, F_SETLKW, &fl);
+	return db_lock_cmd(fd, F_SETLKW, type);
 }
 
 /* True when nobody holds a lock on fd's file (its owner is gone). */

@@ -86,6 +86,21 @@ put_committed(const char *dir, const char *key, const char *value)
 	db_env_close(&env);
 }
 
+/* k holds `before`; it is writable at once and then holds `after`. */
+static void
+check_then_write(struct db_env *env, DB *db, const char *before, const char *after)
+{
+	struct put_ctx c = { db, "k", after };
+	char *value = get(db, "k");
+
+	ck_assert_str_eq(value, before);
+	free(value);
+	ck_assert_int_eq(db_env_txn(env, 0, put_fn, &c), 0);
+	value = get(db, "k");
+	ck_assert_str_eq(value, after);
+	free(value);
+}
+
 static bool
 file_exists(const char *dir, const char *name)
 {
@@ -245,8 +260,6 @@ START_TEST(test_killed_writer_recovered_at_open)
 {
 	const char *dir = ut_testdir();
 	struct db_env *env;
-	struct put_ctx c;
-	char *value;
 	pid_t pid;
 	int fd;
 	DB *db;
@@ -259,14 +272,7 @@ START_TEST(test_killed_writer_recovered_at_open)
 
 	env = open_t(dir, &db);
 	ck_assert_int_eq(count_users(dir), 1);	/* ours only */
-	value = get(db, "k");
-	ck_assert_str_eq(value, "v1");
-	free(value);
-	c = (struct put_ctx){ db, "k", "parent" };
-	ck_assert_int_eq(db_env_txn(env, 0, put_fn, &c), 0);
-	value = get(db, "k");
-	ck_assert_str_eq(value, "parent");
-	free(value);
+	check_then_write(env, db, "v1", "parent");
 	db_env_close_db(env, &db);
 	db_env_close(&env);
 	close(fd);
@@ -282,7 +288,6 @@ START_TEST(test_killed_writer_while_attached)
 	const char *dir = ut_testdir();
 	struct db_env *env;
 	struct put_ctx c;
-	char *value;
 	pid_t pid;
 	int fd, ret;
 	DB *db;
@@ -319,11 +324,7 @@ START_TEST(test_killed_writer_while_attached)
 		db = db2;
 	}
 	ck_assert_int_eq(maintain_elsewhere(dir), 0);
-	c = (struct put_ctx){ db, "k", "parent" };
-	ck_assert_int_eq(db_env_txn(env, 0, put_fn, &c), 0);
-	value = get(db, "k");
-	ck_assert_str_eq(value, "parent");
-	free(value);
+	check_then_write(env, db, "v1", "parent");
 	db_env_close_db(env, &db);
 	db_env_close(&env);
 	close(fd);
@@ -340,10 +341,8 @@ START_TEST(test_dead_latch_holder)
 	const char *dir = ut_testdir();
 	struct timespec pause_ts = { 0, 300 * 1000000L };
 	struct db_env *env;
-	struct put_ctx c;
 	pid_t latch, reader;
 	int lfd, rfd, status;
-	char *value;
 	DB *db;
 
 	put_committed(dir, "k", "v1");
@@ -361,11 +360,7 @@ START_TEST(test_dead_latch_holder)
 	ck_assert_int_eq(db_env_maintain(dir), 1);
 
 	env = open_t(dir, &db);
-	value = get(db, "k");
-	ck_assert_str_eq(value, "v1");
-	free(value);
-	c = (struct put_ctx){ db, "k", "v2" };
-	ck_assert_int_eq(db_env_txn(env, 0, put_fn, &c), 0);
+	check_then_write(env, db, "v1", "v2");
 	db_env_close_db(env, &db);
 	db_env_close(&env);
 	close(lfd);
