@@ -378,6 +378,12 @@ bayes_free(struct bayes **bp)
 }
 
 void
+bayes_close(struct bayes *b)
+{
+	bayes_close_all(b);
+}
+
+void
 bayes_after_fork(struct bayes *b)
 {
 	/* Berkeley DB handles must not cross fork(): forget them unclosed

@@ -159,6 +159,10 @@ struct bayes *bayes_new(const struct bayes_settings *s, const char *state_dir,
 void bayes_free(struct bayes **b);
 /* Forgets handles inherited across fork (call in the child). */
 void bayes_after_fork(struct bayes *b);
+/* Closes this process's database handles (reopened on the next use): for
+ * a process about to _exit(), which skips the atexit close, so that it
+ * does not look like one that died holding the environment. */
+void bayes_close(struct bayes *b);
 /* Returns 1 with *prob_r when the message is scored, 0 when Bayes cannot
  * answer (fewer than bayes_min_*_num learned, no known tokens), -1 on a
  * database error (logged). */

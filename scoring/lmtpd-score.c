@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bayes.h"
 #include "buf.h"
 #include "cfg.h"
 #include "dbenv.h"
@@ -181,6 +182,8 @@ score_paths(const struct score_ctx *ctx, char **paths, int count, unsigned int j
 				if (score_path(ctx, paths[i]) < 0)
 					st = 1;
 			fflush(stdout);
+			if (scoring_bayes(ctx->sc) != NULL)
+				bayes_close(scoring_bayes(ctx->sc));
 			_exit(st);
 		}
 	}

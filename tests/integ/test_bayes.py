@@ -175,6 +175,26 @@ def test_broken_database_never_fails_delivery(bayes_lmtpd):
     assert re.search(r"warning: bayes: .*bayes_toks\.db", d.log())
 
 
+def test_score_jobs_close_the_environment(bayes_lmtpd):
+    """lmtpd-score -j 2 classifies with Bayes in child processes that end
+    with _exit(): they close the environment first, so no process looks
+    dead and nothing is recovered the next time (the log would say so)."""
+    d = bayes_lmtpd
+    spam, ham = corpus(d)
+    learn(d, "--spam", spam)
+    learn(d, "--ham", ham)
+    score = os.path.join(BUILDDIR, "scoring", "lmtpd-score")
+    files = [os.path.join(ham, "cur", f) for f in sorted(os.listdir(os.path.join(ham, "cur")))]
+    for _ in range(2):
+        r = subprocess.run([score, "-c", d.conf_path, "-j", "2"] + files,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert len(r.stdout.splitlines()) == len(files)
+        assert all("BAYES_00" in line for line in r.stdout.splitlines()), r.stdout
+        assert "recover" not in r.stderr, r.stderr
+        assert os.listdir(os.path.join(d.state, "lmtpd-db.users")) == []
+
+
 def varied(n, kind, words):
     """A distinct message: its own ID, words and a number token."""
     body = " ".join(words[(n * 7 + i * 3) % len(words)] for i in range(30))
@@ -368,6 +388,7 @@ def test_learning_while_delivering(bayes_lmtpd):
     todo = list(range(total))
     lock = threading.Lock()
     done, failures = set(), []
+    retried = [0]
 
     def client():
         while True:
@@ -386,6 +407,7 @@ def test_learning_while_delivering(bayes_lmtpd):
                     done.add(n)
                 elif codes is None:
                     todo.append(n)	# dropped: retried, as an MTA would
+                    retried[0] += 1
                 else:
                     failures.append((n, codes))
 
@@ -439,3 +461,7 @@ def test_learning_while_delivering(bayes_lmtpd):
     # The killed worker held the environment (it had delivered by then):
     # the master had it recovered.
     assert "recovered the environment" in log
+    print("\nkill9: %d round(s), %d recoveries by the daemon, %d stuck worker(s) "
+          "killed, %d deliveries retried after a dropped connection"
+          % (rounds, log.count("recovered the environment"),
+             log.count("stuck inside Berkeley DB"), retried[0]))
