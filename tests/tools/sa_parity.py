@@ -41,8 +41,13 @@ def free_port():
 
 class Spamd:
     """A private spamd on loopback: Debian's spamassassin with the given
-    rule files, network tests, Bayes and the auto-welcomelist off."""
-    def __init__(self, rules, children=2, subtests=True):
+    rule files, network tests, Bayes and the auto-welcomelist off.
+
+    local_cf is appended to the private site config (later lines win, so
+    'use_bayes 1' there turns Bayes back on); with start=False the config
+    is written but spamd waits for start(), so a tool such as sa-learn can
+    use the same --siteconfigpath (self.site) first."""
+    def __init__(self, rules, children=2, subtests=True, local_cf='', start=True):
         self.dir = tempfile.mkdtemp(prefix='sa_parity.')
         os.chmod(self.dir, 0o755)
         self.port = free_port()
@@ -63,9 +68,16 @@ class Spamd:
                     'ifplugin Mail::SpamAssassin::Plugin::TxRep\nuse_txrep 0\nendif\n')
             if subtests:
                 f.write('add_header all Subtests _SUBTESTS_\n')
+            f.write(local_cf)
+        self.rules, self.site, self.home, self.children = rules, site, home, children
         self.pidfile = os.path.join(self.dir, 'spamd.pid')
-        subprocess.run(['spamd', '-d', '-L', '-x', '-u', 'debian-spamd', '-H', home, '-C', rules,
-                        '--siteconfigpath=' + site, '-i', '127.0.0.1:%d' % self.port,
+        if start:
+            self.start()
+
+    def start(self):
+        site, home, children = self.site, self.home, self.children
+        subprocess.run(['spamd', '-d', '-L', '-x', '-u', 'debian-spamd', '-H', home,
+                        '-C', self.rules, '--siteconfigpath=' + site, '-i', '127.0.0.1:%d' % self.port,
                         '-A', '127.0.0.1', '--max-children', str(children),
                         '--min-children', str(children), '--min-spare', '1',
                         '--max-spare', str(children), '-r', self.pidfile,
@@ -86,7 +98,6 @@ class Spamd:
                              stdout=subprocess.PIPE, check=True).stdout
         head = out.split(b'\n\n', 1)[0].decode('latin-1')
         head = re.sub(r'\n[ \t]+', ' ', head)
-        hits = set()
         if want_score:
             m = re.search(r'^X-Spam-Status: \w+, score=(-?[\d.]+)', head, re.M)
             return float(m.group(1)) if m else None, self._tests(head)
