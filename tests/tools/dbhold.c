@@ -47,6 +47,8 @@ main(int argc, char **argv)
 		k.size = 6;
 		ret = db->get(db, NULL, &k, &v, DB_READ_COMMITTED);
 		printf("read: %s\n", ret == 0 ? "found" : db_strerror(ret));
+		db_env_close_db(env, &db);
+		db_env_close(&env);
 		return 0;
 	}
 	ret = db_env_handle(env)->txn_begin(db_env_handle(env), NULL, &txn, 0);
