@@ -390,10 +390,14 @@ def test_learning_while_delivering(bayes_lmtpd):
     done, failures = set(), []
     retried = [0]
 
+    deadline = time.monotonic() + 300 + total // 5
+
     def client():
         while True:
             with lock:
-                if not todo:
+                # (bounded: a daemon that is gone must fail the test,
+                # not spin it)
+                if not todo or time.monotonic() > deadline or d.proc.poll() is not None:
                     return
                 n = todo.pop()
             kind, words = ("spam", SPAM_WORDS) if n % 2 else ("ham", HAM_WORDS)
@@ -429,8 +433,9 @@ def test_learning_while_delivering(bayes_lmtpd):
         if r + 1 < rounds:
             learner = start_learner()
     for th in threads:
-        th.join(timeout=300 + total // 5)
+        th.join(timeout=max(1, deadline + 60 - time.monotonic()))
     assert not any(th.is_alive() for th in threads), "deliveries blocked"
+    assert d.proc.poll() is None, "lmtpd exited"
     assert not failures, failures
     assert done == set(range(total))
     # Every message is in the Maildir (a retried one possibly twice).
