@@ -1074,6 +1074,13 @@ rules_match_view(const struct ruleset *rs, struct rules_scratch *s,
 					s->candidate[i] = 0;
 				if (out->hits[i] >= (multiple ? limit : 1))
 					continue;
+				/* tflags nosubject (Check.pm's $nosubj): a body rule
+				 * skips the first element of the body array, the
+				 * Subject's first line (or the first of its pieces when
+				 * it was longer than a body line). */
+				if (e == 0 && type == RULE_BODY &&
+				    (r->tflags & TFLAG_NOSUBJECT) != 0)
+					continue;
 				out->hits[i] += rules_count_matches(rs, s, r, text, len,
 								    multiple,
 								    limit - out->hits[i]);

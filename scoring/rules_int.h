@@ -32,6 +32,7 @@ enum rule_tflag {
 	TFLAG_USERCONF = 1 << 4,
 	TFLAG_NOAUTOLEARN = 1 << 5,
 	TFLAG_AUTOLEARN_BODY = 1 << 6,
+	TFLAG_NOSUBJECT = 1 << 7,	/* body rule: skip the body's first line */
 };
 
 /* Why a defined rule does not run. */

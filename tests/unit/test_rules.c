@@ -665,6 +665,14 @@ static const char match_cf[] =
 	"tflags B_MAX multiple maxhits=2\n"
 	"body B_ONE /spam/\n"
 	"body B_HOSTILE /^(a+)+$/\n"
+	/* tflags nosubject skips the body's first line, the Subject */
+	"body B_NOSUBJ /\\S/\n"
+	"tflags B_NOSUBJ nosubject\n"
+	"body B_ANYTEXT /\\S/\n"
+	"body B_SUBJ_MULTI /\\bsubj\\b/\n"
+	"tflags B_SUBJ_MULTI multiple\n"
+	"body B_NOSUBJ_MULTI /\\bsubj\\b/\n"
+	"tflags B_NOSUBJ_MULTI multiple nosubject\n"
 	"body B_LONG_A /a{1000}/\n"
 	"rawbody RB_TAG /<b>bold/\n"
 	"full F_SUBJ /^Subject: /m\n"
@@ -695,7 +703,7 @@ static const struct match_case match_cases[] = {
 	  "Buy VIAGRA now spam spam spam\n\nhttp://example.com/path\n",
 	  "H_SUBJ=1 H_EXISTS=1 H_UNSET=1 H_RAW=1 H_DECODED=1 H_ADDR=1 H_NAME=1 H_ALL=1 "
 	  "H_TOCC=1 H_MSGID=1 H_ENVFROM=1 B_WORD=1 B_MULTI=3 B_MAX=2 B_ONE=1 F_SUBJ=1 "
-	  "U_PATH=1 M_NOZIP=1 M_UNSET=1" },
+	  "U_PATH=1 M_NOZIP=1 M_UNSET=1 B_NOSUBJ=1 B_ANYTEXT=1" },
 	{ "multipart", NULL,
 	  "From: x@example.org\n"
 	  "Subject: other\n"
@@ -716,14 +724,26 @@ static const struct match_case match_cases[] = {
 	  "\n"
 	  "UEsDBAoAAAAAAA==\n"
 	  "--BB--\n",
-	  "H_NEG=1 H_UNSET=1 F_SUBJ=1 RB_TAG=1 M_ZIP=1 M_UNSET=1 M_TYPES=2" },
+	  "H_NEG=1 H_UNSET=1 F_SUBJ=1 RB_TAG=1 M_ZIP=1 M_UNSET=1 M_TYPES=2 B_NOSUBJ=1 "
+	  "B_ANYTEXT=1" },
 	/* PCRE2's match limit ends the exponential search: no hit, no hang;
 	 * the rest of the line's rules still run. */
 	{ "hostile", NULL,
 	  "Subject: x\n\n"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\n"
 	  "spam\n",
-	  "H_NEG=1 H_UNSET=1 F_SUBJ=1 B_MULTI=1 B_MAX=1 B_ONE=1 M_NOZIP=1 M_UNSET=1" },
+	  "H_NEG=1 H_UNSET=1 F_SUBJ=1 B_MULTI=1 B_MAX=1 B_ONE=1 M_NOZIP=1 M_UNSET=1 "
+	  "B_NOSUBJ=1 B_ANYTEXT=1" },
+	/* A Subject and an empty body: the nosubject rules see nothing (so
+	 * SpamAssassin's EMPTY_MESSAGE, !__NONEMPTY_BODY, can hit). */
+	{ "subject_only", NULL,
+	  "Subject: subj only\n\n\n",
+	  "H_NEG=1 H_UNSET=1 F_SUBJ=1 M_NOZIP=1 M_UNSET=1 B_ANYTEXT=1 B_SUBJ_MULTI=1" },
+	/* The word in the Subject and twice in the body. */
+	{ "subject_and_body", NULL,
+	  "Subject: subj here\n\nsubj body\n\nsubj again\n",
+	  "H_NEG=1 H_UNSET=1 F_SUBJ=1 M_NOZIP=1 M_UNSET=1 B_ANYTEXT=1 B_NOSUBJ=1 "
+	  "B_SUBJ_MULTI=3 B_NOSUBJ_MULTI=2" },
 };
 
 static unsigned int
