@@ -873,6 +873,9 @@ void
 rules_hits_free(struct rules_hits *hits)
 {
 	free(hits->hits);
+	for (size_t i = 0; i < hits->log_count; i++)
+		free(hits->logs[i].msg);
+	free(hits->logs);
 	memset(hits, 0, sizeof(*hits));
 }
 
@@ -1099,9 +1102,9 @@ rules_match(const struct ruleset *rs, struct rules_scratch *s, struct msgview *m
 	const char *data;
 	size_t len;
 
+	memset(out, 0, sizeof(*out));
 	out->count = rs->count;
 	out->hits = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*out->hits));
-	out->time_limit_exceeded = false;
 	if (time_limit > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_sec += (time_t)time_limit;

@@ -70,10 +70,19 @@ void rules_scratch_free(struct rules_scratch **scratch);
 /* Hit counts of the non-meta rules for one message: hits[i] is the number
  * of times rule i hit (0 or 1 unless tflags multiple).  Metas are left to
  * score.c because they depend on each user's scores. */
+struct rules_log {
+	size_t rule;
+	char *msg;
+};
+
 struct rules_hits {
 	unsigned int *hits;
 	size_t count;
 	bool time_limit_exceeded;
+	/* What eval rules said about their hits (PerMsgStatus::test_log,
+	 * e.g. the freemail address), shown under the rule in the report. */
+	struct rules_log *logs;
+	size_t log_count;
 };
 
 /* Matches every rule against mv.  Bounded: PCRE2 match/heap limits per

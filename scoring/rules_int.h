@@ -33,6 +33,7 @@ enum rule_tflag {
 	TFLAG_NOAUTOLEARN = 1 << 5,
 	TFLAG_AUTOLEARN_BODY = 1 << 6,
 	TFLAG_NOSUBJECT = 1 << 7,	/* body rule: skip the body's first line */
+	TFLAG_NOLOG = 1 << 8,		/* test_log lines shown as *REDACTED* */
 };
 
 /* Why a defined rule does not run. */

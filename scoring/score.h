@@ -47,6 +47,10 @@ struct score_result {
 	 * dependencies); learned_points: the tflags learn rules (BAYES_*). */
 	double autolearn_points, head_points, body_points, learned_points;
 	double bayes_prob;	/* -1 when Bayes did not answer */
+	/* test_log lines of the evals (copies; only those of rules in hits
+	 * are shown), for X-Spam-Report. */
+	struct rules_log *logs;
+	size_t log_count;
 };
 
 /* Totals hits for one recipient (prefs may be NULL: site settings). */
@@ -76,10 +80,19 @@ void score_tests(const struct ruleset *rs, const struct score_result *r,
 /* The X-Spam-* header block (each line ending in "\n"):
  * X-Spam-Checker-Version, X-Spam-Flag (spam only), X-Spam-Level,
  * X-Spam-Status (folded as SpamAssassin folds it), X-Spam-Score, and
- * X-Spam-Report when report is true. */
+ * when report is true X-Spam-Report, SpamAssassin's _REPORT_ (the header
+ * report_safe 0 adds), on every message:
+ *   X-Spam-Report: 
+ *   	*  1.5 RULE_NAME BODY: Description, wrapped at 75 columns
+ *   	*      continued
+ *   	*      [test_log line]
+ * one line per hit, in name order (empty when nothing hit). */
 void spamhdr_render(const struct ruleset *rs, const struct score_result *r,
 		    const char *hostname, bool report, struct buf *out);
-/* SpamAssassin-style report lines (" pts rule name description"). */
+/* The end of SpamAssassin's report template (10_default_prefs.cf) as
+ * get_report renders it: "Content analysis details:   (5.7 points, 5.0
+ * required)", a blank line, the " pts rule name  description" table head
+ * and _SUMMARY_, one line per hit, then a blank line. */
 void score_report(const struct ruleset *rs, const struct score_result *r,
 		  struct buf *out);
 

@@ -60,6 +60,13 @@ def spam_fields(data):
     return out
 
 
+def raw_field(data, name):
+    """The field as written, folds included."""
+    m = re.search(rb"^" + name.encode() + rb":.*\n(?:[ \t].*\n)*",
+                  data.split(b"\n\n", 1)[0] + b"\n", re.M)
+    return m.group(0) if m else None
+
+
 def status(data):
     [v] = [v for n, v in spam_fields(data) if n == "X-Spam-Status"]
     # The tests list is folded after a comma.
@@ -145,7 +152,18 @@ def test_per_recipient_scores_and_headers(scoring_lmtpd):
     fields = dict(spam_fields(got["dave@example.com"]))
     assert "X-Spam-Flag" not in fields
     assert fields["X-Spam-Level"] == "****" and fields["X-Spam-Score"] == "4"
-    assert re.search(r"4\.0 LOCAL_BUY_NOW +Says buy now", fields["X-Spam-Report"])
+    # SpamAssassin's _REPORT_, as report_safe 0 writes it: each hit on a
+    # folded line, its points (the user's), name, area and description.
+    assert raw_field(got["dave@example.com"], "X-Spam-Report") == (
+        b"X-Spam-Report: \n\t*  4.0 LOCAL_BUY_NOW BODY: Says buy now\n")
+    assert raw_field(got["frank@example.com"], "X-Spam-Report") == (
+        b"X-Spam-Report: \n\t*  0.5 LOCAL_BUY_NOW BODY: Says buy now\n")
+    # (60_welcomelist.cf scores USER_IN_WELCOMELIST -0.01 and the
+    # deprecated USER_IN_WHITELIST, a meta on it, -100)
+    assert raw_field(got["alice@example.com"], "X-Spam-Report") == (
+        b"X-Spam-Report: \n\t*  4.0 LOCAL_BUY_NOW BODY: Says buy now\n"
+        b"\t* -0.0 USER_IN_WELCOMELIST User is listed in 'welcomelist_from'\n"
+        b"\t* -100 USER_IN_WHITELIST DEPRECATED: See USER_IN_WELCOMELIST\n")
 
     flag, score, required, tests = status(got["erin@example.com"])
     assert (flag, score, required) == ("Yes", 4.0, 3.0)
