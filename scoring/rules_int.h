@@ -39,7 +39,12 @@ enum rule_tflag {
 /* Why a defined rule does not run. */
 enum rule_skip {
 	RULE_RUNS,
-	RULE_SKIP_SCORE_ZERO,	/* SpamAssassin: a rule scored 0 is not run */
+	/* Scored 0 by the site: compiled, but matched only on the messages of
+	 * recipients whose prefs score it (rules_match_site_zero), as spamd
+	 * runs a header, body, rawbody, full, uri or meta rule for a user
+	 * whose user_prefs give it a score. */
+	RULE_SITE_ZERO,
+	RULE_SKIP_SCORE_ZERO,	/* scored 0, and prefs cannot enable it */
 	RULE_SKIP_NET,		/* tflags net: network tests are off */
 	RULE_SKIP_EVAL,		/* eval function lmtpd does not implement */
 	RULE_SKIP_BROKEN,	/* pattern did not compile */

@@ -36,6 +36,10 @@ struct score_prefs {
 	size_t override_count;
 	struct addrlist lists[ADDRLIST_KIND_COUNT];
 	bool have_lists;
+	/* rules the site scored 0 that these prefs score: matched for
+	 * this user only (rules_match_site_zero) */
+	size_t *site_zero;
+	size_t site_zero_count;
 };
 
 static void
@@ -143,6 +147,17 @@ score_prefs_score_line(struct score_prefs *p, const struct ruleset *rs, char *va
 	for (int k = 0; k < 4; k++)
 		p->overrides[p->override_count].score[k] = v[n == 1 ? 0 : k];
 	p->override_count++;
+	if (rules_site_zero(rs, rule)) {
+		bool have = false;
+
+		for (size_t k = 0; k < p->site_zero_count; k++)
+			have |= p->site_zero[k] == rule;
+		if (!have) {
+			p->site_zero = xreallocarray(p->site_zero, p->site_zero_count + 1,
+						     sizeof(*p->site_zero));
+			p->site_zero[p->site_zero_count++] = rule;
+		}
+	}
 }
 
 struct score_prefs *
@@ -221,11 +236,19 @@ score_prefs_free(struct score_prefs **pp)
 	if (p == NULL)
 		return;
 	free(p->overrides);
+	free(p->site_zero);
 	if (p->have_lists)
 		for (int k = 0; k < ADDRLIST_KIND_COUNT; k++)
 			addrlist_free(&p->lists[k]);
 	free(p);
 	*pp = NULL;
+}
+
+const size_t *
+score_prefs_site_zero(const struct score_prefs *prefs, size_t *count_r)
+{
+	*count_r = prefs != NULL ? prefs->site_zero_count : 0;
+	return prefs != NULL ? prefs->site_zero : NULL;
 }
 
 static double

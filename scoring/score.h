@@ -6,7 +6,10 @@
  * Per-user preferences come from a SpamAssassin user_prefs file: the lines
  * required_score, score, and the welcomelist/blocklist family (_from,
  * _from_rcvd, _to, more_spam_to, all_spam_to and their un- forms).  Rule
- * definitions are not accepted from users. */
+ * definitions are not accepted from users.  A score line may enable a
+ * header, body, rawbody, full, uri or meta rule the site scored 0, as
+ * under spamd: the caller matches those rules for that user first
+ * (score_prefs_site_zero, rules_match_site_zero). */
 #ifndef LMTPD_SCORE_H
 #define LMTPD_SCORE_H
 
@@ -25,6 +28,9 @@ struct score_prefs;
 struct score_prefs *score_prefs_load(const struct ruleset *rs, const char *path,
 				     void (*warn)(const char *msg));
 void score_prefs_free(struct score_prefs **prefs);
+/* The rules the site scored 0 that prefs give a score (NULL prefs: none);
+ * rules_match_site_zero must see them before the total is computed. */
+const size_t *score_prefs_site_zero(const struct score_prefs *prefs, size_t *count_r);
 
 struct score_hit {
 	size_t rule;

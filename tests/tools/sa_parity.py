@@ -49,7 +49,7 @@ def free_port():
 class Spamd:
     """A private spamd on loopback: Debian's spamassassin with the given
     rule files, network tests, Bayes and the auto-welcomelist off."""
-    def __init__(self, rules, children=2, subtests=True, extra=''):
+    def __init__(self, rules, children=2, subtests=True, extra='', args=()):
         self.dir = tempfile.mkdtemp(prefix='sa_parity.')
         os.chmod(self.dir, 0o755)
         self.port = free_port()
@@ -77,7 +77,7 @@ class Spamd:
                         '-A', '127.0.0.1', '--max-children', str(children),
                         '--min-children', str(children), '--min-spare', '1',
                         '--max-spare', str(children), '-r', self.pidfile,
-                        '-s', os.path.join(self.dir, 'spamd.log')],
+                        '-s', os.path.join(self.dir, 'spamd.log')] + list(args),
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -89,8 +89,8 @@ class Spamd:
         self.stop()
         raise RuntimeError('spamd did not start')
 
-    def check(self, data, want_score=False):
-        out = self.process(data)
+    def check(self, data, want_score=False, user=None):
+        out = self.process(data, user)
         head = out.split(b'\n\n', 1)[0].decode('latin-1')
         head = re.sub(r'\n[ \t]+', ' ', head)
         hits = set()
@@ -99,9 +99,10 @@ class Spamd:
             return float(m.group(1)) if m else None, self._tests(head)
         return self._tests(head)
 
-    def process(self, data):
-        """The message as spamd returns it."""
-        return subprocess.run(['spamc', '-p', str(self.port), '-t', '120'], input=data,
+    def process(self, data, user=None):
+        """The message as spamd returns it (for user: spamc -u)."""
+        return subprocess.run(['spamc', '-p', str(self.port), '-t', '120'] +
+                              (['-u', user] if user else []), input=data,
                               stdout=subprocess.PIPE, check=True).stdout
 
     @staticmethod

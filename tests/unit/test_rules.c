@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,7 +187,8 @@ START_TEST(test_scores_and_skips)
 	ck_assert(rule(rs, "DEFAULTED")->score[0] == 1.0);
 	ck_assert(rule(rs, "T_TESTING")->score[0] == 0.01);
 	ck_assert(rule(rs, "NICE_RULE")->score[0] == -1.0);
-	ck_assert_int_eq(rule(rs, "ZERO")->skip, RULE_SKIP_SCORE_ZERO);
+	/* compiled, run only for users whose prefs score it */
+	ck_assert_int_eq(rule(rs, "ZERO")->skip, RULE_SITE_ZERO);
 	ck_assert_int_eq(rule(rs, "NETRULE")->skip, RULE_SKIP_NET);
 	/* Check.pm skips only eval rules for tflags net: metas run. */
 	ck_assert_int_eq(rule(rs, "NETMETA")->skip, RULE_RUNS);
@@ -694,6 +696,173 @@ START_TEST(test_report_empty_and_bayes)
 }
 END_TEST
 
+/* A user's "score RULE n" for a rule the site scored 0, as spamd takes
+ * it (checked with spamd 4.0.1, user_prefs through --virtual-config-dir):
+ * header, body, rawbody, full, uri and meta rules then run for that user,
+ * eval and mimeheader rules do not; a meta still needs its dependencies to
+ * run, so scoring a meta over rules the site scored 0 is not enough.  The
+ * rules stay out of rules_match: only rules_match_site_zero, for prefs
+ * that score them, matches them. */
+static const char site_zero_cf[] =
+	"util_rb_tld com\n"
+	"freemail_domains gmail.com\n"
+	"body Z_BODY /zeroword/\n"
+	"score Z_BODY 0\n"
+	"header Z_HDR Subject =~ /zeroword/\n"
+	"score Z_HDR 0\n"
+	"header Z_EXISTS exists:X-Zero\n"
+	"score Z_EXISTS 0\n"
+	"uri Z_URI /zero\\.example\\.com/\n"
+	"score Z_URI 0\n"
+	"rawbody Z_RAW /zeroword/\n"
+	"score Z_RAW 0\n"
+	"full Z_FULL /zeroword/\n"
+	"score Z_FULL 0\n"
+	"body Z_MULTI /zeroword/\n"
+	"tflags Z_MULTI multiple\n"
+	"score Z_MULTI 0\n"
+	"body __Z_SUB /zeroword/\n"
+	"meta Z_META_SUB __Z_SUB\n"
+	"score Z_META_SUB 0\n"
+	"meta Z_META_DEPS Z_BODY && Z_HDR\n"
+	"score Z_META_DEPS 0\n"
+	"mimeheader Z_MIME Content-Type =~ /text/\n"
+	"score Z_MIME 0\n"
+	"header Z_EVAL eval:check_freemail_from()\n"
+	"score Z_EVAL 0\n"
+	"body ALWAYS /zeroword/\n"
+	"score ALWAYS 0.5\n";
+
+static const char site_zero_msg[] =
+	"From: someone@gmail.com\n"
+	"Subject: zeroword here\n"
+	"X-Zero: 1\n"
+	"Content-Type: text/plain\n"
+	"\n"
+	"zeroword and zeroword again http://zero.example.com/x\n";
+
+/* One recipient: their prefs (NULL: none) loaded, the site-zero rules
+ * they score matched, the total's tests and score. */
+static void
+site_zero_tests(struct ruleset *rs, const char *prefs_text, struct rules_hits *hits,
+		struct msgview *mv, struct buf *tests, double *score_r)
+{
+	struct score_prefs *prefs = NULL;
+	struct score_result r;
+	char path[512];
+	const size_t *zero;
+	size_t n;
+
+	if (prefs_text != NULL) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/user_prefs", tmpdir);
+		f = fopen(path, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs(prefs_text, f);
+		ck_assert_int_eq(fclose(f), 0);
+		prefs = score_prefs_load(rs, path, NULL);
+		ck_assert_ptr_nonnull(prefs);
+	}
+	zero = score_prefs_site_zero(prefs, &n);
+	if (n > 0) {
+		struct rules_scratch *scratch = rules_scratch_new(rs);
+
+		rules_match_site_zero(rs, scratch, mv, zero, n, hits);
+		rules_scratch_free(&scratch);
+	}
+	score_compute(rs, hits, mv, prefs, &r);
+	buf_reset(tests);
+	score_tests(rs, &r, tests);
+	*score_r = r.score;
+	score_result_free(&r);
+	score_prefs_free(&prefs);
+}
+
+START_TEST(test_user_scores_site_zero_rule)
+{
+	static const char *const enabled[] = { "Z_BODY", "Z_HDR", "Z_EXISTS", "Z_URI",
+					       "Z_RAW", "Z_FULL", "Z_MULTI", "Z_META_SUB",
+					       "Z_META_DEPS" };
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct rules_scratch *scratch;
+	struct msgview *mv;
+	struct rules_hits hits;
+	struct buf tests;
+	double score;
+
+	write_cf("50_zero.cf", site_zero_cf);
+	rs = load(&res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 0);
+	rules_load_result_free(&res);
+	for (size_t i = 0; i < N_ELEMENTS(enabled); i++)
+		ck_assert_msg(rules_site_zero(rs, (size_t)rules_find(rs, enabled[i])),
+			      "%s", enabled[i]);
+	ck_assert(!rules_site_zero(rs, (size_t)rules_find(rs, "Z_MIME")));
+	ck_assert(!rules_site_zero(rs, (size_t)rules_find(rs, "Z_EVAL")));
+	ck_assert(!rules_site_zero(rs, (size_t)rules_find(rs, "ALWAYS")));
+
+	scratch = rules_scratch_new(rs);
+	mv = msgview_new(rules_settings(rs), site_zero_msg, strlen(site_zero_msg), NULL);
+	rules_match(rs, scratch, mv, 0, &hits);
+	rules_scratch_free(&scratch);
+	/* The site-wide pass does not touch them (__Z_SUB, a sub-rule, runs;
+	 * Z_MIME and Z_EVAL are not run at all). */
+	for (size_t i = 0; i < N_ELEMENTS(enabled); i++)
+		ck_assert_uint_eq(hits.hits[rules_find(rs, enabled[i])], 0);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "Z_MIME")], 0);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "Z_EVAL")], 0);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "__Z_SUB")], 1);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "ALWAYS")], 1);
+	buf_init(&tests, 0);
+
+	/* No prefs, or prefs that do not score them: the site's result. */
+	site_zero_tests(rs, NULL, &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "ALWAYS");
+	site_zero_tests(rs, "required_score 4\n", &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "ALWAYS");
+	ck_assert_ptr_null(hits.site_zero_done);
+
+	/* A meta over rules the site scored 0 and this user does not score:
+	 * they do not run, the meta does not hit (spamd: the same). */
+	site_zero_tests(rs, "score Z_META_DEPS 2.0\n", &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "ALWAYS");
+
+	/* Every kind spamd enables; eval and mimeheader rules stay off. */
+	site_zero_tests(rs,
+			"score Z_BODY 1.1\nscore Z_HDR 1.2\nscore Z_EXISTS 0.3\n"
+			"score Z_URI 1.3\nscore Z_RAW 1.4\nscore Z_FULL 1.5\n"
+			"score Z_MULTI 0.1\nscore Z_META_SUB 1.8\n"
+			"score Z_META_DEPS 2 2 2 2\n"
+			"score Z_MIME 1.6\nscore Z_EVAL 1.7\n",
+			&hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "ALWAYS,Z_BODY,Z_EXISTS,Z_FULL,Z_HDR,Z_META_DEPS,"
+			 "Z_META_SUB,Z_MULTI,Z_MULTI,Z_MULTI,Z_RAW,Z_URI");
+	ck_assert(fabs(score - (0.5 + 1.1 + 0.3 + 1.5 + 1.2 + 2 + 1.8 + 0.3 + 1.4 + 1.3))
+		  < 1e-9);
+	/* Matched once per message: the next recipient reuses the counts. */
+	ck_assert_ptr_nonnull(hits.site_zero_done);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "Z_MULTI")], 3);
+
+	/* Another recipient without those scores still gets the site's
+	 * result, though the rules were matched for the first. */
+	site_zero_tests(rs, NULL, &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "ALWAYS");
+	ck_assert(score == 0.5);
+	/* Scoring it 0 again turns it off. */
+	site_zero_tests(rs, "score Z_BODY 1\nscore Z_BODY 0\n", &hits, mv, &tests,
+			&score);
+	ck_assert_str_eq(tests.data, "ALWAYS");
+
+	buf_free(&tests);
+	rules_hits_free(&hits);
+	msgview_free(&mv);
+	rules_free(&rs);
+}
+END_TEST
+
 struct lit_case {
 	const char *pattern;
 	bool extended;
@@ -1062,6 +1231,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_headers_rendering);
 	tcase_add_test(tc, test_report_format);
 	tcase_add_test(tc, test_report_empty_and_bayes);
+	tcase_add_test(tc, test_user_scores_site_zero_rule);
 	tcase_add_test(tc, test_prefilter_literals);
 	tcase_add_test(tc, test_prefilter_sound);
 	tcase_add_test(tc, test_regex_delimiters);
