@@ -11,6 +11,8 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -438,7 +440,43 @@ eval_ctx_free(struct eval_ctx *ctx)
 	eval_relay_state_free(&ctx->relay);
 	eval_body_state_free(&ctx->body);
 	eval_fromname_state_free(&ctx->fromname);
+	for (size_t i = 0; i < ctx->log_count; i++)
+		free(ctx->logs[i].msg);
+	free(ctx->logs);
 	memset(ctx, 0, sizeof(*ctx));
+}
+
+void
+eval_test_log(struct eval_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	msg = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(msg, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	ctx->logs = xreallocarray(ctx->logs, ctx->log_count + 1, sizeof(*ctx->logs));
+	ctx->logs[ctx->log_count++] = (struct rules_log){ ctx->log_rule, msg };
+}
+
+void
+eval_take_logs(struct eval_ctx *ctx, struct rules_log **logs, size_t *count)
+{
+	if (ctx->log_count == 0)
+		return;
+	*logs = xreallocarray(*logs, *count + ctx->log_count, sizeof(**logs));
+	memcpy(*logs + *count, ctx->logs, ctx->log_count * sizeof(**logs));
+	*count += ctx->log_count;
+	free(ctx->logs);
+	ctx->logs = NULL;
+	ctx->log_count = 0;
 }
 
 unsigned int
@@ -458,7 +496,9 @@ rules_match_evals(const struct ruleset *rs, struct msgview *mv, struct rules_hit
 
 		if (eval_is_per_user(r->eval->name))
 			continue;
+		ctx.log_rule = rs->eval_rules[k];
 		out->hits[rs->eval_rules[k]] = eval_run(&ctx, r->eval);
 	}
+	eval_take_logs(&ctx, &out->logs, &out->log_count);
 	eval_ctx_free(&ctx);
 }

@@ -33,6 +33,11 @@ struct eval_ctx {
 	 * off or not trained enough: bayes_active false). */
 	bool bayes_active;
 	double bayes_prob;
+	/* test_log lines of the rule being run (log_rule), owned by the
+	 * context until the caller takes them (eval_take_logs). */
+	size_t log_rule;
+	struct rules_log *logs;
+	size_t log_count;
 };
 
 /* One function of a family: what `eval:name(...)` calls. */
@@ -68,6 +73,11 @@ void eval_body_state_free(struct eval_body_state **state);
 void eval_fromname_state_free(struct eval_fromname_state **state);
 /* PerMsgStatus::all_to_addrs, cached on ctx (eval.c). */
 const struct strlist *eval_all_to_addrs(struct eval_ctx *ctx);
+
+/* PerMsgStatus::test_log: a line about the current rule's hit. */
+void eval_test_log(struct eval_ctx *ctx, const char *fmt, ...) ATTR_PRINTF(2, 3);
+/* Moves the context's test_log lines to the end of *logs. */
+void eval_take_logs(struct eval_ctx *ctx, struct rules_log **logs, size_t *count);
 
 void eval_ctx_init(struct eval_ctx *ctx, const struct ruleset *rs,
 		   struct msgview *mv, const struct addrlist *lists);

@@ -57,6 +57,7 @@ struct eval_freemail_conf {
 	long max_body_freemails;
 	long skip_when_over_max;
 	long skip_bulk_envfrom;
+	long add_describe_email;	/* test_log the address (default 1) */
 };
 
 struct eval_freemail_state {
@@ -94,6 +95,7 @@ eval_freemail_conf(struct sa_settings *set)
 		c->max_body_freemails = 3;
 		c->skip_when_over_max = 1;
 		c->skip_bulk_envfrom = 1;
+		c->add_describe_email = 1;
 		set->freemail = c;
 	}
 	return set->freemail;
@@ -224,6 +226,8 @@ eval_freemail_apply(struct sa_settings *set, const char *key, const char *value,
 		  offsetof(struct eval_freemail_conf, skip_when_over_max) },
 		{ "freemail_skip_bulk_envfrom",
 		  offsetof(struct eval_freemail_conf, skip_bulk_envfrom) },
+		{ "freemail_add_describe_email",
+		  offsetof(struct eval_freemail_conf, add_describe_email) },
 	};
 	struct eval_freemail_conf *c;
 	bool domains = strcmp(key, "freemail_domains") == 0;
@@ -232,9 +236,9 @@ eval_freemail_apply(struct sa_settings *set, const char *key, const char *value,
 	const char *p = value;
 
 	static const char *const accepted[] = {
-		/* test_log details, and imports from welcomelist_auth lists,
-		 * which lmtpd does not have (empty lists import nothing) */
-		"freemail_add_describe_email", "freemail_import_welcomelist_auth",
+		/* imports from welcomelist_auth lists, which lmtpd does not
+		 * have (empty lists import nothing) */
+		"freemail_import_welcomelist_auth",
 		"freemail_import_whitelist_auth", "freemail_import_def_welcomelist_auth",
 		"freemail_import_def_whitelist_auth",
 	};
@@ -702,6 +706,25 @@ fm_from_addrs(struct eval_ctx *ctx)
 	return &st->from;
 }
 
+/* FreeMail.pm's _test_log: the address(es) behind a hit, "@" written
+ * "(at)", under the rule's line in the report. */
+static void
+fm_test_log(struct eval_ctx *ctx, const struct eval_freemail_conf *c, const char *what)
+{
+	struct buf b;
+
+	if (!c->add_describe_email)
+		return;
+	buf_init(&b, 0);
+	for (const char *p = what; *p != '\0'; p++)
+		if (*p == '@')
+			buf_put_str(&b, "(at)");
+		else
+			buf_put(&b, p, 1);
+	eval_test_log(ctx, "%s", b.data != NULL ? b.data : "");
+	buf_free(&b);
+}
+
 /* ---- the eval functions ---- */
 
 /* check_freemail_header(header[, regex]): some address of the header is
@@ -733,6 +756,7 @@ eval_check_freemail_header(struct eval_ctx *ctx, const struct eval_call *call)
 			continue;
 		if (re != NULL && !fm_arg_matches(re, emails.v[i].p))
 			continue;
+		fm_test_log(ctx, c, emails.v[i].p);
 		hit = 1;
 	}
 	strlist_free(&emails);
@@ -761,6 +785,7 @@ eval_check_freemail_from(struct eval_ctx *ctx, const struct eval_call *call)
 			continue;
 		if (re != NULL && !fm_arg_matches(re, from->v[i].p))
 			continue;
+		fm_test_log(ctx, c, from->v[i].p);
 		hit = 1;
 	}
 	if (owned)
@@ -784,11 +809,24 @@ eval_check_freemail_body(struct eval_ctx *ctx, const struct eval_call *call)
 	st = ctx->freemail;
 	if (call->arg_count >= 1 && (re = fm_arg_regex(call->args[0], &owned)) == NULL)
 		return 0;
-	if (re == NULL)
-		return st->body.n > 0 ? 1 : 0;
+	if (re == NULL) {
+		struct buf all;
+
+		if (st->body.n == 0)
+			return 0;
+		/* join(', ', keys ...) */
+		buf_init(&all, 0);
+		for (size_t i = 0; i < st->body.n; i++)
+			buf_putf(&all, "%s%s", i > 0 ? ", " : "", st->body.v[i].p);
+		fm_test_log(ctx, c, all.data);
+		buf_free(&all);
+		return 1;
+	}
 	for (size_t i = 0; i < st->body.n && hit == 0; i++)
-		if (fm_arg_matches(re, st->body.v[i].p))
+		if (fm_arg_matches(re, st->body.v[i].p)) {
+			fm_test_log(ctx, c, st->body.v[i].p);
 			hit = 1;
+		}
 	if (owned)
 		pcre2_code_free(re);
 	return hit;
@@ -845,6 +883,17 @@ eval_check_freemail_replyto(struct eval_ctx *ctx, const struct eval_call *call)
 		if (fm_list_has(&replyto, from.v[i].p))
 			from_not_in_replyto = false;
 	if (from_is_fm && replyto_is_fm && from_not_in_replyto) {
+		struct buf both;
+
+		/* join(",", @from_addrs) . " -> " . join(",", @replyto_addrs) */
+		buf_init(&both, 0);
+		for (size_t i = 0; i < from.n; i++)
+			buf_putf(&both, "%s%s", i > 0 ? "," : "", from.v[i].p);
+		buf_put_str(&both, " -> ");
+		for (size_t i = 0; i < replyto.n; i++)
+			buf_putf(&both, "%s%s", i > 0 ? "," : "", replyto.v[i].p);
+		fm_test_log(ctx, c, both.data);
+		buf_free(&both);
 		hit = 1;
 		goto out;
 	}
@@ -861,8 +910,16 @@ eval_check_freemail_replyto(struct eval_ctx *ctx, const struct eval_call *call)
 	reply_addrs = strcmp(what, "replyto") == 0 || replyto_is_fm ? &replyto : &from;
 	for (size_t b = 0; b < ctx->freemail->body.n && hit == 0; b++)
 		for (size_t r = 0; r < reply_addrs->n && hit == 0; r++)
-			if (strcmp(ctx->freemail->body.v[b].p, reply_addrs->v[r].p) != 0)
+			if (strcmp(ctx->freemail->body.v[b].p, reply_addrs->v[r].p) != 0) {
+				struct buf both;
+
+				buf_init(&both, 0);
+				buf_putf(&both, "%s, %s", reply_addrs->v[r].p,
+					 ctx->freemail->body.v[b].p);
+				fm_test_log(ctx, c, both.data);
+				buf_free(&both);
 				hit = 1;
+			}
 out:
 	strlist_free(&from);
 	strlist_free(&replyto);

@@ -227,11 +227,6 @@ score_stdin(const struct scoring *sc, const struct options *o)
 	scoring_score_message(sc, msg, len, NULL, prefs, &r);
 	buf_init(&out, 0);
 	if (o->report) {
-		char score[64];
-
-		score_format(&r, score, sizeof(score));
-		printf("Content analysis details:   (%s points, %2.1f required)\n\n",
-		       score, r.required);
 		score_report(scoring_rules(sc), &r, &out);
 		fwrite(out.data != NULL ? out.data : "", 1, out.len, stdout);
 	} else {

@@ -230,8 +230,8 @@ rules_split_regex(const char *written, char **pattern_r, uint32_t *options_r,
 	return 0;
 }
 
-pcre2_code *
-rules_compile_regex(const char *written, char *why, size_t why_size)
+static pcre2_code *
+rules_compile_regex_jit(const char *written, bool jit, char *why, size_t why_size)
 {
 	char *pattern;
 	uint32_t options;
@@ -252,13 +252,20 @@ rules_compile_regex(const char *written, char *why, size_t why_size)
 		return NULL;
 	}
 	/* JIT is an optimisation: without it the interpreter runs. */
-	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	if (jit)
+		(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
 	free(pattern);
 	return re;
 }
 
-pcre2_code_32 *
-rules_compile_regex32(const char *written, char *why, size_t why_size)
+pcre2_code *
+rules_compile_regex(const char *written, char *why, size_t why_size)
+{
+	return rules_compile_regex_jit(written, true, why, why_size);
+}
+
+static pcre2_code_32 *
+rules_compile_regex32_jit(const char *written, bool jit, char *why, size_t why_size)
 {
 	char *pattern;
 	uint32_t options, *wide;
@@ -283,8 +290,15 @@ rules_compile_regex32(const char *written, char *why, size_t why_size)
 		snprintf(why, why_size, "%s at offset %zu", (char *)msg, (size_t)erroff);
 		return NULL;
 	}
-	(void)pcre2_jit_compile_32(re, PCRE2_JIT_COMPLETE);
+	if (jit)
+		(void)pcre2_jit_compile_32(re, PCRE2_JIT_COMPLETE);
 	return re;
+}
+
+pcre2_code_32 *
+rules_compile_regex32(const char *written, char *why, size_t why_size)
+{
+	return rules_compile_regex32_jit(written, true, why, why_size);
 }
 
 /* ---- loading and compiling ---------------------------------------------- */
@@ -491,8 +505,8 @@ rules_order_metas(struct rules_build *b)
 	size_t *metas = NULL;
 
 	for (size_t i = 0; i < rs->count; i++)
-		if (rs->rules[i].type == RULE_META && rs->rules[i].skip == RULE_RUNS &&
-		    rs->rules[i].meta != NULL)
+		if (rs->rules[i].type == RULE_META && rs->rules[i].meta != NULL &&
+		    (rs->rules[i].skip == RULE_RUNS || rs->rules[i].skip == RULE_SITE_ZERO))
 			rules_add_index(&metas, &pending, i);
 	do {
 		placed = 0;
@@ -508,7 +522,8 @@ rules_order_metas(struct rules_build *b)
 				const struct rule *dep = &rs->rules[deps[d]];
 
 				if (dep->type == RULE_META && dep->meta != NULL &&
-				    dep->skip == RULE_RUNS && !state[deps[d]])
+				    (dep->skip == RULE_RUNS || dep->skip == RULE_SITE_ZERO) &&
+				    !state[deps[d]])
 					ready = false;
 			}
 			if (ready) {
@@ -540,6 +555,7 @@ rules_compile_all(struct rules_build *b)
 	for (size_t i = 0; i < rs->count; i++) {
 		struct rule *r = &rs->rules[i];
 		char why[512];
+		bool site_zero;
 
 		if (!r->defined)
 			continue;
@@ -553,7 +569,28 @@ rules_compile_all(struct rules_build *b)
 				       rules_type_name(r->type), r->name);
 			continue;
 		}
-		if (!rules_any_score(r, rs->use_bayes)) {
+		/* A rule the site scored 0 runs only for users whose prefs
+		 * score it.  spamd lets prefs do that for header, body,
+		 * rawbody, full, uri and meta rules: Check.pm compiles them all
+		 * and tests $scoresptr->{RULE} (the user's scores) as each
+		 * runs.  Eval rules, mimeheader rules (MIMEHeader.pm registers
+		 * evals) among them, are left out of the code spamd compiles
+		 * with the site scores before it forks, so there they stay off
+		 * (only a one-shot "spamassassin -p" enables those).
+		 *
+		 * Cost: such a rule is compiled here, in the master, but not
+		 * JIT-compiled (JIT is most of the compile time: about 100 of
+		 * these rules with SpamAssassin's files cost a few
+		 * milliseconds at load without it), so a bad pattern is still
+		 * reported at load, never at delivery.  It stays out of the
+		 * prefilters, the header groups and every per-message pass: a
+		 * message pays for it only when a recipient's prefs score it,
+		 * then PCRE2's interpreter matches that one rule, once for all
+		 * such recipients (rules_match_site_zero).  Compiling on first
+		 * use instead would save those milliseconds but move pattern
+		 * errors to delivery time and the compile into every worker. */
+		site_zero = !rules_any_score(r, rs->use_bayes);
+		if (site_zero && (r->eval != NULL || r->type == RULE_MIMEHEADER)) {
 			r->skip = RULE_SKIP_SCORE_ZERO;
 			continue;
 		}
@@ -574,7 +611,13 @@ rules_compile_all(struct rules_build *b)
 				r->skip = RULE_SKIP_BROKEN;
 				rules_diag_add(b, r->file, r->line, true, "meta %s: %s: %s",
 					       r->name, why, r->meta_src);
+			} else if (site_zero) {
+				r->skip = RULE_SITE_ZERO;
 			}
+			continue;
+		}
+		if (site_zero && r->exists) {
+			r->skip = RULE_SITE_ZERO;
 			continue;
 		}
 		if (r->exists) {
@@ -596,13 +639,21 @@ rules_compile_all(struct rules_build *b)
 				       rules_type_name(r->type), r->name);
 			continue;
 		}
-		r->re = rules_compile_regex(r->pattern, why, sizeof(why));
+		/* (site-zero rules: no JIT, see above) */
+		r->re = rules_compile_regex_jit(r->pattern, !site_zero, why, sizeof(why));
 		if (r->re == NULL && strstr(why, "too large") != NULL)
-			r->re32 = rules_compile_regex32(r->pattern, why, sizeof(why));
+			r->re32 = rules_compile_regex32_jit(r->pattern, !site_zero, why,
+							    sizeof(why));
 		if (r->re == NULL && r->re32 == NULL) {
 			r->skip = RULE_SKIP_BROKEN;
 			rules_diag_add(b, r->file, r->line, true, "%s %s: invalid regexp: %s",
 				       rules_type_name(r->type), r->name, why);
+			continue;
+		}
+		if (site_zero) {
+			/* no header slot: rules_match_site_zero reads the
+			 * header itself */
+			r->skip = RULE_SITE_ZERO;
 			continue;
 		}
 		if (r->type == RULE_HEADER || r->type == RULE_MIMEHEADER) {
@@ -638,7 +689,7 @@ rules_compile_all(struct rules_build *b)
 			continue;
 		if (r->skip == RULE_RUNS)
 			b->result->rules_loaded++;
-		else if (r->skip != RULE_SKIP_SCORE_ZERO)
+		else if (r->skip != RULE_SKIP_SCORE_ZERO && r->skip != RULE_SITE_ZERO)
 			b->result->rules_skipped++;
 	}
 }
@@ -787,6 +838,7 @@ rules_skip_reason(const struct ruleset *rs, size_t index)
 {
 	switch (rs->rules[index].skip) {
 	case RULE_RUNS: return "";
+	case RULE_SITE_ZERO: return "score 0";
 	case RULE_SKIP_SCORE_ZERO: return "score 0";
 	case RULE_SKIP_NET: return "network test";
 	case RULE_SKIP_EVAL: return "eval not implemented";
@@ -873,6 +925,10 @@ void
 rules_hits_free(struct rules_hits *hits)
 {
 	free(hits->hits);
+	for (size_t i = 0; i < hits->log_count; i++)
+		free(hits->logs[i].msg);
+	free(hits->logs);
+	free(hits->site_zero_done);
 	memset(hits, 0, sizeof(*hits));
 }
 
@@ -925,6 +981,31 @@ rules_limit(const struct rule *r)
 	return r->maxhits != 0 ? r->maxhits : RULES_HITS_MAX;
 }
 
+/* Hits of header rule r on its request's value, in s->hval (found: the
+ * header exists). */
+static unsigned int
+rules_header_hits(const struct ruleset *rs, struct rules_scratch *s, const struct rule *r,
+		  bool found)
+{
+	const char *subject = s->hval.data != NULL ? s->hval.data : "";
+	size_t len = s->hval.len;
+	unsigned int n;
+
+	if (r->exists)
+		return found ? 1 : 0;
+	/* Check.pm: an absent header is undef unless [if-unset: ...] gives a
+	 * value; Perl matches undef as "". */
+	if (!found) {
+		subject = r->if_unset != NULL ? r->if_unset : "";
+		len = strlen(subject);
+	}
+	n = rules_count_matches(rs, s, r, subject, len, (r->tflags & TFLAG_MULTIPLE) != 0,
+				rules_limit(r));
+	if (r->neg)
+		n = n == 0 ? 1 : 0;
+	return n;
+}
+
 static void
 rules_match_headers(const struct ruleset *rs, struct rules_scratch *s,
 		    struct msgview *mv, struct rules_hits *out)
@@ -935,30 +1016,9 @@ rules_match_headers(const struct ruleset *rs, struct rules_scratch *s,
 
 		buf_reset(&s->hval);
 		found = msgview_get(mv, hr->request, &s->hval);
-		for (size_t k = 0; k < hr->rule_count; k++) {
-			const struct rule *r = &rs->rules[hr->rules[k]];
-			const char *subject = s->hval.data != NULL ? s->hval.data : "";
-			size_t len = s->hval.len;
-			unsigned int n;
-
-			if (r->exists) {
-				if (found)
-					out->hits[hr->rules[k]] = 1;
-				continue;
-			}
-			/* Check.pm: an absent header is undef unless
-			 * [if-unset: ...] gives a value; Perl matches undef
-			 * as "". */
-			if (!found) {
-				subject = r->if_unset != NULL ? r->if_unset : "";
-				len = strlen(subject);
-			}
-			n = rules_count_matches(rs, s, r, subject, len,
-						(r->tflags & TFLAG_MULTIPLE) != 0, rules_limit(r));
-			if (r->neg)
-				n = n == 0 ? 1 : 0;
-			out->hits[hr->rules[k]] = n;
-		}
+		for (size_t k = 0; k < hr->rule_count; k++)
+			out->hits[hr->rules[k]] = rules_header_hits(rs, s, &rs->rules[hr->rules[k]],
+								     found);
 	}
 }
 
@@ -1089,6 +1149,81 @@ rules_match_view(const struct ruleset *rs, struct rules_scratch *s,
 	}
 }
 
+bool
+rules_site_zero(const struct ruleset *rs, size_t index)
+{
+	return rs->rules[index].skip == RULE_SITE_ZERO;
+}
+
+/* One rule of a view over all its elements, as rules_match_view runs it
+ * but without a prefilter. */
+static unsigned int
+rules_view_hits(const struct ruleset *rs, struct rules_scratch *s, const struct rule *r,
+		const struct strlist *elems)
+{
+	bool multiple = (r->tflags & TFLAG_MULTIPLE) != 0;
+	unsigned int limit = multiple ? rules_limit(r) : 1, n = 0;
+
+	for (size_t e = 0; e < elems->n && n < limit; e++) {
+		if (e == 0 && r->type == RULE_BODY && (r->tflags & TFLAG_NOSUBJECT) != 0)
+			continue;
+		n += rules_count_matches(rs, s, r, elems->v[e].p, elems->v[e].len, multiple,
+					 limit - n);
+	}
+	return n;
+}
+
+void
+rules_match_site_zero(const struct ruleset *rs, struct rules_scratch *s, struct msgview *mv,
+		      const size_t *rules, size_t count, struct rules_hits *out)
+{
+	/* what the backstop stopped stays stopped */
+	if (out->time_limit_exceeded)
+		return;
+	for (size_t k = 0; k < count; k++) {
+		size_t i = rules[k];
+		const struct rule *r = &rs->rules[i];
+		struct strlist full;
+		const char *data;
+		size_t len;
+
+		if (i >= out->count || r->skip != RULE_SITE_ZERO || r->type == RULE_META)
+			continue;
+		if (out->site_zero_done == NULL)
+			out->site_zero_done = xcalloc(out->count, 1);
+		if (out->site_zero_done[i])
+			continue;
+		out->site_zero_done[i] = 1;
+		switch (r->type) {
+		case RULE_HEADER: {
+			bool found;
+
+			buf_reset(&s->hval);
+			found = msgview_get(mv, r->header, &s->hval);
+			out->hits[i] = rules_header_hits(rs, s, r, found);
+			break;
+		}
+		case RULE_BODY:
+			out->hits[i] = rules_view_hits(rs, s, r, msgview_body(mv));
+			break;
+		case RULE_RAWBODY:
+			out->hits[i] = rules_view_hits(rs, s, r, msgview_rawbody(mv));
+			break;
+		case RULE_URI:
+			out->hits[i] = rules_view_hits(rs, s, r, msgview_uris(mv));
+			break;
+		case RULE_FULL:
+			msgview_full(mv, &data, &len);
+			full.v = &(struct strlist_item){ (char *)data, len };
+			full.n = full.cap = 1;
+			out->hits[i] = rules_view_hits(rs, s, r, &full);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 void
 rules_match(const struct ruleset *rs, struct rules_scratch *s, struct msgview *mv,
 	    double time_limit, struct rules_hits *out)
@@ -1099,9 +1234,9 @@ rules_match(const struct ruleset *rs, struct rules_scratch *s, struct msgview *m
 	const char *data;
 	size_t len;
 
+	memset(out, 0, sizeof(*out));
 	out->count = rs->count;
 	out->hits = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*out->hits));
-	out->time_limit_exceeded = false;
 	if (time_limit > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_sec += (time_t)time_limit;

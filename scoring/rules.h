@@ -70,10 +70,22 @@ void rules_scratch_free(struct rules_scratch **scratch);
 /* Hit counts of the non-meta rules for one message: hits[i] is the number
  * of times rule i hit (0 or 1 unless tflags multiple).  Metas are left to
  * score.c because they depend on each user's scores. */
+struct rules_log {
+	size_t rule;
+	char *msg;
+};
+
 struct rules_hits {
 	unsigned int *hits;
 	size_t count;
 	bool time_limit_exceeded;
+	/* What eval rules said about their hits (PerMsgStatus::test_log,
+	 * e.g. the freemail address), shown under the rule in the report. */
+	struct rules_log *logs;
+	size_t log_count;
+	/* rules_match_site_zero: which of those rules this message has been
+	 * matched against (NULL until one was) */
+	unsigned char *site_zero_done;
 };
 
 /* Matches every rule against mv.  Bounded: PCRE2 match/heap limits per
@@ -82,5 +94,18 @@ struct rules_hits {
 void rules_match(const struct ruleset *rs, struct rules_scratch *scratch,
 		 struct msgview *mv, double time_limit, struct rules_hits *out);
 void rules_hits_free(struct rules_hits *hits);
+
+/* Whether user prefs that score the rule make it run although the site
+ * scored it 0 (see rules_match_site_zero). */
+bool rules_site_zero(const struct ruleset *rs, size_t index);
+/* Matches those of rules[0..count) that the site scored 0 and prefs may
+ * enable against the message, each once per message (hits remembers
+ * which), adding their counts to hits.  The rest of the rule set is
+ * matched by rules_match; this is for recipients whose prefs score such a
+ * rule (header, body, rawbody, full and uri rules; metas need no
+ * matching, and eval and mimeheader rules stay off, as under spamd). */
+void rules_match_site_zero(const struct ruleset *rs, struct rules_scratch *scratch,
+			   struct msgview *mv, const size_t *rules, size_t count,
+			   struct rules_hits *hits);
 
 #endif

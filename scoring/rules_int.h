@@ -33,12 +33,18 @@ enum rule_tflag {
 	TFLAG_NOAUTOLEARN = 1 << 5,
 	TFLAG_AUTOLEARN_BODY = 1 << 6,
 	TFLAG_NOSUBJECT = 1 << 7,	/* body rule: skip the body's first line */
+	TFLAG_NOLOG = 1 << 8,		/* test_log lines shown as *REDACTED* */
 };
 
 /* Why a defined rule does not run. */
 enum rule_skip {
 	RULE_RUNS,
-	RULE_SKIP_SCORE_ZERO,	/* SpamAssassin: a rule scored 0 is not run */
+	/* Scored 0 by the site: compiled, but matched only on the messages of
+	 * recipients whose prefs score it (rules_match_site_zero), as spamd
+	 * runs a header, body, rawbody, full, uri or meta rule for a user
+	 * whose user_prefs give it a score. */
+	RULE_SITE_ZERO,
+	RULE_SKIP_SCORE_ZERO,	/* scored 0, and prefs cannot enable it */
 	RULE_SKIP_NET,		/* tflags net: network tests are off */
 	RULE_SKIP_EVAL,		/* eval function lmtpd does not implement */
 	RULE_SKIP_BROKEN,	/* pattern did not compile */

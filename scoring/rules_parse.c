@@ -602,6 +602,8 @@ rules_set_tflags(struct rules_parser *ps, char *value)
 			r->tflags |= TFLAG_AUTOLEARN_BODY;
 		else if (strcmp(tok, "nosubject") == 0)
 			r->tflags |= TFLAG_NOSUBJECT;
+		else if (strcmp(tok, "nolog") == 0)
+			r->tflags |= TFLAG_NOLOG;
 		else if (strncmp(tok, "maxhits=", 8) == 0)
 			r->maxhits = (unsigned int)strtoul(tok + 8, NULL, 10);
 		/* publish, a, domains_only, ips_only, ...: no effect here. */

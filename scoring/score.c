@@ -21,6 +21,8 @@
 #include "xalloc.h"
 
 #define SCORE_PREFS_MAX (1024 * 1024)
+/* Conf.pm's report_wrap_width default. */
+#define SCORE_REPORT_WRAP_WIDTH 75
 
 struct score_override {
 	size_t rule;
@@ -34,6 +36,10 @@ struct score_prefs {
 	size_t override_count;
 	struct addrlist lists[ADDRLIST_KIND_COUNT];
 	bool have_lists;
+	/* rules the site scored 0 that these prefs score: matched for
+	 * this user only (rules_match_site_zero) */
+	size_t *site_zero;
+	size_t site_zero_count;
 };
 
 static void
@@ -141,6 +147,17 @@ score_prefs_score_line(struct score_prefs *p, const struct ruleset *rs, char *va
 	for (int k = 0; k < 4; k++)
 		p->overrides[p->override_count].score[k] = v[n == 1 ? 0 : k];
 	p->override_count++;
+	if (rules_site_zero(rs, rule)) {
+		bool have = false;
+
+		for (size_t k = 0; k < p->site_zero_count; k++)
+			have |= p->site_zero[k] == rule;
+		if (!have) {
+			p->site_zero = xreallocarray(p->site_zero, p->site_zero_count + 1,
+						     sizeof(*p->site_zero));
+			p->site_zero[p->site_zero_count++] = rule;
+		}
+	}
 }
 
 struct score_prefs *
@@ -219,11 +236,19 @@ score_prefs_free(struct score_prefs **pp)
 	if (p == NULL)
 		return;
 	free(p->overrides);
+	free(p->site_zero);
 	if (p->have_lists)
 		for (int k = 0; k < ADDRLIST_KIND_COUNT; k++)
 			addrlist_free(&p->lists[k]);
 	free(p);
 	*pp = NULL;
+}
+
+const size_t *
+score_prefs_site_zero(const struct score_prefs *prefs, size_t *count_r)
+{
+	*count_r = prefs != NULL ? prefs->site_zero_count : 0;
+	return prefs != NULL ? prefs->site_zero : NULL;
 }
 
 static double
@@ -377,8 +402,16 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 
 		if (!eval_is_per_user(r->eval->name) || score_of(rs, prefs, i, set) == 0)
 			continue;
+		ctx.log_rule = i;
 		values[i] = eval_run(&ctx, r->eval);
 	}
+	/* test_log lines: the message's evals' (copied), then this user's */
+	for (size_t k = 0; k < hits->log_count; k++) {
+		out->logs = xreallocarray(out->logs, out->log_count + 1, sizeof(*out->logs));
+		out->logs[out->log_count].rule = hits->logs[k].rule;
+		out->logs[out->log_count++].msg = xstrdup(hits->logs[k].msg);
+	}
+	eval_take_logs(&ctx, &out->logs, &out->log_count);
 	eval_ctx_free(&ctx);
 	for (size_t k = 0; k < rs->meta_count; k++) {
 		size_t i = rs->meta_order[k];
@@ -429,6 +462,9 @@ void
 score_result_free(struct score_result *r)
 {
 	free(r->hits);
+	for (size_t i = 0; i < r->log_count; i++)
+		free(r->logs[i].msg);
+	free(r->logs);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -461,91 +497,401 @@ score_tests(const struct ruleset *rs, const struct score_result *r, struct buf *
 		buf_put_str(out, "none");
 }
 
-/* Util::wrap($hdr, "\t", "", 79, 0, '(?<=[\s,])') on "X-Spam-NAME!!DATA",
- * returning the DATA part: split after every white space or comma, then
- * greedily join pieces while the line stays within 79 columns (tabs count
- * 8). */
+/* Perl's \s on bytes (no locale, no unicode_strings). */
+static bool
+score_is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* How Util::wrap splits its string. */
+enum score_wrap_break {
+	WRAP_SPACE,		/* qr/\s/: words and single white space chars */
+	WRAP_AFTER_SPACE_COMMA,	/* '(?<=[\s,])': after white space or a comma */
+};
+
+static size_t
+score_wrap_cols(const struct strlist_item *it)
+{
+	size_t len = it->len;
+
+	/* tr/\t// * 7: a tab counts 8 */
+	for (size_t k = 0; k < it->len; k++)
+		if (it->p[k] == '\t')
+			len += 7;
+	return len;
+}
+
+/* Util::wrap(string, prefix, first, length, overflow 0, break), quirks
+ * kept: split(/(break)/) keeps each separator as a piece of its own, the
+ * first piece of a line is taken whatever its length, lines are joined
+ * with "\n" and each later line starts with prefix.  (A prefix wider than
+ * length loops for ever there; here such a line takes its next piece.) */
 static void
-spamhdr_wrap(const char *name, const char *data, struct buf *out)
+score_wrap(const char *string, const char *prefix, const char *first, size_t length,
+	   enum score_wrap_break brk, struct buf *out)
 {
 	struct strlist arr;
-	char *whole = xasprintf("X-Spam-%s!!%s", name, data);
-	const char *p = whole, *start = whole;
-	size_t pos = 0;
-	int pos_mod = 0;
-	struct buf joined;
-	char *sep;
+	const char *p, *start;
+	size_t pos = 0, split_from;
+	bool pos_mod = false;
 
 	strlist_init(&arr);
-	/* split(/((?<=[\s,]))/): pieces, each followed by an empty capture */
-	for (; *p != '\0'; p++) {
-		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == ',' || *p == '\r' ||
-		    *p == '\f' || *p == '\v') {
+	/* splice @arr, 0, 0, $first if $first */
+	if (*first != '\0' && strcmp(first, "0") != 0)
+		strlist_add(&arr, first, strlen(first));
+	split_from = arr.n;
+	for (p = start = string; *p != '\0'; p++) {
+		if (brk == WRAP_SPACE && score_is_space(*p)) {
+			strlist_add(&arr, start, (size_t)(p - start));
+			strlist_add(&arr, p, 1);
+			start = p + 1;
+		} else if (brk == WRAP_AFTER_SPACE_COMMA &&
+			   (score_is_space(*p) || *p == ',')) {
 			strlist_add(&arr, start, (size_t)(p + 1 - start));
 			strlist_add(&arr, "", 0);
 			start = p + 1;
 		}
 	}
-	if (*start != '\0')
-		strlist_add(&arr, start, strlen(start));
-	else
-		/* Perl's split drops trailing empty fields. */
-		while (arr.n > 0 && arr.v[arr.n - 1].len == 0) {
-			free(arr.v[arr.n - 1].p);
-			arr.n--;
-		}
-	while (arr.n > 0 && pos + 1 < arr.n) {
-		size_t len = arr.v[pos].len;
+	strlist_add(&arr, start, (size_t)(p - start));
+	/* split drops trailing empty fields */
+	while (arr.n > split_from && arr.v[arr.n - 1].len == 0) {
+		free(arr.v[arr.n - 1].p);
+		arr.n--;
+	}
+	while (pos + 1 < arr.n) {
+		size_t len = score_wrap_cols(&arr.v[pos]);
 
-		for (size_t k = 0; k < arr.v[pos].len; k++)
-			if (arr.v[pos].p[k] == '\t')
-				len += 7;
-		if (pos_mod != 0) {
-			len += arr.v[pos + 1].len;
-			for (size_t k = 0; k < arr.v[pos + 1].len; k++)
-				if (arr.v[pos + 1].p[k] == '\t')
-					len += 7;
-		}
-		if (len <= 79) {
-			char *merged = xasprintf("%s%s", arr.v[pos].p, arr.v[pos + 1].p);
+		if (pos_mod)
+			len += score_wrap_cols(&arr.v[pos + 1]);
+		if (len <= length || (!pos_mod && pos > 0)) {
+			char *merged = xmalloc(arr.v[pos].len + arr.v[pos + 1].len + 1);
 
+			memcpy(merged, arr.v[pos].p, arr.v[pos].len);
+			memcpy(merged + arr.v[pos].len, arr.v[pos + 1].p, arr.v[pos + 1].len + 1);
+			arr.v[pos].len += arr.v[pos + 1].len;
 			free(arr.v[pos].p);
 			free(arr.v[pos + 1].p);
 			arr.v[pos].p = merged;
-			arr.v[pos].len = strlen(merged);
 			memmove(&arr.v[pos + 1], &arr.v[pos + 2],
 				(arr.n - pos - 2) * sizeof(*arr.v));
 			arr.n--;
-			pos_mod = 1;
+			pos_mod = true;
 		} else {
-			size_t l = arr.v[pos].len;
-
-			while (l > 0 && isspace((unsigned char)arr.v[pos].p[l - 1]))
-				l--;
-			arr.v[pos].p[l] = '\0';
-			arr.v[pos].len = l;
+			/* s/\s+$// */
+			while (arr.v[pos].len > 0 &&
+			       score_is_space(arr.v[pos].p[arr.v[pos].len - 1]))
+				arr.v[pos].p[--arr.v[pos].len] = '\0';
 			pos++;
-			pos_mod = 0;
-			/* splice @arr, $pos, 0, "\t" */
-			if (arr.n == arr.cap) {
-				arr.cap *= 2;
-				arr.v = xreallocarray(arr.v, arr.cap, sizeof(*arr.v));
-			}
-			memmove(&arr.v[pos + 1], &arr.v[pos], (arr.n - pos) * sizeof(*arr.v));
-			arr.v[pos].p = xstrdup("\t");
-			arr.v[pos].len = 1;
-			arr.n++;
+			pos_mod = false;
+			/* splice @arr, $pos, 0, $prefix */
+			strlist_add(&arr, "", 0);
+			free(arr.v[arr.n - 1].p);
+			memmove(&arr.v[pos + 1], &arr.v[pos], (arr.n - 1 - pos) * sizeof(*arr.v));
+			arr.v[pos].p = xstrdup(prefix);
+			arr.v[pos].len = strlen(prefix);
 		}
 	}
-	buf_init(&joined, 0);
-	for (size_t i = 0; i < arr.n; i++)
-		buf_putf(&joined, "%s%s", i > 0 ? "\n" : "", arr.v[i].p);
+	for (size_t i = 0; i < arr.n; i++) {
+		if (i > 0)
+			buf_put_str(out, "\n");
+		buf_put(out, arr.v[i].p, arr.v[i].len);
+	}
 	strlist_free(&arr);
+}
+
+/* PerMsgStatus::_process_header for a value without newlines (fold_headers
+ * 1): Util::wrap("X-Spam-NAME!!DATA", "\t", "", 79, 0, '(?<=[\s,])'), no
+ * blank lines, the DATA part returned. */
+static void
+spamhdr_wrap(const char *name, const char *data, struct buf *out)
+{
+	char *whole = xasprintf("X-Spam-%s!!%s", name, data);
+	struct buf wrapped;
+	const char *sep;
+
+	buf_init(&wrapped, 0);
+	score_wrap(whole, "\t", "", 79, WRAP_AFTER_SPACE_COMMA, &wrapped);
 	free(whole);
-	/* s/^\s*\n//gm: no blank lines inside a header */
-	sep = strstr(joined.data != NULL ? joined.data : "", "!!");
+	sep = strstr(wrapped.data != NULL ? wrapped.data : "", "!!");
 	buf_put_str(out, sep != NULL ? sep + 2 : data);
-	buf_free(&joined);
+	buf_free(&wrapped);
+}
+
+/* The rule type's word in the report (got_hit's $area): what Check.pm
+ * passes for each kind of test; header, meta, mimeheader and full eval
+ * rules have none. */
+static const char *
+score_area(const struct rule *r)
+{
+	switch (r->eval != NULL ? r->eval->type : r->type) {
+	case RULE_BODY:
+		return "BODY: ";
+	case RULE_RAWBODY:
+		return "RAW: ";
+	case RULE_URI:
+		return "URI: ";
+	case RULE_FULL:
+		return r->eval != NULL ? "" : "FULL: ";
+	default:
+		return "";
+	}
+}
+
+/* PerMsgStatus::_wrap_desc: the description wrapped at report_wrap_width
+ * (75) as if it started firstlen columns in, later lines after prefix. */
+static void
+score_wrap_desc(const char *desc, size_t firstlen, const char *prefix, struct buf *out)
+{
+	char *first = xmalloc(firstlen + 1);
+	struct buf w;
+	const char *p;
+
+	memset(first, ' ', firstlen);
+	first[firstlen] = '\0';
+	buf_init(&w, 0);
+	score_wrap(desc, prefix, first, SCORE_REPORT_WRAP_WIDTH, WRAP_SPACE, &w);
+	/* s/^\s+//s */
+	for (p = w.data != NULL ? w.data : ""; score_is_space(*p); p++)
+		;
+	buf_put_str(out, p);
+	buf_free(&w);
+	free(first);
+}
+
+/* One piece of a test_log line: "[piece]\n" in REPORT (terse); in
+ * SUMMARY (lng) right-aligned to column 78 when longer than 47, else
+ * after 28 columns. */
+static void
+score_log_piece(struct buf *terse, struct buf *lng, const char *piece, size_t len)
+{
+	buf_putf(terse, "[%.*s]\n", (int)len, piece);
+	if (len > 47)
+		buf_putf(lng, "%*s[%.*s]\n", len + 2 < 78 ? (int)(78 - len - 2) : 0, "",
+			 (int)len, piece);
+	else
+		buf_putf(lng, "%27s [%.*s]\n", "", (int)len, piece);
+}
+
+/* PerMsgStatus::check_cleanup: a line per hit (a tflags multiple rule once
+ * per match) with its points, name, area and wrapped description, then
+ * its test_log lines cut into pieces of 30 to 48 characters.  REPORT
+ * (summary false), the X-Spam-Report text:
+ *   "* 1.5 NAME AREA description\n*      [log]\n"
+ * SUMMARY (summary true), the table of the report template:
+ *   " 1.5 NAME (padded to 22) AREA description\n" and the log lines.
+ * Hits come in name order: SpamAssassin's come in its Perl hash order,
+ * which changes from run to run. */
+static void
+score_report_text(const struct ruleset *rs, const struct score_result *r, bool summary,
+		  struct buf *out)
+{
+	for (size_t i = 0; i < r->hit_count; i++) {
+		const struct rule *rule = &rs->rules[r->hits[i].rule];
+		const char *desc = rule->describe != NULL && *rule->describe != '\0'
+				   ? rule->describe : "No description available.";
+		const char *area = score_area(rule);
+		double sc = r->hits[i].score;
+		char score[64];
+		struct buf terse, lng;
+
+		snprintf(score, sizeof(score), sc >= 10 || sc <= -10 ? "%4.0f" : "%4.1f", sc);
+		buf_init(&terse, 0);
+		buf_init(&lng, 0);
+		for (size_t k = 0; k < r->log_count; k++) {
+			const char *msg;
+			size_t len;
+
+			if (r->logs[k].rule != r->hits[i].rule)
+				continue;
+			msg = (rule->tflags & TFLAG_NOLOG) ? "*REDACTED*" : r->logs[k].msg;
+			len = strlen(msg);
+			/* while ($msg =~ s/^(.{30,48})\s//): the longest run of 30
+			 * to 48 characters (no newline) followed by white space */
+			for (;;) {
+				size_t cut = 0;
+
+				for (size_t n = len < 48 ? len : 48; n >= 30 && cut == 0; n--)
+					if (n < len && score_is_space(msg[n]) &&
+					    memchr(msg, '\n', n) == NULL)
+						cut = n;
+				if (cut == 0)
+					break;
+				score_log_piece(&terse, &lng, msg, cut);
+				msg += cut + 1;
+				len -= cut + 1;
+			}
+			score_log_piece(&terse, &lng, msg, len);
+		}
+		for (unsigned int c = 0; c < r->hits[i].count; c++) {
+			if (summary) {
+				buf_putf(out, "%s %-22s %s", score, rule->name, area);
+				score_wrap_desc(desc, 3 + strlen(rule->name) + strlen(score) +
+						strlen(area), "                            ", out);
+				buf_put_str(out, "\n");
+				buf_put(out, lng.data != NULL ? lng.data : "", lng.len);
+			} else {
+				buf_putf(out, "* %s %s %s", score, rule->name, area);
+				score_wrap_desc(desc, 4 + strlen(rule->name) + strlen(score) +
+						strlen(area), "*      ", out);
+				buf_put_str(out, "\n");
+				if (terse.len > 0) {
+					buf_put_str(out, "*      ");
+					buf_put(out, terse.data, terse.len);
+				}
+			}
+		}
+		buf_free(&terse);
+		buf_free(&lng);
+	}
+}
+
+static bool
+score_printable(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c <= 0x7e);
+}
+
+/* PerMsgStatus::mime_encode_header: a line that is not all printable
+ * ASCII keeps its leading and trailing runs of printable words and has the
+ * rest written as one RFC 2047 word, =?UTF-8?Q?...?= or, when shorter,
+ * =?UTF-8?B?...?=. */
+static void
+score_mime_encode_header(const char *text, struct buf *out)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *line = text;
+
+	while (*line != '\0') {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl != NULL ? (size_t)(nl + 1 - line) : strlen(line);
+		size_t end = len, q, pre, sfx, run, enc = 0;
+		bool printable = true;
+		const unsigned char *w;
+
+		/* the line without its \r?\n */
+		if (end > 0 && line[end - 1] == '\n') {
+			end--;
+			if (end > 0 && line[end - 1] == '\r')
+				end--;
+		}
+		for (size_t k = 0; k < end; k++)
+			if (!score_printable((unsigned char)line[k]))
+				printable = false;
+		if (printable && end < len) {
+			/* /^[\x09\x20-\x7E]*\r?\n\z/: kept as it is */
+			buf_put(out, line, len);
+			line += len;
+			continue;
+		}
+		/* suffix: s/((?:^|[ \t])[\x09\x20-\x7E]*(?:\r?\n)?)\z//, or
+		 * s/(\r?\n)\z// */
+		for (q = end; q > 0 && score_printable((unsigned char)line[q - 1]); q--)
+			;
+		sfx = end;
+		if (q == 0)
+			sfx = 0;
+		else
+			for (size_t k = q; k < end; k++)
+				if (line[k] == ' ' || line[k] == '\t') {
+					sfx = k;
+					break;
+				}
+		/* prefix: s/^([\x09\x20-\x7E]*(?:[ \t]|\z))// of what is left */
+		pre = 0;
+		for (run = 0; run < sfx && score_printable((unsigned char)line[run]); run++)
+			if (line[run] == ' ' || line[run] == '\t')
+				pre = run + 1;
+		if (run == sfx)
+			pre = sfx;
+		buf_put(out, line, pre);
+		w = (const unsigned char *)line + pre;
+		for (size_t k = 0; k < sfx - pre; k++)
+			if (w[k] == '=' || w[k] == '?' || w[k] == '_' || w[k] < 0x20 || w[k] >= 0x7f)
+				enc++;
+		if (pre == sfx) {
+			/* nothing to encode */
+		} else if ((double)(sfx - pre + enc * 2) <= 4.0 * (double)(sfx - pre + 2) / 3.0) {
+			buf_put_str(out, "=?UTF-8?Q?");
+			for (size_t k = 0; k < sfx - pre; k++) {
+				if (w[k] == ' ')
+					buf_put_str(out, "_");
+				else if (w[k] == '=' || w[k] == '?' || w[k] == '_' || w[k] < 0x20 ||
+					 w[k] >= 0x7f)
+					buf_putf(out, "=%02X", w[k]);
+				else
+					buf_put(out, &w[k], 1);
+			}
+			buf_put_str(out, "?=");
+		} else {
+			size_t wl = sfx - pre;
+
+			buf_put_str(out, "=?UTF-8?B?");
+			for (size_t k = 0; k < wl; k += 3) {
+				unsigned long v = (unsigned long)w[k] << 16;
+				char quad[4];
+
+				if (k + 1 < wl)
+					v |= (unsigned long)w[k + 1] << 8;
+				if (k + 2 < wl)
+					v |= w[k + 2];
+				quad[0] = b64[(v >> 18) & 63];
+				quad[1] = b64[(v >> 12) & 63];
+				quad[2] = k + 1 < wl ? b64[(v >> 6) & 63] : '=';
+				quad[3] = k + 2 < wl ? b64[v & 63] : '=';
+				buf_put(out, quad, 4);
+			}
+			buf_put_str(out, "?=");
+		}
+		buf_put(out, line + sfx, len - sfx);
+		line += len;
+	}
+}
+
+/* X-Spam-Report's value as SpamAssassin writes "add_header ... Report
+ * _REPORT_" (what report_safe 0 adds): "\n" . REPORT, trailing newlines
+ * dropped, folded by _process_header (each run of white space holding a
+ * newline becomes "\n\t"), then mime_encode_header.  Without a hit it is
+ * empty. */
+static void
+spamhdr_report(const struct ruleset *rs, const struct score_result *r, struct buf *out)
+{
+	struct buf rep, folded;
+	size_t len;
+
+	buf_init(&rep, 0);
+	buf_init(&folded, 0);
+	buf_put_str(&rep, "\n");
+	score_report_text(rs, r, false, &rep);
+	/* s/(?:\r?\n)+$// */
+	len = rep.len;
+	while (len > 0 && rep.data[len - 1] == '\n') {
+		len--;
+		if (len > 0 && rep.data[len - 1] == '\r')
+			len--;
+	}
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+		bool has_nl = false;
+
+		while (j < len && score_is_space(rep.data[j]))
+			has_nl |= rep.data[j++] == '\n';
+		if (j > i) {
+			/* each match of \s*\n\s* becomes "\n\t" */
+			if (has_nl)
+				buf_put_str(&folded, "\n\t");
+			else
+				buf_put(&folded, rep.data + i, j - i);
+			i = j;
+		} else {
+			buf_put(&folded, rep.data + i, 1);
+			i++;
+		}
+	}
+	score_mime_encode_header(folded.data != NULL ? folded.data : "", out);
+	buf_free(&rep);
+	buf_free(&folded);
 }
 
 void
@@ -578,20 +924,10 @@ spamhdr_render(const struct ruleset *rs, const struct score_result *r,
 	buf_put_str(out, "\n");
 	buf_putf(out, "X-Spam-Score: %ld\n",
 			 r->score > 0 ? (long)floor(r->score) : 0L);
-	if (report && r->hit_count > 0) {
-		struct buf rep;
-
-		buf_init(&rep, 0);
-		score_report(rs, r, &rep);
-		buf_put_str(out, "X-Spam-Report: \n");
-		/* Each report line becomes a folded continuation. */
-		for (char *line = rep.data, *nl; line != NULL && *line != '\0'; line = nl) {
-			nl = strchr(line, '\n');
-			if (nl != NULL)
-				*nl++ = '\0';
-			buf_putf(out, "\t*%s\n", line);
-		}
-		buf_free(&rep);
+	if (report) {
+		buf_put_str(out, "X-Spam-Report: ");
+		spamhdr_report(rs, r, out);
+		buf_put_str(out, "\n");
 	}
 	buf_free(&tests);
 	buf_free(&status);
@@ -600,15 +936,17 @@ spamhdr_render(const struct ruleset *rs, const struct score_result *r,
 void
 score_report(const struct ruleset *rs, const struct score_result *r, struct buf *out)
 {
+	char score[64];
+
+	/* The lines of 10_default_prefs.cf's report template from "Content
+	 * analysis details" on, as get_report renders them. */
+	score_format(r, score, sizeof(score));
+	buf_putf(out, "Content analysis details:   (%s points, %2.1f required)\n\n", score,
+		 r->required);
 	buf_put_str(out, " pts rule name              description\n");
 	buf_put_str(out, "---- ---------------------- "
-				  "--------------------------------------------------\n");
-	for (size_t i = 0; i < r->hit_count; i++) {
-		const struct rule *rule = &rs->rules[r->hits[i].rule];
-		double pts = r->hits[i].score * r->hits[i].count;
-
-		buf_putf(out, "%4.1f %-22s %s\n", pts, rule->name,
-				 rule->describe != NULL ? rule->describe
-							: "No description available.");
-	}
+			 "--------------------------------------------------\n");
+	score_report_text(rs, r, true, out);
+	/* get_report: s/\n*$/\n\n/ */
+	buf_put_str(out, "\n");
 }

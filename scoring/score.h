@@ -6,7 +6,10 @@
  * Per-user preferences come from a SpamAssassin user_prefs file: the lines
  * required_score, score, and the welcomelist/blocklist family (_from,
  * _from_rcvd, _to, more_spam_to, all_spam_to and their un- forms).  Rule
- * definitions are not accepted from users. */
+ * definitions are not accepted from users.  A score line may enable a
+ * header, body, rawbody, full, uri or meta rule the site scored 0, as
+ * under spamd: the caller matches those rules for that user first
+ * (score_prefs_site_zero, rules_match_site_zero). */
 #ifndef LMTPD_SCORE_H
 #define LMTPD_SCORE_H
 
@@ -25,6 +28,9 @@ struct score_prefs;
 struct score_prefs *score_prefs_load(const struct ruleset *rs, const char *path,
 				     void (*warn)(const char *msg));
 void score_prefs_free(struct score_prefs **prefs);
+/* The rules the site scored 0 that prefs give a score (NULL prefs: none);
+ * rules_match_site_zero must see them before the total is computed. */
+const size_t *score_prefs_site_zero(const struct score_prefs *prefs, size_t *count_r);
 
 struct score_hit {
 	size_t rule;
@@ -47,6 +53,10 @@ struct score_result {
 	 * dependencies); learned_points: the tflags learn rules (BAYES_*). */
 	double autolearn_points, head_points, body_points, learned_points;
 	double bayes_prob;	/* -1 when Bayes did not answer */
+	/* test_log lines of the evals (copies; only those of rules in hits
+	 * are shown), for X-Spam-Report. */
+	struct rules_log *logs;
+	size_t log_count;
 };
 
 /* Totals hits for one recipient (prefs may be NULL: site settings). */
@@ -76,10 +86,19 @@ void score_tests(const struct ruleset *rs, const struct score_result *r,
 /* The X-Spam-* header block (each line ending in "\n"):
  * X-Spam-Checker-Version, X-Spam-Flag (spam only), X-Spam-Level,
  * X-Spam-Status (folded as SpamAssassin folds it), X-Spam-Score, and
- * X-Spam-Report when report is true. */
+ * when report is true X-Spam-Report, SpamAssassin's _REPORT_ (the header
+ * report_safe 0 adds), on every message:
+ *   X-Spam-Report: 
+ *   	*  1.5 RULE_NAME BODY: Description, wrapped at 75 columns
+ *   	*      continued
+ *   	*      [test_log line]
+ * one line per hit, in name order (empty when nothing hit). */
 void spamhdr_render(const struct ruleset *rs, const struct score_result *r,
 		    const char *hostname, bool report, struct buf *out);
-/* SpamAssassin-style report lines (" pts rule name description"). */
+/* The end of SpamAssassin's report template (10_default_prefs.cf) as
+ * get_report renders it: "Content analysis details:   (5.7 points, 5.0
+ * required)", a blank line, the " pts rule name  description" table head
+ * and _SUMMARY_, one line per hit, then a blank line. */
 void score_report(const struct ruleset *rs, const struct score_result *r,
 		  struct buf *out);
 

@@ -330,7 +330,13 @@ scoring_msg_total(const struct scoring *sc, struct scoring_msg *msg,
 	double prob = -1;
 	int verdict;
 	enum bayes_learn_result lr;
+	size_t n_zero;
+	const size_t *zero = score_prefs_site_zero(prefs, &n_zero);
 
+	/* rules the site scored 0 that this user scores: matched now, once
+	 * per message */
+	if (n_zero > 0)
+		rules_match_site_zero(sc->rs, sc->scratch, msg->mv, zero, n_zero, &msg->hits);
 	if (!sc->bayes_on) {
 		score_compute(sc->rs, &msg->hits, msg->mv, prefs, out);
 		return;

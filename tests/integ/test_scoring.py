@@ -2,14 +2,17 @@
 SpamAssassin rule files plus a local rule: the X-Spam-* headers and
 where they go, inbound X-Spam-* removed, one score per recipient from
 each user's spam_prefs (required_score, score, welcomelist/blocklist and
-the _rcvd form against the Received chain), X-Spam-Report, and the
-delivery log's score= and tests=."""
+the _rcvd form against the Received chain), X-Spam-Report, the
+delivery log's score= and tests=, and a user's score for a rule the site
+scored 0, compared with spamd."""
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
 
+import saparity
 from integlib import deliveries
 from sieve_helpers import write_script
 
@@ -58,6 +61,13 @@ def spam_fields(data):
         if name.lower().startswith("x-spam-"):
             out.append((name, value.strip()))
     return out
+
+
+def raw_field(data, name):
+    """The field as written, folds included."""
+    m = re.search(rb"^" + name.encode() + rb":.*\n(?:[ \t].*\n)*",
+                  data.split(b"\n\n", 1)[0] + b"\n", re.M)
+    return m.group(0) if m else None
 
 
 def status(data):
@@ -145,7 +155,18 @@ def test_per_recipient_scores_and_headers(scoring_lmtpd):
     fields = dict(spam_fields(got["dave@example.com"]))
     assert "X-Spam-Flag" not in fields
     assert fields["X-Spam-Level"] == "****" and fields["X-Spam-Score"] == "4"
-    assert re.search(r"4\.0 LOCAL_BUY_NOW +Says buy now", fields["X-Spam-Report"])
+    # SpamAssassin's _REPORT_, as report_safe 0 writes it: each hit on a
+    # folded line, its points (the user's), name, area and description.
+    assert raw_field(got["dave@example.com"], "X-Spam-Report") == (
+        b"X-Spam-Report: \n\t*  4.0 LOCAL_BUY_NOW BODY: Says buy now\n")
+    assert raw_field(got["frank@example.com"], "X-Spam-Report") == (
+        b"X-Spam-Report: \n\t*  0.5 LOCAL_BUY_NOW BODY: Says buy now\n")
+    # (60_welcomelist.cf scores USER_IN_WELCOMELIST -0.01 and the
+    # deprecated USER_IN_WHITELIST, a meta on it, -100)
+    assert raw_field(got["alice@example.com"], "X-Spam-Report") == (
+        b"X-Spam-Report: \n\t*  4.0 LOCAL_BUY_NOW BODY: Says buy now\n"
+        b"\t* -0.0 USER_IN_WELCOMELIST User is listed in 'welcomelist_from'\n"
+        b"\t* -100 USER_IN_WHITELIST DEPRECATED: See USER_IN_WELCOMELIST\n")
 
     flag, score, required, tests = status(got["erin@example.com"])
     assert (flag, score, required) == ("Yes", 4.0, 3.0)
@@ -226,3 +247,124 @@ def test_every_inbound_spam_field_removed(lmtpd_factory, workdir):
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert b"forged" not in r.stdout and r.stdout.count(b"X-Other-") == 200
+
+
+SITE_ZERO_CF = r"""
+body LOCAL_ZB /zeroword/
+describe LOCAL_ZB zero body
+score LOCAL_ZB 0
+header LOCAL_ZH Subject =~ /zeroword/
+score LOCAL_ZH 0
+uri LOCAL_ZU /zero\.example\.com/
+score LOCAL_ZU 0
+rawbody LOCAL_ZR /zeroword/
+score LOCAL_ZR 0
+full LOCAL_ZF /zeroword/
+score LOCAL_ZF 0
+body LOCAL_ZMULTI /zeroword/
+tflags LOCAL_ZMULTI multiple
+score LOCAL_ZMULTI 0
+meta LOCAL_ZMETA LOCAL_ZB && LOCAL_ZH
+score LOCAL_ZMETA 0
+body __LOCAL_ZSUB /zeroword/
+meta LOCAL_ZMETA2 __LOCAL_ZSUB
+score LOCAL_ZMETA2 0
+mimeheader LOCAL_ZM Content-Type =~ /text/
+score LOCAL_ZM 0
+header LOCAL_ZE eval:check_freemail_from()
+score LOCAL_ZE 0
+body LOCAL_ZBE eval:check_body_length('5000')
+score LOCAL_ZBE 0
+"""
+
+SITE_ZERO_PREFS = {
+    # every kind; spamd runs the regex rules and metas, not the evals
+    # (LOCAL_ZE, LOCAL_ZBE) nor the mimeheader rule (LOCAL_ZM)
+    "alice": "score LOCAL_ZB 1.1\nscore LOCAL_ZH 1.2\nscore LOCAL_ZU 1.3\n"
+             "score LOCAL_ZR 1.4\nscore LOCAL_ZF 1.5\nscore LOCAL_ZM 1.6\n"
+             "score LOCAL_ZE 1.7\nscore LOCAL_ZMETA2 1.8\nscore LOCAL_ZBE 1.9\n"
+             "score LOCAL_ZMULTI 0.1\n",
+    # a meta over rules this user leaves at 0: they do not run
+    "bob": "score LOCAL_ZMETA 2.0\n",
+    "carol": None,
+    # four scores; the meta's second rule stays off
+    "dave": "score LOCAL_ZB 1 1 1 1\nscore LOCAL_ZMETA 2.0\n",
+}
+
+SITE_ZERO_MSG = b"""From: someone@gmail.com
+To: team@example.com
+Subject: zeroword here
+Date: Thu, 01 Jan 2026 00:00:00 +0000
+Message-ID: <z1@example.org>
+Content-Type: text/plain
+
+zeroword and zeroword again http://zero.example.com/x
+"""
+
+
+def test_user_score_enables_site_zero_rule(lmtpd_factory, workdir):
+    """A user_prefs "score RULE n" for a rule the site scored 0 makes it
+    count for that user, as under spamd: header, body, rawbody, full, uri
+    and meta rules; not eval or mimeheader rules (spamd compiles those with
+    the site scores before it forks).  Other recipients of the same
+    message keep the site's result.  With spamd installed, a private spamd
+    given the same rule files and the same prefs (--virtual-config-dir)
+    gives each user the same score and tests."""
+    if not os.path.isfile(os.path.join(SA_RULES, "50_scores.cf")):
+        pytest.skip("SpamAssassin's rules are not installed (package spamassassin)")
+    rules = os.path.join(workdir, "rules-zero")
+    os.makedirs(rules)
+    for f in os.listdir(SA_RULES):
+        if f.endswith(".cf"):
+            shutil.copy(os.path.join(SA_RULES, f), rules)
+    with open(os.path.join(rules, "zz_local.cf"), "w") as f:
+        f.write(SITE_ZERO_CF)
+    for f in os.listdir(rules):
+        os.chmod(os.path.join(rules, f), 0o644)
+    os.chmod(rules, 0o755)
+    d = lmtpd_factory(rules_dir=rules)
+    for user, prefs in SITE_ZERO_PREFS.items():
+        if prefs is not None:
+            write_prefs(d, user + "@example.com", prefs)
+    rcpts = [u + "@example.com" for u in SITE_ZERO_PREFS]
+    t = d.deliver(rcpts, SITE_ZERO_MSG)
+    assert t.final_codes() == [250] * len(rcpts)
+    ours = {}
+    for user in SITE_ZERO_PREFS:
+        new = os.path.join(d.maildir(user + "@example.com"), "new")
+        [f] = os.listdir(new)
+        with open(os.path.join(new, f), "rb") as fh:
+            flag, score, _, tests = status(fh.read())
+        ours[user] = (score, {x for x in tests if x != "none"})
+    local = {u: sorted(x for x in t if x.startswith("LOCAL_")) for u, (_, t) in ours.items()}
+    assert local == {
+        "alice": ["LOCAL_ZB", "LOCAL_ZF", "LOCAL_ZH", "LOCAL_ZMETA2", "LOCAL_ZMULTI",
+                  "LOCAL_ZR", "LOCAL_ZU"],
+        "bob": [],
+        "carol": [],
+        "dave": ["LOCAL_ZB"],
+    }, local
+    assert round(ours["alice"][0] - ours["carol"][0], 3) == round(
+        1.1 + 1.2 + 1.3 + 1.4 + 1.5 + 1.8 + 3 * 0.1, 3)
+
+    saparity.require_spamd()
+    from sa_parity import Spamd  # tests/tools, on sys.path through saparity
+    vcd = os.path.join(workdir, "spamd-prefs")
+    os.makedirs(vcd)
+    for user, prefs in SITE_ZERO_PREFS.items():
+        os.makedirs(os.path.join(vcd, user))
+        if prefs is not None:
+            with open(os.path.join(vcd, user, "user_prefs"), "w") as f:
+                f.write(prefs)
+    subprocess.run(["chmod", "-R", "a+rwX", vcd], check=True)
+    spamd = Spamd(rules, children=1, subtests=False,
+                  args=["--virtual-config-dir=" + os.path.join(vcd, "%u")])
+    try:
+        theirs = {}
+        for user in SITE_ZERO_PREFS:
+            score, tests = spamd.check(b"Return-Path: <sender@example.org>\n" + SITE_ZERO_MSG,
+                                       want_score=True, user=user)
+            theirs[user] = (score, tests)
+    finally:
+        spamd.stop()
+    assert ours == theirs

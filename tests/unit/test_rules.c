@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "prefilter.h"
 #include "rules.h"
 #include "rules_int.h"
+#include "buf.h"
 #include "score.h"
 #include "strlist.h"
 
@@ -185,7 +187,8 @@ START_TEST(test_scores_and_skips)
 	ck_assert(rule(rs, "DEFAULTED")->score[0] == 1.0);
 	ck_assert(rule(rs, "T_TESTING")->score[0] == 0.01);
 	ck_assert(rule(rs, "NICE_RULE")->score[0] == -1.0);
-	ck_assert_int_eq(rule(rs, "ZERO")->skip, RULE_SKIP_SCORE_ZERO);
+	/* compiled, run only for users whose prefs score it */
+	ck_assert_int_eq(rule(rs, "ZERO")->skip, RULE_SITE_ZERO);
 	ck_assert_int_eq(rule(rs, "NETRULE")->skip, RULE_SKIP_NET);
 	/* Check.pm skips only eval rules for tflags net: metas run. */
 	ck_assert_int_eq(rule(rs, "NETMETA")->skip, RULE_RUNS);
@@ -324,6 +327,7 @@ START_TEST(test_meta_semantics)
 	 * the loop is excluded. */
 	ck_assert_int_eq(rule(rs, "DIVZERO")->skip, RULE_SKIP_BROKEN);
 	ck_assert_int_eq(rule(rs, "LOOP_A")->skip, RULE_SKIP_META);
+	memset(&hits, 0, sizeof(hits));
 	hits.count = rules_count(rs);
 	hits.hits = calloc(hits.count, sizeof(*hits.hits));
 	hits.time_limit_exceeded = false;
@@ -364,6 +368,7 @@ START_TEST(test_multiple_scores_each_hit)
 		 "meta NEEDS_ZERO ZERO_HIT\n"
 		 "score NEEDS_ZERO 3\n");
 	rs = load(&res);
+	memset(&hits, 0, sizeof(hits));
 	hits.count = rules_count(rs);
 	hits.hits = calloc(hits.count, sizeof(*hits.hits));
 	hits.time_limit_exceeded = false;
@@ -433,6 +438,7 @@ START_TEST(test_headers_rendering)
 		write_cf(name, line);
 	}
 	rs = load(&res);
+	memset(&hits, 0, sizeof(hits));
 	hits.count = rules_count(rs);
 	hits.hits = calloc(hits.count, sizeof(*hits.hits));
 	hits.time_limit_exceeded = false;
@@ -464,6 +470,395 @@ START_TEST(test_headers_rendering)
 	buf_free(&out);
 	free(hits.hits);
 	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
+/* X-Spam-Report and the -r report: SpamAssassin's _REPORT_ (the header
+ * report_safe 0 adds) and the report template's _SUMMARY_ table, byte for
+ * byte.  The expected text is what SpamAssassin 4.0.1 wrote for these
+ * rules and this message ("report_safe 0", "add_header all Report
+ * _REPORT_"), its entries put in name order (SpamAssassin's order is its
+ * Perl hash order, different from run to run): the areas (BODY:, RAW:,
+ * URI:, FULL:, none for header, meta and eval header rules), scores of
+ * 10 and more without decimals, one line per hit of a multiple rule,
+ * descriptions wrapped at 75 columns with Util::wrap's quirks (a line of
+ * exactly 75 columns puts the next space on the next line; a word wider
+ * than the line stands alone), the freemail address FreeMail logs (tflags
+ * nolog: *REDACTED*), and a non-ASCII line as an RFC 2047 word. */
+static const char report_cf[] =
+	"required_score 5\n"
+	"util_rb_tld com org net\n"
+	"freemail_domains gmail.com\n"
+	"body R_BODY /buy now/\n"
+	"describe R_BODY Says buy now, a phrase that marketing people like to put in "
+	"every subject line they write\n"
+	"score R_BODY 1.5\n"
+	"rawbody R_RAW /<b>/\n"
+	"describe R_RAW Bold\n"
+	"score R_RAW 0.2\n"
+	"uri R_URI /example\\.com/\n"
+	"describe R_URI Links to example dot com\n"
+	"score R_URI -0.5\n"
+	"full R_FULL /^Subject:/m\n"
+	"score R_FULL 0.01\n"
+	"header R_HDR Subject =~ /buy/i\n"
+	"describe R_HDR Subject mentions buying\n"
+	"score R_HDR 12\n"
+	"body R_MULTI /now/\n"
+	"tflags R_MULTI multiple\n"
+	"describe R_MULTI Says now\n"
+	"score R_MULTI 0.3\n"
+	"meta R_META R_BODY && R_HDR\n"
+	"describe R_META Body and subject agree\n"
+	"score R_META -10.5\n"
+	"header R_FM_FROM eval:check_freemail_from()\n"
+	"describe R_FM_FROM Sender is freemail\n"
+	"score R_FM_FROM 0.1\n"
+	"header R_FM_REPLYTO eval:check_freemail_replyto('replyto')\n"
+	"describe R_FM_REPLYTO From and Reply-To are different freemail addresses (a long "
+	"description to wrap)\n"
+	"score R_FM_REPLYTO 0.2\n"
+	"header R_FM_NOLOG eval:check_freemail_from()\n"
+	"tflags R_FM_NOLOG nolog\n"
+	"describe R_FM_NOLOG Freemail, not logged\n"
+	"score R_FM_NOLOG 0.1\n"
+	"header R_EXACTLY75 Subject =~ /buy/i\n"
+	"describe R_EXACTLY75 abcdefghij abcdefghij abcdefghij abcdefghij abcdefghij12 next "
+	"words\n"
+	"score R_EXACTLY75 0.1\n"
+	"header R_UTF8 Subject =~ /buy/i\n"
+	"describe R_UTF8 Subject says \"buy\" \xe2\x80\x94 in a caf\xc3\xa9, na\xc3\xafvely\n"
+	"score R_UTF8 0.1\n"
+	"header R_LONGWORD Subject =~ /buy/i\n"
+	"describe R_LONGWORD See http://www.example.com/a/very/long/path/that/does/not/fit/"
+	"on/one/line/at/all/x.html please\n"
+	"score R_LONGWORD 0.1\n";
+
+static const char report_msg[] =
+	"From: Some One <a.rather.long.local.part.for.testing@gmail.com>\n"
+	"Reply-To: another.quite.long.local.part.to.wrap@gmail.com\n"
+	"To: b@example.org\n"
+	"Subject: buy now\n"
+	"Message-ID: <r1@example.org>\n"
+	"Date: Thu, 01 Jan 2026 00:00:00 +0000\n"
+	"Content-Type: text/html\n"
+	"\n"
+	"<html><body><b>buy now</b> now now <a href=\"http://www.example.com/x\">link</a>"
+	"</body></html>\n";
+
+static const char report_header[] =
+	"X-Spam-Report: \n"
+	"\t*  1.5 R_BODY BODY: Says buy now, a phrase that marketing people like to\n"
+	"\t*      put in every subject line they write\n"
+	"\t*  0.1 R_EXACTLY75 abcdefghij abcdefghij abcdefghij abcdefghij abcdefghij12\n"
+	"\t*       next words\n"
+	"\t*  0.1 R_FM_FROM Sender is freemail\n"
+	"\t*      [a.rather.long.local.part.for.testing(at)gmail.com]\n"
+	"\t*  0.1 R_FM_NOLOG Freemail, not logged\n"
+	"\t*      [*REDACTED*]\n"
+	"\t*  0.2 R_FM_REPLYTO From and Reply-To are different freemail addresses (a\n"
+	"\t*      long description to wrap)\n"
+	"\t*      [a.rather.long.local.part.for.testing(at)gmail.com -> "
+	"another.quite.long.local.part.to.wrap(at)gmail.com]\n"
+	"\t*  0.0 R_FULL FULL: No description available.\n"
+	"\t*   12 R_HDR Subject mentions buying\n"
+	"\t*  0.1 R_LONGWORD See\n"
+	"\t*      http://www.example.com/a/very/long/path/that/does/not/fit/on/one/line/at/"
+	"all/x.html\n"
+	"\t*       please\n"
+	"\t*  -10 R_META Body and subject agree\n"
+	"\t*  0.3 R_MULTI BODY: Says now\n"
+	"\t*  0.3 R_MULTI BODY: Says now\n"
+	"\t*  0.3 R_MULTI BODY: Says now\n"
+	"\t*  0.3 R_MULTI BODY: Says now\n"
+	"\t*  0.2 R_RAW RAW: Bold\n"
+	"\t* -0.5 R_URI URI: Links to example dot com\n"
+	"\t*  0.1 R_UTF8 Subject says \"buy\" =?UTF-8?B?4oCUIGluIGEgY2Fmw6ksIG5hw692ZWx5?=\n";
+
+static const char report_summary[] =
+	"Content analysis details:   (4.6 points, 5.0 required)\n"
+	"\n"
+	" pts rule name              description\n"
+	"---- ---------------------- --------------------------------------------------\n"
+	" 1.5 R_BODY                 BODY: Says buy now, a phrase that marketing people like to put\n"
+	"                             in every subject line they write\n"
+	" 0.1 R_EXACTLY75            abcdefghij abcdefghij abcdefghij abcdefghij abcdefghij12\n"
+	"                            next words\n"
+	" 0.1 R_FM_FROM              Sender is freemail\n"
+	"                           [a.rather.long.local.part.for.testing(at)gmail.com]\n"
+	" 0.1 R_FM_NOLOG             Freemail, not logged\n"
+	"                            [*REDACTED*]\n"
+	" 0.2 R_FM_REPLYTO           From and Reply-To are different freemail addresses (a\n"
+	"                            long description to wrap)\n"
+	"[a.rather.long.local.part.for.testing(at)gmail.com -> "
+	"another.quite.long.local.part.to.wrap(at)gmail.com]\n"
+	" 0.0 R_FULL                 FULL: No description available.\n"
+	"  12 R_HDR                  Subject mentions buying\n"
+	" 0.1 R_LONGWORD             See\n"
+	"                            http://www.example.com/a/very/long/path/that/does/not/fit/"
+	"on/one/line/at/all/x.html\n"
+	"                             please\n"
+	" -10 R_META                 Body and subject agree\n"
+	" 0.3 R_MULTI                BODY: Says now\n"
+	" 0.3 R_MULTI                BODY: Says now\n"
+	" 0.3 R_MULTI                BODY: Says now\n"
+	" 0.3 R_MULTI                BODY: Says now\n"
+	" 0.2 R_RAW                  RAW: Bold\n"
+	"-0.5 R_URI                  URI: Links to example dot com\n"
+	" 0.1 R_UTF8                 Subject says \"buy\" \xe2\x80\x94 in a caf\xc3\xa9, "
+	"na\xc3\xafvely\n"
+	"\n";
+
+static void
+report_score(const char *cf, const char *message, double bayes_prob, struct ruleset **rs_r,
+	     struct score_result *r)
+{
+	struct rules_load_result res;
+	struct rules_scratch *scratch;
+	struct msgview *mv;
+	struct rules_hits hits;
+
+	write_cf("50_report.cf", cf);
+	*rs_r = load(&res);
+	ck_assert_ptr_nonnull(*rs_r);
+	ck_assert_int_eq(res.errors, 0);
+	rules_load_result_free(&res);
+	scratch = rules_scratch_new(*rs_r);
+	mv = msgview_new(rules_settings(*rs_r), message, strlen(message), NULL);
+	rules_match(*rs_r, scratch, mv, 0, &hits);
+	score_compute_bayes(*rs_r, &hits, mv, NULL, bayes_prob, r);
+	rules_hits_free(&hits);
+	msgview_free(&mv);
+	rules_scratch_free(&scratch);
+}
+
+START_TEST(test_report_format)
+{
+	struct ruleset *rs;
+	struct score_result r;
+	struct buf out;
+	const char *rep;
+
+	report_score(report_cf, report_msg, -1, &rs, &r);
+	buf_init(&out, 0);
+	spamhdr_render(rs, &r, "mx.example", true, &out);
+	rep = strstr(out.data, "X-Spam-Report: ");
+	ck_assert_ptr_nonnull(rep);
+	/* the last field of the block */
+	ck_assert_str_eq(rep, report_header);
+	buf_reset(&out);
+	score_report(rs, &r, &out);
+	ck_assert_str_eq(out.data, report_summary);
+	/* Without report, no field. */
+	buf_reset(&out);
+	spamhdr_render(rs, &r, "mx.example", false, &out);
+	ck_assert_ptr_null(strstr(out.data, "X-Spam-Report"));
+	buf_free(&out);
+	score_result_free(&r);
+	rules_free(&rs);
+}
+END_TEST
+
+/* What nothing hit: an empty field, as SpamAssassin writes "add_header all
+ * Report _REPORT_" then; and the Bayes rules' test_log line (Bayes.pm:
+ * "score: %3.4f" of the probability). */
+START_TEST(test_report_empty_and_bayes)
+{
+	static const char cf[] =
+		"body NOTHING /no such text/\n"
+		"body BAYES_99 eval:check_bayes('0.99', '1.00')\n"
+		"tflags BAYES_99 learn\n"
+		"describe BAYES_99 Bayes spam probability is 99 to 100%\n"
+		"score BAYES_99 0 0 3.5 3.5\n";
+	struct ruleset *rs;
+	struct score_result r;
+	struct buf out;
+
+	report_score(cf, "Subject: hi\n\nhello\n", -1, &rs, &r);
+	buf_init(&out, 0);
+	spamhdr_render(rs, &r, "mx.example", true, &out);
+	ck_assert_ptr_nonnull(strstr(out.data, "\nX-Spam-Report: \n"));
+	ck_assert_str_eq(strstr(out.data, "X-Spam-Report: "), "X-Spam-Report: \n");
+	score_result_free(&r);
+	rules_free(&rs);
+
+	report_score(cf, "Subject: hi\n\nhello\n", 0.99954, &rs, &r);
+	buf_reset(&out);
+	spamhdr_render(rs, &r, "mx.example", true, &out);
+	ck_assert_str_eq(strstr(out.data, "X-Spam-Report: "),
+			 "X-Spam-Report: \n"
+			 "\t*  3.5 BAYES_99 BODY: Bayes spam probability is 99 to 100%\n"
+			 "\t*      [score: 0.9995]\n");
+	buf_free(&out);
+	score_result_free(&r);
+	rules_free(&rs);
+}
+END_TEST
+
+/* A user's "score RULE n" for a rule the site scored 0, as spamd takes
+ * it (checked with spamd 4.0.1, user_prefs through --virtual-config-dir):
+ * header, body, rawbody, full, uri and meta rules then run for that user,
+ * eval and mimeheader rules do not; a meta still needs its dependencies to
+ * run, so scoring a meta over rules the site scored 0 is not enough.  The
+ * rules stay out of rules_match: only rules_match_site_zero, for prefs
+ * that score them, matches them. */
+static const char site_zero_cf[] =
+	"util_rb_tld com\n"
+	"freemail_domains gmail.com\n"
+	"body Z_BODY /zeroword/\n"
+	"score Z_BODY 0\n"
+	"header Z_HDR Subject =~ /zeroword/\n"
+	"score Z_HDR 0\n"
+	"header Z_EXISTS exists:X-Zero\n"
+	"score Z_EXISTS 0\n"
+	"uri Z_URI /zero\\.example\\.com/\n"
+	"score Z_URI 0\n"
+	"rawbody Z_RAW /zeroword/\n"
+	"score Z_RAW 0\n"
+	"full Z_FULL /zeroword/\n"
+	"score Z_FULL 0\n"
+	"body Z_MULTI /zeroword/\n"
+	"tflags Z_MULTI multiple\n"
+	"score Z_MULTI 0\n"
+	"body __Z_SUB /zeroword/\n"
+	"meta Z_META_SUB __Z_SUB\n"
+	"score Z_META_SUB 0\n"
+	"meta Z_META_DEPS Z_BODY && Z_HDR\n"
+	"score Z_META_DEPS 0\n"
+	"mimeheader Z_MIME Content-Type =~ /text/\n"
+	"score Z_MIME 0\n"
+	"header Z_EVAL eval:check_freemail_from()\n"
+	"score Z_EVAL 0\n"
+	"body ALWAYS /zeroword/\n"
+	"score ALWAYS 0.5\n";
+
+static const char site_zero_msg[] =
+	"From: someone@gmail.com\n"
+	"Subject: zeroword here\n"
+	"X-Zero: 1\n"
+	"Content-Type: text/plain\n"
+	"\n"
+	"zeroword and zeroword again http://zero.example.com/x\n";
+
+/* One recipient: their prefs (NULL: none) loaded, the site-zero rules
+ * they score matched, the total's tests and score. */
+static void
+site_zero_tests(struct ruleset *rs, const char *prefs_text, struct rules_hits *hits,
+		struct msgview *mv, struct buf *tests, double *score_r)
+{
+	struct score_prefs *prefs = NULL;
+	struct score_result r;
+	char path[512];
+	const size_t *zero;
+	size_t n;
+
+	if (prefs_text != NULL) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/user_prefs", tmpdir);
+		f = fopen(path, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs(prefs_text, f);
+		ck_assert_int_eq(fclose(f), 0);
+		prefs = score_prefs_load(rs, path, NULL);
+		ck_assert_ptr_nonnull(prefs);
+	}
+	zero = score_prefs_site_zero(prefs, &n);
+	if (n > 0) {
+		struct rules_scratch *scratch = rules_scratch_new(rs);
+
+		rules_match_site_zero(rs, scratch, mv, zero, n, hits);
+		rules_scratch_free(&scratch);
+	}
+	score_compute(rs, hits, mv, prefs, &r);
+	buf_reset(tests);
+	score_tests(rs, &r, tests);
+	*score_r = r.score;
+	score_result_free(&r);
+	score_prefs_free(&prefs);
+}
+
+START_TEST(test_user_scores_site_zero_rule)
+{
+	static const char *const enabled[] = { "Z_BODY", "Z_HDR", "Z_EXISTS", "Z_URI",
+					       "Z_RAW", "Z_FULL", "Z_MULTI", "Z_META_SUB",
+					       "Z_META_DEPS" };
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct rules_scratch *scratch;
+	struct msgview *mv;
+	struct rules_hits hits;
+	struct buf tests;
+	double score;
+
+	write_cf("50_zero.cf", site_zero_cf);
+	rs = load(&res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 0);
+	rules_load_result_free(&res);
+	for (size_t i = 0; i < N_ELEMENTS(enabled); i++)
+		ck_assert_msg(rules_site_zero(rs, (size_t)rules_find(rs, enabled[i])),
+			      "%s", enabled[i]);
+	ck_assert(!rules_site_zero(rs, (size_t)rules_find(rs, "Z_MIME")));
+	ck_assert(!rules_site_zero(rs, (size_t)rules_find(rs, "Z_EVAL")));
+	ck_assert(!rules_site_zero(rs, (size_t)rules_find(rs, "ALWAYS")));
+
+	scratch = rules_scratch_new(rs);
+	mv = msgview_new(rules_settings(rs), site_zero_msg, strlen(site_zero_msg), NULL);
+	rules_match(rs, scratch, mv, 0, &hits);
+	rules_scratch_free(&scratch);
+	/* The site-wide pass does not touch them (__Z_SUB, a sub-rule, runs;
+	 * Z_MIME and Z_EVAL are not run at all). */
+	for (size_t i = 0; i < N_ELEMENTS(enabled); i++)
+		ck_assert_uint_eq(hits.hits[rules_find(rs, enabled[i])], 0);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "Z_MIME")], 0);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "Z_EVAL")], 0);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "__Z_SUB")], 1);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "ALWAYS")], 1);
+	buf_init(&tests, 0);
+
+	/* No prefs, or prefs that do not score them: the site's result. */
+	site_zero_tests(rs, NULL, &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "ALWAYS");
+	site_zero_tests(rs, "required_score 4\n", &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "ALWAYS");
+	ck_assert_ptr_null(hits.site_zero_done);
+
+	/* A meta over rules the site scored 0 and this user does not score:
+	 * they do not run, the meta does not hit (spamd: the same). */
+	site_zero_tests(rs, "score Z_META_DEPS 2.0\n", &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "ALWAYS");
+
+	/* Every kind spamd enables; eval and mimeheader rules stay off. */
+	site_zero_tests(rs,
+			"score Z_BODY 1.1\nscore Z_HDR 1.2\nscore Z_EXISTS 0.3\n"
+			"score Z_URI 1.3\nscore Z_RAW 1.4\nscore Z_FULL 1.5\n"
+			"score Z_MULTI 0.1\nscore Z_META_SUB 1.8\n"
+			"score Z_META_DEPS 2 2 2 2\n"
+			"score Z_MIME 1.6\nscore Z_EVAL 1.7\n",
+			&hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "ALWAYS,Z_BODY,Z_EXISTS,Z_FULL,Z_HDR,Z_META_DEPS,"
+			 "Z_META_SUB,Z_MULTI,Z_MULTI,Z_MULTI,Z_RAW,Z_URI");
+	ck_assert(fabs(score - (0.5 + 1.1 + 0.3 + 1.5 + 1.2 + 2 + 1.8 + 0.3 + 1.4 + 1.3))
+		  < 1e-9);
+	/* Matched once per message: the next recipient reuses the counts. */
+	ck_assert_ptr_nonnull(hits.site_zero_done);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "Z_MULTI")], 3);
+
+	/* Another recipient without those scores still gets the site's
+	 * result, though the rules were matched for the first. */
+	site_zero_tests(rs, NULL, &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "ALWAYS");
+	ck_assert(score == 0.5);
+	/* Scoring it 0 again turns it off. */
+	site_zero_tests(rs, "score Z_BODY 1\nscore Z_BODY 0\n", &hits, mv, &tests,
+			&score);
+	ck_assert_str_eq(tests.data, "ALWAYS");
+
+	buf_free(&tests);
+	rules_hits_free(&hits);
+	msgview_free(&mv);
 	rules_free(&rs);
 }
 END_TEST
@@ -834,6 +1229,9 @@ rules_suite(void)
 	tcase_add_test(tc, test_multiple_scores_each_hit);
 	tcase_add_test(tc, test_score_format);
 	tcase_add_test(tc, test_headers_rendering);
+	tcase_add_test(tc, test_report_format);
+	tcase_add_test(tc, test_report_empty_and_bayes);
+	tcase_add_test(tc, test_user_scores_site_zero_rule);
 	tcase_add_test(tc, test_prefilter_literals);
 	tcase_add_test(tc, test_prefilter_sound);
 	tcase_add_test(tc, test_regex_delimiters);
