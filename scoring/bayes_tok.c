@@ -96,7 +96,8 @@ static const struct {
 	{ "X-Authentication-Warning", "*a" }, { "Organization", "*o" },
 	{ "Organisation", "*o" }, { "Content-Type", "*ct" },
 	{ "Content-Disposition", "*cd" }, { "Content-Transfer-Encoding", "*ce" },
-	{ "X-Spam-Relays-Trusted", "*RT" }, { "X-Spam-Relays-Untrusted", "*RU" },
+	/* SpamAssassin 4 keeps metadata under lowercase names */
+	{ "x-spam-relays-trusted", "*RT" }, { "x-spam-relays-untrusted", "*RU" },
 };
 
 enum tok_re {
@@ -689,7 +690,9 @@ tok_one_header(const struct bayes_settings *s, const char *name, const char *val
 	} else if (tok_match(RE_PRESENCE, name, nl)) {
 		buf_reset(&v);
 		buf_put(&v, "1", 1);
-	} else if (strncasecmp(name, "X-Spam-Relays-", 14) == 0) {
+	} else if (strncmp(name, "x-spam-relays-", 14) == 0 &&
+		   (strcmp(name + 14, "external") == 0 || strcmp(name + 14, "internal") == 0 ||
+		    strcmp(name + 14, "trusted") == 0 || strcmp(name + 14, "untrusted") == 0)) {
 		tok_subst_buf(RE_RELAYS, &v, " ", true, &tmp);
 	}
 	if (tok_name_is(name, mi))
@@ -712,9 +715,15 @@ tok_one_header(const struct bayes_settings *s, const char *name, const char *val
 static void
 tok_headers(const struct bayes_settings *s, struct msgview *mv, struct strlist *out)
 {
-	static const char *const meta[] = {
-		"X-Spam-Relays-Trusted", "X-Spam-Relays-Untrusted",
-		"X-Spam-Relays-Internal", "X-Spam-Relays-External",
+	/* get_all_metadata(): "name: value" in key order, the names
+	 * lowercase as SpamAssassin 4 stores them (so x-spam-relays-external
+	 * and -internal are not compressed); the view asks for them by their
+	 * usual names */
+	static const char *const meta[][2] = {
+		{ "x-spam-relays-external", "X-Spam-Relays-External" },
+		{ "x-spam-relays-internal", "X-Spam-Relays-Internal" },
+		{ "x-spam-relays-trusted", "X-Spam-Relays-Trusted" },
+		{ "x-spam-relays-untrusted", "X-Spam-Relays-Untrusted" },
 	};
 	struct buf all, one;
 	struct strlist names, vals;
@@ -765,8 +774,8 @@ tok_headers(const struct bayes_settings *s, struct msgview *mv, struct strlist *
 	}
 	for (size_t k = 0; k < N_ELEMENTS(meta); k++) {
 		buf_reset(&one);
-		if (msgview_get(mv, meta[k], &one) && one.len > 0)
-			tok_one_header(s, meta[k], one.data, one.len, &parsed);
+		if (msgview_get(mv, meta[k][1], &one) && one.len > 0)
+			tok_one_header(s, meta[k][0], one.data, one.len, &parsed);
 	}
 	/* the last Received, then the one before it */
 	for (int k = 1; k >= 0; k--)

@@ -184,6 +184,14 @@ START_TEST(tokenize_message)
 	/* X-Mailer compressed, also under *UA */
 	ck_assert(has_token(&t, "H*x:FooMail"));
 	ck_assert(has_token(&t, "H*UA:FooMail"));
+	/* the relays as SpamAssassin 4 names them: untrusted compressed,
+	 * external under its lowercase name, " rdns=" words dropped */
+	ck_assert(has_token(&t, "H*RU:mx.example.net"));
+	ck_assert(has_token(&t, "H*RU:192.0.2.7"));
+	ck_assert(has_token(&t, "Hx-spam-relays-external:mx.example.net"));
+	ck_assert(has_token(&t, "Hx-spam-relays-external:sk:mail.ex"));
+	ck_assert(!has_prefix(&t, "HX-Spam-Relays-"));
+	ck_assert(!has_prefix(&t, "H*RU:rdns"));
 	/* Received: dates, ids and "with"/"from" dropped, the address as
 	 * three octets plus ip* */
 	ck_assert(has_token(&t, "H*r:ip*192.0.2.7"));
