@@ -297,13 +297,13 @@ tok_mail_addr(const char *addr, size_t len, struct strlist *out)
 	const char *at = NULL, *dom;
 	size_t dlen;
 
-	for (size_t i = len; i-- > 0;)
+	/* /(.+)\@(.+)$/: the last "@" with something on both sides */
+	for (size_t i = len > 1 ? len - 1 : 0; i-- > 1;)
 		if (addr[i] == '@') {
 			at = addr + i;
 			break;
 		}
-	/* /(.+)\@(.+)$/: something on both sides */
-	if (at == NULL || at == addr || at + 1 == addr + len)
+	if (at == NULL)
 		return;
 	{
 		char *u = xasprintf("U*%.*s", (int)(at - addr), addr);

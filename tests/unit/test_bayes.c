@@ -106,6 +106,10 @@ static const struct {
 	  "http|UD:www.example.com|UD:example.com|UD:com|wwwexamplecom|www.example.com|"
 	  "some|very|long|path|segment" },
 	{ 0, "HSubject:", "ThisIsAVeryLongHeaderWordIndeed ok", "HSubject:sk:ThisIsA" },
+	/* /(.+)\@(.+)$/: the last "@" with something after it */
+	{ 1, "", "mail me at foo,@memo@ now or x@@y and @lead trail@ ok",
+	  "mail|U*foo,|D*memo@|foomemo|foo,@memo@|now|U*x@|D*y|xy|x@@y|and|lead|@lead|trail|"
+	  "trail@" },
 };
 
 START_TEST(tokenize_line_like_sa)
