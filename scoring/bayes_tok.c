@@ -4,13 +4,16 @@
  * long tokens as "sk:" skips (not in URIs), mail addresses and URI-like
  * words chewed into U*, D* and UD: tokens, body tokens decomposed.  Its
  * substitutions are SpamAssassin's own regular expressions, run with
- * PCRE2.  Not taken over: the invisible-text and MIME-digest sources
- * (lmtpd's views have no invisible text), and the SHA-1 token hashing
- * (tokens are stored as text, so --dump can show them).
+ * PCRE2.  The sources are SpamAssassin's default bayes_token_sources:
+ * header, visible (the body's visible text, Subject first), invisible
+ * (HTML text the reader does not see: "I*:" tokens) and uri.  Not taken
+ * over: the MIME-digest source (off by default there too) and the SHA-1
+ * token hashing (tokens are stored as text, so --dump can show them).
  *
  * Bounds: each token at most BAYES_TOKEN_MAX bytes, at most
  * BAYES_TOKENS_MAX distinct tokens per message (headers first, then URIs,
- * then the body), and the rendered views are already bounded by msgview. */
+ * the visible body, the invisible text), and the rendered views are
+ * already bounded by msgview. */
 #include "config.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -872,9 +875,14 @@ bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *d
 		bayes_tokenize_line(s, lines->v[i].p, lines->v[i].len, "", 2, &tmp);
 		tok_take(&tmp, seen, out);
 	}
-	lines = msgview_body(mv);
+	lines = msgview_body_visible(mv);
 	for (size_t i = 0; i < lines->n && out->list.n < BAYES_TOKENS_MAX; i++) {
 		bayes_tokenize_line(s, lines->v[i].p, lines->v[i].len, "", 1, &tmp);
+		tok_take(&tmp, seen, out);
+	}
+	lines = msgview_body_invisible(mv);
+	for (size_t i = 0; i < lines->n && out->list.n < BAYES_TOKENS_MAX; i++) {
+		bayes_tokenize_line(s, lines->v[i].p, lines->v[i].len, "I*:", 1, &tmp);
 		tok_take(&tmp, seen, out);
 	}
 	strset_free(&seen);
