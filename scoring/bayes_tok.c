@@ -4,13 +4,16 @@
  * long tokens as "sk:" skips (not in URIs), mail addresses and URI-like
  * words chewed into U*, D* and UD: tokens, body tokens decomposed.  Its
  * substitutions are SpamAssassin's own regular expressions, run with
- * PCRE2.  Not taken over: the invisible-text and MIME-digest sources
- * (lmtpd's views have no invisible text), and the SHA-1 token hashing
- * (tokens are stored as text, so --dump can show them).
+ * PCRE2.  The sources are SpamAssassin's default bayes_token_sources:
+ * header, visible (the body's visible text, Subject first), invisible
+ * (HTML text the reader does not see: "I*:" tokens) and uri.  Not taken
+ * over: the MIME-digest source (off by default there too) and the SHA-1
+ * token hashing (tokens are stored as text, so --dump can show them).
  *
  * Bounds: each token at most BAYES_TOKEN_MAX bytes, at most
  * BAYES_TOKENS_MAX distinct tokens per message (headers first, then URIs,
- * then the body), and the rendered views are already bounded by msgview. */
+ * the visible body, the invisible text), and the rendered views are
+ * already bounded by msgview. */
 #include "config.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -96,7 +99,8 @@ static const struct {
 	{ "X-Authentication-Warning", "*a" }, { "Organization", "*o" },
 	{ "Organisation", "*o" }, { "Content-Type", "*ct" },
 	{ "Content-Disposition", "*cd" }, { "Content-Transfer-Encoding", "*ce" },
-	{ "X-Spam-Relays-Trusted", "*RT" }, { "X-Spam-Relays-Untrusted", "*RU" },
+	/* SpamAssassin 4 keeps metadata under lowercase names */
+	{ "x-spam-relays-trusted", "*RT" }, { "x-spam-relays-untrusted", "*RU" },
 };
 
 enum tok_re {
@@ -296,13 +300,13 @@ tok_mail_addr(const char *addr, size_t len, struct strlist *out)
 	const char *at = NULL, *dom;
 	size_t dlen;
 
-	for (size_t i = len; i-- > 0;)
+	/* /(.+)\@(.+)$/: the last "@" with something on both sides */
+	for (size_t i = len > 1 ? len - 1 : 0; i-- > 1;)
 		if (addr[i] == '@') {
 			at = addr + i;
 			break;
 		}
-	/* /(.+)\@(.+)$/: something on both sides */
-	if (at == NULL || at == addr || at + 1 == addr + len)
+	if (at == NULL)
 		return;
 	{
 		char *u = xasprintf("U*%.*s", (int)(at - addr), addr);
@@ -689,7 +693,9 @@ tok_one_header(const struct bayes_settings *s, const char *name, const char *val
 	} else if (tok_match(RE_PRESENCE, name, nl)) {
 		buf_reset(&v);
 		buf_put(&v, "1", 1);
-	} else if (strncasecmp(name, "X-Spam-Relays-", 14) == 0) {
+	} else if (strncmp(name, "x-spam-relays-", 14) == 0 &&
+		   (strcmp(name + 14, "external") == 0 || strcmp(name + 14, "internal") == 0 ||
+		    strcmp(name + 14, "trusted") == 0 || strcmp(name + 14, "untrusted") == 0)) {
 		tok_subst_buf(RE_RELAYS, &v, " ", true, &tmp);
 	}
 	if (tok_name_is(name, mi))
@@ -712,9 +718,15 @@ tok_one_header(const struct bayes_settings *s, const char *name, const char *val
 static void
 tok_headers(const struct bayes_settings *s, struct msgview *mv, struct strlist *out)
 {
-	static const char *const meta[] = {
-		"X-Spam-Relays-Trusted", "X-Spam-Relays-Untrusted",
-		"X-Spam-Relays-Internal", "X-Spam-Relays-External",
+	/* get_all_metadata(): "name: value" in key order, the names
+	 * lowercase as SpamAssassin 4 stores them (so x-spam-relays-external
+	 * and -internal are not compressed); the view asks for them by their
+	 * usual names */
+	static const char *const meta[][2] = {
+		{ "x-spam-relays-external", "X-Spam-Relays-External" },
+		{ "x-spam-relays-internal", "X-Spam-Relays-Internal" },
+		{ "x-spam-relays-trusted", "X-Spam-Relays-Trusted" },
+		{ "x-spam-relays-untrusted", "X-Spam-Relays-Untrusted" },
 	};
 	struct buf all, one;
 	struct strlist names, vals;
@@ -765,8 +777,8 @@ tok_headers(const struct bayes_settings *s, struct msgview *mv, struct strlist *
 	}
 	for (size_t k = 0; k < N_ELEMENTS(meta); k++) {
 		buf_reset(&one);
-		if (msgview_get(mv, meta[k], &one) && one.len > 0)
-			tok_one_header(s, meta[k], one.data, one.len, &parsed);
+		if (msgview_get(mv, meta[k][1], &one) && one.len > 0)
+			tok_one_header(s, meta[k][0], one.data, one.len, &parsed);
 	}
 	/* the last Received, then the one before it */
 	for (int k = 1; k >= 0; k--)
@@ -863,9 +875,14 @@ bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *d
 		bayes_tokenize_line(s, lines->v[i].p, lines->v[i].len, "", 2, &tmp);
 		tok_take(&tmp, seen, out);
 	}
-	lines = msgview_body(mv);
+	lines = msgview_body_visible(mv);
 	for (size_t i = 0; i < lines->n && out->list.n < BAYES_TOKENS_MAX; i++) {
 		bayes_tokenize_line(s, lines->v[i].p, lines->v[i].len, "", 1, &tmp);
+		tok_take(&tmp, seen, out);
+	}
+	lines = msgview_body_invisible(mv);
+	for (size_t i = 0; i < lines->n && out->list.n < BAYES_TOKENS_MAX; i++) {
+		bayes_tokenize_line(s, lines->v[i].p, lines->v[i].len, "I*:", 1, &tmp);
 		tok_take(&tmp, seen, out);
 	}
 	strset_free(&seen);

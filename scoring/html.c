@@ -156,7 +156,7 @@ tag_flags(const char *tag)
 /* ---- display_text ---- */
 
 static void
-add_piece(struct hp *hp, const char *p, size_t n, bool ws, bool invisible)
+add_piece(struct hp *hp, const char *p, size_t n, bool ws, bool invisible, bool utf8)
 {
 	struct html_result *r = hp->r;
 
@@ -167,6 +167,7 @@ add_piece(struct hp *hp, const char *p, size_t n, bool ws, bool invisible)
 	r->pieces[r->npieces].start = hp->text.len;
 	r->pieces[r->npieces].whitespace = ws;
 	r->pieces[r->npieces].invisible = invisible;
+	r->pieces[r->npieces].utf8 = utf8;
 	r->npieces++;
 	mime_str_add(&hp->text, p, n);
 }
@@ -186,11 +187,11 @@ display_ws(struct hp *hp, const char *ws)
 			hp->text.p[hp->text.len] = '\0';
 		}
 	}
-	add_piece(hp, ws, strlen(ws), true, false);
+	add_piece(hp, ws, strlen(ws), true, false, false);
 }
 
 static void
-display_text(struct hp *hp, const char *p, size_t n, bool invisible)
+display_text(struct hp *hp, const char *p, size_t n, bool invisible, bool flagged)
 {
 	struct mime_str t = { 0 };
 	size_t i = 0;
@@ -218,7 +219,7 @@ display_text(struct hp *hp, const char *p, size_t n, bool invisible)
 	if (r->npieces > 0 && !invisible && r->pieces[r->npieces - 1].whitespace &&
 	    t.len > 0 && t.p[0] == ' ')
 		off = 1;
-	add_piece(hp, t.p + off, t.len - off, false, invisible);
+	add_piece(hp, t.p + off, t.len - off, false, invisible, flagged);
 	mime_str_free(&t);
 }
 
@@ -649,7 +650,7 @@ html_pm_text(struct hp *hp, const char *text, size_t n, bool flagged)
 	}
 	if (flagged && !hp->text_utf8)
 		hp->text_utf8 = true;
-	display_text(hp, text, n, invisible);
+	display_text(hp, text, n, invisible, flagged);
 }
 
 void
@@ -931,6 +932,24 @@ html_text_filtered(const struct html_result *r, bool invisible, size_t *len_r)
 	}
 	*len_r = out.len;
 	return out.p;
+}
+
+bool
+html_text_filtered_utf8(const struct html_result *r, bool invisible)
+{
+	for (size_t i = 0; i < r->npieces; i++)
+		if (r->pieces[i].invisible == invisible && r->pieces[i].utf8)
+			return true;
+	return false;
+}
+
+bool
+html_has_invisible(const struct html_result *r)
+{
+	for (size_t i = 0; i < r->npieces; i++)
+		if (r->pieces[i].invisible)
+			return true;
+	return false;
 }
 
 int

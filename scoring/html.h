@@ -38,6 +38,7 @@ struct html_result {
 		size_t start;		/* offset into text */
 		bool whitespace;	/* inserted for a block tag */
 		bool invisible;		/* html_font_invisible() said so */
+		bool utf8;		/* Perl holds this piece as characters */
 	} *pieces;
 	size_t npieces;
 
@@ -88,9 +89,15 @@ struct html_result *html_render(const char *text, size_t len, bool utf8,
 				size_t raw_len);
 void html_result_free(struct html_result **r);
 
-/* get_rendered_text(invisible => 0 or 1): a malloc'd copy. */
+/* get_rendered_text(invisible => 0 or 1): a malloc'd copy, UTF-8 like
+ * text. */
 char *html_text_filtered(const struct html_result *r, bool invisible,
 			 size_t *len_r);
+/* Whether Perl would hold that text as characters (one of its pieces is):
+ * when false it holds Latin-1 bytes, as for text when !text_utf8. */
+bool html_text_filtered_utf8(const struct html_result *r, bool invisible);
+/* Whether any text element is invisible. */
+bool html_has_invisible(const struct html_result *r);
 
 /* Number of times tag (lowercase) is open at the end, -1 if never seen. */
 int html_inside(const struct html_result *r, const char *tag);

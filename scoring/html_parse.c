@@ -29,23 +29,6 @@
 
 /* ---- entity decoding (HTML::Parser decode_entities) ---- */
 
-/* Code points below U+0100 (all a byte string holds) back to bytes. */
-static void
-utf8_to_latin1(const char *p, size_t n, struct mime_str *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if ((c == 0xc2 || c == 0xc3) && i + 1 < n &&
-		    ((unsigned char)p[i + 1] & 0xc0) == 0x80) {
-			mime_str_addc(out, (char)(((c & 0x03) << 6) | ((unsigned char)p[i + 1] & 0x3f)));
-			i++;
-			continue;
-		}
-		mime_str_addc(out, (char)c);
-	}
-}
-
 /* Appends the decoded p[0..n); returns true when the result would be a
  * Perl character string (input was, or a replacement above U+00FF). */
 static bool
@@ -306,7 +289,7 @@ ev_start(struct hp *hp, const char *nb, const char *ne, struct tok *t, size_t nt
 				struct mime_str l = { 0 };
 
 				mime_str_add(&l, "", 0);
-				utf8_to_latin1(d.p, d.len, &l);
+				mime_latin1_from_utf8(d.p, d.len, &l);
 				mime_str_free(&d);
 				d = l;
 			}

@@ -826,8 +826,8 @@ mime_effective_type(const struct mime_node *node)
 	return node->type;
 }
 
-static void
-latin1_from_utf8(const char *p, size_t n, struct mime_str *out)
+void
+mime_latin1_from_utf8(const char *p, size_t n, struct mime_str *out)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)p[i];
@@ -886,7 +886,7 @@ mime_rendered(struct mime_msg *msg, struct mime_node *node, size_t *len_r,
 				struct mime_str l = { 0 };
 
 				mime_str_add(&l, "", 0);
-				latin1_from_utf8(r->text, r->text_len, &l);
+				mime_latin1_from_utf8(r->text, r->text_len, &l);
 				node->rendered = mime_strndup(msg, l.p, l.len);
 				node->rendered_len = l.len;
 				mime_str_free(&l);

@@ -44,6 +44,9 @@ struct mime_str {
 void mime_str_add(struct mime_str *s, const void *p, size_t n);
 void mime_str_addc(struct mime_str *s, char c);
 void mime_str_free(struct mime_str *s);
+/* Appends p[0..n) with its UTF-8 code points below U+0100 as single bytes
+ * (how Perl holds a byte string); everything else is copied as it is. */
+void mime_latin1_from_utf8(const char *p, size_t n, struct mime_str *out);
 
 /* One header field as Node::header stores it. */
 struct mime_hdr {

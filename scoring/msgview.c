@@ -51,6 +51,9 @@ struct msgview {
 	struct relays relays;
 	bool body_done, raw_done, uris_done;
 	struct strlist body, rawbody, uris, html_uris;
+	/* Bayes' sources; visible is body itself without invisible text */
+	bool visible_done, invisible_done, has_invisible;
+	struct strlist visible, invisible;
 	struct gcache *cache;
 	size_t ncache, cache_cap;
 	bool envf_done, envf_defined;
@@ -100,6 +103,8 @@ msgview_new(const struct sa_settings *settings, const char *data, size_t len,
 		mv->envfrom = xstrdup(envelope_from);
 	strlist_init(&mv->body);
 	strlist_init(&mv->rawbody);
+	strlist_init(&mv->visible);
+	strlist_init(&mv->invisible);
 	strlist_init(&mv->uris);
 	strlist_init(&mv->html_uris);
 	strlist_init(&mv->pristine_hdrs);
@@ -118,6 +123,8 @@ msgview_free(struct msgview **mvp)
 		relays_free(&mv->relays);
 	strlist_free(&mv->body);
 	strlist_free(&mv->rawbody);
+	strlist_free(&mv->visible);
+	strlist_free(&mv->invisible);
 	strlist_free(&mv->uris);
 	strlist_free(&mv->html_uris);
 	strlist_free(&mv->pristine_hdrs);
@@ -899,10 +906,39 @@ msgview_body(struct msgview *mv)
 {
 	if (!mv->body_done) {
 		mv->body_done = true;
-		msgview_build_body(mv_msg(mv), mv->set, &mv->body, &mv->html_uris, &mv->html,
-				   &mv->nhtml);
+		msgview_build_body(mv_msg(mv), mv->set, MV_TEXT_ALL, &mv->body, &mv->html_uris,
+				   &mv->html, &mv->nhtml);
+		for (size_t i = 0; i < mv->nhtml && !mv->has_invisible; i++)
+			mv->has_invisible = html_has_invisible(mv->html[i]);
 	}
 	return &mv->body;
+}
+
+const struct strlist *
+msgview_body_visible(struct msgview *mv)
+{
+	const struct strlist *all = msgview_body(mv);
+
+	if (!mv->has_invisible)
+		return all;
+	if (!mv->visible_done) {
+		mv->visible_done = true;
+		msgview_build_body(mv_msg(mv), mv->set, MV_TEXT_VISIBLE, &mv->visible, NULL, NULL,
+				   NULL);
+	}
+	return &mv->visible;
+}
+
+const struct strlist *
+msgview_body_invisible(struct msgview *mv)
+{
+	(void)msgview_body(mv);
+	if (mv->has_invisible && !mv->invisible_done) {
+		mv->invisible_done = true;
+		msgview_build_body(mv_msg(mv), mv->set, MV_TEXT_INVISIBLE, &mv->invisible, NULL,
+				   NULL, NULL);
+	}
+	return &mv->invisible;
 }
 
 const struct strlist *

@@ -7,6 +7,9 @@
  *   body             msgview_body(): rendered text (Subject first, text
  *                    parts decoded and converted to UTF-8, HTML rendered,
  *                    paragraphs as lines), as Message::get_rendered_body_text_array
+ *   Bayes' text      msgview_body_visible(), msgview_body_invisible(): the
+ *                    same of HTML's visible text and of its invisible text
+ *                    (get_visible_/get_invisible_rendered_body_text_array)
  *   rawbody          msgview_rawbody(): decoded, not rendered
  *                    (Message::get_decoded_body_text_array)
  *   full             msgview_full(): the pristine message
@@ -65,6 +68,12 @@ bool msgview_part_get(struct msgview *mv, size_t part, const char *request,
 		      struct buf *out);
 
 const struct strlist *msgview_body(struct msgview *mv);
+/* The body view of the visible text only (plain text parts and HTML's
+ * visible text; Subject first), and of HTML's invisible text (tiny font,
+ * low contrast, hidden; no Subject; empty when there is none), as the
+ * Bayes plugin reads them. */
+const struct strlist *msgview_body_visible(struct msgview *mv);
+const struct strlist *msgview_body_invisible(struct msgview *mv);
 const struct strlist *msgview_rawbody(struct msgview *mv);
 const struct strlist *msgview_uris(struct msgview *mv);
 void msgview_full(struct msgview *mv, const char **data_r, size_t *len_r);

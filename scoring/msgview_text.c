@@ -161,9 +161,55 @@ short_lines(const char *s, size_t n, struct strlist *out)
 	}
 }
 
+/* A part's text for the view: the rendered text, or its visible or
+ * invisible share (plain text is all visible).  Sets *own when the text
+ * had to be made (the caller frees it). */
+static const char *
+part_text(struct mime_msg *msg, struct mime_node *node, enum msgview_text which,
+	  size_t *len_r, bool *utf8_r, const char **type_r, char **own)
+{
+	const char *r = mime_rendered(msg, node, len_r, utf8_r, type_r);
+	bool invisible = which == MV_TEXT_INVISIBLE;
+	struct mime_str l = { 0 };
+	size_t fl;
+	char *f;
+
+	*own = NULL;
+	if (r == NULL || which == MV_TEXT_ALL)
+		return r;
+	if (node->html == NULL || *type_r == NULL || strcmp(*type_r, "text/html") != 0) {
+		if (!invisible)
+			return r;
+		*len_r = 0;	/* invisible_rendered is '' */
+		*utf8_r = false;
+		return "";
+	}
+	if (!html_has_invisible(node->html)) {
+		if (!invisible)
+			return r;	/* every piece: the rendered text itself */
+		*len_r = 0;
+		*utf8_r = false;
+		return "";
+	}
+	f = html_text_filtered(node->html, invisible, &fl);
+	*utf8_r = html_text_filtered_utf8(node->html, invisible);
+	if (*utf8_r) {
+		*own = f;
+		*len_r = fl;
+		return f;
+	}
+	mime_str_add(&l, "", 0);
+	mime_latin1_from_utf8(f, fl, &l);
+	free(f);
+	*own = l.p;
+	*len_r = l.len;
+	return l.p;
+}
+
 void
-msgview_build_body(struct mime_msg *msg, const struct sa_settings *set, struct strlist *body,
-		   struct strlist *html_uris, const struct html_result ***html, size_t *nhtml)
+msgview_build_body(struct mime_msg *msg, const struct sa_settings *set, enum msgview_text which,
+		   struct strlist *body, struct strlist *html_uris,
+		   const struct html_result ***html, size_t *nhtml)
 {
 	struct mime_str text = { 0 }, subj = { 0 };
 	bool any = false, uni = false;
@@ -173,6 +219,7 @@ msgview_build_body(struct mime_msg *msg, const struct sa_settings *set, struct s
 		size_t n;
 		bool utf8;
 		bool sep;
+		char *own;
 	} *parts = NULL;
 	size_t np = 0;
 
@@ -181,12 +228,12 @@ msgview_build_body(struct mime_msg *msg, const struct sa_settings *set, struct s
 			any = true;
 	if (!any)
 		return;
-	{
+	mime_str_add(&subj, "", 0);
+	if (which != MV_TEXT_INVISIBLE) {
 		struct mime_hdr *h = mime_hdr_last(msg->root, "subject");
 		size_t dl = 0;
 		const char *d = h != NULL ? mime_hdr_decoded(msg, h, &dl) : NULL;
 
-		mime_str_add(&subj, "", 0);
 		if (d != NULL)
 			mime_str_add(&subj, d, dl);
 		mime_str_addc(&subj, '\n');
@@ -204,7 +251,7 @@ msgview_build_body(struct mime_msg *msg, const struct sa_settings *set, struct s
 			if (node->has_kids)
 				continue;
 			parts[np].sep = text_nonempty;
-			r = mime_rendered(msg, node, &rl, &utf8, &type);
+			r = part_text(msg, node, which, &rl, &utf8, &type, &parts[np].own);
 			if (r != NULL) {
 				rl = scan_cut(r, rl, scansize, utf8);
 				parts[np].t = r;
@@ -214,8 +261,8 @@ msgview_build_body(struct mime_msg *msg, const struct sa_settings *set, struct s
 					uni = true;
 				if (rl > 0)
 					text_nonempty = true;
-				if (type != NULL && strcmp(type, "text/html") == 0 &&
-				    node->html != NULL) {
+				if (which == MV_TEXT_ALL && type != NULL &&
+				    strcmp(type, "text/html") == 0 && node->html != NULL) {
 					*html = xreallocarray(*html, *nhtml + 1, sizeof(**html));
 					(*html)[(*nhtml)++] = node->html;
 					for (size_t k = 0; k < node->html->uris.n; k++)
@@ -237,6 +284,8 @@ msgview_build_body(struct mime_msg *msg, const struct sa_settings *set, struct s
 		else
 			mime_str_add(&text, parts[i].t, parts[i].n);
 	}
+	for (size_t i = 0; i < np; i++)
+		free(parts[i].own);
 	free(parts);
 
 	/* s/\n+\s*\n+/\x00/g: a run of white space holding two newlines,

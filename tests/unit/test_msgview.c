@@ -270,6 +270,71 @@ START_TEST(html_render_body)
 }
 END_TEST
 
+/* Bayes' sources: the visible text (Subject first) and the invisible text
+ * (no Subject) as get_visible_/get_invisible_rendered_body_text_array give
+ * them (expected lines from SpamAssassin 4.0.1).  In the second message
+ * the visible text is a Perl byte string (Latin-1 "\xe9t\xe9") and the
+ * invisible one a character string (its U+263A), each as Perl holds it;
+ * the plain text part is all visible. */
+static const struct {
+	const char *msg, *all, *visible, *invisible;
+} text_cases[] = {
+	{ "Subject: Spring sale\nContent-Type: text/html; charset=iso-8859-1\n\n"
+	  "<html><body bgcolor=\"#ffffff\"><p>Visible offer today</p>\n"
+	  "<font color=\"#ffffff\">hiddenword unsubscribed caf\xe9</font>\n"
+	  "<p>Buy <span style=\"display:none\">zzsecret</span>watches "
+	  "<font size=\"1\">tinytext</font></p>\n</body></html>\n",
+	  "Spring sale\n|\n|Visible offer today\n|hiddenword unsubscribed caf\xc3\xa9\n|"
+	  "Buy zzsecretwatches tinytext\n| ",
+	  "Spring sale\n|\n|Visible offer today\n|Buy watches \n| ",
+	  "hiddenword unsubscribed caf\xc3\xa9zzsecrettinytext" },
+	{ "Subject: Mixed\nMIME-Version: 1.0\n"
+	  "Content-Type: multipart/alternative; boundary=\"XX\"\n\n"
+	  "--XX\nContent-Type: text/plain; charset=us-ascii\n\nplain visible words\n\n"
+	  "--XX\nContent-Type: text/html; charset=us-ascii\n\n"
+	  "<html><body><p>html visible &eacute;t&eacute;</p><div style=\"display:none\">"
+	  "na&iuml;ve &#x263a;smile invisible</div><p>more</p></body></html>\n--XX--\n",
+	  NULL,
+	  "Mixed\n|plain visible words\n|html visible \xe9t\xe9\n|more\n",
+	  "na\xc3\xafve \xe2\x98\xbasmile invisible" },
+	/* nothing invisible: the body view itself, and nothing */
+	{ "Subject: Plain\nContent-Type: text/html\n\n<p>shown text</p>\n",
+	  "Plain\n|\n|shown text\n", "Plain\n|\n|shown text\n", "" },
+};
+
+START_TEST(bayes_text_views)
+{
+	struct msgview *mv = view(text_cases[_i].msg, NULL);
+	const char *want[3] = { text_cases[_i].all, text_cases[_i].visible,
+				text_cases[_i].invisible };
+	const struct strlist *got[3];
+
+	/* either order of asking gives the same */
+	if (_i % 2 == 0) {
+		got[2] = msgview_body_invisible(mv);
+		got[1] = msgview_body_visible(mv);
+		got[0] = msgview_body(mv);
+	} else {
+		got[0] = msgview_body(mv);
+		got[1] = msgview_body_visible(mv);
+		got[2] = msgview_body_invisible(mv);
+	}
+	for (int k = 0; k < 3; k++) {
+		char *g;
+
+		if (want[k] == NULL)
+			continue;
+		g = joined(got[k]);
+		ck_assert_msg(strcmp(g, want[k]) == 0, "case %d view %d: \"%s\", want \"%s\"", _i,
+			      k, ut_escs(g), ut_escs(want[k]));
+		free(g);
+	}
+	if (text_cases[_i].invisible[0] == '\0')
+		ck_assert_ptr_eq(got[1], got[0]);
+	msgview_free(&mv);
+}
+END_TEST
+
 START_TEST(html_uris)
 {
 	struct msgview *mv = view(msg_html, NULL);
@@ -778,6 +843,7 @@ msgview_suite(void)
 	tcase_add_checked_fixture(t, settings_setup, settings_teardown);
 	tcase_add_test(t, html_render_body);
 	tcase_add_test(t, html_uris);
+	tcase_add_loop_test(t, bayes_text_views, 0, N_ELEMENTS(text_cases));
 	tcase_add_test(t, html_stats);
 	tcase_add_loop_test(t, html_tokenizer, 0, N_ELEMENTS(html_cases));
 	tcase_add_test(t, long_lines_split);
