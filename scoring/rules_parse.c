@@ -721,6 +721,16 @@ rules_directive(struct rules_parser *ps, const char *key, char *value)
 			rules_diag_add(b, ps->file, ps->line, true, "invalid '%s' value", key);
 		else
 			b->rs->required_score = v;
+	} else if (strcmp(key, "report_wrap_width") == 0) {
+		char *end;
+		long v = strtol(value, &end, 10);
+
+		/* Util::wrap takes 0 as 77 ("shift || 77"), and loops for ever
+		 * on a negative width: refused */
+		if (*value == '\0' || *end != '\0' || v < 0 || v > 100000)
+			rules_diag_add(b, ps->file, ps->line, true, "invalid '%s' value", key);
+		else
+			b->rs->report_wrap_width = v == 0 ? 77 : (unsigned int)v;
 	} else if (strcmp(key, "use_bayes") == 0) {
 		if (!rules_bool_value(value, &b->rs->use_bayes))
 			rules_diag_add(b, ps->file, ps->line, true, "invalid '%s' value", key);
