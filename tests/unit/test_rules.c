@@ -929,6 +929,39 @@ START_TEST(test_user_scores_site_zero_rule)
 }
 END_TEST
 
+/* allow_user_rules: not implemented, so switching it on is a lint warning
+ * (not an error: the rest loads); 0 is silent, anything else invalid. */
+START_TEST(test_allow_user_rules_warned)
+{
+	static const struct {
+		const char *value;
+		int errors;
+		bool warned;
+	} cases[] = { { "1", 0, true }, { "0", 0, false }, { "2", 1, false } };
+
+	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {
+		struct rules_load_result res;
+		struct ruleset *rs;
+		char text[128];
+		bool warned = false;
+
+		snprintf(text, sizeof(text), "allow_user_rules %s\nbody OK_RULE /x/\n",
+			 cases[c].value);
+		write_cf("50_a.cf", text);
+		rs = load(&res);
+		ck_assert_int_eq(res.errors, cases[c].errors);
+		for (size_t i = 0; i < res.diag_count; i++)
+			if (!res.diags[i].error && res.diags[i].line == 1 &&
+			    strstr(res.diags[i].message, "allow_user_rules") != NULL)
+				warned = true;
+		ck_assert(warned == cases[c].warned);
+		ck_assert_int_eq(rule(rs, "OK_RULE")->skip, RULE_RUNS);
+		rules_load_result_free(&res);
+		rules_free(&rs);
+	}
+}
+END_TEST
+
 struct lit_case {
 	const char *pattern;
 	bool extended;
@@ -1299,6 +1332,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_report_empty_and_bayes);
 	tcase_add_test(tc, test_report_wrap_width);
 	tcase_add_test(tc, test_user_scores_site_zero_rule);
+	tcase_add_test(tc, test_allow_user_rules_warned);
 	tcase_add_test(tc, test_prefilter_literals);
 	tcase_add_test(tc, test_prefilter_sound);
 	tcase_add_test(tc, test_regex_delimiters);
