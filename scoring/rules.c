@@ -711,6 +711,7 @@ rules_load(const char *const *dirs, size_t dir_count, struct rules_load_result *
 	rs->by_name = strmap_new();
 	rs->required_score = 5.0;
 	rs->use_bayes = true;
+	rs->report_wrap_width = 75;
 	sa_settings_init(&rs->settings);
 	for (size_t i = 0; i < dir_count; i++)
 		rules_parse_dir(&b, dirs[i]);

@@ -152,6 +152,8 @@ struct ruleset {
 	struct sa_settings settings;
 	double required_score;
 	bool use_bayes;
+	/* report_wrap_width: X-Spam-Report's descriptions wrap here (75) */
+	unsigned int report_wrap_width;
 	/* bayes_* lines as key, value pairs, read by bayes.c */
 	struct strlist bayes_settings;
 	struct addrlist lists[ADDRLIST_KIND_COUNT];

@@ -106,7 +106,7 @@ static const char *const rules_ignored[] = {
 	"whitelist_bounce_relays", "welcomelist_bounce_relays",
 	"util_rb_tld_skip", "lock_method", "bayes_path", "auto_welcomelist_path",
 	"normalize_charset", "dcc_home", "pyzor_path", "razor_config",
-	"use_dcc", "use_pyzor", "use_razor2", "score_set", "allow_user_rules",
+	"use_dcc", "use_pyzor", "use_razor2", "score_set",
 	"header_rules_matching", "txrep_factor",
 };
 
@@ -721,6 +721,28 @@ rules_directive(struct rules_parser *ps, const char *key, char *value)
 			rules_diag_add(b, ps->file, ps->line, true, "invalid '%s' value", key);
 		else
 			b->rs->required_score = v;
+	} else if (strcmp(key, "allow_user_rules") == 0) {
+		bool on;
+
+		/* Rules from user preferences are not implemented: say so
+		 * rather than take the switch and ignore it (score.c refuses
+		 * each such line with a warning at delivery). */
+		if (!rules_bool_value(value, &on))
+			rules_diag_add(b, ps->file, ps->line, true, "invalid '%s' value", key);
+		else if (on)
+			rules_diag_add(b, ps->file, ps->line, false,
+				       "allow_user_rules: lmtpd does not run rules from user "
+				       "preferences; such lines stay refused");
+	} else if (strcmp(key, "report_wrap_width") == 0) {
+		char *end;
+		long v = strtol(value, &end, 10);
+
+		/* Util::wrap takes 0 as 77 ("shift || 77"), and loops for ever
+		 * on a negative width: refused */
+		if (*value == '\0' || *end != '\0' || v < 0 || v > 100000)
+			rules_diag_add(b, ps->file, ps->line, true, "invalid '%s' value", key);
+		else
+			b->rs->report_wrap_width = v == 0 ? 77 : (unsigned int)v;
 	} else if (strcmp(key, "use_bayes") == 0) {
 		if (!rules_bool_value(value, &b->rs->use_bayes))
 			rules_diag_add(b, ps->file, ps->line, true, "invalid '%s' value", key);

@@ -21,8 +21,6 @@
 #include "xalloc.h"
 
 #define SCORE_PREFS_MAX (1024 * 1024)
-/* Conf.pm's report_wrap_width default. */
-#define SCORE_REPORT_WRAP_WIDTH 75
 
 struct score_override {
 	size_t rule;
@@ -639,9 +637,11 @@ score_area(const struct rule *r)
 }
 
 /* PerMsgStatus::_wrap_desc: the description wrapped at report_wrap_width
- * (75) as if it started firstlen columns in, later lines after prefix. */
+ * (75 unless the rule files say) as if it started firstlen columns in,
+ * later lines after prefix. */
 static void
-score_wrap_desc(const char *desc, size_t firstlen, const char *prefix, struct buf *out)
+score_wrap_desc(const char *desc, size_t width, size_t firstlen, const char *prefix,
+		struct buf *out)
 {
 	char *first = xmalloc(firstlen + 1);
 	struct buf w;
@@ -650,7 +650,7 @@ score_wrap_desc(const char *desc, size_t firstlen, const char *prefix, struct bu
 	memset(first, ' ', firstlen);
 	first[firstlen] = '\0';
 	buf_init(&w, 0);
-	score_wrap(desc, prefix, first, SCORE_REPORT_WRAP_WIDTH, WRAP_SPACE, &w);
+	score_wrap(desc, prefix, first, width, WRAP_SPACE, &w);
 	/* s/^\s+//s */
 	for (p = w.data != NULL ? w.data : ""; score_is_space(*p); p++)
 		;
@@ -726,13 +726,15 @@ score_report_text(const struct ruleset *rs, const struct score_result *r, bool s
 		for (unsigned int c = 0; c < r->hits[i].count; c++) {
 			if (summary) {
 				buf_putf(out, "%s %-22s %s", score, rule->name, area);
-				score_wrap_desc(desc, 3 + strlen(rule->name) + strlen(score) +
+				score_wrap_desc(desc, rs->report_wrap_width,
+						3 + strlen(rule->name) + strlen(score) +
 						strlen(area), "                            ", out);
 				buf_put_str(out, "\n");
 				buf_put(out, lng.data != NULL ? lng.data : "", lng.len);
 			} else {
 				buf_putf(out, "* %s %s %s", score, rule->name, area);
-				score_wrap_desc(desc, 4 + strlen(rule->name) + strlen(score) +
+				score_wrap_desc(desc, rs->report_wrap_width,
+						4 + strlen(rule->name) + strlen(score) +
 						strlen(area), "*      ", out);
 				buf_put_str(out, "\n");
 				if (terse.len > 0) {

@@ -660,6 +660,72 @@ START_TEST(test_report_format)
 }
 END_TEST
 
+/* report_wrap_width from the rule files (here 40), as SpamAssassin 4.0.1
+ * wrote it for report_cf and report_msg: narrower lines, and a non-ASCII
+ * line encoded between its printable head and tail. */
+static const char report_header_40[] =
+	"X-Spam-Report: \n"
+	"\t*  1.5 R_BODY BODY: Says buy now, a\n"
+	"\t*      phrase that marketing people like\n"
+	"\t*       to put in every subject line\n"
+	"\t*      they write\n"
+	"\t*  0.1 R_EXACTLY75 abcdefghij abcdefghij\n"
+	"\t*       abcdefghij abcdefghij\n"
+	"\t*      abcdefghij12 next words\n"
+	"\t*  0.1 R_FM_FROM Sender is freemail\n"
+	"\t*      [a.rather.long.local.part.for.testing(at)gmail.com]\n"
+	"\t*  0.1 R_FM_NOLOG Freemail, not logged\n"
+	"\t*      [*REDACTED*]\n"
+	"\t*  0.2 R_FM_REPLYTO From and Reply-To\n"
+	"\t*      are different freemail addresses\n"
+	"\t*      (a long description to wrap)\n"
+	"\t*      [a.rather.long.local.part.for.testing(at)gmail.com -> "
+	"another.quite.long.local.part.to.wrap(at)gmail.com]\n"
+	"\t*  0.0 R_FULL FULL: No description\n"
+	"\t*      available.\n"
+	"\t*   12 R_HDR Subject mentions buying\n"
+	"\t*  0.1 R_LONGWORD See\n"
+	"\t*      http://www.example.com/a/very/long/path/that/does/not/fit/on/one/line/at/"
+	"all/x.html\n"
+	"\t*       please\n"
+	"\t*  -10 R_META Body and subject agree\n"
+	"\t*  0.3 R_MULTI BODY: Says now\n"
+	"\t*  0.3 R_MULTI BODY: Says now\n"
+	"\t*  0.3 R_MULTI BODY: Says now\n"
+	"\t*  0.3 R_MULTI BODY: Says now\n"
+	"\t*  0.2 R_RAW RAW: Bold\n"
+	"\t* -0.5 R_URI URI: Links to example dot\n"
+	"\t*      com\n"
+	"\t*  0.1 R_UTF8 Subject says \"buy\" =?UTF-8?B?4oCU?= in\n"
+	"\t*      a =?UTF-8?B?Y2Fmw6ksIG5hw692ZWx5?=\n";
+
+START_TEST(test_report_wrap_width)
+{
+	struct ruleset *rs;
+	struct score_result r;
+	struct buf cf, out;
+	struct rules_load_result res;
+
+	buf_init(&cf, 0);
+	buf_put_str(&cf, report_cf);
+	buf_put_str(&cf, "report_wrap_width 40\n");
+	report_score(cf.data, report_msg, -1, &rs, &r);
+	buf_init(&out, 0);
+	spamhdr_render(rs, &r, "mx.example", true, &out);
+	ck_assert_str_eq(strstr(out.data, "X-Spam-Report: "), report_header_40);
+	buf_free(&out);
+	score_result_free(&r);
+	rules_free(&rs);
+	buf_free(&cf);
+	/* A negative width (Util::wrap would loop for ever) is refused. */
+	write_cf("50_report.cf", "report_wrap_width -3\n");
+	rs = load(&res);
+	ck_assert_int_eq(res.errors, 1);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
 /* What nothing hit: an empty field, as SpamAssassin writes "add_header all
  * Report _REPORT_" then; and the Bayes rules' test_log line (Bayes.pm:
  * "score: %3.4f" of the probability). */
@@ -860,6 +926,39 @@ START_TEST(test_user_scores_site_zero_rule)
 	rules_hits_free(&hits);
 	msgview_free(&mv);
 	rules_free(&rs);
+}
+END_TEST
+
+/* allow_user_rules: not implemented, so switching it on is a lint warning
+ * (not an error: the rest loads); 0 is silent, anything else invalid. */
+START_TEST(test_allow_user_rules_warned)
+{
+	static const struct {
+		const char *value;
+		int errors;
+		bool warned;
+	} cases[] = { { "1", 0, true }, { "0", 0, false }, { "2", 1, false } };
+
+	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {
+		struct rules_load_result res;
+		struct ruleset *rs;
+		char text[128];
+		bool warned = false;
+
+		snprintf(text, sizeof(text), "allow_user_rules %s\nbody OK_RULE /x/\n",
+			 cases[c].value);
+		write_cf("50_a.cf", text);
+		rs = load(&res);
+		ck_assert_int_eq(res.errors, cases[c].errors);
+		for (size_t i = 0; i < res.diag_count; i++)
+			if (!res.diags[i].error && res.diags[i].line == 1 &&
+			    strstr(res.diags[i].message, "allow_user_rules") != NULL)
+				warned = true;
+		ck_assert(warned == cases[c].warned);
+		ck_assert_int_eq(rule(rs, "OK_RULE")->skip, RULE_RUNS);
+		rules_load_result_free(&res);
+		rules_free(&rs);
+	}
 }
 END_TEST
 
@@ -1231,7 +1330,9 @@ rules_suite(void)
 	tcase_add_test(tc, test_headers_rendering);
 	tcase_add_test(tc, test_report_format);
 	tcase_add_test(tc, test_report_empty_and_bayes);
+	tcase_add_test(tc, test_report_wrap_width);
 	tcase_add_test(tc, test_user_scores_site_zero_rule);
+	tcase_add_test(tc, test_allow_user_rules_warned);
 	tcase_add_test(tc, test_prefilter_literals);
 	tcase_add_test(tc, test_prefilter_sound);
 	tcase_add_test(tc, test_regex_delimiters);
