@@ -14,7 +14,17 @@
  *
  * Literal databases compile in milliseconds, unlike regex prefilter
  * databases (minutes for SpamAssassin's rule set), so the daemon starts and
- * reloads fast. */
+ * reloads fast.
+ *
+ * The same parse also derives a byte-set gate (prefilter_bytes) for the
+ * patterns without literals: a few sets of bytes such that every match
+ * contains a byte of each (a literal gives its byte in both cases, a class
+ * its bytes; a sequence all its items' sets, an alternation the rarest
+ * union of one set per branch, anything optional or unknown nothing).  A line that
+ * lacks every byte of one set cannot match, and the obfuscation classes
+ * and high-bit sets of such rules are absent from most lines.  Case is
+ * always folded (a superset of case-sensitive matching), so inline (?i)
+ * and (?-i) need no tracking. */
 #include "config.h"
 
 #include <ctype.h>
@@ -23,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byteset.h"
 #include "prefilter.h"
 #include "strlist.h"
 #include "xalloc.h"
@@ -45,6 +56,7 @@ struct pf_set {
 struct pf_info {
 	struct pf_set exact;	/* every string the node can match */
 	struct pf_set req;	/* every match contains one of these */
+	struct byteset_req bytes;	/* every match has a byte of each */
 };
 
 struct pf_parser {
@@ -52,6 +64,9 @@ struct pf_parser {
 	bool extended;
 	int depth;
 	bool error;
+	/* A construct the literal analysis passes over but whose bytes are
+	 * not known for sure (a verb, a literal '{'): no byte-set gate. */
+	bool bytes_unsure;
 };
 
 static void
@@ -100,6 +115,7 @@ pf_empty(void)
 	pf_set_init(&i.exact, true);
 	pf_set_add(&i.exact, "", 0);
 	pf_set_init(&i.req, false);
+	i.bytes.n = 0;
 	return i;
 }
 
@@ -110,6 +126,7 @@ pf_unknown(void)
 
 	pf_set_init(&i.exact, false);
 	pf_set_init(&i.req, false);
+	i.bytes.n = 0;
 	return i;
 }
 
@@ -172,6 +189,8 @@ pf_concat(struct pf_info a, struct pf_info b)
 
 	pf_set_init(&out.exact, false);
 	pf_set_init(&out.req, false);
+	out.bytes = a.bytes;
+	byteset_req_merge(&out.bytes, &b.bytes);
 	if (a.exact.valid && b.exact.valid &&
 	    a.exact.s.n * b.exact.s.n <= PF_EXACT_MAX) {
 		bool ok = true;
@@ -221,6 +240,7 @@ pf_alternate(struct pf_info a, struct pf_info b)
 
 	pf_set_init(&out.exact, false);
 	pf_set_init(&out.req, false);
+	byteset_req_either(&out.bytes, &a.bytes, &b.bytes);
 	if (a.exact.valid && b.exact.valid && a.exact.s.n + b.exact.s.n <= PF_EXACT_MAX) {
 		out.exact.valid = true;
 		for (size_t i = 0; i < a.exact.s.n; i++)
@@ -258,6 +278,7 @@ pf_repeat(struct pf_info x, unsigned int min, unsigned int max)
 			pf_set_add(&x.exact, "", 0);
 			pf_set_free(&x.req);
 			pf_set_init(&x.req, false);
+			x.bytes.n = 0;
 			return x;
 		}
 		pf_info_free(&x);
@@ -271,6 +292,7 @@ pf_repeat(struct pf_info x, unsigned int min, unsigned int max)
 
 			pf_set_init(&copy.exact, true);
 			pf_set_init(&copy.req, false);
+			copy.bytes = x.bytes;
 			for (size_t i = 0; i < x.exact.s.n; i++)
 				pf_set_add(&copy.exact, x.exact.s.v[i].p, x.exact.s.v[i].len);
 			acc = pf_concat(acc, copy);
@@ -281,6 +303,7 @@ pf_repeat(struct pf_info x, unsigned int min, unsigned int max)
 	/* x{n,} with n >= 1: at least one x, so x's requirement holds. */
 	pf_set_init(&out.exact, false);
 	out.req = pf_req_of(&x);
+	out.bytes = x.bytes;
 	pf_info_free(&x);
 	return out;
 }
@@ -300,10 +323,16 @@ pf_char(unsigned char c)
 {
 	struct pf_info i;
 	char ch = (char)pf_fold(c);
+	struct byteset b;
 
 	pf_set_init(&i.exact, true);
 	pf_set_add(&i.exact, &ch, 1);
 	pf_set_init(&i.req, false);
+	memset(&b, 0, sizeof(b));
+	byteset_add(&b, c);
+	byteset_fold(&b);
+	i.bytes.n = 0;
+	byteset_req_add(&i.bytes, &b);
 	return i;
 }
 
@@ -311,7 +340,8 @@ static void
 pf_skip_extended(struct pf_parser *ps)
 {
 	while (ps->extended && ps->p < ps->end) {
-		if (isspace((unsigned char)*ps->p)) {
+		/* PCRE2 also skips NEL (0x85) under /x. */
+		if (isspace((unsigned char)*ps->p) || (unsigned char)*ps->p == 0x85) {
 			ps->p++;
 		} else if (*ps->p == '#') {
 			while (ps->p < ps->end && *ps->p != '\n')
@@ -386,17 +416,46 @@ pf_escape_byte(const char **pp, const char *end)
 	return v;
 }
 
-/* [...]: exact when it holds few characters, unknown otherwise. */
+/* [:name:] or [:^name:] from p (at the '['), close at the ':]': adds its
+ * bytes to bits, or returns false when the name is not a known one. */
+static bool
+pf_posix_class(const char *p, const char *close, struct byteset *bits)
+{
+	struct byteset cls;
+	bool negated = false;
+
+	p += 2;
+	if (p < close && *p == '^') {
+		negated = true;
+		p++;
+	}
+	for (const char *q = p; q < close; q++)
+		if (*q < 'a' || *q > 'z')
+			return false;
+	if (!byteset_posix_class(p, (size_t)(close - p), &cls))
+		return false;
+	if (negated)
+		byteset_invert(&cls);
+	for (int w = 0; w < 4; w++)
+		bits->w[w] |= cls.w[w];
+	return true;
+}
+
+/* [...]: exact when it holds few characters, unknown otherwise; its bytes
+ * (all of them, case-folded) for the byte-set gate when every item is
+ * understood. */
 static struct pf_info
 pf_parse_class(struct pf_parser *ps)
 {
 	unsigned char seen[256];
-	bool negated = false, unknown = false;
+	bool negated = false, unknown = false, bits_sure = true;
 	size_t count = 0;
 	int prev = -1;
 	struct pf_info out;
+	struct byteset bits;
 
 	memset(seen, 0, sizeof(seen));
+	memset(&bits, 0, sizeof(bits));
 	if (ps->p < ps->end && *ps->p == '^') {
 		negated = true;
 		ps->p++;
@@ -404,10 +463,12 @@ pf_parse_class(struct pf_parser *ps)
 	/* A ']' first is a literal. */
 	if (ps->p < ps->end && *ps->p == ']') {
 		seen[']'] = 1;
+		byteset_add(&bits, ']');
 		prev = ']';
 		ps->p++;
 	}
 	while (ps->p < ps->end && *ps->p != ']') {
+		bool escaped = false;
 		int c;
 
 		if (*ps->p == '[' && ps->p + 1 < ps->end && ps->p[1] == ':') {
@@ -417,6 +478,8 @@ pf_parse_class(struct pf_parser *ps)
 				ps->error = true;
 				return pf_unknown();
 			}
+			if (!pf_posix_class(ps->p, close, &bits))
+				bits_sure = false;
 			ps->p = close + 2;
 			unknown = true;
 			prev = -1;
@@ -427,7 +490,15 @@ pf_parse_class(struct pf_parser *ps)
 
 			c = pf_escape_byte(&q, ps->end);
 			if (c < 0) {
+				struct byteset cls;
+
 				/* \d \s \w etc., or \Q: many characters. */
+				if (byteset_escape_class(ps->p[1], &cls)) {
+					for (int w = 0; w < 4; w++)
+						bits.w[w] |= cls.w[w];
+				} else {
+					bits_sure = false;
+				}
 				ps->p += 2;
 				if (ps->p[-1] == 'x' || ps->p[-1] == 'p' || ps->p[-1] == 'P' ||
 				    ps->p[-1] == 'N' || ps->p[-1] == 'o') {
@@ -443,10 +514,12 @@ pf_parse_class(struct pf_parser *ps)
 				continue;
 			}
 			ps->p = q;
+			escaped = true;
 		} else {
 			c = (unsigned char)*ps->p++;
 		}
-		if (c == '-' && prev >= 0 && ps->p < ps->end && *ps->p != ']') {
+		/* An escaped '-' is a literal, never a range. */
+		if (c == '-' && !escaped && prev >= 0 && ps->p < ps->end && *ps->p != ']') {
 			int hi;
 
 			if (*ps->p == '\\') {
@@ -455,6 +528,7 @@ pf_parse_class(struct pf_parser *ps)
 				hi = pf_escape_byte(&q, ps->end);
 				if (hi < 0) {
 					unknown = true;
+					bits_sure = false;
 					ps->p += 2;
 					prev = -1;
 					continue;
@@ -463,6 +537,10 @@ pf_parse_class(struct pf_parser *ps)
 			} else {
 				hi = (unsigned char)*ps->p++;
 			}
+			if (hi < prev)
+				bits_sure = false;
+			else
+				byteset_add_range(&bits, (unsigned char)prev, (unsigned char)hi);
 			if (hi < prev || hi - prev > PF_CLASS_MAX * 2) {
 				unknown = true;
 			} else {
@@ -475,6 +553,7 @@ pf_parse_class(struct pf_parser *ps)
 		}
 		if (!seen[pf_fold((unsigned char)c)]++)
 			count++;
+		byteset_add(&bits, (unsigned char)c);
 		prev = c;
 	}
 	if (ps->p >= ps->end) {
@@ -482,16 +561,27 @@ pf_parse_class(struct pf_parser *ps)
 		return pf_unknown();
 	}
 	ps->p++;	/* ']' */
-	if (negated || unknown || count == 0 || count > PF_CLASS_MAX)
-		return pf_unknown();
-	pf_set_init(&out.exact, true);
-	pf_set_init(&out.req, false);
-	for (int k = 0; k < 256; k++)
-		if (seen[k]) {
-			char ch = (char)k;
+	if (negated || unknown || count == 0 || count > PF_CLASS_MAX) {
+		out = pf_unknown();
+	} else {
+		pf_set_init(&out.exact, true);
+		pf_set_init(&out.req, false);
+		for (int k = 0; k < 256; k++)
+			if (seen[k]) {
+				char ch = (char)k;
 
-			pf_set_add(&out.exact, &ch, 1);
-		}
+				pf_set_add(&out.exact, &ch, 1);
+			}
+	}
+	out.bytes.n = 0;
+	if (bits_sure) {
+		/* Complement first, then fold: a superset of the class under
+		 * /i and without it. */
+		if (negated)
+			byteset_invert(&bits);
+		byteset_fold(&bits);
+		byteset_req_add(&out.bytes, &bits);
+	}
 	return out;
 }
 
@@ -502,6 +592,9 @@ pf_parse_group(struct pf_parser *ps)
 	bool zero_width = false, saved_ext = ps->extended;
 	struct pf_info in;
 
+	/* (*VERB) and (*UCP)-style options: read as text below. */
+	if (ps->p < ps->end && *ps->p == '*')
+		ps->bytes_unsure = true;
 	if (ps->p < ps->end && *ps->p == '?') {
 		ps->p++;
 		if (ps->p >= ps->end) {
@@ -638,7 +731,19 @@ pf_parse_atom(struct pf_parser *ps)
 			ps->p = q;
 			return pf_char((unsigned char)b);
 		}
-		/* \d \w \s \p{..} \1 \g{..} \k<..> ...: some characters. */
+		{
+			struct byteset cls;
+
+			if (byteset_escape_class(*ps->p, &cls)) {
+				struct pf_info i = pf_unknown();
+
+				ps->p++;
+				byteset_fold(&cls);
+				byteset_req_add(&i.bytes, &cls);
+				return i;
+			}
+		}
+		/* \p{..} \1 \g{..} \k<..> \N \R \X ...: some characters. */
 		ps->p++;
 		if (ps->p < ps->end && (*ps->p == '{' || *ps->p == '<') &&
 		    strchr("pPxogkN", ps->p[-1]) != NULL) {
@@ -652,6 +757,10 @@ pf_parse_atom(struct pf_parser *ps)
 		return pf_unknown();
 	}
 	default:
+		/* A '{' that is no quantifier: literal in PCRE2 10.42, a
+		 * quantifier in some forms ({,n}) in later versions. */
+		if (c == '{')
+			ps->bytes_unsure = true;
 		return pf_char((unsigned char)c);
 	}
 }
@@ -728,11 +837,14 @@ pf_parse_concat(struct pf_parser *ps)
 {
 	struct pf_info run = pf_empty();
 	struct pf_set best;
+	struct byteset_req seq;	/* every atom's, each as repeated */
 	bool broken = false;
 
 	pf_set_init(&best, false);
+	seq.n = 0;
 	for (;;) {
 		struct pf_info atom;
+		struct byteset_req atom_bytes;
 		unsigned int min, max;
 
 		pf_skip_extended(ps);
@@ -741,8 +853,11 @@ pf_parse_concat(struct pf_parser *ps)
 		bool open_tail = false;
 
 		atom = pf_parse_atom(ps);
+		atom_bytes = atom.bytes;
 		pf_skip_extended(ps);
 		while (pf_parse_quant(ps, &min, &max)) {
+			if (min == 0)
+				atom_bytes.n = 0;
 			if (open_tail) {
 				/* A quantifier on what already has an open
 				 * tail: only its requirement may survive. */
@@ -764,6 +879,7 @@ pf_parse_concat(struct pf_parser *ps)
 			}
 			pf_skip_extended(ps);
 		}
+		byteset_req_merge(&seq, &atom_bytes);
 		if (atom.exact.valid) {
 			struct pf_info joined = pf_concat(run, atom);
 
@@ -797,12 +913,14 @@ pf_parse_concat(struct pf_parser *ps)
 	}
 	if (!broken) {
 		pf_set_free(&best);
+		run.bytes = seq;
 		return run;
 	}
 	pf_keep_better(&best, pf_req_of(&run));
 	pf_info_free(&run);
 	run = pf_unknown();
 	run.req = best;
+	run.bytes = seq;
 	return run;
 }
 
@@ -825,15 +943,19 @@ pf_parse_alt(struct pf_parser *ps)
 }
 
 bool
-prefilter_literals(const char *pattern, size_t len, bool extended, struct strlist *out)
+prefilter_analyse(const char *pattern, size_t len, bool extended, struct strlist *out,
+		  struct byteset_req *bytes_r)
 {
-	struct pf_parser ps = { pattern, pattern + len, extended, 0, false };
+	struct pf_parser ps = { pattern, pattern + len, extended, 0, false, false };
 	struct pf_info info = pf_parse_alt(&ps);
 	struct pf_set req;
 	bool ok;
 
 	if (ps.p != ps.end)
 		ps.error = true;
+	bytes_r->n = 0;
+	if (!ps.error && !ps.bytes_unsure)
+		*bytes_r = info.bytes;
 	req = pf_req_of(&info);
 	ok = !ps.error && req.valid && req.s.n > 0 && pf_quality(&req) >= PF_MIN_LITERAL;
 	if (ok)
@@ -842,6 +964,25 @@ prefilter_literals(const char *pattern, size_t len, bool extended, struct strlis
 	pf_set_free(&req);
 	pf_info_free(&info);
 	return ok;
+}
+
+bool
+prefilter_literals(const char *pattern, size_t len, bool extended, struct strlist *out)
+{
+	struct byteset_req bytes;
+
+	return prefilter_analyse(pattern, len, extended, out, &bytes);
+}
+
+bool
+prefilter_bytes(const char *pattern, size_t len, bool extended, struct byteset_req *out)
+{
+	struct strlist literals;
+
+	strlist_init(&literals);
+	(void)prefilter_analyse(pattern, len, extended, &literals, out);
+	strlist_free(&literals);
+	return out->n > 0;
 }
 
 /* ---- the literal database ------------------------------------------------- */

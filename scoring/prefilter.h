@@ -6,6 +6,7 @@
 #include <hs/hs.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "byteset.h"
 #include "strlist.h"
 
 /* Appends to out a set of literals (lowercased) one of which every match
@@ -13,6 +14,16 @@
  * nothing, when no useful set can be established. */
 bool prefilter_literals(const char *pattern, size_t len, bool extended,
 			struct strlist *out);
+
+/* Sets *out to a byte-set requirement every match of pattern (as
+ * prefilter_literals takes it) meets: each match contains a byte of each
+ * set.  Returns false, with out->n == 0, when nothing can be required. */
+bool prefilter_bytes(const char *pattern, size_t len, bool extended,
+		     struct byteset_req *out);
+/* Both in one parse: returns and appends what prefilter_literals does,
+ * and sets *bytes_r as prefilter_bytes does. */
+bool prefilter_analyse(const char *pattern, size_t len, bool extended,
+		       struct strlist *out, struct byteset_req *bytes_r);
 
 struct prefilter_db;
 

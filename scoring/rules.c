@@ -443,7 +443,22 @@ rules_type_name(enum rule_type t)
 	return names[t];
 }
 
-/* Builds the required-literal prefilter for one view's regex rules. */
+/* Adds rule i to those that run on every element, behind gate (NULL or
+ * n == 0: none). */
+static void
+rules_add_always(struct prefilter *pf, size_t i, const struct byteset_req *gate)
+{
+	pf->gates = xreallocarray(pf->gates, pf->always_count + 1, sizeof(*pf->gates));
+	pf->gates[pf->always_count].n = 0;
+	if (gate != NULL && gate->n > 0) {
+		pf->gates[pf->always_count] = *gate;
+		pf->gated_count++;
+	}
+	rules_add_index(&pf->always, &pf->always_count, i);
+}
+
+/* Builds the required-literal prefilter for one view's regex rules; the
+ * rules without literals get a byte-set gate. */
 static void
 rules_build_prefilter(struct rules_build *b, enum rule_type type)
 {
@@ -459,14 +474,16 @@ rules_build_prefilter(struct rules_build *b, enum rule_type type)
 		char *pattern, why[256];
 		uint32_t options;
 		size_t before = literals.n;
+		struct byteset_req gate;
 
 		if (r->type != type || r->skip != RULE_RUNS ||
 		    (r->re == NULL && r->re32 == NULL))
 			continue;
+		gate.n = 0;
 		if (rules_split_regex(r->pattern, &pattern, &options, why, sizeof(why)) < 0 ||
-		    !prefilter_literals(pattern, strlen(pattern),
-					(options & PCRE2_EXTENDED) != 0, &literals)) {
-			rules_add_index(&pf->always, &pf->always_count, i);
+		    !prefilter_analyse(pattern, strlen(pattern),
+				       (options & PCRE2_EXTENDED) != 0, &literals, &gate)) {
+			rules_add_always(pf, i, &gate);
 		} else {
 			pf->filtered_count++;
 		}
@@ -486,7 +503,7 @@ rules_build_prefilter(struct rules_build *b, enum rule_type type)
 				       "run on every line", rules_type_name(type), error);
 			for (size_t k = 0; k < literals.n; k++)
 				if (k == 0 || owner[k] != owner[k - 1])
-					rules_add_index(&pf->always, &pf->always_count, owner[k]);
+					rules_add_always(pf, owner[k], NULL);
 			pf->filtered_count = 0;
 		}
 	}
@@ -680,8 +697,10 @@ rules_compile_all(struct rules_build *b)
 	for (int t = RULE_BODY; t <= RULE_URI; t++)
 		rules_diag_add(b, "(prefilter)", 0, false,
 			       "%s: %zu rules behind required literals, %zu run on every "
-			       "element", rules_type_name((enum rule_type)t),
-			       rs->views[t].filtered_count, rs->views[t].always_count);
+			       "element (%zu of them behind a byte-set gate)",
+			       rules_type_name((enum rule_type)t),
+			       rs->views[t].filtered_count, rs->views[t].always_count,
+			       rs->views[t].gated_count);
 	for (size_t i = 0; i < rs->count; i++) {
 		const struct rule *r = &rs->rules[i];
 
@@ -774,6 +793,7 @@ rules_free(struct ruleset **rsp)
 	for (int t = 0; t < RULE_TYPE_COUNT; t++) {
 		prefilter_db_free(&rs->views[t].db);
 		free(rs->views[t].always);
+		free(rs->views[t].gates);
 	}
 	for (int k = 0; k < ADDRLIST_KIND_COUNT; k++)
 		addrlist_free(&rs->lists[k]);
@@ -1113,6 +1133,8 @@ rules_match_view(const struct ruleset *rs, struct rules_scratch *s,
 	for (size_t e = 0; e < elems->n && !out->time_limit_exceeded; e++) {
 		const char *text = elems->v[e].p;
 		size_t len = elems->v[e].len;
+		struct byteset present;
+		bool have_present = false;
 
 		if (rules_past(deadline)) {
 			out->time_limit_exceeded = true;
@@ -1142,6 +1164,14 @@ rules_match_view(const struct ruleset *rs, struct rules_scratch *s,
 				if (e == 0 && type == RULE_BODY &&
 				    (r->tflags & TFLAG_NOSUBJECT) != 0)
 					continue;
+				if (pass == 1 && pf->gates != NULL && pf->gates[k].n > 0) {
+					if (!have_present) {
+						byteset_of(text, len, &present);
+						have_present = true;
+					}
+					if (!byteset_req_open(&pf->gates[k], &present))
+						continue;
+				}
 				out->hits[i] += rules_count_matches(rs, s, r, text, len,
 								    multiple,
 								    limit - out->hits[i]);

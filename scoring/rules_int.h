@@ -54,6 +54,7 @@ enum rule_skip {
 
 struct meta_prog;
 struct prefilter_db;
+struct byteset_req;
 struct eval_call;
 
 /* An eval rule's function: returns the hit value (0 = no hit). */
@@ -119,6 +120,10 @@ struct prefilter {
 	size_t *always;		/* rules without usable literals: always run */
 	size_t always_count;
 	size_t filtered_count;	/* rules behind db */
+	/* gates[k]: bytes an element needs for always[k] to match (n == 0:
+	 * none); gated_count of them have one. */
+	struct byteset_req *gates;
+	size_t gated_count;
 };
 
 /* welcomelist_from and friends: glob patterns, lowercased. */

@@ -1,0 +1,413 @@
+/* Unit tests for the byte-set gate of scoring/prefilter.c and the byte
+ * sets of scoring/byteset.c: the sets derived from patterns, the patterns
+ * that must give none, the class tables checked byte by byte against
+ * PCRE2 compiled as rules.c compiles rules, and soundness (a text PCRE2
+ * matches always passes the gate). */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "byteset.h"
+#include "check_compat.h"
+#include "compat.h"
+#include "prefilter.h"
+#include "rules_int.h"
+#include "strlist.h"
+
+/* Compiles pattern as a rule file writes it, /pattern/flags. */
+static pcre2_code *
+compile(const char *pattern, const char *flags)
+{
+	char *written = NULL, why[256];
+	pcre2_code *re;
+
+	ck_assert_int_ge(asprintf(&written, "/%s/%s", pattern, flags), 0);
+	re = rules_compile_regex(written, why, sizeof(why));
+	ck_assert_msg(re != NULL, "%s: %s", written, why);
+	free(written);
+	return re;
+}
+
+static bool
+matches(pcre2_code *re, const char *text, size_t len)
+{
+	pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+	bool m = pcre2_match(re, (PCRE2_SPTR)text, len, 0, 0, md, NULL) >= 0;
+
+	pcre2_match_data_free(md);
+	return m;
+}
+
+/* The bytes PCRE2 matches with a one-character pattern. */
+static struct byteset
+pcre2_bytes(const char *pattern, const char *flags)
+{
+	pcre2_code *re = compile(pattern, flags);
+	struct byteset s;
+
+	memset(&s, 0, sizeof(s));
+	for (unsigned int c = 0; c < 256; c++) {
+		char b = (char)c;
+
+		if (matches(re, &b, 1))
+			byteset_add(&s, (unsigned char)c);
+	}
+	pcre2_code_free(re);
+	return s;
+}
+
+static void
+format_set(struct buf *out, const struct byteset *s)
+{
+	buf_putf(out, "{");
+	for (unsigned int c = 0; c < 256; c++) {
+		unsigned int e = c;
+
+		if (!byteset_has(s, (unsigned char)c))
+			continue;
+		while (e + 1 < 256 && byteset_has(s, (unsigned char)(e + 1)))
+			e++;
+		for (unsigned int k = 0; k < (e > c ? 2u : 1u); k++) {
+			unsigned int v = k == 0 ? c : e;
+
+			if (k == 1)
+				buf_putf(out, "-");
+			if (v > 0x20 && v < 0x7f && v != '\\' && v != '{' && v != '}')
+				buf_putf(out, "%c", (char)v);
+			else
+				buf_putf(out, "\\x%02x", v);
+		}
+		c = e;
+	}
+	buf_putf(out, "}");
+}
+
+static void
+format_req(struct buf *out, const struct byteset_req *r)
+{
+	for (unsigned int i = 0; i < r->n; i++) {
+		if (i > 0)
+			buf_putf(out, " ");
+		format_set(out, &r->set[i]);
+	}
+}
+
+/* \d \w \s \h \v and their complements, and every POSIX class, are
+ * exactly the bytes PCRE2 matches with them. */
+START_TEST(test_class_tables)
+{
+	static const char letters[] = "dDwWsShHvV";
+	static const char *const posix[] = {
+		"alpha", "digit", "alnum", "space", "blank", "cntrl", "graph",
+		"print", "punct", "lower", "upper", "word", "xdigit", "ascii",
+	};
+	struct byteset mine;
+
+	for (size_t i = 0; letters[i] != '\0'; i++) {
+		char pattern[3] = { '\\', letters[i], '\0' };
+		struct byteset real = pcre2_bytes(pattern, "");
+
+		ck_assert(byteset_escape_class(letters[i], &mine));
+		ck_assert_msg(memcmp(&mine, &real, sizeof(mine)) == 0, "\\%c", letters[i]);
+	}
+	ck_assert(!byteset_escape_class('b', &mine));
+	ck_assert(!byteset_escape_class('p', &mine));
+	for (size_t i = 0; i < N_ELEMENTS(posix); i++) {
+		char pattern[32];
+		struct byteset real;
+
+		snprintf(pattern, sizeof(pattern), "[[:%s:]]", posix[i]);
+		real = pcre2_bytes(pattern, "");
+		ck_assert(byteset_posix_class(posix[i], strlen(posix[i]), &mine));
+		ck_assert_msg(memcmp(&mine, &real, sizeof(mine)) == 0, "%s", pattern);
+	}
+	ck_assert(!byteset_posix_class("alphabet", 8, &mine));
+}
+END_TEST
+
+/* /i folds ASCII letters only (no UTF, built-in tables): byteset_fold of
+ * a byte covers everything the byte matches case-insensitively. */
+START_TEST(test_case_folding)
+{
+	for (unsigned int c = 0; c < 256; c++) {
+		char pattern[8];
+		struct byteset real, mine;
+
+		snprintf(pattern, sizeof(pattern), "\\x%02x", c);
+		real = pcre2_bytes(pattern, "i");
+		memset(&mine, 0, sizeof(mine));
+		byteset_add(&mine, (unsigned char)c);
+		byteset_fold(&mine);
+		ck_assert_msg(memcmp(&mine, &real, sizeof(mine)) == 0, "\\x%02x", c);
+	}
+}
+END_TEST
+
+struct bytes_case {
+	const char *pattern;
+	bool extended;
+	/* The sets, rarest first by byteset.c's weights (equal weights in
+	 * the order met); NULL = none. */
+	const char *expect;
+};
+
+START_TEST(test_prefilter_bytes)
+{
+	static const struct bytes_case cases[] = {
+		{ "abc", false, "{Aa} {Bb} {Cc}" },
+		{ "(?i)K", false, "{Kk}" },
+		{ "(?-i:Q)", false, "{Qq}" },
+		{ "\\x41\\x{e9}\\t", false, "{\\xe9} {\\x09} {Aa}" },
+		{ "\\d{3}-\\d{4}", false, "{-} {0-9}" },
+		{ "[^\\x00-\\x7f]", false, "{\\x80-\\xff}" },
+		{ "[\\xd1\\xf1][\\x80-\\x8f]", false, "{\\xd1\\xf1} {\\x80-\\x8f}" },
+		{ "[[:digit:]]x", false, "{Xx} {0-9}" },
+		{ "[[:^alpha:][:alpha:]]z", false, "{Zz}" },	/* class is every byte */
+		{ "[a\\-z]", false, "{-AZaz}" },		/* \- is no range */
+		{ "[\\w.]@", false, "{@} {.0-9A-Z_a-z}" },
+		{ "\\Qa.b\\E", false, "{.} {Aa} {Bb}" },
+		{ "(?:foo|bar)", false, "{BFbf}" },
+		{ "(?:x|y|z)q", false, "{Qq} {X-Zx-z}" },
+		{ "(?:[pP\\xd1]|[\\xce][\\xa1])", false, "{Pp\\xce\\xd1}" },
+		{ "a+b{2,}c{1,3}", false, "{Aa} {Bb} {Cc}" },
+		{ "(?!foo)bar", false, "{Bb} {Aa} {Rr}" },
+		{ "(?<=x)y\\b$", false, "{Yy}" },
+		{ "(?<n>ab)\\k<n>", false, "{Aa} {Bb}" },
+		{ "(?#comment)q", false, "{Qq}" },
+		{ "a b # c\n d", true, "{Aa} {Bb} {Dd}" },
+		{ "a b", false, "{Aa} {Bb} {\\x20}" },
+		{ "a\x85" "b", true, "{Aa} {Bb}" },		/* /x skips NEL too */
+		{ "\\s\\S", false, "{\\x09-\\x0d\\x20} {\\x00-\\x08\\x0e-\\x1f!-\\xff}" },
+		{ "\\x00", false, "{\\x00}" },
+		/* none */
+		{ "a*", false, NULL },
+		{ "x?y?", false, NULL },
+		{ "(?:abc|)", false, NULL },
+		{ "(?:abc|.)", false, NULL },
+		{ "a{0}", false, NULL },
+		{ ".", false, NULL },
+		{ "(a)\\1", false, "{Aa}" },
+		{ "\\1", false, NULL },
+		{ "(?=b)", false, NULL },
+		{ "[^a-z]", false, NULL },			/* complement folds to all */
+		{ "\\p{L}", false, NULL },
+		{ "[\\p{L}a]", false, NULL },
+		{ "[\\b]", false, NULL },
+		{ "\\R", false, NULL },
+		{ "\\X", false, NULL },
+		{ "\\N", false, NULL },
+		{ "(*UCP)\\w", false, NULL },
+		{ "a{,3}b", false, NULL },			/* {,3}: a quantifier in PCRE2 10.43 */
+		{ "(?R)", false, NULL },
+		{ "(unbalanced", false, NULL },
+		{ "[[:nosuch:]]", false, NULL },
+	};
+
+	struct buf wrong;
+
+	buf_init(&wrong, 0);
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		struct byteset_req r;
+		struct buf got;
+		bool ok;
+
+		buf_init(&got, 0);
+		buf_putf(&got, "%s", "");
+		ok = prefilter_bytes(cases[i].pattern, strlen(cases[i].pattern),
+				     cases[i].extended, &r);
+		ck_assert(ok == (r.n > 0));
+		format_req(&got, &r);
+		if (ok != (cases[i].expect != NULL) ||
+		    (ok && strcmp(got.data, cases[i].expect) != 0))
+			buf_putf(&wrong, "; %s: got %s, want %s",
+				 ut_esc(cases[i].pattern, strlen(cases[i].pattern)),
+				 ok ? got.data : "none",
+				 cases[i].expect != NULL ? cases[i].expect : "none");
+		buf_free(&got);
+	}
+	ck_assert_msg(wrong.len == 0, "%s", wrong.data);
+	buf_free(&wrong);
+}
+END_TEST
+
+/* An escaped '-' in a class is a literal for the required literals too. */
+START_TEST(test_literal_escaped_hyphen)
+{
+	struct strlist out;
+	struct buf joined;
+
+	strlist_init(&out);
+	buf_init(&joined, 0);
+	ck_assert(prefilter_literals(UT_S("x[.\\-/]yz"), false, &out));
+	for (size_t k = 0; k < out.n; k++)
+		buf_putf(&joined, "%s%s", k > 0 ? "|" : "", out.v[k].p);
+	ck_assert_str_eq(joined.data, "x-yz|x.yz|x/yz");
+	strlist_free(&out);
+	buf_free(&joined);
+}
+END_TEST
+
+/* A requirement keeps the rarest sets, drops what another set implies,
+ * and an alternation keeps one set. */
+START_TEST(test_req_ops)
+{
+	struct byteset a, b, ab, sp;
+	struct byteset_req r, x, y;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&sp, 0, sizeof(sp));
+	byteset_add(&a, 0xe9);
+	byteset_add(&b, 'q');
+	byteset_add(&sp, ' ');
+	ab = a;
+	byteset_add(&ab, 'q');
+	r.n = 0;
+	byteset_req_add(&r, &sp);
+	byteset_req_add(&r, &ab);
+	byteset_req_add(&r, &a);		/* makes ab redundant */
+	ck_assert_uint_eq(r.n, 2);
+	ck_assert(memcmp(&r.set[0], &a, sizeof(a)) == 0);
+	ck_assert(memcmp(&r.set[1], &sp, sizeof(sp)) == 0);
+	byteset_req_add(&r, &ab);		/* implied by a: ignored */
+	ck_assert_uint_eq(r.n, 2);
+	for (unsigned int c = 0; c < 20; c++) {
+		struct byteset one;
+
+		memset(&one, 0, sizeof(one));
+		byteset_add(&one, (unsigned char)(0x80 + c));
+		byteset_req_add(&r, &one);
+	}
+	ck_assert_uint_eq(r.n, BYTESET_REQ_MAX);
+	ck_assert(!byteset_has(&r.set[BYTESET_REQ_MAX - 1], ' '));	/* the commonest went */
+
+	x.n = y.n = 0;
+	byteset_req_add(&x, &a);
+	byteset_req_add(&x, &sp);
+	byteset_req_add(&y, &b);
+	byteset_req_either(&x, &x, &y);
+	ck_assert_uint_eq(x.n, 1);
+	ck_assert(memcmp(&x.set[0], &ab, sizeof(ab)) == 0);
+	y.n = 0;
+	byteset_req_either(&x, &x, &y);
+	ck_assert_uint_eq(x.n, 0);
+}
+END_TEST
+
+START_TEST(test_bytes_present)
+{
+	struct byteset s;
+	char longer[300];
+
+	byteset_of(UT_S("ab\xe9"), &s);
+	ck_assert(byteset_has(&s, 'a') && byteset_has(&s, 'b') && byteset_has(&s, 0xe9));
+	ck_assert(!byteset_has(&s, 'A') && !byteset_has(&s, 0));
+	for (size_t i = 0; i < sizeof(longer); i++)
+		longer[i] = (char)(i % 256);
+	byteset_of(longer, sizeof(longer), &s);
+	for (unsigned int c = 0; c < 256; c++)
+		ck_assert(byteset_has(&s, (unsigned char)c));
+	byteset_of(longer + 1, 200, &s);
+	ck_assert(!byteset_has(&s, 0) && byteset_has(&s, 1) && byteset_has(&s, 200));
+	ck_assert(!byteset_has(&s, 201));
+	byteset_of("", 0, &s);
+	ck_assert(byteset_is_empty(&s));
+}
+END_TEST
+
+/* Soundness: whenever PCRE2 matches a text, the text has a byte of every
+ * set.  Patterns in the style of the rules without literals (obfuscation
+ * classes, high-bit sequences, long words), texts random over an alphabet
+ * that hits them, plus the ones written out. */
+START_TEST(test_prefilter_bytes_sound)
+{
+	static const struct {
+		const char *pattern, *flags;
+	} patterns[] = {
+		{ "(?:[pP\\xd1\\xf1\\xfe]|[\\xce][\\xa1]|[\\xcf][\\x81\\xb7])(?:[hH]|[\\xc4][\\xa4])(?!ph)", "i" },
+		{ "\\b(?:[a-z]{5,}[\\s\\.]+){3}", "" },
+		{ "[\\x80-\\xff]{3}", "" },
+		{ "\\d{2,3}[-.]\\d{2}", "" },
+		{ "(?i)v(?-i:I)[a@4]gr[a@]", "" },
+		{ "[^\\sa-z]{2}x", "" },
+		{ "<!--\\s*\\w+\\s*-->", "" },
+		{ "(?:\\$|US)\\s?\\d[,.]\\d", "i" },
+		{ "[[:upper:]][[:punct:]]", "i" },
+		{ "(?:=?\\s|&nbsp;)y", "" },
+		{ "\\h\\v", "" },
+		{ "[\\W_]q", "" },
+	};
+	static const char alphabet[] = "aAbBhHpPqQvVIxXyYzZ09 .-,$@4<>!_=&;\t\n\xa0\x85"
+		"\xd1\xf1\xfe\xce\xa1\xcf\x81\xb7\xc4\xa4\xe9";
+	static const char *const texts[] = {
+		"pH", "\xce\xa1h", "\xcf\x81\xc4\xa4", "hello world again here", "\xe9\xe9\xe9",
+		"12-34", "vIagra", "V4GRA", "Vi@gra", "AB!x", "<!-- x -->", "US 1,5", "$1.5",
+		"A!", "a.", "&nbsp;y", "=\ny", "\t\n", "\xa0\x85", "_q", " q",
+	};
+	unsigned int seed = 12345;
+	char text[24];
+
+	for (size_t p = 0; p < N_ELEMENTS(patterns); p++) {
+		pcre2_code *re = compile(patterns[p].pattern, patterns[p].flags);
+		struct byteset_req r;
+		unsigned int tried = 0, matched = 0;
+		bool extended = strchr(patterns[p].flags, 'x') != NULL;
+
+		ck_assert_msg(prefilter_bytes(patterns[p].pattern, strlen(patterns[p].pattern),
+					      extended, &r), "%s: no gate", patterns[p].pattern);
+		for (size_t t = 0; t < N_ELEMENTS(texts) + 20000; t++) {
+			const char *s;
+			size_t len;
+			struct byteset present;
+
+			if (t < N_ELEMENTS(texts)) {
+				s = texts[t];
+				len = strlen(s);
+			} else {
+				len = 1 + (seed = seed * 1103515245u + 12345u) / 65536 % sizeof(text);
+				for (size_t k = 0; k < len; k++) {
+					seed = seed * 1103515245u + 12345u;
+					text[k] = alphabet[(seed / 65536) % (sizeof(alphabet) - 1)];
+				}
+				s = text;
+			}
+			tried++;
+			if (!matches(re, s, len))
+				continue;
+			matched++;
+			byteset_of(s, len, &present);
+			ck_assert_msg(byteset_req_open(&r, &present), "%s matched %s but the gate is shut",
+				      patterns[p].pattern, ut_esc(s, len));
+		}
+		ck_assert_msg(matched > 0, "%s: no text matched (of %u)", patterns[p].pattern,
+			      tried);
+		pcre2_code_free(re);
+	}
+}
+END_TEST
+
+static Suite *
+prefilter_suite(void)
+{
+	Suite *s = suite_create("prefilter");
+	TCase *tc = ut_tcase(s, "prefilter", false);
+
+	tcase_add_test(tc, test_class_tables);
+	tcase_add_test(tc, test_case_folding);
+	tcase_add_test(tc, test_prefilter_bytes);
+	tcase_add_test(tc, test_literal_escaped_hyphen);
+	tcase_add_test(tc, test_req_ops);
+	tcase_add_test(tc, test_bytes_present);
+	tcase_add_test(tc, test_prefilter_bytes_sound);
+	return s;
+}
+
+int
+main(void)
+{
+	return ut_run(prefilter_suite);
+}
