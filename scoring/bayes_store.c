@@ -176,6 +176,24 @@ store_get_counts(DB *db, DB_TXN *txn, const char *tok, size_t len, uint32_t flag
 	return ret;
 }
 
+/* store_get_counts() through a cursor (DB_SET). */
+static int
+store_cursor_counts(DBC *dbc, const char *tok, size_t len, struct bayes_counts *c)
+{
+	DBT k, v;
+	int ret;
+
+	store_dbt(&k, tok, len);
+	memset(&v, 0, sizeof(v));
+	v.data = c;
+	v.ulen = sizeof(*c);
+	v.flags = DB_DBT_USERMEM;
+	ret = dbc->get(dbc, &k, &v, DB_SET);
+	if (ret == DB_NOTFOUND || (ret == 0 && v.size != sizeof(*c)))
+		memset(c, 0, sizeof(*c));
+	return ret;
+}
+
 struct lookup_ctx {
 	struct bayes_store *st;
 	const struct strlist *tokens;
@@ -187,17 +205,25 @@ static int
 store_lookup_fn(DB_TXN *txn, void *vctx)
 {
 	struct lookup_ctx *c = vctx;
-	int ret = store_get_totals(c->st->toks, txn, 0, c->tot);
+	int ret = store_get_totals(c->st->toks, txn, 0, c->tot), ret2;
+	DBC *dbc;
 
+	if (ret != 0 || c->tokens == NULL || c->tokens->n == 0)
+		return ret;
+	/* One cursor for every token (DB->get opens and closes one each
+	 * time). */
+	ret = c->st->toks->cursor(c->st->toks, txn, &dbc, 0);
 	if (ret != 0)
 		return ret;
-	for (size_t i = 0; c->tokens != NULL && i < c->tokens->n; i++) {
-		ret = store_get_counts(c->st->toks, txn, c->tokens->v[i].p, c->tokens->v[i].len,
-				       0, &c->counts[i]);
+	for (size_t i = 0; i < c->tokens->n; i++) {
+		ret = store_cursor_counts(dbc, c->tokens->v[i].p, c->tokens->v[i].len,
+					  &c->counts[i]);
 		if (ret != 0 && ret != DB_NOTFOUND)
-			return ret;
+			break;
+		ret = 0;
 	}
-	return 0;
+	ret2 = dbc->close(dbc);
+	return ret != 0 ? ret : ret2;
 }
 
 int

@@ -149,6 +149,25 @@ static const struct {
 	[RE_RELAYS] = { " [a-z]+=", 0 },
 };
 
+/* Byte classes: kept by the first substitution of _tokenize_line
+ * ([A-Za-z0-9,@*!_'"$. -]), trimmed at a token's ends ([-'".,]), \w. */
+enum { TOK_KEEP = 1, TOK_TRIM = 2, TOK_W = 4 };
+static unsigned char tok_class[256];
+
+static void
+tok_class_init(void)
+{
+	for (int c = 0; c < 256; c++) {
+		bool w = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			 (c >= '0' && c <= '9') || c == '_';
+
+		tok_class[c] = (unsigned char)((w || (c != 0 && strchr(",@*!_'\"$. -", c) != NULL) ?
+						TOK_KEEP : 0) |
+					       (c != 0 && strchr("-'\".,", c) != NULL ? TOK_TRIM : 0) |
+					       (w ? TOK_W : 0));
+	}
+}
+
 static pcre2_code *tok_re[RE_COUNT];
 static pcre2_match_data *tok_md;
 
@@ -168,6 +187,7 @@ tok_init(void)
 			log_panic("bayes: pattern %d does not compile", i);
 		(void)pcre2_jit_compile(tok_re[i], PCRE2_JIT_COMPLETE);
 	}
+	tok_class_init();
 	tok_md = pcre2_match_data_create(16, NULL);
 }
 
@@ -177,32 +197,47 @@ tok_match(int re, const char *s, size_t len)
 	return pcre2_match(tok_re[re], (PCRE2_SPTR)s, len, 0, 0, tok_md, NULL) >= 0;
 }
 
+/* pcre2_substitute's output, kept from call to call (grown as needed; at
+ * most TOK_SCRATCH_KEEP bytes kept after a call). */
+#define TOK_SCRATCH_KEEP 65536
+static char *tok_scratch;
+static size_t tok_scratch_cap;
+
 /* s/re/repl/ (g with global) into out; repl in PCRE2's extended syntax. */
 static void
 tok_subst(int re, const char *s, size_t len, const char *repl, bool global, struct buf *out)
 {
 	uint32_t opts = PCRE2_SUBSTITUTE_EXTENDED | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH |
 			(global ? PCRE2_SUBSTITUTE_GLOBAL : 0);
-	PCRE2_SIZE outlen = len * 2 + 64;
-	char *res = xmalloc(outlen + 1);
+	PCRE2_SIZE outlen;
 	int rc;
 
+	if (tok_scratch_cap < len * 2 + 64) {
+		tok_scratch_cap = len * 2 + 64;
+		tok_scratch = xrealloc(tok_scratch, tok_scratch_cap);
+	}
+	outlen = tok_scratch_cap;
 	rc = pcre2_substitute(tok_re[re], (PCRE2_SPTR)s, len, 0, opts, tok_md, NULL,
-			      (PCRE2_SPTR)repl, PCRE2_ZERO_TERMINATED, (PCRE2_UCHAR *)res,
+			      (PCRE2_SPTR)repl, PCRE2_ZERO_TERMINATED, (PCRE2_UCHAR *)tok_scratch,
 			      &outlen);
 	if (rc == PCRE2_ERROR_NOMEMORY) {
-		free(res);
-		res = xmalloc(outlen + 1);
+		tok_scratch_cap = outlen + 1;
+		tok_scratch = xrealloc(tok_scratch, tok_scratch_cap);
+		outlen = tok_scratch_cap;
 		rc = pcre2_substitute(tok_re[re], (PCRE2_SPTR)s, len, 0, opts, tok_md, NULL,
 				      (PCRE2_SPTR)repl, PCRE2_ZERO_TERMINATED,
-				      (PCRE2_UCHAR *)res, &outlen);
+				      (PCRE2_UCHAR *)tok_scratch, &outlen);
 	}
 	buf_reset(out);
 	if (rc < 0)	/* a match limit: keep the text as it was */
 		buf_put(out, s, len);
 	else
-		buf_put(out, res, outlen);
-	free(res);
+		buf_put(out, tok_scratch, outlen);
+	if (tok_scratch_cap > TOK_SCRATCH_KEEP) {
+		free(tok_scratch);
+		tok_scratch = NULL;
+		tok_scratch_cap = 0;
+	}
 }
 
 /* In place: s = subst(s). */
@@ -214,14 +249,6 @@ tok_subst_buf(int re, struct buf *s, const char *repl, bool global, struct buf *
 	buf_put(s, tmp->data != NULL ? tmp->data : "", tmp->len);
 }
 
-/* [A-Za-z0-9,@*!_'"$. -] */
-static bool
-tok_keep_ascii(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       strchr(",@*!_'\"$. -", c) != NULL;
-}
-
 static bool
 tok_cont(unsigned char c)
 {
@@ -231,47 +258,112 @@ tok_cont(unsigned char c)
 static bool
 tok_is_w(unsigned char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '_';
+	return (tok_class[c] & TOK_W) != 0;
 }
 
 /* The first substitution of _tokenize_line: what is not a word byte, a
- * UTF-8 character or a Latin-1 letter becomes a space. */
+ * UTF-8 character or a Latin-1 letter becomes a space, byte for byte (so
+ * in place, the length unchanged). */
 static void
 tok_normalize(const char *s, size_t len, struct buf *out)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	unsigned char *p;
 
 	buf_reset(out);
+	buf_put(out, s, len);
+	p = (unsigned char *)out->data;
 	for (size_t i = 0; i < len;) {
 		unsigned char c = p[i];
-		size_t n = 0;
 
-		if (c < 0x80 && c != 0 && tok_keep_ascii(c))
-			n = 1;
-		else if (c >= 0xC0 && c <= 0xDF && i + 1 < len && tok_cont(p[i + 1]))
-			n = 2;
-		else if (c >= 0xE0 && c <= 0xEF && i + 2 < len && tok_cont(p[i + 1]) &&
-			 tok_cont(p[i + 2]))
-			n = 3;
-		else if (c >= 0xF0 && c <= 0xF4 && i + 3 < len && tok_cont(p[i + 1]) &&
-			 tok_cont(p[i + 2]) && tok_cont(p[i + 3]))
-			n = 4;
-		else if (c >= 0xA1)
-			n = 1;
-		if (n == 0) {
-			buf_put(out, " ", 1);
+		if (c < 0x80) {
+			if ((tok_class[c] & TOK_KEEP) == 0)
+				p[i] = ' ';
 			i++;
+		} else if (c >= 0xC0 && c <= 0xDF && i + 1 < len && tok_cont(p[i + 1])) {
+			i += 2;
+		} else if (c >= 0xE0 && c <= 0xEF && i + 2 < len && tok_cont(p[i + 1]) &&
+			   tok_cont(p[i + 2])) {
+			i += 3;
+		} else if (c >= 0xF0 && c <= 0xF4 && i + 3 < len && tok_cont(p[i + 1]) &&
+			   tok_cont(p[i + 2]) && tok_cont(p[i + 3])) {
+			i += 4;
 		} else {
-			buf_put(out, s + i, n);
-			i += n;
+			if (c < 0xA1)
+				p[i] = ' ';
+			i++;
 		}
 	}
 }
 
+/* Whether s/(?:^|\.\s+)([A-Z])([^A-Z]+)(?:\s|$)/.../ can match at all: an
+ * uppercase letter first, or after a full stop and white space. */
+static bool
+tok_title_possible(const char *s, size_t len)
+{
+	if (len > 0 && s[0] >= 'A' && s[0] <= 'Z')
+		return true;
+	for (const char *d = memchr(s, '.', len); d != NULL;
+	     d = memchr(d + 1, '.', len - (size_t)(d + 1 - s))) {
+		const char *q = d + 1, *end = s + len;
+
+		if (q >= end || !(*q == ' ' || (*q >= '\t' && *q <= '\r')))
+			continue;
+		while (q < end && (*q == ' ' || (*q >= '\t' && *q <= '\r')))
+			q++;
+		if (q < end && *q >= 'A' && *q <= 'Z')
+			return true;
+	}
+	return false;
+}
+
+/* Where tokens go: a list, and for a message the set of those it holds
+ * already (an open-addressing table of indexes into the list, sized for
+ * BAYES_TOKENS_MAX), so a repeated token costs no copy. */
+#define TOK_SEEN_SLOTS 8192	/* a power of two, over 2 x BAYES_TOKENS_MAX */
+struct tok_sink {
+	struct strlist *list;
+	uint32_t *seen;		/* NULL: keep duplicates (bayes_tokenize_line) */
+};
+
+static uint32_t
+tok_hash(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	return h;
+}
+
+/* Adds t[0..n) unless the message has it or holds BAYES_TOKENS_MAX. */
+static void
+tok_sink_add(struct tok_sink *out, const char *t, size_t n)
+{
+	uint32_t *slot;
+
+	if (out->seen == NULL) {
+		strlist_add(out->list, t, n);
+		return;
+	}
+	if (out->list->n >= BAYES_TOKENS_MAX)
+		return;
+	for (uint32_t h = tok_hash(t, n);; h++) {
+		const struct strlist_item *it;
+
+		slot = &out->seen[h & (TOK_SEEN_SLOTS - 1)];
+		if (*slot == 0)
+			break;
+		it = &out->list->v[*slot - 1];
+		if (it->len == n && memcmp(it->p, t, n) == 0)
+			return;
+	}
+	strlist_add(out->list, t, n);
+	*slot = (uint32_t)out->list->n;
+}
+
 /* Adds a finished token, cut to BAYES_TOKEN_MAX on a UTF-8 boundary. */
 static void
-tok_push(struct strlist *out, const char *prefix, const char *tok, size_t len)
+tok_push(struct tok_sink *out, const char *prefix, const char *tok, size_t len)
 {
 	char t[BAYES_TOKEN_MAX + 1];
 	size_t pl = strlen(prefix), n;
@@ -290,12 +382,12 @@ tok_push(struct strlist *out, const char *prefix, const char *tok, size_t len)
 	memcpy(t + n, tok, len);
 	n += len;
 	t[n] = '\0';
-	strlist_add(out, t, n);
+	tok_sink_add(out, t, n);
 }
 
 /* _tokenize_mail_addrs: U*local, D*domain and D* of each parent. */
 static void
-tok_mail_addr(const char *addr, size_t len, struct strlist *out)
+tok_mail_addr(const char *addr, size_t len, struct tok_sink *out)
 {
 	const char *at = NULL, *dom;
 	size_t dlen;
@@ -366,17 +458,17 @@ tok_seven_chars(const unsigned char *p, size_t len)
 
 static void
 tok_one(const struct bayes_settings *s, const char *prefix, int region, char *tok,
-	size_t len, struct strlist *out)
+	size_t len, struct tok_sink *out)
 {
 	bool has_upper = false, has_nonw = false;
 	char buf[BAYES_TOKEN_MAX * 4 + 16];
 
 	/* trim -'". at either end */
-	while (len > 0 && strchr("-'\".,", *tok) != NULL) {
+	while (len > 0 && (tok_class[(unsigned char)*tok] & TOK_TRIM) != 0) {
 		tok++;
 		len--;
 	}
-	while (len > 0 && strchr("-'\".,", tok[len - 1]) != NULL)
+	while (len > 0 && (tok_class[(unsigned char)tok[len - 1]] & TOK_TRIM) != 0)
 		len--;
 	if (len < 3)
 		return;
@@ -500,24 +592,23 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 	tok_push(out, prefix, tok, len);
 }
 
-void
-bayes_tokenize_line(const struct bayes_settings *s, const char *line, size_t len,
-		    const char *prefix, int region, struct strlist *out)
+/* _tokenize_line into out; the text is worked on in buffers kept from
+ * line to line. */
+static void
+tok_line(const struct bayes_settings *s, const char *line, size_t len, const char *prefix,
+	 int region, struct tok_sink *out)
 {
-	struct buf a, b;
+	static struct buf a, b;
 	char *p, *end;
 
-	tok_init();
-	buf_init(&a, 0);
-	buf_init(&b, 0);
 	tok_normalize(line, len, &a);
 	if (a.len >= 5 && memmem(a.data, a.len, "...", 3) != NULL)
 		tok_subst_buf(RE_ELLIPSIS, &a, "$1 $2 $3", true, &b);
 	if (a.len >= 4 && memmem(a.data, a.len, "--", 2) != NULL)
 		tok_subst_buf(RE_DASHES, &a, "$1 $2 $3", true, &b);
-	if (region == 1 || region == 2)
+	if ((region == 1 || region == 2) && tok_title_possible(a.data, a.len))
 		tok_subst_buf(RE_TITLE, &a, " \\l$1$2 ", true, &b);
-	p = a.data != NULL ? a.data : "";
+	p = a.data;
 	end = p + a.len;
 	while (p < end) {
 		char *q;
@@ -533,8 +624,21 @@ bayes_tokenize_line(const struct bayes_settings *s, const char *line, size_t len
 			tok_one(s, prefix, region, p, (size_t)(q - p), out);
 		p = q;
 	}
-	buf_free(&a);
-	buf_free(&b);
+	/* keep the memory of ordinary lines only */
+	if (a.cap > TOK_SCRATCH_KEEP)
+		buf_free(&a);
+	if (b.cap > TOK_SCRATCH_KEEP)
+		buf_free(&b);
+}
+
+void
+bayes_tokenize_line(const struct bayes_settings *s, const char *line, size_t len,
+		    const char *prefix, int region, struct strlist *out)
+{
+	struct tok_sink sink = { out, NULL };
+
+	tok_init();
+	tok_line(s, line, len, prefix, region, &sink);
 }
 
 /* ---- headers ---- */
@@ -591,6 +695,7 @@ tok_chew_addr(const char *val, size_t len, struct buf *out)
 	struct hdr_addr *addrs = NULL;
 	size_t n = hdr_parse_addresses(val, len, &addrs);
 	struct strlist toks;
+	struct tok_sink sink = { &toks, NULL };
 
 	strlist_init(&toks);
 	buf_reset(out);
@@ -604,7 +709,7 @@ tok_chew_addr(const char *val, size_t len, struct buf *out)
 			free(copy);
 		}
 		if (addrs[i].address != NULL)
-			tok_mail_addr(addrs[i].address, strlen(addrs[i].address), &toks);
+			tok_mail_addr(addrs[i].address, strlen(addrs[i].address), &sink);
 	}
 	for (size_t i = 0; i < toks.n; i++)
 		buf_putf(out, "%s%s", out->len > 0 ? " " : "", toks.v[i].p);
@@ -716,7 +821,7 @@ tok_one_header(const struct bayes_settings *s, const char *name, const char *val
 
 /* Splits "Name: value\n" lines (continuations unfolded) into fields. */
 static void
-tok_headers(const struct bayes_settings *s, struct msgview *mv, struct strlist *out)
+tok_headers(const struct bayes_settings *s, struct msgview *mv, struct tok_sink *out)
 {
 	/* get_all_metadata(): "name: value" in key order, the names
 	 * lowercase as SpamAssassin 4 stores them (so x-spam-relays-external
@@ -789,8 +894,8 @@ tok_headers(const struct bayes_settings *s, struct msgview *mv, struct strlist *
 		char prefix[300];
 
 		snprintf(prefix, sizeof(prefix), "H%s:", parsed.v[i].key);
-		bayes_tokenize_line(s, parsed.v[i].val.data != NULL ? parsed.v[i].val.data : "",
-				    parsed.v[i].val.len, prefix, 0, out);
+		tok_line(s, parsed.v[i].val.data != NULL ? parsed.v[i].val.data : "",
+			 parsed.v[i].val.len, prefix, 0, out);
 		free(parsed.v[i].key);
 		buf_free(&parsed.v[i].val);
 	}
@@ -811,22 +916,6 @@ tok_cmp(const void *a, const void *b)
 	int c = memcmp(x->p, y->p, n);
 
 	return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
-}
-
-/* Moves the distinct tokens of from into out while room remains. */
-static void
-tok_take(struct strlist *from, struct strset *seen, struct bayes_tokens *out)
-{
-	for (size_t i = 0; i < from->n; i++) {
-		struct strlist_item *it = &from->v[i];
-
-		if (out->list.n >= BAYES_TOKENS_MAX || it->len == 0 ||
-		    !strset_add(seen, it->p, it->len))
-			continue;
-		strlist_add(&out->list, it->p, it->len);
-	}
-	strlist_free(from);
-	strlist_init(from);
 }
 
 /* Two independent 64-bit FNV-1a style hashes: 128 bits that only have to
@@ -858,34 +947,31 @@ void
 bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *data,
 	       size_t len, struct bayes_tokens *out)
 {
-	struct strlist tmp;
-	struct strset *seen = strset_new();
-	const struct strlist *lines;
+	struct tok_sink sink = { &out->list, xcalloc(TOK_SEEN_SLOTS, sizeof(uint32_t)) };
+	const struct {
+		const struct strlist *(*view)(struct msgview *mv);
+		const char *prefix;
+		int region;
+	} sources[] = {
+		{ msgview_uris, "", 2 },
+		{ msgview_body_visible, "", 1 },
+		{ msgview_body_invisible, "I*:", 1 },
+	};
 	struct buf mid;
 	char hash[33];
 	size_t start, n;
 
 	tok_init();
 	strlist_init(&out->list);
-	strlist_init(&tmp);
-	tok_headers(s, mv, &tmp);
-	tok_take(&tmp, seen, out);
-	lines = msgview_uris(mv);
-	for (size_t i = 0; i < lines->n && out->list.n < BAYES_TOKENS_MAX; i++) {
-		bayes_tokenize_line(s, lines->v[i].p, lines->v[i].len, "", 2, &tmp);
-		tok_take(&tmp, seen, out);
+	tok_headers(s, mv, &sink);
+	for (size_t k = 0; k < N_ELEMENTS(sources); k++) {
+		const struct strlist *lines = sources[k].view(mv);
+
+		for (size_t i = 0; i < lines->n && out->list.n < BAYES_TOKENS_MAX; i++)
+			tok_line(s, lines->v[i].p, lines->v[i].len, sources[k].prefix,
+				 sources[k].region, &sink);
 	}
-	lines = msgview_body_visible(mv);
-	for (size_t i = 0; i < lines->n && out->list.n < BAYES_TOKENS_MAX; i++) {
-		bayes_tokenize_line(s, lines->v[i].p, lines->v[i].len, "", 1, &tmp);
-		tok_take(&tmp, seen, out);
-	}
-	lines = msgview_body_invisible(mv);
-	for (size_t i = 0; i < lines->n && out->list.n < BAYES_TOKENS_MAX; i++) {
-		bayes_tokenize_line(s, lines->v[i].p, lines->v[i].len, "I*:", 1, &tmp);
-		tok_take(&tmp, seen, out);
-	}
-	strset_free(&seen);
+	free(sink.seen);
 	if (out->list.n > 1)
 		qsort(out->list.v, out->list.n, sizeof(*out->list.v), tok_cmp);
 

@@ -42,8 +42,20 @@ struct mime_str {
 };
 
 void mime_str_add(struct mime_str *s, const void *p, size_t n);
-void mime_str_addc(struct mime_str *s, char c);
 void mime_str_free(struct mime_str *s);
+
+/* One byte: inline, as the decoders and renderers add most text a byte at
+ * a time. */
+static inline void
+mime_str_addc(struct mime_str *s, char c)
+{
+	if (s->p != NULL && s->len + 2 <= s->cap) {
+		s->p[s->len++] = c;
+		s->p[s->len] = '\0';
+		return;
+	}
+	mime_str_add(s, &c, 1);
+}
 /* Appends p[0..n) with its UTF-8 code points below U+0100 as single bytes
  * (how Perl holds a byte string); everything else is copied as it is. */
 void mime_latin1_from_utf8(const char *p, size_t n, struct mime_str *out);

@@ -45,17 +45,6 @@ mime_str_add(struct mime_str *s, const void *p, size_t n)
 }
 
 void
-mime_str_addc(struct mime_str *s, char c)
-{
-	if (s->p != NULL && s->len + 2 <= s->cap) {
-		s->p[s->len++] = c;
-		s->p[s->len] = '\0';
-		return;
-	}
-	mime_str_add(s, &c, 1);
-}
-
-void
 mime_str_free(struct mime_str *s)
 {
 	free(s->p);

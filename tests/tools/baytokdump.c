@@ -4,15 +4,19 @@
  *
  *   == NAME      each message (a file, or FILE:N of an mbox)
  *   T <token>    its distinct tokens, sorted bytewise
+ *   P <r> <prob> with --prob: bayes_classify()'s answer (1 scored, 0 not,
+ *                -1 error) and the probability to 17 digits, so a change
+ *                meant to leave results alone can be checked exactly
  *
  * Tokens are escaped: backslash, LF, CR and NUL as \\ \n \r \0.
  *
- * usage: baytokdump [-c CONF] [--rules DIR[,DIR]] PATH...
+ * usage: baytokdump [-c CONF] [--rules DIR[,DIR]] [--prob] [--no-tokens] PATH...
  * The rules (and so the bayes_* settings, the stopwords and what decides a
- * URI's domain) are the config's rules_dir, or --rules; no database is
- * opened. */
+ * URI's domain) are the config's rules_dir, or --rules; only --prob opens
+ * the database (the config's state_dir, read only). */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +49,8 @@ esc(const char *p, size_t n)
 	}
 }
 
+static bool opt_prob, opt_tokens = true;
+
 static int
 dump_one(const char *name, const char *data, size_t len, void *ctx)
 {
@@ -53,10 +59,16 @@ dump_one(const char *name, const char *data, size_t len, void *ctx)
 
 	scoring_tokenize(sc, data, len, &toks);
 	printf("== %s\n", name);
-	for (size_t i = 0; i < toks.list.n; i++) {
+	for (size_t i = 0; opt_tokens && i < toks.list.n; i++) {
 		fputs("T ", stdout);
 		esc(toks.list.v[i].p, toks.list.v[i].len);
 		putchar('\n');
+	}
+	if (opt_prob) {
+		double p = 0;
+		int r = bayes_classify(scoring_bayes(sc), NULL, &toks, &p);
+
+		printf("P %d %.17g\n", r, r == 1 ? p : 0.0);
 	}
 	bayes_tokens_free(&toks);
 	return 0;
@@ -82,8 +94,13 @@ main(int argc, char **argv)
 			conf = argv[++i];
 		else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
 			rules = argv[++i];
+		else if (strcmp(argv[i], "--prob") == 0)
+			opt_prob = true;
+		else if (strcmp(argv[i], "--no-tokens") == 0)
+			opt_tokens = false;
 		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "usage: baytokdump [-c CONF] [--rules DIR[,DIR]] PATH...\n");
+			fprintf(stderr, "usage: baytokdump [-c CONF] [--rules DIR[,DIR]] [--prob] "
+				"[--no-tokens] PATH...\n");
 			return 2;
 		} else
 			break;

@@ -110,6 +110,10 @@ static const struct {
 	{ 1, "", "mail me at foo,@memo@ now or x@@y and @lead trail@ ok",
 	  "mail|U*foo,|D*memo@|foomemo|foo,@memo@|now|U*x@|D*y|xy|x@@y|and|lead|@lead|trail|"
 	  "trail@" },
+	/* title case after a full stop and white space, not elsewhere */
+	{ 1, "", "said so. Next Sentence here.  Another one. lower then. X",
+	  "said|next|sentence|Sentence|here|another|one|lower|then" },
+	{ 1, "", "no title case here. at all", "title|case|here|all" },
 	/* invisible text: the prefix on every token, title case as in the body */
 	{ 1, "I*:", "Hidden Word... caf\xc3\xa9",
 	  "I*:hidden|I*:word|I*:Word|I*:caf|I*:caf\xc3\xa9" },
@@ -223,6 +227,34 @@ START_TEST(tokenize_message)
 	bayes_settings_free(&s2);
 	strlist_free(&pairs);
 	msgview_free(&mv);
+}
+END_TEST
+
+/* Stopwords (matched case-insensitively, as SpamAssassin compiles
+ * '^(?i)'.$re.'$') are dropped, line after line. */
+START_TEST(stopwords_dropped)
+{
+	static const char line[] = "the and from your Email people Them";
+	struct strlist pairs, out;
+	struct bayes_settings s2;
+
+	strlist_init(&pairs);
+	strlist_add(&pairs, "bayes_stopword_en", 17);
+	strlist_add(&pairs, "(?:the|and|from|your|email|people)", 34);
+	bayes_settings_init(&s2, &pairs, NULL);
+	ck_assert_uint_eq(s2.stopword_count, 1);
+	for (int round = 0; round < 3; round++) {
+		char *got;
+
+		strlist_init(&out);
+		bayes_tokenize_line(&s2, line, strlen(line), "", 1, &out);
+		got = sorted_list(&out);
+		ck_assert_msg(strcmp(got, "Them|them") == 0, "round %d: %s", round, got);
+		free(got);
+		strlist_free(&out);
+	}
+	bayes_settings_free(&s2);
+	strlist_free(&pairs);
 }
 END_TEST
 
@@ -599,6 +631,7 @@ bayes_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, tokenize_line_like_sa, 0, N_ELEMENTS(lines));
 	tcase_add_test(tc, tokenize_message);
+	tcase_add_test(tc, stopwords_dropped);
 	tcase_add_loop_test(tc, tokenize_invisible, 0, N_ELEMENTS(invisible));
 	tcase_add_test(tc, tokenize_bounds);
 	tc = ut_tcase(s, "math", false);
