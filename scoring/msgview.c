@@ -9,6 +9,11 @@
  *            paragraph/whitespace squeeze (\s with Perl's Unicode meaning
  *            when any part was decoded to characters), lines of at most
  *            2048 bytes
+ *   visible, invisible
+ *            the same made of each HTML part's visible (plain parts: all)
+ *            or invisible text, the latter without Subject
+ *            (get_visible_/get_invisible_rendered_body_text_array, for
+ *            Bayes); built only for a message with invisible text
  *   rawbody  Message::get_decoded_body_text_array
  *   uri      uri_collect() over the body and the URIs HTML.pm found
  *

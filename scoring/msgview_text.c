@@ -5,7 +5,10 @@
  *            (characters), "\n" between parts, the paragraph and white
  *            space squeeze (Perl's \s, Unicode when any part was decoded
  *            to characters, else ASCII, and then Latin-1 bytes stay bytes),
- *            lines of at most MAX_BODY_LINE_LENGTH bytes split at a space
+ *            lines of at most MAX_BODY_LINE_LENGTH bytes split at a space;
+ *            the same of the visible or the invisible text only
+ *            (Node::visible_rendered, invisible_rendered; no Subject for
+ *            the invisible text)
  *   rawbody  Message::get_decoded_body_text_array: text and message
  *            leaves (not text/calendar) transfer-decoded but not
  *            converted, cut at rawbody_part_scan_size, in paragraphs of
