@@ -18,6 +18,9 @@ use strict;
 use warnings;
 use File::Temp qw(tempdir);
 use File::Copy qw(copy);
+use FindBin;
+use lib $FindBin::Bin;
+use SaRef qw(new_sa esc read_message);
 use Mail::SpamAssassin;
 
 my $rules = '/usr/share/spamassassin';
@@ -38,38 +41,16 @@ open(my $cf, '>', "$site/local.cf") or die "$site/local.cf: $!\n";
 print $cf "use_bayes 1\nbayes_auto_learn 0\nskip_rbl_checks 1\ndns_available no\n";
 close $cf;
 
-my $sa = Mail::SpamAssassin->new({
-	rules_filename => $rules,
-	site_rules_filename => $site,
-	userprefs_filename => '/dev/null',
-	dont_copy_prefs => 1,
-	local_tests_only => 1,
-	use_user_prefs => 0,
-});
-$sa->init(1);
+my $sa = new_sa(rules => $rules, site => $site);
 my ($bayes) = grep { ref($_) eq 'Mail::SpamAssassin::Plugin::Bayes' }
 	@{$sa->{plugins}->{plugins}};
 defined $bayes or die "the Bayes plugin is not loaded\n";
 
-sub esc {
-	my ($s) = @_;
-	utf8::encode($s) if utf8::is_utf8($s);
-	$s =~ s/\\/\\\\/g;
-	$s =~ s/\n/\\n/g;
-	$s =~ s/\r/\\r/g;
-	$s =~ s/\0/\\0/g;
-	return $s;
-}
 
 binmode STDOUT;
 for my $file (@ARGV) {
-	open(my $fh, '<', $file) or die "$file: $!\n";
-	binmode $fh;
-	my @lines = <$fh>;
-	close $fh;
-
 	# as sa-learn's wanted()
-	my $msg = $sa->parse(\@lines);
+	my $msg = $sa->parse(read_message($file, 1));
 	if ($msg->get_header('X-Spam-Checker-Version')) {
 		my $clean = $sa->parse($sa->remove_spamassassin_markup($msg), 1);
 		$msg->finish();

@@ -21,6 +21,9 @@
 # Only metadata extraction runs: no rules, no network.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use SaRef qw(new_sa esc read_message);
 use Mail::SpamAssassin;
 use Mail::SpamAssassin::PerMsgStatus;
 
@@ -38,27 +41,8 @@ while (@ARGV && $ARGV[0] =~ /^-[rcl]$/) {
 @ARGV || defined $lines
 	or die "usage: $0 [-r RULES_DIR] [-c LINE]... MESSAGE... | -l LINES\n";
 
-my $sa = Mail::SpamAssassin->new({
-	rules_filename => $rules,
-	site_rules_filename => '/nonexistent',
-	userprefs_filename => '/dev/null',
-	post_config_text => $post,
-	dont_copy_prefs => 1,
-	local_tests_only => 1,
-	use_user_prefs => 0,
-});
-$sa->init(1);
+my $sa = new_sa(rules => $rules, post => $post);
 
-sub esc {
-	my ($s) = @_;
-	$s = '' unless defined $s;
-	utf8::encode($s) if utf8::is_utf8($s);
-	$s =~ s/\\/\\\\/g;
-	$s =~ s/\n/\\n/g;
-	$s =~ s/\r/\\r/g;
-	$s =~ s/\0/\\0/g;
-	return $s;
-}
 
 sub dump_message {
 	my ($name, $lines) = @_;
@@ -89,10 +73,5 @@ if (defined $lines) {
 	close $fh;
 }
 for my $file (@ARGV) {
-	open(my $fh, '<', $file) or die "$file: $!\n";
-	binmode $fh;
-	my @lines = <$fh>;
-	close $fh;
-	shift @lines if @lines && $lines[0] =~ /^From /;
-	dump_message($file, \@lines);
+	dump_message($file, read_message($file));
 }

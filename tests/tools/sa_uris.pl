@@ -18,6 +18,9 @@
 # OLEVBMacro) are not included, as uri_collect() does not see them either.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use SaRef qw(new_sa esc read_message);
 use Mail::SpamAssassin;
 use Mail::SpamAssassin::PerMsgStatus;
 
@@ -34,25 +37,8 @@ if (@ARGV && $ARGV[0] eq '--in') {
 my $outdir = shift @ARGV or die "usage: $0 [-r RULES_DIR] [--in] OUTDIR FILE...\n";
 -d $outdir or mkdir $outdir or die "$outdir: $!\n";
 
-my $sa = Mail::SpamAssassin->new({
-	rules_filename => $rules,
-	site_rules_filename => '/etc/spamassassin',
-	userprefs_filename => '/dev/null',
-	dont_copy_prefs => 1,
-	local_tests_only => 1,
-	use_user_prefs => 0,
-});
-$sa->init(1);
+my $sa = new_sa(rules => $rules, site => '/etc/spamassassin');
 
-sub esc {
-	my ($s) = @_;
-	utf8::encode($s) if utf8::is_utf8($s);
-	$s =~ s/\\/\\\\/g;
-	$s =~ s/\n/\\n/g;
-	$s =~ s/\r/\\r/g;
-	$s =~ s/\0/\\0/g;
-	return $s;
-}
 
 sub unesc {
 	my ($s) = @_;
@@ -106,11 +92,7 @@ if ($from_in) {
 }
 
 for my $file (@ARGV) {
-	open(my $fh, '<', $file) or die "$file: $!\n";
-	binmode $fh;
-	my @lines = <$fh>;
-	close $fh;
-	shift @lines if @lines && $lines[0] =~ /^From /;
+	my @lines = @{read_message($file)};
 
 	my $msg = $sa->parse(\@lines, 1);
 	my $pms = Mail::SpamAssassin::PerMsgStatus->new($sa, $msg);

@@ -22,6 +22,9 @@
 # No rules run, no network.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use SaRef qw(new_sa esc read_message);
 use Mail::SpamAssassin;
 use Mail::SpamAssassin::PerMsgStatus;
 
@@ -49,34 +52,12 @@ while (@ARGV && $ARGV[0] =~ /^-[req]$/) {
 }
 @ARGV or die "usage: $0 [-r RULES_DIR] [-e ENVFROM] [-q REQFILE] MESSAGE...\n";
 
-my $sa = Mail::SpamAssassin->new({
-	rules_filename => $rules,
-	site_rules_filename => '/nonexistent',
-	userprefs_filename => '/dev/null',
-	dont_copy_prefs => 1,
-	local_tests_only => 1,
-	use_user_prefs => 0,
-});
-$sa->init(1);
+my $sa = new_sa(rules => $rules);
 
-sub esc {
-	my ($s) = @_;
-	return '' unless defined $s;
-	utf8::encode($s) if utf8::is_utf8($s);
-	$s =~ s/\\/\\\\/g;
-	$s =~ s/\n/\\n/g;
-	$s =~ s/\r/\\r/g;
-	$s =~ s/\0/\\0/g;
-	return $s;
-}
 
 binmode STDOUT;
 for my $file (@ARGV) {
-	open(my $fh, '<', $file) or die "$file: $!\n";
-	binmode $fh;
-	my @lines = <$fh>;
-	close $fh;
-	shift @lines if @lines && $lines[0] =~ /^From /;
+	my @lines = @{read_message($file)};
 	unshift @lines, "Return-Path: <$envfrom>\n" if defined $envfrom;
 
 	my $msg = $sa->parse(\@lines, 1);
