@@ -28,6 +28,7 @@
 #include "lmtpd_limits.h"
 #include "log.h"
 #include "maildir.h"
+#include "maildir_keywords.h"
 #include "maildir_name.h"
 #include "message.h"
 #include "pipeline.h"
@@ -43,11 +44,15 @@ struct pipeline_sieve {
 	struct vacation *vacation;
 };
 
-/* One durable copy: a folder on disk and its Maildir flags. */
+/* One durable copy: a folder on disk, its Maildir flags and its IMAP
+ * keywords (pointing into the action list). */
 struct pipeline_target {
 	char disk[MAILDIR_FOLDER_DISK_SIZE];	/* "" = INBOX */
 	char name[MAILDIR_FOLDER_NAME_MAX + 1];	/* as the log shows it */
 	char flags[8];
+	const char *keywords[MAILDIR_KEYWORDS_MAX];
+	size_t keyword_count;
+	size_t keywords_over;	/* beyond the 26 a folder can hold */
 };
 
 struct pipeline_sieve *
@@ -122,10 +127,34 @@ pipeline_folders_add(char *folders, size_t size, const char *name)
 	snprintf(folders + len, size - len, "%s%s", len > 0 ? "," : "", name);
 }
 
-/* Adds (or merges into) the target for disk. */
+/* Adds the keywords among an action's flags (IMAP flags not starting
+ * with a backslash) to x, once each (IMAP keywords are
+ * case-insensitive). */
+static void
+pipeline_target_keywords(struct pipeline_target *x, const struct sieve_action *a)
+{
+	for (size_t i = 0; i < a->flag_count; i++) {
+		const char *kw = a->flags[i];
+		bool dup = false;
+
+		if (kw[0] == '\\')
+			continue;
+		for (size_t k = 0; k < x->keyword_count && !dup; k++)
+			dup = strcasecmp(x->keywords[k], kw) == 0;
+		if (dup)
+			continue;
+		if (x->keyword_count == N_ELEMENTS(x->keywords))
+			x->keywords_over++;
+		else
+			x->keywords[x->keyword_count++] = kw;
+	}
+}
+
+/* Adds (or merges into) the target for disk; a (may be NULL) gives the
+ * keywords. */
 static void
 pipeline_target_add(struct pipeline_target **t, size_t *n, const char *disk,
-		    const char *name, const char *flags)
+		    const char *name, const char *flags, const struct sieve_action *a)
 {
 	struct pipeline_target *x;
 	char merged[8];
@@ -146,13 +175,18 @@ pipeline_target_add(struct pipeline_target **t, size_t *n, const char *disk,
 			merged[o] = '\0';
 			snprintf(x->flags, sizeof(x->flags), "%s", merged);
 		}
+		if (a != NULL)
+			pipeline_target_keywords(x, a);
 		return;
 	}
 	*t = xreallocarray(*t, *n + 1, sizeof(**t));
 	x = &(*t)[(*n)++];
+	memset(x, 0, sizeof(*x));
 	snprintf(x->disk, sizeof(x->disk), "%s", disk);
 	snprintf(x->name, sizeof(x->name), "%s", name);
 	snprintf(x->flags, sizeof(x->flags), "%s", flags);
+	if (a != NULL)
+		pipeline_target_keywords(x, a);
 }
 
 /* The copies the actions ask for, folder names validated. */
@@ -168,29 +202,33 @@ pipeline_targets(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 		const struct sieve_action *x = &a->v[i];
 		char disk[MAILDIR_FOLDER_DISK_SIZE], letters[8], esc[LOG_ESCAPE_SIZE];
 		const char *why = NULL;
-		size_t unknown = 0;
+		size_t unknown = 0, keywords = 0;
 
 		if (x->kind != SIEVE_ACT_KEEP && x->kind != SIEVE_ACT_FILEINTO)
 			continue;
 		maildir_flags_from_imap((const char *const *)x->flags, x->flag_count,
 					letters, sizeof(letters), &unknown);
-		if (unknown > 0)
-			log_info("%s: sieve: <%s>: %zu keyword flag(s) not stored "
-				 "(Maildir info letters only)", txn->queue_id, r->canonical,
-				 unknown);
+		for (size_t f = 0; f < x->flag_count; f++)
+			if (x->flags[f][0] != '\\')
+				keywords++;
+		/* Keywords are stored (maildir_keywords); a system flag IMAP
+		 * does not have can not be. */
+		if (unknown > keywords)
+			log_info("%s: sieve: <%s>: %zu unknown system flag(s) not stored",
+				 txn->queue_id, r->canonical, unknown - keywords);
 		if (maildir_name_to_disk(x->folder, sep, disk, sizeof(disk), &why) < 0) {
 			log_warn("%s: sieve: <%s>: fileinto \"%s\" refused: %s; "
 				 "keeping the message in INBOX", txn->queue_id, r->canonical,
 				 log_escape(esc, sizeof(esc), x->folder, strlen(x->folder)),
 				 why);
-			pipeline_target_add(&t, &n, "", "INBOX", letters);
+			pipeline_target_add(&t, &n, "", "INBOX", letters, x);
 			continue;
 		}
 		pipeline_target_add(&t, &n, disk, disk[0] == '\0' ? "INBOX" : x->folder,
-				    letters);
+				    letters, x);
 	}
 	if (a == NULL)
-		pipeline_target_add(&t, &n, "", "INBOX", "");
+		pipeline_target_add(&t, &n, "", "INBOX", "", NULL);
 	*n_r = n;
 	return t;
 }
@@ -202,6 +240,7 @@ pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 	       int iovcnt, char *folders, size_t folders_size)
 {
 	struct maildir_target target;
+	struct maildir_keywords_result kr = { 0, "" };
 	char filename[MAILDIR_NAME_MAX], err[512];
 	int state = t->disk[0] != '\0' ? maildir_folder_state(r->maildir, t->disk) : 1;
 	bool is_new = state == 0;
@@ -212,16 +251,26 @@ pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 		 * follow it out of the Maildir. */
 		log_warn("%s: <%s>: %s/%s is not a folder; keeping the message in INBOX",
 			 txn->queue_id, r->canonical, r->maildir, t->disk);
-		memset(&inbox, 0, sizeof(inbox));
+		inbox = *t;
+		inbox.disk[0] = '\0';
 		snprintf(inbox.name, sizeof(inbox.name), "INBOX");
-		snprintf(inbox.flags, sizeof(inbox.flags), "%s", t->flags);
 		t = &inbox;
 	}
-	target = (struct maildir_target){ r->maildir, t->disk[0] != '\0' ? t->disk : NULL,
-					  t->flags[0] != '\0' ? t->flags : NULL,
-					  cfg->hostname };
+	target = (struct maildir_target){
+		.root = r->maildir,
+		.folder = t->disk[0] != '\0' ? t->disk : NULL,
+		.flags = t->flags[0] != '\0' ? t->flags : NULL,
+		.hostname = cfg->hostname,
+		.keywords = t->keywords,
+		.keyword_count = t->keyword_count,
+		.keywords_result = &kr,
+	};
 	if (maildir_deliver(&target, iov, iovcnt, filename, sizeof(filename), &r->dsn) < 0)
 		return -1;
+	if (kr.dropped + t->keywords_over > 0)
+		log_warn("%s: <%s>: %zu keyword(s) not stored in %s: %s", txn->queue_id,
+			 r->canonical, kr.dropped + t->keywords_over, t->name,
+			 kr.why[0] != '\0' ? kr.why : "more than 26 keywords");
 	log_debug("%s: %s: stored as %s/%s%s%s/%s", txn->queue_id, r->user, r->maildir,
 		  t->disk, t->disk[0] != '\0' ? "/" : "", t->flags[0] != '\0' ? "cur" : "new",
 		  filename);

@@ -22,8 +22,11 @@
 #include "fsutil.h"
 #include "lmtpd_limits.h"
 #include "maildir.h"
+#include "maildir_keywords.h"
 
 #define MAILDIR_LINK_ATTEMPTS 10
+/* The system flags ("DFRST") and a letter per keyword. */
+#define MAILDIR_FLAGS_SIZE (5 + MAILDIR_KEYWORDS_MAX + 1)
 
 static unsigned int maildir_counter;
 /* Whether O_TMPFILE plus /proc/self/fd linking works; learned on first use. */
@@ -186,7 +189,9 @@ maildir_deliver(const struct maildir_target *t, const struct iovec *iov,
 	char path[MAIL_PATH_MAX], name[MAILDIR_NAME_MAX], tmpname[MAILDIR_NAME_MAX] = "";
 	char procpath[64];
 	struct iovec *wiov;
-	const char *destdir = t->flags != NULL && t->flags[0] != '\0' ? "cur" : "new";
+	const char *destdir;
+	char flags[MAILDIR_FLAGS_SIZE];
+	struct maildir_target with_keywords;
 	int dirfd, tmpfd = -1, destfd = -1, fd = -1, attempt, ret = -1;
 	bool anonymous = false;
 	size_t size, vsize;
@@ -202,6 +207,21 @@ maildir_deliver(const struct maildir_target *t, const struct iovec *iov,
 	dirfd = maildir_open_folder(path, t->folder != NULL, dsn);
 	if (dirfd < 0)
 		return -1;
+	if (t->keyword_count > 0) {
+		char letters[MAILDIR_KEYWORDS_MAX + 1];
+		struct maildir_keywords_result kr;
+
+		maildir_keywords_letters(dirfd, t->keywords, t->keyword_count, letters,
+					 sizeof(letters), &kr);
+		snprintf(flags, sizeof(flags), "%s%s", t->flags != NULL ? t->flags : "",
+			 letters);
+		if (t->keywords_result != NULL)
+			*t->keywords_result = kr;
+		with_keywords = *t;
+		with_keywords.flags = flags;
+		t = &with_keywords;
+	}
+	destdir = t->flags != NULL && t->flags[0] != '\0' ? "cur" : "new";
 	tmpfd = openat(dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	destfd = openat(dirfd, destdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (tmpfd < 0 || destfd < 0) {

@@ -20,6 +20,7 @@
 #include "compat.h"
 
 struct dsn;
+struct maildir_keywords_result;
 
 struct maildir_target {
 	const char *root;	/* the Maildir (absolute path) */
@@ -29,6 +30,13 @@ struct maildir_target {
 	/* IMAP flags as Maildir info letters, sorted ("FS"), or NULL. */
 	const char *flags;
 	const char *hostname;
+	/* IMAP keywords, stored as Dovecot's letters after the flags
+	 * (maildir_keywords.h); what could not be stored is counted in
+	 * keywords_result (may be NULL).  The message is delivered either
+	 * way. */
+	const char *const *keywords;
+	size_t keyword_count;
+	struct maildir_keywords_result *keywords_result;
 };
 
 #define MAILDIR_NAME_MAX 256

@@ -18,21 +18,17 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "fsutil.h"
+#include "maildir_dotlock.h"
 #include "maildir_name.h"
 
 /* Dovecot's dotlock on the subscriptions file. */
 #define SUBS_FILE "subscriptions"
 #define SUBS_LOCK "subscriptions.lock"
 #define SUBS_V2_HEADER "V\t2\n\n"
-/* A lock older than this was left by a crashed writer. */
-#define SUBS_LOCK_STALE_SECS 120
-/* How long to wait for someone else's lock, in 10 ms steps. */
-#define SUBS_LOCK_TRIES 200
 /* A subscriptions file this big is not one lmtpd will rewrite. */
 #define SUBS_FILE_MAX (4 * 1024 * 1024)
 
@@ -454,33 +450,6 @@ maildir_folder_exists(const char *root, const char *disk)
 	return maildir_folder_state(root, disk) == 1;
 }
 
-/* Takes Dovecot's dotlock; returns the lock fd (to be filled with the new
- * contents) or -1 with errno (EWOULDBLOCK: someone else holds it). */
-static int
-subs_lock(int dirfd)
-{
-	for (int attempt = 0; attempt < SUBS_LOCK_TRIES; attempt++) {
-		struct stat st;
-		int fd = openat(dirfd, SUBS_LOCK, O_WRONLY | O_CREAT | O_EXCL |
-				O_NOFOLLOW | O_CLOEXEC, 0600);
-
-		if (fd >= 0 || errno != EEXIST)
-			return fd;
-		if (fstatat(dirfd, SUBS_LOCK, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    time(NULL) - st.st_mtime > SUBS_LOCK_STALE_SECS) {
-			(void)unlinkat(dirfd, SUBS_LOCK, 0);
-			continue;
-		}
-		{
-			struct timespec ts = { 0, 10 * 1000 * 1000 };
-
-			nanosleep(&ts, NULL);
-		}
-	}
-	errno = EWOULDBLOCK;
-	return -1;
-}
-
 /* Reads the current file into b (empty if missing). */
 static int
 subs_read(int dirfd, struct buf *b)
@@ -545,7 +514,7 @@ maildir_subscribe(const char *root, const char *disk, char *error_r,
 		return -1;
 	}
 	buf_init(&cur, SUBS_FILE_MAX);
-	lockfd = subs_lock(dirfd);
+	lockfd = maildir_dotlock_take(dirfd, SUBS_LOCK);
 	if (lockfd < 0) {
 		snprintf(error_r, error_size, "lock %s/%s failed: %s", root, SUBS_LOCK,
 			 strerror(errno));

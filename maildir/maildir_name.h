@@ -9,8 +9,8 @@
  * result can never contain '/', NUL, or be "." or "..".
  *
  * IMAP system flags map to Maildir info letters (\Draft D, \Flagged F,
- * \Answered R, \Seen S, \Deleted T); keywords have no letter without a
- * dovecot-keywords file and are reported as unknown.
+ * \Answered R, \Seen S, \Deleted T); keywords are counted as unknown
+ * here and get their letters from maildir_keywords.
  *
  * The subscriptions file (Dovecot's "V\t2" format, or the older one name
  * per line) gets a folder added under Dovecot's own dotlock

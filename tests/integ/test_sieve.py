@@ -182,6 +182,21 @@ if header :is "subject" "empty" { fileinto "Work//Sub"; stop; }
 
 # -------------------------------------------------------------- flags
 
+def fetch_flags(imap, mailbox):
+    """{subject: set of FLAGS} of every message in mailbox (\\Recent, which
+    Dovecot adds for a new session, left out)."""
+    typ, _ = imap.select(mailbox, readonly=True)
+    assert typ == "OK", mailbox
+    typ, data = imap.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    out = {}
+    for item in data:
+        if isinstance(item, tuple):
+            subj = re.search(rb"Subject: (\S+)", item[1]).group(1).decode()
+            out[subj] = set(re.search(rb"FLAGS \(([^)]*)\)", item[0]).group(1)
+                            .decode().split()) - {"\\Recent"}
+    return out
+
+
 @pytest.mark.peers
 def test_flags_in_imap_fetch(sieve_lmtpd, dovecot):
     """imap4flags: flagged copies go to cur/ with :2,FLAGS and IMAP
@@ -207,27 +222,62 @@ if header :contains "subject" "set" { addflag "\\\\Draft"; setflag "\\\\Deleted 
 
     imap = imap_login(dovecot, bob)
     try:
-        imap.select("INBOX", readonly=True)
-        typ, data = imap.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-        flags = {}
-        for item in data:
-            if isinstance(item, tuple):
-                subj = re.search(rb"Subject: (\w+)", item[1]).group(1).decode()
-                # (\Recent is Dovecot's own, for a new session.)
-                flags[subj] = set(re.search(rb"FLAGS \(([^)]*)\)", item[0]).group(1)
-                                  .decode().split()) - {"\\Recent"}
+        flags = fetch_flags(imap, "INBOX")
         assert flags["seen"] == {"\\Seen"}, flags
         assert flags["set"] == {"\\Seen", "\\Deleted"}, flags
         assert "\\Seen" not in flags["none"], flags
-        imap.select("Flagged", readonly=True)
-        typ, data = imap.fetch("1", "(FLAGS)")
-        assert set(re.search(rb"FLAGS \(([^)]*)\)", data[0]).group(1).decode().split()) \
-            - {"\\Recent"} == {"\\Flagged", "\\Answered"}, data
+        flags = fetch_flags(imap, "Flagged")
+        assert flags["flag"] == {"\\Flagged", "\\Answered"}, flags
         imap.logout()
     except Exception:
         print(dovecot.log())
         raise
 
+
+
+@pytest.mark.peers
+def test_keywords_in_imap_fetch(sieve_lmtpd, dovecot):
+    """imap4flags keywords ($Label1, $Junk, ...) are stored as Dovecot's
+    Maildir letters and named in dovecot-keywords, so IMAP clients see
+    them; a keyword Dovecot named first (set by an IMAP client) keeps its
+    letter, and one that is not an IMAP atom is dropped with a log line
+    while the message is still delivered."""
+    d = sieve_lmtpd
+    bob = "bob@example.com"
+    assert d.deliver([bob], make_message(subject="first")).final_codes() == [250]
+    imap = imap_login(dovecot, bob)
+    try:
+        # An IMAP client names $Work first: Dovecot gives it letter a.
+        imap.select("INBOX")
+        typ, _ = imap.store("1", "+FLAGS", "($Work)")
+        assert typ == "OK"
+        imap.close()
+        with open(os.path.join(d.maildir(bob), "dovecot-keywords")) as f:
+            assert f.read() == "0 $Work\n"
+
+        write_script(home(d, bob), """require ["imap4flags", "fileinto"];
+if header :contains "subject" "label" { addflag ["$Label1", "$work", "\\\\Seen"]; }
+if header :contains "subject" "junk" {
+  fileinto :flags ["$Junk", "no(parens)"] "Junk";
+}
+""")
+        for subj in ("label", "junk"):
+            assert d.deliver([bob], make_message(subject=subj)).final_codes() == [250]
+        inbox = fetch_flags(imap, "INBOX")
+        assert inbox["label"] == {"$Label1", "$Work", "\\Seen"}, inbox
+        assert inbox["first"] == {"$Work"}, inbox
+        junk = fetch_flags(imap, "Junk")
+        assert junk["junk"] == {"$Junk"}, junk
+        imap.logout()
+    except Exception:
+        print(dovecot.log())
+        raise
+    with open(os.path.join(d.maildir(bob), "dovecot-keywords")) as f:
+        assert f.read() == "0 $Work\n1 $Label1\n"
+    [(name, _)] = [(n, b) for n, b in all_in(d.maildir(bob), "") if b"label" in b]
+    assert name.endswith(":2,Sab"), name
+    assert wait_for(lambda: "1 keyword(s) not stored in Junk: not an IMAP keyword"
+                    in d.log()), d.log()
 
 # ----------------------------------------------------------- redirect
 

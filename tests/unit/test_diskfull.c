@@ -92,7 +92,8 @@ count(const char *root, const char *sub)
 static int
 deliver_bytes(const char *root, const char *folder, size_t n, struct dsn *dsn)
 {
-	struct maildir_target t = { root, folder, NULL, "mx.example.org" };
+	struct maildir_target t = { .root = root, .folder = folder,
+				    .hostname = "mx.example.org" };
 	char *buf = malloc(n);
 	struct iovec iov = { buf, n };
 	int ret;
@@ -171,7 +172,7 @@ END_TEST
 START_TEST(maildir_named_tmp)
 {
 	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX];
-	struct maildir_target t = { NULL, NULL, NULL, "mx.example.org" };
+	struct maildir_target t = { .hostname = "mx.example.org" };
 	struct iovec iov = { (void *)"Subject: named\n\nbody\n", 22 };
 	struct dsn dsn;
 	char *data;

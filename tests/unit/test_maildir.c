@@ -4,12 +4,15 @@
 
 #include <regex.h>
 #include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include "check_compat.h"
 
 #include "dsn.h"
 #include "lmtpd_limits.h"
 #include "maildir.h"
+#include "maildir_keywords.h"
 
 #define HOST "mx.example.org"
 
@@ -18,7 +21,8 @@ deliver(const char *root, const char *folder, const char *flags,
 	const char *host, const struct iovec *iov, int iovcnt, char *name_r,
 	size_t name_size, struct dsn *dsn)
 {
-	struct maildir_target t = { root, folder, flags, host };
+	struct maildir_target t = { .root = root, .folder = folder, .flags = flags,
+				    .hostname = host };
 
 	return maildir_deliver(&t, iov, iovcnt, name_r, name_size, dsn);
 }
@@ -490,6 +494,291 @@ START_TEST(maildir_path_too_long)
 }
 END_TEST
 
+/* ---- IMAP keywords (maildir_keywords) ---- */
+
+/* Delivers one message to INBOX of a fresh Maildir under the test's
+ * folder with flags and keywords; the stored name into name_r. */
+static void
+deliver_kw(const char *root, const char *flags, const char *const *kw, size_t n,
+	   char *name_r, size_t name_size, struct maildir_keywords_result *kr)
+{
+	struct iovec iov = { (char *)"Subject: kw\n\nbody\n", 18 };
+	struct maildir_target t = { .root = root, .flags = flags, .hostname = HOST,
+				    .keywords = kw, .keyword_count = n,
+				    .keywords_result = kr };
+	struct dsn dsn;
+
+	ck_assert_msg(maildir_deliver(&t, &iov, 1, name_r, name_size, &dsn) == 0, "%s",
+		      dsn.text);
+}
+
+static const char *
+info_of(const char *name)
+{
+	const char *info = strstr(name, ":2,");
+
+	return info != NULL ? info + 3 : "";
+}
+
+static char *
+read_keywords_file(const char *root)
+{
+	char path[PATH_MAX];
+
+	ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
+	return ut_read_file(path, NULL);
+}
+
+static bool
+exists_in(const char *root, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	ut_pathf(path, sizeof(path), "%s/%s", root, name);
+	return lstat(path, &st) == 0;
+}
+
+START_TEST(keywords_new_file)
+{
+	char root[PATH_MAX], name[MAILDIR_NAME_MAX], *text;
+	const char *kw[] = { "$Label1", "$Junk", "$label1" };
+	struct maildir_keywords_result kr;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	deliver_kw(root, "S", kw, N_ELEMENTS(kw), name, sizeof(name), &kr);
+	ck_assert_str_eq(info_of(name), "Sab");
+	ck_assert_int_eq(kr.dropped, 0);
+	text = read_keywords_file(root);
+	ck_assert_str_eq(text, "0 $Label1\n1 $Junk\n");
+	free(text);
+	ck_assert_int_eq(count(root, "cur"), 1);
+	ck_assert(!exists_in(root, "dovecot-uidlist.lock"));
+	ck_assert(!exists_in(root, "dovecot-keywords.lock"));
+}
+END_TEST
+
+/* Keywords only (no system flag) still go to cur/ with ":2,". */
+START_TEST(keywords_without_flags)
+{
+	char root[PATH_MAX], name[MAILDIR_NAME_MAX];
+	const char *kw[] = { "NonJunk" };
+	struct maildir_keywords_result kr;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	deliver_kw(root, NULL, kw, 1, name, sizeof(name), &kr);
+	ck_assert_str_eq(info_of(name), "a");
+	ck_assert_int_eq(count(root, "cur"), 1);
+	ck_assert_int_eq(count(root, "new"), 0);
+}
+END_TEST
+
+/* Letters Dovecot assigned are reused (case-insensitively); a new keyword
+ * takes the lowest free letter, the file keeps every line, and its mtime
+ * grows past the old one (Dovecot re-reads the file only then). */
+START_TEST(keywords_existing_file)
+{
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX], *text;
+	const char *kw[] = { "$LABEL1", "Work" };
+	struct maildir_keywords_result kr;
+	struct timespec future[2] = { { 0, UTIME_OMIT }, { time(NULL) + 1000, 0 } };
+	struct stat st;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	ck_assert_int_eq(mkdir(root, 0700), 0);
+	ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
+	ut_write_text(path, "0 Foo\ngarbage line\n3 $label1\n99 out of range\n");
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, future, 0), 0);
+	deliver_kw(root, "F", kw, N_ELEMENTS(kw), name, sizeof(name), &kr);
+	ck_assert_str_eq(info_of(name), "Fbd");
+	ck_assert_int_eq(kr.dropped, 0);
+	text = read_keywords_file(root);
+	ck_assert_str_eq(text, "0 Foo\n1 Work\n3 $label1\n");
+	free(text);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_gt(st.st_mtime, future[1].tv_sec);
+}
+END_TEST
+
+/* Known keywords need no lock and no write. */
+START_TEST(keywords_known_no_write)
+{
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX], lock[PATH_MAX];
+	const char *kw[] = { "Foo" };
+	struct maildir_keywords_result kr;
+	struct stat before, after;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	ck_assert_int_eq(mkdir(root, 0700), 0);
+	ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
+	ut_write_text(path, "2 foo\n");
+	/* A live lock holder (this process) would make a writer wait. */
+	ut_pathf(lock, sizeof(lock), "%s/dovecot-uidlist.lock", root);
+	ut_write_text(lock, "1:elsewhere");
+	ck_assert_int_eq(stat(path, &before), 0);
+	deliver_kw(root, NULL, kw, 1, name, sizeof(name), &kr);
+	ck_assert_str_eq(info_of(name), "c");
+	ck_assert_int_eq(stat(path, &after), 0);
+	ck_assert_int_eq(before.st_ino, after.st_ino);
+	ck_assert(exists_in(root, "dovecot-uidlist.lock"));
+}
+END_TEST
+
+/* All 26 letters named: a new keyword is dropped (and said), the known
+ * ones are stored, the message delivered. */
+START_TEST(keywords_full)
+{
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX], text[1024];
+	const char *kw[] = { "k25", "new", "k0" };
+	struct maildir_keywords_result kr;
+	size_t o = 0;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	ck_assert_int_eq(mkdir(root, 0700), 0);
+	for (int i = 0; i < 26; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%d k%d\n", i, i);
+	ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
+	ut_write_text(path, text);
+	deliver_kw(root, NULL, kw, N_ELEMENTS(kw), name, sizeof(name), &kr);
+	ck_assert_str_eq(info_of(name), "az");
+	ck_assert_int_eq(kr.dropped, 1);
+	ck_assert_ptr_nonnull(strstr(kr.why, "26"));
+	ck_assert(!exists_in(root, "dovecot-uidlist.lock"));
+}
+END_TEST
+
+/* What is not an IMAP atom never reaches the file (a space or newline
+ * would forge lines of it). */
+static const char *const bad_keywords[] = {
+	"two words", "line\n5 forged", "paren(", "quote\"", "back\\slash", "star*",
+	"", "caf\xc3\xa9", "\\Seen",
+};
+
+START_TEST(keywords_bad_dropped)
+{
+	char root[PATH_MAX], name[MAILDIR_NAME_MAX], *text;
+	const char *kw[] = { bad_keywords[_i], "Good" };
+	struct maildir_keywords_result kr;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	deliver_kw(root, NULL, kw, 2, name, sizeof(name), &kr);
+	ck_assert_str_eq(info_of(name), "a");
+	ck_assert_int_eq(kr.dropped, 1);
+	text = read_keywords_file(root);
+	ck_assert_str_eq(text, "0 Good\n");
+	free(text);
+}
+END_TEST
+
+/* A live holder of Dovecot's lock (this process, on this host) is waited
+ * for a while, then the message goes in without the new keyword and the
+ * lock is left alone. */
+START_TEST(keywords_lock_held)
+{
+	char root[PATH_MAX], lock[PATH_MAX], name[MAILDIR_NAME_MAX], host[256], text[300];
+	char *after;
+	const char *kw[] = { "New" };
+	struct maildir_keywords_result kr;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	ck_assert_int_eq(mkdir(root, 0700), 0);
+	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+	snprintf(text, sizeof(text), "%ld:%s", (long)getpid(), host);
+	ut_pathf(lock, sizeof(lock), "%s/dovecot-uidlist.lock", root);
+	ut_write_text(lock, text);
+	deliver_kw(root, "S", kw, 1, name, sizeof(name), &kr);
+	ck_assert_str_eq(info_of(name), "S");
+	ck_assert_int_eq(kr.dropped, 1);
+	ck_assert_ptr_nonnull(strstr(kr.why, "held by another process"));
+	after = ut_read_file(lock, NULL);
+	ck_assert_str_eq(after, text);
+	free(after);
+	ck_assert(!exists_in(root, "dovecot-keywords"));
+}
+END_TEST
+
+/* Locks left behind are taken over: a dead process's on this host at
+ * once, anyone's after Dovecot's stale timeout. */
+START_TEST(keywords_stale_lock)
+{
+	char root[PATH_MAX], lock[PATH_MAX], name[MAILDIR_NAME_MAX], host[256], text[300];
+	const char *kw[] = { "New" };
+	struct maildir_keywords_result kr;
+	pid_t dead = fork();
+
+	ck_assert_int_ge(dead, 0);
+	if (dead == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	ck_assert_int_eq(mkdir(root, 0700), 0);
+	ut_pathf(lock, sizeof(lock), "%s/dovecot-uidlist.lock", root);
+	if (_i == 0) {
+		ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+		snprintf(text, sizeof(text), "%ld:%s", (long)dead, host);
+		ut_write_text(lock, text);
+	} else {
+		struct timespec old[2] = { { 0, UTIME_OMIT }, { time(NULL) - 1000, 0 } };
+
+		ut_write_text(lock, "1:some.other.host");
+		ck_assert_int_eq(utimensat(AT_FDCWD, lock, old, 0), 0);
+	}
+	deliver_kw(root, NULL, kw, 1, name, sizeof(name), &kr);
+	ck_assert_str_eq(info_of(name), "a");
+	ck_assert_int_eq(kr.dropped, 0);
+	ck_assert(!exists_in(root, "dovecot-uidlist.lock"));
+}
+END_TEST
+
+/* A dovecot-keywords that is a symlink is not followed: the keyword is
+ * dropped, the message delivered, the target untouched. */
+START_TEST(keywords_symlinked_file)
+{
+	char root[PATH_MAX], path[PATH_MAX], target[PATH_MAX], name[MAILDIR_NAME_MAX];
+	char *text;
+	const char *kw[] = { "New" };
+	struct maildir_keywords_result kr;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	ck_assert_int_eq(mkdir(root, 0700), 0);
+	ut_pathf(target, sizeof(target), "%s/elsewhere", root);
+	ut_write_text(target, "0 Old\n");
+	ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
+	ck_assert_int_eq(symlink(target, path), 0);
+	deliver_kw(root, NULL, kw, 1, name, sizeof(name), &kr);
+	ck_assert_str_eq(info_of(name), "");
+	ck_assert_int_eq(kr.dropped, 1);
+	text = ut_read_file(target, NULL);
+	ck_assert_str_eq(text, "0 Old\n");
+	free(text);
+}
+END_TEST
+
+/* The file of a folder is the folder's own. */
+START_TEST(keywords_per_folder)
+{
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX], *text;
+	const char *kw[] = { "InFolder" };
+	struct iovec iov = { (char *)"Subject: kw\n\nbody\n", 18 };
+	struct maildir_keywords_result kr;
+	struct maildir_target t = { .folder = ".Work", .hostname = HOST,
+				    .keywords = kw, .keyword_count = 1,
+				    .keywords_result = &kr };
+	struct dsn dsn;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	t.root = root;
+	ck_assert_msg(maildir_deliver(&t, &iov, 1, name, sizeof(name), &dsn) == 0, "%s",
+		      dsn.text);
+	ck_assert_str_eq(info_of(name), "a");
+	ut_pathf(path, sizeof(path), "%s/.Work", root);
+	text = read_keywords_file(path);
+	ck_assert_str_eq(text, "0 InFolder\n");
+	free(text);
+	ck_assert(!exists_in(root, "dovecot-keywords"));
+}
+END_TEST
+
 static Suite *
 maildir_suite(void)
 {
@@ -511,6 +800,17 @@ maildir_suite(void)
 	tcase_add_test(tc, maildir_parent_is_file);
 	tcase_add_loop_test(tc, maildir_symlinked_subdir, 0, 3);
 	tcase_add_test(tc, maildir_path_too_long);
+	tc = ut_tcase(s, "keywords", true);
+	tcase_add_test(tc, keywords_new_file);
+	tcase_add_test(tc, keywords_without_flags);
+	tcase_add_test(tc, keywords_existing_file);
+	tcase_add_test(tc, keywords_known_no_write);
+	tcase_add_test(tc, keywords_full);
+	tcase_add_loop_test(tc, keywords_bad_dropped, 0, N_ELEMENTS(bad_keywords));
+	tcase_add_test(tc, keywords_lock_held);
+	tcase_add_loop_test(tc, keywords_stale_lock, 0, 2);
+	tcase_add_test(tc, keywords_symlinked_file);
+	tcase_add_test(tc, keywords_per_folder);
 	return s;
 }
 
