@@ -242,6 +242,30 @@ START_TEST(same_folder_twice_one_copy_flags_merged)
 }
 END_TEST
 
+/* Keywords of both fileintos naming one folder are merged (once each,
+ * case-insensitively) and stored as Dovecot's letters. */
+START_TEST(keywords_stored_per_folder)
+{
+	struct fixture f;
+	char last[256], path[PATH_MAX], *kw;
+
+	fixture_setup(&f, NULL,
+		      "require [\"fileinto\", \"imap4flags\"];\n"
+		      "fileinto :flags [\"\\\\Seen\", \"$Label1\"] \"Work\";\n"
+		      "fileinto :flags [\"$label1\", \"$Junk\"] \"Work\";\n", 0, NULL);
+	deliver(&f, NULL);
+	ck_assert_int_eq(f.rcpt->dsn.reason, DSN_DELIVERED);
+	ck_assert_int_eq(count_in(&f, "Work", "cur", last, sizeof(last)), 1);
+	ck_assert_msg(strlen(last) > 6 && strcmp(last + strlen(last) - 6, ":2,Sab") == 0,
+		      "flags of %s", last);
+	ut_pathf(path, sizeof(path), "%s/.Work/dovecot-keywords", f.maildir);
+	kw = ut_read_file(path, NULL);
+	ck_assert_str_eq(kw, "0 $Label1\n1 $Junk\n");
+	free(kw);
+	fixture_teardown(&f);
+}
+END_TEST
+
 /* fileinto and keep: two copies, both listed (in libsieve's action
  * order). */
 START_TEST(fileinto_and_keep_two_copies)
@@ -462,6 +486,7 @@ pipeline_sieve_suite(void)
 	tcase_add_test(tc, no_script_is_inbox);
 	tcase_add_test(tc, sieve_off_ignores_script);
 	tcase_add_test(tc, same_folder_twice_one_copy_flags_merged);
+	tcase_add_test(tc, keywords_stored_per_folder);
 	tcase_add_test(tc, fileinto_and_keep_two_copies);
 	tcase_add_loop_test(tc, bad_folder_kept_in_inbox, 0,
 			    (int)(sizeof(bad_folders) / sizeof(bad_folders[0])));
