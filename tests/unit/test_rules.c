@@ -237,7 +237,7 @@ START_TEST(test_header_rule_forms)
 	ck_assert(rule(rs, "EXISTS")->exists);
 	ck_assert_str_eq(rule(rs, "EXISTS")->header, "X-Mailer");
 	ck_assert(!rule(rs, "BADMOD")->defined);
-	ck_assert_ptr_nonnull(rule(rs, "CURLY")->re);
+	ck_assert_uint_eq(rule(rs, "CURLY")->re.count, 1);
 	ck_assert_int_eq(rule(rs, "MIME_CT")->type, RULE_MIMEHEADER);
 	ck_assert_int_eq(res.errors, 1);
 	rules_load_result_free(&res);
@@ -1104,33 +1104,207 @@ START_TEST(test_regex_delimiters)
 }
 END_TEST
 
-/* Patterns too large for the 8-bit library still run (32-bit library). */
-START_TEST(test_huge_pattern)
+/* Filler alternatives: enough of them make a pattern too large for the
+ * 8-bit library (64 KiB of compiled code), none matches the messages
+ * below. */
+static void
+put_filler(struct buf *b, int count)
 {
-	struct rules_load_result res;
-	struct ruleset *rs;
-	struct buf big;
-	FILE *f;
-	char path[512];
+	for (int i = 0; i < count; i++)
+		buf_putf(b, "|w%dq[xyz]{1,40}", i);
+}
 
-	buf_init(&big, 0);
-	buf_put_str(&big, "body HUGE /(?:");
-	for (int i = 0; i < 1500; i++)
-		buf_putf(&big, "%sw%dq[xyz]{1,40}", i > 0 ? "|" : "", i);
-	buf_put_str(&big, ")end/\n");
+/* Hits of every rule of cf (written as 90_huge.cf) on message. */
+static struct ruleset *
+huge_match(const char *cf, size_t cf_len, const char *message, struct rules_load_result *res,
+	   struct rules_hits *hits)
+{
+	struct rules_scratch *scratch;
+	struct msgview *mv;
+	struct ruleset *rs;
+	char path[512];
+	FILE *f;
+
 	snprintf(path, sizeof(path), "%s/90_huge.cf", tmpdir);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
-	fwrite(big.data, 1, big.len, f);
+	ck_assert_uint_eq(fwrite(cf, 1, cf_len, f), cf_len);
 	ck_assert_int_eq(fclose(f), 0);
-	rs = load(&res);
-	ck_assert_int_eq(res.errors, 0);
+	rs = load(res);
+	ck_assert_ptr_nonnull(rs);
+	scratch = rules_scratch_new(rs);
+	mv = msgview_new(rules_settings(rs), message, strlen(message), NULL);
+	rules_match(rs, scratch, mv, 0, hits);
+	msgview_free(&mv);
+	rules_scratch_free(&scratch);
+	return rs;
+}
+
+static bool
+has_diag(const struct rules_load_result *res, unsigned int line, bool error,
+	 const char *text)
+{
+	for (size_t i = 0; i < res->diag_count; i++)
+		if (res->diags[i].line == line && res->diags[i].error == error &&
+		    strstr(res->diags[i].file, "90_huge.cf") != NULL &&
+		    strstr(res->diags[i].message, text) != NULL)
+			return true;
+	return false;
+}
+
+/* Patterns too large for PCRE2's 8-bit library are split at an
+ * alternation into pieces that compile, and match as the whole pattern
+ * would: any piece for a hit, and for tflags multiple the same count (the
+ * leftmost match of all pieces, the earliest piece on a tie).  What
+ * cannot be split that way is reported with file:line and skipped. */
+START_TEST(test_huge_pattern_split)
+{
+	static const char msg[] =
+		"From: a@example.org\n"
+		"Subject: test\n"
+		"\n"
+		"first line has w1499qyyend in it\n"
+		"a1b2 a1 b2 b2a1b2\n"
+		"tail target word\n";
+	struct rules_load_result res;
+	struct rules_hits hits;
+	struct ruleset *rs;
+	struct buf cf;
+
+	buf_init(&cf, 0);
+	/* 1: the alternation in a group between a prefix and a suffix */
+	buf_put_str(&cf, "body HUGE /\\b(?:nomatch");
+	put_filler(&cf, 1500);
+	buf_put_str(&cf, ")end\\b/\n");
+	/* 2: the same pattern with nothing that matches */
+	buf_put_str(&cf, "body HUGE_NO /\\b(?:nomatch");
+	put_filler(&cf, 1500);
+	buf_put_str(&cf, ")endx\\b/\n");
+	/* 3: top-level alternation, counted: "a1b2" comes first and "a1" and
+	 * "b2" last, so adding up the pieces' own matches would count 10;
+	 * the whole pattern matches w1499qyy on the first line, then a1b2,
+	 * a1, b2, b2, a1b2 */
+	buf_put_str(&cf, "body HUGE_MULTI /(?i)a1b2");
+	put_filler(&cf, 1500);
+	buf_put_str(&cf, "|a1|b2/\ntflags HUGE_MULTI multiple\n");
+	/* 4: counted, but what comes before the alternation can match in two
+	 * ways: the pieces' leftmost matches could differ, so refused */
+	buf_put_str(&cf, "body HUGE_MULTI_BAD /(?:^|\\s)(?:a1b2");
+	put_filler(&cf, 1500);
+	buf_put_str(&cf, ")/\ntflags HUGE_MULTI_BAD multiple\n");
+	/* 5: no alternation at all: reported and skipped */
+	buf_put_str(&cf, "body HUGE_FLAT /x");
+	for (int i = 0; i < 1500; i++)
+		buf_putf(&cf, "w%dq[xyz]{1,40}", i);
+	buf_put_str(&cf, "/\n");
+	/* 6: one alternative too large on its own: split again inside it */
+	buf_put_str(&cf, "body HUGE_NESTED /tail (?:zzz|(?:nope");
+	put_filler(&cf, 1500);
+	buf_put_str(&cf, "|target)) word/\n");
+	/* 7: a repeated group, no alternation outside it: its repeats
+	 * become calls of the group */
+	buf_put_str(&cf, "body HUGE_REPEAT /(?:(?:a1");
+	put_filler(&cf, 700);
+	buf_put_str(&cf, "|b2)\\s?){3}/\n");
+	buf_put_str(&cf, "body SMALL /target/\n");
+
+	rs = huge_match(cf.data, cf.len, msg, &res, &hits);
+	ck_assert_uint_eq(rule(rs, "SMALL")->re.count, 1);
+	ck_assert_uint_gt(rule(rs, "HUGE")->re.count, 1);
+	ck_assert_uint_lt(rule(rs, "HUGE")->re.count, 10);
 	ck_assert_int_eq(rule(rs, "HUGE")->skip, RULE_RUNS);
-	ck_assert_ptr_null(rule(rs, "HUGE")->re);
-	ck_assert_ptr_nonnull(rule(rs, "HUGE")->re32);
-	buf_free(&big);
+	ck_assert(has_diag(&res, 1, false, "split in"));
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE")], 1);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_NO")], 0);
+	ck_assert_uint_gt(rule(rs, "HUGE_MULTI")->re.count, 1);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_MULTI")], 6);
+	ck_assert_int_eq(rule(rs, "HUGE_MULTI_BAD")->skip, RULE_SKIP_BROKEN);
+	ck_assert(has_diag(&res, 5, true, "tflags multiple"));
+	ck_assert_int_eq(rule(rs, "HUGE_FLAT")->skip, RULE_SKIP_BROKEN);
+	ck_assert(has_diag(&res, 7, true, "no alternation to split at"));
+	ck_assert_uint_gt(rule(rs, "HUGE_NESTED")->re.count, 1);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_NESTED")], 1);
+	ck_assert(rule(rs, "HUGE_REPEAT")->re.repeat_calls);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_REPEAT")], 1);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "SMALL")], 1);
+	ck_assert_int_eq(res.errors, 2);
+	rules_hits_free(&hits);
 	rules_load_result_free(&res);
 	rules_free(&rs);
+	buf_free(&cf);
+}
+END_TEST
+
+/* The pieces' match is the whole pattern's, per piece boundary: every
+ * subject, every start offset, against the pattern compiled whole (small
+ * enough here) and as forced pieces. */
+START_TEST(test_pieces_leftmost)
+{
+	static const char *const alts[] = { "a1b2", "a1", "b", "b2a", "", "2" };
+	static const char *const subjects[] = { "a1b2 a1 b2 b2a1b2", "xxb2a1", "2a1b",
+						"", "zz" };
+	char why[256];
+
+	for (size_t cut = 1; cut < N_ELEMENTS(alts); cut++) {
+		struct rule_regex rx = { 0 };
+		struct buf whole, left, right;
+		pcre2_code *re;
+		pcre2_match_data *md = pcre2_match_data_create(8, NULL);
+
+		buf_init(&whole, 0);
+		buf_init(&left, 0);
+		buf_init(&right, 0);
+		buf_put_str(&whole, "/");
+		buf_put_str(&left, "/");
+		buf_put_str(&right, "/");
+		for (size_t k = 0; k < N_ELEMENTS(alts); k++) {
+			struct buf *side = k < cut ? &left : &right;
+			bool first = k == 0 || k == cut;
+
+			buf_putf(&whole, "%s%s", k > 0 ? "|" : "", alts[k]);
+			buf_putf(side, "%s%s", first ? "" : "|", alts[k]);
+		}
+		buf_put_str(&whole, "/");
+		buf_put_str(&left, "/");
+		buf_put_str(&right, "/");
+		re = rules_compile_regex(whole.data, why, sizeof(why));
+		ck_assert_ptr_nonnull(re);
+		rx.count = 2;
+		rx.pieces = calloc(2, sizeof(*rx.pieces));
+		rx.pieces[0] = rules_compile_regex(left.data, why, sizeof(why));
+		rx.pieces[1] = rules_compile_regex(right.data, why, sizeof(why));
+		ck_assert_ptr_nonnull(rx.pieces[0]);
+		ck_assert_ptr_nonnull(rx.pieces[1]);
+		for (size_t s = 0; s < N_ELEMENTS(subjects); s++) {
+			size_t len = strlen(subjects[s]);
+
+			for (size_t start = 0; start <= len; start++) {
+				size_t ms = 0, me = 0;
+				int rc = pcre2_match(re, (PCRE2_SPTR)subjects[s], len, start, 0,
+						     md, NULL);
+				int rc2 = rules_pieces_match(&rx, subjects[s], len, start, false,
+							     md, NULL, &ms, &me);
+				const PCRE2_SIZE *ov;
+
+				ck_assert_int_eq(rc >= 0, rc2 >= 0);
+				if (rc < 0)
+					continue;
+				/* (md was reused: match the whole again) */
+				pcre2_match(re, (PCRE2_SPTR)subjects[s], len, start, 0, md, NULL);
+				ov = pcre2_get_ovector_pointer(md);
+				ck_assert_msg(ov[0] == ms && ov[1] == me,
+					      "cut %zu, \"%s\" from %zu: %zu-%zu, pieces %zu-%zu",
+					      cut, subjects[s], start, (size_t)ov[0],
+					      (size_t)ov[1], ms, me);
+			}
+		}
+		pcre2_code_free(re);
+		rules_regex_free(&rx);
+		pcre2_match_data_free(md);
+		buf_free(&whole);
+		buf_free(&left);
+		buf_free(&right);
+	}
 }
 END_TEST
 
@@ -1336,7 +1510,8 @@ rules_suite(void)
 	tcase_add_test(tc, test_prefilter_literals);
 	tcase_add_test(tc, test_prefilter_sound);
 	tcase_add_test(tc, test_regex_delimiters);
-	tcase_add_test(tc, test_huge_pattern);
+	tcase_add_test(tc, test_huge_pattern_split);
+	tcase_add_test(tc, test_pieces_leftmost);
 	tcase_add_loop_test(tc, test_match_rule_types, 0, N_ELEMENTS(match_cases));
 	tcase_add_test(tc, test_match_backstop);
 	return s;
