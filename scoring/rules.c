@@ -345,7 +345,7 @@ rules_parse_eval(struct rules_build *b, struct rule *r, const char *call)
 	return 0;
 }
 
-static void
+void
 rules_free_rule(struct rule *r)
 {
 	free(r->name);
@@ -394,7 +394,7 @@ rules_any_score(const struct rule *r, bool use_bayes)
 	return r->score[0] != 0 || (use_bayes && r->score[2] != 0);
 }
 
-static const char *
+const char *
 rules_type_name(enum rule_type t)
 {
 	static const char *const names[] = { "header", "mimeheader", "body",
@@ -1155,6 +1155,38 @@ rules_view_hits(const struct ruleset *rs, struct rules_scratch *s, const struct 
 	return n;
 }
 
+unsigned int
+rules_match_one(const struct ruleset *rs, struct rules_scratch *s, struct msgview *mv,
+		const struct rule *r)
+{
+	struct strlist full;
+	const char *data;
+	size_t len;
+
+	switch (r->type) {
+	case RULE_HEADER: {
+		bool found;
+
+		buf_reset(&s->hval);
+		found = msgview_get(mv, r->header, &s->hval);
+		return rules_header_hits(rs, s, r, found);
+	}
+	case RULE_BODY:
+		return rules_view_hits(rs, s, r, msgview_body(mv));
+	case RULE_RAWBODY:
+		return rules_view_hits(rs, s, r, msgview_rawbody(mv));
+	case RULE_URI:
+		return rules_view_hits(rs, s, r, msgview_uris(mv));
+	case RULE_FULL:
+		msgview_full(mv, &data, &len);
+		full.v = &(struct strlist_item){ (char *)data, len };
+		full.n = full.cap = 1;
+		return rules_view_hits(rs, s, r, &full);
+	default:
+		return 0;
+	}
+}
+
 void
 rules_match_site_zero(const struct ruleset *rs, struct rules_scratch *s, struct msgview *mv,
 		      const size_t *rules, size_t count, struct rules_hits *out)
@@ -1165,9 +1197,6 @@ rules_match_site_zero(const struct ruleset *rs, struct rules_scratch *s, struct 
 	for (size_t k = 0; k < count; k++) {
 		size_t i = rules[k];
 		const struct rule *r = &rs->rules[i];
-		struct strlist full;
-		const char *data;
-		size_t len;
 
 		if (i >= out->count || r->skip != RULE_SITE_ZERO || r->type == RULE_META)
 			continue;
@@ -1176,33 +1205,7 @@ rules_match_site_zero(const struct ruleset *rs, struct rules_scratch *s, struct 
 		if (out->site_zero_done[i])
 			continue;
 		out->site_zero_done[i] = 1;
-		switch (r->type) {
-		case RULE_HEADER: {
-			bool found;
-
-			buf_reset(&s->hval);
-			found = msgview_get(mv, r->header, &s->hval);
-			out->hits[i] = rules_header_hits(rs, s, r, found);
-			break;
-		}
-		case RULE_BODY:
-			out->hits[i] = rules_view_hits(rs, s, r, msgview_body(mv));
-			break;
-		case RULE_RAWBODY:
-			out->hits[i] = rules_view_hits(rs, s, r, msgview_rawbody(mv));
-			break;
-		case RULE_URI:
-			out->hits[i] = rules_view_hits(rs, s, r, msgview_uris(mv));
-			break;
-		case RULE_FULL:
-			msgview_full(mv, &data, &len);
-			full.v = &(struct strlist_item){ (char *)data, len };
-			full.n = full.cap = 1;
-			out->hits[i] = rules_view_hits(rs, s, r, &full);
-			break;
-		default:
-			break;
-		}
+		out->hits[i] = rules_match_one(rs, s, mv, r);
 	}
 }
 

@@ -180,6 +180,15 @@ struct ruleset {
 
 	pcre2_match_context *match_ctx;
 	struct strlist paths;		/* interned rule-file names */
+
+	/* allow_user_rules 1: prefs files may define rules (rules_user.c) */
+	bool allow_user_rules;
+	/* A user's rules (rules_user_load): a copy of the site's rule array
+	 * with the user's rules from user_first on; everything else (views,
+	 * header requests, evals, match context) is the site's, shared, and
+	 * the site's metas come first in meta_order.  NULL for the site. */
+	const struct ruleset *site;
+	size_t user_first;
 };
 
 /* name -> value map (open addressing), used for the rule index. */
@@ -211,6 +220,14 @@ int rules_pieces_match(const struct rule_regex *rx, const char *subject, size_t 
 /* Splits "/re/flags" into the pattern and PCRE2 options; -1 if malformed. */
 int rules_split_regex(const char *written, char **pattern_r, uint32_t *options_r,
 		      char *why, size_t why_size);
+
+/* Matches one header, body, rawbody, full or uri rule against the
+ * message (rules.c): its hit count. */
+unsigned int rules_match_one(const struct ruleset *rs, struct rules_scratch *scratch,
+			     struct msgview *mv, const struct rule *r);
+/* Releases one rule's allocations (rules.c). */
+void rules_free_rule(struct rule *r);
+const char *rules_type_name(enum rule_type t);
 
 /* Meta expressions (meta.c). */
 struct meta_prog *meta_compile(const char *expr, const struct strmap *names,

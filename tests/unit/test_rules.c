@@ -16,6 +16,7 @@
 #include "prefilter.h"
 #include "rules.h"
 #include "rules_int.h"
+#include "rules_user.h"
 #include "buf.h"
 #include "score.h"
 #include "strlist.h"
@@ -929,36 +930,283 @@ START_TEST(test_user_scores_site_zero_rule)
 }
 END_TEST
 
-/* allow_user_rules: not implemented, so switching it on is a lint warning
- * (not an error: the rest loads); 0 is silent, anything else invalid. */
-START_TEST(test_allow_user_rules_warned)
+/* allow_user_rules: a switch of the rule files (the last line wins); 0 and
+ * 1 are silent, anything else invalid. */
+START_TEST(test_allow_user_rules_setting)
 {
 	static const struct {
-		const char *value;
+		const char *text;
 		int errors;
-		bool warned;
-	} cases[] = { { "1", 0, true }, { "0", 0, false }, { "2", 1, false } };
+		bool on;
+	} cases[] = {
+		{ "allow_user_rules 1\n", 0, true },
+		{ "allow_user_rules 0\n", 0, false },
+		{ "", 0, false },
+		{ "allow_user_rules 1\nallow_user_rules 0\n", 0, false },
+		{ "allow_user_rules 2\n", 1, false },
+	};
 
 	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {
 		struct rules_load_result res;
 		struct ruleset *rs;
-		char text[128];
-		bool warned = false;
+		char text[256];
 
-		snprintf(text, sizeof(text), "allow_user_rules %s\nbody OK_RULE /x/\n",
-			 cases[c].value);
+		snprintf(text, sizeof(text), "%sbody OK_RULE /x/\n", cases[c].text);
 		write_cf("50_a.cf", text);
 		rs = load(&res);
 		ck_assert_int_eq(res.errors, cases[c].errors);
 		for (size_t i = 0; i < res.diag_count; i++)
-			if (!res.diags[i].error && res.diags[i].line == 1 &&
-			    strstr(res.diags[i].message, "allow_user_rules") != NULL)
-				warned = true;
-		ck_assert(warned == cases[c].warned);
+			ck_assert(strstr(res.diags[i].message, "allow_user_rules") == NULL ||
+				  cases[c].errors > 0);
+		ck_assert(rs->allow_user_rules == cases[c].on);
 		ck_assert_int_eq(rule(rs, "OK_RULE")->skip, RULE_RUNS);
 		rules_load_result_free(&res);
 		rules_free(&rs);
 	}
+}
+END_TEST
+
+static struct buf user_warnings;
+
+static void
+user_warn(const char *msg)
+{
+	buf_putf(&user_warnings, "%s\n", msg);
+}
+
+static const char user_site_cf[] =
+	"body SITE_WORD /sitewordhere/\n"
+	"describe SITE_WORD Site word\n"
+	"score SITE_WORD 1.5\n"
+	"body __SITE_SUB /lottery/i\n"
+	"header SITE_NEVER Subject =~ /neverever/\n";
+
+static const char user_prefs_text[] =
+	"required_score 4\n"
+	"body MY_BODY /cheap\\s+pills/i\n"		/* 2 */
+	"describe MY_BODY Cheap pills mentioned\n"
+	"score MY_BODY 3.0\n"
+	"tflags MY_BODY multiple\n"
+	"header MY_SUBJ Subject =~ /urgent/i\n"		/* 6 */
+	"score MY_SUBJ 0.5\n"
+	"meta MY_META MY_BODY && __SITE_SUB\n"		/* 8 */
+	"score MY_META 2\n"
+	"meta MY_META_NO MY_SUBJ && SITE_NEVER\n"
+	"header MY_EXISTS exists:X-Mine\n"
+	"score MY_EXISTS 0.25\n"
+	"body SITE_WORD /x/\n"				/* 13: a site rule */
+	"tflags SITE_WORD nice\n"			/* 14 */
+	"score SITE_WORD 1.0\n"				/* the user's score */
+	"body MY_BAD /unclosed(/\n"			/* 16 */
+	"body MY_EVAL eval:check_for_foo()\n"		/* 17 */
+	"score NOT_DEFINED 1\n"				/* 18 */
+	"body MY_ZERO /cheap/\n"
+	"score MY_ZERO 0\n"
+	"meta MY_LOOP1 MY_LOOP2\n"			/* 21 */
+	"meta MY_LOOP2 MY_LOOP1\n"			/* 22 */
+	"body __MY_SUB /win the/i\n"
+	"meta MY_SUBMETA __MY_SUB\n";
+
+static const char user_msg[] =
+	"From: a@example.org\n"
+	"To: b@example.org\n"
+	"Subject: URGENT offer\n"
+	"X-Mine: yes\n"
+	"\n"
+	"Buy cheap pills now, cheap  pills! Win the lottery. sitewordhere\n";
+
+/* One recipient's result, as scoring_msg_total makes it: the site's hits
+ * (matched once), then the user's rules on the same views. */
+static void
+user_total(const struct ruleset *rs, const struct rules_hits *site_hits,
+	   struct msgview *mv, const struct score_prefs *prefs, struct score_result *r)
+{
+	const struct ruleset *ur = score_prefs_rules(prefs);
+	struct rules_hits uh = *site_hits;
+	struct rules_scratch *scratch = rules_scratch_new(rs);
+
+	if (ur != NULL) {
+		uh.count = rules_count(ur);
+		uh.hits = calloc(uh.count, sizeof(*uh.hits));
+		memcpy(uh.hits, site_hits->hits, site_hits->count * sizeof(*uh.hits));
+		rules_match_user(ur, scratch, mv, &uh);
+	}
+	score_compute(ur != NULL ? ur : rs, &uh, mv, prefs, r);
+	if (ur != NULL)
+		free(uh.hits);
+	rules_scratch_free(&scratch);
+}
+
+static struct score_prefs *
+user_prefs_load(const struct ruleset *rs, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/user_prefs", tmpdir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+	buf_reset(&user_warnings);
+	return score_prefs_load(rs, path, user_warn);
+}
+
+static bool
+user_warned(unsigned int line, const char *text)
+{
+	char want[64];
+	const char *w = user_warnings.data != NULL ? user_warnings.data : "";
+
+	snprintf(want, sizeof(want), "user_prefs:%u: ", line);
+	for (const char *p = w; (p = strstr(p, want)) != NULL; p++) {
+		const char *eol = strchr(p, '\n');
+
+		if (eol != NULL && memmem(p, (size_t)(eol - p), text, strlen(text)) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* allow_user_rules 1: a user's prefs define rules that count for that
+ * user exactly as site rules (tests, score, headers, report), may read
+ * site rules in metas, and cannot touch site rules except by scoring
+ * them; bad rules are reported with file:line and left out.  Without the
+ * switch the same lines are refused as before. */
+START_TEST(test_user_rules)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct rules_scratch *scratch;
+	struct msgview *mv;
+	struct rules_hits hits;
+	struct score_prefs *prefs;
+	struct score_result r;
+	struct buf out;
+	const struct ruleset *ur;
+	char text[1024];
+
+	buf_init(&user_warnings, 0);
+	buf_init(&out, 0);
+	snprintf(text, sizeof(text), "allow_user_rules 1\n%s", user_site_cf);
+	write_cf("50_site.cf", text);
+	rs = load(&res);
+	ck_assert_int_eq(res.errors, 0);
+	rules_load_result_free(&res);
+	scratch = rules_scratch_new(rs);
+	mv = msgview_new(rules_settings(rs), user_msg, strlen(user_msg), NULL);
+	rules_match(rs, scratch, mv, 0, &hits);
+	rules_scratch_free(&scratch);
+
+	/* no prefs: the site's result */
+	user_total(rs, &hits, mv, NULL, &r);
+	score_tests(rs, &r, &out);
+	ck_assert_str_eq(out.data, "SITE_WORD");
+	score_result_free(&r);
+
+	prefs = user_prefs_load(rs, user_prefs_text);
+	ck_assert_ptr_nonnull(prefs);
+	ur = score_prefs_rules(prefs);
+	ck_assert_ptr_nonnull(ur);
+	ck_assert_uint_eq(rules_count(ur), rules_count(rs) + 13);
+	ck_assert(user_warned(13, "a site rule; users may only score it"));
+	ck_assert(user_warned(14, "a site rule; users may only score it"));
+	ck_assert(user_warned(16, "body MY_BAD: invalid regexp"));
+	ck_assert(user_warned(17, "MY_EVAL: eval and mimeheader rules are not allowed"));
+	ck_assert(user_warned(18, "NOT_DEFINED: no such rule"));
+	ck_assert(user_warned(21, "circular") || user_warned(22, "circular"));
+	user_total(rs, &hits, mv, prefs, &r);
+	ck_assert_ptr_eq(r.rules, ur);
+	buf_reset(&out);
+	/* (the site's ruleset given: the result knows it used the user's) */
+	score_tests(rs, &r, &out);
+	ck_assert_str_eq(out.data, "MY_BODY,MY_BODY,MY_EXISTS,MY_META,MY_SUBJ,MY_SUBMETA,"
+				   "SITE_WORD");
+	/* 3 + 3 + 0.25 + 2 + 0.5 + 1 (MY_SUBMETA unscored) + 1.0 (the
+	 * user's score for SITE_WORD) */
+	ck_assert_double_eq_tol(r.score, 10.75, 1e-9);
+	ck_assert_double_eq_tol(r.required, 4.0, 1e-9);
+	ck_assert(r.is_spam);
+	buf_reset(&out);
+	spamhdr_render(rs, &r, "host", true, &out);
+	ck_assert_ptr_nonnull(strstr(out.data, "tests=MY_BODY,MY_BODY,"));
+	ck_assert_ptr_nonnull(strstr(out.data, "*  3.0 MY_BODY BODY: Cheap pills mentioned"));
+	buf_reset(&out);
+	score_report(rs, &r, &out);
+	ck_assert_ptr_nonnull(strstr(out.data, " 2.0 MY_META                No description"));
+	score_result_free(&r);
+	score_prefs_free(&prefs);
+
+	/* Another recipient of the same message: the site's result (the
+	 * user's rules were matched into a copy of the hits). */
+	user_total(rs, &hits, mv, NULL, &r);
+	buf_reset(&out);
+	score_tests(rs, &r, &out);
+	ck_assert_str_eq(out.data, "SITE_WORD");
+	score_result_free(&r);
+	rules_hits_free(&hits);
+	msgview_free(&mv);
+	rules_free(&rs);
+
+	/* Without allow_user_rules: refused as before, scores still apply. */
+	write_cf("50_site.cf", user_site_cf);
+	rs = load(&res);
+	rules_load_result_free(&res);
+	prefs = user_prefs_load(rs, user_prefs_text);
+	ck_assert_ptr_null(score_prefs_rules(prefs));
+	ck_assert(user_warned(2, "'body' is not allowed in user preferences"));
+	ck_assert(user_warned(8, "'meta' is not allowed in user preferences"));
+	ck_assert(user_warned(4, "score for an unknown rule"));
+	score_prefs_free(&prefs);
+	rules_free(&rs);
+	buf_free(&out);
+	buf_free(&user_warnings);
+}
+END_TEST
+
+/* What one user can make lmtpd compile is bounded: rule count and
+ * pattern length. */
+START_TEST(test_user_rules_bounded)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct score_prefs *prefs;
+	struct buf text;
+
+	buf_init(&user_warnings, 0);
+	buf_init(&text, 0);
+	write_cf("50_site.cf", "allow_user_rules 1\nbody SITE /x/\n");
+	rs = load(&res);
+	rules_load_result_free(&res);
+	for (int i = 0; i < 101; i++)
+		buf_putf(&text, "body U_%d /word%d/\n", i, i);
+	buf_put_str(&text, "body U_LONG /");
+	for (int i = 0; i < 2100; i++)
+		buf_put_str(&text, "a");
+	buf_put_str(&text, "/\n");
+	prefs = user_prefs_load(rs, text.data);
+	ck_assert_ptr_nonnull(score_prefs_rules(prefs));
+	ck_assert(user_warned(101, "more than 100 user rules"));
+	ck_assert(!user_warned(100, "more than"));
+	ck_assert(user_warned(102, "more than 100 user rules") ||
+		  user_warned(102, "longer than 2048 bytes"));
+	ck_assert_int_eq(rule(score_prefs_rules(prefs), "U_99")->skip, RULE_RUNS);
+	ck_assert_int_ne(rule(score_prefs_rules(prefs), "U_100")->skip, RULE_RUNS);
+	score_prefs_free(&prefs);
+
+	buf_reset(&text);
+	buf_put_str(&text, "body U_LONG /");
+	for (int i = 0; i < 2100; i++)
+		buf_put_str(&text, "a");
+	buf_put_str(&text, "/\nbody U_OK /ok/\n");
+	prefs = user_prefs_load(rs, text.data);
+	ck_assert(user_warned(1, "longer than 2048 bytes"));
+	ck_assert_int_ne(rule(score_prefs_rules(prefs), "U_LONG")->skip, RULE_RUNS);
+	ck_assert_int_eq(rule(score_prefs_rules(prefs), "U_OK")->skip, RULE_RUNS);
+	score_prefs_free(&prefs);
+	rules_free(&rs);
+	buf_free(&text);
+	buf_free(&user_warnings);
 }
 END_TEST
 
@@ -1506,7 +1754,9 @@ rules_suite(void)
 	tcase_add_test(tc, test_report_empty_and_bayes);
 	tcase_add_test(tc, test_report_wrap_width);
 	tcase_add_test(tc, test_user_scores_site_zero_rule);
-	tcase_add_test(tc, test_allow_user_rules_warned);
+	tcase_add_test(tc, test_allow_user_rules_setting);
+	tcase_add_test(tc, test_user_rules);
+	tcase_add_test(tc, test_user_rules_bounded);
 	tcase_add_test(tc, test_prefilter_literals);
 	tcase_add_test(tc, test_prefilter_sound);
 	tcase_add_test(tc, test_regex_delimiters);
