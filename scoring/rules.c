@@ -628,7 +628,7 @@ rules_compile_all(struct rules_build *b)
 		if (r->re.repeat_calls)
 			rules_diag_add(b, r->file, r->line, false,
 				       "%s %s: regular expression too large for PCRE2 as written: "
-				       "its repeated group compiled once and called",
+				       "repeats of its group run as calls",
 				       rules_type_name(r->type), r->name);
 		else if (r->re.count > 1)
 			rules_diag_add(b, r->file, r->line, false,

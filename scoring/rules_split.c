@@ -15,9 +15,10 @@
  * long as the text before each split group (P) can match in only one way;
  * a multiple rule whose P could match in several ways is refused, since
  * its count could differ.  A pattern with no alternation to split but a
- * group repeated {n,m} times (which PCRE2 compiles n..m times over) has the
+ * group repeated {n,m} times (which PCRE2 compiles n..m times over) has
  * repeats turned into calls of the group (non-atomic since PCRE2 10.30, so
- * the same matches).  Patterns that refer to groups by number or name, or
+ * the same matches): for {n}, only those beyond what compiles written out,
+ * since calls run slower.  Patterns that refer to groups by number or name, or
  * use verbs or conditionals, are never rewritten: piece boundaries would
  * change what those refer to.  Bounded: pieces, depth and compile calls. */
 #include "config.h"
@@ -436,9 +437,11 @@ split_text(struct split *sp, const struct buf *t, unsigned int depth)
 }
 
 /* (?:G){n,m} -> (?<lmtpd_rep>G)(?&lmtpd_rep){n-1,m-1} for the largest
- * such group at the top level; NULL when there is none. */
+ * such group at the top level; NULL when there is none.  For {n}, copies
+ * of the group stay written out before the calls (calls cost more to run
+ * than written-out repeats); NULL when copies is not below n. */
 static char *
-split_repeat_rewrite(const struct split *sp)
+split_repeat_rewrite(const struct split *sp, unsigned long copies)
 {
 	const char *p = sp->pat;
 	size_t best = 0, best_close = 0;
@@ -481,11 +484,17 @@ split_repeat_rewrite(const struct split *sp)
 	} else if (open_hi) {
 		q++;
 	}
+	if (copies > 0 && (has_hi || copies >= lo))
+		return NULL;
 	buf_init(&out, 0);
 	buf_put(&out, p, best);
 	buf_put_str(&out, "(?<lmtpd_rep>");
 	buf_put(&out, p + best + 3, best_close - best - 3);
-	if (open_hi)
+	for (unsigned long k = 0; k < copies; k++)
+		buf_put(&out, p + best, best_close - best);
+	if (copies > 0)
+		buf_putf(&out, "(?&lmtpd_rep){%lu}", lo - 1 - copies);
+	else if (open_hi)
 		buf_putf(&out, "(?&lmtpd_rep){%lu,}", lo - 1);
 	else if (has_hi)
 		buf_putf(&out, "(?&lmtpd_rep){%lu,%lu}", lo - 1, hi - 1);
@@ -550,8 +559,11 @@ rules_compile_pieces(const char *written, bool jit, bool multiple, struct rule_r
 			split_free_pieces(&sp);
 			/* no alternation to split: maybe a repeated group */
 			snprintf(first, sizeof(first), "%s", why);
-			rewritten = split_repeat_rewrite(&sp);
-			if (rewritten != NULL) {
+			/* as many written-out repeats as compile */
+			for (unsigned long copies = 100; re == NULL && copies-- > 0;) {
+				rewritten = split_repeat_rewrite(&sp, copies);
+				if (rewritten == NULL)
+					continue;
 				re = pcre2_compile((PCRE2_SPTR)rewritten, PCRE2_ZERO_TERMINATED,
 						   sp.options, &err, &erroff, NULL);
 				free(rewritten);
