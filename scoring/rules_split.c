@@ -165,9 +165,10 @@ split_unsafe(const struct split *sp)
 				return "group references, conditionals or verbs";
 		if (p[i] == '\\' && i + 1 < sp->len && p[i + 1] >= '1' && p[i + 1] <= '9')
 			return "a back reference";
-		if (p[i] == '(' && i + 2 < sp->len && p[i + 1] == '?' &&
-		    (p[i + 2] == '-' || (p[i + 2] >= '0' && p[i + 2] <= '9')) &&
-		    split_option_setting(p, i, sp->len) == 0)
+		/* (?1) (?-1): calls by number (not (?-i) or (?-i:...)) */
+		if (p[i] == '(' && i + 3 < sp->len && p[i + 1] == '?' &&
+		    ((p[i + 2] >= '0' && p[i + 2] <= '9') ||
+		     (p[i + 2] == '-' && p[i + 3] >= '0' && p[i + 3] <= '9')))
 			return "a group call";
 		if (!sp->ext && p[i] == '(' && i + 1 < sp->len && p[i + 1] == '?') {
 			size_t j = i + 2;

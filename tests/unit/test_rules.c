@@ -1455,6 +1455,10 @@ START_TEST(test_huge_pattern_split)
 	put_filler(&cf, 700);
 	buf_put_str(&cf, "|b2)\\s?){3}/\n");
 	buf_put_str(&cf, "body SMALL /target/\n");
+	/* 11: a back reference: pieces would renumber the groups */
+	buf_put_str(&cf, "body HUGE_BACKREF /(a1)(?:zz");
+	put_filler(&cf, 1500);
+	buf_put_str(&cf, ")\\1/\n");
 
 	rs = huge_match(cf.data, cf.len, msg, &res, &hits);
 	ck_assert_uint_eq(rule(rs, "SMALL")->re.count, 1);
@@ -1475,7 +1479,9 @@ START_TEST(test_huge_pattern_split)
 	ck_assert(rule(rs, "HUGE_REPEAT")->re.repeat_calls);
 	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_REPEAT")], 1);
 	ck_assert_uint_eq(hits.hits[rules_find(rs, "SMALL")], 1);
-	ck_assert_int_eq(res.errors, 2);
+	ck_assert_int_eq(rule(rs, "HUGE_BACKREF")->skip, RULE_SKIP_BROKEN);
+	ck_assert(has_diag(&res, 11, true, "a back reference keeps it from being split"));
+	ck_assert_int_eq(res.errors, 3);
 	rules_hits_free(&hits);
 	rules_load_result_free(&res);
 	rules_free(&rs);
