@@ -45,7 +45,7 @@ void byteset_invert(struct byteset *s);
 void byteset_fold(struct byteset *s);
 bool byteset_is_empty(const struct byteset *s);
 
-/* The bytes PCRE2 (8-bit or 32-bit on widened bytes, no UTF/UCP, built-in
+/* The bytes PCRE2 (8-bit, no UTF/UCP, built-in
  * tables) matches with the escape \d \D \w \W \s \S \h \H \v \V (letter is
  * the character after the backslash).  Returns false for any other
  * letter. */

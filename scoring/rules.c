@@ -264,43 +264,6 @@ rules_compile_regex(const char *written, char *why, size_t why_size)
 	return rules_compile_regex_jit(written, true, why, why_size);
 }
 
-static pcre2_code_32 *
-rules_compile_regex32_jit(const char *written, bool jit, char *why, size_t why_size)
-{
-	char *pattern;
-	uint32_t options, *wide;
-	size_t len;
-	int err;
-	PCRE2_SIZE erroff;
-	pcre2_code_32 *re;
-
-	if (rules_split_regex(written, &pattern, &options, why, why_size) < 0)
-		return NULL;
-	len = strlen(pattern);
-	wide = xcalloc(len + 1, sizeof(*wide));
-	for (size_t i = 0; i < len; i++)
-		wide[i] = (unsigned char)pattern[i];
-	re = pcre2_compile_32(wide, len, options, &err, &erroff, NULL);
-	free(wide);
-	free(pattern);
-	if (re == NULL) {
-		PCRE2_UCHAR8 msg[256];
-
-		pcre2_get_error_message_8(err, msg, sizeof(msg));
-		snprintf(why, why_size, "%s at offset %zu", (char *)msg, (size_t)erroff);
-		return NULL;
-	}
-	if (jit)
-		(void)pcre2_jit_compile_32(re, PCRE2_JIT_COMPLETE);
-	return re;
-}
-
-pcre2_code_32 *
-rules_compile_regex32(const char *written, char *why, size_t why_size)
-{
-	return rules_compile_regex32_jit(written, true, why, why_size);
-}
-
 /* ---- loading and compiling ---------------------------------------------- */
 
 bool
@@ -382,7 +345,7 @@ rules_parse_eval(struct rules_build *b, struct rule *r, const char *call)
 	return 0;
 }
 
-static void
+void
 rules_free_rule(struct rule *r)
 {
 	free(r->name);
@@ -391,10 +354,7 @@ rules_free_rule(struct rule *r)
 	free(r->if_unset);
 	free(r->pattern);
 	free(r->meta_src);
-	if (r->re != NULL)
-		pcre2_code_free(r->re);
-	if (r->re32 != NULL)
-		pcre2_code_free_32(r->re32);
+	rules_regex_free(&r->re);
 	if (r->eval != NULL) {
 		for (size_t i = 0; i < r->eval->arg_count; i++)
 			free(r->eval->args[i]);
@@ -434,7 +394,7 @@ rules_any_score(const struct rule *r, bool use_bayes)
 	return r->score[0] != 0 || (use_bayes && r->score[2] != 0);
 }
 
-static const char *
+const char *
 rules_type_name(enum rule_type t)
 {
 	static const char *const names[] = { "header", "mimeheader", "body",
@@ -477,7 +437,7 @@ rules_build_prefilter(struct rules_build *b, enum rule_type type)
 		struct byteset_req gate;
 
 		if (r->type != type || r->skip != RULE_RUNS ||
-		    (r->re == NULL && r->re32 == NULL))
+		    r->re.count == 0)
 			continue;
 		gate.n = 0;
 		if (rules_split_regex(r->pattern, &pattern, &options, why, sizeof(why)) < 0 ||
@@ -657,16 +617,24 @@ rules_compile_all(struct rules_build *b)
 			continue;
 		}
 		/* (site-zero rules: no JIT, see above) */
-		r->re = rules_compile_regex_jit(r->pattern, !site_zero, why, sizeof(why));
-		if (r->re == NULL && strstr(why, "too large") != NULL)
-			r->re32 = rules_compile_regex32_jit(r->pattern, !site_zero, why,
-							    sizeof(why));
-		if (r->re == NULL && r->re32 == NULL) {
+		if (rules_compile_pieces(r->pattern, !site_zero,
+					 (r->tflags & TFLAG_MULTIPLE) != 0 || r->maxhits != 0,
+					 &r->re, why, sizeof(why)) < 0) {
 			r->skip = RULE_SKIP_BROKEN;
 			rules_diag_add(b, r->file, r->line, true, "%s %s: invalid regexp: %s",
 				       rules_type_name(r->type), r->name, why);
 			continue;
 		}
+		if (r->re.repeat_calls)
+			rules_diag_add(b, r->file, r->line, false,
+				       "%s %s: regular expression too large for PCRE2 as written: "
+				       "repeats of its group run as calls",
+				       rules_type_name(r->type), r->name);
+		else if (r->re.count > 1)
+			rules_diag_add(b, r->file, r->line, false,
+				       "%s %s: regular expression too large for PCRE2 as written: "
+				       "split in %zu pieces", rules_type_name(r->type), r->name,
+				       r->re.count);
 		if (site_zero) {
 			/* no header slot: rules_match_site_zero reads the
 			 * header itself */
@@ -741,10 +709,6 @@ rules_load(const char *const *dirs, size_t dir_count, struct rules_load_result *
 	pcre2_set_match_limit(rs->match_ctx, RULES_MATCH_LIMIT);
 	pcre2_set_depth_limit(rs->match_ctx, RULES_DEPTH_LIMIT);
 	pcre2_set_heap_limit(rs->match_ctx, RULES_HEAP_LIMIT_KIB);
-	rs->match_ctx32 = pcre2_match_context_create_32(NULL);
-	pcre2_set_match_limit_32(rs->match_ctx32, RULES_MATCH_LIMIT);
-	pcre2_set_depth_limit_32(rs->match_ctx32, RULES_DEPTH_LIMIT);
-	pcre2_set_heap_limit_32(rs->match_ctx32, RULES_HEAP_LIMIT_KIB);
 
 	strmap_free(&b.replace_tag);
 	strmap_free(&b.replace_pre);
@@ -799,8 +763,6 @@ rules_free(struct ruleset **rsp)
 		addrlist_free(&rs->lists[k]);
 	if (rs->match_ctx != NULL)
 		pcre2_match_context_free(rs->match_ctx);
-	if (rs->match_ctx32 != NULL)
-		pcre2_match_context_free_32(rs->match_ctx32);
 	sa_settings_free(&rs->settings);
 	strlist_free(&rs->paths);
 	strlist_free(&rs->bayes_settings);
@@ -896,9 +858,6 @@ rules_find(const struct ruleset *rs, const char *name)
 
 struct rules_scratch {
 	pcre2_match_data *md;
-	pcre2_match_data_32 *md32;
-	uint32_t *wide;		/* subject widened for the 32-bit library */
-	size_t wide_cap;
 	hs_scratch_t *hs;
 	/* Candidate flags per rule for the element being scanned. */
 	unsigned char *candidate;
@@ -913,7 +872,6 @@ rules_scratch_new(const struct ruleset *rs)
 	struct rules_scratch *s = xcalloc(1, sizeof(*s));
 
 	s->md = pcre2_match_data_create(64, NULL);
-	s->md32 = pcre2_match_data_create_32(64, NULL);
 	for (int t = 0; t < RULE_TYPE_COUNT; t++)
 		if (prefilter_alloc_scratch(rs->views[t].db, &s->hs) < 0)
 			log_panic("hs_alloc_scratch failed");
@@ -931,8 +889,6 @@ rules_scratch_free(struct rules_scratch **sp)
 	if (s == NULL)
 		return;
 	pcre2_match_data_free(s->md);
-	pcre2_match_data_free_32(s->md32);
-	free(s->wide);
 	if (s->hs != NULL)
 		hs_free_scratch(s->hs);
 	free(s->candidate);
@@ -963,35 +919,30 @@ rules_count_matches(const struct ruleset *rs, struct rules_scratch *s,
 	PCRE2_SIZE start = 0;
 	unsigned int n = 0;
 
-	if (r->re == NULL && r->re32 != NULL) {
-		if (len + 1 > s->wide_cap) {
-			s->wide_cap = len + 1;
-			s->wide = xreallocarray(s->wide, s->wide_cap, sizeof(*s->wide));
-		}
-		for (size_t i = 0; i < len; i++)
-			s->wide[i] = (unsigned char)subject[i];
-	}
+	if (r->re.count == 0)
+		return 0;
 	while (start <= len) {
-		PCRE2_SIZE *ov;
+		size_t mstart, mend;
 		int rc;
 
-		if (r->re != NULL) {
-			rc = pcre2_match(r->re, (PCRE2_SPTR)subject, len, start, 0, s->md,
-					 rs->match_ctx);
+		if (r->re.count == 1) {
+			PCRE2_SIZE *ov;
+
+			rc = pcre2_match(r->re.pieces[0], (PCRE2_SPTR)subject, len, start, 0,
+					 s->md, rs->match_ctx);
 			ov = pcre2_get_ovector_pointer(s->md);
-		} else if (r->re32 != NULL) {
-			rc = pcre2_match_32(r->re32, s->wide, len, start, 0, s->md32,
-					    rs->match_ctx32);
-			ov = pcre2_get_ovector_pointer_32(s->md32);
+			mstart = ov[0];
+			mend = ov[1];
 		} else {
-			break;
+			rc = rules_pieces_match(&r->re, subject, len, start, !multiple, s->md,
+						rs->match_ctx, &mstart, &mend);
 		}
 		if (rc < 0)
 			break;
 		n++;
 		if (!multiple || n >= limit)
 			break;
-		start = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+		start = mend > mstart ? mend : mend + 1;
 	}
 	return n;
 }
@@ -1204,6 +1155,38 @@ rules_view_hits(const struct ruleset *rs, struct rules_scratch *s, const struct 
 	return n;
 }
 
+unsigned int
+rules_match_one(const struct ruleset *rs, struct rules_scratch *s, struct msgview *mv,
+		const struct rule *r)
+{
+	struct strlist full;
+	const char *data;
+	size_t len;
+
+	switch (r->type) {
+	case RULE_HEADER: {
+		bool found;
+
+		buf_reset(&s->hval);
+		found = msgview_get(mv, r->header, &s->hval);
+		return rules_header_hits(rs, s, r, found);
+	}
+	case RULE_BODY:
+		return rules_view_hits(rs, s, r, msgview_body(mv));
+	case RULE_RAWBODY:
+		return rules_view_hits(rs, s, r, msgview_rawbody(mv));
+	case RULE_URI:
+		return rules_view_hits(rs, s, r, msgview_uris(mv));
+	case RULE_FULL:
+		msgview_full(mv, &data, &len);
+		full.v = &(struct strlist_item){ (char *)data, len };
+		full.n = full.cap = 1;
+		return rules_view_hits(rs, s, r, &full);
+	default:
+		return 0;
+	}
+}
+
 void
 rules_match_site_zero(const struct ruleset *rs, struct rules_scratch *s, struct msgview *mv,
 		      const size_t *rules, size_t count, struct rules_hits *out)
@@ -1214,9 +1197,6 @@ rules_match_site_zero(const struct ruleset *rs, struct rules_scratch *s, struct 
 	for (size_t k = 0; k < count; k++) {
 		size_t i = rules[k];
 		const struct rule *r = &rs->rules[i];
-		struct strlist full;
-		const char *data;
-		size_t len;
 
 		if (i >= out->count || r->skip != RULE_SITE_ZERO || r->type == RULE_META)
 			continue;
@@ -1225,33 +1205,7 @@ rules_match_site_zero(const struct ruleset *rs, struct rules_scratch *s, struct 
 		if (out->site_zero_done[i])
 			continue;
 		out->site_zero_done[i] = 1;
-		switch (r->type) {
-		case RULE_HEADER: {
-			bool found;
-
-			buf_reset(&s->hval);
-			found = msgview_get(mv, r->header, &s->hval);
-			out->hits[i] = rules_header_hits(rs, s, r, found);
-			break;
-		}
-		case RULE_BODY:
-			out->hits[i] = rules_view_hits(rs, s, r, msgview_body(mv));
-			break;
-		case RULE_RAWBODY:
-			out->hits[i] = rules_view_hits(rs, s, r, msgview_rawbody(mv));
-			break;
-		case RULE_URI:
-			out->hits[i] = rules_view_hits(rs, s, r, msgview_uris(mv));
-			break;
-		case RULE_FULL:
-			msgview_full(mv, &data, &len);
-			full.v = &(struct strlist_item){ (char *)data, len };
-			full.n = full.cap = 1;
-			out->hits[i] = rules_view_hits(rs, s, r, &full);
-			break;
-		default:
-			break;
-		}
+		out->hits[i] = rules_match_one(rs, s, mv, r);
 	}
 }
 

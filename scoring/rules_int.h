@@ -69,6 +69,16 @@ struct eval_call {
 	enum rule_type type;	/* header/body/rawbody/full/uri */
 };
 
+/* A compiled regex: one piece, or several when the pattern was too large
+ * for the 8-bit library and was split (rules_split.c). */
+struct rule_regex {
+	pcre2_code **pieces;
+	size_t count;		/* 0: nothing compiled */
+	/* too large as written: compiled with its repeated group called
+	 * (rules_split.c) */
+	bool repeat_calls;
+};
+
 struct rule {
 	char *name;
 	enum rule_type type;
@@ -93,12 +103,7 @@ struct rule {
 
 	/* regex rules */
 	char *pattern;		/* as written, with delimiters and flags */
-	pcre2_code *re;
-	/* The same pattern for the 32-bit library, when it is too large for
-	 * the 8-bit one (Debian builds that with 2-byte links, 64 KiB of
-	 * compiled code; the 32-bit library has no such limit).  Byte values
-	 * are the same code points, so matching is identical. */
-	pcre2_code_32 *re32;
+	struct rule_regex re;
 
 	/* eval rules */
 	struct eval_call *eval;
@@ -174,8 +179,16 @@ struct ruleset {
 	size_t meta_count;
 
 	pcre2_match_context *match_ctx;
-	pcre2_match_context_32 *match_ctx32;
 	struct strlist paths;		/* interned rule-file names */
+
+	/* allow_user_rules 1: prefs files may define rules (rules_user.c) */
+	bool allow_user_rules;
+	/* A user's rules (rules_user_load): a copy of the site's rule array
+	 * with the user's rules from user_first on; everything else (views,
+	 * header requests, evals, match context) is the site's, shared, and
+	 * the site's metas come first in meta_order.  NULL for the site. */
+	const struct ruleset *site;
+	size_t user_first;
 };
 
 /* name -> value map (open addressing), used for the rule index. */
@@ -191,11 +204,30 @@ const char *strmap_key_at(const struct strmap *map, size_t slot);
 /* Perl regex in SpamAssassin's written form (/re/flags, m{re}flags, ...)
  * compiled with PCRE2 (JIT when available).  Returns NULL and a reason. */
 pcre2_code *rules_compile_regex(const char *written, char *why, size_t why_size);
-/* The 32-bit fallback for patterns too large for the 8-bit library. */
-pcre2_code_32 *rules_compile_regex32(const char *written, char *why, size_t why_size);
+/* Compiles written into out, split into several pieces when the 8-bit
+ * library finds it too large (rules_split.c; multiple: the rule counts its
+ * matches, so a split must keep that count identical).  -1 and a reason
+ * when it cannot be compiled.  jit: also JIT-compile the pieces. */
+int rules_compile_pieces(const char *written, bool jit, bool multiple, struct rule_regex *out,
+			 char *why, size_t why_size);
+void rules_regex_free(struct rule_regex *rx);
+/* The match of rx in subject from start that the unsplit pattern would
+ * find (the leftmost of the pieces, the first piece on a tie; with any,
+ * just the first piece that matches): 1 with its offsets, or -1. */
+int rules_pieces_match(const struct rule_regex *rx, const char *subject, size_t len,
+		       size_t start, bool any, pcre2_match_data *md,
+		       pcre2_match_context *mctx, size_t *start_r, size_t *end_r);
 /* Splits "/re/flags" into the pattern and PCRE2 options; -1 if malformed. */
 int rules_split_regex(const char *written, char **pattern_r, uint32_t *options_r,
 		      char *why, size_t why_size);
+
+/* Matches one header, body, rawbody, full or uri rule against the
+ * message (rules.c): its hit count. */
+unsigned int rules_match_one(const struct ruleset *rs, struct rules_scratch *scratch,
+			     struct msgview *mv, const struct rule *r);
+/* Releases one rule's allocations (rules.c). */
+void rules_free_rule(struct rule *r);
+const char *rules_type_name(enum rule_type t);
 
 /* Meta expressions (meta.c). */
 struct meta_prog *meta_compile(const char *expr, const struct strmap *names,

@@ -566,6 +566,11 @@ rules_set_score(struct rules_parser *ps, char *value)
 		return;
 	}
 	r = rules_get_or_add(ps->b, name);
+	/* where a rule was first named, until a definition says where it is */
+	if (r->file == NULL) {
+		r->file = ps->file;
+		r->line = ps->line;
+	}
 	for (int i = 0; i < 4; i++) {
 		double v = scores[n == 1 ? 0 : i];
 
@@ -724,15 +729,12 @@ rules_directive(struct rules_parser *ps, const char *key, char *value)
 	} else if (strcmp(key, "allow_user_rules") == 0) {
 		bool on;
 
-		/* Rules from user preferences are not implemented: say so
-		 * rather than take the switch and ignore it (score.c refuses
-		 * each such line with a warning at delivery). */
+		/* Rules in user preferences (score.c, rules_user.c); the
+		 * last line read wins, as for SpamAssassin's settings. */
 		if (!rules_bool_value(value, &on))
 			rules_diag_add(b, ps->file, ps->line, true, "invalid '%s' value", key);
-		else if (on)
-			rules_diag_add(b, ps->file, ps->line, false,
-				       "allow_user_rules: lmtpd does not run rules from user "
-				       "preferences; such lines stay refused");
+		else
+			b->rs->allow_user_rules = on;
 	} else if (strcmp(key, "report_wrap_width") == 0) {
 		char *end;
 		long v = strtol(value, &end, 10);

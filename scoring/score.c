@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "eval.h"
 #include "msgview.h"
 #include "rules_int.h"
 #include "rules_parse.h"
+#include "rules_user.h"
 #include "score.h"
 #include "xalloc.h"
 
@@ -38,6 +40,12 @@ struct score_prefs {
 	 * this user only (rules_match_site_zero) */
 	size_t *site_zero;
 	size_t site_zero_count;
+	/* allow_user_rules: the site's rules plus this user's (NULL when
+	 * the file defines none) */
+	struct ruleset *user_rules;
+	unsigned int refs;
+	/* the file as read (fstat), for caches */
+	struct stat id;
 };
 
 static void
@@ -158,13 +166,56 @@ score_prefs_score_line(struct score_prefs *p, const struct ruleset *rs, char *va
 	}
 }
 
+/* allow_user_rules: whether key/value is a line for the user's own rules;
+ * if so it goes into rtext at its line number (rlines: lines so far) or,
+ * when it would touch a site rule, is refused with a warning. */
+static bool
+score_prefs_user_rule_line(const struct ruleset *rs, const char *key, const char *value,
+			   void (*warn)(const char *), const char *path, unsigned int line,
+			   struct buf *rtext, unsigned int *rlines)
+{
+	static const char *const defs[] = { "header", "body", "rawbody", "full", "uri",
+					    "meta" };
+	static const char *const about[] = { "score", "describe", "tflags", "priority" };
+	bool def = false, other = false;
+	size_t name_len = strcspn(value, " \t");
+	char name[256], why[400];
+	size_t index;
+
+	for (size_t i = 0; i < N_ELEMENTS(defs); i++)
+		def |= strcmp(key, defs[i]) == 0;
+	for (size_t i = 0; i < N_ELEMENTS(about); i++)
+		other |= strcmp(key, about[i]) == 0;
+	if (!def && !other)
+		return false;
+	snprintf(name, sizeof(name), "%.*s", (int)name_len, value);
+	if (strmap_get(rs->by_name, name, &index)) {
+		/* a site rule: scores are the prefs' own business, the rest
+		 * stays the site's */
+		if (strcmp(key, "score") == 0)
+			return false;
+		snprintf(why, sizeof(why), "'%.20s %.100s': a site rule; users may only "
+			 "score it", key, name);
+		score_prefs_warn(warn, path, line, why);
+		return true;
+	}
+	while (*rlines + 1 < line) {
+		buf_put_str(rtext, "\n");
+		(*rlines)++;
+	}
+	buf_putf(rtext, "%s %s\n", key, value);
+	(*rlines)++;
+	return true;
+}
+
 struct score_prefs *
 score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const char *))
 {
 	struct score_prefs *p;
 	char line[8192];
-	unsigned int lineno = 0;
+	unsigned int lineno = 0, rlines = 0;
 	size_t total = 0;
+	struct buf rtext;
 	FILE *f = fopen(path, "r");
 
 	if (f == NULL) {
@@ -173,6 +224,10 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 		return NULL;
 	}
 	p = xcalloc(1, sizeof(*p));
+	p->refs = 1;
+	if (fstat(fileno(f), &p->id) < 0)
+		memset(&p->id, 0, sizeof(p->id));
+	buf_init(&rtext, 0);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *s = line, *key, *value, *hash;
 		size_t len = strlen(line);
@@ -212,6 +267,10 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 				p->required = v;
 				p->have_required = true;
 			}
+		} else if (rs->allow_user_rules &&
+			   score_prefs_user_rule_line(rs, key, value, warn, path, lineno,
+						      &rtext, &rlines)) {
+			/* for the user's rules, below */
 		} else if (strcmp(key, "score") == 0) {
 			score_prefs_score_line(p, rs, value, warn, path, lineno);
 		} else if (!score_prefs_list_line(p, rs, key, value)) {
@@ -223,6 +282,9 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 		}
 	}
 	fclose(f);
+	if (rtext.len > 0)
+		p->user_rules = rules_user_load(rs, path, rtext.data, warn);
+	buf_free(&rtext);
 	return p;
 }
 
@@ -233,6 +295,10 @@ score_prefs_free(struct score_prefs **pp)
 
 	if (p == NULL)
 		return;
+	*pp = NULL;
+	if (--p->refs > 0)
+		return;
+	rules_user_free(&p->user_rules);
 	free(p->overrides);
 	free(p->site_zero);
 	if (p->have_lists)
@@ -247,6 +313,30 @@ score_prefs_site_zero(const struct score_prefs *prefs, size_t *count_r)
 {
 	*count_r = prefs != NULL ? prefs->site_zero_count : 0;
 	return prefs != NULL ? prefs->site_zero : NULL;
+}
+
+const struct ruleset *
+score_prefs_rules(const struct score_prefs *prefs)
+{
+	return prefs != NULL ? prefs->user_rules : NULL;
+}
+
+struct score_prefs *
+score_prefs_ref(struct score_prefs *prefs)
+{
+	prefs->refs++;
+	return prefs;
+}
+
+bool
+score_prefs_same_file(const struct score_prefs *prefs, const struct stat *st)
+{
+	return prefs->id.st_dev == st->st_dev && prefs->id.st_ino == st->st_ino &&
+	       prefs->id.st_size == st->st_size &&
+	       prefs->id.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+	       prefs->id.st_mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	       prefs->id.st_ctim.tv_sec == st->st_ctim.tv_sec &&
+	       prefs->id.st_ctim.tv_nsec == st->st_ctim.tv_nsec;
 }
 
 static double
@@ -383,6 +473,7 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 	double total = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->rules = rs;
 	out->bayes_prob = bayes_prob;
 	out->score_set = set;
 	out->autolearn = "no";
@@ -484,6 +575,10 @@ void
 score_tests(const struct ruleset *rs, const struct score_result *r, struct buf *out)
 {
 	bool first = true;
+
+	/* a user's rules: indices past the site's */
+	if (r->rules != NULL)
+		rs = r->rules;
 
 	for (size_t i = 0; i < r->hit_count; i++)
 		for (unsigned int c = 0; c < r->hits[i].count; c++) {
@@ -686,6 +781,8 @@ static void
 score_report_text(const struct ruleset *rs, const struct score_result *r, bool summary,
 		  struct buf *out)
 {
+	if (r->rules != NULL)
+		rs = r->rules;
 	for (size_t i = 0; i < r->hit_count; i++) {
 		const struct rule *rule = &rs->rules[r->hits[i].rule];
 		const char *desc = rule->describe != NULL && *rule->describe != '\0'

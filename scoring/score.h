@@ -6,7 +6,10 @@
  * Per-user preferences come from a SpamAssassin user_prefs file: the lines
  * required_score, score, and the welcomelist/blocklist family (_from,
  * _from_rcvd, _to, more_spam_to, all_spam_to and their un- forms).  Rule
- * definitions are not accepted from users.  A score line may enable a
+ * definitions only when the site's rule files say allow_user_rules 1: then
+ * the file's header, body, rawbody, full, uri and meta rules (with their
+ * score, describe and tflags lines) are compiled for that user
+ * (rules_user.c), and totalled with the site's.  A score line may enable a
  * header, body, rawbody, full, uri or meta rule the site scored 0, as
  * under spamd: the caller matches those rules for that user first
  * (score_prefs_site_zero, rules_match_site_zero). */
@@ -32,6 +35,16 @@ void score_prefs_free(struct score_prefs **prefs);
  * rules_match_site_zero must see them before the total is computed. */
 const size_t *score_prefs_site_zero(const struct score_prefs *prefs, size_t *count_r);
 
+/* allow_user_rules: the site's rules plus the user's own from prefs
+ * (NULL prefs, or none defined: NULL).  Valid while prefs lives. */
+const struct ruleset *score_prefs_rules(const struct score_prefs *prefs);
+/* Another reference (score_prefs_free drops one), for caches. */
+struct score_prefs *score_prefs_ref(struct score_prefs *prefs);
+/* Whether prefs were read from the file st describes (device, inode,
+ * size, mtime and ctime unchanged). */
+struct stat;
+bool score_prefs_same_file(const struct score_prefs *prefs, const struct stat *st);
+
 struct score_hit {
 	size_t rule;
 	unsigned int count;	/* > 1 for tflags multiple */
@@ -39,6 +52,9 @@ struct score_hit {
 };
 
 struct score_result {
+	/* the ruleset hits index: the user's rules when they were used
+	 * (valid while the prefs live), else NULL (the caller's) */
+	const struct ruleset *rules;
 	double score;		/* rounded to 3 decimals, as SpamAssassin */
 	double required;
 	bool is_spam;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "bayes.h"
 #include "cfg.h"
@@ -16,12 +17,28 @@
 #include "msgview.h"
 #include "rules.h"
 #include "rules_int.h"
+#include "rules_user.h"
 #include "scoring.h"
 #include "xalloc.h"
 
 /* A generous per-message backstop: the PCRE2 limits already bound each
  * match, this only guards against a pathological sum of them. */
 #define SCORING_TIME_LIMIT 20.0
+/* Prefs files kept per process with allow_user_rules (their rules are
+ * compiled): the recipients a worker sees often. */
+#define SCORING_PREFS_CACHE_MAX 32
+
+struct scoring_prefs_entry {
+	char *path;
+	struct score_prefs *prefs;
+	unsigned long used;	/* for least-recently-used eviction */
+};
+
+struct scoring_prefs_cache {
+	struct scoring_prefs_entry e[SCORING_PREFS_CACHE_MAX];
+	size_t n;
+	unsigned long clock;
+};
 
 struct scoring {
 	struct ruleset *rs;
@@ -36,6 +53,8 @@ struct scoring {
 	struct bayes_settings bayes_settings;
 	struct bayes *bayes;
 	bool bayes_on, autolearn_on, per_user;
+	/* allow_user_rules: parsed and compiled prefs, per process */
+	struct scoring_prefs_cache *prefs_cache;
 };
 
 struct scoring_msg {
@@ -122,6 +141,7 @@ scoring_new(const struct lmtpd_config *cfg, const char *rules_override, FILE *li
 		sc->bayes_on = true;
 		sc->autolearn_on = sc->bayes_settings.auto_learn;
 	}
+	sc->prefs_cache = xcalloc(1, sizeof(*sc->prefs_cache));
 	scoring_after_fork(sc);
 	return sc;
 }
@@ -137,6 +157,11 @@ scoring_free(struct scoring **scp)
 	bayes_free(&sc->bayes);
 	if (sc->rs != NULL && sc->rs->use_bayes)
 		bayes_settings_free(&sc->bayes_settings);
+	for (size_t i = 0; sc->prefs_cache != NULL && i < sc->prefs_cache->n; i++) {
+		free(sc->prefs_cache->e[i].path);
+		score_prefs_free(&sc->prefs_cache->e[i].prefs);
+	}
+	free(sc->prefs_cache);
 	rules_free(&sc->rs);
 	rules_load_result_free(&sc->load);
 	free(sc->hostname);
@@ -208,6 +233,55 @@ scoring_lint_errors(const struct scoring *sc)
 	return sc->load.errors;
 }
 
+/* With user rules a prefs file is compiled code: parsed once per process
+ * and change of the file (device, inode, size, mtime, ctime), not once per
+ * delivery.  Its warnings are logged when it is read. */
+static struct score_prefs *
+scoring_prefs_cached(const struct scoring *sc, const char *path,
+		     void (*warn)(const char *msg))
+{
+	struct scoring_prefs_cache *c = sc->prefs_cache;
+	struct score_prefs *p;
+	struct stat st;
+	size_t k;
+
+	for (k = 0; k < c->n && strcmp(c->e[k].path, path) != 0; k++)
+		;
+	if (k < c->n && stat(path, &st) == 0 && score_prefs_same_file(c->e[k].prefs, &st)) {
+		c->e[k].used = ++c->clock;
+		return score_prefs_ref(c->e[k].prefs);
+	}
+	p = score_prefs_load(sc->rs, path, warn);
+	if (k == c->n) {
+		if (p == NULL)
+			return NULL;
+		if (c->n < SCORING_PREFS_CACHE_MAX) {
+			c->e[c->n].path = xstrdup(path);
+			c->e[c->n].prefs = NULL;
+			c->n++;
+		} else {
+			k = 0;
+			for (size_t i = 1; i < c->n; i++)
+				if (c->e[i].used < c->e[k].used)
+					k = i;
+			free(c->e[k].path);
+			c->e[k].path = xstrdup(path);
+		}
+	}
+	score_prefs_free(&c->e[k].prefs);
+	if (p == NULL) {
+		/* gone: forget it */
+		free(c->e[k].path);
+		c->e[k] = c->e[c->n - 1];
+		memset(&c->e[c->n - 1], 0, sizeof(c->e[0]));
+		c->n--;
+		return NULL;
+	}
+	c->e[k].prefs = score_prefs_ref(p);
+	c->e[k].used = ++c->clock;
+	return p;
+}
+
 struct score_prefs *
 scoring_prefs_for_home(const struct scoring *sc, const char *user, const char *home,
 		       void (*warn)(const char *msg))
@@ -223,7 +297,9 @@ scoring_prefs_for_home(const struct scoring *sc, const char *user, const char *h
 	vars = (struct cfg_template_vars){ user, local, at != NULL ? at + 1 : "", home };
 	if (cfg_expand(sc->prefs_template, &vars, path, sizeof(path)) < 0)
 		return NULL;
-	return score_prefs_load(sc->rs, path, warn);
+	if (!sc->rs->allow_user_rules)
+		return score_prefs_load(sc->rs, path, warn);
+	return scoring_prefs_cached(sc, path, warn);
 }
 
 struct score_prefs *
@@ -322,23 +398,58 @@ scoring_msg_free(struct scoring_msg **mp)
 	*mp = NULL;
 }
 
+static void scoring_msg_total_rules(const struct scoring *sc, struct scoring_msg *msg,
+				    const struct ruleset *rs, const struct rules_hits *hits,
+				    const struct score_prefs *prefs, const char *user,
+				    struct score_result *out);
+
 void
 scoring_msg_total(const struct scoring *sc, struct scoring_msg *msg,
 		  const struct score_prefs *prefs, const char *user,
 		  struct score_result *out)
 {
-	double prob = -1;
-	int verdict;
-	enum bayes_learn_result lr;
 	size_t n_zero;
 	const size_t *zero = score_prefs_site_zero(prefs, &n_zero);
+
+	const struct ruleset *rs = sc->rs, *user_rules = score_prefs_rules(prefs);
+	struct rules_hits user_hits;
+	const struct rules_hits *hits = &msg->hits;
 
 	/* rules the site scored 0 that this user scores: matched now, once
 	 * per message */
 	if (n_zero > 0)
 		rules_match_site_zero(sc->rs, sc->scratch, msg->mv, zero, n_zero, &msg->hits);
+	/* the user's own rules (allow_user_rules): the site's hits, then
+	 * theirs, matched on the views already built */
+	memset(&user_hits, 0, sizeof(user_hits));
+	if (user_rules != NULL) {
+		user_hits = msg->hits;
+		user_hits.count = rules_count(user_rules);
+		user_hits.hits = xcalloc(user_hits.count, sizeof(*user_hits.hits));
+		memcpy(user_hits.hits, msg->hits.hits,
+		       msg->hits.count * sizeof(*user_hits.hits));
+		user_hits.site_zero_done = NULL;
+		rules_match_user(user_rules, sc->scratch, msg->mv, &user_hits);
+		rs = user_rules;
+		hits = &user_hits;
+	}
+	scoring_msg_total_rules(sc, msg, rs, hits, prefs, user, out);
+	/* (the logs and the rest are msg->hits', lent) */
+	free(user_hits.hits);
+}
+
+static void
+scoring_msg_total_rules(const struct scoring *sc, struct scoring_msg *msg,
+			const struct ruleset *rs, const struct rules_hits *hits,
+			const struct score_prefs *prefs, const char *user,
+			struct score_result *out)
+{
+	double prob = -1;
+	int verdict;
+	enum bayes_learn_result lr;
+
 	if (!sc->bayes_on) {
-		score_compute(sc->rs, &msg->hits, msg->mv, prefs, out);
+		score_compute(rs, hits, msg->mv, prefs, out);
 		return;
 	}
 	/* A database problem only costs this message its Bayes rules
@@ -351,7 +462,7 @@ scoring_msg_total(const struct scoring *sc, struct scoring_msg *msg,
 		msg->have_prob = true;
 		msg->prob = prob;
 	}
-	score_compute_bayes(sc->rs, &msg->hits, msg->mv, prefs, prob, out);
+	score_compute_bayes(rs, hits, msg->mv, prefs, prob, out);
 	if (!sc->autolearn_on) {
 		out->autolearn = sc->bayes_settings.auto_learn ? "no" : "disabled";
 		return;

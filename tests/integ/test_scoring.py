@@ -368,3 +368,110 @@ def test_user_score_enables_site_zero_rule(lmtpd_factory, workdir):
     finally:
         spamd.stop()
     assert ours == theirs
+
+
+
+# A user's own rules: line 9 does not compile.
+USER_RULES_PREFS = (
+    "body USER_NOTES /\\bnotes from thursday\\b/i\n"
+    "describe USER_NOTES Mentions the Thursday notes\n"
+    "score USER_NOTES 2.5\n"
+    "header USER_FRIEND From =~ /friend\\@example\\.org/\n"
+    "score USER_FRIEND 0.7\n"
+    "meta USER_BOTH USER_NOTES && USER_FRIEND && __HAS_MESSAGE_ID\n"
+    "score USER_BOTH 1.1\n"
+    "uri USER_NEVER /never\\.example/\n"
+    "body USER_BROKEN /unclosed(/\n"
+)
+
+
+def test_user_rules_allowed(lmtpd_factory, workdir):
+    """allow_user_rules 1 in the rule files: one message to two recipients,
+    one whose user_prefs define rules (a body, a header and a uri rule and a
+    meta over them and a site sub-rule), one without prefs.  The user's
+    rules count only for that recipient, in X-Spam-Status, X-Spam-Report,
+    the score and the log line; a rule that does not compile is logged
+    with file:line and the rest still work.  One worker compiles the prefs
+    once (the warning is logged once for two deliveries) and again when
+    the file changes.  With spamd installed, a private spamd with the same
+    rule files and prefs (--virtual-config-dir) gives both users the same
+    score and tests."""
+    if not os.path.isfile(os.path.join(SA_RULES, "50_scores.cf")):
+        pytest.skip("SpamAssassin's rules are not installed (package spamassassin)")
+    rules = os.path.join(workdir, "rules-user")
+    os.makedirs(rules)
+    for f in os.listdir(SA_RULES):
+        if f.endswith(".cf"):
+            shutil.copy(os.path.join(SA_RULES, f), rules)
+    with open(os.path.join(rules, "zz_local.cf"), "w") as f:
+        f.write("allow_user_rules 1\n")
+    for f in os.listdir(rules):
+        os.chmod(os.path.join(rules, f), 0o644)
+    os.chmod(rules, 0o755)
+    d = lmtpd_factory(rules_dir=rules, spam_report="yes", workers="1")
+    write_prefs(d, "alice@example.com", USER_RULES_PREFS)
+    rcpts = ["alice@example.com", "carol@example.com"]
+    t = d.deliver(rcpts, message(1))
+    assert t.final_codes() == [250, 250]
+    got = {}
+    for addr in rcpts:
+        new = os.path.join(d.maildir(addr), "new")
+        [f] = os.listdir(new)
+        with open(os.path.join(new, f), "rb") as fh:
+            got[addr] = fh.read()
+    _, a_score, _, a_tests = status(got["alice@example.com"])
+    _, c_score, _, c_tests = status(got["carol@example.com"])
+    mine = ["USER_BOTH", "USER_FRIEND", "USER_NOTES"]
+    assert sorted(x for x in a_tests if x.startswith("USER_")) == mine, a_tests
+    assert not [x for x in c_tests if x.startswith("USER_")], c_tests
+    assert sorted(set(a_tests) - set(mine)) == sorted(set(c_tests) - {"none"})
+    assert round(a_score - c_score, 3) == 4.3
+    report = raw_field(got["alice@example.com"], "X-Spam-Report").decode()
+    assert "*  2.5 USER_NOTES BODY: Mentions the Thursday notes\n" in report, report
+    assert "*  1.1 USER_BOTH No description available.\n" in report, report
+    assert "USER_" not in raw_field(got["carol@example.com"], "X-Spam-Report").decode()
+    log = d.log()
+    line = re.search(r"to=<alice@example\.com>.*", log).group(0)
+    assert "score=%.1f/5.0" % a_score in line and "USER_BOTH,USER_FRIEND,USER_NOTES" in line
+    assert "USER_" not in re.search(r"to=<carol@example\.com>.*", log).group(0)
+    broken = (r"warning: user preferences: \S*/example\.com/alice/\.spamassassin/"
+              r"user_prefs:9: body USER_BROKEN: invalid regexp")
+    assert len(re.findall(broken, log)) == 1, log
+
+    # The same worker, the same prefs file: not compiled again.
+    t = d.deliver(["alice@example.com"], message(2))
+    assert t.final_codes() == [250]
+    assert len(re.findall(broken, d.log())) == 1
+    # A changed file is read again.
+    write_prefs(d, "alice@example.com",
+                USER_RULES_PREFS.replace("score USER_NOTES 2.5", "score USER_NOTES 3.5"))
+    t = d.deliver(["alice@example.com"], message(3))
+    assert t.final_codes() == [250]
+    assert len(re.findall(broken, d.log())) == 2
+    new = os.path.join(d.maildir("alice@example.com"), "new")
+    newest = max(os.listdir(new), key=lambda f: os.stat(os.path.join(new, f)).st_mtime_ns)
+    with open(os.path.join(new, newest), "rb") as fh:
+        _, score3, _, _ = status(fh.read())
+    assert round(score3 - a_score, 3) == 1.0
+
+    saparity.require_spamd()
+    from sa_parity import Spamd  # tests/tools, on sys.path through saparity
+    vcd = os.path.join(workdir, "spamd-prefs")
+    for user in ("alice", "carol"):
+        os.makedirs(os.path.join(vcd, user))
+    # (spamd is given the rules that compile)
+    with open(os.path.join(vcd, "alice", "user_prefs"), "w") as f:
+        f.write(USER_RULES_PREFS.replace("body USER_BROKEN /unclosed(/\n", ""))
+    subprocess.run(["chmod", "-R", "a+rwX", vcd], check=True)
+    spamd = Spamd(rules, children=1, subtests=False,
+                  args=["--virtual-config-dir=" + os.path.join(vcd, "%u")])
+    try:
+        theirs = {}
+        for user in ("alice", "carol"):
+            theirs[user] = spamd.check(b"Return-Path: <sender@example.org>\n" + message(1),
+                                       want_score=True, user=user)
+    finally:
+        spamd.stop()
+    ours = {"alice": (a_score, set(a_tests) - {"none"}),
+            "carol": (c_score, set(c_tests) - {"none"})}
+    assert ours == theirs

@@ -16,6 +16,7 @@
 #include "prefilter.h"
 #include "rules.h"
 #include "rules_int.h"
+#include "rules_user.h"
 #include "buf.h"
 #include "score.h"
 #include "strlist.h"
@@ -237,7 +238,7 @@ START_TEST(test_header_rule_forms)
 	ck_assert(rule(rs, "EXISTS")->exists);
 	ck_assert_str_eq(rule(rs, "EXISTS")->header, "X-Mailer");
 	ck_assert(!rule(rs, "BADMOD")->defined);
-	ck_assert_ptr_nonnull(rule(rs, "CURLY")->re);
+	ck_assert_uint_eq(rule(rs, "CURLY")->re.count, 1);
 	ck_assert_int_eq(rule(rs, "MIME_CT")->type, RULE_MIMEHEADER);
 	ck_assert_int_eq(res.errors, 1);
 	rules_load_result_free(&res);
@@ -929,36 +930,283 @@ START_TEST(test_user_scores_site_zero_rule)
 }
 END_TEST
 
-/* allow_user_rules: not implemented, so switching it on is a lint warning
- * (not an error: the rest loads); 0 is silent, anything else invalid. */
-START_TEST(test_allow_user_rules_warned)
+/* allow_user_rules: a switch of the rule files (the last line wins); 0 and
+ * 1 are silent, anything else invalid. */
+START_TEST(test_allow_user_rules_setting)
 {
 	static const struct {
-		const char *value;
+		const char *text;
 		int errors;
-		bool warned;
-	} cases[] = { { "1", 0, true }, { "0", 0, false }, { "2", 1, false } };
+		bool on;
+	} cases[] = {
+		{ "allow_user_rules 1\n", 0, true },
+		{ "allow_user_rules 0\n", 0, false },
+		{ "", 0, false },
+		{ "allow_user_rules 1\nallow_user_rules 0\n", 0, false },
+		{ "allow_user_rules 2\n", 1, false },
+	};
 
 	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {
 		struct rules_load_result res;
 		struct ruleset *rs;
-		char text[128];
-		bool warned = false;
+		char text[256];
 
-		snprintf(text, sizeof(text), "allow_user_rules %s\nbody OK_RULE /x/\n",
-			 cases[c].value);
+		snprintf(text, sizeof(text), "%sbody OK_RULE /x/\n", cases[c].text);
 		write_cf("50_a.cf", text);
 		rs = load(&res);
 		ck_assert_int_eq(res.errors, cases[c].errors);
 		for (size_t i = 0; i < res.diag_count; i++)
-			if (!res.diags[i].error && res.diags[i].line == 1 &&
-			    strstr(res.diags[i].message, "allow_user_rules") != NULL)
-				warned = true;
-		ck_assert(warned == cases[c].warned);
+			ck_assert(strstr(res.diags[i].message, "allow_user_rules") == NULL ||
+				  cases[c].errors > 0);
+		ck_assert(rs->allow_user_rules == cases[c].on);
 		ck_assert_int_eq(rule(rs, "OK_RULE")->skip, RULE_RUNS);
 		rules_load_result_free(&res);
 		rules_free(&rs);
 	}
+}
+END_TEST
+
+static struct buf user_warnings;
+
+static void
+user_warn(const char *msg)
+{
+	buf_putf(&user_warnings, "%s\n", msg);
+}
+
+static const char user_site_cf[] =
+	"body SITE_WORD /sitewordhere/\n"
+	"describe SITE_WORD Site word\n"
+	"score SITE_WORD 1.5\n"
+	"body __SITE_SUB /lottery/i\n"
+	"header SITE_NEVER Subject =~ /neverever/\n";
+
+static const char user_prefs_text[] =
+	"required_score 4\n"
+	"body MY_BODY /cheap\\s+pills/i\n"		/* 2 */
+	"describe MY_BODY Cheap pills mentioned\n"
+	"score MY_BODY 3.0\n"
+	"tflags MY_BODY multiple\n"
+	"header MY_SUBJ Subject =~ /urgent/i\n"		/* 6 */
+	"score MY_SUBJ 0.5\n"
+	"meta MY_META MY_BODY && __SITE_SUB\n"		/* 8 */
+	"score MY_META 2\n"
+	"meta MY_META_NO MY_SUBJ && SITE_NEVER\n"
+	"header MY_EXISTS exists:X-Mine\n"
+	"score MY_EXISTS 0.25\n"
+	"body SITE_WORD /x/\n"				/* 13: a site rule */
+	"tflags SITE_WORD nice\n"			/* 14 */
+	"score SITE_WORD 1.0\n"				/* the user's score */
+	"body MY_BAD /unclosed(/\n"			/* 16 */
+	"body MY_EVAL eval:check_for_foo()\n"		/* 17 */
+	"score NOT_DEFINED 1\n"				/* 18 */
+	"body MY_ZERO /cheap/\n"
+	"score MY_ZERO 0\n"
+	"meta MY_LOOP1 MY_LOOP2\n"			/* 21 */
+	"meta MY_LOOP2 MY_LOOP1\n"			/* 22 */
+	"body __MY_SUB /win the/i\n"
+	"meta MY_SUBMETA __MY_SUB\n";
+
+static const char user_msg[] =
+	"From: a@example.org\n"
+	"To: b@example.org\n"
+	"Subject: URGENT offer\n"
+	"X-Mine: yes\n"
+	"\n"
+	"Buy cheap pills now, cheap  pills! Win the lottery. sitewordhere\n";
+
+/* One recipient's result, as scoring_msg_total makes it: the site's hits
+ * (matched once), then the user's rules on the same views. */
+static void
+user_total(const struct ruleset *rs, const struct rules_hits *site_hits,
+	   struct msgview *mv, const struct score_prefs *prefs, struct score_result *r)
+{
+	const struct ruleset *ur = score_prefs_rules(prefs);
+	struct rules_hits uh = *site_hits;
+	struct rules_scratch *scratch = rules_scratch_new(rs);
+
+	if (ur != NULL) {
+		uh.count = rules_count(ur);
+		uh.hits = calloc(uh.count, sizeof(*uh.hits));
+		memcpy(uh.hits, site_hits->hits, site_hits->count * sizeof(*uh.hits));
+		rules_match_user(ur, scratch, mv, &uh);
+	}
+	score_compute(ur != NULL ? ur : rs, &uh, mv, prefs, r);
+	if (ur != NULL)
+		free(uh.hits);
+	rules_scratch_free(&scratch);
+}
+
+static struct score_prefs *
+user_prefs_load(const struct ruleset *rs, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/user_prefs", tmpdir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+	buf_reset(&user_warnings);
+	return score_prefs_load(rs, path, user_warn);
+}
+
+static bool
+user_warned(unsigned int line, const char *text)
+{
+	char want[64];
+	const char *w = user_warnings.data != NULL ? user_warnings.data : "";
+
+	snprintf(want, sizeof(want), "user_prefs:%u: ", line);
+	for (const char *p = w; (p = strstr(p, want)) != NULL; p++) {
+		const char *eol = strchr(p, '\n');
+
+		if (eol != NULL && memmem(p, (size_t)(eol - p), text, strlen(text)) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* allow_user_rules 1: a user's prefs define rules that count for that
+ * user exactly as site rules (tests, score, headers, report), may read
+ * site rules in metas, and cannot touch site rules except by scoring
+ * them; bad rules are reported with file:line and left out.  Without the
+ * switch the same lines are refused as before. */
+START_TEST(test_user_rules)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct rules_scratch *scratch;
+	struct msgview *mv;
+	struct rules_hits hits;
+	struct score_prefs *prefs;
+	struct score_result r;
+	struct buf out;
+	const struct ruleset *ur;
+	char text[1024];
+
+	buf_init(&user_warnings, 0);
+	buf_init(&out, 0);
+	snprintf(text, sizeof(text), "allow_user_rules 1\n%s", user_site_cf);
+	write_cf("50_site.cf", text);
+	rs = load(&res);
+	ck_assert_int_eq(res.errors, 0);
+	rules_load_result_free(&res);
+	scratch = rules_scratch_new(rs);
+	mv = msgview_new(rules_settings(rs), user_msg, strlen(user_msg), NULL);
+	rules_match(rs, scratch, mv, 0, &hits);
+	rules_scratch_free(&scratch);
+
+	/* no prefs: the site's result */
+	user_total(rs, &hits, mv, NULL, &r);
+	score_tests(rs, &r, &out);
+	ck_assert_str_eq(out.data, "SITE_WORD");
+	score_result_free(&r);
+
+	prefs = user_prefs_load(rs, user_prefs_text);
+	ck_assert_ptr_nonnull(prefs);
+	ur = score_prefs_rules(prefs);
+	ck_assert_ptr_nonnull(ur);
+	ck_assert_uint_eq(rules_count(ur), rules_count(rs) + 13);
+	ck_assert(user_warned(13, "a site rule; users may only score it"));
+	ck_assert(user_warned(14, "a site rule; users may only score it"));
+	ck_assert(user_warned(16, "body MY_BAD: invalid regexp"));
+	ck_assert(user_warned(17, "MY_EVAL: eval and mimeheader rules are not allowed"));
+	ck_assert(user_warned(18, "NOT_DEFINED: no such rule"));
+	ck_assert(user_warned(21, "circular") || user_warned(22, "circular"));
+	user_total(rs, &hits, mv, prefs, &r);
+	ck_assert_ptr_eq(r.rules, ur);
+	buf_reset(&out);
+	/* (the site's ruleset given: the result knows it used the user's) */
+	score_tests(rs, &r, &out);
+	ck_assert_str_eq(out.data, "MY_BODY,MY_BODY,MY_EXISTS,MY_META,MY_SUBJ,MY_SUBMETA,"
+				   "SITE_WORD");
+	/* 3 + 3 + 0.25 + 2 + 0.5 + 1 (MY_SUBMETA unscored) + 1.0 (the
+	 * user's score for SITE_WORD) */
+	ck_assert_double_eq_tol(r.score, 10.75, 1e-9);
+	ck_assert_double_eq_tol(r.required, 4.0, 1e-9);
+	ck_assert(r.is_spam);
+	buf_reset(&out);
+	spamhdr_render(rs, &r, "host", true, &out);
+	ck_assert_ptr_nonnull(strstr(out.data, "tests=MY_BODY,MY_BODY,"));
+	ck_assert_ptr_nonnull(strstr(out.data, "*  3.0 MY_BODY BODY: Cheap pills mentioned"));
+	buf_reset(&out);
+	score_report(rs, &r, &out);
+	ck_assert_ptr_nonnull(strstr(out.data, " 2.0 MY_META                No description"));
+	score_result_free(&r);
+	score_prefs_free(&prefs);
+
+	/* Another recipient of the same message: the site's result (the
+	 * user's rules were matched into a copy of the hits). */
+	user_total(rs, &hits, mv, NULL, &r);
+	buf_reset(&out);
+	score_tests(rs, &r, &out);
+	ck_assert_str_eq(out.data, "SITE_WORD");
+	score_result_free(&r);
+	rules_hits_free(&hits);
+	msgview_free(&mv);
+	rules_free(&rs);
+
+	/* Without allow_user_rules: refused as before, scores still apply. */
+	write_cf("50_site.cf", user_site_cf);
+	rs = load(&res);
+	rules_load_result_free(&res);
+	prefs = user_prefs_load(rs, user_prefs_text);
+	ck_assert_ptr_null(score_prefs_rules(prefs));
+	ck_assert(user_warned(2, "'body' is not allowed in user preferences"));
+	ck_assert(user_warned(8, "'meta' is not allowed in user preferences"));
+	ck_assert(user_warned(4, "score for an unknown rule"));
+	score_prefs_free(&prefs);
+	rules_free(&rs);
+	buf_free(&out);
+	buf_free(&user_warnings);
+}
+END_TEST
+
+/* What one user can make lmtpd compile is bounded: rule count and
+ * pattern length. */
+START_TEST(test_user_rules_bounded)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct score_prefs *prefs;
+	struct buf text;
+
+	buf_init(&user_warnings, 0);
+	buf_init(&text, 0);
+	write_cf("50_site.cf", "allow_user_rules 1\nbody SITE /x/\n");
+	rs = load(&res);
+	rules_load_result_free(&res);
+	for (int i = 0; i < 101; i++)
+		buf_putf(&text, "body U_%d /word%d/\n", i, i);
+	buf_put_str(&text, "body U_LONG /");
+	for (int i = 0; i < 2100; i++)
+		buf_put_str(&text, "a");
+	buf_put_str(&text, "/\n");
+	prefs = user_prefs_load(rs, text.data);
+	ck_assert_ptr_nonnull(score_prefs_rules(prefs));
+	ck_assert(user_warned(101, "more than 100 user rules"));
+	ck_assert(!user_warned(100, "more than"));
+	ck_assert(user_warned(102, "more than 100 user rules") ||
+		  user_warned(102, "longer than 2048 bytes"));
+	ck_assert_int_eq(rule(score_prefs_rules(prefs), "U_99")->skip, RULE_RUNS);
+	ck_assert_int_ne(rule(score_prefs_rules(prefs), "U_100")->skip, RULE_RUNS);
+	score_prefs_free(&prefs);
+
+	buf_reset(&text);
+	buf_put_str(&text, "body U_LONG /");
+	for (int i = 0; i < 2100; i++)
+		buf_put_str(&text, "a");
+	buf_put_str(&text, "/\nbody U_OK /ok/\n");
+	prefs = user_prefs_load(rs, text.data);
+	ck_assert(user_warned(1, "longer than 2048 bytes"));
+	ck_assert_int_ne(rule(score_prefs_rules(prefs), "U_LONG")->skip, RULE_RUNS);
+	ck_assert_int_eq(rule(score_prefs_rules(prefs), "U_OK")->skip, RULE_RUNS);
+	score_prefs_free(&prefs);
+	rules_free(&rs);
+	buf_free(&text);
+	buf_free(&user_warnings);
 }
 END_TEST
 
@@ -1104,33 +1352,213 @@ START_TEST(test_regex_delimiters)
 }
 END_TEST
 
-/* Patterns too large for the 8-bit library still run (32-bit library). */
-START_TEST(test_huge_pattern)
+/* Filler alternatives: enough of them make a pattern too large for the
+ * 8-bit library (64 KiB of compiled code), none matches the messages
+ * below. */
+static void
+put_filler(struct buf *b, int count)
 {
-	struct rules_load_result res;
-	struct ruleset *rs;
-	struct buf big;
-	FILE *f;
-	char path[512];
+	for (int i = 0; i < count; i++)
+		buf_putf(b, "|w%dq[xyz]{1,40}", i);
+}
 
-	buf_init(&big, 0);
-	buf_put_str(&big, "body HUGE /(?:");
-	for (int i = 0; i < 1500; i++)
-		buf_putf(&big, "%sw%dq[xyz]{1,40}", i > 0 ? "|" : "", i);
-	buf_put_str(&big, ")end/\n");
+/* Hits of every rule of cf (written as 90_huge.cf) on message. */
+static struct ruleset *
+huge_match(const char *cf, size_t cf_len, const char *message, struct rules_load_result *res,
+	   struct rules_hits *hits)
+{
+	struct rules_scratch *scratch;
+	struct msgview *mv;
+	struct ruleset *rs;
+	char path[512];
+	FILE *f;
+
 	snprintf(path, sizeof(path), "%s/90_huge.cf", tmpdir);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
-	fwrite(big.data, 1, big.len, f);
+	ck_assert_uint_eq(fwrite(cf, 1, cf_len, f), cf_len);
 	ck_assert_int_eq(fclose(f), 0);
-	rs = load(&res);
-	ck_assert_int_eq(res.errors, 0);
+	rs = load(res);
+	ck_assert_ptr_nonnull(rs);
+	scratch = rules_scratch_new(rs);
+	mv = msgview_new(rules_settings(rs), message, strlen(message), NULL);
+	rules_match(rs, scratch, mv, 0, hits);
+	msgview_free(&mv);
+	rules_scratch_free(&scratch);
+	return rs;
+}
+
+static bool
+has_diag(const struct rules_load_result *res, unsigned int line, bool error,
+	 const char *text)
+{
+	for (size_t i = 0; i < res->diag_count; i++)
+		if (res->diags[i].line == line && res->diags[i].error == error &&
+		    strstr(res->diags[i].file, "90_huge.cf") != NULL &&
+		    strstr(res->diags[i].message, text) != NULL)
+			return true;
+	return false;
+}
+
+/* Patterns too large for PCRE2's 8-bit library are split at an
+ * alternation into pieces that compile, and match as the whole pattern
+ * would: any piece for a hit, and for tflags multiple the same count (the
+ * leftmost match of all pieces, the earliest piece on a tie).  What
+ * cannot be split that way is reported with file:line and skipped. */
+START_TEST(test_huge_pattern_split)
+{
+	static const char msg[] =
+		"From: a@example.org\n"
+		"Subject: test\n"
+		"\n"
+		"first line has w1499qyyend in it\n"
+		"a1b2 a1 b2 b2a1b2\n"
+		"tail target word\n";
+	struct rules_load_result res;
+	struct rules_hits hits;
+	struct ruleset *rs;
+	struct buf cf;
+
+	buf_init(&cf, 0);
+	/* 1: the alternation in a group between a prefix and a suffix */
+	buf_put_str(&cf, "body HUGE /\\b(?:nomatch");
+	put_filler(&cf, 1500);
+	buf_put_str(&cf, ")end\\b/\n");
+	/* 2: the same pattern with nothing that matches */
+	buf_put_str(&cf, "body HUGE_NO /\\b(?:nomatch");
+	put_filler(&cf, 1500);
+	buf_put_str(&cf, ")endx\\b/\n");
+	/* 3: top-level alternation, counted: "a1b2" comes first and "a1" and
+	 * "b2" last, so adding up the pieces' own matches would count 10;
+	 * the whole pattern matches w1499qyy on the first line, then a1b2,
+	 * a1, b2, b2, a1b2 */
+	buf_put_str(&cf, "body HUGE_MULTI /(?i)a1b2");
+	put_filler(&cf, 1500);
+	buf_put_str(&cf, "|a1|b2/\ntflags HUGE_MULTI multiple\n");
+	/* 4: counted, but what comes before the alternation can match in two
+	 * ways: the pieces' leftmost matches could differ, so refused */
+	buf_put_str(&cf, "body HUGE_MULTI_BAD /(?:^|\\s)(?:a1b2");
+	put_filler(&cf, 1500);
+	buf_put_str(&cf, ")/\ntflags HUGE_MULTI_BAD multiple\n");
+	/* 5: no alternation at all: reported and skipped */
+	buf_put_str(&cf, "body HUGE_FLAT /x");
+	for (int i = 0; i < 1500; i++)
+		buf_putf(&cf, "w%dq[xyz]{1,40}", i);
+	buf_put_str(&cf, "/\n");
+	/* 6: one alternative too large on its own: split again inside it */
+	buf_put_str(&cf, "body HUGE_NESTED /tail (?:zzz|(?:nope");
+	put_filler(&cf, 1500);
+	buf_put_str(&cf, "|target)) word/\n");
+	/* 7: a repeated group, no alternation outside it: its repeats
+	 * become calls of the group */
+	buf_put_str(&cf, "body HUGE_REPEAT /(?:(?:a1");
+	put_filler(&cf, 700);
+	buf_put_str(&cf, "|b2)\\s?){3}/\n");
+	buf_put_str(&cf, "body SMALL /target/\n");
+	/* 11: a back reference: pieces would renumber the groups */
+	buf_put_str(&cf, "body HUGE_BACKREF /(a1)(?:zz");
+	put_filler(&cf, 1500);
+	buf_put_str(&cf, ")\\1/\n");
+
+	rs = huge_match(cf.data, cf.len, msg, &res, &hits);
+	ck_assert_uint_eq(rule(rs, "SMALL")->re.count, 1);
+	ck_assert_uint_gt(rule(rs, "HUGE")->re.count, 1);
+	ck_assert_uint_lt(rule(rs, "HUGE")->re.count, 10);
 	ck_assert_int_eq(rule(rs, "HUGE")->skip, RULE_RUNS);
-	ck_assert_ptr_null(rule(rs, "HUGE")->re);
-	ck_assert_ptr_nonnull(rule(rs, "HUGE")->re32);
-	buf_free(&big);
+	ck_assert(has_diag(&res, 1, false, "split in"));
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE")], 1);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_NO")], 0);
+	ck_assert_uint_gt(rule(rs, "HUGE_MULTI")->re.count, 1);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_MULTI")], 6);
+	ck_assert_int_eq(rule(rs, "HUGE_MULTI_BAD")->skip, RULE_SKIP_BROKEN);
+	ck_assert(has_diag(&res, 5, true, "tflags multiple"));
+	ck_assert_int_eq(rule(rs, "HUGE_FLAT")->skip, RULE_SKIP_BROKEN);
+	ck_assert(has_diag(&res, 7, true, "no alternation to split at"));
+	ck_assert_uint_gt(rule(rs, "HUGE_NESTED")->re.count, 1);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_NESTED")], 1);
+	ck_assert(rule(rs, "HUGE_REPEAT")->re.repeat_calls);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_REPEAT")], 1);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "SMALL")], 1);
+	ck_assert_int_eq(rule(rs, "HUGE_BACKREF")->skip, RULE_SKIP_BROKEN);
+	ck_assert(has_diag(&res, 11, true, "a back reference keeps it from being split"));
+	ck_assert_int_eq(res.errors, 3);
+	rules_hits_free(&hits);
 	rules_load_result_free(&res);
 	rules_free(&rs);
+	buf_free(&cf);
+}
+END_TEST
+
+/* The pieces' match is the whole pattern's, per piece boundary: every
+ * subject, every start offset, against the pattern compiled whole (small
+ * enough here) and as forced pieces. */
+START_TEST(test_pieces_leftmost)
+{
+	static const char *const alts[] = { "a1b2", "a1", "b", "b2a", "", "2" };
+	static const char *const subjects[] = { "a1b2 a1 b2 b2a1b2", "xxb2a1", "2a1b",
+						"", "zz" };
+	char why[256];
+
+	for (size_t cut = 1; cut < N_ELEMENTS(alts); cut++) {
+		struct rule_regex rx = { 0 };
+		struct buf whole, left, right;
+		pcre2_code *re;
+		pcre2_match_data *md = pcre2_match_data_create(8, NULL);
+
+		buf_init(&whole, 0);
+		buf_init(&left, 0);
+		buf_init(&right, 0);
+		buf_put_str(&whole, "/");
+		buf_put_str(&left, "/");
+		buf_put_str(&right, "/");
+		for (size_t k = 0; k < N_ELEMENTS(alts); k++) {
+			struct buf *side = k < cut ? &left : &right;
+			bool first = k == 0 || k == cut;
+
+			buf_putf(&whole, "%s%s", k > 0 ? "|" : "", alts[k]);
+			buf_putf(side, "%s%s", first ? "" : "|", alts[k]);
+		}
+		buf_put_str(&whole, "/");
+		buf_put_str(&left, "/");
+		buf_put_str(&right, "/");
+		re = rules_compile_regex(whole.data, why, sizeof(why));
+		ck_assert_ptr_nonnull(re);
+		rx.count = 2;
+		rx.pieces = calloc(2, sizeof(*rx.pieces));
+		rx.pieces[0] = rules_compile_regex(left.data, why, sizeof(why));
+		rx.pieces[1] = rules_compile_regex(right.data, why, sizeof(why));
+		ck_assert_ptr_nonnull(rx.pieces[0]);
+		ck_assert_ptr_nonnull(rx.pieces[1]);
+		for (size_t s = 0; s < N_ELEMENTS(subjects); s++) {
+			size_t len = strlen(subjects[s]);
+
+			for (size_t start = 0; start <= len; start++) {
+				size_t ms = 0, me = 0;
+				int rc = pcre2_match(re, (PCRE2_SPTR)subjects[s], len, start, 0,
+						     md, NULL);
+				int rc2 = rules_pieces_match(&rx, subjects[s], len, start, false,
+							     md, NULL, &ms, &me);
+				const PCRE2_SIZE *ov;
+
+				ck_assert_int_eq(rc >= 0, rc2 >= 0);
+				if (rc < 0)
+					continue;
+				/* (md was reused: match the whole again) */
+				pcre2_match(re, (PCRE2_SPTR)subjects[s], len, start, 0, md, NULL);
+				ov = pcre2_get_ovector_pointer(md);
+				ck_assert_msg(ov[0] == ms && ov[1] == me,
+					      "cut %zu, \"%s\" from %zu: %zu-%zu, pieces %zu-%zu",
+					      cut, subjects[s], start, (size_t)ov[0],
+					      (size_t)ov[1], ms, me);
+			}
+		}
+		pcre2_code_free(re);
+		rules_regex_free(&rx);
+		pcre2_match_data_free(md);
+		buf_free(&whole);
+		buf_free(&left);
+		buf_free(&right);
+	}
 }
 END_TEST
 
@@ -1332,11 +1760,14 @@ rules_suite(void)
 	tcase_add_test(tc, test_report_empty_and_bayes);
 	tcase_add_test(tc, test_report_wrap_width);
 	tcase_add_test(tc, test_user_scores_site_zero_rule);
-	tcase_add_test(tc, test_allow_user_rules_warned);
+	tcase_add_test(tc, test_allow_user_rules_setting);
+	tcase_add_test(tc, test_user_rules);
+	tcase_add_test(tc, test_user_rules_bounded);
 	tcase_add_test(tc, test_prefilter_literals);
 	tcase_add_test(tc, test_prefilter_sound);
 	tcase_add_test(tc, test_regex_delimiters);
-	tcase_add_test(tc, test_huge_pattern);
+	tcase_add_test(tc, test_huge_pattern_split);
+	tcase_add_test(tc, test_pieces_leftmost);
 	tcase_add_loop_test(tc, test_match_rule_types, 0, N_ELEMENTS(match_cases));
 	tcase_add_test(tc, test_match_backstop);
 	return s;
