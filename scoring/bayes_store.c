@@ -152,9 +152,12 @@ store_put_totals(DB *db, DB_TXN *txn, const struct bayes_totals *t)
 	return db->put(db, txn, &k, &v, 0);
 }
 
+/* The counts of one token, through dbc (DB_SET) when there is one, else
+ * DB->get (which opens and closes a cursor of its own).  Returns 0,
+ * DB_NOTFOUND (*c zeroed) or an error; a damaged record reads as zero. */
 static int
-store_get_counts(DB *db, DB_TXN *txn, const char *tok, size_t len, uint32_t flags,
-		 struct bayes_counts *c)
+store_get_counts(DB *db, DBC *dbc, DB_TXN *txn, const char *tok, size_t len,
+		 uint32_t flags, struct bayes_counts *c)
 {
 	DBT k, v;
 	int ret;
@@ -164,31 +167,8 @@ store_get_counts(DB *db, DB_TXN *txn, const char *tok, size_t len, uint32_t flag
 	v.data = c;
 	v.ulen = sizeof(*c);
 	v.flags = DB_DBT_USERMEM;
-	ret = db->get(db, txn, &k, &v, flags);
-	if (ret == DB_NOTFOUND) {
-		memset(c, 0, sizeof(*c));
-		return DB_NOTFOUND;
-	}
-	if (ret == 0 && v.size != sizeof(*c)) {
-		memset(c, 0, sizeof(*c));
-		return 0;
-	}
-	return ret;
-}
-
-/* store_get_counts() through a cursor (DB_SET). */
-static int
-store_cursor_counts(DBC *dbc, const char *tok, size_t len, struct bayes_counts *c)
-{
-	DBT k, v;
-	int ret;
-
-	store_dbt(&k, tok, len);
-	memset(&v, 0, sizeof(v));
-	v.data = c;
-	v.ulen = sizeof(*c);
-	v.flags = DB_DBT_USERMEM;
-	ret = dbc->get(dbc, &k, &v, DB_SET);
+	ret = dbc != NULL ? dbc->get(dbc, &k, &v, DB_SET | flags)
+			  : db->get(db, txn, &k, &v, flags);
 	if (ret == DB_NOTFOUND || (ret == 0 && v.size != sizeof(*c)))
 		memset(c, 0, sizeof(*c));
 	return ret;
@@ -216,8 +196,8 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 	if (ret != 0)
 		return ret;
 	for (size_t i = 0; i < c->tokens->n; i++) {
-		ret = store_cursor_counts(dbc, c->tokens->v[i].p, c->tokens->v[i].len,
-					  &c->counts[i]);
+		ret = store_get_counts(c->st->toks, dbc, txn, c->tokens->v[i].p,
+				       c->tokens->v[i].len, 0, &c->counts[i]);
 		if (ret != 0 && ret != DB_NOTFOUND)
 			break;
 		ret = 0;
@@ -265,7 +245,7 @@ store_change_tokens(struct learn_ctx *c, DB_TXN *txn, int ds, int dh,
 		const struct strlist_item *it = &c->toks->list.v[i];
 		struct bayes_counts cnt;
 		DBT k, v;
-		int ret = store_get_counts(db, txn, it->p, it->len, DB_RMW, &cnt);
+		int ret = store_get_counts(db, NULL, txn, it->p, it->len, DB_RMW, &cnt);
 		bool existed = ret == 0;
 
 		if (ret != 0 && ret != DB_NOTFOUND)
