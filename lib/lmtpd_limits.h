@@ -42,6 +42,9 @@
  * then body words. */
 #define BAYES_TOKEN_MAX		64
 #define BAYES_TOKENS_MAX	3000
+/* Token counts a process keeps per Bayes database between lookups (a
+ * full cache starts over): about 40 bytes each plus the token. */
+#define BAYES_CACHE_TOKENS	65536
 /* Users' names in per-user Bayes database file names (bytes). */
 #define BAYES_USER_MAX		200
 

@@ -11,7 +11,17 @@
  * message.  Writers lock in one order (seen, totals, tokens sorted), so
  * they rarely deadlock; when they do, the transaction is retried.  Readers
  * use read-committed isolation: they take no long read locks and never see
- * uncommitted data. */
+ * uncommitted data.
+ *
+ * Every transaction that changes a token also bumps a generation counter
+ * (the key "\0gen", a uint64_t).  A store handle keeps the counts it read
+ * (unknown tokens too) in a cache that is only valid for the generation it
+ * was filled at: each lookup reads the generation first, in the same
+ * transaction as the misses, and starts the cache over when it moved, so
+ * a learn in any process (lmtpd-learn, another worker's autolearn, expiry)
+ * is seen by the next lookup.  A count read after a concurrent commit and
+ * cached under the older generation is harmless: that commit moved the
+ * generation, so the next lookup drops it. */
 #include "config.h"
 
 #include <db.h>
@@ -32,11 +42,124 @@
 
 static const char store_totals_key[] = "\0totals";
 #define STORE_TOTALS_LEN (sizeof(store_totals_key) - 1)
+static const char store_gen_key[] = "\0gen";
+#define STORE_GEN_LEN (sizeof(store_gen_key) - 1)
+
+/* Open addressing over twice as many slots as entries; the token bytes
+ * in one arena (at most BAYES_TOKEN_MAX each). */
+#define CACHE_SLOTS (2 * BAYES_CACHE_TOKENS)
+#define CACHE_ARENA ((size_t)BAYES_CACHE_TOKENS * 24)
+
+struct cache_entry {
+	uint32_t hash, off, len;
+	struct bayes_counts counts;
+};
+
+struct store_cache {
+	uint64_t gen;
+	bool valid;
+	uint32_t *slots;		/* entry index + 1; 0 empty */
+	struct cache_entry *v;
+	size_t n;
+	char *arena;
+	size_t arena_len;
+};
 
 struct bayes_store {
 	struct db_env *env;
 	DB *toks, *seen;
+	struct store_cache cache;
 };
+
+static uint32_t
+cache_hash(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	return h;
+}
+
+static void
+cache_clear(struct store_cache *c)
+{
+	if (c->slots != NULL && c->n > 0)
+		memset(c->slots, 0, CACHE_SLOTS * sizeof(*c->slots));
+	c->n = 0;
+	c->arena_len = 0;
+	c->valid = false;
+}
+
+static void
+cache_free(struct store_cache *c)
+{
+	free(c->slots);
+	free(c->v);
+	free(c->arena);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Makes the cache that of generation gen (emptied if it was another's). */
+static void
+cache_sync(struct store_cache *c, uint64_t gen)
+{
+	if (c->valid && c->gen == gen)
+		return;
+	cache_clear(c);
+	if (c->slots == NULL) {
+		c->slots = xcalloc(CACHE_SLOTS, sizeof(*c->slots));
+		c->v = xcalloc(BAYES_CACHE_TOKENS, sizeof(*c->v));
+		c->arena = xmalloc(CACHE_ARENA);
+	}
+	c->gen = gen;
+	c->valid = true;
+}
+
+/* The slot of tok: its entry's, or the empty one it would take. */
+static uint32_t *
+cache_slot(struct store_cache *c, const char *tok, size_t len, uint32_t h)
+{
+	for (uint32_t i = h;; i++) {
+		uint32_t *slot = &c->slots[i & (CACHE_SLOTS - 1)];
+		const struct cache_entry *e;
+
+		if (*slot == 0)
+			return slot;
+		e = &c->v[*slot - 1];
+		if (e->hash == h && e->len == len && memcmp(c->arena + e->off, tok, len) == 0)
+			return slot;
+	}
+}
+
+static void
+cache_put(struct store_cache *c, const char *tok, size_t len, uint32_t h,
+	  const struct bayes_counts *counts)
+{
+	uint32_t *slot;
+	struct cache_entry *e;
+
+	if (len > BAYES_TOKEN_MAX)
+		return;
+	/* full: start over (keeps the bound; the next messages refill it) */
+	if (c->n >= BAYES_CACHE_TOKENS || c->arena_len + len > CACHE_ARENA) {
+		uint64_t gen = c->gen;
+
+		cache_clear(c);
+		cache_sync(c, gen);
+	}
+	slot = cache_slot(c, tok, len, h);
+	if (*slot != 0)
+		return;
+	e = &c->v[c->n];
+	e->hash = h;
+	e->off = (uint32_t)c->arena_len;
+	e->len = (uint32_t)len;
+	e->counts = *counts;
+	memcpy(c->arena + c->arena_len, tok, len);
+	c->arena_len += len;
+	*slot = (uint32_t)++c->n;
+}
 
 static int
 store_open_one(struct db_env *env, const char *name, DB **db_r, char **error_r)
@@ -108,6 +231,7 @@ bayes_store_close(struct bayes_store **stp)
 		return;
 	db_env_close_db(st->env, &st->toks);
 	db_env_close_db(st->env, &st->seen);
+	cache_free(&st->cache);
 	free(st);
 	*stp = NULL;
 }
@@ -152,6 +276,48 @@ store_put_totals(DB *db, DB_TXN *txn, const struct bayes_totals *t)
 	return db->put(db, txn, &k, &v, 0);
 }
 
+/* The generation (0 for a database no write has bumped yet). */
+static int
+store_get_gen(DB *db, DB_TXN *txn, uint32_t flags, uint64_t *gen_r)
+{
+	DBT k, v;
+	int ret;
+
+	*gen_r = 0;
+	store_dbt(&k, store_gen_key, STORE_GEN_LEN);
+	memset(&v, 0, sizeof(v));
+	v.data = gen_r;
+	v.ulen = sizeof(*gen_r);
+	v.flags = DB_DBT_USERMEM;
+	ret = db->get(db, txn, &k, &v, flags);
+	if (ret == DB_NOTFOUND || (ret == 0 && v.size != sizeof(*gen_r))) {
+		*gen_r = 0;
+		return 0;
+	}
+	return ret;
+}
+
+/* In a writing transaction, before it changes a token.  A database
+ * without the counter starts it from the clock, so that a database
+ * removed and made again does not replay the generations a running
+ * process has cached. */
+static int
+store_bump_gen(DB *db, DB_TXN *txn)
+{
+	uint64_t gen;
+	DBT k, v;
+	int ret = store_get_gen(db, txn, DB_RMW, &gen);
+
+	if (ret != 0)
+		return ret;
+	if (gen == 0)
+		gen = ((uint64_t)time(NULL) << 24) ^ ((uint64_t)(uint32_t)random() << 1);
+	gen++;
+	store_dbt(&k, store_gen_key, STORE_GEN_LEN);
+	store_dbt(&v, &gen, sizeof(gen));
+	return db->put(db, txn, &k, &v, 0);
+}
+
 /* The counts of one token, through dbc (DB_SET) when there is one, else
  * DB->get (which opens and closes a cursor of its own).  Returns 0,
  * DB_NOTFOUND (*c zeroed) or an error; a damaged record reads as zero. */
@@ -185,24 +351,38 @@ static int
 store_lookup_fn(DB_TXN *txn, void *vctx)
 {
 	struct lookup_ctx *c = vctx;
-	int ret = store_get_totals(c->st->toks, txn, 0, c->tot), ret2;
-	DBC *dbc;
+	struct bayes_store *st = c->st;
+	uint64_t gen;
+	int ret = store_get_totals(st->toks, txn, 0, c->tot), ret2 = 0;
+	DBC *dbc = NULL;
 
+	if (ret == 0)
+		ret = store_get_gen(st->toks, txn, 0, &gen);
 	if (ret != 0 || c->tokens == NULL || c->tokens->n == 0)
 		return ret;
-	/* One cursor for every token (DB->get opens and closes one each
-	 * time). */
-	ret = c->st->toks->cursor(c->st->toks, txn, &dbc, 0);
-	if (ret != 0)
-		return ret;
+	cache_sync(&st->cache, gen);
 	for (size_t i = 0; i < c->tokens->n; i++) {
-		ret = store_get_counts(c->st->toks, dbc, txn, c->tokens->v[i].p,
-				       c->tokens->v[i].len, 0, &c->counts[i]);
+		const struct strlist_item *it = &c->tokens->v[i];
+		uint32_t h = cache_hash(it->p, it->len);
+		uint32_t *slot = it->len <= BAYES_TOKEN_MAX
+				 ? cache_slot(&st->cache, it->p, it->len, h) : NULL;
+
+		if (slot != NULL && *slot != 0) {
+			c->counts[i] = st->cache.v[*slot - 1].counts;
+			continue;
+		}
+		/* One cursor for every miss (DB->get opens and closes one
+		 * each time). */
+		if (dbc == NULL && (ret = st->toks->cursor(st->toks, txn, &dbc, 0)) != 0)
+			return ret;
+		ret = store_get_counts(st->toks, dbc, txn, it->p, it->len, 0, &c->counts[i]);
 		if (ret != 0 && ret != DB_NOTFOUND)
 			break;
 		ret = 0;
+		cache_put(&st->cache, it->p, it->len, h, &c->counts[i]);
 	}
-	ret2 = dbc->close(dbc);
+	if (dbc != NULL)
+		ret2 = dbc->close(dbc);
 	return ret != 0 ? ret : ret2;
 }
 
@@ -310,7 +490,8 @@ store_learn_fn(DB_TXN *txn, void *vctx)
 		c->result = BAYES_UNKNOWN;
 		return 0;
 	}
-	if ((ret = store_get_totals(c->st->toks, txn, DB_RMW, &tot)) != 0)
+	if ((ret = store_get_totals(c->st->toks, txn, DB_RMW, &tot)) != 0 ||
+	    (ret = store_bump_gen(c->st->toks, txn)) != 0)
 		return ret;
 	/* learning it the other way first takes back the old count */
 	if (was == 's') {
@@ -464,7 +645,8 @@ expire_batch_fn(DB_TXN *txn, void *vctx)
 	long n = 0;
 	int ret, flag;
 
-	if ((ret = store_get_totals(db, txn, DB_RMW, &tot)) != 0)
+	if ((ret = store_get_totals(db, txn, DB_RMW, &tot)) != 0 ||
+	    (ret = store_bump_gen(db, txn)) != 0)
 		return ret;
 	if ((ret = db->cursor(db, txn, &cur, 0)) != 0)
 		return ret;
