@@ -323,6 +323,7 @@ tok_title_possible(const char *s, size_t len)
 struct tok_sink {
 	struct strlist *list;
 	uint32_t *seen;		/* NULL: keep duplicates (bayes_tokenize_line) */
+	uint32_t *used;		/* the slots set, to clear them afterwards */
 };
 
 static uint32_t
@@ -359,6 +360,7 @@ tok_sink_add(struct tok_sink *out, const char *t, size_t n)
 	}
 	strlist_add(out->list, t, n);
 	*slot = (uint32_t)out->list->n;
+	out->used[out->list->n - 1] = (uint32_t)(slot - out->seen);
 }
 
 /* Adds a finished token, cut to BAYES_TOKEN_MAX on a UTF-8 boundary. */
@@ -600,6 +602,25 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 	tok_push(out, prefix, tok, len);
 }
 
+/* Whether s holds n c's in a row (memmem's general search cost more). */
+static bool
+tok_has_run(const char *s, size_t len, char c, size_t n)
+{
+	const char *end = s + len;
+
+	for (const char *p = memchr(s, c, len); p != NULL;) {
+		size_t run = 1;
+
+		while (p + run < end && p[run] == c)
+			run++;
+		if (run >= n)
+			return true;
+		p += run;
+		p = p < end ? memchr(p, c, (size_t)(end - p)) : NULL;
+	}
+	return false;
+}
+
 /* _tokenize_line into out; the text is worked on in buffers kept from
  * line to line. */
 static void
@@ -610,9 +631,9 @@ tok_line(const struct bayes_settings *s, const char *line, size_t len, const cha
 	char *p, *end;
 
 	tok_normalize(line, len, &a);
-	if (a.len >= 5 && memmem(a.data, a.len, "...", 3) != NULL)
+	if (a.len >= 5 && tok_has_run(a.data, a.len, '.', 3))
 		tok_subst_buf(RE_ELLIPSIS, &a, "$1 $2 $3", true, &b);
-	if (a.len >= 4 && memmem(a.data, a.len, "--", 2) != NULL)
+	if (a.len >= 4 && tok_has_run(a.data, a.len, '-', 2))
 		tok_subst_buf(RE_DASHES, &a, "$1 $2 $3", true, &b);
 	if ((region == 1 || region == 2) && tok_title_possible(a.data, a.len))
 		tok_subst_buf(RE_TITLE, &a, " \\l$1$2 ", true, &b);
@@ -643,7 +664,7 @@ void
 bayes_tokenize_line(const struct bayes_settings *s, const char *line, size_t len,
 		    const char *prefix, int region, struct strlist *out)
 {
-	struct tok_sink sink = { out, NULL };
+	struct tok_sink sink = { out, NULL, NULL };
 
 	tok_init();
 	tok_line(s, line, len, prefix, region, &sink);
@@ -703,7 +724,7 @@ tok_chew_addr(const char *val, size_t len, struct buf *out)
 	struct hdr_addr *addrs = NULL;
 	size_t n = hdr_parse_addresses(val, len, &addrs);
 	struct strlist toks;
-	struct tok_sink sink = { &toks, NULL };
+	struct tok_sink sink = { &toks, NULL, NULL };
 
 	strlist_init(&toks);
 	buf_reset(out);
@@ -955,10 +976,10 @@ void
 bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *data,
 	       size_t len, struct bayes_tokens *out)
 {
-	/* kept from message to message: a calloc per message cost more than
-	 * clearing it */
-	static uint32_t seen[TOK_SEEN_SLOTS];
-	struct tok_sink sink = { &out->list, seen };
+	/* kept from message to message, all zero between messages: a calloc
+	 * per message cost more than clearing the slots used */
+	static uint32_t seen[TOK_SEEN_SLOTS], used[BAYES_TOKENS_MAX];
+	struct tok_sink sink = { &out->list, seen, used };
 	const struct {
 		const struct strlist *(*view)(struct msgview *mv);
 		const char *prefix;
@@ -973,7 +994,6 @@ bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *d
 	size_t start, n;
 
 	tok_init();
-	memset(seen, 0, sizeof(seen));
 	strlist_init(&out->list);
 	tok_headers(s, mv, &sink);
 	for (size_t k = 0; k < N_ELEMENTS(sources); k++) {
@@ -983,6 +1003,8 @@ bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *d
 			tok_line(s, lines->v[i].p, lines->v[i].len, sources[k].prefix,
 				 sources[k].region, &sink);
 	}
+	for (size_t i = 0; i < out->list.n; i++)
+		seen[used[i]] = 0;
 	if (out->list.n > 1)
 		qsort(out->list.v, out->list.n, sizeof(*out->list.v), tok_cmp);
 
