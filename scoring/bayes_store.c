@@ -45,23 +45,25 @@ static const char store_totals_key[] = "\0totals";
 static const char store_gen_key[] = "\0gen";
 #define STORE_GEN_LEN (sizeof(store_gen_key) - 1)
 
-/* Open addressing over twice as many slots as entries; the token bytes
- * in one arena (at most BAYES_TOKEN_MAX each). */
+/* Open addressing over twice as many slots as entries.  A slot holds the
+ * token's hash and where its record starts in one arena; a record is the
+ * counts, the length and the token bytes, so a hit reads two cache lines
+ * or so, and a probe past another token usually just the slot. */
 #define CACHE_SLOTS (2 * BAYES_CACHE_TOKENS)
-#define CACHE_ARENA ((size_t)BAYES_CACHE_TOKENS * 24)
+#define CACHE_ARENA ((size_t)BAYES_CACHE_TOKENS * 40)
 
-struct cache_entry {
-	uint32_t hash, off, len;
+struct cache_rec {
 	struct bayes_counts counts;
+	uint8_t len;			/* <= BAYES_TOKEN_MAX */
+	char tok[];
 };
 
 struct store_cache {
 	uint64_t gen;
 	bool valid;
-	uint32_t *slots;		/* entry index + 1; 0 empty */
-	struct cache_entry *v;
+	uint64_t *slots;		/* hash << 32 | (record offset + 1); 0 empty */
 	size_t n;
-	char *arena;
+	char *arena;			/* records, each aligned for its counts */
 	size_t arena_len;
 };
 
@@ -95,7 +97,6 @@ static void
 cache_free(struct store_cache *c)
 {
 	free(c->slots);
-	free(c->v);
 	free(c->arena);
 	memset(c, 0, sizeof(*c));
 }
@@ -109,56 +110,62 @@ cache_sync(struct store_cache *c, uint64_t gen)
 	cache_clear(c);
 	if (c->slots == NULL) {
 		c->slots = xcalloc(CACHE_SLOTS, sizeof(*c->slots));
-		c->v = xcalloc(BAYES_CACHE_TOKENS, sizeof(*c->v));
 		c->arena = xmalloc(CACHE_ARENA);
 	}
 	c->gen = gen;
 	c->valid = true;
 }
 
-/* The slot of tok: its entry's, or the empty one it would take. */
-static uint32_t *
+static struct cache_rec *
+cache_rec(const struct store_cache *c, uint64_t slot)
+{
+	return (struct cache_rec *)(void *)(c->arena + (uint32_t)slot - 1);
+}
+
+/* The slot of tok: its record's, or the empty one it would take. */
+static uint64_t *
 cache_slot(struct store_cache *c, const char *tok, size_t len, uint32_t h)
 {
 	for (uint32_t i = h;; i++) {
-		uint32_t *slot = &c->slots[i & (CACHE_SLOTS - 1)];
-		const struct cache_entry *e;
+		uint64_t *slot = &c->slots[i & (CACHE_SLOTS - 1)];
+		const struct cache_rec *r;
 
 		if (*slot == 0)
 			return slot;
-		e = &c->v[*slot - 1];
-		if (e->hash == h && e->len == len && memcmp(c->arena + e->off, tok, len) == 0)
+		if ((uint32_t)(*slot >> 32) != h)
+			continue;
+		r = cache_rec(c, *slot);
+		if (r->len == len && memcmp(r->tok, tok, len) == 0)
 			return slot;
 	}
 }
 
+/* Fills slot (cache_slot's empty answer for tok) with tok's counts. */
 static void
-cache_put(struct store_cache *c, const char *tok, size_t len, uint32_t h,
+cache_put(struct store_cache *c, uint64_t *slot, const char *tok, size_t len, uint32_t h,
 	  const struct bayes_counts *counts)
 {
-	uint32_t *slot;
-	struct cache_entry *e;
+	size_t need = (sizeof(struct cache_rec) + len + _Alignof(struct cache_rec) - 1) &
+		      ~(_Alignof(struct cache_rec) - 1);
+	struct cache_rec *r;
 
 	if (len > BAYES_TOKEN_MAX)
 		return;
 	/* full: start over (keeps the bound; the next messages refill it) */
-	if (c->n >= BAYES_CACHE_TOKENS || c->arena_len + len > CACHE_ARENA) {
+	if (c->n >= BAYES_CACHE_TOKENS || c->arena_len + need > CACHE_ARENA) {
 		uint64_t gen = c->gen;
 
 		cache_clear(c);
 		cache_sync(c, gen);
+		slot = cache_slot(c, tok, len, h);
 	}
-	slot = cache_slot(c, tok, len, h);
-	if (*slot != 0)
-		return;
-	e = &c->v[c->n];
-	e->hash = h;
-	e->off = (uint32_t)c->arena_len;
-	e->len = (uint32_t)len;
-	e->counts = *counts;
-	memcpy(c->arena + c->arena_len, tok, len);
-	c->arena_len += len;
-	*slot = (uint32_t)++c->n;
+	r = (struct cache_rec *)(void *)(c->arena + c->arena_len);
+	r->counts = *counts;
+	r->len = (uint8_t)len;
+	memcpy(r->tok, tok, len);
+	*slot = (uint64_t)h << 32 | (uint64_t)(c->arena_len + 1);
+	c->arena_len += need;
+	c->n++;
 }
 
 static int
@@ -364,11 +371,11 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 	for (size_t i = 0; i < c->tokens->n; i++) {
 		const struct strlist_item *it = &c->tokens->v[i];
 		uint32_t h = cache_hash(it->p, it->len);
-		uint32_t *slot = it->len <= BAYES_TOKEN_MAX
+		uint64_t *slot = it->len <= BAYES_TOKEN_MAX
 				 ? cache_slot(&st->cache, it->p, it->len, h) : NULL;
 
 		if (slot != NULL && *slot != 0) {
-			c->counts[i] = st->cache.v[*slot - 1].counts;
+			c->counts[i] = cache_rec(&st->cache, *slot)->counts;
 			continue;
 		}
 		/* One cursor for every miss (DB->get opens and closes one
@@ -379,7 +386,8 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 		if (ret != 0 && ret != DB_NOTFOUND)
 			break;
 		ret = 0;
-		cache_put(&st->cache, it->p, it->len, h, &c->counts[i]);
+		if (slot != NULL)
+			cache_put(&st->cache, slot, it->p, it->len, h, &c->counts[i]);
 	}
 	if (dbc != NULL)
 		ret2 = dbc->close(dbc);
