@@ -430,7 +430,9 @@ tok_is_stopword(const struct bayes_settings *s, const char *tok, size_t len)
 {
 	for (size_t i = 0; i < s->stopword_count; i++) {
 		/* the JIT's own entry skips pcre2_match's checks, a third of
-		 * the cost for words this short; without JIT code it refuses */
+		 * the cost for words this short; without JIT code it refuses.
+		 * It also skips the UTF-8 check, which no stopword needs: they
+		 * compile as "^(?i)RE$", so a "(*UTF)" inside cannot compile */
 		int rc = pcre2_jit_match(s->stopwords[i], (PCRE2_SPTR)tok, len, 0, 0, tok_md,
 					 NULL);
 
