@@ -336,6 +336,11 @@ tok_hash(const char *p, size_t n)
 	return h;
 }
 
+/* The text of a message's tokens while it is tokenized, each with a NUL:
+ * room for BAYES_TOKENS_MAX of the longest. */
+static char tok_store[BAYES_TOKENS_MAX * (BAYES_TOKEN_MAX + 1)];
+static size_t tok_store_len;
+
 /* Adds t[0..n) unless the message has it or holds BAYES_TOKENS_MAX. */
 static void
 tok_sink_add(struct tok_sink *out, const char *t, size_t n)
@@ -358,7 +363,14 @@ tok_sink_add(struct tok_sink *out, const char *t, size_t n)
 		if (it->len == n && memcmp(it->p, t, n) == 0)
 			return;
 	}
-	strlist_add(out->list, t, n);
+	/* into the message's store (bayes_tokenize moves it into one block
+	 * at the end): a malloc and a free per token cost more */
+	if (n > BAYES_TOKEN_MAX)
+		log_panic("bayes: a token of %zu bytes", n);
+	memcpy(tok_store + tok_store_len, t, n);
+	tok_store[tok_store_len + n] = '\0';
+	strlist_add_owned(out->list, tok_store + tok_store_len, n);
+	tok_store_len += n + 1;
 	*slot = (uint32_t)out->list->n;
 	out->used[out->list->n - 1] = (uint32_t)(slot - out->seen);
 }
@@ -1056,6 +1068,7 @@ bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *d
 
 	tok_init();
 	strlist_init(&out->list);
+	tok_store_len = 0;
 	tok_headers(s, mv, &sink);
 	for (size_t k = 0; k < N_ELEMENTS(sources); k++) {
 		const struct strlist *lines = sources[k].view(mv);
@@ -1066,6 +1079,10 @@ bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *d
 	}
 	for (size_t i = 0; i < out->list.n; i++)
 		seen[used[i]] = 0;
+	out->arena = xmalloc(tok_store_len > 0 ? tok_store_len : 1);
+	memcpy(out->arena, tok_store, tok_store_len);
+	for (size_t i = 0; i < out->list.n; i++)
+		out->list.v[i].p = out->arena + (out->list.v[i].p - tok_store);
 	tok_sort(out->list.v, out->list.n);
 
 	buf_init(&mid, 0);
@@ -1091,7 +1108,13 @@ bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *d
 void
 bayes_tokens_free(struct bayes_tokens *t)
 {
-	strlist_free(&t->list);
+	if (t->arena != NULL) {
+		free(t->list.v);
+		free(t->arena);
+		t->arena = NULL;
+		strlist_init(&t->list);
+	} else
+		strlist_free(&t->list);
 	free(t->seen_key);
 	t->seen_key = NULL;
 }

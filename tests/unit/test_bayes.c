@@ -405,6 +405,7 @@ toks_of(const char *seen, const char *const *words, size_t n)
 	struct bayes_tokens t;
 
 	strlist_init(&t.list);
+	t.arena = NULL;
 	for (size_t i = 0; i < n; i++)
 		strlist_add(&t.list, words[i], strlen(words[i]));
 	t.seen_key = strdup(seen);
@@ -519,6 +520,7 @@ START_TEST(store_expire)
 		char key[32], w[32];
 
 		strlist_init(&t.list);
+		t.arena = NULL;
 		for (int i = 0; i < 100; i++) {
 			snprintf(w, sizeof(w), "m%02dt%03d", m, i);
 			strlist_add(&t.list, w, strlen(w));
@@ -649,6 +651,7 @@ START_TEST(store_cache_full)
 
 	ck_assert_ptr_nonnull(st);
 	strlist_init(&t.list);
+	t.arena = NULL;
 	for (int i = 0; i < 100; i++) {
 		snprintf(w, sizeof(w), "k%06d", i * 7);
 		strlist_add(&t.list, w, strlen(w));
