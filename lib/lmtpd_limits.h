@@ -42,6 +42,11 @@
  * then body words. */
 #define BAYES_TOKEN_MAX		64
 #define BAYES_TOKENS_MAX	3000
+/* Token counts a process keeps per open Bayes database between lookups (a
+ * full cache starts over): 16 bytes of table and a record of 16 bytes
+ * plus the token each, at most about 3.6 MB per database, allocated on
+ * the first lookup. */
+#define BAYES_CACHE_TOKENS	65536
 /* Users' names in per-user Bayes database file names (bytes). */
 #define BAYES_USER_MAX		200
 

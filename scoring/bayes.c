@@ -266,6 +266,7 @@ bayes_combine(uint32_t ns, uint32_t nn, const double *probs, size_t n)
 
 struct strength {
 	double prob, strength;
+	size_t idx;		/* the token's place: ties keep that order */
 };
 
 static int
@@ -273,7 +274,9 @@ strength_cmp(const void *a, const void *b)
 {
 	const struct strength *x = a, *y = b;
 
-	return (x->strength < y->strength) - (x->strength > y->strength);
+	if (x->strength != y->strength)
+		return (x->strength < y->strength) - (x->strength > y->strength);
+	return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
 bool
@@ -285,6 +288,10 @@ bayes_score_counts(const struct bayes_settings *s, const struct bayes_totals *to
 	size_t m = 0, used = 0;
 	double r;
 
+	/* SpamAssassin takes the BAYES_N_SIGNIFICANT strongest, then drops
+	 * those under BAYES_MIN_PROB_STRENGTH: the same tokens in the same
+	 * order as sorting only those at or over it, since ties are ordered
+	 * by the tokens' place (the order combining multiplies in). */
 	for (size_t i = 0; i < n; i++) {
 		double p;
 
@@ -293,7 +300,9 @@ bayes_score_counts(const struct bayes_settings *s, const struct bayes_totals *to
 			continue;
 		st[m].prob = p;
 		st[m].strength = fabs(p - 0.5);
-		m++;
+		st[m].idx = i;
+		if (st[m].strength >= BAYES_MIN_PROB_STRENGTH)
+			m++;
 	}
 	if (m > 1)
 		qsort(st, m, sizeof(*st), strength_cmp);
@@ -301,8 +310,7 @@ bayes_score_counts(const struct bayes_settings *s, const struct bayes_totals *to
 		m = BAYES_N_SIGNIFICANT;
 	probs = xcalloc(m > 0 ? m : 1, sizeof(*probs));
 	for (size_t i = 0; i < m; i++)
-		if (st[i].strength >= BAYES_MIN_PROB_STRENGTH)
-			probs[used++] = st[i].prob;
+		probs[used++] = st[i].prob;
 	free(st);
 	r = bayes_combine(tot->nspam, tot->nham, probs, used);
 	free(probs);

@@ -68,6 +68,9 @@ void bayes_settings_free(struct bayes_settings *s);
 struct bayes_tokens {
 	struct strlist list;
 	char *seen_key;
+	/* NULL: list owns its strings (a list built by hand); else
+	 * bayes_tokenize's one block holding them all */
+	char *arena;
 };
 
 /* data/len: the message the msgview views (for the body hash). */

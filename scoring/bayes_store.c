@@ -11,7 +11,17 @@
  * message.  Writers lock in one order (seen, totals, tokens sorted), so
  * they rarely deadlock; when they do, the transaction is retried.  Readers
  * use read-committed isolation: they take no long read locks and never see
- * uncommitted data. */
+ * uncommitted data.
+ *
+ * Every transaction that changes a token also bumps a generation counter
+ * (the key "\0gen", a uint64_t).  A store handle keeps the counts it read
+ * (unknown tokens too) in a cache that is only valid for the generation it
+ * was filled at: each lookup reads the generation first, in the same
+ * transaction as the misses, and starts the cache over when it moved, so
+ * a learn in any process (lmtpd-learn, another worker's autolearn, expiry)
+ * is seen by the next lookup.  A count read after a concurrent commit and
+ * cached under the older generation is harmless: that commit moved the
+ * generation, so the next lookup drops it. */
 #include "config.h"
 
 #include <db.h>
@@ -32,11 +42,131 @@
 
 static const char store_totals_key[] = "\0totals";
 #define STORE_TOTALS_LEN (sizeof(store_totals_key) - 1)
+static const char store_gen_key[] = "\0gen";
+#define STORE_GEN_LEN (sizeof(store_gen_key) - 1)
+
+/* Open addressing over twice as many slots as entries.  A slot holds the
+ * token's hash and where its record starts in one arena; a record is the
+ * counts, the length and the token bytes, so a hit reads two cache lines
+ * or so, and a probe past another token usually just the slot. */
+#define CACHE_SLOTS (2 * BAYES_CACHE_TOKENS)
+#define CACHE_ARENA ((size_t)BAYES_CACHE_TOKENS * 40)
+
+struct cache_rec {
+	struct bayes_counts counts;
+	uint8_t len;			/* <= BAYES_TOKEN_MAX */
+	char tok[];
+};
+
+struct store_cache {
+	uint64_t gen;
+	bool valid;
+	uint64_t *slots;		/* hash << 32 | (record offset + 1); 0 empty */
+	size_t n;
+	char *arena;			/* records, each aligned for its counts */
+	size_t arena_len;
+};
 
 struct bayes_store {
 	struct db_env *env;
 	DB *toks, *seen;
+	struct store_cache cache;
 };
+
+static uint32_t
+cache_hash(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	return h;
+}
+
+static void
+cache_clear(struct store_cache *c)
+{
+	if (c->slots != NULL && c->n > 0)
+		memset(c->slots, 0, CACHE_SLOTS * sizeof(*c->slots));
+	c->n = 0;
+	c->arena_len = 0;
+	c->valid = false;
+}
+
+static void
+cache_free(struct store_cache *c)
+{
+	free(c->slots);
+	free(c->arena);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Makes the cache that of generation gen (emptied if it was another's). */
+static void
+cache_sync(struct store_cache *c, uint64_t gen)
+{
+	if (c->valid && c->gen == gen)
+		return;
+	cache_clear(c);
+	if (c->slots == NULL) {
+		c->slots = xcalloc(CACHE_SLOTS, sizeof(*c->slots));
+		c->arena = xmalloc(CACHE_ARENA);
+	}
+	c->gen = gen;
+	c->valid = true;
+}
+
+static struct cache_rec *
+cache_rec(const struct store_cache *c, uint64_t slot)
+{
+	return (struct cache_rec *)(void *)(c->arena + (uint32_t)slot - 1);
+}
+
+/* The slot of tok: its record's, or the empty one it would take. */
+static uint64_t *
+cache_slot(struct store_cache *c, const char *tok, size_t len, uint32_t h)
+{
+	for (uint32_t i = h;; i++) {
+		uint64_t *slot = &c->slots[i & (CACHE_SLOTS - 1)];
+		const struct cache_rec *r;
+
+		if (*slot == 0)
+			return slot;
+		if ((uint32_t)(*slot >> 32) != h)
+			continue;
+		r = cache_rec(c, *slot);
+		if (r->len == len && memcmp(r->tok, tok, len) == 0)
+			return slot;
+	}
+}
+
+/* Fills slot (cache_slot's empty answer for tok) with tok's counts. */
+static void
+cache_put(struct store_cache *c, uint64_t *slot, const char *tok, size_t len, uint32_t h,
+	  const struct bayes_counts *counts)
+{
+	size_t need = (sizeof(struct cache_rec) + len + _Alignof(struct cache_rec) - 1) &
+		      ~(_Alignof(struct cache_rec) - 1);
+	struct cache_rec *r;
+
+	if (len > BAYES_TOKEN_MAX)
+		return;
+	/* full: start over (keeps the bound; the next messages refill it) */
+	if (c->n >= BAYES_CACHE_TOKENS || c->arena_len + need > CACHE_ARENA) {
+		uint64_t gen = c->gen;
+
+		cache_clear(c);
+		cache_sync(c, gen);
+		slot = cache_slot(c, tok, len, h);
+	}
+	r = (struct cache_rec *)(void *)(c->arena + c->arena_len);
+	r->counts = *counts;
+	r->len = (uint8_t)len;
+	memcpy(r->tok, tok, len);
+	*slot = (uint64_t)h << 32 | (uint64_t)(c->arena_len + 1);
+	c->arena_len += need;
+	c->n++;
+}
 
 static int
 store_open_one(struct db_env *env, const char *name, DB **db_r, char **error_r)
@@ -108,6 +238,7 @@ bayes_store_close(struct bayes_store **stp)
 		return;
 	db_env_close_db(st->env, &st->toks);
 	db_env_close_db(st->env, &st->seen);
+	cache_free(&st->cache);
 	free(st);
 	*stp = NULL;
 }
@@ -152,33 +283,54 @@ store_put_totals(DB *db, DB_TXN *txn, const struct bayes_totals *t)
 	return db->put(db, txn, &k, &v, 0);
 }
 
+/* The generation (0 for a database no write has bumped yet). */
 static int
-store_get_counts(DB *db, DB_TXN *txn, const char *tok, size_t len, uint32_t flags,
-		 struct bayes_counts *c)
+store_get_gen(DB *db, DB_TXN *txn, uint32_t flags, uint64_t *gen_r)
 {
 	DBT k, v;
 	int ret;
 
-	store_dbt(&k, tok, len);
+	*gen_r = 0;
+	store_dbt(&k, store_gen_key, STORE_GEN_LEN);
 	memset(&v, 0, sizeof(v));
-	v.data = c;
-	v.ulen = sizeof(*c);
+	v.data = gen_r;
+	v.ulen = sizeof(*gen_r);
 	v.flags = DB_DBT_USERMEM;
 	ret = db->get(db, txn, &k, &v, flags);
-	if (ret == DB_NOTFOUND) {
-		memset(c, 0, sizeof(*c));
-		return DB_NOTFOUND;
-	}
-	if (ret == 0 && v.size != sizeof(*c)) {
-		memset(c, 0, sizeof(*c));
+	if (ret == DB_NOTFOUND || (ret == 0 && v.size != sizeof(*gen_r))) {
+		*gen_r = 0;
 		return 0;
 	}
 	return ret;
 }
 
-/* store_get_counts() through a cursor (DB_SET). */
+/* In a writing transaction, before it changes a token.  A database
+ * without the counter starts it from the clock, so that a database
+ * removed and made again does not replay the generations a running
+ * process has cached. */
 static int
-store_cursor_counts(DBC *dbc, const char *tok, size_t len, struct bayes_counts *c)
+store_bump_gen(DB *db, DB_TXN *txn)
+{
+	uint64_t gen;
+	DBT k, v;
+	int ret = store_get_gen(db, txn, DB_RMW, &gen);
+
+	if (ret != 0)
+		return ret;
+	if (gen == 0)
+		gen = ((uint64_t)time(NULL) << 24) ^ ((uint64_t)(uint32_t)random() << 1);
+	gen++;
+	store_dbt(&k, store_gen_key, STORE_GEN_LEN);
+	store_dbt(&v, &gen, sizeof(gen));
+	return db->put(db, txn, &k, &v, 0);
+}
+
+/* The counts of one token, through dbc (DB_SET) when there is one, else
+ * DB->get (which opens and closes a cursor of its own).  Returns 0,
+ * DB_NOTFOUND (*c zeroed) or an error; a damaged record reads as zero. */
+static int
+store_get_counts(DB *db, DBC *dbc, DB_TXN *txn, const char *tok, size_t len,
+		 uint32_t flags, struct bayes_counts *c)
 {
 	DBT k, v;
 	int ret;
@@ -188,7 +340,8 @@ store_cursor_counts(DBC *dbc, const char *tok, size_t len, struct bayes_counts *
 	v.data = c;
 	v.ulen = sizeof(*c);
 	v.flags = DB_DBT_USERMEM;
-	ret = dbc->get(dbc, &k, &v, DB_SET);
+	ret = dbc != NULL ? dbc->get(dbc, &k, &v, DB_SET | flags)
+			  : db->get(db, txn, &k, &v, flags);
 	if (ret == DB_NOTFOUND || (ret == 0 && v.size != sizeof(*c)))
 		memset(c, 0, sizeof(*c));
 	return ret;
@@ -205,24 +358,39 @@ static int
 store_lookup_fn(DB_TXN *txn, void *vctx)
 {
 	struct lookup_ctx *c = vctx;
-	int ret = store_get_totals(c->st->toks, txn, 0, c->tot), ret2;
-	DBC *dbc;
+	struct bayes_store *st = c->st;
+	uint64_t gen;
+	int ret = store_get_totals(st->toks, txn, 0, c->tot), ret2 = 0;
+	DBC *dbc = NULL;
 
+	if (ret == 0)
+		ret = store_get_gen(st->toks, txn, 0, &gen);
 	if (ret != 0 || c->tokens == NULL || c->tokens->n == 0)
 		return ret;
-	/* One cursor for every token (DB->get opens and closes one each
-	 * time). */
-	ret = c->st->toks->cursor(c->st->toks, txn, &dbc, 0);
-	if (ret != 0)
-		return ret;
+	cache_sync(&st->cache, gen);
 	for (size_t i = 0; i < c->tokens->n; i++) {
-		ret = store_cursor_counts(dbc, c->tokens->v[i].p, c->tokens->v[i].len,
-					  &c->counts[i]);
+		const struct strlist_item *it = &c->tokens->v[i];
+		uint32_t h = cache_hash(it->p, it->len);
+		uint64_t *slot = it->len <= BAYES_TOKEN_MAX
+				 ? cache_slot(&st->cache, it->p, it->len, h) : NULL;
+
+		if (slot != NULL && *slot != 0) {
+			c->counts[i] = cache_rec(&st->cache, *slot)->counts;
+			continue;
+		}
+		/* One cursor for every miss (DB->get opens and closes one
+		 * each time). */
+		if (dbc == NULL && (ret = st->toks->cursor(st->toks, txn, &dbc, 0)) != 0)
+			return ret;
+		ret = store_get_counts(st->toks, dbc, txn, it->p, it->len, 0, &c->counts[i]);
 		if (ret != 0 && ret != DB_NOTFOUND)
 			break;
 		ret = 0;
+		if (slot != NULL)
+			cache_put(&st->cache, slot, it->p, it->len, h, &c->counts[i]);
 	}
-	ret2 = dbc->close(dbc);
+	if (dbc != NULL)
+		ret2 = dbc->close(dbc);
 	return ret != 0 ? ret : ret2;
 }
 
@@ -265,7 +433,7 @@ store_change_tokens(struct learn_ctx *c, DB_TXN *txn, int ds, int dh,
 		const struct strlist_item *it = &c->toks->list.v[i];
 		struct bayes_counts cnt;
 		DBT k, v;
-		int ret = store_get_counts(db, txn, it->p, it->len, DB_RMW, &cnt);
+		int ret = store_get_counts(db, NULL, txn, it->p, it->len, DB_RMW, &cnt);
 		bool existed = ret == 0;
 
 		if (ret != 0 && ret != DB_NOTFOUND)
@@ -330,7 +498,8 @@ store_learn_fn(DB_TXN *txn, void *vctx)
 		c->result = BAYES_UNKNOWN;
 		return 0;
 	}
-	if ((ret = store_get_totals(c->st->toks, txn, DB_RMW, &tot)) != 0)
+	if ((ret = store_get_totals(c->st->toks, txn, DB_RMW, &tot)) != 0 ||
+	    (ret = store_bump_gen(c->st->toks, txn)) != 0)
 		return ret;
 	/* learning it the other way first takes back the old count */
 	if (was == 's') {
@@ -484,7 +653,8 @@ expire_batch_fn(DB_TXN *txn, void *vctx)
 	long n = 0;
 	int ret, flag;
 
-	if ((ret = store_get_totals(db, txn, DB_RMW, &tot)) != 0)
+	if ((ret = store_get_totals(db, txn, DB_RMW, &tot)) != 0 ||
+	    (ret = store_bump_gen(db, txn)) != 0)
 		return ret;
 	if ((ret = db->cursor(db, txn, &cur, 0)) != 0)
 		return ret;

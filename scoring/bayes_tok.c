@@ -323,6 +323,7 @@ tok_title_possible(const char *s, size_t len)
 struct tok_sink {
 	struct strlist *list;
 	uint32_t *seen;		/* NULL: keep duplicates (bayes_tokenize_line) */
+	uint32_t *used;		/* the slots set, to clear them afterwards */
 };
 
 static uint32_t
@@ -334,6 +335,11 @@ tok_hash(const char *p, size_t n)
 		h = (h ^ (unsigned char)p[i]) * 16777619u;
 	return h;
 }
+
+/* The text of a message's tokens while it is tokenized, each with a NUL:
+ * room for BAYES_TOKENS_MAX of the longest. */
+static char tok_store[BAYES_TOKENS_MAX * (BAYES_TOKEN_MAX + 1)];
+static size_t tok_store_len;
 
 /* Adds t[0..n) unless the message has it or holds BAYES_TOKENS_MAX. */
 static void
@@ -357,8 +363,16 @@ tok_sink_add(struct tok_sink *out, const char *t, size_t n)
 		if (it->len == n && memcmp(it->p, t, n) == 0)
 			return;
 	}
-	strlist_add(out->list, t, n);
+	/* into the message's store (bayes_tokenize moves it into one block
+	 * at the end): a malloc and a free per token cost more */
+	if (n > BAYES_TOKEN_MAX)
+		log_panic("bayes: a token of %zu bytes", n);
+	memcpy(tok_store + tok_store_len, t, n);
+	tok_store[tok_store_len + n] = '\0';
+	strlist_add_owned(out->list, tok_store + tok_store_len, n);
+	tok_store_len += n + 1;
 	*slot = (uint32_t)out->list->n;
+	out->used[out->list->n - 1] = (uint32_t)(slot - out->seen);
 }
 
 /* Adds a finished token, cut to BAYES_TOKEN_MAX on a UTF-8 boundary. */
@@ -426,9 +440,19 @@ tok_mail_addr(const char *addr, size_t len, struct tok_sink *out)
 static bool
 tok_is_stopword(const struct bayes_settings *s, const char *tok, size_t len)
 {
-	for (size_t i = 0; i < s->stopword_count; i++)
-		if (pcre2_match(s->stopwords[i], (PCRE2_SPTR)tok, len, 0, 0, tok_md, NULL) >= 0)
+	for (size_t i = 0; i < s->stopword_count; i++) {
+		/* the JIT's own entry skips pcre2_match's checks, a third of
+		 * the cost for words this short; without JIT code it refuses.
+		 * It also skips the UTF-8 check, which no stopword needs: they
+		 * compile as "^(?i)RE$", so a "(*UTF)" inside cannot compile */
+		int rc = pcre2_jit_match(s->stopwords[i], (PCRE2_SPTR)tok, len, 0, 0, tok_md,
+					 NULL);
+
+		if (rc == PCRE2_ERROR_JIT_BADOPTION)
+			rc = pcre2_match(s->stopwords[i], (PCRE2_SPTR)tok, len, 0, 0, tok_md, NULL);
+		if (rc >= 0)
 			return true;
+	}
 	return false;
 }
 
@@ -592,6 +616,25 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 	tok_push(out, prefix, tok, len);
 }
 
+/* Whether s holds n c's in a row (memmem's general search cost more). */
+static bool
+tok_has_run(const char *s, size_t len, char c, size_t n)
+{
+	const char *end = s + len;
+
+	for (const char *p = memchr(s, c, len); p != NULL;) {
+		size_t run = 1;
+
+		while (p + run < end && p[run] == c)
+			run++;
+		if (run >= n)
+			return true;
+		p += run;
+		p = p < end ? memchr(p, c, (size_t)(end - p)) : NULL;
+	}
+	return false;
+}
+
 /* _tokenize_line into out; the text is worked on in buffers kept from
  * line to line. */
 static void
@@ -602,9 +645,9 @@ tok_line(const struct bayes_settings *s, const char *line, size_t len, const cha
 	char *p, *end;
 
 	tok_normalize(line, len, &a);
-	if (a.len >= 5 && memmem(a.data, a.len, "...", 3) != NULL)
+	if (a.len >= 5 && tok_has_run(a.data, a.len, '.', 3))
 		tok_subst_buf(RE_ELLIPSIS, &a, "$1 $2 $3", true, &b);
-	if (a.len >= 4 && memmem(a.data, a.len, "--", 2) != NULL)
+	if (a.len >= 4 && tok_has_run(a.data, a.len, '-', 2))
 		tok_subst_buf(RE_DASHES, &a, "$1 $2 $3", true, &b);
 	if ((region == 1 || region == 2) && tok_title_possible(a.data, a.len))
 		tok_subst_buf(RE_TITLE, &a, " \\l$1$2 ", true, &b);
@@ -635,7 +678,7 @@ void
 bayes_tokenize_line(const struct bayes_settings *s, const char *line, size_t len,
 		    const char *prefix, int region, struct strlist *out)
 {
-	struct tok_sink sink = { out, NULL };
+	struct tok_sink sink = { out, NULL, NULL };
 
 	tok_init();
 	tok_line(s, line, len, prefix, region, &sink);
@@ -689,13 +732,24 @@ tok_name_prefixed(const char *name, const char *const *list)
 	return tok_name_is(name, list);
 }
 
+/* Appends " PREFIXWORD" (no space first): buf_putf's formatting cost more
+ * than the chewing around it. */
+static void
+tok_put_word(struct buf *out, const char *prefix, const char *word)
+{
+	if (out->len > 0)
+		buf_put(out, " ", 1);
+	buf_put(out, prefix, strlen(prefix));
+	buf_put(out, word, strlen(word));
+}
+
 static void
 tok_chew_addr(const char *val, size_t len, struct buf *out)
 {
 	struct hdr_addr *addrs = NULL;
 	size_t n = hdr_parse_addresses(val, len, &addrs);
 	struct strlist toks;
-	struct tok_sink sink = { &toks, NULL };
+	struct tok_sink sink = { &toks, NULL, NULL };
 
 	strlist_init(&toks);
 	buf_reset(out);
@@ -705,14 +759,14 @@ tok_chew_addr(const char *val, size_t len, struct buf *out)
 
 			for (char *w = strtok_r(copy, " \t\r\n", &save); w != NULL;
 			     w = strtok_r(NULL, " \t\r\n", &save))
-				buf_putf(out, "%sN*%s", out->len > 0 ? " " : "", w);
+				tok_put_word(out, "N*", w);
 			free(copy);
 		}
 		if (addrs[i].address != NULL)
 			tok_mail_addr(addrs[i].address, strlen(addrs[i].address), &sink);
 	}
 	for (size_t i = 0; i < toks.n; i++)
-		buf_putf(out, "%s%s", out->len > 0 ? " " : "", toks.v[i].p);
+		tok_put_word(out, "", toks.v[i].p);
 	strlist_free(&toks);
 	hdr_addrs_free(addrs, n);
 }
@@ -875,7 +929,8 @@ tok_headers(const struct bayes_settings *s, struct msgview *mv, struct tok_sink 
 			continue;
 		}
 		buf_reset(&one);
-		buf_putf(&one, "%s:", names.v[i].p);
+		buf_put(&one, names.v[i].p, strlen(names.v[i].p));
+		buf_put(&one, ":", 1);
 		if (tok_match(RE_IGNORED, one.data, one.len))
 			continue;
 		tok_one_header(s, names.v[i].p, vals.v[i].p, vals.v[i].len, &parsed);
@@ -918,6 +973,53 @@ tok_cmp(const void *a, const void *b)
 	return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
 }
 
+/* Sorts v[0..n) bytewise: a merge sort calling tok_cmp directly (qsort's
+ * indirect calls and copies were 4% of classifying).  The tokens are
+ * distinct, so any sort gives the one order. */
+static void
+tok_sort(struct strlist_item *v, size_t n)
+{
+	static struct strlist_item tmp[BAYES_TOKENS_MAX];
+	struct strlist_item *src = v, *dst = tmp;
+
+	if (n > BAYES_TOKENS_MAX)	/* never: tok_sink_add stops there */
+		log_panic("bayes: %zu tokens to sort", n);
+	/* runs of 8 by insertion, then merged pairwise */
+	for (size_t lo = 0; lo < n; lo += 8) {
+		size_t hi = lo + 8 < n ? lo + 8 : n;
+
+		for (size_t i = lo + 1; i < hi; i++) {
+			struct strlist_item x = v[i];
+			size_t j = i;
+
+			for (; j > lo && tok_cmp(&v[j - 1], &x) > 0; j--)
+				v[j] = v[j - 1];
+			v[j] = x;
+		}
+	}
+	for (size_t w = 8; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+			size_t i = lo, j = mid, k = lo;
+
+			while (i < mid && j < hi)
+				dst[k++] = tok_cmp(&src[j], &src[i]) < 0 ? src[j++] : src[i++];
+			while (i < mid)
+				dst[k++] = src[i++];
+			while (j < hi)
+				dst[k++] = src[j++];
+		}
+		{
+			struct strlist_item *t = src;
+
+			src = dst;
+			dst = t;
+		}
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+}
+
 /* Two independent 64-bit FNV-1a style hashes: 128 bits that only have to
  * tell bodies apart, not resist an adversary (a collision merely makes two
  * messages one in the seen database). */
@@ -947,7 +1049,10 @@ void
 bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *data,
 	       size_t len, struct bayes_tokens *out)
 {
-	struct tok_sink sink = { &out->list, xcalloc(TOK_SEEN_SLOTS, sizeof(uint32_t)) };
+	/* kept from message to message, all zero between messages: a calloc
+	 * per message cost more than clearing the slots used */
+	static uint32_t seen[TOK_SEEN_SLOTS], used[BAYES_TOKENS_MAX];
+	struct tok_sink sink = { &out->list, seen, used };
 	const struct {
 		const struct strlist *(*view)(struct msgview *mv);
 		const char *prefix;
@@ -963,6 +1068,7 @@ bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *d
 
 	tok_init();
 	strlist_init(&out->list);
+	tok_store_len = 0;
 	tok_headers(s, mv, &sink);
 	for (size_t k = 0; k < N_ELEMENTS(sources); k++) {
 		const struct strlist *lines = sources[k].view(mv);
@@ -971,9 +1077,13 @@ bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *d
 			tok_line(s, lines->v[i].p, lines->v[i].len, sources[k].prefix,
 				 sources[k].region, &sink);
 	}
-	free(sink.seen);
-	if (out->list.n > 1)
-		qsort(out->list.v, out->list.n, sizeof(*out->list.v), tok_cmp);
+	for (size_t i = 0; i < out->list.n; i++)
+		seen[used[i]] = 0;
+	out->arena = xmalloc(tok_store_len > 0 ? tok_store_len : 1);
+	memcpy(out->arena, tok_store, tok_store_len);
+	for (size_t i = 0; i < out->list.n; i++)
+		out->list.v[i].p = out->arena + (out->list.v[i].p - tok_store);
+	tok_sort(out->list.v, out->list.n);
 
 	buf_init(&mid, 0);
 	if (msgview_get(mv, "Message-ID", &mid) && mid.data != NULL) {
@@ -998,7 +1108,13 @@ bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *d
 void
 bayes_tokens_free(struct bayes_tokens *t)
 {
-	strlist_free(&t->list);
+	if (t->arena != NULL) {
+		free(t->list.v);
+		free(t->arena);
+		t->arena = NULL;
+		strlist_init(&t->list);
+	} else
+		strlist_free(&t->list);
 	free(t->seen_key);
 	t->seen_key = NULL;
 }

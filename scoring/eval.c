@@ -12,12 +12,14 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "eval.h"
+#include "log.h"
 #include "msgview.h"
 #include "received.h"
 #include "rules_int.h"
@@ -380,14 +382,57 @@ static const struct eval_family *const eval_families[] = {
 	&eval_family_fromname,
 };
 
+/* Every entry by name, built on first use: the names are looked up per
+ * rule and message (eval_is_per_user), and a scan of them all cost more
+ * than Bayes-only scoring's whole rule matching.  The first family to
+ * name a function wins, as the scan did. */
+#define EVAL_SLOTS 1024		/* a power of two, over twice the entries */
+static const struct eval_entry *eval_table[EVAL_SLOTS];
+static bool eval_table_built;
+
+static uint32_t
+eval_hash(const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h;
+}
+
+/* The slot of name: its entry's, or the empty one it would take. */
+static const struct eval_entry **
+eval_slot(const char *name)
+{
+	for (uint32_t h = eval_hash(name);; h++) {
+		const struct eval_entry **slot = &eval_table[h & (EVAL_SLOTS - 1)];
+
+		if (*slot == NULL || strcmp((*slot)->name, name) == 0)
+			return slot;
+	}
+}
+
 static const struct eval_entry *
 eval_entry(const char *name)
 {
-	for (size_t f = 0; f < N_ELEMENTS(eval_families); f++)
-		for (size_t i = 0; i < eval_families[f]->count; i++)
-			if (strcmp(eval_families[f]->entries[i].name, name) == 0)
-				return &eval_families[f]->entries[i];
-	return NULL;
+	if (!eval_table_built) {
+		size_t n = 0;
+
+		for (size_t f = 0; f < N_ELEMENTS(eval_families); f++)
+			for (size_t i = 0; i < eval_families[f]->count; i++) {
+				const struct eval_entry **slot =
+					eval_slot(eval_families[f]->entries[i].name);
+
+				if (*slot == NULL) {
+					if (++n > EVAL_SLOTS / 2)
+						log_panic("eval: more than %d functions",
+							  EVAL_SLOTS / 2);
+					*slot = &eval_families[f]->entries[i];
+				}
+			}
+		eval_table_built = true;
+	}
+	return *eval_slot(name);
 }
 
 eval_fn

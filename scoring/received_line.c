@@ -318,7 +318,11 @@ rx(enum pat id, const char *s, size_t len)
 	int rc;
 
 	rx_setup();
-	rc = pcre2_match(pat_compile(id), (PCRE2_SPTR)s, len, 0, 0, rx_md, rx_mctx);
+	/* the JIT's own entry skips pcre2_match's checks (it is called
+	 * about 200 times a message); without JIT code it refuses */
+	rc = pcre2_jit_match(pat_compile(id), (PCRE2_SPTR)s, len, 0, 0, rx_md, rx_mctx);
+	if (rc == PCRE2_ERROR_JIT_BADOPTION)
+		rc = pcre2_match(pat_compile(id), (PCRE2_SPTR)s, len, 0, 0, rx_md, rx_mctx);
 	if (rc < 0)
 		return false;
 	rx_subj = s;

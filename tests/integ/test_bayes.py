@@ -139,6 +139,43 @@ def test_learn_then_classify(bayes_lmtpd):
     assert "BAYES_" not in x_spam_status(delivered(d, "alice@example.com")[-1])
 
 
+def test_learned_elsewhere_counts_at_once(bayes_lmtpd):
+    """A worker keeps the token counts it has read (bayes_store.c's cache);
+    a learn by lmtpd-learn, another process, must count from the worker's
+    next message on.  One worker, so the second message meets the cache
+    the first one filled; lmtpd-score, a fresh process without a cache,
+    says what the answer must be."""
+    d = bayes_lmtpd
+    d.write_config(workers="1")
+    spam, ham = corpus(d)
+    learn(d, "--spam", spam)
+    learn(d, "--ham", ham)
+    novel = ("zebra xylophone quokka narwhal axolotl pangolin okapi tapir "
+             "wombat dugong").split()
+    d.start()
+    t = d.deliver(["alice@example.com"], msg(200, "novel", novel))
+    assert t.final_codes() == [250]
+    before = re.findall(r"BAYES_\d+", x_spam_status(delivered(d, "alice@example.com")[-1]))
+    # the same words, learned as spam elsewhere
+    mbox = os.path.join(d.dir, "train", "novel.mbox")
+    with open(mbox, "wb") as f:
+        for i in range(10):
+            f.write(b"From spammer@example Sun Nov 22 10:00:00 2026\n")
+            f.write(msg(300 + i, "spam", novel) + b"\n")
+    os.chmod(mbox, 0o644)
+    assert "Learned tokens from 10 message(s)" in learn(d, "--spam", mbox)
+    m = msg(201, "novel", novel)
+    t = d.deliver(["alice@example.com"], m)
+    assert t.final_codes() == [250]
+    after = re.findall(r"BAYES_\d+", x_spam_status(delivered(d, "alice@example.com")[-1]))
+    r = subprocess.run([os.path.join(BUILDDIR, "scoring", "lmtpd-score"), "-c", d.conf_path,
+                        "-r"], input=m, capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    fresh = sorted(set(re.findall(rb"BAYES_\d+", r.stdout)))
+    assert [x.encode() for x in sorted(set(after))] == fresh, (after, fresh)
+    assert after != before and "BAYES_99" in after, (before, after)
+
+
 def test_autolearn(bayes_lmtpd):
     d = bayes_lmtpd
     with open(os.path.join(d.dir, "rules", "local.cf"), "w") as f:

@@ -7,6 +7,9 @@
 
 #include "check_compat.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "bayes.h"
 #include "dbenv.h"
 #include "lmtpd_limits.h"
@@ -402,6 +405,7 @@ toks_of(const char *seen, const char *const *words, size_t n)
 	struct bayes_tokens t;
 
 	strlist_init(&t.list);
+	t.arena = NULL;
 	for (size_t i = 0; i < n; i++)
 		strlist_add(&t.list, words[i], strlen(words[i]));
 	t.seen_key = strdup(seen);
@@ -516,6 +520,7 @@ START_TEST(store_expire)
 		char key[32], w[32];
 
 		strlist_init(&t.list);
+		t.arena = NULL;
 		for (int i = 0; i < 100; i++) {
 			snprintf(w, sizeof(w), "m%02dt%03d", m, i);
 			strlist_add(&t.list, w, strlen(w));
@@ -543,6 +548,130 @@ START_TEST(store_expire)
 	c = counts(st, "m19t050", &tot);
 	ck_assert_uint_eq(c.spam, 1);
 	ck_assert_uint_eq(tot.nspam, 10);
+	bayes_store_close(&st);
+	db_env_close(&env);
+}
+END_TEST
+
+/* A handle caches the counts it read; a learn through another handle, or
+ * in another process with its own environment handle, must show in its
+ * next lookup (the generation counter), and so must an expiry. */
+START_TEST(store_cache_sees_other_writers)
+{
+	static const char *const w1[] = { "alpha", "beta" };
+	static const char *const w2[] = { "beta", "gamma" };
+	const char *dir = ut_testdir();
+	char *error = NULL;
+	struct db_env *env = db_env_open(dir, &error);
+	struct bayes_store *reader, *writer;
+	struct bayes_tokens a = toks_of("<a@x>\t01", w1, 2), b = toks_of("<b@x>\t02", w2, 2);
+	enum bayes_learn_result r;
+	struct bayes_totals tot;
+	struct bayes_counts c;
+	pid_t pid;
+	int st;
+
+	ck_assert_msg(env != NULL, "%s", error);
+	reader = bayes_store_open(env, NULL, &error);
+	writer = bayes_store_open(env, NULL, &error);
+	ck_assert_ptr_nonnull(reader);
+	ck_assert_ptr_nonnull(writer);
+	/* unknown tokens are cached too */
+	c = counts(reader, "beta", &tot);
+	ck_assert_uint_eq(c.spam + c.ham, 0);
+	ck_assert_int_eq(bayes_store_learn(writer, &a, BAYES_SPAM, 1000, true, &r), 0);
+	c = counts(reader, "beta", &tot);
+	ck_assert_uint_eq(c.spam, 1);
+	ck_assert_uint_eq(tot.nspam, 1);
+	c = counts(reader, "beta", &tot);	/* from the cache now */
+	ck_assert_uint_eq(c.spam, 1);
+	/* another process, its own environment handle */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct db_env *e2 = db_env_open(dir, &error);
+		struct bayes_store *s2 = e2 != NULL ? bayes_store_open(e2, NULL, &error) : NULL;
+		int ok = s2 != NULL &&
+			 bayes_store_learn(s2, &b, BAYES_HAM, 1001, true, &r) == 0 &&
+			 r == BAYES_LEARNED;
+
+		bayes_store_close(&s2);
+		db_env_close(&e2);
+		_exit(ok ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	c = counts(reader, "beta", &tot);
+	ck_assert_uint_eq(c.spam, 1);
+	ck_assert_uint_eq(c.ham, 1);
+	c = counts(reader, "gamma", &tot);
+	ck_assert_uint_eq(c.ham, 1);
+	/* forget through the other handle */
+	ck_assert_int_eq(bayes_store_learn(writer, &a, BAYES_FORGET, 1002, true, &r), 0);
+	c = counts(reader, "alpha", &tot);
+	ck_assert_uint_eq(c.spam + c.ham, 0);
+	c = counts(reader, "beta", &tot);
+	ck_assert_uint_eq(c.spam, 0);
+	ck_assert_uint_eq(c.ham, 1);
+	/* expiry: down to 1 token, gamma (older) and alpha (a hapax) go */
+	c = counts(reader, "gamma", &tot);
+	ck_assert_uint_eq(c.ham, 1);
+	ck_assert_int_eq(bayes_store_learn(writer, &a, BAYES_SPAM, 5000, true, &r), 0);
+	ck_assert_int_gt(bayes_store_expire(writer, 2), 0);
+	c = counts(reader, "gamma", &tot);
+	ck_assert_uint_eq(c.spam + c.ham, 0);
+	c = counts(reader, "alpha", &tot);
+	ck_assert_uint_eq(c.spam + c.ham, 0);
+	c = counts(reader, "beta", &tot);
+	ck_assert_uint_eq(c.spam, 1);
+	ck_assert_uint_eq(c.ham, 1);
+	bayes_store_close(&reader);
+	bayes_store_close(&writer);
+	db_env_close(&env);
+	bayes_tokens_free(&a);
+	bayes_tokens_free(&b);
+}
+END_TEST
+
+/* More distinct tokens than the cache holds: it starts over and still
+ * answers right. */
+START_TEST(store_cache_full)
+{
+	const char *dir = ut_testdir();
+	char *error = NULL;
+	struct db_env *env = db_env_open(dir, &error);
+	struct bayes_store *st = bayes_store_open(env, NULL, &error);
+	struct bayes_tokens t;
+	enum bayes_learn_result r;
+	struct bayes_totals tot;
+	struct bayes_counts *cs;
+	struct strlist l;
+	char w[32];
+	size_t n = BAYES_CACHE_TOKENS + 1000;
+
+	ck_assert_ptr_nonnull(st);
+	strlist_init(&t.list);
+	t.arena = NULL;
+	for (int i = 0; i < 100; i++) {
+		snprintf(w, sizeof(w), "k%06d", i * 7);
+		strlist_add(&t.list, w, strlen(w));
+	}
+	t.seen_key = strdup("<f@x>\t00");
+	ck_assert_int_eq(bayes_store_learn(st, &t, BAYES_SPAM, 1000, false, &r), 0);
+	bayes_tokens_free(&t);
+	strlist_init(&l);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(w, sizeof(w), "k%06zu", i);
+		strlist_add(&l, w, strlen(w));
+	}
+	cs = calloc(n, sizeof(*cs));
+	for (int round = 0; round < 2; round++) {
+		ck_assert_int_eq(bayes_store_lookup(st, &l, &tot, cs), 0);
+		for (size_t i = 0; i < n; i++)
+			ck_assert_uint_eq(cs[i].spam, i % 7 == 0 && i < 700 ? 1 : 0);
+	}
+	free(cs);
+	strlist_free(&l);
 	bayes_store_close(&st);
 	db_env_close(&env);
 }
@@ -642,6 +771,8 @@ bayes_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, store_learn_relearn_forget);
 	tcase_add_test(tc, store_expire);
+	tcase_add_test(tc, store_cache_sees_other_writers);
+	tcase_add_test(tc, store_cache_full);
 	tcase_add_test(tc, front_end_min_counts);
 	return s;
 }
