@@ -42,6 +42,8 @@
  * then body words. */
 #define BAYES_TOKEN_MAX		64
 #define BAYES_TOKENS_MAX	3000
+/* with bayes_token_pairs: pair tokens per message, on top of the above */
+#define BAYES_PAIRS_MAX		3000
 /* Users' names in per-user Bayes database file names (bytes). */
 #define BAYES_USER_MAX		200
 

@@ -33,6 +33,9 @@ struct strset;
 #define BAYES_FW_S		0.030	/* Robinson's s: strength of x */
 #define BAYES_MIN_PROB_STRENGTH	0.346	/* |p - 0.5| below this: ignored */
 #define BAYES_N_SIGNIFICANT	150	/* strongest tokens combined */
+/* bayes_token_pairs: how far apart two words of a pair may be at most
+ * (OSB's window of 5 words: distances 1 to 4). */
+#define BAYES_PAIR_DIST_MAX	4
 
 /* The bayes_* settings of the rule files, SpamAssassin's names and
  * defaults. */
@@ -51,6 +54,17 @@ struct bayes_settings {
 	 * "^(?i)RE$" patterns of the enabled languages (pcre2_code *). */
 	void **stopwords;
 	size_t stopword_count;
+	/* lmtpd's own settings, not SpamAssassin's (their defaults are
+	 * SpamAssassin's constants above, so that by default lmtpd's Bayes
+	 * is SpamAssassin's): bayes_robinson_s, bayes_robinson_x,
+	 * bayes_min_prob_strength, bayes_n_significant, and
+	 * bayes_token_pairs: 0, or the farthest two words of a body line
+	 * may be apart to make a pair token ("P1:w1 w2" for neighbours, as
+	 * bogofilter's multi-word tokens; up to 4, "P2:".. "P4:" for words
+	 * 2..4 apart, CRM114's orthogonal sparse bigrams). */
+	double robinson_s, robinson_x, min_prob_strength;
+	unsigned int n_significant;
+	unsigned int token_pairs;
 };
 
 /* Parses key/value pairs (the ruleset's bayes_settings); warn (may be
@@ -142,12 +156,16 @@ int bayes_store_walk(struct bayes_store *st,
  * seen, a hapax without use_hapaxes, or ns or nn zero). */
 bool bayes_token_prob(uint32_t s, uint32_t n, uint32_t ns, uint32_t nn,
 		      bool use_hapaxes, double *prob_r);
+/* The same with Robinson's strength rs and unseen-token probability rx
+ * (bayes_token_prob uses BAYES_FW_S and BAYES_FW_X). */
+bool bayes_token_prob_sx(uint32_t s, uint32_t n, uint32_t ns, uint32_t nn,
+			 bool use_hapaxes, double rs, double rx, double *prob_r);
 /* CombineChi::chi2q and ::combine; combine returns -1 for an empty list. */
 double bayes_chi2q(double x2, size_t halfv);
 double bayes_combine(uint32_t ns, uint32_t nn, const double *probs, size_t n);
 /* The probability of a message from its token counts (the
- * BAYES_N_SIGNIFICANT strongest, those of strength >=
- * BAYES_MIN_PROB_STRENGTH); false when nothing is usable. */
+ * s->n_significant strongest, those of strength >= s->min_prob_strength);
+ * false when nothing is usable. */
 bool bayes_score_counts(const struct bayes_settings *s, const struct bayes_totals *tot,
 			const struct bayes_counts *counts, size_t n, double *prob_r);
 

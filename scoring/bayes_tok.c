@@ -323,6 +323,7 @@ tok_title_possible(const char *s, size_t len)
 struct tok_sink {
 	struct strlist *list;
 	uint32_t *seen;		/* NULL: keep duplicates (bayes_tokenize_line) */
+	size_t max;		/* with seen: at most this many tokens */
 };
 
 static uint32_t
@@ -335,7 +336,7 @@ tok_hash(const char *p, size_t n)
 	return h;
 }
 
-/* Adds t[0..n) unless the message has it or holds BAYES_TOKENS_MAX. */
+/* Adds t[0..n) unless the message has it or holds out->max. */
 static void
 tok_sink_add(struct tok_sink *out, const char *t, size_t n)
 {
@@ -345,7 +346,7 @@ tok_sink_add(struct tok_sink *out, const char *t, size_t n)
 		strlist_add(out->list, t, n);
 		return;
 	}
-	if (out->list->n >= BAYES_TOKENS_MAX)
+	if (out->list->n >= out->max)
 		return;
 	for (uint32_t h = tok_hash(t, n);; h++) {
 		const struct strlist_item *it;
@@ -456,9 +457,13 @@ tok_seven_chars(const unsigned char *p, size_t len)
 	return i;
 }
 
-static void
+/* Tokenizes one word; returns the length of the token it stands for
+ * (copied, lowercased and cut to TOK_PAIR_WORD bytes, into word_r), 0 when
+ * it gave none or only "u8:" characters. */
+#define TOK_PAIR_WORD 30	/* "P1:" + two words + " " fit BAYES_TOKEN_MAX */
+static size_t
 tok_one(const struct bayes_settings *s, const char *prefix, int region, char *tok,
-	size_t len, struct tok_sink *out)
+	size_t len, struct tok_sink *out, char word_r[TOK_PAIR_WORD + 1])
 {
 	bool has_upper = false, has_nonw = false;
 	char buf[BAYES_TOKEN_MAX * 4 + 16];
@@ -471,9 +476,9 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 	while (len > 0 && (tok_class[(unsigned char)tok[len - 1]] & TOK_TRIM) != 0)
 		len--;
 	if (len < 3)
-		return;
+		return 0;
 	if (s->stopword_count > 0 && tok_is_stopword(s, tok, len))
-		return;
+		return 0;
 	if (region == 1 || region == 2) {
 		bool addr = false, uri = false;
 
@@ -533,7 +538,7 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 					i++;
 			}
 			if (found)
-				return;
+				return 0;
 		}
 		if (region == 0 || region == 1) {
 			size_t seven = tok_seven_chars(p, len);
@@ -590,16 +595,35 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 		}
 	}
 	tok_push(out, prefix, tok, len);
+	{
+		size_t n = len < TOK_PAIR_WORD ? len : TOK_PAIR_WORD;
+
+		while (n < len && n > 0 && tok_cont((unsigned char)tok[n]))
+			n--;
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)tok[i];
+
+			word_r[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		}
+		word_r[n] = '\0';
+		return n;
+	}
 }
 
 /* _tokenize_line into out; the text is worked on in buffers kept from
- * line to line. */
+ * line to line.  pairs (NULL: none) gets, for each word, a pair token with
+ * each of the s->token_pairs words before it on the line: "Pd:w1 w2", d
+ * the distance (bogofilter's multi-word tokens for d = 1, CRM114's
+ * orthogonal sparse bigrams up to 4), lowercased so that a word starting
+ * a sentence pairs like the same word inside one. */
 static void
 tok_line(const struct bayes_settings *s, const char *line, size_t len, const char *prefix,
-	 int region, struct tok_sink *out)
+	 int region, struct tok_sink *out, struct tok_sink *pairs)
 {
 	static struct buf a, b;
 	char *p, *end;
+	char ring[BAYES_PAIR_DIST_MAX][TOK_PAIR_WORD + 1], word[TOK_PAIR_WORD + 1];
+	unsigned int nring = 0, next = 0;
 
 	tok_normalize(line, len, &a);
 	if (a.len >= 5 && memmem(a.data, a.len, "...", 3) != NULL)
@@ -620,8 +644,26 @@ tok_line(const struct bayes_settings *s, const char *line, size_t len, const cha
 		while (q < end && !(*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' ||
 				    *q == '\f' || *q == '\v'))
 			q++;
-		if (q > p)
-			tok_one(s, prefix, region, p, (size_t)(q - p), out);
+		if (q > p && tok_one(s, prefix, region, p, (size_t)(q - p), out, word) > 0 &&
+		    pairs != NULL && s->token_pairs > 0) {
+			unsigned int dmax = s->token_pairs <= BAYES_PAIR_DIST_MAX ?
+					    s->token_pairs : BAYES_PAIR_DIST_MAX;
+			char pt[BAYES_TOKEN_MAX + 8];
+
+			for (unsigned int d = 1; d <= nring && d <= dmax; d++) {
+				const char *w = ring[(next + BAYES_PAIR_DIST_MAX - d) %
+						     BAYES_PAIR_DIST_MAX];
+				int n = snprintf(pt, sizeof(pt), "P%u:%s %s", d, w, word);
+
+				if (n > 0)
+					tok_push(pairs, "", pt, (size_t)n < sizeof(pt) ?
+						 (size_t)n : sizeof(pt) - 1);
+			}
+			memcpy(ring[next], word, sizeof(word));
+			next = (next + 1) % BAYES_PAIR_DIST_MAX;
+			if (nring < BAYES_PAIR_DIST_MAX)
+				nring++;
+		}
 		p = q;
 	}
 	/* keep the memory of ordinary lines only */
@@ -635,10 +677,10 @@ void
 bayes_tokenize_line(const struct bayes_settings *s, const char *line, size_t len,
 		    const char *prefix, int region, struct strlist *out)
 {
-	struct tok_sink sink = { out, NULL };
+	struct tok_sink sink = { out, NULL, 0 };
 
 	tok_init();
-	tok_line(s, line, len, prefix, region, &sink);
+	tok_line(s, line, len, prefix, region, &sink, NULL);
 }
 
 /* ---- headers ---- */
@@ -695,7 +737,7 @@ tok_chew_addr(const char *val, size_t len, struct buf *out)
 	struct hdr_addr *addrs = NULL;
 	size_t n = hdr_parse_addresses(val, len, &addrs);
 	struct strlist toks;
-	struct tok_sink sink = { &toks, NULL };
+	struct tok_sink sink = { &toks, NULL, 0 };
 
 	strlist_init(&toks);
 	buf_reset(out);
@@ -895,7 +937,7 @@ tok_headers(const struct bayes_settings *s, struct msgview *mv, struct tok_sink 
 
 		snprintf(prefix, sizeof(prefix), "H%s:", parsed.v[i].key);
 		tok_line(s, parsed.v[i].val.data != NULL ? parsed.v[i].val.data : "",
-			 parsed.v[i].val.len, prefix, 0, out);
+			 parsed.v[i].val.len, prefix, 0, out, NULL);
 		free(parsed.v[i].key);
 		buf_free(&parsed.v[i].val);
 	}
@@ -947,7 +989,12 @@ void
 bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *data,
 	       size_t len, struct bayes_tokens *out)
 {
-	struct tok_sink sink = { &out->list, xcalloc(TOK_SEEN_SLOTS, sizeof(uint32_t)) };
+	struct tok_sink sink = { &out->list, xcalloc(TOK_SEEN_SLOTS, sizeof(uint32_t)),
+				 BAYES_TOKENS_MAX };
+	/* pair tokens have their own budget, so that they never crowd out
+	 * the words: collected apart, appended at the end */
+	struct strlist pair_list;
+	struct tok_sink pairs = { &pair_list, NULL, BAYES_PAIRS_MAX };
 	const struct {
 		const struct strlist *(*view)(struct msgview *mv);
 		const char *prefix;
@@ -963,14 +1010,25 @@ bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *d
 
 	tok_init();
 	strlist_init(&out->list);
+	strlist_init(&pair_list);
+	if (s->token_pairs > 0)
+		pairs.seen = xcalloc(TOK_SEEN_SLOTS, sizeof(uint32_t));
 	tok_headers(s, mv, &sink);
 	for (size_t k = 0; k < N_ELEMENTS(sources); k++) {
 		const struct strlist *lines = sources[k].view(mv);
+		/* pairs of the visible text only: what the reader reads */
+		struct tok_sink *ps = pairs.seen != NULL && k == 1 ? &pairs : NULL;
 
 		for (size_t i = 0; i < lines->n && out->list.n < BAYES_TOKENS_MAX; i++)
 			tok_line(s, lines->v[i].p, lines->v[i].len, sources[k].prefix,
-				 sources[k].region, &sink);
+				 sources[k].region, &sink, ps);
 	}
+	/* no word token holds "P1:" (body text loses its colons; header
+	 * tokens start with "H"), so these are all new */
+	for (size_t i = 0; i < pair_list.n; i++)
+		strlist_add(&out->list, pair_list.v[i].p, pair_list.v[i].len);
+	strlist_free(&pair_list);
+	free(pairs.seen);
 	free(sink.seen);
 	if (out->list.n > 1)
 		qsort(out->list.v, out->list.n, sizeof(*out->list.v), tok_cmp);
