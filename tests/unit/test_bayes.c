@@ -7,6 +7,9 @@
 
 #include "check_compat.h"
 
+#include <math.h>
+#include <stdarg.h>
+
 #include "bayes.h"
 #include "dbenv.h"
 #include "lmtpd_limits.h"
@@ -347,6 +350,188 @@ START_TEST(tokenize_bounds)
 }
 END_TEST
 
+/* Settings from key/value pairs (k1, v1, k2, v2, ..., NULL). */
+static void
+settings_of(struct bayes_settings *out, const char *first, ...)
+{
+	struct strlist pairs;
+	va_list ap;
+
+	strlist_init(&pairs);
+	va_start(ap, first);
+	for (const char *k = first; k != NULL; k = va_arg(ap, const char *))
+		strlist_add(&pairs, k, strlen(k));
+	va_end(ap);
+	bayes_settings_init(out, &pairs, NULL);
+	strlist_free(&pairs);
+}
+
+/* bayes_token_pairs: each body word with the N before it on the line,
+ * lowercased, "Pd:" by distance; none from headers or hidden text, none
+ * by default (SpamAssassin's tokens). */
+#define PAIRS_MSG \
+	"From: Alice <alice@mail.example.org>\n" \
+	"Subject: Hi\n" \
+	"Content-Type: text/html\n" \
+	"\n" \
+	"<p>Click here to WIN cash. Act now</p><p style=\"display:none\">hidden words</p>\n"
+
+static const struct {
+	const char *pairs;
+	const char *expected;
+} pair_cases[] = {
+	{ NULL, "" },
+	{ "0", "" },
+	{ "1", "P1:click here|P1:here win|P1:win cash|P1:cash act|P1:act now" },
+	{ "2", "P1:click here|P1:here win|P1:win cash|P1:cash act|P1:act now|"
+	  "P2:click win|P2:here cash|P2:win act|P2:cash now" },
+	{ "4", "P1:click here|P1:here win|P1:win cash|P1:cash act|P1:act now|"
+	  "P2:click win|P2:here cash|P2:win act|P2:cash now|"
+	  "P3:click cash|P3:here act|P3:win now|P4:click act|P4:here now" },
+};
+
+START_TEST(tokenize_pairs)
+{
+	struct bayes_settings s2;
+	struct msgview *mv = msgview_new(&set, PAIRS_MSG, strlen(PAIRS_MSG), NULL);
+	struct bayes_tokens t, plain;
+	struct strlist got_pairs;
+	char *got, *want;
+	size_t words = 0;
+
+	if (pair_cases[_i].pairs != NULL)
+		settings_of(&s2, "bayes_token_pairs", pair_cases[_i].pairs, NULL);
+	else
+		bayes_settings_init(&s2, NULL, NULL);
+	bayes_tokenize(&s2, mv, PAIRS_MSG, strlen(PAIRS_MSG), &t);
+	bayes_tokenize(&bs, mv, PAIRS_MSG, strlen(PAIRS_MSG), &plain);
+	strlist_init(&got_pairs);
+	for (size_t i = 0; i < t.list.n; i++) {
+		const char *tok = t.list.v[i].p;
+
+		if (tok[0] == 'P' && tok[1] >= '1' && tok[1] <= '9' && tok[2] == ':')
+			strlist_add(&got_pairs, tok, t.list.v[i].len);
+		else
+			words++;
+	}
+	got = sorted_list(&got_pairs);
+	want = sorted_text(pair_cases[_i].expected);
+	ck_assert_msg(strcmp(got, want) == 0, "pairs %s:\n got %s\nwant %s",
+		      pair_cases[_i].pairs, got, want);
+	/* the word tokens are SpamAssassin's, pairs or not */
+	ck_assert_uint_eq(words, plain.list.n);
+	ck_assert(has_token(&t, "I*:hidden"));
+	for (size_t i = 1; i < t.list.n; i++)
+		ck_assert_int_lt(strcmp(t.list.v[i - 1].p, t.list.v[i].p), 0);
+	free(got);
+	free(want);
+	strlist_free(&got_pairs);
+	bayes_tokens_free(&t);
+	bayes_tokens_free(&plain);
+	bayes_settings_free(&s2);
+	msgview_free(&mv);
+}
+END_TEST
+
+/* Pair tokens have their own budget (BAYES_PAIRS_MAX): they never take
+ * the place of a word, and a pair of long words stays within
+ * BAYES_TOKEN_MAX. */
+START_TEST(tokenize_pairs_bounds)
+{
+	struct bayes_settings s2;
+	struct buf m;
+	struct msgview *mv;
+	struct bayes_tokens t;
+	size_t npairs = 0;
+
+	settings_of(&s2, "bayes_token_pairs", "1", "bayes_max_token_length", "200", NULL);
+	buf_init(&m, 0);
+	buf_put_str(&m, "From: a@b.example\nSubject: x\n\n");
+	for (int i = 0; i < 2; i++) {
+		for (int j = 0; j < 40; j++)
+			buf_putf(&m, "%c", 'a' + i);
+		buf_put_str(&m, " ");
+	}
+	for (unsigned int i = 0; i < BAYES_TOKENS_MAX + 500; i++)
+		buf_putf(&m, "w%05u ", i);
+	buf_put_str(&m, "\n");
+	mv = msgview_new(&set, m.data, m.len, NULL);
+	bayes_tokenize(&s2, mv, m.data, m.len, &t);
+	for (size_t i = 0; i < t.list.n; i++) {
+		ck_assert_uint_le(t.list.v[i].len, BAYES_TOKEN_MAX);
+		if (strncmp(t.list.v[i].p, "P1:", 3) == 0)
+			npairs++;
+	}
+	ck_assert_uint_eq(npairs, BAYES_PAIRS_MAX);
+	ck_assert_uint_eq(t.list.n, BAYES_TOKENS_MAX + BAYES_PAIRS_MAX);
+	ck_assert(has_token(&t, "w00000"));
+	ck_assert(has_token(&t, "P1:w00000 w00001"));
+	ck_assert(has_prefix(&t, "P1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbbbbbbb"));
+	bayes_tokens_free(&t);
+	bayes_settings_free(&s2);
+	msgview_free(&mv);
+	buf_free(&m);
+}
+END_TEST
+
+static int settings_warnings;
+
+static const char *settings_key;
+
+static void
+count_warning(const char *msg)
+{
+	if (strncmp(msg, settings_key, strlen(settings_key)) == 0)
+		settings_warnings++;
+}
+
+/* lmtpd's own settings: SpamAssassin's constants by default; a value out
+ * of range is refused with a warning and the default kept. */
+START_TEST(settings_lmtpd)
+{
+	static const char *const bad[][2] = {
+		{ "bayes_robinson_s", "0" }, { "bayes_robinson_s", "abc" },
+		{ "bayes_robinson_x", "1" }, { "bayes_robinson_x", "-0.5" },
+		{ "bayes_min_prob_strength", "0.5" }, { "bayes_n_significant", "0" },
+		{ "bayes_token_pairs", "5" }, { "bayes_token_pairs", "-1" },
+	};
+	struct bayes_settings s2;
+
+	ck_assert_double_eq(bs.robinson_s, BAYES_FW_S);
+	ck_assert_double_eq(bs.robinson_x, BAYES_FW_X);
+	ck_assert_double_eq(bs.min_prob_strength, BAYES_MIN_PROB_STRENGTH);
+	ck_assert_uint_eq(bs.n_significant, BAYES_N_SIGNIFICANT);
+	ck_assert_uint_eq(bs.token_pairs, 0);
+	settings_of(&s2, "bayes_robinson_s", "0.5", "bayes_robinson_x", "0.4",
+		    "bayes_min_prob_strength", "0.2", "bayes_n_significant", "20",
+		    "bayes_token_pairs", "4", NULL);
+	ck_assert_double_eq(s2.robinson_s, 0.5);
+	ck_assert_double_eq(s2.robinson_x, 0.4);
+	ck_assert_double_eq(s2.min_prob_strength, 0.2);
+	ck_assert_uint_eq(s2.n_significant, 20);
+	ck_assert_uint_eq(s2.token_pairs, 4);
+	bayes_settings_free(&s2);
+	for (size_t i = 0; i < N_ELEMENTS(bad); i++) {
+		struct strlist pairs;
+
+		strlist_init(&pairs);
+		strlist_add(&pairs, bad[i][0], strlen(bad[i][0]));
+		strlist_add(&pairs, bad[i][1], strlen(bad[i][1]));
+		settings_warnings = 0;
+		settings_key = bad[i][0];
+		bayes_settings_init(&s2, &pairs, count_warning);
+		ck_assert_msg(settings_warnings == 1, "%s %s", bad[i][0], bad[i][1]);
+		ck_assert_double_eq(s2.robinson_s, BAYES_FW_S);
+		ck_assert_double_eq(s2.robinson_x, BAYES_FW_X);
+		ck_assert_double_eq(s2.min_prob_strength, BAYES_MIN_PROB_STRENGTH);
+		ck_assert_uint_eq(s2.n_significant, BAYES_N_SIGNIFICANT);
+		ck_assert_uint_eq(s2.token_pairs, 0);
+		bayes_settings_free(&s2);
+		strlist_free(&pairs);
+	}
+}
+END_TEST
+
 /* ---- arithmetic, against CombineChi.pm run by Perl ---- */
 
 START_TEST(math_like_sa)
@@ -391,6 +576,56 @@ START_TEST(score_counts_strength)
 	ck_assert_double_eq_tol(p, SPAMMY_ALONE, 1e-12);
 	ck_assert(bayes_score_counts(&bs, &tot, c, 3, &both));
 	ck_assert_double_eq_tol(both, 0.50012222775157533, 1e-12);
+}
+END_TEST
+
+/* Robinson's s and x as settings: f(w) = (s x + n p) / (s + n), and the
+ * strength and count of the tokens combined. */
+START_TEST(math_settings)
+{
+	struct bayes_totals tot = { 100, 100, 0, 0, 0, 0 };
+	struct bayes_counts c[3] = { { 50, 50, 0 }, { 40, 0, 0 }, { 0, 40, 0 } };
+	struct bayes_settings s2;
+	double p, q;
+
+	ck_assert(bayes_token_prob_sx(3, 1, 500, 300, true, BAYES_FW_S, BAYES_FW_X, &p));
+	ck_assert(bayes_token_prob(3, 1, 500, 300, true, &q));
+	ck_assert_double_eq(p, q);
+	/* p = 900 / 1400; (1 * 0.5 + 4 p) / 5 */
+	ck_assert(bayes_token_prob_sx(3, 1, 500, 300, true, 1.0, 0.5, &p));
+	ck_assert_double_eq_tol(p, (0.5 + 4.0 * 900.0 / 1400.0) / 5.0, 1e-12);
+	ck_assert(!bayes_token_prob_sx(1, 0, 500, 300, false, 1.0, 0.5, &p));
+	/* s = 1: f(40, 0) = (0.5 + 40) / 41, strength 0.488 */
+	settings_of(&s2, "bayes_robinson_s", "1", "bayes_robinson_x", "0.5", NULL);
+	ck_assert(bayes_score_counts(&s2, &tot, c, 2, &p));
+	{
+		double one = (0.5 + 40.0) / 41.0;
+
+		ck_assert_double_eq_tol(p, bayes_combine(100, 100, &one, 1), 1e-12);
+	}
+	bayes_settings_free(&s2);
+	/* f(4, 1) = 0.798, strength 0.298: below SpamAssassin's 0.346, above
+	 * 0.2; strength 0 takes the neutral token too */
+	{
+		struct bayes_counts weak = { 4, 1, 0 };
+
+		ck_assert(!bayes_score_counts(&bs, &tot, &weak, 1, &p));
+		settings_of(&s2, "bayes_min_prob_strength", "0.2", NULL);
+		ck_assert(bayes_score_counts(&s2, &tot, &weak, 1, &p));
+		ck_assert(p > 0.5);
+		bayes_settings_free(&s2);
+	}
+	settings_of(&s2, "bayes_min_prob_strength", "0", NULL);
+	ck_assert(bayes_score_counts(&s2, &tot, c, 2, &p));
+	ck_assert(bayes_score_counts(&bs, &tot, c, 2, &q));
+	ck_assert(fabs(p - q) > 1e-6);	/* the neutral token counted */
+	bayes_settings_free(&s2);
+	/* only the strongest n_significant: the spammy token alone (both are
+	 * as strong; the first in the list stays) */
+	settings_of(&s2, "bayes_n_significant", "1", NULL);
+	ck_assert(bayes_score_counts(&s2, &tot, c + 1, 2, &p));
+	ck_assert(p > 0.7 || p < 0.3);
+	bayes_settings_free(&s2);
 }
 END_TEST
 
@@ -634,10 +869,14 @@ bayes_suite(void)
 	tcase_add_test(tc, stopwords_dropped);
 	tcase_add_loop_test(tc, tokenize_invisible, 0, N_ELEMENTS(invisible));
 	tcase_add_test(tc, tokenize_bounds);
+	tcase_add_loop_test(tc, tokenize_pairs, 0, N_ELEMENTS(pair_cases));
+	tcase_add_test(tc, tokenize_pairs_bounds);
+	tcase_add_test(tc, settings_lmtpd);
 	tc = ut_tcase(s, "math", false);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, math_like_sa);
 	tcase_add_test(tc, score_counts_strength);
+	tcase_add_test(tc, math_settings);
 	tc = ut_tcase(s, "store", true);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, store_learn_relearn_forget);
