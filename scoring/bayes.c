@@ -1,9 +1,11 @@
 /* bayes: the settings, the arithmetic and the per-process front end.
  *
- * The arithmetic is SpamAssassin's: Robinson's f(w) with s = 0.030 and
- * x = 0.538 for each token (_compute_prob_for_all_tokens), the 150
- * strongest tokens of strength >= 0.346, combined with Fisher's
- * chi-square method (Bayes/CombineChi.pm, frexp rescaling included).
+ * The arithmetic is SpamAssassin's: Robinson's f(w) with x = 0.538 for
+ * each token (_compute_prob_for_all_tokens), the 150 strongest tokens of
+ * strength >= 0.346, combined with Fisher's chi-square method
+ * (Bayes/CombineChi.pm, frexp rescaling included), except that Robinson's
+ * s is 0.45 by default, not SpamAssassin's 0.030 (BAYES_LMTPD_S in
+ * bayes.h); every constant is a setting (bayes_robinson_s, ...).
  *
  * The front end opens the Berkeley DB environment under state_dir on first
  * use and keeps the site-wide store and the last user's store open.  A
@@ -121,7 +123,7 @@ bayes_settings_init(struct bayes_settings *s, const struct strlist *pairs,
 	s->max_token_length = 15;
 	s->auto_expire = true;
 	s->expiry_max_db_size = 150000;
-	s->robinson_s = BAYES_FW_S;
+	s->robinson_s = BAYES_LMTPD_S;
 	s->robinson_x = BAYES_FW_X;
 	s->min_prob_strength = BAYES_MIN_PROB_STRENGTH;
 	s->n_significant = BAYES_N_SIGNIFICANT;

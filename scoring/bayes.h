@@ -32,6 +32,13 @@ struct strset;
 #define BAYES_FW_X		0.538	/* Robinson's x: prob of an unseen token */
 #define BAYES_FW_S		0.030	/* Robinson's s: strength of x */
 #define BAYES_MIN_PROB_STRENGTH	0.346	/* |p - 0.5| below this: ignored */
+/* lmtpd's default s, where it departs from SpamAssassin on purpose:
+ * SpamBayes' unknown_word_strength.  With SpamAssassin's 0.030 a token
+ * seen once weighs nearly as much as one seen a hundred times; 0.45 pulls
+ * rare tokens towards x.  Chosen by cross-validation on the training
+ * messages (bench/bayes-cv, bench/README.md); bayes_robinson_s 0.030
+ * gives SpamAssassin's arithmetic back. */
+#define BAYES_LMTPD_S		0.45
 #define BAYES_N_SIGNIFICANT	150	/* strongest tokens combined */
 /* bayes_token_pairs: how far apart two words of a pair may be at most
  * (OSB's window of 5 words: distances 1 to 4). */
@@ -55,8 +62,8 @@ struct bayes_settings {
 	void **stopwords;
 	size_t stopword_count;
 	/* lmtpd's own settings, not SpamAssassin's (their defaults are
-	 * SpamAssassin's constants above, so that by default lmtpd's Bayes
-	 * is SpamAssassin's): bayes_robinson_s, bayes_robinson_x,
+	 * SpamAssassin's constants above, except bayes_robinson_s:
+	 * BAYES_LMTPD_S): bayes_robinson_s, bayes_robinson_x,
 	 * bayes_min_prob_strength, bayes_n_significant, and
 	 * bayes_token_pairs: 0, or the farthest two words of a body line
 	 * may be apart to make a pair token ("P1:w1 w2" for neighbours, as

@@ -18,7 +18,8 @@
 #include "strset.h"
 
 static struct sa_settings set;
-static struct bayes_settings bs;
+static struct bayes_settings bs;	/* lmtpd's defaults */
+static struct bayes_settings sa_bs;	/* SpamAssassin's: bayes_robinson_s 0.030 */
 
 static void
 setup(void)
@@ -26,12 +27,22 @@ setup(void)
 	msgview_global_init();
 	sa_settings_init(&set);
 	bayes_settings_init(&bs, NULL, NULL);
+	{
+		struct strlist pairs;
+
+		strlist_init(&pairs);
+		strlist_add(&pairs, "bayes_robinson_s", 16);
+		strlist_add(&pairs, "0.030", 5);
+		bayes_settings_init(&sa_bs, &pairs, NULL);
+		strlist_free(&pairs);
+	}
 }
 
 static void
 teardown(void)
 {
 	bayes_settings_free(&bs);
+	bayes_settings_free(&sa_bs);
 	sa_settings_free(&set);
 }
 
@@ -485,8 +496,9 @@ count_warning(const char *msg)
 		settings_warnings++;
 }
 
-/* lmtpd's own settings: SpamAssassin's constants by default; a value out
- * of range is refused with a warning and the default kept. */
+/* lmtpd's own settings: SpamAssassin's constants by default except
+ * Robinson's s (0.45); a value out of range is refused with a warning and
+ * the default kept. */
 START_TEST(settings_lmtpd)
 {
 	static const char *const bad[][2] = {
@@ -497,7 +509,8 @@ START_TEST(settings_lmtpd)
 	};
 	struct bayes_settings s2;
 
-	ck_assert_double_eq(bs.robinson_s, BAYES_FW_S);
+	ck_assert_double_eq(bs.robinson_s, BAYES_LMTPD_S);
+	ck_assert_double_eq(sa_bs.robinson_s, BAYES_FW_S);
 	ck_assert_double_eq(bs.robinson_x, BAYES_FW_X);
 	ck_assert_double_eq(bs.min_prob_strength, BAYES_MIN_PROB_STRENGTH);
 	ck_assert_uint_eq(bs.n_significant, BAYES_N_SIGNIFICANT);
@@ -521,7 +534,7 @@ START_TEST(settings_lmtpd)
 		settings_key = bad[i][0];
 		bayes_settings_init(&s2, &pairs, count_warning);
 		ck_assert_msg(settings_warnings == 1, "%s %s", bad[i][0], bad[i][1]);
-		ck_assert_double_eq(s2.robinson_s, BAYES_FW_S);
+		ck_assert_double_eq(s2.robinson_s, BAYES_LMTPD_S);
 		ck_assert_double_eq(s2.robinson_x, BAYES_FW_X);
 		ck_assert_double_eq(s2.min_prob_strength, BAYES_MIN_PROB_STRENGTH);
 		ck_assert_uint_eq(s2.n_significant, BAYES_N_SIGNIFICANT);
@@ -562,7 +575,7 @@ START_TEST(math_like_sa)
 END_TEST
 
 /* Only tokens of strength >= 0.346 count.  SPAMMY_ALONE is combine(100,
- * 100, [f(40, 0)]) by CombineChi.pm. */
+ * 100, [f(40, 0)]) by CombineChi.pm, with SpamAssassin's s. */
 #define SPAMMY_ALONE 0.74982687984011998
 START_TEST(score_counts_strength)
 {
@@ -571,10 +584,10 @@ START_TEST(score_counts_strength)
 	double p, both;
 
 	/* the neutral token alone: nothing usable */
-	ck_assert(!bayes_score_counts(&bs, &tot, c, 1, &p));
-	ck_assert(bayes_score_counts(&bs, &tot, c, 2, &p));
+	ck_assert(!bayes_score_counts(&sa_bs, &tot, c, 1, &p));
+	ck_assert(bayes_score_counts(&sa_bs, &tot, c, 2, &p));
 	ck_assert_double_eq_tol(p, SPAMMY_ALONE, 1e-12);
-	ck_assert(bayes_score_counts(&bs, &tot, c, 3, &both));
+	ck_assert(bayes_score_counts(&sa_bs, &tot, c, 3, &both));
 	ck_assert_double_eq_tol(both, 0.50012222775157533, 1e-12);
 }
 END_TEST
@@ -609,7 +622,7 @@ START_TEST(math_settings)
 	{
 		struct bayes_counts weak = { 4, 1, 0 };
 
-		ck_assert(!bayes_score_counts(&bs, &tot, &weak, 1, &p));
+		ck_assert(!bayes_score_counts(&sa_bs, &tot, &weak, 1, &p));
 		settings_of(&s2, "bayes_min_prob_strength", "0.2", NULL);
 		ck_assert(bayes_score_counts(&s2, &tot, &weak, 1, &p));
 		ck_assert(p > 0.5);
@@ -617,7 +630,7 @@ START_TEST(math_settings)
 	}
 	settings_of(&s2, "bayes_min_prob_strength", "0", NULL);
 	ck_assert(bayes_score_counts(&s2, &tot, c, 2, &p));
-	ck_assert(bayes_score_counts(&bs, &tot, c, 2, &q));
+	ck_assert(bayes_score_counts(&sa_bs, &tot, c, 2, &q));
 	ck_assert(fabs(p - q) > 1e-6);	/* the neutral token counted */
 	bayes_settings_free(&s2);
 	/* only the strongest n_significant: the spammy token alone (both are
@@ -626,6 +639,33 @@ START_TEST(math_settings)
 	ck_assert(bayes_score_counts(&s2, &tot, c + 1, 2, &p));
 	ck_assert(p > 0.7 || p < 0.3);
 	bayes_settings_free(&s2);
+}
+END_TEST
+
+/* lmtpd's default s (0.45, SpamBayes' unknown_word_strength) against
+ * SpamAssassin's 0.030: a token seen once in spam is 0.857, not 0.987,
+ * and no longer as strong as one seen forty times; a message of hapaxes
+ * says less. */
+START_TEST(math_default_s)
+{
+	struct bayes_totals tot = { 100, 100, 0, 0, 0, 0 };
+	struct bayes_counts hapax = { 1, 0, 0 }, many = { 40, 0, 0 };
+	double p, sa_p, p40;
+
+	ck_assert(bayes_token_prob_sx(1, 0, 100, 100, true, bs.robinson_s, bs.robinson_x, &p));
+	ck_assert_double_eq_tol(p, (0.45 * 0.538 + 1.0) / 1.45, 1e-12);
+	ck_assert(bayes_token_prob(1, 0, 100, 100, true, &sa_p));
+	ck_assert_double_eq_tol(sa_p, (0.030 * 0.538 + 1.0) / 1.030, 1e-12);
+	ck_assert(bayes_token_prob_sx(40, 0, 100, 100, true, bs.robinson_s, bs.robinson_x,
+				      &p40));
+	ck_assert_double_gt(p40 - p, 0.1);
+	ck_assert(bayes_score_counts(&bs, &tot, &hapax, 1, &p));
+	ck_assert(bayes_score_counts(&sa_bs, &tot, &hapax, 1, &sa_p));
+	ck_assert_double_eq_tol(p, bayes_combine(100, 100, (double[]){ (0.45 * 0.538 + 1.0) /
+									1.45 }, 1), 1e-12);
+	ck_assert_double_lt(p, sa_p);
+	ck_assert(bayes_score_counts(&bs, &tot, &many, 1, &p40));
+	ck_assert_double_gt(p40, p);
 }
 END_TEST
 
@@ -825,12 +865,14 @@ START_TEST(front_end_min_counts)
 	{
 		struct bayes_tokens q = toks_of("<q@x>\t0", spamw, 2);
 
+		/* tokens seen 3 times each: 0.89 with lmtpd's s of 0.45 (0.99
+		 * with SpamAssassin's 0.030) */
 		ck_assert_int_eq(bayes_classify(b, NULL, &q, &p), 1);
-		ck_assert_double_gt(p, 0.9);
+		ck_assert_double_gt(p, 0.85);
 		bayes_tokens_free(&q);
 		q = toks_of("<q@x>\t0", hamw, 2);
 		ck_assert_int_eq(bayes_classify(b, NULL, &q, &p), 1);
-		ck_assert_double_lt(p, 0.1);
+		ck_assert_double_lt(p, 0.15);
 		bayes_tokens_free(&q);
 	}
 	bayes_free(&b);
@@ -877,6 +919,7 @@ bayes_suite(void)
 	tcase_add_test(tc, math_like_sa);
 	tcase_add_test(tc, score_counts_strength);
 	tcase_add_test(tc, math_settings);
+	tcase_add_test(tc, math_default_s);
 	tc = ut_tcase(s, "store", true);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, store_learn_relearn_forget);
