@@ -458,8 +458,8 @@ tok_seven_chars(const unsigned char *p, size_t len)
 }
 
 /* Tokenizes one word; returns the length of the token it stands for
- * (copied, lowercased and cut to TOK_PAIR_WORD bytes, into word_r), 0 when
- * it gave none or only "u8:" characters. */
+ * (copied, lowercased and cut to TOK_PAIR_WORD bytes, into word_r unless
+ * NULL), 0 when it gave none or only "u8:" characters. */
 #define TOK_PAIR_WORD 30	/* "P1:" + two words + " " fit BAYES_TOKEN_MAX */
 static size_t
 tok_one(const struct bayes_settings *s, const char *prefix, int region, char *tok,
@@ -595,6 +595,8 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 		}
 	}
 	tok_push(out, prefix, tok, len);
+	if (word_r == NULL)	/* no pairs wanted: spare the copy */
+		return len;
 	{
 		size_t n = len < TOK_PAIR_WORD ? len : TOK_PAIR_WORD;
 
@@ -644,7 +646,8 @@ tok_line(const struct bayes_settings *s, const char *line, size_t len, const cha
 		while (q < end && !(*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' ||
 				    *q == '\f' || *q == '\v'))
 			q++;
-		if (q > p && tok_one(s, prefix, region, p, (size_t)(q - p), out, word) > 0 &&
+		if (q > p && tok_one(s, prefix, region, p, (size_t)(q - p), out,
+				     pairs != NULL ? word : NULL) > 0 &&
 		    pairs != NULL && s->token_pairs > 0) {
 			unsigned int dmax = s->token_pairs <= BAYES_PAIR_DIST_MAX ?
 					    s->token_pairs : BAYES_PAIR_DIST_MAX;
