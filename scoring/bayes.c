@@ -1,9 +1,10 @@
 /* bayes: the settings, the arithmetic and the per-process front end.
  *
- * The arithmetic is SpamAssassin's: Robinson's f(w) with s = 0.030 and
- * x = 0.538 for each token (_compute_prob_for_all_tokens), the 150
- * strongest tokens of strength >= 0.346, combined with Fisher's
- * chi-square method (Bayes/CombineChi.pm, frexp rescaling included).
+ * The arithmetic is SpamAssassin's: Robinson's f(w) with s = 0.030 and x = 0.538 for
+ * each token (_compute_prob_for_all_tokens), the 150 strongest tokens of
+ * strength >= 0.346, combined with Fisher's chi-square method
+ * (Bayes/CombineChi.pm, frexp rescaling included); every constant is a
+ * setting of lmtpd's own (bayes_robinson_s, ...).
  *
  * The front end opens the Berkeley DB environment under state_dir on first
  * use and keeps the site-wide store and the last user's store open.  A
@@ -56,6 +57,29 @@ settings_double(const char *v, double *out)
 	return true;
 }
 
+/* A value in [lo, hi]; *out unchanged otherwise. */
+static bool
+settings_range(const char *v, double lo, double hi, double *out)
+{
+	double d;
+
+	if (!settings_double(v, &d) || d < lo || d > hi)
+		return false;
+	*out = d;
+	return true;
+}
+
+static bool
+settings_uint_range(const char *v, unsigned int lo, unsigned int hi, unsigned int *out)
+{
+	unsigned int n;
+
+	if (!settings_uint(v, &n) || n < lo || n > hi)
+		return false;
+	*out = n;
+	return true;
+}
+
 static bool
 settings_bool(const char *v, bool *out)
 {
@@ -98,6 +122,10 @@ bayes_settings_init(struct bayes_settings *s, const struct strlist *pairs,
 	s->max_token_length = 15;
 	s->auto_expire = true;
 	s->expiry_max_db_size = 150000;
+	s->robinson_s = BAYES_FW_S;
+	s->robinson_x = BAYES_FW_X;
+	s->min_prob_strength = BAYES_MIN_PROB_STRENGTH;
+	s->n_significant = BAYES_N_SIGNIFICANT;
 	s->ignore_headers = strset_new();
 	strlist_init(&langs);
 	strlist_init(&words);
@@ -124,6 +152,14 @@ bayes_settings_init(struct bayes_settings *s, const struct strlist *pairs,
 		else if (strcmp(k, "bayes_expiry_max_db_size") == 0)
 			ok = settings_uint(v, &s->expiry_max_db_size) &&
 			     s->expiry_max_db_size >= 1000;
+		else if (strcmp(k, "bayes_robinson_s") == 0)
+			ok = settings_range(v, 1e-6, 100, &s->robinson_s);
+		else if (strcmp(k, "bayes_robinson_x") == 0)
+			ok = settings_range(v, 0.01, 0.99, &s->robinson_x);
+		else if (strcmp(k, "bayes_min_prob_strength") == 0)
+			ok = settings_range(v, 0, 0.49, &s->min_prob_strength);
+		else if (strcmp(k, "bayes_n_significant") == 0)
+			ok = settings_uint_range(v, 1, 10000, &s->n_significant);
 		else if (strcmp(k, "bayes_ignore_header") == 0) {
 			char *copy = xstrdup(v), *save = NULL;
 
@@ -207,6 +243,13 @@ bool
 bayes_token_prob(uint32_t s, uint32_t n, uint32_t ns, uint32_t nn, bool use_hapaxes,
 		 double *prob_r)
 {
+	return bayes_token_prob_sx(s, n, ns, nn, use_hapaxes, BAYES_FW_S, BAYES_FW_X, prob_r);
+}
+
+bool
+bayes_token_prob_sx(uint32_t s, uint32_t n, uint32_t ns, uint32_t nn, bool use_hapaxes,
+		    double rs, double rx, double *prob_r)
+{
 	double prob, robn;
 	unsigned int threshold = use_hapaxes ? 1 : 2;
 
@@ -214,7 +257,7 @@ bayes_token_prob(uint32_t s, uint32_t n, uint32_t ns, uint32_t nn, bool use_hapa
 		return false;
 	prob = ((double)s * nn) / ((double)n * ns + (double)s * nn);
 	robn = (double)s + n;
-	*prob_r = (BAYES_FW_S * BAYES_FW_X + robn * prob) / (BAYES_FW_S + robn);
+	*prob_r = (rs * rx + robn * prob) / (rs + robn);
 	return true;
 }
 
@@ -288,26 +331,26 @@ bayes_score_counts(const struct bayes_settings *s, const struct bayes_totals *to
 	size_t m = 0, used = 0;
 	double r;
 
-	/* SpamAssassin takes the BAYES_N_SIGNIFICANT strongest, then drops
-	 * those under BAYES_MIN_PROB_STRENGTH: the same tokens in the same
+	/* SpamAssassin takes the n_significant strongest, then drops those
+	 * under min_prob_strength: the same tokens in the same
 	 * order as sorting only those at or over it, since ties are ordered
 	 * by the tokens' place (the order combining multiplies in). */
 	for (size_t i = 0; i < n; i++) {
 		double p;
 
-		if (!bayes_token_prob(counts[i].spam, counts[i].ham, tot->nspam, tot->nham,
-				      s->use_hapaxes, &p))
+		if (!bayes_token_prob_sx(counts[i].spam, counts[i].ham, tot->nspam, tot->nham,
+					 s->use_hapaxes, s->robinson_s, s->robinson_x, &p))
 			continue;
 		st[m].prob = p;
 		st[m].strength = fabs(p - 0.5);
 		st[m].idx = i;
-		if (st[m].strength >= BAYES_MIN_PROB_STRENGTH)
+		if (st[m].strength >= s->min_prob_strength)
 			m++;
 	}
 	if (m > 1)
 		qsort(st, m, sizeof(*st), strength_cmp);
-	if (m > BAYES_N_SIGNIFICANT)
-		m = BAYES_N_SIGNIFICANT;
+	if (m > s->n_significant)
+		m = s->n_significant;
 	probs = xcalloc(m > 0 ? m : 1, sizeof(*probs));
 	for (size_t i = 0; i < m; i++)
 		probs[used++] = st[i].prob;

@@ -51,6 +51,12 @@ struct bayes_settings {
 	 * "^(?i)RE$" patterns of the enabled languages (pcre2_code *). */
 	void **stopwords;
 	size_t stopword_count;
+	/* lmtpd's own settings, not SpamAssassin's, whose constants above
+	 * are their defaults: bayes_robinson_s, bayes_robinson_x,
+	 * bayes_min_prob_strength, bayes_n_significant (bench/bayes-cv
+	 * compares values on the training messages). */
+	double robinson_s, robinson_x, min_prob_strength;
+	unsigned int n_significant;
 };
 
 /* Parses key/value pairs (the ruleset's bayes_settings); warn (may be
@@ -145,12 +151,16 @@ int bayes_store_walk(struct bayes_store *st,
  * seen, a hapax without use_hapaxes, or ns or nn zero). */
 bool bayes_token_prob(uint32_t s, uint32_t n, uint32_t ns, uint32_t nn,
 		      bool use_hapaxes, double *prob_r);
+/* The same with Robinson's strength rs and unseen-token probability rx
+ * (bayes_token_prob uses BAYES_FW_S and BAYES_FW_X). */
+bool bayes_token_prob_sx(uint32_t s, uint32_t n, uint32_t ns, uint32_t nn,
+			 bool use_hapaxes, double rs, double rx, double *prob_r);
 /* CombineChi::chi2q and ::combine; combine returns -1 for an empty list. */
 double bayes_chi2q(double x2, size_t halfv);
 double bayes_combine(uint32_t ns, uint32_t nn, const double *probs, size_t n);
 /* The probability of a message from its token counts (the
- * BAYES_N_SIGNIFICANT strongest, those of strength >=
- * BAYES_MIN_PROB_STRENGTH); false when nothing is usable. */
+ * s->n_significant strongest, those of strength >= s->min_prob_strength);
+ * false when nothing is usable. */
 bool bayes_score_counts(const struct bayes_settings *s, const struct bayes_totals *tot,
 			const struct bayes_counts *counts, size_t n, double *prob_r);
 

@@ -193,7 +193,8 @@ dump_token(const char *tok, size_t len, const struct bayes_counts *c, void *vctx
 	struct dump_ctx *d = vctx;
 	double p = 0.5;
 
-	if (!bayes_token_prob(c->spam, c->ham, d->tot->nspam, d->tot->nham, true, &p))
+	if (!bayes_token_prob_sx(c->spam, c->ham, d->tot->nspam, d->tot->nham, true,
+				 d->s->robinson_s, d->s->robinson_x, &p))
 		p = 0.5;
 	printf("%.3f %10u %10u %10u  %.*s\n", p, c->spam, c->ham, c->atime, (int)len, tok);
 	return 0;

@@ -9,6 +9,8 @@
 
 #include <sys/wait.h>
 #include <unistd.h>
+#include <math.h>
+#include <stdarg.h>
 
 #include "bayes.h"
 #include "dbenv.h"
@@ -18,7 +20,8 @@
 #include "strset.h"
 
 static struct sa_settings set;
-static struct bayes_settings bs;
+static struct bayes_settings bs;	/* lmtpd's defaults */
+static struct bayes_settings sa_bs;	/* SpamAssassin's: bayes_robinson_s 0.030 */
 
 static void
 setup(void)
@@ -26,12 +29,22 @@ setup(void)
 	msgview_global_init();
 	sa_settings_init(&set);
 	bayes_settings_init(&bs, NULL, NULL);
+	{
+		struct strlist pairs;
+
+		strlist_init(&pairs);
+		strlist_add(&pairs, "bayes_robinson_s", 16);
+		strlist_add(&pairs, "0.030", 5);
+		bayes_settings_init(&sa_bs, &pairs, NULL);
+		strlist_free(&pairs);
+	}
 }
 
 static void
 teardown(void)
 {
 	bayes_settings_free(&bs);
+	bayes_settings_free(&sa_bs);
 	sa_settings_free(&set);
 }
 
@@ -350,6 +363,76 @@ START_TEST(tokenize_bounds)
 }
 END_TEST
 
+/* Settings from key/value pairs (k1, v1, k2, v2, ..., NULL). */
+static void
+settings_of(struct bayes_settings *out, const char *first, ...)
+{
+	struct strlist pairs;
+	va_list ap;
+
+	strlist_init(&pairs);
+	va_start(ap, first);
+	for (const char *k = first; k != NULL; k = va_arg(ap, const char *))
+		strlist_add(&pairs, k, strlen(k));
+	va_end(ap);
+	bayes_settings_init(out, &pairs, NULL);
+	strlist_free(&pairs);
+}
+
+static int settings_warnings;
+
+static const char *settings_key;
+
+static void
+count_warning(const char *msg)
+{
+	if (strncmp(msg, settings_key, strlen(settings_key)) == 0)
+		settings_warnings++;
+}
+
+/* lmtpd's own settings: SpamAssassin's constants by default; a value out
+ * of range is refused with a warning and the default kept. */
+START_TEST(settings_lmtpd)
+{
+	static const char *const bad[][2] = {
+		{ "bayes_robinson_s", "0" }, { "bayes_robinson_s", "abc" },
+		{ "bayes_robinson_x", "1" }, { "bayes_robinson_x", "-0.5" },
+		{ "bayes_min_prob_strength", "0.5" }, { "bayes_n_significant", "0" },
+	};
+	struct bayes_settings s2;
+
+	ck_assert_double_eq(bs.robinson_s, BAYES_FW_S);
+	ck_assert_double_eq(sa_bs.robinson_s, BAYES_FW_S);
+	ck_assert_double_eq(bs.robinson_x, BAYES_FW_X);
+	ck_assert_double_eq(bs.min_prob_strength, BAYES_MIN_PROB_STRENGTH);
+	ck_assert_uint_eq(bs.n_significant, BAYES_N_SIGNIFICANT);
+	settings_of(&s2, "bayes_robinson_s", "0.5", "bayes_robinson_x", "0.4",
+		    "bayes_min_prob_strength", "0.2", "bayes_n_significant", "20", NULL);
+	ck_assert_double_eq(s2.robinson_s, 0.5);
+	ck_assert_double_eq(s2.robinson_x, 0.4);
+	ck_assert_double_eq(s2.min_prob_strength, 0.2);
+	ck_assert_uint_eq(s2.n_significant, 20);
+	bayes_settings_free(&s2);
+	for (size_t i = 0; i < N_ELEMENTS(bad); i++) {
+		struct strlist pairs;
+
+		strlist_init(&pairs);
+		strlist_add(&pairs, bad[i][0], strlen(bad[i][0]));
+		strlist_add(&pairs, bad[i][1], strlen(bad[i][1]));
+		settings_warnings = 0;
+		settings_key = bad[i][0];
+		bayes_settings_init(&s2, &pairs, count_warning);
+		ck_assert_msg(settings_warnings == 1, "%s %s", bad[i][0], bad[i][1]);
+		ck_assert_double_eq(s2.robinson_s, BAYES_FW_S);
+		ck_assert_double_eq(s2.robinson_x, BAYES_FW_X);
+		ck_assert_double_eq(s2.min_prob_strength, BAYES_MIN_PROB_STRENGTH);
+		ck_assert_uint_eq(s2.n_significant, BAYES_N_SIGNIFICANT);
+		bayes_settings_free(&s2);
+		strlist_free(&pairs);
+	}
+}
+END_TEST
+
 /* ---- arithmetic, against CombineChi.pm run by Perl ---- */
 
 START_TEST(math_like_sa)
@@ -380,7 +463,7 @@ START_TEST(math_like_sa)
 END_TEST
 
 /* Only tokens of strength >= 0.346 count.  SPAMMY_ALONE is combine(100,
- * 100, [f(40, 0)]) by CombineChi.pm. */
+ * 100, [f(40, 0)]) by CombineChi.pm, with SpamAssassin's s. */
 #define SPAMMY_ALONE 0.74982687984011998
 START_TEST(score_counts_strength)
 {
@@ -389,11 +472,93 @@ START_TEST(score_counts_strength)
 	double p, both;
 
 	/* the neutral token alone: nothing usable */
-	ck_assert(!bayes_score_counts(&bs, &tot, c, 1, &p));
-	ck_assert(bayes_score_counts(&bs, &tot, c, 2, &p));
+	ck_assert(!bayes_score_counts(&sa_bs, &tot, c, 1, &p));
+	ck_assert(bayes_score_counts(&sa_bs, &tot, c, 2, &p));
 	ck_assert_double_eq_tol(p, SPAMMY_ALONE, 1e-12);
-	ck_assert(bayes_score_counts(&bs, &tot, c, 3, &both));
+	ck_assert(bayes_score_counts(&sa_bs, &tot, c, 3, &both));
 	ck_assert_double_eq_tol(both, 0.50012222775157533, 1e-12);
+}
+END_TEST
+
+/* Robinson's s and x as settings: f(w) = (s x + n p) / (s + n), and the
+ * strength and count of the tokens combined. */
+START_TEST(math_settings)
+{
+	struct bayes_totals tot = { 100, 100, 0, 0, 0, 0 };
+	struct bayes_counts c[3] = { { 50, 50, 0 }, { 40, 0, 0 }, { 0, 40, 0 } };
+	struct bayes_settings s2;
+	double p, q;
+
+	ck_assert(bayes_token_prob_sx(3, 1, 500, 300, true, BAYES_FW_S, BAYES_FW_X, &p));
+	ck_assert(bayes_token_prob(3, 1, 500, 300, true, &q));
+	ck_assert_double_eq(p, q);
+	/* p = 900 / 1400; (1 * 0.5 + 4 p) / 5 */
+	ck_assert(bayes_token_prob_sx(3, 1, 500, 300, true, 1.0, 0.5, &p));
+	ck_assert_double_eq_tol(p, (0.5 + 4.0 * 900.0 / 1400.0) / 5.0, 1e-12);
+	ck_assert(!bayes_token_prob_sx(1, 0, 500, 300, false, 1.0, 0.5, &p));
+	/* s = 1: f(40, 0) = (0.5 + 40) / 41, strength 0.488 */
+	settings_of(&s2, "bayes_robinson_s", "1", "bayes_robinson_x", "0.5", NULL);
+	ck_assert(bayes_score_counts(&s2, &tot, c, 2, &p));
+	{
+		double one = (0.5 + 40.0) / 41.0;
+
+		ck_assert_double_eq_tol(p, bayes_combine(100, 100, &one, 1), 1e-12);
+	}
+	bayes_settings_free(&s2);
+	/* f(4, 1) = 0.798, strength 0.298: below SpamAssassin's 0.346, above
+	 * 0.2; strength 0 takes the neutral token too */
+	{
+		struct bayes_counts weak = { 4, 1, 0 };
+
+		ck_assert(!bayes_score_counts(&sa_bs, &tot, &weak, 1, &p));
+		settings_of(&s2, "bayes_min_prob_strength", "0.2", NULL);
+		ck_assert(bayes_score_counts(&s2, &tot, &weak, 1, &p));
+		ck_assert(p > 0.5);
+		bayes_settings_free(&s2);
+	}
+	settings_of(&s2, "bayes_min_prob_strength", "0", NULL);
+	ck_assert(bayes_score_counts(&s2, &tot, c, 2, &p));
+	ck_assert(bayes_score_counts(&sa_bs, &tot, c, 2, &q));
+	ck_assert(fabs(p - q) > 1e-6);	/* the neutral token counted */
+	bayes_settings_free(&s2);
+	/* only the strongest n_significant: the spammy token alone (both are
+	 * as strong; the first in the list stays) */
+	settings_of(&s2, "bayes_n_significant", "1", NULL);
+	ck_assert(bayes_score_counts(&s2, &tot, c + 1, 2, &p));
+	ck_assert(p > 0.7 || p < 0.3);
+	bayes_settings_free(&s2);
+}
+END_TEST
+
+/* bayes_robinson_s 0.45 (SpamBayes' unknown_word_strength) against
+ * SpamAssassin's 0.030, the default: a token seen once in spam is 0.857,
+ * not 0.987, and no longer as strong as one seen forty times; a message of
+ * hapaxes says less. */
+START_TEST(math_robinson_s)
+{
+	struct bayes_totals tot = { 100, 100, 0, 0, 0, 0 };
+	struct bayes_counts hapax = { 1, 0, 0 }, many = { 40, 0, 0 };
+	struct bayes_settings s45;
+	double p, sa_p, p40;
+
+	settings_of(&s45, "bayes_robinson_s", "0.45", NULL);
+	ck_assert_double_eq(bs.robinson_s, BAYES_FW_S);
+	ck_assert(bayes_token_prob_sx(1, 0, 100, 100, true, s45.robinson_s, s45.robinson_x,
+				      &p));
+	ck_assert_double_eq_tol(p, (0.45 * 0.538 + 1.0) / 1.45, 1e-12);
+	ck_assert(bayes_token_prob(1, 0, 100, 100, true, &sa_p));
+	ck_assert_double_eq_tol(sa_p, (0.030 * 0.538 + 1.0) / 1.030, 1e-12);
+	ck_assert(bayes_token_prob_sx(40, 0, 100, 100, true, s45.robinson_s, s45.robinson_x,
+				      &p40));
+	ck_assert_double_gt(p40 - p, 0.1);
+	ck_assert(bayes_score_counts(&s45, &tot, &hapax, 1, &p));
+	ck_assert(bayes_score_counts(&bs, &tot, &hapax, 1, &sa_p));
+	ck_assert_double_eq_tol(p, bayes_combine(100, 100, (double[]){ (0.45 * 0.538 + 1.0) /
+									1.45 }, 1), 1e-12);
+	ck_assert_double_lt(p, sa_p);
+	ck_assert(bayes_score_counts(&s45, &tot, &many, 1, &p40));
+	ck_assert_double_gt(p40, p);
+	bayes_settings_free(&s45);
 }
 END_TEST
 
@@ -719,12 +884,14 @@ START_TEST(front_end_min_counts)
 	{
 		struct bayes_tokens q = toks_of("<q@x>\t0", spamw, 2);
 
+		/* tokens seen 3 times each: 0.89 with lmtpd's s of 0.45 (0.99
+		 * with SpamAssassin's 0.030) */
 		ck_assert_int_eq(bayes_classify(b, NULL, &q, &p), 1);
-		ck_assert_double_gt(p, 0.9);
+		ck_assert_double_gt(p, 0.85);
 		bayes_tokens_free(&q);
 		q = toks_of("<q@x>\t0", hamw, 2);
 		ck_assert_int_eq(bayes_classify(b, NULL, &q, &p), 1);
-		ck_assert_double_lt(p, 0.1);
+		ck_assert_double_lt(p, 0.15);
 		bayes_tokens_free(&q);
 	}
 	bayes_free(&b);
@@ -763,10 +930,13 @@ bayes_suite(void)
 	tcase_add_test(tc, stopwords_dropped);
 	tcase_add_loop_test(tc, tokenize_invisible, 0, N_ELEMENTS(invisible));
 	tcase_add_test(tc, tokenize_bounds);
+	tcase_add_test(tc, settings_lmtpd);
 	tc = ut_tcase(s, "math", false);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, math_like_sa);
 	tcase_add_test(tc, score_counts_strength);
+	tcase_add_test(tc, math_settings);
+	tcase_add_test(tc, math_robinson_s);
 	tc = ut_tcase(s, "store", true);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, store_learn_relearn_forget);
