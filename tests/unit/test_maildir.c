@@ -559,6 +559,21 @@ read_keywords_file(const char *root)
 	return ut_read_file(path, NULL);
 }
 
+/* A fresh Maildir folder under the test's folder, its dovecot-keywords
+ * holding text (NULL: none). */
+static void
+kw_maildir(char *root, size_t root_size, const char *text)
+{
+	char path[PATH_MAX];
+
+	ut_pathf(root, root_size, "%s/Maildir", ut_testdir());
+	ck_assert_int_eq(mkdir(root, 0700), 0);
+	if (text != NULL) {
+		ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
+		ut_write_text(path, text);
+	}
+}
+
 static bool
 exists_in(const char *root, const char *name)
 {
@@ -708,9 +723,23 @@ START_TEST(keywords_bad_dropped)
 }
 END_TEST
 
+/* The pid of a process that has exited (and been waited for). */
+static pid_t
+dead_pid(void)
+{
+	pid_t dead = fork();
+
+	ck_assert_int_ge(dead, 0);
+	if (dead == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
+	return dead;
+}
+
 /* A live holder of Dovecot's lock (this process, on this host) is waited
  * for a while, then the message goes in without the new keyword and the
- * lock is left alone. */
+ * lock is left alone.  So is a lock naming a pid that only fits a long:
+ * cast to pid_t it would name another (here: dead) process. */
 START_TEST(keywords_lock_held)
 {
 	char root[PATH_MAX], lock[PATH_MAX], name[MAILDIR_NAME_MAX], host[256], text[300];
@@ -718,10 +747,12 @@ START_TEST(keywords_lock_held)
 	const char *kw[] = { "New" };
 	struct maildir_keywords_result kr;
 
-	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
-	ck_assert_int_eq(mkdir(root, 0700), 0);
+	kw_maildir(root, sizeof(root), NULL);
 	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
-	snprintf(text, sizeof(text), "%ld:%s", (long)getpid(), host);
+	if (_i == 0)
+		snprintf(text, sizeof(text), "%ld:%s", (long)getpid(), host);
+	else
+		snprintf(text, sizeof(text), "%lld:%s", 4294967296LL + dead_pid(), host);
 	ut_pathf(lock, sizeof(lock), "%s/dovecot-uidlist.lock", root);
 	ut_write_text(lock, text);
 	deliver_kw(root, "S", kw, 1, name, sizeof(name), &kr);
@@ -742,14 +773,9 @@ START_TEST(keywords_stale_lock)
 	char root[PATH_MAX], lock[PATH_MAX], name[MAILDIR_NAME_MAX], host[256], text[300];
 	const char *kw[] = { "New" };
 	struct maildir_keywords_result kr;
-	pid_t dead = fork();
+	pid_t dead = dead_pid();
 
-	ck_assert_int_ge(dead, 0);
-	if (dead == 0)
-		_exit(0);
-	ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
-	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
-	ck_assert_int_eq(mkdir(root, 0700), 0);
+	kw_maildir(root, sizeof(root), NULL);
 	ut_pathf(lock, sizeof(lock), "%s/dovecot-uidlist.lock", root);
 	if (_i != 1) {
 		/* Dovecot writes no newline after the host; others may. */
@@ -818,33 +844,6 @@ START_TEST(keywords_per_folder)
 }
 END_TEST
 
-/* A pid that only fits a long names, once cast to pid_t, another (here:
- * dead) process: the lock is a live holder's, not stale. */
-START_TEST(keywords_lock_pid_too_big)
-{
-	char root[PATH_MAX], lock[PATH_MAX], name[MAILDIR_NAME_MAX], host[256], text[300];
-	const char *kw[] = { "New" };
-	struct maildir_keywords_result kr;
-	pid_t dead = fork();
-
-	ck_assert_int_ge(dead, 0);
-	if (dead == 0)
-		_exit(0);
-	ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
-	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
-	ck_assert_int_eq(mkdir(root, 0700), 0);
-	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
-	snprintf(text, sizeof(text), "%lld:%s", 4294967296LL + dead, host);
-	ut_pathf(lock, sizeof(lock), "%s/dovecot-uidlist.lock", root);
-	ut_write_text(lock, text);
-	deliver_kw(root, NULL, kw, 1, name, sizeof(name), &kr);
-	ck_assert_str_eq(info_of(name), "");
-	ck_assert_int_eq(kr.dropped, 1);
-	ck_assert_ptr_nonnull(strstr(kr.why, "held by another process"));
-	ck_assert(exists_in(root, "dovecot-uidlist.lock"));
-}
-END_TEST
-
 /* A FIFO in place of the file or of the lock is refused at once, never
  * opened blocking (the alarm fails a regression instead of hanging). */
 START_TEST(keywords_fifo)
@@ -854,8 +853,7 @@ START_TEST(keywords_fifo)
 	const char *kw[] = { "New" };
 	struct maildir_keywords_result kr;
 
-	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
-	ck_assert_int_eq(mkdir(root, 0700), 0);
+	kw_maildir(root, sizeof(root), NULL);
 	ut_pathf(path, sizeof(path), "%s/%s", root, names[_i]);
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
 	alarm(10);
@@ -877,8 +875,7 @@ START_TEST(keywords_long_line_kept)
 	const char *kw[] = { "New" };
 	struct maildir_keywords_result kr;
 
-	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
-	ck_assert_int_eq(mkdir(root, 0700), 0);
+	kw_maildir(root, sizeof(root), NULL);
 	memcpy(line, "0 ", 2);
 	memset(line + 2, 'x', 300);
 	memcpy(line + 302, "\n", 2);
@@ -899,14 +896,11 @@ END_TEST
  * skipped. */
 START_TEST(keywords_parse_strict)
 {
-	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX], *text;
+	char root[PATH_MAX], name[MAILDIR_NAME_MAX], *text;
 	const char *kw[] = { "Plus", "FOO" };
 	struct maildir_keywords_result kr;
 
-	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
-	ck_assert_int_eq(mkdir(root, 0700), 0);
-	ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
-	ut_write_text(path, "0 Foo\n1 foo\n+2 Plus\n-0 Minus\n 3 Space\n");
+	kw_maildir(root, sizeof(root), "0 Foo\n1 foo\n+2 Plus\n-0 Minus\n 3 Space\n");
 	deliver_kw(root, NULL, kw, N_ELEMENTS(kw), name, sizeof(name), &kr);
 	ck_assert_int_eq(kr.dropped, 0);
 	ck_assert_str_eq(info_of(name), "ab");
@@ -926,8 +920,7 @@ START_TEST(keywords_file_mode)
 	struct stat st;
 	gid_t gid = geteuid() == 0 ? 4242 : getegid();
 
-	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
-	ck_assert_int_eq(mkdir(root, 0700), 0);
+	kw_maildir(root, sizeof(root), NULL);
 	ck_assert_int_eq(chmod(root, 02750), 0);
 	ck_assert_int_eq(chown(root, (uid_t)-1, gid), 0);
 	umask(077);
@@ -949,12 +942,9 @@ START_TEST(keywords_write_fails)
 	const char *kw[] = { "Old", "New" };
 	struct maildir_keywords_result kr;
 
-	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
-	ck_assert_int_eq(mkdir(root, 0700), 0);
+	kw_maildir(root, sizeof(root), "0 Old\n");
 	ut_pathf(path, sizeof(path), "%s/dovecot-keywords.lock", root);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
-	ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
-	ut_write_text(path, "0 Old\n");
 	deliver_kw(root, "S", kw, N_ELEMENTS(kw), name, sizeof(name), &kr);
 	ck_assert_str_eq(info_of(name), "Sa");
 	ck_assert_int_eq(kr.dropped, 1);
@@ -972,15 +962,12 @@ END_TEST
  * used. */
 START_TEST(keywords_dir_fsync_fails)
 {
-	char root[PATH_MAX], path[PATH_MAX], letters[MAILDIR_KEYWORDS_MAX + 1];
+	char root[PATH_MAX], letters[MAILDIR_KEYWORDS_MAX + 1];
 	const char *kw[] = { "Old", "New" };
 	struct maildir_keywords_result kr;
 	int fd;
 
-	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
-	ck_assert_int_eq(mkdir(root, 0700), 0);
-	ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
-	ut_write_text(path, "0 Old\n");
+	kw_maildir(root, sizeof(root), "0 Old\n");
 	fd = open(root, O_RDONLY | O_DIRECTORY);
 	ck_assert_int_ge(fd, 0);
 	fsync_fail_dirs = 1;
@@ -1004,8 +991,7 @@ START_TEST(keywords_lock_taken_over)
 	struct maildir_keywords_result kr;
 	int fd;
 
-	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
-	ck_assert_int_eq(mkdir(root, 0700), 0);
+	kw_maildir(root, sizeof(root), NULL);
 	ut_pathf(lock, sizeof(lock), "%s/dovecot-uidlist.lock", root);
 	ut_pathf(other, sizeof(other), "%s/other", root);
 	ut_write_text(other, "1:elsewhere");
@@ -1039,10 +1025,8 @@ START_TEST(keywords_reread_fails)
 	int status;
 	pid_t holder;
 
-	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
-	ck_assert_int_eq(mkdir(root, 0700), 0);
+	kw_maildir(root, sizeof(root), "0 Known\n");
 	ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
-	ut_write_text(path, "0 Known\n");
 	ut_pathf(fifo, sizeof(fifo), "%s/fifo", root);
 	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
 	ut_pathf(lock, sizeof(lock), "%s/dovecot-uidlist.lock", root);
@@ -1095,12 +1079,8 @@ parse_keywords_file(char *text, char *names[MAILDIR_KEYWORDS_MAX])
 START_TEST(keywords_concurrent_stale_lock)
 {
 	char host[256];
-	pid_t dead = fork();
+	pid_t dead = dead_pid();
 
-	ck_assert_int_ge(dead, 0);
-	if (dead == 0)
-		_exit(0);
-	ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
 	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
 	/* Many rounds in a few seconds: the locking is under test here. */
 	fsync_skip = true;
@@ -1190,11 +1170,10 @@ maildir_suite(void)
 	tcase_add_test(tc, keywords_known_no_write);
 	tcase_add_test(tc, keywords_full);
 	tcase_add_loop_test(tc, keywords_bad_dropped, 0, N_ELEMENTS(bad_keywords));
-	tcase_add_test(tc, keywords_lock_held);
+	tcase_add_loop_test(tc, keywords_lock_held, 0, 2);
 	tcase_add_loop_test(tc, keywords_stale_lock, 0, 3);
 	tcase_add_test(tc, keywords_symlinked_file);
 	tcase_add_test(tc, keywords_per_folder);
-	tcase_add_test(tc, keywords_lock_pid_too_big);
 	tcase_add_loop_test(tc, keywords_fifo, 0, 2);
 	tcase_add_test(tc, keywords_long_line_kept);
 	tcase_add_test(tc, keywords_parse_strict);
