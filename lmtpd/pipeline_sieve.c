@@ -45,14 +45,14 @@ struct pipeline_sieve {
 };
 
 /* One durable copy: a folder on disk, its Maildir flags and its IMAP
- * keywords (pointing into the action list). */
+ * keywords (allocated; the strings point into the action list).  Which
+ * keywords fit, and which are valid at all, maildir_keywords decides. */
 struct pipeline_target {
 	char disk[MAILDIR_FOLDER_DISK_SIZE];	/* "" = INBOX */
 	char name[MAILDIR_FOLDER_NAME_MAX + 1];	/* as the log shows it */
 	char flags[8];
-	const char *keywords[MAILDIR_KEYWORDS_MAX];
+	const char **keywords;
 	size_t keyword_count;
-	size_t keywords_over;	/* beyond the 26 a folder can hold */
 };
 
 struct pipeline_sieve *
@@ -128,25 +128,16 @@ pipeline_folders_add(char *folders, size_t size, const char *name)
 }
 
 /* Adds the keywords among an action's flags (IMAP flags not starting
- * with a backslash) to x, once each (IMAP keywords are
- * case-insensitive). */
+ * with a backslash) to x; maildir_keywords drops repeats. */
 static void
 pipeline_target_keywords(struct pipeline_target *x, const struct sieve_action *a)
 {
 	for (size_t i = 0; i < a->flag_count; i++) {
-		const char *kw = a->flags[i];
-		bool dup = false;
-
-		if (kw[0] == '\\')
+		if (a->flags[i][0] == '\\')
 			continue;
-		for (size_t k = 0; k < x->keyword_count && !dup; k++)
-			dup = strcasecmp(x->keywords[k], kw) == 0;
-		if (dup)
-			continue;
-		if (x->keyword_count == N_ELEMENTS(x->keywords))
-			x->keywords_over++;
-		else
-			x->keywords[x->keyword_count++] = kw;
+		x->keywords = xreallocarray(x->keywords, x->keyword_count + 1,
+					    sizeof(*x->keywords));
+		x->keywords[x->keyword_count++] = a->flags[i];
 	}
 }
 
@@ -240,7 +231,7 @@ pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 	       int iovcnt, char *folders, size_t folders_size)
 {
 	struct maildir_target target;
-	struct maildir_keywords_result kr = { 0, "" };
+	struct maildir_keywords_result kr = { 0, "", "" };
 	char filename[MAILDIR_NAME_MAX], err[512];
 	int state = t->disk[0] != '\0' ? maildir_folder_state(r->maildir, t->disk) : 1;
 	bool is_new = state == 0;
@@ -267,10 +258,11 @@ pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 	};
 	if (maildir_deliver(&target, iov, iovcnt, filename, sizeof(filename), &r->dsn) < 0)
 		return -1;
-	if (kr.dropped + t->keywords_over > 0)
+	if (kr.dropped > 0)
 		log_warn("%s: <%s>: %zu keyword(s) not stored in %s: %s", txn->queue_id,
-			 r->canonical, kr.dropped + t->keywords_over, t->name,
-			 kr.why[0] != '\0' ? kr.why : "more than 26 keywords");
+			 r->canonical, kr.dropped, t->name, kr.why);
+	if (kr.warning[0] != '\0')
+		log_warn("%s: <%s>: %s: %s", txn->queue_id, r->canonical, t->name, kr.warning);
 	log_debug("%s: %s: stored as %s/%s%s%s/%s", txn->queue_id, r->user, r->maildir,
 		  t->disk, t->disk[0] != '\0' ? "/" : "", t->flags[0] != '\0' ? "cur" : "new",
 		  filename);
@@ -538,6 +530,8 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 		dsn_set(&r->dsn, DSN_DISCARDED, "discarded by sieve");
 done:
 	delays[3] = pipeline_now() - t0;
+	for (size_t i = 0; i < ntargets; i++)
+		free(targets[i].keywords);
 	free(targets);
 	sieve_actions_free(&a);
 }

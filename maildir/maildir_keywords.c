@@ -21,6 +21,7 @@
 #include "fsutil.h"
 #include "maildir_dotlock.h"
 #include "maildir_keywords.h"
+#include "xalloc.h"
 
 #define KW_FILE "dovecot-keywords"
 #define KW_TEMP "dovecot-keywords.lock"
@@ -67,69 +68,23 @@ kw_drop(struct maildir_keywords_result *res, const char *why)
 		snprintf(res->why, sizeof(res->why), "%s", why);
 }
 
-/* Reads the file as Dovecot does: "IDX NAME" lines, others ignored.
- * Returns 0 (a missing file is an empty table) or -1 with errno. */
+/* Dovecot's str_to_uint() on an index: digits only (no sign, no
+ * space), below the letter count. */
 static int
-kw_read(int dirfd, struct kw_table *t)
+kw_parse_index(const char *s, unsigned int *idx_r)
 {
-	char *text, *line, *next;
-	struct stat st;
-	ssize_t n;
-	size_t len = 0;
-	int fd;
+	unsigned int v = 0;
 
-	kw_table_clear(t);
-	fd = openat(dirfd, KW_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (fstat(fd, &st) < 0) {
-		close_quietly(fd);
+	if (*s == '\0')
 		return -1;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > KW_FILE_MAX) {
-		close_quietly(fd);
-		errno = EFBIG;
-		return -1;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (text == NULL) {
-		close_quietly(fd);
-		return -1;
-	}
-	while (len < (size_t)st.st_size &&
-	       (n = read(fd, text + len, (size_t)st.st_size - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			free(text);
-			close_quietly(fd);
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
 			return -1;
-		}
-		len += (size_t)n;
+		v = v * 10 + (unsigned int)(*s - '0');
+		if (v >= MAILDIR_KEYWORDS_MAX)
+			return -1;
 	}
-	close_quietly(fd);
-	text[len] = '\0';
-	t->mtime = st.st_mtime;
-	for (line = text; line != NULL && *line != '\0'; line = next) {
-		char *sp, *end;
-		long idx;
-
-		next = strchr(line, '\n');
-		if (next != NULL)
-			*next++ = '\0';
-		sp = strchr(line, ' ');
-		if (sp == NULL || sp == line)
-			continue;
-		*sp = '\0';
-		errno = 0;
-		idx = strtol(line, &end, 10);
-		if (*end != '\0' || errno != 0 || idx < 0 || idx >= MAILDIR_KEYWORDS_MAX ||
-		    sp[1] == '\0')
-			continue;
-		free(t->name[idx]);
-		t->name[idx] = strdup(sp + 1);
-	}
-	free(text);
+	*idx_r = v;
 	return 0;
 }
 
@@ -142,51 +97,129 @@ kw_find(const struct kw_table *t, const char *name)
 	return -1;
 }
 
+/* Reads the file as Dovecot does: "IDX NAME" lines, others (and a later
+ * line naming a keyword already named) ignored.  Returns 0 (a missing
+ * file is an empty table) or -1 with errno (EINVAL: not a regular file,
+ * EFBIG: too large). */
+static int
+kw_read(int dirfd, struct kw_table *t)
+{
+	char *text, *line, *next;
+	struct stat st;
+	ssize_t n;
+	size_t len = 0;
+	int fd, err;
+
+	kw_table_clear(t);
+	fd = maildir_open_regular(dirfd, KW_FILE, &st);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (st.st_size > KW_FILE_MAX) {
+		close_quietly(fd);
+		errno = EFBIG;
+		return -1;
+	}
+	text = xmalloc((size_t)st.st_size + 1);
+	while (len < (size_t)st.st_size &&
+	       (n = read(fd, text + len, (size_t)st.st_size - len)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			free(text);
+			close_quietly(fd);
+			errno = err;
+			return -1;
+		}
+		len += (size_t)n;
+	}
+	close_quietly(fd);
+	text[len] = '\0';
+	t->mtime = st.st_mtime;
+	for (line = text; line != NULL && *line != '\0'; line = next) {
+		unsigned int idx;
+		char *sp;
+
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		sp = strchr(line, ' ');
+		if (sp == NULL)
+			continue;
+		*sp = '\0';
+		if (kw_parse_index(line, &idx) < 0 || sp[1] == '\0' || kw_find(t, sp + 1) >= 0)
+			continue;
+		free(t->name[idx]);
+		t->name[idx] = xstrdup(sp + 1);
+	}
+	free(text);
+	return 0;
+}
+
 /* Takes Dovecot's dovecot-uidlist.lock, marked as ours; 0, or -1 with
  * errno (EWOULDBLOCK: a live holder kept it). */
 static int
-uidlist_lock(int dirfd)
+uidlist_lock(int dirfd, struct maildir_dotlock *lock_r)
 {
 	char text[300], host[256];
-	int len, fd, err;
+	int len, err;
 
 	maildir_dotlock_host(host, sizeof(host));
 	len = snprintf(text, sizeof(text), "%ld:%s", (long)getpid(), host);
-	fd = maildir_dotlock_take(dirfd, UIDLIST_LOCK);
-	if (fd < 0)
+	if (len < 0 || (size_t)len >= sizeof(text)) {
+		errno = ENAMETOOLONG;
 		return -1;
-	if (write_full(fd, text, (size_t)len) < 0 || close_checked(fd) < 0) {
+	}
+	if (maildir_dotlock_take(dirfd, UIDLIST_LOCK, lock_r) < 0)
+		return -1;
+	if (write_full(lock_r->fd, text, (size_t)len) < 0 || close_checked(lock_r->fd) < 0) {
 		err = errno;
-		(void)unlinkat(dirfd, UIDLIST_LOCK, 0);
+		lock_r->fd = -1;
+		if (maildir_dotlock_release(lock_r) < 0) {
+			/* Reported as err: the lock was never usable. */
+		}
 		errno = err;
 		return -1;
 	}
+	lock_r->fd = -1;
+	return 0;
+}
+
+/* One "IDX NAME\n" line; no bound on NAME (Dovecot may have written a
+ * long one, which is kept). */
+static int
+kw_write_line(int fd, int idx, const char *name)
+{
+	char num[16];
+	int n = snprintf(num, sizeof(num), "%d ", idx);
+
+	if (n < 0 || (size_t)n >= sizeof(num)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (write_full(fd, num, (size_t)n) < 0 || write_full(fd, name, strlen(name)) < 0 ||
+	    write_full(fd, "\n", 1) < 0)
+		return -1;
 	return 0;
 }
 
 /* Replaces the file with t (under the uidlist lock, as Dovecot does: any
- * dovecot-keywords.lock is then a leftover). */
+ * dovecot-keywords.lock is then a leftover).  -1 with errno also when the
+ * rename was done but the folder's fsync failed: the change may not
+ * survive a crash. */
 static int
-kw_write(int dirfd, const struct kw_table *t)
+kw_write(int dirfd, const struct kw_table *t, const struct maildir_dotlock *lock)
 {
-	char line[MAILDIR_KEYWORD_LEN_MAX + 16];
 	struct stat st;
 	int fd, err;
 
-	(void)unlinkat(dirfd, KW_TEMP, 0);
-	fd = openat(dirfd, KW_TEMP, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
+	(void)unlinkat(dirfd, KW_TEMP, 0);	/* a leftover, if any */
+	fd = maildir_create_file(dirfd, KW_TEMP);
 	if (fd < 0)
 		return -1;
-	for (int i = 0; i < MAILDIR_KEYWORDS_MAX; i++) {
-		int n;
-
-		if (t->name[i] == NULL)
-			continue;
-		n = snprintf(line, sizeof(line), "%d %s\n", i, t->name[i]);
-		if (n < 0 || (size_t)n >= sizeof(line) || write_full(fd, line, (size_t)n) < 0)
+	for (int i = 0; i < MAILDIR_KEYWORDS_MAX; i++)
+		if (t->name[i] != NULL && kw_write_line(fd, i, t->name[i]) < 0)
 			goto fail;
-	}
 	if (fstat(fd, &st) < 0)
 		goto fail;
 	if (t->mtime != 0 && st.st_mtime <= t->mtime) {
@@ -203,6 +236,10 @@ kw_write(int dirfd, const struct kw_table *t)
 		goto fail;
 	}
 	fd = -1;
+	/* Taken over meanwhile (after 120 s): the file is someone else's
+	 * to write now. */
+	if (maildir_dotlock_check(lock) < 0)
+		goto fail;
 	if (renameat(dirfd, KW_TEMP, dirfd, KW_FILE) < 0)
 		goto fail;
 	return fsync(dirfd);
@@ -215,39 +252,49 @@ fail:
 	return -1;
 }
 
+/* Whether keywords[i] repeats an earlier one (IMAP keywords are
+ * case-insensitive). */
+static bool
+kw_repeated(const char *const *keywords, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (strcasecmp(keywords[k], keywords[i]) == 0)
+			return true;
+	return false;
+}
+
 void
 maildir_keywords_letters(int folder_fd, const char *const *keywords, size_t count,
-			 char *out, size_t out_size, struct maildir_keywords_result *res)
+			 char *letters_r, size_t letters_size,
+			 struct maildir_keywords_result *res_r)
 {
 	const char *want[MAILDIR_KEYWORDS_MAX];
 	struct kw_table t = { { NULL }, 0 };
-	bool have[MAILDIR_KEYWORDS_MAX] = { false };
+	struct maildir_dotlock lock;
+	bool have[MAILDIR_KEYWORDS_MAX] = { false }, added[MAILDIR_KEYWORDS_MAX] = { false };
 	size_t nwant = 0, missing = 0, o = 0;
 
-	res->dropped = 0;
-	res->why[0] = '\0';
+	res_r->dropped = 0;
+	res_r->why[0] = '\0';
+	res_r->warning[0] = '\0';
 	for (size_t i = 0; i < count; i++) {
-		bool dup = false;
-
+		if (kw_repeated(keywords, i))
+			continue;
 		if (!kw_is_atom(keywords[i])) {
-			kw_drop(res, "not an IMAP keyword (an atom of at most 200 bytes)");
+			kw_drop(res_r, "not an IMAP keyword (an atom of at most 200 bytes)");
 			continue;
 		}
-		for (size_t k = 0; k < nwant && !dup; k++)
-			dup = strcasecmp(want[k], keywords[i]) == 0;
-		if (dup)
-			continue;
 		if (nwant == MAILDIR_KEYWORDS_MAX) {
-			kw_drop(res, "more than 26 keywords");
+			kw_drop(res_r, "more than 26 keywords");
 			continue;
 		}
 		want[nwant++] = keywords[i];
 	}
 	if (nwant > 0 && kw_read(folder_fd, &t) < 0) {
-		res->dropped += nwant;
-		snprintf(res->why, sizeof(res->why), "reading " KW_FILE ": %s",
+		res_r->dropped += nwant;
+		snprintf(res_r->why, sizeof(res_r->why), "reading " KW_FILE ": %s",
 			 strerror(errno));
-		nwant = 0;
+		goto letters;
 	}
 	for (size_t k = 0; k < nwant; k++) {
 		int idx = kw_find(&t, want[k]);
@@ -262,65 +309,61 @@ maildir_keywords_letters(int folder_fd, const char *const *keywords, size_t coun
 
 		/* A live holder (a long IMAP sync) is not waited for long:
 		 * the message then goes in without the new keywords. */
-		if (uidlist_lock(folder_fd) < 0) {
-			res->dropped += missing;
-			snprintf(res->why, sizeof(res->why), UIDLIST_LOCK ": %s",
+		if (uidlist_lock(folder_fd, &lock) < 0) {
+			res_r->dropped += missing;
+			snprintf(res_r->why, sizeof(res_r->why), UIDLIST_LOCK ": %s",
 				 errno == EWOULDBLOCK ? "held by another process"
 				 : strerror(errno));
 			goto letters;
 		}
+		memset(have, 0, sizeof(have));
 		/* Under the lock the file is what Dovecot last wrote. */
 		if (kw_read(folder_fd, &t) < 0) {
-			res->dropped += missing;
-			snprintf(res->why, sizeof(res->why), "reading " KW_FILE ": %s",
+			res_r->dropped += nwant;
+			snprintf(res_r->why, sizeof(res_r->why), "reading " KW_FILE ": %s",
 				 strerror(errno));
-			memset(have, 0, sizeof(have));
-			(void)unlinkat(folder_fd, UIDLIST_LOCK, 0);
-			goto letters;
+			goto unlock;
 		}
-		memset(have, 0, sizeof(have));
 		for (size_t k = 0; k < nwant; k++) {
 			int idx = kw_find(&t, want[k]);
 
 			for (int i = 0; idx < 0 && i < MAILDIR_KEYWORDS_MAX; i++)
 				if (t.name[i] == NULL) {
-					t.name[i] = strdup(want[k]);
-					if (t.name[i] != NULL) {
-						idx = i;
-						changed = true;
-					}
+					t.name[i] = xstrdup(want[k]);
+					added[i] = true;
+					idx = i;
+					changed = true;
 				}
 			if (idx >= 0)
 				have[idx] = true;
 			else
-				kw_drop(res, "all 26 keyword letters in use");
+				kw_drop(res_r, "all 26 keyword letters in use");
 		}
-		if (changed && kw_write(folder_fd, &t) < 0) {
+		if (changed && kw_write(folder_fd, &t, &lock) < 0) {
+			/* Even when the rename was done, the file may lose
+			 * the change in a crash while the message keeps the
+			 * letter: only letters named before are used. */
 			size_t lost = 0;
-			struct kw_table old = { { NULL }, 0 };
-			int err = errno;
 
-			/* Only the letters the file on disk names may be used. */
-			if (kw_read(folder_fd, &old) < 0)
-				kw_table_clear(&old);
+			snprintf(res_r->why, sizeof(res_r->why), "writing " KW_FILE ": %s",
+				 strerror(errno));
 			for (int i = 0; i < MAILDIR_KEYWORDS_MAX; i++)
-				if (have[i] && (old.name[i] == NULL ||
-						strcmp(old.name[i], t.name[i]) != 0)) {
+				if (added[i]) {
 					have[i] = false;
 					lost++;
 				}
-			res->dropped += lost;
-			snprintf(res->why, sizeof(res->why), "writing " KW_FILE ": %s",
-				 strerror(err));
-			kw_table_clear(&old);
+			res_r->dropped += lost;
 		}
-		(void)unlinkat(folder_fd, UIDLIST_LOCK, 0);
+unlock:
+		if (maildir_dotlock_release(&lock) < 0)
+			snprintf(res_r->warning, sizeof(res_r->warning),
+				 "removing " UIDLIST_LOCK ": %s", strerror(errno));
 	}
 letters:
-	for (int i = 0; i < MAILDIR_KEYWORDS_MAX && o + 1 < out_size; i++)
+	for (int i = 0; i < MAILDIR_KEYWORDS_MAX && o + 1 < letters_size; i++)
 		if (have[i])
-			out[o++] = (char)('a' + i);
-	if (out_size > 0)
-		out[o] = '\0';
+			letters_r[o++] = (char)('a' + i);
+	if (letters_size > 0)
+		letters_r[o] = '\0';
 	kw_table_clear(&t);
 }

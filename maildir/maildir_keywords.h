@@ -26,14 +26,20 @@ struct maildir_keywords_result {
 	 * reason ("" when none was dropped). */
 	size_t dropped;
 	char why[256];
+	/* Not about the message: our dovecot-uidlist.lock could not be
+	 * removed ("" when it was). */
+	char warning[128];
 };
 
-/* Letters (sorted, NUL-terminated; out needs MAILDIR_KEYWORDS_MAX + 1
+/* Letters (sorted, NUL-terminated; letters_r needs MAILDIR_KEYWORDS_MAX + 1
  * bytes) for keywords[0..count) in the folder open as folder_fd, naming
  * new ones in its dovecot-keywords file.  Keywords match case-insensitively,
- * as in IMAP and Dovecot.  Never fails as a whole: what can not be stored
- * is counted in res. */
+ * as in IMAP and Dovecot; repeats are ignored.  Never fails as a whole:
+ * what can not be stored is counted in res_r.  Waits at most 2 s for the
+ * lock, shared with lmtpd's other processes through flock() on the
+ * folder and with Dovecot through its dotlock. */
 void maildir_keywords_letters(int folder_fd, const char *const *keywords, size_t count,
-			      char *out, size_t out_size, struct maildir_keywords_result *res);
+			      char *letters_r, size_t letters_size,
+			      struct maildir_keywords_result *res_r);
 
 #endif

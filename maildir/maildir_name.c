@@ -455,7 +455,8 @@ static int
 subs_read(int dirfd, struct buf *b)
 {
 	char chunk[8192];
-	int fd = openat(dirfd, SUBS_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	int fd = maildir_open_regular(dirfd, SUBS_FILE, &st);
 	ssize_t n;
 
 	if (fd < 0)
@@ -500,8 +501,9 @@ maildir_subscribe(const char *root, const char *disk, char *error_r,
 {
 	char line[MAILDIR_FOLDER_DISK_SIZE];
 	struct buf cur;
+	struct maildir_dotlock lock;
 	bool v2, locked = false;
-	int dirfd, lockfd = -1, ret = -1;
+	int dirfd, ret = -1;
 
 	if (disk[0] != '.' || strlen(disk) >= sizeof(line) || strchr(disk, '/') != NULL ||
 	    strchr(disk, '\n') != NULL) {
@@ -514,8 +516,7 @@ maildir_subscribe(const char *root, const char *disk, char *error_r,
 		return -1;
 	}
 	buf_init(&cur, SUBS_FILE_MAX);
-	lockfd = maildir_dotlock_take(dirfd, SUBS_LOCK);
-	if (lockfd < 0) {
+	if (maildir_dotlock_take(dirfd, SUBS_LOCK, &lock) < 0) {
 		snprintf(error_r, error_size, "lock %s/%s failed: %s", root, SUBS_LOCK,
 			 strerror(errno));
 		goto out;
@@ -548,23 +549,29 @@ maildir_subscribe(const char *root, const char *disk, char *error_r,
 		snprintf(error_r, error_size, "%s/%s too large", root, SUBS_FILE);
 		goto out;
 	}
-	if (write_full(lockfd, cur.data, cur.len) < 0 || fsync(lockfd) < 0) {
+	if (write_full(lock.fd, cur.data, cur.len) < 0 || fsync(lock.fd) < 0) {
 		snprintf(error_r, error_size, "write %s/%s failed: %s", root, SUBS_LOCK,
 			 strerror(errno));
 		goto out;
 	}
-	if (close_checked(lockfd) < 0) {
-		lockfd = -1;
+	if (close_checked(lock.fd) < 0) {
+		lock.fd = -1;
 		snprintf(error_r, error_size, "close %s/%s failed: %s", root, SUBS_LOCK,
 			 strerror(errno));
 		goto out;
 	}
-	lockfd = -1;
+	lock.fd = -1;
+	if (maildir_dotlock_check(&lock) < 0) {
+		snprintf(error_r, error_size, "%s/%s taken over by another process", root,
+			 SUBS_LOCK);
+		goto out;
+	}
 	if (renameat(dirfd, SUBS_LOCK, dirfd, SUBS_FILE) < 0) {
 		snprintf(error_r, error_size, "rename(%s, %s) in %s failed: %s", SUBS_LOCK,
 			 SUBS_FILE, root, strerror(errno));
 		goto out;
 	}
+	maildir_dotlock_renamed(&lock);
 	locked = false;
 	if (fsync(dirfd) < 0) {
 		snprintf(error_r, error_size, "fsync(%s) failed: %s", root, strerror(errno));
@@ -572,12 +579,13 @@ maildir_subscribe(const char *root, const char *disk, char *error_r,
 	}
 	ret = 0;
 out:
-	if (lockfd >= 0)
-		close_quietly(lockfd);
 	/* Our lock file holds nothing anybody needs; someone else's is
 	 * never touched. */
-	if (locked)
-		(void)unlinkat(dirfd, SUBS_LOCK, 0);
+	if (locked && maildir_dotlock_release(&lock) < 0 && ret == 0) {
+		snprintf(error_r, error_size, "removing %s/%s failed: %s", root, SUBS_LOCK,
+			 strerror(errno));
+		ret = -1;
+	}
 	buf_free(&cur);
 	close_quietly(dirfd);
 	return ret;

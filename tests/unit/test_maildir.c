@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <regex.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -15,6 +17,34 @@
 #include "maildir_keywords.h"
 
 #define HOST "mx.example.org"
+
+/* Fault injection for the keyword writer, which calls fsync(): this
+ * definition takes the place of libc's in this program. */
+static bool fsync_skip;			/* durability is not under test */
+static int fsync_fail_dirs;		/* directory fsyncs still to fail */
+static const char *fsync_swap_from;	/* renamed over fsync_swap_to at the */
+static const char *fsync_swap_to;	/* next fsync of a file */
+
+int
+fsync(int fd)
+{
+	struct stat st;
+
+	if (fsync_skip)
+		return 0;
+	if (fstat(fd, &st) == 0) {
+		if (S_ISDIR(st.st_mode) && fsync_fail_dirs > 0) {
+			fsync_fail_dirs--;
+			errno = EIO;
+			return -1;
+		}
+		if (S_ISREG(st.st_mode) && fsync_swap_from != NULL) {
+			ck_assert_int_eq(rename(fsync_swap_from, fsync_swap_to), 0);
+			fsync_swap_from = NULL;
+		}
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
 
 static int
 deliver(const char *root, const char *folder, const char *flags,
@@ -529,6 +559,21 @@ read_keywords_file(const char *root)
 	return ut_read_file(path, NULL);
 }
 
+/* A fresh Maildir folder under the test's folder, its dovecot-keywords
+ * holding text (NULL: none). */
+static void
+kw_maildir(char *root, size_t root_size, const char *text)
+{
+	char path[PATH_MAX];
+
+	ut_pathf(root, root_size, "%s/Maildir", ut_testdir());
+	ck_assert_int_eq(mkdir(root, 0700), 0);
+	if (text != NULL) {
+		ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
+		ut_write_text(path, text);
+	}
+}
+
 static bool
 exists_in(const char *root, const char *name)
 {
@@ -607,17 +652,25 @@ START_TEST(keywords_known_no_write)
 	const char *kw[] = { "Foo" };
 	struct maildir_keywords_result kr;
 	struct stat before, after;
+	struct timespec t0, t1;
 
 	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
 	ck_assert_int_eq(mkdir(root, 0700), 0);
 	ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
 	ut_write_text(path, "2 foo\n");
-	/* A live lock holder (this process) would make a writer wait. */
+	/* A fresh lock of a process on another host counts as live: a
+	 * writer would wait 2 s for it, then drop the keyword. */
 	ut_pathf(lock, sizeof(lock), "%s/dovecot-uidlist.lock", root);
 	ut_write_text(lock, "1:elsewhere");
 	ck_assert_int_eq(stat(path, &before), 0);
+	ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &t0), 0);
 	deliver_kw(root, NULL, kw, 1, name, sizeof(name), &kr);
+	ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &t1), 0);
 	ck_assert_str_eq(info_of(name), "c");
+	ck_assert_int_eq(kr.dropped, 0);
+	ck_assert_str_eq(kr.why, "");
+	/* No wait for the lock (that takes 2 s). */
+	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 1);
 	ck_assert_int_eq(stat(path, &after), 0);
 	ck_assert_int_eq(before.st_ino, after.st_ino);
 	ck_assert(exists_in(root, "dovecot-uidlist.lock"));
@@ -670,9 +723,23 @@ START_TEST(keywords_bad_dropped)
 }
 END_TEST
 
+/* The pid of a process that has exited (and been waited for). */
+static pid_t
+dead_pid(void)
+{
+	pid_t dead = fork();
+
+	ck_assert_int_ge(dead, 0);
+	if (dead == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
+	return dead;
+}
+
 /* A live holder of Dovecot's lock (this process, on this host) is waited
  * for a while, then the message goes in without the new keyword and the
- * lock is left alone. */
+ * lock is left alone.  So is a lock naming a pid that only fits a long:
+ * cast to pid_t it would name another (here: dead) process. */
 START_TEST(keywords_lock_held)
 {
 	char root[PATH_MAX], lock[PATH_MAX], name[MAILDIR_NAME_MAX], host[256], text[300];
@@ -680,10 +747,12 @@ START_TEST(keywords_lock_held)
 	const char *kw[] = { "New" };
 	struct maildir_keywords_result kr;
 
-	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
-	ck_assert_int_eq(mkdir(root, 0700), 0);
+	kw_maildir(root, sizeof(root), NULL);
 	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
-	snprintf(text, sizeof(text), "%ld:%s", (long)getpid(), host);
+	if (_i == 0)
+		snprintf(text, sizeof(text), "%ld:%s", (long)getpid(), host);
+	else
+		snprintf(text, sizeof(text), "%lld:%s", 4294967296LL + dead_pid(), host);
 	ut_pathf(lock, sizeof(lock), "%s/dovecot-uidlist.lock", root);
 	ut_write_text(lock, text);
 	deliver_kw(root, "S", kw, 1, name, sizeof(name), &kr);
@@ -704,18 +773,14 @@ START_TEST(keywords_stale_lock)
 	char root[PATH_MAX], lock[PATH_MAX], name[MAILDIR_NAME_MAX], host[256], text[300];
 	const char *kw[] = { "New" };
 	struct maildir_keywords_result kr;
-	pid_t dead = fork();
+	pid_t dead = dead_pid();
 
-	ck_assert_int_ge(dead, 0);
-	if (dead == 0)
-		_exit(0);
-	ck_assert_int_eq(waitpid(dead, NULL, 0), dead);
-	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
-	ck_assert_int_eq(mkdir(root, 0700), 0);
+	kw_maildir(root, sizeof(root), NULL);
 	ut_pathf(lock, sizeof(lock), "%s/dovecot-uidlist.lock", root);
-	if (_i == 0) {
+	if (_i != 1) {
+		/* Dovecot writes no newline after the host; others may. */
 		ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
-		snprintf(text, sizeof(text), "%ld:%s", (long)dead, host);
+		snprintf(text, sizeof(text), "%ld:%s%s", (long)dead, host, _i == 2 ? "\n" : "");
 		ut_write_text(lock, text);
 	} else {
 		struct timespec old[2] = { { 0, UTIME_OMIT }, { time(NULL) - 1000, 0 } };
@@ -779,6 +844,304 @@ START_TEST(keywords_per_folder)
 }
 END_TEST
 
+/* A FIFO in place of the file or of the lock is refused at once, never
+ * opened blocking (the alarm fails a regression instead of hanging). */
+START_TEST(keywords_fifo)
+{
+	static const char *const names[] = { "dovecot-keywords", "dovecot-uidlist.lock" };
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX];
+	const char *kw[] = { "New" };
+	struct maildir_keywords_result kr;
+
+	kw_maildir(root, sizeof(root), NULL);
+	ut_pathf(path, sizeof(path), "%s/%s", root, names[_i]);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	alarm(10);
+	deliver_kw(root, "S", kw, 1, name, sizeof(name), &kr);
+	alarm(0);
+	ck_assert_str_eq(info_of(name), "S");
+	ck_assert_int_eq(kr.dropped, 1);
+	ck_assert_msg(strstr(kr.why, strerror(EINVAL)) != NULL, "%s", kr.why);
+	ck_assert_int_eq(count(root, "cur"), 1);
+}
+END_TEST
+
+/* A keyword longer than lmtpd accepts, which Dovecot wrote, survives a
+ * rewrite, and a new keyword still gets its letter. */
+START_TEST(keywords_long_line_kept)
+{
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX], line[400], want[400];
+	char *text;
+	const char *kw[] = { "New" };
+	struct maildir_keywords_result kr;
+
+	kw_maildir(root, sizeof(root), NULL);
+	memcpy(line, "0 ", 2);
+	memset(line + 2, 'x', 300);
+	memcpy(line + 302, "\n", 2);
+	ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
+	ut_write_text(path, line);
+	deliver_kw(root, NULL, kw, 1, name, sizeof(name), &kr);
+	ck_assert_msg(kr.dropped == 0, "%s", kr.why);
+	ck_assert_str_eq(info_of(name), "b");
+	snprintf(want, sizeof(want), "%s1 New\n", line);
+	text = read_keywords_file(root);
+	ck_assert_str_eq(text, want);
+	free(text);
+}
+END_TEST
+
+/* Dovecot's parsing: an index is digits only ("+2" and "-0" are not
+ * indexes), and a later line naming an already named keyword is
+ * skipped. */
+START_TEST(keywords_parse_strict)
+{
+	char root[PATH_MAX], name[MAILDIR_NAME_MAX], *text;
+	const char *kw[] = { "Plus", "FOO" };
+	struct maildir_keywords_result kr;
+
+	kw_maildir(root, sizeof(root), "0 Foo\n1 foo\n+2 Plus\n-0 Minus\n 3 Space\n");
+	deliver_kw(root, NULL, kw, N_ELEMENTS(kw), name, sizeof(name), &kr);
+	ck_assert_int_eq(kr.dropped, 0);
+	ck_assert_str_eq(info_of(name), "ab");
+	text = read_keywords_file(root);
+	ck_assert_str_eq(text, "0 Foo\n1 Plus\n");
+	free(text);
+}
+END_TEST
+
+/* The file and the lock get the folder's permission bits for files and
+ * its group, whatever lmtpd's umask, as Dovecot creates them. */
+START_TEST(keywords_file_mode)
+{
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX];
+	const char *kw[] = { "New" };
+	struct maildir_keywords_result kr;
+	struct stat st;
+	gid_t gid = geteuid() == 0 ? 4242 : getegid();
+
+	kw_maildir(root, sizeof(root), NULL);
+	ck_assert_int_eq(chmod(root, 02750), 0);
+	ck_assert_int_eq(chown(root, (uid_t)-1, gid), 0);
+	umask(077);
+	deliver_kw(root, NULL, kw, 1, name, sizeof(name), &kr);
+	umask(022);
+	ck_assert_str_eq(info_of(name), "a");
+	ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0640);
+	ck_assert_uint_eq(st.st_gid, gid);
+}
+END_TEST
+
+/* A write that fails (dovecot-keywords.lock can not be created) leaves
+ * the file as it was and the new keyword off; the message goes in. */
+START_TEST(keywords_write_fails)
+{
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX], *text;
+	const char *kw[] = { "Old", "New" };
+	struct maildir_keywords_result kr;
+
+	kw_maildir(root, sizeof(root), "0 Old\n");
+	ut_pathf(path, sizeof(path), "%s/dovecot-keywords.lock", root);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	deliver_kw(root, "S", kw, N_ELEMENTS(kw), name, sizeof(name), &kr);
+	ck_assert_str_eq(info_of(name), "Sa");
+	ck_assert_int_eq(kr.dropped, 1);
+	ck_assert_msg(strstr(kr.why, "writing") != NULL, "%s", kr.why);
+	text = read_keywords_file(root);
+	ck_assert_str_eq(text, "0 Old\n");
+	free(text);
+	ck_assert_int_eq(count(root, "cur"), 1);
+	ck_assert(!exists_in(root, "dovecot-uidlist.lock"));
+}
+END_TEST
+
+/* Renamed into place but the folder's fsync failed: a crash could lose
+ * the new line while the message kept the letter, so the letter is not
+ * used. */
+START_TEST(keywords_dir_fsync_fails)
+{
+	char root[PATH_MAX], letters[MAILDIR_KEYWORDS_MAX + 1];
+	const char *kw[] = { "Old", "New" };
+	struct maildir_keywords_result kr;
+	int fd;
+
+	kw_maildir(root, sizeof(root), "0 Old\n");
+	fd = open(root, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(fd, 0);
+	fsync_fail_dirs = 1;
+	maildir_keywords_letters(fd, kw, N_ELEMENTS(kw), letters, sizeof(letters), &kr);
+	ck_assert_int_eq(fsync_fail_dirs, 0);
+	ck_assert_str_eq(letters, "a");
+	ck_assert_int_eq(kr.dropped, 1);
+	ck_assert_msg(strstr(kr.why, strerror(EIO)) != NULL, "%s", kr.why);
+	close(fd);
+}
+END_TEST
+
+/* Someone took the uidlist lock over while we wrote (as Dovecot does
+ * after 120 s): the new letter is not used, and their lock is not
+ * removed; the failed release is reported. */
+START_TEST(keywords_lock_taken_over)
+{
+	char root[PATH_MAX], lock[PATH_MAX], other[PATH_MAX], letters[MAILDIR_KEYWORDS_MAX + 1];
+	char *text;
+	const char *kw[] = { "New" };
+	struct maildir_keywords_result kr;
+	int fd;
+
+	kw_maildir(root, sizeof(root), NULL);
+	ut_pathf(lock, sizeof(lock), "%s/dovecot-uidlist.lock", root);
+	ut_pathf(other, sizeof(other), "%s/other", root);
+	ut_write_text(other, "1:elsewhere");
+	fd = open(root, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(fd, 0);
+	fsync_swap_from = other;
+	fsync_swap_to = lock;
+	maildir_keywords_letters(fd, kw, 1, letters, sizeof(letters), &kr);
+	ck_assert_ptr_null(fsync_swap_from);
+	ck_assert_str_eq(letters, "");
+	ck_assert_int_eq(kr.dropped, 1);
+	ck_assert_msg(strstr(kr.why, strerror(ESTALE)) != NULL, "%s", kr.why);
+	ck_assert_msg(strstr(kr.warning, "dovecot-uidlist.lock") != NULL, "%s", kr.warning);
+	text = ut_read_file(lock, NULL);
+	ck_assert_str_eq(text, "1:elsewhere");
+	free(text);
+	ck_assert(!exists_in(root, "dovecot-keywords"));
+	close(fd);
+}
+END_TEST
+
+/* The re-read under the lock fails (Dovecot, holding the lock, left a
+ * FIFO in place of the file): every wanted keyword is dropped and
+ * counted, known ones too. */
+START_TEST(keywords_reread_fails)
+{
+	char root[PATH_MAX], path[PATH_MAX], lock[PATH_MAX], fifo[PATH_MAX];
+	char name[MAILDIR_NAME_MAX], host[256], text[300];
+	const char *kw[] = { "Known", "New" };
+	struct maildir_keywords_result kr;
+	int status;
+	pid_t holder;
+
+	kw_maildir(root, sizeof(root), "0 Known\n");
+	ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
+	ut_pathf(fifo, sizeof(fifo), "%s/fifo", root);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ut_pathf(lock, sizeof(lock), "%s/dovecot-uidlist.lock", root);
+	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+	holder = fork();
+	ck_assert_int_ge(holder, 0);
+	if (holder == 0) {
+		struct timespec ts = { 0, 300 * 1000 * 1000 };
+
+		/* Well within the 2 s a delivery waits. */
+		nanosleep(&ts, NULL);
+		_exit(rename(fifo, path) == 0 && unlink(lock) == 0 ? 0 : 1);
+	}
+	snprintf(text, sizeof(text), "%ld:%s", (long)holder, host);
+	ut_write_text(lock, text);
+	alarm(10);
+	deliver_kw(root, NULL, kw, N_ELEMENTS(kw), name, sizeof(name), &kr);
+	alarm(0);
+	ck_assert_int_eq(waitpid(holder, &status, 0), holder);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_str_eq(info_of(name), "");
+	ck_assert_int_eq(kr.dropped, 2);
+	ck_assert_msg(strstr(kr.why, "reading") != NULL, "%s", kr.why);
+}
+END_TEST
+
+#define RACE_ROUNDS 50
+#define RACE_WRITERS 8
+
+/* Letters a..z of the file's lines into names[] (NULL: unnamed). */
+static void
+parse_keywords_file(char *text, char *names[MAILDIR_KEYWORDS_MAX])
+{
+	for (int i = 0; i < MAILDIR_KEYWORDS_MAX; i++)
+		names[i] = NULL;
+	for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		char *sp = strchr(line, ' ');
+		int idx = atoi(line);
+
+		ck_assert_ptr_nonnull(sp);
+		ck_assert(idx >= 0 && idx < MAILDIR_KEYWORDS_MAX);
+		names[idx] = sp + 1;
+	}
+}
+
+/* Writers racing over a stale lock: lmtpd's own processes take turns,
+ * so no two of them ever both think they hold the lock, and every
+ * letter a message gets is the one the final file names for its
+ * keyword. */
+START_TEST(keywords_concurrent_stale_lock)
+{
+	char host[256];
+	pid_t dead = dead_pid();
+
+	ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+	/* Many rounds in a few seconds: the locking is under test here. */
+	fsync_skip = true;
+	for (int round = 0; round < RACE_ROUNDS; round++) {
+		char root[PATH_MAX], lock[PATH_MAX], text[300], kwname[RACE_WRITERS][16];
+		char *names[MAILDIR_KEYWORDS_MAX], *file;
+		pid_t pid[RACE_WRITERS];
+		int gate[2], got[RACE_WRITERS];
+
+		ut_pathf(root, sizeof(root), "%s/r%d", ut_testdir(), round);
+		ck_assert_int_eq(mkdir(root, 0700), 0);
+		ut_pathf(lock, sizeof(lock), "%s/dovecot-uidlist.lock", root);
+		snprintf(text, sizeof(text), "%ld:%s", (long)dead, host);
+		ut_write_text(lock, text);
+		ck_assert_int_eq(pipe(gate), 0);
+		for (int w = 0; w < RACE_WRITERS; w++) {
+			snprintf(kwname[w], sizeof(kwname[w]), "kw%d", w);
+			pid[w] = fork();
+			ck_assert_int_ge(pid[w], 0);
+			if (pid[w] == 0) {
+				const char *kw[1] = { kwname[w] };
+				char letters[MAILDIR_KEYWORDS_MAX + 1], c;
+				struct maildir_keywords_result kr;
+				int fd;
+
+				close(gate[1]);
+				/* All start together, once the gate closes. */
+				if (read(gate[0], &c, 1) != 0)
+					_exit(100);
+				fd = open(root, O_RDONLY | O_DIRECTORY);
+				if (fd < 0)
+					_exit(100);
+				maildir_keywords_letters(fd, kw, 1, letters, sizeof(letters),
+							 &kr);
+				_exit(letters[0] == '\0' ? 0 : 1 + (letters[0] - 'a'));
+			}
+		}
+		close(gate[0]);
+		close(gate[1]);
+		for (int w = 0; w < RACE_WRITERS; w++) {
+			int status;
+
+			ck_assert_int_eq(waitpid(pid[w], &status, 0), pid[w]);
+			ck_assert(WIFEXITED(status) && WEXITSTATUS(status) != 100);
+			got[w] = WEXITSTATUS(status) - 1;	/* -1: no letter */
+		}
+		file = read_keywords_file(root);
+		parse_keywords_file(file, names);
+		for (int w = 0; w < RACE_WRITERS; w++)
+			if (got[w] >= 0)
+				ck_assert_msg(names[got[w]] != NULL &&
+					      strcmp(names[got[w]], kwname[w]) == 0,
+					      "round %d: %s got letter %c, named %s", round,
+					      kwname[w], 'a' + got[w],
+					      names[got[w]] != NULL ? names[got[w]] : "nothing");
+		free(file);
+		ck_assert(!exists_in(root, "dovecot-uidlist.lock"));
+	}
+}
+END_TEST
+
 static Suite *
 maildir_suite(void)
 {
@@ -807,10 +1170,19 @@ maildir_suite(void)
 	tcase_add_test(tc, keywords_known_no_write);
 	tcase_add_test(tc, keywords_full);
 	tcase_add_loop_test(tc, keywords_bad_dropped, 0, N_ELEMENTS(bad_keywords));
-	tcase_add_test(tc, keywords_lock_held);
-	tcase_add_loop_test(tc, keywords_stale_lock, 0, 2);
+	tcase_add_loop_test(tc, keywords_lock_held, 0, 2);
+	tcase_add_loop_test(tc, keywords_stale_lock, 0, 3);
 	tcase_add_test(tc, keywords_symlinked_file);
 	tcase_add_test(tc, keywords_per_folder);
+	tcase_add_loop_test(tc, keywords_fifo, 0, 2);
+	tcase_add_test(tc, keywords_long_line_kept);
+	tcase_add_test(tc, keywords_parse_strict);
+	tcase_add_test(tc, keywords_file_mode);
+	tcase_add_test(tc, keywords_write_fails);
+	tcase_add_test(tc, keywords_dir_fsync_fails);
+	tcase_add_test(tc, keywords_lock_taken_over);
+	tcase_add_test(tc, keywords_reread_fails);
+	tcase_add_test(tc, keywords_concurrent_stale_lock);
 	return s;
 }
 
