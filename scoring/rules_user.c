@@ -107,8 +107,9 @@ rules_user_compile(struct rules_build *b)
 	ready = xcalloc(ov->count, 1);
 	ov->meta_order = xreallocarray(NULL, ov->site->meta_count + (ov->count - first) + 1,
 				       sizeof(*ov->meta_order));
-	memcpy(ov->meta_order, ov->site->meta_order,
-	       ov->site->meta_count * sizeof(*ov->meta_order));
+	if (ov->site->meta_count > 0)	/* a site without metas has no order */
+		memcpy(ov->meta_order, ov->site->meta_order,
+		       ov->site->meta_count * sizeof(*ov->meta_order));
 	ov->meta_count = ov->site->meta_count;
 	do {
 		placed = 0;
@@ -165,7 +166,8 @@ rules_user_load(const struct ruleset *site, const char *path, char *text,
 	ov->meta_count = 0;
 	strlist_init(&ov->paths);
 	ov->rules = xreallocarray(NULL, site->count + 16, sizeof(*ov->rules));
-	memcpy(ov->rules, site->rules, site->count * sizeof(*ov->rules));
+	if (site->count > 0)
+		memcpy(ov->rules, site->rules, site->count * sizeof(*ov->rules));
 	ov->by_name = strmap_new();
 	for (size_t i = 0; i < site->count; i++)
 		strmap_put(ov->by_name, site->rules[i].name, i);
