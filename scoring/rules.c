@@ -703,7 +703,7 @@ rules_load(const char *const *dirs, size_t dir_count, struct rules_load_result *
 	for (size_t i = 0; i < dir_count; i++)
 		rules_parse_dir(&b, dirs[i]);
 	rules_apply_replace_tags(&b);
-	rules_default_scores(&b);
+	rules_default_scores(&b, 0);
 	rules_compile_all(&b);
 	rs->match_ctx = pcre2_match_context_create(NULL);
 	pcre2_set_match_limit(rs->match_ctx, RULES_MATCH_LIMIT);

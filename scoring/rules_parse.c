@@ -1210,9 +1210,9 @@ rules_apply_replace_tags(struct rules_build *b)
 }
 
 void
-rules_default_scores(struct rules_build *b)
+rules_default_scores(struct rules_build *b, size_t first)
 {
-	for (size_t i = 0; i < b->rs->count; i++) {
+	for (size_t i = first; i < b->rs->count; i++) {
 		struct rule *r = &b->rs->rules[i];
 		double s;
 

@@ -30,7 +30,9 @@ void rules_parse_dir(struct rules_build *b, const char *dir);
 /* Parses text (modified in place) as if it were a file named origin. */
 void rules_parse_text(struct rules_build *b, const char *origin, char *text);
 void rules_apply_replace_tags(struct rules_build *b);
-void rules_default_scores(struct rules_build *b);
+/* Scores rules first.. that have no score line as Parser.pm does: 1.0,
+ * 0.01 for T_ rules, negative for "nice" ones. */
+void rules_default_scores(struct rules_build *b, size_t first);
 
 /* "fn(args)" after "eval:"; fills r->eval (fn NULL when unimplemented). */
 int rules_parse_eval(struct rules_build *b, struct rule *r, const char *call);

@@ -180,19 +180,8 @@ rules_user_load(const struct ruleset *site, const char *path, char *text,
 	rules_parse_text(&b, path, text);
 	/* (the parser grows the array by doubling: give the rest back) */
 	ov->rules = xreallocarray(ov->rules, ov->count > 0 ? ov->count : 1, sizeof(*ov->rules));
-	/* unscored user rules: 1.0 (T_ 0.01), as Parser.pm gives site rules */
-	for (size_t i = ov->user_first; i < ov->count; i++) {
-		struct rule *r = &ov->rules[i];
-		double s;
-
-		if (!r->defined || r->score_set)
-			continue;
-		s = strncmp(r->name, "T_", 2) == 0 ? 0.01 : 1.0;
-		if (r->tflags & TFLAG_NICE)
-			s = -s;
-		for (int k = 0; k < 4; k++)
-			r->score[k] = s;
-	}
+	/* unscored user rules as Parser.pm scores site rules */
+	rules_default_scores(&b, ov->user_first);
 	rules_user_compile(&b);
 	ov->paths = b.paths;
 	if (warn != NULL)
