@@ -34,6 +34,7 @@
 #include "dbenv.h"
 #include "lmtpd_limits.h"
 #include "log.h"
+#include "strset.h"
 #include "xalloc.h"
 
 /* Transactions never wait for a lock: db_env_txn retries conflicts. */
@@ -73,15 +74,6 @@ struct bayes_store {
 	struct store_cache cache;
 };
 
-static uint32_t
-cache_hash(const char *p, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 16777619u;
-	return h;
-}
 
 static void
 cache_clear(struct store_cache *c)
@@ -370,7 +362,7 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 	cache_sync(&st->cache, gen);
 	for (size_t i = 0; i < c->tokens->n; i++) {
 		const struct strlist_item *it = &c->tokens->v[i];
-		uint32_t h = cache_hash(it->p, it->len);
+		uint32_t h = str_hash(it->p, it->len);
 		uint64_t *slot = it->len <= BAYES_TOKEN_MAX
 				 ? cache_slot(&st->cache, it->p, it->len, h) : NULL;
 

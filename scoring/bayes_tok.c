@@ -326,15 +326,6 @@ struct tok_sink {
 	uint32_t *used;		/* the slots set, to clear them afterwards */
 };
 
-static uint32_t
-tok_hash(const char *p, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 16777619u;
-	return h;
-}
 
 /* The text of a message's tokens while it is tokenized, each with a NUL:
  * room for BAYES_TOKENS_MAX of the longest. */
@@ -353,7 +344,7 @@ tok_sink_add(struct tok_sink *out, const char *t, size_t n)
 	}
 	if (out->list->n >= BAYES_TOKENS_MAX)
 		return;
-	for (uint32_t h = tok_hash(t, n);; h++) {
+	for (uint32_t h = str_hash(t, n);; h++) {
 		const struct strlist_item *it;
 
 		slot = &out->seen[h & (TOK_SEEN_SLOTS - 1)];

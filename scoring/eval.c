@@ -24,6 +24,7 @@
 #include "received.h"
 #include "rules_int.h"
 #include "rules_parse.h"
+#include "strset.h"
 #include "xalloc.h"
 
 void
@@ -390,21 +391,12 @@ static const struct eval_family *const eval_families[] = {
 static const struct eval_entry *eval_table[EVAL_SLOTS];
 static bool eval_table_built;
 
-static uint32_t
-eval_hash(const char *name)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *name != '\0'; name++)
-		h = (h ^ (unsigned char)*name) * 16777619u;
-	return h;
-}
 
 /* The slot of name: its entry's, or the empty one it would take. */
 static const struct eval_entry **
 eval_slot(const char *name)
 {
-	for (uint32_t h = eval_hash(name);; h++) {
+	for (uint32_t h = str_hash(name, strlen(name));; h++) {
 		const struct eval_entry **slot = &eval_table[h & (EVAL_SLOTS - 1)];
 
 		if (*slot == NULL || strcmp((*slot)->name, name) == 0)

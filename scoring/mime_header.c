@@ -16,6 +16,7 @@
 
 #include "hdr.h"
 #include "mime.h"
+#include "strset.h"
 #include "xalloc.h"
 
 /* ---- Util::parse_content_type ---- */
@@ -167,17 +168,6 @@ mime_parse_content_type(struct mime_msg *msg, const char *ct, size_t len,
 
 /* ---- headers ---- */
 
-static uint32_t
-name_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
 
 void
 mime_node_add_header(struct mime_msg *msg, struct mime_node *node, const char *key,
@@ -201,7 +191,7 @@ mime_node_add_header(struct mime_msg *msg, struct mime_node *node, const char *k
 	h->lname = mime_strndup(msg, key, klen);
 	for (char *p = h->lname; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
-	h->lhash = name_hash(h->lname);
+	h->lhash = str_hash(h->lname, strlen(h->lname));
 	h->raw = mime_strndup(msg, val, vlen);
 	h->raw_len = vlen;
 }
@@ -247,7 +237,7 @@ mime_hdr_decoded(struct mime_msg *msg, struct mime_hdr *h, size_t *len_r)
 struct mime_hdr *
 mime_hdr_next(struct mime_node *node, const char *lname, size_t *pos)
 {
-	uint32_t h = name_hash(lname);
+	uint32_t h = str_hash(lname, strlen(lname));
 
 	while (*pos < node->nhdrs) {
 		struct mime_hdr *x = &node->hdrs[(*pos)++];
@@ -261,7 +251,7 @@ mime_hdr_next(struct mime_node *node, const char *lname, size_t *pos)
 struct mime_hdr *
 mime_hdr_last(struct mime_node *node, const char *lname)
 {
-	uint32_t h = name_hash(lname);
+	uint32_t h = str_hash(lname, strlen(lname));
 
 	for (size_t i = node->nhdrs; i-- > 0;)
 		if (node->hdrs[i].lhash == h && strcmp(node->hdrs[i].lname, lname) == 0)

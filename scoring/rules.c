@@ -23,6 +23,7 @@
 #include "rules_int.h"
 #include "eval.h"
 #include "rules_parse.h"
+#include "strset.h"
 #include "xalloc.h"
 
 /* PCRE2 bounds per match call: generous for real rules (SpamAssassin's
@@ -47,17 +48,6 @@ struct strmap {
 	size_t cap, count;
 };
 
-static uint32_t
-strmap_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
 
 struct strmap *
 strmap_new(void)
@@ -97,7 +87,7 @@ strmap_find(const struct strmap *m, const char *key, uint32_t h)
 void
 strmap_put(struct strmap *m, const char *key, size_t value)
 {
-	uint32_t h = strmap_hash(key);
+	uint32_t h = str_hash(key, strlen(key));
 	struct strmap_slot *s;
 
 	if ((m->count + 1) * 2 > m->cap) {
@@ -123,7 +113,7 @@ strmap_put(struct strmap *m, const char *key, size_t value)
 bool
 strmap_get(const struct strmap *m, const char *key, size_t *value_r)
 {
-	const struct strmap_slot *s = strmap_find(m, key, strmap_hash(key));
+	const struct strmap_slot *s = strmap_find(m, key, str_hash(key, strlen(key)));
 
 	if (s->key == NULL)
 		return false;

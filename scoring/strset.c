@@ -19,17 +19,6 @@ struct strset {
 	size_t cap, count;
 };
 
-static uint32_t
-strset_hash(const char *key, size_t len)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 16777619u;
-	}
-	return h;
-}
 
 struct strset *
 strset_new(void)
@@ -87,7 +76,7 @@ strset_grow(struct strset *set)
 bool
 strset_add(struct strset *set, const char *key, size_t len)
 {
-	uint32_t h = strset_hash(key, len);
+	uint32_t h = str_hash(key, len);
 	struct strset_slot *s;
 
 	if ((set->count + 1) * 2 > set->cap)
@@ -105,7 +94,7 @@ strset_add(struct strset *set, const char *key, size_t len)
 bool
 strset_contains(const struct strset *set, const char *key, size_t len)
 {
-	return strset_find(set, key, len, strset_hash(key, len))->key != NULL;
+	return strset_find(set, key, len, str_hash(key, len))->key != NULL;
 }
 
 size_t

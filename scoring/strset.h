@@ -5,8 +5,21 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct strset;
+
+/* FNV-1a of p[0..n): the hash of every string table in scoring/ (inline:
+ * the Bayes tokenizer and cache call it per token). */
+static inline uint32_t
+str_hash(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	return h;
+}
 
 struct strset *strset_new(void);
 void strset_free(struct strset **set);
