@@ -275,25 +275,37 @@ store_put_totals(DB *db, DB_TXN *txn, const struct bayes_totals *t)
 	return db->put(db, txn, &k, &v, 0);
 }
 
-/* The generation (0 for a database no write has bumped yet). */
+/* A fixed-size record (a token's counts, the generation) into out,
+ * through dbc (DB_SET) when there is one, else DB->get (which opens and
+ * closes a cursor of its own).  Returns 0, DB_NOTFOUND (out zeroed) or an
+ * error; a record of another size (damaged) reads as zero. */
 static int
-store_get_gen(DB *db, DB_TXN *txn, uint32_t flags, uint64_t *gen_r)
+store_get_record(DB *db, DBC *dbc, DB_TXN *txn, const void *key, size_t klen,
+		 uint32_t flags, void *out, size_t size)
 {
 	DBT k, v;
 	int ret;
 
-	*gen_r = 0;
-	store_dbt(&k, store_gen_key, STORE_GEN_LEN);
+	store_dbt(&k, key, klen);
 	memset(&v, 0, sizeof(v));
-	v.data = gen_r;
-	v.ulen = sizeof(*gen_r);
+	v.data = out;
+	v.ulen = (u_int32_t)size;
 	v.flags = DB_DBT_USERMEM;
-	ret = db->get(db, txn, &k, &v, flags);
-	if (ret == DB_NOTFOUND || (ret == 0 && v.size != sizeof(*gen_r))) {
-		*gen_r = 0;
-		return 0;
-	}
+	ret = dbc != NULL ? dbc->get(dbc, &k, &v, DB_SET | flags)
+			  : db->get(db, txn, &k, &v, flags);
+	if (ret == DB_NOTFOUND || (ret == 0 && v.size != size))
+		memset(out, 0, size);
 	return ret;
+}
+
+/* The generation (0 for a database no write has bumped yet). */
+static int
+store_get_gen(DB *db, DB_TXN *txn, uint32_t flags, uint64_t *gen_r)
+{
+	int ret = store_get_record(db, NULL, txn, store_gen_key, STORE_GEN_LEN, flags, gen_r,
+				   sizeof(*gen_r));
+
+	return ret == DB_NOTFOUND ? 0 : ret;
 }
 
 /* In a writing transaction, before it changes a token.  A database
@@ -315,28 +327,6 @@ store_bump_gen(DB *db, DB_TXN *txn)
 	store_dbt(&k, store_gen_key, STORE_GEN_LEN);
 	store_dbt(&v, &gen, sizeof(gen));
 	return db->put(db, txn, &k, &v, 0);
-}
-
-/* The counts of one token, through dbc (DB_SET) when there is one, else
- * DB->get (which opens and closes a cursor of its own).  Returns 0,
- * DB_NOTFOUND (*c zeroed) or an error; a damaged record reads as zero. */
-static int
-store_get_counts(DB *db, DBC *dbc, DB_TXN *txn, const char *tok, size_t len,
-		 uint32_t flags, struct bayes_counts *c)
-{
-	DBT k, v;
-	int ret;
-
-	store_dbt(&k, tok, len);
-	memset(&v, 0, sizeof(v));
-	v.data = c;
-	v.ulen = sizeof(*c);
-	v.flags = DB_DBT_USERMEM;
-	ret = dbc != NULL ? dbc->get(dbc, &k, &v, DB_SET | flags)
-			  : db->get(db, txn, &k, &v, flags);
-	if (ret == DB_NOTFOUND || (ret == 0 && v.size != sizeof(*c)))
-		memset(c, 0, sizeof(*c));
-	return ret;
 }
 
 struct lookup_ctx {
@@ -374,7 +364,8 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 		 * each time). */
 		if (dbc == NULL && (ret = st->toks->cursor(st->toks, txn, &dbc, 0)) != 0)
 			return ret;
-		ret = store_get_counts(st->toks, dbc, txn, it->p, it->len, 0, &c->counts[i]);
+		ret = store_get_record(st->toks, dbc, txn, it->p, it->len, 0, &c->counts[i],
+				       sizeof(c->counts[i]));
 		if (ret != 0 && ret != DB_NOTFOUND)
 			break;
 		ret = 0;
@@ -425,7 +416,8 @@ store_change_tokens(struct learn_ctx *c, DB_TXN *txn, int ds, int dh,
 		const struct strlist_item *it = &c->toks->list.v[i];
 		struct bayes_counts cnt;
 		DBT k, v;
-		int ret = store_get_counts(db, NULL, txn, it->p, it->len, DB_RMW, &cnt);
+		int ret = store_get_record(db, NULL, txn, it->p, it->len, DB_RMW, &cnt,
+					   sizeof(cnt));
 		bool existed = ret == 0;
 
 		if (ret != 0 && ret != DB_NOTFOUND)
