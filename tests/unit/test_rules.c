@@ -1362,6 +1362,16 @@ put_filler(struct buf *b, int count)
 		buf_putf(b, "|w%dq[xyz]{1,40}", i);
 }
 
+/* head, count alternatives of filler, tail: a rule line too large for one
+ * 8-bit pattern. */
+static void
+put_huge(struct buf *b, const char *head, int count, const char *tail)
+{
+	buf_put_str(b, head);
+	put_filler(b, count);
+	buf_put_str(b, tail);
+}
+
 /* Hits of every rule of cf (written as 90_huge.cf) on message. */
 static struct ruleset *
 huge_match(const char *cf, size_t cf_len, const char *message, struct rules_load_result *res,
@@ -1421,44 +1431,30 @@ START_TEST(test_huge_pattern_split)
 
 	buf_init(&cf, 0);
 	/* 1: the alternation in a group between a prefix and a suffix */
-	buf_put_str(&cf, "body HUGE /\\b(?:nomatch");
-	put_filler(&cf, 1500);
-	buf_put_str(&cf, ")end\\b/\n");
+	put_huge(&cf, "body HUGE /\\b(?:nomatch", 1500, ")end\\b/\n");
 	/* 2: the same pattern with nothing that matches */
-	buf_put_str(&cf, "body HUGE_NO /\\b(?:nomatch");
-	put_filler(&cf, 1500);
-	buf_put_str(&cf, ")endx\\b/\n");
+	put_huge(&cf, "body HUGE_NO /\\b(?:nomatch", 1500, ")endx\\b/\n");
 	/* 3: top-level alternation, counted: "a1b2" comes first and "a1" and
 	 * "b2" last, so adding up the pieces' own matches would count 10;
 	 * the whole pattern matches w1499qyy on the first line, then a1b2,
 	 * a1, b2, b2, a1b2 */
-	buf_put_str(&cf, "body HUGE_MULTI /(?i)a1b2");
-	put_filler(&cf, 1500);
-	buf_put_str(&cf, "|a1|b2/\ntflags HUGE_MULTI multiple\n");
+	put_huge(&cf, "body HUGE_MULTI /(?i)a1b2", 1500, "|a1|b2/\ntflags HUGE_MULTI multiple\n");
 	/* 4: counted, but what comes before the alternation can match in two
 	 * ways: the pieces' leftmost matches could differ, so refused */
-	buf_put_str(&cf, "body HUGE_MULTI_BAD /(?:^|\\s)(?:a1b2");
-	put_filler(&cf, 1500);
-	buf_put_str(&cf, ")/\ntflags HUGE_MULTI_BAD multiple\n");
+	put_huge(&cf, "body HUGE_MULTI_BAD /(?:^|\\s)(?:a1b2", 1500, ")/\ntflags HUGE_MULTI_BAD multiple\n");
 	/* 5: no alternation at all: reported and skipped */
 	buf_put_str(&cf, "body HUGE_FLAT /x");
 	for (int i = 0; i < 1500; i++)
 		buf_putf(&cf, "w%dq[xyz]{1,40}", i);
 	buf_put_str(&cf, "/\n");
 	/* 6: one alternative too large on its own: split again inside it */
-	buf_put_str(&cf, "body HUGE_NESTED /tail (?:zzz|(?:nope");
-	put_filler(&cf, 1500);
-	buf_put_str(&cf, "|target)) word/\n");
+	put_huge(&cf, "body HUGE_NESTED /tail (?:zzz|(?:nope", 1500, "|target)) word/\n");
 	/* 7: a repeated group, no alternation outside it: its repeats
 	 * become calls of the group */
-	buf_put_str(&cf, "body HUGE_REPEAT /(?:(?:a1");
-	put_filler(&cf, 700);
-	buf_put_str(&cf, "|b2)\\s?){3}/\n");
+	put_huge(&cf, "body HUGE_REPEAT /(?:(?:a1", 700, "|b2)\\s?){3}/\n");
 	buf_put_str(&cf, "body SMALL /target/\n");
 	/* 11: a back reference: pieces would renumber the groups */
-	buf_put_str(&cf, "body HUGE_BACKREF /(a1)(?:zz");
-	put_filler(&cf, 1500);
-	buf_put_str(&cf, ")\\1/\n");
+	put_huge(&cf, "body HUGE_BACKREF /(a1)(?:zz", 1500, ")\\1/\n");
 
 	rs = huge_match(cf.data, cf.len, msg, &res, &hits);
 	ck_assert_uint_eq(rule(rs, "SMALL")->re.count, 1);
