@@ -18,6 +18,27 @@ TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
 sys.path.insert(0, TOOLS)
 import corpus  # noqa: E402
 
+
+SA_RULES = "/usr/share/spamassassin"
+
+
+def copy_sa_rules(dest, local_cf):
+    """SpamAssassin's rule files and local_cf (as zz_local.cf) in the new
+    folder dest, readable by the users lmtpd and spamd run as (spamd's -C
+    takes one folder); skips the test without SpamAssassin's rules."""
+    if not os.path.isfile(os.path.join(SA_RULES, "50_scores.cf")):
+        pytest.skip("SpamAssassin's rules are not installed (package spamassassin)")
+    os.makedirs(dest, exist_ok=True)
+    os.chmod(dest, 0o755)
+    for f in os.listdir(SA_RULES):
+        if f.endswith(".cf"):
+            shutil.copy(os.path.join(SA_RULES, f), dest)
+    with open(os.path.join(dest, "zz_local.cf"), "w") as f:
+        f.write(local_cf)
+    for f in os.listdir(dest):
+        os.chmod(os.path.join(dest, f), 0o644)
+    return dest
+
 RULES = "/usr/share/spamassassin"
 COUNT = 300
 

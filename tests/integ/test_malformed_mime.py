@@ -21,7 +21,6 @@ import pytest
 import saparity
 from integlib import deliveries, messages, read_new, split_trace
 
-SA_RULES = "/usr/share/spamassassin"
 
 # A local rule set that reads every view the malformed parts feed: the
 # rendered body, the raw body, the whole message, URIs, MIME part headers
@@ -200,17 +199,8 @@ CASES = {
 def rules_dir():
     """SpamAssassin's rule files and LOCAL_CF in one folder (spamd's -C
     takes one), readable by the users lmtpd and spamd run as."""
-    if not os.path.isfile(os.path.join(SA_RULES, "50_scores.cf")):
-        pytest.skip("SpamAssassin's rules are not installed (package spamassassin)")
-    d = tempfile.mkdtemp(prefix="lmtpd-malformed-rules-")
-    os.chmod(d, 0o755)
-    for f in os.listdir(SA_RULES):
-        if f.endswith(".cf"):
-            shutil.copy(os.path.join(SA_RULES, f), d)
-    with open(os.path.join(d, "zz_local.cf"), "w") as f:
-        f.write(LOCAL_CF)
-    for f in os.listdir(d):
-        os.chmod(os.path.join(d, f), 0o644)
+    d = saparity.copy_sa_rules(tempfile.mkdtemp(prefix="lmtpd-malformed-rules-"),
+                               LOCAL_CF)
     yield d
     shutil.rmtree(d, ignore_errors=True)
 

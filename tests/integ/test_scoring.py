@@ -7,7 +7,6 @@ delivery log's score= and tests=, and a user's score for a rule the site
 scored 0, compared with spamd."""
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -16,7 +15,7 @@ import saparity
 from integlib import deliveries
 from sieve_helpers import write_script
 
-SA_RULES = "/usr/share/spamassassin"
+SA_RULES = saparity.SA_RULES
 
 MESSAGE = b"""Received: from mail.example.org (mail.example.org [81.2.69.160])
 \tby mx.example.com (Postfix) with ESMTPS id 4AB12C0011
@@ -310,18 +309,7 @@ def test_user_score_enables_site_zero_rule(lmtpd_factory, workdir):
     message keep the site's result.  With spamd installed, a private spamd
     given the same rule files and the same prefs (--virtual-config-dir)
     gives each user the same score and tests."""
-    if not os.path.isfile(os.path.join(SA_RULES, "50_scores.cf")):
-        pytest.skip("SpamAssassin's rules are not installed (package spamassassin)")
-    rules = os.path.join(workdir, "rules-zero")
-    os.makedirs(rules)
-    for f in os.listdir(SA_RULES):
-        if f.endswith(".cf"):
-            shutil.copy(os.path.join(SA_RULES, f), rules)
-    with open(os.path.join(rules, "zz_local.cf"), "w") as f:
-        f.write(SITE_ZERO_CF)
-    for f in os.listdir(rules):
-        os.chmod(os.path.join(rules, f), 0o644)
-    os.chmod(rules, 0o755)
+    rules = saparity.copy_sa_rules(os.path.join(workdir, "rules-zero"), SITE_ZERO_CF)
     d = lmtpd_factory(rules_dir=rules)
     for user, prefs in SITE_ZERO_PREFS.items():
         if prefs is not None:
@@ -396,18 +384,8 @@ def test_user_rules_allowed(lmtpd_factory, workdir):
     the file changes.  With spamd installed, a private spamd with the same
     rule files and prefs (--virtual-config-dir) gives both users the same
     score and tests."""
-    if not os.path.isfile(os.path.join(SA_RULES, "50_scores.cf")):
-        pytest.skip("SpamAssassin's rules are not installed (package spamassassin)")
-    rules = os.path.join(workdir, "rules-user")
-    os.makedirs(rules)
-    for f in os.listdir(SA_RULES):
-        if f.endswith(".cf"):
-            shutil.copy(os.path.join(SA_RULES, f), rules)
-    with open(os.path.join(rules, "zz_local.cf"), "w") as f:
-        f.write("allow_user_rules 1\n")
-    for f in os.listdir(rules):
-        os.chmod(os.path.join(rules, f), 0o644)
-    os.chmod(rules, 0o755)
+    rules = saparity.copy_sa_rules(os.path.join(workdir, "rules-user"),
+                                   "allow_user_rules 1\n")
     d = lmtpd_factory(rules_dir=rules, spam_report="yes", workers="1")
     write_prefs(d, "alice@example.com", USER_RULES_PREFS)
     rcpts = ["alice@example.com", "carol@example.com"]
