@@ -83,6 +83,9 @@ void db_env_poll(void);
  * (0 = commit).  Returns the final code (DB_RUNRECOVERY once stale). */
 int db_env_txn(struct db_env *env, uint32_t flags, int (*fn)(DB_TXN *txn, void *ctx),
 	       void *ctx);
+/* db_env_txn for fn that only reads: read-committed, and no checkpoint
+ * after it (it wrote no log; asking costs system calls per lookup). */
+int db_env_read(struct db_env *env, int (*fn)(DB_TXN *txn, void *ctx), void *ctx);
 
 /* Marks the current process as inside Berkeley DB (nesting); the
  * functions above do it themselves, a caller using handles directly

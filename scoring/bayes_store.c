@@ -382,7 +382,7 @@ bayes_store_lookup(struct bayes_store *st, const struct strlist *tokens,
 		   struct bayes_totals *tot_r, struct bayes_counts *counts_r)
 {
 	struct lookup_ctx c = { st, tokens, tot_r, counts_r };
-	int ret = db_env_txn(st->env, DB_READ_COMMITTED | DB_TXN_NOSYNC, store_lookup_fn, &c);
+	int ret = db_env_read(st->env, store_lookup_fn, &c);
 
 	if (ret != 0) {
 		log_warn("bayes: token lookup failed: %s", db_strerror(ret));
