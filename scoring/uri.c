@@ -332,6 +332,7 @@ static struct {
 	pcre2_match_context *mctx;
 	pcre2_jit_stack *jit_stack;
 	pcre2_compile_context *cctx;
+	bool tb_end[256];		/* the bytes of TB_END, asked of PCRE2 */
 	const struct sa_settings *set;	/* for the TLD callout */
 } uri_re;
 
@@ -379,6 +380,25 @@ uri_compile(const char *pattern, size_t len, uint32_t options, const char **why_
 	return code;
 }
 
+/* TB_END as PCRE2 reads it ("\\s" is its set, not isspace's). */
+static void
+uri_tb_end_table(void)
+{
+	const char *why = NULL;
+	pcre2_code *cls = uri_compile("[" TB_END "]", PCRE2_ZERO_TERMINATED, PCRE2_CASELESS, &why);
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+
+	if (cls == NULL || md == NULL)
+		log_panic("uri: delimiter class: %s", why != NULL ? why : "out of memory");
+	for (int b = 0; b < 256; b++) {
+		unsigned char byte = (unsigned char)b;
+
+		uri_re.tb_end[b] = pcre2_match(cls, &byte, 1, 0, PCRE2_ANCHORED, md, NULL) > 0;
+	}
+	pcre2_match_data_free(md);
+	pcre2_code_free(cls);
+}
+
 static void
 uri_setup(void)
 {
@@ -406,6 +426,7 @@ uri_setup(void)
 	pcre2_set_depth_limit(uri_re.mctx, URI_DEPTH_LIMIT);
 	if (uri_re.jit_stack != NULL)
 		pcre2_jit_stack_assign(uri_re.mctx, NULL, uri_re.jit_stack);
+	uri_tb_end_table();
 	uri_re.ready = true;
 }
 
@@ -1527,6 +1548,43 @@ collect_text_match(struct collect *c, const char *raw, size_t rawlen, int type,
 	collect_add(c, u->p, u->len, true);
 }
 
+/* Every byte of a RE_TBIRD match is outside TB_END (each class it
+ * consumes with excludes TB_END, and so do its literals), and the match
+ * holds a '.', ':' or '@' with another byte of the match after it
+ * ("https:/", "www.x", "mailto:x", the local part's "@x", a schemeless
+ * URI's ".tld").  So a match lies inside one run of non-TB_END bytes (a
+ * word) with a mark before the word's last byte; most words of text have
+ * none (a sentence's final "." is the last byte of its word), and PCRE2
+ * need not try their positions.  The lookarounds at a word's end give the
+ * same answer on the word alone: "(?=[TB_END...]|\z)" holds at both, and
+ * the TLD's "(?![a-zA-Z0-9-]|\.[a-zA-Z0-9])" too; lookbehinds see the
+ * bytes before the start offset. */
+static bool
+tb_candidate_word(const char *line, size_t len, size_t *start, size_t *end)
+{
+	size_t ws = *start;
+
+	for (;;) {
+		size_t we;
+		bool marked = false;
+
+		while (ws < len && uri_re.tb_end[(unsigned char)line[ws]])
+			ws++;
+		if (ws == len)
+			return false;
+		for (we = ws; we < len && !uri_re.tb_end[(unsigned char)line[we]]; we++)
+			if (line[we] == '.' || line[we] == ':' || line[we] == '@')
+				marked = marked || (we + 1 < len &&
+						    !uri_re.tb_end[(unsigned char)line[we + 1]]);
+		if (marked) {
+			*start = ws;
+			*end = we;
+			return true;
+		}
+		ws = we;
+	}
+}
+
 static void
 collect_text(struct collect *c, const char *line, size_t len)
 {
@@ -1535,17 +1593,16 @@ collect_text(struct collect *c, const char *line, size_t len)
 	while (off < len && !collect_full(c)) {
 		PCRE2_SIZE *ov;
 		const char *g, *h = NULL;
-		size_t glen, hlen = 0;
+		size_t glen, hlen = 0, word_end;
 		int type, rc;
 
-		rc = pcre2_match(uri_re.code[RE_TBIRD], (PCRE2_SPTR)line, len, off, 0, uri_re.md,
-				 uri_re.mctx);
-		if (rc == PCRE2_ERROR_NOMATCH)
+		if (!tb_candidate_word(line, len, &off, &word_end))
 			break;
+		rc = pcre2_match(uri_re.code[RE_TBIRD], (PCRE2_SPTR)line, word_end, off, 0,
+				 uri_re.md, uri_re.mctx);
 		if (rc < 0) {
-			/* a resource limit: go on after the next blank */
-			while (off < len && !is_space((unsigned char)line[off]))
-				off++;
+			/* no URI in this word, or a resource limit: the next word */
+			off = word_end;
 			continue;
 		}
 		ov = pcre2_get_ovector_pointer(uri_re.md);

@@ -121,7 +121,22 @@ static const struct {
 	{ "http://www.google.com/url?q=http://evil.example/&sa=D",
 	  { "http://evil.example/", "http://www.google.com/url?q=http://evil.example/&sa=D" } },
 	{ "http://0x7f000001/", { "http://0x7f000001/", "http://127.0.0.1/" } },
+	/* PCRE2 runs only on words (runs outside TB_END) with a '.', ':' or
+	 * '@' before their last byte: URIs after, between and at the end of
+	 * such words are all still found */
+	{ "end of sentence. Then www.example.com", { "http://www.example.com" } },
+	{ "a@b.com,c@d.com", { "mailto:a@b.com", "mailto:c@d.com" } },
+	{ "foo.\tbar.com", { "http://bar.com" } },
+	{ "foo\x0b" "example.com", { "http://example.com" } },
+	{ "word.\nhttp://x.com/y", { "http://x.com/y" } },
+	{ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	  "@example.com", { "http://example.com" } },
+	{ "a.b.c.example.com.", { "http://a.b.c.example.com" } },
 	/* misses */
+	{ "(see example.com)", { NULL } },
+	{ "trailing dot. and colon: and at@ end", { NULL } },
 	{ "at example.notatld today", { NULL } },
 	{ "buy Vi@gra now", { NULL } },
 	{ "[cid:image001.png@01D4986E.E3459640]", { NULL } },
