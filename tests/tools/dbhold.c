@@ -6,8 +6,10 @@
  * usage: dbhold DIR FILE lock     a write lock on every page: a transaction
  *                                 that put a key (and never commits)
  *        dbhold DIR FILE latch    the exclusive latch (a region mutex) of
- *                                 the file's first pages, taken as for a
- *                                 write: whoever reads them waits on it
+ *                                 every page of the file (up to 4096),
+ *                                 taken as for a write: whoever writes
+ *                                 (or reads for update) waits on it,
+ *                                 wherever the B-tree keeps the key
  *
  * Exits 1 if it could not take hold. */
 #include "config.h"
@@ -64,8 +66,12 @@ main(int argc, char **argv)
 		ret = db->put(db, txn, &k, &v, 0);
 	} else if (ret == 0) {
 		DB_MPOOLFILE *mpf = db->get_mpf(db);
+		db_pgno_t last = 1;
 
-		for (db_pgno_t pgno = 0; pgno < 2 && ret == 0; pgno++) {
+		ret = mpf->get_last_pgno(mpf, &last);
+		if (last >= 4096)
+			last = 4095;
+		for (db_pgno_t pgno = 0; pgno <= last && ret == 0; pgno++) {
 			void *page;
 
 			ret = mpf->get(mpf, &pgno, txn, DB_MPOOL_DIRTY, &page);
