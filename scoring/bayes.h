@@ -126,12 +126,6 @@ void bayes_store_close(struct bayes_store **st);
 int bayes_store_lookup(struct bayes_store *st, const struct strlist *tokens,
 		       struct bayes_totals *tot_r, struct bayes_counts *counts_r) ATTR_WUR;
 int bayes_store_totals(struct bayes_store *st, struct bayes_totals *tot_r) ATTR_WUR;
-/* What the handle's token cache did: lookups answered from it, lookups
- * that read the database, and times it started over. */
-struct bayes_cache_stats {
-	unsigned long hits, misses, restarts;
-};
-void bayes_store_cache_stats(const struct bayes_store *st, struct bayes_cache_stats *stats_r);
 /* Learns (or forgets) one message in one transaction: the seen entry, the
  * totals and every token change together or not at all.  durable: the
  * commit reaches the log on disk before returning (lmtpd-learn); without,

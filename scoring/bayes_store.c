@@ -17,18 +17,11 @@
  * (the key "\0gen", a uint64_t).  A store handle keeps the counts it read
  * (unknown tokens too) in a cache that is only valid for the generation it
  * was filled at: each lookup reads the generation first, in the same
- * transaction as the misses, so a learn in any process (lmtpd-learn,
- * another worker's autolearn, expiry) is seen by the next lookup.  A learn
- * or forget also writes which tokens it changed (their hashes) under the
- * key "\0chg" + its generation, and the last BAYES_CHANGES_KEPT of those
- * are kept: a handle that finds the generation moved marks only those
- * tokens stale, and starts over only when one is missing (an expiry, a
- * writer from before the change lists, or a handle that fell too far
- * behind).  In the daemon every autolearn moves the generation; dropping
- * every worker's whole cache each time made it worthless there.  A count
- * read after a concurrent commit and cached under the older generation is
- * harmless: that commit moved the generation and listed the token, so the
- * next lookup reads it again. */
+ * transaction as the misses, and starts the cache over when it moved, so
+ * a learn in any process (lmtpd-learn, another worker's autolearn, expiry)
+ * is seen by the next lookup.  A count read after a concurrent commit and
+ * cached under the older generation is harmless: that commit moved the
+ * generation, so the next lookup drops it. */
 #include "config.h"
 
 #include <db.h>
@@ -52,12 +45,6 @@ static const char store_totals_key[] = "\0totals";
 #define STORE_TOTALS_LEN (sizeof(store_totals_key) - 1)
 static const char store_gen_key[] = "\0gen";
 #define STORE_GEN_LEN (sizeof(store_gen_key) - 1)
-/* "\0chg" and the generation, big-endian (so they sort by generation). */
-static const char store_chg_prefix[] = "\0chg";
-#define STORE_CHG_PREFIX_LEN (sizeof(store_chg_prefix) - 1)
-#define STORE_CHG_KEY_LEN (STORE_CHG_PREFIX_LEN + 8)
-/* Change lists kept (each 4 bytes per token of a learned message). */
-#define BAYES_CHANGES_KEPT 256
 
 /* Open addressing over twice as many slots as entries.  A slot holds the
  * token's hash and where its record starts in one arena; a record is the
@@ -69,7 +56,6 @@ static const char store_chg_prefix[] = "\0chg";
 struct cache_rec {
 	struct bayes_counts counts;
 	uint8_t len;			/* <= BAYES_TOKEN_MAX */
-	bool stale;			/* changed by a later generation: read again */
 	char tok[];
 };
 
@@ -80,25 +66,20 @@ struct store_cache {
 	size_t n;
 	char *arena;			/* records, each aligned for its counts */
 	size_t arena_len;
-	unsigned long hits, misses, restarts;
 };
 
 struct bayes_store {
 	struct db_env *env;
 	DB *toks, *seen;
 	struct store_cache cache;
-	uint32_t *chg;			/* a change list read (reused) */
-	size_t chg_cap;
 };
 
 
 static void
 cache_clear(struct store_cache *c)
 {
-	if (c->slots != NULL && c->n > 0) {
+	if (c->slots != NULL && c->n > 0)
 		memset(c->slots, 0, CACHE_SLOTS * sizeof(*c->slots));
-		c->restarts++;
-	}
 	c->n = 0;
 	c->arena_len = 0;
 	c->valid = false;
@@ -131,21 +112,6 @@ static struct cache_rec *
 cache_rec(const struct store_cache *c, uint64_t slot)
 {
 	return (struct cache_rec *)(void *)(c->arena + (uint32_t)slot - 1);
-}
-
-/* Marks stale every cached token whose hash is h (the change lists hold
- * hashes, so a token sharing one is read again too: harmless). */
-static void
-cache_mark_stale(struct store_cache *c, uint32_t h)
-{
-	for (uint32_t i = h;; i++) {
-		uint64_t slot = c->slots[i & (CACHE_SLOTS - 1)];
-
-		if (slot == 0)
-			return;
-		if ((uint32_t)(slot >> 32) == h)
-			cache_rec(c, slot)->stale = true;
-	}
 }
 
 /* The slot of tok: its record's, or the empty one it would take. */
@@ -188,7 +154,6 @@ cache_put(struct store_cache *c, uint64_t *slot, const char *tok, size_t len, ui
 	r = (struct cache_rec *)(void *)(c->arena + c->arena_len);
 	r->counts = *counts;
 	r->len = (uint8_t)len;
-	r->stale = false;
 	memcpy(r->tok, tok, len);
 	*slot = (uint64_t)h << 32 | (uint64_t)(c->arena_len + 1);
 	c->arena_len += need;
@@ -266,7 +231,6 @@ bayes_store_close(struct bayes_store **stp)
 	db_env_close_db(st->env, &st->toks);
 	db_env_close_db(st->env, &st->seen);
 	cache_free(&st->cache);
-	free(st->chg);
 	free(st);
 	*stp = NULL;
 }
@@ -349,7 +313,7 @@ store_get_gen(DB *db, DB_TXN *txn, uint32_t flags, uint64_t *gen_r)
  * removed and made again does not replay the generations a running
  * process has cached. */
 static int
-store_bump_gen(DB *db, DB_TXN *txn, uint64_t *gen_r)
+store_bump_gen(DB *db, DB_TXN *txn)
 {
 	uint64_t gen;
 	DBT k, v;
@@ -360,88 +324,9 @@ store_bump_gen(DB *db, DB_TXN *txn, uint64_t *gen_r)
 	if (gen == 0)
 		gen = ((uint64_t)time(NULL) << 24) ^ ((uint64_t)(uint32_t)random() << 1);
 	gen++;
-	*gen_r = gen;
 	store_dbt(&k, store_gen_key, STORE_GEN_LEN);
 	store_dbt(&v, &gen, sizeof(gen));
 	return db->put(db, txn, &k, &v, 0);
-}
-
-static void
-store_chg_key(uint64_t gen, char key[STORE_CHG_KEY_LEN])
-{
-	memcpy(key, store_chg_prefix, STORE_CHG_PREFIX_LEN);
-	for (int i = 0; i < 8; i++)
-		key[STORE_CHG_PREFIX_LEN + i] = (char)(gen >> (56 - 8 * i));
-}
-
-/* In the learn's transaction: the hashes of the tokens it changed, under
- * its generation, and the list BAYES_CHANGES_KEPT generations older gone. */
-static int
-store_put_changes(DB *db, DB_TXN *txn, uint64_t gen, const struct strlist *tokens)
-{
-	char key[STORE_CHG_KEY_LEN];
-	uint32_t *hashes = xreallocarray(NULL, tokens->n > 0 ? tokens->n : 1, sizeof(*hashes));
-	DBT k, v;
-	int ret;
-
-	for (size_t i = 0; i < tokens->n; i++)
-		hashes[i] = str_hash(tokens->v[i].p, tokens->v[i].len);
-	store_chg_key(gen, key);
-	store_dbt(&k, key, sizeof(key));
-	store_dbt(&v, hashes, tokens->n * sizeof(*hashes));
-	ret = db->put(db, txn, &k, &v, 0);
-	free(hashes);
-	if (ret != 0 || gen <= BAYES_CHANGES_KEPT)
-		return ret;
-	store_chg_key(gen - BAYES_CHANGES_KEPT, key);
-	store_dbt(&k, key, sizeof(key));
-	ret = db->del(db, txn, &k, 0);
-	return ret == DB_NOTFOUND ? 0 : ret;
-}
-
-/* Brings the cache from its generation to gen: marks stale what the
- * change lists in between name, or starts over when one is missing. */
-static int
-store_cache_follow(struct bayes_store *st, DB_TXN *txn, uint64_t gen)
-{
-	struct store_cache *c = &st->cache;
-
-	if (c->valid && c->gen == gen)
-		return 0;
-	if (c->valid && c->n > 0 && gen > c->gen && gen - c->gen <= BAYES_CHANGES_KEPT) {
-		for (uint64_t g = c->gen + 1; g <= gen; g++) {
-			char key[STORE_CHG_KEY_LEN];
-			DBT k, v;
-			int ret;
-
-			store_chg_key(g, key);
-			store_dbt(&k, key, sizeof(key));
-			memset(&v, 0, sizeof(v));
-			v.data = st->chg;
-			v.ulen = (u_int32_t)(st->chg_cap * sizeof(*st->chg));
-			v.flags = DB_DBT_USERMEM;
-			ret = st->toks->get(st->toks, txn, &k, &v, 0);
-			if (ret == DB_BUFFER_SMALL) {
-				st->chg_cap = v.size / sizeof(*st->chg) + 1;
-				st->chg = xreallocarray(st->chg, st->chg_cap, sizeof(*st->chg));
-				v.data = st->chg;
-				v.ulen = (u_int32_t)(st->chg_cap * sizeof(*st->chg));
-				ret = st->toks->get(st->toks, txn, &k, &v, 0);
-			}
-			if (ret == DB_NOTFOUND || (ret == 0 && v.size % sizeof(*st->chg) != 0))
-				break;	/* start over, below */
-			if (ret != 0)
-				return ret;
-			for (size_t i = 0; i < v.size / sizeof(*st->chg); i++)
-				cache_mark_stale(c, st->chg[i]);
-			if (g == gen) {
-				c->gen = gen;
-				return 0;
-			}
-		}
-	}
-	cache_sync(c, gen);
-	return 0;
 }
 
 struct lookup_ctx {
@@ -464,22 +349,17 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 		ret = store_get_gen(st->toks, txn, 0, &gen);
 	if (ret != 0 || c->tokens == NULL || c->tokens->n == 0)
 		return ret;
-	if ((ret = store_cache_follow(st, txn, gen)) != 0)
-		return ret;
+	cache_sync(&st->cache, gen);
 	for (size_t i = 0; i < c->tokens->n; i++) {
 		const struct strlist_item *it = &c->tokens->v[i];
 		uint32_t h = str_hash(it->p, it->len);
 		uint64_t *slot = it->len <= BAYES_TOKEN_MAX
 				 ? cache_slot(&st->cache, it->p, it->len, h) : NULL;
-		struct cache_rec *rec = slot != NULL && *slot != 0
-					? cache_rec(&st->cache, *slot) : NULL;
 
-		if (rec != NULL && !rec->stale) {
-			c->counts[i] = rec->counts;
-			st->cache.hits++;
+		if (slot != NULL && *slot != 0) {
+			c->counts[i] = cache_rec(&st->cache, *slot)->counts;
 			continue;
 		}
-		st->cache.misses++;
 		/* One cursor for every miss (DB->get opens and closes one
 		 * each time). */
 		if (dbc == NULL && (ret = st->toks->cursor(st->toks, txn, &dbc, 0)) != 0)
@@ -489,12 +369,8 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 		if (ret != 0 && ret != DB_NOTFOUND)
 			break;
 		ret = 0;
-		if (rec != NULL) {
-			rec->counts = c->counts[i];
-			rec->stale = false;
-		} else if (slot != NULL) {
+		if (slot != NULL)
 			cache_put(&st->cache, slot, it->p, it->len, h, &c->counts[i]);
-		}
 	}
 	if (dbc != NULL)
 		ret2 = dbc->close(dbc);
@@ -513,14 +389,6 @@ bayes_store_lookup(struct bayes_store *st, const struct strlist *tokens,
 		return -1;
 	}
 	return 0;
-}
-
-void
-bayes_store_cache_stats(const struct bayes_store *st, struct bayes_cache_stats *stats_r)
-{
-	stats_r->hits = st->cache.hits;
-	stats_r->misses = st->cache.misses;
-	stats_r->restarts = st->cache.restarts;
 }
 
 int
@@ -590,7 +458,6 @@ store_learn_fn(DB_TXN *txn, void *vctx)
 	DB *seen = c->st->seen;
 	struct bayes_totals tot;
 	char was = 0, want;
-	uint64_t gen;
 	DBT k, v;
 	int ret;
 
@@ -616,8 +483,7 @@ store_learn_fn(DB_TXN *txn, void *vctx)
 		return 0;
 	}
 	if ((ret = store_get_totals(c->st->toks, txn, DB_RMW, &tot)) != 0 ||
-	    (ret = store_bump_gen(c->st->toks, txn, &gen)) != 0 ||
-	    (ret = store_put_changes(c->st->toks, txn, gen, &c->toks->list)) != 0)
+	    (ret = store_bump_gen(c->st->toks, txn)) != 0)
 		return ret;
 	/* learning it the other way first takes back the old count */
 	if (was == 's') {
@@ -768,13 +634,11 @@ expire_batch_fn(DB_TXN *txn, void *vctx)
 	struct bayes_totals tot;
 	DBC *cur = NULL;
 	DBT k, v;
-	uint64_t gen;
 	long n = 0;
 	int ret, flag;
 
-	/* no change list: readers start over */
 	if ((ret = store_get_totals(db, txn, DB_RMW, &tot)) != 0 ||
-	    (ret = store_bump_gen(db, txn, &gen)) != 0)
+	    (ret = store_bump_gen(db, txn)) != 0)
 		return ret;
 	if ((ret = db->cursor(db, txn, &cur, 0)) != 0)
 		return ret;

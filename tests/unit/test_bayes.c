@@ -798,95 +798,6 @@ START_TEST(store_cache_sees_other_writers)
 }
 END_TEST
 
-static struct bayes_cache_stats
-cache_stats(const struct bayes_store *st)
-{
-	struct bayes_cache_stats cs;
-
-	bayes_store_cache_stats(st, &cs);
-	return cs;
-}
-
-/* A learn elsewhere makes only the tokens it changed stale (its change
- * list): the rest are still answered from the cache.  A cache that fell
- * more change lists behind than are kept, or that meets an expiry (which
- * writes none), starts over; its answers stay right. */
-START_TEST(store_cache_keeps_unchanged)
-{
-	static const char *const w1[] = { "alpha", "beta" };
-	static const char *const w2[] = { "beta", "gamma" };
-	const char *dir = ut_testdir();
-	char *error = NULL;
-	struct db_env *env = db_env_open(dir, &error);
-	struct bayes_store *reader, *writer;
-	struct bayes_tokens a = toks_of("<a@x>\t01", w1, 2), b = toks_of("<b@x>\t02", w2, 2);
-	enum bayes_learn_result r;
-	struct bayes_totals tot;
-	struct bayes_counts c;
-	struct bayes_cache_stats before;
-
-	ck_assert_msg(env != NULL, "%s", error);
-	reader = bayes_store_open(env, NULL, &error);
-	writer = bayes_store_open(env, NULL, &error);
-	ck_assert_ptr_nonnull(reader);
-	ck_assert_ptr_nonnull(writer);
-	ck_assert_int_eq(bayes_store_learn(writer, &a, BAYES_SPAM, 1000, false, &r), 0);
-	c = counts(reader, "alpha", &tot);
-	ck_assert_uint_eq(c.spam, 1);
-	c = counts(reader, "delta", &tot);
-	ck_assert_uint_eq(c.spam + c.ham, 0);
-	ck_assert_int_eq(bayes_store_learn(writer, &b, BAYES_HAM, 1001, false, &r), 0);
-	before = cache_stats(reader);
-	c = counts(reader, "alpha", &tot);	/* not in b: still cached */
-	ck_assert_uint_eq(c.spam, 1);
-	c = counts(reader, "delta", &tot);	/* unknown, not in b: cached */
-	ck_assert_uint_eq(c.spam + c.ham, 0);
-	ck_assert_uint_eq(cache_stats(reader).hits, before.hits + 2);
-	ck_assert_uint_eq(cache_stats(reader).misses, before.misses);
-	c = counts(reader, "beta", &tot);	/* changed by b: read again */
-	ck_assert_uint_eq(c.spam, 1);
-	ck_assert_uint_eq(c.ham, 1);
-	ck_assert_uint_eq(cache_stats(reader).misses, before.misses + 1);
-	ck_assert_uint_eq(cache_stats(reader).restarts, before.restarts);
-	/* a forget lists its tokens too */
-	ck_assert_int_eq(bayes_store_learn(writer, &a, BAYES_FORGET, 1002, false, &r), 0);
-	c = counts(reader, "alpha", &tot);
-	ck_assert_uint_eq(c.spam + c.ham, 0);
-	c = counts(reader, "beta", &tot);
-	ck_assert_uint_eq(c.spam, 0);
-	ck_assert_uint_eq(c.ham, 1);
-	ck_assert_uint_eq(cache_stats(reader).restarts, before.restarts);
-	/* more learns than change lists are kept: start over */
-	for (int i = 0; i < 300; i++) {
-		static const char *const w3[] = { "epsilon" };
-		char seen[32];
-		struct bayes_tokens t;
-
-		snprintf(seen, sizeof(seen), "<m%d@x>\t03", i);
-		t = toks_of(seen, w3, 1);
-		ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_SPAM, 2000, false, &r), 0);
-		bayes_tokens_free(&t);
-	}
-	before = cache_stats(reader);
-	c = counts(reader, "epsilon", &tot);
-	ck_assert_uint_eq(c.spam, 300);
-	ck_assert_uint_eq(cache_stats(reader).restarts, before.restarts + 1);
-	/* an expiry writes no change list: start over */
-	c = counts(reader, "gamma", &tot);
-	ck_assert_uint_eq(c.ham, 1);
-	ck_assert_int_gt(bayes_store_expire(writer, 2), 0);
-	before = cache_stats(reader);
-	c = counts(reader, "gamma", &tot);
-	ck_assert_uint_eq(c.spam + c.ham, 0);
-	ck_assert_uint_eq(cache_stats(reader).restarts, before.restarts + 1);
-	bayes_store_close(&reader);
-	bayes_store_close(&writer);
-	db_env_close(&env);
-	bayes_tokens_free(&a);
-	bayes_tokens_free(&b);
-}
-END_TEST
-
 /* More distinct tokens than the cache holds: it starts over and still
  * answers right. */
 START_TEST(store_cache_full)
@@ -1031,7 +942,6 @@ bayes_suite(void)
 	tcase_add_test(tc, store_learn_relearn_forget);
 	tcase_add_test(tc, store_expire);
 	tcase_add_test(tc, store_cache_sees_other_writers);
-	tcase_add_test(tc, store_cache_keeps_unchanged);
 	tcase_add_test(tc, store_cache_full);
 	tcase_add_test(tc, front_end_min_counts);
 	return s;
