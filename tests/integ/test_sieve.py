@@ -581,14 +581,19 @@ if envelope :user "to" "bob" { fileinto "Bob"; stop; }
 @pytest.mark.fast
 def test_unsupported_extension_kept(lmtpd):
     """A script that needs an extension libsieve lacks (body, variables)
-    fails validation, is logged clearly, and the mail is kept."""
+    fails validation, is logged clearly, and the mail is kept, although
+    the script would discard this very message."""
     d = lmtpd
     bob = "bob@example.com"
     write_script(home(d, bob), 'require ["fileinto", "body"];\n'
-                 'if body :contains "x" { discard; }\n')
-    assert d.deliver([bob], make_message()).final_codes() == [250]
-    assert len(read_new(d.maildir(bob))) == 1
-    assert re.search(r"line 1: error: unsupported feature: body", d.log())
+                 'if body :contains "Hello" { discard; }\n')
+    msg = make_message(body="Hello.\n")
+    assert d.deliver([bob], msg).final_codes() == [250]
+    assert [split_trace(f)[1] for f in read_new(d.maildir(bob))] == [msg]
+    assert re.search(r"line 1: error: unsupported feature: body.*"
+                     r"; keeping the message in INBOX", d.log()), d.log()
+    [rec] = deliveries(d.log())
+    assert (rec["folder"], rec["status"]) == ("INBOX", "sent"), rec
 
 
 @pytest.mark.fast
