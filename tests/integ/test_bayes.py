@@ -199,6 +199,7 @@ def test_autolearn(bayes_lmtpd):
         t = d.deliver(["bob@example.com"], m)
         assert t.final_codes() == [250]
     got = delivered(d, "bob@example.com")
+    assert len(got) == 2
     for g in got:
         st = x_spam_status(g)
         assert "autolearn=ham" in st, st
