@@ -100,7 +100,10 @@ def test_built_in_defaults_end_to_end():
     finally:
         probe.close()
     home = parse_print(run_lmtpd("-n").stdout)["home"]
-    assert home.endswith("/mail/%d/%n"), home
+    # LOCALSTATEDIR is configure's --localstatedir, as README's Quick start
+    # relies on (no system folders needed).
+    from test_install import configured, expand
+    assert home == expand(configured("localstatedir")) + "/mail/%d/%n", home
     user = "defaults%d" % os.getpid()
     mailhome = home.replace("%d", "example.com").replace("%n", user)
     p = subprocess.Popen([integlib.LMTPD, "-f"], stdout=subprocess.DEVNULL,
