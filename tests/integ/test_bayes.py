@@ -330,12 +330,14 @@ def test_dead_mutex_holder_never_blocks_delivery(bayes_lmtpd):
     counts = dump(d)
     assert counts["nspam"] == 10 and counts["nham"] >= 10
     d.stop()
-    if os.access(verify, os.X_OK):
-        for db in ("bayes_toks.db", "bayes_seen.db"):
-            r = subprocess.run([verify, "-h", d.state, db], capture_output=True,
-                               text=True)
-            assert r.returncode == 0, r.stderr
     assert "panic:" not in d.log()
+    if not os.access(verify, os.X_OK):
+        pytest.skip("db5.3_verify is not installed (package db5.3-util): "
+                    "the databases were not verified")
+    for db in ("bayes_toks.db", "bayes_seen.db"):
+        r = subprocess.run([verify, "-h", d.state, db], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, r.stderr
 
 
 def test_learn_starts_over_when_stuck(bayes_lmtpd):
