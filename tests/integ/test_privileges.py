@@ -80,11 +80,19 @@ def test_socket_mode_0600_refuses_group(lmtpd_factory):
     d.write_config(listen_mode="0600")
 
 
-def test_runs_as_user_and_group(lmtpd_factory, extra_group):
+def test_runs_as_user_and_group(lmtpd_factory, extra_group, workdir):
     """user and group set: the master and every worker hold no root id,
     and the Maildir, the message and the state files it creates belong to
-    user:group, folders 0700."""
-    d = lmtpd_factory(group=EXTRA_GROUP)
+    user:group, folders 0700.  (A vacation script makes the delivery write
+    state: its history database under state_dir.)"""
+    vacation = os.path.join(workdir, "vacation.sieve")
+    with open(vacation, "w") as f:
+        f.write('require "vacation";\nvacation "Away.";\n')
+    sendmail = os.path.join(workdir, "fake-sendmail")
+    with open(sendmail, "w") as f:
+        f.write("#!/bin/sh\ncat >/dev/null\nexit 0\n")
+    os.chmod(sendmail, 0o755)
+    d = lmtpd_factory(group=EXTRA_GROUP, sieve_before=vacation, submission=sendmail)
     user = pwd.getpwnam(RUN_USER)
     gid = extra_group.gr_gid
     workers = wait_for(lambda: len(d.workers()) == 4 and d.workers(), 10,
@@ -95,7 +103,10 @@ def test_runs_as_user_and_group(lmtpd_factory, extra_group):
         assert gids == [gid] * 4, (pid, gids)
         assert 0 not in groups, (pid, groups)
 
-    t = d.deliver(["owner@example.com"], make_message("ownership"))
+    t = d.deliver(["owner@example.com"],
+                  make_message("ownership", sender="alice@example.org",
+                               to="owner@example.com"),
+                  sender="alice@example.org")
     assert t.final_codes() == [250]
     maildir = d.maildir("owner@example.com")
     files = read_new(maildir)
@@ -109,9 +120,13 @@ def test_runs_as_user_and_group(lmtpd_factory, extra_group):
     st = os.lstat(os.path.join(new, name))
     assert (st.st_uid, st.st_gid) == (user.pw_uid, gid)
     assert stat.S_IMODE(st.st_mode) & 0o077 == 0, oct(st.st_mode)
-    for root, dirs, names in os.walk(d.state):
-        for n in dirs + names:
-            assert os.lstat(os.path.join(root, n)).st_uid == user.pw_uid, n
+    state = [os.path.join(root, n) for root, dirs, names in os.walk(d.state)
+             for n in dirs + names]
+    # (a check of nothing proves nothing)
+    assert "vacation.db" in [os.path.basename(p) for p in state], state
+    for p in state:
+        st = os.lstat(p)
+        assert (st.st_uid, st.st_gid) == (user.pw_uid, gid), p
     assert "running as root" not in d.log()
 
 

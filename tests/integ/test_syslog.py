@@ -14,6 +14,7 @@ import pytest
 
 import integlib
 from integlib import make_message, read_new, wait_for
+from sieve_helpers import write_script
 
 LOG_MAIL = 2 << 3
 LOG_INFO = 6
@@ -77,6 +78,10 @@ def test_daemon_logs_to_syslog_facility_mail(lmtpd_factory, workdir):
     sock.bind(log_path)
     os.chmod(log_path, 0o666)
     sock.setblocking(False)
+    # A script that does not parse: the delivery logs a warning (and keeps
+    # the message), so there is a warning whose severity can be checked.
+    write_script(os.path.join(d.mail, "example.com", "syslog"),
+                 'require "fileinto";\nfileinto "Work"\n')
     # Inside the namespace: keep the real /dev reachable for a moment,
     # put a tmpfs over /dev, bind /dev/null and the test's socket into it.
     script = (
@@ -120,7 +125,8 @@ def test_daemon_logs_to_syslog_facility_mail(lmtpd_factory, workdir):
 
         def delivered():
             got.extend(records(sock))
-            return any("status=sent" in x for x in got)
+            return any("status=sent" in x for x in got) and \
+                any("keeping the message in INBOX" in x for x in got)
         wait_for(delivered, 10, what="the delivery line on syslog")
         lines = [re.match(r"^<(\d+)>(.*)$", x, re.S) for x in got]
         assert all(lines), got
@@ -132,6 +138,7 @@ def test_daemon_logs_to_syslog_facility_mail(lmtpd_factory, workdir):
                          r"dsn=2\.0\.0, status=sent", sent[0].group(2)), sent[0].group(2)
         # Warnings carry their own severity.
         warned = [m for m in lines if "warning:" in m.group(2)]
+        assert any("keeping the message in INBOX" in m.group(2) for m in warned), got
         for m in warned:
             assert int(m.group(1)) & 7 == LOG_WARNING, m.group(0)
         # Nothing goes to the (detached) stderr log file.

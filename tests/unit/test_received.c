@@ -599,12 +599,15 @@ START_TEST(test_originating)
 }
 END_TEST
 
+/* CPU seconds of this process (Check runs each test in a child of its
+ * own): the bounds below are on the parser's work, and a busy machine
+ * stretches the wall clock, not this. */
 static double
-now(void)
+cpu_now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ck_assert_int_eq(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts), 0);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -631,10 +634,10 @@ hostile_run(const char *pattern, size_t plen, double max_seconds)
 		l.v[i].len = mb;
 	}
 	sa_settings_init(&set);
-	t0 = now();
+	t0 = cpu_now();
 	received_parse(&set, &l, &r);
-	ck_assert_msg(now() - t0 < max_seconds, "'%.20s...' took %.2fs", pattern,
-		      now() - t0);
+	ck_assert_msg(cpu_now() - t0 < max_seconds, "'%.20s...' took %.2f s of CPU",
+		      pattern, cpu_now() - t0);
 	ck_assert_uint_le(r.n, RECEIVED_MAX_HEADERS);
 	ck_assert_uint_le(r.n + r.num_unparseable, RECEIVED_MAX_HEADERS);
 	ck_assert_int_lt(r.last_trusted_index, RECEIVED_MAX_HEADERS);

@@ -6,11 +6,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "check_compat.h"
 
@@ -51,6 +51,28 @@ sink_say(int fd, const char *s)
 		_exit(3);
 }
 
+/* Waits in slices of 0.1 s until the client hangs up; the number of
+ * slices (at most 250).  Each slice takes 0.1 s or more, so a count is an
+ * upper bound on the wait that a slow machine only makes smaller. */
+static int
+sink_slices_until_closed(int fd)
+{
+	int n = 0;
+
+	while (n < 250) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		char c;
+
+		if (poll(&p, 1, 100) == 0) {
+			n++;
+			continue;
+		}
+		if (read(fd, &c, 1) <= 0)
+			break;
+	}
+	return n;
+}
+
 /* One connection: records every byte received in transcript. */
 static void
 sink_serve(int lfd, enum sink_mode mode, const char *transcript)
@@ -70,7 +92,7 @@ sink_serve(int lfd, enum sink_mode mode, const char *transcript)
 			if (strcmp(line, ".\r\n") == 0) {
 				data = false;
 				if (mode == SINK_HANG_DATA)
-					pause();
+					_exit(sink_slices_until_closed(fd));
 				sink_say(fd, mode == SINK_TEMPFAIL_DATA ? "451 4.3.0 try later\r\n"
 					 : "250 2.0.0 queued as X\r\n");
 			}
@@ -200,7 +222,7 @@ START_TEST(smtp_failures)
 {
 	struct sink s;
 	char spec[64], err[512];
-	time_t t0;
+	int status;
 
 	sink_start(&s, SINK_REJECT_RCPT);
 	snprintf(spec, sizeof(spec), "smtp:127.0.0.1:%d", s.port);
@@ -215,14 +237,15 @@ START_TEST(smtp_failures)
 	ck_assert_msg(strstr(err, "451 4.3.0") != NULL, "%s", err);
 	sink_stop(&s);
 
-	/* A server that never answers the end of data: the timeout. */
+	/* A server that never answers the end of data: the timeout (1 s)
+	 * hangs up within 30 of the sink's slices of 0.1 s. */
 	sink_start(&s, SINK_HANG_DATA);
 	snprintf(spec, sizeof(spec), "smtp:127.0.0.1:%d", s.port);
-	t0 = time(NULL);
 	ck_assert_int_eq(send_via(spec, 1, "a@b.c", "c@d.e", MSG, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "timed out") != NULL, "%s", err);
-	ck_assert_int_le(time(NULL) - t0, 3);
-	sink_stop(&s);
+	ck_assert_int_eq(waitpid(s.pid, &status, 0), s.pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_le(WEXITSTATUS(status), 30);
 
 	/* Nobody listening. */
 	sink_start(&s, SINK_OK);
@@ -337,19 +360,24 @@ END_TEST
 START_TEST(program_failures)
 {
 	const char *dir = ut_testdir();
-	char prog[PATH_MAX], err[512];
-	time_t t0;
+	char prog[PATH_MAX], path[PATH_MAX], err[512], *ticks;
 
 	fake_sendmail(dir, "echo 'queue file write error' >&2; exit 75", prog, sizeof(prog));
 	ck_assert_int_eq(send_via(prog, 5, "a@b.c", "c@d.e", MSG, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "exited with status 75: queue file write error") != NULL,
 		      "%s", err);
-	/* Hangs: killed at the deadline (5 x timeout). */
-	fake_sendmail(dir, "sleep 60", prog, sizeof(prog));
-	t0 = time(NULL);
+	/* Hangs: killed at the deadline (5 x timeout), within 80 of its
+	 * sleeps of 0.1 s (each takes that long or longer, so a slow
+	 * machine only counts fewer). */
+	fake_sendmail(dir, "i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); "
+		      "echo $i > $d/ticks.new; mv $d/ticks.new $d/ticks; done",
+		      prog, sizeof(prog));
 	ck_assert_int_eq(send_via(prog, 1, "a@b.c", "c@d.e", MSG, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "timed out") != NULL, "%s", err);
-	ck_assert_int_le(time(NULL) - t0, 8);
+	ut_pathf(path, sizeof(path), "%s/ticks", dir);
+	ticks = ut_read_file(path, NULL);
+	ck_assert_msg(atoi(ticks) >= 1 && atoi(ticks) <= 80, "%d sleeps", atoi(ticks));
+	free(ticks);
 	/* Does not read its input and fails. */
 	fake_sendmail(dir, "exit 1", prog, sizeof(prog));
 	ck_assert_int_eq(send_via(prog, 5, "a@b.c", "c@d.e", MSG, err, sizeof(err)), -1);
