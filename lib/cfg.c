@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "cfg.h"
 #include "lmtpd_limits.h"
+#include "fsutil.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -168,7 +169,7 @@ cfg_parse_number(const char *value, uint64_t *out, const char *units,
 
 static bool
 cfg_template_valid(const char *value, const char *escapes, bool needs_home,
-		   const char **why)
+		   bool built_in, const char **why)
 {
 	const char *p;
 
@@ -184,6 +185,14 @@ cfg_template_valid(const char *value, const char *escapes, bool needs_home,
 	if (value[0] != '/' && !(needs_home && strncmp(value, "%h", 2) == 0)) {
 		*why = needs_home ? "must be an absolute path or start with %h"
 				  : "must be an absolute path";
+		return false;
+	}
+	/* Delivery refuses every path with one (rcpt.c): say so now rather
+	 * than answer 451 to every recipient.  A built-in default with one
+	 * (configure's --localstatedir) is left to that refusal, so that the
+	 * tools which deliver nothing still run. */
+	if (!built_in && path_has_dotdot(value)) {
+		*why = "must not have a '..' component";
 		return false;
 	}
 	return true;
@@ -227,7 +236,7 @@ cfg_submission_valid(const char *value, const char **why)
 
 /* Validates value for key and stores it; returns NULL or a malloc'd reason. */
 static char *
-cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value)
+cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value, bool built_in)
 {
 	void *field = (char *)cfg + key->offset;
 	const char *why = NULL;
@@ -256,7 +265,7 @@ cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value)
 		return NULL;
 	case CFG_TEMPLATE:
 		if (!cfg_template_valid(value, key->escapes,
-					strchr(key->escapes, 'h') != NULL, &why))
+					strchr(key->escapes, 'h') != NULL, built_in, &why))
 			return xasprintf("'%s': %s", key->name, why);
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
@@ -456,7 +465,7 @@ cfg_new_defaults(void)
 	for (i = 0; i < CFG_KEY_COUNT; i++) {
 		char *def = cfg_keys[i].def != NULL ? xstrdup(cfg_keys[i].def)
 						    : cfg_default_hostname();
-		char *err = cfg_set(cfg, &cfg_keys[i], def);
+		char *err = cfg_set(cfg, &cfg_keys[i], def, true);
 
 		if (err != NULL)
 			log_panic("built-in default of '%s': %s", cfg_keys[i].name, err);
@@ -546,7 +555,7 @@ cfg_commit(struct lmtpd_config *cfg, const char *path, struct cfg_pending *p)
 {
 	const struct cfg_key *key = &cfg_keys[p->key_index];
 	char *value = cfg_trim(p->value.data == NULL ? (char *)"" : p->value.data);
-	char *why = cfg_set(cfg, key, value);
+	char *why = cfg_set(cfg, key, value, false);
 
 	if (why != NULL) {
 		char *err = xasprintf("%s:%u: %s", path, p->line, why);

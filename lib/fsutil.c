@@ -147,3 +147,12 @@ mkdir_parents(const char *path, mode_t mode)
 	 * ENOENT with the parent in place (/proc) is an error, not a loop. */
 	return mkdir_one(path, len, mode);
 }
+
+bool
+path_has_dotdot(const char *path)
+{
+	for (const char *p = path; (p = strstr(p, "/..")) != NULL; p += 3)
+		if (p[3] == '/' || p[3] == '\0')
+			return true;
+	return false;
+}

@@ -4,6 +4,7 @@
 #ifndef LMTPD_FSUTIL_H
 #define LMTPD_FSUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -24,5 +25,8 @@ int close_checked(int fd) ATTR_WUR;
 /* For descriptors whose close can not lose data (directories, read-only
  * files, failure paths where an error is already being reported). */
 void close_quietly(int fd);
+/* Whether path has a ".." component (after a '/'): such a path can leave
+ * the folder it names, so delivery paths never have one. */
+bool path_has_dotdot(const char *path);
 
 #endif

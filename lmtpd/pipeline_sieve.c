@@ -26,6 +26,7 @@
 #include "cfg.h"
 #include "dsn.h"
 #include "lmtpd_limits.h"
+#include "fsutil.h"
 #include "log.h"
 #include "maildir.h"
 #include "maildir_keywords.h"
@@ -109,9 +110,7 @@ pipeline_script_path(const struct lmtpd_config *cfg, const struct pipeline_txn *
 
 	if (tmpl == NULL || tmpl[0] == '\0')
 		return false;
-	if (cfg_expand(tmpl, &vars, out, size) < 0 || out[0] != '/' ||
-	    strstr(out, "/../") != NULL || (strlen(out) >= 3 &&
-					   strcmp(out + strlen(out) - 3, "/..") == 0)) {
+	if (cfg_expand(tmpl, &vars, out, size) < 0 || out[0] != '/' || path_has_dotdot(out)) {
 		log_warn("%s: sieve: <%s>: unusable script path from '%s'", txn->queue_id,
 			 r->canonical, tmpl);
 		return false;

@@ -12,6 +12,7 @@
 
 #include "cfg.h"
 #include "lmtpd_limits.h"
+#include "fsutil.h"
 #include "log.h"
 #include "rcpt.h"
 #include "usermap.h"
@@ -213,16 +214,7 @@ rcpt_free(struct rcpt **rcptp)
 static bool
 rcpt_path_safe(const char *path)
 {
-	const char *p = path;
-
-	if (path[0] != '/')
-		return false;
-	while ((p = strstr(p, "/..")) != NULL) {
-		if (p[3] == '/' || p[3] == '\0')
-			return false;
-		p += 3;
-	}
-	return true;
+	return path[0] == '/' && !path_has_dotdot(path);
 }
 
 /* Returns 1 found, 0 unknown, -1 map error (dsn_r set). */
