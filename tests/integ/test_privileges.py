@@ -14,6 +14,8 @@ import sys
 import pytest
 
 from integlib import LMTPD, RUN_USER, make_message, read_new, wait_for
+from peers import have
+from sieve_helpers import SmtpSink
 
 EXTRA_GROUP = "lmtpdtestg"
 OTHER_USER = "nobody"
@@ -80,19 +82,20 @@ def test_socket_mode_0600_refuses_group(lmtpd_factory):
     d.write_config(listen_mode="0600")
 
 
-def test_runs_as_user_and_group(lmtpd_factory, extra_group, workdir):
+def test_runs_as_user_and_group(lmtpd_factory, extra_group, workdir, request):
     """user and group set: the master and every worker hold no root id,
     and the Maildir, the message and the state files it creates belong to
     user:group, folders 0700.  (A vacation script makes the delivery write
-    state: its history database under state_dir.)"""
+    state: its history database under state_dir; its reply goes to
+    Postfix's smtp-sink.)"""
     vacation = os.path.join(workdir, "vacation.sieve")
     with open(vacation, "w") as f:
         f.write('require "vacation";\nvacation "Away.";\n')
-    sendmail = os.path.join(workdir, "fake-sendmail")
-    with open(sendmail, "w") as f:
-        f.write("#!/bin/sh\ncat >/dev/null\nexit 0\n")
-    os.chmod(sendmail, 0o755)
-    d = lmtpd_factory(group=EXTRA_GROUP, sieve_before=vacation, submission=sendmail)
+    if not have("smtp-sink"):
+        pytest.skip("smtp-sink (postfix) is not installed")
+    sink = SmtpSink(workdir).start()
+    request.addfinalizer(sink.stop)
+    d = lmtpd_factory(group=EXTRA_GROUP, sieve_before=vacation, submission=sink.submission)
     user = pwd.getpwnam(RUN_USER)
     gid = extra_group.gr_gid
     workers = wait_for(lambda: len(d.workers()) == 4 and d.workers(), 10,
@@ -124,6 +127,8 @@ def test_runs_as_user_and_group(lmtpd_factory, extra_group, workdir):
              for n in dirs + names]
     # (a check of nothing proves nothing)
     assert "vacation.db" in [os.path.basename(p) for p in state], state
+    [reply] = sink.wait_messages(1)
+    assert reply["rcpts"] == ["alice@example.org"], reply
     for p in state:
         st = os.lstat(p)
         assert (st.st_uid, st.st_gid) == (user.pw_uid, gid), p
