@@ -328,6 +328,7 @@ master_reload(struct master *m)
 	 * admin reloads for. */
 	scoring_free(&m->scoring);
 	m->scoring = scoring_new(cfg, NULL, NULL);
+	scoring_before_fork(m->scoring);
 	free(m->ls);
 	m->ls = ls;
 	m->ls_count = count;
@@ -419,6 +420,7 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	 * any worker uses it. */
 	(void)db_env_maintain(cfg->state_dir);
 	m.scoring = scoring_new(cfg, NULL, NULL);
+	scoring_before_fork(m.scoring);
 	if (!foreground)
 		master_daemonize();
 	master_write_pid_file(cfg);

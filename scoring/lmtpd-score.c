@@ -165,6 +165,7 @@ score_paths(const struct score_ctx *ctx, char **paths, int count, unsigned int j
 		return status;
 	}
 	fflush(stdout);
+	scoring_before_fork((struct scoring *)ctx->sc);
 	pids = xcalloc(jobs, sizeof(*pids));
 	for (unsigned int j = 0; j < jobs; j++) {
 		pids[j] = fork();

@@ -83,7 +83,6 @@ msgview_global_init(void)
 		return;
 	done = true;
 	mime_global_init();
-	received_init();
 	re_pristine = pcre2_compile((PCRE2_SPTR) "^([^ \\t].*?\\n)(?![ \\t])",
 				    PCRE2_ZERO_TERMINATED,
 				    PCRE2_MULTILINE | PCRE2_DOTALL | PCRE2_CASELESS, &err, &off,

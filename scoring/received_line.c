@@ -303,6 +303,15 @@ rx_setup(void)
 }
 
 void
+received_patterns_compiled(unsigned int *compiled_r, unsigned int *total_r)
+{
+	*compiled_r = 0;
+	for (int i = 0; i < P_COUNT; i++)
+		*compiled_r += pat_code[i] != NULL;
+	*total_r = P_COUNT;
+}
+
+void
 received_init(void)
 {
 	rx_setup();

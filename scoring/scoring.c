@@ -15,6 +15,7 @@
 #include "log.h"
 #include "message.h"
 #include "msgview.h"
+#include "received.h"
 #include "rules.h"
 #include "rules_int.h"
 #include "rules_user.h"
@@ -169,6 +170,13 @@ scoring_free(struct scoring **scp)
 	free(sc->prefs_template);
 	free(sc);
 	*scp = NULL;
+}
+
+void
+scoring_before_fork(struct scoring *sc)
+{
+	if (sc != NULL)
+		received_init();
 }
 
 void

@@ -5,7 +5,9 @@
  * 4.0.1 itself (tests/tools/sa_relays.pl -l) on these hand-written lines. */
 #include "config.h"
 
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check_compat.h"
 #include "received.h"
@@ -714,6 +716,43 @@ START_TEST(test_nul_bytes)
 }
 END_TEST
 
+/* A Received line compiles only the patterns it is tried with (all of
+ * them cost most of a one-message lmtpd-score or lmtpd-learn run);
+ * received_init, which a master calls before forking, compiles them all.
+ * In a child of its own, so that no earlier test has compiled any. */
+START_TEST(test_patterns_compiled_lazily)
+{
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		static const char line[] = "from a (b [198.51.100.9]) by c (Postfix) "
+			"with ESMTP id x; Tue, 5 Mar 2024 10:11:12 +0100";
+		struct sa_settings set;
+		struct strlist l;
+		struct relays r;
+		unsigned int before, after, all, total;
+
+		received_patterns_compiled(&before, &total);
+		sa_settings_init(&set);
+		strlist_init(&l);
+		strlist_add(&l, line, sizeof(line) - 1);
+		received_parse(&set, &l, &r);
+		received_patterns_compiled(&after, &total);
+		received_init();
+		received_patterns_compiled(&all, &total);
+		relays_free(&r);
+		strlist_free(&l);
+		sa_settings_free(&set);
+		_exit(before == 0 && after > 0 && after < total && all == total ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
 static Suite *
 received_suite(void)
 {
@@ -725,6 +764,7 @@ received_suite(void)
 	tcase_add_loop_test(tc, test_line_folded, 0, (int)N_ELEMENTS(line_cases));
 	tcase_add_test(tc, test_relay_fields);
 	tcase_add_test(tc, test_nul_bytes);
+	tcase_add_test(tc, test_patterns_compiled_lazily);
 	tc = ut_tcase(s, "trust", false);
 	tcase_add_loop_test(tc, test_chains, 0, (int)N_ELEMENTS(chain_cases));
 	tcase_add_test(tc, test_chain_strings);
