@@ -160,6 +160,16 @@ count_in(const struct fixture *f, const char *folder, const char *sub, char *las
 	return ut_dir_count(path, last_r, last_size);
 }
 
+/* What a delivery came to: the reply's reason, the folders it was filed
+ * into, and how many copies INBOX's new/ holds (a macro, so that a
+ * failure names the test's line). */
+#define assert_outcome(f, reason_want, folders_want, inbox_new) do {			\
+		ck_assert_int_eq((f)->rcpt->dsn.reason, (reason_want));	\
+		ck_assert_str_eq((f)->folders, (folders_want));			\
+		ck_assert_int_eq(count_in((f), "", "new", NULL, 0), (inbox_new));	\
+	} while (0)
+
+
 /* Folders (".Name") in the Maildir. */
 static int
 count_folders(const struct fixture *f)
@@ -193,9 +203,7 @@ START_TEST(no_script_is_inbox)
 
 	fixture_setup(&f, NULL, NULL, 0, NULL);
 	deliver(&f, NULL);
-	ck_assert_int_eq(f.rcpt->dsn.reason, DSN_DELIVERED);
-	ck_assert_str_eq(f.folders, "INBOX");
-	ck_assert_int_eq(count_in(&f, "", "new", NULL, 0), 1);
+	assert_outcome(&f, DSN_DELIVERED, "INBOX", 1);
 	ck_assert_int_eq(count_folders(&f), 0);
 	fixture_teardown(&f);
 }
@@ -209,9 +217,7 @@ START_TEST(sieve_off_ignores_script)
 	fixture_setup(&f, NULL, "discard;\n", 0, NULL);
 	pipeline_sieve_free(&f.sv);
 	deliver(&f, NULL);
-	ck_assert_int_eq(f.rcpt->dsn.reason, DSN_DELIVERED);
-	ck_assert_str_eq(f.folders, "INBOX");
-	ck_assert_int_eq(count_in(&f, "", "new", NULL, 0), 1);
+	assert_outcome(&f, DSN_DELIVERED, "INBOX", 1);
 	fixture_teardown(&f);
 }
 END_TEST
@@ -228,9 +234,7 @@ START_TEST(same_folder_twice_one_copy_flags_merged)
 		      "fileinto :flags \"\\\\Seen\" \"Work\";\n"
 		      "fileinto :flags \"\\\\Flagged\" \"Work\";\n", 0, NULL);
 	deliver(&f, NULL);
-	ck_assert_int_eq(f.rcpt->dsn.reason, DSN_DELIVERED);
-	ck_assert_str_eq(f.folders, "Work");
-	ck_assert_int_eq(count_in(&f, "", "new", NULL, 0), 0);
+	assert_outcome(&f, DSN_DELIVERED, "Work", 0);
 	ck_assert_int_eq(count_in(&f, "Work", "new", NULL, 0), 0);
 	ck_assert_int_eq(count_in(&f, "Work", "cur", last, sizeof(last)), 1);
 	ck_assert_msg(strlen(last) > 5 && strcmp(last + strlen(last) - 5, ":2,FS") == 0,
@@ -385,9 +389,7 @@ START_TEST(bad_folder_kept_in_inbox)
 	ck_assert_str_eq(after, before);
 	free(before);
 	free(after);
-	ck_assert_int_eq(f.rcpt->dsn.reason, DSN_DELIVERED);
-	ck_assert_str_eq(f.folders, "INBOX");
-	ck_assert_int_eq(count_in(&f, "", "new", NULL, 0), 1);
+	assert_outcome(&f, DSN_DELIVERED, "INBOX", 1);
 	ck_assert_int_eq(count_folders(&f), 0);
 	fixture_teardown(&f);
 }
@@ -406,9 +408,7 @@ START_TEST(symlinked_folder_kept_in_inbox)
 	ut_pathf(path, sizeof(path), "%s/.Work", f.maildir);
 	ck_assert_int_eq(symlink(outside, path), 0);
 	deliver(&f, NULL);
-	ck_assert_int_eq(f.rcpt->dsn.reason, DSN_DELIVERED);
-	ck_assert_str_eq(f.folders, "INBOX");
-	ck_assert_int_eq(count_in(&f, "", "new", NULL, 0), 1);
+	assert_outcome(&f, DSN_DELIVERED, "INBOX", 1);
 	ck_assert_int_eq(ut_dir_count(outside, NULL, 0), 0);
 	fixture_teardown(&f);
 }
@@ -434,9 +434,7 @@ START_TEST(discard_stores_nothing)
 
 	fixture_setup(&f, NULL, "discard;\n", 0, NULL);
 	deliver(&f, NULL);
-	ck_assert_int_eq(f.rcpt->dsn.reason, DSN_DISCARDED);
-	ck_assert_str_eq(f.folders, "");
-	ck_assert_int_eq(count_in(&f, "", "new", NULL, 0), 0);
+	assert_outcome(&f, DSN_DISCARDED, "", 0);
 	fixture_teardown(&f);
 }
 END_TEST
@@ -451,9 +449,7 @@ START_TEST(redirect_hands_off_copy)
 
 	fixture_setup(&f, NULL, "redirect \"carol@example.net\";\n", 0, NULL);
 	deliver(&f, NULL);
-	ck_assert_int_eq(f.rcpt->dsn.reason, DSN_DELIVERED);
-	ck_assert_str_eq(f.folders, "");
-	ck_assert_int_eq(count_in(&f, "", "new", NULL, 0), 0);
+	assert_outcome(&f, DSN_DELIVERED, "", 0);
 	ut_pathf(path, sizeof(path), "%s/argv", f.dir);
 	argv_text = ut_read_file(path, NULL);
 	ck_assert_str_eq(argv_text, "-i\n-f\nalice@example.org\n--\ncarol@example.net\n");
@@ -497,9 +493,7 @@ START_TEST(redirect_to_self_kept)
 	snprintf(script, sizeof(script), "redirect \"%s\";\n", self_addresses[_i]);
 	fixture_setup(&f, NULL, script, 0, NULL);
 	deliver(&f, NULL);
-	ck_assert_int_eq(f.rcpt->dsn.reason, DSN_DELIVERED);
-	ck_assert_str_eq(f.folders, "INBOX");
-	ck_assert_int_eq(count_in(&f, "", "new", NULL, 0), 1);
+	assert_outcome(&f, DSN_DELIVERED, "INBOX", 1);
 	ck_assert(!sendmail_ran(&f));
 	fixture_teardown(&f);
 }
@@ -519,9 +513,7 @@ START_TEST(redirect_loop_kept)
 
 	fixture_setup(&f, NULL, "redirect \"carol@example.net\";\n", 0, NULL);
 	deliver(&f, loop_headers[_i]);
-	ck_assert_int_eq(f.rcpt->dsn.reason, DSN_DELIVERED);
-	ck_assert_str_eq(f.folders, "INBOX");
-	ck_assert_int_eq(count_in(&f, "", "new", NULL, 0), 1);
+	assert_outcome(&f, DSN_DELIVERED, "INBOX", 1);
 	ck_assert(!sendmail_ran(&f));
 	fixture_teardown(&f);
 }
@@ -534,9 +526,7 @@ START_TEST(broken_script_kept_in_inbox)
 
 	fixture_setup(&f, NULL, "if this is not sieve {\n", 0, NULL);
 	deliver(&f, NULL);
-	ck_assert_int_eq(f.rcpt->dsn.reason, DSN_DELIVERED);
-	ck_assert_str_eq(f.folders, "INBOX");
-	ck_assert_int_eq(count_in(&f, "", "new", NULL, 0), 1);
+	assert_outcome(&f, DSN_DELIVERED, "INBOX", 1);
 	fixture_teardown(&f);
 }
 END_TEST
@@ -557,9 +547,7 @@ START_TEST(script_path_with_dotdot_not_run)
 	ut_pathf(path, sizeof(path), "%s/home/shared.sieve", f.dir);
 	ut_write_text(path, "discard;\n");
 	deliver(&f, NULL);
-	ck_assert_int_eq(f.rcpt->dsn.reason, DSN_DELIVERED);
-	ck_assert_str_eq(f.folders, "INBOX");
-	ck_assert_int_eq(count_in(&f, "", "new", NULL, 0), 1);
+	assert_outcome(&f, DSN_DELIVERED, "INBOX", 1);
 	fixture_teardown(&f);
 }
 END_TEST
