@@ -127,12 +127,19 @@ pipeline_folders_add(char *folders, size_t size, const char *name)
 }
 
 /* Adds the keywords among an action's flags (IMAP flags not starting
- * with a backslash) to x; maildir_keywords drops repeats. */
+ * with a backslash) to x, each once (as maildir_keywords compares them):
+ * a script filing into one folder again and again adds nothing more. */
 static void
 pipeline_target_keywords(struct pipeline_target *x, const struct sieve_action *a)
 {
 	for (size_t i = 0; i < a->flag_count; i++) {
+		bool known = false;
+
 		if (a->flags[i][0] == '\\')
+			continue;
+		for (size_t k = 0; k < x->keyword_count && !known; k++)
+			known = strcasecmp(x->keywords[k], a->flags[i]) == 0;
+		if (known)
 			continue;
 		x->keywords = xreallocarray(x->keywords, x->keyword_count + 1,
 					    sizeof(*x->keywords));
@@ -262,9 +269,10 @@ pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 			 r->canonical, kr.dropped, t->name, kr.why);
 	if (kr.warning[0] != '\0')
 		log_warn("%s: <%s>: %s: %s", txn->queue_id, r->canonical, t->name, kr.warning);
+	/* cur/ when the name carries flags, system or keyword letters */
 	log_debug("%s: %s: stored as %s/%s%s%s/%s", txn->queue_id, r->user, r->maildir,
-		  t->disk, t->disk[0] != '\0' ? "/" : "", t->flags[0] != '\0' ? "cur" : "new",
-		  filename);
+		  t->disk, t->disk[0] != '\0' ? "/" : "",
+		  strstr(filename, ":2,") != NULL ? "cur" : "new", filename);
 	if (is_new && maildir_subscribe(r->maildir, t->disk, err, sizeof(err)) < 0)
 		log_warn("%s: <%s>: subscribing folder %s: %s", txn->queue_id, r->canonical,
 			 t->disk, err);

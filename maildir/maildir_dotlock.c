@@ -228,10 +228,6 @@ maildir_dotlock_take(int dirfd, const char *name, struct maildir_dotlock *lock_r
 		case DOTLOCK_GONE:
 			break;
 		case DOTLOCK_LIVE:
-			if (dotlock_elapsed_ms(&start) >= DOTLOCK_WAIT_MS) {
-				errno = EWOULDBLOCK;
-				goto fail;
-			}
 			dotlock_pause();
 			break;
 		}

@@ -345,8 +345,9 @@ maildir_keywords_letters(int folder_fd, const char *const *keywords, size_t coun
 			 * letter: only letters named before are used. */
 			size_t lost = 0;
 
-			snprintf(res_r->why, sizeof(res_r->why), "writing " KW_FILE ": %s",
-				 strerror(errno));
+			if (res_r->why[0] == '\0')
+				snprintf(res_r->why, sizeof(res_r->why), "writing " KW_FILE ": %s",
+					 strerror(errno));
 			for (int i = 0; i < MAILDIR_KEYWORDS_MAX; i++)
 				if (added[i]) {
 					have[i] = false;
