@@ -1177,6 +1177,14 @@ rules_match_one(const struct ruleset *rs, struct rules_scratch *s, struct msgvie
 	}
 }
 
+bool
+rules_hits_past_deadline(struct rules_hits *out)
+{
+	if (!out->time_limit_exceeded && out->has_deadline && rules_past(&out->deadline))
+		out->time_limit_exceeded = true;
+	return out->time_limit_exceeded;
+}
+
 void
 rules_match_site_zero(const struct ruleset *rs, struct rules_scratch *s, struct msgview *mv,
 		      const size_t *rules, size_t count, struct rules_hits *out)
@@ -1194,6 +1202,8 @@ rules_match_site_zero(const struct ruleset *rs, struct rules_scratch *s, struct 
 			out->site_zero_done = xcalloc(out->count, 1);
 		if (out->site_zero_done[i])
 			continue;
+		if (rules_hits_past_deadline(out))
+			return;
 		out->site_zero_done[i] = 1;
 		out->hits[i] = rules_match_one(rs, s, mv, r);
 	}
@@ -1221,6 +1231,8 @@ rules_match(const struct ruleset *rs, struct rules_scratch *s, struct msgview *m
 			deadline.tv_nsec -= 1000000000L;
 		}
 		dl = &deadline;
+		out->has_deadline = true;
+		out->deadline = deadline;
 	}
 
 	rules_match_headers(rs, s, mv, out);

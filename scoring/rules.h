@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 #include "compat.h"
 #include "sa_settings.h"
 
@@ -79,6 +80,10 @@ struct rules_hits {
 	unsigned int *hits;
 	size_t count;
 	bool time_limit_exceeded;
+	/* rules_match's backstop, kept for the passes after it (a user's
+	 * rules, rules a user scores that the site does not run) */
+	bool has_deadline;
+	struct timespec deadline;
 	/* What eval rules said about their hits (PerMsgStatus::test_log,
 	 * e.g. the freemail address), shown under the rule in the report. */
 	struct rules_log *logs;
@@ -107,5 +112,8 @@ bool rules_site_zero(const struct ruleset *rs, size_t index);
 void rules_match_site_zero(const struct ruleset *rs, struct rules_scratch *scratch,
 			   struct msgview *mv, const size_t *rules, size_t count,
 			   struct rules_hits *hits);
+/* Whether rules_match's backstop has passed (it sets time_limit_exceeded
+ * when so); checked before each rule of the passes after rules_match. */
+bool rules_hits_past_deadline(struct rules_hits *hits);
 
 #endif

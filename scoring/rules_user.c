@@ -214,12 +214,6 @@ rules_user_free(struct ruleset **ovp)
 	*ovp = NULL;
 }
 
-size_t
-rules_user_first(const struct ruleset *ov)
-{
-	return ov->site != NULL ? ov->user_first : ov->count;
-}
-
 void
 rules_match_user(const struct ruleset *ov, struct rules_scratch *scratch,
 		 struct msgview *mv, struct rules_hits *out)
@@ -231,6 +225,8 @@ rules_match_user(const struct ruleset *ov, struct rules_scratch *scratch,
 
 		if (r->skip != RULE_RUNS || !r->defined || r->type == RULE_META)
 			continue;
+		if (rules_hits_past_deadline(out))
+			return;
 		out->hits[i] = rules_match_one(ov, scratch, mv, r);
 	}
 }

@@ -21,8 +21,6 @@
 struct ruleset *rules_user_load(const struct ruleset *site, const char *path, char *text,
 				void (*warn)(const char *msg));
 void rules_user_free(struct ruleset **user_rules);
-/* Index of the first user rule (the site's count for a site ruleset). */
-size_t rules_user_first(const struct ruleset *user_rules);
 /* Matches the user's rules against the message (whose site rules hits
  * already holds; hits->count is the user ruleset's count). */
 void rules_match_user(const struct ruleset *user_rules, struct rules_scratch *scratch,

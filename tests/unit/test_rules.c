@@ -1135,6 +1135,21 @@ START_TEST(test_user_rules)
 	score_report(rs, &r, &out);
 	ck_assert_ptr_nonnull(strstr(out.data, " 2.0 MY_META                No description"));
 	score_result_free(&r);
+	/* Past rules_match's backstop the user's rules are not run either:
+	 * only the site's hits count, and the result says it was cut. */
+	{
+		struct rules_hits late = hits;
+
+		late.has_deadline = true;
+		ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &late.deadline), 0);
+		late.deadline.tv_sec -= 1;
+		user_total(rs, &late, mv, prefs, &r);
+		ck_assert(r.time_limit_exceeded);
+		buf_reset(&out);
+		score_tests(rs, &r, &out);
+		ck_assert_str_eq(out.data, "SITE_WORD");
+		score_result_free(&r);
+	}
 	score_prefs_free(&prefs);
 
 	/* Another recipient of the same message: the site's result (the
