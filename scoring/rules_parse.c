@@ -180,6 +180,25 @@ rules_get_or_add(struct rules_build *b, const char *name)
 	return &rs->rules[rs->count++];
 }
 
+/* The rule a line of ps changes.  A user's rules overlay the site's
+ * table, whose rules (and their strings) every user shares: a user's file
+ * may not change those (scoring them is the prefs' business, before the
+ * parser), so that is refused here, where every change passes. */
+static struct rule *
+rules_rule_to_change(struct rules_parser *ps, const char *name)
+{
+	const struct ruleset *rs = ps->b->rs;
+	size_t index;
+
+	if (rs->site != NULL && strmap_get(rs->by_name, name, &index) &&
+	    index < rs->user_first) {
+		rules_diag_add(ps->b, ps->file, ps->line, true,
+			       "%s: a site rule; users may only score it", name);
+		return NULL;
+	}
+	return rules_get_or_add(ps->b, name);
+}
+
 /* RULENAME_RE: [_a-zA-Z][_a-zA-Z0-9]{0,127} */
 static bool
 rules_name_valid(const char *name)
@@ -424,7 +443,9 @@ rules_define(struct rules_parser *ps, enum rule_type type, char *value)
 			       "rule %s has no definition", name);
 		return;
 	}
-	r = rules_get_or_add(ps->b, name);
+	r = rules_rule_to_change(ps, name);
+	if (r == NULL)
+		return;
 	/* A later definition replaces an earlier one (Parser.pm add_test). */
 	free(r->header);
 	free(r->if_unset);
@@ -565,7 +586,9 @@ rules_set_score(struct rules_parser *ps, char *value)
 			       name);
 		return;
 	}
-	r = rules_get_or_add(ps->b, name);
+	r = rules_rule_to_change(ps, name);
+	if (r == NULL)
+		return;
 	/* where a rule was first named, until a definition says where it is */
 	if (r->file == NULL) {
 		r->file = ps->file;
@@ -587,7 +610,9 @@ rules_set_tflags(struct rules_parser *ps, char *value)
 
 	if (!rules_name_valid(name))
 		return;
-	r = rules_get_or_add(ps->b, name);
+	r = rules_rule_to_change(ps, name);
+	if (r == NULL)
+		return;
 	r->tflags = 0;
 	r->maxhits = 0;
 	while (*(tok = rules_word(&value)) != '\0') {
@@ -705,9 +730,9 @@ rules_directive(struct rules_parser *ps, const char *key, char *value)
 	else if (strcmp(key, "describe") == 0) {
 		char *name = rules_word(&value);
 
-		if (rules_name_valid(name)) {
-			struct rule *r = rules_get_or_add(b, name);
+		struct rule *r = rules_name_valid(name) ? rules_rule_to_change(ps, name) : NULL;
 
+		if (r != NULL) {
 			free(r->describe);
 			r->describe = xstrdup(value);
 		}
@@ -716,8 +741,10 @@ rules_directive(struct rules_parser *ps, const char *key, char *value)
 	else if (strcmp(key, "priority") == 0) {
 		char *name = rules_word(&value);
 
-		if (rules_name_valid(name))
-			rules_get_or_add(b, name)->priority = (int)strtol(value, NULL, 10);
+		struct rule *r = rules_name_valid(name) ? rules_rule_to_change(ps, name) : NULL;
+
+		if (r != NULL)
+			r->priority = (int)strtol(value, NULL, 10);
 	} else if (strcmp(key, "required_score") == 0 || strcmp(key, "required_hits") == 0) {
 		char *end;
 		double v = strtod(value, &end);

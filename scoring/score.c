@@ -167,19 +167,18 @@ score_prefs_score_line(struct score_prefs *p, const struct ruleset *rs, char *va
 }
 
 /* allow_user_rules: whether key/value is a line for the user's own rules;
- * if so it goes into rtext at its line number (rlines: lines so far) or,
- * when it would touch a site rule, is refused with a warning. */
+ * if so it goes into rtext at its line number (rlines: lines so far), for
+ * the parser, which refuses what would change a site rule. */
 static bool
 score_prefs_user_rule_line(const struct ruleset *rs, const char *key, const char *value,
-			   void (*warn)(const char *), const char *path, unsigned int line,
-			   struct buf *rtext, unsigned int *rlines)
+			   unsigned int line, struct buf *rtext, unsigned int *rlines)
 {
 	static const char *const defs[] = { "header", "body", "rawbody", "full", "uri",
 					    "meta" };
 	static const char *const about[] = { "score", "describe", "tflags", "priority" };
 	bool def = false, other = false;
 	size_t name_len = strcspn(value, " \t");
-	char name[256], why[400];
+	char name[256];
 	size_t index;
 
 	for (size_t i = 0; i < N_ELEMENTS(defs); i++)
@@ -189,16 +188,10 @@ score_prefs_user_rule_line(const struct ruleset *rs, const char *key, const char
 	if (!def && !other)
 		return false;
 	snprintf(name, sizeof(name), "%.*s", (int)name_len, value);
-	if (strmap_get(rs->by_name, name, &index)) {
-		/* a site rule: scores are the prefs' own business, the rest
-		 * stays the site's */
-		if (strcmp(key, "score") == 0)
-			return false;
-		snprintf(why, sizeof(why), "'%.20s %.100s': a site rule; users may only "
-			 "score it", key, name);
-		score_prefs_warn(warn, path, line, why);
-		return true;
-	}
+	/* a site rule's score is the prefs' own business; the parser refuses
+	 * any other change to a site rule */
+	if (strcmp(key, "score") == 0 && strmap_get(rs->by_name, name, &index))
+		return false;
 	while (*rlines + 1 < line) {
 		buf_put_str(rtext, "\n");
 		(*rlines)++;
@@ -268,7 +261,7 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 				p->have_required = true;
 			}
 		} else if (rs->allow_user_rules &&
-			   score_prefs_user_rule_line(rs, key, value, warn, path, lineno,
+			   score_prefs_user_rule_line(rs, key, value, lineno,
 						      &rtext, &rlines)) {
 			/* for the user's rules, below */
 		} else if (strcmp(key, "score") == 0) {
