@@ -248,6 +248,17 @@ rules_compile_regex_jit(const char *written, bool jit, char *why, size_t why_siz
 	return re;
 }
 
+size_t
+rules_regex_code_size(const pcre2_code *code)
+{
+	size_t size = 0, jit = 0;
+
+	(void)pcre2_pattern_info(code, PCRE2_INFO_SIZE, &size);
+	if (pcre2_pattern_info(code, PCRE2_INFO_JITSIZE, &jit) != 0)
+		jit = 0;
+	return size + jit;
+}
+
 pcre2_code *
 rules_compile_regex(const char *written, char *why, size_t why_size)
 {

@@ -204,6 +204,8 @@ const char *strmap_key_at(const struct strmap *map, size_t slot);
 /* Perl regex in SpamAssassin's written form (/re/flags, m{re}flags, ...)
  * compiled with PCRE2 (JIT when available).  Returns NULL and a reason. */
 pcre2_code *rules_compile_regex(const char *written, char *why, size_t why_size);
+/* Bytes of memory code holds: its compiled pattern and its JIT code. */
+size_t rules_regex_code_size(const pcre2_code *code);
 /* Compiles written into out, split into several pieces when the 8-bit
  * library finds it too large (rules_split.c; multiple: the rule counts its
  * matches, so a split must keep that count identical).  -1 and a reason

@@ -29,7 +29,7 @@ static void
 rules_user_compile(struct rules_build *b)
 {
 	struct ruleset *ov = b->rs;
-	size_t first = ov->user_first, placed, defined = 0;
+	size_t first = ov->user_first, placed, defined = 0, code_bytes = 0;
 	unsigned char *ready;
 
 	for (size_t i = first; i < ov->count; i++) {
@@ -100,6 +100,15 @@ rules_user_compile(struct rules_build *b)
 			continue;
 		}
 		r->re.count = 1;
+		code_bytes += rules_regex_code_size(r->re.pieces[0]);
+		if (code_bytes > RULES_USER_CODE_MAX) {
+			rules_regex_free(&r->re);
+			r->skip = RULE_SKIP_BROKEN;
+			rules_diag_add(b, r->file, r->line, true,
+				       "%s %s: the user's rules compile to more than %d bytes, "
+				       "skipped", rules_type_name(r->type), r->name,
+				       RULES_USER_CODE_MAX);
+		}
 	}
 
 	/* The user's metas after the site's, each after the user metas it

@@ -11,6 +11,10 @@
  * (compiling happens once per prefs file and process). */
 #define RULES_USER_MAX 100
 #define RULES_USER_PATTERN_MAX 2048
+/* And at most this much compiled code (PCRE2's and JIT's) per prefs file:
+ * a 2 KB pattern can compile to 64 KB and more, and a worker caches the
+ * rules of 32 prefs files. */
+#define RULES_USER_CODE_MAX (1024 * 1024)
 
 /* Builds the site's ruleset plus the rules of text (rule lines of the
  * prefs file path, the other lines left empty so line numbers match; it

@@ -1179,8 +1179,8 @@ START_TEST(test_user_rules)
 }
 END_TEST
 
-/* What one user can make lmtpd compile is bounded: rule count and
- * pattern length. */
+/* What one user can make lmtpd compile is bounded: rule count, pattern
+ * length and compiled size. */
 START_TEST(test_user_rules_bounded)
 {
 	struct rules_load_result res;
@@ -1218,6 +1218,18 @@ START_TEST(test_user_rules_bounded)
 	ck_assert(user_warned(1, "longer than 2048 bytes"));
 	ck_assert_int_ne(rule(score_prefs_rules(prefs), "U_LONG")->skip, RULE_RUNS);
 	ck_assert_int_eq(rule(score_prefs_rules(prefs), "U_OK")->skip, RULE_RUNS);
+	score_prefs_free(&prefs);
+
+	/* Short patterns that compile big (a group repeated 200 times) add
+	 * up: past the code budget the rest are skipped, the first run. */
+	buf_reset(&text);
+	for (int i = 0; i < 100; i++)
+		buf_putf(&text, "body U_BIG_%d /(?:[a-z]+q[0-9]+|z[xy]{2,5}%d){200}/\n", i, i);
+	prefs = user_prefs_load(rs, text.data);
+	ck_assert(user_warned(100, "compile to more than 1048576 bytes"));
+	ck_assert(!user_warned(1, "compile to more than"));
+	ck_assert_int_eq(rule(score_prefs_rules(prefs), "U_BIG_0")->skip, RULE_RUNS);
+	ck_assert_int_ne(rule(score_prefs_rules(prefs), "U_BIG_99")->skip, RULE_RUNS);
 	score_prefs_free(&prefs);
 	rules_free(&rs);
 	buf_free(&text);
