@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "rules_int.h"
 #include "rules_parse.h"
+#include "rules_user.h"
 #include "xalloc.h"
 
 #define RULES_LINE_MAX (64 * 1024)
@@ -190,10 +191,21 @@ rules_rule_to_change(struct rules_parser *ps, const char *name)
 	const struct ruleset *rs = ps->b->rs;
 	size_t index;
 
-	if (rs->site != NULL && strmap_get(rs->by_name, name, &index) &&
-	    index < rs->user_first) {
+	if (rs->site == NULL)
+		return rules_get_or_add(ps->b, name);
+	if (strmap_get(rs->by_name, name, &index)) {
+		if (index >= rs->user_first)
+			return &ps->b->rs->rules[index];
 		rules_diag_add(ps->b, ps->file, ps->line, true,
 			       "%s: a site rule; users may only score it", name);
+		return NULL;
+	}
+	/* score, describe and tflags lines name rules too: bounded apart
+	 * from the rules defined (RULES_USER_MAX), each name is a slot */
+	if (rs->count - rs->user_first >= RULES_USER_NAMES_MAX) {
+		rules_diag_add(ps->b, ps->file, ps->line, true,
+			       "%s: more than %d rule names, line ignored", name,
+			       RULES_USER_NAMES_MAX);
 		return NULL;
 	}
 	return rules_get_or_add(ps->b, name);

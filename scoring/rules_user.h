@@ -15,6 +15,9 @@
  * a 2 KB pattern can compile to 64 KB and more, and a worker caches the
  * rules of 32 prefs files. */
 #define RULES_USER_CODE_MAX (1024 * 1024)
+/* Rule names a prefs file may bring in, defined or only scored,
+ * described or flagged (each takes a slot of the user's rule table). */
+#define RULES_USER_NAMES_MAX (4 * RULES_USER_MAX)
 
 /* Builds the site's ruleset plus the rules of text (rule lines of the
  * prefs file path, the other lines left empty so line numbers match; it

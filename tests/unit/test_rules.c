@@ -1231,6 +1231,16 @@ START_TEST(test_user_rules_bounded)
 	ck_assert_int_eq(rule(score_prefs_rules(prefs), "U_BIG_0")->skip, RULE_RUNS);
 	ck_assert_int_ne(rule(score_prefs_rules(prefs), "U_BIG_99")->skip, RULE_RUNS);
 	score_prefs_free(&prefs);
+
+	/* Names only scored or described take table slots too: bounded. */
+	buf_reset(&text);
+	for (int i = 0; i < 500; i++)
+		buf_putf(&text, "describe U_NAME_%d nothing\n", i);
+	prefs = user_prefs_load(rs, text.data);
+	ck_assert(user_warned(401, "more than 400 rule names"));
+	ck_assert(!user_warned(400, "more than"));
+	ck_assert_uint_le(rules_count(score_prefs_rules(prefs)), rules_count(rs) + 400);
+	score_prefs_free(&prefs);
 	rules_free(&rs);
 	buf_free(&text);
 	buf_free(&user_warnings);
