@@ -405,6 +405,9 @@ split_text(struct split *sp, const struct buf *t, unsigned int depth)
 			buf_init(&text, 0);
 			rc = split_text(sp, &one, depth + 1);
 			buf_free(&one);
+			/* the recursion pointed them at one's text, now freed */
+			sp->pat = t->data;
+			sp->len = t->len;
 			i++;
 			continue;
 		}
