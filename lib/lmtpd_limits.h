@@ -47,6 +47,13 @@
  * plus the token each, at most about 3.6 MB per database, allocated on
  * the first lookup. */
 #define BAYES_CACHE_TOKENS	65536
+/* Tokens a process may hold in whole copies of its Bayes databases (a
+ * lookup-heavy process such as lmtpd-score over a folder reads a database
+ * once instead of searching it token by token): 16 bytes of table per
+ * token of this bound, and a record of 16 bytes plus the token for each
+ * token copied: about 10 MB for a database of SpamAssassin's default
+ * size (bayes_expiry_max_db_size 150000), which fits. */
+#define BAYES_SNAPSHOT_TOKENS	(256 * 1024)
 /* Users' names in per-user Bayes database file names (bytes). */
 #define BAYES_USER_MAX		200
 

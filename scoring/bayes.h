@@ -126,6 +126,11 @@ void bayes_store_close(struct bayes_store **st);
 int bayes_store_lookup(struct bayes_store *st, const struct strlist *tokens,
 		       struct bayes_totals *tot_r, struct bayes_counts *counts_r) ATTR_WUR;
 int bayes_store_totals(struct bayes_store *st, struct bayes_totals *tot_r) ATTR_WUR;
+/* Tokens in the handle's copy of the whole database, 0 without one.  A
+ * handle that has searched the database for enough single tokens under
+ * one generation reads all of it once, then answers from memory until the
+ * generation moves (BAYES_SNAPSHOT_TOKENS bounds the memory). */
+size_t bayes_store_snapshot_size(const struct bayes_store *st);
 /* Learns (or forgets) one message in one transaction: the seen entry, the
  * totals and every token change together or not at all.  durable: the
  * commit reaches the log on disk before returning (lmtpd-learn); without,

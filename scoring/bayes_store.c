@@ -46,12 +46,23 @@ static const char store_totals_key[] = "\0totals";
 static const char store_gen_key[] = "\0gen";
 #define STORE_GEN_LEN (sizeof(store_gen_key) - 1)
 
-/* Open addressing over twice as many slots as entries.  A slot holds the
- * token's hash and where its record starts in one arena; a record is the
- * counts, the length and the token bytes, so a hit reads two cache lines
- * or so, and a probe past another token usually just the slot. */
+/* Open addressing over at least twice as many slots as entries.  A slot
+ * holds the token's hash and where its record starts in one arena; a
+ * record is the counts, the length and the token bytes, so a hit reads two
+ * cache lines or so, and a probe past another token usually just the
+ * slot. */
 #define CACHE_SLOTS (2 * BAYES_CACHE_TOKENS)
 #define CACHE_ARENA ((size_t)BAYES_CACHE_TOKENS * 40)
+
+/* A whole-database copy pays for itself once the lookups it saves cost
+ * more than reading every token once: a B-tree search for one token costs
+ * about as much as reading a few dozen tokens in key order, so it is taken
+ * after ntokens / SNAPSHOT_MISS_RATIO database reads under one
+ * generation.  Where every message moves the generation (autolearn on
+ * every delivery) that never happens and the copy costs nothing. */
+#define SNAPSHOT_MISS_RATIO 16
+/* Bulk reads of the token database (one page of records or more). */
+#define SNAPSHOT_BULK_BUF (256 * 1024)
 
 struct cache_rec {
 	struct bayes_counts counts;
@@ -63,23 +74,34 @@ struct store_cache {
 	uint64_t gen;
 	bool valid;
 	uint64_t *slots;		/* hash << 32 | (record offset + 1); 0 empty */
+	size_t nslots;			/* a power of two */
 	size_t n;
 	char *arena;			/* records, each aligned for its counts */
-	size_t arena_len;
+	size_t arena_len, arena_cap;
 };
 
 struct bayes_store {
 	struct db_env *env;
 	DB *toks, *seen;
+	/* Counts read so far under one generation, unknown tokens too. */
 	struct store_cache cache;
+	uint64_t cache_reads;		/* database reads that filled it */
+	/* Every token of the database under snap.gen (valid), so a token
+	 * it lacks is unknown without asking the database.  Also dropped
+	 * when the generation moves. */
+	struct store_cache snap;
+	bool snap_refused;		/* too big for this generation */
 };
 
+/* Tokens held in whole-database copies by this process, all stores
+ * together: the bound on their memory (BAYES_SNAPSHOT_TOKENS). */
+static size_t snapshot_tokens;
 
 static void
 cache_clear(struct store_cache *c)
 {
 	if (c->slots != NULL && c->n > 0)
-		memset(c->slots, 0, CACHE_SLOTS * sizeof(*c->slots));
+		memset(c->slots, 0, c->nslots * sizeof(*c->slots));
 	c->n = 0;
 	c->arena_len = 0;
 	c->valid = false;
@@ -101,8 +123,10 @@ cache_sync(struct store_cache *c, uint64_t gen)
 		return;
 	cache_clear(c);
 	if (c->slots == NULL) {
-		c->slots = xcalloc(CACHE_SLOTS, sizeof(*c->slots));
-		c->arena = xmalloc(CACHE_ARENA);
+		c->nslots = CACHE_SLOTS;
+		c->slots = xcalloc(c->nslots, sizeof(*c->slots));
+		c->arena_cap = CACHE_ARENA;
+		c->arena = xmalloc(c->arena_cap);
 	}
 	c->gen = gen;
 	c->valid = true;
@@ -119,7 +143,7 @@ static uint64_t *
 cache_slot(struct store_cache *c, const char *tok, size_t len, uint32_t h)
 {
 	for (uint32_t i = h;; i++) {
-		uint64_t *slot = &c->slots[i & (CACHE_SLOTS - 1)];
+		uint64_t *slot = &c->slots[i & (c->nslots - 1)];
 		const struct cache_rec *r;
 
 		if (*slot == 0)
@@ -132,32 +156,158 @@ cache_slot(struct store_cache *c, const char *tok, size_t len, uint32_t h)
 	}
 }
 
+static size_t
+cache_rec_size(size_t len)
+{
+	return (sizeof(struct cache_rec) + len + _Alignof(struct cache_rec) - 1) &
+	       ~(_Alignof(struct cache_rec) - 1);
+}
+
+static void
+cache_store(struct store_cache *c, uint64_t *slot, const char *tok, size_t len, uint32_t h,
+	    const struct bayes_counts *counts)
+{
+	struct cache_rec *r = (struct cache_rec *)(void *)(c->arena + c->arena_len);
+
+	r->counts = *counts;
+	r->len = (uint8_t)len;
+	memcpy(r->tok, tok, len);
+	*slot = (uint64_t)h << 32 | (uint64_t)(c->arena_len + 1);
+	c->arena_len += cache_rec_size(len);
+	c->n++;
+}
+
 /* Fills slot (cache_slot's empty answer for tok) with tok's counts. */
 static void
 cache_put(struct store_cache *c, uint64_t *slot, const char *tok, size_t len, uint32_t h,
 	  const struct bayes_counts *counts)
 {
-	size_t need = (sizeof(struct cache_rec) + len + _Alignof(struct cache_rec) - 1) &
-		      ~(_Alignof(struct cache_rec) - 1);
-	struct cache_rec *r;
-
 	if (len > BAYES_TOKEN_MAX)
 		return;
 	/* full: start over (keeps the bound; the next messages refill it) */
-	if (c->n >= BAYES_CACHE_TOKENS || c->arena_len + need > CACHE_ARENA) {
+	if (c->n >= BAYES_CACHE_TOKENS || c->arena_len + cache_rec_size(len) > c->arena_cap) {
 		uint64_t gen = c->gen;
 
 		cache_clear(c);
 		cache_sync(c, gen);
 		slot = cache_slot(c, tok, len, h);
 	}
-	r = (struct cache_rec *)(void *)(c->arena + c->arena_len);
-	r->counts = *counts;
-	r->len = (uint8_t)len;
-	memcpy(r->tok, tok, len);
-	*slot = (uint64_t)h << 32 | (uint64_t)(c->arena_len + 1);
-	c->arena_len += need;
-	c->n++;
+	cache_store(c, slot, tok, len, h, counts);
+}
+
+/* Tokens a copy of a database of ntokens takes at most (some slack for
+ * learns committed while it is read), and the slots for them. */
+static size_t
+snapshot_max(uint32_t ntokens)
+{
+	return (size_t)ntokens + ntokens / 8 + 64;
+}
+
+static size_t
+snapshot_slots(size_t max)
+{
+	size_t n = 1024;
+
+	while (n < 2 * max)
+		n *= 2;
+	return n;
+}
+
+static void
+snapshot_drop(struct bayes_store *st)
+{
+	snapshot_tokens -= st->snap.nslots / 2;
+	cache_free(&st->snap);
+}
+
+/* Reads every token of the database into st->snap, in the lookup's
+ * transaction: read-committed like single reads, so what it may see of a
+ * commit running alongside is dropped with the generation that commit
+ * moves, as for the cache.  A database that outgrew ntokens while being
+ * read is refused for this generation.  Returns 0 (with or without a
+ * copy) or a database error. */
+static int
+snapshot_load(struct bayes_store *st, DB_TXN *txn, uint64_t gen, uint32_t ntokens)
+{
+	struct store_cache *c = &st->snap;
+	size_t max = snapshot_max(ntokens);
+	DBC *dbc = NULL;
+	DBT k, v;
+	void *buf = xmalloc(SNAPSHOT_BULK_BUF);
+	int ret, ret2;
+
+	c->nslots = snapshot_slots(max);
+	c->slots = xcalloc(c->nslots, sizeof(*c->slots));
+	c->arena_cap = max * cache_rec_size(16);
+	c->arena = xmalloc(c->arena_cap);
+	snapshot_tokens += c->nslots / 2;
+	ret = st->toks->cursor(st->toks, txn, &dbc, 0);
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	v.data = buf;
+	v.ulen = SNAPSHOT_BULK_BUF;
+	v.flags = DB_DBT_USERMEM;
+	while (ret == 0 && (ret = dbc->get(dbc, &k, &v, DB_MULTIPLE_KEY | DB_NEXT)) == 0) {
+		void *p, *kp, *vp;
+		u_int32_t klen, vlen;
+
+		DB_MULTIPLE_INIT(p, &v);
+		for (;;) {
+			struct bayes_counts counts = { 0, 0, 0 };
+			uint64_t *slot;
+			uint32_t h;
+
+			DB_MULTIPLE_KEY_NEXT(p, &v, kp, klen, vp, vlen);
+			if (p == NULL)
+				break;
+			/* the totals and the generation; tokens hold no NUL */
+			if (klen == 0 || ((const char *)kp)[0] == '\0' || klen > BAYES_TOKEN_MAX)
+				continue;
+			if (c->n >= max) {
+				ret = ENOSPC;
+				break;
+			}
+			if (c->arena_len + cache_rec_size(klen) > c->arena_cap) {
+				c->arena_cap *= 2;
+				c->arena = xrealloc(c->arena, c->arena_cap);
+			}
+			/* a record of another size (damaged) reads as zero, as
+			 * in store_get_record */
+			if (vlen == sizeof(counts))
+				memcpy(&counts, vp, sizeof(counts));
+			h = str_hash(kp, klen);
+			slot = cache_slot(c, kp, klen, h);
+			if (*slot == 0)
+				cache_store(c, slot, kp, klen, h, &counts);
+		}
+	}
+	ret2 = dbc != NULL ? dbc->close(dbc) : 0;
+	free(buf);
+	if (ret == DB_NOTFOUND)
+		ret = 0;
+	if (ret == 0 && ret2 == 0) {
+		c->gen = gen;
+		c->valid = true;
+		return 0;
+	}
+	snapshot_drop(st);
+	if (ret == ENOSPC || ret == DB_BUFFER_SMALL) {
+		st->snap_refused = true;
+		return ret2;
+	}
+	return ret != 0 ? ret : ret2;
+}
+
+/* Whether the lookups under this generation have read enough single tokens
+ * to pay for a copy of every token, and the copy fits the process's
+ * bound. */
+static bool
+snapshot_due(const struct bayes_store *st, uint32_t ntokens)
+{
+	return !st->snap.valid && !st->snap_refused && ntokens > 0 &&
+	       st->cache_reads >= ntokens / SNAPSHOT_MISS_RATIO &&
+	       snapshot_tokens + snapshot_slots(snapshot_max(ntokens)) / 2 <=
+	       BAYES_SNAPSHOT_TOKENS;
 }
 
 static int
@@ -231,6 +381,8 @@ bayes_store_close(struct bayes_store **stp)
 	db_env_close_db(st->env, &st->toks);
 	db_env_close_db(st->env, &st->seen);
 	cache_free(&st->cache);
+	if (st->snap.slots != NULL)
+		snapshot_drop(st);
 	free(st);
 	*stp = NULL;
 }
@@ -349,13 +501,30 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 		ret = store_get_gen(st->toks, txn, 0, &gen);
 	if (ret != 0 || c->tokens == NULL || c->tokens->n == 0)
 		return ret;
+	if (!st->cache.valid || st->cache.gen != gen) {
+		st->cache_reads = 0;
+		st->snap_refused = false;
+		if (st->snap.slots != NULL)
+			snapshot_drop(st);
+	}
 	cache_sync(&st->cache, gen);
+	if (snapshot_due(st, c->tot->ntokens) &&
+	    (ret = snapshot_load(st, txn, gen, c->tot->ntokens)) != 0)
+		return ret;
 	for (size_t i = 0; i < c->tokens->n; i++) {
 		const struct strlist_item *it = &c->tokens->v[i];
 		uint32_t h = str_hash(it->p, it->len);
-		uint64_t *slot = it->len <= BAYES_TOKEN_MAX
-				 ? cache_slot(&st->cache, it->p, it->len, h) : NULL;
+		uint64_t *slot;
 
+		if (st->snap.valid && it->len <= BAYES_TOKEN_MAX) {
+			slot = cache_slot(&st->snap, it->p, it->len, h);
+			if (*slot != 0)
+				c->counts[i] = cache_rec(&st->snap, *slot)->counts;
+			else
+				memset(&c->counts[i], 0, sizeof(c->counts[i]));
+			continue;
+		}
+		slot = it->len <= BAYES_TOKEN_MAX ? cache_slot(&st->cache, it->p, it->len, h) : NULL;
 		if (slot != NULL && *slot != 0) {
 			c->counts[i] = cache_rec(&st->cache, *slot)->counts;
 			continue;
@@ -369,6 +538,7 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 		if (ret != 0 && ret != DB_NOTFOUND)
 			break;
 		ret = 0;
+		st->cache_reads++;
 		if (slot != NULL)
 			cache_put(&st->cache, slot, it->p, it->len, h, &c->counts[i]);
 	}
@@ -389,6 +559,12 @@ bayes_store_lookup(struct bayes_store *st, const struct strlist *tokens,
 		return -1;
 	}
 	return 0;
+}
+
+size_t
+bayes_store_snapshot_size(const struct bayes_store *st)
+{
+	return st->snap.valid ? st->snap.n : 0;
 }
 
 int

@@ -842,6 +842,73 @@ START_TEST(store_cache_full)
 }
 END_TEST
 
+/* Enough single-token searches under one generation make the handle read
+ * the whole database once; it then answers known and unknown tokens from
+ * that copy, and drops it when another handle learns. */
+START_TEST(store_snapshot)
+{
+	const char *dir = ut_testdir();
+	char *error = NULL;
+	struct db_env *env = db_env_open(dir, &error);
+	struct bayes_store *reader, *writer;
+	struct bayes_tokens t;
+	enum bayes_learn_result r;
+	struct bayes_totals tot;
+	struct bayes_counts c;
+	char w[32];
+
+	ck_assert_msg(env != NULL, "%s", error);
+	reader = bayes_store_open(env, NULL, &error);
+	writer = bayes_store_open(env, NULL, &error);
+	ck_assert_ptr_nonnull(reader);
+	ck_assert_ptr_nonnull(writer);
+	strlist_init(&t.list);
+	t.arena = NULL;
+	for (int i = 0; i < 1600; i++) {
+		snprintf(w, sizeof(w), "s%05d", i);
+		strlist_add(&t.list, w, strlen(w));
+	}
+	t.seen_key = strdup("<s@x>\t00");
+	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_SPAM, 1000, false, &r), 0);
+	bayes_tokens_free(&t);
+	/* 1600 tokens: a copy after 100 searches, not before */
+	for (int i = 0; i < 99; i++) {
+		snprintf(w, sizeof(w), "u%05d", i);
+		c = counts(reader, w, &tot);
+		ck_assert_uint_eq(c.spam + c.ham, 0);
+	}
+	ck_assert_uint_eq(bayes_store_snapshot_size(reader), 0);
+	c = counts(reader, "s00001", &tot);
+	ck_assert_uint_eq(c.spam, 1);
+	c = counts(reader, "s01599", &tot);
+	ck_assert_uint_eq(bayes_store_snapshot_size(reader), 1600);
+	ck_assert_uint_eq(c.spam, 1);
+	ck_assert_uint_eq(c.atime, 1000);
+	ck_assert_uint_eq(tot.ntokens, 1600);
+	c = counts(reader, "never", &tot);
+	ck_assert_uint_eq(c.spam + c.ham + c.atime, 0);
+	/* a learn elsewhere: the copy goes, the new counts show */
+	strlist_init(&t.list);
+	t.arena = NULL;
+	strlist_add(&t.list, "never", 5);
+	strlist_add(&t.list, "s00001", 6);
+	t.seen_key = strdup("<h@x>\t00");
+	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_HAM, 2000, false, &r), 0);
+	bayes_tokens_free(&t);
+	c = counts(reader, "never", &tot);
+	ck_assert_uint_eq(bayes_store_snapshot_size(reader), 0);
+	ck_assert_uint_eq(c.ham, 1);
+	c = counts(reader, "s00001", &tot);
+	ck_assert_uint_eq(c.spam, 1);
+	ck_assert_uint_eq(c.ham, 1);
+	ck_assert_uint_eq(c.atime, 2000);
+	ck_assert_uint_eq(tot.ntokens, 1601);
+	bayes_store_close(&reader);
+	bayes_store_close(&writer);
+	db_env_close(&env);
+}
+END_TEST
+
 /* The front end: not trained enough gives no answer; then it answers. */
 START_TEST(front_end_min_counts)
 {
@@ -943,6 +1010,7 @@ bayes_suite(void)
 	tcase_add_test(tc, store_expire);
 	tcase_add_test(tc, store_cache_sees_other_writers);
 	tcase_add_test(tc, store_cache_full);
+	tcase_add_test(tc, store_snapshot);
 	tcase_add_test(tc, front_end_min_counts);
 	return s;
 }
