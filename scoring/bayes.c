@@ -108,11 +108,13 @@ void
 bayes_settings_init(struct bayes_settings *s, const struct strlist *pairs,
 		    void (*warn)(const char *))
 {
+	static uint64_t serials;
 	/* bayes_stopword_xx patterns by language, and the enabled ones */
 	struct strlist langs, words;
 	char *enabled = xstrdup("en");
 
 	memset(s, 0, sizeof(*s));
+	s->serial = ++serials;
 	s->min_spam_num = 200;
 	s->min_ham_num = 200;
 	s->auto_learn = true;

@@ -51,6 +51,9 @@ struct bayes_settings {
 	 * "^(?i)RE$" patterns of the enabled languages (pcre2_code *). */
 	void **stopwords;
 	size_t stopword_count;
+	/* Tells these settings from any others of the process, freed ones
+	 * included (the tokenizer remembers stopword answers by it). */
+	uint64_t serial;
 	/* lmtpd's own settings, not SpamAssassin's, whose constants above
 	 * are their defaults: bayes_robinson_s, bayes_robinson_x,
 	 * bayes_min_prob_strength, bayes_n_significant (bench/bayes-cv

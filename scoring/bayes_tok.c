@@ -429,7 +429,7 @@ tok_mail_addr(const char *addr, size_t len, struct tok_sink *out)
 }
 
 static bool
-tok_is_stopword(const struct bayes_settings *s, const char *tok, size_t len)
+tok_match_stopword(const struct bayes_settings *s, const char *tok, size_t len)
 {
 	for (size_t i = 0; i < s->stopword_count; i++) {
 		/* the JIT's own entry skips pcre2_match's checks, a third of
@@ -445,6 +445,50 @@ tok_is_stopword(const struct bayes_settings *s, const char *tok, size_t len)
 			return true;
 	}
 	return false;
+}
+
+/* The answers of tok_match_stopword by word: the same words come back in
+ * every message, and each check runs the pattern of every enabled
+ * language.  Direct-mapped (a word replaces the one in its slot), so the
+ * memory is fixed; tied to the settings' serial, so settings loaded again
+ * never see another's answers. */
+#define STOP_MEMO_SLOTS 8192
+#define STOP_MEMO_LEN 22
+
+struct stop_memo {
+	uint32_t hash;
+	uint8_t len;			/* 0: empty */
+	bool stop;
+	char tok[STOP_MEMO_LEN];
+};
+
+static struct stop_memo *stop_memo;
+static uint64_t stop_memo_serial;
+
+static bool
+tok_is_stopword(const struct bayes_settings *s, const char *tok, size_t len)
+{
+	uint32_t h;
+	struct stop_memo *m;
+
+	if (len == 0 || len > STOP_MEMO_LEN)
+		return tok_match_stopword(s, tok, len);
+	if (stop_memo == NULL || stop_memo_serial != s->serial) {
+		if (stop_memo == NULL)
+			stop_memo = xcalloc(STOP_MEMO_SLOTS, sizeof(*stop_memo));
+		else
+			memset(stop_memo, 0, STOP_MEMO_SLOTS * sizeof(*stop_memo));
+		stop_memo_serial = s->serial;
+	}
+	h = str_hash(tok, len);
+	m = &stop_memo[h & (STOP_MEMO_SLOTS - 1)];
+	if (m->len != len || m->hash != h || memcmp(m->tok, tok, len) != 0) {
+		m->hash = h;
+		m->len = (uint8_t)len;
+		memcpy(m->tok, tok, len);
+		m->stop = tok_match_stopword(s, tok, len);
+	}
+	return m->stop;
 }
 
 /* The UTF-8-aware length of the first 7 characters of a skip token. */

@@ -270,6 +270,25 @@ START_TEST(stopwords_dropped)
 		strlist_free(&out);
 	}
 	bayes_settings_free(&s2);
+	/* settings loaded again (perhaps at the same address) with other
+	 * stopwords: the tokenizer's memory of the first ones must not
+	 * answer for them */
+	strlist_free(&pairs);
+	strlist_init(&pairs);
+	strlist_add(&pairs, "bayes_stopword_en", 17);
+	strlist_add(&pairs, "(?:them|your)", 13);
+	bayes_settings_init(&s2, &pairs, NULL);
+	{
+		char *got;
+
+		strlist_init(&out);
+		bayes_tokenize_line(&s2, line, strlen(line), "", 1, &out);
+		got = sorted_list(&out);
+		ck_assert_msg(strcmp(got, "Email|and|email|from|people|the") == 0, "%s", got);
+		free(got);
+		strlist_free(&out);
+	}
+	bayes_settings_free(&s2);
 	strlist_free(&pairs);
 }
 END_TEST
