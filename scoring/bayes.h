@@ -86,6 +86,11 @@ struct bayes_tokens {
 void bayes_tokenize(const struct bayes_settings *s, struct msgview *mv,
 		    const char *data, size_t len, struct bayes_tokens *out);
 void bayes_tokens_free(struct bayes_tokens *t);
+/* _tokenize_line's s/(?:^|\.\s+)([A-Z])([^A-Z]+)(?:\s|$)/ \l$1$2 /g over
+ * str (as PCRE2 runs it, without its match limits) into out, which is
+ * reset first. */
+struct buf;
+void bayes_title_words(const char *str, size_t len, struct buf *out);
 /* One line of text as _tokenize_line does it: region 0 header, 1 body,
  * 2 URI; tokens (duplicates included, prefixed) are added to out. */
 void bayes_tokenize_line(const struct bayes_settings *s, const char *line, size_t len,

@@ -105,7 +105,7 @@ static const struct {
 
 enum tok_re {
 	RE_IGNORED, RE_PRESENCE,
-	RE_ELLIPSIS, RE_DASHES, RE_TITLE,
+	RE_ELLIPSIS, RE_DASHES,
 	RE_MID1, RE_MID2, RE_MID3, RE_MID4,
 	RE_RCVD1, RE_RCVD2, RE_RCVD3, RE_RCVD4, RE_RCVD5, RE_RCVD6, RE_RCVD7,
 	RE_CT_BOUNDARY, RE_CT_HEX, RE_CT_PUNCT, RE_CT_WORDS,
@@ -121,7 +121,6 @@ static const struct {
 	[RE_PRESENCE] = { tok_presence_hdrs, 0 },
 	[RE_ELLIPSIS] = { "(\\w)(\\.{3,6})(\\w)", PCRE2_DOTALL },
 	[RE_DASHES] = { "(\\w)(\\-{2,6})(\\w)", PCRE2_DOTALL },
-	[RE_TITLE] = { "(?:^|\\.\\s+)([A-Z])([^A-Z]+)(?:\\s|$)", 0 },
 	[RE_MID1] = { "<([0-9a-f]{4})[0-9a-f]{4}[0-9a-f]{4}\\$([0-9a-f]{4})[0-9a-f]{4}\\$"
 		      "([0-9a-f]{8})\\@(\\S+)>", 0 },
 	[RE_MID2] = { "<[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]\\@", 0 },
@@ -314,6 +313,83 @@ tok_title_possible(const char *s, size_t len)
 			return true;
 	}
 	return false;
+}
+
+static bool
+tok_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static bool
+tok_upper(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z';
+}
+
+/* Of a title word whose capital is s[c]: where the match ends (what it
+ * consumes) with *word_end_r where $2 ends, or 0 when there is none.
+ * ([^A-Z]+) is greedy and gives back bytes until (?:\s|$) holds: a run
+ * that reaches the end matches whole ($); else the match needs the run's
+ * last white space at or after its second byte, which it consumes. */
+static size_t
+title_word_end(const unsigned char *s, size_t len, size_t c, size_t *word_end_r)
+{
+	size_t r = c + 1, last_space = 0;
+
+	while (r < len && !tok_upper(s[r])) {
+		if (r > c + 1 && tok_space(s[r]))
+			last_space = r;
+		r++;
+	}
+	if (r == c + 1)
+		return 0;
+	if (r == len) {
+		*word_end_r = len;
+		return len;
+	}
+	if (last_space == 0)
+		return 0;
+	*word_end_r = last_space;
+	return last_space + 1;
+}
+
+void
+bayes_title_words(const char *str, size_t len, struct buf *out)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t copied = 0, p = 0;
+	char lower[2] = { ' ', 0 };
+
+	buf_reset(out);
+	while (p < len) {
+		size_t c = 0, end = 0, word_end = 0;
+
+		if (p == 0 && tok_upper(s[0]))
+			end = title_word_end(s, len, 0, &word_end);
+		if (end == 0 && s[p] == '.') {
+			/* \.\s+ takes every white space: a capital must follow */
+			size_t q = p + 1;
+
+			while (q < len && tok_space(s[q]))
+				q++;
+			if (q > p + 1 && q < len && tok_upper(s[q])) {
+				c = q;
+				end = title_word_end(s, len, c, &word_end);
+			}
+		}
+		if (end == 0) {
+			p++;
+			continue;
+		}
+		lower[1] = (char)(s[c] + ('a' - 'A'));
+		buf_put(out, str + copied, p - copied);
+		buf_put(out, lower, 2);
+		buf_put(out, str + c + 1, word_end - c - 1);
+		buf_put(out, " ", 1);
+		copied = p = end;
+	}
+	buf_put(out, str + copied, len - copied);
 }
 
 /* Where tokens go: a list, and for a message the set of those it holds
@@ -684,8 +760,11 @@ tok_line(const struct bayes_settings *s, const char *line, size_t len, const cha
 		tok_subst_buf(RE_ELLIPSIS, &a, "$1 $2 $3", true, &b);
 	if (a.len >= 4 && tok_has_run(a.data, a.len, '-', 2))
 		tok_subst_buf(RE_DASHES, &a, "$1 $2 $3", true, &b);
-	if ((region == 1 || region == 2) && tok_title_possible(a.data, a.len))
-		tok_subst_buf(RE_TITLE, &a, " \\l$1$2 ", true, &b);
+	if ((region == 1 || region == 2) && tok_title_possible(a.data, a.len)) {
+		bayes_title_words(a.data, a.len, &b);
+		buf_reset(&a);
+		buf_put(&a, b.data != NULL ? b.data : "", b.len);
+	}
 	p = a.data;
 	end = p + a.len;
 	while (p < end) {
