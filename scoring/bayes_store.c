@@ -21,7 +21,12 @@
  * a learn in any process (lmtpd-learn, another worker's autolearn, expiry)
  * is seen by the next lookup.  A count read after a concurrent commit and
  * cached under the older generation is harmless: that commit moved the
- * generation, so the next lookup drops it. */
+ * generation, so the next lookup drops it.
+ *
+ * A handle that keeps searching the database under one generation (a
+ * folder scored by lmtpd-score, a worker while nothing is learned) reads
+ * every token once in key order instead, and answers from that copy, the
+ * unknown tokens included, until the generation moves. */
 #include "config.h"
 
 #include <db.h>
@@ -561,11 +566,12 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 		snapshot_lookup(&st->snap, c->tokens, c->counts);
 	for (size_t i = 0; i < c->tokens->n; i++) {
 		const struct strlist_item *it = &c->tokens->v[i];
-		uint32_t h = str_hash(it->p, it->len);
+		uint32_t h;
 		uint64_t *slot;
 
 		if (st->snap.valid && it->len <= BAYES_TOKEN_MAX)
 			continue;	/* snapshot_lookup's */
+		h = str_hash(it->p, it->len);
 		slot = it->len <= BAYES_TOKEN_MAX ? cache_slot(&st->cache, it->p, it->len, h) : NULL;
 		if (slot != NULL && *slot != 0) {
 			c->counts[i] = cache_rec(&st->cache, *slot)->counts;
