@@ -228,9 +228,10 @@ snapshot_drop(struct bayes_store *st)
 /* Reads every token of the database into st->snap, in the lookup's
  * transaction: read-committed like single reads, so what it may see of a
  * commit running alongside is dropped with the generation that commit
- * moves, as for the cache.  A database that outgrew ntokens while being
- * read is refused for this generation.  Returns 0 (with or without a
- * copy) or a database error. */
+ * moves, as for the cache.  A database that holds more tokens than its
+ * totals say, or that cannot be read whole, is refused for this
+ * generation.  Returns 0 (with or without a copy) or a conflict to run the
+ * transaction again for. */
 static int
 snapshot_load(struct bayes_store *st, DB_TXN *txn, uint64_t gen, uint32_t ntokens)
 {
@@ -296,11 +297,18 @@ snapshot_load(struct bayes_store *st, DB_TXN *txn, uint64_t gen, uint32_t ntoken
 		return 0;
 	}
 	snapshot_drop(st);
-	if (ret == ENOSPC || ret == DB_BUFFER_SMALL) {
-		st->snap_refused = true;
-		return ret2;
-	}
-	return ret != 0 ? ret : ret2;
+	if (ret == 0)
+		ret = ret2;
+	/* a conflict runs the transaction again, and this with it */
+	if (ret == DB_LOCK_DEADLOCK || ret == DB_LOCK_NOTGRANTED || ret == DB_RUNRECOVERY)
+		return ret;
+	/* Outgrown, or a page the scan could not read: single lookups for
+	 * this generation, which may not need that page. */
+	if (ret != ENOSPC && ret != DB_BUFFER_SMALL)
+		log_warn("bayes: reading the whole token database failed: %s; "
+			 "looking tokens up one by one", db_strerror(ret));
+	st->snap_refused = true;
+	return 0;
 }
 
 /* The counts of every token of at most BAYES_TOKEN_MAX bytes from a

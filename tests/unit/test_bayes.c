@@ -9,6 +9,7 @@
 
 #include <sys/wait.h>
 #include <unistd.h>
+#include <db.h>
 #include <math.h>
 #include <stdarg.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -967,6 +968,42 @@ START_TEST(store_snapshot)
 	ck_assert_uint_eq(c.ham, 1);
 	ck_assert_uint_eq(c.atime, 2000);
 	ck_assert_uint_eq(tot.ntokens, 1601);
+	/* more tokens than the totals say (written past the store here): no
+	 * copy for this generation, and the lookups still answer right */
+	{
+		DB *db = NULL;
+		struct bayes_counts extra = { 7, 0, 3000 };
+
+		ck_assert_int_eq(db_env_open_db(env, "bayes_toks.db", DB_BTREE, &db, &error), 0);
+		for (int i = 0; i < 400; i++) {
+			DBT k, v;
+
+			snprintf(w, sizeof(w), "x%05d", i);
+			memset(&k, 0, sizeof(k));
+			memset(&v, 0, sizeof(v));
+			k.data = w;
+			k.size = (u_int32_t)strlen(w);
+			v.data = &extra;
+			v.size = sizeof(extra);
+			ck_assert_int_eq(db->put(db, NULL, &k, &v, DB_AUTO_COMMIT), 0);
+		}
+		db_env_close_db(env, &db);
+	}
+	strlist_init(&t.list);
+	t.arena = NULL;
+	strlist_add(&t.list, "never", 5);
+	t.seen_key = strdup("<h2@x>\t00");
+	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_HAM, 3000, false, &r), 0);
+	bayes_tokens_free(&t);
+	for (int i = 0; i < 150; i++) {
+		snprintf(w, sizeof(w), "x%05d", i);
+		c = counts(reader, w, &tot);
+		ck_assert_uint_eq(c.spam, 7);
+	}
+	ck_assert_uint_eq(tot.ntokens, 1601);
+	ck_assert_uint_eq(bayes_store_snapshot_size(reader), 0);
+	c = counts(reader, "never", &tot);
+	ck_assert_uint_eq(c.ham, 2);
 	bayes_store_close(&reader);
 	bayes_store_close(&writer);
 	db_env_close(&env);
