@@ -924,20 +924,9 @@ rules_count_matches(const struct ruleset *rs, struct rules_scratch *s,
 		return 0;
 	while (start <= len) {
 		size_t mstart, mend;
-		int rc;
+		int rc = rules_pieces_match(&r->re, subject, len, start, !multiple, s->md,
+					    rs->match_ctx, &mstart, &mend);
 
-		if (r->re.count == 1) {
-			PCRE2_SIZE *ov;
-
-			rc = pcre2_match(r->re.pieces[0], (PCRE2_SPTR)subject, len, start, 0,
-					 s->md, rs->match_ctx);
-			ov = pcre2_get_ovector_pointer(s->md);
-			mstart = ov[0];
-			mend = ov[1];
-		} else {
-			rc = rules_pieces_match(&r->re, subject, len, start, !multiple, s->md,
-						rs->match_ctx, &mstart, &mend);
-		}
 		if (rc < 0)
 			break;
 		n++;
