@@ -123,7 +123,7 @@ print_line(const struct score_ctx *ctx, const char *name, const char *data, size
 	}
 	scoring_score_message(sc, data, len, NULL, ctx->prefs, &r);
 	buf_init(&tests, 0);
-	score_tests(scoring_rules(sc), &r, &tests);
+	score_tests(&r, &tests);
 	score_format(&r, score, sizeof(score));
 	printf("%s\t%s\t%2.1f\t%s\n", name, score, r.required, tests.data);
 	buf_free(&tests);
@@ -228,7 +228,7 @@ score_stdin(const struct scoring *sc, const struct options *o)
 	scoring_score_message(sc, msg, len, NULL, prefs, &r);
 	buf_init(&out, 0);
 	if (o->report) {
-		score_report(scoring_rules(sc), &r, &out);
+		score_report(&r, &out);
 		fwrite(out.data != NULL ? out.data : "", 1, out.len, stdout);
 	} else {
 		scoring_rewrite(sc, msg, len, &r, &out);

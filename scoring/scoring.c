@@ -506,7 +506,7 @@ scoring_score_message(const struct scoring *sc, const char *data, size_t len,
 void
 scoring_headers(const struct scoring *sc, const struct score_result *r, struct buf *out)
 {
-	spamhdr_render(sc->rs, r, sc->hostname, sc->report, out);
+	spamhdr_render(r, sc->hostname, sc->report, out);
 }
 
 void

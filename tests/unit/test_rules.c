@@ -336,7 +336,7 @@ START_TEST(test_meta_semantics)
 	hits.hits[rules_find(rs, "__C")] = 3;
 	score_compute(rs, &hits, NULL, NULL, &r);
 	buf_init(&tests, 0);
-	score_tests(rs, &r, &tests);
+	score_tests(&r, &tests);
 	/* __A=1 __B=0 __C=3: OR, NOT, COUNT3, SUM2 (1+0+3>3), GLOB (two
 	 * of __A __B __C hit: value 1+3 >= 2).  Not AND, META_OF_META,
 	 * UNDEF_DEP. */
@@ -379,7 +379,7 @@ START_TEST(test_multiple_scores_each_hit)
 	hits.hits[rules_find(rs, "ZERO_HIT")] = 1;
 	score_compute(rs, &hits, NULL, NULL, &r);
 	buf_init(&tests, 0);
-	score_tests(rs, &r, &tests);
+	score_tests(&r, &tests);
 	ck_assert_str_eq(tests.data, "MULTI,MULTI,MULTI");
 	ck_assert(r.score == 4.5);
 	score_format(&r, shown, sizeof(shown));
@@ -447,7 +447,7 @@ START_TEST(test_headers_rendering)
 		hits.hits[i] = 1;
 	score_compute(rs, &hits, NULL, NULL, &r);
 	buf_init(&out, 0);
-	spamhdr_render(rs, &r, "mx.example", false, &out);
+	spamhdr_render(&r, "mx.example", false, &out);
 	ck_assert_ptr_nonnull(strstr(out.data, "X-Spam-Checker-Version: lmtpd "));
 	ck_assert_ptr_nonnull(strstr(out.data, " on mx.example\n"));
 	ck_assert_ptr_nonnull(strstr(out.data, "X-Spam-Flag: YES\n"));
@@ -643,17 +643,17 @@ START_TEST(test_report_format)
 
 	report_score(report_cf, report_msg, -1, &rs, &r);
 	buf_init(&out, 0);
-	spamhdr_render(rs, &r, "mx.example", true, &out);
+	spamhdr_render(&r, "mx.example", true, &out);
 	rep = strstr(out.data, "X-Spam-Report: ");
 	ck_assert_ptr_nonnull(rep);
 	/* the last field of the block */
 	ck_assert_str_eq(rep, report_header);
 	buf_reset(&out);
-	score_report(rs, &r, &out);
+	score_report(&r, &out);
 	ck_assert_str_eq(out.data, report_summary);
 	/* Without report, no field. */
 	buf_reset(&out);
-	spamhdr_render(rs, &r, "mx.example", false, &out);
+	spamhdr_render(&r, "mx.example", false, &out);
 	ck_assert_ptr_null(strstr(out.data, "X-Spam-Report"));
 	buf_free(&out);
 	score_result_free(&r);
@@ -712,7 +712,7 @@ START_TEST(test_report_wrap_width)
 	buf_put_str(&cf, "report_wrap_width 40\n");
 	report_score(cf.data, report_msg, -1, &rs, &r);
 	buf_init(&out, 0);
-	spamhdr_render(rs, &r, "mx.example", true, &out);
+	spamhdr_render(&r, "mx.example", true, &out);
 	ck_assert_str_eq(strstr(out.data, "X-Spam-Report: "), report_header_40);
 	buf_free(&out);
 	score_result_free(&r);
@@ -744,7 +744,7 @@ START_TEST(test_report_empty_and_bayes)
 
 	report_score(cf, "Subject: hi\n\nhello\n", -1, &rs, &r);
 	buf_init(&out, 0);
-	spamhdr_render(rs, &r, "mx.example", true, &out);
+	spamhdr_render(&r, "mx.example", true, &out);
 	ck_assert_ptr_nonnull(strstr(out.data, "\nX-Spam-Report: \n"));
 	ck_assert_str_eq(strstr(out.data, "X-Spam-Report: "), "X-Spam-Report: \n");
 	score_result_free(&r);
@@ -752,7 +752,7 @@ START_TEST(test_report_empty_and_bayes)
 
 	report_score(cf, "Subject: hi\n\nhello\n", 0.99954, &rs, &r);
 	buf_reset(&out);
-	spamhdr_render(rs, &r, "mx.example", true, &out);
+	spamhdr_render(&r, "mx.example", true, &out);
 	ck_assert_str_eq(strstr(out.data, "X-Spam-Report: "),
 			 "X-Spam-Report: \n"
 			 "\t*  3.5 BAYES_99 BODY: Bayes spam probability is 99 to 100%\n"
@@ -840,7 +840,7 @@ site_zero_tests(struct ruleset *rs, const char *prefs_text, struct rules_hits *h
 	}
 	score_compute(rs, hits, mv, prefs, &r);
 	buf_reset(tests);
-	score_tests(rs, &r, tests);
+	score_tests(&r, tests);
 	*score_r = r.score;
 	score_result_free(&r);
 	score_prefs_free(&prefs);
@@ -1100,7 +1100,7 @@ START_TEST(test_user_rules)
 
 	/* no prefs: the site's result */
 	user_total(rs, &hits, mv, NULL, &r);
-	score_tests(rs, &r, &out);
+	score_tests(&r, &out);
 	ck_assert_str_eq(out.data, "SITE_WORD");
 	score_result_free(&r);
 
@@ -1119,7 +1119,7 @@ START_TEST(test_user_rules)
 	ck_assert_ptr_eq(r.rules, ur);
 	buf_reset(&out);
 	/* (the site's ruleset given: the result knows it used the user's) */
-	score_tests(rs, &r, &out);
+	score_tests(&r, &out);
 	ck_assert_str_eq(out.data, "MY_BODY,MY_BODY,MY_EXISTS,MY_META,MY_SUBJ,MY_SUBMETA,"
 				   "SITE_WORD");
 	/* 3 + 3 + 0.25 + 2 + 0.5 + 1 (MY_SUBMETA unscored) + 1.0 (the
@@ -1128,11 +1128,11 @@ START_TEST(test_user_rules)
 	ck_assert_double_eq_tol(r.required, 4.0, 1e-9);
 	ck_assert(r.is_spam);
 	buf_reset(&out);
-	spamhdr_render(rs, &r, "host", true, &out);
+	spamhdr_render(&r, "host", true, &out);
 	ck_assert_ptr_nonnull(strstr(out.data, "tests=MY_BODY,MY_BODY,"));
 	ck_assert_ptr_nonnull(strstr(out.data, "*  3.0 MY_BODY BODY: Cheap pills mentioned"));
 	buf_reset(&out);
-	score_report(rs, &r, &out);
+	score_report(&r, &out);
 	ck_assert_ptr_nonnull(strstr(out.data, " 2.0 MY_META                No description"));
 	score_result_free(&r);
 	/* Past rules_match's backstop the user's rules are not run either:
@@ -1146,7 +1146,7 @@ START_TEST(test_user_rules)
 		user_total(rs, &late, mv, prefs, &r);
 		ck_assert(r.time_limit_exceeded);
 		buf_reset(&out);
-		score_tests(rs, &r, &out);
+		score_tests(&r, &out);
 		ck_assert_str_eq(out.data, "SITE_WORD");
 		score_result_free(&r);
 	}
@@ -1156,7 +1156,7 @@ START_TEST(test_user_rules)
 	 * user's rules were matched into a copy of the hits). */
 	user_total(rs, &hits, mv, NULL, &r);
 	buf_reset(&out);
-	score_tests(rs, &r, &out);
+	score_tests(&r, &out);
 	ck_assert_str_eq(out.data, "SITE_WORD");
 	score_result_free(&r);
 	rules_hits_free(&hits);
