@@ -142,7 +142,7 @@ pipeline_prefs_warning(const char *msg)
 #define PIPELINE_FOLDERS_MAX 512
 
 void
-pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
+pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 		 struct pipeline_sieve *sv, struct pipeline_txn *txn, const char *data,
 		 size_t size)
 {

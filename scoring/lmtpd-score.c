@@ -105,7 +105,7 @@ print_hits(const struct scoring *sc, const char *name, const char *data, size_t 
 /* What file mode scores with: -p/-u prefs apply to every message, as they
  * would for that recipient in the daemon. */
 struct score_ctx {
-	const struct scoring *sc;
+	struct scoring *sc;
 	const struct score_prefs *prefs;
 };
 
@@ -165,7 +165,7 @@ score_paths(const struct score_ctx *ctx, char **paths, int count, unsigned int j
 		return status;
 	}
 	fflush(stdout);
-	scoring_before_fork((struct scoring *)ctx->sc);
+	scoring_before_fork(ctx->sc);
 	pids = xcalloc(jobs, sizeof(*pids));
 	for (unsigned int j = 0; j < jobs; j++) {
 		pids[j] = fork();
@@ -177,7 +177,7 @@ score_paths(const struct score_ctx *ctx, char **paths, int count, unsigned int j
 		if (pids[j] == 0) {
 			int st = 0;
 
-			scoring_after_fork((struct scoring *)ctx->sc);
+			scoring_after_fork(ctx->sc);
 			setvbuf(stdout, NULL, _IOLBF, 0);
 			for (int i = (int)j; i < count; i += (int)jobs)
 				if (score_path(ctx, paths[i]) < 0)
@@ -200,7 +200,7 @@ score_paths(const struct score_ctx *ctx, char **paths, int count, unsigned int j
 }
 
 static int
-score_stdin(const struct scoring *sc, const struct options *o)
+score_stdin(struct scoring *sc, const struct options *o)
 {
 	struct buf in, out;
 	struct score_result r;
