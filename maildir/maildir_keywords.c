@@ -20,6 +20,7 @@
 
 #include "fsutil.h"
 #include "maildir_dotlock.h"
+#include "maildir_file.h"
 #include "maildir_keywords.h"
 #include "xalloc.h"
 

@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "fsutil.h"
 #include "maildir_dotlock.h"
+#include "maildir_file.h"
 #include "maildir_name.h"
 
 /* Dovecot's dotlock on the subscriptions file. */
