@@ -8,8 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "fsutil.h"
 #include "maildir_file.h"
+
+/* Read size: both files are usually a few hundred bytes. */
+#define MAILDIR_READ_CHUNK 8192
 
 int
 maildir_open_regular(int dirfd, const char *name, struct stat *st_r)
@@ -65,4 +69,37 @@ maildir_create_file(int dirfd, const char *name)
 		 * ours and works for the owner. */
 	}
 	return fd;
+}
+
+int
+maildir_read_regular(int dirfd, const char *name, struct buf *out, struct stat *st_r)
+{
+	char chunk[MAILDIR_READ_CHUNK];
+	ssize_t n;
+	int fd = maildir_open_regular(dirfd, name, st_r);
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	/* refused before reading when its size already says so; the reads
+	 * are still bounded by out in case it grows meanwhile */
+	if ((unsigned long long)st_r->st_size > out->max - out->len) {
+		close_quietly(fd);
+		errno = EFBIG;
+		return -1;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			close_quietly(fd);
+			return -1;
+		}
+		if (buf_append(out, chunk, (size_t)n) < 0) {
+			close_quietly(fd);
+			errno = EFBIG;
+			return -1;
+		}
+	}
+	close_quietly(fd);
+	return 1;
 }
