@@ -407,7 +407,7 @@ maildir_flags_from_imap(const char *const *flags, size_t count, char *out,
 	for (size_t i = 0; i < count; i++) {
 		size_t k;
 
-		if (strcasecmp(flags[i], "\\Recent") == 0)
+		if (flags[i][0] != '\\' || strcasecmp(flags[i], "\\Recent") == 0)
 			continue;
 		for (k = 0; k < N_ELEMENTS(map); k++)
 			if (strcasecmp(flags[i], map[k].name) == 0)
