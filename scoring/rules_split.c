@@ -338,7 +338,9 @@ split_prefix_deterministic(const struct split *sp, size_t s)
 /* Compiles t, split into pieces when it is too large: its largest
  * splittable alternation is cut into runs of alternatives as long as
  * compile (a binary search per run), and an alternative too large on its
- * own is split again in the text with only that alternative left. */
+ * own is split again in the text with only that alternative left.  At
+ * depth 0, t is the whole pattern, which the caller has just found too
+ * large (and counted in sp->compiles): it is not compiled again. */
 static int
 split_text(struct split *sp, const struct buf *t, unsigned int depth)
 {
@@ -347,9 +349,11 @@ split_text(struct split *sp, const struct buf *t, unsigned int depth)
 	struct buf text;
 	int rc;
 
-	rc = split_try(sp, t->data, t->len, &re);
-	if (rc != 0)
-		return rc > 0 ? split_add(sp, re) : -1;
+	if (depth > 0) {
+		rc = split_try(sp, t->data, t->len, &re);
+		if (rc != 0)
+			return rc > 0 ? split_add(sp, re) : -1;
+	}
 	if (depth > SPLIT_DEPTH_MAX) {
 		snprintf(sp->why, sp->why_size,
 			 "regular expression is too large, and its alternations nest too deep "
@@ -543,6 +547,8 @@ rules_compile_pieces(const char *written, bool jit, bool multiple, struct rule_r
 		sp.multiple = multiple;
 		sp.why = why;
 		sp.why_size = why_size;
+		/* the compile above, which split_text does not repeat */
+		sp.compiles = 1;
 		unsafe = split_unsafe(&sp);
 		if (unsafe != NULL) {
 			snprintf(why, why_size,
