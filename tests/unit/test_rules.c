@@ -1492,6 +1492,11 @@ START_TEST(test_huge_pattern_split)
 	buf_put_str(&cf, "body SMALL /target/\n");
 	/* 11: a back reference: pieces would renumber the groups */
 	put_huge(&cf, "body HUGE_BACKREF /(a1)(?:zz", 1500, ")\\1/\n");
+	/* 12: counted with \G: a piece that failed at one start can match
+	 * at the next, so its failures are not kept between counts; the
+	 * count is that of the same small pattern, SMALL_G */
+	put_huge(&cf, "body HUGE_G /\\G(?:first|line", 1500, "|\\s)/\ntflags HUGE_G multiple\n");
+	buf_put_str(&cf, "body SMALL_G /\\G(?:first|line|\\s)/\ntflags SMALL_G multiple\n");
 
 	rs = huge_match(cf.data, cf.len, msg, &res, &hits);
 	ck_assert_uint_eq(rule(rs, "SMALL")->re.count, 1);
@@ -1503,6 +1508,12 @@ START_TEST(test_huge_pattern_split)
 	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_NO")], 0);
 	ck_assert_uint_gt(rule(rs, "HUGE_MULTI")->re.count, 1);
 	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_MULTI")], 6);
+	ck_assert(!rule(rs, "HUGE_MULTI")->re.start_dependent);
+	ck_assert_uint_gt(rule(rs, "HUGE_G")->re.count, 1);
+	ck_assert(rule(rs, "HUGE_G")->re.start_dependent);
+	ck_assert_uint_ge(hits.hits[rules_find(rs, "SMALL_G")], 3);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_G")],
+			  hits.hits[rules_find(rs, "SMALL_G")]);
 	ck_assert_int_eq(rule(rs, "HUGE_MULTI_BAD")->skip, RULE_SKIP_BROKEN);
 	ck_assert(has_diag(&res, 5, true, "tflags multiple"));
 	ck_assert_int_eq(rule(rs, "HUGE_FLAT")->skip, RULE_SKIP_BROKEN);
@@ -1570,7 +1581,7 @@ START_TEST(test_pieces_leftmost)
 				int rc = pcre2_match(re, (PCRE2_SPTR)subjects[s], len, start, 0,
 						     md, NULL);
 				int rc2 = rules_pieces_match(&rx, subjects[s], len, start, false,
-							     md, NULL, &ms, &me);
+							     md, NULL, NULL, &ms, &me);
 				const PCRE2_SIZE *ov;
 
 				ck_assert_int_eq(rc >= 0, rc2 >= 0);
@@ -1583,6 +1594,38 @@ START_TEST(test_pieces_leftmost)
 					      "cut %zu, \"%s\" from %zu: %zu-%zu, pieces %zu-%zu",
 					      cut, subjects[s], start, (size_t)ov[0],
 					      (size_t)ov[1], ms, me);
+			}
+			/* counting as tflags multiple does, the pieces keeping
+			 * their matches between counts: the same matches */
+			{
+				struct rules_piece_next next[2] = { 0 };
+				size_t ws = 0, ps = 0;
+
+				for (;;) {
+					size_t ms = 0, me = 0;
+					int rc = pcre2_match(re, (PCRE2_SPTR)subjects[s], len, ws,
+							     0, md, NULL);
+					int rc2 = ps <= len
+						? rules_pieces_match(&rx, subjects[s], len, ps,
+								     false, md, NULL, next,
+								     &ms, &me)
+						: -1;
+					const PCRE2_SIZE *ov;
+
+					if (ws > len)
+						rc = -1;
+					ck_assert_int_eq(rc >= 0, rc2 >= 0);
+					if (rc < 0)
+						break;
+					pcre2_match(re, (PCRE2_SPTR)subjects[s], len, ws, 0, md,
+						    NULL);
+					ov = pcre2_get_ovector_pointer(md);
+					ck_assert_msg(ov[0] == ms && ov[1] == me,
+						      "cut %zu, \"%s\" counted: %zu-%zu, "
+						      "pieces %zu-%zu", cut, subjects[s],
+						      (size_t)ov[0], (size_t)ov[1], ms, me);
+					ws = ps = me > ms ? me : me + 1;
+				}
 			}
 		}
 		pcre2_code_free(re);
