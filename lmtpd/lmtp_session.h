@@ -15,7 +15,7 @@ struct spool;
 
 struct lmtp_session_env {
 	const struct lmtpd_config *cfg;
-	const struct scoring *scoring;	/* NULL: no scoring */
+	struct scoring *scoring;	/* NULL: no scoring */
 	struct pipeline_sieve *sieve;	/* NULL: no Sieve, INBOX only */
 	struct rcpt_resolver *resolver;
 	struct spool *spool;

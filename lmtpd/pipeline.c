@@ -142,7 +142,7 @@ pipeline_prefs_warning(const char *msg)
 #define PIPELINE_FOLDERS_MAX 512
 
 void
-pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
+pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 		 struct pipeline_sieve *sv, struct pipeline_txn *txn, const char *data,
 		 size_t size)
 {
@@ -205,7 +205,7 @@ pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
 			scoring_headers(sc, &res, &spam);
 			score_format(&res, shown, sizeof(shown));
 			snprintf(score_text, sizeof(score_text), "%s/%2.1f", shown, res.required);
-			score_tests(scoring_rules(sc), &res, &tests);
+			score_tests(&res, &tests);
 			score_result_free(&res);
 			score_prefs_free(&prefs);
 			clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -35,7 +35,7 @@ struct pipeline_txn {
  * recipient with that user's preferences; its X-Spam-* fields replace any
  * the message came with.  With sv (NULL: every copy goes to INBOX) each
  * recipient's Sieve scripts decide (pipeline_sieve.h). */
-void pipeline_deliver(const struct lmtpd_config *cfg, const struct scoring *sc,
+void pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 		      struct pipeline_sieve *sv, struct pipeline_txn *txn,
 		      const char *data, size_t size);
 /* Records the same outcome for every recipient (message too large, spool

@@ -199,20 +199,17 @@ pipeline_targets(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 		const struct sieve_action *x = &a->v[i];
 		char disk[MAILDIR_FOLDER_DISK_SIZE], letters[8], esc[LOG_ESCAPE_SIZE];
 		const char *why = NULL;
-		size_t unknown = 0, keywords = 0;
+		size_t unknown = 0;
 
 		if (x->kind != SIEVE_ACT_KEEP && x->kind != SIEVE_ACT_FILEINTO)
 			continue;
+		/* Keywords are stored (pipeline_target_keywords); a system
+		 * flag IMAP does not have can not be. */
 		maildir_flags_from_imap((const char *const *)x->flags, x->flag_count,
 					letters, sizeof(letters), &unknown);
-		for (size_t f = 0; f < x->flag_count; f++)
-			if (x->flags[f][0] != '\\')
-				keywords++;
-		/* Keywords are stored (maildir_keywords); a system flag IMAP
-		 * does not have can not be. */
-		if (unknown > keywords)
+		if (unknown > 0)
 			log_info("%s: sieve: <%s>: %zu unknown system flag(s) not stored",
-				 txn->queue_id, r->canonical, unknown - keywords);
+				 txn->queue_id, r->canonical, unknown);
 		if (maildir_name_to_disk(x->folder, sep, disk, sizeof(disk), &why) < 0) {
 			log_warn("%s: sieve: <%s>: fileinto \"%s\" refused: %s; "
 				 "keeping the message in INBOX", txn->queue_id, r->canonical,

@@ -26,6 +26,7 @@
 
 #include "fsutil.h"
 #include "maildir_dotlock.h"
+#include "maildir_file.h"
 
 /* How long a delivery waits for the lock in all, and in what steps. */
 #define DOTLOCK_WAIT_MS 2000
@@ -39,62 +40,6 @@ maildir_dotlock_host(char *host_r, size_t host_size)
 	if (gethostname(host_r, host_size) < 0)
 		snprintf(host_r, host_size, "localhost");
 	host_r[host_size - 1] = '\0';
-}
-
-int
-maildir_open_regular(int dirfd, const char *name, struct stat *st_r)
-{
-	int fd;
-
-	/* Checked before opening too: opening a device can have effects. */
-	if (fstatat(dirfd, name, st_r, AT_SYMLINK_NOFOLLOW) < 0)
-		return -1;
-	if (!S_ISREG(st_r->st_mode)) {
-		errno = EINVAL;
-		return -1;
-	}
-	fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, st_r) < 0) {
-		close_quietly(fd);
-		return -1;
-	}
-	if (!S_ISREG(st_r->st_mode)) {
-		close_quietly(fd);
-		errno = EINVAL;
-		return -1;
-	}
-	return fd;
-}
-
-int
-maildir_create_file(int dirfd, const char *name)
-{
-	struct stat dir;
-	mode_t mode;
-	int fd, err;
-
-	if (fstat(dirfd, &dir) < 0)
-		return -1;
-	mode = dir.st_mode & 0666;
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -1;
-	/* The folder's owner chose who may read it; lmtpd's umask does not
-	 * narrow that (Dovecot sets its umask aside the same way). */
-	if (fchmod(fd, mode) < 0) {
-		err = errno;
-		close_quietly(fd);
-		(void)unlinkat(dirfd, name, 0);
-		errno = err;
-		return -1;
-	}
-	if (dir.st_gid != getegid() && fchown(fd, (uid_t)-1, dir.st_gid) < 0) {
-		/* Not a member of that group: as in Dovecot, the file keeps
-		 * ours and works for the owner. */
-	}
-	return fd;
 }
 
 static bool

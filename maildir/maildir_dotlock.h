@@ -7,7 +7,6 @@
 #define LMTPD_MAILDIR_DOTLOCK_H
 
 #include <stddef.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "compat.h"
@@ -44,15 +43,6 @@ int maildir_dotlock_check(const struct maildir_dotlock *lock) ATTR_WUR;
 int maildir_dotlock_release(struct maildir_dotlock *lock) ATTR_WUR;
 /* Ends a lock the caller renamed over the guarded file. */
 void maildir_dotlock_renamed(struct maildir_dotlock *lock);
-
-/* Creates name in dirfd (O_EXCL, no symlink) with the folder's permission
- * bits for files (its mode & 0666) and its group, as Dovecot creates the
- * files of a folder.  An fd, or -1 with errno. */
-int maildir_create_file(int dirfd, const char *name) ATTR_WUR;
-/* Opens name in dirfd for reading without following a symlink or blocking
- * on a FIFO; st_r gets its status.  -1 with errno: EINVAL when it is not
- * a regular file. */
-int maildir_open_regular(int dirfd, const char *name, struct stat *st_r) ATTR_WUR;
 
 /* This host's name as Dovecot writes it in a lock ("PID:HOST"). */
 void maildir_dotlock_host(char *host_r, size_t host_size);

@@ -18,8 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "fsutil.h"
 #include "maildir_dotlock.h"
+#include "maildir_file.h"
 #include "maildir_keywords.h"
 #include "xalloc.h"
 
@@ -104,39 +106,23 @@ kw_find(const struct kw_table *t, const char *name)
 static int
 kw_read(int dirfd, struct kw_table *t)
 {
-	char *text, *line, *next;
+	struct buf b;
+	char *line, *next;
 	struct stat st;
-	ssize_t n;
-	size_t len = 0;
-	int fd, err;
+	int r;
 
 	kw_table_clear(t);
-	fd = maildir_open_regular(dirfd, KW_FILE, &st);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	if (st.st_size > KW_FILE_MAX) {
-		close_quietly(fd);
-		errno = EFBIG;
-		return -1;
+	buf_init(&b, KW_FILE_MAX);
+	r = maildir_read_regular(dirfd, KW_FILE, &b, &st);
+	if (r <= 0) {
+		int err = errno;
+
+		buf_free(&b);
+		errno = err;
+		return r;
 	}
-	text = xmalloc((size_t)st.st_size + 1);
-	while (len < (size_t)st.st_size &&
-	       (n = read(fd, text + len, (size_t)st.st_size - len)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = errno;
-			free(text);
-			close_quietly(fd);
-			errno = err;
-			return -1;
-		}
-		len += (size_t)n;
-	}
-	close_quietly(fd);
-	text[len] = '\0';
 	t->mtime = st.st_mtime;
-	for (line = text; line != NULL && *line != '\0'; line = next) {
+	for (line = b.data; line != NULL && *line != '\0'; line = next) {
 		unsigned int idx;
 		char *sp;
 
@@ -152,7 +138,7 @@ kw_read(int dirfd, struct kw_table *t)
 		free(t->name[idx]);
 		t->name[idx] = xstrdup(sp + 1);
 	}
-	free(text);
+	buf_free(&b);
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "fsutil.h"
 #include "maildir_dotlock.h"
+#include "maildir_file.h"
 #include "maildir_name.h"
 
 /* Dovecot's dotlock on the subscriptions file. */
@@ -406,7 +407,7 @@ maildir_flags_from_imap(const char *const *flags, size_t count, char *out,
 	for (size_t i = 0; i < count; i++) {
 		size_t k;
 
-		if (strcasecmp(flags[i], "\\Recent") == 0)
+		if (flags[i][0] != '\\' || strcasecmp(flags[i], "\\Recent") == 0)
 			continue;
 		for (k = 0; k < N_ELEMENTS(map); k++)
 			if (strcasecmp(flags[i], map[k].name) == 0)
@@ -450,34 +451,6 @@ maildir_folder_exists(const char *root, const char *disk)
 	return maildir_folder_state(root, disk) == 1;
 }
 
-/* Reads the current file into b (empty if missing). */
-static int
-subs_read(int dirfd, struct buf *b)
-{
-	char chunk[8192];
-	struct stat st;
-	int fd = maildir_open_regular(dirfd, SUBS_FILE, &st);
-	ssize_t n;
-
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			close_quietly(fd);
-			return -1;
-		}
-		if (buf_append(b, chunk, (size_t)n) < 0) {
-			close_quietly(fd);
-			errno = EFBIG;
-			return -1;
-		}
-	}
-	close_quietly(fd);
-	return 0;
-}
-
 /* Whether the line list text[start..len) holds line exactly. */
 static bool
 subs_has_line(const char *text, size_t start, size_t len, const char *line)
@@ -502,6 +475,7 @@ maildir_subscribe(const char *root, const char *disk, char *error_r,
 	char line[MAILDIR_FOLDER_DISK_SIZE];
 	struct buf cur;
 	struct maildir_dotlock lock;
+	struct stat st;
 	bool v2, locked = false;
 	int dirfd, ret = -1;
 
@@ -522,7 +496,8 @@ maildir_subscribe(const char *root, const char *disk, char *error_r,
 		goto out;
 	}
 	locked = true;
-	if (subs_read(dirfd, &cur) < 0) {
+	/* (a missing file leaves cur empty) */
+	if (maildir_read_regular(dirfd, SUBS_FILE, &cur, &st) < 0) {
 		snprintf(error_r, error_size, "read %s/%s failed: %s", root, SUBS_FILE,
 			 strerror(errno));
 		goto out;

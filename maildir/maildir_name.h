@@ -56,8 +56,10 @@ int maildir_mutf7_decode(const char *mutf7, size_t len, char *out, size_t out_si
 	ATTR_WUR;
 
 /* Maildir info letters, sorted, for IMAP flags ("\Seen", "\flagged", ...;
- * case-insensitive; "\Recent" is ignored).  Keywords and unknown system
- * flags are counted in *unknown_r (may be NULL).  out needs 6 bytes. */
+ * case-insensitive; "\Recent" is ignored).  Other system flags (starting
+ * with a backslash), which a Maildir name can not hold, are counted in
+ * *unknown_r (may be NULL); keywords are left to maildir_keywords and
+ * not counted.  out needs 6 bytes. */
 void maildir_flags_from_imap(const char *const *flags, size_t count, char *out,
 			     size_t out_size, size_t *unknown_r);
 

@@ -105,7 +105,7 @@ print_hits(const struct scoring *sc, const char *name, const char *data, size_t 
 /* What file mode scores with: -p/-u prefs apply to every message, as they
  * would for that recipient in the daemon. */
 struct score_ctx {
-	const struct scoring *sc;
+	struct scoring *sc;
 	const struct score_prefs *prefs;
 };
 
@@ -123,7 +123,7 @@ print_line(const struct score_ctx *ctx, const char *name, const char *data, size
 	}
 	scoring_score_message(sc, data, len, NULL, ctx->prefs, &r);
 	buf_init(&tests, 0);
-	score_tests(scoring_rules(sc), &r, &tests);
+	score_tests(&r, &tests);
 	score_format(&r, score, sizeof(score));
 	printf("%s\t%s\t%2.1f\t%s\n", name, score, r.required, tests.data);
 	buf_free(&tests);
@@ -165,7 +165,7 @@ score_paths(const struct score_ctx *ctx, char **paths, int count, unsigned int j
 		return status;
 	}
 	fflush(stdout);
-	scoring_before_fork((struct scoring *)ctx->sc);
+	scoring_before_fork(ctx->sc);
 	pids = xcalloc(jobs, sizeof(*pids));
 	for (unsigned int j = 0; j < jobs; j++) {
 		pids[j] = fork();
@@ -177,7 +177,7 @@ score_paths(const struct score_ctx *ctx, char **paths, int count, unsigned int j
 		if (pids[j] == 0) {
 			int st = 0;
 
-			scoring_after_fork((struct scoring *)ctx->sc);
+			scoring_after_fork(ctx->sc);
 			setvbuf(stdout, NULL, _IOLBF, 0);
 			for (int i = (int)j; i < count; i += (int)jobs)
 				if (score_path(ctx, paths[i]) < 0)
@@ -200,7 +200,7 @@ score_paths(const struct score_ctx *ctx, char **paths, int count, unsigned int j
 }
 
 static int
-score_stdin(const struct scoring *sc, const struct options *o)
+score_stdin(struct scoring *sc, const struct options *o)
 {
 	struct buf in, out;
 	struct score_result r;
@@ -228,7 +228,7 @@ score_stdin(const struct scoring *sc, const struct options *o)
 	scoring_score_message(sc, msg, len, NULL, prefs, &r);
 	buf_init(&out, 0);
 	if (o->report) {
-		score_report(scoring_rules(sc), &r, &out);
+		score_report(&r, &out);
 		fwrite(out.data != NULL ? out.data : "", 1, out.len, stdout);
 	} else {
 		scoring_rewrite(sc, msg, len, &r, &out);

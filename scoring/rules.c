@@ -911,33 +911,30 @@ rules_hits_free(struct rules_hits *hits)
 }
 
 /* Counts matches of rule r in subject: at most 1 unless multiple, then at
- * most limit (Perl's //g loop: after an empty match, move on one byte). */
+ * most limit (Perl's //g loop: after an empty match, move on one byte).
+ * A split pattern counted keeps each piece's next match from one count to
+ * the next, so a piece runs again only once the count has passed it. */
 static unsigned int
 rules_count_matches(const struct ruleset *rs, struct rules_scratch *s,
 		    const struct rule *r, const char *subject, size_t len,
 		    bool multiple, unsigned int limit)
 {
+	struct rules_piece_next next_buf[RULES_PIECES_MAX], *next = NULL;
 	PCRE2_SIZE start = 0;
 	unsigned int n = 0;
 
 	if (r->re.count == 0)
 		return 0;
+	if (r->re.count > 1 && multiple && r->re.count <= RULES_PIECES_MAX &&
+	    !r->re.start_dependent) {
+		memset(next_buf, 0, r->re.count * sizeof(*next_buf));
+		next = next_buf;
+	}
 	while (start <= len) {
 		size_t mstart, mend;
-		int rc;
+		int rc = rules_pieces_match(&r->re, subject, len, start, !multiple, s->md,
+					    rs->match_ctx, next, &mstart, &mend);
 
-		if (r->re.count == 1) {
-			PCRE2_SIZE *ov;
-
-			rc = pcre2_match(r->re.pieces[0], (PCRE2_SPTR)subject, len, start, 0,
-					 s->md, rs->match_ctx);
-			ov = pcre2_get_ovector_pointer(s->md);
-			mstart = ov[0];
-			mend = ov[1];
-		} else {
-			rc = rules_pieces_match(&r->re, subject, len, start, !multiple, s->md,
-						rs->match_ctx, &mstart, &mend);
-		}
 		if (rc < 0)
 			break;
 		n++;

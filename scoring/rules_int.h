@@ -69,6 +69,10 @@ struct eval_call {
 	enum rule_type type;	/* header/body/rawbody/full/uri */
 };
 
+/* More pieces than this is no longer a pattern worth running
+ * (rules_split.c). */
+#define RULES_PIECES_MAX 64
+
 /* A compiled regex: one piece, or several when the pattern was too large
  * for the 8-bit library and was split (rules_split.c). */
 struct rule_regex {
@@ -77,6 +81,21 @@ struct rule_regex {
 	/* too large as written: compiled with its repeated group called
 	 * (rules_split.c) */
 	bool repeat_calls;
+	/* split for a counted rule (multiple), and a piece has \G: where a
+	 * piece matches depends on the start offset, so its matches can not
+	 * be kept (rules_piece_next); false for rules that are not counted */
+	bool start_dependent;
+};
+
+/* What rules_pieces_match learnt of one piece while counting the matches
+ * in one subject (tflags multiple): the piece's leftmost match from an
+ * earlier start, which is still its leftmost from any later start up to
+ * that match (matching at a position does not depend on where the search
+ * began, unless the pattern has \G), or that it matches nowhere from
+ * there on (PCRE2_ERROR_NOMATCH; a limit error is not kept). */
+struct rules_piece_next {
+	enum { PIECE_UNKNOWN = 0, PIECE_MATCH, PIECE_NONE } state;
+	size_t start, end;
 };
 
 struct rule {
@@ -215,10 +234,15 @@ int rules_compile_pieces(const char *written, bool jit, bool multiple, struct ru
 void rules_regex_free(struct rule_regex *rx);
 /* The match of rx in subject from start that the unsplit pattern would
  * find (the leftmost of the pieces, the first piece on a tie; with any,
- * just the first piece that matches): 1 with its offsets, or -1. */
+ * just the first piece that matches): 1 with its offsets, or -1.  next
+ * (NULL, or rx->count entries zeroed before the first call on a subject,
+ * with starts that only grow and rx not start_dependent) keeps each
+ * piece's match between calls, so a piece is run again only once the
+ * start has passed its match. */
 int rules_pieces_match(const struct rule_regex *rx, const char *subject, size_t len,
 		       size_t start, bool any, pcre2_match_data *md,
-		       pcre2_match_context *mctx, size_t *start_r, size_t *end_r);
+		       pcre2_match_context *mctx, struct rules_piece_next *next,
+		       size_t *start_r, size_t *end_r);
 /* Splits "/re/flags" into the pattern and PCRE2 options; -1 if malformed. */
 int rules_split_regex(const char *written, char **pattern_r, uint32_t *options_r,
 		      char *why, size_t why_size);

@@ -31,8 +31,6 @@
 #include "rules_int.h"
 #include "xalloc.h"
 
-/* More pieces than this is no longer a pattern worth running. */
-#define SPLIT_PIECES_MAX 64
 #define SPLIT_DEPTH_MAX 16
 /* Trial compiles per pattern: a binary search per piece needs about
  * log2(alternatives) of them. */
@@ -183,6 +181,17 @@ split_unsafe(const struct split *sp)
 	return NULL;
 }
 
+/* Whether the pattern has \G, which matches only at the start offset of
+ * a search. */
+static bool
+split_start_dependent(const struct split *sp)
+{
+	for (size_t i = 0; i < sp->len; i = split_token_end(sp, i, sp->len))
+		if (sp->pat[i] == '\\' && i + 1 < sp->len && sp->pat[i + 1] == 'G')
+			return true;
+	return false;
+}
+
 static void
 split_free_pieces(struct split *sp)
 {
@@ -222,11 +231,11 @@ split_try(struct split *sp, const char *text, size_t len, pcre2_code **re_r)
 static int
 split_add(struct split *sp, pcre2_code *re)
 {
-	if (sp->count >= SPLIT_PIECES_MAX) {
+	if (sp->count >= RULES_PIECES_MAX) {
 		pcre2_code_free(re);
 		snprintf(sp->why, sp->why_size,
 			 "regular expression is too large, even split in %d pieces",
-			 SPLIT_PIECES_MAX);
+			 RULES_PIECES_MAX);
 		return -1;
 	}
 	sp->pieces = xreallocarray(sp->pieces, sp->count + 1, sizeof(*sp->pieces));
@@ -338,7 +347,9 @@ split_prefix_deterministic(const struct split *sp, size_t s)
 /* Compiles t, split into pieces when it is too large: its largest
  * splittable alternation is cut into runs of alternatives as long as
  * compile (a binary search per run), and an alternative too large on its
- * own is split again in the text with only that alternative left. */
+ * own is split again in the text with only that alternative left.  At
+ * depth 0, t is the whole pattern, which the caller has just found too
+ * large (and counted in sp->compiles): it is not compiled again. */
 static int
 split_text(struct split *sp, const struct buf *t, unsigned int depth)
 {
@@ -347,9 +358,11 @@ split_text(struct split *sp, const struct buf *t, unsigned int depth)
 	struct buf text;
 	int rc;
 
-	rc = split_try(sp, t->data, t->len, &re);
-	if (rc != 0)
-		return rc > 0 ? split_add(sp, re) : -1;
+	if (depth > 0) {
+		rc = split_try(sp, t->data, t->len, &re);
+		if (rc != 0)
+			return rc > 0 ? split_add(sp, re) : -1;
+	}
 	if (depth > SPLIT_DEPTH_MAX) {
 		snprintf(sp->why, sp->why_size,
 			 "regular expression is too large, and its alternations nest too deep "
@@ -543,6 +556,8 @@ rules_compile_pieces(const char *written, bool jit, bool multiple, struct rule_r
 		sp.multiple = multiple;
 		sp.why = why;
 		sp.why_size = why_size;
+		/* the compile above, which split_text does not repeat */
+		sp.compiles = 1;
 		unsafe = split_unsafe(&sp);
 		if (unsafe != NULL) {
 			snprintf(why, why_size,
@@ -581,6 +596,9 @@ rules_compile_pieces(const char *written, bool jit, bool multiple, struct rule_r
 		} else {
 			out->pieces = sp.pieces;
 			out->count = sp.count;
+			/* only counted matches keep pieces' matches: no
+			 * need to scan the other patterns */
+			out->start_dependent = multiple && split_start_dependent(&sp);
 		}
 	}
 	free(pattern);
@@ -608,23 +626,40 @@ rules_regex_free(struct rule_regex *rx)
 int
 rules_pieces_match(const struct rule_regex *rx, const char *subject, size_t len,
 		   size_t start, bool any, pcre2_match_data *md, pcre2_match_context *mctx,
-		   size_t *start_r, size_t *end_r)
+		   struct rules_piece_next *next, size_t *start_r, size_t *end_r)
 {
 	bool found = false;
 
 	for (size_t i = 0; i < rx->count; i++) {
-		const PCRE2_SIZE *ov;
-		int rc = pcre2_match(rx->pieces[i], (PCRE2_SPTR)subject, len, start, 0, md,
-				     mctx);
+		size_t ms, me;
 
-		if (rc < 0)
+		if (next != NULL && next[i].state == PIECE_NONE)
 			continue;
-		ov = pcre2_get_ovector_pointer(md);
+		if (next != NULL && next[i].state == PIECE_MATCH && next[i].start >= start) {
+			ms = next[i].start;
+			me = next[i].end;
+		} else {
+			const PCRE2_SIZE *ov;
+			int rc = pcre2_match(rx->pieces[i], (PCRE2_SPTR)subject, len, start, 0,
+					     md, mctx);
+
+			if (rc < 0) {
+				if (next != NULL)
+					next[i].state = rc == PCRE2_ERROR_NOMATCH ? PIECE_NONE
+						: PIECE_UNKNOWN;
+				continue;
+			}
+			ov = pcre2_get_ovector_pointer(md);
+			ms = ov[0];
+			me = ov[1];
+			if (next != NULL)
+				next[i] = (struct rules_piece_next){ PIECE_MATCH, ms, me };
+		}
 		/* leftmost wins; on a tie the earlier piece, whose
 		 * alternatives come first in the whole pattern */
-		if (!found || ov[0] < *start_r) {
-			*start_r = ov[0];
-			*end_r = ov[1];
+		if (!found || ms < *start_r) {
+			*start_r = ms;
+			*end_r = me;
 			found = true;
 			if (any || *start_r == start)
 				break;

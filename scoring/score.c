@@ -565,13 +565,10 @@ score_format(const struct score_result *r, char *out, size_t out_size)
 }
 
 void
-score_tests(const struct ruleset *rs, const struct score_result *r, struct buf *out)
+score_tests(const struct score_result *r, struct buf *out)
 {
+	const struct ruleset *rs = r->rules;
 	bool first = true;
-
-	/* a user's rules: indices past the site's */
-	if (r->rules != NULL)
-		rs = r->rules;
 
 	for (size_t i = 0; i < r->hit_count; i++)
 		for (unsigned int c = 0; c < r->hits[i].count; c++) {
@@ -771,11 +768,10 @@ score_log_piece(struct buf *terse, struct buf *lng, const char *piece, size_t le
  * Hits come in name order: SpamAssassin's come in its Perl hash order,
  * which changes from run to run. */
 static void
-score_report_text(const struct ruleset *rs, const struct score_result *r, bool summary,
-		  struct buf *out)
+score_report_text(const struct score_result *r, bool summary, struct buf *out)
 {
-	if (r->rules != NULL)
-		rs = r->rules;
+	const struct ruleset *rs = r->rules;
+
 	for (size_t i = 0; i < r->hit_count; i++) {
 		const struct rule *rule = &rs->rules[r->hits[i].rule];
 		const char *desc = rule->describe != NULL && *rule->describe != '\0'
@@ -947,7 +943,7 @@ score_mime_encode_header(const char *text, struct buf *out)
  * newline becomes "\n\t"), then mime_encode_header.  Without a hit it is
  * empty. */
 static void
-spamhdr_report(const struct ruleset *rs, const struct score_result *r, struct buf *out)
+spamhdr_report(const struct score_result *r, struct buf *out)
 {
 	struct buf rep, folded;
 	size_t len;
@@ -955,7 +951,7 @@ spamhdr_report(const struct ruleset *rs, const struct score_result *r, struct bu
 	buf_init(&rep, 0);
 	buf_init(&folded, 0);
 	buf_put_str(&rep, "\n");
-	score_report_text(rs, r, false, &rep);
+	score_report_text(r, false, &rep);
 	/* s/(?:\r?\n)+$// */
 	len = rep.len;
 	while (len > 0 && rep.data[len - 1] == '\n') {
@@ -987,8 +983,8 @@ spamhdr_report(const struct ruleset *rs, const struct score_result *r, struct bu
 }
 
 void
-spamhdr_render(const struct ruleset *rs, const struct score_result *r,
-	       const char *hostname, bool report, struct buf *out)
+spamhdr_render(const struct score_result *r, const char *hostname, bool report,
+	       struct buf *out)
 {
 	struct buf tests, status;
 	char score[64], stars[51];
@@ -996,7 +992,7 @@ spamhdr_render(const struct ruleset *rs, const struct score_result *r,
 
 	buf_init(&tests, 0);
 	buf_init(&status, 0);
-	score_tests(rs, r, &tests);
+	score_tests(r, &tests);
 	score_format(r, score, sizeof(score));
 	buf_putf(out, "X-Spam-Checker-Version: lmtpd %s on %s\n",
 			 PACKAGE_VERSION, hostname);
@@ -1018,7 +1014,7 @@ spamhdr_render(const struct ruleset *rs, const struct score_result *r,
 			 r->score > 0 ? (long)floor(r->score) : 0L);
 	if (report) {
 		buf_put_str(out, "X-Spam-Report: ");
-		spamhdr_report(rs, r, out);
+		spamhdr_report(r, out);
 		buf_put_str(out, "\n");
 	}
 	buf_free(&tests);
@@ -1026,7 +1022,7 @@ spamhdr_render(const struct ruleset *rs, const struct score_result *r,
 }
 
 void
-score_report(const struct ruleset *rs, const struct score_result *r, struct buf *out)
+score_report(const struct score_result *r, struct buf *out)
 {
 	char score[64];
 
@@ -1038,7 +1034,7 @@ score_report(const struct ruleset *rs, const struct score_result *r, struct buf 
 	buf_put_str(out, " pts rule name              description\n");
 	buf_put_str(out, "---- ---------------------- "
 			 "--------------------------------------------------\n");
-	score_report_text(rs, r, true, out);
+	score_report_text(r, true, out);
 	/* get_report: s/\n*$/\n\n/ */
 	buf_put_str(out, "\n");
 }

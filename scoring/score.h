@@ -52,8 +52,9 @@ struct score_hit {
 };
 
 struct score_result {
-	/* the ruleset hits index: the user's rules when they were used
-	 * (valid while the prefs live), else NULL (the caller's) */
+	/* the ruleset hits index, set by score_compute: the user's rules
+	 * when they were used (valid while the prefs live), else the site's;
+	 * score_tests, spamhdr_render and score_report read names from it */
 	const struct ruleset *rules;
 	double score;		/* rounded to 3 decimals, as SpamAssassin */
 	double required;
@@ -96,8 +97,7 @@ void score_result_free(struct score_result *r);
  * as 4.9, never 5.0). */
 void score_format(const struct score_result *r, char *out, size_t out_size);
 /* "RULE_A,RULE_B" (names repeated for multiple hits) or "none". */
-void score_tests(const struct ruleset *rs, const struct score_result *r,
-		 struct buf *out);
+void score_tests(const struct score_result *r, struct buf *out);
 
 /* The X-Spam-* header block (each line ending in "\n"):
  * X-Spam-Checker-Version, X-Spam-Flag (spam only), X-Spam-Level,
@@ -109,13 +109,12 @@ void score_tests(const struct ruleset *rs, const struct score_result *r,
  *   	*      continued
  *   	*      [test_log line]
  * one line per hit, in name order (empty when nothing hit). */
-void spamhdr_render(const struct ruleset *rs, const struct score_result *r,
-		    const char *hostname, bool report, struct buf *out);
+void spamhdr_render(const struct score_result *r, const char *hostname, bool report,
+		    struct buf *out);
 /* The end of SpamAssassin's report template (10_default_prefs.cf) as
  * get_report renders it: "Content analysis details:   (5.7 points, 5.0
  * required)", a blank line, the " pts rule name  description" table head
  * and _SUMMARY_, one line per hit, then a blank line. */
-void score_report(const struct ruleset *rs, const struct score_result *r,
-		  struct buf *out);
+void score_report(const struct score_result *r, struct buf *out);
 
 #endif

@@ -243,9 +243,11 @@ scoring_lint_errors(const struct scoring *sc)
 
 /* With user rules a prefs file is compiled code: parsed once per process
  * and change of the file (device, inode, size, mtime, ctime), not once per
- * delivery.  Its warnings are logged when it is read. */
+ * delivery.  Its warnings are logged when it is read.  The cache is this
+ * process's state in sc, hence sc is not const here nor in the lookups
+ * above it. */
 static struct score_prefs *
-scoring_prefs_cached(const struct scoring *sc, const char *path,
+scoring_prefs_cached(struct scoring *sc, const char *path,
 		     void (*warn)(const char *msg))
 {
 	struct scoring_prefs_cache *c = sc->prefs_cache;
@@ -291,7 +293,7 @@ scoring_prefs_cached(const struct scoring *sc, const char *path,
 }
 
 struct score_prefs *
-scoring_prefs_for_home(const struct scoring *sc, const char *user, const char *home,
+scoring_prefs_for_home(struct scoring *sc, const char *user, const char *home,
 		       void (*warn)(const char *msg))
 {
 	char local[256], path[4096];
@@ -311,7 +313,7 @@ scoring_prefs_for_home(const struct scoring *sc, const char *user, const char *h
 }
 
 struct score_prefs *
-scoring_user_prefs(const struct scoring *sc, const char *user,
+scoring_user_prefs(struct scoring *sc, const char *user,
 		   void (*warn)(const char *msg))
 {
 	char local[256], home[4096];
@@ -506,7 +508,7 @@ scoring_score_message(const struct scoring *sc, const char *data, size_t len,
 void
 scoring_headers(const struct scoring *sc, const struct score_result *r, struct buf *out)
 {
-	spamhdr_render(sc->rs, r, sc->hostname, sc->report, out);
+	spamhdr_render(r, sc->hostname, sc->report, out);
 }
 
 void

@@ -241,7 +241,9 @@ def test_keywords_in_imap_fetch(sieve_lmtpd, dovecot):
     Maildir letters and named in dovecot-keywords, so IMAP clients see
     them; a keyword Dovecot named first (set by an IMAP client) keeps its
     letter, and one that is not an IMAP atom is dropped with a log line
-    while the message is still delivered."""
+    while the message is still delivered.  A system flag Maildir has no
+    letter for is logged as such; the keywords beside it are not counted
+    there."""
     d = sieve_lmtpd
     bob = "bob@example.com"
     assert d.deliver([bob], make_message(subject="first")).final_codes() == [250]
@@ -258,7 +260,7 @@ def test_keywords_in_imap_fetch(sieve_lmtpd, dovecot):
         write_script(home(d, bob), """require ["imap4flags", "fileinto"];
 if header :contains "subject" "label" { addflag ["$Label1", "$work", "\\\\Seen"]; }
 if header :contains "subject" "junk" {
-  fileinto :flags ["$Junk", "no(parens)"] "Junk";
+  fileinto :flags ["$Junk", "no(parens)", "\\\\Bogus"] "Junk";
 }
 """)
         for subj in ("label", "junk"):
@@ -278,6 +280,7 @@ if header :contains "subject" "junk" {
     assert name.endswith(":2,Sab"), name
     assert wait_for(lambda: "1 keyword(s) not stored in Junk: not an IMAP keyword"
                     in d.log()), d.log()
+    assert "sieve: <bob@example.com>: 1 unknown system flag(s) not stored" in d.log()
 
 # ----------------------------------------------------------- redirect
 

@@ -11,9 +11,11 @@
 
 #include "check_compat.h"
 
+#include "buf.h"
 #include "dsn.h"
 #include "lmtpd_limits.h"
 #include "maildir.h"
+#include "maildir_file.h"
 #include "maildir_keywords.h"
 
 #define HOST "mx.example.org"
@@ -1143,6 +1145,97 @@ START_TEST(keywords_concurrent_stale_lock)
 }
 END_TEST
 
+/* A dovecot-keywords file larger than Dovecot's could be is not read:
+ * the keyword is dropped with the reason, the message still delivered. */
+START_TEST(keywords_file_too_large)
+{
+	char root[PATH_MAX], path[PATH_MAX], name[MAILDIR_NAME_MAX];
+	static char big[64 * 1024 + 2];
+	const char *kw[] = { "New" };
+	struct maildir_keywords_result kr;
+
+	kw_maildir(root, sizeof(root), NULL);
+	memset(big, 'x', sizeof(big) - 1);
+	memcpy(big, "0 Old\n", 6);
+	ut_pathf(path, sizeof(path), "%s/dovecot-keywords", root);
+	ut_write_text(path, big);
+	deliver_kw(root, NULL, kw, 1, name, sizeof(name), &kr);
+	ck_assert_str_eq(info_of(name), "");
+	ck_assert_int_eq(kr.dropped, 1);
+	ck_assert_msg(strstr(kr.why, strerror(EFBIG)) != NULL, "%s", kr.why);
+}
+END_TEST
+
+/* maildir_read_regular: the whole file within the buffer's maximum
+ * (over several reads when large), nothing for a missing file, and
+ * EFBIG / EINVAL otherwise. */
+static const struct {
+	const char *what;	/* "file", "none", "link", "fifo", "dir" */
+	size_t size;		/* of the file */
+	size_t max;		/* of the buffer */
+	int ret;
+	int err;
+} read_cases[] = {
+	{ "file", 3, 3, 1, 0 },
+	{ "file", 0, 3, 1, 0 },
+	{ "file", 4, 3, -1, EFBIG },
+	{ "file", 20000, 20000, 1, 0 },
+	{ "file", 20001, 20000, -1, EFBIG },
+	{ "none", 0, 3, 0, 0 },
+	{ "link", 3, 3, -1, EINVAL },
+	{ "fifo", 0, 3, -1, EINVAL },
+	{ "dir", 0, 3, -1, EINVAL },
+};
+
+START_TEST(read_regular)
+{
+	char dir[PATH_MAX], path[PATH_MAX], target[PATH_MAX], *text;
+	struct buf b;
+	struct stat st;
+	int dirfd, ret;
+
+	ut_pathf(dir, sizeof(dir), "%s/f", ut_testdir());
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ut_pathf(path, sizeof(path), "%s/name", dir);
+	text = malloc(read_cases[_i].size + 1);
+	ck_assert_ptr_nonnull(text);
+	for (size_t k = 0; k < read_cases[_i].size; k++)
+		text[k] = (char)('a' + k % 26);
+	text[read_cases[_i].size] = '\0';
+	if (strcmp(read_cases[_i].what, "file") == 0)
+		ut_write_text(path, text);
+	else if (strcmp(read_cases[_i].what, "link") == 0) {
+		ut_pathf(target, sizeof(target), "%s/target", dir);
+		ut_write_text(target, text);
+		ck_assert_int_eq(symlink(target, path), 0);
+	} else if (strcmp(read_cases[_i].what, "fifo") == 0)
+		ck_assert_int_eq(mkfifo(path, 0600), 0);
+	else if (strcmp(read_cases[_i].what, "dir") == 0)
+		ck_assert_int_eq(mkdir(path, 0700), 0);
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(dirfd, 0);
+	buf_init(&b, read_cases[_i].max);
+	alarm(10);
+	errno = 0;
+	ret = maildir_read_regular(dirfd, "name", &b, &st);
+	alarm(0);
+	ck_assert_int_eq(ret, read_cases[_i].ret);
+	if (ret < 0)
+		ck_assert_int_eq(errno, read_cases[_i].err);
+	if (ret == 1) {
+		ck_assert_uint_eq(b.len, read_cases[_i].size);
+		ck_assert_int_eq(memcmp(b.len > 0 ? b.data : "", text, b.len), 0);
+		ck_assert_int_eq((long long)st.st_size, (long long)read_cases[_i].size);
+		ck_assert(S_ISREG(st.st_mode));
+	}
+	if (ret == 0)
+		ck_assert_uint_eq(b.len, 0);
+	buf_free(&b);
+	free(text);
+	close(dirfd);
+}
+END_TEST
+
 static Suite *
 maildir_suite(void)
 {
@@ -1184,6 +1277,9 @@ maildir_suite(void)
 	tcase_add_test(tc, keywords_lock_taken_over);
 	tcase_add_test(tc, keywords_reread_fails);
 	tcase_add_test(tc, keywords_concurrent_stale_lock);
+	tcase_add_test(tc, keywords_file_too_large);
+	tc = ut_tcase(s, "files", true);
+	tcase_add_loop_test(tc, read_regular, 0, N_ELEMENTS(read_cases));
 	return s;
 }
 

@@ -226,13 +226,19 @@ END_TEST
 START_TEST(flags_map)
 {
 	const char *all[] = { "\\Seen", "\\deleted", "\\FLAGGED", "\\Answered", "\\Draft",
-			      "\\Recent", "$Label1", "\\Unknown", "\\Seen" };
+			      "\\Recent", "$Label1", "\\Unknown", "\\Seen", "\\Other" };
+	const char *keywords[] = { "$Label1", "Junk", "Seen" };
 	char out[8];
 	size_t unknown = 99;
 
+	/* only the unknown system flags count: keywords are stored apart */
 	maildir_flags_from_imap(all, N_ELEMENTS(all), out, sizeof(out), &unknown);
 	ck_assert_str_eq(out, "DFRST");
 	ck_assert_uint_eq(unknown, 2);
+	unknown = 99;
+	maildir_flags_from_imap(keywords, N_ELEMENTS(keywords), out, sizeof(out), &unknown);
+	ck_assert_str_eq(out, "");
+	ck_assert_uint_eq(unknown, 0);
 	maildir_flags_from_imap(NULL, 0, out, sizeof(out), &unknown);
 	ck_assert_str_eq(out, "");
 	ck_assert_uint_eq(unknown, 0);

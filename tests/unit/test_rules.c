@@ -336,7 +336,7 @@ START_TEST(test_meta_semantics)
 	hits.hits[rules_find(rs, "__C")] = 3;
 	score_compute(rs, &hits, NULL, NULL, &r);
 	buf_init(&tests, 0);
-	score_tests(rs, &r, &tests);
+	score_tests(&r, &tests);
 	/* __A=1 __B=0 __C=3: OR, NOT, COUNT3, SUM2 (1+0+3>3), GLOB (two
 	 * of __A __B __C hit: value 1+3 >= 2).  Not AND, META_OF_META,
 	 * UNDEF_DEP. */
@@ -379,7 +379,7 @@ START_TEST(test_multiple_scores_each_hit)
 	hits.hits[rules_find(rs, "ZERO_HIT")] = 1;
 	score_compute(rs, &hits, NULL, NULL, &r);
 	buf_init(&tests, 0);
-	score_tests(rs, &r, &tests);
+	score_tests(&r, &tests);
 	ck_assert_str_eq(tests.data, "MULTI,MULTI,MULTI");
 	ck_assert(r.score == 4.5);
 	score_format(&r, shown, sizeof(shown));
@@ -447,7 +447,7 @@ START_TEST(test_headers_rendering)
 		hits.hits[i] = 1;
 	score_compute(rs, &hits, NULL, NULL, &r);
 	buf_init(&out, 0);
-	spamhdr_render(rs, &r, "mx.example", false, &out);
+	spamhdr_render(&r, "mx.example", false, &out);
 	ck_assert_ptr_nonnull(strstr(out.data, "X-Spam-Checker-Version: lmtpd "));
 	ck_assert_ptr_nonnull(strstr(out.data, " on mx.example\n"));
 	ck_assert_ptr_nonnull(strstr(out.data, "X-Spam-Flag: YES\n"));
@@ -643,17 +643,17 @@ START_TEST(test_report_format)
 
 	report_score(report_cf, report_msg, -1, &rs, &r);
 	buf_init(&out, 0);
-	spamhdr_render(rs, &r, "mx.example", true, &out);
+	spamhdr_render(&r, "mx.example", true, &out);
 	rep = strstr(out.data, "X-Spam-Report: ");
 	ck_assert_ptr_nonnull(rep);
 	/* the last field of the block */
 	ck_assert_str_eq(rep, report_header);
 	buf_reset(&out);
-	score_report(rs, &r, &out);
+	score_report(&r, &out);
 	ck_assert_str_eq(out.data, report_summary);
 	/* Without report, no field. */
 	buf_reset(&out);
-	spamhdr_render(rs, &r, "mx.example", false, &out);
+	spamhdr_render(&r, "mx.example", false, &out);
 	ck_assert_ptr_null(strstr(out.data, "X-Spam-Report"));
 	buf_free(&out);
 	score_result_free(&r);
@@ -712,7 +712,7 @@ START_TEST(test_report_wrap_width)
 	buf_put_str(&cf, "report_wrap_width 40\n");
 	report_score(cf.data, report_msg, -1, &rs, &r);
 	buf_init(&out, 0);
-	spamhdr_render(rs, &r, "mx.example", true, &out);
+	spamhdr_render(&r, "mx.example", true, &out);
 	ck_assert_str_eq(strstr(out.data, "X-Spam-Report: "), report_header_40);
 	buf_free(&out);
 	score_result_free(&r);
@@ -744,7 +744,7 @@ START_TEST(test_report_empty_and_bayes)
 
 	report_score(cf, "Subject: hi\n\nhello\n", -1, &rs, &r);
 	buf_init(&out, 0);
-	spamhdr_render(rs, &r, "mx.example", true, &out);
+	spamhdr_render(&r, "mx.example", true, &out);
 	ck_assert_ptr_nonnull(strstr(out.data, "\nX-Spam-Report: \n"));
 	ck_assert_str_eq(strstr(out.data, "X-Spam-Report: "), "X-Spam-Report: \n");
 	score_result_free(&r);
@@ -752,7 +752,7 @@ START_TEST(test_report_empty_and_bayes)
 
 	report_score(cf, "Subject: hi\n\nhello\n", 0.99954, &rs, &r);
 	buf_reset(&out);
-	spamhdr_render(rs, &r, "mx.example", true, &out);
+	spamhdr_render(&r, "mx.example", true, &out);
 	ck_assert_str_eq(strstr(out.data, "X-Spam-Report: "),
 			 "X-Spam-Report: \n"
 			 "\t*  3.5 BAYES_99 BODY: Bayes spam probability is 99 to 100%\n"
@@ -840,7 +840,7 @@ site_zero_tests(struct ruleset *rs, const char *prefs_text, struct rules_hits *h
 	}
 	score_compute(rs, hits, mv, prefs, &r);
 	buf_reset(tests);
-	score_tests(rs, &r, tests);
+	score_tests(&r, tests);
 	*score_r = r.score;
 	score_result_free(&r);
 	score_prefs_free(&prefs);
@@ -1100,7 +1100,7 @@ START_TEST(test_user_rules)
 
 	/* no prefs: the site's result */
 	user_total(rs, &hits, mv, NULL, &r);
-	score_tests(rs, &r, &out);
+	score_tests(&r, &out);
 	ck_assert_str_eq(out.data, "SITE_WORD");
 	score_result_free(&r);
 
@@ -1119,7 +1119,7 @@ START_TEST(test_user_rules)
 	ck_assert_ptr_eq(r.rules, ur);
 	buf_reset(&out);
 	/* (the site's ruleset given: the result knows it used the user's) */
-	score_tests(rs, &r, &out);
+	score_tests(&r, &out);
 	ck_assert_str_eq(out.data, "MY_BODY,MY_BODY,MY_EXISTS,MY_META,MY_SUBJ,MY_SUBMETA,"
 				   "SITE_WORD");
 	/* 3 + 3 + 0.25 + 2 + 0.5 + 1 (MY_SUBMETA unscored) + 1.0 (the
@@ -1128,11 +1128,11 @@ START_TEST(test_user_rules)
 	ck_assert_double_eq_tol(r.required, 4.0, 1e-9);
 	ck_assert(r.is_spam);
 	buf_reset(&out);
-	spamhdr_render(rs, &r, "host", true, &out);
+	spamhdr_render(&r, "host", true, &out);
 	ck_assert_ptr_nonnull(strstr(out.data, "tests=MY_BODY,MY_BODY,"));
 	ck_assert_ptr_nonnull(strstr(out.data, "*  3.0 MY_BODY BODY: Cheap pills mentioned"));
 	buf_reset(&out);
-	score_report(rs, &r, &out);
+	score_report(&r, &out);
 	ck_assert_ptr_nonnull(strstr(out.data, " 2.0 MY_META                No description"));
 	score_result_free(&r);
 	/* Past rules_match's backstop the user's rules are not run either:
@@ -1146,7 +1146,7 @@ START_TEST(test_user_rules)
 		user_total(rs, &late, mv, prefs, &r);
 		ck_assert(r.time_limit_exceeded);
 		buf_reset(&out);
-		score_tests(rs, &r, &out);
+		score_tests(&r, &out);
 		ck_assert_str_eq(out.data, "SITE_WORD");
 		score_result_free(&r);
 	}
@@ -1156,7 +1156,7 @@ START_TEST(test_user_rules)
 	 * user's rules were matched into a copy of the hits). */
 	user_total(rs, &hits, mv, NULL, &r);
 	buf_reset(&out);
-	score_tests(rs, &r, &out);
+	score_tests(&r, &out);
 	ck_assert_str_eq(out.data, "SITE_WORD");
 	score_result_free(&r);
 	rules_hits_free(&hits);
@@ -1492,6 +1492,11 @@ START_TEST(test_huge_pattern_split)
 	buf_put_str(&cf, "body SMALL /target/\n");
 	/* 11: a back reference: pieces would renumber the groups */
 	put_huge(&cf, "body HUGE_BACKREF /(a1)(?:zz", 1500, ")\\1/\n");
+	/* 12: counted with \G: a piece that failed at one start can match
+	 * at the next, so its failures are not kept between counts; the
+	 * count is that of the same small pattern, SMALL_G */
+	put_huge(&cf, "body HUGE_G /\\G(?:first|line", 1500, "|\\s)/\ntflags HUGE_G multiple\n");
+	buf_put_str(&cf, "body SMALL_G /\\G(?:first|line|\\s)/\ntflags SMALL_G multiple\n");
 
 	rs = huge_match(cf.data, cf.len, msg, &res, &hits);
 	ck_assert_uint_eq(rule(rs, "SMALL")->re.count, 1);
@@ -1503,6 +1508,12 @@ START_TEST(test_huge_pattern_split)
 	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_NO")], 0);
 	ck_assert_uint_gt(rule(rs, "HUGE_MULTI")->re.count, 1);
 	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_MULTI")], 6);
+	ck_assert(!rule(rs, "HUGE_MULTI")->re.start_dependent);
+	ck_assert_uint_gt(rule(rs, "HUGE_G")->re.count, 1);
+	ck_assert(rule(rs, "HUGE_G")->re.start_dependent);
+	ck_assert_uint_ge(hits.hits[rules_find(rs, "SMALL_G")], 3);
+	ck_assert_uint_eq(hits.hits[rules_find(rs, "HUGE_G")],
+			  hits.hits[rules_find(rs, "SMALL_G")]);
 	ck_assert_int_eq(rule(rs, "HUGE_MULTI_BAD")->skip, RULE_SKIP_BROKEN);
 	ck_assert(has_diag(&res, 5, true, "tflags multiple"));
 	ck_assert_int_eq(rule(rs, "HUGE_FLAT")->skip, RULE_SKIP_BROKEN);
@@ -1570,7 +1581,7 @@ START_TEST(test_pieces_leftmost)
 				int rc = pcre2_match(re, (PCRE2_SPTR)subjects[s], len, start, 0,
 						     md, NULL);
 				int rc2 = rules_pieces_match(&rx, subjects[s], len, start, false,
-							     md, NULL, &ms, &me);
+							     md, NULL, NULL, &ms, &me);
 				const PCRE2_SIZE *ov;
 
 				ck_assert_int_eq(rc >= 0, rc2 >= 0);
@@ -1583,6 +1594,38 @@ START_TEST(test_pieces_leftmost)
 					      "cut %zu, \"%s\" from %zu: %zu-%zu, pieces %zu-%zu",
 					      cut, subjects[s], start, (size_t)ov[0],
 					      (size_t)ov[1], ms, me);
+			}
+			/* counting as tflags multiple does, the pieces keeping
+			 * their matches between counts: the same matches */
+			{
+				struct rules_piece_next next[2] = { 0 };
+				size_t ws = 0, ps = 0;
+
+				for (;;) {
+					size_t ms = 0, me = 0;
+					int rc = pcre2_match(re, (PCRE2_SPTR)subjects[s], len, ws,
+							     0, md, NULL);
+					int rc2 = ps <= len
+						? rules_pieces_match(&rx, subjects[s], len, ps,
+								     false, md, NULL, next,
+								     &ms, &me)
+						: -1;
+					const PCRE2_SIZE *ov;
+
+					if (ws > len)
+						rc = -1;
+					ck_assert_int_eq(rc >= 0, rc2 >= 0);
+					if (rc < 0)
+						break;
+					pcre2_match(re, (PCRE2_SPTR)subjects[s], len, ws, 0, md,
+						    NULL);
+					ov = pcre2_get_ovector_pointer(md);
+					ck_assert_msg(ov[0] == ms && ov[1] == me,
+						      "cut %zu, \"%s\" counted: %zu-%zu, "
+						      "pieces %zu-%zu", cut, subjects[s],
+						      (size_t)ov[0], (size_t)ov[1], ms, me);
+					ws = ps = me > ms ? me : me + 1;
+				}
 			}
 		}
 		pcre2_code_free(re);
