@@ -154,6 +154,22 @@ def test_bad_folder_names_kept_in_inbox(lmtpd):
 
 
 @pytest.mark.fast
+def test_inbox_children_in_any_case(lmtpd):
+    """"inbox.Sub", "InBoX.Sub" and "INBOX.Sub" are one folder, INBOX's
+    child .INBOX.Sub (as Dovecot's IMAP server has it), not three."""
+    d = lmtpd
+    bob = "bob@example.com"
+    for i, name in enumerate(["inbox.Sub", "InBoX.Sub", "INBOX.Sub"]):
+        write_script(home(d, bob), 'require "fileinto";\nfileinto "%s";\n' % name)
+        assert d.deliver([bob], make_message(subject="sub %d" % i)).final_codes() == [250]
+    md = d.maildir(bob)
+    assert [x for x in os.listdir(md) if x.startswith(".")] == [".INBOX.Sub"]
+    assert len(all_in(md, ".INBOX.Sub")) == 3
+    with open(os.path.join(md, "subscriptions")) as f:
+        assert f.read() == "V\t2\n\nINBOX\tSub\n"
+
+
+@pytest.mark.fast
 def test_folder_separator_slash(lmtpd_factory):
     """folder_separator = /: "Work/Sub" is the Maildir++ folder .Work.Sub,
     listed in subscriptions with the hierarchy; a '.' inside a level and
