@@ -125,6 +125,8 @@ dsn_reply(const struct dsn *dsn, const char *addr, const char *id, char *out,
 {
 	struct dsn_entry e = dsn_entry(dsn->reason);
 	char text[DSN_TEXT_MAX], who[300] = "";
+	size_t room;
+	int n;
 
 	if (dsn->reason == DSN_REJECTED && dsn->text[0] != '\0')
 		dsn_sanitize(text, sizeof(text), dsn->text);
@@ -136,6 +138,12 @@ dsn_reply(const struct dsn *dsn, const char *addr, const char *id, char *out,
 		dsn_sanitize(a, sizeof(a), addr);
 		snprintf(who, sizeof(who), "<%s> ", a);
 	}
-	snprintf(out, out_size, "%d %s %s%s%s%s", e.code, e.status, who,
-		 id != NULL ? id : "", id != NULL ? " " : "", text);
+	n = snprintf(out, out_size, "%d %s %s%s%s", e.code, e.status, who,
+		     id != NULL ? id : "", id != NULL ? " " : "");
+	if (n < 0 || (size_t)n >= out_size)
+		return;
+	/* A Sieve reason can be long: the text is cut so the line stays
+	 * within RFC 5321's 512 octets. */
+	room = (size_t)n < DSN_REPLY_LINE_MAX ? DSN_REPLY_LINE_MAX - (size_t)n : 0;
+	snprintf(out + n, out_size - (size_t)n, "%.*s", (int)room, text);
 }
