@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dsn.h"
+#include "lmtpd_limits.h"
 
 struct dsn_entry {
 	int code;
@@ -124,7 +125,7 @@ dsn_reply(const struct dsn *dsn, const char *addr, const char *id, char *out,
 	  size_t out_size)
 {
 	struct dsn_entry e = dsn_entry(dsn->reason);
-	char text[DSN_TEXT_MAX], who[300] = "";
+	char text[DSN_TEXT_MAX], who[LMTP_PATH_MAX + 4] = "";
 	size_t room;
 	int n;
 
@@ -133,7 +134,7 @@ dsn_reply(const struct dsn *dsn, const char *addr, const char *id, char *out,
 	else
 		snprintf(text, sizeof(text), "%s", e.reply);
 	if (addr != NULL) {
-		char a[256];
+		char a[LMTP_PATH_MAX + 1];
 
 		dsn_sanitize(a, sizeof(a), addr);
 		snprintf(who, sizeof(who), "<%s> ", a);

@@ -417,6 +417,16 @@ START_TEST(dsn_reply_format)
 	/* Control and 8-bit bytes in the address never reach the MTA raw. */
 	dsn_reply(&d, "a\r\nb\xc3\xb6@c", "ID", reply, sizeof(reply));
 	ck_assert_str_eq(reply, "250 2.0.0 <a??b??@c> ID Saved");
+	/* The longest path RCPT takes (256 octets) is shown whole. */
+	{
+		char addr[257], want[300];
+
+		memset(addr, 'a', sizeof(addr) - 1);
+		memcpy(addr + 250, "@b.org", 7);
+		dsn_reply(&d, addr, "ID", reply, sizeof(reply));
+		snprintf(want, sizeof(want), "250 2.0.0 <%s> ID Saved", addr);
+		ck_assert_str_eq(reply, want);
+	}
 	/* Cut to the buffer, always terminated. */
 	memset(small, '#', sizeof(small));
 	dsn_reply(&d, "a@b", "ID", small, sizeof(small));
