@@ -247,6 +247,17 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 			score_prefs_warn(warn, path, lineno, "file too large; rest ignored");
 			break;
 		}
+		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+			/* Skipped to its end: the rest of the line would
+			 * read as lines of its own (a comment's tail as a
+			 * directive). */
+			int c;
+
+			while ((c = getc(f)) != EOF && c != '\n' && total <= SCORE_PREFS_MAX)
+				total++;
+			score_prefs_warn(warn, path, lineno, "line too long; ignored");
+			continue;
+		}
 		for (hash = s; (hash = strchr(hash, '#')) != NULL; hash++)
 			if (hash == s || hash[-1] != '\\') {
 				*hash = '\0';
