@@ -546,6 +546,46 @@ def test_broken_script_delivers_to_inbox(lmtpd):
 
 
 @pytest.mark.fast
+def test_script_that_is_no_script_file(lmtpd):
+    """A .dovecot.sieve that is a FIFO (nobody writes to it), a folder, a
+    symlink to itself or to /dev/zero, or far past sieve_max_script_size,
+    and a script nested past the parser's depth: 250 in INBOX and a
+    warning naming the script, nothing hangs; a dangling symlink is no
+    script at all, as a missing file."""
+    d = lmtpd
+    bob = "bob@example.com"
+    script = write_script(home(d, bob), "keep;\n")
+    deep = 'require "fileinto";\nif ' + "allof(" * 20000 + "true" + ")" * 20000 + \
+        ' { fileinto "Deep"; }\n'
+    cases = [
+        ("fifo", lambda: os.mkfifo(script), "not a regular file"),
+        ("folder", lambda: os.mkdir(script), "not a regular file"),
+        ("loop", lambda: os.symlink(".dovecot.sieve", script), "open failed"),
+        ("zero", lambda: os.symlink("/dev/zero", script), "not a regular file"),
+        ("huge", lambda: open(script, "w").write("#" * (2 << 20) + "\nkeep;\n"),
+         "script too large"),
+        ("deep", lambda: open(script, "w").write(deep), "error: "),
+        ("dangling", lambda: os.symlink("/nonexistent/x.sieve", script), None),
+    ]
+    for name, make, why in cases:
+        if os.path.isdir(script) and not os.path.islink(script):
+            os.rmdir(script)
+        elif os.path.lexists(script):
+            os.unlink(script)
+        make()
+        off = d.log_size()
+        t = d.deliver([bob], make_message(subject=name))
+        assert t.final_codes() == [250], name
+        log = d.log_since(off)
+        [rec] = deliveries(log)
+        assert rec["folder"] == "INBOX", (name, rec)
+        warned = re.search(r"sieve: <bob@example.com>: %s: .*%s.*; keeping the message in "
+                           r"INBOX" % (re.escape(script), re.escape(why or "")), log)
+        assert bool(warned) == (why is not None), (name, log)
+    assert len(read_new(d.maildir(bob))) == len(cases)
+
+
+@pytest.mark.fast
 def test_runtime_limit_delivers_to_inbox(lmtpd_factory):
     """A run-time failure (more redirects than sieve_max_redirects): 250,
     the copy in INBOX, nothing redirected, the error with file and line in
