@@ -47,7 +47,9 @@
  * plus the token each, at most about 3.6 MB per database, allocated on
  * the first lookup. */
 #define BAYES_CACHE_TOKENS	65536
-/* Users' names in per-user Bayes database file names (bytes). */
-#define BAYES_USER_MAX		200
+/* A user's name, %XX-escaped, in per-user Bayes database file names
+ * (bytes): with "bayes_toks-" and ".db" within NAME_MAX (255); a longer
+ * one is cut and ends in a hash of the whole name. */
+#define BAYES_USER_MAX		240
 
 #endif
