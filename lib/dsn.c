@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dsn.h"
+#include "lmtpd_limits.h"
 
 struct dsn_entry {
 	int code;
@@ -124,18 +125,26 @@ dsn_reply(const struct dsn *dsn, const char *addr, const char *id, char *out,
 	  size_t out_size)
 {
 	struct dsn_entry e = dsn_entry(dsn->reason);
-	char text[DSN_TEXT_MAX], who[300] = "";
+	char text[DSN_TEXT_MAX], who[LMTP_PATH_MAX + 4] = "";
+	size_t room;
+	int n;
 
 	if (dsn->reason == DSN_REJECTED && dsn->text[0] != '\0')
 		dsn_sanitize(text, sizeof(text), dsn->text);
 	else
 		snprintf(text, sizeof(text), "%s", e.reply);
 	if (addr != NULL) {
-		char a[256];
+		char a[LMTP_PATH_MAX + 1];
 
 		dsn_sanitize(a, sizeof(a), addr);
 		snprintf(who, sizeof(who), "<%s> ", a);
 	}
-	snprintf(out, out_size, "%d %s %s%s%s%s", e.code, e.status, who,
-		 id != NULL ? id : "", id != NULL ? " " : "", text);
+	n = snprintf(out, out_size, "%d %s %s%s%s", e.code, e.status, who,
+		     id != NULL ? id : "", id != NULL ? " " : "");
+	if (n < 0 || (size_t)n >= out_size)
+		return;
+	/* A Sieve reason can be long: the text is cut so the line stays
+	 * within RFC 5321's 512 octets. */
+	room = (size_t)n < DSN_REPLY_LINE_MAX ? DSN_REPLY_LINE_MAX - (size_t)n : 0;
+	snprintf(out + n, out_size - (size_t)n, "%.*s", (int)room, text);
 }

@@ -28,6 +28,8 @@ enum dsn_reason {
 };
 
 #define DSN_TEXT_MAX 512
+/* A reply line without its CRLF (RFC 5321 4.5.3.1.5: 512 with it). */
+#define DSN_REPLY_LINE_MAX 510
 
 struct dsn {
 	enum dsn_reason reason;
@@ -50,7 +52,8 @@ const char *dsn_log_status(const struct dsn *dsn);
 bool dsn_is_success(const struct dsn *dsn);
 
 /* One LMTP reply line without CRLF, e.g.
- * "250 2.0.0 <a@b> 1A2B3C4D Saved"; addr and id may be NULL.  The text is
+ * "250 2.0.0 <a@b> 1A2B3C4D Saved", at most DSN_REPLY_LINE_MAX
+ * characters (the text is cut); addr and id may be NULL.  The text is
  * fixed per reason so internal paths never reach the MTA, except for
  * DSN_REJECTED whose (sanitised) text is the script's reason. */
 void dsn_reply(const struct dsn *dsn, const char *addr, const char *id,

@@ -54,7 +54,9 @@
  * token copied: about 10 MB for a database of SpamAssassin's default
  * size (bayes_expiry_max_db_size 150000), which fits. */
 #define BAYES_SNAPSHOT_TOKENS	(256 * 1024)
-/* Users' names in per-user Bayes database file names (bytes). */
-#define BAYES_USER_MAX		200
+/* A user's name, %XX-escaped, in per-user Bayes database file names
+ * (bytes): with "bayes_toks-" and ".db" within NAME_MAX (255); a longer
+ * one is cut and ends in a hash of the whole name. */
+#define BAYES_USER_MAX		240
 
 #endif

@@ -324,7 +324,13 @@ maildir_name_to_disk(const char *name, char sep, char *out, size_t out_size,
 			out[0] = '\0';
 			return -1;
 		}
-		elen = maildir_mutf7_encode(p, llen, enc, sizeof(enc));
+		/* "inbox.Sub" is INBOX's child "INBOX.Sub", as IMAP clients
+		 * and Dovecot's mailbox_alloc() see it, not a folder of its
+		 * own beside it. */
+		if (levels == 1 && llen == 5 && strncasecmp(p, "INBOX", 5) == 0)
+			elen = snprintf(enc, sizeof(enc), "INBOX");
+		else
+			elen = maildir_mutf7_encode(p, llen, enc, sizeof(enc));
 		/* UNSAFE: o + 1 + elen < out_size is checked before the copy,
 		 * and the on-disk bound before that. */
 		if (elen < 0 || o + 1 + (size_t)elen > MAILDIR_FOLDER_DISK_MAX) {

@@ -31,6 +31,8 @@
 
 #include <db.h>
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -375,15 +377,15 @@ store_open_one(struct db_env *env, const char *name, DB **db_r, char **error_r)
 	return db_env_open_db(env, name, DB_BTREE, db_r, error_r);
 }
 
-/* user -> a file-name-safe word: [a-z0-9._@+-] kept, the rest %XX. */
+/* user -> a file-name-safe word: [a-z0-9._@+-] kept, the rest %XX; past
+ * BAYES_USER_MAX cut, with the hash of the whole user after it (users
+ * that begin alike keep databases of their own, and the name fits). */
 static char *
 store_encode_user(const char *user)
 {
-	size_t n = strlen(user);
+	size_t n = strlen(user), len;
 	char *out, *o;
 
-	if (n > BAYES_USER_MAX)
-		n = BAYES_USER_MAX;
 	out = o = xmalloc(n * 3 + 1);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)user[i];
@@ -402,6 +404,25 @@ store_encode_user(const char *user)
 		}
 	}
 	*o = '\0';
+	len = (size_t)(o - out);
+	if (len > BAYES_USER_MAX) {
+		/* FNV-1a, 64 bits */
+		uint64_t h = 0xcbf29ce484222325ULL;
+		size_t keep = BAYES_USER_MAX - 17;
+
+		for (const unsigned char *p = (const unsigned char *)user; *p != '\0'; p++) {
+			h ^= *p;
+			h *= 0x100000001b3ULL;
+		}
+		/* not inside a %XX */
+		if (out[keep - 1] == '%')
+			keep--;
+		else if (out[keep - 2] == '%')
+			keep -= 2;
+		/* UNSAFE: keep + 17 + 1 <= BAYES_USER_MAX + 1 <= len + 1,
+		 * within the n * 3 + 1 bytes of out. */
+		snprintf(out + keep, 18, "~%016llx", (unsigned long long)h);
+	}
 	return out;
 }
 

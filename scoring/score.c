@@ -8,11 +8,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "eval.h"
 #include "msgview.h"
@@ -209,17 +211,31 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 	unsigned int lineno = 0, rlines = 0;
 	size_t total = 0;
 	struct buf rtext;
-	FILE *f = fopen(path, "r");
+	struct stat st;
+	FILE *f;
+	/* O_NONBLOCK: the file is the user's, and a FIFO there would hold
+	 * the delivery (and the worker) in open() until someone writes. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 
-	if (f == NULL) {
+	if (fd < 0) {
 		if (errno != ENOENT && errno != ENOTDIR)
 			score_prefs_warn(warn, path, 0, strerror(errno));
 		return NULL;
 	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		score_prefs_warn(warn, path, 0, "not a regular file; ignored");
+		(void)close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (f == NULL) {
+		score_prefs_warn(warn, path, 0, strerror(errno));
+		(void)close(fd);
+		return NULL;
+	}
 	p = xcalloc(1, sizeof(*p));
 	p->refs = 1;
-	if (fstat(fileno(f), &p->id) < 0)
-		memset(&p->id, 0, sizeof(p->id));
+	p->id = st;
 	buf_init(&rtext, 0);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *s = line, *key, *value, *hash;
@@ -230,6 +246,17 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 		if (total > SCORE_PREFS_MAX) {
 			score_prefs_warn(warn, path, lineno, "file too large; rest ignored");
 			break;
+		}
+		if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+			/* Skipped to its end: the rest of the line would
+			 * read as lines of its own (a comment's tail as a
+			 * directive). */
+			int c;
+
+			while ((c = getc(f)) != EOF && c != '\n' && total <= SCORE_PREFS_MAX)
+				total++;
+			score_prefs_warn(warn, path, lineno, "line too long; ignored");
+			continue;
 		}
 		for (hash = s; (hash = strchr(hash, '#')) != NULL; hash++)
 			if (hash == s || hash[-1] != '\\') {

@@ -180,7 +180,7 @@ sieve_read_script(struct sieve_runner *r, struct sieve_script *s)
 
 	fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		if (errno == ENOENT && s->role == SIEVE_ROLE_USER)
+		if ((errno == ENOENT || errno == ENOTDIR) && s->role == SIEVE_ROLE_USER)
 			return false;
 		s->read_error = xasprintf("open failed: %s", strerror(errno));
 		return true;
@@ -347,7 +347,12 @@ sieve_has_scripts(struct sieve_runner *r, const char *user_script)
 	if ((r->set.before != NULL && r->set.before[0] != '\0') ||
 	    (r->set.after != NULL && r->set.after[0] != '\0'))
 		return true;
-	return user_script != NULL && user_script[0] != '\0' && stat(user_script, &st) == 0;
+	if (user_script == NULL || user_script[0] == '\0')
+		return false;
+	/* Only a missing file means "no script": one that can not be
+	 * reached (EACCES, ELOOP) is run, fails to open, and that is logged
+	 * instead of a silent implicit keep. */
+	return stat(user_script, &st) == 0 || (errno != ENOENT && errno != ENOTDIR);
 }
 
 static void

@@ -32,6 +32,11 @@
 /* After a failed open, wait this long before trying again. */
 #define VACATION_REOPEN_SECS 30
 #define VACATION_KEY_MAX 2048
+/* Folding the reply's References: the line length RFC 5322 2.1.1 asks
+ * for, and the longest word kept (with the field name it stays under the
+ * 998 a line must not pass). */
+#define VACATION_FOLD_COLUMNS 78
+#define VACATION_FOLD_WORD_MAX 900
 
 struct vacation {
 	char *state_dir;
@@ -449,6 +454,42 @@ vacation_put_lf(struct buf *out, const char *text)
 		buf_put(out, "\n", 1);
 }
 
+struct vacation_fold {
+	struct buf *out;
+	size_t col;		/* characters on the current line */
+	bool words;		/* a word is on the current line */
+};
+
+/* Appends the space-separated words of text (control characters are
+ * spaces already) to a field, folding before a word that would take the
+ * line past VACATION_FOLD_COLUMNS; a word longer than
+ * VACATION_FOLD_WORD_MAX (no message id is) is left out. */
+static void
+vacation_fold_words(struct vacation_fold *f, const char *text)
+{
+	for (const char *p = text;;) {
+		size_t len;
+
+		p += strspn(p, " ");
+		if (*p == '\0')
+			return;
+		len = strcspn(p, " ");
+		if (len <= VACATION_FOLD_WORD_MAX) {
+			if (f->words && f->col + 1 + len > VACATION_FOLD_COLUMNS) {
+				buf_put(f->out, "\n\t", 2);
+				f->col = 1;
+			} else {
+				buf_put(f->out, " ", 1);
+				f->col++;
+			}
+			buf_put(f->out, p, len);
+			f->col += len;
+			f->words = true;
+		}
+		p += len;
+	}
+}
+
 void
 vacation_compose(const struct vacation_reply *r, struct buf *out)
 {
@@ -483,16 +524,21 @@ vacation_compose(const struct vacation_reply *r, struct buf *out)
 		 (long)getpid(), id, r->hostname);
 	if (r->in_reply_to != NULL && r->in_reply_to[0] != '\0') {
 		char *irt = vacation_header_text(r->in_reply_to, 900);
+		struct vacation_fold fold = { out, strlen("References:"), false };
 
 		buf_putf(out, "In-Reply-To: %s\n", irt);
+		/* RFC 5322 3.6.4: the original's References, then its
+		 * Message-ID; a long thread's list is folded, not one line of
+		 * thousands of characters. */
+		buf_put_str(out, "References:");
 		if (r->references != NULL && r->references[0] != '\0') {
 			char *refs = vacation_header_text(r->references, 4000);
 
-			buf_putf(out, "References: %s\n\t%s\n", refs, irt);
+			vacation_fold_words(&fold, refs);
 			free(refs);
-		} else {
-			buf_putf(out, "References: %s\n", irt);
 		}
+		vacation_fold_words(&fold, irt);
+		buf_put(out, "\n", 1);
 		free(irt);
 	}
 	/* RFC 3834 5 and RFC 5230 5.x. */

@@ -7,6 +7,7 @@ import os
 import random
 import re
 import threading
+import time
 
 import pytest
 
@@ -286,3 +287,93 @@ def test_slow_drip_hits_the_data_deadline(lmtpd_factory):
         assert r is not None and (r.code, r.enh) == (421, "4.4.2"), (r, drips)
     d.wait_log(r"timeout after DATA from unix")
     assert all_files(d.mail) == []
+
+
+@pytest.mark.fast
+def test_command_line_limit_exactly(lmtpd):
+    """A command of exactly 2048 bytes is taken, with CRLF, bare LF or its
+    CR and LF in separate writes; 2049 bytes get 500 5.5.2."""
+    with lmtpd.client() as c:
+        c.lhlo()
+        for n, code in ((2048, 250), (2049, 500)):
+            line = b"NOOP " + b"x" * (n - 5)
+            c.send(line + b"\r\n")
+            assert c.reply().code == code, n
+            c.send(line + b"\n")
+            assert c.reply().code == code, n
+            for piece in (line, b"\r", b"\n"):
+                c.send(piece)
+                time.sleep(0.05)
+            assert c.reply().code == code, n
+        c.quit()
+
+
+@pytest.mark.fast
+def test_end_of_data_split_across_writes(lmtpd):
+    """CRLF.CRLF in five writes ends DATA once: one final reply, the
+    session goes on, the message is stored whole."""
+    with lmtpd.client() as c:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<split@example.com>\r\nDATA\r\n")
+        assert [c.reply().code for _ in range(3)] == [250, 250, 354]
+        for piece in (b"Subject: split\r\n\r\nbody", b"\r", b"\n", b".", b"\r", b"\n"):
+            c.send(piece)
+            time.sleep(0.05)
+        assert c.reply().code == 250
+        assert c.cmd("NOOP").line == "250 2.0.0 Ok"
+        c.quit()
+    [f] = read_new(lmtpd.maildir("split@example.com"))
+    assert split_trace(f)[1] == b"Subject: split\n\nbody\n"
+
+
+@pytest.mark.fast
+def test_parameters_and_verbs(lmtpd_factory):
+    """SIZE= at, past and far past max_message_size, malformed SIZE and
+    BODY values, verbs lmtpd does not speak (XCLIENT, XFORWARD, EXPN):
+    each gets its own code; none ends the session."""
+    d = lmtpd_factory(max_message_size="1000")
+    with d.client() as c:
+        c.lhlo()
+        for params, want in (("SIZE=1001", (552, "5.3.4")),
+                             ("SIZE=18446744073709551616", (501, "5.5.4")),
+                             ("SIZE=-1", (501, "5.5.4")), ("SIZE=", (501, "5.5.4")),
+                             ("BODY=BINARYMIME", (555, "5.5.4")),
+                             ("X-UNKNOWN=1", (555, "5.5.4"))):
+            r = c.cmd("MAIL FROM:<s@example.org> " + params)
+            assert (r.code, r.enh) == want, (params, r)
+        for verb, code in (("XCLIENT ADDR=192.0.2.1", 500), ("XFORWARD NAME=x", 500),
+                           ("EXPN staff", 502), ("VRFY bob", 252)):
+            assert c.cmd(verb).code == code, verb
+        t = c.transaction("s@example.org", ["size@example.com"], b"x" * 998 + b"\n",
+                          mail_params="SIZE=1000 BODY=8BITMIME")
+        assert t.final_codes() == [250]
+        c.quit()
+
+
+@pytest.mark.fast
+def test_transaction_after_failures(lmtpd):
+    """DATA with no valid recipient gets 503 and the transaction goes on
+    (RCPT, DATA); RSET in the middle of BDAT drops the chunks received;
+    BDAT 0 LAST delivers an empty message."""
+    with lmtpd.client() as c:
+        c.lhlo()
+        assert c.cmd("MAIL FROM:<s@example.org>").code == 250
+        assert c.cmd('RCPT TO:<""@example.com>').code == 501
+        assert c.cmd("DATA").code == 503
+        assert c.cmd("RCPT TO:<late@example.com>").code == 250
+        assert c.cmd("DATA").code == 354
+        c.send(integlib.wire(b"Subject: late\n\nlate\n"))
+        assert c.reply().code == 250
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<reset@example.com>\r\n"
+               b"BDAT 10\r\nOLD-CHUNK\nRSET\r\n")
+        assert [c.reply().code for _ in range(4)] == [250, 250, 250, 250]
+        t = c.bdat_transaction("s@example.org", ["reset@example.com"], [b"Subject: new\r\n\r\n"])
+        assert t.final_codes() == [250]
+        t = c.bdat_transaction("s@example.org", ["empty@example.com"], [b""])
+        assert t.final_codes() == [250]
+        c.quit()
+    [f] = read_new(lmtpd.maildir("reset@example.com"))
+    assert split_trace(f)[1] == b"Subject: new\n\n"
+    [f] = read_new(lmtpd.maildir("empty@example.com"))
+    assert split_trace(f)[1] == b""
+    assert len(read_new(lmtpd.maildir("late@example.com"))) == 1

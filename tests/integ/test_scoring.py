@@ -248,6 +248,45 @@ def test_every_inbound_spam_field_removed(lmtpd_factory, workdir):
     assert b"forged" not in r.stdout and r.stdout.count(b"X-Other-") == 200
 
 
+def test_prefs_not_a_regular_file(lmtpd_factory, workdir):
+    """A user's spam_prefs that is a FIFO (nobody ever writes to it) or a
+    folder is ignored with a warning: the site's scores apply and the
+    message is delivered (a FIFO once held the worker in open() for
+    good); a symlink to a regular file is read as that file."""
+    rules = os.path.join(workdir, "rules-fifo")
+    os.makedirs(rules)
+    with open(os.path.join(rules, "50_t.cf"), "w") as f:
+        f.write("required_score 5\nbody T_BUY_NOW /buy now/i\nscore T_BUY_NOW 3.0\n")
+    os.chmod(rules, 0o755)
+    d = lmtpd_factory(rules_dir=rules)
+    for user in ("fifo", "dir", "link"):
+        write_prefs(d, user + "@example.com", "required_score 2\n")
+    fifo = os.path.join(home(d, "fifo@example.com"), ".spamassassin", "user_prefs")
+    os.unlink(fifo)
+    os.mkfifo(fifo)
+    folder = os.path.join(home(d, "dir@example.com"), ".spamassassin", "user_prefs")
+    os.unlink(folder)
+    os.mkdir(folder)
+    link = os.path.join(home(d, "link@example.com"), ".spamassassin", "user_prefs")
+    os.rename(link, link + ".real")
+    os.symlink("user_prefs.real", link)
+    rcpts = ["fifo@example.com", "dir@example.com", "link@example.com"]
+    t = d.deliver(rcpts, b"Subject: offer\n\nbuy now\n")
+    assert t.final_codes() == [250, 250, 250]
+    got = {}
+    for r in rcpts:
+        new = os.path.join(d.maildir(r), "new")
+        [f] = os.listdir(new)
+        with open(os.path.join(new, f), "rb") as fh:
+            got[r] = status(fh.read())[:3]
+    assert got == {"fifo@example.com": ("No", 3.0, 5.0),
+                   "dir@example.com": ("No", 3.0, 5.0),
+                   "link@example.com": ("Yes", 3.0, 2.0)}, got
+    log = d.log()
+    for path in (fifo, folder):
+        assert "%s:0: not a regular file; ignored" % path in log, log
+
+
 SITE_ZERO_CF = r"""
 body LOCAL_ZB /zeroword/
 describe LOCAL_ZB zero body

@@ -154,6 +154,22 @@ def test_bad_folder_names_kept_in_inbox(lmtpd):
 
 
 @pytest.mark.fast
+def test_inbox_children_in_any_case(lmtpd):
+    """"inbox.Sub", "InBoX.Sub" and "INBOX.Sub" are one folder, INBOX's
+    child .INBOX.Sub (as Dovecot's IMAP server has it), not three."""
+    d = lmtpd
+    bob = "bob@example.com"
+    for i, name in enumerate(["inbox.Sub", "InBoX.Sub", "INBOX.Sub"]):
+        write_script(home(d, bob), 'require "fileinto";\nfileinto "%s";\n' % name)
+        assert d.deliver([bob], make_message(subject="sub %d" % i)).final_codes() == [250]
+    md = d.maildir(bob)
+    assert [x for x in os.listdir(md) if x.startswith(".")] == [".INBOX.Sub"]
+    assert len(all_in(md, ".INBOX.Sub")) == 3
+    with open(os.path.join(md, "subscriptions")) as f:
+        assert f.read() == "V\t2\n\nINBOX\tSub\n"
+
+
+@pytest.mark.fast
 def test_folder_separator_slash(lmtpd_factory):
     """folder_separator = /: "Work/Sub" is the Maildir++ folder .Work.Sub,
     listed in subscriptions with the hierarchy; a '.' inside a level and
@@ -530,6 +546,46 @@ def test_broken_script_delivers_to_inbox(lmtpd):
         assert re.search(r"%s: line \d+: error: " % re.escape(script), f.read())
     [rec] = deliveries(d.log())
     assert rec["folder"] == "INBOX" and rec["status"] == "sent"
+
+
+@pytest.mark.fast
+def test_script_that_is_no_script_file(lmtpd):
+    """A .dovecot.sieve that is a FIFO (nobody writes to it), a folder, a
+    symlink to itself or to /dev/zero, or far past sieve_max_script_size,
+    and a script nested past the parser's depth: 250 in INBOX and a
+    warning naming the script, nothing hangs; a dangling symlink is no
+    script at all, as a missing file."""
+    d = lmtpd
+    bob = "bob@example.com"
+    script = write_script(home(d, bob), "keep;\n")
+    deep = 'require "fileinto";\nif ' + "allof(" * 20000 + "true" + ")" * 20000 + \
+        ' { fileinto "Deep"; }\n'
+    cases = [
+        ("fifo", lambda: os.mkfifo(script), "not a regular file"),
+        ("folder", lambda: os.mkdir(script), "not a regular file"),
+        ("loop", lambda: os.symlink(".dovecot.sieve", script), "open failed"),
+        ("zero", lambda: os.symlink("/dev/zero", script), "not a regular file"),
+        ("huge", lambda: open(script, "w").write("#" * (2 << 20) + "\nkeep;\n"),
+         "script too large"),
+        ("deep", lambda: open(script, "w").write(deep), "error: "),
+        ("dangling", lambda: os.symlink("/nonexistent/x.sieve", script), None),
+    ]
+    for name, make, why in cases:
+        if os.path.isdir(script) and not os.path.islink(script):
+            os.rmdir(script)
+        elif os.path.lexists(script):
+            os.unlink(script)
+        make()
+        off = d.log_size()
+        t = d.deliver([bob], make_message(subject=name))
+        assert t.final_codes() == [250], name
+        log = d.log_since(off)
+        [rec] = deliveries(log)
+        assert rec["folder"] == "INBOX", (name, rec)
+        warned = re.search(r"sieve: <bob@example.com>: %s: .*%s.*; keeping the message in "
+                           r"INBOX" % (re.escape(script), re.escape(why or "")), log)
+        assert bool(warned) == (why is not None), (name, log)
+    assert len(read_new(d.maildir(bob))) == len(cases)
 
 
 @pytest.mark.fast

@@ -171,3 +171,36 @@ def test_path_tricks_refused(lmtpd):
     log = lmtpd.log()
     assert len(re.findall(r"reject: RCPT from unix: 501 5\.1\.3 .*\(unusable address: ", log)) \
         == len(PATH_TRICKS) + 1
+
+
+@pytest.mark.fast
+def test_address_forms(lmtpd):
+    """Forms the MTA may hand over, each in one home under the mail root:
+    a quoted local part (unquoted on disk), a source route (dropped), the
+    percent hack and '!' (plain characters here), "postmaster" alone (the
+    local host's), upper case, an address literal, and details that look
+    like paths or hidden files (only details)."""
+    where = {
+        '"john smith"@example.com': "example.com/john smith",
+        '"a\\"b"@example.com': 'example.com/a"b',
+        "@relay.example,@mx.example:route@example.com": "example.com/route",
+        "user%other.example@example.com": "example.com/user%other.example",
+        "host!user@example.com": "example.com/host!user",
+        "postmaster": "lmtpd.test/postmaster",
+        "MiXeD@Example.COM": "example.com/mixed",
+        "lit@[192.0.2.1]": "[192.0.2.1]/lit",
+        "det+.hidden@example.com": "example.com/det",
+        "det+a/b@example.com": "example.com/det",
+        "det+../../x@example.com": "example.com/det",
+    }
+    t = lmtpd.deliver(list(where), make_message("forms"))
+    assert t.final_codes() == [250] * len(where), t.rcpts
+    homes = {}
+    for f in all_files(lmtpd.mail):
+        home = f.split("/Maildir/")[0]
+        homes[home] = homes.get(home, 0) + 1
+    assert homes == {"example.com/john smith": 1, 'example.com/a"b': 1,
+                     "example.com/route": 1, "example.com/user%other.example": 1,
+                     "example.com/host!user": 1, "lmtpd.test/postmaster": 1,
+                     "example.com/mixed": 1, "[192.0.2.1]/lit": 1, "example.com/det": 3}
+    assert set(where.values()) == set(homes)

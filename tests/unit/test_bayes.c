@@ -725,6 +725,42 @@ START_TEST(store_learn_relearn_forget)
 		ut_pathf(path, sizeof(path), "%s/bayes_toks-bob%%2F..%%2Fx@example.com.db", dir);
 		ck_assert_int_eq(access(path, F_OK), 0);
 	}
+	/* Long users (64 + 1 + 255 bytes is a valid address): two that
+	 * differ only at the end have databases of their own, and one of
+	 * escaped bytes still fits in a file name. */
+	{
+		char u1[330], u2[330], u3[330];
+
+		memset(u1, 'a', 64);
+		u1[64] = '@';
+		memset(u1 + 65, 'd', 250);
+		strcpy(u1 + 315, ".org");
+		strcpy(u2, u1);
+		u2[310] = 'e';
+		for (int i = 0; i < 32; i++)
+			memcpy(u3 + 2 * i, "\xc3\xa9", 2);
+		u3[64] = '@';
+		memset(u3 + 65, 'd', 100);
+		u3[165] = '\0';
+		st = bayes_store_open(env, u1, &error);
+		ck_assert_msg(st != NULL, "%s", error);
+		ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_SPAM, 2000, true, &r), 0);
+		ck_assert_int_eq(r, BAYES_LEARNED);
+		bayes_store_close(&st);
+		st = bayes_store_open(env, u2, &error);
+		ck_assert_msg(st != NULL, "%s", error);
+		ck_assert_int_eq(bayes_store_totals(st, &tot), 0);
+		ck_assert_uint_eq(tot.nspam, 0);
+		bayes_store_close(&st);
+		st = bayes_store_open(env, u1, &error);
+		ck_assert_msg(st != NULL, "%s", error);
+		ck_assert_int_eq(bayes_store_totals(st, &tot), 0);
+		ck_assert_uint_eq(tot.nspam, 1);
+		bayes_store_close(&st);
+		st = bayes_store_open(env, u3, &error);
+		ck_assert_msg(st != NULL, "%s", error);
+		bayes_store_close(&st);
+	}
 	db_env_close(&env);
 	bayes_tokens_free(&a);
 	bayes_tokens_free(&a2);

@@ -21,6 +21,12 @@ static const struct {
 	{ "Work.Sub", '.', ".Work.Sub" },
 	{ "Work/Sub", '/', ".Work.Sub" },
 	{ "INBOX.Child", '.', ".INBOX.Child" },
+	/* INBOX's children are one hierarchy whatever the case of INBOX
+	 * (Dovecot's mailbox_alloc); only the first level is INBOX. */
+	{ "inbox.Child", '.', ".INBOX.Child" },
+	{ "InBoX/Child/x", '/', ".INBOX.Child.x" },
+	{ "Work.inbox", '.', ".Work.inbox" },
+	{ "Inboxes.x", '.', ".Inboxes.x" },
 	{ "a b", '.', ".a b" },
 	{ "Tom & Jerry", '.', ".Tom &- Jerry" },
 	{ "Grüße", '.', ".Gr&APwA3w-e" },

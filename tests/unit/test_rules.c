@@ -1068,6 +1068,50 @@ user_warned(unsigned int line, const char *text)
 	return false;
 }
 
+/* A prefs line longer than the line buffer is skipped whole with a
+ * warning: its tail is not read as a line of its own, and the lines
+ * after it keep their numbers. */
+START_TEST(test_prefs_long_line)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct rules_scratch *scratch;
+	struct msgview *mv;
+	struct rules_hits hits;
+	struct score_prefs *prefs;
+	struct score_result r;
+	struct buf text;
+
+	buf_init(&user_warnings, 0);
+	buf_init(&text, 0);
+	write_cf("50_site.cf", "required_score 5\nbody SITE_WORD /buy/\nscore SITE_WORD 1\n");
+	rs = load(&res);
+	ck_assert_int_eq(res.errors, 0);
+	rules_load_result_free(&res);
+	buf_put_str(&text, "required_score 7\n#");
+	for (int i = 0; i < 8190; i++)
+		buf_put(&text, "x", 1);
+	buf_put_str(&text, "required_score 1\nbogus_key 1\n");
+	prefs = user_prefs_load(rs, text.data);
+	ck_assert_ptr_nonnull(prefs);
+	ck_assert(user_warned(2, "line too long; ignored"));
+	ck_assert(user_warned(3, "'bogus_key' is not allowed"));
+	scratch = rules_scratch_new(rs);
+	mv = msgview_new(rules_settings(rs), user_msg, strlen(user_msg), NULL);
+	rules_match(rs, scratch, mv, 0, &hits);
+	rules_scratch_free(&scratch);
+	score_compute(rs, &hits, mv, prefs, &r);
+	ck_assert(r.required == 7.0);
+	score_result_free(&r);
+	rules_hits_free(&hits);
+	msgview_free(&mv);
+	score_prefs_free(&prefs);
+	rules_free(&rs);
+	buf_free(&text);
+	buf_free(&user_warnings);
+}
+END_TEST
+
 /* allow_user_rules 1: a user's prefs define rules that count for that
  * user exactly as site rules (tests, score, headers, report), may read
  * site rules in metas, and cannot touch site rules except by scoring
@@ -1837,6 +1881,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_report_wrap_width);
 	tcase_add_test(tc, test_user_scores_site_zero_rule);
 	tcase_add_test(tc, test_allow_user_rules_setting);
+	tcase_add_test(tc, test_prefs_long_line);
 	tcase_add_test(tc, test_user_rules);
 	tcase_add_test(tc, test_user_rules_bounded);
 	tcase_add_test(tc, test_prefilter_literals);

@@ -772,6 +772,21 @@ START_TEST(unreadable_and_odd_scripts)
 	ck_assert_uint_eq(a->count, 1);
 	ck_assert(a->v[0].kind == SIEVE_ACT_KEEP && a->v[0].implicit);
 	sieve_actions_free(&a);
+	/* Under a file, not a folder (ENOTDIR): missing too. */
+	ut_pathf(path, sizeof(path), "%s/nul.sieve/x.sieve", dir);
+	ck_assert(!sieve_has_scripts(runner, path));
+	a = sieve_run(runner, path, &msg);
+	ck_assert(!a->error);
+	sieve_actions_free(&a);
+	/* A symlink to itself is there but can not be read: an error to
+	 * log, not a silent keep as if there were no script. */
+	ut_pathf(path, sizeof(path), "%s/loop.sieve", dir);
+	ck_assert_int_eq(symlink("loop.sieve", path), 0);
+	ck_assert(sieve_has_scripts(runner, path));
+	a = sieve_run(runner, path, &msg);
+	ck_assert(a->error);
+	ck_assert_msg(strstr(a->error_text, "open failed") != NULL, "%s", a->error_text);
+	sieve_actions_free(&a);
 	sieve_runner_free(&runner);
 }
 END_TEST

@@ -417,6 +417,16 @@ START_TEST(dsn_reply_format)
 	/* Control and 8-bit bytes in the address never reach the MTA raw. */
 	dsn_reply(&d, "a\r\nb\xc3\xb6@c", "ID", reply, sizeof(reply));
 	ck_assert_str_eq(reply, "250 2.0.0 <a??b??@c> ID Saved");
+	/* The longest path RCPT takes (256 octets) is shown whole. */
+	{
+		char addr[257], want[300];
+
+		memset(addr, 'a', sizeof(addr) - 1);
+		memcpy(addr + 250, "@b.org", 7);
+		dsn_reply(&d, addr, "ID", reply, sizeof(reply));
+		snprintf(want, sizeof(want), "250 2.0.0 <%s> ID Saved", addr);
+		ck_assert_str_eq(reply, want);
+	}
 	/* Cut to the buffer, always terminated. */
 	memset(small, '#', sizeof(small));
 	dsn_reply(&d, "a@b", "ID", small, sizeof(small));
@@ -434,6 +444,22 @@ START_TEST(dsn_reject_text)
 	dsn_reply(&d, "a@b", "ID", reply, sizeof(reply));
 	ck_assert_str_eq(reply, "550 5.7.1 <a@b> ID go away??250 fake?line ??");
 	ck_assert_ptr_null(strpbrk(reply, "\r\n"));
+	/* A long reason with the longest address: the line is cut to
+	 * RFC 5321's 512 octets (CRLF included). */
+	{
+		char addr[257], want[DSN_REPLY_LINE_MAX + 1];
+		int n;
+
+		memset(addr, 'a', sizeof(addr) - 1);
+		memcpy(addr + 249, "@b.org", 7);
+		dsn_set(&d, DSN_REJECTED, "%0500d", 7);
+		dsn_reply(&d, addr, "6B13ED1592F48FD7", reply, sizeof(reply));
+		ck_assert_uint_eq(strlen(reply), DSN_REPLY_LINE_MAX);
+		n = snprintf(want, sizeof(want), "550 5.7.1 <%s> 6B13ED1592F48FD7 ", addr);
+		memset(want + n, '0', sizeof(want) - 1 - (size_t)n);
+		want[sizeof(want) - 1] = '\0';
+		ck_assert_str_eq(reply, want);
+	}
 	/* No reason given: the fixed text. */
 	dsn_set(&d, DSN_REJECTED, "%s", "");
 	dsn_reply(&d, NULL, NULL, reply, sizeof(reply));

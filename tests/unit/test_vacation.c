@@ -314,7 +314,7 @@ START_TEST(compose_plain)
 	HDR("Subject", "Re: Lunch?");
 	HDR("Auto-Submitted", "auto-replied (vacation)");
 	HDR("In-Reply-To", "<m1@example.org>");
-	HDR("References", "<m0@example.org>\t<m1@example.org>");
+	HDR("References", "<m0@example.org> <m1@example.org>");
 	HDR("Content-Type", "text/plain; charset=utf-8");
 	ck_assert_ptr_nonnull(message_header_find(msg, "Date"));
 	h = message_header_find(msg, "Message-ID");
@@ -405,6 +405,57 @@ START_TEST(compose_long_subject)
 }
 END_TEST
 
+/* A long thread's References (folded in the original, so unfolded it is
+ * one long line) is folded again: every id, in order, then the
+ * original's Message-ID, and no line past 78 characters; a word no line
+ * could hold is left out. */
+START_TEST(compose_long_references)
+{
+	char refs[4096], value[8192], want[8192];
+	struct vacation_reply rep = { "bob@example.com", "alice@example.org", "Re: x",
+				      "Weg.", false, "<last@example.org>", refs,
+				      "mx.example.com" };
+	struct buf b;
+	struct message *msg;
+	const struct message_header *h;
+	size_t o = 0, w = 0;
+	char *line, *save = NULL, *head;
+
+	for (int i = 0; i < 40; i++) {
+		o += (size_t)snprintf(refs + o, sizeof(refs) - o, "%s<id%02d.%s@example.org>",
+				      i == 0 ? "" : i % 3 == 0 ? "\r\n\t" : " ", i,
+				      "abcdefghijklmnopqrstuvwxyz0123");
+		w += (size_t)snprintf(want + w, sizeof(want) - w, "<id%02d.%s@example.org> ", i,
+				      "abcdefghijklmnopqrstuvwxyz0123");
+		if (i == 20) {
+			refs[o++] = ' ';
+			memset(refs + o, 'x', 1000);
+			o += 1000;
+			refs[o] = '\0';
+		}
+	}
+	snprintf(want + w, sizeof(want) - w, "<last@example.org>");
+	buf_init(&b, 0);
+	vacation_compose(&rep, &b);
+	msg = message_parse(b.data, b.len);
+	h = message_header_find(msg, "References");
+	ck_assert_ptr_nonnull(h);
+	message_header_value(msg, h, value, sizeof(value));
+	/* Unfolded, the folds are "\t" where the words had a space. */
+	for (char *p = value; *p != '\0'; p++)
+		if (*p == '\t')
+			*p = ' ';
+	/* (Not ck_assert_str_eq: Check can not print strings this long.) */
+	ck_assert_msg(strcmp(value, want) == 0, "References: %.200s...", value);
+	head = g_strndup(b.data, msg->body_offset);
+	for (line = strtok_r(head, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+		ck_assert_msg(strlen(line) <= 78, "%zu: %s", strlen(line), line);
+	g_free(head);
+	message_free(&msg);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(compose_mime)
 {
 	struct vacation_reply rep = { "bob@example.com", "alice@example.org", NULL,
@@ -449,6 +500,7 @@ vacation_suite(void)
 	tcase_add_test(tc, compose_plain);
 	tcase_add_test(tc, compose_hostile_and_utf8);
 	tcase_add_test(tc, compose_long_subject);
+	tcase_add_test(tc, compose_long_references);
 	tcase_add_test(tc, compose_mime);
 	return s;
 }
