@@ -295,6 +295,13 @@ session_handle(struct session *s, const struct lmtp_event *ev)
 
 /* How long the next read may wait: idle_timeout, or less when the DATA
  * deadline (grown by min_data_rate) comes first. */
+/* Once the daemon stops or reloads, a transaction still runs to its end,
+ * but a client that then sends nothing for this long (seconds) is told
+ * 421 4.3.2 and its MTA retries: one stalled client must not hold a stop
+ * for idle_timeout (300 s by default), past most service managers'
+ * patience. */
+#define SESSION_STOP_GRACE 10.0
+
 static double
 session_read_timeout(struct session *s)
 {
@@ -312,6 +319,8 @@ session_read_timeout(struct session *s)
 		if (left < timeout)
 			timeout = left;
 	}
+	if (*s->env->stop && timeout > SESSION_STOP_GRACE)
+		timeout = SESSION_STOP_GRACE;
 	return timeout;
 }
 
@@ -397,6 +406,17 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 		if (r < 0) {
 			log_error("poll failed: %s", strerror(errno));
 			goto lost;
+		}
+		if (r == 0 && *env->stop) {
+			struct dsn dsn;
+
+			log_info("stopping: nothing from %s for %.0f s after %s; "
+				 "its transaction is left unfinished", s.peer, SESSION_STOP_GRACE,
+				 s.last_command);
+			dsn_set(&dsn, DSN_SHUTDOWN, "stopping");
+			dsn_reply(&dsn, NULL, env->cfg->hostname, line, sizeof(line));
+			lmtp_proto_reply(s.proto, line);
+			break;
 		}
 		if (r == 0) {
 			log_info("timeout after %s from %s", s.last_command, s.peer);

@@ -222,6 +222,34 @@ def test_sigterm_finishes_transaction_in_flight(lmtpd):
         assert [split_trace(f)[1] for f in read_new(lmtpd.maildir(a))] == [msg]
 
 
+def test_sigterm_ends_stalled_transaction(lmtpd_factory):
+    """SIGTERM while a client sits in the middle of DATA and sends nothing:
+    the transaction would finish if the data came, but after the stop
+    grace (10 s, far under idle_timeout) the worker answers 421 4.3.2,
+    logs it, delivers nothing, and the daemon exits 0 without killing a
+    worker (before, the stop waited for idle_timeout)."""
+    d = lmtpd_factory(idle_timeout="300s")
+    c = d.client(timeout=120)
+    try:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<stall@example.com>\r\nDATA\r\n")
+        assert [c.reply().code for _ in range(3)] == [250, 250, 354]
+        c.send(b"Subject: stalled\r\n\r\nhalf a message\r\n")
+        d.signal(signal.SIGTERM)
+        d.wait_log(r"stopping: workers finish their transactions")
+        r = c.reply()
+        assert (r.code, r.enh) == (421, "4.3.2")
+        assert c.at_eof()
+    finally:
+        c.close()
+    assert d.proc.wait(60) == 0
+    log = d.log()
+    assert re.search(r"stopping: nothing from \S+ for 10 s after DATA; its transaction is "
+                     r"left unfinished", log), log
+    assert "killing" not in log
+    assert read_new(d.maildir("stall@example.com")) == []
+
+
 def test_sighup_reloads_config(lmtpd):
     """SIGHUP: a transaction in flight finishes on its old worker; a new
     connection sees the new max_message_size in LHLO's SIZE; a bad config
