@@ -131,6 +131,15 @@ rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
 	}
 	rcpt_lowercase(local);
 	rcpt_lowercase(domain);
+	/* "example.com." is example.com written as an absolute name; as
+	 * Postfix's address resolver does, the one dot goes, so both reach
+	 * the same home (a second dot stays, and is refused below). */
+	{
+		size_t dlen = strlen(domain);
+
+		if (dlen >= 2 && domain[dlen - 1] == '.' && domain[dlen - 2] != '.')
+			domain[dlen - 1] = '\0';
+	}
 	if (cfg->recipient_delimiter[0] != '\0') {
 		split = strcspn(local, cfg->recipient_delimiter);
 		if (local[split] != '\0') {

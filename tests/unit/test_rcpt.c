@@ -81,6 +81,9 @@ static const struct {
 	/* The detail never becomes a path: path tricks there are harmless. */
 	{ NULL, "a+../../etc@ex.org", "a", "ex.org", "../../etc", "a+../../etc@ex.org" },
 	{ NULL, "a+x/y@ex.org", "a", "ex.org", "x/y", "a+x/y@ex.org" },
+	/* An absolute domain name: its one final dot goes. */
+	{ NULL, "Alice@Example.COM.", "alice", "example.com", NULL, "alice@example.com" },
+	{ NULL, "a+x@ex.org.", "a", "ex.org", "x", "a+x@ex.org" },
 	/* Refused: anything that could steer a path. */
 	{ NULL, "../etc@ex.org", NULL, NULL, NULL, NULL },
 	{ NULL, "a/b@ex.org", NULL, NULL, NULL, NULL },
@@ -95,6 +98,8 @@ static const struct {
 	{ NULL, "a@.ex.org", NULL, NULL, NULL, NULL },
 	{ NULL, "a@ex..org", NULL, NULL, NULL, NULL },
 	{ NULL, "a@..", NULL, NULL, NULL, NULL },
+	{ NULL, "a@.", NULL, NULL, NULL, NULL },
+	{ NULL, "a@ex.org..", NULL, NULL, NULL, NULL },
 	{ NULL, "a@", NULL, NULL, NULL, NULL },
 	{ NULL, "@ex.org", NULL, NULL, NULL, NULL },
 	{ NULL, "+x@ex.org", NULL, NULL, NULL, NULL },
