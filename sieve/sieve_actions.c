@@ -86,10 +86,12 @@ sieve_actions_append(struct sieve_actions *list)
 	return a;
 }
 
-void
+size_t
 sieve_flags_merge(char ***flags_r, size_t *count_r, const char *const *add,
 		  size_t add_count)
 {
+	size_t dropped = 0;
+
 	for (size_t i = 0; i < add_count; i++) {
 		const char *p = add[i];
 
@@ -112,11 +114,16 @@ sieve_flags_merge(char ***flags_r, size_t *count_r, const char *const *add,
 					*flags_r = xreallocarray(*flags_r, *count_r + 1,
 								 sizeof(char *));
 					(*flags_r)[(*count_r)++] = xstrndup(p, len);
+				} else if (k == *count_r) {
+					dropped++;
 				}
+			} else {
+				dropped++;
 			}
 			p += len;
 		}
 	}
+	return dropped;
 }
 
 /* Serialization: unsigned numbers as "N;", strings as "LEN:BYTES" or "-"
@@ -189,6 +196,7 @@ sieve_actions_serialize(const struct sieve_actions *a, struct buf *out)
 	sieve_ser_uint(out, a->error);
 	sieve_ser_str(out, a->error_text);
 	sieve_ser_uint(out, a->scripts_run);
+	sieve_ser_uint(out, a->flags_dropped);
 	sieve_ser_uint(out, a->count);
 	for (size_t i = 0; i < a->count; i++) {
 		const struct sieve_action *x = &a->v[i];
@@ -231,6 +239,7 @@ sieve_actions_deserialize(const char *data, size_t len, size_t *pos)
 	free(s);
 	s = NULL;
 	GET_U(a->scripts_run);
+	GET_U(a->flags_dropped);
 	GET_U(count);
 	if (count > SIEVE_SER_COUNT_MAX)
 		goto bad;

@@ -21,6 +21,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Most IMAP flags kept per action, and the longest flag. */
+#define SIEVE_FLAGS_MAX 32
+#define SIEVE_FLAG_LEN_MAX 128
+
 enum sieve_action_kind {
 	SIEVE_ACT_KEEP,		/* store in INBOX (explicit or implicit keep) */
 	SIEVE_ACT_FILEINTO,	/* store in folder */
@@ -75,6 +79,10 @@ struct sieve_actions {
 	char error_text[SIEVE_ERROR_TEXT_MAX];
 	/* Scripts that ran (for the log and lmtpd-sieve). */
 	unsigned int scripts_run;
+	/* IMAP flags the scripts set that were left off (more than
+	 * SIEVE_FLAGS_MAX for one copy, or longer than SIEVE_FLAG_LEN_MAX),
+	 * for the log. */
+	unsigned int flags_dropped;
 };
 
 void sieve_actions_free(struct sieve_actions **actions);

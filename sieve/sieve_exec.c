@@ -166,19 +166,23 @@ sieve_record(struct sieve_exec_state *st, enum sieve_action_kind kind)
 }
 
 static void
-sieve_take_flags(sieve2_context_t *c, char ***flags_r, size_t *count_r)
+sieve_take_flags(struct sieve_exec_state *st, sieve2_context_t *c, char ***flags_r,
+		 size_t *count_r)
 {
 	char **flags = sieve2_getvalue_stringlist(c, "flags");
 	const char *prefix = sieve_flag_prefix();
+	size_t i;
 
-	for (size_t i = 0; flags != NULL && flags[i] != NULL && i < 1000; i++) {
+	for (i = 0; flags != NULL && flags[i] != NULL && i < 1000; i++) {
 		char *flag = sieve_unescape(flags[i], SIEVE_FLAG_LEN_MAX * 8);
 		const char *one[1] = { flag };
 
 		if (strncmp(flag, prefix, strlen(prefix)) != 0)
-			sieve_flags_merge(flags_r, count_r, one, 1);
+			st->res->flags_dropped += sieve_flags_merge(flags_r, count_r, one, 1);
 		free(flag);
 	}
+	for (; flags != NULL && flags[i] != NULL; i++)
+		st->res->flags_dropped++;
 }
 
 static int
@@ -190,14 +194,14 @@ cb_keep(sieve2_context_t *c, void *ctx)
 	if (st->sentinel_keep) {
 		/* Not an action: the internal flags at the end. */
 		st->sentinel_keep = false;
-		sieve_take_flags(c, &st->res->end_flags, &st->res->end_flag_count);
+		sieve_take_flags(st, c, &st->res->end_flags, &st->res->end_flag_count);
 		return SIEVE2_OK;
 	}
 	if (!sieve_charge(st))
 		return SIEVE2_OK;
 	a = sieve_record(st, SIEVE_ACT_KEEP);
 	a->folder = xstrdup("INBOX");
-	sieve_take_flags(c, &a->flags, &a->flag_count);
+	sieve_take_flags(st, c, &a->flags, &a->flag_count);
 	return SIEVE2_OK;
 }
 
@@ -214,7 +218,7 @@ cb_fileinto(sieve2_context_t *c, void *ctx)
 	/* Validated (and refused if need be) by the pipeline, which knows
 	 * the Maildir++ rules; the length bound is only a sanity cap. */
 	a->folder = sieve_unescape(mbox != NULL ? mbox : "", 4096);
-	sieve_take_flags(c, &a->flags, &a->flag_count);
+	sieve_take_flags(st, c, &a->flags, &a->flag_count);
 	return SIEVE2_OK;
 }
 

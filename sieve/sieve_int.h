@@ -11,9 +11,6 @@
 #include "sieve_actions.h"
 #include "sieve_run.h"
 
-/* Most flags kept per action, and the longest flag. */
-#define SIEVE_FLAGS_MAX 32
-#define SIEVE_FLAG_LEN_MAX 128
 /* A redirect address (RFC 5321 path) and a reject reason. */
 #define SIEVE_ADDRESS_MAX 256
 #define SIEVE_REJECT_MAX 1000
@@ -134,6 +131,8 @@ struct sieve_script_result {
 	 * keep). */
 	char **end_flags;
 	size_t end_flag_count;
+	/* Flags sieve_take_flags could not keep (sieve_flags_merge). */
+	size_t flags_dropped;
 };
 
 struct sieve_budget {
@@ -199,9 +198,11 @@ void sieve_sequence(const struct sieve_settings *set, struct sieve_script *scrip
 void sieve_action_clear(struct sieve_action *a);
 struct sieve_action *sieve_actions_append(struct sieve_actions *list);
 /* Splits each flag at white space, drops duplicates (case-insensitive),
- * appends to *flags_r (bounded by SIEVE_FLAGS_MAX). */
-void sieve_flags_merge(char ***flags_r, size_t *count_r, const char *const *add,
-		       size_t add_count);
+ * appends to *flags_r (bounded by SIEVE_FLAGS_MAX).  Returns how many
+ * flags did not fit (past SIEVE_FLAGS_MAX, or longer than
+ * SIEVE_FLAG_LEN_MAX), for the log. */
+size_t sieve_flags_merge(char ***flags_r, size_t *count_r, const char *const *add,
+			 size_t add_count);
 
 /* Serialization of a resolved action list (sandbox child -> parent). */
 void sieve_actions_serialize(const struct sieve_actions *a, struct buf *out);

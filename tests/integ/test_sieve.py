@@ -549,6 +549,24 @@ def test_broken_script_delivers_to_inbox(lmtpd):
 
 
 @pytest.mark.fast
+def test_flags_past_the_bounds_logged(lmtpd):
+    """A script setting 40 flags and one of 200 bytes: the copy is stored
+    (in cur/, as a message with keywords), and a warning says how many
+    flags were left off (the Maildir then keeps 26 keywords of the 32, and
+    says so too)."""
+    d = lmtpd
+    bob = "bob@example.com"
+    flags = ", ".join('"k%02d"' % i for i in range(40)) + ', "%s"' % ("y" * 200)
+    write_script(home(d, bob), 'require "imap4flags";\naddflag [%s];\n' % flags)
+    t = d.deliver([bob], make_message(subject="many flags"))
+    assert t.final_codes() == [250]
+    assert len(os.listdir(os.path.join(d.maildir(bob), "cur"))) == 1
+    assert re.search(r"<bob@example.com>: 6 keyword\(s\) not stored in INBOX", d.log())
+    assert re.search(r"warning: [0-9A-F]+: sieve: <bob@example.com>: 9 IMAP flag\(s\) left "
+                     r"off: a copy keeps at most 32 flags of at most 128 bytes", d.log()), d.log()
+
+
+@pytest.mark.fast
 def test_script_that_is_no_script_file(lmtpd):
     """A .dovecot.sieve that is a FIFO (nobody writes to it), a folder, a
     symlink to itself or to /dev/zero, or far past sieve_max_script_size,

@@ -609,6 +609,41 @@ START_TEST(limit_actions)
 }
 END_TEST
 
+/* More IMAP flags than a copy keeps, and one too long: the copy keeps
+ * SIEVE_FLAGS_MAX of them, and the list says how many were left off (the
+ * pipeline logs it), through the sandbox's serialization. */
+START_TEST(limit_flags)
+{
+	struct run r = run_defaults();
+	struct buf script;
+	struct sieve_actions *a;
+	char path[PATH_MAX];
+
+	buf_init(&script, 0);
+	buf_put_str(&script, "require \"imap4flags\"; addflag [");
+	for (int i = 0; i < SIEVE_FLAGS_MAX + 8; i++)
+		buf_putf(&script, "%s\"f%02d\"", i > 0 ? ", " : "", i);
+	buf_put_str(&script, ", \"");
+	for (int i = 0; i < SIEVE_FLAG_LEN_MAX + 1; i++)
+		buf_put(&script, "x", 1);
+	buf_put_str(&script, "\"];");
+	a = run_in(ut_testdir(), script.data, &r, path, sizeof(path));
+	ck_assert(!a->error);
+	ck_assert_uint_eq(a->count, 1);
+	ck_assert_int_eq(a->v[0].kind, SIEVE_ACT_KEEP);
+	ck_assert_uint_eq(a->v[0].flag_count, SIEVE_FLAGS_MAX);
+	ck_assert_uint_eq(a->flags_dropped, 9);
+	sieve_actions_free(&a);
+	/* within the bounds: nothing to report */
+	a = run_in(ut_testdir(), "require \"imap4flags\"; addflag [\"a\", \"b\"];", &r, path,
+		   sizeof(path));
+	ck_assert_uint_eq(a->v[0].flag_count, 2);
+	ck_assert_uint_eq(a->flags_dropped, 0);
+	sieve_actions_free(&a);
+	buf_free(&script);
+}
+END_TEST
+
 START_TEST(limit_redirects)
 {
 	struct run r = run_defaults();
@@ -1007,6 +1042,7 @@ sieve_run_suite(void)
 	tcase_add_test(tc, before_folder);
 	tc = ut_tcase(s, "limits", true);
 	tcase_add_test(tc, limit_actions);
+	tcase_add_test(tc, limit_flags);
 	tcase_add_test(tc, limit_redirects);
 	tcase_add_test(tc, limit_script_size);
 	tcase_add_test(tc, limit_cpu_time);
