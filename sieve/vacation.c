@@ -429,6 +429,22 @@ vacation_header_text(const char *in, size_t max)
 	return out;
 }
 
+/* A References list cut to a length may end inside a message-id; an id
+ * is "<...>", so a last word without its '>' goes (white space is spaces
+ * here: vacation_header_text made it so). */
+static void
+vacation_drop_partial_id(char *refs)
+{
+	size_t n = strlen(refs);
+
+	while (n > 0 && refs[n - 1] == ' ')
+		n--;
+	if (n > 0 && refs[n - 1] != '>')
+		while (n > 0 && refs[n - 1] != ' ')
+			n--;
+	refs[n] = '\0';
+}
+
 static bool
 vacation_ascii(const char *s)
 {
@@ -534,6 +550,7 @@ vacation_compose(const struct vacation_reply *r, struct buf *out)
 		if (r->references != NULL && r->references[0] != '\0') {
 			char *refs = vacation_header_text(r->references, 4000);
 
+			vacation_drop_partial_id(refs);
 			vacation_fold_words(&fold, refs);
 			free(refs);
 		}

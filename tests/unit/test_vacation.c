@@ -456,6 +456,46 @@ START_TEST(compose_long_references)
 }
 END_TEST
 
+/* A References list longer than the reply keeps (4000 bytes) is cut at
+ * a whole message-id: no id is left without its '>', and the original's
+ * Message-ID still ends the list. */
+START_TEST(compose_references_cut_whole)
+{
+	char refs[8192], value[8192];
+	struct vacation_reply rep = { "bob@example.com", "alice@example.org", "Re: x",
+				      "Weg.", false, "<last@example.org>", refs,
+				      "mx.example.com" };
+	struct buf b;
+	struct message *msg;
+	const struct message_header *h;
+	size_t o = 0;
+	char *word, *save = NULL, *last = NULL;
+	int words = 0;
+
+	for (int i = 0; i < 120; i++)
+		o += (size_t)snprintf(refs + o, sizeof(refs) - o, "%s<id%03d.%s@example.org>",
+				      i == 0 ? "" : " ", i, "abcdefghijklmnopq");
+	ck_assert_uint_gt(o, 4000);
+	buf_init(&b, 0);
+	vacation_compose(&rep, &b);
+	msg = message_parse(b.data, b.len);
+	h = message_header_find(msg, "References");
+	ck_assert_ptr_nonnull(h);
+	message_header_value(msg, h, value, sizeof(value));
+	for (word = strtok_r(value, " \t", &save); word != NULL;
+	     word = strtok_r(NULL, " \t", &save)) {
+		ck_assert_msg(word[0] == '<' && word[strlen(word) - 1] == '>', "%s", word);
+		last = word;
+		words++;
+	}
+	ck_assert_ptr_nonnull(last);
+	ck_assert_str_eq(last, "<last@example.org>");
+	ck_assert_int_gt(words, 80);
+	message_free(&msg);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(compose_mime)
 {
 	struct vacation_reply rep = { "bob@example.com", "alice@example.org", NULL,
@@ -501,6 +541,7 @@ vacation_suite(void)
 	tcase_add_test(tc, compose_hostile_and_utf8);
 	tcase_add_test(tc, compose_long_subject);
 	tcase_add_test(tc, compose_long_references);
+	tcase_add_test(tc, compose_references_cut_whole);
 	tcase_add_test(tc, compose_mime);
 	return s;
 }
