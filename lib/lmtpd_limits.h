@@ -20,6 +20,9 @@
 #define LMTP_LINE_MAX		2048
 /* RFC 5321 4.5.3.1.3: a path is at most 256 octets. */
 #define LMTP_PATH_MAX		256
+/* RFC 3461 4.2: ORCPT's original-recipient-address (addr-type ";"
+ * xtext) is at most 500 characters. */
+#define LMTP_ORCPT_MAX		500
 /* Replies queued but not yet written; past it the session stops reading
  * commands until the peer reads its replies. */
 #define LMTP_OUTPUT_HIGH_WATER	(64 * 1024)

@@ -519,7 +519,7 @@ lmtp_parse_rcpt_params(const char *s, struct lmtp_rcpt *r, char *why,
 			/* RFC 3461 4.2: addr-type ";" xtext.  rfc822 and
 			 * RFC 6533's utf-8 are decoded; other types are kept
 			 * as written. */
-			if (semi == NULL || semi == value)
+			if (semi == NULL || semi == value || vlen > LMTP_ORCPT_MAX)
 				return "501 5.5.4 Bad ORCPT parameter";
 			if (lmtp_xtext_decode(semi + 1, vlen - (size_t)(semi + 1 - value),
 					      r->orcpt, sizeof(r->orcpt)) < 0)

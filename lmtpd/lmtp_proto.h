@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "compat.h"
+#include "lmtpd_limits.h"
 
 enum lmtp_event_type {
 	LMTP_EV_NONE,
@@ -59,7 +60,9 @@ struct lmtp_mail {
 
 struct lmtp_rcpt {
 	char addr[260];
-	char orcpt[260];	/* ORCPT= address, decoded; "" if none */
+	/* ORCPT= address, decoded (never longer than its xtext, at most
+	 * LMTP_ORCPT_MAX); "" if none */
+	char orcpt[LMTP_ORCPT_MAX + 1];
 	unsigned int notify;	/* enum lmtp_notify bits, 0 if not given */
 };
 

@@ -310,6 +310,35 @@ def test_bdat_chunking(lmtpd):
 
 
 @pytest.mark.fast
+def test_orcpt_up_to_rfc_3461_length(lmtpd):
+    """RFC 3461 4.2 lets ORCPT's value reach 500 characters: one of 500 is
+    taken whole (X-Original-To has it), one of 501 is refused with 501
+    5.5.4 for that recipient only; before, anything past 256 decoded
+    bytes was refused, bouncing recipients a relay had every right to
+    pass on."""
+    local = "o" * (500 - len("rfc822;") - len("@example.net"))
+    ok = "ORCPT=rfc822;%s@example.net" % local
+    too_long = "ORCPT=rfc822;%so@example.net" % local
+    msg = make_message("long orcpt", "body\r\n")
+    with lmtpd.client() as c:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\n"
+               b"RCPT TO:<long@example.com> " + ok.encode() + b"\r\n"
+               b"RCPT TO:<longer@example.com> " + too_long.encode() + b"\r\n"
+               b"DATA\r\n")
+        replies = [c.reply() for _ in range(4)]
+        assert [r.code for r in replies] == [250, 250, 501, 354], replies
+        assert replies[2].enh == "5.5.4"
+        c.send(integlib.wire(msg))
+        assert c.reply().code == 250
+        c.quit()
+    [f] = read_new(lmtpd.maildir("long@example.com"))
+    trace, _ = split_trace(f)
+    assert trace_dict(trace)["X-Original-To"] == "%s@example.net" % local
+    assert read_new(lmtpd.maildir("longer@example.com")) == []
+
+
+@pytest.mark.fast
 def test_prepended_headers_and_lf_endings(lmtpd):
     """Return-Path, X-Original-To (from ORCPT), Delivered-To and Received
     (with the LMTP id of the replies and the log) come first, in that
