@@ -470,13 +470,7 @@ rules_define(struct rules_parser *ps, enum rule_type type, char *value)
 	r->file = ps->file;
 	r->line = ps->line;
 	r->skip = RULE_RUNS;
-	if (r->eval != NULL) {
-		for (size_t i = 0; i < r->eval->arg_count; i++)
-			free(r->eval->args[i]);
-		free(r->eval->args);
-		free(r->eval);
-		r->eval = NULL;
-	}
+	rules_eval_free(&r->eval);
 	if (type != RULE_META && strncmp(value, "eval:", 5) == 0) {
 		if (rules_parse_eval(ps->b, r, value + 5) < 0)
 			rules_diag_add(ps->b, ps->file, ps->line, true,
