@@ -615,7 +615,8 @@ eval_check_unresolved_template(struct eval_ctx *ctx, const struct eval_call *cal
 	buf_init(&all, 0);
 	eval_header_get(ctx, "ALL", &all);
 	p = all.data;
-	end = all.data + all.len;
+	/* no headers: data is NULL, and NULL + 0 is undefined in C */
+	end = p != NULL ? p + all.len : NULL;
 	while (p != NULL && p < end && hit == 0) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = (size_t)((nl != NULL ? nl : end) - p);

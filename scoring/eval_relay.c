@@ -602,6 +602,9 @@ rl_received_times(struct eval_ctx *ctx, long long **out)
 	*out = NULL;
 	buf_init(&rcvd, 0);
 	rl_get(ctx, "Received", &rcvd);
+	/* no Received: data is NULL, and NULL + 0 is undefined in C */
+	if (rcvd.data == NULL)
+		return 0;
 	end = rcvd.data + rcvd.len;
 	for (p = rcvd.data; p < end && nfirst < 2;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));

@@ -347,6 +347,21 @@ rules_parse_eval(struct rules_build *b, struct rule *r, const char *call)
 }
 
 void
+rules_eval_free(struct eval_call **ecp)
+{
+	struct eval_call *ec = *ecp;
+
+	if (ec == NULL)
+		return;
+	for (size_t i = 0; i < ec->arg_count; i++)
+		free(ec->args[i]);
+	free(ec->args);
+	free((char *)ec->name);
+	free(ec);
+	*ecp = NULL;
+}
+
+void
 rules_free_rule(struct rule *r)
 {
 	free(r->name);
@@ -356,13 +371,7 @@ rules_free_rule(struct rule *r)
 	free(r->pattern);
 	free(r->meta_src);
 	rules_regex_free(&r->re);
-	if (r->eval != NULL) {
-		for (size_t i = 0; i < r->eval->arg_count; i++)
-			free(r->eval->args[i]);
-		free(r->eval->args);
-		free((char *)r->eval->name);
-		free(r->eval);
-	}
+	rules_eval_free(&r->eval);
 	meta_free(&r->meta);
 }
 

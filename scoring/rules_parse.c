@@ -470,13 +470,7 @@ rules_define(struct rules_parser *ps, enum rule_type type, char *value)
 	r->file = ps->file;
 	r->line = ps->line;
 	r->skip = RULE_RUNS;
-	if (r->eval != NULL) {
-		for (size_t i = 0; i < r->eval->arg_count; i++)
-			free(r->eval->args[i]);
-		free(r->eval->args);
-		free(r->eval);
-		r->eval = NULL;
-	}
+	rules_eval_free(&r->eval);
 	if (type != RULE_META && strncmp(value, "eval:", 5) == 0) {
 		if (rules_parse_eval(ps->b, r, value + 5) < 0)
 			rules_diag_add(ps->b, ps->file, ps->line, true,
@@ -1144,10 +1138,17 @@ rules_split_tags(const char *re, struct strlist *elems)
 	}
 }
 
+/* The longest pattern replace_tag may make: SpamAssassin's expand to a
+ * few hundred bytes, but a tag whose value holds the tag itself several
+ * times multiplies the pattern with each of the six passes (gigabytes
+ * from one line). */
+#define RULES_REPLACE_MAX (256 * 1024)
+
 /* Port of ReplaceTags::finish_parsing_end on one pattern (the part between
- * the delimiters).  Returns a new pattern, or NULL when nothing changed. */
+ * the delimiters).  Returns a new pattern, or NULL when nothing changed or
+ * (with *too_big_r set) when it would grow past RULES_REPLACE_MAX. */
 static char *
-rules_replace_tags(const struct rules_build *b, const char *pattern)
+rules_replace_tags(const struct rules_build *b, const char *pattern, bool *too_big_r)
 {
 	const char *start = b->replace_start != NULL ? b->replace_start : "<";
 	const char *end = b->replace_end != NULL ? b->replace_end : ">";
@@ -1190,6 +1191,13 @@ rules_replace_tags(const struct rules_build *b, const char *pattern)
 				const char *repl = rules_map_value(b, b->replace_tag, name);
 
 				if (repl != NULL && repl[0] != '\0') {
+					/* A value holding its own tag grows the
+					 * pattern geometrically with each pass. */
+					if (out.len + strlen(repl) > RULES_REPLACE_MAX) {
+						*too_big_r = true;
+						free(name);
+						break;
+					}
 					buf_put_str(&out, repl);
 					if (strchr(repl, '<') != NULL && strchr(repl, '>') != NULL)
 						again = true;
@@ -1209,8 +1217,8 @@ rules_replace_tags(const struct rules_build *b, const char *pattern)
 		buf_put(&re, out.data != NULL ? out.data : "", out.len);
 		buf_free(&out);
 		passes++;
-	} while (again && passes <= 5);
-	if (strcmp(re.data, pattern) == 0) {
+	} while (again && passes <= 5 && !*too_big_r);
+	if (*too_big_r || strcmp(re.data, pattern) == 0) {
 		buf_free(&re);
 		return NULL;
 	}
@@ -1226,6 +1234,7 @@ rules_apply_replace_tags(struct rules_build *b)
 		char *pattern, *replaced, *written;
 		uint32_t options;
 		char why[256];
+		bool too_big;
 
 		if (!strmap_get(b->rs->by_name, b->replace_rules.v[i].p, &index))
 			continue;
@@ -1234,8 +1243,14 @@ rules_apply_replace_tags(struct rules_build *b)
 			continue;
 		if (rules_split_regex(r->pattern, &pattern, &options, why, sizeof(why)) < 0)
 			continue;
-		replaced = rules_replace_tags(b, pattern);
-		if (replaced != NULL) {
+		too_big = false;
+		replaced = rules_replace_tags(b, pattern, &too_big);
+		if (too_big) {
+			rules_diag_add(b, r->file, r->line, true,
+				       "rule %s: pattern longer than %d bytes after replace_tag, "
+				       "skipped", r->name, RULES_REPLACE_MAX);
+			r->defined = false;
+		} else if (replaced != NULL) {
 			/* Rewritten with \x01 as the delimiter, which no
 			 * pattern contains, and the original flags. */
 			written = xasprintf("m\x01%s\x01%s", replaced,

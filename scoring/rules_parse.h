@@ -36,6 +36,8 @@ void rules_default_scores(struct rules_build *b, size_t first);
 
 /* "fn(args)" after "eval:"; fills r->eval (fn NULL when unimplemented). */
 int rules_parse_eval(struct rules_build *b, struct rule *r, const char *call);
+/* Frees an eval call and its arguments (name included); *ec becomes NULL. */
+void rules_eval_free(struct eval_call **ec);
 /* Header name with at most two of :raw :addr :name :host :domain :ip
  * :revip :first :last. */
 bool rules_header_modifiers_valid(const char *header);

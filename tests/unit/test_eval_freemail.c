@@ -186,6 +186,9 @@ static const struct eval_case hdr_cases[] = {
 	{ "template", NULL,
 	  RCVD "From: a@example.org\nTo: b@example.com\nX-Mailer: %MAILER_NAME\n\nx\n",
 	  "UNRESOLVED" },
+	/* no header at all: ALL is empty (clang's UBSan caught NULL + 0
+	 * here; gcc's does not check that) */
+	{ "no headers", NULL, "\nx\n", "GATED" },
 	{ "template in subject ignored", NULL,
 	  RCVD "From: a@example.org\nTo: b@example.com\nSubject: %SUBJECT\n\nx\n", "" },
 	{ "localpart in subject", NULL,

@@ -212,6 +212,33 @@ START_TEST(test_scores_and_skips)
 }
 END_TEST
 
+/* A rule defined again replaces the earlier definition, eval call and
+ * all (the fuzzer found the first call's name leaked: the sanitizer
+ * build's LeakSanitizer fails this test without the fix). */
+START_TEST(test_eval_redefined)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+	const struct rule *r;
+
+	write_cf("30_c.cf",
+		 "header TWICE eval:check_for_shifted_date('-6', '-3')\n"
+		 "header TWICE eval:check_for_shifted_date('3', '6')\n"
+		 "header THEN_BODY eval:check_for_shifted_date('1', '2')\n"
+		 "body THEN_BODY /x/\n");
+	rs = load(&res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 0);
+	r = rule(rs, "TWICE");
+	ck_assert_ptr_nonnull(r->eval);
+	ck_assert_uint_eq(r->eval->arg_count, 2);
+	ck_assert_str_eq(r->eval->args[0], "3");
+	ck_assert_ptr_null(rule(rs, "THEN_BODY")->eval);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
 START_TEST(test_header_rule_forms)
 {
 	struct rules_load_result res;
@@ -295,6 +322,36 @@ START_TEST(test_replace_tags)
 END_TEST
 
 /* Metas evaluated through score_compute with hand-set hit counts. */
+/* A tag whose value holds the tag itself grows the pattern with every
+ * pass (16 copies, six passes: 16^6 times the value, the fuzzer's find);
+ * the rule is refused with an error instead, the others still load. */
+START_TEST(test_replace_tags_bounded)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+	bool saw = false;
+
+	write_cf("30_c.cf",
+		 "replace_tag A x<A><A><A><A><A><A><A><A><A><A><A><A><A><A><A><A>\n"
+		 "replace_tag B [b8]\n"
+		 "body SELF /<A>/\n"
+		 "body FINE /<B>ig/\n"
+		 "replace_rules SELF FINE\n");
+	rs = load(&res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 1);
+	for (size_t i = 0; i < res.diag_count; i++)
+		if (res.diags[i].error && res.diags[i].line == 3 &&
+		    strstr(res.diags[i].message, "SELF") != NULL)
+			saw = true;
+	ck_assert(saw);
+	ck_assert(rules_find(rs, "SELF") < 0 || !rule(rs, "SELF")->defined);
+	ck_assert_ptr_nonnull(strstr(rule(rs, "FINE")->pattern, "[b8]ig"));
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
 START_TEST(test_meta_semantics)
 {
 	struct rules_load_result res;
@@ -1870,8 +1927,10 @@ rules_suite(void)
 	tcase_add_test(tc, test_conditionals);
 	tcase_add_test(tc, test_comments_lang_include);
 	tcase_add_test(tc, test_scores_and_skips);
+	tcase_add_test(tc, test_eval_redefined);
 	tcase_add_test(tc, test_header_rule_forms);
 	tcase_add_test(tc, test_replace_tags);
+	tcase_add_test(tc, test_replace_tags_bounded);
 	tcase_add_test(tc, test_meta_semantics);
 	tcase_add_test(tc, test_multiple_scores_each_hit);
 	tcase_add_test(tc, test_score_format);
