@@ -114,6 +114,14 @@ session_wait(struct session *s, short events, double timeout)
 	return n;
 }
 
+/* Once the daemon stops or reloads, a transaction still runs to its end,
+ * but a client that then sends nothing, or takes none of our replies, for
+ * this long (seconds) is let go (with 421 4.3.2 when it can still read)
+ * and its MTA retries: one stalled client must not hold a stop for
+ * idle_timeout (300 s by default), past most service managers'
+ * patience. */
+#define SESSION_STOP_GRACE 10.0
+
 /* Sends everything queued.  Returns -1 when the peer is gone or too slow. */
 static int
 session_flush(struct session *s)
@@ -135,11 +143,17 @@ session_flush(struct session *s)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int r = session_wait(s, POLLOUT, deadline - session_now());
+			double wait = deadline - session_now();
+			int r;
 
+			if (*s->env->stop && wait > SESSION_STOP_GRACE)
+				wait = SESSION_STOP_GRACE;
+			r = session_wait(s, POLLOUT, wait);
 			if (r > 0 || (r < 0 && errno == EINTR))
 				continue;
-			if (r == 0)
+			if (r == 0 && *s->env->stop)
+				log_info("stopping: %s takes none of its replies; closing", s->peer);
+			else if (r == 0)
 				log_info("timeout writing to %s", s->peer);
 			return -1;
 		}
@@ -295,13 +309,6 @@ session_handle(struct session *s, const struct lmtp_event *ev)
 
 /* How long the next read may wait: idle_timeout, or less when the DATA
  * deadline (grown by min_data_rate) comes first. */
-/* Once the daemon stops or reloads, a transaction still runs to its end,
- * but a client that then sends nothing for this long (seconds) is told
- * 421 4.3.2 and its MTA retries: one stalled client must not hold a stop
- * for idle_timeout (300 s by default), past most service managers'
- * patience. */
-#define SESSION_STOP_GRACE 10.0
-
 static double
 session_read_timeout(struct session *s)
 {

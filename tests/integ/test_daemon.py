@@ -7,6 +7,8 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -248,6 +250,37 @@ def test_sigterm_ends_stalled_transaction(lmtpd_factory):
                      r"left unfinished", log), log
     assert "killing" not in log
     assert read_new(d.maildir("stall@example.com")) == []
+
+
+def test_sigterm_lets_go_of_client_not_reading(lmtpd_factory):
+    """SIGTERM while a client pipelines commands but reads none of the
+    replies (the worker waits to write): after the stop grace the worker
+    gives up on it, logs so, and the daemon exits 0 without killing a
+    worker, long before idle_timeout."""
+    d = lmtpd_factory(idle_timeout="300s")
+    c = d.client(timeout=60)
+    errors = []
+
+    def flood():
+        try:
+            c.send(b"LHLO client\r\n" + b"NOOP\r\n" * 200000)
+        except OSError as e:   # the worker lets go: the socket is closed
+            errors.append(e)
+
+    sender = threading.Thread(target=flood)
+    sender.start()
+    try:
+        d.wait_log(r"connect from")
+        # the replies back up: the worker waits for the client to read
+        time.sleep(1)
+        d.signal(signal.SIGTERM)
+        assert d.proc.wait(60) == 0
+    finally:
+        c.close()
+        sender.join(60)
+    log = d.log()
+    assert re.search(r"stopping: \S+ takes none of its replies; closing", log), log
+    assert "killing" not in log
 
 
 def test_sighup_reloads_config(lmtpd):
