@@ -450,6 +450,22 @@ bayes_after_fork(struct bayes *b)
 }
 
 
+/* A database of the open environment did not open.  When the environment
+ * went to recovery meanwhile (it was asked for between opening the
+ * environment and the database), the next call opens it again at once,
+ * which waits for the recovery where the process allows it
+ * (lmtpd-learn); other failures wait a little. */
+static void
+bayes_open_failed(struct bayes *b, char *error, time_t now)
+{
+	bool recovering = db_env_stale(b->env);
+
+	log_warn("bayes: %s; scoring without Bayes", error);
+	free(error);
+	bayes_close_all(b);
+	b->next_try = recovering ? now : now + 10;
+}
+
 struct bayes_store *
 bayes_store_for(struct bayes *b, const char *user)
 {
@@ -482,12 +498,8 @@ bayes_store_for(struct bayes *b, const char *user)
 	if (user == NULL) {
 		if (b->site == NULL) {
 			b->site = bayes_store_open(b->env, NULL, &error);
-			if (b->site == NULL) {
-				log_warn("bayes: %s; scoring without Bayes", error);
-				free(error);
-				bayes_close_all(b);
-				b->next_try = now + 10;
-			}
+			if (b->site == NULL)
+				bayes_open_failed(b, error, now);
 		}
 		return b->site;
 	}
@@ -498,10 +510,7 @@ bayes_store_for(struct bayes *b, const char *user)
 	b->user = NULL;
 	b->user_store = bayes_store_open(b->env, user, &error);
 	if (b->user_store == NULL) {
-		log_warn("bayes: %s; scoring without Bayes", error);
-		free(error);
-		bayes_close_all(b);
-		b->next_try = now + 10;
+		bayes_open_failed(b, error, now);
 		return NULL;
 	}
 	b->user = xstrdup(user);

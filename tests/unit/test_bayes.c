@@ -1046,6 +1046,40 @@ START_TEST(store_snapshot)
 }
 END_TEST
 
+/* Recovery asked for between opening the environment and its database
+ * (a process died in it just then): that learn fails, but the next one
+ * opens the environment again at once (here nobody else holds it, so it
+ * recovers) instead of leaving Bayes off for ten seconds, which made
+ * lmtpd-learn fail every message it had left. */
+START_TEST(front_end_recovery_between_opens)
+{
+	static const char *const w[] = { "alpha", "beta" };
+	const char *dir = ut_testdir();
+	char *error = NULL;
+	struct db_env *env = db_env_open(dir, &error);
+	struct bayes_settings s2;
+	struct strlist pairs;
+	struct bayes *b;
+	struct bayes_tokens t = toks_of("<r@x>\t0", w, 2);
+	enum bayes_learn_result r;
+
+	ck_assert_msg(env != NULL, "%s", error);
+	strlist_init(&pairs);
+	bayes_settings_init(&s2, &pairs, NULL);
+	b = bayes_new(&s2, dir, false);
+	ck_assert_int_eq(db_env_request_recovery(dir, "unit test"), 0);
+	/* b gets this process's handle, then finds the recovery pending */
+	ck_assert_int_eq(bayes_learn(b, NULL, &t, BAYES_SPAM, true, &r), -1);
+	ck_assert_int_eq(bayes_learn(b, NULL, &t, BAYES_SPAM, true, &r), 0);
+	ck_assert_int_eq(r, BAYES_LEARNED);
+	db_env_close(&env);
+	bayes_free(&b);
+	bayes_settings_free(&s2);
+	strlist_free(&pairs);
+	bayes_tokens_free(&t);
+}
+END_TEST
+
 /* The front end: not trained enough gives no answer; then it answers. */
 START_TEST(front_end_min_counts)
 {
@@ -1150,6 +1184,7 @@ bayes_suite(void)
 	tcase_add_test(tc, store_cache_full);
 	tcase_add_test(tc, store_snapshot);
 	tcase_add_test(tc, front_end_min_counts);
+	tcase_add_test(tc, front_end_recovery_between_opens);
 	return s;
 }
 
