@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "byteset.h"
 #include "prefilter.h"
 #include "strlist.h"
@@ -983,6 +984,266 @@ prefilter_bytes(const char *pattern, size_t len, bool extended, struct byteset_r
 	(void)prefilter_analyse(pattern, len, extended, &literals, out);
 	strlist_free(&literals);
 	return out->n > 0;
+}
+
+/* ---- approximations of ReplaceTags values ------------------------------- */
+
+/* A tag value such as SpamAssassin's <A> lists every look-alike of a letter:
+ * a class of single bytes, then dozens of UTF-8 sequences and HTML
+ * entities, each its own alternative.  PCRE2 tries them one by one at each
+ * position, which made a handful of rules built from such tags the
+ * costliest of the whole rule set.  An approximation keeps the single-byte
+ * alternatives as one class and replaces each group of longer ones by its
+ * first bytes and a run of any bytes of the right length: it matches every
+ * string the value matches (and more), with a few alternatives instead of
+ * dozens.  A rule is then tried with its tags approximated first, and only
+ * where that matches as written (rules_parse.c). */
+
+/* Longer alternatives' length bound: beyond it the value is left alone. */
+#define AP_LEN_MAX 64
+
+struct ap_info {
+	unsigned int min, max;		/* length bounds; max <= AP_LEN_MAX */
+	struct byteset first;		/* bytes a non-empty match starts with */
+};
+
+static bool ap_parse_alt(struct pf_parser *ps, struct ap_info *out);
+
+/* The bytes of one single-byte atom at ps->p (a class, an escape, '.' or a
+ * literal), folded; false for anything else. */
+static bool
+ap_atom_bytes(struct pf_parser *ps, struct byteset *out)
+{
+	char c = *ps->p;
+
+	memset(out, 0, sizeof(*out));
+	if (c == '[') {
+		struct pf_info in;
+		bool ok;
+
+		ps->p++;
+		in = pf_parse_class(ps);
+		ok = !ps->error && in.bytes.n == 1;
+		if (ok)
+			*out = in.bytes.set[0];
+		pf_info_free(&in);
+		return ok;
+	}
+	if (c == '\\') {
+		const char *q = ps->p + 1;
+		int b;
+
+		if (q >= ps->end)
+			return false;
+		b = pf_escape_byte(&q, ps->end);
+		if (b >= 0) {
+			byteset_add(out, (unsigned char)b);
+		} else if (byteset_escape_class(*q, out)) {
+			q++;
+		} else {
+			return false;
+		}
+		ps->p = q;
+		byteset_fold(out);
+		return true;
+	}
+	if (c == '.') {
+		/* newline too: a superset with /s and without */
+		byteset_add_range(out, 0, 255);
+		ps->p++;
+		return true;
+	}
+	if (strchr("()|*+?{}^$", c) != NULL)
+		return false;
+	byteset_add(out, (unsigned char)c);
+	byteset_fold(out);
+	ps->p++;
+	return true;
+}
+
+/* ?, *, +, {n}, {n,m}, lazy or not; false (quantifier or not) for a
+ * possessive one, which the approximation could turn into no match. */
+static bool
+ap_parse_quant(struct pf_parser *ps, unsigned int *min_r, unsigned int *max_r, bool *unbounded_r)
+{
+	unsigned int min, max;
+
+	*min_r = *max_r = 1;
+	*unbounded_r = false;
+	if (ps->p >= ps->end || strchr("?*+{", *ps->p) == NULL)
+		return true;
+	if (*ps->p == '{' && !(ps->p + 1 < ps->end && isdigit((unsigned char)ps->p[1])))
+		return false;	/* a literal '{' in PCRE2: not worth the care */
+	{
+		const char *start = ps->p, *proper_end;
+
+		if (!pf_parse_quant(ps, &min, &max))
+			return false;
+		proper_end = *start == '{'
+			? (const char *)memchr(start, '}', (size_t)(ps->p - start)) + 1
+			: start + 1;
+		if (ps->p > proper_end && ps->p[-1] == '+')
+			return false;
+	}
+	*min_r = min;
+	*max_r = max;
+	*unbounded_r = max == ~0u || max > AP_LEN_MAX;
+	return true;
+}
+
+/* A sequence of atoms, up to '|' or ')' or the end. */
+static bool
+ap_parse_seq(struct pf_parser *ps, struct ap_info *out)
+{
+	bool nullable_so_far = true;
+
+	out->min = out->max = 0;
+	memset(&out->first, 0, sizeof(out->first));
+	while (ps->p < ps->end && *ps->p != '|' && *ps->p != ')') {
+		struct ap_info atom;
+		unsigned int qmin, qmax;
+		bool unbounded;
+
+		if (*ps->p == '(') {
+			if (ps->end - ps->p < 3 || ps->p[1] != '?' || ps->p[2] != ':')
+				return false;	/* captures, assertions, flags: no */
+			ps->p += 3;
+			if (!ap_parse_alt(ps, &atom) || ps->p >= ps->end || *ps->p != ')')
+				return false;
+			ps->p++;
+		} else {
+			if (!ap_atom_bytes(ps, &atom.first))
+				return false;
+			atom.min = atom.max = 1;
+		}
+		if (!ap_parse_quant(ps, &qmin, &qmax, &unbounded) || unbounded)
+			return false;
+		if (nullable_so_far)
+			for (int w = 0; w < 4; w++)
+				out->first.w[w] |= atom.first.w[w];
+		if (atom.min * qmin > 0)
+			nullable_so_far = false;
+		out->min += atom.min * qmin;
+		out->max += atom.max * qmax;
+		if (out->max > AP_LEN_MAX)
+			return false;
+	}
+	return true;
+}
+
+static bool
+ap_parse_alt(struct pf_parser *ps, struct ap_info *out)
+{
+	struct ap_info alt;
+
+	if (++ps->depth > PF_DEPTH_MAX || !ap_parse_seq(ps, out))
+		return false;
+	while (ps->p < ps->end && *ps->p == '|') {
+		ps->p++;
+		if (!ap_parse_seq(ps, &alt))
+			return false;
+		out->min = alt.min < out->min ? alt.min : out->min;
+		out->max = alt.max > out->max ? alt.max : out->max;
+		for (int w = 0; w < 4; w++)
+			out->first.w[w] |= alt.first.w[w];
+	}
+	ps->depth--;
+	return true;
+}
+
+/* [...] holding exactly the bytes of s, every byte as \xHH. */
+static void
+ap_put_class(struct buf *out, const struct byteset *s)
+{
+	buf_put_str(out, "[");
+	for (int lo = 0; lo < 256; lo++) {
+		int hi = lo;
+
+		if (!byteset_has(s, (unsigned char)lo))
+			continue;
+		while (hi + 1 < 256 && byteset_has(s, (unsigned char)(hi + 1)))
+			hi++;
+		buf_putf(out, "\\x%02x", lo);
+		if (hi > lo)
+			buf_putf(out, "-\\x%02x", hi);
+		lo = hi;
+	}
+	buf_put_str(out, "]");
+}
+
+bool
+prefilter_approximate(const char *value, size_t len, struct buf *out)
+{
+	/* the longer alternatives grouped by length bounds */
+	struct { unsigned int min, max; struct byteset first; } groups[8];
+	size_t ngroups = 0, nalts = 0;
+	struct byteset singles;
+	bool nullable = false, any_single = false;
+	struct pf_parser ps = { value, value + len, false, 0, false, false };
+
+	/* Only a value that is one (?:...) group: anything else is
+	 * substituted as text and could mean something else around the
+	 * tag (an unwrapped '|', a quantifier after it). */
+	if (len < 5 || strncmp(value, "(?:", 3) != 0 || value[len - 1] != ')')
+		return false;
+	memset(&singles, 0, sizeof(singles));
+	ps.p += 3;
+	ps.end--;
+	for (;;) {
+		struct ap_info alt;
+
+		if (!ap_parse_seq(&ps, &alt) || ps.error)
+			return false;
+		nalts++;
+		if (alt.max == 0) {
+			nullable = true;
+		} else if (alt.min == 1 && alt.max == 1) {
+			for (int w = 0; w < 4; w++)
+				singles.w[w] |= alt.first.w[w];
+			any_single = true;
+		} else {
+			size_t g;
+
+			if (alt.min == 0)
+				nullable = true;
+			if (alt.min == 0)
+				alt.min = 1;
+			for (g = 0; g < ngroups; g++)
+				if (groups[g].min == alt.min && groups[g].max == alt.max)
+					break;
+			if (g == ngroups) {
+				if (ngroups == sizeof(groups) / sizeof(groups[0]))
+					return false;
+				groups[ngroups].min = alt.min;
+				groups[ngroups].max = alt.max;
+				memset(&groups[ngroups].first, 0, sizeof(groups[ngroups].first));
+				ngroups++;
+			}
+			for (int w = 0; w < 4; w++)
+				groups[g].first.w[w] |= alt.first.w[w];
+		}
+		if (ps.p >= ps.end)
+			break;
+		if (*ps.p != '|')
+			return false;	/* a ')' closing nothing */
+		ps.p++;
+	}
+	/* Single bytes only, or no fewer alternatives: nothing to gain. */
+	if (ngroups == 0 || any_single + ngroups + nullable >= nalts)
+		return false;
+	buf_put_str(out, "(?:");
+	if (any_single)
+		ap_put_class(out, &singles);
+	for (size_t g = 0; g < ngroups; g++) {
+		if (any_single || g > 0)
+			buf_put_str(out, "|");
+		ap_put_class(out, &groups[g].first);
+		buf_putf(out, "[\\s\\S]{%u,%u}", groups[g].min - 1, groups[g].max - 1);
+	}
+	if (nullable)
+		buf_put_str(out, "|");
+	buf_put_str(out, ")");
+	return true;
 }
 
 /* ---- the literal database ------------------------------------------------- */

@@ -6,6 +6,7 @@
 #include <hs/hs.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "buf.h"
 #include "byteset.h"
 #include "strlist.h"
 
@@ -24,6 +25,15 @@ bool prefilter_bytes(const char *pattern, size_t len, bool extended,
  * and sets *bytes_r as prefilter_bytes does. */
 bool prefilter_analyse(const char *pattern, size_t len, bool extended,
 		       struct strlist *out, struct byteset_req *bytes_r);
+
+/* Appends to out a pattern matching every string that value (a
+ * replace_tag value: one "(?:...)" group, Perl syntax, no /x) matches, and
+ * more, with its multi-byte alternatives merged by length (see
+ * prefilter.c).  Returns false, appending nothing, when value has another
+ * shape, a construct the approximation does not know (captures,
+ * assertions, backreferences, possessive or unbounded repeats), or when
+ * merging would leave as many alternatives. */
+bool prefilter_approximate(const char *value, size_t len, struct buf *out);
 
 struct prefilter_db;
 

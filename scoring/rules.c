@@ -369,6 +369,7 @@ rules_free_rule(struct rule *r)
 	free(r->header);
 	free(r->if_unset);
 	free(r->pattern);
+	free(r->gate_pattern);
 	free(r->meta_src);
 	rules_regex_free(&r->re);
 	rules_eval_free(&r->eval);
@@ -634,6 +635,17 @@ rules_compile_all(struct rules_build *b)
 			rules_diag_add(b, r->file, r->line, true, "%s %s: invalid regexp: %s",
 				       rules_type_name(r->type), r->name, why);
 			continue;
+		}
+		/* A gate that does not compile (too large, a variable-length
+		 * lookbehind) only costs speed. */
+		if (r->gate_pattern != NULL) {
+			struct rule_regex gate;
+
+			if (rules_compile_pieces(r->gate_pattern, !site_zero, false, &gate, why,
+						 sizeof(why)) == 0) {
+				r->re.gate = gate.pieces;
+				r->re.gate_count = gate.count;
+			}
 		}
 		if (r->re.repeat_calls)
 			rules_diag_add(b, r->file, r->line, false,
@@ -919,6 +931,21 @@ rules_hits_free(struct rules_hits *hits)
 	memset(hits, 0, sizeof(*hits));
 }
 
+/* Whether rx's gate rules out a match in subject: no piece of it matches.
+ * Any other answer of a piece (a limit hit) leaves it to the rule. */
+static bool
+rules_gate_shut(const struct ruleset *rs, struct rules_scratch *s, const struct rule_regex *rx,
+		const char *subject, size_t len)
+{
+	if (rx->gate_count == 0)
+		return false;
+	for (size_t i = 0; i < rx->gate_count; i++)
+		if (pcre2_match(rx->gate[i], (PCRE2_SPTR)subject, len, 0, 0, s->md,
+				rs->match_ctx) != PCRE2_ERROR_NOMATCH)
+			return false;
+	return true;
+}
+
 /* Counts matches of rule r in subject: at most 1 unless multiple, then at
  * most limit (Perl's //g loop: after an empty match, move on one byte).
  * A split pattern counted keeps each piece's next match from one count to
@@ -933,6 +960,8 @@ rules_count_matches(const struct ruleset *rs, struct rules_scratch *s,
 	unsigned int n = 0;
 
 	if (r->re.count == 0)
+		return 0;
+	if (rules_gate_shut(rs, s, &r->re, subject, len))
 		return 0;
 	if (r->re.count > 1 && multiple && r->re.count <= RULES_PIECES_MAX &&
 	    !r->re.start_dependent) {

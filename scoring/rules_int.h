@@ -72,12 +72,19 @@ struct eval_call {
 /* More pieces than this is no longer a pattern worth running
  * (rules_split.c). */
 #define RULES_PIECES_MAX 64
+/* Group nesting a pattern may have for its tags to be approximated. */
+#define RULES_GATE_DEPTH_MAX 64
 
 /* A compiled regex: one piece, or several when the pattern was too large
  * for the 8-bit library and was split (rules_split.c). */
 struct rule_regex {
 	pcre2_code **pieces;
 	size_t count;		/* 0: nothing compiled */
+	/* The pattern with its ReplaceTags approximated (rule->gate_pattern),
+	 * split as the pattern may be: where no piece of it matches, the
+	 * pieces above can not; gate_count 0: none. */
+	pcre2_code **gate;
+	size_t gate_count;
 	/* too large as written: compiled with its repeated group called
 	 * (rules_split.c) */
 	bool repeat_calls;
@@ -122,6 +129,9 @@ struct rule {
 
 	/* regex rules */
 	char *pattern;		/* as written, with delimiters and flags */
+	/* pattern with its tags approximated (rules_apply_replace_tags), or
+	 * NULL */
+	char *gate_pattern;
 	struct rule_regex re;
 
 	/* eval rules */

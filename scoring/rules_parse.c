@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "rules_int.h"
+#include "prefilter.h"
 #include "rules_parse.h"
 #include "rules_user.h"
 #include "xalloc.h"
@@ -462,8 +463,9 @@ rules_define(struct rules_parser *ps, enum rule_type type, char *value)
 	free(r->header);
 	free(r->if_unset);
 	free(r->pattern);
+	free(r->gate_pattern);
 	free(r->meta_src);
-	r->header = r->if_unset = r->pattern = r->meta_src = NULL;
+	r->header = r->if_unset = r->pattern = r->gate_pattern = r->meta_src = NULL;
 	r->neg = r->exists = false;
 	r->type = type;
 	r->defined = true;
@@ -1144,11 +1146,46 @@ rules_split_tags(const char *re, struct strlist *elems)
  * from one line). */
 #define RULES_REPLACE_MAX (256 * 1024)
 
+/* Approximations of the replace_tag values (prefilter_approximate), made
+ * when first asked for; text[i] is NULL where value i has none. */
+struct tag_approx {
+	char **text;
+	bool *done;
+	size_t n;
+};
+
+static const char *
+rules_tag_approx(const struct rules_build *b, struct tag_approx *ta, size_t i)
+{
+	const struct strlist_item *v = &b->replace_values.v[i];
+
+	if (i >= ta->n)
+		return NULL;
+	if (!ta->done[i]) {
+		struct buf out;
+
+		ta->done[i] = true;
+		buf_init(&out, 0);
+		/* A value holding tags is expanded again in a later pass,
+		 * where the context check of rules_tags_gateable does not
+		 * reach: left as written. */
+		if (memchr(v->p, '<', v->len) == NULL &&
+		    prefilter_approximate(v->p, v->len, &out))
+			ta->text[i] = buf_steal(&out, NULL);
+		buf_free(&out);
+	}
+	return ta->text[i];
+}
+
 /* Port of ReplaceTags::finish_parsing_end on one pattern (the part between
  * the delimiters).  Returns a new pattern, or NULL when nothing changed or
- * (with *too_big_r set) when it would grow past RULES_REPLACE_MAX. */
+ * (with *too_big_r set) when it would grow past RULES_REPLACE_MAX.  With
+ * approx, the tags of the pattern itself (the first pass) take their
+ * approximations where they have one: a gate for the rule, see
+ * rules_tags_gateable. */
 static char *
-rules_replace_tags(const struct rules_build *b, const char *pattern, bool *too_big_r)
+rules_replace_tags(const struct rules_build *b, const char *pattern,
+		   struct tag_approx *approx, bool *too_big_r)
 {
 	const char *start = b->replace_start != NULL ? b->replace_start : "<";
 	const char *end = b->replace_end != NULL ? b->replace_end : ">";
@@ -1189,6 +1226,15 @@ rules_replace_tags(const struct rules_build *b, const char *pattern, bool *too_b
 			{
 				char *name = xstrndup(e + 1, elems.v[i].len - 2);
 				const char *repl = rules_map_value(b, b->replace_tag, name);
+				size_t vi;
+
+				if (approx != NULL && passes == 0 &&
+				    strmap_get(b->replace_tag, name, &vi)) {
+					const char *a = rules_tag_approx(b, approx, vi);
+
+					if (a != NULL)
+						repl = a;
+				}
 
 				if (repl != NULL && repl[0] != '\0') {
 					/* A value holding its own tag grows the
@@ -1225,9 +1271,113 @@ rules_replace_tags(const struct rules_build *b, const char *pattern, bool *too_b
 	return buf_steal(&re, NULL);
 }
 
+/* Whether a pattern with its tags approximated matches wherever the
+ * pattern as expanded does (on the pattern before expansion, default tag
+ * delimiters): regex languages grow with their parts, except under a
+ * negative assertion, an atomic group, a possessive repeat, a condition or
+ * a backtracking verb, or through a backreference or a recursion; a tag in
+ * a class would not even be a part; /x would change how a value reads. */
+static bool
+rules_tags_gateable(const struct rules_build *b, const char *pattern, uint32_t options)
+{
+	/* groups open: whether each one is a negative, atomic or
+	 * conditional group */
+	bool unsafe[RULES_GATE_DEPTH_MAX];
+	size_t depth = 0, unsafe_depth = 0;
+	bool in_class = false, prev_quant = false;
+
+	if ((options & PCRE2_EXTENDED) != 0 ||
+	    (b->replace_start != NULL && strcmp(b->replace_start, "<") != 0) ||
+	    (b->replace_end != NULL && strcmp(b->replace_end, ">") != 0))
+		return false;
+	for (const char *p = pattern; *p != '\0'; p++) {
+		bool quant = false;
+
+		if (*p == '\\') {
+			if (p[1] == '\0')
+				return false;
+			p++;
+			/* \1..\9, \g, \k: backreferences */
+			if ((*p >= '1' && *p <= '9') || *p == 'g' || *p == 'k')
+				return false;
+			prev_quant = false;
+			continue;
+		}
+		if (*p == '<') {
+			const char *q = p + 1;
+
+			while (*q != '\0' && *q != '<' && *q != '>')
+				q++;
+			if (*q == '>' && q > p + 1) {
+				if (in_class || unsafe_depth > 0)
+					return false;
+				p = q;
+				prev_quant = false;
+				continue;
+			}
+		}
+		if (in_class) {
+			if (*p == ']')
+				in_class = false;
+			continue;
+		}
+		switch (*p) {
+		case '[':
+			in_class = true;
+			if (p[1] == '^')
+				p++;
+			if (p[1] == ']')
+				p++;
+			break;
+		case '(': {
+			bool bad;
+
+			if (p[1] == '*')
+				return false;
+			if (p[1] == '?' && (strchr("R&+-0123456789", p[2]) != NULL ||
+					    (p[2] == 'P' && (p[3] == '=' || p[3] == '>'))))
+				return false;
+			if (depth == RULES_GATE_DEPTH_MAX)
+				return false;
+			bad = p[1] == '?' && (p[2] == '!' || p[2] == '>' || p[2] == '(' ||
+					      (p[2] == '<' && p[3] == '!'));
+			unsafe[depth++] = bad;
+			unsafe_depth += bad;
+			break;
+		}
+		case ')':
+			if (depth > 0)
+				unsafe_depth -= unsafe[--depth];
+			break;
+		case '+':
+			/* a '+' right after a repeat makes it possessive */
+			if (prev_quant)
+				return false;
+			quant = true;
+			break;
+		case '?':
+			/* "(?" opens a group: that '?' repeats nothing */
+			quant = !(p > pattern && p[-1] == '(');
+			break;
+		case '*': case '}':
+			quant = true;
+			break;
+		default:
+			break;
+		}
+		prev_quant = quant;
+	}
+	return true;
+}
+
 void
 rules_apply_replace_tags(struct rules_build *b)
 {
+	struct tag_approx approx;
+
+	approx.n = b->replace_values.n;
+	approx.text = xcalloc(approx.n + 1, sizeof(*approx.text));
+	approx.done = xcalloc(approx.n + 1, sizeof(*approx.done));
 	for (size_t i = 0; i < b->replace_rules.n; i++) {
 		size_t index;
 		struct rule *r;
@@ -1244,7 +1394,7 @@ rules_apply_replace_tags(struct rules_build *b)
 		if (rules_split_regex(r->pattern, &pattern, &options, why, sizeof(why)) < 0)
 			continue;
 		too_big = false;
-		replaced = rules_replace_tags(b, pattern, &too_big);
+		replaced = rules_replace_tags(b, pattern, NULL, &too_big);
 		if (too_big) {
 			rules_diag_add(b, r->file, r->line, true,
 				       "rule %s: pattern longer than %d bytes after replace_tag, "
@@ -1257,10 +1407,25 @@ rules_apply_replace_tags(struct rules_build *b)
 					    rules_flag_letters(options));
 			free(r->pattern);
 			r->pattern = written;
+			if (rules_tags_gateable(b, pattern, options)) {
+				char *gate = rules_replace_tags(b, pattern, &approx, &too_big);
+
+				free(r->gate_pattern);
+				r->gate_pattern = NULL;
+				if (gate != NULL && !too_big && strcmp(gate, replaced) != 0)
+					r->gate_pattern = xasprintf("m\x01%s\x01%s", gate,
+								    rules_flag_letters(options));
+				free(gate);
+				too_big = false;
+			}
 			free(replaced);
 		}
 		free(pattern);
 	}
+	for (size_t i = 0; i < approx.n; i++)
+		free(approx.text[i]);
+	free(approx.text);
+	free(approx.done);
 }
 
 void

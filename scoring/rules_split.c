@@ -620,6 +620,9 @@ rules_regex_free(struct rule_regex *rx)
 	for (size_t i = 0; i < rx->count; i++)
 		pcre2_code_free(rx->pieces[i]);
 	free(rx->pieces);
+	for (size_t i = 0; i < rx->gate_count; i++)
+		pcre2_code_free(rx->gate[i]);
+	free(rx->gate);
 	memset(rx, 0, sizeof(*rx));
 }
 

@@ -2,7 +2,9 @@
  * sets of scoring/byteset.c: the sets derived from patterns, the patterns
  * that must give none, the class tables checked byte by byte against
  * PCRE2 compiled as rules.c compiles rules, and soundness (a text PCRE2
- * matches always passes the gate). */
+ * matches always passes the gate); the approximations of ReplaceTags
+ * values (which shapes get one, and that they match wherever the value
+ * does). */
 #include "config.h"
 
 #include <check.h>
@@ -390,6 +392,125 @@ START_TEST(test_prefilter_bytes_sound)
 }
 END_TEST
 
+/* Approximations of ReplaceTags values: which shapes get one, and the
+ * text of one. */
+START_TEST(test_approximate_shapes)
+{
+	static const char *const refused[] = {
+		"[aA]|&\\#97;",			/* not one group */
+		"(?:a)|(?:bc)",			/* a group, then more */
+		"(?:[aA]|b)",			/* single bytes only */
+		"(?:[aA]|bc|d\\xe9f)",		/* as many alternatives */
+		"(?:(a)|bc)",			/* a capture */
+		"(?:(?!x)ab|c)",		/* an assertion */
+		"(?:a++b|c)",			/* possessive */
+		"(?:ab+|c)",			/* unbounded */
+		"(?:a\\1|c)",			/* a backreference */
+		"(?:a\\bb|c)",			/* an assertion escape */
+		"(?:(?i)ab|c)",			/* inline flags */
+		"(?:a{2,}|c)",			/* unbounded */
+		"(?:a{1,100}|c)",		/* too long */
+	};
+	static const char tag[] = "(?:[aA4]|[\\xc3][\\xa0\\xa1]|rn|&\\#(?:97|65);|[\\xd0][\\xb0])";
+	struct buf out;
+
+	buf_init(&out, 0);
+	for (size_t i = 0; i < N_ELEMENTS(refused); i++) {
+		buf_reset(&out);
+		ck_assert_msg(!prefilter_approximate(refused[i], strlen(refused[i]), &out),
+			      "%s approximated as %.*s", refused[i], (int)out.len,
+			      out.data != NULL ? out.data : "");
+		ck_assert_uint_eq(out.len, 0);
+	}
+	/* single bytes in one class, the two-byte sequences by their lead
+	 * byte, the entities by '&' and their length, "rn" with the
+	 * two-byte ones */
+	buf_reset(&out);
+	ck_assert(prefilter_approximate(tag, strlen(tag), &out));
+	buf_put(&out, "", 1);
+	ck_assert_str_eq(out.data, "(?:[\\x34\\x41\\x61]|[\\x52\\x72\\xc3\\xd0][\\s\\S]{1,1}"
+				   "|[\\x26][\\s\\S]{4,4})");
+	/* an empty alternative, and optional starts */
+	buf_reset(&out);
+	ck_assert(prefilter_approximate("(?:|x?yz|w?vu)", strlen("(?:|x?yz|w?vu)"), &out));
+	buf_put(&out, "", 1);
+	ck_assert_str_eq(out.data, "(?:[\\x56-\\x59\\x76-\\x79][\\s\\S]{1,2}|)");
+	buf_free(&out);
+}
+END_TEST
+
+/* Soundness: the approximation matches wherever the value does, alone
+ * and between other text, with and without /i.  Values in the style of
+ * SpamAssassin's 25_replace.cf, texts random over an alphabet that holds
+ * their bytes. */
+START_TEST(test_approximate_sound)
+{
+	static const char *const values[] = {
+		"(?:[aA\\@\\xc0\\xe4]|[\\xb6\\xc1]|[\\xc3][\\x80\\x81\\xa0]|[\\xe1](?:[\\x8e][\\xaa]|[\\xb8][\\x80\\x81])|&\\#(?:1(?:0(?:10|17))|x3f2);)",
+		"(?:[mM\\xcc]|rn|[\\xc9][\\xb1]|[\\xd0][\\x9c\\xbc])",
+		"(?:[vVu\\xe3]|\\\\\\/|[\\xce][\\xbd])",
+		"(?:[xX\\xd7]|><|[\\xce][\\xa7])",
+		"(?:=?\\s|[\\xe2](?:[\\x80][\\x80\\x8b]|[\\x81][\\x9f])|&(?:\\#(?:160|xa0)|(?:e[nm]|nb)sp);|[\\xe3][\\x80][\\x80])",
+		"(?:a.c|[\\x80-\\xbf]{2,3}|\\d\\d?|b.?d|e..)",
+		"(?:|x?yz|w(?:v|uu){1,2}|q?rs|t(?:v|uu){1,2})",
+	};
+	static const char alphabet[] = "aAmMrnvVu\\/xX><=;&#01234567fnbspemwyz.c \t\n@"
+		"\xc0\xe4\xb6\xc1\xc3\x80\x81\xa0\xe1\x8e\xaa\xb8\xcc\xc9\xb1\xd0\x9c\xbc"
+		"\xe3\xce\xbd\xd7\xa7\xe2\x8b\x9f";
+	static const char *const flags[] = { "", "i" };
+	unsigned int seed = 4242;
+	char text[16];
+
+	for (size_t v = 0; v < N_ELEMENTS(values); v++) {
+		struct buf approx;
+		unsigned int matched = 0;
+
+		buf_init(&approx, 0);
+		ck_assert_msg(prefilter_approximate(values[v], strlen(values[v]), &approx),
+			      "%s: none", values[v]);
+		buf_put(&approx, "", 1);
+		for (size_t f = 0; f < N_ELEMENTS(flags); f++) {
+			for (int context = 0; context < 2; context++) {
+				char *exact_pat = NULL, *approx_pat = NULL;
+				pcre2_code *exact, *gate;
+
+				ck_assert_int_ge(asprintf(&exact_pat, context ? "q%sz" : "^%s$",
+							  values[v]), 0);
+				ck_assert_int_ge(asprintf(&approx_pat, context ? "q%sz" : "^%s$",
+							  approx.data), 0);
+				exact = compile(exact_pat, flags[f]);
+				gate = compile(approx_pat, flags[f]);
+				for (int t = 0; t < 30000; t++) {
+					size_t len = (seed = seed * 1103515245u + 12345u) / 65536 %
+						     sizeof(text);
+
+					for (size_t k = 0; k < len; k++) {
+						seed = seed * 1103515245u + 12345u;
+						text[k] = alphabet[(seed / 65536) % (sizeof(alphabet) - 1)];
+					}
+					if (context && len >= 2) {
+						text[0] = 'q';
+						text[len - 1] = 'z';
+					}
+					if (!matches(exact, text, len))
+						continue;
+					matched++;
+					ck_assert_msg(matches(gate, text, len),
+						      "%s matches %s, its approximation %s does not",
+						      exact_pat, ut_esc(text, len), approx_pat);
+				}
+				pcre2_code_free(exact);
+				pcre2_code_free(gate);
+				free(exact_pat);
+				free(approx_pat);
+			}
+		}
+		ck_assert_msg(matched > 20, "%s: only %u texts matched", values[v], matched);
+		buf_free(&approx);
+	}
+}
+END_TEST
+
 static Suite *
 prefilter_suite(void)
 {
@@ -403,6 +524,8 @@ prefilter_suite(void)
 	tcase_add_test(tc, test_req_ops);
 	tcase_add_test(tc, test_bytes_present);
 	tcase_add_test(tc, test_prefilter_bytes_sound);
+	tcase_add_test(tc, test_approximate_shapes);
+	tcase_add_test(tc, test_approximate_sound);
 	return s;
 }
 

@@ -1548,6 +1548,74 @@ has_diag(const struct rules_load_result *res, unsigned int line, bool error,
 	return false;
 }
 
+/* ReplaceTags rules get a gate, their pattern with the tags approximated,
+ * where approximating can only widen what matches; elsewhere none.  Gated
+ * rules hit exactly where a twin written out by hand (no gate) does. */
+START_TEST(test_replace_tags_gate)
+{
+	static const char cf[] =
+		"replace_tag A (?:[aA4]|[\\xc3][\\xa0\\xa1]|[\\xc4][\\x80]|&\\#(?:97|65);|&\\#x61;)\n"
+		"replace_tag Y (?:[yY]|[\\xc3][\\xbd\\xbf]|[\\xc5][\\xb7])\n"
+		"replace_tag M (?:[mM]|rn|[\\xd0][\\x9c\\xbc])\n"
+		"replace_tag S [sS5]\n"
+		"body GATED /\\b<M><A><Y>\\b/i\n"
+		"body TWIN /\\b(?:[mM]|rn|[\\xd0][\\x9c\\xbc])(?:[aA4]|[\\xc3][\\xa0\\xa1]|[\\xc4][\\x80]|&\\#(?:97|65);|&\\#x61;)(?:[yY]|[\\xc3][\\xbd\\xbf]|[\\xc5][\\xb7])\\b/i\n"
+		"body LOOKAHEAD /x(?=<A>)/\n"
+		"body NEGATED /x(?!<A>)y/\n"
+		"body BEHIND /(?<!<A>)y/\n"
+		"body INCLASS /[<A>]z/\n"
+		"body EXTENDED /<A> <Y>/x\n"
+		"body BACKREF /(<A>)\\1/\n"
+		"body POSSESSIVE /<A>++z/\n"
+		"body ATOMIC /(?><A>+)a/\n"
+		"body VERB /(*COMMIT)<A>/\n"
+		"body SINGLE /<S>z/\n"
+		"replace_rules GATED LOOKAHEAD NEGATED BEHIND INCLASS EXTENDED BACKREF POSSESSIVE\n"
+		"replace_rules ATOMIC VERB SINGLE\n";
+	static const char *const ungated[] = {
+		"NEGATED", "BEHIND", "INCLASS", "EXTENDED", "BACKREF", "POSSESSIVE", "ATOMIC",
+		"VERB", "SINGLE",
+	};
+	static const char *const bodies[] = {
+		"may", "MAY", "rnay", "m\xc3\xa0y", "m&#x61;y", "\xd0\x9c" "4\xc5\xb7", "m&#98;y",
+		"m\xc3\xa2y", "rn\xc3y", "mayday", "x ray", "my", "m a y",
+	};
+	struct rules_load_result res;
+	struct rules_hits hits;
+	struct ruleset *rs;
+
+	rs = huge_match(cf, sizeof(cf) - 1, "Subject: t\n\nmay\n", &res, &hits);
+	rules_hits_free(&hits);
+	ck_assert_ptr_nonnull(rule(rs, "GATED")->gate_pattern);
+	ck_assert_uint_ge(rule(rs, "GATED")->re.gate_count, 1);
+	ck_assert_ptr_nonnull(strstr(rule(rs, "GATED")->gate_pattern, "[\\s\\S]{"));
+	ck_assert_ptr_nonnull(rule(rs, "LOOKAHEAD")->gate_pattern);
+	ck_assert_ptr_null(rule(rs, "TWIN")->gate_pattern);
+	for (size_t i = 0; i < N_ELEMENTS(ungated); i++)
+		ck_assert_msg(rule(rs, ungated[i])->gate_pattern == NULL, "%s has a gate: %s",
+			      ungated[i], rule(rs, ungated[i])->gate_pattern);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+
+	for (size_t b = 0; b < N_ELEMENTS(bodies); b++) {
+		char *msg = NULL;
+
+		ck_assert_int_ge(asprintf(&msg, "Subject: t\n\nsee %s here\n", bodies[b]), 0);
+		rs = huge_match(cf, sizeof(cf) - 1, msg, &res, &hits);
+		ck_assert_msg(hits.hits[rules_find(rs, "GATED")] ==
+			      hits.hits[rules_find(rs, "TWIN")], "%s: GATED %u, TWIN %u",
+			      bodies[b], hits.hits[rules_find(rs, "GATED")],
+			      hits.hits[rules_find(rs, "TWIN")]);
+		ck_assert_msg(hits.hits[rules_find(rs, "GATED")] == (b < 5), "%s: GATED %u",
+			      bodies[b], hits.hits[rules_find(rs, "GATED")]);
+		rules_hits_free(&hits);
+		rules_load_result_free(&res);
+		rules_free(&rs);
+		free(msg);
+	}
+}
+END_TEST
+
 /* Patterns too large for PCRE2's 8-bit library are split at an
  * alternation into pieces that compile, and match as the whole pattern
  * would: any piece for a hit, and for tflags multiple the same count (the
@@ -1931,6 +1999,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_header_rule_forms);
 	tcase_add_test(tc, test_replace_tags);
 	tcase_add_test(tc, test_replace_tags_bounded);
+	tcase_add_test(tc, test_replace_tags_gate);
 	tcase_add_test(tc, test_meta_semantics);
 	tcase_add_test(tc, test_multiple_scores_each_hit);
 	tcase_add_test(tc, test_score_format);
