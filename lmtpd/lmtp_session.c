@@ -170,6 +170,17 @@ session_reply_dsn(struct session *s, const struct dsn *dsn, const char *addr,
 	dsn_reply(dsn, addr, s->txn.active ? s->txn.queue_id : NULL, out, out_size);
 }
 
+/* The 421 4.3.2 a client gets when the daemon stops or reloads, between
+ * transactions or when it lets go of one left unfinished. */
+static void
+session_shutdown_reply(const struct session *s, char *out, size_t out_size)
+{
+	struct dsn dsn;
+
+	dsn_set(&dsn, DSN_SHUTDOWN, "stopping");
+	dsn_reply(&dsn, NULL, s->env->cfg->hostname, out, out_size);
+}
+
 static void
 session_on_mail(struct session *s, const struct lmtp_mail *mail)
 {
@@ -375,10 +386,7 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 		if (s.closing)
 			break;
 		if (*env->stop && !lmtp_proto_in_transaction(s.proto)) {
-			struct dsn dsn;
-
-			dsn_set(&dsn, DSN_SHUTDOWN, "stopping");
-			dsn_reply(&dsn, NULL, env->cfg->hostname, line, sizeof(line));
+			session_shutdown_reply(&s, line, sizeof(line));
 			(void)lmtp_proto_shutdown(s.proto, line);
 			break;
 		}
@@ -415,13 +423,10 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 			goto lost;
 		}
 		if (r == 0 && *env->stop) {
-			struct dsn dsn;
-
 			log_info("stopping: nothing from %s for %.0f s after %s; "
 				 "its transaction is left unfinished", s.peer, SESSION_STOP_GRACE,
 				 s.last_command);
-			dsn_set(&dsn, DSN_SHUTDOWN, "stopping");
-			dsn_reply(&dsn, NULL, env->cfg->hostname, line, sizeof(line));
+			session_shutdown_reply(&s, line, sizeof(line));
 			lmtp_proto_reply(s.proto, line);
 			break;
 		}
