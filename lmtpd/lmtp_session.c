@@ -170,6 +170,17 @@ session_reply_dsn(struct session *s, const struct dsn *dsn, const char *addr,
 	dsn_reply(dsn, addr, s->txn.active ? s->txn.queue_id : NULL, out, out_size);
 }
 
+/* The 421 4.3.2 a client gets when the daemon stops or reloads, between
+ * transactions or when it lets go of one left unfinished. */
+static void
+session_shutdown_reply(const struct session *s, char *out, size_t out_size)
+{
+	struct dsn dsn;
+
+	dsn_set(&dsn, DSN_SHUTDOWN, "stopping");
+	dsn_reply(&dsn, NULL, s->env->cfg->hostname, out, out_size);
+}
+
 static void
 session_on_mail(struct session *s, const struct lmtp_mail *mail)
 {
@@ -307,28 +318,78 @@ session_handle(struct session *s, const struct lmtp_event *ev)
 	}
 }
 
-/* How long the next read may wait: idle_timeout, or less when the DATA
- * deadline (grown by min_data_rate) comes first. */
+/* Which bound a read wait ran to, so the log names the one that fired. */
+enum session_limit {
+	SESSION_LIMIT_IDLE,		/* idle_timeout */
+	SESSION_LIMIT_DATA_RATE,	/* the DATA deadline of min_data_rate */
+	SESSION_LIMIT_STOP_GRACE,	/* SESSION_STOP_GRACE */
+};
+
+/* When DATA (or the first BDAT) was accepted, on session_now()'s clock. */
 static double
-session_read_timeout(struct session *s)
+session_data_start(const struct session *s)
+{
+	return (double)s->txn.t_data.tv_sec + (double)s->txn.t_data.tv_nsec / 1e9;
+}
+
+/* How long the next read may wait: idle_timeout, or less when the DATA
+ * deadline (grown by min_data_rate) comes first or the daemon stops;
+ * *limit_r says which. */
+static double
+session_read_timeout(struct session *s, enum session_limit *limit_r)
 {
 	const struct lmtpd_config *cfg = s->env->cfg;
 	double timeout = cfg->idle_timeout;
 
+	*limit_r = SESSION_LIMIT_IDLE;
 	if (lmtp_proto_in_data(s->proto) && cfg->min_data_rate > 0) {
-		double start = (double)s->txn.t_data.tv_sec +
-			       (double)s->txn.t_data.tv_nsec / 1e9;
-		double deadline = start + cfg->idle_timeout +
+		double deadline = session_data_start(s) + cfg->idle_timeout +
 				  (double)spool_received(s->env->spool) /
 				  cfg->min_data_rate;
 		double left = deadline - session_now();
 
-		if (left < timeout)
+		if (left < timeout) {
 			timeout = left;
+			*limit_r = SESSION_LIMIT_DATA_RATE;
+		}
 	}
-	if (*s->env->stop && timeout > SESSION_STOP_GRACE)
+	if (*s->env->stop && timeout > SESSION_STOP_GRACE) {
 		timeout = SESSION_STOP_GRACE;
+		*limit_r = SESSION_LIMIT_STOP_GRACE;
+	}
 	return timeout;
+}
+
+/* Logs why a client in a transaction is let go while the daemon stops:
+ * the bound that fired is not always the stop grace (idle_timeout may be
+ * shorter, and the DATA deadline may come first). */
+static void
+session_log_stop_timeout(const struct session *s, enum session_limit limit)
+{
+	const struct lmtpd_config *cfg = s->env->cfg;
+
+	switch (limit) {
+	case SESSION_LIMIT_IDLE:
+		log_info("stopping: nothing from %s for %u s (idle_timeout) after %s; "
+			 "its transaction is left unfinished", s->peer,
+			 cfg->idle_timeout, s->last_command);
+		break;
+	case SESSION_LIMIT_STOP_GRACE:
+		log_info("stopping: nothing from %s for %.0f s (stop grace) after %s; "
+			 "its transaction is left unfinished", s->peer,
+			 SESSION_STOP_GRACE, s->last_command);
+		break;
+	case SESSION_LIMIT_DATA_RATE:
+		/* Not "nothing for N s": a client trickling bytes below the
+		 * rate reaches the deadline without ever going quiet. */
+		log_info("stopping: %s missed the DATA deadline (%llu bytes in %.1f s, "
+			 "min_data_rate %u bytes/s, idle_timeout %u s) after %s; "
+			 "its transaction is left unfinished", s->peer,
+			 (unsigned long long)spool_received(s->env->spool),
+			 session_now() - session_data_start(s), cfg->min_data_rate,
+			 cfg->idle_timeout, s->last_command);
+		break;
+	}
 }
 
 static void
@@ -365,6 +426,7 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 
 	while (!s.closing) {
 		struct lmtp_event ev;
+		enum session_limit limit;
 		size_t space, queued;
 		char *in;
 		ssize_t n;
@@ -375,10 +437,7 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 		if (s.closing)
 			break;
 		if (*env->stop && !lmtp_proto_in_transaction(s.proto)) {
-			struct dsn dsn;
-
-			dsn_set(&dsn, DSN_SHUTDOWN, "stopping");
-			dsn_reply(&dsn, NULL, env->cfg->hostname, line, sizeof(line));
+			session_shutdown_reply(&s, line, sizeof(line));
 			(void)lmtp_proto_shutdown(s.proto, line);
 			break;
 		}
@@ -407,7 +466,7 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 			log_info("read from %s failed: %s", s.peer, strerror(errno));
 			goto lost;
 		}
-		r = session_wait(&s, POLLIN, session_read_timeout(&s));
+		r = session_wait(&s, POLLIN, session_read_timeout(&s, &limit));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -415,13 +474,8 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 			goto lost;
 		}
 		if (r == 0 && *env->stop) {
-			struct dsn dsn;
-
-			log_info("stopping: nothing from %s for %.0f s after %s; "
-				 "its transaction is left unfinished", s.peer, SESSION_STOP_GRACE,
-				 s.last_command);
-			dsn_set(&dsn, DSN_SHUTDOWN, "stopping");
-			dsn_reply(&dsn, NULL, env->cfg->hostname, line, sizeof(line));
+			session_log_stop_timeout(&s, limit);
+			session_shutdown_reply(&s, line, sizeof(line));
 			lmtp_proto_reply(s.proto, line);
 			break;
 		}

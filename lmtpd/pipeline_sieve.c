@@ -473,7 +473,7 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 			log_warn("%s: sieve: <%s>: %s; keeping the message in INBOX",
 				 txn->queue_id, r->canonical, a->error_text);
 		else if (a->flags_dropped > 0)
-			log_warn("%s: sieve: <%s>: %u IMAP flag(s) left off: a copy keeps at "
+			log_warn("%s: sieve: <%s>: %zu IMAP flag(s) left off: a copy keeps at "
 				 "most %d flags of at most %d bytes", txn->queue_id, r->canonical,
 				 a->flags_dropped, SIEVE_FLAGS_MAX, SIEVE_FLAG_LEN_MAX);
 	}

@@ -64,7 +64,7 @@ usage(void)
 static int
 cmp_str(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static void
@@ -79,18 +79,18 @@ static bool opt_hits;
  * like SpamAssassin, not the rules the score set in use (0: no Bayes, no
  * network tests) scores 0: lmtpd matches them for the other sets only. */
 static void
-print_hits(const struct scoring *sc, const char *name, const char *data, size_t len)
+print_hits(struct scoring *sc, const char *name, const char *data, size_t len)
 {
 	struct scoring_msg *m = scoring_msg_new(sc, data, len, NULL);
 	const struct rules_hits *h = scoring_msg_hits(m);
 	const struct ruleset *rs = scoring_rules(sc);
-	char **names = NULL;
+	const char **names = NULL;
 	size_t n = 0;
 
 	for (size_t i = 0; i < h->count; i++)
 		if (h->hits[i] > 0 && rules_counts_in_set(rs, i, 0)) {
 			names = xreallocarray(names, n + 1, sizeof(*names));
-			names[n++] = (char *)rules_name(rs, i);
+			names[n++] = rules_name(rs, i);
 		}
 	if (n > 1)
 		qsort(names, n, sizeof(*names), cmp_str);
@@ -112,7 +112,7 @@ struct score_ctx {
 static void
 print_line(const struct score_ctx *ctx, const char *name, const char *data, size_t len)
 {
-	const struct scoring *sc = ctx->sc;
+	struct scoring *sc = ctx->sc;
 	struct score_result r;
 	struct buf tests;
 	char score[64];
@@ -146,14 +146,14 @@ score_error(const char *path, const char *why)
 /* One path: a Maildir, an mbox or a single message.  Returns -1 if it
  * could not be read. */
 static int
-score_path(const struct score_ctx *ctx, const char *path)
+score_path(struct score_ctx *ctx, const char *path)
 {
-	return msgsource_walk(path, score_one, (void *)ctx, score_error);
+	return msgsource_walk(path, score_one, ctx, score_error);
 }
 
 /* -j N: N processes take every N-th path; each prints its own lines. */
 static int
-score_paths(const struct score_ctx *ctx, char **paths, int count, unsigned int jobs)
+score_paths(struct score_ctx *ctx, char **paths, int count, unsigned int jobs)
 {
 	pid_t *pids;
 	int status = 0;

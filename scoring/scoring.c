@@ -198,7 +198,7 @@ scoring_set_bayes(struct scoring *sc, bool use, bool autolearn)
 }
 
 struct bayes *
-scoring_bayes(const struct scoring *sc)
+scoring_bayes(struct scoring *sc)
 {
 	return sc->bayes;
 }
@@ -376,7 +376,7 @@ scoring_msg_data(const struct scoring_msg *m, size_t *len_r)
 }
 
 struct scoring_msg *
-scoring_msg_new(const struct scoring *sc, const char *data, size_t len,
+scoring_msg_new(struct scoring *sc, const char *data, size_t len,
 		const char *envelope_from)
 {
 	struct scoring_msg *m = xcalloc(1, sizeof(*m));
@@ -408,13 +408,13 @@ scoring_msg_free(struct scoring_msg **mp)
 	*mp = NULL;
 }
 
-static void scoring_msg_total_rules(const struct scoring *sc, struct scoring_msg *msg,
+static void scoring_msg_total_rules(struct scoring *sc, struct scoring_msg *msg,
 				    const struct ruleset *rs, const struct rules_hits *hits,
 				    const struct score_prefs *prefs, const char *user,
 				    struct score_result *out);
 
 void
-scoring_msg_total(const struct scoring *sc, struct scoring_msg *msg,
+scoring_msg_total(struct scoring *sc, struct scoring_msg *msg,
 		  const struct score_prefs *prefs, const char *user,
 		  struct score_result *out)
 {
@@ -449,7 +449,7 @@ scoring_msg_total(const struct scoring *sc, struct scoring_msg *msg,
 }
 
 static void
-scoring_msg_total_rules(const struct scoring *sc, struct scoring_msg *msg,
+scoring_msg_total_rules(struct scoring *sc, struct scoring_msg *msg,
 			const struct ruleset *rs, const struct rules_hits *hits,
 			const struct score_prefs *prefs, const char *user,
 			struct score_result *out)
@@ -495,7 +495,7 @@ scoring_msg_hits(const struct scoring_msg *msg)
 }
 
 void
-scoring_score_message(const struct scoring *sc, const char *data, size_t len,
+scoring_score_message(struct scoring *sc, const char *data, size_t len,
 		      const char *envelope_from, const struct score_prefs *prefs,
 		      struct score_result *out)
 {

@@ -47,8 +47,11 @@ struct score_prefs *scoring_prefs_for_home(struct scoring *sc, const char *user,
 					   const char *home,
 					   void (*warn)(const char *msg));
 
-/* Parses and matches a message once (data must outlive the result). */
-struct scoring_msg *scoring_msg_new(const struct scoring *sc, const char *data,
+/* Parses and matches a message once (data must outlive the result).  sc
+ * is not const here nor in the totals below: matching writes this
+ * process's scratch space in it, and Bayes opens, reads and learns
+ * through its classifier. */
+struct scoring_msg *scoring_msg_new(struct scoring *sc, const char *data,
 				    size_t len, const char *envelope_from);
 void scoring_msg_free(struct scoring_msg **msg);
 /* Totals for one recipient (prefs may be NULL).  With Bayes on, the
@@ -57,15 +60,16 @@ void scoring_msg_free(struct scoring_msg **msg);
  * AutoLearnThreshold says so (out->autolearn "spam"/"ham", "no", "failed"
  * when the database failed).  A database error never fails this: the
  * recipient is scored without Bayes. */
-void scoring_msg_total(const struct scoring *sc, struct scoring_msg *msg,
+void scoring_msg_total(struct scoring *sc, struct scoring_msg *msg,
 		       const struct score_prefs *prefs, const char *user,
 		       struct score_result *out);
 /* Bayes for this process: use it (the daemon's default when use_bayes is
  * 1) and autolearn (when bayes_auto_learn is also 1).  Tools that only
  * read turn autolearn off. */
 void scoring_set_bayes(struct scoring *sc, bool use, bool autolearn);
-/* The classifier (NULL when use_bayes is 0), for lmtpd-learn. */
-struct bayes *scoring_bayes(const struct scoring *sc);
+/* The classifier (NULL when use_bayes is 0), for lmtpd-learn; writable,
+ * so only from a writable sc. */
+struct bayes *scoring_bayes(struct scoring *sc);
 /* The bayes_* settings of the rule files (meaningful when scoring_bayes
  * is not NULL). */
 struct bayes_settings;
@@ -75,14 +79,15 @@ struct bayes_tokens;
 const struct bayes_tokens *scoring_msg_tokens(const struct scoring *sc,
 					      struct scoring_msg *msg);
 /* The Bayes tokens of a message without matching any rule (lmtpd-learn);
- * free with bayes_tokens_free. */
+ * free with bayes_tokens_free.  Reads sc only (the tokenizer's memos are
+ * its own, per process). */
 void scoring_tokenize(const struct scoring *sc, const char *data, size_t len,
 		      struct bayes_tokens *out);
 /* The raw rule hits of the message (before per-user totals): rule index
  * -> count, for diagnostics and the parity test. */
 const struct rules_hits *scoring_msg_hits(const struct scoring_msg *msg);
 /* Both, for a one-off message. */
-void scoring_score_message(const struct scoring *sc, const char *data, size_t len,
+void scoring_score_message(struct scoring *sc, const char *data, size_t len,
 			   const char *envelope_from, const struct score_prefs *prefs,
 			   struct score_result *out);
 

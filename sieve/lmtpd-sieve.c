@@ -104,7 +104,7 @@ print_actions(const struct sieve_actions *a)
 	if (a->error)
 		printf("error: %s\n", a->error_text);
 	if (a->flags_dropped > 0)
-		printf("flags left off: %u (a copy keeps at most %d flags of at most %d "
+		printf("flags left off: %zu (a copy keeps at most %d flags of at most %d "
 		       "bytes)\n", a->flags_dropped, SIEVE_FLAGS_MAX, SIEVE_FLAG_LEN_MAX);
 	printf("actions:\n");
 	for (size_t i = 0; i < a->count; i++) {

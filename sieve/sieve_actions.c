@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -126,6 +127,14 @@ sieve_flags_merge(char ***flags_r, size_t *count_r, const char *const *add,
 	return dropped;
 }
 
+size_t
+sieve_flags_dropped_add(size_t count, size_t n)
+{
+	if (count > SIEVE_FLAGS_DROPPED_MAX || n > SIEVE_FLAGS_DROPPED_MAX - count)
+		return SIEVE_FLAGS_DROPPED_MAX;
+	return count + n;
+}
+
 /* Serialization: unsigned numbers as "N;", strings as "LEN:BYTES" or "-"
  * for NULL. */
 void
@@ -152,7 +161,12 @@ sieve_de_uint(const char *data, size_t len, size_t *pos, unsigned long *v_r)
 	size_t p = *pos, digits = 0;
 
 	while (p < len && isdigit((unsigned char)data[p]) && digits < 18) {
-		v = v * 10 + (unsigned long)(data[p] - '0');
+		unsigned long d = (unsigned long)(data[p] - '0');
+
+		/* 18 digits overflow a 32-bit unsigned long */
+		if (v > (ULONG_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
 		p++;
 		digits++;
 	}
@@ -240,6 +254,8 @@ sieve_actions_deserialize(const char *data, size_t len, size_t *pos)
 	s = NULL;
 	GET_U(a->scripts_run);
 	GET_U(a->flags_dropped);
+	if (a->flags_dropped > SIEVE_FLAGS_DROPPED_MAX)
+		goto bad;	/* the child saturates: more is a broken stream */
 	GET_U(count);
 	if (count > SIEVE_SER_COUNT_MAX)
 		goto bad;

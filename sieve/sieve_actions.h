@@ -24,6 +24,9 @@
 /* Most IMAP flags kept per action, and the longest flag. */
 #define SIEVE_FLAGS_MAX 32
 #define SIEVE_FLAG_LEN_MAX 128
+/* flags_dropped stops here instead of wrapping (the old unsigned int
+ * bound; it fits size_t and the serialized unsigned long everywhere). */
+#define SIEVE_FLAGS_DROPPED_MAX 4294967295UL
 
 enum sieve_action_kind {
 	SIEVE_ACT_KEEP,		/* store in INBOX (explicit or implicit keep) */
@@ -81,8 +84,8 @@ struct sieve_actions {
 	unsigned int scripts_run;
 	/* IMAP flags the scripts set that were left off (more than
 	 * SIEVE_FLAGS_MAX for one copy, or longer than SIEVE_FLAG_LEN_MAX),
-	 * for the log. */
-	unsigned int flags_dropped;
+	 * for the log; at most SIEVE_FLAGS_DROPPED_MAX. */
+	size_t flags_dropped;
 };
 
 void sieve_actions_free(struct sieve_actions **actions);

@@ -178,11 +178,12 @@ sieve_take_flags(struct sieve_exec_state *st, sieve2_context_t *c, char ***flags
 		const char *one[1] = { flag };
 
 		if (strncmp(flag, prefix, strlen(prefix)) != 0)
-			st->res->flags_dropped += sieve_flags_merge(flags_r, count_r, one, 1);
+			st->res->flags_dropped = sieve_flags_dropped_add(st->res->flags_dropped,
+					sieve_flags_merge(flags_r, count_r, one, 1));
 		free(flag);
 	}
 	for (; flags != NULL && flags[i] != NULL; i++)
-		st->res->flags_dropped++;
+		st->res->flags_dropped = sieve_flags_dropped_add(st->res->flags_dropped, 1);
 }
 
 static int

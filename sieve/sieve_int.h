@@ -131,7 +131,8 @@ struct sieve_script_result {
 	 * keep). */
 	char **end_flags;
 	size_t end_flag_count;
-	/* Flags sieve_take_flags could not keep (sieve_flags_merge). */
+	/* Flags sieve_take_flags could not keep (sieve_flags_merge), at
+	 * most SIEVE_FLAGS_DROPPED_MAX. */
 	size_t flags_dropped;
 };
 
@@ -203,6 +204,9 @@ struct sieve_action *sieve_actions_append(struct sieve_actions *list);
  * SIEVE_FLAG_LEN_MAX), for the log. */
 size_t sieve_flags_merge(char ***flags_r, size_t *count_r, const char *const *add,
 			 size_t add_count);
+/* count + n, saturated at SIEVE_FLAGS_DROPPED_MAX (count already at most
+ * that). */
+size_t sieve_flags_dropped_add(size_t count, size_t n);
 
 /* Serialization of a resolved action list (sandbox child -> parent). */
 void sieve_actions_serialize(const struct sieve_actions *a, struct buf *out);

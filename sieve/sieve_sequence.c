@@ -3,7 +3,6 @@
  * sieve_run.h).  Runs in the sandbox child (or inline for lmtpd-sieve). */
 #include "config.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +46,10 @@ sieve_take_action(struct sieve_resolve *rs, struct sieve_action *a)
 		for (size_t i = 0; i < rs->stores.count; i++) {
 			x = &rs->stores.v[i];
 			if (sieve_same_folder(x->folder, a->folder)) {
-				rs->flags_dropped +=
+				rs->flags_dropped = sieve_flags_dropped_add(rs->flags_dropped,
 					sieve_flags_merge(&x->flags, &x->flag_count,
 							  (const char *const *)a->flags,
-							  a->flag_count);
+							  a->flag_count));
 				return;
 			}
 		}
@@ -185,25 +184,26 @@ sieve_sequence(const struct sieve_settings *set, struct sieve_script *scripts, s
 
 			if (a->kind == SIEVE_ACT_KEEP) {
 				explicit_keep = true;
-				rs.flags_dropped +=
+				rs.flags_dropped = sieve_flags_dropped_add(rs.flags_dropped,
 					sieve_flags_merge(&rs.keep_flags, &rs.keep_flag_count,
 							  (const char *const *)a->flags,
-							  a->flag_count);
+							  a->flag_count));
 			} else if (a->kind != SIEVE_ACT_VACATION) {
 				cancelled = true;
 			}
 			sieve_take_action(&rs, a);
 		}
 		if (!cancelled)
-			rs.flags_dropped +=
+			rs.flags_dropped = sieve_flags_dropped_add(rs.flags_dropped,
 				sieve_flags_merge(&rs.keep_flags, &rs.keep_flag_count,
 						  (const char *const *)res.end_flags,
-						  res.end_flag_count);
+						  res.end_flag_count));
 		rs.final_keep = explicit_keep || !cancelled;
 		rs.keep_explicit = explicit_keep;
 		rs.keep_script = s->path;
 		stopped = !res.end_reached;
-		rs.flags_dropped += res.flags_dropped;
+		rs.flags_dropped = sieve_flags_dropped_add(rs.flags_dropped,
+							   res.flags_dropped);
 		sieve_script_result_free(&res);
 		/* Pigeonhole: the next script runs only while the keep is in
 		 * effect; a `stop` in the user's script ends it too. */
@@ -250,9 +250,9 @@ sieve_sequence(const struct sieve_settings *set, struct sieve_script *scripts, s
 
 		if (keep != NULL && sieve_same_folder(f->folder, "INBOX")) {
 			/* fileinto "INBOX" and the keep: one copy. */
-			rs.flags_dropped +=
+			rs.flags_dropped = sieve_flags_dropped_add(rs.flags_dropped,
 				sieve_flags_merge(&keep->flags, &keep->flag_count,
-						  (const char *const *)f->flags, f->flag_count);
+						  (const char *const *)f->flags, f->flag_count));
 			keep->implicit = false;
 			continue;
 		}
@@ -274,8 +274,7 @@ sieve_sequence(const struct sieve_settings *set, struct sieve_script *scripts, s
 done:
 	/* after a failure the flags are gone with the rest */
 	if (!out->error)
-		out->flags_dropped = rs.flags_dropped < UINT_MAX ? (unsigned int)rs.flags_dropped
-								 : UINT_MAX;
+		out->flags_dropped = rs.flags_dropped;
 	for (i = 0; i < rs.stores.count; i++)
 		sieve_action_clear(&rs.stores.v[i]);
 	free(rs.stores.v);

@@ -224,19 +224,38 @@ def test_sigterm_finishes_transaction_in_flight(lmtpd):
         assert [split_trace(f)[1] for f in read_new(lmtpd.maildir(a))] == [msg]
 
 
-def test_sigterm_ends_stalled_transaction(lmtpd_factory):
-    """SIGTERM while a client sits in the middle of DATA and sends nothing:
-    the transaction would finish if the data came, but after the stop
-    grace (10 s, far under idle_timeout) the worker answers 421 4.3.2,
-    logs it, delivers nothing, and the daemon exits 0 without killing a
-    worker (before, the stop waited for idle_timeout)."""
-    d = lmtpd_factory(idle_timeout="300s")
+STALLED_DATA = (b"MAIL FROM:<s@example.org>\r\nRCPT TO:<stall@example.com>\r\nDATA\r\n"
+                b"Subject: stalled\r\n\r\nhalf a message\r\n")
+
+
+@pytest.mark.parametrize("conf, send, codes, logged", [
+    # the stop grace (10 s) fires, far under idle_timeout
+    ({"idle_timeout": "300s"}, STALLED_DATA, [250, 250, 354],
+     r"stopping: nothing from \S+ for 10 s \(stop grace\) after DATA; "),
+    # idle_timeout under the grace fires first, and the log says so
+    ({"idle_timeout": "4s"},
+     b"MAIL FROM:<s@example.org>\r\nRCPT TO:<stall@example.com>\r\n", [250, 250],
+     r"stopping: nothing from \S+ for 4 s \(idle_timeout\) after RCPT; "),
+    # so does the DATA deadline (idle_timeout plus bytes at min_data_rate,
+    # here next to nothing) under idle_timeout
+    ({"idle_timeout": "4s", "min_data_rate": "1000000000"}, STALLED_DATA,
+     [250, 250, 354],
+     r"stopping: \S+ missed the DATA deadline \(\d+ bytes in [\d.]+ s, "
+     r"min_data_rate 1000000000 bytes/s, idle_timeout 4 s\) after DATA; "),
+], ids=["stop-grace", "idle-timeout", "data-deadline"])
+def test_sigterm_ends_stalled_transaction(lmtpd_factory, conf, send, codes, logged):
+    """SIGTERM while a client sits in a transaction and sends nothing: the
+    transaction would finish if the client went on, but once the first of
+    the stop grace (10 s), idle_timeout and the DATA deadline passes the
+    worker answers 421 4.3.2, logs which limit fired with its value,
+    delivers nothing, and the daemon exits 0 without killing a worker
+    (before, the stop waited for idle_timeout; the log always said 10 s)."""
+    d = lmtpd_factory(**conf)
     c = d.client(timeout=120)
     try:
         c.lhlo()
-        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<stall@example.com>\r\nDATA\r\n")
-        assert [c.reply().code for _ in range(3)] == [250, 250, 354]
-        c.send(b"Subject: stalled\r\n\r\nhalf a message\r\n")
+        c.send(send)
+        assert [c.reply().code for _ in codes] == codes
         d.signal(signal.SIGTERM)
         d.wait_log(r"stopping: workers finish their transactions")
         r = c.reply()
@@ -246,8 +265,8 @@ def test_sigterm_ends_stalled_transaction(lmtpd_factory):
         c.close()
     assert d.proc.wait(60) == 0
     log = d.log()
-    assert re.search(r"stopping: nothing from \S+ for 10 s after DATA; its transaction is "
-                     r"left unfinished", log), log
+    assert re.search(logged + r"its transaction is left unfinished", log), log
+    assert len(re.findall(r"its transaction is left unfinished", log)) == 1, log
     assert "killing" not in log
     assert read_new(d.maildir("stall@example.com")) == []
 

@@ -54,7 +54,7 @@ static bool opt_prob, opt_tokens = true;
 static int
 dump_one(const char *name, const char *data, size_t len, void *ctx)
 {
-	const struct scoring *sc = ctx;
+	struct scoring *sc = ctx;
 	struct bayes_tokens toks;
 
 	scoring_tokenize(sc, data, len, &toks);

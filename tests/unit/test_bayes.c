@@ -27,21 +27,33 @@ static struct sa_settings set;
 static struct bayes_settings bs;	/* lmtpd's defaults */
 static struct bayes_settings sa_bs;	/* SpamAssassin's: bayes_robinson_s 0.030 */
 
+/* Settings from key/value pairs (k1, v1, k2, v2, ..., NULL); warn (may
+ * be NULL) gets what bayes_settings_init refuses. */
+static void
+settings_warn(struct bayes_settings *out, void (*warn)(const char *msg),
+	      const char *first, ...)
+{
+	struct strlist pairs;
+	va_list ap;
+
+	strlist_init(&pairs);
+	va_start(ap, first);
+	for (const char *k = first; k != NULL; k = va_arg(ap, const char *))
+		strlist_add(&pairs, k, strlen(k));
+	va_end(ap);
+	bayes_settings_init(out, &pairs, warn);
+	strlist_free(&pairs);
+}
+
+#define settings_of(out, ...) settings_warn(out, NULL, __VA_ARGS__)
+
 static void
 setup(void)
 {
 	msgview_global_init();
 	sa_settings_init(&set);
 	bayes_settings_init(&bs, NULL, NULL);
-	{
-		struct strlist pairs;
-
-		strlist_init(&pairs);
-		strlist_add(&pairs, "bayes_robinson_s", 16);
-		strlist_add(&pairs, "0.030", 5);
-		bayes_settings_init(&sa_bs, &pairs, NULL);
-		strlist_free(&pairs);
-	}
+	settings_of(&sa_bs, "bayes_robinson_s", "0.030", NULL);
 }
 
 static void
@@ -428,22 +440,6 @@ START_TEST(tokenize_bounds)
 }
 END_TEST
 
-/* Settings from key/value pairs (k1, v1, k2, v2, ..., NULL). */
-static void
-settings_of(struct bayes_settings *out, const char *first, ...)
-{
-	struct strlist pairs;
-	va_list ap;
-
-	strlist_init(&pairs);
-	va_start(ap, first);
-	for (const char *k = first; k != NULL; k = va_arg(ap, const char *))
-		strlist_add(&pairs, k, strlen(k));
-	va_end(ap);
-	bayes_settings_init(out, &pairs, NULL);
-	strlist_free(&pairs);
-}
-
 static int settings_warnings;
 
 static const char *settings_key;
@@ -479,21 +475,15 @@ START_TEST(settings_lmtpd)
 	ck_assert_uint_eq(s2.n_significant, 20);
 	bayes_settings_free(&s2);
 	for (size_t i = 0; i < N_ELEMENTS(bad); i++) {
-		struct strlist pairs;
-
-		strlist_init(&pairs);
-		strlist_add(&pairs, bad[i][0], strlen(bad[i][0]));
-		strlist_add(&pairs, bad[i][1], strlen(bad[i][1]));
 		settings_warnings = 0;
 		settings_key = bad[i][0];
-		bayes_settings_init(&s2, &pairs, count_warning);
+		settings_warn(&s2, count_warning, bad[i][0], bad[i][1], NULL);
 		ck_assert_msg(settings_warnings == 1, "%s %s", bad[i][0], bad[i][1]);
 		ck_assert_double_eq(s2.robinson_s, BAYES_FW_S);
 		ck_assert_double_eq(s2.robinson_x, BAYES_FW_X);
 		ck_assert_double_eq(s2.min_prob_strength, BAYES_MIN_PROB_STRENGTH);
 		ck_assert_uint_eq(s2.n_significant, BAYES_N_SIGNIFICANT);
 		bayes_settings_free(&s2);
-		strlist_free(&pairs);
 	}
 }
 END_TEST
@@ -629,17 +619,47 @@ END_TEST
 
 /* ---- the store ---- */
 
+/* A message's tokens (none yet) under the seen-database key seen. */
 static struct bayes_tokens
-toks_of(const char *seen, const char *const *words, size_t n)
+toks_empty(const char *seen)
 {
 	struct bayes_tokens t;
 
 	strlist_init(&t.list);
 	t.arena = NULL;
-	for (size_t i = 0; i < n; i++)
-		strlist_add(&t.list, words[i], strlen(words[i]));
 	t.seen_key = strdup(seen);
 	return t;
+}
+
+static struct bayes_tokens
+toks_of(const char *seen, const char *const *words, size_t n)
+{
+	struct bayes_tokens t = toks_empty(seen);
+
+	for (size_t i = 0; i < n; i++)
+		strlist_add(&t.list, words[i], strlen(words[i]));
+	return t;
+}
+
+static struct db_env *
+env_open(const char *dir)
+{
+	char *error = NULL;
+	struct db_env *env = db_env_open(dir, &error);
+
+	ck_assert_msg(env != NULL, "%s", error);
+	return env;
+}
+
+/* user's store (NULL: the site's) in env. */
+static struct bayes_store *
+store_open(struct db_env *env, const char *user)
+{
+	char *error = NULL;
+	struct bayes_store *st = bayes_store_open(env, user, &error);
+
+	ck_assert_msg(st != NULL, "%s", error);
+	return st;
 }
 
 static struct bayes_counts
@@ -660,18 +680,14 @@ START_TEST(store_learn_relearn_forget)
 	static const char *const w1[] = { "cheap", "viagra", "watches" };
 	static const char *const w2[] = { "lunch", "meeting", "watches" };
 	const char *dir = ut_testdir();
-	char *error = NULL;
-	struct db_env *env = db_env_open(dir, &error);
-	struct bayes_store *st;
+	struct db_env *env = env_open(dir);
+	struct bayes_store *st = store_open(env, NULL);
 	struct bayes_tokens a = toks_of("<a@x>\t01", w1, 3), b = toks_of("<b@x>\t02", w2, 3);
 	struct bayes_tokens a2 = toks_of("<a@x>\t03", w1, 3);	/* same ID, other body */
 	enum bayes_learn_result r;
 	struct bayes_totals tot;
 	struct bayes_counts c;
 
-	ck_assert_msg(env != NULL, "%s", error);
-	st = bayes_store_open(env, NULL, &error);
-	ck_assert_msg(st != NULL, "%s", error);
 	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_SPAM, 1000, true, &r), 0);
 	ck_assert_int_eq(r, BAYES_LEARNED);
 	/* twice counts once */
@@ -714,8 +730,7 @@ START_TEST(store_learn_relearn_forget)
 	ck_assert_uint_eq(tot.ntokens, 3);
 	bayes_store_close(&st);
 	/* per-user databases are separate files in the same environment */
-	st = bayes_store_open(env, "Bob/../x@example.com", &error);
-	ck_assert_msg(st != NULL, "%s", error);
+	st = store_open(env, "Bob/../x@example.com");
 	ck_assert_int_eq(bayes_store_totals(st, &tot), 0);
 	ck_assert_uint_eq(tot.nham, 0);
 	bayes_store_close(&st);
@@ -742,23 +757,19 @@ START_TEST(store_learn_relearn_forget)
 		u3[64] = '@';
 		memset(u3 + 65, 'd', 100);
 		u3[165] = '\0';
-		st = bayes_store_open(env, u1, &error);
-		ck_assert_msg(st != NULL, "%s", error);
+		st = store_open(env, u1);
 		ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_SPAM, 2000, true, &r), 0);
 		ck_assert_int_eq(r, BAYES_LEARNED);
 		bayes_store_close(&st);
-		st = bayes_store_open(env, u2, &error);
-		ck_assert_msg(st != NULL, "%s", error);
+		st = store_open(env, u2);
 		ck_assert_int_eq(bayes_store_totals(st, &tot), 0);
 		ck_assert_uint_eq(tot.nspam, 0);
 		bayes_store_close(&st);
-		st = bayes_store_open(env, u1, &error);
-		ck_assert_msg(st != NULL, "%s", error);
+		st = store_open(env, u1);
 		ck_assert_int_eq(bayes_store_totals(st, &tot), 0);
 		ck_assert_uint_eq(tot.nspam, 1);
 		bayes_store_close(&st);
-		st = bayes_store_open(env, u3, &error);
-		ck_assert_msg(st != NULL, "%s", error);
+		st = store_open(env, u3);
 		bayes_store_close(&st);
 	}
 	db_env_close(&env);
@@ -770,29 +781,24 @@ END_TEST
 
 START_TEST(store_expire)
 {
-	const char *dir = ut_testdir();
-	char *error = NULL;
-	struct db_env *env = db_env_open(dir, &error);
-	struct bayes_store *st = bayes_store_open(env, NULL, &error);
+	struct db_env *env = env_open(ut_testdir());
+	struct bayes_store *st = store_open(env, NULL);
 	enum bayes_learn_result r;
 	struct bayes_totals tot;
 	struct bayes_counts c;
 	long n;
 
-	ck_assert_ptr_nonnull(st);
 	/* 20 messages of 100 tokens each, one atime per message */
 	for (int m = 0; m < 20; m++) {
 		struct bayes_tokens t;
 		char key[32], w[32];
 
-		strlist_init(&t.list);
-		t.arena = NULL;
+		snprintf(key, sizeof(key), "<%d@x>\t00", m);
+		t = toks_empty(key);
 		for (int i = 0; i < 100; i++) {
 			snprintf(w, sizeof(w), "m%02dt%03d", m, i);
 			strlist_add(&t.list, w, strlen(w));
 		}
-		snprintf(key, sizeof(key), "<%d@x>\t00", m);
-		t.seen_key = strdup(key);
 		ck_assert_int_eq(bayes_store_learn(st, &t, m % 2 ? BAYES_SPAM : BAYES_HAM,
 						   10000 + m, false, &r), 0);
 		bayes_tokens_free(&t);
@@ -828,8 +834,8 @@ START_TEST(store_cache_sees_other_writers)
 	static const char *const w2[] = { "beta", "gamma" };
 	const char *dir = ut_testdir();
 	char *error = NULL;
-	struct db_env *env = db_env_open(dir, &error);
-	struct bayes_store *reader, *writer;
+	struct db_env *env = env_open(dir);
+	struct bayes_store *reader = store_open(env, NULL), *writer = store_open(env, NULL);
 	struct bayes_tokens a = toks_of("<a@x>\t01", w1, 2), b = toks_of("<b@x>\t02", w2, 2);
 	enum bayes_learn_result r;
 	struct bayes_totals tot;
@@ -837,11 +843,6 @@ START_TEST(store_cache_sees_other_writers)
 	pid_t pid;
 	int st;
 
-	ck_assert_msg(env != NULL, "%s", error);
-	reader = bayes_store_open(env, NULL, &error);
-	writer = bayes_store_open(env, NULL, &error);
-	ck_assert_ptr_nonnull(reader);
-	ck_assert_ptr_nonnull(writer);
 	/* unknown tokens are cached too */
 	c = counts(reader, "beta", &tot);
 	ck_assert_uint_eq(c.spam + c.ham, 0);
@@ -903,11 +904,9 @@ END_TEST
  * answers right. */
 START_TEST(store_cache_full)
 {
-	const char *dir = ut_testdir();
-	char *error = NULL;
-	struct db_env *env = db_env_open(dir, &error);
-	struct bayes_store *st = bayes_store_open(env, NULL, &error);
-	struct bayes_tokens t;
+	struct db_env *env = env_open(ut_testdir());
+	struct bayes_store *st = store_open(env, NULL);
+	struct bayes_tokens t = toks_empty("<f@x>\t00");
 	enum bayes_learn_result r;
 	struct bayes_totals tot;
 	struct bayes_counts *cs;
@@ -915,14 +914,10 @@ START_TEST(store_cache_full)
 	char w[32];
 	size_t n = BAYES_CACHE_TOKENS + 1000;
 
-	ck_assert_ptr_nonnull(st);
-	strlist_init(&t.list);
-	t.arena = NULL;
 	for (int i = 0; i < 100; i++) {
 		snprintf(w, sizeof(w), "k%06d", i * 7);
 		strlist_add(&t.list, w, strlen(w));
 	}
-	t.seen_key = strdup("<f@x>\t00");
 	ck_assert_int_eq(bayes_store_learn(st, &t, BAYES_SPAM, 1000, false, &r), 0);
 	bayes_tokens_free(&t);
 	strlist_init(&l);
@@ -948,28 +943,20 @@ END_TEST
  * that copy, and drops it when another handle learns. */
 START_TEST(store_snapshot)
 {
-	const char *dir = ut_testdir();
+	static const char *const again[] = { "never", "s00001" };
 	char *error = NULL;
-	struct db_env *env = db_env_open(dir, &error);
-	struct bayes_store *reader, *writer;
-	struct bayes_tokens t;
+	struct db_env *env = env_open(ut_testdir());
+	struct bayes_store *reader = store_open(env, NULL), *writer = store_open(env, NULL);
+	struct bayes_tokens t = toks_empty("<s@x>\t00");
 	enum bayes_learn_result r;
 	struct bayes_totals tot;
 	struct bayes_counts c;
 	char w[32];
 
-	ck_assert_msg(env != NULL, "%s", error);
-	reader = bayes_store_open(env, NULL, &error);
-	writer = bayes_store_open(env, NULL, &error);
-	ck_assert_ptr_nonnull(reader);
-	ck_assert_ptr_nonnull(writer);
-	strlist_init(&t.list);
-	t.arena = NULL;
 	for (int i = 0; i < 1600; i++) {
 		snprintf(w, sizeof(w), "s%05d", i);
 		strlist_add(&t.list, w, strlen(w));
 	}
-	t.seen_key = strdup("<s@x>\t00");
 	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_SPAM, 1000, false, &r), 0);
 	bayes_tokens_free(&t);
 	/* 1600 tokens: a copy after 100 searches, not before */
@@ -989,11 +976,7 @@ START_TEST(store_snapshot)
 	c = counts(reader, "never", &tot);
 	ck_assert_uint_eq(c.spam + c.ham + c.atime, 0);
 	/* a learn elsewhere: the copy goes, the new counts show */
-	strlist_init(&t.list);
-	t.arena = NULL;
-	strlist_add(&t.list, "never", 5);
-	strlist_add(&t.list, "s00001", 6);
-	t.seen_key = strdup("<h@x>\t00");
+	t = toks_of("<h@x>\t00", again, 2);
 	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_HAM, 2000, false, &r), 0);
 	bayes_tokens_free(&t);
 	c = counts(reader, "never", &tot);
@@ -1025,10 +1008,7 @@ START_TEST(store_snapshot)
 		}
 		db_env_close_db(env, &db);
 	}
-	strlist_init(&t.list);
-	t.arena = NULL;
-	strlist_add(&t.list, "never", 5);
-	t.seen_key = strdup("<h2@x>\t00");
+	t = toks_of("<h2@x>\t00", again, 1);
 	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_HAM, 3000, false, &r), 0);
 	bayes_tokens_free(&t);
 	for (int i = 0; i < 150; i++) {
@@ -1055,17 +1035,13 @@ START_TEST(front_end_recovery_between_opens)
 {
 	static const char *const w[] = { "alpha", "beta" };
 	const char *dir = ut_testdir();
-	char *error = NULL;
-	struct db_env *env = db_env_open(dir, &error);
+	struct db_env *env = env_open(dir);
 	struct bayes_settings s2;
-	struct strlist pairs;
 	struct bayes *b;
 	struct bayes_tokens t = toks_of("<r@x>\t0", w, 2);
 	enum bayes_learn_result r;
 
-	ck_assert_msg(env != NULL, "%s", error);
-	strlist_init(&pairs);
-	bayes_settings_init(&s2, &pairs, NULL);
+	settings_of(&s2, NULL);
 	b = bayes_new(&s2, dir, false);
 	ck_assert_int_eq(db_env_request_recovery(dir, "unit test"), 0);
 	/* b gets this process's handle, then finds the recovery pending */
@@ -1075,10 +1051,20 @@ START_TEST(front_end_recovery_between_opens)
 	db_env_close(&env);
 	bayes_free(&b);
 	bayes_settings_free(&s2);
-	strlist_free(&pairs);
 	bayes_tokens_free(&t);
 }
 END_TEST
+
+/* bayes_classify on a message of words. */
+static int
+classify_words(struct bayes *b, const char *const *words, size_t n, double *p_r)
+{
+	struct bayes_tokens q = toks_of("<q@x>\t0", words, n);
+	int ret = bayes_classify(b, NULL, &q, p_r);
+
+	bayes_tokens_free(&q);
+	return ret;
+}
 
 /* The front end: not trained enough gives no answer; then it answers. */
 START_TEST(front_end_min_counts)
@@ -1088,16 +1074,10 @@ START_TEST(front_end_min_counts)
 	const char *dir = ut_testdir();
 	struct bayes *b;
 	struct bayes_settings s2;
-	struct strlist pairs;
 	enum bayes_learn_result r;
 	double p;
 
-	strlist_init(&pairs);
-	strlist_add(&pairs, "bayes_min_spam_num", 18);
-	strlist_add(&pairs, "3", 1);
-	strlist_add(&pairs, "bayes_min_ham_num", 17);
-	strlist_add(&pairs, "3", 1);
-	bayes_settings_init(&s2, &pairs, NULL);
+	settings_of(&s2, "bayes_min_spam_num", "3", "bayes_min_ham_num", "3", NULL);
 	ck_assert_uint_eq(s2.min_spam_num, 3);
 	b = bayes_new(&s2, dir, false);
 	for (int i = 0; i < 3; i++) {
@@ -1108,30 +1088,18 @@ START_TEST(front_end_min_counts)
 		s = toks_of(key, spamw, 2);
 		snprintf(key, sizeof(key), "<h%d@x>\t0", i);
 		h = toks_of(key, hamw, 2);
-		{
-			struct bayes_tokens q = toks_of("<q@x>\t0", spamw, 2);
-
-			ck_assert_int_eq(bayes_classify(b, NULL, &q, &p), 0);
-			bayes_tokens_free(&q);
-		}
+		ck_assert_int_eq(classify_words(b, spamw, 2, &p), 0);
 		ck_assert_int_eq(bayes_learn(b, NULL, &s, BAYES_SPAM, true, &r), 0);
 		ck_assert_int_eq(bayes_learn(b, NULL, &h, BAYES_HAM, true, &r), 0);
 		bayes_tokens_free(&s);
 		bayes_tokens_free(&h);
 	}
-	{
-		struct bayes_tokens q = toks_of("<q@x>\t0", spamw, 2);
-
-		/* tokens seen 3 times each: 0.89 with lmtpd's s of 0.45 (0.99
-		 * with SpamAssassin's 0.030) */
-		ck_assert_int_eq(bayes_classify(b, NULL, &q, &p), 1);
-		ck_assert_double_gt(p, 0.85);
-		bayes_tokens_free(&q);
-		q = toks_of("<q@x>\t0", hamw, 2);
-		ck_assert_int_eq(bayes_classify(b, NULL, &q, &p), 1);
-		ck_assert_double_lt(p, 0.15);
-		bayes_tokens_free(&q);
-	}
+	/* tokens seen 3 times each: 0.89 with lmtpd's s of 0.45 (0.99 with
+	 * SpamAssassin's 0.030) */
+	ck_assert_int_eq(classify_words(b, spamw, 2, &p), 1);
+	ck_assert_double_gt(p, 0.85);
+	ck_assert_int_eq(classify_words(b, hamw, 2, &p), 1);
+	ck_assert_double_lt(p, 0.15);
 	bayes_free(&b);
 	/* a state_dir that cannot be made: an error, never a crash */
 	{
@@ -1151,7 +1119,6 @@ START_TEST(front_end_min_counts)
 	}
 	bayes_free(&b);
 	bayes_settings_free(&s2);
-	strlist_free(&pairs);
 }
 END_TEST
 

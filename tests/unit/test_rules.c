@@ -22,25 +22,30 @@
 #include "strlist.h"
 
 static char tmpdir[256];
+/* What loading a user's prefs warned about (user_prefs_load). */
+static struct buf user_warnings;
 
 static void
-setup_dir(void)
+setup(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_rules.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	buf_init(&user_warnings, 0);
 }
 
 static void
-teardown_dir(void)
+teardown(void)
 {
 	char cmd[512];
 
+	buf_free(&user_warnings);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	ck_assert_int_eq(system(cmd), 0);
 }
 
+/* Writes tmpdir/name; path_r (may be NULL) gets its path. */
 static void
-write_cf(const char *name, const char *text)
+write_file(const char *name, const char *data, size_t len, char *path_r, size_t path_size)
 {
 	char path[512];
 	FILE *f;
@@ -48,8 +53,16 @@ write_cf(const char *name, const char *text)
 	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
 	ck_assert_int_eq(fclose(f), 0);
+	if (path_r != NULL)
+		snprintf(path_r, path_size, "%s", path);
+}
+
+static void
+write_cf(const char *name, const char *text)
+{
+	write_file(name, text, strlen(text), NULL, 0);
 }
 
 static struct ruleset *
@@ -58,6 +71,46 @@ load(struct rules_load_result *res)
 	const char *dirs[] = { tmpdir };
 
 	return rules_load(dirs, 1, res);
+}
+
+/* The rules of text (written as name), which must load without errors. */
+static struct ruleset *
+load_clean(const char *name, const char *text)
+{
+	struct rules_load_result res;
+	struct ruleset *rs;
+
+	write_cf(name, text);
+	rs = load(&res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 0);
+	rules_load_result_free(&res);
+	return rs;
+}
+
+/* Every rule of rs matched against message into hits; returns the views
+ * (the caller frees them). */
+static struct msgview *
+match_message(const struct ruleset *rs, const char *message, const char *envelope_from,
+	      double time_limit, struct rules_hits *hits)
+{
+	struct rules_scratch *scratch = rules_scratch_new(rs);
+	struct msgview *mv = msgview_new(rules_settings(rs), message, strlen(message),
+					 envelope_from);
+
+	rules_match(rs, scratch, mv, time_limit, hits);
+	rules_scratch_free(&scratch);
+	return mv;
+}
+
+/* No rule of rs hit yet (the caller sets counts, then frees hits->hits). */
+static void
+hits_none(const struct ruleset *rs, struct rules_hits *hits)
+{
+	memset(hits, 0, sizeof(*hits));
+	hits->count = rules_count(rs);
+	hits->hits = calloc(hits->count, sizeof(*hits->hits));
+	ck_assert_ptr_nonnull(hits->hits);
 }
 
 static const struct rule *
@@ -385,10 +438,7 @@ START_TEST(test_meta_semantics)
 	 * the loop is excluded. */
 	ck_assert_int_eq(rule(rs, "DIVZERO")->skip, RULE_SKIP_BROKEN);
 	ck_assert_int_eq(rule(rs, "LOOP_A")->skip, RULE_SKIP_META);
-	memset(&hits, 0, sizeof(hits));
-	hits.count = rules_count(rs);
-	hits.hits = calloc(hits.count, sizeof(*hits.hits));
-	hits.time_limit_exceeded = false;
+	hits_none(rs, &hits);
 	hits.hits[rules_find(rs, "__A")] = 1;
 	hits.hits[rules_find(rs, "__C")] = 3;
 	score_compute(rs, &hits, NULL, NULL, &r);
@@ -426,10 +476,7 @@ START_TEST(test_multiple_scores_each_hit)
 		 "meta NEEDS_ZERO ZERO_HIT\n"
 		 "score NEEDS_ZERO 3\n");
 	rs = load(&res);
-	memset(&hits, 0, sizeof(hits));
-	hits.count = rules_count(rs);
-	hits.hits = calloc(hits.count, sizeof(*hits.hits));
-	hits.time_limit_exceeded = false;
+	hits_none(rs, &hits);
 	hits.hits[rules_find(rs, "MULTI")] = 3;
 	/* A rule scored 0 does not run; even a stray count must not reach
 	 * metas (got_hit returns early). */
@@ -496,10 +543,7 @@ START_TEST(test_headers_rendering)
 		write_cf(name, line);
 	}
 	rs = load(&res);
-	memset(&hits, 0, sizeof(hits));
-	hits.count = rules_count(rs);
-	hits.hits = calloc(hits.count, sizeof(*hits.hits));
-	hits.time_limit_exceeded = false;
+	hits_none(rs, &hits);
 	for (size_t i = 0; i < hits.count; i++)
 		hits.hits[i] = 1;
 	score_compute(rs, &hits, NULL, NULL, &r);
@@ -672,23 +716,14 @@ static void
 report_score(const char *cf, const char *message, double bayes_prob, struct ruleset **rs_r,
 	     struct score_result *r)
 {
-	struct rules_load_result res;
-	struct rules_scratch *scratch;
 	struct msgview *mv;
 	struct rules_hits hits;
 
-	write_cf("50_report.cf", cf);
-	*rs_r = load(&res);
-	ck_assert_ptr_nonnull(*rs_r);
-	ck_assert_int_eq(res.errors, 0);
-	rules_load_result_free(&res);
-	scratch = rules_scratch_new(*rs_r);
-	mv = msgview_new(rules_settings(*rs_r), message, strlen(message), NULL);
-	rules_match(*rs_r, scratch, mv, 0, &hits);
+	*rs_r = load_clean("50_report.cf", cf);
+	mv = match_message(*rs_r, message, NULL, 0, &hits);
 	score_compute_bayes(*rs_r, &hits, mv, NULL, bayes_prob, r);
 	rules_hits_free(&hits);
 	msgview_free(&mv);
-	rules_scratch_free(&scratch);
 }
 
 START_TEST(test_report_format)
@@ -865,6 +900,24 @@ static const char site_zero_msg[] =
 	"\n"
 	"zeroword and zeroword again http://zero.example.com/x\n";
 
+static void
+user_warn(const char *msg)
+{
+	buf_putf(&user_warnings, "%s\n", msg);
+}
+
+/* text as a user's prefs file, loaded; its warnings (only) in
+ * user_warnings. */
+static struct score_prefs *
+user_prefs_load(const struct ruleset *rs, const char *text)
+{
+	char path[512];
+
+	write_file("user_prefs", text, strlen(text), path, sizeof(path));
+	buf_reset(&user_warnings);
+	return score_prefs_load(rs, path, user_warn);
+}
+
 /* One recipient: their prefs (NULL: none) loaded, the site-zero rules
  * they score matched, the total's tests and score. */
 static void
@@ -873,19 +926,11 @@ site_zero_tests(struct ruleset *rs, const char *prefs_text, struct rules_hits *h
 {
 	struct score_prefs *prefs = NULL;
 	struct score_result r;
-	char path[512];
 	const size_t *zero;
 	size_t n;
 
 	if (prefs_text != NULL) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/user_prefs", tmpdir);
-		f = fopen(path, "w");
-		ck_assert_ptr_nonnull(f);
-		fputs(prefs_text, f);
-		ck_assert_int_eq(fclose(f), 0);
-		prefs = score_prefs_load(rs, path, NULL);
+		prefs = user_prefs_load(rs, prefs_text);
 		ck_assert_ptr_nonnull(prefs);
 	}
 	zero = score_prefs_site_zero(prefs, &n);
@@ -908,19 +953,13 @@ START_TEST(test_user_scores_site_zero_rule)
 	static const char *const enabled[] = { "Z_BODY", "Z_HDR", "Z_EXISTS", "Z_URI",
 					       "Z_RAW", "Z_FULL", "Z_MULTI", "Z_META_SUB",
 					       "Z_META_DEPS" };
-	struct rules_load_result res;
 	struct ruleset *rs;
-	struct rules_scratch *scratch;
 	struct msgview *mv;
 	struct rules_hits hits;
 	struct buf tests;
 	double score;
 
-	write_cf("50_zero.cf", site_zero_cf);
-	rs = load(&res);
-	ck_assert_ptr_nonnull(rs);
-	ck_assert_int_eq(res.errors, 0);
-	rules_load_result_free(&res);
+	rs = load_clean("50_zero.cf", site_zero_cf);
 	for (size_t i = 0; i < N_ELEMENTS(enabled); i++)
 		ck_assert_msg(rules_site_zero(rs, (size_t)rules_find(rs, enabled[i])),
 			      "%s", enabled[i]);
@@ -928,10 +967,7 @@ START_TEST(test_user_scores_site_zero_rule)
 	ck_assert(!rules_site_zero(rs, (size_t)rules_find(rs, "Z_EVAL")));
 	ck_assert(!rules_site_zero(rs, (size_t)rules_find(rs, "ALWAYS")));
 
-	scratch = rules_scratch_new(rs);
-	mv = msgview_new(rules_settings(rs), site_zero_msg, strlen(site_zero_msg), NULL);
-	rules_match(rs, scratch, mv, 0, &hits);
-	rules_scratch_free(&scratch);
+	mv = match_message(rs, site_zero_msg, NULL, 0, &hits);
 	/* The site-wide pass does not touch them (__Z_SUB, a sub-rule, runs;
 	 * Z_MIME and Z_EVAL are not run at all). */
 	for (size_t i = 0; i < N_ELEMENTS(enabled); i++)
@@ -1023,13 +1059,6 @@ START_TEST(test_allow_user_rules_setting)
 }
 END_TEST
 
-static struct buf user_warnings;
-
-static void
-user_warn(const char *msg)
-{
-	buf_putf(&user_warnings, "%s\n", msg);
-}
 
 static const char user_site_cf[] =
 	"body SITE_WORD /sitewordhere/\n"
@@ -1094,21 +1123,6 @@ user_total(const struct ruleset *rs, const struct rules_hits *site_hits,
 	rules_scratch_free(&scratch);
 }
 
-static struct score_prefs *
-user_prefs_load(const struct ruleset *rs, const char *text)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/user_prefs", tmpdir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	ck_assert_int_eq(fclose(f), 0);
-	buf_reset(&user_warnings);
-	return score_prefs_load(rs, path, user_warn);
-}
-
 static bool
 user_warned(unsigned int line, const char *text)
 {
@@ -1130,21 +1144,16 @@ user_warned(unsigned int line, const char *text)
  * after it keep their numbers. */
 START_TEST(test_prefs_long_line)
 {
-	struct rules_load_result res;
 	struct ruleset *rs;
-	struct rules_scratch *scratch;
 	struct msgview *mv;
 	struct rules_hits hits;
 	struct score_prefs *prefs;
 	struct score_result r;
 	struct buf text;
 
-	buf_init(&user_warnings, 0);
 	buf_init(&text, 0);
-	write_cf("50_site.cf", "required_score 5\nbody SITE_WORD /buy/\nscore SITE_WORD 1\n");
-	rs = load(&res);
-	ck_assert_int_eq(res.errors, 0);
-	rules_load_result_free(&res);
+	rs = load_clean("50_site.cf",
+			"required_score 5\nbody SITE_WORD /buy/\nscore SITE_WORD 1\n");
 	buf_put_str(&text, "required_score 7\n#");
 	for (int i = 0; i < 8190; i++)
 		buf_put(&text, "x", 1);
@@ -1153,10 +1162,7 @@ START_TEST(test_prefs_long_line)
 	ck_assert_ptr_nonnull(prefs);
 	ck_assert(user_warned(2, "line too long; ignored"));
 	ck_assert(user_warned(3, "'bogus_key' is not allowed"));
-	scratch = rules_scratch_new(rs);
-	mv = msgview_new(rules_settings(rs), user_msg, strlen(user_msg), NULL);
-	rules_match(rs, scratch, mv, 0, &hits);
-	rules_scratch_free(&scratch);
+	mv = match_message(rs, user_msg, NULL, 0, &hits);
 	score_compute(rs, &hits, mv, prefs, &r);
 	ck_assert(r.required == 7.0);
 	score_result_free(&r);
@@ -1165,7 +1171,6 @@ START_TEST(test_prefs_long_line)
 	score_prefs_free(&prefs);
 	rules_free(&rs);
 	buf_free(&text);
-	buf_free(&user_warnings);
 }
 END_TEST
 
@@ -1176,9 +1181,7 @@ END_TEST
  * switch the same lines are refused as before. */
 START_TEST(test_user_rules)
 {
-	struct rules_load_result res;
 	struct ruleset *rs;
-	struct rules_scratch *scratch;
 	struct msgview *mv;
 	struct rules_hits hits;
 	struct score_prefs *prefs;
@@ -1187,17 +1190,10 @@ START_TEST(test_user_rules)
 	const struct ruleset *ur;
 	char text[1024];
 
-	buf_init(&user_warnings, 0);
 	buf_init(&out, 0);
 	snprintf(text, sizeof(text), "allow_user_rules 1\n%s", user_site_cf);
-	write_cf("50_site.cf", text);
-	rs = load(&res);
-	ck_assert_int_eq(res.errors, 0);
-	rules_load_result_free(&res);
-	scratch = rules_scratch_new(rs);
-	mv = msgview_new(rules_settings(rs), user_msg, strlen(user_msg), NULL);
-	rules_match(rs, scratch, mv, 0, &hits);
-	rules_scratch_free(&scratch);
+	rs = load_clean("50_site.cf", text);
+	mv = match_message(rs, user_msg, NULL, 0, &hits);
 
 	/* no prefs: the site's result */
 	user_total(rs, &hits, mv, NULL, &r);
@@ -1265,9 +1261,7 @@ START_TEST(test_user_rules)
 	rules_free(&rs);
 
 	/* Without allow_user_rules: refused as before, scores still apply. */
-	write_cf("50_site.cf", user_site_cf);
-	rs = load(&res);
-	rules_load_result_free(&res);
+	rs = load_clean("50_site.cf", user_site_cf);
 	prefs = user_prefs_load(rs, user_prefs_text);
 	ck_assert_ptr_null(score_prefs_rules(prefs));
 	ck_assert(user_warned(2, "'body' is not allowed in user preferences"));
@@ -1276,7 +1270,6 @@ START_TEST(test_user_rules)
 	score_prefs_free(&prefs);
 	rules_free(&rs);
 	buf_free(&out);
-	buf_free(&user_warnings);
 }
 END_TEST
 
@@ -1284,16 +1277,12 @@ END_TEST
  * length and compiled size. */
 START_TEST(test_user_rules_bounded)
 {
-	struct rules_load_result res;
 	struct ruleset *rs;
 	struct score_prefs *prefs;
 	struct buf text;
 
-	buf_init(&user_warnings, 0);
 	buf_init(&text, 0);
-	write_cf("50_site.cf", "allow_user_rules 1\nbody SITE /x/\n");
-	rs = load(&res);
-	rules_load_result_free(&res);
+	rs = load_clean("50_site.cf", "allow_user_rules 1\nbody SITE /x/\n");
 	for (int i = 0; i < 101; i++)
 		buf_putf(&text, "body U_%d /word%d/\n", i, i);
 	buf_put_str(&text, "body U_LONG /");
@@ -1344,7 +1333,6 @@ START_TEST(test_user_rules_bounded)
 	score_prefs_free(&prefs);
 	rules_free(&rs);
 	buf_free(&text);
-	buf_free(&user_warnings);
 }
 END_TEST
 
@@ -1515,24 +1503,14 @@ static struct ruleset *
 huge_match(const char *cf, size_t cf_len, const char *message, struct rules_load_result *res,
 	   struct rules_hits *hits)
 {
-	struct rules_scratch *scratch;
 	struct msgview *mv;
 	struct ruleset *rs;
-	char path[512];
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/90_huge.cf", tmpdir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_uint_eq(fwrite(cf, 1, cf_len, f), cf_len);
-	ck_assert_int_eq(fclose(f), 0);
+	write_file("90_huge.cf", cf, cf_len, NULL, 0);
 	rs = load(res);
 	ck_assert_ptr_nonnull(rs);
-	scratch = rules_scratch_new(rs);
-	mv = msgview_new(rules_settings(rs), message, strlen(message), NULL);
-	rules_match(rs, scratch, mv, 0, hits);
+	mv = match_message(rs, message, NULL, 0, hits);
 	msgview_free(&mv);
-	rules_scratch_free(&scratch);
 	return rs;
 }
 
@@ -2001,21 +1979,11 @@ static void
 match_one(const struct match_case *c, double time_limit, struct rules_hits *hits,
 	  struct ruleset **rs_r)
 {
-	struct rules_load_result res;
-	struct rules_scratch *scratch;
 	struct msgview *mv;
 
-	write_cf("50_match.cf", match_cf);
-	*rs_r = load(&res);
-	ck_assert_ptr_nonnull(*rs_r);
-	ck_assert_int_eq(res.errors, 0);
-	rules_load_result_free(&res);
-	scratch = rules_scratch_new(*rs_r);
-	mv = msgview_new(rules_settings(*rs_r), c->message, strlen(c->message),
-			 c->envelope_from);
-	rules_match(*rs_r, scratch, mv, time_limit, hits);
+	*rs_r = load_clean("50_match.cf", match_cf);
+	mv = match_message(*rs_r, c->message, c->envelope_from, time_limit, hits);
 	msgview_free(&mv);
-	rules_scratch_free(&scratch);
 }
 
 START_TEST(test_match_rule_types)
@@ -2064,7 +2032,7 @@ rules_suite(void)
 	Suite *s = suite_create("rules");
 	TCase *tc = ut_tcase(s, "rules", false);
 
-	tcase_add_checked_fixture(tc, setup_dir, teardown_dir);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_conditionals);
 	tcase_add_test(tc, test_comments_lang_include);
 	tcase_add_test(tc, test_scores_and_skips);

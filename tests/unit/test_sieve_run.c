@@ -15,6 +15,7 @@
  * limits, the error paths, the validation cache and the user log. */
 #include "config.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 #include "check_compat.h"
 
 #include "buf.h"
+#include "sieve_int.h"
 #include "sieve_run.h"
 
 #define PREPEND "Return-Path: <alice@example.org>\n" \
@@ -644,6 +646,53 @@ START_TEST(limit_flags)
 }
 END_TEST
 
+/* flags_dropped crosses the sandbox pipe as the size_t it is: a large
+ * count comes back whole, sums saturate instead of wrapping, and a count
+ * past the bound (the child never sends one) is a malformed stream. */
+START_TEST(flags_dropped_round_trip)
+{
+	static const size_t counts[] = {
+		0, 9, 65536, UINT_MAX - 1, SIEVE_FLAGS_DROPPED_MAX
+	};
+	static const char *const streams[] = {
+		"0;0:0;4294967295;0;", "0;0:0;4294967296;0;",
+		"0;0:0;999999999999999999;0;",
+	};
+	struct sieve_actions a, *back;
+	struct buf b;
+	size_t pos;
+
+	for (size_t i = 0; i < N_ELEMENTS(counts); i++) {
+		memset(&a, 0, sizeof(a));
+		a.flags_dropped = counts[i];
+		buf_init(&b, 0);
+		sieve_actions_serialize(&a, &b);
+		pos = 0;
+		back = sieve_actions_deserialize(b.data, b.len, &pos);
+		ck_assert_msg(back != NULL, "%zu", counts[i]);
+		ck_assert_uint_eq(pos, b.len);
+		ck_assert_uint_eq(back->flags_dropped, counts[i]);
+		sieve_actions_free(&back);
+		buf_free(&b);
+	}
+	for (size_t i = 0; i < N_ELEMENTS(streams); i++) {
+		pos = 0;
+		back = sieve_actions_deserialize(streams[i], strlen(streams[i]), &pos);
+		ck_assert_msg((back != NULL) == (i == 0), "%s", streams[i]);
+		if (back != NULL)
+			ck_assert_uint_eq(back->flags_dropped, SIEVE_FLAGS_DROPPED_MAX);
+		sieve_actions_free(&back);
+	}
+	ck_assert_uint_eq(sieve_flags_dropped_add(3, 4), 7);
+	ck_assert_uint_eq(sieve_flags_dropped_add(SIEVE_FLAGS_DROPPED_MAX - 1, 1),
+			  SIEVE_FLAGS_DROPPED_MAX);
+	ck_assert_uint_eq(sieve_flags_dropped_add(SIEVE_FLAGS_DROPPED_MAX - 1, 5),
+			  SIEVE_FLAGS_DROPPED_MAX);
+	ck_assert_uint_eq(sieve_flags_dropped_add(SIEVE_FLAGS_DROPPED_MAX, SIZE_MAX),
+			  SIEVE_FLAGS_DROPPED_MAX);
+}
+END_TEST
+
 START_TEST(limit_redirects)
 {
 	struct run r = run_defaults();
@@ -1043,6 +1092,7 @@ sieve_run_suite(void)
 	tc = ut_tcase(s, "limits", true);
 	tcase_add_test(tc, limit_actions);
 	tcase_add_test(tc, limit_flags);
+	tcase_add_test(tc, flags_dropped_round_trip);
 	tcase_add_test(tc, limit_redirects);
 	tcase_add_test(tc, limit_script_size);
 	tcase_add_test(tc, limit_cpu_time);

@@ -289,6 +289,27 @@ END_TEST
 
 /* ---- the reply ---- */
 
+/* The reply of rep, composed into b (buf_free it) and parsed (free the
+ * result). */
+static struct message *
+compose(const struct vacation_reply *rep, struct buf *b)
+{
+	buf_init(b, 0);
+	vacation_compose(rep, b);
+	return message_parse(b->data, b->len);
+}
+
+/* The value of msg's field name, which must be there. */
+static const char *
+header(const struct message *msg, const char *name, char *value, size_t size)
+{
+	const struct message_header *h = message_header_find(msg, name);
+
+	ck_assert_msg(h != NULL, "no %s", name);
+	message_header_value(msg, h, value, size);
+	return value;
+}
+
 START_TEST(compose_plain)
 {
 	struct vacation_reply rep = { "bob@example.com", "alice@example.org",
@@ -296,19 +317,10 @@ START_TEST(compose_plain)
 				      false, "<m1@example.org>", "<m0@example.org>",
 				      "mx.example.com" };
 	struct buf b;
-	struct message *msg;
+	struct message *msg = compose(&rep, &b);
 	char value[256];
-	const struct message_header *h;
 
-	buf_init(&b, 0);
-	vacation_compose(&rep, &b);
-	msg = message_parse(b.data, b.len);
-#define HDR(name, want) do { \
-		h = message_header_find(msg, name); \
-		ck_assert_msg(h != NULL, "no %s", name); \
-		message_header_value(msg, h, value, sizeof(value)); \
-		ck_assert_str_eq(value, want); \
-	} while (0)
+#define HDR(name, want) ck_assert_str_eq(header(msg, name, value, sizeof(value)), want)
 	HDR("From", "bob@example.com");
 	HDR("To", "<alice@example.org>");
 	HDR("Subject", "Re: Lunch?");
@@ -316,10 +328,9 @@ START_TEST(compose_plain)
 	HDR("In-Reply-To", "<m1@example.org>");
 	HDR("References", "<m0@example.org> <m1@example.org>");
 	HDR("Content-Type", "text/plain; charset=utf-8");
+#undef HDR
 	ck_assert_ptr_nonnull(message_header_find(msg, "Date"));
-	h = message_header_find(msg, "Message-ID");
-	ck_assert_ptr_nonnull(h);
-	message_header_value(msg, h, value, sizeof(value));
+	header(msg, "Message-ID", value, sizeof(value));
 	ck_assert_msg(strstr(value, "@mx.example.com>") != NULL, "%s", value);
 	ck_assert_str_eq(b.data + msg->body_offset, "I am away\nuntil Monday.\n");
 	message_free(&msg);
@@ -333,18 +344,13 @@ START_TEST(compose_hostile_and_utf8)
 				      "Grüße\r\nBcc: victim@x.org", "Weg.", false, NULL, NULL,
 				      "mx.example.com" };
 	struct buf b;
-	struct message *msg;
-	const struct message_header *h;
+	struct message *msg = compose(&rep, &b);
 	char value[512], *decoded;
 
-	buf_init(&b, 0);
-	vacation_compose(&rep, &b);
-	msg = message_parse(b.data, b.len);
 	/* No header was injected. */
 	ck_assert_ptr_null(message_header_find(msg, "Bcc"));
 	ck_assert_ptr_null(message_header_find(msg, "In-Reply-To"));
-	h = message_header_find(msg, "Subject");
-	message_header_value(msg, h, value, sizeof(value));
+	header(msg, "Subject", value, sizeof(value));
 	/* Encoded as RFC 2047, and decodes back (line break as spaces). */
 	ck_assert_msg(strncmp(value, "=?", 2) == 0, "%s", value);
 	g_mime_init();
@@ -365,7 +371,6 @@ START_TEST(compose_long_subject)
 				      "Weg.", false, NULL, NULL, "mx.example.com" };
 	struct buf b;
 	struct message *msg;
-	const struct message_header *h;
 	char *decoded;
 
 	/* "x" then 1000 "ä": byte 900 falls inside a character. */
@@ -373,11 +378,8 @@ START_TEST(compose_long_subject)
 	for (size_t i = 0; i < 1000; i++)
 		memcpy(subject + 1 + 2 * i, "\xc3\xa4", 2);
 	subject[2000] = '\0';
-	buf_init(&b, 0);
-	vacation_compose(&rep, &b);
-	msg = message_parse(b.data, b.len);
-	h = message_header_find(msg, "Subject");
-	message_header_value(msg, h, value, sizeof(value));
+	msg = compose(&rep, &b);
+	header(msg, "Subject", value, sizeof(value));
 	/* Each encoded word decoded by hand (base64, as GMime writes
 	 * them). */
 	decoded = g_malloc0(sizeof(value));
@@ -417,7 +419,6 @@ START_TEST(compose_long_references)
 				      "mx.example.com" };
 	struct buf b;
 	struct message *msg;
-	const struct message_header *h;
 	size_t o = 0, w = 0;
 	char *line, *save = NULL, *head;
 
@@ -435,12 +436,8 @@ START_TEST(compose_long_references)
 		}
 	}
 	snprintf(want + w, sizeof(want) - w, "<last@example.org>");
-	buf_init(&b, 0);
-	vacation_compose(&rep, &b);
-	msg = message_parse(b.data, b.len);
-	h = message_header_find(msg, "References");
-	ck_assert_ptr_nonnull(h);
-	message_header_value(msg, h, value, sizeof(value));
+	msg = compose(&rep, &b);
+	header(msg, "References", value, sizeof(value));
 	/* Unfolded, the folds are "\t" where the words had a space. */
 	for (char *p = value; *p != '\0'; p++)
 		if (*p == '\t')
@@ -467,7 +464,6 @@ START_TEST(compose_references_cut_whole)
 				      "mx.example.com" };
 	struct buf b;
 	struct message *msg;
-	const struct message_header *h;
 	size_t o = 0;
 	char *word, *save = NULL, *last = NULL;
 	int words = 0;
@@ -476,12 +472,8 @@ START_TEST(compose_references_cut_whole)
 		o += (size_t)snprintf(refs + o, sizeof(refs) - o, "%s<id%03d.%s@example.org>",
 				      i == 0 ? "" : " ", i, "abcdefghijklmnopq");
 	ck_assert_uint_gt(o, 4000);
-	buf_init(&b, 0);
-	vacation_compose(&rep, &b);
-	msg = message_parse(b.data, b.len);
-	h = message_header_find(msg, "References");
-	ck_assert_ptr_nonnull(h);
-	message_header_value(msg, h, value, sizeof(value));
+	msg = compose(&rep, &b);
+	header(msg, "References", value, sizeof(value));
 	for (word = strtok_r(value, " \t", &save); word != NULL;
 	     word = strtok_r(NULL, " \t", &save)) {
 		ck_assert_msg(word[0] == '<' && word[strlen(word) - 1] == '>', "%s", word);
@@ -502,19 +494,11 @@ START_TEST(compose_mime)
 				      "Content-Type: text/html\n\n<p>Away</p>", true, NULL, NULL,
 				      "mx.example.com" };
 	struct buf b;
-	struct message *msg;
-	const struct message_header *h;
+	struct message *msg = compose(&rep, &b);
 	char value[256];
 
-	buf_init(&b, 0);
-	vacation_compose(&rep, &b);
-	msg = message_parse(b.data, b.len);
-	h = message_header_find(msg, "Content-Type");
-	message_header_value(msg, h, value, sizeof(value));
-	ck_assert_str_eq(value, "text/html");
-	h = message_header_find(msg, "Subject");
-	message_header_value(msg, h, value, sizeof(value));
-	ck_assert_str_eq(value, "Automated reply");
+	ck_assert_str_eq(header(msg, "Content-Type", value, sizeof(value)), "text/html");
+	ck_assert_str_eq(header(msg, "Subject", value, sizeof(value)), "Automated reply");
 	ck_assert_str_eq(b.data + msg->body_offset, "<p>Away</p>\n");
 	message_free(&msg);
 	buf_free(&b);
