@@ -428,56 +428,6 @@ rules_add_always(struct prefilter *pf, size_t i, const struct byteset_req *gate)
 	rules_add_index(&pf->always, &pf->always_count, i);
 }
 
-/* The required-literal prefilter of the header rules reading one request:
- * a header value is short, but 500 rules read one of a few dozen requests
- * and most need a word the value does not hold.  Rules with [if-unset:]
- * match another text when the header is absent: left to run. */
-static void
-rules_build_header_prefilter(struct rules_build *b, struct header_request *hr)
-{
-	struct ruleset *rs = b->rs;
-	struct strlist literals;
-	size_t *owner = NULL, owner_cap = 0;
-	const char *error = NULL;
-
-	hr->filtered = xcalloc(hr->rule_count + 1, sizeof(*hr->filtered));
-	strlist_init(&literals);
-	for (size_t k = 0; k < hr->rule_count; k++) {
-		const struct rule *r = &rs->rules[hr->rules[k]];
-		char *pattern, why[256];
-		uint32_t options;
-		size_t before = literals.n;
-
-		if (r->exists || r->if_unset != NULL || r->re.count == 0 ||
-		    rules_split_regex(r->pattern, &pattern, &options, why, sizeof(why)) < 0)
-			continue;
-		if (prefilter_literals(pattern, strlen(pattern), (options & PCRE2_EXTENDED) != 0,
-				       &literals)) {
-			hr->filtered[k] = true;
-			hr->filtered_count++;
-		}
-		free(pattern);
-		if (literals.n > owner_cap) {
-			owner_cap = literals.n * 2;
-			owner = xreallocarray(owner, owner_cap, sizeof(*owner));
-		}
-		for (size_t l = before; l < literals.n; l++)
-			owner[l] = hr->rules[k];
-	}
-	if (literals.n > 0) {
-		hr->db = prefilter_db_build(&literals, owner, literals.n, &error);
-		if (hr->db == NULL) {
-			rules_diag_add(b, "(prefilter)", 0, false,
-				       "could not build the prefilter of header %s (%s); its "
-				       "rules run on every message", hr->request, error);
-			memset(hr->filtered, 0, (hr->rule_count + 1) * sizeof(*hr->filtered));
-			hr->filtered_count = 0;
-		}
-	}
-	free(owner);
-	strlist_free(&literals);
-}
-
 /* Builds the required-literal prefilter for one view's regex rules; the
  * rules without literals get a byte-set gate. */
 static void
@@ -729,24 +679,11 @@ rules_compile_all(struct rules_build *b)
 			rules_add_index(&hr->rules, &hr->rule_count, i);
 		}
 	}
-	for (size_t h = 0; h < rs->header_request_count; h++)
-		rules_build_header_prefilter(b, &rs->header_requests[h]);
 	rules_order_metas(b);
 	rules_build_prefilter(b, RULE_BODY);
 	rules_build_prefilter(b, RULE_RAWBODY);
 	rules_build_prefilter(b, RULE_FULL);
 	rules_build_prefilter(b, RULE_URI);
-	{
-		size_t filtered = 0, total = 0;
-
-		for (size_t h = 0; h < rs->header_request_count; h++) {
-			filtered += rs->header_requests[h].filtered_count;
-			total += rs->header_requests[h].rule_count;
-		}
-		rules_diag_add(b, "(prefilter)", 0, false,
-			       "header: %zu of %zu rules behind required literals", filtered,
-			       total);
-	}
 	for (int t = RULE_BODY; t <= RULE_URI; t++)
 		rules_diag_add(b, "(prefilter)", 0, false,
 			       "%s: %zu rules behind required literals, %zu run on every "
@@ -834,8 +771,6 @@ rules_free(struct ruleset **rsp)
 	for (size_t i = 0; i < rs->header_request_count; i++) {
 		free(rs->header_requests[i].request);
 		free(rs->header_requests[i].rules);
-		prefilter_db_free(&rs->header_requests[i].db);
-		free(rs->header_requests[i].filtered);
 	}
 	free(rs->header_requests);
 	free(rs->mimeheader_rules);
@@ -962,9 +897,6 @@ rules_scratch_new(const struct ruleset *rs)
 	for (int t = 0; t < RULE_TYPE_COUNT; t++)
 		if (prefilter_alloc_scratch(rs->views[t].db, &s->hs) < 0)
 			log_panic("hs_alloc_scratch failed");
-	for (size_t h = 0; h < rs->header_request_count; h++)
-		if (prefilter_alloc_scratch(rs->header_requests[h].db, &s->hs) < 0)
-			log_panic("hs_alloc_scratch failed");
 	s->candidate = xcalloc(rs->count > 0 ? rs->count : 1, 1);
 	s->cand_list = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*s->cand_list));
 	buf_init(&s->hval, 0);
@@ -1083,17 +1015,6 @@ rules_header_hits(const struct ruleset *rs, struct rules_scratch *s, const struc
 }
 
 static void
-rules_on_prefilter(size_t rule, void *ctx)
-{
-	struct rules_scratch *s = ctx;
-
-	if (!s->candidate[rule]) {
-		s->candidate[rule] = 1;
-		s->cand_list[s->cand_count++] = rule;
-	}
-}
-
-static void
 rules_match_headers(const struct ruleset *rs, struct rules_scratch *s,
 		    struct msgview *mv, struct rules_hits *out)
 {
@@ -1103,21 +1024,9 @@ rules_match_headers(const struct ruleset *rs, struct rules_scratch *s,
 
 		buf_reset(&s->hval);
 		found = msgview_get(mv, hr->request, &s->hval);
-		s->cand_count = 0;
-		/* (an absent header reads as "", which holds no literal) */
-		if (found && s->hval.len > 0)
-			prefilter_scan(hr->db, s->hs, s->hval.data, s->hval.len, rules_on_prefilter,
-				       s);
-		for (size_t k = 0; k < hr->rule_count; k++) {
-			const struct rule *r = &rs->rules[hr->rules[k]];
-
-			if (hr->filtered[k] && !s->candidate[hr->rules[k]])
-				out->hits[hr->rules[k]] = r->neg ? 1 : 0;
-			else
-				out->hits[hr->rules[k]] = rules_header_hits(rs, s, r, found);
-		}
-		for (size_t c = 0; c < s->cand_count; c++)
-			s->candidate[s->cand_list[c]] = 0;
+		for (size_t k = 0; k < hr->rule_count; k++)
+			out->hits[hr->rules[k]] = rules_header_hits(rs, s, &rs->rules[hr->rules[k]],
+								     found);
 	}
 }
 
@@ -1171,6 +1080,17 @@ rules_match_mimeheaders(const struct ruleset *rs, struct rules_scratch *s,
 			out->hits[i] = matched ? 0 : 1;
 		else
 			out->hits[i] = total;
+	}
+}
+
+static void
+rules_on_prefilter(size_t rule, void *ctx)
+{
+	struct rules_scratch *s = ctx;
+
+	if (!s->candidate[rule]) {
+		s->candidate[rule] = 1;
+		s->cand_list[s->cand_count++] = rule;
 	}
 }
 

@@ -146,12 +146,6 @@ struct header_request {
 	char *request;
 	size_t *rules;		/* indices of the rules that read it */
 	size_t rule_count;
-	/* The required literals of those rules (NULL if none had any):
-	 * rules[k] with filtered[k] can only match a value holding one of
-	 * its literals. */
-	struct prefilter_db *db;
-	bool *filtered;
-	size_t filtered_count;
 };
 
 /* Regex rules of one view behind one required-literal prefilter. */

@@ -1594,79 +1594,6 @@ START_TEST(test_replace_tags_gate)
 }
 END_TEST
 
-/* Whether header rule name sits behind its request's literal prefilter. */
-static bool
-header_filtered(const struct ruleset *rs, const char *name)
-{
-	long i = rules_find(rs, name);
-	const struct header_request *hr;
-
-	ck_assert_int_ge(i, 0);
-	ck_assert_int_ge(rs->rules[i].header_slot, 0);
-	hr = &rs->header_requests[rs->rules[i].header_slot];
-	for (size_t k = 0; k < hr->rule_count; k++)
-		if (hr->rules[k] == (size_t)i)
-			return hr->filtered[k];
-	ck_abort_msg("%s not in its request", name);
-	return false;
-}
-
-/* Header rules with required literals run only on values holding one;
- * the others, negated ones included, give what matching gives. */
-START_TEST(test_header_prefilter)
-{
-	static const char cf[] =
-		"header H_LIT Subject =~ /free money/i\n"
-		"header H_NEG Subject !~ /unsubscribe/\n"
-		"header H_UNSET X-Foo =~ /bar/ [if-unset: foobar]\n"
-		"header H_ABSENT X-Missing =~ /something/\n"
-		"header H_NEG_ABSENT X-Missing !~ /something/\n"
-		"header H_NOLIT Subject =~ /^.{3}$/\n"
-		"header H_ALL ALL =~ /^x-mailer: mutt/im\n"
-		"header H_MULTI Received =~ /by mx\\.example/\n";
-	static const struct {
-		const char *msg;
-		unsigned int lit, neg, unset, absent, neg_absent, nolit, all, multi;
-	} cases[] = {
-		{ "Subject: FREE Money now\nX-Mailer: Mutt 1.0\n\nbody\n", 1, 1, 1, 0, 1, 0, 1, 0 },
-		{ "Subject: abc\nX-Foo: baz\n\nbody\n", 0, 1, 0, 0, 1, 1, 0, 0 },
-		{ "Subject: please unsubscribe\nX-Foo: bar\n\nbody\n", 0, 0, 1, 0, 1, 0, 0, 0 },
-		{ "Received: from a by b\nReceived: from c by mx.example\nSubject: x\n\nb\n",
-		  0, 1, 1, 0, 1, 0, 0, 1 },
-	};
-	struct rules_load_result res;
-	struct rules_hits hits;
-	struct ruleset *rs;
-
-	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {
-		rs = huge_match(cf, sizeof(cf) - 1, cases[c].msg, &res, &hits);
-		if (c == 0) {
-			ck_assert(header_filtered(rs, "H_LIT"));
-			ck_assert(header_filtered(rs, "H_NEG"));
-			ck_assert(header_filtered(rs, "H_ABSENT"));
-			ck_assert(header_filtered(rs, "H_NEG_ABSENT"));
-			ck_assert(header_filtered(rs, "H_ALL"));
-			ck_assert(header_filtered(rs, "H_MULTI"));
-			ck_assert(!header_filtered(rs, "H_UNSET"));
-			ck_assert(!header_filtered(rs, "H_NOLIT"));
-		}
-#define HIT(name) hits.hits[rules_find(rs, name)]
-		ck_assert_msg(HIT("H_LIT") == cases[c].lit, "case %zu H_LIT", c);
-		ck_assert_msg(HIT("H_NEG") == cases[c].neg, "case %zu H_NEG", c);
-		ck_assert_msg(HIT("H_UNSET") == cases[c].unset, "case %zu H_UNSET", c);
-		ck_assert_msg(HIT("H_ABSENT") == cases[c].absent, "case %zu H_ABSENT", c);
-		ck_assert_msg(HIT("H_NEG_ABSENT") == cases[c].neg_absent, "case %zu H_NEG_ABSENT", c);
-		ck_assert_msg(HIT("H_NOLIT") == cases[c].nolit, "case %zu H_NOLIT", c);
-		ck_assert_msg(HIT("H_ALL") == cases[c].all, "case %zu H_ALL", c);
-		ck_assert_msg(HIT("H_MULTI") == cases[c].multi, "case %zu H_MULTI", c);
-#undef HIT
-		rules_hits_free(&hits);
-		rules_load_result_free(&res);
-		rules_free(&rs);
-	}
-}
-END_TEST
-
 /* Patterns too large for PCRE2's 8-bit library are split at an
  * alternation into pieces that compile, and match as the whole pattern
  * would: any piece for a hit, and for tflags multiple the same count (the
@@ -2041,7 +1968,6 @@ rules_suite(void)
 	tcase_add_test(tc, test_replace_tags);
 	tcase_add_test(tc, test_replace_tags_bounded);
 	tcase_add_test(tc, test_replace_tags_gate);
-	tcase_add_test(tc, test_header_prefilter);
 	tcase_add_test(tc, test_meta_semantics);
 	tcase_add_test(tc, test_multiple_scores_each_hit);
 	tcase_add_test(tc, test_score_format);
