@@ -140,28 +140,26 @@ pf_unknown(void)
 	return i;
 }
 
-/* The required set implied by an exact set. */
+/* The required set implied by i (its exact set, or its requirement),
+ * taken out of i: every caller frees i next, and copying the sets was most
+ * of the analysis' cost. */
 static struct pf_set
-pf_req_of(const struct pf_info *i)
+pf_req_take(struct pf_info *i)
 {
 	struct pf_set r;
 
 	pf_set_init(&r, false);
 	if (i->exact.valid) {
 		for (size_t k = 0; k < i->exact.s.n; k++)
-			if (i->exact.s.v[k].len == 0) {
-				pf_set_free(&r);
+			if (i->exact.s.v[k].len == 0)
 				return r;
-			}
-		r.valid = true;
-		for (size_t k = 0; k < i->exact.s.n; k++)
-			pf_set_add_new(&r, i->exact.s.v[k].p, i->exact.s.v[k].len);
+		r = i->exact;
+		pf_set_init(&i->exact, false);
 		return r;
 	}
 	if (i->req.valid) {
-		r.valid = true;
-		for (size_t k = 0; k < i->req.s.n; k++)
-			pf_set_add_new(&r, i->req.s.v[k].p, i->req.s.v[k].len);
+		r = i->req;
+		pf_set_init(&i->req, false);
 	}
 	return r;
 }
@@ -228,8 +226,8 @@ pf_concat(struct pf_info a, struct pf_info b)
 		pf_set_init(&out.exact, false);
 	}
 	/* Not exact any more: keep the better requirement of the two. */
-	ra = pf_req_of(&a);
-	rb = pf_req_of(&b);
+	ra = pf_req_take(&a);
+	rb = pf_req_take(&b);
 	if (pf_better(&ra, &rb)) {
 		out.req = ra;
 		pf_set_free(&rb);
@@ -261,12 +259,11 @@ pf_alternate(struct pf_info a, struct pf_info b)
 		pf_info_free(&b);
 		return out;
 	}
-	ra = pf_req_of(&a);
-	rb = pf_req_of(&b);
+	ra = pf_req_take(&a);
+	rb = pf_req_take(&b);
 	if (ra.valid && rb.valid && ra.s.n + rb.s.n <= PF_REQ_MAX) {
-		out.req.valid = true;
-		for (size_t i = 0; i < ra.s.n; i++)
-			pf_set_add_new(&out.req, ra.s.v[i].p, ra.s.v[i].len);
+		out.req = ra;
+		pf_set_init(&ra, false);
 		for (size_t i = 0; i < rb.s.n; i++)
 			pf_set_add(&out.req, rb.s.v[i].p, rb.s.v[i].len);
 	}
@@ -312,7 +309,7 @@ pf_repeat(struct pf_info x, unsigned int min, unsigned int max)
 	}
 	/* x{n,} with n >= 1: at least one x, so x's requirement holds. */
 	pf_set_init(&out.exact, false);
-	out.req = pf_req_of(&x);
+	out.req = pf_req_take(&x);
 	out.bytes = x.bytes;
 	pf_info_free(&x);
 	return out;
@@ -873,7 +870,7 @@ pf_parse_concat(struct pf_parser *ps)
 				 * tail: only its requirement may survive. */
 				struct pf_info inexact = pf_unknown();
 
-				inexact.req = pf_req_of(&atom);
+				inexact.req = pf_req_take(&atom);
 				pf_info_free(&atom);
 				atom = inexact;
 				open_tail = false;
@@ -894,7 +891,7 @@ pf_parse_concat(struct pf_parser *ps)
 			struct pf_info joined = pf_concat(run, atom);
 
 			if (joined.exact.valid && open_tail) {
-				pf_keep_better(&best, pf_req_of(&joined));
+				pf_keep_better(&best, pf_req_take(&joined));
 				pf_info_free(&joined);
 				run = pf_empty();
 				broken = true;
@@ -908,14 +905,14 @@ pf_parse_concat(struct pf_parser *ps)
 			 * pf_concat consumed both; the atom is rebuilt
 			 * from the joined requirement's loss, so keep the
 			 * joined requirement as a candidate instead. */
-			pf_keep_better(&best, pf_req_of(&joined));
+			pf_keep_better(&best, pf_req_take(&joined));
 			pf_info_free(&joined);
 			run = pf_empty();
 			broken = true;
 			continue;
 		}
-		pf_keep_better(&best, pf_req_of(&run));
-		pf_keep_better(&best, pf_req_of(&atom));
+		pf_keep_better(&best, pf_req_take(&run));
+		pf_keep_better(&best, pf_req_take(&atom));
 		pf_info_free(&run);
 		pf_info_free(&atom);
 		run = pf_empty();
@@ -926,7 +923,7 @@ pf_parse_concat(struct pf_parser *ps)
 		run.bytes = seq;
 		return run;
 	}
-	pf_keep_better(&best, pf_req_of(&run));
+	pf_keep_better(&best, pf_req_take(&run));
 	pf_info_free(&run);
 	run = pf_unknown();
 	run.req = best;
@@ -966,7 +963,7 @@ prefilter_analyse(const char *pattern, size_t len, bool extended, struct strlist
 	bytes_r->n = 0;
 	if (!ps.error && !ps.bytes_unsure)
 		*bytes_r = info.bytes;
-	req = pf_req_of(&info);
+	req = pf_req_take(&info);
 	ok = !ps.error && req.valid && req.s.n > 0 && pf_quality(&req) >= PF_MIN_LITERAL;
 	if (ok)
 		for (size_t i = 0; i < req.s.n; i++)
