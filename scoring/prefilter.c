@@ -1252,6 +1252,292 @@ prefilter_approximate(const char *value, size_t len, struct buf *out)
 	return true;
 }
 
+/* ---- leading items a gate can do without ----------------------------- */
+
+/* Many rules without literals start with items that may match nothing,
+ * "(?:\b|\s)[_\W]{0,3}v..." or "\b_{0,3}x...": PCRE2 then knows no first
+ * byte and tries every position of every line.  Whatever the pattern
+ * matches, the rest after such items matches too (at the end of what they
+ * matched), so the rest is a gate for the rule; when it starts with a
+ * literal or a small class, PCRE2 skips to where that byte is. */
+
+/* Bytes a first item may stand for and still select (a class of a letter
+ * and its look-alikes, case folded). */
+#define TP_SELECTIVE_MAX 24
+#define TP_DEPTH_MAX 8
+
+/* The end of the atom at p (a group, class, escape or character), or NULL
+ * for one this does not read. */
+static const char *
+tp_atom_end(const char *p, const char *end)
+{
+	if (*p == '\\') {
+		if (p + 1 >= end)
+			return NULL;
+		if (strchr("xopPNgk", p[1]) != NULL && p + 2 < end && (p[2] == '{' || p[2] == '<')) {
+			const char *q = memchr(p + 2, p[2] == '{' ? '}' : '>', (size_t)(end - p - 2));
+
+			return q != NULL ? q + 1 : NULL;
+		}
+		if (p[1] == 'x') {
+			const char *q = p + 2;
+
+			for (int k = 0; k < 2 && q < end && isxdigit((unsigned char)*q); k++)
+				q++;
+			return q;
+		}
+		if (p[1] == 'Q' || p[1] == 'c' || p[1] == '0')
+			return NULL;	/* \Q..\E, \cX, octal: not worth reading */
+		return p + 2;
+	}
+	if (*p == '[') {
+		const char *q = p + 1;
+
+		if (q < end && *q == '^')
+			q++;
+		if (q < end && *q == ']')
+			q++;
+		while (q < end && *q != ']') {
+			if (*q == '[' && q + 1 < end && q[1] == ':') {
+				const char *c = strstr(q, ":]");
+
+				if (c == NULL || c >= end)
+					return NULL;
+				q = c + 2;
+				continue;
+			}
+			q += *q == '\\' && q + 1 < end ? 2 : 1;
+		}
+		return q < end ? q + 1 : NULL;
+	}
+	if (*p == '(') {
+		int depth = 0;
+		const char *q = p;
+
+		while (q < end) {
+			if (*q == '\\') {
+				q += 2;
+				continue;
+			}
+			if (*q == '[') {
+				q = tp_atom_end(q, end);
+				if (q == NULL)
+					return NULL;
+				continue;
+			}
+			if (*q == '(')
+				depth++;
+			else if (*q == ')' && --depth == 0)
+				return q + 1;
+			q++;
+		}
+		return NULL;
+	}
+	return p + 1;
+}
+
+/* The end of a quantifier at p (p itself if none), *min_r its minimum. */
+static const char *
+tp_quant_end(const char *p, const char *end, unsigned int *min_r)
+{
+	*min_r = 1;
+	if (p >= end)
+		return p;
+	if (*p == '*' || *p == '?') {
+		*min_r = 0;
+		p++;
+	} else if (*p == '+') {
+		p++;
+	} else if (*p == '{' && p + 1 < end && isdigit((unsigned char)p[1])) {
+		unsigned long n = 0;
+		const char *q = p + 1;
+
+		while (q < end && isdigit((unsigned char)*q) && n < 100000)
+			n = n * 10 + (unsigned long)(*q++ - '0');
+		while (q < end && (isdigit((unsigned char)*q) || *q == ','))
+			q++;
+		if (q >= end || *q != '}')
+			return p;	/* a literal '{' */
+		*min_r = (unsigned int)n;
+		p = q + 1;
+	} else {
+		return p;
+	}
+	if (p < end && (*p == '?' || *p == '+'))
+		p++;
+	return p;
+}
+
+static int tp_seq(const char *p, const char *end, int depth, bool want_selective);
+
+/* A group's inside [p, end) (after its opening): 1 when some alternative
+ * may match nothing (want_selective: when every one starts selectively),
+ * 0 when not, -1 when it can not be read. */
+static int
+tp_alternatives(const char *p, const char *end, int depth, bool want_selective)
+{
+	const char *start = p;
+	bool any = false, all = true;
+
+	while (p <= end) {
+		if (p == end || *p == '|') {
+			int r = tp_seq(start, p, depth + 1, want_selective);
+
+			if (r < 0)
+				return -1;
+			any = any || r == 1;
+			all = all && r == 1;
+			start = p + 1;
+			if (p == end)
+				break;
+			p++;
+			continue;
+		}
+		p = tp_atom_end(p, end);
+		if (p == NULL)
+			return -1;
+	}
+	return want_selective ? all : any;
+}
+
+/* Whether an atom (and its quantifier) may match nothing: 1 yes, 0 no,
+ * -1 unknown.  An inline option setting is unknown: it must stay. */
+static int
+tp_nullable(const char *a, const char *a_end, unsigned int min, int depth)
+{
+	if (min == 0)
+		return 1;
+	if (*a == '^' || *a == '$')
+		return 1;
+	if (*a == '\\')
+		return strchr("bBAzZK", a[1]) != NULL ? 1 : 0;
+	if (*a != '(')
+		return 0;
+	if (depth > TP_DEPTH_MAX)
+		return -1;
+	if (a[1] != '?')
+		return tp_alternatives(a + 1, a_end - 1, depth, false);
+	switch (a[2]) {
+	case '=': case '!': case '#':
+		return 1;
+	case '<':
+		if (a[3] == '=' || a[3] == '!')
+			return 1;
+		return -1;	/* a named group: not worth the care */
+	case ':': case '>':
+		return tp_alternatives(a + 3, a_end - 1, depth, false);
+	default:
+		return -1;	/* option settings, branch resets, ... */
+	}
+}
+
+/* Whether an atom selects its start: a character, an escaped one, \d, a
+ * class of at most TP_SELECTIVE_MAX bytes, or a group whose alternatives
+ * all start so. */
+static bool
+tp_selective(const char *a, const char *a_end, int depth)
+{
+	if (*a == '\\') {
+		if (a[1] == 'd' || a[1] == 'x')
+			return true;
+		return !isalnum((unsigned char)a[1]);
+	}
+	if (*a == '[') {
+		struct pf_parser ps = { a + 1, a_end, false, 0, false, false };
+		struct pf_info in = pf_parse_class(&ps);
+		bool ok = !ps.error && in.bytes.n == 1;
+		unsigned int count = 0;
+
+		for (int c = 0; ok && c < 256; c++)
+			count += byteset_has(&in.bytes.set[0], (unsigned char)c);
+		pf_info_free(&in);
+		return ok && count <= TP_SELECTIVE_MAX;
+	}
+	if (*a == '(') {
+		if (depth > TP_DEPTH_MAX)
+			return false;
+		if (a[1] != '?')
+			return tp_alternatives(a + 1, a_end - 1, depth, true) == 1;
+		if (a[2] == ':')
+			return tp_alternatives(a + 3, a_end - 1, depth, true) == 1;
+		return false;
+	}
+	return strchr(".^$|)", *a) == NULL;
+}
+
+/* A sequence [p, end): want_selective false, whether it may match nothing
+ * (1/0); true, whether its first item that can not match nothing selects
+ * (1/0).  -1 when it can not be read. */
+static int
+tp_seq(const char *p, const char *end, int depth, bool want_selective)
+{
+	while (p < end) {
+		const char *a = p, *a_end = tp_atom_end(p, end);
+		unsigned int min;
+		int n;
+
+		if (a_end == NULL || a_end > end)
+			return -1;
+		p = tp_quant_end(a_end, end, &min);
+		n = tp_nullable(a, a_end, min, depth);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return want_selective ? tp_selective(a, a_end, depth) : 0;
+	}
+	return want_selective ? 0 : 1;
+}
+
+size_t
+prefilter_trim_prefix(const char *pattern, size_t len)
+{
+	const char *p = pattern, *end = pattern + len;
+	int depth = 0;
+	bool in_class = false;
+
+	/* What ties the rest to what was dropped, or a top-level '|'. */
+	for (const char *q = pattern; q < end; q++) {
+		if (*q == '\\') {
+			if (q + 1 < end && strchr("123456789gkG", q[1]) != NULL)
+				return 0;
+			q++;
+		} else if (in_class) {
+			in_class = *q != ']';
+		} else if (*q == '[') {
+			in_class = true;
+			if (q + 1 < end && q[1] == '^')
+				q++;
+			if (q + 1 < end && q[1] == ']')
+				q++;
+		} else if (*q == '(') {
+			if (q + 1 < end && q[1] == '*')
+				return 0;
+			if (q + 2 < end && q[1] == '?' && strchr("(R&P+-0123456789|", q[2]) != NULL)
+				return 0;
+			depth++;
+		} else if (*q == ')') {
+			depth--;
+		} else if (*q == '|' && depth == 0) {
+			return 0;
+		}
+	}
+	while (p < end) {
+		const char *a = p, *a_end = tp_atom_end(p, end);
+		unsigned int min;
+		int n;
+
+		if (a_end == NULL)
+			return 0;
+		p = tp_quant_end(a_end, end, &min);
+		n = tp_nullable(a, a_end, min, 0);
+		if (n < 0)
+			return 0;
+		if (n == 0)
+			return a > pattern && tp_selective(a, a_end, 0) ? (size_t)(a - pattern) : 0;
+	}
+	return 0;
+}
+
 /* ---- the literal database ------------------------------------------------- */
 
 struct prefilter_db {

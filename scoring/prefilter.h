@@ -35,6 +35,15 @@ bool prefilter_analyse(const char *pattern, size_t len, bool extended,
  * merging would leave as many alternatives. */
 bool prefilter_approximate(const char *value, size_t len, struct buf *out);
 
+/* The offset in pattern (Perl syntax, no delimiters, no /x) after its
+ * leading items that may match nothing (assertions, optional items, groups
+ * with an empty alternative), when what follows starts with a literal or a
+ * small class: pattern + offset matches wherever pattern does, and PCRE2
+ * can skip to its first byte.  0 when there is no such offset, or the rest
+ * could depend on what is dropped (backreferences, \G, conditions,
+ * recursion, verbs, a top-level '|'). */
+size_t prefilter_trim_prefix(const char *pattern, size_t len);
+
 struct prefilter_db;
 
 /* literals->v[i] is required by rule owner[i] (i < count).  Returns NULL

@@ -428,6 +428,105 @@ rules_add_always(struct prefilter *pf, size_t i, const struct byteset_req *gate)
 	rules_add_index(&pf->always, &pf->always_count, i);
 }
 
+/* How many bytes PCRE2 takes for the start of a match of any piece: 1 for
+ * a known first byte (2 caseless), the size of its start set, 256 when it
+ * knows nothing and tries every position. */
+static unsigned int
+rules_pieces_starts(pcre2_code *const *pieces, size_t count)
+{
+	unsigned int worst = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		uint32_t first = 0;
+		const uint8_t *bitmap = NULL;
+		unsigned int n = 256;
+
+		if (pcre2_pattern_info(pieces[i], PCRE2_INFO_FIRSTCODETYPE, &first) == 0 &&
+		    first == 1) {
+			n = 2;
+		} else if (pcre2_pattern_info(pieces[i], PCRE2_INFO_FIRSTBITMAP, &bitmap) == 0 &&
+			   bitmap != NULL) {
+			n = 0;
+			for (int b = 0; b < 32; b++)
+				n += (unsigned int)__builtin_popcount(bitmap[b]);
+		}
+		if (n > worst)
+			worst = n;
+	}
+	return worst;
+}
+
+/* written without its leading items that may match nothing, when what
+ * follows selects (prefilter_trim_prefix); NULL when not. */
+static char *
+rules_trimmed(const char *written)
+{
+	char *pattern, *out = NULL, why[256];
+	uint32_t options;
+	size_t offset;
+
+	if (rules_split_regex(written, &pattern, &options, why, sizeof(why)) < 0)
+		return NULL;
+	offset = (options & PCRE2_EXTENDED) != 0 ? 0
+		 : prefilter_trim_prefix(pattern, strlen(pattern));
+	if (offset > 0)
+		out = xasprintf("m\x01%s\x01%s", pattern + offset, rules_flag_letters(options));
+	free(pattern);
+	return out;
+}
+
+/* Compiles r's gate, its pattern with ReplaceTags approximated
+ * (gate_pattern).  One that does not compile (too large, a variable-length
+ * lookbehind) only costs speed. */
+static void
+rules_build_gate(struct rule *r, bool jit)
+{
+	struct rule_regex gate;
+	char why[256];
+
+	if (r->gate_pattern == NULL ||
+	    rules_compile_pieces(r->gate_pattern, jit, false, &gate, why, sizeof(why)) < 0)
+		return;
+	r->re.gate = gate.pieces;
+	r->re.gate_count = gate.count;
+}
+
+/* For a rule without literals, run on every element: where PCRE2 would
+ * try its gate (or itself) at nearly every position (more than
+ * RULES_GATE_STARTS_MAX start bytes), a gate without the leading items
+ * that keep it from knowing better.  (A rule with literals runs only
+ * where they are, and there such a gate mostly matched too: measured, it
+ * cost more than it saved.) */
+static void
+rules_trim_gate(struct rule *r)
+{
+	char *trimmed, why[256];
+	struct rule_regex t;
+
+	if ((r->re.gate_count > 0 ? rules_pieces_starts(r->re.gate, r->re.gate_count)
+				  : rules_pieces_starts(r->re.pieces, r->re.count)) <=
+	    RULES_GATE_STARTS_MAX)
+		return;
+	trimmed = rules_trimmed(r->gate_pattern != NULL ? r->gate_pattern : r->pattern);
+	if (trimmed == NULL)
+		return;
+	if (rules_compile_pieces(trimmed, true, false, &t, why, sizeof(why)) == 0) {
+		if (rules_pieces_starts(t.pieces, t.count) <= RULES_GATE_STARTS_MAX) {
+			for (size_t i = 0; i < r->re.gate_count; i++)
+				pcre2_code_free(r->re.gate[i]);
+			free(r->re.gate);
+			r->re.gate = t.pieces;
+			r->re.gate_count = t.count;
+			free(r->gate_pattern);
+			r->gate_pattern = trimmed;
+			trimmed = NULL;
+		} else {
+			rules_regex_free(&t);
+		}
+	}
+	free(trimmed);
+}
+
 /* Builds the required-literal prefilter for one view's regex rules; the
  * rules without literals get a byte-set gate. */
 static void
@@ -455,6 +554,8 @@ rules_build_prefilter(struct rules_build *b, enum rule_type type)
 		    !prefilter_analyse(pattern, strlen(pattern),
 				       (options & PCRE2_EXTENDED) != 0, &literals, &gate)) {
 			rules_add_always(pf, i, &gate);
+			if (type != RULE_FULL)
+				rules_trim_gate(r);
 		} else {
 			pf->filtered_count++;
 		}
@@ -638,15 +739,7 @@ rules_compile_all(struct rules_build *b)
 		}
 		/* A gate that does not compile (too large, a variable-length
 		 * lookbehind) only costs speed. */
-		if (r->gate_pattern != NULL) {
-			struct rule_regex gate;
-
-			if (rules_compile_pieces(r->gate_pattern, !site_zero, false, &gate, why,
-						 sizeof(why)) == 0) {
-				r->re.gate = gate.pieces;
-				r->re.gate_count = gate.count;
-			}
-		}
+		rules_build_gate(r, !site_zero);
 		if (r->re.repeat_calls)
 			rules_diag_add(b, r->file, r->line, false,
 				       "%s %s: regular expression too large for PCRE2 as written: "

@@ -72,6 +72,9 @@ struct eval_call {
 /* More pieces than this is no longer a pattern worth running
  * (rules_split.c). */
 #define RULES_PIECES_MAX 64
+/* Start bytes PCRE2 may take for a rule without a gate trying to do
+ * better (rules_build_gate): a letter and its look-alikes, both cases. */
+#define RULES_GATE_STARTS_MAX 48
 /* Group nesting a pattern may have for its tags to be approximated. */
 #define RULES_GATE_DEPTH_MAX 64
 

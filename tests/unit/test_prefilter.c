@@ -4,7 +4,8 @@
  * PCRE2 compiled as rules.c compiles rules, and soundness (a text PCRE2
  * matches always passes the gate); the approximations of ReplaceTags
  * values (which shapes get one, and that they match wherever the value
- * does). */
+ * does); the leading items a gate may drop (which, and that the rest
+ * matches wherever the pattern does). */
 #include "config.h"
 
 #include <check.h>
@@ -511,6 +512,96 @@ START_TEST(test_approximate_sound)
 }
 END_TEST
 
+/* Leading items a gate drops: where the rest starts for patterns of the
+ * kinds SpamAssassin writes, and none where dropping could change what
+ * the rest matches or gains nothing. */
+START_TEST(test_trim_prefix)
+{
+	static const struct {
+		const char *pattern;
+		const char *rest;	/* NULL: no offset */
+	} cases[] = {
+		{ "(?:\\b|\\s)[_\\W]{0,3}M[_\\W]{0,3}[e3\\xE8-\\xEB]r", "M[_\\W]{0,3}[e3\\xE8-\\xEB]r" },
+		{ "\\b_{0,3}R[_\\W]?[e3\\xE8-\\xEB]", "R[_\\W]?[e3\\xE8-\\xEB]" },
+		{ "(?:\\b|\\s)[_\\W]{0,3}(?:\\\\\\/|V)[_\\W]{0,3}x", "(?:\\\\\\/|V)[_\\W]{0,3}x" },
+		{ "(?:^|\\W)(?=abc)(?!abcd)[aA4@]bc", "[aA4@]bc" },
+		{ "^\\s*(?#note)x?y", "y" },
+		{ "(?<!=)\\b[LM3][a-z]{26}", "[LM3][a-z]{26}" },
+		{ "(?:x|)\\d{3}", "\\d{3}" },
+		{ "abc", NULL },			/* nothing to drop */
+		{ "\\b\\w+x", NULL },			/* \w does not select */
+		{ "\\b[^a]x", NULL },			/* nor a negated class */
+		{ "\\s*[a-z]x", NULL },			/* nor 26 letters, 52 folded */
+		{ "\\b.x", NULL },
+		{ "(a)?\\1b", NULL },			/* a backreference */
+		{ "\\Gab?c", NULL },
+		{ "(?i)\\bfoo", NULL },			/* an option setting stays */
+		{ "\\b(?i:foo)", NULL },
+		{ "\\bfoo|bar", NULL },			/* a top-level alternation */
+		{ "(*COMMIT)\\bfoo", NULL },
+		{ "(?(1)a|b)\\bfoo", NULL },
+		{ "\\b(?<n>x)y", NULL },		/* named groups are not read */
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		size_t off = prefilter_trim_prefix(cases[i].pattern, strlen(cases[i].pattern));
+
+		if (cases[i].rest == NULL)
+			ck_assert_msg(off == 0, "%s: trimmed to %s", cases[i].pattern,
+				      cases[i].pattern + off);
+		else
+			ck_assert_msg(off > 0 && strcmp(cases[i].pattern + off, cases[i].rest) == 0,
+				      "%s: %s, not %s", cases[i].pattern,
+				      off > 0 ? cases[i].pattern + off : "(none)", cases[i].rest);
+	}
+}
+END_TEST
+
+/* Soundness: the rest matches wherever the whole pattern does. */
+START_TEST(test_trim_prefix_sound)
+{
+	static const char *const patterns[] = {
+		"(?:\\b|\\s)[_\\W]{0,3}M[_\\W]{0,3}[e3]r",
+		"\\b_{0,3}R[_\\W]?[e3]s",
+		"(?:^|\\W)(?=[aA4]b)(?![aA]bc)[aA4@]b",
+		"(?<![-\\d])(?:x|)\\d{2}(?!\\d)",
+		"^\\s*y[a-c]$",
+	};
+	static const char alphabet[] = "MmeE3rRsS_ -.!aA4@bcxy0123\n\t";
+	static const char *const flags[] = { "", "i", "m" };
+	unsigned int seed = 777;
+	char text[14];
+
+	for (size_t p = 0; p < N_ELEMENTS(patterns); p++) {
+		size_t off = prefilter_trim_prefix(patterns[p], strlen(patterns[p]));
+		unsigned int matched = 0;
+
+		ck_assert_msg(off > 0, "%s: no offset", patterns[p]);
+		for (size_t f = 0; f < N_ELEMENTS(flags); f++) {
+			pcre2_code *whole = compile(patterns[p], flags[f]);
+			pcre2_code *rest = compile(patterns[p] + off, flags[f]);
+
+			for (int t = 0; t < 30000; t++) {
+				size_t len = (seed = seed * 1103515245u + 12345u) / 65536 % sizeof(text);
+
+				for (size_t k = 0; k < len; k++) {
+					seed = seed * 1103515245u + 12345u;
+					text[k] = alphabet[(seed / 65536) % (sizeof(alphabet) - 1)];
+				}
+				if (!matches(whole, text, len))
+					continue;
+				matched++;
+				ck_assert_msg(matches(rest, text, len), "%s matches %s, %s does not",
+					      patterns[p], ut_esc(text, len), patterns[p] + off);
+			}
+			pcre2_code_free(whole);
+			pcre2_code_free(rest);
+		}
+		ck_assert_msg(matched > 20, "%s: only %u texts matched", patterns[p], matched);
+	}
+}
+END_TEST
+
 static Suite *
 prefilter_suite(void)
 {
@@ -526,6 +617,8 @@ prefilter_suite(void)
 	tcase_add_test(tc, test_prefilter_bytes_sound);
 	tcase_add_test(tc, test_approximate_shapes);
 	tcase_add_test(tc, test_approximate_sound);
+	tcase_add_test(tc, test_trim_prefix);
+	tcase_add_test(tc, test_trim_prefix_sound);
 	return s;
 }
 

@@ -1526,6 +1526,16 @@ has_diag(const struct rules_load_result *res, unsigned int line, bool error,
 	return false;
 }
 
+/* Whether rule name's gate has its tags approximated (a run of any bytes
+ * stands for a tag's multi-byte alternatives). */
+static bool
+tags_approximated(const struct ruleset *rs, const char *name)
+{
+	const char *gate = rule(rs, name)->gate_pattern;
+
+	return gate != NULL && strstr(gate, "[\\s\\S]{") != NULL;
+}
+
 /* ReplaceTags rules get a gate, their pattern with the tags approximated,
  * where approximating can only widen what matches; elsewhere none.  Gated
  * rules hit exactly where a twin written out by hand (no gate) does. */
@@ -1566,11 +1576,11 @@ START_TEST(test_replace_tags_gate)
 	rules_hits_free(&hits);
 	ck_assert_ptr_nonnull(rule(rs, "GATED")->gate_pattern);
 	ck_assert_uint_ge(rule(rs, "GATED")->re.gate_count, 1);
-	ck_assert_ptr_nonnull(strstr(rule(rs, "GATED")->gate_pattern, "[\\s\\S]{"));
-	ck_assert_ptr_nonnull(rule(rs, "LOOKAHEAD")->gate_pattern);
-	ck_assert_ptr_null(rule(rs, "TWIN")->gate_pattern);
+	ck_assert(tags_approximated(rs, "GATED"));
+	ck_assert(tags_approximated(rs, "LOOKAHEAD"));
+	ck_assert(!tags_approximated(rs, "TWIN"));
 	for (size_t i = 0; i < N_ELEMENTS(ungated); i++)
-		ck_assert_msg(rule(rs, ungated[i])->gate_pattern == NULL, "%s has a gate: %s",
+		ck_assert_msg(!tags_approximated(rs, ungated[i]), "%s has a gate: %s",
 			      ungated[i], rule(rs, ungated[i])->gate_pattern);
 	rules_load_result_free(&res);
 	rules_free(&rs);
@@ -1586,6 +1596,57 @@ START_TEST(test_replace_tags_gate)
 			      hits.hits[rules_find(rs, "TWIN")]);
 		ck_assert_msg(hits.hits[rules_find(rs, "GATED")] == (b < 5), "%s: GATED %u",
 			      bodies[b], hits.hits[rules_find(rs, "GATED")]);
+		rules_hits_free(&hits);
+		rules_load_result_free(&res);
+		rules_free(&rs);
+		free(msg);
+	}
+}
+END_TEST
+
+/* A rule that starts with items that may match nothing, so that PCRE2
+ * would try it at nearly every position, gets a gate without them, which
+ * PCRE2 can start at its first byte; hits are those of the rule itself
+ * (the gate matches "xvia", the rule does not). */
+START_TEST(test_trim_gate)
+{
+	static const char cf[] =
+		"body TRIMMED /(?:\\b|\\s)[_\\W]{0,3}v[_\\W]?i[_\\W]?a\\b/i\n"
+		"rawbody RAW_TRIMMED /(?:\\b|\\s)[_\\W]{0,3}v[_\\W]?i[_\\W]?a\\b/i\n"
+		"header H_UNTRIMMED Subject =~ /(?:\\b|\\s)[_\\W]{0,3}via/\n"
+		"body UNTRIMMED /\\b\\w+via/\n"
+		"body UNNEEDED /\\b_{0,3}v[_\\W]?i[_\\W]?a\\b/i\n";
+	static const struct {
+		const char *body;
+		unsigned int hit;
+	} cases[] = {
+		{ "buy v.i.a now", 1 }, { "buy _V_I-A now", 1 }, { "buy xvia now", 0 },
+		{ "buy via", 1 }, { "nothing here", 0 },
+	};
+	struct rules_load_result res;
+	struct rules_hits hits;
+	struct ruleset *rs;
+
+	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {
+		char *msg = NULL;
+
+		ck_assert_int_ge(asprintf(&msg, "Subject: s\n\n%s\n", cases[c].body), 0);
+		rs = huge_match(cf, sizeof(cf) - 1, msg, &res, &hits);
+		if (c == 0) {
+			ck_assert_str_eq(rule(rs, "TRIMMED")->gate_pattern,
+					 "m\x01v[_\\W]?i[_\\W]?a\\b\x01i");
+			ck_assert_str_eq(rule(rs, "RAW_TRIMMED")->gate_pattern,
+					 "m\x01v[_\\W]?i[_\\W]?a\\b\x01i");
+			ck_assert_uint_eq(rule(rs, "TRIMMED")->re.gate_count, 1);
+			ck_assert_ptr_null(rule(rs, "H_UNTRIMMED")->gate_pattern);
+			ck_assert_ptr_null(rule(rs, "UNTRIMMED")->gate_pattern);
+			/* PCRE2 starts it at '_', 'v' or 'V' already */
+			ck_assert_ptr_null(rule(rs, "UNNEEDED")->gate_pattern);
+		}
+		ck_assert_msg(hits.hits[rules_find(rs, "TRIMMED")] == cases[c].hit, "%s: %u",
+			      cases[c].body, hits.hits[rules_find(rs, "TRIMMED")]);
+		ck_assert_msg(hits.hits[rules_find(rs, "RAW_TRIMMED")] == cases[c].hit, "%s: raw %u",
+			      cases[c].body, hits.hits[rules_find(rs, "RAW_TRIMMED")]);
 		rules_hits_free(&hits);
 		rules_load_result_free(&res);
 		rules_free(&rs);
@@ -1968,6 +2029,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_replace_tags);
 	tcase_add_test(tc, test_replace_tags_bounded);
 	tcase_add_test(tc, test_replace_tags_gate);
+	tcase_add_test(tc, test_trim_gate);
 	tcase_add_test(tc, test_meta_semantics);
 	tcase_add_test(tc, test_multiple_scores_each_hit);
 	tcase_add_test(tc, test_score_format);
