@@ -464,6 +464,48 @@ START_TEST(vacation_addresses)
 }
 END_TEST
 
+/* An :addresses entry with no '@' (outside comments) passes libsieve's
+ * validation, then its "addressed to me" check crashed the interpreter
+ * on the missing domain (found by tests/fuzz/fuzz_sieve): the script is
+ * invalid, with the line, and the message kept.  Inline too, where the
+ * crash would take the process with it. */
+START_TEST(vacation_addresses_not_addresses)
+{
+	static const char *const bad[] = { "me", "", "me (x@y.example)", "(c) me", "g:;" };
+	char script[256], path[PATH_MAX], want[PATH_MAX + 128];
+
+	for (size_t i = 0; i < 2 * N_ELEMENTS(bad); i++) {
+		struct run r = run_defaults();
+		struct sieve_actions *a;
+		const char *entry = bad[i % N_ELEMENTS(bad)];
+
+		r.set.sandbox = i < N_ELEMENTS(bad);
+		r.message = "From: alice@example.org\nTo: other@example.net\nSubject: hi\n\nx\n";
+		snprintf(script, sizeof(script), "require \"vacation\";\n\nvacation :addresses "
+			 "[\"team@example.net\", \"%s\"] \"Away\";\n", entry);
+		a = run_in(ut_testdir(), script, &r, path, sizeof(path));
+		ck_assert(a->error);
+		snprintf(want, sizeof(want), "%s: line 3: error: vacation :addresses entry "
+			 "\"%s\" is not an address", path, entry);
+		ck_assert_msg(strncmp(a->error_text, want, strlen(want)) == 0, "%s: %s", entry,
+			      a->error_text);
+		ck_assert_uint_eq(a->count, 1);
+		ck_assert(a->v[0].kind == SIEVE_ACT_KEEP && a->v[0].implicit);
+		sieve_actions_free(&a);
+	}
+	/* An address with a comment or a group is one. */
+	{
+		struct run r = run_defaults();
+
+		r.message = "From: alice@example.org\nTo: team@example.net\nSubject: hi\n\nx\n";
+		expect("require \"vacation\"; vacation :addresses [\"x@example.net (c)\", "
+		       "\"g: y@example.net;\", \"team@example.net\"] \"Away\";", &r,
+		       "keep* vacation(to=alice@example.org,from=team@example.net,subj=Re: hi,"
+		       "days=7,addr=x@example.net (c)|g: y@example.net;|team@example.net)");
+	}
+}
+END_TEST
+
 /* libsieve copies the subject into 128 bytes, cutting a UTF-8 character:
  * the whole :subject, or "Re: " and the whole Subject, is used. */
 START_TEST(vacation_long_subject)
@@ -1035,6 +1077,7 @@ sieve_run_suite(void)
 	tcase_add_test(tc, runtime_errors_have_lines);
 	tcase_add_test(tc, vacation_handle);
 	tcase_add_test(tc, vacation_addresses);
+	tcase_add_test(tc, vacation_addresses_not_addresses);
 	tcase_add_test(tc, vacation_long_subject);
 	tcase_add_test(tc, vacation_null_sender);
 	tc = ut_tcase(s, "sequence", true);
