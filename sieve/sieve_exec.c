@@ -738,11 +738,24 @@ sieve_vacation_address_ok(const char *s)
 	return false;
 }
 
-/* Script errors libsieve's validation misses (see above), found in the
- * commands sieve_rewrite() marked. */
+/* Script errors libsieve's validation misses and then trips over at run
+ * time: envelope parts other than from and to (sieve_envelope_parts_ok),
+ * and :addresses entries (above) of the commands sieve_rewrite() marked. */
 static void
 sieve_validate_cmds(struct sieve_exec_state *st)
 {
+	char part[65];
+	unsigned int line = 0;
+
+	if (!sieve_envelope_parts_ok(st->text, st->text_len, part, sizeof(part), &line)) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "envelope part \"%s\" is not supported "
+			 "(\"from\" or \"to\")", part);
+		st->res->status = SIEVE_SCRIPT_INVALID;
+		sieve_add_error(st, (int)line, msg);
+		return;
+	}
 	for (size_t i = 0; i < st->cmds.count; i++) {
 		const struct sieve_cmd *cmd = &st->cmds.v[i];
 
