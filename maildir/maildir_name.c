@@ -187,6 +187,10 @@ maildir_mutf7_decode(const char *in, size_t len, char *out, size_t out_size)
 {
 	struct mutf7_out o = { out, 0, out_size, false };
 	size_t i = 0;
+	/* The previous input was a base64 run: another run right after it
+	 * is not canonical (the encoder makes one run of both), and would
+	 * give a second on-disk name for the same folder. */
+	bool after_run = false;
 
 	if (out_size == 0)
 		return -1;
@@ -201,14 +205,18 @@ maildir_mutf7_decode(const char *in, size_t len, char *out, size_t out_size)
 		if (c != '&') {
 			mutf7_put(&o, (char)c);
 			i++;
+			after_run = false;
 			continue;
 		}
 		i++;
 		if (i < len && in[i] == '-') {
 			mutf7_put(&o, '&');
 			i++;
+			after_run = false;
 			continue;
 		}
+		if (after_run)
+			return -1;
 		for (; i < len && in[i] != '-'; i++) {
 			int v = mutf7_value(in[i]);
 
@@ -247,6 +255,7 @@ maildir_mutf7_decode(const char *in, size_t len, char *out, size_t out_size)
 		    (bits & ((1u << nbits) - 1)) != 0)
 			return -1;
 		i++;
+		after_run = true;
 	}
 	if (o.overflow)
 		return -1;

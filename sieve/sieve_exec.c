@@ -710,6 +710,71 @@ sieve_check_refusal(struct sieve_exec_state *st)
 			   "ended the script)", sieve_cmd_name(cmd->kind));
 }
 
+/* Whether a vacation :addresses entry names an address: an '@' outside
+ * RFC 5322 comments and quoted strings.  libsieve's validation lets a
+ * lone word ("me", "me (comment)") through, and its "addressed to me"
+ * check (vacation without :from) then compares that address's missing
+ * domain and crashes the interpreter; with :from the entry could never
+ * match anything either. */
+static bool
+sieve_vacation_address_ok(const char *s)
+{
+	unsigned int depth = 0;
+	bool quoted = false;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' && (quoted || depth > 0) && s[1] != '\0')
+			s++;
+		else if (quoted)
+			quoted = *s != '"';
+		else if (*s == '(')
+			depth++;
+		else if (*s == ')' && depth > 0)
+			depth--;
+		else if (depth == 0 && *s == '"')
+			quoted = true;
+		else if (depth == 0 && *s == '@')
+			return true;
+	}
+	return false;
+}
+
+/* Script errors libsieve's validation misses and then trips over at run
+ * time: envelope parts other than from and to (sieve_envelope_parts_ok),
+ * and :addresses entries (above) of the commands sieve_rewrite() marked. */
+static void
+sieve_validate_cmds(struct sieve_exec_state *st)
+{
+	char part[65];
+	unsigned int line = 0;
+
+	if (!sieve_envelope_parts_ok(st->text, st->text_len, part, sizeof(part), &line)) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "envelope part \"%s\" is not supported "
+			 "(\"from\" or \"to\")", part);
+		st->res->status = SIEVE_SCRIPT_INVALID;
+		sieve_add_error(st, (int)line, msg);
+		return;
+	}
+	for (size_t i = 0; i < st->cmds.count; i++) {
+		const struct sieve_cmd *cmd = &st->cmds.v[i];
+
+		for (size_t k = 0; cmd->kind == SIEVE_CMD_VACATION && k < cmd->address_count;
+		     k++) {
+			char msg[SIEVE_ADDRESS_MAX + 64];
+
+			if (sieve_vacation_address_ok(cmd->addresses[k]))
+				continue;
+			snprintf(msg, sizeof(msg), "vacation :addresses entry \"%s\" is not "
+				 "an address", cmd->addresses[k]);
+			st->res->status = SIEVE_SCRIPT_INVALID;
+			sieve_add_error(st, (int)cmd->line, msg);
+			return;
+		}
+	}
+}
+
 void
 sieve_exec_script(const char *script, const char *text, size_t len, bool validate,
 		  struct sieve_view *view, struct sieve_budget *budget,
@@ -734,7 +799,13 @@ sieve_exec_script(const char *script, const char *text, size_t len, bool validat
 		return;
 	}
 	if (validate) {
+		struct buf scratch;
+
 		full = xstrndup(text, len);
+		/* Only for the commands (sieve_validate_cmds). */
+		buf_init(&scratch, 0);
+		sieve_rewrite(text, len, &scratch, &st.cmds);
+		buf_free(&scratch);
 	} else {
 		/* The sentinel goes on a line of its own, so the script's
 		 * line numbers stay what the user wrote. */
@@ -757,6 +828,8 @@ sieve_exec_script(const char *script, const char *text, size_t len, bool validat
 			res->status = validate ? SIEVE_SCRIPT_INVALID : SIEVE_SCRIPT_FAILED;
 		sieve_add_error(&st, 0, sieve2_errstr(ret));
 	}
+	if (validate && ret == SIEVE2_OK && res->status == SIEVE_SCRIPT_OK)
+		sieve_validate_cmds(&st);
 	if (!validate && ret == SIEVE2_OK)
 		sieve_check_refusal(&st);
 	if (c != NULL)

@@ -86,6 +86,13 @@ struct sieve_cmds {
  * sieve_cmds_free). */
 void sieve_rewrite(const char *text, size_t len, struct buf *out, struct sieve_cmds *cmds);
 void sieve_cmds_free(struct sieve_cmds *cmds);
+/* Whether every envelope test of the script names only the parts
+ * "from" and "to" (any case).  libsieve 2.2.6 accepts any part name and
+ * then evaluates the test on memory it never set (an interpreter crash,
+ * or a match by chance).  If not, the first other part (cut to bad_size)
+ * and the line of its test. */
+bool sieve_envelope_parts_ok(const char *text, size_t len, char *bad, size_t bad_size,
+			     unsigned int *line_r);
 /* If name is the marker of command i, i + 1; else 0. */
 size_t sieve_cmd_marker_index(const char *name);
 /* "keep", "fileinto", ... */

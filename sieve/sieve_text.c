@@ -416,6 +416,52 @@ sieve_mark_test(const char *text, size_t len, size_t *ip, unsigned int *line,
 	*ip = i;
 }
 
+bool
+sieve_envelope_parts_ok(const char *text, size_t len, char *bad, size_t bad_size,
+			unsigned int *line_r)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t start = i, tstart, tend;
+		enum sieve_tok t = sieve_token(text, len, &i);
+		bool list;
+
+		if (t != SIEVE_TOK_IDENT || !sieve_tag_is(text, start, i, "envelope"))
+			continue;
+		*line_r = 1 + sieve_count_lines(text, start);
+		/* Tags (RFC 5228 5.4): :comparator, and relational's :count and
+		 * :value, take a string; the others stand alone. */
+		while ((t = sieve_token_solid(text, len, &i, &tstart)) == SIEVE_TOK_TAG) {
+			tend = i;
+			if (sieve_tag_is(text, tstart, tend, ":comparator") ||
+			    sieve_tag_is(text, tstart, tend, ":count") ||
+			    sieve_tag_is(text, tstart, tend, ":value"))
+				(void)sieve_token_solid(text, len, &i, &start);
+		}
+		list = t == SIEVE_TOK_OTHER && text[tstart] == '[';
+		if (list)
+			t = sieve_token_solid(text, len, &i, &tstart);
+		while (t == SIEVE_TOK_STRING || t == SIEVE_TOK_TEXT) {
+			char *part = sieve_token_value(text, tstart, i, t, 64);
+			bool ok = strcasecmp(part, "from") == 0 || strcasecmp(part, "to") == 0;
+
+			if (!ok) {
+				snprintf(bad, bad_size, "%s", part);
+				free(part);
+				return false;
+			}
+			free(part);
+			if (!list)
+				break;
+			t = sieve_token_solid(text, len, &i, &tstart);
+			if (t == SIEVE_TOK_OTHER && text[tstart] == ',')
+				t = sieve_token_solid(text, len, &i, &tstart);
+		}
+	}
+	return true;
+}
+
 void
 sieve_rewrite(const char *text, size_t len, struct buf *out, struct sieve_cmds *cmds)
 {

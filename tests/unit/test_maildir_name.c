@@ -198,6 +198,8 @@ START_TEST(mutf7_decode_rejects)
 		"&3gA-",	/* lone low surrogate */
 		"&AO!-",	/* bad base64 */
 		"&AOl-",	/* non-zero padding bits */
+		"&AOk-&AOk-",	/* two runs back to back: the encoder makes "&AOkA6Q-" */
+		"x&AOk-&AOk-y",
 		"a\x01",	/* control */
 		"\xc3\xa9",	/* 8-bit */
 	};

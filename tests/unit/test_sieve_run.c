@@ -466,6 +466,89 @@ START_TEST(vacation_addresses)
 }
 END_TEST
 
+/* An :addresses entry with no '@' (outside comments) passes libsieve's
+ * validation, then its "addressed to me" check crashed the interpreter
+ * on the missing domain (found by tests/fuzz/fuzz_sieve): the script is
+ * invalid, with the line, and the message kept.  Inline too, where the
+ * crash would take the process with it. */
+START_TEST(vacation_addresses_not_addresses)
+{
+	static const char *const bad[] = { "me", "", "me (x@y.example)", "(c) me", "g:;" };
+	char script[256], path[PATH_MAX], want[PATH_MAX + 128];
+
+	for (size_t i = 0; i < 2 * N_ELEMENTS(bad); i++) {
+		struct run r = run_defaults();
+		struct sieve_actions *a;
+		const char *entry = bad[i % N_ELEMENTS(bad)];
+
+		r.set.sandbox = i < N_ELEMENTS(bad);
+		r.message = "From: alice@example.org\nTo: other@example.net\nSubject: hi\n\nx\n";
+		snprintf(script, sizeof(script), "require \"vacation\";\n\nvacation :addresses "
+			 "[\"team@example.net\", \"%s\"] \"Away\";\n", entry);
+		a = run_in(ut_testdir(), script, &r, path, sizeof(path));
+		ck_assert(a->error);
+		snprintf(want, sizeof(want), "%s: line 3: error: vacation :addresses entry "
+			 "\"%s\" is not an address", path, entry);
+		ck_assert_msg(strncmp(a->error_text, want, strlen(want)) == 0, "%s: %s", entry,
+			      a->error_text);
+		ck_assert_uint_eq(a->count, 1);
+		ck_assert(a->v[0].kind == SIEVE_ACT_KEEP && a->v[0].implicit);
+		sieve_actions_free(&a);
+	}
+	/* An address with a comment or a group is one. */
+	{
+		struct run r = run_defaults();
+
+		r.message = "From: alice@example.org\nTo: team@example.net\nSubject: hi\n\nx\n";
+		expect("require \"vacation\"; vacation :addresses [\"x@example.net (c)\", "
+		       "\"g: y@example.net;\", \"team@example.net\"] \"Away\";", &r,
+		       "keep* vacation(to=alice@example.org,from=team@example.net,subj=Re: hi,"
+		       "days=7,addr=x@example.net (c)|g: y@example.net;|team@example.net)");
+	}
+}
+END_TEST
+
+/* libsieve accepts any envelope part and then tests memory it never set
+ * (envelope :is "xo" "" crashed the interpreter; found by
+ * tests/fuzz/fuzz_sieve under valgrind): parts other than from and to
+ * make the script invalid, as in Pigeonhole. */
+START_TEST(envelope_unknown_part)
+{
+	static const char *const bad[] = {
+		"require \"envelope\";\n\nif envelope :is \"xo\" \"\" { discard; }\n",
+		"require \"envelope\";\nif true {\n  if envelope :comparator \"i;octet\" :all "
+		"[\"from\", \"xo\"] \"\" { discard; }\n}\n",
+	};
+	char path[PATH_MAX], want[PATH_MAX + 128];
+
+	for (size_t i = 0; i < 2 * N_ELEMENTS(bad); i++) {
+		struct run r = run_defaults();
+		struct sieve_actions *a;
+
+		r.set.sandbox = i < N_ELEMENTS(bad);
+		a = run_in(ut_testdir(), bad[i % N_ELEMENTS(bad)], &r, path, sizeof(path));
+		ck_assert(a->error);
+		snprintf(want, sizeof(want), "%s: line 3: error: envelope part \"xo\" is not "
+			 "supported", path);
+		ck_assert_msg(strncmp(a->error_text, want, strlen(want)) == 0, "case %zu: %s", i,
+			      a->error_text);
+		ck_assert_uint_eq(a->count, 1);
+		ck_assert(a->v[0].kind == SIEVE_ACT_KEEP && a->v[0].implicit);
+		sieve_actions_free(&a);
+	}
+	/* "from" and "to" in any case, after tags with arguments. */
+	{
+		struct run r = run_defaults();
+
+		expect("require [\"envelope\", \"relational\"];\n"
+		       "if envelope :comparator \"i;ascii-casemap\" :matches :all "
+		       "[\"FROM\", \"To\"] \"*\" { discard; }", &r, "discard");
+		expect("require [\"envelope\", \"relational\"];\n"
+		       "if envelope :count \"gt\" :all \"to\" \"5\" { discard; }", &r, "keep*");
+	}
+}
+END_TEST
+
 /* libsieve copies the subject into 128 bytes, cutting a UTF-8 character:
  * the whole :subject, or "Re: " and the whole Subject, is used. */
 START_TEST(vacation_long_subject)
@@ -1084,6 +1167,8 @@ sieve_run_suite(void)
 	tcase_add_test(tc, runtime_errors_have_lines);
 	tcase_add_test(tc, vacation_handle);
 	tcase_add_test(tc, vacation_addresses);
+	tcase_add_test(tc, vacation_addresses_not_addresses);
+	tcase_add_test(tc, envelope_unknown_part);
 	tcase_add_test(tc, vacation_long_subject);
 	tcase_add_test(tc, vacation_null_sender);
 	tc = ut_tcase(s, "sequence", true);
