@@ -1488,6 +1488,33 @@ tp_seq(const char *p, const char *end, int depth, bool want_selective)
 	return want_selective ? 0 : 1;
 }
 
+bool
+prefilter_unread_syntax(const char *pattern, size_t len)
+{
+	const char *end = pattern + len;
+
+	for (const char *q = pattern; q + 1 < end; q++) {
+		if (q[0] == '\\' && q[1] == 'Q')
+			return true;
+		if (q[0] == '\\') {
+			q++;
+			continue;
+		}
+		if (q[0] == '(' && q[1] == '?') {
+			const char *f = q + 2;
+
+			if (f < end && *f == '#')
+				return true;
+			while (f < end && (isalpha((unsigned char)*f) || *f == '-' || *f == '^')) {
+				if (*f == 'x')
+					return true;
+				f++;
+			}
+		}
+	}
+	return false;
+}
+
 size_t
 prefilter_trim_prefix(const char *pattern, size_t len)
 {
@@ -1495,7 +1522,11 @@ prefilter_trim_prefix(const char *pattern, size_t len)
 	int depth = 0;
 	bool in_class = false;
 
-	/* What ties the rest to what was dropped, or a top-level '|'. */
+	/* What ties the rest to what was dropped, a top-level '|', or what
+	 * this reading of the pattern does not follow (quoted text,
+	 * comments, inline /x). */
+	if (prefilter_unread_syntax(pattern, len))
+		return 0;
 	for (const char *q = pattern; q < end; q++) {
 		if (*q == '\\') {
 			if (q + 1 < end && strchr("123456789gkG", q[1]) != NULL)

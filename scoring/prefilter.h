@@ -43,6 +43,10 @@ bool prefilter_approximate(const char *value, size_t len, struct buf *out);
  * could depend on what is dropped (backreferences, \G, conditions,
  * recursion, verbs, a top-level '|'). */
 size_t prefilter_trim_prefix(const char *pattern, size_t len);
+/* Whether pattern has syntax that changes how the rest of it reads and
+ * that the approximation and trimming do not follow: \Q...\E, (?#...)
+ * comments, an inline x option. */
+bool prefilter_unread_syntax(const char *pattern, size_t len);
 
 struct prefilter_db;
 

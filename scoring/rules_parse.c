@@ -1276,7 +1276,8 @@ rules_replace_tags(const struct rules_build *b, const char *pattern,
  * delimiters): regex languages grow with their parts, except under a
  * negative assertion, an atomic group, a possessive repeat, a condition or
  * a backtracking verb, or through a backreference or a recursion; a tag in
- * a class would not even be a part; /x would change how a value reads. */
+ * a class, quoted (\Q) or in a comment would not even be a part; /x would
+ * change how a value reads. */
 static bool
 rules_tags_gateable(const struct rules_build *b, const char *pattern, uint32_t options)
 {
@@ -1286,7 +1287,7 @@ rules_tags_gateable(const struct rules_build *b, const char *pattern, uint32_t o
 	size_t depth = 0, unsafe_depth = 0;
 	bool in_class = false, prev_quant = false;
 
-	if ((options & PCRE2_EXTENDED) != 0 ||
+	if ((options & PCRE2_EXTENDED) != 0 || prefilter_unread_syntax(pattern, strlen(pattern)) ||
 	    (b->replace_start != NULL && strcmp(b->replace_start, "<") != 0) ||
 	    (b->replace_end != NULL && strcmp(b->replace_end, ">") != 0))
 		return false;

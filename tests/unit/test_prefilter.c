@@ -525,7 +525,7 @@ START_TEST(test_trim_prefix)
 		{ "\\b_{0,3}R[_\\W]?[e3\\xE8-\\xEB]", "R[_\\W]?[e3\\xE8-\\xEB]" },
 		{ "(?:\\b|\\s)[_\\W]{0,3}(?:\\\\\\/|V)[_\\W]{0,3}x", "(?:\\\\\\/|V)[_\\W]{0,3}x" },
 		{ "(?:^|\\W)(?=abc)(?!abcd)[aA4@]bc", "[aA4@]bc" },
-		{ "^\\s*(?#note)x?y", "y" },
+		{ "^\\s*x?y", "y" },
 		{ "(?<!=)\\b[LM3][a-z]{26}", "[LM3][a-z]{26}" },
 		{ "(?:x|)\\d{3}", "\\d{3}" },
 		{ "abc", NULL },			/* nothing to drop */
@@ -541,6 +541,9 @@ START_TEST(test_trim_prefix)
 		{ "(*COMMIT)\\bfoo", NULL },
 		{ "(?(1)a|b)\\bfoo", NULL },
 		{ "\\b(?<n>x)y", NULL },		/* named groups are not read */
+		{ "\\b(?#c(|)\\d", NULL },		/* nor comments */
+		{ "\\b\\Q(|\\E\\d", NULL },		/* nor quoted text */
+		{ "\\b(?x) \\d", NULL },		/* nor inline /x */
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {

@@ -1558,11 +1558,14 @@ START_TEST(test_replace_tags_gate)
 		"body ATOMIC /(?><A>+)a/\n"
 		"body VERB /(*COMMIT)<A>/\n"
 		"body SINGLE /<S>z/\n"
+		"body QUOTED /\\Q<A>\\E/\n"
+		"body COMMENTED /(?#<A>)x<A>/\n"
+		"body INLINE_X /(?x)<A> <Y>/\n"
 		"replace_rules GATED LOOKAHEAD NEGATED BEHIND INCLASS EXTENDED BACKREF POSSESSIVE\n"
-		"replace_rules ATOMIC VERB SINGLE\n";
+		"replace_rules ATOMIC VERB SINGLE QUOTED COMMENTED INLINE_X\n";
 	static const char *const ungated[] = {
 		"NEGATED", "BEHIND", "INCLASS", "EXTENDED", "BACKREF", "POSSESSIVE", "ATOMIC",
-		"VERB", "SINGLE",
+		"VERB", "SINGLE", "QUOTED", "COMMENTED", "INLINE_X",
 	};
 	static const char *const bodies[] = {
 		"may", "MAY", "rnay", "m\xc3\xa0y", "m&#x61;y", "\xd0\x9c" "4\xc5\xb7", "m&#98;y",
