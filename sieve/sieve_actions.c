@@ -245,14 +245,18 @@ sieve_actions_deserialize(const char *data, size_t len, size_t *pos)
 	char *s = NULL;
 
 #define GET_U(dst) do { if (sieve_de_uint(data, len, pos, &v) < 0) goto bad; (dst) = v; } while (0)
+	/* The child is sandboxed, not trusted: a field gets only values of
+	 * its type, never a wrapped or truncated one. */
+#define GET_BOOL(dst) do { GET_U(v); if (v > 1) goto bad; (dst) = v != 0; } while (0)
+#define GET_UINT(dst) do { GET_U(v); if (v > UINT_MAX) goto bad; (dst) = (unsigned int)v; } while (0)
 #define GET_S(dst) do { if (sieve_de_str(data, len, pos, &(dst)) < 0) goto bad; } while (0)
-	GET_U(a->error);
+	GET_BOOL(a->error);
 	GET_S(s);
 	if (s != NULL)
 		snprintf(a->error_text, sizeof(a->error_text), "%s", s);
 	free(s);
 	s = NULL;
-	GET_U(a->scripts_run);
+	GET_UINT(a->scripts_run);
 	GET_U(a->flags_dropped);
 	if (a->flags_dropped > SIEVE_FLAGS_DROPPED_MAX)
 		goto bad;	/* the child saturates: more is a broken stream */
@@ -278,7 +282,7 @@ sieve_actions_deserialize(const char *data, size_t len, size_t *pos)
 			if (x->flags[k] == NULL)
 				goto bad;
 		}
-		GET_U(x->implicit);
+		GET_BOOL(x->implicit);
 		GET_S(x->address);
 		GET_S(x->text);
 		GET_S(x->vacation.address);
@@ -286,8 +290,8 @@ sieve_actions_deserialize(const char *data, size_t len, size_t *pos)
 		GET_S(x->vacation.subject);
 		GET_S(x->vacation.reason);
 		GET_S(x->vacation.handle);
-		GET_U(x->vacation.days);
-		GET_U(x->vacation.mime);
+		GET_UINT(x->vacation.days);
+		GET_BOOL(x->vacation.mime);
 		GET_U(nflags);
 		if (nflags > SIEVE_VACATION_ADDRESSES_MAX)
 			goto bad;
@@ -309,6 +313,8 @@ sieve_actions_deserialize(const char *data, size_t len, size_t *pos)
 			goto bad;
 	}
 #undef GET_U
+#undef GET_BOOL
+#undef GET_UINT
 #undef GET_S
 	return a;
 bad:

@@ -776,6 +776,76 @@ START_TEST(flags_dropped_round_trip)
 }
 END_TEST
 
+/* The daemon reads the sandbox's action list as untrusted: a yes/no field
+ * holding 2, or a count past unsigned int, makes the list broken instead
+ * of a wrapped or truncated value. */
+START_TEST(actions_field_ranges)
+{
+	static const struct {
+		const char *from, *to;	/* in a vacation action's serialization */
+		bool ok;
+	} edits[] = {
+		{ "12345;1;", "12345;1;", true },
+		{ "12345;1;", "4294967295;1;", true },
+		{ "12345;1;", "4294967296;1;", false },	/* days */
+		{ "12345;1;", "12345;2;", false },		/* mime */
+	};
+	static const char *const streams[] = {
+		"0;0:4294967295;0;0;", "1;0:0;0;0;", "2;0:0;0;0;", "0;0:4294967296;0;0;",
+	};
+	struct sieve_actions a, *back;
+	struct sieve_action *x;
+	size_t pos;
+
+	memset(&a, 0, sizeof(a));
+	x = sieve_actions_append(&a);
+	x->kind = SIEVE_ACT_VACATION;
+	x->vacation.address = strdup("me@example.org");
+	x->vacation.reason = strdup("away");
+	ck_assert(x->vacation.address != NULL && x->vacation.reason != NULL);
+	x->vacation.days = 12345;
+	x->vacation.mime = true;
+	for (size_t i = 0; i < N_ELEMENTS(edits); i++) {
+		struct buf b, edited;
+		char *at;
+
+		buf_init(&b, 0);
+		sieve_actions_serialize(&a, &b);
+		buf_put(&b, "", 1);
+		at = strstr(b.data, edits[i].from);
+		ck_assert_ptr_nonnull(at);
+		buf_init(&edited, 0);
+		buf_put(&edited, b.data, (size_t)(at - b.data));
+		buf_put_str(&edited, edits[i].to);
+		buf_put_str(&edited, at + strlen(edits[i].from));
+		pos = 0;
+		back = sieve_actions_deserialize(edited.data, edited.len, &pos);
+		ck_assert_msg((back != NULL) == edits[i].ok, "%s", edits[i].to);
+		if (back != NULL) {
+			ck_assert_uint_eq(back->count, 1);
+			ck_assert(back->v[0].vacation.mime);
+			ck_assert_uint_eq(back->v[0].vacation.days, strtoul(edits[i].to, NULL, 10));
+		}
+		sieve_actions_free(&back);
+		buf_free(&b);
+		buf_free(&edited);
+	}
+	for (size_t i = 0; i < N_ELEMENTS(streams); i++) {
+		pos = 0;
+		back = sieve_actions_deserialize(streams[i], strlen(streams[i]), &pos);
+		ck_assert_msg((back != NULL) == (i < 2), "%s", streams[i]);
+		if (i == 0)
+			ck_assert_uint_eq(back->scripts_run, UINT_MAX);
+		if (i == 1)
+			ck_assert(back->error);
+		sieve_actions_free(&back);
+	}
+	free(x->vacation.address);
+	free(x->vacation.reason);
+	free(a.v);
+}
+END_TEST
+
 START_TEST(limit_redirects)
 {
 	struct run r = run_defaults();
@@ -1178,6 +1248,7 @@ sieve_run_suite(void)
 	tcase_add_test(tc, limit_actions);
 	tcase_add_test(tc, limit_flags);
 	tcase_add_test(tc, flags_dropped_round_trip);
+	tcase_add_test(tc, actions_field_ranges);
 	tcase_add_test(tc, limit_redirects);
 	tcase_add_test(tc, limit_script_size);
 	tcase_add_test(tc, limit_cpu_time);
