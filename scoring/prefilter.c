@@ -1210,10 +1210,10 @@ prefilter_approximate(const char *value, size_t len, struct buf *out)
 		} else {
 			size_t g;
 
-			if (alt.min == 0)
+			if (alt.min == 0) {
 				nullable = true;
-			if (alt.min == 0)
 				alt.min = 1;
+			}
 			for (g = 0; g < ngroups; g++)
 				if (groups[g].min == alt.min && groups[g].max == alt.max)
 					break;
@@ -1489,22 +1489,32 @@ tp_seq(const char *p, const char *end, int depth, bool want_selective)
 }
 
 bool
-prefilter_unread_syntax(const char *pattern, size_t len)
+prefilter_gate_unsafe(const char *pattern, size_t len)
 {
 	const char *end = pattern + len;
 
 	for (const char *q = pattern; q + 1 < end; q++) {
-		if (q[0] == '\\' && q[1] == 'Q')
-			return true;
 		if (q[0] == '\\') {
+			/* quoted text, backreferences, \G */
+			if (strchr("Q123456789gkG", q[1]) != NULL)
+				return true;
 			q++;
 			continue;
 		}
+		if (q[0] == '(' && q[1] == '*')
+			return true;	/* a verb */
 		if (q[0] == '(' && q[1] == '?') {
 			const char *f = q + 2;
 
-			if (f < end && *f == '#')
+			/* a comment, a condition, a branch reset, a recursion
+			 * or subroutine call ("(?-1", not "(?-i)"), (?P=name),
+			 * (?P>name) */
+			if (f < end && strchr("#(|R&+-0123456789", *f) != NULL &&
+			    !(*f == '-' && f + 1 < end && !isdigit((unsigned char)f[1])))
 				return true;
+			if (f + 1 < end && f[0] == 'P' && (f[1] == '=' || f[1] == '>'))
+				return true;
+			/* inline options: x changes how the rest reads */
 			while (f < end && (isalpha((unsigned char)*f) || *f == '-' || *f == '^')) {
 				if (*f == 'x')
 					return true;
@@ -1519,38 +1529,13 @@ size_t
 prefilter_trim_prefix(const char *pattern, size_t len)
 {
 	const char *p = pattern, *end = pattern + len;
-	int depth = 0;
-	bool in_class = false;
 
-	/* What ties the rest to what was dropped, a top-level '|', or what
-	 * this reading of the pattern does not follow (quoted text,
-	 * comments, inline /x). */
-	if (prefilter_unread_syntax(pattern, len))
+	if (prefilter_gate_unsafe(pattern, len))
 		return 0;
-	for (const char *q = pattern; q < end; q++) {
-		if (*q == '\\') {
-			if (q + 1 < end && strchr("123456789gkG", q[1]) != NULL)
-				return 0;
-			q++;
-		} else if (in_class) {
-			in_class = *q != ']';
-		} else if (*q == '[') {
-			in_class = true;
-			if (q + 1 < end && q[1] == '^')
-				q++;
-			if (q + 1 < end && q[1] == ']')
-				q++;
-		} else if (*q == '(') {
-			if (q + 1 < end && q[1] == '*')
-				return 0;
-			if (q + 2 < end && q[1] == '?' && strchr("(R&P+-0123456789|", q[2]) != NULL)
-				return 0;
-			depth++;
-		} else if (*q == ')') {
-			depth--;
-		} else if (*q == '|' && depth == 0) {
+	/* a top-level '|': the rest is not a sequence */
+	for (const char *q = pattern; q < end;) {
+		if (*q == '|' || (q = tp_atom_end(q, end)) == NULL)
 			return 0;
-		}
 	}
 	while (p < end) {
 		const char *a = p, *a_end = tp_atom_end(p, end);

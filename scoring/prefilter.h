@@ -39,14 +39,15 @@ bool prefilter_approximate(const char *value, size_t len, struct buf *out);
  * leading items that may match nothing (assertions, optional items, groups
  * with an empty alternative), when what follows starts with a literal or a
  * small class: pattern + offset matches wherever pattern does, and PCRE2
- * can skip to its first byte.  0 when there is no such offset, or the rest
- * could depend on what is dropped (backreferences, \G, conditions,
- * recursion, verbs, a top-level '|'). */
+ * can skip to its first byte.  0 when there is no such offset, when the
+ * pattern is prefilter_gate_unsafe, or has a top-level '|'. */
 size_t prefilter_trim_prefix(const char *pattern, size_t len);
-/* Whether pattern has syntax that changes how the rest of it reads and
- * that the approximation and trimming do not follow: \Q...\E, (?#...)
- * comments, an inline x option. */
-bool prefilter_unread_syntax(const char *pattern, size_t len);
+/* Whether pattern has what a gate made by dropping or widening parts of
+ * it can not follow: syntax that changes how the rest reads (\Q...\E,
+ * (?#...), an inline x option) or that ties one part to another
+ * (backreferences, \G, conditions, branch resets, recursion and
+ * subroutine calls, verbs). */
+bool prefilter_gate_unsafe(const char *pattern, size_t len);
 
 struct prefilter_db;
 

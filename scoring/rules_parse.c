@@ -1274,20 +1274,19 @@ rules_replace_tags(const struct rules_build *b, const char *pattern,
 /* Whether a pattern with its tags approximated matches wherever the
  * pattern as expanded does (on the pattern before expansion, default tag
  * delimiters): regex languages grow with their parts, except under a
- * negative assertion, an atomic group, a possessive repeat, a condition or
- * a backtracking verb, or through a backreference or a recursion; a tag in
- * a class, quoted (\Q) or in a comment would not even be a part; /x would
- * change how a value reads. */
+ * negative assertion, an atomic group or a possessive repeat, or through
+ * what prefilter_gate_unsafe refuses (backreferences, verbs, quoted text,
+ * ...); a tag in a class would not even be a part; /x would change how a
+ * value reads. */
 static bool
 rules_tags_gateable(const struct rules_build *b, const char *pattern, uint32_t options)
 {
-	/* groups open: whether each one is a negative, atomic or
-	 * conditional group */
+	/* groups open: whether each one is a negative or atomic group */
 	bool unsafe[RULES_GATE_DEPTH_MAX];
 	size_t depth = 0, unsafe_depth = 0;
 	bool in_class = false, prev_quant = false;
 
-	if ((options & PCRE2_EXTENDED) != 0 || prefilter_unread_syntax(pattern, strlen(pattern)) ||
+	if ((options & PCRE2_EXTENDED) != 0 || prefilter_gate_unsafe(pattern, strlen(pattern)) ||
 	    (b->replace_start != NULL && strcmp(b->replace_start, "<") != 0) ||
 	    (b->replace_end != NULL && strcmp(b->replace_end, ">") != 0))
 		return false;
@@ -1298,9 +1297,6 @@ rules_tags_gateable(const struct rules_build *b, const char *pattern, uint32_t o
 			if (p[1] == '\0')
 				return false;
 			p++;
-			/* \1..\9, \g, \k: backreferences */
-			if ((*p >= '1' && *p <= '9') || *p == 'g' || *p == 'k')
-				return false;
 			prev_quant = false;
 			continue;
 		}
@@ -1333,14 +1329,9 @@ rules_tags_gateable(const struct rules_build *b, const char *pattern, uint32_t o
 		case '(': {
 			bool bad;
 
-			if (p[1] == '*')
-				return false;
-			if (p[1] == '?' && (strchr("R&+-0123456789", p[2]) != NULL ||
-					    (p[2] == 'P' && (p[3] == '=' || p[3] == '>'))))
-				return false;
 			if (depth == RULES_GATE_DEPTH_MAX)
 				return false;
-			bad = p[1] == '?' && (p[2] == '!' || p[2] == '>' || p[2] == '(' ||
+			bad = p[1] == '?' && (p[2] == '!' || p[2] == '>' ||
 					      (p[2] == '<' && p[3] == '!'));
 			unsafe[depth++] = bad;
 			unsafe_depth += bad;
