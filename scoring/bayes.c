@@ -376,6 +376,7 @@ struct bayes {
 	struct bayes_store *user_store;
 	char *user;		/* whose user_store is open */
 	time_t next_try;	/* after an open failure, wait a little */
+	bool bulk;		/* bayes_set_bulk */
 };
 
 /* The handle open in this process, closed at exit(): a process that ends
@@ -434,6 +435,16 @@ void
 bayes_close(struct bayes *b)
 {
 	bayes_close_all(b);
+}
+
+void
+bayes_set_bulk(struct bayes *b, bool bulk)
+{
+	b->bulk = bulk;
+	if (b->site != NULL)
+		bayes_store_set_bulk(b->site, bulk);
+	if (b->user_store != NULL)
+		bayes_store_set_bulk(b->user_store, bulk);
 }
 
 void
@@ -500,6 +511,8 @@ bayes_store_for(struct bayes *b, const char *user)
 			b->site = bayes_store_open(b->env, NULL, &error);
 			if (b->site == NULL)
 				bayes_open_failed(b, error, now);
+			else
+				bayes_store_set_bulk(b->site, b->bulk);
 		}
 		return b->site;
 	}
@@ -513,6 +526,7 @@ bayes_store_for(struct bayes *b, const char *user)
 		bayes_open_failed(b, error, now);
 		return NULL;
 	}
+	bayes_store_set_bulk(b->user_store, b->bulk);
 	b->user = xstrdup(user);
 	return b->user_store;
 }

@@ -139,6 +139,9 @@ int bayes_store_totals(struct bayes_store *st, struct bayes_totals *tot_r) ATTR_
  * one generation reads all of it once, then answers from memory until the
  * generation moves (BAYES_SNAPSHOT_TOKENS bounds the memory). */
 size_t bayes_store_snapshot_size(const struct bayes_store *st);
+/* bulk: many lookups follow under one generation (a command-line run over
+ * many messages), so the copy is taken at the first lookup instead. */
+void bayes_store_set_bulk(struct bayes_store *st, bool bulk);
 /* Learns (or forgets) one message in one transaction: the seen entry, the
  * totals and every token change together or not at all.  durable: the
  * commit reaches the log on disk before returning (lmtpd-learn); without,
@@ -183,6 +186,9 @@ struct bayes;
 struct bayes *bayes_new(const struct bayes_settings *s, const char *state_dir,
 			bool per_user);
 void bayes_free(struct bayes **b);
+/* Many messages are to be classified in a row (lmtpd-score over folders):
+ * every store opened copies its whole database at its first lookup. */
+void bayes_set_bulk(struct bayes *b, bool bulk);
 /* Forgets handles inherited across fork (call in the child). */
 void bayes_after_fork(struct bayes *b);
 /* Closes this process's database handles (reopened on the next use): for

@@ -107,7 +107,14 @@ print_hits(struct scoring *sc, const char *name, const char *data, size_t len)
 struct score_ctx {
 	struct scoring *sc;
 	const struct score_prefs *prefs;
+	unsigned long scored;	/* messages, in this process */
 };
+
+/* After this many messages a run counts as one over folders, whose
+ * Bayes lookups are cheaper from a copy of the whole token database
+ * (bayes_set_bulk); a path may be a Maildir or an mbox, so the count,
+ * not the number of paths, tells. */
+#define SCORE_BULK_AFTER 8
 
 static void
 print_line(const struct score_ctx *ctx, const char *name, const char *data, size_t len)
@@ -131,8 +138,12 @@ print_line(const struct score_ctx *ctx, const char *name, const char *data, size
 }
 
 static int
-score_one(const char *name, const char *data, size_t len, void *ctx)
+score_one(const char *name, const char *data, size_t len, void *vctx)
 {
+	struct score_ctx *ctx = vctx;
+
+	if (++ctx->scored == SCORE_BULK_AFTER && scoring_bayes(ctx->sc) != NULL)
+		bayes_set_bulk(scoring_bayes(ctx->sc), true);
 	print_line(ctx, name, data, len);
 	return 0;
 }
@@ -321,7 +332,7 @@ main(int argc, char **argv)
 		status = 0;
 	}
 	else if (optind < argc) {
-		struct score_ctx ctx = { sc, NULL };
+		struct score_ctx ctx = { sc, NULL, 0 };
 		struct score_prefs *prefs = NULL;
 
 		if (o.prefs != NULL)

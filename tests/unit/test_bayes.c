@@ -1026,6 +1026,55 @@ START_TEST(store_snapshot)
 }
 END_TEST
 
+/* A handle told that many lookups follow copies the database at its first
+ * lookup, not after ntokens / 16 searches, and takes a new copy at the
+ * first lookup after a learn elsewhere. */
+START_TEST(store_snapshot_bulk)
+{
+	static const char *const again[] = { "s00001" };
+	struct db_env *env = env_open(ut_testdir());
+	struct bayes_store *reader = store_open(env, NULL), *writer = store_open(env, NULL);
+	struct bayes_tokens t = toks_empty("<b@x>\t00");
+	enum bayes_learn_result r;
+	struct bayes_totals tot;
+	struct bayes_counts c;
+	char w[32];
+
+	for (int i = 0; i < 1600; i++) {
+		snprintf(w, sizeof(w), "s%05d", i);
+		strlist_add(&t.list, w, strlen(w));
+	}
+	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_SPAM, 1000, false, &r), 0);
+	bayes_tokens_free(&t);
+	c = counts(reader, "s00002", &tot);
+	ck_assert_uint_eq(c.spam, 1);
+	ck_assert_uint_eq(bayes_store_snapshot_size(reader), 0);
+	bayes_store_set_bulk(reader, true);
+	c = counts(reader, "never", &tot);
+	ck_assert_uint_eq(bayes_store_snapshot_size(reader), 1600);
+	ck_assert_uint_eq(c.spam + c.ham + c.atime, 0);
+	t = toks_of("<h@x>\t00", again, 1);
+	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_HAM, 2000, false, &r), 0);
+	bayes_tokens_free(&t);
+	c = counts(reader, "s00001", &tot);
+	ck_assert_uint_eq(bayes_store_snapshot_size(reader), 1600);
+	ck_assert_uint_eq(c.spam, 1);
+	ck_assert_uint_eq(c.ham, 1);
+	ck_assert_uint_eq(c.atime, 2000);
+	/* and back: the copy is kept for its generation, no new one after */
+	bayes_store_set_bulk(reader, false);
+	t = toks_of("<h2@x>\t00", again, 1);
+	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_HAM, 3000, false, &r), 0);
+	bayes_tokens_free(&t);
+	c = counts(reader, "s00001", &tot);
+	ck_assert_uint_eq(bayes_store_snapshot_size(reader), 0);
+	ck_assert_uint_eq(c.ham, 2);
+	bayes_store_close(&reader);
+	bayes_store_close(&writer);
+	db_env_close(&env);
+}
+END_TEST
+
 /* Recovery asked for between opening the environment and its database
  * (a process died in it just then): that learn fails, but the next one
  * opens the environment again at once (here nobody else holds it, so it
@@ -1122,6 +1171,48 @@ START_TEST(front_end_min_counts)
 }
 END_TEST
 
+/* bayes_set_bulk reaches the store opened after it: one classification
+ * leaves a copy of the whole database. */
+START_TEST(front_end_bulk)
+{
+	static const char *const spamw[] = { "cheap", "viagra" };
+	static const char *const hamw[] = { "lunch", "meeting" };
+	const char *dir = ut_testdir();
+	struct bayes *b;
+	struct bayes_settings s2;
+	enum bayes_learn_result r;
+	struct bayes_tokens s = toks_of("<s@x>\t0", spamw, 2), h = toks_of("<h@x>\t0", hamw, 2);
+	double p;
+
+	/* 102 tokens: single searches would take 6 before a copy */
+	for (int i = 0; i < 100; i++) {
+		char w[32];
+
+		snprintf(w, sizeof(w), "filler%03d", i);
+		strlist_add(&s.list, w, strlen(w));
+	}
+	settings_of(&s2, "bayes_min_spam_num", "1", "bayes_min_ham_num", "1", NULL);
+	b = bayes_new(&s2, dir, false);
+	ck_assert_int_eq(bayes_learn(b, NULL, &s, BAYES_SPAM, true, &r), 0);
+	ck_assert_int_eq(bayes_learn(b, NULL, &h, BAYES_HAM, true, &r), 0);
+	ck_assert_int_eq(classify_words(b, spamw, 2, &p), 1);
+	ck_assert_uint_eq(bayes_store_snapshot_size(bayes_store_for(b, NULL)), 0);
+	bayes_set_bulk(b, true);
+	ck_assert_int_eq(classify_words(b, hamw, 2, &p), 1);
+	ck_assert_uint_eq(bayes_store_snapshot_size(bayes_store_for(b, NULL)), 104);
+	ck_assert_double_lt(p, 0.5);
+	/* a store opened later (after fork) gets it too */
+	bayes_close(b);
+	ck_assert_int_eq(classify_words(b, spamw, 2, &p), 1);
+	ck_assert_uint_eq(bayes_store_snapshot_size(bayes_store_for(b, NULL)), 104);
+	ck_assert_double_gt(p, 0.5);
+	bayes_free(&b);
+	bayes_settings_free(&s2);
+	bayes_tokens_free(&s);
+	bayes_tokens_free(&h);
+}
+END_TEST
+
 static Suite *
 bayes_suite(void)
 {
@@ -1150,6 +1241,8 @@ bayes_suite(void)
 	tcase_add_test(tc, store_cache_sees_other_writers);
 	tcase_add_test(tc, store_cache_full);
 	tcase_add_test(tc, store_snapshot);
+	tcase_add_test(tc, store_snapshot_bulk);
+	tcase_add_test(tc, front_end_bulk);
 	tcase_add_test(tc, front_end_min_counts);
 	tcase_add_test(tc, front_end_recovery_between_opens);
 	return s;
