@@ -120,6 +120,18 @@ hdr_decode_field(const char *body, size_t len, const char *lname, struct mime_st
 
 	if (len == 0)
 		return;
+	/* Most fields are one line of ASCII without an encoded word: all
+	 * that follows leaves them as they are. */
+	{
+		size_t i = 0;
+
+		while (i < len && body[i] != '\n' && (unsigned char)body[i] < 0x80)
+			i++;
+		if (i == len && (keep_encoded(lname) || memmem(body, len, "=?", 2) == NULL)) {
+			mime_str_add(out, body, len);
+			return;
+		}
+	}
 	/* s/\n[ \t]/\n /g; s/\015?\012//g */
 	mime_str_add(&a, "", 0);
 	for (size_t i = 0; i < len; i++) {

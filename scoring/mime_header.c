@@ -204,17 +204,25 @@ mime_hdr_decoded(struct mime_msg *msg, struct mime_hdr *h, size_t *len_r)
 		const char *r = h->raw;
 		size_t n = h->raw_len, i = 0;
 
-		/* s/\n[ \t]+/ /g; s/\s+$//; s/^\s+// */
+		/* s/\n[ \t]+/ /g; s/\s+$//; s/^\s+//, copying the runs
+		 * between line ends whole */
 		mime_str_add(&a, "", 0);
 		while (i < n) {
-			if (r[i] == '\n' && i + 1 < n && (r[i + 1] == ' ' || r[i + 1] == '\t')) {
+			const char *nl = memchr(r + i, '\n', n - i);
+			size_t end = nl != NULL ? (size_t)(nl - r) : n;
+
+			mime_str_add(&a, r + i, end - i);
+			i = end;
+			if (i >= n)
+				break;
+			if (i + 1 < n && (r[i + 1] == ' ' || r[i + 1] == '\t')) {
 				i++;
 				while (i < n && (r[i] == ' ' || r[i] == '\t'))
 					i++;
 				mime_str_addc(&a, ' ');
 				continue;
 			}
-			mime_str_addc(&a, r[i]);
+			mime_str_addc(&a, '\n');
 			i++;
 		}
 		size_t b = 0, e = a.len;

@@ -158,6 +158,13 @@ static const struct {
 	{ "=?utf-8?x?abc?=", "subject", "=?utf-8?x?abc?=" },
 	{ "plain \xc3\xa9", "subject", "plain \xc3\xa9" },
 	{ "latin \xe9", "subject", "latin \xc3\xa9" },
+	/* one line of ASCII is kept byte for byte, a lone CR and the
+	 * blanks at its ends included; line ends go */
+	{ " a\rb\tc ", "subject", " a\rb\tc " },
+	{ "a\r\nb\nc", "subject", "abc" },
+	{ "a\rb\n", "subject", "a\rb" },
+	{ "half =? word", "subject", "half =? word" },
+	{ "<=?x?@y>", "message-id", "<=?x?@y>" },
 };
 
 START_TEST(decode_field)
