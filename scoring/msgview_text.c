@@ -296,38 +296,57 @@ msgview_build_body(struct mime_msg *msg, const struct sa_settings *set, enum msg
 	struct mime_str t1 = { 0 }, out = { 0 };
 	size_t i = 0, k;
 
+	/* (both passes copy the runs between the bytes they look at whole) */
 	mime_str_add(&t1, "", 0);
 	while (i < text.len) {
-		if (text.p[i] == '\n') {
-			size_t j = i, nls = 0, last = i;
+		const char *nl = memchr(text.p + i, '\n', text.len - i);
+		size_t e = nl != NULL ? (size_t)(nl - text.p) : text.len;
+		size_t j = e, nls = 0, last = e;
 
-			while (j < text.len && (k = space_at(text.p + j, text.len - j, uni)) > 0) {
-				if (text.p[j] == '\n') {
-					nls++;
-					last = j;
-				}
-				j += k;
+		mime_str_add(&t1, text.p + i, e - i);
+		i = e;
+		if (i >= text.len)
+			break;
+		while (j < text.len && (k = space_at(text.p + j, text.len - j, uni)) > 0) {
+			if (text.p[j] == '\n') {
+				nls++;
+				last = j;
 			}
-			if (nls >= 2) {
-				mime_str_addc(&t1, '\0');
-				i = last + 1;
-				continue;
-			}
+			j += k;
 		}
-		mime_str_addc(&t1, text.p[i]);
-		i++;
+		if (nls >= 2) {
+			mime_str_addc(&t1, '\0');
+			i = last + 1;
+		} else {
+			mime_str_addc(&t1, '\n');
+			i++;
+		}
 	}
 	/* s/\s+/ /g; tr/\x00/\n/ (NULs of the text turn into newlines too) */
 	mime_str_add(&out, subj.p, subj.len);
 	i = 0;
 	while (i < t1.len) {
+		size_t e = i;
+
+		while (e < t1.len) {
+			unsigned char c = (unsigned char)t1.p[e];
+
+			if (c == ' ' || (c >= '\t' && c <= '\r') || c == '\0' ||
+			    (uni && c >= 0x80 && space_at(t1.p + e, t1.len - e, uni) > 0))
+				break;
+			e++;
+		}
+		mime_str_add(&out, t1.p + i, e - i);
+		i = e;
+		if (i >= t1.len)
+			break;
 		if ((k = space_at(t1.p + i, t1.len - i, uni)) > 0) {
 			while (i < t1.len && (k = space_at(t1.p + i, t1.len - i, uni)) > 0)
 				i += k;
 			mime_str_addc(&out, ' ');
 			continue;
 		}
-		mime_str_addc(&out, t1.p[i] == '\0' ? '\n' : t1.p[i]);
+		mime_str_addc(&out, '\n');	/* a NUL */
 		i++;
 	}
 	mime_str_free(&t1);

@@ -124,6 +124,34 @@ START_TEST(qp_latin1_body)
 }
 END_TEST
 
+/* White space in the body view: a run holding two newlines ends a
+ * paragraph, any other run (Unicode spaces too, in UTF-8 text) is one
+ * space, and a NUL of the text becomes a line end. */
+START_TEST(body_white_space)
+{
+	static const char m[] =
+		"Subject: S  t\n"
+		"Content-Type: text/plain; charset=utf-8\n"
+		"\n"
+		"a\xc2\xa0\xc2\xa0" "b\tc \n"
+		" \n"
+		"\xe2\x80\x83\n"
+		"d\xc2\xa0\n"
+		"e\xc3\xa9\xe2\x80\x83" "f\n\n\n";
+	static const char z[] =
+		"Subject: Z\n"
+		"\n"
+		"x\0y \n\t\n\nw\n";
+	struct msgview *mv = view(m, NULL);
+
+	expect_body(mv, "S  t\n|a b c \n|d e\xc3\xa9 f\n");
+	msgview_free(&mv);
+	mv = msgview_new(&set, z, sizeof(z) - 1, NULL);
+	expect_body(mv, "Z\n|x\n|y \n|w ");
+	msgview_free(&mv);
+}
+END_TEST
+
 START_TEST(rfc2047_headers)
 {
 	struct msgview *mv = view(msg_qp, NULL);
@@ -840,6 +868,7 @@ msgview_suite(void)
 	tcase_add_checked_fixture(t, settings_setup, settings_teardown);
 	tcase_add_test(t, qp_latin1_body);
 	tcase_add_test(t, rfc2047_headers);
+	tcase_add_test(t, body_white_space);
 	tcase_add_loop_test(t, decode_field, 0, N_ELEMENTS(decode_cases));
 	tcase_add_loop_test(t, normalize, 0, N_ELEMENTS(norm_cases));
 	tcase_add_loop_test(t, base64, 0, N_ELEMENTS(b64_cases));
