@@ -335,12 +335,21 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 				size_t klen = (size_t)(colon - header.p);
 				struct mime_str v = { 0 };
 
+				/* the value, without the CR of CRLF in a CRLF
+				 * message: the runs between CRs copied whole */
 				mime_str_add(&v, "", 0);
-				for (size_t i = klen + 1; i < header.len; i++) {
-					if (squash && header.p[i] == '\r' && i + 1 < header.len &&
-					    header.p[i + 1] == '\n')
-						continue;
-					mime_str_addc(&v, header.p[i]);
+				for (size_t i = klen + 1; i < header.len;) {
+					const char *cr = squash ? memchr(header.p + i, '\r',
+									 header.len - i) : NULL;
+					size_t e = cr != NULL ? (size_t)(cr - header.p) : header.len;
+
+					mime_str_add(&v, header.p + i, e - i);
+					i = e;
+					if (i >= header.len)
+						break;
+					if (!(i + 1 < header.len && header.p[i + 1] == '\n'))
+						mime_str_addc(&v, '\r');
+					i++;
 				}
 				while (klen > 0 && (header.p[klen - 1] == ' ' || header.p[klen - 1] == '\t'))
 					klen--;

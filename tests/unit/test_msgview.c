@@ -152,6 +152,26 @@ START_TEST(body_white_space)
 }
 END_TEST
 
+/* In a CRLF message a header value loses the CR of each CRLF and keeps
+ * a lone CR. */
+START_TEST(crlf_header_values)
+{
+	static const char m[] =
+		"Subject: a\rb\r\n"
+		"\tc\r\r\n"
+		"X-Two: x\r\n"
+		" y\r\n"
+		"\r\n"
+		"body\r\n";
+	struct msgview *mv = view(m, NULL);
+
+	expect_get(mv, "Subject:raw", true, " a\rb\n\tc\r\n");
+	expect_get(mv, "X-Two:raw", true, " x\n y\n");
+	expect_get(mv, "X-Two", true, "x y\n");
+	msgview_free(&mv);
+}
+END_TEST
+
 START_TEST(rfc2047_headers)
 {
 	struct msgview *mv = view(msg_qp, NULL);
@@ -869,6 +889,7 @@ msgview_suite(void)
 	tcase_add_test(t, qp_latin1_body);
 	tcase_add_test(t, rfc2047_headers);
 	tcase_add_test(t, body_white_space);
+	tcase_add_test(t, crlf_header_values);
 	tcase_add_loop_test(t, decode_field, 0, N_ELEMENTS(decode_cases));
 	tcase_add_loop_test(t, normalize, 0, N_ELEMENTS(norm_cases));
 	tcase_add_loop_test(t, base64, 0, N_ELEMENTS(b64_cases));
