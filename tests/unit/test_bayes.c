@@ -535,6 +535,81 @@ START_TEST(score_counts_strength)
 }
 END_TEST
 
+/* The reference for bayes_score_counts' choice: qsort by strength, ties
+ * in the tokens' order. */
+struct ref_strength {
+	double prob, strength;
+	size_t idx;
+};
+
+static int
+ref_strength_cmp(const void *a, const void *b)
+{
+	const struct ref_strength *x = a, *y = b;
+
+	if (x->strength != y->strength)
+		return x->strength < y->strength ? 1 : -1;
+	return x->idx < y->idx ? -1 : 1;
+}
+
+/* Many tokens, many of equal strength (so ties and the n_significant cut
+ * both matter): the same probability as combining the strongest by the
+ * reference order, bit for bit. */
+START_TEST(score_counts_order)
+{
+	/* as much spam as ham: a token and its mirror are equally strong */
+	struct bayes_totals tot = { 300, 300, 0, 0, 0, 0 };
+	unsigned int seed = 12345;
+	int cut = 0;
+
+	for (int round = 0; round < 200; round++) {
+		size_t n = (size_t)(rand_r(&seed) % 1200);
+		struct bayes_counts *c = calloc(n + 1, sizeof(*c));
+		struct ref_strength *r = calloc(n + 1, sizeof(*r));
+		double *probs = calloc(n + 1, sizeof(*probs));
+		size_t m = 0;
+		double got, want;
+		bool ok;
+
+		for (size_t i = 0; i < n; i++) {
+			/* lopsided, so that more than n_significant count */
+			uint32_t a = (uint32_t)(rand_r(&seed) % 12), b = (uint32_t)(rand_r(&seed) % 3);
+
+			c[i].spam = i % 2 == 0 ? a : b;
+			c[i].ham = i % 2 == 0 ? b : a;
+		}
+		for (size_t i = 0; i < n; i++) {
+			double p;
+
+			if (!bayes_token_prob_sx(c[i].spam, c[i].ham, tot.nspam, tot.nham,
+						 sa_bs.use_hapaxes, sa_bs.robinson_s,
+						 sa_bs.robinson_x, &p) ||
+			    fabs(p - 0.5) < sa_bs.min_prob_strength)
+				continue;
+			r[m].prob = p;
+			r[m].strength = fabs(p - 0.5);
+			r[m].idx = i;
+			m++;
+		}
+		qsort(r, m, sizeof(*r), ref_strength_cmp);
+		cut += m > sa_bs.n_significant;
+		if (m > sa_bs.n_significant)
+			m = sa_bs.n_significant;
+		for (size_t i = 0; i < m; i++)
+			probs[i] = r[i].prob;
+		want = bayes_combine(tot.nspam, tot.nham, probs, m);
+		ok = bayes_score_counts(&sa_bs, &tot, c, n, &got);
+		ck_assert_int_eq(ok, want >= 0);
+		if (ok)
+			ck_assert_msg(got == want, "round %d: %.17g, want %.17g", round, got, want);
+		free(c);
+		free(r);
+		free(probs);
+	}
+	ck_assert_int_gt(cut, 100);
+}
+END_TEST
+
 /* Robinson's s and x as settings: f(w) = (s x + n p) / (s + n), and the
  * strength and count of the tokens combined. */
 START_TEST(math_settings)
@@ -1232,6 +1307,7 @@ bayes_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, math_like_sa);
 	tcase_add_test(tc, score_counts_strength);
+	tcase_add_test(tc, score_counts_order);
 	tcase_add_test(tc, math_settings);
 	tcase_add_test(tc, math_robinson_s);
 	tc = ut_tcase(s, "store", true);
