@@ -66,6 +66,7 @@ hexval(unsigned char c)
 	return -1;
 }
 
+/* Each pass copies the runs between the bytes it looks at whole. */
 void
 mime_qp_decode(const char *p, size_t len, struct mime_str *out)
 {
@@ -75,50 +76,55 @@ mime_qp_decode(const char *p, size_t len, struct mime_str *out)
 	/* s/[ \t]+(?=\r?\n)//g */
 	mime_str_add(&a, "", 0);
 	while (i < len) {
-		if (p[i] == ' ' || p[i] == '\t') {
-			size_t j = i;
+		size_t j = i;
 
-			while (j < len && (p[j] == ' ' || p[j] == '\t'))
-				j++;
-			if ((j < len && p[j] == '\n') ||
-			    (j + 1 < len && p[j] == '\r' && p[j + 1] == '\n')) {
-				i = j;
-				continue;
-			}
+		while (j < len && p[j] != ' ' && p[j] != '\t')
+			j++;
+		mime_str_add(&a, p + i, j - i);
+		i = j;
+		if (i >= len)
+			break;
+		while (j < len && (p[j] == ' ' || p[j] == '\t'))
+			j++;
+		if (!((j < len && p[j] == '\n') ||
+		      (j + 1 < len && p[j] == '\r' && p[j + 1] == '\n')))
 			mime_str_add(&a, p + i, j - i);
-			i = j;
-			continue;
-		}
-		mime_str_addc(&a, p[i]);
-		i++;
+		i = j;
 	}
 	/* s/=\r?\n//g */
 	mime_str_add(&b, "", 0);
-	for (i = 0; i < a.len; i++) {
-		if (a.p[i] == '=') {
-			if (i + 1 < a.len && a.p[i + 1] == '\n') {
-				i++;
-				continue;
-			}
-			if (i + 2 < a.len && a.p[i + 1] == '\r' && a.p[i + 2] == '\n') {
-				i += 2;
-				continue;
-			}
-		}
-		mime_str_addc(&b, a.p[i]);
+	for (i = 0; i < a.len;) {
+		const char *eq = memchr(a.p + i, '=', a.len - i);
+		size_t e = eq != NULL ? (size_t)(eq - a.p) : a.len;
+
+		mime_str_add(&b, a.p + i, e - i);
+		i = e;
+		if (i >= a.len)
+			break;
+		if (i + 1 < a.len && a.p[i + 1] == '\n')
+			i += 2;
+		else if (i + 2 < a.len && a.p[i + 1] == '\r' && a.p[i + 2] == '\n')
+			i += 3;
+		else
+			mime_str_addc(&b, a.p[i++]);
 	}
 	/* s/=([0-9a-fA-F]{2})/chr(hex($1))/ge */
-	for (i = 0; i < b.len; i++) {
+	for (i = 0; i < b.len;) {
+		const char *eq = memchr(b.p + i, '=', b.len - i);
+		size_t e = eq != NULL ? (size_t)(eq - b.p) : b.len;
 		int h, l;
 
-		if (b.p[i] == '=' && i + 2 < b.len &&
-		    (h = hexval((unsigned char)b.p[i + 1])) >= 0 &&
+		mime_str_add(out, b.p + i, e - i);
+		i = e;
+		if (i >= b.len)
+			break;
+		if (i + 2 < b.len && (h = hexval((unsigned char)b.p[i + 1])) >= 0 &&
 		    (l = hexval((unsigned char)b.p[i + 2])) >= 0) {
 			mime_str_addc(out, (char)(h * 16 + l));
-			i += 2;
+			i += 3;
 			continue;
 		}
-		mime_str_addc(out, b.p[i]);
+		mime_str_addc(out, b.p[i++]);
 	}
 	if (out->p == NULL)
 		mime_str_add(out, "", 0);

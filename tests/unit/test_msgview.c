@@ -5,6 +5,11 @@
  * (tests/tools/sa_views.pl). */
 #include "config.h"
 
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "check_compat.h"
 
 #include "buf.h"
@@ -295,6 +300,87 @@ START_TEST(qp)
 	mime_qp_decode(in, strlen(in), &out);
 	ck_assert_str_eq(out.p, "a=b\nsoftbreakx=4 =zz");
 	mime_str_free(&out);
+}
+END_TEST
+
+/* mime_qp_decode against the three substitutions of MIME::QuotedPrint as
+ * SpamAssassin runs them, written byte by byte, on random text made of
+ * the bytes they look at. */
+static void
+qp_reference(const char *p, size_t len, struct mime_str *out)
+{
+	struct mime_str a = { 0 }, b = { 0 };
+	size_t i = 0;
+
+	mime_str_add(&a, "", 0);
+	while (i < len) {
+		if (p[i] == ' ' || p[i] == '\t') {
+			size_t j = i;
+
+			while (j < len && (p[j] == ' ' || p[j] == '\t'))
+				j++;
+			if (!((j < len && p[j] == '\n') ||
+			      (j + 1 < len && p[j] == '\r' && p[j + 1] == '\n')))
+				mime_str_add(&a, p + i, j - i);
+			i = j;
+			continue;
+		}
+		mime_str_add(&a, p + i++, 1);
+	}
+	mime_str_add(&b, "", 0);
+	for (i = 0; i < a.len; i++) {
+		if (a.p[i] == '=' && i + 1 < a.len && a.p[i + 1] == '\n') {
+			i++;
+			continue;
+		}
+		if (a.p[i] == '=' && i + 2 < a.len && a.p[i + 1] == '\r' && a.p[i + 2] == '\n') {
+			i += 2;
+			continue;
+		}
+		mime_str_add(&b, a.p + i, 1);
+	}
+	mime_str_add(out, "", 0);
+	for (i = 0; i < b.len; i++) {
+		unsigned int v;
+		char hex[3] = { 0 };
+
+		if (b.p[i] == '=' && i + 2 < b.len && isxdigit((unsigned char)b.p[i + 1]) &&
+		    isxdigit((unsigned char)b.p[i + 2])) {
+			char c;
+
+			memcpy(hex, b.p + i + 1, 2);
+			sscanf(hex, "%x", &v);
+			c = (char)v;
+			mime_str_add(out, &c, 1);
+			i += 2;
+			continue;
+		}
+		mime_str_add(out, b.p + i, 1);
+	}
+	mime_str_free(&a);
+	mime_str_free(&b);
+}
+
+START_TEST(qp_like_reference)
+{
+	static const char alphabet[] = "= \t\r\nAf3x\0";
+	unsigned int seed = 7;
+	char in[64];
+
+	for (int round = 0; round < 50000; round++) {
+		size_t n = (size_t)(rand_r(&seed) % sizeof(in));
+		struct mime_str got = { 0 }, want = { 0 };
+
+		for (size_t k = 0; k < n; k++)
+			in[k] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		mime_qp_decode(in, n, &got);
+		qp_reference(in, n, &want);
+		ck_assert_msg(got.len == want.len && memcmp(got.p, want.p, got.len) == 0,
+			      "\"%s\": \"%s\", want \"%s\"", ut_esc(in, n), ut_esc(got.p, got.len),
+			      ut_esc(want.p, want.len));
+		mime_str_free(&got);
+		mime_str_free(&want);
+	}
 }
 END_TEST
 
@@ -894,6 +980,7 @@ msgview_suite(void)
 	tcase_add_loop_test(t, normalize, 0, N_ELEMENTS(norm_cases));
 	tcase_add_loop_test(t, base64, 0, N_ELEMENTS(b64_cases));
 	tcase_add_test(t, qp);
+	tcase_add_test(t, qp_like_reference);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("rendering");
