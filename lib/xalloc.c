@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "log.h"
 #include "xalloc.h"
@@ -81,4 +82,38 @@ xasprintf(const char *fmt, ...)
 		xalloc_fail(strlen(fmt));
 	va_end(ap);
 	return p;
+}
+
+void *
+xmap_alloc(size_t len)
+{
+	void *p = mmap(NULL, len == 0 ? 1 : len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		xalloc_fail(len);
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, len, MADV_HUGEPAGE);	/* a hint: refused is fine */
+#endif
+	return p;
+}
+
+void *
+xmap_grow(void *p, size_t len, size_t newlen)
+{
+	void *q = mremap(p, len == 0 ? 1 : len, newlen, MREMAP_MAYMOVE);
+
+	if (q == MAP_FAILED)
+		xalloc_fail(newlen);
+#ifdef MADV_HUGEPAGE
+	(void)madvise(q, newlen, MADV_HUGEPAGE);
+#endif
+	return q;
+}
+
+void
+xmap_free(void *p, size_t len)
+{
+	if (p != NULL)
+		(void)munmap(p, len == 0 ? 1 : len);
 }

@@ -17,5 +17,11 @@ char *xstrdup(const char *s);
  * not NUL-terminated, NULs included) and adds a NUL; s must hold n bytes. */
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) ATTR_PRINTF(1, 2);
+/* Large tables as zeroed anonymous mappings that the kernel may back with
+ * transparent huge pages (where it allows them on request): one page
+ * fault per 2 MB instead of one per 4 KB.  Sizes as given to xmap_alloc. */
+void *xmap_alloc(size_t len);
+void *xmap_grow(void *p, size_t len, size_t newlen);
+void xmap_free(void *p, size_t len);
 
 #endif

@@ -81,6 +81,10 @@ struct cache_rec {
 	char tok[];
 };
 
+/* The tables (slots, arena) are xmap_alloc mappings: megabytes touched
+ * all over, which as huge pages take a handful of page faults instead of
+ * a thousand or so; on a virtual machine those cost more than reading
+ * the tokens. */
 struct store_cache {
 	uint64_t gen;
 	bool valid;
@@ -122,8 +126,8 @@ cache_clear(struct store_cache *c)
 static void
 cache_free(struct store_cache *c)
 {
-	free(c->slots);
-	free(c->arena);
+	xmap_free(c->slots, c->nslots * sizeof(*c->slots));
+	xmap_free(c->arena, c->arena_cap);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -136,9 +140,9 @@ cache_sync(struct store_cache *c, uint64_t gen)
 	cache_clear(c);
 	if (c->slots == NULL) {
 		c->nslots = CACHE_SLOTS;
-		c->slots = xcalloc(c->nslots, sizeof(*c->slots));
+		c->slots = xmap_alloc(c->nslots * sizeof(*c->slots));
 		c->arena_cap = CACHE_ARENA;
-		c->arena = xmalloc(c->arena_cap);
+		c->arena = xmap_alloc(c->arena_cap);
 	}
 	c->gen = gen;
 	c->valid = true;
@@ -250,9 +254,9 @@ snapshot_load(struct bayes_store *st, DB_TXN *txn, uint64_t gen, uint32_t ntoken
 	int ret, ret2;
 
 	c->nslots = snapshot_slots(max);
-	c->slots = xcalloc(c->nslots, sizeof(*c->slots));
+	c->slots = xmap_alloc(c->nslots * sizeof(*c->slots));
 	c->arena_cap = max * cache_rec_size(16);
-	c->arena = xmalloc(c->arena_cap);
+	c->arena = xmap_alloc(c->arena_cap);
 	snapshot_tokens += c->nslots / 2;
 	ret = st->toks->cursor(st->toks, txn, &dbc, 0);
 	memset(&k, 0, sizeof(k));
@@ -281,8 +285,9 @@ snapshot_load(struct bayes_store *st, DB_TXN *txn, uint64_t gen, uint32_t ntoken
 				break;
 			}
 			if (c->arena_len + cache_rec_size(klen) > c->arena_cap) {
+				c->arena = xmap_grow(c->arena, c->arena_cap,
+							  c->arena_cap * 2);
 				c->arena_cap *= 2;
-				c->arena = xrealloc(c->arena, c->arena_cap);
 			}
 			/* a record of another size (damaged) reads as zero, as
 			 * in store_get_record */

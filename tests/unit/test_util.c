@@ -15,6 +15,31 @@
 #include "log.h"
 #include "message.h"
 #include "netaddr.h"
+#include "xalloc.h"
+
+/* ---- xmap ---- */
+
+/* A mapping comes zeroed and writable, keeps its bytes when it grows (and
+ * may move), and the new part is zeroed too. */
+START_TEST(xmap_grow_keeps)
+{
+	size_t len = 3u << 20, big = 9u << 20;
+	unsigned char *p = xmap_alloc(len);
+
+	for (size_t i = 0; i < len; i += 4093)
+		ck_assert_uint_eq(p[i], 0);
+	for (size_t i = 0; i < len; i++)
+		p[i] = (unsigned char)(i * 7);
+	p = xmap_grow(p, len, big);
+	for (size_t i = 0; i < len; i++)
+		ck_assert_uint_eq(p[i], (unsigned char)(i * 7));
+	for (size_t i = len; i < big; i += 4093)
+		ck_assert_uint_eq(p[i], 0);
+	p[big - 1] = 1;
+	xmap_free(p, big);
+	xmap_free(NULL, 0);
+}
+END_TEST
 
 /* ---- buf ---- */
 
@@ -870,6 +895,8 @@ util_suite(void)
 	Suite *s = suite_create("util");
 	TCase *tc;
 
+	tc = ut_tcase(s, "xmap", false);
+	tcase_add_test(tc, xmap_grow_keeps);
 	tc = ut_tcase(s, "buf", false);
 	tcase_add_loop_test(tc, buf_limit, 0, N_ELEMENTS(buf_limit_cases));
 	tcase_add_test(tc, buf_limit_incremental);
