@@ -1013,6 +1013,22 @@ START_TEST(store_cache_full)
 }
 END_TEST
 
+/* Learns one spam of the n tokens s00000, s00001, ... at time 1000. */
+static void
+learn_numbered_spam(struct bayes_store *st, const char *seen, int n)
+{
+	struct bayes_tokens t = toks_empty(seen);
+	enum bayes_learn_result r;
+	char w[32];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(w, sizeof(w), "s%05d", i);
+		strlist_add(&t.list, w, strlen(w));
+	}
+	ck_assert_int_eq(bayes_store_learn(st, &t, BAYES_SPAM, 1000, false, &r), 0);
+	bayes_tokens_free(&t);
+}
+
 /* Enough single-token searches under one generation make the handle read
  * the whole database once; it then answers known and unknown tokens from
  * that copy, and drops it when another handle learns. */
@@ -1022,18 +1038,13 @@ START_TEST(store_snapshot)
 	char *error = NULL;
 	struct db_env *env = env_open(ut_testdir());
 	struct bayes_store *reader = store_open(env, NULL), *writer = store_open(env, NULL);
-	struct bayes_tokens t = toks_empty("<s@x>\t00");
+	struct bayes_tokens t;
 	enum bayes_learn_result r;
 	struct bayes_totals tot;
 	struct bayes_counts c;
 	char w[32];
 
-	for (int i = 0; i < 1600; i++) {
-		snprintf(w, sizeof(w), "s%05d", i);
-		strlist_add(&t.list, w, strlen(w));
-	}
-	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_SPAM, 1000, false, &r), 0);
-	bayes_tokens_free(&t);
+	learn_numbered_spam(writer, "<s@x>\t00", 1600);
 	/* 1600 tokens: a copy after 100 searches, not before */
 	for (int i = 0; i < 99; i++) {
 		snprintf(w, sizeof(w), "u%05d", i);
@@ -1109,18 +1120,12 @@ START_TEST(store_snapshot_bulk)
 	static const char *const again[] = { "s00001" };
 	struct db_env *env = env_open(ut_testdir());
 	struct bayes_store *reader = store_open(env, NULL), *writer = store_open(env, NULL);
-	struct bayes_tokens t = toks_empty("<b@x>\t00");
+	struct bayes_tokens t;
 	enum bayes_learn_result r;
 	struct bayes_totals tot;
 	struct bayes_counts c;
-	char w[32];
 
-	for (int i = 0; i < 1600; i++) {
-		snprintf(w, sizeof(w), "s%05d", i);
-		strlist_add(&t.list, w, strlen(w));
-	}
-	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_SPAM, 1000, false, &r), 0);
-	bayes_tokens_free(&t);
+	learn_numbered_spam(writer, "<b@x>\t00", 1600);
 	c = counts(reader, "s00002", &tot);
 	ck_assert_uint_eq(c.spam, 1);
 	ck_assert_uint_eq(bayes_store_snapshot_size(reader), 0);
