@@ -304,6 +304,9 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 		}
 		squash = crlf;
 	}
+	/* cs (the line) and v (a value) are reused from line to line */
+	struct mime_str cs = { 0 }, v = { 0 };
+
 	mime_str_add(&pristine, "", 0);
 	mime_str_add(&header, "", 0);
 	for (;;) {
@@ -313,8 +316,7 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 
 		cur = eof ? le : L.v[idx++];
 		/* s/(?<!\015)\012/\015\012/ in a CRLF message */
-		struct mime_str cs = { 0 };
-
+		cs.len = 0;
 		mime_str_add(&cs, cur.p, cur.len);
 		if (cur.nl) {
 			if (squash && !(cur.len > 0 && cur.p[cur.len - 1] == '\r'))
@@ -325,7 +327,6 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 			have_header = true;
 			mime_str_add(&header, cs.p, cs.len);
 			mime_str_add(&pristine, cs.p, cs.len);
-			mime_str_free(&cs);
 			continue;
 		}
 		if (have_header) {
@@ -333,10 +334,10 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 
 			if (colon != NULL) {
 				size_t klen = (size_t)(colon - header.p);
-				struct mime_str v = { 0 };
 
 				/* the value, without the CR of CRLF in a CRLF
 				 * message: the runs between CRs copied whole */
+				v.len = 0;
 				mime_str_add(&v, "", 0);
 				for (size_t i = klen + 1; i < header.len;) {
 					const char *cr = squash ? memchr(header.p + i, '\r',
@@ -362,7 +363,6 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 					msg->flags.truncated_header = true;
 				}
 				mime_node_add_header(msg, node, header.p, klen, v.p, v.len);
-				mime_str_free(&v);
 			}
 		}
 		bool blank = squash ? (cs.len == 2 && cs.p[0] == '\r' && cs.p[1] == '\n') :
@@ -374,14 +374,12 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 			} else {
 				mime_str_add(&pristine, cs.p, cs.len);
 			}
-			mime_str_free(&cs);
 			break;
 		}
 		if (cs.len >= 2 && cs.p[0] == '-' && cs.p[1] == '-') {
 			if (top)
 				msg->flags.missing_head_body_separator = true;
 			idx--;
-			mime_str_free(&cs);
 			break;
 		}
 		if (!header_like(&cur, true)) {
@@ -389,7 +387,6 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 				if (top)
 					msg->flags.missing_head_body_separator = true;
 				idx--;
-				mime_str_free(&cs);
 				break;
 			}
 		}
@@ -397,8 +394,9 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 		mime_str_add(&header, cs.p, cs.len);
 		have_header = true;
 		mime_str_add(&pristine, cs.p, cs.len);
-		mime_str_free(&cs);
 	}
+	mime_str_free(&cs);
+	mime_str_free(&v);
 	mime_str_free(&header);
 	if (top) {
 		msg->pristine_headers = mime_strndup(msg, pristine.p, pristine.len);
