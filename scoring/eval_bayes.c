@@ -19,9 +19,9 @@ eval_check_bayes(struct eval_ctx *ctx, const struct eval_call *call)
 
 	if (!ctx->bayes_active || call->arg_count < 2)
 		return 0;
-	lo = strtod(call->args[0], NULL);
+	lo = call->nums[0];
 	no_hi = strcmp(call->args[1], "undef") == 0;
-	hi = no_hi ? 0 : strtod(call->args[1], NULL);
+	hi = no_hi ? 0 : call->nums[1];
 	if ((lo == 0 || ctx->bayes_prob > lo) && (no_hi || ctx->bayes_prob <= hi)) {
 		/* test_log, as with detailed_bayes_score 0 (the default) */
 		eval_test_log(ctx, "score: %3.4f", ctx->bayes_prob);

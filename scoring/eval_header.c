@@ -430,8 +430,8 @@ eval_check_illegal_chars(struct eval_ctx *ctx, const struct eval_call *call)
 			     hlen >= 4 && strcmp(call->args[0] + hlen - 4, ":raw") == 0 ? "" : ":raw") >=
 	    sizeof(request))
 		return 0;
-	ratio = strtod(call->args[1], NULL);
-	count = strtod(call->args[2], NULL);
+	ratio = call->nums[1];
+	count = call->nums[2];
 	buf_init(&v, 0);
 	eval_header_get(ctx, request, &v);
 	s = (const unsigned char *)(v.data != NULL ? v.data : "");
@@ -735,7 +735,7 @@ eval_check_header_count_range(struct eval_ctx *ctx, const struct eval_call *call
 	}
 	count = (double)strset_count(uniq);
 	strset_free(&uniq);
-	return count >= strtod(call->args[1], NULL) && count <= strtod(call->args[2], NULL);
+	return count >= call->nums[1] && count <= call->nums[2];
 }
 
 static const struct eval_entry eval_header_entries[] = {

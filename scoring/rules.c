@@ -341,6 +341,9 @@ rules_parse_eval(struct rules_build *b, struct rule *r, const char *call)
 		ec->args = xreallocarray(ec->args, ec->arg_count + 1, sizeof(*ec->args));
 		ec->args[ec->arg_count++] = buf_steal(&arg, NULL);
 	}
+	ec->nums = xcalloc(ec->arg_count > 0 ? ec->arg_count : 1, sizeof(*ec->nums));
+	for (size_t i = 0; i < ec->arg_count; i++)
+		ec->nums[i] = strtod(ec->args[i], NULL);
 	ec->fn = eval_lookup(ec->name);
 	r->eval = ec;
 	return 0;
@@ -356,6 +359,7 @@ rules_eval_free(struct eval_call **ecp)
 	for (size_t i = 0; i < ec->arg_count; i++)
 		free(ec->args[i]);
 	free(ec->args);
+	free(ec->nums);
 	free((char *)ec->name);
 	free(ec);
 	*ecp = NULL;

@@ -65,6 +65,7 @@ struct eval_call {
 	eval_fn fn;
 	const char *name;	/* the function name */
 	char **args;		/* unquoted arguments */
+	double *nums;		/* strtod() of each, read once at load */
 	size_t arg_count;
 	enum rule_type type;	/* header/body/rawbody/full/uri */
 };
