@@ -54,4 +54,21 @@ bool received_ip_private(const char *ip);
 /* The first IP_ADDRESS in s[0..len), as a span of s. */
 bool received_first_ip(const char *s, size_t len, const char **ip_r, size_t *len_r);
 
+/* For the tests.  Prechecks (a literal the pattern needs, looked up in an
+ * index of the line, before PCRE2 is called) on or off: results must not
+ * differ. */
+void received_prechecks_set(bool on);
+unsigned int received_pattern_count(void);
+/* Pattern id against s[0..len): RECEIVED_CHECK_MATCH when it matches,
+ * _INDEX / _SCAN when its need is met by an index of s / by a scan of s
+ * (a match without both is a bug), _SAME when the shortcut the parser
+ * takes for the pattern, if any, finds the same match, _NEED when the
+ * pattern has a need at all. */
+#define RECEIVED_CHECK_MATCH 1u
+#define RECEIVED_CHECK_INDEX 2u
+#define RECEIVED_CHECK_SCAN 4u
+#define RECEIVED_CHECK_SAME 8u
+#define RECEIVED_CHECK_NEED 16u
+unsigned int received_pattern_check(unsigned int id, const char *s, size_t len);
+
 #endif
