@@ -408,6 +408,8 @@ static const struct pat_src pat_src[P_COUNT] = {
 #define RECEIVED_DEPTH_LIMIT 10000
 
 static pcre2_code *pat_code[P_COUNT];
+static uint32_t pat_uses[P_COUNT];	/* interpreted matches so far */
+static bool pat_jit_tried[P_COUNT];
 static pcre2_match_data *rx_md;
 static pcre2_match_context *rx_mctx;
 static const char *rx_subj;
@@ -430,11 +432,19 @@ pat_compile(enum pat id)
 		log_panic("received: pattern %d does not compile at %zu: %s",
 			  (int)id, (size_t)off, (const char *)msg);
 	}
-	/* Without JIT (not built in, or no executable memory) the
-	 * interpreter gives the same results, only slower. */
-	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
 	pat_code[id] = code;
 	return code;
+}
+
+static void
+pat_jit(enum pat id)
+{
+	if (pat_jit_tried[id])
+		return;
+	pat_jit_tried[id] = true;
+	/* Without JIT (not built in, or no executable memory) the
+	 * interpreter gives the same results, only slower. */
+	(void)pcre2_jit_compile(pat_compile(id), PCRE2_JIT_COMPLETE);
 }
 
 /* Byte classes of the prechecks: one per letter (either case), one for
@@ -484,20 +494,31 @@ rx_setup(void)
 }
 
 void
-received_patterns_compiled(unsigned int *compiled_r, unsigned int *total_r)
+received_patterns_compiled(unsigned int *compiled_r, unsigned int *jitted_r,
+			   unsigned int *total_r)
 {
-	*compiled_r = 0;
-	for (int i = 0; i < P_COUNT; i++)
-		*compiled_r += pat_code[i] != NULL;
+	*compiled_r = *jitted_r = 0;
+	for (int i = 0; i < P_COUNT; i++) {
+		size_t size = 0;
+
+		if (pat_code[i] == NULL)
+			continue;
+		(*compiled_r)++;
+		if (pcre2_pattern_info(pat_code[i], PCRE2_INFO_JITSIZE, &size) == 0 && size > 0)
+			(*jitted_r)++;
+	}
 	*total_r = P_COUNT;
 }
 
 void
-received_init(void)
+received_init(bool jit)
 {
 	rx_setup();
-	for (int i = 0; i < P_COUNT; i++)
+	for (int i = 0; i < P_COUNT; i++) {
 		(void)pat_compile((enum pat)i);
+		if (jit)
+			pat_jit((enum pat)i);
+	}
 }
 
 /* Matches pattern id against s[0..len), trying start positions from
@@ -506,14 +527,30 @@ received_init(void)
 static bool
 rx_at(enum pat id, const char *s, size_t len, size_t start)
 {
+	pcre2_code *code;
 	int rc;
 
 	rx_setup();
-	/* the JIT's own entry skips pcre2_match's checks (it is called
-	 * about 200 times a message); without JIT code it refuses */
-	rc = pcre2_jit_match(pat_compile(id), (PCRE2_SPTR)s, len, start, 0, rx_md, rx_mctx);
+	code = pat_compile(id);
+	if (!pat_jit_tried[id] && ++pat_uses[id] > RECEIVED_JIT_AFTER)
+		pat_jit(id);
+	if (!pat_jit_tried[id]) {
+		rc = pcre2_match(code, (PCRE2_SPTR)s, len, start, 0, rx_md, rx_mctx);
+		if (rc != PCRE2_ERROR_MATCHLIMIT && rc != PCRE2_ERROR_DEPTHLIMIT &&
+		    rc != PCRE2_ERROR_HEAPLIMIT)
+			goto done;
+		/* The JIT counts towards the match limit its own way: a
+		 * line that runs into it gets the JIT's answer, as when
+		 * every pattern was JIT-compiled from the start (and the
+		 * JIT is the faster one on such lines). */
+		pat_jit(id);
+	}
+	/* the JIT's own entry skips pcre2_match's checks; without JIT code
+	 * it refuses */
+	rc = pcre2_jit_match(code, (PCRE2_SPTR)s, len, start, 0, rx_md, rx_mctx);
 	if (rc == PCRE2_ERROR_JIT_BADOPTION)
-		rc = pcre2_match(pat_compile(id), (PCRE2_SPTR)s, len, start, 0, rx_md, rx_mctx);
+		rc = pcre2_match(code, (PCRE2_SPTR)s, len, start, 0, rx_md, rx_mctx);
+done:
 	if (rc < 0)
 		return false;
 	rx_subj = s;

@@ -379,7 +379,7 @@ main(int argc, char **argv)
 			"       relaydump [-n] [-P] [-c 'KEY VALUE']... -l LINES\n");
 		return 2;
 	}
-	received_init();
+	received_init(true);
 	if (strcmp(argv[i], "-l") == 0)
 		dump_lines(&set, argv[i + 1]);
 	else

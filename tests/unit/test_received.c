@@ -718,40 +718,114 @@ START_TEST(test_nul_bytes)
 }
 END_TEST
 
-/* A Received line compiles only the patterns it is tried with (all of
- * them cost most of a one-message lmtpd-score or lmtpd-learn run);
- * received_init, which a master calls before forking, compiles them all.
- * In a child of its own, so that no earlier test has compiled any. */
-START_TEST(test_patterns_compiled_lazily)
+/* Runs fn in a child of its own (the compiled patterns are process
+ * state, and no earlier test may have compiled any); fn returns 0 when
+ * all is well. */
+static void
+in_child(int (*fn)(void))
 {
 	pid_t pid = fork();
 	int status;
 
 	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		static const char line[] = "from a (b [198.51.100.9]) by c (Postfix) "
-			"with ESMTP id x; Tue, 5 Mar 2024 10:11:12 +0100";
-		struct sa_settings set;
-		struct strlist l;
-		struct relays r;
-		unsigned int before, after, all, total;
-
-		received_patterns_compiled(&before, &total);
-		sa_settings_init(&set);
-		strlist_init(&l);
-		strlist_add(&l, line, sizeof(line) - 1);
-		received_parse(&set, &l, &r);
-		received_patterns_compiled(&after, &total);
-		received_init();
-		received_patterns_compiled(&all, &total);
-		relays_free(&r);
-		strlist_free(&l);
-		sa_settings_free(&set);
-		_exit(before == 0 && after > 0 && after < total && all == total ? 0 : 1);
-	}
+	if (pid == 0)
+		_exit(fn());
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+static void
+parse_n(const char *line, size_t len, unsigned int n)
+{
+	struct sa_settings set;
+	struct strlist l;
+	struct relays r;
+
+	sa_settings_init(&set);
+	strlist_init(&l);
+	strlist_add(&l, line, len);
+	for (unsigned int i = 0; i < n; i++) {
+		received_parse(&set, &l, &r);
+		relays_free(&r);
+	}
+	strlist_free(&l);
+	sa_settings_free(&set);
+}
+
+static const char postfix_line[] = "from a (b [198.51.100.9]) by c (Postfix) "
+	"with ESMTP id x; Tue, 5 Mar 2024 10:11:12 +0100";
+
+/* A Received line compiles only the patterns it is tried with, without
+ * JIT; RECEIVED_JIT_AFTER lines later they get JIT code. */
+static int
+compiled_lazily(void)
+{
+	unsigned int before, b_jit, after, a_jit, n_jit, n1_jit, total;
+
+	received_patterns_compiled(&before, &b_jit, &total);
+	parse_n(postfix_line, sizeof(postfix_line) - 1, 1);
+	received_patterns_compiled(&after, &a_jit, &total);
+	parse_n(postfix_line, sizeof(postfix_line) - 1, RECEIVED_JIT_AFTER - 1);
+	received_patterns_compiled(&after, &n_jit, &total);
+	parse_n(postfix_line, sizeof(postfix_line) - 1, 1);
+	received_patterns_compiled(&after, &n1_jit, &total);
+	if (before != 0 || b_jit != 0 || after == 0 || after >= total)
+		return 1;
+	if (a_jit != 0 || n_jit != 0)
+		return 2;	/* JIT code before RECEIVED_JIT_AFTER uses */
+	/* the line's patterns have JIT code now, unless there is no JIT */
+	received_init(true);
+	received_patterns_compiled(&after, &a_jit, &total);
+	if (a_jit > 0 && n1_jit == 0)
+		return 3;
+	return 0;
+}
+
+/* received_init(false) compiles every pattern, received_init(true) also
+ * JIT-compiles them (when there is a JIT). */
+static int
+init_all(void)
+{
+	unsigned int compiled, jitted, total;
+
+	received_init(false);
+	received_patterns_compiled(&compiled, &jitted, &total);
+	if (compiled != total || jitted != 0)
+		return 1;
+	received_init(true);
+	received_patterns_compiled(&compiled, &jitted, &total);
+	return compiled == total && (jitted == total || jitted == 0) ? 0 : 2;
+}
+
+/* A line the interpreter gives up on (match limit) gets the JIT's answer
+ * at once, as when every pattern was JIT-compiled at first use. */
+static int
+limit_goes_to_jit(void)
+{
+	static const char head[] = "from x by y ", unit[] = "]) (authenticated ";
+	char line[RECEIVED_MAX_LINE];
+	unsigned int compiled, jitted, total;
+
+	/* P_AUTH_SENDMAIL backtracks over every "(authenticated" for a " by"
+	 * after it */
+	memcpy(line, head, sizeof(head) - 1);
+	for (size_t i = sizeof(head) - 1; i < sizeof(line); i++)
+		line[i] = unit[i % (sizeof(unit) - 1)];
+	parse_n(line, sizeof(line), 1);
+	received_patterns_compiled(&compiled, &jitted, &total);
+	if (jitted > 0)
+		return 0;
+	received_init(true);
+	received_patterns_compiled(&compiled, &jitted, &total);
+	return jitted == 0 ? 0 : 1;	/* no JIT here: nothing to see */
+}
+
+START_TEST(test_patterns_compiled_lazily)
+{
+	in_child(compiled_lazily);
+	in_child(init_all);
+	in_child(limit_goes_to_jit);
 }
 END_TEST
 
