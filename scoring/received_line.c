@@ -765,13 +765,13 @@ need_met(enum pat id, const char *s, size_t len, const struct line_index *ix)
 static bool
 index_maybe_text(const struct line_index *ix, const char *lit, size_t n)
 {
-	uint8_t c[32];
-
-	if (n > sizeof(c))
-		return true;
-	for (size_t i = 0; i < n; i++)
-		c[i] = byte_class[(unsigned char)lit[i]];
-	return index_maybe(ix, c, n);
+	if (n == 1)
+		return (ix->seen >> byte_class[(unsigned char)lit[0]]) & 1;
+	for (size_t i = 0; i + 1 < n; i++)
+		if (!((ix->pair[byte_class[(unsigned char)lit[i]]] >>
+		       byte_class[(unsigned char)lit[i + 1]]) & 1))
+			return false;
+	return true;
 }
 
 /* Prechecks on, or off for the tests that compare the two. */
@@ -1512,6 +1512,7 @@ received_line_parse(struct received_chain *ch, const char *raw, size_t rawlen, s
 #define M(id) rx_line((id), s.p, s.len)
 	struct received_str s = { NULL, 0 };
 	enum received_line_result res = RECEIVED_LINE_UNPARSEABLE;
+	bool has_by;
 	const char *c, *rest;
 	size_t clen, a, b, restlen;
 
@@ -1556,11 +1557,16 @@ received_line_parse(struct received_chain *ch, const char *raw, size_t rawlen, s
 		str_cap(&f->id, 1);
 	if (M(P_HELO_EQ) || M(P_HELO_CMD))
 		str_cap(&f->helo, 1);
-	if (M(P_BY))
+	/* P_BY matching is " by " being there, which both its guards below
+	 * ask */
+	has_by = M(P_BY);
+	if (has_by)
 		str_cap(&f->by, 1);
+	else
+		has_by = line_has(s.p, s.len, " by ");
 
 	/* authenticated handovers */
-	if (line_has(s.p, s.len, " by ") && M(P_AUTH_WITH)) {
+	if (has_by && M(P_AUTH_WITH)) {
 		str_cap(&f->auth, 1);
 	} else if (M(P_AUTH_GMAIL) && M(P_AUTH_GMAIL_TLS)) {
 		const char *c2;
@@ -1604,7 +1610,7 @@ received_line_parse(struct received_chain *ch, const char *raw, size_t rawlen, s
 		received_str_set(&f->auth, "Communigate", 11);
 	} else if (M(P_AUTH_DAV)) {
 		received_str_set(&f->auth, "HTTP-DAV", 8);
-	} else if (line_has(s.p, s.len, " by ") && M(P_AUTH_VIA_HTTP)) {
+	} else if (has_by && M(P_AUTH_VIA_HTTP)) {
 		str_cap(&f->auth, 1);
 	}
 
