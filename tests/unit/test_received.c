@@ -884,7 +884,8 @@ static char *
 random_line(size_t *len_r)
 {
 	static const char *const seps[] = { " ", " ", " ", " ", "", "  ", "\t", "\n\t", "; " };
-	char *buf = malloc(4096);
+	const size_t cap = 4096, stop = 3000;
+	char *buf = malloc(cap);
 	size_t n = 0;
 
 	if (buf == NULL)
@@ -895,10 +896,12 @@ random_line(size_t *len_r)
 		const char *ex = sa_example_lines[rnd(N_ELEMENTS(sa_example_lines))];
 		const char *p = ex;
 
-		while (*p != '\0' && n < 3000) {
+		while (*p != '\0' && n < stop) {
 			size_t w = strcspn(p, " ");
 			unsigned int op = rnd(12);
 
+			if (n + 2 * w + 64 > cap)
+				break;	/* (no word of the examples is that long) */
 			if (op == 0)
 				;	/* dropped */
 			else if (op == 1) {
@@ -924,7 +927,7 @@ random_line(size_t *len_r)
 	} else {
 		unsigned int count = 1 + rnd(30);
 
-		for (unsigned int i = 0; i < count && n < 3000; i++) {
+		for (unsigned int i = 0; i < count && n < stop; i++) {
 			const char *x = words[rnd(N_ELEMENTS(words))];
 			const char *sep = seps[rnd(N_ELEMENTS(seps))];
 
