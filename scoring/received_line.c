@@ -98,8 +98,8 @@ enum pat {
  * see need_met).  '&' separates literals that are all required, '|'
  * alternatives of which one is; a leading '^' means "starts with".  Every
  * literal is required by the pattern in any case (a caseless check), so
- * "LO " stands for (?:HELO|EHLO) and "0:0" for \d+:\d+ (digits are one
- * class in the line index).  NULL: no check. */
+ * "LO " stands for (?:HELO|EHLO) and "0:0" for \d+:\d+ (the checks compare
+ * byte classes: a letter in either case, any digit).  NULL: no check. */
 struct pat_src {
 	const char *re;
 	uint32_t flags;
@@ -598,7 +598,6 @@ is_space(unsigned char c)
 	/* Perl's \s: [ \t\n\v\f\r] */
 	return c == ' ' || (c >= '\t' && c <= '\r');
 }
-
 
 /* Which pairs of byte classes occur next to each other in the line being
  * parsed (pair[a] bit b: a byte of class a followed by one of class b),
