@@ -810,10 +810,17 @@ received_str_set(struct received_str *s, const char *p, size_t len)
 	s->len = len;
 }
 
+/* $field = "": in place when there is a buffer (it holds len + 1 >= 1
+ * bytes), as the fields are cleared eight times a line. */
 static void
 str_clear(struct received_str *s)
 {
-	received_str_set(s, "", 0);
+	if (s->p == NULL) {
+		received_str_set(s, "", 0);
+		return;
+	}
+	s->p[0] = '\0';
+	s->len = 0;
 }
 
 void
