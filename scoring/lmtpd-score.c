@@ -176,7 +176,7 @@ score_paths(struct score_ctx *ctx, char **paths, int count, unsigned int jobs)
 		return status;
 	}
 	fflush(stdout);
-	scoring_before_fork(ctx->sc);
+	scoring_before_fork_batch(ctx->sc);
 	pids = xcalloc(jobs, sizeof(*pids));
 	for (unsigned int j = 0; j < jobs; j++) {
 		pids[j] = fork();

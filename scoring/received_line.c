@@ -7,7 +7,14 @@
  * Mail::SpamAssassin::Constants' with the /x layout removed.  Every match
  * runs under a PCRE2 match limit: a pattern that hits it counts as not
  * matching (only hostile input gets there).  Lines are (pointer, length):
- * a header may hold NULs. */
+ * a header may hold NULs.
+ *
+ * Most patterns are tried on a line they cannot match: before PCRE2 is
+ * called, a cheap precheck looks up the literals the pattern needs (its
+ * "need") in an index of the byte pairs of the line, and a pattern whose
+ * need is not met counts as not matching without being run.  The checks
+ * only ever answer "cannot match" when that is true, so results do not
+ * change (the tests hold every pattern against many lines both ways). */
 #include "config.h"
 
 #include <stdint.h>
@@ -86,170 +93,311 @@ enum pat {
 	P_COUNT
 };
 
+/* need: literals the pattern cannot match without, checked before PCRE2
+ * is called (a failed check is a failed match, so results do not change;
+ * see need_met).  '&' separates literals that are all required, '|'
+ * alternatives of which one is; a leading '^' means "starts with".  Every
+ * literal is required by the pattern in any case (a caseless check), so
+ * "LO " stands for (?:HELO|EHLO) and "0:0" for \d+:\d+ (the checks compare
+ * byte classes: a letter in either case, any digit).  NULL: no check. */
 struct pat_src {
 	const char *re;
 	uint32_t flags;
+	const char *need;
 };
 
 #define CI PCRE2_CASELESS
 
 static const struct pat_src pat_src[P_COUNT] = {
 	[P_FROM_ANY] = { "^\\(?from ", CI },
-	[P_WITH_LOCAL_FOR] = { "\\bwith local for\\b", 0 },
-	[P_FROM_BY_SEMI] = { "^from (\\S+) by [^\\s;]+ ?;", CI },
+	[P_WITH_LOCAL_FOR] = { "\\bwith local for\\b", 0,
+	  "with local for" },
+	[P_FROM_BY_SEMI] = { "^from (\\S+) by [^\\s;]+ ?;", CI,
+	  " by &;" },
 	[P_BRACKET_NUM] = { "^\\[[\\d.]+\\]$", 0 },
-	[P_DATE] = { "[\\s;]+(?:(?:Mon|T(?:ue|hu)|Wed|Fri|S(?:at|un)), )?\\d+ (?:J(?:an|u[nl])|Feb|Ma[ry]|A(?:pr|ug)|Sep|Oct|Nov|Dec) \\d+ \\d+:\\d+(?::\\d+)? \\S+$", 0 },
-	[P_ID] = { " id <?([^\\s<>;]{3,})", 0 },
-	[P_HELO_EQ] = { "\\bhelo=([" HELOC "]+)(?:[^" HELOC "]|$)", 0 },
-	[P_HELO_CMD] = { "\\b(?:HELO|EHLO) ([" HELOC "]+)(?:[^" HELOC "]|$)", 0 },
-	[P_BY] = { " by (\\S+)(?:[^-A-Za-z0-9\\;\\.]|$)", 0 },
+	[P_DATE] = { "[\\s;]+(?:(?:Mon|T(?:ue|hu)|Wed|Fri|S(?:at|un)), )?\\d+ (?:J(?:an|u[nl])|Feb|Ma[ry]|A(?:pr|ug)|Sep|Oct|Nov|Dec) \\d+ \\d+:\\d+(?::\\d+)? \\S+$", 0,
+	  "0:0" },
+	[P_ID] = { " id <?([^\\s<>;]{3,})", 0,
+	  " id" },
+	[P_HELO_EQ] = { "\\bhelo=([" HELOC "]+)(?:[^" HELOC "]|$)", 0,
+	  "helo=" },
+	[P_HELO_CMD] = { "\\b(?:HELO|EHLO) ([" HELOC "]+)(?:[^" HELOC "]|$)", 0,
+	  "LO " },
+	[P_BY] = { " by (\\S+)(?:[^-A-Za-z0-9\\;\\.]|$)", 0,
+	  " by " },
 
-	[P_AUTH_WITH] = { " with ((?:ES|L|UTF8S|UTF8L)MTPS?A|ASMTP|HTTP[SU]?)(?: |;|$)", CI },
-	[P_AUTH_GMAIL] = { " by mx\\.google\\.com with ESMTPS id [a-z0-9]{1,4}sm[0-9]{2,9}[a-z]{3}\\.[0-9]{1,3}\\.[0-9]{4}\\.(?:[0-6][0-9]\\.){4}[0-6][0-9]", 0 },
-	[P_AUTH_GMAIL_TLS] = { "\\(version=([^ ]+) cipher=([^\\)]+)\\)", 0 },
-	[P_AUTH_COURIER] = { "^from .*?(?:\\]\\)|\\)\\]) \\(AUTH: (LOGIN|PLAIN|DIGEST-MD5|CRAM-MD5) \\S+(?:, .*?)?\\) by ", 0 },
-	[P_AUTH_SENDMAIL] = { "^from .*?(?:\\](?: \\([^)]*\\))?\\)|\\)\\]) .*?\\(.*?authenticated.*?\\).*? by", 0 },
-	[P_AUTH_GMX] = { "from \\S* \\((?:HELO|EHLO) (\\S*)\\) \\[(" IPRE ")\\] by (mail\\.gmx\\.(?:net|com)) \\([^\\)]+\\) with ((?:ESMTP|SMTP))", 0 },
-	[P_AUTH_CRITPATH] = { "\\) by .+ \\(\\d{1,2}\\.\\d\\.\\d{3}(?:\\.\\d{1,3})?\\) \\(authenticated as .+\\) id ", 0 },
-	[P_AUTH_POSTFIX] = { "\\) \\(Authenticated sender: \\S+\\) by \\S+ \\(([^\\)]+)\\) with ", 0 },
-	[P_AUTH_CGP] = { "CommuniGate Pro (HTTP|SMTP|XIMSS|IMAP)", 0 },
-	[P_AUTH_DAV] = { " with Microsoft Exchange Server HTTP-DAV\\b", 0 },
-	[P_AUTH_VIA_HTTP] = { " \\(via (HTTP.?)\\)(?: |;|$)", CI },
+	[P_AUTH_WITH] = { " with ((?:ES|L|UTF8S|UTF8L)MTPS?A|ASMTP|HTTP[SU]?)(?: |;|$)", CI,
+	  " with &MTPA|MTPSA|ASMTP|HTTP" },
+	[P_AUTH_GMAIL] = { " by mx\\.google\\.com with ESMTPS id [a-z0-9]{1,4}sm[0-9]{2,9}[a-z]{3}\\.[0-9]{1,3}\\.[0-9]{4}\\.(?:[0-6][0-9]\\.){4}[0-6][0-9]", 0,
+	  " by mx.google.com with ESMTPS id " },
+	[P_AUTH_GMAIL_TLS] = { "\\(version=([^ ]+) cipher=([^\\)]+)\\)", 0,
+	  "(version=& cipher=" },
+	[P_AUTH_COURIER] = { "^from .*?(?:\\]\\)|\\)\\]) \\(AUTH: (LOGIN|PLAIN|DIGEST-MD5|CRAM-MD5) \\S+(?:, .*?)?\\) by ", 0,
+	  "^from & (AUTH: &) by &])|)]" },
+	[P_AUTH_SENDMAIL] = { "^from .*?(?:\\](?: \\([^)]*\\))?\\)|\\)\\]) .*?\\(.*?authenticated.*?\\).*? by", 0,
+	  "^from &authenticated& by" },
+	[P_AUTH_GMX] = { "from \\S* \\((?:HELO|EHLO) (\\S*)\\) \\[(" IPRE ")\\] by (mail\\.gmx\\.(?:net|com)) \\([^\\)]+\\) with ((?:ESMTP|SMTP))", 0,
+	  "] by mail.gmx.&LO " },
+	[P_AUTH_CRITPATH] = { "\\) by .+ \\(\\d{1,2}\\.\\d\\.\\d{3}(?:\\.\\d{1,3})?\\) \\(authenticated as .+\\) id ", 0,
+	  ") by &) (authenticated as & id " },
+	[P_AUTH_POSTFIX] = { "\\) \\(Authenticated sender: \\S+\\) by \\S+ \\(([^\\)]+)\\) with ", 0,
+	  ") (Authenticated sender: &) with " },
+	[P_AUTH_CGP] = { "CommuniGate Pro (HTTP|SMTP|XIMSS|IMAP)", 0,
+	  "CommuniGate Pro " },
+	[P_AUTH_DAV] = { " with Microsoft Exchange Server HTTP-DAV\\b", 0,
+	  " with Microsoft Exchange Server HTTP-DAV" },
+	[P_AUTH_VIA_HTTP] = { " \\(via (HTTP.?)\\)(?: |;|$)", CI,
+	  " (via HTTP" },
 
-	[P_ENVFROM] = { "(?:return-path:? |envelope-(?:sender|from)[ =])(\\S+)\\b", CI },
-	[P_SQUIRREL] = { " \\((?:SquirrelMail|NaSMail) authenticated user ", 0 },
-	[P_SQUIRREL_IP] = { "(" IPRE ")\\b(?![.-]).{10,80}by (\\S+) with HTTP", 0 },
-	[P_AOL] = { "with HTTP \\(WebMailUI\\)", 0 },
-	[P_AOL_WEBMAIL] = { "(" IPRE ") by (\\S+) \\(" IPRE "\\) with HTTP \\(WebMailUI\\)", 0 },
-	[P_SMTPSVC] = { "^(\\S*) \\(\\[(" IPRE ")\\][^\\)]{0,40}\\) by (\\S+) with Microsoft SMTPSVC", 0 },
-	[P_SMTPSVC_PICKUP] = { "^mail pickup service by (\\S+) with Microsoft SMTPSVC$", 0 },
-	[P_MSSMTP] = { " with (?:Microsoft SMTP Server|mapi id) (?:\\([^\\)]+\\) )?\\d+\\.\\d+\\.\\d+\\.\\d+(?:$| )", 0 },
-	[P_MSSMTP_IP] = { "^(\\S+) \\(\\[?(" IPRE ")(?:%[A-Z0-9._~-]*)?\\]?\\) by (\\S+) ", 0 },
+	[P_ENVFROM] = { "(?:return-path:? |envelope-(?:sender|from)[ =])(\\S+)\\b", CI,
+	  "return-path|envelope-" },
+	[P_SQUIRREL] = { " \\((?:SquirrelMail|NaSMail) authenticated user ", 0,
+	  "Mail authenticated user " },
+	[P_SQUIRREL_IP] = { "(" IPRE ")\\b(?![.-]).{10,80}by (\\S+) with HTTP", 0,
+	  "by & with HTTP" },
+	[P_AOL] = { "with HTTP \\(WebMailUI\\)", 0,
+	  "with HTTP (WebMailUI)" },
+	[P_AOL_WEBMAIL] = { "(" IPRE ") by (\\S+) \\(" IPRE "\\) with HTTP \\(WebMailUI\\)", 0,
+	  ") with HTTP (WebMailUI)" },
+	[P_SMTPSVC] = { "^(\\S*) \\(\\[(" IPRE ")\\][^\\)]{0,40}\\) by (\\S+) with Microsoft SMTPSVC", 0,
+	  " ([&) by & with Microsoft SMTPSVC" },
+	[P_SMTPSVC_PICKUP] = { "^mail pickup service by (\\S+) with Microsoft SMTPSVC$", 0,
+	  "^mail pickup service by & with Microsoft SMTPSVC" },
+	[P_MSSMTP] = { " with (?:Microsoft SMTP Server|mapi id) (?:\\([^\\)]+\\) )?\\d+\\.\\d+\\.\\d+\\.\\d+(?:$| )", 0,
+	  " with Microsoft SMTP Server | with mapi id " },
+	[P_MSSMTP_IP] = { "^(\\S+) \\(\\[?(" IPRE ")(?:%[A-Z0-9._~-]*)?\\]?\\) by (\\S+) ", 0,
+	  " (&) by " },
 	[P_XMAIL] = { "^(\\S+) \\((\\[?" IPRE "\\]?)(?::\\d+)\\) by (\\S+)(?: \\(\\S+\\))? with \\[XMail", 0 },
 	[P_XMAIL_ID] = { " id <(\\S+)>", 0 },
 	[P_XMAIL_FROM] = { " from <(\\S+)>", 0 },
-	[P_ECELERITY] = { "\\(ecelerity\\b", 0 },
-	[P_ECEL_HELO] = { "^\\(\\[(" IPRE "):\\d+\\] helo=(\\S+)\\) by (\\S+) ", 0 },
-	[P_ECEL_IP] = { "^\\S+ \\(\\[(" IPRE "):\\d+\\]\\) by (\\S+) ", 0 },
-	[P_EXIM_LOCAL] = { "\\bwith local(?:-\\S+)? ", 0 },
-	[P_EXIM_BRACKET] = { "^\\[(" IPRE ")\\] \\((.*?)\\) by (\\S+) ", 0 },
-	[P_SUB_HELO] = { "helo=(\\S+)", 0 },
-	[P_SUB_IDENT] = { "ident=(\\S*)", 0 },
-	[P_EXIM_RDNS] = { "^(\\S+) \\(\\[(" IPRE ")\\](.*?)\\) by (\\S+) ", 0 },
-	[P_EXIM_PLAIN] = { "^(\\S+) \\[(" IPRE ")\\](:\\d+)? by (\\S+) ", 0 },
-	[P_EXIM_FIRST] = { "^(\\S+) ", 0 },
-	[P_EXIM_PAREN] = { " \\((\\S+)\\) ", 0 },
-	[P_EXIM_IP] = { " \\[(" IPRE ")(?:\\.\\d+)?\\] ", 0 },
-	[P_EXIM_BY] = { "by (\\S+) ", 0 },
-	[P_POSTFIX_SP] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\) by (\\S+) ", 0 },
-	[P_POSTFIX_NOSP] = { "^(\\S+) \\((\\S+)\\[(" IPRE ")\\]\\) by (\\S+) ", 0 },
-	[P_SCALIX] = { "^(\\S+) \\( ?(" IPRE ")\\) by (\\S+)", 0 },
-	[P_LOTUS] = { "^(\\S+) \\(\\[(" IPRE ")\\]\\) by (\\S+) \\(Lotus", 0 },
-	[P_WITH_HTTP] = { "\\bwith HTTP\\b", 0 },
-	[P_HTTP_IMP] = { "^(" IPRE ") \\(\\[" IPRE "\\]\\) by (\\S+)", 0 },
-	[P_QMAIL_LDAP] = { " by \\S+ \\(qmail-\\S+\\) with ", 0 },
-	[P_SENDMAIL] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\].*\\) by (\\S+) \\(", 0 },
-	[P_IDENT_PREFIX] = { "^IDENT:([^\\@]*)\\@", 0 },
-	[P_IDENT_AT] = { "^([^\\@]*)\\@", 0 },
-	[P_EXCH55] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\) by (\\S+) with \\S+ \\(", 0 },
-	[P_HELO_EQ_BY] = { "^(\\S+) \\(\\[(" IPRE ")\\] helo=(\\S+)\\) by (\\S+) with ", 0 },
-	[P_UNKNOWN_DOMAIN] = { "^(\\S+) \\(<unknown\\S*>\\[(" IPRE ")\\]\\) by (\\S+) ", 0 },
-	[P_ATTBI] = { "^(\\S+) \\((\\S+\\.\\S+)\\[(" IPRE ")\\]\\) by (\\S+) ", 0 },
-	[P_IDENT_BRACKET] = { "^(\\S+) \\((\\S*)\\@\\[(" IPRE ")\\].*\\) by (\\S+) \\(", 0 },
-	[P_HOTMAIL] = { "by (\\S+\\.hotmail\\.msn\\.com) ", 0 },
+	[P_ECELERITY] = { "\\(ecelerity\\b", 0,
+	  "(ecelerity" },
+	[P_ECEL_HELO] = { "^\\(\\[(" IPRE "):\\d+\\] helo=(\\S+)\\) by (\\S+) ", 0,
+	  "^([&] helo=&) by " },
+	[P_ECEL_IP] = { "^\\S+ \\(\\[(" IPRE "):\\d+\\]\\) by (\\S+) ", 0,
+	  " ([&]) by " },
+	[P_EXIM_LOCAL] = { "\\bwith local(?:-\\S+)? ", 0,
+	  "with local" },
+	[P_EXIM_BRACKET] = { "^\\[(" IPRE ")\\] \\((.*?)\\) by (\\S+) ", 0,
+	  "^[&] (&) by " },
+	[P_SUB_HELO] = { "helo=(\\S+)", 0,
+	  "helo=" },
+	[P_SUB_IDENT] = { "ident=(\\S*)", 0,
+	  "ident=" },
+	[P_EXIM_RDNS] = { "^(\\S+) \\(\\[(" IPRE ")\\](.*?)\\) by (\\S+) ", 0,
+	  " ([&) by " },
+	[P_EXIM_PLAIN] = { "^(\\S+) \\[(" IPRE ")\\](:\\d+)? by (\\S+) ", 0,
+	  " [& by " },
+	[P_EXIM_FIRST] = { "^(\\S+) ", 0,
+	  " " },
+	[P_EXIM_PAREN] = { " \\((\\S+)\\) ", 0,
+	  " (&) " },
+	[P_EXIM_IP] = { " \\[(" IPRE ")(?:\\.\\d+)?\\] ", 0,
+	  " [&] " },
+	[P_EXIM_BY] = { "by (\\S+) ", 0,
+	  "by " },
+	[P_POSTFIX_SP] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\) by (\\S+) ", 0,
+	  " (& [&]) by " },
+	[P_POSTFIX_NOSP] = { "^(\\S+) \\((\\S+)\\[(" IPRE ")\\]\\) by (\\S+) ", 0,
+	  " (&]) by " },
+	[P_SCALIX] = { "^(\\S+) \\( ?(" IPRE ")\\) by (\\S+)", 0,
+	  " (&) by " },
+	[P_LOTUS] = { "^(\\S+) \\(\\[(" IPRE ")\\]\\) by (\\S+) \\(Lotus", 0,
+	  " ([&]) by & (Lotus" },
+	[P_WITH_HTTP] = { "\\bwith HTTP\\b", 0,
+	  "with HTTP" },
+	[P_HTTP_IMP] = { "^(" IPRE ") \\(\\[" IPRE "\\]\\) by (\\S+)", 0,
+	  " ([&]) by " },
+	[P_QMAIL_LDAP] = { " by \\S+ \\(qmail-\\S+\\) with ", 0,
+	  " by & (qmail-&) with " },
+	[P_SENDMAIL] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\].*\\) by (\\S+) \\(", 0,
+	  " (& [&) by " },
+	[P_IDENT_PREFIX] = { "^IDENT:([^\\@]*)\\@", 0,
+	  "^IDENT:&@" },
+	[P_IDENT_AT] = { "^([^\\@]*)\\@", 0,
+	  "@" },
+	[P_EXCH55] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\) by (\\S+) with \\S+ \\(", 0,
+	  " (& [&]) by & with " },
+	[P_HELO_EQ_BY] = { "^(\\S+) \\(\\[(" IPRE ")\\] helo=(\\S+)\\) by (\\S+) with ", 0,
+	  " ([&] helo=&) by & with " },
+	[P_UNKNOWN_DOMAIN] = { "^(\\S+) \\(<unknown\\S*>\\[(" IPRE ")\\]\\) by (\\S+) ", 0,
+	  " (<unknown&]) by " },
+	[P_ATTBI] = { "^(\\S+) \\((\\S+\\.\\S+)\\[(" IPRE ")\\]\\) by (\\S+) ", 0,
+	  " (&]) by " },
+	[P_IDENT_BRACKET] = { "^(\\S+) \\((\\S*)\\@\\[(" IPRE ")\\].*\\) by (\\S+) \\(", 0,
+	  "@[&) by " },
+	[P_HOTMAIL] = { "by (\\S+\\.hotmail\\.msn\\.com) ", 0,
+	  "by &.hotmail.msn.com " },
 	[P_IP_START] = { "^(" IPRE ") ", 0 },
-	[P_QPSMTPD] = { "^(\\S+) \\((?:HELO|EHLO) (\\S*)\\) \\((" IPRE ")\\) by (\\S+) \\(qpsmtpd\\/\\S+\\) with (?:ESMTP|SMTP)", 0 },
-	[P_LHLO] = { "^(\\S+) \\(LHLO (\\S*)\\) \\((" IPRE ")\\) by (\\S+) with LMTP", 0 },
-	[P_GMX] = { "^(\\S+) \\((?:HELO|EHLO) (\\S*)\\) \\[(" IPRE ")\\] by (\\S+) \\([^\\)]+\\) with (?:ESMTP|SMTP)", 0 },
-	[P_SMTPD_FOR] = { "^(\\S+) \\(\\[(" IPRE ")\\]\\) by (\\S+) via smtpd \\(for \\S+\\) with SMTP\\(", 0 },
-	[P_QMAIL] = { "^\\S+( \\((?:HELO|EHLO) \\S*\\))? \\((\\S+\\@)?\\[?" IPRE "\\]?\\)( \\(envelope-sender <\\S+>\\))? by \\S+( \\(.+\\))* with (.* )?(SMTP|QMQP)(?! id )", 0 },
+	[P_QPSMTPD] = { "^(\\S+) \\((?:HELO|EHLO) (\\S*)\\) \\((" IPRE ")\\) by (\\S+) \\(qpsmtpd\\/\\S+\\) with (?:ESMTP|SMTP)", 0,
+	  "(qpsmtpd/" },
+	[P_LHLO] = { "^(\\S+) \\(LHLO (\\S*)\\) \\((" IPRE ")\\) by (\\S+) with LMTP", 0,
+	  " (LHLO & with LMTP" },
+	[P_GMX] = { "^(\\S+) \\((?:HELO|EHLO) (\\S*)\\) \\[(" IPRE ")\\] by (\\S+) \\([^\\)]+\\) with (?:ESMTP|SMTP)", 0,
+	  "LO &] by &) with &SMTP" },
+	[P_SMTPD_FOR] = { "^(\\S+) \\(\\[(" IPRE ")\\]\\) by (\\S+) via smtpd \\(for \\S+\\) with SMTP\\(", 0,
+	  " via smtpd (for &) with SMTP(" },
+	[P_QMAIL] = { "^\\S+( \\((?:HELO|EHLO) \\S*\\))? \\((\\S+\\@)?\\[?" IPRE "\\]?\\)( \\(envelope-sender <\\S+>\\))? by \\S+( \\(.+\\))* with (.* )?(SMTP|QMQP)(?! id )", 0,
+	  ") by & with &SMTP|QMQP" },
 	[P_QMAIL_A] = { "^(\\S+) \\((?:HELO|EHLO) ([^ \\(\\)]*)\\) \\((\\S*)\\@\\[?(" IPRE ")\\]?\\)( \\(envelope-sender <\\S+>\\))? by (\\S+)", 0 },
 	[P_QMAIL_B] = { "^(\\S+) \\((?:HELO|EHLO) ([^ \\(\\)]*)\\) \\(\\[?(" IPRE ")\\]?\\)( \\(envelope-sender <\\S+>\\))? by (\\S+)", 0 },
 	[P_QMAIL_C] = { "^(\\S+) \\((\\S*)\\@\\[?(" IPRE ")\\]?\\)( \\(envelope-sender <\\S+>\\))? by (\\S+)", 0 },
 	[P_QMAIL_D] = { "^(\\S+) \\(\\[?(" IPRE ")\\]?\\)( \\(envelope-sender <\\S+>\\))? by (\\S+)", 0 },
 	[P_YAHOO_HTTP] = { "^\\[(" IPRE ")\\] by (\\S+) via HTTP$", 0 },
-	[P_SPACE_BRACKET] = { "^(\\S+) \\( \\[(" IPRE ")\\]\\).*? by (\\S+) ", 0 },
-	[P_PAREN_HELO] = { "^\\((\\S+) \\[(" IPRE ")\\]\\) by (\\S+) ", 0 },
-	[P_BRACKET_BY] = { "^\\[(" IPRE ")\\] by (\\S+) ", 0 },
-	[P_PAREN_IP_BY] = { "^\\(\\[?(" IPRE ")\\]?\\) by (\\S+) ", 0 },
-	[P_MDAEMON] = { "^(\\S+) \\[(" IPRE ")\\] by (\\S+) \\[" IPRE "\\] with ", 0 },
-	[P_MDAEMON_PRO] = { "^(\\S+) \\[\\((" IPRE ")\\)\\] by (\\S+) \\(" IPRE "\\) ", 0 },
-	[P_SENDMAIL_BRACKET] = { "^(\\S+) \\(\\[(" IPRE ")\\]\\) by (\\S+) \\(", 0 },
-	[P_SENDMAIL_RDNS] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\).*? by (\\S+)\\b", 0 },
-	[P_SENDMAIL_PORT] = { "^(\\S+) \\(\\[(" IPRE ")(?:[.:]\\d+)?\\]\\).*? by (\\S+) ", 0 },
-	[P_SENDMAIL_AUTHBITS] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\)(?: \\(authenticated bits=\\d+\\))? by (\\S+) \\(", 0 },
-	[P_POPIMAP] = { "with (?:POP3|IMAP)", 0 },
-	[P_QMAILISH_HELO] = { "^(\\S+) \\((?:HELO|EHLO) ([^\\)]*)\\) \\((\\S*@)?\\[?(" IPRE ")\\]?\\).* by (\\S+) ", 0 },
-	[P_QMAILISH] = { "^(\\S+) \\((\\S*@)?\\[?(" IPRE ")\\]?\\).* by (\\S+) ", 0 },
+	[P_SPACE_BRACKET] = { "^(\\S+) \\( \\[(" IPRE ")\\]\\).*? by (\\S+) ", 0,
+	  " ( [& by " },
+	[P_PAREN_HELO] = { "^\\((\\S+) \\[(" IPRE ")\\]\\) by (\\S+) ", 0,
+	  "^(&]) by " },
+	[P_BRACKET_BY] = { "^\\[(" IPRE ")\\] by (\\S+) ", 0,
+	  "^[&] by " },
+	[P_PAREN_IP_BY] = { "^\\(\\[?(" IPRE ")\\]?\\) by (\\S+) ", 0,
+	  "^(&) by " },
+	[P_MDAEMON] = { "^(\\S+) \\[(" IPRE ")\\] by (\\S+) \\[" IPRE "\\] with ", 0,
+	  " [&] by &] with " },
+	[P_MDAEMON_PRO] = { "^(\\S+) \\[\\((" IPRE ")\\)\\] by (\\S+) \\(" IPRE "\\) ", 0,
+	  " [(&)] by " },
+	[P_SENDMAIL_BRACKET] = { "^(\\S+) \\(\\[(" IPRE ")\\]\\) by (\\S+) \\(", 0,
+	  " ([&]) by " },
+	[P_SENDMAIL_RDNS] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\).*? by (\\S+)\\b", 0,
+	  " (& [&])& by" },
+	[P_SENDMAIL_PORT] = { "^(\\S+) \\(\\[(" IPRE ")(?:[.:]\\d+)?\\]\\).*? by (\\S+) ", 0,
+	  " ([&])& by " },
+	[P_SENDMAIL_AUTHBITS] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\)(?: \\(authenticated bits=\\d+\\))? by (\\S+) \\(", 0,
+	  " (& [&) by " },
+	[P_POPIMAP] = { "with (?:POP3|IMAP)", 0,
+	  "with POP3|with IMAP" },
+	[P_QMAILISH_HELO] = { "^(\\S+) \\((?:HELO|EHLO) ([^\\)]*)\\) \\((\\S*@)?\\[?(" IPRE ")\\]?\\).* by (\\S+) ", 0,
+	  " (&LO & by " },
+	[P_QMAILISH] = { "^(\\S+) \\((\\S*@)?\\[?(" IPRE ")\\]?\\).* by (\\S+) ", 0,
+	  " (& by " },
 	[P_OUTBLAZE] = { "^\\[(" IPRE ")\\] by (\\S+) with http for ", 0 },
 	[P_SMAP] = { "^(\\S+)\\((" IPRE ")\\) by (\\S+) via smap ", 0 },
-	[P_SMAP_HELO] = { "^(\\S+)\\((" IPRE "), (?:HELO|EHLO) (\\S*)\\) by (\\S+) via smap ", 0 },
+	[P_SMAP_HELO] = { "^(\\S+)\\((" IPRE "), (?:HELO|EHLO) (\\S*)\\) by (\\S+) via smap ", 0,
+	  ", &LO &) by & via smap " },
 	[P_POSTOFFICE] = { "^\\[(" IPRE ")\\] by (\\S+) \\(Post", 0 },
 	[P_ARGOSOFT] = { "^\\[(" IPRE ")\\] by (\\S+) \\(ArGoSoft", 0 },
-	[P_SMTPL] = { "^(" IPRE ") by (\\S+) \\((?:SMTPL|InterScan)\\b", 0 },
+	[P_SMTPL] = { "^(" IPRE ") by (\\S+) \\((?:SMTPL|InterScan)\\b", 0,
+	  " by & (SMTPL| (InterScan" },
 	[P_BSMTP] = { "^\\S+ by \\S+ with BSMTP", 0 },
-	[P_SPIKE] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\) by (\\S+) with ", 0 },
-	[P_YAHOO_SMTP] = { "^(\\S+) \\((?:HELO|EHLO) (\\S*)\\) \\((?:(\\S+)\\@)?(" IPRE ").*?\\) by (\\S+) with ", 0 },
-	[P_CGP_ACCOUNT] = { "^\\[(" IPRE ")\\] \\((?:account \\S+ )?(?:HELO|EHLO) (\\S*)\\) by (\\S+) \\(", 0 },
+	[P_SPIKE] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\) by (\\S+) with ", 0,
+	  " (& [&]) by & with " },
+	[P_YAHOO_SMTP] = { "^(\\S+) \\((?:HELO|EHLO) (\\S*)\\) \\((?:(\\S+)\\@)?(" IPRE ").*?\\) by (\\S+) with ", 0,
+	  "LO &) (&) by & with " },
+	[P_CGP_ACCOUNT] = { "^\\[(" IPRE ")\\] \\((?:account \\S+ )?(?:HELO|EHLO) (\\S*)\\) by (\\S+) \\(", 0,
+	  "^[&LO &) by " },
 	[P_CGP_VERIFIED] = { "^(\\S+) \\(\\[(" IPRE ")\\] verified\\) by (\\S+) \\(", 0 },
-	[P_CIPHERTRUST] = { "^\\(\\[(" IPRE ")\\]\\) by (\\S+) with ", 0 },
-	[P_IRONPORT] = { "^([^\\d]\\S+) \\((" IPRE ")\\) by (\\S+) ", 0 },
-	[P_CONTENT_TECH] = { "^\\S+ \\(\\S+\\) by \\S+ \\(Content Technologies ", 0 },
-	[P_BLS] = { "^(\\S+) \\(\\[(" IPRE ")\\] \\[(\\S+)\\]\\) by (\\S+) with ", 0 },
-	[P_TUMBLEWEED] = { "^(" IPRE ") by (\\S+) with ", 0 },
-	[P_POBOX] = { "^(\\S+) \\((\\S+)\\[(" IPRE ")\\]\\) by (\\S+) ", 0 },
-	[P_FSECURE] = { "^\\[(" IPRE ")\\]\\S+ \\((?:HELO|EHLO) (\\S*)\\) by (\\S+) ", 0 },
-	[P_ALTAVISTA] = { "^(" IPRE ") \\((?:HELO|EHLO) (\\S*)\\) by (\\S+) ", 0 },
-	[P_SMTPD32] = { "^(\\S+) \\[(" IPRE ")\\] by (\\S+) ", 0 },
-	[P_CSMAP] = { "^(\\S+)\\((" IPRE ")\\) by (\\S+) ", 0 },
-	[P_MAILGATE] = { "^\\[(" IPRE ")\\] by (\\S+) \\(MailGate ", 0 },
-	[P_UNVERIFIED] = { "^(\\S+) \\(unverified \\[(" IPRE ")\\]\\) by (\\S+) ", 0 },
-	[P_PROXY] = { "^(" IPRE ") \\([A-Za-z][^\\)]+\\) by (\\S+) with ", 0 },
-	[P_CGP_EXIM] = { "^\\[(" IPRE ")\\] \\(([^\\)]+)\\) by (\\S+) ", 0 },
-	[P_KDE] = { "^(\\S+) \\((?:\\S+\\@)?(" IPRE ")\\) by (\\S+) with ", 0 },
-	[P_OBTUSE] = { "^(\\S+)\\((" IPRE ")\\)(?:, claiming to be \"(\\S+)\")? via \\S+ by (\\S+),", 0 },
-	[P_YAHOO_LOGIN] = { "^(\\S+) \\((\\S+)@(" IPRE ") with login\\) by (\\S+\\.yahoo\\.com) with SMTP", 0 },
-	[P_XORIG] = { "^X-Originating-IP: (" IPRE ")$", 0 },
+	[P_CIPHERTRUST] = { "^\\(\\[(" IPRE ")\\]\\) by (\\S+) with ", 0,
+	  "^([&]) by & with " },
+	[P_IRONPORT] = { "^([^\\d]\\S+) \\((" IPRE ")\\) by (\\S+) ", 0,
+	  " (&) by " },
+	[P_CONTENT_TECH] = { "^\\S+ \\(\\S+\\) by \\S+ \\(Content Technologies ", 0,
+	  " (Content Technologies " },
+	[P_BLS] = { "^(\\S+) \\(\\[(" IPRE ")\\] \\[(\\S+)\\]\\) by (\\S+) with ", 0,
+	  " ([&] [&]) by & with " },
+	[P_TUMBLEWEED] = { "^(" IPRE ") by (\\S+) with ", 0,
+	  " by & with " },
+	[P_POBOX] = { "^(\\S+) \\((\\S+)\\[(" IPRE ")\\]\\) by (\\S+) ", 0,
+	  " (&]) by " },
+	[P_FSECURE] = { "^\\[(" IPRE ")\\]\\S+ \\((?:HELO|EHLO) (\\S*)\\) by (\\S+) ", 0,
+	  "^[&LO &) by " },
+	[P_ALTAVISTA] = { "^(" IPRE ") \\((?:HELO|EHLO) (\\S*)\\) by (\\S+) ", 0,
+	  " (&LO &) by " },
+	[P_SMTPD32] = { "^(\\S+) \\[(" IPRE ")\\] by (\\S+) ", 0,
+	  " [&] by " },
+	[P_CSMAP] = { "^(\\S+)\\((" IPRE ")\\) by (\\S+) ", 0,
+	  ") by " },
+	[P_MAILGATE] = { "^\\[(" IPRE ")\\] by (\\S+) \\(MailGate ", 0,
+	  "^[& (MailGate " },
+	[P_UNVERIFIED] = { "^(\\S+) \\(unverified \\[(" IPRE ")\\]\\) by (\\S+) ", 0,
+	  " (unverified [&]) by " },
+	[P_PROXY] = { "^(" IPRE ") \\([A-Za-z][^\\)]+\\) by (\\S+) with ", 0,
+	  " (&) by & with " },
+	[P_CGP_EXIM] = { "^\\[(" IPRE ")\\] \\(([^\\)]+)\\) by (\\S+) ", 0,
+	  "^[&] (&) by " },
+	[P_KDE] = { "^(\\S+) \\((?:\\S+\\@)?(" IPRE ")\\) by (\\S+) with ", 0,
+	  " (&) by & with " },
+	[P_OBTUSE] = { "^(\\S+)\\((" IPRE ")\\)(?:, claiming to be \"(\\S+)\")? via \\S+ by (\\S+),", 0,
+	  " via &,& by " },
+	[P_YAHOO_LOGIN] = { "^(\\S+) \\((\\S+)@(" IPRE ") with login\\) by (\\S+\\.yahoo\\.com) with SMTP", 0,
+	  " with login) by &.yahoo.com with SMTP" },
+	[P_XORIG] = { "^X-Originating-IP: (" IPRE ")$", 0,
+	  "^X-Originating-IP: " },
 
-	[P_IGN_LOCAL_IDENT] = { "^\\S+ \\([^\\s\\@]+\\@" LOCALHOSTRE "\\) by \\S+ \\(", 0 },
-	[P_IGN_LOCAL_ESMTP] = { "^\\S+ \\S+ by \\S+ with local-e?smtp ", 0 },
-	[P_IGN_AVG] = { "^127\\.0\\.0\\.1 \\(AVG SMTP \\S+ \\[\\S+\\]\\)", 0 },
-	[P_IGN_UID] = { "^\\S+\\@\\S+ by \\S+ by uid \\S+ ", 0 },
-	[P_IGN_ADDR_BY] = { "^\\S+\\@\\S+ by \\S+ ", 0 },
-	[P_IGN_UNKNOWN_LOCAL] = { "^Unknown\\/Local \\(", 0 },
-	[P_IGN_LOCALHOST] = { "^" LOCALHOSTRE " \\((?:\\S+\\@)?" LOCALHOSTRE "[\\)\\[]", 0 },
-	[P_IGN_LOCALHOST_PAREN] = { "^\\S+ \\((?:\\S+\\@)?" LOCALHOSTRE "\\) ", 0 },
-	[P_IGN_LOCALHOST_BRACKET] = { "^\\S+ \\(\\S+\\@\\S+ \\[" LOCALHOSTRE "\\]\\) ", 0 },
-	[P_IGN_COURIER_AUTH] = { "^\\(AUTH: \\S+\\) by \\S+ with ", 0 },
-	[P_IGN_UNIX] = { "^localhost \\(localhost \\[\\[UNIX: localhost\\]\\]\\) by ", 0 },
-	[P_IGN_AMAZON] = { "^\\S+\\.amazon\\.com by \\S+\\.amazon\\.com with ESMTP \\(peer crosscheck: ", 0 },
-	[P_IGN_GROUPWISE] = { "^[^\\.]+ by \\S+ with Novell_GroupWise", 0 },
-	[P_IGN_RAPTOR] = { "^no\\.name\\.available by \\S+ via smtpd \\(for ", 0 },
-	[P_QMAIL_SCANNER] = { "^\\S+ by \\S+ \\(.{0,100}\\) with qmail-scanner", 0 },
-	[P_IGN_WITH_LOCAL] = { "^\\S+ by \\S+ with local", 0 },
-	[P_IGN_CYRUS] = { "^\\S+ \\(\\[unix socket\\]\\) by \\S+ \\(Cyrus v[0-9]*?\\.[0-9]*?\\.[0-9]*?\\) with LMTPA", 0 },
-	[P_IGN_BY_WITH] = { "^\\S+ by \\S+ (?:with|via|for|\\()", 0 },
-	[P_IGN_WITH_BY] = { "^\\S+ (?:(?:with|via|for) \\S+|\\(unverified\\)) by\\b", 0 },
-	[P_IGN_SENDGRID] = { "^\\S+ \\(unknown\\) by \\S+ \\(SG\\) with \\b", 0 },
-	[P_IGN_OPENSMTPD] = { "^\\S+ \\(\\S+ \\[local\\]\\) by \\S+ \\(OpenSMTPD\\) with \\b", 0 },
-	[P_IGN_LSMTP] = { "\\(LSMTP for", 0 },
-	[P_IGN_MAILENABLE] = { "^\\(\\[" LOCALHOSTRE "\\]\\) with MailEnable ", 0 },
-	[P_IGN_FACEBOOK] = { "^facebook\\.com \\([^\\)]+\\) by facebook\\.com with Thrift id \\S+$", 0 },
-	[P_IGN_GMAILAPI] = { "^\\S+ named \\S+ by gmailapi\\.google\\.com with HTTPREST$", 0 },
-	[P_IGN_ID_ONLY] = { "^\\S+ id \\S+$", 0 },
-	[P_IGN_JETSEND] = { "^\\[<.*? \\(Jetsend", 0 },
+	[P_IGN_LOCAL_IDENT] = { "^\\S+ \\([^\\s\\@]+\\@" LOCALHOSTRE "\\) by \\S+ \\(", 0,
+	  " (&@&) by & (" },
+	[P_IGN_LOCAL_ESMTP] = { "^\\S+ \\S+ by \\S+ with local-e?smtp ", 0,
+	  " by & with local-&smtp " },
+	[P_IGN_AVG] = { "^127\\.0\\.0\\.1 \\(AVG SMTP \\S+ \\[\\S+\\]\\)", 0,
+	  "^127.0.0.1 (AVG SMTP " },
+	[P_IGN_UID] = { "^\\S+\\@\\S+ by \\S+ by uid \\S+ ", 0,
+	  "@& by uid " },
+	[P_IGN_ADDR_BY] = { "^\\S+\\@\\S+ by \\S+ ", 0,
+	  "@& by " },
+	[P_IGN_UNKNOWN_LOCAL] = { "^Unknown\\/Local \\(", 0,
+	  "^Unknown/Local (" },
+	[P_IGN_LOCALHOST] = { "^" LOCALHOSTRE " \\((?:\\S+\\@)?" LOCALHOSTRE "[\\)\\[]", 0,
+	  " (" },
+	[P_IGN_LOCALHOST_PAREN] = { "^\\S+ \\((?:\\S+\\@)?" LOCALHOSTRE "\\) ", 0,
+	  " (&) " },
+	[P_IGN_LOCALHOST_BRACKET] = { "^\\S+ \\(\\S+\\@\\S+ \\[" LOCALHOSTRE "\\]\\) ", 0,
+	  " (&@& [&]) " },
+	[P_IGN_COURIER_AUTH] = { "^\\(AUTH: \\S+\\) by \\S+ with ", 0,
+	  "^(AUTH: &) by & with " },
+	[P_IGN_UNIX] = { "^localhost \\(localhost \\[\\[UNIX: localhost\\]\\]\\) by ", 0,
+	  "^localhost (localhost [[UNIX: localhost]]) by " },
+	[P_IGN_AMAZON] = { "^\\S+\\.amazon\\.com by \\S+\\.amazon\\.com with ESMTP \\(peer crosscheck: ", 0,
+	  ".amazon.com by &.amazon.com with ESMTP (peer crosscheck: " },
+	[P_IGN_GROUPWISE] = { "^[^\\.]+ by \\S+ with Novell_GroupWise", 0,
+	  " by & with Novell_GroupWise" },
+	[P_IGN_RAPTOR] = { "^no\\.name\\.available by \\S+ via smtpd \\(for ", 0,
+	  "^no.name.available by & via smtpd (for " },
+	[P_QMAIL_SCANNER] = { "^\\S+ by \\S+ \\(.{0,100}\\) with qmail-scanner", 0,
+	  " by & (&) with qmail-scanner" },
+	[P_IGN_WITH_LOCAL] = { "^\\S+ by \\S+ with local", 0,
+	  " by & with local" },
+	[P_IGN_CYRUS] = { "^\\S+ \\(\\[unix socket\\]\\) by \\S+ \\(Cyrus v[0-9]*?\\.[0-9]*?\\.[0-9]*?\\) with LMTPA", 0,
+	  " ([unix socket]) by & (Cyrus v&) with LMTPA" },
+	[P_IGN_BY_WITH] = { "^\\S+ by \\S+ (?:with|via|for|\\()", 0,
+	  " by " },
+	[P_IGN_WITH_BY] = { "^\\S+ (?:(?:with|via|for) \\S+|\\(unverified\\)) by\\b", 0,
+	  " by" },
+	[P_IGN_SENDGRID] = { "^\\S+ \\(unknown\\) by \\S+ \\(SG\\) with \\b", 0,
+	  " (unknown) by & (SG) with " },
+	[P_IGN_OPENSMTPD] = { "^\\S+ \\(\\S+ \\[local\\]\\) by \\S+ \\(OpenSMTPD\\) with \\b", 0,
+	  " [local]) by & (OpenSMTPD) with " },
+	[P_IGN_LSMTP] = { "\\(LSMTP for", 0,
+	  "(LSMTP for" },
+	[P_IGN_MAILENABLE] = { "^\\(\\[" LOCALHOSTRE "\\]\\) with MailEnable ", 0,
+	  "^([&]) with MailEnable " },
+	[P_IGN_FACEBOOK] = { "^facebook\\.com \\([^\\)]+\\) by facebook\\.com with Thrift id \\S+$", 0,
+	  "^facebook.com (&) by facebook.com with Thrift id " },
+	[P_IGN_GMAILAPI] = { "^\\S+ named \\S+ by gmailapi\\.google\\.com with HTTPREST$", 0,
+	  " named & by gmailapi.google.com with HTTPREST" },
+	[P_IGN_ID_ONLY] = { "^\\S+ id \\S+$", 0,
+	  " id " },
+	[P_IGN_JETSEND] = { "^\\[<.*? \\(Jetsend", 0,
+	  "^[<& (Jetsend" },
 	[P_GUESS_HELO] = { "^(\\S+)[^-A-Za-z0-9\\.]", 0 },
 
-	[P_SIMTA] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\) BY (\\S+) (?:\\([^\\)]+\\) WITH SMTP )?ID <?(\\S+?)>?(?: FOR <[^>]+>)?$", 0 },
-	[P_NAVGW] = { "^(\\S*) \\[(" IPRE ")\\]\\) by (\\S+) \\(NAVGW .*?\\) with ", 0 },
-	[P_SUBMIT_LOCALHOST] = { "^\\S+\\@localhost\\) by \\S+ ", 0 },
-	[P_JQUEUEMAIL] = { "^[^\\s\\@]+\\@[^)]+\\) by \\S+\\(jqueuemail\\) id [^\\s;]+", 0 },
+	[P_SIMTA] = { "^(\\S+) \\((\\S+) \\[(" IPRE ")\\]\\) BY (\\S+) (?:\\([^\\)]+\\) WITH SMTP )?ID <?(\\S+?)>?(?: FOR <[^>]+>)?$", 0,
+	  " (& [&]) BY & ID " },
+	[P_NAVGW] = { "^(\\S*) \\[(" IPRE ")\\]\\) by (\\S+) \\(NAVGW .*?\\) with ", 0,
+	  " [&]) by & (NAVGW &) with " },
+	[P_SUBMIT_LOCALHOST] = { "^\\S+\\@localhost\\) by \\S+ ", 0,
+	  "@localhost) by " },
+	[P_JQUEUEMAIL] = { "^[^\\s\\@]+\\@[^)]+\\) by \\S+\\(jqueuemail\\) id [^\\s;]+", 0,
+	  "@&) by &(jqueuemail) id " },
 
-	[P_ANY_BRACKET_IP] = { "\\[(" IPRE ")\\]", 0 },
-	[P_RDNS_UNKNOWN] = { "^unknown$", CI },
-	[P_IP_SCOPE] = { "%[A-Z0-9._~-]*\\z", CI | PCRE2_DOTALL },
-	[P_IP_V4MAPPED] = { "^0*:0*:(?:0*:)*ffff:(\\d+\\.\\d+\\.\\d+\\.\\d+)$", CI },
-	[P_IP_PRIVATE] = { IPPRIVRE, 0 },
+	[P_ANY_BRACKET_IP] = { "\\[(" IPRE ")\\]", 0,
+	  "[&]" },
+	[P_RDNS_UNKNOWN] = { "^unknown$", CI,
+	  "^unknown" },
+	[P_IP_SCOPE] = { "%[A-Z0-9._~-]*\\z", CI | PCRE2_DOTALL,
+	  "%" },
+	[P_IP_V4MAPPED] = { "^0*:0*:(?:0*:)*ffff:(\\d+\\.\\d+\\.\\d+\\.\\d+)$", CI,
+	  "^0|^:&ffff:" },
+	[P_IP_PRIVATE] = { IPPRIVRE, 0,
+	  "^1|^i|^f|^0|^:" },
 	[P_IP_ADDRESS] = { "(" IPRE ")", 0 },
 };
 
@@ -260,6 +408,8 @@ static const struct pat_src pat_src[P_COUNT] = {
 #define RECEIVED_DEPTH_LIMIT 10000
 
 static pcre2_code *pat_code[P_COUNT];
+static uint32_t pat_uses[P_COUNT];	/* interpreted matches so far */
+static bool pat_jit_tried[P_COUNT];
 static pcre2_match_data *rx_md;
 static pcre2_match_context *rx_mctx;
 static const char *rx_subj;
@@ -282,11 +432,50 @@ pat_compile(enum pat id)
 		log_panic("received: pattern %d does not compile at %zu: %s",
 			  (int)id, (size_t)off, (const char *)msg);
 	}
-	/* Without JIT (not built in, or no executable memory) the
-	 * interpreter gives the same results, only slower. */
-	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
 	pat_code[id] = code;
 	return code;
+}
+
+static void
+pat_jit(enum pat id)
+{
+	if (pat_jit_tried[id])
+		return;
+	pat_jit_tried[id] = true;
+	/* Without JIT (not built in, or no executable memory) the
+	 * interpreter gives the same results, only slower. */
+	(void)pcre2_jit_compile(pat_compile(id), PCRE2_JIT_COMPLETE);
+}
+
+/* Byte classes of the prechecks: one per letter (either case), one for
+ * all digits, one per punctuation character the needs use, one for the
+ * rest; whitespace is one class with ' '.  A literal of the needs is then
+ * "present" when a run of bytes of the same classes is: the check can
+ * only err towards calling PCRE2. */
+#define NCLASS 64
+static uint8_t byte_class[256];
+
+static void need_compile(void);
+
+static void
+byte_class_init(void)
+{
+	static const char punct[] = " ()[].-:;@<>=/,_\"%+!?#&*$\\|'^~{}`";
+	unsigned int next = 1;
+
+	for (int c = 'a'; c <= 'z'; c++) {
+		byte_class[c] = (uint8_t)next;
+		byte_class[c - 'a' + 'A'] = (uint8_t)next++;
+	}
+	for (int c = '0'; c <= '9'; c++)
+		byte_class[c] = (uint8_t)next;
+	next++;
+	for (size_t i = 0; punct[i] != '\0'; i++)
+		byte_class[(unsigned char)punct[i]] = (uint8_t)next++;
+	for (int c = '\t'; c <= '\r'; c++)
+		byte_class[c] = byte_class[' '];
+	if (next > NCLASS)
+		log_panic("received: %u byte classes", next);
 }
 
 static void
@@ -294,6 +483,8 @@ rx_setup(void)
 {
 	if (rx_md != NULL)
 		return;
+	byte_class_init();
+	need_compile();
 	rx_md = pcre2_match_data_create(16, NULL);
 	rx_mctx = pcre2_match_context_create(NULL);
 	if (rx_md == NULL || rx_mctx == NULL)
@@ -303,39 +494,73 @@ rx_setup(void)
 }
 
 void
-received_patterns_compiled(unsigned int *compiled_r, unsigned int *total_r)
+received_patterns_compiled(unsigned int *compiled_r, unsigned int *jitted_r,
+			   unsigned int *total_r)
 {
-	*compiled_r = 0;
-	for (int i = 0; i < P_COUNT; i++)
-		*compiled_r += pat_code[i] != NULL;
+	*compiled_r = *jitted_r = 0;
+	for (int i = 0; i < P_COUNT; i++) {
+		size_t size = 0;
+
+		if (pat_code[i] == NULL)
+			continue;
+		(*compiled_r)++;
+		if (pcre2_pattern_info(pat_code[i], PCRE2_INFO_JITSIZE, &size) == 0 && size > 0)
+			(*jitted_r)++;
+	}
 	*total_r = P_COUNT;
 }
 
 void
-received_init(void)
+received_init(bool jit)
 {
 	rx_setup();
-	for (int i = 0; i < P_COUNT; i++)
+	for (int i = 0; i < P_COUNT; i++) {
 		(void)pat_compile((enum pat)i);
+		if (jit)
+			pat_jit((enum pat)i);
+	}
 }
 
-/* Matches pattern id against s[0..len); the captures stay readable with
- * rx_cap() until the next match. */
+/* Matches pattern id against s[0..len), trying start positions from
+ * start on; the captures stay readable with rx_cap() until the next
+ * match. */
 static bool
-rx(enum pat id, const char *s, size_t len)
+rx_at(enum pat id, const char *s, size_t len, size_t start)
 {
+	pcre2_code *code;
 	int rc;
 
 	rx_setup();
-	/* the JIT's own entry skips pcre2_match's checks (it is called
-	 * about 200 times a message); without JIT code it refuses */
-	rc = pcre2_jit_match(pat_compile(id), (PCRE2_SPTR)s, len, 0, 0, rx_md, rx_mctx);
+	code = pat_compile(id);
+	if (!pat_jit_tried[id] && ++pat_uses[id] > RECEIVED_JIT_AFTER)
+		pat_jit(id);
+	if (!pat_jit_tried[id]) {
+		rc = pcre2_match(code, (PCRE2_SPTR)s, len, start, 0, rx_md, rx_mctx);
+		if (rc != PCRE2_ERROR_MATCHLIMIT && rc != PCRE2_ERROR_DEPTHLIMIT &&
+		    rc != PCRE2_ERROR_HEAPLIMIT)
+			goto done;
+		/* The JIT counts towards the match limit its own way: a
+		 * line that runs into it gets the JIT's answer, as when
+		 * every pattern was JIT-compiled from the start (and the
+		 * JIT is the faster one on such lines). */
+		pat_jit(id);
+	}
+	/* the JIT's own entry skips pcre2_match's checks; without JIT code
+	 * it refuses */
+	rc = pcre2_jit_match(code, (PCRE2_SPTR)s, len, start, 0, rx_md, rx_mctx);
 	if (rc == PCRE2_ERROR_JIT_BADOPTION)
-		rc = pcre2_match(pat_compile(id), (PCRE2_SPTR)s, len, 0, 0, rx_md, rx_mctx);
+		rc = pcre2_match(code, (PCRE2_SPTR)s, len, start, 0, rx_md, rx_mctx);
+done:
 	if (rc < 0)
 		return false;
 	rx_subj = s;
 	return true;
+}
+
+static bool
+rx(enum pat id, const char *s, size_t len)
+{
+	return rx_at(id, s, len, 0);
 }
 
 /* Capture n of the last match; false when the group did not take part
@@ -365,6 +590,212 @@ rx_span(size_t *start_r, size_t *end_r)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Prechecks */
+
+static bool
+is_space(unsigned char c)
+{
+	/* Perl's \s: [ \t\n\v\f\r] */
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Which pairs of byte classes occur next to each other in the line being
+ * parsed (pair[a] bit b: a byte of class a followed by one of class b),
+ * and which classes occur: one pass over the line answers "can it contain
+ * this literal?" for every need at a few instructions each, where a
+ * memmem() or a PCRE2 call costs hundreds. */
+struct line_index {
+	uint64_t pair[NCLASS];
+	uint64_t seen;
+};
+
+static struct line_index line_ix;
+
+static void
+line_index_build(struct line_index *ix, const char *s, size_t len)
+{
+	unsigned int prev;
+
+	memset(ix, 0, sizeof(*ix));
+	if (len == 0)
+		return;
+	prev = byte_class[(unsigned char)s[0]];
+	ix->seen = UINT64_C(1) << prev;
+	for (size_t i = 1; i < len; i++) {
+		unsigned int c = byte_class[(unsigned char)s[i]];
+
+		ix->pair[prev] |= UINT64_C(1) << c;
+		ix->seen |= UINT64_C(1) << c;
+		prev = c;
+	}
+}
+
+/* Adds the pairs of s[0..len) to the index (text spliced into the line). */
+static void
+line_index_add(struct line_index *ix, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned int c = byte_class[(unsigned char)s[i]];
+
+		ix->seen |= UINT64_C(1) << c;
+		if (i + 1 < len)
+			ix->pair[c] |= UINT64_C(1) << byte_class[(unsigned char)s[i + 1]];
+	}
+}
+
+/* The needs, compiled by need_compile() into byte classes: pattern id's
+ * literals are need_lit[id][0 .. need_n[id]), each group's last one
+ * flagged NEED_GROUP_END. */
+#define NEED_MAX_LITS 8
+#define NEED_POOL 2048
+#define NEED_PREFIX 1
+#define NEED_GROUP_END 2
+
+struct need_lit {
+	uint16_t off;		/* into need_pool */
+	uint8_t len;
+	uint8_t flags;
+};
+
+static struct need_lit need_lit[P_COUNT][NEED_MAX_LITS];
+static uint8_t need_n[P_COUNT];
+static uint8_t need_pool[NEED_POOL];
+
+static void
+need_compile(void)
+{
+	size_t used = 0;
+
+	for (int id = 0; id < P_COUNT; id++) {
+		const char *g = pat_src[id].need;
+		unsigned int k = 0;
+
+		while (g != NULL && *g != '\0') {
+			size_t n = strcspn(g, "|&");
+			struct need_lit *l = &need_lit[id][k];
+
+			if (k == NEED_MAX_LITS || n == 0 || n > UINT8_MAX ||
+			    NEED_POOL - used < n)
+				log_panic("received: need of pattern %d too big", id);
+			l->flags = 0;
+			if (*g == '^') {
+				l->flags |= NEED_PREFIX;
+				g++;
+				n--;
+			}
+			for (size_t i = 0; i < n; i++)
+				need_pool[used + i] = byte_class[(unsigned char)g[i]];
+			l->off = (uint16_t)used;
+			l->len = (uint8_t)n;
+			used += n;
+			g += n;
+			if (*g != '|')
+				l->flags |= NEED_GROUP_END;
+			if (*g != '\0')
+				g++;
+			k++;
+		}
+		need_n[id] = (uint8_t)k;
+	}
+}
+
+static bool
+class_eq(const char *s, const uint8_t *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (byte_class[(unsigned char)s[i]] != c[i])
+			return false;
+	return true;
+}
+
+/* Can the pairs of ix hold the classes c[0..n)? */
+static bool
+index_maybe(const struct line_index *ix, const uint8_t *c, size_t n)
+{
+	if (n == 1)
+		return (ix->seen >> c[0]) & 1;
+	for (size_t i = 0; i + 1 < n; i++)
+		if (!((ix->pair[c[i]] >> c[i + 1]) & 1))
+			return false;
+	return true;
+}
+
+/* Can s[0..len) hold l?  With ix (an index of a text s is part of), from
+ * its pairs; else by a scan of s. */
+static bool
+lit_maybe(const struct need_lit *l, const char *s, size_t len, const struct line_index *ix)
+{
+	const uint8_t *c = need_pool + l->off;
+
+	if (l->len > len)
+		return false;
+	if (l->flags & NEED_PREFIX)
+		return class_eq(s, c, l->len);
+	if (ix != NULL)
+		return index_maybe(ix, c, l->len);
+	for (size_t i = 0; i + l->len <= len; i++)
+		if (class_eq(s + i, c, l->len))
+			return true;
+	return false;
+}
+
+/* Whether pattern id's need allows a match in s[0..len). */
+static bool
+need_met(enum pat id, const char *s, size_t len, const struct line_index *ix)
+{
+	const struct need_lit *l = need_lit[id], *end = l + need_n[id];
+
+	while (l < end) {
+		bool ok = false;
+
+		for (;;) {
+			if (!ok)
+				ok = lit_maybe(l, s, len, ix);
+			if (l++->flags & NEED_GROUP_END)
+				break;
+		}
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* Can the indexed line hold the text lit[0..n)? */
+static bool
+index_maybe_text(const struct line_index *ix, const char *lit, size_t n)
+{
+	if (n == 1)
+		return (ix->seen >> byte_class[(unsigned char)lit[0]]) & 1;
+	for (size_t i = 0; i + 1 < n; i++)
+		if (!((ix->pair[byte_class[(unsigned char)lit[i]]] >>
+		       byte_class[(unsigned char)lit[i + 1]]) & 1))
+			return false;
+	return true;
+}
+
+/* Prechecks on, or off for the tests that compare the two. */
+static bool prechecks = true;
+
+/* rx() after the pattern's need, for a subject that is part of the line
+ * line_ix was built from. */
+static bool
+rx_line(enum pat id, const char *s, size_t len)
+{
+	if (prechecks && !need_met(id, s, len, &line_ix))
+		return false;
+	return rx(id, s, len);
+}
+
+/* rx() after the pattern's need, for any other subject (a field). */
+static bool
+rx_field(enum pat id, const char *s, size_t len)
+{
+	if (prechecks && !need_met(id, s, len, NULL))
+		return false;
+	return rx(id, s, len);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Owned byte strings (a header may hold NULs) */
 
 void
@@ -379,10 +810,17 @@ received_str_set(struct received_str *s, const char *p, size_t len)
 	s->len = len;
 }
 
+/* $field = "": in place when there is a buffer (it holds len + 1 >= 1
+ * bytes), as the fields are cleared eight times a line. */
 static void
 str_clear(struct received_str *s)
 {
-	received_str_set(s, "", 0);
+	if (s->p == NULL) {
+		received_str_set(s, "", 0);
+		return;
+	}
+	s->p[0] = '\0';
+	s->len = 0;
 }
 
 void
@@ -422,7 +860,7 @@ received_str_true(const struct received_str *s)
 static bool
 rxs(enum pat id, const struct received_str *s)
 {
-	return rx(id, s->len > 0 ? s->p : "", s->len);
+	return rx_field(id, s->len > 0 ? s->p : "", s->len);
 }
 
 /* $s =~ s/PATTERN// (first match, no /g): true when something matched. */
@@ -445,10 +883,42 @@ str_subst_del(struct received_str *s, enum pat id)
 	return true;
 }
 
-static const char *
-memmem_lit(const char *s, size_t len, const char *lit)
+/* P_DATE on the line s[0..len).  The part of a match after its leading
+ * [\s;]+ has at most five whitespace bytes (one more when $ matches
+ * before a final newline) and reaches the end, so every match starts in
+ * or after the [\s;] run around the seventh whitespace byte from the
+ * end; PCRE2 can start there, which finds the same leftmost match
+ * without trying every space of the line (P_DATE has no lookbehind). */
+static bool
+date_match(const char *s, size_t len)
 {
-	return memmem(s, len, lit, strlen(lit));
+	size_t start = 0, ws = 0;
+
+	if (!prechecks)
+		return rx(P_DATE, s, len);
+	if (!need_met(P_DATE, s, len, &line_ix))
+		return false;
+	for (size_t i = len; i > 0; i--) {
+		if (is_space((unsigned char)s[i - 1]) && ++ws == 7) {
+			start = i - 1;
+			while (start > 0 && (is_space((unsigned char)s[start - 1]) ||
+					     s[start - 1] == ';'))
+				start--;
+			break;
+		}
+	}
+	return rx_at(P_DATE, s, len, start);
+}
+
+/* Whether s[0..len), part of the indexed line, holds lit. */
+static bool
+line_has(const char *s, size_t len, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if (prechecks && !index_maybe_text(&line_ix, lit, n))
+		return false;
+	return memmem(s, len, lit, n) != NULL;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -465,13 +935,6 @@ received_fields_free(struct received_fields *f)
 	received_str_free(&f->ident);
 	received_str_free(&f->envfrom);
 	received_str_free(&f->auth);
-}
-
-static bool
-is_space(unsigned char c)
-{
-	/* Perl's \s: [ \t\n\v\f\r] */
-	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
 /* s/\s+/ /g; s/^ //; s/ $//; 1 while s/\s?;$//; */
@@ -509,10 +972,13 @@ line_normalize(struct received_str *out, const char *in, size_t len)
 static void
 line_fix_by(struct received_str *s)
 {
-	const char *hit = memmem_lit(s->p, s->len, ")by ");
+	const char *hit;
 	size_t at;
 	char *n;
 
+	if (prechecks && !index_maybe_text(&line_ix, ")by ", 4))
+		return;
+	hit = memmem(s->p, s->len, ")by ", 4);
 	if (hit == NULL)
 		return;
 	at = (size_t)(hit - s->p) + 1;
@@ -524,6 +990,7 @@ line_fix_by(struct received_str *s)
 	free(s->p);
 	s->p = n;
 	s->len++;
+	line_index_add(&line_ix, n + at - 1, 3);	/* ") b" */
 }
 
 /* $sub =~ s/helo=(\S+)// and $helo = $1;
@@ -608,8 +1075,8 @@ set3(struct received_fields *f, unsigned int helo, unsigned int ip, unsigned int
 static enum received_line_result
 parse_from(struct received_chain *ch, struct received_fields *f, const char *s, size_t n)
 {
-#define M(id) rx((id), s, n)
-#define HAS(lit) (memmem_lit(s, n, (lit)) != NULL)
+#define M(id) rx_line((id), s, n)
+#define HAS(lit) line_has(s, n, (lit))
 	const char *c;
 	size_t clen;
 
@@ -1048,13 +1515,16 @@ parse_from(struct received_chain *ch, struct received_fields *f, const char *s, 
 enum received_line_result
 received_line_parse(struct received_chain *ch, const char *raw, size_t rawlen, struct received_fields *f)
 {
-#define M(id) rx((id), s.p, s.len)
+#define M(id) rx_line((id), s.p, s.len)
 	struct received_str s = { NULL, 0 };
 	enum received_line_result res = RECEIVED_LINE_UNPARSEABLE;
+	bool has_by;
 	const char *c, *rest;
 	size_t clen, a, b, restlen;
 
+	rx_setup();
 	line_normalize(&s, raw, rawlen);
+	line_index_build(&line_ix, s.p, s.len);
 	str_clear(&f->ip);
 	str_clear(&f->helo);
 	str_clear(&f->rdns);
@@ -1082,7 +1552,7 @@ received_line_parse(struct received_chain *ch, const char *raw, size_t rawlen, s
 	}
 
 	/* the date at the end */
-	if (M(P_DATE)) {
+	if (date_match(s.p, s.len)) {
 		rx_span(&a, &b);	/* \S+$: b is the end */
 		s.len = a;
 		s.p[s.len] = '\0';
@@ -1093,11 +1563,16 @@ received_line_parse(struct received_chain *ch, const char *raw, size_t rawlen, s
 		str_cap(&f->id, 1);
 	if (M(P_HELO_EQ) || M(P_HELO_CMD))
 		str_cap(&f->helo, 1);
-	if (M(P_BY))
+	/* P_BY matching is " by " being there, which both its guards below
+	 * ask */
+	has_by = M(P_BY);
+	if (has_by)
 		str_cap(&f->by, 1);
+	else
+		has_by = line_has(s.p, s.len, " by ");
 
 	/* authenticated handovers */
-	if (memmem_lit(s.p, s.len, " by ") != NULL && M(P_AUTH_WITH)) {
+	if (has_by && M(P_AUTH_WITH)) {
 		str_cap(&f->auth, 1);
 	} else if (M(P_AUTH_GMAIL) && M(P_AUTH_GMAIL_TLS)) {
 		const char *c2;
@@ -1112,7 +1587,7 @@ received_line_parse(struct received_chain *ch, const char *raw, size_t rawlen, s
 		free(t);
 	} else if (M(P_AUTH_COURIER)) {
 		str_cap(&f->auth, 1);
-	} else if (memmem_lit(s.p, s.len, "authenticated") != NULL && M(P_AUTH_SENDMAIL)) {
+	} else if (line_has(s.p, s.len, "authenticated") && M(P_AUTH_SENDMAIL)) {
 		received_str_set(&f->auth, "Sendmail", 8);
 	} else if (M(P_AUTH_GMX)) {
 		const char *c2;
@@ -1124,7 +1599,7 @@ received_line_parse(struct received_chain *ch, const char *raw, size_t rawlen, s
 		t = xasprintf("GMX (%.*s / %.*s)", (int)clen, c, (int)c2len, c2);
 		received_str_set(&f->auth, t, strlen(t));
 		free(t);
-	} else if (memmem_lit(s.p, s.len, " (authenticated as ") != NULL &&
+	} else if (line_has(s.p, s.len, " (authenticated as ") &&
 		   M(P_AUTH_CRITPATH)) {
 		received_str_set(&f->auth, "CriticalPath", 12);
 	} else if (M(P_AUTH_POSTFIX)) {
@@ -1137,11 +1612,11 @@ received_line_parse(struct received_chain *ch, const char *raw, size_t rawlen, s
 			received_str_set(&f->auth, t, strlen(t));
 			free(t);
 		}
-	} else if (M(P_AUTH_CGP) && memmem_lit(s.p, s.len, " (account ") != NULL) {
+	} else if (M(P_AUTH_CGP) && line_has(s.p, s.len, " (account ")) {
 		received_str_set(&f->auth, "Communigate", 11);
 	} else if (M(P_AUTH_DAV)) {
 		received_str_set(&f->auth, "HTTP-DAV", 8);
-	} else if (memmem_lit(s.p, s.len, " by ") != NULL && M(P_AUTH_VIA_HTTP)) {
+	} else if (has_by && M(P_AUTH_VIA_HTTP)) {
 		str_cap(&f->auth, 1);
 	}
 
@@ -1155,7 +1630,7 @@ received_line_parse(struct received_chain *ch, const char *raw, size_t rawlen, s
 		/* simta, Rockliffe */
 		rest = s.p + 5;
 		restlen = s.len - 5;
-		if (rx(P_SIMTA, rest, restlen)) {
+		if (rx_line(P_SIMTA, rest, restlen)) {
 			f->mta_looked_up_dns = true;
 			str_cap(&f->rdns, 2);
 			set3(f, 1, 3, 4);
@@ -1168,13 +1643,13 @@ received_line_parse(struct received_chain *ch, const char *raw, size_t rawlen, s
 	} else if (s.len >= 6 && memcmp(s.p, "(from ", 6) == 0) {
 		rest = s.p + 6;
 		restlen = s.len - 6;
-		if (rx(P_NAVGW, rest, restlen)) {	/* Norton AntiVirus Gateway */
+		if (rx_line(P_NAVGW, rest, restlen)) {	/* Norton AntiVirus Gateway */
 			set3(f, 1, 2, 3);
 			res = RECEIVED_LINE_RELAY;
 			goto done;
 		}
-		if (rx(P_SUBMIT_LOCALHOST, rest, restlen) ||
-		    rx(P_JQUEUEMAIL, rest, restlen)) {
+		if (rx_line(P_SUBMIT_LOCALHOST, rest, restlen) ||
+		    rx_line(P_JQUEUEMAIL, rest, restlen)) {
 			res = RECEIVED_LINE_SKIP;
 			goto done;
 		}
@@ -1184,7 +1659,7 @@ received_line_parse(struct received_chain *ch, const char *raw, size_t rawlen, s
 	}
 
 	/* fall-through: general patterns */
-	if (!received_str_true(&f->ip) && rx(P_ANY_BRACKET_IP, rest, restlen))
+	if (!received_str_true(&f->ip) && rx_line(P_ANY_BRACKET_IP, rest, restlen))
 		str_cap(&f->ip, 1);
 	res = received_str_true(&f->ip) && received_str_true(&f->by) ? RECEIVED_LINE_RELAY : RECEIVED_LINE_UNPARSEABLE;
 
@@ -1227,7 +1702,7 @@ out:
 bool
 received_ip_private(const char *ip)
 {
-	return rx(P_IP_PRIVATE, ip, strlen(ip));
+	return rx_field(P_IP_PRIVATE, ip, strlen(ip));
 }
 
 bool
@@ -1237,4 +1712,57 @@ received_first_ip(const char *s, size_t len, const char **ip_r, size_t *len_r)
 		return false;
 	(void)rx_cap(1, ip_r, len_r);
 	return true;
+}
+
+void
+received_prechecks_set(bool on)
+{
+	prechecks = on;
+}
+
+unsigned int
+received_pattern_count(void)
+{
+	return P_COUNT;
+}
+
+unsigned int
+received_pattern_check(unsigned int id, const char *s, size_t len)
+{
+	struct line_index saved = line_ix;
+	unsigned int r = 0;
+	bool m;
+	size_t a = 0, b = 0;
+
+	if (id >= P_COUNT)
+		return 0;
+	rx_setup();
+	line_index_build(&line_ix, s, len);
+	m = rx((enum pat)id, s, len);
+	if (m) {
+		r |= RECEIVED_CHECK_MATCH;
+		rx_span(&a, &b);
+	}
+	if (need_met((enum pat)id, s, len, &line_ix))
+		r |= RECEIVED_CHECK_INDEX;
+	if (need_met((enum pat)id, s, len, NULL))
+		r |= RECEIVED_CHECK_SCAN;
+	if (need_n[id] > 0)
+		r |= RECEIVED_CHECK_NEED;
+	if (id == P_DATE) {
+		bool prev = prechecks;
+		size_t a2 = 0, b2 = 0;
+		bool m2;
+
+		prechecks = true;
+		m2 = date_match(s, len);
+		prechecks = prev;
+		if (m2)
+			rx_span(&a2, &b2);
+		if (m2 == m && a2 == a && b2 == b)
+			r |= RECEIVED_CHECK_SAME;
+	} else
+		r |= RECEIVED_CHECK_SAME;
+	line_ix = saved;
+	return r;
 }

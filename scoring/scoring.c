@@ -176,7 +176,18 @@ void
 scoring_before_fork(struct scoring *sc)
 {
 	if (sc != NULL)
-		received_init();
+		received_init(true);
+}
+
+void
+scoring_before_fork_batch(struct scoring *sc)
+{
+	/* No received_init: compiling (and JIT-compiling) every Received
+	 * pattern here is serial work ahead of all the processes; each
+	 * compiles the ones it uses and JIT-compiles the ones it uses often
+	 * for less (-j 2 over 1500 messages: 119 M instructions less before
+	 * the fork, 25 to 51 M more in each process). */
+	(void)sc;
 }
 
 void

@@ -28,10 +28,13 @@ struct scoring_msg;
 struct scoring *scoring_new(const struct lmtpd_config *cfg, const char *rules_override,
 			    FILE *lint_out);
 void scoring_free(struct scoring **sc);
-/* Before forking processes that will score (the daemon's workers,
- * lmtpd-score -j): compiles now what would otherwise be compiled in each
- * of them on first use. */
+/* Before forking long-lived processes that will score (the daemon's
+ * workers): compiles now what would otherwise be compiled in each of them
+ * on first use. */
 void scoring_before_fork(struct scoring *sc);
+/* Before forking the processes of a batch (lmtpd-score -j): the same
+ * minus the compiling each of them does cheaper on its own, on demand. */
+void scoring_before_fork_batch(struct scoring *sc);
 void scoring_after_fork(struct scoring *sc);
 const struct ruleset *scoring_rules(const struct scoring *sc);
 unsigned int scoring_lint_errors(const struct scoring *sc);

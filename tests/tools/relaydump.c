@@ -2,8 +2,13 @@
  * chain, in the format tests/tools/sa_relays.pl prints SpamAssassin's, so
  * the two can be diffed over a corpus.
  *
- * usage: relaydump [-c 'KEY VALUE']... MESSAGE...
- *        relaydump [-c 'KEY VALUE']... -l LINES
+ * usage: relaydump [-n] [-P] [-c 'KEY VALUE']... MESSAGE...
+ *        relaydump [-n] [-P] [-c 'KEY VALUE']... -l LINES
+ *
+ * -n turns the parser's prechecks off (the output must not change); -P
+ * also holds every pattern against every Received line (blanks
+ * collapsed, and from each word on) and reports a pattern that matches
+ * although its precheck says it cannot (exit status 1).
  *
  * -c applies one settings line (trusted_networks, internal_networks,
  * msa_networks...).  The header section is split the way SpamAssassin's
@@ -22,6 +27,7 @@
 #include <strings.h>
 
 #include "received.h"
+#include "received_int.h"
 #include "sa_settings.h"
 #include "strlist.h"
 #include "xalloc.h"
@@ -211,6 +217,45 @@ print_esc(const char *label, const char *s)
 	fputc('\n', stdout);
 }
 
+static bool check_needs;
+static unsigned long need_violations;
+
+static void
+check_subject(const char *s, size_t len)
+{
+	for (unsigned int id = 0; id < received_pattern_count(); id++) {
+		unsigned int r = received_pattern_check(id, s, len);
+
+		if (!(r & RECEIVED_CHECK_SAME) ||
+		    ((r & RECEIVED_CHECK_MATCH) &&
+		     (!(r & RECEIVED_CHECK_INDEX) || !(r & RECEIVED_CHECK_SCAN)))) {
+			need_violations++;
+			printf("precheck pattern %u %#x: %.*s\n", id, r, (int)len, s);
+		}
+	}
+}
+
+static void
+check_line(const char *line, size_t len)
+{
+	char *c = xmalloc(len + 1);
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		bool sp = line[i] == ' ' || (line[i] >= '\t' && line[i] <= '\r');
+
+		if (!sp)
+			c[n++] = line[i];
+		else if (n > 0 && c[n - 1] != ' ')
+			c[n++] = ' ';
+	}
+	check_subject(line, len);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || c[i - 1] == ' ' || c[i - 1] == '(')
+			check_subject(c + i, n - i);
+	free(c);
+}
+
 static void
 dump_message(const struct sa_settings *set, const char *name, const char *msg,
 	     size_t len)
@@ -233,6 +278,9 @@ dump_message(const struct sa_settings *set, const char *name, const char *msg,
 		if (last != NULL)
 			(void)received_add_originating(&rcvd, last->value, last->len);
 	}
+	if (check_needs)
+		for (size_t i = 0; i < rcvd.n; i++)
+			check_line(rcvd.v[i].p, rcvd.v[i].len);
 	received_parse(set, &rcvd, &r);
 	printf("file %s\n", name);
 	print_esc("trusted", r.str_trusted);
@@ -302,6 +350,14 @@ main(int argc, char **argv)
 	int i = 1;
 
 	sa_settings_init(&set);
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "-n") == 0)
+			received_prechecks_set(false);
+		else if (strcmp(argv[i], "-P") == 0)
+			check_needs = true;
+		else
+			break;
+	}
 	while (i + 1 < argc && strcmp(argv[i], "-c") == 0) {
 		char *line = xstrdup(argv[i + 1]);
 		char *sp = line + strcspn(line, " \t");
@@ -319,16 +375,20 @@ main(int argc, char **argv)
 		i += 2;
 	}
 	if (i >= argc || (strcmp(argv[i], "-l") == 0 && i + 1 >= argc)) {
-		fprintf(stderr, "usage: relaydump [-c 'KEY VALUE']... MESSAGE...\n"
-			"       relaydump [-c 'KEY VALUE']... -l LINES\n");
+		fprintf(stderr, "usage: relaydump [-n] [-P] [-c 'KEY VALUE']... MESSAGE...\n"
+			"       relaydump [-n] [-P] [-c 'KEY VALUE']... -l LINES\n");
 		return 2;
 	}
-	received_init();
+	received_init(true);
 	if (strcmp(argv[i], "-l") == 0)
 		dump_lines(&set, argv[i + 1]);
 	else
 		for (; i < argc; i++)
 			dump_file(&set, argv[i]);
 	sa_settings_free(&set);
+	if (need_violations > 0) {
+		fprintf(stderr, "relaydump: %lu precheck violations\n", need_violations);
+		return 1;
+	}
 	return 0;
 }

@@ -11,6 +11,8 @@
 
 #include "check_compat.h"
 #include "received.h"
+#include "received_int.h"
+#include "received_lines.h"
 #include "sa_settings.h"
 #include "strlist.h"
 
@@ -716,40 +718,505 @@ START_TEST(test_nul_bytes)
 }
 END_TEST
 
-/* A Received line compiles only the patterns it is tried with (all of
- * them cost most of a one-message lmtpd-score or lmtpd-learn run);
- * received_init, which a master calls before forking, compiles them all.
- * In a child of its own, so that no earlier test has compiled any. */
-START_TEST(test_patterns_compiled_lazily)
+/* Runs fn in a child of its own (the compiled patterns are process
+ * state, and no earlier test may have compiled any); fn returns 0 when
+ * all is well. */
+static void
+in_child(int (*fn)(void))
 {
 	pid_t pid = fork();
 	int status;
 
 	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		static const char line[] = "from a (b [198.51.100.9]) by c (Postfix) "
-			"with ESMTP id x; Tue, 5 Mar 2024 10:11:12 +0100";
-		struct sa_settings set;
-		struct strlist l;
-		struct relays r;
-		unsigned int before, after, all, total;
-
-		received_patterns_compiled(&before, &total);
-		sa_settings_init(&set);
-		strlist_init(&l);
-		strlist_add(&l, line, sizeof(line) - 1);
-		received_parse(&set, &l, &r);
-		received_patterns_compiled(&after, &total);
-		received_init();
-		received_patterns_compiled(&all, &total);
-		relays_free(&r);
-		strlist_free(&l);
-		sa_settings_free(&set);
-		_exit(before == 0 && after > 0 && after < total && all == total ? 0 : 1);
-	}
+	if (pid == 0)
+		_exit(fn());
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+static void
+parse_n(const char *line, size_t len, unsigned int n)
+{
+	struct sa_settings set;
+	struct strlist l;
+	struct relays r;
+
+	sa_settings_init(&set);
+	strlist_init(&l);
+	strlist_add(&l, line, len);
+	for (unsigned int i = 0; i < n; i++) {
+		received_parse(&set, &l, &r);
+		relays_free(&r);
+	}
+	strlist_free(&l);
+	sa_settings_free(&set);
+}
+
+static const char postfix_line[] = "from a (b [198.51.100.9]) by c (Postfix) "
+	"with ESMTP id x; Tue, 5 Mar 2024 10:11:12 +0100";
+
+/* A Received line compiles only the patterns it is tried with, without
+ * JIT; RECEIVED_JIT_AFTER lines later they get JIT code. */
+static int
+compiled_lazily(void)
+{
+	unsigned int before, b_jit, after, a_jit, n_jit, n1_jit, total;
+
+	received_patterns_compiled(&before, &b_jit, &total);
+	parse_n(postfix_line, sizeof(postfix_line) - 1, 1);
+	received_patterns_compiled(&after, &a_jit, &total);
+	parse_n(postfix_line, sizeof(postfix_line) - 1, RECEIVED_JIT_AFTER - 1);
+	received_patterns_compiled(&after, &n_jit, &total);
+	parse_n(postfix_line, sizeof(postfix_line) - 1, 1);
+	received_patterns_compiled(&after, &n1_jit, &total);
+	if (before != 0 || b_jit != 0 || after == 0 || after >= total)
+		return 1;
+	if (a_jit != 0 || n_jit != 0)
+		return 2;	/* JIT code before RECEIVED_JIT_AFTER uses */
+	/* the line's patterns have JIT code now, unless there is no JIT */
+	received_init(true);
+	received_patterns_compiled(&after, &a_jit, &total);
+	if (a_jit > 0 && n1_jit == 0)
+		return 3;
+	return 0;
+}
+
+/* received_init(false) compiles every pattern, received_init(true) also
+ * JIT-compiles them (when there is a JIT). */
+static int
+init_all(void)
+{
+	unsigned int compiled, jitted, total;
+
+	received_init(false);
+	received_patterns_compiled(&compiled, &jitted, &total);
+	if (compiled != total || jitted != 0)
+		return 1;
+	received_init(true);
+	received_patterns_compiled(&compiled, &jitted, &total);
+	return compiled == total && (jitted == total || jitted == 0) ? 0 : 2;
+}
+
+/* A line the interpreter gives up on (match limit) gets the JIT's answer
+ * at once, as when every pattern was JIT-compiled at first use. */
+static int
+limit_goes_to_jit(void)
+{
+	static const char head[] = "from x by y ", unit[] = "]) (authenticated ";
+	char line[RECEIVED_MAX_LINE];
+	unsigned int compiled, jitted, total;
+
+	/* P_AUTH_SENDMAIL backtracks over every "(authenticated" for a " by"
+	 * after it */
+	memcpy(line, head, sizeof(head) - 1);
+	for (size_t i = sizeof(head) - 1; i < sizeof(line); i++)
+		line[i] = unit[i % (sizeof(unit) - 1)];
+	parse_n(line, sizeof(line), 1);
+	received_patterns_compiled(&compiled, &jitted, &total);
+	if (jitted > 0)
+		return 0;
+	received_init(true);
+	received_patterns_compiled(&compiled, &jitted, &total);
+	return jitted == 0 ? 0 : 1;	/* no JIT here: nothing to see */
+}
+
+START_TEST(test_patterns_compiled_lazily)
+{
+	in_child(compiled_lazily);
+	in_child(init_all);
+	in_child(limit_goes_to_jit);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------- */
+/* Prechecks: a pattern's need (literals it cannot match without, looked up
+ * before PCRE2 is called) must never turn a match into a miss. */
+
+/* Lines made from the SpamAssassin examples by small edits, and lines of
+ * Received-ish words, from a fixed seed. */
+static uint64_t rnd_state;
+
+static unsigned int
+rnd(unsigned int n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return (unsigned int)(rnd_state % n);
+}
+
+static const char *const words[] = {
+	"from", "FROM", "(from", "by", "BY", "with", "WITH", "id", "ID", "via",
+	"for", "(", ")", "[", "]", "<", ">", "@", ";", ",", ":", "helo=",
+	"helo=x.example", "ident=joe", "HELO", "EHLO", "LHLO", "(HELO", "(EHLO",
+	"ESMTP", "ESMTPA", "ESMTPSA", "SMTP", "HTTP", "LMTP", "LMTPA", "QMQP",
+	"POP3", "IMAP", "(Postfix)", "(Exim 4.96)", "Exim", "Microsoft", "SMTPSVC",
+	"Microsoft SMTP Server", "mapi id", "localhost", "127.0.0.1",
+	"[127.0.0.1]", "10.1.2.3", "[10.1.2.3]", "(10.1.2.3)", "198.51.100.7",
+	"[198.51.100.7]", "[198.51.100.7:25]", "::1", "IPv6:2001:db8::1",
+	"[IPv6:2001:db8::1]", "::ffff:10.0.0.1", "[fe80::1%eth0]", "unknown",
+	"(unknown", "<unknown.domain>[10.1.2.3])", "mail.example.org",
+	"mx.google.com", "mail.gmx.net", "Tue, 5 Mar 2024 10:11:12 +0100",
+	"5 Mar 2024 10:11:12 -0000", "Tue, 5 Mar 2024 10:11", "(authenticated",
+	"authenticated", "(authenticated bits=0)", "(authenticated as x)",
+	"(Authenticated sender: a)", "(AUTH: LOGIN a)", "(AUTH:", "LOGIN",
+	"(qmail-ldap-1.03)", "qmail", "(envelope-sender <a@b.example>)",
+	"<a@b.example>", "return-path:", "envelope-from", "envelope-sender=x",
+	"unverified", "(unverified [10.1.2.3])", "verified)", "(version=TLS1_2",
+	"cipher=X)", "(CommuniGate Pro SMTP 5.1)", "(account x", "(via HTTP)",
+	"X-Originating-IP:", "with local", "local-esmtp", "(Lotus Domino",
+	"(Scalix SMTP Relay", "[XMail", "(ecelerity", "softdnserr", "IDENT:joe@h",
+	"a@[10.1.2.3]", "via smap", "(SMTPL", "(InterScan", "(MailGate",
+	"(Content Technologies", "x.hotmail.msn.com", "y.yahoo.com",
+	"with login)", "(qpsmtpd/0.9)", "via smtpd (for x)", "SMTP(", "(Post",
+	"(ArGoSoft", "BSMTP", "(NAVGW", "(jqueuemail)", "@localhost)",
+	"(LSMTP for", "MailEnable", "(SG)", "[local])", "(OpenSMTPD)",
+	"named", "gmailapi.google.com", "HTTPREST", "Thrift", "facebook.com",
+	"(Jetsend", "[<a@b>]", "qmail-scanner", "by uid 7", "Novell_GroupWise",
+	"(peer crosscheck:", ".amazon.com", "no.name.available",
+	"Unknown/Local", "[[UNIX: localhost]])", "(AVG SMTP 7 [1])",
+	"([unix socket])", "(Cyrus v2.3.14)", "HTTP-DAV", "(WebMailUI)",
+	"(SquirrelMail authenticated user", "%", "ffff:", "0:0:0:0:0:ffff:1.2.3.4",
+};
+
+static char *
+random_line(size_t *len_r)
+{
+	static const char *const seps[] = { " ", " ", " ", " ", "", "  ", "\t", "\n\t", "; " };
+	const size_t cap = 4096, stop = 3000;
+	char *buf = malloc(cap);
+	size_t n = 0;
+
+	if (buf == NULL)
+		ck_abort_msg("out of memory");
+	if (rnd(2) == 0) {
+		/* an example with words dropped, repeated, swapped in or
+		 * changed in case */
+		const char *ex = sa_example_lines[rnd(N_ELEMENTS(sa_example_lines))];
+		const char *p = ex;
+
+		while (*p != '\0' && n < stop) {
+			size_t w = strcspn(p, " ");
+			unsigned int op = rnd(12);
+
+			if (n + 2 * w + 64 > cap)
+				break;	/* (no word of the examples is that long) */
+			if (op == 0)
+				;	/* dropped */
+			else if (op == 1) {
+				const char *x = words[rnd(N_ELEMENTS(words))];
+
+				memcpy(buf + n, x, strlen(x));
+				n += strlen(x);
+				buf[n++] = ' ';
+			} else {
+				for (size_t i = 0; i < w; i++)
+					buf[n + i] = op == 2 ? (char)(p[i] ^ 0x20) : p[i];
+				n += w;
+				if (op == 3) {
+					buf[n++] = ' ';
+					memcpy(buf + n, p, w);
+					n += w;
+				}
+				buf[n++] = op == 4 ? ';' : ' ';
+			}
+			p += w;
+			p += strspn(p, " ");
+		}
+	} else {
+		unsigned int count = 1 + rnd(30);
+
+		for (unsigned int i = 0; i < count && n < stop; i++) {
+			const char *x = words[rnd(N_ELEMENTS(words))];
+			const char *sep = seps[rnd(N_ELEMENTS(seps))];
+
+			memcpy(buf + n, x, strlen(x));
+			n += strlen(x);
+			memcpy(buf + n, sep, strlen(sep));
+			n += strlen(sep);
+		}
+	}
+	buf[n] = '\0';
+	*len_r = n;
+	return buf;
+}
+
+/* Every pattern against s[0..len): a match needs its need met, both ways
+ * of looking; the patterns that matched are marked in matched. */
+static void
+check_subject(const char *s, size_t len, bool *matched)
+{
+	unsigned int count = received_pattern_count();
+
+	for (unsigned int id = 0; id < count; id++) {
+		unsigned int r = received_pattern_check(id, s, len);
+
+		/* (Check writes a mark per assertion: only failures are
+		 * asserted in these loops) */
+		if (!(r & RECEIVED_CHECK_SAME))
+			ck_abort_msg("pattern %u: another match with the shortcut in '%.*s'",
+				     id, (int)len, s);
+		if (!(r & RECEIVED_CHECK_MATCH))
+			continue;
+		matched[id] = true;
+		if (!(r & RECEIVED_CHECK_INDEX) || !(r & RECEIVED_CHECK_SCAN))
+			ck_abort_msg("pattern %u matches '%.*s' but its need is not met (%#x)",
+				     id, (int)len, s, r);
+	}
+}
+
+/* What the parser's patterns see of a line: the line with its blanks
+ * collapsed (from " " on: what follows "from "), each of its words and
+ * each word without its brackets (the fields the later patterns read). */
+static void
+check_line_subjects(const char *line, size_t len, bool *matched, bool words_too)
+{
+	char *c = malloc(len + 1);
+	size_t n = 0;
+
+	if (c == NULL)
+		ck_abort_msg("out of memory");
+	for (size_t i = 0; i < len; i++) {
+		bool sp = line[i] == ' ' || (line[i] >= '\t' && line[i] <= '\r');
+
+		if (!sp)
+			c[n++] = line[i];
+		else if (n > 0 && c[n - 1] != ' ')
+			c[n++] = ' ';
+	}
+	c[n] = '\0';
+	check_subject(line, len, matched);
+	check_subject(c, n, matched);
+	for (size_t i = 0; i < n; i++) {
+		size_t w;
+
+		if (i > 0 && c[i - 1] != ' ' && c[i - 1] != '(')
+			continue;
+		check_subject(c + i, n - i, matched);
+		if (!words_too)
+			continue;
+		w = strcspn(c + i, " ");
+		check_subject(c + i, w, matched);
+		if (w >= 2 && strchr("([<", c[i]) != NULL)
+			check_subject(c + i + 1, w - 2, matched);
+	}
+	free(c);
+}
+
+/* Every pattern that has a need matches one of the lines at least once,
+ * so that each need has been held against a real match. */
+START_TEST(test_precheck_needs)
+{
+	unsigned int count = received_pattern_count();
+	bool *matched = calloc(count, sizeof(*matched));
+	char missing[1024] = "";
+	size_t used = 0;
+	static const char *const extra[] = {
+		/* fields and formats no example line above has */
+		"unknown", "UNKNOWN", "fe80::1%eth0", "::ffff:10.0.0.1",
+		"0:0:0:0:0:FFFF:10.1.2.3", "IDENT:joe@host.example", "joe@host",
+		"10.1.2.3", "172.16.0.1", "IPv6:::1", "FE80::1", "helo=a.example",
+		"ident=joe",
+		"from a.example (HELO a.example) [198.51.100.7] by mail.gmx.net "
+		"(mp001) with SMTP; 5 Mar 2024 10:11:12 +0100",
+		"from a.example by mx.google.com with ESMTPS id "
+		"abcsm12345678xyz.1.2024.01.02.03.04.05; Tue, 5 Mar 2024 10:11:12 -0800 "
+		"(version=TLS1_2 cipher=ECDHE-RSA-AES128-GCM-SHA256)",
+		"from a ([10.1.2.3]) by b.example (ecelerity 2.1) with ESMTP id x (AUTH: "
+		"LOGIN joe) by",
+		"from a.example ([198.51.100.7]) (AUTH: LOGIN joe, TLS) by b.example "
+		"with esmtp",
+		"from a (b [198.51.100.7]) by c (5.5.123) (authenticated as joe) id x",
+		"from a.example by b.example with Microsoft Exchange Server HTTP-DAV ;",
+		"from a (b [10.1.2.3]) by c.example (CommuniGate Pro HTTP 5.1) (account x)",
+		"from a.example by b.example (via HTTP); Tue, 5 Mar 2024 10:11:12 +0100",
+		"from 10.1.2.3 (SquirrelMail authenticated user joe) by a.example with HTTP",
+		"from a.example ([10.1.2.3]) by b.example with Microsoft SMTP Server "
+		"(TLS) 14.3.1.2 x",
+		"from a ([10.1.2.3]) by b.example with mapi id 15.20.1943.023",
+		"from a ([10.1.2.3]) by b via smtpd (for c) with SMTP(x)",
+		"(from joe@x.example) by b(jqueuemail) id c",
+		"from a.example ([10.1.2.3]) by b.example with Exim local-x fakes",
+		"from [10.1.2.3] (helo=x) by b.example with esmtp (Exim 4)",
+		"from a.example [10.1.2.3]:25 by b.example with esmtp (Exim 4)",
+		"from a.example (a.example [10.1.2.3]) by b (Lotus Domino Release 5)",
+		"from a.example (Scalix SMTP Relay) (10.1.2.3) by b.example",
+		"from 10.1.2.3 ([10.1.2.4]) by b.example (IMP) with HTTP",
+		"from a (b [10.1.2.3]) by c (Exchange) with SMTP (x) id y",
+		"from a ([10.1.2.3] helo=b) by c with esmtp id x",
+		"from a (b.c[10.1.2.3]) by d (x) with SMTP id y",
+		"from a (joe@[10.1.2.3]) by d.example (8.9) with SMTP id y",
+		"from a.example (LHLO b.example) (10.1.2.3) by b.example with LMTP",
+		"from a (HELO b) (10.1.2.3) by c (qpsmtpd/0.9) with ESMTP",
+		"from [10.1.2.3] by a.example via HTTP",
+		"from a ( [10.1.2.3]) as user b by c.example with HTTP",
+		"from (b [10.1.2.3]) by c.example with ESMTP id x",
+		"from ([10.1.2.3]) by c.example with ESMTP id x",
+		"from a [10.1.2.3] by b.example [10.1.2.4] with SMTP",
+		"from a [(10.1.2.3)] by b.example (10.1.2.4) with SMTP",
+		"from a ([10.1.2.3]) by b.example (8.12)",
+		"from a (b [10.1.2.3]) (x) by b.example",
+		"from a ([10.1.2.3.25]) (x) by b.example with esmtp",
+		"from a (b [10.1.2.3]) (authenticated bits=0) by c (8.12) with ESMTP",
+		"from a (HELO b) (c@10.1.2.3) (x) by d with SMTP",
+		"from a (c@10.1.2.3) (x) by d with SMTP",
+		"from a(10.1.2.3, HELO b) by c via smap (V1.3)",
+		"from [10.1.2.3] by a (ArGoSoft Mail Server)",
+		"from a (b [10.1.2.3]) by c with ESMTP",
+		"from a (HELO b) (joe@10.1.2.3 with plain) by c with SMTP",
+		"from [10.1.2.3] (HELO b) by c (d)",
+		"from a ([10.1.2.3] verified) by c (CommuniGate Pro SMTP 5)",
+		"from a (10.1.2.3) by b with ESMTP",
+		"from a ([10.1.2.3] [10.1.2.3]) by c with ESMTP",
+		"from 10.1.2.3 by a with ESMTP (Tumbleweed)",
+		"from a (b[10.1.2.3]) by c (d) with SMTP",
+		"from [10.1.2.3]:50 (HELO b) by c (d)",
+		"from 10.1.2.3 (HELO b) by c (d)",
+		"from a [10.1.2.3] by b (SMTPD32)",
+		"from a(10.1.2.3) by b via csmap",
+		"from [10.1.2.3] by a (MailGate 3)",
+		"from a (unverified [10.1.2.3]) by b <x>",
+		"from 10.1.2.3 (Squid/2) by a with HTTP",
+		"from [10.1.2.3] (b c) by d with ESMTP",
+		"from a (x@10.1.2.3) by b with SMTP",
+		"from a(10.1.2.3) via SMTP by b, id c",
+		"from a (b@10.1.2.3 with login) by c.yahoo.com with SMTP",
+		"from X-Originating-IP: 10.1.2.3",
+		"from a (joe@localhost) by b (c)",
+		"from a b by c with local-esmtp (Exim)",
+		"from 127.0.0.1 (AVG SMTP 7 [1])",
+		"from a@b by c by uid 7 with x",
+		"from a@b by c (x)",
+		"from Unknown/Local ([?]) by b",
+		"from localhost (joe@localhost) by b",
+		"from localhost (localhost)",
+		"from a (b@c [127.0.0.1]) by d",
+		"from (AUTH: x) by b with esmtp",
+		"from localhost (localhost [[UNIX: localhost]]) by b",
+		"from a.amazon.com by b.amazon.com with ESMTP (peer crosscheck: c)",
+		"from a by b with Novell_GroupWise",
+		"from no.name.available by b via smtpd (for c) with ESMTP",
+		"from a by b (x) with qmail-scanner-1.2",
+		"from a by b with local (Exim)",
+		"from a ([unix socket]) by b (Cyrus v2.3.14) with LMTPA",
+		"from a by b with x", "from a with b by c",
+		"from a (unknown) by b (SG) with HTTP",
+		"from a (b [local]) by c (OpenSMTPD) with ESMTPA",
+		"from a (LSMTP for Windows)",
+		"from ([127.0.0.1]) with MailEnable ESMTP",
+		"from facebook.com (x) by facebook.com with Thrift id y",
+		"from 1 named unknown by gmailapi.google.com with HTTPREST",
+		"from a id b",
+		"from [<a@b>] (x) (Jetsend MTA)",
+		"FROM a (b [10.1.2.3]) BY c ID d",
+		"(from a [10.1.2.3]) by b (NAVGW 2) with SMTP",
+		"(from joe@localhost) by b (8.12) id c",
+		"(from joe@x.example) by b (jqueuemail) id c",
+		"from a [10.1.2.3] b",
+		"from a (b [10.1.2.3] (may be forged)) by c (8.12) with ESMTP id d",
+		"from a (b [10.1.2.3]) by c with SMTP id d (authenticated)",
+		"from a (HELO b) ([10.1.2.3]) by c with SMTP",
+		"from a ([10.1.2.3]) by b with SMTP",
+		"from 10.1.2.3 by a.hotmail.msn.com with HTTP",
+		"from a.example ([10.1.2.3]) by b.example with Microsoft SMTPSVC(5);",
+		"from mail pickup service by a.example with Microsoft SMTPSVC",
+	};
+
+	ck_assert_ptr_nonnull(matched);
+	for (size_t i = 0; i < N_ELEMENTS(sa_example_lines); i++)
+		check_line_subjects(sa_example_lines[i], strlen(sa_example_lines[i]),
+				    matched, true);
+	for (size_t i = 0; i < N_ELEMENTS(line_cases); i++)
+		check_line_subjects(line_cases[i].line, strlen(line_cases[i].line),
+				    matched, true);
+	for (size_t i = 0; i < N_ELEMENTS(extra); i++)
+		check_line_subjects(extra[i], strlen(extra[i]), matched, true);
+	for (size_t i = 0; i < N_ELEMENTS(hostile_patterns); i++)
+		check_line_subjects(hostile_patterns[i].p, hostile_patterns[i].len,
+				    matched, true);
+	rnd_state = 0x9e3779b97f4a7c15u;
+	for (unsigned int i = 0; i < 1500; i++) {
+		size_t len;
+		char *line = random_line(&len);
+
+		check_line_subjects(line, len, matched, false);
+		free(line);
+	}
+	for (unsigned int id = 0; id < count; id++) {
+		if ((received_pattern_check(id, "", 0) & RECEIVED_CHECK_NEED) && !matched[id]) {
+			int m = snprintf(missing + used, sizeof(missing) - used, " %u", id);
+
+			if (m > 0 && (size_t)m < sizeof(missing) - used)
+				used += (size_t)m;
+		}
+	}
+	ck_assert_msg(used == 0, "patterns with a need that never matched:%s", missing);
+	free(matched);
+}
+END_TEST
+
+static bool
+str_same(const struct received_str *a, const struct received_str *b)
+{
+	if ((a->p == NULL) != (b->p == NULL) || a->len != b->len)
+		return false;
+	return a->len == 0 || memcmp(a->p, b->p, a->len) == 0;
+}
+
+/* One line through received_line_parse with prechecks and without, from
+ * the same chain state: the same result, fields and chain state. */
+static void
+parse_both_ways(const char *line, size_t len, bool fetch_markers)
+{
+	struct received_chain c[2];
+	struct received_fields f[2];
+	enum received_line_result res[2];
+
+	memset(c, 0, sizeof(c));
+	memset(f, 0, sizeof(f));
+	for (int k = 0; k < 2; k++) {
+		c[k].allow_mailfetch_markers = fetch_markers;
+		received_prechecks_set(k == 0);
+		res[k] = received_line_parse(&c[k], line, len, &f[k]);
+	}
+	received_prechecks_set(true);
+	if (res[0] != res[1])
+		ck_abort_msg("'%.*s': %d with prechecks, %d without", (int)len, line,
+			     res[0], res[1]);
+	if (!str_same(&f[0].ip, &f[1].ip) || !str_same(&f[0].helo, &f[1].helo) ||
+	    !str_same(&f[0].rdns, &f[1].rdns) || !str_same(&f[0].by, &f[1].by) ||
+	    !str_same(&f[0].id, &f[1].id) || !str_same(&f[0].ident, &f[1].ident) ||
+	    !str_same(&f[0].envfrom, &f[1].envfrom) || !str_same(&f[0].auth, &f[1].auth) ||
+	    f[0].envfrom_defined != f[1].envfrom_defined ||
+	    f[0].mta_looked_up_dns != f[1].mta_looked_up_dns ||
+	    c[0].pop_fetcher_seen != c[1].pop_fetcher_seen ||
+	    c[0].have_qms_env_from != c[1].have_qms_env_from ||
+	    !str_same(&c[0].qms_env_from, &c[1].qms_env_from))
+		ck_abort_msg("'%.*s': other fields or chain state without prechecks",
+			     (int)len, line);
+	for (int k = 0; k < 2; k++) {
+		received_fields_free(&f[k]);
+		received_str_free(&c[k].qms_env_from);
+	}
+}
+
+START_TEST(test_precheck_same_parse)
+{
+	for (size_t i = 0; i < N_ELEMENTS(sa_example_lines); i++)
+		parse_both_ways(sa_example_lines[i], strlen(sa_example_lines[i]), true);
+	for (size_t i = 0; i < N_ELEMENTS(line_cases); i++)
+		parse_both_ways(line_cases[i].line, strlen(line_cases[i].line), false);
+	for (size_t i = 0; i < N_ELEMENTS(hostile_patterns); i++)
+		parse_both_ways(hostile_patterns[i].p, hostile_patterns[i].len, true);
+	rnd_state = 0x2545f4914f6cdd1du;
+	for (unsigned int i = 0; i < 20000; i++) {
+		size_t len;
+		char *line = random_line(&len);
+
+		parse_both_ways(line, len, i % 2 == 0);
+		free(line);
+	}
 }
 END_TEST
 
@@ -765,6 +1232,10 @@ received_suite(void)
 	tcase_add_test(tc, test_relay_fields);
 	tcase_add_test(tc, test_nul_bytes);
 	tcase_add_test(tc, test_patterns_compiled_lazily);
+	tc = ut_tcase(s, "prechecks", false);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_precheck_needs);
+	tcase_add_test(tc, test_precheck_same_parse);
 	tc = ut_tcase(s, "trust", false);
 	tcase_add_loop_test(tc, test_chains, 0, (int)N_ELEMENTS(chain_cases));
 	tcase_add_test(tc, test_chain_strings);
