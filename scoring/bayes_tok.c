@@ -196,56 +196,217 @@ tok_match(int re, const char *s, size_t len)
 	return pcre2_match(tok_re[re], (PCRE2_SPTR)s, len, 0, 0, tok_md, NULL) >= 0;
 }
 
-/* pcre2_substitute's output, kept from call to call (grown as needed; at
- * most TOK_SCRATCH_KEEP bytes kept after a call). */
+/* At most this many bytes of a substitution's buffers are kept from call
+ * to call. */
 #define TOK_SCRATCH_KEEP 65536
-static char *tok_scratch;
-static size_t tok_scratch_cap;
 
-/* s/re/repl/ (g with global) into out; repl in PCRE2's extended syntax. */
-static void
-tok_subst(int re, const char *s, size_t len, const char *repl, bool global, struct buf *out)
+/* pcre2_substitute (extended syntax) of s[0..len) into out; false when it
+ * fails (a match limit, a bad replacement), as Perl's s/// that finds
+ * nothing. */
+static bool
+tok_pcre2_subst(pcre2_code *re, pcre2_match_data *md, const char *s, size_t len,
+		const char *repl, bool global, struct buf *out)
 {
+	static char *scratch;
+	static size_t cap;
 	uint32_t opts = PCRE2_SUBSTITUTE_EXTENDED | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH |
 			(global ? PCRE2_SUBSTITUTE_GLOBAL : 0);
 	PCRE2_SIZE outlen;
 	int rc;
 
-	if (tok_scratch_cap < len * 2 + 64) {
-		tok_scratch_cap = len * 2 + 64;
-		tok_scratch = xrealloc(tok_scratch, tok_scratch_cap);
+	if (cap < len * 2 + 64) {
+		cap = len * 2 + 64;
+		scratch = xrealloc(scratch, cap);
 	}
-	outlen = tok_scratch_cap;
-	rc = pcre2_substitute(tok_re[re], (PCRE2_SPTR)s, len, 0, opts, tok_md, NULL,
-			      (PCRE2_SPTR)repl, PCRE2_ZERO_TERMINATED, (PCRE2_UCHAR *)tok_scratch,
-			      &outlen);
+	outlen = cap;
+	rc = pcre2_substitute(re, (PCRE2_SPTR)s, len, 0, opts, md, NULL, (PCRE2_SPTR)repl,
+			      PCRE2_ZERO_TERMINATED, (PCRE2_UCHAR *)scratch, &outlen);
 	if (rc == PCRE2_ERROR_NOMEMORY) {
-		tok_scratch_cap = outlen + 1;
-		tok_scratch = xrealloc(tok_scratch, tok_scratch_cap);
-		outlen = tok_scratch_cap;
-		rc = pcre2_substitute(tok_re[re], (PCRE2_SPTR)s, len, 0, opts, tok_md, NULL,
-				      (PCRE2_SPTR)repl, PCRE2_ZERO_TERMINATED,
-				      (PCRE2_UCHAR *)tok_scratch, &outlen);
+		cap = outlen + 1;
+		scratch = xrealloc(scratch, cap);
+		outlen = cap;
+		rc = pcre2_substitute(re, (PCRE2_SPTR)s, len, 0, opts, md, NULL, (PCRE2_SPTR)repl,
+				      PCRE2_ZERO_TERMINATED, (PCRE2_UCHAR *)scratch, &outlen);
 	}
-	buf_reset(out);
-	if (rc < 0)	/* a match limit: keep the text as it was */
+	if (rc >= 0) {
+		buf_reset(out);
+		buf_put(out, scratch, outlen);
+	}
+	if (cap > TOK_SCRATCH_KEEP) {
+		free(scratch);
+		scratch = NULL;
+		cap = 0;
+	}
+	return rc >= 0;
+}
+
+static int
+tok_jit_match(pcre2_code *re, pcre2_match_data *md, const char *s, size_t len, size_t at)
+{
+	int rc = pcre2_jit_match(re, (PCRE2_SPTR)s, len, at, 0, md, NULL);
+
+	if (rc == PCRE2_ERROR_JIT_BADOPTION)	/* no JIT code for it */
+		rc = pcre2_match(re, (PCRE2_SPTR)s, len, at, 0, md, NULL);
+	return rc;
+}
+
+/* Appends repl with $N (N all the digits there) replaced by group N of
+ * the match whose ovector is ov (rc from the match); false when repl has
+ * anything else pcre2_substitute would read (a backslash, "${", "$$") or
+ * names a group the match did not set. */
+static bool
+tok_expand(const char *repl, const char *s, const PCRE2_SIZE *ov, int rc, struct buf *out)
+{
+	const char *lit = repl, *p = repl;
+
+	while (*p != '\0') {
+		unsigned long g = 0;
+		const char *d;
+
+		if (*p == '\\')
+			return false;
+		if (*p != '$') {
+			p++;
+			continue;
+		}
+		buf_put(out, lit, (size_t)(p - lit));
+		for (d = p + 1; *d >= '0' && *d <= '9'; d++)
+			g = g < 65536 ? g * 10 + (unsigned long)(*d - '0') : g;
+		if (d == p + 1 || g >= (unsigned long)rc || ov[2 * g] == PCRE2_UNSET)
+			return false;
+		buf_put(out, s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+		lit = p = d;
+	}
+	buf_put(out, lit, (size_t)(p - lit));
+	return true;
+}
+
+/* Gives the substitution pcre2_substitute with PCRE2_SUBSTITUTE_EXTENDED
+ * gives (without PCRE2_SUBSTITUTE_GLOBAL when !global), and false when
+ * that would fail or find nothing, out then left alone.  Its own loop of
+ * JIT matches: pcre2_substitute runs every match through pcre2_match's
+ * checks and reads the replacement again each time, which cost 6000
+ * instructions a Received header.  What the loop does not do itself (an
+ * empty match, a match before where the search started, a replacement
+ * that is more than text and $N) it leaves to pcre2_substitute. */
+bool
+bayes_subst_re(void *code, void *match_data, const char *s, size_t len, const char *repl,
+	       bool global, struct buf *out)
+{
+	static struct buf res;
+	pcre2_code *re = code;
+	pcre2_match_data *md = match_data;
+	const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+	size_t done = 0;
+	bool any = false, ok = true;
+
+	for (;;) {
+		int rc = tok_jit_match(re, md, s, len, done);
+
+		if (rc == PCRE2_ERROR_NOMATCH)
+			break;
+		if (rc < 0) {	/* a match limit: pcre2_substitute fails too */
+			any = false;
+			break;
+		}
+		if (rc == 0 || ov[1] <= ov[0] || ov[0] < done) {
+			ok = false;
+			break;
+		}
+		if (!any)
+			buf_reset(&res);
+		any = true;
+		buf_put(&res, s + done, ov[0] - done);
+		if (!tok_expand(repl, s, ov, rc, &res)) {
+			ok = false;
+			break;
+		}
+		done = ov[1];
+		if (!global)
+			break;
+	}
+	if (!ok)
+		any = tok_pcre2_subst(re, md, s, len, repl, global, out);
+	else if (any) {
+		struct buf t = *out;
+
+		buf_put(&res, s + done, len - done);
+		*out = res;	/* out's memory becomes the next call's */
+		res = t;
+	}
+	if (res.cap > TOK_SCRATCH_KEEP)
+		buf_free(&res);
+	return any;
+}
+
+/* s/re/repl/ (g with global) into out. */
+static void
+tok_subst(int re, const char *s, size_t len, const char *repl, bool global, struct buf *out)
+{
+	if (!bayes_subst_re(tok_re[re], tok_md, s, len, repl, global, out)) {
+		buf_reset(out);
 		buf_put(out, s, len);
-	else
-		buf_put(out, tok_scratch, outlen);
-	if (tok_scratch_cap > TOK_SCRATCH_KEEP) {
-		free(tok_scratch);
-		tok_scratch = NULL;
-		tok_scratch_cap = 0;
 	}
 }
 
 /* In place: s = subst(s). */
 static void
-tok_subst_buf(int re, struct buf *s, const char *repl, bool global, struct buf *tmp)
+tok_subst_buf(int re, struct buf *s, const char *repl, bool global)
 {
-	tok_subst(re, s->data != NULL ? s->data : "", s->len, repl, global, tmp);
-	buf_reset(s);
-	buf_put(s, tmp->data != NULL ? tmp->data : "", tmp->len);
+	(void)bayes_subst_re(tok_re[re], tok_md, s->data != NULL ? s->data : "", s->len, repl,
+			     global, s);
+}
+
+/* s/[^_A-Za-z0-9]/ /g in place (RE_MID4 as SpamAssassin writes it, byte
+ * by byte: the text is not UTF-8 to PCRE2 there). */
+void
+bayes_subst_nonword(char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+		      c == '_'))
+			s[i] = ' ';
+	}
+}
+
+/* s/[a-fA-F0-9]/H/g in place (RE_CT_HEX). */
+void
+bayes_subst_hex(char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'))
+			s[i] = 'H';
+	}
+}
+
+/* s/([-_\.=]+)/ $1 /g into out (RE_CT_PUNCT): the leftmost, greedy
+ * match is each whole run, so every run gets a space on either side. */
+void
+bayes_subst_punct(const char *s, size_t len, struct buf *out)
+{
+	size_t done = 0;
+
+	buf_reset(out);
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+
+		while (j < len && (s[j] == '-' || s[j] == '_' || s[j] == '.' || s[j] == '='))
+			j++;
+		if (j == i) {
+			i++;
+			continue;
+		}
+		buf_put(out, s + done, i - done);
+		buf_put(out, " ", 1);
+		buf_put(out, s + i, j - i);
+		buf_put(out, " ", 1);
+		done = i = j;
+	}
+	buf_put(out, s + done, len - done);
 }
 
 static bool
@@ -757,9 +918,9 @@ tok_line(const struct bayes_settings *s, const char *line, size_t len, const cha
 
 	tok_normalize(line, len, &a);
 	if (a.len >= 5 && tok_has_run(a.data, a.len, '.', 3))
-		tok_subst_buf(RE_ELLIPSIS, &a, "$1 $2 $3", true, &b);
+		tok_subst_buf(RE_ELLIPSIS, &a, "$1 $2 $3", true);
 	if (a.len >= 4 && tok_has_run(a.data, a.len, '-', 2))
-		tok_subst_buf(RE_DASHES, &a, "$1 $2 $3", true, &b);
+		tok_subst_buf(RE_DASHES, &a, "$1 $2 $3", true);
 	if ((region == 1 || region == 2) && tok_title_possible(a.data, a.len)) {
 		bayes_title_words(a.data, a.len, &b);
 		buf_reset(&a);
@@ -903,13 +1064,16 @@ tok_chew_content_type(const char *val, size_t len, struct buf *out, struct buf *
 		buf_put(&boundary, val + ov[2], ov[3] - ov[2]);
 		start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
 	}
-	tok_subst(RE_CT_BOUNDARY, val, len, " ", true, out);
 	if (start > 0) {
-		tok_subst_buf(RE_CT_HEX, &boundary, "H", true, tmp);
-		tok_subst_buf(RE_CT_PUNCT, &boundary, " $1 ", true, tmp);
-		buf_put(out, boundary.data != NULL ? boundary.data : "", boundary.len);
+		tok_subst(RE_CT_BOUNDARY, val, len, " ", true, out);
+		bayes_subst_hex(boundary.data, boundary.len);
+		bayes_subst_punct(boundary.data != NULL ? boundary.data : "", boundary.len, tmp);
+		buf_put(out, tmp->data != NULL ? tmp->data : "", tmp->len);
+	} else {	/* no match: s/// would find none either */
+		buf_reset(out);
+		buf_put(out, val, len);
 	}
-	tok_subst_buf(RE_CT_WORDS, out, " ", true, tmp);
+	tok_subst_buf(RE_CT_WORDS, out, " ", true);
 	buf_free(&boundary);
 }
 
@@ -940,20 +1104,21 @@ tok_one_header(const struct bayes_settings *s, const char *name, const char *val
 	buf_init(&tmp, 0);
 	buf_put(&v, val, len);
 	if (tok_name_prefixed(name, mid)) {
-		tok_subst_buf(RE_MID1, &v, " OEA$1 OEB$2 OEC$3 $4 ", true, &tmp);
-		tok_subst_buf(RE_MID2, &v, "", false, &tmp);
-		tok_subst_buf(RE_MID3, &v, "", true, &tmp);
-		tok_subst_buf(RE_MID4, &v, " ", true, &tmp);
+		tok_subst_buf(RE_MID1, &v, " OEA$1 OEB$2 OEC$3 $4 ", true);
+		tok_subst_buf(RE_MID2, &v, "", false);
+		tok_subst_buf(RE_MID3, &v, "", true);
+		if (v.data != NULL)
+			bayes_subst_nonword(v.data, v.len);
 	} else if (tok_name_prefixed(name, addr_hdrs)) {
 		tok_chew_addr(val, len, &v);
 	} else if (strcmp(name, "Received") == 0) {
-		tok_subst_buf(RE_RCVD1, &v, " ", true, &tmp);
-		tok_subst_buf(RE_RCVD2, &v, " ", true, &tmp);
-		tok_subst_buf(RE_RCVD3, &v, " ", true, &tmp);
-		tok_subst_buf(RE_RCVD4, &v, " ", true, &tmp);
-		tok_subst_buf(RE_RCVD5, &v, "", true, &tmp);
-		tok_subst_buf(RE_RCVD6, &v, "$1$2$3 ip*$1$2$3$4 ", true, &tmp);
-		tok_subst_buf(RE_RCVD7, &v, " ", true, &tmp);
+		tok_subst_buf(RE_RCVD1, &v, " ", true);
+		tok_subst_buf(RE_RCVD2, &v, " ", true);
+		tok_subst_buf(RE_RCVD3, &v, " ", true);
+		tok_subst_buf(RE_RCVD4, &v, " ", true);
+		tok_subst_buf(RE_RCVD5, &v, "", true);
+		tok_subst_buf(RE_RCVD6, &v, "$1$2$3 ip*$1$2$3$4 ", true);
+		tok_subst_buf(RE_RCVD7, &v, " ", true);
 	} else if (strcmp(name, "Content-Type") == 0) {
 		tok_chew_content_type(val, len, &v, &tmp);
 	} else if (strcmp(name, "MIME-Version") == 0) {
@@ -969,7 +1134,7 @@ tok_one_header(const struct bayes_settings *s, const char *name, const char *val
 	} else if (strncmp(name, "x-spam-relays-", 14) == 0 &&
 		   (strcmp(name + 14, "external") == 0 || strcmp(name + 14, "internal") == 0 ||
 		    strcmp(name + 14, "trusted") == 0 || strcmp(name + 14, "untrusted") == 0)) {
-		tok_subst_buf(RE_RELAYS, &v, " ", true, &tmp);
+		tok_subst_buf(RE_RELAYS, &v, " ", true);
 	}
 	if (tok_name_is(name, mi))
 		tok_hdrs_add(parsed, "*MI", v.data != NULL ? v.data : "", v.len);

@@ -1,0 +1,247 @@
+/* Unit tests for the Bayes tokenizer's own ways of doing SpamAssassin's
+ * substitutions (scoring/bayes_tok.c): each is compared with PCRE2
+ * running the pattern SpamAssassin writes, on many random lines made of
+ * the pieces those patterns look for, and on crafted ones. */
+#include "config.h"
+
+#include "check_compat.h"
+
+#include <stdlib.h>
+#include <string.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "bayes.h"
+#include "buf.h"
+
+/* PCRE2's answer: s/re/repl/ (g when global) of s, or s when it finds
+ * nothing or fails. */
+static void
+pcre2_ref(pcre2_code *re, const char *s, size_t len, const char *repl, bool global,
+	  struct buf *out, bool *changed)
+{
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+	PCRE2_SIZE olen = len * 8 + 256;
+	char *o = malloc(olen);
+	int rc;
+
+	ck_assert_ptr_nonnull(o);
+	rc = pcre2_substitute(re, (PCRE2_SPTR)s, len, 0,
+			      PCRE2_SUBSTITUTE_EXTENDED | (global ? PCRE2_SUBSTITUTE_GLOBAL : 0), md,
+			      NULL, (PCRE2_SPTR)repl, PCRE2_ZERO_TERMINATED, (PCRE2_UCHAR *)o, &olen);
+	ck_assert_int_ne(rc, PCRE2_ERROR_NOMEMORY);
+	buf_reset(out);
+	*changed = rc > 0;
+	if (rc > 0)
+		buf_put(out, o, olen);
+	else
+		buf_put(out, s, len);
+	free(o);
+	pcre2_match_data_free(md);
+}
+
+/* A random line of n pieces from the list. */
+static size_t
+random_line(const char *const *pieces, size_t npieces, unsigned int *seed, char *line,
+	    size_t cap)
+{
+	size_t len = 0, n = (size_t)(rand_r(seed) % 12);
+
+	for (size_t k = 0; k < n; k++) {
+		const char *p = pieces[(size_t)rand_r(seed) % npieces];
+		size_t pl = strlen(p);
+
+		if (len + pl >= cap)
+			break;
+		memcpy(line + len, p, pl);
+		len += pl;
+	}
+	return len;
+}
+
+static const char *const pieces[] = {
+	" ", "  ", "\t", "\n", "\r\n", "a", "x", "Z", "_", "0", "7", "42", ".", "...", "--",
+	"-", "=", "'", "\"", "<", ">", "@", "$", "(", ")", "+0200", "-0700", "id ",
+	"id abcdefg", "id ABCDEFG-hijklm-0Z", "with", " with SMTP id g0123456789A ",
+	" with ESMTP id 0123456789AB ", "from", "for", "SMTP", "ESMTP", "\xc3\xa9", "\xff",
+	"Mon, ", "1 Jan 2002 ", "23:59:01 ", "31 Dec 99 00:00 ", " PDT", "UT", " (", "192.",
+	"168.0.1", "10.1.2.3", " ip=", " rdns=", " helo=", "=x", " A=", "boundary=\"",
+	"boundary='", "BOUNDARY=\"", "text", "charset", "textual", "<0123abcd4567abcd89ab$0123",
+	"cdef0123$89abcdef@host>", "<aBcDeFg-hIjKlM-0z@", "<20020101123456.ABCDEF0123@",
+};
+
+/* The tokenizer's substitutions (Plugin/Bayes.pm's patterns and
+ * replacements), and some a tokenizer never runs, for what the JIT loop
+ * leaves to pcre2_substitute. */
+static const struct {
+	const char *pattern;
+	uint32_t options;
+	const char *repl;
+	bool global;
+} substs[] = {
+	{ "(\\w)(\\.{3,6})(\\w)", PCRE2_DOTALL, "$1 $2 $3", true },
+	{ "(\\w)(\\-{2,6})(\\w)", PCRE2_DOTALL, "$1 $2 $3", true },
+	{ "<([0-9a-f]{4})[0-9a-f]{4}[0-9a-f]{4}\\$([0-9a-f]{4})[0-9a-f]{4}\\$"
+	  "([0-9a-f]{8})\\@(\\S+)>", 0, " OEA$1 OEB$2 OEC$3 $4 ", true },
+	{ "<[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]\\@", 0, "", false },
+	{ "<20\\d\\d[01]\\d[0123]\\d[012]\\d[012345]\\d[012345]\\d\\.[A-F0-9]{10,12}\\@", 0, "",
+	  true },
+	{ "\\swith\\sSMTP\\sid\\sg[\\dA-Z]{10,12}\\s", PCRE2_DOTALL, " ", true },
+	{ "\\swith\\sESMTP\\sid\\s[\\dA-F]{10,12}\\s", PCRE2_DOTALL, " ", true },
+	{ "\\bid\\s[a-zA-Z0-9]{7,20}\\b", PCRE2_DOTALL, " ", true },
+	{ "\\bid\\s[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]", PCRE2_DOTALL, " ", true },
+	{ "(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),\\s)?[0-3\\s]?[0-9]\\s"
+	  "(?:Jan|Feb|Ma[ry]|Apr|Ju[nl]|Aug|Sep|Oct|Nov|Dec)\\s(?:19|20)?[0-9]{2}\\s"
+	  "[0-2][0-9](?:\\:[0-5][0-9]){1,2}\\s"
+	  "(?:\\s*\\(|\\)|\\s*(?:[+-][0-9]{4})|\\s*(?:UT|[A-Z]{2,3}T))*", 0, "", true },
+	{ "\\b(\\d{1,3}\\.)(\\d{1,3}\\.)(\\d{1,3})(\\.\\d{1,3})\\b", 0, "$1$2$3 ip*$1$2$3$4 ",
+	  true },
+	{ "\\b(?:with|from|for|SMTP|ESMTP)\\b", 0, " ", true },
+	{ "boundary=[\"'](.*?)[\"']", PCRE2_CASELESS, " ", true },
+	{ "\\b(?:text|charset)\\b", 0, " ", true },
+	{ " [a-z]+=", 0, " ", true },
+	/* not the tokenizer's: empty matches, an unset group, a group
+	 * number past the pattern's, "$$", "${1}", an escape, lookbehind
+	 * before the start of the search, a group number of many digits */
+	{ "x*", 0, "-", true },
+	{ "\\b", 0, "|", true },
+	{ "(a)|(b)", 0, "[$2]", true },
+	{ "(a)", 0, "$3", true },
+	{ "(a)", 0, "$$$1", true },
+	{ "(a)", 0, "${1}!", true },
+	{ "(a)", 0, "\\n$1", true },
+	{ "(?<=a)a", 0, "b", true },
+	{ "(a)", 0, "$00000000000000000000001", true },
+	{ "(a)(x)?", 0, "<$1$2>", false },
+	{ "([0-9]+)", 0, "#$1#", false },
+	{ "([0-9]+)", 0, "#$1#", true },
+};
+
+START_TEST(subst_like_pcre2)
+{
+	pcre2_code *re;
+	pcre2_match_data *md;
+	int err;
+	PCRE2_SIZE off;
+	struct buf want, got, inplace;
+	char line[400];
+	unsigned int seed = 4242u + (unsigned int)_i;
+
+	re = pcre2_compile((PCRE2_SPTR)substs[_i].pattern, PCRE2_ZERO_TERMINATED,
+			   substs[_i].options, &err, &off, NULL);
+	ck_assert_ptr_nonnull(re);
+	/* half the patterns with JIT code, half without */
+	if (_i % 2 == 0)
+		(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	md = pcre2_match_data_create(16, NULL);
+	buf_init(&want, 0);
+	buf_init(&got, 0);
+	buf_init(&inplace, 0);
+	for (int n = 0; n < 20000; n++) {
+		size_t len = random_line(pieces, N_ELEMENTS(pieces), &seed, line, sizeof(line));
+		bool changed, r;
+
+		pcre2_ref(re, line, len, substs[_i].repl, substs[_i].global, &want, &changed);
+		buf_reset(&got);
+		buf_put(&got, "untouched", 9);
+		r = bayes_subst_re(re, md, line, len, substs[_i].repl, substs[_i].global, &got);
+		ck_assert_msg(r == changed, "/%s/ on \"%.*s\": %d, PCRE2 %d", substs[_i].pattern,
+			      (int)len, line, r, changed);
+		if (!r)
+			ck_assert(got.len == 9 && memcmp(got.data, "untouched", 9) == 0);
+		else
+			ck_assert_msg(got.len == want.len && memcmp(got.data, want.data,
+								    want.len) == 0,
+				      "/%s/ on \"%.*s\" gave \"%.*s\", PCRE2 \"%.*s\"",
+				      substs[_i].pattern, (int)len, line, (int)got.len, got.data,
+				      (int)want.len, want.data);
+		/* in place, as the tokenizer calls it */
+		buf_reset(&inplace);
+		buf_put(&inplace, line, len);
+		(void)bayes_subst_re(re, md, inplace.data, inplace.len, substs[_i].repl,
+				     substs[_i].global, &inplace);
+		ck_assert(inplace.len == want.len && memcmp(inplace.data, want.data, want.len) == 0);
+	}
+	buf_free(&want);
+	buf_free(&got);
+	buf_free(&inplace);
+	pcre2_match_data_free(md);
+	pcre2_code_free(re);
+}
+END_TEST
+
+/* The substitutions written out by hand, on random bytes (every class
+ * the patterns tell apart, NUL and high bytes included). */
+START_TEST(subst_by_hand_like_pcre2)
+{
+	static const char alphabet[] = "aAfFgGzZ09_-.=@<> \t\n\0\x80\xc3\xa9\xff$";
+	static const struct {
+		const char *pattern, *repl;
+	} hand[] = {
+		{ "[^_A-Za-z0-9]", " " },
+		{ "[a-fA-F0-9]", "H" },
+		{ "([-_\\.=]+)", " $1 " },
+	};
+	pcre2_code *re[N_ELEMENTS(hand)];
+	struct buf want, got;
+	char line[64];
+	unsigned int seed = 777;
+	int err;
+	PCRE2_SIZE off;
+
+	for (size_t k = 0; k < N_ELEMENTS(hand); k++) {
+		re[k] = pcre2_compile((PCRE2_SPTR)hand[k].pattern, PCRE2_ZERO_TERMINATED, 0, &err,
+				      &off, NULL);
+		ck_assert_ptr_nonnull(re[k]);
+	}
+	buf_init(&want, 0);
+	buf_init(&got, 0);
+	for (int n = 0; n < 100000; n++) {
+		size_t len = (size_t)(rand_r(&seed) % 40);
+		bool changed;
+
+		for (size_t i = 0; i < len; i++)
+			line[i] = alphabet[(size_t)rand_r(&seed) % (sizeof(alphabet) - 1)];
+		for (size_t k = 0; k < N_ELEMENTS(hand); k++) {
+			pcre2_ref(re[k], line, len, hand[k].repl, true, &want, &changed);
+			buf_reset(&got);
+			if (k == 2)
+				bayes_subst_punct(line, len, &got);
+			else {
+				buf_put(&got, line, len);
+				if (k == 0)
+					bayes_subst_nonword(got.data, got.len);
+				else
+					bayes_subst_hex(got.data, got.len);
+			}
+			ck_assert_msg(got.len == want.len && memcmp(got.data, want.data,
+								    want.len) == 0,
+				      "/%s/ on line %d gave \"%.*s\", PCRE2 \"%.*s\"",
+				      hand[k].pattern, n, (int)got.len, got.data, (int)want.len,
+				      want.data);
+		}
+	}
+	buf_free(&want);
+	buf_free(&got);
+	for (size_t k = 0; k < N_ELEMENTS(hand); k++)
+		pcre2_code_free(re[k]);
+}
+END_TEST
+
+static Suite *
+bayes_tok_suite(void)
+{
+	Suite *s = suite_create("bayes_tok");
+	TCase *tc;
+
+	tc = ut_tcase(s, "subst", false);
+	tcase_add_loop_test(tc, subst_like_pcre2, 0, N_ELEMENTS(substs));
+	tcase_add_test(tc, subst_by_hand_like_pcre2);
+	return s;
+}
+
+int
+main(void)
+{
+	return ut_run(bayes_tok_suite);
+}
