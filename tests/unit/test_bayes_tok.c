@@ -13,6 +13,9 @@
 
 #include "bayes.h"
 #include "buf.h"
+#include "lmtpd_limits.h"
+#include "msgview.h"
+#include "sa_settings.h"
 
 /* PCRE2's answer: s/re/repl/ (g when global) of s, or s when it finds
  * nothing or fails. */
@@ -228,6 +231,82 @@ START_TEST(subst_by_hand_like_pcre2)
 }
 END_TEST
 
+static struct sa_settings set;
+static struct bayes_settings bs;
+
+static void
+setup(void)
+{
+	msgview_global_init();
+	sa_settings_init(&set);
+	bayes_settings_init(&bs, NULL, NULL);
+}
+
+static void
+teardown(void)
+{
+	bayes_settings_free(&bs);
+	sa_settings_free(&set);
+}
+
+static bool
+has_token(const struct bayes_tokens *t, const char *tok)
+{
+	for (size_t i = 0; i < t->list.n; i++)
+		if (strcmp(t->list.v[i].p, tok) == 0)
+			return true;
+	return false;
+}
+
+/* The tokens come out sorted bytewise (the sort compares their first 8
+ * bytes as a number first): words sharing 8 bytes or fewer, prefixes of
+ * one another, 8-bit bytes (above every ASCII byte, as memcmp has them),
+ * and many random ones. */
+START_TEST(tokens_sorted)
+{
+	static const char *const words[] = {
+		"abcdefgh", "abcdefghi", "abcdefgg", "abcdefg", "abcdefghaaaa", "abcdefghaaab",
+		"abc", "abd", "ab\xc3\xa9" "cdefgh", "\xc3\xa9t\xc3\xa9s", "zzz", "Zzz", "ZZZ",
+		"www.example.com", "www.example.net", "0123456789",
+	};
+	struct buf m;
+	struct msgview *mv;
+	struct bayes_tokens t;
+	unsigned int seed = 99;
+
+	buf_init(&m, 0);
+	buf_put_str(&m, "From: a@b.example\nSubject: x\nContent-Type: text/plain; "
+		    "charset=utf-8\n\n");
+	for (size_t i = 0; i < N_ELEMENTS(words); i++)
+		buf_putf(&m, "%s ", words[i]);
+	for (int i = 0; i < 1500; i++) {
+		int n = 3 + rand_r(&seed) % 12;
+
+		for (int k = 0; k < n; k++)
+			buf_putf(&m, "%c", "aabbz01"[rand_r(&seed) % 7]);
+		buf_put_str(&m, i % 10 == 9 ? "\n" : " ");
+	}
+	buf_put_str(&m, "\n");
+	mv = msgview_new(&set, m.data, m.len, NULL);
+	bayes_tokenize(&bs, mv, m.data, m.len, &t);
+	ck_assert_uint_gt(t.list.n, 1000);
+	for (size_t i = 1; i < t.list.n; i++) {
+		const struct strlist_item *x = &t.list.v[i - 1], *y = &t.list.v[i];
+		size_t n = x->len < y->len ? x->len : y->len;
+		int c = memcmp(x->p, y->p, n);
+
+		ck_assert_msg(c < 0 || (c == 0 && x->len < y->len), "\"%s\" before \"%s\"", x->p,
+			      y->p);
+	}
+	for (size_t i = 0; i < N_ELEMENTS(words); i++)
+		if (strcmp(words[i], "Zzz") != 0 && strcmp(words[i], "ZZZ") != 0)
+			ck_assert_msg(has_token(&t, words[i]), "%s", words[i]);
+	bayes_tokens_free(&t);
+	msgview_free(&mv);
+	buf_free(&m);
+}
+END_TEST
+
 static Suite *
 bayes_tok_suite(void)
 {
@@ -237,6 +316,9 @@ bayes_tok_suite(void)
 	tc = ut_tcase(s, "subst", false);
 	tcase_add_loop_test(tc, subst_like_pcre2, 0, N_ELEMENTS(substs));
 	tcase_add_test(tc, subst_by_hand_like_pcre2);
+	tc = ut_tcase(s, "message", false);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, tokens_sorted);
 	return s;
 }
 
