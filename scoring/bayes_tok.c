@@ -149,8 +149,9 @@ static const struct {
 };
 
 /* Byte classes: kept by the first substitution of _tokenize_line
- * ([A-Za-z0-9,@*!_'"$. -]), trimmed at a token's ends ([-'".,]), \w. */
-enum { TOK_KEEP = 1, TOK_TRIM = 2, TOK_W = 4 };
+ * ([A-Za-z0-9,@*!_'"$. -]), trimmed at a token's ends ([-'".,]), \w,
+ * [A-Z], and neither \w nor ':' nor '*' (what "Foo!" -> "Foo" drops). */
+enum { TOK_KEEP = 1, TOK_TRIM = 2, TOK_W = 4, TOK_UPPER = 8, TOK_NONW = 16 };
 static unsigned char tok_class[256];
 
 static void
@@ -163,7 +164,9 @@ tok_class_init(void)
 		tok_class[c] = (unsigned char)((w || (c != 0 && strchr(",@*!_'\"$. -", c) != NULL) ?
 						TOK_KEEP : 0) |
 					       (c != 0 && strchr("-'\".,", c) != NULL ? TOK_TRIM : 0) |
-					       (w ? TOK_W : 0));
+					       (w ? TOK_W : 0) |
+					       (c >= 'A' && c <= 'Z' ? TOK_UPPER : 0) |
+					       (!w && c != ':' && c != '*' ? TOK_NONW : 0));
 	}
 }
 
@@ -415,12 +418,6 @@ tok_cont(unsigned char c)
 	return c >= 0x80 && c <= 0xBF;
 }
 
-static bool
-tok_is_w(unsigned char c)
-{
-	return (tok_class[c] & TOK_W) != 0;
-}
-
 /* The first substitution of _tokenize_line: what is not a word byte, a
  * UTF-8 character or a Latin-1 letter becomes a space, byte for byte (so
  * in place, the length unchanged). */
@@ -569,49 +566,72 @@ struct tok_sink {
 static char tok_store[BAYES_TOKENS_MAX * (BAYES_TOKEN_MAX + 1)];
 static size_t tok_store_len;
 
-/* Adds t[0..n) unless the message has it or holds BAYES_TOKENS_MAX. */
-static void
-tok_sink_add(struct tok_sink *out, const char *t, size_t n)
+/* Where the next token is put together: for a message, the free end of
+ * its store, where it stays if it is new (tok_push checks the room);
+ * else a buffer of its own. */
+static char *
+tok_next(const struct tok_sink *out)
 {
+	static char own[BAYES_TOKEN_MAX + 1];
+
+	return out->seen != NULL ? tok_store + tok_store_len : own;
+}
+
+/* Adds t[0..n) (from tok_next) unless the message has it. */
+static void
+tok_sink_add(struct tok_sink *out, char *t, size_t n)
+{
+	struct strlist *l = out->list;
 	uint32_t *slot;
 
 	if (out->seen == NULL) {
-		strlist_add(out->list, t, n);
+		strlist_add(l, t, n);
 		return;
 	}
-	if (out->list->n >= BAYES_TOKENS_MAX)
-		return;
 	for (uint32_t h = str_hash(t, n);; h++) {
 		const struct strlist_item *it;
 
 		slot = &out->seen[h & (TOK_SEEN_SLOTS - 1)];
 		if (*slot == 0)
 			break;
-		it = &out->list->v[*slot - 1];
+		it = &l->v[*slot - 1];
 		if (it->len == n && memcmp(it->p, t, n) == 0)
 			return;
 	}
-	/* into the message's store (bayes_tokenize moves it into one block
-	 * at the end): a malloc and a free per token cost more */
-	if (n > BAYES_TOKEN_MAX)
-		log_panic("bayes: a token of %zu bytes", n);
-	memcpy(tok_store + tok_store_len, t, n);
-	tok_store[tok_store_len + n] = '\0';
-	strlist_add_owned(out->list, tok_store + tok_store_len, n);
+	/* kept where it is, in the message's store (bayes_tokenize moves it
+	 * into one block at the end): a malloc and a free per token cost
+	 * more */
+	t[n] = '\0';
 	tok_store_len += n + 1;
-	*slot = (uint32_t)out->list->n;
-	out->used[out->list->n - 1] = (uint32_t)(slot - out->seen);
+	if (l->n < l->cap) {
+		l->v[l->n].p = t;
+		l->v[l->n].len = n;
+		l->n++;
+	} else
+		strlist_add_owned(l, t, n);
+	*slot = (uint32_t)l->n;
+	out->used[l->n - 1] = (uint32_t)(slot - out->seen);
 }
 
-/* Adds a finished token, cut to BAYES_TOKEN_MAX on a UTF-8 boundary. */
-static void
-tok_push(struct tok_sink *out, const char *prefix, const char *tok, size_t len)
+/* Whether the sink takes no more tokens (a message holds
+ * BAYES_TOKENS_MAX). */
+static bool
+tok_sink_full(const struct tok_sink *out)
 {
-	char t[BAYES_TOKEN_MAX + 1];
-	size_t pl = strlen(prefix), n;
+	return out->seen != NULL && out->list->n >= BAYES_TOKENS_MAX;
+}
 
-	if (pl + len == 0)
+/* Adds prefix[0..pl) + tok[0..len): the prefix cut to BAYES_TOKEN_MAX,
+ * then the token cut to what is left, on a UTF-8 boundary of the token. */
+static void
+tok_push(struct tok_sink *out, const char *prefix, size_t pl, const char *tok, size_t len)
+{
+	char *t;
+	size_t n;
+
+	if (pl + len == 0 || tok_sink_full(out))
 		return;
+	t = tok_next(out);
 	n = pl < BAYES_TOKEN_MAX ? pl : BAYES_TOKEN_MAX;
 	memcpy(t, prefix, n);
 	if (n + len > BAYES_TOKEN_MAX) {
@@ -622,12 +642,26 @@ tok_push(struct tok_sink *out, const char *prefix, const char *tok, size_t len)
 		len = cut;
 	}
 	memcpy(t + n, tok, len);
-	n += len;
-	t[n] = '\0';
-	tok_sink_add(out, t, n);
+	tok_sink_add(out, t, n + len);
 }
 
-/* _tokenize_mail_addrs: U*local, D*domain and D* of each parent. */
+/* Adds a + b as one token (as tok_push with no prefix would take it,
+ * cut on a UTF-8 boundary of the whole): only its first
+ * BAYES_TOKEN_MAX + 1 bytes can matter, so only they are joined. */
+static void
+tok_push_joined(struct tok_sink *out, const char *a, size_t al, const char *b, size_t bl)
+{
+	char t[BAYES_TOKEN_MAX + 1];
+	size_t an = al < sizeof(t) ? al : sizeof(t);
+	size_t bn = bl < sizeof(t) - an ? bl : sizeof(t) - an;
+
+	memcpy(t, a, an);
+	memcpy(t + an, b, bn);
+	tok_push(out, "", 0, t, al + bl);
+}
+
+/* _tokenize_mail_addrs: U*local, D*domain and D* of each parent.  addr
+ * holds no NUL (a C string, or a token, whose NULs became spaces). */
 static void
 tok_mail_addr(const char *addr, size_t len, struct tok_sink *out)
 {
@@ -642,20 +676,13 @@ tok_mail_addr(const char *addr, size_t len, struct tok_sink *out)
 		}
 	if (at == NULL)
 		return;
-	{
-		char *u = xasprintf("U*%.*s", (int)(at - addr), addr);
-
-		tok_push(out, "", u, strlen(u));
-		free(u);
-	}
+	tok_push_joined(out, "U*", 2, addr, (size_t)(at - addr));
 	dom = at + 1;
 	dlen = (size_t)(addr + len - dom);
 	for (;;) {
-		char *d = xasprintf("D*%.*s", (int)dlen, dom);
 		const char *dot;
 
-		tok_push(out, "", d, strlen(d));
-		free(d);
+		tok_push_joined(out, "D*", 2, dom, dlen);
 		/* s/^[^\.]+\.(.+)$/$1/: the label before the first dot goes */
 		dot = memchr(dom, '.', dlen);
 		if (dot == NULL || dot == dom || (size_t)(dot + 1 - dom) >= dlen)
@@ -752,12 +779,24 @@ tok_seven_chars(const unsigned char *p, size_t len)
 	return i;
 }
 
+/* Keeps the bytes of tok[0..len) that are \w, ':' or '*' in d. */
+static size_t
+tok_strip_nonw(const char *tok, size_t len, char *d)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if ((tok_class[(unsigned char)tok[i]] & TOK_NONW) == 0)
+			d[n++] = tok[i];
+	return n;
+}
+
 static void
-tok_one(const struct bayes_settings *s, const char *prefix, int region, char *tok,
+tok_one(const struct bayes_settings *s, const char *prefix, size_t pl, int region, char *tok,
 	size_t len, struct tok_sink *out)
 {
-	bool has_upper = false, has_nonw = false;
-	char buf[BAYES_TOKEN_MAX * 4 + 16];
+	unsigned int classes = 0;
+	char sk[3 + 7 * 4];
 
 	/* trim -'". at either end */
 	while (len > 0 && (tok_class[(unsigned char)*tok] & TOK_TRIM) != 0) {
@@ -770,24 +809,29 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 		return;
 	if (s->stopword_count > 0 && tok_is_stopword(s, tok, len))
 		return;
-	if (region == 1 || region == 2) {
+	for (size_t i = 0; i < len; i++)
+		classes |= tok_class[(unsigned char)tok[i]];
+	/* '@' and '.' are TOK_NONW: a word of letters and digits is no
+	 * address and no domain */
+	if ((region == 1 || region == 2) && (classes & TOK_NONW) != 0) {
 		bool addr = false, uri = false;
 
 		for (size_t i = 1; i + 1 < len; i++) {
-			if (tok[i] == '@' && tok[i - 1] != ' ' && tok[i + 1] != ' ')
+			if (tok[i] == '@' && tok[i - 1] != ' ' && tok[i + 1] != ' ') {
 				addr = true;
-		}
-		for (size_t i = 1; i + 1 < len && !addr; i++)
+				break;
+			}
 			if (tok[i] == '.' && tok[i - 1] != ' ' &&
 			    ((tok[i + 1] | 0x20) >= 'a' && (tok[i + 1] | 0x20) <= 'z'))
 				uri = true;
+		}
 		if (addr)
 			tok_mail_addr(tok, len, out);
 		else if (uri) {
 			const char *d = tok;
 			size_t dl = len;
 
-			tok_push(out, "UD:", tok, len);
+			tok_push(out, "UD:", 3, tok, len);
 			/* s/^[^\.]+\.(.+)$/$1/ repeatedly */
 			for (;;) {
 				const char *dot = memchr(d, '.', dl);
@@ -796,7 +840,7 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 					break;
 				dl -= (size_t)(dot + 1 - d);
 				d = dot + 1;
-				tok_push(out, "UD:", d, dl);
+				tok_push(out, "UD:", 3, d, dl);
 			}
 		}
 	}
@@ -820,9 +864,11 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 					 tok_cont(p[i + 3]))
 					n = 4;
 				if (n > 0) {
-					snprintf(buf, sizeof(buf), "%su8:%.*s", prefix, (int)n,
-						 tok + i);
-					tok_push(out, "", buf, strlen(buf));
+					char u8[3 + 4] = "u8:";
+
+					/* prefix + "u8:" + the character, one token */
+					memcpy(u8 + 3, tok + i, n);
+					tok_push_joined(out, prefix, pl, u8, 3 + n);
 					found = true;
 					i += n;
 				} else
@@ -836,56 +882,38 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 
 			/* ^(7 chars).{2,}\z -> sk:$1 */
 			if (seven + 2 <= len) {
-				snprintf(buf, sizeof(buf), "sk:%.*s", (int)seven, tok);
-				tok = buf;
-				len = strlen(buf);
+				memcpy(sk, "sk:", 3);
+				memcpy(sk + 3, tok, seven);
+				tok = sk;
+				len = 3 + seven;
+				classes = 0;
+				for (size_t i = 0; i < len; i++)
+					classes |= tok_class[(unsigned char)tok[i]];
 			}
 		}
 	}
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)tok[i];
-
-		if (c >= 'A' && c <= 'Z')
-			has_upper = true;
-		if (!tok_is_w(c) && c != ':' && c != '*')
-			has_nonw = true;
-	}
-	if ((region == 1 || region == 2) && (has_nonw || has_upper)) {
+	if ((region == 1 || region == 2) && (classes & (TOK_NONW | TOK_UPPER)) != 0) {
 		char d[BAYES_TOKEN_MAX * 4 + 16];
-		size_t n = 0;
 
+		/* as many bytes as were looked at before (more could not
+		 * change the tokens cut to BAYES_TOKEN_MAX but for "Foo!"
+		 * forms with few word bytes among many others) */
 		if (len >= sizeof(d))
 			len = sizeof(d) - 1;
-		if (has_nonw) {	/* "Foo!" -> "Foo" */
-			n = 0;
-			for (size_t i = 0; i < len; i++) {
-				unsigned char c = (unsigned char)tok[i];
-
-				if (tok_is_w(c) || c == ':' || c == '*')
-					d[n++] = (char)c;
-			}
-			tok_push(out, prefix, d, n);
-		}
-		if (has_upper) {	/* "foo!", then "foo" */
+		if ((classes & TOK_NONW) != 0)	/* "Foo!" -> "Foo" */
+			tok_push(out, prefix, pl, d, tok_strip_nonw(tok, len, d));
+		if ((classes & TOK_UPPER) != 0) {	/* "foo!", then "foo" */
 			for (size_t i = 0; i < len; i++) {
 				unsigned char c = (unsigned char)tok[i];
 
 				d[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 			}
-			tok_push(out, prefix, d, len);
-			if (has_nonw) {
-				n = 0;
-				for (size_t i = 0; i < len; i++) {
-					unsigned char c = (unsigned char)d[i];
-
-					if (tok_is_w(c) || c == ':' || c == '*')
-						d[n++] = (char)c;
-				}
-				tok_push(out, prefix, d, n);
-			}
+			tok_push(out, prefix, pl, d, len);
+			if ((classes & TOK_NONW) != 0)
+				tok_push(out, prefix, pl, d, tok_strip_nonw(d, len, d));
 		}
 	}
-	tok_push(out, prefix, tok, len);
+	tok_push(out, prefix, pl, tok, len);
 }
 
 /* Whether s holds n c's in a row (memmem's general search cost more). */
@@ -914,6 +942,7 @@ tok_line(const struct bayes_settings *s, const char *line, size_t len, const cha
 	 int region, struct tok_sink *out)
 {
 	static struct buf a, b;
+	size_t pl = strlen(prefix);
 	char *p, *end;
 
 	tok_normalize(line, len, &a);
@@ -926,20 +955,20 @@ tok_line(const struct bayes_settings *s, const char *line, size_t len, const cha
 		buf_reset(&a);
 		buf_put(&a, b.data != NULL ? b.data : "", b.len);
 	}
+	/* split on white space: tok_normalize made every other white space
+	 * byte a space, and what ran after it adds only spaces */
 	p = a.data;
 	end = p + a.len;
 	while (p < end) {
 		char *q;
 
-		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' ||
-				   *p == '\f' || *p == '\v'))
+		while (p < end && *p == ' ')
 			p++;
 		q = p;
-		while (q < end && !(*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' ||
-				    *q == '\f' || *q == '\v'))
+		while (q < end && *q != ' ')
 			q++;
 		if (q > p)
-			tok_one(s, prefix, region, p, (size_t)(q - p), out);
+			tok_one(s, prefix, pl, region, p, (size_t)(q - p), out);
 		p = q;
 	}
 	/* keep the memory of ordinary lines only */
