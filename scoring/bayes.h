@@ -105,6 +105,13 @@ bool bayes_subst_re(void *re, void *md, const char *s, size_t len, const char *r
 void bayes_subst_nonword(char *s, size_t len);
 void bayes_subst_hex(char *s, size_t len);
 void bayes_subst_punct(const char *s, size_t len, struct buf *out);
+/* And three of the Received and relay headers', into out (reset first),
+ * false (out untouched) when nothing matches: s/ [a-z]+=/ /g,
+ * s/\b(?:with|from|for|SMTP|ESMTP)\b/ /g and
+ * s/\b(\d{1,3}\.)(\d{1,3}\.)(\d{1,3})(\.\d{1,3})\b/$1$2$3 ip*$1$2$3$4 /g. */
+bool bayes_subst_relays(const char *s, size_t len, struct buf *out);
+bool bayes_subst_rcvd_words(const char *s, size_t len, struct buf *out);
+bool bayes_subst_rcvd_ip(const char *s, size_t len, struct buf *out);
 /* One line of text as _tokenize_line does it: region 0 header, 1 body,
  * 2 URI; tokens (duplicates included, prefixed) are added to out. */
 void bayes_tokenize_line(const struct bayes_settings *s, const char *line, size_t len,

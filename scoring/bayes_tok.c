@@ -106,10 +106,9 @@ static const struct {
 enum tok_re {
 	RE_IGNORED, RE_PRESENCE,
 	RE_ELLIPSIS, RE_DASHES,
-	RE_MID1, RE_MID2, RE_MID3, RE_MID4,
-	RE_RCVD1, RE_RCVD2, RE_RCVD3, RE_RCVD4, RE_RCVD5, RE_RCVD6, RE_RCVD7,
-	RE_CT_BOUNDARY, RE_CT_HEX, RE_CT_PUNCT, RE_CT_WORDS,
-	RE_RELAYS,
+	RE_MID1, RE_MID2, RE_MID3,
+	RE_RCVD1, RE_RCVD2, RE_RCVD3, RE_RCVD4, RE_RCVD5,
+	RE_CT_BOUNDARY, RE_CT_WORDS,
 	RE_COUNT
 };
 
@@ -126,7 +125,6 @@ static const struct {
 	[RE_MID2] = { "<[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]\\@", 0 },
 	[RE_MID3] = { "<20\\d\\d[01]\\d[0123]\\d[012]\\d[012345]\\d[012345]\\d\\."
 		      "[A-F0-9]{10,12}\\@", 0 },
-	[RE_MID4] = { "[^_A-Za-z0-9]", 0 },
 	[RE_RCVD1] = { "\\swith\\sSMTP\\sid\\sg[\\dA-Z]{10,12}\\s", PCRE2_DOTALL },
 	[RE_RCVD2] = { "\\swith\\sESMTP\\sid\\s[\\dA-F]{10,12}\\s", PCRE2_DOTALL },
 	[RE_RCVD3] = { "\\bid\\s[a-zA-Z0-9]{7,20}\\b", PCRE2_DOTALL },
@@ -137,15 +135,11 @@ static const struct {
 		       "(?:19|20)?[0-9]{2}\\s"
 		       "[0-2][0-9](?:\\:[0-5][0-9]){1,2}\\s"
 		       "(?:\\s*\\(|\\)|\\s*(?:[+-][0-9]{4})|\\s*(?:UT|[A-Z]{2,3}T))*", 0 },
-	/* SpamAssassin's private-range branch compares "10." with "10" and
-	 * never runs: every address keeps three octets and gets its ip*. */
-	[RE_RCVD6] = { "\\b(\\d{1,3}\\.)(\\d{1,3}\\.)(\\d{1,3})(\\.\\d{1,3})\\b", 0 },
-	[RE_RCVD7] = { "\\b(?:with|from|for|SMTP|ESMTP)\\b", 0 },
+	/* the sixth and seventh of Received and those of the relay
+	 * pseudo-headers, and the fourth of Message-ID and those of a
+	 * boundary, are written out below */
 	[RE_CT_BOUNDARY] = { "boundary=[\"'](.*?)[\"']", PCRE2_CASELESS },
-	[RE_CT_HEX] = { "[a-fA-F0-9]", 0 },
-	[RE_CT_PUNCT] = { "([-_\\.=]+)", 0 },
 	[RE_CT_WORDS] = { "\\b(?:text|charset)\\b", 0 },
-	[RE_RELAYS] = { " [a-z]+=", 0 },
 };
 
 /* Byte classes: kept by the first substitution of _tokenize_line
@@ -352,6 +346,19 @@ tok_subst(int re, const char *s, size_t len, const char *repl, bool global, stru
 	}
 }
 
+/* In place: v = f(v), one of the substitutions written out, through
+ * tmp. */
+static void
+tok_subst_by(bool (*f)(const char *, size_t, struct buf *), struct buf *v, struct buf *tmp)
+{
+	if (f(v->data != NULL ? v->data : "", v->len, tmp)) {
+		struct buf t = *v;
+
+		*v = *tmp;
+		*tmp = t;
+	}
+}
+
 /* In place: s = subst(s). */
 static void
 tok_subst_buf(int re, struct buf *s, const char *repl, bool global)
@@ -360,7 +367,7 @@ tok_subst_buf(int re, struct buf *s, const char *repl, bool global)
 			     global, s);
 }
 
-/* s/[^_A-Za-z0-9]/ /g in place (RE_MID4 as SpamAssassin writes it, byte
+/* s/[^_A-Za-z0-9]/ /g in place (SpamAssassin's fourth Message-ID substitution, byte
  * by byte: the text is not UTF-8 to PCRE2 there). */
 void
 bayes_subst_nonword(char *s, size_t len)
@@ -374,7 +381,7 @@ bayes_subst_nonword(char *s, size_t len)
 	}
 }
 
-/* s/[a-fA-F0-9]/H/g in place (RE_CT_HEX). */
+/* s/[a-fA-F0-9]/H/g in place (of a Content-Type boundary). */
 void
 bayes_subst_hex(char *s, size_t len)
 {
@@ -386,7 +393,7 @@ bayes_subst_hex(char *s, size_t len)
 	}
 }
 
-/* s/([-_\.=]+)/ $1 /g into out (RE_CT_PUNCT): the leftmost, greedy
+/* s/([-_\.=]+)/ $1 /g into out (of a Content-Type boundary): the leftmost, greedy
  * match is each whole run, so every run gets a space on either side. */
 void
 bayes_subst_punct(const char *s, size_t len, struct buf *out)
@@ -410,6 +417,184 @@ bayes_subst_punct(const char *s, size_t len, struct buf *out)
 		done = i = j;
 	}
 	buf_put(out, s + done, len - done);
+}
+
+/* \w as PCRE2 has it without UCP (its built-in, ASCII tables). */
+static bool
+tok_word_byte(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '_';
+}
+
+static bool
+tok_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Makes out a copy of s[0..len) to be shortened in place (each
+ * substitution written this way replaces a match by something no longer). */
+static char *
+tok_copy_to_shorten(const char *s, size_t len, struct buf *out)
+{
+	buf_reset(out);
+	buf_put(out, s, len);
+	return out->data;
+}
+
+/* s/ [a-z]+=/ /g into out (the "ip=", "rdns=" ... of the relay
+ * pseudo-headers); false, out untouched, when there is none.  A match
+ * starts at a space, and the greedy [a-z]+ gives back only letters, so
+ * the leftmost is the first space followed by letters and '='. */
+bool
+bayes_subst_relays(const char *s, size_t len, struct buf *out)
+{
+	char *d = NULL;
+	size_t w = 0;
+
+	for (size_t i = 0; i < len;) {
+		const char *sp = memchr(s + i, ' ', len - i);
+		size_t k = sp != NULL ? (size_t)(sp - s) : len, j;
+
+		/* no match starts before the next space */
+		if (d != NULL) {
+			memcpy(d + w, s + i, k - i);
+			w += k - i;
+		}
+		if (k >= len)
+			break;
+		for (j = k + 1; j < len && s[j] >= 'a' && s[j] <= 'z'; j++)
+			;
+		if (j > k + 1 && j < len && s[j] == '=') {
+			if (d == NULL) {
+				d = tok_copy_to_shorten(s, len, out);
+				w = k;
+			}
+			d[w++] = ' ';
+			i = j + 1;
+		} else {
+			/* nor one before j: letters */
+			if (d != NULL) {
+				memcpy(d + w, s + k, j - k);
+				w += j - k;
+			}
+			i = j;
+		}
+	}
+	if (d == NULL)
+		return false;
+	d[w] = '\0';
+	out->len = w;
+	return true;
+}
+
+/* s/\b(?:with|from|for|SMTP|ESMTP)\b/ /g into out (Received); false, out
+ * untouched, when there is none.  The words differ in their first two
+ * bytes, so at most one can match at a place. */
+bool
+bayes_subst_rcvd_words(const char *s, size_t len, struct buf *out)
+{
+	char *d = NULL;
+	size_t w = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		const char *word;
+		size_t n;
+
+		switch (s[i]) {
+		case 'w':
+			word = "with";
+			break;
+		case 'f':
+			word = i + 1 < len && s[i + 1] == 'o' ? "for" : "from";
+			break;
+		case 'S':
+			word = "SMTP";
+			break;
+		case 'E':
+			word = "ESMTP";
+			break;
+		default:
+			goto copy;
+		}
+		n = strlen(word);
+		if ((i > 0 && tok_word_byte((unsigned char)s[i - 1])) || len - i < n ||
+		    memcmp(s + i, word, n) != 0 ||
+		    (i + n < len && tok_word_byte((unsigned char)s[i + n])))
+			goto copy;
+		if (d == NULL) {
+			d = tok_copy_to_shorten(s, len, out);
+			w = i;
+		}
+		d[w++] = ' ';
+		i += n - 1;
+		continue;
+copy:
+		if (d != NULL)
+			d[w++] = s[i];
+	}
+	if (d == NULL)
+		return false;
+	d[w] = '\0';
+	out->len = w;
+	return true;
+}
+
+/* Where 1 to 3 digits and then c end, from s[i] (0: not so).  Greedy
+ * \d{1,3} gives nothing back that could be c, so one look decides. */
+static size_t
+tok_octet_end(const char *s, size_t len, size_t i, char c)
+{
+	size_t j = i;
+
+	while (j < len && j - i < 3 && tok_digit((unsigned char)s[j]))
+		j++;
+	if (j == i || j >= len || s[j] != c)
+		return 0;
+	return j;
+}
+
+/* s/\b(\d{1,3}\.)(\d{1,3}\.)(\d{1,3})(\.\d{1,3})\b/$1$2$3 ip*$1$2$3$4 /g
+ * into out (Received); false, out untouched, when there is none.
+ * SpamAssassin's private-range branch compares "10." with "10" and never
+ * runs: every address keeps three octets and gets its ip*. */
+bool
+bayes_subst_rcvd_ip(const char *s, size_t len, struct buf *out)
+{
+	size_t done = 0;
+	bool any = false;
+
+	for (size_t i = 0; i < len; i++) {
+		size_t a, b, c, d;
+
+		if (!tok_digit((unsigned char)s[i]) ||
+		    (i > 0 && tok_word_byte((unsigned char)s[i - 1])))
+			continue;
+		if ((a = tok_octet_end(s, len, i, '.')) == 0 ||
+		    (b = tok_octet_end(s, len, a + 1, '.')) == 0 ||
+		    (c = tok_octet_end(s, len, b + 1, '.')) == 0)
+			continue;
+		/* \d{1,3}\b: the greedy run, backing off only onto digits,
+		 * which \b refuses; so the whole run, at most 3 digits */
+		for (d = c + 1; d < len && tok_digit((unsigned char)s[d]); d++)
+			;
+		if (d == c + 1 || d - (c + 1) > 3 ||
+		    (d < len && tok_word_byte((unsigned char)s[d])))
+			continue;
+		if (!any)
+			buf_reset(out);
+		any = true;
+		buf_put(out, s + done, i - done);
+		buf_put(out, s + i, c - i);
+		buf_put(out, " ip*", 4);
+		buf_put(out, s + i, d - i);
+		buf_put(out, " ", 1);
+		done = d;
+		i = d - 1;
+	}
+	if (any)
+		buf_put(out, s + done, len - done);
+	return any;
 }
 
 static bool
@@ -1146,8 +1331,8 @@ tok_one_header(const struct bayes_settings *s, const char *name, const char *val
 		tok_subst_buf(RE_RCVD3, &v, " ", true);
 		tok_subst_buf(RE_RCVD4, &v, " ", true);
 		tok_subst_buf(RE_RCVD5, &v, "", true);
-		tok_subst_buf(RE_RCVD6, &v, "$1$2$3 ip*$1$2$3$4 ", true);
-		tok_subst_buf(RE_RCVD7, &v, " ", true);
+		tok_subst_by(bayes_subst_rcvd_ip, &v, &tmp);
+		tok_subst_by(bayes_subst_rcvd_words, &v, &tmp);
 	} else if (strcmp(name, "Content-Type") == 0) {
 		tok_chew_content_type(val, len, &v, &tmp);
 	} else if (strcmp(name, "MIME-Version") == 0) {
@@ -1163,7 +1348,7 @@ tok_one_header(const struct bayes_settings *s, const char *name, const char *val
 	} else if (strncmp(name, "x-spam-relays-", 14) == 0 &&
 		   (strcmp(name + 14, "external") == 0 || strcmp(name + 14, "internal") == 0 ||
 		    strcmp(name + 14, "trusted") == 0 || strcmp(name + 14, "untrusted") == 0)) {
-		tok_subst_buf(RE_RELAYS, &v, " ", true);
+		tok_subst_by(bayes_subst_relays, &v, &tmp);
 	}
 	if (tok_name_is(name, mi))
 		tok_hdrs_add(parsed, "*MI", v.data != NULL ? v.data : "", v.len);

@@ -231,6 +231,71 @@ START_TEST(subst_by_hand_like_pcre2)
 }
 END_TEST
 
+/* The Received and relay substitutions written out, on random lines of
+ * the pieces they look for and of single bytes around them. */
+START_TEST(subst_received_like_pcre2)
+{
+	static const struct {
+		const char *pattern, *repl;
+		bool (*fn)(const char *s, size_t len, struct buf *out);
+	} hand[] = {
+		{ " [a-z]+=", " ", bayes_subst_relays },
+		{ "\\b(?:with|from|for|SMTP|ESMTP)\\b", " ", bayes_subst_rcvd_words },
+		{ "\\b(\\d{1,3}\\.)(\\d{1,3}\\.)(\\d{1,3})(\\.\\d{1,3})\\b", "$1$2$3 ip*$1$2$3$4 ",
+		  bayes_subst_rcvd_ip },
+	};
+	static const char *const more[] = {
+		" ", "=", "a", "z", "A", "_", "0", "9", "1234", ".", "..", "\xc3\xa9", "\xff", "\0",
+		"with", "withx", "xwith", "fro", "from", "for", "fo", "SMTP", "ESMTP", "ESMTPS", "_for",
+		"1.2.3.4", "255.255.255.255", "1.2.3.4567", "1.2.3", "12.34.56.78.90", "0.0.0.0x",
+		"a1.2.3.4", " ip=", " rdns=", " helo= ", " A=", " a =", " ab", "=x",
+	};
+	pcre2_code *re[N_ELEMENTS(hand)];
+	struct buf want, got;
+	char line[400];
+	unsigned int seed = 31337;
+	int err;
+	PCRE2_SIZE off;
+
+	for (size_t k = 0; k < N_ELEMENTS(hand); k++) {
+		re[k] = pcre2_compile((PCRE2_SPTR)hand[k].pattern, PCRE2_ZERO_TERMINATED, 0, &err,
+				      &off, NULL);
+		ck_assert_ptr_nonnull(re[k]);
+	}
+	buf_init(&want, 0);
+	buf_init(&got, 0);
+	for (int n = 0; n < 60000; n++) {
+		size_t len = n % 2 == 0 ?
+			random_line(pieces, N_ELEMENTS(pieces), &seed, line, sizeof(line)) :
+			random_line(more, N_ELEMENTS(more), &seed, line, sizeof(line));
+
+		for (size_t k = 0; k < N_ELEMENTS(hand); k++) {
+			bool changed, r;
+
+			pcre2_ref(re[k], line, len, hand[k].repl, true, &want, &changed);
+			buf_reset(&got);
+			buf_put(&got, "untouched", 9);
+			r = hand[k].fn(line, len, &got);
+			ck_assert_msg(r == changed, "/%s/ on \"%.*s\": %d, PCRE2 %d", hand[k].pattern,
+				      (int)len, line, r, changed);
+			if (!r)
+				ck_assert(got.len == 9 && memcmp(got.data, "untouched", 9) == 0);
+			else
+				ck_assert_msg(got.len == want.len &&
+					      memcmp(got.data, want.data, want.len) == 0 &&
+					      got.data[got.len] == '\0',
+					      "/%s/ on \"%.*s\" gave \"%.*s\", PCRE2 \"%.*s\"",
+					      hand[k].pattern, (int)len, line, (int)got.len, got.data,
+					      (int)want.len, want.data);
+		}
+	}
+	buf_free(&want);
+	buf_free(&got);
+	for (size_t k = 0; k < N_ELEMENTS(hand); k++)
+		pcre2_code_free(re[k]);
+}
+END_TEST
+
 static struct sa_settings set;
 static struct bayes_settings bs;
 
@@ -316,6 +381,7 @@ bayes_tok_suite(void)
 	tc = ut_tcase(s, "subst", false);
 	tcase_add_loop_test(tc, subst_like_pcre2, 0, N_ELEMENTS(substs));
 	tcase_add_test(tc, subst_by_hand_like_pcre2);
+	tcase_add_test(tc, subst_received_like_pcre2);
 	tc = ut_tcase(s, "message", false);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, tokens_sorted);
