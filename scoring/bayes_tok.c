@@ -1176,13 +1176,13 @@ bayes_tokenize_line(const struct bayes_settings *s, const char *line, size_t len
 /* ---- headers ---- */
 
 struct tok_hdr {
-	char *key;
+	const char *key;	/* static, or the name tok_headers holds */
 	struct buf val;
 };
 
 struct tok_hdrs {
 	struct tok_hdr *v;
-	size_t n;
+	size_t n, cap;
 };
 
 static void
@@ -1194,8 +1194,11 @@ tok_hdrs_add(struct tok_hdrs *h, const char *key, const char *val, size_t len)
 			buf_put(&h->v[i].val, val, len);
 			return;
 		}
-	h->v = xreallocarray(h->v, h->n + 1, sizeof(*h->v));
-	h->v[h->n].key = xstrdup(key);
+	if (h->n == h->cap) {
+		h->cap = h->cap == 0 ? 32 : h->cap * 2;
+		h->v = xreallocarray(h->v, h->cap, sizeof(*h->v));
+	}
+	h->v[h->n].key = key;
 	buf_init(&h->v[h->n].val, 0);
 	buf_put(&h->v[h->n].val, val, len);
 	h->n++;
@@ -1291,9 +1294,28 @@ tok_chew_content_type(const char *val, size_t len, struct buf *out, struct buf *
 	buf_free(&boundary);
 }
 
+/* What becomes of a header by its name alone. */
+enum tok_hkind {
+	TOK_H_OTHER, TOK_H_MID, TOK_H_ADDR, TOK_H_RCVD, TOK_H_CT, TOK_H_MIME, TOK_H_PRESENCE,
+	TOK_H_RELAYS
+};
+enum { TOK_ALSO_MI = 1, TOK_ALSO_AD = 2, TOK_ALSO_UA = 4 };
+
+#define TOK_HNAME_SLOTS 256	/* a power of two */
+#define TOK_HNAME_LEN 40
+
+struct tok_hname {
+	uint32_t hash;
+	uint8_t len;		/* 0: empty (no name is empty) */
+	bool ignored;		/* $IGNORED_HDRS matches "NAME:" */
+	uint8_t kind;		/* enum tok_hkind */
+	uint8_t also;		/* TOK_ALSO_*: copied under *MI, *Ad, *UA too */
+	const char *key;	/* %HEADER_NAME_COMPRESSION's, or NULL */
+	char name[TOK_HNAME_LEN];
+};
+
 static void
-tok_one_header(const struct bayes_settings *s, const char *name, const char *val,
-	       size_t len, struct tok_hdrs *parsed)
+tok_hname_decide(const char *name, size_t nl, struct tok_hname *h)
 {
 	static const char *const mid[] = { "Message-Id", NULL };
 	static const char *const addr_hdrs[] = {
@@ -1303,9 +1325,75 @@ tok_one_header(const struct bayes_settings *s, const char *name, const char *val
 	static const char *const mi[] = { "In-Reply-To", "References", "Message-ID", NULL };
 	static const char *const ad[] = { "From", "To", "Cc", NULL };
 	static const char *const ua[] = { "X-Mailer", "User-Agent", NULL };
+	struct buf colon;
+
+	buf_init(&colon, 0);
+	buf_put(&colon, name, nl);
+	buf_put(&colon, ":", 1);
+	h->ignored = tok_match(RE_IGNORED, colon.data, colon.len);
+	buf_free(&colon);
+	if (tok_name_prefixed(name, mid))
+		h->kind = TOK_H_MID;
+	else if (tok_name_prefixed(name, addr_hdrs))
+		h->kind = TOK_H_ADDR;
+	else if (strcmp(name, "Received") == 0)
+		h->kind = TOK_H_RCVD;
+	else if (strcmp(name, "Content-Type") == 0)
+		h->kind = TOK_H_CT;
+	else if (strcmp(name, "MIME-Version") == 0)
+		h->kind = TOK_H_MIME;
+	else if (tok_match(RE_PRESENCE, name, nl))
+		h->kind = TOK_H_PRESENCE;
+	else if (strncmp(name, "x-spam-relays-", 14) == 0 &&
+		 (strcmp(name + 14, "external") == 0 || strcmp(name + 14, "internal") == 0 ||
+		  strcmp(name + 14, "trusted") == 0 || strcmp(name + 14, "untrusted") == 0))
+		h->kind = TOK_H_RELAYS;
+	else
+		h->kind = TOK_H_OTHER;
+	h->also = (uint8_t)((tok_name_is(name, mi) ? TOK_ALSO_MI : 0) |
+			    (tok_name_is(name, ad) ? TOK_ALSO_AD : 0) |
+			    (tok_name_is(name, ua) ? TOK_ALSO_UA : 0));
+	h->key = NULL;
+	for (size_t i = 0; i < N_ELEMENTS(tok_compress); i++)
+		if (strcmp(name, tok_compress[i].name) == 0) {
+			h->key = tok_compress[i].short_name;
+			break;
+		}
+}
+
+/* The decisions about the header name (a C string), remembered by name
+ * (direct-mapped, short names only): the same few dozen names come in
+ * every message, and deciding runs two patterns and a dozen compares. */
+static const struct tok_hname *
+tok_hname(const char *name)
+{
+	static struct tok_hname memo[TOK_HNAME_SLOTS], one;
+	size_t nl = strlen(name);
+	uint32_t h;
+	struct tok_hname *m;
+
+	if (nl == 0 || nl >= TOK_HNAME_LEN) {
+		tok_hname_decide(name, nl, &one);
+		return &one;
+	}
+	h = str_hash(name, nl);
+	m = &memo[h & (TOK_HNAME_SLOTS - 1)];
+	if (m->len != nl || m->hash != h || memcmp(m->name, name, nl) != 0) {
+		tok_hname_decide(name, nl, m);
+		m->hash = h;
+		m->len = (uint8_t)nl;
+		memcpy(m->name, name, nl);
+	}
+	return m;
+}
+
+static void
+tok_one_header(const struct bayes_settings *s, const char *name, const struct tok_hname *hn,
+	       const char *val, size_t len, struct tok_hdrs *parsed)
+{
 	struct buf v, tmp;
 	char lname[256];
-	const char *key = name;
+	const char *key = hn->key != NULL ? hn->key : name;
 	size_t nl = strlen(name);
 
 	if (nl >= sizeof(lname))
@@ -1317,15 +1405,15 @@ tok_one_header(const struct bayes_settings *s, const char *name, const char *val
 	buf_init(&v, 0);
 	buf_init(&tmp, 0);
 	buf_put(&v, val, len);
-	if (tok_name_prefixed(name, mid)) {
+	if (hn->kind == TOK_H_MID) {
 		tok_subst_buf(RE_MID1, &v, " OEA$1 OEB$2 OEC$3 $4 ", true);
 		tok_subst_buf(RE_MID2, &v, "", false);
 		tok_subst_buf(RE_MID3, &v, "", true);
 		if (v.data != NULL)
 			bayes_subst_nonword(v.data, v.len);
-	} else if (tok_name_prefixed(name, addr_hdrs)) {
+	} else if (hn->kind == TOK_H_ADDR) {
 		tok_chew_addr(val, len, &v);
-	} else if (strcmp(name, "Received") == 0) {
+	} else if (hn->kind == TOK_H_RCVD) {
 		tok_subst_buf(RE_RCVD1, &v, " ", true);
 		tok_subst_buf(RE_RCVD2, &v, " ", true);
 		tok_subst_buf(RE_RCVD3, &v, " ", true);
@@ -1333,34 +1421,27 @@ tok_one_header(const struct bayes_settings *s, const char *name, const char *val
 		tok_subst_buf(RE_RCVD5, &v, "", true);
 		tok_subst_by(bayes_subst_rcvd_ip, &v, &tmp);
 		tok_subst_by(bayes_subst_rcvd_words, &v, &tmp);
-	} else if (strcmp(name, "Content-Type") == 0) {
+	} else if (hn->kind == TOK_H_CT) {
 		tok_chew_content_type(val, len, &v, &tmp);
-	} else if (strcmp(name, "MIME-Version") == 0) {
+	} else if (hn->kind == TOK_H_MIME) {
 		char *one = memmem(v.data, v.len, "1.0", 3);
 
 		if (one != NULL) {
 			memmove(one, one + 3, v.len - (size_t)(one + 3 - v.data) + 1);
 			v.len -= 3;
 		}
-	} else if (tok_match(RE_PRESENCE, name, nl)) {
+	} else if (hn->kind == TOK_H_PRESENCE) {
 		buf_reset(&v);
 		buf_put(&v, "1", 1);
-	} else if (strncmp(name, "x-spam-relays-", 14) == 0 &&
-		   (strcmp(name + 14, "external") == 0 || strcmp(name + 14, "internal") == 0 ||
-		    strcmp(name + 14, "trusted") == 0 || strcmp(name + 14, "untrusted") == 0)) {
+	} else if (hn->kind == TOK_H_RELAYS) {
 		tok_subst_by(bayes_subst_relays, &v, &tmp);
 	}
-	if (tok_name_is(name, mi))
+	if ((hn->also & TOK_ALSO_MI) != 0)
 		tok_hdrs_add(parsed, "*MI", v.data != NULL ? v.data : "", v.len);
-	if (tok_name_is(name, ad))
+	if ((hn->also & TOK_ALSO_AD) != 0)
 		tok_hdrs_add(parsed, "*Ad", v.data != NULL ? v.data : "", v.len);
-	if (tok_name_is(name, ua))
+	if ((hn->also & TOK_ALSO_UA) != 0)
 		tok_hdrs_add(parsed, "*UA", v.data != NULL ? v.data : "", v.len);
-	for (size_t i = 0; i < N_ELEMENTS(tok_compress); i++)
-		if (strcmp(name, tok_compress[i].name) == 0) {
-			key = tok_compress[i].short_name;
-			break;
-		}
 	tok_hdrs_add(parsed, key, v.data != NULL ? v.data : "", v.len);
 	buf_free(&v);
 	buf_free(&tmp);
@@ -1382,8 +1463,9 @@ tok_headers(const struct bayes_settings *s, struct msgview *mv, struct tok_sink 
 	};
 	struct buf all, one;
 	struct strlist names, vals;
-	struct tok_hdrs parsed = { NULL, 0 };
+	struct tok_hdrs parsed = { NULL, 0, 0 };
 	size_t rcvd[2] = { SIZE_MAX, SIZE_MAX };	/* the last two Received */
+	const struct tok_hname *hn;
 	const char *p, *end;
 
 	buf_init(&all, 0);
@@ -1421,30 +1503,32 @@ tok_headers(const struct bayes_settings *s, struct msgview *mv, struct tok_sink 
 			rcvd[1] = i;
 			continue;
 		}
-		buf_reset(&one);
-		buf_put(&one, names.v[i].p, strlen(names.v[i].p));
-		buf_put(&one, ":", 1);
-		if (tok_match(RE_IGNORED, one.data, one.len))
+		hn = tok_hname(names.v[i].p);
+		if (hn->ignored)
 			continue;
-		tok_one_header(s, names.v[i].p, vals.v[i].p, vals.v[i].len, &parsed);
+		tok_one_header(s, names.v[i].p, hn, vals.v[i].p, vals.v[i].len, &parsed);
 	}
 	for (size_t k = 0; k < N_ELEMENTS(meta); k++) {
 		buf_reset(&one);
 		if (msgview_get(mv, meta[k][1], &one) && one.len > 0)
-			tok_one_header(s, meta[k][0], one.data, one.len, &parsed);
+			tok_one_header(s, meta[k][0], tok_hname(meta[k][0]), one.data, one.len,
+				       &parsed);
 	}
 	/* the last Received, then the one before it */
 	for (int k = 1; k >= 0; k--)
 		if (rcvd[k] != SIZE_MAX)
-			tok_one_header(s, "Received", vals.v[rcvd[k]].p, vals.v[rcvd[k]].len,
-				       &parsed);
+			tok_one_header(s, "Received", tok_hname("Received"), vals.v[rcvd[k]].p,
+				       vals.v[rcvd[k]].len, &parsed);
 	for (size_t i = 0; i < parsed.n; i++) {
+		/* "H" KEY ":", KEY at most 255 bytes (tok_one_header) */
 		char prefix[300];
+		size_t kl = strlen(parsed.v[i].key);
 
-		snprintf(prefix, sizeof(prefix), "H%s:", parsed.v[i].key);
+		prefix[0] = 'H';
+		memcpy(prefix + 1, parsed.v[i].key, kl);
+		memcpy(prefix + 1 + kl, ":", 2);
 		tok_line(s, parsed.v[i].val.data != NULL ? parsed.v[i].val.data : "",
 			 parsed.v[i].val.len, prefix, 0, out);
-		free(parsed.v[i].key);
 		buf_free(&parsed.v[i].val);
 	}
 	free(parsed.v);

@@ -372,6 +372,57 @@ START_TEST(tokens_sorted)
 }
 END_TEST
 
+/* What a header becomes depends on its name, decided once per name and
+ * remembered: names alike but for case (compressed only as spelt in
+ * %HEADER_NAME_COMPRESSION, chewed as Message-IDs in any case), names
+ * too long to remember, ignored ones, one whose value only marks its
+ * presence (its "1" is too short a token); the second message gets the same
+ * tokens from the remembered decisions. */
+START_TEST(header_names)
+{
+	static const char msg[] =
+		"Message-Id: <a1a1@x.example>\n"
+		"MESSAGE-ID: <b2b2@y.example>\n"
+		"X-Message-Id: <c3c3@z.example>\n"
+		"X-Mailer: Foo 1\n"
+		"x-mailer: Bar 2\n"
+		"X-Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: long1\n"
+		"X-Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-Fingerprint: long2\n"
+		"X-PGP-Fingerprint: secret\n"
+		"X-Virus-Scanned: ignored1\n"
+		"X-Spam-Status: ignored2\n"
+		"Subject: s\n"
+		"\n"
+		"body\n";
+	static const char *const want[] = {
+		"H*m:a1a1", "H*MI:a1a1", "HMESSAGE-ID:b2b2", "H*MI:b2b2", "HX-Message-Id:c3c3",
+		"H*x:Foo", "H*UA:Foo", "Hx-mailer:Bar", "H*UA:Bar",
+		"HX-Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:long1",
+		"HX-Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-Fingerprint:long2",
+	};
+	struct bayes_tokens t[2];
+
+	for (int round = 0; round < 2; round++) {
+		struct msgview *mv = msgview_new(&set, msg, strlen(msg), NULL);
+
+		bayes_tokenize(&bs, mv, msg, strlen(msg), &t[round]);
+		msgview_free(&mv);
+	}
+	for (size_t i = 0; i < N_ELEMENTS(want); i++)
+		ck_assert_msg(has_token(&t[0], want[i]), "%s", want[i]);
+	for (size_t i = 0; i < t[0].list.n; i++) {
+		ck_assert_msg(strstr(t[0].list.v[i].p, "secret") == NULL, "%s", t[0].list.v[i].p);
+		ck_assert_msg(strstr(t[0].list.v[i].p, "ignored") == NULL, "%s",
+			      t[0].list.v[i].p);
+	}
+	ck_assert_uint_eq(t[0].list.n, t[1].list.n);
+	for (size_t i = 0; i < t[0].list.n; i++)
+		ck_assert_str_eq(t[0].list.v[i].p, t[1].list.v[i].p);
+	bayes_tokens_free(&t[0]);
+	bayes_tokens_free(&t[1]);
+}
+END_TEST
+
 static Suite *
 bayes_tok_suite(void)
 {
@@ -385,6 +436,7 @@ bayes_tok_suite(void)
 	tc = ut_tcase(s, "message", false);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, tokens_sorted);
+	tcase_add_test(tc, header_names);
 	return s;
 }
 
