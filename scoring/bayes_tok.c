@@ -147,6 +147,9 @@ static const struct {
  * [A-Z], and neither \w nor ':' nor '*' (what "Foo!" -> "Foo" drops). */
 enum { TOK_KEEP = 1, TOK_TRIM = 2, TOK_W = 4, TOK_UPPER = 8, TOK_NONW = 16 };
 static unsigned char tok_class[256];
+/* An ASCII byte as the first substitution of _tokenize_line leaves it:
+ * itself if TOK_KEEP, else a space. */
+static unsigned char tok_ascii[128];
 
 static void
 tok_class_init(void)
@@ -161,6 +164,8 @@ tok_class_init(void)
 					       (w ? TOK_W : 0) |
 					       (c >= 'A' && c <= 'Z' ? TOK_UPPER : 0) |
 					       (!w && c != ':' && c != '*' ? TOK_NONW : 0));
+		if (c < 128)
+			tok_ascii[c] = (tok_class[c] & TOK_KEEP) != 0 ? (unsigned char)c : ' ';
 	}
 }
 
@@ -616,7 +621,15 @@ tok_normalize(const char *s, size_t len, struct buf *out)
 	p = (unsigned char *)out->data;
 	for (size_t i = 0; i < len;) {
 		unsigned char c = p[i];
+		uint64_t w;
 
+		/* 8 ASCII bytes at a time: no UTF-8 to look at */
+		if (i + 8 <= len && (memcpy(&w, p + i, 8), (w & 0x8080808080808080ULL) == 0)) {
+			for (size_t k = i; k < i + 8; k++)
+				p[k] = tok_ascii[p[k]];
+			i += 8;
+			continue;
+		}
 		if (c < 0x80) {
 			if ((tok_class[c] & TOK_KEEP) == 0)
 				p[i] = ' ';
@@ -1554,6 +1567,15 @@ tok_key_of(const char *p, size_t len)
 	uint64_t k = 0;
 	size_t n = len < 8 ? len : 8;
 
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
+	if (n == 8) {
+		memcpy(&k, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		k = __builtin_bswap64(k);
+#endif
+		return k;
+	}
+#endif
 	for (size_t i = 0; i < n; i++)
 		k |= (uint64_t)(unsigned char)p[i] << (56 - 8 * i);
 	return k;
@@ -1638,10 +1660,11 @@ tok_body_hash(const char *data, size_t len, char out[33])
 	const char *body = NULL;
 	uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
 
-	for (size_t i = 0; i + 1 < len; i++)
-		if (data[i] == '\n' && (data[i + 1] == '\n' ||
-					(data[i + 1] == '\r' && i + 2 < len && data[i + 2] == '\n'))) {
-			body = data + i + 1;
+	for (const char *nl = len > 0 ? memchr(data, '\n', len) : NULL;
+	     nl != NULL && nl + 1 < data + len;
+	     nl = memchr(nl + 1, '\n', (size_t)(data + len - (nl + 1))))
+		if (nl[1] == '\n' || (nl[1] == '\r' && nl + 2 < data + len && nl[2] == '\n')) {
+			body = nl + 1;
 			break;
 		}
 	if (body == NULL)
