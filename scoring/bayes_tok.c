@@ -1315,7 +1315,7 @@ enum tok_hkind {
 };
 enum { TOK_ALSO_MI = 1, TOK_ALSO_AD = 2, TOK_ALSO_UA = 4 };
 
-#define TOK_HNAME_SLOTS 256	/* a power of two */
+#define TOK_HNAME_SLOTS 1024	/* a power of two */
 #define TOK_HNAME_LEN 40
 
 struct tok_hname {
@@ -1376,8 +1376,10 @@ tok_hname_decide(const char *name, size_t nl, struct tok_hname *h)
 }
 
 /* The decisions about the header name (a C string), remembered by name
- * (direct-mapped, short names only): the same few dozen names come in
- * every message, and deciding runs two patterns and a dozen compares. */
+ * (direct-mapped, short names only; 1024 slots for the few hundred names
+ * mail has: 1500 training messages have 210, and with 256 slots one name
+ * in eight was decided again): the same names come in every message, and
+ * deciding runs two patterns and a dozen compares. */
 static const struct tok_hname *
 tok_hname(const char *name)
 {
