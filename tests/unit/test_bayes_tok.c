@@ -376,8 +376,8 @@ END_TEST
  * remembered: names alike but for case (compressed only as spelt in
  * %HEADER_NAME_COMPRESSION, chewed as Message-IDs in any case), names
  * too long to remember, ignored ones, one whose value only marks its
- * presence (its "1" is too short a token); the second message gets the same
- * tokens from the remembered decisions. */
+ * presence (its "1" is too short a token), a folded one; the second
+ * message gets the same tokens from the remembered decisions. */
 START_TEST(header_names)
 {
 	static const char msg[] =
@@ -391,6 +391,7 @@ START_TEST(header_names)
 		"X-PGP-Fingerprint: secret\n"
 		"X-Virus-Scanned: ignored1\n"
 		"X-Spam-Status: ignored2\n"
+		"X-Folded: one\n two\n\tthree\n"
 		"Subject: s\n"
 		"\n"
 		"body\n";
@@ -399,6 +400,7 @@ START_TEST(header_names)
 		"H*x:Foo", "H*UA:Foo", "Hx-mailer:Bar", "H*UA:Bar",
 		"HX-Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:long1",
 		"HX-Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-Fingerprint:long2",
+		"HX-Folded:one", "HX-Folded:two", "HX-Folded:three",
 	};
 	struct bayes_tokens t[2];
 
