@@ -108,7 +108,10 @@ void bayes_subst_punct(const char *s, size_t len, struct buf *out);
 /* And three of the Received and relay headers', into out (reset first),
  * false (out untouched) when nothing matches: s/ [a-z]+=/ /g,
  * s/\b(?:with|from|for|SMTP|ESMTP)\b/ /g and
- * s/\b(\d{1,3}\.)(\d{1,3}\.)(\d{1,3})(\.\d{1,3})\b/$1$2$3 ip*$1$2$3$4 /g. */
+ * s/\b(\d{1,3}\.)(\d{1,3}\.)(\d{1,3})(\.\d{1,3})\b/$1$2$3 ip*$1$2$3$4 /g;
+ * and Received's date substitution, PCRE2 starting only where a month's
+ * name allows. */
+bool bayes_subst_rcvd_date(const char *s, size_t len, struct buf *out);
 bool bayes_subst_relays(const char *s, size_t len, struct buf *out);
 bool bayes_subst_rcvd_words(const char *s, size_t len, struct buf *out);
 bool bayes_subst_rcvd_ip(const char *s, size_t len, struct buf *out);

@@ -291,19 +291,21 @@ tok_expand(const char *repl, const char *s, const PCRE2_SIZE *ov, int rc, struct
  * instructions a Received header.  What the loop does not do itself (an
  * empty match, a match before where the search started, a replacement
  * that is more than text and $N) it leaves to pcre2_substitute. */
-bool
-bayes_subst_re(void *code, void *match_data, const char *s, size_t len, const char *repl,
-	       bool global, struct buf *out)
+static bool
+tok_subst_loop(pcre2_code *re, pcre2_match_data *md, const char *s, size_t len,
+	       const char *repl, bool global, struct buf *out,
+	       size_t (*first)(const char *s, size_t len, size_t from))
 {
 	static struct buf res;
-	pcre2_code *re = code;
-	pcre2_match_data *md = match_data;
 	const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 	size_t done = 0;
 	bool any = false, ok = true;
 
 	for (;;) {
-		int rc = tok_jit_match(re, md, s, len, done);
+		/* first: where a match can start at the earliest (SIZE_MAX:
+		 * nowhere); the pattern must not look behind its start */
+		size_t from = first != NULL ? first(s, len, done) : done;
+		int rc = from <= len ? tok_jit_match(re, md, s, len, from) : PCRE2_ERROR_NOMATCH;
 
 		if (rc == PCRE2_ERROR_NOMATCH)
 			break;
@@ -339,6 +341,47 @@ bayes_subst_re(void *code, void *match_data, const char *s, size_t len, const ch
 	if (res.cap > TOK_SCRATCH_KEEP)
 		buf_free(&res);
 	return any;
+}
+
+bool
+bayes_subst_re(void *re, void *md, const char *s, size_t len, const char *repl, bool global,
+	       struct buf *out)
+{
+	return tok_subst_loop(re, md, s, len, repl, global, out, NULL);
+}
+
+/* Where a match of Received's date pattern can start, at or after from:
+ * its month's name comes 2 to 8 bytes after its start ("Mon, 01 Jan"),
+ * and it looks at nothing before its start.  The JIT would try every
+ * place of a Received header, most of it before the date. */
+static size_t
+tok_rcvd_date_first(const char *s, size_t len, size_t from)
+{
+	static const char months[] = "JanFebMarMayAprJunJulAugSepOctNovDec";
+
+	for (size_t i = from; i + 3 <= len; i++) {
+		switch (s[i]) {
+		case 'J': case 'F': case 'M': case 'A': case 'S': case 'O': case 'N': case 'D':
+			break;
+		default:
+			continue;
+		}
+		for (size_t k = 0; k < sizeof(months) - 1; k += 3)
+			if (s[i] == months[k] && s[i + 1] == months[k + 1] &&
+			    s[i + 2] == months[k + 2])
+				return i >= from + 8 ? i - 8 : from;
+	}
+	return SIZE_MAX;
+}
+
+/* s/RE_RCVD5//g (a date with its zone) into out; false, out untouched,
+ * when there is none. */
+bool
+bayes_subst_rcvd_date(const char *s, size_t len, struct buf *out)
+{
+	tok_init();
+	return tok_subst_loop(tok_re[RE_RCVD5], tok_md, s, len, "", true, out,
+			      tok_rcvd_date_first);
 }
 
 /* s/re/repl/ (g with global) into out. */
@@ -1435,7 +1478,7 @@ tok_one_header(const struct bayes_settings *s, const char *name, const struct to
 		tok_subst_buf(RE_RCVD2, &v, " ", true);
 		tok_subst_buf(RE_RCVD3, &v, " ", true);
 		tok_subst_buf(RE_RCVD4, &v, " ", true);
-		tok_subst_buf(RE_RCVD5, &v, "", true);
+		tok_subst_by(bayes_subst_rcvd_date, &v, &tmp);
 		tok_subst_by(bayes_subst_rcvd_ip, &v, &tmp);
 		tok_subst_by(bayes_subst_rcvd_words, &v, &tmp);
 	} else if (hn->kind == TOK_H_CT) {

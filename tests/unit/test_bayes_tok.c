@@ -243,12 +243,20 @@ START_TEST(subst_received_like_pcre2)
 		{ "\\b(?:with|from|for|SMTP|ESMTP)\\b", " ", bayes_subst_rcvd_words },
 		{ "\\b(\\d{1,3}\\.)(\\d{1,3}\\.)(\\d{1,3})(\\.\\d{1,3})\\b", "$1$2$3 ip*$1$2$3$4 ",
 		  bayes_subst_rcvd_ip },
+		{ "(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),\\s)?[0-3\\s]?[0-9]\\s"
+		  "(?:Jan|Feb|Ma[ry]|Apr|Ju[nl]|Aug|Sep|Oct|Nov|Dec)\\s(?:19|20)?[0-9]{2}\\s"
+		  "[0-2][0-9](?:\\:[0-5][0-9]){1,2}\\s"
+		  "(?:\\s*\\(|\\)|\\s*(?:[+-][0-9]{4})|\\s*(?:UT|[A-Z]{2,3}T))*", "",
+		  bayes_subst_rcvd_date },
 	};
 	static const char *const more[] = {
 		" ", "=", "a", "z", "A", "_", "0", "9", "1234", ".", "..", "\xc3\xa9", "\xff", "\0",
 		"with", "withx", "xwith", "fro", "from", "for", "fo", "SMTP", "ESMTP", "ESMTPS", "_for",
 		"1.2.3.4", "255.255.255.255", "1.2.3.4567", "1.2.3", "12.34.56.78.90", "0.0.0.0x",
 		"a1.2.3.4", " ip=", " rdns=", " helo= ", " A=", " a =", " ab", "=x",
+		"Mon, ", "Sun,", "Tue,\t", "1 ", "31", " 9", "\t", " Jan ", "May", "Dec ", "Jux",
+		"2002 ", "99 ", "1999", "23:59", ":01", ":60", " +0200", "-07001", " (", ")",
+		" PDT", "GMT", "UT", " ZZZT", "JanFebMar",
 	};
 	pcre2_code *re[N_ELEMENTS(hand)];
 	struct buf want, got;
