@@ -668,8 +668,16 @@ tok_normalize(const char *s, size_t len, struct buf *out)
 
 		/* 8 ASCII bytes at a time: no UTF-8 to look at */
 		if (i + 8 <= len && (memcpy(&w, p + i, 8), (w & 0x8080808080808080ULL) == 0)) {
-			for (size_t k = i; k < i + 8; k++)
-				p[k] = tok_ascii[p[k]];
+			unsigned char *q = p + i;
+
+			q[0] = tok_ascii[q[0]];
+			q[1] = tok_ascii[q[1]];
+			q[2] = tok_ascii[q[2]];
+			q[3] = tok_ascii[q[3]];
+			q[4] = tok_ascii[q[4]];
+			q[5] = tok_ascii[q[5]];
+			q[6] = tok_ascii[q[6]];
+			q[7] = tok_ascii[q[7]];
 			i += 8;
 			continue;
 		}
@@ -1199,21 +1207,26 @@ tok_line(const struct bayes_settings *s, const char *line, size_t len, const cha
 		buf_put(&a, b.data != NULL ? b.data : "", b.len);
 	}
 	/* split on white space: tok_normalize made every other white space
-	 * byte a space, and what ran after it adds only spaces */
+	 * byte a space, and what ran after it adds only spaces; a space
+	 * over the buffer's closing NUL ends the last token */
+	if (a.data == NULL)
+		buf_put(&a, "", 0);
 	p = a.data;
 	end = p + a.len;
+	*end = ' ';
 	while (p < end) {
 		char *q;
 
 		while (p < end && *p == ' ')
 			p++;
 		q = p;
-		while (q < end && *q != ' ')
+		while (*q != ' ')
 			q++;
 		if (q > p)
 			tok_one(s, prefix, pl, region, p, (size_t)(q - p), out);
 		p = q;
 	}
+	*end = '\0';
 	/* keep the memory of ordinary lines only */
 	if (a.cap > TOK_SCRATCH_KEEP)
 		buf_free(&a);
