@@ -415,8 +415,8 @@ tok_subst_buf(int re, struct buf *s, const char *repl, bool global)
 			     global, s);
 }
 
-/* s/[^_A-Za-z0-9]/ /g in place (SpamAssassin's fourth Message-ID substitution, byte
- * by byte: the text is not UTF-8 to PCRE2 there). */
+/* s/[^_A-Za-z0-9]/ /g in place (the fourth Message-ID substitution),
+ * byte by byte: the text is not UTF-8 to PCRE2 there. */
 void
 bayes_subst_nonword(char *s, size_t len)
 {
@@ -441,8 +441,9 @@ bayes_subst_hex(char *s, size_t len)
 	}
 }
 
-/* s/([-_\.=]+)/ $1 /g into out (of a Content-Type boundary): the leftmost, greedy
- * match is each whole run, so every run gets a space on either side. */
+/* s/([-_\.=]+)/ $1 /g into out (of a Content-Type boundary): the
+ * leftmost, greedy match is each whole run, so every run gets a space on
+ * either side. */
 void
 bayes_subst_punct(const char *s, size_t len, struct buf *out)
 {

@@ -26,12 +26,12 @@ pcre2_ref(pcre2_code *re, const char *s, size_t len, const char *repl, bool glob
 	pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
 	PCRE2_SIZE olen = len * 8 + 256;
 	char *o = malloc(olen);
+	uint32_t opts = PCRE2_SUBSTITUTE_EXTENDED | (global ? PCRE2_SUBSTITUTE_GLOBAL : 0);
 	int rc;
 
 	ck_assert_ptr_nonnull(o);
-	rc = pcre2_substitute(re, (PCRE2_SPTR)s, len, 0,
-			      PCRE2_SUBSTITUTE_EXTENDED | (global ? PCRE2_SUBSTITUTE_GLOBAL : 0), md,
-			      NULL, (PCRE2_SPTR)repl, PCRE2_ZERO_TERMINATED, (PCRE2_UCHAR *)o, &olen);
+	rc = pcre2_substitute(re, (PCRE2_SPTR)s, len, 0, opts, md, NULL, (PCRE2_SPTR)repl,
+			      PCRE2_ZERO_TERMINATED, (PCRE2_UCHAR *)o, &olen);
 	ck_assert_int_ne(rc, PCRE2_ERROR_NOMEMORY);
 	buf_reset(out);
 	*changed = rc > 0;
@@ -163,7 +163,8 @@ START_TEST(subst_like_pcre2)
 		buf_put(&inplace, line, len);
 		(void)bayes_subst_re(re, md, inplace.data, inplace.len, substs[_i].repl,
 				     substs[_i].global, &inplace);
-		ck_assert(inplace.len == want.len && memcmp(inplace.data, want.data, want.len) == 0);
+		ck_assert(inplace.len == want.len &&
+			  memcmp(inplace.data, want.data, want.len) == 0);
 	}
 	buf_free(&want);
 	buf_free(&got);
@@ -250,8 +251,9 @@ START_TEST(subst_received_like_pcre2)
 		  bayes_subst_rcvd_date },
 	};
 	static const char *const more[] = {
-		" ", "=", "a", "z", "A", "_", "0", "9", "1234", ".", "..", "\xc3\xa9", "\xff", "\0",
-		"with", "withx", "xwith", "fro", "from", "for", "fo", "SMTP", "ESMTP", "ESMTPS", "_for",
+		" ", "=", "a", "z", "A", "_", "0", "9", "1234", ".", "..", "\xc3\xa9", "\xff",
+		"\0", "with", "withx", "xwith", "fro", "from", "for", "fo", "SMTP", "ESMTP",
+		"ESMTPS", "_for",
 		"1.2.3.4", "255.255.255.255", "1.2.3.4567", "1.2.3", "12.34.56.78.90", "0.0.0.0x",
 		"a1.2.3.4", " ip=", " rdns=", " helo= ", " A=", " a =", " ab", "=x",
 		"Mon, ", "Sun,", "Tue,\t", "1 ", "31", " 9", "\t", " Jan ", "May", "Dec ", "Jux",
