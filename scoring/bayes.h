@@ -91,6 +91,30 @@ void bayes_tokens_free(struct bayes_tokens *t);
  * reset first. */
 struct buf;
 void bayes_title_words(const char *str, size_t len, struct buf *out);
+/* s/RE/REPL/ (g when global) of s[0..len) into out (no maximum) as
+ * pcre2_substitute with PCRE2_SUBSTITUTE_EXTENDED gives it; re is an
+ * 8-bit pcre2_code, md match data for it.  False when the substitution
+ * finds nothing or fails (a match limit): out is then left as it was.
+ * out may be the buffer s is in. */
+bool bayes_subst_re(void *re, void *md, const char *s, size_t len, const char *repl,
+		    bool global, struct buf *out);
+/* Three of _tokenize_headers' substitutions written out (the unit test
+ * compares them with PCRE2 running SpamAssassin's patterns), byte by
+ * byte: s/[^_A-Za-z0-9]/ /g and s/[a-fA-F0-9]/H/g in place, and
+ * s/([-_\.=]+)/ $1 /g into out, which is reset first. */
+void bayes_subst_nonword(char *s, size_t len);
+void bayes_subst_hex(char *s, size_t len);
+void bayes_subst_punct(const char *s, size_t len, struct buf *out);
+/* And three of the Received and relay headers', into out (reset first),
+ * false (out untouched) when nothing matches: s/ [a-z]+=/ /g,
+ * s/\b(?:with|from|for|SMTP|ESMTP)\b/ /g and
+ * s/\b(\d{1,3}\.)(\d{1,3}\.)(\d{1,3})(\.\d{1,3})\b/$1$2$3 ip*$1$2$3$4 /g;
+ * and Received's date substitution, PCRE2 starting only where a month's
+ * name allows. */
+bool bayes_subst_rcvd_date(const char *s, size_t len, struct buf *out);
+bool bayes_subst_relays(const char *s, size_t len, struct buf *out);
+bool bayes_subst_rcvd_words(const char *s, size_t len, struct buf *out);
+bool bayes_subst_rcvd_ip(const char *s, size_t len, struct buf *out);
 /* One line of text as _tokenize_line does it: region 0 header, 1 body,
  * 2 URI; tokens (duplicates included, prefixed) are added to out. */
 void bayes_tokenize_line(const struct bayes_settings *s, const char *line, size_t len,

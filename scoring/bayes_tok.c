@@ -106,10 +106,9 @@ static const struct {
 enum tok_re {
 	RE_IGNORED, RE_PRESENCE,
 	RE_ELLIPSIS, RE_DASHES,
-	RE_MID1, RE_MID2, RE_MID3, RE_MID4,
-	RE_RCVD1, RE_RCVD2, RE_RCVD3, RE_RCVD4, RE_RCVD5, RE_RCVD6, RE_RCVD7,
-	RE_CT_BOUNDARY, RE_CT_HEX, RE_CT_PUNCT, RE_CT_WORDS,
-	RE_RELAYS,
+	RE_MID1, RE_MID2, RE_MID3,
+	RE_RCVD1, RE_RCVD2, RE_RCVD3, RE_RCVD4, RE_RCVD5,
+	RE_CT_BOUNDARY, RE_CT_WORDS,
 	RE_COUNT
 };
 
@@ -126,7 +125,6 @@ static const struct {
 	[RE_MID2] = { "<[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]\\@", 0 },
 	[RE_MID3] = { "<20\\d\\d[01]\\d[0123]\\d[012]\\d[012345]\\d[012345]\\d\\."
 		      "[A-F0-9]{10,12}\\@", 0 },
-	[RE_MID4] = { "[^_A-Za-z0-9]", 0 },
 	[RE_RCVD1] = { "\\swith\\sSMTP\\sid\\sg[\\dA-Z]{10,12}\\s", PCRE2_DOTALL },
 	[RE_RCVD2] = { "\\swith\\sESMTP\\sid\\s[\\dA-F]{10,12}\\s", PCRE2_DOTALL },
 	[RE_RCVD3] = { "\\bid\\s[a-zA-Z0-9]{7,20}\\b", PCRE2_DOTALL },
@@ -137,21 +135,21 @@ static const struct {
 		       "(?:19|20)?[0-9]{2}\\s"
 		       "[0-2][0-9](?:\\:[0-5][0-9]){1,2}\\s"
 		       "(?:\\s*\\(|\\)|\\s*(?:[+-][0-9]{4})|\\s*(?:UT|[A-Z]{2,3}T))*", 0 },
-	/* SpamAssassin's private-range branch compares "10." with "10" and
-	 * never runs: every address keeps three octets and gets its ip*. */
-	[RE_RCVD6] = { "\\b(\\d{1,3}\\.)(\\d{1,3}\\.)(\\d{1,3})(\\.\\d{1,3})\\b", 0 },
-	[RE_RCVD7] = { "\\b(?:with|from|for|SMTP|ESMTP)\\b", 0 },
+	/* the sixth and seventh of Received and those of the relay
+	 * pseudo-headers, and the fourth of Message-ID and those of a
+	 * boundary, are written out below */
 	[RE_CT_BOUNDARY] = { "boundary=[\"'](.*?)[\"']", PCRE2_CASELESS },
-	[RE_CT_HEX] = { "[a-fA-F0-9]", 0 },
-	[RE_CT_PUNCT] = { "([-_\\.=]+)", 0 },
 	[RE_CT_WORDS] = { "\\b(?:text|charset)\\b", 0 },
-	[RE_RELAYS] = { " [a-z]+=", 0 },
 };
 
 /* Byte classes: kept by the first substitution of _tokenize_line
- * ([A-Za-z0-9,@*!_'"$. -]), trimmed at a token's ends ([-'".,]), \w. */
-enum { TOK_KEEP = 1, TOK_TRIM = 2, TOK_W = 4 };
+ * ([A-Za-z0-9,@*!_'"$. -]), trimmed at a token's ends ([-'".,]), \w,
+ * [A-Z], and neither \w nor ':' nor '*' (what "Foo!" -> "Foo" drops). */
+enum { TOK_KEEP = 1, TOK_TRIM = 2, TOK_W = 4, TOK_UPPER = 8, TOK_NONW = 16 };
 static unsigned char tok_class[256];
+/* An ASCII byte as the first substitution of _tokenize_line leaves it:
+ * itself if TOK_KEEP, else a space. */
+static unsigned char tok_ascii[128];
 
 static void
 tok_class_init(void)
@@ -163,7 +161,11 @@ tok_class_init(void)
 		tok_class[c] = (unsigned char)((w || (c != 0 && strchr(",@*!_'\"$. -", c) != NULL) ?
 						TOK_KEEP : 0) |
 					       (c != 0 && strchr("-'\".,", c) != NULL ? TOK_TRIM : 0) |
-					       (w ? TOK_W : 0));
+					       (w ? TOK_W : 0) |
+					       (c >= 'A' && c <= 'Z' ? TOK_UPPER : 0) |
+					       (!w && c != ':' && c != '*' ? TOK_NONW : 0));
+		if (c < 128)
+			tok_ascii[c] = (tok_class[c] & TOK_KEEP) != 0 ? (unsigned char)c : ' ';
 	}
 }
 
@@ -196,68 +198,458 @@ tok_match(int re, const char *s, size_t len)
 	return pcre2_match(tok_re[re], (PCRE2_SPTR)s, len, 0, 0, tok_md, NULL) >= 0;
 }
 
-/* pcre2_substitute's output, kept from call to call (grown as needed; at
- * most TOK_SCRATCH_KEEP bytes kept after a call). */
+/* At most this many bytes of a substitution's buffers are kept from call
+ * to call. */
 #define TOK_SCRATCH_KEEP 65536
-static char *tok_scratch;
-static size_t tok_scratch_cap;
 
-/* s/re/repl/ (g with global) into out; repl in PCRE2's extended syntax. */
-static void
-tok_subst(int re, const char *s, size_t len, const char *repl, bool global, struct buf *out)
+/* pcre2_substitute (extended syntax) of s[0..len) into out; false when it
+ * fails (a match limit, a bad replacement), as Perl's s/// that finds
+ * nothing. */
+static bool
+tok_pcre2_subst(pcre2_code *re, pcre2_match_data *md, const char *s, size_t len,
+		const char *repl, bool global, struct buf *out)
 {
+	static char *scratch;
+	static size_t cap;
 	uint32_t opts = PCRE2_SUBSTITUTE_EXTENDED | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH |
 			(global ? PCRE2_SUBSTITUTE_GLOBAL : 0);
 	PCRE2_SIZE outlen;
 	int rc;
 
-	if (tok_scratch_cap < len * 2 + 64) {
-		tok_scratch_cap = len * 2 + 64;
-		tok_scratch = xrealloc(tok_scratch, tok_scratch_cap);
+	if (cap < len * 2 + 64) {
+		cap = len * 2 + 64;
+		scratch = xrealloc(scratch, cap);
 	}
-	outlen = tok_scratch_cap;
-	rc = pcre2_substitute(tok_re[re], (PCRE2_SPTR)s, len, 0, opts, tok_md, NULL,
-			      (PCRE2_SPTR)repl, PCRE2_ZERO_TERMINATED, (PCRE2_UCHAR *)tok_scratch,
-			      &outlen);
+	outlen = cap;
+	rc = pcre2_substitute(re, (PCRE2_SPTR)s, len, 0, opts, md, NULL, (PCRE2_SPTR)repl,
+			      PCRE2_ZERO_TERMINATED, (PCRE2_UCHAR *)scratch, &outlen);
 	if (rc == PCRE2_ERROR_NOMEMORY) {
-		tok_scratch_cap = outlen + 1;
-		tok_scratch = xrealloc(tok_scratch, tok_scratch_cap);
-		outlen = tok_scratch_cap;
-		rc = pcre2_substitute(tok_re[re], (PCRE2_SPTR)s, len, 0, opts, tok_md, NULL,
-				      (PCRE2_SPTR)repl, PCRE2_ZERO_TERMINATED,
-				      (PCRE2_UCHAR *)tok_scratch, &outlen);
+		cap = outlen + 1;
+		scratch = xrealloc(scratch, cap);
+		outlen = cap;
+		rc = pcre2_substitute(re, (PCRE2_SPTR)s, len, 0, opts, md, NULL, (PCRE2_SPTR)repl,
+				      PCRE2_ZERO_TERMINATED, (PCRE2_UCHAR *)scratch, &outlen);
 	}
-	buf_reset(out);
-	if (rc < 0)	/* a match limit: keep the text as it was */
+	if (rc >= 0) {
+		buf_reset(out);
+		buf_put(out, scratch, outlen);
+	}
+	if (cap > TOK_SCRATCH_KEEP) {
+		free(scratch);
+		scratch = NULL;
+		cap = 0;
+	}
+	return rc >= 0;
+}
+
+static int
+tok_jit_match(pcre2_code *re, pcre2_match_data *md, const char *s, size_t len, size_t at)
+{
+	int rc = pcre2_jit_match(re, (PCRE2_SPTR)s, len, at, 0, md, NULL);
+
+	if (rc == PCRE2_ERROR_JIT_BADOPTION)	/* no JIT code for it */
+		rc = pcre2_match(re, (PCRE2_SPTR)s, len, at, 0, md, NULL);
+	return rc;
+}
+
+/* Appends repl with $N (N all the digits there) replaced by group N of
+ * the match whose ovector is ov (rc from the match); false when repl has
+ * anything else pcre2_substitute would read (a backslash, "${", "$$") or
+ * names a group the match did not set. */
+static bool
+tok_expand(const char *repl, const char *s, const PCRE2_SIZE *ov, int rc, struct buf *out)
+{
+	const char *lit = repl, *p = repl;
+
+	while (*p != '\0') {
+		unsigned long g = 0;
+		const char *d;
+
+		if (*p == '\\')
+			return false;
+		if (*p != '$') {
+			p++;
+			continue;
+		}
+		buf_put(out, lit, (size_t)(p - lit));
+		for (d = p + 1; *d >= '0' && *d <= '9'; d++)
+			g = g < 65536 ? g * 10 + (unsigned long)(*d - '0') : g;
+		if (d == p + 1 || g >= (unsigned long)rc || ov[2 * g] == PCRE2_UNSET)
+			return false;
+		buf_put(out, s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+		lit = p = d;
+	}
+	buf_put(out, lit, (size_t)(p - lit));
+	return true;
+}
+
+/* Gives the substitution pcre2_substitute with PCRE2_SUBSTITUTE_EXTENDED
+ * gives (without PCRE2_SUBSTITUTE_GLOBAL when !global), and false when
+ * that would fail or find nothing, out then left alone.  Its own loop of
+ * JIT matches: pcre2_substitute runs every match through pcre2_match's
+ * checks and reads the replacement again each time, which cost 6000
+ * instructions a Received header.  What the loop does not do itself (an
+ * empty match, a match before where the search started, a replacement
+ * that is more than text and $N) it leaves to pcre2_substitute. */
+static bool
+tok_subst_loop(pcre2_code *re, pcre2_match_data *md, const char *s, size_t len,
+	       const char *repl, bool global, struct buf *out,
+	       size_t (*first)(const char *s, size_t len, size_t from))
+{
+	static struct buf res;
+	const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+	size_t done = 0;
+	bool any = false, ok = true;
+
+	for (;;) {
+		/* first: where a match can start at the earliest (SIZE_MAX:
+		 * nowhere); the pattern must not look behind its start */
+		size_t from = first != NULL ? first(s, len, done) : done;
+		int rc = from <= len ? tok_jit_match(re, md, s, len, from) : PCRE2_ERROR_NOMATCH;
+
+		if (rc == PCRE2_ERROR_NOMATCH)
+			break;
+		if (rc < 0) {	/* a match limit: pcre2_substitute fails too */
+			any = false;
+			break;
+		}
+		if (rc == 0 || ov[1] <= ov[0] || ov[0] < done) {
+			ok = false;
+			break;
+		}
+		if (!any)
+			buf_reset(&res);
+		any = true;
+		buf_put(&res, s + done, ov[0] - done);
+		if (!tok_expand(repl, s, ov, rc, &res)) {
+			ok = false;
+			break;
+		}
+		done = ov[1];
+		if (!global)
+			break;
+	}
+	if (!ok)
+		any = tok_pcre2_subst(re, md, s, len, repl, global, out);
+	else if (any) {
+		struct buf t = *out;
+
+		buf_put(&res, s + done, len - done);
+		*out = res;	/* out's memory becomes the next call's */
+		res = t;
+	}
+	if (res.cap > TOK_SCRATCH_KEEP)
+		buf_free(&res);
+	return any;
+}
+
+bool
+bayes_subst_re(void *re, void *md, const char *s, size_t len, const char *repl, bool global,
+	       struct buf *out)
+{
+	return tok_subst_loop(re, md, s, len, repl, global, out, NULL);
+}
+
+/* Where a match of Received's date pattern can start, at or after from:
+ * its month's name comes 2 to 8 bytes after its start ("Mon, 01 Jan"),
+ * and it looks at nothing before its start.  The JIT would try every
+ * place of a Received header, most of it before the date. */
+static size_t
+tok_rcvd_date_first(const char *s, size_t len, size_t from)
+{
+	static const char months[] = "JanFebMarMayAprJunJulAugSepOctNovDec";
+
+	for (size_t i = from; i + 3 <= len; i++) {
+		switch (s[i]) {
+		case 'J': case 'F': case 'M': case 'A': case 'S': case 'O': case 'N': case 'D':
+			break;
+		default:
+			continue;
+		}
+		for (size_t k = 0; k < sizeof(months) - 1; k += 3)
+			if (s[i] == months[k] && s[i + 1] == months[k + 1] &&
+			    s[i + 2] == months[k + 2])
+				return i >= from + 8 ? i - 8 : from;
+	}
+	return SIZE_MAX;
+}
+
+/* s/RE_RCVD5//g (a date with its zone) into out; false, out untouched,
+ * when there is none. */
+bool
+bayes_subst_rcvd_date(const char *s, size_t len, struct buf *out)
+{
+	tok_init();
+	return tok_subst_loop(tok_re[RE_RCVD5], tok_md, s, len, "", true, out,
+			      tok_rcvd_date_first);
+}
+
+/* s/re/repl/ (g with global) into out. */
+static void
+tok_subst(int re, const char *s, size_t len, const char *repl, bool global, struct buf *out)
+{
+	if (!bayes_subst_re(tok_re[re], tok_md, s, len, repl, global, out)) {
+		buf_reset(out);
 		buf_put(out, s, len);
-	else
-		buf_put(out, tok_scratch, outlen);
-	if (tok_scratch_cap > TOK_SCRATCH_KEEP) {
-		free(tok_scratch);
-		tok_scratch = NULL;
-		tok_scratch_cap = 0;
+	}
+}
+
+/* In place: v = f(v), one of the substitutions written out, through
+ * tmp. */
+static void
+tok_subst_by(bool (*f)(const char *, size_t, struct buf *), struct buf *v, struct buf *tmp)
+{
+	if (f(v->data != NULL ? v->data : "", v->len, tmp)) {
+		struct buf t = *v;
+
+		*v = *tmp;
+		*tmp = t;
 	}
 }
 
 /* In place: s = subst(s). */
 static void
-tok_subst_buf(int re, struct buf *s, const char *repl, bool global, struct buf *tmp)
+tok_subst_buf(int re, struct buf *s, const char *repl, bool global)
 {
-	tok_subst(re, s->data != NULL ? s->data : "", s->len, repl, global, tmp);
-	buf_reset(s);
-	buf_put(s, tmp->data != NULL ? tmp->data : "", tmp->len);
+	(void)bayes_subst_re(tok_re[re], tok_md, s->data != NULL ? s->data : "", s->len, repl,
+			     global, s);
+}
+
+/* s/[^_A-Za-z0-9]/ /g in place (the fourth Message-ID substitution),
+ * byte by byte: the text is not UTF-8 to PCRE2 there. */
+void
+bayes_subst_nonword(char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+		      c == '_'))
+			s[i] = ' ';
+	}
+}
+
+/* s/[a-fA-F0-9]/H/g in place (of a Content-Type boundary). */
+void
+bayes_subst_hex(char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'))
+			s[i] = 'H';
+	}
+}
+
+/* s/([-_\.=]+)/ $1 /g into out (of a Content-Type boundary): the
+ * leftmost, greedy match is each whole run, so every run gets a space on
+ * either side. */
+void
+bayes_subst_punct(const char *s, size_t len, struct buf *out)
+{
+	size_t done = 0;
+
+	buf_reset(out);
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+
+		while (j < len && (s[j] == '-' || s[j] == '_' || s[j] == '.' || s[j] == '='))
+			j++;
+		if (j == i) {
+			i++;
+			continue;
+		}
+		buf_put(out, s + done, i - done);
+		buf_put(out, " ", 1);
+		buf_put(out, s + i, j - i);
+		buf_put(out, " ", 1);
+		done = i = j;
+	}
+	buf_put(out, s + done, len - done);
+}
+
+/* \w as PCRE2 has it without UCP (its built-in, ASCII tables). */
+static bool
+tok_word_byte(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '_';
+}
+
+static bool
+tok_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Makes out a copy of s[0..len) to be shortened in place (each
+ * substitution written this way replaces a match by something no longer). */
+static char *
+tok_copy_to_shorten(const char *s, size_t len, struct buf *out)
+{
+	buf_reset(out);
+	buf_put(out, s, len);
+	return out->data;
+}
+
+/* s/ [a-z]+=/ /g into out (the "ip=", "rdns=" ... of the relay
+ * pseudo-headers); false, out untouched, when there is none.  A match
+ * starts at a space, and the greedy [a-z]+ gives back only letters, so
+ * the leftmost is the first space followed by letters and '='. */
+bool
+bayes_subst_relays(const char *s, size_t len, struct buf *out)
+{
+	char *d = NULL;
+	size_t w = 0;
+
+	for (size_t i = 0; i < len;) {
+		const char *sp = memchr(s + i, ' ', len - i);
+		size_t k = sp != NULL ? (size_t)(sp - s) : len, j;
+
+		/* no match starts before the next space */
+		if (d != NULL) {
+			memcpy(d + w, s + i, k - i);
+			w += k - i;
+		}
+		if (k >= len)
+			break;
+		for (j = k + 1; j < len && s[j] >= 'a' && s[j] <= 'z'; j++)
+			;
+		if (j > k + 1 && j < len && s[j] == '=') {
+			if (d == NULL) {
+				d = tok_copy_to_shorten(s, len, out);
+				w = k;
+			}
+			d[w++] = ' ';
+			i = j + 1;
+		} else {
+			/* nor one before j: letters */
+			if (d != NULL) {
+				memcpy(d + w, s + k, j - k);
+				w += j - k;
+			}
+			i = j;
+		}
+	}
+	if (d == NULL)
+		return false;
+	d[w] = '\0';
+	out->len = w;
+	return true;
+}
+
+/* s/\b(?:with|from|for|SMTP|ESMTP)\b/ /g into out (Received); false, out
+ * untouched, when there is none.  The words differ in their first two
+ * bytes, so at most one can match at a place. */
+bool
+bayes_subst_rcvd_words(const char *s, size_t len, struct buf *out)
+{
+	char *d = NULL;
+	size_t w = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		const char *word;
+		size_t n;
+
+		switch (s[i]) {
+		case 'w':
+			word = "with";
+			break;
+		case 'f':
+			word = i + 1 < len && s[i + 1] == 'o' ? "for" : "from";
+			break;
+		case 'S':
+			word = "SMTP";
+			break;
+		case 'E':
+			word = "ESMTP";
+			break;
+		default:
+			goto copy;
+		}
+		n = strlen(word);
+		if ((i > 0 && tok_word_byte((unsigned char)s[i - 1])) || len - i < n ||
+		    memcmp(s + i, word, n) != 0 ||
+		    (i + n < len && tok_word_byte((unsigned char)s[i + n])))
+			goto copy;
+		if (d == NULL) {
+			d = tok_copy_to_shorten(s, len, out);
+			w = i;
+		}
+		d[w++] = ' ';
+		i += n - 1;
+		continue;
+copy:
+		if (d != NULL)
+			d[w++] = s[i];
+	}
+	if (d == NULL)
+		return false;
+	d[w] = '\0';
+	out->len = w;
+	return true;
+}
+
+/* Where 1 to 3 digits and then c end, from s[i] (0: not so).  Greedy
+ * \d{1,3} gives nothing back that could be c, so one look decides. */
+static size_t
+tok_octet_end(const char *s, size_t len, size_t i, char c)
+{
+	size_t j = i;
+
+	while (j < len && j - i < 3 && tok_digit((unsigned char)s[j]))
+		j++;
+	if (j == i || j >= len || s[j] != c)
+		return 0;
+	return j;
+}
+
+/* s/\b(\d{1,3}\.)(\d{1,3}\.)(\d{1,3})(\.\d{1,3})\b/$1$2$3 ip*$1$2$3$4 /g
+ * into out (Received); false, out untouched, when there is none.
+ * SpamAssassin's private-range branch compares "10." with "10" and never
+ * runs: every address keeps three octets and gets its ip*. */
+bool
+bayes_subst_rcvd_ip(const char *s, size_t len, struct buf *out)
+{
+	size_t done = 0;
+	bool any = false;
+
+	for (size_t i = 0; i < len; i++) {
+		size_t a, b, c, d;
+
+		if (!tok_digit((unsigned char)s[i]) ||
+		    (i > 0 && tok_word_byte((unsigned char)s[i - 1])))
+			continue;
+		if ((a = tok_octet_end(s, len, i, '.')) == 0 ||
+		    (b = tok_octet_end(s, len, a + 1, '.')) == 0 ||
+		    (c = tok_octet_end(s, len, b + 1, '.')) == 0)
+			continue;
+		/* \d{1,3}\b: the greedy run, backing off only onto digits,
+		 * which \b refuses; so the whole run, at most 3 digits */
+		for (d = c + 1; d < len && tok_digit((unsigned char)s[d]); d++)
+			;
+		if (d == c + 1 || d - (c + 1) > 3 ||
+		    (d < len && tok_word_byte((unsigned char)s[d])))
+			continue;
+		if (!any)
+			buf_reset(out);
+		any = true;
+		buf_put(out, s + done, i - done);
+		buf_put(out, s + i, c - i);
+		buf_put(out, " ip*", 4);
+		buf_put(out, s + i, d - i);
+		buf_put(out, " ", 1);
+		done = d;
+		i = d - 1;
+	}
+	if (any)
+		buf_put(out, s + done, len - done);
+	return any;
 }
 
 static bool
 tok_cont(unsigned char c)
 {
 	return c >= 0x80 && c <= 0xBF;
-}
-
-static bool
-tok_is_w(unsigned char c)
-{
-	return (tok_class[c] & TOK_W) != 0;
 }
 
 /* The first substitution of _tokenize_line: what is not a word byte, a
@@ -273,7 +665,23 @@ tok_normalize(const char *s, size_t len, struct buf *out)
 	p = (unsigned char *)out->data;
 	for (size_t i = 0; i < len;) {
 		unsigned char c = p[i];
+		uint64_t w;
 
+		/* 8 ASCII bytes at a time: no UTF-8 to look at */
+		if (i + 8 <= len && (memcpy(&w, p + i, 8), (w & 0x8080808080808080ULL) == 0)) {
+			unsigned char *q = p + i;
+
+			q[0] = tok_ascii[q[0]];
+			q[1] = tok_ascii[q[1]];
+			q[2] = tok_ascii[q[2]];
+			q[3] = tok_ascii[q[3]];
+			q[4] = tok_ascii[q[4]];
+			q[5] = tok_ascii[q[5]];
+			q[6] = tok_ascii[q[6]];
+			q[7] = tok_ascii[q[7]];
+			i += 8;
+			continue;
+		}
 		if (c < 0x80) {
 			if ((tok_class[c] & TOK_KEEP) == 0)
 				p[i] = ' ';
@@ -408,51 +816,75 @@ struct tok_sink {
 static char tok_store[BAYES_TOKENS_MAX * (BAYES_TOKEN_MAX + 1)];
 static size_t tok_store_len;
 
-/* Adds t[0..n) unless the message has it or holds BAYES_TOKENS_MAX. */
-static void
-tok_sink_add(struct tok_sink *out, const char *t, size_t n)
+/* Where the next token is put together: for a message, the free end of
+ * its store, where it stays if it is new (tok_push checks the room);
+ * else a buffer of its own. */
+static char *
+tok_next(const struct tok_sink *out)
 {
+	static char own[BAYES_TOKEN_MAX + 1];
+
+	return out->seen != NULL ? tok_store + tok_store_len : own;
+}
+
+/* Adds t[0..n) (from tok_next) unless the message has it. */
+static void
+tok_sink_add(struct tok_sink *out, char *t, size_t n)
+{
+	struct strlist *l = out->list;
 	uint32_t *slot;
 
 	if (out->seen == NULL) {
-		strlist_add(out->list, t, n);
+		strlist_add(l, t, n);
 		return;
 	}
-	if (out->list->n >= BAYES_TOKENS_MAX)
-		return;
 	for (uint32_t h = str_hash(t, n);; h++) {
 		const struct strlist_item *it;
 
 		slot = &out->seen[h & (TOK_SEEN_SLOTS - 1)];
 		if (*slot == 0)
 			break;
-		it = &out->list->v[*slot - 1];
+		it = &l->v[*slot - 1];
 		if (it->len == n && memcmp(it->p, t, n) == 0)
 			return;
 	}
-	/* into the message's store (bayes_tokenize moves it into one block
-	 * at the end): a malloc and a free per token cost more */
-	if (n > BAYES_TOKEN_MAX)
-		log_panic("bayes: a token of %zu bytes", n);
-	memcpy(tok_store + tok_store_len, t, n);
-	tok_store[tok_store_len + n] = '\0';
-	strlist_add_owned(out->list, tok_store + tok_store_len, n);
+	/* kept where it is, in the message's store (bayes_tokenize moves it
+	 * into one block at the end): a malloc and a free per token cost
+	 * more */
+	t[n] = '\0';
 	tok_store_len += n + 1;
-	*slot = (uint32_t)out->list->n;
-	out->used[out->list->n - 1] = (uint32_t)(slot - out->seen);
+	if (l->n < l->cap) {
+		l->v[l->n].p = t;
+		l->v[l->n].len = n;
+		l->n++;
+	} else
+		strlist_add_owned(l, t, n);
+	*slot = (uint32_t)l->n;
+	out->used[l->n - 1] = (uint32_t)(slot - out->seen);
 }
 
-/* Adds a finished token, cut to BAYES_TOKEN_MAX on a UTF-8 boundary. */
-static void
-tok_push(struct tok_sink *out, const char *prefix, const char *tok, size_t len)
+/* Whether the sink takes no more tokens (a message holds
+ * BAYES_TOKENS_MAX). */
+static bool
+tok_sink_full(const struct tok_sink *out)
 {
-	char t[BAYES_TOKEN_MAX + 1];
-	size_t pl = strlen(prefix), n;
+	return out->seen != NULL && out->list->n >= BAYES_TOKENS_MAX;
+}
 
-	if (pl + len == 0)
+/* Adds prefix[0..pl) + tok[0..len): the prefix cut to BAYES_TOKEN_MAX,
+ * then the token cut to what is left, on a UTF-8 boundary of the token. */
+static void
+tok_push(struct tok_sink *out, const char *prefix, size_t pl, const char *tok, size_t len)
+{
+	char *t;
+	size_t n;
+
+	if (pl + len == 0 || tok_sink_full(out))
 		return;
+	t = tok_next(out);
 	n = pl < BAYES_TOKEN_MAX ? pl : BAYES_TOKEN_MAX;
-	memcpy(t, prefix, n);
+	if (n > 0)	/* body tokens have none */
+		memcpy(t, prefix, n);
 	if (n + len > BAYES_TOKEN_MAX) {
 		size_t cut = BAYES_TOKEN_MAX - n;
 
@@ -461,12 +893,26 @@ tok_push(struct tok_sink *out, const char *prefix, const char *tok, size_t len)
 		len = cut;
 	}
 	memcpy(t + n, tok, len);
-	n += len;
-	t[n] = '\0';
-	tok_sink_add(out, t, n);
+	tok_sink_add(out, t, n + len);
 }
 
-/* _tokenize_mail_addrs: U*local, D*domain and D* of each parent. */
+/* Adds a + b as one token (as tok_push with no prefix would take it,
+ * cut on a UTF-8 boundary of the whole): only its first
+ * BAYES_TOKEN_MAX + 1 bytes can matter, so only they are joined. */
+static void
+tok_push_joined(struct tok_sink *out, const char *a, size_t al, const char *b, size_t bl)
+{
+	char t[BAYES_TOKEN_MAX + 1];
+	size_t an = al < sizeof(t) ? al : sizeof(t);
+	size_t bn = bl < sizeof(t) - an ? bl : sizeof(t) - an;
+
+	memcpy(t, a, an);
+	memcpy(t + an, b, bn);
+	tok_push(out, "", 0, t, al + bl);
+}
+
+/* _tokenize_mail_addrs: U*local, D*domain and D* of each parent.  addr
+ * holds no NUL (a C string, or a token, whose NULs became spaces). */
 static void
 tok_mail_addr(const char *addr, size_t len, struct tok_sink *out)
 {
@@ -481,20 +927,13 @@ tok_mail_addr(const char *addr, size_t len, struct tok_sink *out)
 		}
 	if (at == NULL)
 		return;
-	{
-		char *u = xasprintf("U*%.*s", (int)(at - addr), addr);
-
-		tok_push(out, "", u, strlen(u));
-		free(u);
-	}
+	tok_push_joined(out, "U*", 2, addr, (size_t)(at - addr));
 	dom = at + 1;
 	dlen = (size_t)(addr + len - dom);
 	for (;;) {
-		char *d = xasprintf("D*%.*s", (int)dlen, dom);
 		const char *dot;
 
-		tok_push(out, "", d, strlen(d));
-		free(d);
+		tok_push_joined(out, "D*", 2, dom, dlen);
 		/* s/^[^\.]+\.(.+)$/$1/: the label before the first dot goes */
 		dot = memchr(dom, '.', dlen);
 		if (dot == NULL || dot == dom || (size_t)(dot + 1 - dom) >= dlen)
@@ -526,9 +965,10 @@ tok_match_stopword(const struct bayes_settings *s, const char *tok, size_t len)
 /* The answers of tok_match_stopword by word: the same words come back in
  * every message, and each check runs the pattern of every enabled
  * language.  Direct-mapped (a word replaces the one in its slot), so the
- * memory is fixed; tied to the settings' serial, so settings loaded again
- * never see another's answers. */
-#define STOP_MEMO_SLOTS 8192
+ * memory is fixed (896 KB: with 8192 slots, words pushing each other out
+ * cost 9 M instructions over 1500 messages); tied to the settings'
+ * serial, so settings loaded again never see another's answers. */
+#define STOP_MEMO_SLOTS 32768
 #define STOP_MEMO_LEN 22
 
 struct stop_memo {
@@ -591,12 +1031,24 @@ tok_seven_chars(const unsigned char *p, size_t len)
 	return i;
 }
 
+/* Keeps the bytes of tok[0..len) that are \w, ':' or '*' in d. */
+static size_t
+tok_strip_nonw(const char *tok, size_t len, char *d)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if ((tok_class[(unsigned char)tok[i]] & TOK_NONW) == 0)
+			d[n++] = tok[i];
+	return n;
+}
+
 static void
-tok_one(const struct bayes_settings *s, const char *prefix, int region, char *tok,
+tok_one(const struct bayes_settings *s, const char *prefix, size_t pl, int region, char *tok,
 	size_t len, struct tok_sink *out)
 {
-	bool has_upper = false, has_nonw = false;
-	char buf[BAYES_TOKEN_MAX * 4 + 16];
+	unsigned int classes = 0;
+	char sk[3 + 7 * 4];
 
 	/* trim -'". at either end */
 	while (len > 0 && (tok_class[(unsigned char)*tok] & TOK_TRIM) != 0) {
@@ -609,24 +1061,29 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 		return;
 	if (s->stopword_count > 0 && tok_is_stopword(s, tok, len))
 		return;
-	if (region == 1 || region == 2) {
+	for (size_t i = 0; i < len; i++)
+		classes |= tok_class[(unsigned char)tok[i]];
+	/* '@' and '.' are TOK_NONW: a word of letters and digits is no
+	 * address and no domain */
+	if ((region == 1 || region == 2) && (classes & TOK_NONW) != 0) {
 		bool addr = false, uri = false;
 
 		for (size_t i = 1; i + 1 < len; i++) {
-			if (tok[i] == '@' && tok[i - 1] != ' ' && tok[i + 1] != ' ')
+			if (tok[i] == '@' && tok[i - 1] != ' ' && tok[i + 1] != ' ') {
 				addr = true;
-		}
-		for (size_t i = 1; i + 1 < len && !addr; i++)
+				break;
+			}
 			if (tok[i] == '.' && tok[i - 1] != ' ' &&
 			    ((tok[i + 1] | 0x20) >= 'a' && (tok[i + 1] | 0x20) <= 'z'))
 				uri = true;
+		}
 		if (addr)
 			tok_mail_addr(tok, len, out);
 		else if (uri) {
 			const char *d = tok;
 			size_t dl = len;
 
-			tok_push(out, "UD:", tok, len);
+			tok_push(out, "UD:", 3, tok, len);
 			/* s/^[^\.]+\.(.+)$/$1/ repeatedly */
 			for (;;) {
 				const char *dot = memchr(d, '.', dl);
@@ -635,7 +1092,7 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 					break;
 				dl -= (size_t)(dot + 1 - d);
 				d = dot + 1;
-				tok_push(out, "UD:", d, dl);
+				tok_push(out, "UD:", 3, d, dl);
 			}
 		}
 	}
@@ -659,9 +1116,11 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 					 tok_cont(p[i + 3]))
 					n = 4;
 				if (n > 0) {
-					snprintf(buf, sizeof(buf), "%su8:%.*s", prefix, (int)n,
-						 tok + i);
-					tok_push(out, "", buf, strlen(buf));
+					char u8[3 + 4] = "u8:";
+
+					/* prefix + "u8:" + the character, one token */
+					memcpy(u8 + 3, tok + i, n);
+					tok_push_joined(out, prefix, pl, u8, 3 + n);
 					found = true;
 					i += n;
 				} else
@@ -675,56 +1134,38 @@ tok_one(const struct bayes_settings *s, const char *prefix, int region, char *to
 
 			/* ^(7 chars).{2,}\z -> sk:$1 */
 			if (seven + 2 <= len) {
-				snprintf(buf, sizeof(buf), "sk:%.*s", (int)seven, tok);
-				tok = buf;
-				len = strlen(buf);
+				memcpy(sk, "sk:", 3);
+				memcpy(sk + 3, tok, seven);
+				tok = sk;
+				len = 3 + seven;
+				classes = 0;
+				for (size_t i = 0; i < len; i++)
+					classes |= tok_class[(unsigned char)tok[i]];
 			}
 		}
 	}
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)tok[i];
-
-		if (c >= 'A' && c <= 'Z')
-			has_upper = true;
-		if (!tok_is_w(c) && c != ':' && c != '*')
-			has_nonw = true;
-	}
-	if ((region == 1 || region == 2) && (has_nonw || has_upper)) {
+	if ((region == 1 || region == 2) && (classes & (TOK_NONW | TOK_UPPER)) != 0) {
 		char d[BAYES_TOKEN_MAX * 4 + 16];
-		size_t n = 0;
 
+		/* as many bytes as were looked at before (more could not
+		 * change the tokens cut to BAYES_TOKEN_MAX but for "Foo!"
+		 * forms with few word bytes among many others) */
 		if (len >= sizeof(d))
 			len = sizeof(d) - 1;
-		if (has_nonw) {	/* "Foo!" -> "Foo" */
-			n = 0;
-			for (size_t i = 0; i < len; i++) {
-				unsigned char c = (unsigned char)tok[i];
-
-				if (tok_is_w(c) || c == ':' || c == '*')
-					d[n++] = (char)c;
-			}
-			tok_push(out, prefix, d, n);
-		}
-		if (has_upper) {	/* "foo!", then "foo" */
+		if ((classes & TOK_NONW) != 0)	/* "Foo!" -> "Foo" */
+			tok_push(out, prefix, pl, d, tok_strip_nonw(tok, len, d));
+		if ((classes & TOK_UPPER) != 0) {	/* "foo!", then "foo" */
 			for (size_t i = 0; i < len; i++) {
 				unsigned char c = (unsigned char)tok[i];
 
 				d[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 			}
-			tok_push(out, prefix, d, len);
-			if (has_nonw) {
-				n = 0;
-				for (size_t i = 0; i < len; i++) {
-					unsigned char c = (unsigned char)d[i];
-
-					if (tok_is_w(c) || c == ':' || c == '*')
-						d[n++] = (char)c;
-				}
-				tok_push(out, prefix, d, n);
-			}
+			tok_push(out, prefix, pl, d, len);
+			if ((classes & TOK_NONW) != 0)
+				tok_push(out, prefix, pl, d, tok_strip_nonw(d, len, d));
 		}
 	}
-	tok_push(out, prefix, tok, len);
+	tok_push(out, prefix, pl, tok, len);
 }
 
 /* Whether s holds n c's in a row (memmem's general search cost more). */
@@ -753,34 +1194,40 @@ tok_line(const struct bayes_settings *s, const char *line, size_t len, const cha
 	 int region, struct tok_sink *out)
 {
 	static struct buf a, b;
+	size_t pl = strlen(prefix);
 	char *p, *end;
 
 	tok_normalize(line, len, &a);
 	if (a.len >= 5 && tok_has_run(a.data, a.len, '.', 3))
-		tok_subst_buf(RE_ELLIPSIS, &a, "$1 $2 $3", true, &b);
+		tok_subst_buf(RE_ELLIPSIS, &a, "$1 $2 $3", true);
 	if (a.len >= 4 && tok_has_run(a.data, a.len, '-', 2))
-		tok_subst_buf(RE_DASHES, &a, "$1 $2 $3", true, &b);
+		tok_subst_buf(RE_DASHES, &a, "$1 $2 $3", true);
 	if ((region == 1 || region == 2) && tok_title_possible(a.data, a.len)) {
 		bayes_title_words(a.data, a.len, &b);
 		buf_reset(&a);
 		buf_put(&a, b.data != NULL ? b.data : "", b.len);
 	}
+	/* split on white space: tok_normalize made every other white space
+	 * byte a space, and what ran after it adds only spaces; a space
+	 * over the buffer's closing NUL ends the last token */
+	if (a.data == NULL)
+		buf_put(&a, "", 0);
 	p = a.data;
 	end = p + a.len;
+	*end = ' ';
 	while (p < end) {
 		char *q;
 
-		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' ||
-				   *p == '\f' || *p == '\v'))
+		while (p < end && *p == ' ')
 			p++;
 		q = p;
-		while (q < end && !(*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r' ||
-				    *q == '\f' || *q == '\v'))
+		while (*q != ' ')
 			q++;
 		if (q > p)
-			tok_one(s, prefix, region, p, (size_t)(q - p), out);
+			tok_one(s, prefix, pl, region, p, (size_t)(q - p), out);
 		p = q;
 	}
+	*end = '\0';
 	/* keep the memory of ordinary lines only */
 	if (a.cap > TOK_SCRATCH_KEEP)
 		buf_free(&a);
@@ -801,13 +1248,13 @@ bayes_tokenize_line(const struct bayes_settings *s, const char *line, size_t len
 /* ---- headers ---- */
 
 struct tok_hdr {
-	char *key;
+	const char *key;	/* static, or the name tok_headers holds */
 	struct buf val;
 };
 
 struct tok_hdrs {
 	struct tok_hdr *v;
-	size_t n;
+	size_t n, cap;
 };
 
 static void
@@ -819,8 +1266,11 @@ tok_hdrs_add(struct tok_hdrs *h, const char *key, const char *val, size_t len)
 			buf_put(&h->v[i].val, val, len);
 			return;
 		}
-	h->v = xreallocarray(h->v, h->n + 1, sizeof(*h->v));
-	h->v[h->n].key = xstrdup(key);
+	if (h->n == h->cap) {
+		h->cap = h->cap == 0 ? 32 : h->cap * 2;
+		h->v = xreallocarray(h->v, h->cap, sizeof(*h->v));
+	}
+	h->v[h->n].key = key;
 	buf_init(&h->v[h->n].val, 0);
 	buf_put(&h->v[h->n].val, val, len);
 	h->n++;
@@ -903,19 +1353,41 @@ tok_chew_content_type(const char *val, size_t len, struct buf *out, struct buf *
 		buf_put(&boundary, val + ov[2], ov[3] - ov[2]);
 		start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
 	}
-	tok_subst(RE_CT_BOUNDARY, val, len, " ", true, out);
 	if (start > 0) {
-		tok_subst_buf(RE_CT_HEX, &boundary, "H", true, tmp);
-		tok_subst_buf(RE_CT_PUNCT, &boundary, " $1 ", true, tmp);
-		buf_put(out, boundary.data != NULL ? boundary.data : "", boundary.len);
+		tok_subst(RE_CT_BOUNDARY, val, len, " ", true, out);
+		bayes_subst_hex(boundary.data, boundary.len);
+		bayes_subst_punct(boundary.data != NULL ? boundary.data : "", boundary.len, tmp);
+		buf_put(out, tmp->data != NULL ? tmp->data : "", tmp->len);
+	} else {	/* no match: s/// would find none either */
+		buf_reset(out);
+		buf_put(out, val, len);
 	}
-	tok_subst_buf(RE_CT_WORDS, out, " ", true, tmp);
+	tok_subst_buf(RE_CT_WORDS, out, " ", true);
 	buf_free(&boundary);
 }
 
+/* What becomes of a header by its name alone. */
+enum tok_hkind {
+	TOK_H_OTHER, TOK_H_MID, TOK_H_ADDR, TOK_H_RCVD, TOK_H_CT, TOK_H_MIME, TOK_H_PRESENCE,
+	TOK_H_RELAYS
+};
+enum { TOK_ALSO_MI = 1, TOK_ALSO_AD = 2, TOK_ALSO_UA = 4 };
+
+#define TOK_HNAME_SLOTS 1024	/* a power of two */
+#define TOK_HNAME_LEN 40
+
+struct tok_hname {
+	uint32_t hash;
+	uint8_t len;		/* 0: empty (no name is empty) */
+	bool ignored;		/* $IGNORED_HDRS matches "NAME:" */
+	uint8_t kind;		/* enum tok_hkind */
+	uint8_t also;		/* TOK_ALSO_*: copied under *MI, *Ad, *UA too */
+	const char *key;	/* %HEADER_NAME_COMPRESSION's, or NULL */
+	char name[TOK_HNAME_LEN];
+};
+
 static void
-tok_one_header(const struct bayes_settings *s, const char *name, const char *val,
-	       size_t len, struct tok_hdrs *parsed)
+tok_hname_decide(const char *name, size_t nl, struct tok_hname *h)
 {
 	static const char *const mid[] = { "Message-Id", NULL };
 	static const char *const addr_hdrs[] = {
@@ -925,9 +1397,77 @@ tok_one_header(const struct bayes_settings *s, const char *name, const char *val
 	static const char *const mi[] = { "In-Reply-To", "References", "Message-ID", NULL };
 	static const char *const ad[] = { "From", "To", "Cc", NULL };
 	static const char *const ua[] = { "X-Mailer", "User-Agent", NULL };
+	struct buf colon;
+
+	buf_init(&colon, 0);
+	buf_put(&colon, name, nl);
+	buf_put(&colon, ":", 1);
+	h->ignored = tok_match(RE_IGNORED, colon.data, colon.len);
+	buf_free(&colon);
+	if (tok_name_prefixed(name, mid))
+		h->kind = TOK_H_MID;
+	else if (tok_name_prefixed(name, addr_hdrs))
+		h->kind = TOK_H_ADDR;
+	else if (strcmp(name, "Received") == 0)
+		h->kind = TOK_H_RCVD;
+	else if (strcmp(name, "Content-Type") == 0)
+		h->kind = TOK_H_CT;
+	else if (strcmp(name, "MIME-Version") == 0)
+		h->kind = TOK_H_MIME;
+	else if (tok_match(RE_PRESENCE, name, nl))
+		h->kind = TOK_H_PRESENCE;
+	else if (strncmp(name, "x-spam-relays-", 14) == 0 &&
+		 (strcmp(name + 14, "external") == 0 || strcmp(name + 14, "internal") == 0 ||
+		  strcmp(name + 14, "trusted") == 0 || strcmp(name + 14, "untrusted") == 0))
+		h->kind = TOK_H_RELAYS;
+	else
+		h->kind = TOK_H_OTHER;
+	h->also = (uint8_t)((tok_name_is(name, mi) ? TOK_ALSO_MI : 0) |
+			    (tok_name_is(name, ad) ? TOK_ALSO_AD : 0) |
+			    (tok_name_is(name, ua) ? TOK_ALSO_UA : 0));
+	h->key = NULL;
+	for (size_t i = 0; i < N_ELEMENTS(tok_compress); i++)
+		if (strcmp(name, tok_compress[i].name) == 0) {
+			h->key = tok_compress[i].short_name;
+			break;
+		}
+}
+
+/* The decisions about the header name (a C string), remembered by name
+ * (direct-mapped, short names only; 1024 slots for the few hundred names
+ * mail has: 1500 training messages have 210, and with 256 slots one name
+ * in eight was decided again): the same names come in every message, and
+ * deciding runs two patterns and a dozen compares. */
+static const struct tok_hname *
+tok_hname(const char *name)
+{
+	static struct tok_hname memo[TOK_HNAME_SLOTS], one;
+	size_t nl = strlen(name);
+	uint32_t h;
+	struct tok_hname *m;
+
+	if (nl == 0 || nl >= TOK_HNAME_LEN) {
+		tok_hname_decide(name, nl, &one);
+		return &one;
+	}
+	h = str_hash(name, nl);
+	m = &memo[h & (TOK_HNAME_SLOTS - 1)];
+	if (m->len != nl || m->hash != h || memcmp(m->name, name, nl) != 0) {
+		tok_hname_decide(name, nl, m);
+		m->hash = h;
+		m->len = (uint8_t)nl;
+		memcpy(m->name, name, nl);
+	}
+	return m;
+}
+
+static void
+tok_one_header(const struct bayes_settings *s, const char *name, const struct tok_hname *hn,
+	       const char *val, size_t len, struct tok_hdrs *parsed)
+{
 	struct buf v, tmp;
 	char lname[256];
-	const char *key = name;
+	const char *key = hn->key != NULL ? hn->key : name;
 	size_t nl = strlen(name);
 
 	if (nl >= sizeof(lname))
@@ -939,49 +1479,43 @@ tok_one_header(const struct bayes_settings *s, const char *name, const char *val
 	buf_init(&v, 0);
 	buf_init(&tmp, 0);
 	buf_put(&v, val, len);
-	if (tok_name_prefixed(name, mid)) {
-		tok_subst_buf(RE_MID1, &v, " OEA$1 OEB$2 OEC$3 $4 ", true, &tmp);
-		tok_subst_buf(RE_MID2, &v, "", false, &tmp);
-		tok_subst_buf(RE_MID3, &v, "", true, &tmp);
-		tok_subst_buf(RE_MID4, &v, " ", true, &tmp);
-	} else if (tok_name_prefixed(name, addr_hdrs)) {
+	if (hn->kind == TOK_H_MID) {
+		tok_subst_buf(RE_MID1, &v, " OEA$1 OEB$2 OEC$3 $4 ", true);
+		tok_subst_buf(RE_MID2, &v, "", false);
+		tok_subst_buf(RE_MID3, &v, "", true);
+		if (v.data != NULL)
+			bayes_subst_nonword(v.data, v.len);
+	} else if (hn->kind == TOK_H_ADDR) {
 		tok_chew_addr(val, len, &v);
-	} else if (strcmp(name, "Received") == 0) {
-		tok_subst_buf(RE_RCVD1, &v, " ", true, &tmp);
-		tok_subst_buf(RE_RCVD2, &v, " ", true, &tmp);
-		tok_subst_buf(RE_RCVD3, &v, " ", true, &tmp);
-		tok_subst_buf(RE_RCVD4, &v, " ", true, &tmp);
-		tok_subst_buf(RE_RCVD5, &v, "", true, &tmp);
-		tok_subst_buf(RE_RCVD6, &v, "$1$2$3 ip*$1$2$3$4 ", true, &tmp);
-		tok_subst_buf(RE_RCVD7, &v, " ", true, &tmp);
-	} else if (strcmp(name, "Content-Type") == 0) {
+	} else if (hn->kind == TOK_H_RCVD) {
+		tok_subst_buf(RE_RCVD1, &v, " ", true);
+		tok_subst_buf(RE_RCVD2, &v, " ", true);
+		tok_subst_buf(RE_RCVD3, &v, " ", true);
+		tok_subst_buf(RE_RCVD4, &v, " ", true);
+		tok_subst_by(bayes_subst_rcvd_date, &v, &tmp);
+		tok_subst_by(bayes_subst_rcvd_ip, &v, &tmp);
+		tok_subst_by(bayes_subst_rcvd_words, &v, &tmp);
+	} else if (hn->kind == TOK_H_CT) {
 		tok_chew_content_type(val, len, &v, &tmp);
-	} else if (strcmp(name, "MIME-Version") == 0) {
+	} else if (hn->kind == TOK_H_MIME) {
 		char *one = memmem(v.data, v.len, "1.0", 3);
 
 		if (one != NULL) {
 			memmove(one, one + 3, v.len - (size_t)(one + 3 - v.data) + 1);
 			v.len -= 3;
 		}
-	} else if (tok_match(RE_PRESENCE, name, nl)) {
+	} else if (hn->kind == TOK_H_PRESENCE) {
 		buf_reset(&v);
 		buf_put(&v, "1", 1);
-	} else if (strncmp(name, "x-spam-relays-", 14) == 0 &&
-		   (strcmp(name + 14, "external") == 0 || strcmp(name + 14, "internal") == 0 ||
-		    strcmp(name + 14, "trusted") == 0 || strcmp(name + 14, "untrusted") == 0)) {
-		tok_subst_buf(RE_RELAYS, &v, " ", true, &tmp);
+	} else if (hn->kind == TOK_H_RELAYS) {
+		tok_subst_by(bayes_subst_relays, &v, &tmp);
 	}
-	if (tok_name_is(name, mi))
+	if ((hn->also & TOK_ALSO_MI) != 0)
 		tok_hdrs_add(parsed, "*MI", v.data != NULL ? v.data : "", v.len);
-	if (tok_name_is(name, ad))
+	if ((hn->also & TOK_ALSO_AD) != 0)
 		tok_hdrs_add(parsed, "*Ad", v.data != NULL ? v.data : "", v.len);
-	if (tok_name_is(name, ua))
+	if ((hn->also & TOK_ALSO_UA) != 0)
 		tok_hdrs_add(parsed, "*UA", v.data != NULL ? v.data : "", v.len);
-	for (size_t i = 0; i < N_ELEMENTS(tok_compress); i++)
-		if (strcmp(name, tok_compress[i].name) == 0) {
-			key = tok_compress[i].short_name;
-			break;
-		}
 	tok_hdrs_add(parsed, key, v.data != NULL ? v.data : "", v.len);
 	buf_free(&v);
 	buf_free(&tmp);
@@ -1001,114 +1535,176 @@ tok_headers(const struct bayes_settings *s, struct msgview *mv, struct tok_sink 
 		{ "x-spam-relays-trusted", "X-Spam-Relays-Trusted" },
 		{ "x-spam-relays-untrusted", "X-Spam-Relays-Untrusted" },
 	};
+	/* the fields of "ALL", in its buffer: name and value each end with a
+	 * NUL written there (over the colon, over the line's end) */
+	struct field {
+		char *name, *val;
+		size_t len;
+	} *fields = NULL;
+	size_t nfields = 0, cap = 0;
 	struct buf all, one;
-	struct strlist names, vals;
-	struct tok_hdrs parsed = { NULL, 0 };
+	struct tok_hdrs parsed = { NULL, 0, 0 };
 	size_t rcvd[2] = { SIZE_MAX, SIZE_MAX };	/* the last two Received */
-	const char *p, *end;
+	const struct tok_hname *hn;
+	char *p, *end;
 
 	buf_init(&all, 0);
 	buf_init(&one, 0);
-	strlist_init(&names);
-	strlist_init(&vals);
 	if (msgview_get(mv, "ALL", &all) && all.data != NULL) {
 		p = all.data;
 		end = all.data + all.len;
 		while (p < end) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			const char *e = nl != NULL ? nl : end;
+			char *nl = memchr(p, '\n', (size_t)(end - p));
+			char *e = nl != NULL ? nl : end;
 
-			if ((*p == ' ' || *p == '\t') && names.n > 0) {
-				struct strlist_item *it = &vals.v[vals.n - 1];
-				char *joined = xasprintf("%s %.*s", it->p, (int)(e - p), p);
+			if ((*p == ' ' || *p == '\t') && nfields > 0) {
+				/* joined as C strings (as "%s %.*s" joined them):
+				 * each part to its first NUL, a space between, so
+				 * without NULs the line just moves up to the space
+				 * where the last line's end was */
+				struct field *fl = &fields[nfields - 1];
+				const char *z = memchr(fl->val, '\0', fl->len);
+				const char *z2 = memchr(p, '\0', (size_t)(e - p));
+				size_t vl = z != NULL ? (size_t)(z - fl->val) : fl->len;
+				size_t cl = z2 != NULL ? (size_t)(z2 - p) : (size_t)(e - p);
 
-				free(it->p);
-				it->p = joined;
-				it->len = strlen(joined);
+				fl->val[vl] = ' ';
+				memmove(fl->val + vl + 1, p, cl);
+				fl->len = vl + 1 + cl;
+				fl->val[fl->len] = '\0';
 			} else {
-				const char *colon = memchr(p, ':', (size_t)(e - p));
+				char *colon = memchr(p, ':', (size_t)(e - p));
 
 				if (colon != NULL && colon > p) {
-					strlist_add(&names, p, (size_t)(colon - p));
-					strlist_add(&vals, colon + 1, (size_t)(e - colon - 1));
+					if (nfields == cap) {
+						cap = cap == 0 ? 64 : cap * 2;
+						fields = xreallocarray(fields, cap, sizeof(*fields));
+					}
+					*colon = '\0';
+					fields[nfields].name = p;
+					fields[nfields].val = colon + 1;
+					fields[nfields].len = (size_t)(e - colon - 1);
+					*e = '\0';	/* the buffer keeps a NUL past its end */
+					nfields++;
 				}
 			}
 			p = e + 1;
 		}
 	}
-	for (size_t i = 0; i < names.n; i++) {
-		if (strcasecmp(names.v[i].p, "Received") == 0) {
+	for (size_t i = 0; i < nfields; i++) {
+		if (strcasecmp(fields[i].name, "Received") == 0) {
 			rcvd[0] = rcvd[1];
 			rcvd[1] = i;
 			continue;
 		}
-		buf_reset(&one);
-		buf_put(&one, names.v[i].p, strlen(names.v[i].p));
-		buf_put(&one, ":", 1);
-		if (tok_match(RE_IGNORED, one.data, one.len))
+		hn = tok_hname(fields[i].name);
+		if (hn->ignored)
 			continue;
-		tok_one_header(s, names.v[i].p, vals.v[i].p, vals.v[i].len, &parsed);
+		tok_one_header(s, fields[i].name, hn, fields[i].val, fields[i].len, &parsed);
 	}
 	for (size_t k = 0; k < N_ELEMENTS(meta); k++) {
 		buf_reset(&one);
 		if (msgview_get(mv, meta[k][1], &one) && one.len > 0)
-			tok_one_header(s, meta[k][0], one.data, one.len, &parsed);
+			tok_one_header(s, meta[k][0], tok_hname(meta[k][0]), one.data, one.len,
+				       &parsed);
 	}
 	/* the last Received, then the one before it */
 	for (int k = 1; k >= 0; k--)
 		if (rcvd[k] != SIZE_MAX)
-			tok_one_header(s, "Received", vals.v[rcvd[k]].p, vals.v[rcvd[k]].len,
-				       &parsed);
+			tok_one_header(s, "Received", tok_hname("Received"), fields[rcvd[k]].val,
+				       fields[rcvd[k]].len, &parsed);
 	for (size_t i = 0; i < parsed.n; i++) {
+		/* "H" KEY ":", KEY at most 255 bytes (tok_one_header) */
 		char prefix[300];
+		size_t kl = strlen(parsed.v[i].key);
 
-		snprintf(prefix, sizeof(prefix), "H%s:", parsed.v[i].key);
+		prefix[0] = 'H';
+		memcpy(prefix + 1, parsed.v[i].key, kl);
+		memcpy(prefix + 1 + kl, ":", 2);
 		tok_line(s, parsed.v[i].val.data != NULL ? parsed.v[i].val.data : "",
 			 parsed.v[i].val.len, prefix, 0, out);
-		free(parsed.v[i].key);
 		buf_free(&parsed.v[i].val);
 	}
 	free(parsed.v);
-	strlist_free(&names);
-	strlist_free(&vals);
+	free(fields);
 	buf_free(&all);
 	buf_free(&one);
 }
 
 /* ---- the message ---- */
 
-static int
-tok_cmp(const void *a, const void *b)
-{
-	const struct strlist_item *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->p, y->p, n);
+/* A token to sort, with its first 8 bytes as a big-endian number
+ * (zero-padded): most comparisons are one of those. */
+struct tok_key {
+	uint64_t key;
+	struct strlist_item it;
+};
 
-	return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+static uint64_t
+tok_key_of(const char *p, size_t len)
+{
+	uint64_t k = 0;
+	size_t n = len < 8 ? len : 8;
+
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
+	if (n == 8) {
+		memcpy(&k, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		k = __builtin_bswap64(k);
+#endif
+		return k;
+	}
+#endif
+	for (size_t i = 0; i < n; i++)
+		k |= (uint64_t)(unsigned char)p[i] << (56 - 8 * i);
+	return k;
 }
 
-/* Sorts v[0..n) bytewise: a merge sort calling tok_cmp directly (qsort's
- * indirect calls and copies were 4% of classifying).  The tokens are
- * distinct, so any sort gives the one order. */
+/* Bytewise order: equal keys mean equal first min(len, 8) bytes. */
+static int
+tok_key_cmp(const struct tok_key *x, const struct tok_key *y)
+{
+	size_t n;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	n = x->it.len < y->it.len ? x->it.len : y->it.len;
+	if (n > 8) {
+		int c = memcmp(x->it.p + 8, y->it.p + 8, n - 8);
+
+		if (c != 0)
+			return c;
+	}
+	return (x->it.len > y->it.len) - (x->it.len < y->it.len);
+}
+
+/* Sorts v[0..n) bytewise: a merge sort on the tokens' keys (qsort's
+ * indirect calls and copies were 4% of classifying, a memcmp per
+ * comparison another 3%).  The tokens are distinct, so any sort gives
+ * the one order. */
 static void
 tok_sort(struct strlist_item *v, size_t n)
 {
-	static struct strlist_item tmp[BAYES_TOKENS_MAX];
-	struct strlist_item *src = v, *dst = tmp;
+	static struct tok_key a[BAYES_TOKENS_MAX], b[BAYES_TOKENS_MAX];
+	struct tok_key *src = a, *dst = b;
 
 	if (n > BAYES_TOKENS_MAX)	/* never: tok_sink_add stops there */
 		log_panic("bayes: %zu tokens to sort", n);
+	for (size_t i = 0; i < n; i++) {
+		a[i].key = tok_key_of(v[i].p, v[i].len);
+		a[i].it = v[i];
+	}
 	/* runs of 8 by insertion, then merged pairwise */
 	for (size_t lo = 0; lo < n; lo += 8) {
 		size_t hi = lo + 8 < n ? lo + 8 : n;
 
 		for (size_t i = lo + 1; i < hi; i++) {
-			struct strlist_item x = v[i];
+			struct tok_key x = a[i];
 			size_t j = i;
 
-			for (; j > lo && tok_cmp(&v[j - 1], &x) > 0; j--)
-				v[j] = v[j - 1];
-			v[j] = x;
+			for (; j > lo && tok_key_cmp(&a[j - 1], &x) > 0; j--)
+				a[j] = a[j - 1];
+			a[j] = x;
 		}
 	}
 	for (size_t w = 8; w < n; w *= 2) {
@@ -1117,21 +1713,21 @@ tok_sort(struct strlist_item *v, size_t n)
 			size_t i = lo, j = mid, k = lo;
 
 			while (i < mid && j < hi)
-				dst[k++] = tok_cmp(&src[j], &src[i]) < 0 ? src[j++] : src[i++];
+				dst[k++] = tok_key_cmp(&src[j], &src[i]) < 0 ? src[j++] : src[i++];
 			while (i < mid)
 				dst[k++] = src[i++];
 			while (j < hi)
 				dst[k++] = src[j++];
 		}
 		{
-			struct strlist_item *t = src;
+			struct tok_key *t = src;
 
 			src = dst;
 			dst = t;
 		}
 	}
-	if (src != v)
-		memcpy(v, src, n * sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = src[i].it;
 }
 
 /* Two independent 64-bit FNV-1a style hashes: 128 bits that only have to
@@ -1143,10 +1739,11 @@ tok_body_hash(const char *data, size_t len, char out[33])
 	const char *body = NULL;
 	uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
 
-	for (size_t i = 0; i + 1 < len; i++)
-		if (data[i] == '\n' && (data[i + 1] == '\n' ||
-					(data[i + 1] == '\r' && i + 2 < len && data[i + 2] == '\n'))) {
-			body = data + i + 1;
+	for (const char *nl = len > 0 ? memchr(data, '\n', len) : NULL;
+	     nl != NULL && nl + 1 < data + len;
+	     nl = memchr(nl + 1, '\n', (size_t)(data + len - (nl + 1))))
+		if (nl[1] == '\n' || (nl[1] == '\r' && nl + 2 < data + len && nl[2] == '\n')) {
+			body = nl + 1;
 			break;
 		}
 	if (body == NULL)
@@ -1182,6 +1779,11 @@ bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *d
 
 	tok_init();
 	strlist_init(&out->list);
+	/* room for most messages' tokens (225 on average in the training
+	 * messages): growing from 16 by doubling cost 8 M instructions in
+	 * 1500 messages */
+	out->list.cap = 512;
+	out->list.v = xreallocarray(NULL, out->list.cap, sizeof(*out->list.v));
 	tok_store_len = 0;
 	tok_headers(s, mv, &sink);
 	for (size_t k = 0; k < N_ELEMENTS(sources); k++) {
