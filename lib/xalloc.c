@@ -84,16 +84,33 @@ xasprintf(const char *fmt, ...)
 	return p;
 }
 
+/* A huge page is 2 MB on x86-64 and arm64; the kernel places (and backs)
+ * only whole, aligned 2 MB stretches of a mapping with them, and aligns a
+ * mapping whose length is a multiple of that.  From 1 MB on, a table is
+ * mapped in whole huge pages: the memory is reserved, not used, until
+ * touched, and a table of 1 MB touched at random took ~250 faults. */
+#define XMAP_HUGE ((size_t)2 << 20)
+
+static size_t
+xmap_len(size_t len)
+{
+	if (len == 0)
+		return 1;
+	if (len >= XMAP_HUGE / 2 && len <= SIZE_MAX - XMAP_HUGE)
+		return (len + XMAP_HUGE - 1) & ~(XMAP_HUGE - 1);
+	return len;
+}
+
 void *
 xmap_alloc(size_t len)
 {
-	void *p = mmap(NULL, len == 0 ? 1 : len, PROT_READ | PROT_WRITE,
+	void *p = mmap(NULL, xmap_len(len), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		xalloc_fail(len);
 #ifdef MADV_HUGEPAGE
-	(void)madvise(p, len, MADV_HUGEPAGE);	/* a hint: refused is fine */
+	(void)madvise(p, xmap_len(len), MADV_HUGEPAGE);	/* a hint: refused is fine */
 #endif
 	return p;
 }
@@ -101,12 +118,12 @@ xmap_alloc(size_t len)
 void *
 xmap_grow(void *p, size_t len, size_t newlen)
 {
-	void *q = mremap(p, len == 0 ? 1 : len, newlen, MREMAP_MAYMOVE);
+	void *q = mremap(p, xmap_len(len), xmap_len(newlen), MREMAP_MAYMOVE);
 
 	if (q == MAP_FAILED)
 		xalloc_fail(newlen);
 #ifdef MADV_HUGEPAGE
-	(void)madvise(q, newlen, MADV_HUGEPAGE);
+	(void)madvise(q, xmap_len(newlen), MADV_HUGEPAGE);
 #endif
 	return q;
 }
@@ -115,5 +132,5 @@ void
 xmap_free(void *p, size_t len)
 {
 	if (p != NULL)
-		(void)munmap(p, len == 0 ? 1 : len);
+		(void)munmap(p, xmap_len(len));
 }

@@ -990,8 +990,8 @@ tok_is_stopword(const struct bayes_settings *s, const char *tok, size_t len)
 	if (len == 0 || len > STOP_MEMO_LEN)
 		return tok_match_stopword(s, tok, len);
 	if (stop_memo == NULL || stop_memo_serial != s->serial) {
-		if (stop_memo == NULL)
-			stop_memo = xcalloc(STOP_MEMO_SLOTS, sizeof(*stop_memo));
+		if (stop_memo == NULL)	/* touched all over: see xmap_alloc */
+			stop_memo = xmap_alloc(STOP_MEMO_SLOTS * sizeof(*stop_memo));
 		else
 			memset(stop_memo, 0, STOP_MEMO_SLOTS * sizeof(*stop_memo));
 		stop_memo_serial = s->serial;
