@@ -253,6 +253,57 @@ START_TEST(test_open_put_reopen)
 }
 END_TEST
 
+/* The mutex region starts small and grows: a database of more pages than
+ * there are mutexes at first is written and read back whole (every
+ * cached page takes one). */
+static int
+put_many_fn(DB_TXN *txn, void *ctx)
+{
+	DB *db = ctx;
+	char key[32], value[1024];
+	DBT k, v;
+	int ret = 0;
+
+	memset(value, 'x', sizeof(value));
+	for (int i = 0; i < 12000 && ret == 0; i++) {
+		snprintf(key, sizeof(key), "key%06d", i);
+		memset(&k, 0, sizeof(k));
+		memset(&v, 0, sizeof(v));
+		k.data = key;
+		k.size = (u_int32_t)strlen(key);
+		v.data = value;
+		v.size = sizeof(value);
+		ret = db->put(db, txn, &k, &v, 0);
+	}
+	return ret;
+}
+
+START_TEST(test_mutexes_grow)
+{
+	const char *dir = ut_testdir();
+	DB *db;
+	struct db_env *env = open_t(dir, &db);
+	DB_ENV *h = db_env_handle(env);
+	u_int32_t init = 0, max = 0;
+	DB_MUTEX_STAT *ms = NULL;
+	char *value;
+
+	ck_assert_int_eq(h->mutex_get_init(h, &init), 0);
+	ck_assert_int_eq(h->mutex_get_max(h, &max), 0);
+	ck_assert_uint_lt(init, 4000);
+	ck_assert_uint_gt(max, 10466);
+	ck_assert_int_eq(db_env_txn(env, 0, put_many_fn, db), 0);
+	value = get(db, "key011999");
+	ck_assert_uint_eq(strlen(value), 1024);
+	free(value);
+	ck_assert_int_eq(h->mutex_stat(h, &ms, 0), 0);
+	ck_assert_uint_gt(ms->st_mutex_cnt, init);
+	free(ms);
+	db_env_close_db(env, &db);
+	db_env_close(&env);
+}
+END_TEST
+
 /* A writer killed with its transaction open; the next process to open
  * the environment alone recovers it: the uncommitted write is gone and
  * the key is writable at once. */
@@ -460,6 +511,7 @@ dbenv_suite(void)
 	TCase *tc = ut_tcase(s, "dbenv", true);
 
 	tcase_add_test(tc, test_open_put_reopen);
+	tcase_add_test(tc, test_mutexes_grow);
 	tcase_add_test(tc, test_killed_writer_recovered_at_open);
 	tcase_add_test(tc, test_killed_writer_while_attached);
 	tcase_add_test(tc, test_dead_latch_holder);
