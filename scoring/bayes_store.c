@@ -106,6 +106,10 @@ struct bayes_store {
 	 * when the generation moves. */
 	struct store_cache snap;
 	bool snap_refused;		/* too big for this generation */
+	/* The totals as of generation tot_gen: every write that changes
+	 * them bumps the generation in the same transaction. */
+	struct bayes_totals tot;
+	uint64_t tot_gen;		/* 0: none kept */
 	bool bulk;			/* many lookups to come: copy at once */
 };
 
@@ -584,11 +588,22 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 	struct lookup_ctx *c = vctx;
 	struct bayes_store *st = c->st;
 	uint64_t gen;
-	int ret = store_get_totals(st->toks, txn, 0, c->tot), ret2 = 0;
+	int ret = store_get_gen(st->toks, txn, 0, &gen), ret2 = 0;
 	DBC *dbc = NULL;
 
-	if (ret == 0)
-		ret = store_get_gen(st->toks, txn, 0, &gen);
+	/* One search a message, not two: the totals kept for this
+	 * generation are still the totals (a database without the counter,
+	 * generation 0, is read every time).  Two processes searching the
+	 * same pages for every message wait on each other's latches. */
+	if (ret == 0 && (gen == 0 || gen != st->tot_gen)) {
+		ret = store_get_totals(st->toks, txn, 0, c->tot);
+		if (ret == 0) {
+			st->tot = *c->tot;
+			st->tot_gen = gen;
+		}
+	} else if (ret == 0) {
+		*c->tot = st->tot;
+	}
 	if (ret != 0 || c->tokens == NULL || c->tokens->n == 0)
 		return ret;
 	if (!st->cache.valid || st->cache.gen != gen) {
