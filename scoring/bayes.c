@@ -406,6 +406,7 @@ struct bayes {
 	char *user;		/* whose user_store is open */
 	time_t next_try;	/* after an open failure, wait a little */
 	bool bulk;		/* bayes_set_bulk */
+	struct bayes_store_copy *inherited;	/* the parent's copy, for site */
 };
 
 /* The handle open in this process, closed at exit(): a process that ends
@@ -415,6 +416,7 @@ struct bayes {
 static struct bayes *bayes_at_exit;
 
 static void bayes_close_all(struct bayes *b);
+static void bayes_failed(struct bayes *b);
 
 static void
 bayes_exit_close(void)
@@ -453,6 +455,7 @@ bayes_free(struct bayes **bp)
 	if (b == NULL)
 		return;
 	bayes_close_all(b);
+	bayes_store_free_copy(&b->inherited);
 	if (bayes_at_exit == b)
 		bayes_at_exit = NULL;
 	free(b->state_dir);
@@ -477,10 +480,26 @@ bayes_set_bulk(struct bayes *b, bool bulk)
 }
 
 void
+bayes_prepare_fork(struct bayes *b)
+{
+	struct bayes_store *st;
+
+	if (b->per_user)
+		return;
+	bayes_set_bulk(b, true);
+	st = bayes_store_for(b, NULL);
+	if (st != NULL && bayes_store_preload(st) < 0)
+		bayes_failed(b);
+}
+
+void
 bayes_after_fork(struct bayes *b)
 {
 	/* Berkeley DB handles must not cross fork(): forget them unclosed
-	 * (the parent owns them) and open afresh on first use. */
+	 * (the parent owns them) and open afresh on first use.  A copy of
+	 * the site database is plain memory: it stays, for the next site
+	 * handle. */
+	b->inherited = bayes_store_take_copy(b->site);
 	b->site = NULL;
 	b->user_store = NULL;
 	free(b->user);
@@ -540,8 +559,10 @@ bayes_store_for(struct bayes *b, const char *user)
 			b->site = bayes_store_open(b->env, NULL, &error);
 			if (b->site == NULL)
 				bayes_open_failed(b, error, now);
-			else
+			else {
 				bayes_store_set_bulk(b->site, b->bulk);
+				bayes_store_give_copy(b->site, &b->inherited);
+			}
 		}
 		return b->site;
 	}

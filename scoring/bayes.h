@@ -166,6 +166,17 @@ size_t bayes_store_snapshot_size(const struct bayes_store *st);
 /* bulk: many lookups follow under one generation (a command-line run over
  * many messages), so the copy is taken at the first lookup instead. */
 void bayes_store_set_bulk(struct bayes_store *st, bool bulk);
+/* With bulk set: reads the whole database now (a lookup of no real
+ * token).  Returns 0 or -1. */
+int bayes_store_preload(struct bayes_store *st) ATTR_WUR;
+/* A handle's copy of the database, taken away from it (NULL without one),
+ * and given to another handle of the same database: a process that
+ * forked keeps reading its parent's copy, shared page by page, for as
+ * long as the generation it was made at lasts. */
+struct bayes_store_copy;
+struct bayes_store_copy *bayes_store_take_copy(struct bayes_store *st);
+void bayes_store_give_copy(struct bayes_store *st, struct bayes_store_copy **copy);
+void bayes_store_free_copy(struct bayes_store_copy **copy);
 /* Learns (or forgets) one message in one transaction: the seen entry, the
  * totals and every token change together or not at all.  durable: the
  * commit reaches the log on disk before returning (lmtpd-learn); without,
@@ -213,6 +224,12 @@ void bayes_free(struct bayes **b);
 /* Many messages are to be classified in a row (lmtpd-score over folders):
  * every store opened copies its whole database at its first lookup. */
 void bayes_set_bulk(struct bayes *b, bool bulk);
+/* Before forking processes that will classify many messages: opens the
+ * site database and copies it (bayes_set_bulk), so that every child
+ * starts from that one copy instead of reading the database itself; the
+ * caller keeps the environment open until the children are done.  A
+ * no-op with per-user databases. */
+void bayes_prepare_fork(struct bayes *b);
 /* Forgets handles inherited across fork (call in the child). */
 void bayes_after_fork(struct bayes *b);
 /* Closes this process's database handles (reopened on the next use): for

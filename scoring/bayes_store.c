@@ -609,7 +609,8 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 	if (!st->cache.valid || st->cache.gen != gen) {
 		st->cache_reads = 0;
 		st->snap_refused = false;
-		if (st->snap.slots != NULL)
+		/* (a copy handed over from the parent may be of this one) */
+		if (st->snap.slots != NULL && (!st->snap.valid || st->snap.gen != gen))
 			snapshot_drop(st);
 	}
 	cache_sync(&st->cache, gen);
@@ -661,6 +662,69 @@ bayes_store_lookup(struct bayes_store *st, const struct strlist *tokens,
 		return -1;
 	}
 	return 0;
+}
+
+/* A lookup without tokens, which with bulk set copies the database. */
+int
+bayes_store_preload(struct bayes_store *st)
+{
+	static const char tok[] = "\x01preload";	/* no token starts so */
+	struct strlist one;
+	struct bayes_totals tot;
+	struct bayes_counts c;
+	int ret;
+
+	strlist_init(&one);
+	strlist_add(&one, tok, sizeof(tok) - 1);
+	ret = bayes_store_lookup(st, &one, &tot, &c);
+	strlist_free(&one);
+	return ret;
+}
+
+struct bayes_store_copy {
+	struct store_cache snap;
+};
+
+struct bayes_store_copy *
+bayes_store_take_copy(struct bayes_store *st)
+{
+	struct bayes_store_copy *copy;
+
+	if (st == NULL || !st->snap.valid)
+		return NULL;
+	copy = xcalloc(1, sizeof(*copy));
+	copy->snap = st->snap;
+	memset(&st->snap, 0, sizeof(st->snap));
+	return copy;
+}
+
+void
+bayes_store_free_copy(struct bayes_store_copy **copyp)
+{
+	struct bayes_store_copy *copy = *copyp;
+
+	if (copy == NULL)
+		return;
+	snapshot_tokens -= copy->snap.nslots / 2;
+	cache_free(&copy->snap);
+	free(copy);
+	*copyp = NULL;
+}
+
+void
+bayes_store_give_copy(struct bayes_store *st, struct bayes_store_copy **copyp)
+{
+	struct bayes_store_copy *copy = *copyp;
+
+	if (copy == NULL)
+		return;
+	if (st->snap.slots != NULL) {
+		bayes_store_free_copy(copyp);
+		return;
+	}
+	st->snap = copy->snap;
+	free(copy);
+	*copyp = NULL;
 }
 
 void

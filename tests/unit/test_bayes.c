@@ -1293,6 +1293,63 @@ START_TEST(front_end_bulk)
 }
 END_TEST
 
+/* bayes_prepare_fork copies the database in the parent; a child started
+ * after it answers from that copy (no database read of its own) and
+ * drops it once another process learns. */
+START_TEST(front_end_prepare_fork)
+{
+	static const char *const spamw[] = { "cheap", "viagra" };
+	static const char *const hamw[] = { "lunch", "meeting" };
+	const char *dir = ut_testdir();
+	struct bayes *b;
+	struct bayes_settings s2;
+	enum bayes_learn_result r;
+	struct bayes_tokens s = toks_of("<s@x>\t0", spamw, 2), h = toks_of("<h@x>\t0", hamw, 2);
+	int status;
+	pid_t pid;
+
+	settings_of(&s2, "bayes_min_spam_num", "1", "bayes_min_ham_num", "1", NULL);
+	b = bayes_new(&s2, dir, false);
+	ck_assert_int_eq(bayes_learn(b, NULL, &s, BAYES_SPAM, true, &r), 0);
+	ck_assert_int_eq(bayes_learn(b, NULL, &h, BAYES_HAM, true, &r), 0);
+	bayes_prepare_fork(b);
+	ck_assert_uint_eq(bayes_store_snapshot_size(bayes_store_for(b, NULL)), 4);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		double p, before = 0;
+		int code = 0;
+		struct bayes *other;
+		struct bayes_tokens more = toks_of("<m@x>\t0", spamw, 1);
+
+		bayes_after_fork(b);
+		/* the parent's copy, before this process reads anything */
+		if (bayes_store_snapshot_size(bayes_store_for(b, NULL)) != 4)
+			code = 1;
+		else if (classify_words(b, spamw, 2, &before) != 1 || before <= 0.5)
+			code = 2;
+		/* another handle learns "cheap" as ham: the next lookup sees
+		 * it (a new copy, with the new counts) */
+		other = bayes_new(&s2, dir, false);
+		if (code == 0 && bayes_learn(other, NULL, &more, BAYES_HAM, true, &r) != 0)
+			code = 3;
+		if (code == 0 && (classify_words(b, spamw, 2, &p) != 1 || !(p < before)))
+			code = 4;
+		bayes_tokens_free(&more);
+		bayes_close(b);
+		bayes_close(other);
+		_exit(code);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	bayes_free(&b);
+	bayes_settings_free(&s2);
+	bayes_tokens_free(&s);
+	bayes_tokens_free(&h);
+}
+END_TEST
+
 static Suite *
 bayes_suite(void)
 {
@@ -1324,6 +1381,7 @@ bayes_suite(void)
 	tcase_add_test(tc, store_snapshot);
 	tcase_add_test(tc, store_snapshot_bulk);
 	tcase_add_test(tc, front_end_bulk);
+	tcase_add_test(tc, front_end_prepare_fork);
 	tcase_add_test(tc, front_end_min_counts);
 	tcase_add_test(tc, front_end_recovery_between_opens);
 	return s;
