@@ -64,6 +64,11 @@ void db_env_set_attach_wait(unsigned int seconds);
  * type (DB_BTREE or DB_HASH).  Returns 0, or -1 with *error_r (malloc'd). */
 int db_env_open_db(struct db_env *env, const char *name, DBTYPE type, DB **db_r,
 		   char **error_r) ATTR_WUR;
+/* Opens an existing database file for reading only: Berkeley DB maps it
+ * instead of reading it through the cache while nobody has it open for
+ * writing.  Returns -1 with errno ENOENT when the file does not exist. */
+int db_env_open_db_read_only(struct db_env *env, const char *name, DBTYPE type, DB **db_r,
+			     char **error_r) ATTR_WUR;
 /* Closes a database handle (only forgets it if the environment is stale). */
 void db_env_close_db(struct db_env *env, DB **db);
 

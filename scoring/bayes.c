@@ -406,6 +406,8 @@ struct bayes {
 	char *user;		/* whose user_store is open */
 	time_t next_try;	/* after an open failure, wait a little */
 	bool bulk;		/* bayes_set_bulk */
+	bool read_only;		/* bayes_set_read_only */
+	bool not_made;		/* read-only, and the store asked for has no file */
 	struct bayes_store_copy *inherited;	/* the parent's copy, for site */
 };
 
@@ -470,6 +472,12 @@ bayes_close(struct bayes *b)
 }
 
 void
+bayes_set_read_only(struct bayes *b, bool read_only)
+{
+	b->read_only = read_only;
+}
+
+void
 bayes_set_bulk(struct bayes *b, bool bulk)
 {
 	b->bulk = bulk;
@@ -517,7 +525,16 @@ bayes_after_fork(struct bayes *b)
 static void
 bayes_open_failed(struct bayes *b, char *error, time_t now)
 {
-	bool recovering = db_env_stale(b->env);
+	bool recovering;
+
+	if (b->read_only && errno == ENOENT) {
+		/* Nothing learned yet (for this user): no answer, as with
+		 * too few messages learned. */
+		free(error);
+		b->not_made = true;
+		return;
+	}
+	recovering = db_env_stale(b->env);
 
 	log_warn("bayes: %s; scoring without Bayes", error);
 	free(error);
@@ -531,6 +548,7 @@ bayes_store_for(struct bayes *b, const char *user)
 	char *error = NULL;
 	time_t now = time(NULL);
 
+	b->not_made = false;
 	if (!b->per_user)
 		user = NULL;
 	if (b->env != NULL && db_env_stale(b->env))
@@ -556,7 +574,9 @@ bayes_store_for(struct bayes *b, const char *user)
 	}
 	if (user == NULL) {
 		if (b->site == NULL) {
-			b->site = bayes_store_open(b->env, NULL, &error);
+			b->site = b->read_only
+					  ? bayes_store_open_read_only(b->env, NULL, &error)
+					  : bayes_store_open(b->env, NULL, &error);
 			if (b->site == NULL)
 				bayes_open_failed(b, error, now);
 			else {
@@ -571,7 +591,8 @@ bayes_store_for(struct bayes *b, const char *user)
 	bayes_store_close(&b->user_store);
 	free(b->user);
 	b->user = NULL;
-	b->user_store = bayes_store_open(b->env, user, &error);
+	b->user_store = b->read_only ? bayes_store_open_read_only(b->env, user, &error)
+				     : bayes_store_open(b->env, user, &error);
 	if (b->user_store == NULL) {
 		bayes_open_failed(b, error, now);
 		return NULL;
@@ -600,7 +621,7 @@ bayes_classify(struct bayes *b, const char *user, const struct bayes_tokens *tok
 	bool ok;
 
 	if (st == NULL)
-		return -1;
+		return b->not_made ? 0 : -1;
 	counts = xcalloc(toks->list.n > 0 ? toks->list.n : 1, sizeof(*counts));
 	if (bayes_store_lookup(st, &toks->list, &tot, counts) < 0) {
 		free(counts);

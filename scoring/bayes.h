@@ -151,6 +151,11 @@ enum bayes_learn_result {
  * *error_r (malloc'd). */
 struct bayes_store *bayes_store_open(struct db_env *env, const char *user,
 				     char **error_r) ATTR_WUR;
+/* The same for a process that only classifies: the files must exist
+ * (errno ENOENT if not), and are opened read-only, which lets Berkeley DB
+ * map them instead of reading them page by page while nobody writes. */
+struct bayes_store *bayes_store_open_read_only(struct db_env *env, const char *user,
+					       char **error_r) ATTR_WUR;
 void bayes_store_close(struct bayes_store **st);
 
 /* Reads the totals and the counts of tokens[0..n) (sorted; may be NULL)
@@ -224,6 +229,10 @@ void bayes_free(struct bayes **b);
 /* Many messages are to be classified in a row (lmtpd-score over folders):
  * every store opened copies its whole database at its first lookup. */
 void bayes_set_bulk(struct bayes *b, bool bulk);
+/* This process only classifies (lmtpd-score): stores are opened with
+ * bayes_store_open_read_only, and a database not made yet means no Bayes
+ * answer, quietly, rather than a logged failure. */
+void bayes_set_read_only(struct bayes *b, bool read_only);
 /* Before forking processes that will classify many messages: opens the
  * site database and copies it (bayes_set_bulk), so that every child
  * starts from that one copy instead of reading the database itself; the

@@ -386,9 +386,11 @@ snapshot_due(const struct bayes_store *st, uint32_t ntokens)
 }
 
 static int
-store_open_one(struct db_env *env, const char *name, DB **db_r, char **error_r)
+store_open_one(struct db_env *env, const char *name, bool read_only, DB **db_r,
+	       char **error_r)
 {
-	return db_env_open_db(env, name, DB_BTREE, db_r, error_r);
+	return read_only ? db_env_open_db_read_only(env, name, DB_BTREE, db_r, error_r)
+			 : db_env_open_db(env, name, DB_BTREE, db_r, error_r);
 }
 
 /* user -> a file-name-safe word: [a-z0-9._@+-] kept, the rest %XX; past
@@ -440,8 +442,8 @@ store_encode_user(const char *user)
 	return out;
 }
 
-struct bayes_store *
-bayes_store_open(struct db_env *env, const char *user, char **error_r)
+static struct bayes_store *
+store_open(struct db_env *env, const char *user, bool read_only, char **error_r)
 {
 	struct bayes_store *st = xcalloc(1, sizeof(*st));
 	char *enc = user != NULL ? store_encode_user(user) : NULL;
@@ -450,9 +452,12 @@ bayes_store_open(struct db_env *env, const char *user, char **error_r)
 	int ret;
 
 	st->env = env;
-	ret = store_open_one(env, toks, &st->toks, error_r);
-	if (ret == 0 && store_open_one(env, seen, &st->seen, error_r) < 0) {
+	ret = store_open_one(env, toks, read_only, &st->toks, error_r);
+	if (ret == 0 && store_open_one(env, seen, read_only, &st->seen, error_r) < 0) {
+		int saved = errno;
+
 		db_env_close_db(env, &st->toks);
+		errno = saved;
 		ret = -1;
 	}
 	free(enc);
@@ -463,6 +468,18 @@ bayes_store_open(struct db_env *env, const char *user, char **error_r)
 		return NULL;
 	}
 	return st;
+}
+
+struct bayes_store *
+bayes_store_open(struct db_env *env, const char *user, char **error_r)
+{
+	return store_open(env, user, false, error_r);
+}
+
+struct bayes_store *
+bayes_store_open_read_only(struct db_env *env, const char *user, char **error_r)
+{
+	return store_open(env, user, true, error_r);
 }
 
 void

@@ -210,6 +210,8 @@ scoring_set_bayes(struct scoring *sc, bool use, bool autolearn)
 {
 	sc->bayes_on = use && sc->bayes != NULL;
 	sc->autolearn_on = sc->bayes_on && autolearn && sc->bayes_settings.auto_learn;
+	if (sc->bayes != NULL)
+		bayes_set_read_only(sc->bayes, !sc->autolearn_on);
 }
 
 struct bayes *

@@ -68,7 +68,8 @@ void scoring_msg_total(struct scoring *sc, struct scoring_msg *msg,
 		       struct score_result *out);
 /* Bayes for this process: use it (the daemon's default when use_bayes is
  * 1) and autolearn (when bayes_auto_learn is also 1).  Tools that only
- * read turn autolearn off. */
+ * read turn autolearn off, and Bayes then opens its databases read-only
+ * (bayes_set_read_only). */
 void scoring_set_bayes(struct scoring *sc, bool use, bool autolearn);
 /* The classifier (NULL when use_bayes is 0), for lmtpd-learn; writable,
  * so only from a writable sc. */

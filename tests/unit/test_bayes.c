@@ -7,6 +7,7 @@
 
 #include "check_compat.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <db.h>
@@ -1293,6 +1294,59 @@ START_TEST(front_end_bulk)
 }
 END_TEST
 
+/* Read-only (lmtpd-score): with nothing learned there is no database,
+ * which is no answer, with no log line and no file made; once another
+ * front end has learned, it answers from the database. */
+START_TEST(front_end_read_only)
+{
+	static const char *const spamw[] = { "cheap", "viagra" };
+	static const char *const hamw[] = { "lunch", "meeting" };
+	const char *dir = ut_testdir();
+	char path[4200], logged[256];
+	struct bayes *ro, *rw;
+	struct bayes_settings s2;
+	enum bayes_learn_result r;
+	struct bayes_tokens s = toks_of("<s@x>	0", spamw, 2), h = toks_of("<h@x>	0", hamw, 2);
+	struct stat st;
+	double p;
+	FILE *capture = tmpfile();
+	int saved_stderr = dup(STDERR_FILENO);
+	size_t n;
+
+	settings_of(&s2, "bayes_min_spam_num", "1", "bayes_min_ham_num", "1", NULL);
+	ro = bayes_new(&s2, dir, false);
+	bayes_set_read_only(ro, true);
+	ck_assert_ptr_nonnull(capture);
+	fflush(stderr);
+	ck_assert_int_ge(dup2(fileno(capture), STDERR_FILENO), 0);
+	ck_assert_int_eq(classify_words(ro, spamw, 2, &p), 0);
+	ck_assert_int_eq(classify_words(ro, spamw, 2, &p), 0);
+	fflush(stderr);
+	ck_assert_int_ge(dup2(saved_stderr, STDERR_FILENO), 0);
+	rewind(capture);
+	n = fread(logged, 1, sizeof(logged) - 1, capture);
+	logged[n] = '\0';
+	ck_assert_msg(n == 0, "logged: %s", logged);
+	snprintf(path, sizeof(path), "%s/bayes_toks.db", dir);
+	ck_assert_int_eq(stat(path, &st), -1);
+
+	rw = bayes_new(&s2, dir, false);
+	ck_assert_int_eq(bayes_learn(rw, NULL, &s, BAYES_SPAM, true, &r), 0);
+	ck_assert_int_eq(bayes_learn(rw, NULL, &h, BAYES_HAM, true, &r), 0);
+	ck_assert_int_eq(classify_words(ro, spamw, 2, &p), 1);
+	ck_assert_double_gt(p, 0.5);
+	ck_assert_int_eq(classify_words(ro, hamw, 2, &p), 1);
+	ck_assert_double_lt(p, 0.5);
+	bayes_free(&ro);
+	bayes_free(&rw);
+	(void)close(saved_stderr);
+	fclose(capture);
+	bayes_settings_free(&s2);
+	bayes_tokens_free(&s);
+	bayes_tokens_free(&h);
+}
+END_TEST
+
 /* bayes_prepare_fork copies the database in the parent; a child started
  * after it answers from that copy (no database read of its own) and
  * drops it once another process learns. */
@@ -1381,6 +1435,7 @@ bayes_suite(void)
 	tcase_add_test(tc, store_snapshot);
 	tcase_add_test(tc, store_snapshot_bulk);
 	tcase_add_test(tc, front_end_bulk);
+	tcase_add_test(tc, front_end_read_only);
 	tcase_add_test(tc, front_end_prepare_fork);
 	tcase_add_test(tc, front_end_min_counts);
 	tcase_add_test(tc, front_end_recovery_between_opens);

@@ -304,6 +304,85 @@ START_TEST(test_mutexes_grow)
 }
 END_TEST
 
+/* Pages of name that Berkeley DB answered from its map of the file. */
+static unsigned long
+mapped_pages(struct db_env *env, const char *name)
+{
+	DB_ENV *h = db_env_handle(env);
+	DB_MPOOL_FSTAT **fsp = NULL;
+	unsigned long n = 0;
+
+	ck_assert_int_eq(h->memp_stat(h, NULL, &fsp, 0), 0);
+	for (DB_MPOOL_FSTAT **f = fsp; f != NULL && *f != NULL; f++)
+		if (strcmp((*f)->file_name, name) == 0)
+			n += (*f)->st_map;
+	free(fsp);
+	return n;
+}
+
+/* The last process out checkpoints with nothing open, so the next one,
+ * alone, recovers without opening t.db, and a read-only open maps the
+ * file instead of reading it through the cache.  A writer's open turns the
+ * map off for every handle, and the reader sees what it writes. */
+START_TEST(test_read_only_maps)
+{
+	const char *dir = ut_testdir();
+	char *error = NULL, *value;
+	struct db_env *env;
+	DB *ro = NULL, *rw = NULL;
+	struct put_ctx c = { NULL, "k", NULL };
+
+	/* A checkpoint taken while t.db is open (as when the log grows)
+	 * names the file, and so do the opens after it; recovery opens for
+	 * writing whatever the log names after its last checkpoint, which
+	 * keeps the file from being mapped for the regions' life.  The
+	 * checkpoint at the last close must name nothing. */
+	env = open_t(dir, &rw);
+	c.db = rw;
+	c.value = "v0";
+	ck_assert_int_eq(db_env_txn(env, 0, put_fn, &c), 0);
+	ck_assert_int_eq(db_env_handle(env)->txn_checkpoint(db_env_handle(env), 0, 0,
+							    DB_FORCE), 0);
+	c.value = "v1";
+	ck_assert_int_eq(db_env_txn(env, 0, put_fn, &c), 0);
+	db_env_close_db(env, &rw);
+	db_env_close(&env);
+	/* A process that opened it for writing, and only read. */
+	env = open_t(dir, &rw);
+	value = get(rw, "k");
+	ck_assert_str_eq(value, "v1");
+	free(value);
+	db_env_close_db(env, &rw);
+	db_env_close(&env);
+
+	env = db_env_open(dir, &error);
+	ck_assert_msg(env != NULL, "%s", error != NULL ? error : "");
+	ck_assert_msg(db_env_open_db_read_only(env, "t.db", DB_BTREE, &ro, &error) == 0,
+		      "%s", error);
+	value = get(ro, "k");
+	ck_assert_str_eq(value, "v1");
+	free(value);
+	ck_assert_uint_gt(mapped_pages(env, "t.db"), 0);
+
+	ck_assert_msg(db_env_open_db(env, "t.db", DB_BTREE, &rw, &error) == 0, "%s", error);
+	c.db = rw;
+	c.value = "v2";
+	ck_assert_int_eq(db_env_txn(env, 0, put_fn, &c), 0);
+	value = get(ro, "k");
+	ck_assert_str_eq(value, "v2");
+	free(value);
+
+	/* Read-only never creates. */
+	ck_assert_int_eq(db_env_open_db_read_only(env, "none.db", DB_BTREE, &ro, &error), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert(!file_exists(dir, "none.db"));
+	free(error);
+	db_env_close_db(env, &rw);
+	db_env_close_db(env, &ro);
+	db_env_close(&env);
+}
+END_TEST
+
 /* A writer killed with its transaction open; the next process to open
  * the environment alone recovers it: the uncommitted write is gone and
  * the key is writable at once. */
@@ -512,6 +591,7 @@ dbenv_suite(void)
 
 	tcase_add_test(tc, test_open_put_reopen);
 	tcase_add_test(tc, test_mutexes_grow);
+	tcase_add_test(tc, test_read_only_maps);
 	tcase_add_test(tc, test_killed_writer_recovered_at_open);
 	tcase_add_test(tc, test_killed_writer_while_attached);
 	tcase_add_test(tc, test_dead_latch_holder);
