@@ -115,6 +115,10 @@ struct score_ctx {
  * (bayes_set_bulk); a path may be a Maildir or an mbox, so the count,
  * not the number of paths, tells. */
 #define SCORE_BULK_AFTER 8
+/* A file this big holds more than SCORE_BULK_AFTER messages of the usual
+ * size (an mbox), or one message big enough that a copy is nothing next
+ * to scoring it. */
+#define SCORE_BULK_FILE_BYTES (1024 * 1024)
 
 static void
 print_line(const struct score_ctx *ctx, const char *name, const char *data, size_t len)
@@ -162,6 +166,28 @@ score_path(struct score_ctx *ctx, const char *path)
 	return msgsource_walk(path, score_one, ctx, score_error);
 }
 
+/* Whether a -j run is long enough for one copy of the whole Bayes
+ * database before the fork to pay: more paths than SCORE_BULK_AFTER, or a
+ * Maildir or a file big enough to be an mbox of several messages.  A few
+ * messages are answered by a few B-tree searches; --hits shows no Bayes
+ * answer at all. */
+static bool
+score_worth_bayes_copy(char **paths, int count)
+{
+	if (opt_hits)
+		return false;
+	if (count > SCORE_BULK_AFTER)
+		return true;
+	for (int i = 0; i < count; i++) {
+		struct stat st;
+
+		if (stat(paths[i], &st) == 0 &&
+		    (S_ISDIR(st.st_mode) || st.st_size >= SCORE_BULK_FILE_BYTES))
+			return true;
+	}
+	return false;
+}
+
 /* -j N: N processes take every N-th path; each prints its own lines. */
 static int
 score_paths(struct score_ctx *ctx, char **paths, int count, unsigned int jobs)
@@ -176,7 +202,7 @@ score_paths(struct score_ctx *ctx, char **paths, int count, unsigned int jobs)
 		return status;
 	}
 	fflush(stdout);
-	scoring_before_fork_batch(ctx->sc);
+	scoring_before_fork_batch(ctx->sc, score_worth_bayes_copy(paths, count));
 	pids = xcalloc(jobs, sizeof(*pids));
 	for (unsigned int j = 0; j < jobs; j++) {
 		pids[j] = fork();

@@ -180,7 +180,7 @@ scoring_before_fork(struct scoring *sc)
 }
 
 void
-scoring_before_fork_batch(struct scoring *sc)
+scoring_before_fork_batch(struct scoring *sc, bool copy_bayes)
 {
 	/* No received_init: compiling (and JIT-compiling) every Received
 	 * pattern here is serial work ahead of all the processes; each
@@ -190,7 +190,7 @@ scoring_before_fork_batch(struct scoring *sc)
 	 * copied once here instead of by every process, which read its pages
 	 * into the shared page cache at the same moment and waited on each
 	 * other's latches. */
-	if (sc->bayes != NULL && sc->bayes_on)
+	if (copy_bayes && sc->bayes != NULL && sc->bayes_on)
 		bayes_prepare_fork(sc->bayes);
 }
 

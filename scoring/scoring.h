@@ -33,8 +33,10 @@ void scoring_free(struct scoring **sc);
  * on first use. */
 void scoring_before_fork(struct scoring *sc);
 /* Before forking the processes of a batch (lmtpd-score -j): the same
- * minus the compiling each of them does cheaper on its own, on demand. */
-void scoring_before_fork_batch(struct scoring *sc);
+ * minus the compiling each of them does cheaper on its own, on demand;
+ * with copy_bayes (a batch long enough to pay for it), the whole Bayes
+ * database is copied once here for all of them (bayes_prepare_fork). */
+void scoring_before_fork_batch(struct scoring *sc, bool copy_bayes);
 void scoring_after_fork(struct scoring *sc);
 const struct ruleset *scoring_rules(const struct scoring *sc);
 unsigned int scoring_lint_errors(const struct scoring *sc);
