@@ -122,3 +122,27 @@ def test_file_mode_unreadable_paths(rules, workdir):
     assert "not-a-maildir: not a Maildir" in err, err
     # The readable one is still scored.
     assert r.stdout.decode().splitlines() == ["%s\t0.0\t5.0\tnone" % good]
+
+
+@pytest.mark.fast
+def test_jobs_write_whole_lines(rules, workdir):
+    """-j 3 over 300 messages, read through a pipe: each process writes
+    its lines in batches, and every line arrives whole, once, the same as
+    with one process (long file names make some batches hold few lines)."""
+    files = []
+    for i in range(300):
+        name = os.path.join(workdir, "m%03d-%s.eml" % (i, "x" * (i * 7 % 230)))
+        with open(name, "wb") as f:
+            f.write(SPAMMY if i % 3 == 0 else HAMMY)
+        files.append(name)
+    one = run("--rules", rules, *files)
+    assert one.returncode == 0, one.stderr
+    jobs = run("--rules", rules, "-j", "3", *files)
+    assert jobs.returncode == 0, jobs.stderr
+    lines = jobs.stdout.decode().splitlines()
+    assert len(lines) == 300
+    assert sorted(lines) == sorted(one.stdout.decode().splitlines())
+    for line in lines:
+        name, score, required, tests = line.split("\t")
+        assert os.path.basename(name).startswith("m") and name.endswith(".eml"), line
+        assert tests == ("LOCAL_BUY,LOCAL_BUY" if score == "6.0" else "none"), line
