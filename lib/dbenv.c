@@ -653,16 +653,16 @@ db_env_close(struct db_env **ep)
 			break;
 		}
 	if (!e->stale && !db_env_stale(e) && e->env != NULL) {
-		/* The last one out checkpoints whatever the log's size, with
-		 * no database open: the next recovery then starts at a
+		/* The last one out checkpoints whatever the log's size (if
+		 * anything was logged since the last checkpoint), with no
+		 * database open: the next recovery then starts at a
 		 * checkpoint that names no file, and opens none.  Had it
 		 * opened one, that file could no longer be mapped by a
 		 * read-only opener (DB_MMAP_BYTES) for the regions' life. */
 		bool last = db_unlocked(e->lock_fd);
 
 		db_env_busy_begin();
-		(void)e->env->txn_checkpoint(e->env, last ? 0 : DB_CHECKPOINT_KB, 0,
-					     last ? DB_FORCE : 0);
+		(void)e->env->txn_checkpoint(e->env, last ? 0 : DB_CHECKPOINT_KB, 0, 0);
 		(void)e->env->close(e->env, 0);
 		db_env_busy_end();
 	}
