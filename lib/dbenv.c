@@ -73,6 +73,7 @@ struct db_env {
 	int user_fd;		/* write lock on DIR/lmtpd-db.users/PID */
 	char *user_path;
 	bool stale;
+	DB_LSN opened_at;	/* the end of the log once opened */
 	struct db_env *next;
 };
 
@@ -344,6 +345,21 @@ db_remove_regions(const char *dir)
 
 /* ---- opening ---- */
 
+/* The end of the log (zero if it can not be read). */
+static DB_LSN
+db_log_end(DB_ENV *env)
+{
+	DB_LOG_STAT *ls = NULL;
+	DB_LSN lsn = { 0, 0 };
+
+	if (env->log_stat(env, &ls, 0) == 0 && ls != NULL) {
+		lsn.file = ls->st_cur_file;
+		lsn.offset = ls->st_cur_offset;
+	}
+	free(ls);
+	return lsn;
+}
+
 static DB_ENV *
 db_env_create_handle(char **error_r)
 {
@@ -571,6 +587,8 @@ db_env_open(const char *dir, char **error_r)
 		(void)nanosleep(&ts, NULL);
 		db_env_busy_begin();
 	}
+	if (r == 1)
+		e->opened_at = db_log_end(e->env);
 	if (r == 1 && db_register(e, error_r) < 0) {
 		(void)e->env->close(e->env, 0);
 		e->env = NULL;
@@ -653,16 +671,23 @@ db_env_close(struct db_env **ep)
 			break;
 		}
 	if (!e->stale && !db_env_stale(e) && e->env != NULL) {
-		/* The last one out checkpoints whatever the log's size (if
-		 * anything was logged since the last checkpoint), with no
-		 * database open: the next recovery then starts at a
+		/* The last one out checkpoints whatever the log's size, with
+		 * no database open: the next recovery then starts at a
 		 * checkpoint that names no file, and opens none.  Had it
 		 * opened one, that file could no longer be mapped by a
-		 * read-only opener (DB_MMAP_BYTES) for the regions' life. */
+		 * read-only opener (DB_MMAP_BYTES) for the regions' life.
+		 * Not when nothing was logged since this process opened the
+		 * environment (a read-only run): the last checkpoint is then
+		 * as good, and a checkpoint costs a log write and an
+		 * fdatasync. */
 		bool last = db_unlocked(e->lock_fd);
+		DB_LSN end = db_log_end(e->env);
 
 		db_env_busy_begin();
-		(void)e->env->txn_checkpoint(e->env, last ? 0 : DB_CHECKPOINT_KB, 0, 0);
+		if (!last)
+			(void)e->env->txn_checkpoint(e->env, DB_CHECKPOINT_KB, 0, 0);
+		else if (end.file == 0 || log_compare(&end, &e->opened_at) != 0)
+			(void)e->env->txn_checkpoint(e->env, 0, 0, 0);
 		(void)e->env->close(e->env, 0);
 		db_env_busy_end();
 	}
