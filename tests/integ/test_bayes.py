@@ -251,6 +251,62 @@ def varied(n, kind, words):
             % (kind, n, kind, n, kind, n, body, n)).encode()
 
 
+def test_score_reads_while_learning(bayes_lmtpd):
+    """lmtpd-score opens the databases read-only, and Berkeley DB maps the
+    token file while nobody writes it.  lmtpd-learn learning meanwhile
+    opens it for writing, which turns the map off for everyone: scoring
+    runs started before, during and after a learn all answer every
+    message with Bayes, without an error, and the database stays sound."""
+    import time
+
+    d = bayes_lmtpd
+    spam, ham = corpus(d)
+    learn(d, "--spam", spam)
+    learn(d, "--ham", ham)
+    root = os.path.join(d.dir, "more")
+    folders = {}
+    for kind, words, n in (("score", HAM_WORDS, 300), ("spam", SPAM_WORDS, 300)):
+        md = os.path.join(root, kind)
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(md, sub))
+        for i in range(n):
+            with open(os.path.join(md, "cur", "%d.x:2,S" % i), "wb") as f:
+                f.write(varied(i + (1000 if kind == "spam" else 0), kind, words))
+        folders[kind] = md
+    for dirpath, dirs, files in os.walk(root):
+        os.chmod(dirpath, 0o755)
+        for f in files:
+            os.chmod(os.path.join(dirpath, f), 0o644)
+    score = os.path.join(BUILDDIR, "scoring", "lmtpd-score")
+
+    def run_score():
+        r = subprocess.run([score, "-c", d.conf_path, "-j", "2", folders["score"]],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr == "", r.stderr
+        lines = r.stdout.splitlines()
+        assert len(lines) == 300
+        assert all(re.search(r"\bBAYES_\d+\b", line) for line in lines), r.stdout[-2000:]
+
+    run_score()
+    learner = subprocess.Popen([LEARN, "-c", d.conf_path, "--spam", folders["spam"]],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = 0
+    while learner.poll() is None or runs == 0:
+        run_score()
+        runs += 1
+        time.sleep(0.01)
+    out, err = learner.communicate(timeout=120)
+    assert learner.returncode == 0, err
+    run_score()
+    assert dump(d)["nspam"] == 310
+    verify = "/usr/bin/db5.3_verify"
+    if os.access(verify, os.X_OK):
+        for db in ("bayes_toks.db", "bayes_seen.db"):
+            r = subprocess.run([verify, "-h", d.state, db], capture_output=True, text=True)
+            assert r.returncode == 0, r.stdout + r.stderr
+
+
 DBHOLD = os.path.join(BUILDDIR, "tests", "tools", "dbhold")
 
 
