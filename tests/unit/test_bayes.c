@@ -1252,45 +1252,74 @@ START_TEST(front_end_min_counts)
 }
 END_TEST
 
+/* The front-end tests' database: two words of spam and two of ham, each
+ * pair learned from one message, and settings that answer from one
+ * message of each class. */
+static const char *const fe_spamw[] = { "cheap", "viagra" };
+static const char *const fe_hamw[] = { "lunch", "meeting" };
+
+struct front_end {
+	struct bayes_settings s;
+	struct bayes_tokens spam, ham;
+};
+
+static void
+front_end_init(struct front_end *fe)
+{
+	fe->spam = toks_of("<s@x>\t0", fe_spamw, 2);
+	fe->ham = toks_of("<h@x>\t0", fe_hamw, 2);
+	settings_of(&fe->s, "bayes_min_spam_num", "1", "bayes_min_ham_num", "1", NULL);
+}
+
+static void
+front_end_learn(struct front_end *fe, struct bayes *b)
+{
+	enum bayes_learn_result r;
+
+	ck_assert_int_eq(bayes_learn(b, NULL, &fe->spam, BAYES_SPAM, true, &r), 0);
+	ck_assert_int_eq(bayes_learn(b, NULL, &fe->ham, BAYES_HAM, true, &r), 0);
+}
+
+static void
+front_end_free(struct front_end *fe)
+{
+	bayes_settings_free(&fe->s);
+	bayes_tokens_free(&fe->spam);
+	bayes_tokens_free(&fe->ham);
+}
+
 /* bayes_set_bulk reaches the store opened after it: one classification
  * leaves a copy of the whole database. */
 START_TEST(front_end_bulk)
 {
-	static const char *const spamw[] = { "cheap", "viagra" };
-	static const char *const hamw[] = { "lunch", "meeting" };
 	const char *dir = ut_testdir();
 	struct bayes *b;
-	struct bayes_settings s2;
-	enum bayes_learn_result r;
-	struct bayes_tokens s = toks_of("<s@x>\t0", spamw, 2), h = toks_of("<h@x>\t0", hamw, 2);
+	struct front_end fe;
 	double p;
 
+	front_end_init(&fe);
 	/* 102 tokens: single searches would take 6 before a copy */
 	for (int i = 0; i < 100; i++) {
 		char w[32];
 
 		snprintf(w, sizeof(w), "filler%03d", i);
-		strlist_add(&s.list, w, strlen(w));
+		strlist_add(&fe.spam.list, w, strlen(w));
 	}
-	settings_of(&s2, "bayes_min_spam_num", "1", "bayes_min_ham_num", "1", NULL);
-	b = bayes_new(&s2, dir, false);
-	ck_assert_int_eq(bayes_learn(b, NULL, &s, BAYES_SPAM, true, &r), 0);
-	ck_assert_int_eq(bayes_learn(b, NULL, &h, BAYES_HAM, true, &r), 0);
-	ck_assert_int_eq(classify_words(b, spamw, 2, &p), 1);
+	b = bayes_new(&fe.s, dir, false);
+	front_end_learn(&fe, b);
+	ck_assert_int_eq(classify_words(b, fe_spamw, 2, &p), 1);
 	ck_assert_uint_eq(bayes_store_snapshot_size(bayes_store_for(b, NULL)), 0);
 	bayes_set_bulk(b, true);
-	ck_assert_int_eq(classify_words(b, hamw, 2, &p), 1);
+	ck_assert_int_eq(classify_words(b, fe_hamw, 2, &p), 1);
 	ck_assert_uint_eq(bayes_store_snapshot_size(bayes_store_for(b, NULL)), 104);
 	ck_assert_double_lt(p, 0.5);
 	/* a store opened later (after fork) gets it too */
 	bayes_close(b);
-	ck_assert_int_eq(classify_words(b, spamw, 2, &p), 1);
+	ck_assert_int_eq(classify_words(b, fe_spamw, 2, &p), 1);
 	ck_assert_uint_eq(bayes_store_snapshot_size(bayes_store_for(b, NULL)), 104);
 	ck_assert_double_gt(p, 0.5);
 	bayes_free(&b);
-	bayes_settings_free(&s2);
-	bayes_tokens_free(&s);
-	bayes_tokens_free(&h);
+	front_end_free(&fe);
 }
 END_TEST
 
@@ -1299,28 +1328,24 @@ END_TEST
  * front end has learned, it answers from the database. */
 START_TEST(front_end_read_only)
 {
-	static const char *const spamw[] = { "cheap", "viagra" };
-	static const char *const hamw[] = { "lunch", "meeting" };
 	const char *dir = ut_testdir();
 	char path[4200], logged[256];
 	struct bayes *ro, *rw;
-	struct bayes_settings s2;
-	enum bayes_learn_result r;
-	struct bayes_tokens s = toks_of("<s@x>	0", spamw, 2), h = toks_of("<h@x>	0", hamw, 2);
+	struct front_end fe;
 	struct stat st;
 	double p;
 	FILE *capture = tmpfile();
 	int saved_stderr = dup(STDERR_FILENO);
 	size_t n;
 
-	settings_of(&s2, "bayes_min_spam_num", "1", "bayes_min_ham_num", "1", NULL);
-	ro = bayes_new(&s2, dir, false);
+	front_end_init(&fe);
+	ro = bayes_new(&fe.s, dir, false);
 	bayes_set_read_only(ro, true);
 	ck_assert_ptr_nonnull(capture);
 	fflush(stderr);
 	ck_assert_int_ge(dup2(fileno(capture), STDERR_FILENO), 0);
-	ck_assert_int_eq(classify_words(ro, spamw, 2, &p), 0);
-	ck_assert_int_eq(classify_words(ro, spamw, 2, &p), 0);
+	ck_assert_int_eq(classify_words(ro, fe_spamw, 2, &p), 0);
+	ck_assert_int_eq(classify_words(ro, fe_spamw, 2, &p), 0);
 	fflush(stderr);
 	ck_assert_int_ge(dup2(saved_stderr, STDERR_FILENO), 0);
 	rewind(capture);
@@ -1330,20 +1355,17 @@ START_TEST(front_end_read_only)
 	snprintf(path, sizeof(path), "%s/bayes_toks.db", dir);
 	ck_assert_int_eq(stat(path, &st), -1);
 
-	rw = bayes_new(&s2, dir, false);
-	ck_assert_int_eq(bayes_learn(rw, NULL, &s, BAYES_SPAM, true, &r), 0);
-	ck_assert_int_eq(bayes_learn(rw, NULL, &h, BAYES_HAM, true, &r), 0);
-	ck_assert_int_eq(classify_words(ro, spamw, 2, &p), 1);
+	rw = bayes_new(&fe.s, dir, false);
+	front_end_learn(&fe, rw);
+	ck_assert_int_eq(classify_words(ro, fe_spamw, 2, &p), 1);
 	ck_assert_double_gt(p, 0.5);
-	ck_assert_int_eq(classify_words(ro, hamw, 2, &p), 1);
+	ck_assert_int_eq(classify_words(ro, fe_hamw, 2, &p), 1);
 	ck_assert_double_lt(p, 0.5);
 	bayes_free(&ro);
 	bayes_free(&rw);
 	(void)close(saved_stderr);
 	fclose(capture);
-	bayes_settings_free(&s2);
-	bayes_tokens_free(&s);
-	bayes_tokens_free(&h);
+	front_end_free(&fe);
 }
 END_TEST
 
@@ -1352,20 +1374,15 @@ END_TEST
  * drops it once another process learns. */
 START_TEST(front_end_prepare_fork)
 {
-	static const char *const spamw[] = { "cheap", "viagra" };
-	static const char *const hamw[] = { "lunch", "meeting" };
 	const char *dir = ut_testdir();
 	struct bayes *b;
-	struct bayes_settings s2;
-	enum bayes_learn_result r;
-	struct bayes_tokens s = toks_of("<s@x>\t0", spamw, 2), h = toks_of("<h@x>\t0", hamw, 2);
+	struct front_end fe;
 	int status;
 	pid_t pid;
 
-	settings_of(&s2, "bayes_min_spam_num", "1", "bayes_min_ham_num", "1", NULL);
-	b = bayes_new(&s2, dir, false);
-	ck_assert_int_eq(bayes_learn(b, NULL, &s, BAYES_SPAM, true, &r), 0);
-	ck_assert_int_eq(bayes_learn(b, NULL, &h, BAYES_HAM, true, &r), 0);
+	front_end_init(&fe);
+	b = bayes_new(&fe.s, dir, false);
+	front_end_learn(&fe, b);
 	bayes_prepare_fork(b);
 	ck_assert_uint_eq(bayes_store_snapshot_size(bayes_store_for(b, NULL)), 4);
 	pid = fork();
@@ -1374,20 +1391,21 @@ START_TEST(front_end_prepare_fork)
 		double p, before = 0;
 		int code = 0;
 		struct bayes *other;
-		struct bayes_tokens more = toks_of("<m@x>\t0", spamw, 1);
+		enum bayes_learn_result r;
+		struct bayes_tokens more = toks_of("<m@x>\t0", fe_spamw, 1);
 
 		bayes_after_fork(b);
 		/* the parent's copy, before this process reads anything */
 		if (bayes_store_snapshot_size(bayes_store_for(b, NULL)) != 4)
 			code = 1;
-		else if (classify_words(b, spamw, 2, &before) != 1 || before <= 0.5)
+		else if (classify_words(b, fe_spamw, 2, &before) != 1 || before <= 0.5)
 			code = 2;
 		/* another handle learns "cheap" as ham: the next lookup sees
 		 * it (a new copy, with the new counts) */
-		other = bayes_new(&s2, dir, false);
+		other = bayes_new(&fe.s, dir, false);
 		if (code == 0 && bayes_learn(other, NULL, &more, BAYES_HAM, true, &r) != 0)
 			code = 3;
-		if (code == 0 && (classify_words(b, spamw, 2, &p) != 1 || !(p < before)))
+		if (code == 0 && (classify_words(b, fe_spamw, 2, &p) != 1 || !(p < before)))
 			code = 4;
 		bayes_tokens_free(&more);
 		bayes_close(b);
@@ -1398,9 +1416,7 @@ START_TEST(front_end_prepare_fork)
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 	bayes_free(&b);
-	bayes_settings_free(&s2);
-	bayes_tokens_free(&s);
-	bayes_tokens_free(&h);
+	front_end_free(&fe);
 }
 END_TEST
 

@@ -174,6 +174,18 @@ START_TEST(subst_like_pcre2)
 }
 END_TEST
 
+static pcre2_code *
+compile_or_fail(const char *pattern)
+{
+	int err;
+	PCRE2_SIZE off;
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &err, &off,
+				       NULL);
+
+	ck_assert_msg(re != NULL, "/%s/ does not compile", pattern);
+	return re;
+}
+
 /* The substitutions written out by hand, on random bytes (every class
  * the patterns tell apart, NUL and high bytes included). */
 START_TEST(subst_by_hand_like_pcre2)
@@ -190,14 +202,9 @@ START_TEST(subst_by_hand_like_pcre2)
 	struct buf want, got;
 	char line[64];
 	unsigned int seed = 777;
-	int err;
-	PCRE2_SIZE off;
 
-	for (size_t k = 0; k < N_ELEMENTS(hand); k++) {
-		re[k] = pcre2_compile((PCRE2_SPTR)hand[k].pattern, PCRE2_ZERO_TERMINATED, 0, &err,
-				      &off, NULL);
-		ck_assert_ptr_nonnull(re[k]);
-	}
+	for (size_t k = 0; k < N_ELEMENTS(hand); k++)
+		re[k] = compile_or_fail(hand[k].pattern);
 	buf_init(&want, 0);
 	buf_init(&got, 0);
 	for (int n = 0; n < 100000; n++) {
@@ -264,14 +271,9 @@ START_TEST(subst_received_like_pcre2)
 	struct buf want, got;
 	char line[400];
 	unsigned int seed = 31337;
-	int err;
-	PCRE2_SIZE off;
 
-	for (size_t k = 0; k < N_ELEMENTS(hand); k++) {
-		re[k] = pcre2_compile((PCRE2_SPTR)hand[k].pattern, PCRE2_ZERO_TERMINATED, 0, &err,
-				      &off, NULL);
-		ck_assert_ptr_nonnull(re[k]);
-	}
+	for (size_t k = 0; k < N_ELEMENTS(hand); k++)
+		re[k] = compile_or_fail(hand[k].pattern);
 	buf_init(&want, 0);
 	buf_init(&got, 0);
 	for (int n = 0; n < 60000; n++) {
