@@ -107,6 +107,8 @@ out_line(const struct buf *line)
 {
 	if (!out_batching) {
 		fwrite(line->data, 1, line->len, stdout);
+		if (ferror(stdout))
+			out_failed = true;
 		return;
 	}
 	if (out_batch.len + line->len > PIPE_BUF)
@@ -275,7 +277,8 @@ score_paths(struct score_ctx *ctx, char **paths, int count, unsigned int jobs)
 			int st = 0;
 
 			scoring_after_fork(ctx->sc);
-			out_batching = true;
+			/* On a terminal, a line as soon as it is scored. */
+			out_batching = !isatty(STDOUT_FILENO);
 			buf_init(&out_batch, 0);
 			for (;;) {
 				unsigned int i = __atomic_fetch_add(next_path, 1,
@@ -287,7 +290,7 @@ score_paths(struct score_ctx *ctx, char **paths, int count, unsigned int jobs)
 					st = 1;
 			}
 			out_flush();
-			if (out_failed)
+			if (fflush(stdout) != 0 || out_failed)
 				st = 1;
 			if (scoring_bayes(ctx->sc) != NULL)
 				bayes_close(scoring_bayes(ctx->sc));
