@@ -24,8 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +32,7 @@
 #include <unistd.h>
 
 #include "bayes.h"
+#include "become.h"
 #include "cfg.h"
 #include "dbenv.h"
 #include "log.h"
@@ -231,39 +230,6 @@ learn_dump(struct bayes *b, const struct bayes_settings *s, const char *user, bo
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
-/* Run as root with a `user` in the config, become that user first: the
- * database files must stay the daemon's (it cannot open root's 0600
- * files). */
-static int
-learn_drop_privileges(const struct lmtpd_config *cfg)
-{
-	struct passwd *pw;
-
-	if (geteuid() != 0 || cfg->user == NULL || cfg->user[0] == '\0')
-		return 0;
-	pw = getpwnam(cfg->user);
-	if (pw == NULL) {
-		fprintf(stderr, "lmtpd-learn: unknown user %s\n", cfg->user);
-		return -1;
-	}
-	if (cfg->group != NULL && cfg->group[0] != '\0') {
-		struct group *gr = getgrnam(cfg->group);
-
-		if (gr == NULL) {
-			fprintf(stderr, "lmtpd-learn: unknown group %s\n", cfg->group);
-			return -1;
-		}
-		pw->pw_gid = gr->gr_gid;
-	}
-	if (setgid(pw->pw_gid) < 0 || initgroups(cfg->user, pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0) {
-		fprintf(stderr, "lmtpd-learn: becoming %s failed: %s\n", cfg->user,
-			strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -327,7 +293,9 @@ main(int argc, char **argv)
 		free(error);
 		return 2;
 	}
-	if (learn_drop_privileges(cfg) < 0) {
+	if (become_config_user(cfg, &error) < 0) {
+		fprintf(stderr, "lmtpd-learn: %s\n", error);
+		free(error);
 		cfg_free(&cfg);
 		return 2;
 	}

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "bayes.h"
+#include "become.h"
 #include "buf.h"
 #include "cfg.h"
 #include "dbenv.h"
@@ -367,6 +368,7 @@ main(int argc, char **argv)
 	struct scoring *sc;
 	struct lmtpd_config *cfg;
 	char *error = NULL;
+	bool use_bayes;
 	int c, status;
 
 	memset(&o, 0, sizeof(o));
@@ -400,6 +402,24 @@ main(int argc, char **argv)
 		free(error);
 		return 2;
 	}
+	{
+		/* Bayes only reads here, and only a database lmtpd-learn or
+		 * the daemon made: scoring a file never creates state_dir. */
+		char path[4096];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/bayes_toks.db", cfg->state_dir);
+		use_bayes = !o.lint && !o.list_rules && stat(path, &st) == 0;
+	}
+	/* Opening the environment makes files in state_dir: run as root,
+	 * become the daemon's user first, as lmtpd-learn does, or the daemon
+	 * could not open them after. */
+	if (use_bayes && become_config_user(cfg, &error) < 0) {
+		fprintf(stderr, "lmtpd-score: %s\n", error);
+		free(error);
+		cfg_free(&cfg);
+		return 2;
+	}
 	/* Bayes: a pending recovery of the database (dbenv.h) is waited for
 	 * rather than scoring without it. */
 	db_env_set_attach_wait(60);
@@ -408,15 +428,7 @@ main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 2;
 	}
-	{
-		/* Bayes only reads here, and only a database lmtpd-learn or
-		 * the daemon made: scoring a file never creates state_dir. */
-		char path[4096];
-		struct stat st;
-
-		snprintf(path, sizeof(path), "%s/bayes_toks.db", cfg->state_dir);
-		scoring_set_bayes(sc, !o.lint && !o.list_rules && stat(path, &st) == 0, false);
-	}
+	scoring_set_bayes(sc, use_bayes, false);
 	if (o.lint)
 		status = scoring_lint_errors(sc) > 0 ? 1 : 0;
 	else if (o.list_rules) {

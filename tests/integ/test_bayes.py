@@ -256,7 +256,9 @@ def test_score_reads_while_learning(bayes_lmtpd):
     token file while nobody writes it.  lmtpd-learn learning meanwhile
     opens it for writing, which turns the map off for everyone: scoring
     runs started before, during and after a learn all answer every
-    message with Bayes, without an error, and the database stays sound."""
+    message with Bayes, without an error, and the database stays sound.
+    Run as root, lmtpd-score makes the environment's files as the
+    daemon's user."""
     import time
 
     d = bayes_lmtpd
@@ -289,6 +291,16 @@ def test_score_reads_while_learning(bayes_lmtpd):
         assert all(re.search(r"\bBAYES_\d+\b", line) for line in lines), r.stdout[-2000:]
 
     run_score()
+    if os.geteuid() == 0:
+        # Run as root, lmtpd-score became the daemon's user before it
+        # made the environment's files, as lmtpd-learn does: else the
+        # daemon and lmtpd-learn could not open them while it runs.
+        import pwd
+        uid = pwd.getpwnam(RUN_USER).pw_uid
+        for dirpath, dirs, files in os.walk(d.state):
+            for f in dirs + files:
+                st = os.lstat(os.path.join(dirpath, f))
+                assert st.st_uid == uid, (f, st.st_uid)
     learner = subprocess.Popen([LEARN, "-c", d.conf_path, "--spam", folders["spam"]],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     runs = 0
