@@ -1,4 +1,4 @@
-/* become: the tools' switch from root to the daemon's user (become.h). */
+/* become: taking on the configured user and group (become.h). */
 #include "config.h"
 
 #include <errno.h>
@@ -10,33 +10,74 @@
 #include "become.h"
 #include "xalloc.h"
 
-int
-become_config_user(const struct lmtpd_config *cfg, char **error_r)
+static bool
+is_set(const char *name)
 {
-	struct passwd *pw;
-	gid_t gid;
+	return name != NULL && name[0] != '\0';
+}
 
+int
+become_resolve(const struct lmtpd_config *cfg, uid_t *uid_r, gid_t *gid_r, char **error_r)
+{
 	*error_r = NULL;
-	if (geteuid() != 0 || cfg->user == NULL || cfg->user[0] == '\0')
-		return 0;
-	pw = getpwnam(cfg->user);
-	if (pw == NULL) {
-		*error_r = xasprintf("unknown user %s", cfg->user);
-		return -1;
+	*uid_r = (uid_t)-1;
+	*gid_r = (gid_t)-1;
+	if (is_set(cfg->user)) {
+		struct passwd *pw = getpwnam(cfg->user);
+
+		if (pw == NULL) {
+			*error_r = xasprintf("user %s does not exist", cfg->user);
+			return -1;
+		}
+		*uid_r = pw->pw_uid;
+		*gid_r = pw->pw_gid;
 	}
-	gid = pw->pw_gid;
-	if (cfg->group != NULL && cfg->group[0] != '\0') {
+	if (is_set(cfg->group)) {
 		struct group *gr = getgrnam(cfg->group);
 
 		if (gr == NULL) {
-			*error_r = xasprintf("unknown group %s", cfg->group);
+			*error_r = xasprintf("group %s does not exist", cfg->group);
 			return -1;
 		}
-		gid = gr->gr_gid;
+		*gid_r = gr->gr_gid;
 	}
-	if (setgid(gid) < 0 || initgroups(cfg->user, gid) < 0 || setuid(pw->pw_uid) < 0) {
-		*error_r = xasprintf("becoming %s failed: %s", cfg->user, strerror(errno));
+	return 0;
+}
+
+int
+become_switch(const char *user, uid_t uid, gid_t gid, char **error_r)
+{
+	*error_r = NULL;
+	if (gid != (gid_t)-1) {
+		/* Groups first: after setuid there is no right left to drop
+		 * root's supplementary groups. */
+		if (is_set(user) ? initgroups(user, gid) < 0 : setgroups(1, &gid) < 0) {
+			*error_r = xasprintf("setting supplementary groups failed: %s",
+					     strerror(errno));
+			return -1;
+		}
+		if (setgid(gid) < 0) {
+			*error_r = xasprintf("setgid(%ld) failed: %s", (long)gid, strerror(errno));
+			return -1;
+		}
+	}
+	if (uid != (uid_t)-1 && setuid(uid) < 0) {
+		*error_r = xasprintf("setuid(%ld) failed: %s", (long)uid, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+int
+become_config_user(const struct lmtpd_config *cfg, char **error_r)
+{
+	uid_t uid;
+	gid_t gid;
+
+	*error_r = NULL;
+	if (geteuid() != 0 || !is_set(cfg->user))
+		return 0;
+	if (become_resolve(cfg, &uid, &gid, error_r) < 0)
+		return -1;
+	return become_switch(cfg->user, uid, gid, error_r);
 }

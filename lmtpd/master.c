@@ -9,9 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "become.h"
 #include "cfg.h"
 #include "dbenv.h"
 #include "fsutil.h"
@@ -84,26 +83,12 @@ master_on_signal(int sig)
 static int
 master_resolve_user(const struct lmtpd_config *cfg, uid_t *uid_r, gid_t *gid_r)
 {
-	*uid_r = (uid_t)-1;
-	*gid_r = (gid_t)-1;
-	if (cfg->user != NULL) {
-		struct passwd *pw = getpwnam(cfg->user);
+	char *error;
 
-		if (pw == NULL) {
-			log_error("user %s does not exist", cfg->user);
-			return -1;
-		}
-		*uid_r = pw->pw_uid;
-		*gid_r = pw->pw_gid;
-	}
-	if (cfg->group != NULL) {
-		struct group *gr = getgrnam(cfg->group);
-
-		if (gr == NULL) {
-			log_error("group %s does not exist", cfg->group);
-			return -1;
-		}
-		*gid_r = gr->gr_gid;
+	if (become_resolve(cfg, uid_r, gid_r, &error) < 0) {
+		log_error("%s", error);
+		free(error);
+		return -1;
 	}
 	return 0;
 }
@@ -111,25 +96,17 @@ master_resolve_user(const struct lmtpd_config *cfg, uid_t *uid_r, gid_t *gid_r)
 static int
 master_drop_privileges(struct master *m)
 {
+	char *error;
+
 	if (m->cfg->user == NULL && m->cfg->group == NULL) {
 		if (geteuid() == 0)
 			log_warn("running as root: set 'user' (and 'group') so that "
 				 "mail is not written as root");
 		return 0;
 	}
-	if (m->gid != (gid_t)-1) {
-		if (m->cfg->user != NULL ? initgroups(m->cfg->user, m->gid) < 0
-					 : setgroups(1, &m->gid) < 0) {
-			log_error("setting supplementary groups failed: %s", strerror(errno));
-			return -1;
-		}
-		if (setgid(m->gid) < 0) {
-			log_error("setgid(%ld) failed: %s", (long)m->gid, strerror(errno));
-			return -1;
-		}
-	}
-	if (m->uid != (uid_t)-1 && setuid(m->uid) < 0) {
-		log_error("setuid(%ld) failed: %s", (long)m->uid, strerror(errno));
+	if (become_switch(m->cfg->user, m->uid, m->gid, &error) < 0) {
+		log_error("%s", error);
+		free(error);
 		return -1;
 	}
 	m->dropped = true;

@@ -412,8 +412,9 @@ struct bayes {
 };
 
 /* The handle open in this process, closed at exit(): a process that ends
- * without closing the environment looks dead to DB_REGISTER, and the next
- * process to open it would run recovery under everyone else's feet.  (The
+ * without closing the environment leaves its registration in
+ * lmtpd-db.users unlocked, which is how a process that died attached looks,
+ * and everyone would let go of the environment for a recovery.  (The
  * daemon's workers end with exit(), not through scoring_free.) */
 static struct bayes *bayes_at_exit;
 
@@ -542,6 +543,13 @@ bayes_open_failed(struct bayes *b, char *error, time_t now)
 	b->next_try = recovering ? now : now + 10;
 }
 
+static struct bayes_store *
+bayes_open_store(struct bayes *b, const char *user, char **error_r)
+{
+	return b->read_only ? bayes_store_open_read_only(b->env, user, error_r)
+			    : bayes_store_open(b->env, user, error_r);
+}
+
 struct bayes_store *
 bayes_store_for(struct bayes *b, const char *user)
 {
@@ -574,9 +582,7 @@ bayes_store_for(struct bayes *b, const char *user)
 	}
 	if (user == NULL) {
 		if (b->site == NULL) {
-			b->site = b->read_only
-					  ? bayes_store_open_read_only(b->env, NULL, &error)
-					  : bayes_store_open(b->env, NULL, &error);
+			b->site = bayes_open_store(b, NULL, &error);
 			if (b->site == NULL)
 				bayes_open_failed(b, error, now);
 			else {
@@ -591,8 +597,7 @@ bayes_store_for(struct bayes *b, const char *user)
 	bayes_store_close(&b->user_store);
 	free(b->user);
 	b->user = NULL;
-	b->user_store = b->read_only ? bayes_store_open_read_only(b->env, user, &error)
-				     : bayes_store_open(b->env, user, &error);
+	b->user_store = bayes_open_store(b, user, &error);
 	if (b->user_store == NULL) {
 		bayes_open_failed(b, error, now);
 		return NULL;

@@ -17,6 +17,7 @@
 #include <pcre2.h>
 
 #include "bayes.h"
+#include "bayes_tokens_util.h"
 #include "buf.h"
 #include "dbenv.h"
 #include "lmtpd_limits.h"
@@ -169,15 +170,6 @@ START_TEST(tokenize_line_like_sa)
 	strlist_free(&out);
 }
 END_TEST
-
-static bool
-has_token(const struct bayes_tokens *t, const char *tok)
-{
-	for (size_t i = 0; i < t->list.n; i++)
-		if (strcmp(t->list.v[i].p, tok) == 0)
-			return true;
-	return false;
-}
 
 static bool
 has_prefix(const struct bayes_tokens *t, const char *prefix)

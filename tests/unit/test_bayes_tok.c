@@ -12,6 +12,7 @@
 #include <pcre2.h>
 
 #include "bayes.h"
+#include "bayes_tokens_util.h"
 #include "buf.h"
 #include "lmtpd_limits.h"
 #include "msgview.h"
@@ -324,15 +325,6 @@ teardown(void)
 {
 	bayes_settings_free(&bs);
 	sa_settings_free(&set);
-}
-
-static bool
-has_token(const struct bayes_tokens *t, const char *tok)
-{
-	for (size_t i = 0; i < t->list.n; i++)
-		if (strcmp(t->list.v[i].p, tok) == 0)
-			return true;
-	return false;
 }
 
 /* The tokens come out sorted bytewise (the sort compares their first 8
