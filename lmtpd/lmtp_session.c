@@ -144,17 +144,27 @@ session_flush(struct session *s)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			double wait = deadline - session_now();
+			bool grace = false;
 			int r;
 
-			if (*s->env->stop && wait > SESSION_STOP_GRACE)
+			if (*s->env->stop && wait > SESSION_STOP_GRACE) {
 				wait = SESSION_STOP_GRACE;
+				grace = true;
+			}
 			r = session_wait(s, POLLOUT, wait);
 			if (r > 0 || (r < 0 && errno == EINTR))
 				continue;
-			if (r == 0 && *s->env->stop)
-				log_info("stopping: %s takes none of its replies; closing", s->peer);
+			/* Which bound fired: idle_timeout may be shorter than
+			 * the stop grace. */
+			if (r == 0 && grace)
+				log_info("stopping: %s takes none of its replies for %.0f s "
+					 "(stop grace); closing", s->peer, SESSION_STOP_GRACE);
+			else if (r == 0 && *s->env->stop)
+				log_info("stopping: %s takes none of its replies (idle_timeout "
+					 "%u s); closing", s->peer, s->env->cfg->idle_timeout);
 			else if (r == 0)
-				log_info("timeout writing to %s", s->peer);
+				log_info("timeout writing to %s (idle_timeout %u s)", s->peer,
+					 s->env->cfg->idle_timeout);
 			return -1;
 		}
 		if (errno != EPIPE && errno != ECONNRESET)

@@ -271,12 +271,18 @@ def test_sigterm_ends_stalled_transaction(lmtpd_factory, conf, send, codes, logg
     assert read_new(d.maildir("stall@example.com")) == []
 
 
-def test_sigterm_lets_go_of_client_not_reading(lmtpd_factory):
+@pytest.mark.parametrize("idle, sleep, logged", [
+    ("300s", 1.0, r"takes none of its replies for 10 s \(stop grace\); closing"),
+    # idle_timeout shorter than the stop grace: that bound fires, and
+    # the line says so
+    ("3s", 0.3, r"takes none of its replies \(idle_timeout 3 s\); closing"),
+])
+def test_sigterm_lets_go_of_client_not_reading(lmtpd_factory, idle, sleep, logged):
     """SIGTERM while a client pipelines commands but reads none of the
-    replies (the worker waits to write): after the stop grace the worker
-    gives up on it, logs so, and the daemon exits 0 without killing a
-    worker, long before idle_timeout."""
-    d = lmtpd_factory(idle_timeout="300s")
+    replies (the worker waits to write): after the stop grace, or
+    idle_timeout when that is shorter, the worker gives up on it, logs
+    which bound fired, and the daemon exits 0 without killing a worker."""
+    d = lmtpd_factory(idle_timeout=idle)
     c = d.client(timeout=60)
     errors = []
 
@@ -291,14 +297,14 @@ def test_sigterm_lets_go_of_client_not_reading(lmtpd_factory):
     try:
         d.wait_log(r"connect from")
         # the replies back up: the worker waits for the client to read
-        time.sleep(1)
+        time.sleep(sleep)
         d.signal(signal.SIGTERM)
         assert d.proc.wait(60) == 0
     finally:
         c.close()
         sender.join(60)
     log = d.log()
-    assert re.search(r"stopping: \S+ takes none of its replies; closing", log), log
+    assert re.search(r"stopping: \S+ " + logged, log), log
     assert "killing" not in log
 
 
@@ -452,7 +458,7 @@ def test_idle_timeout_on_a_client_that_never_reads(lmtpd_factory):
         c.send(flood)
     except OSError:
         pass    # the server gave up first: what this test wants
-    d.wait_log(r"timeout writing to unix", timeout=30)
+    d.wait_log(r"timeout writing to unix\S* \(idle_timeout 1 s\)", timeout=30)
     c.close()
     t = d.deliver(["next@example.com"], make_message("after the flood"))
     assert t.final_codes() == [250]
