@@ -65,32 +65,6 @@ lc(char c)
 	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 }
 
-static inline void
-put_utf8(struct mime_str *out, uint32_t cp)
-{
-	char b[4];
-
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		mime_str_add(out, b, 1);
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		mime_str_add(out, b, 2);
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		mime_str_add(out, b, 3);
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		mime_str_add(out, b, 4);
-	}
-}
-
 /* Decodes one UTF-8 character at p (lenient: a bad byte is itself). */
 static inline uint32_t
 get_utf8(const unsigned char *p, size_t n, size_t *adv)

@@ -159,7 +159,7 @@ decode_entities(const char *p, size_t n, bool expand_prefix, bool utf8,
 				high_surrogate = 0;
 			if (repl_utf8)
 				upgraded = true;
-			put_utf8(out, cp);
+			mime_str_add_cp(out, cp);
 			i = s;
 		} else {
 			mime_str_addc(out, '&');

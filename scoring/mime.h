@@ -56,6 +56,19 @@ mime_str_addc(struct mime_str *s, char c)
 	}
 	mime_str_add(s, &c, 1);
 }
+
+void mime_str_add_cp_wide(struct mime_str *s, uint32_t cp);
+
+/* A Unicode code point as UTF-8 (GLib's encoder; ASCII inline, as most
+ * of what the decoders add is). */
+static inline void
+mime_str_add_cp(struct mime_str *s, uint32_t cp)
+{
+	if (cp < 0x80)
+		mime_str_addc(s, (char)cp);
+	else
+		mime_str_add_cp_wide(s, cp);
+}
 /* Appends p[0..n) with its UTF-8 code points below U+0100 as single bytes
  * (how Perl holds a byte string); everything else is copied as it is. */
 void mime_latin1_from_utf8(const char *p, size_t n, struct mime_str *out);

@@ -45,6 +45,14 @@ mime_str_add(struct mime_str *s, const void *p, size_t n)
 }
 
 void
+mime_str_add_cp_wide(struct mime_str *s, uint32_t cp)
+{
+	char b[6];
+
+	mime_str_add(s, b, (size_t)g_unichar_to_utf8(cp, b));
+}
+
+void
 mime_str_free(struct mime_str *s)
 {
 	free(s->p);
@@ -276,31 +284,6 @@ static const uint16_t cp1252_hi[32] = {
 	0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0, 0x017e, 0x0178,
 };
 
-static void
-put_cp(struct mime_str *out, uint32_t cp)
-{
-	char b[4];
-
-	if (cp < 0x80) {
-		mime_str_addc(out, (char)cp);
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		mime_str_add(out, b, 2);
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		mime_str_add(out, b, 3);
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		mime_str_add(out, b, 4);
-	}
-}
-
 /* strict: false when a byte has no mapping (nothing appended). */
 static bool
 cp1252_decode(const unsigned char *p, size_t n, bool strict, struct mime_str *out)
@@ -314,7 +297,7 @@ cp1252_decode(const unsigned char *p, size_t n, bool strict, struct mime_str *ou
 
 		if (cp >= 0x80 && cp < 0xa0)
 			cp = cp1252_hi[cp - 0x80] ? cp1252_hi[cp - 0x80] : 0xfffd;
-		put_cp(out, cp);
+		mime_str_add_cp(out, cp);
 	}
 	return true;
 }
@@ -431,11 +414,11 @@ iconv_decode(const char *name, const char *p, size_t n, bool strict,
 				/* a character cut by the end: Encode's multi-byte
 				 * tables drop it, its UTF-8 decoder substitutes */
 				if (strcasecmp(name, "UTF-8") == 0)
-					put_cp(out, 0xfffd);
+					mime_str_add_cp(out, 0xfffd);
 				break;
 			}
 			/* EILSEQ: substitute and go on */
-			put_cp(out, 0xfffd);
+			mime_str_add_cp(out, 0xfffd);
 			in++;
 			inleft--;
 			iconv(cd, NULL, NULL, NULL, NULL);

@@ -536,6 +536,10 @@ static const struct {
 	{ "<![if !x]>y<![endif]>", "y" },
 	{ "<td>a</td><td>b</td>", " a  b " },
 	{ "</div>x", "\nx" },
+	/* numeric references as UTF-8, one to four bytes; a surrogate pair
+	 * makes one code point, a lone half U+FFFD */
+	{ "&#x7f;&#x7ff;&#x800;&#xffff;&#x1F600;", "\x7f\xdf\xbf\xe0\xa0\x80&#xffff;\xf0\x9f\x98\x80" },
+	{ "&#xD83D;&#xDE00;|&#xDE00;|&#x10FFFF;", "\xf0\x9f\x98\x80|\xef\xbf\xbd|\xef\xbf\xbd" },
 };
 
 START_TEST(html_tokenizer)
