@@ -127,7 +127,7 @@ static void
 print_hits(struct scoring *sc, const char *name, const char *data, size_t len)
 {
 	struct scoring_msg *m = scoring_msg_new(sc, data, len, NULL);
-	const struct rules_hits *h = scoring_msg_hits(m);
+	const struct rules_hits *h = scoring_msg_hits(sc, m);
 	const struct ruleset *rs = scoring_rules(sc);
 	const char **names = NULL;
 	size_t n = 0;

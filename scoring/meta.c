@@ -354,7 +354,7 @@ meta_parse_or(struct meta_parser *mp)
 
 static double
 meta_eval_node(const struct meta_prog *prog, int i, const double *values,
-	       bool *div_zero)
+	       const struct meta_fetch *fetch, bool *div_zero)
 {
 	const struct meta_node *n = &prog->nodes[i];
 	double a, b;
@@ -363,22 +363,26 @@ meta_eval_node(const struct meta_prog *prog, int i, const double *values,
 	case META_NUM:
 		return n->value;
 	case META_RULE:
-		return values != NULL ? values[n->rule] : 0;
+		if (values == NULL)
+			return 0;
+		if (fetch != NULL && fetch->pending[n->rule])
+			fetch->fetch(fetch->ctx, n->rule);
+		return values[n->rule];
 	case META_NOT:
-		return meta_eval_node(prog, n->a, values, div_zero) != 0 ? 0 : 1;
+		return meta_eval_node(prog, n->a, values, fetch, div_zero) != 0 ? 0 : 1;
 	case META_NEG:
-		return -meta_eval_node(prog, n->a, values, div_zero);
+		return -meta_eval_node(prog, n->a, values, fetch, div_zero);
 	case META_AND:
-		a = meta_eval_node(prog, n->a, values, div_zero);
-		return a != 0 ? meta_eval_node(prog, n->b, values, div_zero) : a;
+		a = meta_eval_node(prog, n->a, values, fetch, div_zero);
+		return a != 0 ? meta_eval_node(prog, n->b, values, fetch, div_zero) : a;
 	case META_OR:
-		a = meta_eval_node(prog, n->a, values, div_zero);
-		return a != 0 ? a : meta_eval_node(prog, n->b, values, div_zero);
+		a = meta_eval_node(prog, n->a, values, fetch, div_zero);
+		return a != 0 ? a : meta_eval_node(prog, n->b, values, fetch, div_zero);
 	default:
 		break;
 	}
-	a = meta_eval_node(prog, n->a, values, div_zero);
-	b = meta_eval_node(prog, n->b, values, div_zero);
+	a = meta_eval_node(prog, n->a, values, fetch, div_zero);
+	b = meta_eval_node(prog, n->b, values, fetch, div_zero);
 	switch (n->op) {
 	case META_XOR:
 		return (double)((long long)a ^ (long long)b);
@@ -436,7 +440,7 @@ meta_compile(const char *expr, const struct strmap *names, char *why, size_t why
 	/* is_meta_valid evaluates with every rule at 0: a division that can
 	 * then be by zero makes the rule invalid in SpamAssassin too. */
 	if (mp.error == NULL) {
-		(void)meta_eval_node(mp.prog, mp.prog->root, NULL, &div_zero);
+		(void)meta_eval_node(mp.prog, mp.prog->root, NULL, NULL, &div_zero);
 		if (div_zero)
 			mp.error = "division by zero possible";
 	}
@@ -467,10 +471,11 @@ meta_deps(const struct meta_prog *prog, const size_t **deps_r)
 }
 
 double
-meta_eval(const struct meta_prog *prog, const double *values)
+meta_eval(const struct meta_prog *prog, const double *values,
+	  const struct meta_fetch *fetch)
 {
 	bool div_zero = false;
-	double v = meta_eval_node(prog, prog->root, values, &div_zero);
+	double v = meta_eval_node(prog, prog->root, values, fetch, &div_zero);
 
 	/* A runtime division by zero dies in Perl: the meta does not hit. */
 	return div_zero || isnan(v) ? 0 : v;

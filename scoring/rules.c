@@ -421,8 +421,10 @@ rules_type_name(enum rule_type t)
 /* Adds rule i to those that run on every element, behind gate (NULL or
  * n == 0: none). */
 static void
-rules_add_always(struct prefilter *pf, size_t i, const struct byteset_req *gate)
+rules_add_always(struct ruleset *rs, struct prefilter *pf, size_t i,
+		 const struct byteset_req *gate)
 {
+	rs->rules[i].always_slot1 = pf->always_count + 1;
 	pf->gates = xreallocarray(pf->gates, pf->always_count + 1, sizeof(*pf->gates));
 	pf->gates[pf->always_count].n = 0;
 	if (gate != NULL && gate->n > 0) {
@@ -557,7 +559,7 @@ rules_build_prefilter(struct rules_build *b, enum rule_type type)
 		if (rules_split_regex(r->pattern, &pattern, &options, why, sizeof(why)) < 0 ||
 		    !prefilter_analyse(pattern, strlen(pattern),
 				       (options & PCRE2_EXTENDED) != 0, &literals, &gate)) {
-			rules_add_always(pf, i, &gate);
+			rules_add_always(rs, pf, i, &gate);
 			if (type != RULE_FULL)
 				rules_trim_gate(r);
 		} else {
@@ -579,7 +581,7 @@ rules_build_prefilter(struct rules_build *b, enum rule_type type)
 				       "run on every line", rules_type_name(type), error);
 			for (size_t k = 0; k < literals.n; k++)
 				if (k == 0 || owner[k] != owner[k - 1])
-					rules_add_always(pf, owner[k], NULL);
+					rules_add_always(rs, pf, owner[k], NULL);
 			pf->filtered_count = 0;
 		}
 	}
@@ -589,6 +591,28 @@ rules_build_prefilter(struct rules_build *b, enum rule_type type)
 
 /* Orders metas so that every meta comes after the metas it reads;
  * circular ones are excluded (Parser.pm compile_meta_rules). */
+/* Which sub-rules wait for a meta to ask for them.  Only metas read a __
+ * rule (it is neither scored nor shown), and SpamAssassin's costliest
+ * rules are such sub-rules under metas like "__BITCOIN_ID && __MY_MALWARE",
+ * whose first operand is rarely true.  Body, rawbody, full and uri rules
+ * qualify; header rules, which share one fetch of each header, saved
+ * too little to be worth it (0.3% of the instructions), and eval rules
+ * are cheap.  A user's rules (rules_user.c) are never lazy. */
+static void
+rules_mark_lazy(struct ruleset *rs)
+{
+	rs->lazy = xcalloc(rs->count > 0 ? rs->count : 1, 1);
+	for (size_t i = 0; i < rs->count; i++) {
+		struct rule *r = &rs->rules[i];
+		bool view = r->type == RULE_BODY || r->type == RULE_RAWBODY ||
+			    r->type == RULE_FULL || r->type == RULE_URI;
+
+		r->lazy = view && r->subrule && r->skip == RULE_RUNS && r->eval == NULL;
+		rs->lazy[i] = r->lazy;
+		rs->lazy_count += r->lazy;
+	}
+}
+
 static void
 rules_order_metas(struct rules_build *b)
 {
@@ -781,6 +805,7 @@ rules_compile_all(struct rules_build *b)
 	rules_build_prefilter(b, RULE_RAWBODY);
 	rules_build_prefilter(b, RULE_FULL);
 	rules_build_prefilter(b, RULE_URI);
+	rules_mark_lazy(rs);
 	for (int t = RULE_BODY; t <= RULE_URI; t++)
 		rules_diag_add(b, "(prefilter)", 0, false,
 			       "%s: %zu rules behind required literals, %zu run on every "
@@ -873,6 +898,7 @@ rules_free(struct ruleset **rsp)
 	free(rs->mimeheader_rules);
 	free(rs->eval_rules);
 	free(rs->meta_order);
+	free(rs->lazy);
 	for (int t = 0; t < RULE_TYPE_COUNT; t++) {
 		prefilter_db_free(&rs->views[t].db);
 		free(rs->views[t].always);
@@ -985,6 +1011,30 @@ struct rules_scratch {
 	struct buf hval;
 };
 
+/* A message's sub-rules not matched yet (rules_hits.lazy). */
+struct rules_lazy {
+	/* Its own: the hits may outlive the scratch rules_match used.  Only
+	 * md, made at the first match. */
+	struct rules_scratch scratch;
+	struct msgview *mv;
+	unsigned char *pending;		/* per rule */
+	size_t count;
+	/* Per rule behind the prefilter: the elements it named, in order, as
+	 * a list through elems (-1 ends it). */
+	int32_t *head, *tail;
+	struct rules_lazy_elem {
+		uint32_t elem;
+		int32_t next;
+	} *elems;
+	size_t elem_count, elem_cap;
+	bool timed_out;		/* a pending rule was asked for past the backstop */
+	/* Per view, the bytes each element holds (for the byte-set gates of
+	 * rules without literals), made when first needed: one scan of an
+	 * element serves every rule asked for later. */
+	struct byteset *present[RULE_TYPE_COUNT];
+	unsigned char *have_present[RULE_TYPE_COUNT];
+};
+
 struct rules_scratch *
 rules_scratch_new(const struct ruleset *rs)
 {
@@ -1025,6 +1075,18 @@ rules_hits_free(struct rules_hits *hits)
 		free(hits->logs[i].msg);
 	free(hits->logs);
 	free(hits->site_zero_done);
+	if (hits->lazy != NULL) {
+		free(hits->lazy->pending);
+		free(hits->lazy->head);
+		free(hits->lazy->tail);
+		free(hits->lazy->elems);
+		pcre2_match_data_free(hits->lazy->scratch.md);
+		for (int t = 0; t < RULE_TYPE_COUNT; t++) {
+			free(hits->lazy->present[t]);
+			free(hits->lazy->have_present[t]);
+		}
+		free(hits->lazy);
+	}
 	memset(hits, 0, sizeof(*hits));
 }
 
@@ -1191,6 +1253,26 @@ rules_on_prefilter(size_t rule, void *ctx)
 	}
 }
 
+static void
+rules_lazy_note(struct rules_lazy *lz, size_t rule, size_t elem)
+{
+	int32_t k;
+
+	if (lz->elem_count == lz->elem_cap) {
+		/* bounded by the elements times the rules, both bounded */
+		lz->elem_cap = lz->elem_cap < 256 ? 256 : lz->elem_cap * 2;
+		lz->elems = xreallocarray(lz->elems, lz->elem_cap, sizeof(*lz->elems));
+	}
+	k = (int32_t)lz->elem_count++;
+	lz->elems[k].elem = (uint32_t)elem;
+	lz->elems[k].next = -1;
+	if (lz->tail[rule] < 0)
+		lz->head[rule] = k;
+	else
+		lz->elems[lz->tail[rule]].next = k;
+	lz->tail[rule] = k;
+}
+
 /* Runs the regex rules of one view over its elements (lines, paragraphs,
  * URIs, or the one full text), per SpamAssassin's per-element loops. */
 static bool
@@ -1239,6 +1321,13 @@ rules_match_view(const struct ruleset *rs, struct rules_scratch *s,
 
 				if (pass == 0)
 					s->candidate[i] = 0;
+				if (r->lazy) {
+					/* rules_hit_resolve runs it on what the
+					 * prefilter named (or on every element) */
+					if (pass == 0)
+						rules_lazy_note(out->lazy, i, e);
+					continue;
+				}
 				if (out->hits[i] >= (multiple ? limit : 1))
 					continue;
 				/* tflags nosubject (Check.pm's $nosubj): a body rule
@@ -1320,6 +1409,124 @@ rules_match_one(const struct ruleset *rs, struct rules_scratch *s, struct msgvie
 	}
 }
 
+/* A lazy view rule's hits, as rules_match_view would have counted them:
+ * on the elements the prefilter named for it, or on every element its
+ * byte-set gate lets through. */
+static unsigned int
+rules_lazy_view_hits(const struct ruleset *rs, struct rules_lazy *lz, const struct rule *r,
+		     size_t i)
+{
+	bool multiple = (r->tflags & TFLAG_MULTIPLE) != 0;
+	unsigned int limit = multiple ? rules_limit(r) : 1, n = 0;
+	bool nosubject = r->type == RULE_BODY && (r->tflags & TFLAG_NOSUBJECT) != 0;
+	const struct byteset_req *gate = NULL;
+	struct strlist_item full_item;
+	struct strlist full;
+	const struct strlist *elems;
+	const char *data;
+	size_t len;
+
+	switch (r->type) {
+	case RULE_BODY:
+		elems = msgview_body(lz->mv);
+		break;
+	case RULE_RAWBODY:
+		elems = msgview_rawbody(lz->mv);
+		break;
+	case RULE_URI:
+		elems = msgview_uris(lz->mv);
+		break;
+	default:
+		msgview_full(lz->mv, &data, &len);
+		full_item = (struct strlist_item){ (char *)data, len };
+		full.v = &full_item;
+		full.n = full.cap = 1;
+		elems = &full;
+		break;
+	}
+	if (r->always_slot1 == 0) {
+		for (int32_t k = lz->head[i]; k >= 0 && n < limit; k = lz->elems[k].next) {
+			size_t e = lz->elems[k].elem;
+
+			if (e == 0 && nosubject)
+				continue;
+			n += rules_count_matches(rs, &lz->scratch, r, elems->v[e].p,
+						 elems->v[e].len, multiple, limit - n);
+		}
+		return n;
+	}
+	if (rs->views[r->type].gates[r->always_slot1 - 1].n > 0)
+		gate = &rs->views[r->type].gates[r->always_slot1 - 1];
+	for (size_t e = 0; e < elems->n && n < limit; e++) {
+		if (e == 0 && nosubject)
+			continue;
+		if (gate != NULL) {
+			if (lz->present[r->type] == NULL) {
+				lz->present[r->type] = xreallocarray(NULL, elems->n,
+								     sizeof(struct byteset));
+				lz->have_present[r->type] = xcalloc(elems->n, 1);
+			}
+			if (!lz->have_present[r->type][e]) {
+				byteset_of(elems->v[e].p, elems->v[e].len,
+					   &lz->present[r->type][e]);
+				lz->have_present[r->type][e] = 1;
+			}
+			if (!byteset_req_open(gate, &lz->present[r->type][e]))
+				continue;
+		}
+		n += rules_count_matches(rs, &lz->scratch, r, elems->v[e].p, elems->v[e].len,
+					 multiple, limit - n);
+	}
+	return n;
+}
+
+bool
+rules_hit_pending(const struct rules_hits *hits, size_t i)
+{
+	return hits->lazy != NULL && i < hits->lazy->count && hits->lazy->pending[i];
+}
+
+unsigned int
+rules_hit_resolve(const struct ruleset *rs, const struct rules_hits *hits, size_t i)
+{
+	struct rules_lazy *lz = hits->lazy;
+	const struct rule *r;
+
+	if (!rules_hit_pending(hits, i))
+		return i < hits->count ? hits->hits[i] : 0;
+	lz->pending[i] = 0;
+	r = &rs->rules[i];
+	/* The backstop: past it the rule counts as skipped, as any rule
+	 * rules_match did not reach. */
+	if (hits->time_limit_exceeded || (hits->has_deadline && rules_past(&hits->deadline))) {
+		lz->timed_out = true;
+		return 0;
+	}
+	if (lz->scratch.md == NULL) {
+		lz->scratch.md = pcre2_match_data_create(64, NULL);
+		if (lz->scratch.md == NULL)
+			log_panic("pcre2_match_data_create failed");
+	}
+	hits->hits[i] = rules_lazy_view_hits(rs, lz, r, i);
+	return hits->hits[i];
+}
+
+bool
+rules_hits_timed_out(const struct rules_hits *hits)
+{
+	return hits->time_limit_exceeded || (hits->lazy != NULL && hits->lazy->timed_out);
+}
+
+void
+rules_resolve_all(const struct ruleset *rs, const struct rules_hits *hits)
+{
+	if (hits->lazy == NULL)
+		return;
+	for (size_t i = 0; i < hits->lazy->count; i++)
+		if (hits->lazy->pending[i])
+			(void)rules_hit_resolve(rs, hits, i);
+}
+
 bool
 rules_hits_past_deadline(struct rules_hits *out)
 {
@@ -1365,6 +1572,19 @@ rules_match(const struct ruleset *rs, struct rules_scratch *s, struct msgview *m
 	memset(out, 0, sizeof(*out));
 	out->count = rs->count;
 	out->hits = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*out->hits));
+	if (rs->lazy_count > 0) {
+		struct rules_lazy *lz = xcalloc(1, sizeof(*lz));
+
+		lz->mv = mv;
+		lz->count = rs->count;
+		lz->pending = xmalloc(rs->count > 0 ? rs->count : 1);
+		memcpy(lz->pending, rs->lazy, rs->count);
+		lz->head = xreallocarray(NULL, rs->count, sizeof(*lz->head));
+		lz->tail = xreallocarray(NULL, rs->count, sizeof(*lz->tail));
+		memset(lz->head, 0xff, rs->count * sizeof(*lz->head));
+		memset(lz->tail, 0xff, rs->count * sizeof(*lz->tail));
+		out->lazy = lz;
+	}
 	if (time_limit > 0) {
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_sec += (time_t)time_limit;

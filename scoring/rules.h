@@ -91,6 +91,9 @@ struct rules_hits {
 	/* rules_match_site_zero: which of those rules this message has been
 	 * matched against (NULL until one was) */
 	unsigned char *site_zero_done;
+	/* The sub-rules left for a meta to ask for (rules_hit_resolve);
+	 * NULL when none are. */
+	struct rules_lazy *lazy;
 };
 
 /* Matches every rule against mv.  Bounded: PCRE2 match/heap limits per
@@ -99,6 +102,21 @@ struct rules_hits {
 void rules_match(const struct ruleset *rs, struct rules_scratch *scratch,
 		 struct msgview *mv, double time_limit, struct rules_hits *out);
 void rules_hits_free(struct rules_hits *hits);
+
+/* Whether rule i is a sub-rule rules_match left unmatched until a meta
+ * asks for it. */
+bool rules_hit_pending(const struct rules_hits *hits, size_t i);
+/* Matches pending rule i now (once: the count is kept in hits, which is
+ * why hits is const here only as far as its callers see) and returns its
+ * count; a rule that is not pending returns its count.  The message's
+ * views (rules_match's mv) must still be there. */
+unsigned int rules_hit_resolve(const struct ruleset *rs, const struct rules_hits *hits,
+			       size_t i);
+/* Whether the backstop cut this message's matching short, in rules_match
+ * or since (a pending rule asked for past it counts as not hit). */
+bool rules_hits_timed_out(const struct rules_hits *hits);
+/* Every pending rule, for what reads the hits of all rules. */
+void rules_resolve_all(const struct ruleset *rs, const struct rules_hits *hits);
 
 /* Whether user prefs that score the rule make it run although the site
  * scored it 0 (see rules_match_site_zero). */

@@ -138,6 +138,15 @@ struct rule {
 	char *gate_pattern;
 	struct rule_regex re;
 
+	/* body, rawbody, full and uri rules without required literals: 1 +
+	 * their index in the view's always list (0: behind the prefilter) */
+	size_t always_slot1;
+	/* A __ sub-rule, which only metas read: matched when a meta asks for
+	 * its value (rules_hit_resolve), not with the rest of the message's
+	 * rules; most metas over the costly sub-rules are decided by a
+	 * cheaper operand first (rules_mark_lazy). */
+	bool lazy;
+
 	/* eval rules */
 	struct eval_call *eval;
 
@@ -210,6 +219,9 @@ struct ruleset {
 	struct prefilter views[RULE_TYPE_COUNT];	/* body, rawbody, full, uri */
 	size_t *meta_order;		/* metas in dependency order */
 	size_t meta_count;
+	/* lazy[i] = rules[i].lazy, copied into each message's pending set */
+	unsigned char *lazy;
+	size_t lazy_count;
 
 	pcre2_match_context *match_ctx;
 	struct strlist paths;		/* interned rule-file names */
@@ -275,8 +287,18 @@ struct meta_prog *meta_compile(const char *expr, const struct strmap *names,
 void meta_free(struct meta_prog **prog);
 /* Rule indices the expression reads. */
 size_t meta_deps(const struct meta_prog *prog, const size_t **deps_r);
-/* Evaluates with values[i] = the hit value of rule i (0 = no hit). */
-double meta_eval(const struct meta_prog *prog, const double *values);
+/* Values not known yet: before the expression reads values[i] with
+ * pending[i] set, fetch(ctx, i) fills it in (and clears pending[i]). */
+struct meta_fetch {
+	const unsigned char *pending;
+	void (*fetch)(void *ctx, size_t rule);
+	void *ctx;
+};
+/* Evaluates with values[i] = the hit value of rule i (0 = no hit); fetch
+ * may be NULL.  "&&" and "||" read their right operand only when Perl
+ * would. */
+double meta_eval(const struct meta_prog *prog, const double *values,
+		 const struct meta_fetch *fetch);
 
 /* Eval functions (eval.c). */
 /* Looks up fn by name; NULL when lmtpd does not implement it. */

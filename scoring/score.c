@@ -481,6 +481,75 @@ score_autolearn_verdict(const struct score_result *r, double min, double max)
 	return 1;
 }
 
+/* One recipient's values of the rules a meta reads only when it asks:
+ * sub-rules rules_match left unmatched, and the site's __ metas. */
+struct score_lazy {
+	const struct ruleset *rs;
+	const struct rules_hits *hits;
+	const struct score_prefs *prefs;
+	int set;
+	double *values;
+	unsigned char *pending;
+	struct meta_fetch fetch;
+};
+
+/* A __ meta waits to be asked only when whatever it reads is no more than
+ * this many such metas deep, which bounds the recursion. */
+#define SCORE_LAZY_META_DEPTH 32
+
+static void
+score_fetch(void *ctx, size_t i)
+{
+	struct score_lazy *z = ctx;
+	const struct rule *r = &z->rs->rules[i];
+
+	z->pending[i] = 0;
+	if (score_of(z->rs, z->prefs, i, z->set) == 0)
+		return;
+	if (r->type == RULE_META) {
+		double v = meta_eval(r->meta, z->values, &z->fetch);
+
+		/* got_hit: a hit's value is at least 1. */
+		if (v != 0)
+			z->values[i] = v > 0 ? v : 1;
+	} else {
+		unsigned int n = rules_hit_resolve(z->rs, z->hits, i);
+
+		if (n > 0)
+			z->values[i] = n;
+	}
+}
+
+/* Which of the site's __ metas are evaluated when asked for: those whose
+ * reads are at most SCORE_LAZY_META_DEPTH lazy metas deep (depth[] in
+ * meta_order, so that every meta's reads are done before it). */
+static void
+score_lazy_metas(const struct ruleset *rs, unsigned char *pending)
+{
+	size_t site_count = rs->site != NULL ? rs->user_first : rs->count;
+	unsigned char *depth = xcalloc(rs->count > 0 ? rs->count : 1, 1);
+
+	for (size_t k = 0; k < rs->meta_count; k++) {
+		size_t i = rs->meta_order[k];
+		const struct rule *r = &rs->rules[i];
+		const size_t *deps;
+		size_t nd;
+		unsigned int d = 0;
+
+		if (!r->subrule || i >= site_count)
+			continue;
+		nd = meta_deps(r->meta, &deps);
+		for (size_t j = 0; j < nd; j++)
+			if (depth[deps[j]] > d)
+				d = depth[deps[j]];
+		if (d < SCORE_LAZY_META_DEPTH) {
+			depth[i] = (unsigned char)(d + 1);
+			pending[i] = 1;
+		}
+	}
+	free(depth);
+}
+
 void
 score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 		    struct msgview *mv, const struct score_prefs *prefs,
@@ -498,9 +567,19 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 	out->score_set = set;
 	out->autolearn = "no";
 	out->time_limit_exceeded = hits->time_limit_exceeded;
-	for (size_t i = 0; i < rs->count && i < hits->count; i++)
-		if (hits->hits[i] > 0 && score_of(rs, prefs, i, set) != 0)
+	struct score_lazy lazy = {
+		.rs = rs, .hits = hits, .prefs = prefs, .set = set, .values = values,
+		.pending = xcalloc(rs->count > 0 ? rs->count : 1, 1),
+	};
+
+	lazy.fetch = (struct meta_fetch){ lazy.pending, score_fetch, &lazy };
+	for (size_t i = 0; i < rs->count && i < hits->count; i++) {
+		if (rules_hit_pending(hits, i))
+			lazy.pending[i] = 1;
+		else if (hits->hits[i] > 0 && score_of(rs, prefs, i, set) != 0)
 			values[i] = hits->hits[i];
+	}
+	score_lazy_metas(rs, lazy.pending);
 	/* Evals reading the user's lists. */
 	eval_ctx_init(&ctx, rs, mv, prefs != NULL && prefs->have_lists ? prefs->lists : NULL);
 	ctx.bayes_active = bayes_prob >= 0;
@@ -526,13 +605,15 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 		size_t i = rs->meta_order[k];
 		double v;
 
-		if (score_of(rs, prefs, i, set) == 0)
+		if (lazy.pending[i] || score_of(rs, prefs, i, set) == 0)
 			continue;
-		v = meta_eval(rs->rules[i].meta, values);
+		v = meta_eval(rs->rules[i].meta, values, &lazy.fetch);
 		/* got_hit: a hit's value is at least 1. */
 		if (v != 0)
 			values[i] = v > 0 ? v : 1;
 	}
+	free(lazy.pending);
+	out->time_limit_exceeded = rules_hits_timed_out(hits);
 	for (size_t i = 0; i < rs->count; i++) {
 		const struct rule *r = &rs->rules[i];
 		unsigned int count;

@@ -70,6 +70,7 @@ struct scoring_msg {
 	 * recipient's answer (autolearn must not change it midway) */
 	bool have_prob;
 	double prob;
+	bool lazy_timeout_logged;
 };
 
 static void
@@ -450,6 +451,8 @@ scoring_msg_total(struct scoring *sc, struct scoring_msg *msg,
 	 * theirs, matched on the views already built */
 	memset(&user_hits, 0, sizeof(user_hits));
 	if (user_rules != NULL) {
+		/* the copy below shares what the site's hits leave pending */
+		rules_resolve_all(sc->rs, &msg->hits);
 		user_hits = msg->hits;
 		user_hits.count = rules_count(user_rules);
 		user_hits.hits = xcalloc(user_hits.count, sizeof(*user_hits.hits));
@@ -461,6 +464,12 @@ scoring_msg_total(struct scoring *sc, struct scoring_msg *msg,
 		hits = &user_hits;
 	}
 	scoring_msg_total_rules(sc, msg, rs, hits, prefs, user, out);
+	if (out->time_limit_exceeded && !msg->hits.time_limit_exceeded &&
+	    !msg->lazy_timeout_logged) {
+		log_warn("scoring: time limit of %.0fs exceeded, remaining sub-rules skipped",
+			 SCORING_TIME_LIMIT);
+		msg->lazy_timeout_logged = true;
+	}
 	/* (the logs and the rest are msg->hits', lent) */
 	free(user_hits.hits);
 }
@@ -506,8 +515,9 @@ scoring_msg_total_rules(struct scoring *sc, struct scoring_msg *msg,
 }
 
 const struct rules_hits *
-scoring_msg_hits(const struct scoring_msg *msg)
+scoring_msg_hits(const struct scoring *sc, const struct scoring_msg *msg)
 {
+	rules_resolve_all(sc->rs, &msg->hits);
 	return &msg->hits;
 }
 

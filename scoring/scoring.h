@@ -90,8 +90,10 @@ const struct bayes_tokens *scoring_msg_tokens(const struct scoring *sc,
 void scoring_tokenize(const struct scoring *sc, const char *data, size_t len,
 		      struct bayes_tokens *out);
 /* The raw rule hits of the message (before per-user totals): rule index
- * -> count, for diagnostics and the parity test. */
-const struct rules_hits *scoring_msg_hits(const struct scoring_msg *msg);
+ * -> count, for diagnostics and the parity test.  Sub-rules no meta has
+ * asked for yet are matched first. */
+const struct rules_hits *scoring_msg_hits(const struct scoring *sc,
+					  const struct scoring_msg *msg);
 /* Both, for a one-off message. */
 void scoring_score_message(struct scoring *sc, const char *data, size_t len,
 			   const char *envelope_from, const struct score_prefs *prefs,

@@ -52,6 +52,7 @@ eh_match(struct ruleset *rs, const char *message, size_t len, const char *envelo
 	struct rules_hits hits;
 
 	rules_match(rs, scratch, mv, 0, &hits);
+	rules_resolve_all(rs, &hits);
 	for (size_t i = 0; i < n_names; i++) {
 		long k = rules_find(rs, names[i]);
 

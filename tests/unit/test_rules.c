@@ -88,8 +88,8 @@ load_clean(const char *name, const char *text)
 	return rs;
 }
 
-/* Every rule of rs matched against message into hits; returns the views
- * (the caller frees them). */
+/* Every rule of rs matched against message into hits, sub-rules no meta
+ * asked for included; returns the views (the caller frees them). */
 static struct msgview *
 match_message(const struct ruleset *rs, const char *message, const char *envelope_from,
 	      double time_limit, struct rules_hits *hits)
@@ -100,6 +100,7 @@ match_message(const struct ruleset *rs, const char *message, const char *envelop
 
 	rules_match(rs, scratch, mv, time_limit, hits);
 	rules_scratch_free(&scratch);
+	rules_resolve_all(rs, hits);
 	return mv;
 }
 
@@ -454,6 +455,91 @@ START_TEST(test_meta_semantics)
 	buf_free(&tests);
 	free(hits.hits);
 	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
+/* Sub-rules only metas read are matched when a meta asks for them: a meta
+ * whose first operand is false leaves its second unmatched, and every
+ * total is what matching everything first gives. */
+static const char lazy_cf[] =
+	"body __CHEAP /cheap/\n"
+	"body __COSTLY /costly/\n"
+	/* no required literal: on every line, behind its byte-set gate */
+	"body __NOLIT /[0-9]{3}x/\n"
+	"tflags __NOLIT multiple\n"
+	"rawbody __RAW /rawthing/\n"
+	"uri __URI /example\\.org/\n"
+	"full __FULL /Subject: lazy/\n"
+	"meta GATED __CHEAP && __COSTLY\n"
+	"meta COUNTS __NOLIT > 1\n"
+	"meta __INNER __RAW || __URI\n"
+	"meta OUTER __INNER && __FULL\n"
+	"body NOT_LAZY /costly/\n"
+	"score GATED 1\nscore COUNTS 2\nscore OUTER 4\nscore NOT_LAZY 0.5\n";
+
+static void
+lazy_total(const struct ruleset *rs, const char *message, bool resolve_first,
+	   struct rules_hits *hits, struct msgview **mv_r, struct buf *tests)
+{
+	struct rules_scratch *scratch = rules_scratch_new(rs);
+	struct score_result r;
+
+	*mv_r = msgview_new(rules_settings(rs), message, strlen(message), NULL);
+	rules_match(rs, scratch, *mv_r, 0, hits);
+	/* the hits outlive the scratch, as they may in the daemon */
+	rules_scratch_free(&scratch);
+	if (resolve_first)
+		rules_resolve_all(rs, hits);
+	score_compute(rs, hits, *mv_r, NULL, &r);
+	buf_reset(tests);
+	score_tests(&r, tests);
+	score_result_free(&r);
+}
+
+START_TEST(test_lazy_subrules)
+{
+	static const char *const messages[] = {
+		"Subject: lazy\n\ncostly 123x 456x\nhttp://example.org/ rawthing\n",
+		"Subject: other\n\ncheap and costly 123x\n",
+	};
+	static const char *const want[] = { "COUNTS,NOT_LAZY,OUTER", "GATED,NOT_LAZY" };
+	struct ruleset *rs = load_clean("70_lazy.cf", lazy_cf);
+	struct buf lazy, eager;
+
+	ck_assert(rule(rs, "__COSTLY")->lazy && rule(rs, "__NOLIT")->lazy);
+	ck_assert(!rule(rs, "NOT_LAZY")->lazy && !rule(rs, "__INNER")->lazy);
+	buf_init(&lazy, 0);
+	buf_init(&eager, 0);
+	for (size_t m = 0; m < N_ELEMENTS(messages); m++) {
+		struct rules_hits hits, all;
+		struct msgview *mv, *mv_all;
+
+		lazy_total(rs, messages[m], false, &hits, &mv, &lazy);
+		lazy_total(rs, messages[m], true, &all, &mv_all, &eager);
+		ck_assert_str_eq(lazy.data, want[m]);
+		ck_assert_str_eq(eager.data, want[m]);
+		if (m == 0) {
+			/* __CHEAP missed: nobody asked for __COSTLY; __RAW was
+			 * asked for (and missed) before __URI */
+			ck_assert(rules_hit_pending(&hits, rules_find(rs, "__COSTLY")));
+			ck_assert(!rules_hit_pending(&hits, rules_find(rs, "__RAW")));
+			ck_assert_uint_eq(hits.hits[rules_find(rs, "__NOLIT")], 2);
+		} else {
+			ck_assert(!rules_hit_pending(&hits, rules_find(rs, "__COSTLY")));
+		}
+		/* asked for later, every sub-rule counts as if matched first */
+		rules_resolve_all(rs, &hits);
+		for (size_t i = 0; i < rules_count(rs); i++)
+			ck_assert_msg(hits.hits[i] == all.hits[i], "%s: %u, matched first %u",
+				      rules_name(rs, i), hits.hits[i], all.hits[i]);
+		rules_hits_free(&hits);
+		rules_hits_free(&all);
+		msgview_free(&mv);
+		msgview_free(&mv_all);
+	}
+	buf_free(&lazy);
+	buf_free(&eager);
 	rules_free(&rs);
 }
 END_TEST
@@ -2034,6 +2120,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_replace_tags_gate);
 	tcase_add_test(tc, test_trim_gate);
 	tcase_add_test(tc, test_meta_semantics);
+	tcase_add_test(tc, test_lazy_subrules);
 	tcase_add_test(tc, test_multiple_scores_each_hit);
 	tcase_add_test(tc, test_score_format);
 	tcase_add_test(tc, test_headers_rendering);
