@@ -316,9 +316,8 @@ score_stdin(struct scoring *sc, const struct options *o)
 	struct buf in, out;
 	struct score_result r;
 	struct score_prefs *prefs = NULL;
-	struct scoring_mbox mb;
 	const char *msg;
-	size_t len;
+	size_t len, from_len = 0;
 	int status;
 
 	buf_init(&in, SCORE_INPUT_MAX);
@@ -331,20 +330,24 @@ score_stdin(struct scoring *sc, const struct options *o)
 		prefs = score_prefs_load(scoring_rules(sc), o->prefs, warn_line);
 	else if (o->user != NULL)
 		prefs = scoring_user_prefs(sc, o->user, warn_line);
-	scoring_mbox_init(&mb, in.data != NULL ? in.data : "", in.len);
-	if (!scoring_mbox_next(&mb, &msg, &len)) {
-		msg = "";
-		len = 0;
+	/* stdin is one message, as for spamassassin: a leading mbox "From "
+	 * line is not part of it, and is written back in front of it. */
+	msg = in.data != NULL ? in.data : "";
+	len = in.len;
+	if (len >= 5 && memcmp(msg, "From ", 5) == 0) {
+		const char *nl = memchr(msg, '\n', len);
+
+		from_len = nl != NULL ? (size_t)(nl + 1 - msg) : len;
 	}
-	scoring_score_message(sc, msg, len, NULL, prefs, &r);
+	scoring_score_message(sc, msg + from_len, len - from_len, NULL, prefs, &r);
 	buf_init(&out, 0);
 	if (o->report) {
 		score_report(&r, &out);
-		fwrite(out.data != NULL ? out.data : "", 1, out.len, stdout);
 	} else {
-		scoring_rewrite(sc, msg, len, &r, &out);
-		fwrite(out.data != NULL ? out.data : "", 1, out.len, stdout);
+		buf_put(&out, msg, from_len);
+		scoring_rewrite(sc, msg + from_len, len - from_len, &r, &out);
 	}
+	fwrite(out.data != NULL ? out.data : "", 1, out.len, stdout);
 	status = o->exit_code && r.is_spam ? 1 : 0;
 	score_result_free(&r);
 	score_prefs_free(&prefs);

@@ -582,6 +582,16 @@ scoring_mbox_init(struct scoring_mbox *mb, const char *data, size_t len)
 	mb->is_mbox = len >= 5 && memcmp(data, "From ", 5) == 0;
 }
 
+/* Whether the line ending at nl is empty (LF or CRLF), within the message
+ * that starts at start. */
+static bool
+scoring_mbox_after_empty_line(const char *start, const char *nl)
+{
+	if (nl > start && nl[-1] == '\r')
+		nl--;
+	return nl == start || nl[-1] == '\n';
+}
+
 bool
 scoring_mbox_next(struct scoring_mbox *mb, const char **msg_r, size_t *len_r)
 {
@@ -606,7 +616,11 @@ scoring_mbox_next(struct scoring_mbox *mb, const char **msg_r, size_t *len_r)
 			q = mb->end;
 			break;
 		}
-		if (mb->end - (nl + 1) >= 5 && memcmp(nl + 1, "From ", 5) == 0) {
+		/* A message ends at a "From " line after an empty line, as
+		 * mbox writers leave one: an unescaped "From " inside a
+		 * paragraph of the body stays in its message. */
+		if (mb->end - (nl + 1) >= 5 && memcmp(nl + 1, "From ", 5) == 0 &&
+		    scoring_mbox_after_empty_line(start, nl)) {
 			q = nl + 1;
 			break;
 		}

@@ -61,6 +61,37 @@ def test_stdin_report_and_exit_code(rules):
     assert run("--rules", rules, "-e", data=HAMMY).returncode == 0
 
 
+@pytest.mark.fast
+def test_stdin_is_one_message(rules):
+    """stdin is one message, as for spamassassin: a leading mbox "From "
+    line goes back in front of the output, and a "From " line in the body
+    is body (it used to end the message there, dropping the rest)."""
+    envelope = b"From a@example.org Thu Jan  1 00:00:00 2026\n"
+    body = b"buy now\n\nFrom here on, buy now\nthe end\n"
+    r = run("--rules", rules, data=envelope + SPAMMY.split(b"\n\n")[0] + b"\n\n" + body)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(envelope + b"X-Spam-"), r.stdout
+    assert r.stdout.endswith(b"\n\n" + body), r.stdout
+    assert b"tests=LOCAL_BUY,LOCAL_BUY " in r.stdout.replace(b"\n\t", b" ")
+
+
+@pytest.mark.fast
+def test_mbox_splits_after_empty_lines(rules, workdir):
+    """An mbox message ends at a "From " line after an empty line; an
+    unescaped one inside a paragraph stays in its message."""
+    mbox = os.path.join(workdir, "x.mbox")
+    with open(mbox, "wb") as f:
+        f.write(b"From a@example.org Thu Jan  1 00:00:00 2026\n" + HAMMY +
+                b"From the desk of: buy now\n"
+                b"\nFrom a@example.org Thu Jan  1 00:00:01 2026\n" + HAMMY)
+    r = run("--rules", rules, mbox)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == [
+        "%s:1\t3.0\t5.0\tLOCAL_BUY" % mbox,
+        "%s:2\t0.0\t5.0\tnone" % mbox,
+    ], r.stdout
+
+
 def test_lint_loads_spamassassins_rules_without_error():
     if not os.path.isfile(os.path.join(SA_RULES, "50_scores.cf")):
         pytest.skip("SpamAssassin's rules are not installed (package spamassassin)")
