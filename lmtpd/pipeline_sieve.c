@@ -514,6 +514,18 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 			inbox_needed = true;
 			continue;
 		}
+		if (!submit_address_usable(x->address, false) ||
+		    !submit_address_usable(txn->sender, true)) {
+			/* A 4xx here would be retried until the MTA gives
+			 * up and bounces: the address never gets better. */
+			log_warn("%s: sieve: <%s>: redirect to <%s> refused: %s cannot "
+				 "be handed to the MTA; keeping the message", txn->queue_id,
+				 r->canonical, esc,
+				 submit_address_usable(x->address, false)
+				 ? "the envelope sender" : "that address");
+			inbox_needed = true;
+			continue;
+		}
 		if (pipeline_redirect(cfg, txn, r, x->address, iov, iovcnt) < 0)
 			goto done;
 		redirected++;

@@ -60,23 +60,36 @@ submit_wait_ms(const struct submit_conn *c)
 	return left <= 0 ? 0 : (int)(left * 1000) + 1;
 }
 
-/* A path usable in MAIL FROM/RCPT TO or on a command line. */
-static bool
-submit_address_ok(const char *a, bool may_be_empty)
+bool
+submit_address_usable(const char *a, bool may_be_empty)
 {
 	size_t len = strlen(a);
+	bool quoted = false;
 
 	if (len == 0)
 		return may_be_empty;
+	/* A leading '-' could read as an option to a sendmail program that
+	 * ignores "--". */
 	if (len > 256 || a[0] == '-')
 		return false;
 	for (const char *p = a; *p != '\0'; p++) {
 		unsigned char ch = (unsigned char)*p;
 
-		if (ch <= 0x20 || ch == 0x7f || ch == '<' || ch == '>')
+		if (ch < 0x20 || ch == 0x7f)
+			return false;
+		if (quoted && ch == '\\') {
+			/* RFC 5321 quoted-pair: a printable character */
+			if ((unsigned char)p[1] < 0x20 || p[1] == 0x7f)
+				return false;
+			p++;
+			continue;
+		}
+		if (ch == '"')
+			quoted = !quoted;
+		else if (!quoted && (ch == ' ' || ch == '<' || ch == '>'))
 			return false;
 	}
-	return true;
+	return !quoted;
 }
 
 const char *
@@ -633,12 +646,12 @@ submit_message(const struct submit_settings *set, const char *sender,
 		snprintf(err, errsize, "no recipient");
 		return -1;
 	}
-	if (!submit_address_ok(sender, true)) {
+	if (!submit_address_usable(sender, true)) {
 		snprintf(err, errsize, "unusable sender address");
 		return -1;
 	}
 	for (size_t i = 0; i < rcpt_count; i++)
-		if (!submit_address_ok(rcpts[i], false)) {
+		if (!submit_address_usable(rcpts[i], false)) {
 			snprintf(err, errsize, "unusable recipient address");
 			return -1;
 		}

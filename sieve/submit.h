@@ -30,6 +30,12 @@ struct submit_settings {
 
 /* Checks the syntax of a submission value; NULL if fine, else why. */
 const char *submit_check(const char *submission);
+/* Whether a can be handed to the MTA as a path (MAIL FROM, RCPT TO) and
+ * to a sendmail program as an argument: no control character, a space or
+ * angle bracket only inside a quoted local part, no leading '-', at most
+ * 256 bytes; empty only with may_be_empty (the null sender).  What fails
+ * here fails every time: not a reason to try again later. */
+bool submit_address_usable(const char *a, bool may_be_empty);
 
 /* Sends iov[0..iovcnt) (LF or CRLF line ends) from sender ("" = null
  * sender) to rcpts.  Returns 0, or -1 with error_r. */

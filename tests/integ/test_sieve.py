@@ -398,6 +398,31 @@ def test_redirect_loops_and_self(sieve_lmtpd, sink):
     assert "refused: that is the recipient itself" in d.log()
 
 
+@pytest.mark.peers
+def test_redirect_unusable_address_keeps(sieve_lmtpd, sink):
+    """A redirect the MTA could never take (a target or envelope sender
+    starting with '-', which a sendmail program might read as an option)
+    keeps the message with a warning: a 4xx would be retried until the
+    MTA bounces it."""
+    d = sieve_lmtpd
+    bob = "bob@example.com"
+    write_script(home(d, bob), 'redirect "-oQ@example.net";\n')
+    assert d.deliver([bob], make_message(subject="target")).final_codes() == [250]
+    write_script(home(d, bob), 'redirect "carol@example.net";\n')
+    t = d.deliver([bob], make_message(subject="sender"), sender="-x@example.org")
+    assert t.final_codes() == [250]
+    assert len(read_new(d.maildir(bob))) == 2
+    assert sink.messages() == []
+    log = d.log()
+    assert "redirect to <-oQ@example.net> refused: that address cannot be handed" in log
+    assert "redirect to <carol@example.net> refused: the envelope sender cannot" in log
+    # a quoted local part with a space is a usable sender
+    t = d.deliver([bob], make_message(subject="quoted"), sender='"john doe"@example.org')
+    assert t.final_codes() == [250]
+    [m] = sink.wait_messages(1)
+    assert m["sender"] == '"john doe"@example.org', m["sender"]
+
+
 # ----------------------------------------------------------- vacation
 
 @pytest.mark.peers

@@ -269,6 +269,14 @@ START_TEST(hostile_addresses)
 	ck_assert_int_eq(send_via("smtp:127.0.0.1:9", 1, "a b@c", "x@y.z", MSG, err,
 				  sizeof(err)), -1);
 	ck_assert_str_eq(err, "unusable sender address");
+	ck_assert_int_eq(send_via("smtp:127.0.0.1:9", 1, "\"a\\\rX: y\"@c", "x@y.z", MSG,
+				  err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "unusable sender address");
+	/* a quoted local part may hold spaces and escaped quotes */
+	ck_assert(submit_address_usable("\"a b\\\"c\"@d.e", false));
+	ck_assert(!submit_address_usable("\"a b@d.e", false));
+	ck_assert(!submit_address_usable("-f@d.e", false));
+	ck_assert(submit_address_usable("", true) && !submit_address_usable("", false));
 	ck_assert_int_eq(send_via("relative/sendmail", 1, "a@b.c", "x@y.z", MSG, err,
 				  sizeof(err)), -1);
 	ck_assert_int_eq(send_via("smtp:nohost", 1, "a@b.c", "x@y.z", MSG, err,
