@@ -52,17 +52,86 @@ eval_get_list(struct msgview *mv, const char *request, bool keep_empty, size_t m
 	buf_free(&b);
 }
 
-static bool
-eval_list_has(const struct strlist *l, const char *s)
+struct eval_dup_key {
+	const char *p;
+	size_t len, i;
+};
+
+/* By bytes, a prefix first (so strcmp's order for C strings), then by
+ * index: equal items sort in the order they came. */
+static int
+eval_dup_key_cmp(const void *a, const void *b)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i].p, s) == 0)
-			return true;
-	return false;
+	const struct eval_dup_key *x = a, *y = b;
+	int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+
+	if (c != 0)
+		return c;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+void
+eval_find_dups(const struct strlist_item *v, size_t n, bool cstr, bool **first_r,
+	       size_t **next_r)
+{
+	struct eval_dup_key *k;
+	bool *first = NULL;
+	size_t *next = NULL;
+
+	if (first_r != NULL)
+		*first_r = NULL;
+	if (next_r != NULL)
+		*next_r = NULL;
+	if (n == 0)
+		return;
+	k = xreallocarray(NULL, n, sizeof(*k));
+	for (size_t i = 0; i < n; i++) {
+		k[i].p = v[i].p;
+		k[i].len = cstr ? strlen(v[i].p) : v[i].len;
+		k[i].i = i;
+	}
+	qsort(k, n, sizeof(*k), eval_dup_key_cmp);
+	if (first_r != NULL)
+		first = xreallocarray(NULL, n, sizeof(*first));
+	if (next_r != NULL)
+		next = xreallocarray(NULL, n, sizeof(*next));
+	for (size_t s = 0; s < n; s++) {
+		bool same_prev = s > 0 && k[s].len == k[s - 1].len &&
+				 memcmp(k[s].p, k[s - 1].p, k[s].len) == 0;
+
+		if (first != NULL)
+			first[k[s].i] = !same_prev;
+		if (next != NULL) {
+			next[k[s].i] = n;
+			if (same_prev)
+				next[k[s - 1].i] = k[s].i;
+		}
+	}
+	free(k);
+	if (first_r != NULL)
+		*first_r = first;
+	if (next_r != NULL)
+		*next_r = next;
+}
+
+/* The items of raw that are the first of their value (as C strings),
+ * appended to out in order: SpamAssassin's grep { !$seen{$_}++ }. */
+static void
+eval_add_unique(const struct strlist *raw, struct strlist *out)
+{
+	bool *first;
+
+	eval_find_dups(raw->v, raw->n, true, &first, NULL);
+	for (size_t i = 0; i < raw->n; i++)
+		if (first[i])
+			strlist_add(out, raw->v[i].p, raw->v[i].len);
+	free(first);
 }
 
 /* PerMsgStatus::all_from_addrs */
-static const struct strlist *
+const struct strlist *
 eval_all_from_addrs(struct eval_ctx *ctx)
 {
 	static const char *const headers[] = { "From:addr", "Envelope-Sender:addr",
@@ -88,9 +157,9 @@ eval_all_from_addrs(struct eval_ctx *ctx)
 			if (!(a[k] == '.' && o > 0 && a[o - 1] == '.'))
 				a[o++] = a[k];
 		a[o] = '\0';
-		if (!eval_list_has(&ctx->from_addrs, a))
-			strlist_add(&ctx->from_addrs, a, o);
+		raw.v[i].len = o;
 	}
+	eval_add_unique(&raw, &ctx->from_addrs);
 	strlist_free(&raw);
 	return &ctx->from_addrs;
 }
@@ -147,9 +216,7 @@ eval_all_to_addrs(struct eval_ctx *ctx)
 		for (size_t i = 0; i < N_ELEMENTS(headers); i++)
 			eval_get_list(ctx->mv, headers[i], false, SIZE_MAX, &raw);
 	}
-	for (size_t i = 0; i < raw.n; i++)
-		if (!eval_list_has(&ctx->to_addrs, raw.v[i].p))
-			strlist_add(&ctx->to_addrs, raw.v[i].p, raw.v[i].len);
+	eval_add_unique(&raw, &ctx->to_addrs);
 	strlist_free(&raw);
 	return &ctx->to_addrs;
 }

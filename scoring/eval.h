@@ -71,8 +71,19 @@ void eval_freemail_state_free(struct eval_freemail_state **state);
 void eval_relay_state_free(struct eval_relay_state **state);
 void eval_body_state_free(struct eval_body_state **state);
 void eval_fromname_state_free(struct eval_fromname_state **state);
-/* PerMsgStatus::all_to_addrs, cached on ctx (eval.c). */
+/* PerMsgStatus::all_from_addrs and all_to_addrs: unique, in the order
+ * of first appearance, cached on ctx (eval.c). */
+const struct strlist *eval_all_from_addrs(struct eval_ctx *ctx);
 const struct strlist *eval_all_to_addrs(struct eval_ctx *ctx);
+
+/* The equal items of v[0..n), found by sorting (O(n log n) whatever the
+ * message holds; a hash keyed by message text could be flooded): with
+ * cstr they compare as C strings (strcmp), else as (p, len).  When not
+ * NULL, *first_r[i] says whether v[i] is the first of its value and
+ * *next_r[i] is the index of the next item equal to v[i] (ascending), n
+ * after the last.  The caller frees both arrays; NULL when n is 0. */
+void eval_find_dups(const struct strlist_item *v, size_t n, bool cstr, bool **first_r,
+		    size_t **next_r);
 
 /* PerMsgStatus::test_log: a line about the current rule's hit. */
 void eval_test_log(struct eval_ctx *ctx, const char *fmt, ...) ATTR_PRINTF(2, 3);

@@ -1200,20 +1200,18 @@ eval_https_trim(const struct sa_settings *set, const char *host, size_t len,
 }
 
 /* Whether one key's anchor texts name an https host other than the key's
- * own domain (key_dom). */
+ * own domain (key_dom): the anchors from head on along next (those with
+ * the same key, in order; n ends the chain). */
 static bool
 eval_https_texts_differ(const struct sa_settings *set, const struct html_result *r,
-			const struct strlist_item *key, const struct mime_str *key_dom,
-			struct mime_str *tmp)
+			size_t head, const size_t *next, size_t n,
+			const struct mime_str *key_dom, struct mime_str *tmp)
 {
-	for (size_t j = 0; j < r->anchors.n && j < r->anchor_uris.n; j++) {
-		const struct strlist_item *k = &r->anchor_uris.v[j];
+	for (size_t j = head; j < n; j = next[j]) {
 		const struct strlist_item *text = &r->anchors.v[j];
 		const char *host;
 		size_t hlen;
 
-		if (k->len != key->len || memcmp(k->p, key->p, key->len) != 0)
-			continue;
 		if (!eval_https_match(HTTPS_RE_TEXT_HOST, text->p, text->len, &host, &hlen))
 			continue;
 		tmp->len = 0;
@@ -1253,21 +1251,22 @@ eval_check_https_http_mismatch(struct eval_ctx *ctx, const struct eval_call *cal
 		minanchors = 1;
 	for (size_t h = 0; h < n && result == 0; h++) {
 		const struct html_result *r = all[h];
-		bool hit = false;
+		size_t m = r->anchor_uris.n < r->anchors.n ? r->anchor_uris.n : r->anchors.n;
+		bool hit = false, *first;
+		size_t *next;
 		unsigned long anchors = 0;
 
-		for (size_t i = 0; i < r->anchor_uris.n && i < r->anchors.n; i++) {
+		/* each key once, as the keys of the hash, with the texts of all
+		 * its anchors: grouped by sorting, not by a scan per anchor, as
+		 * a message can hold hundreds of thousands of them */
+		eval_find_dups(r->anchor_uris.v, m, false, &first, &next);
+		for (size_t i = 0; i < m; i++) {
 			const struct strlist_item *key = &r->anchor_uris.v[i];
 			const char *host;
-			size_t hlen, k;
+			size_t hlen;
 			bool is_ip;
 
-			/* each key once, as the keys of the hash */
-			for (k = 0; k < i; k++)
-				if (r->anchor_uris.v[k].len == key->len &&
-				    memcmp(r->anchor_uris.v[k].p, key->p, key->len) == 0)
-					break;
-			if (k < i)
+			if (!first[i])
 				continue;
 			if (!eval_https_match(HTTPS_RE_KEY_HOST, key->p, key->len, &host, &hlen))
 				continue;
@@ -1280,9 +1279,11 @@ eval_check_https_http_mismatch(struct eval_ctx *ctx, const struct eval_call *cal
 			if (dom.len == 0 || (dom.len == 1 && dom.p[0] == '0'))
 				continue;
 			anchors++;
-			if (!hit && eval_https_texts_differ(set, r, key, &dom, &tmp))
+			if (!hit && eval_https_texts_differ(set, r, i, next, m, &dom, &tmp))
 				hit = true;
 		}
+		free(first);
+		free(next);
 		if (hit && (double)anchors >= minanchors &&
 		    (max_arg == NULL || (double)anchors < maxanchors))
 			result = 1;

@@ -1,5 +1,5 @@
 /* Unit tests for the eval functions (eval_header.c, eval_mime.c,
- * eval_html.c): each
+ * eval_html.c, and eval.c's address lists): each
  * through a real rule line and a hand-built message, hit and miss, with
  * the expected answers worked out from SpamAssassin's Perl
  * (Plugin/HeaderEval.pm, Plugin/RelayEval.pm, Plugin/MIMEEval.pm,
@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "check_compat.h"
+#include "eval.h"
 #include "eval_harness.h"
+#include "msgview.h"
 #include "rules.h"
 
 static const char rules_cf[] =
@@ -526,6 +528,51 @@ START_TEST(eval_hostile)
 }
 END_TEST
 
+static void
+check_addrs(const struct strlist *got, const char *const *want, size_t n)
+{
+	for (size_t i = 0; i < got->n && i < n; i++)
+		ck_assert_str_eq(got->v[i].p, want[i]);
+	ck_assert_uint_eq(got->n, n);
+}
+
+/* all_to_addrs and all_from_addrs: each address once, where it first
+ * appears, over the headers in SpamAssassin's order (To, Delivered-To,
+ * X-Original-To, then Cc for the first; From, then X-Envelope-From
+ * for the second, dots squeezed before comparing). */
+START_TEST(eval_addr_lists)
+{
+	static const char msg[] =
+		"From: x..y@example.org, z@example.org\n"
+		"From: x.y@example.org\n"
+		"X-Envelope-From: z@example.org\n"
+		"To: a@example.com, b@example.com, a@example.co\n"
+		"Cc: b@example.com\n"
+		"Cc: c@example.com, a@example.com\n"
+		"Cc: b@example.com\n"
+		"X-Original-To: c@example.com\n"
+		"Delivered-To: d@example.com\n"
+		"\nx\n";
+	static const char *const to[] = {
+		"a@example.com", "b@example.com", "a@example.co", "d@example.com", "c@example.com",
+	};
+	static const char *const from[] = { "x.y@example.org", "z@example.org" };
+	struct rules_load_result res;
+	struct ruleset *rs = eh_load(rules_cf, &res);
+	struct msgview *mv;
+	struct eval_ctx ctx;
+
+	mv = msgview_new(rules_settings(rs), msg, sizeof(msg) - 1, NULL);
+	eval_ctx_init(&ctx, rs, mv, NULL);
+	check_addrs(eval_all_to_addrs(&ctx), to, N_ELEMENTS(to));
+	check_addrs(eval_all_from_addrs(&ctx), from, N_ELEMENTS(from));
+	eval_ctx_free(&ctx);
+	msgview_free(&mv);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
 static Suite *
 eval_suite(void)
 {
@@ -539,6 +586,7 @@ eval_suite(void)
 	tcase_add_loop_test(tc, eval_mime2_table, 0, N_ELEMENTS(mime2_cases));
 	tcase_add_loop_test(tc, eval_html2_table, 0, N_ELEMENTS(html2_cases));
 	tcase_add_test(tc, eval_hostile);
+	tcase_add_test(tc, eval_addr_lists);
 	return s;
 }
 

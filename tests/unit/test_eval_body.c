@@ -183,6 +183,17 @@ static const struct eval_case https_cases[] = {
 	  HTML("<a href=\"http://a.example.net/\">https://b.example.org/</a> "
 	       "<a href=\"http://c.example.net/\">x</a> <a href=\"http://d.example.biz/\">y</a> "
 	       "<a href=\"http://e.example.info/\">z</a>"), "HTTPS_MIS" },
+	/* A key repeated is one anchored domain, and the texts of all its
+	 * anchors count, not only the first one's. */
+	{ "repeated key, mismatch in a later anchor", NULL,
+	  HTML("<a href=\"http://a.example.net/\">x</a> "
+	       "<a href=\"http://c.example.net/\">y</a> "
+	       "<a href=\"http://a.example.net/\">z</a> "
+	       "<a href=\"http://a.example.net/\">https://b.example.org/</a> "
+	       "<a href=\"http://c.example.net/\">w</a>"), "HTTPS_MIS HTTPS_MIS2" },
+	{ "one key twice", NULL,
+	  HTML("<a href=\"http://a.example.net/\">https://b.example.org/</a> "
+	       "<a href=\"http://a.example.net/\">https://b.example.org/</a>"), "HTTPS_MIS" },
 	{ "unknown TLD in the text", NULL,
 	  HTML("<a href=\"http://a.example.net/\">https://b.nosuchtld/</a>"), "" },
 	{ "an IP in the text", NULL,
