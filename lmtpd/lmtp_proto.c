@@ -232,6 +232,7 @@ lmtp_error(struct lmtp_proto *p, const char *reply)
 		lmtp_replyf(p, "421 4.7.0 %s Error: too many errors", p->set.hostname);
 		p->state = LMTP_STATE_CLOSED;
 		ev.type = LMTP_EV_CLOSE;
+		ev.arg = "too many errors";
 	}
 	return ev;
 }
@@ -319,9 +320,27 @@ lmtp_xtext_decode(const char *in, size_t len, char *out, size_t out_size)
 	return 0;
 }
 
+/* Whether a control character starts at s: C0 and DEL, and in UTF-8 the
+ * C1 controls (U+0080-U+009F) and the line and paragraph separators
+ * (U+2028, U+2029), which some readers take as line ends.  The path goes
+ * into the headers lmtpd writes (Return-Path, Received, Delivered-To), and
+ * any of these could break a header line there. */
+static bool
+lmtp_control_at(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if (u[0] < 0x20 || u[0] == 0x7f)
+		return true;
+	if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
+		return true;
+	return u[0] == 0xe2 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9);
+}
+
 /* Parses "<path>" (or a bare path, as Postfix tolerates) at *pos into out.
  * Strips an RFC 5321 source route ("@a,@b:"), keeps quoted local parts as
- * written.  Returns -1 on bad syntax. */
+ * written.  Returns -1 on bad syntax, or on a control character anywhere,
+ * quoted or escaped included. */
 static int
 lmtp_parse_path(const char **pos, char *out, size_t out_size, bool *non_ascii_r)
 {
@@ -340,15 +359,24 @@ lmtp_parse_path(const char **pos, char *out, size_t out_size, bool *non_ascii_r)
 	for (end = s; *end != '\0'; end++) {
 		unsigned char c = (unsigned char)*end;
 
-		if (c < 0x20 || c == 0x7f)
+		if (lmtp_control_at(end))
 			return -1;
 		if (c >= 0x80)
 			*non_ascii_r = true;
 		if (quoted) {
-			if (c == '\\' && end[1] != '\0')
+			if (c == '\\' && end[1] != '\0') {
+				/* RFC 5321 quoted-pairSMTP escapes printable
+				 * ASCII only (RFC 6531 adds UTF-8), never a
+				 * control: a "\<CR>" would put a raw CR in the
+				 * headers. */
 				end++;
-			else if (c == '"')
+				if (lmtp_control_at(end))
+					return -1;
+				if ((unsigned char)*end >= 0x80)
+					*non_ascii_r = true;
+			} else if (c == '"') {
 				quoted = false;
+			}
 			continue;
 		}
 		if (c == '"')
@@ -380,7 +408,11 @@ lmtp_parse_path(const char **pos, char *out, size_t out_size, bool *non_ascii_r)
 }
 
 /* An address other than the null path must be local@domain (RFC 5321
- * 4.1.2); lmtpd also accepts "postmaster" alone (4.5.1). */
+ * 4.1.2); lmtpd also accepts "postmaster" alone (4.5.1).  Whether a
+ * recipient's domain is a domain is rcpt.c's to say (and log); a sender's
+ * is taken as the MTA passed it: the MTA took the message already, and
+ * refusing its sender here would bounce it.  (Control characters, which
+ * could break the headers, lmtp_parse_path refuses for both.) */
 static bool
 lmtp_address_valid(const char *addr)
 {
@@ -695,6 +727,7 @@ lmtp_cmd_bdat(struct lmtp_proto *p, const char *arg)
 		lmtp_replyf(p, "421 4.7.0 %s Error: lost BDAT framing", p->set.hostname);
 		p->state = LMTP_STATE_CLOSED;
 		ev.type = LMTP_EV_CLOSE;
+		ev.arg = "lost BDAT framing";
 		return ev;
 	}
 	p->stats.bdat++;

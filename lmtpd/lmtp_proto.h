@@ -39,7 +39,9 @@ enum lmtp_event_type {
 	LMTP_EV_DATA_CHUNK,	/* data, len: message bytes, LF line ends */
 	LMTP_EV_DATA_END,	/* needs one lmtp_proto_final_reply() per rcpt */
 	LMTP_EV_RSET,		/* the transaction is gone (RSET, failed BDAT) */
-	LMTP_EV_CLOSE,		/* send what is queued, then close */
+	LMTP_EV_CLOSE,		/* send what is queued, then close; arg: why the
+				 * engine ends the session with 421 (to log),
+				 * NULL after QUIT */
 };
 
 enum lmtp_notify {

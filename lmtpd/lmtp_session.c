@@ -276,6 +276,25 @@ session_on_data_end(struct session *s)
 	session_txn_free(&s->txn);
 }
 
+/* The engine ends the session with a 421 (why: "too many errors", "lost
+ * BDAT framing"): the disconnect line alone says neither why nor that the
+ * recipients of an open transaction got no final reply (their MTA
+ * retries them). */
+static void
+session_log_dropped(const struct session *s, const char *why)
+{
+	char bytes[48] = "";
+
+	if (lmtp_proto_in_data(s->proto))
+		snprintf(bytes, sizeof(bytes), " (%llu bytes)",
+			 (unsigned long long)spool_received(s->env->spool));
+	if (s->txn.active && s->txn.rcpt_count > 0)
+		log_info("%s: %s after %s%s from %s; its transaction is left unfinished",
+			 s->txn.queue_id, why, s->last_command, bytes, s->peer);
+	else
+		log_info("%s after %s%s from %s", why, s->last_command, bytes, s->peer);
+}
+
 static void
 session_handle(struct session *s, const struct lmtp_event *ev)
 {
@@ -323,6 +342,8 @@ session_handle(struct session *s, const struct lmtp_event *ev)
 		session_txn_free(&s->txn);
 		break;
 	case LMTP_EV_CLOSE:
+		if (ev->arg != NULL)
+			session_log_dropped(s, ev->arg);
 		s->closing = true;
 		break;
 	}

@@ -112,12 +112,163 @@ rcpt_unquote(const char *s, size_t len)
 	return out;
 }
 
+/* RFC 5321 4.1.2 atext; RFC 6531 adds UTF-8, whose bytes are all >= 0x80. */
+static bool
+rcpt_atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c >= 0x80 ||
+	       (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* RFC 5321 Dot-string: atoms of atext, one dot between them. */
+static bool
+rcpt_dot_string(const char *s)
+{
+	size_t atom = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '.') {
+			if (atom == 0)
+				return false;
+			atom = 0;
+		} else if (rcpt_atext((unsigned char)*s)) {
+			atom++;
+		} else {
+			return false;
+		}
+	}
+	return atom > 0;
+}
+
+/* The unquoted local part written back as RFC 5321 wants it: as is when
+ * it is a Dot-string, else a Quoted-string with '"' and '\' escaped, so
+ * "x@y"@ex.com stays one address in Delivered-To and the log, not
+ * x@y@ex.com. */
+static char *
+rcpt_quote_local(const char *local)
+{
+	char *out, *o;
+
+	if (rcpt_dot_string(local))
+		return xstrdup(local);
+	/* UNSAFE: every byte escaped, two quotes and a NUL; local comes from
+	 * an RCPT path (at most LMTP_PATH_MAX), so 2 * len can not wrap. */
+	out = o = xmalloc(2 * strlen(local) + 3);
+	*o++ = '"';
+	for (; *local != '\0'; local++) {
+		if (*local == '"' || *local == '\\')
+			*o++ = '\\';
+		*o++ = *local;
+	}
+	*o++ = '"';
+	*o = '\0';
+	return out;
+}
+
+static bool
+rcpt_let_dig(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* RFC 5321 4.1.3 IPv4-address-literal: four Snum (0-255, 1*3DIGIT). */
+static bool
+rcpt_ipv4_literal_valid(const char *s, size_t len)
+{
+	unsigned int parts = 0, digits = 0, value = 0;
+
+	for (size_t i = 0; i <= len; i++) {
+		if (i == len || s[i] == '.') {
+			if (digits == 0 || value > 255)
+				return false;
+			parts++;
+			digits = 0;
+			value = 0;
+		} else if (s[i] >= '0' && s[i] <= '9' && digits < 3) {
+			value = value * 10 + (unsigned int)(s[i] - '0');
+			digits++;
+		} else {
+			return false;
+		}
+	}
+	return parts == 4;
+}
+
+/* RFC 5321 4.1.3 address-literal: "[" IPv4 "]", or "[" tag ":" 1*dcontent
+ * "]" (IPv6 is the tag "IPv6"); dcontent is printable ASCII but "[", "\"
+ * and "]", so a literal can not hide a line end or a second address. */
+static bool
+rcpt_address_literal_valid(const char *d)
+{
+	size_t len = strlen(d), n;
+	const char *in = d + 1, *colon;
+
+	if (len < 3 || d[0] != '[' || d[len - 1] != ']')
+		return false;
+	n = len - 2;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c < 33 || c > 126 || c == '[' || c == '\\' || c == ']')
+			return false;
+	}
+	colon = memchr(in, ':', n);
+	if (colon == NULL)
+		return rcpt_ipv4_literal_valid(in, n);
+	/* Standardized-tag is an Ldh-str: it ends with a letter or digit. */
+	if (colon == in || colon + 1 == in + n || !rcpt_let_dig((unsigned char)colon[-1]))
+		return false;
+	for (const char *t = in; t < colon; t++)
+		if (!rcpt_let_dig((unsigned char)*t) && *t != '-')
+			return false;
+	return true;
+}
+
+/* RFC 5321 4.1.2 Domain: labels of letters, digits and '-', neither first
+ * nor last in a label, one dot between labels; RFC 6531 allows U-labels,
+ * so bytes of non-ASCII UTF-8 count as letters (SMTPUTF8 is required for
+ * them elsewhere).  Or an address literal.  (The one final dot of an
+ * absolute name is gone by then.) */
+static bool
+rcpt_domain_valid(const char *d)
+{
+	size_t label = 0;
+	unsigned char prev = '.';
+
+	if (d[0] == '[')
+		return rcpt_address_literal_valid(d);
+	if (d[0] == '\0')
+		return false;
+	for (const char *p = d; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '.') {
+			if (label == 0 || prev == '-')
+				return false;
+			label = 0;
+		} else if (c == '-') {
+			if (label == 0)
+				return false;
+			label++;
+		} else if (rcpt_let_dig(c) || c >= 0x80 || c == '_') {
+			/* '_' is not in RFC 5321's labels, but real host
+			 * names carry it and MTAs take it */
+			label++;
+		} else {
+			return false;
+		}
+		prev = c;
+	}
+	return prev != '-';
+}
+
 int
 rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
 	   struct dsn *dsn_r)
 {
 	const char *at = strrchr(addr, '@'), *problem;
-	char *local, *domain, *detail = NULL;
+	char *local, *domain, *detail = NULL, *whole, *quoted;
 	char why[128] = "";
 	size_t split;
 	char delim = '\0';
@@ -154,6 +305,8 @@ rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
 		snprintf(why, sizeof(why), "local part %s", problem);
 	else if ((problem = rcpt_component_problem(domain)) != NULL)
 		snprintf(why, sizeof(why), "domain %s", problem);
+	else if (!rcpt_domain_valid(domain))
+		snprintf(why, sizeof(why), "domain is neither a host name nor an address literal");
 	/* The detail never becomes a path, but it reaches Sieve and logs. */
 	for (const char *p = detail; p != NULL && *p != '\0' && why[0] == '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -169,10 +322,11 @@ rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
 	rcpt->domain = domain;
 	rcpt->detail = detail;
 	rcpt->user = xasprintf("%s@%s", local, domain);
-	if (detail != NULL)
-		rcpt->canonical = xasprintf("%s%c%s@%s", local, delim, detail, domain);
-	else
-		rcpt->canonical = xstrdup(rcpt->user);
+	whole = detail != NULL ? xasprintf("%s%c%s", local, delim, detail) : xstrdup(local);
+	quoted = rcpt_quote_local(whole);
+	rcpt->canonical = xasprintf("%s@%s", quoted, domain);
+	free(quoted);
+	free(whole);
 	return 0;
 }
 

@@ -198,6 +198,9 @@ def test_garbage_commands_then_421(lmtpd):
         assert (r.code, r.enh) == (421, "4.7.0") and "too many errors" in r.line
         assert c.at_eof()
     lmtpd.wait_log(r"disconnect from unix .* unknown=19 errors=20")
+    # The reason comes before the disconnect line; no transaction was open.
+    lmtpd.wait_log(r"^lmtpd\[\d+\]: too many errors after CONNECT from unix\n"
+                   r"lmtpd\[\d+\]: disconnect from unix ")
 
     # Random binary lines, pipelined: a 5xx each, then 421, no crash.
     rnd = random.Random(1234)
@@ -255,6 +258,149 @@ def test_bad_bdat_size_closes(lmtpd):
         assert (r.code, r.enh) == (421, "4.7.0")
         assert c.at_eof()
     assert all_files(lmtpd.mail) == []
+    lmtpd.wait_log(r": lost BDAT framing after RCPT from unix; "
+                   r"its transaction is left unfinished$")
+
+
+def rcpt_queue_id(reply):
+    return re.search(r"> ([0-9A-F]{8,}) ", reply.line).group(1)
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("bdat", [b"BDAT abc LAST", b"BDAT -1", b"BDAT 5 LASTX"])
+def test_lost_bdat_framing_is_logged(lmtpd, bdat):
+    """The 421 after a BDAT that loses the framing is logged with its
+    reason, and the open transaction (its queue id) as left unfinished:
+    before, only the disconnect line's errors=1 told of it."""
+    since = lmtpd.log_size()
+    with lmtpd.client() as c:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<b@example.com>\r\n" + bdat +
+               b"\r\nhello")
+        assert c.reply().code == 250
+        rcpt = c.reply()
+        assert rcpt.code == 250
+        qid = rcpt_queue_id(rcpt)
+        assert c.reply().code == 501
+        r = c.reply()
+        assert (r.code, r.enh) == (421, "4.7.0")
+        assert c.at_eof()
+    lmtpd.wait_log(r"^lmtpd\[\d+\]: %s: lost BDAT framing after RCPT from unix; "
+                   r"its transaction is left unfinished\n"
+                   r"lmtpd\[\d+\]: disconnect from unix .* errors=1$" % qid, since=since)
+    assert all_files(lmtpd.mail) == []
+
+
+@pytest.mark.fast
+def test_dropped_session_log_lines(lmtpd):
+    """The reason for a 421 4.7.0 close is logged: in the middle of BDAT
+    chunks (with the bytes received), without a transaction (nothing said
+    of one), and after max_errors (20) errors inside a transaction."""
+    since = lmtpd.log_size()
+    with lmtpd.client() as c:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<b@example.com>\r\n"
+               b"BDAT 7\r\nchunk\r\nBDAT 3 MORE\r\nabc")
+        replies = c.replies(5)
+        assert [r.code for r in replies] == [250, 250, 250, 501, 421]
+        qid = rcpt_queue_id(replies[1])
+        assert c.at_eof()
+    lmtpd.wait_log(r"^lmtpd\[\d+\]: %s: lost BDAT framing after BDAT \(6 bytes\) from "
+                   r"unix; its transaction is left unfinished$" % qid, since=since)
+
+    since = lmtpd.log_size()
+    with lmtpd.client() as c:
+        c.lhlo()
+        c.send(b"BDAT 5x\r\nhello")
+        assert [c.reply().code for _ in range(2)] == [501, 421]
+        assert c.at_eof()
+    lmtpd.wait_log(r"^lmtpd\[\d+\]: lost BDAT framing after LHLO from unix$", since=since)
+
+    since = lmtpd.log_size()
+    with lmtpd.client() as c:
+        c.lhlo()
+        assert c.cmd("MAIL FROM:<s@example.org>").code == 250
+        assert c.cmd("RCPT TO:<first@example.com>").code == 250
+        rcpt = c.cmd("RCPT TO:<errors@example.com>")
+        qid = rcpt_queue_id(rcpt)
+        c.send(b"XYZZY\r\n" * 20)
+        codes = [c.reply().code for _ in range(21)]
+        assert codes == [500] * 20 + [421]
+        assert c.at_eof()
+    lmtpd.wait_log(r"^lmtpd\[\d+\]: %s: too many errors after RCPT from unix; "
+                   r"its transaction is left unfinished$" % qid, since=since)
+    assert all_files(lmtpd.mail) == []
+
+
+@pytest.mark.fast
+def test_control_characters_in_addresses(lmtpd):
+    """Header injection: a backslash may escape only a printable character
+    (RFC 5321 quoted-pairSMTP) and a quoted string holds no control, so
+    "\\<CR>" and its kin get 501 5.1.7 at MAIL and 501 5.1.3 at RCPT; so do
+    C1 controls and U+2028/U+2029 in UTF-8.  Nothing lands in the trace
+    headers, no directory is made, the session goes on."""
+    bad = [b'"a\\\rX-Spam-Flag: NO\\\rX:"@b.c', b'"a\\\tb"@example.org',
+           b'"a\\\x7fb"@example.org', b'"a\\\x01b"@example.org', b'"a\\\x1bb"@example.org',
+           b'"a\rb"@example.org', b'"a\tb"@example.org', b'"a\x7fb"@example.org',
+           b"a\xc2\x85b@example.org", b'"a\\\xc2\x85b"@example.org',
+           b"a\xe2\x80\xa8b@example.org", b"a@ex\xe2\x80\xa9ample.org"]
+    with lmtpd.client() as c:
+        c.lhlo()
+        for a in bad:
+            c.send(b"MAIL FROM:<" + a + b"> SMTPUTF8\r\n")
+            r = c.reply()
+            assert (r.code, r.enh) == (501, "5.1.7"), (a, r)
+        c.quit()
+    with lmtpd.client() as c:
+        c.lhlo()
+        assert c.cmd("MAIL FROM:<s@example.org> SMTPUTF8").code == 250
+        for a in bad:
+            c.send(b"RCPT TO:<" + a.replace(b"example.org", b"example.com") + b">\r\n")
+            r = c.reply()
+            assert (r.code, r.enh) == (501, "5.1.3"), (a, r)
+        assert c.cmd("RCPT TO:<ok@example.com>").code == 250
+        assert c.cmd("DATA").code == 354
+        c.send(integlib.wire(make_message("controls")))
+        assert c.reply().code == 250
+        c.quit()
+    [f] = read_new(lmtpd.maildir("ok@example.com"))
+    assert b"\r" not in f and b"X-Spam-Flag" not in f
+    assert os.listdir(lmtpd.mail) == ["example.com"]
+    assert os.listdir(os.path.join(lmtpd.mail, "example.com")) == ["ok"]
+    no_leftovers(lmtpd)
+
+
+@pytest.mark.fast
+def test_domain_syntax(lmtpd):
+    """A recipient's domain must be RFC 5321 labels (with '_', which real
+    host names carry) or an address literal: the broken ones get 501 5.1.3
+    at RCPT and no directory.  A sender's is taken as it comes (the MTA
+    took the message; a 5xx would bounce it), empty aside.  <>, localhost,
+    address literals and an absolute name work."""
+    bad = ["x@[]", "x@example.com:25", "x@*", "x@-example.com", "x@example.com\\",
+           "x@example-.com", "x@example..com", "x@[1.2.3.999]", "x@[IPv6:]"]
+    with lmtpd.client() as c:
+        c.lhlo()
+        for a in bad:
+            assert c.cmd("MAIL FROM:<%s>" % a).code == 250, a
+            assert c.cmd("RSET").code == 250
+        r = c.cmd("MAIL FROM:<x@>")
+        assert (r.code, r.enh) == (501, "5.1.7"), r
+        assert c.cmd("MAIL FROM:<>").code == 250
+        for a in bad:
+            r = c.cmd("RCPT TO:<%s>" % a)
+            assert (r.code, r.enh) == (501, "5.1.3"), (a, r)
+        c.cmd("RSET")
+        good = ["x@localhost", "x@[192.0.2.1]", "x@[IPv6:2001:db8::1]", "y@Example.COM.",
+                "z@mail_host.example"]
+        t = c.transaction("s@[192.0.2.7]", good, make_message("domains"))
+        assert [r.code for r in t.rcpts] == [250] * 5
+        assert t.final_codes() == [250] * 5
+        c.quit()
+    assert sorted(os.listdir(lmtpd.mail)) == ["[192.0.2.1]", "[ipv6:2001:db8::1]",
+                                              "example.com", "localhost",
+                                              "mail_host.example"]
+    no_leftovers(lmtpd)
 
 
 def test_slow_drip_hits_the_data_deadline(lmtpd_factory):

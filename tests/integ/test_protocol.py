@@ -162,6 +162,32 @@ def test_repeated_recipients_stored_once(lmtpd):
 
 
 @pytest.mark.fast
+def test_delivered_to_quotes_local_part(lmtpd):
+    """A local part that is not a Dot-string is quoted again in
+    Delivered-To and the log's to= (RFC 5321 4.1.2, '"' and '\\'
+    escaped), so the header holds one address: before, "x@y"@example.com
+    became x@y@example.com.  Received's "for <...>" keeps the address as
+    given; quotes a Dot-string does not need are dropped."""
+    rcpts = ['"x@y"@example.com', '"A b"@example.com', '"q\\"t"@example.com',
+             '"plain"@example.com']
+    want = ['"x@y"@example.com', '"a b"@example.com', '"q\\"t"@example.com',
+            "plain@example.com"]
+    dirs = ["x@y", "a b", 'q"t', "plain"]
+    t = lmtpd.deliver(rcpts, make_message("quoted"))
+    assert t.final_codes() == [250] * 4
+    for rcpt, canonical, local in zip(rcpts, want, dirs):
+        [f] = read_new(os.path.join(lmtpd.mail, "example.com", local, "Maildir"))
+        td = trace_dict(split_trace(f)[0])
+        assert td["Delivered-To"] == canonical
+        assert "\tfor <%s>; " % rcpt in td["Received"]
+    # The log escapes a backslash as \x5c.
+    lines = deliveries(lmtpd.log(), t.queue_id)
+    assert [(x["to"], x["orig_to"]) for x in lines] == [
+        ('"x@y"@example.com', None), ('"a b"@example.com', '"A b"@example.com'),
+        ('"q\\x5c"t"@example.com', None), ("plain@example.com", '"plain"@example.com')]
+
+
+@pytest.mark.fast
 def test_pipelining_replies_in_order(lmtpd):
     """MAIL, 40 RCPTs (some refused) and DATA in one write: the replies
     come back in order, then one final reply per accepted recipient, in

@@ -187,7 +187,8 @@ drv_handle(struct drv *d, const struct lmtp_event *ev)
 		d->naccepted = 0;
 		break;
 	case LMTP_EV_CLOSE:
-		drv_event(d, "CLOSE");
+		drv_event(d, "CLOSE%s%s", ev->arg != NULL ? " " : "",
+			  ev->arg != NULL ? ev->arg : "");
 		d->closed = true;
 		break;
 	}
@@ -496,6 +497,39 @@ static const struct proto_case cases[] = {
 	  { LHLO_OK "553 5.6.7 Non-ASCII sender requires SMTPUTF8\r\n" MAIL_OK,
 	    LHLO_E "MAIL <j\\xc3\\xb6rg@b.example> utf8\n", NULL, 0 } },
 
+	/* A backslash escapes only a printable character (RFC 5321
+	 * quoted-pairSMTP), and qtextSMTP has no controls either: "\<CR>"
+	 * would put a CR into Return-Path and Received (header injection). */
+	{ "mail control characters in a quoted local part",
+	  IN("LHLO client\r\nMAIL FROM:<\"a\\\rX-Spam-Flag: NO\\\rX:\"@b.c>\r\n"
+	     "MAIL FROM:<\"a\\\tb\"@b.example>\r\nMAIL FROM:<\"a\\\x7f" "b\"@b.example>\r\n"
+	     "MAIL FROM:<\"a\\\x01" "b\"@b.example>\r\nMAIL FROM:<\"a\\\x1b" "b\"@b.example>\r\n"
+	     "MAIL FROM:<\"a\rb\"@b.example>\r\nMAIL FROM:<\"a\tb\"@b.example>\r\n"
+	     "MAIL FROM:<\"a\x7f" "b\"@b.example>\r\nMAIL FROM:<\"a\x1b" "b\"@b.example>\r\n"
+	     "MAIL FROM:<\"a\\ b\\\"c\\\\\"@b.example>\r\n"), {0},
+	  { LHLO_OK E_SENDER E_SENDER E_SENDER E_SENDER E_SENDER E_SENDER E_SENDER
+	    E_SENDER E_SENDER MAIL_OK,
+	    LHLO_E "MAIL <\"a\\x5c b\\x5c\"c\\x5c\\x5c\"@b.example>\n", NULL, 0 } },
+	/* C1 controls (U+0080-U+009F) and U+2028/U+2029 are refused like
+	 * ASCII controls, bare, quoted or escaped; their neighbours are not. */
+	{ "mail UTF-8 control characters",
+	  IN("LHLO client\r\nMAIL FROM:<a\xc2\x85" "b@b.example> SMTPUTF8\r\n"
+	     "MAIL FROM:<\"a\xc2\x80\"@b.example> SMTPUTF8\r\n"
+	     "MAIL FROM:<\"a\\\xe2\x80\xa8\"@b.example> SMTPUTF8\r\n"
+	     "MAIL FROM:<a@b\xe2\x80\xa9.example> SMTPUTF8\r\n"
+	     "MAIL FROM:<a\xc2\xa0" "b@b.example> SMTPUTF8\r\n"), {0},
+	  { LHLO_OK E_SENDER E_SENDER E_SENDER E_SENDER MAIL_OK,
+	    LHLO_E "MAIL <a\\xc2\\xa0b@b.example> utf8\n", NULL, 0 } },
+	/* A sender's domain is not held to RFC 5321 as a recipient's is: the
+	 * MTA took the message already, and a 5xx here would bounce it.  An
+	 * empty domain is still refused. */
+	{ "mail domain lenient",
+	  IN("LHLO client\r\nMAIL FROM:<x@mail_out.example>\r\nRSET\r\n"
+	     "MAIL FROM:<x@ex.com:25>\r\nRSET\r\nMAIL FROM:<x@>\r\nMAIL FROM:<>\r\n"), {0},
+	  { LHLO_OK MAIL_OK OK MAIL_OK OK E_SENDER MAIL_OK,
+	    LHLO_E "MAIL <x@mail_out.example>\nRSET\nMAIL <x@ex.com:25>\nRSET\nMAIL <>\n",
+	    NULL, 0 } },
+
 	/* -- RCPT syntax and parameters -- */
 	{ "rcpt forms",
 	  IN("LHLO client\r\nMAIL FROM:<>\r\nRCPT TO: <c@d.example>\r\n"
@@ -564,6 +598,30 @@ static const struct proto_case cases[] = {
 	    LHLO_E "MAIL <>\nRSET\nMAIL <> utf8\nRCPT <j\\xc3\\xb6rg@x.example> notify=0\n",
 	    NULL, 0 } },
 
+	{ "rcpt control characters in a quoted local part",
+	  IN("LHLO client\r\nMAIL FROM:<>\r\nRCPT TO:<\"a\\\rX-Spam-Flag: NO\\\rX:\"@b.c>\r\n"
+	     "RCPT TO:<\"a\\\tb\"@d.example>\r\nRCPT TO:<\"a\\\x7f" "b\"@d.example>\r\n"
+	     "RCPT TO:<\"a\\\x01" "b\"@d.example>\r\nRCPT TO:<\"a\\\x1b" "b\"@d.example>\r\n"
+	     "RCPT TO:<\"a\rb\"@d.example>\r\nRCPT TO:<\"a\tb\"@d.example>\r\n"
+	     "RCPT TO:<\"a\x7f" "b\"@d.example>\r\nRCPT TO:<\"a\x1b" "b\"@d.example>\r\n"
+	     "RCPT TO:<\"a\\ b\"@d.example>\r\n"), {0},
+	  { LHLO_OK MAIL_OK E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR
+	    E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR RCPT_OK("\"a\\ b\"@d.example"),
+	    LHLO_E "MAIL <>\nRCPT <\"a\\x5c b\"@d.example> notify=0\n", NULL, 0 } },
+	{ "rcpt UTF-8 control characters",
+	  IN("LHLO client\r\nMAIL FROM:<> SMTPUTF8\r\nRCPT TO:<a\xc2\x85" "b@ex.com>\r\n"
+	     "RCPT TO:<a\xc2\x80" "b@ex.com>\r\nRCPT TO:<a\xc2\x9f" "b@ex.com>\r\n"
+	     "RCPT TO:<a\xe2\x80\xa8" "b@ex.com>\r\nRCPT TO:<a\xe2\x80\xa9" "b@ex.com>\r\n"
+	     "RCPT TO:<\"a\xc2\x85" "b\"@ex.com>\r\nRCPT TO:<\"a\\\xc2\x85" "b\"@ex.com>\r\n"
+	     "RCPT TO:<a@ex\xc2\x85.com>\r\n"
+	     "RCPT TO:<a\xc2\xa0" "b@ex.com>\r\nRCPT TO:<a\xe2\x80\xa7" "b@ex.com>\r\n"
+	     "RCPT TO:<a\xe2\x80\xaa" "b@ex.com>\r\n"), {0},
+	  { LHLO_OK MAIL_OK E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR
+	    E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR RCPT_OK("a\xc2\xa0" "b@ex.com")
+	    RCPT_OK("a\xe2\x80\xa7" "b@ex.com") RCPT_OK("a\xe2\x80\xaa" "b@ex.com"),
+	    LHLO_E "MAIL <> utf8\nRCPT <a\\xc2\\xa0b@ex.com> notify=0\n"
+	    "RCPT <a\\xe2\\x80\\xa7b@ex.com> notify=0\n"
+	    "RCPT <a\\xe2\\x80\\xaab@ex.com> notify=0\n", NULL, 0 } },
 	/* -- max_recipients (3 here): limit - 1, limit, limit + 1 -- */
 	{ "recipients below the limit",
 	  IN("LHLO client\r\nMAIL FROM:<>\r\nRCPT TO:<r1@x.example>\r\n"
@@ -604,12 +662,12 @@ static const struct proto_case cases[] = {
 	{ "errors at the limit close",
 	  IN("FOO\r\nMAIL FROM:<a@b.example>\r\nLHLO\r\nNOOP\r\n"), { .max_errors = 3 },
 	  { E_UNKNOWN E_LHLO_FIRST "501 5.5.4 Syntax: LHLO hostname\r\n"
-	    TOO_MANY_ERRORS, "CLOSE\n", NULL, 0 } },
+	    TOO_MANY_ERRORS, "CLOSE too many errors\n", NULL, 0 } },
 	{ "errors of any kind count",
 	  IN("LHLO client\r\nNO\0OP\r\nRCPT TO:<a@b>\r\nDATA\r\nQUIT\r\n"),
 	  { .max_errors = 3 },
 	  { LHLO_OK "500 5.5.2 Error: NUL character in command\r\n" E_NEED_MAIL
-	    E_NEED_MAIL TOO_MANY_ERRORS, LHLO_E "CLOSE\n", NULL, 0 } },
+	    E_NEED_MAIL TOO_MANY_ERRORS, LHLO_E "CLOSE too many errors\n", NULL, 0 } },
 
 	/* -- pipelining: replies in command order, across transactions -- */
 	{ "pipelined transactions",
@@ -724,18 +782,22 @@ static const struct proto_case cases[] = {
 	    OPEN_E "BDAT\nRSET\nMAIL <>\nRCPT <e@f.example> notify=0\nBDAT\nEND bdat\n",
 	    MSGS("yo" EOM) } },
 	{ "bdat without size closes", IN(OPEN "BDAT\r\nNOOP\r\n"), {0},
-	  { OPEN_R E_BDAT_FRAMING, OPEN_E "CLOSE\n", NULL, 0 } },
+	  { OPEN_R E_BDAT_FRAMING, OPEN_E "CLOSE lost BDAT framing\n", NULL, 0 } },
 	{ "bdat with a bad size closes", IN(OPEN "BDAT x1\r\nNOOP\r\n"), {0},
-	  { OPEN_R E_BDAT_FRAMING, OPEN_E "CLOSE\n", NULL, 0 } },
+	  { OPEN_R E_BDAT_FRAMING, OPEN_E "CLOSE lost BDAT framing\n", NULL, 0 } },
 	{ "bdat with a negative size closes", IN(OPEN "BDAT -1\r\nNOOP\r\n"), {0},
-	  { OPEN_R E_BDAT_FRAMING, OPEN_E "CLOSE\n", NULL, 0 } },
+	  { OPEN_R E_BDAT_FRAMING, OPEN_E "CLOSE lost BDAT framing\n", NULL, 0 } },
 	{ "bdat with a huge size closes",
 	  IN(OPEN "BDAT 99999999999999999999\r\nNOOP\r\n"), {0},
-	  { OPEN_R E_BDAT_FRAMING, OPEN_E "CLOSE\n", NULL, 0 } },
+	  { OPEN_R E_BDAT_FRAMING, OPEN_E "CLOSE lost BDAT framing\n", NULL, 0 } },
 	{ "bdat with a bad keyword closes", IN(OPEN "BDAT 5 MORE\r\nhello"), {0},
-	  { OPEN_R E_BDAT_FRAMING, OPEN_E "CLOSE\n", NULL, 0 } },
+	  { OPEN_R E_BDAT_FRAMING, OPEN_E "CLOSE lost BDAT framing\n", NULL, 0 } },
+	{ "bdat with a non-numeric size closes", IN(OPEN "BDAT abc LAST\r\nhello"), {0},
+	  { OPEN_R E_BDAT_FRAMING, OPEN_E "CLOSE lost BDAT framing\n", NULL, 0 } },
+	{ "bdat with LAST glued to junk closes", IN(OPEN "BDAT 5 LASTX\r\nhello"), {0},
+	  { OPEN_R E_BDAT_FRAMING, OPEN_E "CLOSE lost BDAT framing\n", NULL, 0 } },
 	{ "bdat size glued to junk closes", IN("LHLO client\r\nBDAT 5x\r\nhello"), {0},
-	  { LHLO_OK E_BDAT_FRAMING, LHLO_E "CLOSE\n", NULL, 0 } },
+	  { LHLO_OK E_BDAT_FRAMING, LHLO_E "CLOSE lost BDAT framing\n", NULL, 0 } },
 };
 
 START_TEST(proto_table)

@@ -66,10 +66,20 @@ static const struct {
 	/* No delimiter: nothing is split. */
 	{ "", "a+b@ex.org", "a+b", "ex.org", NULL, "a+b@ex.org" },
 	{ "", "a-b@ex.org", "a-b", "ex.org", NULL, "a-b@ex.org" },
-	/* Quoted local parts are unquoted (RFC 5321 4.1.2). */
-	{ NULL, "\"John Doe\"@ex.org", "john doe", "ex.org", NULL, "john doe@ex.org" },
-	{ NULL, "\"a\\\"b\"@ex.org", "a\"b", "ex.org", NULL, "a\"b@ex.org" },
-	{ NULL, "\"a@b\"@ex.org", "a@b", "ex.org", NULL, "a@b@ex.org" },
+	/* Quoted local parts are unquoted (RFC 5321 4.1.2); the canonical
+	 * form quotes them again when they are not a Dot-string, escaping
+	 * '"' and '\', so it stays one address (Delivered-To, to=). */
+	{ NULL, "\"John Doe\"@ex.org", "john doe", "ex.org", NULL, "\"john doe\"@ex.org" },
+	{ NULL, "\"a\\\"b\"@ex.org", "a\"b", "ex.org", NULL, "\"a\\\"b\"@ex.org" },
+	{ NULL, "\"a@b\"@ex.org", "a@b", "ex.org", NULL, "\"a@b\"@ex.org" },
+	{ NULL, "\"a\\\\b\"@ex.org", "a\\b", "ex.org", NULL, "\"a\\\\b\"@ex.org" },
+	{ NULL, "\"x y+a b\"@ex.org", "x y", "ex.org", "a b", "\"x y+a b\"@ex.org" },
+	{ NULL, "\"a.\"@ex.org", "a.", "ex.org", NULL, "\"a.\"@ex.org" },
+	{ NULL, "a+x.@ex.org", "a", "ex.org", "x.", "\"a+x.\"@ex.org" },
+	/* Quotes a Dot-string does not need are dropped, as Postfix does. */
+	{ NULL, "\"Alice\"@ex.org", "alice", "ex.org", NULL, "alice@ex.org" },
+	{ NULL, "\"a.b+c!#$%&'*/=?^_`{|}~-\"@ex.org", "a.b", "ex.org",
+	  "c!#$%&'*/=?^_`{|}~-", "a.b+c!#$%&'*/=?^_`{|}~-@ex.org" },
 	/* postmaster without a domain gets the host name. */
 	{ NULL, "postmaster", "postmaster", "mx.example.org", NULL,
 	  "postmaster@mx.example.org" },
@@ -78,8 +88,9 @@ static const struct {
 	/* UTF-8 is kept (only ASCII is lowercased). */
 	{ NULL, "J\xc3\x96rg@Ex.org", "j\xc3\x96rg", "ex.org", NULL,
 	  "j\xc3\x96rg@ex.org" },
-	/* The detail never becomes a path: path tricks there are harmless. */
-	{ NULL, "a+../../etc@ex.org", "a", "ex.org", "../../etc", "a+../../etc@ex.org" },
+	/* The detail never becomes a path: path tricks there are harmless
+	 * (".." makes it no Dot-string: quoted). */
+	{ NULL, "a+../../etc@ex.org", "a", "ex.org", "../../etc", "\"a+../../etc\"@ex.org" },
 	{ NULL, "a+x/y@ex.org", "a", "ex.org", "x/y", "a+x/y@ex.org" },
 	/* An absolute domain name: its one final dot goes. */
 	{ NULL, "Alice@Example.COM.", "alice", "example.com", NULL, "alice@example.com" },
@@ -109,6 +120,31 @@ static const struct {
 	{ NULL, "a@ex\x1f.org", NULL, NULL, NULL, NULL },
 	{ NULL, "a+x\ry@ex.org", NULL, NULL, NULL, NULL },
 	{ NULL, "a+x\x7f@ex.org", NULL, NULL, NULL, NULL },
+	/* A domain must be RFC 5321 labels ('_' too, as real host names
+	 * have it; UTF-8 U-labels) or an address literal. */
+	{ NULL, "x@mail_out.Example", "x", "mail_out.example", NULL, "x@mail_out.example" },
+	{ NULL, "x@a--b.9.example", "x", "a--b.9.example", NULL, "x@a--b.9.example" },
+	{ NULL, "x@d\xc3\xa9.example", "x", "d\xc3\xa9.example", NULL, "x@d\xc3\xa9.example" },
+	{ NULL, "x@localhost", "x", "localhost", NULL, "x@localhost" },
+	{ NULL, "x@[192.0.2.1]", "x", "[192.0.2.1]", NULL, "x@[192.0.2.1]" },
+	{ NULL, "x@[IPv6:2001:db8::1]", "x", "[ipv6:2001:db8::1]", NULL, "x@[ipv6:2001:db8::1]" },
+	{ NULL, "x@[x-tag:any-thing]", "x", "[x-tag:any-thing]", NULL, "x@[x-tag:any-thing]" },
+	{ NULL, "x@[]", NULL, NULL, NULL, NULL },
+	{ NULL, "x@ex.com:25", NULL, NULL, NULL, NULL },
+	{ NULL, "x@*", NULL, NULL, NULL, NULL },
+	{ NULL, "x@-ex.com", NULL, NULL, NULL, NULL },
+	{ NULL, "x@ex-.com", NULL, NULL, NULL, NULL },
+	{ NULL, "x@ex.com\\", NULL, NULL, NULL, NULL },
+	{ NULL, "x@[1.2.3]", NULL, NULL, NULL, NULL },
+	{ NULL, "x@[1.2.3.256]", NULL, NULL, NULL, NULL },
+	{ NULL, "x@[1.2.3.4.5]", NULL, NULL, NULL, NULL },
+	{ NULL, "x@[1.2.3.0004]", NULL, NULL, NULL, NULL },
+	{ NULL, "x@[IPv6:]", NULL, NULL, NULL, NULL },
+	{ NULL, "x@[:1]", NULL, NULL, NULL, NULL },
+	{ NULL, "x@[tag-:x]", NULL, NULL, NULL, NULL },
+	{ NULL, "x@[a\\b:c]", NULL, NULL, NULL, NULL },
+	{ NULL, "x@[a:[b]]", NULL, NULL, NULL, NULL },
+	{ NULL, "x@[1.2.3.4]x", NULL, NULL, NULL, NULL },
 	/* Invalid UTF-8. */
 	{ NULL, "\xc3@ex.org", NULL, NULL, NULL, NULL },
 	{ NULL, "\xc0\xaf@ex.org", NULL, NULL, NULL, NULL },	/* overlong '/' */
