@@ -44,6 +44,8 @@ struct meta_node {
 	double value;
 	size_t rule;
 	int a, b;	/* operand node indices */
+	unsigned int size;	/* nodes in the subtree */
+	bool has_div;		/* a division in the subtree */
 };
 
 struct meta_prog {
@@ -109,7 +111,16 @@ meta_node(struct meta_parser *mp, enum meta_op op, int a, int b)
 		return 0;
 	}
 	prog->nodes = xreallocarray(prog->nodes, prog->count + 1, sizeof(*prog->nodes));
-	prog->nodes[prog->count] = (struct meta_node){ op, 0, 0, a, b };
+	prog->nodes[prog->count] = (struct meta_node){ op, 0, 0, a, b, 1, op == META_DIV };
+	for (int k = 0; k < 2; k++) {
+		int c = k == 0 ? a : b;
+
+		/* (after a parse error an operand may be 0: any node will do) */
+		if (c >= 0 && (size_t)c < prog->count) {
+			prog->nodes[prog->count].size += prog->nodes[c].size;
+			prog->nodes[prog->count].has_div |= prog->nodes[c].has_div;
+		}
+	}
 	return (int)prog->count++;
 }
 
@@ -352,6 +363,31 @@ meta_parse_or(struct meta_parser *mp)
 	return a;
 }
 
+/* Subtrees this small are looked through for rules still to be matched. */
+#define META_FREE_SIZE_MAX 16
+
+/* Whether the subtree at i reads only values known already (no fetch). */
+static bool
+meta_costs_nothing(const struct meta_prog *prog, int i, const struct meta_fetch *fetch)
+{
+	const struct meta_node *n = &prog->nodes[i];
+
+	if (n->size > META_FREE_SIZE_MAX)
+		return false;
+	switch (n->op) {
+	case META_NUM:
+		return true;
+	case META_RULE:
+		return !fetch->pending[n->rule];
+	case META_NOT:
+	case META_NEG:
+		return meta_costs_nothing(prog, n->a, fetch);
+	default:
+		return meta_costs_nothing(prog, n->a, fetch) &&
+		       meta_costs_nothing(prog, n->b, fetch);
+	}
+}
+
 static double
 meta_eval_node(const struct meta_prog *prog, int i, const double *values,
 	       const struct meta_fetch *fetch, bool *div_zero)
@@ -373,6 +409,20 @@ meta_eval_node(const struct meta_prog *prog, int i, const double *values,
 	case META_NEG:
 		return -meta_eval_node(prog, n->a, values, fetch, div_zero);
 	case META_AND:
+		/* Perl reads the right operand only when the left is true, and
+		 * a false operand on either side makes the result 0.  So when
+		 * the right one costs nothing and the left may need a rule
+		 * matched (FILL_THIS_FORM is __FILL_THIS_FORM && ... &&
+		 * !__VIA_ML), a false right one spares the left.  Not with a
+		 * division in either: Perl dies on the one it reaches. */
+		if (fetch != NULL && !prog->nodes[n->a].has_div && !prog->nodes[n->b].has_div &&
+		    meta_costs_nothing(prog, n->b, fetch)) {
+			b = meta_eval_node(prog, n->b, values, fetch, div_zero);
+			if (b == 0)
+				return 0;
+			a = meta_eval_node(prog, n->a, values, fetch, div_zero);
+			return a != 0 ? b : a;
+		}
 		a = meta_eval_node(prog, n->a, values, fetch, div_zero);
 		return a != 0 ? meta_eval_node(prog, n->b, values, fetch, div_zero) : a;
 	case META_OR:

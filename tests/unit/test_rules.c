@@ -476,7 +476,15 @@ static const char lazy_cf[] =
 	"meta __INNER __RAW || __URI\n"
 	"meta OUTER __INNER && __FULL\n"
 	"body NOT_LAZY /costly/\n"
-	"score GATED 1\nscore COUNTS 2\nscore OUTER 4\nscore NOT_LAZY 0.5\n";
+	/* a known false right operand spares the left one, unless a
+	 * division is in either (Perl dies on the one it reaches) */
+	"header __HDR_NO exists:X-Not-There\n"
+	"body __PRICEY /pricey/\n"
+	"body __PRICEY2 /pricey2/\n"
+	"meta GUARDED __PRICEY && __HDR_NO\n"
+	"meta DIVIDED (__PRICEY2 / 2) && __HDR_NO\n"
+	"score GATED 1\nscore COUNTS 2\nscore OUTER 4\nscore NOT_LAZY 0.5\n"
+	"score GUARDED 8\nscore DIVIDED 16\n";
 
 static void
 lazy_total(const struct ruleset *rs, const char *message, bool resolve_first,
@@ -500,7 +508,7 @@ lazy_total(const struct ruleset *rs, const char *message, bool resolve_first,
 START_TEST(test_lazy_subrules)
 {
 	static const char *const messages[] = {
-		"Subject: lazy\n\ncostly 123x 456x\nhttp://example.org/ rawthing\n",
+		"Subject: lazy\n\ncostly 123x 456x pricey2\nhttp://example.org/ rawthing\n",
 		"Subject: other\n\ncheap and costly 123x\n",
 	};
 	static const char *const want[] = { "COUNTS,NOT_LAZY,OUTER", "GATED,NOT_LAZY" };
@@ -525,6 +533,8 @@ START_TEST(test_lazy_subrules)
 			ck_assert(rules_hit_pending(&hits, rules_find(rs, "__COSTLY")));
 			ck_assert(!rules_hit_pending(&hits, rules_find(rs, "__RAW")));
 			ck_assert_uint_eq(hits.hits[rules_find(rs, "__NOLIT")], 2);
+			ck_assert(rules_hit_pending(&hits, rules_find(rs, "__PRICEY")));
+			ck_assert(!rules_hit_pending(&hits, rules_find(rs, "__PRICEY2")));
 		} else {
 			ck_assert(!rules_hit_pending(&hits, rules_find(rs, "__COSTLY")));
 		}
