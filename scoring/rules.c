@@ -597,10 +597,15 @@ rules_build_prefilter(struct rules_build *b, enum rule_type type)
  * whose first operand is rarely true.  Body, rawbody, full and uri rules
  * qualify; header rules, which share one fetch of each header, saved
  * too little to be worth it (0.3% of the instructions), and eval rules
- * are cheap.  A user's rules (rules_user.c) are never lazy. */
+ * are cheap.  The site's __ metas wait to be asked too.  A user's rules
+ * (rules_user.c) are never lazy. */
+#define RULES_LAZY_META_DEPTH 32
+
 static void
 rules_mark_lazy(struct ruleset *rs)
 {
+	unsigned char *depth;
+
 	rs->lazy = xcalloc(rs->count > 0 ? rs->count : 1, 1);
 	for (size_t i = 0; i < rs->count; i++) {
 		struct rule *r = &rs->rules[i];
@@ -611,6 +616,26 @@ rules_mark_lazy(struct ruleset *rs)
 		rs->lazy[i] = r->lazy;
 		rs->lazy_count += r->lazy;
 	}
+	/* in meta_order, every meta's reads come before it */
+	depth = xcalloc(rs->count > 0 ? rs->count : 1, 1);
+	for (size_t k = 0; k < rs->meta_count; k++) {
+		size_t i = rs->meta_order[k];
+		struct rule *r = &rs->rules[i];
+		const size_t *deps;
+		size_t nd = meta_deps(r->meta, &deps);
+		unsigned int d = 0;
+
+		if (!r->subrule)
+			continue;
+		for (size_t j = 0; j < nd; j++)
+			if (depth[deps[j]] > d)
+				d = depth[deps[j]];
+		if (d < RULES_LAZY_META_DEPTH) {
+			depth[i] = (unsigned char)(d + 1);
+			r->lazy_meta = true;
+		}
+	}
+	free(depth);
 }
 
 static void

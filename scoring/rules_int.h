@@ -146,6 +146,10 @@ struct rule {
 	 * rules; most metas over the costly sub-rules are decided by a
 	 * cheaper operand first (rules_mark_lazy). */
 	bool lazy;
+	/* A site's __ meta evaluated only when another meta reads it; set
+	 * when whatever it reads is at most RULES_LAZY_META_DEPTH such metas
+	 * deep, which bounds the recursion (rules_mark_lazy). */
+	bool lazy_meta;
 
 	/* eval rules */
 	struct eval_call *eval;

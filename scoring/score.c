@@ -493,10 +493,6 @@ struct score_lazy {
 	struct meta_fetch fetch;
 };
 
-/* A __ meta waits to be asked only when whatever it reads is no more than
- * this many such metas deep, which bounds the recursion. */
-#define SCORE_LAZY_META_DEPTH 32
-
 static void
 score_fetch(void *ctx, size_t i)
 {
@@ -518,36 +514,6 @@ score_fetch(void *ctx, size_t i)
 		if (n > 0)
 			z->values[i] = n;
 	}
-}
-
-/* Which of the site's __ metas are evaluated when asked for: those whose
- * reads are at most SCORE_LAZY_META_DEPTH lazy metas deep (depth[] in
- * meta_order, so that every meta's reads are done before it). */
-static void
-score_lazy_metas(const struct ruleset *rs, unsigned char *pending)
-{
-	size_t site_count = rs->site != NULL ? rs->user_first : rs->count;
-	unsigned char *depth = xcalloc(rs->count > 0 ? rs->count : 1, 1);
-
-	for (size_t k = 0; k < rs->meta_count; k++) {
-		size_t i = rs->meta_order[k];
-		const struct rule *r = &rs->rules[i];
-		const size_t *deps;
-		size_t nd;
-		unsigned int d = 0;
-
-		if (!r->subrule || i >= site_count)
-			continue;
-		nd = meta_deps(r->meta, &deps);
-		for (size_t j = 0; j < nd; j++)
-			if (depth[deps[j]] > d)
-				d = depth[deps[j]];
-		if (d < SCORE_LAZY_META_DEPTH) {
-			depth[i] = (unsigned char)(d + 1);
-			pending[i] = 1;
-		}
-	}
-	free(depth);
 }
 
 void
@@ -573,13 +539,12 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 	};
 
 	lazy.fetch = (struct meta_fetch){ lazy.pending, score_fetch, &lazy };
-	for (size_t i = 0; i < rs->count && i < hits->count; i++) {
-		if (rules_hit_pending(hits, i))
+	for (size_t i = 0; i < rs->count; i++) {
+		if (rs->rules[i].lazy_meta || rules_hit_pending(hits, i))
 			lazy.pending[i] = 1;
-		else if (hits->hits[i] > 0 && score_of(rs, prefs, i, set) != 0)
+		else if (i < hits->count && hits->hits[i] > 0 && score_of(rs, prefs, i, set) != 0)
 			values[i] = hits->hits[i];
 	}
-	score_lazy_metas(rs, lazy.pending);
 	/* Evals reading the user's lists. */
 	eval_ctx_init(&ctx, rs, mv, prefs != NULL && prefs->have_lists ? prefs->lists : NULL);
 	ctx.bayes_active = bayes_prob >= 0;
