@@ -600,6 +600,11 @@ rules_match_evals(const struct ruleset *rs, struct msgview *mv, struct rules_hit
 
 		if (eval_is_per_user(r->eval->name))
 			continue;
+		/* The backstop holds here too: one eval is cheap, but a message
+		 * built against several could add up to more than the MTA's
+		 * patience. Those not run count as not hit. */
+		if (rules_hits_past_deadline(out))
+			break;
 		ctx.log_rule = rs->eval_rules[k];
 		out->hits[rs->eval_rules[k]] = eval_run(&ctx, r->eval);
 	}

@@ -103,7 +103,8 @@ void eval_get_list(struct msgview *mv, const char *request, bool keep_empty, siz
 /* Evals that depend on per-user settings run per recipient (score.c). */
 bool eval_is_per_user(const char *name);
 
-/* Runs the message-wide eval rules into out->hits (rules.c). */
+/* Runs the message-wide eval rules into out->hits (rules.c), until
+ * rules_match's backstop (out->deadline) passes. */
 void rules_match_evals(const struct ruleset *rs, struct msgview *mv,
 		       struct rules_hits *out);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check_compat.h"
 #include "eval.h"
@@ -528,6 +529,41 @@ START_TEST(eval_hostile)
 }
 END_TEST
 
+/* The matching backstop bounds the message-wide evals as well: past the
+ * deadline none runs, and the message says it was cut short. */
+START_TEST(eval_backstop)
+{
+	static const char msg[] = "Subject: hello there\n\nx\n";
+	struct rules_load_result res;
+	struct ruleset *rs = eh_load(rules_cf, &res);
+	struct msgview *mv = msgview_new(rules_settings(rs), msg, strlen(msg), NULL);
+	long missing_to = rules_find(rs, "MISSING_TO");
+	struct rules_hits hits;
+
+	ck_assert_int_ge(missing_to, 0);
+	memset(&hits, 0, sizeof(hits));
+	hits.count = rules_count(rs);
+	hits.hits = calloc(hits.count, sizeof(*hits.hits));
+	ck_assert_ptr_nonnull(hits.hits);
+	rules_match_evals(rs, mv, &hits);
+	ck_assert_uint_gt(hits.hits[missing_to], 0);
+	ck_assert(!hits.time_limit_exceeded);
+
+	memset(hits.hits, 0, hits.count * sizeof(*hits.hits));
+	hits.has_deadline = true;
+	clock_gettime(CLOCK_MONOTONIC, &hits.deadline);
+	hits.deadline.tv_sec -= 1;
+	rules_match_evals(rs, mv, &hits);
+	ck_assert_uint_eq(hits.hits[missing_to], 0);
+	ck_assert(hits.time_limit_exceeded);
+
+	rules_hits_free(&hits);
+	msgview_free(&mv);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
 static void
 check_addrs(const struct strlist *got, const char *const *want, size_t n)
 {
@@ -586,6 +622,7 @@ eval_suite(void)
 	tcase_add_loop_test(tc, eval_mime2_table, 0, N_ELEMENTS(mime2_cases));
 	tcase_add_loop_test(tc, eval_html2_table, 0, N_ELEMENTS(html2_cases));
 	tcase_add_test(tc, eval_hostile);
+	tcase_add_test(tc, eval_backstop);
 	tcase_add_test(tc, eval_addr_lists);
 	return s;
 }
