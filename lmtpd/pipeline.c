@@ -96,7 +96,7 @@ pipeline_log_rcpt(const struct pipeline_txn *txn, const struct rcpt *r,
 static int
 pipeline_prepend(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 		 const struct rcpt *r, const char *date, const struct buf *spam,
-		 struct buf *out)
+		 bool headless, struct buf *out)
 {
 	buf_reset(out);
 	if (buf_printf(out, "Return-Path: <%s>\n", txn->sender) < 0)
@@ -114,7 +114,19 @@ pipeline_prepend(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 		       txn->smtputf8 ? "UTF8LMTP" : "LMTP", txn->queue_id,
 		       txn->sender, r->addr, date) < 0)
 		return -1;
+	if (headless && buf_append(out, "\n", 1) < 0)
+		return -1;
 	return 0;
+}
+
+/* Whether the message starts with a folded line, which would otherwise
+ * continue the Received field above it: there is no header section, and
+ * its lines go after an empty line, as body, the way Postfix's cleanup
+ * ends a header section at its first line that is no header. */
+static bool
+pipeline_headless(const char *data, size_t len)
+{
+	return len > 0 && (data[0] == ' ' || data[0] == '\t');
 }
 
 void
@@ -154,6 +166,7 @@ pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 	struct iovec iov[2];
 	char date[64];
 	double score_shared = 0;
+	bool headless;
 	/* The folders each recipient's copy went to, for the log (a
 	 * repeated recipient shows the first one's). */
 	char (*folders)[PIPELINE_FOLDERS_MAX] = xcalloc(txn->rcpt_count > 0 ? txn->rcpt_count : 1,
@@ -183,6 +196,10 @@ pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 		iov[1].iov_base = (void *)clean;
 		iov[1].iov_len = clean_len;
 	}
+	headless = pipeline_headless(iov[1].iov_base, iov[1].iov_len);
+	if (headless)
+		log_info("%s: message starts with a folded line: no header section, "
+			 "its lines delivered as the body", txn->queue_id);
 	for (size_t i = 0; i < txn->rcpt_count; i++) {
 		struct rcpt *r = txn->rcpts[i];
 		double delays[4] = { 0, 0, 0, 0 };
@@ -220,7 +237,7 @@ pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 					  sm != NULL ? tests.data : NULL);
 			continue;
 		}
-		if (pipeline_prepend(cfg, txn, r, date, &spam, &prepend) < 0) {
+		if (pipeline_prepend(cfg, txn, r, date, &spam, headless, &prepend) < 0) {
 			dsn_set(&r->dsn, DSN_TEMP_FAIL, "trace headers too long");
 			pipeline_log_rcpt(txn, r, NULL, delays, NULL, NULL);
 			continue;

@@ -77,6 +77,27 @@ def test_nul_bytes(lmtpd):
     no_leftovers(lmtpd)
 
 
+@pytest.mark.fast
+def test_folded_first_line(lmtpd):
+    """A message whose first line is folded (starts with a space or tab)
+    has no header section; unchanged, that line would continue lmtpd's
+    Received field.  As Postfix's cleanup does, an empty line goes in
+    front of it, so its lines are the body; the log says so."""
+    msg = b" X-Spam-Flag: NO\n\tmore\nSubject: looks like a header\n\nbody\n"
+    t = lmtpd.deliver(["folded@example.com"], msg)
+    assert t.final_codes() == [250]
+    [f] = read_new(lmtpd.maildir("folded@example.com"))
+    trace, rest = split_trace(f)
+    assert rest == b"\n" + msg
+    assert trace[-1].startswith(b"Received:") and b"X-Spam-Flag" not in trace[-1]
+    assert re.search(r"%s: message starts with a folded line" % t.queue_id, lmtpd.log())
+    # A message that starts with a header is left as it is.
+    t = lmtpd.deliver(["plain@example.com"], b"Subject: s\n\nbody\n")
+    [f] = read_new(lmtpd.maildir("plain@example.com"))
+    assert split_trace(f)[1] == b"Subject: s\n\nbody\n"
+    no_leftovers(lmtpd)
+
+
 def test_ten_megabyte_line(lmtpd):
     """A 10 MB line in the body (spooled to disk past 1 MB) is delivered
     byte for byte."""
