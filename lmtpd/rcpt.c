@@ -14,6 +14,7 @@
 #include "lmtpd_limits.h"
 #include "fsutil.h"
 #include "log.h"
+#include "addrfold.h"
 #include "rcpt.h"
 #include "usermap.h"
 #include "xalloc.h"
@@ -82,13 +83,6 @@ rcpt_component_problem(const char *s)
 	if (!rcpt_utf8_valid((const unsigned char *)s, len))
 		return "invalid UTF-8";
 	return NULL;
-}
-
-static void
-rcpt_lowercase(char *s)
-{
-	for (; *s != '\0'; s++)
-		*s = (char)tolower((unsigned char)*s);
 }
 
 /* RFC 5321 4.1.2 Quoted-string: remove the quotes and the backslashes. */
@@ -280,8 +274,15 @@ rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
 		local = rcpt_unquote(addr, (size_t)(at - addr));
 		domain = xstrdup(at + 1);
 	}
-	rcpt_lowercase(local);
-	rcpt_lowercase(domain);
+	/* One mailbox whatever the case: Unicode case folding for SMTPUTF8
+	 * addresses too, as Postfix folds its lookup keys.  The limits
+	 * below apply to the folded form, which is what becomes a path. */
+	whole = addr_casefold(local);
+	free(local);
+	local = whole;
+	whole = addr_casefold(domain);
+	free(domain);
+	domain = whole;
 	/* "example.com." is example.com written as an absolute name; as
 	 * Postfix's address resolver does, the one dot goes, so both reach
 	 * the same home (a second dot stays, and is refused below). */

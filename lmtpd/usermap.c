@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "lmtpd_limits.h"
+#include "addrfold.h"
 #include "usermap.h"
 #include "xalloc.h"
 
@@ -229,28 +230,25 @@ static int
 usermap_put(DB *db, char *key, const char *value, const char *path,
 	    unsigned int line, char **error_r)
 {
+	/* folded as rcpt_parse folds the addresses looked up */
+	char *folded = addr_casefold(key);
 	DBT k, v;
 	int ret;
 
-	for (char *p = key; *p != '\0'; p++)
-		*p = (char)tolower((unsigned char)*p);
 	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
-	k.data = key;
-	k.size = (u_int32_t)strlen(key);
+	k.data = folded;
+	k.size = (u_int32_t)strlen(folded);
 	v.data = (void *)value;
 	v.size = (u_int32_t)strlen(value);
 	ret = db->put(db, NULL, &k, &v, DB_NOOVERWRITE);
-	if (ret == DB_KEYEXIST) {
-		*error_r = xasprintf("%s:%u: duplicate key '%s'", path, line, key);
-		return -1;
-	}
-	if (ret != 0) {
+	if (ret == DB_KEYEXIST)
+		*error_r = xasprintf("%s:%u: duplicate key '%s'", path, line, folded);
+	else if (ret != 0)
 		*error_r = xasprintf("%s:%u: write failed: %s", path, line,
 				     db_strerror(ret));
-		return -1;
-	}
-	return 0;
+	free(folded);
+	return ret == 0 ? 0 : -1;
 }
 
 static int

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addrfold.h"
 #include "bayes.h"
 #include "dbenv.h"
 #include "lmtpd_limits.h"
@@ -397,8 +398,11 @@ store_open_one(struct db_env *env, const char *name, bool read_only, DB **db_r,
  * BAYES_USER_MAX cut, with the hash of the whole user after it (users
  * that begin alike keep databases of their own, and the name fits). */
 static char *
-store_encode_user(const char *user)
+store_encode_user(const char *given)
 {
+	/* folded as the daemon folds recipients, so that lmtpd-learn -u
+	 * names the database delivery uses however it was written */
+	char *user = addr_casefold(given);
 	size_t n = strlen(user), len;
 	char *out, *o;
 
@@ -409,8 +413,6 @@ store_encode_user(const char *user)
 		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '@' ||
 		    c == '+' || c == '-' || c == '_' || (c == '.' && i > 0)) {
 			*o++ = (char)c;
-		} else if (c >= 'A' && c <= 'Z') {
-			*o++ = (char)(c + 32);
 		} else {
 			static const char hex[] = "0123456789ABCDEF";
 
@@ -439,6 +441,7 @@ store_encode_user(const char *user)
 		 * within the n * 3 + 1 bytes of out. */
 		snprintf(out + keep, 18, "~%016llx", (unsigned long long)h);
 	}
+	free(user);
 	return out;
 }
 

@@ -268,7 +268,8 @@ def test_dot_stuffing_round_trip(lmtpd):
 def test_8bit_utf8_and_smtputf8(lmtpd):
     """Every byte value 0x80-0xFF and UTF-8 text arrive unchanged; SMTPUTF8
     addresses are accepted (and refused without SMTPUTF8); the Maildir
-    path keeps the UTF-8 name, lowercased in ASCII only."""
+    path keeps the UTF-8 name, case-folded (Unicode too, as Postfix
+    folds its lookup keys): DÖRTE@EXÄMPLE.COM is the same mailbox."""
     eight = bytes(range(0x80, 0x100))
     body = "Grüße, naïve café, 日本語, emoji 📬\n".encode() + eight + b"\n"
     msg = make_message("8bit", body, extra_headers=["X-Utf8: Jürgen Größe"])
@@ -297,6 +298,18 @@ def test_8bit_utf8_and_smtputf8(lmtpd):
     assert "with UTF8LMTP id %s" % t.queue_id in td["Received"]
     [line] = deliveries(lmtpd.log(), t.queue_id)
     assert line["to"] == "dörte@exämple.com" and line["orig_to"] == rcpt
+
+    with lmtpd.client() as c:
+        c.lhlo()
+        t = c.transaction(sender, ["DÖRTE+Post@EXÄMPLE.COM", "Straße@exämple.com"], msg,
+                          mail_params="SMTPUTF8 BODY=8BITMIME")
+        c.quit()
+    assert t.final_codes() == [250, 250]
+    assert len(read_new(md)) == 2
+    assert len(read_new(os.path.join(lmtpd.mail, "exämple.com", "strasse", "Maildir"))) == 1
+    assert "EXÄMPLE.COM" not in os.listdir(lmtpd.mail)
+    lines = deliveries(lmtpd.log(), t.queue_id)
+    assert [x["to"] for x in lines] == ["dörte+post@exämple.com", "strasse@exämple.com"]
 
 
 @pytest.mark.fast

@@ -839,6 +839,21 @@ START_TEST(store_learn_relearn_forget)
 		bayes_store_close(&st);
 		st = store_open(env, u3);
 		bayes_store_close(&st);
+		/* A user written in other case (lmtpd-learn -u) names the
+		 * database of the folded address delivery uses, long ones too. */
+		u1[0] = 'A';
+		u1[300] = 'D';
+		st = store_open(env, u1);
+		ck_assert_int_eq(bayes_store_totals(st, &tot), 0);
+		ck_assert_uint_eq(tot.nspam, 1);
+		bayes_store_close(&st);
+		st = store_open(env, "\xc3\xa9l\xc3\xa8ve@example.com");
+		ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_SPAM, 2001, true, &r), 0);
+		bayes_store_close(&st);
+		st = store_open(env, "\xc3\x89L\xc3\x88VE@Example.COM");
+		ck_assert_int_eq(bayes_store_totals(st, &tot), 0);
+		ck_assert_uint_eq(tot.nspam, 1);
+		bayes_store_close(&st);
 	}
 	db_env_close(&env);
 	bayes_tokens_free(&a);

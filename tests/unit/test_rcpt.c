@@ -85,9 +85,21 @@ static const struct {
 	  "postmaster@mx.example.org" },
 	{ NULL, "PostMaster", "postmaster", "mx.example.org", NULL,
 	  "postmaster@mx.example.org" },
-	/* UTF-8 is kept (only ASCII is lowercased). */
-	{ NULL, "J\xc3\x96rg@Ex.org", "j\xc3\x96rg", "ex.org", NULL,
-	  "j\xc3\x96rg@ex.org" },
+	/* UTF-8 (SMTPUTF8) is case-folded as Postfix folds its lookup keys:
+	 * one mailbox and one domain whatever the case; full folding (sharp
+	 * s is "ss"; the Kelvin sign is "k", so it meets the ASCII name);
+	 * no normalization (a decomposed E + U+0301 stays as it is). */
+	{ NULL, "J\xc3\x96rg@Ex.org", "j\xc3\xb6rg", "ex.org", NULL,
+	  "j\xc3\xb6rg@ex.org" },
+	{ NULL, "\xc3\x89L\xc3\x88VE@\xc3\x89" "COLE.example", "\xc3\xa9l\xc3\xa8ve",
+	  "\xc3\xa9" "cole.example", NULL, "\xc3\xa9l\xc3\xa8ve@\xc3\xa9" "cole.example" },
+	{ NULL, "Stra\xc3\x9f" "e+Post@ex.org", "strasse", "ex.org", "post",
+	  "strasse+post@ex.org" },
+	{ NULL, "\xe2\x84\xaa" "elvin@ex.org", "kelvin", "ex.org", NULL, "kelvin@ex.org" },
+	{ NULL, "E\xcc\x81@ex.org", "e\xcc\x81", "ex.org", NULL, "e\xcc\x81@ex.org" },
+	{ NULL, "\xce\xa3\xce\x9f\xce\xa6\xce\x99\xce\x91@ex.org",
+	  "\xcf\x83\xce\xbf\xcf\x86\xce\xb9\xce\xb1", "ex.org", NULL,
+	  "\xcf\x83\xce\xbf\xcf\x86\xce\xb9\xce\xb1@ex.org" },
 	/* The detail never becomes a path: path tricks there are harmless
 	 * (".." makes it no Dot-string: quoted). */
 	{ NULL, "a+../../etc@ex.org", "a", "ex.org", "../../etc", "\"a+../../etc\"@ex.org" },
@@ -542,12 +554,13 @@ START_TEST(usermap_lookup_raw)
 {
 	const char *map = compile_map("Alice@Example.com  home=/srv/a  "
 				      "mail_location=%h/M\n"
-				      "@example.org\n");
+				      "@example.org\n"
+				      "\xc3\x89L\xc3\x88VE@\xc3\x89" "cole.example home=/srv/e\n");
 	struct usermap *um = usermap_new(map);
 	char value[USERMAP_VALUE_MAX], small[8];
 	const char *error = NULL;
 
-	/* Keys are stored lowercased; lookups are exact. */
+	/* Keys are stored case-folded; lookups are exact. */
 	ck_assert_int_eq(usermap_lookup(um, "alice@example.com", value,
 					sizeof(value), &error), 1);
 	ck_assert_str_eq(value, "home=/srv/a  mail_location=%h/M");
@@ -558,6 +571,10 @@ START_TEST(usermap_lookup_raw)
 	ck_assert_str_eq(value, "");
 	ck_assert_int_eq(usermap_lookup(um, "x@example.org", value, sizeof(value),
 					&error), 0);
+	/* Non-ASCII keys are case-folded as rcpt_parse folds addresses. */
+	ck_assert_int_eq(usermap_lookup(um, "\xc3\xa9l\xc3\xa8ve@\xc3\xa9" "cole.example",
+					value, sizeof(value), &error), 1);
+	ck_assert_str_eq(value, "home=/srv/e");
 	/* A value that does not fit is an error, not a cut value. */
 	ck_assert_int_eq(usermap_lookup(um, "alice@example.com", small,
 					sizeof(small), &error), -1);

@@ -1,0 +1,33 @@
+/* addrfold: case folding of address parts (GLib's Unicode tables). */
+#include "config.h"
+
+#include <glib.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "addrfold.h"
+#include "xalloc.h"
+
+char *
+addr_casefold(const char *s)
+{
+	bool ascii = true;
+	char *out;
+
+	for (const char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			ascii = false;
+	if (!ascii && g_utf8_validate(s, -1, NULL)) {
+		gchar *folded = g_utf8_casefold(s, -1);
+
+		/* copied so callers free it with free(), not g_free() */
+		out = xstrdup(folded);
+		g_free(folded);
+		return out;
+	}
+	out = xstrdup(s);
+	for (char *p = out; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p + ('a' - 'A'));
+	return out;
+}
