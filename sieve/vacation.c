@@ -21,6 +21,7 @@
 #include "dbenv.h"
 #include "log.h"
 #include "message.h"
+#include "addrfold.h"
 #include "vacation.h"
 #include "xalloc.h"
 
@@ -255,18 +256,16 @@ vacation_db_failed(struct vacation *v, const char *what, int ret)
 static size_t
 vacation_key(const struct vacation_request *req, char *key, size_t size)
 {
+	/* The sender is compared case-insensitively, folded as recipients
+	 * are (a UTF-8 sender in another case was answered already). */
+	char *sender = addr_casefold(req->sender);
 	int n = snprintf(key, size, "%s%c%s%c%s", req->user != NULL ? req->user : "", '\0',
-			 req->sender, '\0', req->handle != NULL ? req->handle : "");
-	size_t len;
+			 sender, '\0', req->handle != NULL ? req->handle : "");
 
+	free(sender);
 	if (n < 0)
 		return 0;
-	len = (size_t)n >= size ? size - 1 : (size_t)n;
-	/* The sender is compared case-insensitively. */
-	for (size_t i = strlen(req->user != NULL ? req->user : "") + 1;
-	     i < len && key[i] != '\0'; i++)
-		key[i] = (char)tolower((unsigned char)key[i]);
-	return len;
+	return (size_t)n >= size ? size - 1 : (size_t)n;
 }
 
 struct vacation_get_ctx {

@@ -171,6 +171,12 @@ START_TEST(history_days)
 	/* The sender in another case is the same sender. */
 	r.sender = "ALICE@Example.ORG";
 	ck_assert_int_eq(vacation_history_due(v, &r, t0 + 1), 0);
+	/* So is a UTF-8 one, folded as recipients are. */
+	r.sender = "J\xc3\xbcrgen@b\xc3\xa4r.example";
+	ck_assert_int_eq(vacation_history_record(v, &r, t0), 0);
+	r.sender = "J\xc3\x9cRGEN@B\xc3\x84R.example";
+	ck_assert_int_eq(vacation_history_due(v, &r, t0 + 1), 0);
+	r = request(msg);
 	/* Another sender, another handle, another user: separate. */
 	r.sender = "carol@example.org";
 	ck_assert_int_eq(vacation_history_due(v, &r, t0 + 1), 1);
