@@ -70,6 +70,12 @@ struct eval_call {
 	enum rule_type type;	/* header/body/rawbody/full/uri */
 };
 
+/* The largest score or required_score, either sign, in rule files and
+ * user preferences: far beyond any real one (SpamAssassin's own are
+ * within 2015), small enough that a total of many stays finite and
+ * prints in a few bytes. */
+#define RULES_SCORE_ABS_MAX 1e6
+
 /* More pieces than this is no longer a pattern worth running
  * (rules_split.c). */
 #define RULES_PIECES_MAX 64

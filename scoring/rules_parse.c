@@ -577,7 +577,7 @@ rules_set_score(struct rules_parser *ps, char *value)
 			tok++;
 		}
 		scores[n] = strtod(tok, &end);
-		if (*end != '\0' || !isfinite(scores[n])) {
+		if (*end != '\0' || !isfinite(scores[n]) || fabs(scores[n]) > RULES_SCORE_ABS_MAX) {
 			rules_diag_add(ps->b, ps->file, ps->line, true,
 				       "score %s: bad value '%s'", name, tok);
 			return;
@@ -757,7 +757,7 @@ rules_directive(struct rules_parser *ps, const char *key, char *value)
 		char *end;
 		double v = strtod(value, &end);
 
-		if (*value == '\0' || *end != '\0' || !isfinite(v))
+		if (*value == '\0' || *end != '\0' || !isfinite(v) || fabs(v) > RULES_SCORE_ABS_MAX)
 			rules_diag_add(b, ps->file, ps->line, true, "invalid '%s' value", key);
 		else
 			b->rs->required_score = v;

@@ -25,6 +25,38 @@
 #include "xalloc.h"
 
 #define SCORE_PREFS_MAX (1024 * 1024)
+/* A total stays within this (RULES_SCORE_ABS_MAX bounds each score; the
+ * sum of many still could leave any sane range). */
+#define SCORE_TOTAL_MAX 1e12
+/* welcomelist_from and friends: entries one prefs file may add */
+#define SCORE_PREFS_LIST_MAX 10000
+
+/* Conf.pm's score check: -?\d+(\.\d+)? and nothing else (no 1e308,
+ * 0x10, inf, nan), within RULES_SCORE_ABS_MAX. */
+static bool
+score_parse_value(const char *s, double *v)
+{
+	const char *p = s;
+	char *end;
+
+	if (*p == '-')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return false;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return false;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (*p != '\0')
+		return false;
+	*v = strtod(s, &end);
+	return isfinite(*v) && fabs(*v) <= RULES_SCORE_ABS_MAX;
+}
 
 struct score_override {
 	size_t rule;
@@ -78,7 +110,7 @@ score_copy_list(struct addrlist *dst, const struct addrlist *src)
 
 static bool
 score_prefs_list_line(struct score_prefs *p, const struct ruleset *rs,
-		      const char *key, const char *value)
+		      const char *key, const char *value, bool *capped)
 {
 	static const struct {
 		const char *key;
@@ -111,6 +143,13 @@ score_prefs_list_line(struct score_prefs *p, const struct ruleset *rs,
 				score_copy_list(&p->lists[k], &rs->lists[k]);
 			p->have_lists = true;
 		}
+		if (table[i].mode != 1 &&
+		    p->lists[table[i].kind].n >= rs->lists[table[i].kind].n + SCORE_PREFS_LIST_MAX) {
+			/* addrlist_push looks for a duplicate among all entries:
+			 * 185,000 words in a 1 MB file took 69 s per delivery */
+			*capped = true;
+			return true;
+		}
 		if (table[i].mode == 0)
 			addrlist_add_words(&p->lists[table[i].kind], value);
 		else if (table[i].mode == 1)
@@ -135,11 +174,12 @@ score_prefs_score_line(struct score_prefs *p, const struct ruleset *rs, char *va
 		score_prefs_warn(warn, path, line, "score for an unknown rule");
 		return;
 	}
-	while (n < 4 && (tok = strtok_r(NULL, " \t", &save)) != NULL) {
-		char *end;
-
-		v[n] = strtod(tok, &end);
-		if (*end != '\0' || !isfinite(v[n])) {
+	while (n < 5 && (tok = strtok_r(NULL, " \t", &save)) != NULL) {
+		if (n == 4) {
+			n++;	/* a fifth value: neither 1 nor 4 */
+			break;
+		}
+		if (!score_parse_value(tok, &v[n])) {
 			score_prefs_warn(warn, path, line, "bad score value");
 			return;
 		}
@@ -210,6 +250,7 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 	char line[8192];
 	unsigned int lineno = 0, rlines = 0;
 	size_t total = 0;
+	bool capped = false, capped_warned = false;
 	struct buf rtext;
 	struct stat st;
 	FILE *f;
@@ -239,7 +280,12 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 	buf_init(&rtext, 0);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *s = line, *key, *value, *hash;
-		size_t len = strlen(line);
+		/* what fgets read, NUL bytes included (strlen stops at the
+		 * first: a file of NULs was read to its end, however large,
+		 * and a NUL hid a line's excess from the check below) */
+		off_t pos = ftello(f);
+		size_t len = pos >= 0 && (size_t)pos >= total ? (size_t)pos - total
+							     : strlen(line);
 
 		lineno++;
 		total += len;
@@ -278,10 +324,9 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 		for (char *k = key; *k != '\0'; k++)
 			*k = *k == '-' ? '_' : (char)tolower((unsigned char)*k);
 		if (strcmp(key, "required_score") == 0 || strcmp(key, "required_hits") == 0) {
-			char *end;
-			double v = strtod(value, &end);
+			double v;
 
-			if (*value == '\0' || *end != '\0' || !isfinite(v))
+			if (!score_parse_value(value, &v))
 				score_prefs_warn(warn, path, lineno, "bad required_score");
 			else {
 				p->required = v;
@@ -293,7 +338,16 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 			/* for the user's rules, below */
 		} else if (strcmp(key, "score") == 0) {
 			score_prefs_score_line(p, rs, value, warn, path, lineno);
-		} else if (!score_prefs_list_line(p, rs, key, value)) {
+		} else if (score_prefs_list_line(p, rs, key, value, &capped)) {
+			if (capped && !capped_warned) {
+				char why[200];
+
+				snprintf(why, sizeof(why), "more than %d address list entries; "
+					 "the rest ignored", SCORE_PREFS_LIST_MAX);
+				score_prefs_warn(warn, path, lineno, why);
+				capped_warned = true;
+			}
+		} else {
 			char why[200];
 
 			snprintf(why, sizeof(why), "'%s' is not allowed in user preferences",
@@ -599,6 +653,15 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 	if (out->hit_count > 1)
 		qsort_r(out->hits, out->hit_count, sizeof(*out->hits), score_hit_cmp,
 			(void *)rs);
+	/* Scores are bounded where they are read (RULES_SCORE_ABS_MAX), but a
+	 * sum of many can still leave any sane range: keep it finite and
+	 * printable in the buffers below. */
+	if (isnan(total))
+		total = 0;
+	else if (total > SCORE_TOTAL_MAX)
+		total = SCORE_TOTAL_MAX;
+	else if (total < -SCORE_TOTAL_MAX)
+		total = -SCORE_TOTAL_MAX;
 	/* PerMsgStatus::check: sprintf "%0.3f" before comparing. */
 	out->score = round(total * 1000) / 1000;
 	{
@@ -1071,9 +1134,10 @@ spamhdr_render(const struct score_result *r, const char *hostname, bool report,
 			 PACKAGE_VERSION, hostname);
 	if (r->is_spam)
 		buf_put_str(out, "X-Spam-Flag: YES\n");
-	n = r->score >= 1 ? (long)r->score : 0;
-	if (n > 50)
-		n = 50;
+	/* (compared as doubles first: converting a score beyond LONG_MAX
+	 * (or inf/nan) to long is undefined, and gave LONG_MIN here, i.e. a
+	 * memset of 2^63 '*' over the stack) */
+	n = r->score >= 50 ? 50 : r->score >= 1 ? (long)r->score : 0;
 	memset(stars, '*', (size_t)n);
 	stars[n] = '\0';
 	buf_putf(out, "X-Spam-Level: %s\n", stars);
@@ -1083,8 +1147,8 @@ spamhdr_render(const struct score_result *r, const char *hostname, bool report,
 	buf_put_str(out, "X-Spam-Status: ");
 	spamhdr_wrap("Status", status.data, out);
 	buf_put_str(out, "\n");
-	buf_putf(out, "X-Spam-Score: %ld\n",
-			 r->score > 0 ? (long)floor(r->score) : 0L);
+	buf_putf(out, "X-Spam-Score: %.0f\n",
+			 r->score > 0 && isfinite(r->score) ? floor(r->score) : 0.0);
 	if (report) {
 		buf_put_str(out, "X-Spam-Report: ");
 		spamhdr_report(r, out);

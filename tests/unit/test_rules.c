@@ -1270,6 +1270,93 @@ START_TEST(test_prefs_long_line)
 }
 END_TEST
 
+/* Score values as SpamAssassin's Conf.pm takes them (-?\d+(\.\d+)?),
+ * within RULES_SCORE_ABS_MAX: a score of 1e19 became LONG_MIN stars, a
+ * memset over the stack that killed the worker.  A NUL does not hide a
+ * line's length (a file of NULs was read to its end, however large). */
+START_TEST(test_prefs_score_values)
+{
+	static const char nul_tail[] = "required_score 20\n";
+	struct ruleset *rs;
+	struct score_prefs *prefs;
+	struct score_result r;
+	struct buf text, out;
+	char path[512];
+
+	rs = load_clean("50_site.cf",
+			"required_score 5\nbody SITE_WORD /buy/\nscore SITE_WORD 1\n");
+	prefs = user_prefs_load(rs, "score SITE_WORD 1e19\n"
+				"score SITE_WORD 0x10\n"
+				"score SITE_WORD 1000000.5\n"
+				"score SITE_WORD 1 2 3 4 5\n"
+				"required_score 1e308\n"
+				"required_score inf\n"
+				"score SITE_WORD -100\n"
+				"required_score 6.5\n");
+	ck_assert_ptr_nonnull(prefs);
+	for (unsigned int line = 1; line <= 4; line++)
+		ck_assert_msg(user_warned(line, "bad score value") ||
+			      user_warned(line, "1 or 4 score values"), "line %u", line);
+	ck_assert(user_warned(5, "bad required_score"));
+	ck_assert(user_warned(6, "bad required_score"));
+	ck_assert(!user_warned(7, "") && !user_warned(8, ""));
+	score_prefs_free(&prefs);
+
+	/* "#", a NUL, a line's worth of bytes, then a directive: one line
+	 * too long, not a comment and a directive. */
+	buf_init(&text, 0);
+	buf_put(&text, "#\0", 2);
+	for (int i = 0; i < 8189; i++)
+		buf_put(&text, "x", 1);
+	buf_put(&text, nul_tail, strlen(nul_tail));
+	write_file("user_prefs", text.data, text.len, path, sizeof(path));
+	buf_reset(&user_warnings);
+	prefs = score_prefs_load(rs, path, user_warn);
+	ck_assert_ptr_nonnull(prefs);
+	ck_assert(user_warned(1, "line too long; ignored"));
+	{
+		struct rules_hits hits;
+
+		hits_none(rs, &hits);
+		score_compute(rs, &hits, NULL, prefs, &r);
+		ck_assert(r.required == 5.0);
+		score_result_free(&r);
+		rules_hits_free(&hits);
+	}
+	score_prefs_free(&prefs);
+	buf_free(&text);
+
+	/* Site files are bounded alike; and however a total came out, the
+	 * header has at most 50 stars and a whole-number score. */
+	{
+		struct rules_load_result res;
+
+		write_cf("60_big.cf", "score SITE_WORD 1e19\nrequired_score -1e308\n");
+		rules_free(&rs);
+		rs = load(&res);
+		unsigned int found = 0;
+
+		ck_assert_ptr_nonnull(rs);
+		for (size_t i = 0; i < res.diag_count; i++)
+			if (res.diags[i].error && strstr(res.diags[i].file, "60_big.cf") != NULL)
+				found |= 1u << res.diags[i].line;
+		ck_assert_uint_eq(found, (1u << 1) | (1u << 2));
+		rules_load_result_free(&res);
+	}
+	memset(&r, 0, sizeof(r));
+	r.score = 1e19;
+	r.required = 5;
+	r.is_spam = true;
+	buf_init(&out, 0);
+	spamhdr_render(&r, "mx.example", false, &out);
+	ck_assert_ptr_nonnull(strstr(out.data, "X-Spam-Level: "
+				     "**************************************************\n"));
+	ck_assert_ptr_nonnull(strstr(out.data, "X-Spam-Score: 10000000000000000000\n"));
+	buf_free(&out);
+	rules_free(&rs);
+}
+END_TEST
+
 /* allow_user_rules 1: a user's prefs define rules that count for that
  * user exactly as site rules (tests, score, headers, report), may read
  * site rules in metas, and cannot touch site rules except by scoring
@@ -2140,6 +2227,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_user_scores_site_zero_rule);
 	tcase_add_test(tc, test_allow_user_rules_setting);
 	tcase_add_test(tc, test_prefs_long_line);
+	tcase_add_test(tc, test_prefs_score_values);
 	tcase_add_test(tc, test_user_rules);
 	tcase_add_test(tc, test_user_rules_bounded);
 	tcase_add_test(tc, test_prefilter_literals);
