@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,13 +35,25 @@ msgsource_read_fd(int fd, struct buf *out)
 static int
 msgsource_read_file(const char *path, struct buf *out)
 {
-	FILE *f = fopen(path, "rb");
-	int ret;
+	/* O_NONBLOCK: open() of a FIFO without a writer would wait forever
+	 * (silently); opened this way, a FIFO that has a writer (bash's
+	 * <(cmd)) is still read to its end, one without reads as empty. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	int ret, flags, saved;
 
-	if (f == NULL)
+	if (fd < 0)
 		return -1;
-	ret = msgsource_read_fd(fileno(f), out);
-	fclose(f);
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	ret = msgsource_read_fd(fd, out);
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
 	return ret;
 }
 
@@ -75,10 +88,23 @@ msgsource_walk(const char *path,
 				char file[8192];
 
 				if (names[i]->d_name[0] != '.') {
+					struct stat est;
+
 					snprintf(file, sizeof(file), "%s/%s", dir,
 						 names[i]->d_name);
-					if (msgsource_walk(file, fn, ctx, err) < 0)
+					/* Inside a Maildir only regular files are
+					 * messages: a symlink to ".." made the walk
+					 * exponential (two of them: 2^40 paths), and
+					 * a FIFO there held the tool forever. */
+					if (lstat(file, &est) < 0) {
+						err(file, strerror(errno));
 						status = -1;
+					} else if (!S_ISREG(est.st_mode)) {
+						err(file, "not a regular file; skipped");
+						status = -1;
+					} else if (msgsource_walk(file, fn, ctx, err) < 0) {
+						status = -1;
+					}
 				}
 				free(names[i]);
 			}
@@ -103,6 +129,11 @@ msgsource_walk(const char *path,
 		size_t len;
 		unsigned int count = scoring_mbox_count(b.data != NULL ? b.data : "", b.len);
 
+		/* An empty file is no message: said, not skipped in silence. */
+		if (b.len == 0) {
+			err(path, "empty file, no message");
+			status = -1;
+		}
 		scoring_mbox_init(&mb, b.data != NULL ? b.data : "", b.len);
 		for (unsigned int i = 1; scoring_mbox_next(&mb, &msg, &len); i++) {
 			char name[8192];

@@ -156,6 +156,35 @@ def test_file_mode_unreadable_paths(rules, workdir):
 
 
 @pytest.mark.fast
+def test_file_mode_fifos_symlinks_and_empty_files(rules, workdir):
+    """What is not a message is said, never waited on or walked: a FIFO
+    without a writer given as a path reads as empty; inside a Maildir only
+    regular files are messages (a symlink to ".." made the walk
+    exponential, a FIFO held the tool); an empty file is no message."""
+    md = os.path.join(workdir, "Maildir")
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(md, sub))
+    good = os.path.join(md, "cur", "1.host:2,S")
+    with open(good, "wb") as f:
+        f.write(HAMMY)
+    os.symlink("..", os.path.join(md, "cur", "loop1"))
+    os.symlink("..", os.path.join(md, "cur", "loop2"))
+    os.mkfifo(os.path.join(md, "new", "fifo"))
+    fifo = os.path.join(workdir, "fifo")
+    os.mkfifo(fifo)
+    empty = os.path.join(workdir, "empty.eml")
+    open(empty, "wb").close()
+    r = run("--rules", rules, md, fifo, empty)
+    assert r.returncode == 1
+    assert r.stdout.decode().splitlines() == ["%s\t0.0\t5.0\tnone" % good]
+    err = r.stderr.decode()
+    for name in ("cur/loop1", "cur/loop2", "new/fifo"):
+        assert "%s: not a regular file; skipped" % os.path.join(md, name) in err, err
+    assert "%s: empty file, no message" % fifo in err, err
+    assert "%s: empty file, no message" % empty in err, err
+
+
+@pytest.mark.fast
 def test_jobs_write_whole_lines(rules, workdir):
     """-j 3 over 300 messages, read through a pipe: each process writes
     its lines in batches, and every line arrives whole, once, the same as
