@@ -318,6 +318,13 @@ maildir_name_to_disk(const char *name, char sep, char *out, size_t out_size,
 	}
 	if (strcasecmp(name, "INBOX") == 0)
 		return 0;
+	/* Dovecot refuses a mailbox name that begins with '~' ("Invalid
+	 * mailbox name: Begins with '~'"): a copy filed there could never be
+	 * read over IMAP. */
+	if (name[0] == '~') {
+		*why_r = "folder name begins with '~'";
+		return -1;
+	}
 	for (;;) {
 		const char *end = strchr(p, sep);
 		size_t llen = end != NULL ? (size_t)(end - p) : strlen(p);

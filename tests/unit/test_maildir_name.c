@@ -56,6 +56,13 @@ static const struct {
 	{ "a*", '.', NULL },
 	{ "50%", '.', NULL },
 	{ "Work", '\\', NULL },	/* bad separator */
+	/* Dovecot refuses a name that begins with '~' (SELECT: "Invalid
+	 * mailbox name"): a copy filed there could never be read.  Inside a
+	 * name it is fine. */
+	{ "~", '.', NULL },
+	{ "~root", '.', NULL },
+	{ "~/x", '/', NULL },
+	{ "a.~b", '.', ".a.~b" },
 };
 
 START_TEST(name_table)
