@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,8 +171,35 @@ utf8_seq_len(const unsigned char *s, size_t left)
 	return n;
 }
 
+/* Unicode characters that end or reorder a line in a log viewer (NEL,
+ * LINE/PARAGRAPH SEPARATOR, bidirectional embeddings, overrides and
+ * isolates): escaped like control bytes. */
+static bool
+log_cp_unsafe(const unsigned char *s, size_t seq)
+{
+	uint32_t cp;
+
+	if (seq == 2)
+		cp = ((uint32_t)(s[0] & 0x1f) << 6) | (s[1] & 0x3f);
+	else if (seq == 3)
+		cp = ((uint32_t)(s[0] & 0x0f) << 12) | ((uint32_t)(s[1] & 0x3f) << 6) |
+		     (s[2] & 0x3f);
+	else
+		return false;
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+	       cp == 0x200e || cp == 0x200f || cp == 0x061c;
+}
+
 char *
 log_escape(char *dst, size_t dst_size, const char *src, size_t len)
+{
+	return log_escape_extra(dst, dst_size, src, len, NULL);
+}
+
+char *
+log_escape_extra(char *dst, size_t dst_size, const char *src, size_t len,
+		 const char *extra)
 {
 	const unsigned char *s = (const unsigned char *)src;
 	size_t i = 0, o = 0, limit;
@@ -183,11 +212,12 @@ log_escape(char *dst, size_t dst_size, const char *src, size_t len)
 
 		if (s[i] >= 0x80)
 			seq = utf8_seq_len(s + i, len - i);
-		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\') {
+		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\' &&
+		    (extra == NULL || strchr(extra, s[i]) == NULL)) {
 			if (o + 1 > limit)
 				break;
 			dst[o++] = (char)s[i++];
-		} else if (s[i] >= 0x80 && seq > 0) {
+		} else if (s[i] >= 0x80 && seq > 0 && !log_cp_unsafe(s + i, seq)) {
 			if (o + seq > limit)
 				break;
 			memcpy(dst + o, s + i, seq);
@@ -224,8 +254,12 @@ log_delivery(const struct log_delivery *d)
 		snprintf(orig_part, sizeof(orig_part), ", orig_to=<%s>",
 			 log_escape(orig, sizeof(orig), d->orig_to, strlen(d->orig_to)));
 	if (d->folder != NULL)
+		/* A folder name is the user's text: nothing in it may read
+		 * as another field (", status=..."); ',' stays the list
+		 * separator. */
 		snprintf(folder_part, sizeof(folder_part), ", folder=%s",
-			 log_escape(folder, sizeof(folder), d->folder, strlen(d->folder)));
+			 log_escape_extra(folder, sizeof(folder), d->folder,
+					  strlen(d->folder), "=()<>;"));
 	if (d->score != NULL)
 		snprintf(score_part, sizeof(score_part), ", score=%s, tests=%.400s",
 			 d->score, d->tests != NULL ? d->tests : "none");

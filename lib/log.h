@@ -38,6 +38,9 @@ void log_panic(const char *fmt, ...) ATTR_PRINTF(1, 2) ATTR_NORETURN;
  * result is cut at LOG_VALUE_MAX bytes with "...".  dst must hold at least
  * LOG_VALUE_MAX + 8 bytes; returns dst. */
 char *log_escape(char *dst, size_t dst_size, const char *src, size_t len);
+/* The same, also escaping the ASCII characters in extra (NULL: none). */
+char *log_escape_extra(char *dst, size_t dst_size, const char *src, size_t len,
+		       const char *extra);
 #define LOG_ESCAPE_SIZE (LOG_VALUE_MAX + 8)
 
 /* The per-recipient delivery record, formatted in exactly one place. */

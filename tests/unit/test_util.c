@@ -164,6 +164,13 @@ static const struct {
 	{ "above U+10FFFF", UT_S("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80" },
 	{ "latin1", UT_S("caf\xe9!"), "caf\\xe9!" },
 	{ "truncated seq", UT_S("\xe2\x82"), "\\xe2\\x82" },
+	/* Characters that end or reorder a line in a log viewer: C1 NEL,
+	 * LINE SEPARATOR, RIGHT-TO-LEFT OVERRIDE, an isolate; kept: ZWJ. */
+	{ "nel", UT_S("a\xc2\x85" "b"), "a\\xc2\\x85" "b" },
+	{ "line separator", UT_S("a\xe2\x80\xa8" "b"), "a\\xe2\\x80\\xa8" "b" },
+	{ "rlo", UT_S("x\xe2\x80\xae" "fdp.exe"), "x\\xe2\\x80\\xae" "fdp.exe" },
+	{ "isolate", UT_S("\xe2\x81\xa6"), "\\xe2\\x81\\xa6" },
+	{ "zwj", UT_S("\xe2\x80\x8d"), "\xe2\x80\x8d" },
 };
 
 START_TEST(log_escape_table)
@@ -296,6 +303,10 @@ log_two_deliveries(void)
 	log_open("lmtpd", true);
 	dsn_set(&ok, DSN_DELIVERED, "delivered to maildir");
 	log_delivery(&d);
+	/* A folder name is the user's text: it can not forge fields. */
+	d.folder = "x, dsn=5.0.0, status=bounced (fake)";
+	d.score = NULL;
+	log_delivery(&d);
 	/* A failure: no folder, no scoring; hostile bytes escaped. */
 	dsn_set(&fail, DSN_DISK_FULL, "link(a, b) failed: No space left\non device");
 	d = (struct log_delivery){ .queue_id = "7F3A21C9", .to = "c\r@y.net",
@@ -314,9 +325,13 @@ START_TEST(log_delivery_line)
 		 "folder=INBOX, score=1.3/5.0, tests=BAYES_20,HTML_MESSAGE, "
 		 "delay=0.210, delays=0.150/0.030/0.010/0.020, dsn=2.0.0, "
 		 "status=sent (delivered to maildir)\n"
+		 "lmtpd[%ld]: 7F3A21C9: to=<b@y.net>, orig_to=<B+l@y.net>, "
+		 "folder=x, dsn\\x3d5.0.0, status\\x3dbounced \\x28fake\\x29, "
+		 "delay=0.210, delays=0.150/0.030/0.010/0.020, dsn=2.0.0, "
+		 "status=sent (delivered to maildir)\n"
 		 "lmtpd[%ld]: 7F3A21C9: to=<c\\x0d@y.net>, delay=0.020, "
 		 "delays=0.015/0.000/0.000/0.000, dsn=4.3.1, status=deferred "
-		 "(link(a, b) failed: No space left\\x0aon device)\n", pid, pid);
+		 "(link(a, b) failed: No space left\\x0aon device)\n", pid, pid, pid);
 	ck_assert_str_eq(text, want);
 	free(text);
 }
