@@ -242,9 +242,37 @@ session_on_rcpt(struct session *s, const struct lmtp_rcpt *req)
 	lmtp_proto_rcpt_reply(s->proto, true, reply);
 }
 
+struct session_finals {
+	struct session *s;
+	size_t sent;		/* final replies queued so far */
+	bool gone;		/* a flush failed: the peer is gone */
+};
+
+/* One recipient's final reply, sent now: a slow recipient after it (a
+ * Sieve script at its CPU limit) must not hold the replies of those
+ * already delivered past the MTA's timeout, which would have it retry
+ * (and duplicate) them. */
+static void
+session_rcpt_done(void *ctx, size_t i)
+{
+	struct session_finals *f = ctx;
+	struct session *s = f->s;
+	char reply[600];
+
+	for (; f->sent <= i && f->sent < s->txn.rcpt_count; f->sent++) {
+		const struct rcpt *r = s->txn.rcpts[f->sent];
+
+		session_reply_dsn(s, &r->dsn, r->addr, reply, sizeof(reply));
+		lmtp_proto_final_reply(s->proto, reply);
+	}
+	if (!f->gone && session_flush(s) < 0)
+		f->gone = true;
+}
+
 static void
 session_on_data_end(struct session *s)
 {
+	struct session_finals finals = { s, 0, false };
 	struct pipeline_txn pt;
 	struct dsn dsn;
 	const char *data;
@@ -260,13 +288,15 @@ session_on_data_end(struct session *s)
 	pt.rcpts = s->txn.rcpts;
 	pt.rcpt_count = s->txn.rcpt_count;
 	pt.t_start = s->txn.t_start;
+	pt.rcpt_done = session_rcpt_done;
+	pt.rcpt_done_ctx = &finals;
 	clock_gettime(CLOCK_REALTIME, &pt.t_received);
 	if (spool_finish(s->env->spool, &data, &size, &dsn) < 0)
 		pipeline_fail_all(&pt, &dsn, (size_t)spool_received(s->env->spool));
 	else
 		pipeline_deliver(s->env->cfg, s->env->scoring, s->env->sieve, &pt, data,
 				 size);
-	for (size_t i = 0; i < s->txn.rcpt_count; i++) {
+	for (size_t i = finals.sent; i < s->txn.rcpt_count; i++) {
 		const struct rcpt *r = s->txn.rcpts[i];
 
 		session_reply_dsn(s, &r->dsn, r->addr, reply, sizeof(reply));

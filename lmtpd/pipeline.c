@@ -235,11 +235,15 @@ pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 					  folders[r->same_as] : NULL, delays,
 					  sm != NULL ? score_text : NULL,
 					  sm != NULL ? tests.data : NULL);
+			if (txn->rcpt_done != NULL)
+				txn->rcpt_done(txn->rcpt_done_ctx, i);
 			continue;
 		}
 		if (pipeline_prepend(cfg, txn, r, date, &spam, headless, &prepend) < 0) {
 			dsn_set(&r->dsn, DSN_TEMP_FAIL, "trace headers too long");
 			pipeline_log_rcpt(txn, r, NULL, delays, NULL, NULL);
+			if (txn->rcpt_done != NULL)
+				txn->rcpt_done(txn->rcpt_done_ctx, i);
 			continue;
 		}
 		iov[0].iov_base = prepend.data;
@@ -250,6 +254,8 @@ pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 		pipeline_log_rcpt(txn, r, folders[i][0] != '\0' ? folders[i] : NULL, delays,
 				  sm != NULL ? score_text : NULL,
 				  sm != NULL ? tests.data : NULL);
+		if (txn->rcpt_done != NULL)
+			txn->rcpt_done(txn->rcpt_done_ctx, i);
 	}
 	free(folders);
 	scoring_msg_free(&sm);

@@ -27,6 +27,11 @@ struct pipeline_txn {
 	size_t rcpt_count;
 	struct timespec t_start;	/* MAIL FROM accepted */
 	struct timespec t_received;	/* end of data */
+	/* Called (when set) as soon as rcpts[i]->dsn is final, in order, so
+	 * the MTA gets each reply without waiting for the recipients after
+	 * it (Postfix's lmtp_data_done_timeout applies to each reply). */
+	void (*rcpt_done)(void *ctx, size_t i);
+	void *rcpt_done_ctx;
 };
 
 /* Delivers data[0..size) to every recipient; afterwards each rcpt->dsn holds

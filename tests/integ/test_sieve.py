@@ -153,6 +153,35 @@ def test_bad_folder_names_kept_in_inbox(lmtpd):
     assert "/.Evil is not a folder; keeping the message in INBOX" in d.log()
 
 
+def test_each_final_reply_sent_when_decided(lmtpd_factory):
+    """A recipient whose script runs to its CPU limit does not hold back
+    the replies of the recipients before it: the MTA (Postfix's
+    lmtp_data_done_timeout is per reply) reads the first recipient's 250
+    while the second one's script still runs, so a slow script can not
+    time the whole transaction out and have the MTA deliver the others
+    again."""
+    d = lmtpd_factory(sieve_max_cpu_time="3s")
+    fast, slow = "fast@example.com", "slow@example.com"
+    write_script(home(d, slow), 'require "regex";\n'
+                 'if header :regex "x-long" "((((((((((a*)*)*)*)*)*)*)*)*)*)*b" { discard; }\n')
+    msg = make_message(subject="slow script", extra_headers=["X-Long: " + "a" * 100000])
+    with d.client() as c:
+        c.lhlo()
+        c.send(("MAIL FROM:<s@example.org>\r\nRCPT TO:<%s>\r\nRCPT TO:<%s>\r\n"
+                "DATA\r\n" % (fast, slow)).encode())
+        assert [c.reply().code for _ in range(4)] == [250, 250, 250, 354]
+        c.send(integlib.wire(msg))
+        first = c.reply()
+        log_then = d.log()
+        second = c.reply()
+        c.quit()
+    assert first.code == 250 and fast in first.line
+    assert "to=<%s>" % fast in log_then and "to=<%s>" % slow not in log_then
+    assert second.code == 250 and slow in second.line
+    assert "sieve_max_cpu_time" in d.log()
+    assert len(read_new(d.maildir(fast))) == 1 and len(read_new(d.maildir(slow))) == 1
+
+
 @pytest.mark.fast
 def test_inbox_children_in_any_case(lmtpd):
     """"inbox.Sub", "InBoX.Sub" and "INBOX.Sub" are one folder, INBOX's
