@@ -234,6 +234,22 @@ cfg_submission_valid(const char *value, const char **why)
 	return true;
 }
 
+/* Letters, digits, '-' and '_' in labels joined by single dots, at most
+ * 255 bytes ("" is left to the caller). */
+static bool
+cfg_hostname_valid(const char *value)
+{
+	size_t len = strlen(value);
+
+	if (len > 255 || value[0] == '.' || (len > 0 && value[len - 1] == '.') ||
+	    strstr(value, "..") != NULL)
+		return false;
+	for (const char *p = value; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return false;
+	return true;
+}
+
 /* Validates value for key and stores it; returns NULL or a malloc'd reason. */
 static char *
 cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value, bool built_in)
@@ -250,6 +266,15 @@ cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value, 
 	case CFG_NAME:
 		if (strpbrk(value, " \t,/") != NULL)
 			return xasprintf("'%s' must be a single name", key->name);
+		for (const char *p = value; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				return xasprintf("'%s' has a control character", key->name);
+		/* It goes into every reply, Received field and Maildir file
+		 * name (where ':' starts the flags): a host name, as Postfix's
+		 * valid_hostname takes it. */
+		if (strcmp(key->name, "hostname") == 0 && !cfg_hostname_valid(value))
+			return xasprintf("'hostname' must be a host name (letters, digits, "
+					 "'-', '_' and inner dots, at most 255 bytes)");
 		/* Only a key whose default is unset may be emptied: hostname
 		 * is used as text in every reply and Maildir file name. */
 		if (value[0] == '\0' && (key->def == NULL || key->def[0] != '\0'))

@@ -394,6 +394,15 @@ static const struct {
 	/* hostname has no "unset": it names this host in replies and
 	 * Maildir file names. */
 	{ UT_S("hostname =\n"), ":1: 'hostname' must not be empty" },
+	/* It goes into replies, Received fields and Maildir file names. */
+#define HOSTNAME_WHY ":1: 'hostname' must be a host name (letters, digits, '-', '_' and " \
+	"inner dots, at most 255 bytes)"
+	{ UT_S("hostname = a\rb\x01" "c\n"), ":1: 'hostname' has a control character" },
+	{ UT_S("user = a\x7f\n"), ":1: 'user' has a control character" },
+	{ UT_S("hostname = mx:2\n"), HOSTNAME_WHY },
+	{ UT_S("hostname = mx..example\n"), HOSTNAME_WHY },
+	{ UT_S("hostname = .mx\n"), HOSTNAME_WHY },
+	{ UT_S("hostname = m\xc3\xa9\n"), HOSTNAME_WHY },
 	/* Checks against the system still name the line. */
 	{ UT_S("workers = 2\nuser = lmtpd-no-such-user\n"),
 	  ":2: 'user': no such user 'lmtpd-no-such-user'" },
