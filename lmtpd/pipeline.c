@@ -147,7 +147,10 @@ pipeline_fail_all(struct pipeline_txn *txn, const struct dsn *dsn, size_t size)
 static void
 pipeline_prefs_warning(const char *msg)
 {
-	log_warn("user preferences: %s", msg);
+	char escaped[LOG_ESCAPE_SIZE];
+
+	/* the file is the user's: its bytes are quoted in the warnings */
+	log_warn("user preferences: %s", log_escape(escaped, sizeof(escaped), msg, strlen(msg)));
 }
 
 /* Room for the folder list of one recipient in the log. */

@@ -30,6 +30,9 @@
 #define SCORE_TOTAL_MAX 1e12
 /* welcomelist_from and friends: entries one prefs file may add */
 #define SCORE_PREFS_LIST_MAX 10000
+/* warnings shown for one prefs file as it is read */
+#define SCORE_PREFS_WARNINGS_MAX 20
+static int score_prefs_warnings;
 
 /* Conf.pm's score check: -?\d+(\.\d+)? and nothing else (no 1e308,
  * 0x10, inf, nan), within RULES_SCORE_ABS_MAX. */
@@ -90,6 +93,16 @@ score_prefs_warn(void (*warn)(const char *), const char *path, unsigned int line
 
 	if (warn == NULL)
 		return;
+	/* One file's warnings, per delivery: a binary file made thousands */
+	if (score_prefs_warnings >= SCORE_PREFS_WARNINGS_MAX) {
+		if (score_prefs_warnings++ == SCORE_PREFS_WARNINGS_MAX) {
+			snprintf(msg, sizeof(msg), "%s:%u: more than %d warnings; the rest not shown",
+				 path, line, SCORE_PREFS_WARNINGS_MAX);
+			warn(msg);
+		}
+		return;
+	}
+	score_prefs_warnings++;
 	snprintf(msg, sizeof(msg), "%s:%u: %s", path, line, why);
 	warn(msg);
 }
@@ -258,6 +271,7 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 	 * the delivery (and the worker) in open() until someone writes. */
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 
+	score_prefs_warnings = 0;
 	if (fd < 0) {
 		if (errno != ENOENT && errno != ENOTDIR)
 			score_prefs_warn(warn, path, 0, strerror(errno));

@@ -1326,6 +1326,30 @@ START_TEST(test_prefs_score_values)
 	score_prefs_free(&prefs);
 	buf_free(&text);
 
+	/* At most 20 warnings for one file (a binary one made thousands),
+	 * then one that says so; and at most 10000 list entries. */
+	buf_init(&text, 0);
+	for (int i = 0; i < 30; i++)
+		buf_put_str(&text, "bogus_key 1\n");
+	for (int i = 0; i < 10001; i++)
+		buf_putf(&text, "welcomelist_from w%d@example.com\n", i);
+	prefs = user_prefs_load(rs, text.data);
+	ck_assert_ptr_nonnull(prefs);
+	ck_assert(user_warned(20, "'bogus_key' is not allowed"));
+	ck_assert(!user_warned(21, "'bogus_key' is not allowed"));
+	ck_assert(user_warned(21, "more than 20 warnings; the rest not shown"));
+	ck_assert(!user_warned(30 + 10001, "more than 10000 address list entries"));
+	score_prefs_free(&prefs);
+	buf_reset(&text);
+	for (int i = 0; i < 10001; i++)
+		buf_putf(&text, "welcomelist_from w%d@example.com\n", i);
+	prefs = user_prefs_load(rs, text.data);
+	ck_assert_ptr_nonnull(prefs);
+	ck_assert(user_warned(10001, "more than 10000 address list entries"));
+	ck_assert(!user_warned(10000, "more than"));
+	score_prefs_free(&prefs);
+	buf_free(&text);
+
 	/* Site files are bounded alike; and however a total came out, the
 	 * header has at most 50 stars and a whole-number score. */
 	{
