@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fsutil.h"
 #include "lmtpd_limits.h"
 #include "addrfold.h"
 #include "usermap.h"
@@ -36,6 +37,10 @@ usermap_attr_path_valid(const char *v, bool may_use_home)
 	if (v[0] == '\0')
 		return false;
 	if (v[0] != '/' && !(may_use_home && strncmp(v, "%h", 2) == 0))
+		return false;
+	/* the daemon refuses every delivery path with "..": refused here,
+	 * not with a 451 for each recipient until the mail expires */
+	if (path_has_dotdot(v))
 		return false;
 	for (const char *p = v; *p != '\0'; p++) {
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -84,9 +89,9 @@ usermap_parse_value(const char *value, struct usermap_attrs *attrs,
 			ret = -1;
 		} else if (!usermap_attr_path_valid(v, may_use_home)) {
 			*why_r = may_use_home ? "value must be an absolute path or start "
-						"with %h, with escapes %h %u %n %d"
+						"with %h, with escapes %h %u %n %d, no '..'"
 					      : "home must be an absolute path, with "
-						"escapes %u %n %d";
+						"escapes %u %n %d, no '..'";
 			ret = -1;
 		} else {
 			*slot = xstrdup(v);

@@ -356,7 +356,6 @@ static const char users_map[] =
 	"frank@example.com\n"
 	"  home=/srv/frank\n"
 	"\tmail_location=%h/Frank\n"
-	"evil@example.com  home=/srv/../etc\n"
 	"@catchall.org     home=/srv/catch/%d/%n\n";
 
 /* Writes the text map in a fresh folder and compiles it; returns the
@@ -411,8 +410,9 @@ static const struct {
 	{ "alice@example.net", DSN_UNKNOWN_USER, NULL, NULL, NULL },
 	{ "anyone@sub.catchall.org", DSN_UNKNOWN_USER, NULL, NULL, NULL },
 	{ "alice", DSN_UNKNOWN_USER, NULL, NULL, NULL },
-	/* A map entry whose path leaves its root: retry, never deliver. */
-	{ "evil@example.com", DSN_TEMP_FAIL, NULL, NULL, NULL },
+	/* (A map entry whose path leaves its root no longer compiles:
+	 * usermap_compile_errors.) */
+	{ "evil@example.com", DSN_UNKNOWN_USER, NULL, NULL, NULL },
 	{ "../x@example.com", DSN_BAD_ADDRESS, NULL, NULL, NULL },
 };
 
@@ -655,18 +655,22 @@ static const struct {
 	{ "a@b.org\nc@d.org home=/x quota=1\n",
 	  ":2: unknown attribute (expected home=, mail_location= or sieve_script=)" },
 	{ "a@b.org home=/x home=/y\n", ":1: attribute given twice" },
-	{ "a@b.org home=x\n", ":1: home must be an absolute path, with escapes %u %n %d" },
+	{ "a@b.org home=x\n", ":1: home must be an absolute path, with escapes %u %n %d, no '..'" },
 	{ "a@b.org home=%h/x\n",
-	  ":1: home must be an absolute path, with escapes %u %n %d" },
+	  ":1: home must be an absolute path, with escapes %u %n %d, no '..'" },
 	{ "a@b.org mail_location=%q\n",
-	  ":1: value must be an absolute path or start with %h, with escapes %h %u %n %d" },
+	  ":1: value must be an absolute path or start with %h, with escapes %h %u %n %d, no '..'" },
+	{ "@d.example home=/m/%d mail_location=%h/../../Maildir-%n\n",
+	  ":1: value must be an absolute path or start with %h, with escapes %h %u %n %d, no '..'" },
+	{ "a@b.org home=/srv/../etc\n",
+	  ":1: home must be an absolute path, with escapes %u %n %d, no '..'" },
 	{ "a@b.org\nA@B.ORG\n", ":2: duplicate key 'a@b.org'" },
 	{ "@b.org\n# x\n@B.org home=/y\n", ":3: duplicate key '@b.org'" },
 	/* An error in a continued entry names the entry's first line. */
 	{ "a@b.org\n  home=/x\n  bogus=1\nc@d.org\n",
 	  ":1: unknown attribute (expected home=, mail_location= or sieve_script=)" },
 	{ "a@b.org\nc@d.org\n  home=relative\n",
-	  ":2: home must be an absolute path, with escapes %u %n %d" },
+	  ":2: home must be an absolute path, with escapes %u %n %d, no '..'" },
 	{ "  home=/x\na@b.org\n", ":1: continuation line without a key" },
 };
 
