@@ -417,11 +417,16 @@ pipeline_vacation(const struct lmtpd_config *cfg, struct pipeline_sieve *sv,
 			 : "vacation history unavailable");
 		return;
 	}
-	/* :from, or the address libsieve found in the message, when it is
-	 * a plain address; else the user's own. */
-	if (v->from != NULL && v->from[0] != '\0' && strchr(v->from, '@') != NULL &&
-	    strpbrk(v->from, "\r\n") == NULL)
+	/* :from when it is one mailbox; else the user's own address. */
+	if (vacation_from_usable(v->from)) {
 		from = v->from;
+	} else if (v->from != NULL && v->from[0] != '\0') {
+		char fesc[LOG_ESCAPE_SIZE];
+
+		log_warn("%s: sieve: <%s>: vacation :from \"%s\" is not one address; "
+			 "the reply is from <%s>", txn->queue_id, r->canonical,
+			 log_escape(fesc, sizeof(fesc), v->from, strlen(v->from)), r->user);
+	}
 	if ((h = message_header_find(msg, "Message-ID")) != NULL)
 		message_header_value(msg, h, msgid, sizeof(msgid));
 	if ((h = message_header_find(msg, "References")) != NULL)

@@ -505,6 +505,40 @@ vacation_fold_words(struct vacation_fold *f, const char *text)
 	}
 }
 
+bool
+vacation_from_usable(const char *from)
+{
+	InternetAddressList *list;
+	InternetAddress *a;
+	bool ok = false;
+
+	if (from == NULL || from[0] == '\0' || strpbrk(from, "\r\n") != NULL)
+		return false;
+	list = internet_address_list_parse(NULL, from);
+	if (list == NULL)
+		return false;
+	if (internet_address_list_length(list) == 1 &&
+	    INTERNET_ADDRESS_IS_MAILBOX(a = internet_address_list_get_address(list, 0))) {
+		const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
+
+		ok = addr != NULL && strchr(addr, '@') != NULL && strchr(addr, ',') == NULL;
+	}
+	g_object_unref(list);
+	return ok;
+}
+
+/* A Message-ID cut on its way here (over the buffer or the header limit)
+ * is no id: an In-Reply-To without its '>' would not parse. */
+static bool
+vacation_whole_msgid(const char *id)
+{
+	size_t n = strlen(id);
+
+	while (n > 0 && (id[n - 1] == ' ' || id[n - 1] == '\t'))
+		n--;
+	return n > 2 && n <= 900 && id[n - 1] == '>';
+}
+
 void
 vacation_compose(const struct vacation_reply *r, struct buf *out)
 {
@@ -537,7 +571,7 @@ vacation_compose(const struct vacation_reply *r, struct buf *out)
 	buf_putf(out, "Date: %s\n", date);
 	buf_putf(out, "Message-ID: <%lld.%ld.%016llx@%s>\n", (long long)now,
 		 (long)getpid(), id, r->hostname);
-	if (r->in_reply_to != NULL && r->in_reply_to[0] != '\0') {
+	if (r->in_reply_to != NULL && vacation_whole_msgid(r->in_reply_to)) {
 		char *irt = vacation_header_text(r->in_reply_to, 900);
 		struct vacation_fold fold = { out, strlen("References:"), false };
 

@@ -71,5 +71,10 @@ struct vacation_reply {
  * not ASCII), Date, Message-ID, In-Reply-To, References,
  * Auto-Submitted: auto-replied (vacation), MIME headers, the reason. */
 void vacation_compose(const struct vacation_reply *r, struct buf *out);
+/* Whether a vacation :from can be the reply's From: exactly one mailbox
+ * with an '@' (optionally with a display name), no line breaks; "a@b,
+ * c@d" would make a From with two authors and no Sender (RFC 5322
+ * 3.6.2), which Pigeonhole refuses too. */
+bool vacation_from_usable(const char *from);
 
 #endif

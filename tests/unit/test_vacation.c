@@ -494,6 +494,36 @@ START_TEST(compose_references_cut_whole)
 }
 END_TEST
 
+/* A Message-ID cut on its way (over 900 bytes) is left out, not written
+ * without its '>'; :from must be one mailbox. */
+START_TEST(compose_cut_msgid_and_from)
+{
+	char id[1200];
+	struct vacation_reply rep = { "bob@example.com", "alice@example.org", "s", "r",
+				      false, id, NULL, "mx.example.com" };
+	struct buf b;
+	struct message *msg;
+
+	id[0] = '<';
+	memset(id + 1, 'x', 1000);
+	memcpy(id + 1001, "@example.org", 13);
+	g_mime_init();
+	msg = compose(&rep, &b);
+	ck_assert_ptr_null(message_header_find(msg, "In-Reply-To"));
+	message_free(&msg);
+	buf_free(&b);
+
+	ck_assert(vacation_from_usable("bob@example.com"));
+	ck_assert(vacation_from_usable("Bob Smith <bob@example.com>"));
+	ck_assert(!vacation_from_usable("a@b.c, evil@x.net"));
+	ck_assert(!vacation_from_usable("list: a@b.c, d@e.f;"));
+	ck_assert(!vacation_from_usable("bob"));
+	ck_assert(!vacation_from_usable("bob@example.com\nBcc: x@y"));
+	ck_assert(!vacation_from_usable(""));
+	ck_assert(!vacation_from_usable(NULL));
+}
+END_TEST
+
 START_TEST(compose_mime)
 {
 	struct vacation_reply rep = { "bob@example.com", "alice@example.org", NULL,
@@ -533,6 +563,7 @@ vacation_suite(void)
 	tcase_add_test(tc, compose_long_references);
 	tcase_add_test(tc, compose_references_cut_whole);
 	tcase_add_test(tc, compose_mime);
+	tcase_add_test(tc, compose_cut_msgid_and_from);
 	return s;
 }
 
