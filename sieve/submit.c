@@ -426,6 +426,14 @@ submit_smtp(const struct submit_settings *set, const char *sender,
 	utf8 = !submit_ascii(sender);
 	for (size_t i = 0; i < rcpt_count; i++)
 		utf8 = utf8 || !submit_ascii(rcpts[i]);
+	/* RFC 6531 3.2: a UTF-8 address only with SMTPUTF8 (raw 8-bit
+	 * bytes in RCPT would be mangled or refused later, out of sight);
+	 * temporary: the MTA's configuration can change. */
+	if (utf8 && !c.smtputf8) {
+		snprintf(err, errsize, "the MTA does not offer SMTPUTF8, which a UTF-8 "
+			 "address needs");
+		goto out;
+	}
 	snprintf(line, sizeof(line), "MAIL FROM:<%s>%s%s", sender,
 		 c.eightbitmime && submit_has_8bit(iov, iovcnt) ? " BODY=8BITMIME" : "",
 		 utf8 && c.smtputf8 ? " SMTPUTF8" : "");

@@ -215,6 +215,25 @@ START_TEST(smtp_null_sender_8bit_helo)
 	t = ut_read_file(s.transcript, NULL);
 	ck_assert_msg(strstr(t, "MAIL FROM:<> BODY=8BITMIME\r\n") != NULL, "%s", t);
 	free(t);
+	/* A UTF-8 address: SMTPUTF8 where offered, else no transaction. */
+	sink_start(&s, SINK_OK);
+	snprintf(spec, sizeof(spec), "smtp:127.0.0.1:%d", s.port);
+	ck_assert_msg(send_via(spec, 5, "", "j\xc3\xb6rg@example.net", "Subject: x\n\nx\n", err,
+			       sizeof(err)) == 0, "%s", err);
+	waitpid(s.pid, NULL, 0);
+	t = ut_read_file(s.transcript, NULL);
+	ck_assert_msg(strstr(t, "MAIL FROM:<> SMTPUTF8\r\nRCPT TO:<j\xc3\xb6rg@example.net>\r\n")
+		      != NULL, "%s", t);
+	free(t);
+	sink_start(&s, SINK_NO_EHLO);
+	snprintf(spec, sizeof(spec), "smtp:127.0.0.1:%d", s.port);
+	ck_assert_int_eq(send_via(spec, 5, "", "j\xc3\xb6rg@example.net", "Subject: x\n\nx\n",
+				  err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "does not offer SMTPUTF8") != NULL, "%s", err);
+	sink_stop(&s);
+	t = ut_read_file(s.transcript, NULL);
+	ck_assert_msg(strstr(t, "RCPT") == NULL, "%s", t);
+	free(t);
 }
 END_TEST
 
