@@ -72,6 +72,16 @@
 #include "sieve_int.h"
 #include "xalloc.h"
 
+/* libsieve 2.2.6's (non-reentrant) address lexer: libsieve_addr_parse_buffer
+ * restarts its input but not its start condition, so a header value that
+ * ends inside a comment "(", a quoted string or a domain literal "[" leaves
+ * every later address and envelope test of the run unable to parse (they
+ * silently do not match).  Exported by the library, not declared in
+ * sieve2.h; flex's yylex_destroy() resets the start condition. */
+#ifdef HAVE_LIBSIEVE_ADDRLEX_DESTROY
+extern int libsieve_addrlex_destroy(void);
+#endif
+
 struct sieve_exec_state {
 	struct sieve_view *view;
 	struct sieve_budget *budget;
@@ -82,11 +92,27 @@ struct sieve_exec_state {
 	bool validate;
 	bool sentinel_keep;	/* the next keep is the sentinel's */
 	bool over_budget;
+	/* A message address did not parse: libsieve's address lexer may
+	 * be left inside a comment, quoted string or domain literal. */
+	bool addr_lex_dirty;
 	/* The commands of the text executed, and the one running now
 	 * (index + 1; 0 before the first). */
 	struct sieve_cmds cmds;
 	size_t cur;
 };
+
+/* Resets the address lexer after a failed parse; called between tests,
+ * never while libsieve is inside the address parser. */
+static void
+sieve_addr_lex_reset(struct sieve_exec_state *st)
+{
+	if (st->addr_lex_dirty) {
+#ifdef HAVE_LIBSIEVE_ADDRLEX_DESTROY
+		(void)libsieve_addrlex_destroy();
+#endif
+		st->addr_lex_dirty = false;
+	}
+}
 
 /* The line of the command running now; 0 when not known. */
 static int
@@ -502,6 +528,7 @@ cb_err_address(sieve2_context_t *c, void *ctx)
 	} else {
 		log_debug("sieve: %s: message address not parsed: %s", st->script,
 			  msg != NULL ? msg : "?");
+		st->addr_lex_dirty = true;
 	}
 	return SIEVE2_OK;
 }
@@ -528,6 +555,7 @@ cb_getheader(sieve2_context_t *c, void *ctx)
 	char **values;
 	size_t cmd;
 
+	sieve_addr_lex_reset(st);
 	if (name == NULL || st->view == NULL)
 		return SIEVE2_OK;
 	if ((cmd = sieve_cmd_marker_index(name)) > 0) {
@@ -559,6 +587,7 @@ cb_getenvelope(sieve2_context_t *c, void *ctx)
 	struct sieve_exec_state *st = ctx;
 	const struct sieve_msg *m;
 
+	sieve_addr_lex_reset(st);
 	if (st->view == NULL)
 		return SIEVE2_OK;
 	m = sieve_view_msg(st->view);

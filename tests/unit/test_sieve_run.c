@@ -334,6 +334,31 @@ START_TEST(table)
 }
 END_TEST
 
+/* A header that ends inside a comment, quoted string or domain literal
+ * left libsieve's address lexer in that state for the rest of the run:
+ * every later address and envelope test quietly failed to match, so any
+ * sender could switch off a user's address filters. */
+START_TEST(address_after_unparsable_header)
+{
+	static const char *const bad[] = { "(", "\"", "[", "a@b (", "a@[1.2", "=?x?q?(?=" };
+	static const char script[] =
+		"require [\"fileinto\", \"envelope\"];\n"
+		"if address :is \"from\" \"x@y\" { fileinto \"A\"; }\n"
+		"if envelope :is \"from\" \"alice@example.org\" { fileinto \"EnvOK\"; }\n"
+		"if address :is \"to\" \"bob@example.com\" { fileinto \"ToOK\"; }\n";
+
+	for (size_t i = 0; i < N_ELEMENTS(bad); i++) {
+		struct run r = run_defaults();
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "From: %s\nTo: bob@example.com\nSubject: s\n\nbody\n",
+			 bad[i]);
+		r.message = msg;
+		expect(script, &r, "fileinto(EnvOK) fileinto(ToOK)");
+	}
+}
+END_TEST
+
 /* Error texts carry the file and the line. */
 START_TEST(errors_have_lines)
 {
@@ -1233,6 +1258,7 @@ sieve_run_suite(void)
 
 	tc = ut_tcase(s, "actions_and_tests", true);
 	tcase_add_loop_test(tc, table, 0, N_ELEMENTS(cases));
+	tcase_add_test(tc, address_after_unparsable_header);
 	tcase_add_test(tc, errors_have_lines);
 	tcase_add_test(tc, runtime_errors_have_lines);
 	tcase_add_test(tc, vacation_handle);
