@@ -43,6 +43,13 @@
 struct pipeline_sieve {
 	struct sieve_runner *runner;
 	struct vacation *vacation;
+	/* The transaction and user script whose run ran out of CPU time:
+	 * the same scripts on the same message would again, for each
+	 * further recipient (bob+1, bob+2...), holding the worker 30 s a
+	 * time; Pigeonhole likewise stops running a script that hit its
+	 * resource limit (sieve_resource_usage_timeout). */
+	char over_time_id[64];
+	char over_time_script[MAIL_PATH_MAX];
 };
 
 /* One durable copy: a folder on disk, its Maildir flags and its IMAP
@@ -469,11 +476,22 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 	folders[0] = '\0';
 	if (sv != NULL)
 		have_script = pipeline_script_path(cfg, txn, r, script, sizeof(script));
-	if (sv != NULL && sieve_has_scripts(sv->runner, have_script ? script : NULL)) {
+	if (sv != NULL && sieve_has_scripts(sv->runner, have_script ? script : NULL) &&
+	    strcmp(sv->over_time_id, txn->queue_id) == 0 &&
+	    strcmp(sv->over_time_script, have_script ? script : "") == 0) {
+		log_warn("%s: sieve: <%s>: not run: the same scripts ran out of CPU time on "
+			 "this message for an earlier recipient; keeping the message in INBOX",
+			 txn->queue_id, r->canonical);
+	} else if (sv != NULL && sieve_has_scripts(sv->runner, have_script ? script : NULL)) {
 		struct sieve_msg smsg = { iov, iovcnt, size, txn->sender, r->addr,
 					  cfg->recipient_delimiter };
 
 		a = sieve_run(sv->runner, have_script ? script : NULL, &smsg);
+		if (a->over_time) {
+			snprintf(sv->over_time_id, sizeof(sv->over_time_id), "%s", txn->queue_id);
+			snprintf(sv->over_time_script, sizeof(sv->over_time_script), "%s",
+				 have_script ? script : "");
+		}
 		if (a->error)
 			log_warn("%s: sieve: <%s>: %s; keeping the message in INBOX",
 				 txn->queue_id, r->canonical, a->error_text);

@@ -80,6 +80,8 @@ struct sieve_actions {
 	 * the first failure. */
 	bool error;
 	char error_text[SIEVE_ERROR_TEXT_MAX];
+	/* The failure was sieve_max_cpu_time (or its wall-clock slack). */
+	bool over_time;
 	/* Scripts that ran (for the log and lmtpd-sieve). */
 	unsigned int scripts_run;
 	/* IMAP flags the scripts set that were left off (more than

@@ -520,5 +520,8 @@ sieve_sandbox_run(struct sieve_sandbox *sb, const struct sieve_settings *set,
 		snprintf(why, sizeof(why), "sieve: interpreter returned a malformed result");
 	else
 		snprintf(why, sizeof(why), "sieve: interpreter failed");
-	return sandbox_failed(sb, scripts, n, why);
+	a = sandbox_failed(sb, scripts, n, why);
+	a->over_time = io == SANDBOX_IO_TIMEOUT ||
+		(io == SANDBOX_IO_EOF && WIFSIGNALED(status) && WTERMSIG(status) == SIGPROF);
+	return a;
 }

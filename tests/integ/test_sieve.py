@@ -159,27 +159,34 @@ def test_each_final_reply_sent_when_decided(lmtpd_factory):
     lmtp_data_done_timeout is per reply) reads the first recipient's 250
     while the second one's script still runs, so a slow script can not
     time the whole transaction out and have the MTA deliver the others
-    again."""
+    again.  A further recipient with the same scripts (slow+2) is not
+    run again on the same message: it would only use its limit too."""
     d = lmtpd_factory(sieve_max_cpu_time="3s")
-    fast, slow = "fast@example.com", "slow@example.com"
+    fast, slow, slow2 = "fast@example.com", "slow@example.com", "slow+2@example.com"
     write_script(home(d, slow), 'require "regex";\n'
                  'if header :regex "x-long" "((((((((((a*)*)*)*)*)*)*)*)*)*)*b" { discard; }\n')
     msg = make_message(subject="slow script", extra_headers=["X-Long: " + "a" * 100000])
     with d.client() as c:
         c.lhlo()
         c.send(("MAIL FROM:<s@example.org>\r\nRCPT TO:<%s>\r\nRCPT TO:<%s>\r\n"
-                "DATA\r\n" % (fast, slow)).encode())
-        assert [c.reply().code for _ in range(4)] == [250, 250, 250, 354]
+                "RCPT TO:<%s>\r\nDATA\r\n" % (fast, slow, slow2)).encode())
+        assert [c.reply().code for _ in range(5)] == [250, 250, 250, 250, 354]
         c.send(integlib.wire(msg))
         first = c.reply()
         log_then = d.log()
         second = c.reply()
+        third = c.reply()
         c.quit()
     assert first.code == 250 and fast in first.line
     assert "to=<%s>" % fast in log_then and "to=<%s>" % slow not in log_then
     assert second.code == 250 and slow in second.line
-    assert "sieve_max_cpu_time" in d.log()
-    assert len(read_new(d.maildir(fast))) == 1 and len(read_new(d.maildir(slow))) == 1
+    assert third.code == 250 and slow2 in third.line
+    # The same scripts on the same message are not run again for the
+    # next recipient (they would only run out of CPU time again).
+    log = d.log()
+    assert log.count("sieve_max_cpu_time") == 1, log
+    assert re.search(r"<slow\+2@example.com>: not run: the same scripts ran out of CPU time", log)
+    assert len(read_new(d.maildir(fast))) == 1 and len(read_new(d.maildir(slow))) == 2
 
 
 @pytest.mark.fast
