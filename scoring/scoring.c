@@ -25,8 +25,8 @@
 /* A generous per-message backstop: the PCRE2 limits already bound each
  * match, this only guards against a pathological sum of them. */
 #define SCORING_TIME_LIMIT 20.0
-/* Prefs files kept per process with allow_user_rules (their rules are
- * compiled): the recipients a worker sees often. */
+/* Prefs files kept per process (parsed, with user rules compiled): the
+ * recipients a worker sees often. */
 #define SCORING_PREFS_CACHE_MAX 32
 
 struct scoring_prefs_entry {
@@ -259,9 +259,11 @@ scoring_lint_errors(const struct scoring *sc)
 	return sc->load.errors;
 }
 
-/* With user rules a prefs file is compiled code: parsed once per process
- * and change of the file (device, inode, size, mtime, ctime), not once per
- * delivery.  Its warnings are logged when it is read.  The cache is this
+/* A prefs file is parsed once per process and change of the file
+ * (device, inode, size, mtime, ctime), not once per delivery: with user
+ * rules it is compiled code, and without them a large or hostile file
+ * (the caps allow 1 MB and 10000 list entries) would be paid for at every
+ * recipient of every message.  Its warnings are logged when it is read.  The cache is this
  * process's state in sc, hence sc is not const here nor in the lookups
  * above it. */
 static struct score_prefs *
@@ -325,8 +327,6 @@ scoring_prefs_for_home(struct scoring *sc, const char *user, const char *home,
 	vars = (struct cfg_template_vars){ user, local, at != NULL ? at + 1 : "", home };
 	if (cfg_expand(sc->prefs_template, &vars, path, sizeof(path)) < 0)
 		return NULL;
-	if (!sc->rs->allow_user_rules)
-		return score_prefs_load(sc->rs, path, warn);
 	return scoring_prefs_cached(sc, path, warn);
 }
 

@@ -6,6 +6,7 @@ the _rcvd form against the Received chain), X-Spam-Report, the
 delivery log's score= and tests=, and a user's score for a rule the site
 scored 0, compared with spamd."""
 import os
+import time
 import re
 import subprocess
 
@@ -285,6 +286,32 @@ def test_prefs_not_a_regular_file(lmtpd_factory, workdir):
     log = d.log()
     for path in (fifo, folder):
         assert "%s:0: not a regular file; ignored" % path in log, log
+
+
+def test_prefs_read_once_per_change(lmtpd_factory, workdir):
+    """A user's prefs are parsed once per worker and change of the file,
+    not at every delivery (a hostile file within the caps cost up to a
+    minute per recipient): its warning is logged once for two deliveries
+    through one worker, and an edit is seen at the next delivery."""
+    rules = os.path.join(workdir, "rules-once")
+    os.makedirs(rules)
+    with open(os.path.join(rules, "50_t.cf"), "w") as f:
+        f.write("required_score 5\nbody T_BUY_NOW /buy now/i\nscore T_BUY_NOW 3.0\n")
+    os.chmod(rules, 0o755)
+    d = lmtpd_factory(rules_dir=rules, workers="1")
+    rcpt = "once@example.com"
+    write_prefs(d, rcpt, "bogus_key 1\nrequired_score 2\n")
+    for _ in range(2):
+        assert d.deliver([rcpt], b"Subject: offer\n\nbuy now\n").final_codes() == [250]
+    assert d.log().count("'bogus_key' is not allowed") == 1, d.log()
+    path = os.path.join(home(d, rcpt), ".spamassassin", "user_prefs")
+    with open(path, "w") as f:
+        f.write("required_score 4\n")
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    assert d.deliver([rcpt], b"Subject: offer\n\nbuy now\n").final_codes() == [250]
+    new = os.path.join(d.maildir(rcpt), "new")
+    required = sorted(status(open(os.path.join(new, f), "rb").read())[2] for f in os.listdir(new))
+    assert required == [2.0, 2.0, 4.0], required
 
 
 SITE_ZERO_CF = r"""
