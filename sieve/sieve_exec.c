@@ -827,6 +827,16 @@ sieve_exec_script(const char *script, const char *text, size_t len, bool validat
 		sieve_add_error(&st, 0, "NUL byte in script");
 		return;
 	}
+	{
+		unsigned int line = 0;
+		const char *open = sieve_text_unterminated(text, len, &line);
+
+		if (open != NULL) {
+			res->status = SIEVE_SCRIPT_INVALID;
+			sieve_add_error(&st, (int)line, open);
+			return;
+		}
+	}
 	if (validate) {
 		struct buf scratch;
 

@@ -86,6 +86,12 @@ struct sieve_cmds {
  * sieve_cmds_free). */
 void sieve_rewrite(const char *text, size_t len, struct buf *out, struct sieve_cmds *cmds);
 void sieve_cmds_free(struct sieve_cmds *cmds);
+/* "unterminated comment" or "unterminated string" when the script ends
+ * inside a bracket comment or a quoted string (*line_r: where it began),
+ * else NULL.  Such a script is a syntax error (RFC 5228 2.3, 2.4.2), but
+ * with lmtpd's end-of-script test appended libsieve would read that test
+ * as part of it and report something else, or nothing. */
+const char *sieve_text_unterminated(const char *text, size_t len, unsigned int *line_r);
 /* Whether every envelope test of the script names only the parts
  * "from" and "to" (any case).  libsieve 2.2.6 accepts any part name and
  * then evaluates the test on memory it never set (an interpreter crash,

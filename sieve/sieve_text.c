@@ -462,6 +462,39 @@ sieve_envelope_parts_ok(const char *text, size_t len, char *bad, size_t bad_size
 	return true;
 }
 
+/* Whether the quoted-string token s[0..n) (s[0] is '"') has its closing
+ * quote, scanned as sieve_token scans it. */
+static bool
+sieve_string_closed(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n && s[i] != '"'; i++)
+		if (s[i] == '\\' && i + 1 < n)
+			i++;
+	return i < n;
+}
+
+const char *
+sieve_text_unterminated(const char *text, size_t len, unsigned int *line_r)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t start = i;
+		enum sieve_tok t = sieve_token(text, len, &i);
+
+		if ((t == SIEVE_TOK_SPACE && len - start >= 2 && text[start] == '/' &&
+		     text[start + 1] == '*' &&
+		     (i - start < 4 || text[i - 2] != '*' || text[i - 1] != '/')) ||
+		    (t == SIEVE_TOK_STRING && !sieve_string_closed(text + start, i - start))) {
+			*line_r = 1 + sieve_count_lines(text, start);
+			return t == SIEVE_TOK_STRING ? "unterminated string" : "unterminated comment";
+		}
+	}
+	return NULL;
+}
+
 void
 sieve_rewrite(const char *text, size_t len, struct buf *out, struct sieve_cmds *cmds)
 {

@@ -378,6 +378,30 @@ START_TEST(errors_have_lines)
 	ck_assert_msg(strstr(a->error_text, "line 1") != NULL &&
 		      strstr(a->error_text, "body") != NULL, "%s", a->error_text);
 	sieve_actions_free(&a);
+	/* A script that ends inside a comment or a string: said so, at the
+	 * line where it began (libsieve, reading lmtpd's end-of-script test
+	 * as part of it, said something else, or nothing). */
+	{
+		static const struct {
+			const char *script, *want;
+		} open[] = {
+			{ "require \"fileinto\";\nfileinto \"X\";\n/* gone\n", "line 3: error: unterminated comment" },
+			{ "/* only a comment", "line 1: error: unterminated comment" },
+			{ "keep;\n/*/", "line 2: error: unterminated comment" },
+			{ "require \"fileinto\";\nfileinto \"a\\\";\n", "line 2: error: unterminated string" },
+		};
+
+		for (size_t i = 0; i < N_ELEMENTS(open); i++) {
+			a = run_in(ut_testdir(), open[i].script, &r, path, sizeof(path));
+			ck_assert(a->error);
+			ck_assert_msg(strstr(a->error_text, open[i].want) != NULL, "%s", a->error_text);
+			sieve_actions_free(&a);
+		}
+		/* Closed ones are fine. */
+		a = run_in(ut_testdir(), "/**/ /* a \"b */ keep; # \"\n", &r, path, sizeof(path));
+		ck_assert_msg(!a->error, "%s", a->error_text);
+		sieve_actions_free(&a);
+	}
 }
 END_TEST
 
