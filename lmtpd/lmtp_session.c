@@ -45,6 +45,8 @@ struct session {
 	char client_name[256];
 	struct session_txn txn;
 	bool closing;
+	/* a flush of final replies failed: nothing more is sent or run */
+	bool peer_gone;
 	const char *last_command;	/* for "lost connection after X" */
 };
 
@@ -252,7 +254,7 @@ struct session_finals {
  * Sieve script at its CPU limit) must not hold the replies of those
  * already delivered past the MTA's timeout, which would have it retry
  * (and duplicate) them. */
-static void
+static bool
 session_rcpt_done(void *ctx, size_t i)
 {
 	struct session_finals *f = ctx;
@@ -265,8 +267,12 @@ session_rcpt_done(void *ctx, size_t i)
 		session_reply_dsn(s, &r->dsn, r->addr, reply, sizeof(reply));
 		lmtp_proto_final_reply(s->proto, reply);
 	}
-	if (!f->gone && session_flush(s) < 0)
+	if (!f->gone && session_flush(s) < 0) {
 		f->gone = true;
+		log_info("%s: lost connection while sending final replies to %s; "
+			 "the remaining recipients are not delivered", s->txn.queue_id, s->peer);
+	}
+	return !f->gone;
 }
 
 static void
@@ -304,6 +310,10 @@ session_on_data_end(struct session *s)
 	}
 	spool_begin(s->env->spool);
 	session_txn_free(&s->txn);
+	/* Nothing more for this client: not its pipelined commands, and no
+	 * second wait for idle_timeout on a flush that can not succeed. */
+	if (finals.gone)
+		s->closing = s->peer_gone = true;
 }
 
 /* The engine ends the session with a 421 (why: "too many errors", "lost
@@ -548,7 +558,8 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 			break;
 		}
 	}
-	(void)session_flush(&s);
+	if (!s.peer_gone)
+		(void)session_flush(&s);
 	goto done;
 lost:
 	if (s.txn.active || lmtp_proto_in_transaction(s.proto)) {

@@ -156,6 +156,14 @@ pipeline_prefs_warning(const char *msg)
 /* Room for the folder list of one recipient in the log. */
 #define PIPELINE_FOLDERS_MAX 512
 
+/* Recipient i is decided: its reply goes out now (txn->rcpt_done).
+ * Returns whether the client is gone. */
+static bool
+pipeline_rcpt_done(const struct pipeline_txn *txn, size_t i)
+{
+	return txn->rcpt_done != NULL && !txn->rcpt_done(txn->rcpt_done_ctx, i);
+}
+
 void
 pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 		 struct pipeline_sieve *sv, struct pipeline_txn *txn, const char *data,
@@ -169,7 +177,7 @@ pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 	struct iovec iov[2];
 	char date[64];
 	double score_shared = 0;
-	bool headless;
+	bool headless, peer_gone = false;
 	/* The folders each recipient's copy went to, for the log (a
 	 * repeated recipient shows the first one's). */
 	char (*folders)[PIPELINE_FOLDERS_MAX] = xcalloc(txn->rcpt_count > 0 ? txn->rcpt_count : 1,
@@ -211,6 +219,13 @@ pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 		bool is_spam = false;
 
 		delays[0] = pipeline_elapsed(&txn->t_start, &txn->t_received);
+		if (peer_gone) {
+			/* Its reply could not reach the MTA, which will send
+			 * the message again: a copy now would be a duplicate. */
+			dsn_set(&r->dsn, DSN_TEMP_FAIL, "not delivered: the client is gone");
+			pipeline_log_rcpt(txn, r, NULL, delays, NULL, NULL);
+			continue;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		buf_reset(&spam);
 		buf_reset(&tests);
@@ -238,15 +253,13 @@ pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 					  folders[r->same_as] : NULL, delays,
 					  sm != NULL ? score_text : NULL,
 					  sm != NULL ? tests.data : NULL);
-			if (txn->rcpt_done != NULL)
-				txn->rcpt_done(txn->rcpt_done_ctx, i);
+			peer_gone = pipeline_rcpt_done(txn, i);
 			continue;
 		}
 		if (pipeline_prepend(cfg, txn, r, date, &spam, headless, &prepend) < 0) {
 			dsn_set(&r->dsn, DSN_TEMP_FAIL, "trace headers too long");
 			pipeline_log_rcpt(txn, r, NULL, delays, NULL, NULL);
-			if (txn->rcpt_done != NULL)
-				txn->rcpt_done(txn->rcpt_done_ctx, i);
+			peer_gone = pipeline_rcpt_done(txn, i);
 			continue;
 		}
 		iov[0].iov_base = prepend.data;
@@ -257,8 +270,7 @@ pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 		pipeline_log_rcpt(txn, r, folders[i][0] != '\0' ? folders[i] : NULL, delays,
 				  sm != NULL ? score_text : NULL,
 				  sm != NULL ? tests.data : NULL);
-		if (txn->rcpt_done != NULL)
-			txn->rcpt_done(txn->rcpt_done_ctx, i);
+		peer_gone = pipeline_rcpt_done(txn, i);
 	}
 	free(folders);
 	scoring_msg_free(&sm);

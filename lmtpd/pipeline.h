@@ -29,8 +29,10 @@ struct pipeline_txn {
 	struct timespec t_received;	/* end of data */
 	/* Called (when set) as soon as rcpts[i]->dsn is final, in order, so
 	 * the MTA gets each reply without waiting for the recipients after
-	 * it (Postfix's lmtp_data_done_timeout applies to each reply). */
-	void (*rcpt_done)(void *ctx, size_t i);
+	 * it (Postfix's lmtp_data_done_timeout applies to each reply).
+	 * Returns false when the reply could not be sent (the client is
+	 * gone): the recipients after it are not delivered. */
+	bool (*rcpt_done)(void *ctx, size_t i);
 	void *rcpt_done_ctx;
 };
 

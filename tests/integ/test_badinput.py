@@ -13,7 +13,7 @@ import pytest
 
 import integlib
 from integlib import (ConnectionClosed, all_files, deliveries, make_message, messages,
-                      read_new, split_trace, stray_files)
+                      read_new, split_trace, stray_files, wait_for)
 
 
 def no_leftovers(d):
@@ -95,6 +95,37 @@ def test_folded_first_line(lmtpd):
     t = lmtpd.deliver(["plain@example.com"], b"Subject: s\n\nbody\n")
     [f] = read_new(lmtpd.maildir("plain@example.com"))
     assert split_trace(f)[1] == b"Subject: s\n\nbody\n"
+    no_leftovers(lmtpd)
+
+
+@pytest.mark.fast
+def test_client_gone_before_final_replies(lmtpd):
+    """A client that sends a whole transaction and leaves: once a final
+    reply can not be sent, the recipients after it are not delivered
+    (the MTA sends the message again, so a copy now would be a duplicate;
+    they are logged as deferred), and the pipelined commands after the
+    data are not run."""
+    rcpts = ["gone%d@example.com" % i for i in range(6)]
+    msg = make_message("gone")
+    c = lmtpd.client()
+    c.lhlo()
+    c.send(b"MAIL FROM:<s@example.org>\r\n" +
+           b"".join(b"RCPT TO:<%s>\r\n" % r.encode() for r in rcpts) + b"DATA\r\n")
+    for _ in range(len(rcpts) + 2):
+        c.reply()
+    c.send(integlib.wire(msg) + b"MAIL FROM:<s@example.org>\r\nRCPT TO:<late@example.com>\r\n"
+           b"DATA\r\n" + integlib.wire(msg))
+    c.close()
+    wait_for(lambda: "lost connection while sending final replies" in lmtpd.log(), 20,
+             what="the lost-connection line")
+    wait_for(lambda: "disconnect from" in lmtpd.log(), 20, what="the disconnect line")
+    delivered = [r for r in rcpts if os.path.exists(lmtpd.maildir(r))
+                 and read_new(lmtpd.maildir(r))]
+    assert delivered and delivered == rcpts[:len(delivered)] and len(delivered) < len(rcpts)
+    for line in deliveries(lmtpd.log()):
+        if line["to"] in rcpts[len(delivered):]:
+            assert line["status"] == "deferred"
+    assert not os.path.exists(lmtpd.maildir("late@example.com"))
     no_leftovers(lmtpd)
 
 
