@@ -449,15 +449,37 @@ cfg_find_key(const char *name, size_t *index_r)
 	return NULL;
 }
 
+char *
+cfg_hostname_default_from(const char *system)
+{
+	size_t len = system != NULL ? strlen(system) : 0;
+	char *host;
+
+	if (len == 0)
+		return xstrdup("localhost");
+	/* an absolute name ("mx.example.com.") is the same host */
+	host = xstrndup(system, len > 1 && system[len - 1] == '.' ? len - 1 : len);
+	if (strpbrk(host, " \t,/") != NULL || !cfg_hostname_valid(host)) {
+		/* The built-in default must load (it is checked like a
+		 * configured hostname): an odd system name is not fatal. */
+		log_warn("the system's host name is not usable as 'hostname' "
+			 "(letters, digits, '-', '_' and inner dots); using \"localhost\": "
+			 "set 'hostname' in the configuration");
+		free(host);
+		return xstrdup("localhost");
+	}
+	return host;
+}
+
 static char *
 cfg_default_hostname(void)
 {
 	char host[256];
 
-	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
-		return xstrdup("localhost");
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		host[0] = '\0';
 	host[sizeof(host) - 1] = '\0';
-	return xstrdup(host);
+	return cfg_hostname_default_from(host);
 }
 
 /* Checks that need the whole config or the system (users exist).  *key_r

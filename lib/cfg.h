@@ -63,6 +63,10 @@ struct lmtpd_config {
 /* Loads path (NULL = defaults only).  Returns NULL and sets *error_r
  * (malloc'd "file:line: why") on any error. */
 struct lmtpd_config *cfg_load(const char *path, char **error_r) ATTR_WUR;
+/* The default hostname from the system's host name (gethostname): one
+ * trailing dot dropped; "localhost", with a warning, when it is empty or
+ * no valid host name.  Allocated. */
+char *cfg_hostname_default_from(const char *system);
 void cfg_free(struct lmtpd_config **cfg);
 /* Writes "key = value" for every key, in documentation order. */
 void cfg_print(const struct lmtpd_config *cfg, FILE *out);

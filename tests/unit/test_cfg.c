@@ -117,6 +117,34 @@ static const char all_keys_conf[] =
 	"hostname = mx.example.org\n"
 	"pid_file = /run/lmtpd.pid\n";
 
+/* The system's host name is the default hostname only when it is one: an
+ * odd name (a '+', a quote, non-ASCII) gives "localhost" and a warning,
+ * never a daemon that can not load its own defaults. */
+START_TEST(cfg_hostname_default)
+{
+	static const struct {
+		const char *system, *want;
+	} cases[] = {
+		{ "mx.example.org", "mx.example.org" },
+		{ "mx.example.org.", "mx.example.org" },
+		{ "host_1", "host_1" },
+		{ "", "localhost" },
+		{ "a+b", "localhost" },
+		{ "it's", "localhost" },
+		{ "h\xc3\xb6st", "localhost" },
+		{ "a..b", "localhost" },
+		{ "a b", "localhost" },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		char *got = cfg_hostname_default_from(cases[i].system);
+
+		ck_assert_msg(strcmp(got, cases[i].want) == 0, "%s: %s", cases[i].system, got);
+		free(got);
+	}
+}
+END_TEST
+
 START_TEST(cfg_all_keys)
 {
 	struct lmtpd_config *cfg = load_ok(all_keys_conf);
@@ -703,6 +731,7 @@ cfg_suite(void)
 
 	tc = ut_tcase(s, "load", true);
 	tcase_add_test(tc, cfg_defaults);
+	tcase_add_test(tc, cfg_hostname_default);
 	tcase_add_test(tc, cfg_all_keys);
 	tcase_add_test(tc, cfg_empty_values);
 	tcase_add_loop_test(tc, cfg_scoring_keys, 0, N_ELEMENTS(scoring_cases));
