@@ -92,25 +92,30 @@ struct sieve_exec_state {
 	bool validate;
 	bool sentinel_keep;	/* the next keep is the sentinel's */
 	bool over_budget;
-	/* A message address did not parse: libsieve's address lexer may
-	 * be left inside a comment, quoted string or domain literal. */
-	bool addr_lex_dirty;
 	/* The commands of the text executed, and the one running now
 	 * (index + 1; 0 before the first). */
 	struct sieve_cmds cmds;
 	size_t cur;
 };
 
-/* Resets the address lexer after a failed parse; called between tests,
- * never while libsieve is inside the address parser. */
+/* A message address did not parse: libsieve's address lexer may be left
+ * inside a comment, quoted string or domain literal.  The lexer is the
+ * process's (flex globals), so the flag is too: a run that ends right
+ * after the failed parse must not leave it to the next script or
+ * message. */
+static bool sieve_addr_lex_dirty;
+
+/* Resets the address lexer after a failed parse; called between tests
+ * and before each run, never while libsieve is inside the address
+ * parser. */
 static void
-sieve_addr_lex_reset(struct sieve_exec_state *st)
+sieve_addr_lex_reset(void)
 {
-	if (st->addr_lex_dirty) {
+	if (sieve_addr_lex_dirty) {
 #ifdef HAVE_LIBSIEVE_ADDRLEX_DESTROY
 		(void)libsieve_addrlex_destroy();
 #endif
-		st->addr_lex_dirty = false;
+		sieve_addr_lex_dirty = false;
 	}
 }
 
@@ -528,7 +533,7 @@ cb_err_address(sieve2_context_t *c, void *ctx)
 	} else {
 		log_debug("sieve: %s: message address not parsed: %s", st->script,
 			  msg != NULL ? msg : "?");
-		st->addr_lex_dirty = true;
+		sieve_addr_lex_dirty = true;
 	}
 	return SIEVE2_OK;
 }
@@ -555,7 +560,7 @@ cb_getheader(sieve2_context_t *c, void *ctx)
 	char **values;
 	size_t cmd;
 
-	sieve_addr_lex_reset(st);
+	sieve_addr_lex_reset();
 	if (name == NULL || st->view == NULL)
 		return SIEVE2_OK;
 	if ((cmd = sieve_cmd_marker_index(name)) > 0) {
@@ -587,7 +592,7 @@ cb_getenvelope(sieve2_context_t *c, void *ctx)
 	struct sieve_exec_state *st = ctx;
 	const struct sieve_msg *m;
 
-	sieve_addr_lex_reset(st);
+	sieve_addr_lex_reset();
 	if (st->view == NULL)
 		return SIEVE2_OK;
 	m = sieve_view_msg(st->view);
@@ -857,6 +862,7 @@ sieve_exec_script(const char *script, const char *text, size_t len, bool validat
 	}
 	st.text = full;
 	st.text_len = strlen(full);
+	sieve_addr_lex_reset();
 	ret = sieve2_alloc(&c);
 	if (ret == SIEVE2_OK)
 		ret = sieve2_callbacks(c, sieve_callbacks);
