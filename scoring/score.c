@@ -28,7 +28,8 @@
 /* A total stays within this (RULES_SCORE_ABS_MAX bounds each score; the
  * sum of many still could leave any sane range). */
 #define SCORE_TOTAL_MAX 1e12
-/* welcomelist_from and friends: entries one prefs file may add */
+/* welcomelist_from and friends: the words (added or removed) of one
+ * prefs file */
 #define SCORE_PREFS_LIST_MAX 10000
 /* warnings shown for one prefs file as it is read */
 #define SCORE_PREFS_WARNINGS_MAX 20
@@ -107,6 +108,22 @@ score_prefs_warn(void (*warn)(const char *), const char *path, unsigned int line
 	warn(msg);
 }
 
+/* The warn of the file being read, for rules_user_load's diagnostics
+ * (already "file:line: why"), under the same cap. */
+static void (*score_prefs_outer_warn)(const char *);
+
+static void
+score_prefs_counted_warn(const char *msg)
+{
+	if (score_prefs_outer_warn == NULL)
+		return;
+	if (score_prefs_warnings < SCORE_PREFS_WARNINGS_MAX)
+		score_prefs_outer_warn(msg);
+	else if (score_prefs_warnings == SCORE_PREFS_WARNINGS_MAX)
+		score_prefs_outer_warn("more warnings for this preferences file not shown");
+	score_prefs_warnings++;
+}
+
 static void
 score_copy_list(struct addrlist *dst, const struct addrlist *src)
 {
@@ -121,9 +138,23 @@ score_copy_list(struct addrlist *dst, const struct addrlist *src)
 	}
 }
 
+/* The words of a list line (addresses, or address and domain). */
+static size_t
+score_words(const char *value)
+{
+	size_t n = 0;
+
+	for (const char *s = value + strspn(value, " \t"); *s != '\0';
+	     s += strspn(s, " \t")) {
+		n++;
+		s += strcspn(s, " \t");
+	}
+	return n;
+}
+
 static bool
 score_prefs_list_line(struct score_prefs *p, const struct ruleset *rs,
-		      const char *key, const char *value, bool *capped)
+		      const char *key, const char *value, size_t *words_used, bool *capped)
 {
 	static const struct {
 		const char *key;
@@ -156,13 +187,13 @@ score_prefs_list_line(struct score_prefs *p, const struct ruleset *rs,
 				score_copy_list(&p->lists[k], &rs->lists[k]);
 			p->have_lists = true;
 		}
-		if (table[i].mode != 1 &&
-		    p->lists[table[i].kind].n >= rs->lists[table[i].kind].n + SCORE_PREFS_LIST_MAX) {
-			/* addrlist_push looks for a duplicate among all entries:
-			 * 185,000 words in a 1 MB file took 69 s per delivery */
+		/* Every word, added or removed, scans the list (addrlist_push
+		 * looks for a duplicate): 185,000 in a 1 MB file took 69 s. */
+		if (*words_used + score_words(value) > SCORE_PREFS_LIST_MAX) {
 			*capped = true;
 			return true;
 		}
+		*words_used += score_words(value);
 		if (table[i].mode == 0)
 			addrlist_add_words(&p->lists[table[i].kind], value);
 		else if (table[i].mode == 1)
@@ -264,6 +295,7 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 	unsigned int lineno = 0, rlines = 0;
 	size_t total = 0;
 	bool capped = false, capped_warned = false;
+	size_t list_words = 0;
 	struct buf rtext;
 	struct stat st;
 	FILE *f;
@@ -352,11 +384,11 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 			/* for the user's rules, below */
 		} else if (strcmp(key, "score") == 0) {
 			score_prefs_score_line(p, rs, value, warn, path, lineno);
-		} else if (score_prefs_list_line(p, rs, key, value, &capped)) {
+		} else if (score_prefs_list_line(p, rs, key, value, &list_words, &capped)) {
 			if (capped && !capped_warned) {
 				char why[200];
 
-				snprintf(why, sizeof(why), "more than %d address list entries; "
+				snprintf(why, sizeof(why), "more than %d address list words; "
 					 "the rest ignored", SCORE_PREFS_LIST_MAX);
 				score_prefs_warn(warn, path, lineno, why);
 				capped_warned = true;
@@ -371,7 +403,13 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 	}
 	fclose(f);
 	if (rtext.len > 0)
-		p->user_rules = rules_user_load(rs, path, rtext.data, warn);
+	{
+		/* the user rules' diagnostics count against the same cap */
+		score_prefs_outer_warn = warn;
+		p->user_rules = rules_user_load(rs, path, rtext.data,
+						warn != NULL ? score_prefs_counted_warn : NULL);
+		score_prefs_outer_warn = NULL;
+	}
 	buf_free(&rtext);
 	return p;
 }

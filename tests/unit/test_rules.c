@@ -1338,15 +1338,58 @@ START_TEST(test_prefs_score_values)
 	ck_assert(user_warned(20, "'bogus_key' is not allowed"));
 	ck_assert(!user_warned(21, "'bogus_key' is not allowed"));
 	ck_assert(user_warned(21, "more than 20 warnings; the rest not shown"));
-	ck_assert(!user_warned(30 + 10001, "more than 10000 address list entries"));
+	ck_assert(!user_warned(30 + 10001, "more than 10000 address list words"));
 	score_prefs_free(&prefs);
 	buf_reset(&text);
 	for (int i = 0; i < 10001; i++)
 		buf_putf(&text, "welcomelist_from w%d@example.com\n", i);
 	prefs = user_prefs_load(rs, text.data);
 	ck_assert_ptr_nonnull(prefs);
-	ck_assert(user_warned(10001, "more than 10000 address list entries"));
+	ck_assert(user_warned(10001, "more than 10000 address list words"));
 	ck_assert(!user_warned(10000, "more than"));
+	/* ... and they are not taken: w9999 is on the list, w10000 not. */
+	{
+		struct ruleset *wl = load_clean("50_wl.cf",
+						"header T_WL eval:check_from_in_welcomelist()\n"
+						"score T_WL -100\n");
+		const char *from[2] = { "w9999@example.com", "w10000@example.com" };
+
+		score_prefs_free(&prefs);
+		prefs = user_prefs_load(wl, text.data);
+		for (int k = 0; k < 2; k++) {
+			char m[128];
+			struct rules_hits hits;
+			struct msgview *mv;
+			struct buf tests;
+
+			snprintf(m, sizeof(m), "From: %s\nSubject: s\n\nbody\n", from[k]);
+			mv = match_message(wl, m, NULL, 0, &hits);
+			score_compute(wl, &hits, mv, prefs, &r);
+			buf_init(&tests, 0);
+			score_tests(&r, &tests);
+			ck_assert_msg((strstr(tests.data, "T_WL") != NULL) == (k == 0), "%s: %s",
+				      from[k], tests.data);
+			buf_free(&tests);
+			score_result_free(&r);
+			rules_hits_free(&hits);
+			msgview_free(&mv);
+		}
+		rules_free(&wl);
+	}
+	score_prefs_free(&prefs);
+	/* Removals count too (each scans the list), and a long line is
+	 * not let through past the cap. */
+	buf_reset(&text);
+	for (int i = 0; i < 9999; i++)
+		buf_putf(&text, "%s a%d@example.com%s", i % 400 == 0 ? "welcomelist_from" : "",
+			 i, i % 400 == 399 || i == 9998 ? "\n" : "");
+	buf_put_str(&text, "unwelcomelist_from a1@example.com a2@example.com\n");
+	write_file("user_prefs", text.data, text.len, path, sizeof(path));
+	buf_reset(&user_warnings);
+	prefs = score_prefs_load(rs, path, user_warn);
+	ck_assert_ptr_nonnull(prefs);
+	ck_assert(!user_warned(1, "line too long"));
+	ck_assert(user_warned(26, "more than 10000 address list words"));
 	score_prefs_free(&prefs);
 	buf_free(&text);
 
@@ -1523,8 +1566,12 @@ START_TEST(test_user_rules_bounded)
 	for (int i = 0; i < 100; i++)
 		buf_putf(&text, "body U_BIG_%d /(?:[a-z]+q[0-9]+|z[xy]{2,5}%d){200}/\n", i, i);
 	prefs = user_prefs_load(rs, text.data);
-	ck_assert(user_warned(100, "compile to more than 1048576 bytes"));
+	ck_assert_ptr_nonnull(strstr(user_warnings.data, "compile to more than 1048576 bytes"));
 	ck_assert(!user_warned(1, "compile to more than"));
+	/* (one warning per skipped rule, cut at 20 for the file) */
+	ck_assert(!user_warned(100, "compile to more than"));
+	ck_assert_ptr_nonnull(strstr(user_warnings.data,
+				     "more warnings for this preferences file not shown"));
 	ck_assert_int_eq(rule(score_prefs_rules(prefs), "U_BIG_0")->skip, RULE_RUNS);
 	ck_assert_int_ne(rule(score_prefs_rules(prefs), "U_BIG_99")->skip, RULE_RUNS);
 	score_prefs_free(&prefs);
