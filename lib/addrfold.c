@@ -3,7 +3,9 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "addrfold.h"
 #include "xalloc.h"
@@ -30,4 +32,20 @@ addr_casefold(const char *s)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p + ('a' - 'A'));
 	return out;
+}
+
+bool
+addr_casefold_equal(const char *a, const char *b)
+{
+	char *fa, *fb;
+	bool same;
+
+	if (strcasecmp(a, b) == 0)
+		return true;
+	fa = addr_casefold(a);
+	fb = addr_casefold(b);
+	same = strcmp(fa, fb) == 0;
+	free(fa);
+	free(fb);
+	return same;
 }

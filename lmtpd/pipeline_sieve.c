@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "addrfold.h"
 #include "buf.h"
 #include "cfg.h"
 #include "dsn.h"
@@ -323,9 +324,11 @@ pipeline_is_loop(const struct message *msg, const struct rcpt *r)
 	       pipeline_field_is(msg, "X-Loop", r->user);
 }
 
-/* user+detail@domain -> user@domain (with the config's delimiters). */
+/* user+detail@domain -> user@domain (with the config's delimiters);
+ * addr is case-folded as r's parts are. */
 static bool
-pipeline_same_user(const struct lmtpd_config *cfg, const struct rcpt *r, const char *addr)
+pipeline_same_user_folded(const struct lmtpd_config *cfg, const struct rcpt *r,
+			  const char *addr)
 {
 	const char *at = strrchr(addr, '@');
 	size_t llen, split;
@@ -343,6 +346,17 @@ pipeline_same_user(const struct lmtpd_config *cfg, const struct rcpt *r, const c
 			break;
 		}
 	return split == strlen(r->local) && strncasecmp(addr, r->local, split) == 0;
+}
+
+static bool
+pipeline_same_user(const struct lmtpd_config *cfg, const struct rcpt *r, const char *addr)
+{
+	char *folded = addr_casefold(addr);
+	bool same = pipeline_same_user_folded(cfg, r, folded) ||
+		    addr_casefold_equal(addr, r->addr);
+
+	free(folded);
+	return same;
 }
 
 static int

@@ -147,11 +147,11 @@ vacation_refusal(const struct vacation_request *req)
 		return "null envelope sender";
 	if (vacation_system_sender(req->sender))
 		return "sender is a mailer daemon or a list";
-	if (req->user != NULL && strcasecmp(req->sender, req->user) == 0)
+	if (req->user != NULL && addr_casefold_equal(req->sender, req->user))
 		return "message is from the user";
 	for (size_t i = 0; i < req->my_address_count; i++)
 		if (req->my_addresses[i] != NULL &&
-		    strcasecmp(req->sender, req->my_addresses[i]) == 0)
+		    addr_casefold_equal(req->sender, req->my_addresses[i]))
 			return "message is from the user";
 	vacation_keyword(msg, "Auto-Submitted", kw, sizeof(kw));
 	if (message_header_find(msg, "Auto-Submitted") != NULL && strcmp(kw, "no") != 0)

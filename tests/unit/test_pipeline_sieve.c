@@ -499,6 +499,20 @@ START_TEST(redirect_to_self_kept)
 }
 END_TEST
 
+/* The recipient's own address in another case, UTF-8 too, is itself. */
+START_TEST(redirect_to_self_folded_kept)
+{
+	struct fixture f;
+
+	fixture_setup(&f, "j\xc3\xb6rg@example.com", "redirect \"J\xc3\x96RG+x@EXAMPLE.COM\";\n",
+		      0, NULL);
+	deliver(&f, NULL);
+	assert_outcome(&f, DSN_DELIVERED, "INBOX", 1);
+	ck_assert(!sendmail_ran(&f));
+	fixture_teardown(&f);
+}
+END_TEST
+
 /* A message that came through this recipient before (an X-Loop or a
  * Delivered-To naming it already in the message) is not redirected
  * again (RFC 5228 4.2): kept instead. */
@@ -571,6 +585,7 @@ pipeline_sieve_suite(void)
 	tcase_add_test(tc, discard_stores_nothing);
 	tcase_add_test(tc, redirect_hands_off_copy);
 	tcase_add_test(tc, redirect_failure_is_temporary);
+	tcase_add_test(tc, redirect_to_self_folded_kept);
 	tcase_add_loop_test(tc, redirect_to_self_kept, 0,
 			    (int)(sizeof(self_addresses) / sizeof(self_addresses[0])));
 	tcase_add_loop_test(tc, redirect_loop_kept, 0,

@@ -147,6 +147,25 @@ START_TEST(refusal_alias)
 }
 END_TEST
 
+/* The user's own address in another case is the user, UTF-8 too. */
+START_TEST(refusal_user_folded)
+{
+	struct message *msg = message_parse(BASE "\n", strlen(BASE) + 1);
+	struct vacation_request r = request(msg);
+	const char *why;
+
+	r.user = "j\xc3\xb6rg@example.com";
+	r.sender = "J\xc3\x96RG@EXAMPLE.COM";
+	why = vacation_refusal(&r);
+	ck_assert_msg(why != NULL && strstr(why, "from the user") != NULL, "%s",
+		      why != NULL ? why : "(reply)");
+	r.sender = "J\xc3\xb6rgen@example.com";
+	why = vacation_refusal(&r);
+	ck_assert_msg(why == NULL || strstr(why, "from the user") == NULL, "%s", why);
+	message_free(&msg);
+}
+END_TEST
+
 /* ---- history ---- */
 
 START_TEST(history_days)
@@ -551,6 +570,7 @@ vacation_suite(void)
 	tcase_add_loop_test(tc, refusal_rules, 0, N_ELEMENTS(rules));
 	tcase_add_test(tc, refusal_not_to_me);
 	tcase_add_test(tc, refusal_alias);
+	tcase_add_test(tc, refusal_user_folded);
 	tc = ut_tcase(s, "history", true);
 	tcase_add_test(tc, history_days);
 	tcase_add_test(tc, history_purge);
