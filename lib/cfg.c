@@ -459,7 +459,7 @@ cfg_hostname_default_from(const char *system)
 		return xstrdup("localhost");
 	/* an absolute name ("mx.example.com.") is the same host */
 	host = xstrndup(system, len > 1 && system[len - 1] == '.' ? len - 1 : len);
-	if (strpbrk(host, " \t,/") != NULL || !cfg_hostname_valid(host)) {
+	if (!cfg_hostname_valid(host)) {
 		/* The built-in default must load (it is checked like a
 		 * configured hostname): an odd system name is not fatal. */
 		log_warn("the system's host name is not usable as 'hostname' "

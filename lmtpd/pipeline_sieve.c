@@ -333,8 +333,8 @@ pipeline_same_user_folded(const struct lmtpd_config *cfg, const struct rcpt *r,
 	const char *at = strrchr(addr, '@');
 	size_t llen, split;
 
-	if (strcasecmp(addr, r->canonical) == 0 || strcasecmp(addr, r->user) == 0 ||
-	    strcasecmp(addr, r->addr) == 0)
+	if (strcmp(addr, r->canonical) == 0 || strcmp(addr, r->user) == 0 ||
+	    addr_casefold_equal(addr, r->addr))
 		return true;
 	if (at == NULL || strcasecmp(at + 1, r->domain) != 0)
 		return false;
@@ -352,8 +352,7 @@ static bool
 pipeline_same_user(const struct lmtpd_config *cfg, const struct rcpt *r, const char *addr)
 {
 	char *folded = addr_casefold(addr);
-	bool same = pipeline_same_user_folded(cfg, r, folded) ||
-		    addr_casefold_equal(addr, r->addr);
+	bool same = pipeline_same_user_folded(cfg, r, folded);
 
 	free(folded);
 	return same;
@@ -490,13 +489,14 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 	folders[0] = '\0';
 	if (sv != NULL)
 		have_script = pipeline_script_path(cfg, txn, r, script, sizeof(script));
-	if (sv != NULL && sieve_has_scripts(sv->runner, have_script ? script : NULL) &&
-	    strcmp(sv->over_time_id, txn->queue_id) == 0 &&
-	    strcmp(sv->over_time_script, have_script ? script : "") == 0) {
+	if (sv == NULL || !sieve_has_scripts(sv->runner, have_script ? script : NULL)) {
+		/* no Sieve for this recipient: INBOX */
+	} else if (strcmp(sv->over_time_id, txn->queue_id) == 0 &&
+		   strcmp(sv->over_time_script, have_script ? script : "") == 0) {
 		log_warn("%s: sieve: <%s>: not run: the same scripts ran out of CPU time on "
 			 "this message for an earlier recipient; keeping the message in INBOX",
 			 txn->queue_id, r->canonical);
-	} else if (sv != NULL && sieve_has_scripts(sv->runner, have_script ? script : NULL)) {
+	} else {
 		struct sieve_msg smsg = { iov, iovcnt, size, txn->sender, r->addr,
 					  cfg->recipient_delimiter };
 
