@@ -86,42 +86,49 @@ struct score_prefs {
 	struct stat id;
 };
 
+/* Whether one more warning of the file being read may be shown: at most
+ * SCORE_PREFS_WARNINGS_MAX (a binary file made thousands), then one that
+ * says so, at path:line. */
+static bool
+score_prefs_warn_shown(void (*warn)(const char *), const char *path, unsigned int line)
+{
+	char msg[600];
+
+	if (score_prefs_warnings < SCORE_PREFS_WARNINGS_MAX) {
+		score_prefs_warnings++;
+		return true;
+	}
+	if (score_prefs_warnings++ == SCORE_PREFS_WARNINGS_MAX) {
+		snprintf(msg, sizeof(msg), "%s:%u: more than %d warnings; the rest not shown",
+			 path, line, SCORE_PREFS_WARNINGS_MAX);
+		warn(msg);
+	}
+	return false;
+}
+
 static void
 score_prefs_warn(void (*warn)(const char *), const char *path, unsigned int line,
 		 const char *why)
 {
 	char msg[600];
 
-	if (warn == NULL)
+	if (warn == NULL || !score_prefs_warn_shown(warn, path, line))
 		return;
-	/* One file's warnings, per delivery: a binary file made thousands */
-	if (score_prefs_warnings >= SCORE_PREFS_WARNINGS_MAX) {
-		if (score_prefs_warnings++ == SCORE_PREFS_WARNINGS_MAX) {
-			snprintf(msg, sizeof(msg), "%s:%u: more than %d warnings; the rest not shown",
-				 path, line, SCORE_PREFS_WARNINGS_MAX);
-			warn(msg);
-		}
-		return;
-	}
-	score_prefs_warnings++;
 	snprintf(msg, sizeof(msg), "%s:%u: %s", path, line, why);
 	warn(msg);
 }
 
-/* The warn of the file being read, for rules_user_load's diagnostics
- * (already "file:line: why"), under the same cap. */
+/* The warn and path of the file being read, for rules_user_load's
+ * diagnostics (already "file:line: why"), under the same cap. */
 static void (*score_prefs_outer_warn)(const char *);
+static const char *score_prefs_outer_path;
 
 static void
 score_prefs_counted_warn(const char *msg)
 {
-	if (score_prefs_outer_warn == NULL)
-		return;
-	if (score_prefs_warnings < SCORE_PREFS_WARNINGS_MAX)
+	if (score_prefs_outer_warn != NULL &&
+	    score_prefs_warn_shown(score_prefs_outer_warn, score_prefs_outer_path, 0))
 		score_prefs_outer_warn(msg);
-	else if (score_prefs_warnings == SCORE_PREFS_WARNINGS_MAX)
-		score_prefs_outer_warn("more warnings for this preferences file not shown");
-	score_prefs_warnings++;
 }
 
 static void
@@ -406,6 +413,7 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 	{
 		/* the user rules' diagnostics count against the same cap */
 		score_prefs_outer_warn = warn;
+		score_prefs_outer_path = path;
 		p->user_rules = rules_user_load(rs, path, rtext.data,
 						warn != NULL ? score_prefs_counted_warn : NULL);
 		score_prefs_outer_warn = NULL;
