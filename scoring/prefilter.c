@@ -1561,12 +1561,13 @@ struct prefilter_db {
 	/* literal id -> rule indices */
 	size_t **rules;
 	size_t *rule_counts;
+	size_t *literal_lens;		/* literal id -> its length */
 	size_t literal_count;
 };
 
 struct prefilter_db *
 prefilter_db_build(const struct strlist *literals, const size_t *owner, size_t count,
-		   const char **error_r)
+		   bool every_match, const char **error_r)
 {
 	struct prefilter_db *pf = xcalloc(1, sizeof(*pf));
 	const char **exprs;
@@ -1589,6 +1590,9 @@ prefilter_db_build(const struct strlist *literals, const size_t *owner, size_t c
 			pf->rules = xreallocarray(pf->rules, uniq.n, sizeof(*pf->rules));
 			pf->rule_counts = xreallocarray(pf->rule_counts, uniq.n,
 							sizeof(*pf->rule_counts));
+			pf->literal_lens = xreallocarray(pf->literal_lens, uniq.n,
+							 sizeof(*pf->literal_lens));
+			pf->literal_lens[id] = literals->v[i].len;
 			pf->rules[id] = NULL;
 			pf->rule_counts[id] = 0;
 		}
@@ -1608,7 +1612,7 @@ prefilter_db_build(const struct strlist *literals, const size_t *owner, size_t c
 	for (size_t i = 0; i < uniq.n; i++) {
 		exprs[i] = uniq.v[i].p;
 		lens[i] = uniq.v[i].len;
-		flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+		flags[i] = HS_FLAG_CASELESS | (every_match ? 0 : HS_FLAG_SINGLEMATCH);
 		ids[i] = (unsigned int)i;
 	}
 	if (hs_compile_lit_multi(exprs, flags, ids, lens, (unsigned int)uniq.n,
@@ -1645,6 +1649,7 @@ prefilter_db_free(struct prefilter_db **pfp)
 		free(pf->rules[i]);
 	free(pf->rules);
 	free(pf->rule_counts);
+	free(pf->literal_lens);
 	free(pf);
 	*pfp = NULL;
 }
@@ -1695,6 +1700,48 @@ prefilter_scan(const struct prefilter_db *pf, hs_scratch_t *scratch,
 		if (piece == len)
 			break;
 		text += piece - 64;
+		len -= piece - 64;
+	}
+}
+
+struct prefilter_scan_at {
+	const struct prefilter_db *pf;
+	size_t base;
+	void (*on_hit)(size_t rule, size_t start, size_t end, void *ctx);
+	void *ctx;
+};
+
+static int
+prefilter_on_literal_at(unsigned int id, unsigned long long from, unsigned long long to,
+			unsigned int flags, void *ctx)
+{
+	struct prefilter_scan_at *sc = ctx;
+	size_t end = sc->base + (size_t)to;
+
+	(void)from;
+	(void)flags;
+	for (size_t k = 0; k < sc->pf->rule_counts[id]; k++)
+		sc->on_hit(sc->pf->rules[id][k], end - sc->pf->literal_lens[id], end, sc->ctx);
+	return 0;
+}
+
+void
+prefilter_scan_at(const struct prefilter_db *pf, hs_scratch_t *scratch, const char *text,
+		  size_t len, void (*on_hit)(size_t rule, size_t start, size_t end, void *ctx),
+		  void *ctx)
+{
+	struct prefilter_scan_at sc = { pf, 0, on_hit, ctx };
+
+	if (pf == NULL || pf->db == NULL)
+		return;
+	while (len > 0) {
+		unsigned int piece = len > 0x40000000u ? 0x40000000u : (unsigned int)len;
+
+		(void)hs_scan(pf->db, text + sc.base, piece, 0, scratch,
+			      prefilter_on_literal_at, &sc);
+		if (piece == len)
+			break;
+		sc.base += piece - 64;
 		len -= piece - 64;
 	}
 }

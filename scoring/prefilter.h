@@ -52,10 +52,11 @@ bool prefilter_gate_unsafe(const char *pattern, size_t len);
 struct prefilter_db;
 
 /* literals->v[i] is required by rule owner[i] (i < count).  Returns NULL
- * with *error_r when Vectorscan refuses to compile. */
+ * with *error_r when Vectorscan refuses to compile.  every_match: report
+ * each occurrence of a literal (prefilter_scan_at), not only the first. */
 struct prefilter_db *prefilter_db_build(const struct strlist *literals,
 					const size_t *owner, size_t count,
-					const char **error_r);
+					bool every_match, const char **error_r);
 void prefilter_db_free(struct prefilter_db **pf);
 /* Grows *scratch (may start NULL) to serve pf; -1 on failure. */
 int prefilter_alloc_scratch(const struct prefilter_db *pf, hs_scratch_t **scratch);
@@ -64,5 +65,11 @@ int prefilter_alloc_scratch(const struct prefilter_db *pf, hs_scratch_t **scratc
 void prefilter_scan(const struct prefilter_db *pf, hs_scratch_t *scratch,
 		    const char *text, size_t len,
 		    void (*on_rule)(size_t rule, void *ctx), void *ctx);
+/* Calls on_hit(rule, start, end) for every occurrence, at [start, end) of
+ * text, of a literal rule requires (pf built with every_match). */
+void prefilter_scan_at(const struct prefilter_db *pf, hs_scratch_t *scratch,
+		       const char *text, size_t len,
+		       void (*on_hit)(size_t rule, size_t start, size_t end, void *ctx),
+		       void *ctx);
 
 #endif

@@ -1911,6 +1911,80 @@ START_TEST(test_trim_gate)
 }
 END_TEST
 
+/* Header rules behind the one scan of all header values for required
+ * literals: a literal counts only inside the value of the rule's own
+ * request, at every place it occurs (also after an earlier value held
+ * it), up to both ends of the value; a rule ruled out is a miss, and its
+ * !~ form a hit; [if-unset: ...] and exists: rules still answer for an
+ * absent header; a rule without literals behind a byte-set gate. */
+START_TEST(test_header_prefilter)
+{
+	static const char cf[] =
+		"header FROM_PILL From =~ /pill/i\n"
+		"header SUBJ_PILL Subject =~ /pill/i\n"
+		"tflags SUBJ_PILL multiple\n"
+		"header SUBJ_WHOLE Subject =~ /^Pills$/\n"
+		"header SUBJ_SELLER Subject =~ /seller/i\n"
+		"header TO_SELLER To =~ /seller/i\n"
+		"header SUBJ_NOT_VIAGRA Subject !~ /viagra/i\n"
+		"header SUBJ_NOT_PILL Subject !~ /pill/i\n"
+		"header UNSET_DEFAULT X-Missing =~ /default/ [if-unset: the default]\n"
+		"header MISSING_LIT X-Missing =~ /default/\n"
+		"header MISSING_NOT X-Missing !~ /default/\n"
+		"header HAS_MAILER exists:X-Mailer\n"
+		"header DIGITS_ONLY Message-Id =~ /^<\\d+\\@/\n"
+		"header GATED_DIGITS Subject =~ /^\\d+$/\n";
+	static const struct {
+		const char *name;
+		unsigned int subj_pills, subj_x2;
+	} expect[] = {
+		{ "FROM_PILL", 1, 1 }, { "SUBJ_PILL", 1, 2 }, { "SUBJ_WHOLE", 1, 0 },
+		{ "SUBJ_SELLER", 0, 0 }, { "TO_SELLER", 1, 1 },
+		{ "SUBJ_NOT_VIAGRA", 1, 1 }, { "SUBJ_NOT_PILL", 0, 0 },
+		{ "UNSET_DEFAULT", 1, 1 }, { "MISSING_LIT", 0, 0 }, { "MISSING_NOT", 1, 1 },
+		{ "HAS_MAILER", 1, 1 }, { "DIGITS_ONLY", 1, 1 }, { "GATED_DIGITS", 0, 0 },
+	};
+	static const char *subjects[] = { "Pills", "pill or PILL" };
+	struct rules_load_result res;
+	struct ruleset *rs;
+
+	write_cf("40_hp.cf", cf);
+	rs = load(&res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 0);
+	/* the literal rules are behind the scan, the others gated or run */
+	ck_assert_uint_eq(rs->views[RULE_HEADER].filtered_count, 9);
+	ck_assert_uint_eq(rule(rs, "UNSET_DEFAULT")->always_slot1 > 0, 1);
+	ck_assert_uint_eq(rule(rs, "GATED_DIGITS")->always_slot1 > 0, 1);
+	ck_assert_uint_eq(rs->views[RULE_HEADER].gated_count, 2);
+	rules_load_result_free(&res);
+	for (size_t m = 0; m < N_ELEMENTS(subjects); m++) {
+		struct rules_hits hits;
+		struct msgview *mv;
+		char *msg = NULL;
+
+		ck_assert_int_ge(asprintf(&msg, "From: Pill Seller <s@example.com>\n"
+					  "To: seller@example.net\n"
+					  "Subject: %s\n"
+					  "Message-Id: <12345@example.com>\n"
+					  "X-Mailer: x\n\nbody\n", subjects[m]), 0);
+		mv = match_message(rs, msg, NULL, 0, &hits);
+		for (size_t k = 0; k < N_ELEMENTS(expect); k++) {
+			unsigned int want = m == 0 ? expect[k].subj_pills : expect[k].subj_x2;
+
+			ck_assert_msg(hits.hits[rules_find(rs, expect[k].name)] == want,
+				      "Subject %s: %s hit %u times, expected %u", subjects[m],
+				      expect[k].name, hits.hits[rules_find(rs, expect[k].name)],
+				      want);
+		}
+		rules_hits_free(&hits);
+		msgview_free(&mv);
+		free(msg);
+	}
+	rules_free(&rs);
+}
+END_TEST
+
 /* Patterns too large for PCRE2's 8-bit library are split at an
  * alternation into pieces that compile, and match as the whole pattern
  * would: any piece for a hit, and for tflags multiple the same count (the
@@ -2302,6 +2376,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_user_rules_bounded);
 	tcase_add_test(tc, test_prefilter_literals);
 	tcase_add_test(tc, test_prefilter_sound);
+	tcase_add_test(tc, test_header_prefilter);
 	tcase_add_test(tc, test_regex_delimiters);
 	tcase_add_test(tc, test_huge_pattern_split);
 	tcase_add_test(tc, test_pieces_leftmost);
