@@ -43,6 +43,7 @@
 /* One cached get(): the values as SpamAssassin's get() returns them. */
 struct gcache {
 	char *request;
+	uint32_t hash;		/* FNV-1a of request */
 	struct strlist vals;
 };
 
@@ -782,10 +783,16 @@ done:
 static const struct strlist *
 get_list(struct msgview *mv, const char *request)
 {
-	for (size_t i = 0; i < mv->ncache; i++)
-		if (strcmp(mv->cache[i].request, request) == 0)
-			return &mv->cache[i].vals;
+	/* The header rules alone ask for about a hundred requests, each new
+	 * to the cache: compare a hash before the names. */
+	uint32_t hash = 2166136261u;
 	struct strlist vals;
+
+	for (const char *p = request; *p != '\0'; p++)
+		hash = (hash ^ (unsigned char)*p) * 16777619u;
+	for (size_t i = 0; i < mv->ncache; i++)
+		if (mv->cache[i].hash == hash && strcmp(mv->cache[i].request, request) == 0)
+			return &mv->cache[i].vals;
 
 	strlist_init(&vals);
 	do_get(mv, request, &vals);
@@ -794,6 +801,7 @@ get_list(struct msgview *mv, const char *request)
 		mv->cache = xreallocarray(mv->cache, mv->cache_cap, sizeof(*mv->cache));
 	}
 	mv->cache[mv->ncache].request = xstrdup(request);
+	mv->cache[mv->ncache].hash = hash;
 	mv->cache[mv->ncache].vals = vals;
 	return &mv->cache[mv->ncache++].vals;
 }
