@@ -1985,6 +1985,48 @@ START_TEST(test_header_prefilter)
 }
 END_TEST
 
+/* Loading JIT-compiles every piece and gate of the rules that run, on
+ * all cores at the end (rules_jit_all), and none of a rule the site
+ * scored 0, which runs interpreted for the few users who score it. */
+START_TEST(test_jit_all)
+{
+	static const char cf[] =
+		"body RUNS /cheap\\s+pills/i\n"
+		"header HDR Subject =~ /^hello/\n"
+		"body GATED /(?:\\b|\\s)[_\\W]{0,3}v[_\\W]?i[_\\W]?a\\b/i\n"
+		"body ZERO /never/\n"
+		"score ZERO 0\n";
+	static const char *const running[] = { "RUNS", "HDR", "GATED" };
+	uint32_t jit = 0;
+	struct ruleset *rs;
+	size_t size;
+
+	ck_assert_int_eq(pcre2_config(PCRE2_CONFIG_JIT, &jit), 0);
+	if (!jit)
+		return;	/* a PCRE2 built without JIT: nothing to check */
+	rs = load_clean("40_jit.cf", cf);
+	ck_assert_uint_gt(rule(rs, "GATED")->re.gate_count, 0);
+	for (size_t k = 0; k < N_ELEMENTS(running); k++) {
+		const struct rule *r = rule(rs, running[k]);
+
+		for (size_t i = 0; i < r->re.count; i++) {
+			ck_assert_int_eq(pcre2_pattern_info(r->re.pieces[i], PCRE2_INFO_JITSIZE,
+							    &size), 0);
+			ck_assert_msg(size > 0, "%s piece %zu not JIT-compiled", running[k], i);
+		}
+		for (size_t i = 0; i < r->re.gate_count; i++) {
+			ck_assert_int_eq(pcre2_pattern_info(r->re.gate[i], PCRE2_INFO_JITSIZE,
+							    &size), 0);
+			ck_assert_msg(size > 0, "%s gate %zu not JIT-compiled", running[k], i);
+		}
+	}
+	ck_assert_int_eq(pcre2_pattern_info(rule(rs, "ZERO")->re.pieces[0], PCRE2_INFO_JITSIZE,
+					    &size), 0);
+	ck_assert_uint_eq(size, 0);
+	rules_free(&rs);
+}
+END_TEST
+
 /* Patterns too large for PCRE2's 8-bit library are split at an
  * alternation into pieces that compile, and match as the whole pattern
  * would: any piece for a hit, and for tflags multiple the same count (the
@@ -2377,6 +2419,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_prefilter_literals);
 	tcase_add_test(tc, test_prefilter_sound);
 	tcase_add_test(tc, test_header_prefilter);
+	tcase_add_test(tc, test_jit_all);
 	tcase_add_test(tc, test_regex_delimiters);
 	tcase_add_test(tc, test_huge_pattern_split);
 	tcase_add_test(tc, test_pieces_leftmost);
