@@ -1554,6 +1554,30 @@ prefilter_trim_prefix(const char *pattern, size_t len)
 	return 0;
 }
 
+unsigned int
+prefilter_repeat_min(const char *pattern, size_t len, bool extended, struct strlist *out)
+{
+	const char *end = pattern + len, *inner, *group_end;
+	unsigned int min;
+
+	if (extended || len < 4 || pattern[0] != '(' || prefilter_gate_unsafe(pattern, len))
+		return 1;
+	if (pattern[1] != '?')
+		inner = pattern + 1;
+	else if (pattern[2] == ':')
+		inner = pattern + 3;
+	else
+		return 1;	/* lookarounds, atomic groups, options, ... */
+	group_end = tp_atom_end(pattern, end);
+	if (group_end == NULL || tp_quant_end(group_end, end, &min) != end || min < 2)
+		return 1;
+	/* the group's own literals: the whole pattern's may span two
+	 * repeats ("abab" for (ab){2}) */
+	if (!prefilter_literals(inner, (size_t)(group_end - 1 - inner), false, out))
+		return 1;
+	return min;
+}
+
 /* ---- the literal database ------------------------------------------------- */
 
 struct prefilter_db {
@@ -1744,4 +1768,37 @@ prefilter_scan_at(const struct prefilter_db *pf, hs_scratch_t *scratch, const ch
 		sc.base += piece - 64;
 		len -= piece - 64;
 	}
+}
+
+struct prefilter_count {
+	const struct prefilter_db *pf;
+	size_t rule;
+	unsigned int need, seen;
+};
+
+static int
+prefilter_on_counted(unsigned int id, unsigned long long from, unsigned long long to,
+		     unsigned int flags, void *ctx)
+{
+	struct prefilter_count *c = ctx;
+
+	(void)from;
+	(void)to;
+	(void)flags;
+	for (size_t k = 0; k < c->pf->rule_counts[id]; k++)
+		if (c->pf->rules[id][k] == c->rule)
+			return ++c->seen >= c->need;	/* enough: stop */
+	return 0;
+}
+
+bool
+prefilter_count_reaches(const struct prefilter_db *pf, hs_scratch_t *scratch,
+			const char *text, size_t len, size_t rule, unsigned int need)
+{
+	struct prefilter_count c = { pf, rule, need, 0 };
+
+	if (pf == NULL || pf->db == NULL || scratch == NULL || len > 0x40000000u)
+		return true;
+	(void)hs_scan(pf->db, text, (unsigned int)len, 0, scratch, prefilter_on_counted, &c);
+	return c.seen >= need;
 }

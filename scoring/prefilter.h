@@ -49,6 +49,14 @@ size_t prefilter_trim_prefix(const char *pattern, size_t len);
  * subroutine calls, verbs). */
 bool prefilter_gate_unsafe(const char *pattern, size_t len);
 
+/* For a pattern that is one group repeated at least n >= 2 times,
+ * "(?:...){n}", "(...){n,m}": returns n and appends the group's required
+ * literals to out, so that a text where fewer than n occurrences of them
+ * are found has no match (each repeat holds one).  Otherwise 1, appending
+ * nothing. */
+unsigned int prefilter_repeat_min(const char *pattern, size_t len, bool extended,
+				  struct strlist *out);
+
 struct prefilter_db;
 
 /* literals->v[i] is required by rule owner[i] (i < count).  Returns NULL
@@ -65,6 +73,11 @@ int prefilter_alloc_scratch(const struct prefilter_db *pf, hs_scratch_t **scratc
 void prefilter_scan(const struct prefilter_db *pf, hs_scratch_t *scratch,
 		    const char *text, size_t len,
 		    void (*on_rule)(size_t rule, void *ctx), void *ctx);
+/* Whether text holds at least need occurrences (overlapping ones
+ * counted) of the literals pf (built with every_match) has for rule; true
+ * when it can not tell. */
+bool prefilter_count_reaches(const struct prefilter_db *pf, hs_scratch_t *scratch,
+			     const char *text, size_t len, size_t rule, unsigned int need);
 /* Calls on_hit(rule, start, end) for every occurrence, at [start, end) of
  * text, of a literal rule requires (pf built with every_match). */
 void prefilter_scan_at(const struct prefilter_db *pf, hs_scratch_t *scratch,

@@ -546,11 +546,12 @@ rules_build_prefilter(struct rules_build *b, enum rule_type type)
 {
 	struct ruleset *rs = b->rs;
 	struct prefilter *pf = &rs->views[type];
-	struct strlist literals;
-	size_t *owner = NULL, owner_cap = 0;
+	struct strlist literals, counted;
+	size_t *owner = NULL, owner_cap = 0, *count_owner = NULL, count_owner_cap = 0;
 	const char *error = NULL;
 
 	strlist_init(&literals);
+	strlist_init(&counted);
 	for (size_t i = 0; i < rs->count; i++) {
 		struct rule *r = &rs->rules[i];
 		char *pattern, why[256];
@@ -575,7 +576,22 @@ rules_build_prefilter(struct rules_build *b, enum rule_type type)
 			if (type != RULE_FULL && type != RULE_HEADER)
 				rules_trim_gate(r);
 		} else {
+			size_t counted_before = counted.n;
+
 			pf->filtered_count++;
+			if (type != RULE_HEADER)
+				r->repeat_min = prefilter_repeat_min(pattern, strlen(pattern),
+								     (options & PCRE2_EXTENDED) != 0,
+								     &counted);
+			if (counted.n > count_owner_cap) {
+				count_owner_cap = counted.n * 2;
+				count_owner = xreallocarray(count_owner, count_owner_cap,
+							    sizeof(*count_owner));
+			}
+			for (size_t k = counted_before; k < counted.n; k++)
+				count_owner[k] = i;
+			if (counted.n > counted_before)
+				pf->counted_count++;
 		}
 		free(pattern);
 		if (literals.n > owner_cap) {
@@ -605,8 +621,22 @@ rules_build_prefilter(struct rules_build *b, enum rule_type type)
 			pf->filtered_count = 0;
 		}
 	}
+	if (counted.n > 0 && pf->db != NULL) {
+		pf->count_db = prefilter_db_build(&counted, count_owner, counted.n, true, &error);
+		if (pf->count_db == NULL)
+			rules_diag_add(b, "(prefilter)", 0, false,
+				       "could not build the %s repeat counts (%s); those rules "
+				       "run wherever a literal is", rules_type_name(type), error);
+	}
+	if (pf->count_db == NULL) {
+		for (size_t k = 0; k < counted.n; k++)
+			rs->rules[count_owner[k]].repeat_min = 0;
+		pf->counted_count = 0;
+	}
 	free(owner);
+	free(count_owner);
 	strlist_free(&literals);
+	strlist_free(&counted);
 }
 
 /* Orders metas so that every meta comes after the metas it reads;
@@ -923,11 +953,12 @@ rules_compile_all(struct rules_build *b)
 	for (int t = RULE_HEADER; t <= RULE_URI; t++)
 		if (t != RULE_MIMEHEADER)
 			rules_diag_add(b, "(prefilter)", 0, false,
-			       "%s: %zu rules behind required literals, %zu run on every "
+			       "%s: %zu rules behind required literals (%zu counted: a group "
+			       "repeated n times needs its literals n times), %zu run on every "
 			       "element (%zu of them behind a byte-set gate)",
 			       rules_type_name((enum rule_type)t),
-			       rs->views[t].filtered_count, rs->views[t].always_count,
-			       rs->views[t].gated_count);
+			       rs->views[t].filtered_count, rs->views[t].counted_count,
+			       rs->views[t].always_count, rs->views[t].gated_count);
 	for (size_t i = 0; i < rs->count; i++) {
 		const struct rule *r = &rs->rules[i];
 
@@ -1016,6 +1047,7 @@ rules_free(struct ruleset **rsp)
 	free(rs->lazy);
 	for (int t = 0; t < RULE_TYPE_COUNT; t++) {
 		prefilter_db_free(&rs->views[t].db);
+		prefilter_db_free(&rs->views[t].count_db);
 		free(rs->views[t].always);
 		free(rs->views[t].gates);
 	}
@@ -1164,7 +1196,8 @@ rules_scratch_new(const struct ruleset *rs)
 
 	s->md = pcre2_match_data_create(64, NULL);
 	for (int t = 0; t < RULE_TYPE_COUNT; t++)
-		if (prefilter_alloc_scratch(rs->views[t].db, &s->hs) < 0)
+		if (prefilter_alloc_scratch(rs->views[t].db, &s->hs) < 0 ||
+		    prefilter_alloc_scratch(rs->views[t].count_db, &s->hs) < 0)
 			log_panic("hs_alloc_scratch failed");
 	s->candidate = xcalloc(rs->count > 0 ? rs->count : 1, 1);
 	s->cand_list = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*s->cand_list));
@@ -1521,8 +1554,13 @@ rules_match_view(const struct ruleset *rs, struct rules_scratch *s,
 				bool multiple = (r->tflags & TFLAG_MULTIPLE) != 0;
 				unsigned int limit = rules_limit(r);
 
-				if (pass == 0)
+				if (pass == 0) {
 					s->candidate[i] = 0;
+					if (r->repeat_min > 1 &&
+					    !prefilter_count_reaches(pf->count_db, s->hs, text, len,
+								     i, r->repeat_min))
+						continue;
+				}
 				if (r->lazy) {
 					/* rules_hit_resolve runs it on what the
 					 * prefilter named (or on every element) */

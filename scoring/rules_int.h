@@ -147,6 +147,10 @@ struct rule {
 	/* body, rawbody, full and uri rules without required literals: 1 +
 	 * their index in the view's always list (0: behind the prefilter) */
 	size_t always_slot1;
+	/* A pattern that is one group repeated n >= 2 times: an element with
+	 * fewer than n of the group's literals can not match (the view's
+	 * count_db counts them); 0 or 1: no such bound. */
+	unsigned int repeat_min;
 	/* A __ sub-rule, which only metas read: matched when a meta asks for
 	 * its value (rules_hit_resolve), not with the rest of the message's
 	 * rules; most metas over the costly sub-rules are decided by a
@@ -174,9 +178,11 @@ struct header_request {
 /* Regex rules of one view behind one required-literal prefilter. */
 struct prefilter {
 	struct prefilter_db *db;	/* NULL if no rule had literals */
+	struct prefilter_db *count_db;	/* the literals of rules with repeat_min */
 	size_t *always;		/* rules without usable literals: always run */
 	size_t always_count;
 	size_t filtered_count;	/* rules behind db */
+	size_t counted_count;	/* of them, with a repeat_min */
 	/* gates[k]: bytes an element needs for always[k] to match (n == 0:
 	 * none); gated_count of them have one. */
 	struct byteset_req *gates;

@@ -605,6 +605,127 @@ START_TEST(test_trim_prefix_sound)
 }
 END_TEST
 
+/* Which patterns are one group repeated n >= 2 times, and the literals
+ * of the group (never of two repeats together: "abcabc" for (abc){2}). */
+START_TEST(test_repeat_min_shapes)
+{
+	static const struct {
+		const char *pattern;
+		bool extended;
+		unsigned int min;
+		const char *literals;	/* joined with '|', NULL when min is 1 */
+	} cases[] = {
+		{ "(?:name|address)\\W+){3}", false, 1, NULL },	/* unbalanced */
+		{ "(?:name|address\\W+){3}", false, 3, "name|address" },
+		{ "(abc){2}", false, 2, "abc" },
+		{ "(?:cheap\\s+){5,}", false, 5, "cheap" },
+		{ "(?:cheap\\s+){5,9}?", false, 5, "cheap" },
+		{ "(?:cheap){1,3}", false, 1, NULL },
+		{ "(?:cheap)+", false, 1, NULL },
+		{ "(?:cheap){3}x", false, 1, NULL },
+		{ "x(?:cheap){3}", false, 1, NULL },
+		{ "(?=cheap){3}", false, 1, NULL },
+		{ "(?>cheap){3}", false, 1, NULL },
+		{ "(?i:cheap){3}", false, 1, NULL },
+		{ "(?:cheap){3}", true, 1, NULL },
+		{ "(?:\\)cheap[)]){2}", false, 2, ")cheap)" },
+		{ "(?:(cheap)\\1){2}", false, 1, NULL },	/* a backreference */
+		{ "(?:a?){4}", false, 1, NULL },		/* no literal */
+	};
+
+	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {
+		struct strlist lits;
+		struct buf joined;
+		unsigned int min;
+
+		strlist_init(&lits);
+		buf_init(&joined, 0);
+		min = prefilter_repeat_min(cases[c].pattern, strlen(cases[c].pattern),
+					   cases[c].extended, &lits);
+		ck_assert_msg(min == cases[c].min, "%s: %u", cases[c].pattern, min);
+		for (size_t k = 0; k < lits.n; k++) {
+			if (k > 0)
+				buf_put(&joined, "|", 1);
+			buf_put(&joined, lits.v[k].p, lits.v[k].len);
+		}
+		buf_put(&joined, "", 1);
+		if (cases[c].literals == NULL)
+			ck_assert_msg(lits.n == 0, "%s: %s", cases[c].pattern, joined.data);
+		else
+			ck_assert_msg(strcmp(joined.data, cases[c].literals) == 0, "%s: %s",
+				      cases[c].pattern, joined.data);
+		buf_free(&joined);
+		strlist_free(&lits);
+	}
+}
+END_TEST
+
+/* A text PCRE2 matches always holds the repeat count of the group's
+ * literals (prefilter_count_reaches), and the count shuts texts that
+ * have too few. */
+START_TEST(test_repeat_min_sound)
+{
+	static const char *const patterns[] = {
+		"(?:abc|bca){2}",
+		"(abc){2}",
+		"(?:a?(?:abc|cab)\\W?){3}",
+		"(?:(?:abc|bcb)[ -]?){2,}",
+		"(?:ab[bc]c){2}",
+	};
+	/* texts made of pieces near the patterns', so that many match */
+	static const char *const pieces[] = { "abc", "cab", "bca", "bcb", "abb", "abcc", "a",
+					      "b", "c", " ", "-" };
+	unsigned int seed = 4242;
+	char text[64];
+
+	for (size_t p = 0; p < N_ELEMENTS(patterns); p++) {
+		struct strlist lits;
+		size_t owner[64] = { 0 };
+		const char *error = NULL;
+		struct prefilter_db *db;
+		hs_scratch_t *scratch = NULL;
+		unsigned int min, matched = 0, shut = 0;
+		pcre2_code *re = compile(patterns[p], "i");
+
+		strlist_init(&lits);
+		min = prefilter_repeat_min(patterns[p], strlen(patterns[p]), false, &lits);
+		ck_assert_msg(min >= 2 && lits.n > 0 && lits.n <= 64, "%s: %u", patterns[p], min);
+		db = prefilter_db_build(&lits, owner, lits.n, true, &error);
+		ck_assert_msg(db != NULL, "%s: %s", patterns[p], error);
+		ck_assert_int_eq(prefilter_alloc_scratch(db, &scratch), 0);
+		for (int t = 0; t < 30000; t++) {
+			size_t len = 0, n;
+			bool reaches;
+
+			seed = seed * 1103515245u + 12345u;
+			n = (seed / 65536) % 10;
+			for (size_t k = 0; k < n; k++) {
+				const char *piece;
+
+				seed = seed * 1103515245u + 12345u;
+				piece = pieces[(seed / 65536) % N_ELEMENTS(pieces)];
+				memcpy(text + len, piece, strlen(piece));
+				len += strlen(piece);
+			}
+			reaches = prefilter_count_reaches(db, scratch, text, len, 0, min);
+			if (!reaches)
+				shut++;
+			if (!matches(re, text, len))
+				continue;
+			matched++;
+			ck_assert_msg(reaches, "%s matches %s, its count says no", patterns[p],
+				      ut_esc(text, len));
+		}
+		ck_assert_msg(matched > 20, "%s: only %u texts matched", patterns[p], matched);
+		ck_assert_msg(shut > 1000, "%s: only %u texts shut", patterns[p], shut);
+		hs_free_scratch(scratch);
+		prefilter_db_free(&db);
+		pcre2_code_free(re);
+		strlist_free(&lits);
+	}
+}
+END_TEST
+
 static Suite *
 prefilter_suite(void)
 {
@@ -622,6 +743,8 @@ prefilter_suite(void)
 	tcase_add_test(tc, test_approximate_sound);
 	tcase_add_test(tc, test_trim_prefix);
 	tcase_add_test(tc, test_trim_prefix_sound);
+	tcase_add_test(tc, test_repeat_min_shapes);
+	tcase_add_test(tc, test_repeat_min_sound);
 	return s;
 }
 

@@ -1985,6 +1985,56 @@ START_TEST(test_header_prefilter)
 }
 END_TEST
 
+/* A rule that is one group repeated n times runs on an element only
+ * where the group's literals occur n times; a sub-rule that waits for its
+ * meta is noted only for such elements.  The hits are those of PCRE2. */
+START_TEST(test_repeat_count_gate)
+{
+	static const char cf[] =
+		"body CHEAP3 /(?:cheap\\W+){3}/i\n"
+		"body __CHEAP2 /(?:cheap\\W+){2}/i\n"
+		"meta CHEAP2_META __CHEAP2\n"
+		"body CHEAP_ONE /cheap/\n"
+		"rawbody RAW_CHEAP3 /(?:cheap\\W+){3}/i\n";
+	static const struct {
+		const char *body;
+		unsigned int cheap3, cheap2;
+	} cases[] = {
+		{ "cheap cheap cheap pills\n", 1, 1 },
+		{ "Cheap, CHEAP: cheap!\n", 1, 1 },
+		{ "cheap cheap pills\n", 0, 1 },
+		{ "cheap pills\n\ncheap cheap\n", 0, 1 },
+		{ "cheap pills\n\ncheap pills\n\ncheap pills\n", 0, 0 },
+		{ "cheapcheapcheap\n", 0, 0 },
+	};
+	struct ruleset *rs = load_clean("40_rep.cf", cf);
+
+	ck_assert_uint_eq(rule(rs, "CHEAP3")->repeat_min, 3);
+	ck_assert_uint_eq(rule(rs, "__CHEAP2")->repeat_min, 2);
+	ck_assert_uint_le(rule(rs, "CHEAP_ONE")->repeat_min, 1);
+	ck_assert_uint_eq(rule(rs, "RAW_CHEAP3")->repeat_min, 3);
+	ck_assert(rule(rs, "__CHEAP2")->lazy);
+	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {
+		struct rules_hits hits;
+		struct msgview *mv;
+		char *msg = NULL;
+
+		ck_assert_int_ge(asprintf(&msg, "Subject: s\n\n%s", cases[c].body), 0);
+		mv = match_message(rs, msg, NULL, 0, &hits);
+		ck_assert_msg(hits.hits[rules_find(rs, "CHEAP3")] == cases[c].cheap3, "%s: %u",
+			      cases[c].body, hits.hits[rules_find(rs, "CHEAP3")]);
+		ck_assert_msg(hits.hits[rules_find(rs, "RAW_CHEAP3")] == cases[c].cheap3,
+			      "%s: raw %u", cases[c].body, hits.hits[rules_find(rs, "RAW_CHEAP3")]);
+		ck_assert_msg(hits.hits[rules_find(rs, "__CHEAP2")] == cases[c].cheap2, "%s: %u",
+			      cases[c].body, hits.hits[rules_find(rs, "__CHEAP2")]);
+		rules_hits_free(&hits);
+		msgview_free(&mv);
+		free(msg);
+	}
+	rules_free(&rs);
+}
+END_TEST
+
 /* Loading JIT-compiles every piece and gate of the rules that run, on
  * all cores at the end (rules_jit_all), and none of a rule the site
  * scored 0, which runs interpreted for the few users who score it. */
@@ -2420,6 +2470,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_prefilter_sound);
 	tcase_add_test(tc, test_header_prefilter);
 	tcase_add_test(tc, test_jit_all);
+	tcase_add_test(tc, test_repeat_count_gate);
 	tcase_add_test(tc, test_regex_delimiters);
 	tcase_add_test(tc, test_huge_pattern_split);
 	tcase_add_test(tc, test_pieces_leftmost);
