@@ -617,6 +617,21 @@ bayes_failed(struct bayes *b)
 }
 
 int
+bayes_ready(struct bayes *b, const char *user)
+{
+	struct bayes_store *st = bayes_store_for(b, user);
+	struct bayes_totals tot;
+
+	if (st == NULL)
+		return b->not_made ? 0 : -1;
+	if (bayes_store_totals(st, &tot) < 0) {
+		bayes_failed(b);
+		return -1;
+	}
+	return tot.nspam >= b->s->min_spam_num && tot.nham >= b->s->min_ham_num;
+}
+
+int
 bayes_classify(struct bayes *b, const char *user, const struct bayes_tokens *toks,
 	       double *prob_r)
 {

@@ -245,6 +245,11 @@ void bayes_after_fork(struct bayes *b);
  * a process about to _exit(), which skips the atexit close, so that it
  * does not look like one that died holding the environment. */
 void bayes_close(struct bayes *b);
+/* Whether user's database (the site's when user is NULL) has learned
+ * enough to answer: 1 yes, 0 no (or no database yet), -1 on a database
+ * error (logged).  Asked before a message is tokenized, which costs more
+ * than the answer. */
+int bayes_ready(struct bayes *b, const char *user);
 /* Returns 1 with *prob_r when the message is scored, 0 when Bayes cannot
  * answer (fewer than bayes_min_*_num learned, no known tokens), -1 on a
  * database error (logged). */

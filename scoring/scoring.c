@@ -493,7 +493,10 @@ scoring_msg_total_rules(struct scoring *sc, struct scoring_msg *msg,
 	if (msg->have_prob && !sc->per_user)
 		prob = msg->prob;
 	else {
-		if (bayes_classify(sc->bayes, user, scoring_msg_tokens(sc, msg), &prob) != 1)
+		/* tokens only for a database that can answer (autolearn below
+		 * makes them when it learns) */
+		if (bayes_ready(sc->bayes, user) != 1 ||
+		    bayes_classify(sc->bayes, user, scoring_msg_tokens(sc, msg), &prob) != 1)
 			prob = -1;
 		msg->have_prob = true;
 		msg->prob = prob;
@@ -507,7 +510,8 @@ scoring_msg_total_rules(struct scoring *sc, struct scoring_msg *msg,
 					  sc->bayes_settings.auto_learn_threshold_spam);
 	if (verdict < 0)
 		return;
-	if (bayes_learn(sc->bayes, user, &msg->tokens, verdict ? BAYES_SPAM : BAYES_HAM,
+	if (bayes_learn(sc->bayes, user, scoring_msg_tokens(sc, msg),
+			verdict ? BAYES_SPAM : BAYES_HAM,
 			false, &lr) < 0)
 		out->autolearn = "failed";
 	else
