@@ -9,7 +9,9 @@
  * anything else it must merely stay in bounds (it never reads past len). */
 #include "config.h"
 
+#include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,6 +384,56 @@ sieve_count_lines(const char *p, size_t n)
 	return lines;
 }
 
+/* Whether the token [start, end) is a number (digits, then K, M or G)
+ * above INT_MAX.  libsieve reads numbers into an int, so "size :over 2G"
+ * became negative and held for every message. */
+static bool
+sieve_number_too_large(const char *text, size_t start, size_t end)
+{
+	uint64_t value = 0, mult = 1;
+	size_t digits_end = end;
+
+	if (start == end || text[start] < '0' || text[start] > '9')
+		return false;
+	/* libsieve's quantifiers: upper case only */
+	switch (text[end - 1]) {
+	case 'K':
+		mult = 1024;
+		digits_end--;
+		break;
+	case 'M':
+		mult = 1024 * 1024;
+		digits_end--;
+		break;
+	case 'G':
+		mult = 1024 * 1024 * 1024;
+		digits_end--;
+		break;
+	default:
+		break;
+	}
+	for (size_t k = start; k < digits_end; k++) {
+		if (text[k] < '0' || text[k] > '9')
+			return false;
+		if (value <= INT_MAX)
+			value = value * 10 + (uint64_t)(text[k] - '0');
+	}
+	return value * mult > INT_MAX;
+}
+
+/* Copies the token [start, end) of type t, a number too large for
+ * libsieve as INT_MAX: larger than any message lmtpd hands it (the size
+ * is capped there too), so the answers stay the script's. */
+static void
+sieve_put_token(struct buf *out, const char *text, size_t start, size_t end,
+		enum sieve_tok t)
+{
+	if (t == SIEVE_TOK_IDENT && sieve_number_too_large(text, start, end))
+		buf_putf(out, "%d", INT_MAX);
+	else
+		buf_put(out, text + start, end - start);
+}
+
 /* Copies the test that starts at *ip (after an if or elsif) as
  * anyof(exists "MARKER", TEST): up to the "{" of its block, outside
  * parentheses and lists. */
@@ -409,7 +461,7 @@ sieve_mark_test(const char *text, size_t len, size_t *ip, unsigned int *line,
 			else if ((c == ')' || c == ']') && depth > 0)
 				depth--;
 		}
-		buf_put(out, text + start, i - start);
+		sieve_put_token(out, text, start, i, t);
 		*line += sieve_count_lines(text + start, i - start);
 	}
 	buf_put(out, ") ", 2);
@@ -515,7 +567,7 @@ sieve_rewrite(const char *text, size_t len, struct buf *out, struct sieve_cmds *
 			k = N_ELEMENTS(sieve_cmd_names);
 		}
 		if (k == N_ELEMENTS(sieve_cmd_names)) {
-			buf_put(out, text + start, i - start);
+			sieve_put_token(out, text, start, i, t);
 			line += sieve_count_lines(text + start, i - start);
 			continue;
 		}

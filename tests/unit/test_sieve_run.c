@@ -276,6 +276,19 @@ static const struct {
 	{ "if size :over 100 { discard; }", "discard" },
 	{ "if size :under 100 { discard; }", "keep*" },
 	{ "if size :over 1K { discard; }", "keep*" },
+	/* libsieve reads numbers into an int: 2G used to wrap negative and
+	 * :over held for every message (lmtpd passes INT_MAX instead) */
+	{ "if size :over 2G { discard; }", "keep*" },
+	{ "if size :over 3G { discard; }", "keep*" },
+	{ "if size :over 4294967296 { discard; }", "keep*" },
+	{ "if size :over 99999999999999999999999 { discard; }", "keep*" },
+	{ "if size :under 3G { discard; }", "discard" },
+	{ "if anyof (false, size :under 2048M) { discard; }", "discard" },
+	{ "if size :over 2147483647 { discard; }", "keep*" },
+	{ "if size :over 0 { discard; }", "discard" },
+	{ "require \"vacation\"; if size :over 5G { discard; } vacation :days 4294967297 \"a\";",
+	  "keep* vacation(to=alice@example.org,from=bob+lists@example.com,"
+	  "subj=Re: Grüße aus Berlin,days=60)" },
 	{ "if allof (true, exists \"to\") { discard; }", "discard" },
 	{ "if allof (true, false) { discard; }", "keep*" },
 	{ "if anyof (false, exists \"to\") { discard; }", "discard" },
