@@ -1686,48 +1686,6 @@ prefilter_alloc_scratch(const struct prefilter_db *pf, hs_scratch_t **scratch)
 	return hs_alloc_scratch(pf->db, scratch) == HS_SUCCESS ? 0 : -1;
 }
 
-struct prefilter_scan {
-	const struct prefilter_db *pf;
-	void (*on_rule)(size_t rule, void *ctx);
-	void *ctx;
-};
-
-static int
-prefilter_on_literal(unsigned int id, unsigned long long from, unsigned long long to,
-		     unsigned int flags, void *ctx)
-{
-	struct prefilter_scan *sc = ctx;
-
-	(void)from;
-	(void)to;
-	(void)flags;
-	for (size_t k = 0; k < sc->pf->rule_counts[id]; k++)
-		sc->on_rule(sc->pf->rules[id][k], sc->ctx);
-	return 0;
-}
-
-void
-prefilter_scan(const struct prefilter_db *pf, hs_scratch_t *scratch,
-	       const char *text, size_t len, void (*on_rule)(size_t rule, void *ctx),
-	       void *ctx)
-{
-	struct prefilter_scan sc = { pf, on_rule, ctx };
-
-	if (pf == NULL || pf->db == NULL)
-		return;
-	while (len > 0) {
-		/* Vectorscan takes an unsigned int length; a longer text
-		 * is scanned in overlapping pieces so no literal is cut. */
-		unsigned int piece = len > 0x40000000u ? 0x40000000u : (unsigned int)len;
-
-		(void)hs_scan(pf->db, text, piece, 0, scratch, prefilter_on_literal, &sc);
-		if (piece == len)
-			break;
-		text += piece - 64;
-		len -= piece - 64;
-	}
-}
-
 struct prefilter_scan_at {
 	const struct prefilter_db *pf;
 	size_t base;
@@ -1759,6 +1717,8 @@ prefilter_scan_at(const struct prefilter_db *pf, hs_scratch_t *scratch, const ch
 	if (pf == NULL || pf->db == NULL)
 		return;
 	while (len > 0) {
+		/* Vectorscan takes an unsigned int length; a longer text
+		 * is scanned in overlapping pieces so no literal is cut. */
 		unsigned int piece = len > 0x40000000u ? 0x40000000u : (unsigned int)len;
 
 		(void)hs_scan(pf->db, text + sc.base, piece, 0, scratch,
@@ -1768,6 +1728,31 @@ prefilter_scan_at(const struct prefilter_db *pf, hs_scratch_t *scratch, const ch
 		sc.base += piece - 64;
 		len -= piece - 64;
 	}
+}
+
+struct prefilter_rule_only {
+	void (*on_rule)(size_t rule, void *ctx);
+	void *ctx;
+};
+
+static void
+prefilter_rule_only_hit(size_t rule, size_t start, size_t end, void *ctx)
+{
+	struct prefilter_rule_only *r = ctx;
+
+	(void)start;
+	(void)end;
+	r->on_rule(rule, r->ctx);
+}
+
+void
+prefilter_scan(const struct prefilter_db *pf, hs_scratch_t *scratch,
+	       const char *text, size_t len, void (*on_rule)(size_t rule, void *ctx),
+	       void *ctx)
+{
+	struct prefilter_rule_only r = { on_rule, ctx };
+
+	prefilter_scan_at(pf, scratch, text, len, prefilter_rule_only_hit, &r);
 }
 
 struct prefilter_count {
