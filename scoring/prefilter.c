@@ -599,9 +599,13 @@ pf_parse_group(struct pf_parser *ps)
 	bool zero_width = false, saved_ext = ps->extended;
 	struct pf_info in;
 
-	/* (*VERB) and (*UCP)-style options: read as text below. */
-	if (ps->p < ps->end && *ps->p == '*')
-		ps->bytes_unsure = true;
+	/* (*VERB), (*atomic:...), (*UTF)-style options: what they do to the
+	 * rest (skips, case folding beyond ASCII) is not followed here, and
+	 * read as text they would require text no match holds. */
+	if (ps->p < ps->end && *ps->p == '*') {
+		ps->error = true;
+		return pf_unknown();
+	}
 	if (ps->p < ps->end && *ps->p == '?') {
 		ps->p++;
 		if (ps->p >= ps->end) {
@@ -1352,10 +1356,14 @@ tp_quant_end(const char *p, const char *end, unsigned int *min_r)
 		unsigned long n = 0;
 		const char *q = p + 1;
 
-		while (q < end && isdigit((unsigned char)*q) && n < 100000)
-			n = n * 10 + (unsigned long)(*q++ - '0');
-		while (q < end && (isdigit((unsigned char)*q) || *q == ','))
-			q++;
+		/* {n}, {n,} or {n,m}; anything else is literal text to PCRE2
+		 * 10.42 ({2,3,4}, {2,,}) */
+		for (; q < end && isdigit((unsigned char)*q); q++)
+			if (n < 100000)
+				n = n * 10 + (unsigned long)(*q - '0');
+		if (q < end && *q == ',')
+			for (q++; q < end && isdigit((unsigned char)*q); q++)
+				;
 		if (q >= end || *q != '}')
 			return p;	/* a literal '{' */
 		*min_r = (unsigned int)n;
@@ -1707,7 +1715,7 @@ prefilter_on_literal_at(unsigned int id, unsigned long long from, unsigned long 
 	return 0;
 }
 
-void
+bool
 prefilter_scan_at(const struct prefilter_db *pf, hs_scratch_t *scratch, const char *text,
 		  size_t len, void (*on_hit)(size_t rule, size_t start, size_t end, void *ctx),
 		  void *ctx)
@@ -1715,19 +1723,32 @@ prefilter_scan_at(const struct prefilter_db *pf, hs_scratch_t *scratch, const ch
 	struct prefilter_scan_at sc = { pf, 0, on_hit, ctx };
 
 	if (pf == NULL || pf->db == NULL)
-		return;
+		return true;
 	while (len > 0) {
 		/* Vectorscan takes an unsigned int length; a longer text
 		 * is scanned in overlapping pieces so no literal is cut. */
 		unsigned int piece = len > 0x40000000u ? 0x40000000u : (unsigned int)len;
 
-		(void)hs_scan(pf->db, text + sc.base, piece, 0, scratch,
-			      prefilter_on_literal_at, &sc);
+		if (hs_scan(pf->db, text + sc.base, piece, 0, scratch, prefilter_on_literal_at,
+			    &sc) != HS_SUCCESS)
+			return false;
 		if (piece == len)
 			break;
 		sc.base += piece - 64;
 		len -= piece - 64;
 	}
+	return true;
+}
+
+void
+prefilter_name_all(const struct prefilter_db *pf, void (*on_rule)(size_t rule, void *ctx),
+		   void *ctx)
+{
+	if (pf == NULL)
+		return;
+	for (size_t id = 0; id < pf->literal_count; id++)
+		for (size_t k = 0; k < pf->rule_counts[id]; k++)
+			on_rule(pf->rules[id][k], ctx);
 }
 
 struct prefilter_rule_only {
@@ -1752,7 +1773,9 @@ prefilter_scan(const struct prefilter_db *pf, hs_scratch_t *scratch,
 {
 	struct prefilter_rule_only r = { on_rule, ctx };
 
-	prefilter_scan_at(pf, scratch, text, len, prefilter_rule_only_hit, &r);
+	/* a scan that fails names every rule: they run as without it */
+	if (!prefilter_scan_at(pf, scratch, text, len, prefilter_rule_only_hit, &r))
+		prefilter_name_all(pf, on_rule, ctx);
 }
 
 struct prefilter_count {
@@ -1782,8 +1805,12 @@ prefilter_count_reaches(const struct prefilter_db *pf, hs_scratch_t *scratch,
 {
 	struct prefilter_count c = { pf, rule, need, 0 };
 
+	hs_error_t rc;
+
 	if (pf == NULL || pf->db == NULL || scratch == NULL || len > 0x40000000u)
 		return true;
-	(void)hs_scan(pf->db, text, (unsigned int)len, 0, scratch, prefilter_on_counted, &c);
+	rc = hs_scan(pf->db, text, (unsigned int)len, 0, scratch, prefilter_on_counted, &c);
+	if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED)
+		return true;
 	return c.seen >= need;
 }

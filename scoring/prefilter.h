@@ -69,18 +69,25 @@ void prefilter_db_free(struct prefilter_db **pf);
 /* Grows *scratch (may start NULL) to serve pf; -1 on failure. */
 int prefilter_alloc_scratch(const struct prefilter_db *pf, hs_scratch_t **scratch);
 /* Calls on_rule(rule) for every rule with a literal present in text (a
- * rule may be named more than once). */
+ * rule may be named more than once); every rule of pf when the scan
+ * fails. */
 void prefilter_scan(const struct prefilter_db *pf, hs_scratch_t *scratch,
 		    const char *text, size_t len,
 		    void (*on_rule)(size_t rule, void *ctx), void *ctx);
+/* Calls on_rule(rule) for every rule of pf (a rule may be named more
+ * than once). */
+void prefilter_name_all(const struct prefilter_db *pf,
+			void (*on_rule)(size_t rule, void *ctx), void *ctx);
 /* Whether text holds at least need occurrences (overlapping ones
  * counted) of the literals pf (built with every_match) has for rule; true
  * when it can not tell. */
 bool prefilter_count_reaches(const struct prefilter_db *pf, hs_scratch_t *scratch,
 			     const char *text, size_t len, size_t rule, unsigned int need);
 /* Calls on_hit(rule, start, end) for every occurrence, at [start, end) of
- * text, of a literal rule requires (pf built with every_match). */
-void prefilter_scan_at(const struct prefilter_db *pf, hs_scratch_t *scratch,
+ * text, of a literal rule requires (pf built with every_match).  Returns
+ * false when the scan failed part of the way: the hits are then not all
+ * there (prefilter_name_all). */
+bool prefilter_scan_at(const struct prefilter_db *pf, hs_scratch_t *scratch,
 		       const char *text, size_t len,
 		       void (*on_hit)(size_t rule, size_t start, size_t end, void *ctx),
 		       void *ctx);

@@ -1396,8 +1396,10 @@ rules_match_headers(const struct ruleset *rs, struct rules_scratch *s,
 		buf_put(&s->hcat, "\n", 1);
 	}
 	s->cand_count = 0;
-	prefilter_scan_at(pf->db, s->hs, s->hcat.data, s->hcat.len, rules_on_header_literal,
-			  &scan);
+	/* a scan that fails rules nothing out */
+	if (!prefilter_scan_at(pf->db, s->hs, s->hcat.data, s->hcat.len,
+			       rules_on_header_literal, &scan))
+		prefilter_name_all(pf->db, rules_on_prefilter, s);
 	for (size_t h = 0; h < rs->header_request_count; h++) {
 		const struct header_request *hr = &rs->header_requests[h];
 		const char *value = s->hcat.data + s->hspan_start[h];

@@ -631,6 +631,12 @@ START_TEST(test_repeat_min_shapes)
 		{ "(?:\\)cheap[)]){2}", false, 2, ")cheap)" },
 		{ "(?:(cheap)\\1){2}", false, 1, NULL },	/* a backreference */
 		{ "(?:a?){4}", false, 1, NULL },		/* no literal */
+		/* PCRE2 10.42 reads these braces as text */
+		{ "(?:abcde){2,3,4}", false, 1, NULL },
+		{ "(?:abcde){2,,}", false, 1, NULL },
+		{ "(?:abcde){2,3,}", false, 1, NULL },
+		{ "(?:abcde){2,3}", false, 2, "abcde" },
+		{ "(?:abc(*SKIP)de){2}", false, 1, NULL },
 	};
 
 	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {

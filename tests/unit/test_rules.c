@@ -1933,7 +1933,10 @@ START_TEST(test_header_prefilter)
 		"header MISSING_NOT X-Missing !~ /default/\n"
 		"header HAS_MAILER exists:X-Mailer\n"
 		"header DIGITS_ONLY Message-Id =~ /^<\\d+\\@/\n"
-		"header GATED_DIGITS Subject =~ /^\\d+$/\n";
+		"header GATED_DIGITS Subject =~ /^\\d+$/\n"
+		/* verbs: read as text they required "*skip" */
+		"header VERB_SKIP Subject =~ /pi(*SKIP)ll/i\n"
+		"header VERB_ATOMIC Subject =~ /(*atomic:pil|pill)ls/i\n";
 	static const struct {
 		const char *name;
 		unsigned int subj_pills, subj_x2;
@@ -1943,6 +1946,7 @@ START_TEST(test_header_prefilter)
 		{ "SUBJ_NOT_VIAGRA", 1, 1 }, { "SUBJ_NOT_PILL", 0, 0 },
 		{ "UNSET_DEFAULT", 1, 1 }, { "MISSING_LIT", 0, 0 }, { "MISSING_NOT", 1, 1 },
 		{ "HAS_MAILER", 1, 1 }, { "DIGITS_ONLY", 1, 1 }, { "GATED_DIGITS", 0, 0 },
+		{ "VERB_SKIP", 1, 1 }, { "VERB_ATOMIC", 1, 0 },
 	};
 	static const char *subjects[] = { "Pills", "pill or PILL" };
 	struct rules_load_result res;
@@ -1995,7 +1999,10 @@ START_TEST(test_repeat_count_gate)
 		"body __CHEAP2 /(?:cheap\\W+){2}/i\n"
 		"meta CHEAP2_META __CHEAP2\n"
 		"body CHEAP_ONE /cheap/\n"
-		"rawbody RAW_CHEAP3 /(?:cheap\\W+){3}/i\n";
+		"rawbody RAW_CHEAP3 /(?:cheap\\W+){3}/i\n"
+		/* text to PCRE2 10.42, not a repeat */
+		"body BRACES /(?:cheap){2,3,4}/\n"
+		"body VERB /(?:che(*SKIP)ap\\W+){2}/i\n";
 	static const struct {
 		const char *body;
 		unsigned int cheap3, cheap2;
@@ -2006,6 +2013,7 @@ START_TEST(test_repeat_count_gate)
 		{ "cheap pills\n\ncheap cheap\n", 0, 1 },
 		{ "cheap pills\n\ncheap pills\n\ncheap pills\n", 0, 0 },
 		{ "cheapcheapcheap\n", 0, 0 },
+		{ "cheap{2,3,4} cheap\n", 0, 0 },
 	};
 	struct ruleset *rs = load_clean("40_rep.cf", cf);
 
@@ -2013,6 +2021,8 @@ START_TEST(test_repeat_count_gate)
 	ck_assert_uint_eq(rule(rs, "__CHEAP2")->repeat_min, 2);
 	ck_assert_uint_le(rule(rs, "CHEAP_ONE")->repeat_min, 1);
 	ck_assert_uint_eq(rule(rs, "RAW_CHEAP3")->repeat_min, 3);
+	ck_assert_uint_le(rule(rs, "BRACES")->repeat_min, 1);
+	ck_assert_uint_le(rule(rs, "VERB")->repeat_min, 1);
 	ck_assert(rule(rs, "__CHEAP2")->lazy);
 	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {
 		struct rules_hits hits;
@@ -2027,6 +2037,9 @@ START_TEST(test_repeat_count_gate)
 			      "%s: raw %u", cases[c].body, hits.hits[rules_find(rs, "RAW_CHEAP3")]);
 		ck_assert_msg(hits.hits[rules_find(rs, "__CHEAP2")] == cases[c].cheap2, "%s: %u",
 			      cases[c].body, hits.hits[rules_find(rs, "__CHEAP2")]);
+		ck_assert_uint_eq(hits.hits[rules_find(rs, "BRACES")],
+				  strstr(cases[c].body, "cheap{2,3,4}") != NULL);
+		ck_assert_uint_eq(hits.hits[rules_find(rs, "VERB")], cases[c].cheap2);
 		rules_hits_free(&hits);
 		msgview_free(&mv);
 		free(msg);
