@@ -1312,7 +1312,7 @@ rules_limit(const struct rule *r)
 	return r->maxhits != 0 ? r->maxhits : RULES_HITS_MAX;
 }
 
-/* Hits of header rule r on its request's value, in s->hval (found: the
+/* Hits of header rule r on subject, its request's value (found: the
  * header exists). */
 static unsigned int
 rules_header_value_hits(const struct ruleset *rs, struct rules_scratch *s,
@@ -1335,6 +1335,7 @@ rules_header_value_hits(const struct ruleset *rs, struct rules_scratch *s,
 	return n;
 }
 
+/* The same on the value in s->hval. */
 static unsigned int
 rules_header_hits(const struct ruleset *rs, struct rules_scratch *s, const struct rule *r,
 		  bool found)
@@ -1375,10 +1376,10 @@ rules_on_header_literal(size_t rule, size_t start, size_t end, void *ctx)
 
 /* Every header rule reads one value per message, and each is a PCRE2 call
  * on code gone cold since the last message.  One Vectorscan scan of all
- * the values, joined, for the required literals of all the rules rules
- * most of them out at once (a scan per value cost about as much as the
- * calls it saved).  A rule the literals rule out matches nothing (its !~
- * form hits). */
+ * the values, joined, looks for the required literals of every rule at
+ * once and rules most of them out (a scan per value cost about as much
+ * as the calls it saved).  A rule the literals rule out matches nothing
+ * (its !~ form hits). */
 static void
 rules_match_headers(const struct ruleset *rs, struct rules_scratch *s,
 		    struct msgview *mv, struct rules_hits *out)
