@@ -13,6 +13,7 @@
 #include <hs/hs.h>
 #include "prefilter.h"
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -768,6 +769,7 @@ rules_jit_all(struct ruleset *rs)
 	struct rules_jit_work w = { NULL, 0, 0 };
 	size_t cap = 0, threads = 1;
 	pthread_t tid[RULES_JIT_THREADS_MAX];
+	cpu_set_t allowed;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	sigset_t all, old;
 
@@ -786,6 +788,9 @@ rules_jit_all(struct ruleset *rs)
 		for (size_t k = 0; k < r->re.gate_count; k++)
 			w.codes[w.count++] = r->re.gate[k];
 	}
+	/* the cores this process may run on (taskset, CPUAffinity=) */
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0 && CPU_COUNT(&allowed) > 0)
+		cpus = CPU_COUNT(&allowed);
 	if (cpus > 1)
 		threads = (size_t)cpus < RULES_JIT_THREADS_MAX ? (size_t)cpus : RULES_JIT_THREADS_MAX;
 	/* this thread is one of them; a thread that can not start leaves
