@@ -37,6 +37,7 @@
 #include "msgview.h"
 #include "msgview_int.h"
 #include "received.h"
+#include "strset.h"
 #include "uri.h"
 #include "xalloc.h"
 
@@ -785,11 +786,9 @@ get_list(struct msgview *mv, const char *request)
 {
 	/* The header rules alone ask for about a hundred requests, each new
 	 * to the cache: compare a hash before the names. */
-	uint32_t hash = 2166136261u;
+	uint32_t hash = str_hash(request, strlen(request));
 	struct strlist vals;
 
-	for (const char *p = request; *p != '\0'; p++)
-		hash = (hash ^ (unsigned char)*p) * 16777619u;
 	for (size_t i = 0; i < mv->ncache; i++)
 		if (mv->cache[i].hash == hash && strcmp(mv->cache[i].request, request) == 0)
 			return &mv->cache[i].vals;
