@@ -415,10 +415,12 @@ sieve_number_too_large(const char *text, size_t start, size_t end)
 	for (size_t k = start; k < digits_end; k++) {
 		if (text[k] < '0' || text[k] > '9')
 			return false;
+		/* stops growing past INT_MAX, so it stays below 2^35 */
 		if (value <= INT_MAX)
 			value = value * 10 + (uint64_t)(text[k] - '0');
 	}
-	return value * mult > INT_MAX;
+	/* (value * mult, up to 2^65, would wrap: "17179869184G" is 2^64) */
+	return value > INT_MAX || value * mult > INT_MAX;
 }
 
 /* Copies the token [start, end) of type t, a number too large for

@@ -282,6 +282,9 @@ static const struct {
 	{ "if size :over 3G { discard; }", "keep*" },
 	{ "if size :over 4294967296 { discard; }", "keep*" },
 	{ "if size :over 99999999999999999999999 { discard; }", "keep*" },
+	/* 2^34 G is 2^64 bytes: a 64-bit product wraps to 0 */
+	{ "if size :over 17179869184G { discard; }", "keep*" },
+	{ "if size :over 2097152K { discard; }", "keep*" },
 	{ "if size :under 3G { discard; }", "discard" },
 	{ "if anyof (false, size :under 2048M) { discard; }", "discard" },
 	{ "if size :over 2147483647 { discard; }", "keep*" },
