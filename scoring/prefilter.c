@@ -1804,7 +1804,6 @@ prefilter_count_reaches(const struct prefilter_db *pf, hs_scratch_t *scratch,
 			const char *text, size_t len, size_t rule, unsigned int need)
 {
 	struct prefilter_count c = { pf, rule, need, 0 };
-
 	hs_error_t rc;
 
 	if (pf == NULL || pf->db == NULL || scratch == NULL || len > 0x40000000u)

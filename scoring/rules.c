@@ -1360,6 +1360,22 @@ rules_on_prefilter(size_t rule, void *ctx)
 	}
 }
 
+/* Whether gate (n == 0: none) lets text through; present holds text's
+ * bytes once have_present says so, one pass for all the gated rules of
+ * the text. */
+static bool
+rules_gate_open(const struct byteset_req *gate, const char *text, size_t len,
+		struct byteset *present, bool *have_present)
+{
+	if (gate->n == 0)
+		return true;
+	if (!*have_present) {
+		byteset_of(text, len, present);
+		*have_present = true;
+	}
+	return byteset_req_open(gate, present);
+}
+
 struct rules_header_scan {
 	const struct ruleset *rs;
 	struct rules_scratch *s;
@@ -1416,21 +1432,15 @@ rules_match_headers(const struct ruleset *rs, struct rules_scratch *s,
 		for (size_t k = 0; k < hr->rule_count; k++) {
 			size_t i = hr->rules[k];
 			const struct rule *r = &rs->rules[i];
-			const struct byteset_req *gate = NULL;
-			bool ruled_out = false;
+			bool ruled_out;
 
-			if (!r->exists && pf->db != NULL && r->always_slot1 == 0)
-				ruled_out = !s->candidate[i];
-			if (!r->exists && r->always_slot1 > 0 &&
-			    pf->gates[r->always_slot1 - 1].n > 0)
-				gate = &pf->gates[r->always_slot1 - 1];
-			if (gate != NULL) {
-				if (!have_present) {
-					byteset_of(value, len, &present);
-					have_present = true;
-				}
-				ruled_out = !byteset_req_open(gate, &present);
-			}
+			if (r->exists)
+				ruled_out = false;
+			else if (r->always_slot1 == 0)
+				ruled_out = pf->db != NULL && !s->candidate[i];
+			else
+				ruled_out = !rules_gate_open(&pf->gates[r->always_slot1 - 1], value,
+							     len, &present, &have_present);
 			if (ruled_out)
 				out->hits[i] = r->neg ? 1 : 0;
 			else
@@ -1494,7 +1504,6 @@ rules_match_mimeheaders(const struct ruleset *rs, struct rules_scratch *s,
 			out->hits[i] = total;
 	}
 }
-
 
 static void
 rules_lazy_note(struct rules_lazy *lz, size_t rule, size_t elem)
@@ -1585,14 +1594,10 @@ rules_match_view(const struct ruleset *rs, struct rules_scratch *s,
 				if (e == 0 && type == RULE_BODY &&
 				    (r->tflags & TFLAG_NOSUBJECT) != 0)
 					continue;
-				if (pass == 1 && pf->gates != NULL && pf->gates[k].n > 0) {
-					if (!have_present) {
-						byteset_of(text, len, &present);
-						have_present = true;
-					}
-					if (!byteset_req_open(&pf->gates[k], &present))
-						continue;
-				}
+				if (pass == 1 && pf->gates != NULL &&
+				    !rules_gate_open(&pf->gates[k], text, len, &present,
+						     &have_present))
+					continue;
 				out->hits[i] += rules_count_matches(rs, s, r, text, len,
 								    multiple,
 								    limit - out->hits[i]);

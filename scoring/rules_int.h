@@ -144,8 +144,9 @@ struct rule {
 	char *gate_pattern;
 	struct rule_regex re;
 
-	/* body, rawbody, full and uri rules without required literals: 1 +
-	 * their index in the view's always list (0: behind the prefilter) */
+	/* header, body, rawbody, full and uri rules without required
+	 * literals (and header rules with [if-unset: ...]): 1 + their index
+	 * in the view's always list (0: behind the prefilter) */
 	size_t always_slot1;
 	/* A pattern that is one group repeated n >= 2 times: an element with
 	 * fewer than n of the group's literals can not match (the view's
