@@ -1985,6 +1985,37 @@ START_TEST(test_header_prefilter)
 		msgview_free(&mv);
 		free(msg);
 	}
+	/* What the scan and the gate decide is final: given patterns that
+	 * would match "Pills" without their literal or gate bytes, the rules
+	 * still miss (a check that PCRE2 never sees the value). */
+	{
+		static const char *const swapped[] = { "SUBJ_SELLER", "GATED_DIGITS" };
+		pcre2_code *mine[N_ELEMENTS(swapped)], *theirs[N_ELEMENTS(swapped)];
+		struct rules_hits hits;
+		struct msgview *mv;
+		char why[256];
+
+		for (size_t k = 0; k < N_ELEMENTS(swapped); k++) {
+			struct rule *r = &rs->rules[rules_find(rs, swapped[k])];
+
+			mine[k] = rules_compile_regex("/Pills/", why, sizeof(why));
+			ck_assert_ptr_nonnull(mine[k]);
+			theirs[k] = r->re.pieces[0];
+			r->re.pieces[0] = mine[k];
+		}
+		mv = match_message(rs, "From: Pill Seller <s@example.com>\nSubject: Pills\n\nb\n",
+				   NULL, 0, &hits);
+		for (size_t k = 0; k < N_ELEMENTS(swapped); k++) {
+			struct rule *r = &rs->rules[rules_find(rs, swapped[k])];
+
+			ck_assert_msg(hits.hits[rules_find(rs, swapped[k])] == 0,
+				      "%s ran on a value its prefilter rules out", swapped[k]);
+			r->re.pieces[0] = theirs[k];
+			pcre2_code_free(mine[k]);
+		}
+		rules_hits_free(&hits);
+		msgview_free(&mv);
+	}
 	rules_free(&rs);
 }
 END_TEST
@@ -2043,6 +2074,21 @@ START_TEST(test_repeat_count_gate)
 		rules_hits_free(&hits);
 		msgview_free(&mv);
 		free(msg);
+	}
+	/* The count is final: with the bound raised above what the line
+	 * holds, PCRE2 never sees it, and the rules miss what they match. */
+	{
+		struct rules_hits hits;
+		struct msgview *mv;
+
+		rs->rules[rules_find(rs, "CHEAP3")].repeat_min = 4;
+		rs->rules[rules_find(rs, "__CHEAP2")].repeat_min = 4;
+		mv = match_message(rs, "Subject: s\n\ncheap cheap cheap pills\n", NULL, 0, &hits);
+		ck_assert_uint_eq(hits.hits[rules_find(rs, "CHEAP3")], 0);
+		ck_assert_uint_eq(hits.hits[rules_find(rs, "__CHEAP2")], 0);
+		ck_assert_uint_eq(hits.hits[rules_find(rs, "RAW_CHEAP3")], 1);
+		rules_hits_free(&hits);
+		msgview_free(&mv);
 	}
 	rules_free(&rs);
 }
