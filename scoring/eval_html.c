@@ -18,6 +18,7 @@
 #include "html.h"
 #include "msgview.h"
 #include "rules_int.h"
+#include "xalloc.h"
 
 /* Patterns of html_text_match, compiled once per process. */
 #define EVAL_HTML_PATTERNS_MAX 64
@@ -251,26 +252,32 @@ eval_html_tag_balance(struct eval_ctx *ctx, const struct eval_call *call)
 	return 0;
 }
 
-/* html_text_match's pattern, compiled once per process and kept by the
- * address of the rule's argument (stable for the ruleset's life; a reload
- * forks new workers). */
+/* html_text_match's pattern, compiled once per process and kept by its
+ * text: a process may load several rulesets one after another (lmtpd-score
+ * checks, the tests, the fuzzers), and a freed rule's argument can share
+ * its address with the next ruleset's different one.  A pattern that does
+ * not compile is kept too, so it is not tried again for every message.
+ * Past the cache, *owned_r: the caller frees what it got. */
 static pcre2_code *
-eval_html_pattern(const char *pattern)
+eval_html_pattern(const char *pattern, bool *owned_r)
 {
-	static struct { const char *key; pcre2_code *re; } cache[EVAL_HTML_PATTERNS_MAX];
+	static struct { char *src; pcre2_code *re; } cache[EVAL_HTML_PATTERNS_MAX];
 	static size_t cached;
 	pcre2_code *re;
 	int err;
 	PCRE2_SIZE off;
 
+	*owned_r = false;
 	for (size_t i = 0; i < cached; i++)
-		if (cache[i].key == pattern)
+		if (strcmp(cache[i].src, pattern) == 0)
 			return cache[i].re;
 	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &err, &off, NULL);
 	if (cached < EVAL_HTML_PATTERNS_MAX) {
-		cache[cached].key = pattern;
+		cache[cached].src = xstrdup(pattern);
 		cache[cached].re = re;
 		cached++;
+	} else {
+		*owned_r = re != NULL;
 	}
 	return re;
 }
@@ -297,15 +304,16 @@ eval_html_text_any(struct eval_ctx *ctx, const struct eval_call *call, bool want
 {
 	size_t n;
 	const struct html_result *const *all = msgview_html(ctx->mv, &n);
-	pcre2_code *re = eval_html_pattern(eval_html_arg(call, 1));
-	pcre2_match_data *md;
+	bool owned;
+	pcre2_code *re = eval_html_pattern(eval_html_arg(call, 1), &owned);
+	pcre2_match_data *md = NULL;
 	unsigned int hit = 0;
 
 	if (re == NULL || n == 0)
-		return 0;
+		goto out;
 	md = pcre2_match_data_create_from_pattern(re, NULL);
 	if (md == NULL)
-		return 0;
+		goto out;
 	for (size_t i = 0; i < n && hit == 0; i++) {
 		const struct strlist *texts = eval_html_texts(all[i], eval_html_arg(call, 0));
 
@@ -314,7 +322,10 @@ eval_html_text_any(struct eval_ctx *ctx, const struct eval_call *call, bool want
 					 md, ctx->rs->match_ctx) >= 0) == want)
 				hit = 1;
 	}
+out:
 	pcre2_match_data_free(md);
+	if (owned)
+		pcre2_code_free(re);
 	return hit;
 }
 

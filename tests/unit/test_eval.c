@@ -479,6 +479,56 @@ START_TEST(eval_html2_table)
 }
 END_TEST
 
+/* html_text_match's compiled patterns are kept by their text: rulesets
+ * loaded one after another in one process each get their own pattern,
+ * even where the new rule's argument is allocated where the old one's
+ * was freed, and past the 64 patterns the cache holds each rule still
+ * gets its own (freed after use: the sanitizer build's leak check). */
+START_TEST(eval_html_pattern_cache)
+{
+	static const char msg[] = "To: a@example.com\nContent-Type: text/html\n\n"
+		"<html><head><title>alpha beta</title></head><body><p>x</p></body></html>\n";
+	static const char *const one[] = { "T" };
+	enum { MANY = 70 };
+	char names_buf[MANY][8], *text;
+	const char *names[MANY];
+	struct rules_load_result res;
+	struct ruleset *rs;
+	bool got[MANY];
+	size_t cap = 128 * MANY, len = 0;
+
+	for (int round = 0; round < 4; round++) {
+		rs = eh_load(round % 2 == 0 ? "body T eval:html_text_match('title', 'alpha')\n"
+				 : "body T eval:html_text_match('title', 'gamma')\n", &res);
+		eh_match(rs, msg, sizeof(msg) - 1, NULL, one, 1, got);
+		ck_assert_msg(got[0] == (round % 2 == 0), "round %d: T %s", round,
+			      got[0] ? "hit" : "missed");
+		rules_load_result_free(&res);
+		rules_free(&rs);
+	}
+	text = malloc(cap);
+	ck_assert_ptr_nonnull(text);
+	for (int k = 0; k < MANY; k++) {
+		snprintf(names_buf[k], sizeof(names_buf[k]), "T%02d", k);
+		names[k] = names_buf[k];
+		/* distinct texts; the even ones match the title */
+		len += (size_t)snprintf(text + len, cap - len,
+					"body %s eval:html_text_match('title', '%s(?:%d)?')\n",
+					names[k], k % 2 == 0 ? "alpha" : "gamma", k);
+	}
+	rs = eh_load(text, &res);
+	free(text);
+	for (int pass = 0; pass < 2; pass++) {
+		eh_match(rs, msg, sizeof(msg) - 1, NULL, names, MANY, got);
+		for (int k = 0; k < MANY; k++)
+			ck_assert_msg(got[k] == (k % 2 == 0), "pass %d: %s %s", pass, names[k],
+				      got[k] ? "hit" : "missed");
+	}
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
 /* Hostile input through every MIME and HTML eval: NULs, invalid UTF-8,
  * lines far over 2048 bytes, deep nesting.  Nothing may crash, loop or
  * read out of bounds (the sanitizer build checks the last). */
@@ -621,6 +671,7 @@ eval_suite(void)
 	tcase_add_loop_test(tc, eval_html_table, 0, N_ELEMENTS(html_cases));
 	tcase_add_loop_test(tc, eval_mime2_table, 0, N_ELEMENTS(mime2_cases));
 	tcase_add_loop_test(tc, eval_html2_table, 0, N_ELEMENTS(html2_cases));
+	tcase_add_test(tc, eval_html_pattern_cache);
 	tcase_add_test(tc, eval_hostile);
 	tcase_add_test(tc, eval_backstop);
 	tcase_add_test(tc, eval_addr_lists);
