@@ -494,6 +494,22 @@ eval_entry(const char *name)
 	return *eval_slot(name);
 }
 
+pcre2_code *
+eval_arg_regex(const struct eval_call *call, size_t i)
+{
+	int err;
+	PCRE2_SIZE off;
+
+	if (i >= call->arg_count)
+		return NULL;
+	if (!call->arg_re_tried[i]) {
+		call->arg_re_tried[i] = true;
+		call->arg_re[i] = pcre2_compile((PCRE2_SPTR)call->args[i], PCRE2_ZERO_TERMINATED,
+						0, &err, &off, NULL);
+	}
+	return call->arg_re[i];
+}
+
 eval_fn
 eval_lookup(const char *name)
 {

@@ -352,12 +352,6 @@ static struct {
 	pcre2_code *re[FM_RE_COUNT];
 	pcre2_match_context *mctx;
 	pcre2_match_data *md;
-	/* bare regex arguments (compile_regexp($re, 0)), by text */
-	struct {
-		char *src;
-		pcre2_code *re;
-	} args[32];
-	size_t arg_count;
 } fm;
 
 static bool
@@ -416,30 +410,6 @@ fm_match(enum fm_re which, const struct sa_settings *set, const char *s, size_t 
 {
 	(void)pcre2_set_callout(fm.mctx, fm_tld_callout, (void *)(uintptr_t)set);
 	return pcre2_match(fm.re[which], (PCRE2_SPTR)s, len, start, options, fm.md, fm.mctx);
-}
-
-/* A rule's regex argument, compiled once per process (bounded cache). */
-static pcre2_code *
-fm_arg_regex(const char *src, bool *owned_r)
-{
-	pcre2_code *re;
-	int err;
-	PCRE2_SIZE off;
-
-	*owned_r = false;
-	for (size_t i = 0; i < fm.arg_count; i++)
-		if (strcmp(fm.args[i].src, src) == 0)
-			return fm.args[i].re;
-	re = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, 0, &err, &off, NULL);
-	if (re == NULL)
-		return NULL;
-	if (fm.arg_count < N_ELEMENTS(fm.args)) {
-		fm.args[fm.arg_count].src = xstrdup(src);
-		fm.args[fm.arg_count++].re = re;
-	} else {
-		*owned_r = true;
-	}
-	return re;
 }
 
 static bool
@@ -735,18 +705,15 @@ eval_check_freemail_header(struct eval_ctx *ctx, const struct eval_call *call)
 	const struct eval_freemail_conf *c = fm_conf(ctx);
 	struct strlist emails;
 	pcre2_code *re = NULL;
-	bool owned = false;
 	unsigned int hit = 0;
 	char request[512];
 
 	if (c == NULL || call->arg_count < 1)
 		return 0;
-	if (call->arg_count >= 2 && (re = fm_arg_regex(call->args[1], &owned)) == NULL)
+	if (call->arg_count >= 2 && (re = eval_arg_regex(call, 1)) == NULL)
 		return 0;
 	if ((size_t)snprintf(request, sizeof(request), "%s:addr", call->args[0]) >=
 	    sizeof(request)) {
-		if (owned)
-			pcre2_code_free(re);
 		return 0;
 	}
 	strlist_init(&emails);
@@ -760,8 +727,6 @@ eval_check_freemail_header(struct eval_ctx *ctx, const struct eval_call *call)
 		hit = 1;
 	}
 	strlist_free(&emails);
-	if (owned)
-		pcre2_code_free(re);
 	return hit;
 }
 
@@ -772,12 +737,11 @@ eval_check_freemail_from(struct eval_ctx *ctx, const struct eval_call *call)
 	const struct eval_freemail_conf *c = fm_conf(ctx);
 	const struct strlist *from;
 	pcre2_code *re = NULL;
-	bool owned = false;
 	unsigned int hit = 0;
 
 	if (c == NULL)
 		return 0;
-	if (call->arg_count >= 1 && (re = fm_arg_regex(call->args[0], &owned)) == NULL)
+	if (call->arg_count >= 1 && (re = eval_arg_regex(call, 0)) == NULL)
 		return 0;
 	from = fm_from_addrs(ctx);
 	for (size_t i = 0; i < from->n && hit == 0; i++) {
@@ -788,8 +752,6 @@ eval_check_freemail_from(struct eval_ctx *ctx, const struct eval_call *call)
 		fm_test_log(ctx, c, from->v[i].p);
 		hit = 1;
 	}
-	if (owned)
-		pcre2_code_free(re);
 	return hit;
 }
 
@@ -801,13 +763,12 @@ eval_check_freemail_body(struct eval_ctx *ctx, const struct eval_call *call)
 	const struct eval_freemail_conf *c = fm_conf(ctx);
 	struct eval_freemail_state *st;
 	pcre2_code *re = NULL;
-	bool owned = false;
 	unsigned int hit = 0;
 
 	if (c == NULL || !fm_parse_body(ctx, c))
 		return 0;
 	st = ctx->freemail;
-	if (call->arg_count >= 1 && (re = fm_arg_regex(call->args[0], &owned)) == NULL)
+	if (call->arg_count >= 1 && (re = eval_arg_regex(call, 0)) == NULL)
 		return 0;
 	if (re == NULL) {
 		struct buf all;
@@ -827,8 +788,6 @@ eval_check_freemail_body(struct eval_ctx *ctx, const struct eval_call *call)
 			fm_test_log(ctx, c, st->body.v[i].p);
 			hit = 1;
 		}
-	if (owned)
-		pcre2_code_free(re);
 	return hit;
 }
 

@@ -18,10 +18,6 @@
 #include "html.h"
 #include "msgview.h"
 #include "rules_int.h"
-#include "xalloc.h"
-
-/* Patterns of html_text_match, compiled once per process. */
-#define EVAL_HTML_PATTERNS_MAX 64
 
 static const char *
 eval_html_arg(const struct eval_call *call, size_t i)
@@ -252,36 +248,6 @@ eval_html_tag_balance(struct eval_ctx *ctx, const struct eval_call *call)
 	return 0;
 }
 
-/* html_text_match's pattern, compiled once per process and kept by its
- * text: a process may load several rulesets one after another (lmtpd-score
- * checks, the tests, the fuzzers), and a freed rule's argument can share
- * its address with the next ruleset's different one.  A pattern that does
- * not compile is kept too, so it is not tried again for every message.
- * Past the cache, *owned_r: the caller frees what it got. */
-static pcre2_code *
-eval_html_pattern(const char *pattern, bool *owned_r)
-{
-	static struct { char *src; pcre2_code *re; } cache[EVAL_HTML_PATTERNS_MAX];
-	static size_t cached;
-	pcre2_code *re;
-	int err;
-	PCRE2_SIZE off;
-
-	*owned_r = false;
-	for (size_t i = 0; i < cached; i++)
-		if (strcmp(cache[i].src, pattern) == 0)
-			return cache[i].re;
-	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &err, &off, NULL);
-	if (cached < EVAL_HTML_PATTERNS_MAX) {
-		cache[cached].src = xstrdup(pattern);
-		cache[cached].re = re;
-		cached++;
-	} else {
-		*owned_r = re != NULL;
-	}
-	return re;
-}
-
 static const struct strlist *
 eval_html_texts(const struct html_result *h, const char *name)
 {
@@ -304,28 +270,25 @@ eval_html_text_any(struct eval_ctx *ctx, const struct eval_call *call, bool want
 {
 	size_t n;
 	const struct html_result *const *all = msgview_html(ctx->mv, &n);
-	bool owned;
-	pcre2_code *re = eval_html_pattern(eval_html_arg(call, 1), &owned);
+	pcre2_code *re = eval_arg_regex(call, 1);
+	/* no pattern: Perl's /$undef/, which matches every text */
+	bool every = call->arg_count < 2;
 	pcre2_match_data *md = NULL;
 	unsigned int hit = 0;
 
-	if (re == NULL || n == 0)
-		goto out;
-	md = pcre2_match_data_create_from_pattern(re, NULL);
-	if (md == NULL)
-		goto out;
+	if ((re == NULL && !every) || n == 0)
+		return 0;
+	if (!every && (md = pcre2_match_data_create_from_pattern(re, NULL)) == NULL)
+		return 0;
 	for (size_t i = 0; i < n && hit == 0; i++) {
 		const struct strlist *texts = eval_html_texts(all[i], eval_html_arg(call, 0));
 
 		for (size_t k = 0; texts != NULL && k < texts->n && hit == 0; k++)
-			if ((pcre2_match(re, (PCRE2_SPTR)texts->v[k].p, texts->v[k].len, 0, 0,
-					 md, ctx->rs->match_ctx) >= 0) == want)
+			if ((every || pcre2_match(re, (PCRE2_SPTR)texts->v[k].p, texts->v[k].len,
+						  0, 0, md, ctx->rs->match_ctx) >= 0) == want)
 				hit = 1;
 	}
-out:
 	pcre2_match_data_free(md);
-	if (owned)
-		pcre2_code_free(re);
 	return hit;
 }
 

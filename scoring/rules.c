@@ -349,6 +349,9 @@ rules_parse_eval(struct rules_build *b, struct rule *r, const char *call)
 		ec->args[ec->arg_count++] = buf_steal(&arg, NULL);
 	}
 	ec->nums = xcalloc(ec->arg_count > 0 ? ec->arg_count : 1, sizeof(*ec->nums));
+	ec->arg_re = xcalloc(ec->arg_count > 0 ? ec->arg_count : 1, sizeof(*ec->arg_re));
+	ec->arg_re_tried = xcalloc(ec->arg_count > 0 ? ec->arg_count : 1,
+				   sizeof(*ec->arg_re_tried));
 	for (size_t i = 0; i < ec->arg_count; i++)
 		ec->nums[i] = strtod(ec->args[i], NULL);
 	ec->fn = eval_lookup(ec->name);
@@ -363,10 +366,14 @@ rules_eval_free(struct eval_call **ecp)
 
 	if (ec == NULL)
 		return;
-	for (size_t i = 0; i < ec->arg_count; i++)
+	for (size_t i = 0; i < ec->arg_count; i++) {
 		free(ec->args[i]);
+		pcre2_code_free(ec->arg_re[i]);
+	}
 	free(ec->args);
 	free(ec->nums);
+	free(ec->arg_re);
+	free(ec->arg_re_tried);
 	free((char *)ec->name);
 	free(ec);
 	*ecp = NULL;

@@ -66,6 +66,11 @@ struct eval_call {
 	const char *name;	/* the function name */
 	char **args;		/* unquoted arguments */
 	double *nums;		/* strtod() of each, read once at load */
+	/* args[i] as a pattern, compiled on first use (eval_arg_regex) by
+	 * whatever process runs the rule, and whether that was tried (a
+	 * pattern that does not compile is not tried again) */
+	pcre2_code **arg_re;
+	bool *arg_re_tried;
 	size_t arg_count;
 	enum rule_type type;	/* header/body/rawbody/full/uri */
 };
@@ -320,5 +325,8 @@ double meta_eval(const struct meta_prog *prog, const double *values,
 /* Eval functions (eval.c). */
 /* Looks up fn by name; NULL when lmtpd does not implement it. */
 eval_fn eval_lookup(const char *name);
+/* Argument i of call compiled as a pattern (Perl's /$arg/: no flags), or
+ * NULL if it does not compile; compiled once, owned by the call. */
+pcre2_code *eval_arg_regex(const struct eval_call *call, size_t i);
 
 #endif

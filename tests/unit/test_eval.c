@@ -479,11 +479,12 @@ START_TEST(eval_html2_table)
 }
 END_TEST
 
-/* html_text_match's compiled patterns are kept by their text: rulesets
- * loaded one after another in one process each get their own pattern,
- * even where the new rule's argument is allocated where the old one's
- * was freed, and past the 64 patterns the cache holds each rule still
- * gets its own (freed after use: the sanitizer build's leak check). */
+/* html_text_match's pattern is compiled into the rule's own call:
+ * rulesets loaded one after another in one process each get their own
+ * pattern (an earlier cache keyed by the argument's address could hand a
+ * new rule the freed one's), and 70 patterns each stay the rule's own and
+ * are freed with it (an earlier cache of 64 leaked the rest: the
+ * sanitizer build's leak check). */
 START_TEST(eval_html_pattern_cache)
 {
 	static const char msg[] = "To: a@example.com\nContent-Type: text/html\n\n"
