@@ -129,44 +129,11 @@ eval_html_tag_exists(struct eval_ctx *ctx, const struct eval_call *call)
 }
 
 /* "$val $expr" for the expressions HTMLEval lets through
- * (/^[<>=!\-+ 0-9]+$/): a comparison operator and an integer. */
+ * (/^[<>=!\-+ 0-9]+$/): a comparison operator and an integer. html_eval's
+ * values need not be integers; html_tag_balance's tag counts are, and
+ * are far below 2^53, so they compare exactly as doubles too. */
 static bool
-eval_html_compare(long val, const char *expr, bool *ok)
-{
-	static const char *const ops[] = { "==", "!=", "<=", ">=", "<", ">" };
-	const char *p = expr;
-	char *end;
-	long rhs;
-
-	*ok = false;
-	while (*p == ' ')
-		p++;
-	for (size_t k = 0; k < N_ELEMENTS(ops); k++) {
-		size_t len = strlen(ops[k]);
-
-		if (strncmp(p, ops[k], len) != 0)
-			continue;
-		rhs = strtol(p + len, &end, 10);
-		while (*end == ' ')
-			end++;
-		if (end == p + len || *end != '\0')
-			return false;
-		*ok = true;
-		switch (k) {
-		case 0: return val == rhs;
-		case 1: return val != rhs;
-		case 2: return val <= rhs;
-		case 3: return val >= rhs;
-		case 4: return val < rhs;
-		default: return val > rhs;
-		}
-	}
-	return false;
-}
-
-/* The same for html_eval, whose values need not be integers. */
-static bool
-eval_html_compare_num(double val, const char *expr, bool *ok)
+eval_html_compare(double val, const char *expr, bool *ok)
 {
 	static const char *const ops[] = { "==", "!=", "<=", ">=", "<", ">" };
 	const char *p = expr;
@@ -220,7 +187,7 @@ eval_html_eval(struct eval_ctx *ctx, const struct eval_call *call)
 				continue;
 			v = 1;
 		}
-		if (eval_html_compare_num(v, expr, &ok) && ok)
+		if (eval_html_compare(v, expr, &ok) && ok)
 			return 1;
 	}
 	return 0;
@@ -242,7 +209,7 @@ eval_html_tag_balance(struct eval_ctx *ctx, const struct eval_call *call)
 
 		if (count < 0)
 			continue;
-		if (eval_html_compare(count, eval_html_arg(call, 1), &ok) && ok)
+		if (eval_html_compare((double)count, eval_html_arg(call, 1), &ok) && ok)
 			return 1;
 	}
 	return 0;
