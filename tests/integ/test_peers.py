@@ -246,3 +246,38 @@ def test_dovecot_reads_back_identical(lmtpd, dovecot):
                                                       b"Received"]
         got.append(rest)
     assert sorted(got) == sorted(sent)
+
+
+def test_dovecot_serves_cr_before_line_end(lmtpd, dovecot):
+    """A line that ends in a bare CR before the CRLF is stored as "\\r\\n":
+    the W= in the file name must count that line end as Dovecot does (no
+    CR added), or Dovecot finds the file shorter than RFC822.SIZE, renames
+    it and drops the client mid-FETCH."""
+    body = b"line one\r\r\n" * 50 + b"bare CR\r in the middle\r\n"
+    message = make_message("cr before crlf", body="").replace(b"\n", b"\r\n")
+    message += body + b".\r\n"
+    with lmtpd.client() as c:
+        c.lhlo()
+        t = c.transaction("sender@example.org", ["reader@example.com"], message,
+                          raw=True)
+        assert t.final_codes() == [250]
+        c.quit()
+    on_disk = read_new(lmtpd.maildir("reader@example.com"))
+    assert len(on_disk) == 1 and on_disk[0].endswith(b"line one\r\n" * 50 +
+                                                     b"bare CR\r in the middle\n")
+
+    dovecot.start()
+    imap = imaplib.IMAP4("127.0.0.1", dovecot.port)
+    try:
+        assert imap.login("reader@example.com", "pass")[0] == "OK"
+        assert imap.select("INBOX", readonly=True)[0] == "OK"
+        fetched = _fetch_all(imap)
+        imap.logout()
+    except Exception:
+        print(dovecot.log())
+        raise
+    assert len(fetched) == 1
+    size, served = fetched[0]
+    assert size == len(served)
+    assert served.replace(b"\r\n", b"\n") == on_disk[0].replace(b"\r\n", b"\n")
+    assert "wrong W value" not in dovecot.log()

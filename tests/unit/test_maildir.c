@@ -225,6 +225,10 @@ static const struct {
 	{ UT_S("Subject: a\n\nbody\n"), 17, 20 },
 	{ UT_S("\n\n\n\n"), 4, 8 },
 	{ UT_S("no final newline\nx"), 18, 19 },
+	/* A CR before the LF: Dovecot adds nothing for that line end. */
+	{ UT_S("line one\r\nline two\n"), 19, 20 },
+	{ UT_S("\r\n\r\n"), 4, 4 },
+	{ UT_S("\r\r\n\n\r"), 5, 6 },
 };
 
 START_TEST(maildir_name_format)
@@ -249,6 +253,28 @@ START_TEST(maildir_name_format)
 	ck_assert_uint_eq(n.s, size_cases[_i].s);
 	ck_assert_uint_eq(n.w, size_cases[_i].w);
 	ck_assert_str_eq(n.info, "");
+}
+END_TEST
+
+/* The CR of a CRLF line end may end one iovec and its LF start the next. */
+START_TEST(maildir_vsize_cr_across_iovecs)
+{
+	char root[PATH_MAX], name[MAILDIR_NAME_MAX];
+	struct iovec iov[4] = {
+		{ (void *)"Subject: a\r", 11 },
+		{ (void *)"", 0 },
+		{ (void *)"\nbody\n", 6 },
+		{ (void *)"\nend\r", 5 },
+	};
+	struct name_parts n;
+	struct dsn dsn;
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	ck_assert_int_eq(deliver(root, NULL, NULL, HOST, iov, 4, name, sizeof(name),
+				 &dsn), 0);
+	parse_name(name, &n);
+	ck_assert_uint_eq(n.s, 22);
+	ck_assert_uint_eq(n.w, 24);
 }
 END_TEST
 
@@ -1247,6 +1273,7 @@ maildir_suite(void)
 	tcase_add_test(tc, maildir_existing_folder_kept);
 	tcase_add_test(tc, maildir_content_exact);
 	tcase_add_loop_test(tc, maildir_name_format, 0, N_ELEMENTS(size_cases));
+	tcase_add_test(tc, maildir_vsize_cr_across_iovecs);
 	tcase_add_test(tc, maildir_unique_names);
 	tcase_add_loop_test(tc, maildir_flags, 0, N_ELEMENTS(flag_cases));
 	tcase_add_test(tc, maildir_folder);
