@@ -189,8 +189,8 @@ lmtp_proto_in_transaction(const struct lmtp_proto *p)
 bool
 lmtp_proto_in_data(const struct lmtp_proto *p)
 {
-	return p->state == LMTP_STATE_DATA || p->state == LMTP_STATE_BDAT ||
-	       p->bdat_active;
+	return (p->state == LMTP_STATE_DATA || p->state == LMTP_STATE_BDAT ||
+		p->bdat_active) && !p->bdat_refused;
 }
 
 static void

@@ -116,6 +116,9 @@ void lmtp_proto_reply(struct lmtp_proto *p, const char *reply);
  * nothing) while a transaction is in progress. */
 bool lmtp_proto_shutdown(struct lmtp_proto *p, const char *reply);
 bool lmtp_proto_in_transaction(const struct lmtp_proto *p);
+/* True while the data of an accepted DATA or BDAT is read: the DATA
+ * deadline and the byte count apply. A refused BDAT chunk, read only to be
+ * discarded, is not: no DATA started, so there is nothing to count from. */
 bool lmtp_proto_in_data(const struct lmtp_proto *p);
 
 const char *lmtp_proto_output(const struct lmtp_proto *p, size_t *len_r);

@@ -6,6 +6,7 @@ import pwd
 import re
 import smtplib
 import subprocess
+import time
 
 import pytest
 
@@ -346,6 +347,32 @@ def test_bdat_chunking(lmtpd):
     assert split_trace(f)[1] == b"Subject: one chunk\n\nbody\n"
     assert [x["status"] for x in deliveries(lmtpd.log(), t.queue_id)] == ["sent", "sent"]
     assert stray_files(lmtpd.mail) == []
+
+
+@pytest.mark.fast
+def test_refused_bdat_chunk_over_several_reads(lmtpd):
+    """A BDAT chunk refused for want of recipients is still read whole and
+    answered 503. Its bytes arrive over several reads; before, the DATA
+    deadline was measured from a DATA that never started, so the first
+    wait for more bytes timed out at once with 421 4.4.2."""
+    big = b"x" * 300000
+    with lmtpd.client() as c:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<bad>\r\n"
+               b"BDAT %d LAST\r\n" % len(big) + big)
+        assert c.reply().code == 250
+        assert c.reply().code == 501
+        r = c.reply()
+        assert (r.code, r.enh) == (503, "5.5.1"), r
+        # No MAIL at all, and the chunk's second half after a pause.
+        c.send(b"BDAT 20 LAST\r\n" + b"y" * 10)
+        time.sleep(0.5)
+        c.send(b"y" * 10)
+        r = c.reply()
+        assert (r.code, r.enh) == (503, "5.5.1"), r
+        assert c.cmd("NOOP").code == 250
+        c.quit()
+    assert "timeout" not in lmtpd.log()
 
 
 @pytest.mark.fast
