@@ -15,6 +15,7 @@
 
 #include "dsn.h"
 #include "log.h"
+#include "utf8.h"
 
 #define LOG_LINE_MAX 4096
 
@@ -145,30 +146,6 @@ log_panic(const char *fmt, ...)
 	log_vwrite(LOG_CRIT, "panic: ", fmt, ap);
 	va_end(ap);
 	abort();
-}
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t left)
-{
-	size_t n, i;
-	unsigned int cp;
-
-	if (s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;
-	n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
-	if (n > left)
-		return 0;
-	cp = s[0] & (0x3f >> (n - 1));
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
 }
 
 /* Unicode characters that end or reorder a line in a log viewer (NEL,

@@ -19,6 +19,7 @@
 #include "lmtpd_limits.h"
 #include "lmtp_proto.h"
 #include "log.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 enum lmtp_state {
@@ -429,6 +430,35 @@ lmtp_keyword_is(const char *param, size_t klen, const char *key)
 	return strlen(key) == klen && strncasecmp(param, key, klen) == 0;
 }
 
+/* "555 Unsupported option: KEY" with the keyword as the client sent it, cut
+ * to 64 bytes and printable ASCII only: a CR in it would end the reply line
+ * early, and the MTA copies reply text into bounces and its log. */
+static const char *
+lmtp_unsupported_option(char *why, size_t why_size, const char *param, size_t klen)
+{
+	char shown[65];
+	size_t n = klen < sizeof(shown) - 1 ? klen : sizeof(shown) - 1;
+
+	for (size_t i = 0; i < n; i++)
+		shown[i] = param[i] >= 0x20 && param[i] < 0x7f ? param[i] : '?';
+	shown[n] = '\0';
+	snprintf(why, why_size, "555 5.5.4 Unsupported option: %s", shown);
+	return why;
+}
+
+/* Whether an ORCPT, decoded, can go into X-Original-To: valid UTF-8 with no
+ * control character (lmtp_control_at), as a path must be. */
+static bool
+lmtp_orcpt_usable(const char *orcpt)
+{
+	if (!utf8_valid((const unsigned char *)orcpt, strlen(orcpt)))
+		return false;
+	for (const char *c = orcpt; *c != '\0'; c++)
+		if (lmtp_control_at(c))
+			return false;
+	return true;
+}
+
 /* The parameters after a path: "KEY=VALUE KEY ...".  Returns a reply line
  * on the first bad one, NULL when all are fine. */
 static const char *
@@ -490,16 +520,14 @@ lmtp_parse_mail_params(struct lmtp_proto *p, const char *s, struct lmtp_mail *m,
 			/* RFC 4954 5: the submitter identity; nothing to do
 			 * for final delivery. */
 		} else {
-			snprintf(why, why_size, "555 5.5.4 Unsupported option: %.*s",
-				 (int)(klen > 64 ? 64 : klen), param);
-			return why;
+			return lmtp_unsupported_option(why, why_size, param, klen);
 		}
 	}
 	return NULL;
 }
 
 static const char *
-lmtp_parse_rcpt_params(const char *s, struct lmtp_rcpt *r, char *why,
+lmtp_parse_rcpt_params(const char *s, struct lmtp_rcpt *r, bool smtputf8, char *why,
 		       size_t why_size)
 {
 	while (*s != '\0') {
@@ -553,13 +581,18 @@ lmtp_parse_rcpt_params(const char *s, struct lmtp_rcpt *r, char *why,
 			 * as written. */
 			if (semi == NULL || semi == value || vlen > LMTP_ORCPT_MAX)
 				return "501 5.5.4 Bad ORCPT parameter";
+			/* Raw UTF-8 is RFC 6533's utf-8-addr-unitext,
+			 * only with SMTPUTF8; without it, \\x{...} or
+			 * xtext's +HH spell what is not ASCII. */
+			for (size_t k = 0; k < vlen && !smtputf8; k++)
+				if ((unsigned char)value[k] >= 0x80)
+					return "501 5.5.4 Bad ORCPT parameter";
 			if (lmtp_xtext_decode(semi + 1, vlen - (size_t)(semi + 1 - value),
-					      r->orcpt, sizeof(r->orcpt)) < 0)
+					      r->orcpt, sizeof(r->orcpt)) < 0 ||
+			    !lmtp_orcpt_usable(r->orcpt))
 				return "501 5.5.4 Bad ORCPT parameter";
 		} else {
-			snprintf(why, why_size, "555 5.5.4 Unsupported option: %.*s",
-				 (int)(klen > 64 ? 64 : klen), param);
-			return why;
+			return lmtp_unsupported_option(why, why_size, param, klen);
 		}
 	}
 	return NULL;
@@ -663,7 +696,7 @@ lmtp_cmd_rcpt(struct lmtp_proto *p, const char *line)
 		return lmtp_error(p, "501 5.1.3 Bad recipient address syntax");
 	if (*s != '\0' && *s != ' ')
 		return lmtp_error(p, "501 5.5.4 Syntax: RCPT TO:<address>");
-	bad = lmtp_parse_rcpt_params(s, &p->rcpt, why, sizeof(why));
+	bad = lmtp_parse_rcpt_params(s, &p->rcpt, p->mail.smtputf8, why, sizeof(why));
 	if (bad != NULL)
 		return lmtp_error(p, bad);
 	if (non_ascii && !p->mail.smtputf8)

@@ -17,6 +17,7 @@
 #include "addrfold.h"
 #include "rcpt.h"
 #include "usermap.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 #define RCPT_LOCAL_MAX 64
@@ -26,39 +27,6 @@ struct rcpt_resolver {
 	const struct lmtpd_config *cfg;
 	struct usermap *map;	/* NULL for users = static */
 };
-
-static bool
-rcpt_utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n, k;
-		unsigned int cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c < 0xc2 || c > 0xf4)
-			return false;
-		n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-		if (i + n > len)
-			return false;
-		cp = c & (0x3f >> (n - 1));
-		for (k = 1; k < n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n;
-	}
-	return true;
-}
 
 /* A name that becomes (part of) a path component. */
 static const char *
@@ -80,7 +48,7 @@ rcpt_component_problem(const char *s)
 	}
 	if (strstr(s, "..") != NULL)
 		return "contains '..'";
-	if (!rcpt_utf8_valid((const unsigned char *)s, len))
+	if (!utf8_valid((const unsigned char *)s, len))
 		return "invalid UTF-8";
 	return NULL;
 }

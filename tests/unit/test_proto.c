@@ -585,6 +585,31 @@ static const struct proto_case cases[] = {
 	    "501 5.5.4 Bad ORCPT parameter\r\n501 5.5.4 Bad ORCPT parameter\r\n"
 	    "501 5.5.4 Bad ORCPT parameter\r\n501 5.5.4 Bad ORCPT parameter\r\n",
 	    LHLO_E "MAIL <>\n", NULL, 0 } },
+	/* ORCPT goes into X-Original-To: what a path may not hold, it may not
+	 * hold either; raw UTF-8 only with SMTPUTF8 (RFC 6533). */
+	{ "rcpt ORCPT with a control character or raw 8-bit",
+	  IN("LHLO client\r\nMAIL FROM:<>\r\n"
+	     "RCPT TO:<a@x.example> ORCPT=utf-8;a\\x{2028}b@x.example\r\n"
+	     "RCPT TO:<a@x.example> ORCPT=utf-8;a\\x{85}c@x.example\r\n"
+	     "RCPT TO:<a@x.example> ORCPT=rfc822;a+C2+85@x.example\r\n"
+	     "RCPT TO:<a@x.example> ORCPT=rfc822;a+FF@x.example\r\n"
+	     "RCPT TO:<a@x.example> ORCPT=utf-8;j\xc3\xb6rg@x.example\r\nRSET\r\n"
+	     "MAIL FROM:<> SMTPUTF8\r\n"
+	     "RCPT TO:<a@x.example> ORCPT=utf-8;j\xc3\xb6rg@x.example\r\n"
+	     "RCPT TO:<b@x.example> ORCPT=utf-8;j\xc2\x85rg@x.example\r\n"), {0},
+	  { LHLO_OK MAIL_OK "501 5.5.4 Bad ORCPT parameter\r\n"
+	    "501 5.5.4 Bad ORCPT parameter\r\n501 5.5.4 Bad ORCPT parameter\r\n"
+	    "501 5.5.4 Bad ORCPT parameter\r\n501 5.5.4 Bad ORCPT parameter\r\n" OK
+	    MAIL_OK RCPT_OK("a@x.example") "501 5.5.4 Bad ORCPT parameter\r\n",
+	    LHLO_E "MAIL <>\nRSET\nMAIL <> utf8\n"
+	    "RCPT <a@x.example> orcpt=<j\\xc3\\xb6rg@x.example> notify=0\n", NULL, 0 } },
+	/* The echoed keyword must not end the reply line or carry escapes. */
+	{ "unknown parameter echoed as printable ASCII",
+	  IN("LHLO client\r\nMAIL FROM:<a@b.example> X\rY\x1b[31m\xff=1\r\n"
+	     "MAIL FROM:<>\r\nRCPT TO:<a@x.example> Z\r250-fake=2\r\n"), {0},
+	  { LHLO_OK "555 5.5.4 Unsupported option: X?Y?[31m?\r\n" MAIL_OK
+	    "555 5.5.4 Unsupported option: Z?250-fake\r\n",
+	    LHLO_E "MAIL <>\n", NULL, 0 } },
 	{ "rcpt unknown parameter",
 	  IN("LHLO client\r\nMAIL FROM:<>\r\nRCPT TO:<a@x.example> FOO=1\r\n"
 	     "RCPT TO:<a@x.example> SIZE=5\r\n"), {0},
