@@ -508,9 +508,9 @@ lmtp_parse_mail_params(struct lmtp_proto *p, const char *s, struct lmtp_mail *m,
 			m->smtputf8 = true;
 		} else if (lmtp_keyword_is(param, klen, "RET") && value != NULL) {
 			if (vlen == 4 && strncasecmp(value, "FULL", 4) == 0)
-				m->ret_hdrs = false;
+				m->ret_hdrs = !(m->ret_full = true);
 			else if (vlen == 4 && strncasecmp(value, "HDRS", 4) == 0)
-				m->ret_hdrs = true;
+				m->ret_full = !(m->ret_hdrs = true);
 			else
 				return "501 5.5.4 Bad RET parameter";
 		} else if (lmtp_keyword_is(param, klen, "ENVID") && value != NULL) {

@@ -57,6 +57,7 @@ struct lmtp_mail {
 	bool body_8bit;		/* BODY=8BITMIME */
 	bool smtputf8;
 	bool ret_hdrs;		/* RET=HDRS */
+	bool ret_full;		/* RET=FULL (neither: RET not given) */
 	char envid[101];	/* ENVID=, decoded; RFC 3461 caps it at 100 */
 };
 

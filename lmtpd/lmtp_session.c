@@ -17,6 +17,8 @@
 
 #include "cfg.h"
 #include "dsn.h"
+#include "buf.h"
+#include "delivery_report.h"
 #include "lmtp_proto.h"
 #include "lmtpd_limits.h"
 #include "lmtp_session.h"
@@ -24,6 +26,7 @@
 #include "pipeline.h"
 #include "rcpt.h"
 #include "spool.h"
+#include "submit.h"
 #include "xalloc.h"
 
 struct session_txn {
@@ -31,6 +34,8 @@ struct session_txn {
 	char queue_id[24];
 	char *sender;
 	bool smtputf8;
+	char envid[101];	/* ENVID=, decoded; "" if none */
+	bool ret_full;		/* RET=FULL */
 	struct rcpt **rcpts;
 	size_t rcpt_count, rcpt_cap;
 	struct timespec t_start;
@@ -204,6 +209,8 @@ session_on_mail(struct session *s, const struct lmtp_mail *mail)
 	session_new_queue_id(s->txn.queue_id, sizeof(s->txn.queue_id));
 	s->txn.sender = xstrdup(mail->sender);
 	s->txn.smtputf8 = mail->smtputf8;
+	snprintf(s->txn.envid, sizeof(s->txn.envid), "%s", mail->envid);
+	s->txn.ret_full = mail->ret_full;
 	clock_gettime(CLOCK_REALTIME, &s->txn.t_start);
 	dsn_set(&dsn, DSN_SENDER_OK, "sender ok");
 	session_reply_dsn(s, &dsn, mail->sender, reply, sizeof(reply));
@@ -275,14 +282,69 @@ session_rcpt_done(void *ctx, size_t i)
 	return !f->gone;
 }
 
+/* RFC 3461 5.2.2: the recipients delivered that asked for NOTIFY=SUCCESS
+ * get the "delivered" report, sent to the envelope sender (never to the
+ * null sender). It is sent after the 250s, so a report that can not be
+ * handed to the MTA is logged, and the mail stays delivered. */
+static void
+session_send_delivery_report(struct session *s, const char *data, size_t size)
+{
+	const struct lmtpd_config *cfg = s->env->cfg;
+	struct submit_settings set = { cfg->submission, cfg->submission_timeout,
+				       cfg->hostname };
+	struct delivery_report_rcpt *rr;
+	struct delivery_report report = {
+		cfg->hostname, s->txn.queue_id, s->txn.sender, s->txn.envid,
+		s->txn.ret_full, s->txn.t_start.tv_sec, NULL, 0, data, size
+	};
+	char err[512], esc[LOG_ESCAPE_SIZE];
+	const char *to[1] = { s->txn.sender };
+	struct buf text;
+	struct iovec iov;
+
+	if (s->txn.sender[0] == '\0')
+		return;
+	rr = xreallocarray(NULL, s->txn.rcpt_count + 1, sizeof(*rr));
+	for (size_t i = 0; i < s->txn.rcpt_count; i++) {
+		const struct rcpt *r = s->txn.rcpts[i];
+
+		if ((r->notify & LMTP_NOTIFY_SUCCESS) != 0 && dsn_is_success(&r->dsn))
+			rr[report.rcpt_count++] = (struct delivery_report_rcpt){
+				r->addr, r->orcpt };
+	}
+	report.rcpts = rr;
+	log_escape(esc, sizeof(esc), s->txn.sender, strlen(s->txn.sender));
+	if (report.rcpt_count == 0) {
+		free(rr);
+		return;
+	}
+	if (!submit_address_usable(s->txn.sender, false)) {
+		log_warn("%s: no delivery report to <%s>: not an address the MTA can take",
+			 s->txn.queue_id, esc);
+		free(rr);
+		return;
+	}
+	buf_init(&text, 0);
+	delivery_report_compose(&report, &text);
+	iov.iov_base = text.data;
+	iov.iov_len = text.len;
+	if (submit_message(&set, "", to, 1, &iov, 1, err, sizeof(err)) < 0)
+		log_warn("%s: delivery report to <%s> failed: %s", s->txn.queue_id, esc, err);
+	else
+		log_info("%s: delivery report sent to <%s> (%zu recipient%s)", s->txn.queue_id,
+			 esc, report.rcpt_count, report.rcpt_count == 1 ? "" : "s");
+	buf_free(&text);
+	free(rr);
+}
+
 static void
 session_on_data_end(struct session *s)
 {
 	struct session_finals finals = { s, 0, false };
 	struct pipeline_txn pt;
 	struct dsn dsn;
-	const char *data;
-	size_t size;
+	const char *data = NULL;
+	size_t size = 0;
 	char reply[600];
 
 	memset(&pt, 0, sizeof(pt));
@@ -297,9 +359,10 @@ session_on_data_end(struct session *s)
 	pt.rcpt_done = session_rcpt_done;
 	pt.rcpt_done_ctx = &finals;
 	clock_gettime(CLOCK_REALTIME, &pt.t_received);
-	if (spool_finish(s->env->spool, &data, &size, &dsn) < 0)
+	if (spool_finish(s->env->spool, &data, &size, &dsn) < 0) {
+		data = NULL;
 		pipeline_fail_all(&pt, &dsn, (size_t)spool_received(s->env->spool));
-	else
+	} else
 		pipeline_deliver(s->env->cfg, s->env->scoring, s->env->sieve, &pt, data,
 				 size);
 	for (size_t i = finals.sent; i < s->txn.rcpt_count; i++) {
@@ -307,6 +370,13 @@ session_on_data_end(struct session *s)
 
 		session_reply_dsn(s, &r->dsn, r->addr, reply, sizeof(reply));
 		lmtp_proto_final_reply(s->proto, reply);
+	}
+	/* The replies go out first: the MTA must not wait on the report's
+	 * submission for them. */
+	if (!finals.gone && data != NULL) {
+		if (session_flush(s) < 0)
+			finals.gone = true;
+		session_send_delivery_report(s, data, size);
 	}
 	spool_begin(s->env->spool);
 	session_txn_free(&s->txn);
