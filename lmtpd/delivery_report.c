@@ -73,6 +73,16 @@ delivery_report_envid(struct buf *out, const char *s)
 	}
 }
 
+/* RFC 5322 3.3 date-time, local time. */
+static bool
+delivery_report_date(char *out, size_t out_size, time_t when)
+{
+	struct tm tm;
+
+	return localtime_r(&when, &tm) != NULL &&
+	       strftime(out, out_size, "%a, %d %b %Y %H:%M:%S %z", &tm) != 0;
+}
+
 static void
 delivery_report_address(struct buf *out, const char *field, const char *addr)
 {
@@ -89,14 +99,11 @@ delivery_report_compose(const struct delivery_report *r, struct buf *out)
 			       : delivery_report_cut(r->message, head, DELIVERY_REPORT_RETURN_MAX);
 	bool global = !delivery_report_ascii(r->sender);
 	char date[64], boundary[96];
-	struct tm tm;
-	time_t now = time(NULL);
 
 	for (size_t i = 0; i < r->rcpt_count; i++)
 		global = global || !delivery_report_ascii(r->rcpts[i].addr) ||
 			 (r->rcpts[i].orcpt != NULL && !delivery_report_ascii(r->rcpts[i].orcpt));
-	if (localtime_r(&now, &tm) == NULL ||
-	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+	if (!delivery_report_date(date, sizeof(date), time(NULL)))
 		snprintf(date, sizeof(date), "Thu, 01 Jan 1970 00:00:00 +0000");
 	/* A boundary the returned text does not hold: the queue id is unique,
 	 * and a counter settles the rest. */
@@ -141,8 +148,7 @@ delivery_report_compose(const struct delivery_report *r, struct buf *out)
 		delivery_report_envid(out, r->envid);
 		buf_put_str(out, "\n");
 	}
-	if (localtime_r(&r->arrival, &tm) != NULL &&
-	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) != 0)
+	if (delivery_report_date(date, sizeof(date), r->arrival))
 		buf_putf(out, "Arrival-Date: %s\n", date);
 	for (size_t i = 0; i < r->rcpt_count; i++) {
 		buf_put_str(out, "\n");
