@@ -31,6 +31,7 @@
 #define SUBMIT_REPLY_LINE_MAX 4096
 #define SUBMIT_REPLY_LINES_MAX 100
 #define SUBMIT_ERRTEXT_MAX 400
+#define SUBMIT_EX_TEMPFAIL 75	/* sysexits.h */
 
 struct submit_conn {
 	int fd;
@@ -412,8 +413,13 @@ submit_smtp(const struct submit_settings *set, const char *sender,
 	c.deadline = submit_now() + 5.0 * set->timeout;
 	if (submit_connect(&c, set->submission, err, errsize) < 0)
 		return -1;
+	/* A 5xx to the greeting or EHLO is about our link to the MTA (its
+	 * configuration can change: temporary); a 5xx to MAIL, RCPT or the
+	 * message itself is the MTA's final word on this message. */
 #define EXPECT(cond, what) do { if (code < 0) goto out; if (!(cond)) { \
 		snprintf(err, errsize, "%s: %s", what, text); goto out; } } while (0)
+#define EXPECT_FINAL(cond, what) do { if (code >= 500) ret = SUBMIT_REFUSED; \
+		EXPECT(cond, what); } while (0)
 	code = submit_reply(&c, text, sizeof(text), err, errsize, false);
 	EXPECT(code == 220, "MTA greeting");
 	snprintf(line, sizeof(line), "EHLO %s", set->hostname);
@@ -438,18 +444,19 @@ submit_smtp(const struct submit_settings *set, const char *sender,
 		 c.eightbitmime && submit_has_8bit(iov, iovcnt) ? " BODY=8BITMIME" : "",
 		 utf8 && c.smtputf8 ? " SMTPUTF8" : "");
 	code = submit_cmd(&c, line, text, sizeof(text), err, errsize);
-	EXPECT(code == 250, "MAIL FROM");
+	EXPECT_FINAL(code == 250, "MAIL FROM");
 	for (size_t i = 0; i < rcpt_count; i++) {
 		snprintf(line, sizeof(line), "RCPT TO:<%s>", rcpts[i]);
 		code = submit_cmd(&c, line, text, sizeof(text), err, errsize);
-		EXPECT(code == 250 || code == 251, "RCPT TO");
+		EXPECT_FINAL(code == 250 || code == 251, "RCPT TO");
 	}
 	code = submit_cmd(&c, "DATA", text, sizeof(text), err, errsize);
-	EXPECT(code == 354, "DATA");
+	EXPECT_FINAL(code == 354, "DATA");
 	if (submit_data(&c, iov, iovcnt, err, errsize) < 0)
 		goto out;
 	code = submit_reply(&c, text, sizeof(text), err, errsize, false);
-	EXPECT(code == 250, "end of data");
+	EXPECT_FINAL(code == 250, "end of data");
+#undef EXPECT_FINAL
 #undef EXPECT
 	ret = 0;
 	/* The message is the MTA's now; QUIT's answer does not matter. */
@@ -470,7 +477,7 @@ submit_child(const char *prog, char *const argv[], int in_fd, int err_fd)
 
 	if (dup2(in_fd, STDIN_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0 ||
 	    (null >= 0 && dup2(null, STDOUT_FILENO) < 0))
-		_exit(75);
+		_exit(SUBMIT_EX_TEMPFAIL);
 	/* Only the three standard descriptors survive (the LMTP socket,
 	 * the listeners and the database files must not). */
 	if (close_range(3, ~0U, 0) < 0)
@@ -481,7 +488,7 @@ submit_child(const char *prog, char *const argv[], int in_fd, int err_fd)
 	(void)signal(SIGPIPE, SIG_DFL);
 	(void)signal(SIGCHLD, SIG_DFL);
 	execve(prog, argv, envp);
-	_exit(75);	/* EX_TEMPFAIL */
+	_exit(SUBMIT_EX_TEMPFAIL);
 }
 
 static int
@@ -619,8 +626,14 @@ submit_program(const struct submit_settings *set, const char *sender,
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		ret = 0;
 	} else if (WIFEXITED(status)) {
+		/* sendmail's convention (sysexits.h): EX_TEMPFAIL asks for
+		 * a retry, any other status is final (EX_NOUSER, EX_DATAERR,
+		 * ...), as Dovecot's sendmail client reads it.  A signal or
+		 * a timeout is no answer about the message: temporary. */
 		snprintf(err, errsize, "%s exited with status %d%s%s", set->submission,
 			 WEXITSTATUS(status), cap_len > 0 ? ": " : "", captured);
+		if (WEXITSTATUS(status) != SUBMIT_EX_TEMPFAIL)
+			ret = SUBMIT_REFUSED;
 	} else {
 		snprintf(err, errsize, "%s killed by signal %d", set->submission,
 			 WIFSIGNALED(status) ? WTERMSIG(status) : 0);

@@ -12,8 +12,14 @@
  *                    status 0 means accepted
  *
  * Success means the MTA took responsibility (250 after DATA, exit 0).
- * Anything else, including a timeout, is a failure with a reason; the
- * caller decides (redirect: 451 for that recipient; vacation: logged). */
+ * Anything else is a failure with a reason, and one of two kinds:
+ * refused for good (SUBMIT_REFUSED: a 5xx reply to MAIL FROM, RCPT TO,
+ * DATA or the end of data; a program exit status other than 0 and 75,
+ * EX_TEMPFAIL) or temporary (-1: everything else, including a 4xx, a
+ * 5xx to the greeting or EHLO, a connection problem, a timeout, exit
+ * status 75, a program killed by a signal or one that can not be run).
+ * The caller decides (redirect: 451 for a temporary failure, a refusal
+ * keeps the message; vacation: logged). */
 #ifndef LMTPD_SUBMIT_H
 #define LMTPD_SUBMIT_H
 
@@ -37,8 +43,11 @@ const char *submit_check(const char *submission);
  * here fails every time: not a reason to try again later. */
 bool submit_address_usable(const char *a, bool may_be_empty);
 
+#define SUBMIT_REFUSED (-2)
+
 /* Sends iov[0..iovcnt) (LF or CRLF line ends) from sender ("" = null
- * sender) to rcpts.  Returns 0, or -1 with error_r. */
+ * sender) to rcpts.  Returns 0, -1 (temporary failure) or SUBMIT_REFUSED
+ * (permanent), each failure with error_r. */
 int submit_message(const struct submit_settings *set, const char *sender,
 		   const char *const *rcpts, size_t rcpt_count,
 		   const struct iovec *iov, int iovcnt,

@@ -245,8 +245,9 @@ START_TEST(smtp_failures)
 
 	sink_start(&s, SINK_REJECT_RCPT);
 	snprintf(spec, sizeof(spec), "smtp:127.0.0.1:%d", s.port);
+	/* A 5xx for the message is final; a 4xx asks for a retry. */
 	ck_assert_int_eq(send_via(spec, 5, "a@b.c", "nobody@example.net", MSG, err,
-				  sizeof(err)), -1);
+				  sizeof(err)), SUBMIT_REFUSED);
 	ck_assert_msg(strstr(err, "RCPT TO: 550 5.1.1") != NULL, "%s", err);
 	sink_stop(&s);
 
@@ -405,9 +406,18 @@ START_TEST(program_failures)
 	ticks = ut_read_file(path, NULL);
 	ck_assert_msg(atoi(ticks) >= 1 && atoi(ticks) <= 80, "%d sleeps", atoi(ticks));
 	free(ticks);
-	/* Does not read its input and fails. */
+	/* Does not read its input and fails: any status but 75 is final. */
 	fake_sendmail(dir, "exit 1", prog, sizeof(prog));
+	ck_assert_int_eq(send_via(prog, 5, "a@b.c", "c@d.e", MSG, err, sizeof(err)),
+			 SUBMIT_REFUSED);
+	fake_sendmail(dir, "echo 'no such user' >&2; exit 67", prog, sizeof(prog));
+	ck_assert_int_eq(send_via(prog, 5, "a@b.c", "c@d.e", MSG, err, sizeof(err)),
+			 SUBMIT_REFUSED);
+	ck_assert_msg(strstr(err, "status 67: no such user") != NULL, "%s", err);
+	/* Killed by a signal: no answer about the message. */
+	fake_sendmail(dir, "kill -KILL $$", prog, sizeof(prog));
 	ck_assert_int_eq(send_via(prog, 5, "a@b.c", "c@d.e", MSG, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "signal 9") != NULL, "%s", err);
 	/* Missing program. */
 	ck_assert_int_eq(send_via("/nonexistent/sendmail", 5, "a@b.c", "c@d.e", MSG, err,
 				  sizeof(err)), -1);
