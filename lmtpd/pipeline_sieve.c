@@ -5,8 +5,10 @@
  * then redirects, then the vacation reply, then the reply for the
  * recipient.  Nothing is ever lost to Sieve:
  * - a folder name that fails validation, a redirect to the recipient
- *   itself or a redirect loop (our own Delivered-To/X-Loop already in the
- *   message) is refused and the message kept in INBOX instead;
+ *   itself, a redirect loop (our own Delivered-To/X-Loop already in the
+ *   message) or a redirect the MTA refuses for good (5xx, a sendmail exit
+ *   status other than 75) is refused and the message kept in INBOX
+ *   instead;
  * - a failed redirect hand-off is 451 4.3.0 for the recipient (the MTA
  *   retries; copies already stored may then be stored again, the price of
  *   never losing the redirect);
@@ -358,6 +360,9 @@ pipeline_same_user(const struct lmtpd_config *cfg, const struct rcpt *r, const c
 	return same;
 }
 
+/* Hands the message to the MTA for address: 0 handed over, 1 refused
+ * for good (logged; the caller keeps the message, as Pigeonhole falls
+ * back to the implicit keep), -1 a temporary failure with r->dsn set. */
 static int
 pipeline_redirect(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 		  struct rcpt *r, const char *address, const struct iovec *iov, int iovcnt)
@@ -383,6 +388,12 @@ pipeline_redirect(const struct lmtpd_config *cfg, const struct pipeline_txn *txn
 	}
 	ret = submit_message(&set, txn->sender, rcpts, 1, copy, iovcnt, err, sizeof(err));
 	free(copy);
+	if (ret == SUBMIT_REFUSED) {
+		log_warn("%s: sieve: <%s>: redirect to <%s> failed (permanent failure): %s; "
+			 "keeping the message", txn->queue_id, r->canonical,
+			 log_escape(esc, sizeof(esc), address, strlen(address)), err);
+		return 1;
+	}
 	if (ret < 0) {
 		log_warn("%s: sieve: <%s>: redirect to <%s> failed: %s", txn->queue_id,
 			 r->canonical, log_escape(esc, sizeof(esc), address, strlen(address)),
@@ -563,9 +574,16 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 			inbox_needed = true;
 			continue;
 		}
-		if (pipeline_redirect(cfg, txn, r, x->address, iov, iovcnt) < 0)
+		switch (pipeline_redirect(cfg, txn, r, x->address, iov, iovcnt)) {
+		case 0:
+			redirected++;
+			break;
+		case 1:
+			inbox_needed = true;
+			break;
+		default:
 			goto done;
-		redirected++;
+		}
 	}
 	if (inbox_needed && stored == 0) {
 		struct pipeline_target inbox;

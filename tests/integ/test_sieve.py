@@ -459,6 +459,51 @@ def test_redirect_unusable_address_keeps(sieve_lmtpd, sink):
     assert m["sender"] == '"john doe"@example.org', m["sender"]
 
 
+def fake_sendmail_failing_for(workdir, fails):
+    """A sendmail program that appends each recipient it is given to
+    OUT/sent and exits with fails[rcpt] (if any) instead."""
+    out = os.path.join(workdir, "sendmail-out")
+    os.makedirs(out, exist_ok=True)
+    os.chmod(out, 0o777)
+    prog = os.path.join(workdir, "fake-sendmail")
+    cases = "".join("  %s) exit %d ;;\n" % (a, code) for a, code in fails.items())
+    with open(prog, "w") as f:
+        f.write("#!/bin/sh\n"
+                "cat > /dev/null\n"
+                "for rcpt; do :; done\n"
+                "case $rcpt in\n%s"
+                "esac\n"
+                "echo $rcpt >> %s/sent\n"
+                "exit 0\n" % (cases, out))
+    os.chmod(prog, 0o755)
+    return prog, os.path.join(out, "sent")
+
+
+def sent_lines(path):
+    try:
+        with open(path) as f:
+            return f.read().split()
+    except FileNotFoundError:
+        return []
+
+
+@pytest.mark.fast
+def test_redirect_refused_for_good_keeps(lmtpd_factory, workdir):
+    """The MTA refuses a redirect for good (here a sendmail exit status
+    other than 75): logged, the message kept in INBOX, 250."""
+    prog, sent = fake_sendmail_failing_for(workdir, {"nosuchuser@example.net": 67})
+    d = lmtpd_factory(submission=prog, submission_timeout="10s")
+    bob = "bob@example.com"
+    write_script(home(d, bob), 'redirect "nosuchuser@example.net";\n'
+                 'redirect "carol@example.net";\n')
+    t = d.deliver([bob], make_message(subject="refused"))
+    assert [(r.code, r.enh) for r in t.finals] == [(250, "2.0.0")], t.finals
+    assert len(read_new(d.maildir(bob))) == 1
+    assert sent_lines(sent) == ["carol@example.net"]
+    assert re.search(r"redirect to <nosuchuser@example.net> failed \(permanent failure\): "
+                     r".*status 67; keeping the message", d.log()), d.log()[-2000:]
+
+
 # ----------------------------------------------------------- vacation
 
 @pytest.mark.peers
