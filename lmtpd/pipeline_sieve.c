@@ -9,20 +9,25 @@
  *   message) or a redirect the MTA refuses for good (5xx, a sendmail exit
  *   status other than 75) is refused and the message kept in INBOX
  *   instead;
- * - a failed redirect hand-off is 451 4.3.0 for the recipient (the MTA
- *   retries; copies already stored may then be stored again, the price of
- *   never losing the redirect);
+ * - a temporary failure (a copy, a redirect hand-off) is a 4xx for the
+ *   recipient, and the MTA retries.  So that the retry repeats nothing,
+ *   the copies already stored for this recipient are removed again, and
+ *   a redirect handed over is remembered for 24 hours (redirect_dup): the
+ *   retry does not send it again.  The vacation reply comes last, after
+ *   everything that can fail;
  * - a failed vacation reply or history lookup is only logged.
  * A reject is 550 5.7.1 for this recipient alone (the MTA bounces; lmtpd
  * sends nothing itself, so no backscatter). */
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addrfold.h"
 #include "buf.h"
@@ -38,6 +43,7 @@
 #include "pipeline.h"
 #include "pipeline_sieve.h"
 #include "rcpt.h"
+#include "redirect_dup.h"
 #include "sieve_run.h"
 #include "submit.h"
 #include "vacation.h"
@@ -46,6 +52,7 @@
 struct pipeline_sieve {
 	struct sieve_runner *runner;
 	struct vacation *vacation;
+	struct redirect_dup *dup;
 	/* The transaction and user script whose run ran out of CPU time:
 	 * the same scripts on the same message would again, for each
 	 * further recipient (bob+1, bob+2...), holding the worker 30 s a
@@ -84,6 +91,7 @@ pipeline_sieve_new(const struct lmtpd_config *cfg)
 	set.user_log = true;
 	sv->runner = sieve_runner_new(&set);
 	sv->vacation = vacation_new(cfg->state_dir, cfg->sieve_vacation_max_days);
+	sv->dup = redirect_dup_new(cfg->state_dir);
 	return sv;
 }
 
@@ -96,6 +104,7 @@ pipeline_sieve_free(struct pipeline_sieve **svp)
 		return;
 	sieve_runner_free(&sv->runner);
 	vacation_free(&sv->vacation);
+	redirect_dup_free(&sv->dup);
 	free(sv);
 	*svp = NULL;
 }
@@ -237,11 +246,61 @@ pipeline_targets(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 	return t;
 }
 
-/* Writes one copy; returns 0 or -1 with r->dsn set. */
+/* What this recipient's delivery has stored so far: the copies (paths,
+ * allocated). */
+struct pipeline_undo {
+	char **files;
+	size_t nfiles;
+};
+
+static void
+pipeline_undo_push(char ***v, size_t *n, char *s)
+{
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = s;
+}
+
+static void
+pipeline_undo_free(struct pipeline_undo *u)
+{
+	for (size_t i = 0; i < u->nfiles; i++)
+		free(u->files[i]);
+	free(u->files);
+	memset(u, 0, sizeof(*u));
+}
+
+/* Before a 4xx: removes what this recipient's delivery stored, so that
+ * the MTA's retry is not a second copy.  What can not be removed is
+ * logged: the retry will duplicate it. */
+static void
+pipeline_undo(const struct pipeline_txn *txn, const struct rcpt *r, struct pipeline_undo *u)
+{
+	for (size_t i = 0; i < u->nfiles; i++) {
+		char *slash = strrchr(u->files[i], '/');
+
+		if (unlink(u->files[i]) < 0 && errno != ENOENT) {
+			log_error("%s: <%s>: unlink(%s) failed: %s; the retry will store "
+				  "this copy again", txn->queue_id, r->canonical, u->files[i],
+				  strerror(errno));
+			continue;
+		}
+		*slash = '\0';
+		if (fsync_path(u->files[i]) < 0)
+			log_warn("%s: <%s>: fsync(%s) failed: %s", txn->queue_id, r->canonical,
+				 u->files[i], strerror(errno));
+		*slash = '/';
+	}
+	if (u->nfiles > 0)
+		log_info("%s: <%s>: %zu stored cop%s removed again for the retry",
+			 txn->queue_id, r->canonical, u->nfiles, u->nfiles == 1 ? "y" : "ies");
+}
+
+/* Writes one copy; returns 0 or -1 with r->dsn set.  The copy goes to
+ * u. */
 static int
 pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 	       struct rcpt *r, const struct pipeline_target *t, const struct iovec *iov,
-	       int iovcnt, char *folders, size_t folders_size)
+	       int iovcnt, char *folders, size_t folders_size, struct pipeline_undo *u)
 {
 	struct maildir_target target;
 	struct maildir_keywords_result kr = { 0, "", "" };
@@ -271,6 +330,10 @@ pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 	};
 	if (maildir_deliver(&target, iov, iovcnt, filename, sizeof(filename), &r->dsn) < 0)
 		return -1;
+	pipeline_undo_push(&u->files, &u->nfiles,
+			   xasprintf("%s%s%s/%s/%s", r->maildir, t->disk[0] != '\0' ? "/" : "",
+				     t->disk, strstr(filename, ":2,") != NULL ? "cur" : "new",
+				     filename));
 	if (kr.dropped > 0)
 		log_warn("%s: <%s>: %zu keyword(s) not stored in %s: %s", txn->queue_id,
 			 r->canonical, kr.dropped, t->name, kr.why);
@@ -360,12 +423,16 @@ pipeline_same_user(const struct lmtpd_config *cfg, const struct rcpt *r, const c
 	return same;
 }
 
-/* Hands the message to the MTA for address: 0 handed over, 1 refused
- * for good (logged; the caller keeps the message, as Pigeonhole falls
- * back to the implicit keep), -1 a temporary failure with r->dsn set. */
+/* Hands the message to the MTA for address, unless that was done
+ * already (an earlier attempt of this delivery answered 4xx): 0 handed
+ * over (or before), 1 refused for good (logged; the caller keeps the
+ * message), -1 a temporary failure with r->dsn set.  A redirect is
+ * recorded only once the MTA took it, as Pigeonhole does ("discarded
+ * duplicate forward"). */
 static int
-pipeline_redirect(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
-		  struct rcpt *r, const char *address, const struct iovec *iov, int iovcnt)
+pipeline_redirect(const struct lmtpd_config *cfg, struct pipeline_sieve *sv,
+		  const struct pipeline_txn *txn, struct rcpt *r, const struct message *msg,
+		  const char *address, const struct iovec *iov, int iovcnt)
 {
 	struct submit_settings set = { cfg->submission, cfg->submission_timeout,
 				       cfg->hostname };
@@ -373,8 +440,17 @@ pipeline_redirect(const struct lmtpd_config *cfg, const struct pipeline_txn *txn
 	const char *rcpts[1] = { address };
 	const char *nl;
 	char err[512], esc[LOG_ESCAPE_SIZE];
+	unsigned char key[REDIRECT_DUP_KEY_SIZE];
 	int ret;
 
+	log_escape(esc, sizeof(esc), address, strlen(address));
+	redirect_dup_key(msg, r->canonical, address, key);
+	if (redirect_dup_seen(sv->dup, key, time(NULL)) == 1) {
+		log_info("%s: sieve: <%s>: redirect to <%s> not sent again: discarded "
+			 "duplicate forward (handed to the MTA before)", txn->queue_id,
+			 r->canonical, esc);
+		return 0;
+	}
 	/* The copy as stored, without our Return-Path (the MTA writes its
 	 * own at final delivery); Delivered-To stays, for loop detection. */
 	memcpy(copy, iov, sizeof(*copy) * (size_t)iovcnt);
@@ -390,19 +466,20 @@ pipeline_redirect(const struct lmtpd_config *cfg, const struct pipeline_txn *txn
 	free(copy);
 	if (ret == SUBMIT_REFUSED) {
 		log_warn("%s: sieve: <%s>: redirect to <%s> failed (permanent failure): %s; "
-			 "keeping the message", txn->queue_id, r->canonical,
-			 log_escape(esc, sizeof(esc), address, strlen(address)), err);
+			 "keeping the message", txn->queue_id, r->canonical, esc, err);
 		return 1;
 	}
 	if (ret < 0) {
 		log_warn("%s: sieve: <%s>: redirect to <%s> failed: %s", txn->queue_id,
-			 r->canonical, log_escape(esc, sizeof(esc), address, strlen(address)),
-			 err);
+			 r->canonical, esc, err);
 		dsn_set(&r->dsn, DSN_TEMP_FAIL, "redirect to <%s> failed: %s", address, err);
 		return -1;
 	}
 	log_info("%s: sieve: <%s>: redirected to <%s> via %s", txn->queue_id, r->canonical,
-		 log_escape(esc, sizeof(esc), address, strlen(address)), cfg->submission);
+		 esc, cfg->submission);
+	if (redirect_dup_record(sv->dup, key, time(NULL)) < 0)
+		log_warn("%s: sieve: <%s>: redirect to <%s> not recorded: a retry would send "
+			 "it again", txn->queue_id, r->canonical, esc);
 	return 0;
 }
 
@@ -491,6 +568,7 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 {
 	struct sieve_actions *a = NULL;
 	struct pipeline_target *targets = NULL;
+	struct pipeline_undo undo = { NULL, 0 };
 	size_t ntargets = 0, stored = 0, redirected = 0;
 	char script[MAIL_PATH_MAX];
 	const struct sieve_action *x;
@@ -537,8 +615,8 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 	targets = pipeline_targets(cfg, txn, r, a, &ntargets);
 	for (size_t i = 0; i < ntargets; i++) {
 		if (pipeline_store(cfg, txn, r, &targets[i], iov, iovcnt, folders,
-				   folders_size) < 0)
-			goto done;
+				   folders_size, &undo) < 0)
+			goto failed;
 		stored++;
 	}
 	for (size_t i = 0; a != NULL && i < a->count; i++) {
@@ -574,7 +652,7 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 			inbox_needed = true;
 			continue;
 		}
-		switch (pipeline_redirect(cfg, txn, r, x->address, iov, iovcnt)) {
+		switch (pipeline_redirect(cfg, sv, txn, r, msg, x->address, iov, iovcnt)) {
 		case 0:
 			redirected++;
 			break;
@@ -582,7 +660,7 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 			inbox_needed = true;
 			break;
 		default:
-			goto done;
+			goto failed;
 		}
 	}
 	if (inbox_needed && stored == 0) {
@@ -591,8 +669,8 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 		memset(&inbox, 0, sizeof(inbox));
 		snprintf(inbox.name, sizeof(inbox.name), "INBOX");
 		if (pipeline_store(cfg, txn, r, &inbox, iov, iovcnt, folders,
-				   folders_size) < 0)
-			goto done;
+				   folders_size, &undo) < 0)
+			goto failed;
 		stored++;
 	}
 	if (a != NULL && sv != NULL && (x = sieve_actions_find(a, SIEVE_ACT_VACATION)) != NULL)
@@ -603,7 +681,12 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 		dsn_set(&r->dsn, DSN_DELIVERED, "redirected by sieve");
 	else
 		dsn_set(&r->dsn, DSN_DISCARDED, "discarded by sieve");
+	goto done;
+failed:
+	pipeline_undo(txn, r, &undo);
+	folders[0] = '\0';
 done:
+	pipeline_undo_free(&undo);
 	delays[3] = pipeline_now() - t0;
 	for (size_t i = 0; i < ntargets; i++)
 		free(targets[i].keywords);

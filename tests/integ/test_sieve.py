@@ -488,6 +488,56 @@ def sent_lines(path):
 
 
 @pytest.mark.fast
+def test_tempfail_retry_repeats_nothing(lmtpd_factory, workdir):
+    """A 4xx after some actions took effect: the copies already stored
+    are removed again, and a redirect already handed over is not sent
+    again on the retry (logged as a discarded duplicate forward)."""
+    prog, sent = fake_sendmail_failing_for(workdir, {"fail@example.net": 75})
+    d = lmtpd_factory(submission=prog, submission_timeout="10s")
+    bob = "bob@example.com"
+    md = d.maildir(bob)
+    # A copy into A, then B fails (its new/ is a file).
+    write_script(home(d, bob), 'require "fileinto";\nfileinto "A";\nfileinto "B";\n')
+    d.deliver([bob], make_message(subject="setup"))
+    os.rename(os.path.join(md, ".B", "new"), os.path.join(md, ".B", "new.dir"))
+    open(os.path.join(md, ".B", "new"), "w").close()
+    msg = make_message(subject="twice")
+    t = d.deliver([bob], msg)
+    assert [r.code for r in t.finals] == [451], t.finals
+    assert len(all_in(md, ".A")) == 1, all_in(md, ".A")
+    assert "1 stored copy removed again for the retry" in d.log()
+    os.unlink(os.path.join(md, ".B", "new"))
+    os.rename(os.path.join(md, ".B", "new.dir"), os.path.join(md, ".B", "new"))
+    assert d.deliver([bob], msg).final_codes() == [250]
+    assert len(all_in(md, ".A")) == 2 and len(all_in(md, ".B")) == 2
+
+    # keep, a redirect that goes out, one that fails for now: three
+    # tries send carol's once and leave no copy in INBOX.
+    write_script(home(d, bob), 'keep;\nredirect "carol@example.net";\n'
+                 'redirect "fail@example.net";\n')
+    msg = make_message(subject="redirects")
+    for _ in range(3):
+        t = d.deliver([bob], msg)
+        assert [r.code for r in t.finals] == [451], t.finals
+    assert sent_lines(sent) == ["carol@example.net"]
+    assert read_new(md) == []
+    assert len(re.findall(r"redirect to <carol@example.net> not sent again: discarded "
+                          r"duplicate forward", d.log())) == 2
+    # A message without Message-ID: the message's hash stands in.
+    nomsgid = re.sub(rb"Message-ID: [^\n]*\n", b"", make_message(subject="no id"))
+    for _ in range(2):
+        assert [r.code for r in d.deliver([bob], nomsgid).finals] == [451]
+    assert sent_lines(sent) == ["carol@example.net"] * 2
+    # Another message is another forward.
+    write_script(home(d, bob), 'keep;\nredirect "carol@example.net";\n')
+    assert d.deliver([bob], msg).final_codes() == [250]
+    assert sent_lines(sent) == ["carol@example.net"] * 2
+    assert len(read_new(md)) == 1
+    assert d.deliver([bob], make_message(subject="other")).final_codes() == [250]
+    assert sent_lines(sent) == ["carol@example.net"] * 3
+
+
+@pytest.mark.fast
 def test_redirect_refused_for_good_keeps(lmtpd_factory, workdir):
     """The MTA refuses a redirect for good (here a sendmail exit status
     other than 75): logged, the message kept in INBOX, 250."""
