@@ -11,9 +11,10 @@
  *   instead;
  * - a temporary failure (a copy, a redirect hand-off) is a 4xx for the
  *   recipient, and the MTA retries.  So that the retry repeats nothing,
- *   the copies already stored for this recipient are removed again, and
- *   a redirect handed over is remembered for 24 hours (redirect_dup): the
- *   retry does not send it again.  The vacation reply comes last, after
+ *   the copies already stored for this recipient are removed again (and
+ *   folders this delivery created, see pipeline_store), and a redirect
+ *   handed over is remembered for 24 hours (redirect_dup): the retry
+ *   does not send it again.  The vacation reply comes last, after
  *   everything that can fail;
  * - a failed vacation reply or history lookup is only logged.
  * A reject is 550 5.7.1 for this recipient alone (the MTA bounces; lmtpd
@@ -21,7 +22,9 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,11 +249,13 @@ pipeline_targets(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 	return t;
 }
 
-/* What this recipient's delivery has stored so far: the copies (paths,
- * allocated). */
+/* What this recipient's delivery has stored so far: the copies (paths)
+ * and the folders it created (disk names), all allocated. */
 struct pipeline_undo {
 	char **files;
 	size_t nfiles;
+	char **folders;
+	size_t nfolders;
 };
 
 static void
@@ -265,13 +270,59 @@ pipeline_undo_free(struct pipeline_undo *u)
 {
 	for (size_t i = 0; i < u->nfiles; i++)
 		free(u->files[i]);
+	for (size_t i = 0; i < u->nfolders; i++)
+		free(u->folders[i]);
 	free(u->files);
+	free(u->folders);
 	memset(u, 0, sizeof(*u));
 }
 
-/* Before a 4xx: removes what this recipient's delivery stored, so that
- * the MTA's retry is not a second copy.  What can not be removed is
- * logged: the retry will duplicate it. */
+/* Removes root/disk again if it holds nothing but an empty Maildir
+ * skeleton (tmp, new, cur, maildirfolder): anything else in it, a message
+ * another delivery stored meanwhile, leaves it.  tmp goes first (a
+ * leftover is likeliest there); should new/ or cur/ fill up meanwhile,
+ * the folder stays without tmp/, which the next delivery creates. */
+static void
+pipeline_unmake_folder(const struct pipeline_txn *txn, const struct rcpt *r,
+		       const char *disk)
+{
+	static const char *const parts[] = { "tmp", "new", "cur" };
+	int root = open(r->maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = root < 0 ? -1 : openat(root, disk, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					O_CLOEXEC);
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *e;
+	bool other = dir == NULL;
+
+	while (dir != NULL && (e = readdir(dir)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    strcmp(e->d_name, "new") != 0 && strcmp(e->d_name, "cur") != 0 &&
+		    strcmp(e->d_name, "tmp") != 0 && strcmp(e->d_name, "maildirfolder") != 0)
+			other = true;
+	for (size_t i = 0; !other && i < N_ELEMENTS(parts); i++)
+		if (unlinkat(fd, parts[i], AT_REMOVEDIR) < 0 && errno != ENOENT)
+			other = true;
+	if (!other && ((unlinkat(fd, "maildirfolder", 0) < 0 && errno != ENOENT) ||
+		       unlinkat(root, disk, AT_REMOVEDIR) < 0))
+		other = true;
+	if (!other) {
+		if (fsync(root) < 0)
+			log_warn("%s: <%s>: fsync(%s) failed: %s", txn->queue_id, r->canonical,
+				 r->maildir, strerror(errno));
+		log_info("%s: <%s>: folder %s created by this delivery removed again",
+			 txn->queue_id, r->canonical, disk);
+	}
+	if (dir != NULL)
+		(void)closedir(dir);
+	else if (fd >= 0)
+		close_quietly(fd);
+	if (root >= 0)
+		close_quietly(root);
+}
+
+/* Before a 4xx: removes what this recipient's delivery stored (the copies,
+ * then the folders it created), so that the MTA's retry is not a second
+ * copy.  What can not be removed is logged: the retry will duplicate it. */
 static void
 pipeline_undo(const struct pipeline_txn *txn, const struct rcpt *r, struct pipeline_undo *u)
 {
@@ -293,10 +344,24 @@ pipeline_undo(const struct pipeline_txn *txn, const struct rcpt *r, struct pipel
 	if (u->nfiles > 0)
 		log_info("%s: <%s>: %zu stored cop%s removed again for the retry",
 			 txn->queue_id, r->canonical, u->nfiles, u->nfiles == 1 ? "y" : "ies");
+	for (size_t i = u->nfolders; i-- > 0;)
+		pipeline_unmake_folder(txn, r, u->folders[i]);
 }
 
-/* Writes one copy; returns 0 or -1 with r->dsn set.  The copy goes to
- * u. */
+/* Writes one copy; returns 0 or -1 with r->dsn set.  The copy, and a
+ * folder this call created, go to u.
+ *
+ * A folder lmtpd creates is subscribed (as Dovecot's autocreate with
+ * autosubscribe does), once: whoever unsubscribes it later means it, so
+ * existing folders are never subscribed again.  "Created" is decided
+ * before the store, so a store or subscribe that fails must not leave
+ * the folder behind (the retry would find it and never subscribe it):
+ * the failure is a 4xx and pipeline_undo removes the copy and the empty
+ * skeleton again, so the retry creates and subscribes it.  A failed
+ * subscription is a 4xx rather than a warning for that reason; it is
+ * rare (the lock held for 2 s, a full disk) and the retry is cheap.  A
+ * marker of pending subscriptions would need a write on a disk that may
+ * be full, where rmdir always works. */
 static int
 pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 	       struct rcpt *r, const struct pipeline_target *t, const struct iovec *iov,
@@ -328,6 +393,8 @@ pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 		.keyword_count = t->keyword_count,
 		.keywords_result = &kr,
 	};
+	if (is_new)
+		pipeline_undo_push(&u->folders, &u->nfolders, xstrdup(t->disk));
 	if (maildir_deliver(&target, iov, iovcnt, filename, sizeof(filename), &r->dsn) < 0)
 		return -1;
 	pipeline_undo_push(&u->files, &u->nfiles,
@@ -343,9 +410,13 @@ pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 	log_debug("%s: %s: stored as %s/%s%s%s/%s", txn->queue_id, r->user, r->maildir,
 		  t->disk, t->disk[0] != '\0' ? "/" : "",
 		  strstr(filename, ":2,") != NULL ? "cur" : "new", filename);
-	if (is_new && maildir_subscribe(r->maildir, t->disk, err, sizeof(err)) < 0)
+	if (is_new && maildir_subscribe(r->maildir, t->disk, err, sizeof(err)) < 0) {
 		log_warn("%s: <%s>: subscribing folder %s: %s", txn->queue_id, r->canonical,
 			 t->disk, err);
+		dsn_set(&r->dsn, DSN_TEMP_FAIL, "subscribing new folder %s failed: %s",
+			t->name, err);
+		return -1;
+	}
 	pipeline_folders_add(folders, folders_size, t->name);
 	return 0;
 }
@@ -568,7 +639,7 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 {
 	struct sieve_actions *a = NULL;
 	struct pipeline_target *targets = NULL;
-	struct pipeline_undo undo = { NULL, 0 };
+	struct pipeline_undo undo = { NULL, 0, NULL, 0 };
 	size_t ntargets = 0, stored = 0, redirected = 0;
 	char script[MAIL_PATH_MAX];
 	const struct sieve_action *x;

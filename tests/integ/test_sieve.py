@@ -6,6 +6,7 @@ seen by scripts, and the lmtpd-sieve tool."""
 import imaplib
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -552,6 +553,31 @@ def test_redirect_refused_for_good_keeps(lmtpd_factory, workdir):
     assert sent_lines(sent) == ["carol@example.net"]
     assert re.search(r"redirect to <nosuchuser@example.net> failed \(permanent failure\): "
                      r".*status 67; keeping the message", d.log()), d.log()[-2000:]
+
+
+@pytest.mark.fast
+def test_new_folder_subscribed_after_failed_first_try(lmtpd):
+    """A folder whose first delivery fails (here its subscription) is
+    removed again, so the retry creates and subscribes it."""
+    d = lmtpd
+    bob = "bob@example.com"
+    md = d.maildir(bob)
+    write_script(home(d, bob), 'require "fileinto";\nfileinto "New";\n')
+    d.deliver([bob], make_message(subject="setup"))   # makes the Maildir
+    subs = os.path.join(md, "subscriptions")
+    os.unlink(subs)
+    shutil.rmtree(os.path.join(md, ".New"))
+    os.mkdir(subs)   # can not be read: the subscription fails
+    msg = make_message(subject="new folder")
+    t = d.deliver([bob], msg)
+    assert [r.code for r in t.finals] == [451], t.finals
+    assert not os.path.exists(os.path.join(md, ".New"))
+    assert "folder .New created by this delivery removed again" in d.log()
+    os.rmdir(subs)
+    assert d.deliver([bob], msg).final_codes() == [250]
+    assert len(all_in(md, ".New")) == 1
+    with open(subs) as f:
+        assert "New" in f.read().split("\n")
 
 
 # ----------------------------------------------------------- vacation
