@@ -152,17 +152,8 @@ log_panic(const char *fmt, ...)
  * LINE/PARAGRAPH SEPARATOR, bidirectional embeddings, overrides and
  * isolates): escaped like control bytes. */
 static bool
-log_cp_unsafe(const unsigned char *s, size_t seq)
+log_cp_unsafe(uint32_t cp)
 {
-	uint32_t cp;
-
-	if (seq == 2)
-		cp = ((uint32_t)(s[0] & 0x1f) << 6) | (s[1] & 0x3f);
-	else if (seq == 3)
-		cp = ((uint32_t)(s[0] & 0x0f) << 12) | ((uint32_t)(s[1] & 0x3f) << 6) |
-		     (s[2] & 0x3f);
-	else
-		return false;
 	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
 	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
 	       cp == 0x200e || cp == 0x200f || cp == 0x061c;
@@ -185,16 +176,15 @@ log_escape_extra(char *dst, size_t dst_size, const char *src, size_t len,
 		return dst;
 	limit = dst_size - 1 < LOG_VALUE_MAX ? dst_size - 1 : LOG_VALUE_MAX;
 	while (i < len) {
-		size_t seq = 1;
+		uint32_t cp;
+		size_t seq = utf8_decode(s + i, len - i, &cp);
 
-		if (s[i] >= 0x80)
-			seq = utf8_seq_len(s + i, len - i);
 		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\' &&
 		    (extra == NULL || strchr(extra, s[i]) == NULL)) {
 			if (o + 1 > limit)
 				break;
 			dst[o++] = (char)s[i++];
-		} else if (s[i] >= 0x80 && seq > 0 && !log_cp_unsafe(s + i, seq)) {
+		} else if (s[i] >= 0x80 && seq > 0 && !log_cp_unsafe(cp)) {
 			if (o + seq > limit)
 				break;
 			memcpy(dst + o, s + i, seq);

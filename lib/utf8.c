@@ -5,12 +5,18 @@
 #include "utf8.h"
 
 size_t
-utf8_seq_len(const unsigned char *s, size_t left)
+utf8_decode(const unsigned char *s, size_t left, uint32_t *cp_r)
 {
 	size_t n, i;
-	unsigned int cp;
+	uint32_t cp;
 
-	if (left == 0 || s[0] < 0xc2 || s[0] > 0xf4)
+	if (left == 0)
+		return 0;
+	if (s[0] < 0x80) {
+		*cp_r = s[0];
+		return 1;
+	}
+	if (s[0] < 0xc2 || s[0] > 0xf4)
 		return 0;
 	n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
 	if (n > left)
@@ -24,6 +30,7 @@ utf8_seq_len(const unsigned char *s, size_t left)
 	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
 	    (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
+	*cp_r = cp;
 	return n;
 }
 
@@ -33,13 +40,9 @@ utf8_valid(const unsigned char *s, size_t len)
 	size_t i = 0;
 
 	while (i < len) {
-		size_t n;
+		uint32_t cp;
+		size_t n = utf8_decode(s + i, len - i, &cp);
 
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		n = utf8_seq_len(s + i, len - i);
 		if (n == 0)
 			return false;
 		i += n;

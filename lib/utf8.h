@@ -3,12 +3,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-/* Length of the valid UTF-8 sequence of a non-ASCII character at s
- * (2..4), or 0 if it is invalid: a stray continuation byte, a truncated
- * or overlong sequence, a surrogate, a code point above U+10FFFF. left is
- * how many bytes s holds. */
-size_t utf8_seq_len(const unsigned char *s, size_t left);
+/* Decodes the character at s (left bytes there, at least 1): returns its
+ * length (1..4) and sets *cp_r, or returns 0 if it is invalid: a stray
+ * continuation byte, a truncated or overlong sequence, a surrogate, a
+ * code point above U+10FFFF. */
+size_t utf8_decode(const unsigned char *s, size_t left, uint32_t *cp_r);
 
 /* Whether the len bytes at s are valid UTF-8 (ASCII included). */
 bool utf8_valid(const unsigned char *s, size_t len);

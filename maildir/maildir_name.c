@@ -25,6 +25,7 @@
 #include "maildir_dotlock.h"
 #include "maildir_file.h"
 #include "maildir_name.h"
+#include "utf8.h"
 
 /* Dovecot's dotlock on the subscriptions file. */
 #define SUBS_FILE "subscriptions"
@@ -32,36 +33,6 @@
 #define SUBS_V2_HEADER "V\t2\n\n"
 /* A subscriptions file this big is not one lmtpd will rewrite. */
 #define SUBS_FILE_MAX (4 * 1024 * 1024)
-
-/* Decodes one UTF-8 sequence at s[0..left); returns its length and the
- * code point, or 0 for an invalid, overlong or surrogate sequence. */
-static size_t
-name_utf8_next(const unsigned char *s, size_t left, uint32_t *cp_r)
-{
-	size_t n, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80) {
-		*cp_r = s[0];
-		return 1;
-	}
-	if (s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;
-	n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
-	if (n > left)
-		return 0;
-	cp = s[0] & (0x3f >> (n - 1));
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*cp_r = cp;
-	return n;
-}
 
 static const char mutf7_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
@@ -121,7 +92,7 @@ maildir_mutf7_encode(const char *utf8, size_t len, char *out, size_t out_size)
 		return -1;
 	while (i < len) {
 		uint32_t cp;
-		size_t n = name_utf8_next(s + i, len - i, &cp);
+		size_t n = utf8_decode(s + i, len - i, &cp);
 
 		if (n == 0) {
 			free(run);
@@ -274,7 +245,7 @@ name_level_problem(const char *s, size_t len, char sep)
 		return "empty hierarchy level";
 	while (i < len) {
 		uint32_t cp;
-		size_t n = name_utf8_next(u + i, len - i, &cp);
+		size_t n = utf8_decode(u + i, len - i, &cp);
 
 		if (n == 0)
 			return "invalid UTF-8";
