@@ -3,7 +3,8 @@
  * History records are keyed "user\0sender\0handle" (sender lowercased)
  * and hold the time of the last reply (8 bytes, big endian).  Entries
  * older than max_days are purged now and then by whoever writes, a bounded
- * walk per purge, so the database does not grow without end. */
+ * walk per purge that goes on where the last one stopped, so the database
+ * does not grow without end. */
 #include "config.h"
 
 #include <ctype.h>
@@ -332,24 +333,59 @@ struct vacation_put_ctx {
 	bool purge;
 };
 
-/* Deletes entries older than max_days, a bounded number per call. */
+/* Where the next purge starts: a key no history record has (those
+ * hold two NULs), whose value is the key the last purge stopped at;
+ * absent or empty: the first key. */
+static const char vacation_purge_pos[] = "\0purge-position";
+#define VACATION_PURGE_POS_LEN (sizeof(vacation_purge_pos) - 1)
+
+static bool
+vacation_is_purge_pos(const DBT *k)
+{
+	return k->size == VACATION_PURGE_POS_LEN &&
+	       memcmp(k->data, vacation_purge_pos, VACATION_PURGE_POS_LEN) == 0;
+}
+
+/* Deletes entries older than max_days, a bounded number per call: each
+ * purge goes on where the last one stopped (the position is kept in the
+ * database, so it survives the worker), back to the first key after the
+ * last, so every entry is reached in time. */
 static int
 vacation_purge(DB_TXN *txn, struct vacation_put_ctx *c)
 {
+	DB *db = c->v->db;
+	char pos[VACATION_KEY_MAX];
 	DBC *cur;
-	DBT k, d;
+	DBT pk, k, d;
 	unsigned int seen = 0;
+	u_int32_t flag = DB_FIRST;
 	int ret;
 
-	if ((ret = c->v->db->cursor(c->v->db, txn, &cur, 0)) != 0)
-		return ret;
+	memset(&pk, 0, sizeof(pk));
+	pk.data = (void *)vacation_purge_pos;
+	pk.size = VACATION_PURGE_POS_LEN;
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
-	while (seen++ < VACATION_PURGE_MAX &&
-	       (ret = cur->get(cur, &k, &d, DB_NEXT)) == 0) {
+	d.data = pos;
+	d.ulen = sizeof(pos);
+	d.flags = DB_DBT_USERMEM;
+	ret = db->get(db, txn, &pk, &d, 0);
+	if (ret == 0 && d.size > 0) {
+		k.data = pos;
+		k.size = d.size;
+		flag = DB_SET_RANGE;
+	} else if (ret != 0 && ret != DB_NOTFOUND && ret != DB_BUFFER_SMALL) {
+		return ret;
+	}
+	if ((ret = db->cursor(db, txn, &cur, 0)) != 0)
+		return ret;
+	memset(&d, 0, sizeof(d));
+	while (seen < VACATION_PURGE_MAX && (ret = cur->get(cur, &k, &d, flag)) == 0) {
 		uint64_t sent = 0;
 
-		if (d.size != 8)
+		flag = DB_NEXT;
+		seen++;
+		if (vacation_is_purge_pos(&k) || d.size != 8)
 			continue;
 		for (int i = 0; i < 8; i++)
 			sent = (sent << 8) | ((unsigned char *)d.data)[i];
@@ -357,8 +393,25 @@ vacation_purge(DB_TXN *txn, struct vacation_put_ctx *c)
 		    (ret = cur->del(cur, 0)) != 0)
 			break;
 	}
+	if (ret == 0 && seen == VACATION_PURGE_MAX) {
+		/* Stopped on the way: the next purge starts after this key
+		 * (at it, if it is deleted by then). */
+		size_t n = k.size < sizeof(pos) - 1 ? k.size : sizeof(pos) - 1;
+
+		memcpy(pos, k.data, n);
+		pos[n++] = '\0';	/* the smallest key after k */
+		d.data = pos;
+		d.size = (u_int32_t)n;
+	} else if (ret == DB_NOTFOUND) {
+		/* The end: the next purge starts at the first key. */
+		d.data = pos;
+		d.size = 0;
+		ret = 0;
+	}
 	(void)cur->close(cur);
-	return ret == DB_NOTFOUND ? 0 : ret;
+	if (ret == 0)
+		ret = db->put(db, txn, &pk, &d, 0);
+	return ret;
 }
 
 static int

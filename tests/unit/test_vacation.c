@@ -216,8 +216,10 @@ START_TEST(history_days)
 }
 END_TEST
 
+/* History records (keys "user\0sender\0handle") whose sender starts with
+ * prefix ("" = all). */
 static unsigned int
-count_records(const char *dir)
+count_records(const char *dir, const char *prefix)
 {
 	char *error = NULL;
 	struct db_env *env = db_env_open(dir, &error);
@@ -231,8 +233,16 @@ count_records(const char *dir)
 	ck_assert_int_eq(db->cursor(db, NULL, &cur, 0), 0);
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
-	while (cur->get(cur, &k, &d, DB_NEXT) == 0)
-		n++;
+	while (cur->get(cur, &k, &d, DB_NEXT) == 0) {
+		const char *key = k.data;
+		const char *nul = memchr(key, '\0', k.size);
+		size_t rest = nul != NULL ? k.size - (size_t)(nul + 1 - key) : 0;
+
+		if (nul == NULL || memchr(nul + 1, '\0', rest) == NULL)
+			continue;	/* not a history record */
+		if (rest >= strlen(prefix) && memcmp(nul + 1, prefix, strlen(prefix)) == 0)
+			n++;
+	}
 	cur->close(cur);
 	db->close(db, 0);
 	db_env_close(&env);
@@ -261,7 +271,42 @@ START_TEST(history_purge)
 		ck_assert_int_eq(vacation_history_record(v, &r, now), 0);
 	}
 	vacation_free(&v);
-	ck_assert_uint_eq(count_records(dir), 156);
+	ck_assert_uint_eq(count_records(dir, ""), 156);
+	message_free(&msg);
+}
+END_TEST
+
+/* A purge walks a bounded number of entries, each one going on where the
+ * last stopped: expired entries behind more than one walk's worth of
+ * current ones go too. */
+START_TEST(history_purge_reaches_all)
+{
+	const char *dir = ut_testdir();
+	struct vacation *v = vacation_new(dir, 10);
+	struct message *msg = message_parse(BASE "\n", strlen(BASE) + 1);
+	struct vacation_request r = request(msg);
+	char sender[64];
+	time_t now = 1700000000, old = now - 30 * 86400;
+
+	for (int i = 0; i < 1100; i++) {
+		snprintf(sender, sizeof(sender), "aa%04d@example.org", i);
+		r.sender = sender;
+		ck_assert_int_eq(vacation_history_record(v, &r, now), 0);
+	}
+	for (int i = 0; i < 300; i++) {
+		snprintf(sender, sizeof(sender), "zz%04d@example.org", i);
+		r.sender = sender;
+		ck_assert_int_eq(vacation_history_record(v, &r, old), 0);
+	}
+	ck_assert_uint_eq(count_records(dir, "zz"), 300);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(sender, sizeof(sender), "aa%04d@example.org", i % 1100);
+		r.sender = sender;
+		ck_assert_int_eq(vacation_history_record(v, &r, now), 0);
+	}
+	vacation_free(&v);
+	ck_assert_uint_eq(count_records(dir, "zz"), 0);
+	ck_assert_uint_eq(count_records(dir, "aa"), 1100);
 	message_free(&msg);
 }
 END_TEST
@@ -574,6 +619,7 @@ vacation_suite(void)
 	tc = ut_tcase(s, "history", true);
 	tcase_add_test(tc, history_days);
 	tcase_add_test(tc, history_purge);
+	tcase_add_test(tc, history_purge_reaches_all);
 	tcase_add_test(tc, history_shared_env);
 	tcase_add_test(tc, history_db_error);
 	tc = ut_tcase(s, "compose", false);
