@@ -137,7 +137,7 @@ sieve_sequence(const struct sieve_settings *set, struct sieve_script *scripts, s
 	for (i = 0; i < n; i++) {
 		struct sieve_script *s = &scripts[i];
 		struct sieve_script_result res;
-		bool cancelled = false, explicit_keep = false, stopped;
+		bool cancelled = false, explicit_keep = false;
 
 		if (s->read_error != NULL) {
 			s->failed = true;
@@ -201,15 +201,13 @@ sieve_sequence(const struct sieve_settings *set, struct sieve_script *scripts, s
 		rs.final_keep = explicit_keep || !cancelled;
 		rs.keep_explicit = explicit_keep;
 		rs.keep_script = s->path;
-		stopped = !res.end_reached;
 		rs.flags_dropped = sieve_flags_dropped_add(rs.flags_dropped,
 							   res.flags_dropped);
 		sieve_script_result_free(&res);
-		/* Pigeonhole: the next script runs only while the keep is in
-		 * effect; a `stop` in the user's script ends it too. */
+		/* Pigeonhole (sieve_multiscript_run): the next script runs
+		 * only while the keep is in effect; a `stop` ends only its own
+		 * script. */
 		if (!rs.final_keep)
-			break;
-		if (s->role == SIEVE_ROLE_USER && stopped)
 			break;
 	}
 	sieve_view_free(&view);

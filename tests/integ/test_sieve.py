@@ -878,7 +878,9 @@ def test_reject_is_per_recipient(lmtpd):
 
 def test_before_after_scripts(lmtpd_factory, workdir):
     """sieve_before (a folder, name order) and sieve_after with Pigeonhole's
-    semantics; a users map entry's sieve_script= replaces the template."""
+    semantics (a `stop` in the user's script with the keep in effect does
+    not skip the after scripts); a users map entry's sieve_script= replaces
+    the template."""
     before = os.path.join(workdir, "before.d")
     os.makedirs(before)
     with open(os.path.join(before, "10-junk.sieve"), "w") as f:
@@ -902,7 +904,7 @@ def test_before_after_scripts(lmtpd_factory, workdir):
     assert d.deliver(["carol@example.com"], make_message()).final_codes() == [250]
     folders = [(x["to"], x["folder"]) for x in deliveries(d.log())]
     assert folders == [("bob@example.com", "Junk"), ("bob@example.com", "After"),
-                       ("bob@example.com", "INBOX"), ("bob@example.com", "INBOX"),
+                       ("bob@example.com", "After"), ("bob@example.com", "INBOX"),
                        ("carol@example.com", "Mine")], folders
 
 

@@ -677,10 +677,14 @@ START_TEST(sequence)
 	r = run_defaults();
 	r.after = "require \"fileinto\"; if exists \"X-Spam-Flag\" { fileinto \"Junk\"; }";
 	expect("keep;", &r, "fileinto(Junk)");
-	/* A stop in the user script skips the after scripts. */
+	/* A stop ends only the user script: with the keep in effect the
+	 * after scripts run (Pigeonhole's sieve_multiscript_run). */
 	r = run_defaults();
 	r.after = "discard;";
-	expect("stop;", &r, "keep*");
+	expect("stop;", &r, "discard");
+	r = run_defaults();
+	r.after = "discard;";
+	expect("require \"fileinto\"; fileinto \"W\"; stop;", &r, "fileinto(W)");
 	/* A fileinto in the user script ends it as well. */
 	r = run_defaults();
 	r.after = "redirect \"x@example.net\";";
