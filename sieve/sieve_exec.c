@@ -428,8 +428,12 @@ sieve_vacation_subject(struct sieve_exec_state *st, const struct sieve_cmd *cmd,
 	}
 }
 
-/* RFC 5230 4.2: without :handle, the handle is derived from the
- * arguments that shape the reply (libsieve 2.2.6 leaves it NULL). */
+/* RFC 5230 4.2: without :handle, the handle is derived from :subject,
+ * :from and the reason as the script wrote them (NULL: not given), not
+ * from the subject made from the message or the address libsieve found
+ * (the recipient with its detail): one reply per :days, whatever the
+ * message's Subject or the detail it came to.  libsieve 2.2.6 leaves
+ * the handle NULL. */
 static char *
 sieve_vacation_handle(const char *subject, const char *from, const char *reason,
 		      bool mime)
@@ -442,7 +446,8 @@ sieve_vacation_handle(const char *subject, const char *from, const char *reason,
 			h ^= (unsigned char)*p;
 			h *= 1099511628211ULL;
 		}
-		h ^= 0xff;
+		/* absent and "" differ */
+		h ^= parts[i] != NULL ? 0xff : 0xfe;
 		h *= 1099511628211ULL;
 	}
 	h ^= mime ? 1 : 0;
@@ -482,7 +487,8 @@ cb_vacation(sieve2_context_t *c, void *ctx)
 	a->vacation.mime = sieve2_getvalue_int(c, "mime") > 0;
 	a->vacation.handle = hash != NULL && hash[0] != '\0'
 		? xasprintf("handle:%.900s", hash)	/* raw: only compared */
-		: sieve_vacation_handle(a->vacation.subject, a->vacation.from,
+		: sieve_vacation_handle(cmd != NULL ? cmd->subject : NULL,
+					cmd != NULL ? cmd->from : NULL,
 					a->vacation.reason, a->vacation.mime);
 	/* RFC 5230 4.1: at least 1 day; the site sets the maximum. */
 	if (days < 1)

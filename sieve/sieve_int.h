@@ -62,10 +62,11 @@ enum sieve_cmd_kind {
 struct sieve_cmd {
 	enum sieve_cmd_kind kind;
 	unsigned int line;
-	/* VACATION: the arguments libsieve passes on cut or not at all, as
-	 * the script wrote them (escapes undone, each bounded); NULL and 0
-	 * when not given. */
+	/* VACATION: the arguments libsieve passes on cut, changed or not at
+	 * all, as the script wrote them (escapes undone, each bounded); NULL
+	 * and 0 when not given. */
 	char *subject;
+	char *from;
 	char **addresses;
 	size_t address_count;
 };

@@ -263,7 +263,7 @@ sieve_tag_is(const char *text, size_t start, size_t end, const char *tag)
 	return end - start == strlen(tag) && strncasecmp(text + start, tag, end - start) == 0;
 }
 
-/* The :subject and :addresses of the vacation command whose arguments
+/* The :subject, :from and :addresses of the vacation command whose arguments
  * start at i (RFC 5230 4: tags, then the reason, then ';'). */
 static void
 sieve_scan_vacation(const char *text, size_t len, size_t i, struct sieve_cmd *cmd)
@@ -281,6 +281,10 @@ sieve_scan_vacation(const char *text, size_t len, size_t i, struct sieve_cmd *cm
 		    (t == SIEVE_TOK_STRING || t == SIEVE_TOK_TEXT)) {
 			free(cmd->subject);
 			cmd->subject = sieve_token_value(text, start, i, t, 998);
+		} else if (sieve_tag_is(text, tstart, tend, ":from") &&
+			   (t == SIEVE_TOK_STRING || t == SIEVE_TOK_TEXT)) {
+			free(cmd->from);
+			cmd->from = sieve_token_value(text, start, i, t, SIEVE_ADDRESS_MAX);
 		} else if (sieve_tag_is(text, tstart, tend, ":addresses")) {
 			bool list = t == SIEVE_TOK_OTHER && text[start] == '[';
 
@@ -306,7 +310,7 @@ sieve_scan_vacation(const char *text, size_t len, size_t i, struct sieve_cmd *cm
 			 * again. */
 			i = start;
 		}
-		/* Other tags' arguments (:days N, :from, :handle) are
+		/* Other tags' arguments (:days N, :handle) are
 		 * skipped with them. */
 	}
 }
@@ -366,6 +370,7 @@ sieve_cmds_free(struct sieve_cmds *cmds)
 		struct sieve_cmd *c = &cmds->v[i];
 
 		free(c->subject);
+		free(c->from);
 		for (size_t k = 0; k < c->address_count; k++)
 			free(c->addresses[k]);
 		free(c->addresses);

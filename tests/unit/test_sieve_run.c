@@ -499,6 +499,59 @@ START_TEST(vacation_handle)
 }
 END_TEST
 
+/* The implicit handle comes from the script's own :subject, :from and
+ * reason: not from the "Re: <Subject>" made from each message, nor from
+ * the recipient's detail libsieve passes as the from address, so a
+ * sender gets one reply per :days. */
+START_TEST(vacation_handle_script_arguments)
+{
+	static const struct {
+		const char *to, *subject;
+	} msgs[] = {
+		{ "bob+a@example.com", "Lunch?" },
+		{ "bob+a@example.com", "Re: Lunch?" },
+		{ "bob+b@example.com", "Meeting notes" },
+		{ "bob@example.com", "" },
+	};
+	static const char *const scripts[] = {
+		"require \"vacation\"; vacation :days 7 \"I am away this week.\";",
+		"require \"vacation\"; vacation :subject \"Away\" \"I am away this week.\";",
+		"require \"vacation\"; vacation :from \"bob@example.com\" \"I am away this week.\";",
+	};
+	char handles[N_ELEMENTS(scripts)][64];
+
+	for (size_t s = 0; s < N_ELEMENTS(scripts); s++) {
+		for (size_t i = 0; i < N_ELEMENTS(msgs); i++) {
+			struct run r = run_defaults();
+			char message[256];
+			struct sieve_actions *a;
+			const struct sieve_action *v;
+
+			snprintf(message, sizeof(message),
+				 "From: alice@example.org\nTo: %s\nSubject: %s\n\nx\n",
+				 msgs[i].to, msgs[i].subject);
+			r.to = msgs[i].to;
+			r.message = message;
+			a = run_in(ut_testdir(), scripts[s], &r, NULL, 0);
+			v = sieve_actions_find(a, SIEVE_ACT_VACATION);
+			ck_assert_msg(v != NULL, "script %zu, message %zu", s, i);
+			if (i == 0)
+				snprintf(handles[s], sizeof(handles[s]), "%s", v->vacation.handle);
+			else
+				ck_assert_msg(strcmp(handles[s], v->vacation.handle) == 0,
+					      "script %zu, message %zu: %s != %s", s, i,
+					      v->vacation.handle, handles[s]);
+			sieve_actions_free(&a);
+		}
+	}
+	/* Different arguments, different handles (:subject "" is not no
+	 * :subject). */
+	ck_assert_str_ne(handles[0], handles[1]);
+	ck_assert_str_ne(handles[0], handles[2]);
+	ck_assert_str_ne(handles[1], handles[2]);
+}
+END_TEST
+
 /* Not addressed to the user: no vacation, unless :addresses names the
  * address the message was sent to. */
 START_TEST(vacation_addresses)
@@ -1306,6 +1359,7 @@ sieve_run_suite(void)
 	tcase_add_test(tc, errors_have_lines);
 	tcase_add_test(tc, runtime_errors_have_lines);
 	tcase_add_test(tc, vacation_handle);
+	tcase_add_test(tc, vacation_handle_script_arguments);
 	tcase_add_test(tc, vacation_addresses);
 	tcase_add_test(tc, vacation_addresses_not_addresses);
 	tcase_add_test(tc, envelope_unknown_part);
