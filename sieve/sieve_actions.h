@@ -41,7 +41,7 @@ enum sieve_action_kind {
 #define SIEVE_VACATION_ADDRESSES_MAX 64
 
 struct sieve_vacation {
-	char *address;		/* whom to answer, as libsieve parsed the sender */
+	char *address;		/* whom to answer: the envelope sender, "" for none */
 	char *from;		/* :from, or the user's address found in the message */
 	char *subject;		/* :subject, or libsieve's "Re: ..." */
 	char *reason;		/* the text; a MIME entity with :mime */

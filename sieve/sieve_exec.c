@@ -17,7 +17,12 @@
  *   vacation hands over "address", "fromaddr", "subject", "message",
  *   "hash" (only with :handle), "days" and "mime" (non-zero with :mime),
  *   after doing part of RFC 5230's checks itself (Auto-Submitted,
- *   Precedence, the user's address in To/Cc/Bcc, system senders);
+ *   Precedence, the user's address in To/Cc/Bcc, system senders, the
+ *   user as sender).  A refusal there is silent and knows neither the
+ *   ORCPT nor the spam verdict, so while the vacation command runs the
+ *   header and envelope callbacks hand libsieve values that pass
+ *   (sieve_vacation_lookup) and lmtpd's own rules (vacation.h) decide,
+ *   with a log line;
  * - with a GETSUBADDRESS callback, every address part (:localpart,
  *   :domain, :user, :detail) comes from that callback;
  * - quoted strings reach the callbacks with their backslash escapes still
@@ -455,6 +460,41 @@ sieve_vacation_handle(const char *subject, const char *from, const char *reason,
 	return xasprintf("auto:%016llx", h);
 }
 
+/* A placeholder sender libsieve's vacation checks let through. */
+#define SIEVE_VACATION_SENDER "vacation-sender@lmtpd.invalid"
+
+/* Header lookups of libsieve's own vacation checks (while the vacation
+ * command runs): no Auto-Submitted or Precedence, and the recipient as
+ * one more Bcc, after the real ones (so the address it finds is the one
+ * it found before whenever the message names one).  Returns true when
+ * *values_r is the answer (NULL: absent). */
+static bool
+sieve_vacation_lookup(struct sieve_exec_state *st, const char *name, char ***values_r)
+{
+	const struct sieve_msg *m;
+	char **real, **values;
+	size_t n = 0;
+
+	if (sieve_cur_cmd(st, SIEVE_CMD_VACATION) == NULL)
+		return false;
+	if (strcasecmp(name, "auto-submitted") == 0 || strcasecmp(name, "precedence") == 0) {
+		*values_r = NULL;
+		return true;
+	}
+	m = sieve_view_msg(st->view);
+	if (strcasecmp(name, "bcc") != 0 || m->env_to == NULL || m->env_to[0] == '\0')
+		return false;
+	real = sieve_view_lookup(st->view, name);
+	while (real != NULL && real[n] != NULL)
+		n++;
+	values = xcalloc(n + 2, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		values[i] = real[i];
+	values[n] = sieve_view_keep(st->view, xstrdup(m->env_to));
+	*values_r = (char **)sieve_view_keep(st->view, (char *)values);
+	return true;
+}
+
 static int
 cb_vacation(sieve2_context_t *c, void *ctx)
 {
@@ -466,12 +506,18 @@ cb_vacation(sieve2_context_t *c, void *ctx)
 	const char *hash = sieve2_getvalue_string(c, "hash");
 	int days = sieve2_getvalue_int(c, "days");
 	const struct sieve_cmd *cmd = sieve_cur_cmd(st, SIEVE_CMD_VACATION);
+	const struct sieve_msg *m;
 	struct sieve_action *a;
 
 	if (!sieve_charge(st))
 		return SIEVE2_OK;
-	if (addr == NULL || addr[0] == '\0')
-		return SIEVE2_OK;	/* no one to answer */
+	/* libsieve answers the placeholder: the sender is the envelope's
+	 * ("" for the null sender, which lmtpd's rules refuse, logged). */
+	m = st->view != NULL ? sieve_view_msg(st->view) : NULL;
+	if (m != NULL)
+		addr = m->env_from != NULL ? m->env_from : "";
+	else if (addr == NULL)
+		return SIEVE2_OK;
 	a = sieve_record(st, SIEVE_ACT_VACATION);
 	a->vacation.address = sieve_strdup_max(addr, SIEVE_ADDRESS_MAX);
 	a->vacation.from = sieve_unescape(from, SIEVE_ADDRESS_MAX);
@@ -586,7 +632,8 @@ cb_getheader(sieve2_context_t *c, void *ctx)
 		sieve2_setvalue_stringlist(c, "body", values);
 		return SIEVE2_OK;
 	}
-	values = sieve_view_lookup(st->view, name);
+	if (!sieve_vacation_lookup(st, name, &values))
+		values = sieve_view_lookup(st->view, name);
 	if (values != NULL)
 		sieve2_setvalue_stringlist(c, "body", values);
 	return SIEVE2_OK;
@@ -605,7 +652,10 @@ cb_getenvelope(sieve2_context_t *c, void *ctx)
 
 	/* A null sender has no address to compare (libsieve can not parse
 	 * ""): envelope tests on "from" then never match. */
-	if (m->env_from != NULL && m->env_from[0] != '\0')
+	if (sieve_cur_cmd(st, SIEVE_CMD_VACATION) != NULL)
+		/* libsieve's vacation checks: see sieve_vacation_lookup */
+		sieve2_setvalue_string(c, "from", (char *)SIEVE_VACATION_SENDER);
+	else if (m->env_from != NULL && m->env_from[0] != '\0')
 		sieve2_setvalue_string(c, "from", (char *)m->env_from);
 	if (m->env_to != NULL && m->env_to[0] != '\0')
 		sieve2_setvalue_string(c, "to", (char *)m->env_to);

@@ -627,10 +627,11 @@ vacation :days 3 :subject "Out of office" "I am away until Monday.";
     assert [r["rcpts"] for r in replies] == [["alice@example.org"], ["carol@example.org"]]
     log = d.log()
     assert "no vacation reply to <alice@example.org>: already answered within :days" in log
-    # (libsieve itself drops the bulk, auto-submitted, system-sender and
-    # not-to-me cases before recording a vacation action; lmtpd's own
-    # rules catch the rest, such as List-* fields.)
+    # lmtpd's rules decide every case (libsieve's own checks are made to
+    # pass), each logged.
     assert "no vacation reply to <list@example.org>: mailing list message" in log
+    assert "no vacation reply to <team@example.org>: message not addressed to the user" \
+        in log
     assert len(read_new(d.maildir(bob))) == 9
 
 
