@@ -659,14 +659,14 @@ bayes_classify(struct bayes *b, const char *user, const struct bayes_tokens *tok
 
 int
 bayes_learn(struct bayes *b, const char *user, const struct bayes_tokens *toks,
-	    enum bayes_class cls, bool durable, enum bayes_learn_result *result_r)
+	    enum bayes_class cls, unsigned int flags, enum bayes_learn_result *result_r)
 {
 	struct bayes_store *st = bayes_store_for(b, user);
 	struct bayes_totals tot;
 
 	if (st == NULL)
 		return -1;
-	if (bayes_store_learn(st, toks, cls, time(NULL), durable, result_r) < 0) {
+	if (bayes_store_learn(st, toks, cls, time(NULL), flags, result_r) < 0) {
 		bayes_failed(b);
 		return -1;
 	}

@@ -144,6 +144,19 @@ enum bayes_learn_result {
 	BAYES_LEARNED,		/* counted (or moved from the other class) */
 	BAYES_ALREADY,		/* seen with this class already: unchanged */
 	BAYES_UNKNOWN,		/* forget of a message never learned */
+	BAYES_OPPOSITE,		/* learned the other way, and BAYES_LEARN_NO_RELEARN */
+};
+
+/* How bayes_store_learn and bayes_learn learn (or'ed together). */
+enum bayes_learn_flags {
+	/* the commit reaches the log on disk before returning (lmtpd-learn);
+	 * without, a crash may lose the last few autolearns, never
+	 * consistency */
+	BAYES_LEARN_DURABLE = 1,
+	/* a message learned the other way stays as it is (BAYES_OPPOSITE):
+	 * autolearn never overrides what was trained by hand, as
+	 * SpamAssassin's (its bug 3704, no_relearn) */
+	BAYES_LEARN_NO_RELEARN = 2,
 };
 
 /* Opens the databases of user (NULL: the site-wide ones) in env; user is
@@ -183,12 +196,10 @@ struct bayes_store_copy *bayes_store_take_copy(struct bayes_store *st);
 void bayes_store_give_copy(struct bayes_store *st, struct bayes_store_copy **copy);
 void bayes_store_free_copy(struct bayes_store_copy **copy);
 /* Learns (or forgets) one message in one transaction: the seen entry, the
- * totals and every token change together or not at all.  durable: the
- * commit reaches the log on disk before returning (lmtpd-learn); without,
- * a crash may lose the last few autolearns, never consistency.
- * Returns 0 with *result_r, or -1. */
+ * totals and every token change together or not at all.  flags: enum
+ * bayes_learn_flags.  Returns 0 with *result_r, or -1. */
 int bayes_store_learn(struct bayes_store *st, const struct bayes_tokens *toks,
-		      enum bayes_class cls, time_t atime, bool durable,
+		      enum bayes_class cls, time_t atime, unsigned int flags,
 		      enum bayes_learn_result *result_r) ATTR_WUR;
 /* When the database holds more than max_tokens tokens, removes the least
  * recently learned down to 3/4 of it (rare ones first among equals), in
@@ -255,10 +266,10 @@ int bayes_ready(struct bayes *b, const char *user);
  * database error (logged). */
 int bayes_classify(struct bayes *b, const char *user, const struct bayes_tokens *toks,
 		   double *prob_r);
-/* Learns toks as cls for user; runs expiry when due.  Returns 0 with
- * *result_r or -1 (logged). */
+/* Learns toks as cls for user (flags: enum bayes_learn_flags); runs
+ * expiry when due.  Returns 0 with *result_r or -1 (logged). */
 int bayes_learn(struct bayes *b, const char *user, const struct bayes_tokens *toks,
-		enum bayes_class cls, bool durable, enum bayes_learn_result *result_r);
+		enum bayes_class cls, unsigned int flags, enum bayes_learn_result *result_r);
 /* The totals of user's database (or the site's). */
 int bayes_totals(struct bayes *b, const char *user, struct bayes_totals *tot_r);
 /* The store of user (NULL or without per_user: the site's), opened if

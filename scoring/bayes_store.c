@@ -770,6 +770,7 @@ struct learn_ctx {
 	const struct bayes_tokens *toks;
 	enum bayes_class cls;
 	uint32_t atime;
+	bool no_relearn;
 	enum bayes_learn_result result;
 };
 
@@ -850,6 +851,10 @@ store_learn_fn(DB_TXN *txn, void *vctx)
 		c->result = BAYES_UNKNOWN;
 		return 0;
 	}
+	if (want != 0 && was != 0 && c->no_relearn) {
+		c->result = BAYES_OPPOSITE;
+		return 0;
+	}
 	if ((ret = store_get_totals(c->st->toks, txn, DB_RMW, &tot)) != 0 ||
 	    (ret = store_bump_gen(c->st->toks, txn)) != 0)
 		return ret;
@@ -896,12 +901,13 @@ store_learn_fn(DB_TXN *txn, void *vctx)
 
 int
 bayes_store_learn(struct bayes_store *st, const struct bayes_tokens *toks,
-		  enum bayes_class cls, time_t atime, bool durable,
+		  enum bayes_class cls, time_t atime, unsigned int flags,
 		  enum bayes_learn_result *result_r)
 {
 	struct learn_ctx c = { st, toks, cls, atime > 0 ? (uint32_t)atime : 0,
-			       BAYES_UNKNOWN };
-	int ret = db_env_txn(st->env, durable ? 0 : DB_TXN_WRITE_NOSYNC, store_learn_fn, &c);
+			       (flags & BAYES_LEARN_NO_RELEARN) != 0, BAYES_UNKNOWN };
+	int ret = db_env_txn(st->env, (flags & BAYES_LEARN_DURABLE) != 0 ? 0 : DB_TXN_WRITE_NOSYNC,
+			     store_learn_fn, &c);
 
 	if (ret != 0) {
 		log_warn("bayes: learning failed: %s", db_strerror(ret));

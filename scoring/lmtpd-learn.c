@@ -167,13 +167,13 @@ learn_one(const char *name, const char *data, size_t len, void *ctx)
 
 	l->examined++;
 	scoring_tokenize(l->sc, data, len, &toks);
-	ret = bayes_learn(l->bayes, l->user, &toks, l->cls, true, &r);
+	ret = bayes_learn(l->bayes, l->user, &toks, l->cls, BAYES_LEARN_DURABLE, &r);
 	/* Once more: the environment may have gone to recovery under us
 	 * (after a process died in it), and opening it again waits for that
 	 * recovery (LEARN_ATTACH_WAIT_SECS).  A message half learned was
 	 * rolled back, and one learned already is known as such. */
 	if (ret < 0)
-		ret = bayes_learn(l->bayes, l->user, &toks, l->cls, true, &r);
+		ret = bayes_learn(l->bayes, l->user, &toks, l->cls, BAYES_LEARN_DURABLE, &r);
 	bayes_tokens_free(&toks);
 	if (ret < 0) {
 		learn_error(name, "learning failed (see the warning above)");

@@ -510,10 +510,14 @@ scoring_msg_total_rules(struct scoring *sc, struct scoring_msg *msg,
 					  sc->bayes_settings.auto_learn_threshold_spam);
 	if (verdict < 0)
 		return;
+	/* Never over what was learned the other way (by hand, most likely):
+	 * SpamAssassin then says "unavailable", having learned nothing. */
 	if (bayes_learn(sc->bayes, user, scoring_msg_tokens(sc, msg),
 			verdict ? BAYES_SPAM : BAYES_HAM,
-			false, &lr) < 0)
+			BAYES_LEARN_NO_RELEARN, &lr) < 0)
 		out->autolearn = "failed";
+	else if (lr == BAYES_OPPOSITE)
+		out->autolearn = "unavailable";
 	else
 		out->autolearn = verdict ? "spam" : "ham";
 }

@@ -210,6 +210,30 @@ def test_autolearn(bayes_lmtpd):
     assert counts["nham"] == 1 and counts["nspam"] == 0 and counts["ntokens"] > 10, counts
 
 
+def test_autolearn_keeps_hand_training(bayes_lmtpd):
+    """A message learned as spam by hand that autolearn would take for ham
+    stays spam (SpamAssassin's no_relearn), and the header says
+    autolearn=unavailable as SpamAssassin's does then."""
+    d = bayes_lmtpd
+    with open(os.path.join(d.dir, "rules", "local.cf"), "w") as f:
+        f.write("bayes_min_spam_num 10\nbayes_min_ham_num 10\nbayes_auto_learn 1\n"
+                "bayes_auto_learn_threshold_nonspam 4.0\n")
+    m = msg(8, "ham", HAM_WORDS)
+    path = os.path.join(d.dir, "m.eml")
+    with open(path, "wb") as f:
+        f.write(m)
+    os.chmod(path, 0o644)
+    assert "Learned tokens from 1 message(s)" in learn(d, "--spam", path)
+    d.start()
+    t = d.deliver(["bob@example.com"], m)
+    assert t.final_codes() == [250]
+    [got] = delivered(d, "bob@example.com")
+    st = x_spam_status(got)
+    assert "autolearn=unavailable" in st, st
+    counts = dump(d)
+    assert counts["nspam"] == 1 and counts["nham"] == 0, counts
+
+
 def test_broken_database_never_fails_delivery(bayes_lmtpd):
     d = bayes_lmtpd
     with open(os.path.join(d.dir, "rules", "local.cf"), "w") as f:

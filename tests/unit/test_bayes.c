@@ -756,12 +756,12 @@ START_TEST(store_learn_relearn_forget)
 	struct bayes_totals tot;
 	struct bayes_counts c;
 
-	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_SPAM, 1000, true, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_SPAM, 1000, BAYES_LEARN_DURABLE, &r), 0);
 	ck_assert_int_eq(r, BAYES_LEARNED);
 	/* twice counts once */
-	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_SPAM, 1001, true, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_SPAM, 1001, BAYES_LEARN_DURABLE, &r), 0);
 	ck_assert_int_eq(r, BAYES_ALREADY);
-	ck_assert_int_eq(bayes_store_learn(st, &b, BAYES_HAM, 1002, false, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(st, &b, BAYES_HAM, 1002, 0, &r), 0);
 	ck_assert_int_eq(r, BAYES_LEARNED);
 	c = counts(st, "watches", &tot);
 	ck_assert_uint_eq(tot.nspam, 1);
@@ -770,14 +770,26 @@ START_TEST(store_learn_relearn_forget)
 	ck_assert_uint_eq(c.spam, 1);
 	ck_assert_uint_eq(c.ham, 1);
 	ck_assert_uint_eq(c.atime, 1002);
+	/* autolearn's way (no relearn) leaves one learned the other way */
+	ck_assert_int_eq(bayes_store_learn(st, &b, BAYES_SPAM, 1002, BAYES_LEARN_NO_RELEARN,
+					   &r), 0);
+	ck_assert_int_eq(r, BAYES_OPPOSITE);
+	ck_assert_int_eq(bayes_store_learn(st, &b, BAYES_HAM, 1002, BAYES_LEARN_NO_RELEARN,
+					   &r), 0);
+	ck_assert_int_eq(r, BAYES_ALREADY);
+	c = counts(st, "watches", &tot);
+	ck_assert_uint_eq(tot.nspam, 1);
+	ck_assert_uint_eq(tot.nham, 1);
+	ck_assert_uint_eq(c.spam, 1);
+	ck_assert_uint_eq(c.ham, 1);
 	/* a reused Message-ID with another body is another message */
-	ck_assert_int_eq(bayes_store_learn(st, &a2, BAYES_SPAM, 1003, true, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(st, &a2, BAYES_SPAM, 1003, BAYES_LEARN_DURABLE, &r), 0);
 	ck_assert_int_eq(r, BAYES_LEARNED);
 	c = counts(st, "viagra", &tot);
 	ck_assert_uint_eq(tot.nspam, 2);
 	ck_assert_uint_eq(c.spam, 2);
 	/* learning it the other way moves it */
-	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_HAM, 1004, true, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_HAM, 1004, BAYES_LEARN_DURABLE, &r), 0);
 	ck_assert_int_eq(r, BAYES_LEARNED);
 	c = counts(st, "viagra", &tot);
 	ck_assert_uint_eq(tot.nspam, 1);
@@ -785,11 +797,11 @@ START_TEST(store_learn_relearn_forget)
 	ck_assert_uint_eq(c.spam, 1);
 	ck_assert_uint_eq(c.ham, 1);
 	/* forget: back out, tokens at zero go, unknown ones stay unknown */
-	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_FORGET, 1005, true, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_FORGET, 1005, BAYES_LEARN_DURABLE, &r), 0);
 	ck_assert_int_eq(r, BAYES_LEARNED);
-	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_FORGET, 1006, true, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_FORGET, 1006, BAYES_LEARN_DURABLE, &r), 0);
 	ck_assert_int_eq(r, BAYES_UNKNOWN);
-	ck_assert_int_eq(bayes_store_learn(st, &a2, BAYES_FORGET, 1007, true, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(st, &a2, BAYES_FORGET, 1007, BAYES_LEARN_DURABLE, &r), 0);
 	ck_assert_int_eq(r, BAYES_LEARNED);
 	c = counts(st, "cheap", &tot);
 	ck_assert_uint_eq(tot.nspam, 0);
@@ -826,7 +838,7 @@ START_TEST(store_learn_relearn_forget)
 		memset(u3 + 65, 'd', 100);
 		u3[165] = '\0';
 		st = store_open(env, u1);
-		ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_SPAM, 2000, true, &r), 0);
+		ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_SPAM, 2000, BAYES_LEARN_DURABLE, &r), 0);
 		ck_assert_int_eq(r, BAYES_LEARNED);
 		bayes_store_close(&st);
 		st = store_open(env, u2);
@@ -848,7 +860,7 @@ START_TEST(store_learn_relearn_forget)
 		ck_assert_uint_eq(tot.nspam, 1);
 		bayes_store_close(&st);
 		st = store_open(env, "\xc3\xa9l\xc3\xa8ve@example.com");
-		ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_SPAM, 2001, true, &r), 0);
+		ck_assert_int_eq(bayes_store_learn(st, &a, BAYES_SPAM, 2001, BAYES_LEARN_DURABLE, &r), 0);
 		bayes_store_close(&st);
 		st = store_open(env, "\xc3\x89L\xc3\x88VE@Example.COM");
 		ck_assert_int_eq(bayes_store_totals(st, &tot), 0);
@@ -883,7 +895,7 @@ START_TEST(store_expire)
 			strlist_add(&t.list, w, strlen(w));
 		}
 		ck_assert_int_eq(bayes_store_learn(st, &t, m % 2 ? BAYES_SPAM : BAYES_HAM,
-						   10000 + m, false, &r), 0);
+						   10000 + m, 0, &r), 0);
 		bayes_tokens_free(&t);
 	}
 	ck_assert_int_eq(bayes_store_totals(st, &tot), 0);
@@ -929,7 +941,7 @@ START_TEST(store_cache_sees_other_writers)
 	/* unknown tokens are cached too */
 	c = counts(reader, "beta", &tot);
 	ck_assert_uint_eq(c.spam + c.ham, 0);
-	ck_assert_int_eq(bayes_store_learn(writer, &a, BAYES_SPAM, 1000, true, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(writer, &a, BAYES_SPAM, 1000, BAYES_LEARN_DURABLE, &r), 0);
 	c = counts(reader, "beta", &tot);
 	ck_assert_uint_eq(c.spam, 1);
 	ck_assert_uint_eq(tot.nspam, 1);
@@ -942,7 +954,7 @@ START_TEST(store_cache_sees_other_writers)
 		struct db_env *e2 = db_env_open(dir, &error);
 		struct bayes_store *s2 = e2 != NULL ? bayes_store_open(e2, NULL, &error) : NULL;
 		int ok = s2 != NULL &&
-			 bayes_store_learn(s2, &b, BAYES_HAM, 1001, true, &r) == 0 &&
+			 bayes_store_learn(s2, &b, BAYES_HAM, 1001, BAYES_LEARN_DURABLE, &r) == 0 &&
 			 r == BAYES_LEARNED;
 
 		bayes_store_close(&s2);
@@ -957,7 +969,7 @@ START_TEST(store_cache_sees_other_writers)
 	c = counts(reader, "gamma", &tot);
 	ck_assert_uint_eq(c.ham, 1);
 	/* forget through the other handle */
-	ck_assert_int_eq(bayes_store_learn(writer, &a, BAYES_FORGET, 1002, true, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(writer, &a, BAYES_FORGET, 1002, BAYES_LEARN_DURABLE, &r), 0);
 	c = counts(reader, "alpha", &tot);
 	ck_assert_uint_eq(c.spam + c.ham, 0);
 	c = counts(reader, "beta", &tot);
@@ -966,7 +978,7 @@ START_TEST(store_cache_sees_other_writers)
 	/* expiry: down to 1 token, gamma (older) and alpha (a hapax) go */
 	c = counts(reader, "gamma", &tot);
 	ck_assert_uint_eq(c.ham, 1);
-	ck_assert_int_eq(bayes_store_learn(writer, &a, BAYES_SPAM, 5000, true, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(writer, &a, BAYES_SPAM, 5000, BAYES_LEARN_DURABLE, &r), 0);
 	ck_assert_int_gt(bayes_store_expire(writer, 2), 0);
 	c = counts(reader, "gamma", &tot);
 	ck_assert_uint_eq(c.spam + c.ham, 0);
@@ -1001,7 +1013,7 @@ START_TEST(store_cache_full)
 		snprintf(w, sizeof(w), "k%06d", i * 7);
 		strlist_add(&t.list, w, strlen(w));
 	}
-	ck_assert_int_eq(bayes_store_learn(st, &t, BAYES_SPAM, 1000, false, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(st, &t, BAYES_SPAM, 1000, 0, &r), 0);
 	bayes_tokens_free(&t);
 	strlist_init(&l);
 	for (size_t i = 0; i < n; i++) {
@@ -1033,7 +1045,7 @@ learn_numbered_spam(struct bayes_store *st, const char *seen, int n)
 		snprintf(w, sizeof(w), "s%05d", i);
 		strlist_add(&t.list, w, strlen(w));
 	}
-	ck_assert_int_eq(bayes_store_learn(st, &t, BAYES_SPAM, 1000, false, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(st, &t, BAYES_SPAM, 1000, 0, &r), 0);
 	bayes_tokens_free(&t);
 }
 
@@ -1071,7 +1083,7 @@ START_TEST(store_snapshot)
 	ck_assert_uint_eq(c.spam + c.ham + c.atime, 0);
 	/* a learn elsewhere: the copy goes, the new counts show */
 	t = toks_of("<h@x>\t00", again, 2);
-	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_HAM, 2000, false, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_HAM, 2000, 0, &r), 0);
 	bayes_tokens_free(&t);
 	c = counts(reader, "never", &tot);
 	ck_assert_uint_eq(bayes_store_snapshot_size(reader), 0);
@@ -1103,7 +1115,7 @@ START_TEST(store_snapshot)
 		db_env_close_db(env, &db);
 	}
 	t = toks_of("<h2@x>\t00", again, 1);
-	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_HAM, 3000, false, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_HAM, 3000, 0, &r), 0);
 	bayes_tokens_free(&t);
 	for (int i = 0; i < 150; i++) {
 		snprintf(w, sizeof(w), "x%05d", i);
@@ -1142,7 +1154,7 @@ START_TEST(store_snapshot_bulk)
 	ck_assert_uint_eq(bayes_store_snapshot_size(reader), 1600);
 	ck_assert_uint_eq(c.spam + c.ham + c.atime, 0);
 	t = toks_of("<h@x>\t00", again, 1);
-	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_HAM, 2000, false, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_HAM, 2000, 0, &r), 0);
 	bayes_tokens_free(&t);
 	c = counts(reader, "s00001", &tot);
 	ck_assert_uint_eq(bayes_store_snapshot_size(reader), 1600);
@@ -1152,7 +1164,7 @@ START_TEST(store_snapshot_bulk)
 	/* and back: the copy is kept for its generation, no new one after */
 	bayes_store_set_bulk(reader, false);
 	t = toks_of("<h2@x>\t00", again, 1);
-	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_HAM, 3000, false, &r), 0);
+	ck_assert_int_eq(bayes_store_learn(writer, &t, BAYES_HAM, 3000, 0, &r), 0);
 	bayes_tokens_free(&t);
 	c = counts(reader, "s00001", &tot);
 	ck_assert_uint_eq(bayes_store_snapshot_size(reader), 0);
@@ -1182,8 +1194,8 @@ START_TEST(front_end_recovery_between_opens)
 	b = bayes_new(&s2, dir, false);
 	ck_assert_int_eq(db_env_request_recovery(dir, "unit test"), 0);
 	/* b gets this process's handle, then finds the recovery pending */
-	ck_assert_int_eq(bayes_learn(b, NULL, &t, BAYES_SPAM, true, &r), -1);
-	ck_assert_int_eq(bayes_learn(b, NULL, &t, BAYES_SPAM, true, &r), 0);
+	ck_assert_int_eq(bayes_learn(b, NULL, &t, BAYES_SPAM, BAYES_LEARN_DURABLE, &r), -1);
+	ck_assert_int_eq(bayes_learn(b, NULL, &t, BAYES_SPAM, BAYES_LEARN_DURABLE, &r), 0);
 	ck_assert_int_eq(r, BAYES_LEARNED);
 	db_env_close(&env);
 	bayes_free(&b);
@@ -1226,8 +1238,8 @@ START_TEST(front_end_min_counts)
 		snprintf(key, sizeof(key), "<h%d@x>\t0", i);
 		h = toks_of(key, hamw, 2);
 		ck_assert_int_eq(classify_words(b, spamw, 2, &p), 0);
-		ck_assert_int_eq(bayes_learn(b, NULL, &s, BAYES_SPAM, true, &r), 0);
-		ck_assert_int_eq(bayes_learn(b, NULL, &h, BAYES_HAM, true, &r), 0);
+		ck_assert_int_eq(bayes_learn(b, NULL, &s, BAYES_SPAM, BAYES_LEARN_DURABLE, &r), 0);
+		ck_assert_int_eq(bayes_learn(b, NULL, &h, BAYES_HAM, BAYES_LEARN_DURABLE, &r), 0);
 		bayes_tokens_free(&s);
 		bayes_tokens_free(&h);
 	}
@@ -1251,7 +1263,7 @@ START_TEST(front_end_min_counts)
 		struct bayes_tokens q = toks_of("<q@x>\t0", spamw, 2);
 
 		ck_assert_int_eq(bayes_classify(b, NULL, &q, &p), -1);
-		ck_assert_int_eq(bayes_learn(b, NULL, &q, BAYES_SPAM, true, &r), -1);
+		ck_assert_int_eq(bayes_learn(b, NULL, &q, BAYES_SPAM, BAYES_LEARN_DURABLE, &r), -1);
 		bayes_tokens_free(&q);
 	}
 	bayes_free(&b);
@@ -1283,8 +1295,8 @@ front_end_learn(struct front_end *fe, struct bayes *b)
 {
 	enum bayes_learn_result r;
 
-	ck_assert_int_eq(bayes_learn(b, NULL, &fe->spam, BAYES_SPAM, true, &r), 0);
-	ck_assert_int_eq(bayes_learn(b, NULL, &fe->ham, BAYES_HAM, true, &r), 0);
+	ck_assert_int_eq(bayes_learn(b, NULL, &fe->spam, BAYES_SPAM, BAYES_LEARN_DURABLE, &r), 0);
+	ck_assert_int_eq(bayes_learn(b, NULL, &fe->ham, BAYES_HAM, BAYES_LEARN_DURABLE, &r), 0);
 }
 
 static void
@@ -1410,7 +1422,7 @@ START_TEST(front_end_prepare_fork)
 		/* another handle learns "cheap" as ham: the next lookup sees
 		 * it (a new copy, with the new counts) */
 		other = bayes_new(&fe.s, dir, false);
-		if (code == 0 && bayes_learn(other, NULL, &more, BAYES_HAM, true, &r) != 0)
+		if (code == 0 && bayes_learn(other, NULL, &more, BAYES_HAM, BAYES_LEARN_DURABLE, &r) != 0)
 			code = 3;
 		if (code == 0 && (classify_words(b, fe_spamw, 2, &p) != 1 || !(p < before)))
 			code = 4;
