@@ -145,6 +145,7 @@ msgsource_walk(const char *path,
 			if (fn(name, msg, len, ctx) < 0)
 				status = -1;
 		}
+		scoring_mbox_free(&mb);
 	}
 	buf_free(&b);
 	return status;

@@ -588,6 +588,58 @@ scoring_mbox_init(struct scoring_mbox *mb, const char *data, size_t len)
 	mb->p = data;
 	mb->end = data + len;
 	mb->is_mbox = len >= 5 && memcmp(data, "From ", 5) == 0;
+	mb->copy = NULL;
+}
+
+void
+scoring_mbox_free(struct scoring_mbox *mb)
+{
+	free(mb->copy);
+	mb->copy = NULL;
+}
+
+/* Whether the line at p (before end) is ">From ", ">>From ", ... */
+static bool
+scoring_mbox_quoted_from(const char *p, const char *end)
+{
+	if (p >= end || *p != '>')
+		return false;
+	while (p < end && *p == '>')
+		p++;
+	return end - p >= 5 && memcmp(p, "From ", 5) == 0;
+}
+
+/* msg[0..len) with one '>' taken off every quoted "From " line: msg
+ * itself when it has none, else mb->copy. */
+static const char *
+scoring_mbox_unquote(struct scoring_mbox *mb, const char *msg, size_t *len)
+{
+	const char *end = msg + *len, *p;
+	char *out = NULL, *o = NULL;
+
+	for (p = msg; p < end; ) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl != NULL ? nl + 1 : end;
+
+		if (scoring_mbox_quoted_from(p, end)) {
+			if (out == NULL) {
+				out = o = xmalloc(*len);
+				memcpy(o, msg, (size_t)(p - msg));
+				o += p - msg;
+			}
+			memcpy(o, p + 1, (size_t)(next - p - 1));
+			o += next - p - 1;
+		} else if (out != NULL) {
+			memcpy(o, p, (size_t)(next - p));
+			o += next - p;
+		}
+		p = next;
+	}
+	if (out == NULL)
+		return msg;
+	mb->copy = out;
+	*len = (size_t)(o - out);
+	return out;
 }
 
 /* Whether the line ending at nl is empty (LF or CRLF), within the message
@@ -603,8 +655,11 @@ scoring_mbox_after_empty_line(const char *start, const char *nl)
 bool
 scoring_mbox_next(struct scoring_mbox *mb, const char **msg_r, size_t *len_r)
 {
-	const char *start, *q;
+	const char *start, *q, *end;
+	size_t len;
 
+	free(mb->copy);
+	mb->copy = NULL;
 	if (mb->p >= mb->end)
 		return false;
 	if (!mb->is_mbox) {
@@ -634,9 +689,15 @@ scoring_mbox_next(struct scoring_mbox *mb, const char **msg_r, size_t *len_r)
 		}
 		q = nl + 1;
 	}
-	*msg_r = start;
-	*len_r = (size_t)(q - start);
 	mb->p = q;
+	/* the empty line before the next "From " line (or at the end) is
+	 * the format's, not the message's */
+	end = q;
+	if (end > start && end[-1] == '\n' && scoring_mbox_after_empty_line(start, end - 1))
+		end -= end - 1 > start && end[-2] == '\r' ? 2 : 1;
+	len = (size_t)(end - start);
+	*msg_r = scoring_mbox_unquote(mb, start, &len);
+	*len_r = len;
 	return true;
 }
 
@@ -651,5 +712,6 @@ scoring_mbox_count(const char *data, size_t len)
 	scoring_mbox_init(&mb, data, len);
 	while (scoring_mbox_next(&mb, &m, &l))
 		n++;
+	scoring_mbox_free(&mb);
 	return n;
 }

@@ -115,14 +115,22 @@ const char *scoring_msg_data(const struct scoring_msg *m, size_t *len_r);
 void scoring_rewrite(const struct scoring *sc, const char *data, size_t len,
 		     const struct score_result *r, struct buf *out);
 
-/* Messages of an mbox buffer (or the one message of a plain file): the
- * "From " separator lines are not part of the messages. */
+/* Messages of an mbox buffer (or the one message of a plain file), as
+ * they were before they went into the mbox, so that a message counts the
+ * same from an mbox as from its own file: the "From " separator lines and
+ * the empty line the format adds before each of them (and at the end) are
+ * not part of the messages, and ">From ", ">>From ", ... lines lose one
+ * '>' (mboxrd; in an mboxo file, a body line that was ">From " before it
+ * went in comes out as "From ").  A message returned lives until the next
+ * call or scoring_mbox_free. */
 struct scoring_mbox {
 	const char *p, *end;
 	bool is_mbox;
+	char *copy;		/* the message unquoted, when it had to be */
 };
 void scoring_mbox_init(struct scoring_mbox *mb, const char *data, size_t len);
 bool scoring_mbox_next(struct scoring_mbox *mb, const char **msg_r, size_t *len_r);
+void scoring_mbox_free(struct scoring_mbox *mb);
 unsigned int scoring_mbox_count(const char *data, size_t len);
 
 #endif

@@ -234,6 +234,33 @@ def test_autolearn_keeps_hand_training(bayes_lmtpd):
     assert counts["nspam"] == 1 and counts["nham"] == 0, counts
 
 
+def test_mbox_copy_is_the_same_message(bayes_lmtpd):
+    """A message learned from its file and again from an mbox counts once:
+    the empty line before the next "From " line is not the message's,
+    and a ">From " line is unquoted, so the seen key is the same."""
+    d = bayes_lmtpd
+
+    def put(name, data):
+        path = os.path.join(d.dir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, 0o644)
+        return path
+
+    sep = b"From x@example Sun Nov 22 10:00:00 2026\n"
+    a, b = msg(1, "ham", HAM_WORDS), msg(2, "ham", HAM_WORDS)
+    learn(d, "--ham", put("a.eml", a))
+    learn(d, "--ham", put("ab.mbox", sep + a + b"\n" + sep + b + b"\n"))
+    counts = dump(d)
+    assert counts["nham"] == 2 and counts["nspam"] == 0, counts
+
+    q = msg(3, "ham", HAM_WORDS) + b"From the desk of the boss\n"
+    learn(d, "--ham", put("q.eml", q))
+    learn(d, "--spam", put("q.mbox", sep + q.replace(b"\nFrom the", b"\n>From the") + b"\n"))
+    counts = dump(d)
+    assert counts["nham"] == 2 and counts["nspam"] == 1, counts
+
+
 def test_broken_database_never_fails_delivery(bayes_lmtpd):
     d = bayes_lmtpd
     with open(os.path.join(d.dir, "rules", "local.cf"), "w") as f:

@@ -92,6 +92,36 @@ def test_mbox_splits_after_empty_lines(rules, workdir):
     ], r.stdout
 
 
+@pytest.mark.fast
+def test_mbox_message_as_in_its_file(workdir):
+    """A message from an mbox is scored as the file it was: without the
+    empty line before the next "From " line (or at the end), and with
+    ">From " unquoted (mboxrd)."""
+    d = os.path.join(workdir, "rules")
+    os.makedirs(d)
+    with open(os.path.join(d, "50_local.cf"), "w") as f:
+        f.write("required_score 5\n"
+                "full LOCAL_QUOTED /\\n>From /\nscore LOCAL_QUOTED 1.0\n"
+                "full LOCAL_TRAILING /\\n\\n\\z/\nscore LOCAL_TRAILING 2.0\n")
+    q = HAMMY + b"From the desk of the boss\n"
+    one = os.path.join(workdir, "q.eml")
+    with open(one, "wb") as f:
+        f.write(q)
+    mbox = os.path.join(workdir, "q.mbox")
+    with open(mbox, "wb") as f:
+        f.write(b"From a@example.org Thu Jan  1 00:00:00 2026\n" +
+                q.replace(b"\nFrom the", b"\n>From the") +
+                b"\nFrom a@example.org Thu Jan  1 00:00:01 2026\n" + q.replace(
+                    b"\nFrom the", b"\n>>From the") + b"\n")
+    r = run("--rules", d, one, mbox)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == [
+        "%s\t0.0\t5.0\tnone" % one,
+        "%s:1\t0.0\t5.0\tnone" % mbox,
+        "%s:2\t1.0\t5.0\tLOCAL_QUOTED" % mbox,
+    ], r.stdout
+
+
 def test_lint_loads_spamassassins_rules_without_error():
     if not os.path.isfile(os.path.join(SA_RULES, "50_scores.cf")):
         pytest.skip("SpamAssassin's rules are not installed (package spamassassin)")
