@@ -73,7 +73,8 @@ void bayes_settings_free(struct bayes_settings *s);
 /* The distinct tokens of one message (each at most BAYES_TOKEN_MAX bytes,
  * at most BAYES_TOKENS_MAX of them), sorted bytewise, and the key the seen
  * database knows the message by: its Message-ID and a hash of its body, so
- * a message without an ID, or one reusing another's, still counts once. */
+ * a message reusing another's ID still counts once; without an ID, the
+ * hash covers its Date, From, Subject and last Received too. */
 struct bayes_tokens {
 	struct strlist list;
 	char *seen_key;

@@ -1731,13 +1731,33 @@ tok_sort(struct strlist_item *v, size_t n)
 }
 
 /* Two independent 64-bit FNV-1a style hashes: 128 bits that only have to
- * tell bodies apart, not resist an adversary (a collision merely makes two
- * messages one in the seen database). */
+ * tell messages apart, not resist an adversary (a collision merely makes
+ * two messages one in the seen database). */
+struct tok_hash {
+	uint64_t h1, h2;
+};
+
 static void
-tok_body_hash(const char *data, size_t len, char out[33])
+tok_hash_add(struct tok_hash *h, const char *p, size_t len)
 {
+	for (const char *end = p + len; p < end; p++) {
+		h->h1 = (h->h1 ^ (unsigned char)*p) * 0x100000001b3ULL;
+		h->h2 = (h->h2 + (unsigned char)*p + 1) * 0x9E3779B97F4A7C15ULL;
+		h->h2 ^= h->h2 >> 29;
+	}
+}
+
+/* The hash of the body of data[0..len), and, for a message without a
+ * Message-ID, of its Date, From, Subject and last Received too
+ * (SpamAssassin's key for one hashes its Date, last Received and body):
+ * else two messages without one and with the same body would be one.
+ * The body alone keeps the keys of messages with an ID as they were. */
+static void
+tok_message_hash(struct msgview *mv, const char *data, size_t len, bool no_id, char out[33])
+{
+	static const char *const fields[] = { "Date", "From", "Subject", "Received:last" };
 	const char *body = NULL;
-	uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
+	struct tok_hash h = { 0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL };
 
 	for (const char *nl = len > 0 ? memchr(data, '\n', len) : NULL;
 	     nl != NULL && nl + 1 < data + len;
@@ -1748,12 +1768,25 @@ tok_body_hash(const char *data, size_t len, char out[33])
 		}
 	if (body == NULL)
 		body = data + len;
-	for (const char *p = body; p < data + len; p++) {
-		h1 = (h1 ^ (unsigned char)*p) * 0x100000001b3ULL;
-		h2 = (h2 + (unsigned char)*p + 1) * 0x9E3779B97F4A7C15ULL;
-		h2 ^= h2 >> 29;
+	tok_hash_add(&h, body, (size_t)(data + len - body));
+	if (no_id) {
+		struct buf v;
+
+		buf_init(&v, 0);
+		for (size_t i = 0; i < N_ELEMENTS(fields); i++) {
+			buf_reset(&v);
+			/* each value after a NUL, and a missing one as
+			 * none at all: no two lists hash alike by moving
+			 * bytes from one field to the next */
+			tok_hash_add(&h, "", 1);
+			if (msgview_get(mv, fields[i], &v) && v.data != NULL) {
+				tok_hash_add(&h, "+", 1);
+				tok_hash_add(&h, v.data, v.len);
+			}
+		}
+		buf_free(&v);
 	}
-	snprintf(out, 33, "%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
+	snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.h1, (unsigned long long)h.h2);
 }
 
 void
@@ -1815,7 +1848,7 @@ bayes_tokenize(const struct bayes_settings *s, struct msgview *mv, const char *d
 	}
 	if (n - start > 200)
 		n = start + 200;
-	tok_body_hash(data, len, hash);
+	tok_message_hash(mv, data, len, n == start, hash);
 	out->seen_key = xasprintf("%.*s\t%s", (int)(n - start),
 				  mid.data != NULL ? mid.data + start : "", hash);
 	buf_free(&mid);

@@ -255,6 +255,60 @@ START_TEST(tokenize_message)
 }
 END_TEST
 
+static char *
+seen_key_of(const char *msg)
+{
+	struct msgview *mv = msgview_new(&set, msg, strlen(msg), NULL);
+	struct bayes_tokens t;
+	char *key;
+
+	bayes_tokenize(&bs, mv, msg, strlen(msg), &t);
+	key = strdup(t.seen_key);
+	bayes_tokens_free(&t);
+	msgview_free(&mv);
+	return key;
+}
+
+/* The seen key: a message with a Message-ID is known by it and a hash of
+ * its body, as before (the hash below is the one databases hold); one
+ * without by its Date, From, Subject, last Received and body, so that two
+ * such messages with the same body stay two. */
+START_TEST(seen_key_without_message_id)
+{
+	static const char m1[] = "From: a@x\nSubject: cheap pills\n\nclick here\n";
+	static const char m2[] = "From: b@y\nSubject: meeting tomorrow\n\nclick here\n";
+	static const char m3[] = "From: a@x\nSubject: cheap pills\n"
+				 "Date: Mon, 1 Jan 2024 10:00:00 +0000\n\nclick here\n";
+	static const char m4[] = "Received: from a\nReceived: from b\n"
+				 "From: a@x\nSubject: cheap pills\n\nclick here\n";
+	static const char m5[] = "Received: from a\nReceived: from c\n"
+				 "From: a@x\nSubject: cheap pills\n\nclick here\n";
+	static const char i1[] = "From: a@x\nSubject: cheap pills\n"
+				 "Message-ID: <1@x>\n\nclick here\n";
+	static const char i2[] = "From: b@y\nSubject: meeting tomorrow\n"
+				 "Message-ID:  <1@x> \n\nclick here\n";
+	char *k1 = seen_key_of(m1), *k1b = seen_key_of(m1), *k2 = seen_key_of(m2);
+	char *k3 = seen_key_of(m3), *k4 = seen_key_of(m4), *k5 = seen_key_of(m5);
+	char *ki1 = seen_key_of(i1), *ki2 = seen_key_of(i2);
+
+	ck_assert_str_eq(k1, k1b);
+	ck_assert_str_ne(k1, k2);
+	ck_assert_str_ne(k1, k3);
+	ck_assert_str_ne(k1, k4);
+	ck_assert_str_ne(k4, k5);
+	ck_assert_str_eq(ki1, "<1@x>\t003c3dc3e8e4faf3184ee10dad7320a6");
+	ck_assert_str_eq(ki1, ki2);
+	free(k1);
+	free(k1b);
+	free(k2);
+	free(k3);
+	free(k4);
+	free(k5);
+	free(ki1);
+	free(ki2);
+}
+END_TEST
+
 /* Stopwords (matched case-insensitively, as SpamAssassin compiles
  * '^(?i)'.$re.'$') are dropped, line after line. */
 /* The title-word substitution is written out by hand for speed; PCRE2
@@ -1449,6 +1503,7 @@ bayes_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, tokenize_line_like_sa, 0, N_ELEMENTS(lines));
 	tcase_add_test(tc, tokenize_message);
+	tcase_add_test(tc, seen_key_without_message_id);
 	tcase_add_test(tc, stopwords_dropped);
 	tcase_add_test(tc, title_words_like_pcre2);
 	tcase_add_loop_test(tc, tokenize_invisible, 0, N_ELEMENTS(invisible));
