@@ -1,7 +1,7 @@
 /* lmtpd-learn: trains lmtpd's Bayes classifier, like sa-learn.
  *
  *   lmtpd-learn [-c CONF] [--rules DIR[,DIR]] [-u USER] --spam|--ham|--forget PATH...
- *       learns (or forgets) every message of the files, mbox files and
+ *       learns (or forgets) every message of the files, mbox files, folders and
  *       Maildirs; a message learned before with the same class is skipped,
  *       one learned the other way is moved
  *   lmtpd-learn [-c CONF] [-u USER] --dump [--tokens]

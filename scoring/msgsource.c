@@ -57,6 +57,48 @@ msgsource_read_file(const char *path, struct buf *out)
 	return ret;
 }
 
+/* The messages of the folder dir: its regular files in name order, but
+ * for those whose names start with '.'.  Returns how many names there
+ * were, or -1 when the folder cannot be read (errno); *status becomes -1
+ * when one failed. */
+static int
+msgsource_walk_folder(const char *dir,
+		      int (*fn)(const char *name, const char *data, size_t len, void *ctx),
+		      void *ctx, void (*err)(const char *path, const char *why), int *status)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort), count = 0;
+
+	if (n < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		char file[8192];
+
+		if (names[i]->d_name[0] != '.') {
+			struct stat est;
+
+			count++;
+			snprintf(file, sizeof(file), "%s/%s", dir, names[i]->d_name);
+			/* Inside a folder only regular files are messages: a
+			 * symlink to ".." made the walk exponential (two of
+			 * them: 2^40 paths), and a FIFO there held the tool
+			 * forever. */
+			if (lstat(file, &est) < 0) {
+				err(file, strerror(errno));
+				*status = -1;
+			} else if (!S_ISREG(est.st_mode)) {
+				err(file, "not a regular file; skipped");
+				*status = -1;
+			} else if (msgsource_walk(file, fn, ctx, err) < 0) {
+				*status = -1;
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	return count;
+}
+
 int
 msgsource_walk(const char *path,
 	       int (*fn)(const char *name, const char *data, size_t len, void *ctx),
@@ -76,46 +118,26 @@ msgsource_walk(const char *path,
 
 		for (size_t s = 0; s < 2; s++) {
 			char dir[4096];
-			struct dirent **names;
-			int n;
 
 			snprintf(dir, sizeof(dir), "%s/%s", path, subs[s]);
-			n = scandir(dir, &names, NULL, alphasort);
-			if (n < 0)
-				continue;
-			maildir = true;
-			for (int i = 0; i < n; i++) {
-				char file[8192];
-
-				if (names[i]->d_name[0] != '.') {
-					struct stat est;
-
-					snprintf(file, sizeof(file), "%s/%s", dir,
-						 names[i]->d_name);
-					/* Inside a Maildir only regular files are
-					 * messages: a symlink to ".." made the walk
-					 * exponential (two of them: 2^40 paths), and
-					 * a FIFO there held the tool forever. */
-					if (lstat(file, &est) < 0) {
-						err(file, strerror(errno));
-						status = -1;
-					} else if (!S_ISREG(est.st_mode)) {
-						err(file, "not a regular file; skipped");
-						status = -1;
-					} else if (msgsource_walk(file, fn, ctx, err) < 0) {
-						status = -1;
-					}
-				}
-				free(names[i]);
-			}
-			free(names);
+			if (msgsource_walk_folder(dir, fn, ctx, err, &status) >= 0)
+				maildir = true;
 		}
-		/* A folder that holds no cur/ or new/ is not silently empty. */
-		if (!maildir) {
-			err(path, "not a Maildir (no cur/ or new/ folder)");
+		if (maildir)
+			return status;
+		/* Not a Maildir: a folder of message files (a Maildir's
+		 * cur/ itself, say), as sa-learn reads one; one without
+		 * any is not silently empty. */
+		switch (msgsource_walk_folder(path, fn, ctx, err, &status)) {
+		case -1:
+			err(path, strerror(errno));
 			return -1;
+		case 0:
+			err(path, "no messages in the folder (and no cur/ or new/)");
+			return -1;
+		default:
+			return status;
 		}
-		return status;
 	}
 	buf_init(&b, MSGSOURCE_INPUT_MAX);
 	if (msgsource_read_file(path, &b) < 0) {

@@ -1,6 +1,7 @@
 /* The messages named on a tool's command line: a file holding one message,
  * an mbox file ("From " separated; read as scoring_mbox_next gives the
- * messages), or a Maildir (its cur/ and new/, in name order).  Shared
+ * messages), a Maildir (its cur/ and new/, in name order), or another
+ * folder (its files, in name order).  Shared
  * by lmtpd-score and lmtpd-learn. */
 #ifndef LMTPD_MSGSOURCE_H
 #define LMTPD_MSGSOURCE_H

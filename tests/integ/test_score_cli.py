@@ -169,6 +169,23 @@ def test_file_mode_lines(rules, workdir):
 
 
 @pytest.mark.fast
+def test_file_mode_plain_folder(rules, workdir):
+    """A folder that is not a Maildir (a Maildir's cur/, say) is read as
+    a folder of message files, as sa-learn reads one."""
+    cur = os.path.join(workdir, "Maildir", "cur")
+    os.makedirs(cur)
+    for name, data in (("2.host:2,S", SPAMMY), ("1.host:2,S", HAMMY), (".hidden", SPAMMY)):
+        with open(os.path.join(cur, name), "wb") as f:
+            f.write(data)
+    r = run("--rules", rules, cur)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == [
+        "%s/1.host:2,S\t0.0\t5.0\tnone" % cur,
+        "%s/2.host:2,S\t6.0\t5.0\tLOCAL_BUY,LOCAL_BUY" % cur,
+    ], r.stdout
+
+
+@pytest.mark.fast
 def test_file_mode_unreadable_paths(rules, workdir):
     plain = os.path.join(workdir, "not-a-maildir")
     os.makedirs(plain)
@@ -180,7 +197,7 @@ def test_file_mode_unreadable_paths(rules, workdir):
     assert r.returncode != 0
     err = r.stderr.decode()
     assert "missing.eml: No such file or directory" in err, err
-    assert "not-a-maildir: not a Maildir" in err, err
+    assert "not-a-maildir: no messages in the folder" in err, err
     # The readable one is still scored.
     assert r.stdout.decode().splitlines() == ["%s\t0.0\t5.0\tnone" % good]
 
