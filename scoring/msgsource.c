@@ -141,7 +141,10 @@ msgsource_walk(const char *path,
 	}
 	buf_init(&b, MSGSOURCE_INPUT_MAX);
 	if (msgsource_read_file(path, &b) < 0) {
-		err(path, errno == EMSGSIZE ? "message too large" : strerror(errno));
+		/* XXX: an mbox is read whole, so the limit is the file's,
+		 * not each message's (lmtpd-learn(1)) */
+		err(path, errno == EMSGSIZE ? "file too large (over the 50 MB read of one "
+			  "file; split an mbox into smaller files)" : strerror(errno));
 		buf_free(&b);
 		return -1;
 	}

@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include "compat.h"
 
-/* The largest file read (matches the daemon's default max_message_size). */
+/* The largest file read (matches the daemon's default max_message_size),
+ * an mbox included: keep the text of msgsource_walk's error in step. */
 #define MSGSOURCE_INPUT_MAX (50ULL * 1024 * 1024)
 
 /* Calls fn for every message under path with its name (the file, or

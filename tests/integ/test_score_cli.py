@@ -186,6 +186,19 @@ def test_file_mode_plain_folder(rules, workdir):
 
 
 @pytest.mark.fast
+def test_file_mode_file_over_50_mb(rules, workdir):
+    """A file (an mbox too) over 50 MB is not read, and the error says it
+    is the file's size."""
+    big = os.path.join(workdir, "big.mbox")
+    with open(big, "wb") as f:
+        f.write(b"From a@example.org Thu Jan  1 00:00:00 2026\n" + HAMMY)
+        f.truncate(50 * 1024 * 1024 + 1)
+    r = run("--rules", rules, big)
+    assert r.returncode != 0
+    assert "big.mbox: file too large (over the 50 MB read of one file" in r.stderr.decode()
+
+
+@pytest.mark.fast
 def test_file_mode_unreadable_paths(rules, workdir):
     plain = os.path.join(workdir, "not-a-maildir")
     os.makedirs(plain)
