@@ -989,14 +989,22 @@ expire_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-struct expire_ctx {
-	struct bayes_store *st;
-	uint32_t cutoff;	/* tokens older than this go */
-	uint32_t cut_hapax;	/* and hapaxes at exactly cutoff */
+/* Where a pass of expiry stands. */
+struct expire_pos {
 	long budget;		/* how many may still go */
 	char last[BAYES_TOKEN_MAX + 1];	/* resume after this key */
 	size_t last_len;
 	bool done;
+};
+
+struct expire_ctx {
+	struct bayes_store *st;
+	uint32_t cutoff;	/* tokens older than this go */
+	uint32_t cut_hapax;	/* and hapaxes at exactly cutoff */
+	/* pos as of the last commit, and as the batch moves it: a batch
+	 * that db_env_txn tries again (after a deadlock) starts from the
+	 * first, as its deletions were rolled back */
+	struct expire_pos from, pos;
 	long removed;
 };
 
@@ -1011,27 +1019,28 @@ expire_batch_fn(DB_TXN *txn, void *vctx)
 	long n = 0;
 	int ret, flag;
 
+	c->pos = c->from;
+	c->removed = 0;
 	if ((ret = store_get_totals(db, txn, DB_RMW, &tot)) != 0 ||
 	    (ret = store_bump_gen(db, txn)) != 0)
 		return ret;
 	if ((ret = db->cursor(db, txn, &cur, 0)) != 0)
 		return ret;
 	memset(&v, 0, sizeof(v));
-	if (c->last_len > 0) {
-		store_dbt(&k, c->last, c->last_len);
+	if (c->pos.last_len > 0) {
+		store_dbt(&k, c->pos.last, c->pos.last_len);
 		flag = DB_SET_RANGE;
 	} else {
 		memset(&k, 0, sizeof(k));
 		flag = DB_FIRST;
 	}
-	c->removed = 0;
 	for (;;) {
 		struct bayes_counts cnt;
 
 		ret = cur->get(cur, &k, &v, flag | DB_RMW);
 		flag = DB_NEXT;
 		if (ret == DB_NOTFOUND) {
-			c->done = true;
+			c->pos.done = true;
 			ret = 0;
 			break;
 		}
@@ -1039,17 +1048,17 @@ expire_batch_fn(DB_TXN *txn, void *vctx)
 			break;
 		if (k.size > BAYES_TOKEN_MAX)
 			continue;
-		memcpy(c->last, k.data, k.size);
-		c->last_len = k.size;
+		memcpy(c->pos.last, k.data, k.size);
+		c->pos.last_len = k.size;
 		if ((k.size > 0 && ((const char *)k.data)[0] == '\0') || v.size != sizeof(cnt))
 			continue;
 		memcpy(&cnt, v.data, sizeof(cnt));
-		if (c->budget > 0 &&
+		if (c->pos.budget > 0 &&
 		    (cnt.atime < c->cutoff ||
 		     (cnt.atime == c->cutoff && cnt.spam + cnt.ham <= c->cut_hapax))) {
 			if ((ret = cur->del(cur, 0)) != 0)
 				break;
-			c->budget--;
+			c->pos.budget--;
 			c->removed++;
 			if (tot.ntokens > 0)
 				tot.ntokens--;
@@ -1095,18 +1104,19 @@ bayes_store_expire(struct bayes_store *st, uint32_t max_tokens)
 	 * as still allowed at that very time, rare tokens first */
 	c.cutoff = scan.atimes[drop - 1];
 	c.cut_hapax = 1;
-	c.budget = (long)drop;
+	c.from.budget = (long)drop;
 	free(scan.atimes);
-	for (int pass = 0; pass < 2 && c.budget > 0; pass++) {
-		c.done = false;
-		c.last_len = 0;
-		while (!c.done && c.budget > 0) {
+	for (int pass = 0; pass < 2 && c.from.budget > 0; pass++) {
+		c.from.done = false;
+		c.from.last_len = 0;
+		while (!c.from.done && c.from.budget > 0) {
 			int ret = db_env_txn(st->env, DB_TXN_WRITE_NOSYNC, expire_batch_fn, &c);
 
 			if (ret != 0) {
 				log_warn("bayes: expiry failed: %s", db_strerror(ret));
 				return total > 0 ? total : -1;
 			}
+			c.from = c.pos;
 			total += c.removed;
 		}
 		c.cut_hapax = UINT32_MAX;	/* second pass: any count */

@@ -928,6 +928,105 @@ START_TEST(store_learn_relearn_forget)
 }
 END_TEST
 
+/* For store_expire_retried: holds a read lock on the page of "m03t050"
+ * of dir's bayes_toks.db until a transaction has been refused a lock
+ * (expiry's first try, which has deleted tokens before that page by
+ * then), then lets go; says on ready_fd when it holds the lock. */
+static void
+expire_lock_holder(const char *dir, int ready_fd)
+{
+	char *error = NULL;
+	struct db_env *env = db_env_open(dir, &error);
+	DB_ENV *de;
+	DB *db = NULL;
+	DB_TXN *txn;
+	DB_LOCK_STAT *ls;
+	DBT k, v;
+	uint32_t base;
+
+	if (env == NULL || db_env_open_db(env, "bayes_toks.db", DB_BTREE, &db, &error) != 0)
+		_exit(2);
+	de = db_env_handle(env);
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = "m03t050";
+	k.size = 7;
+	if (de->txn_begin(de, NULL, &txn, 0) != 0 || db->get(db, txn, &k, &v, 0) != 0 ||
+	    de->lock_stat(de, &ls, 0) != 0)
+		_exit(3);
+	base = ls->st_lock_nowait;
+	free(ls);
+	if (write(ready_fd, "x", 1) != 1)
+		_exit(4);
+	for (;;) {
+		bool refused;
+
+		if (de->lock_stat(de, &ls, 0) != 0)
+			_exit(5);
+		refused = ls->st_lock_nowait > base;
+		free(ls);
+		if (refused)
+			break;
+		usleep(1000);
+	}
+	(void)txn->abort(txn);
+	(void)db->close(db, 0);
+	db_env_close(&env);
+	_exit(0);
+}
+
+/* Expiry whose batch is tried again (a lock refused, its deletions rolled
+ * back) starts that batch over: all the tokens due still go. */
+START_TEST(store_expire_retried)
+{
+	const char *dir = ut_testdir();
+	struct db_env *env = env_open(dir);
+	struct bayes_store *st = store_open(env, NULL);
+	enum bayes_learn_result r;
+	struct bayes_totals tot;
+	struct bayes_counts c;
+	int fds[2], status;
+	char x;
+	pid_t pid;
+
+	for (int m = 0; m < 20; m++) {
+		struct bayes_tokens t;
+		char key[32], w[32];
+
+		snprintf(key, sizeof(key), "<%d@x>\t00", m);
+		t = toks_empty(key);
+		for (int i = 0; i < 100; i++) {
+			snprintf(w, sizeof(w), "m%02dt%03d", m, i);
+			strlist_add(&t.list, w, strlen(w));
+		}
+		ck_assert_int_eq(bayes_store_learn(st, &t, BAYES_SPAM, 10000 + m, 0, &r), 0);
+		bayes_tokens_free(&t);
+	}
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		expire_lock_holder(dir, fds[1]);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], &x, 1), 1);
+	close(fds[0]);
+	ck_assert_int_eq(bayes_store_expire(st, 1600), 800);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	c = counts(st, "m00t000", &tot);
+	ck_assert_uint_eq(tot.ntokens, 1200);
+	ck_assert_uint_eq(c.spam, 0);
+	c = counts(st, "m07t099", &tot);
+	ck_assert_uint_eq(c.spam, 0);
+	c = counts(st, "m08t000", &tot);
+	ck_assert_uint_eq(c.spam, 1);
+	bayes_store_close(&st);
+	db_env_close(&env);
+}
+END_TEST
+
 START_TEST(store_expire)
 {
 	struct db_env *env = env_open(ut_testdir());
@@ -1520,6 +1619,7 @@ bayes_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, store_learn_relearn_forget);
 	tcase_add_test(tc, store_expire);
+	tcase_add_test(tc, store_expire_retried);
 	tcase_add_test(tc, store_cache_sees_other_writers);
 	tcase_add_test(tc, store_cache_full);
 	tcase_add_test(tc, store_snapshot);
