@@ -1,5 +1,6 @@
 /* listener: bind and listen.  A stale UNIX socket file is replaced, but
- * only if it is a socket: lmtpd never unlinks anything else. */
+ * only if it is a socket and nobody answers on it: lmtpd never unlinks
+ * anything else, nor the socket of a running instance. */
 #include "config.h"
 
 #include <errno.h>
@@ -21,6 +22,23 @@
 
 #define LISTEN_BACKLOG 128
 
+/* A socket file is stale when connecting to it is refused: whatever
+ * else happens (it accepts, its backlog is full, we may not connect), a
+ * process may be serving on it and the file is not ours to take. */
+static bool
+listener_unix_answers(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool answers;
+
+	if (fd < 0)
+		return true;
+	answers = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0 ||
+		  (errno != ECONNREFUSED && errno != ENOENT);
+	(void)close(fd);
+	return answers;
+}
+
 static int
 listener_open_unix(const struct lmtpd_config *cfg, struct listener *l, uid_t uid,
 		   gid_t gid)
@@ -36,6 +54,11 @@ listener_open_unix(const struct lmtpd_config *cfg, struct listener *l, uid_t uid
 	if (lstat(l->addr.path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			log_error("listen %s: exists and is not a socket", l->name);
+			return -1;
+		}
+		if (listener_unix_answers(&sun)) {
+			log_error("listen %s: another process is listening on it "
+				  "(is lmtpd already running?)", l->name);
 			return -1;
 		}
 		if (unlink(l->addr.path) < 0) {

@@ -17,7 +17,8 @@ struct listener {
 };
 
 /* Opens every listen entry of cfg, reusing the fd of an entry of old (which
- * may be NULL) with the same name.  UNIX sockets get listen_mode and are
+ * may be NULL) with the same name.  A UNIX socket on which another process
+ * answers is an error.  UNIX sockets get listen_mode and are
  * chown'd to listen_owner (or uid/gid).  Returns NULL after logging on error. */
 struct listener *listener_open_all(const struct lmtpd_config *cfg,
 				   struct listener *old, size_t old_count,

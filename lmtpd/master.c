@@ -65,6 +65,7 @@ struct master {
 	 * db_stall_timeout is blocked on what a dead process held. */
 	_Atomic int64_t *db_watch;
 	time_t db_checked;
+	int pid_fd;		/* holds the lock on pid_file; -1 without one */
 };
 
 static volatile sig_atomic_t master_got_term, master_got_hup, master_got_chld;
@@ -319,30 +320,60 @@ master_reload(struct master *m)
 		 m->config_path : "(defaults)");
 }
 
-static void
+/* The running master holds a write lock on its pid_file (taken on the
+ * file before it is renamed into place, so the lock is on the inode the
+ * name shows).  A lock, unlike a pid that may have been reused, dies
+ * with its process. */
+static int
+master_check_pid_file(const struct lmtpd_config *cfg)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd;
+
+	if (cfg->pid_file[0] == '\0')
+		return 0;
+	fd = open(cfg->pid_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
+		log_error("pid_file %s is locked by process %ld: lmtpd is already "
+			  "running", cfg->pid_file, (long)fl.l_pid);
+		(void)close(fd);
+		return -1;
+	}
+	(void)close(fd);
+	return 0;
+}
+
+/* Returns the locked pid file's fd (kept open until exit), or -1. */
+static int
 master_write_pid_file(const struct lmtpd_config *cfg)
 {
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char text[32], *tmp;
 	int fd, len;
 	bool ok;
 
 	if (cfg->pid_file[0] == '\0')
-		return;
+		return -1;
 	/* Written beside and renamed into place: whoever reads the file
 	 * (systemd, a test, an init script) sees the whole number or none. */
 	tmp = xasprintf("%s.tmp", cfg->pid_file);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-	ok = fd >= 0 && write_full(fd, text, (size_t)len) == 0;
-	if (fd >= 0 && close_checked(fd) < 0)
-		ok = false;
+	ok = fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0 &&
+	     write_full(fd, text, (size_t)len) == 0 && fsync(fd) == 0;
 	if (ok && rename(tmp, cfg->pid_file) < 0)
 		ok = false;
 	if (!ok) {
 		log_warn("pid_file %s: %s", cfg->pid_file, strerror(errno));
 		(void)unlink(tmp);
+		if (fd >= 0)
+			(void)close(fd);
+		fd = -1;
 	}
 	free(tmp);
+	return fd;
 }
 
 static void
@@ -380,7 +411,9 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
 	m.config_path = config_path;
-	if (master_resolve_user(cfg, &m.uid, &m.gid) < 0)
+	m.pid_fd = -1;
+	if (master_resolve_user(cfg, &m.uid, &m.gid) < 0 ||
+	    master_check_pid_file(cfg) < 0)
 		return 1;
 	m.ls = listener_open_all(cfg, NULL, 0, m.uid, m.gid, &m.ls_count);
 	if (m.ls == NULL)
@@ -400,7 +433,7 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	scoring_before_fork(m.scoring);
 	if (!foreground)
 		master_daemonize();
-	master_write_pid_file(cfg);
+	m.pid_fd = master_write_pid_file(cfg);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = master_on_signal;
@@ -465,6 +498,8 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	}
 	if (m.cfg->pid_file[0] != '\0' && !foreground)
 		(void)unlink(m.cfg->pid_file);
+	if (m.pid_fd >= 0)
+		(void)close(m.pid_fd);
 	log_info("stopped");
 	free(m.ls);
 	free(m.slots);

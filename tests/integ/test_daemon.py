@@ -546,3 +546,51 @@ def test_sieve_interpreters_reused_and_gone_at_stop(lmtpd_factory, workdir):
     wait_for(lambda: refused(d.sock), 5, what="connection refused")
     assert d.proc.wait(15) == 0
     wait_for(lambda: session_members(d.pid) == [], 5, what="no process of lmtpd left")
+
+
+def run_until_exit(conf_path, timeout=10, **popen):
+    """Runs `lmtpd -f -c conf_path`, expecting it to exit by itself:
+    returns (status, output), or (None, output) after killing it when it
+    kept running."""
+    p = subprocess.Popen([integlib.LMTPD, "-f", "-c", conf_path], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         start_new_session=True, **popen)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+        return p.returncode, out
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGTERM)
+        try:
+            out, _ = p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, _ = p.communicate()
+        return None, out
+
+
+@pytest.mark.fast
+def test_second_instance_refused(lmtpd_factory):
+    """A second lmtpd on the same socket refuses to start and leaves the
+    running one's socket alone; so does one with another socket but the
+    same pid_file, which names the running master."""
+    d = lmtpd_factory()
+    ino = os.lstat(d.sock).st_ino
+    status, out = run_until_exit(d.conf_path)
+    assert status == 1, out
+    assert "listen unix:%s: another process is listening on it" % d.sock in out
+    assert os.lstat(d.sock).st_ino == ino
+    d.wait_ready()
+
+    # Written after the switch to user: in a folder of the user's.
+    pid_file = os.path.join(d.state, "lmtpd.pid")
+    assert d.stop() == 0
+    d.write_config(pid_file=pid_file)
+    d.start()
+    other = lmtpd_factory(name="other", start=False, pid_file=pid_file)
+    status, out = run_until_exit(other.conf_path)
+    assert status == 1, out
+    assert ("pid_file %s is locked by process %d: lmtpd is already running"
+            % (pid_file, d.pid)) in out
+    with open(pid_file) as f:
+        assert int(f.read()) == d.pid
+    d.wait_ready()
