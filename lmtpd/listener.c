@@ -1,6 +1,9 @@
 /* listener: bind and listen.  A stale UNIX socket file is replaced, but
  * only if it is a socket and nobody answers on it: lmtpd never unlinks
- * anything else, nor the socket of a running instance. */
+ * anything else, nor the socket of a running instance.  A UNIX listener
+ * is known by the inode it bound, not by its spelling: a reload that names
+ * the same socket another way keeps it, and a socket file that another
+ * process put in its place is not removed at close. */
 #include "config.h"
 
 #include <errno.h>
@@ -84,6 +87,13 @@ listener_open_unix(const struct lmtpd_config *cfg, struct listener *l, uid_t uid
 		(void)close(fd);
 		return -1;
 	}
+	if (lstat(l->addr.path, &st) < 0) {
+		log_error("listen %s: lstat: %s", l->name, strerror(errno));
+		(void)close(fd);
+		return -1;
+	}
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
 	if (cfg->listen_owner != NULL) {
 		struct passwd *pw = getpwnam(cfg->listen_owner);
 
@@ -143,6 +153,31 @@ listener_open_tcp(struct listener *l)
 	return fd;
 }
 
+/* Whether old is what the new entry l names: the same host and port, or
+ * for a UNIX socket the same inode, however the path is spelt. */
+static bool
+listener_same(const struct listener *old, const struct listener *l)
+{
+	struct stat st;
+
+	if (old->fd < 0 || old->addr.is_unix != l->addr.is_unix)
+		return false;
+	if (!l->addr.is_unix)
+		return strcmp(old->name, l->name) == 0;
+	return lstat(l->addr.path, &st) == 0 && st.st_dev == old->dev &&
+	       st.st_ino == old->ino;
+}
+
+/* Whether the file at l's path is still the socket l bound. */
+static bool
+listener_owns_path(const struct listener *l)
+{
+	struct stat st;
+
+	return lstat(l->addr.path, &st) == 0 && st.st_dev == l->dev &&
+	       st.st_ino == l->ino;
+}
+
 struct listener *
 listener_open_all(const struct lmtpd_config *cfg, struct listener *old,
 		  size_t old_count, uid_t uid, gid_t gid, size_t *count_r)
@@ -160,9 +195,12 @@ listener_open_all(const struct lmtpd_config *cfg, struct listener *old,
 			snprintf(l->name, sizeof(l->name), "%s:%s", l->addr.host,
 				 l->addr.port);
 		l->fd = -1;
-		for (j = 0; j < old_count; j++)
-			if (strcmp(old[j].name, l->name) == 0)
+		for (j = 0; j < old_count && l->fd < 0; j++)
+			if (listener_same(&old[j], l)) {
 				l->fd = old[j].fd;
+				l->dev = old[j].dev;
+				l->ino = old[j].ino;
+			}
 		if (l->fd >= 0)
 			continue;
 		l->fd = l->addr.is_unix ? listener_open_unix(cfg, l, uid, gid)
@@ -189,9 +227,9 @@ listener_close_all(struct listener *ls, size_t count, const struct listener *kee
 				kept = true;
 		if (kept || ls[i].fd < 0)
 			continue;
+		if (unlink_paths && ls[i].addr.is_unix && listener_owns_path(&ls[i]))
+			(void)unlink(ls[i].addr.path);
 		(void)close(ls[i].fd);
 		ls[i].fd = -1;
-		if (unlink_paths && ls[i].addr.is_unix)
-			(void)unlink(ls[i].addr.path);
 	}
 }

@@ -2,6 +2,7 @@
 SIGTERM and SIGHUP, worker replacement, idle_timeout and
 max_message_size (DESIGN "Process model", "Interfaces that are fixed")."""
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -594,3 +595,43 @@ def test_second_instance_refused(lmtpd_factory):
     with open(pid_file) as f:
         assert int(f.read()) == d.pid
     d.wait_ready()
+
+
+@pytest.mark.fast
+def test_reload_same_socket_spelt_otherwise(lmtpd_factory):
+    """A reload whose listen names the running socket by another path
+    keeps it: the same socket file, still answering (in a folder where
+    user could remove it)."""
+    lmtpd = lmtpd_factory(name="own", start=False)
+    pw = pwd.getpwnam(integlib.RUN_USER)
+    os.chown(lmtpd.dir, pw.pw_uid, pw.pw_gid)
+    lmtpd.start()
+    ino = os.lstat(lmtpd.sock).st_ino
+    mark = lmtpd.log_size()
+    lmtpd.write_config(listen="unix:%s//%s" % (lmtpd.dir, os.path.basename(lmtpd.sock)))
+    lmtpd.signal(signal.SIGHUP)
+    lmtpd.wait_log(r"reloaded configuration", since=mark)
+    assert os.lstat(lmtpd.sock).st_ino == ino
+    lmtpd.wait_ready()
+    t = lmtpd.deliver(["respelt@example.com"], make_message("respelt"))
+    assert t.final_codes() == [250]
+
+
+@pytest.mark.fast
+def test_stop_leaves_a_socket_it_did_not_bind(lmtpd_factory):
+    """Someone else's socket now at lmtpd's path is not removed when
+    lmtpd stops (in a folder where user could remove it)."""
+    lmtpd = lmtpd_factory(name="own", start=False)
+    pw = pwd.getpwnam(integlib.RUN_USER)
+    os.chown(lmtpd.dir, pw.pw_uid, pw.pw_gid)
+    lmtpd.start()
+    os.unlink(lmtpd.sock)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.bind(lmtpd.sock)
+        s.listen(1)
+        ino = os.lstat(lmtpd.sock).st_ino
+        assert lmtpd.stop() == 0
+        assert os.lstat(lmtpd.sock).st_ino == ino
+    finally:
+        s.close()
