@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,7 +142,12 @@ listener_open_tcp(struct listener *l)
 		freeaddrinfo(res);
 		return -1;
 	}
+	/* An IPv6 wildcard would also take the IPv4 port, and a separate
+	 * IPv4 entry for it could not bind: each entry gets its own family,
+	 * as in Dovecot. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    (res->ai_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0) ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
 	    listen(fd, LISTEN_BACKLOG) < 0) {
 		log_error("listen %s: %s", l->name, strerror(errno));
@@ -192,8 +198,9 @@ listener_open_all(const struct lmtpd_config *cfg, struct listener *old,
 		if (l->addr.is_unix)
 			snprintf(l->name, sizeof(l->name), "unix:%s", l->addr.path);
 		else
-			snprintf(l->name, sizeof(l->name), "%s:%s", l->addr.host,
-				 l->addr.port);
+			snprintf(l->name, sizeof(l->name),
+				 strchr(l->addr.host, ':') != NULL ? "[%s]:%s" : "%s:%s",
+				 l->addr.host, l->addr.port);
 		l->fd = -1;
 		for (j = 0; j < old_count && l->fd < 0; j++)
 			if (listener_same(&old[j], l)) {

@@ -13,7 +13,7 @@ struct lmtpd_config;
 
 struct listener {
 	struct netaddr_listen addr;
-	char name[300];		/* "127.0.0.1:2424", "unix:/run/lmtpd.sock" */
+	char name[300];		/* "127.0.0.1:2424", "[::1]:2424", "unix:/run/lmtpd.sock" */
 	int fd;
 	dev_t dev;		/* UNIX: the socket file bind() made */
 	ino_t ino;

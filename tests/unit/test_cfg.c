@@ -4,7 +4,13 @@
 
 #include "check_compat.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "cfg.h"
+#include "listener.h"
 #include "lmtpd_limits.h"
 
 /* Loads text from a fresh file; returns the config or NULL with *error_r.
@@ -723,6 +729,42 @@ START_TEST(cfg_expand_missing_var)
 }
 END_TEST
 
+/* An IPv6 listener takes only IPv6 (so that an IPv4 entry can share its
+ * port) and is named with brackets. */
+START_TEST(cfg_listen_ipv6_only)
+{
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t len = sizeof(sin6);
+	int probe = socket(AF_INET6, SOCK_STREAM, 0), on = 0;
+	struct lmtpd_config *cfg;
+	struct listener *ls;
+	char text[64], name[32];
+	size_t count;
+
+	/* A free port, from a socket on the IPv6 loopback (skip without). */
+	if (probe < 0 || bind(probe, (struct sockaddr *)&sin6, sizeof(sin6)) < 0 ||
+	    getsockname(probe, (struct sockaddr *)&sin6, &len) < 0) {
+		if (probe >= 0)
+			(void)close(probe);
+		return;
+	}
+	(void)close(probe);
+	snprintf(text, sizeof(text), "listen = [::1]:%u\n", ntohs(sin6.sin6_port));
+	snprintf(name, sizeof(name), "[::1]:%u", ntohs(sin6.sin6_port));
+	cfg = load_ok(text);
+	ls = listener_open_all(cfg, NULL, 0, (uid_t)-1, (gid_t)-1, &count);
+	ck_assert_ptr_nonnull(ls);
+	ck_assert_uint_eq(count, 1);
+	ck_assert_str_eq(ls[0].name, name);
+	len = sizeof(on);
+	ck_assert_int_eq(getsockopt(ls[0].fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, &len), 0);
+	ck_assert_int_eq(on, 1);
+	listener_close_all(ls, count, NULL, 0, true);
+	free(ls);
+	cfg_free(&cfg);
+}
+END_TEST
+
 static Suite *
 cfg_suite(void)
 {
@@ -737,6 +779,7 @@ cfg_suite(void)
 	tcase_add_loop_test(tc, cfg_scoring_keys, 0, N_ELEMENTS(scoring_cases));
 	tcase_add_loop_test(tc, cfg_numbers, 0, N_ELEMENTS(number_cases));
 	tcase_add_test(tc, cfg_continuation_and_comments);
+	tcase_add_test(tc, cfg_listen_ipv6_only);
 	tc = ut_tcase(s, "errors", true);
 	tcase_add_loop_test(tc, cfg_errors, 0, N_ELEMENTS(error_cases));
 	tcase_add_test(tc, cfg_missing_file);
