@@ -80,7 +80,9 @@ worker_take_pending_signals(const sigset_t *wait_mask)
 		(void)sigprocmask(SIG_SETMASK, &blocked, NULL);
 }
 
-static void
+/* Returns whether a session was served: not after a lost accept race,
+ * nor for a client refused by allow_from (max_use counts sessions). */
+static bool
 worker_serve(const struct lmtp_session_env *env, const struct listener *l)
 {
 	struct sockaddr_storage ss;
@@ -93,7 +95,7 @@ worker_serve(const struct lmtp_session_env *env, const struct listener *l)
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 		    errno != ECONNABORTED)
 			log_warn("accept on %s failed: %s", l->name, strerror(errno));
-		return;
+		return false;
 	}
 	if (l->addr.is_unix) {
 		snprintf(peer, sizeof(peer), "unix");
@@ -108,10 +110,11 @@ worker_serve(const struct lmtp_session_env *env, const struct listener *l)
 			if (write(fd, refuse, sizeof(refuse) - 1) < 0)
 				errno = 0;
 			(void)close(fd);
-			return;
+			return false;
 		}
 	}
 	lmtp_session_run(env, fd, peer);
+	return true;
 }
 
 void
@@ -165,8 +168,8 @@ worker_main(const struct lmtpd_config *cfg, struct scoring *scoring,
 		for (size_t i = 0; i < count && !worker_stop; i++) {
 			if ((pfds[i].revents & POLLIN) == 0)
 				continue;
-			worker_serve(&env, &ls[i]);
-			served++;
+			if (worker_serve(&env, &ls[i]))
+				served++;
 		}
 	}
 	spool_free(&env.spool);

@@ -635,3 +635,19 @@ def test_stop_leaves_a_socket_it_did_not_bind(lmtpd_factory):
         assert os.lstat(lmtpd.sock).st_ino == ino
     finally:
         s.close()
+
+
+@pytest.mark.fast
+def test_max_use_counts_served_sessions(lmtpd_factory):
+    """max_use counts sessions: a client refused by allow_from does not
+    use up a worker's last one."""
+    d = lmtpd_factory(start=False, workers="1", max_use="1")
+    d.listen_tcp(allow_from="192.0.2.0/24")
+    d.start()
+    with d.tcp_client() as c:
+        assert c.connect_greeting().code == 421
+    [refused_pid] = d.wait_log(r"^lmtpd\[(\d+)\]: warning: connect from 127\.0\.0\.1 refused")
+    t = d.deliver(["maxuse@example.com"], make_message("max_use"))
+    assert t.final_codes() == [250]
+    [delivered] = deliveries(d.log())
+    assert delivered["pid"] == refused_pid
