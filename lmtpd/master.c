@@ -114,11 +114,29 @@ master_drop_privileges(struct master *m)
 	return 0;
 }
 
+/* Missing parents of state_dir are made 0755 (as root, they must stay
+ * passable for `user`), state_dir itself 0700. */
 static int
 master_prepare_state_dir(struct master *m)
 {
 	const char *dir = m->cfg->state_dir;
+	char *parent = xstrdup(dir), *slash;
+	size_t len = strlen(parent);
 
+	while (len > 1 && parent[len - 1] == '/')
+		parent[--len] = '\0';
+	slash = strrchr(parent, '/');
+	while (slash != NULL && slash > parent && slash[-1] == '/')
+		slash--;
+	if (slash != NULL && slash > parent) {
+		*slash = '\0';
+		if (mkdir_parents(parent, 0755) < 0) {
+			log_error("state_dir %s: %s: %s", dir, parent, strerror(errno));
+			free(parent);
+			return -1;
+		}
+	}
+	free(parent);
 	if (mkdir_parents(dir, 0700) < 0) {
 		log_error("state_dir %s: %s", dir, strerror(errno));
 		return -1;
@@ -420,6 +438,13 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 		return 1;
 	if (master_prepare_state_dir(&m) < 0 || master_drop_privileges(&m) < 0)
 		return 1;
+	/* Spool files, Bayes and vacation databases live there: better no
+	 * start than a daemon that defers every message. */
+	if (access(cfg->state_dir, R_OK | W_OK | X_OK) < 0) {
+		log_error("state_dir %s is not usable by uid %ld: %s", cfg->state_dir,
+			  (long)geteuid(), strerror(errno));
+		return 1;
+	}
 	m.db_watch = mmap(NULL, MASTER_WATCH_SLOTS * sizeof(*m.db_watch),
 			  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (m.db_watch == MAP_FAILED) {

@@ -651,3 +651,30 @@ def test_max_use_counts_served_sessions(lmtpd_factory):
     assert t.final_codes() == [250]
     [delivered] = deliveries(d.log())
     assert delivered["pid"] == refused_pid
+
+
+@pytest.mark.fast
+def test_state_dir_parents_made_passable(lmtpd_factory, workdir):
+    """Missing parents of state_dir are made 0755, state_dir 0700 for
+    user: a message large enough to be spooled there is delivered."""
+    state = os.path.join(workdir, "sd", "a", "b")
+    d = lmtpd_factory(state_dir=state)
+    for p, mode in ((os.path.join(workdir, "sd"), 0o755),
+                    (os.path.join(workdir, "sd", "a"), 0o755), (state, 0o700)):
+        assert os.stat(p).st_mode & 0o777 == mode, p
+    t = d.deliver(["big@example.com"], make_message("big", body="x" * 76 + "\n") * 1
+                  + (("y" * 76 + "\n") * 20000).encode())
+    assert t.final_codes() == [250]
+
+
+@pytest.mark.fast
+def test_state_dir_unusable_refused(lmtpd_factory, workdir):
+    """A state_dir that user can not enter (a parent is root's 0700):
+    lmtpd does not start, and says why."""
+    locked = os.path.join(workdir, "locked")
+    os.makedirs(os.path.join(locked, "state"))
+    os.chmod(locked, 0o700)
+    d = lmtpd_factory(start=False, state_dir=os.path.join(locked, "state"))
+    status, out = run_until_exit(d.conf_path)
+    assert status == 1, out
+    assert "state_dir %s is not usable by uid" % os.path.join(locked, "state") in out
