@@ -99,18 +99,18 @@ master_drop_privileges(struct master *m)
 {
 	char *error;
 
-	if (m->cfg->user == NULL && m->cfg->group == NULL) {
-		if (geteuid() == 0)
-			log_warn("running as root: set 'user' (and 'group') so that "
-				 "mail is not written as root");
-		return 0;
+	if (m->cfg->user != NULL || m->cfg->group != NULL) {
+		if (become_switch(m->cfg->user, m->uid, m->gid, &error) < 0) {
+			log_error("%s", error);
+			free(error);
+			return -1;
+		}
+		m->dropped = true;
 	}
-	if (become_switch(m->cfg->user, m->uid, m->gid, &error) < 0) {
-		log_error("%s", error);
-		free(error);
-		return -1;
-	}
-	m->dropped = true;
+	/* Also for `user = root`, or a user whose uid is 0. */
+	if (geteuid() == 0)
+		log_warn("running as root: set 'user' (and 'group') to an unprivileged "
+			 "user so that mail is not written as root");
 	return 0;
 }
 

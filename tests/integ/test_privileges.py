@@ -145,3 +145,9 @@ def test_root_without_user_warns(lmtpd_factory):
     maildir = d.maildir("root-run@example.com")
     assert len(read_new(maildir)) == 1
     assert os.lstat(maildir).st_uid == 0
+
+
+def test_user_root_warns(lmtpd_factory):
+    """user = root is running as root too: the same warning."""
+    d = lmtpd_factory(run_as=None, user="root")
+    d.wait_log(r"warning: running as root: set 'user'")
