@@ -48,6 +48,17 @@ int
 become_switch(const char *user, uid_t uid, gid_t gid, char **error_r)
 {
 	*error_r = NULL;
+	/* Started as that user already (systemd's User=): nothing to switch,
+	 * and without root initgroups() would fail. */
+	if (geteuid() != 0) {
+		if ((uid == (uid_t)-1 || (uid == getuid() && uid == geteuid())) &&
+		    (gid == (gid_t)-1 || (gid == getgid() && gid == getegid())))
+			return 0;
+		*error_r = xasprintf("switching to user %s (uid %ld, gid %ld) needs root; "
+				     "running as uid %ld, gid %ld", is_set(user) ? user : "-",
+				     (long)uid, (long)gid, (long)geteuid(), (long)getegid());
+		return -1;
+	}
 	if (gid != (gid_t)-1) {
 		/* Groups first: after setuid there is no right left to drop
 		 * root's supplementary groups. */

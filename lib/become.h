@@ -19,7 +19,9 @@ int become_resolve(const struct lmtpd_config *cfg, uid_t *uid_r, gid_t *gid_r,
 
 /* Switches for good to gid, with user's supplementary groups (or gid
  * alone without a user), then to uid; an id of -1 is left as it is.
- * Returns 0, or -1 with *error_r (malloc'd). */
+ * Without root: does nothing when uid and gid are the current ones, else
+ * fails (switching needs root).  Returns 0, or -1 with *error_r
+ * (malloc'd). */
 int become_switch(const char *user, uid_t uid, gid_t gid, char **error_r) ATTR_WUR;
 
 /* Run as root with a `user` (and maybe `group`) in cfg: becomes that user

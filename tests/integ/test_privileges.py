@@ -151,3 +151,30 @@ def test_user_root_warns(lmtpd_factory):
     """user = root is running as root too: the same warning."""
     d = lmtpd_factory(run_as=None, user="root")
     d.wait_log(r"warning: running as root: set 'user'")
+
+
+def test_started_as_the_configured_user(lmtpd_factory):
+    """Started as user itself (systemd User=) with that user configured:
+    nothing to switch, lmtpd runs and delivers; configured for another
+    user, it exits 1 saying that switching needs root."""
+    pw = pwd.getpwnam(RUN_USER)
+    d = lmtpd_factory(name="asuser", start=False)
+    os.chown(d.dir, pw.pw_uid, pw.pw_gid)
+    as_user = dict(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[])
+    with open(d.log_path, "ab") as logf:
+        d.proc = subprocess.Popen([LMTPD, "-f", "-c", d.conf_path], stdin=subprocess.DEVNULL,
+                                  stdout=logf, stderr=logf, start_new_session=True,
+                                  **as_user)
+    d.pgids.append(d.proc.pid)
+    d.wait_ready()
+    t = d.deliver(["asuser@example.com"], make_message("as user"))
+    assert t.final_codes() == [250]
+    assert os.lstat(d.maildir("asuser@example.com")).st_uid == pw.pw_uid
+    assert d.stop() == 0
+
+    d.write_config(user=OTHER_USER)
+    r = subprocess.run([LMTPD, "-f", "-c", d.conf_path], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=20, **as_user)
+    assert r.returncode == 1, r.stderr
+    assert "switching to user %s" % OTHER_USER in r.stderr
+    assert "needs root" in r.stderr
