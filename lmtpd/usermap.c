@@ -19,6 +19,7 @@
 #include "fsutil.h"
 #include "lmtpd_limits.h"
 #include "addrfold.h"
+#include "log.h"
 #include "usermap.h"
 #include "xalloc.h"
 
@@ -121,6 +122,25 @@ usermap_new(const char *path)
 	return map;
 }
 
+/* Berkeley DB's own messages about a map (a damaged file gives dozens per
+ * read) go to the log, at most this many per lookup. */
+#define USERMAP_DB_MESSAGES_MAX 3
+
+static unsigned int usermap_db_messages;
+
+static void
+usermap_db_errcall(const DB_ENV *env, const char *prefix, const char *msg)
+{
+	(void)env;
+	usermap_db_messages++;
+	if (usermap_db_messages <= USERMAP_DB_MESSAGES_MAX)
+		log_warn("users map %s: Berkeley DB: %s", prefix != NULL ? prefix : "",
+			 msg);
+	else if (usermap_db_messages == USERMAP_DB_MESSAGES_MAX + 1)
+		log_warn("users map %s: Berkeley DB: more messages not logged",
+			 prefix != NULL ? prefix : "");
+}
+
 static void
 usermap_close(struct usermap *map)
 {
@@ -166,6 +186,8 @@ usermap_open(struct usermap *map, const char **error_r)
 		*error_r = map->error;
 		return -1;
 	}
+	map->db->set_errcall(map->db, usermap_db_errcall);
+	map->db->set_errpfx(map->db, map->db_path);
 	ret = map->db->open(map->db, NULL, map->db_path, NULL, DB_HASH, DB_RDONLY, 0);
 	if (ret != 0) {
 		snprintf(map->error, sizeof(map->error), "open(%s) failed: %s",
@@ -187,6 +209,7 @@ usermap_lookup(struct usermap *map, const char *key, char *value_r,
 	DBT k, v;
 	int ret;
 
+	usermap_db_messages = 0;
 	if (usermap_open(map, error_r) < 0)
 		return -1;
 	memset(&k, 0, sizeof(k));

@@ -205,3 +205,29 @@ def test_address_forms(lmtpd):
                      "example.com/host!user": 1, "lmtpd.test/postmaster": 1,
                      "example.com/mixed": 1, "[192.0.2.1]/lit": 1, "example.com/det": 3}
     assert set(where.values()) == set(homes)
+
+
+@pytest.mark.fast
+def test_damaged_users_map_logged(lmtpd_factory, workdir):
+    """A users.db that is not a database: RCPT gets 451 4.3.0, and
+    Berkeley DB's own complaints reach the log as a few prefixed lines,
+    not as raw text on stderr."""
+    users = os.path.join(workdir, "users")
+    with open(users, "w") as f:
+        f.write("a@example.com\n")
+    with open(users + ".db", "wb") as f:
+        f.write(os.urandom(8192))
+    d = lmtpd_factory(users=users)
+    for _ in range(2):
+        with d.client() as c:
+            c.lhlo()
+            c.send("MAIL FROM:<s@example.org>\r\nRCPT TO:<a@example.com>\r\n")
+            assert c.reply().code == 250
+            r = c.reply()
+            assert (r.code, r.enh) == (451, "4.3.0")
+            c.quit()
+    d.wait_log(r"disconnect from unix", count=2)
+    log = d.log()
+    stray = [l for l in log.splitlines() if not l.startswith("lmtpd[")]
+    assert stray == []
+    assert 0 < log.count("Berkeley DB: ") <= 2 * 4
