@@ -5,13 +5,16 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "become.h"
 #include "cfg.h"
 #include "log.h"
 #include "master.h"
@@ -77,6 +80,36 @@ check_sieve(const struct lmtpd_config *cfg)
 	}
 	sieve_runner_free(&runner);
 	return status;
+}
+
+/* SIGHUP rereads the file after the switch to `user`: -t, typically run
+ * as root by a unit's ExecReload, says when that reload would fail.  A
+ * child takes on the user and tries to open the file. */
+static void
+check_config_readable(const struct lmtpd_config *cfg, const char *path)
+{
+	pid_t pid;
+	int status;
+
+	if (path == NULL || geteuid() != 0 || cfg->user == NULL || cfg->user[0] == '\0')
+		return;
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		char *error;
+		int fd;
+
+		if (become_config_user(cfg, &error) < 0)
+			_exit(2);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		_exit(fd < 0 ? 1 : 0);
+	}
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 1)
+		fprintf(stderr, "lmtpd: warning: user %s cannot read %s: a reload "
+			"(SIGHUP) will fail; make it readable to %s or restart "
+			"instead of reloading\n", cfg->user, path, cfg->user);
 }
 
 /* -t checks what the daemon would trip over at its first delivery. */
@@ -147,6 +180,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (test) {
+		check_config_readable(cfg, path);
 		status = check_config(cfg);
 		if (status == 0)
 			printf("lmtpd: configuration %s is valid\n",

@@ -678,3 +678,18 @@ def test_state_dir_unusable_refused(lmtpd_factory, workdir):
     status, out = run_until_exit(d.conf_path)
     assert status == 1, out
     assert "state_dir %s is not usable by uid" % os.path.join(locked, "state") in out
+
+
+@pytest.mark.fast
+def test_check_warns_when_user_cannot_read_config(lmtpd_factory):
+    """-t as root: a config file only root can read is valid, but SIGHUP
+    (which rereads it as user) would fail: -t says so."""
+    d = lmtpd_factory(start=False)
+    os.chmod(d.conf_path, 0o644)
+    r = run_lmtpd("-t", "-c", d.conf_path)
+    assert r.returncode == 0 and "cannot read" not in r.stderr, r.stderr
+    os.chmod(d.conf_path, 0o600)
+    r = run_lmtpd("-t", "-c", d.conf_path)
+    assert r.returncode == 0, r.stderr
+    assert ("warning: user %s cannot read %s: a reload (SIGHUP) will fail"
+            % (integlib.RUN_USER, d.conf_path)) in r.stderr
