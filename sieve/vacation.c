@@ -1,14 +1,12 @@
 /* vacation: RFC 3834/5230 rules, the reply text and the history database.
  *
- * History records are keyed "user\0sender\0handle" (sender lowercased)
- * and hold the time of the last reply (8 bytes, big endian).  Entries
- * older than max_days are purged now and then by whoever writes, a bounded
- * walk per purge that goes on where the last one stopped, so the database
- * does not grow without end. */
+ * History records (stamp_db.h, in vacation.db) are keyed
+ * "user\0sender\0handle" (sender lowercased) and hold the time of the
+ * last reply; those older than max_days are purged. Every key holds two
+ * NULs, so none is stamp_db's purge position. */
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,20 +17,14 @@
 
 #include <gmime/gmime.h>
 
-#include "dbenv.h"
 #include "log.h"
 #include "message.h"
 #include "addrfold.h"
+#include "stamp_db.h"
 #include "vacation.h"
 #include "xalloc.h"
 
 #define VACATION_DB "vacation.db"
-/* Purge old entries once per this many records written, at most this
- * many per purge. */
-#define VACATION_PURGE_EVERY 256
-#define VACATION_PURGE_MAX 1000
-/* After a failed open, wait this long before trying again. */
-#define VACATION_REOPEN_SECS 30
 #define VACATION_KEY_MAX 2048
 /* Folding the reply's References: the line length RFC 5322 2.1.1 asks
  * for, and the longest word kept (with the field name it stays under the
@@ -41,12 +33,8 @@
 #define VACATION_FOLD_WORD_MAX 900
 
 struct vacation {
-	char *state_dir;
+	struct stamp_db *history;
 	unsigned int max_days;
-	struct db_env *env;
-	DB *db;
-	time_t failed_at;
-	unsigned int writes;
 };
 
 /* --- the rules --- */
@@ -188,16 +176,9 @@ vacation_new(const char *state_dir, unsigned int max_days)
 {
 	struct vacation *v = xcalloc(1, sizeof(*v));
 
-	v->state_dir = xstrdup(state_dir);
+	v->history = stamp_db_new(state_dir, VACATION_DB, "vacation", "no vacation replies");
 	v->max_days = max_days > 0 ? max_days : 1;
 	return v;
-}
-
-static void
-vacation_close(struct vacation *v)
-{
-	db_env_close_db(v->env, &v->db);
-	db_env_close(&v->env);
 }
 
 void
@@ -207,51 +188,9 @@ vacation_free(struct vacation **vp)
 
 	if (v == NULL)
 		return;
-	vacation_close(v);
-	free(v->state_dir);
+	stamp_db_free(&v->history);
 	free(v);
 	*vp = NULL;
-}
-
-static int
-vacation_open(struct vacation *v)
-{
-	char *error = NULL;
-
-	if (v->db != NULL && !db_env_stale(v->env))
-		return 0;
-	if (v->db != NULL)
-		vacation_close(v);
-	if (v->failed_at != 0 && time(NULL) - v->failed_at < VACATION_REOPEN_SECS)
-		return -1;
-	v->env = db_env_open(v->state_dir, &error);
-	if (v->env != NULL && db_env_open_db(v->env, VACATION_DB, DB_BTREE, &v->db,
-					     &error) < 0)
-		db_env_close(&v->env);
-	if (v->env == NULL) {
-		bool recovering = errno == EAGAIN;
-
-		log_warn("vacation: %s; no vacation replies for now", error);
-		free(error);
-		v->failed_at = time(NULL);
-		/* a recovery is soon over: try again in a second */
-		if (recovering)
-			v->failed_at -= VACATION_REOPEN_SECS - 1;
-		return -1;
-	}
-	v->failed_at = 0;
-	return 0;
-}
-
-/* After a failure: reopen on the next use if the environment awaits
- * recovery. */
-static void
-vacation_db_failed(struct vacation *v, const char *what, int ret)
-{
-	log_warn("vacation: %s in %s/%s failed: %s", what, v->state_dir, VACATION_DB,
-		 db_strerror(ret));
-	if (ret == DB_RUNRECOVERY || db_env_stale(v->env))
-		vacation_close(v);
 }
 
 static size_t
@@ -269,168 +208,18 @@ vacation_key(const struct vacation_request *req, char *key, size_t size)
 	return (size_t)n >= size ? size - 1 : (size_t)n;
 }
 
-struct vacation_get_ctx {
-	DB *db;
-	DBT key;
-	uint64_t sent_at;
-	bool found;
-};
-
-static int
-vacation_get(DB_TXN *txn, void *ctx)
-{
-	struct vacation_get_ctx *c = ctx;
-	unsigned char buf[8];
-	DBT data;
-	int ret;
-
-	memset(&data, 0, sizeof(data));
-	data.data = buf;
-	data.ulen = sizeof(buf);
-	data.flags = DB_DBT_USERMEM;
-	c->found = false;
-	ret = c->db->get(c->db, txn, &c->key, &data, 0);
-	if (ret == DB_NOTFOUND)
-		return 0;
-	if (ret != 0)
-		return ret;
-	if (data.size == 8) {
-		c->sent_at = 0;
-		for (int i = 0; i < 8; i++)
-			c->sent_at = (c->sent_at << 8) | buf[i];
-		c->found = true;
-	}
-	return 0;
-}
-
 int
 vacation_history_due(struct vacation *v, const struct vacation_request *req, time_t now)
 {
 	char key[VACATION_KEY_MAX];
-	struct vacation_get_ctx c;
-	int ret;
+	uint64_t sent_at;
+	int found = stamp_db_get(v->history, key, vacation_key(req, key, sizeof(key)), &sent_at);
 
-	if (vacation_open(v) < 0)
+	if (found < 0)
 		return -1;
-	memset(&c, 0, sizeof(c));
-	c.db = v->db;
-	c.key.data = key;
-	c.key.size = (u_int32_t)vacation_key(req, key, sizeof(key));
-	ret = db_env_txn(v->env, 0, vacation_get, &c);
-	if (ret != 0) {
-		vacation_db_failed(v, "lookup", ret);
-		return -1;
-	}
-	if (c.found && (uint64_t)now < c.sent_at + (uint64_t)req->days * 86400)
+	if (found > 0 && (uint64_t)now < sent_at + (uint64_t)req->days * 86400)
 		return 0;
 	return 1;
-}
-
-struct vacation_put_ctx {
-	struct vacation *v;
-	DBT key;
-	uint64_t now;
-	bool purge;
-};
-
-/* Where the next purge starts: a key no history record has (those
- * hold two NULs), whose value is the key the last purge stopped at;
- * absent or empty: the first key. */
-static const char vacation_purge_pos[] = "\0purge-position";
-#define VACATION_PURGE_POS_LEN (sizeof(vacation_purge_pos) - 1)
-
-static bool
-vacation_is_purge_pos(const DBT *k)
-{
-	return k->size == VACATION_PURGE_POS_LEN &&
-	       memcmp(k->data, vacation_purge_pos, VACATION_PURGE_POS_LEN) == 0;
-}
-
-/* Deletes entries older than max_days, a bounded number per call: each
- * purge goes on where the last one stopped (the position is kept in the
- * database, so it survives the worker), back to the first key after the
- * last, so every entry is reached in time. */
-static int
-vacation_purge(DB_TXN *txn, struct vacation_put_ctx *c)
-{
-	DB *db = c->v->db;
-	char pos[VACATION_KEY_MAX];
-	DBC *cur;
-	DBT pk, k, d;
-	unsigned int seen = 0;
-	u_int32_t flag = DB_FIRST;
-	int ret;
-
-	memset(&pk, 0, sizeof(pk));
-	pk.data = (void *)vacation_purge_pos;
-	pk.size = VACATION_PURGE_POS_LEN;
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	d.data = pos;
-	d.ulen = sizeof(pos);
-	d.flags = DB_DBT_USERMEM;
-	ret = db->get(db, txn, &pk, &d, 0);
-	if (ret == 0 && d.size > 0) {
-		k.data = pos;
-		k.size = d.size;
-		flag = DB_SET_RANGE;
-	} else if (ret != 0 && ret != DB_NOTFOUND && ret != DB_BUFFER_SMALL) {
-		return ret;
-	}
-	if ((ret = db->cursor(db, txn, &cur, 0)) != 0)
-		return ret;
-	memset(&d, 0, sizeof(d));
-	while (seen < VACATION_PURGE_MAX && (ret = cur->get(cur, &k, &d, flag)) == 0) {
-		uint64_t sent = 0;
-
-		flag = DB_NEXT;
-		seen++;
-		if (vacation_is_purge_pos(&k) || d.size != 8)
-			continue;
-		for (int i = 0; i < 8; i++)
-			sent = (sent << 8) | ((unsigned char *)d.data)[i];
-		if (sent + (uint64_t)c->v->max_days * 86400 < c->now &&
-		    (ret = cur->del(cur, 0)) != 0)
-			break;
-	}
-	if (ret == 0 && seen == VACATION_PURGE_MAX) {
-		/* Stopped on the way: the next purge starts after this key
-		 * (at it, if it is deleted by then). */
-		size_t n = k.size < sizeof(pos) - 1 ? k.size : sizeof(pos) - 1;
-
-		memcpy(pos, k.data, n);
-		pos[n++] = '\0';	/* the smallest key after k */
-		d.data = pos;
-		d.size = (u_int32_t)n;
-	} else if (ret == DB_NOTFOUND) {
-		/* The end: the next purge starts at the first key. */
-		d.data = pos;
-		d.size = 0;
-		ret = 0;
-	}
-	(void)cur->close(cur);
-	if (ret == 0)
-		ret = db->put(db, txn, &pk, &d, 0);
-	return ret;
-}
-
-static int
-vacation_put(DB_TXN *txn, void *ctx)
-{
-	struct vacation_put_ctx *c = ctx;
-	unsigned char buf[8];
-	DBT data;
-	int ret;
-
-	for (int i = 0; i < 8; i++)
-		buf[i] = (unsigned char)(c->now >> (56 - 8 * i));
-	memset(&data, 0, sizeof(data));
-	data.data = buf;
-	data.size = sizeof(buf);
-	ret = c->v->db->put(c->v->db, txn, &c->key, &data, 0);
-	if (ret == 0 && c->purge)
-		ret = vacation_purge(txn, c);
-	return ret;
 }
 
 int
@@ -438,23 +227,9 @@ vacation_history_record(struct vacation *v, const struct vacation_request *req,
 			time_t now)
 {
 	char key[VACATION_KEY_MAX];
-	struct vacation_put_ctx c;
-	int ret;
 
-	if (vacation_open(v) < 0)
-		return -1;
-	memset(&c, 0, sizeof(c));
-	c.v = v;
-	c.key.data = key;
-	c.key.size = (u_int32_t)vacation_key(req, key, sizeof(key));
-	c.now = (uint64_t)now;
-	c.purge = ++v->writes % VACATION_PURGE_EVERY == 0;
-	ret = db_env_txn(v->env, 0, vacation_put, &c);
-	if (ret != 0) {
-		vacation_db_failed(v, "update", ret);
-		return -1;
-	}
-	return 0;
+	return stamp_db_put(v->history, key, vacation_key(req, key, sizeof(key)), now,
+			    (uint64_t)v->max_days * 86400);
 }
 
 /* --- the reply --- */
