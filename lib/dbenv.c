@@ -402,6 +402,76 @@ db_env_open_handle(const char *dir, bool recover, char **error_r)
 	return env;
 }
 
+/* After a recovery that was asked for (a process met DB_RUNRECOVERY):
+ * a database file with a damaged page panics Berkeley DB again at its
+ * next read, and recovery can not mend a page, so every recovery would
+ * be followed by another, and every user of the environment (Bayes,
+ * vacation, redirects) would be without it most of the time. Each *.db
+ * file is verified, still under the exclusive lock with the recovered
+ * pages flushed, and one that fails is moved aside as
+ * NAME.damaged-SECONDS (kept for the admin) with an error in the log: it
+ * is made anew, empty, at its next open. */
+/* Berkeley DB writes a line per bad page while verifying: only the
+ * first goes into the log line that says the file is damaged. */
+static char db_verify_first[256];
+
+static void
+db_verify_errcall(const DB_ENV *env, const char *prefix, const char *msg)
+{
+	(void)env;
+	(void)prefix;
+	if (db_verify_first[0] == '\0')
+		snprintf(db_verify_first, sizeof(db_verify_first), "%s", msg);
+}
+
+static void
+db_move_damaged_aside(DB_ENV *env, const char *dir)
+{
+	DIR *d;
+	struct dirent *e;
+
+	(void)env->txn_checkpoint(env, 0, 0, DB_FORCE);
+	(void)env->memp_sync(env, NULL);
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+		char *path, *aside;
+		DB *db;
+		int ret;
+
+		if (len < 4 || strcmp(e->d_name + len - 3, ".db") != 0 ||
+		    strncmp(e->d_name, "__db", 4) == 0)
+			continue;
+		path = db_path(dir, e->d_name);
+		/* No environment: a plain read of the file; the handle is
+		 * gone after verify, whatever it returns. */
+		if (db_create(&db, NULL, 0) != 0) {
+			free(path);
+			continue;
+		}
+		db_verify_first[0] = '\0';
+		db->set_errcall(db, db_verify_errcall);
+		ret = db->verify(db, path, NULL, NULL, DB_NOORDERCHK);
+		if (ret == 0 || ret == ENOENT) {
+			free(path);
+			continue;
+		}
+		aside = xasprintf("%s.damaged-%lld", path, (long long)time(NULL));
+		if (rename(path, aside) == 0)
+			log_error("berkeley db: %s is damaged (%s): moved aside to %s; it "
+				  "starts again empty", path, db_verify_first[0] != '\0' ?
+				  db_verify_first : db_strerror(ret), aside);
+		else
+			log_error("berkeley db: %s is damaged (%s) and can not be moved "
+				  "aside: %s", path, db_verify_first[0] != '\0' ?
+				  db_verify_first : db_strerror(ret), strerror(errno));
+		free(aside);
+		free(path);
+	}
+	(void)closedir(d);
+}
+
 /* With the exclusive lock held (nobody else has the environment open):
  * recovery if anything asks for it, into fresh regions. */
 static DB_ENV *
@@ -428,6 +498,8 @@ db_env_open_alone(const char *dir, char **error_r)
 			 "a process died while holding it");
 	db_remove_regions(dir);
 	env = db_env_open_handle(dir, true, error_r);
+	if (env != NULL && marker)
+		db_move_damaged_aside(env, dir);
 	if (env != NULL && marker) {
 		char *path = db_env_marker_path(dir);
 

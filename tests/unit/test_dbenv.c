@@ -555,6 +555,86 @@ START_TEST(test_open_waits_for_recovery)
 }
 END_TEST
 
+/* Fills dir's name with n records of 100 bytes (several pages), closed
+ * cleanly. */
+static void
+fill_db(const char *dir, const char *name, int n)
+{
+	char *error = NULL, key[32], value[101];
+	struct db_env *env = db_env_open(dir, &error);
+	DB *db;
+
+	ck_assert_msg(env != NULL, "%s", error != NULL ? error : "");
+	ck_assert_msg(db_env_open_db(env, name, DB_BTREE, &db, &error) == 0, "%s", error);
+	memset(value, 'v', 100);
+	value[100] = '\0';
+	for (int i = 0; i < n; i++) {
+		struct put_ctx c = { db, key, value };
+
+		snprintf(key, sizeof(key), "key%06d", i);
+		ck_assert_int_eq(db_env_txn(env, 0, put_fn, &c), 0);
+	}
+	db_env_close_db(env, &db);
+	db_env_close(&env);
+}
+
+/* A database with damaged pages panics Berkeley DB at every read, and
+ * recovery can not mend it: after a recovery that was asked for, the
+ * damaged file is moved aside (kept), so it starts again empty instead of
+ * asking for recovery after recovery; a sound one is left as it is. */
+START_TEST(test_damaged_db_moved_aside)
+{
+	const char *dir = ut_testdir();
+	char path[4200], junk[4096];
+	struct db_env *env;
+	struct stat st;
+	DB *db;
+	DIR *d;
+	struct dirent *e;
+	int fd, aside = 0;
+
+	fill_db(dir, "t.db", 2000);
+	fill_db(dir, "u.db", 200);
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_gt(st.st_size, 40 * 4096);
+	memset(junk, 0x5a, sizeof(junk));
+	fd = open(path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	for (off_t page = 3; page * 4096 < st.st_size; page += 3)
+		ck_assert_int_eq(pwrite(fd, junk, sizeof(junk), page * 4096), (ssize_t)sizeof(junk));
+	close(fd);
+
+	ck_assert_int_eq(db_env_request_recovery(dir, "test"), 0);
+	env = open_t(dir, &db);
+	ck_assert(!file_exists(dir, "lmtpd-db.recover"));
+	/* t.db is new and empty; u.db kept its records. */
+	{
+		char *value = get(db, "key000001");
+
+		ck_assert_ptr_null(value);
+	}
+	db_env_close_db(env, &db);
+	ck_assert_msg(db_env_open_db(env, "u.db", DB_BTREE, &db, &(char *){ NULL }) == 0,
+		      "u.db");
+	{
+		char *value = get(db, "key000199");
+
+		ck_assert_ptr_nonnull(value);
+		free(value);
+	}
+	db_env_close_db(env, &db);
+	db_env_close(&env);
+	d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		aside += strncmp(e->d_name, "t.db.damaged-", 13) == 0;
+	closedir(d);
+	ck_assert_int_eq(aside, 1);
+	ck_assert(!file_exists(dir, "u.db.damaged-0"));
+}
+END_TEST
+
 START_TEST(test_busy_watch)
 {
 	_Atomic int64_t slot = 0;
@@ -596,6 +676,7 @@ dbenv_suite(void)
 	tcase_add_test(tc, test_killed_writer_while_attached);
 	tcase_add_test(tc, test_dead_latch_holder);
 	tcase_add_test(tc, test_open_waits_for_recovery);
+	tcase_add_test(tc, test_damaged_db_moved_aside);
 	tcase_add_test(tc, test_busy_watch);
 	return s;
 }
