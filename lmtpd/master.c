@@ -122,6 +122,7 @@ master_prepare_state_dir(struct master *m)
 	const char *dir = m->cfg->state_dir;
 	char *parent = xstrdup(dir), *slash;
 	size_t len = strlen(parent);
+	struct stat st;
 
 	while (len > 1 && parent[len - 1] == '/')
 		parent[--len] = '\0';
@@ -139,6 +140,21 @@ master_prepare_state_dir(struct master *m)
 	free(parent);
 	if (mkdir_parents(dir, 0700) < 0) {
 		log_error("state_dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	/* state_dir is given to user below: never a directory others share
+	 * (state_dir = /tmp would hand /tmp to vmail). */
+	if (stat(dir, &st) < 0) {
+		log_error("state_dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("state_dir %s: not a directory", dir);
+		return -1;
+	}
+	if ((st.st_mode & (S_IWOTH | S_ISVTX)) != 0) {
+		log_error("state_dir %s: writable by everyone (a shared directory such as "
+			  "/tmp): give lmtpd a directory of its own", dir);
 		return -1;
 	}
 	if (!m->dropped && geteuid() == 0 && m->uid != (uid_t)-1 &&

@@ -681,6 +681,21 @@ def test_state_dir_unusable_refused(lmtpd_factory, workdir):
 
 
 @pytest.mark.fast
+def test_shared_state_dir_refused(lmtpd_factory, workdir):
+    """state_dir is handed to user: a directory everybody may write in
+    (/tmp, or any 1777 one) is refused, and left as it was."""
+    shared = os.path.join(workdir, "shared")
+    os.makedirs(shared)
+    os.chmod(shared, 0o1777)
+    d = lmtpd_factory(start=False, state_dir=shared)
+    status, out = run_until_exit(d.conf_path)
+    assert status == 1, out
+    assert "state_dir %s: writable by everyone" % shared in out
+    st = os.stat(shared)
+    assert (st.st_uid, st.st_mode & 0o7777) == (0, 0o1777)
+
+
+@pytest.mark.fast
 def test_check_warns_when_user_cannot_read_config(lmtpd_factory):
     """-t as root: a config file only root can read is valid, but SIGHUP
     (which rereads it as user) would fail: -t says so."""
