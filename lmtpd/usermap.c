@@ -299,6 +299,17 @@ usermap_commit_entry(DB *db, struct buf *entry, const char *path,
 				     "or @domain)", path, line, key);
 		return -1;
 	}
+	/* Written as lookups see an address: they take the one final dot
+	 * off a domain (an absolute name) and unquote a local part, so a
+	 * key with either would never match. */
+	if (key[strlen(key) - 1] == '.' && key[strlen(key) - 2] != '@' &&
+	    key[strlen(key) - 2] != '.')
+		key[strlen(key) - 1] = '\0';
+	if (key[0] == '"') {
+		*error_r = xasprintf("%s:%u: bad key '%s' (a quoted local part: lookups "
+				     "use it unquoted, so write it unquoted)", path, line, key);
+		return -1;
+	}
 	if (strchr(key, '+') != NULL && key[0] != '@') {
 		/* Not an error: with the default recipient_delimiter such a
 		 * key never matches, since lookups strip the detail first

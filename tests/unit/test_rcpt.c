@@ -356,7 +356,9 @@ static const char users_map[] =
 	"frank@example.com\n"
 	"  home=/srv/frank\n"
 	"\tmail_location=%h/Frank\n"
-	"@catchall.org     home=/srv/catch/%d/%n\n";
+	"@catchall.org     home=/srv/catch/%d/%n\n"
+	/* an absolute domain name: looked up without its final dot */
+	"gina@example.com. home=/srv/gina\n";
 
 /* Writes the text map in a fresh folder and compiles it; returns the
  * text map's path (static). */
@@ -406,6 +408,8 @@ static const struct {
 	  "/srv/catch/catchall.org/anyone/Maildir", NULL },
 	{ "Other+x@CATCHALL.org", DSN_RCPT_OK, "/srv/catch/catchall.org/other",
 	  "/srv/catch/catchall.org/other/Maildir", NULL },
+	{ "gina@example.com", DSN_RCPT_OK, "/srv/gina", "/srv/gina/Maildir", NULL },
+	{ "gina@example.com.", DSN_RCPT_OK, "/srv/gina", "/srv/gina/Maildir", NULL },
 	{ "nobody@example.com", DSN_UNKNOWN_USER, NULL, NULL, NULL },
 	{ "alice@example.net", DSN_UNKNOWN_USER, NULL, NULL, NULL },
 	{ "anyone@sub.catchall.org", DSN_UNKNOWN_USER, NULL, NULL, NULL },
@@ -665,6 +669,9 @@ static const struct {
 	{ "a@b.org home=/srv/../etc\n",
 	  ":1: home must be an absolute path, with escapes %u %n %d, no '..'" },
 	{ "a@b.org\nA@B.ORG\n", ":2: duplicate key 'a@b.org'" },
+	{ "a@b.org\na@b.org.\n", ":2: duplicate key 'a@b.org'" },
+	{ "\"a.b\"@b.org\n", ":1: bad key '\"a.b\"@b.org' (a quoted local part: lookups "
+	  "use it unquoted, so write it unquoted)" },
 	{ "@b.org\n# x\n@B.org home=/y\n", ":3: duplicate key '@b.org'" },
 	/* An error in a continued entry names the entry's first line. */
 	{ "a@b.org\n  home=/x\n  bogus=1\nc@d.org\n",
