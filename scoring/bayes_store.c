@@ -1006,6 +1006,10 @@ struct expire_ctx {
 	 * first, as its deletions were rolled back */
 	struct expire_pos from, pos;
 	long removed;
+	/* the number of tokens to keep: another process expiring at the
+	 * same time counts down the same totals, so the two stop there
+	 * together instead of each removing what it planned alone */
+	uint32_t keep;
 };
 
 static int
@@ -1053,6 +1057,10 @@ expire_batch_fn(DB_TXN *txn, void *vctx)
 		if ((k.size > 0 && ((const char *)k.data)[0] == '\0') || v.size != sizeof(cnt))
 			continue;
 		memcpy(&cnt, v.data, sizeof(cnt));
+		if (tot.ntokens <= c->keep) {
+			c->pos.budget = 0;
+			break;
+		}
 		if (c->pos.budget > 0 &&
 		    (cnt.atime < c->cutoff ||
 		     (cnt.atime == c->cutoff && cnt.spam + cnt.ham <= c->cut_hapax))) {
@@ -1105,6 +1113,7 @@ bayes_store_expire(struct bayes_store *st, uint32_t max_tokens)
 	c.cutoff = scan.atimes[drop - 1];
 	c.cut_hapax = 1;
 	c.from.budget = (long)drop;
+	c.keep = (uint32_t)keep;
 	free(scan.atimes);
 	for (int pass = 0; pass < 2 && c.from.budget > 0; pass++) {
 		c.from.done = false;
