@@ -424,9 +424,34 @@ db_verify_errcall(const DB_ENV *env, const char *prefix, const char *msg)
 		snprintf(db_verify_first, sizeof(db_verify_first), "%s", msg);
 }
 
+/* Files that only make sense together: Bayes's seen database says which
+ * messages its token database holds. One moved aside alone would leave
+ * the other claiming what is no longer there (a message "already
+ * learned" into an empty token database), so its partner goes too. */
+static const char *const db_partners[][2] = {
+	{ "bayes_toks", "bayes_seen" },
+};
+
+static void
+db_move_aside(const char *dir, const char *name, const char *why, time_t now)
+{
+	char *path = db_path(dir, name);
+	char *aside = xasprintf("%s.damaged-%lld", path, (long long)now);
+
+	if (rename(path, aside) == 0)
+		log_error("berkeley db: %s %s: moved aside to %s; it starts again empty",
+			  path, why, aside);
+	else if (errno != ENOENT)
+		log_error("berkeley db: %s %s, and can not be moved aside: %s", path, why,
+			  strerror(errno));
+	free(aside);
+	free(path);
+}
+
 static void
 db_move_damaged_aside(DB_ENV *env, const char *dir)
 {
+	time_t now = time(NULL);
 	DIR *d;
 	struct dirent *e;
 
@@ -436,7 +461,7 @@ db_move_damaged_aside(DB_ENV *env, const char *dir)
 		return;
 	while ((e = readdir(d)) != NULL) {
 		size_t len = strlen(e->d_name);
-		char *path, *aside;
+		char *path, *why, *partner = NULL;
 		DB *db;
 		int ret;
 
@@ -453,21 +478,34 @@ db_move_damaged_aside(DB_ENV *env, const char *dir)
 		db_verify_first[0] = '\0';
 		db->set_errcall(db, db_verify_errcall);
 		ret = db->verify(db, path, NULL, NULL, DB_NOORDERCHK);
-		if (ret == 0 || ret == ENOENT) {
-			free(path);
+		free(path);
+		/* Only damage: a file that can not be read now (EACCES,
+		 * EMFILE) keeps its history. */
+		if (ret != DB_VERIFY_BAD) {
+			if (ret != 0 && ret != ENOENT)
+				log_warn("berkeley db: could not verify %s/%s: %s", dir,
+					 e->d_name, db_strerror(ret));
 			continue;
 		}
-		aside = xasprintf("%s.damaged-%lld", path, (long long)time(NULL));
-		if (rename(path, aside) == 0)
-			log_error("berkeley db: %s is damaged (%s): moved aside to %s; it "
-				  "starts again empty", path, db_verify_first[0] != '\0' ?
-				  db_verify_first : db_strerror(ret), aside);
-		else
-			log_error("berkeley db: %s is damaged (%s) and can not be moved "
-				  "aside: %s", path, db_verify_first[0] != '\0' ?
-				  db_verify_first : db_strerror(ret), strerror(errno));
-		free(aside);
-		free(path);
+		why = xasprintf("is damaged (%s)", db_verify_first[0] != '\0' ?
+				db_verify_first : db_strerror(ret));
+		for (size_t i = 0; i < N_ELEMENTS(db_partners) && partner == NULL; i++)
+			for (int side = 0; side < 2 && partner == NULL; side++) {
+				size_t plen = strlen(db_partners[i][side]);
+
+				if (strncmp(e->d_name, db_partners[i][side], plen) == 0)
+					partner = xasprintf("%s%s", db_partners[i][!side],
+							    e->d_name + plen);
+			}
+		db_move_aside(dir, e->d_name, why, now);
+		if (partner != NULL) {
+			char *pwhy = xasprintf("goes with the damaged %s", e->d_name);
+
+			db_move_aside(dir, partner, pwhy, now);
+			free(pwhy);
+			free(partner);
+		}
+		free(why);
 	}
 	(void)closedir(d);
 }
