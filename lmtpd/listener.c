@@ -28,11 +28,13 @@
 
 /* A socket file is stale when connecting to it is refused: whatever
  * else happens (it accepts, its backlog is full, we may not connect), a
- * process may be serving on it and the file is not ours to take. */
+ * process may be serving on it and the file is not ours to take. The
+ * connect does not block: on a full backlog a blocking one waits for as
+ * long as the other process is stuck, and the master with it. */
 static bool
 listener_unix_answers(const struct sockaddr_un *sun)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	bool answers;
 
 	if (fd < 0)

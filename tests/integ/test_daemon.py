@@ -570,6 +570,35 @@ def run_until_exit(conf_path, timeout=10, **popen):
 
 
 @pytest.mark.fast
+def test_socket_of_a_stuck_process_refused(lmtpd_factory):
+    """A process that listens on the socket but accepts nothing (its
+    backlog full): lmtpd says so and exits; the connect that asks does
+    not wait for it (a blocking one waited as long as that process)."""
+    import socket
+    d = lmtpd_factory(start=False)
+    stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    pending = []
+    try:
+        stuck.bind(d.sock)
+        stuck.listen(0)
+        for _ in range(4):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            try:
+                c.connect(d.sock)
+            except (BlockingIOError, InterruptedError):
+                pass
+            pending.append(c)
+        status, out = run_until_exit(d.conf_path)
+        assert status == 1, out
+        assert "listen unix:%s: another process is listening on it" % d.sock in out
+    finally:
+        for c in pending:
+            c.close()
+        stuck.close()
+
+
+@pytest.mark.fast
 def test_second_instance_refused(lmtpd_factory):
     """A second lmtpd on the same socket refuses to start and leaves the
     running one's socket alone; so does one with another socket but the
