@@ -57,22 +57,6 @@ delivery_report_cut(const char *data, size_t size, size_t max)
 	return max;
 }
 
-/* RFC 3461 6.3 a: the ENVID decoded from its xtext. RFC 3461 4.4 allows
- * only printable ASCII in it; anything else is written as xtext's +HH
- * rather than put raw into the report. */
-static void
-delivery_report_envid(struct buf *out, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c < ' ' || c > '~')
-			buf_putf(out, "+%02X", c);
-		else
-			buf_put(out, s, 1);
-	}
-}
-
 /* RFC 5322 3.3 date-time, local time. */
 static bool
 delivery_report_date(char *out, size_t out_size, time_t when)
@@ -134,7 +118,9 @@ delivery_report_compose(const struct delivery_report *r, struct buf *out)
 		    "listed below. If the message was delivered to a mailbox you will\n"
 		    "receive no further notifications.\n\n");
 	for (size_t i = 0; i < r->rcpt_count; i++)
-		buf_putf(out, "<%s>: delivered to mailbox\n", r->rcpts[i].addr);
+		buf_putf(out, "<%s>: %s\n", r->rcpts[i].addr, r->rcpts[i].relayed ?
+			 "forwarded by the recipient's filter; no further notifications" :
+			 "delivered to mailbox");
 	buf_put_str(out, "\n");
 
 	buf_putf(out, "--%s\n", boundary);
@@ -143,11 +129,10 @@ delivery_report_compose(const struct delivery_report *r, struct buf *out)
 		 global ? "global-delivery-status" : "delivery-status");
 	buf_putf(out, "Reporting-MTA: dns; %s\n", r->hostname);
 	buf_putf(out, "X-Lmtpd-Queue-ID: %s\n", r->queue_id);
-	if (r->envid != NULL && r->envid[0] != '\0') {
-		buf_put_str(out, "Original-Envelope-Id: ");
-		delivery_report_envid(out, r->envid);
-		buf_put_str(out, "\n");
-	}
+	/* RFC 3461 6.3 a: decoded from its xtext (lmtp_proto took only
+	 * printable ASCII, as RFC 3461 4.4 asks of it) */
+	if (r->envid != NULL && r->envid[0] != '\0')
+		buf_putf(out, "Original-Envelope-Id: %s\n", r->envid);
 	if (delivery_report_date(date, sizeof(date), r->arrival))
 		buf_putf(out, "Arrival-Date: %s\n", date);
 	for (size_t i = 0; i < r->rcpt_count; i++) {
@@ -155,7 +140,8 @@ delivery_report_compose(const struct delivery_report *r, struct buf *out)
 		delivery_report_address(out, "Final-Recipient", r->rcpts[i].addr);
 		if (r->rcpts[i].orcpt != NULL)
 			delivery_report_address(out, "Original-Recipient", r->rcpts[i].orcpt);
-		buf_put_str(out, "Action: delivered\nStatus: 2.0.0\n");
+		buf_putf(out, "Action: %s\nStatus: 2.0.0\n",
+			 r->rcpts[i].relayed ? "relayed" : "delivered");
 	}
 	buf_put_str(out, "\n");
 

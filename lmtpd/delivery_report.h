@@ -12,13 +12,14 @@ struct buf;
 struct delivery_report_rcpt {
 	const char *addr;	/* as given in RCPT TO */
 	const char *orcpt;	/* ORCPT=, decoded; NULL if none */
+	bool relayed;		/* handed on (a Sieve redirect), not stored */
 };
 
 struct delivery_report {
 	const char *hostname;
 	const char *queue_id;
 	const char *sender;	/* the envelope sender: who gets the report */
-	const char *envid;	/* ENVID=, decoded; NULL or "" if none */
+	const char *envid;	/* ENVID=, decoded (printable ASCII); NULL or "" if none */
 	bool ret_full;		/* RET=FULL: the whole message, if small enough */
 	time_t arrival;
 	const struct delivery_report_rcpt *rcpts;

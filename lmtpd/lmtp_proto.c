@@ -516,6 +516,11 @@ lmtp_parse_mail_params(struct lmtp_proto *p, const char *s, struct lmtp_mail *m,
 		} else if (lmtp_keyword_is(param, klen, "ENVID") && value != NULL) {
 			if (lmtp_xtext_decode(value, vlen, m->envid, sizeof(m->envid)) < 0)
 				return "501 5.5.4 Bad ENVID parameter";
+			/* RFC 3461 4.4: printable ASCII once decoded; it goes
+			 * into delivery reports as it is */
+			for (const char *c = m->envid; *c != '\0'; c++)
+				if (*c < 0x20 || *c > 0x7e)
+					return "501 5.5.4 Bad ENVID parameter";
 		} else if (lmtp_keyword_is(param, klen, "AUTH") && value != NULL) {
 			/* RFC 4954 5: the submitter identity; nothing to do
 			 * for final delivery. */

@@ -283,7 +283,7 @@ session_rcpt_done(void *ctx, size_t i)
 }
 
 /* RFC 3461 5.2.2: the recipients delivered that asked for NOTIFY=SUCCESS
- * get the "delivered" report, sent to the envelope sender (never to the
+ * get the "delivered" report ("relayed" for a copy only redirected), sent to the envelope sender (never to the
  * null sender). It is sent after the 250s, so a report that can not be
  * handed to the MTA is logged, and the mail stays delivered. */
 static void
@@ -308,9 +308,11 @@ session_send_delivery_report(struct session *s, const char *data, size_t size)
 	for (size_t i = 0; i < s->txn.rcpt_count; i++) {
 		const struct rcpt *r = s->txn.rcpts[i];
 
-		if ((r->notify & LMTP_NOTIFY_SUCCESS) != 0 && dsn_is_success(&r->dsn))
+		/* A copy a Sieve script discarded was delivered nowhere:
+		 * no report says it was. */
+		if ((r->notify & LMTP_NOTIFY_SUCCESS) != 0 && r->dsn.reason == DSN_DELIVERED)
 			rr[report.rcpt_count++] = (struct delivery_report_rcpt){
-				r->addr, r->orcpt };
+				r->addr, r->orcpt, r->relayed };
 	}
 	report.rcpts = rr;
 	log_escape(esc, sizeof(esc), s->txn.sender, strlen(s->txn.sender));

@@ -748,8 +748,10 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 		pipeline_vacation(cfg, sv, txn, r, msg, is_spam, &x->vacation);
 	if (stored > 0)
 		dsn_set(&r->dsn, DSN_DELIVERED, "delivered to maildir");
-	else if (redirected > 0)
+	else if (redirected > 0) {
 		dsn_set(&r->dsn, DSN_DELIVERED, "redirected by sieve");
+		r->relayed = true;
+	}
 	else
 		dsn_set(&r->dsn, DSN_DISCARDED, "discarded by sieve");
 	goto done;

@@ -35,6 +35,9 @@ struct rcpt {
 	 * get the same reply. */
 	int same_as;
 	struct dsn dsn;
+	/* delivered only by a Sieve redirect: the copy went back to the MTA
+	 * (a delivery report says "relayed", not "delivered") */
+	bool relayed;
 };
 
 /* Splits and checks addr; on success fills user/local/domain/detail.

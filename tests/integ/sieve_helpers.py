@@ -130,16 +130,21 @@ def write_script(home, text, name=".dovecot.sieve", run_as=integlib.RUN_USER):
     path = os.path.join(home, name)
     with open(path, "w") as f:
         f.write(text)
-    d = home
     # Every folder from the mail root down belongs to the run-as user,
-    # as lmtpd would have made it.
-    while True:
-        os.chown(d, pw.pw_uid, pw.pw_gid)
-        os.chmod(d, 0o755)
+    # as lmtpd would have made it; a home outside a "mail" folder only
+    # itself (walking up from one once gave /tmp to the run-as user).
+    chain = [home]
+    d = home
+    while os.path.basename(os.path.dirname(d)) != "mail":
         parent = os.path.dirname(d)
-        if os.path.basename(parent) in ("", "mail") or parent == d:
+        if parent == d:
+            chain = [home]
             break
         d = parent
+        chain.append(d)
+    for d in chain:
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+        os.chmod(d, 0o755)
     os.chown(path, pw.pw_uid, pw.pw_gid)
     # A new mtime each write, even within the same second.
     st = os.stat(path)

@@ -12,7 +12,7 @@ import pytest
 
 from integlib import make_message, read_new, split_trace, wait_for
 from peers import Postfix, have
-from sieve_helpers import SmtpSink
+from sieve_helpers import SmtpSink, write_script
 from test_protocol import compile_map
 
 
@@ -36,30 +36,41 @@ def _parts(raw):
             for p in msg.get_payload()]
 
 
+def _home(d, addr):
+    local, _, domain = addr.partition("@")
+    return os.path.join(d.mail, domain, local)
+
+
 @pytest.mark.peers
 def test_success_report_for_notify_success(lmtpd_factory, sink):
     """Only the recipients delivered with NOTIFY=SUCCESS are in the one
     report, sent from the null sender to the envelope sender, with the
-    ENVID, ORCPT and (RET=FULL) the message; NOTIFY=NEVER, no NOTIFY, a
+    ENVID, ORCPT and (RET=FULL) the message; a copy a Sieve script only
+    redirected is "relayed"; one it discarded, NOTIFY=NEVER, no NOTIFY, a
     refused recipient and the null sender get none."""
     d = lmtpd_factory(submission=sink.submission, submission_timeout="10s")
+    write_script(_home(d, "erin@example.com"), 'redirect "elsewhere@example.net";\n')
+    write_script(_home(d, "frank@example.com"), "discard;\n")
     msg = make_message("report me", "Body text.\n")
     with d.client() as c:
         c.lhlo()
         t = c.transaction(
             "bob@example.org",
-            ["alice@example.com", "carol@example.com", "dave@example.com", "bad/x@example.com"],
+            ["alice@example.com", "carol@example.com", "dave@example.com",
+             "erin@example.com", "frank@example.com", "bad/x@example.com"],
             msg, mail_params="RET=FULL ENVID=run+2B1",
             rcpt_params=["NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;info@example.net",
-                         "", "NOTIFY=NEVER", "NOTIFY=SUCCESS"])
-        assert [r.code for r in t.rcpts] == [250, 250, 250, 501]
-        assert t.final_codes() == [250, 250, 250]
+                         "", "NOTIFY=NEVER", "NOTIFY=SUCCESS", "NOTIFY=SUCCESS",
+                         "NOTIFY=SUCCESS"])
+        assert [r.code for r in t.rcpts] == [250, 250, 250, 250, 250, 501]
+        assert t.final_codes() == [250, 250, 250, 250, 250]
         t = c.transaction("", ["alice@example.com"], make_message("from nobody"),
                           rcpt_params=["NOTIFY=SUCCESS"])
         assert t.final_codes() == [250]
         c.quit()
-    [m] = sink.wait_messages(1)
-    assert m["sender"] == "" and m["rcpts"] == ["bob@example.org"]
+    got = sink.wait_messages(2)
+    [m] = [x for x in got if x["sender"] == ""]
+    assert m["rcpts"] == ["bob@example.org"]
     headers = dict(m["headers"])
     assert headers["To"] == "<bob@example.org>"
     assert headers["Auto-Submitted"] == "auto-replied"
@@ -72,11 +83,14 @@ def test_success_report_for_notify_success(lmtpd_factory, sink):
     assert ("Final-Recipient: rfc822; alice@example.com\n"
             "Original-Recipient: rfc822; info@example.net\n"
             "Action: delivered\nStatus: 2.0.0\n") in status
-    assert "carol" not in status and "dave" not in status and "bad" not in status
+    assert "Final-Recipient: rfc822; erin@example.com\nAction: relayed\n" in status
+    for other in ("carol", "dave", "frank", "bad"):
+        assert other not in status
     assert parts[2][1].rstrip(b"\n") == msg.rstrip(b"\n")
-    d.wait_log(r"delivery report sent to <bob@example\.org> \(1 recipient\)")
-    # Still one: the null sender's transaction sent none.
-    assert len(sink.messages()) == 1
+    d.wait_log(r"delivery report sent to <bob@example\.org> \(2 recipients\)")
+    # Still one report and the redirect: the null sender's transaction
+    # sent none.
+    assert len(sink.messages()) == 2
 
 
 def test_success_report_failure_is_logged(lmtpd_factory):

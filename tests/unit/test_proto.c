@@ -478,10 +478,12 @@ static const struct proto_case cases[] = {
 	{ "mail bad BODY, RET, ENVID",
 	  IN("LHLO client\r\nMAIL FROM:<a@b.example> BODY=BINARYMIME\r\n"
 	     "MAIL FROM:<a@b.example> RET=ALL\r\nMAIL FROM:<a@b.example> ENVID=a+2\r\n"
-	     "MAIL FROM:<a@b.example> ENVID=a+0Ab\r\n"), {0},
+	     "MAIL FROM:<a@b.example> ENVID=a+0Ab\r\n"
+	     "MAIL FROM:<a@b.example> ENVID=a+C3+A9\r\n"), {0},
 	  { LHLO_OK "555 5.5.4 Unsupported BODY parameter\r\n"
 	    "501 5.5.4 Bad RET parameter\r\n501 5.5.4 Bad ENVID parameter\r\n"
-	    "501 5.5.4 Bad ENVID parameter\r\n", LHLO_E, NULL, 0 } },
+	    "501 5.5.4 Bad ENVID parameter\r\n501 5.5.4 Bad ENVID parameter\r\n",
+	    LHLO_E, NULL, 0 } },
 	{ "mail unknown parameter",
 	  IN("LHLO client\r\nMAIL FROM:<a@b.example> FOO=bar\r\n"
 	     "MAIL FROM:<a@b.example> XYZZY\r\nMAIL FROM:<a@b.example> SMTPUTF8=yes\r\n"
