@@ -194,6 +194,15 @@ lmtp_proto_in_data(const struct lmtp_proto *p)
 		p->bdat_active) && !p->bdat_refused;
 }
 
+bool
+lmtp_proto_discarding(const struct lmtp_proto *p, uint64_t *done_r)
+{
+	bool discarding = p->state == LMTP_STATE_BDAT && p->bdat_refused;
+
+	*done_r = discarding ? p->bdat_size - p->bdat_left : 0;
+	return discarding;
+}
+
 static void
 lmtp_txn_reset(struct lmtp_proto *p)
 {

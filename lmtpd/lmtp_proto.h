@@ -121,6 +121,9 @@ bool lmtp_proto_in_transaction(const struct lmtp_proto *p);
  * deadline and the byte count apply. A refused BDAT chunk, read only to be
  * discarded, is not: no DATA started, so there is nothing to count from. */
 bool lmtp_proto_in_data(const struct lmtp_proto *p);
+/* True while a refused BDAT chunk is read to be discarded; *done_r is how
+ * much of it came so far. */
+bool lmtp_proto_discarding(const struct lmtp_proto *p, uint64_t *done_r);
 
 const char *lmtp_proto_output(const struct lmtp_proto *p, size_t *len_r);
 void lmtp_proto_output_consume(struct lmtp_proto *p, size_t n);

@@ -50,6 +50,10 @@ struct session {
 	char client_name[256];
 	struct session_txn txn;
 	bool closing;
+	/* since when a refused BDAT chunk is read (discarding is set): it is
+	 * under the same deadline as accepted data */
+	struct timespec t_discard;
+	bool discarding;
 	/* a flush of final replies failed: nothing more is sent or run */
 	bool peer_gone;
 	const char *last_command;	/* for "lost connection after X" */
@@ -484,8 +488,26 @@ session_read_timeout(struct session *s, enum session_limit *limit_r)
 	const struct lmtpd_config *cfg = s->env->cfg;
 	double timeout = cfg->idle_timeout;
 
+	uint64_t discarded;
+	bool discarding = lmtp_proto_discarding(s->proto, &discarded);
+
 	*limit_r = SESSION_LIMIT_IDLE;
-	if (lmtp_proto_in_data(s->proto) && cfg->min_data_rate > 0) {
+	if (discarding && !s->discarding)
+		clock_gettime(CLOCK_MONOTONIC, &s->t_discard);
+	s->discarding = discarding;
+	/* A refused chunk too: its bytes are read to the end, and one byte
+	 * per idle_timeout must not hold a worker for as long as its size. */
+	if (discarding && cfg->min_data_rate > 0) {
+		double deadline = (double)s->t_discard.tv_sec +
+				  (double)s->t_discard.tv_nsec / 1e9 + cfg->idle_timeout +
+				  (double)discarded / cfg->min_data_rate;
+		double left = deadline - session_now();
+
+		if (left < timeout) {
+			timeout = left;
+			*limit_r = SESSION_LIMIT_DATA_RATE;
+		}
+	} else if (lmtp_proto_in_data(s->proto) && cfg->min_data_rate > 0) {
 		double deadline = session_data_start(s) + cfg->idle_timeout +
 				  (double)spool_received(s->env->spool) /
 				  cfg->min_data_rate;

@@ -487,6 +487,34 @@ def test_slow_drip_hits_the_data_deadline(lmtpd_factory):
     assert all_files(d.mail) == []
 
 
+def test_slow_drip_of_a_refused_chunk_hits_the_deadline(lmtpd_factory):
+    """A BDAT chunk refused for want of recipients is still read to its
+    end: dripped, it is under the same deadline as accepted data (before,
+    a huge refused chunk could hold a worker one byte per idle_timeout)."""
+    d = lmtpd_factory(idle_timeout="1s", min_data_rate="100000")
+    with d.client() as c:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nBDAT 999999999 LAST\r\n")
+        assert c.reply().code == 250
+        # As in the DATA case above: drips at least 0.3 s apart.
+        r = None
+        drips = 0
+        while drips < 16:
+            try:
+                c.send(b"drip\r\n")
+            except OSError:
+                break
+            drips += 1
+            c.sock.settimeout(0.3)
+            try:
+                r = c.reply()
+                break
+            except (OSError, ConnectionClosed):
+                pass
+        assert r is not None and (r.code, r.enh) == (421, "4.4.2"), (r, drips)
+    d.wait_log(r"timeout after MAIL from unix")
+
+
 @pytest.mark.fast
 def test_command_line_limit_exactly(lmtpd):
     """A command of exactly 2048 bytes is taken, with CRLF, bare LF or its
