@@ -326,24 +326,30 @@ pipeline_unmake_folder(const struct pipeline_txn *txn, const struct rcpt *r,
 static void
 pipeline_undo(const struct pipeline_txn *txn, const struct rcpt *r, struct pipeline_undo *u)
 {
+	size_t removed = 0;
+
 	for (size_t i = 0; i < u->nfiles; i++) {
 		char *slash = strrchr(u->files[i], '/');
 
-		if (unlink(u->files[i]) < 0 && errno != ENOENT) {
+		/* Gone already: an IMAP client moved it from new/ to cur/
+		 * meanwhile, where it stays, and so does the duplicate. */
+		if (unlink(u->files[i]) < 0) {
 			log_error("%s: <%s>: unlink(%s) failed: %s; the retry will store "
 				  "this copy again", txn->queue_id, r->canonical, u->files[i],
+				  errno == ENOENT ? "moved meanwhile (read by a client)" :
 				  strerror(errno));
 			continue;
 		}
+		removed++;
 		*slash = '\0';
 		if (fsync_path(u->files[i]) < 0)
 			log_warn("%s: <%s>: fsync(%s) failed: %s", txn->queue_id, r->canonical,
 				 u->files[i], strerror(errno));
 		*slash = '/';
 	}
-	if (u->nfiles > 0)
+	if (removed > 0)
 		log_info("%s: <%s>: %zu stored cop%s removed again for the retry",
-			 txn->queue_id, r->canonical, u->nfiles, u->nfiles == 1 ? "y" : "ies");
+			 txn->queue_id, r->canonical, removed, removed == 1 ? "y" : "ies");
 	for (size_t i = u->nfolders; i-- > 0;)
 		pipeline_unmake_folder(txn, r, u->folders[i]);
 }
