@@ -15,6 +15,8 @@ import pytest
 
 import integlib
 from integlib import Lmtpd
+from peers import have
+from sieve_helpers import SmtpSink
 
 
 def pytest_report_header(config):
@@ -118,3 +120,16 @@ def lmtpd(lmtpd_factory):
     """lmtpd on built-in defaults plus: a UNIX socket in the test folder,
     4 workers, mail under <workdir>/mail/%d/%n/Maildir, run as lmtpdtest."""
     return lmtpd_factory()
+
+
+@pytest.fixture
+def sink(workdir):
+    """smtp-sink on a loopback port, for what lmtpd hands to the MTA
+    (redirects, vacation replies, delivery reports)."""
+    if not have("smtp-sink"):
+        pytest.skip("smtp-sink (postfix) is not installed")
+    s = SmtpSink(workdir).start()
+    try:
+        yield s
+    finally:
+        s.stop()

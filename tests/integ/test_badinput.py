@@ -455,6 +455,27 @@ def test_domain_syntax(lmtpd):
     no_leftovers(lmtpd)
 
 
+def _drip_until_reply(c):
+    """Sends a few bytes, then waits up to 0.3 s for a reply, 16 times at
+    most: drips are at least 0.3 s apart, so they span 4.8 s or more, far
+    past a deadline of about 1 s.  Counting drips instead of reading a
+    clock, a slow machine only makes the answer come after fewer drips.
+    Returns (the reply or None, drips sent)."""
+    drips = 0
+    while drips < 16:
+        try:
+            c.send(b"drip\r\n")
+        except OSError:
+            break
+        drips += 1
+        c.sock.settimeout(0.3)
+        try:
+            return c.reply(), drips
+        except (OSError, ConnectionClosed):
+            pass
+    return None, drips
+
+
 def test_slow_drip_hits_the_data_deadline(lmtpd_factory):
     """A client that drips DATA a few bytes at a time never trips the
     per-read idle_timeout, but the DATA deadline (idle_timeout plus
@@ -464,24 +485,7 @@ def test_slow_drip_hits_the_data_deadline(lmtpd_factory):
         c.lhlo()
         c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<drip@example.com>\r\nDATA\r\n")
         assert [c.reply().code for _ in range(3)] == [250, 250, 354]
-        # One drip, then up to 0.3 s for a reply: drips are at least 0.3 s
-        # apart, so 16 of them span 4.8 s or more, far past the deadline
-        # (about 1 s here).  Counting drips instead of reading a clock, a
-        # slow machine only makes the answer come after fewer drips.
-        r = None
-        drips = 0
-        while drips < 16:
-            try:
-                c.send(b"drip\r\n")
-            except OSError:
-                break
-            drips += 1
-            c.sock.settimeout(0.3)
-            try:
-                r = c.reply()
-                break
-            except (OSError, ConnectionClosed):
-                pass
+        r, drips = _drip_until_reply(c)
         assert r is not None and (r.code, r.enh) == (421, "4.4.2"), (r, drips)
     d.wait_log(r"timeout after DATA from unix")
     assert all_files(d.mail) == []
@@ -496,21 +500,7 @@ def test_slow_drip_of_a_refused_chunk_hits_the_deadline(lmtpd_factory):
         c.lhlo()
         c.send(b"MAIL FROM:<s@example.org>\r\nBDAT 999999999 LAST\r\n")
         assert c.reply().code == 250
-        # As in the DATA case above: drips at least 0.3 s apart.
-        r = None
-        drips = 0
-        while drips < 16:
-            try:
-                c.send(b"drip\r\n")
-            except OSError:
-                break
-            drips += 1
-            c.sock.settimeout(0.3)
-            try:
-                r = c.reply()
-                break
-            except (OSError, ConnectionClosed):
-                pass
+        r, drips = _drip_until_reply(c)
         assert r is not None and (r.code, r.enh) == (421, "4.4.2"), (r, drips)
     d.wait_log(r"timeout after MAIL from unix")
 

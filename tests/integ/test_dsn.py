@@ -12,19 +12,8 @@ import pytest
 
 from integlib import make_message, read_new, split_trace, wait_for
 from peers import Postfix, have
-from sieve_helpers import SmtpSink, write_script
+from sieve_helpers import write_script
 from test_protocol import compile_map
-
-
-@pytest.fixture
-def sink(workdir):
-    if not have("smtp-sink"):
-        pytest.skip("smtp-sink (postfix) is not installed")
-    s = SmtpSink(workdir).start()
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def _parts(raw):

@@ -14,7 +14,7 @@ import pytest
 import integlib
 from integlib import deliveries, make_message, read_new, split_trace, trace_dict, wait_for
 from peers import Dovecot, have
-from sieve_helpers import SmtpSink, header, write_script
+from sieve_helpers import header, write_script
 from test_protocol import compile_map
 
 LMTPD_SIEVE = os.path.join(integlib.BUILDDIR, "sieve", "lmtpd-sieve")
@@ -34,17 +34,6 @@ def all_in(maildir, sub):
             with open(os.path.join(p, f), "rb") as fh:
                 out.append((part + "/" + f, fh.read()))
     return out
-
-
-@pytest.fixture
-def sink(workdir):
-    if not have("smtp-sink"):
-        pytest.skip("smtp-sink (postfix) is not installed")
-    s = SmtpSink(workdir).start()
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture

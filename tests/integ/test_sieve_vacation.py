@@ -7,24 +7,12 @@ import os
 import pytest
 
 from integlib import make_message
-from peers import have
-from sieve_helpers import SmtpSink, header, write_script
+from sieve_helpers import header, write_script
 
 
 def home(d, addr):
     local, _, domain = addr.partition("@")
     return os.path.join(d.mail, domain, local)
-
-
-@pytest.fixture
-def sink(workdir):
-    if not have("smtp-sink"):
-        pytest.skip("smtp-sink (postfix) is not installed")
-    s = SmtpSink(workdir).start()
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture
