@@ -153,23 +153,35 @@ stamp_db_get_fn(DB_TXN *txn, void *ctx)
 	return 0;
 }
 
-int
-stamp_db_get(struct stamp_db *s, const void *key, size_t len, uint64_t *when_r)
+/* Runs fn on key in a transaction of its own; -1 (logged, as what) on
+ * failure. */
+static int
+stamp_db_run(struct stamp_db *s, struct stamp_db_ctx *c, const void *key, size_t len,
+	     int (*fn)(DB_TXN *, void *), const char *what)
 {
-	struct stamp_db_ctx c;
 	int ret;
 
 	if (stamp_db_open(s) < 0)
 		return -1;
-	memset(&c, 0, sizeof(c));
-	c.s = s;
-	c.key.data = (void *)key;
-	c.key.size = (u_int32_t)len;
-	ret = db_env_txn(s->env, 0, stamp_db_get_fn, &c);
+	c->s = s;
+	c->key.data = (void *)key;
+	c->key.size = (u_int32_t)len;
+	ret = db_env_txn(s->env, 0, fn, c);
 	if (ret != 0) {
-		stamp_db_failed(s, "lookup", ret);
+		stamp_db_failed(s, what, ret);
 		return -1;
 	}
+	return 0;
+}
+
+int
+stamp_db_get(struct stamp_db *s, const void *key, size_t len, uint64_t *when_r)
+{
+	struct stamp_db_ctx c;
+
+	memset(&c, 0, sizeof(c));
+	if (stamp_db_run(s, &c, key, len, stamp_db_get_fn, "lookup") < 0)
+		return -1;
 	if (c.found)
 		*when_r = c.when;
 	return c.found ? 1 : 0;
@@ -259,21 +271,10 @@ int
 stamp_db_put(struct stamp_db *s, const void *key, size_t len, time_t now, uint64_t max_age)
 {
 	struct stamp_db_ctx c;
-	int ret;
 
-	if (stamp_db_open(s) < 0)
-		return -1;
 	memset(&c, 0, sizeof(c));
-	c.s = s;
-	c.key.data = (void *)key;
-	c.key.size = (u_int32_t)len;
 	c.now = (uint64_t)now;
 	c.max_age = max_age;
 	c.purge = ++s->writes % STAMP_DB_PURGE_EVERY == 0;
-	ret = db_env_txn(s->env, 0, stamp_db_put_fn, &c);
-	if (ret != 0) {
-		stamp_db_failed(s, "update", ret);
-		return -1;
-	}
-	return 0;
+	return stamp_db_run(s, &c, key, len, stamp_db_put_fn, "update");
 }
