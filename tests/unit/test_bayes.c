@@ -928,6 +928,29 @@ START_TEST(store_learn_relearn_forget)
 }
 END_TEST
 
+/* Learns n messages of 100 tokens each, "mMMtTTT", message m at atime
+ * 10000 + m: all spam, or with alternate every other one ham. */
+static void
+learn_numbered(struct bayes_store *st, int n, bool alternate)
+{
+	enum bayes_learn_result r;
+
+	for (int m = 0; m < n; m++) {
+		struct bayes_tokens t;
+		char key[32], w[32];
+
+		snprintf(key, sizeof(key), "<%d@x>\t00", m);
+		t = toks_empty(key);
+		for (int i = 0; i < 100; i++) {
+			snprintf(w, sizeof(w), "m%02dt%03d", m, i);
+			strlist_add(&t.list, w, strlen(w));
+		}
+		ck_assert_int_eq(bayes_store_learn(st, &t, alternate && m % 2 == 0 ? BAYES_HAM
+						   : BAYES_SPAM, 10000 + m, 0, &r), 0);
+		bayes_tokens_free(&t);
+	}
+}
+
 /* For store_expire_retried: holds a read lock on the page of "m03t050"
  * of dir's bayes_toks.db until a transaction has been refused a lock
  * (expiry's first try, which has deleted tokens before that page by
@@ -982,26 +1005,13 @@ START_TEST(store_expire_retried)
 	const char *dir = ut_testdir();
 	struct db_env *env = env_open(dir);
 	struct bayes_store *st = store_open(env, NULL);
-	enum bayes_learn_result r;
 	struct bayes_totals tot;
 	struct bayes_counts c;
 	int fds[2], status;
 	char x;
 	pid_t pid;
 
-	for (int m = 0; m < 20; m++) {
-		struct bayes_tokens t;
-		char key[32], w[32];
-
-		snprintf(key, sizeof(key), "<%d@x>\t00", m);
-		t = toks_empty(key);
-		for (int i = 0; i < 100; i++) {
-			snprintf(w, sizeof(w), "m%02dt%03d", m, i);
-			strlist_add(&t.list, w, strlen(w));
-		}
-		ck_assert_int_eq(bayes_store_learn(st, &t, BAYES_SPAM, 10000 + m, 0, &r), 0);
-		bayes_tokens_free(&t);
-	}
+	learn_numbered(st, 20, false);
 	ck_assert_int_eq(pipe(fds), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -1037,24 +1047,11 @@ START_TEST(store_expire_concurrent)
 	const char *dir = ut_testdir();
 	struct db_env *env = env_open(dir);
 	struct bayes_store *st = store_open(env, NULL);
-	enum bayes_learn_result r;
 	struct bayes_totals tot;
 	int go[2];
 	pid_t pids[2];
 
-	for (int m = 0; m < 40; m++) {
-		struct bayes_tokens t;
-		char key[32], w[32];
-
-		snprintf(key, sizeof(key), "<%d@x>\t00", m);
-		t = toks_empty(key);
-		for (int i = 0; i < 100; i++) {
-			snprintf(w, sizeof(w), "m%02dt%03d", m, i);
-			strlist_add(&t.list, w, strlen(w));
-		}
-		ck_assert_int_eq(bayes_store_learn(st, &t, BAYES_SPAM, 10000 + m, 0, &r), 0);
-		bayes_tokens_free(&t);
-	}
+	learn_numbered(st, 40, false);
 	bayes_store_close(&st);
 	db_env_close(&env);
 	ck_assert_int_eq(pipe(go), 0);
@@ -1096,26 +1093,11 @@ START_TEST(store_expire)
 {
 	struct db_env *env = env_open(ut_testdir());
 	struct bayes_store *st = store_open(env, NULL);
-	enum bayes_learn_result r;
 	struct bayes_totals tot;
 	struct bayes_counts c;
 	long n;
 
-	/* 20 messages of 100 tokens each, one atime per message */
-	for (int m = 0; m < 20; m++) {
-		struct bayes_tokens t;
-		char key[32], w[32];
-
-		snprintf(key, sizeof(key), "<%d@x>\t00", m);
-		t = toks_empty(key);
-		for (int i = 0; i < 100; i++) {
-			snprintf(w, sizeof(w), "m%02dt%03d", m, i);
-			strlist_add(&t.list, w, strlen(w));
-		}
-		ck_assert_int_eq(bayes_store_learn(st, &t, m % 2 ? BAYES_SPAM : BAYES_HAM,
-						   10000 + m, 0, &r), 0);
-		bayes_tokens_free(&t);
-	}
+	learn_numbered(st, 20, true);
 	ck_assert_int_eq(bayes_store_totals(st, &tot), 0);
 	ck_assert_uint_eq(tot.ntokens, 2000);
 	/* under the limit: nothing */
