@@ -513,7 +513,7 @@ pipeline_redirect(const struct lmtpd_config *cfg, struct pipeline_sieve *sv,
 {
 	struct submit_settings set = { cfg->submission, cfg->submission_timeout,
 				       cfg->hostname };
-	struct iovec *copy = xcalloc((size_t)iovcnt, sizeof(*copy));
+	struct iovec *copy;
 	const char *rcpts[1] = { address };
 	const char *nl;
 	char err[512], esc[LOG_ESCAPE_SIZE];
@@ -530,6 +530,7 @@ pipeline_redirect(const struct lmtpd_config *cfg, struct pipeline_sieve *sv,
 	}
 	/* The copy as stored, without our Return-Path (the MTA writes its
 	 * own at final delivery); Delivered-To stays, for loop detection. */
+	copy = xcalloc((size_t)iovcnt, sizeof(*copy));
 	memcpy(copy, iov, sizeof(*copy) * (size_t)iovcnt);
 	nl = memchr(copy[0].iov_base, '\n', copy[0].iov_len);
 	if (nl != NULL && copy[0].iov_len >= 12 &&
