@@ -588,6 +588,7 @@ scoring_mbox_init(struct scoring_mbox *mb, const char *data, size_t len)
 	mb->p = data;
 	mb->end = data + len;
 	mb->is_mbox = len >= 5 && memcmp(data, "From ", 5) == 0;
+	mb->first = true;
 	mb->copy = NULL;
 }
 
@@ -690,6 +691,16 @@ scoring_mbox_next(struct scoring_mbox *mb, const char **msg_r, size_t *len_r)
 		q = nl + 1;
 	}
 	mb->p = q;
+	/* A file of one message after its "From " line is that message, as
+	 * spamassassin, spamc and sa-learn read such a file (the corpus's
+	 * messages are such files): nothing is the format's. */
+	if (mb->first && q == mb->end) {
+		mb->first = false;
+		*msg_r = start;
+		*len_r = (size_t)(q - start);
+		return true;
+	}
+	mb->first = false;
 	/* the empty line before the next "From " line (or at the end) is
 	 * the format's, not the message's */
 	end = q;

@@ -126,6 +126,7 @@ void scoring_rewrite(const struct scoring *sc, const char *data, size_t len,
 struct scoring_mbox {
 	const char *p, *end;
 	bool is_mbox;
+	bool first;		/* the next message is the file's first */
 	char *copy;		/* the message unquoted, when it had to be */
 };
 void scoring_mbox_init(struct scoring_mbox *mb, const char *data, size_t len);

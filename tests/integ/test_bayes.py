@@ -237,7 +237,9 @@ def test_autolearn_keeps_hand_training(bayes_lmtpd):
 def test_mbox_copy_is_the_same_message(bayes_lmtpd):
     """A message learned from its file and again from an mbox counts once:
     the empty line before the next "From " line is not the message's,
-    and a ">From " line is unquoted, so the seen key is the same."""
+    and a ">From " line is unquoted, so the seen key is the same.  (A file
+    of one message after a "From " line is that message unchanged, as
+    spamassassin and sa-learn read it.)"""
     d = bayes_lmtpd
 
     def put(name, data):
@@ -256,9 +258,11 @@ def test_mbox_copy_is_the_same_message(bayes_lmtpd):
 
     q = msg(3, "ham", HAM_WORDS) + b"From the desk of the boss\n"
     learn(d, "--ham", put("q.eml", q))
-    learn(d, "--spam", put("q.mbox", sep + q.replace(b"\nFrom the", b"\n>From the") + b"\n"))
+    c = msg(4, "ham", HAM_WORDS)
+    learn(d, "--spam", put("qc.mbox", sep + q.replace(b"\nFrom the", b"\n>From the") + b"\n"
+                           + sep + c + b"\n"))
     counts = dump(d)
-    assert counts["nham"] == 2 and counts["nspam"] == 1, counts
+    assert counts["nham"] == 2 and counts["nspam"] == 2, counts
 
 
 def test_broken_database_never_fails_delivery(bayes_lmtpd):

@@ -96,7 +96,8 @@ def test_mbox_splits_after_empty_lines(rules, workdir):
 def test_mbox_message_as_in_its_file(workdir):
     """A message from an mbox is scored as the file it was: without the
     empty line before the next "From " line (or at the end), and with
-    ">From " unquoted (mboxrd)."""
+    ">From " unquoted (mboxrd); a file of one message is read as
+    spamassassin reads it."""
     d = os.path.join(workdir, "rules")
     os.makedirs(d)
     with open(os.path.join(d, "50_local.cf"), "w") as f:
@@ -113,12 +114,19 @@ def test_mbox_message_as_in_its_file(workdir):
                 q.replace(b"\nFrom the", b"\n>From the") +
                 b"\nFrom a@example.org Thu Jan  1 00:00:01 2026\n" + q.replace(
                     b"\nFrom the", b"\n>>From the") + b"\n")
-    r = run("--rules", d, one, mbox)
+    # One message after a "From " line is that message as it is, as
+    # spamassassin reads such a file (the corpus's messages are such).
+    single = os.path.join(workdir, "single.txt")
+    with open(single, "wb") as f:
+        f.write(b"From a@example.org Thu Jan  1 00:00:00 2026\n" +
+                q.replace(b"\nFrom the", b"\n>From the") + b"\n")
+    r = run("--rules", d, one, mbox, single)
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().splitlines() == [
         "%s\t0.0\t5.0\tnone" % one,
         "%s:1\t0.0\t5.0\tnone" % mbox,
         "%s:2\t1.0\t5.0\tLOCAL_QUOTED" % mbox,
+        "%s\t3.0\t5.0\tLOCAL_QUOTED,LOCAL_TRAILING" % single,
     ], r.stdout
 
 
