@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -146,4 +147,15 @@ message_header_value(const struct message *msg, const struct message_header *hdr
 		o--;
 	out[o] = '\0';
 	return o;
+}
+
+char *
+message_format_date(char *out, size_t out_size, time_t when)
+{
+	struct tm tm;
+
+	if (localtime_r(&when, &tm) == NULL ||
+	    strftime(out, out_size, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+		snprintf(out, out_size, "Thu, 01 Jan 1970 00:00:00 +0000");
+	return out;
 }

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include "compat.h"
 
 struct message_header {
@@ -44,5 +45,9 @@ const struct message_header *message_header_find(const struct message *msg,
 size_t message_header_value(const struct message *msg,
 			    const struct message_header *hdr, char *out,
 			    size_t out_size);
+
+/* RFC 5322 3.3 date-time of when, local time, into out (64 bytes are
+ * enough); the epoch if the time can not be formatted. Returns out. */
+char *message_format_date(char *out, size_t out_size, time_t when);
 
 #endif

@@ -57,16 +57,6 @@ delivery_report_cut(const char *data, size_t size, size_t max)
 	return max;
 }
 
-/* RFC 5322 3.3 date-time, local time. */
-static bool
-delivery_report_date(char *out, size_t out_size, time_t when)
-{
-	struct tm tm;
-
-	return localtime_r(&when, &tm) != NULL &&
-	       strftime(out, out_size, "%a, %d %b %Y %H:%M:%S %z", &tm) != 0;
-}
-
 static void
 delivery_report_address(struct buf *out, const char *field, const char *addr)
 {
@@ -87,8 +77,7 @@ delivery_report_compose(const struct delivery_report *r, struct buf *out)
 	for (size_t i = 0; i < r->rcpt_count; i++)
 		global = global || !delivery_report_ascii(r->rcpts[i].addr) ||
 			 (r->rcpts[i].orcpt != NULL && !delivery_report_ascii(r->rcpts[i].orcpt));
-	if (!delivery_report_date(date, sizeof(date), time(NULL)))
-		snprintf(date, sizeof(date), "Thu, 01 Jan 1970 00:00:00 +0000");
+	message_format_date(date, sizeof(date), time(NULL));
 	/* A boundary the returned text does not hold: the queue id is unique,
 	 * and a counter settles the rest. */
 	for (unsigned int n = 0;; n++) {
@@ -133,8 +122,7 @@ delivery_report_compose(const struct delivery_report *r, struct buf *out)
 	 * printable ASCII, as RFC 3461 4.4 asks of it) */
 	if (r->envid != NULL && r->envid[0] != '\0')
 		buf_putf(out, "Original-Envelope-Id: %s\n", r->envid);
-	if (delivery_report_date(date, sizeof(date), r->arrival))
-		buf_putf(out, "Arrival-Date: %s\n", date);
+	buf_putf(out, "Arrival-Date: %s\n", message_format_date(date, sizeof(date), r->arrival));
 	for (size_t i = 0; i < r->rcpt_count; i++) {
 		buf_put_str(out, "\n");
 		delivery_report_address(out, "Final-Recipient", r->rcpts[i].addr);

@@ -32,18 +32,6 @@ pipeline_elapsed(const struct timespec *from, const struct timespec *to)
 	return d < 0 ? 0 : d;
 }
 
-/* RFC 5322 3.3 date-time in local time, as Received: wants it. */
-static void
-pipeline_rfc5322_date(char *out, size_t out_size)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-
-	if (localtime_r(&now, &tm) == NULL ||
-	    strftime(out, out_size, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
-		snprintf(out, out_size, "Thu, 01 Jan 1970 00:00:00 +0000");
-}
-
 static void
 pipeline_log_message(const struct pipeline_txn *txn, const struct message *msg,
 		     size_t size)
@@ -186,7 +174,7 @@ pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 	buf_init(&prepend, 64 * 1024);
 	buf_init(&spam, 0);
 	buf_init(&tests, 0);
-	pipeline_rfc5322_date(date, sizeof(date));
+	message_format_date(date, sizeof(date), time(NULL));
 	pipeline_log_message(txn, msg, size);
 	if (sc != NULL) {
 		struct timespec t0, t1;

@@ -372,13 +372,10 @@ vacation_compose(const struct vacation_reply *r, struct buf *out)
 {
 	char date[64], *subject, *from, *to;
 	time_t now = time(NULL);
-	struct tm tm;
 	unsigned char rnd[8] = { 0 };
 	unsigned long long id = 0;
 
-	if (localtime_r(&now, &tm) == NULL ||
-	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
-		snprintf(date, sizeof(date), "Thu, 01 Jan 1970 00:00:00 +0000");
+	message_format_date(date, sizeof(date), now);
 	if (getrandom(rnd, sizeof(rnd), 0) == (ssize_t)sizeof(rnd))
 		memcpy(&id, rnd, sizeof(id));
 	from = vacation_header_text(r->from, 256);
