@@ -15,7 +15,7 @@ import pytest
 
 import integlib
 from integlib import Lmtpd
-from peers import have
+from peers import Postfix, have
 from sieve_helpers import SmtpSink
 
 
@@ -133,3 +133,18 @@ def sink(workdir):
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture
+def postfix(workdir, lmtpd):
+    """A private Postfix (loopback) relaying example.com to lmtpd by LMTP;
+    started by the test once lmtpd is configured."""
+    if not have("postfix"):
+        pytest.skip("postfix is not installed (./quickstart deps)")
+    pf = Postfix(workdir, lmtpd.sock)
+    try:
+        yield pf
+    finally:
+        pf.stop()
+        if os.environ.get("INTEG_VERBOSE"):
+            print(pf.log())

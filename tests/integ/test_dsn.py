@@ -11,7 +11,6 @@ import smtplib
 import pytest
 
 from integlib import make_message, read_new, split_trace, wait_for
-from peers import Postfix, have
 from sieve_helpers import write_script
 from test_protocol import compile_map
 
@@ -94,17 +93,6 @@ def test_success_report_failure_is_logged(lmtpd_factory):
         c.quit()
     assert len(read_new(d.maildir("alice@example.com"))) == 1
     d.wait_log(r"delivery report to <bob@example\.org> failed: ")
-
-
-@pytest.fixture
-def postfix(workdir, lmtpd):
-    if not have("postfix"):
-        pytest.skip("postfix is not installed (./quickstart deps)")
-    pf = Postfix(workdir, lmtpd.sock)
-    try:
-        yield pf
-    finally:
-        pf.stop()
 
 
 @pytest.mark.peers

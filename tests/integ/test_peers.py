@@ -13,23 +13,10 @@ import pytest
 import integlib
 from integlib import (check_maildir_names, deliveries, make_message, messages, read_new,
                       split_trace, trace_dict, wait_for)
-from peers import Dovecot, Postfix, have
+from peers import Dovecot, have
 from test_protocol import compile_map
 
 pytestmark = pytest.mark.peers
-
-
-@pytest.fixture
-def postfix(workdir, lmtpd):
-    if not have("postfix"):
-        pytest.skip("postfix is not installed (./quickstart deps)")
-    pf = Postfix(workdir, lmtpd.sock)
-    try:
-        yield pf
-    finally:
-        pf.stop()
-        if os.environ.get("INTEG_VERBOSE"):
-            print(pf.log())
 
 
 @pytest.fixture
