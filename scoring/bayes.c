@@ -30,6 +30,8 @@
 #include "xalloc.h"
 
 #define BAYES_LN2 0.69314718055994530942
+/* Learns between two purges of the seen database, in a process. */
+#define BAYES_SEEN_PURGE_EVERY 256
 
 /* ---- settings ---- */
 
@@ -80,6 +82,42 @@ settings_uint_range(const char *v, unsigned int lo, unsigned int hi, unsigned in
 	return true;
 }
 
+/* SpamAssassin's durations (Conf/Parser.pm's set_duration_value):
+ * [+]digits[.digits], then s, m, h, d or w (spaces before it allowed);
+ * seconds without a unit. */
+static bool
+settings_duration(const char *v, uint32_t *out)
+{
+	static const char units[] = "smhdw";
+	static const double secs[] = { 1, 60, 3600, 86400, 604800 };
+	const char *p = v, *unit;
+	double n = 0, scale = 1;
+
+	if (*p == '+')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return false;
+	while (isdigit((unsigned char)*p))
+		n = n * 10 + (*p++ - '0');
+	if (*p == '.')
+		for (p++; isdigit((unsigned char)*p); p++)
+			n += (*p - '0') * (scale /= 10);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '\0') {
+		unit = strchr(units, tolower((unsigned char)*p));
+		if (unit == NULL || p[1] != '\0')
+			return false;
+		n *= secs[unit - units];
+	} else if (p > v && (p[-1] == ' ' || p[-1] == '\t')) {
+		return false;	/* trailing blanks without a unit: SpamAssassin refuses them */
+	}
+	if (!(n <= UINT32_MAX))
+		return false;
+	*out = (uint32_t)n;
+	return true;
+}
+
 static bool
 settings_bool(const char *v, bool *out)
 {
@@ -123,6 +161,7 @@ bayes_settings_init(struct bayes_settings *s, const struct strlist *pairs,
 	s->use_hapaxes = true;
 	s->max_token_length = 15;
 	s->auto_expire = true;
+	s->seen_ttl = 8 * 86400;
 	s->expiry_max_db_size = 150000;
 	s->robinson_s = BAYES_FW_S;
 	s->robinson_x = BAYES_FW_X;
@@ -154,6 +193,8 @@ bayes_settings_init(struct bayes_settings *s, const struct strlist *pairs,
 		else if (strcmp(k, "bayes_expiry_max_db_size") == 0)
 			ok = settings_uint(v, &s->expiry_max_db_size) &&
 			     s->expiry_max_db_size >= 1000;
+		else if (strcmp(k, "bayes_seen_ttl") == 0)
+			ok = settings_duration(v, &s->seen_ttl);
 		else if (strcmp(k, "bayes_robinson_s") == 0)
 			ok = settings_range(v, 1e-6, 100, &s->robinson_s);
 		else if (strcmp(k, "bayes_robinson_x") == 0)
@@ -409,6 +450,7 @@ struct bayes {
 	bool read_only;		/* bayes_set_read_only */
 	bool not_made;		/* read-only, and the store asked for has no file */
 	struct bayes_store_copy *inherited;	/* the parent's copy, for site */
+	unsigned int learns_since_purge;	/* of the seen entries */
 };
 
 /* The handle open in this process, closed at exit(): a process that ends
@@ -546,8 +588,14 @@ bayes_open_failed(struct bayes *b, char *error, time_t now)
 static struct bayes_store *
 bayes_open_store(struct bayes *b, const char *user, char **error_r)
 {
-	return b->read_only ? bayes_store_open_read_only(b->env, user, error_r)
-			    : bayes_store_open(b->env, user, error_r);
+	struct bayes_store *st;
+
+	if (b->read_only)
+		return bayes_store_open_read_only(b->env, user, error_r);
+	st = bayes_store_open(b->env, user, error_r);
+	if (st != NULL)
+		bayes_store_set_seen_ttl(st, b->s->seen_ttl);
+	return st;
 }
 
 struct bayes_store *
@@ -676,6 +724,17 @@ bayes_learn(struct bayes *b, const char *user, const struct bayes_tokens *toks,
 
 		if (n > 0)
 			log_info("bayes: expired %ld tokens", n);
+	}
+	/* Each learn adds at most one seen entry; looking at four times as
+	 * many as were added goes round the whole file within a quarter of
+	 * the ttl, so an entry outlives its ttl by at most that much. */
+	if (b->s->auto_expire && *result_r == BAYES_LEARNED &&
+	    ++b->learns_since_purge >= BAYES_SEEN_PURGE_EVERY) {
+		long n = bayes_store_purge_seen(st, time(NULL), 4 * BAYES_SEEN_PURGE_EVERY);
+
+		b->learns_since_purge = 0;
+		if (n > 0)
+			log_info("bayes: forgot %ld seen message(s) older than bayes_seen_ttl", n);
 	}
 	return 0;
 }

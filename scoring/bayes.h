@@ -46,6 +46,10 @@ struct bayes_settings {
 	unsigned int max_token_length;		/* bayes_max_token_length 15 */
 	bool auto_expire;			/* bayes_auto_expire 1 */
 	unsigned int expiry_max_db_size;	/* bayes_expiry_max_db_size 150000 */
+	/* bayes_seen_ttl 8d (SpamAssassin's Redis store; its file store never
+	 * expires the seen database): seconds a message may go unlearned and
+	 * unpresented before it is forgotten as seen; 0 keeps it for ever */
+	uint32_t seen_ttl;
 	struct strset *ignore_headers;		/* bayes_ignore_header, lowercased */
 	/* bayes_stopword_languages and bayes_stopword_xx: the compiled
 	 * "^(?i)RE$" patterns of the enabled languages (pcre2_code *). */
@@ -202,6 +206,19 @@ void bayes_store_free_copy(struct bayes_store_copy **copy);
 int bayes_store_learn(struct bayes_store *st, const struct bayes_tokens *toks,
 		      enum bayes_class cls, time_t atime, unsigned int flags,
 		      enum bayes_learn_result *result_r) ATTR_WUR;
+/* Seen entries last ttl seconds (0: for ever) from when the message was
+ * last learned or presented again: a learn that finds a message already
+ * learned then refreshes its entry once it is ttl / 8 old, so a folder
+ * trained again and again keeps its messages known.  Set on a store that
+ * writes, before its first learn. */
+void bayes_store_set_seen_ttl(struct bayes_store *st, uint32_t ttl);
+/* Removes seen entries older than the store's ttl at now, looking at up
+ * to max_examined entries (SIZE_MAX: all of them) from where the
+ * last purge of this database stopped (kept in the database, so every
+ * process goes on with the same pass), in small transactions.  Entries
+ * written before seen entries had a time get now's.  Returns the number
+ * removed, or -1 (logged). */
+long bayes_store_purge_seen(struct bayes_store *st, time_t now, size_t max_examined) ATTR_WUR;
 /* When the database holds more than max_tokens tokens, removes the least
  * recently learned down to 3/4 of it (rare ones first among equals), in
  * small transactions.  Returns the number removed, or -1. */

@@ -6,6 +6,10 @@
  *                         under the key "\0totals" the message and token
  *                         totals (tokens never hold a NUL byte)
  *   bayes_seen[-USER].db  seen key (Message-ID TAB body hash) -> 's' / 'h'
+ *                         and the time it was last learned or presented
+ *                         (uint32, host order); under "\0purge-position"
+ *                         the key where the last purge stopped.  Older
+ *                         databases hold the class alone.
  * A learn or forget is one transaction: the seen entry, the totals and the
  * tokens change together, so a reader or a crash never sees half a
  * message.  Writers lock in one order (seen, totals, tokens sorted), so
@@ -112,7 +116,20 @@ struct bayes_store {
 	struct bayes_totals tot;
 	uint64_t tot_gen;		/* 0: none kept */
 	bool bulk;			/* many lookups to come: copy at once */
+	uint32_t seen_ttl;		/* 0: seen entries never expire */
 };
+
+/* A seen entry: the class, then when (SEEN_REC_LEN); an entry of the
+ * class alone is from before entries had a time. */
+#define SEEN_REC_LEN 5
+/* Seen entries looked at per purge transaction (bounds its locks). */
+#define SEEN_PURGE_BATCH 500
+/* Keys are at most 200 bytes of Message-ID, a tab and a hash; a longer
+ * one (a damaged file) is resumed from its first bytes, which sort at or
+ * before it. */
+#define SEEN_POS_MAX 512
+static const char seen_purge_pos[] = "\0purge-position";
+#define SEEN_POS_KEY_LEN (sizeof(seen_purge_pos) - 1)
 
 /* Tokens held in whole-database copies by this process, all stores
  * together: the bound on their memory (BAYES_SNAPSHOT_TOKENS). */
@@ -820,40 +837,68 @@ store_change_tokens(struct learn_ctx *c, DB_TXN *txn, int ds, int dh,
 	return 0;
 }
 
+static void
+seen_rec_make(char rec[SEEN_REC_LEN], char cls, uint32_t when)
+{
+	rec[0] = cls;
+	memcpy(rec + 1, &when, sizeof(when));
+}
+
+/* A message learned before and presented again: its entry's time moves
+ * on, so that retraining a folder keeps its messages known however long
+ * they stay in it.  Only once the entry is an eighth of the ttl old, so a
+ * folder trained every few minutes does not write each time. */
+static int
+seen_refresh(struct bayes_store *st, DB_TXN *txn, DBT *k, char *rec, uint32_t size,
+	     uint32_t now)
+{
+	uint32_t when = 0;
+	DBT v;
+
+	if (st->seen_ttl == 0 || now == 0)
+		return 0;
+	if (size == SEEN_REC_LEN) {
+		memcpy(&when, rec + 1, sizeof(when));
+		if (when <= now && now - when < st->seen_ttl / 8)
+			return 0;
+	}
+	seen_rec_make(rec, rec[0], now);
+	store_dbt(&v, rec, SEEN_REC_LEN);
+	return st->seen->put(st->seen, txn, k, &v, 0);
+}
+
 static int
 store_learn_fn(DB_TXN *txn, void *vctx)
 {
 	struct learn_ctx *c = vctx;
 	DB *seen = c->st->seen;
 	struct bayes_totals tot;
-	char was = 0, want;
+	char was, want, rec[SEEN_REC_LEN];
 	DBT k, v;
 	int ret;
 
 	store_dbt(&k, c->toks->seen_key, strlen(c->toks->seen_key));
 	memset(&v, 0, sizeof(v));
-	v.data = &was;
-	v.ulen = 1;
+	v.data = rec;
+	v.ulen = sizeof(rec);
 	v.flags = DB_DBT_USERMEM;
 	ret = seen->get(seen, txn, &k, &v, DB_RMW);
-	if (ret == DB_NOTFOUND)
-		was = 0;
+	if (ret == DB_NOTFOUND || ret == DB_BUFFER_SMALL)
+		was = 0;	/* DB_BUFFER_SMALL: damaged, as if never seen */
 	else if (ret != 0)
 		return ret;
-	else if (was != 's' && was != 'h')
+	else if ((v.size != 1 && v.size != SEEN_REC_LEN) || (rec[0] != 's' && rec[0] != 'h'))
 		was = 0;	/* a damaged entry: as if never seen */
+	else
+		was = rec[0];
 	want = c->cls == BAYES_SPAM ? 's' : c->cls == BAYES_HAM ? 'h' : 0;
-	if (want != 0 && was == want) {
-		c->result = BAYES_ALREADY;
-		return 0;
-	}
 	if (want == 0 && was == 0) {
 		c->result = BAYES_UNKNOWN;
 		return 0;
 	}
-	if (want != 0 && was != 0 && c->no_relearn) {
-		c->result = BAYES_OPPOSITE;
-		return 0;
+	if (want != 0 && was != 0 && (was == want || c->no_relearn)) {
+		c->result = was == want ? BAYES_ALREADY : BAYES_OPPOSITE;
+		return seen_refresh(c->st, txn, &k, rec, v.size, c->atime);
 	}
 	if ((ret = store_get_totals(c->st->toks, txn, DB_RMW, &tot)) != 0 ||
 	    (ret = store_bump_gen(c->st->toks, txn)) != 0)
@@ -888,7 +933,8 @@ store_learn_fn(DB_TXN *txn, void *vctx)
 	if ((ret = store_put_totals(c->st->toks, txn, &tot)) != 0)
 		return ret;
 	if (want != 0) {
-		store_dbt(&v, &want, 1);
+		seen_rec_make(rec, want, c->atime);
+		store_dbt(&v, rec, SEEN_REC_LEN);
 		ret = seen->put(seen, txn, &k, &v, 0);
 	} else {
 		ret = seen->del(seen, txn, &k, 0);
@@ -1131,4 +1177,146 @@ bayes_store_expire(struct bayes_store *st, uint32_t max_tokens)
 		c.cut_hapax = UINT32_MAX;	/* second pass: any count */
 	}
 	return total;
+}
+
+/* ---- seen expiry ---- */
+
+void
+bayes_store_set_seen_ttl(struct bayes_store *st, uint32_t ttl)
+{
+	st->seen_ttl = ttl;
+}
+
+struct seen_purge_ctx {
+	struct bayes_store *st;
+	uint32_t now;
+	size_t examined;
+	long removed;
+	bool pass_done;
+	bool from_first;	/* the batch began at the first entry */
+};
+
+/* One batch: from the stored position on, up to SEEN_PURGE_BATCH entries;
+ * the position moves in the same transaction as the deletions, so a
+ * batch that db_env_txn retries (or a crash) starts again where the last
+ * committed one stopped. */
+static int
+seen_purge_batch_fn(DB_TXN *txn, void *vctx)
+{
+	struct seen_purge_ctx *c = vctx;
+	DB *db = c->st->seen;
+	char pos[SEEN_POS_MAX], rec[SEEN_REC_LEN];
+	size_t pos_len = 0;
+	DBC *cur = NULL;
+	DBT pk, k, v;
+	int ret, flag;
+
+	c->examined = 0;
+	c->removed = 0;
+	c->pass_done = false;
+	c->from_first = false;
+	store_dbt(&pk, seen_purge_pos, SEEN_POS_KEY_LEN);
+	memset(&v, 0, sizeof(v));
+	v.data = pos;
+	v.ulen = sizeof(pos);
+	v.flags = DB_DBT_USERMEM;
+	ret = db->get(db, txn, &pk, &v, DB_RMW);
+	if (ret == 0)
+		pos_len = v.size;
+	else if (ret != DB_NOTFOUND && ret != DB_BUFFER_SMALL)
+		return ret;	/* DB_BUFFER_SMALL: a damaged position, start over */
+	if ((ret = db->cursor(db, txn, &cur, 0)) != 0)
+		return ret;
+	memset(&v, 0, sizeof(v));
+	if (pos_len > 0) {
+		store_dbt(&k, pos, pos_len);
+		flag = DB_SET_RANGE;
+	} else {
+		memset(&k, 0, sizeof(k));
+		flag = DB_FIRST;
+		c->from_first = true;
+	}
+	while (c->examined < SEEN_PURGE_BATCH) {
+		uint32_t when;
+
+		ret = cur->get(cur, &k, &v, flag | DB_RMW);
+		flag = DB_NEXT;
+		if (ret == DB_NOTFOUND) {
+			c->pass_done = true;
+			ret = 0;
+			break;
+		}
+		if (ret != 0)
+			break;
+		pos_len = k.size < sizeof(pos) ? k.size : sizeof(pos);
+		memcpy(pos, k.data, pos_len);
+		if (k.size > 0 && ((const char *)k.data)[0] == '\0')
+			continue;	/* the position itself */
+		c->examined++;
+		if (v.size == 1) {
+			/* from before entries had a time: the ttl runs from now */
+			seen_rec_make(rec, ((const char *)v.data)[0], c->now);
+			store_dbt(&v, rec, SEEN_REC_LEN);
+			ret = cur->put(cur, &k, &v, DB_CURRENT);
+		} else if (v.size != SEEN_REC_LEN) {
+			ret = cur->del(cur, 0);	/* damaged: as if never seen */
+			c->removed++;
+		} else {
+			memcpy(&when, (const char *)v.data + 1, sizeof(when));
+			/* a time ahead of the clock (set back) is old as of now */
+			if (when > c->now || c->now - when >= c->st->seen_ttl) {
+				ret = cur->del(cur, 0);
+				c->removed++;
+			}
+		}
+		memset(&v, 0, sizeof(v));
+		if (ret != 0)
+			break;
+	}
+	(void)cur->close(cur);
+	if (ret != 0)
+		return ret;
+	if (c->pass_done)
+		ret = db->del(db, txn, &pk, 0);
+	else {
+		store_dbt(&v, pos, pos_len);
+		ret = db->put(db, txn, &pk, &v, 0);
+	}
+	return ret == DB_NOTFOUND ? 0 : ret;
+}
+
+long
+bayes_store_purge_seen(struct bayes_store *st, time_t now, size_t max_examined)
+{
+	struct seen_purge_ctx c;
+	size_t examined = 0;
+	long removed = 0;
+	bool whole_pass = false, wrapped = false;
+
+	if (st->seen_ttl == 0 || now <= 0)
+		return 0;
+	memset(&c, 0, sizeof(c));
+	c.st = st;
+	c.now = now > (time_t)UINT32_MAX ? UINT32_MAX : (uint32_t)now;
+	while (examined < max_examined) {
+		int ret = db_env_txn(st->env, DB_TXN_WRITE_NOSYNC, seen_purge_batch_fn, &c);
+
+		if (ret != 0) {
+			log_warn("bayes: expiring seen messages failed: %s", db_strerror(ret));
+			return removed > 0 ? removed : -1;
+		}
+		if (examined == 0 && c.from_first)
+			whole_pass = true;
+		examined += c.examined;
+		removed += c.removed;
+		/* the end of the file: done if this purge began at the start,
+		 * else round once more to where it began (entries looked at
+		 * twice are harmless) */
+		if (c.pass_done) {
+			if (whole_pass || wrapped)
+				break;
+			wrapped = true;
+		}
+	}
+	return removed;
 }

@@ -8,7 +8,8 @@
  *       the counts (nspam, nham, ntokens, ...); --tokens adds one line per
  *       token: probability, spam count, ham count, last learned, token
  *   lmtpd-learn [-c CONF] [-u USER] --expire
- *       expires tokens now when the database is over bayes_expiry_max_db_size
+ *       expires tokens now when the database is over bayes_expiry_max_db_size,
+ *       and seen messages older than bayes_seen_ttl
  *
  * The database is the one the daemon uses: state_dir of the config, the
  * site-wide one, or USER's with bayes_per_user = yes; run as root, it
@@ -323,11 +324,14 @@ main(int argc, char **argv)
 	case MODE_EXPIRE: {
 		struct bayes_store *st = bayes_store_for(l.bayes, l.user);
 		long n = st != NULL ? bayes_store_expire(st, settings->expiry_max_db_size) : -1;
+		long seen = n >= 0 ? bayes_store_purge_seen(st, time(NULL), SIZE_MAX) : -1;
 
-		if (n < 0)
+		if (n < 0 || seen < 0)
 			status = 1;
-		else
+		if (n >= 0)
 			printf("expired %ld tokens\n", n);
+		if (seen >= 0)
+			printf("forgot %ld seen message(s) older than bayes_seen_ttl\n", seen);
 		break;
 	}
 	default:

@@ -6,6 +6,7 @@ Bayes, never the delivery."""
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -232,6 +233,24 @@ def test_autolearn_keeps_hand_training(bayes_lmtpd):
     assert "autolearn=unavailable" in st, st
     counts = dump(d)
     assert counts["nspam"] == 1 and counts["nham"] == 0, counts
+
+
+def test_seen_entries_expire(bayes_lmtpd):
+    """The seen database is bounded: lmtpd-learn --expire forgets messages
+    not learned or presented for bayes_seen_ttl, which then count again
+    if learned again (SpamAssassin's Redis store does the same)."""
+    d = bayes_lmtpd
+    with open(os.path.join(d.dir, "rules", "local.cf"), "a") as f:
+        f.write("bayes_seen_ttl 2s\n")
+    spam, ham = corpus(d)
+    assert "Learned tokens from 10 message(s)" in learn(d, "--ham", ham)
+    assert "Learned tokens from 0 message(s)" in learn(d, "--ham", ham)
+    time.sleep(3)
+    out = learn(d, "--expire")
+    assert "forgot 10 seen message(s) older than bayes_seen_ttl" in out, out
+    assert dump(d)["nham"] == 10
+    assert "Learned tokens from 10 message(s)" in learn(d, "--ham", ham)
+    assert dump(d)["nham"] == 20
 
 
 def test_mbox_copy_is_the_same_message(bayes_lmtpd):

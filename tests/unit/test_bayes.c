@@ -535,6 +535,34 @@ START_TEST(settings_lmtpd)
 }
 END_TEST
 
+/* bayes_seen_ttl takes SpamAssassin's durations; a bad one keeps 8d. */
+START_TEST(settings_seen_ttl)
+{
+	static const struct { const char *v; uint32_t secs; } good[] = {
+		{ "0", 0 }, { "3600", 3600 }, { "90s", 90 }, { "30m", 1800 },
+		{ "12h", 43200 }, { "8d", 691200 }, { "2W", 1209600 }, { "+1", 1 },
+		{ "1.5d", 129600 }, { "8 d", 691200 }, { "2.", 2 },
+	};
+	static const char *const bad[] = { "", "d", "-1", "8x", "8dd", " 8d", ".5d", "8 ",
+					   "99999999999w", "4294967296" };
+	struct bayes_settings s2;
+
+	ck_assert_uint_eq(bs.seen_ttl, 8 * 86400);
+	for (size_t i = 0; i < N_ELEMENTS(good); i++) {
+		settings_of(&s2, "bayes_seen_ttl", good[i].v, NULL);
+		ck_assert_msg(s2.seen_ttl == good[i].secs, "%s: %u", good[i].v, s2.seen_ttl);
+		bayes_settings_free(&s2);
+	}
+	for (size_t i = 0; i < N_ELEMENTS(bad); i++) {
+		settings_warnings = 0;
+		settings_key = "bayes_seen_ttl";
+		settings_warn(&s2, count_warning, "bayes_seen_ttl", bad[i], NULL);
+		ck_assert_msg(settings_warnings == 1 && s2.seen_ttl == 8 * 86400, "%s", bad[i]);
+		bayes_settings_free(&s2);
+	}
+}
+END_TEST
+
 /* ---- arithmetic, against CombineChi.pm run by Perl ---- */
 
 START_TEST(math_like_sa)
@@ -1120,6 +1148,87 @@ START_TEST(store_expire)
 }
 END_TEST
 
+/* Learns message key (one token of its own) as spam at when. */
+static enum bayes_learn_result
+learn_keyed(struct bayes_store *st, const char *key, time_t when)
+{
+	const char *word = key;
+	struct bayes_tokens t = toks_of(key, &word, 1);
+	enum bayes_learn_result r;
+
+	ck_assert_int_eq(bayes_store_learn(st, &t, BAYES_SPAM, when, 0, &r), 0);
+	bayes_tokens_free(&t);
+	return r;
+}
+
+/* Seen entries go bayes_seen_ttl after a message was last learned or
+ * presented again, a purge goes on where the last one stopped, and an
+ * entry from before entries had a time gets one at the first purge. */
+START_TEST(store_seen_ttl)
+{
+	struct db_env *env = env_open(ut_testdir());
+	struct bayes_store *st = store_open(env, NULL);
+	struct bayes_totals tot;
+	char key[32];
+	DB *raw = NULL;
+	char *error = NULL;
+	DBT k, v;
+
+	bayes_store_set_seen_ttl(st, 800);
+	ck_assert_int_eq(learn_keyed(st, "<a@x>\t1", 1000), BAYES_LEARNED);
+	ck_assert_int_eq(learn_keyed(st, "<b@x>\t2", 1000), BAYES_LEARNED);
+	ck_assert_int_eq(learn_keyed(st, "<c@x>\t3", 1000), BAYES_LEARNED);
+	/* presented again: a refreshes (past ttl / 8), b only too early to */
+	ck_assert_int_eq(learn_keyed(st, "<a@x>\t1", 1150), BAYES_ALREADY);
+	ck_assert_int_eq(learn_keyed(st, "<b@x>\t2", 1050), BAYES_ALREADY);
+	ck_assert_int_eq(bayes_store_purge_seen(st, 1799, SIZE_MAX), 0);
+	ck_assert_int_eq(bayes_store_purge_seen(st, 1800, SIZE_MAX), 2);
+	ck_assert_int_eq(learn_keyed(st, "<a@x>\t1", 1800), BAYES_ALREADY);
+	/* forgotten as seen, so it counts again: the price of a bounded file */
+	ck_assert_int_eq(learn_keyed(st, "<b@x>\t2", 1800), BAYES_LEARNED);
+	ck_assert_int_eq(bayes_store_totals(st, &tot), 0);
+	ck_assert_uint_eq(tot.nspam, 4);
+	/* ttl 0: never */
+	bayes_store_set_seen_ttl(st, 0);
+	ck_assert_int_eq(bayes_store_purge_seen(st, 100000, SIZE_MAX), 0);
+	bayes_store_set_seen_ttl(st, 800);
+	ck_assert_int_eq(bayes_store_purge_seen(st, 100000, SIZE_MAX), 2);
+
+	/* 1000 entries, the first 500 in key order presented again later */
+	for (int i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "<k%04d>\tff", i);
+		ck_assert_int_eq(learn_keyed(st, key, 2000), BAYES_LEARNED);
+	}
+	for (int i = 0; i < 500; i++) {
+		snprintf(key, sizeof(key), "<k%04d>\tff", i);
+		ck_assert_int_eq(learn_keyed(st, key, 2700), BAYES_ALREADY);
+	}
+	/* each purge looks at about 500 and the next goes on from there */
+	ck_assert_int_eq(bayes_store_purge_seen(st, 2800, 500), 0);
+	ck_assert_int_eq(bayes_store_purge_seen(st, 2800, 500), 499);
+	ck_assert_int_eq(bayes_store_purge_seen(st, 2800, 500), 1);
+	ck_assert_int_eq(bayes_store_purge_seen(st, 2800, 500), 0);
+
+	/* an entry of the class alone: timed at the first purge, gone a ttl on */
+	ck_assert_int_eq(db_env_open_db(env, "bayes_seen.db", DB_BTREE, &raw, &error), 0);
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = (void *)"<old>\t00";
+	k.size = 8;
+	v.data = (void *)"s";
+	v.size = 1;
+	ck_assert_int_eq(raw->put(raw, NULL, &k, &v, DB_AUTO_COMMIT), 0);
+	db_env_close_db(env, &raw);
+	ck_assert_int_eq(bayes_store_purge_seen(st, 5000, SIZE_MAX), 500);
+	ck_assert_int_eq(bayes_store_purge_seen(st, 5799, SIZE_MAX), 0);
+	ck_assert_int_eq(learn_keyed(st, "<old>\t00", 5799), BAYES_ALREADY);
+	ck_assert_int_eq(bayes_store_purge_seen(st, 6600, SIZE_MAX), 1);
+	ck_assert_int_eq(learn_keyed(st, "<old>\t00", 6600), BAYES_LEARNED);
+	bayes_store_close(&st);
+	db_env_close(&env);
+}
+END_TEST
+
 /* A handle caches the counts it read; a learn through another handle, or
  * in another process with its own environment handle, must show in its
  * next lookup (the generation counter), and so must an expiry. */
@@ -1655,6 +1764,7 @@ bayes_suite(void)
 	tcase_add_loop_test(tc, tokenize_invisible, 0, N_ELEMENTS(invisible));
 	tcase_add_test(tc, tokenize_bounds);
 	tcase_add_test(tc, settings_lmtpd);
+	tcase_add_test(tc, settings_seen_ttl);
 	tc = ut_tcase(s, "math", false);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, math_like_sa);
@@ -1668,6 +1778,7 @@ bayes_suite(void)
 	tcase_add_test(tc, store_expire);
 	tcase_add_test(tc, store_expire_retried);
 	tcase_add_test(tc, store_expire_concurrent);
+	tcase_add_test(tc, store_seen_ttl);
 	tcase_add_test(tc, store_cache_sees_other_writers);
 	tcase_add_test(tc, store_cache_full);
 	tcase_add_test(tc, store_snapshot);
