@@ -134,3 +134,24 @@ def test_postfix_success_report_reaches_the_sender(workdir, postfix, lmtpd):
     wait_for(lambda: "status=sent" in postfix.log(), 30, what="postfix's status=sent")
     assert "sender delivery status notification" not in postfix.log()
     assert len(reports()) == 1
+
+
+@pytest.mark.peers
+def test_no_report_when_the_client_left_before_its_replies(lmtpd_factory, sink):
+    """A client that leaves before its final replies delivers the message
+    again; the report goes with that delivery, not with this one (each
+    recipient's reply is flushed as it is decided, and a failed flush
+    ends the transaction before the report)."""
+    d = lmtpd_factory(submission=sink.submission, submission_timeout="10s")
+    c = d.client()
+    try:
+        c.lhlo()
+        c.send(b"MAIL FROM:<bob@example.org>\r\n"
+               b"RCPT TO:<alice@example.com> NOTIFY=SUCCESS\r\nDATA\r\n")
+        assert [c.reply().code for _ in range(3)] == [250, 250, 354]
+        c.send(make_message("left early").replace(b"\n", b"\r\n") + b".\r\n")
+    finally:
+        c.close()
+    d.wait_log(r"lost connection while sending final replies|no delivery report: ")
+    assert len(read_new(d.maildir("alice@example.com"))) == 1
+    assert sink.messages() == []
