@@ -19,7 +19,9 @@
 #include "buf.h"
 #include "cfg.h"
 #include "log.h"
+#include "message.h"
 #include "sieve_run.h"
+#include "vacation.h"
 #include "xalloc.h"
 
 static void
@@ -98,8 +100,46 @@ print_flags(const struct sieve_action *a)
 	putchar(']');
 }
 
+/* The envelope and message a run was given: what delivery's vacation
+ * rules look at. */
+struct run_context {
+	const char *from, *to, *delimiters;
+	const struct message *msg;
+};
+
+/* Why delivery would not send this vacation reply (vacation_refusal,
+ * the rules lmtpd applies), NULL if it would.  The spam verdict and the
+ * history are delivery's alone: neither is looked at here. */
+static const char *
+vacation_refused(const struct run_context *run, const struct sieve_vacation *v)
+{
+	const char *mine[2 + SIEVE_VACATION_ADDRESSES_MAX] = { run->to, v->from };
+	size_t nmine = 2;
+	const char *at = strrchr(run->to, '@');
+	size_t local_len = at != NULL ? (size_t)(at - run->to) : strlen(run->to);
+	size_t user_len = strcspn(run->to, run->delimiters);
+	char *user;
+	const char *why;
+
+	for (size_t i = 0; i < v->address_count && nmine < N_ELEMENTS(mine); i++)
+		mine[nmine++] = v->addresses[i];
+	/* the recipient without its detail, as delivery's user@domain */
+	if (run->delimiters[0] != '\0' && user_len < local_len)
+		user = xasprintf("%.*s%s", (int)user_len, run->to, at != NULL ? at : "");
+	else
+		user = xstrdup(run->to);
+	{
+		struct vacation_request req = { user, mine, nmine, run->from, run->msg, false,
+						v->handle, v->days };
+
+		why = vacation_refusal(&req);
+	}
+	free(user);
+	return why;
+}
+
 static void
-print_actions(const struct sieve_actions *a)
+print_actions(const struct sieve_actions *a, const struct run_context *run)
 {
 	if (a->error)
 		printf("error: %s\n", a->error_text);
@@ -151,6 +191,12 @@ print_actions(const struct sieve_actions *a)
 			print_quoted(x->vacation.handle);
 			putchar(' ');
 			print_quoted(x->vacation.reason);
+			{
+				const char *why = vacation_refused(run, &x->vacation);
+
+				if (why != NULL)
+					printf(" (not sent: %s)", why);
+			}
 			break;
 		case SIEVE_ACT_DISCARD:
 			break;
@@ -236,6 +282,8 @@ main(int argc, char **argv)
 		struct iovec iov;
 		struct sieve_msg msg;
 		struct sieve_actions *a;
+		struct run_context run;
+		struct message *parsed;
 
 		/* An mbox "From " line is not part of the message. */
 		if (len >= 5 && memcmp(data, "From ", 5) == 0) {
@@ -253,9 +301,14 @@ main(int argc, char **argv)
 		msg.env_to = to;
 		msg.recipient_delimiter = cfg->recipient_delimiter;
 		a = sieve_run(runner, argv[optind], &msg);
-		print_actions(a);
+		run.from = from;
+		run.to = to;
+		run.delimiters = cfg->recipient_delimiter;
+		run.msg = parsed = message_parse(data + skip, len - skip);
+		print_actions(a, &run);
 		status = a->error ? 1 : 0;
 		sieve_actions_free(&a);
+		message_free(&parsed);
 		free(data);
 	} else {
 		printf("%s: valid\n", argv[optind]);

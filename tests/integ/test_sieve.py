@@ -938,6 +938,29 @@ def test_lmtpd_sieve_tool(workdir):
     assert r.returncode == 0, r.stderr
     assert ':from <bob@example.com> :subject "Re: ' in r.stdout, r.stdout
     assert ':addresses ["team@example.net", "bob+x@example.com"] :handle' in r.stdout, r.stdout
+    # delivery's vacation rules: what it would not send is marked, why
+    for sender, to, header, why in (
+            ("a@example.org", "bob+y@example.com", "To: Bob <BOB+y@example.com>", None),
+            ("a@example.org", "bob@example.com", "To: team@example.net", None),
+            ("", "bob@example.com", "To: bob@example.com", "null envelope sender"),
+            ("a@example.org", "bob@example.com", "To: other@example.net",
+             "message not addressed to the user"),
+            ("a@example.org", "bob@example.com", "To: bob@example.com\nList-Id: <l.x>",
+             r"mailing list message \(List-\* field\)"),
+            ("BOB+x@example.com", "bob@example.com", "To: bob@example.com",
+             "message is from the user")):
+        with open(msg, "w") as f:
+            f.write("From: a@example.org\n%s\nSubject: hi\n\nbody\n" % header)
+        r = subprocess.run([LMTPD_SIEVE, "-e", "from=" + sender, "-e", "to=" + to, vac, msg],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        [line] = [x for x in r.stdout.splitlines() if x.startswith("  vacation ")]
+        if why is None:
+            assert line.endswith('"Away"'), line
+        else:
+            assert re.search(r'"Away" \(not sent: %s\)$' % why, line), line
+    with open(msg, "wb") as f:
+        f.write(make_message())
     rt = os.path.join(workdir, "rt.sieve")
     with open(rt, "w") as f:
         f.write('require "reject";\nkeep;\nreject "no";\n')
