@@ -15,7 +15,9 @@
  * message.  Writers lock in one order (seen, totals, tokens sorted), so
  * they rarely deadlock; when they do, the transaction is retried.  Readers
  * use read-committed isolation: they take no long read locks and never see
- * uncommitted data.
+ * uncommitted data, and a lookup that a learn committed into (the
+ * generation below moved while it read) starts over, so it never sees
+ * part of one either.
  *
  * Every transaction that changes a token also bumps a generation counter
  * (the key "\0gen", a uint64_t).  A store handle keeps the counts it read
@@ -111,6 +113,8 @@ struct bayes_store {
 	 * when the generation moves. */
 	struct store_cache snap;
 	bool snap_refused;		/* too big for this generation */
+	bool snap_skip;			/* learns landed in the last copy: not now */
+	uint64_t last_gen;		/* of the last lookup that succeeded */
 	/* The totals as of generation tot_gen: every write that changes
 	 * them bumps the generation in the same transaction. */
 	struct bayes_totals tot;
@@ -619,14 +623,15 @@ struct lookup_ctx {
 	struct bayes_counts *counts;
 };
 
+static int store_lookup_tokens(struct lookup_ctx *c, DB_TXN *txn, uint64_t gen);
+
 static int
 store_lookup_fn(DB_TXN *txn, void *vctx)
 {
 	struct lookup_ctx *c = vctx;
 	struct bayes_store *st = c->st;
 	uint64_t gen;
-	int ret = store_get_gen(st->toks, txn, 0, &gen), ret2 = 0;
-	DBC *dbc = NULL;
+	int ret = store_get_gen(st->toks, txn, 0, &gen);
 
 	/* One search a message, not two: the totals kept for this
 	 * generation are still the totals (a database without the counter,
@@ -643,6 +648,23 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 	}
 	if (ret != 0 || c->tokens == NULL || c->tokens->n == 0)
 		return ret;
+	return store_lookup_tokens(c, txn, gen);
+}
+
+/* The counts of c->tokens as of generation gen, read in txn.  Reads are
+ * read-committed (no read lock is held, so learners never wait for
+ * readers), so a learn may commit between two of them; every learn moves
+ * the generation, so reading it again at the end tells whether one did,
+ * and then the lookup starts over: a reader never sees part of a learn. */
+static int
+store_lookup_tokens(struct lookup_ctx *c, DB_TXN *txn, uint64_t gen)
+{
+	struct bayes_store *st = c->st;
+	bool loaded = false;
+	uint64_t gen_after;
+	int ret = 0, ret2 = 0;
+	DBC *dbc = NULL;
+
 	if (!st->cache.valid || st->cache.gen != gen) {
 		st->cache_reads = 0;
 		st->snap_refused = false;
@@ -651,9 +673,11 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 			snapshot_drop(st);
 	}
 	cache_sync(&st->cache, gen);
-	if (snapshot_due(st, c->tot->ntokens) &&
-	    (ret = snapshot_load(st, txn, gen, c->tot->ntokens)) != 0)
-		return ret;
+	if (!st->snap_skip && snapshot_due(st, c->tot->ntokens)) {
+		if ((ret = snapshot_load(st, txn, gen, c->tot->ntokens)) != 0)
+			return ret;
+		loaded = true;
+	}
 	if (st->snap.valid)
 		snapshot_lookup(&st->snap, c->tokens, c->counts);
 	for (size_t i = 0; i < c->tokens->n; i++) {
@@ -684,7 +708,25 @@ store_lookup_fn(DB_TXN *txn, void *vctx)
 	}
 	if (dbc != NULL)
 		ret2 = dbc->close(dbc);
-	return ret != 0 ? ret : ret2;
+	if (ret != 0 || ret2 != 0)
+		return ret != 0 ? ret : ret2;
+	if ((ret = store_get_gen(st->toks, txn, 0, &gen_after)) != 0)
+		return ret;
+	if (gen_after != gen) {
+		/* What this attempt cached is tagged with gen, which is
+		 * gone: the retry drops it.  A copy of the whole database
+		 * takes long enough for learns to keep landing in it, so the
+		 * retry reads the tokens one by one instead. */
+		if (loaded)
+			st->snap_skip = true;
+		return DB_LOCK_NOTGRANTED;	/* db_env_read tries again */
+	}
+	/* Copies again once a lookup finds the generation of the last one:
+	 * while learns go on, a copy would only be made to be dropped. */
+	if (gen == st->last_gen)
+		st->snap_skip = false;
+	st->last_gen = gen;
+	return 0;
 }
 
 int

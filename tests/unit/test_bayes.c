@@ -1304,6 +1304,82 @@ START_TEST(store_cache_sees_other_writers)
 }
 END_TEST
 
+/* A lookup never sees part of a learn: another process learns messages
+ * of two tokens, the first and the last in key order, while this one
+ * looks up those and many in between (so that a small learn can commit
+ * while it reads); the two counts must equal the ham total. */
+START_TEST(store_lookup_never_sees_half_a_learn)
+{
+	enum { NTOK = 3000, NMSG = 4000 };
+	const char *dir = ut_testdir();
+	struct db_env *env = env_open(dir);
+	struct bayes_store *reader = store_open(env, NULL);
+	static char names[NTOK][8];
+	const char *words[NTOK];
+	struct bayes_counts *cnt = calloc(NTOK, sizeof(*cnt));
+	struct bayes_totals tot;
+	struct strlist l;
+	unsigned int lookups = 0, torn = 0, during = 0;
+	pid_t pid;
+	int st = 0;
+
+	ck_assert_ptr_nonnull(cnt);
+	strlist_init(&l);
+	for (int i = 0; i < NTOK; i++) {
+		snprintf(names[i], sizeof(names[i]), "t%04d", i);
+		words[i] = names[i];
+		strlist_add(&l, names[i], strlen(names[i]));
+	}
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char *error = NULL;
+		struct db_env *e2 = db_env_open(dir, &error);
+		struct bayes_store *w = e2 != NULL ? bayes_store_open(e2, NULL, &error) : NULL;
+		int ok = w != NULL;
+
+		for (int m = 0; ok && m < NMSG; m++) {
+			char key[32];
+			struct bayes_tokens t;
+			enum bayes_learn_result r;
+
+			snprintf(key, sizeof(key), "<m%d@x>\t%02x", m, m);
+			const char *two[2] = { words[0], words[NTOK - 1] };
+
+			t = toks_of(key, two, 2);
+			ok = bayes_store_learn(w, &t, BAYES_HAM, 1000 + m, 0, &r) == 0 &&
+			     r == BAYES_LEARNED;
+			bayes_tokens_free(&t);
+		}
+		bayes_store_close(&w);
+		db_env_close(&e2);
+		_exit(ok ? 0 : 1);
+	}
+	for (;;) {
+		pid_t done = waitpid(pid, &st, WNOHANG);
+
+		ck_assert_int_ge(done, 0);
+		ck_assert_int_eq(bayes_store_lookup(reader, &l, &tot, cnt), 0);
+		lookups++;
+		if (tot.nham > 0 && tot.nham < NMSG)
+			during++;
+		if (cnt[0].ham != tot.nham || cnt[NTOK - 1].ham != tot.nham)
+			torn++;
+		if (done == pid)
+			break;
+	}
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_uint_eq(tot.nham, NMSG);
+	ck_assert_msg(torn == 0, "%u of %u lookups saw part of a learn", torn, lookups);
+	/* not vacuous: lookups ran while the learns went on */
+	ck_assert_uint_gt(during, 0);
+	strlist_free(&l);
+	free(cnt);
+	bayes_store_close(&reader);
+	db_env_close(&env);
+}
+END_TEST
+
 /* More distinct tokens than the cache holds: it starts over and still
  * answers right. */
 START_TEST(store_cache_full)
@@ -1780,6 +1856,7 @@ bayes_suite(void)
 	tcase_add_test(tc, store_expire_concurrent);
 	tcase_add_test(tc, store_seen_ttl);
 	tcase_add_test(tc, store_cache_sees_other_writers);
+	tcase_add_test(tc, store_lookup_never_sees_half_a_learn);
 	tcase_add_test(tc, store_cache_full);
 	tcase_add_test(tc, store_snapshot);
 	tcase_add_test(tc, store_snapshot_bulk);
