@@ -13,8 +13,8 @@
 #include "xalloc.h"
 
 /* RFC 5322 2.2: field names are printable ASCII except colon. */
-static bool
-message_is_field_start(const char *p, size_t left, size_t *name_len_r)
+bool
+message_field_start(const char *p, size_t left, size_t *name_len_r)
 {
 	size_t i;
 
@@ -66,7 +66,7 @@ message_parse(const char *data, size_t size)
 			pos += 2;
 			break;
 		}
-		if (!message_is_field_start(line, size - pos, &name_len))
+		if (!message_field_start(line, size - pos, &name_len))
 			break;
 		/* The field runs until a line that does not start with WSP. */
 		end = pos;

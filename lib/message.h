@@ -36,6 +36,10 @@ struct message {
 struct message *message_parse(const char *data, size_t size);
 void message_free(struct message **msg);
 
+/* Whether the line at p (left bytes) starts a header field ("Name:" or
+ * the obsolete "Name :"); if so *name_len_r is the name's length. */
+bool message_field_start(const char *p, size_t left, size_t *name_len_r);
+
 /* The first field named name (case-insensitive), or NULL. */
 const struct message_header *message_header_find(const struct message *msg,
 						 const char *name);

@@ -347,41 +347,59 @@ scoring_user_prefs(struct scoring *sc, const char *user,
 	return scoring_prefs_for_home(sc, user, home, warn);
 }
 
-static bool
-scoring_is_spam_header(const struct message *msg, const struct message_header *h)
+/* The end of the line at pos (one past its LF, or len). */
+static size_t
+scoring_line_end(const char *data, size_t len, size_t pos)
 {
-	return h->name_len > 7 && strncasecmp(msg->data + h->start, "X-Spam-", 7) == 0;
+	const char *nl = memchr(data + pos, '\n', len - pos);
+
+	return nl != NULL ? (size_t)(nl - data) + 1 : len;
 }
 
 const char *
 scoring_clean(const char *data, size_t len, char **copy_r, size_t *len_r)
 {
-	struct message *msg = message_parse(data, len);
 	struct buf out;
-	size_t pos = 0;
+	size_t pos = 0, copied = 0;
 	bool any = false;
 
 	*copy_r = NULL;
 	*len_r = len;
-	for (size_t i = 0; i < msg->header_count && !any; i++)
-		any = scoring_is_spam_header(msg, &msg->headers[i]);
-	if (!any) {
-		message_free(&msg);
-		return data;
-	}
-	/* No cap on the number of fields cut out: a sender who adds
-	 * thousands of X-Spam-* fields gets them all removed too. */
-	buf_init(&out, 0);
-	for (size_t i = 0; i < msg->header_count; i++) {
-		const struct message_header *h = &msg->headers[i];
+	/* The header section as SpamAssassin reads it (Message.pm, and
+	 * mime.c here): up to its empty line, a line starting with "--",
+	 * or a fourth line that is neither a field nor a continuation.
+	 * Not message_parse's index, which stops at MESSAGE_HEADERS_MAX
+	 * fields and at the first line that is not a field: a sender put a
+	 * forged X-Spam-Flag past either, and it was delivered where
+	 * Dovecot and mail readers show it as a field.  No cap on the
+	 * fields cut out either. */
+	unsigned int errors = 0;
 
-		if (!scoring_is_spam_header(msg, h))
-			continue;
-		buf_put(&out, data + pos, h->start - pos);
-		pos = h->end;
+	while (pos < len) {
+		size_t end = scoring_line_end(data, len, pos), name_len;
+		bool field = message_field_start(data + pos, len - pos, &name_len);
+
+		if (data[pos] == '\n' || (data[pos] == '\r' && end - pos == 2 &&
+					   data[pos + 1] == '\n'))
+			break;
+		if (end - pos >= 2 && data[pos] == '-' && data[pos + 1] == '-')
+			break;
+		if (!field && data[pos] != ' ' && data[pos] != '\t' && ++errors > 3)
+			break;
+		if (field && name_len > 7 && strncasecmp(data + pos, "X-Spam-", 7) == 0) {
+			while (end < len && (data[end] == ' ' || data[end] == '\t'))
+				end = scoring_line_end(data, len, end);
+			if (!any)
+				buf_init(&out, 0);
+			any = true;
+			buf_put(&out, data + copied, pos - copied);
+			copied = end;
+		}
+		pos = end;
 	}
-	buf_put(&out, data + pos, len - pos);
-	message_free(&msg);
+	if (!any)
+		return data;
+	buf_put(&out, data + copied, len - copied);
 	*copy_r = buf_steal(&out, len_r);
 	return *copy_r;
 }

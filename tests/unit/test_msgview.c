@@ -18,6 +18,7 @@
 #include "mime.h"
 #include "msgview.h"
 #include "sa_settings.h"
+#include "scoring.h"
 #include "xalloc.h"
 
 static struct sa_settings set;
@@ -968,6 +969,54 @@ START_TEST(odd_messages)
 }
 END_TEST
 
+
+/* Inbound X-Spam-* fields are cut out of the whole header section: past
+ * MESSAGE_HEADERS_MAX fields and past a line that is no field, both of
+ * which mail readers still show as header, while the body keeps its
+ * X-Spam-* lines. */
+START_TEST(inbound_spam_fields_removed)
+{
+	struct buf in;
+	char *copy;
+	size_t len;
+	const char *out, *tail;
+
+	buf_init(&in, 0);
+	buf_put_str(&in, "From: a@example.com\nX-Spam-Status: Yes,\n\tscore=99\n");
+	for (int i = 0; i < 10050; i++)
+		buf_putf(&in, "X-H%d: v\n", i);
+	buf_put_str(&in, "X-Spam-Flag: YES\nSubject: s\nnot a field\n"
+		    "x-spam-score : 9\r\n folded\r\nX-Spam-: kept\n\n"
+		    "X-Spam-Flag: body\n");
+	out = scoring_clean(in.data, in.len, &copy, &len);
+	ck_assert_ptr_nonnull(copy);
+	ck_assert_ptr_null(memmem(out, len, "X-Spam-Status", 13));
+	ck_assert_ptr_null(memmem(out, len, "X-Spam-Flag: YES", 16));
+	ck_assert_ptr_null(memmem(out, len, "x-spam-score", 12));
+	ck_assert_ptr_null(memmem(out, len, "folded", 6));
+	tail = "X-H10049: v\nSubject: s\nnot a field\nX-Spam-: kept\n\nX-Spam-Flag: body\n";
+	ck_assert_ptr_nonnull(memmem(out, len, tail, strlen(tail)));
+	ck_assert_uint_eq(len, in.len - strlen("X-Spam-Status: Yes,\n\tscore=99\n") -
+			  strlen("X-Spam-Flag: YES\n") -
+			  strlen("x-spam-score : 9\r\n folded\r\n"));
+	free(copy);
+	/* SpamAssassin's header section ends at a "--" line or at the fourth
+	 * line that is no field: what follows is body, left alone */
+	out = scoring_clean("A: b\n--b\nX-Spam-Flag: YES\n", 25, &copy, &len);
+	ck_assert_ptr_null(copy);
+	out = scoring_clean("A: b\n1\n2\n3\nX-Spam-A: 1\n4\nX-Spam-B: 1\n", 37, &copy, &len);
+	ck_assert_ptr_nonnull(copy);
+	ck_assert_uint_eq(len, 25);
+	ck_assert(memcmp(out, "A: b\n1\n2\n3\n4\nX-Spam-B: 1\n", 25) == 0);
+	free(copy);
+	/* none: the input itself */
+	out = scoring_clean("A: b\n\nX-Spam-Flag: YES\n", 23, &copy, &len);
+	ck_assert_ptr_null(copy);
+	ck_assert_uint_eq(len, 23);
+	buf_free(&in);
+}
+END_TEST
+
 static Suite *
 msgview_suite(void)
 {
@@ -1016,6 +1065,7 @@ msgview_suite(void)
 	tcase_add_test(t, deep_nesting);
 	tcase_add_test(t, deep_rfc822);
 	tcase_add_test(t, many_parts);
+	tcase_add_test(t, inbound_spam_fields_removed);
 	tcase_add_loop_test(t, odd_messages, 0, N_ELEMENTS(odd_cases));
 	suite_add_tcase(s, t);
 	return s;
