@@ -1022,6 +1022,61 @@ START_TEST(line_index_bounded)
 }
 END_TEST
 
+/* The parts of a multipart borrow its line index: each level of nesting
+ * copied every line of the part before, so 18 levels around 1 million
+ * short lines needed 19 copies of the index (a 40 MB message took
+ * gigabytes).  Parsed under the same kind of limit as above. */
+START_TEST(nested_parts_bounded)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	return;
+#endif
+#endif
+	const size_t lines = 1024 * 1024, depth = 18;
+	struct buf in;
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	int st;
+	pid_t pid;
+
+	buf_init(&in, 0);
+	buf_put_str(&in, "From: a@example.com\nContent-Type: multipart/mixed; boundary=b0\n\n");
+	for (size_t i = 1; i < depth; i++)
+		buf_putf(&in, "--b%zu\nContent-Type: multipart/mixed; boundary=b%zu\n\n",
+			 i - 1, i);
+	buf_putf(&in, "--b%zu\nContent-Type: text/plain\n\n", depth - 1);
+	for (size_t i = 0; i < lines; i++)
+		buf_put(&in, "x\n", 2);
+	for (size_t i = depth; i-- > 0;)
+		buf_putf(&in, "--b%zu--\n", i);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
+	fclose(f);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl;
+		size_t limit = pages * (size_t)sysconf(_SC_PAGESIZE) +
+			       4 * lines * sizeof(struct mime_line) + 30u * 1024 * 1024;
+		struct mime_msg *m;
+
+		rl.rlim_cur = rl.rlim_max = limit;
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			_exit(3);
+		m = mime_parse(in.data, in.len);
+		/* the root, 17 multiparts inside it and the text part */
+		_exit(m != NULL && m->nnodes == depth + 1 &&
+		      m->nodes[depth]->nlines == lines ? 0 : 4);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", st);
+	buf_free(&in);
+}
+END_TEST
+
 /* Inbound X-Spam-* fields are cut out of the whole header section: past
  * MESSAGE_HEADERS_MAX fields and past a line that is no field, both of
  * which mail readers still show as header, while the body keeps its
@@ -1119,6 +1174,7 @@ msgview_suite(void)
 	tcase_add_test(t, many_parts);
 	tcase_add_test(t, inbound_spam_fields_removed);
 	tcase_add_test(t, line_index_bounded);
+	tcase_add_test(t, nested_parts_bounded);
 	tcase_add_loop_test(t, odd_messages, 0, N_ELEMENTS(odd_cases));
 	suite_add_tcase(s, t);
 	return s;
