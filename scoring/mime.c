@@ -89,6 +89,21 @@ arena_track(struct mime_msg *msg, void *p)
 	a->frees[a->nfrees++] = p;
 }
 
+/* Frees p, tracked by arena_track, now. */
+static void
+arena_release(struct mime_msg *msg, void *p)
+{
+	struct mime_arena *a = msg->arena;
+
+	/* the latest first: p was tracked a moment ago */
+	for (size_t i = a->nfrees; i-- > 0;)
+		if (a->frees[i] == p) {
+			free(p);
+			a->frees[i] = a->frees[--a->nfrees];
+			return;
+		}
+}
+
 /* ---- initialisation ---- */
 
 void
@@ -781,6 +796,8 @@ parse_body(struct mime_msg *msg, struct mime_node *node, const char *boundary,
 		parse_multipart(msg, node, boundary, body, subparse, count);
 		return;
 	}
+	bool owned = body->v != NULL && !body->borrowed;
+
 	parse_normal(msg, node, boundary, body);
 	if (strncmp(node->type, "message/", 8) == 0 &&
 	    strcmp(node->type, "message/partial") != 0 && subparse > 0) {
@@ -791,13 +808,19 @@ parse_body(struct mime_msg *msg, struct mime_node *node, const char *boundary,
 		     strcmp(node->type, "message/global") == 0) && dl > 0 &&
 		    *count < MIME_MAX_NODES) {
 			(*count)++;
+			/* Its lines are in d now: freed before the message
+			 * inside is indexed, as each level of nesting held
+			 * its own index of the same lines (19 levels around
+			 * 4 million short lines: 1.5 GB for an 8 MB message). */
+			if (owned)
+				arena_release(msg, node->lines);
+			node->has_raw = false;
+			node->lines = NULL;
+			node->nlines = 0;
 			struct mime_node *inner = message_new(msg, d, dl, subparse - 1, false,
 							      count);
 
 			add_kid(msg, node, inner);
-			node->has_raw = false;
-			node->lines = NULL;
-			node->nlines = 0;
 			node->decoded_done = false;
 			node->decoded = NULL;
 			node->decoded_len = 0;

@@ -1077,6 +1077,59 @@ START_TEST(nested_parts_bounded)
 }
 END_TEST
 
+/* A message/rfc822 part's index is freed once its lines are decoded, not
+ * kept while the message inside is indexed: 18 levels around 1 million
+ * short lines held 19 indexes of the same lines.  The decoded text of
+ * each level stays (the parts inside point into it). */
+START_TEST(nested_rfc822_bounded)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	return;
+#endif
+#endif
+	const size_t lines = 1024 * 1024, depth = 18;
+	struct buf in;
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	int st;
+	pid_t pid;
+
+	buf_init(&in, 0);
+	buf_put_str(&in, "From: a@example.com\n");
+	for (size_t i = 0; i < depth; i++)
+		buf_putf(&in, "Content-Type: message/rfc822\nSubject: %zu\n\n", i);
+	buf_put_str(&in, "Subject: inner\n\n");
+	for (size_t i = 0; i < lines; i++)
+		buf_put(&in, "x\n", 2);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
+	fclose(f);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl;
+		size_t limit = pages * (size_t)sysconf(_SC_PAGESIZE) +
+			       4 * lines * sizeof(struct mime_line) +
+			       depth * 2 * in.len + 30u * 1024 * 1024;
+		struct mime_msg *m;
+
+		rl.rlim_cur = rl.rlim_max = limit;
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			_exit(3);
+		m = mime_parse(in.data, in.len);
+		/* each level's message node, then the innermost */
+		_exit(m != NULL && m->nnodes == depth + 1 &&
+		      m->nodes[depth]->nlines == lines ? 0 : 4);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", st);
+	buf_free(&in);
+}
+END_TEST
+
 /* Inbound X-Spam-* fields are cut out of the whole header section: past
  * MESSAGE_HEADERS_MAX fields and past a line that is no field, both of
  * which mail readers still show as header, while the body keeps its
@@ -1175,6 +1228,7 @@ msgview_suite(void)
 	tcase_add_test(t, inbound_spam_fields_removed);
 	tcase_add_test(t, line_index_bounded);
 	tcase_add_test(t, nested_parts_bounded);
+	tcase_add_test(t, nested_rfc822_bounded);
 	tcase_add_loop_test(t, odd_messages, 0, N_ELEMENTS(odd_cases));
 	suite_add_tcase(s, t);
 	return s;
