@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "buf.h"
 #include "msgsource.h"
 #include "scoring.h"
+#include "xalloc.h"
 
 int
 msgsource_read_fd(int fd, struct buf *out)
@@ -32,14 +34,14 @@ msgsource_read_fd(int fd, struct buf *out)
 	return 0;
 }
 
+/* Opens path for reading.  O_NONBLOCK: open() of a FIFO without a writer
+ * would wait forever (silently); opened this way, a FIFO that has a writer
+ * (bash's <(cmd)) is still read to its end, one without reads as empty. */
 static int
-msgsource_read_file(const char *path, struct buf *out)
+msgsource_open(const char *path)
 {
-	/* O_NONBLOCK: open() of a FIFO without a writer would wait forever
-	 * (silently); opened this way, a FIFO that has a writer (bash's
-	 * <(cmd)) is still read to its end, one without reads as empty. */
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	int ret, flags, saved;
+	int flags, saved;
 
 	if (fd < 0)
 		return -1;
@@ -50,11 +52,120 @@ msgsource_read_file(const char *path, struct buf *out)
 		errno = saved;
 		return -1;
 	}
-	ret = msgsource_read_fd(fd, out);
-	saved = errno;
-	(void)close(fd);
-	errno = saved;
-	return ret;
+	return fd;
+}
+
+/* Where the first "From " line after an empty line starts in p[0..len)
+ * (looking at lines after the first), or NULL: a message boundary, as
+ * scoring_mbox_next finds them past a message's first line. */
+static const char *
+msgsource_next_boundary(const char *p, size_t len)
+{
+	static const char from[] = "\nFrom ";
+	const char *end = p + len, *q = p;
+
+	while ((q = memmem(q, (size_t)(end - q), from, sizeof(from) - 1)) != NULL) {
+		if ((q > p && q[-1] == '\n') || (q - p >= 2 && q[-1] == '\r' && q[-2] == '\n'))
+			return q + 1;
+		q++;
+	}
+	return NULL;
+}
+
+/* An mbox too big to read whole, read message by message: only the one
+ * being read is in memory (each within MSGSOURCE_INPUT_MAX; a larger one
+ * is reported and skipped), so an archive of any size can be learned or
+ * scored.  The messages are those scoring_mbox_next gives for the whole
+ * file, every one "FILE:N" (the file holds more than one: one message
+ * alone this big is refused before). */
+static int
+msgsource_walk_mbox_stream(const char *path, int fd,
+			   int (*fn)(const char *name, const char *data, size_t len, void *ctx),
+			   void *ctx, void (*err)(const char *path, const char *why))
+{
+	/* Reads of at least this much between two looks for the end of the
+	 * message, doubled while it is not found: linear in its size. */
+	const size_t step = 1024 * 1024;
+	size_t len = 0, cap = 0, want = step;
+	char *win = NULL, name[8192];
+	unsigned int n = 0;
+	bool eof = false, skipping = false;
+	int status = 0;
+
+	for (;;) {
+		struct scoring_mbox mb;
+		const char *msg, *boundary, *first_nl;
+		size_t msg_len, used, body;
+
+		while (!eof && len < want) {
+			ssize_t got;
+
+			if (cap - len < 65536) {
+				cap = cap * 2 > len + 65536 ? cap * 2 : len + 65536;
+				win = xrealloc(win, cap);
+			}
+			got = read(fd, win + len, cap - len);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0) {
+				err(path, strerror(errno));
+				free(win);
+				return -1;
+			}
+			if (got == 0)
+				eof = true;
+			len += (size_t)got;
+		}
+		if (len == 0)
+			break;
+		if (skipping) {
+			/* The rest of a message too large: only its last bytes
+			 * are kept, for a boundary that straddles two reads. */
+			boundary = msgsource_next_boundary(win, len);
+			if (boundary == NULL) {
+				if (eof)
+					break;
+				used = len > 8 ? len - 8 : 0;
+			} else {
+				used = (size_t)(boundary - win);
+				skipping = false;
+			}
+			memmove(win, win + used, len - used);
+			len -= used;
+			want = len + step;
+			continue;
+		}
+		/* the message's bytes in the file, after its "From " line */
+		first_nl = memchr(win, '\n', len);
+		body = first_nl != NULL ? (size_t)(first_nl - win) + 1 : len;
+		scoring_mbox_init(&mb, win, len);
+		mb.first = false;	/* one of several: nothing is the message's own */
+		if (!scoring_mbox_next(&mb, &msg, &msg_len))
+			break;
+		used = (size_t)(mb.p - win);
+		if ((used < len || eof) && used - body <= MSGSOURCE_INPUT_MAX) {
+			snprintf(name, sizeof(name), "%s:%u", path, ++n);
+			if (fn(name, msg, msg_len, ctx) < 0)
+				status = -1;
+			scoring_mbox_free(&mb);
+			memmove(win, win + used, len - used);
+			len -= used;
+			want = step;
+			continue;
+		}
+		scoring_mbox_free(&mb);
+		if (len - body > MSGSOURCE_INPUT_MAX) {
+			snprintf(name, sizeof(name), "%s:%u", path, ++n);
+			err(name, "message too large (over the 50 MB of one message); skipped");
+			status = -1;
+			skipping = true;
+			want = len;	/* look at what is here first */
+			continue;
+		}
+		want = len * 2 > MSGSOURCE_INPUT_MAX + step ? MSGSOURCE_INPUT_MAX + step : len * 2;
+	}
+	free(win);
+	return status;
 }
 
 /* The messages of the folder dir: its regular files in name order, but
@@ -106,7 +217,7 @@ msgsource_walk(const char *path,
 {
 	struct stat st;
 	struct buf b;
-	int status = 0;
+	int status = 0, fd;
 
 	if (stat(path, &st) < 0) {
 		err(path, strerror(errno));
@@ -139,15 +250,32 @@ msgsource_walk(const char *path,
 			return status;
 		}
 	}
-	buf_init(&b, MSGSOURCE_INPUT_MAX);
-	if (msgsource_read_file(path, &b) < 0) {
-		/* XXX: an mbox is read whole, so the limit is the file's,
-		 * not each message's (lmtpd-learn(1)) */
-		err(path, errno == EMSGSIZE ? "file too large (over the 50 MB read of one "
-			  "file; split an mbox into smaller files)" : strerror(errno));
-		buf_free(&b);
+	if ((fd = msgsource_open(path)) < 0) {
+		err(path, strerror(errno));
 		return -1;
 	}
+	/* An mbox bigger than one message may be is read message by
+	 * message; other files are read whole (the limit is a message's). */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size > MSGSOURCE_INPUT_MAX) {
+		char head[5];
+
+		if (pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+		    memcmp(head, "From ", 5) == 0) {
+			status = msgsource_walk_mbox_stream(path, fd, fn, ctx, err);
+			(void)close(fd);
+			return status;
+		}
+	}
+	buf_init(&b, MSGSOURCE_INPUT_MAX);
+	if (msgsource_read_fd(fd, &b) < 0) {
+		err(path, errno == EMSGSIZE ? "file too large (over the 50 MB of one message)"
+			  : strerror(errno));
+		buf_free(&b);
+		(void)close(fd);
+		return -1;
+	}
+	(void)close(fd);
 	{
 		struct scoring_mbox mb;
 		const char *msg;

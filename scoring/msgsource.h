@@ -9,8 +9,9 @@
 #include <stddef.h>
 #include "compat.h"
 
-/* The largest file read (matches the daemon's default max_message_size),
- * an mbox included: keep the text of msgsource_walk's error in step. */
+/* The largest message read (matches the daemon's default
+ * max_message_size); an mbox file bigger than that is read message by
+ * message.  Keep the text of msgsource_walk's errors in step. */
 #define MSGSOURCE_INPUT_MAX (50ULL * 1024 * 1024)
 
 /* Calls fn for every message under path with its name (the file, or

@@ -195,15 +195,44 @@ def test_file_mode_plain_folder(rules, workdir):
 
 @pytest.mark.fast
 def test_file_mode_file_over_50_mb(rules, workdir):
-    """A file (an mbox too) over 50 MB is not read, and the error says it
-    is the file's size."""
-    big = os.path.join(workdir, "big.mbox")
+    """A message over 50 MB is not read, and the error says so."""
+    big = os.path.join(workdir, "big.eml")
     with open(big, "wb") as f:
-        f.write(b"From a@example.org Thu Jan  1 00:00:00 2026\n" + HAMMY)
+        f.write(HAMMY)
         f.truncate(50 * 1024 * 1024 + 1)
     r = run("--rules", rules, big)
     assert r.returncode != 0
-    assert "big.mbox: file too large (over the 50 MB read of one file" in r.stderr.decode()
+    assert "big.eml: file too large (over the 50 MB of one message)" in r.stderr.decode()
+
+
+def test_file_mode_mbox_over_50_mb(rules, workdir):
+    """An mbox over 50 MB is read message by message: every message is
+    scored as from a smaller mbox (">From " unquoted, the empty line
+    before the next "From " not its own), and one over 50 MB is reported
+    and skipped while the rest go on."""
+    sep = b"From a@example.org Thu Jan  1 00:00:00 2026\n"
+    filler = b"".join(b"filler line %06d of the middle messages\n" % i for i in range(22000))
+    big = os.path.join(workdir, "big.mbox")
+    expect = []
+    with open(big, "wb") as f:
+        f.write(sep + SPAMMY + b"\n")
+        expect.append("%s:1\t6.0\t5.0\tLOCAL_BUY,LOCAL_BUY" % big)
+        f.write(sep + HAMMY + b"x" * 60 + b"\n" + b"y" * (51 * 1024 * 1024) + b"\n\n")
+        for n in range(3, 63):
+            # a quoted From line in each: unquoted, it is a second hit
+            # for the odd ones
+            body = (b"buy now\n>From the desk: buy now\n" if n % 2 else
+                    b"noon\n>From the desk\n")
+            f.write(sep + b"Subject: m%d\n\n" % n + body + filler + b"\n")
+            expect.append("%s:%d\t%s" % (big, n, "6.0\t5.0\tLOCAL_BUY,LOCAL_BUY" if n % 2
+                                         else "0.0\t5.0\tnone"))
+    assert os.path.getsize(big) > 100 * 1024 * 1024
+    r = run("--rules", rules, big)
+    assert r.returncode == 1
+    assert r.stderr.decode().count("\n") == 1, r.stderr
+    assert "big.mbox:2: message too large (over the 50 MB of one message); skipped" \
+        in r.stderr.decode(), r.stderr
+    assert r.stdout.decode().splitlines() == expect
 
 
 @pytest.mark.fast
