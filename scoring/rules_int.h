@@ -329,4 +329,9 @@ eval_fn eval_lookup(const char *name);
  * NULL if it does not compile; compiled once, owned by the call. */
 pcre2_code *eval_arg_regex(const struct eval_call *call, size_t i);
 
+/* A configuration line without its comment, as SpamAssassin's
+ * Conf/Parser.pm reads rule files and user_prefs alike: an unescaped '#'
+ * starts one, and "\#" is a literal '#'.  Changes line in place. */
+void rules_strip_comment(char *line);
+
 #endif

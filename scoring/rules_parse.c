@@ -851,13 +851,11 @@ rules_conditional(struct rules_parser *ps, const char *key, const char *value)
 		ps->skip = true;
 }
 
-static void
-rules_line(struct rules_parser *ps, char *line)
+void
+rules_strip_comment(char *line)
 {
-	char *p, *value, *key;
-	size_t len;
+	char *p;
 
-	/* Comments: an unescaped '#' starts one; "\#" is a literal '#'. */
 	for (p = line; *p != '\0'; p++) {
 		if (*p == '#' && (p == line || p[-1] != '\\')) {
 			*p = '\0';
@@ -866,6 +864,15 @@ rules_line(struct rules_parser *ps, char *line)
 	}
 	for (p = line; (p = strstr(p, "\\#")) != NULL;)
 		memmove(p, p + 1, strlen(p));
+}
+
+static void
+rules_line(struct rules_parser *ps, char *line)
+{
+	char *p, *value, *key;
+	size_t len;
+
+	rules_strip_comment(line);
 	while (*line == ' ' || *line == '\t' || *line == '\r' || *line == '\v' || *line == '\f')
 		line++;
 	len = strlen(line);

@@ -332,7 +332,7 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 	p->id = st;
 	buf_init(&rtext, 0);
 	while (fgets(line, sizeof(line), f) != NULL) {
-		char *s = line, *key, *value, *hash;
+		char *s = line, *key, *value;
 		/* what fgets read, NUL bytes included (strlen stops at the
 		 * first: a file of NULs was read to its end, however large,
 		 * and a NUL hid a line's excess from the check below) */
@@ -357,11 +357,7 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 			score_prefs_warn(warn, path, lineno, "line too long; ignored");
 			continue;
 		}
-		for (hash = s; (hash = strchr(hash, '#')) != NULL; hash++)
-			if (hash == s || hash[-1] != '\\') {
-				*hash = '\0';
-				break;
-			}
+		rules_strip_comment(s);
 		while (isspace((unsigned char)*s))
 			s++;
 		len = strlen(s);

@@ -176,6 +176,20 @@ def test_file_mode_lines(rules, workdir):
     assert r.stdout.decode().splitlines() == ["%s\t3.0\t30.0\tLOCAL_BUY,LOCAL_BUY" % one], r.stdout
 
 
+def test_prefs_escaped_hash(workdir):
+    """In user_prefs as in rule files, "\\#" is a '#' and an unescaped
+    '#' starts a comment (SpamAssassin's Conf/Parser.pm)."""
+    msg = os.path.join(workdir, "m.eml")
+    with open(msg, "wb") as f:
+        f.write(b"From: a#b@example.org\nTo: b@example.com\nSubject: hi\n\nhello\n")
+    prefs = os.path.join(workdir, "prefs")
+    with open(prefs, "w") as f:
+        f.write("welcomelist_from a\\#b@example.org # the hash one\n")
+    r = run("--rules", SA_RULES, "-p", prefs, msg)
+    assert r.returncode == 0, r.stderr
+    assert "USER_IN_WELCOMELIST" in r.stdout.decode(), r.stdout
+
+
 @pytest.mark.fast
 def test_file_mode_plain_folder(rules, workdir):
     """A folder that is not a Maildir (a Maildir's cur/, say) is read as
