@@ -392,7 +392,7 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 					v.len = MIME_MAX_HEADER_VALUE;
 					msg->flags.truncated_header = true;
 				}
-				mime_node_add_header(msg, node, header.p, klen, v.p, v.len);
+				mime_node_add_parsed_header(msg, node, header.p, klen, v.p, v.len);
 			}
 		}
 		bool blank = squash ? (cs.len == 2 && cs.p[0] == '\r' && cs.p[1] == '\n') :
@@ -635,7 +635,7 @@ add_part_header(struct mime_msg *msg, struct mime_node *part, struct mime_str *h
 
 	while (v < h->len && pspace(h->p[v]))
 		v++;
-	mime_node_add_header(msg, part, h->p, k, h->p + v, h->len - v);
+	mime_node_add_parsed_header(msg, part, h->p, k, h->p + v, h->len - v);
 }
 
 static void

@@ -34,6 +34,10 @@
 /* Ours, not SpamAssassin's: nodes in one tree (SpamAssassin has no cap;
  * 1000 parts per level times 20 levels would be unbounded in practice). */
 #define MIME_MAX_NODES		10000
+/* Ours too: header fields kept per node.  Each costs about a kilobyte in
+ * the views the rules read, so a 44 MB message of two million "To:"
+ * lines took 1.6 GB; no real message comes near this many. */
+#define MIME_MAX_HEADERS	10000
 
 /* A growable string; never fails (allocation failure exits, xalloc.h). */
 struct mime_str {
@@ -136,6 +140,7 @@ struct mime_flags {
 	bool mimepart_limit_exceeded;
 	bool truncated_header;
 	bool node_limit_exceeded;	/* ours: MIME_MAX_NODES reached */
+	bool header_limit_exceeded;	/* ours: MIME_MAX_HEADERS reached */
 };
 
 struct mime_arena;
@@ -217,6 +222,9 @@ void mime_base64_decode(const char *p, size_t len, struct mime_str *out);
 void mime_header_init(void);
 void mime_node_add_header(struct mime_msg *msg, struct mime_node *node, const char *key,
 			  size_t klen, const char *val, size_t vlen);
+/* A field the parser read: past MIME_MAX_HEADERS in node, dropped. */
+void mime_node_add_parsed_header(struct mime_msg *msg, struct mime_node *node, const char *key,
+				 size_t klen, const char *val, size_t vlen);
 /* What check() deletes before the rules run: /^X-Spam-.*$/i headers. */
 void mime_delete_x_spam(struct mime_node *node);
 

@@ -196,6 +196,17 @@ mime_node_add_header(struct mime_msg *msg, struct mime_node *node, const char *k
 	h->raw_len = vlen;
 }
 
+void
+mime_node_add_parsed_header(struct mime_msg *msg, struct mime_node *node, const char *key,
+			    size_t klen, const char *val, size_t vlen)
+{
+	if (node->nhdrs >= MIME_MAX_HEADERS) {
+		msg->flags.header_limit_exceeded = true;
+		return;
+	}
+	mime_node_add_header(msg, node, key, klen, val, vlen);
+}
+
 const char *
 mime_hdr_decoded(struct mime_msg *msg, struct mime_hdr *h, size_t *len_r)
 {
