@@ -57,6 +57,8 @@ struct cfg_key {
 
 #define F(field) offsetof(struct lmtpd_config, field)
 
+/* In the order of lmtpd.conf(5) and the sample file: `lmtpd -n` prints
+ * in this order, so its output reads alongside them. */
 static const struct cfg_key cfg_keys[] = {
 	{ "listen", CFG_LISTEN, F(listen), "127.0.0.1:2424", 0, 0, NULL },
 	{ "listen_mode", CFG_MODE, F(listen_mode), "0660", 0, 0, NULL },
@@ -66,25 +68,25 @@ static const struct cfg_key cfg_keys[] = {
 	{ "group", CFG_NAME, F(group), "", 0, 0, NULL },
 	{ "workers", CFG_UINT, F(workers), "4", 1, 1024, NULL },
 	{ "max_use", CFG_UINT, F(max_use), "1000", 1, UINT_MAX, NULL },
-	{ "home", CFG_TEMPLATE, F(home), LOCALSTATEDIR "/mail/%d/%n", 0, 0, "und%" },
-	{ "mail_location", CFG_TEMPLATE, F(mail_location), "%h/Maildir", 0, 0, "hund%" },
+	{ "pid_file", CFG_PATH, F(pid_file), "", 0, 0, NULL },
+	{ "hostname", CFG_NAME, F(hostname), NULL, 0, 0, NULL },
+	{ "state_dir", CFG_PATH, F(state_dir), LOCALSTATEDIR "/lib/lmtpd", 0, 0, NULL },
 	{ "users", CFG_USERS, F(users), "static", 0, 0, NULL },
 	{ "recipient_delimiter", CFG_STRING, F(recipient_delimiter), "+", 0, 0, NULL },
+	{ "home", CFG_TEMPLATE, F(home), LOCALSTATEDIR "/mail/%d/%n", 0, 0, "und%" },
+	{ "mail_location", CFG_TEMPLATE, F(mail_location), "%h/Maildir", 0, 0, "hund%" },
 	{ "max_message_size", CFG_SIZE, F(max_message_size), "50M", 0, 0, NULL },
 	{ "max_recipients", CFG_UINT, F(max_recipients), "1000", 1, 100000, NULL },
 	{ "max_errors", CFG_UINT, F(max_errors), "20", 1, 10000, NULL },
 	{ "idle_timeout", CFG_TIME, F(idle_timeout), "300s", 1, 86400, NULL },
 	{ "min_data_rate", CFG_UINT, F(min_data_rate), "500", 0, UINT_MAX, NULL },
-	{ "state_dir", CFG_PATH, F(state_dir), LOCALSTATEDIR "/lib/lmtpd", 0, 0, NULL },
-	{ "hostname", CFG_NAME, F(hostname), NULL, 0, 0, NULL },
-	{ "pid_file", CFG_PATH, F(pid_file), "", 0, 0, NULL },
 	{ "rules_dir", CFG_DIRS, F(rules_dir),
 	  "/usr/share/spamassassin, " SYSCONFDIR "/lmtpd/rules", 0, 0, NULL },
 	{ "spam_prefs", CFG_TEMPLATE, F(spam_prefs), "%h/.spamassassin/user_prefs",
 	  0, 0, "hund%" },
 	{ "spam_report", CFG_BOOL, F(spam_report), "no", 0, 0, NULL },
-	{ "bayes_per_user", CFG_BOOL, F(bayes_per_user), "no", 0, 0, NULL },
 	{ "db_stall_timeout", CFG_TIME, F(db_stall_timeout), "30s", 1, 3600, NULL },
+	{ "bayes_per_user", CFG_BOOL, F(bayes_per_user), "no", 0, 0, NULL },
 	{ "sieve_script", CFG_TEMPLATE, F(sieve_script), "%h/.dovecot.sieve", 0, 0, "hund%" },
 	{ "sieve_before", CFG_PATH, F(sieve_before), "", 0, 0, NULL },
 	{ "sieve_after", CFG_PATH, F(sieve_after), "", 0, 0, NULL },

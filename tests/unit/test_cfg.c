@@ -599,18 +599,18 @@ START_TEST(cfg_print_all)
 		"group = root\n"
 		"workers = 8\n"
 		"max_use = 5\n"
-		"home = /srv/mail/%d/%n\n"
-		"mail_location = %h/Mail\n"
+		"pid_file = /run/lmtpd.pid\n"
+		"hostname = mx.example.org\n"
+		"state_dir = /var/lib/lmtpd-test\n"
 		"users = /etc/lmtpd/users\n"
 		"recipient_delimiter = +-\n"
+		"home = /srv/mail/%d/%n\n"
+		"mail_location = %h/Mail\n"
 		"max_message_size = 10K\n"
 		"max_recipients = 50\n"
 		"max_errors = 3\n"
 		"idle_timeout = 2m\n"
-		"min_data_rate = 0\n"
-		"state_dir = /var/lib/lmtpd-test\n"
-		"hostname = mx.example.org\n"
-		"pid_file = /run/lmtpd.pid\n";
+		"min_data_rate = 0\n";
 	char path[PATH_MAX];
 
 	/* The values as written (trimmed), in documentation order. */
@@ -632,7 +632,7 @@ END_TEST
 
 START_TEST(cfg_print_defaults)
 {
-	char *error = NULL, *out, host[256], want[1024];
+	char *error = NULL, *out, host[256], want[4096];
 	struct lmtpd_config *cfg = cfg_load(NULL, &error), *again;
 	char path[PATH_MAX];
 
@@ -648,18 +648,34 @@ START_TEST(cfg_print_defaults)
 		 "group = \n"
 		 "workers = 4\n"
 		 "max_use = 1000\n"
-		 "home = " LOCALSTATEDIR "/mail/%%d/%%n\n"
-		 "mail_location = %%h/Maildir\n"
+		 "pid_file = \n"
+		 "hostname = %s\n"
+		 "state_dir = " LOCALSTATEDIR "/lib/lmtpd\n"
 		 "users = static\n"
 		 "recipient_delimiter = +\n"
+		 "home = " LOCALSTATEDIR "/mail/%%d/%%n\n"
+		 "mail_location = %%h/Maildir\n"
 		 "max_message_size = 50M\n"
 		 "max_recipients = 1000\n"
 		 "max_errors = 20\n"
 		 "idle_timeout = 300s\n"
 		 "min_data_rate = 500\n"
-		 "state_dir = " LOCALSTATEDIR "/lib/lmtpd\n"
-		 "hostname = %s\n"
-		 "pid_file = \n", host);
+		 "rules_dir = /usr/share/spamassassin, " SYSCONFDIR "/lmtpd/rules\n"
+		 "spam_prefs = %%h/.spamassassin/user_prefs\n"
+		 "spam_report = no\n"
+		 "db_stall_timeout = 30s\n"
+		 "bayes_per_user = no\n"
+		 "sieve_script = %%h/.dovecot.sieve\n"
+		 "sieve_before = \n"
+		 "sieve_after = \n"
+		 "folder_separator = .\n"
+		 "submission = smtp:127.0.0.1:25\n"
+		 "submission_timeout = 30s\n"
+		 "sieve_max_script_size = 1M\n"
+		 "sieve_max_actions = 32\n"
+		 "sieve_max_redirects = 4\n"
+		 "sieve_max_cpu_time = 30s\n"
+		 "sieve_vacation_max_days = 60\n", host);
 	assert_printed(out, want);
 	ck_assert_uint_eq(strncmp(out, "listen = ", 9), 0);
 	/* And it loads back. */
