@@ -386,8 +386,10 @@ cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value, 
 		errno = 0;
 		m = strtoul(value, &end, 8);
 		/* Set-id and sticky bits mean nothing on a socket: a value
-		 * with them is a typo, not a wish. */
-		if (value[0] == '\0' || *end != '\0' || errno != 0 || m > 0777)
+		 * with them is a typo, not a wish.  strtoul also takes a
+		 * sign ("-0", "+660"): octal digits only. */
+		if (value[0] == '\0' || *end != '\0' || errno != 0 || m > 0777 ||
+		    value[strspn(value, "01234567")] != '\0')
 			return xasprintf("'%s' must be an octal mode like 0660 "
 					 "(at most 0777)", key->name);
 		*(unsigned int *)field = (unsigned int)m;

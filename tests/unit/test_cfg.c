@@ -296,6 +296,9 @@ static const struct {
 	{ "listen_mode", "0689", false, 0 },
 	{ "listen_mode", "rw", false, 0 },
 	{ "listen_mode", "-1", false, 0 },
+	{ "listen_mode", "-0", false, 0 },
+	{ "listen_mode", "+660", false, 0 },
+	{ "listen_mode", "0660 0", false, 0 },
 	{ "listen_mode", "", false, 0 },
 };
 
