@@ -51,7 +51,7 @@ struct cfg_key {
 	enum cfg_type type;
 	size_t offset;
 	const char *def;	/* NULL = computed at load (hostname) */
-	unsigned long min, max;	/* CFG_UINT, CFG_TIME */
+	unsigned long min, max;	/* CFG_UINT, CFG_TIME; min also CFG_SIZE */
 	const char *escapes;	/* CFG_TEMPLATE: allowed after %; CFG_CHOICE: a|b */
 };
 
@@ -93,7 +93,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ "folder_separator", CFG_CHOICE, F(folder_separator), ".", 0, 0, ".|/" },
 	{ "submission", CFG_SUBMISSION, F(submission), "smtp:127.0.0.1:25", 0, 0, NULL },
 	{ "submission_timeout", CFG_TIME, F(submission_timeout), "30s", 1, 3600, NULL },
-	{ "sieve_max_script_size", CFG_SIZE, F(sieve_max_script_size), "1M", 0, 0, NULL },
+	/* 0 would not mean "no limit" as for max_message_size but refuse
+	 * every script: a typo, not a wish. */
+	{ "sieve_max_script_size", CFG_SIZE, F(sieve_max_script_size), "1M", 1, 0, NULL },
 	{ "sieve_max_actions", CFG_UINT, F(sieve_max_actions), "32", 1, 10000, NULL },
 	{ "sieve_max_redirects", CFG_UINT, F(sieve_max_redirects), "4", 0, 100, NULL },
 	{ "sieve_max_cpu_time", CFG_TIME, F(sieve_max_cpu_time), "30s", 1, 3600, NULL },
@@ -373,9 +375,12 @@ cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value, 
 		static const uint64_t mult[] = { 1024, 1024 * 1024,
 						 1024 * 1024 * 1024 };
 
-		if (cfg_parse_number(value, &n, "kmg", mult) < 0)
-			return xasprintf("'%s' must be a size in bytes, with an "
-					 "optional K, M or G", key->name);
+		if (cfg_parse_number(value, &n, "kmg", mult) < 0 || n < key->min)
+			return key->min == 0
+				? xasprintf("'%s' must be a size in bytes, with an "
+					    "optional K, M or G", key->name)
+				: xasprintf("'%s' must be a size in bytes, not 0, with "
+					    "an optional K, M or G", key->name);
 		*(uint64_t *)field = n;
 		return NULL;
 	}

@@ -254,6 +254,11 @@ static const struct {
 	{ "max_message_size", "+1", false, 0 },
 	{ "max_message_size", "K", false, 0 },
 	{ "max_message_size", "", false, 0 },
+	{ "sieve_max_script_size", "1", true, 1 },
+	{ "sieve_max_script_size", "64k", true, 65536 },
+	{ "sieve_max_script_size", "0", false, 0 },
+	{ "sieve_max_script_size", "0K", false, 0 },
+	{ "sieve_max_script_size", "-1", false, 0 },
 	/* times: 1s .. 86400s */
 	{ "idle_timeout", "1", true, 1 },
 	{ "idle_timeout", "30s", true, 30 },
@@ -307,6 +312,8 @@ number_field(const struct lmtpd_config *cfg, const char *key)
 {
 	if (strcmp(key, "max_message_size") == 0)
 		return cfg->max_message_size;
+	if (strcmp(key, "sieve_max_script_size") == 0)
+		return cfg->sieve_max_script_size;
 	if (strcmp(key, "idle_timeout") == 0)
 		return cfg->idle_timeout;
 	if (strcmp(key, "workers") == 0)
@@ -331,6 +338,9 @@ number_why(const char *key)
 	if (strcmp(key, "max_message_size") == 0)
 		return "'max_message_size' must be a size in bytes, with an optional "
 		       "K, M or G";
+	if (strcmp(key, "sieve_max_script_size") == 0)
+		return "'sieve_max_script_size' must be a size in bytes, not 0, with "
+		       "an optional K, M or G";
 	if (strcmp(key, "idle_timeout") == 0)
 		return "'idle_timeout' must be a time from 1s to 86400s (suffix s, "
 		       "m, h or d)";
