@@ -100,3 +100,120 @@ def test_make_install_destdir(workdir):
         name = os.path.basename(page).rsplit(".", 1)[0]
         assert re.search(r"^NAME\n\s+%s\b" % re.escape(name), r.stdout, re.M), \
             (page, r.stdout[:500])
+
+
+SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _seconds(text):
+    """A documented time ("1s", "1h", "1d") or number, in seconds."""
+    m = re.match(r"^(\d+)([smhd]?)$", text)
+    assert m, text
+    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def _documented_keys():
+    """lmtpd.conf(5)'s keys in page order: (key, default or None for a
+    text default, range text)."""
+    import shlex
+    keys = []
+    with open(os.path.join(SRCDIR, "doc", "lmtpd.conf.5")) as f:
+        for line in f:
+            m = re.match(r'^\.BR (\w+)(?: ", " (\w+))? " \(default: (.*)$', line)
+            if not m:
+                continue
+            rest = m.group(3)
+            if rest.startswith('" '):
+                words = shlex.split(rest[2:])
+                default, extra = words[0], " ".join(words[1:])
+            else:
+                # "empty, none", "unset, ...", "the system's host name"
+                default = "" if re.match(r"(empty|unset)\b", rest) else None
+                extra = ""
+            for key in filter(None, (m.group(1), m.group(2))):
+                keys.append((key, default, extra))
+    return keys
+
+
+@pytest.mark.fast
+def test_documented_keys_defaults_and_ranges(workdir):
+    """Every key lmtpd knows is in lmtpd.conf(5), the sample config and
+    README, in the order lmtpd -n prints them, with the defaults it uses;
+    each range the page gives holds at both ends and not past them."""
+    sysconfdir = expand(configured("sysconfdir"))
+    localstatedir = expand(configured("localstatedir"))
+    r = subprocess.run([integlib.LMTPD, "-n"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    effective = [line.split(" =", 1) for line in r.stdout.splitlines()]
+    effective = [(k, v.strip()) for k, v in effective]
+    values = dict(effective)
+
+    def built_in(text):
+        return text.replace("LOCALSTATEDIR", localstatedir).replace("SYSCONFDIR", sysconfdir)
+
+    page = _documented_keys()
+    assert [k for k, _, _ in page] == [k for k, _ in effective]
+    for key, default, _ in page:
+        if default is not None:
+            assert built_in(default) == values[key], key
+
+    # The sample: every key, in the same order, commented out at its
+    # default as a build with --localstatedir=/var --sysconfdir=/etc has it.
+    sample = []
+    with open(os.path.join(SRCDIR, "etc", "lmtpd.conf.sample")) as f:
+        for line in f:
+            m = re.match(r"^#(\w+) =(.*)$", line)
+            if m and m.group(1) not in [k for k, _ in sample]:
+                sample.append((m.group(1), m.group(2).strip()))
+    assert [k for k, _ in sample] == [k for k, _ in effective]
+    for key, default, _ in page:
+        if default is not None:
+            want = default.replace("LOCALSTATEDIR", "/var").replace("SYSCONFDIR", "/etc")
+            assert dict(sample)[key] == want, key
+
+    # README's tables: every key, with the page's default and range.
+    with open(os.path.join(SRCDIR, "README.md")) as f:
+        readme = f.read()
+    for key, default, extra in page:
+        m = re.search(r"^\| `%s`(?:, `\w+`)? \| ([^|]*) \|" % key, readme, re.M) or \
+            re.search(r"^\| `\w+`, `%s` \| ([^|]*) \|" % key, readme, re.M)
+        assert m, "README has no row for %s" % key
+        cell = m.group(1)
+        if default:
+            assert cell.startswith("`%s`" % default), (key, cell)
+        rng = re.search(r"from (\S+) to ([^)\s]+)\)", extra)
+        if rng:
+            assert "(%s to %s)" % rng.groups() in cell, (key, cell)
+
+    conf = os.path.join(workdir, "range.conf")
+
+    def check(key, value):
+        with open(conf, "w") as f:
+            f.write("# a range\n%s = %s\n" % (key, value))
+        return subprocess.run([integlib.LMTPD, "-t", "-c", conf], capture_output=True,
+                              text=True, timeout=60)
+
+    ranged = 0
+    for key, default, extra in page:
+        m = re.search(r"from (\S+) to ([^)\s]+)\)", extra)
+        low = high = None
+        if m:
+            low, high = m.groups()
+        m = re.search(r"at least (\d+)", extra)
+        if m:
+            low = m.group(1)
+        if low is None:
+            continue
+        ranged += 1
+        for ok in (low, high):
+            if ok is not None:
+                r = check(key, ok)
+                assert r.returncode == 0, (key, ok, r.stderr)
+        bad = [str(_seconds(high) + 1)] if high is not None else []
+        if _seconds(low) > 0:
+            bad.append(str(_seconds(low) - 1))
+        for value in bad:
+            r = check(key, value)
+            assert r.returncode == 1, (key, value, r.stdout)
+            assert re.search(r"range\.conf:2: '%s' must be" % key, r.stderr), (key, r.stderr)
+    assert ranged >= 10
