@@ -29,7 +29,7 @@
 #endif
 
 enum cfg_type {
-	CFG_STRING,	/* any text, may be empty */
+	CFG_STRING,	/* printable characters but blanks, may be empty */
 	CFG_NAME,	/* a non-empty word; "" allowed when the default is unset */
 	CFG_PATH,	/* absolute path, or empty */
 	CFG_TEMPLATE,	/* path template with % escapes */
@@ -264,6 +264,12 @@ cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value, 
 
 	switch (key->type) {
 	case CFG_STRING:
+		/* recipient_delimiter: no address is split at a blank or a
+		 * control character on purpose. */
+		for (const char *p = value; *p != '\0'; p++)
+			if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+				return xasprintf("'%s' must not have white space or a "
+						 "control character", key->name);
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return NULL;
@@ -611,7 +617,16 @@ cfg_commit(struct lmtpd_config *cfg, const char *path, struct cfg_pending *p)
 {
 	const struct cfg_key *key = &cfg_keys[p->key_index];
 	char *value = cfg_trim(p->value.data == NULL ? (char *)"" : p->value.data);
-	char *why = cfg_set(cfg, key, value, false);
+	char *why;
+
+	/* A comment after a value would be part of it: "+ # plus" made
+	 * every 'p', 'l', 'u' and 's' a recipient_delimiter.  No value
+	 * has a use for a blank before a '#', so refuse the line. */
+	if (strstr(value, " #") != NULL || strstr(value, "\t#") != NULL)
+		return xasprintf("%s:%u: '%s': a '#' after the value does not start a "
+				 "comment; put comments on lines of their own", path,
+				 p->line, key->name);
+	why = cfg_set(cfg, key, value, false);
 
 	if (why != NULL) {
 		char *err = xasprintf("%s:%u: %s", path, p->line, why);

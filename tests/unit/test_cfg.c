@@ -397,7 +397,21 @@ static const struct {
 	{ UT_S("workers\n"), ":1: expected 'key = value'" },
 	{ UT_S(" workers = 2\n"), ":1: continuation line without a key" },
 	{ UT_S("max_use = 3\nworkers = 0"), ":2: 'workers' must be a number from 1 to 1024" },
-	{ UT_S("workers = 2 # eight\n"), ":1: 'workers' must be a number from 1 to 1024" },
+	{ UT_S("workers = 2 # eight\n"), ":1: 'workers': a '#' after the value does not "
+	  "start a comment; put comments on lines of their own" },
+	/* Accepted, it split james@ at the 'a' (at every letter of "plus"). */
+	{ UT_S("recipient_delimiter = + # plus\n"), ":1: 'recipient_delimiter': a '#' "
+	  "after the value does not start a comment; put comments on lines of their own" },
+	{ UT_S("sieve_before = /etc/lmtpd/before.sieve\t# spam to Junk\n"),
+	  ":1: 'sieve_before': a '#' after the value does not start a comment; put "
+	  "comments on lines of their own" },
+	{ UT_S("allow_from = 10.0.0.0/8,\n  # not a continuation\n  ::1 #v6\n"),
+	  ":1: 'allow_from': a '#' after the value does not start a comment; put "
+	  "comments on lines of their own" },
+	{ UT_S("recipient_delimiter = + -\n"),
+	  ":1: 'recipient_delimiter' must not have white space or a control character" },
+	{ UT_S("recipient_delimiter = +\x01\n"),
+	  ":1: 'recipient_delimiter' must not have white space or a control character" },
 	/* An error in a continued value names the key's line. */
 	{ UT_S("listen = 127.0.0.1:1,\n  bogus\nworkers = 2\n"),
 	  ":1: 'listen' entry 'bogus': expected host:port or unix:/path" },
