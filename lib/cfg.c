@@ -453,6 +453,24 @@ cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value, 
 	return xasprintf("internal error: key type");
 }
 
+/* An unknown key as the error shows it: every byte outside printable ASCII
+ * as \xNN, so that a byte order mark or a no-break space an editor put
+ * there is seen.  Allocated. */
+static char *
+cfg_key_visible(const char *name)
+{
+	char *out = xmalloc(strlen(name) * 4 + 1), *o = out;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
+		if (*p > 0x20 && *p < 0x7f && *p != '\\')
+			*o++ = (char)*p;
+		else
+			o += sprintf(o, "\\x%02x", *p);
+	}
+	*o = '\0';
+	return out;
+}
+
 static const struct cfg_key *
 cfg_find_key(const char *name, size_t *index_r)
 {
@@ -699,7 +717,10 @@ cfg_load(const char *path, char **error_r)
 		name = cfg_trim(line);
 		key = cfg_find_key(name, &index);
 		if (key == NULL) {
-			err = xasprintf("%s:%u: unknown key '%s'", path, lineno, name);
+			char *shown = cfg_key_visible(name);
+
+			err = xasprintf("%s:%u: unknown key '%s'", path, lineno, shown);
+			free(shown);
 			break;
 		}
 		if (set_at[index] != 0) {

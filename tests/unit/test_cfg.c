@@ -389,6 +389,9 @@ static const struct {
 	{ UT_S("nosuch = 1\n"), ":1: unknown key 'nosuch'" },
 	{ UT_S("Workers = 1\n"), ":1: unknown key 'Workers'" },
 	{ UT_S("= 1\n"), ":1: unknown key ''" },
+	/* A UTF-8 byte order mark, a no-break space: seen in the error. */
+	{ UT_S("\xef\xbb\xbfworkers = 2\n"), ":1: unknown key '\\xef\\xbb\\xbfworkers'" },
+	{ UT_S("max_use = 3\nmax\xc2\xa0use = 3\n"), ":2: unknown key 'max\\xc2\\xa0use'" },
 	{ UT_S("# c\n\n   # indented comment\nworkers = 2\n\nnosuch = 1\n"),
 	  ":6: unknown key 'nosuch'" },
 	{ UT_S("workers = 2\nmax_use = 3\nworkers = 3\n"),
