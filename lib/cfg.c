@@ -417,9 +417,21 @@ cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value, 
 			return xasprintf("'listen' needs at least one address");
 		}
 		l = xcalloc(count, sizeof(*l));
-		for (i = 0; i < count && err == NULL; i++)
-			if (netaddr_parse_listen(items[i], &l[i], &why) < 0)
+		for (i = 0; i < count && err == NULL; i++) {
+			if (netaddr_parse_listen(items[i], &l[i], &why) < 0) {
 				err = xasprintf("'listen' entry '%s': %s", items[i], why);
+				break;
+			}
+			/* The second bind would fail as if another daemon held
+			 * the address ("is lmtpd already running?"). */
+			for (size_t j = 0; j < i && err == NULL; j++)
+				if (l[j].is_unix == l[i].is_unix &&
+				    (l[i].is_unix ? strcmp(l[j].path, l[i].path) == 0
+						  : strcmp(l[j].host, l[i].host) == 0 &&
+						    strcmp(l[j].port, l[i].port) == 0))
+					err = xasprintf("'listen' entry '%s' is given twice",
+							items[i]);
+		}
 		cfg_free_list(items, count);
 		if (err != NULL) {
 			free(l);
