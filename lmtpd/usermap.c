@@ -89,10 +89,15 @@ usermap_parse_value(const char *value, struct usermap_attrs *attrs,
 			*why_r = "attribute given twice";
 			ret = -1;
 		} else if (!usermap_attr_path_valid(v, may_use_home)) {
-			*why_r = may_use_home ? "value must be an absolute path or start "
-						"with %h, with escapes %h %u %n %d, no '..'"
-					      : "home must be an absolute path, with "
-						"escapes %u %n %d, no '..'";
+			/* Named, so that the map's author knows which of the
+			 * line's attributes it is. */
+			*why_r = !may_use_home ? "home must be an absolute path, with "
+						 "escapes %u %n %d, no '..'"
+				 : slot == &attrs->mail_location
+				 ? "mail_location must be an absolute path or start "
+				   "with %h, with escapes %h %u %n %d, no '..'"
+				 : "sieve_script must be an absolute path or start "
+				   "with %h, with escapes %h %u %n %d, no '..'";
 			ret = -1;
 		} else {
 			*slot = xstrdup(v);

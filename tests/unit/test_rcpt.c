@@ -663,9 +663,14 @@ static const struct {
 	{ "a@b.org home=%h/x\n",
 	  ":1: home must be an absolute path, with escapes %u %n %d, no '..'" },
 	{ "a@b.org mail_location=%q\n",
-	  ":1: value must be an absolute path or start with %h, with escapes %h %u %n %d, no '..'" },
+	  ":1: mail_location must be an absolute path or start with %h, with escapes %h %u %n "
+	  "%d, no '..'" },
 	{ "@d.example home=/m/%d mail_location=%h/../../Maildir-%n\n",
-	  ":1: value must be an absolute path or start with %h, with escapes %h %u %n %d, no '..'" },
+	  ":1: mail_location must be an absolute path or start with %h, with escapes %h %u %n "
+	  "%d, no '..'" },
+	{ "a@b.org mail_location=%h/M sieve_script=s.sieve\n",
+	  ":1: sieve_script must be an absolute path or start with %h, with escapes %h %u %n "
+	  "%d, no '..'" },
 	{ "a@b.org home=/srv/../etc\n",
 	  ":1: home must be an absolute path, with escapes %u %n %d, no '..'" },
 	{ "a@b.org\nA@B.ORG\n", ":2: duplicate key 'a@b.org'" },
