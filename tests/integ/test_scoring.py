@@ -210,6 +210,25 @@ def test_per_recipient_scores_and_headers(scoring_lmtpd):
     assert "USER_IN_WELCOMELIST" not in tests and score == 4.0
 
 
+@pytest.mark.fast
+def test_missing_rules_folder_is_logged(lmtpd_factory, workdir):
+    """A rules_dir folder that does not exist is a warning in the log (a
+    site without the spamassassin package scored every message 0 and
+    said nothing); the other folders still load."""
+    rules = os.path.join(workdir, "rules-present")
+    os.makedirs(rules)
+    with open(os.path.join(rules, "50_t.cf"), "w") as f:
+        f.write("header LOCAL_SUBJ Subject =~ /hello/\nscore LOCAL_SUBJ 1.5\n")
+    os.chmod(rules, 0o755)
+    missing = os.path.join(workdir, "no-such-rules")
+    d = lmtpd_factory(rules_dir="%s, %s" % (missing, rules))
+    d.wait_log(r"warning: rules: %s: rules folder missing: No such file or directory$"
+               % re.escape(missing))
+    msg = b"From: a@example.org\nTo: b@example.com\nSubject: hello\n\nbody\n"
+    assert d.deliver(["b@example.com"], msg).final_codes() == [250]
+    d.wait_log(r"to=<b@example\.com>.* tests=LOCAL_SUBJ")
+
+
 def test_every_inbound_spam_field_removed(lmtpd_factory, workdir):
     """However many X-Spam-* fields a sender adds, interleaved with others,
     none is scored or delivered (a cap on the pieces cut out once let
