@@ -133,6 +133,21 @@ check_config(const struct lmtpd_config *cfg)
 	 * broken one would keep every message in INBOX. */
 	if (cfg->sieve_before[0] != '\0' || cfg->sieve_after[0] != '\0')
 		status |= check_sieve(cfg);
+	/* A sendmail program that is not there fails only at the first
+	 * redirect (a 451 for that recipient) or success report. */
+	if (cfg->submission[0] == '/') {
+		struct stat st;
+
+		if (stat(cfg->submission, &st) < 0) {
+			fprintf(stderr, "lmtpd: submission %s: %s\n", cfg->submission,
+				strerror(errno));
+			status = 1;
+		} else if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
+			fprintf(stderr, "lmtpd: submission %s: not an executable file\n",
+				cfg->submission);
+			status = 1;
+		}
+	}
 	return status;
 }
 

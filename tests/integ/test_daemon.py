@@ -737,3 +737,18 @@ def test_check_warns_when_user_cannot_read_config(lmtpd_factory):
     assert r.returncode == 0, r.stderr
     assert ("warning: user %s cannot read %s: a reload (SIGHUP) will fail"
             % (integlib.RUN_USER, d.conf_path)) in r.stderr
+
+
+@pytest.mark.fast
+def test_check_names_a_missing_sendmail(lmtpd_factory, workdir):
+    """-t: a submission program that is not there (or not executable)
+    would fail only at the first redirect or success report."""
+    for path, why in ((os.path.join(workdir, "no-sendmail"), "No such file or directory"),
+                      (workdir, "not an executable file")):
+        d = lmtpd_factory(start=False, submission=path)
+        r = run_lmtpd("-t", "-c", d.conf_path)
+        assert r.returncode == 1, r
+        assert "lmtpd: submission %s: %s" % (path, why) in r.stderr, r.stderr
+    d = lmtpd_factory(start=False, submission="/bin/true")
+    r = run_lmtpd("-t", "-c", d.conf_path)
+    assert r.returncode == 0, r.stderr
