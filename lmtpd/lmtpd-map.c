@@ -2,6 +2,7 @@
  * does; the daemon picks up the new .db at its next lookup. */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +15,12 @@ main(int argc, char **argv)
 	int status = 0;
 
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		fprintf(stderr, "usage: lmtpd-map FILE...\n"
+		/* asked for: on stdout, and no error */
+		bool asked = argc >= 2;
+
+		fprintf(asked ? stdout : stderr, "usage: lmtpd-map FILE...\n"
 			"Compiles the text users map FILE into FILE.db.\n");
-		return 2;
+		return asked ? 0 : 2;
 	}
 	for (int i = 1; i < argc; i++) {
 		char *error;

@@ -20,16 +20,18 @@
 #include "master.h"
 #include "sieve_run.h"
 
+/* status 0 (-h, --help): the usage on stdout, as asked for; else on
+ * stderr for a usage error. */
 static void
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: lmtpd [-c FILE] [-f] [-n] [-t] [-v]\n"
+	fprintf(status == 0 ? stdout : stderr, "usage: lmtpd [-c FILE] [-f] [-n] [-t] [-v]\n"
 		"  -c FILE  configuration file (default: built-in defaults)\n"
 		"  -f       stay in the foreground, log to stderr\n"
 		"  -n       print the effective configuration and exit\n"
 		"  -t       check the configuration and exit\n"
 		"  -v       log debug lines\n");
-	exit(2);
+	exit(status);
 }
 
 /* Validates sieve_before and sieve_after (a file or a folder's *.sieve);
@@ -160,6 +162,8 @@ main(int argc, char **argv)
 	char *error, *absolute = NULL;
 	int c, status;
 
+	if (argc > 1 && strcmp(argv[1], "--help") == 0)
+		usage(0);
 	while ((c = getopt(argc, argv, "c:fntvh")) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;
@@ -167,11 +171,12 @@ main(int argc, char **argv)
 		case 'n': print = true; break;
 		case 't': test = true; break;
 		case 'v': verbose = true; break;
-		default: usage();
+		case 'h': usage(0); break;
+		default: usage(2);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(2);
 	log_open("lmtpd", foreground || print || test);
 	log_set_verbose(verbose);
 	/* A daemon changes to "/": SIGHUP must still find the file. */

@@ -141,15 +141,17 @@ learn_watchdog(const struct lmtpd_config *cfg, int argc, char **argv)
 	(void)alarm(1);
 }
 
+/* status 0 (-h, --help): the usage on stdout, as asked for; else on
+ * stderr for a usage error. */
 static void
-usage(void)
+usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status == 0 ? stdout : stderr,
 		"usage: lmtpd-learn [-c CONF] [--rules DIR[,DIR]] [-u USER] [-v]\n"
 		"                   --spam|--ham|--forget PATH...\n"
 		"       lmtpd-learn [-c CONF] [-u USER] --dump [--tokens]\n"
 		"       lmtpd-learn [-c CONF] [-u USER] --expire\n");
-	exit(2);
+	exit(status);
 }
 
 static void
@@ -276,18 +278,19 @@ main(int argc, char **argv)
 		case 'F': m = MODE_FORGET; break;
 		case 'D': m = MODE_DUMP; break;
 		case 'E': m = MODE_EXPIRE; break;
-		default: usage();
+		case 'h': usage(0); break;
+		default: usage(2);
 		}
 		if (m != MODE_NONE) {
 			if (mode != MODE_NONE)
-				usage();
+				usage(2);
 			mode = m;
 		}
 	}
 	if (mode == MODE_NONE || (tokens && mode != MODE_DUMP))
-		usage();
+		usage(2);
 	if ((mode == MODE_SPAM || mode == MODE_HAM || mode == MODE_FORGET) == (optind == argc))
-		usage();
+		usage(2);
 	cfg = cfg_load(config, &error);
 	if (cfg == NULL) {
 		fprintf(stderr, "lmtpd-learn: %s\n", error);

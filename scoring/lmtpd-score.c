@@ -56,13 +56,15 @@ struct options {
 	unsigned int jobs;
 };
 
+/* status 0 (-h, --help): the usage on stdout, as asked for; else on
+ * stderr for a usage error. */
 static void
-usage(void)
+usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status == 0 ? stdout : stderr,
 		"usage: lmtpd-score [-c CONF] [--rules DIR[,DIR]] [-u USER | -p PREFS]\n"
 		"                   [-r] [-e] [--lint] [--hits] [--list-rules] [-j N] [PATH...]\n");
-	exit(2);
+	exit(status);
 }
 
 static int
@@ -392,13 +394,14 @@ main(int argc, char **argv)
 		case 'j':
 			o.jobs = (unsigned int)strtoul(optarg, NULL, 10);
 			if (o.jobs < 1 || o.jobs > 256)
-				usage();
+				usage(2);
 			break;
-		default: usage();
+		case 'h': usage(0); break;
+		default: usage(2);
 		}
 	}
 	if (o.user != NULL && o.prefs != NULL)
-		usage();
+		usage(2);
 	cfg = cfg_load(o.config, &error);
 	if (cfg == NULL) {
 		fprintf(stderr, "lmtpd-score: %s\n", error);

@@ -24,17 +24,19 @@
 #include "vacation.h"
 #include "xalloc.h"
 
+/* status 0 (-h, --help): the usage on stdout, as asked for; else on
+ * stderr for a usage error. */
 static void
-usage(void)
+usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status == 0 ? stdout : stderr,
 		"usage: lmtpd-sieve [-c CONF] [-e from=ADDR] [-e to=ADDR] SCRIPT [MESSAGE]\n"
 		"       lmtpd-sieve -x\n"
 		"  -c CONF       take limits and recipient_delimiter from CONF\n"
 		"  -e from=ADDR  envelope sender (default: none, the null sender)\n"
 		"  -e to=ADDR    envelope recipient (default: recipient@localhost)\n"
 		"  -x            list the Sieve extensions supported\n");
-	exit(2);
+	exit(status);
 }
 
 static char *
@@ -216,6 +218,8 @@ main(int argc, char **argv)
 
 	log_open("lmtpd-sieve", true);
 	log_set_quiet(true);
+	if (argc > 1 && strcmp(argv[1], "--help") == 0)
+		usage(0);
 	while ((c = getopt(argc, argv, "c:e:xh")) != -1) {
 		switch (c) {
 		case 'c':
@@ -227,7 +231,7 @@ main(int argc, char **argv)
 			else if (strncmp(optarg, "to=", 3) == 0)
 				to = optarg + 3;
 			else
-				usage();
+				usage(2);
 			break;
 		case 'x': {
 			struct sieve_settings s0 = { NULL, NULL, 1, 1, 1, 1, 1, false, false };
@@ -237,12 +241,15 @@ main(int argc, char **argv)
 			sieve_runner_free(&runner);
 			return 0;
 		}
+		case 'h':
+			usage(0);
+			break;
 		default:
-			usage();
+			usage(2);
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2)
-		usage();
+		usage(2);
 	if (conf != NULL) {
 		char *error;
 

@@ -217,3 +217,23 @@ def test_documented_keys_defaults_and_ranges(workdir):
             assert r.returncode == 1, (key, value, r.stdout)
             assert re.search(r"range\.conf:2: '%s' must be" % key, r.stderr), (key, r.stderr)
     assert ranged >= 10
+
+
+@pytest.mark.fast
+def test_help_and_usage_errors():
+    """-h and --help print the usage on stdout and exit 0, as a user who
+    asked expects; an unknown option prints it on stderr and exits 2."""
+    tools = [os.path.join(integlib.BUILDDIR, t) for t in
+             ("lmtpd/lmtpd", "lmtpd/lmtpd-map", "sieve/lmtpd-sieve",
+              "scoring/lmtpd-score", "scoring/lmtpd-learn")]
+    for tool in tools:
+        name = os.path.basename(tool)
+        for flag in ("-h", "--help"):
+            r = subprocess.run([tool, flag], capture_output=True, text=True, timeout=30)
+            assert (r.returncode, r.stderr) == (0, ""), (name, flag, r)
+            assert r.stdout.startswith("usage: %s " % name), (name, flag, r.stdout)
+        if name == "lmtpd-map":
+            continue    # it takes no options: -z would be a file name
+        r = subprocess.run([tool, "-z"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and r.stdout == "", (name, r)
+        assert "usage: %s " % name in r.stderr, (name, r.stderr)
