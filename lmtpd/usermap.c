@@ -300,8 +300,12 @@ usermap_commit_entry(DB *db, struct buf *entry, const char *path,
 		*value++ = '\0';
 	value += strspn(value, " \t");
 	if (!usermap_key_valid(key)) {
+		char esc[LOG_ESCAPE_SIZE];
+
+		/* an invalid key may hold control bytes: not raw to a terminal */
+		log_escape(esc, sizeof(esc), key, strlen(key));
 		*error_r = xasprintf("%s:%u: bad key '%s' (expected user@domain "
-				     "or @domain)", path, line, key);
+				     "or @domain)", path, line, esc);
 		return -1;
 	}
 	/* Written as lookups see an address: they take the one final dot

@@ -653,7 +653,7 @@ static const struct {
 	{ "nokey home=/x\n", ":1: bad key 'nokey' (expected user@domain or @domain)" },
 	{ "alice@\n", ":1: bad key 'alice@' (expected user@domain or @domain)" },
 	{ "# c\n\na@b.org\nuser\x01@b.org\n",
-	  ":4: bad key 'user\x01@b.org' (expected user@domain or @domain)" },
+	  ":4: bad key 'user\\x01@b.org' (expected user@domain or @domain)" },
 	{ "a@b.org foo=bar\n",
 	  ":1: unknown attribute (expected home=, mail_location= or sieve_script=)" },
 	{ "a@b.org\nc@d.org home=/x quota=1\n",
