@@ -25,6 +25,7 @@ struct rules_diag {
 	char *file;
 	unsigned int line;
 	bool error;		/* false: a skipped rule or an ignored line */
+	bool logged;		/* not an error, but the daemon logs it too */
 	char *message;
 };
 

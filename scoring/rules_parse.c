@@ -127,7 +127,7 @@ struct rules_parser {
 	unsigned int include_depth;
 };
 
-void
+struct rules_diag *
 rules_diag_add(struct rules_build *b, const char *file, unsigned int line,
 	       bool error, const char *fmt, ...)
 {
@@ -143,16 +143,18 @@ rules_diag_add(struct rules_build *b, const char *file, unsigned int line,
 	/* A hostile or broken rule file must not grow this without bound. */
 	if (r->diag_count >= 100000) {
 		free(msg);
-		return;
+		return NULL;
 	}
 	r->diags = xreallocarray(r->diags, r->diag_count + 1, sizeof(*r->diags));
 	d = &r->diags[r->diag_count++];
 	d->file = xstrdup(file != NULL ? file : "(none)");
 	d->line = line;
 	d->error = error;
+	d->logged = false;
 	d->message = msg;
 	if (error)
 		r->errors++;
+	return d;
 }
 
 static const char *
@@ -1033,7 +1035,14 @@ rules_parse_dir(struct rules_build *b, const char *dir)
 	memset(&ps, 0, sizeof(ps));
 	ps.b = b;
 	if (d == NULL) {
-		rules_diag_add(b, dir, 0, false, "rules folder missing: %s", strerror(errno));
+		struct rules_diag *diag = rules_diag_add(b, dir, 0, false,
+							 "rules folder missing: %s",
+							 strerror(errno));
+
+		/* the daemon would score with fewer rules, or none, and only
+		 * --lint would say why */
+		if (diag != NULL)
+			diag->logged = true;
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {

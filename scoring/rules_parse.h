@@ -23,8 +23,9 @@ struct rules_build {
 	struct strlist bayes_settings;
 };
 
-void rules_diag_add(struct rules_build *b, const char *file, unsigned int line,
-		    bool error, const char *fmt, ...) ATTR_PRINTF(5, 6);
+/* The diagnostic added (valid until the next one), NULL past the cap. */
+struct rules_diag *rules_diag_add(struct rules_build *b, const char *file, unsigned int line,
+				  bool error, const char *fmt, ...) ATTR_PRINTF(5, 6);
 struct rule *rules_get_or_add(struct rules_build *b, const char *name);
 void rules_parse_dir(struct rules_build *b, const char *dir);
 /* Parses text (modified in place) as if it were a file named origin. */

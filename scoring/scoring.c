@@ -123,10 +123,7 @@ scoring_new(const struct lmtpd_config *cfg, const char *rules_override, FILE *li
 				d->error ? "error: " : "", d->message);
 		else if (d->error)
 			log_warn("rules: %s:%u: %s", d->file, d->line, d->message);
-		else if (d->line == 0)
-			/* about a whole folder (a rules_dir missing): the
-			 * daemon would score with fewer rules, or none, and
-			 * only --lint would say why */
+		else if (d->logged)
 			log_warn("rules: %s: %s", d->file, d->message);
 	}
 	if (lint_out != NULL)
