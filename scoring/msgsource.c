@@ -154,7 +154,12 @@ msgsource_walk_mbox_stream(const char *path, int fd,
 			continue;
 		}
 		scoring_mbox_free(&mb);
-		if (len - body > MSGSOURCE_INPUT_MAX) {
+		/* The window stops growing at MSGSOURCE_INPUT_MAX + step: a
+		 * message whose end is not in it by then is too large even
+		 * when most of it is its "From " line (or that line has no
+		 * end), else nothing more would be read and this would go
+		 * round for ever. */
+		if (len - body > MSGSOURCE_INPUT_MAX || len >= MSGSOURCE_INPUT_MAX + step) {
 			snprintf(name, sizeof(name), "%s:%u", path, ++n);
 			err(name, "message too large (over the 50 MB of one message); skipped");
 			status = -1;

@@ -249,6 +249,19 @@ def test_file_mode_mbox_over_50_mb(rules, workdir):
     assert r.stdout.decode().splitlines() == expect
 
 
+def test_file_mode_mbox_over_50_mb_long_from_line(rules, workdir):
+    """An mbox over 50 MB whose "From " line has no end is a message too
+    large, reported: the reader stops growing its window at a message's
+    limit and must not then go round for ever without reading."""
+    big = os.path.join(workdir, "longline.mbox")
+    with open(big, "wb") as f:
+        f.write(b"From " + b"x" * (60 * 1024 * 1024))
+    r = run("--rules", rules, big)
+    assert r.returncode == 1
+    assert "longline.mbox:1: message too large" in r.stderr.decode(), r.stderr
+    assert r.stdout == b"", r.stdout
+
+
 @pytest.mark.fast
 def test_file_mode_unreadable_paths(rules, workdir):
     plain = os.path.join(workdir, "not-a-maildir")
