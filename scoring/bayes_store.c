@@ -1305,8 +1305,11 @@ seen_purge_batch_fn(DB_TXN *txn, void *vctx)
 			c->removed++;
 		} else {
 			memcpy(&when, (const char *)v.data + 1, sizeof(when));
-			/* a time ahead of the clock (set back) is old as of now */
-			if (when > c->now || c->now - when >= c->st->seen_ttl) {
+			/* A time after now is mostly a learn in another process
+			 * since this purge read its clock, so it is new; only a
+			 * whole ttl ahead (a clock set back) is it let go. */
+			if (when > c->now ? when - c->now >= c->st->seen_ttl
+					  : c->now - when >= c->st->seen_ttl) {
 				ret = cur->del(cur, 0);
 				c->removed++;
 			}

@@ -1229,6 +1229,30 @@ START_TEST(store_seen_ttl)
 }
 END_TEST
 
+/* A purge takes now once, at its start; a learn in another process a
+ * second later stamps its entry after that now.  That entry is new, not
+ * old: forgetting it would count the message again at its next learn,
+ * and a --forget or a relearn as the other class would no longer take
+ * its counts back. */
+START_TEST(store_seen_purge_keeps_entries_newer_than_its_now)
+{
+	struct db_env *env = env_open(ut_testdir());
+	struct bayes_store *st = store_open(env, NULL);
+	struct bayes_totals tot;
+
+	bayes_store_set_seen_ttl(st, 800);
+	ck_assert_int_eq(learn_keyed(st, "<new@x>\t1", 2001), BAYES_LEARNED);
+	ck_assert_int_eq(bayes_store_purge_seen(st, 2000, SIZE_MAX), 0);
+	ck_assert_int_eq(learn_keyed(st, "<new@x>\t1", 2002), BAYES_ALREADY);
+	ck_assert_int_eq(bayes_store_totals(st, &tot), 0);
+	ck_assert_uint_eq(tot.nspam, 1);
+	/* a clock set back by more than the ttl still lets it go */
+	ck_assert_int_eq(bayes_store_purge_seen(st, 1000, SIZE_MAX), 1);
+	bayes_store_close(&st);
+	db_env_close(&env);
+}
+END_TEST
+
 /* A handle caches the counts it read; a learn through another handle, or
  * in another process with its own environment handle, must show in its
  * next lookup (the generation counter), and so must an expiry. */
@@ -1855,6 +1879,7 @@ bayes_suite(void)
 	tcase_add_test(tc, store_expire_retried);
 	tcase_add_test(tc, store_expire_concurrent);
 	tcase_add_test(tc, store_seen_ttl);
+	tcase_add_test(tc, store_seen_purge_keeps_entries_newer_than_its_now);
 	tcase_add_test(tc, store_cache_sees_other_writers);
 	tcase_add_test(tc, store_lookup_never_sees_half_a_learn);
 	tcase_add_test(tc, store_cache_full);
