@@ -162,8 +162,10 @@ main(int argc, char **argv)
 	char *error, *absolute = NULL;
 	int c, status;
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-		usage(0);
+	/* (getopt knows short options only) */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0)
+			usage(0);
 	while ((c = getopt(argc, argv, "c:fntvh")) != -1) {
 		switch (c) {
 		case 'c': path = optarg; break;

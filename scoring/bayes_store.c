@@ -1352,6 +1352,8 @@ bayes_store_purge_seen(struct bayes_store *st, time_t now, size_t max_examined)
 		}
 		if (examined == 0 && c.from_first)
 			whole_pass = true;
+		else if (c.from_first)
+			wrapped = true;	/* another purge ended the pass: round once */
 		examined += c.examined;
 		removed += c.removed;
 		/* the end of the file: done if this purge began at the start,

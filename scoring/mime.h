@@ -34,10 +34,12 @@
 /* Ours, not SpamAssassin's: nodes in one tree (SpamAssassin has no cap;
  * 1000 parts per level times 20 levels would be unbounded in practice). */
 #define MIME_MAX_NODES		10000
-/* Ours too: header fields kept per node.  Each costs about a kilobyte in
- * the views the rules read, so a 44 MB message of two million "To:"
- * lines took 1.6 GB; no real message comes near this many. */
-#define MIME_MAX_HEADERS	10000
+/* Ours too: header fields kept per node.  Each costs up to about a
+ * kilobyte in the views the rules read, so a 44 MB message of two million
+ * "To:" lines took 1.6 GB.  High enough that hiding a message's own
+ * fields behind junk ones takes megabytes of them (no real message comes
+ * near), low enough to bound a worker's memory. */
+#define MIME_MAX_HEADERS	100000
 
 /* A growable string; never fails (allocation failure exits, xalloc.h). */
 struct mime_str {

@@ -218,8 +218,10 @@ main(int argc, char **argv)
 
 	log_open("lmtpd-sieve", true);
 	log_set_quiet(true);
-	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-		usage(0);
+	/* (getopt knows short options only) */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0)
+			usage(0);
 	while ((c = getopt(argc, argv, "c:e:xh")) != -1) {
 		switch (c) {
 		case 'c':

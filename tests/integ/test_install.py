@@ -228,10 +228,12 @@ def test_help_and_usage_errors():
               "scoring/lmtpd-score", "scoring/lmtpd-learn")]
     for tool in tools:
         name = os.path.basename(tool)
-        for flag in ("-h", "--help"):
-            r = subprocess.run([tool, flag], capture_output=True, text=True, timeout=30)
-            assert (r.returncode, r.stderr) == (0, ""), (name, flag, r)
-            assert r.stdout.startswith("usage: %s " % name), (name, flag, r.stdout)
+        for args in (["-h"], ["--help"], ["-c", "/nonexistent", "--help"]):
+            if name == "lmtpd-map" and len(args) > 1:
+                continue
+            r = subprocess.run([tool] + args, capture_output=True, text=True, timeout=30)
+            assert (r.returncode, r.stderr) == (0, ""), (name, args, r)
+            assert r.stdout.startswith("usage: %s " % name), (name, args, r.stdout)
         if name == "lmtpd-map":
             continue    # it takes no options: -z would be a file name
         r = subprocess.run([tool, "-z"], capture_output=True, text=True, timeout=30)
