@@ -367,26 +367,20 @@ scoring_clean(const char *data, size_t len, char **copy_r, size_t *len_r)
 
 	*copy_r = NULL;
 	*len_r = len;
-	/* The header section as SpamAssassin reads it (Message.pm, and
-	 * mime.c here): up to its empty line, a line starting with "--",
-	 * or a fourth line that is neither a field nor a continuation.
-	 * Not message_parse's index, which stops at MESSAGE_HEADERS_MAX
-	 * fields and at the first line that is not a field: a sender put a
-	 * forged X-Spam-Flag past either, and it was delivered where
-	 * Dovecot and mail readers show it as a field.  No cap on the
-	 * fields cut out either. */
-	unsigned int errors = 0;
-
+	/* The header section as RFC 5322 (and Dovecot, and mail readers)
+	 * reads it: up to its empty line, whatever lines that are no field
+	 * come before.  Not SpamAssassin's, which ends at a "--" line or a
+	 * fourth line that is no field, nor message_parse's index, which
+	 * stops at MESSAGE_HEADERS_MAX fields and at the first line that is
+	 * no field: a sender put a forged X-Spam-Flag past each of those,
+	 * and it was delivered where IMAP clients and Sieve see a field.
+	 * No cap on the fields cut out either. */
 	while (pos < len) {
 		size_t end = scoring_line_end(data, len, pos), name_len;
 		bool field = message_field_start(data + pos, len - pos, &name_len);
 
 		if (data[pos] == '\n' || (data[pos] == '\r' && end - pos == 2 &&
 					   data[pos + 1] == '\n'))
-			break;
-		if (end - pos >= 2 && data[pos] == '-' && data[pos + 1] == '-')
-			break;
-		if (!field && data[pos] != ' ' && data[pos] != '\t' && ++errors > 3)
 			break;
 		if (field && name_len > 7 && strncasecmp(data + pos, "X-Spam-", 7) == 0) {
 			while (end < len && (data[end] == ' ' || data[end] == '\t'))
