@@ -87,28 +87,35 @@ check_sieve(const struct lmtpd_config *cfg)
 /* SIGHUP rereads the file after the switch to `user`: -t, typically run
  * as root by a unit's ExecReload, says when that reload would fail.  A
  * child takes on the user and tries to open the file. */
-static void
-check_config_readable(const struct lmtpd_config *cfg, const char *path)
+/* Whether user (as the daemon runs) may access path for mode (R_OK,
+ * X_OK): 1 yes, 0 no, -1 not known (not root, no user, or no child). */
+static int
+check_access_as_user(const struct lmtpd_config *cfg, const char *path, int mode)
 {
 	pid_t pid;
 	int status;
 
-	if (path == NULL || geteuid() != 0 || cfg->user == NULL || cfg->user[0] == '\0')
-		return;
+	if (geteuid() != 0 || cfg->user == NULL || cfg->user[0] == '\0')
+		return -1;
 	pid = fork();
 	if (pid < 0)
-		return;
+		return -1;
 	if (pid == 0) {
 		char *error;
-		int fd;
 
 		if (become_config_user(cfg, &error) < 0)
 			_exit(2);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		_exit(fd < 0 ? 1 : 0);
+		_exit(access(path, mode) < 0 ? 1 : 0);
 	}
-	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 1)
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) > 1)
+		return -1;
+	return WEXITSTATUS(status) == 0 ? 1 : 0;
+}
+
+static void
+check_config_readable(const struct lmtpd_config *cfg, const char *path)
+{
+	if (path != NULL && check_access_as_user(cfg, path, R_OK) == 0)
 		fprintf(stderr, "lmtpd: warning: user %s cannot read %s: a reload "
 			"(SIGHUP) will fail; make it readable to %s or restart "
 			"instead of reloading\n", cfg->user, path, cfg->user);
@@ -147,6 +154,10 @@ check_config(const struct lmtpd_config *cfg)
 		} else if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
 			fprintf(stderr, "lmtpd: submission %s: not an executable file\n",
 				cfg->submission);
+			status = 1;
+		} else if (check_access_as_user(cfg, cfg->submission, X_OK) == 0) {
+			fprintf(stderr, "lmtpd: submission %s: user %s may not run it\n",
+				cfg->submission, cfg->user);
 			status = 1;
 		}
 	}

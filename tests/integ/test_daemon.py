@@ -752,3 +752,14 @@ def test_check_names_a_missing_sendmail(lmtpd_factory, workdir):
     d = lmtpd_factory(start=False, submission="/bin/true")
     r = run_lmtpd("-t", "-c", d.conf_path)
     assert r.returncode == 0, r.stderr
+    # root's own program, that the run user may not execute
+    own = os.path.join(workdir, "root-sendmail")
+    with open(own, "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    os.chmod(own, 0o700)
+    os.chmod(workdir, 0o755)
+    d = lmtpd_factory(start=False, submission=own)
+    r = run_lmtpd("-t", "-c", d.conf_path)
+    assert r.returncode == 1, r
+    assert "lmtpd: submission %s: user %s may not run it" % (own, integlib.RUN_USER) \
+        in r.stderr, r.stderr
