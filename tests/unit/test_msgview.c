@@ -973,6 +973,64 @@ START_TEST(odd_messages)
 END_TEST
 
 
+/* Parses data in a child whose address space (RLIMIT_AS) is what this
+ * process maps now plus extra bytes, and asserts that it got through and
+ * check(m, a, b) held.  Not under AddressSanitizer, whose shadow memory
+ * such a limit does not allow for. */
+static void
+parse_within(const char *data, size_t len, size_t extra,
+	     bool (*check)(const struct mime_msg *m, size_t a, size_t b), size_t a, size_t b)
+{
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	int st;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
+	fclose(f);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl;
+		struct mime_msg *m;
+
+		rl.rlim_cur = rl.rlim_max = pages * (size_t)sysconf(_SC_PAGESIZE) + extra;
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			_exit(3);
+		m = mime_parse(data, len);
+		_exit(m != NULL && check(m, a, b) ? 0 : 4);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", st);
+}
+
+/* The root holds at most a lines (the blank-line squeeze). */
+static bool
+root_lines_at_most(const struct mime_msg *m, size_t a, size_t b)
+{
+	(void)b;
+	return m->root != NULL && m->root->nlines <= a;
+}
+
+/* a + 1 nodes, the last one of b lines. */
+static bool
+last_node_lines(const struct mime_msg *m, size_t a, size_t b)
+{
+	return m->nnodes == a + 1 && m->nodes[a]->nlines == b;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 /* The body's line index is built once, in place: a 4 MB message of empty
  * lines is 4 million 16-byte entries, and the header and body arrays
  * copied from one to the other needed twice that (1.2 GB for a 40 MB
@@ -981,43 +1039,18 @@ END_TEST
  * memory such a limit can't hold. */
 START_TEST(line_index_bounded)
 {
-#if defined(__SANITIZE_ADDRESS__)
-	return;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	return;
-#endif
-#endif
 	const size_t lines = 4u * 1024 * 1024;
 	const char *head = "From: a@example.com\nSubject: s\n\n";
 	size_t hl = strlen(head), len = hl + lines;
-	char *msg = xmalloc(len);
-	unsigned long pages = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	int st;
-	pid_t pid;
+	char *msg;
 
+	if (UNDER_ASAN)
+		return;
+	msg = xmalloc(len);
 	memcpy(msg, head, hl);
 	memset(msg + hl, '\n', lines);
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
-	fclose(f);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct rlimit rl;
-		size_t limit = pages * (size_t)sysconf(_SC_PAGESIZE) +
-			       lines * sizeof(struct mime_line) + 30u * 1024 * 1024;
-		struct mime_msg *m;
-
-		rl.rlim_cur = rl.rlim_max = limit;
-		if (setrlimit(RLIMIT_AS, &rl) < 0)
-			_exit(3);
-		m = mime_parse(msg, len);
-		_exit(m != NULL && m->root != NULL && m->root->nlines <= 21 ? 0 : 4);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", st);
+	parse_within(msg, len, lines * sizeof(struct mime_line) + 30u * 1024 * 1024,
+		     root_lines_at_most, 21, 0);
 	free(msg);
 }
 END_TEST
@@ -1061,20 +1094,11 @@ END_TEST
  * gigabytes).  Parsed under the same kind of limit as above. */
 START_TEST(nested_parts_bounded)
 {
-#if defined(__SANITIZE_ADDRESS__)
-	return;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	return;
-#endif
-#endif
 	const size_t lines = 1024 * 1024, depth = 18;
 	struct buf in;
-	unsigned long pages = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	int st;
-	pid_t pid;
 
+	if (UNDER_ASAN)
+		return;
 	buf_init(&in, 0);
 	buf_put_str(&in, "From: a@example.com\nContent-Type: multipart/mixed; boundary=b0\n\n");
 	for (size_t i = 1; i < depth; i++)
@@ -1085,27 +1109,9 @@ START_TEST(nested_parts_bounded)
 		buf_put(&in, "x\n", 2);
 	for (size_t i = depth; i-- > 0;)
 		buf_putf(&in, "--b%zu--\n", i);
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
-	fclose(f);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct rlimit rl;
-		size_t limit = pages * (size_t)sysconf(_SC_PAGESIZE) +
-			       4 * lines * sizeof(struct mime_line) + 30u * 1024 * 1024;
-		struct mime_msg *m;
-
-		rl.rlim_cur = rl.rlim_max = limit;
-		if (setrlimit(RLIMIT_AS, &rl) < 0)
-			_exit(3);
-		m = mime_parse(in.data, in.len);
-		/* the root, 17 multiparts inside it and the text part */
-		_exit(m != NULL && m->nnodes == depth + 1 &&
-		      m->nodes[depth]->nlines == lines ? 0 : 4);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", st);
+	/* the root, 17 multiparts inside it and the text part */
+	parse_within(in.data, in.len, 4 * lines * sizeof(struct mime_line) + 30u * 1024 * 1024,
+		     last_node_lines, depth, lines);
 	buf_free(&in);
 }
 END_TEST
@@ -1116,20 +1122,11 @@ END_TEST
  * each level stays (the parts inside point into it). */
 START_TEST(nested_rfc822_bounded)
 {
-#if defined(__SANITIZE_ADDRESS__)
-	return;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	return;
-#endif
-#endif
 	const size_t lines = 1024 * 1024, depth = 18;
 	struct buf in;
-	unsigned long pages = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	int st;
-	pid_t pid;
 
+	if (UNDER_ASAN)
+		return;
 	buf_init(&in, 0);
 	buf_put_str(&in, "From: a@example.com\n");
 	for (size_t i = 0; i < depth; i++)
@@ -1137,28 +1134,9 @@ START_TEST(nested_rfc822_bounded)
 	buf_put_str(&in, "Subject: inner\n\n");
 	for (size_t i = 0; i < lines; i++)
 		buf_put(&in, "x\n", 2);
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
-	fclose(f);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct rlimit rl;
-		size_t limit = pages * (size_t)sysconf(_SC_PAGESIZE) +
-			       4 * lines * sizeof(struct mime_line) +
-			       depth * 2 * in.len + 30u * 1024 * 1024;
-		struct mime_msg *m;
-
-		rl.rlim_cur = rl.rlim_max = limit;
-		if (setrlimit(RLIMIT_AS, &rl) < 0)
-			_exit(3);
-		m = mime_parse(in.data, in.len);
-		/* each level's message node, then the innermost */
-		_exit(m != NULL && m->nnodes == depth + 1 &&
-		      m->nodes[depth]->nlines == lines ? 0 : 4);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", st);
+	/* each level's message node, then the innermost */
+	parse_within(in.data, in.len, 4 * lines * sizeof(struct mime_line) +
+		     depth * 2 * in.len + 30u * 1024 * 1024, last_node_lines, depth, lines);
 	buf_free(&in);
 }
 END_TEST
