@@ -253,6 +253,32 @@ def test_seen_entries_expire(bayes_lmtpd):
     assert dump(d)["nham"] == 20
 
 
+def test_seen_entries_expire_while_learning(bayes_lmtpd):
+    """Without --expire: every 256 learns a process purges seen entries
+    older than bayes_seen_ttl as it goes (the daemon's autolearn too)."""
+    d = bayes_lmtpd
+    with open(os.path.join(d.dir, "rules", "local.cf"), "a") as f:
+        f.write("bayes_seen_ttl 1s\n")
+    folders = []
+    for kind in ("first", "second"):
+        cur = os.path.join(d.dir, kind, "cur")
+        os.makedirs(cur)
+        for i in range(300):
+            with open(os.path.join(cur, "%03d" % i), "wb") as f:
+                f.write(msg(i, kind, HAM_WORDS))
+        for dirpath, dirs, files in os.walk(os.path.join(d.dir, kind)):
+            os.chmod(dirpath, 0o755)
+            for name in files:
+                os.chmod(os.path.join(dirpath, name), 0o644)
+        folders.append(os.path.dirname(cur))
+    assert "Learned tokens from 300 message(s)" in learn(d, "--ham", folders[0])
+    time.sleep(2)
+    # the second folder's learns purge the first's entries on the way
+    assert "Learned tokens from 300 message(s)" in learn(d, "--ham", folders[1])
+    assert "Learned tokens from 300 message(s)" in learn(d, "--ham", folders[0])
+    assert dump(d)["nham"] == 900
+
+
 def test_mbox_copy_is_the_same_message(bayes_lmtpd):
     """A message learned from its file and again from an mbox counts once:
     the empty line before the next "From " line is not the message's,
