@@ -55,23 +55,6 @@ msgsource_open(const char *path)
 	return fd;
 }
 
-/* Where the first "From " line after an empty line starts in p[0..len)
- * (looking at lines after the first), or NULL: a message boundary, as
- * scoring_mbox_next finds them past a message's first line. */
-static const char *
-msgsource_next_boundary(const char *p, size_t len)
-{
-	static const char from[] = "\nFrom ";
-	const char *end = p + len, *q = p;
-
-	while ((q = memmem(q, (size_t)(end - q), from, sizeof(from) - 1)) != NULL) {
-		if ((q > p && q[-1] == '\n') || (q - p >= 2 && q[-1] == '\r' && q[-2] == '\n'))
-			return q + 1;
-		q++;
-	}
-	return NULL;
-}
-
 /* An mbox too big to read whole, read message by message: only the one
  * being read is in memory (each within MSGSOURCE_INPUT_MAX; a larger one
  * is reported and skipped), so an archive of any size can be learned or
@@ -89,6 +72,8 @@ msgsource_walk_mbox_stream(const char *path, int fd,
 	size_t len = 0, cap = 0, want = step;
 	char *win = NULL, name[8192];
 	unsigned int n = 0;
+	/* while skipping: newlines before win + decided were looked at */
+	size_t decided = 0;
 	bool eof = false, skipping = false;
 	int status = 0;
 
@@ -121,11 +106,14 @@ msgsource_walk_mbox_stream(const char *path, int fd,
 		if (skipping) {
 			/* The rest of a message too large: only its last bytes
 			 * are kept, for a boundary that straddles two reads. */
-			boundary = msgsource_next_boundary(win, len);
+			boundary = scoring_mbox_boundary(win, win + decided, win + len);
 			if (boundary == NULL) {
 				if (eof)
 					break;
+				/* keep what a boundary straddling this read and
+				 * the next needs: "\n\r\nFrom " */
 				used = len > 8 ? len - 8 : 0;
+				decided = len - used > 5 ? len - used - 5 : 0;
 			} else {
 				used = (size_t)(boundary - win);
 				skipping = false;
@@ -164,6 +152,7 @@ msgsource_walk_mbox_stream(const char *path, int fd,
 			err(name, "message too large (over the 50 MB of one message); skipped");
 			status = -1;
 			skipping = true;
+			decided = 0;
 			want = len;	/* look at what is here first */
 			continue;
 		}

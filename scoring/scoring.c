@@ -667,6 +667,23 @@ scoring_mbox_after_empty_line(const char *start, const char *nl)
 	return nl == start || nl[-1] == '\n';
 }
 
+const char *
+scoring_mbox_boundary(const char *start, const char *from, const char *end)
+{
+	static const char sep[] = "\nFrom ";
+	const char *q = from;
+
+	/* A message ends at a "From " line after an empty line, as mbox
+	 * writers leave one: an unescaped "From " inside a paragraph of the
+	 * body stays in its message. */
+	while ((q = memmem(q, (size_t)(end - q), sep, sizeof(sep) - 1)) != NULL) {
+		if (scoring_mbox_after_empty_line(start, q))
+			return q + 1;
+		q++;
+	}
+	return NULL;
+}
+
 bool
 scoring_mbox_next(struct scoring_mbox *mb, const char **msg_r, size_t *len_r)
 {
@@ -686,24 +703,9 @@ scoring_mbox_next(struct scoring_mbox *mb, const char **msg_r, size_t *len_r)
 	/* Skip the "From " line. */
 	q = memchr(mb->p, '\n', (size_t)(mb->end - mb->p));
 	start = q != NULL ? q + 1 : mb->end;
-	q = start;
-	for (;;) {
-		const char *nl = memchr(q, '\n', (size_t)(mb->end - q));
-
-		if (nl == NULL) {
-			q = mb->end;
-			break;
-		}
-		/* A message ends at a "From " line after an empty line, as
-		 * mbox writers leave one: an unescaped "From " inside a
-		 * paragraph of the body stays in its message. */
-		if (mb->end - (nl + 1) >= 5 && memcmp(nl + 1, "From ", 5) == 0 &&
-		    scoring_mbox_after_empty_line(start, nl)) {
-			q = nl + 1;
-			break;
-		}
-		q = nl + 1;
-	}
+	q = scoring_mbox_boundary(start, start, mb->end);
+	if (q == NULL)
+		q = mb->end;
 	mb->p = q;
 	/* A file of one message after its "From " line is that message, as
 	 * spamassassin, spamc and sa-learn read such a file (the corpus's

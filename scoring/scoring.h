@@ -133,5 +133,10 @@ void scoring_mbox_init(struct scoring_mbox *mb, const char *data, size_t len);
 bool scoring_mbox_next(struct scoring_mbox *mb, const char **msg_r, size_t *len_r);
 void scoring_mbox_free(struct scoring_mbox *mb);
 unsigned int scoring_mbox_count(const char *data, size_t len);
+/* Where the next message of an mbox starts: the first "From " line after
+ * an empty line whose newline lies in [from, end), or NULL.  The message
+ * began at start (<= from); the bytes between are only looked at, so a
+ * caller reading in pieces can give the end of the last piece again. */
+const char *scoring_mbox_boundary(const char *start, const char *from, const char *end);
 
 #endif

@@ -1191,6 +1191,35 @@ START_TEST(inbound_spam_fields_removed)
 }
 END_TEST
 
+/* The one mbox boundary rule, for the whole-buffer reader and the
+ * streaming one alike: a "From " line after an empty line. */
+START_TEST(mbox_boundary)
+{
+	static const char lf[] = "X: 1\n\nbody\n\nFrom b@c Mon\nY: 2\n";
+	static const char crlf[] = "X: 1\r\n\r\nbody\r\n\r\nFrom b@c Mon\r\n";
+	static const char para[] = "X: 1\n\nbody\nFrom here on\nmore\n";
+	static const char empty_first[] = "\nFrom b@c Mon\n";
+	static const char split[] = "x\n\nFrom b@c Mon\n";
+
+	ck_assert_ptr_eq(scoring_mbox_boundary(lf, lf, lf + strlen(lf)), strstr(lf, "From b"));
+	ck_assert_ptr_eq(scoring_mbox_boundary(crlf, crlf, crlf + strlen(crlf)),
+			 strstr(crlf, "From b"));
+	/* an unescaped "From " inside a paragraph stays in its message */
+	ck_assert_ptr_null(scoring_mbox_boundary(para, para, para + strlen(para)));
+	/* a message whose first line is empty */
+	ck_assert_ptr_eq(scoring_mbox_boundary(empty_first, empty_first,
+					       empty_first + strlen(empty_first)),
+			 empty_first + 1);
+	/* the separator must end before end */
+	ck_assert_ptr_null(scoring_mbox_boundary(lf, lf, strstr(lf, "From b") + 4));
+	/* bytes before from are context: the empty line is seen, but a
+	 * newline before from is not looked at again */
+	ck_assert_ptr_eq(scoring_mbox_boundary(split, split + 2, split + strlen(split)),
+			 split + 3);
+	ck_assert_ptr_null(scoring_mbox_boundary(split, split + 3, split + strlen(split)));
+}
+END_TEST
+
 static Suite *
 msgview_suite(void)
 {
@@ -1245,6 +1274,10 @@ msgview_suite(void)
 	tcase_add_test(t, header_count_bounded);
 	tcase_add_test(t, nested_rfc822_bounded);
 	tcase_add_loop_test(t, odd_messages, 0, N_ELEMENTS(odd_cases));
+	suite_add_tcase(s, t);
+
+	t = tcase_create("mbox");
+	tcase_add_test(t, mbox_boundary);
 	suite_add_tcase(s, t);
 	return s;
 }
