@@ -1,7 +1,8 @@
 /* addrlist: welcomelist_from and friends.  An entry is a glob ("*" any
  * string, "?" any character) matched against the whole lowercased address,
- * as Parser.pm add_to_addrlist builds its ^...$ regex (it also turns NUL,
- * backslash and "(" into "_", kept here). */
+ * as Parser.pm add_to_addrlist builds its ^...$ regex.  That turns NUL,
+ * backslash and "(" of the pattern into "_", kept here; the address is
+ * only lowercased, so its "(" is matched by "*" or "?" but not by "_". */
 #include "config.h"
 
 #include <ctype.h>
@@ -12,15 +13,23 @@
 #include "xalloc.h"
 
 static char *
-addrlist_normalize(const char *word, size_t len)
+addrlist_lower(const char *word, size_t len)
 {
 	char *p = xstrndup(word, len);
 
-	for (char *q = p; *q != '\0'; q++) {
+	for (char *q = p; *q != '\0'; q++)
 		*q = (char)tolower((unsigned char)*q);
+	return p;
+}
+
+static char *
+addrlist_normalize(const char *word, size_t len)
+{
+	char *p = addrlist_lower(word, len);
+
+	for (char *q = p; *q != '\0'; q++)
 		if (*q == '\\' || *q == '(')
 			*q = '_';
-	}
 	return p;
 }
 
@@ -100,7 +109,7 @@ addrlist_add_rcvd(struct addrlist *l, const char *value)
 	dlen = strcspn(d, " \t");
 	if (alen == 0 || dlen == 0)
 		return;
-	addrlist_push(l, addrlist_normalize(p, alen), addrlist_normalize(d, dlen));
+	addrlist_push(l, addrlist_normalize(p, alen), addrlist_lower(d, dlen));
 }
 
 void
@@ -145,7 +154,7 @@ addrlist_glob(const char *pat, const char *s)
 bool
 addrlist_match(const struct addrlist *l, const char *addr, size_t *index_r)
 {
-	char *lower = addrlist_normalize(addr, strlen(addr));
+	char *lower = addrlist_lower(addr, strlen(addr));
 	bool found = false;
 
 	for (size_t i = 0; i < l->n && !found; i++) {

@@ -16,6 +16,7 @@
 #include "prefilter.h"
 #include "rules.h"
 #include "rules_int.h"
+#include "rules_parse.h"
 #include "rules_user.h"
 #include "buf.h"
 #include "score.h"
@@ -2495,6 +2496,27 @@ START_TEST(test_match_backstop)
 }
 END_TEST
 
+/* Parser.pm add_to_addrlist: NUL, "\\" and "(" of a pattern become "_";
+ * the address is only lowercased, so its "(" is not an "_". */
+START_TEST(test_addrlist_like_spamassassin)
+{
+	struct addrlist l = { NULL, 0 };
+
+	addrlist_add_words(&l, "a(b@example.com  *@Example.ORG x?y@h.example c\\d@e.example");
+	addrlist_add_rcvd(&l, "r(s@example.net  Relay.Example.NET");
+	ck_assert(addrlist_match(&l, "A_B@example.com", NULL));
+	ck_assert(!addrlist_match(&l, "a(b@example.com", NULL));
+	ck_assert(addrlist_match(&l, "c_d@e.example", NULL));
+	ck_assert(!addrlist_match(&l, "c\\d@e.example", NULL));
+	ck_assert(addrlist_match(&l, "X(Y@h.example", NULL));
+	ck_assert(addrlist_match(&l, "(q)@example.org", NULL));
+	ck_assert(!addrlist_match(&l, "r(s@example.net", NULL));
+	ck_assert(addrlist_match(&l, "r_s@example.net", NULL));
+	ck_assert_str_eq(l.v[l.n - 1].rcvd_domain, "relay.example.net");
+	addrlist_free(&l);
+}
+END_TEST
+
 static Suite *
 rules_suite(void)
 {
@@ -2535,6 +2557,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_pieces_leftmost);
 	tcase_add_loop_test(tc, test_match_rule_types, 0, N_ELEMENTS(match_cases));
 	tcase_add_test(tc, test_match_backstop);
+	tcase_add_test(tc, test_addrlist_like_spamassassin);
 	return s;
 }
 
