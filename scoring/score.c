@@ -352,8 +352,13 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 			 * directive). */
 			int c;
 
-			while ((c = getc(f)) != EOF && c != '\n' && total <= SCORE_PREFS_MAX)
+			/* its newline counted too: the next line's length is
+			 * what ftello says less what was read before */
+			while (total <= SCORE_PREFS_MAX && (c = getc(f)) != EOF) {
 				total++;
+				if (c == '\n')
+					break;
+			}
 			score_prefs_warn(warn, path, lineno, "line too long; ignored");
 			continue;
 		}

@@ -1254,11 +1254,16 @@ START_TEST(test_prefs_long_line)
 	buf_put_str(&text, "required_score 7\n#");
 	for (int i = 0; i < 8190; i++)
 		buf_put(&text, "x", 1);
-	buf_put_str(&text, "required_score 1\nbogus_key 1\n");
+	/* and one right after it: the newline that ends the first counts */
+	buf_put_str(&text, "required_score 1\n#");
+	for (int i = 0; i < 8190; i++)
+		buf_put(&text, "x", 1);
+	buf_put_str(&text, "required_score 2\nbogus_key 1\n");
 	prefs = user_prefs_load(rs, text.data);
 	ck_assert_ptr_nonnull(prefs);
 	ck_assert(user_warned(2, "line too long; ignored"));
-	ck_assert(user_warned(3, "'bogus_key' is not allowed"));
+	ck_assert(user_warned(3, "line too long; ignored"));
+	ck_assert(user_warned(4, "'bogus_key' is not allowed"));
 	mv = match_message(rs, user_msg, NULL, 0, &hits);
 	score_compute(rs, &hits, mv, prefs, &r);
 	ck_assert(r.required == 7.0);
