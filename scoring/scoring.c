@@ -684,6 +684,23 @@ scoring_mbox_boundary(const char *start, const char *from, const char *end)
 	return NULL;
 }
 
+/* Steps an mbox past its next message: where the message starts after
+ * its "From " line, and where it ends (the next one's "From " line, or
+ * the end). */
+static const char *
+scoring_mbox_skip(struct scoring_mbox *mb, const char **start_r)
+{
+	const char *q = memchr(mb->p, '\n', (size_t)(mb->end - mb->p));
+	const char *start = q != NULL ? q + 1 : mb->end;
+
+	q = scoring_mbox_boundary(start, start, mb->end);
+	if (q == NULL)
+		q = mb->end;
+	mb->p = q;
+	*start_r = start;
+	return q;
+}
+
 bool
 scoring_mbox_next(struct scoring_mbox *mb, const char **msg_r, size_t *len_r)
 {
@@ -700,13 +717,7 @@ scoring_mbox_next(struct scoring_mbox *mb, const char **msg_r, size_t *len_r)
 		mb->p = mb->end;
 		return true;
 	}
-	/* Skip the "From " line. */
-	q = memchr(mb->p, '\n', (size_t)(mb->end - mb->p));
-	start = q != NULL ? q + 1 : mb->end;
-	q = scoring_mbox_boundary(start, start, mb->end);
-	if (q == NULL)
-		q = mb->end;
-	mb->p = q;
+	q = scoring_mbox_skip(mb, &start);
 	/* A file of one message after its "From " line is that message, as
 	 * spamassassin, spamc and sa-learn read such a file (the corpus's
 	 * messages are such files): nothing is the format's. */
@@ -732,13 +743,16 @@ unsigned int
 scoring_mbox_count(const char *data, size_t len)
 {
 	struct scoring_mbox mb;
-	const char *m;
-	size_t l;
+	const char *start;
 	unsigned int n = 0;
 
+	/* the messages scoring_mbox_next gives, without unquoting them */
 	scoring_mbox_init(&mb, data, len);
-	while (scoring_mbox_next(&mb, &m, &l))
+	if (!mb.is_mbox)
+		return len > 0;
+	while (mb.p < mb.end) {
+		(void)scoring_mbox_skip(&mb, &start);
 		n++;
-	scoring_mbox_free(&mb);
+	}
 	return n;
 }

@@ -1220,6 +1220,37 @@ START_TEST(mbox_boundary)
 }
 END_TEST
 
+/* scoring_mbox_count counts what scoring_mbox_next gives, without
+ * copying the messages it has to unquote. */
+START_TEST(mbox_count)
+{
+	static const char *const inputs[] = {
+		"",
+		"X: 1\n\nnot an mbox\n",
+		"From a\nX: 1\n\nbody\n",
+		"From a\nX: 1\n\n>From quoted\n\nFrom b\nY: 2\n\nmore\nFrom inside\n\n",
+		"From a\r\nX: 1\r\n\r\nFrom b\r\n\r\nFrom c\r\n",
+		"From a\n\nFrom b\n\nFrom c\n\n>>From x\n",
+		"From no newline at all",
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(inputs); i++) {
+		struct scoring_mbox mb;
+		const char *msg;
+		size_t len;
+		unsigned int n = 0;
+
+		scoring_mbox_init(&mb, inputs[i], strlen(inputs[i]));
+		while (scoring_mbox_next(&mb, &msg, &len))
+			n++;
+		scoring_mbox_free(&mb);
+		ck_assert_uint_eq(scoring_mbox_count(inputs[i], strlen(inputs[i])), n);
+	}
+	ck_assert_uint_eq(scoring_mbox_count(inputs[3], strlen(inputs[3])), 2);
+	ck_assert_uint_eq(scoring_mbox_count(inputs[5], strlen(inputs[5])), 3);
+}
+END_TEST
+
 static Suite *
 msgview_suite(void)
 {
@@ -1278,6 +1309,7 @@ msgview_suite(void)
 
 	t = tcase_create("mbox");
 	tcase_add_test(t, mbox_boundary);
+	tcase_add_test(t, mbox_count);
 	suite_add_tcase(s, t);
 	return s;
 }
