@@ -200,10 +200,11 @@ void
 mime_node_add_parsed_header(struct mime_msg *msg, struct mime_node *node, const char *key,
 			    size_t klen, const char *val, size_t vlen)
 {
-	if (node->nhdrs >= MIME_MAX_HEADERS) {
+	if (msg->parsed_headers >= MIME_MAX_HEADERS) {
 		msg->flags.header_limit_exceeded = true;
 		return;
 	}
+	msg->parsed_headers++;
 	mime_node_add_header(msg, node, key, klen, val, vlen);
 }
 

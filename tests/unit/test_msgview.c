@@ -1055,7 +1055,7 @@ START_TEST(line_index_bounded)
 }
 END_TEST
 
-/* Header fields past MIME_MAX_HEADERS in a node are not kept (each costs
+/* Header fields past MIME_MAX_HEADERS in a message are not kept (each costs
  * up to a kilobyte in the views: two million "To:" lines took 1.6 GB);
  * fields the scorer adds itself still go in. */
 START_TEST(header_count_bounded)
@@ -1083,6 +1083,41 @@ START_TEST(header_count_bounded)
 	buf_put_str(&in, "To: a@example.com\nSubject: early\n\nbody\n");
 	m = mime_parse(in.data, in.len);
 	ck_assert(!m->flags.header_limit_exceeded);
+	mime_free(&m);
+	buf_free(&in);
+}
+END_TEST
+
+/* The bound is the message's, not each part's: spread over parts, the
+ * fields went on to the message size (80 parts of 100000 fields, 24 MB,
+ * took 1.9 GB to score).  The root's own fields are read first and kept. */
+START_TEST(header_count_bounded_over_parts)
+{
+	const size_t parts = 3;
+	struct buf in;
+	struct mime_msg *m;
+	size_t total = 0;
+
+	buf_init(&in, 0);
+	buf_put_str(&in, "From: a@example.com\nSubject: root\n"
+		    "Content-Type: multipart/mixed; boundary=b\n\n");
+	for (size_t p = 0; p < parts; p++) {
+		buf_put_str(&in, "--b\nContent-Type: text/plain\n");
+		for (size_t i = 0; i < MIME_MAX_HEADERS; i++)
+			buf_put_str(&in, "a:\n");
+		buf_putf(&in, "\npart %zu\n", p);
+	}
+	buf_put_str(&in, "--b--\n");
+	m = mime_parse(in.data, in.len);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->nnodes, parts + 1);
+	for (size_t n = 0; n < m->nnodes; n++)
+		total += m->nodes[n]->nhdrs;
+	ck_assert_uint_eq(total, MIME_MAX_HEADERS);
+	ck_assert(m->flags.header_limit_exceeded);
+	ck_assert_ptr_nonnull(mime_hdr_last(m->nodes[0], "subject"));
+	ck_assert_uint_eq(m->nodes[1]->nhdrs, MIME_MAX_HEADERS - m->nodes[0]->nhdrs);
+	ck_assert_uint_eq(m->nodes[2]->nhdrs, 0);
 	mime_free(&m);
 	buf_free(&in);
 }
@@ -1303,6 +1338,7 @@ msgview_suite(void)
 	tcase_add_test(t, line_index_bounded);
 	tcase_add_test(t, nested_parts_bounded);
 	tcase_add_test(t, header_count_bounded);
+	tcase_add_test(t, header_count_bounded_over_parts);
 	tcase_add_test(t, nested_rfc822_bounded);
 	tcase_add_loop_test(t, odd_messages, 0, N_ELEMENTS(odd_cases));
 	suite_add_tcase(s, t);
