@@ -335,17 +335,43 @@ usermap_commit_entry(DB *db, struct buf *entry, const char *path,
 	return usermap_put(db, key, value, path, line, error_r);
 }
 
+/* Reads one line of in into line (NUL-terminated, without its LF).
+ * Returns 1, 0 at the end of the file (or a read error: ferror), -1 for
+ * a line longer than size - 1 bytes, -2 for a line with a NUL byte (with
+ * fgets the line ended there: the rest of a last line without LF went
+ * unchecked, "a@b home=/x<NUL> bogus=1" compiled). */
+static int
+usermap_read_line(FILE *in, char *line, size_t size, size_t *len_r)
+{
+	size_t len = 0;
+	bool nul = false;
+	int c;
+
+	while ((c = getc(in)) != EOF && c != '\n') {
+		if (len + 1 >= size)
+			return -1;
+		if (c == '\0')
+			nul = true;
+		line[len++] = (char)c;
+	}
+	line[len] = '\0';
+	*len_r = len;
+	if (c == EOF && len == 0)
+		return 0;
+	return nul ? -2 : 1;
+}
+
 int
 usermap_compile(const char *path, char **error_r)
 {
 	char *db_path = xasprintf("%s.db", path);
 	char *tmp_path = xasprintf("%s.db.%ld.tmp", path, (long)getpid());
-	char line[CFG_LINE_MAX + 2];
+	char line[CFG_LINE_MAX + 1];
 	unsigned int lineno = 0, entry_line = 0;
 	struct buf entry;
 	DB *db = NULL;
 	FILE *in;
-	int ret = -1, dbret, fd;
+	int ret = -1, dbret, fd, got;
 
 	*error_r = NULL;
 	buf_init(&entry, USERMAP_VALUE_MAX);
@@ -365,14 +391,18 @@ usermap_compile(const char *path, char **error_r)
 		*error_r = xasprintf("%s: cannot create: %s", tmp_path, db_strerror(dbret));
 		goto out;
 	}
-	while (fgets(line, sizeof(line), in) != NULL) {
-		size_t len = strlen(line);
+	for (;;) {
+		size_t len;
 
+		if ((got = usermap_read_line(in, line, sizeof(line), &len)) == 0)
+			break;
 		lineno++;
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		else if (!feof(in)) {
+		if (got == -1) {
 			*error_r = xasprintf("%s:%u: line too long", path, lineno);
+			goto out;
+		}
+		if (got == -2) {
+			*error_r = xasprintf("%s:%u: NUL byte in line", path, lineno);
 			goto out;
 		}
 		if (len > 0 && line[len - 1] == '\r')

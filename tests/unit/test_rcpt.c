@@ -8,7 +8,9 @@
 #include "cfg.h"
 #include "dsn.h"
 #include "rcpt.h"
+#include "lmtpd_limits.h"
 #include "usermap.h"
+#include "xalloc.h"
 
 /* A real config file with these keys (NULL = the default). */
 static struct lmtpd_config *
@@ -706,6 +708,59 @@ START_TEST(usermap_compile_errors)
 }
 END_TEST
 
+/* A NUL byte is refused as lmtpd.conf refuses one: fgets ended the line
+ * there, so the rest of a last line without LF was never checked (and a
+ * NUL elsewhere was called a line too long). */
+START_TEST(usermap_compile_nul)
+{
+#define T(s) s, sizeof(s) - 1
+	static const struct {
+		const char *text;
+		size_t len;
+		const char *want;
+	} cases[] = {
+		{ T("a@b.org home=/x\0 bogus=1"), ":1: NUL byte in line" },
+		{ T("a@b.org home=/x\n\0c@d.org\n"), ":2: NUL byte in line" },
+		{ T("a@b.org\n  home=/x\0\n"), ":2: NUL byte in line" },
+	};
+#undef T
+	char path[PATH_MAX], want[PATH_MAX + 64], *error = NULL;
+
+	ut_pathf(path, sizeof(path), "%s/users", ut_testdir());
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		ut_write_file(path, cases[i].text, cases[i].len);
+		ck_assert_int_eq(usermap_compile(path, &error), -1);
+		ck_assert_ptr_nonnull(error);
+		ut_pathf(want, sizeof(want), "%s%s", path, cases[i].want);
+		ck_assert_msg(strcmp(error, want) == 0, "case %zu: got \"%s\", want \"%s\"", i,
+			      ut_escs(error), ut_escs(want));
+		free(error);
+		error = NULL;
+	}
+	/* a line of CFG_LINE_MAX bytes is read, one more is too long */
+	for (size_t extra = 0; extra < 2; extra++) {
+		size_t n = CFG_LINE_MAX + extra;
+		char *text = xmalloc(n + 1);
+
+		/* a comment: an entry has a smaller bound of its own */
+		memset(text, 'x', n);
+		text[0] = '#';
+		text[n] = '\n';
+		ut_write_file(path, text, n + 1);
+		free(text);
+		if (extra == 0) {
+			ck_assert_msg(usermap_compile(path, &error) == 0, "%s", error);
+		} else {
+			ck_assert_int_eq(usermap_compile(path, &error), -1);
+			ut_pathf(want, sizeof(want), "%s:1: line too long", path);
+			ck_assert_str_eq(error, want);
+			free(error);
+			error = NULL;
+		}
+	}
+}
+END_TEST
+
 START_TEST(usermap_compile_keeps_old_db)
 {
 	const char *map = compile_map("alice@example.com home=/srv/alice\n");
@@ -774,6 +829,7 @@ rcpt_suite(void)
 	tc = ut_tcase(s, "usermap", true);
 	tcase_add_loop_test(tc, usermap_values, 0, N_ELEMENTS(value_cases));
 	tcase_add_loop_test(tc, usermap_compile_errors, 0, N_ELEMENTS(compile_errors));
+	tcase_add_test(tc, usermap_compile_nul);
 	tcase_add_test(tc, usermap_compile_keeps_old_db);
 	tcase_add_test(tc, usermap_compile_missing);
 	tcase_add_test(tc, usermap_compile_empty);
