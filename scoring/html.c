@@ -155,21 +155,30 @@ tag_flags(const char *tag)
 
 /* ---- display_text ---- */
 
+/* Appends one of HTML.pm's text elements.  pieces[] holds runs of
+ * elements with the same flags, not one entry per element: "<<<<" is one
+ * text event per "<", and an entry each took 16 bytes per input byte.
+ * The handlers that look at the last element use last_start. */
 static void
 add_piece(struct hp *hp, const char *p, size_t n, bool ws, bool invisible, bool utf8)
 {
 	struct html_result *r = hp->r;
+	struct html_piece *last = r->npieces > 0 ? &r->pieces[r->npieces - 1] : NULL;
 
+	hp->last_start = hp->text.len;
+	mime_str_add(&hp->text, p, n);
+	if (last != NULL && last->whitespace == ws && last->invisible == invisible &&
+	    last->utf8 == utf8)
+		return;
 	if (r->npieces == hp->pieces_cap) {
 		hp->pieces_cap = hp->pieces_cap ? hp->pieces_cap * 2 : 64;
 		r->pieces = xreallocarray(r->pieces, hp->pieces_cap, sizeof(*r->pieces));
 	}
-	r->pieces[r->npieces].start = hp->text.len;
+	r->pieces[r->npieces].start = hp->last_start;
 	r->pieces[r->npieces].whitespace = ws;
 	r->pieces[r->npieces].invisible = invisible;
 	r->pieces[r->npieces].utf8 = utf8;
 	r->npieces++;
-	mime_str_add(&hp->text, p, n);
 }
 
 static void
@@ -181,7 +190,7 @@ display_ws(struct hp *hp, const char *ws)
 		struct html_piece *last = &r->pieces[r->npieces - 1];
 
 		/* trim a trailing space of a visible text element */
-		if (!last->whitespace && !last->invisible && hp->text.len > last->start &&
+		if (!last->whitespace && !last->invisible && hp->text.len > hp->last_start &&
 		    hp->text.p[hp->text.len - 1] == ' ') {
 			hp->text.len--;
 			hp->text.p[hp->text.len] = '\0';
@@ -567,7 +576,7 @@ html_pm_text(struct hp *hp, const char *text, size_t n, bool flagged)
 
 	if (r->npieces > 0) {
 		/* the previous element's text */
-		size_t ps = r->pieces[r->npieces - 1].start, pe = hp->text.len;
+		size_t ps = hp->last_start, pe = hp->text.len;
 		const unsigned char *prev = (const unsigned char *)hp->text.p + ps;
 		size_t pn = pe - ps, adv;
 		uint32_t first = get_utf8((const unsigned char *)text, n, &adv);

@@ -30,7 +30,9 @@ struct html_inside {
  * sets them then. */
 struct html_result {
 	/* The rendered text: UTF-8, or Latin-1 bytes when !text_utf8 (how
-	 * Perl would hold it); pieces[] mark HTML.pm's text elements. */
+	 * Perl would hold it); pieces[] mark runs of HTML.pm's text
+	 * elements that share their flags, each from its start to the
+	 * next one's. */
 	char *text;
 	size_t text_len;
 	bool text_utf8;

@@ -171,6 +171,7 @@ struct hp {
 	struct html_result *r;
 	struct mime_str text;
 	size_t pieces_cap;
+	size_t last_start;		/* where the last text element begins */
 	struct style *st;
 	size_t nst, st_cap;
 	size_t stcount[ST_COUNT];
