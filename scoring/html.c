@@ -202,9 +202,10 @@ display_ws(struct hp *hp, const char *ws)
 static void
 display_text(struct hp *hp, const char *p, size_t n, bool invisible, bool flagged)
 {
-	struct mime_str t = { 0 };
+	struct mime_str t = hp->ev_squeezed;
 	size_t i = 0;
 
+	t.len = 0;
 	mime_str_add(&t, "", 0);
 	/* s/[ \t\n\r\f\x0b]+|\xc2\xa0/ / (U+00C2 U+00A0 as characters) */
 	while (i < n) {
@@ -229,7 +230,7 @@ display_text(struct hp *hp, const char *p, size_t n, bool invisible, bool flagge
 	    t.len > 0 && t.p[0] == ' ')
 		off = 1;
 	add_piece(hp, t.p + off, t.len - off, false, invisible, flagged);
-	mime_str_free(&t);
+	hp->ev_squeezed = t;
 }
 
 /* ---- HTML.pm handlers ---- */
@@ -900,6 +901,8 @@ html_render(const char *text, size_t len, bool utf8, size_t raw_len)
 	free(hp.base_href);
 	free(hp.anchor_last);
 	mime_str_free(&hp.pend);
+	mime_str_free(&hp.ev_decoded);
+	mime_str_free(&hp.ev_squeezed);
 	return r;
 }
 

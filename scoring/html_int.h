@@ -174,6 +174,7 @@ struct hp {
 	size_t last_start;		/* where the last text element begins */
 	struct style *st;
 	size_t nst, st_cap;
+	bool invisible, invisible_known;	/* html_font_invisible() of st */
 	size_t stcount[ST_COUNT];
 	long basefont;
 	struct smap inside;
@@ -189,6 +190,8 @@ struct hp {
 	long title_index;
 	struct strlist strpool;		/* style strings referenced by st[] */
 	bool text_utf8;
+	/* per text event scratch: entity-decoded and squeezed text */
+	struct mime_str ev_decoded, ev_squeezed;
 };
 
 

@@ -210,13 +210,13 @@ ev_text(struct hp *hp, const char *p, size_t n)
 		html_pm_text(hp, p, n, hp->in_utf8);
 		return;
 	}
-	struct mime_str d = { 0 };
+	struct mime_str *d = &hp->ev_decoded;
 	bool flagged;
 
-	mime_str_add(&d, "", 0);
-	flagged = decode_entities(p, n, true, hp->in_utf8, &d);
-	html_pm_text(hp, d.p, d.len, flagged);
-	mime_str_free(&d);
+	d->len = 0;
+	mime_str_add(d, "", 0);
+	flagged = decode_entities(p, n, true, hp->in_utf8, d);
+	html_pm_text(hp, d->p, d->len, flagged);
 }
 
 static void

@@ -330,6 +330,7 @@ html_st_push(struct hp *hp, const struct style *s)
 	}
 	hp->st[hp->nst++] = *s;
 	hp->stcount[s->tag]++;
+	hp->invisible_known = false;
 }
 
 static void
@@ -337,6 +338,7 @@ st_pop(struct hp *hp)
 {
 	hp->nst--;
 	hp->stcount[hp->st[hp->nst].tag]--;
+	hp->invisible_known = false;
 }
 
 static void
@@ -634,8 +636,8 @@ hexcolor(const char *s, int rgb[3])
 	return true;
 }
 
-bool
-html_font_invisible(struct hp *hp)
+static bool
+font_invisible(struct hp *hp)
 {
 	const struct style *s = st_top(hp);
 	size_t fl = strlen(s->fg), bl = strlen(s->bg);
@@ -667,4 +669,16 @@ html_font_invisible(struct hp *hp)
 	if (s->visibility != NULL && strcasecmp(s->visibility, "hidden") == 0)
 		return true;
 	return false;
+}
+
+/* Asked for every text event ("<<<<" is one per "<"), and the answer and
+ * the flags it sets depend on the top of the style stack only. */
+bool
+html_font_invisible(struct hp *hp)
+{
+	if (!hp->invisible_known) {
+		hp->invisible = font_invisible(hp);
+		hp->invisible_known = true;
+	}
+	return hp->invisible;
 }
