@@ -689,7 +689,8 @@ preprocess(const char *in, size_t n, bool utf8, struct mime_str *out)
 {
 	size_t i = 0;
 
-	mime_str_add(out, "", 0);
+	/* every rewrite shortens the text */
+	mime_str_reserve(out, n);
 	while (i < n) {
 		char c = in[i];
 

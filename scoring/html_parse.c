@@ -867,6 +867,14 @@ html_parser_feed(struct hp *hp, const char *p, size_t n)
 {
 	if (n == 0)
 		return;
+	if (hp->pend.len == 0) {
+		/* nothing held back: parse the chunk where it is (a whole
+		 * part's text comes in one chunk) and keep only its tail */
+		const char *s = parse_buf(hp, p, p + n);
+
+		mime_str_add(&hp->pend, s, n - (size_t)(s - p));
+		return;
+	}
 	mime_str_add(&hp->pend, p, n);
 	const char *beg = hp->pend.p, *end = beg + hp->pend.len;
 	const char *s = parse_buf(hp, beg, end);

@@ -104,6 +104,27 @@ arena_release(struct mime_msg *msg, void *p)
 		}
 }
 
+/* s's text, owned by msg from now on (s is left empty).  A part's
+ * decoded or rendered text can be as large as the message: it is kept
+ * where it was built, less the slack of its doubling, instead of being
+ * copied into the arena. */
+static char *
+arena_adopt(struct mime_msg *msg, struct mime_str *s)
+{
+	char *p;
+
+	if (s->p == NULL || s->len < 32768) {
+		p = mime_strndup(msg, s->p != NULL ? s->p : "", s->len);
+		mime_str_free(s);
+		return p;
+	}
+	p = s->cap > s->len + 1 ? xrealloc(s->p, s->len + 1) : s->p;
+	arena_track(msg, p);
+	s->p = NULL;
+	s->len = s->cap = 0;
+	return p;
+}
+
 /* ---- initialisation ---- */
 
 void
@@ -830,6 +851,23 @@ parse_body(struct mime_msg *msg, struct mime_node *node, const char *boundary,
 
 /* ---- decoding and rendering ---- */
 
+/* s/\r\n/\n/g in place, when on. */
+static void
+crlf_to_lf(struct mime_str *s, bool on)
+{
+	size_t o = 0;
+
+	if (!on || s->p == NULL)
+		return;
+	for (size_t i = 0; i < s->len; i++) {
+		if (s->p[i] == '\r' && i + 1 < s->len && s->p[i + 1] == '\n')
+			continue;
+		s->p[o++] = s->p[i];
+	}
+	s->len = o;
+	s->p[o] = '\0';
+}
+
 const char *
 mime_decoded(struct mime_msg *msg, struct mime_node *node, size_t *len_r)
 {
@@ -845,7 +883,13 @@ mime_decoded(struct mime_msg *msg, struct mime_node *node, size_t *len_r)
 			*len_r = 0;
 			return NULL;
 		}
-		mime_str_add(&raw, "", 0);
+		{
+			size_t total = 0;
+
+			for (size_t i = 0; i < node->nlines; i++)
+				total += node->lines[i].len + 1;
+			mime_str_reserve(&raw, total);
+		}
 		for (size_t i = 0; i < node->nlines; i++) {
 			mime_str_add(&raw, node->lines[i].p, node->lines[i].len);
 			if (node->lines[i].nl)
@@ -857,12 +901,10 @@ mime_decoded(struct mime_msg *msg, struct mime_node *node, size_t *len_r)
 			struct mime_str q = { 0 };
 
 			mime_qp_decode(raw.p, raw.len, &q);
-			for (size_t i = 0; i < q.len; i++) {
-				if (q.p[i] == '\r' && i + 1 < q.len && q.p[i + 1] == '\n')
-					continue;
-				mime_str_addc(&out, q.p[i]);
-			}
-			mime_str_free(&q);
+			mime_str_free(&raw);
+			crlf_to_lf(&q, true);
+			mime_str_free(&out);
+			out = q;
 		} else if (enc != NULL && el == 6 && strncasecmp(enc, "base64", 6) == 0) {
 			struct mime_str q = { 0 };
 			/* m@^(?:text|message)\b/@i */
@@ -870,19 +912,18 @@ mime_decoded(struct mime_msg *msg, struct mime_node *node, size_t *len_r)
 				       strncasecmp(node->type, "message/", 8) == 0;
 
 			mime_base64_decode(raw.p, raw.len, &q);
-			for (size_t i = 0; i < q.len; i++) {
-				if (textish && q.p[i] == '\r' && i + 1 < q.len && q.p[i + 1] == '\n')
-					continue;
-				mime_str_addc(&out, q.p[i]);
-			}
-			mime_str_free(&q);
+			mime_str_free(&raw);
+			crlf_to_lf(&q, textish);
+			mime_str_free(&out);
+			out = q;
 		} else {
-			mime_str_add(&out, raw.p, raw.len);
+			mime_str_free(&out);
+			out = raw;
+			raw.p = NULL;
 		}
-		node->decoded = mime_strndup(msg, out.p, out.len);
 		node->decoded_len = out.len;
+		node->decoded = arena_adopt(msg, &out);
 		mime_str_free(&raw);
-		mime_str_free(&out);
 	}
 	*len_r = node->decoded_len;
 	return node->decoded;
@@ -906,6 +947,18 @@ mime_effective_type(const struct mime_node *node)
 			return "text/html";
 	}
 	return node->type;
+}
+
+bool
+mime_latin1_changes(const char *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if ((c == 0xc2 || c == 0xc3) && ((unsigned char)p[i + 1] & 0xc0) == 0x80)
+			return true;
+	}
+	return false;
 }
 
 void
@@ -932,8 +985,9 @@ mime_rendered(struct mime_msg *msg, struct mime_node *node, size_t *len_r,
 		const char *type = mime_effective_type(node);
 		size_t dl;
 		const char *d;
-		const char *cs;
+		const char *cs, *text;
 		struct mime_str t = { 0 };
+		size_t tl;
 		bool utf8;
 
 		node->rendered_done = true;
@@ -948,11 +1002,20 @@ mime_rendered(struct mime_msg *msg, struct mime_node *node, size_t *len_r,
 			dl = 0;
 		}
 		cs = node->charset != NULL ? node->charset : "us-ascii";
-		mime_str_add(&t, "", 0);
-		utf8 = mime_normalize(d, dl, cs, false, &t);
+		/* the decoded text lives as long as msg: when normalising
+		 * leaves it as it is, it is used in place, not copied */
+		if (mime_normalize_unchanged(d, dl, cs, false, &utf8)) {
+			text = d;
+			tl = dl;
+		} else {
+			mime_str_add(&t, "", 0);
+			utf8 = mime_normalize(d, dl, cs, false, &t);
+			text = t.p;
+			tl = t.len;
+		}
 		if (dl > 0 && strcmp(type, "text/html") == 0) {
 			struct mime_arena *a = msg->arena;
-			struct html_result *r = html_render(t.p, t.len, utf8, dl);
+			struct html_result *r = html_render(text, tl, utf8, dl);
 
 			if (a->nhtmls == a->htmls_cap) {
 				a->htmls_cap = a->htmls_cap ? a->htmls_cap * 2 : 8;
@@ -961,23 +1024,23 @@ mime_rendered(struct mime_msg *msg, struct mime_node *node, size_t *len_r,
 			a->htmls[a->nhtmls++] = r;
 			node->html = r;
 			node->rendered_type = "text/html";
-			if (r->text_utf8) {
-				node->rendered = mime_strndup(msg, r->text, r->text_len);
+			/* r lives as long as msg too */
+			if (r->text_utf8 || !mime_latin1_changes(r->text, r->text_len)) {
+				node->rendered = r->text;
 				node->rendered_len = r->text_len;
 			} else {
 				struct mime_str l = { 0 };
 
-				mime_str_add(&l, "", 0);
+				mime_str_reserve(&l, r->text_len);
 				mime_latin1_from_utf8(r->text, r->text_len, &l);
-				node->rendered = mime_strndup(msg, l.p, l.len);
 				node->rendered_len = l.len;
-				mime_str_free(&l);
+				node->rendered = arena_adopt(msg, &l);
 			}
 			node->rendered_utf8 = r->text_utf8;
 		} else {
 			node->rendered_type = type;
-			node->rendered = mime_strndup(msg, t.p, t.len);
-			node->rendered_len = t.len;
+			node->rendered_len = tl;
+			node->rendered = text == d ? d : arena_adopt(msg, &t);
 			node->rendered_utf8 = utf8;
 		}
 		mime_str_free(&t);

@@ -52,6 +52,9 @@ struct mime_str {
 
 void mime_str_add(struct mime_str *s, const void *p, size_t n);
 void mime_str_free(struct mime_str *s);
+/* Room for n more bytes and the NUL, exactly: for a string whose final
+ * size is known, so a large one does not carry the slack of doubling. */
+void mime_str_reserve(struct mime_str *s, size_t n);
 
 /* One byte: inline, as the decoders and renderers add most text a byte at
  * a time. */
@@ -81,6 +84,8 @@ mime_str_add_cp(struct mime_str *s, uint32_t cp)
 /* Appends p[0..n) with its UTF-8 code points below U+0100 as single bytes
  * (how Perl holds a byte string); everything else is copied as it is. */
 void mime_latin1_from_utf8(const char *p, size_t n, struct mime_str *out);
+/* Whether mime_latin1_from_utf8() would change p[0..n). */
+bool mime_latin1_changes(const char *p, size_t n);
 
 /* One header field as Node::header stores it. */
 struct mime_hdr {
@@ -130,7 +135,7 @@ struct mime_node {
 	size_t decoded_len;
 	bool rendered_done;
 	const char *rendered_type;	/* NULL: not text */
-	char *rendered;
+	const char *rendered;	/* may be decoded or html->text itself */
 	size_t rendered_len;
 	bool rendered_utf8;	/* Perl would hold it as characters */
 	struct html_result *html;	/* text/html parts only */
@@ -220,6 +225,11 @@ bool mime_parse_content_type(struct mime_msg *msg, const char *ct, size_t len,
  * the input came back unchanged (all ASCII). */
 bool mime_normalize(const char *data, size_t len, const char *charset,
 		    bool insist, struct mime_str *out);
+
+/* Whether mime_normalize() would append data unchanged; *utf8_r is then
+ * what it would return.  Lets a caller use data in place. */
+bool mime_normalize_unchanged(const char *data, size_t len, const char *charset,
+			      bool insist, bool *utf8_r);
 
 /* Util::qp_decode and Util::base64_decode. */
 void mime_qp_decode(const char *p, size_t len, struct mime_str *out);

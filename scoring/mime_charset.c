@@ -45,6 +45,16 @@ mime_str_add(struct mime_str *s, const void *p, size_t n)
 }
 
 void
+mime_str_reserve(struct mime_str *s, size_t n)
+{
+	if (s->len + n + 1 > s->cap || s->p == NULL) {
+		s->p = xrealloc(s->p, s->len + n + 1);
+		s->cap = s->len + n + 1;
+		s->p[s->len] = '\0';
+	}
+}
+
+void
 mime_str_add_cp_wide(struct mime_str *s, uint32_t cp)
 {
 	char b[6];
@@ -599,6 +609,28 @@ cp1252_lookalike(const unsigned char *p, size_t n)
 		return false;
 	}
 	return true;
+}
+
+bool
+mime_normalize_unchanged(const char *data, size_t len, const char *charset, bool insist,
+			 bool *utf8_r)
+{
+	const unsigned char *p = (const unsigned char *)data;
+	bool ascii = true;
+
+	for (size_t i = 0; i < len && ascii; i++)
+		if (p[i] >= 0x80)
+			ascii = false;
+	/* mime_normalize's first two steps */
+	if (ascii && (cs_is_ascii(charset) || cs_is_ext_ascii(charset))) {
+		*utf8_r = false;
+		return true;
+	}
+	if (!ascii && !insist && utf8_strict_valid(p, len)) {
+		*utf8_r = true;
+		return true;
+	}
+	return false;
 }
 
 bool
