@@ -302,10 +302,12 @@ static void parse_body(struct mime_msg *msg, struct mime_node *node,
 		       size_t *count);
 
 /* Message->new on data: a Message node with its headers parsed and its
- * body queued (parsed right away here). */
+ * body queued (parsed right away here).  pre, when not NULL, is the
+ * index split_lines() would make of data, borrowed: the lines of the
+ * message/rfc822 part data is the text of, no longer needed there. */
 static struct mime_node *
 message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
-	    bool top, size_t *count)
+	    bool top, size_t *count, const struct lines *pre)
 {
 	struct mime_node *node = node_new(msg);
 	struct lines L = { 0 };
@@ -315,7 +317,12 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 	bool have_header = false;
 
 	node->is_message = true;
-	split_lines(data, len, &L);
+	if (pre != NULL && pre->n > 0) {
+		L = *pre;
+		L.borrowed = true;
+	} else {
+		split_lines(data, len, &L);
+	}
 	if (L.n == 0)
 		lines_push(&L, "", 0, true);
 	/* /^From\s+(?!:)/: the mbox separator */
@@ -462,7 +469,10 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 	struct lines B = L;
 
 	B.n = L.n - idx;
-	memmove(B.v, B.v + idx, B.n * sizeof(*B.v));
+	if (B.borrowed)
+		B.v += idx;	/* a run of another array: no free() of it */
+	else
+		memmove(B.v, B.v + idx, B.n * sizeof(*B.v));
 	if (squash)
 		for (size_t i = 0; i < B.n; i++)
 			if (B.v[i].nl && B.v[i].len > 0 && B.v[i].p[B.v[i].len - 1] == '\r')
@@ -529,9 +539,24 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 					if (lch(f, 2 + k) != boundary[k])
 						starts = false;
 			}
-			if (!starts) {
+			if (!starts && B.borrowed && idx > 0) {
+				/* the header lines' entries are free */
+				B.v--;
+				B.n++;
+			} else if (!starts) {
+				if (B.borrowed) {
+					struct mime_line *own = xreallocarray(NULL, B.n + 1,
+									      sizeof(*own));
+
+					memcpy(own, B.v, B.n * sizeof(*own));
+					B.v = own;
+					B.cap = B.n + 1;
+					B.borrowed = false;
+				}
 				lines_push(&B, NULL, 0, false);
 				memmove(B.v + 1, B.v, (B.n - 1) * sizeof(*B.v));
+			}
+			if (!starts) {
 				B.v[0].p = "";
 				B.v[0].len = 0;
 				B.v[0].nl = true;
@@ -540,7 +565,7 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 	}
 	parse_body(msg, node, boundary, &B, subparse, count);
 	/* kept: the parts of a multipart borrow from it */
-	if (B.v != NULL)
+	if (B.v != NULL && !B.borrowed)
 		arena_track(msg, B.v);
 	return node;
 }
@@ -828,18 +853,23 @@ parse_body(struct mime_msg *msg, struct mime_node *node, const char *boundary,
 		if ((strcmp(node->type, "message/rfc822") == 0 ||
 		     strcmp(node->type, "message/global") == 0) && dl > 0 &&
 		    *count < MIME_MAX_NODES) {
+			/* d is the lines' own bytes: they index it already */
+			bool in_place = node->nlines > 0 && d == node->lines[0].p;
+			struct lines pre = { node->lines, node->nlines, 0, true };
+
 			(*count)++;
-			/* Its lines are in d now: freed before the message
-			 * inside is indexed, as each level of nesting held
-			 * its own index of the same lines (19 levels around
-			 * 4 million short lines: 1.5 GB for an 8 MB message). */
-			if (owned)
+			/* Else its lines are in d now: freed before the
+			 * message inside is indexed, as each level of nesting
+			 * held its own index of the same lines (19 levels
+			 * around 4 million short lines: 1.5 GB for an 8 MB
+			 * message). */
+			if (owned && !in_place)
 				arena_release(msg, node->lines);
 			node->has_raw = false;
 			node->lines = NULL;
 			node->nlines = 0;
 			struct mime_node *inner = message_new(msg, d, dl, subparse - 1, false,
-							      count);
+							      count, in_place ? &pre : NULL);
 
 			add_kid(msg, node, inner);
 			node->decoded_done = false;
@@ -850,6 +880,31 @@ parse_body(struct mime_msg *msg, struct mime_node *node, const char *boundary,
 }
 
 /* ---- decoding and rendering ---- */
+
+/* Whether node's raw lines are a run of bytes as they stand in their
+ * buffer (each line followed by its own newline, none split, dropped or
+ * cut short of a CR): then that run is their decoded text. */
+static bool
+lines_in_place(const struct mime_node *node, const char **start_r, size_t *len_r)
+{
+	const struct mime_line *v = node->lines;
+	size_t n = node->nlines;
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct mime_line *l = &v[i];
+		bool last = i + 1 == n;
+
+		if (l->nl ? l->p[l->len] != '\n' : !last)
+			return false;
+		if (!last && v[i + 1].p != l->p + l->len + 1)
+			return false;
+	}
+	*start_r = v[0].p;
+	*len_r = (size_t)(v[n - 1].p + llen(&v[n - 1]) - v[0].p);
+	return true;
+}
 
 /* s/\r\n/\n/g in place, when on. */
 static void
@@ -883,6 +938,16 @@ mime_decoded(struct mime_msg *msg, struct mime_node *node, size_t *len_r)
 			*len_r = 0;
 			return NULL;
 		}
+		enc = node_header(msg, node, "content-transfer-encoding", &el);
+		if (!(enc != NULL && el == 16 && strncasecmp(enc, "quoted-printable", 16) == 0) &&
+		    !(enc != NULL && el == 6 && strncasecmp(enc, "base64", 6) == 0) &&
+		    lines_in_place(node, &node->decoded, &node->decoded_len)) {
+			/* nothing to decode and the lines are the bytes of
+			 * the input as they stand: each level of
+			 * message/rfc822 nesting copied its whole text */
+			*len_r = node->decoded_len;
+			return node->decoded;
+		}
 		{
 			size_t total = 0;
 
@@ -895,7 +960,6 @@ mime_decoded(struct mime_msg *msg, struct mime_node *node, size_t *len_r)
 			if (node->lines[i].nl)
 				mime_str_addc(&raw, '\n');
 		}
-		enc = node_header(msg, node, "content-transfer-encoding", &el);
 		mime_str_add(&out, "", 0);
 		if (enc != NULL && el == 16 && strncasecmp(enc, "quoted-printable", 16) == 0) {
 			struct mime_str q = { 0 };
@@ -1088,7 +1152,7 @@ mime_parse(const char *data, size_t len)
 	size_t count = 1, cap = 0;
 
 	msg->arena = xcalloc(1, sizeof(*msg->arena));
-	msg->root = message_new(msg, data, len, MIME_SUBPARSE, true, &count);
+	msg->root = message_new(msg, data, len, MIME_SUBPARSE, true, &count, NULL);
 	collect(msg, msg->root, &cap);
 	return msg;
 }

@@ -131,7 +131,9 @@ struct mime_node {
 
 	/* caches */
 	bool decoded_done;
-	char *decoded;
+	/* in the input itself when the raw lines are its bytes as they
+	 * stand: not NUL-terminated then */
+	const char *decoded;
 	size_t decoded_len;
 	bool rendered_done;
 	const char *rendered_type;	/* NULL: not text */
@@ -203,7 +205,7 @@ struct mime_hdr *mime_hdr_last(struct mime_node *node, const char *lname);
 void mime_all_headers(struct mime_msg *msg, struct mime_node *node, bool raw,
 		      struct mime_str *out);
 
-/* Node::decode(): transfer-decoded body bytes. */
+/* Node::decode(): transfer-decoded body bytes (not NUL-terminated). */
 const char *mime_decoded(struct mime_msg *msg, struct mime_node *node, size_t *len_r);
 /* Node::effective_type(). */
 const char *mime_effective_type(const struct mime_node *node);
