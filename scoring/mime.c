@@ -457,8 +457,8 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 	mime_str_free(&v);
 	mime_str_free(&header);
 	if (top) {
-		msg->pristine_headers = mime_strndup(msg, pristine.p, pristine.len);
 		msg->pristine_headers_len = pristine.len;
+		msg->pristine_headers = arena_adopt(msg, &pristine);
 		mime_delete_x_spam(node);
 	}
 	mime_str_free(&pristine);

@@ -1235,6 +1235,49 @@ START_TEST(nested_rfc822_bounded)
 }
 END_TEST
 
+struct raw_job {
+	const char *data;
+	size_t len;
+};
+
+static bool
+raw_job_run(const void *arg)
+{
+	const struct raw_job *j = arg;
+	struct msgview *mv = msgview_new(&set, j->data, j->len, NULL);
+	struct buf b;
+	bool ok;
+
+	buf_init(&b, 0);
+	/* the whole header section, each line of it a pristine field */
+	ok = msgview_get(mv, "ALL:raw", &b) && b.len == j->len - 6;
+	buf_free(&b);
+	msgview_free(&mv);
+	return ok;
+}
+
+/* ALL:raw is the list of pristine fields itself, not a copy of it made
+ * for the cache: each is a malloc'd line, and two million "To:" lines
+ * took 80 MB per copy. */
+START_TEST(pristine_fields_bounded)
+{
+	const size_t n = 1024 * 1024;
+	struct buf in;
+	struct raw_job j;
+
+	if (UNDER_ASAN)
+		return;
+	buf_init(&in, 0);
+	for (size_t i = 0; i < n; i++)
+		buf_putf(&in, "To: u%07zu@exam.com\n", i);
+	buf_put_str(&in, "\nbody\n");
+	j.data = in.data;
+	j.len = in.len;
+	run_within(13 * in.len / 2 + 30u * 1024 * 1024, raw_job_run, &j);
+	buf_free(&in);
+}
+END_TEST
+
 /* The message inside a message/rfc822 part is the same whether it is
  * read in place (LF input: the part's own bytes and line index) or from
  * a decoded copy (CRLF input, base64): same parts, same views. */
@@ -1572,6 +1615,7 @@ msgview_suite(void)
 	tcase_add_test(t, decoded_text_shared);
 	tcase_add_test(t, nested_mixed_views_bounded);
 	tcase_add_test(t, nested_in_place_same);
+	tcase_add_test(t, pristine_fields_bounded);
 	tcase_add_loop_test(t, odd_messages, 0, N_ELEMENTS(odd_cases));
 	suite_add_tcase(s, t);
 
