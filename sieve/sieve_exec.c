@@ -54,7 +54,13 @@
  * - address errors in message headers are reported through
  *   ERRCALL_ADDRESS at run time and the test just does not match; the
  *   same callback at validation time means the script itself holds a bad
- *   address (redirect "not an address").
+ *   address (redirect "not an address");
+ * - libsieve_strconcat, which builds its error texts and the addresses it
+ *   parses out of message headers, writes its NUL one byte past the
+ *   buffer when the pieces fill it exactly (a From: domain of 255 bytes
+ *   under an address test, an unsupported `require` name of 255 bytes).
+ *   libsieve calls it through its PLT, so the correct one below takes
+ *   its place in every program linked with this file.
  *
  * Callbacks only record; the strings libsieve passes are copied, the
  * strings handed to libsieve live in the view until it is freed. */
@@ -102,6 +108,27 @@ struct sieve_exec_state {
 	struct sieve_cmds cmds;
 	size_t cur;
 };
+
+/* libsieve 2.2.6's own helper (sv_util/util.c), with room for the NUL:
+ * its "size - pos < len" let the pieces fill the buffer and the NUL go
+ * past it.  The result is freed by libsieve_free(), which is free(). */
+char *
+libsieve_strconcat(const char *str, ...)
+{
+	va_list va;
+	struct buf b;
+	char *out;
+
+	if (str == NULL)
+		return NULL;
+	buf_init(&b, 0);
+	va_start(va, str);
+	for (; str != NULL; str = va_arg(va, const char *))
+		buf_put_str(&b, str);
+	va_end(va);
+	out = buf_steal(&b, NULL);
+	return out != NULL ? out : xstrdup("");
+}
 
 /* A message address did not parse: libsieve's address lexer may be left
  * inside a comment, quoted string or domain literal.  The lexer is the

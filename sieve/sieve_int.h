@@ -159,6 +159,10 @@ struct sieve_budget {
 
 /* Validates text[0..len) (validate) or runs it on view (!validate; view
  * must not be NULL).  script names the script in recorded actions. */
+/* libsieve's internal string joiner, replaced by sieve_exec.c's (libsieve
+ * 2.2.6's writes one byte past its buffer): pieces up to a NULL, in one
+ * malloc'd string. */
+char *libsieve_strconcat(const char *str, ...);
 void sieve_exec_script(const char *script, const char *text, size_t len, bool validate,
 		       struct sieve_view *view, struct sieve_budget *budget,
 		       struct sieve_script_result *res);

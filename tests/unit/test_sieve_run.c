@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -372,6 +373,38 @@ START_TEST(address_after_unparsable_header)
 		r.message = msg;
 		expect(script, &r, "fileinto(EnvOK) fileinto(ToOK)");
 	}
+}
+END_TEST
+
+/* libsieve 2.2.6's libsieve_strconcat wrote its NUL one byte past the
+ * buffer when the pieces filled it: its first size is the first piece
+ * plus 256, so 24 + 1 + 255 bytes fill 280, a size glibc's malloc gives
+ * no slack after.  sieve_exec.c's replacement is the one libsieve calls;
+ * the same joins happen for a message's From: domain of 255 bytes. */
+START_TEST(strconcat_exact_fit)
+{
+	char a[25], b[256], *s, msg[600], script[600];
+	struct run r = run_defaults();
+
+	memset(a, 'a', sizeof(a) - 1);
+	a[sizeof(a) - 1] = '\0';
+	memset(b, 'b', sizeof(b) - 1);
+	b[sizeof(b) - 1] = '\0';
+	s = libsieve_strconcat(a, " ", b, NULL);
+	ck_assert_uint_eq(strlen(s), 280);
+	ck_assert_uint_gt(malloc_usable_size(s), 280);
+	free(s);
+	s = libsieve_strconcat("", NULL);
+	ck_assert_str_eq(s, "");
+	free(s);
+	ck_assert_ptr_null(libsieve_strconcat(NULL));
+
+	memset(b, 'd', sizeof(b) - 1);
+	snprintf(msg, sizeof(msg), "From: a@%s\nTo: bob@example.com\nSubject: s\n\nbody\n", b);
+	snprintf(script, sizeof(script), "require \"fileinto\";\n"
+		 "if address :is \"from\" \"a@%s\" { fileinto \"Long\"; }\n", b);
+	r.message = msg;
+	expect(script, &r, "fileinto(Long)");
 }
 END_TEST
 
@@ -1411,6 +1444,7 @@ sieve_run_suite(void)
 	tc = ut_tcase(s, "actions_and_tests", true);
 	tcase_add_loop_test(tc, table, 0, N_ELEMENTS(cases));
 	tcase_add_test(tc, address_after_unparsable_header);
+	tcase_add_test(tc, strconcat_exact_fit);
 	tcase_add_test(tc, errors_have_lines);
 	tcase_add_test(tc, runtime_errors_have_lines);
 	tcase_add_test(tc, vacation_handle);
