@@ -973,6 +973,22 @@ START_TEST(odd_messages)
 END_TEST
 
 
+/* A hostile message for the bounds below: head, then n bytes c (and a
+ * final newline when asked); *len_r its length. */
+static char *
+filled_message(const char *head, char c, size_t n, bool newline, size_t *len_r)
+{
+	size_t hl = strlen(head);
+	char *msg = xmalloc(hl + n + 1);
+
+	memcpy(msg, head, hl);
+	memset(msg + hl, c, n);
+	*len_r = hl + n;
+	if (newline)
+		msg[(*len_r)++] = '\n';
+	return msg;
+}
+
 /* Runs fn(arg) in a child whose address space (RLIMIT_AS) is what this
  * process maps now plus extra bytes, and asserts that it returned true.
  * Not under AddressSanitizer, whose shadow memory such a limit does not
@@ -1097,15 +1113,12 @@ last_node_lines(const struct mime_msg *m, size_t a, size_t b)
 START_TEST(line_index_bounded)
 {
 	const size_t lines = 4u * 1024 * 1024;
-	const char *head = "From: a@example.com\nSubject: s\n\n";
-	size_t hl = strlen(head), len = hl + lines;
+	size_t len;
 	char *msg;
 
 	if (UNDER_ASAN)
 		return;
-	msg = xmalloc(len);
-	memcpy(msg, head, hl);
-	memset(msg + hl, '\n', lines);
+	msg = filled_message("From: a@example.com\nSubject: s\n\n", '\n', lines, false, &len);
 	parse_within(msg, len, lines * sizeof(struct mime_line) + 30u * 1024 * 1024,
 		     root_lines_at_most, 21, 0);
 	free(msg);
@@ -1430,18 +1443,13 @@ END_TEST
  * within 4 times the message. */
 START_TEST(html_text_events_bounded)
 {
-	const size_t n = 16u * 1024 * 1024;
-	const char *head = "From: a@example.com\nSubject: s\n"
-			   "Content-Type: text/html\n\n";
-	size_t hl = strlen(head), len = hl + n + 1;
+	size_t len;
 	char *msg;
 
 	if (UNDER_ASAN)
 		return;
-	msg = xmalloc(len);
-	memcpy(msg, head, hl);
-	memset(msg + hl, '<', n);
-	msg[len - 1] = '\n';
+	msg = filled_message("From: a@example.com\nSubject: s\nContent-Type: text/html\n\n",
+			     '<', 16u * 1024 * 1024, true, &len);
 	views_within(msg, len, 4 * len + 30u * 1024 * 1024, 2);
 	free(msg);
 }
