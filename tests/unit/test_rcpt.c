@@ -713,17 +713,15 @@ END_TEST
  * NUL elsewhere was called a line too long). */
 START_TEST(usermap_compile_nul)
 {
-#define T(s) s, sizeof(s) - 1
 	static const struct {
 		const char *text;
 		size_t len;
 		const char *want;
 	} cases[] = {
-		{ T("a@b.org home=/x\0 bogus=1"), ":1: NUL byte in line" },
-		{ T("a@b.org home=/x\n\0c@d.org\n"), ":2: NUL byte in line" },
-		{ T("a@b.org\n  home=/x\0\n"), ":2: NUL byte in line" },
+		{ UT_S("a@b.org home=/x\0 bogus=1"), ":1: NUL byte in line" },
+		{ UT_S("a@b.org home=/x\n\0c@d.org\n"), ":2: NUL byte in line" },
+		{ UT_S("a@b.org\n  home=/x\0\n"), ":2: NUL byte in line" },
 	};
-#undef T
 	char path[PATH_MAX], want[PATH_MAX + 64], *error = NULL;
 
 	ut_pathf(path, sizeof(path), "%s/users", ut_testdir());
