@@ -929,7 +929,8 @@ mime_decoded(struct mime_msg *msg, struct mime_node *node, size_t *len_r)
 	if (!node->decoded_done) {
 		struct mime_str raw = { 0 }, out = { 0 };
 		const char *enc;
-		size_t el;
+		size_t el, total = 0;
+		bool qp, b64;
 
 		node->decoded_done = true;
 		if (!node->has_raw) {
@@ -939,55 +940,40 @@ mime_decoded(struct mime_msg *msg, struct mime_node *node, size_t *len_r)
 			return NULL;
 		}
 		enc = node_header(msg, node, "content-transfer-encoding", &el);
-		if (!(enc != NULL && el == 16 && strncasecmp(enc, "quoted-printable", 16) == 0) &&
-		    !(enc != NULL && el == 6 && strncasecmp(enc, "base64", 6) == 0) &&
-		    lines_in_place(node, &node->decoded, &node->decoded_len)) {
+		qp = enc != NULL && el == 16 && strncasecmp(enc, "quoted-printable", 16) == 0;
+		b64 = enc != NULL && el == 6 && strncasecmp(enc, "base64", 6) == 0;
+		if (!qp && !b64 && lines_in_place(node, &node->decoded, &node->decoded_len)) {
 			/* nothing to decode and the lines are the bytes of
 			 * the input as they stand: each level of
 			 * message/rfc822 nesting copied its whole text */
 			*len_r = node->decoded_len;
 			return node->decoded;
 		}
-		{
-			size_t total = 0;
-
-			for (size_t i = 0; i < node->nlines; i++)
-				total += node->lines[i].len + 1;
-			mime_str_reserve(&raw, total);
-		}
+		for (size_t i = 0; i < node->nlines; i++)
+			total += node->lines[i].len + 1;
+		mime_str_reserve(&raw, total);
 		for (size_t i = 0; i < node->nlines; i++) {
 			mime_str_add(&raw, node->lines[i].p, node->lines[i].len);
 			if (node->lines[i].nl)
 				mime_str_addc(&raw, '\n');
 		}
-		mime_str_add(&out, "", 0);
-		if (enc != NULL && el == 16 && strncasecmp(enc, "quoted-printable", 16) == 0) {
-			struct mime_str q = { 0 };
-
-			mime_qp_decode(raw.p, raw.len, &q);
-			mime_str_free(&raw);
-			crlf_to_lf(&q, true);
-			mime_str_free(&out);
-			out = q;
-		} else if (enc != NULL && el == 6 && strncasecmp(enc, "base64", 6) == 0) {
-			struct mime_str q = { 0 };
-			/* m@^(?:text|message)\b/@i */
+		if (qp) {
+			mime_qp_decode(raw.p, raw.len, &out);
+			crlf_to_lf(&out, true);
+		} else if (b64) {
+			/* m@^(?:text|message)\b@i */
 			bool textish = strncasecmp(node->type, "text/", 5) == 0 ||
 				       strncasecmp(node->type, "message/", 8) == 0;
 
-			mime_base64_decode(raw.p, raw.len, &q);
-			mime_str_free(&raw);
-			crlf_to_lf(&q, textish);
-			mime_str_free(&out);
-			out = q;
+			mime_base64_decode(raw.p, raw.len, &out);
+			crlf_to_lf(&out, textish);
 		} else {
-			mime_str_free(&out);
 			out = raw;
-			raw.p = NULL;
+			raw = (struct mime_str){ 0 };
 		}
+		mime_str_free(&raw);
 		node->decoded_len = out.len;
 		node->decoded = arena_adopt(msg, &out);
-		mime_str_free(&raw);
 	}
 	*len_r = node->decoded_len;
 	return node->decoded;
