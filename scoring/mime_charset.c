@@ -621,7 +621,8 @@ mime_normalize_unchanged(const char *data, size_t len, const char *charset, bool
 	for (size_t i = 0; i < len && ascii; i++)
 		if (p[i] >= 0x80)
 			ascii = false;
-	/* mime_normalize's first two steps */
+	/* ASCII in an ASCII-compatible charset, or valid UTF-8 unless the
+	 * charset is insisted on: mime_normalize copies these as they are */
 	if (ascii && (cs_is_ascii(charset) || cs_is_ext_ascii(charset))) {
 		*utf8_r = false;
 		return true;
@@ -639,23 +640,18 @@ mime_normalize(const char *data, size_t len, const char *charset, bool insist,
 {
 	const unsigned char *p = (const unsigned char *)data;
 	size_t cnt8 = 0;
-	bool tried_utf8 = false, have = false;
+	bool tried_utf8, have = false, utf8;
 	size_t start = out->len;
 
+	if (mime_normalize_unchanged(data, len, charset, insist, &utf8)) {
+		mime_str_add(out, data, len);
+		return utf8;
+	}
 	for (size_t i = 0; i < len; i++)
 		if (p[i] >= 0x80)
 			cnt8++;
-	if (cnt8 == 0 && (cs_is_ascii(charset) || cs_is_ext_ascii(charset))) {
-		mime_str_add(out, data, len);
-		return false;
-	}
-	if (cnt8 > 0 && !insist) {
-		if (utf8_strict_valid(p, len)) {
-			mime_str_add(out, data, len);
-			return true;
-		}
-		tried_utf8 = true;
-	}
+	/* mime_normalize_unchanged tried it as strict UTF-8 */
+	tried_utf8 = cnt8 > 0 && !insist;
 	if ((strcasecmp(charset, "ascii") == 0 || strcasecmp(charset, "us-ascii") == 0) &&
 	    !insist) {
 		/* no decoder attempt */
