@@ -259,7 +259,7 @@ eval_welcomelist_rcvd(struct eval_ctx *ctx, enum addrlist_kind kind, const char 
 		for (size_t i = 0; i < rel->num_trusted && ncand < N_ELEMENTS(cand); i++)
 			cand[ncand++] = &rel->v[i];
 	for (size_t e = 0; e < l->n; e++) {
-		struct addrlist one = { &l->v[e], 1 };
+		struct addrlist one = { .v = &l->v[e], .n = 1 };
 		const char *domain = l->v[e].rcvd_domain;
 
 		if (domain == NULL || !addrlist_match(&one, addr, NULL))

@@ -203,7 +203,7 @@ struct addrlist_entry {
 
 struct addrlist {
 	struct addrlist_entry *v;
-	size_t n;
+	size_t n, cap;
 };
 
 enum addrlist_kind {

@@ -2505,7 +2505,7 @@ END_TEST
  * the address is only lowercased, so its "(" is not an "_". */
 START_TEST(test_addrlist_like_spamassassin)
 {
-	struct addrlist l = { NULL, 0 };
+	struct addrlist l = { 0 };
 
 	addrlist_add_words(&l, "a(b@example.com  *@Example.ORG x?y@h.example c\\d@e.example");
 	addrlist_add_rcvd(&l, "r(s@example.net  Relay.Example.NET");
@@ -2518,6 +2518,41 @@ START_TEST(test_addrlist_like_spamassassin)
 	ck_assert(!addrlist_match(&l, "r(s@example.net", NULL));
 	ck_assert(addrlist_match(&l, "r_s@example.net", NULL));
 	ck_assert_str_eq(l.v[l.n - 1].rcvd_domain, "relay.example.net");
+	addrlist_free(&l);
+}
+END_TEST
+
+/* Entries are not checked for duplicates when added, so a repeated word
+ * must change no answer and one removal must take out every copy. */
+START_TEST(test_addrlist_repeated_words)
+{
+	struct addrlist l = { 0 };
+
+	for (int i = 0; i < 3; i++)
+		addrlist_add_words(&l, "a@example.com *@example.org a@example.com");
+	for (int i = 0; i < 40; i++) {
+		char word[32];
+
+		(void)snprintf(word, sizeof(word), "u%d@example.net", i);
+		addrlist_add_words(&l, word);
+	}
+	ck_assert_uint_eq(l.n, 49);
+	ck_assert(addrlist_match(&l, "A@Example.com", NULL));
+	ck_assert(addrlist_match(&l, "u39@example.net", NULL));
+	addrlist_remove_words(&l, "A@EXAMPLE.COM u7@example.net");
+	ck_assert_uint_eq(l.n, 42);
+	ck_assert(!addrlist_match(&l, "a@example.com", NULL));
+	ck_assert(!addrlist_match(&l, "u7@example.net", NULL));
+	ck_assert(addrlist_match(&l, "b@example.org", NULL));
+	ck_assert(addrlist_match(&l, "u8@example.net", NULL));
+	addrlist_free(&l);
+
+	addrlist_add_rcvd(&l, "r@example.net relay1.example.net");
+	addrlist_add_rcvd(&l, "r@example.net relay2.example.net");
+	ck_assert_uint_eq(l.n, 2);
+	ck_assert_str_ne(l.v[0].rcvd_domain, l.v[1].rcvd_domain);
+	addrlist_remove_words(&l, "r@example.net");
+	ck_assert_uint_eq(l.n, 0);
 	addrlist_free(&l);
 }
 END_TEST
@@ -2563,6 +2598,7 @@ rules_suite(void)
 	tcase_add_loop_test(tc, test_match_rule_types, 0, N_ELEMENTS(match_cases));
 	tcase_add_test(tc, test_match_backstop);
 	tcase_add_test(tc, test_addrlist_like_spamassassin);
+	tcase_add_test(tc, test_addrlist_repeated_words);
 	return s;
 }
 
