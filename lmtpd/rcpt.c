@@ -225,11 +225,29 @@ rcpt_domain_valid(const char *d)
 	return prev != '-';
 }
 
+bool
+rcpt_address_problem(const char *local, const char *domain, char *why, size_t why_size)
+{
+	const char *problem;
+
+	if ((local != NULL && strlen(local) > RCPT_LOCAL_MAX) || strlen(domain) > RCPT_DOMAIN_MAX)
+		snprintf(why, why_size, "too long");
+	else if (local != NULL && (problem = rcpt_component_problem(local)) != NULL)
+		snprintf(why, why_size, "local part %s", problem);
+	else if ((problem = rcpt_component_problem(domain)) != NULL)
+		snprintf(why, why_size, "domain %s", problem);
+	else if (!rcpt_domain_valid(domain))
+		snprintf(why, why_size, "domain is neither a host name nor an address literal");
+	else
+		return false;
+	return true;
+}
+
 int
 rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
 	   struct dsn *dsn_r)
 {
-	const char *at = strrchr(addr, '@'), *problem;
+	const char *at = strrchr(addr, '@');
 	char *local, *domain, *detail = NULL, *whole, *quoted;
 	char why[128] = "";
 	size_t split;
@@ -268,14 +286,7 @@ rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
 			local[split] = '\0';
 		}
 	}
-	if (strlen(local) > RCPT_LOCAL_MAX || strlen(domain) > RCPT_DOMAIN_MAX)
-		snprintf(why, sizeof(why), "too long");
-	else if ((problem = rcpt_component_problem(local)) != NULL)
-		snprintf(why, sizeof(why), "local part %s", problem);
-	else if ((problem = rcpt_component_problem(domain)) != NULL)
-		snprintf(why, sizeof(why), "domain %s", problem);
-	else if (!rcpt_domain_valid(domain))
-		snprintf(why, sizeof(why), "domain is neither a host name nor an address literal");
+	(void)rcpt_address_problem(local, domain, why, sizeof(why));
 	/* The detail never becomes a path, but it reaches Sieve and logs. */
 	for (const char *p = detail; p != NULL && *p != '\0' && why[0] == '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)

@@ -10,6 +10,7 @@
 #define LMTPD_RCPT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "compat.h"
 #include "dsn.h"
 
@@ -45,6 +46,13 @@ struct rcpt {
  * not be used to build a path. */
 int rcpt_parse(const struct lmtpd_config *cfg, const char *addr,
 	       struct rcpt *rcpt, struct dsn *dsn_r) ATTR_WUR;
+
+/* What makes a case-folded local part and domain (one dot of an absolute
+ * domain already gone) unusable as a recipient, as rcpt_parse refuses
+ * them: true and the reason in why.  local NULL checks the domain alone
+ * (a users map "@domain" key). */
+bool rcpt_address_problem(const char *local, const char *domain, char *why,
+			  size_t why_size);
 
 struct rcpt_resolver;
 

@@ -20,6 +20,7 @@
 #include "lmtpd_limits.h"
 #include "addrfold.h"
 #include "log.h"
+#include "rcpt.h"
 #include "usermap.h"
 #include "xalloc.h"
 
@@ -284,6 +285,28 @@ usermap_put(DB *db, char *key, const char *value, const char *path,
 	return ret == 0 ? 0 : -1;
 }
 
+/* A key that names an address the RCPT parser refuses ("x@.", "a..b@c",
+ * a local part with '/') compiled, and no lookup could ever reach it. */
+static bool
+usermap_key_unmatchable(const char *key, const char *path, unsigned int line,
+			char **error_r)
+{
+	char *folded = addr_casefold(key);
+	char *at = strrchr(folded, '@');
+	char why[128], esc[LOG_ESCAPE_SIZE];
+	bool bad;
+
+	*at = '\0';
+	bad = rcpt_address_problem(at == folded ? NULL : folded, at + 1, why, sizeof(why));
+	if (bad) {
+		log_escape(esc, sizeof(esc), key, strlen(key));
+		*error_r = xasprintf("%s:%u: bad key '%s' (%s: no recipient address "
+				     "can match it)", path, line, esc, why);
+	}
+	free(folded);
+	return bad;
+}
+
 static int
 usermap_commit_entry(DB *db, struct buf *entry, const char *path,
 		     unsigned int line, char **error_r)
@@ -319,6 +342,8 @@ usermap_commit_entry(DB *db, struct buf *entry, const char *path,
 				     "use it unquoted, so write it unquoted)", path, line, key);
 		return -1;
 	}
+	if (usermap_key_unmatchable(key, path, line, error_r))
+		return -1;
 	if (strchr(key, '+') != NULL && key[0] != '@') {
 		/* Not an error: with the default recipient_delimiter such a
 		 * key never matches, since lookups strip the detail first

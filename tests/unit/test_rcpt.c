@@ -686,6 +686,17 @@ static const struct {
 	{ "a@b.org\nc@d.org\n  home=relative\n",
 	  ":2: home must be an absolute path, with escapes %u %n %d, no '..'" },
 	{ "  home=/x\na@b.org\n", ":1: continuation line without a key" },
+	/* Keys naming an address that RCPT refuses: no lookup reaches them. */
+	{ "a@b.org\nx@.\n", ":2: bad key 'x@.' (domain starts with a dot: no recipient "
+	  "address can match it)" },
+	{ "@a..b.org\n", ":1: bad key '@a..b.org' (domain contains '..': no recipient "
+	  "address can match it)" },
+	{ "x@-b.org\n", ":1: bad key 'x@-b.org' (domain is neither a host name nor an "
+	  "address literal: no recipient address can match it)" },
+	{ "x/y@b.org\n", ":1: bad key 'x/y@b.org' (local part contains '/': no recipient "
+	  "address can match it)" },
+	{ ".x@b.org\n", ":1: bad key '.x@b.org' (local part starts with a dot: no "
+	  "recipient address can match it)" },
 };
 
 START_TEST(usermap_compile_errors)
