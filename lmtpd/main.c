@@ -142,6 +142,13 @@ check_config(const struct lmtpd_config *cfg)
 	 * broken one would keep every message in INBOX. */
 	if (cfg->sieve_before[0] != '\0' || cfg->sieve_after[0] != '\0')
 		status |= check_sieve(cfg);
+	/* A warning, as the daemon only logs it: a reload checked with -t
+	 * must not be refused for it. */
+	if (!sieve_strconcat_mended())
+		fprintf(stderr, "lmtpd: warning: libsieve calls its own "
+			"libsieve_strconcat, not lmtpd's: its one-byte heap overflow "
+			"(libsieve 2.2.6) is not mended; was libsieve rebuilt with "
+			"-Bsymbolic?\n");
 	/* A sendmail program that is not there fails only at the first
 	 * redirect (a 451 for that recipient) or success report. */
 	if (cfg->submission[0] == '/') {

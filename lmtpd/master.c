@@ -31,6 +31,7 @@
 #include "log.h"
 #include "master.h"
 #include "scoring.h"
+#include "sieve_run.h"
 #include "worker.h"
 #include "xalloc.h"
 
@@ -498,6 +499,11 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 
 	log_info("lmtpd %s starting: %zu listener(s), %u worker(s)", PACKAGE_VERSION,
 		 m.ls_count, cfg->workers);
+	if (!sieve_strconcat_mended())
+		log_error("libsieve calls its own libsieve_strconcat, not lmtpd's: its "
+			  "one-byte heap overflow (libsieve 2.2.6, a 255-byte From: domain "
+			  "under an address test) is not mended; was libsieve rebuilt "
+			  "with -Bsymbolic?");
 	for (;;) {
 		if (master_got_chld) {
 			master_got_chld = 0;

@@ -112,6 +112,8 @@ struct sieve_exec_state {
 /* libsieve 2.2.6's own helper (sv_util/util.c), with room for the NUL:
  * its "size - pos < len" let the pieces fill the buffer and the NUL go
  * past it.  The result is freed by libsieve_free(), which is free(). */
+static unsigned long sieve_strconcat_calls;
+
 char *
 libsieve_strconcat(const char *str, ...)
 {
@@ -119,6 +121,7 @@ libsieve_strconcat(const char *str, ...)
 	struct buf b;
 	char *out;
 
+	sieve_strconcat_calls++;
 	if (str == NULL)
 		return NULL;
 	buf_init(&b, 0);
@@ -760,6 +763,24 @@ const char *
 __lsan_default_suppressions(void)
 {
 	return "leak:libsieve.so\n";
+}
+
+/* The replacement above works only while libsieve calls the function
+ * through its PLT.  A libsieve built with -Bsymbolic or hidden
+ * visibility would call its own again, silently: an unsupported
+ * "require" name makes libsieve join an error text, so validating one
+ * shows whose joiner ran. */
+bool
+sieve_strconcat_mended(void)
+{
+	static const char probe[] = "require \"x-lmtpd-strconcat-probe\";\n";
+	struct sieve_budget budget = { 1, 1, 1, 1, 1 };
+	struct sieve_script_result res;
+	unsigned long before = sieve_strconcat_calls;
+
+	sieve_exec_script("(probe)", probe, sizeof(probe) - 1, true, NULL, &budget, &res);
+	sieve_script_result_free(&res);
+	return sieve_strconcat_calls != before;
 }
 
 const char *

@@ -99,4 +99,8 @@ int sieve_validate_file(struct sieve_runner *runner, const char *path, FILE *err
  * (static text). */
 const char *sieve_extensions(void);
 
+/* Whether libsieve calls lmtpd's libsieve_strconcat (which mends
+ * libsieve 2.2.6's one-byte heap overflow) and not its own. */
+bool sieve_strconcat_mended(void);
+
 #endif

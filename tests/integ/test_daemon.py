@@ -132,6 +132,9 @@ def test_built_in_defaults_end_to_end():
         shutil.rmtree(mailhome, ignore_errors=True)
     assert p.returncode == 0, err
     assert re.search(r"to=<%s@example\.com>, .*status=sent" % user, err), err
+    # The daemon checks at start that libsieve calls lmtpd's mended
+    # libsieve_strconcat (sieve_strconcat_mended).
+    assert "libsieve calls its own" not in err, err
 
 
 def test_ipv6_listener(lmtpd_factory):
