@@ -167,7 +167,8 @@ struct mime_msg {
 	/* Fields the parser kept, in every node (MIME_MAX_HEADERS). */
 	size_t parsed_headers;
 	/* The pristine headers (for ALL:raw), as SA keeps them: mbox From
-	 * line dropped, bare LF made CRLF in a CRLF message. */
+	 * line dropped, bare LF made CRLF in a CRLF message.  The input
+	 * itself when that changed nothing; not NUL-terminated. */
 	const char *pristine_headers;
 	size_t pristine_headers_len;
 	/* The message after the mbox From line, if any. */

@@ -1291,6 +1291,44 @@ START_TEST(pristine_fields_bounded)
 }
 END_TEST
 
+/* The pristine header section has m->pristine_headers_len a bytes. */
+static bool
+pristine_len_is(const struct mime_msg *m, size_t a, size_t b)
+{
+	(void)b;
+	return m->pristine_headers_len == a;
+}
+
+/* The pristine header text is the input itself unless a line of it
+ * changes (a CR added in a CRLF message): two million "To:" lines were
+ * a 42 MB copy beside the input.  Parsed within the line index and
+ * 30 MB. */
+START_TEST(pristine_text_in_place_bounded)
+{
+	const size_t n = 2u * 1024 * 1024;
+	static const char crlf[] = "A: b\r\nC: d\n\r\nbody\r\n";
+	struct buf in;
+	struct mime_msg *m;
+
+	buf_init(&in, 0);
+	for (size_t i = 0; i < n; i++)
+		buf_putf(&in, "To: u%07zu@exam.com\n", i);
+	buf_put_str(&in, "\nbody\n");
+	m = mime_parse(in.data, in.len);
+	ck_assert_ptr_eq(m->pristine_headers, in.data);
+	ck_assert_uint_eq(m->pristine_headers_len, in.len - 5);
+	mime_free(&m);
+	m = mime_parse(crlf, strlen(crlf));
+	ck_assert_uint_eq(m->pristine_headers_len, 14);
+	ck_assert(memcmp(m->pristine_headers, "A: b\r\nC: d\r\n\r\n", 14) == 0);
+	mime_free(&m);
+	if (!UNDER_ASAN)
+		parse_within(in.data, in.len, n * sizeof(struct mime_line) + 30u * 1024 * 1024,
+			     pristine_len_is, in.len - 5, 0);
+	buf_free(&in);
+}
+END_TEST
+
 /* The message inside a message/rfc822 part is the same whether it is
  * read in place (LF input: the part's own bytes and line index) or from
  * a decoded copy (CRLF input, base64): same parts, same views. */
@@ -1624,6 +1662,7 @@ msgview_suite(void)
 	tcase_add_test(t, nested_mixed_views_bounded);
 	tcase_add_test(t, nested_in_place_same);
 	tcase_add_test(t, pristine_fields_bounded);
+	tcase_add_test(t, pristine_text_in_place_bounded);
 	tcase_add_loop_test(t, odd_messages, 0, N_ELEMENTS(odd_cases));
 	suite_add_tcase(s, t);
 
