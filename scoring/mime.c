@@ -329,18 +329,35 @@ pristine_add(struct pristine *p, const struct mime_line *cur, const struct mime_
 	mime_str_add(&p->copy, cs->p, cs->len);
 }
 
+/* The line of data[0..len) that starts at *off (< len), and *off moved
+ * past it: the header's lines are read this way, not indexed. */
+static struct mime_line
+line_at(const char *data, size_t len, size_t *off)
+{
+	const char *nl = memchr(data + *off, '\n', len - *off);
+	size_t e = nl != NULL ? (size_t)(nl - data) : len;
+	struct mime_line l = { data + *off, (uint32_t)(e - *off), nl != NULL };
+
+	*off = nl != NULL ? e + 1 : len;
+	return l;
+}
+
 /* Message->new on data: a Message node with its headers parsed and its
  * body queued (parsed right away here).  pre, when not NULL, is the
  * index split_lines() would make of data, borrowed: the lines of the
- * message/rfc822 part data is the text of, no longer needed there. */
+ * message/rfc822 part data is the text of, no longer needed there.
+ * Without one, only the body's lines are indexed: an index of the
+ * header's lines (two million "To:" lines, 32 MB) served one pass. */
 static struct mime_node *
 message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 	    bool top, size_t *count, const struct lines *pre)
 {
 	struct mime_node *node = node_new(msg);
 	struct lines L = { 0 };
-	size_t idx = 0, hdr_errors = 0;
-	bool squash;
+	/* the next header line: L.v[idx], or data + idx when not indexed */
+	size_t idx = 0, hdr_errors = 0, end;
+	bool squash, indexed = (pre != NULL && pre->n > 0) || len == 0;
+	struct mime_line first;
 	struct mime_str header = { 0 };
 	struct pristine pristine = { 0 };
 	bool have_header = false;
@@ -349,14 +366,22 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 	if (pre != NULL && pre->n > 0) {
 		L = *pre;
 		L.borrowed = true;
-	} else {
+	} else if (indexed) {
 		split_lines(data, len, &L);
 	}
-	if (L.n == 0)
+	if (indexed && L.n == 0)
 		lines_push(&L, "", 0, true);
+	end = indexed ? L.n : len;
+	if (indexed) {
+		first = L.v[0];
+	} else {
+		size_t off = 0;
+
+		first = line_at(data, len, &off);
+	}
 	/* /^From\s+(?!:)/: the mbox separator */
 	{
-		const struct mime_line *f = &L.v[0];
+		const struct mime_line *f = &first;
 		size_t n = llen(f);
 
 		if (n > 5 && memcmp(f->p, "From", 4) == 0 && pspace(lch(f, 4))) {
@@ -365,15 +390,15 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 			while (ws < n && pspace(lch(f, ws)))
 				ws++;
 			if (ws - 4 >= 2 || ws == n || lch(f, ws) != ':')
-				idx = 1;
+				idx = indexed ? 1 : n;
 		} else if (n == 5 && memcmp(f->p, "From", 4) == 0 && f->nl) {
-			idx = 1;
+			idx = indexed ? 1 : n;
 		}
 	}
 	if (top) {
 		/* the input minus the mbox From line (the fake line of an
 		 * empty message points elsewhere: not used here) */
-		size_t skip = idx == 1 ? llen(&L.v[0]) : 0;
+		size_t skip = idx > 0 ? llen(&first) : 0;
 
 		if (skip > len)
 			skip = len;
@@ -384,11 +409,18 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 	{
 		bool crlf = false;
 
-		if (idx < L.n) {
+		if (idx < end && indexed) {
 			const struct mime_line *a = &L.v[idx], *z = &L.v[L.n - 1];
 
 			crlf = (a->nl && a->len > 0 && a->p[a->len - 1] == '\r') ||
 			       (z->nl && z->len > 0 && z->p[z->len - 1] == '\r');
+		} else if (idx < end) {
+			size_t off = idx;
+			struct mime_line a = line_at(data, len, &off);
+
+			/* the last line: its CR is the byte before the final LF */
+			crlf = (a.nl && a.len > 0 && a.p[a.len - 1] == '\r') ||
+			       (len >= 2 && data[len - 1] == '\n' && data[len - 2] == '\r');
 		}
 		squash = crlf;
 	}
@@ -397,11 +429,17 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 
 	mime_str_add(&header, "", 0);
 	for (;;) {
-		bool eof = idx >= L.n;
+		bool eof = idx >= end;
+		size_t at = idx;	/* where the line read here starts */
 		struct mime_line cur;
 		struct mime_line le = { squash ? "\r" : "", squash ? 1u : 0u, true };
 
-		cur = eof ? le : L.v[idx++];
+		if (eof)
+			cur = le;
+		else if (indexed)
+			cur = L.v[idx++];
+		else
+			cur = line_at(data, len, &idx);
 		/* s/(?<!\015)\012/\015\012/ in a CRLF message */
 		cs.len = 0;
 		mime_str_add(&cs, cur.p, cur.len);
@@ -467,14 +505,14 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 		if (cs.len >= 2 && cs.p[0] == '-' && cs.p[1] == '-') {
 			if (top)
 				msg->flags.missing_head_body_separator = true;
-			idx--;
+			idx = at;
 			break;
 		}
 		if (!header_like(&cur, true)) {
 			if (++hdr_errors > 3) {
 				if (top)
 					msg->flags.missing_head_body_separator = true;
-				idx--;
+				idx = at;
 				break;
 			}
 		}
@@ -503,11 +541,15 @@ message_new(struct mime_msg *msg, const char *data, size_t len, int subparse,
 	 * body's being copied to a second one (twice the memory at the peak) */
 	struct lines B = L;
 
-	B.n = L.n - idx;
-	if (B.borrowed)
-		B.v += idx;	/* a run of another array: no free() of it */
-	else
-		memmove(B.v, B.v + idx, B.n * sizeof(*B.v));
+	if (!indexed) {
+		split_lines(data + idx, len - idx, &B);
+	} else {
+		B.n = L.n - idx;
+		if (B.borrowed)
+			B.v += idx;	/* a run of another array: no free() of it */
+		else
+			memmove(B.v, B.v + idx, B.n * sizeof(*B.v));
+	}
 	if (squash)
 		for (size_t i = 0; i < B.n; i++)
 			if (B.v[i].nl && B.v[i].len > 0 && B.v[i].p[B.v[i].len - 1] == '\r')
