@@ -1,5 +1,6 @@
 /* Shared helpers for the Check unit tests: the main() every program uses,
- * a per-tcase temporary directory and small file helpers.
+ * a per-tcase temporary directory, small file helpers and a child run under
+ * an address-space limit (the memory-bound tests).
  *
  * Check forks every test, so a test that crashes or hangs fails alone.  The
  * temporary base directory is made by an unchecked fixture (run once per
@@ -21,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* A string literal as (pointer, length), so test tables can hold NULs. */
@@ -211,6 +214,48 @@ ut_run(Suite *(*make_suite)(void))
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* Whether this build runs under AddressSanitizer, whose shadow memory an
+ * address-space limit (ut_run_within) can not hold. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UT_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UT_UNDER_ASAN 1
+#endif
+#endif
+#ifndef UT_UNDER_ASAN
+#define UT_UNDER_ASAN 0
+#endif
+
+/* Runs fn(arg) in a child whose address space (RLIMIT_AS) is what this
+ * process maps now plus extra bytes, and asserts that it returned true.
+ * Not under AddressSanitizer, whose shadow memory such a limit does not
+ * allow for. */
+static inline void
+ut_run_within(size_t extra, bool (*fn)(const void *arg), const void *arg)
+{
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	int st;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
+	fclose(f);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl;
+
+		rl.rlim_cur = rl.rlim_max = pages * (size_t)sysconf(_SC_PAGESIZE) + extra;
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			_exit(3);
+		_exit(fn(arg) ? 0 : 4);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", st);
 }
 
 #endif

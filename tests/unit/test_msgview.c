@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_compat.h"
@@ -989,35 +987,6 @@ filled_message(const char *head, char c, size_t n, bool newline, size_t *len_r)
 	return msg;
 }
 
-/* Runs fn(arg) in a child whose address space (RLIMIT_AS) is what this
- * process maps now plus extra bytes, and asserts that it returned true.
- * Not under AddressSanitizer, whose shadow memory such a limit does not
- * allow for. */
-static void
-run_within(size_t extra, bool (*fn)(const void *arg), const void *arg)
-{
-	unsigned long pages = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	int st;
-	pid_t pid;
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
-	fclose(f);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct rlimit rl;
-
-		rl.rlim_cur = rl.rlim_max = pages * (size_t)sysconf(_SC_PAGESIZE) + extra;
-		if (setrlimit(RLIMIT_AS, &rl) < 0)
-			_exit(3);
-		_exit(fn(arg) ? 0 : 4);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", st);
-}
-
 struct parse_job {
 	const char *data;
 	size_t len;
@@ -1041,7 +1010,7 @@ parse_within(const char *data, size_t len, size_t extra,
 {
 	struct parse_job j = { data, len, check, a, b };
 
-	run_within(extra, parse_job_run, &j);
+	ut_run_within(extra, parse_job_run, &j);
 }
 
 struct views_job {
@@ -1075,7 +1044,7 @@ views_within(const char *data, size_t len, size_t extra, size_t min_body)
 {
 	struct views_job j = { data, len, min_body };
 
-	run_within(extra, views_job_run, &j);
+	ut_run_within(extra, views_job_run, &j);
 }
 
 /* The root holds at most a lines (the blank-line squeeze). */
@@ -1093,16 +1062,6 @@ last_node_lines(const struct mime_msg *m, size_t a, size_t b)
 	return m->nnodes == a + 1 && m->nodes[a]->nlines == b;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
 
 /* The body's line index is built once, in place: a 4 MB message of empty
  * lines is 4 million 16-byte entries, and the header and body arrays
@@ -1116,7 +1075,7 @@ START_TEST(line_index_bounded)
 	size_t len;
 	char *msg;
 
-	if (UNDER_ASAN)
+	if (UT_UNDER_ASAN)
 		return;
 	msg = filled_message("From: a@example.com\nSubject: s\n\n", '\n', lines, false, &len);
 	parse_within(msg, len, lines * sizeof(struct mime_line) + 30u * 1024 * 1024,
@@ -1202,7 +1161,7 @@ START_TEST(nested_parts_bounded)
 	const size_t lines = 1024 * 1024, depth = 18;
 	struct buf in;
 
-	if (UNDER_ASAN)
+	if (UT_UNDER_ASAN)
 		return;
 	buf_init(&in, 0);
 	buf_put_str(&in, "From: a@example.com\nContent-Type: multipart/mixed; boundary=b0\n\n");
@@ -1232,7 +1191,7 @@ START_TEST(nested_rfc822_bounded)
 	const size_t lines = 1024 * 1024, depth = 18;
 	struct buf in;
 
-	if (UNDER_ASAN)
+	if (UT_UNDER_ASAN)
 		return;
 	buf_init(&in, 0);
 	buf_put_str(&in, "From: a@example.com\n");
@@ -1280,7 +1239,7 @@ START_TEST(pristine_fields_bounded)
 	struct buf in;
 	struct raw_job j;
 
-	if (UNDER_ASAN)
+	if (UT_UNDER_ASAN)
 		return;
 	buf_init(&in, 0);
 	for (size_t i = 0; i < n; i++)
@@ -1289,7 +1248,7 @@ START_TEST(pristine_fields_bounded)
 	j.data = in.data;
 	j.len = in.len;
 	j.envfrom = NULL;
-	run_within(13 * in.len / 2 + 30u * 1024 * 1024, raw_job_run, &j);
+	ut_run_within(13 * in.len / 2 + 30u * 1024 * 1024, raw_job_run, &j);
 	buf_free(&in);
 }
 END_TEST
@@ -1323,7 +1282,7 @@ START_TEST(pristine_fields_one_text_bounded)
 	ck_assert_str_eq(b.data, "Subject: a\n  b\nTo: c\n");
 	msgview_free(&mv);
 	buf_free(&b);
-	if (UNDER_ASAN)
+	if (UT_UNDER_ASAN)
 		return;
 	buf_init(&in, 0);
 	for (size_t i = 0; i < n; i++)
@@ -1332,9 +1291,9 @@ START_TEST(pristine_fields_one_text_bounded)
 	j.data = in.data;
 	j.len = in.len;
 	j.envfrom = NULL;
-	run_within(2 * in.len + kept + 30u * 1024 * 1024, raw_job_run, &j);
+	ut_run_within(2 * in.len + kept + 30u * 1024 * 1024, raw_job_run, &j);
 	j.envfrom = "sender@example.org";
-	run_within(3 * in.len + kept + 30u * 1024 * 1024, raw_job_run, &j);
+	ut_run_within(3 * in.len + kept + 30u * 1024 * 1024, raw_job_run, &j);
 	buf_free(&in);
 }
 END_TEST
@@ -1370,7 +1329,7 @@ START_TEST(pristine_text_in_place_bounded)
 	ck_assert_uint_eq(m->pristine_headers_len, 14);
 	ck_assert(memcmp(m->pristine_headers, "A: b\r\nC: d\r\n\r\n", 14) == 0);
 	mime_free(&m);
-	if (!UNDER_ASAN)
+	if (!UT_UNDER_ASAN)
 		parse_within(in.data, in.len, n * sizeof(struct mime_line) + 30u * 1024 * 1024,
 			     pristine_len_is, in.len - 5, 0);
 	buf_free(&in);
@@ -1385,7 +1344,7 @@ START_TEST(header_lines_not_indexed_bounded)
 	const size_t n = 2u * 1024 * 1024;
 	struct buf in;
 
-	if (UNDER_ASAN)
+	if (UT_UNDER_ASAN)
 		return;
 	buf_init(&in, 0);
 	buf_put_str(&in, "From x@example.com  Mon Jan  1 00:00:00 2024\n");
@@ -1467,7 +1426,7 @@ START_TEST(nested_mixed_views_bounded)
 	const size_t lines = 2u * 1024 * 1024, depth = 10;
 	struct buf in;
 
-	if (UNDER_ASAN)
+	if (UT_UNDER_ASAN)
 		return;
 	buf_init(&in, 0);
 	buf_put_str(&in, "From: a@example.com\nSubject: nest\n");
@@ -1553,7 +1512,7 @@ START_TEST(html_text_events_bounded)
 	size_t len;
 	char *msg;
 
-	if (UNDER_ASAN)
+	if (UT_UNDER_ASAN)
 		return;
 	msg = filled_message("From: a@example.com\nSubject: s\nContent-Type: text/html\n\n",
 			     '<', 16u * 1024 * 1024, true, &len);
