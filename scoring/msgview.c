@@ -896,6 +896,31 @@ join_into(const struct strlist *l, struct buf *out)
 }
 
 bool
+msgview_get_text(struct msgview *mv, const char *request, struct buf *out,
+		 const char **text_r, size_t *len_r)
+{
+	const struct strlist *l;
+
+	*text_r = NULL;
+	*len_r = 0;
+	if (strcmp(request, "ALL:raw") == 0) {
+		pristine_fields(mv, text_r, len_r);
+		if (*len_r == 0) {
+			*text_r = NULL;
+			return false;
+		}
+		return true;
+	}
+	l = get_list(mv, request);
+	if (l->n == 1) {
+		*text_r = l->v[0].p;
+		*len_r = l->v[0].len;
+		return true;
+	}
+	return join_into(l, out);
+}
+
+bool
 msgview_get(struct msgview *mv, const char *request, struct buf *out)
 {
 	/* the fields end in a newline: joined, they are the text */

@@ -56,6 +56,13 @@ void msgview_free(struct msgview **mv);
  * Returns true and the joined value in out when the header exists, false
  * when it does not (the rule then uses its [if-unset: ...] value). */
 bool msgview_get(struct msgview *mv, const char *request, struct buf *out);
+/* msgview_get() without the copy when the view holds the joined value
+ * as one text (ALL:raw, a header of one value): then *text_r, *len_r
+ * are that text, valid until msgview_free(), and out is left alone.
+ * Else the value is appended to out as msgview_get() does and *text_r
+ * is NULL.  Returns what msgview_get() returns. */
+bool msgview_get_text(struct msgview *mv, const char *request, struct buf *out,
+		      const char **text_r, size_t *len_r);
 
 /* mimeheader: MIMEHeader.pm's lookup on MIME part i (0 .. count-1, in
  * find_parts order: 0 is the message itself, then every part, multipart

@@ -1170,10 +1170,14 @@ struct rules_scratch {
 	struct buf hval;
 	/* Every header request's value, one after the other (each followed
 	 * by a newline), scanned once: [hspan_start[h], hspan_end[h]) is
-	 * request h's. */
+	 * request h's.  A long value the view holds as one text is scanned
+	 * there instead (hapart[h], of hapart_len[h] bytes; its span is
+	 * empty). */
 	struct buf hcat;
 	size_t *hspan_start, *hspan_end;
 	unsigned char *hfound;
+	const char **hapart;
+	size_t *hapart_len;
 };
 
 /* A message's sub-rules not matched yet (rules_hits.lazy). */
@@ -1219,6 +1223,8 @@ rules_scratch_new(const struct ruleset *rs)
 	s->hspan_start = xcalloc(n, sizeof(*s->hspan_start));
 	s->hspan_end = xcalloc(n, sizeof(*s->hspan_end));
 	s->hfound = xcalloc(n, 1);
+	s->hapart = xcalloc(n, sizeof(*s->hapart));
+	s->hapart_len = xcalloc(n, sizeof(*s->hapart_len));
 	return s;
 }
 
@@ -1239,6 +1245,8 @@ rules_scratch_free(struct rules_scratch **sp)
 	free(s->hspan_start);
 	free(s->hspan_end);
 	free(s->hfound);
+	free(s->hapart);
+	free(s->hapart_len);
 	free(s);
 	*sp = NULL;
 }
@@ -1386,7 +1394,14 @@ rules_gate_open(const struct byteset_req *gate, const char *text, size_t len,
 struct rules_header_scan {
 	const struct ruleset *rs;
 	struct rules_scratch *s;
+	int slot;	/* of the value scanned apart */
 };
+
+/* A header value at least this long, held by the view as one text, is
+ * scanned where it is rather than copied into hcat: ALL:raw of two
+ * million "To:" lines was a 46 MB copy.  Real header sections stay far
+ * below it, so their values still take one scan together. */
+#define RULES_HEADER_APART	(64u * 1024)
 
 /* A literal found in the joined values names its rule only inside the
  * value of the rule's own request. */
@@ -1402,6 +1417,18 @@ rules_on_header_literal(size_t rule, size_t start, size_t end, void *ctx)
 	rules_on_prefilter(rule, s);
 }
 
+/* The same in a value scanned apart: any literal found is inside it. */
+static void
+rules_on_apart_literal(size_t rule, size_t start, size_t end, void *ctx)
+{
+	struct rules_header_scan *hs = ctx;
+
+	(void)start;
+	(void)end;
+	if (hs->rs->rules[rule].header_slot == hs->slot)
+		rules_on_prefilter(rule, hs->s);
+}
+
 /* Every header rule reads one value per message, and each is a PCRE2 call
  * on code gone cold since the last message.  One Vectorscan scan of all
  * the values, joined, looks for the required literals of every rule at
@@ -1413,26 +1440,47 @@ rules_match_headers(const struct ruleset *rs, struct rules_scratch *s,
 		    struct msgview *mv, struct rules_hits *out)
 {
 	const struct prefilter *pf = &rs->views[RULE_HEADER];
-	struct rules_header_scan scan = { rs, s };
+	struct rules_header_scan scan = { rs, s, -1 };
+	bool failed;
 
 	buf_reset(&s->hcat);
 	for (size_t h = 0; h < rs->header_request_count; h++) {
 		size_t start = s->hcat.len;
+		const char *text;
+		size_t tlen;
 
-		s->hfound[h] = msgview_get(mv, rs->header_requests[h].request, &s->hcat);
+		s->hfound[h] = msgview_get_text(mv, rs->header_requests[h].request, &s->hcat,
+						&text, &tlen);
+		s->hapart[h] = NULL;
+		if (text != NULL && tlen >= RULES_HEADER_APART) {
+			s->hapart[h] = text;
+			s->hapart_len[h] = tlen;
+		} else if (text != NULL) {
+			buf_put(&s->hcat, text, tlen);
+		}
 		s->hspan_start[h] = start;
 		s->hspan_end[h] = s->hcat.len;
 		buf_put(&s->hcat, "\n", 1);
 	}
 	s->cand_count = 0;
 	/* a scan that fails rules nothing out */
-	if (!prefilter_scan_at(pf->db, s->hs, s->hcat.data, s->hcat.len,
-			       rules_on_header_literal, &scan))
+	failed = !prefilter_scan_at(pf->db, s->hs, s->hcat.data, s->hcat.len,
+				    rules_on_header_literal, &scan);
+	for (size_t h = 0; h < rs->header_request_count && !failed; h++) {
+		struct rules_header_scan apart = { rs, s, (int)h };
+
+		if (s->hapart[h] != NULL)
+			failed = !prefilter_scan_at(pf->db, s->hs, s->hapart[h], s->hapart_len[h],
+						    rules_on_apart_literal, &apart);
+	}
+	if (failed)
 		prefilter_name_all(pf->db, rules_on_prefilter, s);
 	for (size_t h = 0; h < rs->header_request_count; h++) {
 		const struct header_request *hr = &rs->header_requests[h];
-		const char *value = s->hcat.data + s->hspan_start[h];
-		size_t len = s->hspan_end[h] - s->hspan_start[h];
+		const char *value = s->hapart[h] != NULL ? s->hapart[h] :
+				    s->hcat.data + s->hspan_start[h];
+		size_t len = s->hapart[h] != NULL ? s->hapart_len[h] :
+			     s->hspan_end[h] - s->hspan_start[h];
 		struct byteset present;
 		bool have_present = false;
 

@@ -671,6 +671,53 @@ START_TEST(get_all_raw_pristine)
 }
 END_TEST
 
+/* msgview_get_text() is msgview_get() without the copy of a value held
+ * as one text: ALL:raw (the message's own bytes without a Return-Path)
+ * and a header of one value; other values are joined into out. */
+START_TEST(get_text_in_place)
+{
+	static const char m[] = "Subject: a\n  b\nTo: x@y.com\nTo: z@y.com\n\nbody\n";
+	static const struct {
+		const char *req;
+		bool in_place;
+	} reqs[] = { { "ALL:raw", true }, { "Subject", true }, { "To", false },
+		     { "ALL", false }, { "Cc", false }, { "To:first:addr", true } };
+	struct msgview *mv = view(m, NULL);
+
+	for (size_t i = 0; i < N_ELEMENTS(reqs); i++) {
+		struct buf want, got;
+		const char *text;
+		size_t len;
+		bool found;
+
+		buf_init(&want, 0);
+		buf_init(&got, 0);
+		found = msgview_get(mv, reqs[i].req, &want);
+		ck_assert(msgview_get_text(mv, reqs[i].req, &got, &text, &len) == found);
+		ck_assert_msg((text != NULL) == reqs[i].in_place, "%s", reqs[i].req);
+		if (text != NULL) {
+			ck_assert_uint_eq(got.len, 0);
+			buf_put(&got, text, len);
+		}
+		ck_assert_uint_eq(got.len, want.len);
+		ck_assert(want.len == 0 || memcmp(got.data, want.data, want.len) == 0);
+		buf_free(&want);
+		buf_free(&got);
+	}
+	{
+		const char *text;
+		size_t len;
+		struct buf b;
+
+		buf_init(&b, 0);
+		ck_assert(msgview_get_text(mv, "ALL:raw", &b, &text, &len));
+		ck_assert_ptr_eq(text, m);
+		buf_free(&b);
+	}
+	msgview_free(&mv);
+}
+END_TEST
+
 START_TEST(envelope_from_param)
 {
 	static const char m[] = "From: a@example.com\nSubject: env\n\nbody\n";
@@ -1666,6 +1713,7 @@ msgview_suite(void)
 	tcase_add_test(t, get_forms);
 	tcase_add_test(t, get_first_last_all);
 	tcase_add_test(t, get_all_raw_pristine);
+	tcase_add_test(t, get_text_in_place);
 	tcase_add_test(t, envelope_from_param);
 	tcase_add_loop_test(t, addresses, 0, N_ELEMENTS(addr_cases));
 	tcase_add_test(t, hosts_and_domains);
