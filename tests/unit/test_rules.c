@@ -379,6 +379,23 @@ START_TEST(test_header_value_apart_bounded)
 }
 END_TEST
 
+/* check_illegal_chars('ALL') reads ALL:raw where the view holds it, not
+ * a copy (46 MB for two million "To:" lines); the same bounds. */
+START_TEST(test_illegal_chars_in_place_bounded)
+{
+	static const char *const hit[] = { "ILLEGAL", "SUBJ", NULL };
+	static const char *const miss[] = { "ILLEGAL_RATIO", NULL };
+	struct buf in;
+
+	many_to_lines(&in);
+	match_within("header ILLEGAL eval:check_illegal_chars('ALL','0.00000001','1')\n"
+		     "header ILLEGAL_RATIO eval:check_illegal_chars('ALL','0.5','1')\n"
+		     "header SUBJ Subject =~ /early subject/\n",
+		     &in, hit, miss, MIME_MAX_HEADERS * 256u + 30u * 1024 * 1024);
+	buf_free(&in);
+}
+END_TEST
+
 START_TEST(test_header_rule_forms)
 {
 	struct rules_load_result res;
@@ -2655,6 +2672,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_eval_redefined);
 	tcase_add_test(tc, test_header_rule_forms);
 	tcase_add_test(tc, test_header_value_apart_bounded);
+	tcase_add_test(tc, test_illegal_chars_in_place_bounded);
 	tcase_add_test(tc, test_replace_tags);
 	tcase_add_test(tc, test_replace_tags_bounded);
 	tcase_add_test(tc, test_replace_tags_gate);
