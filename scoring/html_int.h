@@ -162,7 +162,7 @@ struct hp {
 	bool is_cdata;
 	bool no_dash_dash_comment_end;
 	const char *pending_end_tag;
-	int *ms_stack;			/* max marked-section keyword per level */
+	int *ms_stack;			/* max marked-section keyword up to each level */
 	size_t ms_n, ms_cap;
 	enum ms ms;
 	bool in_utf8;

@@ -398,13 +398,14 @@ parse_comment(struct hp *hp, const char *beg, const char *end)
 	return beg;
 }
 
+/* The keyword in force is the highest of every open section's; each
+ * level keeps the highest up to it, so a push or pop costs the same at
+ * any depth (a million unclosed "<![include[" rescanned the stack on
+ * every one). */
 static void
 ms_update(struct hp *hp)
 {
-	hp->ms = MS_NONE;
-	for (size_t i = 0; i < hp->ms_n; i++)
-		if (hp->ms_stack[i] > (int)hp->ms)
-			hp->ms = (enum ms)hp->ms_stack[i];
+	hp->ms = hp->ms_n > 0 ? (enum ms)hp->ms_stack[hp->ms_n - 1] : MS_NONE;
 	hp->is_cdata = hp->ms == MS_CDATA;
 }
 
@@ -471,6 +472,8 @@ parse_marked_section(struct hp *hp, const char *beg, const char *end)
 			hp->ms_cap = hp->ms_cap ? hp->ms_cap * 2 : 8;
 			hp->ms_stack = xreallocarray(hp->ms_stack, hp->ms_cap, sizeof(int));
 		}
+		if (hp->ms_n > 0 && hp->ms_stack[hp->ms_n - 1] > best)
+			best = hp->ms_stack[hp->ms_n - 1];
 		hp->ms_stack[hp->ms_n++] = best;
 		ms_update(hp);
 		ev_none(hp);

@@ -536,6 +536,10 @@ static const struct {
 	{ "<textarea>&amp;<b></textarea>", "&<b>" },
 	{ "<xmp>&amp;</xmp>", "\n\n&amp;\n\n" },
 	{ "<![if !x]>y<![endif]>", "y" },
+	/* the highest keyword of the open sections wins, and again after
+	 * the inner one closes */
+	{ "<![ignore[<![include[a]]>b<![cdata[c]]>]]>d", "d" },
+	{ "<![include[<![ignore[a]]>b<![rcdata[c&amp;<b>]]>]]>d", "bc&<b>d" },
 	{ "<td>a</td><td>b</td>", " a  b " },
 	{ "</div>x", "\nx" },
 	/* numeric references as UTF-8, one to four bytes; a surrogate pair
@@ -1032,6 +1036,69 @@ filled_message(const char *head, char c, size_t n, bool newline, size_t *len_r)
 	if (newline)
 		msg[(*len_r)++] = '\n';
 	return msg;
+}
+
+/* Runs fn(arg) in a child limited to secs seconds of CPU time and asserts
+ * that it returned true: for inputs that once took quadratic time, sized
+ * so that the linear work is a small part of the limit (and the quadratic
+ * one minutes). */
+static void
+run_cpu_within(unsigned secs, bool (*fn)(const void *arg), const void *arg)
+{
+	int st;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl;
+
+		rl.rlim_cur = rl.rlim_max = secs;
+		if (setrlimit(RLIMIT_CPU, &rl) < 0)
+			_exit(3);
+		_exit(fn(arg) ? 0 : 4);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", st);
+}
+
+struct html_job {
+	const char *html;
+	size_t len;
+	const char *text;	/* the rendered text expected */
+};
+
+static bool
+html_job_run(const void *arg)
+{
+	const struct html_job *j = arg;
+	struct html_result *r = html_render(j->html, j->len, false, j->len);
+	bool ok = r != NULL && strcmp(r->text, j->text) == 0;
+
+	html_result_free(&r);
+	return ok;
+}
+
+/* Renders html within secs of CPU time and checks its text. */
+static void
+html_cpu_within(unsigned secs, const char *html, size_t len, const char *text)
+{
+	struct html_job j = { html, len, text };
+
+	run_cpu_within(secs, html_job_run, &j);
+}
+
+/* n copies of unit then tail, NUL-terminated. */
+static char *
+repeated(const char *unit, size_t n, const char *tail, size_t *len_r)
+{
+	size_t ul = strlen(unit), tl = strlen(tail);
+	char *s = xmalloc(ul * n + tl + 1);
+
+	for (size_t i = 0; i < n; i++)
+		memcpy(s + i * ul, unit, ul);
+	memcpy(s + ul * n, tail, tl + 1);
+	*len_r = ul * n + tl;
+	return s;
 }
 
 struct parse_job {
@@ -1568,6 +1635,18 @@ START_TEST(html_text_events_bounded)
 }
 END_TEST
 
+/* Marked sections nest without a cost per level: 200000 unclosed
+ * "<![include[" rescanned the open ones on each (about a minute). */
+START_TEST(marked_sections_linear)
+{
+	size_t len;
+	char *h = repeated("<![include[", 200000, "x", &len);
+
+	html_cpu_within(2, h, len, "x");
+	free(h);
+}
+END_TEST
+
 /* Inbound X-Spam-* fields are cut out of the whole header section: past
  * MESSAGE_HEADERS_MAX fields and past a line that is no field, both of
  * which mail readers still show as header, while the body keeps its
@@ -1742,6 +1821,11 @@ msgview_suite(void)
 	tcase_add_test(t, header_lines_not_indexed_bounded);
 	tcase_add_test(t, pristine_fields_one_text_bounded);
 	tcase_add_loop_test(t, odd_messages, 0, N_ELEMENTS(odd_cases));
+	suite_add_tcase(s, t);
+
+	t = tcase_create("complexity");
+	tcase_add_checked_fixture(t, settings_setup, settings_teardown);
+	tcase_add_test(t, marked_sections_linear);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("mbox");
