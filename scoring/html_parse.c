@@ -25,6 +25,7 @@
 #include <libxml/HTMLparser.h>
 
 #include "html_int.h"
+#include "strset.h"
 #include "xalloc.h"
 
 /* ---- entity decoding (HTML::Parser decode_entities) ---- */
@@ -266,6 +267,9 @@ ev_start(struct hp *hp, const char *nb, const char *ne, struct tok *t, size_t nt
 	char *tag = name_dup(nb, (size_t)(ne - nb));
 	struct attr *a = xcalloc(nt + 1, sizeof(*a));
 	size_t na = 0;
+	/* the names kept so far, hashed once a tag has more than a few (a
+	 * tag of 100000 attributes compared each with all before it) */
+	struct strset *seen = nt > 8 ? strset_new() : NULL;
 
 	for (size_t i = 0; i < nt; i++) {
 		char *name = name_dup(t[i].nb, (size_t)(t[i].ne - t[i].nb));
@@ -303,7 +307,8 @@ ev_start(struct hp *hp, const char *nb, const char *ne, struct tok *t, size_t nt
 			val[vlen] = '\0';
 			vutf8 = hp->in_utf8;
 		}
-		if (attr_get(a, na, name) != NULL) {
+		if (seen != NULL ? !strset_add(seen, name, strlen(name)) :
+				   attr_get(a, na, name) != NULL) {
 			free(name);
 			free(val);
 			continue;
@@ -314,6 +319,7 @@ ev_start(struct hp *hp, const char *nb, const char *ne, struct tok *t, size_t nt
 		a[na].utf8 = vutf8;
 		na++;
 	}
+	strset_free(&seen);
 	html_pm_tag(hp, tag, a, na, 1);
 	for (size_t i = 0; i < na; i++) {
 		free(a[i].name);

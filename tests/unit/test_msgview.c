@@ -524,6 +524,37 @@ START_TEST(html_stats)
 }
 END_TEST
 
+/* Which attribute a tag keeps: the first of a repeated name, and an
+ * "x/href" (or "x/src") one moves into the href, as HTML.pm does. */
+static const struct {
+	const char *html, *uris;	/* r->uris joined with '|' */
+} attr_cases[] = {
+	{ "<a href=http://a.example/ href=http://b.example/>t</a>", "http://a.example/" },
+	{ "<a c=1 d=2 e=3 f=4 g=5 h=6 i=7 j=8 c=9 href=http://a.example/ k=1 "
+	  "href=http://b.example/>t</a>", "http://a.example/" },
+	{ "<a x/href=http://a.example/ y/href=http://b.example/ href=http://c.example/>t</a>",
+	  "http://b.example/" },
+	{ "<a x/href=http://a.example/ y/href=http://b.example/>t</a>", "http://b.example/" },
+	{ "<a href=http://c.example/ x/href=http://a.example/ z=1 y/href=http://b.example/>t</a>",
+	  "http://b.example/" },
+	{ "<img y/src=http://b.example/i x/src=http://a.example/i>", "http://a.example/i" },
+	{ "<a /href=http://a.example/ -/href=http://b.example/ x/hrefs=http://c.example/>t</a>",
+	  "http://c.example/" },
+};
+
+START_TEST(html_attr_rules)
+{
+	const char *h = attr_cases[_i].html;
+	struct html_result *r = html_render(h, strlen(h), false, strlen(h));
+	char *got = joined(&r->uris);
+
+	ck_assert_msg(strcmp(got, attr_cases[_i].uris) == 0, "\"%s\" -> \"%s\"", ut_escs(h),
+		      ut_escs(got));
+	free(got);
+	html_result_free(&r);
+}
+END_TEST
+
 static const struct {
 	const char *html, *text;
 } html_cases[] = {
@@ -1647,6 +1678,25 @@ START_TEST(marked_sections_linear)
 }
 END_TEST
 
+/* One tag of 100000 attributes: each name was compared with every one
+ * kept before it (about a minute), */
+START_TEST(attributes_linear)
+{
+	struct buf b;
+	size_t len;
+	char *h;
+
+	buf_init(&b, 0);
+	buf_put_str(&b, "<a ");
+	for (int i = 0; i < 100000; i++)
+		buf_putf(&b, "x%d=1 ", i);
+	buf_put_str(&b, ">t</a>");
+	h = buf_steal(&b, &len);
+	html_cpu_within(2, h, len, "t");
+	free(h);
+}
+END_TEST
+
 /* Inbound X-Spam-* fields are cut out of the whole header section: past
  * MESSAGE_HEADERS_MAX fields and past a line that is no field, both of
  * which mail readers still show as header, while the body keeps its
@@ -1783,6 +1833,7 @@ msgview_suite(void)
 	tcase_add_loop_test(t, bayes_text_views, 0, N_ELEMENTS(text_cases));
 	tcase_add_test(t, html_stats);
 	tcase_add_loop_test(t, html_tokenizer, 0, N_ELEMENTS(html_cases));
+	tcase_add_loop_test(t, html_attr_rules, 0, N_ELEMENTS(attr_cases));
 	tcase_add_test(t, long_lines_split);
 	tcase_add_test(t, scan_size);
 	suite_add_tcase(s, t);
@@ -1826,6 +1877,7 @@ msgview_suite(void)
 	t = tcase_create("complexity");
 	tcase_add_checked_fixture(t, settings_setup, settings_teardown);
 	tcase_add_test(t, marked_sections_linear);
+	tcase_add_test(t, attributes_linear);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("mbox");
