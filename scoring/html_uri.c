@@ -371,16 +371,19 @@ html_pm_uri(struct hp *hp, const char *tag, struct attr *a, size_t n)
 		bool vu;
 
 		/* bad formatted html: an attribute named like "\w{1,8}/href"
-		 * becomes the href (html_tests sees the change too) */
+		 * becomes the href (html_tests sees the change too).  The
+		 * first attribute named key is looked for once: one renamed
+		 * to key becomes it when there was none, and one that ends
+		 * up named "" was never it (its name held a '/'). */
+		size_t h = 0;
+
+		while (h < n && strcmp(a[h].name, key) != 0)
+			h++;
 		for (size_t i = 0; i < n; i++) {
 			const char *sl = strstr(a[i].name, is_href ? "/href" : "/src");
-			size_t h;
 
 			if (sl == NULL || sl == a[i].name || !ascii_alnum_us((unsigned char)sl[-1]))
 				continue;
-			for (h = 0; h < n; h++)
-				if (h != i && strcmp(a[h].name, key) == 0)
-					break;
 			if (h < n) {
 				free(a[h].val);
 				a[h].val = a[i].val;
@@ -393,6 +396,7 @@ html_pm_uri(struct hp *hp, const char *tag, struct attr *a, size_t n)
 			} else {
 				free(a[i].name);
 				a[i].name = xstrdup(key);
+				h = i;
 			}
 		}
 		for (size_t i = 0; is_href && i < n; i++) {

@@ -1679,7 +1679,8 @@ START_TEST(marked_sections_linear)
 END_TEST
 
 /* One tag of 100000 attributes: each name was compared with every one
- * kept before it (about a minute), */
+ * kept before it (about a minute), as was each "x/href" with every
+ * attribute in the search for the href. */
 START_TEST(attributes_linear)
 {
 	struct buf b;
@@ -1691,6 +1692,23 @@ START_TEST(attributes_linear)
 	for (int i = 0; i < 100000; i++)
 		buf_putf(&b, "x%d=1 ", i);
 	buf_put_str(&b, ">t</a>");
+	h = buf_steal(&b, &len);
+	html_cpu_within(2, h, len, "t");
+	free(h);
+}
+END_TEST
+
+START_TEST(slash_href_linear)
+{
+	struct buf b;
+	size_t len;
+	char *h;
+
+	buf_init(&b, 0);
+	buf_put_str(&b, "<a ");
+	for (int i = 0; i < 100000; i++)
+		buf_putf(&b, "x%d/href=1 ", i);
+	buf_put_str(&b, "href=z>t</a>");
 	h = buf_steal(&b, &len);
 	html_cpu_within(2, h, len, "t");
 	free(h);
@@ -1878,6 +1896,7 @@ msgview_suite(void)
 	tcase_add_checked_fixture(t, settings_setup, settings_teardown);
 	tcase_add_test(t, marked_sections_linear);
 	tcase_add_test(t, attributes_linear);
+	tcase_add_test(t, slash_href_linear);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("mbox");
