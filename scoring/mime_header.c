@@ -2,7 +2,8 @@
  * (raw values, decoded values built on first use, lookups by lowercased
  * name through a hash), get_all_headers with its MAX_HEADER_LENGTH cut,
  * and Util::parse_content_type, whose regular expressions run under
- * PCRE2 as SpamAssassin's run under Perl. */
+ * PCRE2 as SpamAssassin's run under Perl (the name parameter's matched by
+ * hand, in linear time). */
 #include "config.h"
 
 #include <ctype.h>
@@ -21,8 +22,140 @@
 
 /* ---- Util::parse_content_type ---- */
 
-static pcre2_code *re_boundary, *re_charset, *re_name, *re_name0, *re_namecont;
+static pcre2_code *re_boundary, *re_charset, *re_name0;
 static pcre2_match_data *re_md;
+
+/* One match of Util.pm's (case-insensitive, no /s, no /m)
+ *
+ *   \b(?:file)?name\s*=\s*["']?(.*?)["']?(?:;|$)          (cont false)
+ *   \b(?:file)?name\*(\d+)\s*=\s*["']?(.*?)["']?(?:;|$)   (cont true)
+ *
+ * found as PCRE2 finds it, in time linear in the value.  Under PCRE2 each
+ * start that fails scans its value up to the line break that stops ".",
+ * so a decoded value of many "name=a" before a "=0A" took time quadratic
+ * in its length: up to 50 ms for one 8 kB field, minutes for a message
+ * of them.
+ * A start's value, once "\s*=\s*" and the quote took what they could,
+ * matches exactly when the first ';' or LF from it is a ';', the final
+ * LF or none (giving back white space or the quote never helps: no ';'
+ * nor end lies in what they took that the value could not reach), and
+ * each start lies past the value of the one before it: so a value that
+ * begins before the LF the last start failed on fails too. */
+struct name_param {
+	size_t end;		/* where the match ends */
+	size_t idx_b, idx_e;	/* the digits (cont) */
+	size_t val_b, val_e;	/* the value */
+};
+
+static bool
+re_word(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
+}
+
+static bool
+re_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static bool
+ascii_prefix_ci(const char *s, size_t n, const char *lit)
+{
+	size_t k = strlen(lit);
+
+	if (n < k)
+		return false;
+	for (size_t i = 0; i < k; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		if (c != (unsigned char)lit[i])
+			return false;
+	}
+	return true;
+}
+
+static bool
+name_param_match(const char *s, size_t n, size_t from, bool cont, struct name_param *m)
+{
+	size_t blocked = 0;	/* an LF that stops every value starting up to it */
+	bool have_blocked = false;
+
+	for (size_t p = from; p < n; p++) {
+		size_t q = p, v;
+
+		if (p > 0 && re_word((unsigned char)s[p - 1]))
+			continue;
+		if (ascii_prefix_ci(s + q, n - q, "filename"))
+			q += 8;
+		else if (ascii_prefix_ci(s + q, n - q, "name"))
+			q += 4;
+		else
+			continue;
+		if (cont) {
+			if (q >= n || s[q] != '*')
+				continue;
+			m->idx_b = ++q;
+			while (q < n && s[q] >= '0' && s[q] <= '9')
+				q++;
+			if (q == m->idx_b)
+				continue;
+			m->idx_e = q;
+		}
+		while (q < n && re_space((unsigned char)s[q]))
+			q++;
+		if (q >= n || s[q] != '=')
+			continue;
+		q++;
+		while (q < n && re_space((unsigned char)s[q]))
+			q++;
+		if (q < n && (s[q] == '"' || s[q] == '\''))
+			q++;
+		v = q;
+		if (have_blocked && v <= blocked)
+			continue;
+		/* (.*?)["']?(?:;|$), lazily */
+		for (size_t e = v;; e++) {
+			if (e == n) {
+				m->val_b = v;
+				m->val_e = m->end = n;
+				return true;
+			}
+			if (s[e] == '"' || s[e] == '\'') {
+				if (e + 1 == n || (e + 2 == n && s[e + 1] == '\n')) {
+					m->val_b = v;
+					m->val_e = e;
+					m->end = e + 1;
+					return true;
+				}
+				if (s[e + 1] == ';') {
+					m->val_b = v;
+					m->val_e = e;
+					m->end = e + 2;
+					return true;
+				}
+			} else if (s[e] == ';') {
+				m->val_b = v;
+				m->val_e = e;
+				m->end = e + 1;
+				return true;
+			} else if (s[e] == '\n') {
+				if (e + 1 == n) {
+					m->val_b = v;
+					m->val_e = m->end = e;
+					return true;
+				}
+				blocked = e;
+				have_blocked = true;
+				break;
+			}
+		}
+	}
+	return false;
+}
 
 
 static pcre2_code *
@@ -50,11 +183,7 @@ mime_header_init(void)
 	re_boundary = re_compile("\\bboundary\\s*=\\s*(\"[^\"]+|[^\\s\";]+(?=[\\s;]|$))",
 				 PCRE2_CASELESS);
 	re_charset = re_compile("\\bcharset\\s*=\\s*[\"']?(.*?)[\"']?(?:;|$)", PCRE2_CASELESS);
-	re_name = re_compile("\\b(?:file)?name\\s*=\\s*[\"']?(.*?)[\"']?(?:;|$)",
-			     PCRE2_CASELESS);
 	re_name0 = re_compile("\\b(?:file)?name\\*0\\s*=", PCRE2_CASELESS);
-	re_namecont = re_compile("\\b(?:file)?name\\*(\\d+)\\s*=\\s*[\"']?(.*?)[\"']?(?:;|$)",
-				 PCRE2_CASELESS);
 	re_md = pcre2_match_data_create(16, NULL);
 }
 
@@ -74,6 +203,7 @@ mime_parse_content_type(struct mime_msg *msg, const char *ct, size_t len,
 {
 	bool missing = false;
 	PCRE2_SIZE *ov;
+	struct name_param np1;
 
 	if (ct == NULL || len == 0 || (len == 1 && ct[0] == '0')) {
 		missing = true;
@@ -92,8 +222,8 @@ mime_parse_content_type(struct mime_msg *msg, const char *ct, size_t len,
 	}
 	if ((ov = re_match(re_charset, ct, len, 0)) != NULL)
 		*charset_r = mime_strndup(msg, ct + ov[2], ov[3] - ov[2]);
-	if ((ov = re_match(re_name, ct, len, 0)) != NULL)
-		*name_r = mime_strndup(msg, ct + ov[2], ov[3] - ov[2]);
+	if (name_param_match(ct, len, 0, false, &np1))
+		*name_r = mime_strndup(msg, ct + np1.val_b, np1.val_e - np1.val_b);
 	if ((*name_r == NULL || **name_r == '\0' || strcmp(*name_r, "0") == 0) &&
 	    re_match(re_name0, ct, len, 0) != NULL) {
 		/* RFC 2231 continuations: $name[$1] = $2, joined in order */
@@ -101,12 +231,12 @@ mime_parse_content_type(struct mime_msg *msg, const char *ct, size_t len,
 		size_t np = 0, start = 0;
 		struct mime_str nm = { 0 };
 
-		while (np < 64 && (ov = re_match(re_namecont, ct, len, start)) != NULL) {
-			parts[np].idx = strtoul(ct + ov[2], NULL, 10);
-			parts[np].b = ov[4];
-			parts[np].e = ov[5];
+		while (np < 64 && name_param_match(ct, len, start, true, &np1)) {
+			parts[np].idx = strtoul(ct + np1.idx_b, NULL, 10);
+			parts[np].b = np1.val_b;
+			parts[np].e = np1.val_e;
 			np++;
-			start = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+			start = np1.end;
 			if (start > len)
 				break;
 		}

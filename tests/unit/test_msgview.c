@@ -524,6 +524,49 @@ START_TEST(html_stats)
 }
 END_TEST
 
+/* The name parameter as Util::parse_content_type finds it, RFC 2231
+ * continuations included; a decoded value can hold line breaks
+ * (=?us-ascii?Q?=0A?=), which "." does not cross. */
+static const struct {
+	const char *ct, *name;	/* name NULL: none */
+} ct_name_cases[] = {
+	{ "text/plain; name=\"a b\"; x=y", "a b" },
+	{ "text/plain; FileName = 'x.txt'", "x.txt" },
+	{ "text/plain; fname=a; name=b", "b" },
+	{ "text/plain; name=a\n name=b;", "b" },
+	{ "text/plain; name=a\n", "a" },
+	{ "text/plain; name=\"a\"\n", "a" },
+	{ "text/plain; name=\"a\n b\";", NULL },
+	{ "text/plain; name=\n\n", "" },
+	{ "text/plain; name=\n", "" },
+	{ "text/plain; name=\"a\"b\"", "a\"b" },
+	{ "text/plain; name=a\"b;c", "a\"b" },
+	{ "text/plain; name=a\nb", NULL },
+	{ "text/plain; _name=a; xname=b;", NULL },
+	{ "text/plain; name*0=\"ab\"; name*1=cd; NAME*2=\"ef\"", "abcdef" },
+	{ "text/plain; name*1=b; filename*0=a", "ab" },
+	{ "text/plain; name*0=a\n name*1=b; name*2=c\n", "bc" },
+	{ "text/plain; name*0=a; name*0=b; name*1=c", "bc" },
+	{ "text/plain; name=0; name*0=a; name*1=b", "ab" },
+	{ "text/plain; name*0*=a; name*1 = b", NULL },
+	{ "text/plain; name*0 =a; name*1 = b", "ab" },
+};
+
+START_TEST(content_type_name)
+{
+	struct mime_msg *m = mime_parse("", 0);
+	const char *ct = ct_name_cases[_i].ct, *type, *b, *cs, *name;
+
+	(void)mime_parse_content_type(m, ct, strlen(ct), &type, &b, &cs, &name);
+	if (ct_name_cases[_i].name == NULL)
+		ck_assert_msg(name == NULL, "\"%s\" -> \"%s\"", ut_escs(ct), ut_escs(name));
+	else
+		ck_assert_msg(name != NULL && strcmp(name, ct_name_cases[_i].name) == 0,
+			      "\"%s\" -> \"%s\"", ut_escs(ct), name ? ut_escs(name) : "(none)");
+	mime_free(&m);
+}
+END_TEST
+
 /* Which attribute a tag keeps: the first of a repeated name, and an
  * "x/href" (or "x/src") one moves into the href, as HTML.pm does. */
 static const struct {
@@ -1715,6 +1758,44 @@ START_TEST(slash_href_linear)
 }
 END_TEST
 
+static bool
+content_type_job(const void *arg)
+{
+	const char *ct = arg;
+	struct mime_msg *m = mime_parse("", 0);
+	const char *type, *b, *cs, *name = NULL;
+
+	for (int i = 0; i < 1000; i++) {
+		(void)mime_parse_content_type(m, ct, strlen(ct), &type, &b, &cs, &name);
+		if (name == NULL || strcmp(name, "last") != 0)
+			return false;
+	}
+	mime_free(&m);
+	return true;
+}
+
+/* A Content-Type value of 8 kB (the longest a field keeps) with a
+ * thousand "name=a" and "name*1=a" before a line break, 1000 times: each
+ * start rescanned the value up to the break (minutes in all). */
+START_TEST(content_type_name_linear)
+{
+	struct buf b;
+	size_t len;
+	char *ct;
+
+	buf_init(&b, 0);
+	buf_put_str(&b, "text/plain; x");
+	for (int i = 0; i < 550; i++)
+		buf_put_str(&b, " name=a");
+	for (int i = 0; i < 450; i++)
+		buf_put_str(&b, " name*1=a");
+	buf_put_str(&b, "\n name*0=la; name*1=st;");
+	ct = buf_steal(&b, &len);
+	run_cpu_within(2, content_type_job, ct);
+	free(ct);
+}
+END_TEST
+
 /* Inbound X-Spam-* fields are cut out of the whole header section: past
  * MESSAGE_HEADERS_MAX fields and past a line that is no field, both of
  * which mail readers still show as header, while the body keeps its
@@ -1866,6 +1947,7 @@ msgview_suite(void)
 	tcase_add_loop_test(t, addresses, 0, N_ELEMENTS(addr_cases));
 	tcase_add_test(t, hosts_and_domains);
 	tcase_add_test(t, mimeheader_parts);
+	tcase_add_loop_test(t, content_type_name, 0, N_ELEMENTS(ct_name_cases));
 	suite_add_tcase(s, t);
 
 	t = tcase_create("malformed");
@@ -1897,6 +1979,7 @@ msgview_suite(void)
 	tcase_add_test(t, marked_sections_linear);
 	tcase_add_test(t, attributes_linear);
 	tcase_add_test(t, slash_href_linear);
+	tcase_add_test(t, content_type_name_linear);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("mbox");
