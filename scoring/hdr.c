@@ -520,7 +520,7 @@ parse_internal(const char *str, size_t len, struct hdr_addr **out)
  * the whole input as the phrase.  An empty element after the last comma
  * is not counted. */
 static size_t
-parse_list(const char *str, size_t len, struct hdr_addr **out)
+parse_list(const char *str, size_t len, bool input_phrase, struct hdr_addr **out)
 {
 	struct hdr_addr *v = NULL;
 	size_t n = 0, cap = 0, i = 0;
@@ -674,7 +674,7 @@ parse_list(const char *str, size_t len, struct hdr_addr **out)
 			r.comment = xstrdup(comment.p);
 		if (r.phrase == NULL && r.comment != NULL)
 			r.phrase = xstrdup(r.comment);
-		if (r.phrase == NULL && r.address == NULL)
+		if (r.phrase == NULL && r.address == NULL && input_phrase)
 			r.phrase = xstrdup(s.p);	/* "use input as name" */
 		r.invalid = r.host == NULL || !hdr_is_fqdn_valid(r.host, strlen(r.host));
 		push_addr(&v, &n, &cap, &r);
@@ -702,8 +702,8 @@ hdr_addrs_free(struct hdr_addr *a, size_t n)
 	free(a);
 }
 
-size_t
-hdr_parse_addresses(const char *str, size_t len, struct hdr_addr **out)
+static size_t
+parse_addresses(const char *str, size_t len, bool input_phrase, struct hdr_addr **out)
 {
 	struct hdr_addr *res = NULL, *xs = NULL;
 	size_t n, nx, commas = 0;
@@ -724,7 +724,7 @@ hdr_parse_addresses(const char *str, size_t len, struct hdr_addr **out)
 	 * "maybe nested comments" test counts a match in scalar context,
 	 * which is never 2 or more, so that case never happens.) */
 	if (n == 0 || n < commas + 1) {
-		nx = parse_list(str, len, &xs);
+		nx = parse_list(str, len, input_phrase, &xs);
 		if (nx > n) {
 			hdr_addrs_free(res, n);
 			*out = xs;
@@ -734,5 +734,17 @@ hdr_parse_addresses(const char *str, size_t len, struct hdr_addr **out)
 	}
 	*out = res;
 	return n;
+}
+
+size_t
+hdr_parse_addresses(const char *str, size_t len, struct hdr_addr **out)
+{
+	return parse_addresses(str, len, true, out);
+}
+
+size_t
+hdr_parse_addresses_only(const char *str, size_t len, struct hdr_addr **out)
+{
+	return parse_addresses(str, len, false, out);
 }
 

@@ -41,6 +41,11 @@ struct hdr_addr {
 /* Parses str; returns the number of addresses and a malloc'd array in
  * *out (free with hdr_addrs_free). */
 size_t hdr_parse_addresses(const char *str, size_t len, struct hdr_addr **out);
+/* The same for a caller that reads only the addresses: an element with
+ * neither phrase nor address gets no phrase rather than a copy of all of
+ * str (which made str's n commas cost n copies of it, quadratic in a
+ * field of commas). */
+size_t hdr_parse_addresses_only(const char *str, size_t len, struct hdr_addr **out);
 void hdr_addrs_free(struct hdr_addr *a, size_t n);
 
 /* Util::idn_to_ascii: ASCII lowercased, an international name in its

@@ -805,7 +805,7 @@ do_get(struct msgview *mv, const char *request_in, struct strlist *vals)
 		if (getaddr) {
 			for (size_t i = 0; i < res.n; i++) {
 				struct hdr_addr *a;
-				size_t n = hdr_parse_addresses(res.v[i].p, res.v[i].len, &a);
+				size_t n = hdr_parse_addresses_only(res.v[i].p, res.v[i].len, &a);
 
 				for (size_t k = 0; k < n; k++)
 					if (a[k].address != NULL)
