@@ -180,6 +180,9 @@ struct mime_msg {
 void mime_global_init(void);
 /* GMime's part of it (mime_charset.c). */
 void mime_charset_init(void);
+/* iconv descriptors opened so far by this process (for tests: a name
+ * decoded again reuses its descriptor while among the 2048 used last). */
+size_t mime_charset_opens(void);
 
 /* Parses data[0..len).  Never fails. */
 struct mime_msg *mime_parse(const char *data, size_t len);

@@ -25,6 +25,7 @@
 #include <gmime/gmime.h>
 
 #include "mime.h"
+#include "strset.h"
 #include "xalloc.h"
 
 void
@@ -356,40 +357,104 @@ encode_name(const char *cs, bool *none)
 /* Returns 1 decoded, 0 invalid input (strict), -1 no such charset.  Not
  * strict: undecodable bytes become U+FFFD, one per byte. */
 /* iconv descriptors by name, opened once per process (plain iconv_open:
- * g_mime_iconv_open would map the name through GMime's table again). */
-static struct {
-	char name[48];
+ * g_mime_iconv_open would map the name through GMime's table again) and
+ * kept while they are among the CD_CACHE_MAX used last.  An open costs
+ * tens of microseconds (the gconv module is looked up and mapped): with
+ * room for only 32 names, encoded words cycling through 60 charsets
+ * opened and closed one each, 8 s for 1 MB of Subject fields.  Glibc
+ * knows about 1100 names an encoded word can spell, so the working set of
+ * a message's fields fits; names seen once (a part's charset) are evicted
+ * first.  A name failing to open is kept too, as -1. */
+#define CD_CACHE_MAX	2048	/* a power of two */
+#define CD_NAME_MAX	48
+
+static struct cd_ent {
+	char name[CD_NAME_MAX];
 	iconv_t cd;
-} cds[32];
-static size_t ncds;
+	uint64_t used;		/* when last returned: the oldest goes first */
+	int next;		/* in its bucket, -1 at the end */
+} cds[CD_CACHE_MAX];
+static int cd_bucket[CD_CACHE_MAX];
+static size_t ncds, cd_opens;
+static uint64_t cd_clock;
+
+size_t
+mime_charset_opens(void)
+{
+	return cd_opens;
+}
+
+static size_t
+cd_slot(const char *name)
+{
+	return str_hash(name, strlen(name)) & (CD_CACHE_MAX - 1);
+}
+
+static struct cd_ent *
+cd_find(const char *name)
+{
+	if (ncds == 0)
+		return NULL;
+	for (int i = cd_bucket[cd_slot(name)]; i >= 0; i = cds[i].next)
+		if (strcmp(cds[i].name, name) == 0)
+			return &cds[i];
+	return NULL;
+}
+
+/* Takes the least recently used entry out of its bucket and closes it. */
+static int
+cd_evict(void)
+{
+	int old = 0;
+
+	for (int i = 1; i < CD_CACHE_MAX; i++)
+		if (cds[i].used < cds[old].used)
+			old = i;
+	for (int *link = &cd_bucket[cd_slot(cds[old].name)]; *link >= 0;
+	     link = &cds[*link].next)
+		if (*link == old) {
+			*link = cds[old].next;
+			break;
+		}
+	if (cds[old].cd != (iconv_t)-1)
+		iconv_close(cds[old].cd);
+	return old;
+}
 
 static iconv_t
 cd_get(const char *name)
 {
+	struct cd_ent *e = cd_find(name);
 	iconv_t cd;
+	int i;
 
-	for (size_t i = 0; i < ncds; i++)
-		if (strcmp(cds[i].name, name) == 0) {
-			if (cds[i].cd != (iconv_t)-1)
-				iconv(cds[i].cd, NULL, NULL, NULL, NULL);
-			return cds[i].cd;
-		}
-	cd = iconv_open("UTF-8", name);
-	if (ncds < N_ELEMENTS(cds) && strlen(name) < sizeof(cds[0].name)) {
-		snprintf(cds[ncds].name, sizeof(cds[ncds].name), "%s", name);
-		cds[ncds].cd = cd;
-		ncds++;
+	if (e != NULL) {
+		e->used = ++cd_clock;
+		if (e->cd != (iconv_t)-1)
+			iconv(e->cd, NULL, NULL, NULL, NULL);
+		return e->cd;
 	}
-	/* not cached (the cache is full): cd_put() closes it */
+	cd = iconv_open("UTF-8", name);
+	cd_opens++;
+	if (strlen(name) >= CD_NAME_MAX)
+		return cd;	/* not cached: cd_put() closes it */
+	if (ncds == 0)
+		for (size_t k = 0; k < CD_CACHE_MAX; k++)
+			cd_bucket[k] = -1;
+	i = ncds < CD_CACHE_MAX ? (int)ncds++ : cd_evict();
+	snprintf(cds[i].name, sizeof(cds[i].name), "%s", name);
+	cds[i].cd = cd;
+	cds[i].used = ++cd_clock;
+	cds[i].next = cd_bucket[cd_slot(name)];
+	cd_bucket[cd_slot(name)] = i;
 	return cd;
 }
 
 static void
 cd_put(const char *name, iconv_t cd)
 {
-	for (size_t i = 0; i < ncds; i++)
-		if (strcmp(cds[i].name, name) == 0)
-			return;
+	if (cd_find(name) != NULL)
+		return;
 	if (cd != (iconv_t)-1)
 		iconv_close(cd);
 }
