@@ -267,9 +267,18 @@ ev_start(struct hp *hp, const char *nb, const char *ne, struct tok *t, size_t nt
 	char *tag = name_dup(nb, (size_t)(ne - nb));
 	struct attr *a = xcalloc(nt + 1, sizeof(*a));
 	size_t na = 0;
-	/* the names kept so far, hashed once a tag has more than a few (a
-	 * tag of 100000 attributes compared each with all before it) */
-	struct strset *seen = nt > 8 ? strset_new() : NULL;
+	/* the names kept so far, hashed (indexes into a) once a tag has
+	 * more than a few: a tag of 100000 attributes compared each with
+	 * all before it */
+	size_t hcap = 0, *seen = NULL;
+
+	if (nt > 8) {
+		for (hcap = 16; hcap < 2 * nt; hcap *= 2)
+			;
+		seen = xreallocarray(NULL, hcap, sizeof(*seen));
+		for (size_t i = 0; i < hcap; i++)
+			seen[i] = SIZE_MAX;
+	}
 
 	for (size_t i = 0; i < nt; i++) {
 		char *name = name_dup(t[i].nb, (size_t)(t[i].ne - t[i].nb));
@@ -307,8 +316,22 @@ ev_start(struct hp *hp, const char *nb, const char *ne, struct tok *t, size_t nt
 			val[vlen] = '\0';
 			vutf8 = hp->in_utf8;
 		}
-		if (seen != NULL ? !strset_add(seen, name, strlen(name)) :
-				   attr_get(a, na, name) != NULL) {
+		size_t slot = 0;
+		bool dup = false;
+
+		if (seen != NULL) {
+			slot = str_hash(name, strlen(name)) & (hcap - 1);
+			while (seen[slot] != SIZE_MAX && !dup) {
+				dup = strcmp(a[seen[slot]].name, name) == 0;
+				if (!dup)
+					slot = (slot + 1) & (hcap - 1);
+			}
+			if (!dup)
+				seen[slot] = na;
+		} else {
+			dup = attr_get(a, na, name) != NULL;
+		}
+		if (dup) {
 			free(name);
 			free(val);
 			continue;
@@ -319,7 +342,7 @@ ev_start(struct hp *hp, const char *nb, const char *ne, struct tok *t, size_t nt
 		a[na].utf8 = vutf8;
 		na++;
 	}
-	strset_free(&seen);
+	free(seen);
 	html_pm_tag(hp, tag, a, na, 1);
 	for (size_t i = 0; i < na; i++) {
 		free(a[i].name);
