@@ -880,6 +880,34 @@ START_TEST(addresses)
 }
 END_TEST
 
+/* Each element with neither phrase nor address is named after the whole
+ * field, as SpamAssassin names it: quadratic in a field of commas, so only
+ * the first 64 of a field get the name. */
+START_TEST(addresses_input_names_bounded)
+{
+	char field[2002];
+	struct hdr_addr *a;
+	size_t n, named = 0;
+
+	field[0] = 'x';
+	memset(field + 1, ',', 2000);
+	field[2001] = '\0';
+	n = hdr_parse_addresses(field, strlen(field), &a);
+	ck_assert_uint_eq(n, 2000);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_ptr_null(a[i].address);
+		if (a[i].phrase != NULL) {
+			ck_assert_str_eq(a[i].phrase, field);
+			named++;
+		}
+	}
+	ck_assert_uint_eq(named, 64);
+	ck_assert_ptr_nonnull(a[63].phrase);
+	ck_assert_ptr_null(a[64].phrase);
+	hdr_addrs_free(a, n);
+}
+END_TEST
+
 START_TEST(hosts_and_domains)
 {
 	struct mime_str o = { 0 };
@@ -2043,6 +2071,7 @@ msgview_suite(void)
 	tcase_add_test(t, get_text_in_place);
 	tcase_add_test(t, envelope_from_param);
 	tcase_add_loop_test(t, addresses, 0, N_ELEMENTS(addr_cases));
+	tcase_add_test(t, addresses_input_names_bounded);
 	tcase_add_test(t, hosts_and_domains);
 	tcase_add_test(t, mimeheader_parts);
 	tcase_add_loop_test(t, content_type_name, 0, N_ELEMENTS(ct_name_cases));
