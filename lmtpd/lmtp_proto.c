@@ -54,6 +54,7 @@ struct lmtp_proto {
 	char in[LMTP_INPUT_BUFFER];
 	size_t in_start, in_end;
 	bool discarding_line;	/* inside an over-long command line */
+	uint64_t command_lines;	/* complete command lines taken */
 	bool eof;
 
 	/* Decoded data handed out by the last DATA_CHUNK event. */
@@ -192,6 +193,19 @@ lmtp_proto_in_data(const struct lmtp_proto *p)
 {
 	return (p->state == LMTP_STATE_DATA || p->state == LMTP_STATE_BDAT ||
 		p->bdat_active) && !p->bdat_refused;
+}
+
+bool
+lmtp_proto_partial_command(const struct lmtp_proto *p)
+{
+	return p->state == LMTP_STATE_COMMAND &&
+	       (p->in_start < p->in_end || p->discarding_line);
+}
+
+uint64_t
+lmtp_proto_command_lines(const struct lmtp_proto *p)
+{
+	return p->command_lines;
 }
 
 bool
@@ -1047,6 +1061,7 @@ lmtp_proto_next(struct lmtp_proto *p)
 		line = p->in + p->in_start;
 		len = (size_t)(nl - line);
 		p->in_start += len + 1;
+		p->command_lines++;
 		/* The limit is on the command, not on its line end: a CRLF
 		 * line and a bare LF line get the same one. */
 		if (len > 0 && line[len - 1] == '\r')

@@ -121,6 +121,12 @@ bool lmtp_proto_in_transaction(const struct lmtp_proto *p);
  * deadline and the byte count apply. A refused BDAT chunk, read only to be
  * discarded, is not: no DATA started, so there is nothing to count from. */
 bool lmtp_proto_in_data(const struct lmtp_proto *p);
+/* True while part of a command line is in (or an over-long one is being
+ * skipped), its end not yet: the session bounds how long a line may take. */
+bool lmtp_proto_partial_command(const struct lmtp_proto *p);
+/* How many complete command lines were taken so far: a change means the
+ * partial line, if any, is a new one. */
+uint64_t lmtp_proto_command_lines(const struct lmtp_proto *p);
 /* True while a refused BDAT chunk is read to be discarded; *done_r is how
  * much of it came so far. */
 bool lmtp_proto_discarding(const struct lmtp_proto *p, uint64_t *done_r);

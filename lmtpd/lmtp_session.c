@@ -1,6 +1,7 @@
 /* lmtp_session: the I/O side of one LMTP connection.  Every wait is
- * bounded: idle_timeout per command and per read, and during DATA/BDAT a
- * deadline that grows with the bytes received at min_data_rate (Postfix's
+ * bounded: idle_timeout per read and per command line (Postfix's
+ * smtpd_per_record_deadline), and during DATA/BDAT a deadline that grows
+ * with the bytes received at min_data_rate (Postfix's
  * smtpd_min_data_rate), so a slow-drip client cannot hold a worker.
  * Replies are flushed when no complete command is buffered (RFC 2920
  * pipelining) or when too many are queued. */
@@ -57,6 +58,11 @@ struct session {
 	/* a flush of final replies failed: nothing more is sent or run */
 	bool peer_gone;
 	const char *last_command;	/* for "lost connection after X" */
+	/* When the command line now partly in began (0: none), and the
+	 * count of complete lines then: a byte per idle_timeout must not
+	 * keep one line, and its worker, forever. */
+	double line_since;
+	uint64_t line_count;
 };
 
 static unsigned int session_queue_counter;
@@ -470,6 +476,7 @@ enum session_limit {
 	SESSION_LIMIT_IDLE,		/* idle_timeout */
 	SESSION_LIMIT_DATA_RATE,	/* the DATA deadline of min_data_rate */
 	SESSION_LIMIT_STOP_GRACE,	/* SESSION_STOP_GRACE */
+	SESSION_LIMIT_LINE,		/* idle_timeout for a whole command line */
 };
 
 /* When DATA (or the first BDAT) was accepted, on session_now()'s clock. */
@@ -517,12 +524,35 @@ session_read_timeout(struct session *s, enum session_limit *limit_r)
 			timeout = left;
 			*limit_r = SESSION_LIMIT_DATA_RATE;
 		}
+	} else if (s->line_since > 0) {
+		double left = s->line_since + cfg->idle_timeout - session_now();
+
+		if (left < timeout) {
+			timeout = left;
+			*limit_r = SESSION_LIMIT_LINE;
+		}
 	}
 	if (*s->env->stop && timeout > SESSION_STOP_GRACE) {
 		timeout = SESSION_STOP_GRACE;
 		*limit_r = SESSION_LIMIT_STOP_GRACE;
 	}
 	return timeout;
+}
+
+/* Notes when the command line partly in began: before each wait for
+ * input, so a line that began since the last wait began during the read
+ * just made. */
+static void
+session_track_line(struct session *s)
+{
+	uint64_t lines = lmtp_proto_command_lines(s->proto);
+
+	if (!lmtp_proto_partial_command(s->proto)) {
+		s->line_since = 0;
+	} else if (s->line_since == 0 || lines != s->line_count) {
+		s->line_since = session_now();
+	}
+	s->line_count = lines;
 }
 
 /* Logs why a client in a transaction is let go while the daemon stops:
@@ -543,6 +573,11 @@ session_log_stop_timeout(const struct session *s, enum session_limit limit)
 		log_info("stopping: nothing from %s for %.0f s (stop grace) after %s; "
 			 "its transaction is left unfinished", s->peer,
 			 SESSION_STOP_GRACE, s->last_command);
+		break;
+	case SESSION_LIMIT_LINE:
+		log_info("stopping: %s took over %u s (idle_timeout) to send one "
+			 "command line after %s; its transaction is left unfinished",
+			 s->peer, cfg->idle_timeout, s->last_command);
 		break;
 	case SESSION_LIMIT_DATA_RATE:
 		/* Not "nothing for N s": a client trickling bytes below the
@@ -631,6 +666,7 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 			log_info("read from %s failed: %s", s.peer, strerror(errno));
 			goto lost;
 		}
+		session_track_line(&s);
 		r = session_wait(&s, POLLIN, session_read_timeout(&s, &limit));
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -645,7 +681,14 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 			break;
 		}
 		if (r == 0) {
-			log_info("timeout after %s from %s", s.last_command, s.peer);
+			/* Not only "nothing for N s": a client may send a byte
+			 * a second and never end its line. */
+			if (limit == SESSION_LIMIT_LINE)
+				log_info("timeout after %s from %s: one command line took "
+					 "over %u s (idle_timeout)", s.last_command, s.peer,
+					 env->cfg->idle_timeout);
+			else
+				log_info("timeout after %s from %s", s.last_command, s.peer);
 			snprintf(line, sizeof(line), "421 4.4.2 %s Error: timeout exceeded",
 				 env->cfg->hostname);
 			lmtp_proto_reply(s.proto, line);

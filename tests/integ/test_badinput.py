@@ -458,7 +458,7 @@ def test_domain_syntax(lmtpd):
     no_leftovers(lmtpd)
 
 
-def _drip_until_reply(c):
+def _drip_until_reply(c, drip=b"drip\r\n"):
     """Sends a few bytes, then waits up to 0.3 s for a reply, 16 times at
     most: drips are at least 0.3 s apart, so they span 4.8 s or more, far
     past a deadline of about 1 s.  Counting drips instead of reading a
@@ -467,7 +467,7 @@ def _drip_until_reply(c):
     drips = 0
     while drips < 16:
         try:
-            c.send(b"drip\r\n")
+            c.send(drip)
         except OSError:
             break
         drips += 1
@@ -506,6 +506,42 @@ def test_slow_drip_of_a_refused_chunk_hits_the_deadline(lmtpd_factory):
         r, drips = _drip_until_reply(c)
         assert r is not None and (r.code, r.enh) == (421, "4.4.2"), (r, drips)
     d.wait_log(r"timeout after MAIL from unix")
+
+
+@pytest.mark.parametrize("start", [b"NOOP ", b"NOOP " + b"x" * 3000],
+                         ids=["short", "over-long"])
+def test_slow_drip_of_a_command_line_hits_the_line_deadline(lmtpd_factory, start):
+    """idle_timeout bounds a whole command line, not each read (Postfix's
+    smtpd_per_record_deadline): a client that sends a byte at a time and
+    never ends its line, short or past the line limit, is let go with 421
+    4.4.2, and the log says why."""
+    d = lmtpd_factory(idle_timeout="1s")
+    with d.client() as c:
+        c.lhlo()
+        c.send(start)
+        r, drips = _drip_until_reply(c, b"x")
+        assert r is not None and (r.code, r.enh) == (421, "4.4.2"), (r, drips)
+    d.wait_log(r"timeout after LHLO from unix.*: one command line took over 1 s "
+               r"\(idle_timeout\)")
+
+
+def test_line_deadline_restarts_with_each_line(lmtpd_factory):
+    """The deadline is per line: pipelined commands whose last line comes
+    in two writes, each write ending a line and starting the next, go on
+    well past idle_timeout in all without a timeout."""
+    d = lmtpd_factory(idle_timeout="3s")
+    with d.client() as c:
+        c.lhlo()
+        c.send(b"NO")
+        for _ in range(12):
+            time.sleep(0.4)
+            c.send(b"OP\r\nNO")
+            assert c.reply().code == 250
+        c.send(b"OP\r\n")
+        assert c.reply().code == 250
+        c.quit()
+    d.wait_log(r"disconnect from unix.* quit=1")
+    assert "timeout after" not in d.log()
 
 
 @pytest.mark.fast

@@ -1245,6 +1245,52 @@ START_TEST(proto_stats)
 }
 END_TEST
 
+/* What the session's per-line deadline reads: a command line partly in
+ * (or an over-long one being skipped) is partial until its LF, the line
+ * count moves with each complete line, and neither applies to message
+ * data. */
+START_TEST(proto_partial_command)
+{
+	static const char txn[] = "MAIL FROM:<>\r\nRCPT TO:<a@b.example>\r\nDATA\r\n";
+	static const char msg_part[] = "Subject: x\r\n\r\nno line end";
+	struct settings s = {0};
+	struct drv d;
+	char *huge;
+
+	drv_init(&d, &s);
+	ck_assert(!lmtp_proto_partial_command(d.p));
+	drv_feed(&d, "LHL", 3, 0);
+	ck_assert(lmtp_proto_partial_command(d.p));
+	ck_assert_uint_eq(lmtp_proto_command_lines(d.p), 0);
+	drv_feed(&d, "O client\r\nNO", 13, 0);
+	ck_assert(lmtp_proto_partial_command(d.p));
+	ck_assert_uint_eq(lmtp_proto_command_lines(d.p), 1);
+	drv_feed(&d, "OP\r\n", 4, 0);
+	ck_assert(!lmtp_proto_partial_command(d.p));
+	ck_assert_uint_eq(lmtp_proto_command_lines(d.p), 2);
+
+	/* Past LMTP_LINE_MAX its bytes are dropped as they come, but the
+	 * line is still not over. */
+	huge = malloc(3 * LMTP_LINE_MAX);
+	ck_assert_ptr_nonnull(huge);
+	memset(huge, 'x', 3 * LMTP_LINE_MAX);
+	drv_feed(&d, huge, 3 * LMTP_LINE_MAX, 0);
+	free(huge);
+	ck_assert(!lmtp_proto_has_input(d.p));
+	ck_assert(lmtp_proto_partial_command(d.p));
+	drv_feed(&d, "\r\n", 2, 0);
+	ck_assert(!lmtp_proto_partial_command(d.p));
+	ck_assert_uint_eq(lmtp_proto_command_lines(d.p), 3);
+
+	drv_feed(&d, txn, sizeof(txn) - 1, 0);
+	ck_assert_uint_eq(lmtp_proto_command_lines(d.p), 6);
+	drv_feed(&d, msg_part, sizeof(msg_part) - 1, 0);
+	ck_assert(lmtp_proto_in_data(d.p));
+	ck_assert(!lmtp_proto_partial_command(d.p));
+	drv_free(&d);
+}
+END_TEST
+
 /* ---- lmtp_xtext_decode ---- */
 
 static const struct {
@@ -1353,6 +1399,7 @@ proto_suite(void)
 	tcase_add_test_raise_signal(tc, proto_rcpt_reply_unasked, SIGABRT);
 	tcase_add_test(tc, proto_shutdown);
 	tcase_add_test(tc, proto_stats);
+	tcase_add_test(tc, proto_partial_command);
 	tc = ut_tcase(s, "xtext", false);
 	tcase_add_loop_test(tc, proto_xtext, 0, N_ELEMENTS(xtext_cases));
 	tcase_add_test(tc, proto_xtext_length_bound);
