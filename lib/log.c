@@ -148,17 +148,6 @@ log_panic(const char *fmt, ...)
 	abort();
 }
 
-/* Unicode characters that end or reorder a line in a log viewer (NEL,
- * LINE/PARAGRAPH SEPARATOR, bidirectional embeddings, overrides and
- * isolates): escaped like control bytes. */
-static bool
-log_cp_unsafe(uint32_t cp)
-{
-	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
-	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
-	       cp == 0x200e || cp == 0x200f || cp == 0x061c;
-}
-
 char *
 log_escape(char *dst, size_t dst_size, const char *src, size_t len)
 {
@@ -184,7 +173,7 @@ log_escape_extra(char *dst, size_t dst_size, const char *src, size_t len,
 			if (o + 1 > limit)
 				break;
 			dst[o++] = (char)s[i++];
-		} else if (s[i] >= 0x80 && seq > 0 && !log_cp_unsafe(cp)) {
+		} else if (s[i] >= 0x80 && seq > 0 && !utf8_cp_disorders(cp)) {
 			if (o + seq > limit)
 				break;
 			memcpy(dst + o, s + i, seq);

@@ -49,3 +49,29 @@ utf8_valid(const unsigned char *s, size_t len)
 	}
 	return true;
 }
+
+bool
+utf8_cp_disorders(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+	       cp == 0x200e || cp == 0x200f || cp == 0x061c;
+}
+
+bool
+utf8_has_disorder(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		uint32_t cp;
+		size_t n = utf8_decode(s + i, len - i, &cp);
+
+		if (n == 0)
+			n = 1;
+		else if (utf8_cp_disorders(cp))
+			return true;
+		i += n;
+	}
+	return false;
+}

@@ -14,4 +14,11 @@ size_t utf8_decode(const unsigned char *s, size_t left, uint32_t *cp_r);
 /* Whether the len bytes at s are valid UTF-8 (ASCII included). */
 bool utf8_valid(const unsigned char *s, size_t len);
 
+/* Whether cp, beyond ASCII, ends or reorders a line where it is shown:
+ * a C1 control (NEL among them), LINE or PARAGRAPH SEPARATOR, a
+ * bidirectional mark, embedding, override or isolate. */
+bool utf8_cp_disorders(uint32_t cp);
+/* Whether the len bytes at s (valid UTF-8) hold such a character. */
+bool utf8_has_disorder(const unsigned char *s, size_t len);
+
 #endif

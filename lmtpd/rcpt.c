@@ -50,6 +50,11 @@ rcpt_component_problem(const char *s)
 		return "contains '..'";
 	if (!utf8_valid((const unsigned char *)s, len))
 		return "invalid UTF-8";
+	/* Legal UTF-8 in RFC 6531, but as a directory name it shows one
+	 * mailbox under another's name in ls, and no real address needs one
+	 * (right-to-left names get their order from the characters). */
+	if (utf8_has_disorder((const unsigned char *)s, len))
+		return "has a control or bidirectional formatting character";
 	return NULL;
 }
 

@@ -167,6 +167,24 @@ static const struct {
 	{ NULL, "\xf4\x90\x80\x80@ex.org", NULL, NULL, NULL, NULL },
 	{ NULL, "\xff@ex.org", NULL, NULL, NULL, NULL },
 	{ NULL, "a@\xc3(.org", NULL, NULL, NULL, NULL },
+	/* Valid UTF-8 that would make a directory show under another name:
+	 * a C1 control (NEL), RIGHT-TO-LEFT OVERRIDE, an isolate, a mark, a
+	 * line separator; in the local part or the domain. */
+	{ NULL, "ev\xc2\x85il@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "\xe2\x80\xaelivE@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a\xe2\x81\xa6" "b@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a\xe2\x80\x8f@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a\xe2\x80\xa8@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "a@ex\xe2\x80\xae.org", NULL, NULL, NULL, NULL },
+	/* Right-to-left letters need none of them; a zero-width joiner is
+	 * part of emoji sequences and stays. */
+	{ NULL, "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d@ex.org", "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d",
+	  "ex.org", NULL, "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d@ex.org" },
+	{ NULL, "a\xe2\x80\x8d" "b@ex.org", "a\xe2\x80\x8d" "b", "ex.org", NULL,
+	  "a\xe2\x80\x8d" "b@ex.org" },
+	/* The detail is no path: only ASCII controls are refused there. */
+	{ NULL, "bob+\xe2\x80\xae" "x@ex.org", "bob", "ex.org", "\xe2\x80\xae" "x",
+	  "bob+\xe2\x80\xae" "x@ex.org" },
 };
 
 START_TEST(rcpt_parse_table)
@@ -697,6 +715,8 @@ static const struct {
 	  "address can match it)" },
 	{ ".x@b.org\n", ":1: bad key '.x@b.org' (local part starts with a dot: no "
 	  "recipient address can match it)" },
+	{ "\xe2\x80\xaeliam@b.org\n", ":1: bad key '\\xe2\\x80\\xaeliam@b.org' (local part has a control or "
+	  "bidirectional formatting character: no recipient address can match it)" },
 };
 
 START_TEST(usermap_compile_errors)
