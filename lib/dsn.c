@@ -8,6 +8,7 @@
 
 #include "dsn.h"
 #include "lmtpd_limits.h"
+#include "utf8.h"
 
 struct dsn_entry {
 	int code;
@@ -109,19 +110,48 @@ dsn_is_success(const struct dsn *dsn)
 	return dsn_code(dsn) / 100 == 2;
 }
 
-/* The MTA copies the reply into bounces and its log: only printable ASCII. */
+/* The MTA copies the reply into bounces and its log: printable ASCII,
+ * and with utf8 whole UTF-8 characters that neither end nor reorder a
+ * line; '?' for every other byte. */
 static void
-dsn_sanitize(char *out, size_t out_size, const char *in)
+dsn_sanitize(char *out, size_t out_size, const char *in, bool utf8)
 {
-	size_t o = 0;
+	const unsigned char *u = (const unsigned char *)in;
+	size_t o = 0, left = strlen(in);
 
-	for (; *in != '\0' && o + 1 < out_size; in++)
-		out[o++] = (*in >= 0x20 && *in < 0x7f) ? *in : '?';
+	while (left > 0 && o + 1 < out_size) {
+		uint32_t cp;
+		size_t n = utf8 && *u >= 0x80 ? utf8_decode(u, left, &cp) : 0;
+
+		if (n > 0 && !utf8_cp_disorders(cp)) {
+			if (o + n >= out_size)
+				break;
+			memcpy(out + o, u, n);
+			o += n;
+		} else {
+			out[o++] = (*u >= 0x20 && *u < 0x7f) ? (char)*u : '?';
+			n = 1;
+		}
+		u += n;
+		left -= n;
+	}
 	out[o] = '\0';
 }
 
+/* How many of the first len bytes of s (UTF-8 or sanitised ASCII) to
+ * keep when at most room fit: never half a character. */
+static size_t
+dsn_cut(const char *s, size_t len, size_t room)
+{
+	if (len <= room)
+		return len;
+	while (room > 0 && ((unsigned char)s[room] & 0xc0) == 0x80)
+		room--;
+	return room;
+}
+
 void
-dsn_reply(const struct dsn *dsn, const char *addr, const char *id, char *out,
+dsn_reply(const struct dsn *dsn, const char *addr, const char *id, bool utf8, char *out,
 	  size_t out_size)
 {
 	struct dsn_entry e = dsn_entry(dsn->reason);
@@ -130,13 +160,13 @@ dsn_reply(const struct dsn *dsn, const char *addr, const char *id, char *out,
 	int n;
 
 	if (dsn->reason == DSN_REJECTED && dsn->text[0] != '\0')
-		dsn_sanitize(text, sizeof(text), dsn->text);
+		dsn_sanitize(text, sizeof(text), dsn->text, utf8);
 	else
 		snprintf(text, sizeof(text), "%s", e.reply);
 	if (addr != NULL) {
 		char a[LMTP_PATH_MAX + 1];
 
-		dsn_sanitize(a, sizeof(a), addr);
+		dsn_sanitize(a, sizeof(a), addr, utf8);
 		snprintf(who, sizeof(who), "<%s> ", a);
 	}
 	n = snprintf(out, out_size, "%d %s %s%s%s", e.code, e.status, who,
@@ -146,5 +176,6 @@ dsn_reply(const struct dsn *dsn, const char *addr, const char *id, char *out,
 	/* A Sieve reason can be long: the text is cut so the line stays
 	 * within RFC 5321's 512 octets. */
 	room = (size_t)n < DSN_REPLY_LINE_MAX ? DSN_REPLY_LINE_MAX - (size_t)n : 0;
-	snprintf(out + n, out_size - (size_t)n, "%.*s", (int)room, text);
+	snprintf(out + n, out_size - (size_t)n, "%.*s",
+		 (int)dsn_cut(text, strlen(text), room), text);
 }

@@ -55,8 +55,11 @@ bool dsn_is_success(const struct dsn *dsn);
  * "250 2.0.0 <a@b> 1A2B3C4D Saved", at most DSN_REPLY_LINE_MAX
  * characters (the text is cut); addr and id may be NULL.  The text is
  * fixed per reason so internal paths never reach the MTA, except for
- * DSN_REJECTED whose (sanitised) text is the script's reason. */
-void dsn_reply(const struct dsn *dsn, const char *addr, const char *id,
+ * DSN_REJECTED whose (sanitised) text is the script's reason.  Beyond
+ * printable ASCII, utf8 (an SMTPUTF8 transaction, RFC 6531 3.7.4.2)
+ * keeps UTF-8 characters in the address and that text; each other byte
+ * becomes '?'. */
+void dsn_reply(const struct dsn *dsn, const char *addr, const char *id, bool utf8,
 	       char *out, size_t out_size);
 
 #endif

@@ -737,7 +737,7 @@ lmtp_cmd_rcpt(struct lmtp_proto *p, const char *line)
 		char reply[LMTP_PATH_MAX + 64];
 
 		dsn_set(&dsn, DSN_TOO_MANY_RCPTS, "max_recipients reached");
-		dsn_reply(&dsn, p->rcpt.addr, NULL, reply, sizeof(reply));
+		dsn_reply(&dsn, p->rcpt.addr, NULL, p->mail.smtputf8, reply, sizeof(reply));
 		lmtp_proto_reply(p, reply);
 		snprintf(p->refused_reply, sizeof(p->refused_reply), "%s", reply);
 		ev.type = LMTP_EV_RCPT_REFUSED;

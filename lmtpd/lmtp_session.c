@@ -194,7 +194,8 @@ static void
 session_reply_dsn(struct session *s, const struct dsn *dsn, const char *addr,
 		  char *out, size_t out_size)
 {
-	dsn_reply(dsn, addr, s->txn.active ? s->txn.queue_id : NULL, out, out_size);
+	dsn_reply(dsn, addr, s->txn.active ? s->txn.queue_id : NULL, s->txn.smtputf8, out,
+		  out_size);
 }
 
 /* The 421 4.3.2 a client gets when the daemon stops or reloads, between
@@ -205,7 +206,7 @@ session_shutdown_reply(const struct session *s, char *out, size_t out_size)
 	struct dsn dsn;
 
 	dsn_set(&dsn, DSN_SHUTDOWN, "stopping");
-	dsn_reply(&dsn, NULL, s->env->cfg->hostname, out, out_size);
+	dsn_reply(&dsn, NULL, s->env->cfg->hostname, false, out, out_size);
 }
 
 static void

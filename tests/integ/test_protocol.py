@@ -289,6 +289,10 @@ def test_8bit_utf8_and_smtputf8(lmtpd):
         c.quit()
     assert t.mail.code == 250 and [r.code for r in t.rcpts] == [250]
     assert t.final_codes() == [250]
+    # In an SMTPUTF8 transaction the replies show the addresses as sent
+    # (RFC 6531 3.7.4.2), not as '?'.
+    assert "<%s>" % sender in t.mail.line and "<%s>" % rcpt in t.rcpts[0].line
+    assert "<%s>" % rcpt in t.finals[0].line
     md = os.path.join(lmtpd.mail, "exämple.com", "dörte", "Maildir")
     [f] = read_new(md)
     trace, rest = split_trace(f)

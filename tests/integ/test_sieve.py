@@ -866,6 +866,23 @@ def test_reject_is_per_recipient(lmtpd):
                   "dave@example.com": "discarded"}
 
 
+def test_reject_reason_in_utf8(lmtpd):
+    """A reason in German reaches the MTA readable in an SMTPUTF8
+    transaction (RFC 6531) and as '?' for its non-ASCII bytes in any
+    other, where replies are ASCII."""
+    write_script(home(lmtpd, "bob@example.com"),
+                 'require "reject";\nreject "Nachricht zu groß";\n')
+    with lmtpd.client() as c:
+        c.lhlo()
+        utf8 = c.transaction("s@example.org", ["bob@example.com"], make_message(),
+                             mail_params="SMTPUTF8")
+        plain = c.transaction("s@example.org", ["bob@example.com"], make_message())
+        c.quit()
+    assert [(r.code, r.enh) for r in utf8.finals + plain.finals] == [(550, "5.7.1")] * 2
+    assert utf8.finals[0].line.endswith("Nachricht zu groß")
+    assert plain.finals[0].line.endswith("Nachricht zu gro??")
+
+
 def test_before_after_scripts(lmtpd_factory, workdir):
     """sieve_before (a folder, name order) and sieve_after with Pigeonhole's
     semantics (a `stop` in the user's script with the keep in effect does

@@ -117,7 +117,7 @@ START_TEST(maildir_disk_full)
 	ck_assert_int_eq(deliver_bytes(root, NULL, 3 * TMPFS_SIZE, &dsn), -1);
 	ck_assert_int_eq(dsn.reason, DSN_DISK_FULL);
 	ck_assert_ptr_nonnull(strstr(dsn.text, strerror(ENOSPC)));
-	dsn_reply(&dsn, NULL, NULL, reply, sizeof(reply));
+	dsn_reply(&dsn, NULL, NULL, false, reply, sizeof(reply));
 	ck_assert_str_eq(reply, "452 4.3.1 Insufficient system storage");
 	/* Nothing half-written: new/ holds only the first message, tmp/
 	 * is empty, and the space came back. */

@@ -506,7 +506,7 @@ START_TEST(rcpt_map_missing_db)
 	ck_assert_ptr_null(rcpt_resolve(res, "alice@example.com", NULL, &dsn));
 	ck_assert_int_eq(dsn.reason, DSN_TEMP_FAIL);
 	ck_assert_ptr_nonnull(strstr(dsn.text, "users.db"));
-	dsn_reply(&dsn, "alice@example.com", NULL, reply, sizeof(reply));
+	dsn_reply(&dsn, "alice@example.com", NULL, false, reply, sizeof(reply));
 	ck_assert_str_eq(reply, "451 4.3.0 <alice@example.com> Temporary internal error");
 	rcpt_resolver_free(&res);
 	cfg_free(&cfg);

@@ -386,7 +386,7 @@ START_TEST(dsn_table)
 	ck_assert_int_eq(dsn_is_success(&d), dsn_cases[_i].success);
 	/* The status's class agrees with the code's. */
 	ck_assert_int_eq(dsn_status(&d)[0] - '0', dsn_code(&d) / 100);
-	dsn_reply(&d, "a@b", "ID", reply, sizeof(reply));
+	dsn_reply(&d, "a@b", "ID", false, reply, sizeof(reply));
 	ck_assert_str_eq(reply, dsn_cases[_i].reply);
 }
 END_TEST
@@ -423,7 +423,7 @@ START_TEST(dsn_errno)
 	snprintf(want, sizeof(want), "write(/m/tmp/x) failed: %s",
 		 strerror(errno_cases[_i].err));
 	ck_assert_str_eq(d.text, want);
-	dsn_reply(&d, NULL, NULL, reply, sizeof(reply));
+	dsn_reply(&d, NULL, NULL, false, reply, sizeof(reply));
 	ck_assert_str_eq(reply, errno_cases[_i].reply);
 }
 END_TEST
@@ -448,14 +448,14 @@ START_TEST(dsn_reply_format)
 	char reply[600], small[16];
 
 	dsn_set(&d, DSN_DELIVERED, "x");
-	dsn_reply(&d, NULL, NULL, reply, sizeof(reply));
+	dsn_reply(&d, NULL, NULL, false, reply, sizeof(reply));
 	ck_assert_str_eq(reply, "250 2.0.0 Saved");
-	dsn_reply(&d, "a@b", NULL, reply, sizeof(reply));
+	dsn_reply(&d, "a@b", NULL, false, reply, sizeof(reply));
 	ck_assert_str_eq(reply, "250 2.0.0 <a@b> Saved");
-	dsn_reply(&d, NULL, "1A2B", reply, sizeof(reply));
+	dsn_reply(&d, NULL, "1A2B", false, reply, sizeof(reply));
 	ck_assert_str_eq(reply, "250 2.0.0 1A2B Saved");
 	/* Control and 8-bit bytes in the address never reach the MTA raw. */
-	dsn_reply(&d, "a\r\nb\xc3\xb6@c", "ID", reply, sizeof(reply));
+	dsn_reply(&d, "a\r\nb\xc3\xb6@c", "ID", false, reply, sizeof(reply));
 	ck_assert_str_eq(reply, "250 2.0.0 <a??b??@c> ID Saved");
 	/* The longest path RCPT takes (256 octets) is shown whole. */
 	{
@@ -463,13 +463,13 @@ START_TEST(dsn_reply_format)
 
 		memset(addr, 'a', sizeof(addr) - 1);
 		memcpy(addr + 250, "@b.org", 7);
-		dsn_reply(&d, addr, "ID", reply, sizeof(reply));
+		dsn_reply(&d, addr, "ID", false, reply, sizeof(reply));
 		snprintf(want, sizeof(want), "250 2.0.0 <%s> ID Saved", addr);
 		ck_assert_str_eq(reply, want);
 	}
 	/* Cut to the buffer, always terminated. */
 	memset(small, '#', sizeof(small));
-	dsn_reply(&d, "a@b", "ID", small, sizeof(small));
+	dsn_reply(&d, "a@b", "ID", false, small, sizeof(small));
 	ck_assert_str_eq(small, "250 2.0.0 <a@b>");
 }
 END_TEST
@@ -481,7 +481,7 @@ START_TEST(dsn_reject_text)
 
 	/* A Sieve reason goes to the MTA, printable ASCII only. */
 	dsn_set(&d, DSN_REJECTED, "go away\r\n250 fake\tline \xc3\xa9");
-	dsn_reply(&d, "a@b", "ID", reply, sizeof(reply));
+	dsn_reply(&d, "a@b", "ID", false, reply, sizeof(reply));
 	ck_assert_str_eq(reply, "550 5.7.1 <a@b> ID go away??250 fake?line ??");
 	ck_assert_ptr_null(strpbrk(reply, "\r\n"));
 	/* A long reason with the longest address: the line is cut to
@@ -493,16 +493,37 @@ START_TEST(dsn_reject_text)
 		memset(addr, 'a', sizeof(addr) - 1);
 		memcpy(addr + 249, "@b.org", 7);
 		dsn_set(&d, DSN_REJECTED, "%0500d", 7);
-		dsn_reply(&d, addr, "6B13ED1592F48FD7", reply, sizeof(reply));
+		dsn_reply(&d, addr, "6B13ED1592F48FD7", false, reply, sizeof(reply));
 		ck_assert_uint_eq(strlen(reply), DSN_REPLY_LINE_MAX);
 		n = snprintf(want, sizeof(want), "550 5.7.1 <%s> 6B13ED1592F48FD7 ", addr);
 		memset(want + n, '0', sizeof(want) - 1 - (size_t)n);
 		want[sizeof(want) - 1] = '\0';
 		ck_assert_str_eq(reply, want);
 	}
+	/* In an SMTPUTF8 transaction the MTA takes UTF-8 (RFC 6531): a
+	 * German reason and address stay readable; controls, a C1 control,
+	 * RIGHT-TO-LEFT OVERRIDE and invalid UTF-8 do not pass. */
+	dsn_set(&d, DSN_REJECTED, "zu gro\xc3\x9f\r\n\xc2\x85\xe2\x80\xae\xff!");
+	dsn_reply(&d, "j\xc3\xbcrgen@b", "ID", true, reply, sizeof(reply));
+	ck_assert_str_eq(reply, "550 5.7.1 <j\xc3\xbcrgen@b> ID zu gro\xc3\x9f" "????????" "!");
+	/* Cut to 512 octets between characters, never inside one. */
+	{
+		char reason[600];
+		size_t lead = DSN_REPLY_LINE_MAX - strlen("550 5.7.1 ") - 1;
+
+		memset(reason, 'x', lead);
+		strcpy(reason + lead, "\xc3\xa9\xc3\xa9");
+		dsn_set(&d, DSN_REJECTED, "%s", reason);
+		dsn_reply(&d, NULL, NULL, true, reply, sizeof(reply));
+		ck_assert_uint_eq(strlen(reply), DSN_REPLY_LINE_MAX - 1);
+		ck_assert_int_eq(reply[strlen(reply) - 1], 'x');
+		dsn_reply(&d, NULL, NULL, false, reply, sizeof(reply));
+		ck_assert_uint_eq(strlen(reply), DSN_REPLY_LINE_MAX);
+		ck_assert_int_eq(reply[strlen(reply) - 1], '?');
+	}
 	/* No reason given: the fixed text. */
 	dsn_set(&d, DSN_REJECTED, "%s", "");
-	dsn_reply(&d, NULL, NULL, reply, sizeof(reply));
+	dsn_reply(&d, NULL, NULL, false, reply, sizeof(reply));
 	ck_assert_str_eq(reply, "550 5.7.1 Rejected");
 }
 END_TEST
