@@ -22,19 +22,21 @@
 
 /* ---- Util::parse_content_type ---- */
 
-static pcre2_code *re_boundary, *re_charset, *re_name0;
+static pcre2_code *re_name0;
 static pcre2_match_data *re_md;
 
 /* One match of Util.pm's (case-insensitive, no /s, no /m)
  *
- *   \b(?:file)?name\s*=\s*["']?(.*?)["']?(?:;|$)          (cont false)
- *   \b(?:file)?name\*(\d+)\s*=\s*["']?(.*?)["']?(?:;|$)   (cont true)
+ *   \bcharset\s*=\s*["']?(.*?)["']?(?:;|$)                  (words "charset")
+ *   \b(?:file)?name\s*=\s*["']?(.*?)["']?(?:;|$)          (words "filename", "name")
+ *   \b(?:file)?name\*(\d+)\s*=\s*["']?(.*?)["']?(?:;|$)   (the same, cont true)
  *
  * found as PCRE2 finds it, in time linear in the value.  Under PCRE2 each
  * start that fails scans its value up to the line break that stops ".",
  * so a decoded value of many "name=a" before a "=0A" took time quadratic
  * in its length: up to 50 ms for one 8 kB field, minutes for a message
- * of them.
+ * of them (for charset only where the JIT can not run, which otherwise
+ * skips to the literal).
  * A start's value, once "\s*=\s*" and the quote took what they could,
  * matches exactly when the first ';' or LF from it is a ';', the final
  * LF or none (giving back white space or the quote never helps: no ';'
@@ -78,23 +80,32 @@ ascii_prefix_ci(const char *s, size_t n, const char *lit)
 	return true;
 }
 
+/* The first of words (lowercase, NULL-terminated) that s starts with,
+ * ignoring ASCII case: its length, or 0. */
+static size_t
+ascii_prefix_ci_any(const char *s, size_t n, const char *const *words)
+{
+	for (; *words != NULL; words++)
+		if (ascii_prefix_ci(s, n, *words))
+			return strlen(*words);
+	return 0;
+}
+
 static bool
-name_param_match(const char *s, size_t n, size_t from, bool cont, struct name_param *m)
+param_match(const char *s, size_t n, size_t from, const char *const *words, bool cont,
+	    struct name_param *m)
 {
 	size_t blocked = 0;	/* an LF that stops every value starting up to it */
 	bool have_blocked = false;
 
 	for (size_t p = from; p < n; p++) {
-		size_t q = p, v;
+		size_t q = p, v, k;
 
 		if (p > 0 && re_word((unsigned char)s[p - 1]))
 			continue;
-		if (ascii_prefix_ci(s + q, n - q, "filename"))
-			q += 8;
-		else if (ascii_prefix_ci(s + q, n - q, "name"))
-			q += 4;
-		else
+		if ((k = ascii_prefix_ci_any(s + q, n - q, words)) == 0)
 			continue;
+		q += k;
 		if (cont) {
 			if (q >= n || s[q] != '*')
 				continue;
@@ -157,6 +168,71 @@ name_param_match(const char *s, size_t n, size_t from, bool cont, struct name_pa
 	return false;
 }
 
+static const char *const name_words[] = { "filename", "name", NULL };
+static const char *const charset_words[] = { "charset", NULL };
+
+/* One match of Util.pm's
+ *
+ *   \bboundary\s*=\s*("[^"]+|[^\s";]+(?=[\s;]|$))     (case-insensitive)
+ *
+ * as PCRE2 finds it, in linear time: [b, e) is the group.  Where "=\s*"
+ * ends (giving back white space never helps, as neither branch starts
+ * with it), a quote and one more byte that is not one always match, to
+ * the next quote or the end; else the run of bytes that are neither
+ * white space, '"' nor ';' matches whole when something ends it but a
+ * quote, and not at all when a quote does (a shorter run is followed by
+ * a run byte, which the lookahead refuses).  Under PCRE2's interpreter
+ * each start inside a run of "boundary=" gave the rest of the run back
+ * a byte at a time, quadratic in the value; a start whose run lies in
+ * one already refused fails the same way. */
+static bool
+boundary_param_match(const char *s, size_t n, size_t *b, size_t *e)
+{
+	size_t refused_to = 0;	/* a run ended by a quote, from where it began */
+	bool have_refused = false;
+
+	for (size_t p = 0; p < n; p++) {
+		size_t q = p, r;
+
+		if (p > 0 && re_word((unsigned char)s[p - 1]))
+			continue;
+		if (!ascii_prefix_ci(s + q, n - q, "boundary"))
+			continue;
+		q += 8;
+		while (q < n && re_space((unsigned char)s[q]))
+			q++;
+		if (q >= n || s[q] != '=')
+			continue;
+		q++;
+		while (q < n && re_space((unsigned char)s[q]))
+			q++;
+		if (q + 1 < n && s[q] == '"' && s[q + 1] != '"') {
+			r = q + 1;
+			while (r < n && s[r] != '"')
+				r++;
+			*b = q;
+			*e = r;
+			return true;
+		}
+		if (have_refused && q < refused_to)
+			continue;
+		r = q;
+		while (r < n && !re_space((unsigned char)s[r]) && s[r] != '"' && s[r] != ';')
+			r++;
+		if (r == q)
+			continue;
+		if (r < n && s[r] == '"') {
+			refused_to = r;
+			have_refused = true;
+			continue;
+		}
+		*b = q;
+		*e = r;
+		return true;
+	}
+	return false;
+}
+
 
 static pcre2_code *
 re_compile(const char *pat, uint32_t opts)
@@ -180,9 +256,6 @@ mime_header_init(void)
 	if (done)
 		return;
 	done = true;
-	re_boundary = re_compile("\\bboundary\\s*=\\s*(\"[^\"]+|[^\\s\";]+(?=[\\s;]|$))",
-				 PCRE2_CASELESS);
-	re_charset = re_compile("\\bcharset\\s*=\\s*[\"']?(.*?)[\"']?(?:;|$)", PCRE2_CASELESS);
 	re_name0 = re_compile("\\b(?:file)?name\\*0\\s*=", PCRE2_CASELESS);
 	re_md = pcre2_match_data_create(16, NULL);
 }
@@ -202,8 +275,8 @@ mime_parse_content_type(struct mime_msg *msg, const char *ct, size_t len,
 			const char **charset_r, const char **name_r)
 {
 	bool missing = false;
-	PCRE2_SIZE *ov;
 	struct name_param np1;
+	size_t bb, be;
 
 	if (ct == NULL || len == 0 || (len == 1 && ct[0] == '0')) {
 		missing = true;
@@ -211,18 +284,18 @@ mime_parse_content_type(struct mime_msg *msg, const char *ct, size_t len,
 		len = strlen(ct);
 	}
 	*boundary_r = *charset_r = *name_r = NULL;
-	if ((ov = re_match(re_boundary, ct, len, 0)) != NULL) {
+	if (boundary_param_match(ct, len, &bb, &be)) {
 		struct mime_str b = { 0 };
 
-		for (size_t i = ov[2]; i < ov[3]; i++)
+		for (size_t i = bb; i < be; i++)
 			if (ct[i] != '"')
 				mime_str_addc(&b, ct[i]);
 		*boundary_r = mime_strndup(msg, b.p != NULL ? b.p : "", b.len);
 		mime_str_free(&b);
 	}
-	if ((ov = re_match(re_charset, ct, len, 0)) != NULL)
-		*charset_r = mime_strndup(msg, ct + ov[2], ov[3] - ov[2]);
-	if (name_param_match(ct, len, 0, false, &np1))
+	if (param_match(ct, len, 0, charset_words, false, &np1))
+		*charset_r = mime_strndup(msg, ct + np1.val_b, np1.val_e - np1.val_b);
+	if (param_match(ct, len, 0, name_words, false, &np1))
 		*name_r = mime_strndup(msg, ct + np1.val_b, np1.val_e - np1.val_b);
 	if ((*name_r == NULL || **name_r == '\0' || strcmp(*name_r, "0") == 0) &&
 	    re_match(re_name0, ct, len, 0) != NULL) {
@@ -231,7 +304,7 @@ mime_parse_content_type(struct mime_msg *msg, const char *ct, size_t len,
 		size_t np = 0, start = 0;
 		struct mime_str nm = { 0 };
 
-		while (np < 64 && name_param_match(ct, len, start, true, &np1)) {
+		while (np < 64 && param_match(ct, len, start, name_words, true, &np1)) {
 			parts[np].idx = strtoul(ct + np1.idx_b, NULL, 10);
 			parts[np].b = np1.val_b;
 			parts[np].e = np1.val_e;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -256,6 +257,21 @@ ut_run_within(size_t extra, bool (*fn)(const void *arg), const void *arg)
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", st);
+}
+
+/* Makes this process and its children unable to map memory both
+ * writable and executable, as systemd's MemoryDenyWriteExecute=yes does:
+ * PCRE2's JIT then fails and every pattern compiled afterwards runs in
+ * the interpreter.  False where the kernel lacks PR_SET_MDWE (before
+ * Linux 6.3): the JIT stays. */
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#define PR_MDWE_REFUSE_EXEC_GAIN 1UL
+#endif
+static inline bool
+ut_deny_jit(void)
+{
+	return prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0L, 0L, 0L) == 0;
 }
 
 #endif

@@ -11,6 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "check_compat.h"
 
 #include "buf.h"
@@ -33,6 +36,16 @@ settings_setup(void)
 	sa_settings_init(&set);
 	ck_assert_int_eq(sa_settings_apply(&set, "util_rb_tld", "com org net uk jp", &why), 1);
 	ck_assert_int_eq(sa_settings_apply(&set, "util_rb_2tld", "co.uk", &why), 1);
+}
+
+/* The same with no executable memory for PCRE2's JIT, as under systemd's
+ * MemoryDenyWriteExecute=yes: patterns the JIT made linear run in the
+ * interpreter. */
+static void
+settings_setup_no_jit(void)
+{
+	(void)ut_deny_jit();
+	settings_setup();
 }
 
 static void
@@ -1880,6 +1893,146 @@ START_TEST(content_type_name_linear)
 }
 END_TEST
 
+/* Util.pm's patterns as PCRE2 runs them, against which the hand-written
+ * matchers of mime_header.c are compared: group 1 of the first match in
+ * value, or NULL. */
+static char *
+ct_param_by_regex(pcre2_code *re, pcre2_match_data *md, const char *value)
+{
+	PCRE2_SIZE *ov;
+
+	if (pcre2_match(re, (PCRE2_SPTR)value, strlen(value), 0, 0, md, NULL) <= 1)
+		return NULL;
+	ov = pcre2_get_ovector_pointer(md);
+	return xstrndup(value + ov[2], ov[3] - ov[2]);
+}
+
+static void
+ck_param_eq(const char *what, const char *value, const char *got, const char *want)
+{
+	ck_assert_msg((got == NULL) == (want == NULL) && (got == NULL || strcmp(got, want) == 0),
+		      "%s of [%s]: got [%s], want [%s]", what, ut_escs(value),
+		      got != NULL ? ut_escs(got) : "(none)", want != NULL ? ut_escs(want) : "(none)");
+}
+
+/* The boundary, charset and name parameters, found by hand in linear
+ * time, against the patterns themselves on random values made of the
+ * pieces that decide a match: keywords in both cases, white space
+ * (a line break among it), '=', quotes, ';', word and other bytes. */
+START_TEST(content_type_params_as_regex)
+{
+	static const char *const pieces[] = {
+		"boundary", "BOUNDARY", "charset", "Charset", "name", "filename", "file",
+		"=", " ", "\t", "\v", "\n", "\r", "\"", "'", ";", "a", "b", "_", "-", "x9",
+	};
+	static const char *const patterns[] = {
+		"\\bboundary\\s*=\\s*(\"[^\"]+|[^\\s\";]+(?=[\\s;]|$))",
+		"\\bcharset\\s*=\\s*[\"']?(.*?)[\"']?(?:;|$)",
+		"\\b(?:file)?name\\s*=\\s*[\"']?(.*?)[\"']?(?:;|$)",
+	};
+	pcre2_code *re[3];
+	pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+	unsigned int seed = 12345;
+	struct mime_msg *m = mime_parse("", 0);
+
+	for (size_t i = 0; i < 3; i++) {
+		int err;
+		PCRE2_SIZE off;
+
+		re[i] = pcre2_compile((PCRE2_SPTR)patterns[i], PCRE2_ZERO_TERMINATED,
+				      PCRE2_CASELESS, &err, &off, NULL);
+		ck_assert_ptr_nonnull(re[i]);
+	}
+
+	for (int n = 0; n < 200000; n++) {
+		char value[256], *want_b, *want_cs, *want_name;
+		const char *type, *b, *cs, *name;
+		size_t len = 0, count = 1 + rand_r(&seed) % 24;
+
+		for (size_t i = 0; i < count; i++) {
+			const char *piece = pieces[rand_r(&seed) % N_ELEMENTS(pieces)];
+
+			memcpy(value + len, piece, strlen(piece));
+			len += strlen(piece);
+		}
+		value[len] = '\0';
+		(void)mime_parse_content_type(m, value, len, &type, &b, &cs, &name);
+		want_b = ct_param_by_regex(re[0], md, value);
+		if (want_b != NULL) {
+			/* the quotes are taken out of the boundary */
+			size_t o = 0;
+
+			for (size_t i = 0; want_b[i] != '\0'; i++)
+				if (want_b[i] != '"')
+					want_b[o++] = want_b[i];
+			want_b[o] = '\0';
+		}
+		want_cs = ct_param_by_regex(re[1], md, value);
+		want_name = ct_param_by_regex(re[2], md, value);
+		ck_param_eq("boundary", value, b, want_b);
+		ck_param_eq("charset", value, cs, want_cs);
+		/* (no '*' in the pieces: no RFC 2231 continuations) */
+		ck_param_eq("name", value, name, want_name);
+		free(want_b);
+		free(want_cs);
+		free(want_name);
+	}
+	for (size_t i = 0; i < 3; i++)
+		pcre2_code_free(re[i]);
+	pcre2_match_data_free(md);
+	mime_free(&m);
+}
+END_TEST
+
+struct ct_param_case {
+	const char *ct;
+	const char *boundary, *charset;	/* what each must come out as */
+};
+
+static bool
+ct_param_job(const void *arg)
+{
+	const struct ct_param_case *c = arg;
+	struct mime_msg *m = mime_parse("", 0);
+	const char *type, *b, *cs, *name;
+	bool ok = true;
+
+	for (int i = 0; i < 1000 && ok; i++) {
+		(void)mime_parse_content_type(m, c->ct, strlen(c->ct), &type, &b, &cs, &name);
+		ok = b != NULL && strcmp(b, c->boundary) == 0 && cs != NULL &&
+		     strcmp(cs, c->charset) == 0;
+	}
+	mime_free(&m);
+	return ok;
+}
+
+/* The charset and boundary parameters, 1000 times over an 8 kB value
+ * built against each: a thousand "charset=a" before a line break (each
+ * start's lazy value ran to the break), and one run of "boundary="
+ * ended by a quote (each start's run was given back a byte at a time).
+ * Quadratic in the value under PCRE2's interpreter, which runs when the
+ * JIT can not (no executable memory, as under systemd's
+ * MemoryDenyWriteExecute=yes). */
+START_TEST(content_type_charset_boundary_linear)
+{
+	struct ct_param_case c = { NULL, "last", "last" };
+	struct buf b;
+	size_t len;
+
+	buf_init(&b, 0);
+	buf_put_str(&b, "multipart/mixed; x");
+	for (int i = 0; i < 450; i++)
+		buf_put_str(&b, " charset=a");
+	buf_put_str(&b, " x=");
+	for (int i = 0; i < 400; i++)
+		buf_put_str(&b, "boundary=");
+	buf_put_str(&b, "x\"\n boundary=last; charset=last;");
+	c.ct = buf_steal(&b, &len);
+	run_cpu_within(2, ct_param_job, &c);
+	free((char *)c.ct);
+}
+END_TEST
+
 static bool
 commas_job(const void *arg)
 {
@@ -2144,9 +2297,15 @@ msgview_suite(void)
 	tcase_add_test(t, marked_sections_linear);
 	tcase_add_test(t, attributes_linear);
 	tcase_add_test(t, slash_href_linear);
-	tcase_add_test(t, content_type_name_linear);
+	tcase_add_test(t, content_type_params_as_regex);
 	tcase_add_test(t, comma_fields_linear);
 	tcase_add_test(t, charset_descriptors_reused);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("complexity without JIT");
+	tcase_add_checked_fixture(t, settings_setup_no_jit, settings_teardown);
+	tcase_add_test(t, content_type_name_linear);
+	tcase_add_test(t, content_type_charset_boundary_linear);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("mbox");
