@@ -757,6 +757,7 @@ struct rules_jit_work {
 	pcre2_code **codes;
 	size_t count;
 	atomic_size_t next;
+	atomic_uint refused;
 };
 
 static void *
@@ -766,14 +767,17 @@ rules_jit_worker(void *arg)
 	size_t i;
 
 	while ((i = atomic_fetch_add(&w->next, 1)) < w->count)
-		(void)pcre2_jit_compile(w->codes[i], PCRE2_JIT_COMPLETE);
+		if (pcre2_jit_compile(w->codes[i], PCRE2_JIT_COMPLETE) != 0)
+			atomic_fetch_add(&w->refused, 1);
 	return NULL;
 }
 
+/* JIT-compiles every pattern of the rules that run; counts them and the
+ * ones the JIT refused in result. */
 static void
-rules_jit_all(struct ruleset *rs)
+rules_jit_all(struct ruleset *rs, struct rules_load_result *result)
 {
-	struct rules_jit_work w = { NULL, 0, 0 };
+	struct rules_jit_work w = { NULL, 0, 0, 0 };
 	size_t cap = 0, threads = 1;
 	pthread_t tid[RULES_JIT_THREADS_MAX];
 	cpu_set_t allowed;
@@ -814,6 +818,8 @@ rules_jit_all(struct ruleset *rs)
 	(void)rules_jit_worker(&w);
 	for (size_t t = 1; t < threads; t++)
 		(void)pthread_join(tid[t], NULL);
+	result->patterns = (unsigned int)w.count;
+	result->patterns_not_jit = atomic_load(&w.refused);
 	free(w.codes);
 }
 
@@ -961,7 +967,7 @@ rules_compile_all(struct rules_build *b)
 	rules_build_prefilter(b, RULE_FULL);
 	rules_build_prefilter(b, RULE_URI);
 	rules_mark_lazy(rs);
-	rules_jit_all(rs);
+	rules_jit_all(rs, b->result);
 	for (int t = RULE_HEADER; t <= RULE_URI; t++)
 		if (t != RULE_MIMEHEADER)
 			rules_diag_add(b, "(prefilter)", 0, false,

@@ -35,6 +35,10 @@ struct rules_load_result {
 	unsigned int rules_loaded;	/* rules that will run */
 	unsigned int rules_skipped;	/* eval/net/uncompilable rules */
 	unsigned int errors;
+	/* patterns of the rules that run, and how many of them PCRE2's JIT
+	 * refused (all, where no memory may be made executable): those run
+	 * in the interpreter, about half as fast */
+	unsigned int patterns, patterns_not_jit;
 };
 
 /* Loads every *.cf of each folder in dirs (in that order, name order within

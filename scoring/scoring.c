@@ -133,6 +133,22 @@ scoring_new(const struct lmtpd_config *cfg, const char *rules_override, FILE *li
 		log_info("rules: %u loaded, %u skipped (see lmtpd-score --lint), "
 			 "%u errors", sc->load.rules_loaded, sc->load.rules_skipped,
 			 sc->load.errors);
+	/* Not an error: the rules still run, only slower; systemd's
+	 * MemoryDenyWriteExecute=yes is the usual cause. */
+	if (sc->load.patterns_not_jit > 0) {
+		static const char fmt[] = "rules: PCRE2's JIT refused %u of %u patterns: they "
+					  "run in its interpreter, about half as fast (no "
+					  "executable memory? systemd's MemoryDenyWriteExecute=yes "
+					  "forbids it)";
+
+		if (lint_out != NULL) {
+			fprintf(lint_out, "warning: ");
+			fprintf(lint_out, fmt, sc->load.patterns_not_jit, sc->load.patterns);
+			fprintf(lint_out, "\n");
+		} else {
+			log_warn(fmt, sc->load.patterns_not_jit, sc->load.patterns);
+		}
+	}
 	sc->hostname = xstrdup(cfg->hostname);
 	sc->home_template = xstrdup(cfg->home);
 	sc->prefs_template = xstrdup(cfg->spam_prefs);

@@ -452,6 +452,7 @@ class Lmtpd:
         self.conf_path = os.path.join(workdir, "lmtpd.conf")
         self.log_path = os.path.join(workdir, "lmtpd.log")
         self.run_as = run_as
+        self.preexec = None     # run in the child before lmtpd starts
         self.proc = None
         self.pgids = []
         self.tcp_port = None
@@ -504,7 +505,8 @@ class Lmtpd:
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen([LMTPD, "-f", "-c", self.conf_path],
                                      stdin=subprocess.DEVNULL, stdout=self.logf,
-                                     stderr=self.logf, start_new_session=True)
+                                     stderr=self.logf, start_new_session=True,
+                                     preexec_fn=self.preexec)
         self.logf.close()
         self.pgids.append(self.proc.pid)
         if wait:

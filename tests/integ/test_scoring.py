@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 
+import integlib
 import saparity
 from integlib import deliveries
 from sieve_helpers import write_script
@@ -109,6 +110,76 @@ def scoring_lmtpd(lmtpd_factory, workdir):
                 "score LOCAL_BUY_NOW 4.0\n")
     os.chmod(local, 0o755)
     return lmtpd_factory(rules_dir="%s, %s" % (SA_RULES, local), spam_report="yes")
+
+
+PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 65, 1
+
+
+def deny_write_execute():
+    """In the child before exec: no memory may become executable, as under
+    systemd's MemoryDenyWriteExecute=yes (Linux 6.3 and later keep it
+    across exec)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_MDWE, ctypes.c_ulong(PR_MDWE_REFUSE_EXEC_GAIN),
+                  ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
+        os._exit(97)
+
+
+def mdwe_supported():
+    pid = os.fork()
+    if pid == 0:
+        deny_write_execute()
+        os._exit(0)
+    return os.waitpid(pid, 0)[1] == 0
+
+
+def test_rules_without_jit(lmtpd_factory, workdir):
+    """Where no memory may be made executable, PCRE2's JIT can not run:
+    the daemon says so in its log at start and scores every message as it
+    does with the JIT (the interpreter runs the same patterns, the
+    Content-Type parameters are found by hand either way)."""
+    if not os.path.isfile(os.path.join(SA_RULES, "50_scores.cf")):
+        pytest.skip("SpamAssassin's rules are not installed (package spamassassin)")
+    if not mdwe_supported():
+        pytest.skip("the kernel has no PR_SET_MDWE (Linux 6.3 and later)")
+    jit = lmtpd_factory(rules_dir=SA_RULES)
+    nojit = lmtpd_factory(name="nojit", start=False, rules_dir=SA_RULES)
+    nojit.preexec = deny_write_execute
+    nojit.start()
+    nojit.wait_log(r"rules: PCRE2's JIT refused (\d+) of \1 patterns: they run in its "
+                   r"interpreter")
+    assert "JIT refused" not in jit.log()
+    msgs = [message(1), message(2, relay=b"from [203.0.113.9] (unknown [203.0.113.9])"),
+            MESSAGE_MULTIPART]
+    for d in (jit, nojit):
+        for i, m in enumerate(msgs):
+            assert d.deliver(["alice@example.com"], m).final_codes() == [250], i
+    got = {}
+    for d in (jit, nojit):
+        files = sorted(integlib.maildir_new(d.maildir("alice@example.com")),
+                       key=lambda f: open(f, "rb").read().split(b"Message-ID: ")[1][:40])
+        got[d] = [spam_fields(open(f, "rb").read()) for f in files]
+    assert len(got[jit]) == len(msgs) and got[jit] == got[nojit]
+
+
+MESSAGE_MULTIPART = b"""From: Deals <deals@shop.example>
+To: alice@example.com
+Subject: =?utf-8?B?QlVZIE5PVyEhIQ==?=
+Message-ID: <multi-1@shop.example>
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary="b1"
+
+--b1
+Content-Type: text/plain; charset="utf-8"; format=flowed
+
+CLICK HERE to buy now: http://shop.example/deal?id=1 100% FREE!!!
+--b1
+Content-Type: text/html; charset=iso-8859-1
+
+<html><body><a href="http://shop.example/deal?id=1">CLICK HERE</a> <b>FREE</b></body></html>
+--b1--
+"""
 
 
 def test_per_recipient_scores_and_headers(scoring_lmtpd):
