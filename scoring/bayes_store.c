@@ -319,7 +319,7 @@ snapshot_load(struct bayes_store *st, DB_TXN *txn, uint64_t gen, uint32_t ntoken
 			 * in store_get_record */
 			if (vlen == sizeof(counts))
 				memcpy(&counts, vp, sizeof(counts));
-			h = str_hash(kp, klen);
+			h = str_hash_fnv(kp, klen);
 			slot = cache_slot(c, kp, klen, h);
 			if (*slot == 0)
 				cache_store(c, slot, kp, klen, h, &counts);
@@ -387,7 +387,7 @@ snapshot_lookup(const struct store_cache *snap, const struct strlist *tokens,
 		}
 		if (i < n) {
 			const struct strlist_item *it = &tokens->v[i];
-			uint32_t h = str_hash(it->p, it->len);
+			uint32_t h = str_hash_fnv(it->p, it->len);
 
 			hash[i % SNAPSHOT_AHEAD] = h;
 			__builtin_prefetch(&snap->slots[h & (snap->nslots - 1)]);
@@ -687,7 +687,7 @@ store_lookup_tokens(struct lookup_ctx *c, DB_TXN *txn, uint64_t gen)
 
 		if (st->snap.valid && it->len <= BAYES_TOKEN_MAX)
 			continue;	/* snapshot_lookup's */
-		h = str_hash(it->p, it->len);
+		h = str_hash_fnv(it->p, it->len);
 		slot = it->len <= BAYES_TOKEN_MAX ? cache_slot(&st->cache, it->p, it->len, h) : NULL;
 		if (slot != NULL && *slot != 0) {
 			c->counts[i] = cache_rec(&st->cache, *slot)->counts;

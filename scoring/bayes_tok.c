@@ -838,7 +838,7 @@ tok_sink_add(struct tok_sink *out, char *t, size_t n)
 		strlist_add(l, t, n);
 		return;
 	}
-	for (uint32_t h = str_hash(t, n);; h++) {
+	for (uint32_t h = str_hash_fnv(t, n);; h++) {
 		const struct strlist_item *it;
 
 		slot = &out->seen[h & (TOK_SEEN_SLOTS - 1)];
@@ -996,7 +996,7 @@ tok_is_stopword(const struct bayes_settings *s, const char *tok, size_t len)
 			memset(stop_memo, 0, STOP_MEMO_SLOTS * sizeof(*stop_memo));
 		stop_memo_serial = s->serial;
 	}
-	h = str_hash(tok, len);
+	h = str_hash_fnv(tok, len);
 	m = &stop_memo[h & (STOP_MEMO_SLOTS - 1)];
 	if (m->len != len || m->hash != h || memcmp(m->tok, tok, len) != 0) {
 		m->hash = h;
@@ -1450,7 +1450,7 @@ tok_hname(const char *name)
 		tok_hname_decide(name, nl, &one);
 		return &one;
 	}
-	h = str_hash(name, nl);
+	h = str_hash_fnv(name, nl);
 	m = &memo[h & (TOK_HNAME_SLOTS - 1)];
 	if (m->len != nl || m->hash != h || memcmp(m->name, name, nl) != 0) {
 		tok_hname_decide(name, nl, m);

@@ -1,12 +1,43 @@
-/* strset: open-addressing hash set of strings (FNV-1a), grown at 50% load. */
+/* strset: open-addressing hash set of strings (keyed SipHash), grown at
+ * 50% load. */
 #include "config.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+#include <sodium.h>
+
+#include "log.h"
 #include "strset.h"
 #include "xalloc.h"
+
+static unsigned char str_hash_key[crypto_shorthash_KEYBYTES];
+static pthread_once_t str_hash_once = PTHREAD_ONCE_INIT;
+
+static void
+str_hash_init(void)
+{
+	/* sodium_init only fails without a source of randomness, where no
+	 * key can be had: going on with a fixed one would be the flaw this
+	 * hash exists to avoid. */
+	if (sodium_init() < 0)
+		log_panic("libsodium failed to start (no randomness?)");
+	randombytes_buf(str_hash_key, sizeof(str_hash_key));
+}
+
+uint32_t
+str_hash(const char *p, size_t n)
+{
+	unsigned char out[crypto_shorthash_BYTES];
+	uint32_t h;
+
+	(void)pthread_once(&str_hash_once, str_hash_init);
+	crypto_shorthash(out, (const unsigned char *)p, n, str_hash_key);
+	memcpy(&h, out, sizeof(h));
+	return h;
+}
 
 struct strset_slot {
 	char *key;

@@ -32,7 +32,7 @@ done
 mk() { sed -n "s/^$1 = //p" scoring/Makefile; }
 CPPFLAGS="-I$builddir -I$srcdir/lib -I$srcdir/scoring -I$srcdir/lmtpd -I$srcdir/sieve -I$srcdir/maildir $(mk GMIME_CFLAGS) $(mk LIBXML2_CFLAGS) $(mk HS_CFLAGS)"
 LIBS="lmtpd/.libs/liblmtpd.a scoring/.libs/libscoring.a sieve/.libs/liblmtpdsieve.a \
-	maildir/.libs/libmaildir.a lib/.libs/liblmtpdutil.a $(mk SIEVE_LIBS) $(mk PCRE2_LIBS) $(mk GMIME_LIBS) $(mk LIBXML2_LIBS) $(mk HS_LIBS) $(mk IDN2_LIBS) $(mk DB_LIBS) -lm"
+	maildir/.libs/libmaildir.a lib/.libs/liblmtpdutil.a $(mk SIEVE_LIBS) $(mk PCRE2_LIBS) $(mk GMIME_LIBS) $(mk LIBXML2_LIBS) $(mk HS_LIBS) $(mk IDN2_LIBS) $(mk SODIUM_LIBS) $(mk DB_LIBS) -lm"
 
 mkdir -p fuzz
 for src in "$srcdir"/tests/fuzz/fuzz_*.c; do
