@@ -29,6 +29,7 @@
 
 #include <ctype.h>
 #include <hs/hs.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1778,38 +1779,105 @@ prefilter_scan(const struct prefilter_db *pf, hs_scratch_t *scratch,
 		prefilter_name_all(pf, on_rule, ctx);
 }
 
-struct prefilter_count {
+/* ---- repeat counts ---------------------------------------------------- */
+
+/* A pattern "(?:G){n}" matches n consecutive pieces of text, each a match
+ * of G and so holding an occurrence of one of G's literals; the pieces do
+ * not overlap, so neither do those n occurrences, and the first starts
+ * where the match does or later.  Occurrences of different literals often
+ * share bytes ("names" holds "nam", "name" and "names"; the FF_* fields of
+ * SpamAssassin's FILL_THIS_FORM rules have dozens like that), so counting
+ * disjoint ones shuts more texts than counting all.  And the same chain
+ * bounds where a match can start: PCRE2's unanchored search, which for
+ * those rules costs hundreds of cycles at every start position, stops
+ * there (pcre2_set_offset_limit). */
+
+/* Occurrences kept per text: beyond it, a text is let through unbounded. */
+#define PF_SPANS_MAX 65536
+
+struct prefilter_collect {
 	const struct prefilter_db *pf;
+	struct prefilter_spans *spans;
 	size_t rule;
-	unsigned int need, seen;
+	bool overflow;
 };
 
 static int
-prefilter_on_counted(unsigned int id, unsigned long long from, unsigned long long to,
-		     unsigned int flags, void *ctx)
+prefilter_on_span(unsigned int id, unsigned long long from, unsigned long long to,
+		  unsigned int flags, void *ctx)
 {
-	struct prefilter_count *c = ctx;
+	struct prefilter_collect *c = ctx;
+	struct prefilter_spans *sp = c->spans;
+	size_t k;
 
 	(void)from;
-	(void)to;
 	(void)flags;
-	for (size_t k = 0; k < c->pf->rule_counts[id]; k++)
+	for (k = 0; k < c->pf->rule_counts[id]; k++)
 		if (c->pf->rules[id][k] == c->rule)
-			return ++c->seen >= c->need;	/* enough: stop */
+			break;
+	if (k == c->pf->rule_counts[id])
+		return 0;
+	if (sp->n == PF_SPANS_MAX) {
+		c->overflow = true;
+		return 1;	/* stop */
+	}
+	if (sp->n == sp->cap) {
+		sp->cap = sp->cap < 64 ? 64 : sp->cap * 2;
+		sp->v = xreallocarray(sp->v, sp->cap, sizeof(*sp->v));
+	}
+	sp->v[sp->n].end = (size_t)to;
+	sp->v[sp->n].start = (size_t)to - c->pf->literal_lens[id];
+	sp->n++;
 	return 0;
 }
 
-bool
-prefilter_count_reaches(const struct prefilter_db *pf, hs_scratch_t *scratch,
-			const char *text, size_t len, size_t rule, unsigned int need)
+/* Latest start first. */
+static int
+prefilter_span_cmp(const void *a, const void *b)
 {
-	struct prefilter_count c = { pf, rule, need, 0 };
+	const struct prefilter_span *x = a, *y = b;
+
+	return x->start < y->start ? 1 : x->start > y->start ? -1 : 0;
+}
+
+void
+prefilter_spans_free(struct prefilter_spans *spans)
+{
+	free(spans->v);
+	memset(spans, 0, sizeof(*spans));
+}
+
+bool
+prefilter_repeat_fits(const struct prefilter_db *pf, hs_scratch_t *scratch,
+		      struct prefilter_spans *spans, const char *text, size_t len,
+		      size_t rule, unsigned int need, size_t *start_max_r)
+{
+	struct prefilter_collect c = { pf, spans, rule, false };
+	size_t bound = SIZE_MAX, picked = 0;
 	hs_error_t rc;
 
+	*start_max_r = SIZE_MAX;
 	if (pf == NULL || pf->db == NULL || scratch == NULL || len > 0x40000000u)
 		return true;
-	rc = hs_scan(pf->db, text, (unsigned int)len, 0, scratch, prefilter_on_counted, &c);
-	if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED)
+	spans->n = 0;
+	rc = hs_scan(pf->db, text, (unsigned int)len, 0, scratch, prefilter_on_span, &c);
+	if (c.overflow || (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED))
 		return true;
-	return c.seen >= need;
+	/* The most disjoint occurrences, latest start first (interval
+	 * scheduling, mirrored): each pick is the latest-starting one that
+	 * ends before the previous pick starts.  By induction the k-th pick
+	 * starts no earlier than the k-th from last of any chain of disjoint
+	 * occurrences, so the need-th pick is where the first of any such
+	 * chain starts at the latest. */
+	qsort(spans->v, spans->n, sizeof(*spans->v), prefilter_span_cmp);
+	for (size_t k = 0; k < spans->n && picked < need; k++) {
+		if (spans->v[k].end > bound)
+			continue;
+		bound = spans->v[k].start;
+		picked++;
+	}
+	if (picked < need)
+		return false;
+	*start_max_r = bound;
+	return true;
 }

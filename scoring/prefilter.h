@@ -51,9 +51,9 @@ bool prefilter_gate_unsafe(const char *pattern, size_t len);
 
 /* For a pattern that is one group repeated at least n >= 2 times,
  * "(?:...){n}", "(...){n,m}": returns n and appends the group's required
- * literals to out, so that a text where fewer than n occurrences of them
- * are found has no match (each repeat holds one).  Otherwise 1, appending
- * nothing. */
+ * literals to out, so that a text where fewer than n disjoint occurrences
+ * of them are found has no match (each repeat holds one, and repeats do
+ * not overlap).  Otherwise 1, appending nothing. */
 unsigned int prefilter_repeat_min(const char *pattern, size_t len, bool extended,
 				  struct strlist *out);
 
@@ -78,11 +78,24 @@ void prefilter_scan(const struct prefilter_db *pf, hs_scratch_t *scratch,
  * than once). */
 void prefilter_name_all(const struct prefilter_db *pf,
 			void (*on_rule)(size_t rule, void *ctx), void *ctx);
-/* Whether text holds at least need occurrences (overlapping ones
- * counted) of the literals pf (built with every_match) has for rule; true
- * when it can not tell. */
-bool prefilter_count_reaches(const struct prefilter_db *pf, hs_scratch_t *scratch,
-			     const char *text, size_t len, size_t rule, unsigned int need);
+/* Occurrences of a rule's literals in one text, kept between calls so
+ * that their storage is reused (zeroed before the first call). */
+struct prefilter_spans {
+	struct prefilter_span { size_t start, end; } *v;
+	size_t n, cap;
+};
+void prefilter_spans_free(struct prefilter_spans *spans);
+
+/* For a rule with a repeat_min (pf built with every_match): false when
+ * text does not hold need pairwise disjoint occurrences of the literals
+ * pf has for rule, so that no match of need repeats fits.  Otherwise true,
+ * with *start_max_r the latest offset where the first of need disjoint
+ * occurrences can start: every match of the rule starts at or before it
+ * (SIZE_MAX when it can not tell: a scan that failed, too many
+ * occurrences). */
+bool prefilter_repeat_fits(const struct prefilter_db *pf, hs_scratch_t *scratch,
+			   struct prefilter_spans *spans, const char *text, size_t len,
+			   size_t rule, unsigned int need, size_t *start_max_r);
 /* Calls on_hit(rule, start, end) for every occurrence, at [start, end) of
  * text, of a literal rule requires (pf built with every_match).  Returns
  * false when the scan failed part of the way: the hits are then not all

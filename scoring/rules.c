@@ -505,7 +505,7 @@ rules_build_gate(struct rule *r, bool jit)
 	char why[256];
 
 	if (r->gate_pattern == NULL ||
-	    rules_compile_pieces(r->gate_pattern, jit, false, &gate, why, sizeof(why)) < 0)
+	    rules_compile_pieces(r->gate_pattern, jit, false, 0, &gate, why, sizeof(why)) < 0)
 		return;
 	r->re.gate = gate.pieces;
 	r->re.gate_count = gate.count;
@@ -530,7 +530,7 @@ rules_trim_gate(struct rule *r)
 	trimmed = rules_trimmed(r->gate_pattern != NULL ? r->gate_pattern : r->pattern);
 	if (trimmed == NULL)
 		return;
-	if (rules_compile_pieces(trimmed, false, false, &t, why, sizeof(why)) == 0) {
+	if (rules_compile_pieces(trimmed, false, false, 0, &t, why, sizeof(why)) == 0) {
 		if (rules_pieces_starts(t.pieces, t.count) <= RULES_GATE_STARTS_MAX) {
 			for (size_t i = 0; i < r->re.gate_count; i++)
 				pcre2_code_free(r->re.gate[i]);
@@ -545,6 +545,29 @@ rules_trim_gate(struct rule *r)
 		}
 	}
 	free(trimmed);
+}
+
+/* Recompiles a rule with a repeat_min so that a search can be told the
+ * latest start prefilter_repeat_fits found (PCRE2 wants to know at compile
+ * time, for its JIT code).  One that does not compile so keeps its code,
+ * and searches from every position as before. */
+static void
+rules_allow_start_max(struct rule *r)
+{
+	struct rule_regex rx;
+	char why[256];
+
+	if (r->repeat_min <= 1 || r->re.offset_limit ||
+	    rules_compile_pieces(r->pattern, false,
+				 (r->tflags & TFLAG_MULTIPLE) != 0 || r->maxhits != 0,
+				 PCRE2_USE_OFFSET_LIMIT, &rx, why, sizeof(why)) < 0)
+		return;
+	rx.gate = r->re.gate;
+	rx.gate_count = r->re.gate_count;
+	r->re.gate = NULL;
+	r->re.gate_count = 0;
+	rules_regex_free(&r->re);
+	r->re = rx;
 }
 
 /* Builds the required-literal prefilter for one view's regex rules; the
@@ -641,6 +664,9 @@ rules_build_prefilter(struct rules_build *b, enum rule_type type)
 			rs->rules[count_owner[k]].repeat_min = 0;
 		pf->counted_count = 0;
 	}
+	for (size_t k = 0; k < counted.n; k++)
+		if (k == 0 || count_owner[k] != count_owner[k - 1])
+			rules_allow_start_max(&rs->rules[count_owner[k]]);
 	free(owner);
 	free(count_owner);
 	strlist_free(&literals);
@@ -918,7 +944,7 @@ rules_compile_all(struct rules_build *b)
 		/* (JIT later, all at once: rules_jit_all; site-zero rules
 		 * none, see above) */
 		if (rules_compile_pieces(r->pattern, false,
-					 (r->tflags & TFLAG_MULTIPLE) != 0 || r->maxhits != 0,
+					 (r->tflags & TFLAG_MULTIPLE) != 0 || r->maxhits != 0, 0,
 					 &r->re, why, sizeof(why)) < 0) {
 			r->skip = RULE_SKIP_BROKEN;
 			rules_diag_add(b, r->file, r->line, true, "%s %s: invalid regexp: %s",
@@ -1169,6 +1195,10 @@ rules_find(const struct ruleset *rs, const char *name)
 struct rules_scratch {
 	pcre2_match_data *md;
 	hs_scratch_t *hs;
+	/* rs->match_ctx with an offset limit (rules_count_matches), made when
+	 * first needed, and the literal occurrences it comes from */
+	pcre2_match_context *start_ctx;
+	struct prefilter_spans spans;
 	/* Candidate flags per rule for the element being scanned. */
 	unsigned char *candidate;
 	size_t *cand_list;
@@ -1200,6 +1230,7 @@ struct rules_lazy {
 	struct rules_lazy_elem {
 		uint32_t elem;
 		int32_t next;
+		size_t start_max;	/* prefilter_repeat_fits, else SIZE_MAX */
 	} *elems;
 	size_t elem_count, elem_cap;
 	bool timed_out;		/* a pending rule was asked for past the backstop */
@@ -1242,6 +1273,8 @@ rules_scratch_free(struct rules_scratch **sp)
 	if (s == NULL)
 		return;
 	pcre2_match_data_free(s->md);
+	pcre2_match_context_free(s->start_ctx);
+	prefilter_spans_free(&s->spans);
 	if (s->hs != NULL)
 		hs_free_scratch(s->hs);
 	free(s->candidate);
@@ -1271,6 +1304,7 @@ rules_hits_free(struct rules_hits *hits)
 		free(hits->lazy->tail);
 		free(hits->lazy->elems);
 		pcre2_match_data_free(hits->lazy->scratch.md);
+		pcre2_match_context_free(hits->lazy->scratch.start_ctx);
 		for (int t = 0; t < RULE_TYPE_COUNT; t++) {
 			free(hits->lazy->present[t]);
 			free(hits->lazy->have_present[t]);
@@ -1298,13 +1332,16 @@ rules_gate_shut(const struct ruleset *rs, struct rules_scratch *s, const struct 
 /* Counts matches of rule r in subject: at most 1 unless multiple, then at
  * most limit (Perl's //g loop: after an empty match, move on one byte).
  * A split pattern counted keeps each piece's next match from one count to
- * the next, so a piece runs again only once the count has passed it. */
+ * the next, so a piece runs again only once the count has passed it.
+ * start_max: no match of r starts after it (prefilter_repeat_fits), or
+ * SIZE_MAX. */
 static unsigned int
 rules_count_matches(const struct ruleset *rs, struct rules_scratch *s,
 		    const struct rule *r, const char *subject, size_t len,
-		    bool multiple, unsigned int limit)
+		    bool multiple, unsigned int limit, size_t start_max)
 {
 	struct rules_piece_next next_buf[RULES_PIECES_MAX], *next = NULL;
+	pcre2_match_context *mctx = rs->match_ctx;
 	PCRE2_SIZE start = 0;
 	unsigned int n = 0;
 
@@ -1312,6 +1349,17 @@ rules_count_matches(const struct ruleset *rs, struct rules_scratch *s,
 		return 0;
 	if (rules_gate_shut(rs, s, &r->re, subject, len))
 		return 0;
+	/* Only code compiled for it takes a limit: any other answers a
+	 * context with one by an error, which would count as no match. */
+	if (start_max < len && r->re.offset_limit) {
+		if (s->start_ctx == NULL) {
+			s->start_ctx = pcre2_match_context_copy(rs->match_ctx);
+			if (s->start_ctx == NULL)
+				log_panic("pcre2_match_context_copy failed");
+		}
+		(void)pcre2_set_offset_limit(s->start_ctx, start_max);
+		mctx = s->start_ctx;
+	}
 	if (r->re.count > 1 && multiple && r->re.count <= RULES_PIECES_MAX &&
 	    !r->re.start_dependent) {
 		memset(next_buf, 0, r->re.count * sizeof(*next_buf));
@@ -1320,7 +1368,7 @@ rules_count_matches(const struct ruleset *rs, struct rules_scratch *s,
 	while (start <= len) {
 		size_t mstart, mend;
 		int rc = rules_pieces_match(&r->re, subject, len, start, !multiple, s->md,
-					    rs->match_ctx, next, &mstart, &mend);
+					    mctx, next, &mstart, &mend);
 
 		if (rc < 0)
 			break;
@@ -1355,7 +1403,7 @@ rules_header_value_hits(const struct ruleset *rs, struct rules_scratch *s,
 		len = strlen(subject);
 	}
 	n = rules_count_matches(rs, s, r, subject, len, (r->tflags & TFLAG_MULTIPLE) != 0,
-				rules_limit(r));
+				rules_limit(r), SIZE_MAX);
 	if (r->neg)
 		n = n == 0 ? 1 : 0;
 	return n;
@@ -1551,11 +1599,12 @@ rules_match_mimeheaders(const struct ruleset *rs, struct rules_scratch *s,
 				len = strlen(subject);
 			}
 			if (r->neg) {
-				matched = rules_count_matches(rs, s, r, subject, len, false, 1) > 0;
+				matched = rules_count_matches(rs, s, r, subject, len, false, 1,
+							      SIZE_MAX) > 0;
 				continue;
 			}
 			total += rules_count_matches(rs, s, r, subject, len, multiple,
-						     limit - total);
+						     limit - total, SIZE_MAX);
 		}
 		if (r->exists)
 			out->hits[i] = matched ? 1 : 0;
@@ -1567,7 +1616,7 @@ rules_match_mimeheaders(const struct ruleset *rs, struct rules_scratch *s,
 }
 
 static void
-rules_lazy_note(struct rules_lazy *lz, size_t rule, size_t elem)
+rules_lazy_note(struct rules_lazy *lz, size_t rule, size_t elem, size_t start_max)
 {
 	int32_t k;
 
@@ -1579,6 +1628,7 @@ rules_lazy_note(struct rules_lazy *lz, size_t rule, size_t elem)
 	k = (int32_t)lz->elem_count++;
 	lz->elems[k].elem = (uint32_t)elem;
 	lz->elems[k].next = -1;
+	lz->elems[k].start_max = start_max;
 	if (lz->tail[rule] < 0)
 		lz->head[rule] = k;
 	else
@@ -1631,19 +1681,21 @@ rules_match_view(const struct ruleset *rs, struct rules_scratch *s,
 				const struct rule *r = &rs->rules[i];
 				bool multiple = (r->tflags & TFLAG_MULTIPLE) != 0;
 				unsigned int limit = rules_limit(r);
+				size_t start_max = SIZE_MAX;
 
 				if (pass == 0) {
 					s->candidate[i] = 0;
 					if (r->repeat_min > 1 &&
-					    !prefilter_count_reaches(pf->count_db, s->hs, text, len,
-								     i, r->repeat_min))
+					    !prefilter_repeat_fits(pf->count_db, s->hs, &s->spans,
+								   text, len, i, r->repeat_min,
+								   &start_max))
 						continue;
 				}
 				if (r->lazy) {
 					/* rules_hit_resolve runs it on what the
 					 * prefilter named (or on every element) */
 					if (pass == 0)
-						rules_lazy_note(out->lazy, i, e);
+						rules_lazy_note(out->lazy, i, e, start_max);
 					continue;
 				}
 				if (out->hits[i] >= (multiple ? limit : 1))
@@ -1661,7 +1713,8 @@ rules_match_view(const struct ruleset *rs, struct rules_scratch *s,
 					continue;
 				out->hits[i] += rules_count_matches(rs, s, r, text, len,
 								    multiple,
-								    limit - out->hits[i]);
+								    limit - out->hits[i],
+								    start_max);
 			}
 		}
 	}
@@ -1686,7 +1739,7 @@ rules_view_hits(const struct ruleset *rs, struct rules_scratch *s, const struct 
 		if (e == 0 && r->type == RULE_BODY && (r->tflags & TFLAG_NOSUBJECT) != 0)
 			continue;
 		n += rules_count_matches(rs, s, r, elems->v[e].p, elems->v[e].len, multiple,
-					 limit - n);
+					 limit - n, SIZE_MAX);
 	}
 	return n;
 }
@@ -1765,7 +1818,8 @@ rules_lazy_view_hits(const struct ruleset *rs, struct rules_lazy *lz, const stru
 			if (e == 0 && nosubject)
 				continue;
 			n += rules_count_matches(rs, &lz->scratch, r, elems->v[e].p,
-						 elems->v[e].len, multiple, limit - n);
+						 elems->v[e].len, multiple, limit - n,
+						 lz->elems[k].start_max);
 		}
 		return n;
 	}
@@ -1789,7 +1843,7 @@ rules_lazy_view_hits(const struct ruleset *rs, struct rules_lazy *lz, const stru
 				continue;
 		}
 		n += rules_count_matches(rs, &lz->scratch, r, elems->v[e].p, elems->v[e].len,
-					 multiple, limit - n);
+					 multiple, limit - n, SIZE_MAX);
 	}
 	return n;
 }

@@ -107,6 +107,9 @@ struct rule_regex {
 	 * piece matches depends on the start offset, so its matches can not
 	 * be kept (rules_piece_next); false for rules that are not counted */
 	bool start_dependent;
+	/* compiled with PCRE2_USE_OFFSET_LIMIT: a search can be told where
+	 * a match starts at the latest (rule->repeat_min) */
+	bool offset_limit;
 };
 
 /* What rules_pieces_match learnt of one piece while counting the matches
@@ -154,8 +157,10 @@ struct rule {
 	 * in the view's always list (0: behind the prefilter) */
 	size_t always_slot1;
 	/* A pattern that is one group repeated n >= 2 times: an element with
-	 * fewer than n of the group's literals can not match (the view's
-	 * count_db counts them); 0 or 1: no such bound. */
+	 * fewer than n disjoint occurrences of the group's literals can not
+	 * match, and a match starts no later than the first of the last n
+	 * (the view's count_db finds them: prefilter_repeat_fits); 0 or 1: no
+	 * such bound. */
 	unsigned int repeat_min;
 	/* A __ sub-rule, which only metas read: matched when a meta asks for
 	 * its value (rules_hit_resolve), not with the rest of the message's
@@ -276,9 +281,11 @@ size_t rules_regex_code_size(const pcre2_code *code);
 /* Compiles written into out, split into several pieces when the 8-bit
  * library finds it too large (rules_split.c; multiple: the rule counts its
  * matches, so a split must keep that count identical).  -1 and a reason
- * when it cannot be compiled.  jit: also JIT-compile the pieces. */
-int rules_compile_pieces(const char *written, bool jit, bool multiple, struct rule_regex *out,
-			 char *why, size_t why_size);
+ * when it cannot be compiled.  jit: also JIT-compile the pieces.  options:
+ * PCRE2 compile options added to the written ones (0, or
+ * PCRE2_USE_OFFSET_LIMIT). */
+int rules_compile_pieces(const char *written, bool jit, bool multiple, uint32_t options,
+			 struct rule_regex *out, char *why, size_t why_size);
 void rules_regex_free(struct rule_regex *rx);
 /* The match of rx in subject from start that the unsplit pattern would
  * find (the leftmost of the pieces, the first piece on a tie; with any,

@@ -523,8 +523,8 @@ split_repeat_rewrite(const struct split *sp, unsigned long copies)
 }
 
 int
-rules_compile_pieces(const char *written, bool jit, bool multiple, struct rule_regex *out,
-		     char *why, size_t why_size)
+rules_compile_pieces(const char *written, bool jit, bool multiple, uint32_t options,
+		     struct rule_regex *out, char *why, size_t why_size)
 {
 	struct split sp;
 	struct buf whole;
@@ -539,6 +539,7 @@ rules_compile_pieces(const char *written, bool jit, bool multiple, struct rule_r
 	memset(&sp, 0, sizeof(sp));
 	if (rules_split_regex(written, &pattern, &sp.options, why, why_size) < 0)
 		return -1;
+	sp.options |= options;
 	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, sp.options, &err,
 			   &erroff, NULL);
 	if (re == NULL && err != PCRE2_ERROR_PATTERN_TOO_LARGE) {
@@ -602,6 +603,7 @@ rules_compile_pieces(const char *written, bool jit, bool multiple, struct rule_r
 		}
 	}
 	free(pattern);
+	out->offset_limit = (options & PCRE2_USE_OFFSET_LIMIT) != 0;
 	if (re != NULL) {
 		out->pieces = xcalloc(1, sizeof(*out->pieces));
 		out->pieces[0] = re;

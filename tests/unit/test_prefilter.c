@@ -5,10 +5,13 @@
  * matches always passes the gate); the approximations of ReplaceTags
  * values (which shapes get one, and that they match wherever the value
  * does); the leading items a gate may drop (which, and that the rest
- * matches wherever the pattern does). */
+ * matches wherever the pattern does); the repeat counts (a text PCRE2
+ * matches always holds the disjoint occurrences, and no match starts
+ * after the bound they give), on the FILL_THIS_FORM rules among others. */
 #include "config.h"
 
 #include <check.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,7 @@
 #include "prefilter.h"
 #include "rules_int.h"
 #include "strlist.h"
+#include "xalloc.h"
 
 /* Compiles pattern as a rule file writes it, /pattern/flags. */
 static pcre2_code *
@@ -667,8 +671,9 @@ START_TEST(test_repeat_min_shapes)
 END_TEST
 
 /* A text PCRE2 matches always holds the repeat count of the group's
- * literals (prefilter_count_reaches), and the count shuts texts that
- * have too few. */
+ * literals, disjoint (prefilter_repeat_fits), its match starts no later
+ * than the bound they give, and the count shuts texts that have too
+ * few. */
 START_TEST(test_repeat_min_sound)
 {
 	static const char *const patterns[] = {
@@ -690,8 +695,10 @@ START_TEST(test_repeat_min_sound)
 		const char *error = NULL;
 		struct prefilter_db *db;
 		hs_scratch_t *scratch = NULL;
+		struct prefilter_spans spans = { NULL, 0, 0 };
 		unsigned int min, matched = 0, shut = 0;
 		pcre2_code *re = compile(patterns[p], "i");
+		pcre2_match_data *md = pcre2_match_data_create(4, NULL);
 
 		strlist_init(&lits);
 		min = prefilter_repeat_min(patterns[p], strlen(patterns[p]), false, &lits);
@@ -700,7 +707,7 @@ START_TEST(test_repeat_min_sound)
 		ck_assert_msg(db != NULL, "%s: %s", patterns[p], error);
 		ck_assert_int_eq(prefilter_alloc_scratch(db, &scratch), 0);
 		for (int t = 0; t < 30000; t++) {
-			size_t len = 0, n;
+			size_t len = 0, n, start_max;
 			bool reaches;
 
 			seed = seed * 1103515245u + 12345u;
@@ -713,21 +720,303 @@ START_TEST(test_repeat_min_sound)
 				memcpy(text + len, piece, strlen(piece));
 				len += strlen(piece);
 			}
-			reaches = prefilter_count_reaches(db, scratch, text, len, 0, min);
+			reaches = prefilter_repeat_fits(db, scratch, &spans, text, len, 0, min,
+							&start_max);
 			if (!reaches)
 				shut++;
-			if (!matches(re, text, len))
+			if (pcre2_match(re, (PCRE2_SPTR)text, len, 0, 0, md, NULL) < 0)
 				continue;
 			matched++;
 			ck_assert_msg(reaches, "%s matches %s, its count says no", patterns[p],
 				      ut_esc(text, len));
+			ck_assert_msg(pcre2_get_ovector_pointer(md)[0] <= start_max,
+				      "%s matches %s at %zu, after %zu", patterns[p],
+				      ut_esc(text, len), (size_t)pcre2_get_ovector_pointer(md)[0],
+				      start_max);
 		}
+		pcre2_match_data_free(md);
+		prefilter_spans_free(&spans);
 		ck_assert_msg(matched > 20, "%s: only %u texts matched", patterns[p], matched);
 		ck_assert_msg(shut > 1000, "%s: only %u texts shut", patterns[p], shut);
 		hs_free_scratch(scratch);
 		prefilter_db_free(&db);
 		pcre2_code_free(re);
 		strlist_free(&lits);
+	}
+}
+END_TEST
+
+/* Occurrences that share bytes count once: "names" holds three literals
+ * of (?:names?|nam){2} but room for one repeat. */
+START_TEST(test_repeat_fits_disjoint)
+{
+	static const struct {
+		const char *text;
+		bool fits;
+		size_t start_max;	/* when it fits */
+	} cases[] = {
+		{ "names", false, 0 },
+		{ "namesnam", true, 0 },
+		{ "xx name, name, nam", true, 9 },
+		{ "nanam", false, 0 },
+		{ "", false, 0 },
+		{ "NAMNAM", true, 0 },
+	};
+	struct strlist lits;
+	size_t owner[8] = { 0 };
+	const char *error = NULL;
+	struct prefilter_db *db;
+	hs_scratch_t *scratch = NULL;
+	struct prefilter_spans spans = { NULL, 0, 0 };
+	unsigned int min;
+
+	strlist_init(&lits);
+	min = prefilter_repeat_min("(?:names?|nam){2}", 17, false, &lits);
+	ck_assert_uint_eq(min, 2);
+	db = prefilter_db_build(&lits, owner, lits.n, true, &error);
+	ck_assert_msg(db != NULL, "%s", error);
+	ck_assert_int_eq(prefilter_alloc_scratch(db, &scratch), 0);
+	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {
+		size_t start_max;
+		bool fits = prefilter_repeat_fits(db, scratch, &spans, cases[c].text,
+						  strlen(cases[c].text), 0, min, &start_max);
+
+		ck_assert_msg(fits == cases[c].fits, "%s: %d", cases[c].text, fits);
+		if (fits)
+			ck_assert_msg(start_max == cases[c].start_max, "%s: %zu", cases[c].text,
+				      start_max);
+	}
+	prefilter_spans_free(&spans);
+	hs_free_scratch(scratch);
+	prefilter_db_free(&db);
+	strlist_free(&lits);
+}
+END_TEST
+
+/* SpamAssassin 4.0's FILL_THIS_FORM tags (72_active.cf), the rules that
+ * made repeat counts matter: "(?:<FF_YOUR><FF_ALL>...){3}" with dozens of
+ * short, overlapping literals ("nam", "name", "names"). */
+static const char *const ff_tags[][2] = {
+	{ "FF_LNNO", "(?:(?:\\d{1,3}(?:[)}\\]:.,]{1,80}|(?:st|nd|rd|th)[)}\\]:.,]{0,3})|\\W?\\([\\div]{1,5}\\)|\\W?\\{\\d{1,3}\\}|\\[\\d{1,3}\\]|\\*{1,5}|\\#{1,5}|\\(?[A-K][)}\\]:.,]{1,3})\\s?)" },
+	{ "FF_YOUR", "(?:a?\\s?copy\\sof\\s)?(?:(?:your|din|seu|twoje)[\\s,:]{1,5})?(?:present\\s|c[uo]rrent\\s|full(?:st[\\xe4]ndigt)?\\s?|complete\\s|direct\\s|private?\\s|valid\\s|personal\\s|nuvarande\\s|vollst[\\xe4]ndige\\s|aktuelle\\s|pe\\s(?:ne\\s)?){0,3}" },
+	{ "ANDOR", "(?:\\s?[\\/&+,]\\s?|\\sor\\s|\\sand?\\s)" },
+	{ "NUMBER", "(?:(?:ruf)?num(?:[bm]er)?\\(?s?\\)?|nos?\\.|no\\b|n[\\xb0]|\\#s?|nbrs?\\.?)" },
+	{ "FF_SUFFIX", "(?:\\sin\\s(?:full|words)|\\scompleto)?:?(?:\\s?[({][^)}]{1,30}[)}])?" },
+	{ "FF_BLANK2", "(?:[^-=_.,:;*\\w]{0,3}(?:[-=_.,:;*\\s\\x85]|&\\#\\d{1,3};|[\\xe2][\\x80][\\xa6]){1,100})" },
+	{ "FF_A1", "(?:(?:countr?y|city|province|ter+itory|(?:zip|post(?:al)?)(?:\\s?code)?|st?ates?|ad+res+e?)<ANDOR>?){1,3}(?:\\sof\\s(?:residence|birth|employment|citizenship|origin))?" },
+	{ "FF_A2", "(?:(?:contact|full|house|home|resident[ia]+l|busines+|mailing|work|delivery|ship+ing|post(?:al)?|of+ice|e-?mail|bostads|wohn)<ANDOR>?){0,3}\\s?(?:ad+res+[es]{0,2}|location|endere[\\xe7]o)(?:\\sline)?(?:\\s[0-9])?" },
+	{ "FF_N1", "(?:company|first|last|all|busines+|legal|ben[ei]ficiary|user|vollstaendigen)?\\s?(?:name?[sn]?|navne|nome|nazwy)(?:<ANDOR>ad+res+)?" },
+	{ "FF_P1", "(?:(?:(?:busines+|contact|fax|voice|house|home|mobile?|cel+(?:ular)?|of+ice|tel+e?(?:\\s?(?:ph|f)one?)?|(?:ph|f)one|private)(?:\\s(?:ph|f)one)?<ANDOR>?){1,3}(?:\\s?<NUMBER>)?<ANDOR>?){1,3}" },
+	{ "FF_M1", "(?:(?:ages?|marital\\s?statu[se]|sex|gender|male\\sor\\sfemale|(?:date\\s(?:of\\s)?)?birth|religion|nationality|(?:user )?email|next\\sof\\skin|alter|staatsangehoerigkeit|nationalitet|idade|weik)<ANDOR>?){1,3}" },
+	{ "FF_L1", "(?:(?:previous\\s)?work(?:ing)\\s?experience|employment|position|profes+ion|(?:monthly|an+ual)?\\s?income|purpose\\sof\\sl(?:oa|ao)n|an+ual\\sturn\\s?over|l(?:oa|ao)n\\sduration|oc+up[ae]tion(?:\\/position)?s?|(?:l(?:oa|ao)n\\s|the\\s)?amount(?:\\sneed(ed)?|\\sdesired)?(?:\\s(?:as|of)\\sloan)?|beruf|zaw(?:=F3|[\\xf3])d)" },
+	{ "FF_F1", "(?:(?:bank(?:ing)?|beneficiary|billing|acc(?:oun)?t|rout(?:ing)?|swift|receiver|user)<ANDOR>?){1,3}\\s(?:(?:name|ad+res+(?:es)?|location|code|details|institution|a\\/c|<NUMBER>)<ANDOR>?){1,3}" },
+	{ "FF_F2", "(?:(?:(?:international\\s)?driver'?s?\\sli[sc]+(?:en[sc]e)?|pas+\\s?port|id\\scard|[ia]d(?:entification|entity)(?:\\s(?:card|<NUMBER>|papers?))?)<ANDOR>?){1,3}(?:\\s<NUMBER>)?" },
+	{ "FF_F3", "(?:picture|zdj\\scie|test\\squestion|answer|amount\\swon|(?:inheritance\\s)?funds?\\svalue|(?:e-?mail\\s)?pas+word|e-?mai?l\\sid|amount\\s[\\w\\s]{0,30}lost[\\w\\s]{0,15})" },
+	{ "FF_F4", "(?:log[-\\s]?in|(?:e-?mail\\s)?user)\\s?names?" },
+	{ "FF_F5", "(?:ref(?:erence)?|batch|win+ing|award|billet)[-\\s]?<NUMBER>" },
+	{ "FF_ALL", "(?:<FF_A1>|<FF_A2>|<FF_N1>|<FF_P1>|<FF_M1>|<FF_F1>|<FF_F2>|<FF_F3>|<FF_F4>|<FF_F5>|<FF_L1>)" },
+};
+
+/* pattern with every <TAG> of ff_tags replaced, as ReplaceTags does. */
+static char *
+ff_expand(const char *pattern)
+{
+	char *cur = xstrdup(pattern);
+	bool again = true;
+
+	while (again) {
+		struct buf out;
+		const char *p = cur;
+
+		again = false;
+		buf_init(&out, 0);
+		while (*p != '\0') {
+			size_t t;
+
+			for (t = 0; *p == '<' && t < N_ELEMENTS(ff_tags); t++) {
+				size_t n = strlen(ff_tags[t][0]);
+
+				if (strncmp(p + 1, ff_tags[t][0], n) == 0 && p[1 + n] == '>')
+					break;
+			}
+			if (*p == '<' && t < N_ELEMENTS(ff_tags)) {
+				buf_put_str(&out, ff_tags[t][1]);
+				p += strlen(ff_tags[t][0]) + 2;
+				again = true;
+			} else {
+				buf_put(&out, p++, 1);
+			}
+		}
+		buf_put(&out, "", 1);
+		free(cur);
+		cur = buf_steal(&out, NULL);
+	}
+	return cur;
+}
+
+/* Random mixes of the FF_* vocabulary, separators, blanks, numbering,
+ * entities, \x85 and case: every text that __FILL_THIS_FORM_SHORT1/2 and
+ * LONG1/2 match passes prefilter_repeat_fits, and a search bounded by
+ * its start_max finds the same matches, counted as tflags multiple
+ * counts them. */
+START_TEST(test_repeat_fits_fill_this_form)
+{
+	static const char *const rules[] = {
+		"(?:<FF_YOUR><FF_ALL><FF_SUFFIX>(?:<FF_BLANK2>|<ANDOR>)){3}",
+		"(?:<FF_LNNO><FF_YOUR><FF_ALL><FF_SUFFIX>(?:<FF_BLANK2>|<ANDOR>)){3}",
+		"(?:<FF_YOUR><FF_ALL><FF_SUFFIX>(?:<FF_BLANK2>(?:P[a-z\\.\\s]{10,30})?|<ANDOR>)){5}",
+		"(?:<FF_LNNO><FF_YOUR><FF_ALL><FF_SUFFIX>(?:<FF_BLANK2>(?:P[a-z\\.\\s]{10,30})?|<ANDOR>)){5}",
+	};
+	static const char *const words[] = {
+		"name", "names", "full name", "first name", "namen", "nam", "nome", "navne",
+		"address", "addresss", "adddress", "home address", "mailing address", "addres",
+		"country", "county", "city", "state", "zip code", "postal code", "location",
+		"phone", "phone number", "mobile no.", "tel", "telefone", "fax", "cell", "office",
+		"age", "ages", "sex", "gender", "marital status", "date of birth", "birth",
+		"occupation", "occupation/position", "religion", "nationality", "email",
+		"e-mail", "user email", "bank name", "account number", "acct no", "swift code",
+		"id card", "passport", "driver's license", "password", "username", "login name",
+		"amount", "monthly income", "income", "position", "reference no.", "ref #",
+		"next of kin", "user", "beneficiary", "picture", "answer", "employment",
+		"your", "your ", "twoje ", "a copy of ", "current ", "valid ", "complete ",
+		"full", "personal ", "private ", "residential", "residentiaial", "business",
+		"businesss", "territory", "terrritory", "winning number", "loan duration",
+		"annual turnover", "zaw\xf3" "d", "endere\xe7o", "vollst\xe4ndige ",
+	};
+	static const char *const others[] = {
+		" ", ":", ": ", "_____", "....", "...", "\n", "\t", ",", ", ", "/", " / ",
+		" and ", " or ", " an ", " & ", "+", "&#160;", "&#8230;", "\xe2\x80\xa6",
+		"\x85", "\xa0", "-", "=", "*", ";", "(required)", "{x}", " in full",
+		" completo", "1.", "2)", "[3]", "(a)", "##", "**", "A)", "3rd.", "{12}",
+		"(iv)", "P.O. Box here", "Please fill", "message", "the", "service", "price",
+		"page", "stage", "x", "Q", "12", "no", "#", "\xb0", "n\xb0", "'", "\"",
+	};
+	/* list numbering, FF_LNNO's, and what ends a field */
+	static const char *const numbering[] = {
+		"", "", "1.", "2) ", "3rd.", "(iv) ", "{12}", "[3]", "* ", "## ", "B) ", "(c)",
+		"10:", "1st)", "x(1)",
+	};
+	static const char *const ends[] = {
+		":", ": ", " ", "____\n", "...", ", ", " / ", " and ", " or ", "\x85",
+		"&#95;&#95;&#95;", "\xe2\x80\xa6", "=\n", "\t", ":Please fill in here\n", "",
+	};
+	unsigned int seed = 20250715;
+
+	for (size_t p = 0; p < N_ELEMENTS(rules); p++) {
+		char *pattern = ff_expand(rules[p]), *written, why[256];
+		struct rule_regex rx, rx_limited;
+		struct strlist lits;
+		size_t owner[256] = { 0 };
+		const char *error = NULL;
+		struct prefilter_db *db;
+		hs_scratch_t *scratch = NULL;
+		struct prefilter_spans spans = { NULL, 0, 0 };
+		pcre2_match_data *md = pcre2_match_data_create(64, NULL);
+		pcre2_match_context *mctx = pcre2_match_context_create(NULL);
+		unsigned int min, matched = 0, shut = 0, bounded = 0;
+
+		ck_assert_msg(strstr(pattern, "<FF_") == NULL && strstr(pattern, "<ANDOR>") == NULL &&
+			      strstr(pattern, "<NUMBER>") == NULL, "%s", pattern);
+		strlist_init(&lits);
+		min = prefilter_repeat_min(pattern, strlen(pattern), false, &lits);
+		ck_assert_msg(min >= 3 && lits.n > 0 && lits.n <= N_ELEMENTS(owner), "%zu: %u, %zu",
+			      p, min, lits.n);
+		db = prefilter_db_build(&lits, owner, lits.n, true, &error);
+		ck_assert_msg(db != NULL, "%zu: %s", p, error);
+		ck_assert_int_eq(prefilter_alloc_scratch(db, &scratch), 0);
+		ck_assert_int_ge(asprintf(&written, "/%s/i", pattern), 0);
+		ck_assert_msg(rules_compile_pieces(written, true, true, 0, &rx, why,
+						   sizeof(why)) == 0, "%zu: %s", p, why);
+		ck_assert_msg(rules_compile_pieces(written, true, true, PCRE2_USE_OFFSET_LIMIT,
+						   &rx_limited, why, sizeof(why)) == 0,
+			      "%zu: %s", p, why);
+		ck_assert(rx_limited.offset_limit && !rx.offset_limit);
+		for (int t = 0; t < 5000; t++) {
+			char text[1024];
+			size_t len = 0, n, start_max, ms = 0, me = 0;
+			unsigned int count = 0, count_limited = 0;
+			bool fits;
+
+			seed = seed * 1103515245u + 12345u;
+			n = 2 + (seed / 65536) % 30;
+			for (size_t k = 0; k < n; k++) {
+				const char *piece;
+				size_t start = len;
+
+				seed = seed * 1103515245u + 12345u;
+				if ((seed / 65536) % 5 < 2) {
+					/* a whole field: numbering, a word, an end */
+					const char *parts[3];
+
+					parts[0] = numbering[(seed / 131072) % N_ELEMENTS(numbering)];
+					seed = seed * 1103515245u + 12345u;
+					parts[1] = words[(seed / 65536) % N_ELEMENTS(words)];
+					parts[2] = ends[(seed / 4096) % N_ELEMENTS(ends)];
+					for (size_t q = 0; q < 3; q++) {
+						if (len + strlen(parts[q]) > sizeof(text))
+							break;
+						memcpy(text + len, parts[q], strlen(parts[q]));
+						len += strlen(parts[q]);
+					}
+				} else {
+					piece = (seed / 65536) % 5 == 2
+						? words[(seed / 131072) % N_ELEMENTS(words)]
+						: others[(seed / 131072) % N_ELEMENTS(others)];
+					if (len + strlen(piece) > sizeof(text))
+						break;
+					memcpy(text + len, piece, strlen(piece));
+					len += strlen(piece);
+				}
+				/* some pieces in upper case, whole or a byte */
+				seed = seed * 1103515245u + 12345u;
+				for (size_t b = start; b < len; b++)
+					if ((seed / 65536) % 7 == 0 ||
+					    ((seed / 65536) % 7 == 1 && (b * 31 + seed) % 5 == 0))
+						text[b] = (char)toupper((unsigned char)text[b]);
+			}
+			fits = prefilter_repeat_fits(db, scratch, &spans, text, len, 0, min,
+						     &start_max);
+			shut += !fits;
+			/* counted as a tflags multiple rule counts, both ways */
+			for (size_t at = 0; at <= len && count < 5;) {
+				if (rules_pieces_match(&rx, text, len, at, false, md, NULL, NULL,
+						       &ms, &me) < 0)
+					break;
+				ck_assert_msg(fits, "rule %zu matches %s, its count says no", p,
+					      ut_esc(text, len));
+				ck_assert_msg(ms <= start_max, "rule %zu matches %s at %zu, after %zu",
+					      p, ut_esc(text, len), ms, start_max);
+				count++;
+				at = me > ms ? me : me + 1;
+			}
+			matched += count > 0;
+			if (!fits)
+				continue;
+			bounded += start_max < len;
+			(void)pcre2_set_offset_limit(mctx, start_max < len ? start_max : PCRE2_UNSET);
+			for (size_t at = 0; at <= len && count_limited < 5;) {
+				if (rules_pieces_match(&rx_limited, text, len, at, false, md, mctx, NULL,
+						       &ms, &me) < 0)
+					break;
+				count_limited++;
+				at = me > ms ? me : me + 1;
+			}
+			ck_assert_msg(count == count_limited, "rule %zu: %u matches in %s, %u bounded",
+				      p, count, ut_esc(text, len), count_limited);
+		}
+		ck_assert_msg(matched > 50, "rule %zu: only %u texts matched", p, matched);
+		ck_assert_msg(shut > 300, "rule %zu: only %u texts shut", p, shut);
+		ck_assert_msg(bounded > 300, "rule %zu: only %u texts bounded", p, bounded);
+		rules_regex_free(&rx);
+		rules_regex_free(&rx_limited);
+		pcre2_match_context_free(mctx);
+		pcre2_match_data_free(md);
+		prefilter_spans_free(&spans);
+		hs_free_scratch(scratch);
+		prefilter_db_free(&db);
+		strlist_free(&lits);
+		free(written);
+		free(pattern);
 	}
 }
 END_TEST
@@ -751,6 +1040,8 @@ prefilter_suite(void)
 	tcase_add_test(tc, test_trim_prefix_sound);
 	tcase_add_test(tc, test_repeat_min_shapes);
 	tcase_add_test(tc, test_repeat_min_sound);
+	tcase_add_test(tc, test_repeat_fits_disjoint);
+	tcase_add_test(tc, test_repeat_fits_fill_this_form);
 	return s;
 }
 
