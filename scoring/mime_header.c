@@ -80,6 +80,21 @@ ascii_prefix_ci(const char *s, size_t n, const char *lit)
 	return true;
 }
 
+/* Where "\s*=\s*" at q ends with all the white space taken, or SIZE_MAX
+ * when there is no '=' (why taking it all is enough: at each caller). */
+static size_t
+after_equals(const char *s, size_t n, size_t q)
+{
+	while (q < n && re_space((unsigned char)s[q]))
+		q++;
+	if (q >= n || s[q] != '=')
+		return SIZE_MAX;
+	q++;
+	while (q < n && re_space((unsigned char)s[q]))
+		q++;
+	return q;
+}
+
 /* The first of words (lowercase, NULL-terminated) that s starts with,
  * ignoring ASCII case: its length, or 0. */
 static size_t
@@ -116,13 +131,8 @@ param_match(const char *s, size_t n, size_t from, const char *const *words, bool
 				continue;
 			m->idx_e = q;
 		}
-		while (q < n && re_space((unsigned char)s[q]))
-			q++;
-		if (q >= n || s[q] != '=')
+		if ((q = after_equals(s, n, q)) == SIZE_MAX)
 			continue;
-		q++;
-		while (q < n && re_space((unsigned char)s[q]))
-			q++;
 		if (q < n && (s[q] == '"' || s[q] == '\''))
 			q++;
 		v = q;
@@ -198,14 +208,8 @@ boundary_param_match(const char *s, size_t n, size_t *b, size_t *e)
 			continue;
 		if (!ascii_prefix_ci(s + q, n - q, "boundary"))
 			continue;
-		q += 8;
-		while (q < n && re_space((unsigned char)s[q]))
-			q++;
-		if (q >= n || s[q] != '=')
+		if ((q = after_equals(s, n, q + 8)) == SIZE_MAX)
 			continue;
-		q++;
-		while (q < n && re_space((unsigned char)s[q]))
-			q++;
 		if (q + 1 < n && s[q] == '"' && s[q + 1] != '"') {
 			r = q + 1;
 			while (r < n && s[r] != '"')
