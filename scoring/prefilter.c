@@ -1869,7 +1869,9 @@ prefilter_repeat_fits(const struct prefilter_db *pf, hs_scratch_t *scratch,
 	 * starts no earlier than the k-th from last of any chain of disjoint
 	 * occurrences, so the need-th pick is where the first of any such
 	 * chain starts at the latest. */
-	qsort(spans->v, spans->n, sizeof(*spans->v), prefilter_span_cmp);
+	/* (v is NULL while nothing was found: qsort must not see it) */
+	if (spans->n > 1)
+		qsort(spans->v, spans->n, sizeof(*spans->v), prefilter_span_cmp);
 	for (size_t k = 0; k < spans->n && picked < need; k++) {
 		if (spans->v[k].end > bound)
 			continue;
