@@ -47,6 +47,9 @@ size_t hdr_parse_addresses(const char *str, size_t len, struct hdr_addr **out);
  * field of commas). */
 size_t hdr_parse_addresses_only(const char *str, size_t len, struct hdr_addr **out);
 void hdr_addrs_free(struct hdr_addr *a, size_t n);
+/* The address pattern hdr_parse_addresses() runs (PCRE2, caseless), for
+ * the test that compares it with Util.pm's. */
+const char *hdr_address_pattern(void);
 
 /* Util::idn_to_ascii: ASCII lowercased, an international name in its
  * ACE form (libidn2, as Net::LibIDN2), appended to out. */

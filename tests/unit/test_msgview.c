@@ -2021,6 +2021,109 @@ START_TEST(string_hash_keyed)
 }
 END_TEST
 
+/* Util.pm's address pattern as SpamAssassin writes it, against which
+ * hdr.c's rewrite is compared. */
+#define UT_QSTR "\"(?:|(?:[^\"\\\\]++|\\\\.)*+)\""
+#define UT_MAILRE "(?:\"(?:|(?:[^\"\\\\]++|\\\\.)*+)\"|[^\\@\\s\\<\\>\\(\\)\\[\\]\\,\\:\\;]+)" \
+	"\\@(?:[^\\\"\\s\\<\\>\\(\\)\\[\\]\\,\\:\\;]+|\\[[\\d:.]+\\])"
+#define UT_ADDRRE "^\\s*(?:(?:((?:" UT_QSTR "|[^\",;<]++)+)\\s*)?<\\s*([^>\\@]*\\S+|\\s*)\\s*>" \
+	"(?:\\s*<\\s*(?:(?:" UT_QSTR ")?\\S+|\\s*)\\s*>)*|(?:(" UT_MAILRE ")|((?:" UT_QSTR \
+	"|[^\",;<]++)+)))(?:\\s*\\(((?:|(?:[^()\\\\]++|\\\\.)*+))\\))?\\s*(?:[,;]|\\z)"
+
+/* The rewritten address pattern takes the first match Util.pm's takes:
+ * the same result and the same groups, on random fields of the pieces
+ * its alternatives turn on.  Where the original runs into PCRE2's match
+ * limit there is nothing to compare. */
+START_TEST(address_pattern_as_util)
+{
+	static const char *const pieces[] = {
+		"<", ">", "<", ">", "\"", "\\", "(", ")", " ", "\t", "\n", "a", "b.c", "@", ",",
+		";", ":", "[", "]", "1.2", "x@y.z", "<a>", "\"q\"", "<\"", "><",
+	};
+	pcre2_code *re[2];
+	const char *src[2] = { UT_ADDRRE, hdr_address_pattern() };
+	pcre2_match_data *md[2];
+	unsigned int seed = 4242, compared = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		int err;
+		PCRE2_SIZE off;
+
+		re[i] = pcre2_compile((PCRE2_SPTR)src[i], PCRE2_ZERO_TERMINATED, PCRE2_CASELESS,
+				      &err, &off, NULL);
+		ck_assert_ptr_nonnull(re[i]);
+		(void)pcre2_jit_compile(re[i], PCRE2_JIT_COMPLETE);
+		md[i] = pcre2_match_data_create(8, NULL);
+	}
+	for (int n = 0; n < 300000; n++) {
+		char value[256];
+		size_t len = 0, count = 1 + rand_r(&seed) % 16;
+		int rc[2];
+
+		for (size_t i = 0; i < count; i++) {
+			const char *piece = pieces[rand_r(&seed) % N_ELEMENTS(pieces)];
+
+			memcpy(value + len, piece, strlen(piece));
+			len += strlen(piece);
+		}
+		value[len] = '\0';
+		for (size_t i = 0; i < 2; i++)
+			rc[i] = pcre2_match(re[i], (PCRE2_SPTR)value, len, 0, 0, md[i], NULL);
+		if (rc[0] < 0 && rc[0] != PCRE2_ERROR_NOMATCH)
+			continue;
+		compared++;
+		ck_assert_msg(rc[0] == rc[1], "\"%s\": %d, not %d", value, rc[1], rc[0]);
+		for (int g = 0; g < 2 * rc[0]; g++)
+			ck_assert_msg(pcre2_get_ovector_pointer(md[0])[g] ==
+				      pcre2_get_ovector_pointer(md[1])[g],
+				      "\"%s\": offset %d", value, g);
+	}
+	ck_assert_uint_gt(compared, 290000);
+	for (size_t i = 0; i < 2; i++) {
+		pcre2_code_free(re[i]);
+		pcre2_match_data_free(md[i]);
+	}
+}
+END_TEST
+
+static bool
+address_fields_job(const void *arg)
+{
+	const char *const *fields = arg;
+
+	for (int i = 0; i < 30; i++)
+		for (size_t f = 0; fields[f] != NULL; f++) {
+			struct hdr_addr *a;
+			size_t n = hdr_parse_addresses(fields[f], strlen(fields[f]), &a);
+
+			hdr_addrs_free(a, n);
+		}
+	return true;
+}
+
+/* Address fields of the shapes Util.pm's pattern backtracked on, 30
+ * times each: an unclosed "<" of 8 kB and a "<x...x>" followed by junk
+ * (every end given back to both of the address's runs, quadratic), and
+ * rows of "<a>", of "" and of "<\"a>" (2^n ways to fail, each field
+ * 10^7 steps before PCRE2's limit ended it). */
+START_TEST(address_fields_linear)
+{
+	char *f[6];
+	size_t len;
+
+	f[0] = repeated("<", 8000, "", &len);
+	f[1] = repeated("x", 8000, "> y", &len);
+	f[1][0] = '<';
+	f[2] = repeated("<a>", 40, " y", &len);
+	f[3] = repeated("\"", 61, "", &len);
+	f[4] = repeated("<\"a>", 40, " y", &len);
+	f[5] = NULL;
+	run_cpu_within(2, address_fields_job, f);
+	for (size_t i = 0; f[i] != NULL; i++)
+		free(f[i]);
+}
+END_TEST
+
 struct ct_param_case {
 	const char *ct;
 	const char *boundary, *charset;	/* what each must come out as */
@@ -2336,6 +2439,7 @@ msgview_suite(void)
 	tcase_add_test(t, slash_href_linear);
 	tcase_add_test(t, content_type_params_as_regex);
 	tcase_add_test(t, string_hash_keyed);
+	tcase_add_test(t, address_pattern_as_util);
 	tcase_add_test(t, comma_fields_linear);
 	tcase_add_test(t, charset_descriptors_reused);
 	suite_add_tcase(s, t);
@@ -2344,6 +2448,7 @@ msgview_suite(void)
 	tcase_add_checked_fixture(t, settings_setup_no_jit, settings_teardown);
 	tcase_add_test(t, content_type_name_linear);
 	tcase_add_test(t, content_type_charset_boundary_linear);
+	tcase_add_test(t, address_fields_linear);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("mbox");
