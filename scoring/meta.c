@@ -136,11 +136,23 @@ meta_add_dep(struct meta_prog *prog, size_t rule)
 
 static int meta_parse_or(struct meta_parser *mp);
 
-/* rules_matching(GLOB): "*" and "?" over rule names. */
+static int
+meta_index_cmp(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* rules_matching(GLOB): "*" and "?" over rule names, summed in rule
+ * order: the map's slot order follows a hash keyed afresh in each
+ * process, and neither a sum of fractions nor the order lazy rules are
+ * asked for may vary from one run to the next. */
 static int
 meta_rules_matching(struct meta_parser *mp, const char *glob)
 {
 	int sum = meta_node(mp, META_NUM, -1, -1);
+	size_t *found = NULL, count = 0, cap = 0;
 
 	mp->prog->nodes[sum].value = 0;
 	for (size_t i = 0; ; i++) {
@@ -153,16 +165,22 @@ meta_rules_matching(struct meta_parser *mp, const char *glob)
 			continue;
 		if (!strmap_get(mp->names, name, &index))
 			continue;
-		{
-			int leaf = meta_node(mp, META_RULE, -1, -1);
-
-			mp->prog->nodes[leaf].rule = index;
-			meta_add_dep(mp->prog, index);
-			sum = meta_node(mp, META_ADD, sum, leaf);
+		if (count == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			found = xreallocarray(found, cap, sizeof(*found));
 		}
-		if (mp->error != NULL)
-			break;
+		found[count++] = index;
 	}
+	if (count > 1)
+		qsort(found, count, sizeof(*found), meta_index_cmp);
+	for (size_t k = 0; k < count && mp->error == NULL; k++) {
+		int leaf = meta_node(mp, META_RULE, -1, -1);
+
+		mp->prog->nodes[leaf].rule = found[k];
+		meta_add_dep(mp->prog, found[k]);
+		sum = meta_node(mp, META_ADD, sum, leaf);
+	}
+	free(found);
 	return sum;
 }
 

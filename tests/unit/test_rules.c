@@ -562,6 +562,29 @@ START_TEST(test_meta_semantics)
 }
 END_TEST
 
+/* rules_matching() sums the rules it names in rule order, whatever order
+ * the name map's slots (under a hash keyed per process) hold them in. */
+START_TEST(test_meta_rules_matching_order)
+{
+	struct buf cf;
+	struct ruleset *rs;
+	const size_t *deps;
+	size_t n;
+
+	buf_init(&cf, 0);
+	for (int i = 0; i < 40; i++)
+		ck_assert_int_eq(buf_printf(&cf, "body __G%02d /g%02d/\n", i, i), 0);
+	ck_assert_int_eq(buf_printf(&cf, "meta ALL_G rules_matching(__G*) > 0\n"), 0);
+	rs = load_clean("50_g.cf", cf.data);
+	n = meta_deps(rule(rs, "ALL_G")->meta, &deps);
+	ck_assert_uint_eq(n, 40);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq((long)deps[i], rules_find(rs, "__G00") + (long)i);
+	buf_free(&cf);
+	rules_free(&rs);
+}
+END_TEST
+
 /* Sub-rules only metas read are matched when a meta asks for them: a meta
  * whose first operand is false leaves its second unmatched, and every
  * total is what matching everything first gives. */
@@ -2678,6 +2701,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_replace_tags_gate);
 	tcase_add_test(tc, test_trim_gate);
 	tcase_add_test(tc, test_meta_semantics);
+	tcase_add_test(tc, test_meta_rules_matching_order);
 	tcase_add_test(tc, test_lazy_subrules);
 	tcase_add_test(tc, test_multiple_scores_each_hit);
 	tcase_add_test(tc, test_score_format);
