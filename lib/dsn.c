@@ -156,7 +156,8 @@ dsn_reply(const struct dsn *dsn, const char *addr, const char *id, bool utf8, ch
 {
 	struct dsn_entry e = dsn_entry(dsn->reason);
 	char text[DSN_TEXT_MAX], who[LMTP_PATH_MAX + 4] = "";
-	size_t room;
+	char line[DSN_REPLY_LINE_MAX + 1];
+	size_t room, len;
 	int n;
 
 	if (dsn->reason == DSN_REJECTED && dsn->text[0] != '\0')
@@ -169,13 +170,23 @@ dsn_reply(const struct dsn *dsn, const char *addr, const char *id, bool utf8, ch
 		dsn_sanitize(a, sizeof(a), addr, utf8);
 		snprintf(who, sizeof(who), "<%s> ", a);
 	}
-	n = snprintf(out, out_size, "%d %s %s%s%s", e.code, e.status, who,
+	/* The whole line first (the longest address leaves room for its
+	 * prefix), then as much of it as out holds: never half a character
+	 * in either cut. */
+	n = snprintf(line, sizeof(line), "%d %s %s%s%s", e.code, e.status, who,
 		     id != NULL ? id : "", id != NULL ? " " : "");
-	if (n < 0 || (size_t)n >= out_size)
-		return;
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(line))
+		n = (int)sizeof(line) - 1;
 	/* A Sieve reason can be long: the text is cut so the line stays
 	 * within RFC 5321's 512 octets. */
 	room = (size_t)n < DSN_REPLY_LINE_MAX ? DSN_REPLY_LINE_MAX - (size_t)n : 0;
-	snprintf(out + n, out_size - (size_t)n, "%.*s",
-		 (int)dsn_cut(text, strlen(text), room), text);
+	len = (size_t)n + dsn_cut(text, strlen(text), room);
+	memcpy(line + n, text, len - (size_t)n);
+	if (out_size == 0)
+		return;
+	len = dsn_cut(line, len, out_size - 1);
+	memcpy(out, line, len);
+	out[len] = '\0';
 }

@@ -1262,12 +1262,13 @@ START_TEST(proto_partial_command)
 	drv_feed(&d, "LHL", 3, 0);
 	ck_assert(lmtp_proto_partial_command(d.p));
 	ck_assert_uint_eq(lmtp_proto_command_lines(d.p), 0);
-	drv_feed(&d, "O client\r\nNO", 13, 0);
+	drv_feed(&d, "O client\r\nNO", 12, 0);
 	ck_assert(lmtp_proto_partial_command(d.p));
 	ck_assert_uint_eq(lmtp_proto_command_lines(d.p), 1);
 	drv_feed(&d, "OP\r\n", 4, 0);
 	ck_assert(!lmtp_proto_partial_command(d.p));
 	ck_assert_uint_eq(lmtp_proto_command_lines(d.p), 2);
+	ck_assert_str_eq(d.out.data, LHLO_OK OK);
 
 	/* Past LMTP_LINE_MAX its bytes are dropped as they come, but the
 	 * line is still not over. */

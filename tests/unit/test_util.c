@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "dsn.h"
+#include "utf8.h"
 #include "fsutil.h"
 #include "lmtpd_limits.h"
 #include "log.h"
@@ -471,6 +472,11 @@ START_TEST(dsn_reply_format)
 	memset(small, '#', sizeof(small));
 	dsn_reply(&d, "a@b", "ID", false, small, sizeof(small));
 	ck_assert_str_eq(small, "250 2.0.0 <a@b>");
+	/* ... and never inside a UTF-8 character: "250 2.0.0 <j" and one
+	 * byte of the first two-byte "\xc3\xbc" would fill 15 bytes. */
+	dsn_reply(&d, "j\xc3\xbc\xc3\xbc\xc3\xbc@b", "ID", true, small, sizeof(small));
+	ck_assert_str_eq(small, "250 2.0.0 <j\xc3\xbc");
+	ck_assert(utf8_valid((const unsigned char *)small, strlen(small)));
 }
 END_TEST
 
