@@ -1,9 +1,10 @@
 /* mime_header: header fields of the MIME tree as Node.pm keeps them
  * (raw values, decoded values built on first use, lookups by lowercased
  * name through a hash), get_all_headers with its MAX_HEADER_LENGTH cut,
- * and Util::parse_content_type, whose regular expressions run under
- * PCRE2 as SpamAssassin's run under Perl (the name parameter's matched by
- * hand, in linear time). */
+ * and Util::parse_content_type, whose regular expressions for the
+ * boundary, charset and name parameters are matched by hand, in linear
+ * time, with or without PCRE2's JIT (only the test for "name*0=" runs
+ * under PCRE2). */
 #include "config.h"
 
 #include <ctype.h>

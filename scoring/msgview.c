@@ -88,6 +88,7 @@ msgview_global_init(void)
 	if (done)
 		return;
 	done = true;
+	str_hash_init();
 	mime_global_init();
 	re_pristine = pcre2_compile((PCRE2_SPTR) "^([^ \\t].*?\\n)(?![ \\t])",
 				    PCRE2_ZERO_TERMINATED,

@@ -17,7 +17,7 @@ static unsigned char str_hash_key[crypto_shorthash_KEYBYTES];
 static pthread_once_t str_hash_once = PTHREAD_ONCE_INIT;
 
 static void
-str_hash_init(void)
+str_hash_key_init(void)
 {
 	/* sodium_init only fails without a source of randomness, where no
 	 * key can be had: going on with a fixed one would be the flaw this
@@ -27,13 +27,19 @@ str_hash_init(void)
 	randombytes_buf(str_hash_key, sizeof(str_hash_key));
 }
 
+void
+str_hash_init(void)
+{
+	(void)pthread_once(&str_hash_once, str_hash_key_init);
+}
+
 uint32_t
 str_hash(const char *p, size_t n)
 {
 	unsigned char out[crypto_shorthash_BYTES];
 	uint32_t h;
 
-	(void)pthread_once(&str_hash_once, str_hash_init);
+	str_hash_init();
 	crypto_shorthash(out, (const unsigned char *)p, n, str_hash_key);
 	memcpy(&h, out, sizeof(h));
 	return h;

@@ -16,6 +16,10 @@ struct strset;
  * more per message, and 100000 a minute).  Children of a fork share the
  * key, and tables built before it. */
 uint32_t str_hash(const char *p, size_t n);
+/* Draws the key now (str_hash does on first use): msgview_global_init
+ * calls it, so a daemon's master has its key before it forks, and a
+ * failure stops it at start rather than in a worker. */
+void str_hash_init(void);
 
 /* FNV-1a of p[0..n), unkeyed and inline: for the Bayes tokenizer's and
  * store's tables only, where it is called per token (SipHash made

@@ -260,10 +260,11 @@ ut_run_within(size_t extra, bool (*fn)(const void *arg), const void *arg)
 }
 
 /* Makes this process and its children unable to map memory both
- * writable and executable, as systemd's MemoryDenyWriteExecute=yes does:
- * PCRE2's JIT then fails and every pattern compiled afterwards runs in
- * the interpreter.  False where the kernel lacks PR_SET_MDWE (before
- * Linux 6.3): the JIT stays. */
+ * writable and executable, as systemd's MemoryDenyWriteExecute=yes does,
+ * so that PCRE2's JIT fails for patterns compiled afterwards; but only
+ * if this process has not JIT-compiled before (the JIT reuses memory it
+ * made executable then).  False where the kernel lacks PR_SET_MDWE
+ * (before Linux 6.3): the JIT stays.  Callers check with a probe. */
 #ifndef PR_SET_MDWE
 #define PR_SET_MDWE 65
 #define PR_MDWE_REFUSE_EXEC_GAIN 1UL
