@@ -2135,6 +2135,46 @@ START_TEST(address_fields_linear)
 }
 END_TEST
 
+/* What the step bound on the address pattern gives, with the JIT and
+ * without: a real field far longer than any sent (300 quoted names, each
+ * with an address and a comment) parses whole under it; a run of 40
+ * "<\"a>", which needs more than 10^8 steps, yields no address, and the
+ * addresses around it are still found. */
+START_TEST(address_limit_outcomes)
+{
+	struct buf b;
+	struct hdr_addr *a;
+	size_t n, len;
+	char *f;
+
+	buf_init(&b, 0);
+	for (int i = 0; i < 300; i++)
+		ck_assert_int_eq(buf_printf(&b, "%s\"Name %d, Jr.\" <user%d@example.com> (c %d)",
+					    i > 0 ? ", " : "", i, i, i), 0);
+	n = hdr_parse_addresses(b.data, b.len, &a);
+	ck_assert_uint_eq(n, 300);
+	ck_assert_str_eq(a[299].address, "user299@example.com");
+	ck_assert(strncmp(a[299].phrase, "Name 299, Jr.", 13) == 0);
+	hdr_addrs_free(a, n);
+	buf_free(&b);
+
+	buf_init(&b, 0);
+	buf_put_str(&b, "ann@example.com, ");
+	f = repeated("<\"a>", 40, " y, bob@example.com", &len);
+	buf_put(&b, f, len);
+	free(f);
+	/* the pattern gives up on the run of "<\"a>", which yields no
+	 * address, and goes on after the next comma */
+	n = hdr_parse_addresses(b.data, b.len, &a);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(a[0].address, "ann@example.com");
+	ck_assert_ptr_null(a[1].address);
+	ck_assert_str_eq(a[2].address, "bob@example.com");
+	hdr_addrs_free(a, n);
+	buf_free(&b);
+}
+END_TEST
+
 struct ct_param_case {
 	const char *ct;
 	const char *boundary, *charset;	/* what each must come out as */
@@ -2451,6 +2491,7 @@ msgview_suite(void)
 	tcase_add_test(t, content_type_params_as_regex);
 	tcase_add_test(t, string_hash_keyed);
 	tcase_add_test(t, address_pattern_as_util);
+	tcase_add_test(t, address_limit_outcomes);
 	tcase_add_test(t, comma_fields_linear);
 	tcase_add_test(t, charset_descriptors_reused);
 	suite_add_tcase(s, t);
@@ -2460,6 +2501,7 @@ msgview_suite(void)
 	tcase_add_test(t, content_type_name_linear);
 	tcase_add_test(t, content_type_charset_boundary_linear);
 	tcase_add_test(t, address_fields_linear);
+	tcase_add_test(t, address_limit_outcomes);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("mbox");
