@@ -384,26 +384,241 @@ meta_parse_or(struct meta_parser *mp)
 /* Subtrees this small are looked through for rules still to be matched. */
 #define META_FREE_SIZE_MAX 16
 
-/* Whether the subtree at i reads only values known already (no fetch). */
-static bool
-meta_costs_nothing(const struct meta_prog *prog, int i, const struct meta_fetch *fetch)
+static size_t
+meta_cost_add(size_t a, size_t b)
+{
+	return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+/* About what evaluating the subtree at i would fetch: 0 when it reads
+ * only values known already; the sum of fetch->cost of what is pending
+ * (each pending read costs 1 more, so without costs any read counts). */
+static size_t
+meta_cost(const struct meta_prog *prog, int i, const struct meta_fetch *fetch)
 {
 	const struct meta_node *n = &prog->nodes[i];
 
 	if (n->size > META_FREE_SIZE_MAX)
-		return false;
+		return SIZE_MAX;
 	switch (n->op) {
 	case META_NUM:
-		return true;
+		return 0;
 	case META_RULE:
-		return !fetch->pending[n->rule];
+		if (!fetch->pending[n->rule])
+			return 0;
+		return meta_cost_add(1, fetch->cost != NULL ? fetch->cost[n->rule] : 0);
 	case META_NOT:
 	case META_NEG:
-		return meta_costs_nothing(prog, n->a, fetch);
+		return meta_cost(prog, n->a, fetch);
 	default:
-		return meta_costs_nothing(prog, n->a, fetch) &&
-		       meta_costs_nothing(prog, n->b, fetch);
+		return meta_cost_add(meta_cost(prog, n->a, fetch), meta_cost(prog, n->b, fetch));
 	}
+}
+
+/* A comparison over a larger subtree is evaluated as written, since its
+ * range is worked out again after each value fetched. */
+#define META_RANGE_SIZE_MAX 64
+
+static bool
+meta_is_comparison(enum meta_op op)
+{
+	return op == META_LT || op == META_GT || op == META_LE || op == META_GE ||
+	       op == META_EQ || op == META_NE;
+}
+
+/* The values a subtree may still take: [lo, hi]. */
+struct meta_range {
+	double lo, hi;
+};
+
+static const struct meta_range meta_range_any = { -INFINITY, INFINITY };
+
+static struct meta_range
+meta_range_exact(double v)
+{
+	return (struct meta_range){ v, v };
+}
+
+/* (an inf - inf or 0 * inf somewhere says nothing) */
+static struct meta_range
+meta_range_checked(double lo, double hi)
+{
+	if (isnan(lo) || isnan(hi))
+		return meta_range_any;
+	return (struct meta_range){ lo, hi };
+}
+
+static bool
+meta_range_zero(struct meta_range r)
+{
+	return r.lo == 0 && r.hi == 0;
+}
+
+static bool
+meta_range_nonzero(struct meta_range r)
+{
+	return r.lo > 0 || r.hi < 0;
+}
+
+static struct meta_range
+meta_range_union(struct meta_range a, struct meta_range b)
+{
+	return (struct meta_range){ fmin(a.lo, b.lo), fmax(a.hi, b.hi) };
+}
+
+/* A comparison's range: 1 or 0 when it is sure of its answer. */
+static struct meta_range
+meta_range_truth(bool sure_true, bool sure_false)
+{
+	if (sure_true)
+		return meta_range_exact(1);
+	if (sure_false)
+		return meta_range_exact(0);
+	return (struct meta_range){ 0, 1 };
+}
+
+/* What the subtree at i can evaluate to, from the values known and each
+ * pending one anything from 0 to its most.  Never for a subtree with a
+ * division: Perl dies on one by zero, which only evaluating shows.  Each
+ * step rounds monotonically, so the bounds hold in doubles too. */
+static struct meta_range
+meta_range(const struct meta_prog *prog, int i, const double *values,
+	   const struct meta_fetch *fetch)
+{
+	const struct meta_node *n = &prog->nodes[i];
+	struct meta_range a, b;
+
+	switch (n->op) {
+	case META_NUM:
+		return meta_range_exact(n->value);
+	case META_RULE:
+		if (fetch->pending[n->rule])
+			return (struct meta_range){ 0, fetch->most != NULL ? fetch->most[n->rule]
+									   : INFINITY };
+		return meta_range_exact(values[n->rule]);
+	case META_NOT:
+		a = meta_range(prog, n->a, values, fetch);
+		return meta_range_truth(meta_range_zero(a), meta_range_nonzero(a));
+	case META_NEG:
+		a = meta_range(prog, n->a, values, fetch);
+		return (struct meta_range){ -a.hi, -a.lo };
+	case META_AND:
+		/* Perl's value: the left operand when false, else the right */
+		a = meta_range(prog, n->a, values, fetch);
+		if (meta_range_zero(a))
+			return meta_range_exact(0);
+		b = meta_range(prog, n->b, values, fetch);
+		return meta_range_nonzero(a) ? b : meta_range_union(meta_range_exact(0), b);
+	case META_OR:
+		a = meta_range(prog, n->a, values, fetch);
+		if (meta_range_nonzero(a))
+			return a;
+		b = meta_range(prog, n->b, values, fetch);
+		return meta_range_zero(a) ? b : meta_range_union(a, b);
+	default:
+		break;
+	}
+	a = meta_range(prog, n->a, values, fetch);
+	b = meta_range(prog, n->b, values, fetch);
+	switch (n->op) {
+	case META_ADD:
+		return meta_range_checked(a.lo + b.lo, a.hi + b.hi);
+	case META_SUB:
+		return meta_range_checked(a.lo - b.hi, a.hi - b.lo);
+	case META_MUL: {
+		double p[4] = { a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi };
+		struct meta_range r = { p[0], p[0] };
+
+		for (size_t k = 0; k < 4; k++) {
+			if (isnan(p[k]))
+				return meta_range_any;
+			r.lo = fmin(r.lo, p[k]);
+			r.hi = fmax(r.hi, p[k]);
+		}
+		return r;
+	}
+	case META_LT:
+		return meta_range_truth(a.hi < b.lo, a.lo >= b.hi);
+	case META_GT:
+		return meta_range_truth(a.lo > b.hi, a.hi <= b.lo);
+	case META_LE:
+		return meta_range_truth(a.hi <= b.lo, a.lo > b.hi);
+	case META_GE:
+		return meta_range_truth(a.lo >= b.hi, a.hi < b.lo);
+	case META_EQ:
+		return meta_range_truth(a.lo == a.hi && b.lo == b.hi && a.lo == b.lo,
+					a.hi < b.lo || a.lo > b.hi);
+	case META_NE:
+		return meta_range_truth(a.hi < b.lo || a.lo > b.hi,
+					a.lo == a.hi && b.lo == b.hi && a.lo == b.lo);
+	default:
+		/* XOR: evaluated as written */
+		return meta_range_any;
+	}
+}
+
+/* The rule node in the subtree at i that is pending and cheapest to
+ * fetch (the first of equals), or -1. */
+static int
+meta_cheapest_pending(const struct meta_prog *prog, int i, const struct meta_fetch *fetch,
+		      size_t *cost_r)
+{
+	const struct meta_node *n = &prog->nodes[i];
+	int best = -1, other;
+	size_t cost = SIZE_MAX, other_cost;
+
+	switch (n->op) {
+	case META_NUM:
+		return -1;
+	case META_RULE:
+		if (!fetch->pending[n->rule])
+			return -1;
+		*cost_r = fetch->cost != NULL ? fetch->cost[n->rule] : 0;
+		return i;
+	default:
+		break;
+	}
+	if ((other = meta_cheapest_pending(prog, n->a, fetch, &other_cost)) >= 0) {
+		best = other;
+		cost = other_cost;
+	}
+	if (n->op != META_NOT && n->op != META_NEG &&
+	    (other = meta_cheapest_pending(prog, n->b, fetch, &other_cost)) >= 0 &&
+	    (best < 0 || other_cost < cost)) {
+		best = other;
+		cost = other_cost;
+	}
+	*cost_r = cost;
+	return best;
+}
+
+/* A comparison: answered from its range when that is sure, fetching the
+ * cheapest pending value until it is.  The rules a meta sums
+ * (__EXTORT_MANY adds fourteen) are mostly known to be 0 once the views
+ * are scanned, and then the costly ones never run. */
+static bool
+meta_compare_settled(const struct meta_prog *prog, int i, const double *values,
+		     const struct meta_fetch *fetch, double *answer)
+{
+	const struct meta_node *n = &prog->nodes[i];
+
+	if (fetch == NULL || n->has_div || n->size > META_RANGE_SIZE_MAX)
+		return false;
+	/* each fetch clears a pending leaf, and there are fewer than size */
+	for (unsigned int round = 0; round <= n->size; round++) {
+		struct meta_range r = meta_range(prog, i, values, fetch);
+		size_t cost;
+		int leaf;
+
+		if (r.lo == r.hi) {
+			*answer = r.lo;
+			return true;
+		}
+		if ((leaf = meta_cheapest_pending(prog, i, fetch, &cost)) < 0)
+			return false;
+		fetch->fetch(fetch->ctx, prog->nodes[leaf].rule);
+	}
+	return false;
 }
 
 static double
@@ -429,12 +644,14 @@ meta_eval_node(const struct meta_prog *prog, int i, const double *values,
 	case META_AND:
 		/* Perl reads the right operand only when the left is true, and
 		 * a false operand on either side makes the result 0.  So when
-		 * the right one costs nothing and the left may need a rule
-		 * matched (FILL_THIS_FORM is __FILL_THIS_FORM && ... &&
-		 * !__VIA_ML), a false right one spares the left.  Not with a
-		 * division in either: Perl dies on the one it reaches. */
+		 * the right one costs less (FILL_THIS_FORM is __FILL_THIS_FORM
+		 * && ... && !__VIA_ML, whose right side is known; in
+		 * __MY_MALWARE && __PASSWORD both are to be matched, the left
+		 * at forty times the cost), a false right one spares the left.
+		 * Not with a division in either: Perl dies on the one it
+		 * reaches. */
 		if (fetch != NULL && !prog->nodes[n->a].has_div && !prog->nodes[n->b].has_div &&
-		    meta_costs_nothing(prog, n->b, fetch)) {
+		    meta_cost(prog, n->b, fetch) < meta_cost(prog, n->a, fetch)) {
 			b = meta_eval_node(prog, n->b, values, fetch, div_zero);
 			if (b == 0)
 				return 0;
@@ -449,6 +666,8 @@ meta_eval_node(const struct meta_prog *prog, int i, const double *values,
 	default:
 		break;
 	}
+	if (meta_is_comparison(n->op) && meta_compare_settled(prog, i, values, fetch, &a))
+		return a;
 	a = meta_eval_node(prog, n->a, values, fetch, div_zero);
 	b = meta_eval_node(prog, n->b, values, fetch, div_zero);
 	switch (n->op) {

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <hs/hs.h>
 #include "prefilter.h"
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -685,6 +686,21 @@ rules_build_prefilter(struct rules_build *b, enum rule_type type)
  * (rules_user.c) are never lazy. */
 #define RULES_LAZY_META_DEPTH 32
 
+/* Compiled bytes per unit of match_weight. */
+#define RULES_WEIGHT_BYTES 4096
+
+static size_t
+rules_match_weight(const struct rule_regex *re)
+{
+	size_t bytes = 0;
+
+	for (size_t k = 0; k < re->count; k++)
+		bytes += rules_regex_code_size(re->pieces[k]);
+	for (size_t k = 0; k < re->gate_count; k++)
+		bytes += rules_regex_code_size(re->gate[k]);
+	return 1 + bytes / RULES_WEIGHT_BYTES;
+}
+
 static void
 rules_mark_lazy(struct ruleset *rs)
 {
@@ -698,6 +714,8 @@ rules_mark_lazy(struct ruleset *rs)
 
 		r->lazy = view && r->subrule && r->skip == RULE_RUNS && r->eval == NULL;
 		rs->lazy[i] = r->lazy;
+		if (r->lazy)
+			r->match_weight = rules_match_weight(&r->re);
 		rs->lazy_count += r->lazy;
 	}
 	/* in meta_order, every meta's reads come before it */
@@ -1233,6 +1251,11 @@ struct rules_lazy {
 		size_t start_max;	/* prefilter_repeat_fits, else SIZE_MAX */
 	} *elems;
 	size_t elem_count, elem_cap;
+	/* what each pending rule would still read, for rules_hit_cost: per
+	 * rule behind the prefilter, the bytes of the elements it named; per
+	 * view, all of its bytes */
+	size_t *named_bytes;
+	size_t view_bytes[RULE_TYPE_COUNT];
 	bool timed_out;		/* a pending rule was asked for past the backstop */
 	/* Per view, the bytes each element holds (for the byte-set gates of
 	 * rules without literals), made when first needed: one scan of an
@@ -1302,6 +1325,7 @@ rules_hits_free(struct rules_hits *hits)
 		free(hits->lazy->pending);
 		free(hits->lazy->head);
 		free(hits->lazy->tail);
+		free(hits->lazy->named_bytes);
 		free(hits->lazy->elems);
 		pcre2_match_data_free(hits->lazy->scratch.md);
 		pcre2_match_context_free(hits->lazy->scratch.start_ctx);
@@ -1616,7 +1640,7 @@ rules_match_mimeheaders(const struct ruleset *rs, struct rules_scratch *s,
 }
 
 static void
-rules_lazy_note(struct rules_lazy *lz, size_t rule, size_t elem, size_t start_max)
+rules_lazy_note(struct rules_lazy *lz, size_t rule, size_t elem, size_t len, size_t start_max)
 {
 	int32_t k;
 
@@ -1626,6 +1650,7 @@ rules_lazy_note(struct rules_lazy *lz, size_t rule, size_t elem, size_t start_ma
 		lz->elems = xreallocarray(lz->elems, lz->elem_cap, sizeof(*lz->elems));
 	}
 	k = (int32_t)lz->elem_count++;
+	lz->named_bytes[rule] += len;
 	lz->elems[k].elem = (uint32_t)elem;
 	lz->elems[k].next = -1;
 	lz->elems[k].start_max = start_max;
@@ -1695,7 +1720,7 @@ rules_match_view(const struct ruleset *rs, struct rules_scratch *s,
 					/* rules_hit_resolve runs it on what the
 					 * prefilter named (or on every element) */
 					if (pass == 0)
-						rules_lazy_note(out->lazy, i, e, start_max);
+						rules_lazy_note(out->lazy, i, e, len, start_max);
 					continue;
 				}
 				if (out->hits[i] >= (multiple ? limit : 1))
@@ -1848,6 +1873,29 @@ rules_lazy_view_hits(const struct ruleset *rs, struct rules_lazy *lz, const stru
 	return n;
 }
 
+size_t
+rules_hit_cost(const struct ruleset *rs, const struct rules_hits *hits, size_t i)
+{
+	const struct rule *r = &rs->rules[i];
+	size_t bytes;
+
+	if (!rules_hit_pending(hits, i))
+		return 0;
+	bytes = r->always_slot1 == 0 ? hits->lazy->named_bytes[i]
+				     : hits->lazy->view_bytes[r->type];
+	return bytes > SIZE_MAX / r->match_weight ? SIZE_MAX : bytes * r->match_weight;
+}
+
+double
+rules_value_most(const struct ruleset *rs, size_t i)
+{
+	const struct rule *r = &rs->rules[i];
+
+	if (r->type == RULE_META)
+		return INFINITY;
+	return (r->tflags & TFLAG_MULTIPLE) != 0 ? rules_limit(r) : 1;
+}
+
 bool
 rules_hit_pending(const struct rules_hits *hits, size_t i)
 {
@@ -1927,6 +1975,33 @@ rules_match_site_zero(const struct ruleset *rs, struct rules_scratch *s, struct 
 	}
 }
 
+static size_t
+rules_view_bytes(const struct strlist *elems)
+{
+	size_t n = 0;
+
+	for (size_t e = 0; e < elems->n; e++)
+		n += elems->v[e].len;
+	return n;
+}
+
+/* Once every view has been scanned whole: a pending rule behind the
+ * prefilter that it named in no element can not hit, so it stops being
+ * pending (a meta reading it then knows its 0 without asking); and what
+ * each view holds, for rules_hit_cost. */
+static void
+rules_lazy_settle(const struct ruleset *rs, struct msgview *mv, struct rules_lazy *lz,
+		  size_t full_len)
+{
+	for (size_t i = 0; i < rs->count; i++)
+		if (lz->pending[i] && rs->rules[i].always_slot1 == 0 && lz->head[i] < 0)
+			lz->pending[i] = 0;
+	lz->view_bytes[RULE_BODY] = rules_view_bytes(msgview_body(mv));
+	lz->view_bytes[RULE_RAWBODY] = rules_view_bytes(msgview_rawbody(mv));
+	lz->view_bytes[RULE_URI] = rules_view_bytes(msgview_uris(mv));
+	lz->view_bytes[RULE_FULL] = full_len;
+}
+
 void
 rules_match(const struct ruleset *rs, struct rules_scratch *s, struct msgview *mv,
 	    double time_limit, struct rules_hits *out)
@@ -1951,6 +2026,7 @@ rules_match(const struct ruleset *rs, struct rules_scratch *s, struct msgview *m
 		lz->tail = xreallocarray(NULL, rs->count, sizeof(*lz->tail));
 		memset(lz->head, 0xff, rs->count * sizeof(*lz->head));
 		memset(lz->tail, 0xff, rs->count * sizeof(*lz->tail));
+		lz->named_bytes = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*lz->named_bytes));
 		out->lazy = lz;
 	}
 	if (time_limit > 0) {
@@ -1979,5 +2055,7 @@ rules_match(const struct ruleset *rs, struct rules_scratch *s, struct msgview *m
 		out->time_limit_exceeded = true;
 		return;
 	}
+	if (out->lazy != NULL)
+		rules_lazy_settle(rs, mv, out->lazy, len);
 	rules_match_evals(rs, mv, out);
 }

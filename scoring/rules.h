@@ -111,6 +111,12 @@ void rules_hits_free(struct rules_hits *hits);
 /* Whether rule i is a sub-rule rules_match left unmatched until a meta
  * asks for it. */
 bool rules_hit_pending(const struct rules_hits *hits, size_t i);
+/* About what matching pending rule i would cost: the bytes it would
+ * read (0 once it is not pending). */
+size_t rules_hit_cost(const struct ruleset *rs, const struct rules_hits *hits, size_t i);
+/* The largest value rule i can give a meta: 1, maxhits for a multiple
+ * rule, unbounded for a meta. */
+double rules_value_most(const struct ruleset *rs, size_t i);
 /* Matches pending rule i now (once: the count is kept in hits, which is
  * why hits is const here only as far as its callers see) and returns its
  * count; a rule that is not pending returns its count.  The message's

@@ -171,6 +171,10 @@ struct rule {
 	 * when whatever it reads is at most RULES_LAZY_META_DEPTH such metas
 	 * deep, which bounds the recursion (rules_mark_lazy). */
 	bool lazy_meta;
+	/* A lazy rule's cost per byte read, roughly: larger compiled
+	 * patterns try more at each position (__MY_MALWARE, 1.2 MB, costs
+	 * about forty times what most do).  Only orders the reads. */
+	size_t match_weight;
 
 	/* eval rules */
 	struct eval_call *eval;
@@ -317,15 +321,21 @@ void meta_free(struct meta_prog **prog);
 /* Rule indices the expression reads. */
 size_t meta_deps(const struct meta_prog *prog, const size_t **deps_r);
 /* Values not known yet: before the expression reads values[i] with
- * pending[i] set, fetch(ctx, i) fills it in (and clears pending[i]). */
+ * pending[i] set, fetch(ctx, i) fills it in (and clears pending[i]).
+ * most[i] bounds what a pending value can be (from 0 up), and cost[i]
+ * says about what fetching it costs; either may be NULL. */
 struct meta_fetch {
 	const unsigned char *pending;
 	void (*fetch)(void *ctx, size_t rule);
 	void *ctx;
+	const double *most;
+	const size_t *cost;
 };
 /* Evaluates with values[i] = the hit value of rule i (0 = no hit); fetch
  * may be NULL.  "&&" and "||" read their right operand only when Perl
- * would. */
+ * would.  A comparison is answered from what is known when the pending
+ * values, whatever they turn out to be, can not change its answer; so
+ * (A + B + C > 1) with A and B known to be 0 never fetches C. */
 double meta_eval(const struct meta_prog *prog, const double *values,
 		 const struct meta_fetch *fetch);
 

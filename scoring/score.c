@@ -653,12 +653,31 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 		.pending = xcalloc(rs->count > 0 ? rs->count : 1, 1),
 	};
 
-	lazy.fetch = (struct meta_fetch){ lazy.pending, score_fetch, &lazy };
+	double *most = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*most));
+	size_t *cost = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*cost));
+
+	lazy.fetch = (struct meta_fetch){ lazy.pending, score_fetch, &lazy, most, cost };
 	for (size_t i = 0; i < rs->count; i++) {
-		if (rs->rules[i].lazy_meta || rules_hit_pending(hits, i))
+		if (rs->rules[i].lazy_meta || rules_hit_pending(hits, i)) {
 			lazy.pending[i] = 1;
-		else if (i < hits->count && hits->hits[i] > 0 && score_of(rs, prefs, i, set) != 0)
+			most[i] = rules_value_most(rs, i);
+			cost[i] = rules_hit_cost(rs, hits, i);
+		} else if (i < hits->count && hits->hits[i] > 0 && score_of(rs, prefs, i, set) != 0)
 			values[i] = hits->hits[i];
+	}
+	/* A meta left to be asked for costs what it would read (meta_order
+	 * has its reads first). */
+	for (size_t k = 0; k < rs->meta_count; k++) {
+		size_t i = rs->meta_order[k];
+		const size_t *deps;
+		size_t nd;
+
+		if (!lazy.pending[i] || !rs->rules[i].lazy_meta)
+			continue;
+		nd = meta_deps(rs->rules[i].meta, &deps);
+		for (size_t j = 0; j < nd; j++)
+			cost[i] = cost[i] > SIZE_MAX - cost[deps[j]] ? SIZE_MAX
+								     : cost[i] + cost[deps[j]];
 	}
 	/* Evals reading the user's lists. */
 	eval_ctx_init(&ctx, rs, mv, prefs != NULL && prefs->have_lists ? prefs->lists : NULL);
@@ -693,6 +712,8 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 			values[i] = v > 0 ? v : 1;
 	}
 	free(lazy.pending);
+	free(most);
+	free(cost);
 	out->time_limit_exceeded = rules_hits_timed_out(hits);
 	for (size_t i = 0; i < rs->count; i++) {
 		const struct rule *r = &rs->rules[i];

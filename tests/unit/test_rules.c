@@ -562,6 +562,248 @@ START_TEST(test_meta_semantics)
 }
 END_TEST
 
+/* A meta evaluated with some values pending (fetched when asked for)
+ * gives what it gives with all of them known, however the comparisons
+ * are answered from ranges and whichever side of && is read first:
+ * random expressions over rules of every kind of bound, random values
+ * within those bounds, random pending sets and costs. */
+struct fetch_count {
+	double *values;
+	const double *truth;
+	unsigned char *pending;
+	unsigned int fetched;
+};
+
+static void
+fetch_counted(void *ctx, size_t rule)
+{
+	struct fetch_count *fc = ctx;
+
+	fc->pending[rule] = 0;
+	fc->values[rule] = fc->truth[rule];
+	fc->fetched++;
+}
+
+/* Appends a random expression of about depth levels to out. */
+static void
+random_meta(struct buf *out, unsigned int depth, unsigned int *seed)
+{
+	static const char *const ops[] = { "&&", "||", "+", "-", "*", "<", ">", "<=", ">=",
+					   "==", "!=", "^", "/ 2 +" };
+	unsigned int pick = (unsigned int)rand_r(seed);
+
+	if (depth == 0 || pick % 5 == 0) {
+		if (pick % 7 == 0)
+			ck_assert_int_eq(buf_printf(out, "%u", pick / 7 % 4), 0);
+		else
+			ck_assert_int_eq(buf_printf(out, "__R%u", pick / 5 % 6), 0);
+		return;
+	}
+	if (pick % 11 == 1) {
+		ck_assert_int_eq(buf_printf(out, "!("), 0);
+		random_meta(out, depth - 1, seed);
+		ck_assert_int_eq(buf_printf(out, ")"), 0);
+		return;
+	}
+	ck_assert_int_eq(buf_printf(out, "("), 0);
+	random_meta(out, depth - 1, seed);
+	ck_assert_int_eq(buf_printf(out, " %s ", ops[pick / 3 % N_ELEMENTS(ops)]), 0);
+	random_meta(out, depth - 1, seed);
+	ck_assert_int_eq(buf_printf(out, ")"), 0);
+}
+
+START_TEST(test_meta_pending_as_known)
+{
+	enum { RULES = 6, METAS = 300, ROUNDS = 40 };
+	/* __R0-__R2 hit once at most, __R3 up to maxhits 3, __R4 up to
+	 * RULES_HITS_MAX; __R5 is a meta, unbounded */
+	static const double values_of[RULES][4] = {
+		{ 0, 1, 0, 1 }, { 0, 1, 1, 0 }, { 1, 0, 0, 0 },
+		{ 0, 1, 2, 3 }, { 0, 2, 7, 40 }, { 0, 1, 2.5, 9 },
+	};
+	struct buf cf;
+	struct ruleset *rs;
+	unsigned int seed = 20261207, compared = 0, fewer = 0;
+	long ri[RULES];
+
+	buf_init(&cf, 0);
+	ck_assert_int_eq(buf_printf(&cf, "body __R0 /r0/\nbody __R1 /r1/\nbody __R2 /r2/\n"
+				    "body __R3 /r3/\ntflags __R3 multiple maxhits=3\n"
+				    "body __R4 /r4/\ntflags __R4 multiple\n"
+				    "meta __R5 __R0 + 1\n"), 0);
+	for (int m = 0; m < METAS; m++) {
+		ck_assert_int_eq(buf_printf(&cf, "meta M%03d ", m), 0);
+		random_meta(&cf, 1 + m % 5, &seed);
+		ck_assert_int_eq(buf_printf(&cf, "\n"), 0);
+	}
+	/* a meta that can divide by zero is refused at load (as
+	 * is_meta_valid does); the rest must load */
+	write_cf("50_p.cf", cf.data);
+	{
+		struct rules_load_result res;
+
+		rs = load(&res);
+		ck_assert_ptr_nonnull(rs);
+		rules_load_result_free(&res);
+	}
+	for (int k = 0; k < RULES; k++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "__R%d", k);
+		ri[k] = rules_find(rs, name);
+		ck_assert_int_ge(ri[k], 0);
+	}
+	for (int m = 0; m < METAS; m++) {
+		char name[8];
+		long mi;
+
+		snprintf(name, sizeof(name), "M%03d", m);
+		mi = rules_find(rs, name);
+		if (mi < 0 || rs->rules[mi].meta == NULL)
+			continue;
+		for (int round = 0; round < ROUNDS; round++) {
+			size_t n = rules_count(rs);
+			double *truth = calloc(n, sizeof(double)), *values = calloc(n, sizeof(double));
+			double *most = calloc(n, sizeof(double));
+			size_t *cost = calloc(n, sizeof(size_t));
+			unsigned char *pending = calloc(n, 1);
+			struct fetch_count fc = { values, truth, pending, 0 };
+			struct meta_fetch fetch = { pending, fetch_counted, &fc, most, cost };
+			unsigned int pending_count = 0;
+			double eager, lazy;
+
+			ck_assert(truth && values && most && cost && pending);
+			for (int k = 0; k < RULES; k++) {
+				unsigned int pick = (unsigned int)rand_r(&seed);
+
+				truth[ri[k]] = values_of[k][pick % 4];
+				most[ri[k]] = rules_value_most(rs, (size_t)ri[k]);
+				ck_assert(truth[ri[k]] <= most[ri[k]]);
+				cost[ri[k]] = pick / 4 % 3;
+				if (pick / 16 % 2) {
+					pending[ri[k]] = 1;
+					pending_count++;
+				} else {
+					values[ri[k]] = truth[ri[k]];
+				}
+			}
+			eager = meta_eval(rs->rules[mi].meta, truth, NULL);
+			lazy = meta_eval(rs->rules[mi].meta, values, &fetch);
+			ck_assert_msg(eager == lazy, "%s = %s: %g with all known, %g pending",
+				      name, rs->rules[mi].meta_src, eager, lazy);
+			ck_assert_uint_le(fc.fetched, pending_count);
+			compared++;
+			fewer += fc.fetched < pending_count;
+			free(truth);
+			free(values);
+			free(most);
+			free(cost);
+			free(pending);
+		}
+	}
+	/* most metas loaded; and reads were spared, or this tests little */
+	ck_assert_uint_gt(compared, METAS * ROUNDS / 2);
+	ck_assert_uint_gt(fewer, compared / 10);
+	buf_free(&cf);
+	rules_free(&rs);
+}
+END_TEST
+
+/* The letters of __A, __B... in the order fetched. */
+struct fetch_order {
+	struct fetch_count fc;	/* first: fetch_counted reads it */
+	const struct ruleset *rs;
+	char order[8];
+};
+
+static void
+fetch_ordered(void *ctx, size_t rule)
+{
+	struct fetch_order *fo = ctx;
+	size_t len = strlen(fo->order);
+
+	fetch_counted(&fo->fc, rule);
+	ck_assert_uint_lt(len + 1, sizeof(fo->order));
+	fo->order[len] = rules_name(fo->rs, rule)[2];
+}
+
+/* What the ranges and the costs spare, case by case. */
+START_TEST(test_meta_pending_spared)
+{
+	struct ruleset *rs = load_clean("50_s.cf",
+		"body __A /a/\nbody __B /b/\nbody __C /c/\n"
+		"body __M /m/\ntflags __M multiple maxhits=2\n"
+		"meta SUM (__A + __B + __C) > 1\n"
+		"meta FEW __M > 2\n"
+		"meta BOTH __A && __B\n"
+		"meta DIV (__A / 2) && __B\n");
+	static const struct {
+		const char *meta;
+		double a, b, c, m;		/* the values; -1: pending */
+		size_t cost_a, cost_b;
+		double want;
+		const char *fetched;		/* in order */
+	} cases[] = {
+		/* two known 0: at most 1, never over 1 */
+		{ "SUM", 0, 0, -1, 0, 0, 0, 0, "" },
+		/* two known 1: over 1 whatever __C is */
+		{ "SUM", 1, 1, -1, 0, 0, 0, 1, "" },
+		/* one known 1: __C decides */
+		{ "SUM", 1, 0, -1, 0, 0, 0, 0, "C" },
+		/* all pending: the cheapest first, until sure (__C and __B at
+		 * 0 leave __A at most 1) */
+		{ "SUM", -1, -1, -1, 0, 5, 1, 0, "CB" },
+		/* maxhits=2 can not be over 2 */
+		{ "FEW", 0, 0, 0, -1, 0, 0, 0, "" },
+		/* && reads the cheaper side first; a false one spares the other */
+		{ "BOTH", -1, -1, 0, 0, 9, 1, 0, "B" },
+		{ "BOTH", -1, -1, 0, 0, 1, 9, 0, "A" },
+		/* equal costs: Perl's order */
+		{ "BOTH", -1, -1, 0, 0, 3, 3, 0, "A" },
+		/* a division keeps Perl's order (it dies on the one it reaches) */
+		{ "DIV", -1, -1, 0, 0, 9, 1, 0, "A" },
+	};
+	/* a pending value is this: __M 2, the others 0 */
+	static const double truth_of[] = { 0, 0, 0, 2 };
+
+	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {
+		size_t n = rules_count(rs);
+		const char *names[] = { "__A", "__B", "__C", "__M" };
+		const double given[] = { cases[c].a, cases[c].b, cases[c].c, cases[c].m };
+		double *truth = calloc(n, sizeof(double)), *values = calloc(n, sizeof(double));
+		double *most = calloc(n, sizeof(double));
+		size_t *cost = calloc(n, sizeof(size_t));
+		unsigned char *pending = calloc(n, 1);
+		struct fetch_order fo = { { values, truth, pending, 0 }, rs, "" };
+		struct meta_fetch fetch = { pending, fetch_ordered, &fo, most, cost };
+
+		ck_assert(truth && values && most && cost && pending);
+		for (size_t k = 0; k < N_ELEMENTS(names); k++) {
+			long i = rules_find(rs, names[k]);
+
+			most[i] = rules_value_most(rs, (size_t)i);
+			truth[i] = truth_of[k];
+			if (given[k] < 0)
+				pending[i] = 1;
+			else
+				truth[i] = values[i] = given[k];
+		}
+		cost[rules_find(rs, "__A")] = cases[c].cost_a;
+		cost[rules_find(rs, "__B")] = cases[c].cost_b;
+		ck_assert_msg(meta_eval(rule(rs, cases[c].meta)->meta, values, &fetch) ==
+			      cases[c].want, "case %zu", c);
+		ck_assert_msg(strcmp(fo.order, cases[c].fetched) == 0, "case %zu: fetched %s, not %s",
+			      c, fo.order, cases[c].fetched);
+		free(truth);
+		free(values);
+		free(most);
+		free(cost);
+		free(pending);
+	}
+	rules_free(&rs);
+}
+END_TEST
+
 /* rules_matching() sums the rules it names in rule order, whatever order
  * the name map's slots (under a hash keyed per process) hold them in. */
 START_TEST(test_meta_rules_matching_order)
@@ -609,8 +851,22 @@ static const char lazy_cf[] =
 	"body __PRICEY2 /pricey2/\n"
 	"meta GUARDED __PRICEY && __HDR_NO\n"
 	"meta DIVIDED (__PRICEY2 / 2) && __HDR_NO\n"
+	/* both without literals: the larger pattern costs more, so its
+	 * false smaller partner is read first and spares it */
+	"body __WORDY /(?:[a-z]{3}[0-9]|[0-9]{2}[a-z]){1,80}/\n"
+	"body __TERSE /[0-9]{3}y/\n"
+	"meta WEIGHED __WORDY && __TERSE\n"
+	/* named in no element: known to be 0 once the views are scanned,
+	 * so the sum can not pass 1 and __NOLIT2 is never read */
+	"body __ABSENT /absentword/\n"
+	"body __NOLIT2 /[0-9]{2}x/\n"
+	"meta SUMMED (__NOLIT2 + __ABSENT) > 1\n"
+	/* settled without a meta asking */
+	"body __ABSENT2 /otherabsentword/\n"
+	"meta UNASKED __HDR_NO && __ABSENT2\n"
 	"score GATED 1\nscore COUNTS 2\nscore OUTER 4\nscore NOT_LAZY 0.5\n"
-	"score GUARDED 8\nscore DIVIDED 16\n";
+	"score GUARDED 8\nscore DIVIDED 16\nscore WEIGHED 32\nscore SUMMED 64\n"
+	"score UNASKED 128\n";
 
 static void
 lazy_total(const struct ruleset *rs, const char *message, bool resolve_first,
@@ -643,6 +899,9 @@ START_TEST(test_lazy_subrules)
 
 	ck_assert(rule(rs, "__COSTLY")->lazy && rule(rs, "__NOLIT")->lazy);
 	ck_assert(!rule(rs, "NOT_LAZY")->lazy && !rule(rs, "__INNER")->lazy);
+	ck_assert(rule(rs, "__WORDY")->always_slot1 != 0 && rule(rs, "__TERSE")->always_slot1 != 0);
+	ck_assert(rule(rs, "__NOLIT2")->always_slot1 != 0 && rule(rs, "__ABSENT")->always_slot1 == 0);
+	ck_assert_uint_gt(rule(rs, "__WORDY")->match_weight, rule(rs, "__TERSE")->match_weight);
 	buf_init(&lazy, 0);
 	buf_init(&eager, 0);
 	for (size_t m = 0; m < N_ELEMENTS(messages); m++) {
@@ -661,6 +920,11 @@ START_TEST(test_lazy_subrules)
 			ck_assert_uint_eq(hits.hits[rules_find(rs, "__NOLIT")], 2);
 			ck_assert(rules_hit_pending(&hits, rules_find(rs, "__PRICEY")));
 			ck_assert(!rules_hit_pending(&hits, rules_find(rs, "__PRICEY2")));
+			ck_assert(rules_hit_pending(&hits, rules_find(rs, "__WORDY")));
+			ck_assert(!rules_hit_pending(&hits, rules_find(rs, "__TERSE")));
+			ck_assert(!rules_hit_pending(&hits, rules_find(rs, "__ABSENT")));
+			ck_assert(!rules_hit_pending(&hits, rules_find(rs, "__ABSENT2")));
+			ck_assert(rules_hit_pending(&hits, rules_find(rs, "__NOLIT2")));
 		} else {
 			ck_assert(!rules_hit_pending(&hits, rules_find(rs, "__COSTLY")));
 		}
@@ -2703,6 +2967,8 @@ rules_suite(void)
 	tcase_add_test(tc, test_meta_semantics);
 	tcase_add_test(tc, test_meta_rules_matching_order);
 	tcase_add_test(tc, test_lazy_subrules);
+	tcase_add_test(tc, test_meta_pending_as_known);
+	tcase_add_test(tc, test_meta_pending_spared);
 	tcase_add_test(tc, test_multiple_scores_each_hit);
 	tcase_add_test(tc, test_score_format);
 	tcase_add_test(tc, test_headers_rendering);
