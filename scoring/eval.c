@@ -451,8 +451,9 @@ static const struct eval_family *const eval_families[] = {
 };
 
 /* Every entry by name, built on first use: the names are looked up per
- * rule and message (eval_is_per_user), and a scan of them all cost more
- * than Bayes-only scoring's whole rule matching.  The first family to
+ * rule (eval_lookup, eval_is_per_user), and a scan of them all cost more
+ * than Bayes-only scoring's whole rule matching once looked up per rule
+ * and message.  The first family to
  * name a function wins, as the scan did. */
 #define EVAL_SLOTS 1024		/* a power of two, over twice the entries */
 static const struct eval_entry *eval_table[EVAL_SLOTS];
@@ -614,7 +615,7 @@ rules_match_evals(const struct ruleset *rs, struct msgview *mv, struct rules_hit
 	for (size_t k = 0; k < rs->eval_count; k++) {
 		const struct rule *r = &rs->rules[rs->eval_rules[k]];
 
-		if (eval_is_per_user(r->eval->name))
+		if (r->eval->per_user)
 			continue;
 		/* The backstop holds here too: one eval is cheap, but a message
 		 * built against several could add up to more than the MTA's

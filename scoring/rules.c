@@ -356,6 +356,7 @@ rules_parse_eval(struct rules_build *b, struct rule *r, const char *call)
 	for (size_t i = 0; i < ec->arg_count; i++)
 		ec->nums[i] = strtod(ec->args[i], NULL);
 	ec->fn = eval_lookup(ec->name);
+	ec->per_user = eval_is_per_user(ec->name);
 	r->eval = ec;
 	return 0;
 }

@@ -73,6 +73,9 @@ struct eval_call {
 	bool *arg_re_tried;
 	size_t arg_count;
 	enum rule_type type;	/* header/body/rawbody/full/uri */
+	/* runs per recipient (eval_is_per_user), looked up once: by name it
+	 * took two hashes per eval rule and message */
+	bool per_user;
 };
 
 /* The largest score or required_score, either sign, in rule files and

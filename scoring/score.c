@@ -687,7 +687,7 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 		size_t i = rs->eval_rules[k];
 		const struct rule *r = &rs->rules[i];
 
-		if (!eval_is_per_user(r->eval->name) || score_of(rs, prefs, i, set) == 0)
+		if (!r->eval->per_user || score_of(rs, prefs, i, set) == 0)
 			continue;
 		ctx.log_rule = i;
 		values[i] = eval_run(&ctx, r->eval);
