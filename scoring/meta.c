@@ -46,6 +46,9 @@ struct meta_node {
 	int a, b;	/* operand node indices */
 	unsigned int size;	/* nodes in the subtree */
 	bool has_div;		/* a division in the subtree */
+	/* a rule in the subtree may be pending when read (meta_mark_lazy):
+	 * without one, neither costs nor ranges are worth working out */
+	bool may_pend;
 };
 
 struct meta_prog {
@@ -111,7 +114,7 @@ meta_node(struct meta_parser *mp, enum meta_op op, int a, int b)
 		return 0;
 	}
 	prog->nodes = xreallocarray(prog->nodes, prog->count + 1, sizeof(*prog->nodes));
-	prog->nodes[prog->count] = (struct meta_node){ op, 0, 0, a, b, 1, op == META_DIV };
+	prog->nodes[prog->count] = (struct meta_node){ op, 0, 0, a, b, 1, op == META_DIV, false };
 	for (int k = 0; k < 2; k++) {
 		int c = k == 0 ? a : b;
 
@@ -392,12 +395,17 @@ meta_cost_add(size_t a, size_t b)
 
 /* About what evaluating the subtree at i would fetch: 0 when it reads
  * only values known already; the sum of fetch->cost of what is pending
- * (each pending read costs 1 more, so without costs any read counts). */
+ * (each pending read costs 1 more, so without costs any read counts).
+ * Past limit the sum stops: any answer over it will do. */
 static size_t
-meta_cost(const struct meta_prog *prog, int i, const struct meta_fetch *fetch)
+meta_cost(const struct meta_prog *prog, int i, const struct meta_fetch *fetch, size_t limit)
 {
+	size_t a;
+
 	const struct meta_node *n = &prog->nodes[i];
 
+	if (!n->may_pend)
+		return 0;
 	if (n->size > META_FREE_SIZE_MAX)
 		return SIZE_MAX;
 	switch (n->op) {
@@ -406,13 +414,35 @@ meta_cost(const struct meta_prog *prog, int i, const struct meta_fetch *fetch)
 	case META_RULE:
 		if (!fetch->pending[n->rule])
 			return 0;
-		return meta_cost_add(1, fetch->cost != NULL ? fetch->cost[n->rule] : 0);
+		/* (over a limit of 0 already: whether it is pending was the
+		 * question) */
+		if (limit == 0 || fetch->cost == NULL)
+			return 1;
+		return meta_cost_add(1, fetch->cost(fetch->ctx, n->rule));
 	case META_NOT:
 	case META_NEG:
-		return meta_cost(prog, n->a, fetch);
+		return meta_cost(prog, n->a, fetch, limit);
 	default:
-		return meta_cost_add(meta_cost(prog, n->a, fetch), meta_cost(prog, n->b, fetch));
+		a = meta_cost(prog, n->a, fetch, limit);
+		if (a > limit)
+			return a;
+		return meta_cost_add(a, meta_cost(prog, n->b, fetch, limit - a));
 	}
+}
+
+/* Whether the subtree at b costs less than the one at a.  Costs are
+ * summed only when both have something pending, which is seldom. */
+static bool
+meta_cost_less(const struct meta_prog *prog, int b, int a, const struct meta_fetch *fetch)
+{
+	size_t cost_b;
+
+	if (!prog->nodes[a].may_pend || meta_cost(prog, a, fetch, 0) == 0)
+		return false;
+	if (meta_cost(prog, b, fetch, 0) == 0)
+		return true;
+	cost_b = meta_cost(prog, b, fetch, SIZE_MAX);
+	return cost_b < SIZE_MAX && meta_cost(prog, a, fetch, cost_b) > cost_b;
 }
 
 /* A comparison over a larger subtree is evaluated as written, since its
@@ -493,8 +523,8 @@ meta_range(const struct meta_prog *prog, int i, const double *values,
 		return meta_range_exact(n->value);
 	case META_RULE:
 		if (fetch->pending[n->rule])
-			return (struct meta_range){ 0, fetch->most != NULL ? fetch->most[n->rule]
-									   : INFINITY };
+			return (struct meta_range){ 0, fetch->most != NULL
+							   ? fetch->most(fetch->ctx, n->rule) : INFINITY };
 		return meta_range_exact(values[n->rule]);
 	case META_NOT:
 		a = meta_range(prog, n->a, values, fetch);
@@ -573,7 +603,7 @@ meta_cheapest_pending(const struct meta_prog *prog, int i, const struct meta_fet
 	case META_RULE:
 		if (!fetch->pending[n->rule])
 			return -1;
-		*cost_r = fetch->cost != NULL ? fetch->cost[n->rule] : 0;
+		*cost_r = fetch->cost != NULL ? fetch->cost(fetch->ctx, n->rule) : 0;
 		return i;
 	default:
 		break;
@@ -602,7 +632,7 @@ meta_compare_settled(const struct meta_prog *prog, int i, const double *values,
 {
 	const struct meta_node *n = &prog->nodes[i];
 
-	if (fetch == NULL || n->has_div || n->size > META_RANGE_SIZE_MAX)
+	if (fetch == NULL || !n->may_pend || n->has_div || n->size > META_RANGE_SIZE_MAX)
 		return false;
 	/* each fetch clears a pending leaf, and there are fewer than size */
 	for (unsigned int round = 0; round <= n->size; round++) {
@@ -650,8 +680,9 @@ meta_eval_node(const struct meta_prog *prog, int i, const double *values,
 		 * at forty times the cost), a false right one spares the left.
 		 * Not with a division in either: Perl dies on the one it
 		 * reaches. */
-		if (fetch != NULL && !prog->nodes[n->a].has_div && !prog->nodes[n->b].has_div &&
-		    meta_cost(prog, n->b, fetch) < meta_cost(prog, n->a, fetch)) {
+		if (fetch != NULL && n->may_pend && !prog->nodes[n->a].has_div &&
+		    !prog->nodes[n->b].has_div &&
+		    meta_cost_less(prog, n->b, n->a, fetch)) {
 			b = meta_eval_node(prog, n->b, values, fetch, div_zero);
 			if (b == 0)
 				return 0;
@@ -748,6 +779,31 @@ meta_free(struct meta_prog **progp)
 	free((*progp)->deps);
 	free(*progp);
 	*progp = NULL;
+}
+
+void
+meta_mark_lazy(struct meta_prog *prog, const unsigned char *lazy)
+{
+	/* operands come before the node that reads them */
+	for (size_t i = 0; i < prog->count; i++) {
+		struct meta_node *n = &prog->nodes[i];
+
+		switch (n->op) {
+		case META_NUM:
+			n->may_pend = false;
+			break;
+		case META_RULE:
+			n->may_pend = lazy[n->rule] != 0;
+			break;
+		case META_NOT:
+		case META_NEG:
+			n->may_pend = prog->nodes[n->a].may_pend;
+			break;
+		default:
+			n->may_pend = prog->nodes[n->a].may_pend || prog->nodes[n->b].may_pend;
+			break;
+		}
+	}
 }
 
 size_t

@@ -738,6 +738,12 @@ rules_mark_lazy(struct ruleset *rs)
 			r->lazy_meta = true;
 		}
 	}
+	/* what a meta may find pending: lazy rules and lazy metas */
+	for (size_t i = 0; i < rs->count; i++)
+		depth[i] = rs->lazy[i] || rs->rules[i].lazy_meta;
+	for (size_t i = 0; i < rs->count; i++)
+		if (rs->rules[i].meta != NULL)
+			meta_mark_lazy(rs->rules[i].meta, depth);
 	free(depth);
 }
 

@@ -325,15 +325,18 @@ void meta_free(struct meta_prog **prog);
 size_t meta_deps(const struct meta_prog *prog, const size_t **deps_r);
 /* Values not known yet: before the expression reads values[i] with
  * pending[i] set, fetch(ctx, i) fills it in (and clears pending[i]).
- * most[i] bounds what a pending value can be (from 0 up), and cost[i]
- * says about what fetching it costs; either may be NULL. */
+ * most(ctx, i) bounds what a pending value can be (from 0 up), and
+ * cost(ctx, i) says about what fetching it costs; either may be NULL.
+ * Only rules meta_mark_lazy was told of may be pending. */
 struct meta_fetch {
 	const unsigned char *pending;
 	void (*fetch)(void *ctx, size_t rule);
 	void *ctx;
-	const double *most;
-	const size_t *cost;
+	double (*most)(void *ctx, size_t rule);
+	size_t (*cost)(void *ctx, size_t rule);
 };
+/* Which rules may be pending when the expression reads them (lazy[i]). */
+void meta_mark_lazy(struct meta_prog *prog, const unsigned char *lazy);
 /* Evaluates with values[i] = the hit value of rule i (0 = no hit); fetch
  * may be NULL.  "&&" and "||" read their right operand only when Perl
  * would.  A comparison is answered from what is known when the pending

@@ -606,7 +606,68 @@ struct score_lazy {
 	double *values;
 	unsigned char *pending;
 	struct meta_fetch fetch;
+	/* score_cost's answers for pending metas, worked out once a
+	 * message (NULL until asked): only an estimate, so one made before
+	 * some of what the meta reads was fetched still serves */
+	size_t *meta_cost;
 };
+
+static double
+score_most(void *ctx, size_t i)
+{
+	struct score_lazy *z = ctx;
+
+	return rules_value_most(z->rs, i);
+}
+
+/* Rules score_cost looks at for one answer: metas that share what they
+ * read would otherwise be walked once per path to them. */
+#define SCORE_COST_VISITS 256
+
+/* A pending meta costs what it would read (SIZE_MAX when that is more
+ * than SCORE_COST_VISITS rules to look at). */
+static size_t
+score_cost_within(struct score_lazy *z, size_t i, unsigned int *visits)
+{
+	const struct rule *r = &z->rs->rules[i];
+	const size_t *deps;
+	size_t nd, cost = 0;
+
+	if (!z->pending[i])
+		return 0;
+	if (*visits == 0)
+		return SIZE_MAX;
+	(*visits)--;
+	if (!r->lazy_meta)
+		return rules_hit_cost(z->rs, z->hits, i);
+	nd = meta_deps(r->meta, &deps);
+	for (size_t j = 0; j < nd && cost < SIZE_MAX; j++) {
+		size_t c = score_cost_within(z, deps[j], visits);
+
+		cost = cost > SIZE_MAX - c ? SIZE_MAX : cost + c;
+	}
+	return cost;
+}
+
+static size_t
+score_cost(void *ctx, size_t i)
+{
+	struct score_lazy *z = ctx;
+	unsigned int visits = SCORE_COST_VISITS;
+
+	if (!z->pending[i])
+		return 0;
+	if (!z->rs->rules[i].lazy_meta)
+		return rules_hit_cost(z->rs, z->hits, i);
+	if (z->meta_cost == NULL) {
+		z->meta_cost = xreallocarray(NULL, z->rs->count, sizeof(*z->meta_cost));
+		memset(z->meta_cost, 0xff, z->rs->count * sizeof(*z->meta_cost));
+	}
+	/* (SIZE_MAX: not worked out yet, or too costly to, alike) */
+	if (z->meta_cost[i] == SIZE_MAX)
+		z->meta_cost[i] = score_cost_within(z, i, &visits);
+	return z->meta_cost[i];
+}
 
 static void
 score_fetch(void *ctx, size_t i)
@@ -653,31 +714,12 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 		.pending = xcalloc(rs->count > 0 ? rs->count : 1, 1),
 	};
 
-	double *most = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*most));
-	size_t *cost = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*cost));
-
-	lazy.fetch = (struct meta_fetch){ lazy.pending, score_fetch, &lazy, most, cost };
+	lazy.fetch = (struct meta_fetch){ lazy.pending, score_fetch, &lazy, score_most, score_cost };
 	for (size_t i = 0; i < rs->count; i++) {
-		if (rs->rules[i].lazy_meta || rules_hit_pending(hits, i)) {
+		if (rs->rules[i].lazy_meta || rules_hit_pending(hits, i))
 			lazy.pending[i] = 1;
-			most[i] = rules_value_most(rs, i);
-			cost[i] = rules_hit_cost(rs, hits, i);
-		} else if (i < hits->count && hits->hits[i] > 0 && score_of(rs, prefs, i, set) != 0)
+		else if (i < hits->count && hits->hits[i] > 0 && score_of(rs, prefs, i, set) != 0)
 			values[i] = hits->hits[i];
-	}
-	/* A meta left to be asked for costs what it would read (meta_order
-	 * has its reads first). */
-	for (size_t k = 0; k < rs->meta_count; k++) {
-		size_t i = rs->meta_order[k];
-		const size_t *deps;
-		size_t nd;
-
-		if (!lazy.pending[i] || !rs->rules[i].lazy_meta)
-			continue;
-		nd = meta_deps(rs->rules[i].meta, &deps);
-		for (size_t j = 0; j < nd; j++)
-			cost[i] = cost[i] > SIZE_MAX - cost[deps[j]] ? SIZE_MAX
-								     : cost[i] + cost[deps[j]];
 	}
 	/* Evals reading the user's lists. */
 	eval_ctx_init(&ctx, rs, mv, prefs != NULL && prefs->have_lists ? prefs->lists : NULL);
@@ -712,8 +754,7 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 			values[i] = v > 0 ? v : 1;
 	}
 	free(lazy.pending);
-	free(most);
-	free(cost);
+	free(lazy.meta_cost);
 	out->time_limit_exceeded = rules_hits_timed_out(hits);
 	for (size_t i = 0; i < rs->count; i++) {
 		const struct rule *r = &rs->rules[i];

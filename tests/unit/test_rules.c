@@ -572,7 +572,21 @@ struct fetch_count {
 	const double *truth;
 	unsigned char *pending;
 	unsigned int fetched;
+	const double *most;
+	const size_t *cost;
 };
+
+static double
+most_of(void *ctx, size_t rule)
+{
+	return ((struct fetch_count *)ctx)->most[rule];
+}
+
+static size_t
+cost_of(void *ctx, size_t rule)
+{
+	return ((struct fetch_count *)ctx)->cost[rule];
+}
 
 static void
 fetch_counted(void *ctx, size_t rule)
@@ -667,8 +681,8 @@ START_TEST(test_meta_pending_as_known)
 			double *most = calloc(n, sizeof(double));
 			size_t *cost = calloc(n, sizeof(size_t));
 			unsigned char *pending = calloc(n, 1);
-			struct fetch_count fc = { values, truth, pending, 0 };
-			struct meta_fetch fetch = { pending, fetch_counted, &fc, most, cost };
+			struct fetch_count fc = { values, truth, pending, 0, most, cost };
+			struct meta_fetch fetch = { pending, fetch_counted, &fc, most_of, cost_of };
 			unsigned int pending_count = 0;
 			double eager, lazy;
 
@@ -774,8 +788,8 @@ START_TEST(test_meta_pending_spared)
 		double *most = calloc(n, sizeof(double));
 		size_t *cost = calloc(n, sizeof(size_t));
 		unsigned char *pending = calloc(n, 1);
-		struct fetch_order fo = { { values, truth, pending, 0 }, rs, "" };
-		struct meta_fetch fetch = { pending, fetch_ordered, &fo, most, cost };
+		struct fetch_order fo = { { values, truth, pending, 0, most, cost }, rs, "" };
+		struct meta_fetch fetch = { pending, fetch_ordered, &fo, most_of, cost_of };
 
 		ck_assert(truth && values && most && cost && pending);
 		for (size_t k = 0; k < N_ELEMENTS(names); k++) {
