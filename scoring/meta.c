@@ -49,6 +49,10 @@ struct meta_node {
 	/* a rule in the subtree may be pending when read (meta_mark_lazy):
 	 * without one, neither costs nor ranges are worth working out */
 	bool may_pend;
+	/* most often true, on a guess that rules seldom hit (!__X, or
+	 * __X < 2): as the first operand of && it would seldom spare the
+	 * second */
+	bool likely_true;
 };
 
 struct meta_prog {
@@ -114,7 +118,8 @@ meta_node(struct meta_parser *mp, enum meta_op op, int a, int b)
 		return 0;
 	}
 	prog->nodes = xreallocarray(prog->nodes, prog->count + 1, sizeof(*prog->nodes));
-	prog->nodes[prog->count] = (struct meta_node){ op, 0, 0, a, b, 1, op == META_DIV, false };
+	prog->nodes[prog->count] = (struct meta_node){ op, 0, 0, a, b, 1, op == META_DIV, false,
+						       false };
 	for (int k = 0; k < 2; k++) {
 		int c = k == 0 ? a : b;
 
@@ -430,16 +435,22 @@ meta_cost(const struct meta_prog *prog, int i, const struct meta_fetch *fetch, s
 	}
 }
 
-/* Whether the subtree at b costs less than the one at a.  Costs are
- * summed only when both have something pending, which is seldom. */
+/* Whether a && b is better read right side first.  A side with nothing
+ * pending goes first.  Else a side that is most often true spares
+ * nothing: the other goes first (and if both are, Perl's order); of two
+ * seldom true, the cheaper.  Costs are summed only in that last case. */
 static bool
-meta_cost_less(const struct meta_prog *prog, int b, int a, const struct meta_fetch *fetch)
+meta_right_first(const struct meta_prog *prog, int a, int b, const struct meta_fetch *fetch)
 {
 	size_t cost_b;
 
 	if (!prog->nodes[a].may_pend || meta_cost(prog, a, fetch, 0) == 0)
 		return false;
 	if (meta_cost(prog, b, fetch, 0) == 0)
+		return true;
+	if (prog->nodes[b].likely_true)
+		return false;
+	if (prog->nodes[a].likely_true)
 		return true;
 	cost_b = meta_cost(prog, b, fetch, SIZE_MAX);
 	return cost_b < SIZE_MAX && meta_cost(prog, a, fetch, cost_b) > cost_b;
@@ -674,15 +685,15 @@ meta_eval_node(const struct meta_prog *prog, int i, const double *values,
 	case META_AND:
 		/* Perl reads the right operand only when the left is true, and
 		 * a false operand on either side makes the result 0.  So when
-		 * the right one costs less (FILL_THIS_FORM is __FILL_THIS_FORM
-		 * && ... && !__VIA_ML, whose right side is known; in
-		 * __MY_MALWARE && __PASSWORD both are to be matched, the left
-		 * at forty times the cost), a false right one spares the left.
-		 * Not with a division in either: Perl dies on the one it
-		 * reaches. */
+		 * the right one is the better first read (FILL_THIS_FORM is
+		 * __FILL_THIS_FORM && ... && !__VIA_ML, whose right side is
+		 * known; in __MY_MALWARE && __PASSWORD both are to be matched,
+		 * the left at forty times the cost), a false right one spares
+		 * the left.  Not with a division in either: Perl dies on the
+		 * one it reaches. */
 		if (fetch != NULL && n->may_pend && !prog->nodes[n->a].has_div &&
 		    !prog->nodes[n->b].has_div &&
-		    meta_cost_less(prog, n->b, n->a, fetch)) {
+		    meta_right_first(prog, n->a, n->b, fetch)) {
 			b = meta_eval_node(prog, n->b, values, fetch, div_zero);
 			if (b == 0)
 				return 0;
@@ -787,20 +798,31 @@ meta_mark_lazy(struct meta_prog *prog, const unsigned char *lazy)
 	/* operands come before the node that reads them */
 	for (size_t i = 0; i < prog->count; i++) {
 		struct meta_node *n = &prog->nodes[i];
+		const struct meta_node *a = n->a >= 0 ? &prog->nodes[n->a] : NULL;
+		const struct meta_node *b = n->b >= 0 ? &prog->nodes[n->b] : NULL;
 
 		switch (n->op) {
 		case META_NUM:
 			n->may_pend = false;
+			n->likely_true = n->value != 0;
 			break;
 		case META_RULE:
 			n->may_pend = lazy[n->rule] != 0;
+			n->likely_true = false;
 			break;
 		case META_NOT:
 		case META_NEG:
-			n->may_pend = prog->nodes[n->a].may_pend;
+			n->may_pend = a->may_pend;
+			n->likely_true = n->op == META_NOT ? !a->likely_true : a->likely_true;
 			break;
 		default:
-			n->may_pend = prog->nodes[n->a].may_pend || prog->nodes[n->b].may_pend;
+			n->may_pend = a->may_pend || b->may_pend;
+			n->likely_true =
+				n->op == META_AND ? a->likely_true && b->likely_true :
+				n->op == META_OR ? a->likely_true || b->likely_true :
+				/* x > n, x >= n: seldom; x < n, x == n...: mostly */
+				n->op == META_LT || n->op == META_LE || n->op == META_EQ ||
+				n->op == META_NE;
 			break;
 		}
 	}

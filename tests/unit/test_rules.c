@@ -750,7 +750,9 @@ START_TEST(test_meta_pending_spared)
 		"meta SUM (__A + __B + __C) > 1\n"
 		"meta FEW __M > 2\n"
 		"meta BOTH __A && __B\n"
-		"meta DIV (__A / 2) && __B\n");
+		"meta DIV (__A / 2) && __B\n"
+		"meta NOT_B __A && !__B\n"
+		"meta NOT_A !__A && __B\n");
 	static const struct {
 		const char *meta;
 		double a, b, c, m;		/* the values; -1: pending */
@@ -776,6 +778,10 @@ START_TEST(test_meta_pending_spared)
 		{ "BOTH", -1, -1, 0, 0, 3, 3, 0, "A" },
 		/* a division keeps Perl's order (it dies on the one it reaches) */
 		{ "DIV", -1, -1, 0, 0, 9, 1, 0, "A" },
+		/* a side most often true (!__B: rules seldom hit) spares
+		 * little read first, however cheap */
+		{ "NOT_B", -1, -1, 0, 0, 9, 1, 0, "A" },
+		{ "NOT_A", -1, -1, 0, 0, 1, 9, 0, "B" },
 	};
 	/* a pending value is this: __M 2, the others 0 */
 	static const double truth_of[] = { 0, 0, 0, 2 };
