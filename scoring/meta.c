@@ -49,10 +49,6 @@ struct meta_node {
 	/* a rule in the subtree may be pending when read (meta_mark_lazy):
 	 * without one, neither costs nor ranges are worth working out */
 	bool may_pend;
-	/* most often true, on a guess that rules seldom hit (!__X, or
-	 * __X < 2): as the first operand of && it would seldom spare the
-	 * second */
-	bool likely_true;
 };
 
 struct meta_prog {
@@ -118,8 +114,7 @@ meta_node(struct meta_parser *mp, enum meta_op op, int a, int b)
 		return 0;
 	}
 	prog->nodes = xreallocarray(prog->nodes, prog->count + 1, sizeof(*prog->nodes));
-	prog->nodes[prog->count] = (struct meta_node){ op, 0, 0, a, b, 1, op == META_DIV, false,
-						       false };
+	prog->nodes[prog->count] = (struct meta_node){ op, 0, 0, a, b, 1, op == META_DIV, false };
 	for (int k = 0; k < 2; k++) {
 		int c = k == 0 ? a : b;
 
@@ -389,8 +384,10 @@ meta_parse_or(struct meta_parser *mp)
 	return a;
 }
 
-/* Subtrees this small are looked through for rules still to be matched. */
-#define META_FREE_SIZE_MAX 16
+/* Subtrees this small are looked through for rules still to be matched
+ * (a && chain of thirty reads is 60 nodes; each && of it looks through
+ * its operands). */
+#define META_FREE_SIZE_MAX 64
 
 static size_t
 meta_cost_add(size_t a, size_t b)
@@ -435,25 +432,55 @@ meta_cost(const struct meta_prog *prog, int i, const struct meta_fetch *fetch, s
 	}
 }
 
-/* Whether a && b is better read right side first.  A side with nothing
- * pending goes first.  Else a side that is most often true spares
- * nothing: the other goes first (and if both are, Perl's order); of two
- * seldom true, the cheaper.  Costs are summed only in that last case. */
-static bool
-meta_right_first(const struct meta_prog *prog, int a, int b, const struct meta_fetch *fetch)
-{
-	size_t cost_b;
+/* A pending rule's chance of being true when fetch gives none: rules
+ * seldom hit. */
+#define META_CHANCE_DEFAULT 0.1
 
-	if (!prog->nodes[a].may_pend || meta_cost(prog, a, fetch, 0) == 0)
-		return false;
-	if (meta_cost(prog, b, fetch, 0) == 0)
-		return true;
-	if (prog->nodes[b].likely_true)
-		return false;
-	if (prog->nodes[a].likely_true)
-		return true;
-	cost_b = meta_cost(prog, b, fetch, SIZE_MAX);
-	return cost_b < SIZE_MAX && meta_cost(prog, a, fetch, cost_b) > cost_b;
+/* About how likely the subtree at i is to be true: what is known is
+ * known, a pending rule as likely as fetch->chance says, the parts taken
+ * as independent; a comparison or sum over pending rules is guessed
+ * (x > n seldom, x < n mostly). */
+static double
+meta_chance(const struct meta_prog *prog, int i, const double *values,
+	    const struct meta_fetch *fetch)
+{
+	const struct meta_node *n = &prog->nodes[i];
+	double a, b;
+
+	if (n->op == META_NUM)
+		return n->value != 0;
+	if (n->op == META_RULE && !fetch->pending[n->rule])
+		return values[n->rule] != 0;
+	/* (what is known but not a value at hand is not worked out) */
+	if (!n->may_pend || n->size > META_FREE_SIZE_MAX)
+		return 0.5;
+	switch (n->op) {
+	case META_RULE:
+		return fetch->chance != NULL ? fetch->chance(fetch->ctx, n->rule)
+					     : META_CHANCE_DEFAULT;
+	case META_NOT:
+		return 1 - meta_chance(prog, n->a, values, fetch);
+	case META_NEG:
+		return meta_chance(prog, n->a, values, fetch);
+	case META_AND:
+		a = meta_chance(prog, n->a, values, fetch);
+		b = meta_chance(prog, n->b, values, fetch);
+		return a * b;
+	case META_OR:
+		a = meta_chance(prog, n->a, values, fetch);
+		b = meta_chance(prog, n->b, values, fetch);
+		return 1 - (1 - a) * (1 - b);
+	case META_GT:
+	case META_GE:
+		return META_CHANCE_DEFAULT;
+	case META_LT:
+	case META_LE:
+	case META_EQ:
+	case META_NE:
+		return 1 - META_CHANCE_DEFAULT;
+	default:
+		return 0.5;
+	}
 }
 
 /* A comparison over a larger subtree is evaluated as written, since its
@@ -662,6 +689,102 @@ meta_compare_settled(const struct meta_prog *prog, int i, const double *values,
 	return false;
 }
 
+/* Operands of one && chain read in an order of their own, at most. */
+#define META_CHAIN_MAX 64
+
+struct meta_operand {
+	int node;
+	size_t order;		/* in Perl's */
+	double key;		/* cost for each time it is false */
+};
+
+static int
+meta_operand_cmp(const void *x, const void *y)
+{
+	const struct meta_operand *a = x, *b = y;
+
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+static double meta_eval_node(const struct meta_prog *prog, int i, const double *values,
+			     const struct meta_fetch *fetch, bool *div_zero);
+
+/* A chain X1 && X2 && ... && Xk with something pending and no division
+ * (Perl dies on one by zero, in the order it reads).  Its value is 0 if
+ * any operand is 0, else Xk's, whatever order they are read in; so they
+ * are read in the order of least expected cost: by what each costs for
+ * each time it is false, cost / P(false), the known ones (cost 0) first
+ * and Perl's order among equals.  __MY_MALWARE && __PASSWORD reads the
+ * cheap, seldom true __PASSWORD first; in __MONEY_FORM && ... &&
+ * !__FR_SPACING_8, the negated rule is cheap but seldom false, so it
+ * waits. */
+static double
+meta_eval_and(const struct meta_prog *prog, int i, const double *values,
+	      const struct meta_fetch *fetch, bool *div_zero)
+{
+	struct meta_operand ops[META_CHAIN_MAX];
+	size_t k = 0, n = 0;
+	int left = i;
+	double last = 1;
+
+	/* ((X1 && X2) && X3): the right operands from the last, then X1.
+	 * What is known is read on the way (one at 0 ends it all, the most
+	 * common way out); the pending ones wait. */
+	for (;;) {
+		bool first = prog->nodes[left].op != META_AND || n + 1 >= META_CHAIN_MAX;
+		int node = first ? left : prog->nodes[left].b;
+
+		if (meta_cost(prog, node, fetch, 0) == 0) {
+			double v = meta_eval_node(prog, node, values, fetch, div_zero);
+
+			if (v == 0)
+				return 0;
+			if (n == 0)
+				last = v;
+		} else {
+			ops[k].node = node;
+			ops[k].order = n;	/* from the last */
+			ops[k++].key = 0;
+		}
+		n++;
+		if (first)
+			break;
+		left = prog->nodes[left].a;
+	}
+	/* Only between two to be fetched does the order need costs and
+	 * chances. */
+	for (size_t j = 0; j < k && k > 1; j++) {
+		size_t cost = meta_cost(prog, ops[j].node, fetch, SIZE_MAX);
+		double chance = meta_chance(prog, ops[j].node, values, fetch);
+
+		/* (too large to look through: read last) */
+		ops[j].key = cost == SIZE_MAX ? INFINITY : (double)cost / fmax(1 - chance, 1e-3);
+		/* Perl's order among equals: the first read first */
+		ops[j].order = n - 1 - ops[j].order;
+	}
+	/* (a stable insertion sort: k is small) */
+	for (size_t j = 1; j < k; j++) {
+		struct meta_operand o = ops[j];
+		size_t m = j;
+
+		for (; m > 0 && meta_operand_cmp(&ops[m - 1], &o) > 0; m--)
+			ops[m] = ops[m - 1];
+		ops[m] = o;
+	}
+	for (size_t j = 0; j < k; j++) {
+		double v = meta_eval_node(prog, ops[j].node, values, fetch, div_zero);
+
+		if (v == 0)
+			return 0;
+		/* (the last operand: order n - 1 once reordered, 0 if not) */
+		if (ops[j].order == (k > 1 ? n - 1 : 0))
+			last = v;
+	}
+	return last;
+}
+
 static double
 meta_eval_node(const struct meta_prog *prog, int i, const double *values,
 	       const struct meta_fetch *fetch, bool *div_zero)
@@ -683,23 +806,8 @@ meta_eval_node(const struct meta_prog *prog, int i, const double *values,
 	case META_NEG:
 		return -meta_eval_node(prog, n->a, values, fetch, div_zero);
 	case META_AND:
-		/* Perl reads the right operand only when the left is true, and
-		 * a false operand on either side makes the result 0.  So when
-		 * the right one is the better first read (FILL_THIS_FORM is
-		 * __FILL_THIS_FORM && ... && !__VIA_ML, whose right side is
-		 * known; in __MY_MALWARE && __PASSWORD both are to be matched,
-		 * the left at forty times the cost), a false right one spares
-		 * the left.  Not with a division in either: Perl dies on the
-		 * one it reaches. */
-		if (fetch != NULL && n->may_pend && !prog->nodes[n->a].has_div &&
-		    !prog->nodes[n->b].has_div &&
-		    meta_right_first(prog, n->a, n->b, fetch)) {
-			b = meta_eval_node(prog, n->b, values, fetch, div_zero);
-			if (b == 0)
-				return 0;
-			a = meta_eval_node(prog, n->a, values, fetch, div_zero);
-			return a != 0 ? b : a;
-		}
+		if (fetch != NULL && n->may_pend && !n->has_div)
+			return meta_eval_and(prog, i, values, fetch, div_zero);
 		a = meta_eval_node(prog, n->a, values, fetch, div_zero);
 		return a != 0 ? meta_eval_node(prog, n->b, values, fetch, div_zero) : a;
 	case META_OR:
@@ -804,25 +912,16 @@ meta_mark_lazy(struct meta_prog *prog, const unsigned char *lazy)
 		switch (n->op) {
 		case META_NUM:
 			n->may_pend = false;
-			n->likely_true = n->value != 0;
 			break;
 		case META_RULE:
 			n->may_pend = lazy[n->rule] != 0;
-			n->likely_true = false;
 			break;
 		case META_NOT:
 		case META_NEG:
 			n->may_pend = a->may_pend;
-			n->likely_true = n->op == META_NOT ? !a->likely_true : a->likely_true;
 			break;
 		default:
 			n->may_pend = a->may_pend || b->may_pend;
-			n->likely_true =
-				n->op == META_AND ? a->likely_true && b->likely_true :
-				n->op == META_OR ? a->likely_true || b->likely_true :
-				/* x > n, x >= n: seldom; x < n, x == n...: mostly */
-				n->op == META_LT || n->op == META_LE || n->op == META_EQ ||
-				n->op == META_NE;
 			break;
 		}
 	}

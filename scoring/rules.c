@@ -708,6 +708,7 @@ rules_mark_lazy(struct ruleset *rs)
 	unsigned char *depth;
 
 	rs->lazy = xcalloc(rs->count > 0 ? rs->count : 1, 1);
+	rs->hit_rate = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*rs->hit_rate));
 	for (size_t i = 0; i < rs->count; i++) {
 		struct rule *r = &rs->rules[i];
 		bool view = r->type == RULE_BODY || r->type == RULE_RAWBODY ||
@@ -1114,6 +1115,7 @@ rules_free(struct ruleset **rsp)
 	free(rs->eval_rules);
 	free(rs->meta_order);
 	free(rs->lazy);
+	free(rs->hit_rate);
 	for (int t = 0; t < RULE_TYPE_COUNT; t++) {
 		prefilter_db_free(&rs->views[t].db);
 		prefilter_db_free(&rs->views[t].count_db);
@@ -1920,6 +1922,31 @@ rules_hit_cost(const struct ruleset *rs, const struct rules_hits *hits, size_t i
 	bytes = r->always_slot1 == 0 ? hits->lazy->named_bytes[i]
 				     : hits->lazy->view_bytes[r->type];
 	return bytes > SIZE_MAX / r->match_weight ? SIZE_MAX : bytes * r->match_weight;
+}
+
+/* Past this many asks the counts are halved: what the last few
+ * thousand messages were like counts. */
+#define RULES_HIT_RATE_WINDOW 4096
+
+double
+rules_hit_chance(const struct ruleset *rs, size_t i)
+{
+	const struct rules_hit_rate *h = &rs->hit_rate[i];
+
+	/* as if it had been asked ten times and been true once */
+	return (h->hit + 1.0) / (h->asked + 10.0);
+}
+
+void
+rules_hit_note(const struct ruleset *rs, size_t i, bool hit)
+{
+	struct rules_hit_rate *h = &rs->hit_rate[i];
+
+	if (++h->asked > RULES_HIT_RATE_WINDOW) {
+		h->asked /= 2;
+		h->hit /= 2;
+	}
+	h->hit += hit;
 }
 
 double

@@ -117,6 +117,11 @@ size_t rules_hit_cost(const struct ruleset *rs, const struct rules_hits *hits, s
 /* The largest value rule i can give a meta: 1, maxhits for a multiple
  * rule, unbounded for a meta. */
 double rules_value_most(const struct ruleset *rs, size_t i);
+/* How likely lazy rule or meta i is to be true when a meta asks for it,
+ * from how often it was in this process (rules_hit_note) since load.
+ * Only orders what metas read: no answer depends on it. */
+double rules_hit_chance(const struct ruleset *rs, size_t i);
+void rules_hit_note(const struct ruleset *rs, size_t i, bool hit);
 /* Matches pending rule i now (once: the count is kept in hits, which is
  * why hits is const here only as far as its callers see) and returns its
  * count; a rule that is not pending returns its count.  The message's

@@ -256,6 +256,12 @@ struct ruleset {
 	/* lazy[i] = rules[i].lazy, copied into each message's pending set */
 	unsigned char *lazy;
 	size_t lazy_count;
+	/* How often each lazy rule and meta was true when a meta asked for
+	 * it, in this process (rules_hit_chance): written through a const
+	 * ruleset, each process its own copy after fork. */
+	struct rules_hit_rate {
+		uint32_t asked, hit;
+	} *hit_rate;
 
 	pcre2_match_context *match_ctx;
 	struct strlist paths;		/* interned rule-file names */
@@ -325,15 +331,17 @@ void meta_free(struct meta_prog **prog);
 size_t meta_deps(const struct meta_prog *prog, const size_t **deps_r);
 /* Values not known yet: before the expression reads values[i] with
  * pending[i] set, fetch(ctx, i) fills it in (and clears pending[i]).
- * most(ctx, i) bounds what a pending value can be (from 0 up), and
- * cost(ctx, i) says about what fetching it costs; either may be NULL.
- * Only rules meta_mark_lazy was told of may be pending. */
+ * most(ctx, i) bounds what a pending value can be (from 0 up),
+ * cost(ctx, i) says about what fetching it costs, and chance(ctx, i)
+ * how likely it is to be true; any may be NULL.  Only rules
+ * meta_mark_lazy was told of may be pending. */
 struct meta_fetch {
 	const unsigned char *pending;
 	void (*fetch)(void *ctx, size_t rule);
 	void *ctx;
 	double (*most)(void *ctx, size_t rule);
 	size_t (*cost)(void *ctx, size_t rule);
+	double (*chance)(void *ctx, size_t rule);
 };
 /* Which rules may be pending when the expression reads them (lazy[i]). */
 void meta_mark_lazy(struct meta_prog *prog, const unsigned char *lazy);

@@ -620,6 +620,14 @@ score_most(void *ctx, size_t i)
 	return rules_value_most(z->rs, i);
 }
 
+static double
+score_chance(void *ctx, size_t i)
+{
+	struct score_lazy *z = ctx;
+
+	return rules_hit_chance(z->rs, i);
+}
+
 /* Rules score_cost looks at for one answer: metas that share what they
  * read would otherwise be walked once per path to them. */
 #define SCORE_COST_VISITS 256
@@ -690,6 +698,7 @@ score_fetch(void *ctx, size_t i)
 		if (n > 0)
 			z->values[i] = n;
 	}
+	rules_hit_note(z->rs, i, z->values[i] != 0);
 }
 
 void
@@ -714,7 +723,8 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 		.pending = xcalloc(rs->count > 0 ? rs->count : 1, 1),
 	};
 
-	lazy.fetch = (struct meta_fetch){ lazy.pending, score_fetch, &lazy, score_most, score_cost };
+	lazy.fetch = (struct meta_fetch){ lazy.pending, score_fetch, &lazy, score_most, score_cost,
+					  score_chance };
 	for (size_t i = 0; i < rs->count; i++) {
 		if (rs->rules[i].lazy_meta || rules_hit_pending(hits, i))
 			lazy.pending[i] = 1;

@@ -574,6 +574,7 @@ struct fetch_count {
 	unsigned int fetched;
 	const double *most;
 	const size_t *cost;
+	const double *chance;	/* NULL: meta.c's default */
 };
 
 static double
@@ -586,6 +587,14 @@ static size_t
 cost_of(void *ctx, size_t rule)
 {
 	return ((struct fetch_count *)ctx)->cost[rule];
+}
+
+static double
+chance_of(void *ctx, size_t rule)
+{
+	const struct fetch_count *fc = ctx;
+
+	return fc->chance[rule];
 }
 
 static void
@@ -681,14 +690,19 @@ START_TEST(test_meta_pending_as_known)
 			double *most = calloc(n, sizeof(double));
 			size_t *cost = calloc(n, sizeof(size_t));
 			unsigned char *pending = calloc(n, 1);
-			struct fetch_count fc = { values, truth, pending, 0, most, cost };
-			struct meta_fetch fetch = { pending, fetch_counted, &fc, most_of, cost_of };
+			double *chance = calloc(n, sizeof(double));
+			struct fetch_count fc = { values, truth, pending, 0, most, cost, chance };
+			struct meta_fetch fetch = { pending, fetch_counted, &fc, most_of, cost_of,
+						    chance_of };
 			unsigned int pending_count = 0;
 			double eager, lazy;
 
-			ck_assert(truth && values && most && cost && pending);
+			ck_assert(truth && values && most && cost && pending && chance);
 			for (int k = 0; k < RULES; k++) {
 				unsigned int pick = (unsigned int)rand_r(&seed);
+
+				/* any chance at all: it may only order the reads */
+				chance[ri[k]] = (double)(pick % 101) / 100;
 
 				truth[ri[k]] = values_of[k][pick % 4];
 				most[ri[k]] = rules_value_most(rs, (size_t)ri[k]);
@@ -713,6 +727,7 @@ START_TEST(test_meta_pending_as_known)
 			free(most);
 			free(cost);
 			free(pending);
+			free(chance);
 		}
 	}
 	/* most metas loaded; and reads were spared, or this tests little */
@@ -752,36 +767,43 @@ START_TEST(test_meta_pending_spared)
 		"meta BOTH __A && __B\n"
 		"meta DIV (__A / 2) && __B\n"
 		"meta NOT_B __A && !__B\n"
-		"meta NOT_A !__A && __B\n");
+		"meta NOT_A !__A && __B\n"
+		"meta CHAIN __A && __B && __C\n");
 	static const struct {
 		const char *meta;
 		double a, b, c, m;		/* the values; -1: pending */
 		size_t cost_a, cost_b;
+		double chance_b;		/* 0: meta.c's default */
 		double want;
 		const char *fetched;		/* in order */
 	} cases[] = {
 		/* two known 0: at most 1, never over 1 */
-		{ "SUM", 0, 0, -1, 0, 0, 0, 0, "" },
+		{ "SUM", 0, 0, -1, 0, 0, 0, 0, 0, "" },
 		/* two known 1: over 1 whatever __C is */
-		{ "SUM", 1, 1, -1, 0, 0, 0, 1, "" },
+		{ "SUM", 1, 1, -1, 0, 0, 0, 0, 1, "" },
 		/* one known 1: __C decides */
-		{ "SUM", 1, 0, -1, 0, 0, 0, 0, "C" },
+		{ "SUM", 1, 0, -1, 0, 0, 0, 0, 0, "C" },
 		/* all pending: the cheapest first, until sure (__C and __B at
 		 * 0 leave __A at most 1) */
-		{ "SUM", -1, -1, -1, 0, 5, 1, 0, "CB" },
+		{ "SUM", -1, -1, -1, 0, 5, 1, 0, 0, "CB" },
 		/* maxhits=2 can not be over 2 */
-		{ "FEW", 0, 0, 0, -1, 0, 0, 0, "" },
+		{ "FEW", 0, 0, 0, -1, 0, 0, 0, 0, "" },
 		/* && reads the cheaper side first; a false one spares the other */
-		{ "BOTH", -1, -1, 0, 0, 9, 1, 0, "B" },
-		{ "BOTH", -1, -1, 0, 0, 1, 9, 0, "A" },
+		{ "BOTH", -1, -1, 0, 0, 9, 1, 0, 0, "B" },
+		{ "BOTH", -1, -1, 0, 0, 1, 9, 0, 0, "A" },
 		/* equal costs: Perl's order */
-		{ "BOTH", -1, -1, 0, 0, 3, 3, 0, "A" },
+		{ "BOTH", -1, -1, 0, 0, 3, 3, 0, 0, "A" },
+		/* ...unless the cheap side is most often true, and spares
+		 * little: seen true 95 times in 100, or a negated rule */
+		{ "BOTH", -1, -1, 0, 0, 9, 1, 0.95, 0, "A" },
+		{ "NOT_B", -1, -1, 0, 0, 9, 2, 0, 0, "A" },
+		{ "NOT_A", -1, -1, 0, 0, 2, 9, 0, 0, "B" },
+		/* a chain, read by cost for each time false: __C (cost 1)
+		 * first, and it is 0 */
+		{ "CHAIN", -1, -1, -1, 0, 9, 5, 0, 0, "C" },
+		{ "CHAIN", -1, -1, 1, 0, 9, 5, 0, 0, "B" },
 		/* a division keeps Perl's order (it dies on the one it reaches) */
-		{ "DIV", -1, -1, 0, 0, 9, 1, 0, "A" },
-		/* a side most often true (!__B: rules seldom hit) spares
-		 * little read first, however cheap */
-		{ "NOT_B", -1, -1, 0, 0, 9, 1, 0, "A" },
-		{ "NOT_A", -1, -1, 0, 0, 1, 9, 0, "B" },
+		{ "DIV", -1, -1, 0, 0, 9, 1, 0, 0, "A" },
 	};
 	/* a pending value is this: __M 2, the others 0 */
 	static const double truth_of[] = { 0, 0, 0, 2 };
@@ -794,10 +816,12 @@ START_TEST(test_meta_pending_spared)
 		double *most = calloc(n, sizeof(double));
 		size_t *cost = calloc(n, sizeof(size_t));
 		unsigned char *pending = calloc(n, 1);
-		struct fetch_order fo = { { values, truth, pending, 0, most, cost }, rs, "" };
-		struct meta_fetch fetch = { pending, fetch_ordered, &fo, most_of, cost_of };
+		double *chance = calloc(n, sizeof(double));
+		struct fetch_order fo = { { values, truth, pending, 0, most, cost, chance }, rs, "" };
+		struct meta_fetch fetch = { pending, fetch_ordered, &fo, most_of, cost_of,
+					    chance_of };
 
-		ck_assert(truth && values && most && cost && pending);
+		ck_assert(truth && values && most && cost && pending && chance);
 		for (size_t k = 0; k < N_ELEMENTS(names); k++) {
 			long i = rules_find(rs, names[k]);
 
@@ -810,6 +834,10 @@ START_TEST(test_meta_pending_spared)
 		}
 		cost[rules_find(rs, "__A")] = cases[c].cost_a;
 		cost[rules_find(rs, "__B")] = cases[c].cost_b;
+		for (size_t k = 0; k < n; k++)
+			chance[k] = 0.1;
+		if (cases[c].chance_b > 0)
+			chance[rules_find(rs, "__B")] = cases[c].chance_b;
 		ck_assert_msg(meta_eval(rule(rs, cases[c].meta)->meta, values, &fetch) ==
 			      cases[c].want, "case %zu", c);
 		ck_assert_msg(strcmp(fo.order, cases[c].fetched) == 0, "case %zu: fetched %s, not %s",
@@ -819,6 +847,7 @@ START_TEST(test_meta_pending_spared)
 		free(most);
 		free(cost);
 		free(pending);
+		free(chance);
 	}
 	rules_free(&rs);
 }
