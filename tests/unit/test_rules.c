@@ -738,6 +738,30 @@ START_TEST(test_meta_pending_as_known)
 }
 END_TEST
 
+/* How often a lazy rule was true when asked: once in ten before it was
+ * asked; then its own record, the old half forgotten past 4096 asks. */
+START_TEST(test_hit_chance)
+{
+	struct ruleset *rs = load_clean("50_h.cf", "body __A /a/\nbody __B /b/\n");
+	size_t a = (size_t)rules_find(rs, "__A"), b = (size_t)rules_find(rs, "__B");
+
+	ck_assert(fabs(rules_hit_chance(rs, a) - 0.1) < 1e-9);
+	for (int k = 0; k < 90; k++)
+		rules_hit_note(rs, a, false);
+	ck_assert(fabs(rules_hit_chance(rs, a) - 0.01) < 1e-9);
+	ck_assert(fabs(rules_hit_chance(rs, b) - 0.1) < 1e-9);
+	/* 10000 asks, all true, then 10000 all false: what came before
+	 * fades */
+	for (int k = 0; k < 10000; k++)
+		rules_hit_note(rs, a, true);
+	ck_assert(rules_hit_chance(rs, a) > 0.9);
+	for (int k = 0; k < 10000; k++)
+		rules_hit_note(rs, a, false);
+	ck_assert(rules_hit_chance(rs, a) < 0.1);
+	rules_free(&rs);
+}
+END_TEST
+
 /* The letters of __A, __B... in the order fetched. */
 struct fetch_order {
 	struct fetch_count fc;	/* first: fetch_counted reads it */
@@ -3018,6 +3042,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_lazy_subrules);
 	tcase_add_test(tc, test_meta_pending_as_known);
 	tcase_add_test(tc, test_meta_pending_spared);
+	tcase_add_test(tc, test_hit_chance);
 	tcase_add_test(tc, test_multiple_scores_each_hit);
 	tcase_add_test(tc, test_score_format);
 	tcase_add_test(tc, test_headers_rendering);
