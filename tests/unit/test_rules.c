@@ -567,43 +567,67 @@ END_TEST
  * are answered from ranges and whichever side of && is read first:
  * random expressions over rules of every kind of bound, random values
  * within those bounds, random pending sets and costs. */
-struct fetch_count {
-	double *values;
-	const double *truth;
+/* What one evaluation with pending values is given, per rule. */
+struct meta_trial {
+	double *truth, *values, *most, *chance;
+	size_t *cost;
 	unsigned char *pending;
+};
+
+static void
+meta_trial_new(struct meta_trial *t, size_t n)
+{
+	t->truth = calloc(n, sizeof(*t->truth));
+	t->values = calloc(n, sizeof(*t->values));
+	t->most = calloc(n, sizeof(*t->most));
+	t->chance = calloc(n, sizeof(*t->chance));
+	t->cost = calloc(n, sizeof(*t->cost));
+	t->pending = calloc(n, 1);
+	ck_assert(t->truth && t->values && t->most && t->chance && t->cost && t->pending);
+}
+
+static void
+meta_trial_free(struct meta_trial *t)
+{
+	free(t->truth);
+	free(t->values);
+	free(t->most);
+	free(t->chance);
+	free(t->cost);
+	free(t->pending);
+}
+
+struct fetch_count {
+	struct meta_trial *t;
 	unsigned int fetched;
-	const double *most;
-	const size_t *cost;
-	const double *chance;	/* NULL: meta.c's default */
 };
 
 static double
 most_of(void *ctx, size_t rule)
 {
-	return ((struct fetch_count *)ctx)->most[rule];
+	return ((struct fetch_count *)ctx)->t->most[rule];
 }
 
 static size_t
 cost_of(void *ctx, size_t rule)
 {
-	return ((struct fetch_count *)ctx)->cost[rule];
+	return ((struct fetch_count *)ctx)->t->cost[rule];
 }
 
 static double
 chance_of(void *ctx, size_t rule)
 {
-	const struct fetch_count *fc = ctx;
-
-	return fc->chance[rule];
+	return ((struct fetch_count *)ctx)->t->chance[rule];
 }
+
 
 static void
 fetch_counted(void *ctx, size_t rule)
 {
 	struct fetch_count *fc = ctx;
 
-	fc->pending[rule] = 0;
-	fc->values[rule] = fc->truth[rule];
+	fc->t->pending[rule] = 0;
+	fc->t->values[rule] = fc->t->truth[rule];
 	fc->fetched++;
 }
 
@@ -686,48 +710,40 @@ START_TEST(test_meta_pending_as_known)
 			continue;
 		for (int round = 0; round < ROUNDS; round++) {
 			size_t n = rules_count(rs);
-			double *truth = calloc(n, sizeof(double)), *values = calloc(n, sizeof(double));
-			double *most = calloc(n, sizeof(double));
-			size_t *cost = calloc(n, sizeof(size_t));
-			unsigned char *pending = calloc(n, 1);
-			double *chance = calloc(n, sizeof(double));
-			struct fetch_count fc = { values, truth, pending, 0, most, cost, chance };
-			struct meta_fetch fetch = { pending, fetch_counted, &fc, most_of, cost_of,
+			struct meta_trial t;
+			struct fetch_count fc = { &t, 0 };
+			struct meta_fetch fetch = { NULL, fetch_counted, &fc, most_of, cost_of,
 						    chance_of };
 			unsigned int pending_count = 0;
 			double eager, lazy;
 
-			ck_assert(truth && values && most && cost && pending && chance);
+			meta_trial_new(&t, n);
+			fetch.pending = t.pending;
 			for (int k = 0; k < RULES; k++) {
 				unsigned int pick = (unsigned int)rand_r(&seed);
 
 				/* any chance at all: it may only order the reads */
-				chance[ri[k]] = (double)(pick % 101) / 100;
+				t.chance[ri[k]] = (double)(pick % 101) / 100;
 
-				truth[ri[k]] = values_of[k][pick % 4];
-				most[ri[k]] = rules_value_most(rs, (size_t)ri[k]);
-				ck_assert(truth[ri[k]] <= most[ri[k]]);
-				cost[ri[k]] = pick / 4 % 3;
+				t.truth[ri[k]] = values_of[k][pick % 4];
+				t.most[ri[k]] = rules_value_most(rs, (size_t)ri[k]);
+				ck_assert(t.truth[ri[k]] <= t.most[ri[k]]);
+				t.cost[ri[k]] = pick / 4 % 3;
 				if (pick / 16 % 2) {
-					pending[ri[k]] = 1;
+					t.pending[ri[k]] = 1;
 					pending_count++;
 				} else {
-					values[ri[k]] = truth[ri[k]];
+					t.values[ri[k]] = t.truth[ri[k]];
 				}
 			}
-			eager = meta_eval(rs->rules[mi].meta, truth, NULL);
-			lazy = meta_eval(rs->rules[mi].meta, values, &fetch);
+			eager = meta_eval(rs->rules[mi].meta, t.truth, NULL);
+			lazy = meta_eval(rs->rules[mi].meta, t.values, &fetch);
 			ck_assert_msg(eager == lazy, "%s = %s: %g with all known, %g pending",
 				      name, rs->rules[mi].meta_src, eager, lazy);
 			ck_assert_uint_le(fc.fetched, pending_count);
 			compared++;
 			fewer += fc.fetched < pending_count;
-			free(truth);
-			free(values);
-			free(most);
-			free(cost);
-			free(pending);
-			free(chance);
+			meta_trial_free(&t);
 		}
 	}
 	/* most metas loaded; and reads were spared, or this tests little */
@@ -836,42 +852,34 @@ START_TEST(test_meta_pending_spared)
 		size_t n = rules_count(rs);
 		const char *names[] = { "__A", "__B", "__C", "__M" };
 		const double given[] = { cases[c].a, cases[c].b, cases[c].c, cases[c].m };
-		double *truth = calloc(n, sizeof(double)), *values = calloc(n, sizeof(double));
-		double *most = calloc(n, sizeof(double));
-		size_t *cost = calloc(n, sizeof(size_t));
-		unsigned char *pending = calloc(n, 1);
-		double *chance = calloc(n, sizeof(double));
-		struct fetch_order fo = { { values, truth, pending, 0, most, cost, chance }, rs, "" };
-		struct meta_fetch fetch = { pending, fetch_ordered, &fo, most_of, cost_of,
+		struct meta_trial t;
+		struct fetch_order fo = { { &t, 0 }, rs, "" };
+		struct meta_fetch fetch = { NULL, fetch_ordered, &fo, most_of, cost_of,
 					    chance_of };
 
-		ck_assert(truth && values && most && cost && pending && chance);
+		meta_trial_new(&t, n);
+		fetch.pending = t.pending;
 		for (size_t k = 0; k < N_ELEMENTS(names); k++) {
 			long i = rules_find(rs, names[k]);
 
-			most[i] = rules_value_most(rs, (size_t)i);
-			truth[i] = truth_of[k];
+			t.most[i] = rules_value_most(rs, (size_t)i);
+			t.truth[i] = truth_of[k];
 			if (given[k] < 0)
-				pending[i] = 1;
+				t.pending[i] = 1;
 			else
-				truth[i] = values[i] = given[k];
+				t.truth[i] = t.values[i] = given[k];
 		}
-		cost[rules_find(rs, "__A")] = cases[c].cost_a;
-		cost[rules_find(rs, "__B")] = cases[c].cost_b;
+		t.cost[rules_find(rs, "__A")] = cases[c].cost_a;
+		t.cost[rules_find(rs, "__B")] = cases[c].cost_b;
 		for (size_t k = 0; k < n; k++)
-			chance[k] = 0.1;
+			t.chance[k] = 0.1;
 		if (cases[c].chance_b > 0)
-			chance[rules_find(rs, "__B")] = cases[c].chance_b;
-		ck_assert_msg(meta_eval(rule(rs, cases[c].meta)->meta, values, &fetch) ==
+			t.chance[rules_find(rs, "__B")] = cases[c].chance_b;
+		ck_assert_msg(meta_eval(rule(rs, cases[c].meta)->meta, t.values, &fetch) ==
 			      cases[c].want, "case %zu", c);
 		ck_assert_msg(strcmp(fo.order, cases[c].fetched) == 0, "case %zu: fetched %s, not %s",
 			      c, fo.order, cases[c].fetched);
-		free(truth);
-		free(values);
-		free(most);
-		free(cost);
-		free(pending);
-		free(chance);
+		meta_trial_free(&t);
 	}
 	rules_free(&rs);
 }
