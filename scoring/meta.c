@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,8 +150,10 @@ meta_index_cmp(const void *a, const void *b)
 
 /* rules_matching(GLOB): "*" and "?" over rule names, summed in rule
  * order: the map's slot order follows a hash keyed afresh in each
- * process, and neither a sum of fractions nor the order lazy rules are
- * asked for may vary from one run to the next. */
+ * process, and a sum of fractions must not vary from one run to the
+ * next.  (The order lazy rules are asked for may: it follows what each
+ * process has seen (meta_eval_and), which only a backstop timeout in the
+ * middle of a message could show.) */
 static int
 meta_rules_matching(struct meta_parser *mp, const char *glob)
 {
@@ -402,9 +405,8 @@ meta_cost_add(size_t a, size_t b)
 static size_t
 meta_cost(const struct meta_prog *prog, int i, const struct meta_fetch *fetch, size_t limit)
 {
-	size_t a;
-
 	const struct meta_node *n = &prog->nodes[i];
+	size_t a;
 
 	if (!n->may_pend)
 		return 0;
@@ -435,6 +437,9 @@ meta_cost(const struct meta_prog *prog, int i, const struct meta_fetch *fetch, s
 /* A pending rule's chance of being true when fetch gives none: rules
  * seldom hit. */
 #define META_CHANCE_DEFAULT 0.1
+/* x > n over pending rules, where n is mostly above what they usually
+ * add up to */
+#define META_CHANCE_GREATER 0.1
 
 /* About how likely the subtree at i is to be true: what is known is
  * known, a pending rule as likely as fetch->chance says, the parts taken
@@ -451,7 +456,8 @@ meta_chance(const struct meta_prog *prog, int i, const double *values,
 		return n->value != 0;
 	if (n->op == META_RULE && !fetch->pending[n->rule])
 		return values[n->rule] != 0;
-	/* (what is known but not a value at hand is not worked out) */
+	/* a known subtree is not evaluated for a guess; nor a large one
+	 * looked through */
 	if (!n->may_pend || n->size > META_FREE_SIZE_MAX)
 		return 0.5;
 	switch (n->op) {
@@ -472,12 +478,12 @@ meta_chance(const struct meta_prog *prog, int i, const double *values,
 		return 1 - (1 - a) * (1 - b);
 	case META_GT:
 	case META_GE:
-		return META_CHANCE_DEFAULT;
+		return META_CHANCE_GREATER;
 	case META_LT:
 	case META_LE:
 	case META_EQ:
 	case META_NE:
-		return 1 - META_CHANCE_DEFAULT;
+		return 1 - META_CHANCE_GREATER;
 	default:
 		return 0.5;
 	}
@@ -494,55 +500,68 @@ meta_is_comparison(enum meta_op op)
 	       op == META_EQ || op == META_NE;
 }
 
-/* The values a subtree may still take: [lo, hi]. */
+/* The values a subtree may still take: [lo, hi], or NaN as well (from
+ * inf - inf or 0 * inf, or a value that is one), which no comparison but
+ * != holds for.  xor: no range at all. */
 struct meta_range {
 	double lo, hi;
+	bool nan, xor;
 };
-
-static const struct meta_range meta_range_any = { -INFINITY, INFINITY };
 
 static struct meta_range
 meta_range_exact(double v)
 {
-	return (struct meta_range){ v, v };
+	if (isnan(v))
+		return (struct meta_range){ -INFINITY, INFINITY, true, false };
+	return (struct meta_range){ v, v, false, false };
 }
 
-/* (an inf - inf or 0 * inf somewhere says nothing) */
+/* Of an arithmetic step over a and b: where either holds an infinity,
+ * an inf - inf or 0 * inf inside may be NaN. */
 static struct meta_range
-meta_range_checked(double lo, double hi)
+meta_range_step(double lo, double hi, struct meta_range a, struct meta_range b)
 {
+	bool nan = a.nan || b.nan || isinf(a.lo) || isinf(a.hi) || isinf(b.lo) ||
+		   isinf(b.hi) || isnan(lo) || isnan(hi);
+
 	if (isnan(lo) || isnan(hi))
-		return meta_range_any;
-	return (struct meta_range){ lo, hi };
+		return (struct meta_range){ -INFINITY, INFINITY, true, a.xor || b.xor };
+	return (struct meta_range){ lo, hi, nan, a.xor || b.xor };
 }
 
 static bool
 meta_range_zero(struct meta_range r)
 {
-	return r.lo == 0 && r.hi == 0;
+	return r.lo == 0 && r.hi == 0 && !r.nan && !r.xor;
 }
 
+/* (NaN is true in Perl too) */
 static bool
 meta_range_nonzero(struct meta_range r)
 {
-	return r.lo > 0 || r.hi < 0;
+	return (r.lo > 0 || r.hi < 0) && !r.xor;
 }
 
 static struct meta_range
 meta_range_union(struct meta_range a, struct meta_range b)
 {
-	return (struct meta_range){ fmin(a.lo, b.lo), fmax(a.hi, b.hi) };
+	return (struct meta_range){ fmin(a.lo, b.lo), fmax(a.hi, b.hi), a.nan || b.nan,
+				    a.xor || b.xor };
 }
 
-/* A comparison's range: 1 or 0 when it is sure of its answer. */
+/* A comparison's range: 1 or 0 when it is sure of its answer.  With a
+ * NaN possible on either side, "true" is never sure (a comparison with a
+ * NaN is false; != is handled by its caller). */
 static struct meta_range
-meta_range_truth(bool sure_true, bool sure_false)
+meta_range_truth(bool sure_true, bool sure_false, struct meta_range a, struct meta_range b)
 {
-	if (sure_true)
+	if (a.xor || b.xor)
+		return (struct meta_range){ 0, 1, false, true };
+	if (sure_true && !a.nan && !b.nan)
 		return meta_range_exact(1);
 	if (sure_false)
 		return meta_range_exact(0);
-	return (struct meta_range){ 0, 1 };
+	return (struct meta_range){ 0, 1, false, false };
 }
 
 /* What the subtree at i can evaluate to, from the values known and each
@@ -554,7 +573,7 @@ meta_range(const struct meta_prog *prog, int i, const double *values,
 	   const struct meta_fetch *fetch)
 {
 	const struct meta_node *n = &prog->nodes[i];
-	struct meta_range a, b;
+	struct meta_range a, b, r;
 
 	switch (n->op) {
 	case META_NUM:
@@ -562,21 +581,29 @@ meta_range(const struct meta_prog *prog, int i, const double *values,
 	case META_RULE:
 		if (fetch->pending[n->rule])
 			return (struct meta_range){ 0, fetch->most != NULL
-							   ? fetch->most(fetch->ctx, n->rule) : INFINITY };
+							   ? fetch->most(fetch->ctx, n->rule) : INFINITY,
+						    false, false };
 		return meta_range_exact(values[n->rule]);
 	case META_NOT:
 		a = meta_range(prog, n->a, values, fetch);
-		return meta_range_truth(meta_range_zero(a), meta_range_nonzero(a));
+		if (a.xor)
+			return a;
+		return meta_range_zero(a) ? meta_range_exact(1) : meta_range_nonzero(a)
+			? meta_range_exact(0) : (struct meta_range){ 0, 1, false, false };
 	case META_NEG:
 		a = meta_range(prog, n->a, values, fetch);
-		return (struct meta_range){ -a.hi, -a.lo };
+		return (struct meta_range){ -a.hi, -a.lo, a.nan, a.xor };
 	case META_AND:
 		/* Perl's value: the left operand when false, else the right */
 		a = meta_range(prog, n->a, values, fetch);
 		if (meta_range_zero(a))
 			return meta_range_exact(0);
 		b = meta_range(prog, n->b, values, fetch);
-		return meta_range_nonzero(a) ? b : meta_range_union(meta_range_exact(0), b);
+		if (meta_range_nonzero(a))
+			return b;
+		r = meta_range_union(meta_range_exact(0), b);
+		r.xor |= a.xor;
+		return r;
 	case META_OR:
 		a = meta_range(prog, n->a, values, fetch);
 		if (meta_range_nonzero(a))
@@ -590,50 +617,57 @@ meta_range(const struct meta_prog *prog, int i, const double *values,
 	b = meta_range(prog, n->b, values, fetch);
 	switch (n->op) {
 	case META_ADD:
-		return meta_range_checked(a.lo + b.lo, a.hi + b.hi);
+		return meta_range_step(a.lo + b.lo, a.hi + b.hi, a, b);
 	case META_SUB:
-		return meta_range_checked(a.lo - b.hi, a.hi - b.lo);
+		return meta_range_step(a.lo - b.hi, a.hi - b.lo, a, b);
 	case META_MUL: {
 		double p[4] = { a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi };
-		struct meta_range r = { p[0], p[0] };
+		double lo = p[0], hi = p[0];
 
 		for (size_t k = 0; k < 4; k++) {
 			if (isnan(p[k]))
-				return meta_range_any;
-			r.lo = fmin(r.lo, p[k]);
-			r.hi = fmax(r.hi, p[k]);
+				return meta_range_step(NAN, NAN, a, b);
+			lo = fmin(lo, p[k]);
+			hi = fmax(hi, p[k]);
 		}
-		return r;
+		return meta_range_step(lo, hi, a, b);
 	}
 	case META_LT:
-		return meta_range_truth(a.hi < b.lo, a.lo >= b.hi);
+		return meta_range_truth(a.hi < b.lo, a.lo >= b.hi, a, b);
 	case META_GT:
-		return meta_range_truth(a.lo > b.hi, a.hi <= b.lo);
+		return meta_range_truth(a.lo > b.hi, a.hi <= b.lo, a, b);
 	case META_LE:
-		return meta_range_truth(a.hi <= b.lo, a.lo > b.hi);
+		return meta_range_truth(a.hi <= b.lo, a.lo > b.hi, a, b);
 	case META_GE:
-		return meta_range_truth(a.lo >= b.hi, a.hi < b.lo);
+		return meta_range_truth(a.lo >= b.hi, a.hi < b.lo, a, b);
 	case META_EQ:
 		return meta_range_truth(a.lo == a.hi && b.lo == b.hi && a.lo == b.lo,
-					a.hi < b.lo || a.lo > b.hi);
+					a.hi < b.lo || a.lo > b.hi, a, b);
 	case META_NE:
-		return meta_range_truth(a.hi < b.lo || a.lo > b.hi,
-					a.lo == a.hi && b.lo == b.hi && a.lo == b.lo);
+		/* true with a NaN; false only for two equal numbers */
+		r = meta_range_truth(a.lo == a.hi && b.lo == b.hi && a.lo == b.lo && !a.nan &&
+				     !b.nan, a.hi < b.lo || a.lo > b.hi, a, b);
+		if (!r.xor && r.lo == r.hi)
+			r = meta_range_exact(1 - r.lo);
+		return r;
 	default:
-		/* XOR: evaluated as written */
-		return meta_range_any;
+		/* xor: evaluated as written */
+		return (struct meta_range){ -INFINITY, INFINITY, true, true };
 	}
 }
 
 /* The rule node in the subtree at i that is pending and cheapest to
- * fetch (the first of equals), or -1. */
+ * fetch (the first of equals), or -1.  Not one Perl would not read: the
+ * right side of an && whose left is surely 0, or of an || whose left is
+ * surely true. */
 static int
-meta_cheapest_pending(const struct meta_prog *prog, int i, const struct meta_fetch *fetch,
-		      size_t *cost_r)
+meta_cheapest_pending(const struct meta_prog *prog, int i, const double *values,
+		      const struct meta_fetch *fetch, size_t *cost_r)
 {
 	const struct meta_node *n = &prog->nodes[i];
 	int best = -1, other;
 	size_t cost = SIZE_MAX, other_cost;
+	bool right = n->op != META_NOT && n->op != META_NEG;
 
 	switch (n->op) {
 	case META_NUM:
@@ -643,15 +677,20 @@ meta_cheapest_pending(const struct meta_prog *prog, int i, const struct meta_fet
 			return -1;
 		*cost_r = fetch->cost != NULL ? fetch->cost(fetch->ctx, n->rule) : 0;
 		return i;
+	case META_AND:
+		right = !meta_range_zero(meta_range(prog, n->a, values, fetch));
+		break;
+	case META_OR:
+		right = !meta_range_nonzero(meta_range(prog, n->a, values, fetch));
+		break;
 	default:
 		break;
 	}
-	if ((other = meta_cheapest_pending(prog, n->a, fetch, &other_cost)) >= 0) {
+	if ((other = meta_cheapest_pending(prog, n->a, values, fetch, &other_cost)) >= 0) {
 		best = other;
 		cost = other_cost;
 	}
-	if (n->op != META_NOT && n->op != META_NEG &&
-	    (other = meta_cheapest_pending(prog, n->b, fetch, &other_cost)) >= 0 &&
+	if (right && (other = meta_cheapest_pending(prog, n->b, values, fetch, &other_cost)) >= 0 &&
 	    (best < 0 || other_cost < cost)) {
 		best = other;
 		cost = other_cost;
@@ -663,7 +702,8 @@ meta_cheapest_pending(const struct meta_prog *prog, int i, const struct meta_fet
 /* A comparison: answered from its range when that is sure, fetching the
  * cheapest pending value until it is.  The rules a meta sums
  * (__EXTORT_MANY adds fourteen) are mostly known to be 0 once the views
- * are scanned, and then the costly ones never run. */
+ * are scanned, and then the costly ones never run.  With an xor in it,
+ * as written. */
 static bool
 meta_compare_settled(const struct meta_prog *prog, int i, const double *values,
 		     const struct meta_fetch *fetch, double *answer)
@@ -675,22 +715,28 @@ meta_compare_settled(const struct meta_prog *prog, int i, const double *values,
 	/* each fetch clears a pending leaf, and there are fewer than size */
 	for (unsigned int round = 0; round <= n->size; round++) {
 		struct meta_range r = meta_range(prog, i, values, fetch);
-		size_t cost;
+		size_t unused_cost;
 		int leaf;
 
-		if (r.lo == r.hi) {
+		if (r.xor)
+			return false;
+		if (r.lo == r.hi && !r.nan) {
 			*answer = r.lo;
 			return true;
 		}
-		if ((leaf = meta_cheapest_pending(prog, i, fetch, &cost)) < 0)
+		if ((leaf = meta_cheapest_pending(prog, i, values, fetch, &unused_cost)) < 0)
 			return false;
 		fetch->fetch(fetch->ctx, prog->nodes[leaf].rule);
 	}
 	return false;
 }
 
-/* Operands of one && chain read in an order of their own, at most. */
+/* Operands of one && chain looked at, at most (the rest is one operand),
+ * and pending ones put in an order of their own (the rest are read on
+ * the way).  Small: a frame per nested && (x && (y && (...))), 2000 deep
+ * in a meta of 14 kB, and a meta may ask for another. */
 #define META_CHAIN_MAX 64
+#define META_CHAIN_PENDING_MAX 6
 
 struct meta_operand {
 	int node;
@@ -711,6 +757,20 @@ meta_operand_cmp(const void *x, const void *y)
 static double meta_eval_node(const struct meta_prog *prog, int i, const double *values,
 			     const struct meta_fetch *fetch, bool *div_zero);
 
+/* An operand of xor as an integer: a cast of NaN or of what lies past
+ * long long is undefined in C, so those saturate (NaN: 0). */
+static long long
+meta_integer(double v)
+{
+	if (isnan(v))
+		return 0;
+	if (v >= 9223372036854775807.0)
+		return LLONG_MAX;
+	if (v <= -9223372036854775808.0)
+		return LLONG_MIN;
+	return (long long)v;
+}
+
 /* A chain X1 && X2 && ... && Xk with something pending and no division
  * (Perl dies on one by zero, in the order it reads).  Its value is 0 if
  * any operand is 0, else Xk's, whatever order they are read in; so they
@@ -724,7 +784,7 @@ static double
 meta_eval_and(const struct meta_prog *prog, int i, const double *values,
 	      const struct meta_fetch *fetch, bool *div_zero)
 {
-	struct meta_operand ops[META_CHAIN_MAX];
+	struct meta_operand ops[META_CHAIN_PENDING_MAX];
 	size_t k = 0, n = 0;
 	int left = i;
 	double last = 1;
@@ -736,7 +796,7 @@ meta_eval_and(const struct meta_prog *prog, int i, const double *values,
 		bool first = prog->nodes[left].op != META_AND || n + 1 >= META_CHAIN_MAX;
 		int node = first ? left : prog->nodes[left].b;
 
-		if (meta_cost(prog, node, fetch, 0) == 0) {
+		if (meta_cost(prog, node, fetch, 0) == 0 || k == META_CHAIN_PENDING_MAX) {
 			double v = meta_eval_node(prog, node, values, fetch, div_zero);
 
 			if (v == 0)
@@ -822,7 +882,7 @@ meta_eval_node(const struct meta_prog *prog, int i, const double *values,
 	b = meta_eval_node(prog, n->b, values, fetch, div_zero);
 	switch (n->op) {
 	case META_XOR:
-		return (double)((long long)a ^ (long long)b);
+		return (double)(meta_integer(a) ^ meta_integer(b));
 	case META_ADD:
 		return a + b;
 	case META_SUB:

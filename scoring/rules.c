@@ -11,8 +11,8 @@
 
 #include <ctype.h>
 #include <hs/hs.h>
-#include "prefilter.h"
 #include <math.h>
+#include "prefilter.h"
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -1915,13 +1915,14 @@ size_t
 rules_hit_cost(const struct ruleset *rs, const struct rules_hits *hits, size_t i)
 {
 	const struct rule *r = &rs->rules[i];
-	size_t bytes;
+	size_t bytes, weight;
 
 	if (!rules_hit_pending(hits, i))
 		return 0;
 	bytes = r->always_slot1 == 0 ? hits->lazy->named_bytes[i]
 				     : hits->lazy->view_bytes[r->type];
-	return bytes > SIZE_MAX / r->match_weight ? SIZE_MAX : bytes * r->match_weight;
+	weight = r->match_weight > 0 ? r->match_weight : 1;
+	return bytes > SIZE_MAX / weight ? SIZE_MAX : bytes * weight;
 }
 
 /* Past this many asks the counts are halved: what the last few

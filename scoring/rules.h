@@ -112,7 +112,7 @@ void rules_hits_free(struct rules_hits *hits);
  * asks for it. */
 bool rules_hit_pending(const struct rules_hits *hits, size_t i);
 /* About what matching pending rule i would cost: the bytes it would
- * read (0 once it is not pending). */
+ * read times its match_weight (0 once it is not pending). */
 size_t rules_hit_cost(const struct ruleset *rs, const struct rules_hits *hits, size_t i);
 /* The largest value rule i can give a meta: 1, maxhits for a multiple
  * rule, unbounded for a meta. */

@@ -607,8 +607,9 @@ struct score_lazy {
 	unsigned char *pending;
 	struct meta_fetch fetch;
 	/* score_cost's answers for pending metas, worked out once a
-	 * message (NULL until asked): only an estimate, so one made before
-	 * some of what the meta reads was fetched still serves */
+	 * message (NULL until asked; 0: not yet, else the cost + 1, or
+	 * SIZE_MAX): only an estimate, so one made before some of what the
+	 * meta reads was fetched still serves */
 	size_t *meta_cost;
 };
 
@@ -667,14 +668,14 @@ score_cost(void *ctx, size_t i)
 		return 0;
 	if (!z->rs->rules[i].lazy_meta)
 		return rules_hit_cost(z->rs, z->hits, i);
-	if (z->meta_cost == NULL) {
-		z->meta_cost = xreallocarray(NULL, z->rs->count, sizeof(*z->meta_cost));
-		memset(z->meta_cost, 0xff, z->rs->count * sizeof(*z->meta_cost));
+	if (z->meta_cost == NULL)
+		z->meta_cost = xcalloc(z->rs->count, sizeof(*z->meta_cost));
+	if (z->meta_cost[i] == 0) {
+		size_t cost = score_cost_within(z, i, &visits);
+
+		z->meta_cost[i] = cost == SIZE_MAX ? SIZE_MAX : cost + 1;
 	}
-	/* (SIZE_MAX: not worked out yet, or too costly to, alike) */
-	if (z->meta_cost[i] == SIZE_MAX)
-		z->meta_cost[i] = score_cost_within(z, i, &visits);
-	return z->meta_cost[i];
+	return z->meta_cost[i] == SIZE_MAX ? SIZE_MAX : z->meta_cost[i] - 1;
 }
 
 static void
@@ -698,7 +699,10 @@ score_fetch(void *ctx, size_t i)
 		if (n > 0)
 			z->values[i] = n;
 	}
-	rules_hit_note(z->rs, i, z->values[i] != 0);
+	/* (past the backstop a rule counts as not hit: that says nothing
+	 * of how often it hits) */
+	if (!rules_hits_timed_out(z->hits))
+		rules_hit_note(z->rs, i, z->values[i] != 0);
 }
 
 void
