@@ -387,10 +387,11 @@ meta_parse_or(struct meta_parser *mp)
 	return a;
 }
 
-/* Subtrees this small are looked through for rules still to be matched
- * (a && chain of thirty reads is 60 nodes; each && of it looks through
- * its operands). */
-#define META_FREE_SIZE_MAX 64
+/* Subtrees this small are looked through for rules still to be matched,
+ * their costs, chances and ranges; larger ones are evaluated as written
+ * (a && chain of thirty reads is 60 nodes; a comparison's range is
+ * worked out again after each value fetched). */
+#define META_LOOK_SIZE_MAX 64
 
 static size_t
 meta_cost_add(size_t a, size_t b)
@@ -410,7 +411,7 @@ meta_cost(const struct meta_prog *prog, int i, const struct meta_fetch *fetch, s
 
 	if (!n->may_pend)
 		return 0;
-	if (n->size > META_FREE_SIZE_MAX)
+	if (n->size > META_LOOK_SIZE_MAX)
 		return SIZE_MAX;
 	switch (n->op) {
 	case META_NUM:
@@ -458,7 +459,7 @@ meta_chance(const struct meta_prog *prog, int i, const double *values,
 		return values[n->rule] != 0;
 	/* a known subtree is not evaluated for a guess; nor a large one
 	 * looked through */
-	if (!n->may_pend || n->size > META_FREE_SIZE_MAX)
+	if (!n->may_pend || n->size > META_LOOK_SIZE_MAX)
 		return 0.5;
 	switch (n->op) {
 	case META_RULE:
@@ -488,10 +489,6 @@ meta_chance(const struct meta_prog *prog, int i, const double *values,
 		return 0.5;
 	}
 }
-
-/* A comparison over a larger subtree is evaluated as written, since its
- * range is worked out again after each value fetched. */
-#define META_RANGE_SIZE_MAX 64
 
 static bool
 meta_is_comparison(enum meta_op op)
@@ -710,7 +707,7 @@ meta_compare_settled(const struct meta_prog *prog, int i, const double *values,
 {
 	const struct meta_node *n = &prog->nodes[i];
 
-	if (fetch == NULL || !n->may_pend || n->has_div || n->size > META_RANGE_SIZE_MAX)
+	if (fetch == NULL || !n->may_pend || n->has_div || n->size > META_LOOK_SIZE_MAX)
 		return false;
 	/* each fetch clears a pending leaf, and there are fewer than size */
 	for (unsigned int round = 0; round <= n->size; round++) {
@@ -740,18 +737,18 @@ meta_compare_settled(const struct meta_prog *prog, int i, const double *values,
 
 struct meta_operand {
 	int node;
-	size_t order;		/* in Perl's */
+	size_t from_last;	/* 0: the chain's last operand, Xk */
 	double key;		/* cost for each time it is false */
 };
 
-static int
-meta_operand_cmp(const void *x, const void *y)
+/* Whether a is read before b: the smaller key, and among equals Perl's
+ * order (further from the last first). */
+static bool
+meta_operand_before(const struct meta_operand *a, const struct meta_operand *b)
 {
-	const struct meta_operand *a = x, *b = y;
-
 	if (a->key != b->key)
-		return a->key < b->key ? -1 : 1;
-	return a->order < b->order ? -1 : a->order > b->order;
+		return a->key < b->key;
+	return a->from_last > b->from_last;
 }
 
 static double meta_eval_node(const struct meta_prog *prog, int i, const double *values,
@@ -805,7 +802,7 @@ meta_eval_and(const struct meta_prog *prog, int i, const double *values,
 				last = v;
 		} else {
 			ops[k].node = node;
-			ops[k].order = n;	/* from the last */
+			ops[k].from_last = n;
 			ops[k++].key = 0;
 		}
 		n++;
@@ -821,15 +818,13 @@ meta_eval_and(const struct meta_prog *prog, int i, const double *values,
 
 		/* (too large to look through: read last) */
 		ops[j].key = cost == SIZE_MAX ? INFINITY : (double)cost / fmax(1 - chance, 1e-3);
-		/* Perl's order among equals: the first read first */
-		ops[j].order = n - 1 - ops[j].order;
 	}
 	/* (a stable insertion sort: k is small) */
 	for (size_t j = 1; j < k; j++) {
 		struct meta_operand o = ops[j];
 		size_t m = j;
 
-		for (; m > 0 && meta_operand_cmp(&ops[m - 1], &o) > 0; m--)
+		for (; m > 0 && meta_operand_before(&o, &ops[m - 1]); m--)
 			ops[m] = ops[m - 1];
 		ops[m] = o;
 	}
@@ -838,8 +833,7 @@ meta_eval_and(const struct meta_prog *prog, int i, const double *values,
 
 		if (v == 0)
 			return 0;
-		/* (the last operand: order n - 1 once reordered, 0 if not) */
-		if (ops[j].order == (k > 1 ? n - 1 : 0))
+		if (ops[j].from_last == 0)
 			last = v;
 	}
 	return last;

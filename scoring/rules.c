@@ -705,7 +705,7 @@ rules_match_weight(const struct rule_regex *re)
 static void
 rules_mark_lazy(struct ruleset *rs)
 {
-	unsigned char *depth;
+	unsigned char *depth, *may_pend;
 
 	rs->lazy = xcalloc(rs->count > 0 ? rs->count : 1, 1);
 	rs->hit_rate = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*rs->hit_rate));
@@ -739,13 +739,15 @@ rules_mark_lazy(struct ruleset *rs)
 			r->lazy_meta = true;
 		}
 	}
+	free(depth);
 	/* what a meta may find pending: lazy rules and lazy metas */
+	may_pend = xcalloc(rs->count > 0 ? rs->count : 1, 1);
 	for (size_t i = 0; i < rs->count; i++)
-		depth[i] = rs->lazy[i] || rs->rules[i].lazy_meta;
+		may_pend[i] = rs->lazy[i] || rs->rules[i].lazy_meta;
 	for (size_t i = 0; i < rs->count; i++)
 		if (rs->rules[i].meta != NULL)
-			meta_mark_lazy(rs->rules[i].meta, depth);
-	free(depth);
+			meta_mark_lazy(rs->rules[i].meta, may_pend);
+	free(may_pend);
 }
 
 static void

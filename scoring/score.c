@@ -664,10 +664,8 @@ score_cost(void *ctx, size_t i)
 	struct score_lazy *z = ctx;
 	unsigned int visits = SCORE_COST_VISITS;
 
-	if (!z->pending[i])
-		return 0;
-	if (!z->rs->rules[i].lazy_meta)
-		return rules_hit_cost(z->rs, z->hits, i);
+	if (!z->pending[i] || !z->rs->rules[i].lazy_meta)
+		return score_cost_within(z, i, &visits);
 	if (z->meta_cost == NULL)
 		z->meta_cost = xcalloc(z->rs->count, sizeof(*z->meta_cost));
 	if (z->meta_cost[i] == 0) {
