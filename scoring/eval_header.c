@@ -638,6 +638,38 @@ eval_check_unresolved_template(struct eval_ctx *ctx, const struct eval_call *cal
 	return hit;
 }
 
+static char *
+eh_ascii_lower_dup(const char *s, size_t len)
+{
+	char *out = xmalloc(len + 1);
+
+	for (size_t i = 0; i < len; i++)
+		out[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
+	out[len] = '\0';
+	return out;
+}
+
+/* Whether needle occurs in hay with ASCII letters folded, as PCRE2's
+ * caseless matching folds them outside UTF mode.  memmem keeps it linear
+ * for a hostile Subject and To. */
+static bool
+eh_contains_caseless(const char *hay, size_t hay_len, const char *needle, size_t needle_len)
+{
+	char *h, *n;
+	bool found;
+
+	if (needle_len == 0)
+		return true;
+	if (needle_len > hay_len)
+		return false;
+	h = eh_ascii_lower_dup(hay, hay_len);
+	n = eh_ascii_lower_dup(needle, needle_len);
+	found = memmem(h, hay_len, n, needle_len) != NULL;
+	free(h);
+	free(n);
+	return found;
+}
+
 /* check_for_to_in_subject('address'|'user'): the Subject names the
  * first To: address, or its user part in one of the usual forms. */
 static unsigned int
@@ -670,6 +702,13 @@ eval_check_for_to_in_subject(struct eval_ctx *ctx, const struct eval_call *call)
 		if (at != NULL)
 			tolen = (size_t)(at - to.data);
 	}
+	/* Every alternative of the pattern below holds the address (or
+	 * user) as a literal, caseless at most: a Subject without it can not
+	 * match, and most do not hold it, so the pattern built for this one
+	 * message is not compiled. */
+	if (!eh_contains_caseless(subject.data != NULL ? subject.data : "", subject.len,
+				  to.data, tolen))
+		goto out;
 	/* \Q...\E for PCRE2: every byte but [A-Za-z0-9_] escaped */
 	{
 		struct buf q;

@@ -200,6 +200,16 @@ static const struct eval_case hdr_cases[] = {
 	{ "address in subject", NULL,
 	  RCVD "From: a@example.org\nTo: joe@example.com\nSubject: news for Joe@Example.com\n\nx\n",
 	  "TO_IN_SUBJ" },
+	/* the user is in the Subject, but not in a form the pattern names:
+	 * holding it is not enough */
+	{ "localpart inside a word", NULL,
+	  RCVD "From: a@example.org\nTo: joe@example.com\nSubject: ask Joey today\n\nx\n", "" },
+	{ "address inside a longer one", NULL,
+	  RCVD "From: a@example.org\nTo: joe@example.com\nSubject: for JOE@EXAMPLE.COMPANY\n\nx\n",
+	  "" },
+	{ "address in capitals", NULL,
+	  RCVD "From: a@example.org\nTo: joe@example.com\nSubject: for JOE@EXAMPLE.COM today\n\nx\n",
+	  "TO_IN_SUBJ" },
 	{ "localpart with regex chars", NULL,
 	  RCVD "From: a@example.org\nTo: \"x\" <j.o+e@example.com>\nSubject: j.o+e\n\nx\n",
 	  "LOCALPART" },
@@ -362,6 +372,38 @@ START_TEST(eval_fromname_table)
 }
 END_TEST
 
+/* A Subject of 1 MB that nearly holds a long To: user everywhere: the
+ * search for it stays linear and finds nothing; the same user as the
+ * whole of a "Re:" Subject is found. */
+START_TEST(eval_to_in_subject_hostile)
+{
+	size_t n = 1024 * 1024, user = 3000;
+	char *msg = malloc(n + 2 * user + 300);
+	struct eval_case c = { "huge subject", NULL, NULL, "" };
+	size_t o, subject;
+
+	ck_assert_ptr_nonnull(msg);
+	o = (size_t)sprintf(msg, RCVD "From: a@example.org\nTo: ");
+	memset(msg + o, 'a', user);
+	o += user;
+	o += (size_t)sprintf(msg + o, "@example.com\nSubject: ");
+	subject = o;
+	for (size_t i = 0; i < n; i++)
+		msg[o++] = (i % user == user - 1) ? 'b' : 'A';
+	strcpy(msg + o, "\n\nhi\n");
+	c.message = msg;
+	check_hits(hdr_names, N_ELEMENTS(hdr_names), &c);
+
+	o = subject + (size_t)sprintf(msg + subject, "Re: ");
+	memset(msg + o, 'A', user);
+	strcpy(msg + o + user, "\n\nhi\n");
+	c.name = "re: long user";
+	c.hits = "LOCALPART";
+	check_hits(hdr_names, N_ELEMENTS(hdr_names), &c);
+	free(msg);
+}
+END_TEST
+
 /* A From name of 1 MB holding an address: bounded, no crash; past
  * FNS_MAX_NAME the name is not searched at all. */
 START_TEST(eval_fromname_hostile_name)
@@ -437,6 +479,7 @@ eval_freemail_suite(void)
 	tcase_add_loop_test(tc, eval_header_more_table, 0, N_ELEMENTS(hdr_cases));
 	tcase_add_loop_test(tc, eval_fromname_table, 0, N_ELEMENTS(fns_cases));
 	tcase_add_test(tc, eval_fromname_hostile_name);
+	tcase_add_test(tc, eval_to_in_subject_hostile);
 	tcase_add_test(tc, eval_freemail_unconfigured);
 	tcase_add_test(tc, eval_freemail_hostile_body);
 	return s;
