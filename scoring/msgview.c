@@ -44,7 +44,7 @@
 /* One cached get(): the values as SpamAssassin's get() returns them. */
 struct gcache {
 	char *request;
-	uint32_t hash;		/* FNV-1a of request */
+	uint32_t hash;		/* str_hash_fnv of request */
 	struct strlist vals;
 };
 
@@ -63,6 +63,10 @@ struct msgview {
 	struct strlist visible, invisible;
 	struct gcache *cache;
 	size_t ncache, cache_cap;
+	/* cache index + 1 by hash (open addressing, 0 empty); cache_slot_cap
+	 * is a power of two over twice ncache */
+	uint32_t *cache_slots;
+	size_t cache_slot_cap;
 	bool envf_done, envf_defined;
 	char *envf;
 	/* ALL:raw: its fields one after the other, as joined; in the
@@ -143,6 +147,7 @@ msgview_free(struct msgview **mvp)
 		strlist_free(&mv->cache[i].vals);
 	}
 	free(mv->cache);
+	free(mv->cache_slots);
 	free(mv->html);
 	free(mv->envf);
 	free(mv->envfrom);
@@ -862,17 +867,37 @@ done:
 	free(request);
 }
 
+static void
+cache_slot_put(struct msgview *mv, size_t index)
+{
+	size_t mask = mv->cache_slot_cap - 1, k = mv->cache[index].hash & mask;
+
+	while (mv->cache_slots[k] != 0)
+		k = (k + 1) & mask;
+	mv->cache_slots[k] = (uint32_t)(index + 1);
+}
+
 static const struct strlist *
 get_list(struct msgview *mv, const char *request)
 {
-	/* The header rules alone ask for about a hundred requests, each new
-	 * to the cache: compare a hash before the names. */
-	uint32_t hash = str_hash(request, strlen(request));
+	/* The header rules alone ask for well over a hundred requests a
+	 * message, each several times: a table, not a walk of the list.
+	 * Requests come from the rule files and the code, never from the
+	 * message, so an unkeyed hash is enough. */
+	uint32_t hash = str_hash_fnv(request, strlen(request));
 	struct strlist vals;
+	size_t index;
 
-	for (size_t i = 0; i < mv->ncache; i++)
-		if (mv->cache[i].hash == hash && strcmp(mv->cache[i].request, request) == 0)
-			return &mv->cache[i].vals;
+	if (mv->cache_slot_cap > 0) {
+		size_t mask = mv->cache_slot_cap - 1;
+
+		for (size_t k = hash & mask; mv->cache_slots[k] != 0; k = (k + 1) & mask) {
+			struct gcache *c = &mv->cache[mv->cache_slots[k] - 1];
+
+			if (c->hash == hash && strcmp(c->request, request) == 0)
+				return &c->vals;
+		}
+	}
 
 	strlist_init(&vals);
 	do_get(mv, request, &vals);
@@ -880,10 +905,21 @@ get_list(struct msgview *mv, const char *request)
 		mv->cache_cap = mv->cache_cap ? mv->cache_cap * 2 : 32;
 		mv->cache = xreallocarray(mv->cache, mv->cache_cap, sizeof(*mv->cache));
 	}
-	mv->cache[mv->ncache].request = xstrdup(request);
-	mv->cache[mv->ncache].hash = hash;
-	mv->cache[mv->ncache].vals = vals;
-	return &mv->cache[mv->ncache++].vals;
+	index = mv->ncache++;
+	mv->cache[index].request = xstrdup(request);
+	mv->cache[index].hash = hash;
+	mv->cache[index].vals = vals;
+	if (mv->ncache * 2 > mv->cache_slot_cap) {
+		while (mv->ncache * 2 > mv->cache_slot_cap)
+			mv->cache_slot_cap = mv->cache_slot_cap ? mv->cache_slot_cap * 2 : 64;
+		free(mv->cache_slots);
+		mv->cache_slots = xcalloc(mv->cache_slot_cap, sizeof(*mv->cache_slots));
+		for (size_t i = 0; i < mv->ncache; i++)
+			cache_slot_put(mv, i);
+	} else {
+		cache_slot_put(mv, index);
+	}
+	return &mv->cache[index].vals;
 }
 
 static bool

@@ -186,6 +186,47 @@ END_TEST
 
 /* In a CRLF message a header value loses the CR of each CRLF and keeps
  * a lone CR. */
+/* Many requests of one message, each asked twice in another order:
+ * the cache of get() results grows its table as it fills, and each
+ * request still finds its own values (absent fields too). */
+START_TEST(many_requests)
+{
+	enum { FIELDS = 300 };
+	struct buf m, out;
+	struct msgview *mv;
+	char req[64], want[64];
+
+	buf_init(&m, 0);
+	buf_init(&out, 0);
+	for (int i = 0; i < FIELDS; i++) {
+		snprintf(want, sizeof(want), "X-F%d: v%d\n", i, i * 7);
+		buf_put(&m, want, strlen(want));
+	}
+	buf_put(&m, "\nbody\n", 7);
+	mv = msgview_new(&set, m.data, m.len, NULL);
+	for (int pass = 0; pass < 2; pass++) {
+		for (int k = 0; k < 2 * FIELDS; k++) {
+			int i = pass == 0 ? k : 2 * FIELDS - 1 - k;
+
+			buf_reset(&out);
+			if (i < FIELDS) {
+				snprintf(req, sizeof(req), "X-F%d", i);
+				snprintf(want, sizeof(want), "v%d\n", i * 7);
+				ck_assert_msg(msgview_get(mv, req, &out), "%s unset", req);
+				ck_assert_uint_eq(out.len, strlen(want));
+				ck_assert_msg(memcmp(out.data, want, out.len) == 0, "%s", req);
+			} else {
+				snprintf(req, sizeof(req), "X-Absent%d", i);
+				ck_assert_msg(!msgview_get(mv, req, &out), "%s set", req);
+			}
+		}
+	}
+	msgview_free(&mv);
+	buf_free(&m);
+	buf_free(&out);
+}
+END_TEST
+
 START_TEST(crlf_header_values)
 {
 	static const char m[] =
@@ -2417,6 +2458,7 @@ msgview_suite(void)
 	tcase_add_test(t, rfc2047_headers);
 	tcase_add_test(t, body_white_space);
 	tcase_add_test(t, crlf_header_values);
+	tcase_add_test(t, many_requests);
 	tcase_add_loop_test(t, decode_field, 0, N_ELEMENTS(decode_cases));
 	tcase_add_loop_test(t, normalize, 0, N_ELEMENTS(norm_cases));
 	tcase_add_loop_test(t, base64, 0, N_ELEMENTS(b64_cases));
