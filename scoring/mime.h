@@ -92,7 +92,8 @@ struct mime_hdr {
 	const char *name;	/* key as written (SA's header_order entry) */
 	size_t name_len;
 	char *lname;		/* lowercased key, the lookup name */
-	uint32_t lhash;		/* hash of lname, checked before strcmp */
+	size_t lname_len;	/* strlen(lname), checked before the bytes */
+	uint32_t lhash;		/* hash of lname, for get_all_headers' table */
 	const char *raw;	/* SA's raw_headers value (folds kept) */
 	size_t raw_len;
 	char *dec;		/* Node::header's decoded value, built lazily */

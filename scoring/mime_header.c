@@ -399,7 +399,8 @@ mime_node_add_header(struct mime_msg *msg, struct mime_node *node, const char *k
 	h->lname = mime_strndup(msg, key, klen);
 	for (char *p = h->lname; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
-	h->lhash = str_hash(h->lname, strlen(h->lname));
+	h->lname_len = strlen(h->lname);
+	h->lhash = str_hash(h->lname, h->lname_len);
 	h->raw = mime_strndup(msg, val, vlen);
 	h->raw_len = vlen;
 }
@@ -465,12 +466,14 @@ mime_hdr_decoded(struct mime_msg *msg, struct mime_hdr *h, size_t *len_r)
 struct mime_hdr *
 mime_hdr_next(struct mime_node *node, const char *lname, size_t *pos)
 {
-	uint32_t h = str_hash(lname, strlen(lname));
+	/* lengths first: hashing the name on every call cost more than
+	 * it saved over a message's few dozen fields */
+	size_t n = strlen(lname);
 
 	while (*pos < node->nhdrs) {
 		struct mime_hdr *x = &node->hdrs[(*pos)++];
 
-		if (x->lhash == h && strcmp(x->lname, lname) == 0)
+		if (x->lname_len == n && memcmp(x->lname, lname, n) == 0)
 			return x;
 	}
 	return NULL;
@@ -479,10 +482,10 @@ mime_hdr_next(struct mime_node *node, const char *lname, size_t *pos)
 struct mime_hdr *
 mime_hdr_last(struct mime_node *node, const char *lname)
 {
-	uint32_t h = str_hash(lname, strlen(lname));
+	size_t n = strlen(lname);
 
 	for (size_t i = node->nhdrs; i-- > 0;)
-		if (node->hdrs[i].lhash == h && strcmp(node->hdrs[i].lname, lname) == 0)
+		if (node->hdrs[i].lname_len == n && memcmp(node->hdrs[i].lname, lname, n) == 0)
 			return &node->hdrs[i];
 	return NULL;
 }
