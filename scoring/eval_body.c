@@ -74,6 +74,9 @@ struct eval_body_state {
 	long blank_minlines;
 	bool sig_done, sig_defined;
 	double sig_body_len, sig_len, sig_ratio;
+	/* check_body_length: the rules ask four times a message */
+	bool body_length_done;
+	size_t body_length;
 	/* MIMEEval */
 	bool uppercase_done;
 	double uppercase;
@@ -429,9 +432,14 @@ eval_pristine_body_length(struct mime_msg *msg)
 static unsigned int
 eval_check_body_length(struct eval_ctx *ctx, const struct eval_call *call)
 {
+	struct eval_body_state *st = eval_body_state(ctx);
 	double min = eval_body_num(eval_body_arg(call, 0));
 
-	return (double)eval_pristine_body_length(msgview_mime(ctx->mv)) <= min;
+	if (!st->body_length_done) {
+		st->body_length = eval_pristine_body_length(msgview_mime(ctx->mv));
+		st->body_length_done = true;
+	}
+	return (double)st->body_length <= min;
 }
 
 /* ---- plaintext_body_length, plaintext_sig_length, plaintext_body_sig_ratio ---- */

@@ -254,6 +254,30 @@ START_TEST(eval_body_table)
 }
 END_TEST
 
+/* check_body_length with three limits in one message: the length is
+ * worked out once and each rule compares its own limit with it. */
+START_TEST(eval_body_length_limits)
+{
+	static const char cf[] =
+		"body LEN_LE_20 eval:check_body_length('20')\n"
+		"body LEN_LE_100 eval:check_body_length('100')\n"
+		"body LEN_LE_40 eval:check_body_length('40')\n";
+	static const char *const names[] = { "LEN_LE_20", "LEN_LE_40", "LEN_LE_100" };
+	static const struct eval_case limits[] = {
+		{ "10 bytes", NULL, HEAD "\n123456789\n", "LEN_LE_20 LEN_LE_40 LEN_LE_100" },
+		{ "30 bytes", NULL, HEAD "\n12345678901234567890123456789\n",
+		  "LEN_LE_40 LEN_LE_100" },
+		{ "60 bytes", NULL,
+		  HEAD "\n12345678901234567890123456789012345678901234567890123456789\n",
+		  "LEN_LE_100" },
+		{ "128 bytes", NULL, HEAD "\n" LOUD LOUD, "" },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(limits); i++)
+		eh_check_hits(cf, names, N_ELEMENTS(names), &limits[i]);
+}
+END_TEST
+
 /* Every function is implemented: none of the rules is skipped. */
 START_TEST(eval_body_all_loaded)
 {
@@ -367,6 +391,7 @@ eval_body_suite(void)
 	tcase_add_loop_test(tc, eval_https_table, 0, N_ELEMENTS(https_cases));
 	tcase_add_loop_test(tc, eval_bits_table, 0, N_ELEMENTS(bits_cases));
 	tcase_add_test(tc, eval_bits_languages);
+	tcase_add_test(tc, eval_body_length_limits);
 	tcase_add_test(tc, eval_body_all_loaded);
 	tcase_add_test(tc, eval_body_hostile);
 	return s;
