@@ -122,11 +122,34 @@ addrlist_free(struct addrlist *l)
 	l->cap = 0;
 }
 
+/* Whether s ends with what follows pat's last '*' (all of pat without
+ * one), '?' matching any byte: every match needs it, and it fails at
+ * once for nearly every entry of a list, where the walk below tries the
+ * leading '*' at every byte of the address first. */
+static bool
+addrlist_tail_fits(const char *pat, const char *s)
+{
+	const char *star = strrchr(pat, '*');
+	const char *tail = star != NULL ? star + 1 : pat;
+	size_t tail_len = strlen(tail), len = strlen(s);
+
+	if (tail_len > len)
+		return false;
+	s += len - tail_len;
+	for (size_t i = 0; i < tail_len; i++)
+		if (tail[i] != '?' && tail[i] != s[i])
+			return false;
+	return true;
+}
+
 /* Iterative glob match with backtracking on the last '*'. */
 static bool
 addrlist_glob(const char *pat, const char *s)
 {
 	const char *star = NULL, *resume = NULL;
+
+	if (!addrlist_tail_fits(pat, s))
+		return false;
 
 	while (*s != '\0') {
 		if (*pat == '*') {
@@ -152,9 +175,13 @@ addrlist_glob(const char *pat, const char *s)
 bool
 addrlist_match(const struct addrlist *l, const char *addr, size_t *index_r)
 {
-	char *lower = addrlist_lower(addr, strlen(addr));
+	char *lower;
 	bool found = false;
 
+	/* most lists are empty on most sites: no copy for them */
+	if (l->n == 0)
+		return false;
+	lower = addrlist_lower(addr, strlen(addr));
 	for (size_t i = 0; i < l->n && !found; i++) {
 		if (addrlist_glob(l->v[i].pattern, lower)) {
 			if (index_r != NULL)

@@ -3045,6 +3045,61 @@ START_TEST(test_addrlist_repeated_words)
 }
 END_TEST
 
+/* The definition of a glob, for test_addrlist_glob_differential: '*'
+ * any run of bytes, '?' one byte, anything else itself. */
+static bool
+glob_reference(const char *pat, const char *s)
+{
+	if (*pat == '\0')
+		return *s == '\0';
+	if (*pat == '*')
+		return glob_reference(pat + 1, s) || (*s != '\0' && glob_reference(pat, s + 1));
+	return *s != '\0' && (*pat == '?' || *pat == *s) && glob_reference(pat + 1, s + 1);
+}
+
+/* addrlist_match (its tail check, then its walk) against the definition
+ * on random patterns and addresses over a small alphabet, where stars,
+ * marks and repeats meet often. */
+START_TEST(test_addrlist_glob_differential)
+{
+	static const char pat_bytes[] = "ab@.*?";
+	static const char addr_bytes[] = "ab@.";
+	unsigned int seed = 12345, matches = 0;
+
+	for (int round = 0; round < 200000; round++) {
+		char pat[12], addr[12];
+		size_t pl, al;
+		struct addrlist l = { 0 };
+
+		seed = seed * 1103515245u + 12345u;
+		pl = (seed >> 16) % 9;
+		for (size_t i = 0; i < pl; i++) {
+			seed = seed * 1103515245u + 12345u;
+			pat[i] = pat_bytes[(seed >> 16) % (sizeof(pat_bytes) - 1)];
+		}
+		pat[pl] = '\0';
+		seed = seed * 1103515245u + 12345u;
+		al = (seed >> 16) % 10;
+		for (size_t i = 0; i < al; i++) {
+			seed = seed * 1103515245u + 12345u;
+			addr[i] = addr_bytes[(seed >> 16) % (sizeof(addr_bytes) - 1)];
+		}
+		addr[al] = '\0';
+		if (pl == 0)
+			continue;	/* an empty word is no entry */
+		addrlist_add_words(&l, pat);
+		ck_assert_uint_eq(l.n, 1);
+		ck_assert_msg(addrlist_match(&l, addr, NULL) == glob_reference(pat, addr),
+			      "pattern \"%s\", address \"%s\"", pat, addr);
+		matches += glob_reference(pat, addr);
+		addrlist_free(&l);
+	}
+	/* both answers were drawn often */
+	ck_assert_uint_gt(matches, 10000);
+	ck_assert_uint_lt(matches, 190000);
+}
+END_TEST
+
 static Suite *
 rules_suite(void)
 {
@@ -3093,6 +3148,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_match_backstop);
 	tcase_add_test(tc, test_addrlist_like_spamassassin);
 	tcase_add_test(tc, test_addrlist_repeated_words);
+	tcase_add_test(tc, test_addrlist_glob_differential);
 	return s;
 }
 
