@@ -3057,6 +3057,23 @@ glob_reference(const char *pat, const char *s)
 	return *s != '\0' && (*pat == '?' || *pat == *s) && glob_reference(pat + 1, s + 1);
 }
 
+/* Up to max bytes drawn from alphabet into out, NUL-terminated; returns
+ * the length. */
+static size_t
+random_word(unsigned int *seed, const char *alphabet, size_t max, char *out)
+{
+	size_t len, n = strlen(alphabet);
+
+	*seed = *seed * 1103515245u + 12345u;
+	len = (*seed >> 16) % (max + 1);
+	for (size_t i = 0; i < len; i++) {
+		*seed = *seed * 1103515245u + 12345u;
+		out[i] = alphabet[(*seed >> 16) % n];
+	}
+	out[len] = '\0';
+	return len;
+}
+
 /* addrlist_match (its tail check, then its walk) against the definition
  * on random patterns and addresses over a small alphabet, where stars,
  * marks and repeats meet often. */
@@ -3068,23 +3085,11 @@ START_TEST(test_addrlist_glob_differential)
 
 	for (int round = 0; round < 200000; round++) {
 		char pat[12], addr[12];
-		size_t pl, al;
+		size_t pl;
 		struct addrlist l = { 0 };
 
-		seed = seed * 1103515245u + 12345u;
-		pl = (seed >> 16) % 9;
-		for (size_t i = 0; i < pl; i++) {
-			seed = seed * 1103515245u + 12345u;
-			pat[i] = pat_bytes[(seed >> 16) % (sizeof(pat_bytes) - 1)];
-		}
-		pat[pl] = '\0';
-		seed = seed * 1103515245u + 12345u;
-		al = (seed >> 16) % 10;
-		for (size_t i = 0; i < al; i++) {
-			seed = seed * 1103515245u + 12345u;
-			addr[i] = addr_bytes[(seed >> 16) % (sizeof(addr_bytes) - 1)];
-		}
-		addr[al] = '\0';
+		pl = random_word(&seed, pat_bytes, 8, pat);
+		(void)random_word(&seed, addr_bytes, 9, addr);
 		if (pl == 0)
 			continue;	/* an empty word is no entry */
 		addrlist_add_words(&l, pat);
