@@ -207,6 +207,11 @@ static const struct eval_case hdr_cases[] = {
 	{ "address inside a longer one", NULL,
 	  RCVD "From: a@example.org\nTo: joe@example.com\nSubject: for JOE@EXAMPLE.COMPANY\n\nx\n",
 	  "" },
+	/* bytes past ASCII in the user: matched as they are, the letters
+	 * around them folded */
+	{ "localpart past ascii", NULL,
+	  RCVD "From: a@example.org\nTo: j\xc3\xb6rg@example.com\nSubject: Re: J\xc3\xb6RG\n\nx\n",
+	  "LOCALPART" },
 	{ "address in capitals", NULL,
 	  RCVD "From: a@example.org\nTo: joe@example.com\nSubject: for JOE@EXAMPLE.COM today\n\nx\n",
 	  "TO_IN_SUBJ" },
