@@ -122,16 +122,16 @@ addrlist_free(struct addrlist *l)
 	l->cap = 0;
 }
 
-/* Whether s ends with what follows pat's last '*' (all of pat without
- * one), '?' matching any byte: every match needs it, and it fails at
- * once for nearly every entry of a list, where the walk below tries the
- * leading '*' at every byte of the address first. */
+/* Whether s (len bytes) ends with what follows pat's last '*' (all of
+ * pat without one), '?' matching any byte: every match needs it, and it
+ * fails at once for nearly every entry of a list, where the walk below
+ * tries the leading '*' at every byte of the address first. */
 static bool
-addrlist_tail_fits(const char *pat, const char *s)
+addrlist_tail_fits(const char *pat, const char *s, size_t len)
 {
 	const char *star = strrchr(pat, '*');
 	const char *tail = star != NULL ? star + 1 : pat;
-	size_t tail_len = strlen(tail), len = strlen(s);
+	size_t tail_len = strlen(tail);
 
 	if (tail_len > len)
 		return false;
@@ -142,13 +142,14 @@ addrlist_tail_fits(const char *pat, const char *s)
 	return true;
 }
 
-/* Iterative glob match with backtracking on the last '*'. */
+/* Iterative glob match with backtracking on the last '*'; len is
+ * strlen(s), worked out once for a whole list. */
 static bool
-addrlist_glob(const char *pat, const char *s)
+addrlist_glob(const char *pat, const char *s, size_t len)
 {
 	const char *star = NULL, *resume = NULL;
 
-	if (!addrlist_tail_fits(pat, s))
+	if (!addrlist_tail_fits(pat, s, len))
 		return false;
 
 	while (*s != '\0') {
@@ -176,14 +177,16 @@ bool
 addrlist_match(const struct addrlist *l, const char *addr, size_t *index_r)
 {
 	char *lower;
+	size_t len;
 	bool found = false;
 
 	/* most lists are empty on most sites: no copy for them */
 	if (l->n == 0)
 		return false;
 	lower = addrlist_lower(addr, strlen(addr));
+	len = strlen(lower);
 	for (size_t i = 0; i < l->n && !found; i++) {
-		if (addrlist_glob(l->v[i].pattern, lower)) {
+		if (addrlist_glob(l->v[i].pattern, lower, len)) {
 			if (index_r != NULL)
 				*index_r = i;
 			found = true;
