@@ -1600,7 +1600,7 @@ struct prefilter_db {
 
 struct prefilter_db *
 prefilter_db_build(const struct strlist *literals, const size_t *owner, size_t count,
-		   bool every_match, const char **error_r)
+		   bool every_match, char *error, size_t error_size)
 {
 	struct prefilter_db *pf = xcalloc(1, sizeof(*pf));
 	const char **exprs;
@@ -1650,11 +1650,8 @@ prefilter_db_build(const struct strlist *literals, const size_t *owner, size_t c
 	}
 	if (hs_compile_lit_multi(exprs, flags, ids, lens, (unsigned int)uniq.n,
 				 HS_MODE_BLOCK, NULL, &pf->db, &cerr) != HS_SUCCESS) {
-		static char msg[256];
-
-		snprintf(msg, sizeof(msg), "%s", cerr != NULL ? cerr->message : "?");
+		snprintf(error, error_size, "%s", cerr != NULL ? cerr->message : "?");
 		hs_free_compile_error(cerr);
-		*error_r = msg;
 		pf->db = NULL;
 	}
 	free(exprs);

@@ -60,11 +60,12 @@ unsigned int prefilter_repeat_min(const char *pattern, size_t len, bool extended
 struct prefilter_db;
 
 /* literals->v[i] is required by rule owner[i] (i < count).  Returns NULL
- * with *error_r when Vectorscan refuses to compile.  every_match: report
- * each occurrence of a literal (prefilter_scan_at), not only the first. */
+ * with Vectorscan's reason in error (error_size bytes) when it refuses to
+ * compile.  every_match: report each occurrence of a literal
+ * (prefilter_scan_at), not only the first.  Builds may run side by side. */
 struct prefilter_db *prefilter_db_build(const struct strlist *literals,
 					const size_t *owner, size_t count,
-					bool every_match, const char **error_r);
+					bool every_match, char *error, size_t error_size);
 void prefilter_db_free(struct prefilter_db **pf);
 /* Grows *scratch (may start NULL) to serve pf; -1 on failure. */
 int prefilter_alloc_scratch(const struct prefilter_db *pf, hs_scratch_t **scratch);

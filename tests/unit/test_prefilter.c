@@ -692,7 +692,7 @@ START_TEST(test_repeat_min_sound)
 	for (size_t p = 0; p < N_ELEMENTS(patterns); p++) {
 		struct strlist lits;
 		size_t owner[64] = { 0 };
-		const char *error = NULL;
+		char error[256] = "";
 		struct prefilter_db *db;
 		hs_scratch_t *scratch = NULL;
 		struct prefilter_spans spans = { NULL, 0, 0 };
@@ -703,7 +703,7 @@ START_TEST(test_repeat_min_sound)
 		strlist_init(&lits);
 		min = prefilter_repeat_min(patterns[p], strlen(patterns[p]), false, &lits);
 		ck_assert_msg(min >= 2 && lits.n > 0 && lits.n <= 64, "%s: %u", patterns[p], min);
-		db = prefilter_db_build(&lits, owner, lits.n, true, &error);
+		db = prefilter_db_build(&lits, owner, lits.n, true, error, sizeof(error));
 		ck_assert_msg(db != NULL, "%s: %s", patterns[p], error);
 		ck_assert_int_eq(prefilter_alloc_scratch(db, &scratch), 0);
 		for (int t = 0; t < 30000; t++) {
@@ -764,7 +764,7 @@ START_TEST(test_repeat_fits_disjoint)
 	};
 	struct strlist lits;
 	size_t owner[8] = { 0 };
-	const char *error = NULL;
+	char error[256] = "";
 	struct prefilter_db *db;
 	hs_scratch_t *scratch = NULL;
 	struct prefilter_spans spans = { NULL, 0, 0 };
@@ -773,7 +773,7 @@ START_TEST(test_repeat_fits_disjoint)
 	strlist_init(&lits);
 	min = prefilter_repeat_min("(?:names?|nam){2}", 17, false, &lits);
 	ck_assert_uint_eq(min, 2);
-	db = prefilter_db_build(&lits, owner, lits.n, true, &error);
+	db = prefilter_db_build(&lits, owner, lits.n, true, error, sizeof(error));
 	ck_assert_msg(db != NULL, "%s", error);
 	ck_assert_int_eq(prefilter_alloc_scratch(db, &scratch), 0);
 	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {
@@ -907,7 +907,7 @@ START_TEST(test_repeat_fits_fill_this_form)
 		struct rule_regex rx, rx_limited;
 		struct strlist lits;
 		size_t owner[256] = { 0 };
-		const char *error = NULL;
+		char error[256] = "";
 		struct prefilter_db *db;
 		hs_scratch_t *scratch = NULL;
 		struct prefilter_spans spans = { NULL, 0, 0 };
@@ -921,7 +921,7 @@ START_TEST(test_repeat_fits_fill_this_form)
 		min = prefilter_repeat_min(pattern, strlen(pattern), false, &lits);
 		ck_assert_msg(min >= 3 && lits.n > 0 && lits.n <= N_ELEMENTS(owner), "%zu: %u, %zu",
 			      p, min, lits.n);
-		db = prefilter_db_build(&lits, owner, lits.n, true, &error);
+		db = prefilter_db_build(&lits, owner, lits.n, true, error, sizeof(error));
 		ck_assert_msg(db != NULL, "%zu: %s", p, error);
 		ck_assert_int_eq(prefilter_alloc_scratch(db, &scratch), 0);
 		ck_assert_int_ge(asprintf(&written, "/%s/i", pattern), 0);

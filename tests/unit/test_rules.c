@@ -6,6 +6,8 @@
 
 #include <check.h>
 #include <math.h>
+#include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2598,8 +2600,10 @@ START_TEST(test_jit_all)
 		"header HDR Subject =~ /^hello/\n"
 		"body GATED /(?:\\b|\\s)[_\\W]{0,3}v[_\\W]?i[_\\W]?a\\b/i\n"
 		"body ZERO /never/\n"
-		"score ZERO 0\n";
-	static const char *const running[] = { "RUNS", "HDR", "GATED" };
+		"score ZERO 0\n"
+		/* recompiled for its repeat count, then JIT-compiled last */
+		"body REPEATED /(?:cheap\\W+){3}/i\n";
+	static const char *const running[] = { "RUNS", "HDR", "GATED", "REPEATED" };
 	uint32_t jit = 0;
 	struct ruleset *rs;
 	size_t size;
@@ -2609,6 +2613,7 @@ START_TEST(test_jit_all)
 		return;	/* a PCRE2 built without JIT: nothing to check */
 	rs = load_clean("40_jit.cf", cf);
 	ck_assert_uint_gt(rule(rs, "GATED")->re.gate_count, 0);
+	ck_assert(rule(rs, "REPEATED")->repeat_min == 3 && rule(rs, "REPEATED")->re.offset_limit);
 	for (size_t k = 0; k < N_ELEMENTS(running); k++) {
 		const struct rule *r = rule(rs, running[k]);
 
@@ -2627,6 +2632,148 @@ START_TEST(test_jit_all)
 					    &size), 0);
 	ck_assert_uint_eq(size, 0);
 	rules_free(&rs);
+}
+END_TEST
+
+static void ATTR_PRINTF(2, 3)
+put(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ck_assert_int_ge(buf_vprintf(b, fmt, ap), 0);
+	va_end(ap);
+}
+
+/* What loading made of a rule set, as text: every rule's state and
+ * compiled sizes, every view's prefilter, every diagnostic. */
+static void
+load_fingerprint(const struct ruleset *rs, const struct rules_load_result *res, struct buf *out)
+{
+	put(out, "loaded %u skipped %u errors %u patterns %u not_jit %u\n",
+		   res->rules_loaded, res->rules_skipped, res->errors, res->patterns,
+		   res->patterns_not_jit);
+	for (size_t d = 0; d < res->diag_count; d++)
+		put(out, "%s:%u:%d %s\n", res->diags[d].file, res->diags[d].line,
+			   res->diags[d].error, res->diags[d].message);
+	for (size_t i = 0; i < rs->count; i++) {
+		const struct rule *r = &rs->rules[i];
+
+		put(out, "%s skip %d always %zu repeat %u pieces %zu gates %zu limit %d "
+			   "lazy %d weight %zu gate %s", r->name, (int)r->skip, r->always_slot1,
+			   r->repeat_min, r->re.count, r->re.gate_count, r->re.offset_limit,
+			   r->lazy, r->match_weight, r->gate_pattern != NULL ? r->gate_pattern : "-");
+		for (size_t k = 0; k < r->re.count; k++)
+			put(out, " %zu", rules_regex_code_size(r->re.pieces[k]));
+		for (size_t k = 0; k < r->re.gate_count; k++)
+			put(out, " g%zu", rules_regex_code_size(r->re.gate[k]));
+		put(out, "\n");
+	}
+	for (int t = 0; t < RULE_TYPE_COUNT; t++) {
+		const struct prefilter *pf = &rs->views[t];
+
+		put(out, "view %d db %d counts %d filtered %zu counted %zu always %zu "
+			   "gated %zu:", t, pf->db != NULL, pf->count_db != NULL, pf->filtered_count,
+			   pf->counted_count, pf->always_count, pf->gated_count);
+		for (size_t k = 0; k < pf->always_count; k++) {
+			put(out, " %zu/%u", pf->always[k], pf->gates[k].n);
+			for (unsigned int g = 0; g < pf->gates[k].n; g++)
+				for (size_t b = 0; b < sizeof(pf->gates[k].set[g]); b++)
+					put(out, "%02x",
+						   ((const unsigned char *)&pf->gates[k].set[g])[b]);
+		}
+		put(out, "\n");
+	}
+}
+
+/* Loading runs its compiles, analyses, databases and JIT on every core the
+ * process may use and puts the results together in rule order: pinned to
+ * one core, SpamAssassin's rules load into the same rule set. */
+START_TEST(test_load_same_on_one_core)
+{
+	const char *dirs[] = { "/usr/share/spamassassin" };
+	struct rules_load_result res;
+	struct ruleset *rs;
+	struct buf all, one;
+	cpu_set_t allowed, single;
+
+	ck_assert_int_eq(access(dirs[0], R_OK), 0);
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+	buf_init(&all, 0);
+	buf_init(&one, 0);
+	rs = rules_load(dirs, 1, &res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 0);
+	load_fingerprint(rs, &res, &all);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+
+	CPU_ZERO(&single);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &allowed)) {
+			CPU_SET(c, &single);
+			break;
+		}
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(single), &single), 0);
+	rs = rules_load(dirs, 1, &res);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(allowed), &allowed), 0);
+	ck_assert_ptr_nonnull(rs);
+	load_fingerprint(rs, &res, &one);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+
+	ck_assert_uint_gt(all.len, 100000);
+	ck_assert_msg(all.len == one.len && memcmp(all.data, one.data, all.len) == 0,
+		      "loading on %d cores and on one differ", CPU_COUNT(&allowed));
+	buf_free(&all);
+	buf_free(&one);
+}
+END_TEST
+
+/* The compiles run side by side, longest pattern first; their errors are
+ * still reported in rule order, among the other diagnostics. */
+START_TEST(test_load_diagnostics_in_order)
+{
+	struct buf cf, want;
+	struct rules_load_result res;
+	struct ruleset *rs;
+	size_t seen = 0;
+
+	buf_init(&cf, 0);
+	buf_init(&want, 0);
+	for (int i = 0; i < 60; i++) {
+		if (i % 7 == 3) {
+			/* broken, and longer than its neighbours */
+			put(&cf, "body BAD%d /(?:unclosed%0*d/\n", i, 40 + i, i);
+			put(&want, "body BAD%d: invalid regexp|", i);
+		} else if (i % 11 == 5) {
+			put(&cf, "body EVAL%d eval:no_such_eval_%d()\n", i, i);
+			put(&want, "body EVAL%d: eval:no_such_eval_%d() not implemented|",
+				   i, i);
+		} else {
+			put(&cf, "body FINE%d /fine%d/\n", i, i);
+		}
+	}
+	write_cf("40_order.cf", cf.data);
+	rs = load(&res);
+	ck_assert_ptr_nonnull(rs);
+	for (size_t d = 0; d < res.diag_count; d++) {
+		const char *m = res.diags[d].message;
+
+		if (strncmp(m, "body BAD", 8) != 0 && strncmp(m, "body EVAL", 9) != 0)
+			continue;
+		/* each expected message, in order, starts the next one */
+		ck_assert_msg(seen < want.len && strncmp(want.data + seen, m,
+							 strcspn(want.data + seen, "|")) == 0,
+			      "diagnostic %zu out of order: %s", d, m);
+		seen += strcspn(want.data + seen, "|") + 1;
+	}
+	ck_assert_uint_eq(seen, want.len);
+	ck_assert_uint_eq(res.errors, 9);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+	buf_free(&cf);
+	buf_free(&want);
 }
 END_TEST
 
@@ -3145,6 +3292,8 @@ rules_suite(void)
 	tcase_add_test(tc, test_prefilter_sound);
 	tcase_add_test(tc, test_header_prefilter);
 	tcase_add_test(tc, test_jit_all);
+	tcase_add_test(tc, test_load_same_on_one_core);
+	tcase_add_test(tc, test_load_diagnostics_in_order);
 	tcase_add_test(tc, test_repeat_count_gate);
 	tcase_add_test(tc, test_regex_delimiters);
 	tcase_add_test(tc, test_huge_pattern_split);
