@@ -708,9 +708,9 @@ rules_order_metas(struct rules_build *b)
 
 /* ---- loading on every core ----------------------------------------------- */
 
-/* Loading SpamAssassin's rules takes about 0.35 s of CPU, most of it work
+/* Loading SpamAssassin's rules takes about 0.4 s of CPU, most of it work
  * done once per rule or pattern, each independent of the others':
- * compiling (the few huge extortion patterns alone take a third of it),
+ * compiling (seven huge extortion patterns take nearly half of it all),
  * finding the required literals, building the Vectorscan databases and
  * JIT-compiling.  Those steps run on every core the process may use, before
  * any worker is forked, so the threads are gone by then.  What they make is
