@@ -736,10 +736,15 @@ rules_parallel_worker(void *arg)
 	return NULL;
 }
 
-/* Sorts index (rule indices) by the length of their patterns, longest
- * first: the longest tasks start first, so no core is left with one at
- * the end while the others wait (the extortion rules' 100-220 KB
- * patterns take 10-30 ms each to compile). */
+/* Rules picked for work side by side: index[k] for k < count, longest
+ * pattern first, so that the longest tasks start first and no core is
+ * left with one at the end while the others wait (the extortion rules'
+ * 100-220 KB patterns take 10-30 ms each to compile); slot[i] is k + 1
+ * for rule i = index[k], 0 for a rule not picked. */
+struct rules_batch {
+	size_t *index, *slot, count;
+};
+
 struct rules_by_length {
 	size_t len, index;
 };
@@ -754,19 +759,36 @@ rules_by_length_cmp(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* The rules of rs that pick says yes to; each has a pattern. */
 static void
-rules_sort_longest_first(const struct ruleset *rs, size_t *index, size_t count)
+rules_batch_pick(const struct ruleset *rs, struct rules_batch *batch,
+		 bool (*pick)(const struct ruleset *rs, const struct rule *r))
 {
-	struct rules_by_length *v = xcalloc(count > 0 ? count : 1, sizeof(*v));
+	size_t n = rs->count > 0 ? rs->count : 1;
+	struct rules_by_length *v = xcalloc(n, sizeof(*v));
 
-	for (size_t k = 0; k < count; k++) {
-		v[k].len = strlen(rs->rules[index[k]].pattern);
-		v[k].index = index[k];
+	batch->index = xcalloc(n, sizeof(*batch->index));
+	batch->slot = xcalloc(n, sizeof(*batch->slot));
+	batch->count = 0;
+	for (size_t i = 0; i < rs->count; i++)
+		if (pick(rs, &rs->rules[i])) {
+			v[batch->count].len = strlen(rs->rules[i].pattern);
+			v[batch->count++].index = i;
+		}
+	qsort(v, batch->count, sizeof(*v), rules_by_length_cmp);
+	for (size_t k = 0; k < batch->count; k++) {
+		batch->index[k] = v[k].index;
+		batch->slot[v[k].index] = k + 1;
 	}
-	qsort(v, count, sizeof(*v), rules_by_length_cmp);
-	for (size_t k = 0; k < count; k++)
-		index[k] = v[k].index;
 	free(v);
+}
+
+static void
+rules_batch_free(struct rules_batch *batch)
+{
+	free(batch->index);
+	free(batch->slot);
+	memset(batch, 0, sizeof(*batch));
 }
 
 /* fn(ctx, i) for every i < count, in no particular order, on the cores this
@@ -813,10 +835,8 @@ struct rules_analysis {
 
 struct rules_analyse_batch {
 	struct ruleset *rs;
-	size_t *index;			/* the rules analysed */
-	struct rules_analysis *out;	/* out[k] for index[k] */
-	size_t *slot;			/* per rule: k + 1, 0 = not analysed */
-	size_t count;
+	struct rules_batch batch;	/* the rules analysed */
+	struct rules_analysis *out;	/* out[k] for batch.index[k] */
 };
 
 /* The rules a view's prefilter is built from. */
@@ -839,7 +859,7 @@ static void
 rules_analyse_one(void *ctx, size_t k)
 {
 	struct rules_analyse_batch *ab = ctx;
-	struct rule *r = &ab->rs->rules[ab->index[k]];
+	struct rule *r = &ab->rs->rules[ab->batch.index[k]];
 	struct rules_analysis *a = &ab->out[k];
 	char *pattern = NULL, why[256];
 	uint32_t options;
@@ -860,40 +880,34 @@ rules_analyse_one(void *ctx, size_t k)
 	free(pattern);
 }
 
+static bool
+rules_analyse_pick(const struct ruleset *rs, const struct rule *r)
+{
+	(void)rs;
+	return r->type != RULE_META && r->type != RULE_MIMEHEADER &&
+	       rules_prefilter_candidate(r, r->type) && !rules_header_always(r);
+}
+
 /* Analyses every rule a prefilter is built from, side by side. */
 static void
 rules_analyse_all(struct ruleset *rs, struct rules_analyse_batch *ab)
 {
-	memset(ab, 0, sizeof(*ab));
 	ab->rs = rs;
-	ab->index = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*ab->index));
-	ab->slot = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*ab->slot));
-	for (size_t i = 0; i < rs->count; i++) {
-		const struct rule *r = &rs->rules[i];
-
-		if (r->type == RULE_META || r->type == RULE_MIMEHEADER ||
-		    !rules_prefilter_candidate(r, r->type) || rules_header_always(r))
-			continue;
-		ab->index[ab->count++] = i;
-	}
-	rules_sort_longest_first(rs, ab->index, ab->count);
-	for (size_t k = 0; k < ab->count; k++)
-		ab->slot[ab->index[k]] = k + 1;
-	ab->out = xcalloc(ab->count > 0 ? ab->count : 1, sizeof(*ab->out));
-	rules_parallel(ab->count, rules_analyse_one, ab);
+	rules_batch_pick(rs, &ab->batch, rules_analyse_pick);
+	ab->out = xcalloc(ab->batch.count > 0 ? ab->batch.count : 1, sizeof(*ab->out));
+	rules_parallel(ab->batch.count, rules_analyse_one, ab);
 }
 
 static void
 rules_analyse_free(struct rules_analyse_batch *ab)
 {
-	for (size_t k = 0; k < ab->count; k++) {
+	for (size_t k = 0; k < ab->batch.count; k++) {
 		strlist_free(&ab->out[k].literals);
 		strlist_free(&ab->out[k].counted);
 	}
 	free(ab->out);
-	free(ab->index);
-	free(ab->slot);
-	memset(ab, 0, sizeof(*ab));
+	ab->out = NULL;
+	rules_batch_free(&ab->batch);
 }
 
 /* One view's literals, whose rules they belong to, and the databases made
@@ -934,11 +948,11 @@ rules_assemble_view(struct ruleset *rs, enum rule_type type,
 
 		if (!rules_prefilter_candidate(r, type))
 			continue;
-		if (rules_header_always(r) || ab->slot[i] == 0) {
+		if (rules_header_always(r) || ab->batch.slot[i] == 0) {
 			rules_add_always(rs, pf, i, NULL);
 			continue;
 		}
-		a = &ab->out[ab->slot[i] - 1];
+		a = &ab->out[ab->batch.slot[i] - 1];
 		if (!a->filtered) {
 			rules_add_always(rs, pf, i, &a->gate);
 		} else {
@@ -1135,10 +1149,8 @@ struct rules_compiled {
 
 struct rules_precompiled {
 	struct ruleset *rs;
-	size_t *index;		/* the rules compiled */
-	struct rules_compiled *out;	/* out[k] for index[k] */
-	size_t *slot;		/* per rule: k + 1, 0 = not compiled */
-	size_t count;
+	struct rules_batch batch;	/* the rules compiled */
+	struct rules_compiled *out;	/* out[k] for batch.index[k] */
 };
 
 /* Compiles r's pattern (not JIT: that comes once the prefilters have
@@ -1162,47 +1174,42 @@ rules_precompile_one(void *ctx, size_t k)
 	struct rules_precompiled *pc = ctx;
 	char why[512];
 
-	pc->out[k].rc = rules_compile_rule(&pc->rs->rules[pc->index[k]], why, sizeof(why));
+	pc->out[k].rc = rules_compile_rule(&pc->rs->rules[pc->batch.index[k]], why, sizeof(why));
 	if (pc->out[k].rc < 0)
 		pc->out[k].why = xstrdup(why);
 }
 
+/* Whether rules_compile_all's loop compiles r's pattern: whether r gets
+ * that far in it. */
+static bool
+rules_precompile_pick(const struct ruleset *rs, const struct rule *r)
+{
+	return r->defined && r->eval == NULL && r->type != RULE_META && !r->exists &&
+	       r->pattern != NULL && strstr(r->pattern, "%{") == NULL &&
+	       !(r->type == RULE_MIMEHEADER && !rules_any_score(r, rs->use_bayes));
+}
+
 /* Compiles, side by side, the patterns of the rules rules_compile_all's
- * loop will want compiled: the ones that get that far in it.  The loop
- * then takes each result in rule order (and compiles itself any rule this
- * missed, so the two conditions can only differ in speed). */
+ * loop will want compiled.  The loop then takes each result in rule order
+ * (and compiles itself any rule this missed, so the two conditions can
+ * only differ in speed). */
 static void
 rules_precompile(struct ruleset *rs, struct rules_precompiled *pc)
 {
-	memset(pc, 0, sizeof(*pc));
 	pc->rs = rs;
-	pc->index = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*pc->index));
-	pc->slot = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*pc->slot));
-	for (size_t i = 0; i < rs->count; i++) {
-		const struct rule *r = &rs->rules[i];
-
-		if (!r->defined || r->eval != NULL || r->type == RULE_META || r->exists ||
-		    r->pattern == NULL || strstr(r->pattern, "%{") != NULL ||
-		    (r->type == RULE_MIMEHEADER && !rules_any_score(r, rs->use_bayes)))
-			continue;
-		pc->index[pc->count++] = i;
-	}
-	rules_sort_longest_first(rs, pc->index, pc->count);
-	for (size_t k = 0; k < pc->count; k++)
-		pc->slot[pc->index[k]] = k + 1;
-	pc->out = xcalloc(pc->count > 0 ? pc->count : 1, sizeof(*pc->out));
-	rules_parallel(pc->count, rules_precompile_one, pc);
+	rules_batch_pick(rs, &pc->batch, rules_precompile_pick);
+	pc->out = xcalloc(pc->batch.count > 0 ? pc->batch.count : 1, sizeof(*pc->out));
+	rules_parallel(pc->batch.count, rules_precompile_one, pc);
 }
 
 static void
 rules_precompiled_free(struct rules_precompiled *pc)
 {
-	for (size_t k = 0; k < pc->count; k++)
+	for (size_t k = 0; k < pc->batch.count; k++)
 		free(pc->out[k].why);
 	free(pc->out);
-	free(pc->index);
-	free(pc->slot);
-	memset(pc, 0, sizeof(*pc));
+	pc->out = NULL;
+	rules_batch_free(&pc->batch);
 }
 
 static void
@@ -1302,12 +1309,14 @@ rules_compile_all(struct rules_build *b)
 		}
 		/* (JIT later, all at once: rules_build_prefilters_and_jit;
 		 * site-zero rules none, see above) */
-		if (pc.slot[i] == 0) {
+		if (pc.batch.slot[i] == 0) {
 			rc = rules_compile_rule(r, why, sizeof(why));
 		} else {
-			rc = pc.out[pc.slot[i] - 1].rc;
+			const struct rules_compiled *c = &pc.out[pc.batch.slot[i] - 1];
+
+			rc = c->rc;
 			if (rc < 0)
-				snprintf(why, sizeof(why), "%s", pc.out[pc.slot[i] - 1].why);
+				snprintf(why, sizeof(why), "%s", c->why);
 		}
 		if (rc < 0) {
 			r->skip = RULE_SKIP_BROKEN;
