@@ -288,9 +288,13 @@ master_reap(struct master *m)
 		for (size_t i = 0; i < m->slot_count; i++) {
 			if (m->slots[i].pid != pid)
 				continue;
-			if (WIFSIGNALED(status))
+			/* A worker killed may have held the environment: look
+			 * now, not up to a second later (master_check_db). */
+			if (WIFSIGNALED(status)) {
 				log_warn("worker %ld killed by signal %d", (long)pid,
 					 WTERMSIG(status));
+				m->db_checked = 0;
+			}
 			else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 				log_warn("worker %ld exited with status %d", (long)pid,
 					 WEXITSTATUS(status));
@@ -543,6 +547,11 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 			(void)ppoll(NULL, 0, &tick, &wait_mask);
 		}
 	}
+	/* Every worker is gone, so the master is alone with the environment
+	 * (unless lmtpd-learn holds it): a holder that died, or a recovery
+	 * asked for while the workers stopped, is dealt with now rather than
+	 * at the next start. */
+	(void)db_env_maintain(m.cfg->state_dir);
 	if (m.cfg->pid_file[0] != '\0' && !foreground)
 		(void)unlink(m.cfg->pid_file);
 	if (m.pid_fd >= 0)

@@ -560,6 +560,45 @@ def test_learn_starts_over_when_stuck(bayes_lmtpd):
 
 
 @pytest.mark.worker_deaths
+def test_dead_holder_recovered_at_stop(bayes_lmtpd):
+    """A worker killed while it holds the Berkeley DB environment, and the
+    daemon stopped right after, before the master's once-a-second check
+    has run: the master, alone once its workers are gone, recovers the
+    environment before it exits, so none is left pending for the next
+    start.  (It used to stop with the recovery only asked for, or not even
+    that: a CI run of test_learning_while_delivering caught it.)"""
+    import signal
+
+    d = bayes_lmtpd
+    d.write_config(workers="2")
+    spam, ham = corpus(d)
+    learn(d, "--spam", spam)
+    learn(d, "--ham", ham)
+    d.start()
+    t = d.deliver(["alice@example.com"], msg(400, "spam", SPAM_WORDS))
+    assert t.final_codes() == [250]
+    users = os.path.join(d.state, "lmtpd-db.users")
+    holding = [p for p in d.workers() if os.path.exists(os.path.join(users, str(p)))]
+    assert holding, "no worker registered with the environment"
+    os.kill(holding[0], signal.SIGKILL)
+    d.stop()
+    log = d.log()
+    asked = re.search(r"recovery of the environment in .* requested: "
+                      r"process [0-9, ]*\b%d\b" % holding[0], log)
+    assert asked, log
+    assert "recovered the environment" in log[asked.end():], log
+    assert not os.path.exists(os.path.join(d.state, "lmtpd-db.recover"))
+    assert not os.path.exists(os.path.join(users, str(holding[0])))
+    # and the next start has nothing to recover
+    offset = d.log_size()
+    d.start()
+    t = d.deliver(["alice@example.com"], msg(401, "spam", SPAM_WORDS))
+    assert t.final_codes() == [250]
+    d.stop()
+    assert "recovering the environment" not in d.log_since(offset)
+
+
+@pytest.mark.worker_deaths
 def test_learning_while_delivering(bayes_lmtpd):
     """lmtpd-learn trains while 8 clients deliver (autolearn on, so the
     workers write too); a worker and lmtpd-learn are killed with SIGKILL
