@@ -82,6 +82,14 @@ def bayes_lmtpd(lmtpd_factory, workdir):
     return lmtpd_factory(start=False, rules_dir="%s, %s" % (SA_RULES, local))
 
 
+def trained(d):
+    """corpus(d), learned: its spams as spam, its hams as ham."""
+    spam, ham = corpus(d)
+    learn(d, "--spam", spam)
+    learn(d, "--ham", ham)
+    return spam, ham
+
+
 def delivered(d, addr):
     """The copies in new/, in the order of the number in their Message-ID
     (the tests deliver in that order; two files written within one clock
@@ -158,9 +166,7 @@ def test_learned_elsewhere_counts_at_once(bayes_lmtpd):
     says what the answer must be."""
     d = bayes_lmtpd
     d.write_config(workers="1")
-    spam, ham = corpus(d)
-    learn(d, "--spam", spam)
-    learn(d, "--ham", ham)
+    spam, ham = trained(d)
     novel = ("zebra xylophone quokka narwhal axolotl pangolin okapi tapir "
              "wombat dugong").split()
     d.start()
@@ -330,9 +336,7 @@ def test_score_jobs_close_the_environment(bayes_lmtpd):
     with _exit(): they close the environment first, so no process looks
     dead and nothing is recovered the next time (the log would say so)."""
     d = bayes_lmtpd
-    spam, ham = corpus(d)
-    learn(d, "--spam", spam)
-    learn(d, "--ham", ham)
+    spam, ham = trained(d)
     score = os.path.join(BUILDDIR, "scoring", "lmtpd-score")
     files = [os.path.join(ham, "cur", f) for f in sorted(os.listdir(os.path.join(ham, "cur")))]
     for _ in range(2):
@@ -364,9 +368,7 @@ def test_score_reads_while_learning(bayes_lmtpd):
     import time
 
     d = bayes_lmtpd
-    spam, ham = corpus(d)
-    learn(d, "--spam", spam)
-    learn(d, "--ham", ham)
+    spam, ham = trained(d)
     root = os.path.join(d.dir, "more")
     folders = {}
     for kind, words, n in (("score", HAM_WORDS, 300), ("spam", SPAM_WORDS, 300)):
@@ -446,9 +448,7 @@ def test_dead_mutex_holder_never_blocks_delivery(bayes_lmtpd):
         f.write("bayes_min_spam_num 10\nbayes_min_ham_num 10\nbayes_auto_learn 1\n"
                 "bayes_auto_learn_threshold_nonspam 20.0\n")
     d.write_config(db_stall_timeout="2s")
-    spam, ham = corpus(d)
-    learn(d, "--spam", spam)
-    learn(d, "--ham", ham)
+    spam, ham = trained(d)
     d.start()
     t = d.deliver(["alice@example.com"], msg(200, "ham", HAM_WORDS))
     assert t.final_codes() == [250]
@@ -571,9 +571,7 @@ def test_dead_holder_recovered_at_stop(bayes_lmtpd):
 
     d = bayes_lmtpd
     d.write_config(workers="2")
-    spam, ham = corpus(d)
-    learn(d, "--spam", spam)
-    learn(d, "--ham", ham)
+    spam, ham = trained(d)
     d.start()
     t = d.deliver(["alice@example.com"], msg(400, "spam", SPAM_WORDS))
     assert t.final_codes() == [250]
