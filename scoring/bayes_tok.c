@@ -10,7 +10,8 @@
  * over: the MIME-digest source (off by default there too) and the SHA-1
  * token hashing (tokens are stored as text, so --dump can show them).
  *
- * Bounds: each token at most BAYES_TOKEN_MAX bytes, at most
+ * Bounds: each token at most BAYES_TOKEN_MAX bytes (a longer one is cut
+ * and keeps a hash of the whole, see tok_push), at most
  * BAYES_TOKENS_MAX distinct tokens per message (headers first, then URIs,
  * the visible body, the invisible text), and the rendered views are
  * already bounded by msgview. */
@@ -23,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <sodium.h>
 
 #include "bayes.h"
 #include "buf.h"
@@ -871,44 +874,64 @@ tok_sink_full(const struct tok_sink *out)
 	return out->seen != NULL && out->list->n >= BAYES_TOKENS_MAX;
 }
 
-/* Adds prefix[0..pl) + tok[0..len): the prefix cut to BAYES_TOKEN_MAX,
- * then the token cut to what is left, on a UTF-8 boundary of the token. */
+/* A token longer than BAYES_TOKEN_MAX: its first bytes, '~' and this many
+ * hex digits of a hash of the whole.  SpamAssassin keeps every token
+ * whole (it stores a hash of each), so two long tokens that differ only
+ * past the first bytes must stay two tokens here too. */
+#define TOK_LONG_HASH_HEX 16
+#define TOK_LONG_KEEP (BAYES_TOKEN_MAX - 1 - TOK_LONG_HASH_HEX)
+
+/* The first 8 bytes of BLAKE2b-128 of a + b, in hex: the same on every
+ * machine and in every version, as the database keeps it. */
 static void
-tok_push(struct tok_sink *out, const char *prefix, size_t pl, const char *tok, size_t len)
+tok_long_hash(const char *a, size_t al, const char *b, size_t bl, char *hex)
 {
-	char *t;
-	size_t n;
+	static const char digits[] = "0123456789abcdef";
+	crypto_generichash_state st;
+	unsigned char h[crypto_generichash_BYTES_MIN];
 
-	if (pl + len == 0 || tok_sink_full(out))
-		return;
-	t = tok_next(out);
-	n = pl < BAYES_TOKEN_MAX ? pl : BAYES_TOKEN_MAX;
-	if (n > 0)	/* body tokens have none */
-		memcpy(t, prefix, n);
-	if (n + len > BAYES_TOKEN_MAX) {
-		size_t cut = BAYES_TOKEN_MAX - n;
-
-		while (cut > 0 && tok_cont((unsigned char)tok[cut]))
-			cut--;
-		len = cut;
+	str_hash_init();	/* sodium_init */
+	if (crypto_generichash_init(&st, NULL, 0, sizeof(h)) != 0 ||
+	    crypto_generichash_update(&st, (const unsigned char *)a, al) != 0 ||
+	    crypto_generichash_update(&st, (const unsigned char *)b, bl) != 0 ||
+	    crypto_generichash_final(&st, h, sizeof(h)) != 0)
+		log_panic("bayes: BLAKE2b failed");
+	for (size_t i = 0; i < TOK_LONG_HASH_HEX / 2; i++) {
+		hex[2 * i] = digits[h[i] >> 4];
+		hex[2 * i + 1] = digits[h[i] & 15];
 	}
-	memcpy(t + n, tok, len);
-	tok_sink_add(out, t, n + len);
 }
 
-/* Adds a + b as one token (as tok_push with no prefix would take it,
- * cut on a UTF-8 boundary of the whole): only its first
- * BAYES_TOKEN_MAX + 1 bytes can matter, so only they are joined. */
+/* Adds a + b as one token (a: a field's prefix such as "H*F:", "UD:", or
+ * nothing).  Over BAYES_TOKEN_MAX bytes it is cut to TOK_LONG_KEEP bytes
+ * or fewer, on a UTF-8 boundary of the whole, and the hash of the whole
+ * added. */
 static void
-tok_push_joined(struct tok_sink *out, const char *a, size_t al, const char *b, size_t bl)
+tok_push(struct tok_sink *out, const char *a, size_t al, const char *b, size_t bl)
 {
-	char t[BAYES_TOKEN_MAX + 1];
-	size_t an = al < sizeof(t) ? al : sizeof(t);
-	size_t bn = bl < sizeof(t) - an ? bl : sizeof(t) - an;
+	size_t n = al + bl;
+	char *t;
 
-	memcpy(t, a, an);
-	memcpy(t + an, b, bn);
-	tok_push(out, "", 0, t, al + bl);
+	if (n == 0 || tok_sink_full(out))
+		return;
+	t = tok_next(out);
+	if (n <= BAYES_TOKEN_MAX) {
+		memcpy(t, a, al);
+		memcpy(t + al, b, bl);
+	} else {
+		size_t keep = TOK_LONG_KEEP, from_a;
+
+		/* the byte after the kept ones starts a character */
+		while (keep > 0 && tok_cont((unsigned char)(keep < al ? a[keep] : b[keep - al])))
+			keep--;
+		from_a = keep < al ? keep : al;
+		memcpy(t, a, from_a);
+		memcpy(t + from_a, b, keep - from_a);
+		t[keep] = '~';
+		tok_long_hash(a, al, b, bl, t + keep + 1);
+		n = keep + 1 + TOK_LONG_HASH_HEX;
+	}
+	tok_sink_add(out, t, n);
 }
 
 /* _tokenize_mail_addrs: U*local, D*domain and D* of each parent.  addr
@@ -927,13 +950,13 @@ tok_mail_addr(const char *addr, size_t len, struct tok_sink *out)
 		}
 	if (at == NULL)
 		return;
-	tok_push_joined(out, "U*", 2, addr, (size_t)(at - addr));
+	tok_push(out, "U*", 2, addr, (size_t)(at - addr));
 	dom = at + 1;
 	dlen = (size_t)(addr + len - dom);
 	for (;;) {
 		const char *dot;
 
-		tok_push_joined(out, "D*", 2, dom, dlen);
+		tok_push(out, "D*", 2, dom, dlen);
 		/* s/^[^\.]+\.(.+)$/$1/: the label before the first dot goes */
 		dot = memchr(dom, '.', dlen);
 		if (dot == NULL || dot == dom || (size_t)(dot + 1 - dom) >= dlen)
@@ -1120,7 +1143,7 @@ tok_one(const struct bayes_settings *s, const char *prefix, size_t pl, int regio
 
 					/* prefix + "u8:" + the character, one token */
 					memcpy(u8 + 3, tok + i, n);
-					tok_push_joined(out, prefix, pl, u8, 3 + n);
+					tok_push(out, prefix, pl, u8, 3 + n);
 					found = true;
 					i += n;
 				} else
@@ -1145,13 +1168,10 @@ tok_one(const struct bayes_settings *s, const char *prefix, size_t pl, int regio
 		}
 	}
 	if ((region == 1 || region == 2) && (classes & (TOK_NONW | TOK_UPPER)) != 0) {
-		char d[BAYES_TOKEN_MAX * 4 + 16];
+		/* the whole token counts: a long one keeps a hash of it all */
+		char small[BAYES_TOKEN_MAX * 4 + 16];
+		char *d = len < sizeof(small) ? small : xmalloc(len);
 
-		/* as many bytes as were looked at before (more could not
-		 * change the tokens cut to BAYES_TOKEN_MAX but for "Foo!"
-		 * forms with few word bytes among many others) */
-		if (len >= sizeof(d))
-			len = sizeof(d) - 1;
 		if ((classes & TOK_NONW) != 0)	/* "Foo!" -> "Foo" */
 			tok_push(out, prefix, pl, d, tok_strip_nonw(tok, len, d));
 		if ((classes & TOK_UPPER) != 0) {	/* "foo!", then "foo" */
@@ -1164,6 +1184,8 @@ tok_one(const struct bayes_settings *s, const char *prefix, size_t pl, int regio
 			if ((classes & TOK_NONW) != 0)
 				tok_push(out, prefix, pl, d, tok_strip_nonw(d, len, d));
 		}
+		if (d != small)
+			free(d);
 	}
 	tok_push(out, prefix, pl, tok, len);
 }

@@ -13,6 +13,7 @@ import pytest
 from integlib import BUILDDIR, RUN_USER, deliveries, wait_for
 
 SA_RULES = "/usr/share/spamassassin"
+TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
 LEARN = os.path.join(BUILDDIR, "scoring", "lmtpd-learn")
 
 SPAM_WORDS = ("viagra casino lottery winner jackpot pharmacy discount bitcoin "
@@ -283,6 +284,59 @@ def test_seen_entries_expire_while_learning(bayes_lmtpd):
     assert "Learned tokens from 300 message(s)" in learn(d, "--ham", folders[1])
     assert "Learned tokens from 300 message(s)" in learn(d, "--ham", folders[0])
     assert dump(d)["nham"] == 900
+
+
+def long_tokens_message():
+    """Words over 64 bytes: two that differ only after byte 300, a run of
+    stars, one whose byte 47 is inside a UTF-8 character, an address and
+    URI domains."""
+    qs = "Q" * 300
+    return ("From: sender@example.org\nTo: rcpt@example.com\n"
+            "Subject: long tokens\nMessage-ID: <long1@example.org>\n"
+            "Date: Mon, 1 Jan 2024 10:00:00 +0000\n\n"
+            "Hello %s@192.0.2.141 and %s\nStart*%send1 Start*%send2\n"
+            "caf\u00e9*%s\nsee http://www.%s.example.com/page\n"
+            % ("10" * 50, "*" * 70, qs, qs, "\u00e9" * 40, "sub" * 25)).encode()
+
+
+def test_long_tokens_like_spamassassin(bayes_lmtpd):
+    """What lmtpd-learn stores from words over 64 bytes is SpamAssassin's
+    tokens of the same message (tests/tools/sa_bayes_tokens.pl, SpamAssassin
+    itself) in the form lmtpd keeps long ones: the first 47 bytes, '~' and
+    a hash of the whole (cmp_bayes_tokens.lmtpd_form)."""
+    if subprocess.run(["perl", "-MMail::SpamAssassin", "-e", "1"],
+                      capture_output=True).returncode != 0:
+        pytest.skip("Mail::SpamAssassin is not installed (package spamassassin)")
+    import sys
+    sys.path.insert(0, TOOLS)
+    import cmp_bayes_tokens
+    d = bayes_lmtpd
+    path = os.path.join(d.dir, "long.eml")
+    with open(path, "wb") as f:
+        f.write(long_tokens_message())
+    os.chmod(d.dir, 0o755)
+    os.chmod(path, 0o644)
+    learn(d, "--spam", path)
+    r = subprocess.run([LEARN, "-c", d.conf_path, "--dump", "--tokens"],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    stored = set()
+    for line in r.stdout.split(b"\n"):
+        m = re.match(rb"^\S+\s+\d+\s+\d+\s+\d+  (.*)$", line)
+        if m and not m.group(1).startswith(b"non-token data: "):
+            stored.add(m.group(1))
+    sa = subprocess.run(["perl", os.path.join(TOOLS, "sa_bayes_tokens.pl"), "-r", SA_RULES,
+                         path], capture_output=True, timeout=300)
+    assert sa.returncode == 0, sa.stderr
+    [sa_tokens] = cmp_bayes_tokens.parse_dump(sa.stdout).values()
+    long_ones = [t for t in sa_tokens if len(t) > 64]
+    # the two Start* words, their lower-case forms, the stars, the
+    # caf\u00e9 word, the address's U* and two UD: domains
+    assert len(long_ones) >= 8, long_ones
+    want = {cmp_bayes_tokens.lmtpd_form(t) for t in sa_tokens}
+    assert stored == want, (sorted(stored - want), sorted(want - stored))
+    assert all(len(t) <= 64 for t in stored)
+    assert sum(1 for t in stored if t.startswith(b"Start*QQQ")) == 2
 
 
 def test_mbox_copy_is_the_same_message(bayes_lmtpd):

@@ -17,7 +17,8 @@ learns from each message, as sa-learn parses it) and tests/tools/baytokdump
   - the tokens learned from all of them with their counts (spam, ham by
     group: spam-* is spam), the way `sa-learn --dump data` would show a
     database trained on these messages (compared by text, not by
-    SpamAssassin's 40-bit hashes): SpamAssassin's, lmtpd's, in both, in
+    SpamAssassin's 40-bit hashes; SpamAssassin's tokens over 64 bytes in
+    the form lmtpd stores them, see lmtpd_form): SpamAssassin's, lmtpd's, in both, in
     both with the same counts;
   - the tokens missing on either side, by kind (I*: invisible text, H*
     header, UD: URI domains, other body words), most frequent first.
@@ -28,6 +29,7 @@ Exit status 0 always (it is a report)."""
 
 import argparse
 import collections
+import hashlib
 import os
 import subprocess
 import sys
@@ -48,6 +50,23 @@ def parse_dump(data):
         elif line.startswith(b'T ') and cur is not None:
             cur.add(line[2:])
     return out
+
+
+TOKEN_MAX = 64       # BAYES_TOKEN_MAX in lib/lmtpd_limits.h
+LONG_HASH_HEX = 16   # TOK_LONG_HASH_HEX in scoring/bayes_tok.c
+
+
+def lmtpd_form(tok):
+    """The token lmtpd stores for SpamAssassin's tok: a longer one is cut to
+    its first 47 bytes (fewer to end on a UTF-8 boundary), '~' and 8 bytes
+    of BLAKE2b-128 of the whole in hex (tok_push in scoring/bayes_tok.c)."""
+    if len(tok) <= TOKEN_MAX:
+        return tok
+    keep = TOKEN_MAX - 1 - LONG_HASH_HEX
+    while keep > 0 and 0x80 <= tok[keep] <= 0xbf:
+        keep -= 1
+    digest = hashlib.blake2b(tok, digest_size=16).digest()[:LONG_HASH_HEX // 2]
+    return tok[:keep] + b'~' + digest.hex().encode()
 
 
 def run_split(cmd, files, jobs=2):
@@ -102,7 +121,8 @@ def main():
             with open(cache, 'wb') as f:
                 f.write(out)
         with open(cache, 'rb') as f:
-            sa.update(parse_dump(f.read()))
+            sa.update({name: {lmtpd_form(t) for t in toks}
+                       for name, toks in parse_dump(f.read()).items()})
         lm.update(parse_dump(run_split([dump, '--rules', args.rules], files)))
         for f in files:
             spam_of[os.path.basename(f)] = g.startswith('spam')

@@ -487,6 +487,62 @@ START_TEST(tokenize_bounds)
 }
 END_TEST
 
+/* A token over BAYES_TOKEN_MAX bytes keeps its first 47 bytes (fewer to
+ * end on a UTF-8 boundary), '~' and 8 bytes of BLAKE2b-128 of the whole
+ * in hex: long tokens that differ only at their end stay apart, as in
+ * SpamAssassin, which hashes each token whole.  The digests are Python's
+ * hashlib.blake2b(token, digest_size=16); the databases keep this form,
+ * so it must not change. */
+START_TEST(tokenize_long_tokens_hashed)
+{
+	char line[700], want[BAYES_TOKEN_MAX + 1];
+	struct strlist out;
+	struct bayes_tokens t;
+	int n;
+
+	/* "Start*" + 300 Q + "end1" and "... end2" (a "*" keeps a long word
+	 * whole; the lower-case forms come too) */
+	n = snprintf(line, sizeof(line), "Start*%0300dend1 Start*%0300dend2", 0, 0);
+	ck_assert_int_lt(n, (int)sizeof(line));
+	for (char *p = line; *p != '\0'; p++)
+		if (*p == '0')
+			*p = 'Q';
+	strlist_init(&out);
+	bayes_tokenize_line(&bs, line, strlen(line), "", 1, &out);
+	strlist_init(&t.list);
+	for (size_t i = 0; i < out.n; i++) {
+		ck_assert_uint_le(out.v[i].len, BAYES_TOKEN_MAX);
+		strlist_add(&t.list, out.v[i].p, out.v[i].len);
+	}
+	snprintf(want, sizeof(want), "Start*%041d~4a5b73a76fba4b84", 0);
+	for (char *p = want; *p != '~'; p++)
+		if (*p == '0')
+			*p = 'Q';
+	ck_assert_msg(has_token(&t, want), "no %s", want);
+	want[47] = '\0';
+	ck_assert(!has_token(&t, want));	/* not cut alone */
+	snprintf(want + 47, sizeof(want) - 47, "~0a75e242133eb927");
+	ck_assert_msg(has_token(&t, want), "no %s", want);
+	strlist_free(&t.list);
+	strlist_free(&out);
+
+	/* byte 47 inside a two-byte character: 46 bytes kept */
+	strcpy(line, "caf\xc3\xa9*");
+	for (int i = 0; i < 40; i++)
+		strcat(line, "\xc3\xa9");
+	strlist_init(&out);
+	bayes_tokenize_line(&bs, line, strlen(line), "", 1, &out);
+	strlist_init(&t.list);
+	for (size_t i = 0; i < out.n; i++)
+		strlist_add(&t.list, out.v[i].p, out.v[i].len);
+	memcpy(want, line, 46);
+	strcpy(want + 46, "~f8ac0468e123028c");
+	ck_assert_msg(has_token(&t, want), "no %s", want);
+	strlist_free(&t.list);
+	strlist_free(&out);
+}
+END_TEST
+
 static int settings_warnings;
 
 static const char *settings_key;
@@ -1863,6 +1919,7 @@ bayes_suite(void)
 	tcase_add_test(tc, title_words_like_pcre2);
 	tcase_add_loop_test(tc, tokenize_invisible, 0, N_ELEMENTS(invisible));
 	tcase_add_test(tc, tokenize_bounds);
+	tcase_add_test(tc, tokenize_long_tokens_hashed);
 	tcase_add_test(tc, settings_lmtpd);
 	tcase_add_test(tc, settings_seen_ttl);
 	tc = ut_tcase(s, "math", false);
