@@ -249,13 +249,16 @@ pipeline_targets(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 	return t;
 }
 
-/* What this recipient's delivery has stored so far: the copies (paths)
- * and the folders it created (disk names), all allocated. */
+/* What this recipient's delivery has stored so far: the copies (paths),
+ * the folders it created and those it subscribed (disk names), all
+ * allocated. */
 struct pipeline_undo {
 	char **files;
 	size_t nfiles;
 	char **folders;
 	size_t nfolders;
+	char **subscribed;
+	size_t nsubscribed;
 };
 
 static void
@@ -272,8 +275,11 @@ pipeline_undo_free(struct pipeline_undo *u)
 		free(u->files[i]);
 	for (size_t i = 0; i < u->nfolders; i++)
 		free(u->folders[i]);
+	for (size_t i = 0; i < u->nsubscribed; i++)
+		free(u->subscribed[i]);
 	free(u->files);
 	free(u->folders);
+	free(u->subscribed);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -281,8 +287,9 @@ pipeline_undo_free(struct pipeline_undo *u)
  * skeleton (tmp, new, cur, maildirfolder): anything else in it, a message
  * another delivery stored meanwhile, leaves it.  tmp goes first (a
  * leftover is likeliest there); should new/ or cur/ fill up meanwhile,
- * the folder stays without tmp/, which the next delivery creates. */
-static void
+ * the folder stays without tmp/, which the next delivery creates.
+ * Returns whether the folder is gone. */
+static bool
 pipeline_unmake_folder(const struct pipeline_txn *txn, const struct rcpt *r,
 		       const char *disk)
 {
@@ -318,11 +325,24 @@ pipeline_unmake_folder(const struct pipeline_txn *txn, const struct rcpt *r,
 		close_quietly(fd);
 	if (root >= 0)
 		close_quietly(root);
+	return !other;
+}
+
+/* Whether list v[0..n) holds s. */
+static bool
+pipeline_undo_has(char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
 }
 
 /* Before a 4xx: removes what this recipient's delivery stored (the copies,
- * then the folders it created), so that the MTA's retry is not a second
- * copy.  What can not be removed is logged: the retry will duplicate it. */
+ * then the folders it created, and their subscriptions), so that the
+ * MTA's retry is not a second copy and no client is left subscribed to a
+ * folder that is not there.  What can not be removed is logged: the
+ * retry will duplicate it. */
 static void
 pipeline_undo(const struct pipeline_txn *txn, const struct rcpt *r, struct pipeline_undo *u)
 {
@@ -350,8 +370,22 @@ pipeline_undo(const struct pipeline_txn *txn, const struct rcpt *r, struct pipel
 	if (removed > 0)
 		log_info("%s: <%s>: %zu stored cop%s removed again for the retry",
 			 txn->queue_id, r->canonical, removed, removed == 1 ? "y" : "ies");
-	for (size_t i = u->nfolders; i-- > 0;)
-		pipeline_unmake_folder(txn, r, u->folders[i]);
+	for (size_t i = u->nfolders; i-- > 0;) {
+		char err[512];
+
+		/* A folder another delivery stored into meanwhile stays, and
+		 * so does its subscription. */
+		if (!pipeline_unmake_folder(txn, r, u->folders[i]) ||
+		    !pipeline_undo_has(u->subscribed, u->nsubscribed, u->folders[i]))
+			continue;
+		if (maildir_unsubscribe(r->maildir, u->folders[i], err, sizeof(err)) < 0)
+			log_warn("%s: <%s>: unsubscribing removed folder %s: %s; clients "
+				 "will list it subscribed until it is created again",
+				 txn->queue_id, r->canonical, u->folders[i], err);
+		else
+			log_info("%s: <%s>: subscription to folder %s removed again",
+				 txn->queue_id, r->canonical, u->folders[i]);
+	}
 }
 
 /* Writes one copy; returns 0 or -1 with r->dsn set.  The copy, and a
@@ -377,7 +411,7 @@ pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 	struct maildir_keywords_result kr = { 0, "", "" };
 	char filename[MAILDIR_NAME_MAX], err[512];
 	int state = t->disk[0] != '\0' ? maildir_folder_state(r->maildir, t->disk) : 1;
-	bool is_new = state == 0;
+	bool is_new = state == 0, added = false;
 	struct pipeline_target inbox;
 
 	if (state < 0) {
@@ -416,13 +450,15 @@ pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 	log_debug("%s: %s: stored as %s/%s%s%s/%s", txn->queue_id, r->user, r->maildir,
 		  t->disk, t->disk[0] != '\0' ? "/" : "",
 		  strstr(filename, ":2,") != NULL ? "cur" : "new", filename);
-	if (is_new && maildir_subscribe(r->maildir, t->disk, err, sizeof(err)) < 0) {
+	if (is_new && maildir_subscribe(r->maildir, t->disk, &added, err, sizeof(err)) < 0) {
 		log_warn("%s: <%s>: subscribing folder %s: %s", txn->queue_id, r->canonical,
 			 t->disk, err);
 		dsn_set(&r->dsn, DSN_TEMP_FAIL, "subscribing new folder %s failed: %s",
 			t->name, err);
 		return -1;
 	}
+	if (added)
+		pipeline_undo_push(&u->subscribed, &u->nsubscribed, xstrdup(t->disk));
 	pipeline_folders_add(folders, folders_size, t->name);
 	return 0;
 }
@@ -646,7 +682,7 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 {
 	struct sieve_actions *a = NULL;
 	struct pipeline_target *targets = NULL;
-	struct pipeline_undo undo = { NULL, 0, NULL, 0 };
+	struct pipeline_undo undo = { NULL, 0, NULL, 0, NULL, 0 };
 	size_t ntargets = 0, stored = 0, redirected = 0;
 	char script[MAIL_PATH_MAX];
 	const struct sieve_action *x;

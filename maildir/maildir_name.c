@@ -461,9 +461,31 @@ subs_has_line(const char *text, size_t start, size_t len, const char *line)
 	return false;
 }
 
-int
-maildir_subscribe(const char *root, const char *disk, char *error_r,
-		  size_t error_size)
+/* Drops every line of text[start..len) that is exactly line. */
+static void
+subs_drop_line(struct buf *text, size_t start, const char *line)
+{
+	size_t llen = strlen(line), in = start, out = start;
+
+	while (in < text->len) {
+		const char *nl = memchr(text->data + in, '\n', text->len - in);
+		size_t end = nl != NULL ? (size_t)(nl - text->data) + 1 : text->len;
+		size_t body = nl != NULL ? end - 1 - in : end - in;
+
+		if (!(body == llen && memcmp(text->data + in, line, llen) == 0)) {
+			memmove(text->data + out, text->data + in, end - in);
+			out += end - in;
+		}
+		in = end;
+	}
+	text->len = out;
+}
+
+/* Adds (add) or removes the folder disk in root/subscriptions, rewritten
+ * under its dotlock; *changed_r says whether the file changed. */
+static int
+subs_change(const char *root, const char *disk, bool add, bool *changed_r, char *error_r,
+	    size_t error_size)
 {
 	char line[MAILDIR_FOLDER_DISK_SIZE];
 	struct buf cur;
@@ -471,6 +493,8 @@ maildir_subscribe(const char *root, const char *disk, char *error_r,
 	struct stat st;
 	bool v2, locked = false;
 	int dirfd, ret = -1;
+
+	*changed_r = false;
 
 	if (disk[0] != '.' || strlen(disk) >= sizeof(line) || strchr(disk, '/') != NULL ||
 	    strchr(disk, '\n') != NULL) {
@@ -504,16 +528,18 @@ maildir_subscribe(const char *root, const char *disk, char *error_r,
 		for (char *p = line; *p != '\0'; p++)
 			if (*p == '.')
 				*p = '\t';
-	if (cur.len > 0 && subs_has_line(cur.data, v2 ? strlen(SUBS_V2_HEADER) : 0,
-					 cur.len, line)) {
-		ret = 0;
+	if (add == (cur.len > 0 && subs_has_line(cur.data, v2 ? strlen(SUBS_V2_HEADER) : 0,
+						 cur.len, line))) {
+		ret = 0;	/* as asked already */
 		goto out;
 	}
-	if (cur.len == 0)
+	if (!add)
+		subs_drop_line(&cur, v2 ? strlen(SUBS_V2_HEADER) : 0, line);
+	else if (cur.len == 0)
 		buf_put_str(&cur, SUBS_V2_HEADER);
 	else if (cur.data[cur.len - 1] != '\n')
 		buf_put(&cur, "\n", 1);
-	if (buf_append_str(&cur, line) < 0 || buf_append(&cur, "\n", 1) < 0) {
+	if (add && (buf_append_str(&cur, line) < 0 || buf_append(&cur, "\n", 1) < 0)) {
 		snprintf(error_r, error_size, "%s/%s too large", root, SUBS_FILE);
 		goto out;
 	}
@@ -541,6 +567,7 @@ maildir_subscribe(const char *root, const char *disk, char *error_r,
 	}
 	maildir_dotlock_renamed(&lock);
 	locked = false;
+	*changed_r = true;
 	if (fsync(dirfd) < 0) {
 		snprintf(error_r, error_size, "fsync(%s) failed: %s", root, strerror(errno));
 		goto out;
@@ -557,4 +584,24 @@ out:
 	buf_free(&cur);
 	close_quietly(dirfd);
 	return ret;
+}
+
+int
+maildir_subscribe(const char *root, const char *disk, bool *added_r, char *error_r,
+		  size_t error_size)
+{
+	bool changed;
+	int ret = subs_change(root, disk, true, &changed, error_r, error_size);
+
+	if (added_r != NULL)
+		*added_r = changed;
+	return ret;
+}
+
+int
+maildir_unsubscribe(const char *root, const char *disk, char *error_r, size_t error_size)
+{
+	bool changed;
+
+	return subs_change(root, disk, false, &changed, error_r, error_size);
 }

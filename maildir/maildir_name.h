@@ -72,10 +72,13 @@ bool maildir_folder_exists(const char *root, const char *disk);
 int maildir_folder_state(const char *root, const char *disk);
 
 /* Adds the folder disk (".A.B") to root/subscriptions unless it is listed
- * already.  Returns 0, or -1 with error_r (e.g. "open(...) failed: ...").
- * A failure here never concerns the delivery: the folder exists either
- * way, clients just do not see it subscribed. */
-int maildir_subscribe(const char *root, const char *disk, char *error_r,
+ * already; *added_r (may be NULL) says whether this call added it.
+ * Returns 0, or -1 with error_r (e.g. "open(...) failed: ..."). */
+int maildir_subscribe(const char *root, const char *disk, bool *added_r, char *error_r,
 		      size_t error_size) ATTR_WUR;
+/* Removes the folder disk from root/subscriptions (every line naming it;
+ * none there is no error).  Returns 0, or -1 with error_r. */
+int maildir_unsubscribe(const char *root, const char *disk, char *error_r,
+			size_t error_size) ATTR_WUR;
 
 #endif

@@ -569,6 +569,38 @@ def test_new_folder_subscribed_after_failed_first_try(lmtpd):
         assert "New" in f.read().split("\n")
 
 
+@pytest.mark.fast
+def test_failed_delivery_leaves_no_subscription(lmtpd_factory, workdir):
+    """A 4xx removes the folders the delivery created and the
+    subscriptions it added with them (no client is left subscribed to a
+    folder that is not there); a name the user subscribed before the
+    folder existed stays subscribed."""
+    prog, sent = fake_sendmail_failing_for(workdir, {"fail@example.net": 75})
+    d = lmtpd_factory(submission=prog, submission_timeout="10s")
+    bob = "bob@example.com"
+    md = d.maildir(bob)
+    d.deliver([bob], make_message(subject="setup"))   # makes the Maildir
+    subs = os.path.join(md, "subscriptions")
+    with open(subs, "w") as f:
+        f.write("V\t2\n\nMine\nLater\n")
+    write_script(home(d, bob), 'require "fileinto";\nfileinto "New";\nfileinto "Later";\n'
+                 'redirect "fail@example.net";\n')
+    msg = make_message(subject="fails for now")
+    t = d.deliver([bob], msg)
+    assert [r.code for r in t.finals] == [451], t.finals
+    assert not os.path.exists(os.path.join(md, ".New"))
+    assert not os.path.exists(os.path.join(md, ".Later"))
+    with open(subs) as f:
+        assert f.read() == "V\t2\n\nMine\nLater\n"
+    assert "subscription to folder .New removed again" in d.log()
+    assert "subscription to folder .Later removed again" not in d.log()
+    # Once the redirect goes out, both are there and subscribed once.
+    write_script(home(d, bob), 'require "fileinto";\nfileinto "New";\nfileinto "Later";\n')
+    assert d.deliver([bob], msg).final_codes() == [250]
+    with open(subs) as f:
+        assert sorted(f.read().split("\n")[2:]) == ["", "Later", "Mine", "New"]
+
+
 # ----------------------------------------------------------- vacation
 
 @pytest.mark.peers

@@ -279,11 +279,11 @@ START_TEST(subscribe_new_file)
 	const char *root = ut_testdir();
 	char path[PATH_MAX], err[256], *text;
 
-	ck_assert_int_eq(maildir_subscribe(root, ".Work", err, sizeof(err)), 0);
-	ck_assert_int_eq(maildir_subscribe(root, ".Work.Sub", err, sizeof(err)), 0);
-	ck_assert_int_eq(maildir_subscribe(root, ".Gr&APwA3w-e", err, sizeof(err)), 0);
+	ck_assert_int_eq(maildir_subscribe(root, ".Work", NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(maildir_subscribe(root, ".Work.Sub", NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(maildir_subscribe(root, ".Gr&APwA3w-e", NULL, err, sizeof(err)), 0);
 	/* Already listed: unchanged. */
-	ck_assert_int_eq(maildir_subscribe(root, ".Work", err, sizeof(err)), 0);
+	ck_assert_int_eq(maildir_subscribe(root, ".Work", NULL, err, sizeof(err)), 0);
 	text = ut_read_file(subs_path(root, path, sizeof(path)), NULL);
 	ck_assert_str_eq(text, "V\t2\n\nWork\nWork\tSub\nGr&APwA3w-e\n");
 	free(text);
@@ -291,8 +291,8 @@ START_TEST(subscribe_new_file)
 	ut_pathf(path, sizeof(path), "%s/subscriptions.lock", root);
 	ck_assert_int_eq(access(path, F_OK), -1);
 	/* Refused input. */
-	ck_assert_int_eq(maildir_subscribe(root, "Work", err, sizeof(err)), -1);
-	ck_assert_int_eq(maildir_subscribe(root, ".a/b", err, sizeof(err)), -1);
+	ck_assert_int_eq(maildir_subscribe(root, "Work", NULL, err, sizeof(err)), -1);
+	ck_assert_int_eq(maildir_subscribe(root, ".a/b", NULL, err, sizeof(err)), -1);
 }
 END_TEST
 
@@ -302,11 +302,47 @@ START_TEST(subscribe_old_format)
 	char path[PATH_MAX], err[256], *text;
 
 	ut_write_text(subs_path(root, path, sizeof(path)), "Old\nOld.Sub");
-	ck_assert_int_eq(maildir_subscribe(root, ".Old.Sub", err, sizeof(err)), 0);
-	ck_assert_int_eq(maildir_subscribe(root, ".New.Sub", err, sizeof(err)), 0);
+	ck_assert_int_eq(maildir_subscribe(root, ".Old.Sub", NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(maildir_subscribe(root, ".New.Sub", NULL, err, sizeof(err)), 0);
 	text = ut_read_file(path, NULL);
 	ck_assert_str_eq(text, "Old\nOld.Sub\nNew.Sub\n");
 	free(text);
+}
+END_TEST
+
+/* What a failed delivery takes back: only the line it added, in either
+ * format; added_r tells an added line from one listed before. */
+START_TEST(unsubscribe_both_formats)
+{
+	const char *root = ut_testdir();
+	char path[PATH_MAX], err[256], *text;
+	bool added = true;
+
+	ck_assert_int_eq(maildir_subscribe(root, ".Work", &added, err, sizeof(err)), 0);
+	ck_assert(added);
+	ck_assert_int_eq(maildir_subscribe(root, ".Work.Sub", &added, err, sizeof(err)), 0);
+	ck_assert_int_eq(maildir_subscribe(root, ".Work", &added, err, sizeof(err)), 0);
+	ck_assert(!added);
+	ck_assert_int_eq(maildir_unsubscribe(root, ".Work", err, sizeof(err)), 0);
+	text = ut_read_file(subs_path(root, path, sizeof(path)), NULL);
+	ck_assert_str_eq(text, "V\t2\n\nWork\tSub\n");
+	free(text);
+	/* not listed: nothing to do */
+	ck_assert_int_eq(maildir_unsubscribe(root, ".Other", err, sizeof(err)), 0);
+	ck_assert_int_eq(maildir_unsubscribe(root, ".Work.Sub", err, sizeof(err)), 0);
+	text = ut_read_file(path, NULL);
+	ck_assert_str_eq(text, "V\t2\n\n");
+	free(text);
+
+	/* the old format, a last line without LF, the name listed twice */
+	ut_write_text(path, "Old\nOld.Sub\nOlder\nOld.Sub");
+	ck_assert_int_eq(maildir_unsubscribe(root, ".Old.Sub", err, sizeof(err)), 0);
+	text = ut_read_file(path, NULL);
+	ck_assert_str_eq(text, "Old\nOlder\n");
+	free(text);
+	ut_pathf(path, sizeof(path), "%s/subscriptions.lock", root);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	ck_assert_int_eq(maildir_unsubscribe(root, "Old", err, sizeof(err)), -1);
 }
 END_TEST
 
@@ -319,14 +355,14 @@ START_TEST(subscribe_lock_busy_and_stale)
 	ut_pathf(lock, sizeof(lock), "%s/subscriptions.lock", root);
 	/* Someone else's fresh lock: we give up (after ~2s), and leave it. */
 	ut_write_text(lock, "theirs");
-	ck_assert_int_eq(maildir_subscribe(root, ".Work", err, sizeof(err)), -1);
+	ck_assert_int_eq(maildir_subscribe(root, ".Work", NULL, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "lock") != NULL, "%s", err);
 	text = ut_read_file(lock, NULL);
 	ck_assert_str_eq(text, "theirs");
 	free(text);
 	/* A stale one is taken over. */
 	ck_assert_int_eq(utimensat(AT_FDCWD, lock, old, 0), 0);
-	ck_assert_int_eq(maildir_subscribe(root, ".Work", err, sizeof(err)), 0);
+	ck_assert_int_eq(maildir_subscribe(root, ".Work", NULL, err, sizeof(err)), 0);
 	text = ut_read_file(subs_path(root, path, sizeof(path)), NULL);
 	ck_assert_str_eq(text, "V\t2\n\nWork\n");
 	free(text);
@@ -374,6 +410,7 @@ maildir_name_suite(void)
 	tc = ut_tcase(s, "subscriptions", true);
 	tcase_add_test(tc, subscribe_new_file);
 	tcase_add_test(tc, subscribe_old_format);
+	tcase_add_test(tc, unsubscribe_both_formats);
 	tcase_add_test(tc, subscribe_lock_busy_and_stale);
 	tcase_add_test(tc, folder_exists);
 	return s;
