@@ -703,6 +703,11 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 		struct sieve_msg smsg = { iov, iovcnt, size, txn->sender, r->addr,
 					  cfg->recipient_delimiter };
 
+		if (sieve_header_view_cut(&smsg))
+			log_warn("%s: sieve: <%s>: header block over %d KiB: the scripts' "
+				 "header and address tests see only its first %d KiB",
+				 txn->queue_id, r->canonical, SIEVE_HEADER_VIEW_MAX / 1024,
+				 SIEVE_HEADER_VIEW_MAX / 1024);
 		a = sieve_run(sv->runner, have_script ? script : NULL, &smsg);
 		if (a->over_time) {
 			snprintf(sv->over_time_id, sizeof(sv->over_time_id), "%s", txn->queue_id);

@@ -16,9 +16,6 @@
 #define SIEVE_REJECT_MAX 1000
 /* A vacation reason (scripts are bounded anyway). */
 #define SIEVE_REASON_MAX (1024 * 1024)
-/* Header bytes a script can see (the rest of a huge header is not
- * searched). */
-#define SIEVE_HEADER_VIEW_MAX (1024 * 1024)
 /* Error text kept per script. */
 #define SIEVE_SCRIPT_ERRORS_MAX 4096
 

@@ -71,6 +71,11 @@ struct sieve_runner;
 struct sieve_runner *sieve_runner_new(const struct sieve_settings *set);
 void sieve_runner_free(struct sieve_runner **runner);
 
+/* Header bytes a script can see: the rest of a huge header block is not
+ * searched (sieve_header_view_cut says when, for the log). */
+#define SIEVE_HEADER_VIEW_MAX (1024 * 1024)
+bool sieve_header_view_cut(const struct sieve_msg *msg);
+
 /* Whether there is anything to run for user_script (NULL: none): a before
  * or after script is configured, or user_script exists.  When false,
  * sieve_run would return a plain implicit keep. */

@@ -53,17 +53,15 @@ sieve_view_keep(struct sieve_view *v, char *s)
 	return s;
 }
 
-struct sieve_view *
-sieve_view_new(const struct sieve_msg *msg)
+/* The length of msg's header block (its fields and the empty line after
+ * them, or all of it when there is no such line); its first
+ * SIEVE_HEADER_VIEW_MAX bytes go to b when b is not NULL. */
+static size_t
+sieve_header_block(const struct sieve_msg *msg, struct buf *b)
 {
-	struct sieve_view *v = xcalloc(1, sizeof(*v));
-	struct buf b;
+	size_t total = 0;
 	int nl = 0;
 
-	v->msg = msg;
-	/* Copies the header block (up to the empty line) out of the
-	 * segments: lmtpd's fields and the message's own, as stored. */
-	buf_init(&b, 0);
 	for (int i = 0; i < msg->iovcnt && nl < 2; i++) {
 		const char *p = msg->iov[i].iov_base;
 		size_t len = msg->iov[i].iov_len, k;
@@ -74,12 +72,31 @@ sieve_view_new(const struct sieve_msg *msg)
 			else if (p[k] != '\r')
 				nl = 0;
 		}
-		if (b.len + k > SIEVE_HEADER_VIEW_MAX)
-			k = SIEVE_HEADER_VIEW_MAX - b.len;
-		buf_put(&b, p, k);
-		if (b.len >= SIEVE_HEADER_VIEW_MAX)
-			break;
+		if (b != NULL && total < SIEVE_HEADER_VIEW_MAX)
+			buf_put(b, p, k < SIEVE_HEADER_VIEW_MAX - total ? k
+				: SIEVE_HEADER_VIEW_MAX - total);
+		total += k;
 	}
+	return total;
+}
+
+bool
+sieve_header_view_cut(const struct sieve_msg *msg)
+{
+	return sieve_header_block(msg, NULL) > SIEVE_HEADER_VIEW_MAX;
+}
+
+struct sieve_view *
+sieve_view_new(const struct sieve_msg *msg)
+{
+	struct sieve_view *v = xcalloc(1, sizeof(*v));
+	struct buf b;
+
+	v->msg = msg;
+	/* Copies the header block (up to the empty line) out of the
+	 * segments: lmtpd's fields and the message's own, as stored. */
+	buf_init(&b, 0);
+	(void)sieve_header_block(msg, &b);
 	v->header = buf_steal(&b, &v->header_len);
 	if (v->header == NULL) {
 		v->header = xstrdup("");

@@ -569,6 +569,33 @@ def test_new_folder_subscribed_after_failed_first_try(lmtpd):
         assert "New" in f.read().split("\n")
 
 
+def padded_message(pad_bytes):
+    """A message with pad_bytes of X-Pad fields before its Subject."""
+    line = "X-Pad: " + "p" * 990 + "\n"
+    pad = line * (pad_bytes // len(line))
+    return ("From: alice@example.org\nTo: bob@example.com\n%s"
+            "Subject: please match-me\nMessage-ID: <pad%d@example.org>\n\nbody\n"
+            % (pad, pad_bytes)).encode()
+
+
+@pytest.mark.fast
+def test_huge_header_block_cut_for_sieve_is_logged(lmtpd):
+    """Sieve's tests read at most 1 MiB of the header block: a field past
+    it is not seen, and the log says so for that recipient."""
+    d = lmtpd
+    bob = "bob@example.com"
+    md = d.maildir(bob)
+    write_script(home(d, bob), 'require "fileinto";\n'
+                 'if header :contains "subject" "match-me" { fileinto "Hit"; }\n')
+    assert d.deliver([bob], padded_message(900 * 1024)).final_codes() == [250]
+    assert len(all_in(md, ".Hit")) == 1
+    assert "header block over" not in d.log()
+    assert d.deliver([bob], padded_message(1100 * 1024)).final_codes() == [250]
+    assert len(all_in(md, ".Hit")) == 1 and len(read_new(md)) == 1
+    assert re.search(r"sieve: <bob@example.com>: header block over 1024 KiB: the scripts' "
+                     r"header and address tests see only its first 1024 KiB", d.log())
+
+
 @pytest.mark.fast
 def test_failed_delivery_leaves_no_subscription(lmtpd_factory, workdir):
     """A 4xx removes the folders the delivery created and the
