@@ -31,6 +31,12 @@
  * 998 a line must not pass). */
 #define VACATION_FOLD_COLUMNS 78
 #define VACATION_FOLD_WORD_MAX 900
+/* UTF-8 bytes in one encoded-word of the Subject: "=?utf-8?B?", 52
+ * base64 characters and "?=" make 64, so "Subject: " and one word stay
+ * within the 76 characters RFC 2047 allows a line with encoded-words. */
+#define VACATION_WORD_BYTES 39
+/* RFC 5322 2.1.1 and RFC 2045 2.8: no line of 8bit text over 998 octets. */
+#define VACATION_LINE_MAX 998
 
 struct vacation {
 	struct stamp_db *history;
@@ -333,6 +339,77 @@ vacation_fold_words(struct vacation_fold *f, const char *text)
 	}
 }
 
+/* A non-ASCII Subject as RFC 2047 encoded-words of VACATION_WORD_BYTES
+ * (fewer where a character would be split), folded between words: a
+ * reader joins adjacent encoded-words without the white space. */
+static void
+vacation_put_encoded_subject(struct buf *out, const char *subject)
+{
+	struct vacation_fold fold = { out, strlen("Subject:"), false };
+	size_t n = strlen(subject);
+
+	buf_put_str(out, "Subject:");
+	for (size_t i = 0; i < n;) {
+		size_t k = n - i < VACATION_WORD_BYTES ? n - i : VACATION_WORD_BYTES;
+		gchar *b64;
+		char *word;
+
+		while (i + k < n && k > 1 && ((unsigned char)subject[i + k] & 0xc0) == 0x80)
+			k--;
+		b64 = g_base64_encode((const guchar *)subject + i, k);
+		word = xasprintf("=?utf-8?B?%s?=", b64);
+		vacation_fold_words(&fold, word);
+		free(word);
+		g_free(b64);
+		i += k;
+	}
+	buf_put(out, "\n", 1);
+}
+
+/* Whether text has a line over VACATION_LINE_MAX octets (CR, LF or CRLF
+ * end a line). */
+static bool
+vacation_long_line(const char *text)
+{
+	size_t run = 0;
+
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*p == '\r' || *p == '\n')
+			run = 0;
+		else if (++run > VACATION_LINE_MAX)
+			return true;
+	}
+	return false;
+}
+
+/* The reason as a text/plain body: 8bit, or quoted-printable (GMime's
+ * encoder) when a line is too long for 8bit. */
+static void
+vacation_put_text_body(struct buf *out, const char *reason)
+{
+	GMimeEncoding enc;
+	struct buf lf;
+	char *qp;
+	size_t len;
+
+	buf_put_str(out, "Content-Type: text/plain; charset=utf-8\n");
+	if (!vacation_long_line(reason)) {
+		buf_put_str(out, "Content-Transfer-Encoding: 8bit\n\n");
+		vacation_put_lf(out, reason);
+		return;
+	}
+	buf_put_str(out, "Content-Transfer-Encoding: quoted-printable\n\n");
+	buf_init(&lf, 0);
+	vacation_put_lf(&lf, reason);
+	g_mime_encoding_init_encode(&enc, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+	qp = xmalloc(g_mime_encoding_outlen(&enc, lf.len) + 1);
+	len = g_mime_encoding_flush(&enc, lf.data, lf.len, qp);
+	qp[len] = '\0';
+	vacation_put_lf(out, qp);
+	free(qp);
+	buf_free(&lf);
+}
+
 bool
 vacation_from_usable(const char *from)
 {
@@ -384,15 +461,10 @@ vacation_compose(const struct vacation_reply *r, struct buf *out)
 				       ? r->subject : "Automated reply", 900);
 	buf_putf(out, "From: %s\n", from);
 	buf_putf(out, "To: <%s>\n", to);
-	if (vacation_ascii(subject)) {
+	if (vacation_ascii(subject))
 		buf_putf(out, "Subject: %s\n", subject);
-	} else {
-		char *enc = g_mime_utils_header_encode_text(NULL, subject, "utf-8");
-
-		buf_putf(out, "Subject:%s%s\n", enc != NULL && enc[0] == ' ' ? "" : " ",
-			 enc != NULL ? enc : "Automated reply");
-		g_free(enc);
-	}
+	else
+		vacation_put_encoded_subject(out, subject);
 	buf_putf(out, "Date: %s\n", date);
 	buf_putf(out, "Message-ID: <%lld.%ld.%016llx@%s>\n", (long long)now,
 		 (long)getpid(), id, r->hostname);
@@ -419,15 +491,12 @@ vacation_compose(const struct vacation_reply *r, struct buf *out)
 	/* RFC 3834 5 and RFC 5230 5.x. */
 	buf_put_str(out, "Auto-Submitted: auto-replied (vacation)\n");
 	buf_put_str(out, "MIME-Version: 1.0\n");
-	if (r->mime) {
-		/* The reason is a MIME entity: its own header, a blank
-		 * line, its body. */
+	/* With :mime the reason is a MIME entity: its own header, a blank
+	 * line, its body. */
+	if (r->mime)
 		vacation_put_lf(out, r->reason);
-	} else {
-		buf_put_str(out, "Content-Type: text/plain; charset=utf-8\n");
-		buf_put_str(out, "Content-Transfer-Encoding: 8bit\n\n");
-		vacation_put_lf(out, r->reason);
-	}
+	else
+		vacation_put_text_body(out, r->reason);
 	free(from);
 	free(to);
 	free(subject);

@@ -90,3 +90,32 @@ vacation :addresses ["team@example.net"] "Back on Monday.";
                         ("", "null envelope sender")):
         line = "no vacation reply to <%s>: %s" % (sender, why)
         assert line in log, line
+
+
+@pytest.mark.peers
+def test_vacation_long_subject_and_reason_lines(sieve_lmtpd, sink):
+    """A long non-ASCII :subject is encoded-words of at most 75 characters
+    on folded lines of at most 76 (RFC 2047); a reason with a line over
+    998 octets is sent quoted-printable (RFC 2045).  Python's email parser
+    reads both back."""
+    import email
+    import email.policy
+    d = sieve_lmtpd
+    subject = "Gr\u00fc\u00dfe aus dem Urlaub, zur\u00fcck am Montag " * 6
+    reason = "Ich bin weg. " + "\u00e4" * 3000 + "\nZweite Zeile."
+    write_script(home(d, "bob@example.com"), 'require "vacation";\n'
+                 'vacation :subject "%s" "%s";\n' % (subject, reason))
+    m = make_message(subject="Hallo", sender="alice@example.org", to="bob@example.com")
+    assert d.deliver(["bob@example.com"], m, sender="alice@example.org").final_codes() \
+        == [250]
+    [reply] = sink.wait_messages(1)
+    raw = reply["raw"]
+    head, _, body = raw.partition(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.partition(b"\n\n")
+    assert all(len(line) <= 998 for line in raw.splitlines())
+    for line in head.splitlines():
+        if b"=?" in line:
+            assert len(line) <= 76, line
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert str(parsed["Subject"]) == subject
+    assert parsed["Content-Transfer-Encoding"] == "quoted-printable"
+    assert parsed.get_content().rstrip("\n") == reason

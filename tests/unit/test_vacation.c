@@ -450,16 +450,24 @@ START_TEST(compose_long_subject)
 	subject[2000] = '\0';
 	msg = compose(&rep, &b);
 	header(msg, "Subject", value, sizeof(value));
-	/* Each encoded word decoded by hand (base64, as GMime writes
-	 * them). */
+	/* RFC 2047: no line with encoded-words over 76 characters, no
+	 * encoded-word over 75 */
+	for (const char *line = strstr(b.data, "\nSubject:") + 1, *nl;; line = nl + 1) {
+		nl = strchr(line, '\n');
+		ck_assert_uint_le((size_t)(nl - line), 76);
+		if (nl[1] != '\t')
+			break;
+	}
+	/* Each encoded word decoded by hand (base64). */
 	decoded = g_malloc0(sizeof(value));
-	for (const char *p = value; (p = strstr(p, "=?UTF-8?b?")) != NULL;) {
+	for (const char *p = value; (p = strstr(p, "=?utf-8?B?")) != NULL;) {
 		const char *end = strstr(p + 10, "?=");
 		gchar *word;
 		guchar *bytes;
 		gsize n;
 
 		ck_assert_ptr_nonnull(end);
+		ck_assert_uint_le((size_t)(end + 2 - p), 75);
 		word = g_strndup(p + 10, (gsize)(end - p - 10));
 		bytes = g_base64_decode(word, &n);
 		ck_assert_uint_lt(strlen(decoded) + n, sizeof(value));
@@ -474,6 +482,53 @@ START_TEST(compose_long_subject)
 	g_free(decoded);
 	message_free(&msg);
 	buf_free(&b);
+}
+END_TEST
+
+/* A reason with a line over 998 octets goes as quoted-printable (no
+ * line over 76), and decodes back to the reason; a shorter one stays
+ * 8bit. */
+START_TEST(compose_long_reason_line)
+{
+	char *reason = g_strnfill(14000, 'w');
+	struct vacation_reply rep = { "bob@example.com", "alice@example.org", "Away", NULL,
+				      false, NULL, NULL, "mx.example.com" };
+	struct buf b, want;
+	struct message *msg;
+	char value[256], *body, *decoded;
+	GMimeEncoding dec;
+	size_t n;
+
+	memcpy(reason + 5000, "\r\nGr\xc3\xbc\xc3\x9f=e ", 11);
+	rep.reason = reason;
+	msg = compose(&rep, &b);
+	ck_assert_str_eq(header(msg, "Content-Transfer-Encoding", value, sizeof(value)),
+			 "quoted-printable");
+	body = b.data + msg->body_offset;
+	for (const char *line = body, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1)
+		ck_assert_uint_le((size_t)(nl - line), 76);
+	g_mime_init();
+	g_mime_encoding_init_decode(&dec, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+	decoded = g_malloc(g_mime_encoding_outlen(&dec, strlen(body)) + 1);
+	n = g_mime_encoding_flush(&dec, body, strlen(body), decoded);
+	buf_init(&want, 0);
+	buf_put(&want, reason, 5000);
+	buf_put_str(&want, "\n");
+	buf_put(&want, reason + 5002, 14000 - 5002);
+	buf_put_str(&want, "\n");
+	ck_assert_uint_eq(n, want.len);
+	ck_assert(memcmp(decoded, want.data, n) == 0);
+	g_free(decoded);
+	buf_free(&want);
+	message_free(&msg);
+	buf_free(&b);
+
+	reason[998] = '\0';	/* 998 octets: 8bit */
+	msg = compose(&rep, &b);
+	ck_assert_str_eq(header(msg, "Content-Transfer-Encoding", value, sizeof(value)), "8bit");
+	message_free(&msg);
+	buf_free(&b);
+	g_free(reason);
 }
 END_TEST
 
@@ -626,6 +681,7 @@ vacation_suite(void)
 	tcase_add_test(tc, compose_plain);
 	tcase_add_test(tc, compose_hostile_and_utf8);
 	tcase_add_test(tc, compose_long_subject);
+	tcase_add_test(tc, compose_long_reason_line);
 	tcase_add_test(tc, compose_long_references);
 	tcase_add_test(tc, compose_references_cut_whole);
 	tcase_add_test(tc, compose_mime);
