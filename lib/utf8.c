@@ -55,7 +55,11 @@ utf8_cp_disorders(uint32_t cp)
 {
 	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
 	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
-	       cp == 0x200e || cp == 0x200f || cp == 0x061c;
+	       cp == 0x200e || cp == 0x200f || cp == 0x061c ||
+	       /* shown as nothing, with no part in any script or emoji
+		* sequence (unlike ZWJ and ZWNJ) */
+	       cp == 0x00ad || cp == 0x200b || (cp >= 0x2060 && cp <= 0x2064) ||
+	       cp == 0xfeff || cp == 0x180e || (cp >= 0xfff9 && cp <= 0xfffb);
 }
 
 bool

@@ -14,9 +14,12 @@ size_t utf8_decode(const unsigned char *s, size_t left, uint32_t *cp_r);
 /* Whether the len bytes at s are valid UTF-8 (ASCII included). */
 bool utf8_valid(const unsigned char *s, size_t len);
 
-/* Whether cp, beyond ASCII, ends or reorders a line where it is shown:
- * a C1 control (NEL among them), LINE or PARAGRAPH SEPARATOR, a
- * bidirectional mark, embedding, override or isolate. */
+/* Whether cp, beyond ASCII, ends, reorders or hides text where it is
+ * shown: a C1 control (NEL among them), LINE or PARAGRAPH SEPARATOR, a
+ * bidirectional mark, embedding, override or isolate, or a character
+ * shown as nothing (SOFT HYPHEN, ZERO WIDTH SPACE, WORD JOINER and the
+ * invisible operators, ZERO WIDTH NO-BREAK SPACE, MONGOLIAN VOWEL
+ * SEPARATOR, the interlinear annotation marks). */
 bool utf8_cp_disorders(uint32_t cp);
 /* Whether the len bytes at s (valid UTF-8) hold such a character. */
 bool utf8_has_disorder(const unsigned char *s, size_t len);

@@ -52,9 +52,10 @@ rcpt_component_problem(const char *s)
 		return "invalid UTF-8";
 	/* Legal UTF-8 in RFC 6531, but as a directory name it shows one
 	 * mailbox under another's name in ls, and no real address needs one
-	 * (right-to-left names get their order from the characters). */
+	 * (right-to-left names get their order from the characters; ZWJ and
+	 * ZWNJ, which emoji and some scripts need, are not among them). */
 	if (utf8_has_disorder((const unsigned char *)s, len))
-		return "has a control or bidirectional formatting character";
+		return "has a control, bidirectional formatting or invisible character";
 	return NULL;
 }
 

@@ -149,11 +149,12 @@ def test_path_tricks_refused(lmtpd):
             assert (r.code, r.enh) == (501, "5.1.3"), (a, r)
         # Invalid UTF-8, a control character in the local part, and valid
         # UTF-8 that would show one mailbox as another in ls (a C1
-        # control, refused with the path; RIGHT-TO-LEFT OVERRIDE, refused
-        # as unusable).
+        # control, refused with the path; RIGHT-TO-LEFT OVERRIDE and a
+        # ZERO WIDTH SPACE, refused as unusable).
         for raw in (b"RCPT TO:<\xff\xfe@example.com>\r\n", b"RCPT TO:<ev\x01il@example.com>\r\n",
                     b"RCPT TO:<ev\xc2\x85il@example.com>\r\n",
-                    b"RCPT TO:<\xe2\x80\xaelive@example.com>\r\n"):
+                    b"RCPT TO:<\xe2\x80\xaelive@example.com>\r\n",
+                    b"RCPT TO:<li\xe2\x80\x8bve@example.com>\r\n"):
             c.send(raw)
             r = c.reply()
             assert (r.code, r.enh) == (501, "5.1.3"), (raw, r)
@@ -176,9 +177,9 @@ def test_path_tricks_refused(lmtpd):
     assert not os.path.exists("/tmp/evil") and not os.path.exists("/etc/evil")
     log = lmtpd.log()
     assert len(re.findall(r"reject: RCPT from unix: 501 5\.1\.3 .*\(unusable address: ", log)) \
-        == len(PATH_TRICKS) + 2
-    assert "(unusable address: local part has a control or bidirectional formatting " \
-        "character)" in log
+        == len(PATH_TRICKS) + 3
+    assert "(unusable address: local part has a control, bidirectional formatting or " \
+        "invisible character)" in log
 
 
 @pytest.mark.fast

@@ -176,12 +176,22 @@ static const struct {
 	{ NULL, "a\xe2\x80\x8f@ex.org", NULL, NULL, NULL, NULL },
 	{ NULL, "a\xe2\x80\xa8@ex.org", NULL, NULL, NULL, NULL },
 	{ NULL, "a@ex\xe2\x80\xae.org", NULL, NULL, NULL, NULL },
+	/* characters shown as nothing: "plain" five ways */
+	{ NULL, "pl\xe2\x80\x8b" "ain@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "pl\xc2\xad" "ain@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "pl\xe2\x81\xa0" "ain@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "pl\xe2\x81\xa4" "ain@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "\xef\xbb\xbf" "plain@ex.org", NULL, NULL, NULL, NULL },
+	{ NULL, "plain@ex\xe2\x80\x8b.org", NULL, NULL, NULL, NULL },
 	/* Right-to-left letters need none of them; a zero-width joiner is
-	 * part of emoji sequences and stays. */
+	 * part of emoji sequences and stays, and so does the non-joiner
+	 * Persian writing needs. */
 	{ NULL, "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d@ex.org", "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d",
 	  "ex.org", NULL, "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d@ex.org" },
 	{ NULL, "a\xe2\x80\x8d" "b@ex.org", "a\xe2\x80\x8d" "b", "ex.org", NULL,
 	  "a\xe2\x80\x8d" "b@ex.org" },
+	{ NULL, "a\xe2\x80\x8c" "b@ex.org", "a\xe2\x80\x8c" "b", "ex.org", NULL,
+	  "a\xe2\x80\x8c" "b@ex.org" },
 	/* The detail is no path: only ASCII controls are refused there. */
 	{ NULL, "bob+\xe2\x80\xae" "x@ex.org", "bob", "ex.org", "\xe2\x80\xae" "x",
 	  "bob+\xe2\x80\xae" "x@ex.org" },
@@ -715,8 +725,9 @@ static const struct {
 	  "address can match it)" },
 	{ ".x@b.org\n", ":1: bad key '.x@b.org' (local part starts with a dot: no "
 	  "recipient address can match it)" },
-	{ "\xe2\x80\xaeliam@b.org\n", ":1: bad key '\\xe2\\x80\\xaeliam@b.org' (local part has a control or "
-	  "bidirectional formatting character: no recipient address can match it)" },
+	{ "\xe2\x80\xaeliam@b.org\n", ":1: bad key '\\xe2\\x80\\xaeliam@b.org' (local part has a control, "
+	  "bidirectional formatting or invisible character: no recipient address can match "
+	  "it)" },
 };
 
 START_TEST(usermap_compile_errors)

@@ -172,6 +172,9 @@ static const struct {
 	{ "rlo", UT_S("x\xe2\x80\xae" "fdp.exe"), "x\\xe2\\x80\\xae" "fdp.exe" },
 	{ "isolate", UT_S("\xe2\x81\xa6"), "\\xe2\\x81\\xa6" },
 	{ "zwj", UT_S("\xe2\x80\x8d"), "\xe2\x80\x8d" },
+	/* and what shows as nothing */
+	{ "zwsp", UT_S("a\xe2\x80\x8b" "b"), "a\\xe2\\x80\\x8b" "b" },
+	{ "bom", UT_S("\xef\xbb\xbf"), "\\xef\\xbb\\xbf" },
 };
 
 START_TEST(log_escape_table)
