@@ -688,6 +688,11 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 				log_info("timeout after %s from %s: one command line took "
 					 "over %u s (idle_timeout)", s.last_command, s.peer,
 					 env->cfg->idle_timeout);
+			else if (lmtp_proto_in_data(s.proto))
+				/* as Postfix: what was received of the message */
+				log_info("%s: timeout after %s (%llu bytes) from %s",
+					 s.txn.queue_id, s.last_command,
+					 (unsigned long long)spool_received(env->spool), s.peer);
 			else
 				log_info("timeout after %s from %s", s.last_command, s.peer);
 			snprintf(line, sizeof(line), "421 4.4.2 %s Error: timeout exceeded",

@@ -490,7 +490,7 @@ def test_slow_drip_hits_the_data_deadline(lmtpd_factory):
         assert [c.reply().code for _ in range(3)] == [250, 250, 354]
         r, drips = _drip_until_reply(c)
         assert r is not None and (r.code, r.enh) == (421, "4.4.2"), (r, drips)
-    d.wait_log(r"timeout after DATA from unix")
+    d.wait_log(r"[0-9A-F]{16}: timeout after DATA \([1-9]\d* bytes\) from unix")
     assert all_files(d.mail) == []
 
 
