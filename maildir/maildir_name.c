@@ -251,6 +251,10 @@ name_level_problem(const char *s, size_t len, char sep)
 			return "invalid UTF-8";
 		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
 			return "control character";
+		/* as in addresses: IMAP clients show the decoded name, where
+		 * these would show one folder under another's name */
+		if (utf8_cp_disorders(cp))
+			return "bidirectional formatting, line separator or invisible character";
 		if (cp == '/')
 			return "'/' in a folder name";
 		if (cp == '.' && sep != '.')

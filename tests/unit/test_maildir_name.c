@@ -50,6 +50,11 @@ static const struct {
 	{ "a\tb", '.', NULL },
 	{ "a\x7f" "b", '.', NULL },
 	{ "a\xc2\x85" "b", '.', NULL },	/* C1 control NEL */
+	/* shown as another name by an IMAP client: RIGHT-TO-LEFT
+	 * OVERRIDE, LINE SEPARATOR, ZERO WIDTH SPACE */
+	{ "Inbox\xe2\x80\xae" "kroW", '.', NULL },
+	{ "a\xe2\x80\xa8" "b", '.', NULL },
+	{ "Wo\xe2\x80\x8b" "rk", '.', NULL },
 	{ "a\xff" "b", '.', NULL },	/* invalid UTF-8 */
 	{ "\xc0\xae\xc0\xae", '.', NULL },	/* overlong "..": invalid */
 	{ "a\xed\xa0\x80" "b", '.', NULL },	/* surrogate */
