@@ -433,11 +433,15 @@ submit_smtp(const struct submit_settings *set, const char *sender,
 	for (size_t i = 0; i < rcpt_count; i++)
 		utf8 = utf8 || !submit_ascii(rcpts[i]);
 	/* RFC 6531 3.2: a UTF-8 address only with SMTPUTF8 (raw 8-bit
-	 * bytes in RCPT would be mangled or refused later, out of sight);
-	 * temporary: the MTA's configuration can change. */
+	 * bytes in RCPT would be mangled or refused later, out of sight).
+	 * For good, as Postfix bounces such mail ("5.6.7 SMTPUTF8 is
+	 * required, but was not offered"): a temporary failure would have
+	 * the MTA retry the whole delivery until its queue lifetime and then
+	 * bounce it, where a refusal keeps the message in INBOX. */
 	if (utf8 && !c.smtputf8) {
 		snprintf(err, errsize, "the MTA does not offer SMTPUTF8, which a UTF-8 "
 			 "address needs");
+		ret = SUBMIT_REFUSED;
 		goto out;
 	}
 	snprintf(line, sizeof(line), "MAIL FROM:<%s>%s%s", sender,

@@ -544,6 +544,24 @@ def test_redirect_refused_for_good_keeps(lmtpd_factory, workdir):
                      r".*status 67; keeping the message", d.log()), d.log()[-2000:]
 
 
+@pytest.mark.peers
+def test_redirect_to_utf8_without_smtputf8_keeps(sieve_lmtpd, sink):
+    """A redirect to a UTF-8 address through an MTA that does not offer
+    SMTPUTF8 (smtp-sink; Debian's Postfix by default) is refused for
+    good, as Postfix itself bounces such mail: the message is kept in
+    INBOX with 250, not deferred until the MTA gives up on it."""
+    d = sieve_lmtpd
+    bob = "bob@example.com"
+    write_script(home(d, bob), 'redirect "j\u00f6rg@example.net";\n')
+    t = d.deliver([bob], make_message(subject="forward me"))
+    assert [(r.code, r.enh) for r in t.finals] == [(250, "2.0.0")], t.finals
+    assert len(read_new(d.maildir(bob))) == 1
+    assert re.search(r"redirect to <j\u00f6rg@example.net> failed \(permanent failure\): "
+                     r".*does not offer SMTPUTF8.*; keeping the message", d.log()), \
+        d.log()[-2000:]
+    assert sink.messages() == []
+
+
 @pytest.mark.fast
 def test_new_folder_subscribed_after_failed_first_try(lmtpd):
     """A folder whose first delivery fails (here its subscription) is
