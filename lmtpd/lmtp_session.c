@@ -713,7 +713,11 @@ lost:
 		else
 			log_info("lost connection after %s from %s", s.last_command,
 				 s.peer);
-	}
+	} else if (lmtp_proto_partial_command(s.proto))
+		/* a command cut off: the disconnect line alone would not say
+		 * that its half was dropped */
+		log_info("lost connection in a command line after %s from %s",
+			 s.last_command, s.peer);
 done:
 	session_log_disconnect(&s);
 	spool_begin(env->spool);

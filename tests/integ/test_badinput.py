@@ -223,6 +223,13 @@ def test_disconnect_mid_data(lmtpd):
         assert [c.reply().code for _ in range(3)] == [250, 250, 354]
         c.send(b"Subject: big cut\r\n\r\n" + (b"x" * 78 + b"\r\n") * 30000 + b"no end")
     lmtpd.wait_log(r"lost connection after DATA \(2\d{6} bytes\) from unix")
+    # A command cut off outside a transaction (the client closes in the
+    # middle of its line) is logged as such.
+    with lmtpd.client() as c:
+        c.lhlo()
+        c.send(b"NOOP\r\nMAIL FROM:<s@exa")
+        assert c.reply().code == 250
+    lmtpd.wait_log(r"lost connection in a command line after [A-Z]+ from unix")
     # Only the Berkeley DB environment lives there.
     assert [f for f in os.listdir(lmtpd.state)
             if not re.match(r"(__db\.\w+|log\.\d+|\w+\.db)$", f)] == []
