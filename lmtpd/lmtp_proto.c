@@ -202,6 +202,14 @@ lmtp_proto_partial_command(const struct lmtp_proto *p)
 	       (p->in_start < p->in_end || p->discarding_line);
 }
 
+bool
+lmtp_proto_line_cut(const struct lmtp_proto *p)
+{
+	return p->state == LMTP_STATE_COMMAND &&
+	       (p->discarding_line ||
+		(p->in_start < p->in_end && p->in[p->in_end - 1] != '\n'));
+}
+
 uint64_t
 lmtp_proto_command_lines(const struct lmtp_proto *p)
 {

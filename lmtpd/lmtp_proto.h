@@ -124,6 +124,10 @@ bool lmtp_proto_in_data(const struct lmtp_proto *p);
 /* True while part of a command line is in (or an over-long one is being
  * skipped), its end not yet: the session bounds how long a line may take. */
 bool lmtp_proto_partial_command(const struct lmtp_proto *p);
+/* True when the input ends in the middle of a command line (complete
+ * lines waiting to be run do not count): what a client that goes away
+ * now leaves cut off. */
+bool lmtp_proto_line_cut(const struct lmtp_proto *p);
 /* How many complete command lines were taken so far: a change means the
  * partial line, if any, is a new one. */
 uint64_t lmtp_proto_command_lines(const struct lmtp_proto *p);

@@ -610,6 +610,7 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 	struct lmtp_proto_settings set;
 	struct session s;
 	char line[512];
+	bool eof = false;
 
 	memset(&s, 0, sizeof(s));
 	s.env = env;
@@ -659,8 +660,10 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 			lmtp_proto_input_commit(s.proto, (size_t)n);
 			continue;
 		}
-		if (n == 0)
+		if (n == 0) {
+			eof = true;
 			goto lost;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -713,9 +716,10 @@ lost:
 		else
 			log_info("lost connection after %s from %s", s.last_command,
 				 s.peer);
-	} else if (lmtp_proto_partial_command(s.proto))
+	} else if (eof && lmtp_proto_line_cut(s.proto))
 		/* a command cut off: the disconnect line alone would not say
-		 * that its half was dropped */
+		 * that its half was dropped.  Only at the end of the input:
+		 * a failed write leaves unread lines, ended or not, behind. */
 		log_info("lost connection in a command line after %s from %s",
 			 s.last_command, s.peer);
 done:

@@ -230,6 +230,14 @@ def test_disconnect_mid_data(lmtpd):
         c.send(b"NOOP\r\nMAIL FROM:<s@exa")
         assert c.reply().code == 250
     lmtpd.wait_log(r"lost connection in a command line after [A-Z]+ from unix")
+    # Complete lines left unread (a client that pipelines thousands and
+    # goes away without reading a reply) cut nothing.
+    ends = lmtpd.log().count("disconnect from unix")
+    with lmtpd.client() as c:
+        c.send(b"LHLO x\r\n" + b"NOOP\r\n" * 20000)
+    wait_for(lambda: lmtpd.log().count("disconnect from unix") > ends, 20,
+             what="the end of the pipelining client's session")
+    assert len(re.findall(r"lost connection in a command line", lmtpd.log())) == 1
     # Only the Berkeley DB environment lives there.
     assert [f for f in os.listdir(lmtpd.state)
             if not re.match(r"(__db\.\w+|log\.\d+|\w+\.db)$", f)] == []

@@ -1259,14 +1259,18 @@ START_TEST(proto_partial_command)
 
 	drv_init(&d, &s);
 	ck_assert(!lmtp_proto_partial_command(d.p));
+	ck_assert(!lmtp_proto_line_cut(d.p));
 	drv_feed(&d, "LHL", 3, 0);
 	ck_assert(lmtp_proto_partial_command(d.p));
+	ck_assert(lmtp_proto_line_cut(d.p));
 	ck_assert_uint_eq(lmtp_proto_command_lines(d.p), 0);
 	drv_feed(&d, "O client\r\nNO", 12, 0);
 	ck_assert(lmtp_proto_partial_command(d.p));
+	ck_assert(lmtp_proto_line_cut(d.p));
 	ck_assert_uint_eq(lmtp_proto_command_lines(d.p), 1);
 	drv_feed(&d, "OP\r\n", 4, 0);
 	ck_assert(!lmtp_proto_partial_command(d.p));
+	ck_assert(!lmtp_proto_line_cut(d.p));
 	ck_assert_uint_eq(lmtp_proto_command_lines(d.p), 2);
 	ck_assert_str_eq(d.out.data, LHLO_OK OK);
 
@@ -1279,6 +1283,7 @@ START_TEST(proto_partial_command)
 	free(huge);
 	ck_assert(!lmtp_proto_has_input(d.p));
 	ck_assert(lmtp_proto_partial_command(d.p));
+	ck_assert(lmtp_proto_line_cut(d.p));
 	drv_feed(&d, "\r\n", 2, 0);
 	ck_assert(!lmtp_proto_partial_command(d.p));
 	ck_assert_uint_eq(lmtp_proto_command_lines(d.p), 3);
@@ -1288,6 +1293,7 @@ START_TEST(proto_partial_command)
 	drv_feed(&d, msg_part, sizeof(msg_part) - 1, 0);
 	ck_assert(lmtp_proto_in_data(d.p));
 	ck_assert(!lmtp_proto_partial_command(d.p));
+	ck_assert(!lmtp_proto_line_cut(d.p));
 	drv_free(&d);
 }
 END_TEST
