@@ -411,8 +411,9 @@ pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 	struct maildir_keywords_result kr = { 0, "", "" };
 	char filename[MAILDIR_NAME_MAX], err[512];
 	int state = t->disk[0] != '\0' ? maildir_folder_state(r->maildir, t->disk) : 1;
-	bool is_new = state == 0, added = false;
+	bool is_new = state == 0, created = false, added = false;
 	struct pipeline_target inbox;
+	int stored;
 
 	if (state < 0) {
 		/* A symlink (or a file) where the folder should be: never
@@ -432,10 +433,19 @@ pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 		.keywords = t->keywords,
 		.keyword_count = t->keyword_count,
 		.keywords_result = &kr,
+		.folder_created = &created,
 	};
 	if (is_new)
 		pipeline_undo_push(&u->folders, &u->nfolders, xstrdup(t->disk));
-	if (maildir_deliver(&target, iov, iovcnt, filename, sizeof(filename), &r->dsn) < 0)
+	stored = maildir_deliver(&target, iov, iovcnt, filename, sizeof(filename), &r->dsn);
+	/* There when looked at, but taken back since by a delivery that
+	 * failed, and made again by this one: this delivery's new folder
+	 * now, to subscribe, and to take back should this one fail. */
+	if (created && !is_new && t->disk[0] != '\0') {
+		is_new = true;
+		pipeline_undo_push(&u->folders, &u->nfolders, xstrdup(t->disk));
+	}
+	if (stored < 0)
 		return -1;
 	pipeline_undo_push(&u->files, &u->nfiles,
 			   xasprintf("%s%s%s/%s/%s", r->maildir, t->disk[0] != '\0' ? "/" : "",
@@ -450,15 +460,21 @@ pipeline_store(const struct lmtpd_config *cfg, const struct pipeline_txn *txn,
 	log_debug("%s: %s: stored as %s/%s%s%s/%s", txn->queue_id, r->user, r->maildir,
 		  t->disk, t->disk[0] != '\0' ? "/" : "",
 		  strstr(filename, ":2,") != NULL ? "cur" : "new", filename);
-	if (is_new && maildir_subscribe(r->maildir, t->disk, &added, err, sizeof(err)) < 0) {
-		log_warn("%s: <%s>: subscribing folder %s: %s", txn->queue_id, r->canonical,
-			 t->disk, err);
-		dsn_set(&r->dsn, DSN_TEMP_FAIL, "subscribing new folder %s failed: %s",
-			t->name, err);
-		return -1;
+	if (is_new) {
+		int subscribed = maildir_subscribe(r->maildir, t->disk, &added, err, sizeof(err));
+
+		/* (a line written before a later step failed is taken back
+		 * with the folder too) */
+		if (added)
+			pipeline_undo_push(&u->subscribed, &u->nsubscribed, xstrdup(t->disk));
+		if (subscribed < 0) {
+			log_warn("%s: <%s>: subscribing folder %s: %s", txn->queue_id,
+				 r->canonical, t->disk, err);
+			dsn_set(&r->dsn, DSN_TEMP_FAIL, "subscribing new folder %s failed: %s",
+				t->name, err);
+			return -1;
+		}
 	}
-	if (added)
-		pipeline_undo_push(&u->subscribed, &u->nsubscribed, xstrdup(t->disk));
 	pipeline_folders_add(folders, folders_size, t->name);
 	return 0;
 }

@@ -78,9 +78,10 @@ maildir_mkdirat(int dirfd, const char *name)
 }
 
 /* Opens (creating on demand) dir/{tmp,new,cur}; returns the fd of the
- * folder directory itself. */
+ * folder directory itself.  *created_r (may be NULL) is set when the
+ * directory itself was made here. */
 static int
-maildir_open_folder(const char *path, bool is_subfolder, struct dsn *dsn)
+maildir_open_folder(const char *path, bool is_subfolder, bool *created_r, struct dsn *dsn)
 {
 	int fd, sub;
 
@@ -108,6 +109,8 @@ maildir_open_folder(const char *path, bool is_subfolder, struct dsn *dsn)
 			dsn_set_errno(dsn, errno, "mkdir(%s) failed", path);
 			return -1;
 		}
+		if (created_r != NULL)
+			*created_r = true;
 		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0) {
 			dsn_set_errno(dsn, errno, "open(%s) failed", path);
@@ -215,7 +218,7 @@ maildir_deliver(const struct maildir_target *t, const struct iovec *iov,
 		dsn_set(dsn, DSN_TEMP_FAIL, "Maildir path too long: %s", t->root);
 		return -1;
 	}
-	dirfd = maildir_open_folder(path, t->folder != NULL, dsn);
+	dirfd = maildir_open_folder(path, t->folder != NULL, t->folder_created, dsn);
 	if (dirfd < 0)
 		return -1;
 	if (t->keyword_count > 0) {

@@ -37,6 +37,10 @@ struct maildir_target {
 	const char *const *keywords;
 	size_t keyword_count;
 	struct maildir_keywords_result *keywords_result;
+	/* Set to true when this delivery made the directory it wrote into
+	 * (the folder's, or for INBOX the Maildir's); may be NULL, never
+	 * set to false. */
+	bool *folder_created;
 };
 
 #define MAILDIR_NAME_MAX 256

@@ -517,6 +517,13 @@ subs_change(const char *root, const char *disk, bool add, bool *changed_r, char 
 		goto out;
 	}
 	locked = true;
+	/* A folder there again (another delivery made it while this one
+	 * took its own back) keeps its line: that delivery subscribed it
+	 * only once it existed, so under this lock the check is final. */
+	if (!add && fstatat(dirfd, disk, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		ret = 0;
+		goto out;
+	}
 	/* (a missing file leaves cur empty) */
 	if (maildir_read_regular(dirfd, SUBS_FILE, &cur, &st) < 0) {
 		snprintf(error_r, error_size, "read %s/%s failed: %s", root, SUBS_FILE,

@@ -72,12 +72,14 @@ bool maildir_folder_exists(const char *root, const char *disk);
 int maildir_folder_state(const char *root, const char *disk);
 
 /* Adds the folder disk (".A.B") to root/subscriptions unless it is listed
- * already; *added_r (may be NULL) says whether this call added it.
- * Returns 0, or -1 with error_r (e.g. "open(...) failed: ..."). */
+ * already; *added_r (may be NULL) says whether this call added it, which
+ * it may have done even when a later step fails.  Returns 0, or -1 with
+ * error_r (e.g. "open(...) failed: ..."). */
 int maildir_subscribe(const char *root, const char *disk, bool *added_r, char *error_r,
 		      size_t error_size) ATTR_WUR;
 /* Removes the folder disk from root/subscriptions (every line naming it;
- * none there is no error).  Returns 0, or -1 with error_r. */
+ * none there is no error), unless the folder exists: the line then
+ * stays.  Returns 0, or -1 with error_r. */
 int maildir_unsubscribe(const char *root, const char *disk, char *error_r,
 			size_t error_size) ATTR_WUR;
 

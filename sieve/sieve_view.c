@@ -53,13 +53,14 @@ sieve_view_keep(struct sieve_view *v, char *s)
 	return s;
 }
 
-/* The length of msg's header block (its fields and the empty line after
- * them, or all of it when there is no such line); its first
- * SIEVE_HEADER_VIEW_MAX bytes go to b when b is not NULL. */
+/* The header block of msg (its fields and the empty line after them, or
+ * all of it when there is no such line): its first SIEVE_HEADER_VIEW_MAX
+ * bytes go to b when b is not NULL; returns the length of its fields
+ * alone (up to the end of the last field's line). */
 static size_t
 sieve_header_block(const struct sieve_msg *msg, struct buf *b)
 {
-	size_t total = 0;
+	size_t total = 0, fields = 0;
 	int nl = 0;
 
 	for (int i = 0; i < msg->iovcnt && nl < 2; i++) {
@@ -67,9 +68,10 @@ sieve_header_block(const struct sieve_msg *msg, struct buf *b)
 		size_t len = msg->iov[i].iov_len, k;
 
 		for (k = 0; k < len && nl < 2; k++) {
-			if (p[k] == '\n')
-				nl++;
-			else if (p[k] != '\r')
+			if (p[k] == '\n') {
+				if (nl++ == 0)
+					fields = total + k + 1;
+			} else if (p[k] != '\r')
 				nl = 0;
 		}
 		if (b != NULL && total < SIEVE_HEADER_VIEW_MAX)
@@ -77,12 +79,14 @@ sieve_header_block(const struct sieve_msg *msg, struct buf *b)
 				: SIEVE_HEADER_VIEW_MAX - total);
 		total += k;
 	}
-	return total;
+	return nl == 2 ? fields : total;
 }
 
 bool
 sieve_header_view_cut(const struct sieve_msg *msg)
 {
+	/* (fields that fit, and only the empty line after them not, leave
+	 * the scripts nothing unseen) */
 	return sieve_header_block(msg, NULL) > SIEVE_HEADER_VIEW_MAX;
 }
 

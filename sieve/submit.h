@@ -15,9 +15,10 @@
  * Anything else is a failure with a reason, and one of two kinds:
  * refused for good (SUBMIT_REFUSED: a 5xx reply to MAIL FROM, RCPT TO,
  * DATA or the end of data; a UTF-8 address and an MTA without SMTPUTF8;
- * a program exit status other than 0 and 75, EX_TEMPFAIL) or temporary (-1: everything else, including a 4xx, a
- * 5xx to the greeting or EHLO, a connection problem, a timeout, exit
- * status 75, a program killed by a signal or one that can not be run).
+ * a program exit status other than 0 and 75, EX_TEMPFAIL) or temporary
+ * (-1: everything else, including a 4xx, a 5xx to the greeting or EHLO,
+ * a connection problem, a timeout, exit status 75, a program killed by a
+ * signal or one that can not be run).
  * The caller decides (redirect: 451 for a temporary failure, a refusal
  * keeps the message; vacation: logged). */
 #ifndef LMTPD_SUBMIT_H

@@ -587,6 +587,56 @@ def test_new_folder_subscribed_after_failed_first_try(lmtpd):
         assert "New" in f.read().split("\n")
 
 
+@pytest.mark.fast
+def test_folder_made_again_by_another_delivery_stays_subscribed(lmtpd_factory, workdir):
+    """Delivery A makes folder New, subscribes it, then fails (its redirect
+    gets a 4xx) and takes both back; delivery B of the same user makes New
+    again meanwhile and stores into it.  However the two interleave, New
+    ends up there and subscribed.  The test holds the flock lmtpd takes on
+    the Maildir around a subscriptions change, so A's unsubscribe waits
+    until B has made the folder and stored its copy."""
+    import fcntl
+    import threading
+    prog = os.path.join(workdir, "slow-sendmail")
+    with open(prog, "w") as f:
+        f.write("#!/bin/sh\n"
+                "if grep -q '^Subject: AAA' ; then sleep 1; exit 75; fi\n"
+                "exit 0\n")
+    os.chmod(prog, 0o755)
+    d = lmtpd_factory(submission=prog, submission_timeout="10s")
+    bob = "bob@example.com"
+    md = d.maildir(bob)
+    d.deliver([bob], make_message(subject="setup"))   # makes the Maildir
+    subs = os.path.join(md, "subscriptions")
+    write_script(home(d, bob), 'require "fileinto";\nfileinto "New";\n'
+                 'redirect "carol@example.net";\n')
+    results = {}
+
+    def deliver(name, subject):
+        results[name] = d.deliver([bob], make_message(subject=subject)).final_codes()
+
+    a = threading.Thread(target=deliver, args=("A", "AAA"))
+    a.start()
+    wait_for(lambda: os.path.exists(subs) and "New" in open(subs).read().split("\n"),
+             10, what="A subscribing New")
+    fd = os.open(md, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        wait_for(lambda: "folder .New created by this delivery removed again" in d.log(),
+                 10, what="A taking New back")
+        b = threading.Thread(target=deliver, args=("B", "BBB"))
+        b.start()
+        wait_for(lambda: len(all_in(md, ".New")) == 1, 10, what="B storing into New")
+    finally:
+        os.close(fd)    # drops the flock
+    a.join(20)
+    b.join(20)
+    assert results == {"A": [451], "B": [250]}, results
+    assert len(all_in(md, ".New")) == 1
+    with open(subs) as f:
+        assert "New" in f.read().split("\n")
+
+
 def padded_message(pad_bytes):
     """A message with pad_bytes of X-Pad fields before its Subject."""
     line = "X-Pad: " + "p" * 990 + "\n"

@@ -149,6 +149,34 @@ START_TEST(maildir_creates_folders)
 }
 END_TEST
 
+/* folder_created says which delivery made the folder: the one that
+ * found nothing there, and none after it, nor one that only had to add
+ * a missing tmp/. */
+START_TEST(maildir_reports_folder_created)
+{
+	char root[PATH_MAX], path[PATH_MAX];
+	struct iovec iov = { (void *)"x\n", 2 };
+	struct dsn dsn;
+	bool created = false;
+	struct maildir_target t = { .folder = ".New", .hostname = HOST,
+				    .folder_created = &created };
+
+	ut_pathf(root, sizeof(root), "%s/Maildir", ut_testdir());
+	t.root = root;
+	ck_assert_int_eq(maildir_deliver(&t, &iov, 1, NULL, 0, &dsn), 0);
+	ck_assert(created);
+	created = false;
+	ck_assert_int_eq(maildir_deliver(&t, &iov, 1, NULL, 0, &dsn), 0);
+	ck_assert(!created);
+	ut_pathf(path, sizeof(path), "%s/.New/tmp", root);
+	ck_assert_int_eq(rmdir(path), 0);
+	ck_assert_int_eq(maildir_deliver(&t, &iov, 1, NULL, 0, &dsn), 0);
+	ck_assert(!created);
+	ut_pathf(path, sizeof(path), "%s/.New", root);
+	ck_assert_int_eq(count(path, "new"), 3);
+}
+END_TEST
+
 START_TEST(maildir_existing_folder_kept)
 {
 	char root[PATH_MAX], path[PATH_MAX];
@@ -1271,6 +1299,7 @@ maildir_suite(void)
 	tc = ut_tcase(s, "deliver", true);
 	tcase_add_test(tc, maildir_creates_folders);
 	tcase_add_test(tc, maildir_existing_folder_kept);
+	tcase_add_test(tc, maildir_reports_folder_created);
 	tcase_add_test(tc, maildir_content_exact);
 	tcase_add_loop_test(tc, maildir_name_format, 0, N_ELEMENTS(size_cases));
 	tcase_add_test(tc, maildir_vsize_cr_across_iovecs);

@@ -334,6 +334,17 @@ START_TEST(unsubscribe_both_formats)
 	free(text);
 	/* not listed: nothing to do */
 	ck_assert_int_eq(maildir_unsubscribe(root, ".Other", err, sizeof(err)), 0);
+	/* a folder that is there (made again by another delivery) keeps its
+	 * line */
+	ut_pathf(path, sizeof(path), "%s/.Work.Sub", root);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_assert_int_eq(maildir_unsubscribe(root, ".Work.Sub", err, sizeof(err)), 0);
+	text = ut_read_file(subs_path(root, path, sizeof(path)), NULL);
+	ck_assert_str_eq(text, "V\t2\n\nWork\tSub\n");
+	free(text);
+	ut_pathf(path, sizeof(path), "%s/.Work.Sub", root);
+	ck_assert_int_eq(rmdir(path), 0);
+	subs_path(root, path, sizeof(path));
 	ck_assert_int_eq(maildir_unsubscribe(root, ".Work.Sub", err, sizeof(err)), 0);
 	text = ut_read_file(path, NULL);
 	ck_assert_str_eq(text, "V\t2\n\n");

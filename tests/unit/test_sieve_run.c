@@ -1073,6 +1073,48 @@ START_TEST(limit_redirects)
 }
 END_TEST
 
+/* The header view holds SIEVE_HEADER_VIEW_MAX bytes: it is cut (and
+ * the daemon says so) only when fields go past them, not when only the
+ * empty line after the last field does; the segments may split the
+ * block anywhere. */
+START_TEST(header_view_cut_at_fields)
+{
+	size_t line = 100, nfields = SIEVE_HEADER_VIEW_MAX / line;
+	char *block = malloc(SIEVE_HEADER_VIEW_MAX + 200);
+	struct iovec iov[3];
+	struct sieve_msg msg = { iov, 3, 0, "", "bob@example.com", "" };
+	size_t n;
+
+	ck_assert_ptr_nonnull(block);
+	for (size_t i = 0; i < nfields; i++) {
+		memset(block + i * line, 'x', line - 1);
+		memcpy(block + i * line, "X-F: ", 5);
+		block[i * line + line - 1] = '\n';
+	}
+	/* fields of exactly SIEVE_HEADER_VIEW_MAX - 76 bytes, one more of
+	 * 76 (LF included) to make them SIEVE_HEADER_VIEW_MAX, then the
+	 * empty line as CRLF, then the body */
+	n = nfields * line;
+	memcpy(block + n, "X-L: ", 5);
+	memset(block + n + 5, 'y', SIEVE_HEADER_VIEW_MAX - n - 6);
+	block[SIEVE_HEADER_VIEW_MAX - 1] = '\n';
+	memcpy(block + SIEVE_HEADER_VIEW_MAX, "\r\nbody\n", 8);
+	iov[0] = (struct iovec){ block, 7 };
+	iov[1] = (struct iovec){ block + 7, SIEVE_HEADER_VIEW_MAX - 7 };
+	iov[2] = (struct iovec){ block + SIEVE_HEADER_VIEW_MAX, 8 };
+	ck_assert(!sieve_header_view_cut(&msg));
+	/* one byte more in the last field: cut */
+	block[SIEVE_HEADER_VIEW_MAX - 1] = 'y';
+	memcpy(block + SIEVE_HEADER_VIEW_MAX, "\n\nbody\n", 8);
+	ck_assert(sieve_header_view_cut(&msg));
+	/* no empty line at all, everything within the limit: not cut */
+	iov[1].iov_len = 100;
+	msg.iovcnt = 2;
+	ck_assert(!sieve_header_view_cut(&msg));
+	free(block);
+}
+END_TEST
+
 START_TEST(limit_script_size)
 {
 	struct run r = run_defaults();
@@ -1468,6 +1510,7 @@ sieve_run_suite(void)
 	tcase_add_test(tc, actions_field_ranges);
 	tcase_add_test(tc, limit_redirects);
 	tcase_add_test(tc, limit_script_size);
+	tcase_add_test(tc, header_view_cut_at_fields);
 	tcase_add_test(tc, limit_cpu_time);
 	tcase_add_test(tc, interpreter_reused_and_replaced);
 	tc = ut_tcase(s, "errors", true);
