@@ -85,8 +85,15 @@ sieve_header_block(const struct sieve_msg *msg, struct buf *b)
 bool
 sieve_header_view_cut(const struct sieve_msg *msg)
 {
-	/* (fields that fit, and only the empty line after them not, leave
-	 * the scripts nothing unseen) */
+	size_t total = 0;
+
+	/* A message that fits needs no scan: every delivery but the rare
+	 * huge one.  Fields that fit, and only the empty line after them
+	 * not, leave the scripts nothing unseen. */
+	for (int i = 0; i < msg->iovcnt; i++)
+		total += msg->iov[i].iov_len;
+	if (total <= SIEVE_HEADER_VIEW_MAX)
+		return false;
 	return sieve_header_block(msg, NULL) > SIEVE_HEADER_VIEW_MAX;
 }
 

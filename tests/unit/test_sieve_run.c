@@ -1082,7 +1082,7 @@ START_TEST(header_view_cut_at_fields)
 	size_t line = 100, nfields = SIEVE_HEADER_VIEW_MAX / line;
 	char *block = malloc(SIEVE_HEADER_VIEW_MAX + 200);
 	struct iovec iov[3];
-	struct sieve_msg msg = { iov, 3, 0, "", "bob@example.com", "" };
+	struct sieve_msg msg = { iov, 3, SIEVE_HEADER_VIEW_MAX + 8, "", "bob@example.com", "" };
 	size_t n;
 
 	ck_assert_ptr_nonnull(block);
