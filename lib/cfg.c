@@ -243,15 +243,34 @@ cfg_submission_valid(const char *value, const char **why)
 static bool
 cfg_hostname_valid(const char *value)
 {
-	size_t len = strlen(value);
+	/* Postfix's valid_hostname(): a name the MTA in front would refuse
+	 * in its own myhostname must not reach replies and Received fields
+	 * here either. */
+	size_t label_len = 0;
+	bool non_numeric = false;
+	const char *p;
 
-	if (len > 255 || value[0] == '.' || (len > 0 && value[len - 1] == '.') ||
-	    strstr(value, "..") != NULL)
-		return false;
-	for (const char *p = value; *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+	for (p = value; *p != '\0'; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (isalnum(ch) || ch == '_') {
+			if (++label_len > 63)
+				return false;
+			if (!isdigit(ch))
+				non_numeric = true;
+		} else if (ch == '-') {
+			non_numeric = true;
+			if (++label_len == 1 || p[1] == '\0' || p[1] == '.')
+				return false;
+		} else if (ch == '.') {
+			if (label_len == 0 || p[1] == '\0')
+				return false;
+			label_len = 0;
+		} else {
 			return false;
-	return true;
+		}
+	}
+	return non_numeric && p - value <= 255;
 }
 
 /* Validates value for key and stores it; returns NULL or a malloc'd reason. */
@@ -266,10 +285,16 @@ cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value, 
 	case CFG_STRING:
 		/* recipient_delimiter: no address is split at a blank or a
 		 * control character on purpose. */
-		for (const char *p = value; *p != '\0'; p++)
+		for (const char *p = value; *p != '\0'; p++) {
 			if ((unsigned char)*p <= 0x20 || *p == 0x7f)
 				return xasprintf("'%s' must not have white space or a "
 						 "control character", key->name);
+			/* The local part is cut at the first byte of the set, as
+			 * Postfix does: a byte of a UTF-8 character would cut
+			 * other characters that share it. */
+			if ((unsigned char)*p >= 0x80)
+				return xasprintf("'%s' must be ASCII characters", key->name);
+		}
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return NULL;
@@ -282,9 +307,11 @@ cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value, 
 		/* It goes into every reply, Received field and Maildir file
 		 * name (where ':' starts the flags): a host name, as Postfix's
 		 * valid_hostname takes it. */
-		if (strcmp(key->name, "hostname") == 0 && !cfg_hostname_valid(value))
-			return xasprintf("'hostname' must be a host name (letters, digits, "
-					 "'-', '_' and inner dots, at most 255 bytes)");
+		if (strcmp(key->name, "hostname") == 0 && value[0] != '\0' &&
+		    !cfg_hostname_valid(value))
+			return xasprintf("'hostname' must be a host name (labels of letters, "
+					 "digits, '_' and inner '-' joined by single dots, at most 63 bytes "
+					 "a label and 255 in all, not all digits)");
 		/* Only a key whose default is unset may be emptied: hostname
 		 * is used as text in every reply and Maildir file name. */
 		if (value[0] == '\0' && (key->def == NULL || key->def[0] != '\0'))
@@ -508,7 +535,7 @@ cfg_hostname_default_from(const char *system)
 		/* The built-in default must load (it is checked like a
 		 * configured hostname): an odd system name is not fatal. */
 		log_warn("the system's host name is not usable as 'hostname' "
-			 "(letters, digits, '-', '_' and inner dots); using \"localhost\": "
+			 "(labels of letters, digits, '_' and inner '-', not all digits); using \"localhost\": "
 			 "set 'hostname' in the configuration");
 		free(host);
 		return xstrdup("localhost");

@@ -126,6 +126,10 @@ static const char all_keys_conf[] =
 /* The system's host name is the default hostname only when it is one: an
  * odd name (a '+', a quote, non-ASCII) gives "localhost" and a warning,
  * never a daemon that can not load its own defaults. */
+#define LABEL63 "a23456789012345678901234567890123456789012345678901234567890123"
+#define LABEL62 "a2345678901234567890123456789012345678901234567890123456789012"
+/* 4 labels of 63 and 3 dots: 255 bytes */
+#define NAME255 LABEL63 "." LABEL63 "." LABEL63 "." LABEL62 "x"
 START_TEST(cfg_hostname_default)
 {
 	static const struct {
@@ -140,6 +144,19 @@ START_TEST(cfg_hostname_default)
 		{ "h\xc3\xb6st", "localhost" },
 		{ "a..b", "localhost" },
 		{ "a b", "localhost" },
+		/* Postfix's valid_hostname: hyphens inside labels only, labels
+		 * of at most 63 bytes, not all digits. */
+		{ "mx-1.ex-ample.org", "mx-1.ex-ample.org" },
+		{ "3com.example", "3com.example" },
+		{ "12345", "localhost" },
+		{ "10.0.0.1", "localhost" },
+		{ "-mx", "localhost" },
+		{ "mx-", "localhost" },
+		{ "a.-b", "localhost" },
+		{ LABEL63 ".example", LABEL63 ".example" },
+		{ "x" LABEL63 ".example", "localhost" },
+		{ NAME255, NAME255 },
+		{ NAME255 ".x", "localhost" },
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
@@ -463,14 +480,27 @@ static const struct {
 	 * Maildir file names. */
 	{ UT_S("hostname =\n"), ":1: 'hostname' must not be empty" },
 	/* It goes into replies, Received fields and Maildir file names. */
-#define HOSTNAME_WHY ":1: 'hostname' must be a host name (letters, digits, '-', '_' and " \
-	"inner dots, at most 255 bytes)"
+#define HOSTNAME_WHY ":1: 'hostname' must be a host name (labels of letters, digits, '_' " \
+	"and inner '-' joined by single dots, at most 63 bytes a label and 255 in all, " \
+	"not all digits)"
 	{ UT_S("hostname = a\rb\x01" "c\n"), ":1: 'hostname' has a control character" },
 	{ UT_S("user = a\x7f\n"), ":1: 'user' has a control character" },
 	{ UT_S("hostname = mx:2\n"), HOSTNAME_WHY },
 	{ UT_S("hostname = mx..example\n"), HOSTNAME_WHY },
 	{ UT_S("hostname = .mx\n"), HOSTNAME_WHY },
 	{ UT_S("hostname = m\xc3\xa9\n"), HOSTNAME_WHY },
+	/* What Postfix's valid_hostname refuses besides. */
+	{ UT_S("hostname = -mx.example\n"), HOSTNAME_WHY },
+	{ UT_S("hostname = mx-.example\n"), HOSTNAME_WHY },
+	{ UT_S("hostname = mx.-example\n"), HOSTNAME_WHY },
+	{ UT_S("hostname = mx.example-\n"), HOSTNAME_WHY },
+	{ UT_S("hostname = mx.\n"), HOSTNAME_WHY },
+	{ UT_S("hostname = 123.456\n"), HOSTNAME_WHY },
+	{ UT_S("hostname = 192.0.2.1\n"), HOSTNAME_WHY },
+	{ UT_S("hostname = a234567890123456789012345678901234567890123456789012345678901234"
+	       ".example\n"), HOSTNAME_WHY },
+	{ UT_S("recipient_delimiter = +\xc3\xa9\n"),
+	  ":1: 'recipient_delimiter' must be ASCII characters" },
 	/* Checks against the system still name the line. */
 	{ UT_S("workers = 2\nuser = lmtpd-no-such-user\n"),
 	  ":2: 'user': no such user 'lmtpd-no-such-user'" },
