@@ -418,7 +418,8 @@ cb_discard(sieve2_context_t *c, void *ctx)
 static bool
 sieve_generated_subject(struct sieve_exec_state *st, const char *subject)
 {
-	char **values = st->view != NULL ? sieve_view_lookup(st->view, "subject") : NULL;
+	char **values = st->view != NULL
+			? sieve_view_lookup(st->view, "subject", SIEVE_FIELD_PLAIN) : NULL;
 
 	return values != NULL && values[0] != NULL && strncmp(subject, "Re: ", 4) == 0 &&
 	       strncmp(subject + 4, values[0], 100) == 0;
@@ -435,7 +436,8 @@ sieve_vacation_subject(struct sieve_exec_state *st, const struct sieve_cmd *cmd,
 
 	if (cmd != NULL && cmd->subject != NULL)
 		return sieve_strdup_utf8(cmd->subject, 998);
-	values = st->view != NULL ? sieve_view_lookup(st->view, "subject") : NULL;
+	values = st->view != NULL
+		 ? sieve_view_lookup(st->view, "subject", SIEVE_FIELD_PLAIN) : NULL;
 	if (cmd != NULL && values != NULL && values[0] != NULL && values[0][0] != '\0') {
 		const char *orig = values[0];
 		char *full, *out;
@@ -514,7 +516,7 @@ sieve_vacation_lookup(struct sieve_exec_state *st, const char *name, char ***val
 	m = sieve_view_msg(st->view);
 	if (strcasecmp(name, "bcc") != 0 || m->env_to == NULL || m->env_to[0] == '\0')
 		return false;
-	real = sieve_view_lookup(st->view, name);
+	real = sieve_view_lookup(st->view, name, SIEVE_FIELD_PLAIN);
 	while (real != NULL && real[n] != NULL)
 		n++;
 	values = xcalloc(n + 2, sizeof(char *));
@@ -662,8 +664,12 @@ cb_getheader(sieve2_context_t *c, void *ctx)
 		sieve2_setvalue_stringlist(c, "body", values);
 		return SIEVE2_OK;
 	}
-	if (!sieve_vacation_lookup(st, name, &values))
-		values = sieve_view_lookup(st->view, name);
+	if (!sieve_vacation_lookup(st, name, &values)) {
+		enum sieve_field_use use;
+		const char *field = sieve_field_marker(name, &use);
+
+		values = sieve_view_lookup(st->view, field, use);
+	}
 	if (values != NULL)
 		sieve2_setvalue_stringlist(c, "body", values);
 	return SIEVE2_OK;
@@ -950,6 +956,7 @@ sieve_exec_script(const char *script, const char *text, size_t len, bool validat
 		struct buf scratch;
 
 		full = xstrndup(text, len);
+		sieve_upcase_quantifiers(full, len);
 		/* Only for the commands (sieve_validate_cmds). */
 		buf_init(&scratch, 0);
 		sieve_rewrite(text, len, &scratch, &st.cmds);

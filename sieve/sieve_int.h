@@ -25,9 +25,31 @@ struct sieve_view;
 struct sieve_view *sieve_view_new(const struct sieve_msg *msg);
 void sieve_view_free(struct sieve_view **view);
 const struct sieve_msg *sieve_view_msg(const struct sieve_view *view);
+/* How a field's values are handed to libsieve. */
+enum sieve_field_use {
+	/* Unfolded; RFC 2047 decoded except in address fields (libsieve
+	 * parses addresses out of those): what a name the script text was
+	 * not rewritten for gets (exists, vacation's own checks). */
+	SIEVE_FIELD_PLAIN,
+	/* For a header test: every field decoded, address fields too
+	 * (RFC 5228 2.7.2), as Pigeonhole does. */
+	SIEVE_FIELD_DECODED,
+	/* For an address test: raw, each address (or group member) its own
+	 * value, so one libsieve can not parse costs only itself. */
+	SIEVE_FIELD_ADDRESSES,
+};
+
 /* The values of field name (NULL-terminated; NULL when absent), valid
  * until the view is freed. */
-char **sieve_view_lookup(struct sieve_view *view, const char *name);
+char **sieve_view_lookup(struct sieve_view *view, const char *name,
+			 enum sieve_field_use use);
+/* Whether name is a field whose value is a list of addresses. */
+bool sieve_is_address_field(const char *name);
+/* The addresses of an address-list value: a copy of each element (group
+ * members; group names, empty elements and white space around dropped)
+ * goes to add(ctx, start, len); at most max of them. */
+void sieve_address_elements(const char *value, size_t max,
+			    void (*add)(void *ctx, const char *start, size_t len), void *ctx);
 /* Keeps s (malloc'd) until the view is freed; returns s. */
 char *sieve_view_keep(struct sieve_view *view, char *s);
 
@@ -36,6 +58,13 @@ char *sieve_view_keep(struct sieve_view *view, char *s);
 const char *sieve_sentinel(void);
 /* The prefix of the helper flags sieve_rewrite() adds. */
 const char *sieve_flag_prefix(void);
+/* The field a header name from libsieve asks for, and how (a name
+ * sieve_rewrite() put in a header or address test; any other name is
+ * itself, SIEVE_FIELD_PLAIN). */
+const char *sieve_field_marker(const char *name, enum sieve_field_use *use_r);
+/* Turns the lower-case quantifiers of numbers ("1k") to upper case in
+ * place, the only case libsieve's lexer knows. */
+void sieve_upcase_quantifiers(char *text, size_t len);
 
 /* The action commands sieve_rewrite() marks (and stop). */
 enum sieve_cmd_kind {

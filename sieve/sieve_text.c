@@ -400,8 +400,7 @@ sieve_number_too_large(const char *text, size_t start, size_t end)
 
 	if (start == end || text[start] < '0' || text[start] > '9')
 		return false;
-	/* libsieve's quantifiers: upper case only */
-	switch (text[end - 1]) {
+	switch (text[end - 1] & ~0x20) {	/* either case (RFC 5234 2.3) */
 	case 'K':
 		mult = 1024;
 		digits_end--;
@@ -428,6 +427,18 @@ sieve_number_too_large(const char *text, size_t start, size_t end)
 	return value > INT_MAX || value * mult > INT_MAX;
 }
 
+/* Whether the token [start, end) is a number with a lower-case
+ * quantifier ("1k"): RFC 5228 8.1's "K" / "M" / "G" are ABNF strings,
+ * which match either case, but libsieve's lexer knows only upper case. */
+static bool
+sieve_number_lower_quantifier(const char *text, size_t start, size_t end)
+{
+	char q = text[end - 1];
+
+	return end - start >= 2 && text[start] >= '0' && text[start] <= '9' &&
+	       (q == 'k' || q == 'm' || q == 'g');
+}
+
 /* Copies the token [start, end) of type t, a number too large for
  * libsieve as INT_MAX: larger than any message lmtpd hands it (the size
  * is capped there too), so the answers stay the script's. */
@@ -435,10 +446,107 @@ static void
 sieve_put_token(struct buf *out, const char *text, size_t start, size_t end,
 		enum sieve_tok t)
 {
-	if (t == SIEVE_TOK_IDENT && sieve_number_too_large(text, start, end))
+	if (t == SIEVE_TOK_IDENT && sieve_number_too_large(text, start, end)) {
 		buf_putf(out, "%d", INT_MAX);
-	else
+	} else if (t == SIEVE_TOK_IDENT && sieve_number_lower_quantifier(text, start, end)) {
+		buf_put(out, text + start, end - start - 1);
+		buf_putf(out, "%c", text[end - 1] & ~0x20);
+	} else {
 		buf_put(out, text + start, end - start);
+	}
+}
+
+void
+sieve_upcase_quantifiers(char *text, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t start = i;
+
+		if (sieve_token(text, len, &i) == SIEVE_TOK_IDENT &&
+		    sieve_number_lower_quantifier(text, start, i))
+			text[i - 1] &= ~0x20;
+	}
+}
+
+const char *
+sieve_field_marker(const char *name, enum sieve_field_use *use_r)
+{
+	const char *sentinel = sieve_sentinel();
+	size_t slen = strlen(sentinel);
+
+	*use_r = SIEVE_FIELD_PLAIN;
+	if (strncasecmp(name, sentinel, slen) != 0 || name[slen] != '-')
+		return name;
+	switch (name[slen + 1]) {
+	case 'h':
+	case 'H':
+		*use_r = SIEVE_FIELD_DECODED;
+		return name + slen + 2;
+	case 'a':
+	case 'A':
+		*use_r = SIEVE_FIELD_ADDRESSES;
+		return name + slen + 2;
+	default:
+		return name;
+	}
+}
+
+/* Copies the arguments of the header or address test whose name ended at
+ * *ip, with each address field's name among its header names turned into
+ * the name sieve_field_marker() reads back (kind 'h' or 'a'), so the
+ * getheader callback knows which test asks.  Stops after the header
+ * names, or at the first token that is none of these (the caller copies
+ * it). */
+static void
+sieve_mark_fields(const char *text, size_t len, size_t *ip, unsigned int *line,
+		  struct buf *out, char kind)
+{
+	size_t i = *ip, start;
+	enum sieve_tok t;
+	bool list = false, arg = false;
+
+	for (;;) {
+		start = i;
+		t = sieve_token(text, len, &i);
+		if (t == SIEVE_TOK_SPACE) {
+			/* copied below */
+		} else if (arg) {
+			/* the argument of :comparator, :count or :value */
+			arg = false;
+		} else if (!list && t == SIEVE_TOK_TAG) {
+			arg = sieve_tag_is(text, start, i, ":comparator") ||
+			      sieve_tag_is(text, start, i, ":count") ||
+			      sieve_tag_is(text, start, i, ":value");
+		} else if (!list && t == SIEVE_TOK_OTHER && text[start] == '[') {
+			list = true;
+		} else if (list && t == SIEVE_TOK_OTHER && text[start] == ',') {
+			/* the next name */
+		} else if (list && t == SIEVE_TOK_OTHER && text[start] == ']') {
+			buf_put(out, "]", 1);
+			break;
+		} else if (t == SIEVE_TOK_STRING) {
+			char *name = sieve_token_value(text, start, i, t, 64);
+
+			if (sieve_is_address_field(name))
+				buf_putf(out, "\"%s-%c%s\"", sieve_sentinel(), kind, name);
+			else
+				buf_put(out, text + start, i - start);
+			free(name);
+			*line += sieve_count_lines(text + start, i - start);
+			if (list)
+				continue;
+			break;
+		} else {
+			/* not a header name: the caller copies it */
+			i = start;
+			break;
+		}
+		sieve_put_token(out, text, start, i, t);
+		*line += sieve_count_lines(text + start, i - start);
+	}
+	*ip = i;
 }
 
 /* Copies the test that starts at *ip (after an if or elsif) as
@@ -470,6 +578,10 @@ sieve_mark_test(const char *text, size_t len, size_t *ip, unsigned int *line,
 		}
 		sieve_put_token(out, text, start, i, t);
 		*line += sieve_count_lines(text + start, i - start);
+		if (t == SIEVE_TOK_IDENT && sieve_tag_is(text, start, i, "header"))
+			sieve_mark_fields(text, len, &i, line, out, 'h');
+		else if (t == SIEVE_TOK_IDENT && sieve_tag_is(text, start, i, "address"))
+			sieve_mark_fields(text, len, &i, line, out, 'a');
 	}
 	buf_put(out, ") ", 2);
 	*ip = i;

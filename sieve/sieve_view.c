@@ -18,9 +18,9 @@
 #include "sieve_int.h"
 #include "xalloc.h"
 
-/* Header fields whose values are addresses: handed over raw, because
- * libsieve parses addresses out of them (a decoded display name may hold
- * ',' or '<'). */
+/* Header fields whose values are addresses: handed to address tests raw,
+ * because libsieve parses addresses out of them (a decoded display name
+ * may hold ',' or '<'). */
 static const char *const sieve_address_fields[] = {
 	"from", "sender", "reply-to", "to", "cc", "bcc", "resent-from",
 	"resent-sender", "resent-to", "resent-cc", "resent-bcc", "return-path",
@@ -30,6 +30,7 @@ static const char *const sieve_address_fields[] = {
 
 struct sieve_hcache {
 	char *name;
+	enum sieve_field_use use;
 	char **values;		/* NULL-terminated; NULL: no such field */
 };
 
@@ -138,7 +139,7 @@ sieve_view_free(struct sieve_view **vp)
 	*vp = NULL;
 }
 
-static bool
+bool
 sieve_is_address_field(const char *name)
 {
 	for (size_t i = 0; i < N_ELEMENTS(sieve_address_fields); i++)
@@ -147,8 +148,8 @@ sieve_is_address_field(const char *name)
 	return false;
 }
 
-/* The unfolded, trimmed value of h; RFC 2047 encoded words decoded
- * (RFC 5228 2.7.2) except in address fields. */
+/* The unfolded, trimmed value of h, RFC 2047 encoded words decoded
+ * (RFC 5228 2.7.2) when decode is set; not kept. */
 static char *
 sieve_field_value(struct sieve_view *v, const struct message_header *h, bool decode)
 {
@@ -165,33 +166,129 @@ sieve_field_value(struct sieve_view *v, const struct message_header *h, bool dec
 			g_free(dec);
 		}
 	}
-	return sieve_view_keep(v, raw);
+	return raw;
 }
 
+/* The end of the comment, quoted string, domain literal or angle address
+ * that starts at p (one past its closing character, or the end of the
+ * value when it is not closed). */
+static const char *
+sieve_address_skip(const char *p)
+{
+	char open = *p;
+	char close = open == '(' ? ')' : open == '"' ? '"' : open == '[' ? ']' : '>';
+	unsigned int depth = 1;
+
+	for (p++; *p != '\0'; p++) {
+		if (*p == '\\' && open != '<' && p[1] != '\0')
+			p++;
+		else if (open == '(' && *p == '(')
+			depth++;
+		else if (open == '<' && (*p == '"' || *p == '(' || *p == '['))
+			/* a quoted local part, a comment or a domain literal
+			 * inside <>: a '>' there does not end it */
+			p = sieve_address_skip(p) - 1;
+		else if (*p == close && --depth == 0)
+			return p + 1;
+	}
+	return p;
+}
+
+void
+sieve_address_elements(const char *value, size_t max,
+		       void (*add)(void *ctx, const char *start, size_t len), void *ctx)
+{
+	const char *p = value, *start = value;
+	size_t count = 0;
+
+	for (;;) {
+		char c = *p;
+
+		if (c == '(' || c == '"' || c == '[' || c == '<') {
+			p = sieve_address_skip(p);
+			continue;
+		}
+		if (c == ':') {
+			/* "Team: a@b, c@d;": the group's name is no address */
+			start = ++p;
+			continue;
+		}
+		if (c == ',' || c == ';' || c == '\0') {
+			const char *end = p;
+
+			while (start < end && (*start == ' ' || *start == '\t'))
+				start++;
+			while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+				end--;
+			if (end > start && count < max) {
+				add(ctx, start, (size_t)(end - start));
+				count++;
+			}
+			if (c == '\0')
+				break;
+			start = ++p;
+			continue;
+		}
+		p++;
+	}
+}
+
+struct sieve_values {
+	struct sieve_view *view;
+	char **values;
+	size_t count;
+};
+
+static void
+sieve_values_add(void *ctx, const char *start, size_t len)
+{
+	struct sieve_values *vs = ctx;
+
+	vs->values = xreallocarray(vs->values, vs->count + 2, sizeof(char *));
+	vs->values[vs->count++] = sieve_view_keep(vs->view, xstrndup(start, len));
+	vs->values[vs->count] = NULL;
+}
+
+/* An address list's elements handed to an address test: bounded like the
+ * fields themselves (by the header view). */
+#define SIEVE_ADDRESS_ELEMENTS_MAX 10000
+
 char **
-sieve_view_lookup(struct sieve_view *v, const char *name)
+sieve_view_lookup(struct sieve_view *v, const char *name, enum sieve_field_use use)
 {
 	struct sieve_hcache *c;
-	size_t n = 0, i;
-	bool decode = !sieve_is_address_field(name);
+	struct sieve_values vs = { v, NULL, 0 };
+	bool address_field = sieve_is_address_field(name);
+	size_t i;
 
+	/* Only address fields are handed over differently. */
+	if (!address_field)
+		use = SIEVE_FIELD_PLAIN;
 	for (i = 0; i < v->cache_count; i++)
-		if (strcasecmp(v->cache[i].name, name) == 0)
+		if (v->cache[i].use == use && strcasecmp(v->cache[i].name, name) == 0)
 			return v->cache[i].values;
-	v->cache = xreallocarray(v->cache, v->cache_count + 1, sizeof(*v->cache));
-	c = &v->cache[v->cache_count++];
-	c->name = xstrdup(name);
-	c->values = NULL;
 	for (i = 0; i < v->parsed->header_count; i++) {
 		const struct message_header *h = &v->parsed->headers[i];
+		char *value;
 
 		if (h->name_len != strlen(name) ||
 		    strncasecmp(v->parsed->data + h->start, name, h->name_len) != 0)
 			continue;
-		c->values = xreallocarray(c->values, n + 2, sizeof(char *));
-		c->values[n++] = sieve_field_value(v, h, decode);
-		c->values[n] = NULL;
+		value = sieve_field_value(v, h, !address_field || use == SIEVE_FIELD_DECODED);
+		if (use == SIEVE_FIELD_ADDRESSES) {
+			sieve_address_elements(value, SIEVE_ADDRESS_ELEMENTS_MAX - vs.count,
+					       sieve_values_add, &vs);
+			free(value);
+		} else {
+			sieve_values_add(&vs, value, strlen(value));
+			free(value);
+		}
 	}
+	v->cache = xreallocarray(v->cache, v->cache_count + 1, sizeof(*v->cache));
+	c = &v->cache[v->cache_count++];
+	c->name = xstrdup(name);
+	c->use = use;
+	c->values = vs.values;
 	return c->values;
 }
 

@@ -180,6 +180,28 @@ def test_each_final_reply_sent_when_decided(lmtpd_factory):
 
 
 @pytest.mark.fast
+def test_address_fields_as_pigeonhole_tests_them(lmtpd):
+    """The filters users write most: "From contains a name" on an encoded
+    display name, an address in a Cc list holding a group, and a size
+    with a lower-case unit, through the daemon."""
+    d = lmtpd
+    bob = "bob@example.com"
+    write_script(home(d, bob), 'require "fileinto";\n'
+                 'if header :contains "from" "M\u00fcller" { fileinto "Name"; }\n'
+                 'if address :is "cc" "bob@example.com" { fileinto "Group"; }\n'
+                 'if size :under 100k { fileinto "Small"; }\n')
+    msg = make_message(subject="names", extra_headers=[
+        "Cc: x@y.example, Team: bob@example.com;"]).replace(
+        b"From: <sender@example.org>",
+        b"From: =?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <sender@example.org>")
+    assert d.deliver([bob], msg).final_codes() == [250]
+    md = d.maildir(bob)
+    assert sorted(x for x in os.listdir(md) if x.startswith(".")) == [
+        ".Group", ".Name", ".Small"]
+    assert all_in(md, "") == []     # nothing in INBOX: the keep was cancelled
+
+
+@pytest.mark.fast
 def test_inbox_children_in_any_case(lmtpd):
     """"inbox.Sub", "InBoX.Sub" and "INBOX.Sub" are one folder, INBOX's
     child .INBOX.Sub (as Dovecot's IMAP server has it), not three."""

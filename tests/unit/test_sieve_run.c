@@ -277,6 +277,11 @@ static const struct {
 	{ "if size :over 100 { discard; }", "discard" },
 	{ "if size :under 100 { discard; }", "keep*" },
 	{ "if size :over 1K { discard; }", "keep*" },
+	/* "K" / "M" / "G" are ABNF strings, either case (RFC 5234 2.3) */
+	{ "if size :over 1k { discard; }", "keep*" },
+	{ "if size :under 1k { discard; }", "discard" },
+	{ "if anyof (size :over 1m, size :over 3g) { discard; }", "keep*" },
+	{ "if size :under 1g { discard; }", "discard" },
 	/* libsieve reads numbers into an int: 2G used to wrap negative and
 	 * :over held for every message (lmtpd passes INT_MAX instead) */
 	{ "if size :over 2G { discard; }", "keep*" },
@@ -372,6 +377,69 @@ START_TEST(address_after_unparsable_header)
 			 bad[i]);
 		r.message = msg;
 		expect(script, &r, "fileinto(EnvOK) fileinto(ToOK)");
+	}
+}
+END_TEST
+
+/* Address fields as Pigeonhole tests them: a header test reads them RFC
+ * 2047 decoded (RFC 5228 2.7.2), an address test finds every address of
+ * the list however groups, empty elements and unparsable neighbours
+ * stand (RFC 5322 3.4; RFC 5228 5.1 lets only the bad address go
+ * unmatched).  libsieve alone matched the raw encoded-words and lost the
+ * whole field to one group not first in it. */
+START_TEST(address_fields)
+{
+	static const struct {
+		const char *cc, *script, *want;
+	} fields[] = {
+		{ "x@y.z, Team: bob@example.org;", "address :is \"cc\" \"bob@example.org\"", "A" },
+		{ "T: carol@e.net;, bob@example.org", "address :is \"cc\" \"bob@example.org\"",
+		  "A" },
+		{ "T: carol@e.net;, bob@example.org", "address :is \"cc\" \"carol@e.net\"", "A" },
+		{ "undisclosed-recipients:;, bob@example.org",
+		  "address :domain \"cc\" \"example.org\"", "A" },
+		{ "bob@example.org,", "address :is \"cc\" \"bob@example.org\"", "A" },
+		{ "bob@example.org, <>", "address :is \"cc\" \"bob@example.org\"", "A" },
+		{ "a.@b.c, bob@example.org", "address :is \"cc\" \"bob@example.org\"", "A" },
+		/* separators inside quotes, comments and <> split nothing */
+		{ "\"Doe, John; x:y\" <john@ex.net>, (a, b: c;) bob@example.org",
+		  "address :is \"cc\" [\"john@ex.net\", \"x\"]", "A" },
+		{ "\"Doe, John; x:y\" <john@ex.net>, (a, b: c;) bob@example.org",
+		  "address :is \"cc\" \"bob@example.org\"", "A" },
+		{ "<\"a>b\"@ex.net>, bob@example.org", "address :is \"cc\" \"bob@example.org\"",
+		  "A" },
+		{ "undisclosed-recipients:;", "address :matches \"cc\" \"*\"", "keep*" },
+		/* the names of a list, and tags before them */
+		{ "Team: bob@example.org;", "address :all :comparator \"i;ascii-casemap\" "
+		  ":is [\"to\", \"cc\"] \"BOB@example.org\"", "A" },
+		{ "x@y.z, Team: bob@example.org;", "not address :is \"cc\" \"bob@example.org\"",
+		  "keep*" },
+		/* a header test sees the decoded display name, as Pigeonhole */
+		{ "=?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <jm@ex.org>",
+		  "header :contains \"cc\" \"Müller\"", "A" },
+		{ "=?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <jm@ex.org>",
+		  "header :is [\"subject\", \"CC\"] \"Jürgen Müller <jm@ex.org>\"", "A" },
+		{ "=?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <jm@ex.org>",
+		  "header :contains \"cc\" \"C3\"", "keep*" },
+		/* and the address test still the address behind it */
+		{ "=?UTF-8?Q?M=C3=BCller=2C_J?= <jm@ex.org>, bob@example.org",
+		  "address :is \"cc\" \"bob@example.org\"", "A" },
+		{ "=?UTF-8?Q?M=C3=BCller=2C_J?= <jm@ex.org>", "address :is \"cc\" \"jm@ex.org\"",
+		  "A" },
+		/* exists is not a header test */
+		{ "Team: ;", "exists \"cc\"", "A" },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(fields); i++) {
+		struct run r = run_defaults();
+		char msg[512], script[512];
+
+		snprintf(msg, sizeof(msg), "From: alice@example.org\nTo: bob@example.com\n"
+			 "Cc: %s\nSubject: s\n\nbody\n", fields[i].cc);
+		snprintf(script, sizeof(script), "require \"fileinto\";\nif %s {\n"
+			 "  fileinto \"A\";\n}\n", fields[i].script);
+		r.message = msg;
+		expect(script, &r, strcmp(fields[i].want, "A") == 0 ? "fileinto(A)" : fields[i].want);
 	}
 }
 END_TEST
@@ -1489,6 +1557,7 @@ sieve_run_suite(void)
 	tc = ut_tcase(s, "actions_and_tests", true);
 	tcase_add_loop_test(tc, table, 0, N_ELEMENTS(cases));
 	tcase_add_test(tc, address_after_unparsable_header);
+	tcase_add_test(tc, address_fields);
 	tcase_add_test(tc, strconcat_exact_fit);
 	tcase_add_test(tc, errors_have_lines);
 	tcase_add_test(tc, runtime_errors_have_lines);
