@@ -83,6 +83,11 @@ struct lmtp_proto {
 	char lhlo_arg[LMTP_LINE_MAX + 1];
 
 	struct lmtp_proto_stats stats;
+	/* Errors since mail was last delivered: what max_errors bounds, as
+	 * Postfix's smtpd_hard_error_limit ("errors a client may make
+	 * without delivering mail"), so a connection the MTA keeps open
+	 * for hours is not cut by a few bad recipients spread over it. */
+	unsigned int errors_undelivered;
 };
 
 struct lmtp_proto *
@@ -259,8 +264,9 @@ lmtp_error(struct lmtp_proto *p, const char *reply)
 	struct lmtp_event ev = { .type = LMTP_EV_NONE };
 
 	p->stats.errors++;
+	p->errors_undelivered++;
 	lmtp_proto_reply(p, reply);
-	if (p->stats.errors >= p->set.max_errors) {
+	if (p->errors_undelivered >= p->set.max_errors) {
 		lmtp_replyf(p, "421 4.7.0 %s Error: too many errors", p->set.hostname);
 		p->state = LMTP_STATE_CLOSED;
 		ev.type = LMTP_EV_CLOSE;
@@ -420,7 +426,8 @@ lmtp_parse_path(const char **pos, char *out, size_t out_size, bool *non_ascii_r)
 		else if (c == '<' || (bracket && c == ' '))
 			return -1;
 	}
-	if (quoted || (bracket && *end != '>'))
+	/* "MAIL FROM:" with nothing is no path: the null path is "<>". */
+	if (quoted || (bracket && *end != '>') || (!bracket && end == start))
 		return -1;
 	/* Source route: "@hosta,@hostb:user@domain" (RFC 5321 4.1.2). */
 	if (*start == '@') {
@@ -758,12 +765,20 @@ lmtp_cmd_rcpt(struct lmtp_proto *p, const char *line)
 	return ev;
 }
 
+/* Whether a command that takes no argument got one: trailing spaces are
+ * none, as Postfix splits the line at white space. */
+static bool
+lmtp_has_argument(const char *arg)
+{
+	return arg[strspn(arg, " ")] != '\0';
+}
+
 static struct lmtp_event
 lmtp_cmd_data(struct lmtp_proto *p, const char *arg)
 {
 	struct lmtp_event ev = { .type = LMTP_EV_DATA_START };
 
-	if (*arg != '\0')
+	if (lmtp_has_argument(arg))
 		return lmtp_error(p, "501 5.5.4 Syntax: DATA");
 	if (!p->have_mail)
 		return lmtp_error(p, "503 5.5.1 Error: need MAIL command");
@@ -792,6 +807,7 @@ lmtp_cmd_bdat(struct lmtp_proto *p, const char *arg)
 		/* The chunk size is unknown, so the rest of the stream can
 		 * not be framed: close (RFC 3030 leaves no way to resync). */
 		p->stats.errors++;
+		p->errors_undelivered++;
 		lmtp_replyf(p, "501 5.5.4 Syntax: BDAT size [LAST]");
 		lmtp_replyf(p, "421 4.7.0 %s Error: lost BDAT framing", p->set.hostname);
 		p->state = LMTP_STATE_CLOSED;
@@ -807,6 +823,7 @@ lmtp_cmd_bdat(struct lmtp_proto *p, const char *arg)
 	if (!p->have_mail || p->rcpt_accepted == 0) {
 		/* Read the chunk, then refuse it. */
 		p->stats.errors++;
+		p->errors_undelivered++;
 		p->bdat_refused = true;
 		snprintf(p->bdat_reply, sizeof(p->bdat_reply), "%s",
 			 p->have_mail ? "503 5.5.1 Error: no valid recipients"
@@ -840,6 +857,8 @@ lmtp_command(struct lmtp_proto *p, char *line, size_t len)
 	if (lmtp_command_is(line, len, "BDAT"))
 		return lmtp_cmd_bdat(p, line + 4);
 	if (lmtp_command_is(line, len, "RSET")) {
+		if (lmtp_has_argument(line + 4))
+			return lmtp_error(p, "501 5.5.4 Syntax: RSET");
 		p->stats.rset++;
 		lmtp_proto_reply(p, "250 2.0.0 Ok");
 		if (p->have_mail) {
@@ -853,6 +872,8 @@ lmtp_command(struct lmtp_proto *p, char *line, size_t len)
 		return ev;
 	}
 	if (lmtp_command_is(line, len, "QUIT")) {
+		if (lmtp_has_argument(line + 4))
+			return lmtp_error(p, "501 5.5.4 Syntax: QUIT");
 		p->stats.quit++;
 		lmtp_replyf(p, "221 2.0.0 %s Bye", p->set.hostname);
 		p->state = LMTP_STATE_CLOSED;
@@ -1148,6 +1169,8 @@ lmtp_proto_final_reply(struct lmtp_proto *p, const char *reply)
 	if (p->wait != LMTP_WAIT_FINAL || p->finals_owed == 0)
 		log_panic("lmtp_proto_final_reply without DATA end");
 	lmtp_proto_reply(p, reply);
+	if (reply[0] == '2')
+		p->errors_undelivered = 0;
 	if (--p->finals_owed == 0) {
 		p->wait = LMTP_WAIT_NONE;
 		lmtp_txn_reset(p);

@@ -696,6 +696,32 @@ static const struct proto_case cases[] = {
 	  { LHLO_OK "500 5.5.2 Error: NUL character in command\r\n" E_NEED_MAIL
 	    E_NEED_MAIL TOO_MANY_ERRORS, LHLO_E "CLOSE too many errors\n", NULL, 0 } },
 
+	/* Postfix's smtpd_hard_error_limit counts the errors "without
+	 * delivering mail": a delivery starts the count over, so a
+	 * connection kept open for hours is not cut by a few bad
+	 * recipients spread over it. */
+	{ "a delivery starts the error count over",
+	  IN("LHLO client\r\nFOO\r\nFOO\r\nMAIL FROM:<a@b.example>\r\n"
+	     "RCPT TO:<c@d.example>\r\nDATA\r\nx\r\n.\r\nFOO\r\nFOO\r\nNOOP\r\n"
+	     "FOO\r\n"),
+	  { .max_errors = 3 },
+	  { LHLO_OK E_UNKNOWN E_UNKNOWN MAIL_OK RCPT_OK("c@d.example") GO_AHEAD
+	    SAVED("c@d.example") E_UNKNOWN E_UNKNOWN OK E_UNKNOWN TOO_MANY_ERRORS,
+	    LHLO_E "MAIL <a@b.example>\nRCPT <c@d.example> notify=0\nDATA\nEND\n"
+	    "CLOSE too many errors\n", MSGS("x\n" EOM) } },
+
+	/* "MAIL FROM:" with no path is no null sender ("<>" is). */
+	{ "mail without a path",
+	  IN("LHLO client\r\nMAIL FROM:\r\nMAIL FROM:   \r\nMAIL FROM: SIZE=10\r\n"
+	     "MAIL FROM:<>\r\n"), {0},
+	  { LHLO_OK E_SENDER E_SENDER E_SENDER MAIL_OK, LHLO_E "MAIL <>\n", NULL, 0 } },
+	/* RFC 5321 4.1.1.5 and 4.1.1.10: RSET and QUIT take none; trailing
+	 * white space is no argument (Postfix splits at it). */
+	{ "rset and quit take no argument",
+	  IN(OPEN "RSET x\r\nQUIT now\r\nDATA \r\nx\r\n.\r\nRSET  \r\nQUIT \r\n"), {0},
+	  { OPEN_R "501 5.5.4 Syntax: RSET\r\n" "501 5.5.4 Syntax: QUIT\r\n" GO_AHEAD
+	    SAVED("c@d.example") OK BYE, OPEN_E "DATA\nEND\nCLOSE\n", MSGS("x\n" EOM) } },
+
 	/* -- pipelining: replies in command order, across transactions -- */
 	{ "pipelined transactions",
 	  IN("LHLO client\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n"
