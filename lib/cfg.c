@@ -338,7 +338,7 @@ cfg_set(struct lmtpd_config *cfg, const struct cfg_key *key, const char *value, 
 		else if (strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
 			*(bool *)field = false;
 		else
-			return xasprintf("'%s' must be yes or no", key->name);
+			return xasprintf("'%s' must be yes or no (or 1 or 0)", key->name);
 		return NULL;
 	case CFG_DIRS: {
 		size_t count;
