@@ -425,9 +425,12 @@ sieve_generated_subject(struct sieve_exec_state *st, const char *subject)
 	       strncmp(subject + 4, values[0], 100) == 0;
 }
 
-/* The reply's subject: :subject as the script wrote it; else "Re: " and
- * the message's whole Subject (libsieve's copy is cut at 127 bytes);
- * else what libsieve passed, back to a whole UTF-8 character. */
+/* The reply's subject: :subject as the script wrote it; else "Auto: " and
+ * the message's whole Subject, or "Automated reply" for a message without
+ * one (RFC 5230 4.3 and RFC 3834 3.1.5, as Pigeonhole does; libsieve
+ * makes "Re: " and a copy cut at 127 bytes); else (a command past
+ * SIEVE_CMDS_MAX) what libsieve passed, back to a whole UTF-8
+ * character. */
 static char *
 sieve_vacation_subject(struct sieve_exec_state *st, const struct sieve_cmd *cmd,
 		       const char *subject)
@@ -438,14 +441,13 @@ sieve_vacation_subject(struct sieve_exec_state *st, const struct sieve_cmd *cmd,
 		return sieve_strdup_utf8(cmd->subject, 998);
 	values = st->view != NULL
 		 ? sieve_view_lookup(st->view, "subject", SIEVE_FIELD_PLAIN) : NULL;
-	if (cmd != NULL && values != NULL && values[0] != NULL && values[0][0] != '\0') {
-		const char *orig = values[0];
+	if (cmd != NULL) {
 		char *full, *out;
 
-		/* As libsieve does: no "Re: Re: ". */
-		while (strncasecmp(orig, "Re: ", 4) == 0)
-			orig += 4;
-		full = xasprintf("Re: %s", orig);
+		if (values == NULL || values[0] == NULL ||
+		    values[0][strspn(values[0], " \t")] == '\0')
+			return xstrdup("Automated reply");
+		full = xasprintf("Auto: %s", values[0]);
 		out = sieve_strdup_utf8(full, 998);
 		free(full);
 		return out;

@@ -42,7 +42,8 @@ vacation :days 7 "I am away this week.";
         == [250]
     replies = sink.wait_messages(2)
     assert [r["rcpts"] for r in replies] == [["alice@example.org"], ["carol@example.org"]]
-    assert header(replies[0], "Subject") == "Re: Lunch?"
+    # RFC 5230 4.3, as Pigeonhole: "Auto: " and the original subject
+    assert header(replies[0], "Subject") == "Auto: Lunch?"
     assert d.log().count("no vacation reply to <alice@example.org>: "
                          "already answered within :days") == 3
 

@@ -218,16 +218,16 @@ static const struct {
 	{ "require \"reject\"; reject \"a\"; reject \"b\";", "ERROR keep*" },
 	{ "require \"vacation\"; vacation \"Away\";",
 	  "keep* vacation(to=alice@example.org,from=bob+lists@example.com,"
-	  "subj=Re: Grüße aus Berlin,days=7)" },
+	  "subj=Auto: Grüße aus Berlin,days=7)" },
 	{ "require \"vacation\"; vacation :days 0 :subject \"Off\" \"Away\";",
 	  "keep* vacation(to=alice@example.org,from=bob+lists@example.com,subj=Off,days=1)" },
 	{ "require \"vacation\"; vacation :days 1000 \"Away\";",
 	  "keep* vacation(to=alice@example.org,from=bob+lists@example.com,"
-	  "subj=Re: Grüße aus Berlin,days=60)" },
+	  "subj=Auto: Grüße aus Berlin,days=60)" },
 	{ "require \"vacation\"; vacation :from \"bob@example.com\" :mime "
 	  "\"Content-Type: text/plain\n\nAway\";",
 	  "keep* vacation(to=alice@example.org,from=bob@example.com,"
-	  "subj=Re: Grüße aus Berlin,days=7,mime)" },
+	  "subj=Auto: Grüße aus Berlin,days=7,mime)" },
 	/* imap4flags (RFC 5232); libsieve's own setflag/removeflag bugs are
 	 * worked around. */
 	{ "require \"imap4flags\"; addflag \"\\\\Seen\";", "keep*{\\Seen}" },
@@ -256,7 +256,7 @@ static const struct {
 	  " if hasflag \"x\" { fileinto \"Has\"; }", "fileinto(Has){x}" },
 	{ "require [\"imap4flags\", \"vacation\"]; addflag \"\\\\Seen\"; vacation \"a\";",
 	  "keep*{\\Seen} vacation(to=alice@example.org,from=bob+lists@example.com,"
-	  "subj=Re: Grüße aus Berlin,days=7)" },
+	  "subj=Auto: Grüße aus Berlin,days=7)" },
 	/* Tests. */
 	{ "if header :is \"subject\" \"Grüße aus Berlin\" { discard; }", "discard" },
 	{ "if header :contains \"subject\" \"ÜSSE\" { discard; }", "keep*" },
@@ -297,7 +297,7 @@ static const struct {
 	{ "if size :over 0 { discard; }", "discard" },
 	{ "require \"vacation\"; if size :over 5G { discard; } vacation :days 4294967297 \"a\";",
 	  "keep* vacation(to=alice@example.org,from=bob+lists@example.com,"
-	  "subj=Re: Grüße aus Berlin,days=60)" },
+	  "subj=Auto: Grüße aus Berlin,days=60)" },
 	{ "if allof (true, exists \"to\") { discard; }", "discard" },
 	{ "if allof (true, false) { discard; }", "keep*" },
 	{ "if anyof (false, exists \"to\") { discard; }", "discard" },
@@ -604,7 +604,7 @@ START_TEST(vacation_handle)
 END_TEST
 
 /* The implicit handle comes from the script's own :subject, :from and
- * reason: not from the "Re: <Subject>" made from each message, nor from
+ * reason: not from the "Auto: <Subject>" made from each message, nor from
  * the recipient's detail libsieve passes as the from address, so a
  * sender gets one reply per :days. */
 START_TEST(vacation_handle_script_arguments)
@@ -699,7 +699,7 @@ START_TEST(vacation_libsieve_checks_pass)
 		       "         envelope :is \"from\" \"alice@example.org\",\n"
 		       "         not header :contains \"bcc\" \"bob\") { fileinto \"Bulk\"; }\n",
 		       &r, "fileinto(Bulk) vacation(to=alice@example.org,"
-		       "from=bob+lists@example.com,subj=Re: hi,days=7)");
+		       "from=bob+lists@example.com,subj=Auto: hi,days=7)");
 	}
 }
 END_TEST
@@ -715,10 +715,10 @@ START_TEST(vacation_addresses)
 	 * (which knows the ORCPT) decides at delivery, and logs why not. */
 	expect("require \"vacation\"; vacation \"Away\";", &r,
 	       "keep* vacation(to=alice@example.org,from=bob+lists@example.com,"
-	       "subj=Re: hi,days=7)");
+	       "subj=Auto: hi,days=7)");
 	expect("require \"vacation\"; vacation :addresses \"team@example.net\" \"Away\";",
 	       &r, "keep* vacation(to=alice@example.org,from=team@example.net,"
-	       "subj=Re: hi,days=7,addr=team@example.net)");
+	       "subj=Auto: hi,days=7,addr=team@example.net)");
 	/* With :from, libsieve skips its "addressed to me" check and does
 	 * not pass :addresses on: they come from the script text, so lmtpd
 	 * can make the check (tags in any order). */
@@ -726,7 +726,7 @@ START_TEST(vacation_addresses)
 	       "  :addresses [\"team@example.net\", # a comment\n \"Other@Example.org\"]\n"
 	       "  :handle \"h\" \"Content-Type: text/plain\n\nAway\";",
 	       &r, "keep* vacation(to=alice@example.org,from=bob@example.com,"
-	       "subj=Re: hi,days=3,mime,addr=team@example.net|Other@Example.org)");
+	       "subj=Auto: hi,days=3,mime,addr=team@example.net|Other@Example.org)");
 	/* The vacation command that ran gives the arguments. */
 	expect("require \"vacation\";\n"
 	       "if header :is \"subject\" \"other\" {\n"
@@ -776,7 +776,7 @@ START_TEST(vacation_addresses_not_addresses)
 		r.message = "From: alice@example.org\nTo: team@example.net\nSubject: hi\n\nx\n";
 		expect("require \"vacation\"; vacation :addresses [\"x@example.net (c)\", "
 		       "\"g: y@example.net;\", \"team@example.net\"] \"Away\";", &r,
-		       "keep* vacation(to=alice@example.org,from=team@example.net,subj=Re: hi,"
+		       "keep* vacation(to=alice@example.org,from=team@example.net,subj=Auto: hi,"
 		       "days=7,addr=x@example.net (c)|g: y@example.net;|team@example.net)");
 	}
 }
@@ -824,7 +824,7 @@ START_TEST(envelope_unknown_part)
 END_TEST
 
 /* libsieve copies the subject into 128 bytes, cutting a UTF-8 character:
- * the whole :subject, or "Re: " and the whole Subject, is used. */
+ * the whole :subject, or "Auto: " and the whole Subject, is used. */
 START_TEST(vacation_long_subject)
 {
 	struct run r = run_defaults();
@@ -849,8 +849,17 @@ START_TEST(vacation_long_subject)
 		 "To: bob+lists@example.com\nSubject: Re: %s\n\nx\n", umlauts);
 	r.message = message;
 	snprintf(want, sizeof(want), "keep* vacation(to=alice@example.org,"
-		 "from=bob+lists@example.com,subj=Re: %s,days=7)", umlauts);
+		 "from=bob+lists@example.com,subj=Auto: Re: %s,days=7)", umlauts);
 	expect("require \"vacation\"; vacation \"Away\";", &r, want);
+	/* No Subject, or an empty one: RFC 5230 4.3's fixed subject. */
+	r.message = "From: alice@example.org\nTo: bob+lists@example.com\n\nx\n";
+	expect("require \"vacation\"; vacation \"Away\";", &r,
+	       "keep* vacation(to=alice@example.org,from=bob+lists@example.com,"
+	       "subj=Automated reply,days=7)");
+	r.message = "From: alice@example.org\nTo: bob+lists@example.com\nSubject:  \n\nx\n";
+	expect("require \"vacation\"; vacation \"Away\";", &r,
+	       "keep* vacation(to=alice@example.org,from=bob+lists@example.com,"
+	       "subj=Automated reply,days=7)");
 }
 END_TEST
 
@@ -863,7 +872,7 @@ START_TEST(vacation_null_sender)
 	/* Recorded with no one to answer: lmtpd's rules refuse it, logged. */
 	expect("require \"vacation\"; vacation \"Away\";", &r,
 	       "keep* vacation(to=,from=bob+lists@example.com,"
-	       "subj=Re: Gr\xc3\xbc\xc3\x9f" "e aus Berlin,days=7)");
+	       "subj=Auto: Gr\xc3\xbc\xc3\x9f" "e aus Berlin,days=7)");
 }
 END_TEST
 
