@@ -656,6 +656,13 @@ cb_getheader(sieve2_context_t *c, void *ctx)
 			sieve_progress->line = st->cmds.v[cmd - 1].line;
 		return SIEVE2_OK;
 	}
+	if (strcasecmp(name, sieve_null_sender_field()) == 0) {
+		values = xcalloc(2, sizeof(char *));
+		values[0] = sieve_view_keep(st->view, xstrdup(""));
+		sieve_view_keep(st->view, (char *)values);
+		sieve2_setvalue_stringlist(c, "body", values);
+		return SIEVE2_OK;
+	}
 	if (strcmp(name, sieve_sentinel()) == 0) {
 		st->res->end_reached = true;
 		st->sentinel_keep = true;
@@ -688,8 +695,8 @@ cb_getenvelope(sieve2_context_t *c, void *ctx)
 		return SIEVE2_OK;
 	m = sieve_view_msg(st->view);
 
-	/* A null sender has no address to compare (libsieve can not parse
-	 * ""): envelope tests on "from" then never match. */
+	/* A null sender has no address libsieve can parse: envelope tests
+	 * of "from" then read sieve_null_sender_field (sieve_rewrite). */
 	if (sieve_cur_cmd(st, SIEVE_CMD_VACATION) != NULL)
 		/* libsieve's vacation checks: see sieve_vacation_lookup */
 		sieve2_setvalue_string(c, "from", (char *)SIEVE_VACATION_SENDER);
@@ -961,15 +968,17 @@ sieve_exec_script(const char *script, const char *text, size_t len, bool validat
 		sieve_upcase_quantifiers(full, len);
 		/* Only for the commands (sieve_validate_cmds). */
 		buf_init(&scratch, 0);
-		sieve_rewrite(text, len, &scratch, &st.cmds);
+		sieve_rewrite(text, len, false, &scratch, &st.cmds);
 		buf_free(&scratch);
 	} else {
 		/* The sentinel goes on a line of its own, so the script's
 		 * line numbers stay what the user wrote. */
+		const struct sieve_msg *m = view != NULL ? sieve_view_msg(view) : NULL;
 		struct buf b;
 
 		buf_init(&b, 0);
-		sieve_rewrite(text, len, &b, &st.cmds);
+		sieve_rewrite(text, len, m != NULL && (m->env_from == NULL || m->env_from[0] == '\0'),
+			      &b, &st.cmds);
 		buf_putf(&b, "\nif exists \"%s\" { keep; }\n", sieve_sentinel());
 		full = buf_steal(&b, NULL);
 	}

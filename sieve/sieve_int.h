@@ -109,9 +109,14 @@ struct sieve_cmds {
  * in cmds (sieve_cmd_marker_index), so the getheader callback learns which
  * command runs next; the test of an if or elsif becomes
  * anyof(exists "MARKER", TEST), the same truth value.  Everything is inserted on the command's own line:
- * line numbers stay the script's.  cmds is filled (free it with
- * sieve_cmds_free). */
-void sieve_rewrite(const char *text, size_t len, struct buf *out, struct sieve_cmds *cmds);
+ * line numbers stay the script's.  With null_sender, envelope tests of
+ * "from" become header tests of sieve_null_sender_field().  cmds is
+ * filled (free it with sieve_cmds_free). */
+void sieve_rewrite(const char *text, size_t len, bool null_sender, struct buf *out,
+		   struct sieve_cmds *cmds);
+/* The field whose one value is "": what an envelope test of "from"
+ * reads for a message from the null sender (RFC 5228 5.4). */
+const char *sieve_null_sender_field(void);
 void sieve_cmds_free(struct sieve_cmds *cmds);
 /* "unterminated comment" or "unterminated string" when the script ends
  * inside a bracket comment or a quoted string (*line_r: where it began),

@@ -549,12 +549,140 @@ sieve_mark_fields(const char *text, size_t len, size_t *ip, unsigned int *line,
 	*ip = i;
 }
 
+const char *
+sieve_null_sender_field(void)
+{
+	static char name[80];
+
+	if (name[0] == '\0')
+		snprintf(name, sizeof(name), "%s-e", sieve_sentinel());
+	return name;
+}
+
+/* The end of the string list (a string, or [ strings ]) that starts at
+ * *ip, past white space; false when there is none.  With parts set, also
+ * tells whether the list names "from" and anything else. */
+static bool
+sieve_skip_string_list(const char *text, size_t len, size_t *ip, bool *from_r, bool *other_r)
+{
+	size_t start;
+	enum sieve_tok t = sieve_token_solid(text, len, ip, &start);
+	bool list = t == SIEVE_TOK_OTHER && text[start] == '[';
+
+	if (list)
+		t = sieve_token_solid(text, len, ip, &start);
+	for (;;) {
+		if (t != SIEVE_TOK_STRING && t != SIEVE_TOK_TEXT)
+			return false;
+		if (from_r != NULL) {
+			char *part = sieve_token_value(text, start, *ip, t, 64);
+
+			if (strcasecmp(part, "from") == 0)
+				*from_r = true;
+			else
+				*other_r = true;
+			free(part);
+		}
+		if (!list)
+			return true;
+		t = sieve_token_solid(text, len, ip, &start);
+		if (t == SIEVE_TOK_OTHER && text[start] == ']')
+			return true;
+		if (t != SIEVE_TOK_OTHER || text[start] != ',')
+			return false;
+		t = sieve_token_solid(text, len, ip, &start);
+	}
+}
+
+/* For a message from the null sender, the envelope test whose name ended
+ * at *ip: RFC 5228 5.4 matches the null reverse-path as the empty string
+ * whatever the address part, but libsieve can not parse "" and never
+ * matches.  So "from" is asked of a header test on a field that holds ""
+ * (sieve_null_sender_field), without the address part:
+ *   envelope TAGS "from" KEYS        -> header TAGS' "FIELD" KEYS
+ *   envelope TAGS ["from","to"] KEYS -> anyof(header TAGS' "FIELD" KEYS,
+ *                                            envelope TAGS "to" KEYS)
+ * Returns false (nothing written, *ip unchanged) for a test it does not
+ * make out. */
+static bool
+sieve_rewrite_null_envelope(const char *text, size_t len, size_t *ip, unsigned int *line,
+			    struct buf *out)
+{
+	static const char *const address_parts[] = {
+		":all", ":localpart", ":domain", ":user", ":detail",
+	};
+	size_t i = *ip, start, tags_start = *ip, parts_start, keys_start, emitted;
+	unsigned int spanned;
+	struct buf tags;
+	enum sieve_tok t;
+	bool from = false, other = false;
+
+	buf_init(&tags, 0);
+	for (;;) {
+		bool address_part = false;
+
+		t = sieve_token_solid(text, len, &i, &start);
+		if (t != SIEVE_TOK_TAG)
+			break;
+		for (size_t k = 0; k < N_ELEMENTS(address_parts); k++)
+			address_part |= sieve_tag_is(text, start, i, address_parts[k]);
+		if (!address_part)
+			buf_putf(&tags, " %.*s", (int)(i - start), text + start);
+		if (sieve_tag_is(text, start, i, ":comparator") ||
+		    sieve_tag_is(text, start, i, ":count") ||
+		    sieve_tag_is(text, start, i, ":value")) {
+			size_t astart;
+
+			t = sieve_token_solid(text, len, &i, &astart);
+			if (t != SIEVE_TOK_STRING) {
+				buf_free(&tags);
+				return false;
+			}
+			buf_putf(&tags, " %.*s", (int)(i - astart), text + astart);
+		}
+	}
+	parts_start = start;
+	i = start;
+	if (!sieve_skip_string_list(text, len, &i, &from, &other)) {
+		buf_free(&tags);
+		return false;
+	}
+	keys_start = i;
+	if (!sieve_skip_string_list(text, len, &i, NULL, NULL) || !from) {
+		buf_free(&tags);
+		return false;
+	}
+	emitted = out->len;
+	if (other) {
+		/* "to" is the one other part libsieve knows (validation
+		 * refuses the rest: sieve_envelope_parts_ok). */
+		buf_putf(out, "anyof(header%s \"%s\" %.*s, envelope%.*s \"to\" %.*s)",
+			 tags.data != NULL ? tags.data : "", sieve_null_sender_field(),
+			 (int)(i - keys_start), text + keys_start,
+			 (int)(parts_start - tags_start), text + tags_start,
+			 (int)(i - keys_start), text + keys_start);
+	} else {
+		buf_putf(out, "header%s \"%s\" %.*s", tags.data != NULL ? tags.data : "",
+			 sieve_null_sender_field(), (int)(i - keys_start), text + keys_start);
+	}
+	/* As many lines as the test spanned (at least), so the later
+	 * commands stay on their lines. */
+	spanned = sieve_count_lines(text + *ip, i - *ip);
+	for (unsigned int n = sieve_count_lines(out->data + emitted, out->len - emitted);
+	     n < spanned; n++)
+		buf_put(out, "\n", 1);
+	*line += spanned;
+	buf_free(&tags);
+	*ip = i;
+	return true;
+}
+
 /* Copies the test that starts at *ip (after an if or elsif) as
  * anyof(exists "MARKER", TEST): up to the "{" of its block, outside
  * parentheses and lists. */
 static void
 sieve_mark_test(const char *text, size_t len, size_t *ip, unsigned int *line,
-		struct buf *out, size_t index)
+		struct buf *out, size_t index, bool null_sender)
 {
 	size_t i = *ip;
 	unsigned int depth = 0;
@@ -576,6 +704,10 @@ sieve_mark_test(const char *text, size_t len, size_t *ip, unsigned int *line,
 			else if ((c == ')' || c == ']') && depth > 0)
 				depth--;
 		}
+		if (null_sender && t == SIEVE_TOK_IDENT &&
+		    sieve_tag_is(text, start, i, "envelope") &&
+		    sieve_rewrite_null_envelope(text, len, &i, line, out))
+			continue;
 		sieve_put_token(out, text, start, i, t);
 		*line += sieve_count_lines(text + start, i - start);
 		if (t == SIEVE_TOK_IDENT && sieve_tag_is(text, start, i, "header"))
@@ -667,7 +799,8 @@ sieve_text_unterminated(const char *text, size_t len, unsigned int *line_r)
 }
 
 void
-sieve_rewrite(const char *text, size_t len, struct buf *out, struct sieve_cmds *cmds)
+sieve_rewrite(const char *text, size_t len, bool null_sender, struct buf *out,
+	      struct sieve_cmds *cmds)
 {
 	size_t i = 0;
 	unsigned int n = 0, line = 1;
@@ -714,7 +847,7 @@ sieve_rewrite(const char *text, size_t len, struct buf *out, struct sieve_cmds *
 				break;
 			/* The marker goes into the test: nothing can stand
 			 * between a block and its elsif. */
-			sieve_mark_test(text, len, &i, &line, out, cmds->count - 1);
+			sieve_mark_test(text, len, &i, &line, out, cmds->count - 1, null_sender);
 			break;
 		case SIEVE_CMD_SETFLAG:
 			n++;

@@ -202,6 +202,23 @@ def test_address_fields_as_pigeonhole_tests_them(lmtpd):
 
 
 @pytest.mark.fast
+def test_bounces_filed_by_null_sender(lmtpd):
+    """"File the bounces": envelope :is "from" "" holds for MAIL FROM:<>
+    (RFC 5228 5.4) and for no other sender."""
+    d = lmtpd
+    bob = "bob@example.com"
+    write_script(home(d, bob), 'require ["fileinto", "envelope"];\n'
+                 'if envelope :is "from" "" { fileinto "Bounces"; }\n')
+    assert d.deliver([bob], make_message(subject="dsn"), sender="").final_codes() == [250]
+    assert d.deliver([bob], make_message(subject="mail"),
+                     sender="alice@example.org").final_codes() == [250]
+    md = d.maildir(bob)
+    assert len(all_in(md, ".Bounces")) == 1
+    assert b"Subject: dsn" in all_in(md, ".Bounces")[0][1]
+    assert len(all_in(md, "")) == 1 and b"Subject: mail" in all_in(md, "")[0][1]
+
+
+@pytest.mark.fast
 def test_inbox_children_in_any_case(lmtpd):
     """"inbox.Sub", "InBoX.Sub" and "INBOX.Sub" are one folder, INBOX's
     child .INBOX.Sub (as Dovecot's IMAP server has it), not three."""

@@ -864,6 +864,65 @@ START_TEST(vacation_long_subject)
 END_TEST
 
 /* No vacation to a null sender (libsieve finds no one to answer). */
+/* RFC 5228 5.4: the null reverse-path is matched as the empty string,
+ * whatever the address part ("file the bounces": envelope :is "from" "").
+ * libsieve can not parse "" and never matched. */
+START_TEST(envelope_null_sender)
+{
+	static const struct {
+		const char *test, *want;
+	} tests[] = {
+		{ "envelope :is \"from\" \"\"", "A" },
+		{ "envelope :matches \"from\" \"*\"", "A" },
+		{ "envelope :localpart :is \"from\" \"\"", "A" },
+		{ "envelope :all :comparator \"i;octet\" :is \"from\" [\"x\", \"\"]", "A" },
+		{ "envelope :contains \"from\" \"@\"", "keep*" },
+		{ "envelope :is \"from\" \"alice@example.org\"", "keep*" },
+		{ "not envelope :is \"from\" \"\"", "keep*" },
+		{ "envelope :is [\"from\", \"to\"] \"bob+lists@example.com\"", "A" },
+		{ "envelope :is [\"to\", \"from\"] \"\"", "A" },
+		{ "envelope :domain :is [\"from\", \"to\"] \"example.com\"", "A" },
+		{ "envelope :domain :is [\"from\", \"to\"] \"example.org\"", "keep*" },
+		{ "envelope :is \"to\" \"bob+lists@example.com\"", "A" },
+		{ "anyof (false, envelope\n  :is\n  \"from\"\n  \"\")", "A" },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(tests); i++) {
+		struct run r = run_defaults();
+		char script[512];
+
+		r.from = "";
+		snprintf(script, sizeof(script), "require [\"fileinto\", \"envelope\"];\n"
+			 "if %s {\n  fileinto \"A\";\n}\n", tests[i].test);
+		expect(script, &r, strcmp(tests[i].want, "A") == 0 ? "fileinto(A)"
+			: tests[i].want);
+		/* A sender that is not null is no empty string. */
+		if (strstr(tests[i].test, "\"from\" \"\"") != NULL &&
+		    strncmp(tests[i].test, "not", 3) != 0) {
+			r.from = "alice@example.org";
+			expect(script, &r, "keep*");
+		}
+	}
+}
+END_TEST
+
+/* After a rewritten test the commands keep their lines: a run-time error
+ * names the line the user wrote. */
+START_TEST(envelope_null_sender_lines)
+{
+	struct run r = run_defaults();
+	struct sieve_actions *a;
+
+	r.from = "";
+	a = run_in(ut_testdir(), "require [\"envelope\", \"reject\"];\n"
+		   "if envelope\n :is\n \"from\"\n \"\" { keep; }\n"
+		   "reject \"no\";\n", &r, NULL, 0);
+	ck_assert(a->error);
+	ck_assert_msg(strstr(a->error_text, "line 6") != NULL, "%s", a->error_text);
+	sieve_actions_free(&a);
+}
+END_TEST
+
 START_TEST(vacation_null_sender)
 {
 	struct run r = run_defaults();
@@ -1567,6 +1626,8 @@ sieve_run_suite(void)
 	tcase_add_loop_test(tc, table, 0, N_ELEMENTS(cases));
 	tcase_add_test(tc, address_after_unparsable_header);
 	tcase_add_test(tc, address_fields);
+	tcase_add_test(tc, envelope_null_sender);
+	tcase_add_test(tc, envelope_null_sender_lines);
 	tcase_add_test(tc, strconcat_exact_fit);
 	tcase_add_test(tc, errors_have_lines);
 	tcase_add_test(tc, runtime_errors_have_lines);
