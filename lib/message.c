@@ -159,3 +159,30 @@ message_format_date(char *out, size_t out_size, time_t when)
 		snprintf(out, out_size, "Thu, 01 Jan 1970 00:00:00 +0000");
 	return out;
 }
+
+/* An LF already after a CR (a bare CR before the CRLF on the wire is
+ * stored as "\r\n") stays one byte: counting it too makes Dovecot find
+ * the file shorter than W= and drop the IMAP client mid-FETCH. */
+size_t
+message_imap_size(const struct iovec *iov, int iovcnt, size_t *size_r)
+{
+	size_t lf = 0, size = 0;
+	char prev = '\0';
+
+	for (int i = 0; i < iovcnt; i++) {
+		const char *start = iov[i].iov_base, *p = start,
+			   *end = start + iov[i].iov_len;
+
+		if (iov[i].iov_len == 0)
+			continue;
+		size += iov[i].iov_len;
+		while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+			if ((p == start ? prev : p[-1]) != '\r')
+				lf++;
+			p++;
+		}
+		prev = end[-1];
+	}
+	*size_r = size;
+	return size + lf;
+}

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/uio.h>
 #include <time.h>
 #include "compat.h"
 
@@ -35,6 +36,12 @@ struct message {
  * header_count 0).  Free with message_free(). */
 struct message *message_parse(const char *data, size_t size);
 void message_free(struct message **msg);
+
+/* The size of the message in iov[0..iovcnt) with every bare LF as CRLF:
+ * what Dovecot serves as RFC822.SIZE (a Maildir file's W=), and Sieve's
+ * size test (RFC 5228 5.9: the message as RFC 5322 has it, lines ending
+ * in CRLF); *size_r is its size as stored. */
+size_t message_imap_size(const struct iovec *iov, int iovcnt, size_t *size_r);
 
 /* Whether the line at p (left bytes) starts a header field ("Name:" or
  * the obsolete "Name :"); if so *name_len_r is the name's length. */

@@ -253,8 +253,8 @@ pipeline_deliver(const struct lmtpd_config *cfg, struct scoring *sc,
 		iov[0].iov_base = prepend.data;
 		iov[0].iov_len = prepend.len;
 		/* Sieve (when sv), then the copies, redirects and vacation. */
-		pipeline_sieve_deliver(cfg, sv, txn, r, msg, iov, 2, size,
-				       is_spam, delays, folders[i], sizeof(folders[i]));
+		pipeline_sieve_deliver(cfg, sv, txn, r, msg, iov, 2, is_spam, delays,
+				       folders[i], sizeof(folders[i]));
 		pipeline_log_rcpt(txn, r, folders[i][0] != '\0' ? folders[i] : NULL, delays,
 				  sm != NULL ? score_text : NULL,
 				  sm != NULL ? tests.data : NULL);

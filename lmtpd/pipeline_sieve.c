@@ -693,8 +693,7 @@ void
 pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv,
 		       const struct pipeline_txn *txn, struct rcpt *r,
 		       const struct message *msg, const struct iovec *iov, int iovcnt,
-		       size_t size, bool is_spam, double delays[4], char *folders,
-		       size_t folders_size)
+		       bool is_spam, double delays[4], char *folders, size_t folders_size)
 {
 	struct sieve_actions *a = NULL;
 	struct pipeline_target *targets = NULL;
@@ -716,8 +715,11 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 			 "this message for an earlier recipient; keeping the message in INBOX",
 			 txn->queue_id, r->canonical);
 	} else {
-		struct sieve_msg smsg = { iov, iovcnt, size, txn->sender, r->addr,
-					  cfg->recipient_delimiter };
+		size_t stored_size;
+		/* The size test sees what IMAP's RFC822.SIZE shows (RFC
+		 * 5228 5.9: CRLF line ends), not the LF bytes stored. */
+		struct sieve_msg smsg = { iov, iovcnt, message_imap_size(iov, iovcnt, &stored_size),
+					  txn->sender, r->addr, cfg->recipient_delimiter };
 
 		if (sieve_header_view_cut(&smsg))
 			log_warn("%s: sieve: <%s>: header block over %d KiB: the scripts' "

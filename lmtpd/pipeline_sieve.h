@@ -22,14 +22,12 @@ void pipeline_sieve_free(struct pipeline_sieve **sv);
 
 /* Delivers the copy iov[0..iovcnt) (iov[0] is the prepended header block,
  * starting with Return-Path) for r: Sieve when sv is not NULL, else INBOX.
- * msg is the received message (for loop and vacation checks), size its
- * size.  Sets r->dsn, the sieve and write parts of delays (indexes 2 and
+ * msg is the received message (for loop and vacation checks).  Sets r->dsn, the sieve and write parts of delays (indexes 2 and
  * 3), and the folders written, comma separated, into folders (empty when
  * none). */
 void pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv,
 			    const struct pipeline_txn *txn, struct rcpt *r,
 			    const struct message *msg, const struct iovec *iov, int iovcnt,
-			    size_t size, bool is_spam, double delays[4], char *folders,
-			    size_t folders_size);
+			    bool is_spam, double delays[4], char *folders, size_t folders_size);
 
 #endif

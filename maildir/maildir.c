@@ -23,6 +23,7 @@
 #include "lmtpd_limits.h"
 #include "maildir.h"
 #include "maildir_keywords.h"
+#include "message.h"
 
 #define MAILDIR_LINK_ATTEMPTS 10
 /* The system flags ("DFRST") and a letter per keyword. */
@@ -166,35 +167,6 @@ maildir_open_tmpfile(int tmpfd)
 	return fd;
 }
 
-/* The W= size is what Dovecot serves as RFC822.SIZE: the message with
- * every bare LF as CRLF. An LF already after a CR (a bare CR before the
- * CRLF on the wire is stored as "\r\n") stays one byte; counting it too
- * makes Dovecot find the file shorter than W= and drop the IMAP client
- * mid-FETCH. */
-static size_t
-maildir_count_bare_lf(const struct iovec *iov, int iovcnt, size_t *size_r)
-{
-	size_t lf = 0, size = 0;
-	char prev = '\0';
-
-	for (int i = 0; i < iovcnt; i++) {
-		const char *start = iov[i].iov_base, *p = start,
-			   *end = start + iov[i].iov_len;
-
-		if (iov[i].iov_len == 0)
-			continue;
-		size += iov[i].iov_len;
-		while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-			if ((p == start ? prev : p[-1]) != '\r')
-				lf++;
-			p++;
-		}
-		prev = end[-1];
-	}
-	*size_r = size;
-	return lf;
-}
-
 int
 maildir_deliver(const struct maildir_target *t, const struct iovec *iov,
 		int iovcnt, char *filename_r, size_t filename_size,
@@ -210,8 +182,7 @@ maildir_deliver(const struct maildir_target *t, const struct iovec *iov,
 	bool anonymous = false;
 	size_t size, vsize;
 
-	vsize = maildir_count_bare_lf(iov, iovcnt, &size);
-	vsize += size;
+	vsize = message_imap_size(iov, iovcnt, &size);
 	if (snprintf(path, sizeof(path), "%s%s%s", t->root,
 		     t->folder != NULL ? "/" : "",
 		     t->folder != NULL ? t->folder : "") >= (int)sizeof(path)) {

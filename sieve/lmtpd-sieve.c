@@ -286,7 +286,7 @@ main(int argc, char **argv)
 		return status < 0 ? 2 : 1;
 	}
 	if (argc - optind == 2) {
-		size_t len, skip = 0;
+		size_t len, skip = 0, stored_size;
 		char *data = read_message(argv[optind + 1], &len);
 		struct iovec iov;
 		struct sieve_msg msg;
@@ -305,7 +305,7 @@ main(int argc, char **argv)
 		memset(&msg, 0, sizeof(msg));
 		msg.iov = &iov;
 		msg.iovcnt = 1;
-		msg.size = len - skip;
+		msg.size = message_imap_size(&iov, 1, &stored_size);
 		msg.env_from = from;
 		msg.env_to = to;
 		msg.recipient_delimiter = cfg->recipient_delimiter;

@@ -137,9 +137,8 @@ deliver(struct fixture *f, const char *extra_headers)
 	txn.client_addr = "unix";
 	iov[0] = (struct iovec){ prepend, strlen(prepend) };
 	iov[1] = (struct iovec){ data, strlen(data) };
-	pipeline_sieve_deliver(f->cfg, f->sv, &txn, f->rcpt, msg, iov, 2,
-			       iov[0].iov_len + iov[1].iov_len, false, delays, f->folders,
-			       sizeof(f->folders));
+	pipeline_sieve_deliver(f->cfg, f->sv, &txn, f->rcpt, msg, iov, 2, false, delays,
+			       f->folders, sizeof(f->folders));
 	message_free(&msg);
 }
 
@@ -205,6 +204,32 @@ START_TEST(no_script_is_inbox)
 	deliver(&f, NULL);
 	assert_outcome(&f, DSN_DELIVERED, "INBOX", 1);
 	ck_assert_int_eq(count_folders(&f), 0);
+	fixture_teardown(&f);
+}
+END_TEST
+
+/* The size test counts the message as RFC 5322 has it (CRLF line ends),
+ * what IMAP shows as RFC822.SIZE (RFC 5228 5.9), not the LF bytes stored:
+ * a message just over N octets that way is :over N, one of exactly N
+ * octets is neither :over nor :under N. */
+START_TEST(size_test_counts_crlf)
+{
+	static const char stored[] = RETURN_PATH "Delivered-To: bob@example.com\n" MESSAGE;
+	size_t lf_size = sizeof(stored) - 1, lines = 0;
+	char script[256];
+	struct fixture f;
+
+	for (const char *p = stored; *p != '\0'; p++)
+		lines += *p == '\n';
+	snprintf(script, sizeof(script), "require \"fileinto\";\n"
+		 "if size :over %zu { fileinto \"OverStored\"; }\n"
+		 "if size :over %zu { fileinto \"OverCRLF\"; }\n"
+		 "if size :under %zu { fileinto \"UnderCRLF\"; }\n"
+		 "if size :under %zu { fileinto \"UnderOneMore\"; }\n",
+		 lf_size, lf_size + lines, lf_size + lines, lf_size + lines + 1);
+	fixture_setup(&f, NULL, script, 0, NULL);
+	deliver(&f, NULL);
+	assert_outcome(&f, DSN_DELIVERED, "OverStored,UnderOneMore", 0);
 	fixture_teardown(&f);
 }
 END_TEST
@@ -573,6 +598,7 @@ pipeline_sieve_suite(void)
 	TCase *tc = ut_tcase(s, "actions", true);
 
 	tcase_add_test(tc, no_script_is_inbox);
+	tcase_add_test(tc, size_test_counts_crlf);
 	tcase_add_test(tc, sieve_off_ignores_script);
 	tcase_add_test(tc, same_folder_twice_one_copy_flags_merged);
 	tcase_add_test(tc, keywords_stored_per_folder);
