@@ -901,6 +901,13 @@ sieve_validate_cmds(struct sieve_exec_state *st)
 	char part[65];
 	unsigned int line = 0;
 
+	char why[128];
+
+	if (!sieve_requires_ok(st->text, st->text_len, why, sizeof(why), &line)) {
+		st->res->status = SIEVE_SCRIPT_INVALID;
+		sieve_add_error(st, (int)line, why);
+		return;
+	}
 	if (!sieve_envelope_parts_ok(st->text, st->text_len, part, sizeof(part), &line)) {
 		char msg[128];
 

@@ -1119,7 +1119,7 @@ def test_lmtpd_sieve_tool(workdir):
     r = subprocess.run([LMTPD_SIEVE, "-e", "from=a@example.org", "-e", "to=bob@example.com",
                         vac, msg], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert ':from <bob@example.com> :subject "Re: ' in r.stdout, r.stdout
+    assert ':from <bob@example.com> :subject "Auto: ' in r.stdout, r.stdout
     assert ':addresses ["team@example.net", "bob+x@example.com"] :handle' in r.stdout, r.stdout
     # delivery's vacation rules: what it would not send is marked, why
     for sender, to, header, why in (

@@ -522,6 +522,51 @@ START_TEST(errors_have_lines)
 		ck_assert_msg(!a->error, "%s", a->error_text);
 		sieve_actions_free(&a);
 	}
+	/* What libsieve lets pass and then answers silently false (RFC 5228
+	 * 2.7.3, 3.2; Pigeonhole refuses each): an extension used without
+	 * its require, an unknown comparator, a comparator without the
+	 * match type.  A script lmtpd-sieve passes must not fail elsewhere,
+	 * and a typo in a comparator must not switch a rule off. */
+	{
+		static const struct {
+			const char *script, *want;
+		} unrequired[] = {
+			{ "keep;\nif envelope :is \"from\" \"a@b.c\" { discard; }",
+			  "line 2: error: envelope not required" },
+			{ "if header\n:count \"ge\" \"to\" \"1\" { discard; }",
+			  "line 2: error: relational not required (:count)" },
+			{ "if header :value \"gt\" \"to\" \"1\" { discard; }",
+			  "line 1: error: relational not required (:value)" },
+			{ "# \"\n/* :count */\nif header :is :comparator\n\"i;bogus\" \"subject\" \"x\" "
+			  "{ discard; }", "line 4: error: unknown comparator \"i;bogus\"" },
+			{ "require \"relational\";\nif header :value \"gt\" :comparator "
+			  "\"i;ascii-numeric\" \"x\" \"1\" { discard; }",
+			  "line 2: error: comparator-i;ascii-numeric not required" },
+			{ "require \"comparator-i;ascii-numeric\";\nif header :contains :comparator "
+			  "\"i;ascii-numeric\" \"x\" \"1\" { discard; }",
+			  "line 2: error: comparator \"i;ascii-numeric\" does not support :contains" },
+			{ "require \"comparator-i;ascii-numeric\";\nif header :comparator "
+			  "\"i;ascii-numeric\" :matches \"x\" \"1\" { discard; }",
+			  "line 2: error: comparator \"i;ascii-numeric\" does not support :matches" },
+		};
+
+		for (size_t i = 0; i < N_ELEMENTS(unrequired); i++) {
+			a = run_in(ut_testdir(), unrequired[i].script, &r, path, sizeof(path));
+			ck_assert_msg(a->error, "%s", unrequired[i].script);
+			ck_assert_msg(strstr(a->error_text, unrequired[i].want) != NULL, "%s",
+				      a->error_text);
+			sieve_actions_free(&a);
+		}
+		/* Required, known and matching, they are fine. */
+		a = run_in(ut_testdir(), "require [\"envelope\", \"relational\", "
+			   "\"comparator-i;ascii-numeric\"];\nif anyof (envelope :is \"from\" \"x\", "
+			   "header :count \"ge\" :comparator \"i;ascii-numeric\" \"to\" \"9\",\n"
+			   "header :comparator \"i;octet\" :contains \"x\" \"y\", header "
+			   ":comparator \"i;ascii-casemap\" :matches \"x\" \"y\") { discard; }\n",
+			   &r, path, sizeof(path));
+		ck_assert_msg(!a->error, "%s", a->error_text);
+		sieve_actions_free(&a);
+	}
 }
 END_TEST
 
