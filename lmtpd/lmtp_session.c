@@ -634,7 +634,12 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 		ssize_t n;
 		int r;
 
-		while (!s.closing && (ev = lmtp_proto_next(s.proto)).type != LMTP_EV_NONE)
+		/* Once stopping, no command after the transaction's end is
+		 * taken, even one that came in the same read: a client that
+		 * pipelines MAIL after each end of data would otherwise keep
+		 * the old worker until it is killed. */
+		while (!s.closing && !(*env->stop && !lmtp_proto_in_transaction(s.proto)) &&
+		       (ev = lmtp_proto_next(s.proto)).type != LMTP_EV_NONE)
 			session_handle(&s, &ev);
 		if (s.closing)
 			break;

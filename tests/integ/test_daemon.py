@@ -385,6 +385,32 @@ def test_killed_worker_is_replaced(lmtpd):
     assert len(read_new(lmtpd.maildir("killed@example.com"))) == 1
 
 
+def test_reload_pipelined_mail_after_data_not_taken(lmtpd):
+    """SIGHUP while a transaction is in flight: the old worker finishes it
+    and answers 421 4.3.2 to what follows, even a MAIL pipelined in the
+    same write as the end of the data (it was taken, and a client doing so
+    after every message kept the old worker until it was killed)."""
+    msg = make_message("in flight")
+    c = lmtpd.client()
+    try:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<t1@example.com>\r\nDATA\r\n")
+        assert [c.reply().code for _ in range(3)] == [250, 250, 354]
+        mark = lmtpd.log_size()
+        lmtpd.signal(signal.SIGHUP)
+        lmtpd.wait_log(r"reloaded configuration", since=mark)
+        c.send(integlib.wire(msg) + b"MAIL FROM:<s@example.org>\r\n"
+               b"RCPT TO:<t2@example.com>\r\nDATA\r\n")
+        assert c.reply().code == 250
+        r = c.reply()
+        assert (r.code, r.enh) == (421, "4.3.2")
+        assert c.at_eof()
+    finally:
+        c.close()
+    assert [split_trace(f)[1] for f in read_new(lmtpd.maildir("t1@example.com"))] == [msg]
+    assert not os.path.exists(lmtpd.maildir("t2@example.com"))
+
+
 def test_master_killed_workers_finish_and_exit(lmtpd_factory):
     """kill -9 of the master: idle workers exit at once, a busy one
     finishes its transaction (250, then 421 4.3.2) and exits; nothing
