@@ -70,7 +70,8 @@ struct lmtp_proto {
 	bool bdat_active;	/* a BDAT transfer has started in this txn */
 	bool bdat_refused;	/* the current chunk is being discarded */
 	char bdat_reply[256];	/* answers the discarded chunk */
-	char refused_reply[LMTP_PATH_MAX + 64];	/* of LMTP_EV_RCPT_REFUSED */
+	/* of LMTP_EV_RCPT_REFUSED and LMTP_EV_COMMAND_REFUSED */
+	char refused_reply[LMTP_PATH_MAX + 64];
 	bool bdat_last;
 	bool bdat_cr;		/* a CR ended the previous BDAT bytes */
 	uint64_t bdat_left;
@@ -88,6 +89,9 @@ struct lmtp_proto {
 	 * without delivering mail"), so a connection the MTA keeps open
 	 * for hours is not cut by a few bad recipients spread over it. */
 	unsigned int errors_undelivered;
+	/* The last MAIL or RCPT the parser refused, for the log (its reply
+	 * in refused_reply). */
+	char refused_line[LMTP_REFUSED_LINE_MAX + 1];
 };
 
 struct lmtp_proto *
@@ -272,6 +276,25 @@ lmtp_error(struct lmtp_proto *p, const char *reply)
 		ev.type = LMTP_EV_CLOSE;
 		ev.arg = "too many errors";
 	}
+	return ev;
+}
+
+/* lmtp_error for a MAIL or RCPT line the parser refuses: the caller logs
+ * it (an admin must see why the MTA bounced a recipient without the
+ * MTA's log), unless the error closes the session, which is logged. */
+static struct lmtp_event
+lmtp_refuse(struct lmtp_proto *p, const char *line, const char *reply)
+{
+	struct lmtp_event ev = lmtp_error(p, reply);
+
+	if (ev.type != LMTP_EV_NONE)
+		return ev;
+	snprintf(p->refused_reply, sizeof(p->refused_reply), "%s", reply);
+	snprintf(p->refused_line, sizeof(p->refused_line), "%s", line);
+	ev.type = LMTP_EV_COMMAND_REFUSED;
+	ev.arg = p->refused_reply;
+	ev.data = p->refused_line;
+	ev.len = strlen(p->refused_line);
 	return ev;
 }
 
@@ -691,25 +714,25 @@ lmtp_cmd_mail(struct lmtp_proto *p, const char *line)
 	bool non_ascii;
 
 	if (!p->have_lhlo)
-		return lmtp_error(p, "503 5.5.1 Error: send LHLO first");
+		return lmtp_refuse(p, line, "503 5.5.1 Error: send LHLO first");
 	if (p->have_mail)
-		return lmtp_error(p, "503 5.5.1 Error: nested MAIL command");
+		return lmtp_refuse(p, line, "503 5.5.1 Error: nested MAIL command");
 	while (*s == ' ')
 		s++;
 	if (strncasecmp(s, "FROM:", 5) != 0)
-		return lmtp_error(p, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		return lmtp_refuse(p, line, "501 5.5.4 Syntax: MAIL FROM:<address>");
 	s += 5;
 	memset(&p->mail, 0, sizeof(p->mail));
 	if (lmtp_parse_path(&s, p->mail.sender, sizeof(p->mail.sender), &non_ascii) < 0 ||
 	    (p->mail.sender[0] != '\0' && !lmtp_address_valid(p->mail.sender)))
-		return lmtp_error(p, "501 5.1.7 Bad sender address syntax");
+		return lmtp_refuse(p, line, "501 5.1.7 Bad sender address syntax");
 	if (*s != '\0' && *s != ' ')
-		return lmtp_error(p, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		return lmtp_refuse(p, line, "501 5.5.4 Syntax: MAIL FROM:<address>");
 	bad = lmtp_parse_mail_params(p, s, &p->mail, why, sizeof(why));
 	if (bad != NULL)
-		return lmtp_error(p, bad);
+		return lmtp_refuse(p, line, bad);
 	if (non_ascii && !p->mail.smtputf8)
-		return lmtp_error(p, "553 5.6.7 Non-ASCII sender requires SMTPUTF8");
+		return lmtp_refuse(p, line, "553 5.6.7 Non-ASCII sender requires SMTPUTF8");
 	p->stats.mail++;
 	p->wait = LMTP_WAIT_MAIL;
 	ev.mail = &p->mail;
@@ -725,25 +748,25 @@ lmtp_cmd_rcpt(struct lmtp_proto *p, const char *line)
 	bool non_ascii;
 
 	if (!p->have_mail)
-		return lmtp_error(p, "503 5.5.1 Error: need MAIL command");
+		return lmtp_refuse(p, line, "503 5.5.1 Error: need MAIL command");
 	if (p->bdat_active)
-		return lmtp_error(p, "503 5.5.1 Error: RCPT after BDAT");
+		return lmtp_refuse(p, line, "503 5.5.1 Error: RCPT after BDAT");
 	while (*s == ' ')
 		s++;
 	if (strncasecmp(s, "TO:", 3) != 0)
-		return lmtp_error(p, "501 5.5.4 Syntax: RCPT TO:<address>");
+		return lmtp_refuse(p, line, "501 5.5.4 Syntax: RCPT TO:<address>");
 	s += 3;
 	memset(&p->rcpt, 0, sizeof(p->rcpt));
 	if (lmtp_parse_path(&s, p->rcpt.addr, sizeof(p->rcpt.addr), &non_ascii) < 0 ||
 	    !lmtp_address_valid(p->rcpt.addr))
-		return lmtp_error(p, "501 5.1.3 Bad recipient address syntax");
+		return lmtp_refuse(p, line, "501 5.1.3 Bad recipient address syntax");
 	if (*s != '\0' && *s != ' ')
-		return lmtp_error(p, "501 5.5.4 Syntax: RCPT TO:<address>");
+		return lmtp_refuse(p, line, "501 5.5.4 Syntax: RCPT TO:<address>");
 	bad = lmtp_parse_rcpt_params(s, &p->rcpt, p->mail.smtputf8, why, sizeof(why));
 	if (bad != NULL)
-		return lmtp_error(p, bad);
+		return lmtp_refuse(p, line, bad);
 	if (non_ascii && !p->mail.smtputf8)
-		return lmtp_error(p, "553 5.6.7 Non-ASCII recipient requires SMTPUTF8");
+		return lmtp_refuse(p, line, "553 5.6.7 Non-ASCII recipient requires SMTPUTF8");
 	p->stats.rcpt++;
 	if (p->rcpt_accepted >= p->set.max_recipients) {
 		/* RFC 5321 4.5.3.1.10: 452 tells the client to send the

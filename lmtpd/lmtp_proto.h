@@ -29,12 +29,18 @@
 #include "compat.h"
 #include "lmtpd_limits.h"
 
+/* What of a refused command line is kept for the log. */
+#define LMTP_REFUSED_LINE_MAX 300
+
 enum lmtp_event_type {
 	LMTP_EV_NONE,
 	LMTP_EV_LHLO,		/* arg: the client's name; ends any transaction */
 	LMTP_EV_MAIL,		/* mail: needs lmtp_proto_mail_reply() */
 	LMTP_EV_RCPT,		/* rcpt: needs lmtp_proto_rcpt_reply() */
 	LMTP_EV_RCPT_REFUSED,	/* rcpt refused here, arg: the reply queued (to log) */
+	LMTP_EV_COMMAND_REFUSED,	/* a MAIL or RCPT the parser refused (to log);
+				 * arg: the reply queued, data/len: the command
+				 * line (cut to LMTP_REFUSED_LINE_MAX) */
 	LMTP_EV_DATA_START,	/* needs lmtp_proto_data_reply() */
 	LMTP_EV_DATA_CHUNK,	/* data, len: message bytes, LF line ends */
 	LMTP_EV_DATA_END,	/* needs one lmtp_proto_final_reply() per rcpt */

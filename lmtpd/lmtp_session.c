@@ -447,6 +447,17 @@ session_handle(struct session *s, const struct lmtp_event *ev)
 			 s->txn.queue_id, s->peer, reply, addr);
 		break;
 	}
+	case LMTP_EV_COMMAND_REFUSED: {
+		char line[LOG_ESCAPE_SIZE], reply[LOG_ESCAPE_SIZE];
+
+		s->last_command = strncasecmp(ev->data, "MAIL", 4) == 0 ? "MAIL" : "RCPT";
+		log_escape(line, sizeof(line), ev->data, ev->len);
+		log_escape(reply, sizeof(reply), ev->arg, strlen(ev->arg));
+		log_info("%s: reject: %s from %s: %s; command: %s",
+			 s->txn.active ? s->txn.queue_id : "NOQUEUE", s->last_command, s->peer,
+			 reply, line);
+		break;
+	}
 	case LMTP_EV_DATA_START:
 		s->last_command = ev->bdat ? "BDAT" : "DATA";
 		spool_begin(s->env->spool);

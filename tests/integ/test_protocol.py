@@ -479,3 +479,29 @@ def test_lhlo_mid_transaction_starts_over(lmtpd):
     [f] = read_new(lmtpd.maildir("again@example.com"))
     rcv = trace_dict(split_trace(f)[0])["Received"]
     assert rcv.startswith("from second.example (unix)"), rcv
+
+
+@pytest.mark.fast
+def test_parser_refusals_logged(lmtpd):
+    """A MAIL or RCPT refused for its syntax, parameters or characters is
+    logged with the reply and the command (escaped), as the refusals after
+    the lookup are: the admin sees why the MTA bounced a recipient."""
+    with lmtpd.client() as c:
+        c.lhlo()
+        assert c.cmd("MAIL FROM:").code == 501
+        assert c.cmd("MAIL FROM:<s@example.org>").code == 250
+        assert c.cmd("RCPT TO:<no-domain>").code == 501
+        assert c.cmd("RCPT TO:<x@example.com> FOO=1").code == 555
+        assert c.cmd("RCPT TO:<\u00e9t\u00e9@example.com>").code == 553
+        c.quit()
+    log = lmtpd.log()
+    assert re.search(r"NOQUEUE: reject: MAIL from unix: 501 5\.1\.7 Bad sender address "
+                     r"syntax; command: MAIL FROM:$", log, re.M), log
+    qid = re.search(r"(\w+): reject: RCPT from unix: 501 5\.1\.3 Bad recipient address "
+                    r"syntax; command: RCPT TO:<no-domain>$", log, re.M)
+    assert qid and qid.group(1) != "NOQUEUE", log
+    assert re.search(r"%s: reject: RCPT from unix: 555 5\.5\.4 Unsupported option: FOO; "
+                     r"command: RCPT TO:<x@example\.com> FOO=1$" % qid.group(1), log, re.M), log
+    assert re.search(r"%s: reject: RCPT from unix: 553 5\.6\.7 Non-ASCII recipient requires "
+                     r"SMTPUTF8; command: RCPT TO:<\S+@example\.com>$" % qid.group(1),
+                     log, re.M), log

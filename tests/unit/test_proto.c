@@ -155,6 +155,12 @@ drv_handle(struct drv *d, const struct lmtp_event *ev)
 	case LMTP_EV_RCPT_REFUSED:
 		drv_event(d, "REFUSED <%s> %s", ut_escs(ev->rcpt->addr), ut_escs(ev->arg));
 		break;
+	case LMTP_EV_COMMAND_REFUSED:
+		/* Not an event of the scenarios (proto_refused_logged checks
+		 * them): the reply it names went out. */
+		ck_assert(ev->arg[0] == '4' || ev->arg[0] == '5');
+		ck_assert(ev->len > 0 && strlen(ev->data) == ev->len);
+		break;
 	case LMTP_EV_DATA_START:
 		drv_event(d, "%s", ev->bdat ? "BDAT" : "DATA");
 		ck_assert(lmtp_proto_in_transaction(d->p));
@@ -872,6 +878,60 @@ run_all_modes(const char *name, const struct settings *s, const char *in,
 		run_mode(name, s, in, len, mode, e);
 }
 
+/* A MAIL or RCPT the parser refuses is an event for the log, with the
+ * reply and the command line (cut to LMTP_REFUSED_LINE_MAX); the one that
+ * reaches max_errors is the close instead. */
+START_TEST(proto_refused_logged)
+{
+	static const char in[] =
+		"LHLO client\r\nMAIL FROM:<a@b@>\r\nMAIL FROM:<a@b.example> SIZE=99999999\r\n"
+		"MAIL FROM:<a@b.example>\r\nRCPT TO:<no-domain>\r\nRCPT TO:<x@y.example> FOO=1\r\n"
+		"RCPT TO:<\xc3\xa9@y.example>\r\nRCPT TO:<";
+	static const char *const want[][2] = {
+		{ "501 5.1.7 Bad sender address syntax", "MAIL FROM:<a@b@>" },
+		{ "552 5.3.4 Message size exceeds fixed limit",
+		  "MAIL FROM:<a@b.example> SIZE=99999999" },
+		{ "501 5.1.3 Bad recipient address syntax", "RCPT TO:<no-domain>" },
+		{ "555 5.5.4 Unsupported option: FOO", "RCPT TO:<x@y.example> FOO=1" },
+		{ "553 5.6.7 Non-ASCII recipient requires SMTPUTF8",
+		  "RCPT TO:<\xc3\xa9@y.example>" },
+		{ "501 5.1.3 Bad recipient address syntax", NULL },
+	};
+	struct lmtp_proto_settings set = { HOST, MAX_SIZE, 100, 20 };
+	struct lmtp_proto *p = lmtp_proto_new(&set);
+	char long_rcpt[LMTP_REFUSED_LINE_MAX + 100], *space;
+	size_t n = 0, avail, len;
+	struct lmtp_event ev;
+
+	/* the last line: longer than what is kept */
+	memset(long_rcpt, 'x', sizeof(long_rcpt));
+	memcpy(long_rcpt + sizeof(long_rcpt) - 3, ">\r\n", 3);
+	space = lmtp_proto_input_space(p, &avail);
+	len = sizeof(in) - 1;
+	ck_assert_uint_ge(avail, len + sizeof(long_rcpt));
+	memcpy(space, in, len);
+	memcpy(space + len, long_rcpt, sizeof(long_rcpt));
+	lmtp_proto_input_commit(p, len + sizeof(long_rcpt));
+	while ((ev = lmtp_proto_next(p)).type != LMTP_EV_NONE) {
+		if (ev.type == LMTP_EV_MAIL) {
+			lmtp_proto_mail_reply(p, true, "250 2.1.0 Ok");
+		} else if (ev.type == LMTP_EV_COMMAND_REFUSED) {
+			ck_assert_uint_lt(n, N_ELEMENTS(want));
+			ck_assert_str_eq(ev.arg, want[n][0]);
+			if (want[n][1] != NULL) {
+				ck_assert_str_eq(ev.data, want[n][1]);
+			} else {
+				ck_assert_uint_eq(ev.len, LMTP_REFUSED_LINE_MAX);
+				ck_assert(strncmp(ev.data, "RCPT TO:<xxx", 12) == 0);
+			}
+			n++;
+		}
+	}
+	ck_assert_uint_eq(n, N_ELEMENTS(want));
+	lmtp_proto_free(&p);
+}
+END_TEST
+
 /* "NOOP xxx..." lines whose length without the line end is LMTP_LINE_MAX
  * - 1, LMTP_LINE_MAX and LMTP_LINE_MAX + 1, ended by CRLF (_i 0..2) or by a
  * bare LF (_i 3..5); the session answers the next command either way. */
@@ -1419,6 +1479,7 @@ proto_suite(void)
 	tc = ut_tcase(s, "limits", false);
 	tcase_add_loop_test(tc, proto_line_limit, 0, 6);
 	tcase_add_loop_test(tc, proto_huge_lines, 0, 3);
+	tcase_add_test(tc, proto_refused_logged);
 	tcase_add_loop_test(tc, proto_path_limit, 0, 3);
 	tcase_add_loop_test(tc, proto_envid_limit, 0, 3);
 	tcase_add_test(tc, proto_data_large);
