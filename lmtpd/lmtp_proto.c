@@ -494,11 +494,31 @@ lmtp_keyword_is(const char *param, size_t klen, const char *key)
 /* "555 Unsupported option: KEY" with the keyword as the client sent it, cut
  * to 64 bytes and printable ASCII only: a CR in it would end the reply line
  * early, and the MTA copies reply text into bounces and its log. */
+/* The parameters MAIL and RCPT take. */
+static const char *const mail_params[] = {
+	"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH", NULL,
+};
+static const char *const rcpt_params[] = { "NOTIFY", "ORCPT", NULL };
+
 static const char *
-lmtp_unsupported_option(char *why, size_t why_size, const char *param, size_t klen)
+lmtp_unsupported_option(char *why, size_t why_size, const char *param, size_t klen,
+			const char *const *known)
 {
 	char shown[65];
 	size_t n = klen < sizeof(shown) - 1 ? klen : sizeof(shown) - 1;
+
+	/* "=x" names no option; a known one without the value it takes (or
+	 * with one it does not) is a syntax error, not an unknown option. */
+	if (klen == 0) {
+		snprintf(why, why_size, "501 5.5.4 Bad parameter syntax");
+		return why;
+	}
+	for (; *known != NULL; known++) {
+		if (lmtp_keyword_is(param, klen, *known)) {
+			snprintf(why, why_size, "501 5.5.4 Bad %s parameter", *known);
+			return why;
+		}
+	}
 
 	for (size_t i = 0; i < n; i++)
 		shown[i] = param[i] >= 0x20 && param[i] < 0x7f ? param[i] : '?';
@@ -546,14 +566,17 @@ lmtp_parse_mail_params(struct lmtp_proto *p, const char *s, struct lmtp_mail *m,
 			char num[24];
 			char *end;
 
-			if (vlen == 0 || vlen >= sizeof(num) ||
-			    strspn(value, "0123456789") < vlen)
+			if (vlen == 0 || vlen > 20 || strspn(value, "0123456789") < vlen)
 				return "501 5.5.4 Bad SIZE parameter";
 			memcpy(num, value, vlen);
 			num[vlen] = '\0';
 			errno = 0;
 			m->size = strtoull(num, &end, 10);
-			if (errno != 0)
+			/* RFC 1870: up to 20 digits; one past 2^64 is over
+			 * any limit, not a syntax error */
+			if (errno == ERANGE && vlen <= 20)
+				m->size = UINT64_MAX;
+			else if (errno != 0)
 				return "501 5.5.4 Bad SIZE parameter";
 			if (p->set.max_message_size != 0 &&
 			    m->size > p->set.max_message_size)
@@ -586,7 +609,7 @@ lmtp_parse_mail_params(struct lmtp_proto *p, const char *s, struct lmtp_mail *m,
 			/* RFC 4954 5: the submitter identity; nothing to do
 			 * for final delivery. */
 		} else {
-			return lmtp_unsupported_option(why, why_size, param, klen);
+			return lmtp_unsupported_option(why, why_size, param, klen, mail_params);
 		}
 	}
 	return NULL;
@@ -658,7 +681,7 @@ lmtp_parse_rcpt_params(const char *s, struct lmtp_rcpt *r, bool smtputf8, char *
 			    !lmtp_orcpt_usable(r->orcpt))
 				return "501 5.5.4 Bad ORCPT parameter";
 		} else {
-			return lmtp_unsupported_option(why, why_size, param, klen);
+			return lmtp_unsupported_option(why, why_size, param, klen, rcpt_params);
 		}
 	}
 	return NULL;

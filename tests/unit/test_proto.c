@@ -462,14 +462,27 @@ static const struct proto_case cases[] = {
 	  { "250-" HOST "\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n"
 	    "250-8BITMIME\r\n250-SIZE\r\n250-CHUNKING\r\n250-SMTPUTF8\r\n250 DSN\r\n"
 	    MAIL_OK, LHLO_E "MAIL <a@b.example> size=99999999999\n", NULL, 0 } },
+	/* RFC 1870: size-value is 1*20DIGIT; 2^64, 20 digits, is over any
+	 * limit (552), 21 digits a syntax error. */
 	{ "mail bad SIZE",
 	  IN("LHLO client\r\nMAIL FROM:<a@b.example> SIZE=abc\r\n"
 	     "MAIL FROM:<a@b.example> SIZE=\r\nMAIL FROM:<a@b.example> SIZE=-1\r\n"
 	     "MAIL FROM:<a@b.example> SIZE=18446744073709551616\r\n"
+	     "MAIL FROM:<a@b.example> SIZE=99999999999999999999\r\n"
+	     "MAIL FROM:<a@b.example> SIZE=123456789012345678901\r\n"
 	     "MAIL FROM:<a@b.example> SIZE=1234567890123456789012345\r\n"), {0},
 	  { LHLO_OK "501 5.5.4 Bad SIZE parameter\r\n501 5.5.4 Bad SIZE parameter\r\n"
-	    "501 5.5.4 Bad SIZE parameter\r\n501 5.5.4 Bad SIZE parameter\r\n"
-	    "501 5.5.4 Bad SIZE parameter\r\n", LHLO_E, NULL, 0 } },
+	    "501 5.5.4 Bad SIZE parameter\r\n"
+	    "552 5.3.4 Message size exceeds fixed limit\r\n"
+	    "552 5.3.4 Message size exceeds fixed limit\r\n"
+	    "501 5.5.4 Bad SIZE parameter\r\n501 5.5.4 Bad SIZE parameter\r\n",
+	    LHLO_E, NULL, 0 } },
+	{ "mail SIZE past 2^64 without a limit",
+	  IN("LHLO client\r\nMAIL FROM:<a@b.example> SIZE=18446744073709551616\r\n"),
+	  { .no_size_limit = true },
+	  { "250-" HOST "\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n"
+	    "250-8BITMIME\r\n250-SIZE\r\n250-CHUNKING\r\n250-SMTPUTF8\r\n250 DSN\r\n"
+	    MAIL_OK, LHLO_E "MAIL <a@b.example> size=18446744073709551615\n", NULL, 0 } },
 	{ "mail every parameter",
 	  IN("LHLO client\r\nMAIL FROM:<a@b.example> SIZE=10 BODY=8BITMIME SMTPUTF8 "
 	     "RET=HDRS ENVID=QQ+2B1 AUTH=<>\r\n"), {0},
@@ -490,15 +503,21 @@ static const struct proto_case cases[] = {
 	    "501 5.5.4 Bad RET parameter\r\n501 5.5.4 Bad ENVID parameter\r\n"
 	    "501 5.5.4 Bad ENVID parameter\r\n501 5.5.4 Bad ENVID parameter\r\n",
 	    LHLO_E, NULL, 0 } },
+	/* A known parameter without its value (or with one it does not
+	 * take) is a syntax error (501), an unknown one 555; "=x" names
+	 * none. */
 	{ "mail unknown parameter",
 	  IN("LHLO client\r\nMAIL FROM:<a@b.example> FOO=bar\r\n"
 	     "MAIL FROM:<a@b.example> XYZZY\r\nMAIL FROM:<a@b.example> SMTPUTF8=yes\r\n"
-	     "MAIL FROM:<a@b.example> SIZE\r\nMAIL FROM:<a@b.example> NOTIFY=NEVER\r\n"),
+	     "MAIL FROM:<a@b.example> SIZE\r\nMAIL FROM:<a@b.example> NOTIFY=NEVER\r\n"
+	     "MAIL FROM:<a@b.example> =x\r\nMAIL FROM:<a@b.example> body\r\n"),
 	  {0}, { LHLO_OK "555 5.5.4 Unsupported option: FOO\r\n"
 		 "555 5.5.4 Unsupported option: XYZZY\r\n"
-		 "555 5.5.4 Unsupported option: SMTPUTF8\r\n"
-		 "555 5.5.4 Unsupported option: SIZE\r\n"
-		 "555 5.5.4 Unsupported option: NOTIFY\r\n", LHLO_E, NULL, 0 } },
+		 "501 5.5.4 Bad SMTPUTF8 parameter\r\n"
+		 "501 5.5.4 Bad SIZE parameter\r\n"
+		 "555 5.5.4 Unsupported option: NOTIFY\r\n"
+		 "501 5.5.4 Bad parameter syntax\r\n"
+		 "501 5.5.4 Bad BODY parameter\r\n", LHLO_E, NULL, 0 } },
 	{ "mail non-ASCII sender needs SMTPUTF8",
 	  IN("LHLO client\r\nMAIL FROM:<j\xc3\xb6rg@b.example>\r\n"
 	     "MAIL FROM:<j\xc3\xb6rg@b.example> SMTPUTF8\r\n"), {0},
@@ -620,9 +639,11 @@ static const struct proto_case cases[] = {
 	    LHLO_E "MAIL <>\n", NULL, 0 } },
 	{ "rcpt unknown parameter",
 	  IN("LHLO client\r\nMAIL FROM:<>\r\nRCPT TO:<a@x.example> FOO=1\r\n"
-	     "RCPT TO:<a@x.example> SIZE=5\r\n"), {0},
+	     "RCPT TO:<a@x.example> SIZE=5\r\nRCPT TO:<a@x.example> NOTIFY\r\n"
+	     "RCPT TO:<a@x.example> orcpt\r\n"), {0},
 	  { LHLO_OK MAIL_OK "555 5.5.4 Unsupported option: FOO\r\n"
-	    "555 5.5.4 Unsupported option: SIZE\r\n", LHLO_E "MAIL <>\n", NULL, 0 } },
+	    "555 5.5.4 Unsupported option: SIZE\r\n501 5.5.4 Bad NOTIFY parameter\r\n"
+	    "501 5.5.4 Bad ORCPT parameter\r\n", LHLO_E "MAIL <>\n", NULL, 0 } },
 	{ "rcpt non-ASCII needs SMTPUTF8",
 	  IN("LHLO client\r\nMAIL FROM:<>\r\nRCPT TO:<j\xc3\xb6rg@x.example>\r\nRSET\r\n"
 	     "MAIL FROM:<> SMTPUTF8\r\nRCPT TO:<j\xc3\xb6rg@x.example>\r\n"), {0},
