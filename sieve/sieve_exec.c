@@ -638,6 +638,29 @@ cb_getscript(sieve2_context_t *c, void *ctx)
 	return SIEVE2_OK;
 }
 
+/* For a :count test rewritten as :value (sieve_rewrite): one value, the
+ * number of values of every field of names (joined by ','), 0 for none. */
+static char **
+sieve_count_values(struct sieve_exec_state *st, const char *names,
+		   enum sieve_field_use use)
+{
+	char **one = xcalloc(2, sizeof(char *));
+	size_t n = 0;
+
+	while (*names != '\0') {
+		size_t len = strcspn(names, ",");
+		char *name = xstrndup(names, len);
+		char **values = sieve_view_lookup(st->view, name, use);
+
+		for (size_t k = 0; values != NULL && values[k] != NULL; k++)
+			n++;
+		free(name);
+		names += len + (names[len] == ',');
+	}
+	one[0] = sieve_view_keep(st->view, xasprintf("%zu", n));
+	return (char **)sieve_view_keep(st->view, (char *)one);
+}
+
 static int
 cb_getheader(sieve2_context_t *c, void *ctx)
 {
@@ -675,9 +698,14 @@ cb_getheader(sieve2_context_t *c, void *ctx)
 	}
 	if (!sieve_vacation_lookup(st, name, &values)) {
 		enum sieve_field_use use;
-		const char *field = sieve_field_marker(name, &use);
+		const char *names = sieve_count_marker(name, &use), *field;
 
-		values = sieve_view_lookup(st->view, field, use);
+		if (names != NULL) {
+			values = sieve_count_values(st, names, use);
+		} else {
+			field = sieve_field_marker(name, &use);
+			values = sieve_view_lookup(st->view, field, use);
+		}
 	}
 	if (values != NULL)
 		sieve2_setvalue_stringlist(c, "body", values);

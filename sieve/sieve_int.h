@@ -62,6 +62,10 @@ const char *sieve_flag_prefix(void);
  * sieve_rewrite() put in a header or address test; any other name is
  * itself, SIEVE_FIELD_PLAIN). */
 const char *sieve_field_marker(const char *name, enum sieve_field_use *use_r);
+/* For the name sieve_rewrite() put in a :count test (made a :value test
+ * of the count): the field names it counts, joined by ',', and how to
+ * read them; NULL for any other name. */
+const char *sieve_count_marker(const char *name, enum sieve_field_use *use_r);
 /* Turns the lower-case quantifiers of numbers ("1k") to upper case in
  * place, the only case libsieve's lexer knows. */
 void sieve_upcase_quantifiers(char *text, size_t len);

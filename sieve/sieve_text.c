@@ -471,6 +471,29 @@ sieve_upcase_quantifiers(char *text, size_t len)
 }
 
 const char *
+sieve_count_marker(const char *name, enum sieve_field_use *use_r)
+{
+	const char *sentinel = sieve_sentinel();
+	size_t slen = strlen(sentinel);
+
+	if (strncasecmp(name, sentinel, slen) != 0 || name[slen] != '-' ||
+	    (name[slen + 1] != 'n' && name[slen + 1] != 'N'))
+		return NULL;
+	switch (name[slen + 2]) {
+	case 'h':
+	case 'H':
+		*use_r = SIEVE_FIELD_DECODED;
+		return name + slen + 3;
+	case 'a':
+	case 'A':
+		*use_r = SIEVE_FIELD_ADDRESSES;
+		return name + slen + 3;
+	default:
+		return NULL;
+	}
+}
+
+const char *
 sieve_field_marker(const char *name, enum sieve_field_use *use_r)
 {
 	const char *sentinel = sieve_sentinel();
@@ -491,6 +514,120 @@ sieve_field_marker(const char *name, enum sieve_field_use *use_r)
 	default:
 		return name;
 	}
+}
+
+/* The header names of the list at *ip (a string, or [ strings ]) joined
+ * by ',' into names, *ip moved past the list; false for a list it does
+ * not make out or a name a marker can not carry. */
+static bool
+sieve_field_list(const char *text, size_t len, size_t *ip, struct buf *names)
+{
+	size_t i = *ip, start;
+	enum sieve_tok t = sieve_token_solid(text, len, &i, &start);
+	bool list = t == SIEVE_TOK_OTHER && text[start] == '[';
+
+	if (list)
+		t = sieve_token_solid(text, len, &i, &start);
+	for (;;) {
+		char *name;
+		bool plain;
+
+		if (t != SIEVE_TOK_STRING || names->len > 1024)
+			return false;
+		name = sieve_token_value(text, start, i, t, 64);
+		plain = name[0] != '\0' && strlen(name) < 64 && strpbrk(name, ",\"\\") == NULL;
+		for (const char *c = name; plain && *c != '\0'; c++)
+			plain = (unsigned char)*c > 0x20 && (unsigned char)*c < 0x7f;
+		if (plain)
+			buf_putf(names, "%s%s", names->len > 0 ? "," : "", name);
+		free(name);
+		if (!plain)
+			return false;
+		if (!list)
+			break;
+		t = sieve_token_solid(text, len, &i, &start);
+		if (t == SIEVE_TOK_OTHER && text[start] == ']')
+			break;
+		if (t != SIEVE_TOK_OTHER || text[start] != ',')
+			return false;
+		t = sieve_token_solid(text, len, &i, &start);
+	}
+	*ip = i;
+	return true;
+}
+
+static bool
+sieve_tag_takes_string(const char *text, size_t start, size_t end)
+{
+	return sieve_tag_is(text, start, end, ":comparator") ||
+	       sieve_tag_is(text, start, end, ":count") ||
+	       sieve_tag_is(text, start, end, ":value");
+}
+
+static bool
+sieve_tag_is_address_part(const char *text, size_t start, size_t end)
+{
+	return sieve_tag_is(text, start, end, ":all") ||
+	       sieve_tag_is(text, start, end, ":localpart") ||
+	       sieve_tag_is(text, start, end, ":domain") ||
+	       sieve_tag_is(text, start, end, ":user") ||
+	       sieve_tag_is(text, start, end, ":detail");
+}
+
+/* A :count test (header or address) whose name ended at *ip, as a
+ * :value test of one field that holds the count (sieve_count_marker): the
+ * same comparison of the number with the keys (RFC 5231 4.2), counted
+ * over every name of the list and 0 for none, where libsieve counts each
+ * name apart and an absent field not at all.  The address part goes (a
+ * count has none).  Writes up to the keys; false (nothing written, *ip
+ * unchanged) for a test it does not make out. */
+static bool
+sieve_rewrite_count(const char *text, size_t len, size_t *ip, unsigned int *line,
+		    struct buf *out, char kind)
+{
+	size_t i = *ip, start, emitted = out->len;
+	struct buf tags, names;
+	enum sieve_tok t;
+	bool count = false, ok = false;
+	unsigned int spanned;
+
+	buf_init(&tags, 0);
+	buf_init(&names, 0);
+	for (;;) {
+		t = sieve_token_solid(text, len, &i, &start);
+		if (t != SIEVE_TOK_TAG)
+			break;
+		if (sieve_tag_is(text, start, i, ":count")) {
+			count = true;
+			buf_put_str(&tags, " :value");
+		} else if (!sieve_tag_is_address_part(text, start, i)) {
+			buf_putf(&tags, " %.*s", (int)(i - start), text + start);
+		}
+		if (sieve_tag_takes_string(text, start, i)) {
+			t = sieve_token_solid(text, len, &i, &start);
+			if (t != SIEVE_TOK_STRING)
+				goto done;
+			buf_putf(&tags, " %.*s", (int)(i - start), text + start);
+		}
+	}
+	i = start;
+	if (!count || !sieve_field_list(text, len, &i, &names))
+		goto done;
+	buf_putf(out, "header%s \"%s-n%c%s\"", tags.data != NULL ? tags.data : "",
+		 sieve_sentinel(), kind, names.data);
+	/* at least the lines the test's start spanned, so the later
+	 * commands stay on theirs */
+	spanned = sieve_count_lines(text + *ip, i - *ip);
+	for (unsigned int n = sieve_count_lines(out->data + emitted, out->len - emitted);
+	     n < spanned; n++)
+		buf_put(out, "\n", 1);
+	*line += spanned;
+	*ip = i;
+	ok = true;
+done:
+	buf_free(&tags);
+	buf_free(&names);
+	return ok;
 }
 
 /* Copies the arguments of the header or address test whose name ended at
@@ -516,9 +653,7 @@ sieve_mark_fields(const char *text, size_t len, size_t *ip, unsigned int *line,
 			/* the argument of :comparator, :count or :value */
 			arg = false;
 		} else if (!list && t == SIEVE_TOK_TAG) {
-			arg = sieve_tag_is(text, start, i, ":comparator") ||
-			      sieve_tag_is(text, start, i, ":count") ||
-			      sieve_tag_is(text, start, i, ":value");
+			arg = sieve_tag_takes_string(text, start, i);
 		} else if (!list && t == SIEVE_TOK_OTHER && text[start] == '[') {
 			list = true;
 		} else if (list && t == SIEVE_TOK_OTHER && text[start] == ',') {
@@ -708,12 +843,18 @@ sieve_mark_test(const char *text, size_t len, size_t *ip, unsigned int *line,
 		    sieve_tag_is(text, start, i, "envelope") &&
 		    sieve_rewrite_null_envelope(text, len, &i, line, out))
 			continue;
+		if (t == SIEVE_TOK_IDENT && (sieve_tag_is(text, start, i, "header") ||
+					     sieve_tag_is(text, start, i, "address"))) {
+			char kind = (text[start] | 0x20) == 'h' ? 'h' : 'a';
+
+			if (sieve_rewrite_count(text, len, &i, line, out, kind))
+				continue;
+			buf_put(out, text + start, i - start);
+			sieve_mark_fields(text, len, &i, line, out, kind);
+			continue;
+		}
 		sieve_put_token(out, text, start, i, t);
 		*line += sieve_count_lines(text + start, i - start);
-		if (t == SIEVE_TOK_IDENT && sieve_tag_is(text, start, i, "header"))
-			sieve_mark_fields(text, len, &i, line, out, 'h');
-		else if (t == SIEVE_TOK_IDENT && sieve_tag_is(text, start, i, "address"))
-			sieve_mark_fields(text, len, &i, line, out, 'a');
 	}
 	buf_put(out, ") ", 2);
 	*ip = i;

@@ -909,6 +909,52 @@ START_TEST(vacation_long_subject)
 END_TEST
 
 /* No vacation to a null sender (libsieve finds no one to answer). */
+/* RFC 5231 4.2: :count counts the values of every name in the list
+ * together, and an absent field counts 0; libsieve counted each name
+ * apart and an absent one not at all (so "eq 0" never held). */
+START_TEST(count_over_names)
+{
+	static const struct {
+		const char *test, *want;
+	} tests[] = {
+		{ "header :count \"eq\" :comparator \"i;ascii-numeric\" \"received\" \"0\"", "A" },
+		{ "header :count \"lt\" :comparator \"i;ascii-numeric\" \"received\" \"1\"", "A" },
+		{ "header :count \"gt\" :comparator \"i;ascii-numeric\" \"received\" \"0\"",
+		  "keep*" },
+		{ "address :all :count \"eq\" :comparator \"i;ascii-numeric\" \"bcc\" \"0\"", "A" },
+		{ "header :count \"eq\" :comparator \"i;ascii-numeric\" [\"x-a\", \"x-b\"] \"3\"",
+		  "A" },
+		{ "header :count \"eq\" :comparator \"i;ascii-numeric\" \"x-a\" \"2\"", "A" },
+		{ "address :count \"eq\" :comparator \"i;ascii-numeric\" [\"to\", \"cc\"] \"3\"",
+		  "A" },
+		{ "address :count \"ge\" :comparator \"i;ascii-numeric\"\n  [\"to\",\n  \"cc\"] "
+		  "[\"9\", \"2\"]", "A" },
+		{ "not address :count \"ne\" :comparator \"i;ascii-numeric\" \"cc\" \"2\"", "A" },
+		{ "header :count \"ge\" :comparator \"i;ascii-numeric\" \"x-a\" \"10\"", "keep*" },
+		/* the default comparator compares the number as a string */
+		{ "header :count \"eq\" [\"x-a\", \"x-b\", \"cc\"] \"4\"", "A" },
+		/* tests around it keep their fields */
+		{ "allof (address :is \"cc\" \"d@ex.org\", header :count \"eq\" "
+		  ":comparator \"i;ascii-numeric\" \"to\" \"1\", header :contains \"to\" \"ex\")",
+		  "A" },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(tests); i++) {
+		struct run r = run_defaults();
+		char script[512];
+
+		r.prepend = "";
+		r.message = "From: a@b.example\nTo: b@ex.org\nCc: c@ex.org, Team: d@ex.org;\n"
+			    "X-A: 1\nX-A: 2\nX-B: 3\nSubject: s\n\nbody\n";
+		snprintf(script, sizeof(script), "require [\"fileinto\", \"relational\", "
+			 "\"comparator-i;ascii-numeric\"];\nif %s {\n  fileinto \"A\";\n}\n",
+			 tests[i].test);
+		expect(script, &r, strcmp(tests[i].want, "A") == 0 ? "fileinto(A)"
+			: tests[i].want);
+	}
+}
+END_TEST
+
 /* RFC 5228 5.4: the null reverse-path is matched as the empty string,
  * whatever the address part ("file the bounces": envelope :is "from" "").
  * libsieve can not parse "" and never matched. */
@@ -1672,6 +1718,7 @@ sieve_run_suite(void)
 	tcase_add_test(tc, address_after_unparsable_header);
 	tcase_add_test(tc, address_fields);
 	tcase_add_test(tc, envelope_null_sender);
+	tcase_add_test(tc, count_over_names);
 	tcase_add_test(tc, envelope_null_sender_lines);
 	tcase_add_test(tc, strconcat_exact_fit);
 	tcase_add_test(tc, errors_have_lines);
