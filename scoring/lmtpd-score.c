@@ -391,17 +391,31 @@ main(int argc, char **argv)
 		case 'L': o.lint = true; break;
 		case 'H': o.hits = true; opt_hits = true; break;
 		case 'T': o.list_rules = true; break;
-		case 'j':
-			o.jobs = (unsigned int)strtoul(optarg, NULL, 10);
-			if (o.jobs < 1 || o.jobs > 256)
+		case 'j': {
+			char *end;
+			unsigned long jobs;
+
+			errno = 0;
+			jobs = strtoul(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' || jobs < 1 || jobs > 256) {
+				fprintf(stderr, "lmtpd-score: -j takes a number from 1 to 256\n");
 				usage(2);
+			}
+			o.jobs = (unsigned int)jobs;
 			break;
+		}
 		case 'h': usage(0); break;
 		default: usage(2);
 		}
 	}
 	if (o.user != NULL && o.prefs != NULL)
 		usage(2);
+	if (o.hits && optind >= argc) {
+		/* the message on stdin would come back with headers, the
+		 * hits asked for nowhere */
+		fprintf(stderr, "lmtpd-score: --hits takes PATH arguments\n");
+		usage(2);
+	}
 	cfg = cfg_load(o.config, &error);
 	if (cfg == NULL) {
 		fprintf(stderr, "lmtpd-score: %s\n", error);

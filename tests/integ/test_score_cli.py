@@ -330,3 +330,21 @@ def test_jobs_write_whole_lines(rules, workdir):
         name, score, required, tests = line.split("\t")
         assert os.path.basename(name).startswith("m") and name.endswith(".eml"), line
         assert tests == ("LOCAL_BUY,LOCAL_BUY" if score == "6.0" else "none"), line
+
+
+@pytest.mark.fast
+def test_bad_command_lines_refused(rules, workdir):
+    """A -j that is not a whole number in range, and --hits with no path
+    (the message on stdin came back with headers, the hits nowhere), are
+    usage errors that say what is wrong."""
+    msg = os.path.join(workdir, "m.eml")
+    with open(msg, "wb") as f:
+        f.write(HAMMY)
+    for j in ("2x", "0", "257", "", "-1"):
+        r = run("--rules", rules, "-j", j, msg)
+        assert r.returncode == 2 and b"-j takes a number from 1 to 256" in r.stderr, (j, r)
+    r = run("--rules", rules, "--hits", data=SPAMMY)
+    assert r.returncode == 2 and b"--hits takes PATH arguments" in r.stderr, r
+    assert r.stdout == b""
+    r = run("--rules", rules, "-j", "2", "--hits", msg)
+    assert r.returncode == 0 and r.stdout.startswith(msg.encode() + b"\t"), r
