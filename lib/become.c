@@ -45,20 +45,33 @@ become_resolve(const struct lmtpd_config *cfg, uid_t *uid_r, gid_t *gid_r, char 
 }
 
 int
-become_switch(const char *user, uid_t uid, gid_t gid, char **error_r)
+become_possible(const char *user, uid_t uid, gid_t gid, char **error_r)
 {
+	char target[300];
+
 	*error_r = NULL;
 	/* Started as that user already (systemd's User=): nothing to switch,
 	 * and without root initgroups() would fail. */
-	if (geteuid() != 0) {
-		if ((uid == (uid_t)-1 || (uid == getuid() && uid == geteuid())) &&
-		    (gid == (gid_t)-1 || (gid == getgid() && gid == getegid())))
-			return 0;
-		*error_r = xasprintf("switching to user %s (uid %ld, gid %ld) needs root; "
-				     "running as uid %ld, gid %ld", is_set(user) ? user : "-",
-				     (long)uid, (long)gid, (long)geteuid(), (long)getegid());
-		return -1;
-	}
+	if (geteuid() == 0 ||
+	    ((uid == (uid_t)-1 || (uid == getuid() && uid == geteuid())) &&
+	     (gid == (gid_t)-1 || (gid == getgid() && gid == getegid()))))
+		return 0;
+	if (uid != (uid_t)-1)
+		snprintf(target, sizeof(target), "user %s (uid %ld, gid %ld)",
+			 is_set(user) ? user : "-", (long)uid, (long)gid);
+	else
+		snprintf(target, sizeof(target), "group gid %ld", (long)gid);
+	*error_r = xasprintf("switching to %s needs root; running as uid %ld, gid %ld",
+			     target, (long)geteuid(), (long)getegid());
+	return -1;
+}
+
+int
+become_switch(const char *user, uid_t uid, gid_t gid, char **error_r)
+{
+	*error_r = NULL;
+	if (geteuid() != 0)
+		return become_possible(user, uid, gid, error_r);
 	if (gid != (gid_t)-1) {
 		/* Groups first: after setuid there is no right left to drop
 		 * root's supplementary groups. */

@@ -17,6 +17,11 @@
 int become_resolve(const struct lmtpd_config *cfg, uid_t *uid_r, gid_t *gid_r,
 		   char **error_r) ATTR_WUR;
 
+/* Whether become_switch() can do it: always as root; without root only
+ * when uid and gid are the current ones.  Returns 0, or -1 with *error_r
+ * (malloc'd) saying why not. */
+int become_possible(const char *user, uid_t uid, gid_t gid, char **error_r) ATTR_WUR;
+
 /* Switches for good to gid, with user's supplementary groups (or gid
  * alone without a user), then to uid; an id of -1 is left as it is.
  * Without root: does nothing when uid and gid are the current ones, else

@@ -127,6 +127,20 @@ check_config(const struct lmtpd_config *cfg)
 {
 	int status = 0;
 
+	{
+		/* What the start would refuse: a user or group lmtpd can
+		 * not become. */
+		uid_t uid;
+		gid_t gid;
+		char *error = NULL;
+
+		if (become_resolve(cfg, &uid, &gid, &error) < 0 ||
+		    become_possible(cfg->user, uid, gid, &error) < 0) {
+			fprintf(stderr, "lmtpd: %s\n", error);
+			free(error);
+			status = 1;
+		}
+	}
 	if (strcmp(cfg->users, "static") != 0) {
 		char db[4096];
 		struct stat st;

@@ -7,6 +7,7 @@ user, lmtpd warns."""
 import grp
 import os
 import pwd
+import re
 import stat
 import subprocess
 import sys
@@ -178,3 +179,18 @@ def test_started_as_the_configured_user(lmtpd_factory):
     assert r.returncode == 1, r.stderr
     assert "switching to user %s" % OTHER_USER in r.stderr
     assert "needs root" in r.stderr
+    # lmtpd -t says so too, as the start would (it said "valid").
+    r = subprocess.run([LMTPD, "-t", "-c", d.conf_path], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=20, **as_user)
+    assert r.returncode == 1, r
+    assert re.search(r"switching to user %s \(uid \d+, gid \d+\) needs root" % OTHER_USER,
+                     r.stderr), r.stderr
+    # A group alone names the group, not a user "-".
+    d.write_config(user="", group="root")
+    r = subprocess.run([LMTPD, "-t", "-c", d.conf_path], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=20, **as_user)
+    assert r.returncode == 1 and "switching to group gid 0 needs root" in r.stderr, r
+    d.write_config(user=RUN_USER, group="")
+    r = subprocess.run([LMTPD, "-t", "-c", d.conf_path], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=20, **as_user)
+    assert r.returncode == 0, r
