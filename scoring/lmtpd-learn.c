@@ -38,6 +38,7 @@
 #include "dbenv.h"
 #include "log.h"
 #include "msgsource.h"
+#include "rcpt.h"
 #include "scoring.h"
 #include "xalloc.h"
 
@@ -255,7 +256,7 @@ main(int argc, char **argv)
 	const struct bayes_settings *settings;
 	char *error = NULL;
 	bool tokens = false;
-	char **argv_given;
+	char **argv_given, *user_key = NULL;
 	int c, status = 0;
 
 	memset(&l, 0, sizeof(l));
@@ -297,10 +298,28 @@ main(int argc, char **argv)
 		free(error);
 		return 2;
 	}
+	if (l.user != NULL) {
+		/* The user as the daemon resolves the recipient at RCPT
+		 * (case folded, +detail off), so a per-user database is the
+		 * one its deliveries read and autolearn into. */
+		struct rcpt_resolver *res = rcpt_resolver_new(cfg);
+		struct dsn dsn;
+		struct rcpt *r = rcpt_resolve(res, l.user, NULL, &dsn);
+
+		rcpt_resolver_free(&res);
+		if (r == NULL) {
+			fprintf(stderr, "lmtpd-learn: -u %s: %s\n", l.user, dsn.text);
+			cfg_free(&cfg);
+			return 2;
+		}
+		l.user = user_key = xstrdup(r->user);
+		rcpt_free(&r);
+	}
 	if (become_config_user(cfg, &error) < 0) {
 		fprintf(stderr, "lmtpd-learn: %s\n", error);
 		free(error);
 		cfg_free(&cfg);
+		free(user_key);
 		return 2;
 	}
 	learn_watchdog(cfg, argc, argv_given);
@@ -312,6 +331,7 @@ main(int argc, char **argv)
 			"use_bayes is 0 in the rule files");
 		scoring_free(&sc);
 		cfg_free(&cfg);
+		free(user_key);
 		return 2;
 	}
 	if (l.user != NULL && !cfg->bayes_per_user)
@@ -352,5 +372,6 @@ main(int argc, char **argv)
 	scoring_free(&sc);
 	cfg_free(&cfg);
 	free(argv_given);
+	free(user_key);
 	return status;
 }

@@ -40,6 +40,7 @@
 #include "log.h"
 #include "msgsource.h"
 #include "msgview.h"
+#include "rcpt.h"
 #include "rules.h"
 #include "score.h"
 #include "scoring.h"
@@ -51,6 +52,9 @@ struct options {
 	const char *config;
 	const char *rules;
 	const char *user;
+	/* -u's recipient as the daemon finds it: its user (the prefs'
+	 * key) and home */
+	char *user_key, *user_home;
 	const char *prefs;
 	bool report, exit_code, lint, hits, list_rules;
 	unsigned int jobs;
@@ -312,6 +316,27 @@ score_paths(struct score_ctx *ctx, char **paths, int count, unsigned int jobs)
 	return status;
 }
 
+/* -u: the recipient as the daemon resolves it at RCPT (case folded,
+ * +detail off, the users map's home= when it has one; a bare local part
+ * is at hostname), so its prefs are the ones the daemon would read. */
+static int
+score_resolve_user(const struct lmtpd_config *cfg, struct options *o)
+{
+	struct rcpt_resolver *res = rcpt_resolver_new(cfg);
+	struct dsn dsn;
+	struct rcpt *r = rcpt_resolve(res, o->user, NULL, &dsn);
+
+	rcpt_resolver_free(&res);
+	if (r == NULL) {
+		fprintf(stderr, "lmtpd-score: -u %s: %s\n", o->user, dsn.text);
+		return -1;
+	}
+	o->user_key = xstrdup(r->user);
+	o->user_home = xstrdup(r->home);
+	rcpt_free(&r);
+	return 0;
+}
+
 static int
 score_stdin(struct scoring *sc, const struct options *o)
 {
@@ -331,7 +356,7 @@ score_stdin(struct scoring *sc, const struct options *o)
 	if (o->prefs != NULL)
 		prefs = score_prefs_load(scoring_rules(sc), o->prefs, warn_line);
 	else if (o->user != NULL)
-		prefs = scoring_user_prefs(sc, o->user, warn_line);
+		prefs = scoring_prefs_for_home(sc, o->user_key, o->user_home, warn_line);
 	/* stdin is one message, as for spamassassin: a leading mbox "From "
 	 * line is not part of it, and is written back in front of it. */
 	msg = in.data != NULL ? in.data : "";
@@ -422,6 +447,10 @@ main(int argc, char **argv)
 		free(error);
 		return 2;
 	}
+	if (o.user != NULL && score_resolve_user(cfg, &o) < 0) {
+		cfg_free(&cfg);
+		return 2;
+	}
 	{
 		/* Bayes only reads here, and only a database lmtpd-learn or
 		 * the daemon made: scoring a file never creates state_dir. */
@@ -469,7 +498,7 @@ main(int argc, char **argv)
 		if (o.prefs != NULL)
 			prefs = score_prefs_load(scoring_rules(sc), o.prefs, warn_line);
 		else if (o.user != NULL)
-			prefs = scoring_user_prefs(sc, o.user, warn_line);
+			prefs = scoring_prefs_for_home(sc, o.user_key, o.user_home, warn_line);
 		ctx.prefs = prefs;
 		status = score_paths(&ctx, argv + optind, argc - optind, o.jobs);
 		score_prefs_free(&prefs);
@@ -478,5 +507,7 @@ main(int argc, char **argv)
 		status = score_stdin(sc, &o);
 	scoring_free(&sc);
 	cfg_free(&cfg);
+	free(o.user_key);
+	free(o.user_home);
 	return status;
 }

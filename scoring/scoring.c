@@ -348,23 +348,6 @@ scoring_prefs_for_home(struct scoring *sc, const char *user, const char *home,
 	return scoring_prefs_cached(sc, path, warn);
 }
 
-struct score_prefs *
-scoring_user_prefs(struct scoring *sc, const char *user,
-		   void (*warn)(const char *msg))
-{
-	char local[256], home[4096];
-	const char *at = strrchr(user, '@');
-	struct cfg_template_vars vars;
-
-	snprintf(local, sizeof(local), "%.*s",
-		 (int)(at != NULL ? (size_t)(at - user) : strlen(user)), user);
-	vars = (struct cfg_template_vars){ user, local, at != NULL ? at + 1 : "", NULL };
-	if (strchr(local, '/') != NULL || strcmp(local, "..") == 0 ||
-	    cfg_expand(sc->home_template, &vars, home, sizeof(home)) < 0)
-		return NULL;
-	return scoring_prefs_for_home(sc, user, home, warn);
-}
-
 /* The end of the line at pos (one past its LF, or len). */
 static size_t
 scoring_line_end(const char *data, size_t len, size_t pos)

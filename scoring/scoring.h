@@ -41,13 +41,10 @@ void scoring_after_fork(struct scoring *sc);
 const struct ruleset *scoring_rules(const struct scoring *sc);
 unsigned int scoring_lint_errors(const struct scoring *sc);
 
-/* The prefs of user ("local@domain") from the spam_prefs template with
- * home from the config's home template; NULL when there is none.  With
- * allow_user_rules they come from (and go into) sc's per-process cache of
- * compiled prefs files. */
-struct score_prefs *scoring_user_prefs(struct scoring *sc, const char *user,
-				       void (*warn)(const char *msg));
-/* The same, for a known home directory. */
+/* The prefs of user ("local@domain", as rcpt_resolve made it) with home
+ * its home directory, from the spam_prefs template; NULL when there is
+ * none.  With allow_user_rules they come from (and go into) sc's
+ * per-process cache of compiled prefs files. */
 struct score_prefs *scoring_prefs_for_home(struct scoring *sc, const char *user,
 					   const char *home,
 					   void (*warn)(const char *msg));

@@ -159,6 +159,26 @@ def test_learn_then_classify(bayes_lmtpd):
     assert "BAYES_" not in x_spam_status(delivered(d, "alice@example.com")[-1])
 
 
+def test_per_user_database_named_as_the_daemon_names_it(bayes_lmtpd):
+    """With bayes_per_user, lmtpd-learn -u takes the recipient as the
+    daemon resolves it at RCPT (case folded, +detail off): what is learned
+    for Bob+lists@Example.COM is what delivery to bob@example.com reads,
+    and nobody else's.  An address the daemon refuses is an error."""
+    d = bayes_lmtpd
+    d.write_config(bayes_per_user="yes")
+    spam, ham = corpus(d)
+    learn(d, "-u", "Bob+lists@Example.COM", "--spam", spam)
+    learn(d, "-u", "BOB@example.com", "--ham", ham)
+    d.start()
+    for rcpt in ("bob@example.com", "carol@example.com"):
+        assert d.deliver([rcpt], msg(200, "spam", SPAM_WORDS)).final_codes() == [250]
+    assert re.search(r"BAYES_99\b", x_spam_status(delivered(d, "bob@example.com")[0]))
+    assert "BAYES_" not in x_spam_status(delivered(d, "carol@example.com")[0])
+    r = subprocess.run([LEARN, "-c", d.conf_path, "-u", "a/b@example.com", "--spam", spam],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "-u a/b@example.com: unusable address" in r.stderr, r
+
+
 def test_learned_elsewhere_counts_at_once(bayes_lmtpd):
     """A worker keeps the token counts it has read (bayes_store.c's cache);
     a learn by lmtpd-learn, another process, must count from the worker's

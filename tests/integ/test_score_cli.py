@@ -348,3 +348,45 @@ def test_bad_command_lines_refused(rules, workdir):
     assert r.stdout == b""
     r = run("--rules", rules, "-j", "2", "--hits", msg)
     assert r.returncode == 0 and r.stdout.startswith(msg.encode() + b"\t"), r
+
+
+@pytest.mark.fast
+def test_user_found_as_the_daemon_finds_it(workdir):
+    """-u finds the recipient's prefs as the daemon does at RCPT: case
+    folded, without its +detail, through the users map's home=; one the
+    daemon would refuse is an error (exit 2).  It expanded the home
+    template from the string as given."""
+    home = os.path.join(workdir, "home")
+    for who, req in (("example.com/alice", "2"), ("carol-home", "3")):
+        d = os.path.join(home, who, ".spamassassin")
+        os.makedirs(d)
+        with open(os.path.join(d, "user_prefs"), "w") as f:
+            f.write("required_score %s\n" % req)
+    conf = os.path.join(workdir, "lmtpd.conf")
+    with open(conf, "w") as f:
+        f.write("home = %s/%%d/%%n\nstate_dir = %s/state\n" % (home, workdir))
+    msg = os.path.join(workdir, "m.eml")
+    with open(msg, "wb") as f:
+        f.write(HAMMY)
+
+    def required(*args):
+        r = run("-c", conf, "--rules", SA_RULES, *args, msg)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.decode().split("\t")[2]
+
+    for user in ("alice@example.com", "Alice+lists@Example.COM", "ALICE@example.com"):
+        assert required("-u", user) == "2.0", user
+    assert required("-u", "bob@example.com") == "5.0"
+    r = run("-c", conf, "--rules", SA_RULES, "-u", "a/b@example.com", msg)
+    assert r.returncode == 2 and b"-u a/b@example.com: unusable address" in r.stderr, r
+
+    users = os.path.join(workdir, "users")
+    with open(users, "w") as f:
+        f.write("carol@example.com home=%s/carol-home\nalice@example.com\n" % home)
+    subprocess.run([integlib.LMTPD_MAP, users], check=True, timeout=30)
+    with open(conf, "a") as f:
+        f.write("users = %s\n" % users)
+    assert required("-u", "Carol+x@example.com") == "3.0"
+    assert required("-u", "alice@example.com") == "2.0"
+    r = run("-c", conf, "--rules", SA_RULES, "-u", "dave@example.com", msg)
+    assert r.returncode == 2 and b"-u dave@example.com: not in users map" in r.stderr, r

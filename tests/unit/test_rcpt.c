@@ -1,4 +1,4 @@
-/* Unit tests for lmtpd/rcpt and lmtpd/usermap: address splitting and path
+/* Unit tests for lib/rcpt and lib/usermap: address splitting and path
  * safety, resolution with users = static and with a real compiled Berkeley
  * DB users map, and the map compiler's "file:line: why" errors. */
 #include "config.h"

@@ -2,7 +2,8 @@
  * at most 64 octets and domains 255 (RFC 5321 4.5.3.1); an address that
  * could leave the mail root once expanded into `home` (a '/', a NUL or
  * control character, "." or ".." or a leading dot, invalid UTF-8) is
- * refused at RCPT with 501 5.1.3. */
+ * refused at RCPT with 501 5.1.3.  In lib/ because lmtpd-score -u and
+ * lmtpd-learn -u must find a user exactly as the daemon does. */
 #include "config.h"
 
 #include <ctype.h>
