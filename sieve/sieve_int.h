@@ -135,12 +135,11 @@ const char *sieve_text_unterminated(const char *text, size_t len, unsigned int *
  * and the line of its test. */
 bool sieve_envelope_parts_ok(const char *text, size_t len, char *bad, size_t bad_size,
 			     unsigned int *line_r);
-/* Whether the script requires what its tests use that libsieve 2.2.6
- * lets pass unrequired or unknown (RFC 5228 2.7.3, 3.2, as Pigeonhole
- * refuses them): envelope, relational's :count and :value, the
- * i;ascii-numeric comparator; a comparator it does not know (libsieve
- * makes the test silently false); i;ascii-numeric with a substring match
- * (RFC 4790 9.1).  If not, why (cut to why_size) and the line. */
+/* Whether the script's comparators are ones there are, and do the match
+ * asked of them (RFC 5228 2.7.3, RFC 4790 9.1; Pigeonhole refuses both):
+ * libsieve 2.2.6 lets an unknown comparator, and i;ascii-numeric with a
+ * substring match, pass and runs the test as silently false.  If not,
+ * why (cut to why_size) and the line. */
 bool sieve_requires_ok(const char *text, size_t len, char *why, size_t why_size,
 		       unsigned int *line_r);
 /* If name is the marker of command i, i + 1; else 0. */

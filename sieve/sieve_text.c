@@ -906,47 +906,6 @@ sieve_envelope_parts_ok(const char *text, size_t len, char *bad, size_t bad_size
 	return true;
 }
 
-/* The capabilities sieve_requires_ok() checks, as the require commands
- * of text name them (any case). */
-struct sieve_required {
-	bool envelope, relational, ascii_numeric;
-};
-
-static struct sieve_required
-sieve_required_of(const char *text, size_t len)
-{
-	struct sieve_required req = { false, false, false };
-	size_t i = 0, start;
-
-	while (i < len) {
-		enum sieve_tok t;
-		bool list;
-
-		start = i;
-		t = sieve_token(text, len, &i);
-		if (t != SIEVE_TOK_IDENT || !sieve_tag_is(text, start, i, "require"))
-			continue;
-		t = sieve_token_solid(text, len, &i, &start);
-		list = t == SIEVE_TOK_OTHER && text[start] == '[';
-		if (list)
-			t = sieve_token_solid(text, len, &i, &start);
-		while (t == SIEVE_TOK_STRING) {
-			char *name = sieve_token_value(text, start, i, t, 64);
-
-			req.envelope |= strcasecmp(name, "envelope") == 0;
-			req.relational |= strcasecmp(name, "relational") == 0;
-			req.ascii_numeric |= strcasecmp(name, "comparator-i;ascii-numeric") == 0;
-			free(name);
-			if (!list)
-				break;
-			t = sieve_token_solid(text, len, &i, &start);
-			if (t == SIEVE_TOK_OTHER && text[start] == ',')
-				t = sieve_token_solid(text, len, &i, &start);
-		}
-	}
-	return req;
-}
-
 bool
 sieve_requires_ok(const char *text, size_t len, char *why, size_t why_size,
 		  unsigned int *line_r)
@@ -956,7 +915,6 @@ sieve_requires_ok(const char *text, size_t len, char *why, size_t why_size,
 	};
 	/* The match type of the test being read, and its comparator. */
 	char match[16] = "", comparator[32] = "";
-	struct sieve_required req = sieve_required_of(text, len);
 	size_t i = 0, start;
 
 	*line_r = 1;
@@ -972,23 +930,13 @@ sieve_requires_ok(const char *text, size_t len, char *why, size_t why_size,
 		if (t == SIEVE_TOK_IDENT) {
 			/* a new test (or command): its tags follow */
 			match[0] = comparator[0] = '\0';
-			if (sieve_tag_is(text, start, i, "envelope") && !req.envelope) {
-				snprintf(why, why_size, "envelope not required");
-				return false;
-			}
 			continue;
 		}
 		if (t != SIEVE_TOK_TAG)
 			continue;
-		if (sieve_tag_is(text, start, i, ":count") || sieve_tag_is(text, start, i, ":value")) {
-			if (!req.relational) {
-				snprintf(why, why_size, "relational not required (%.*s)",
-					 (int)(i - start), text + start);
-				return false;
-			}
-		} else if (sieve_tag_is(text, start, i, ":contains") ||
-			   sieve_tag_is(text, start, i, ":matches") ||
-			   sieve_tag_is(text, start, i, ":regex")) {
+		if (sieve_tag_is(text, start, i, ":contains") ||
+		    sieve_tag_is(text, start, i, ":matches") ||
+		    sieve_tag_is(text, start, i, ":regex")) {
 			snprintf(match, sizeof(match), "%.*s", (int)(i - start), text + start);
 		} else if (sieve_tag_is(text, start, i, ":comparator")) {
 			char *name;
@@ -1006,11 +954,6 @@ sieve_requires_ok(const char *text, size_t len, char *why, size_t why_size,
 				known |= strcasecmp(name, comparators[k]) == 0;
 			if (!known) {
 				snprintf(why, why_size, "unknown comparator \"%s\"", name);
-				free(name);
-				return false;
-			}
-			if (strcasecmp(name, "i;ascii-numeric") == 0 && !req.ascii_numeric) {
-				snprintf(why, why_size, "comparator-i;ascii-numeric not required");
 				free(name);
 				return false;
 			}
