@@ -813,8 +813,9 @@ sieve_rewrite_null_envelope(const char *text, size_t len, size_t *ip, unsigned i
 }
 
 /* Copies the test that starts at *ip (after an if or elsif) as
- * anyof(exists "MARKER", TEST): up to the "{" of its block, outside
- * parentheses and lists. */
+ * anyof(exists "MARKER", TEST) (as TEST for index SIZE_MAX), with its
+ * header, address, :count and null-sender envelope tests rewritten: up
+ * to the "{" of its block, outside parentheses and lists. */
 static void
 sieve_mark_test(const char *text, size_t len, size_t *ip, unsigned int *line,
 		struct buf *out, size_t index, bool null_sender)
@@ -822,7 +823,8 @@ sieve_mark_test(const char *text, size_t len, size_t *ip, unsigned int *line,
 	size_t i = *ip;
 	unsigned int depth = 0;
 
-	buf_putf(out, " anyof(exists \"%s-c%zu\", ", sieve_sentinel(), index);
+	if (index != SIZE_MAX)
+		buf_putf(out, " anyof(exists \"%s-c%zu\", ", sieve_sentinel(), index);
 	while (i < len) {
 		size_t start = i;
 		enum sieve_tok t = sieve_token(text, len, &i);
@@ -856,7 +858,8 @@ sieve_mark_test(const char *text, size_t len, size_t *ip, unsigned int *line,
 		sieve_put_token(out, text, start, i, t);
 		*line += sieve_count_lines(text + start, i - start);
 	}
-	buf_put(out, ") ", 2);
+	if (index != SIZE_MAX)
+		buf_put(out, ") ", 2);
 	*ip = i;
 }
 
@@ -1051,11 +1054,11 @@ sieve_rewrite(const char *text, size_t len, bool null_sender, struct buf *out,
 		switch (sieve_cmd_names[k].kind) {
 		case SIEVE_CMD_IF:
 			buf_put(out, text + start, i - start);
-			if (cmds->overflow)
-				break;
 			/* The marker goes into the test: nothing can stand
-			 * between a block and its elsif. */
-			sieve_mark_test(text, len, &i, &line, out, cmds->count - 1, null_sender);
+			 * between a block and its elsif.  Past SIEVE_CMDS_MAX
+			 * there is none, but the test means the same. */
+			sieve_mark_test(text, len, &i, &line, out,
+					cmds->overflow ? SIZE_MAX : cmds->count - 1, null_sender);
 			break;
 		case SIEVE_CMD_SETFLAG:
 			n++;

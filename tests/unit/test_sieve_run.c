@@ -428,6 +428,11 @@ START_TEST(address_fields)
 		  "A" },
 		/* exists is not a header test */
 		{ "Team: ;", "exists \"cc\"", "A" },
+		/* tags before the names, their arguments included */
+		{ "=?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <jm@ex.org>",
+		  "header :comparator \"i;ascii-casemap\" :contains \"cc\" \"M\u00fcller\"", "A" },
+		{ "x@y.z, Team: bob@example.org;",
+		  "address :comparator \"i;octet\" :is \"cc\" \"bob@example.org\"", "A" },
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(fields); i++) {
@@ -912,6 +917,35 @@ START_TEST(vacation_long_subject)
 END_TEST
 
 /* No vacation to a null sender (libsieve finds no one to answer). */
+/* Past SIEVE_CMDS_MAX commands there are no markers, but a test means
+ * what it means anywhere in the script: decoded, split, null sender. */
+START_TEST(tests_past_command_limit)
+{
+	struct run r = run_defaults();
+	struct buf b;
+	struct sieve_actions *a;
+	char got[256];
+
+	buf_init(&b, 0);
+	buf_put_str(&b, "require [\"fileinto\", \"envelope\"];\n");
+	for (size_t i = 0; i < SIEVE_CMDS_MAX + 10; i++)
+		buf_put_str(&b, "if false { keep; }\n");
+	buf_put_str(&b, "if header :contains \"cc\" \"M\u00fcller\" { fileinto \"decoded\"; }\n"
+		    "if address :is \"to\" \"d@y.org\" { fileinto \"split\"; }\n"
+		    "if envelope :is \"from\" \"\" { fileinto \"null\"; }\n");
+	r.from = "";
+	r.set.max_script_size = 4 * 1024 * 1024;
+	r.message = "From: a@b.example\nTo: x@y.z, Team: d@y.org;\n"
+		    "Cc: =?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <jm@ex.org>\nSubject: s\n\nbody\n";
+	a = run_in(ut_testdir(), b.data, &r, NULL, 0);
+	render(a, got, sizeof(got));
+	ck_assert_msg(strcmp(got, "fileinto(decoded) fileinto(split) fileinto(null)") == 0,
+		      "%s (%s)", got, a->error_text);
+	sieve_actions_free(&a);
+	buf_free(&b);
+}
+END_TEST
+
 /* RFC 5231 4.2: :count counts the values of every name in the list
  * together, and an absent field counts 0; libsieve counted each name
  * apart and an absent one not at all (so "eq 0" never held). */
@@ -1722,6 +1756,7 @@ sieve_run_suite(void)
 	tcase_add_test(tc, address_fields);
 	tcase_add_test(tc, envelope_null_sender);
 	tcase_add_test(tc, count_over_names);
+	tcase_add_test(tc, tests_past_command_limit);
 	tcase_add_test(tc, envelope_null_sender_lines);
 	tcase_add_test(tc, strconcat_exact_fit);
 	tcase_add_test(tc, errors_have_lines);
