@@ -99,6 +99,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "sieve_max_actions", CFG_UINT, F(sieve_max_actions), "32", 1, 10000, NULL },
 	{ "sieve_max_redirects", CFG_UINT, F(sieve_max_redirects), "4", 0, 100, NULL },
 	{ "sieve_max_cpu_time", CFG_TIME, F(sieve_max_cpu_time), "30s", 1, 3600, NULL },
+	{ "sieve_max_memory", CFG_SIZE, F(sieve_max_memory), "512M", 0, 0, NULL },
 	{ "sieve_vacation_max_days", CFG_UINT, F(sieve_vacation_max_days), "60", 1, 3650,
 	  NULL },
 };

@@ -55,6 +55,7 @@ struct lmtpd_config {
 	unsigned int sieve_max_actions;
 	unsigned int sieve_max_redirects;
 	unsigned int sieve_max_cpu_time;	/* seconds */
+	uint64_t sieve_max_memory;	/* 0 = no limit */
 	unsigned int sieve_vacation_max_days;
 
 	char **text;			/* effective value of each key, table order */

@@ -11,10 +11,20 @@
 #include "log.h"
 #include "xalloc.h"
 
+static void (*xalloc_failure)(size_t size);
+
 static void ATTR_NORETURN
 xalloc_fail(size_t size)
 {
+	if (xalloc_failure != NULL)
+		xalloc_failure(size);
 	log_fatal("out of memory allocating %zu bytes", size);
+}
+
+void
+xalloc_set_failure(void (*fail)(size_t size))
+{
+	xalloc_failure = fail;
 }
 
 void *

@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include "compat.h"
 
+/* What a failed allocation does instead of logging and exiting (a child
+ * process that its parent reports for); NULL for the default. */
+void xalloc_set_failure(void (*fail)(size_t size));
+
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);

@@ -40,7 +40,7 @@ static int
 check_sieve(const struct lmtpd_config *cfg)
 {
 	struct sieve_settings set = { NULL, NULL, cfg->sieve_max_script_size, 1, 1, 1, 1,
-				      false, false };
+				      false, false, 0 };
 	struct sieve_runner *runner = sieve_runner_new(&set);
 	const char *paths[2] = { cfg->sieve_before, cfg->sieve_after };
 	int status = 0;

@@ -92,6 +92,7 @@ pipeline_sieve_new(const struct lmtpd_config *cfg)
 	set.vacation_max_days = cfg->sieve_vacation_max_days;
 	set.sandbox = true;
 	set.user_log = true;
+	set.max_memory = cfg->sieve_max_memory;
 	sv->runner = sieve_runner_new(&set);
 	sv->vacation = vacation_new(cfg->state_dir, cfg->sieve_vacation_max_days);
 	sv->dup = redirect_dup_new(cfg->state_dir);

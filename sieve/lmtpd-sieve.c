@@ -236,7 +236,7 @@ main(int argc, char **argv)
 				usage(2);
 			break;
 		case 'x': {
-			struct sieve_settings s0 = { NULL, NULL, 1, 1, 1, 1, 1, false, false };
+			struct sieve_settings s0 = { NULL, NULL, 1, 1, 1, 1, 1, false, false, 0 };
 
 			runner = sieve_runner_new(&s0);
 			printf("%s\n", sieve_extensions());
@@ -278,6 +278,7 @@ main(int argc, char **argv)
 	set.max_cpu_time = cfg->sieve_max_cpu_time;
 	set.vacation_max_days = cfg->sieve_vacation_max_days;
 	set.sandbox = true;
+	set.max_memory = cfg->sieve_max_memory;
 	runner = sieve_runner_new(&set);
 	status = sieve_validate_file(runner, argv[optind], stderr);
 	if (status != 0) {

@@ -51,6 +51,9 @@ struct sieve_settings {
 	bool sandbox;
 	/* Write errors of the user's script to SCRIPT.log beside it. */
 	bool user_log;
+	/* Bytes the interpreter process may grow by (address space), 0 for
+	 * no limit; only with sandbox. */
+	uint64_t max_memory;
 };
 
 /* The message as the recipient's copy will be stored: iov[0..iovcnt) is

@@ -230,6 +230,94 @@ sandbox_child_read(int fd, void *p, size_t n)
 	return 0;
 }
 
+/* The interpreter's exit status when an allocation failed: over
+ * sieve_max_memory, as a rule. */
+#define SANDBOX_EXIT_NO_MEMORY 4
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANDBOX_ASAN 1
+#endif
+#endif
+
+static void __attribute__((noreturn))
+sandbox_out_of_memory(size_t size)
+{
+	(void)size;
+	_exit(SANDBOX_EXIT_NO_MEMORY);
+}
+
+/* The address-space cap set, 0 for none. */
+static uint64_t sandbox_as_limit;
+
+/* The process's address space in bytes, async-signal-safe; 0 if unknown. */
+static uint64_t
+sandbox_address_space(void)
+{
+	char text[64];
+	uint64_t pages = 0;
+	ssize_t n;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, text, sizeof(text) - 1);
+	(void)close(fd);
+	for (ssize_t i = 0; i < n && text[i] >= '0' && text[i] <= '9'; i++)
+		pages = pages * 10 + (uint64_t)(text[i] - '0');
+	return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* libsieve does not check what malloc returns: at the cap it follows a
+ * NULL.  A fault with the address space at the cap is the cap's doing,
+ * and said so; any other is the crash it is. */
+static void
+sandbox_fault(int sig)
+{
+	if (sandbox_as_limit > 0 &&
+	    sandbox_address_space() + 16 * 1024 * 1024 >= sandbox_as_limit)
+		_exit(SANDBOX_EXIT_NO_MEMORY);
+	(void)signal(sig, SIG_DFL);
+	(void)raise(sig);
+}
+
+/* Caps the interpreter's address space at what it maps now (the worker's,
+ * inherited) plus max_memory: a script that makes libsieve hold the parse
+ * of every address of a huge header once per test, thousands of times,
+ * grew the process by gigabytes within its CPU time.  Not under
+ * AddressSanitizer, which reserves terabytes of address space. */
+static void
+sandbox_limit_memory(uint64_t max_memory)
+{
+	xalloc_set_failure(sandbox_out_of_memory);
+#ifndef SANDBOX_ASAN
+	if (max_memory > 0) {
+		FILE *f = fopen("/proc/self/statm", "re");
+		unsigned long pages;
+		long page_size = sysconf(_SC_PAGESIZE);
+
+		if (f != NULL && page_size > 0 && fscanf(f, "%lu", &pages) == 1 &&
+		    max_memory < RLIM_INFINITY - (uint64_t)pages * (uint64_t)page_size) {
+			struct rlimit as;
+
+			as.rlim_cur = as.rlim_max =
+				(rlim_t)pages * (rlim_t)page_size + (rlim_t)max_memory;
+			if (setrlimit(RLIMIT_AS, &as) == 0) {
+				sandbox_as_limit = as.rlim_cur;
+				(void)signal(SIGSEGV, sandbox_fault);
+				(void)signal(SIGBUS, sandbox_fault);
+			}
+		}
+		if (f != NULL)
+			(void)fclose(f);
+	}
+#else
+	(void)max_memory;
+#endif
+}
+
 static void __attribute__((noreturn))
 sandbox_child(const struct sieve_settings *set, int fd)
 {
@@ -254,6 +342,7 @@ sandbox_child(const struct sieve_settings *set, int fd)
 	(void)signal(SIGINT, SIG_IGN);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	sandbox_limit_memory(set->max_memory);
 	memset(&cpu, 0, sizeof(cpu));
 	cpu.it_value.tv_sec = set->max_cpu_time;
 	memset(&off, 0, sizeof(off));
@@ -513,6 +602,11 @@ sieve_sandbox_run(struct sieve_sandbox *sb, const struct sieve_settings *set,
 	else if (io == SANDBOX_IO_EOF && WIFSIGNALED(status) && WTERMSIG(status) == SIGPROF)
 		snprintf(why, sizeof(why), "sieve: interpreter stopped: "
 			 "sieve_max_cpu_time (%us) exceeded", set->max_cpu_time);
+	else if (io == SANDBOX_IO_EOF && WIFEXITED(status) &&
+		 WEXITSTATUS(status) == SANDBOX_EXIT_NO_MEMORY)
+		snprintf(why, sizeof(why), "sieve: interpreter stopped: out of memory "
+			 "(sieve_max_memory = %lluM)",
+			 (unsigned long long)(set->max_memory / (1024 * 1024)));
 	else if (io == SANDBOX_IO_EOF && WIFSIGNALED(status))
 		snprintf(why, sizeof(why), "sieve: interpreter crashed (signal %d)",
 			 WTERMSIG(status));

@@ -50,6 +50,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.vacation_max_days = 30,
 		.sandbox = false,
 		.user_log = false,
+		.max_memory = 0,
 	};
 	struct iovec iov[2] = {
 		{ (void *)added, sizeof(added) - 1 },

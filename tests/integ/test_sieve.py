@@ -143,6 +143,31 @@ def test_bad_folder_names_kept_in_inbox(lmtpd):
     assert "/.Evil is not a folder; keeping the message in INBOX" in d.log()
 
 
+def test_interpreter_memory_bounded(lmtpd_factory):
+    """sieve_max_memory caps what the interpreter may grow by: a script
+    that makes libsieve parse a 5000-address field once per test (every
+    parse kept until the end) is stopped there, logged as such, and the
+    message kept in INBOX; the same script on a small message files it.
+    (Not -m fast: under AddressSanitizer the cap is off.)"""
+    d = lmtpd_factory(sieve_max_memory="24M")
+    bob = "bob@example.com"
+    write_script(home(d, bob), 'require "fileinto";\n' + "".join(
+        'if address :is :domain "cc" "nomatch%d.org" { fileinto "No"; }\n' % i
+        for i in range(100)) + 'fileinto "Done";\n')
+    many = ", ".join("user%d@example%d.org" % (i, i % 50) for i in range(5000))
+    assert d.deliver([bob], make_message(subject="huge cc", extra_headers=["Cc: " + many])
+                     ).final_codes() == [250]
+    assert d.deliver([bob], make_message(subject="small")).final_codes() == [250]
+    md = d.maildir(bob)
+    [(_, inbox)] = all_in(md, "")
+    assert b"Subject: huge cc" in inbox
+    [(_, done)] = all_in(md, ".Done")
+    assert b"Subject: small" in done
+    log = d.log()
+    assert re.search(r"sieve: <bob@example\.com>: .*interpreter stopped: out of memory "
+                     r"\(sieve_max_memory = 24M\)", log), log
+
+
 def test_each_final_reply_sent_when_decided(lmtpd_factory):
     """A recipient whose script runs to its CPU limit does not hold back
     the replies of the recipients before it: the MTA (Postfix's

@@ -739,6 +739,7 @@ START_TEST(cfg_print_defaults)
 		 "sieve_max_actions = 32\n"
 		 "sieve_max_redirects = 4\n"
 		 "sieve_max_cpu_time = 30s\n"
+		 "sieve_max_memory = 512M\n"
 		 "sieve_vacation_max_days = 60\n", host);
 	assert_printed(out, want);
 	ck_assert_uint_eq(strncmp(out, "listen = ", 9), 0);

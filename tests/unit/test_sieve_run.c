@@ -46,7 +46,7 @@
 static struct sieve_settings
 settings(void)
 {
-	struct sieve_settings s = { NULL, NULL, 1024 * 1024, 32, 4, 10, 60, true, true };
+	struct sieve_settings s = { NULL, NULL, 1024 * 1024, 32, 4, 10, 60, true, true, 0 };
 
 	return s;
 }
