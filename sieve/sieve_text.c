@@ -470,50 +470,47 @@ sieve_upcase_quantifiers(char *text, size_t len)
 	}
 }
 
-const char *
-sieve_count_marker(const char *name, enum sieve_field_use *use_r)
+/* After the sentinel, '-' and prefix (NULL: none), the kind letter of a
+ * field marker: what follows it, with *use_r, or NULL when name is no
+ * such marker. */
+static const char *
+sieve_marker_kind(const char *name, char prefix, enum sieve_field_use *use_r)
 {
 	const char *sentinel = sieve_sentinel();
 	size_t slen = strlen(sentinel);
+	const char *p = name + slen + 1;
 
-	if (strncasecmp(name, sentinel, slen) != 0 || name[slen] != '-' ||
-	    (name[slen + 1] != 'n' && name[slen + 1] != 'N'))
+	if (strncasecmp(name, sentinel, slen) != 0 || name[slen] != '-')
 		return NULL;
-	switch (name[slen + 2]) {
+	if (prefix != '\0' && (*p++ | 0x20) != prefix)
+		return NULL;
+	switch (*p | 0x20) {
 	case 'h':
-	case 'H':
 		*use_r = SIEVE_FIELD_DECODED;
-		return name + slen + 3;
+		return p + 1;
 	case 'a':
-	case 'A':
 		*use_r = SIEVE_FIELD_ADDRESSES;
-		return name + slen + 3;
+		return p + 1;
 	default:
 		return NULL;
 	}
 }
 
 const char *
+sieve_count_marker(const char *name, enum sieve_field_use *use_r)
+{
+	return sieve_marker_kind(name, 'n', use_r);
+}
+
+const char *
 sieve_field_marker(const char *name, enum sieve_field_use *use_r)
 {
-	const char *sentinel = sieve_sentinel();
-	size_t slen = strlen(sentinel);
+	const char *field = sieve_marker_kind(name, '\0', use_r);
 
+	if (field != NULL)
+		return field;
 	*use_r = SIEVE_FIELD_PLAIN;
-	if (strncasecmp(name, sentinel, slen) != 0 || name[slen] != '-')
-		return name;
-	switch (name[slen + 1]) {
-	case 'h':
-	case 'H':
-		*use_r = SIEVE_FIELD_DECODED;
-		return name + slen + 2;
-	case 'a':
-	case 'A':
-		*use_r = SIEVE_FIELD_ADDRESSES;
-		return name + slen + 2;
-	default:
-		return name;
-	}
+	return name;
 }
 
 /* The header names of the list at *ip (a string, or [ strings ]) joined
