@@ -249,6 +249,7 @@ sandbox_out_of_memory(size_t size)
 	_exit(SANDBOX_EXIT_NO_MEMORY);
 }
 
+#ifndef SANDBOX_ASAN
 /* The address-space cap set, 0 for none. */
 static uint64_t sandbox_as_limit;
 
@@ -282,6 +283,7 @@ sandbox_fault(int sig)
 	(void)signal(sig, SIG_DFL);
 	(void)raise(sig);
 }
+#endif
 
 /* Caps the interpreter's address space at what it maps now (the worker's,
  * inherited) plus max_memory: a script that makes libsieve hold the parse

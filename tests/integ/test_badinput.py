@@ -605,7 +605,10 @@ def test_parameters_and_verbs(lmtpd_factory):
     with d.client() as c:
         c.lhlo()
         for params, want in (("SIZE=1001", (552, "5.3.4")),
-                             ("SIZE=18446744073709551616", (501, "5.5.4")),
+                             # 20 digits are RFC 1870 syntax: over any limit
+                             ("SIZE=18446744073709551616", (552, "5.3.4")),
+                             ("SIZE=123456789012345678901", (501, "5.5.4")),
+                             ("SIZE", (501, "5.5.4")),
                              ("SIZE=-1", (501, "5.5.4")), ("SIZE=", (501, "5.5.4")),
                              ("BODY=BINARYMIME", (555, "5.5.4")),
                              ("X-UNKNOWN=1", (555, "5.5.4"))):
