@@ -491,14 +491,18 @@ lmtp_keyword_is(const char *param, size_t klen, const char *key)
 	return strlen(key) == klen && strncasecmp(param, key, klen) == 0;
 }
 
-/* "555 Unsupported option: KEY" with the keyword as the client sent it, cut
- * to 64 bytes and printable ASCII only: a CR in it would end the reply line
- * early, and the MTA copies reply text into bounces and its log. */
 /* The parameters MAIL and RCPT take. */
 static const char *const mail_params[] = {
 	"SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "AUTH", NULL,
 };
 static const char *const rcpt_params[] = { "NOTIFY", "ORCPT", NULL };
+
+/* The reply to a parameter none of the command's branches took: "501 Bad
+ * KEY parameter" for one of known used with a value it does not take (or
+ * without one), else "555 Unsupported option: KEY" with the keyword as
+ * the client sent it, cut to 64 bytes and printable ASCII only (a CR in
+ * it would end the reply line early, and the MTA copies reply text into
+ * bounces and its log). */
 
 static const char *
 lmtp_unsupported_option(char *why, size_t why_size, const char *param, size_t klen,

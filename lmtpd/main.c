@@ -156,6 +156,12 @@ check_config(const struct lmtpd_config *cfg)
 	 * broken one would keep every message in INBOX. */
 	if (cfg->sieve_before[0] != '\0' || cfg->sieve_after[0] != '\0')
 		status |= check_sieve(cfg);
+	/* The interpreter holds the message two to three times over. */
+	if (cfg->sieve_max_memory != 0 && cfg->max_message_size != 0 &&
+	    cfg->sieve_max_memory / 3 < cfg->max_message_size)
+		fprintf(stderr, "lmtpd: warning: sieve_max_memory is less than three times "
+			"max_message_size: Sieve may run out of memory on the largest "
+			"messages (kept in INBOX)\n");
 	/* A warning, as the daemon only logs it: a reload checked with -t
 	 * must not be refused for it. */
 	if (!sieve_strconcat_mended())

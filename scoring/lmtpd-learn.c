@@ -298,10 +298,18 @@ main(int argc, char **argv)
 		free(error);
 		return 2;
 	}
-	if (l.user != NULL) {
+	if (become_config_user(cfg, &error) < 0) {
+		fprintf(stderr, "lmtpd-learn: %s\n", error);
+		free(error);
+		cfg_free(&cfg);
+		free(user_key);
+		return 2;
+	}
+	if (l.user != NULL && cfg->bayes_per_user) {
 		/* The user as the daemon resolves the recipient at RCPT
 		 * (case folded, +detail off), so a per-user database is the
-		 * one its deliveries read and autolearn into. */
+		 * one its deliveries read and autolearn into; after the
+		 * switch to the daemon's user, which reads the users map. */
 		struct rcpt_resolver *res = rcpt_resolver_new(cfg);
 		struct dsn dsn;
 		struct rcpt *r = rcpt_resolve(res, l.user, NULL, &dsn);
@@ -314,13 +322,6 @@ main(int argc, char **argv)
 		}
 		l.user = user_key = xstrdup(r->user);
 		rcpt_free(&r);
-	}
-	if (become_config_user(cfg, &error) < 0) {
-		fprintf(stderr, "lmtpd-learn: %s\n", error);
-		free(error);
-		cfg_free(&cfg);
-		free(user_key);
-		return 2;
 	}
 	learn_watchdog(cfg, argc, argv_given);
 	db_env_set_attach_wait(LEARN_ATTACH_WAIT_SECS);

@@ -250,8 +250,10 @@ sandbox_out_of_memory(size_t size)
 }
 
 #ifndef SANDBOX_ASAN
-/* The address-space cap set, 0 for none. */
+/* The address-space cap set, 0 for none, and the page size (sysconf is
+ * not async-signal-safe: read once, before the handler can run). */
 static uint64_t sandbox_as_limit;
+static uint64_t sandbox_page_size;
 
 /* The process's address space in bytes, async-signal-safe; 0 if unknown. */
 static uint64_t
@@ -268,7 +270,7 @@ sandbox_address_space(void)
 	(void)close(fd);
 	for (ssize_t i = 0; i < n && text[i] >= '0' && text[i] <= '9'; i++)
 		pages = pages * 10 + (uint64_t)(text[i] - '0');
-	return pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	return pages * sandbox_page_size;
 }
 
 /* libsieve does not check what malloc returns: at the cap it follows a
@@ -293,27 +295,30 @@ sandbox_fault(int sig)
 static void
 sandbox_limit_memory(uint64_t max_memory)
 {
-	xalloc_set_failure(sandbox_out_of_memory);
 #ifndef SANDBOX_ASAN
-	if (max_memory > 0) {
-		FILE *f = fopen("/proc/self/statm", "re");
-		unsigned long pages;
-		long page_size = sysconf(_SC_PAGESIZE);
+	long page_size = sysconf(_SC_PAGESIZE);
+	struct rlimit as;
+	uint64_t cap;
 
-		if (f != NULL && page_size > 0 && fscanf(f, "%lu", &pages) == 1 &&
-		    max_memory < RLIM_INFINITY - (uint64_t)pages * (uint64_t)page_size) {
-			struct rlimit as;
-
-			as.rlim_cur = as.rlim_max =
-				(rlim_t)pages * (rlim_t)page_size + (rlim_t)max_memory;
-			if (setrlimit(RLIMIT_AS, &as) == 0) {
-				sandbox_as_limit = as.rlim_cur;
-				(void)signal(SIGSEGV, sandbox_fault);
-				(void)signal(SIGBUS, sandbox_fault);
-			}
-		}
-		if (f != NULL)
-			(void)fclose(f);
+	if (max_memory == 0 || page_size <= 0 || getrlimit(RLIMIT_AS, &as) < 0)
+		return;
+	sandbox_page_size = (uint64_t)page_size;
+	cap = sandbox_address_space();
+	if (cap == 0 || max_memory >= RLIM_INFINITY - cap)
+		return;
+	cap += max_memory;
+	/* Never above a limit the admin set (systemd's LimitAS=): lower
+	 * only, the hard limit as it is. */
+	if (as.rlim_cur != RLIM_INFINITY && as.rlim_cur <= cap)
+		return;
+	if (as.rlim_max != RLIM_INFINITY && as.rlim_max < cap)
+		cap = as.rlim_max;
+	as.rlim_cur = (rlim_t)cap;
+	if (setrlimit(RLIMIT_AS, &as) == 0) {
+		sandbox_as_limit = cap;
+		xalloc_set_failure(sandbox_out_of_memory);
+		(void)signal(SIGSEGV, sandbox_fault);
+		(void)signal(SIGBUS, sandbox_fault);
 	}
 #else
 	(void)max_memory;
@@ -607,8 +612,13 @@ sieve_sandbox_run(struct sieve_sandbox *sb, const struct sieve_settings *set,
 	else if (io == SANDBOX_IO_EOF && WIFEXITED(status) &&
 		 WEXITSTATUS(status) == SANDBOX_EXIT_NO_MEMORY)
 		snprintf(why, sizeof(why), "sieve: interpreter stopped: out of memory "
-			 "(sieve_max_memory = %lluM)",
-			 (unsigned long long)(set->max_memory / (1024 * 1024)));
+			 "(sieve_max_memory = %llu%s)",
+			 (unsigned long long)(set->max_memory % (1024 * 1024) == 0
+					      ? set->max_memory / (1024 * 1024)
+					      : set->max_memory % 1024 == 0
+					      ? set->max_memory / 1024 : set->max_memory),
+			 set->max_memory % (1024 * 1024) == 0 ? "M"
+			 : set->max_memory % 1024 == 0 ? "K" : "");
 	else if (io == SANDBOX_IO_EOF && WIFSIGNALED(status))
 		snprintf(why, sizeof(why), "sieve: interpreter crashed (signal %d)",
 			 WTERMSIG(status));

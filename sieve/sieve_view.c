@@ -261,8 +261,9 @@ sieve_view_lookup(struct sieve_view *v, const char *name, enum sieve_field_use u
 	bool address_field = sieve_is_address_field(name);
 	size_t i;
 
-	/* Only address fields are handed over differently. */
-	if (!address_field)
+	/* A header test of another field is what it always was; an address
+	 * test (its :count) splits any field it asks for. */
+	if (!address_field && use == SIEVE_FIELD_DECODED)
 		use = SIEVE_FIELD_PLAIN;
 	for (i = 0; i < v->cache_count; i++)
 		if (v->cache[i].use == use && strcasecmp(v->cache[i].name, name) == 0)
@@ -274,7 +275,8 @@ sieve_view_lookup(struct sieve_view *v, const char *name, enum sieve_field_use u
 		if (h->name_len != strlen(name) ||
 		    strncasecmp(v->parsed->data + h->start, name, h->name_len) != 0)
 			continue;
-		value = sieve_field_value(v, h, !address_field || use == SIEVE_FIELD_DECODED);
+		value = sieve_field_value(v, h, use == SIEVE_FIELD_DECODED ||
+						  (use == SIEVE_FIELD_PLAIN && !address_field));
 		if (use == SIEVE_FIELD_ADDRESSES) {
 			sieve_address_elements(value, SIEVE_ADDRESS_ELEMENTS_MAX - vs.count,
 					       sieve_values_add, &vs);

@@ -67,6 +67,14 @@ def test_config_print_check_and_errors(lmtpd_factory, workdir):
 
     r = run_lmtpd("-t", "-c", d.conf_path)
     assert r.returncode == 0 and "is valid" in r.stdout, r
+    assert "warning" not in r.stderr, r
+    # The Sieve interpreter holds the message two to three times over.
+    tight = os.path.join(workdir, "tight.conf")
+    with open(tight, "w") as f:
+        f.write("sieve_max_memory = 100M\n")
+    r = run_lmtpd("-t", "-c", tight)
+    assert r.returncode == 0 and "warning: sieve_max_memory is less than three times " \
+        "max_message_size" in r.stderr, r
 
     bad = os.path.join(workdir, "bad.conf")
     cases = [

@@ -916,7 +916,6 @@ START_TEST(vacation_long_subject)
 }
 END_TEST
 
-/* No vacation to a null sender (libsieve finds no one to answer). */
 /* Past SIEVE_CMDS_MAX commands there are no markers, but a test means
  * what it means anywhere in the script: decoded, split, null sender. */
 START_TEST(tests_past_command_limit)
@@ -970,6 +969,8 @@ START_TEST(count_over_names)
 		{ "header :count \"ge\" :comparator \"i;ascii-numeric\" \"x-a\" \"10\"", "keep*" },
 		/* the default comparator compares the number as a string */
 		{ "header :count \"eq\" [\"x-a\", \"x-b\", \"cc\"] \"4\"", "A" },
+		/* an address test counts the addresses of any field it names */
+		{ "address :count \"eq\" :comparator \"i;ascii-numeric\" \"x-rcpt\" \"3\"", "A" },
 		/* tests around it keep their fields */
 		{ "allof (address :is \"cc\" \"d@ex.org\", header :count \"eq\" "
 		  ":comparator \"i;ascii-numeric\" \"to\" \"1\", header :contains \"to\" \"ex\")",
@@ -982,7 +983,8 @@ START_TEST(count_over_names)
 
 		r.prepend = "";
 		r.message = "From: a@b.example\nTo: b@ex.org\nCc: c@ex.org, Team: d@ex.org;\n"
-			    "X-A: 1\nX-A: 2\nX-B: 3\nSubject: s\n\nbody\n";
+			    "X-A: 1\nX-A: 2\nX-B: 3\nX-Rcpt: p@x.org, q@y.org, r@z.org\n"
+			    "Subject: s\n\nbody\n";
 		snprintf(script, sizeof(script), "require [\"fileinto\", \"relational\", "
 			 "\"comparator-i;ascii-numeric\"];\nif %s {\n  fileinto \"A\";\n}\n",
 			 tests[i].test);
@@ -1053,6 +1055,7 @@ START_TEST(envelope_null_sender_lines)
 }
 END_TEST
 
+/* No vacation to a null sender (libsieve finds no one to answer). */
 START_TEST(vacation_null_sender)
 {
 	struct run r = run_defaults();
