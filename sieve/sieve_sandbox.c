@@ -242,6 +242,7 @@ sandbox_child_read(int fd, void *p, size_t n)
 #endif
 #endif
 
+#ifndef SANDBOX_ASAN
 static void __attribute__((noreturn))
 sandbox_out_of_memory(size_t size)
 {
@@ -249,7 +250,6 @@ sandbox_out_of_memory(size_t size)
 	_exit(SANDBOX_EXIT_NO_MEMORY);
 }
 
-#ifndef SANDBOX_ASAN
 /* The address-space cap set, 0 for none, and the page size (sysconf is
  * not async-signal-safe: read once, before the handler can run). */
 static uint64_t sandbox_as_limit;
