@@ -644,7 +644,6 @@ static char **
 sieve_count_values(struct sieve_exec_state *st, const char *names,
 		   enum sieve_field_use use)
 {
-	char **one = xcalloc(2, sizeof(char *));
 	size_t n = 0;
 
 	while (*names != '\0') {
@@ -657,8 +656,7 @@ sieve_count_values(struct sieve_exec_state *st, const char *names,
 		free(name);
 		names += len + (names[len] == ',');
 	}
-	one[0] = sieve_view_keep(st->view, xasprintf("%zu", n));
-	return (char **)sieve_view_keep(st->view, (char *)one);
+	return sieve_view_one(st->view, xasprintf("%zu", n));
 }
 
 static int
@@ -680,20 +678,14 @@ cb_getheader(sieve2_context_t *c, void *ctx)
 		return SIEVE2_OK;
 	}
 	if (strcasecmp(name, sieve_null_sender_field()) == 0) {
-		values = xcalloc(2, sizeof(char *));
-		values[0] = sieve_view_keep(st->view, xstrdup(""));
-		sieve_view_keep(st->view, (char *)values);
-		sieve2_setvalue_stringlist(c, "body", values);
+		sieve2_setvalue_stringlist(c, "body", sieve_view_one(st->view, xstrdup("")));
 		return SIEVE2_OK;
 	}
 	if (strcmp(name, sieve_sentinel()) == 0) {
 		st->res->end_reached = true;
 		st->sentinel_keep = true;
 		/* Present, so the sentinel's keep reports the flags. */
-		values = xcalloc(2, sizeof(char *));
-		values[0] = sieve_view_keep(st->view, xstrdup(""));
-		sieve_view_keep(st->view, (char *)values);
-		sieve2_setvalue_stringlist(c, "body", values);
+		sieve2_setvalue_stringlist(c, "body", sieve_view_one(st->view, xstrdup("")));
 		return SIEVE2_OK;
 	}
 	if (!sieve_vacation_lookup(st, name, &values)) {

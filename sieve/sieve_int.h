@@ -52,6 +52,8 @@ void sieve_address_elements(const char *value, size_t max,
 			    void (*add)(void *ctx, const char *start, size_t len), void *ctx);
 /* Keeps s (malloc'd) until the view is freed; returns s. */
 char *sieve_view_keep(struct sieve_view *view, char *s);
+/* A value list of s alone (malloc'd), kept until the view is freed. */
+char **sieve_view_one(struct sieve_view *view, char *s);
 
 /* Script text (sieve_text.c). */
 /* The header name of the end-of-script sentinel, random per process. */

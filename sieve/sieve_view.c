@@ -54,6 +54,15 @@ sieve_view_keep(struct sieve_view *v, char *s)
 	return s;
 }
 
+char **
+sieve_view_one(struct sieve_view *v, char *s)
+{
+	char **one = xcalloc(2, sizeof(char *));
+
+	one[0] = sieve_view_keep(v, s);
+	return (char **)sieve_view_keep(v, (char *)one);
+}
+
 /* The header block of msg (its fields and the empty line after them, or
  * all of it when there is no such line): its first SIEVE_HEADER_VIEW_MAX
  * bytes go to b when b is not NULL; returns the length of its fields
