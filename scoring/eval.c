@@ -448,6 +448,7 @@ static const struct eval_family *const eval_families[] = {
 	&eval_family_body,
 	&eval_family_bayes,
 	&eval_family_fromname,
+	&eval_family_urihost,
 };
 
 /* Every entry by name, built on first use: the names are looked up per

@@ -15,6 +15,9 @@ struct eval_ctx {
 	/* ADDRLIST_KIND_COUNT lists in effect (site merged with the user's),
 	 * NULL for the site lists. */
 	const struct addrlist *lists;
+	/* The URI host lists in effect (the user's copy), NULL for the
+	 * site's (eval_urihost.c). */
+	const struct eval_urihost_lists *urihost;
 	/* caches, as SpamAssassin keeps them on $pms */
 	bool have_from_addrs, have_to_addrs;
 	struct strlist from_addrs, to_addrs;
@@ -66,6 +69,7 @@ extern const struct eval_family eval_family_relay;
 extern const struct eval_family eval_family_body;
 extern const struct eval_family eval_family_bayes;
 extern const struct eval_family eval_family_fromname;
+extern const struct eval_family eval_family_urihost;
 void eval_mime_state_free(struct eval_mime_state **state);
 void eval_freemail_state_free(struct eval_freemail_state **state);
 void eval_relay_state_free(struct eval_relay_state **state);
@@ -84,6 +88,11 @@ const struct strlist *eval_all_to_addrs(struct eval_ctx *ctx);
  * after the last.  The caller frees both arrays; NULL when n is 0. */
 void eval_find_dups(const struct strlist_item *v, size_t n, bool cstr, bool **first_r,
 		    size_t **next_r);
+
+/* A WLBLEval list line "(NAME) rest" (/^ \( (.+?) \) \s+ (.+) \z/sx):
+ * false when value is not one; else *name_r (the caller frees it) and
+ * *rest_r, which points into value. */
+bool eval_list_line_split(const char *value, char **name_r, const char **rest_r);
 
 /* PerMsgStatus::test_log: a line about the current rule's hit. */
 void eval_test_log(struct eval_ctx *ctx, const char *fmt, ...) ATTR_PRINTF(2, 3);

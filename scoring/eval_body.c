@@ -1345,6 +1345,15 @@ eval_check_body_8bits(struct eval_ctx *ctx, const struct eval_call *call)
 	return 0;
 }
 
+/* URIEval's check_uri_truncated: a URI of the message was longer than
+ * MAX_URI_LENGTH (8192) and cut, in HTML or as a canonical form. */
+static unsigned int
+eval_check_uri_truncated(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	(void)call;
+	return msgview_uri_truncated(ctx->mv) ? 1 : 0;
+}
+
 static const struct eval_entry eval_body_entries[] = {
 	{ "check_mailfrom_matches_rcvd", eval_check_mailfrom_matches_rcvd, false },
 	{ "check_blank_line_ratio", eval_check_blank_line_ratio, false },
@@ -1363,6 +1372,7 @@ static const struct eval_entry eval_body_entries[] = {
 	{ "image_named", eval_image_named, false },
 	{ "check_https_http_mismatch", eval_check_https_http_mismatch, false },
 	{ "check_https_ip_mismatch", eval_check_https_ip_mismatch, false },
+	{ "check_uri_truncated", eval_check_uri_truncated, false },
 	{ "check_body_8bits", eval_check_body_8bits, false },
 };
 

@@ -172,23 +172,36 @@ eval_named_list(const struct sa_settings *set, const char *name)
 	return NULL;
 }
 
-/* enlist_addrlist (NAME) glob...: /^ \( (.+?) \) \s+ (.+) \z/sx */
-static int
-eval_enlist_addrlist(struct sa_settings *set, const char *value, const char **why_r)
+bool
+eval_list_line_split(const char *value, char **name_r, const char **rest_r)
 {
-	struct eval_named_lists *l;
 	const char *close = NULL;
-	char *name;
-	size_t k;
 
 	if (value[0] != '(' || value[1] == '\0')
-		goto missing;
+		return false;
 	for (const char *p = value + 2; *p != '\0' && close == NULL; p++)
 		if (*p == ')' && eval_freemail_is_space((unsigned char)p[1]) && p[2] != '\0')
 			close = p;
 	if (close == NULL)
-		goto missing;
-	name = xstrndup(value + 1, (size_t)(close - value - 1));
+		return false;
+	*name_r = xstrndup(value + 1, (size_t)(close - value - 1));
+	*rest_r = close + 1;
+	return true;
+}
+
+/* enlist_addrlist (NAME) glob... */
+static int
+eval_enlist_addrlist(struct sa_settings *set, const char *value, const char **why_r)
+{
+	struct eval_named_lists *l;
+	const char *globs;
+	char *name;
+	size_t k;
+
+	if (!eval_list_line_split(value, &name, &globs)) {
+		*why_r = "missing required value";
+		return -1;
+	}
 	if (set->named_lists == NULL)
 		set->named_lists = xcalloc(1, sizeof(*set->named_lists));
 	l = set->named_lists;
@@ -203,11 +216,8 @@ eval_enlist_addrlist(struct sa_settings *set, const char *value, const char **wh
 	} else {
 		free(name);
 	}
-	addrlist_add_words(&l->lists[k], close + 1);
+	addrlist_add_words(&l->lists[k], globs);
 	return 1;
-missing:
-	*why_r = "missing required value";
-	return -1;
 }
 
 int

@@ -56,8 +56,8 @@ struct msgview {
 	struct mime_msg *msg;
 	bool relays_done;
 	struct relays relays;
-	bool body_done, raw_done, uris_done;
-	struct strlist body, rawbody, uris, html_uris;
+	bool body_done, raw_done, uris_done, uri_hosts_done, uri_truncated;
+	struct strlist body, rawbody, uris, html_uris, uri_hosts;
 	/* Bayes' sources; visible is body itself without invisible text */
 	bool visible_done, invisible_done, has_invisible;
 	struct strlist visible, invisible;
@@ -121,6 +121,7 @@ msgview_new(const struct sa_settings *settings, const char *data, size_t len,
 	strlist_init(&mv->visible);
 	strlist_init(&mv->invisible);
 	strlist_init(&mv->uris);
+	strlist_init(&mv->uri_hosts);
 	strlist_init(&mv->html_uris);
 	return mv;
 }
@@ -140,6 +141,7 @@ msgview_free(struct msgview **mvp)
 	strlist_free(&mv->visible);
 	strlist_free(&mv->invisible);
 	strlist_free(&mv->uris);
+	strlist_free(&mv->uri_hosts);
 	strlist_free(&mv->html_uris);
 	free(mv->pristine_own);
 	for (size_t i = 0; i < mv->ncache; i++) {
@@ -1130,9 +1132,30 @@ msgview_uris(struct msgview *mv)
 		const struct strlist *body = msgview_body(mv);
 
 		mv->uris_done = true;
-		uri_collect(mv->set, body, &mv->html_uris, &mv->uris);
+		for (size_t i = 0; i < mv->nhtml; i++)
+			mv->uri_truncated |= mv->html[i]->uri_truncated;
+		uri_collect(mv->set, body, &mv->html_uris, &mv->uris, &mv->uri_truncated);
 	}
 	return &mv->uris;
+}
+
+bool
+msgview_uri_truncated(struct msgview *mv)
+{
+	(void)msgview_uris(mv);
+	return mv->uri_truncated;
+}
+
+const struct strlist *
+msgview_uri_hosts(struct msgview *mv)
+{
+	const struct strlist *uris = msgview_uris(mv);
+
+	if (!mv->uri_hosts_done) {
+		mv->uri_hosts_done = true;
+		uri_hosts(mv->set, uris, &mv->uri_hosts);
+	}
+	return &mv->uri_hosts;
 }
 
 const struct strlist *

@@ -83,6 +83,12 @@ const struct strlist *msgview_body_visible(struct msgview *mv);
 const struct strlist *msgview_body_invisible(struct msgview *mv);
 const struct strlist *msgview_rawbody(struct msgview *mv);
 const struct strlist *msgview_uris(struct msgview *mv);
+/* Whether a URI was cut to URI_MAX_LENGTH, in HTML or as a canonical form
+ * (PerMsgStatus's uri_truncated: URIEval's check_uri_truncated). */
+bool msgview_uri_truncated(struct msgview *mv);
+/* The host names of msgview_uris() that WLBLEval's URI host lists are
+ * looked up with (uri_hosts()). */
+const struct strlist *msgview_uri_hosts(struct msgview *mv);
 void msgview_full(struct msgview *mv, const char **data_r, size_t *len_r);
 
 /* The parsed Received chain (trusted/untrusted relays), as received_parse()

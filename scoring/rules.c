@@ -1410,6 +1410,11 @@ rules_load(const char *const *dirs, size_t dir_count, struct rules_load_result *
 	b.replace_pre = strmap_new();
 	b.replace_inter = strmap_new();
 	b.replace_post = strmap_new();
+	/* SpamAssassin's init.pre, which lmtpd does not read, says this in
+	 * every install: the rules then score USER_IN_BLOCKLIST and the
+	 * other new names, without the deprecated USER_IN_BLACKLIST metas
+	 * (60_welcomelist.cf) */
+	strlist_add(&b.compat, "welcomelist_blocklist", strlen("welcomelist_blocklist"));
 	rs->by_name = strmap_new();
 	rs->required_score = 5.0;
 	rs->use_bayes = true;
@@ -1425,6 +1430,7 @@ rules_load(const char *const *dirs, size_t dir_count, struct rules_load_result *
 	pcre2_set_depth_limit(rs->match_ctx, RULES_DEPTH_LIMIT);
 	pcre2_set_heap_limit(rs->match_ctx, RULES_HEAP_LIMIT_KIB);
 
+	strlist_free(&b.compat);
 	strmap_free(&b.replace_tag);
 	strmap_free(&b.replace_pre);
 	strmap_free(&b.replace_inter);

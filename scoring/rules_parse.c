@@ -52,9 +52,8 @@ static const char *const rules_plugins[] = {
 	"Mail::SpamAssassin::Plugin::HTMLEval",
 	"Mail::SpamAssassin::Plugin::RelayEval",
 	"Mail::SpamAssassin::Plugin::FreeMail",
-	/* check_https_http_mismatch and check_https_ip_mismatch (eval_body.c);
-	 * URIEval's check_uri_truncated is not implemented: --lint lists
-	 * URI_TRUNCATED as skipped. */
+	/* check_https_http_mismatch, and URIEval's check_https_ip_mismatch
+	 * and check_uri_truncated (eval_body.c) */
 	"Mail::SpamAssassin::Plugin::HTTPSMismatch",
 	"Mail::SpamAssassin::Plugin::URIEval",
 	/* the classifier (bayes.c) and its check_bayes (eval_bayes.c) */
@@ -92,7 +91,7 @@ static const char *const rules_ignored[] = {
 	"def_whitelist_from_dkim", "def_welcomelist_from_spf",
 	"def_whitelist_from_spf", "dns_available", "dns_block_rule",
 	"dns_local_ports_avoid", "dns_local_ports_permit", "dns_server",
-	"enlist_addrlist", "enlist_uri_host", "fns_check", "fns_ignore_dkim",
+	"enlist_addrlist", "fns_check", "fns_ignore_dkim",
 	"fns_ignore_headers", "freemail_domains", "freemail_import_whitelist_auth",
 	"freemail_import_welcomelist_auth", "freemail_whitelist",
 	"freemail_welcomelist", "loadplugin", "ok_languages", "ok_locales",
@@ -103,8 +102,7 @@ static const char *const rules_ignored[] = {
 	"urirhsbl", "urirhssub", "url_shortener", "url_shortener_get",
 	"use_auto_welcomelist", "use_auto_whitelist", "welcomelist_auth",
 	"whitelist_auth", "welcomelist_from_dkim", "whitelist_from_dkim",
-	"welcomelist_from_spf", "whitelist_from_spf", "blocklist_uri_host",
-	"blacklist_uri_host", "welcomelist_uri_host", "whitelist_uri_host",
+	"welcomelist_from_spf", "whitelist_from_spf",
 	"whitelist_bounce_relays", "welcomelist_bounce_relays",
 	"util_rb_tld_skip", "lock_method", "bayes_path", "auto_welcomelist_path",
 	"normalize_charset", "dcc_home", "pyzor_path", "razor_config",
@@ -234,6 +232,7 @@ struct cond_lexer {
 	const char *p;
 	char tok[256];
 	bool error;
+	const struct strlist *compat;	/* enable_compat names */
 };
 
 static bool
@@ -329,8 +328,13 @@ cond_primary(struct cond_lexer *lx)
 					 "Mail::SpamAssassin::Plugin::WelcomeListSubject");
 			yes = cond_in_list(arg, rules_plugins, N_ELEMENTS(rules_plugins));
 		} else {
+			static const char compat[] = "Mail::SpamAssassin::Conf::compat_";
+
 			yes = cond_in_list(arg, rules_can, N_ELEMENTS(rules_can)) ||
 			      eval_can(arg);
+			for (size_t i = 0; !yes && strncmp(arg, compat, sizeof(compat) - 1) == 0 &&
+					   i < lx->compat->n; i++)
+				yes = strcmp(arg + sizeof(compat) - 1, lx->compat->v[i].p) == 0;
 		}
 		return yes ? 1 : 0;
 	}
@@ -410,9 +414,9 @@ cond_or(struct cond_lexer *lx)
 
 /* Returns 1 true, 0 false, -1 unparseable. */
 static int
-rules_cond_eval(const char *expr)
+rules_cond_eval(const char *expr, const struct strlist *compat)
 {
-	struct cond_lexer lx = { expr, "", false };
+	struct cond_lexer lx = { expr, "", false, compat };
 	double v;
 
 	cond_next(&lx);
@@ -808,6 +812,16 @@ rules_directive(struct rules_parser *ps, const char *key, char *value)
 		/* Bayes settings are read by the Bayes classifier. */
 		strlist_add(&b->bayes_settings, key, strlen(key));
 		strlist_add(&b->bayes_settings, value, strlen(value));
+	} else if (strcmp(key, "enable_compat") == 0) {
+		/* Conf.pm: a name of [a-zA-Z0-9_]{1,128} */
+		size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "0123456789_");
+
+		if (n == 0 || n > 128 || value[n] != '\0')
+			rules_diag_add(b, ps->file, ps->line, true,
+				       "enable_compat: invalid value '%s'", value);
+		else
+			strlist_add(&b->compat, value, n);
 	} else if (rules_addrlist_directive(b, key, value)) {
 		/* done */
 	} else if ((handled = sa_settings_apply(&b->rs->settings, key, value, &why)) != 0) {
@@ -843,7 +857,7 @@ rules_conditional(struct rules_parser *ps, const char *key, const char *value)
 		snprintf(expr, sizeof(expr), "plugin (%s)", value);
 	else
 		snprintf(expr, sizeof(expr), "%s", value);
-	v = rules_cond_eval(expr);
+	v = rules_cond_eval(expr, &ps->b->compat);
 	if (v < 0) {
 		rules_diag_add(ps->b, ps->file, ps->line, true,
 			       "unparseable condition '%s'", value);

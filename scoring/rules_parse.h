@@ -21,6 +21,9 @@ struct rules_build {
 	char *replace_start, *replace_end;
 	/* bayes_* lines as key, value pairs, for the classifier */
 	struct strlist bayes_settings;
+	/* enable_compat NAME: can(Mail::SpamAssassin::Conf::compat_NAME) is
+	 * true for these */
+	struct strlist compat;
 };
 
 /* The diagnostic added (valid until the next one), NULL past the cap. */

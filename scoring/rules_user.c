@@ -192,6 +192,7 @@ rules_user_load(const struct ruleset *site, const char *path, char *text,
 	/* unscored user rules as Parser.pm scores site rules */
 	rules_default_scores(&b, ov->user_first);
 	rules_user_compile(&b);
+	strlist_free(&b.compat);
 	ov->paths = b.paths;
 	if (warn != NULL)
 		for (size_t i = 0; i < res.diag_count; i++) {

@@ -41,6 +41,7 @@ sa_settings_free(struct sa_settings *set)
 	uri_redirector_free(set);
 	eval_freemail_conf_free(&set->freemail);
 	eval_named_lists_free(&set->named_lists);
+	eval_urihost_free(&set->urihost);
 	eval_fromname_conf_free(&set->fromname);
 	free(set->ok_languages);
 	memset(set, 0, sizeof(*set));
@@ -185,6 +186,8 @@ sa_settings_apply(struct sa_settings *set, const char *key, const char *value,
 {
 	if (strncmp(key, "freemail_", 9) == 0 || strcmp(key, "enlist_addrlist") == 0)
 		return eval_freemail_apply(set, key, value, why_r);
+	if (eval_urihost_key(key))
+		return eval_urihost_apply(&set->urihost, key, value, why_r);
 	if (strncmp(key, "fns_", 4) == 0)
 		return eval_fromname_apply(set, key, value, why_r);
 	if (strcmp(key, "ok_languages") == 0) {

@@ -14,6 +14,7 @@ struct pcre2_real_code_8;
 struct eval_freemail_conf;
 struct eval_fromname_conf;
 struct eval_named_lists;
+struct eval_urihost_lists;
 
 /* One entry of trusted_networks / internal_networks / msa_networks, in
  * SpamAssassin's NetSet syntax ("!" excludes, "1.2.3.4/24", "1.2.", "::1"). */
@@ -59,6 +60,10 @@ struct sa_settings {
 	/* enlist_addrlist (NAME) ...: the named address lists WLBLEval's
 	 * check_from_in_list reads (eval_freemail.c), NULL when none. */
 	struct eval_named_lists *named_lists;
+	/* enlist_uri_host (NAME) ..., blocklist_uri_host, ...: the URI host
+	 * lists check_uri_host_listed reads (eval_urihost.c), NULL when
+	 * none. */
+	struct eval_urihost_lists *urihost;
 	/* The FromNameSpoof plugin's fns_* settings (eval_fromname.c), NULL
 	 * until an fns_* line is seen. */
 	struct eval_fromname_conf *fromname;
@@ -91,6 +96,16 @@ int eval_freemail_apply(struct sa_settings *set, const char *key, const char *va
 			const char **why_r);
 void eval_freemail_conf_free(struct eval_freemail_conf **conf);
 void eval_named_lists_free(struct eval_named_lists **lists);
+/* The URI host list lines (enlist_uri_host, delist_uri_host,
+ * blocklist_uri_host, welcomelist_uri_host and their black/white forms),
+ * into *lists (made on first use): the same return values as
+ * sa_settings_apply.  The rule files' lines go into set->urihost, a
+ * user_prefs file's into that user's copy (eval_urihost.c). */
+bool eval_urihost_key(const char *key);
+int eval_urihost_apply(struct eval_urihost_lists **lists, const char *key, const char *value,
+		       const char **why_r);
+struct eval_urihost_lists *eval_urihost_copy(const struct eval_urihost_lists *lists);
+void eval_urihost_free(struct eval_urihost_lists **lists);
 /* The FromNameSpoof plugin's fns_* lines, into set->fromname; the same
  * return values as sa_settings_apply (eval_fromname.c). */
 int eval_fromname_apply(struct sa_settings *set, const char *key, const char *value,

@@ -74,6 +74,10 @@ struct score_prefs {
 	size_t override_count;
 	struct addrlist lists[ADDRLIST_KIND_COUNT];
 	bool have_lists;
+	/* the site's URI host lists as these prefs change them (NULL: the
+	 * site's apply) */
+	struct eval_urihost_lists *urihost;
+	bool have_urihost;
 	/* rules the site scored 0 that these prefs score: matched for
 	 * this user only (rules_match_site_zero) */
 	size_t *site_zero;
@@ -161,7 +165,8 @@ score_words(const char *value)
 
 static bool
 score_prefs_list_line(struct score_prefs *p, const struct ruleset *rs,
-		      const char *key, const char *value, size_t *words_used, bool *capped)
+		      const char *key, const char *value, size_t *words_used, bool *capped,
+		      const char **why_r)
 {
 	static const struct {
 		const char *key;
@@ -186,6 +191,24 @@ score_prefs_list_line(struct score_prefs *p, const struct ruleset *rs,
 		{ "blacklist_to", ADDRLIST_BLOCK_TO, 0 },
 	};
 
+	if (eval_urihost_key(key)) {
+		const char *why = NULL;
+
+		if (*words_used + score_words(value) > SCORE_PREFS_LIST_MAX) {
+			*capped = true;
+			return true;
+		}
+		*words_used += score_words(value);
+		/* SpamAssassin parses user_prefs into its copy of the site's
+		 * configuration: delist_uri_host removes a site entry too */
+		if (!p->have_urihost) {
+			p->urihost = eval_urihost_copy(rs->settings.urihost);
+			p->have_urihost = true;
+		}
+		if (eval_urihost_apply(&p->urihost, key, value, &why) < 0)
+			*why_r = why;
+		return true;
+	}
 	for (size_t i = 0; i < N_ELEMENTS(table); i++) {
 		if (strcmp(key, table[i].key) != 0)
 			continue;
@@ -333,6 +356,7 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 	buf_init(&rtext, 0);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *s = line, *key, *value;
+		const char *bad = NULL;
 		/* what fgets read, NUL bytes included (strlen stops at the
 		 * first: a file of NULs was read to its end, however large,
 		 * and a NUL hid a line's excess from the check below) */
@@ -392,7 +416,14 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 			/* for the user's rules, below */
 		} else if (strcmp(key, "score") == 0) {
 			score_prefs_score_line(p, rs, value, warn, path, lineno);
-		} else if (score_prefs_list_line(p, rs, key, value, &list_words, &capped)) {
+		} else if (score_prefs_list_line(p, rs, key, value, &list_words, &capped,
+						 &bad)) {
+			if (bad != NULL) {
+				char why[200];
+
+				snprintf(why, sizeof(why), "%s: %s", key, bad);
+				score_prefs_warn(warn, path, lineno, why);
+			}
 			if (capped && !capped_warned) {
 				char why[200];
 
@@ -439,6 +470,7 @@ score_prefs_free(struct score_prefs **pp)
 	if (p->have_lists)
 		for (int k = 0; k < ADDRLIST_KIND_COUNT; k++)
 			addrlist_free(&p->lists[k]);
+	eval_urihost_free(&p->urihost);
 	free(p);
 	*pp = NULL;
 }
@@ -735,6 +767,7 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 	}
 	/* Evals reading the user's lists. */
 	eval_ctx_init(&ctx, rs, mv, prefs != NULL && prefs->have_lists ? prefs->lists : NULL);
+	ctx.urihost = prefs != NULL ? prefs->urihost : NULL;
 	ctx.bayes_active = bayes_prob >= 0;
 	ctx.bayes_prob = bayes_prob;
 	for (size_t k = 0; k < rs->eval_count; k++) {

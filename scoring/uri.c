@@ -1383,6 +1383,7 @@ struct collect {
 	struct ubuf u, host, tmp, raw, uri;
 	struct strlist res;
 	size_t candidates;
+	bool truncated;
 };
 
 static bool
@@ -1405,8 +1406,13 @@ collect_add(struct collect *c, const char *uri, size_t len, bool from_text)
 	canon(c->set, &c->st, uri, len, &c->res);
 	for (size_t i = 0; i < c->res.n; i++) {
 		struct strlist_item *it = &c->res.v[i];
+		size_t cut = max_length(it->p, it->len, c->st.chars);
 
-		it->len = max_length(it->p, it->len, c->st.chars);
+		/* flagged whether or not the forms are kept, as
+		 * add_uri_detail_list sets uri_truncated before it checks
+		 * the domain */
+		c->truncated |= cut < it->len;
+		it->len = cut;
 		it->p[it->len] = '\0';
 		if (!keep && uri_has_domain(c->set, it->p, it->len, &c->u, &c->host, &c->tmp))
 			keep = true;
@@ -1623,7 +1629,7 @@ collect_text(struct collect *c, const char *line, size_t len)
 
 void
 uri_collect(const struct sa_settings *set, const struct strlist *body,
-	    const struct strlist *html_uris, struct strlist *out)
+	    const struct strlist *html_uris, struct strlist *out, bool *truncated_r)
 {
 	struct collect c;
 
@@ -1648,6 +1654,8 @@ uri_collect(const struct sa_settings *set, const struct strlist *body,
 	}
 
 	pcre2_set_callout(uri_re.mctx, NULL, NULL);
+	if (truncated_r != NULL)
+		*truncated_r |= c.truncated;
 	strset_free(&c.have);
 	strset_free(&c.seen);
 	strlist_free(&c.res);
@@ -1657,6 +1665,28 @@ uri_collect(const struct sa_settings *set, const struct strlist *body,
 	ub_free(&c.raw);
 	ub_free(&c.uri);
 	canon_state_free(&c.st);
+}
+
+void
+uri_hosts(const struct sa_settings *set, const struct strlist *uris, struct strlist *out)
+{
+	struct ubuf u = { 0 }, host = { 0 }, tmp = { 0 };
+	struct strset *have = strset_new();
+
+	uri_setup();
+	for (size_t i = 0; i < uris->n; i++) {
+		const struct strlist_item *it = &uris->v[i];
+
+		if (prefix_ci(it->p, it->len, "mailto:") ||
+		    !uri_has_domain(set, it->p, it->len, &u, &host, &tmp) || host.len == 0)
+			continue;
+		if (strset_add(have, host.p, host.len))
+			strlist_add(out, host.p, host.len);
+	}
+	strset_free(&have);
+	ub_free(&u);
+	ub_free(&host);
+	ub_free(&tmp);
 }
 
 void

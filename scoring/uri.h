@@ -36,9 +36,20 @@
  * count as Latin-1 characters).  Either may be NULL.  Appends the canonical
  * list (deduplicated, in order of discovery) to out; entries already in out
  * are not repeated.  Never fails; hostile input is cut by the URI_MAX_*
- * bounds and PCRE2 match limits. */
+ * bounds and PCRE2 match limits.  *truncated_r (may be NULL) becomes true
+ * when a canonical form was cut to URI_MAX_LENGTH (PerMsgStatus's
+ * uri_truncated, which check_uri_truncated reads). */
 void uri_collect(const struct sa_settings *set, const struct strlist *body,
-		 const struct strlist *html_uris, struct strlist *out);
+		 const struct strlist *html_uris, struct strlist *out, bool *truncated_r);
+
+/* The host names of uris (a list as uri_collect makes it), as
+ * get_uri_detail_list's "hosts" holds them: RegistryBoundaries::
+ * uri_to_domain's unstripped host (lowercased, IDN in ASCII form, an IP
+ * address as written) of each URI that has one, mailto: URIs left out, as
+ * WLBLEval's check_uri_host_listed skips them.  Appended to out once each,
+ * in order of first appearance. */
+void uri_hosts(const struct sa_settings *set, const struct strlist *uris,
+	       struct strlist *out);
 
 /* One URI's canonical forms (Util::uri_list_canonicalize, the raw URI
  * itself included, each cut to URI_MAX_LENGTH), deduplicated, appended.

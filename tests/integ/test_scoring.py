@@ -232,12 +232,12 @@ def test_per_recipient_scores_and_headers(scoring_lmtpd):
         b"X-Spam-Report: \n\t*  4.0 LOCAL_BUY_NOW BODY: Says buy now\n")
     assert raw_field(got["frank@example.com"], "X-Spam-Report") == (
         b"X-Spam-Report: \n\t*  0.5 LOCAL_BUY_NOW BODY: Says buy now\n")
-    # (60_welcomelist.cf scores USER_IN_WELCOMELIST -0.01 and the
-    # deprecated USER_IN_WHITELIST, a meta on it, -100)
+    # (60_welcomelist.cf scores USER_IN_WELCOMELIST -100; its deprecated
+    # meta USER_IN_WHITELIST is not defined, as SpamAssassin's init.pre
+    # says enable_compat welcomelist_blocklist)
     assert raw_field(got["alice@example.com"], "X-Spam-Report") == (
         b"X-Spam-Report: \n\t*  4.0 LOCAL_BUY_NOW BODY: Says buy now\n"
-        b"\t* -0.0 USER_IN_WELCOMELIST User is listed in 'welcomelist_from'\n"
-        b"\t* -100 USER_IN_WHITELIST DEPRECATED: See USER_IN_WELCOMELIST\n")
+        b"\t* -100 USER_IN_WELCOMELIST User is listed in 'welcomelist_from'\n")
 
     flag, score, required, tests = status(got["erin@example.com"])
     assert (flag, score, required) == ("Yes", 4.0, 3.0)
@@ -513,6 +513,90 @@ def test_user_score_enables_site_zero_rule(lmtpd_factory, workdir):
         spamd.stop()
     assert ours == theirs
 
+
+
+URI_HOST_CF = """enlist_uri_host (LOCAL_SHOPS) shop.example.org
+header LOCAL_SHOP_LINK eval:check_uri_host_listed('LOCAL_SHOPS')
+describe LOCAL_SHOP_LINK Links to a listed shop
+score LOCAL_SHOP_LINK 1.5
+"""
+
+URI_HOST_PREFS = {
+    "alice": "blocklist_uri_host Example.NET\n",
+    "bob": "welcomelist_uri_host www.shop.example.org\n",
+    # "!" on the more specific name wins over the site's entry
+    "carol": "enlist_uri_host (LOCAL_SHOPS) !www.shop.example.org\n",
+    "dave": "delist_uri_host shop.example.org\n",
+    "erin": None,
+}
+
+URI_HOST_MSG = b"""From: someone@example.com
+To: team@example.com
+Subject: links
+Date: Thu, 01 Jan 2026 00:00:00 +0000
+Message-ID: <u1@example.com>
+Content-Type: text/plain
+
+see http://www.shop.example.org/sale and http://mail.example.net/x
+"""
+
+
+def test_user_uri_host_lists(lmtpd_factory, workdir):
+    """WLBLEval's URI host lists: the site's enlist_uri_host list read by
+    check_uri_host_listed, and each user's blocklist_uri_host,
+    welcomelist_uri_host, enlist_uri_host and delist_uri_host lines in
+    user_prefs (URI_HOST_IN_BLOCKLIST scores 100, URI_HOST_IN_WELCOMELIST
+    -100), one message to all of them.  With spamd installed, a private
+    spamd with the same rule files and prefs gives each user the same
+    score and tests."""
+    rules = saparity.copy_sa_rules(os.path.join(workdir, "rules-urihost"), URI_HOST_CF)
+    d = lmtpd_factory(rules_dir=rules)
+    for user, prefs in URI_HOST_PREFS.items():
+        if prefs is not None:
+            write_prefs(d, user + "@example.com", prefs)
+    rcpts = [u + "@example.com" for u in URI_HOST_PREFS]
+    t = d.deliver(rcpts, URI_HOST_MSG)
+    assert t.final_codes() == [250] * len(rcpts)
+    ours = {}
+    for user in URI_HOST_PREFS:
+        new = os.path.join(d.maildir(user + "@example.com"), "new")
+        [f] = os.listdir(new)
+        with open(os.path.join(new, f), "rb") as fh:
+            flag, score, _, tests = status(fh.read())
+        ours[user] = (score, {x for x in tests if x != "none"})
+    listed = {u: sorted(x for x in t if x.startswith(("URI_HOST_", "LOCAL_")))
+              for u, (_, t) in ours.items()}
+    assert listed == {
+        "alice": ["LOCAL_SHOP_LINK", "URI_HOST_IN_BLOCKLIST"],
+        "bob": ["LOCAL_SHOP_LINK", "URI_HOST_IN_WELCOMELIST"],
+        "carol": [],
+        "dave": [],
+        "erin": ["LOCAL_SHOP_LINK"],
+    }, listed
+    assert ours["alice"][0] > 100 and ours["bob"][0] < -90
+    assert "warning" not in d.log(), d.log()
+
+    saparity.require_spamd()
+    from sa_parity import Spamd  # tests/tools, on sys.path through saparity
+    vcd = os.path.join(workdir, "spamd-prefs-urihost")
+    os.makedirs(vcd)
+    for user, prefs in URI_HOST_PREFS.items():
+        os.makedirs(os.path.join(vcd, user))
+        if prefs is not None:
+            with open(os.path.join(vcd, user, "user_prefs"), "w") as f:
+                f.write(prefs)
+    subprocess.run(["chmod", "-R", "a+rwX", vcd], check=True)
+    spamd = Spamd(rules, children=1, subtests=False,
+                  args=["--virtual-config-dir=" + os.path.join(vcd, "%u")])
+    try:
+        theirs = {}
+        for user in URI_HOST_PREFS:
+            score, tests = spamd.check(b"Return-Path: <sender@example.org>\n" + URI_HOST_MSG,
+                                       want_score=True, user=user)
+            theirs[user] = (score, tests)
+    finally:
+        spamd.stop()
+    assert ours == theirs
 
 
 # A user's own rules: line 9 does not compile.

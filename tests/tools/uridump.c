@@ -144,7 +144,7 @@ run_file(const struct sa_settings *set, const char *path, const char *outdir)
 	free(line);
 	fclose(f);
 
-	uri_collect(set, &body, &html, &out);
+	uri_collect(set, &body, &html, &out, NULL);
 	if (out.n > 1)
 		qsort(out.v, out.n, sizeof(*out.v), item_cmp);
 

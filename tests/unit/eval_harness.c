@@ -10,6 +10,7 @@
 #include "eval_harness.h"
 #include "msgview.h"
 #include "rules.h"
+#include "score.h"
 
 static const char *(*eh_testdir)(void);
 
@@ -50,15 +51,21 @@ eh_match(struct ruleset *rs, const char *message, size_t len, const char *envelo
 	struct rules_scratch *scratch = rules_scratch_new(rs);
 	struct msgview *mv = msgview_new(rules_settings(rs), message, len, envelope_from);
 	struct rules_hits hits;
+	struct score_result total;
 
 	rules_match(rs, scratch, mv, 0, &hits);
 	rules_resolve_all(rs, &hits);
+	/* the evals that read per-user lists run here, with the site's */
+	score_compute(rs, &hits, mv, NULL, &total);
 	for (size_t i = 0; i < n_names; i++) {
 		long k = rules_find(rs, names[i]);
 
 		ck_assert_msg(k >= 0, "%s not defined", names[i]);
 		out[i] = hits.hits[k] > 0;
+		for (size_t h = 0; h < total.hit_count; h++)
+			out[i] |= total.hits[h].rule == (size_t)k;
 	}
+	score_result_free(&total);
 	rules_hits_free(&hits);
 	msgview_free(&mv);
 	rules_scratch_free(&scratch);

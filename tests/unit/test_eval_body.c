@@ -1,6 +1,7 @@
 /* Unit tests for eval_body.c: SpamAssassin's BodyEval, ImageInfo, the
- * MIMEEval test that reads body lines (check_for_uppercase) and WLBLEval's
- * check_mailfrom_matches_rcvd,
+ * MIMEEval test that reads body lines (check_for_uppercase), WLBLEval's
+ * check_mailfrom_matches_rcvd and URI host lists (eval_urihost.c) and
+ * URIEval's check_uri_truncated,
  * each through a real rule line and a hand-built message, hit and miss.
  * The expected hits are SpamAssassin's: with LMTPD_EVAL_CASES_DIR set this
  * program writes its rules and cases for tests/tools/sa_eval_cases.py,
@@ -49,7 +50,25 @@ static const char rules_cf[] =
 	"body HTTPS_MIS eval:check_https_http_mismatch('1','10')\n"
 	"body HTTPS_MIS2 eval:check_https_http_mismatch('2','3')\n"
 	"body HTTPS_IP eval:check_https_ip_mismatch()\n"
-	"body BODY_8BITS eval:check_body_8bits()\n";
+	"body BODY_8BITS eval:check_body_8bits()\n"
+	"util_rb_tld top xyz ly\n"
+	"enlist_uri_host (BADTLD) top XYZ !good.xyz\n"
+	"enlist_uri_host (SHORT) bit.ly 1.2.3.4\n"
+	"delist_uri_host (SHORT) tinyurl.com\n"
+	"enlist_uri_host (GONE) gone.example.com kept.example.com\n"
+	"enlist_uri_host (DEEP) k.example.com\n"
+	"delist_uri_host gone.example.com\n"
+	"delist_uri_host (NOPE) kept.example.com\n"
+	"blocklist_uri_host Evil.Example.NET\n"
+	"welcomelist_uri_host friend.example.org\n"
+	"header URI_BADTLD eval:check_uri_host_listed('BADTLD')\n"
+	"header URI_SHORT eval:check_uri_host_listed('SHORT')\n"
+	"header URI_GONE eval:check_uri_host_listed('GONE')\n"
+	"header URI_DEEP eval:check_uri_host_listed('DEEP')\n"
+	"header URI_NOLIST eval:check_uri_host_listed('NOPE')\n"
+	"body URI_BLOCK eval:check_uri_host_in_blocklist()\n"
+	"body URI_WELCOME eval:check_uri_host_in_welcomelist()\n"
+	"body URI_TRUNC eval:check_uri_truncated()\n";
 
 static const char *const rule_names[] = {
 	"BLANK", "TVD", "STOCK", "SHORT", "SIG_LONG", "UPPER", "UPPER_MID",
@@ -206,6 +225,51 @@ static const struct eval_case https_cases[] = {
 	  HEAD "\nhttp://evil.example.net/ https://www.paypal.com/\n", "" },
 };
 
+/* WLBLEval's URI host lists (a host is looked up whole, then with its
+ * leading labels stripped; the most specific entry decides, "!" says no;
+ * an IP as written; mailto: URIs left out) and URIEval's
+ * check_uri_truncated (a URI over 8192 characters). */
+static const char *const urihost_names[] = {
+	"URI_BADTLD", "URI_SHORT", "URI_GONE", "URI_DEEP", "URI_NOLIST", "URI_BLOCK",
+	"URI_WELCOME", "URI_TRUNC",
+};
+
+/* filled in by main(): longer than a case can be written out */
+static char long_text_uri[9300], long_html_uri[9300], exact_text_uri[9300];
+
+static const struct eval_case urihost_cases[] = {
+	{ "listed TLD", NULL, HEAD "\nsee http://www.shop.top/offer now\n", "URI_BADTLD" },
+	{ "TLD listed in capitals", NULL, HEAD "\nsee http://shop.xyz/\n", "URI_BADTLD" },
+	{ "excepted host", NULL, HEAD "\nsee http://good.xyz/ and http://www.good.xyz/\n", "" },
+	{ "excepted and listed hosts", NULL,
+	  HEAD "\nsee http://good.xyz/ and http://bad.xyz/\n", "URI_BADTLD" },
+	{ "subdomain of a blocklisted host, in capitals", NULL,
+	  HEAD "\nclick http://WWW.EVIL.EXAMPLE.NET/login\n", "URI_BLOCK" },
+	{ "parent of a blocklisted host", NULL, HEAD "\nclick http://example.net/\n", "" },
+	{ "IP listed as written", NULL, HEAD "\nhttp://1.2.3.4/x and http://1.2.3.5/\n",
+	  "URI_SHORT" },
+	{ "IP not listed", NULL, HEAD "\nhttp://1.2.3.5/x\n", "" },
+	{ "shortener", NULL, HEAD "\nhttps://bit.ly/3abcDEF\n", "URI_SHORT" },
+	{ "schemeless host", NULL, HEAD "\ngo to www.evil.example.net today\n", "URI_BLOCK" },
+	{ "delisted from every list, kept elsewhere", NULL,
+	  HEAD "\nhttp://gone.example.com/ http://kept.example.com/\n", "URI_GONE" },
+	{ "delisted only", NULL, HEAD "\nhttp://gone.example.com/\n", "" },
+	{ "deep host: the most general names count", NULL,
+	  HEAD "\nhttp://a.b.c.d.e.f.g.h.i.j.k.example.com/\n", "URI_DEEP" },
+	{ "deep host: past eleven names", NULL,
+	  HEAD "\nhttp://a.b.c.d.e.f.g.h.i.j.k.l.example.com/\n", "" },
+	{ "mailto and a bare address are not URI hosts", NULL,
+	  HEAD "\nwrite to x@evil.example.net or mailto:y@evil.example.net\n", "" },
+	{ "HTML href", NULL,
+	  HTML("<a href=\"http://friend.example.org/news\">news</a>"), "URI_WELCOME" },
+	{ "HTML image source", NULL,
+	  HTML("<img src=\"http://cdn.evil.example.net/x.gif\">"), "URI_BLOCK" },
+	/* the body's lines are at most 2048 bytes (the URI is cut there) */
+	{ "URI over 8192 characters in the text", NULL, long_text_uri, "" },
+	{ "URI over 8192 characters in HTML", NULL, long_html_uri, "URI_TRUNC" },
+	{ "URI of 8192 characters", NULL, exact_text_uri, "" },
+};
+
 /* TextCat's check_body_8bits with ok_languages en: 8 bytes in a row of
  * 0x80-0xff in a rendered body line (UTF-8 after charset conversion). */
 static const char *const bits_names[] = { "BODY_8BITS" };
@@ -239,6 +303,25 @@ START_TEST(eval_bits_languages)
 	for (size_t i = 0; i < N_ELEMENTS(variants); i++)
 		eh_check_hits(variants[i], bits_names, N_ELEMENTS(bits_names),
 			      &(struct eval_case){ "languages", NULL, bits_cases[0].message, "" });
+}
+END_TEST
+
+/* head, n times fill, tail into out (of 9300 bytes). */
+static void
+long_uri(char *out, const char *head, char fill, size_t n, const char *tail)
+{
+	size_t h = strlen(head);
+
+	if (h + n + strlen(tail) >= 9300)
+		abort();
+	memcpy(out, head, h);
+	memset(out + h, fill, n);
+	strcpy(out + h + n, tail);
+}
+
+START_TEST(eval_urihost_table)
+{
+	eh_check_hits(rules_cf, urihost_names, N_ELEMENTS(urihost_names), &urihost_cases[_i]);
 }
 END_TEST
 
@@ -390,6 +473,7 @@ eval_body_suite(void)
 	tcase_add_loop_test(tc, eval_body_table, 0, N_ELEMENTS(cases));
 	tcase_add_loop_test(tc, eval_https_table, 0, N_ELEMENTS(https_cases));
 	tcase_add_loop_test(tc, eval_bits_table, 0, N_ELEMENTS(bits_cases));
+	tcase_add_loop_test(tc, eval_urihost_table, 0, N_ELEMENTS(urihost_cases));
 	tcase_add_test(tc, eval_bits_languages);
 	tcase_add_test(tc, eval_body_length_limits);
 	tcase_add_test(tc, eval_body_all_loaded);
@@ -404,7 +488,15 @@ main(void)
 		{ rule_names, N_ELEMENTS(rule_names), cases, N_ELEMENTS(cases) },
 		{ https_names, N_ELEMENTS(https_names), https_cases, N_ELEMENTS(https_cases) },
 		{ bits_names, N_ELEMENTS(bits_names), bits_cases, N_ELEMENTS(bits_cases) },
+		{ urihost_names, N_ELEMENTS(urihost_names), urihost_cases,
+		  N_ELEMENTS(urihost_cases) },
 	};
+	/* "http://www.example.com/" is 23 characters */
+	long_uri(long_text_uri, HEAD "\nsee http://www.example.com/", 'a', 9000, " now\n");
+	long_uri(exact_text_uri, HEAD "\nsee http://www.example.com/", 'c', 8192 - 23, " now\n");
+	long_uri(long_html_uri, HEAD "Subject: links\nMIME-Version: 1.0\nContent-Type: text/html\n"
+		 "\n<html><body>\n<a href=\"http://www.example.com/", 'b', 9000,
+		 "\">x</a>\n</body></html>\n");
 
 	return eh_main(eval_body_suite, ut_testdir, rules_cf, tables, N_ELEMENTS(tables));
 }

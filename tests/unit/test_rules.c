@@ -153,8 +153,23 @@ START_TEST(test_conditionals)
 		 "if can(Mail::SpamAssassin::Conf::feature_bug6558_free)\n"
 		 "body CAN_FEATURE /g/\n"
 		 "endif\n"
-		 "if !can(Mail::SpamAssassin::Conf::compat_welcomelist_blocklist)\n"
+		 "if !can(Mail::SpamAssassin::Conf::compat_no_such_flag)\n"
 		 "body NOT_CAN /h/\n"
+		 "endif\n"
+		 /* SpamAssassin's init.pre enables this one everywhere */
+		 "if !can(Mail::SpamAssassin::Conf::compat_welcomelist_blocklist)\n"
+		 "body OLD_LIST_NAMES /k/\n"
+		 "endif\n"
+		 "if can(Mail::SpamAssassin::Conf::compat_site_flag)\n"
+		 "body COMPAT_TOO_EARLY /l/\n"
+		 "endif\n"
+		 "enable_compat site_flag\n"
+		 "enable_compat bad-flag\n"
+		 "if can(Mail::SpamAssassin::Conf::compat_site_flag)\n"
+		 "body COMPAT_ENABLED /m/\n"
+		 "endif\n"
+		 "if can(Mail::SpamAssassin::Conf::compat_site_fla)\n"
+		 "body COMPAT_PREFIX /n/\n"
 		 "endif\n"
 		 "ifplugin Mail::SpamAssassin::Plugin::DKIM\n"
 		 "  if (version >= 3.0)\n"
@@ -165,7 +180,8 @@ START_TEST(test_conditionals)
 		 "endif\n");
 	rs = load(&res);
 	ck_assert_ptr_nonnull(rs);
-	ck_assert_int_eq(res.errors, 0);
+	ck_assert_int_eq(res.errors, 1);
+	ck_assert_str_eq(res.diags[0].message, "enable_compat: invalid value 'bad-flag'");
 	ck_assert(rule(rs, "IN_PLUGIN")->defined);
 	ck_assert_int_lt(rules_find(rs, "NO_PLUGIN"), 0);
 	ck_assert(rule(rs, "ELSE_BRANCH")->defined);
@@ -174,6 +190,10 @@ START_TEST(test_conditionals)
 	ck_assert_int_lt(rules_find(rs, "NOT_MIMEHEADER"), 0);
 	ck_assert(rule(rs, "CAN_FEATURE")->defined);
 	ck_assert(rule(rs, "NOT_CAN")->defined);
+	ck_assert_int_lt(rules_find(rs, "OLD_LIST_NAMES"), 0);
+	ck_assert_int_lt(rules_find(rs, "COMPAT_TOO_EARLY"), 0);
+	ck_assert(rule(rs, "COMPAT_ENABLED")->defined);
+	ck_assert_int_lt(rules_find(rs, "COMPAT_PREFIX"), 0);
 	/* Bug 7848: an else inside a blocked block stays blocked. */
 	ck_assert_int_lt(rules_find(rs, "NESTED_BLOCKED"), 0);
 	ck_assert_int_lt(rules_find(rs, "NESTED_ELSE_BLOCKED"), 0);
@@ -1603,6 +1623,60 @@ START_TEST(test_user_scores_site_zero_rule)
 			&score);
 	ck_assert_str_eq(tests.data, "ALWAYS");
 
+	buf_free(&tests);
+	rules_hits_free(&hits);
+	msgview_free(&mv);
+	rules_free(&rs);
+}
+END_TEST
+
+/* URI host lists in user_prefs change that user's copy of the site's
+ * lists, as SpamAssassin parses user_prefs into its copy of the site
+ * configuration: blocklist_uri_host and welcomelist_uri_host add, a "!"
+ * entry or delist_uri_host takes a site entry away; other recipients of
+ * the same message keep the site's lists. */
+START_TEST(test_user_uri_host_lists)
+{
+	static const char cf[] =
+		"util_rb_tld com org net\n"
+		"enlist_uri_host (SITE) shop.example.org\n"
+		"header SITE_LISTED eval:check_uri_host_listed('SITE')\n"
+		"score SITE_LISTED 1.5\n"
+		"body U_BLOCK eval:check_uri_host_in_blocklist()\n"
+		"score U_BLOCK 100\n"
+		"body U_WELCOME eval:check_uri_host_in_welcomelist()\n"
+		"score U_WELCOME -100\n";
+	static const char msg[] =
+		"From: a@example.com\nTo: b@example.com\nSubject: offer\n\n"
+		"see http://www.shop.example.org/ and http://mail.example.net/x\n";
+	struct ruleset *rs = load_clean("50_urihost.cf", cf);
+	struct rules_hits hits;
+	struct msgview *mv = match_message(rs, msg, NULL, 0, &hits);
+	struct buf tests;
+	double score;
+
+	buf_init(&tests, 0);
+	site_zero_tests(rs, NULL, &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "SITE_LISTED");
+	site_zero_tests(rs, "blocklist_uri_host Example.NET\n", &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "SITE_LISTED,U_BLOCK");
+	ck_assert_str_eq(user_warnings.data != NULL ? user_warnings.data : "", "");
+	site_zero_tests(rs, "whitelist_uri_host shop.example.org\n"
+			"delist_uri_host (SITE) shop.example.org\n", &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "U_WELCOME");
+	site_zero_tests(rs, "enlist_uri_host (SITE) !www.shop.example.org\n", &hits, mv,
+			&tests, &score);
+	ck_assert_str_eq(tests.data, "none");
+	site_zero_tests(rs, "delist_uri_host shop.example.org\n", &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "none");
+	/* a bad line is skipped; the site's lists are untouched by all this */
+	site_zero_tests(rs, "\nenlist_uri_host no-name-given\n", &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "SITE_LISTED");
+	ck_assert_msg(strstr(user_warnings.data, "user_prefs:2: enlist_uri_host: missing "
+			     "required value") != NULL, "%s", user_warnings.data);
+	site_zero_tests(rs, NULL, &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "SITE_LISTED");
+	ck_assert(score == 1.5);
 	buf_free(&tests);
 	rules_hits_free(&hits);
 	msgview_free(&mv);
@@ -3315,6 +3389,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_report_empty_and_bayes);
 	tcase_add_test(tc, test_report_wrap_width);
 	tcase_add_test(tc, test_user_scores_site_zero_rule);
+	tcase_add_test(tc, test_user_uri_host_lists);
 	tcase_add_test(tc, test_allow_user_rules_setting);
 	tcase_add_test(tc, test_prefs_long_line);
 	tcase_add_test(tc, test_prefs_score_values);

@@ -153,7 +153,7 @@ START_TEST(text_uris)
 	strlist_init(&body);
 	strlist_init(&out);
 	strlist_add(&body, text_cases[_i].line, strlen(text_cases[_i].line));
-	uri_collect(&set, &body, NULL, &out);
+	uri_collect(&set, &body, NULL, &out, NULL);
 	assert_list(&out, text_cases[_i].expect, ut_escs(text_cases[_i].line));
 	strlist_free(&body);
 	strlist_free(&out);
@@ -229,17 +229,17 @@ START_TEST(html_characters)
 	strlist_init(&in);
 	strlist_init(&out);
 	strlist_add(&in, UT_S("http://a.com/%41\xc3\xa4\xe2\x82\xac"));
-	uri_collect(&set, NULL, &in, &out);
+	uri_collect(&set, NULL, &in, &out, NULL);
 	assert_list(&out, html_expect, "html");
 	strlist_free(&out);
-	uri_collect(&set, &in, NULL, &out);
+	uri_collect(&set, &in, NULL, &out, NULL);
 	assert_list(&out, text_expect, "text");
 	strlist_free(&out);
 	strlist_free(&in);
 
 	/* one character is "length <= 1" however many bytes it takes */
 	strlist_add(&in, UT_S("\xc3\xa4"));
-	uri_collect(&set, NULL, &in, &out);
+	uri_collect(&set, NULL, &in, &out, NULL);
 	assert_list(&out, one_char, "one char");
 	strlist_free(&out);
 	strlist_free(&in);
@@ -257,7 +257,7 @@ START_TEST(dedup_and_order)
 	strlist_add(&html, UT_S("http://www.example.com"));
 	strlist_add(&html, UT_S("http://www.example.com"));
 	strlist_add(&out, UT_S("http://www.example.com"));	/* already there */
-	uri_collect(&set, &body, &html, &out);
+	uri_collect(&set, &body, &html, &out, NULL);
 	ck_assert_uint_eq(out.n, 1);
 	strlist_free(&body);
 	strlist_free(&html);
@@ -413,7 +413,7 @@ START_TEST(hostile_text)
 	strlist_init(&body);
 	strlist_init(&out);
 	strlist_add_owned(&body, line, len);
-	uri_collect(&set, &body, NULL, &out);
+	uri_collect(&set, &body, NULL, &out, NULL);
 	ck_assert_uint_eq(out.n, hostile_text_cases[_i].expect);
 	strlist_free(&body);
 	strlist_free(&out);
@@ -434,7 +434,7 @@ START_TEST(hostile_long_uri)
 	strlist_init(&in);
 	strlist_init(&out);
 	strlist_add(&in, uri, strlen(uri));
-	uri_collect(&set, NULL, &in, &out);
+	uri_collect(&set, NULL, &in, &out, NULL);
 	ck_assert_uint_eq(out.n, 2);
 	ck_assert_uint_eq(out.v[0].len, URI_MAX_LENGTH);
 	/* 2043 "%41" decoded to "A" (8192 - 2 * 2043), and the "%4" the cut
@@ -442,6 +442,71 @@ START_TEST(hostile_long_uri)
 	ck_assert_uint_eq(out.v[1].len, 4108);
 	free(path);
 	free(uri);
+	strlist_free(&in);
+	strlist_free(&out);
+}
+END_TEST
+
+/* A canonical form over URI_MAX_LENGTH characters is cut and flagged
+ * (check_uri_truncated): an HTML URI of 3024 characters with a %-escape,
+ * so that its decoded form is made, where each "é" becomes "%e9"; 2024
+ * of them stay under the limit. */
+START_TEST(truncated_canonical_form)
+{
+	struct strlist in, out;
+	size_t n = strlen("http://x.example.com/%41");
+	char *uri = malloc(n + 2 * 3000 + 1);
+	bool truncated;
+
+	ck_assert_ptr_nonnull(uri);
+	memcpy(uri, "http://x.example.com/%41", n);
+	for (size_t i = 0; i < 3000; i++)
+		memcpy(uri + n + 2 * i, "\xc3\xa9", 2);
+	strlist_init(&in);
+	strlist_init(&out);
+	strlist_add(&in, uri, n + 2 * 3000);
+	truncated = false;
+	uri_collect(&set, NULL, &in, &out, &truncated);
+	ck_assert(truncated);
+	for (size_t i = 0; i < out.n; i++)
+		ck_assert_uint_le(out.v[i].len, URI_MAX_LENGTH);
+	strlist_free(&in);
+	strlist_free(&out);
+	strlist_add(&in, uri, n + 2 * 2000);
+	uri_collect(&set, NULL, &in, &out, &truncated);
+	ck_assert(truncated);	/* only ever set, never cleared */
+	truncated = false;
+	strlist_free(&out);
+	uri_collect(&set, NULL, &in, &out, &truncated);
+	ck_assert(!truncated);
+	strlist_free(&in);
+	strlist_free(&out);
+	free(uri);
+}
+END_TEST
+
+/* The hosts the URI host lists look up: uri_to_domain's host of each
+ * URI that has one, lowercased, once each; mailto: URIs, unknown TLDs
+ * and undecoded %-escapes give none. */
+START_TEST(hosts_of_uris)
+{
+	static const char *const uris[] = {
+		"http://WWW.Example.COM/x", "mailto:a@b.example.com", "MAILTO:c@d.example.com",
+		"http://1.2.3.4/", "http://www.example.com/y", "http://host.nosuchtld/",
+		"https://user:pw@login.example.org:8443/a?b#c", "http://ex%61mple.com/",
+		"www.example.net",
+	};
+	static const char *const expect[] = {
+		"www.example.com", "1.2.3.4", "login.example.org", "www.example.net", NULL,
+	};
+	struct strlist in, out;
+
+	strlist_init(&in);
+	strlist_init(&out);
+	for (size_t i = 0; i < N_ELEMENTS(uris); i++)
+		strlist_add(&in, uris[i], strlen(uris[i]));
+	uri_hosts(&set, &in, &out);
+	assert_list(&out, expect, "hosts");
 	strlist_free(&in);
 	strlist_free(&out);
 }
@@ -457,7 +522,7 @@ START_TEST(hostile_redirect_chain)
 	strlist_init(&in);
 	strlist_init(&out);
 	strlist_add_owned(&in, chain, len);
-	uri_collect(&set, NULL, &in, &out);
+	uri_collect(&set, NULL, &in, &out, NULL);
 	ck_assert_uint_ge(out.n, 2);
 	ck_assert_uint_le(out.n, 2 * (URI_MAX_REDIRECTS + 1) + 2);
 	strlist_free(&in);
@@ -479,7 +544,7 @@ START_TEST(hostile_many)
 
 		strlist_add(&in, buf, (size_t)n);
 	}
-	uri_collect(&set, NULL, &in, &out);
+	uri_collect(&set, NULL, &in, &out, NULL);
 	ck_assert_uint_eq(out.n, URI_MAX_COUNT);
 	strlist_free(&in);
 	strlist_free(&out);
@@ -488,7 +553,7 @@ START_TEST(hostile_many)
 	strlist_add(&in, UT_S("http://\xff\xfe\xc3.example/\xe2\x82"));
 	strlist_add(&in, UT_S(""));
 	strlist_add(&in, UT_S("\0"));
-	uri_collect(&set, &in, &in, &out);
+	uri_collect(&set, &in, &in, &out, NULL);
 	ck_assert_uint_ge(out.n, 4);
 	strlist_free(&in);
 	strlist_free(&out);
@@ -505,6 +570,8 @@ uri_suite(void)
 	tcase_add_checked_fixture(tc, settings_setup, settings_teardown);
 	tcase_add_loop_test(tc, text_uris, 0, N_ELEMENTS(text_cases));
 	tcase_add_test(tc, dedup_and_order);
+	tcase_add_test(tc, truncated_canonical_form);
+	tcase_add_test(tc, hosts_of_uris);
 
 	tc = ut_tcase(s, "canonical", false);
 	tcase_add_checked_fixture(tc, settings_setup, settings_teardown);
