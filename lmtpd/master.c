@@ -67,6 +67,9 @@ struct master {
 	_Atomic int64_t *db_watch;
 	time_t db_checked;
 	int pid_fd;		/* holds the lock on pid_file; -1 without one */
+	/* The pipe to the parent of a daemon, which waits for the start to
+	 * end (master_ready); -1 in the foreground and once told. */
+	int ready_fd;
 };
 
 static volatile sig_atomic_t master_got_term, master_got_hup, master_got_chld;
@@ -415,16 +418,35 @@ master_write_pid_file(const struct lmtpd_config *cfg)
 	return fd;
 }
 
-static void
+/* The parent stays until the daemon has started (a byte on the pipe) or
+ * has stopped trying (end of file), and exits 0 or 1 accordingly: whoever
+ * ran lmtpd learns whether it runs, and finds pid_file written by then.
+ * Returns the daemon's end of the pipe. */
+static int
 master_daemonize(void)
 {
-	pid_t pid = fork();
-	int null;
+	int fds[2], null;
+	pid_t pid;
 
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		log_fatal("pipe failed: %s", strerror(errno));
+	pid = fork();
 	if (pid < 0)
 		log_fatal("fork failed: %s", strerror(errno));
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		char c;
+		ssize_t n;
+
+		(void)close(fds[1]);
+		do
+			n = read(fds[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			fprintf(stderr, "lmtpd: the daemon did not start; the mail log says "
+				"why\n");
+		_exit(n == 1 ? 0 : 1);
+	}
+	(void)close(fds[0]);
 	if (setsid() < 0)
 		log_fatal("setsid failed: %s", strerror(errno));
 	null = open("/dev/null", O_RDWR);
@@ -437,6 +459,20 @@ master_daemonize(void)
 	}
 	if (chdir("/") < 0)
 		log_warn("chdir(/) failed: %s", strerror(errno));
+	return fds[1];
+}
+
+/* Told before any worker is forked: a worker holding the pipe open would
+ * keep the parent waiting for as long as it lives. */
+static void
+master_ready(struct master *m)
+{
+	if (m->ready_fd < 0)
+		return;
+	if (write(m->ready_fd, "", 1) != 1)
+		log_warn("telling the starting process that lmtpd runs: %s", strerror(errno));
+	(void)close(m->ready_fd);
+	m->ready_fd = -1;
 }
 
 int
@@ -451,13 +487,22 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	m.cfg = cfg;
 	m.config_path = config_path;
 	m.pid_fd = -1;
+	m.ready_fd = -1;
 	if (master_resolve_user(cfg, &m.uid, &m.gid) < 0 ||
 	    master_check_pid_file(cfg) < 0)
 		return 1;
 	m.ls = listener_open_all(cfg, NULL, 0, m.uid, m.gid, &m.ls_count);
 	if (m.ls == NULL)
 		return 1;
-	if (master_prepare_state_dir(&m) < 0 || master_drop_privileges(&m) < 0)
+	if (master_prepare_state_dir(&m) < 0)
+		return 1;
+	/* Forked before the switch to user, so that pid_file is written by
+	 * whoever started lmtpd (root: /run), as Postfix and Dovecot write
+	 * theirs; the parent still reports how the start ends. */
+	if (!foreground)
+		m.ready_fd = master_daemonize();
+	m.pid_fd = master_write_pid_file(cfg);
+	if (master_drop_privileges(&m) < 0)
 		return 1;
 	/* Spool files, Bayes and vacation databases live there: better no
 	 * start than a daemon that defers every message. */
@@ -477,9 +522,6 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	(void)db_env_maintain(cfg->state_dir);
 	m.scoring = scoring_new(cfg, NULL, NULL);
 	scoring_before_fork(m.scoring);
-	if (!foreground)
-		master_daemonize();
-	m.pid_fd = master_write_pid_file(cfg);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = master_on_signal;
@@ -508,6 +550,7 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 			  "one-byte heap overflow (libsieve 2.2.6, a 255-byte From: domain "
 			  "under an address test) is not mended; was libsieve rebuilt "
 			  "with -Bsymbolic?");
+	master_ready(&m);
 	for (;;) {
 		if (master_got_chld) {
 			master_got_chld = 0;

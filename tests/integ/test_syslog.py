@@ -65,12 +65,8 @@ def alive(pid):
         return False
 
 
-@pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare (util-linux) missing")
-def test_daemon_logs_to_syslog_facility_mail(lmtpd_factory, workdir):
-    d = lmtpd_factory(start=False)
-    # Written after the switch to the run-as user: in its state folder.
-    pid_file = os.path.join(d.state, "lmtpd.pid")
-    d.write_config(pid_file=pid_file)
+def syslog_socket(workdir):
+    """A datagram socket standing for /dev/log, and its path."""
     logdir = os.path.join(workdir, "syslog")
     os.makedirs(logdir)
     log_path = os.path.join(logdir, "log")
@@ -78,10 +74,12 @@ def test_daemon_logs_to_syslog_facility_mail(lmtpd_factory, workdir):
     sock.bind(log_path)
     os.chmod(log_path, 0o666)
     sock.setblocking(False)
-    # A script that does not parse: the delivery logs a warning (and keeps
-    # the message), so there is a warning whose severity can be checked.
-    write_script(os.path.join(d.mail, "example.com", "syslog"),
-                 'require "fileinto";\nfileinto "Work"\n')
+    return sock, log_path
+
+
+def start_detached(log_path, conf_path):
+    """lmtpd -c conf_path without -f, in a mount namespace whose /dev/log
+    is log_path; returns when the command does."""
     # Inside the namespace: keep the real /dev reachable for a moment,
     # put a tmpfs over /dev, bind /dev/null and the test's socket into it.
     script = (
@@ -94,17 +92,37 @@ def test_daemon_logs_to_syslog_facility_mail(lmtpd_factory, workdir):
         'mount --bind "$1" /dev/log\n'
         'umount "$old"; rmdir "$old"\n'
         'exec "$2" -c "$3"\n')
-    r = subprocess.run(["unshare", "--mount", "--propagation", "private",
-                        "sh", "-c", script, "sh", log_path, integlib.LMTPD, d.conf_path],
-                       capture_output=True, text=True, timeout=30)
+    return subprocess.run(["unshare", "--mount", "--propagation", "private",
+                           "sh", "-c", script, "sh", log_path, integlib.LMTPD, conf_path],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare (util-linux) missing")
+def test_daemon_logs_to_syslog_facility_mail(lmtpd_factory, workdir):
+    d = lmtpd_factory(start=False)
+    # Written before the switch to the run-as user, by root: in a folder
+    # only root may write to, as /run.
+    run = os.path.join(workdir, "run")
+    os.makedirs(run)
+    os.chmod(run, 0o755)
+    pid_file = os.path.join(run, "lmtpd.pid")
+    d.write_config(pid_file=pid_file)
+    sock, log_path = syslog_socket(workdir)
+    # A script that does not parse: the delivery logs a warning (and keeps
+    # the message), so there is a warning whose severity can be checked.
+    write_script(os.path.join(d.mail, "example.com", "syslog"),
+                 'require "fileinto";\nfileinto "Work"\n')
+    r = start_detached(log_path, d.conf_path)
     pid = None
     try:
-        # The parent returns once the daemon has detached.
-        assert r.returncode == 0, r.stderr
-        assert r.stderr == "", r.stderr
         got = []
         try:
-            pid = wait_for(lambda: read_pid(pid_file), 15, what="pid file")
+            # The command returns once the daemon has started, its pid
+            # file written.
+            assert r.returncode == 0, r.stderr
+            assert r.stderr == "", r.stderr
+            pid = read_pid(pid_file)
+            assert pid is not None and alive(pid)
         finally:
             got.extend(records(sock))
             print("syslog:", got)
@@ -158,3 +176,31 @@ def test_daemon_logs_to_syslog_facility_mail(lmtpd_factory, workdir):
         sock.close()
         if stuck:
             pytest.fail("lmtpd did not stop on SIGTERM")
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare (util-linux) missing")
+def test_daemon_start_failure_after_fork_is_exit_status_1(lmtpd_factory, workdir):
+    """A start that fails after the daemon has forked (here: the run-as
+    user cannot reach state_dir, found after the switch) still ends the
+    lmtpd command with status 1, and the reason is logged."""
+    d = lmtpd_factory(start=False)
+    assert d.run_as is not None
+    private = os.path.join(workdir, "private")
+    os.makedirs(private)
+    os.chmod(private, 0o700)
+    state = os.path.join(private, "state")
+    d.write_config(state_dir=state)
+    sock, log_path = syslog_socket(workdir)
+    try:
+        r = start_detached(log_path, d.conf_path)
+        assert r.returncode == 1, (r.returncode, r.stderr)
+        assert "the daemon did not start" in r.stderr, r.stderr
+        got = []
+        wait_for(lambda: got.extend(records(sock)) or
+                 any("is not usable by uid" in x for x in got), 10,
+                 what="the reason on syslog")
+        assert not started_with(d.conf_path)
+    finally:
+        for p in started_with(d.conf_path):
+            os.kill(p, signal.SIGKILL)
+        sock.close()
