@@ -97,7 +97,7 @@ static const char *const rules_ignored[] = {
 	"freemail_welcomelist", "loadplugin", "ok_languages", "ok_locales",
 	"originating_ip_headers", "redirector_pattern", "remove_header",
 	"report", "report_charset", "report_contact", "report_safe",
-	"reuse", "rewrite_header", "skip_rbl_checks", "test", "tryplugin",
+	"reuse", "skip_rbl_checks", "test", "tryplugin",
 	"unsafe_report", "uridnsbl", "uridnsbl_skip_domain", "uridnssub",
 	"urirhsbl", "urirhssub", "url_shortener", "url_shortener_get",
 	"use_auto_welcomelist", "use_auto_whitelist", "welcomelist_auth",
@@ -822,6 +822,17 @@ rules_directive(struct rules_parser *ps, const char *key, char *value)
 				       "enable_compat: invalid value '%s'", value);
 		else
 			strlist_add(&b->compat, value, n);
+	} else if (strcmp(key, "rewrite_header") == 0) {
+		/* An admin's local.cf often says "rewrite_header Subject
+		 * [SPAM]": say at start, not only in --lint, that no subject
+		 * will change. */
+		struct rules_diag *diag = rules_diag_add(
+			b, ps->file, ps->line, false,
+			"rewrite_header is ignored: lmtpd does not change the messages it "
+			"delivers; filter on X-Spam-Flag (in Sieve, for instance)");
+
+		if (diag != NULL)
+			diag->logged = true;
 	} else if (rules_addrlist_directive(b, key, value)) {
 		/* done */
 	} else if ((handled = sa_settings_apply(&b->rs->settings, key, value, &why)) != 0) {

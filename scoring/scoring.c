@@ -123,6 +123,8 @@ scoring_new(const struct lmtpd_config *cfg, const char *rules_override, FILE *li
 				d->error ? "error: " : "", d->message);
 		else if (d->error)
 			log_warn("rules: %s:%u: %s", d->file, d->line, d->message);
+		else if (d->logged && d->line > 0)
+			log_warn("rules: %s:%u: %s", d->file, d->line, d->message);
 		else if (d->logged)
 			log_warn("rules: %s: %s", d->file, d->message);
 	}

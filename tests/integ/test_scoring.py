@@ -14,7 +14,7 @@ import pytest
 
 import integlib
 import saparity
-from integlib import deliveries
+from integlib import deliveries, read_new
 from sieve_helpers import write_script
 
 SA_RULES = saparity.SA_RULES
@@ -285,19 +285,26 @@ def test_per_recipient_scores_and_headers(scoring_lmtpd):
 def test_missing_rules_folder_is_logged(lmtpd_factory, workdir):
     """A rules_dir folder that does not exist is a warning in the log (a
     site without the spamassassin package scored every message 0 and
-    said nothing); the other folders still load."""
+    said nothing); the other folders still load.  So is a rewrite_header
+    line, which an admin's local.cf often has and lmtpd does not follow:
+    the Subject is delivered as it came."""
     rules = os.path.join(workdir, "rules-present")
     os.makedirs(rules)
     with open(os.path.join(rules, "50_t.cf"), "w") as f:
-        f.write("header LOCAL_SUBJ Subject =~ /hello/\nscore LOCAL_SUBJ 1.5\n")
+        f.write("header LOCAL_SUBJ Subject =~ /hello/\nscore LOCAL_SUBJ 9.5\n"
+                "rewrite_header Subject *****SPAM*****\n")
     os.chmod(rules, 0o755)
     missing = os.path.join(workdir, "no-such-rules")
     d = lmtpd_factory(rules_dir="%s, %s" % (missing, rules))
     d.wait_log(r"warning: rules: %s: rules folder missing: No such file or directory$"
                % re.escape(missing))
+    d.wait_log(r"warning: rules: %s:3: rewrite_header is ignored: lmtpd does not change "
+               r"the messages it delivers; filter on X-Spam-Flag" % re.escape(f.name))
     msg = b"From: a@example.org\nTo: b@example.com\nSubject: hello\n\nbody\n"
     assert d.deliver(["b@example.com"], msg).final_codes() == [250]
     d.wait_log(r"to=<b@example\.com>.* tests=LOCAL_SUBJ")
+    [data] = read_new(d.maildir("b@example.com"))
+    assert b"\nSubject: hello\n" in data and b"X-Spam-Flag: YES" in data
 
 
 def test_every_inbound_spam_field_removed(lmtpd_factory, workdir):
