@@ -7,8 +7,8 @@
  *                        plaintext_body_sig_ratio (its
  *                        multipart_alternative_difference tests live with
  *                        MIMEEval's in eval_mime.c)
- *   Plugin/MIMEEval.pm   check_for_uppercase (the MIMEEval test that reads
- *                        the body lines)
+ *   Plugin/MIMEEval.pm   check_for_uppercase and check_for_faraway_charset
+ *                        (the MIMEEval tests that read the body lines)
  *   Plugin/ImageInfo.pm  image_count, pixel_coverage, image_size_exact,
  *                        image_size_range, image_named, image_to_text_ratio
  *   Plugin/WLBLEval.pm   check_mailfrom_matches_rcvd (__RP_MATCHES_RCVD,
@@ -592,6 +592,41 @@ eval_charset_from_ct(const char *ct, size_t len, const char **cs_r, size_t *cs_l
 			return true;
 		}
 	return false;
+}
+
+/* MIMEEval's check_for_faraway_charset: the message's own Content-Type
+ * names a charset ok_locales does not allow, and the text the rule reads
+ * is mostly 8-bit (are_more_high_bits_set: no more 7-bit bytes than
+ * 8-bit ones, and over 3 of those, over the lines joined with "\n"), as
+ * KOI8-R and the like also hold plain ASCII. */
+static unsigned int
+eval_check_for_faraway_charset(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	const struct sa_settings *set = &ctx->rs->settings;
+	const struct strlist *body;
+	unsigned long high = 0, total = 0;
+	struct buf ct;
+	const char *cs;
+	size_t cl;
+	bool faraway;
+
+	if (sa_locales_all(set))
+		return 0;
+	buf_init(&ct, 0);
+	faraway = msgview_get(ctx->mv, "Content-Type", &ct) &&
+		  eval_charset_from_ct(ct.data, ct.len, &cs, &cl) && !sa_charset_ok(set, cs, cl);
+	buf_free(&ct);
+	if (!faraway)
+		return 0;
+	body = eval_body_text(ctx, call);
+	for (size_t i = 0; i < body->n; i++) {
+		const unsigned char *p = (const unsigned char *)body->v[i].p;
+
+		total += body->v[i].len + (i > 0);
+		for (size_t k = 0; k < body->v[i].len; k++)
+			high += p[k] >= 0x80;
+	}
+	return total - high <= high && high > 3;
 }
 
 /* MIMEEval::body_charset_is_likely_to_fp: the top Content-Type's
@@ -1372,6 +1407,7 @@ static const struct eval_entry eval_body_entries[] = {
 	{ "image_named", eval_image_named, false },
 	{ "check_https_http_mismatch", eval_check_https_http_mismatch, false },
 	{ "check_https_ip_mismatch", eval_check_https_ip_mismatch, false },
+	{ "check_for_faraway_charset", eval_check_for_faraway_charset, false },
 	{ "check_uri_truncated", eval_check_uri_truncated, false },
 	{ "check_body_8bits", eval_check_body_8bits, false },
 };

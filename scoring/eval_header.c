@@ -306,6 +306,7 @@ eval_check_relays_unparseable(struct eval_ctx *ctx, const struct eval_call *call
 enum eh_re {
 	EH_RE_TEMPLATE,
 	EH_RE_TEMPLATE_OK,
+	EH_RE_ENCODED_WORD,
 	EH_RE_COUNT
 };
 
@@ -314,6 +315,9 @@ static const char *const eh_re_src[EH_RE_COUNT] = {
 	[EH_RE_TEMPLATE_OK] =
 		"^(?:X-VMS-To|X-UIDL|X-Face|To|Cc|From|Subject|References|In-Reply-To"
 		"|(?:X-|Resent-|X-Original-)?Message-Id):",
+	/* check_for_faraway_charset_in_headers' /=\?(.+?)\?.\?.*?\?=/g; "."
+	 * stops at a newline, as Perl's */
+	[EH_RE_ENCODED_WORD] = "(*LF)=\\?(.+?)\\?.\\?.*?\\?=",
 };
 
 static const uint32_t eh_re_opts[EH_RE_COUNT] = {
@@ -786,6 +790,39 @@ eval_check_header_count_range(struct eval_ctx *ctx, const struct eval_call *call
 	return count >= call->nums[1] && count <= call->nums[2];
 }
 
+/* check_for_faraway_charset_in_headers: an encoded word in From or
+ * Subject (raw) names a charset ok_locales does not allow. */
+static unsigned int
+eval_check_for_faraway_charset_in_headers(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	static const char *const fields[] = { "From:raw", "Subject:raw" };
+	const struct sa_settings *set = &ctx->rs->settings;
+	unsigned int hit = 0;
+	struct buf v;
+
+	(void)call;
+	if (sa_locales_all(set) || !eh_init())
+		return 0;
+	buf_init(&v, 0);
+	for (size_t f = 0; f < N_ELEMENTS(fields) && !hit; f++) {
+		size_t off = 0;
+
+		/* every value, joined by newlines, which no match crosses */
+		eval_header_get(ctx, fields[f], &v);
+		while (!hit && off < v.len &&
+		       pcre2_match(eh.re[EH_RE_ENCODED_WORD], (PCRE2_SPTR)v.data, v.len, off, 0,
+				   eh.md, eh.mctx) >= 0) {
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(eh.md);
+
+			if (!sa_charset_ok(set, v.data + ov[2], ov[3] - ov[2]))
+				hit = 1;
+			off = ov[1];
+		}
+	}
+	buf_free(&v);
+	return hit;
+}
+
 static const struct eval_entry eval_header_entries[] = {
 	{ "check_for_missing_to_header", eval_check_for_missing_to_header, false },
 	{ "check_for_matching_env_and_hdr_from", eval_check_for_matching_env_and_hdr_from,
@@ -801,6 +838,8 @@ static const struct eval_entry eval_header_entries[] = {
 	{ "check_unresolved_template", eval_check_unresolved_template, false },
 	{ "check_for_to_in_subject", eval_check_for_to_in_subject, false },
 	{ "check_header_count_range", eval_check_header_count_range, false },
+	{ "check_for_faraway_charset_in_headers", eval_check_for_faraway_charset_in_headers,
+	  false },
 };
 
 const struct eval_family eval_family_header = {

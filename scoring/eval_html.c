@@ -5,8 +5,8 @@
  * html_text_not_match, html_image_only, html_image_ratio,
  * html_title_subject_ratio, html_charset_faraway, check_iframe_src.  A test
  * hits when any HTML part satisfies it, as there.  html_charset_faraway is
- * always false: it returns 0 when ok_locales holds "all", which is what
- * lmtpd always has (see eval_mime.c). */
+ * always false, as in SpamAssassin 4.0: it reads the parts' "charsets",
+ * which HTML.pm no longer records, whatever ok_locales says. */
 #include "config.h"
 
 #include <stdbool.h>

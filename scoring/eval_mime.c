@@ -2,10 +2,10 @@
  * the MIME structure (Plugin/MIMEEval.pm): check_for_mime(field),
  * check_for_mime_html, check_for_mime_html_only, check_mime_multipart_ratio,
  * check_msg_parse_flags, check_for_ascii_text_illegal,
- * check_abundant_unicode_ratio, check_qp_ratio, check_for_faraway_charset,
- * check_ma_non_text, check_base64_length; and two tests of other plugins
- * that walk the same tree: BodyEval's multipart_alternative_difference(_count)
- * and HeaderEval's check_for_faraway_charset_in_headers.
+ * check_abundant_unicode_ratio, check_qp_ratio, check_ma_non_text,
+ * check_base64_length; and a test of another plugin that walks the same
+ * tree: BodyEval's multipart_alternative_difference(_count).
+ * (check_for_faraway_charset reads the body: eval_body.c.)
  *
  * _check_attachments walks every part in find_parts() order once per
  * message, and every raw line of the leaves, and sets the mime_* fields
@@ -15,9 +15,9 @@
  *     of needlessly encoded characters (=20 and friends) instead;
  *   - mime_multipart_alternative is set on the way, so only parts after
  *     the first multipart/alternative count towards mime_multipart_ratio;
- *   - every faraway-charset test is false: SpamAssassin returns 0 when
- *     ok_locales contains "all", the default, and lmtpd reads no ok_locales
- *     setting (rules_parse.c ignores the line), so it is always "all";
+ *   - mime_faraway_charset is set by the first part whose charset (with a
+ *     letter in it) ok_locales does not allow, and never while ok_locales
+ *     holds "all", the default;
  *   - mime_missing_boundary, mime_base64_blanks and mimepart_limit_exceeded
  *     are never set on the per-message status check_for_mime reads: 0.
  * Everything is linear in the message size (one pass over the raw lines,
@@ -45,6 +45,7 @@ struct eval_mime_state {
 	unsigned long qp_count, qp_bytes, ascii_text_illegal;
 	double qp_ratio, text_unicode_ratio, multipart_ratio;
 	bool qp_long_line, base64_encoded_text, bad_iso_charset, multipart_alternative;
+	bool faraway_charset;
 	/* check_base64_length: the longest raw base64 line, "\n" included */
 	bool have_base64_length;
 	size_t base64_length;
@@ -270,6 +271,11 @@ eval_mime_state(struct eval_ctx *ctx)
 			st->base64_encoded_text = true;
 		if (eval_mime_bad_iso(charset))
 			st->bad_iso_charset = true;
+		/* (charset is lowercased: /[a-z]/i) */
+		if (!st->faraway_charset && strpbrk(charset, "abcdefghijklmnopqrstuvwxyz") != NULL &&
+		    !sa_locales_all(&ctx->rs->settings) &&
+		    !sa_charset_ok(&ctx->rs->settings, charset, strlen(charset)))
+			st->faraway_charset = true;
 
 		/* the raw lines of the leaves */
 		if (node->has_kids)
@@ -391,6 +397,8 @@ eval_check_for_mime(struct eval_ctx *ctx, const struct eval_call *call)
 		return st->base64_encoded_text;
 	if (strcmp(field, "mime_bad_iso_charset") == 0)
 		return st->bad_iso_charset;
+	if (strcmp(field, "mime_faraway_charset") == 0)
+		return st->faraway_charset;
 	if (strcmp(field, "mime_body_html_count") == 0)
 		return st->body_html_count > 0;
 	if (strcmp(field, "mime_body_text_count") == 0)
@@ -403,7 +411,7 @@ eval_check_for_mime(struct eval_ctx *ctx, const struct eval_call *call)
 		return st->ascii_text_illegal > 0;
 	if (strcmp(field, "mime_text_unicode_ratio") == 0)
 		return st->text_unicode_ratio != 0;
-	/* mime_faraway_charset, mime_missing_boundary, mime_base64_blanks,
+	/* mime_missing_boundary, mime_base64_blanks,
 	 * mimepart_limit_exceeded and anything unknown: never set (see the
 	 * top of the file). */
 	return 0;
@@ -501,16 +509,6 @@ eval_check_msg_parse_flags(struct eval_ctx *ctx, const struct eval_call *call)
 		return f->mimepart_limit_exceeded;
 	if (strcmp(t, "truncated_header") == 0)
 		return f->truncated_header;
-	return 0;
-}
-
-/* check_for_faraway_charset, check_for_faraway_charset_in_headers: both
- * return 0 first thing when ok_locales holds "all" (see the top). */
-static unsigned int
-eval_faraway_charset(struct eval_ctx *ctx, const struct eval_call *call)
-{
-	(void)ctx;
-	(void)call;
 	return 0;
 }
 
@@ -783,8 +781,6 @@ static const struct eval_entry eval_mime_entries[] = {
 	{ "check_for_ascii_text_illegal", eval_check_for_ascii_text_illegal, false },
 	{ "check_abundant_unicode_ratio", eval_check_abundant_unicode_ratio, false },
 	{ "check_qp_ratio", eval_check_qp_ratio, false },
-	{ "check_for_faraway_charset", eval_faraway_charset, false },
-	{ "check_for_faraway_charset_in_headers", eval_faraway_charset, false },
 	{ "check_ma_non_text", eval_check_ma_non_text, false },
 	{ "check_base64_length", eval_check_base64_length, false },
 	{ "multipart_alternative_difference", eval_multipart_alternative_difference, false },

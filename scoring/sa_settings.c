@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "compat.h"
 #include "sa_settings.h"
 #include "uri.h"
 #include "xalloc.h"
@@ -44,6 +45,7 @@ sa_settings_free(struct sa_settings *set)
 	eval_urihost_free(&set->urihost);
 	eval_fromname_conf_free(&set->fromname);
 	free(set->ok_languages);
+	free(set->ok_locales);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -195,6 +197,11 @@ sa_settings_apply(struct sa_settings *set, const char *key, const char *value,
 		set->ok_languages = xstrdup(value);
 		return 1;
 	}
+	if (strcmp(key, "ok_locales") == 0) {
+		free(set->ok_locales);
+		set->ok_locales = xstrdup(value);
+		return 1;
+	}
 	if (strcmp(key, "util_rb_tld") == 0)
 		return sa_settings_add_words(set->tlds, value);
 	if (strcmp(key, "util_rb_2tld") == 0)
@@ -245,4 +252,109 @@ sa_settings_apply(struct sa_settings *set, const char *key, const char *value,
 		return 1;
 	}
 	return 0;
+}
+
+/* ---- ok_locales (Locales.pm) ---- */
+
+/* %charsets_for_locale, for the locales a word of ok_locales can name
+ * (its first two letters: "zh.big5" is "zh"). */
+static const struct {
+	const char *locale;
+	const char *charsets;
+} sa_locale_charsets[] = {
+	{ "ja", " EUCJP JISX020119760 JISX020819830 JISX020819900 JISX020819970 "
+		"JISX021219900 JISX021320001 JISX021320002 SHIFT_JIS SHIFTJIS ISO2022JP "
+		"SJIS JIS7 JISX0201 JISX0208 JISX0212 " },
+	{ "ko", " EUCKR KSC56011987 " },
+	{ "ru", " KOI8R KOI8U KOI8T ISOIR111 CP1251 GEORGIANPS CP1251 PT154 CP866 " },
+	{ "ka", " KOI8R KOI8U KOI8T ISOIR111 CP1251 GEORGIANPS CP1251 PT154 CP866 " },
+	{ "tg", " KOI8R KOI8U KOI8T ISOIR111 CP1251 GEORGIANPS CP1251 PT154 CP866 " },
+	{ "be", " KOI8R KOI8U KOI8T ISOIR111 CP1251 GEORGIANPS CP1251 PT154 CP866 " },
+	{ "uk", " KOI8R KOI8U KOI8T ISOIR111 CP1251 GEORGIANPS CP1251 PT154 CP866 " },
+	{ "bg", " KOI8R KOI8U KOI8T ISOIR111 CP1251 GEORGIANPS CP1251 PT154 CP866 " },
+	{ "th", " TIS620 " },
+	{ "zh", " GB1988 GB2312 GB231219800 GB18030 GBK BIG5HKSCS BIG5 EUCTW ISO2022CN " },
+};
+
+static bool
+sa_locale_word_is(const char *w, size_t n, const char *what)
+{
+	return n == strlen(what) && memcmp(w, what, n) == 0;
+}
+
+bool
+sa_locales_all(const struct sa_settings *set)
+{
+	const char *p = set->ok_locales;
+
+	if (p == NULL)
+		return true;
+	while (*p != '\0') {
+		size_t n;
+
+		p += strspn(p, " \t\r\n\f\v");
+		n = strcspn(p, " \t\r\n\f\v");
+		if (sa_locale_word_is(p, n, "all"))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+bool
+sa_charset_ok(const struct sa_settings *set, const char *cs, size_t len)
+{
+	/* uc, s/[^A-Z0-9]//g, s/^3D// (broken by quoted-printable); the
+	 * s/:.*$// that follows has no colon left to find */
+	char c[64], key[68];
+	size_t n = 0;
+	const char *p;
+
+	for (size_t i = 0; i < len && n < sizeof(c) - 1; i++) {
+		char ch = cs[i];
+
+		if (ch >= 'a' && ch <= 'z')
+			ch = (char)(ch - 'a' + 'A');
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+			c[n++] = ch;
+	}
+	c[n] = '\0';
+	p = c;
+	if (strncmp(p, "3D", 2) == 0)	/* once: ^ anchors s///g to the start */
+		p += 2;
+	if (strcmp(p, "USASCII") == 0 || strcmp(p, "ASCII") == 0 ||
+	    strncmp(p, "ISO8859", 7) == 0 || strncmp(p, "ISO10646", 8) == 0 ||
+	    strncmp(p, "UTF", 3) == 0 || strncmp(p, "UCS", 3) == 0 ||
+	    strncmp(p, "CP125", 5) == 0 || strncmp(p, "WINDOWS", 7) == 0 ||
+	    strcmp(p, "IBM852") == 0 || strncmp(p, "UNICODE11UTF7", 13) == 0 ||
+	    strncmp(p, "UNICODE11UTF8", 13) == 0 || strcmp(p, "XUNKNOWN") == 0 ||
+	    strcmp(p, "ISO") == 0)
+		return true;
+	/* a charset longer than any in the table matches none */
+	if (n == sizeof(c) - 1)
+		return false;
+	snprintf(key, sizeof(key), " %s ", p);
+	for (const char *w = set->ok_locales != NULL ? set->ok_locales : ""; *w != '\0';) {
+		size_t wn;
+		char loc[3] = "en";
+
+		w += strspn(w, " \t\r\n\f\v");
+		wn = strcspn(w, " \t\r\n\f\v");
+		if (wn == 0)
+			break;
+		/* s/^([a-z][a-z]).*$/$1/; "C" is "en" */
+		if (wn >= 2 && w[0] >= 'a' && w[0] <= 'z' && w[1] >= 'a' && w[1] <= 'z') {
+			loc[0] = w[0];
+			loc[1] = w[1];
+		} else if (!sa_locale_word_is(w, wn, "C")) {
+			w += wn;
+			continue;
+		}
+		for (size_t i = 0; i < N_ELEMENTS(sa_locale_charsets); i++)
+			if (strcmp(loc, sa_locale_charsets[i].locale) == 0 &&
+			    strstr(sa_locale_charsets[i].charsets, key) != NULL)
+				return true;
+		w += wn;
+	}
+	return false;
 }

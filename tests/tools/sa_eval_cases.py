@@ -51,7 +51,12 @@ def main():
         with open(path, 'w') as f:
             f.write(''.join('loadplugin Mail::SpamAssassin::Plugin::%s\n' % p for p in PLUGINS))
             f.write(rules)
-        r = subprocess.run(['perl', '-e', PERL, work], capture_output=True, text=True)
+        # SpamAssassin adds its own locale (LANG and friends) to
+        # ok_locales; lmtpd, a daemon, does not: keep it out.
+        env = {k: v for k, v in os.environ.items()
+               if k not in ('LC_ALL', 'LANGUAGE', 'LC_MESSAGES', 'LANG')}
+        r = subprocess.run(['perl', '-e', PERL, work], capture_output=True, text=True,
+                           env=env)
         for line in (r.stdout + r.stderr).splitlines():
             if 'registryboundaries' not in line:
                 print(line)

@@ -68,7 +68,12 @@ static const char rules_cf[] =
 	"header URI_NOLIST eval:check_uri_host_listed('NOPE')\n"
 	"body URI_BLOCK eval:check_uri_host_in_blocklist()\n"
 	"body URI_WELCOME eval:check_uri_host_in_welcomelist()\n"
-	"body URI_TRUNC eval:check_uri_truncated()\n";
+	"body URI_TRUNC eval:check_uri_truncated()\n"
+	"ok_locales all\n"
+	"ok_locales en ru\n"
+	"body FARAWAY_BODY eval:check_for_faraway_charset()\n"
+	"header FARAWAY_HDRS eval:check_for_faraway_charset_in_headers()\n"
+	"rawbody FARAWAY_MIME eval:check_for_mime('mime_faraway_charset')\n";
 
 static const char *const rule_names[] = {
 	"BLANK", "TVD", "STOCK", "SHORT", "SIG_LONG", "UPPER", "UPPER_MID",
@@ -270,6 +275,51 @@ static const struct eval_case urihost_cases[] = {
 	{ "URI of 8192 characters", NULL, exact_text_uri, "" },
 };
 
+/* ok_locales en ru (the last line counts): the charsets of other locales
+ * (Big5, GB2312, ISO-2022-JP, EUC-KR, ...) are faraway; Latin, Unicode,
+ * Windows and the Cyrillic ones are not.  The body test also needs the
+ * text to be mostly 8-bit, and reads only the message's own
+ * Content-Type. */
+static const char *const faraway_names[] = { "FARAWAY_BODY", "FARAWAY_HDRS", "FARAWAY_MIME" };
+
+#define CT(cs) "MIME-Version: 1.0\nContent-Type: text/plain; charset=" cs "\n" \
+	"Content-Transfer-Encoding: 8bit\n"
+
+static const struct eval_case faraway_cases[] = {
+	{ "Big5 text", NULL, HEAD "Subject: x\n" CT("big5")
+	  "\n\xa4\xa4\xa4\xe5\xa4\xa4\xa4\xe5\xa4\xa4\xa4\xe5\n", "FARAWAY_BODY FARAWAY_MIME" },
+	{ "Big5 charset, mostly ASCII text", NULL, HEAD "Subject: x\n" CT("\"Big5\"")
+	  "\nthis text is nearly all plain ASCII words \xa4\xa4\n", "FARAWAY_MIME" },
+	{ "KOI8-R, allowed by ru", NULL, HEAD "Subject: x\n" CT("koi8-r")
+	  "\n\xf0\xd2\xc9\xd7\xc5\xd4 \xf0\xd2\xc9\xd7\xc5\xd4\n", "" },
+	{ "windows-1251 and UTF-8 always allowed", NULL, HEAD "Subject: x\n" CT("windows-1251")
+	  "\n\xcf\xf0\xe8\xe2\xe5\xf2 \xcf\xf0\xe8\xe2\xe5\xf2\n", "" },
+	{ "GB2312 in a later part only", NULL, HEAD "Subject: x\nMIME-Version: 1.0\n"
+	  "Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\n"
+	  "Content-Type: text/plain; charset=us-ascii\n\nhello\n--b\n"
+	  "Content-Type: text/plain; charset=gb2312\n\n\xd6\xd0\xce\xc4\xd6\xd0\xce\xc4\n--b--\n",
+	  "FARAWAY_MIME" },
+	{ "charset broken by quoted-printable", NULL, HEAD "Subject: x\n" CT("3Deuc-kr")
+	  "\nhello\n", "FARAWAY_MIME" },
+	{ "x-unknown", NULL, HEAD "Subject: x\n" CT("x-unknown") "\n\xe4\xe4\xe4\xe4\xe4\n", "" },
+	{ "Big5 encoded subject", NULL,
+	  "From: a@example.org\nTo: b@example.com\nSubject: =?big5?B?pKSk5Q==?=\n\nhi\n",
+	  "FARAWAY_HDRS" },
+	{ "ISO-2022-JP encoded From name", NULL,
+	  "From: =?ISO-2022-JP?B?GyRCJEIkaRsoQg==?= <a@example.org>\nTo: b@example.com\n"
+	  "Subject: hi\n\nhi\n", "FARAWAY_HDRS" },
+	{ "allowed encoded words", NULL,
+	  "From: =?utf-8?Q?J=C3=B6rg?= <a@example.org>\nTo: b@example.com\n"
+	  "Subject: =?koi8-r?B?8NLJ18XU?= =?iso-8859-1?Q?caf=E9?=\n\nhi\n", "" },
+	{ "faraway word in To only", NULL,
+	  "From: a@example.org\nTo: =?big5?B?pKSk5Q==?= <b@example.com>\nSubject: hi\n\nhi\n", "" },
+	{ "a later encoded word", NULL,
+	  "From: a@example.org\nTo: b@example.com\n"
+	  "Subject: =?utf-8?B?aGk=?= and =?gb2312?B?1tDOxA==?=\n\nhi\n", "FARAWAY_HDRS" },
+	{ "not an encoded word", NULL,
+	  "From: a@example.org\nTo: b@example.com\nSubject: =?big5 no end\n\nhi\n", "" },
+};
+
 /* TextCat's check_body_8bits with ok_languages en: 8 bytes in a row of
  * 0x80-0xff in a rendered body line (UTF-8 after charset conversion). */
 static const char *const bits_names[] = { "BODY_8BITS" };
@@ -318,6 +368,12 @@ long_uri(char *out, const char *head, char fill, size_t n, const char *tail)
 	memset(out + h, fill, n);
 	strcpy(out + h + n, tail);
 }
+
+START_TEST(eval_faraway_table)
+{
+	eh_check_hits(rules_cf, faraway_names, N_ELEMENTS(faraway_names), &faraway_cases[_i]);
+}
+END_TEST
 
 START_TEST(eval_urihost_table)
 {
@@ -474,6 +530,7 @@ eval_body_suite(void)
 	tcase_add_loop_test(tc, eval_https_table, 0, N_ELEMENTS(https_cases));
 	tcase_add_loop_test(tc, eval_bits_table, 0, N_ELEMENTS(bits_cases));
 	tcase_add_loop_test(tc, eval_urihost_table, 0, N_ELEMENTS(urihost_cases));
+	tcase_add_loop_test(tc, eval_faraway_table, 0, N_ELEMENTS(faraway_cases));
 	tcase_add_test(tc, eval_bits_languages);
 	tcase_add_test(tc, eval_body_length_limits);
 	tcase_add_test(tc, eval_body_all_loaded);
@@ -490,6 +547,8 @@ main(void)
 		{ bits_names, N_ELEMENTS(bits_names), bits_cases, N_ELEMENTS(bits_cases) },
 		{ urihost_names, N_ELEMENTS(urihost_names), urihost_cases,
 		  N_ELEMENTS(urihost_cases) },
+		{ faraway_names, N_ELEMENTS(faraway_names), faraway_cases,
+		  N_ELEMENTS(faraway_cases) },
 	};
 	/* "http://www.example.com/" is 23 characters */
 	long_uri(long_text_uri, HEAD "\nsee http://www.example.com/", 'a', 9000, " now\n");
