@@ -8,10 +8,16 @@
  * most specific entry found decides, and a "!" entry says no.  An IP
  * address must be listed as written.  As in SpamAssassin, user_prefs may
  * change the lists (URI_HOST_IN_BLOCKLIST is a "userconf" rule), so the
- * evals run per recipient with that user's copy (score.c). */
+ * evals run per recipient with that user's copy (score.c).
+ *
+ * Bounds: at most URIHOST_KEYS_MAX names of a host are looked up; a
+ * list's map starts with 16 slots (a prefs file may name up to
+ * EVAL_URIHOST_USER_LISTS lists of its own, score.c); the hosts of a
+ * message are uri.c's, at most URI_MAX_HOSTS. */
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +44,7 @@ struct eval_urihost_lists {
 	char **names;		/* in order of first use */
 	struct strmap **maps;	/* host -> enum urihost_verdict */
 	size_t n;
+	struct strmap *index;	/* name -> its index */
 };
 
 void
@@ -53,6 +60,7 @@ eval_urihost_free(struct eval_urihost_lists **lists)
 	}
 	free(l->names);
 	free(l->maps);
+	strmap_free(&l->index);
 	free(l);
 	*lists = NULL;
 }
@@ -60,42 +68,61 @@ eval_urihost_free(struct eval_urihost_lists **lists)
 static struct strmap *
 urihost_find(const struct eval_urihost_lists *l, const char *name)
 {
-	for (size_t i = 0; l != NULL && i < l->n; i++)
-		if (strcmp(l->names[i], name) == 0)
-			return l->maps[i];
-	return NULL;
+	size_t i;
+
+	return l != NULL && strmap_get(l->index, name, &i) ? l->maps[i] : NULL;
 }
 
 static struct strmap *
-urihost_get_or_add(struct eval_urihost_lists **lists, const char *name)
+urihost_append(struct eval_urihost_lists *l, const char *name)
+{
+	l->names = xreallocarray(l->names, l->n + 1, sizeof(*l->names));
+	l->maps = xreallocarray(l->maps, l->n + 1, sizeof(*l->maps));
+	l->names[l->n] = xstrdup(name);
+	/* most lists are short, and a prefs file may name many */
+	l->maps[l->n] = strmap_new_sized(16);
+	strmap_put(l->index, name, l->n);
+	return l->maps[l->n++];
+}
+
+static struct eval_urihost_lists *
+urihost_lists_new(void)
+{
+	struct eval_urihost_lists *l = xcalloc(1, sizeof(*l));
+
+	l->index = strmap_new_sized(16);
+	return l;
+}
+
+/* NULL when name is new and there are max_lists lists already. */
+static struct strmap *
+urihost_get_or_add(struct eval_urihost_lists **lists, const char *name, size_t max_lists)
 {
 	struct eval_urihost_lists *l;
 	struct strmap *m;
 
 	if (*lists == NULL)
-		*lists = xcalloc(1, sizeof(**lists));
+		*lists = urihost_lists_new();
 	l = *lists;
 	if ((m = urihost_find(l, name)) != NULL)
 		return m;
-	l->names = xreallocarray(l->names, l->n + 1, sizeof(*l->names));
-	l->maps = xreallocarray(l->maps, l->n + 1, sizeof(*l->maps));
-	l->names[l->n] = xstrdup(name);
-	l->maps[l->n] = strmap_new();
-	return l->maps[l->n++];
+	if (l->n >= max_lists)
+		return NULL;
+	return urihost_append(l, name);
 }
 
 struct eval_urihost_lists *
 eval_urihost_copy(const struct eval_urihost_lists *src)
 {
-	struct eval_urihost_lists *dst = NULL;
+	struct eval_urihost_lists *dst;
 	const char *key;
 	size_t v;
 
 	if (src == NULL)
 		return NULL;
-	dst = xcalloc(1, sizeof(*dst));
+	dst = urihost_lists_new();
 	for (size_t i = 0; i < src->n; i++) {
-		struct strmap *m = urihost_get_or_add(&dst, src->names[i]);
+		struct strmap *m = urihost_append(dst, src->names[i]);
 
 		for (size_t slot = 0; (key = strmap_key_at(src->maps[i], slot)) != NULL; slot++)
 			if (*key != '\0' && strmap_get(src->maps[i], key, &v) &&
@@ -147,31 +174,43 @@ eval_urihost_key(const char *key)
 	return false;
 }
 
+size_t
+eval_urihost_count(const struct eval_urihost_lists *lists)
+{
+	return lists != NULL ? lists->n : 0;
+}
+
 int
 eval_urihost_apply(struct eval_urihost_lists **lists, const char *key, const char *value,
-		   const char **why_r)
+		   size_t max_lists, const char **why_r)
 {
-	char *name = NULL;
-	const char *hosts = value;
+	const char *name = NULL, *hosts = value;
+	char *own = NULL;
+	struct strmap *m;
 
 	if (!eval_urihost_key(key))
 		return 0;
 	if (strcmp(key, "blocklist_uri_host") == 0 || strcmp(key, "blacklist_uri_host") == 0) {
-		urihost_words(urihost_get_or_add(lists, "BLOCK"), value, false);
-		return 1;
-	}
-	if (strcmp(key, "welcomelist_uri_host") == 0 ||
-	    strcmp(key, "whitelist_uri_host") == 0) {
-		urihost_words(urihost_get_or_add(lists, "WELCOME"), value, false);
-		return 1;
-	}
-	if (strcmp(key, "enlist_uri_host") == 0) {
-		if (!eval_list_line_split(value, &name, &hosts)) {
+		name = "BLOCK";
+	} else if (strcmp(key, "welcomelist_uri_host") == 0 ||
+		   strcmp(key, "whitelist_uri_host") == 0) {
+		name = "WELCOME";
+	} else if (strcmp(key, "enlist_uri_host") == 0) {
+		if (!eval_list_line_split(value, &own, &hosts)) {
 			*why_r = "missing required value";
 			return -1;
 		}
-		urihost_words(urihost_get_or_add(lists, name), hosts, false);
-		free(name);
+		name = own;
+	}
+	if (name != NULL) {
+		/* the two lists the shipped rules read are never refused */
+		m = urihost_get_or_add(lists, name, own == NULL ? SIZE_MAX : max_lists);
+		free(own);
+		if (m == NULL) {
+			*why_r = "too many lists; line ignored";
+			return -1;
+		}
+		urihost_words(m, hosts, false);
 		return 1;
 	}
 	/* delist_uri_host [(NAME)] host...: without a name, from every list
@@ -180,12 +219,11 @@ eval_urihost_apply(struct eval_urihost_lists **lists, const char *key, const cha
 		*why_r = "missing required value";
 		return -1;
 	}
-	if (eval_list_line_split(value, &name, &hosts)) {
-		struct strmap *m = urihost_find(*lists, name);
-
+	if (eval_list_line_split(value, &own, &hosts)) {
+		m = urihost_find(*lists, own);
 		if (m != NULL)
 			urihost_words(m, hosts, true);
-		free(name);
+		free(own);
 		return 1;
 	}
 	for (size_t i = 0; *lists != NULL && i < (*lists)->n; i++)
@@ -210,8 +248,8 @@ urihost_is_ipv4(const char *h)
 	return dots == 3 && *h != '\0' && h[strlen(h) - 1] != '.';
 }
 
-/* The verdict of map for host: 1 listed, 0 not (no entry, or a "!" one).
- * *key_r is the name that matched. */
+/* Whether map lists host: true when its most specific entry is a listed
+ * one, false for a "!" entry or none; *key_r is the name that matched. */
 static bool
 urihost_listed(const struct strmap *map, const char *host, const char **key_r)
 {
@@ -226,7 +264,8 @@ urihost_listed(const struct strmap *map, const char *host, const char **key_r)
 	} else if (urihost_is_ipv4(host)) {
 		keys[nkeys++] = host;
 	} else if (len > 0) {
-		/* every suffix at a dot, the last URIHOST_KEYS_MAX of them */
+		/* sub.example.com, example.com, com: a long host keeps its
+		 * most general names */
 		for (const char *h = host;;) {
 			const char *dot = strchr(h, '.');
 

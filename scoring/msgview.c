@@ -56,7 +56,7 @@ struct msgview {
 	struct mime_msg *msg;
 	bool relays_done;
 	struct relays relays;
-	bool body_done, raw_done, uris_done, uri_hosts_done, uri_truncated;
+	bool body_done, raw_done, uris_done, uri_truncated;
 	struct strlist body, rawbody, uris, html_uris, uri_hosts;
 	/* Bayes' sources; visible is body itself without invisible text */
 	bool visible_done, invisible_done, has_invisible;
@@ -1132,9 +1132,12 @@ msgview_uris(struct msgview *mv)
 		const struct strlist *body = msgview_body(mv);
 
 		mv->uris_done = true;
+		struct uri_collect_more more = { .hosts = &mv->uri_hosts };
+
 		for (size_t i = 0; i < mv->nhtml; i++)
-			mv->uri_truncated |= mv->html[i]->uri_truncated;
-		uri_collect(mv->set, body, &mv->html_uris, &mv->uris, &mv->uri_truncated);
+			more.truncated |= mv->html[i]->uri_truncated;
+		uri_collect(mv->set, body, &mv->html_uris, &mv->uris, &more);
+		mv->uri_truncated = more.truncated;
 	}
 	return &mv->uris;
 }
@@ -1149,12 +1152,7 @@ msgview_uri_truncated(struct msgview *mv)
 const struct strlist *
 msgview_uri_hosts(struct msgview *mv)
 {
-	const struct strlist *uris = msgview_uris(mv);
-
-	if (!mv->uri_hosts_done) {
-		mv->uri_hosts_done = true;
-		uri_hosts(mv->set, uris, &mv->uri_hosts);
-	}
+	(void)msgview_uris(mv);
 	return &mv->uri_hosts;
 }
 

@@ -86,8 +86,8 @@ const struct strlist *msgview_uris(struct msgview *mv);
 /* Whether a URI was cut to URI_MAX_LENGTH, in HTML or as a canonical form
  * (PerMsgStatus's uri_truncated: URIEval's check_uri_truncated). */
 bool msgview_uri_truncated(struct msgview *mv);
-/* The host names of msgview_uris() that WLBLEval's URI host lists are
- * looked up with (uri_hosts()). */
+/* The host names WLBLEval's URI host lists are looked up with (struct
+ * uri_collect_more's hosts), found with msgview_uris(). */
 const struct strlist *msgview_uri_hosts(struct msgview *mv);
 void msgview_full(struct msgview *mv, const char **data_r, size_t *len_r);
 

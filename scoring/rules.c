@@ -58,13 +58,21 @@ struct strmap {
 
 
 struct strmap *
-strmap_new(void)
+strmap_new_sized(size_t cap)
 {
 	struct strmap *m = xcalloc(1, sizeof(*m));
 
-	m->cap = 1024;
+	m->cap = 16;
+	while (m->cap < cap && m->cap < ((size_t)1 << 30))
+		m->cap *= 2;
 	m->slots = xcalloc(m->cap, sizeof(*m->slots));
 	return m;
+}
+
+struct strmap *
+strmap_new(void)
+{
+	return strmap_new_sized(1024);
 }
 
 void

@@ -279,6 +279,9 @@ struct ruleset {
 /* name -> value map (open addressing), used for the rule index. */
 struct strmap;
 struct strmap *strmap_new(void);
+/* With room for about cap / 2 keys before it grows (a power of two, at
+ * least 16 slots); strmap_new's is 1024. */
+struct strmap *strmap_new_sized(size_t cap);
 void strmap_free(struct strmap **map);
 void strmap_put(struct strmap *map, const char *key, size_t value);
 /* Returns false when key is absent. */

@@ -78,6 +78,7 @@ static const char *const rules_can[] = {
 	"Mail::SpamAssassin::Conf::feature_header_match_many",
 	"Mail::SpamAssassin::Conf::feature_get_host",
 	"Mail::SpamAssassin::Conf::perl_min_version_5010000",
+	"Mail::SpamAssassin::Conf::feature_uri_host_listed",
 };
 
 /* Directives of SpamAssassin features lmtpd does not have, or handles

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,7 +190,7 @@ sa_settings_apply(struct sa_settings *set, const char *key, const char *value,
 	if (strncmp(key, "freemail_", 9) == 0 || strcmp(key, "enlist_addrlist") == 0)
 		return eval_freemail_apply(set, key, value, why_r);
 	if (eval_urihost_key(key))
-		return eval_urihost_apply(&set->urihost, key, value, why_r);
+		return eval_urihost_apply(&set->urihost, key, value, SIZE_MAX, why_r);
 	if (strncmp(key, "fns_", 4) == 0)
 		return eval_fromname_apply(set, key, value, why_r);
 	if (strcmp(key, "ok_languages") == 0) {

@@ -105,8 +105,13 @@ void eval_named_lists_free(struct eval_named_lists **lists);
  * sa_settings_apply.  The rule files' lines go into set->urihost, a
  * user_prefs file's into that user's copy (eval_urihost.c). */
 bool eval_urihost_key(const char *key);
+/* A new list past max_lists is refused (-1), BLOCK and WELCOME never: a
+ * user's file may add only a few to the site's. */
 int eval_urihost_apply(struct eval_urihost_lists **lists, const char *key, const char *value,
-		       const char **why_r);
+		       size_t max_lists, const char **why_r);
+size_t eval_urihost_count(const struct eval_urihost_lists *lists);
+/* Lists a user_prefs file may add to the site's. */
+#define EVAL_URIHOST_USER_LISTS 64
 struct eval_urihost_lists *eval_urihost_copy(const struct eval_urihost_lists *lists);
 void eval_urihost_free(struct eval_urihost_lists **lists);
 /* The FromNameSpoof plugin's fns_* lines, into set->fromname; the same

@@ -205,7 +205,9 @@ score_prefs_list_line(struct score_prefs *p, const struct ruleset *rs,
 			p->urihost = eval_urihost_copy(rs->settings.urihost);
 			p->have_urihost = true;
 		}
-		if (eval_urihost_apply(&p->urihost, key, value, &why) < 0)
+		if (eval_urihost_apply(&p->urihost, key, value,
+				       eval_urihost_count(rs->settings.urihost) +
+				       EVAL_URIHOST_USER_LISTS, &why) < 0)
 			*why_r = why;
 		return true;
 	}
@@ -427,8 +429,8 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 			if (capped && !capped_warned) {
 				char why[200];
 
-				snprintf(why, sizeof(why), "more than %d address list words; "
-					 "the rest ignored", SCORE_PREFS_LIST_MAX);
+				snprintf(why, sizeof(why), "more than %d list words (addresses "
+					 "and URI hosts); the rest ignored", SCORE_PREFS_LIST_MAX);
 				score_prefs_warn(warn, path, lineno, why);
 				capped_warned = true;
 			}

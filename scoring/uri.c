@@ -1384,12 +1384,18 @@ struct collect {
 	struct strlist res;
 	size_t candidates;
 	bool truncated;
+	struct strlist *hosts;		/* NULL: not asked for */
+	struct strset *have_hosts;	/* what hosts holds */
 };
 
 static bool
 collect_full(const struct collect *c)
 {
-	return c->out->n >= URI_MAX_COUNT || c->candidates >= URI_MAX_CANDIDATES;
+	if (c->candidates >= URI_MAX_CANDIDATES)
+		return true;
+	if (c->out->n < URI_MAX_COUNT)
+		return false;
+	return c->hosts == NULL || c->hosts->n >= URI_MAX_HOSTS;
 }
 
 /* add_uri_detail_list: canonicalise, cut, and (valid_domain, for text
@@ -1399,6 +1405,7 @@ static void
 collect_add(struct collect *c, const char *uri, size_t len, bool from_text)
 {
 	bool keep = !from_text;
+	bool host_source = c->hosts != NULL && !prefix_ci(uri, len, "mailto:");
 
 	c->candidates++;
 	c->res.n = 0;
@@ -1422,6 +1429,10 @@ collect_add(struct collect *c, const char *uri, size_t len, bool from_text)
 
 		if (keep && c->out->n < URI_MAX_COUNT && strset_add(c->have, it->p, it->len))
 			strlist_add(c->out, it->p, it->len);
+		if (keep && host_source && c->hosts->n < URI_MAX_HOSTS &&
+		    uri_has_domain(c->set, it->p, it->len, &c->u, &c->host, &c->tmp) &&
+		    c->host.len > 0 && strset_add(c->have_hosts, c->host.p, c->host.len))
+			strlist_add(c->hosts, c->host.p, c->host.len);
 		free(it->p);
 	}
 	c->res.n = 0;
@@ -1629,7 +1640,8 @@ collect_text(struct collect *c, const char *line, size_t len)
 
 void
 uri_collect(const struct sa_settings *set, const struct strlist *body,
-	    const struct strlist *html_uris, struct strlist *out, bool *truncated_r)
+	    const struct strlist *html_uris, struct strlist *out,
+	    struct uri_collect_more *more)
 {
 	struct collect c;
 
@@ -1639,6 +1651,12 @@ uri_collect(const struct sa_settings *set, const struct strlist *body,
 	c.out = out;
 	c.have = strset_new();
 	c.seen = strset_new();
+	if (more != NULL && more->hosts != NULL) {
+		c.hosts = more->hosts;
+		c.have_hosts = strset_new();
+		for (size_t i = 0; i < c.hosts->n; i++)
+			strset_add(c.have_hosts, c.hosts->v[i].p, c.hosts->v[i].len);
+	}
 	strlist_init(&c.res);
 	for (size_t i = 0; i < out->n; i++)
 		strset_add(c.have, out->v[i].p, out->v[i].len);
@@ -1654,9 +1672,10 @@ uri_collect(const struct sa_settings *set, const struct strlist *body,
 	}
 
 	pcre2_set_callout(uri_re.mctx, NULL, NULL);
-	if (truncated_r != NULL)
-		*truncated_r |= c.truncated;
+	if (more != NULL)
+		more->truncated |= c.truncated;
 	strset_free(&c.have);
+	strset_free(&c.have_hosts);
 	strset_free(&c.seen);
 	strlist_free(&c.res);
 	ub_free(&c.u);
@@ -1665,28 +1684,6 @@ uri_collect(const struct sa_settings *set, const struct strlist *body,
 	ub_free(&c.raw);
 	ub_free(&c.uri);
 	canon_state_free(&c.st);
-}
-
-void
-uri_hosts(const struct sa_settings *set, const struct strlist *uris, struct strlist *out)
-{
-	struct ubuf u = { 0 }, host = { 0 }, tmp = { 0 };
-	struct strset *have = strset_new();
-
-	uri_setup();
-	for (size_t i = 0; i < uris->n; i++) {
-		const struct strlist_item *it = &uris->v[i];
-
-		if (prefix_ci(it->p, it->len, "mailto:") ||
-		    !uri_has_domain(set, it->p, it->len, &u, &host, &tmp) || host.len == 0)
-			continue;
-		if (strset_add(have, host.p, host.len))
-			strlist_add(out, host.p, host.len);
-	}
-	strset_free(&have);
-	ub_free(&u);
-	ub_free(&host);
-	ub_free(&tmp);
 }
 
 void

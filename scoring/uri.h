@@ -26,6 +26,27 @@
 /* Redirect targets followed per raw URI (uri_list_canonicalize unwraps
  * one level per pass and loops over what it found). */
 #define URI_MAX_REDIRECTS	16
+/* Distinct host names kept per message for the URI host lists.  The
+ * scan goes on past URI_MAX_COUNT URIs for them (up to
+ * URI_MAX_CANDIDATES), so that a blocklisted link cannot hide behind
+ * 2000 others. */
+#define URI_MAX_HOSTS		10000
+
+/* What uri_collect finds besides the list. */
+struct uri_collect_more {
+	/* a URI was cut to URI_MAX_LENGTH, in HTML or as a canonical form
+	 * (PerMsgStatus's uri_truncated, which check_uri_truncated reads);
+	 * only ever set */
+	bool truncated;
+	/* NULL, or where the host names go that WLBLEval's URI host lists
+	 * are looked up with: get_uri_detail_list's "hosts" (uri_to_domain's
+	 * unstripped host: lowercased, IDN in ASCII form, an IP address as
+	 * written) of every canonical form of every URI whose raw form is not
+	 * a mailto: (check_uri_host_listed skips those by their raw form, so
+	 * the mailto: form of an HTML href "a@b.example%20" counts), once
+	 * each, in order of discovery */
+	struct strlist *hosts;
+};
 
 /* body: the 'body' view, SpamAssassin's get_decoded_stripped_body_text_array
  * (Subject first, paragraphs, lines of at most 2048 bytes), taken as octets
@@ -36,20 +57,11 @@
  * count as Latin-1 characters).  Either may be NULL.  Appends the canonical
  * list (deduplicated, in order of discovery) to out; entries already in out
  * are not repeated.  Never fails; hostile input is cut by the URI_MAX_*
- * bounds and PCRE2 match limits.  *truncated_r (may be NULL) becomes true
- * when a canonical form was cut to URI_MAX_LENGTH (PerMsgStatus's
- * uri_truncated, which check_uri_truncated reads). */
+ * bounds and PCRE2 match limits.  more (may be NULL) gets the rest of
+ * what was found. */
 void uri_collect(const struct sa_settings *set, const struct strlist *body,
-		 const struct strlist *html_uris, struct strlist *out, bool *truncated_r);
-
-/* The host names of uris (a list as uri_collect makes it), as
- * get_uri_detail_list's "hosts" holds them: RegistryBoundaries::
- * uri_to_domain's unstripped host (lowercased, IDN in ASCII form, an IP
- * address as written) of each URI that has one, mailto: URIs left out, as
- * WLBLEval's check_uri_host_listed skips them.  Appended to out once each,
- * in order of first appearance. */
-void uri_hosts(const struct sa_settings *set, const struct strlist *uris,
-	       struct strlist *out);
+		 const struct strlist *html_uris, struct strlist *out,
+		 struct uri_collect_more *more);
 
 /* One URI's canonical forms (Util::uri_list_canonicalize, the raw URI
  * itself included, each cut to URI_MAX_LENGTH), deduplicated, appended.

@@ -267,6 +267,14 @@ static const struct eval_case urihost_cases[] = {
 	  HEAD "\nwrite to x@evil.example.net or mailto:y@evil.example.net\n", "" },
 	{ "HTML href", NULL,
 	  HTML("<a href=\"http://friend.example.org/news\">news</a>"), "URI_WELCOME" },
+	/* skipped by the raw form: an href that only its canonical forms
+	 * make a mailto: still counts */
+	{ "HTML href of an address and a blank", NULL,
+	  HTML("<a href=\"foo@evil.example.net%20\">x</a>"), "URI_BLOCK" },
+	{ "HTML href of a named address", NULL,
+	  HTML("<a href=\"Foo &lt;foo@evil.example.net&gt;\">x</a>"), "URI_BLOCK" },
+	{ "HTML mailto href", NULL,
+	  HTML("<a href=\"mailto:foo@evil.example.net\">x</a>"), "" },
 	{ "HTML image source", NULL,
 	  HTML("<img src=\"http://cdn.evil.example.net/x.gif\">"), "URI_BLOCK" },
 	/* the body's lines are at most 2048 bytes (the URI is cut there) */

@@ -1669,6 +1669,24 @@ START_TEST(test_user_uri_host_lists)
 	ck_assert_str_eq(tests.data, "none");
 	site_zero_tests(rs, "delist_uri_host shop.example.org\n", &hits, mv, &tests, &score);
 	ck_assert_str_eq(tests.data, "none");
+	/* a file may add EVAL_URIHOST_USER_LISTS lists of its own, no more
+	 * (each costs a map); the site's and the named ones still take
+	 * entries */
+	{
+		struct buf many;
+
+		buf_init(&many, 0);
+		for (int i = 0; i < EVAL_URIHOST_USER_LISTS + 5; i++)
+			buf_putf(&many, "enlist_uri_host (L%d) h%d.example.com\n", i, i);
+		buf_put_str(&many, "enlist_uri_host (SITE) !www.shop.example.org\n"
+			    "blocklist_uri_host example.net\n");
+		site_zero_tests(rs, many.data, &hits, mv, &tests, &score);
+		ck_assert_str_eq(tests.data, "U_BLOCK");
+		ck_assert_msg(strstr(user_warnings.data, "user_prefs:65: enlist_uri_host: too many "
+				     "lists; line ignored") != NULL, "%s", user_warnings.data);
+		ck_assert(strstr(user_warnings.data, "user_prefs:64:") == NULL);
+		buf_free(&many);
+	}
 	/* a bad line is skipped; the site's lists are untouched by all this */
 	site_zero_tests(rs, "\nenlist_uri_host no-name-given\n", &hits, mv, &tests, &score);
 	ck_assert_str_eq(tests.data, "SITE_LISTED");
@@ -1908,14 +1926,14 @@ START_TEST(test_prefs_score_values)
 	ck_assert(user_warned(20, "'bogus_key' is not allowed"));
 	ck_assert(!user_warned(21, "'bogus_key' is not allowed"));
 	ck_assert(user_warned(21, "more than 20 warnings; the rest not shown"));
-	ck_assert(!user_warned(30 + 10001, "more than 10000 address list words"));
+	ck_assert(!user_warned(30 + 10001, "more than 10000 list words (addresses and URI hosts)"));
 	score_prefs_free(&prefs);
 	buf_reset(&text);
 	for (int i = 0; i < 10001; i++)
 		buf_putf(&text, "welcomelist_from w%d@example.com\n", i);
 	prefs = user_prefs_load(rs, text.data);
 	ck_assert_ptr_nonnull(prefs);
-	ck_assert(user_warned(10001, "more than 10000 address list words"));
+	ck_assert(user_warned(10001, "more than 10000 list words (addresses and URI hosts)"));
 	ck_assert(!user_warned(10000, "more than"));
 	/* ... and they are not taken: w9999 is on the list, w10000 not. */
 	{
@@ -1959,7 +1977,7 @@ START_TEST(test_prefs_score_values)
 	prefs = score_prefs_load(rs, path, user_warn);
 	ck_assert_ptr_nonnull(prefs);
 	ck_assert(!user_warned(1, "line too long"));
-	ck_assert(user_warned(26, "more than 10000 address list words"));
+	ck_assert(user_warned(26, "more than 10000 list words (addresses and URI hosts)"));
 	score_prefs_free(&prefs);
 	buf_free(&text);
 

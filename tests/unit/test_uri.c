@@ -10,6 +10,7 @@
 
 #include "check_compat.h"
 
+#include "buf.h"
 #include "sa_settings.h"
 #include "strlist.h"
 #include "uri.h"
@@ -456,7 +457,7 @@ START_TEST(truncated_canonical_form)
 	struct strlist in, out;
 	size_t n = strlen("http://x.example.com/%41");
 	char *uri = malloc(n + 2 * 3000 + 1);
-	bool truncated;
+	struct uri_collect_more more = { 0 };
 
 	ck_assert_ptr_nonnull(uri);
 	memcpy(uri, "http://x.example.com/%41", n);
@@ -465,50 +466,131 @@ START_TEST(truncated_canonical_form)
 	strlist_init(&in);
 	strlist_init(&out);
 	strlist_add(&in, uri, n + 2 * 3000);
-	truncated = false;
-	uri_collect(&set, NULL, &in, &out, &truncated);
-	ck_assert(truncated);
+	uri_collect(&set, NULL, &in, &out, &more);
+	ck_assert(more.truncated);
 	for (size_t i = 0; i < out.n; i++)
 		ck_assert_uint_le(out.v[i].len, URI_MAX_LENGTH);
 	strlist_free(&in);
 	strlist_free(&out);
 	strlist_add(&in, uri, n + 2 * 2000);
-	uri_collect(&set, NULL, &in, &out, &truncated);
-	ck_assert(truncated);	/* only ever set, never cleared */
-	truncated = false;
+	uri_collect(&set, NULL, &in, &out, &more);
+	ck_assert(more.truncated);	/* only ever set, never cleared */
+	more.truncated = false;
 	strlist_free(&out);
-	uri_collect(&set, NULL, &in, &out, &truncated);
-	ck_assert(!truncated);
+	uri_collect(&set, NULL, &in, &out, &more);
+	ck_assert(!more.truncated);
 	strlist_free(&in);
 	strlist_free(&out);
 	free(uri);
 }
 END_TEST
 
-/* The hosts the URI host lists look up: uri_to_domain's host of each
- * URI that has one, lowercased, once each; mailto: URIs, unknown TLDs
- * and undecoded %-escapes give none. */
+/* The hosts the URI host lists look up, of HTML URIs: uri_to_domain's
+ * host of each canonical form that has one, lowercased, once each.  A raw
+ * mailto: URI gives none; an href that only its canonical forms make a
+ * mailto: ("a@b%20") gives its domain, as SpamAssassin skips by the raw
+ * form; unknown TLDs give none, an undecoded %-escape only its decoded
+ * form's host. */
 START_TEST(hosts_of_uris)
 {
 	static const char *const uris[] = {
 		"http://WWW.Example.COM/x", "mailto:a@b.example.com", "MAILTO:c@d.example.com",
 		"http://1.2.3.4/", "http://www.example.com/y", "http://host.nosuchtld/",
 		"https://user:pw@login.example.org:8443/a?b#c", "http://ex%61mple.com/",
-		"www.example.net",
+		"www.example.net", "foo@x.example.org%20",
 	};
 	static const char *const expect[] = {
-		"www.example.com", "1.2.3.4", "login.example.org", "www.example.net", NULL,
+		"www.example.com", "1.2.3.4", "login.example.org", "example.com",
+		"www.example.net", "x.example.org", NULL,
 	};
-	struct strlist in, out;
+	struct strlist in, out, hosts;
+	struct uri_collect_more more = { .hosts = &hosts };
 
 	strlist_init(&in);
 	strlist_init(&out);
+	strlist_init(&hosts);
 	for (size_t i = 0; i < N_ELEMENTS(uris); i++)
 		strlist_add(&in, uris[i], strlen(uris[i]));
-	uri_hosts(&set, &in, &out);
-	assert_list(&out, expect, "hosts");
+	uri_collect(&set, NULL, &in, &out, &more);
+	assert_list(&hosts, expect, "hosts");
 	strlist_free(&in);
 	strlist_free(&out);
+	strlist_free(&hosts);
+}
+END_TEST
+
+/* Past the URI_MAX_COUNT URIs kept, the scan goes on for host names: a
+ * link after 2100 others is looked up in the URI host lists. */
+START_TEST(hosts_past_uri_cap)
+{
+	struct strlist body, out, hosts;
+	struct uri_collect_more more = { .hosts = &hosts };
+	struct buf line;
+	bool found = false;
+
+	strlist_init(&body);
+	strlist_init(&out);
+	strlist_init(&hosts);
+	buf_init(&line, 0);
+	for (int i = 0; i < 2100; i++) {
+		buf_putf(&line, "http://h%d.example.com/ ", i);
+		if (i % 50 == 49) {
+			strlist_add(&body, line.data, line.len);
+			buf_reset(&line);
+		}
+	}
+	buf_put_str(&line, "and http://www.evil.example.net/x");
+	strlist_add(&body, line.data, line.len);
+	uri_collect(&set, &body, NULL, &out, &more);
+	ck_assert_uint_eq(out.n, URI_MAX_COUNT);
+	for (size_t i = 0; i < hosts.n; i++)
+		found |= strcmp(hosts.v[i].p, "www.evil.example.net") == 0;
+	ck_assert(found);
+	ck_assert_uint_eq(hosts.n, 2101);
+	buf_free(&line);
+	strlist_free(&body);
+	strlist_free(&out);
+	strlist_free(&hosts);
+}
+END_TEST
+
+/* Locales::is_charset_ok_for_locales as ok_locales sets it up: the last
+ * line counts, "all" anywhere allows everything, a locale is its first
+ * two lower-case letters.  The table's answers are SpamAssassin's own
+ * (Locales.pm run on the same charsets and locales). */
+START_TEST(locales_charsets)
+{
+	static const struct {
+		const char *cs;
+		bool ok;
+	} cases[] = {
+		{ "us-ascii", true }, { "ISO-8859-15", true }, { "utf-8", true },
+		{ "Windows-1252", true }, { "cp1251", true }, { "x-unknown", true },
+		{ "iso 8859-1", true }, { "ibm852", true }, { "unicode-1-1-utf-7", true },
+		{ "big5", true }, { "Big5-HKSCS", true }, { "gb2312", true },
+		{ "euc-kr", false }, { "iso-2022-jp", true }, { "shift_jis", true },
+		{ "koi8-r", true }, { "tis-620", false }, { "3Dbig5", true },
+		{ "3D3Dbig5", false }, { "", false }, { "big", false },
+		/* longer than any charset: not matched by a prefix of it */
+		{ "big5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		  false },
+	};
+
+	ck_assert(sa_locales_all(&set));
+	apply("ok_locales", "all");
+	ck_assert(sa_locales_all(&set));
+	apply("ok_locales", "en zh_TW.UTF-8 ja C JA ru_");
+	ck_assert(!sa_locales_all(&set));
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++)
+		ck_assert_msg(sa_charset_ok(&set, cases[i].cs, strlen(cases[i].cs)) == cases[i].ok,
+			      "%s", cases[i].cs);
+	apply("ok_locales", "en");
+	ck_assert(!sa_charset_ok(&set, "koi8-r", 6));
+	apply("ok_locales", "ru_RU");
+	ck_assert(sa_charset_ok(&set, "koi8-r", 6));
+	ck_assert(!sa_charset_ok(&set, "big5", 4));
+	apply("ok_locales", "en all");
+	ck_assert(sa_locales_all(&set));
 }
 END_TEST
 
@@ -572,6 +654,8 @@ uri_suite(void)
 	tcase_add_test(tc, dedup_and_order);
 	tcase_add_test(tc, truncated_canonical_form);
 	tcase_add_test(tc, hosts_of_uris);
+	tcase_add_test(tc, hosts_past_uri_cap);
+	tcase_add_test(tc, locales_charsets);
 
 	tc = ut_tcase(s, "canonical", false);
 	tcase_add_checked_fixture(tc, settings_setup, settings_teardown);
