@@ -221,8 +221,8 @@ eval_all_to_addrs(struct eval_ctx *ctx)
 	return &ctx->to_addrs;
 }
 
-static const struct addrlist *
-eval_list(const struct eval_ctx *ctx, enum addrlist_kind kind)
+const struct addrlist *
+eval_addrlist(const struct eval_ctx *ctx, enum addrlist_kind kind)
 {
 	return ctx->lists != NULL ? &ctx->lists[kind] : &ctx->rs->lists[kind];
 }
@@ -230,7 +230,7 @@ eval_list(const struct eval_ctx *ctx, enum addrlist_kind kind)
 static bool
 eval_any_in(struct eval_ctx *ctx, const struct strlist *addrs, enum addrlist_kind kind)
 {
-	const struct addrlist *l = eval_list(ctx, kind);
+	const struct addrlist *l = eval_addrlist(ctx, kind);
 
 	for (size_t i = 0; i < addrs->n; i++)
 		if (addrlist_match(l, addrs->v[i].p, NULL))
@@ -244,7 +244,7 @@ eval_any_in(struct eval_ctx *ctx, const struct strlist *addrs, enum addrlist_kin
 static int
 eval_welcomelist_rcvd(struct eval_ctx *ctx, enum addrlist_kind kind, const char *addr)
 {
-	const struct addrlist *l = eval_list(ctx, kind);
+	const struct addrlist *l = eval_addrlist(ctx, kind);
 	const struct relays *rel = msgview_relays(ctx->mv);
 	const struct relay *cand[64];
 	size_t ncand = 0, untrusted;
@@ -307,7 +307,7 @@ eval_from_in_welcomelist_state(struct eval_ctx *ctx)
 	for (size_t i = 0; i < from->n; i++) {
 		int wh;
 
-		if (addrlist_match(eval_list(ctx, ADDRLIST_WELCOME_FROM), from->v[i].p, NULL)) {
+		if (addrlist_match(eval_addrlist(ctx, ADDRLIST_WELCOME_FROM), from->v[i].p, NULL)) {
 			found = 1;
 			break;
 		}
@@ -449,6 +449,7 @@ static const struct eval_family *const eval_families[] = {
 	&eval_family_bayes,
 	&eval_family_fromname,
 	&eval_family_urihost,
+	&eval_family_vbounce,
 };
 
 /* Every entry by name, built on first use: the names are looked up per

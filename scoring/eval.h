@@ -70,6 +70,7 @@ extern const struct eval_family eval_family_body;
 extern const struct eval_family eval_family_bayes;
 extern const struct eval_family eval_family_fromname;
 extern const struct eval_family eval_family_urihost;
+extern const struct eval_family eval_family_vbounce;
 void eval_mime_state_free(struct eval_mime_state **state);
 void eval_freemail_state_free(struct eval_freemail_state **state);
 void eval_relay_state_free(struct eval_relay_state **state);
@@ -109,6 +110,9 @@ unsigned int eval_run(struct eval_ctx *ctx, const struct eval_call *call);
  * them, the WLBL address lists do not). */
 void eval_get_list(struct msgview *mv, const char *request, bool keep_empty, size_t max,
 		   struct strlist *out);
+/* The list of kind in effect: the user's when ctx has them, else the
+ * site's. */
+const struct addrlist *eval_addrlist(const struct eval_ctx *ctx, enum addrlist_kind kind);
 /* Evals that depend on per-user settings run per recipient (score.c). */
 bool eval_is_per_user(const char *name);
 

@@ -403,30 +403,14 @@ eval_check_stock_info(struct eval_ctx *ctx, const struct eval_call *call)
 
 /* ---- check_body_length ---- */
 
-/* Message.pm's pristine_body_length: the bytes after the header section
- * as given (pristine_headers may have gained a CR per line in a CRLF
- * message, so count its lines, not its bytes). */
+/* Message.pm's pristine_body_length. */
 static size_t
 eval_pristine_body_length(struct mime_msg *msg)
 {
-	size_t lines = 0, off = 0;
+	size_t len;
 
-	if (msg->pristine_headers_len > 0 &&
-	    msg->pristine_headers[msg->pristine_headers_len - 1] != '\n')
-		return 0;	/* the headers ran to the end of the input */
-	for (size_t i = 0; i < msg->pristine_headers_len; i++)
-		lines += msg->pristine_headers[i] == '\n';
-	while (lines > 0 && off < msg->pristine_len) {
-		const char *nl = memchr(msg->pristine + off, '\n', msg->pristine_len - off);
-
-		if (nl == NULL) {
-			off = msg->pristine_len;
-			break;
-		}
-		off = (size_t)(nl - msg->pristine) + 1;
-		lines--;
-	}
-	return msg->pristine_len - off;
+	(void)mime_pristine_body(msg, &len);
+	return len;
 }
 
 static unsigned int

@@ -1246,3 +1246,30 @@ mime_free(struct mime_msg **mp)
 	free(msg);
 	*mp = NULL;
 }
+
+/* pristine_headers may have gained a CR per line in a CRLF message, so
+ * its lines are counted, not its bytes. */
+const char *
+mime_pristine_body(const struct mime_msg *msg, size_t *len_r)
+{
+	size_t lines = 0, off = 0;
+
+	*len_r = 0;
+	if (msg->pristine_headers_len > 0 &&
+	    msg->pristine_headers[msg->pristine_headers_len - 1] != '\n')
+		return msg->pristine + msg->pristine_len;
+	for (size_t i = 0; i < msg->pristine_headers_len; i++)
+		lines += msg->pristine_headers[i] == '\n';
+	while (lines > 0 && off < msg->pristine_len) {
+		const char *nl = memchr(msg->pristine + off, '\n', msg->pristine_len - off);
+
+		if (nl == NULL) {
+			off = msg->pristine_len;
+			break;
+		}
+		off = (size_t)(nl - msg->pristine) + 1;
+		lines--;
+	}
+	*len_r = msg->pristine_len - off;
+	return msg->pristine + off;
+}

@@ -177,6 +177,10 @@ struct mime_msg {
 	size_t pristine_len;
 };
 
+/* Message.pm's pristine body: the bytes after the header section as
+ * given (empty when the headers ran to the end of the input). */
+const char *mime_pristine_body(const struct mime_msg *msg, size_t *len_r);
+
 /* Once per process, before fork: GMime, the regexes (mime.c, hdr.c). */
 void mime_global_init(void);
 /* GMime's part of it (mime_charset.c). */

@@ -58,6 +58,9 @@ static const char *const rules_plugins[] = {
 	"Mail::SpamAssassin::Plugin::URIEval",
 	/* the classifier (bayes.c) and its check_bayes (eval_bayes.c) */
 	"Mail::SpamAssassin::Plugin::Bayes",
+	/* the bounce rules of 20_vbounce.cf and their two evals
+	 * (eval_vbounce.c) */
+	"Mail::SpamAssassin::Plugin::VBounce",
 };
 
 /* "can(...)" answers: Conf features of the rule language lmtpd supports. */
@@ -104,7 +107,6 @@ static const char *const rules_ignored[] = {
 	"use_auto_welcomelist", "use_auto_whitelist", "welcomelist_auth",
 	"whitelist_auth", "welcomelist_from_dkim", "whitelist_from_dkim",
 	"welcomelist_from_spf", "whitelist_from_spf",
-	"whitelist_bounce_relays", "welcomelist_bounce_relays",
 	"util_rb_tld_skip", "lock_method", "bayes_path", "auto_welcomelist_path",
 	"normalize_charset", "dcc_home", "pyzor_path", "razor_config",
 	"use_dcc", "use_pyzor", "use_razor2", "score_set",
@@ -691,6 +693,8 @@ rules_addrlist_directive(struct rules_build *b, const char *key, char *value)
 		{ "all_spam_to", ADDRLIST_ALL_SPAM_TO, false, false },
 		{ "blocklist_to", ADDRLIST_BLOCK_TO, false, false },
 		{ "blacklist_to", ADDRLIST_BLOCK_TO, false, false },
+		{ "welcomelist_bounce_relays", ADDRLIST_WELCOME_BOUNCE_RELAYS, false, false },
+		{ "whitelist_bounce_relays", ADDRLIST_WELCOME_BOUNCE_RELAYS, false, false },
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(table); i++) {

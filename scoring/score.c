@@ -189,6 +189,8 @@ score_prefs_list_line(struct score_prefs *p, const struct ruleset *rs,
 		{ "all_spam_to", ADDRLIST_ALL_SPAM_TO, 0 },
 		{ "blocklist_to", ADDRLIST_BLOCK_TO, 0 },
 		{ "blacklist_to", ADDRLIST_BLOCK_TO, 0 },
+		{ "welcomelist_bounce_relays", ADDRLIST_WELCOME_BOUNCE_RELAYS, 0 },
+		{ "whitelist_bounce_relays", ADDRLIST_WELCOME_BOUNCE_RELAYS, 0 },
 	};
 
 	if (eval_urihost_key(key)) {

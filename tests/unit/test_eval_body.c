@@ -25,6 +25,7 @@ static const char rules_cf[] =
 	"loadplugin Mail::SpamAssassin::Plugin::HTTPSMismatch\n"
 	"loadplugin Mail::SpamAssassin::Plugin::URIEval\n"
 	"loadplugin Mail::SpamAssassin::Plugin::TextCat\n"
+	"loadplugin Mail::SpamAssassin::Plugin::VBounce\n"
 	"ok_languages en\n"
 	"trusted_networks 10.0.0.0/8\n"
 	"util_rb_2tld co.uk\n"
@@ -73,7 +74,11 @@ static const char rules_cf[] =
 	"ok_locales en ru\n"
 	"body FARAWAY_BODY eval:check_for_faraway_charset()\n"
 	"header FARAWAY_HDRS eval:check_for_faraway_charset_in_headers()\n"
-	"rawbody FARAWAY_MIME eval:check_for_mime('mime_faraway_charset')\n";
+	"rawbody FARAWAY_MIME eval:check_for_mime('mime_faraway_charset')\n"
+	"welcomelist_bounce_relays mx.example.com\n"
+	"whitelist_bounce_relays *.Relay.example.org\n"
+	"body VB_HAVE eval:have_any_bounce_relays()\n"
+	"body VB_MINE eval:check_welcomelist_bounce_relays()\n";
 
 static const char *const rule_names[] = {
 	"BLANK", "TVD", "STOCK", "SHORT", "SIG_LONG", "UPPER", "UPPER_MID",
@@ -328,6 +333,63 @@ static const struct eval_case faraway_cases[] = {
 	  "From: a@example.org\nTo: b@example.com\nSubject: =?big5 no end\n\nhi\n", "" },
 };
 
+/* VBounce: the site's relays (welcomelist_bounce_relays) named in a
+ * quoted Received: line of a bounce, in the rendered body or in the raw
+ * one (an attached message's header, folded lines joined).  One rule
+ * only calls check_welcomelist_bounce_relays: SpamAssassin's leaves a
+ * body line's match position set when it finds a relay, so a second
+ * call in the same message may answer differently (as the shipped rules
+ * call it once, the first answer is the one that counts). */
+static const char *const vbounce_names[] = { "VB_HAVE", "VB_MINE" };
+
+#define VB_ALL "VB_HAVE VB_MINE"
+
+static const struct eval_case vbounce_cases[] = {
+	{ "our relay in a quoted Received line", NULL,
+	  HEAD "Subject: failure\n\nReceived: from x.example.net by mx.example.com (Postfix) "
+	  "with ESMTP\n", VB_ALL },
+	{ "a relay by pattern, after quoting", NULL,
+	  HEAD "Subject: failure\n\n> > Received: by out1.relay.example.org (8.12) id 1\n", VB_ALL },
+	{ "the word before takes the space", NULL,
+	  HEAD "Subject: failure\n\nReceived: from a.example.net mx.example.com x\n", "VB_HAVE" },
+	{ "two spaces between", NULL,
+	  HEAD "Subject: failure\n\nReceived: from a.example.net  mx.example.com x\n", VB_ALL },
+	/* a rendered line ends in a space, the raw one does not */
+	{ "at the end of a rendered line", NULL,
+	  HEAD "Subject: failure\n\nReceived: from a.example.net by mx.example.com\n", VB_ALL },
+	{ "at the end of a raw line only", NULL,
+	  HEAD "Subject: failure\nMIME-Version: 1.0\n"
+	  "Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+	  "--b\nContent-Type: text/plain\n\nsee the attachment\n--b\n"
+	  "Content-Type: application/octet-stream\n\n"
+	  "Received: from a.example.net by mx.example.com\n--b--\n", "VB_HAVE" },
+	{ "not a Received line", NULL,
+	  HEAD "Subject: failure\n\nthe relay mx.example.com said no\n", "VB_HAVE" },
+	{ "another relay", NULL,
+	  HEAD "Subject: failure\n\nReceived: from a by mx.example.net (Postfix) with SMTP\n",
+	  "VB_HAVE" },
+	{ "an attached message's folded Received field", NULL,
+	  HEAD "Subject: failure\nMIME-Version: 1.0\n"
+	  "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n"
+	  "--b\nContent-Type: text/plain\n\nYour mail could not be delivered.\n--b\n"
+	  "Content-Type: message/rfc822\n\nReceived: from client (client [10.1.1.1])\n"
+	  "\tby mx.example.com (Postfix) with ESMTP id 1\nFrom: me@example.com\n"
+	  "Subject: hi\n\nhello\n--b--\n", VB_ALL },
+	{ "a field after the first Received one", NULL,
+	  HEAD "Subject: failure\nMIME-Version: 1.0\n"
+	  "Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+	  "--b\nContent-Type: text/plain\n\nsee the attachment\n--b\n"
+	  "Content-Type: message/rfc822\n\nReceived: from a (a [10.1.1.1]) by b.example.net\n"
+	  "X-Other: x\nReceived: from c\n by mx.example.com with SMTP\n\nhello\n--b--\n",
+	  VB_ALL },
+	{ "an encoded attachment", NULL,
+	  HEAD "Subject: failure\nMIME-Version: 1.0\n"
+	  "Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+	  "--b\nContent-Type: text/plain\n\nsee the attachment\n--b\n"
+	  "Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+	  "UmVjZWl2ZWQ6IGJ5IG14LmV4YW1wbGUuY29tIHdpdGggU01UUAo=\n--b--\n", "VB_HAVE" },
+};
+
 /* TextCat's check_body_8bits with ok_languages en: 8 bytes in a row of
  * 0x80-0xff in a rendered body line (UTF-8 after charset conversion). */
 static const char *const bits_names[] = { "BODY_8BITS" };
@@ -380,6 +442,12 @@ long_uri(char *out, const char *head, char fill, size_t n, const char *tail)
 START_TEST(eval_faraway_table)
 {
 	eh_check_hits(rules_cf, faraway_names, N_ELEMENTS(faraway_names), &faraway_cases[_i]);
+}
+END_TEST
+
+START_TEST(eval_vbounce_table)
+{
+	eh_check_hits(rules_cf, vbounce_names, N_ELEMENTS(vbounce_names), &vbounce_cases[_i]);
 }
 END_TEST
 
@@ -539,6 +607,7 @@ eval_body_suite(void)
 	tcase_add_loop_test(tc, eval_bits_table, 0, N_ELEMENTS(bits_cases));
 	tcase_add_loop_test(tc, eval_urihost_table, 0, N_ELEMENTS(urihost_cases));
 	tcase_add_loop_test(tc, eval_faraway_table, 0, N_ELEMENTS(faraway_cases));
+	tcase_add_loop_test(tc, eval_vbounce_table, 0, N_ELEMENTS(vbounce_cases));
 	tcase_add_test(tc, eval_bits_languages);
 	tcase_add_test(tc, eval_body_length_limits);
 	tcase_add_test(tc, eval_body_all_loaded);
@@ -557,6 +626,8 @@ main(void)
 		  N_ELEMENTS(urihost_cases) },
 		{ faraway_names, N_ELEMENTS(faraway_names), faraway_cases,
 		  N_ELEMENTS(faraway_cases) },
+		{ vbounce_names, N_ELEMENTS(vbounce_names), vbounce_cases,
+		  N_ELEMENTS(vbounce_cases) },
 	};
 	/* "http://www.example.com/" is 23 characters */
 	long_uri(long_text_uri, HEAD "\nsee http://www.example.com/", 'a', 9000, " now\n");

@@ -1702,6 +1702,37 @@ START_TEST(test_user_uri_host_lists)
 }
 END_TEST
 
+/* welcomelist_bounce_relays in user_prefs is that user's (VBounce). */
+START_TEST(test_user_bounce_relays)
+{
+	static const char cf[] =
+		"body VB_HAVE eval:have_any_bounce_relays()\n"
+		"body VB_MINE eval:check_welcomelist_bounce_relays()\n";
+	static const char msg[] =
+		"From: MAILER-DAEMON@example.net\nTo: b@example.com\nSubject: failure\n\n"
+		"Received: from a.example.net by mx.example.com (Postfix) id 1\n";
+	struct ruleset *rs = load_clean("50_vbounce.cf", cf);
+	struct rules_hits hits;
+	struct msgview *mv = match_message(rs, msg, NULL, 0, &hits);
+	struct buf tests;
+	double score;
+
+	buf_init(&tests, 0);
+	site_zero_tests(rs, NULL, &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "none");
+	site_zero_tests(rs, "whitelist_bounce_relays MX.example.com\n", &hits, mv, &tests,
+			&score);
+	ck_assert_str_eq(tests.data, "VB_HAVE,VB_MINE");
+	site_zero_tests(rs, "welcomelist_bounce_relays *.example.org\n", &hits, mv, &tests,
+			&score);
+	ck_assert_str_eq(tests.data, "VB_HAVE");
+	buf_free(&tests);
+	rules_hits_free(&hits);
+	msgview_free(&mv);
+	rules_free(&rs);
+}
+END_TEST
+
 /* allow_user_rules: a switch of the rule files (the last line wins); 0 and
  * 1 are silent, anything else invalid. */
 START_TEST(test_allow_user_rules_setting)
@@ -3408,6 +3439,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_report_wrap_width);
 	tcase_add_test(tc, test_user_scores_site_zero_rule);
 	tcase_add_test(tc, test_user_uri_host_lists);
+	tcase_add_test(tc, test_user_bounce_relays);
 	tcase_add_test(tc, test_allow_user_rules_setting);
 	tcase_add_test(tc, test_prefs_long_line);
 	tcase_add_test(tc, test_prefs_score_values);
