@@ -110,6 +110,19 @@ addrlist_add_rcvd(struct addrlist *l, const char *value)
 }
 
 void
+addrlist_add_line(struct addrlist *l, const char *value)
+{
+	char *lower = addrlist_lower(value, strlen(value));
+
+	if (*lower == '\0') {
+		free(lower);
+		return;
+	}
+	addrlist_push(l, xasprintf("*%s*", lower), NULL);
+	free(lower);
+}
+
+void
 addrlist_free(struct addrlist *l)
 {
 	for (size_t i = 0; i < l->n; i++) {

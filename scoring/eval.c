@@ -414,6 +414,38 @@ eval_check_to_in_all_spam(struct eval_ctx *ctx, const struct eval_call *call)
 	return eval_any_in(ctx, eval_all_to_addrs(ctx), ADDRLIST_ALL_SPAM_TO);
 }
 
+/* WelcomeListSubject: the decoded Subject, lowercased, holds a listed
+ * string somewhere. */
+static unsigned int
+eval_subject_in(struct eval_ctx *ctx, enum addrlist_kind kind)
+{
+	const struct addrlist *l = eval_addrlist(ctx, kind);
+	struct buf subject;
+	bool hit;
+
+	if (l->n == 0)
+		return 0;
+	buf_init(&subject, 0);
+	hit = msgview_get(ctx->mv, "Subject", &subject) && subject.len > 0 &&
+	      addrlist_match(l, subject.data, NULL);
+	buf_free(&subject);
+	return hit;
+}
+
+static unsigned int
+eval_check_subject_in_welcomelist(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	(void)call;
+	return eval_subject_in(ctx, ADDRLIST_WELCOME_SUBJECT);
+}
+
+static unsigned int
+eval_check_subject_in_blocklist(struct eval_ctx *ctx, const struct eval_call *call)
+{
+	(void)call;
+	return eval_subject_in(ctx, ADDRLIST_BLOCK_SUBJECT);
+}
+
 static const struct eval_entry eval_wlbl_entries[] = {
 	{ "check_from_in_welcomelist", eval_check_from_in_welcomelist, true },
 	{ "check_from_in_whitelist", eval_check_from_in_welcomelist, true },
@@ -431,6 +463,10 @@ static const struct eval_entry eval_wlbl_entries[] = {
 	{ "check_to_in_blacklist", eval_check_to_in_blocklist, true },
 	{ "check_to_in_more_spam", eval_check_to_in_more_spam, true },
 	{ "check_to_in_all_spam", eval_check_to_in_all_spam, true },
+	{ "check_subject_in_welcomelist", eval_check_subject_in_welcomelist, true },
+	{ "check_subject_in_whitelist", eval_check_subject_in_welcomelist, true },
+	{ "check_subject_in_blocklist", eval_check_subject_in_blocklist, true },
+	{ "check_subject_in_blacklist", eval_check_subject_in_blocklist, true },
 };
 
 const struct eval_family eval_family_wlbl = {

@@ -145,6 +145,10 @@ urihost_words(struct strmap *map, const char *hosts, bool remove)
 
 		if (except)
 			w++;
+		/* a lone "!": SpamAssassin keeps an empty name, which only a
+		 * host ending in a dot could reach; kept out here */
+		if (*w == '\0')
+			continue;
 		for (char *c = w; *c != '\0'; c++)
 			if (*c >= 'A' && *c <= 'Z')
 				*c = (char)(*c - 'A' + 'a');

@@ -61,6 +61,8 @@ static const char *const rules_plugins[] = {
 	/* the bounce rules of 20_vbounce.cf and their two evals
 	 * (eval_vbounce.c) */
 	"Mail::SpamAssassin::Plugin::VBounce",
+	/* welcomelist_subject and blocklist_subject (eval.c) */
+	"Mail::SpamAssassin::Plugin::WelcomeListSubject",
 };
 
 /* "can(...)" answers: Conf features of the rule language lmtpd supports. */
@@ -673,28 +675,32 @@ rules_addrlist_directive(struct rules_build *b, const char *key, char *value)
 	static const struct {
 		const char *key;
 		enum addrlist_kind kind;
-		bool remove, rcvd;
+		bool remove, rcvd, line;
 	} table[] = {
-		{ "welcomelist_from", ADDRLIST_WELCOME_FROM, false, false },
-		{ "whitelist_from", ADDRLIST_WELCOME_FROM, false, false },
-		{ "unwelcomelist_from", ADDRLIST_WELCOME_FROM, true, false },
-		{ "unwhitelist_from", ADDRLIST_WELCOME_FROM, true, false },
-		{ "blocklist_from", ADDRLIST_BLOCK_FROM, false, false },
-		{ "blacklist_from", ADDRLIST_BLOCK_FROM, false, false },
-		{ "unblocklist_from", ADDRLIST_BLOCK_FROM, true, false },
-		{ "unblacklist_from", ADDRLIST_BLOCK_FROM, true, false },
-		{ "welcomelist_from_rcvd", ADDRLIST_WELCOME_FROM_RCVD, false, true },
-		{ "whitelist_from_rcvd", ADDRLIST_WELCOME_FROM_RCVD, false, true },
-		{ "def_welcomelist_from_rcvd", ADDRLIST_DEF_WELCOME_FROM_RCVD, false, true },
-		{ "def_whitelist_from_rcvd", ADDRLIST_DEF_WELCOME_FROM_RCVD, false, true },
-		{ "welcomelist_to", ADDRLIST_WELCOME_TO, false, false },
-		{ "whitelist_to", ADDRLIST_WELCOME_TO, false, false },
-		{ "more_spam_to", ADDRLIST_MORE_SPAM_TO, false, false },
-		{ "all_spam_to", ADDRLIST_ALL_SPAM_TO, false, false },
-		{ "blocklist_to", ADDRLIST_BLOCK_TO, false, false },
-		{ "blacklist_to", ADDRLIST_BLOCK_TO, false, false },
-		{ "welcomelist_bounce_relays", ADDRLIST_WELCOME_BOUNCE_RELAYS, false, false },
-		{ "whitelist_bounce_relays", ADDRLIST_WELCOME_BOUNCE_RELAYS, false, false },
+		{ "welcomelist_from", ADDRLIST_WELCOME_FROM, false, false, false },
+		{ "whitelist_from", ADDRLIST_WELCOME_FROM, false, false, false },
+		{ "unwelcomelist_from", ADDRLIST_WELCOME_FROM, true, false, false },
+		{ "unwhitelist_from", ADDRLIST_WELCOME_FROM, true, false, false },
+		{ "blocklist_from", ADDRLIST_BLOCK_FROM, false, false, false },
+		{ "blacklist_from", ADDRLIST_BLOCK_FROM, false, false, false },
+		{ "unblocklist_from", ADDRLIST_BLOCK_FROM, true, false, false },
+		{ "unblacklist_from", ADDRLIST_BLOCK_FROM, true, false, false },
+		{ "welcomelist_from_rcvd", ADDRLIST_WELCOME_FROM_RCVD, false, true, false },
+		{ "whitelist_from_rcvd", ADDRLIST_WELCOME_FROM_RCVD, false, true, false },
+		{ "def_welcomelist_from_rcvd", ADDRLIST_DEF_WELCOME_FROM_RCVD, false, true, false },
+		{ "def_whitelist_from_rcvd", ADDRLIST_DEF_WELCOME_FROM_RCVD, false, true, false },
+		{ "welcomelist_to", ADDRLIST_WELCOME_TO, false, false, false },
+		{ "whitelist_to", ADDRLIST_WELCOME_TO, false, false, false },
+		{ "more_spam_to", ADDRLIST_MORE_SPAM_TO, false, false, false },
+		{ "all_spam_to", ADDRLIST_ALL_SPAM_TO, false, false, false },
+		{ "blocklist_to", ADDRLIST_BLOCK_TO, false, false, false },
+		{ "blacklist_to", ADDRLIST_BLOCK_TO, false, false, false },
+		{ "welcomelist_bounce_relays", ADDRLIST_WELCOME_BOUNCE_RELAYS, false, false, false },
+		{ "whitelist_bounce_relays", ADDRLIST_WELCOME_BOUNCE_RELAYS, false, false, false },
+		{ "welcomelist_subject", ADDRLIST_WELCOME_SUBJECT, false, false, true },
+		{ "whitelist_subject", ADDRLIST_WELCOME_SUBJECT, false, false, true },
+		{ "blocklist_subject", ADDRLIST_BLOCK_SUBJECT, false, false, true },
+		{ "blacklist_subject", ADDRLIST_BLOCK_SUBJECT, false, false, true },
 	};
 
 	for (size_t i = 0; i < N_ELEMENTS(table); i++) {
@@ -702,6 +708,8 @@ rules_addrlist_directive(struct rules_build *b, const char *key, char *value)
 			continue;
 		if (table[i].remove)
 			addrlist_remove_words(&b->rs->lists[table[i].kind], value);
+		else if (table[i].line)
+			addrlist_add_line(&b->rs->lists[table[i].kind], value);
 		else if (table[i].rcvd)
 			addrlist_add_rcvd(&b->rs->lists[table[i].kind], value);
 		else

@@ -54,6 +54,10 @@ bool eval_can(const char *method);
 /* Address lists (welcomelist_from, ...). */
 void addrlist_add_words(struct addrlist *l, const char *value);
 void addrlist_remove_words(struct addrlist *l, const char *value);
+/* The whole of value, lowercased, as one glob that may match anywhere
+ * (WelcomeListSubject's welcomelist_subject: one string per line, its
+ * blanks included, every other character literal). */
+void addrlist_add_line(struct addrlist *l, const char *value);
 /* "addr relay-domain" (the _rcvd forms). */
 void addrlist_add_rcvd(struct addrlist *l, const char *value);
 void addrlist_free(struct addrlist *l);

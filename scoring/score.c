@@ -171,7 +171,7 @@ score_prefs_list_line(struct score_prefs *p, const struct ruleset *rs,
 	static const struct {
 		const char *key;
 		enum addrlist_kind kind;
-		int mode;	/* 0 add, 1 remove, 2 rcvd */
+		int mode;	/* 0 add, 1 remove, 2 rcvd, 3 a whole line */
 	} table[] = {
 		{ "welcomelist_from", ADDRLIST_WELCOME_FROM, 0 },
 		{ "whitelist_from", ADDRLIST_WELCOME_FROM, 0 },
@@ -191,6 +191,10 @@ score_prefs_list_line(struct score_prefs *p, const struct ruleset *rs,
 		{ "blacklist_to", ADDRLIST_BLOCK_TO, 0 },
 		{ "welcomelist_bounce_relays", ADDRLIST_WELCOME_BOUNCE_RELAYS, 0 },
 		{ "whitelist_bounce_relays", ADDRLIST_WELCOME_BOUNCE_RELAYS, 0 },
+		{ "welcomelist_subject", ADDRLIST_WELCOME_SUBJECT, 3 },
+		{ "whitelist_subject", ADDRLIST_WELCOME_SUBJECT, 3 },
+		{ "blocklist_subject", ADDRLIST_BLOCK_SUBJECT, 3 },
+		{ "blacklist_subject", ADDRLIST_BLOCK_SUBJECT, 3 },
 	};
 
 	if (eval_urihost_key(key)) {
@@ -232,6 +236,8 @@ score_prefs_list_line(struct score_prefs *p, const struct ruleset *rs,
 			addrlist_add_words(&p->lists[table[i].kind], value);
 		else if (table[i].mode == 1)
 			addrlist_remove_words(&p->lists[table[i].kind], value);
+		else if (table[i].mode == 3)
+			addrlist_add_line(&p->lists[table[i].kind], value);
 		else
 			addrlist_add_rcvd(&p->lists[table[i].kind], value);
 		return true;

@@ -26,6 +26,7 @@ static const char rules_cf[] =
 	"loadplugin Mail::SpamAssassin::Plugin::URIEval\n"
 	"loadplugin Mail::SpamAssassin::Plugin::TextCat\n"
 	"loadplugin Mail::SpamAssassin::Plugin::VBounce\n"
+	"loadplugin Mail::SpamAssassin::Plugin::WelcomeListSubject\n"
 	"ok_languages en\n"
 	"trusted_networks 10.0.0.0/8\n"
 	"util_rb_2tld co.uk\n"
@@ -78,7 +79,14 @@ static const char rules_cf[] =
 	"welcomelist_bounce_relays mx.example.com\n"
 	"whitelist_bounce_relays *.Relay.example.org\n"
 	"body VB_HAVE eval:have_any_bounce_relays()\n"
-	"body VB_MINE eval:check_welcomelist_bounce_relays()\n";
+	"body VB_MINE eval:check_welcomelist_bounce_relays()\n"
+	"welcomelist_subject [Bug *]\n"
+	"blocklist_subject Make Money Fast\n"
+	"whitelist_subject re: (ticket?)\n"
+	"blacklist_subject \\o/\n"
+	"header SUBJ_WL eval:check_subject_in_welcomelist()\n"
+	"header SUBJ_BL eval:check_subject_in_blocklist()\n"
+	"header SUBJ_BL_OLD eval:check_subject_in_blacklist()\n";
 
 static const char *const rule_names[] = {
 	"BLANK", "TVD", "STOCK", "SHORT", "SIG_LONG", "UPPER", "UPPER_MID",
@@ -390,6 +398,24 @@ static const struct eval_case vbounce_cases[] = {
 	  "UmVjZWl2ZWQ6IGJ5IG14LmV4YW1wbGUuY29tIHdpdGggU01UUAo=\n--b--\n", "VB_HAVE" },
 };
 
+/* WelcomeListSubject: a listed string (glob, one per line, blanks
+ * included) anywhere in the decoded Subject, any case. */
+static const char *const subject_names[] = { "SUBJ_WL", "SUBJ_BL", "SUBJ_BL_OLD" };
+
+#define SUBJ(s) "From: a@example.org\nTo: b@example.com\nSubject: " s "\n\nhi\n"
+
+static const struct eval_case subject_cases[] = {
+	{ "welcomelisted glob", NULL, SUBJ("[Bug 123] crash in parser"), "SUBJ_WL" },
+	{ "blocklisted words anywhere, any case", NULL, SUBJ("why not make money FAST now"),
+	  "SUBJ_BL SUBJ_BL_OLD" },
+	{ "a question mark is one character", NULL, SUBJ("Re: (ticketX) printer"), "SUBJ_WL" },
+	{ "the blanks count", NULL, SUBJ("Make  Money Fast"), "" },
+	{ "encoded subject", NULL, SUBJ("=?utf-8?B?TWFrZSBNb25leSBGYXN0?="), "SUBJ_BL SUBJ_BL_OLD" },
+	{ "a star needs its brackets", NULL, SUBJ("[bug] x"), "" },
+	{ "a backslash is literal", NULL, SUBJ("yay \\o/ done"), "SUBJ_BL SUBJ_BL_OLD" },
+	{ "no subject", NULL, "From: a@example.org\nTo: b@example.com\n\nMake Money Fast\n", "" },
+};
+
 /* TextCat's check_body_8bits with ok_languages en: 8 bytes in a row of
  * 0x80-0xff in a rendered body line (UTF-8 after charset conversion). */
 static const char *const bits_names[] = { "BODY_8BITS" };
@@ -448,6 +474,12 @@ END_TEST
 START_TEST(eval_vbounce_table)
 {
 	eh_check_hits(rules_cf, vbounce_names, N_ELEMENTS(vbounce_names), &vbounce_cases[_i]);
+}
+END_TEST
+
+START_TEST(eval_subject_table)
+{
+	eh_check_hits(rules_cf, subject_names, N_ELEMENTS(subject_names), &subject_cases[_i]);
 }
 END_TEST
 
@@ -608,6 +640,7 @@ eval_body_suite(void)
 	tcase_add_loop_test(tc, eval_urihost_table, 0, N_ELEMENTS(urihost_cases));
 	tcase_add_loop_test(tc, eval_faraway_table, 0, N_ELEMENTS(faraway_cases));
 	tcase_add_loop_test(tc, eval_vbounce_table, 0, N_ELEMENTS(vbounce_cases));
+	tcase_add_loop_test(tc, eval_subject_table, 0, N_ELEMENTS(subject_cases));
 	tcase_add_test(tc, eval_bits_languages);
 	tcase_add_test(tc, eval_body_length_limits);
 	tcase_add_test(tc, eval_body_all_loaded);
@@ -628,6 +661,8 @@ main(void)
 		  N_ELEMENTS(faraway_cases) },
 		{ vbounce_names, N_ELEMENTS(vbounce_names), vbounce_cases,
 		  N_ELEMENTS(vbounce_cases) },
+		{ subject_names, N_ELEMENTS(subject_names), subject_cases,
+		  N_ELEMENTS(subject_cases) },
 	};
 	/* "http://www.example.com/" is 23 characters */
 	long_uri(long_text_uri, HEAD "\nsee http://www.example.com/", 'a', 9000, " now\n");

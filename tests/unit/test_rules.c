@@ -1702,12 +1702,14 @@ START_TEST(test_user_uri_host_lists)
 }
 END_TEST
 
-/* welcomelist_bounce_relays in user_prefs is that user's (VBounce). */
+/* welcomelist_bounce_relays (VBounce) and blocklist_subject
+ * (WelcomeListSubject) in user_prefs are that user's. */
 START_TEST(test_user_bounce_relays)
 {
 	static const char cf[] =
 		"body VB_HAVE eval:have_any_bounce_relays()\n"
-		"body VB_MINE eval:check_welcomelist_bounce_relays()\n";
+		"body VB_MINE eval:check_welcomelist_bounce_relays()\n"
+		"header S_BL eval:check_subject_in_blocklist()\n";
 	static const char msg[] =
 		"From: MAILER-DAEMON@example.net\nTo: b@example.com\nSubject: failure\n\n"
 		"Received: from a.example.net by mx.example.com (Postfix) id 1\n";
@@ -1726,6 +1728,10 @@ START_TEST(test_user_bounce_relays)
 	site_zero_tests(rs, "welcomelist_bounce_relays *.example.org\n", &hits, mv, &tests,
 			&score);
 	ck_assert_str_eq(tests.data, "VB_HAVE");
+	site_zero_tests(rs, "blocklist_subject  FAIL\n", &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "S_BL");
+	site_zero_tests(rs, "blocklist_subject fail ure\n", &hits, mv, &tests, &score);
+	ck_assert_str_eq(tests.data, "none");
 	buf_free(&tests);
 	rules_hits_free(&hits);
 	msgview_free(&mv);
