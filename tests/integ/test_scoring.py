@@ -464,6 +464,32 @@ zeroword and zeroword again http://zero.example.com/x
 """
 
 
+def spamd_results(vcd, rules, prefs_by_user, message):
+    """{user: (score, tests)} of a private spamd given the rule folder and
+    each user's prefs (None: no file) in vcd (--virtual-config-dir), for
+    message with the Return-Path the deliveries get; skips without
+    spamd."""
+    saparity.require_spamd()
+    from sa_parity import Spamd  # tests/tools, on sys.path through saparity
+    os.makedirs(vcd)
+    for user, prefs in prefs_by_user.items():
+        os.makedirs(os.path.join(vcd, user))
+        if prefs is not None:
+            with open(os.path.join(vcd, user, "user_prefs"), "w") as f:
+                f.write(prefs)
+    subprocess.run(["chmod", "-R", "a+rwX", vcd], check=True)
+    spamd = Spamd(rules, children=1, subtests=False,
+                  args=["--virtual-config-dir=" + os.path.join(vcd, "%u")])
+    try:
+        theirs = {}
+        for user in prefs_by_user:
+            theirs[user] = spamd.check(b"Return-Path: <sender@example.org>\n" + message,
+                                       want_score=True, user=user)
+    finally:
+        spamd.stop()
+    return theirs
+
+
 def test_user_score_enables_site_zero_rule(lmtpd_factory, workdir):
     """A user_prefs "score RULE n" for a rule the site scored 0 makes it
     count for that user, as under spamd: header, body, rawbody, full, uri
@@ -498,27 +524,8 @@ def test_user_score_enables_site_zero_rule(lmtpd_factory, workdir):
     assert round(ours["alice"][0] - ours["carol"][0], 3) == round(
         1.1 + 1.2 + 1.3 + 1.4 + 1.5 + 1.8 + 3 * 0.1, 3)
 
-    saparity.require_spamd()
-    from sa_parity import Spamd  # tests/tools, on sys.path through saparity
-    vcd = os.path.join(workdir, "spamd-prefs")
-    os.makedirs(vcd)
-    for user, prefs in SITE_ZERO_PREFS.items():
-        os.makedirs(os.path.join(vcd, user))
-        if prefs is not None:
-            with open(os.path.join(vcd, user, "user_prefs"), "w") as f:
-                f.write(prefs)
-    subprocess.run(["chmod", "-R", "a+rwX", vcd], check=True)
-    spamd = Spamd(rules, children=1, subtests=False,
-                  args=["--virtual-config-dir=" + os.path.join(vcd, "%u")])
-    try:
-        theirs = {}
-        for user in SITE_ZERO_PREFS:
-            score, tests = spamd.check(b"Return-Path: <sender@example.org>\n" + SITE_ZERO_MSG,
-                                       want_score=True, user=user)
-            theirs[user] = (score, tests)
-    finally:
-        spamd.stop()
-    assert ours == theirs
+    assert ours == spamd_results(os.path.join(workdir, "spamd-prefs"), rules,
+                                 SITE_ZERO_PREFS, SITE_ZERO_MSG)
 
 
 
@@ -583,27 +590,8 @@ def test_user_uri_host_lists(lmtpd_factory, workdir):
     assert ours["alice"][0] > 100 and ours["bob"][0] < -90
     assert "warning" not in d.log(), d.log()
 
-    saparity.require_spamd()
-    from sa_parity import Spamd  # tests/tools, on sys.path through saparity
-    vcd = os.path.join(workdir, "spamd-prefs-urihost")
-    os.makedirs(vcd)
-    for user, prefs in URI_HOST_PREFS.items():
-        os.makedirs(os.path.join(vcd, user))
-        if prefs is not None:
-            with open(os.path.join(vcd, user, "user_prefs"), "w") as f:
-                f.write(prefs)
-    subprocess.run(["chmod", "-R", "a+rwX", vcd], check=True)
-    spamd = Spamd(rules, children=1, subtests=False,
-                  args=["--virtual-config-dir=" + os.path.join(vcd, "%u")])
-    try:
-        theirs = {}
-        for user in URI_HOST_PREFS:
-            score, tests = spamd.check(b"Return-Path: <sender@example.org>\n" + URI_HOST_MSG,
-                                       want_score=True, user=user)
-            theirs[user] = (score, tests)
-    finally:
-        spamd.stop()
-    assert ours == theirs
+    assert ours == spamd_results(os.path.join(workdir, "spamd-prefs-urihost"), rules,
+                                 URI_HOST_PREFS, URI_HOST_MSG)
 
 
 # A user's own rules: line 9 does not compile.
