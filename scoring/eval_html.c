@@ -5,8 +5,9 @@
  * html_text_not_match, html_image_only, html_image_ratio,
  * html_title_subject_ratio, html_charset_faraway, check_iframe_src.  A test
  * hits when any HTML part satisfies it, as there.  html_charset_faraway is
- * always false, as in SpamAssassin 4.0: it reads the parts' "charsets",
- * which HTML.pm no longer records, whatever ok_locales says. */
+ * always false, as in SpamAssassin 4.0: it reads a "charsets" key of each
+ * part's results, which HTML.pm keeps in its parser only (get_results()
+ * leaves it out of html_all), whatever ok_locales says. */
 #include "config.h"
 
 #include <stdbool.h>

@@ -44,6 +44,7 @@ struct eval_urihost_lists {
 	char **names;		/* in order of first use */
 	struct strmap **maps;	/* host -> enum urihost_verdict */
 	size_t n;
+	size_t named;		/* of them, other than BLOCK and WELCOME */
 	struct strmap *index;	/* name -> its index */
 };
 
@@ -73,6 +74,14 @@ urihost_find(const struct eval_urihost_lists *l, const char *name)
 	return l != NULL && strmap_get(l->index, name, &i) ? l->maps[i] : NULL;
 }
 
+/* BLOCK and WELCOME, which the shipped rules read, never count against a
+ * cap on lists. */
+static bool
+urihost_counted(const char *name)
+{
+	return strcmp(name, "BLOCK") != 0 && strcmp(name, "WELCOME") != 0;
+}
+
 static struct strmap *
 urihost_append(struct eval_urihost_lists *l, const char *name)
 {
@@ -82,6 +91,8 @@ urihost_append(struct eval_urihost_lists *l, const char *name)
 	/* most lists are short, and a prefs file may name many */
 	l->maps[l->n] = strmap_new_sized(16);
 	strmap_put(l->index, name, l->n);
+	if (urihost_counted(name))
+		l->named++;
 	return l->maps[l->n++];
 }
 
@@ -94,7 +105,8 @@ urihost_lists_new(void)
 	return l;
 }
 
-/* NULL when name is new and there are max_lists lists already. */
+/* NULL when name is new and there are max_lists lists already (BLOCK and
+ * WELCOME not counted). */
 static struct strmap *
 urihost_get_or_add(struct eval_urihost_lists **lists, const char *name, size_t max_lists)
 {
@@ -106,7 +118,7 @@ urihost_get_or_add(struct eval_urihost_lists **lists, const char *name, size_t m
 	l = *lists;
 	if ((m = urihost_find(l, name)) != NULL)
 		return m;
-	if (l->n >= max_lists)
+	if (urihost_counted(name) && l->named >= max_lists)
 		return NULL;
 	return urihost_append(l, name);
 }
@@ -181,7 +193,7 @@ eval_urihost_key(const char *key)
 size_t
 eval_urihost_count(const struct eval_urihost_lists *lists)
 {
-	return lists != NULL ? lists->n : 0;
+	return lists != NULL ? lists->named : 0;
 }
 
 int
@@ -207,8 +219,7 @@ eval_urihost_apply(struct eval_urihost_lists **lists, const char *key, const cha
 		name = own;
 	}
 	if (name != NULL) {
-		/* the two lists the shipped rules read are never refused */
-		m = urihost_get_or_add(lists, name, own == NULL ? SIZE_MAX : max_lists);
+		m = urihost_get_or_add(lists, name, max_lists);
 		free(own);
 		if (m == NULL) {
 			*why_r = "too many lists; line ignored";

@@ -193,6 +193,13 @@ sa_settings_apply(struct sa_settings *set, const char *key, const char *value,
 		return eval_urihost_apply(&set->urihost, key, value, SIZE_MAX, why_r);
 	if (strncmp(key, "fns_", 4) == 0)
 		return eval_fromname_apply(set, key, value, why_r);
+	if ((strcmp(key, "ok_languages") == 0 || strcmp(key, "ok_locales") == 0) &&
+	    value[strspn(value, " \t\r\n\f\v")] == '\0') {
+		/* Conf.pm refuses a string setting without a value, and the
+		 * last good line stays */
+		*why_r = "missing required value";
+		return -1;
+	}
 	if (strcmp(key, "ok_languages") == 0) {
 		free(set->ok_languages);
 		set->ok_languages = xstrdup(value);
@@ -343,7 +350,8 @@ sa_charset_ok(const struct sa_settings *set, const char *cs, size_t len)
 		wn = strcspn(w, " \t\r\n\f\v");
 		if (wn == 0)
 			break;
-		/* s/^([a-z][a-z]).*$/$1/; "C" is "en" */
+		/* s/^([a-z][a-z]).*$/$1/; "C" is "en", which adds nothing
+		 * to the always-allowed charsets */
 		if (wn >= 2 && w[0] >= 'a' && w[0] <= 'z' && w[1] >= 'a' && w[1] <= 'z') {
 			loc[0] = w[0];
 			loc[1] = w[1];

@@ -105,10 +105,11 @@ void eval_named_lists_free(struct eval_named_lists **lists);
  * sa_settings_apply.  The rule files' lines go into set->urihost, a
  * user_prefs file's into that user's copy (eval_urihost.c). */
 bool eval_urihost_key(const char *key);
-/* A new list past max_lists is refused (-1), BLOCK and WELCOME never: a
- * user's file may add only a few to the site's. */
+/* A new list past max_lists is refused (-1), BLOCK and WELCOME never
+ * (they do not count): a user's file may add only a few to the site's. */
 int eval_urihost_apply(struct eval_urihost_lists **lists, const char *key, const char *value,
 		       size_t max_lists, const char **why_r);
+/* Lists other than BLOCK and WELCOME. */
 size_t eval_urihost_count(const struct eval_urihost_lists *lists);
 /* Lists a user_prefs file may add to the site's. */
 #define EVAL_URIHOST_USER_LISTS 64

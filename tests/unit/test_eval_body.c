@@ -323,6 +323,23 @@ static const struct eval_case faraway_cases[] = {
 	{ "charset broken by quoted-printable", NULL, HEAD "Subject: x\n" CT("3Deuc-kr")
 	  "\nhello\n", "FARAWAY_MIME" },
 	{ "x-unknown", NULL, HEAD "Subject: x\n" CT("x-unknown") "\n\xe4\xe4\xe4\xe4\xe4\n", "" },
+	/* are_more_high_bits_set: over 3 8-bit bytes (a Hangul syllable is
+	 * 3 in UTF-8), and no more 7-bit ones, the joining newlines
+	 * included */
+	{ "one EUC-KR syllable", NULL, HEAD CT("euc-kr") "\n\xc7\xd1\n", "FARAWAY_MIME" },
+	{ "one EUC-KR syllable and a 7-bit byte", NULL, HEAD CT("euc-kr") "\na\xc7\xd1\n",
+	  "FARAWAY_MIME" },
+	{ "two EUC-KR syllables", NULL, HEAD "Subject: ab\n" CT("euc-kr") "\n\xc7\xd1\xb1\xdb\n",
+	  "FARAWAY_BODY FARAWAY_MIME" },
+	{ "two syllables, as many 7-bit bytes with the newlines", NULL,
+	  HEAD "Subject: abcd\n" CT("euc-kr") "\n\xc7\xd1\xb1\xdb\n", "FARAWAY_MIME" },
+	{ "two syllables, one 7-bit byte fewer", NULL,
+	  HEAD "Subject: abc\n" CT("euc-kr") "\n\xc7\xd1\xb1\xdb\n", "FARAWAY_BODY FARAWAY_MIME" },
+	{ "a charset without a letter", NULL, HEAD "Subject: x\nMIME-Version: 1.0\n"
+	  "Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\n"
+	  "Content-Type: text/plain; charset=\"12345\"\n\nhello\n--b--\n", "" },
+	{ "glibc's name for ASCII is faraway", NULL, HEAD "Subject: x\n" CT("ANSI_X3.4-1968")
+	  "\nhello\n", "FARAWAY_MIME" },
 	{ "Big5 encoded subject", NULL,
 	  "From: a@example.org\nTo: b@example.com\nSubject: =?big5?B?pKSk5Q==?=\n\nhi\n",
 	  "FARAWAY_HDRS" },

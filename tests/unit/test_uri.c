@@ -591,6 +591,15 @@ START_TEST(locales_charsets)
 	ck_assert(!sa_charset_ok(&set, "big5", 4));
 	apply("ok_locales", "en all");
 	ck_assert(sa_locales_all(&set));
+	/* a line without a value is refused; the last good one stays */
+	{
+		const char *why = NULL;
+
+		apply("ok_locales", "en");
+		ck_assert_int_eq(sa_settings_apply(&set, "ok_locales", " \t", &why), -1);
+		ck_assert_str_eq(why, "missing required value");
+		ck_assert(!sa_locales_all(&set));
+	}
 }
 END_TEST
 
