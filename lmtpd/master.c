@@ -67,6 +67,7 @@ struct master {
 	_Atomic int64_t *db_watch;
 	time_t db_checked;
 	int pid_fd;		/* holds the lock on pid_file; -1 without one */
+	char *pid_path;		/* the pid_file written (a reload may change the key) */
 	/* The pipe to the parent of a daemon, which waits for the start to
 	 * end (master_ready); -1 in the foreground and once told. */
 	int ready_fd;
@@ -259,6 +260,11 @@ master_spawn(struct master *m)
 		 * has its own handlers (worker_main sets the mask): a SIGTERM
 		 * sent now stays pending instead of reaching the inherited
 		 * master handler and being lost. */
+		/* the pid file is root's when root started lmtpd: a worker
+		 * must not be able to write another pid into it (the lock
+		 * is the master's, fcntl locks are per process) */
+		if (m->pid_fd >= 0)
+			(void)close(m->pid_fd);
 		free(m->slots);
 		db_env_watch_slot(&m->db_watch[watch]);
 		worker_main(m->cfg, m->scoring, m->ls, m->ls_count);
@@ -387,7 +393,8 @@ master_check_pid_file(const struct lmtpd_config *cfg)
 	return 0;
 }
 
-/* Returns the locked pid file's fd (kept open until exit), or -1. */
+/* Returns the locked pid file's fd (kept open until exit), or -1 (a
+ * failure is logged). */
 static int
 master_write_pid_file(const struct lmtpd_config *cfg)
 {
@@ -396,19 +403,20 @@ master_write_pid_file(const struct lmtpd_config *cfg)
 	int fd, len;
 	bool ok;
 
-	if (cfg->pid_file[0] == '\0')
-		return -1;
 	/* Written beside and renamed into place: whoever reads the file
-	 * (systemd, a test, an init script) sees the whole number or none. */
+	 * (systemd, a test, an init script) sees the whole number or none.
+	 * Root writes it: a new file only (O_EXCL), never one a link in a
+	 * folder others can write to points at. */
 	tmp = xasprintf("%s.tmp", cfg->pid_file);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
 	ok = fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0 &&
 	     write_full(fd, text, (size_t)len) == 0 && fsync(fd) == 0;
 	if (ok && rename(tmp, cfg->pid_file) < 0)
 		ok = false;
 	if (!ok) {
-		log_warn("pid_file %s: %s", cfg->pid_file, strerror(errno));
+		log_error("pid_file %s: %s", cfg->pid_file, strerror(errno));
 		(void)unlink(tmp);
 		if (fd >= 0)
 			(void)close(fd);
@@ -418,12 +426,38 @@ master_write_pid_file(const struct lmtpd_config *cfg)
 	return fd;
 }
 
+/* After a failed start, the pid file that names the daemon (now gone: its
+ * end of the pipe closed, its lock with it) is removed by the parent,
+ * which is still the user that may (root, for /run). */
+static void
+master_remove_stale_pid_file(const struct lmtpd_config *cfg, pid_t daemon)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char text[32];
+	ssize_t n;
+	int fd;
+
+	if (cfg->pid_file[0] == '\0')
+		return;
+	(void)waitpid(daemon, NULL, 0);
+	fd = open(cfg->pid_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	n = read(fd, text, sizeof(text) - 1);
+	if (n > 0 && fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK) {
+		text[n] = '\0';
+		if (strtol(text, NULL, 10) == (long)daemon)
+			(void)unlink(cfg->pid_file);
+	}
+	(void)close(fd);
+}
+
 /* The parent stays until the daemon has started (a byte on the pipe) or
  * has stopped trying (end of file), and exits 0 or 1 accordingly: whoever
  * ran lmtpd learns whether it runs, and finds pid_file written by then.
  * Returns the daemon's end of the pipe. */
 static int
-master_daemonize(void)
+master_daemonize(const struct lmtpd_config *cfg)
 {
 	int fds[2], null;
 	pid_t pid;
@@ -441,9 +475,11 @@ master_daemonize(void)
 		do
 			n = read(fds[0], &c, 1);
 		while (n < 0 && errno == EINTR);
-		if (n != 1)
+		if (n != 1) {
+			master_remove_stale_pid_file(cfg, pid);
 			fprintf(stderr, "lmtpd: the daemon did not start; the mail log says "
 				"why\n");
+		}
 		_exit(n == 1 ? 0 : 1);
 	}
 	(void)close(fds[0]);
@@ -488,6 +524,7 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	m.config_path = config_path;
 	m.pid_fd = -1;
 	m.ready_fd = -1;
+	m.pid_path = NULL;
 	if (master_resolve_user(cfg, &m.uid, &m.gid) < 0 ||
 	    master_check_pid_file(cfg) < 0)
 		return 1;
@@ -500,8 +537,15 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	 * whoever started lmtpd (root: /run), as Postfix and Dovecot write
 	 * theirs; the parent still reports how the start ends. */
 	if (!foreground)
-		m.ready_fd = master_daemonize();
-	m.pid_fd = master_write_pid_file(cfg);
+		m.ready_fd = master_daemonize(cfg);
+	if (cfg->pid_file[0] != '\0') {
+		/* as Postfix and Dovecot: no start without it, for whoever
+		 * will stop lmtpd by it */
+		m.pid_fd = master_write_pid_file(cfg);
+		if (m.pid_fd < 0)
+			return 1;
+		m.pid_path = xstrdup(cfg->pid_file);
+	}
 	if (master_drop_privileges(&m) < 0)
 		return 1;
 	/* Spool files, Bayes and vacation databases live there: better no
@@ -595,10 +639,11 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	 * asked for while the workers stopped, is dealt with now rather than
 	 * at the next start. */
 	(void)db_env_maintain(m.cfg->state_dir);
-	if (m.cfg->pid_file[0] != '\0' && !foreground)
-		(void)unlink(m.cfg->pid_file);
+	if (m.pid_path != NULL && !foreground)
+		(void)unlink(m.pid_path);
 	if (m.pid_fd >= 0)
 		(void)close(m.pid_fd);
+	free(m.pid_path);
 	log_info("stopped");
 	free(m.ls);
 	free(m.slots);

@@ -126,6 +126,18 @@ def test_daemon_logs_to_syslog_facility_mail(lmtpd_factory, workdir):
         finally:
             got.extend(records(sock))
             print("syslog:", got)
+        # The workers (the lmtpd processes but the master) hold no
+        # descriptor of root's pid file.
+        workers = wait_for(lambda: [p for p in started_with(d.conf_path) if p != pid] or None,
+                           15, what="workers")
+        for w in workers:
+            fd_dir = "/proc/%d/fd" % w
+            for fd in os.listdir(fd_dir):
+                try:
+                    target = os.readlink(os.path.join(fd_dir, fd))
+                except FileNotFoundError:
+                    continue
+                assert not target.startswith(pid_file), (w, fd, target)
 
         def listening():
             c = socket.socket(socket.AF_UNIX)
@@ -189,7 +201,11 @@ def test_daemon_start_failure_after_fork_is_exit_status_1(lmtpd_factory, workdir
     os.makedirs(private)
     os.chmod(private, 0o700)
     state = os.path.join(private, "state")
-    d.write_config(state_dir=state)
+    run = os.path.join(workdir, "run")
+    os.makedirs(run)
+    os.chmod(run, 0o755)
+    pid_file = os.path.join(run, "lmtpd.pid")
+    d.write_config(state_dir=state, pid_file=pid_file)
     sock, log_path = syslog_socket(workdir)
     try:
         r = start_detached(log_path, d.conf_path)
@@ -199,6 +215,18 @@ def test_daemon_start_failure_after_fork_is_exit_status_1(lmtpd_factory, workdir
         wait_for(lambda: got.extend(records(sock)) or
                  any("is not usable by uid" in x for x in got), 10,
                  what="the reason on syslog")
+        assert not started_with(d.conf_path)
+        # the pid file the daemon wrote before it failed is gone
+        assert not os.path.exists(pid_file), os.listdir(run)
+
+        # a pid file that can not be written stops the start
+        missing = os.path.join(workdir, "no-such-folder", "lmtpd.pid")
+        d.write_config(pid_file=missing)
+        r = start_detached(log_path, d.conf_path)
+        assert r.returncode == 1, (r.returncode, r.stderr)
+        wait_for(lambda: got.extend(records(sock)) or
+                 any("pid_file %s: No such file or directory" % missing in x for x in got),
+                 10, what="the pid_file error on syslog")
         assert not started_with(d.conf_path)
     finally:
         for p in started_with(d.conf_path):
