@@ -155,17 +155,17 @@ addrlist_tail_fits(const char *pat, const char *s, size_t len)
 	return true;
 }
 
-/* Iterative glob match with backtracking on the last '*'; len is
- * strlen(s), worked out once for a whole list. */
+/* Iterative glob match with backtracking on the last '*'; s is len bytes
+ * (it may hold a NUL, which only '*' and '?' match). */
 static bool
 addrlist_glob(const char *pat, const char *s, size_t len)
 {
-	const char *star = NULL, *resume = NULL;
+	const char *star = NULL, *resume = NULL, *end = s + len;
 
 	if (!addrlist_tail_fits(pat, s, len))
 		return false;
 
-	while (*s != '\0') {
+	while (s < end) {
 		if (*pat == '*') {
 			while (*pat == '*')
 				pat++;
@@ -189,15 +189,22 @@ addrlist_glob(const char *pat, const char *s, size_t len)
 bool
 addrlist_match(const struct addrlist *l, const char *addr, size_t *index_r)
 {
+	return addrlist_match_len(l, addr, strlen(addr), index_r);
+}
+
+bool
+addrlist_match_len(const struct addrlist *l, const char *s, size_t len, size_t *index_r)
+{
 	char *lower;
-	size_t len;
 	bool found = false;
 
 	/* most lists are empty on most sites: no copy for them */
 	if (l->n == 0)
 		return false;
-	lower = addrlist_lower(addr, strlen(addr));
-	len = strlen(lower);
+	lower = xmalloc(len + 1);
+	for (size_t i = 0; i < len; i++)
+		lower[i] = (char)tolower((unsigned char)s[i]);
+	lower[len] = '\0';
 	for (size_t i = 0; i < l->n && !found; i++) {
 		if (addrlist_glob(l->v[i].pattern, lower, len)) {
 			if (index_r != NULL)

@@ -415,19 +415,30 @@ eval_check_to_in_all_spam(struct eval_ctx *ctx, const struct eval_call *call)
 }
 
 /* WelcomeListSubject: the decoded Subject, lowercased, holds a listed
- * string somewhere. */
+ * string somewhere.  Its "*" and "?" are Perl's "." without /s: no match
+ * crosses a newline (the end of one Subject field, or an encoded one),
+ * so each line is tried on its own. */
 static unsigned int
 eval_subject_in(struct eval_ctx *ctx, enum addrlist_kind kind)
 {
 	const struct addrlist *l = eval_addrlist(ctx, kind);
 	struct buf subject;
-	bool hit;
+	bool hit = false;
 
 	if (l->n == 0)
 		return 0;
 	buf_init(&subject, 0);
-	hit = msgview_get(ctx->mv, "Subject", &subject) && subject.len > 0 &&
-	      addrlist_match(l, subject.data, NULL);
+	if (msgview_get(ctx->mv, "Subject", &subject) && subject.len > 0) {
+		const char *p = subject.data, *end = subject.data + subject.len;
+
+		while (!hit && p <= end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = (size_t)((nl != NULL ? nl : end) - p);
+
+			hit = addrlist_match_len(l, p, n, NULL);
+			p += n + 1;
+		}
+	}
 	buf_free(&subject);
 	return hit;
 }

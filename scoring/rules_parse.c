@@ -846,6 +846,20 @@ rules_directive(struct rules_parser *ps, const char *key, char *value)
 
 		if (diag != NULL)
 			diag->logged = true;
+	} else if (*value == '\0' && (strcmp(key, "welcomelist_subject") == 0 ||
+					strcmp(key, "whitelist_subject") == 0 ||
+					strcmp(key, "blocklist_subject") == 0 ||
+					strcmp(key, "blacklist_subject") == 0)) {
+		/* SpamAssassin compiles an empty pattern, which every Subject
+		 * matches: -100 (or 100) points on all mail is no one's
+		 * intent */
+		struct rules_diag *diag = rules_diag_add(
+			b, ps->file, ps->line, false,
+			"%s without a value is ignored (SpamAssassin would match every "
+			"Subject with it)", key);
+
+		if (diag != NULL)
+			diag->logged = true;
 	} else if (rules_addrlist_directive(b, key, value)) {
 		/* done */
 	} else if ((handled = sa_settings_apply(&b->rs->settings, key, value, &why)) != 0) {

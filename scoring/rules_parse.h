@@ -63,5 +63,8 @@ void addrlist_add_rcvd(struct addrlist *l, const char *value);
 void addrlist_free(struct addrlist *l);
 /* SpamAssassin's glob match of addr (lowercased) against the list. */
 bool addrlist_match(const struct addrlist *l, const char *addr, size_t *index_r);
+/* The same for s[0..len), which may hold NUL bytes (a subject, a relay
+ * name from a body). */
+bool addrlist_match_len(const struct addrlist *l, const char *s, size_t len, size_t *index_r);
 
 #endif

@@ -84,6 +84,8 @@ static const char rules_cf[] =
 	"blocklist_subject Make Money Fast\n"
 	"whitelist_subject re: (ticket?)\n"
 	"blacklist_subject \\o/\n"
+	"blocklist_subject lead?\n"
+	"blocklist_subject foo*bar\n"
 	"header SUBJ_WL eval:check_subject_in_welcomelist()\n"
 	"header SUBJ_BL eval:check_subject_in_blocklist()\n"
 	"header SUBJ_BL_OLD eval:check_subject_in_blacklist()\n";
@@ -431,6 +433,14 @@ static const struct eval_case subject_cases[] = {
 	{ "a star needs its brackets", NULL, SUBJ("[bug] x"), "" },
 	{ "a backslash is literal", NULL, SUBJ("yay \\o/ done"), "SUBJ_BL SUBJ_BL_OLD" },
 	{ "no subject", NULL, "From: a@example.org\nTo: b@example.com\n\nMake Money Fast\n", "" },
+	/* "?" and "*" do not match the newline that ends the value, nor the
+	 * one between two Subject fields or inside an encoded one */
+	{ "a question mark at the end", NULL, SUBJ("lead"), "" },
+	{ "a question mark inside", NULL, SUBJ("leads here"), "SUBJ_BL SUBJ_BL_OLD" },
+	{ "a star across two Subject fields", NULL,
+	  "From: a@example.org\nTo: b@example.com\nSubject: foo\nSubject: bar\n\nhi\n", "" },
+	{ "a star across an encoded newline", NULL, SUBJ("=?utf-8?q?foo=0Abar?="), "" },
+	{ "a star within one line", NULL, SUBJ("foo and bar"), "SUBJ_BL SUBJ_BL_OLD" },
 };
 
 /* TextCat's check_body_8bits with ok_languages en: 8 bytes in a row of
@@ -497,6 +507,62 @@ END_TEST
 START_TEST(eval_subject_table)
 {
 	eh_check_hits(rules_cf, subject_names, N_ELEMENTS(subject_names), &subject_cases[_i]);
+}
+END_TEST
+
+/* NUL bytes (which the cases written out for SpamAssassin can not hold;
+ * its answers, checked by hand, are the ones here): a NUL does not end a
+ * Subject, nor a relay name in a Received line. */
+START_TEST(eval_lists_nul)
+{
+	static const char subject[] =
+		"From: a@example.org\nTo: b@example.com\nSubject: zz\0make money fast\n\nhi\n";
+	static const char relay[] =
+		HEAD "Subject: failure\n\nReceived: by mx.example.com\0junk x\n";
+
+	eh_check_message(rules_cf, subject_names, N_ELEMENTS(subject_names), "NUL subject",
+			 subject, sizeof(subject) - 1, NULL, "SUBJ_BL SUBJ_BL_OLD");
+	eh_check_message(rules_cf, vbounce_names, N_ELEMENTS(vbounce_names), "NUL relay",
+			 relay, sizeof(relay) - 1, NULL, "VB_HAVE");
+}
+END_TEST
+
+/* One Received field of an attached message folded over 40000 lines,
+ * the relay at its end: each folded line is scanned once (SpamAssassin
+ * scans the whole field again for each, minutes for this). */
+static bool
+vbounce_long_field_job(const void *arg)
+{
+	const char *msg = arg;
+	bool got[2];
+	struct rules_load_result res;
+	struct ruleset *rs = eh_load(rules_cf, &res);
+
+	eh_match(rs, msg, strlen(msg), NULL, vbounce_names, N_ELEMENTS(vbounce_names), got);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+	return got[0] && got[1];
+}
+
+START_TEST(eval_vbounce_long_field)
+{
+	static const char head[] = HEAD "Subject: failure\nMIME-Version: 1.0\n"
+		"Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\n"
+		"Content-Type: text/plain\n\nsee the attachment\n--b\n"
+		"Content-Type: application/octet-stream\n\nReceived: from x\n";
+	static const char fold[] = " aaaa bbbb cccc\n";
+	static const char tail[] = " by mx.example.com x\n--b--\n";
+	size_t n = 40000, len = strlen(head) + n * strlen(fold) + strlen(tail);
+	char *msg = malloc(len + 1), *p;
+
+	ck_assert_ptr_nonnull(msg);
+	p = msg + strlen(head);
+	memcpy(msg, head, strlen(head));
+	for (size_t i = 0; i < n; i++, p += strlen(fold))
+		memcpy(p, fold, strlen(fold));
+	strcpy(p, tail);
+	ut_run_cpu_within(3, vbounce_long_field_job, msg);
+	free(msg);
 }
 END_TEST
 
@@ -658,6 +724,8 @@ eval_body_suite(void)
 	tcase_add_loop_test(tc, eval_faraway_table, 0, N_ELEMENTS(faraway_cases));
 	tcase_add_loop_test(tc, eval_vbounce_table, 0, N_ELEMENTS(vbounce_cases));
 	tcase_add_loop_test(tc, eval_subject_table, 0, N_ELEMENTS(subject_cases));
+	tcase_add_test(tc, eval_lists_nul);
+	tcase_add_test(tc, eval_vbounce_long_field);
 	tcase_add_test(tc, eval_bits_languages);
 	tcase_add_test(tc, eval_body_length_limits);
 	tcase_add_test(tc, eval_body_all_loaded);

@@ -1261,32 +1261,6 @@ filled_message(const char *head, char c, size_t n, bool newline, size_t *len_r)
 	return msg;
 }
 
-/* Runs fn(arg) in a child limited to secs seconds of CPU time and asserts
- * that it returned true: for inputs that once took quadratic time, sized
- * so that the linear work is a small part of the limit (and the quadratic
- * one minutes).  AddressSanitizer makes this allocation-heavy work about
- * 50 times slower (the comma fields: 0.03 s, 1.6 s under it, and once
- * over 3 s on a busy machine), so the limit is ten times as long there,
- * still far below the quadratic time. */
-static void
-run_cpu_within(unsigned secs, bool (*fn)(const void *arg), const void *arg)
-{
-	int st;
-	pid_t pid = fork();
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct rlimit rl;
-
-		rl.rlim_cur = rl.rlim_max = secs * (UT_UNDER_ASAN ? 10 : 1);
-		if (setrlimit(RLIMIT_CPU, &rl) < 0)
-			_exit(3);
-		_exit(fn(arg) ? 0 : 4);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", st);
-}
-
 struct html_job {
 	const char *html;
 	size_t len;
@@ -1310,7 +1284,7 @@ html_cpu_within(unsigned secs, const char *html, size_t len, const char *text)
 {
 	struct html_job j = { html, len, text };
 
-	run_cpu_within(secs, html_job_run, &j);
+	ut_run_cpu_within(secs, html_job_run, &j);
 }
 
 /* n copies of unit then tail, NUL-terminated. */
@@ -1958,7 +1932,7 @@ START_TEST(content_type_name_linear)
 		buf_put_str(&b, " name*1=a");
 	buf_put_str(&b, "\n name*0=la; name*1=st;");
 	c.ct = buf_steal(&b, &len);
-	run_cpu_within(2, ct_param_job, &c);
+	ut_run_cpu_within(2, ct_param_job, &c);
 	free((char *)c.ct);
 }
 END_TEST
@@ -2187,7 +2161,7 @@ START_TEST(address_fields_linear)
 	f[3] = repeated("\"", 61, "", &len);
 	f[4] = repeated("<\"a>", 40, " y", &len);
 	f[5] = NULL;
-	run_cpu_within(2, address_fields_job, f);
+	ut_run_cpu_within(2, address_fields_job, f);
 	for (size_t i = 0; f[i] != NULL; i++)
 		free(f[i]);
 }
@@ -2255,7 +2229,7 @@ START_TEST(content_type_charset_boundary_linear)
 		buf_put_str(&b, "boundary=");
 	buf_put_str(&b, "x\"\n boundary=last; charset=last;");
 	c.ct = buf_steal(&b, &len);
-	run_cpu_within(2, ct_param_job, &c);
+	ut_run_cpu_within(2, ct_param_job, &c);
 	free((char *)c.ct);
 }
 END_TEST
@@ -2293,7 +2267,7 @@ START_TEST(comma_fields_linear)
 	}
 	buf_put_str(&b, "From: a@example.com\nSubject: s\n\nbody\n");
 	msg = buf_steal(&b, &len);
-	run_cpu_within(3, commas_job, msg);
+	ut_run_cpu_within(3, commas_job, msg);
 	free(msg);
 }
 END_TEST
