@@ -75,9 +75,9 @@ struct score_prefs {
 	struct addrlist lists[ADDRLIST_KIND_COUNT];
 	bool have_lists;
 	/* the site's URI host lists as these prefs change them (NULL: the
-	 * site's apply) */
+	 * site's apply; copied at the first URI host line, and NULL after it
+	 * only while neither has a list) */
 	struct eval_urihost_lists *urihost;
-	bool have_urihost;
 	/* rules the site scored 0 that these prefs score: matched for
 	 * this user only (rules_match_site_zero) */
 	size_t *site_zero;
@@ -207,10 +207,8 @@ score_prefs_list_line(struct score_prefs *p, const struct ruleset *rs,
 		*words_used += score_words(value);
 		/* SpamAssassin parses user_prefs into its copy of the site's
 		 * configuration: delist_uri_host removes a site entry too */
-		if (!p->have_urihost) {
+		if (p->urihost == NULL)
 			p->urihost = eval_urihost_copy(rs->settings.urihost);
-			p->have_urihost = true;
-		}
 		if (eval_urihost_apply(&p->urihost, key, value,
 				       eval_urihost_count(rs->settings.urihost) +
 				       EVAL_URIHOST_USER_LISTS, &why) < 0)
