@@ -131,6 +131,25 @@ session_wait(struct session *s, short events, double timeout)
 	return n;
 }
 
+/* Whether the daemon stops or reloads, once no transaction is open.  A
+ * stop signal that came while the worker was busy (delivering, waiting
+ * on the MTA for a redirect) is pending, not yet seen: it is only
+ * unblocked inside ppoll(), and ppoll() returns a ready descriptor
+ * without taking it.  So it is taken here, before a command after the
+ * transaction's end is run. */
+static bool
+session_stopping(const struct session *s)
+{
+	sigset_t pending, blocked;
+
+	if (lmtp_proto_in_transaction(s->proto))
+		return false;
+	if (!*s->env->stop && sigpending(&pending) == 0 && !sigisemptyset(&pending) &&
+	    sigprocmask(SIG_SETMASK, s->env->wait_mask, &blocked) == 0)
+		(void)sigprocmask(SIG_SETMASK, &blocked, NULL);
+	return *s->env->stop;
+}
+
 /* Once the daemon stops or reloads, a transaction still runs to its end,
  * but a client that then sends nothing, or takes none of our replies, for
  * this long (seconds) is let go (with 421 4.3.2 when it can still read)
@@ -649,12 +668,12 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 		 * taken, even one that came in the same read: a client that
 		 * pipelines MAIL after each end of data would otherwise keep
 		 * the old worker until it is killed. */
-		while (!s.closing && !(*env->stop && !lmtp_proto_in_transaction(s.proto)) &&
+		while (!s.closing && !session_stopping(&s) &&
 		       (ev = lmtp_proto_next(s.proto)).type != LMTP_EV_NONE)
 			session_handle(&s, &ev);
 		if (s.closing)
 			break;
-		if (*env->stop && !lmtp_proto_in_transaction(s.proto)) {
+		if (session_stopping(&s)) {
 			session_shutdown_reply(&s, line, sizeof(line));
 			(void)lmtp_proto_shutdown(s.proto, line);
 			break;

@@ -16,6 +16,7 @@ import pytest
 import integlib
 from integlib import (ConnectionClosed, all_files, deliveries, make_message, read_new,
                       split_trace, trace_dict, wait_for)
+from sieve_helpers import write_script
 
 ALL_KEYS = ["listen", "listen_mode", "listen_owner", "allow_from", "user", "group",
             "workers", "max_use", "home", "mail_location", "users",
@@ -417,6 +418,47 @@ def test_reload_pipelined_mail_after_data_not_taken(lmtpd):
         c.close()
     assert [split_trace(f)[1] for f in read_new(lmtpd.maildir("t1@example.com"))] == [msg]
     assert not os.path.exists(lmtpd.maildir("t2@example.com"))
+
+
+def test_reload_during_delivery_pipelined_mail_not_taken(lmtpd_factory):
+    """SIGHUP while the worker is busy delivering (here: a Sieve redirect
+    waiting on the MTA), with the next MAIL already sent: the stop signal
+    came in while it was blocked, and the MAIL was taken (250) because
+    nothing looked at it before the next wait for input."""
+    mta = socket.socket()
+    mta.bind(("127.0.0.1", 0))
+    mta.listen(1)
+    mta.settimeout(20)
+    d = lmtpd_factory(submission="smtp:127.0.0.1:%d" % mta.getsockname()[1],
+                      submission_timeout="20s")
+    bob = "bob@example.com"
+    write_script(os.path.join(d.mail, "example.com", "bob"), 'redirect "carol@example.net";\n')
+    c = d.client()
+    held = None
+    try:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<%s>\r\nDATA\r\n" % bob.encode())
+        assert [c.reply().code for _ in range(3)] == [250, 250, 354]
+        c.send(integlib.wire(make_message("busy")) + b"MAIL FROM:<s@example.org>\r\n"
+               b"RCPT TO:<t2@example.com>\r\nDATA\r\n")
+        held, _ = mta.accept()      # the worker now waits in the redirect
+        mark = d.log_size()
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"reloaded configuration", since=mark)
+        held.close()                # the redirect fails: 451 for bob
+        held = None
+        r = c.reply()
+        assert (r.code, r.enh) == (451, "4.3.0"), r
+        r = c.reply()
+        assert (r.code, r.enh) == (421, "4.3.2"), r
+        assert c.at_eof()
+    finally:
+        if held is not None:
+            held.close()
+        mta.close()
+        c.close()
+    assert [x["to"] for x in deliveries(d.log())] == [bob]
+    assert not os.path.exists(d.maildir("t2@example.com"))
 
 
 def test_master_killed_workers_finish_and_exit(lmtpd_factory):
