@@ -101,7 +101,7 @@ static const char *const rules_ignored[] = {
 	"fns_ignore_headers", "freemail_domains", "freemail_import_whitelist_auth",
 	"freemail_import_welcomelist_auth", "freemail_whitelist",
 	"freemail_welcomelist", "loadplugin", "ok_languages", "ok_locales",
-	"originating_ip_headers", "redirector_pattern", "remove_header",
+	"originating_ip_headers", "redirector_pattern",
 	"report", "report_charset", "report_contact", "report_safe",
 	"reuse", "skip_rbl_checks", "test", "tryplugin",
 	"unsafe_report", "uridnsbl", "uridnsbl_skip_domain", "uridnssub",
@@ -114,6 +114,48 @@ static const char *const rules_ignored[] = {
 	"use_dcc", "use_pyzor", "use_razor2", "score_set",
 	"header_rules_matching", "txrep_factor",
 };
+
+/* The add_header lines of SpamAssassin's 10_default_prefs.cf: the
+ * headers lmtpd writes (DESIGN.md), so not worth a word.  Compared as
+ * SpamAssassin reads the line: area, name, then the template without
+ * its surrounding blanks and quotes. */
+static bool
+rules_default_add_header(const char *value)
+{
+	static const struct {
+		const char *area, *name, *template;
+	} defaults[] = {
+		{ "all", "Checker-Version",
+		  "SpamAssassin _VERSION_ (_SUBVERSION_) on _HOSTNAME_" },
+		{ "spam", "Flag", "_YESNOCAPS_" },
+		{ "all", "Level", "_STARS(*)_" },
+		{ "all", "Status", "_YESNO_, score=_SCORE_ required=_REQD_ tests=_TESTS_ "
+		  "autolearn=_AUTOLEARN_ version=_VERSION_" },
+	};
+	size_t area_len = strcspn(value, " \t"), name_len, len;
+	const char *name = value + area_len, *template;
+
+	name += strspn(name, " \t");
+	name_len = strcspn(name, " \t");
+	template = name + name_len;
+	template += strspn(template, " \t");
+	len = strlen(template);
+	while (len > 0 && (template[len - 1] == ' ' || template[len - 1] == '\t'))
+		len--;
+	if (len >= 2 && template[0] == '"' && template[len - 1] == '"') {
+		template++;
+		len -= 2;
+	}
+	for (size_t i = 0; i < N_ELEMENTS(defaults); i++)
+		if (strlen(defaults[i].area) == area_len &&
+		    strncmp(defaults[i].area, value, area_len) == 0 &&
+		    strlen(defaults[i].name) == name_len &&
+		    strncmp(defaults[i].name, name, name_len) == 0 &&
+		    strlen(defaults[i].template) == len &&
+		    strncmp(defaults[i].template, template, len) == 0)
+			return true;
+	return false;
+}
 
 struct if_frame {
 	bool skip_before;
@@ -843,6 +885,25 @@ rules_directive(struct rules_parser *ps, const char *key, char *value)
 			b, ps->file, ps->line, false,
 			"rewrite_header is ignored: lmtpd does not change the messages it "
 			"delivers; filter on X-Spam-Flag (in Sieve, for instance)");
+
+		if (diag != NULL)
+			diag->logged = true;
+	} else if ((strcmp(key, "add_header") == 0 && !rules_default_add_header(value)) ||
+		   strcmp(key, "remove_header") == 0) {
+		/* "add_header all Report _REPORT_" and the like are common in
+		 * an admin's local.cf: say at start that the header will not
+		 * be there.  SpamAssassin's own four lines are what lmtpd
+		 * writes anyway. */
+		size_t area_len = strcspn(value, " \t");
+		size_t gap = strspn(value + area_len, " \t");
+		size_t words = area_len + gap + strcspn(value + area_len + gap, " \t");
+		int shown = words > 80 ? 80 : (int)words;
+		struct rules_diag *diag = rules_diag_add(
+			b, ps->file, ps->line, false,
+			"%s %.*s is ignored: lmtpd writes X-Spam-Flag, X-Spam-Level, "
+			"X-Spam-Status, X-Spam-Score and X-Spam-Checker-Version as "
+			"SpamAssassin's defaults do, and X-Spam-Report with spam_report "
+			"in lmtpd.conf", key, shown, value);
 
 		if (diag != NULL)
 			diag->logged = true;

@@ -285,14 +285,16 @@ def test_per_recipient_scores_and_headers(scoring_lmtpd):
 def test_missing_rules_folder_is_logged(lmtpd_factory, workdir):
     """A rules_dir folder that does not exist is a warning in the log (a
     site without the spamassassin package scored every message 0 and
-    said nothing); the other folders still load.  So is a rewrite_header
-    line, which an admin's local.cf often has and lmtpd does not follow:
-    the Subject is delivered as it came."""
+    said nothing); the other folders still load.  So are a rewrite_header
+    and an add_header line, which an admin's local.cf often has and lmtpd
+    does not follow: the Subject is delivered as it came, with no
+    X-Spam-Report."""
     rules = os.path.join(workdir, "rules-present")
     os.makedirs(rules)
     with open(os.path.join(rules, "50_t.cf"), "w") as f:
         f.write("header LOCAL_SUBJ Subject =~ /hello/\nscore LOCAL_SUBJ 9.5\n"
-                "rewrite_header Subject *****SPAM*****\n")
+                "rewrite_header Subject *****SPAM*****\n"
+                "add_header all Report _REPORT_\n")
     os.chmod(rules, 0o755)
     missing = os.path.join(workdir, "no-such-rules")
     d = lmtpd_factory(rules_dir="%s, %s" % (missing, rules))
@@ -300,11 +302,15 @@ def test_missing_rules_folder_is_logged(lmtpd_factory, workdir):
                % re.escape(missing))
     d.wait_log(r"warning: rules: %s:3: rewrite_header is ignored: lmtpd does not change "
                r"the messages it delivers; filter on X-Spam-Flag" % re.escape(f.name))
+    d.wait_log(r"warning: rules: %s:4: add_header all Report is ignored: lmtpd writes "
+               r"X-Spam-Flag, .* and X-Spam-Report with spam_report in lmtpd.conf$"
+               % re.escape(f.name))
     msg = b"From: a@example.org\nTo: b@example.com\nSubject: hello\n\nbody\n"
     assert d.deliver(["b@example.com"], msg).final_codes() == [250]
     d.wait_log(r"to=<b@example\.com>.* tests=LOCAL_SUBJ")
     [data] = read_new(d.maildir("b@example.com"))
     assert b"\nSubject: hello\n" in data and b"X-Spam-Flag: YES" in data
+    assert b"X-Spam-Report" not in data
 
 
 def test_every_inbound_spam_field_removed(lmtpd_factory, workdir):

@@ -127,6 +127,53 @@ rule(const struct ruleset *rs, const char *name)
 	return &rs->rules[i];
 }
 
+/* An admin's add_header and remove_header lines do nothing in lmtpd:
+ * each is a logged diagnostic, not an error, except SpamAssassin's own
+ * four add_header lines (what lmtpd writes), however they are spaced
+ * or quoted. */
+START_TEST(test_add_header_lines_logged)
+{
+	static const unsigned int logged_lines[] = { 5, 6, 7, 9 };
+	struct rules_load_result res;
+	struct ruleset *rs;
+
+	write_cf("10_headers.cf",
+		 "clear_headers\n"
+		 "add_header all Checker-Version SpamAssassin _VERSION_ (_SUBVERSION_) on _HOSTNAME_\n"
+		 "add_header   spam  Flag\t\"_YESNOCAPS_\"  \n"
+		 "add_header all Status \"_YESNO_, score=_SCORE_ required=_REQD_ tests=_TESTS_ "
+		 "autolearn=_AUTOLEARN_ version=_VERSION_\"\n"
+		 "add_header all Report _REPORT_\n"
+		 "add_header all Level _STARS(+)_\n"
+		 "add_header ham Flag _YESNOCAPS_\n"
+		 "add_header all Level _STARS(*)_\n"
+		 "remove_header all Checker-Version\n");
+	rs = load(&res);
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_int_eq(res.errors, 0);
+	/* then the prefilter's summary of each view */
+	ck_assert_uint_ge(res.diag_count, N_ELEMENTS(logged_lines));
+	ck_assert(strstr(res.diags[N_ELEMENTS(logged_lines)].file, "10_headers.cf") == NULL);
+	for (size_t i = 0; i < N_ELEMENTS(logged_lines); i++) {
+		ck_assert_ptr_nonnull(strstr(res.diags[i].file, "10_headers.cf"));
+		ck_assert_uint_eq(res.diags[i].line, logged_lines[i]);
+		ck_assert(!res.diags[i].error);
+		ck_assert(res.diags[i].logged);
+		ck_assert_ptr_nonnull(strstr(res.diags[i].message, " is ignored: lmtpd writes "));
+	}
+	ck_assert_str_eq(res.diags[0].message + strcspn(res.diags[0].message, ":"),
+			 ": lmtpd writes X-Spam-Flag, X-Spam-Level, X-Spam-Status, "
+			 "X-Spam-Score and X-Spam-Checker-Version as SpamAssassin's "
+			 "defaults do, and X-Spam-Report with spam_report in lmtpd.conf");
+	ck_assert(strncmp(res.diags[0].message, "add_header all Report is", 24) == 0);
+	ck_assert(strncmp(res.diags[2].message, "add_header ham Flag is", 22) == 0);
+	ck_assert(strncmp(res.diags[3].message, "remove_header all Checker-Version is",
+			  36) == 0);
+	rules_load_result_free(&res);
+	rules_free(&rs);
+}
+END_TEST
+
 START_TEST(test_conditionals)
 {
 	struct rules_load_result res;
@@ -3421,6 +3468,7 @@ rules_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_conditionals);
+	tcase_add_test(tc, test_add_header_lines_logged);
 	tcase_add_test(tc, test_comments_lang_include);
 	tcase_add_test(tc, test_scores_and_skips);
 	tcase_add_test(tc, test_eval_redefined);
