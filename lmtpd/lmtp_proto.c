@@ -190,11 +190,15 @@ lmtp_proto_stats(const struct lmtp_proto *p)
 	return &p->stats;
 }
 
+/* A chunk read only to be refused (no MAIL, or the transaction already
+ * refused) is not one: a stop need not wait for it, and at the slowest
+ * rate allowed a large one took days. */
 bool
 lmtp_proto_in_transaction(const struct lmtp_proto *p)
 {
 	return p->have_mail || p->state == LMTP_STATE_DATA ||
-	       p->state == LMTP_STATE_BDAT || p->wait != LMTP_WAIT_NONE;
+	       (p->state == LMTP_STATE_BDAT && !p->bdat_refused) ||
+	       p->wait != LMTP_WAIT_NONE;
 }
 
 bool

@@ -39,6 +39,9 @@ struct worker_slot {
 	pid_t pid;
 	unsigned int generation;
 	size_t watch;		/* its entry in master.db_watch */
+	/* When a reload made it a worker of the old configuration; 0 while
+	 * it is current.  It finishes its transaction, but not forever. */
+	time_t retired_at;
 };
 
 /* Entries of the "inside Berkeley DB since" table the workers share with
@@ -61,6 +64,9 @@ struct master {
 	unsigned int generation;
 	time_t respawn_second;
 	unsigned int respawns_this_second;
+	/* After a failed fork, no other try before this time: the loop
+	 * must come back to ppoll() to take signals and reap. */
+	time_t spawn_retry_at;
 	/* Shared with the workers (MAP_SHARED): when each entered Berkeley
 	 * DB, 0 when it is not inside.  A worker inside for longer than
 	 * db_stall_timeout is blocked on what a dead process held. */
@@ -216,7 +222,8 @@ master_check_db(struct master *m)
 	(void)db_env_maintain(m->cfg->state_dir);
 }
 
-static void
+/* Returns false when no worker could be started. */
+static bool
 master_spawn(struct master *m)
 {
 	pid_t pid, master_pid = getpid();
@@ -239,13 +246,13 @@ master_spawn(struct master *m)
 	if (watch == SIZE_MAX) {
 		log_error("more than %d workers alive; not starting another",
 			  MASTER_WATCH_SLOTS);
-		return;
+		return false;
 	}
 	atomic_store(&m->db_watch[watch], 0);
 	pid = fork();
 	if (pid < 0) {
 		log_error("fork failed: %s", strerror(errno));
-		return;
+		return false;
 	}
 	if (pid == 0) {
 		/* A worker that outlives a killed master keeps the listeners
@@ -273,7 +280,8 @@ master_spawn(struct master *m)
 		m->slot_cap = m->slot_cap == 0 ? 8 : m->slot_cap * 2;
 		m->slots = xreallocarray(m->slots, m->slot_cap, sizeof(*m->slots));
 	}
-	m->slots[m->slot_count++] = (struct worker_slot){ pid, m->generation, watch };
+	m->slots[m->slot_count++] = (struct worker_slot){ pid, m->generation, watch, 0 };
+	return true;
 }
 
 static size_t
@@ -363,6 +371,9 @@ master_reload(struct master *m)
 	cfg_free(&m->cfg);
 	m->cfg = cfg;
 	m->generation++;
+	for (size_t i = 0; i < m->slot_count; i++)
+		if (m->slots[i].retired_at == 0)
+			m->slots[i].retired_at = time(NULL);
 	master_signal_workers(m, SIGHUP, true);
 	log_info("reloaded configuration %s", m->config_path != NULL ?
 		 m->config_path : "(defaults)");
@@ -498,6 +509,82 @@ master_daemonize(const struct lmtpd_config *cfg)
 	return fds[1];
 }
 
+/* A fork that fails (a process limit, no memory) is tried again only
+ * after this many seconds, as Postfix's master throttles a service:
+ * the loop goes back to ppoll(), where signals are taken and workers
+ * reaped, instead of forking in a tight loop. */
+#define MASTER_FORK_RETRY_SECS 5
+
+static void
+master_spawn_missing(struct master *m)
+{
+	size_t live = master_live_workers(m, true);
+	time_t now = time(NULL);
+
+	if (now < m->spawn_retry_at)
+		return;
+	for (; live < m->cfg->workers; live++) {
+		if (!master_spawn(m)) {
+			m->spawn_retry_at = now + MASTER_FORK_RETRY_SECS;
+			return;
+		}
+	}
+}
+
+/* A worker of the old configuration finishes its transaction, but a
+ * client that keeps one open (a NOOP every few seconds, a chunk sent
+ * at the slowest rate allowed) must not keep it, its rules and its
+ * listeners for ever, nor pile such workers up reload after reload:
+ * as at a stop, it gets idle_timeout. */
+static void
+master_kill_retired(struct master *m)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < m->slot_count; i++) {
+		struct worker_slot *w = &m->slots[i];
+
+		if (w->retired_at == 0 || now - w->retired_at <= (time_t)m->cfg->idle_timeout)
+			continue;
+		log_warn("reload: killing worker %ld of the old configuration, still busy "
+			 "%u s after the reload (idle_timeout)", (long)w->pid,
+			 m->cfg->idle_timeout);
+		(void)kill(w->pid, SIGKILL);
+		w->retired_at = now;	/* again only if it outlives this */
+	}
+}
+
+/* Handlers first, then the mask: a stop or reload signal that comes
+ * while lmtpd starts (binding, the pid file, compiling the rules) is
+ * taken once it runs, not the default action that ended the start
+ * without a word (SIGHUP's is to terminate). */
+static void
+master_signals(sigset_t *wait_mask)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = master_on_signal;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	(void)sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGCHLD);
+	(void)sigprocmask(SIG_BLOCK, &block, wait_mask);
+	sigdelset(wait_mask, SIGTERM);
+	sigdelset(wait_mask, SIGINT);
+	sigdelset(wait_mask, SIGHUP);
+	sigdelset(wait_mask, SIGCHLD);
+}
+
 /* Told before any worker is forked: a worker holding the pipe open would
  * keep the parent waiting for as long as it lives. */
 static void
@@ -515,8 +602,7 @@ int
 master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 {
 	struct master m;
-	struct sigaction sa;
-	sigset_t block, wait_mask;
+	sigset_t wait_mask;
 	time_t term_at = 0;
 
 	memset(&m, 0, sizeof(m));
@@ -525,6 +611,10 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	m.pid_fd = -1;
 	m.ready_fd = -1;
 	m.pid_path = NULL;
+	/* A daemon's parent only waits for the start to end, with the
+	 * signals as they were: Ctrl-C still ends it. */
+	if (foreground)
+		master_signals(&wait_mask);
 	if (master_resolve_user(cfg, &m.uid, &m.gid) < 0 ||
 	    master_check_pid_file(cfg) < 0)
 		return 1;
@@ -536,8 +626,10 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	/* Forked before the switch to user, so that pid_file is written by
 	 * whoever started lmtpd (root: /run), as Postfix and Dovecot write
 	 * theirs; the parent still reports how the start ends. */
-	if (!foreground)
+	if (!foreground) {
 		m.ready_fd = master_daemonize(cfg);
+		master_signals(&wait_mask);
+	}
 	if (cfg->pid_file[0] != '\0') {
 		/* as Postfix and Dovecot: no start without it, for whoever
 		 * will stop lmtpd by it */
@@ -567,26 +659,6 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	m.scoring = scoring_new(cfg, NULL, NULL);
 	scoring_before_fork(m.scoring);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = master_on_signal;
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGINT, &sa, NULL);
-	(void)sigaction(SIGHUP, &sa, NULL);
-	(void)sigaction(SIGCHLD, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGPIPE, &sa, NULL);
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGCHLD);
-	(void)sigprocmask(SIG_BLOCK, &block, &wait_mask);
-	sigdelset(&wait_mask, SIGTERM);
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGHUP);
-	sigdelset(&wait_mask, SIGCHLD);
-
 	log_info("lmtpd %s starting: %zu listener(s), %u worker(s)", PACKAGE_VERSION,
 		 m.ls_count, cfg->workers);
 	if (!sieve_strconcat_mended())
@@ -607,6 +679,12 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 			master_signal_workers(&m, SIGTERM, false);
 		}
 		if (term_at != 0) {
+			if (master_got_hup) {
+				/* left set, it kept the loop from ppoll(): no
+				 * worker was reaped, and the master spun */
+				master_got_hup = 0;
+				log_info("reload ignored: stopping");
+			}
 			if (m.slot_count == 0)
 				break;
 			if (time(NULL) - term_at > (time_t)m.cfg->idle_timeout) {
@@ -619,8 +697,8 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 				master_got_hup = 0;
 				master_reload(&m);
 			}
-			while (master_live_workers(&m, true) < m.cfg->workers)
-				master_spawn(&m);
+			master_spawn_missing(&m);
+			master_kill_retired(&m);
 		}
 		master_check_db(&m);
 		if (!master_got_chld && !master_got_hup && !(master_got_term && term_at == 0)) {

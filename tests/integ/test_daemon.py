@@ -461,6 +461,139 @@ def test_reload_during_delivery_pipelined_mail_not_taken(lmtpd_factory):
     assert not os.path.exists(d.maildir("t2@example.com"))
 
 
+def test_reload_while_stopping_master_still_exits(lmtpd):
+    """A SIGHUP while the daemon stops (a log rotation's kill -HUP during
+    a service stop) is logged and dropped: it kept the master from
+    waiting, so it reaped no worker, never exited and spun on a core."""
+    c = lmtpd.client()
+    try:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<t1@example.com>\r\nDATA\r\n")
+        assert [c.reply().code for _ in range(3)] == [250, 250, 354]
+        lmtpd.signal(signal.SIGTERM)
+        lmtpd.wait_log(r"stopping: workers finish their transactions")
+        lmtpd.signal(signal.SIGHUP)
+        lmtpd.wait_log(r"reload ignored: stopping")
+        c.send(integlib.wire(make_message("during stop")))
+        assert c.reply().code == 250
+        assert (c.reply().code, c.at_eof()) == (421, True)
+    finally:
+        c.close()
+    assert lmtpd.proc.wait(15) == 0
+    assert lmtpd.log().rstrip().endswith("stopped")
+    assert len(read_new(lmtpd.maildir("t1@example.com"))) == 1
+
+
+def _user_processes(uid):
+    n = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat("/proc/" + entry).st_uid == uid:
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
+def test_fork_failure_throttled_and_stoppable(lmtpd_factory):
+    """A worker that can not be forked (the run-as user's process limit)
+    is tried again after a pause, not in a loop that took no signal: the
+    log filled with "fork failed" and only SIGKILL stopped the master.
+    The workers that did start serve."""
+    uid = pwd.getpwnam(integlib.RUN_USER).pw_uid
+    limit = _user_processes(uid) + 3      # the master and two workers
+
+    def low_nproc():
+        import resource
+        resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
+
+    d = lmtpd_factory(start=False, workers="4")
+    d.preexec = low_nproc
+    d.start()
+    d.wait_log(r"error: fork failed: Resource temporarily unavailable")
+    t = d.deliver(["t@example.com"], make_message("two workers"))
+    assert t.final_codes() == [250]
+    time.sleep(2)       # a loop would log thousands of lines meanwhile
+    assert d.log().count("fork failed") <= 2, d.log()
+    assert d.stop(timeout=10) == 0
+    assert d.log().rstrip().endswith("stopped")
+
+
+def test_reload_signal_during_start_is_a_reload(lmtpd_factory):
+    """A SIGHUP while lmtpd starts (binding, writing the pid file,
+    compiling the rules) is taken once it runs, as a reload: SIGHUP's
+    default action ended the start, and nothing was logged."""
+    if not os.path.isdir("/usr/share/spamassassin"):
+        pytest.skip("the spamassassin rules are not installed")
+    d = lmtpd_factory(start=False, rules_dir="/usr/share/spamassassin")
+    d.start(wait=False)
+    wait_for(lambda: os.path.exists(d.sock) or d.proc.poll() is not None, 15,
+             what="the socket bound")
+    d.signal(signal.SIGHUP)
+    d.wait_ready()
+    d.wait_log(r"reloaded configuration")
+    log = d.log()
+    assert log.index("starting:") < log.index("reloaded configuration"), log
+    assert d.deliver(["t@example.com"], make_message("after")).final_codes() == [250]
+    assert d.stop() == 0
+
+
+@pytest.mark.worker_deaths
+def test_reload_old_worker_killed_after_idle_timeout(lmtpd_factory):
+    """A client that keeps a transaction open after a reload (a NOOP every
+    second, each within the stop grace) kept the old configuration's
+    worker alive for ever; after idle_timeout the master kills it, as it
+    does at a stop, and the new workers serve."""
+    d = lmtpd_factory(idle_timeout="3s")
+    c = d.client()
+    try:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<t1@example.com>\r\n")
+        assert [c.reply().code for _ in range(2)] == [250, 250]
+        busy = int(re.findall(r"^lmtpd\[(\d+)\]: connect from unix$", d.log(), re.M)[-1])
+        mark = d.log_size()
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"reloaded configuration", since=mark)
+        closed = False
+        for _ in range(20):
+            try:
+                assert c.cmd("NOOP").code == 250
+            except (ConnectionClosed, ConnectionResetError, BrokenPipeError):
+                closed = True
+                break
+            time.sleep(1)
+        assert closed
+    finally:
+        c.close()
+    d.wait_log(r"warning: reload: killing worker %d of the old configuration, still "
+               r"busy 3 s after the reload \(idle_timeout\)" % busy, since=mark)
+    d.wait_log(r"warning: worker %d killed by signal 9" % busy, since=mark)
+    assert not os.path.exists(d.maildir("t1@example.com"))
+    assert d.deliver(["t2@example.com"], make_message("new")).final_codes() == [250]
+
+
+def test_stop_does_not_wait_for_a_refused_chunk(lmtpd):
+    """BDAT without MAIL is read to its end, then refused: no transaction
+    for a stop or reload to wait for.  It waited for the whole chunk, and
+    one of 100 MB sent at just over min_data_rate took days (a client
+    that sends nothing more is let go after the stop grace either way)."""
+    c = lmtpd.client()
+    try:
+        c.lhlo()
+        c.send(b"BDAT 100000000 LAST\r\n" + b"x" * 2000)
+        mark = lmtpd.log_size()
+        lmtpd.signal(signal.SIGHUP)
+        lmtpd.wait_log(r"reloaded configuration", since=mark)
+        r = c.reply()
+        assert (r.code, r.enh) == (421, "4.3.2"), r
+        assert c.at_eof()
+    finally:
+        c.close()
+    # at once, not after the stop grace for a client that sent nothing
+    assert "stop grace" not in lmtpd.log()
+
+
 def test_master_killed_workers_finish_and_exit(lmtpd_factory):
     """kill -9 of the master: idle workers exit at once, a busy one
     finishes its transaction (250, then 421 4.3.2) and exits; nothing

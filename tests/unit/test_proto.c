@@ -1325,6 +1325,47 @@ START_TEST(proto_shutdown)
 }
 END_TEST
 
+/* A chunk read only to be refused is no transaction: a stop closes the
+ * session at once instead of waiting for all of it (at the slowest
+ * rate allowed, a large one took days).  One of a real transaction is. */
+START_TEST(proto_shutdown_refused_chunk)
+{
+	struct settings s = {0};
+	struct drv d;
+	uint64_t done;
+	size_t len;
+	const char *out;
+
+	drv_init(&d, &s);
+	drv_feed(&d, UT_S("LHLO client\r\nBDAT 100000000 LAST\r\nxxxx"), 0);
+	ck_assert(lmtp_proto_discarding(d.p, &done));
+	ck_assert_uint_eq(done, 4);
+	ck_assert(!lmtp_proto_in_transaction(d.p));
+	(void)lmtp_proto_output(d.p, &len);
+	lmtp_proto_output_consume(d.p, len);
+	ck_assert(lmtp_proto_shutdown(d.p, "421 4.3.2 " HOST " Service shutting down"));
+	out = lmtp_proto_output(d.p, &len);
+	ck_assert_str_eq(out, "421 4.3.2 " HOST " Service shutting down\r\n");
+	drv_free(&d);
+
+	drv_init(&d, &s);
+	drv_feed(&d, UT_S(OPEN "BDAT 100000000 LAST\r\nxxxx"), 0);
+	ck_assert(!lmtp_proto_discarding(d.p, &done));
+	ck_assert(lmtp_proto_in_transaction(d.p));
+	ck_assert(!lmtp_proto_shutdown(d.p, "421 4.3.2 x"));
+	drv_free(&d);
+
+	/* MAIL without a valid recipient: refused, but MAIL holds it open
+	 * as it holds any transaction that has one */
+	drv_init(&d, &s);
+	drv_feed(&d, UT_S("LHLO client\r\nMAIL FROM:<a@b.example>\r\n"
+			  "BDAT 100000000 LAST\r\nxxxx"), 0);
+	ck_assert(lmtp_proto_discarding(d.p, &done));
+	ck_assert(lmtp_proto_in_transaction(d.p));
+	drv_free(&d);
+}
+END_TEST
+
 START_TEST(proto_stats)
 {
 	static const char in[] =
@@ -1513,6 +1554,7 @@ proto_suite(void)
 	tcase_add_test(tc, proto_final_exact);
 	tcase_add_test_raise_signal(tc, proto_rcpt_reply_unasked, SIGABRT);
 	tcase_add_test(tc, proto_shutdown);
+	tcase_add_test(tc, proto_shutdown_refused_chunk);
 	tcase_add_test(tc, proto_stats);
 	tcase_add_test(tc, proto_partial_command);
 	tc = ut_tcase(s, "xtext", false);
