@@ -694,8 +694,17 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 			}
 		} else {
 			if (master_got_hup) {
+				sigset_t blocked;
+
 				master_got_hup = 0;
 				master_reload(&m);
+				/* A stop asked for while the rules compiled
+				 * (signals blocked) is taken before a whole new
+				 * generation is forked only to be stopped. */
+				if (sigprocmask(SIG_SETMASK, &wait_mask, &blocked) == 0)
+					(void)sigprocmask(SIG_SETMASK, &blocked, NULL);
+				if (master_got_term)
+					continue;
 			}
 			master_spawn_missing(&m);
 			master_kill_retired(&m);
