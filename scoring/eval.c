@@ -596,6 +596,7 @@ eval_ctx_init(struct eval_ctx *ctx, const struct ruleset *rs, struct msgview *mv
 	ctx->rs = rs;
 	ctx->mv = mv;
 	ctx->lists = lists;
+	ctx->ok_locales = rs->settings.ok_locales;
 }
 
 void

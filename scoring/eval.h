@@ -18,6 +18,9 @@ struct eval_ctx {
 	/* The URI host lists in effect (the user's copy), NULL for the
 	 * site's (eval_urihost.c). */
 	const struct eval_urihost_lists *urihost;
+	/* ok_locales in effect: the site's (eval_ctx_init), or the user's
+	 * (score.c); NULL is "all" */
+	const char *ok_locales;
 	/* caches, as SpamAssassin keeps them on $pms */
 	bool have_from_addrs, have_to_addrs;
 	struct strlist from_addrs, to_addrs;

@@ -586,7 +586,6 @@ eval_charset_from_ct(const char *ct, size_t len, const char **cs_r, size_t *cs_l
 static unsigned int
 eval_check_for_faraway_charset(struct eval_ctx *ctx, const struct eval_call *call)
 {
-	const struct sa_settings *set = &ctx->rs->settings;
 	const struct strlist *body;
 	unsigned long high = 0, total = 0;
 	struct buf ct;
@@ -594,11 +593,12 @@ eval_check_for_faraway_charset(struct eval_ctx *ctx, const struct eval_call *cal
 	size_t cl;
 	bool faraway;
 
-	if (sa_locales_all(set))
+	if (sa_locales_all(ctx->ok_locales))
 		return 0;
 	buf_init(&ct, 0);
 	faraway = msgview_get(ctx->mv, "Content-Type", &ct) &&
-		  eval_charset_from_ct(ct.data, ct.len, &cs, &cl) && !sa_charset_ok(set, cs, cl);
+		  eval_charset_from_ct(ct.data, ct.len, &cs, &cl) &&
+		  !sa_charset_ok(ctx->ok_locales, cs, cl);
 	buf_free(&ct);
 	if (!faraway)
 		return 0;

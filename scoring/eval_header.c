@@ -796,12 +796,11 @@ static unsigned int
 eval_check_for_faraway_charset_in_headers(struct eval_ctx *ctx, const struct eval_call *call)
 {
 	static const char *const fields[] = { "From:raw", "Subject:raw" };
-	const struct sa_settings *set = &ctx->rs->settings;
 	unsigned int hit = 0;
 	struct buf v;
 
 	(void)call;
-	if (sa_locales_all(set) || !eh_init())
+	if (sa_locales_all(ctx->ok_locales) || !eh_init())
 		return 0;
 	buf_init(&v, 0);
 	for (size_t f = 0; f < N_ELEMENTS(fields) && !hit; f++) {
@@ -814,7 +813,7 @@ eval_check_for_faraway_charset_in_headers(struct eval_ctx *ctx, const struct eva
 				   eh.md, eh.mctx) >= 0) {
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(eh.md);
 
-			if (!sa_charset_ok(set, v.data + ov[2], ov[3] - ov[2]))
+			if (!sa_charset_ok(ctx->ok_locales, v.data + ov[2], ov[3] - ov[2]))
 				hit = 1;
 			off = ov[1];
 		}

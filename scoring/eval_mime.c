@@ -273,8 +273,8 @@ eval_mime_state(struct eval_ctx *ctx)
 			st->bad_iso_charset = true;
 		/* (charset is lowercased: /[a-z]/i) */
 		if (!st->faraway_charset && strpbrk(charset, "abcdefghijklmnopqrstuvwxyz") != NULL &&
-		    !sa_locales_all(&ctx->rs->settings) &&
-		    !sa_charset_ok(&ctx->rs->settings, charset, strlen(charset)))
+		    !sa_locales_all(ctx->ok_locales) &&
+		    !sa_charset_ok(ctx->ok_locales, charset, strlen(charset)))
 			st->faraway_charset = true;
 
 		/* the raw lines of the leaves */

@@ -362,6 +362,10 @@ rules_parse_eval(struct rules_build *b, struct rule *r, const char *call)
 		ec->nums[i] = strtod(ec->args[i], NULL);
 	ec->fn = eval_lookup(ec->name);
 	ec->per_user = eval_is_per_user(ec->name);
+	ec->reads_locales = strcmp(ec->name, "check_for_faraway_charset") == 0 ||
+		strcmp(ec->name, "check_for_faraway_charset_in_headers") == 0 ||
+		(strcmp(ec->name, "check_for_mime") == 0 && ec->arg_count > 0 &&
+		 strcmp(ec->args[0], "mime_faraway_charset") == 0);
 	r->eval = ec;
 	return 0;
 }

@@ -76,6 +76,9 @@ struct eval_call {
 	/* runs per recipient (eval_is_per_user), looked up once: by name it
 	 * took two hashes per eval rule and message */
 	bool per_user;
+	/* reads ok_locales, which a user's preferences may set: run again
+	 * for such a user (the faraway-charset tests, tflags userconf) */
+	bool reads_locales;
 };
 
 /* The largest score or required_score, either sign, in rule files and

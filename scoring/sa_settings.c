@@ -291,9 +291,9 @@ sa_locale_word_is(const char *w, size_t n, const char *what)
 }
 
 bool
-sa_locales_all(const struct sa_settings *set)
+sa_locales_all(const char *ok_locales)
 {
-	const char *p = set->ok_locales;
+	const char *p = ok_locales;
 
 	if (p == NULL)
 		return true;
@@ -310,7 +310,7 @@ sa_locales_all(const struct sa_settings *set)
 }
 
 bool
-sa_charset_ok(const struct sa_settings *set, const char *cs, size_t len)
+sa_charset_ok(const char *ok_locales, const char *cs, size_t len)
 {
 	/* uc, s/[^A-Z0-9]//g, s/^3D// (broken by quoted-printable); the
 	 * s/:.*$// that follows has no colon left to find */
@@ -342,7 +342,7 @@ sa_charset_ok(const struct sa_settings *set, const char *cs, size_t len)
 	if (n == sizeof(c) - 1)
 		return false;
 	snprintf(key, sizeof(key), " %s ", p);
-	for (const char *w = set->ok_locales != NULL ? set->ok_locales : ""; *w != '\0';) {
+	for (const char *w = ok_locales != NULL ? ok_locales : ""; *w != '\0';) {
 		size_t wn;
 		char loc[3] = "en";
 

@@ -120,15 +120,15 @@ void eval_urihost_free(struct eval_urihost_lists **lists);
 int eval_fromname_apply(struct sa_settings *set, const char *key, const char *value,
 			const char **why_r);
 void eval_fromname_conf_free(struct eval_fromname_conf **conf);
-/* ok_locales holds the word "all" (or is unset): the faraway-charset
- * tests are off. */
-bool sa_locales_all(const struct sa_settings *set);
+/* ok_locales (the site's setting, or a user's) holds the word "all" (or
+ * is NULL): the faraway-charset tests are off. */
+bool sa_locales_all(const char *ok_locales);
 /* Locales::is_charset_ok_for_locales(cs, ok_locales): the Latin, Unicode
  * and Windows charsets always, else those of a listed locale (ja, ko, ru
  * and the other Cyrillic ones, th, zh).  SpamAssassin also counts the
  * locale of its own environment (LANG and friends); a daemon's
  * environment says nothing of its users, so lmtpd does not. */
-bool sa_charset_ok(const struct sa_settings *set, const char *cs, size_t len);
+bool sa_charset_ok(const char *ok_locales, const char *cs, size_t len);
 
 /* Parses one NetSet token; -1 on error with *why_r. */
 int sa_netset_add(struct sa_netset *set, const char *token, const char **why_r);

@@ -78,6 +78,9 @@ struct score_prefs {
 	 * site's apply; copied at the first URI host line, and NULL after it
 	 * only while neither has a list) */
 	struct eval_urihost_lists *urihost;
+	/* ok_locales of these prefs (the last good line), NULL for the
+	 * site's */
+	char *ok_locales;
 	/* rules the site scored 0 that these prefs score: matched for
 	 * this user only (rules_match_site_zero) */
 	size_t *site_zero;
@@ -418,6 +421,17 @@ score_prefs_load(const struct ruleset *rs, const char *path, void (*warn)(const 
 				p->required = v;
 				p->have_required = true;
 			}
+		} else if (strcmp(key, "ok_locales") == 0) {
+			/* a user setting in SpamAssassin (its faraway-charset
+			 * rules carry tflags userconf); Conf.pm refuses an
+			 * empty one and keeps the last good line */
+			if (*value == '\0')
+				score_prefs_warn(warn, path, lineno,
+						 "ok_locales: missing required value");
+			else {
+				free(p->ok_locales);
+				p->ok_locales = xstrdup(value);
+			}
 		} else if (rs->allow_user_rules &&
 			   score_prefs_user_rule_line(rs, key, value, lineno,
 						      &rtext, &rlines)) {
@@ -479,6 +493,7 @@ score_prefs_free(struct score_prefs **pp)
 		for (int k = 0; k < ADDRLIST_KIND_COUNT; k++)
 			addrlist_free(&p->lists[k]);
 	eval_urihost_free(&p->urihost);
+	free(p->ok_locales);
 	free(p);
 	*pp = NULL;
 }
@@ -786,6 +801,20 @@ score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 			continue;
 		ctx.log_rule = i;
 		values[i] = eval_run(&ctx, r->eval);
+	}
+	/* The faraway-charset tests again, with this user's ok_locales. */
+	if (prefs != NULL && prefs->ok_locales != NULL) {
+		ctx.ok_locales = prefs->ok_locales;
+		for (size_t k = 0; k < rs->eval_count; k++) {
+			size_t i = rs->eval_rules[k];
+			const struct rule *r = &rs->rules[i];
+
+			if (!r->eval->reads_locales || r->eval->per_user ||
+			    score_of(rs, prefs, i, set) == 0)
+				continue;
+			ctx.log_rule = i;
+			values[i] = eval_run(&ctx, r->eval);
+		}
 	}
 	/* test_log lines: the message's evals' (copied), then this user's */
 	for (size_t k = 0; k < hits->log_count; k++) {

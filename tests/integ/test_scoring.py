@@ -600,6 +600,57 @@ def test_user_uri_host_lists(lmtpd_factory, workdir):
                                  URI_HOST_PREFS, URI_HOST_MSG)
 
 
+LOCALES_PREFS = {
+    "alice": "ok_locales en\n",
+    "bob": "ok_locales en ru\n",
+    "carol": None,
+    "dave": "ok_locales ja\n",
+}
+
+# KOI8-R, its text mostly 8-bit, its From an encoded word
+LOCALES_MSG = (b"From: =?koi8-r?B?8NLJ18XU?= <someone@example.ru>\n"
+               b"To: team@example.com\n"
+               b"Subject: =?koi8-r?B?8NLJ18XU?=\n"
+               b"Date: Thu, 01 Jan 2026 00:00:00 +0000\n"
+               b"Message-ID: <l1@example.ru>\n"
+               b"MIME-Version: 1.0\n"
+               b"Content-Type: text/plain; charset=koi8-r\n"
+               b"Content-Transfer-Encoding: 8bit\n\n"
+               + b"\xf0\xd2\xc9\xd7\xc5\xd4, \xcb\xc1\xcb \xc4\xc5\xcc\xc1?\n" * 3)
+
+
+def test_user_ok_locales(lmtpd_factory, workdir):
+    """ok_locales in user_prefs, a user setting in SpamAssassin (the
+    faraway-charset rules carry tflags userconf): a KOI8-R message to
+    users whose locales leave Cyrillic out hits CHARSET_FARAWAY,
+    CHARSET_FARAWAY_HEADER and MIME_CHARSET_FARAWAY (the site's default,
+    "all", keeps them off for the others).  lmtpd refused the line.  With
+    spamd installed, a private spamd with the same rule files and prefs
+    gives each user the same score and tests."""
+    rules = saparity.copy_sa_rules(os.path.join(workdir, "rules-locales"), "")
+    d = lmtpd_factory(rules_dir=rules)
+    for user, prefs in LOCALES_PREFS.items():
+        if prefs is not None:
+            write_prefs(d, user + "@example.com", prefs)
+    rcpts = [u + "@example.com" for u in LOCALES_PREFS]
+    t = d.deliver(rcpts, LOCALES_MSG)
+    assert t.final_codes() == [250] * len(rcpts)
+    ours = {}
+    for user in LOCALES_PREFS:
+        new = os.path.join(d.maildir(user + "@example.com"), "new")
+        [f] = os.listdir(new)
+        with open(os.path.join(new, f), "rb") as fh:
+            _, score, _, tests = status(fh.read())
+        ours[user] = (score, {x for x in tests if x != "none"})
+    faraway = {u: sorted(x for x in t if "FARAWAY" in x) for u, (_, t) in ours.items()}
+    far = ["CHARSET_FARAWAY", "CHARSET_FARAWAY_HEADER", "MIME_CHARSET_FARAWAY"]
+    assert faraway == {"alice": far, "bob": [], "carol": [], "dave": far}, faraway
+    assert "warning" not in d.log(), d.log()
+
+    assert ours == spamd_results(os.path.join(workdir, "spamd-prefs-locales"), rules,
+                                 LOCALES_PREFS, LOCALES_MSG)
+
+
 # A user's own rules: line 9 does not compile.
 USER_RULES_PREFS = (
     "body USER_NOTES /\\bnotes from thursday\\b/i\n"

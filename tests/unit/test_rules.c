@@ -1786,6 +1786,70 @@ START_TEST(test_user_bounce_relays)
 }
 END_TEST
 
+/* ok_locales in user_prefs, as in SpamAssassin (the faraway-charset
+ * rules carry tflags userconf): the three tests run again with the
+ * user's setting, over the site's; an empty line is refused with a
+ * warning and the site's stays. */
+START_TEST(test_user_ok_locales)
+{
+	static const char cf[] =
+		"body CS_FAR eval:check_for_faraway_charset()\n"
+		"header CS_FAR_HDR eval:check_for_faraway_charset_in_headers()\n"
+		"rawbody __MIME_FAR eval:check_for_mime('mime_faraway_charset')\n"
+		"meta MIME_FAR __MIME_FAR\n"
+		"header NOT_LOCALES eval:check_for_mime('mime_qp_count')\n";
+	static const char msg[] =
+		"From: =?koi8-r?B?8NLJ18XU?= <a@example.ru>\nTo: b@example.com\n"
+		"Subject: test\nMIME-Version: 1.0\n"
+		"Content-Type: text/plain; charset=koi8-r\n"
+		"Content-Transfer-Encoding: 8bit\n\n"
+		"\xf0\xd2\xc9\xd7\xc5\xd4 \xf0\xd2\xc9\xd7\xc5\xd4 \xf0\xd2\xc9\n";
+	static const struct {
+		const char *site, *prefs, *tests;
+	} cases[] = {
+		{ "", NULL, "none" },
+		{ "", "ok_locales en\n", "CS_FAR,CS_FAR_HDR,MIME_FAR" },
+		{ "", "ok_locales en ru\n", "none" },
+		{ "", "ok_locales ja\nok_locales ru\n", "none" },
+		{ "", "ok_locales en\nok_locales  \n", "CS_FAR,CS_FAR_HDR,MIME_FAR" },
+		{ "ok_locales en\n", NULL, "CS_FAR,CS_FAR_HDR,MIME_FAR" },
+		{ "ok_locales en\n", "ok_locales all\n", "none" },
+		{ "ok_locales en\n", "ok_locales ru\n", "none" },
+		{ "ok_locales en\n", "ok_locales\n", "CS_FAR,CS_FAR_HDR,MIME_FAR" },
+		{ "ok_locales en\n", "score CS_FAR 0\nok_locales all\n", "none" },
+		{ "ok_locales en\n", "score CS_FAR 0\n", "CS_FAR_HDR,MIME_FAR" },
+	};
+	struct buf tests;
+
+	buf_init(&tests, 0);
+	for (size_t c = 0; c < N_ELEMENTS(cases); c++) {
+		char text[512];
+		struct ruleset *rs;
+		struct rules_hits hits;
+		struct msgview *mv;
+		double score;
+
+		snprintf(text, sizeof(text), "%s%s", cases[c].site, cf);
+		rs = load_clean("50_locales.cf", text);
+		mv = match_message(rs, msg, NULL, 0, &hits);
+		site_zero_tests(rs, cases[c].prefs, &hits, mv, &tests, &score);
+		ck_assert_msg(strcmp(tests.data, cases[c].tests) == 0, "case %zu: %s", c,
+			      tests.data);
+		if (cases[c].prefs != NULL && strstr(cases[c].prefs, "ok_locales\n") != NULL)
+			ck_assert_ptr_nonnull(strstr(user_warnings.data,
+						     ": ok_locales: missing required value"));
+		else if (cases[c].prefs != NULL && strstr(cases[c].prefs, "  \n") != NULL)
+			ck_assert_ptr_nonnull(strstr(user_warnings.data, ":2: ok_locales"));
+		else if (cases[c].prefs != NULL)
+			ck_assert_str_eq(user_warnings.data != NULL ? user_warnings.data : "", "");
+		rules_hits_free(&hits);
+		msgview_free(&mv);
+		rules_free(&rs);
+	}
+	buf_free(&tests);
+}
+END_TEST
+
 /* allow_user_rules: a switch of the rule files (the last line wins); 0 and
  * 1 are silent, anything else invalid. */
 START_TEST(test_allow_user_rules_setting)
@@ -3494,6 +3558,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_user_scores_site_zero_rule);
 	tcase_add_test(tc, test_user_uri_host_lists);
 	tcase_add_test(tc, test_user_bounce_relays);
+	tcase_add_test(tc, test_user_ok_locales);
 	tcase_add_test(tc, test_allow_user_rules_setting);
 	tcase_add_test(tc, test_prefs_long_line);
 	tcase_add_test(tc, test_prefs_score_values);

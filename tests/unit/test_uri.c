@@ -576,21 +576,21 @@ START_TEST(locales_charsets)
 		  false },
 	};
 
-	ck_assert(sa_locales_all(&set));
+	ck_assert(sa_locales_all(set.ok_locales));
 	apply("ok_locales", "all");
-	ck_assert(sa_locales_all(&set));
+	ck_assert(sa_locales_all(set.ok_locales));
 	apply("ok_locales", "en zh_TW.UTF-8 ja C JA ru_");
-	ck_assert(!sa_locales_all(&set));
+	ck_assert(!sa_locales_all(set.ok_locales));
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++)
-		ck_assert_msg(sa_charset_ok(&set, cases[i].cs, strlen(cases[i].cs)) == cases[i].ok,
+		ck_assert_msg(sa_charset_ok(set.ok_locales, cases[i].cs, strlen(cases[i].cs)) == cases[i].ok,
 			      "%s", cases[i].cs);
 	apply("ok_locales", "en");
-	ck_assert(!sa_charset_ok(&set, "koi8-r", 6));
+	ck_assert(!sa_charset_ok(set.ok_locales, "koi8-r", 6));
 	apply("ok_locales", "ru_RU");
-	ck_assert(sa_charset_ok(&set, "koi8-r", 6));
-	ck_assert(!sa_charset_ok(&set, "big5", 4));
+	ck_assert(sa_charset_ok(set.ok_locales, "koi8-r", 6));
+	ck_assert(!sa_charset_ok(set.ok_locales, "big5", 4));
 	apply("ok_locales", "en all");
-	ck_assert(sa_locales_all(&set));
+	ck_assert(sa_locales_all(set.ok_locales));
 	/* a line without a value is refused; the last good one stays */
 	{
 		const char *why = NULL;
@@ -598,7 +598,7 @@ START_TEST(locales_charsets)
 		apply("ok_locales", "en");
 		ck_assert_int_eq(sa_settings_apply(&set, "ok_locales", " \t", &why), -1);
 		ck_assert_str_eq(why, "missing required value");
-		ck_assert(!sa_locales_all(&set));
+		ck_assert(!sa_locales_all(set.ok_locales));
 	}
 }
 END_TEST
