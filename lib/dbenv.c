@@ -670,7 +670,7 @@ db_env_open(const char *dir, char **error_r)
 			e->refs++;
 			return e;
 		}
-	if (mkdir_parents(dir, 0700) < 0) {
+	if (mkdir_parents(dir, 0700, NULL) < 0) {
 		*error_r = xasprintf("mkdir(%s) failed: %s", dir, strerror(errno));
 		return NULL;
 	}

@@ -86,22 +86,50 @@ close_quietly(int fd)
 	errno = saved;
 }
 
-/* One mkdir, made durable in its parent; an existing folder is fine. */
-static int
-mkdir_one(const char *path, size_t len, mode_t mode)
+bool
+path_parent(const char *path, char *out, size_t out_size)
 {
-	char tmp[MAIL_PATH_MAX];
-	char *slash;
+	size_t len = strlen(path), end;
 
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	end = len;
+	while (end > 0 && path[end - 1] != '/')
+		end--;
+	if (end == 0) {
+		if (out_size < 2)
+			return false;
+		memcpy(out, ".", 2);
+		return true;
+	}
+	while (end > 1 && path[end - 1] == '/')
+		end--;
+	if (end >= out_size)
+		return false;
+	memcpy(out, path, end);
+	out[end] = '\0';
+	return true;
+}
+
+/* One mkdir, made durable in its parent; an existing folder is fine
+ * (*created_r false). */
+static int
+mkdir_one(const char *path, mode_t mode, bool *created_r)
+{
+	char parent[MAIL_PATH_MAX];
+
+	*created_r = false;
 	if (mkdir(path, mode) == 0) {
-		/* The new entry lives in the parent: make it durable. */
-		memcpy(tmp, path, len + 1);
-		slash = strrchr(tmp, '/');
-		if (slash != NULL && slash != tmp) {
-			*slash = '\0';
-			return fsync_path(tmp);
+		*created_r = true;
+		/* The new entry lives in the parent: make it durable.  Not
+		 * the last slash's left side: with "a/new/" that was the
+		 * new folder itself, and its entry in a/ never reached the
+		 * disk before the 250. */
+		if (!path_parent(path, parent, sizeof(parent))) {
+			errno = ENAMETOOLONG;
+			return -1;
 		}
-		return fsync_path("/");
+		return fsync_path(parent);
 	}
 	if (errno == EEXIST) {
 		struct stat st;
@@ -118,34 +146,37 @@ mkdir_one(const char *path, size_t len, mode_t mode)
 }
 
 int
-mkdir_parents(const char *path, mode_t mode)
+mkdir_parents(const char *path, mode_t mode, bool *created_r)
 {
-	char tmp[MAIL_PATH_MAX];
+	char parent[MAIL_PATH_MAX];
 	size_t len = strlen(path);
-	char *slash;
+	bool created, parent_created;
 
-	if (len == 0 || len >= sizeof(tmp)) {
+	if (created_r != NULL)
+		*created_r = false;
+	if (len == 0 || len >= sizeof(parent)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (mkdir_one(path, len, mode) == 0)
-		return 0;
+	if (mkdir_one(path, mode, &created) == 0)
+		goto made;
 	if (errno != ENOENT)
 		return -1;
-	memcpy(tmp, path, len + 1);
-	slash = strrchr(tmp, '/');
-	while (slash != NULL && slash > tmp && slash[-1] == '/')
-		slash--;
-	if (slash == NULL || slash == tmp) {
+	if (!path_parent(path, parent, sizeof(parent)) || strcmp(parent, "/") == 0 ||
+	    strcmp(parent, ".") == 0) {
 		errno = ENOENT;
 		return -1;
 	}
-	*slash = '\0';
-	if (mkdir_parents(tmp, mode) < 0)
+	if (mkdir_parents(parent, mode, &parent_created) < 0)
 		return -1;
 	/* Once more, not recursively: a file system that still answers
 	 * ENOENT with the parent in place (/proc) is an error, not a loop. */
-	return mkdir_one(path, len, mode);
+	if (mkdir_one(path, mode, &created) < 0)
+		return -1;
+made:
+	if (created_r != NULL)
+		*created_r = created;
+	return 0;
 }
 
 bool

@@ -16,8 +16,13 @@ int write_full(int fd, const void *buf, size_t len) ATTR_WUR;
 int writev_full(int fd, struct iovec *iov, int iovcnt) ATTR_WUR;
 /* Creates path and its missing parents with mode; existing directories are
  * fine.  Newly created directories' parents are fsync'd so the new entries
- * survive a crash. */
-int mkdir_parents(const char *path, mode_t mode) ATTR_WUR;
+ * survive a crash.  *created_r (when not NULL): whether this call made
+ * path itself, not another process in the meantime. */
+int mkdir_parents(const char *path, mode_t mode, bool *created_r) ATTR_WUR;
+/* The folder path is in, into out: trailing and repeated slashes
+ * ignored ("/a/b/" and "/a//b" give "/a", "/a" gives "/", "a" gives
+ * "."); false when out is too small. */
+bool path_parent(const char *path, char *out, size_t out_size) ATTR_WUR;
 /* Opens dir at path (following symlinks in it) and fsyncs it. */
 int fsync_path(const char *path) ATTR_WUR;
 /* close() that reports errors (EINTR counts as closed, as on Linux). */

@@ -142,14 +142,14 @@ master_prepare_state_dir(struct master *m)
 		slash--;
 	if (slash != NULL && slash > parent) {
 		*slash = '\0';
-		if (mkdir_parents(parent, 0755) < 0) {
+		if (mkdir_parents(parent, 0755, NULL) < 0) {
 			log_error("state_dir %s: %s: %s", dir, parent, strerror(errno));
 			free(parent);
 			return -1;
 		}
 	}
 	free(parent);
-	if (mkdir_parents(dir, 0700) < 0) {
+	if (mkdir_parents(dir, 0700, NULL) < 0) {
 		log_error("state_dir %s: %s", dir, strerror(errno));
 		return -1;
 	}

@@ -106,11 +106,15 @@ maildir_open_folder(const char *path, bool is_subfolder, bool *created_r, struct
 		dsn_set_errno(dsn, errno, "open(%s) failed", path);
 		return -1;
 	} else {
-		if (mkdir_parents(path, 0700) < 0) {
+		bool made;
+
+		if (mkdir_parents(path, 0700, &made) < 0) {
 			dsn_set_errno(dsn, errno, "mkdir(%s) failed", path);
 			return -1;
 		}
-		if (created_r != NULL)
+		/* not when another delivery made it meanwhile: that one
+		 * subscribes it, and only it may take it away again */
+		if (created_r != NULL && made)
 			*created_r = true;
 		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0) {

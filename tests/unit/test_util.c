@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 
 #include "check_compat.h"
@@ -867,39 +868,114 @@ END_TEST
 
 /* ---- fsutil ---- */
 
+/* fsync as the code under test calls it (the library is linked into this
+ * program, so this definition is the one it gets): with fsync_paths set,
+ * each folder or file synced is noted by its path. */
+static struct buf *fsync_paths;
+
+int
+fsync(int fd)
+{
+	if (fsync_paths != NULL) {
+		char link[64], target[PATH_MAX];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0)
+			buf_putf(fsync_paths, "%.*s\n", (int)n, target);
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
 START_TEST(fsutil_mkdir_parents)
 {
 	const char *dir = ut_testdir();
-	char path[PATH_MAX], file[PATH_MAX];
+	char path[PATH_MAX], file[PATH_MAX], real[PATH_MAX];
+	struct buf synced, want;
 	struct stat st;
+	bool created;
 
+	buf_init(&want, 0);
 	umask(022);
 	ut_pathf(path, sizeof(path), "%s/a/b//c", dir);
-	ck_assert_int_eq(mkdir_parents(path, 0700), 0);
+	ck_assert_int_eq(mkdir_parents(path, 0700, &created), 0);
+	ck_assert(created);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert(S_ISDIR(st.st_mode));
 	ck_assert_int_eq(st.st_mode & 07777, 0700);
 	ut_pathf(path, sizeof(path), "%s/a/b", dir);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_eq(st.st_mode & 07777, 0700);
-	/* Existing is fine. */
-	ck_assert_int_eq(mkdir_parents(path, 0700), 0);
+	/* Existing is fine, and not made by this call (another delivery
+	 * may have made it a moment ago). */
+	created = true;
+	ck_assert_int_eq(mkdir_parents(path, 0700, &created), 0);
+	ck_assert(!created);
+	ck_assert_int_eq(mkdir_parents(path, 0700, NULL), 0);
+	/* A trailing slash, the parent there: made, and its entry made
+	 * durable in the parent (the new folder itself was synced) */
+	ut_pathf(path, sizeof(path), "%s/a/b/new/", dir);
+	buf_init(&synced, 0);
+	fsync_paths = &synced;
+	ck_assert_int_eq(mkdir_parents(path, 0700, &created), 0);
+	fsync_paths = NULL;
+	ck_assert(created);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ut_pathf(path, sizeof(path), "%s/a/b", dir);
+	ck_assert_ptr_nonnull(realpath(path, real));
+	buf_putf(&want, "%s\n", real);
+	ck_assert_str_eq(synced.data, want.data);
+	buf_free(&synced);
+	buf_free(&want);
 	/* A file in the way is ENOTDIR, as a file or as a parent. */
 	ut_pathf(file, sizeof(file), "%s/file", dir);
 	ut_write_text(file, "x");
 	errno = 0;
-	ck_assert_int_eq(mkdir_parents(file, 0700), -1);
+	ck_assert_int_eq(mkdir_parents(file, 0700, &created), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
+	ck_assert(!created);
 	ut_pathf(path, sizeof(path), "%s/file/sub", dir);
 	errno = 0;
-	ck_assert_int_eq(mkdir_parents(path, 0700), -1);
+	ck_assert_int_eq(mkdir_parents(path, 0700, NULL), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
-	ck_assert_int_eq(mkdir_parents("", 0700), -1);
+	ck_assert_int_eq(mkdir_parents("", 0700, NULL), -1);
 	/* /proc answers ENOENT with the parent in place: an error, where
 	 * retrying by recursion once never ended. */
 	errno = 0;
-	ck_assert_int_eq(mkdir_parents("/proc/lmtpd-unit/sub", 0700), -1);
+	ck_assert_int_eq(mkdir_parents("/proc/lmtpd-unit/sub", 0700, NULL), -1);
 	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+/* The folder whose entry a new folder is: fsync'd after the mkdir. */
+START_TEST(fsutil_path_parent)
+{
+	static const struct {
+		const char *path, *parent;
+	} cases[] = {
+		{ "/var/mail/example.com/a/Maildir/", "/var/mail/example.com/a" },
+		{ "/var/mail/example.com/a/Maildir", "/var/mail/example.com/a" },
+		{ "/var/mail//a///", "/var/mail" },
+		{ "/var//mail", "/var" },
+		{ "/a", "/" },
+		{ "/a/", "/" },
+		{ "//a", "/" },
+		{ "/", "/" },
+		{ "a", "." },
+		{ "a/", "." },
+		{ "a/b", "a" },
+	};
+	char out[64], small[4];
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		ck_assert(path_parent(cases[i].path, out, sizeof(out)));
+		ck_assert_msg(strcmp(out, cases[i].parent) == 0, "%s: %s", cases[i].path, out);
+	}
+	ck_assert(!path_parent("/var/mail/x", small, sizeof(small)));
+	ck_assert(path_parent("/ab/c", small, sizeof(small)));
+	ck_assert_str_eq(small, "/ab");
 }
 END_TEST
 
@@ -976,6 +1052,7 @@ util_suite(void)
 
 	tc = ut_tcase(s, "fsutil", true);
 	tcase_add_test(tc, fsutil_mkdir_parents);
+	tcase_add_test(tc, fsutil_path_parent);
 	tcase_add_test(tc, fsutil_writev_many);
 	return s;
 }
