@@ -641,6 +641,7 @@ lmtp_session_run(const struct lmtp_session_env *env, int fd, const char *peer)
 	struct session s;
 	char line[512];
 	bool eof = false;
+	uint64_t discarded;
 
 	memset(&s, 0, sizeof(s));
 	s.env = env;
@@ -751,6 +752,10 @@ lost:
 		else
 			log_info("lost connection after %s from %s", s.last_command,
 				 s.peer);
+	} else if (lmtp_proto_discarding(s.proto, &discarded)) {
+		/* no transaction, but what was sent is not nothing either */
+		log_info("lost connection in a refused BDAT chunk (%llu bytes of it) from %s",
+			 (unsigned long long)discarded, s.peer);
 	} else if (eof && lmtp_proto_line_cut(s.proto))
 		/* a command cut off: the disconnect line alone would not say
 		 * that its half was dropped.  Only at the end of the input:

@@ -81,6 +81,19 @@ struct master {
 
 static volatile sig_atomic_t master_got_term, master_got_hup, master_got_chld;
 
+/* Seconds for the master's deadlines, on CLOCK_MONOTONIC: a clock set
+ * back (NTP at boot) must not hold off every fork, nor one set forward
+ * kill every worker of the old configuration at once.  From 1: 0 is a
+ * deadline not set. */
+static time_t
+master_now(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + 1;
+}
+
 static void
 master_on_signal(int sig)
 {
@@ -201,9 +214,9 @@ master_check_db(struct master *m)
 	int64_t now = db_env_now_ms();
 	int64_t limit = (int64_t)m->cfg->db_stall_timeout * 1000;
 
-	if (time(NULL) == m->db_checked)
+	if (master_now() == m->db_checked)
 		return;
-	m->db_checked = time(NULL);
+	m->db_checked = master_now();
 	for (size_t i = 0; i < m->slot_count; i++) {
 		int64_t since = atomic_load(&m->db_watch[m->slots[i].watch]);
 		char *why;
@@ -227,7 +240,7 @@ static bool
 master_spawn(struct master *m)
 {
 	pid_t pid, master_pid = getpid();
-	time_t now = time(NULL);
+	time_t now = master_now();
 	size_t watch;
 
 	/* A worker that dies at once (say, a bad Maildir root) must not make
@@ -239,7 +252,7 @@ master_spawn(struct master *m)
 	if (++m->respawns_this_second > MASTER_RESPAWN_PER_SEC) {
 		log_warn("workers are dying fast; waiting 1s before starting more");
 		sleep(1);
-		m->respawn_second = time(NULL);
+		m->respawn_second = master_now();
 		m->respawns_this_second = 0;
 	}
 	watch = master_free_watch(m);
@@ -373,7 +386,7 @@ master_reload(struct master *m)
 	m->generation++;
 	for (size_t i = 0; i < m->slot_count; i++)
 		if (m->slots[i].retired_at == 0)
-			m->slots[i].retired_at = time(NULL);
+			m->slots[i].retired_at = master_now();
 	master_signal_workers(m, SIGHUP, true);
 	log_info("reloaded configuration %s", m->config_path != NULL ?
 		 m->config_path : "(defaults)");
@@ -519,7 +532,7 @@ static void
 master_spawn_missing(struct master *m)
 {
 	size_t live = master_live_workers(m, true);
-	time_t now = time(NULL);
+	time_t now = master_now();
 
 	if (now < m->spawn_retry_at)
 		return;
@@ -539,8 +552,17 @@ master_spawn_missing(struct master *m)
 static void
 master_kill_retired(struct master *m)
 {
-	time_t now = time(NULL);
+	time_t now = master_now();
+	bool due = false;
 
+	for (size_t i = 0; i < m->slot_count && !due; i++)
+		due = m->slots[i].retired_at != 0 &&
+		      now - m->slots[i].retired_at > (time_t)m->cfg->idle_timeout;
+	if (!due)
+		return;
+	/* one that ended a moment ago is reaped, not killed with a warning
+	 * it did not earn (its SIGCHLD waits for the next ppoll) */
+	master_reap(m);
 	for (size_t i = 0; i < m->slot_count; i++) {
 		struct worker_slot *w = &m->slots[i];
 
@@ -583,6 +605,16 @@ master_signals(sigset_t *wait_mask)
 	sigdelset(wait_mask, SIGINT);
 	sigdelset(wait_mask, SIGHUP);
 	sigdelset(wait_mask, SIGCHLD);
+}
+
+/* Runs the handlers of the signals that came while they were blocked. */
+static void
+master_take_pending(const sigset_t *wait_mask)
+{
+	sigset_t blocked;
+
+	if (sigprocmask(SIG_SETMASK, wait_mask, &blocked) == 0)
+		(void)sigprocmask(SIG_SETMASK, &blocked, NULL);
 }
 
 /* Told before any worker is forked: a worker holding the pipe open would
@@ -667,13 +699,16 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 			  "under an address test) is not mended; was libsieve rebuilt "
 			  "with -Bsymbolic?");
 	master_ready(&m);
+	/* A stop or reload asked for during the start: taken before any
+	 * worker is forked, not after a whole set of them. */
+	master_take_pending(&wait_mask);
 	for (;;) {
 		if (master_got_chld) {
 			master_got_chld = 0;
 			master_reap(&m);
 		}
 		if (master_got_term && term_at == 0) {
-			term_at = time(NULL);
+			term_at = master_now();
 			log_info("stopping: workers finish their transactions");
 			listener_close_all(m.ls, m.ls_count, NULL, 0, true);
 			master_signal_workers(&m, SIGTERM, false);
@@ -687,22 +722,19 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 			}
 			if (m.slot_count == 0)
 				break;
-			if (time(NULL) - term_at > (time_t)m.cfg->idle_timeout) {
+			if (master_now() - term_at > (time_t)m.cfg->idle_timeout) {
 				log_warn("stopping: killing %zu busy worker(s)", m.slot_count);
 				master_signal_workers(&m, SIGKILL, false);
-				term_at = time(NULL);
+				term_at = master_now();
 			}
 		} else {
 			if (master_got_hup) {
-				sigset_t blocked;
-
 				master_got_hup = 0;
 				master_reload(&m);
 				/* A stop asked for while the rules compiled
 				 * (signals blocked) is taken before a whole new
 				 * generation is forked only to be stopped. */
-				if (sigprocmask(SIG_SETMASK, &wait_mask, &blocked) == 0)
-					(void)sigprocmask(SIG_SETMASK, &blocked, NULL);
+				master_take_pending(&wait_mask);
 				if (master_got_term)
 					continue;
 			}

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -473,11 +474,20 @@ out:
 /* --- sendmail --- */
 
 static void
-submit_child(const char *prog, char *const argv[], int in_fd, int err_fd)
+submit_child(const char *prog, char *const argv[], int in_fd, int err_fd, pid_t parent)
 {
 	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	sigset_t none;
-	int null = open("/dev/null", O_WRONLY);
+	int null;
+
+	/* With -i, the end of its input is the end of the message: if the
+	 * worker is killed while it writes one (a stop's or a reload's
+	 * idle_timeout), the program must die too, not send what it got.
+	 * (Postfix's sendmail, killed, leaves postdrop a file without its
+	 * end record, which is thrown away.) */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(SUBMIT_EX_TEMPFAIL);
+	null = open("/dev/null", O_WRONLY);
 
 	if (dup2(in_fd, STDIN_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0 ||
 	    (null >= 0 && dup2(null, STDOUT_FILENO) < 0))
@@ -506,7 +516,7 @@ submit_program(const struct submit_settings *set, const char *sender,
 	size_t cap_len = 0, vi = 0, voff = 0;
 	double deadline = submit_now() + 5.0 * set->timeout;
 	bool timed_out = false;
-	pid_t pid;
+	pid_t pid, parent;
 
 	argv[0] = set->submission;
 	argv[1] = "-i";
@@ -519,13 +529,14 @@ submit_program(const struct submit_settings *set, const char *sender,
 		snprintf(err, errsize, "pipe failed: %s", strerror(errno));
 		goto out;
 	}
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		snprintf(err, errsize, "fork failed: %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0)
-		submit_child(set->submission, (char *const *)argv, in[0], errp[1]);
+		submit_child(set->submission, (char *const *)argv, in[0], errp[1], parent);
 	close_quietly(in[0]);
 	close_quietly(errp[1]);
 	in[0] = errp[1] = -1;

@@ -502,20 +502,25 @@ def test_fork_failure_throttled_and_stoppable(lmtpd_factory):
     log filled with "fork failed" and only SIGKILL stopped the master.
     The workers that did start serve."""
     uid = pwd.getpwnam(integlib.RUN_USER).pw_uid
-    limit = _user_processes(uid) + 3      # the master and two workers
+    # the master and two workers, give or take the user's other processes
+    # coming and going: of 16, most fail either way
+    limit = _user_processes(uid) + 3
 
     def low_nproc():
         import resource
         resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
 
-    d = lmtpd_factory(start=False, workers="4")
+    d = lmtpd_factory(start=False, workers="16")
     d.preexec = low_nproc
     d.start()
     d.wait_log(r"error: fork failed: Resource temporarily unavailable")
-    t = d.deliver(["t@example.com"], make_message("two workers"))
+    first = time.monotonic()
+    t = d.deliver(["t@example.com"], make_message("some workers"))
     assert t.final_codes() == [250]
     time.sleep(2)       # a loop would log thousands of lines meanwhile
-    assert d.log().count("fork failed") <= 2, d.log()
+    # one line a try, a try each 5 s
+    tries = 1 + int((time.monotonic() - first) / 5) + 1
+    assert d.log().count("fork failed") <= tries, d.log()
     assert d.stop(timeout=10) == 0
     assert d.log().rstrip().endswith("stopped")
 
@@ -531,6 +536,9 @@ def test_reload_signal_during_start_is_a_reload(lmtpd_factory):
     wait_for(lambda: os.path.exists(d.sock) or d.proc.poll() is not None, 15,
              what="the socket bound")
     d.signal(signal.SIGHUP)
+    if "starting:" in d.log():
+        d.wait_ready()
+        pytest.skip("lmtpd had started before the signal: no start to interrupt")
     d.wait_ready()
     d.wait_log(r"reloaded configuration")
     log = d.log()
@@ -592,6 +600,58 @@ def test_stop_does_not_wait_for_a_refused_chunk(lmtpd):
         c.close()
     # at once, not after the stop grace for a client that sent nothing
     assert "stop grace" not in lmtpd.log()
+
+
+def test_refused_chunk_lost_connection_logged(lmtpd):
+    """A client gone in the middle of a BDAT chunk sent without MAIL: no
+    transaction, but the log says where it was lost (only the disconnect
+    line said anything)."""
+    c = lmtpd.client()
+    try:
+        c.lhlo()
+        c.send(b"BDAT 100000 LAST\r\n" + b"x" * 1234)
+        lmtpd.wait_log(r"connect from unix")
+    finally:
+        c.close()
+    lmtpd.wait_log(r"lost connection in a refused BDAT chunk \(1234 bytes of it\) from unix$")
+
+
+@pytest.mark.worker_deaths
+def test_killed_worker_takes_its_sendmail_along(lmtpd_factory, workdir):
+    """A worker killed while it hands a redirect to a sendmail program
+    (a stop's or a reload's idle_timeout): the program is killed too.
+    With -i, the end of its input is the end of the message, so it would
+    have sent the half it got."""
+    prog = os.path.join(workdir, "slow-sendmail")
+    out = os.path.join(workdir, "sendmail-out")
+    os.makedirs(out)
+    os.chmod(out, 0o777)
+    pidfile = os.path.join(out, "sendmail.pid")
+    with open(prog, "w") as f:
+        f.write("#!/bin/sh\nhead -c 1000 >/dev/null\necho $$ > %s\nexec sleep 60\n"
+                % pidfile)
+    os.chmod(prog, 0o755)
+    d = lmtpd_factory(submission=prog, submission_timeout="30s")
+    write_script(os.path.join(d.mail, "example.com", "bob"), 'redirect "carol@example.net";\n')
+    c = d.client()
+    sendmail = None
+    try:
+        c.lhlo()
+        c.send(b"MAIL FROM:<s@example.org>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n")
+        assert [c.reply().code for _ in range(3)] == [250, 250, 354]
+        # larger than a pipe holds: the worker waits to write the rest
+        c.send(integlib.wire(make_message("big", body=("z" * 78 + "\n") * 4000)))
+        wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read().strip(), 15,
+                 what="the sendmail program reading")
+        sendmail = int(open(pidfile).read())
+        busy = int(re.findall(r"^lmtpd\[(\d+)\]: connect from unix$", d.log(), re.M)[-1])
+        os.kill(busy, signal.SIGKILL)
+        d.wait_log(r"warning: worker %d killed by signal 9" % busy)
+        wait_for(lambda: not integlib.alive(sendmail), 10, what="the sendmail program gone")
+    finally:
+        c.close()
+        if sendmail is not None and integlib.alive(sendmail):
+            os.kill(sendmail, signal.SIGKILL)
 
 
 def test_master_killed_workers_finish_and_exit(lmtpd_factory):
