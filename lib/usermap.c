@@ -9,6 +9,7 @@
 #include <db.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ struct usermap {
 	DB *db;
 	ino_t ino;
 	dev_t dev;
+	off_t size;
 	struct timespec mtime;
 	char error[300];
 };
@@ -167,6 +169,20 @@ usermap_free(struct usermap **mapp)
 	*mapp = NULL;
 }
 
+/* The file holds fewer bytes than its hash metadata counts pages. */
+static bool
+usermap_short(struct usermap *map, const struct stat *st)
+{
+	DB_HASH_STAT *hs = NULL;
+	bool is_short;
+
+	if (map->db->stat(map->db, NULL, &hs, DB_FAST_STAT) != 0 || hs == NULL)
+		return true;
+	is_short = (uint64_t)hs->hash_pagecnt * hs->hash_pagesize > (uint64_t)st->st_size;
+	free(hs);
+	return is_short;
+}
+
 static int
 usermap_open(struct usermap *map, const char **error_r)
 {
@@ -202,10 +218,35 @@ usermap_open(struct usermap *map, const char **error_r)
 		*error_r = map->error;
 		return -1;
 	}
+	/* A file shorter than its own pages (an admin's cp or rsync
+	 * --inplace over the map, read half-way) would answer "not found"
+	 * for users it holds: 550 for mail a retry would deliver. */
+	if (usermap_short(map, &st)) {
+		snprintf(map->error, sizeof(map->error), "%s is shorter than the map it "
+			 "holds (being copied over? replace it by rename, as lmtpd-map "
+			 "does)", map->db_path);
+		usermap_close(map);
+		*error_r = map->error;
+		return -1;
+	}
 	map->ino = st.st_ino;
 	map->dev = st.st_dev;
+	map->size = st.st_size;
 	map->mtime = st.st_mtim;
 	return 0;
+}
+
+/* Whether the file changed since it was opened: then a "not found" may
+ * come from a copy half written. */
+static bool
+usermap_changed(const struct usermap *map)
+{
+	struct stat st;
+
+	return stat(map->db_path, &st) < 0 || st.st_ino != map->ino ||
+	       st.st_dev != map->dev || st.st_size != map->size ||
+	       st.st_mtim.tv_sec != map->mtime.tv_sec ||
+	       st.st_mtim.tv_nsec != map->mtime.tv_nsec;
 }
 
 int
@@ -223,6 +264,13 @@ usermap_lookup(struct usermap *map, const char *key, char *value_r,
 	k.data = (void *)key;
 	k.size = (u_int32_t)strlen(key);
 	ret = map->db->get(map->db, NULL, &k, &v, 0);
+	if (ret == DB_NOTFOUND && usermap_changed(map)) {
+		snprintf(map->error, sizeof(map->error), "%s changed while it was read",
+			 map->db_path);
+		usermap_close(map);
+		*error_r = map->error;
+		return -1;
+	}
 	if (ret == DB_NOTFOUND)
 		return 0;
 	if (ret != 0) {
@@ -344,14 +392,6 @@ usermap_commit_entry(DB *db, struct buf *entry, const char *path,
 	}
 	if (usermap_key_unmatchable(key, path, line, error_r))
 		return -1;
-	if (strchr(key, '+') != NULL && key[0] != '@') {
-		/* Not an error: with the default recipient_delimiter such a
-		 * key never matches, since lookups strip the detail first
-		 * (with another delimiter it may be intended). */
-		fprintf(stderr, "lmtpd-map: warning: %s:%u: key contains '+'; with "
-			"recipient_delimiter = + lookups use the address without its "
-			"detail\n", path, line);
-	}
 	if (usermap_parse_value(value, &attrs, &why) < 0) {
 		*error_r = xasprintf("%s:%u: %s", path, line, why);
 		return -1;
@@ -386,12 +426,32 @@ usermap_read_line(FILE *in, char *line, size_t size, size_t *len_r)
 	return nul ? -2 : 1;
 }
 
+static int
+usermap_take_mode(const char *db_path, const char *tmp_path, char **error_r)
+{
+	struct stat old;
+	mode_t mode = 0644;
+	bool have_old = stat(db_path, &old) == 0;
+
+	if (have_old)
+		mode = old.st_mode & 07777;
+	if (have_old && geteuid() == 0 && chown(tmp_path, old.st_uid, old.st_gid) < 0) {
+		*error_r = xasprintf("chown(%s) failed: %s", tmp_path, strerror(errno));
+		return -1;
+	}
+	if (chmod(tmp_path, mode) < 0) {
+		*error_r = xasprintf("chmod(%s) failed: %s", tmp_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int
 usermap_compile(const char *path, char **error_r)
 {
 	char *db_path = xasprintf("%s.db", path);
 	char *tmp_path = xasprintf("%s.db.%ld.tmp", path, (long)getpid());
-	char line[CFG_LINE_MAX + 1];
+	char line[CFG_LINE_MAX + 1], dir[PATH_MAX];
 	unsigned int lineno = 0, entry_line = 0;
 	struct buf entry;
 	DB *db = NULL;
@@ -468,6 +528,11 @@ usermap_compile(const char *path, char **error_r)
 		*error_r = xasprintf("%s: close failed: %s", tmp_path, db_strerror(dbret));
 		goto out;
 	}
+	/* The old map's mode and owner, which the admin may have set for
+	 * the daemon's user; a first map 0644 whatever the umask (with 077
+	 * the daemon could not read it: 451 for everyone). */
+	if (usermap_take_mode(db_path, tmp_path, error_r) < 0)
+		goto out;
 	/* Durable before it replaces the old map. */
 	fd = open(tmp_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd) < 0 || close(fd) < 0) {
@@ -476,6 +541,13 @@ usermap_compile(const char *path, char **error_r)
 	}
 	if (rename(tmp_path, db_path) < 0) {
 		*error_r = xasprintf("rename(%s, %s) failed: %s", tmp_path, db_path,
+				     strerror(errno));
+		goto out;
+	}
+	/* and the new name with it: after a crash the old map could come
+	 * back, and its new users get 550 */
+	if (!path_parent(db_path, dir, sizeof(dir)) || fsync_path(dir) < 0) {
+		*error_r = xasprintf("%s: fsync of its folder failed: %s", db_path,
 				     strerror(errno));
 		goto out;
 	}

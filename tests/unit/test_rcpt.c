@@ -5,6 +5,7 @@
 
 #include "check_compat.h"
 
+#include "buf.h"
 #include "cfg.h"
 #include "dsn.h"
 #include "rcpt.h"
@@ -65,6 +66,27 @@ static const struct {
 	{ "+-", "bob+x-y@ex.org", "bob", "ex.org", "x-y", "bob+x-y@ex.org" },
 	{ "+-", "bob-x+y@ex.org", "bob", "ex.org", "x+y", "bob-x+y@ex.org" },
 	{ "-+", "bob+x@ex.org", "bob", "ex.org", "x", "bob+x@ex.org" },
+	/* As Postfix's split_addr: a delimiter first does not split (the
+	 * local part would be empty), nor are these names ever split, nor,
+	 * with "-", the list owners' and requests' addresses */
+	{ NULL, "+foo@ex.org", "+foo", "ex.org", NULL, "+foo@ex.org" },
+	{ NULL, "+@ex.org", "+", "ex.org", NULL, "+@ex.org" },
+	{ "-", "MAILER-DAEMON@ex.org", "mailer-daemon", "ex.org", NULL,
+	  "mailer-daemon@ex.org" },
+	{ "-", "double-bounce@ex.org", "double-bounce", "ex.org", NULL,
+	  "double-bounce@ex.org" },
+	{ "-", "postmaster@ex.org", "postmaster", "ex.org", NULL, "postmaster@ex.org" },
+	{ "+", "postmaster+x@ex.org", "postmaster", "ex.org", "x", "postmaster+x@ex.org" },
+	{ "-", "owner-list@ex.org", "owner-list", "ex.org", NULL, "owner-list@ex.org" },
+	{ "-", "list-request@ex.org", "list-request", "ex.org", NULL,
+	  "list-request@ex.org" },
+	{ "-", "list-x-request@ex.org", "list-x-request", "ex.org", NULL,
+	  "list-x-request@ex.org" },
+	{ "-", "-request@ex.org", "-request", "ex.org", NULL, "-request@ex.org" },
+	{ "+", "owner-list+x@ex.org", "owner-list", "ex.org", "x", "owner-list+x@ex.org" },
+	{ "+-", "list-request@ex.org", "list-request", "ex.org", NULL,
+	  "list-request@ex.org" },
+	{ "-", "john-doe@ex.org", "john", "ex.org", "doe", "john-doe@ex.org" },
 	/* No delimiter: nothing is split. */
 	{ "", "a+b@ex.org", "a+b", "ex.org", NULL, "a+b@ex.org" },
 	{ "", "a-b@ex.org", "a-b", "ex.org", NULL, "a-b@ex.org" },
@@ -127,7 +149,8 @@ static const struct {
 	{ NULL, "a@ex.org..", NULL, NULL, NULL, NULL },
 	{ NULL, "a@", NULL, NULL, NULL, NULL },
 	{ NULL, "@ex.org", NULL, NULL, NULL, NULL },
-	{ NULL, "+x@ex.org", NULL, NULL, NULL, NULL },
+	/* (an empty local part before a delimiter: not split, so "+x" is
+	 * the local part, above) */
 	{ NULL, "a\x01" "b@ex.org", NULL, NULL, NULL, NULL },
 	{ NULL, "a\tb@ex.org", NULL, NULL, NULL, NULL },
 	{ NULL, "a\x7f@ex.org", NULL, NULL, NULL, NULL },
@@ -477,6 +500,50 @@ START_TEST(rcpt_resolve_map)
 }
 END_TEST
 
+/* As Postfix's virtual(5): the address with its detail is looked up
+ * first, so that with recipient_delimiter = - the map's john-doe is not
+ * john; matched so, it is the user, with no detail. */
+START_TEST(rcpt_map_full_address_first)
+{
+	const char *map = compile_map("john@example.com home=/srv/john\n"
+				      "john-doe@example.com home=/srv/johndoe\n"
+				      "bob+lists@example.com home=/srv/bob-lists\n"
+				      "bob@example.com home=/srv/bob\n"
+				      "@example.org home=/srv/any/%n\n");
+	struct lmtpd_config *cfg = make_cfg("+-", map, NULL, NULL);
+	struct rcpt_resolver *res = rcpt_resolver_new(cfg);
+	static const struct {
+		const char *addr, *home, *user, *detail;
+	} cases[] = {
+		{ "john@example.com", "/srv/john", "john@example.com", NULL },
+		{ "John-Doe@example.com", "/srv/johndoe", "john-doe@example.com", NULL },
+		{ "john-smith@example.com", "/srv/john", "john@example.com", "smith" },
+		{ "john+doe@example.com", "/srv/john", "john@example.com", "doe" },
+		{ "bob+lists@example.com", "/srv/bob-lists", "bob+lists@example.com", NULL },
+		{ "bob+other@example.com", "/srv/bob", "bob@example.com", "other" },
+		{ "zoe-x@example.org", "/srv/any/zoe", "zoe@example.org", "x" },
+	};
+	struct dsn dsn;
+	struct rcpt *r;
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		r = rcpt_resolve(res, cases[i].addr, NULL, &dsn);
+		ck_assert_msg(r != NULL, "%s: %s", cases[i].addr, dsn.text);
+		ck_assert_str_eq(r->home, cases[i].home);
+		ck_assert_str_eq(r->user, cases[i].user);
+		if (cases[i].detail == NULL)
+			ck_assert_ptr_null(r->detail);
+		else
+			ck_assert_str_eq(r->detail, cases[i].detail);
+		rcpt_free(&r);
+	}
+	ck_assert_ptr_null(rcpt_resolve(res, "mary-jane@example.com", NULL, &dsn));
+	ck_assert_int_eq(dsn.reason, DSN_UNKNOWN_USER);
+	rcpt_resolver_free(&res);
+	cfg_free(&cfg);
+}
+END_TEST
+
 START_TEST(rcpt_map_exact_beats_catchall)
 {
 	const char *map = compile_map("@example.com home=/srv/catchall/%n\n"
@@ -545,6 +612,83 @@ START_TEST(rcpt_map_broken_db)
 	ck_assert_int_eq(unlink(db), 0);
 	ck_assert_ptr_null(rcpt_resolve(res, "alice@example.com", NULL, &dsn));
 	ck_assert_int_eq(dsn.reason, DSN_TEMP_FAIL);
+	rcpt_resolver_free(&res);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* A map copied over in place (cp, rsync --inplace), read half-way: the
+ * users it holds past the cut must not get 550, which bounces their
+ * mail for good; a temporary failure, and the whole map once it is
+ * there. */
+START_TEST(rcpt_map_truncated)
+{
+	struct buf text;
+	const char *map;
+	char db[PATH_MAX], full[PATH_MAX], why[512] = "";
+	struct lmtpd_config *cfg;
+	struct rcpt_resolver *res;
+	struct stat st;
+	unsigned int unknown = 0, temp = 0, ok = 0;
+	struct dsn dsn;
+	struct rcpt *r;
+	int in, out;
+	char *data;
+	size_t half;
+
+	buf_init(&text, 0);
+	for (int i = 0; i < 20000; i++)
+		buf_putf(&text, "user%d@example.com home=/srv/u%d\n", i, i);
+	map = compile_map(text.data);
+	buf_free(&text);
+	cfg = make_cfg(NULL, map, NULL, NULL);
+	res = rcpt_resolver_new(cfg);
+	ut_pathf(db, sizeof(db), "%s.db", map);
+	ut_pathf(full, sizeof(full), "%s.full", map);
+	ck_assert_int_eq(rename(db, full), 0);
+	ck_assert_int_eq(stat(full, &st), 0);
+	data = xmalloc((size_t)st.st_size);
+	in = open(full, O_RDONLY);
+	ck_assert_int_ge(in, 0);
+	ck_assert_int_eq(read(in, data, (size_t)st.st_size), st.st_size);
+	close(in);
+	/* half of it, as a copy in progress leaves it: whole pages (a cut
+	 * within a page, Berkeley DB refuses to open at all) */
+	half = (size_t)st.st_size / 2 & ~(size_t)65535;
+	ck_assert_uint_gt(half, 0);
+	out = open(db, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(out, 0);
+	ck_assert_int_eq(write(out, data, half), (ssize_t)half);
+	for (int i = 0; i < 20000; i += 97) {
+		char addr[64];
+
+		snprintf(addr, sizeof(addr), "user%d@example.com", i);
+		r = rcpt_resolve(res, addr, NULL, &dsn);
+		if (r != NULL)
+			ok++;
+		else if (dsn.reason == DSN_UNKNOWN_USER)
+			unknown++;
+		else if (dsn.reason == DSN_TEMP_FAIL && ++temp == 1)
+			snprintf(why, sizeof(why), "%s", dsn.text);
+		rcpt_free(&r);
+	}
+	ck_assert_msg(unknown == 0 && temp > 0, "ok %u unknown %u temp %u: %s", ok, unknown, temp,
+		      dsn.text);
+	ck_assert_msg(strstr(why, "shorter than the map it holds") != NULL, "ok %u: %s", ok, why);
+	/* the copy ends: every user is there */
+	ck_assert_int_eq(write(out, data + half, (size_t)st.st_size - half),
+			 (ssize_t)((size_t)st.st_size - half));
+	close(out);
+	free(data);
+	for (int i = 0; i < 20000; i += 97) {
+		char addr[64];
+
+		snprintf(addr, sizeof(addr), "user%d@example.com", i);
+		r = rcpt_resolve(res, addr, NULL, &dsn);
+		ck_assert_msg(r != NULL, "%s: %s", addr, dsn.text);
+		rcpt_free(&r);
+	}
+	(void)ok;
 	rcpt_resolver_free(&res);
 	cfg_free(&cfg);
 }
@@ -822,6 +966,31 @@ START_TEST(usermap_compile_keeps_old_db)
 }
 END_TEST
 
+/* lmtpd-map's output: a first map readable whatever the umask (with 077
+ * the daemon's user could not read it, and every recipient got 451), a
+ * rebuilt one with the mode the admin gave the old one. */
+START_TEST(usermap_compile_mode)
+{
+	char map[PATH_MAX], db[PATH_MAX];
+	char *error = NULL;
+	struct stat st;
+	mode_t old = umask(077);
+
+	ut_pathf(map, sizeof(map), "%s/users", ut_testdir());
+	ut_pathf(db, sizeof(db), "%s.db", map);
+	ut_write_text(map, "alice@example.com\n");
+	ck_assert_msg(usermap_compile(map, &error) == 0, "%s", error);
+	ck_assert_int_eq(stat(db, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0644);
+	ck_assert_int_eq(chmod(db, 0640), 0);
+	ut_write_text(map, "bob@example.com\n");
+	ck_assert_msg(usermap_compile(map, &error) == 0, "%s", error);
+	ck_assert_int_eq(stat(db, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0640);
+	umask(old);
+}
+END_TEST
+
 START_TEST(usermap_compile_missing)
 {
 	char path[PATH_MAX], want[PATH_MAX + 64], *error = NULL;
@@ -862,16 +1031,19 @@ rcpt_suite(void)
 	tc = ut_tcase(s, "map", true);
 	tcase_add_loop_test(tc, rcpt_resolve_map, 0, N_ELEMENTS(map_cases));
 	tcase_add_test(tc, rcpt_map_exact_beats_catchall);
+	tcase_add_test(tc, rcpt_map_full_address_first);
 	tcase_add_test(tc, rcpt_map_missing_db);
 	tcase_add_test(tc, rcpt_map_broken_db);
 	tcase_add_test(tc, rcpt_map_rebuilt);
 	tcase_add_test(tc, usermap_lookup_raw);
+	tcase_add_test(tc, rcpt_map_truncated);
 	tc = ut_tcase(s, "usermap", true);
 	tcase_add_loop_test(tc, usermap_values, 0, N_ELEMENTS(value_cases));
 	tcase_add_loop_test(tc, usermap_compile_errors, 0, N_ELEMENTS(compile_errors));
 	tcase_add_test(tc, usermap_compile_nul);
 	tcase_add_test(tc, usermap_compile_keeps_old_db);
 	tcase_add_test(tc, usermap_compile_missing);
+	tcase_add_test(tc, usermap_compile_mode);
 	tcase_add_test(tc, usermap_compile_empty);
 	return s;
 }
