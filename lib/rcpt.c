@@ -250,6 +250,25 @@ rcpt_address_problem(const char *local, const char *domain, char *why, size_t wh
 	return true;
 }
 
+/* Postfix's split_addr: the addresses never split at a delimiter,
+ * whatever it is (with "-", MAILER-DAEMON became "mailer" with a detail),
+ * and, with "-" among the delimiters, the list owners' and requests'
+ * addresses of old.  local is case-folded. */
+static bool
+rcpt_may_split(const char *local, const char *delimiters)
+{
+	size_t len = strlen(local);
+
+	if (strcmp(local, "postmaster") == 0 || strcmp(local, "mailer-daemon") == 0 ||
+	    strcmp(local, "double-bounce") == 0)
+		return false;
+	if (strchr(delimiters, '-') != NULL &&
+	    (strncmp(local, "owner-", 6) == 0 ||
+	     (len > 8 && strcmp(local + len - 8, "-request") == 0)))
+		return false;
+	return true;
+}
+
 int
 rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
 	   struct dsn *dsn_r)
@@ -285,9 +304,12 @@ rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
 		if (dlen >= 2 && domain[dlen - 1] == '.' && domain[dlen - 2] != '.')
 			domain[dlen - 1] = '\0';
 	}
-	if (cfg->recipient_delimiter[0] != '\0') {
+	if (cfg->recipient_delimiter[0] != '\0' &&
+	    rcpt_may_split(local, cfg->recipient_delimiter)) {
 		split = strcspn(local, cfg->recipient_delimiter);
-		if (local[split] != '\0') {
+		/* not at the start: "+foo" is a local part, not an empty
+		 * one with a detail (Postfix's split_addr) */
+		if (local[split] != '\0' && split > 0) {
 			delim = local[split];
 			detail = xstrdup(local + split + 1);
 			local[split] = '\0';
@@ -308,6 +330,7 @@ rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
 	rcpt->local = local;
 	rcpt->domain = domain;
 	rcpt->detail = detail;
+	rcpt->delimiter = delim;
 	rcpt->user = xasprintf("%s@%s", local, domain);
 	whole = detail != NULL ? xasprintf("%s%c%s", local, delim, detail) : xstrdup(local);
 	quoted = rcpt_quote_local(whole);
@@ -367,6 +390,22 @@ rcpt_path_safe(const char *path)
 	return path[0] == '/' && !path_has_dotdot(path);
 }
 
+/* The map names the address with its detail: that is the user, %u and
+ * %n included, and there is no detail. */
+static void
+rcpt_join_detail(struct rcpt *r)
+{
+	char *local = xasprintf("%s%c%s", r->local, r->delimiter, r->detail);
+
+	free(r->local);
+	r->local = local;
+	free(r->detail);
+	r->detail = NULL;
+	r->delimiter = '\0';
+	free(r->user);
+	r->user = xasprintf("%s@%s", r->local, r->domain);
+}
+
 /* Returns 1 found, 0 unknown, -1 map error (dsn_r set). */
 static int
 rcpt_map_lookup(struct rcpt_resolver *res, struct rcpt *r,
@@ -374,9 +413,28 @@ rcpt_map_lookup(struct rcpt_resolver *res, struct rcpt *r,
 {
 	char value[USERMAP_VALUE_MAX], key[RCPT_DOMAIN_MAX + 2];
 	const char *error, *why;
-	int found;
+	int found = 0;
 
-	found = usermap_lookup(res->map, r->user, value, sizeof(value), &error);
+	/* As Postfix's virtual(5) and Dovecot: the address with its detail
+	 * first, so that with recipient_delimiter = - the user john-doe is
+	 * not john's mail; such a match has no detail. */
+	if (r->detail != NULL) {
+		char *local = xasprintf("%s%c%s", r->local, r->delimiter, r->detail);
+		char *full = xasprintf("%s@%s", local, r->domain);
+		char bad[128];
+
+		/* Then the detail becomes a path (%n): no key could hold one
+		 * that is unusable (lmtpd-map refuses it), but this is cheap. */
+		if (!rcpt_address_problem(local, r->domain, bad, sizeof(bad)))
+			found = usermap_lookup(res->map, full, value, sizeof(value),
+					       &error);
+		free(local);
+		if (found > 0)
+			rcpt_join_detail(r);
+		free(full);
+	}
+	if (found == 0)
+		found = usermap_lookup(res->map, r->user, value, sizeof(value), &error);
 	if (found == 0) {
 		snprintf(key, sizeof(key), "@%s", r->domain);
 		found = usermap_lookup(res->map, key, value, sizeof(value), &error);

@@ -24,6 +24,7 @@ struct rcpt {
 	char *local;		/* %n */
 	char *domain;		/* %d */
 	char *detail;		/* NULL when the address had none */
+	char delimiter;		/* the recipient_delimiter it was split at */
 	/* The address lowercased, with its detail, and the local part
 	 * quoted again when it is not a Dot-string (RFC 5321 4.1.2): the
 	 * log's to= and the Delivered-To header, as Postfix writes them. */
