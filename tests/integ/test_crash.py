@@ -96,8 +96,21 @@ def kill_workers(d, rnd):
 
 
 def restart(d):
-    d.start(wait=False)
-    d.wait_listening()
+    """Starts lmtpd again, as a service manager's Restart= would: again
+    while the workers of the killed master still hold the socket (one
+    busy delivering takes its stop signal only after that)."""
+    deadline = time.monotonic() + 30
+    while True:
+        mark = d.log_size()
+        d.start(wait=False)
+        try:
+            d.wait_listening()
+            return
+        except AssertionError:
+            if ("another process is listening" not in d.log_since(mark)
+                    or time.monotonic() > deadline):
+                raise
+            time.sleep(0.1)
 
 
 def kill_master(d):
