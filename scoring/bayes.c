@@ -702,7 +702,7 @@ bayes_classify(struct bayes *b, const char *user, const struct bayes_tokens *tok
 	}
 	ok = bayes_score_counts(b->s, &tot, counts, toks->list.n, prob_r);
 	free(counts);
-	return ok ? 1 : 0;
+	return ok ? 1 : 2;
 }
 
 int

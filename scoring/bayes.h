@@ -280,8 +280,10 @@ void bayes_close(struct bayes *b);
  * than the answer. */
 int bayes_ready(struct bayes *b, const char *user);
 /* Returns 1 with *prob_r when the message is scored, 0 when Bayes cannot
- * answer (fewer than bayes_min_*_num learned, no known tokens), -1 on a
- * database error (logged). */
+ * answer (fewer than bayes_min_*_num learned), 2 when it could but the
+ * message has no token strong enough (SpamAssassin then still scores
+ * with set 2, its scanner being available), -1 on a database error
+ * (logged). */
 int bayes_classify(struct bayes *b, const char *user, const struct bayes_tokens *toks,
 		   double *prob_r);
 /* Learns toks as cls for user (flags: enum bayes_learn_flags); runs

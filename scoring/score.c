@@ -553,7 +553,7 @@ score_compute(const struct ruleset *rs, const struct rules_hits *hits,
 	      struct msgview *mv, const struct score_prefs *prefs,
 	      struct score_result *out)
 {
-	score_compute_bayes(rs, hits, mv, prefs, -1, out);
+	score_compute_bayes(rs, hits, mv, prefs, false, -1, out);
 }
 
 /* _get_autolearn_testtype: 1 head, 2 body, 3 meta, 0 neither. */
@@ -761,11 +761,11 @@ score_fetch(void *ctx, size_t i)
 void
 score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 		    struct msgview *mv, const struct score_prefs *prefs,
-		    double bayes_prob, struct score_result *out)
+		    bool bayes_available, double bayes_prob, struct score_result *out)
 {
 	double *values = xcalloc(rs->count > 0 ? rs->count : 1, sizeof(*values));
-	/* no network tests; set 2 while Bayes answers */
-	int set = bayes_prob >= 0 ? 2 : 0;
+	/* no network tests; set 2 while Bayes can answer */
+	int set = bayes_available || bayes_prob >= 0 ? 2 : 0;
 	struct eval_ctx ctx;
 	double total = 0;
 

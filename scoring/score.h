@@ -80,12 +80,14 @@ struct score_result {
 void score_compute(const struct ruleset *rs, const struct rules_hits *hits,
 		   struct msgview *mv, const struct score_prefs *prefs,
 		   struct score_result *out);
-/* The same with the Bayes probability of the message for this recipient
- * (bayes_prob < 0: Bayes is off or cannot answer): while it answers, score
- * set 2 applies and check_bayes (the BAYES_* rules) sees it. */
+/* The same with Bayes: bayes_available when the database has learned
+ * enough to answer (score set 2 then applies, as in SpamAssassin, whose
+ * set follows is_scan_available), and the message's probability for this
+ * recipient (bayes_prob < 0: no answer for this message), which
+ * check_bayes (the BAYES_* rules) sees. */
 void score_compute_bayes(const struct ruleset *rs, const struct rules_hits *hits,
 			 struct msgview *mv, const struct score_prefs *prefs,
-			 double bayes_prob, struct score_result *out);
+			 bool bayes_available, double bayes_prob, struct score_result *out);
 /* AutoLearnThreshold's verdict on a result: 1 learn as spam, 0 as ham,
  * -1 neither (between the thresholds, too few head or body points, the
  * learner disagreeing, or the verdict not matching is_spam). */

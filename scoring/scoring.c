@@ -70,6 +70,7 @@ struct scoring_msg {
 	 * recipient's answer (autolearn must not change it midway) */
 	bool have_prob;
 	double prob;
+	int bayes_answer;	/* bayes_classify's, 0 when not asked */
 	bool lazy_timeout_logged;
 };
 
@@ -496,7 +497,7 @@ scoring_msg_total_rules(struct scoring *sc, struct scoring_msg *msg,
 			struct score_result *out)
 {
 	double prob = -1;
-	int verdict;
+	int verdict, answer;
 	enum bayes_learn_result lr;
 
 	if (!sc->bayes_on) {
@@ -505,18 +506,21 @@ scoring_msg_total_rules(struct scoring *sc, struct scoring_msg *msg,
 	}
 	/* A database problem only costs this message its Bayes rules
 	 * (logged by bayes.c). */
-	if (msg->have_prob && !sc->per_user)
+	if (msg->have_prob && !sc->per_user) {
 		prob = msg->prob;
-	else {
+		answer = msg->bayes_answer;
+	} else {
 		/* tokens only for a database that can answer (autolearn below
 		 * makes them when it learns) */
-		if (bayes_ready(sc->bayes, user) != 1 ||
-		    bayes_classify(sc->bayes, user, scoring_msg_tokens(sc, msg), &prob) != 1)
+		answer = bayes_ready(sc->bayes, user) != 1 ? 0 :
+			 bayes_classify(sc->bayes, user, scoring_msg_tokens(sc, msg), &prob);
+		if (answer != 1)
 			prob = -1;
 		msg->have_prob = true;
 		msg->prob = prob;
+		msg->bayes_answer = answer;
 	}
-	score_compute_bayes(rs, hits, msg->mv, prefs, prob, out);
+	score_compute_bayes(rs, hits, msg->mv, prefs, answer == 1 || answer == 2, prob, out);
 	if (!sc->autolearn_on) {
 		out->autolearn = sc->bayes_settings.auto_learn ? "no" : "disabled";
 		return;

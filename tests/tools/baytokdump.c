@@ -5,7 +5,7 @@
  *   == NAME      each message (a file, or FILE:N of an mbox)
  *   T <token>    its distinct tokens, sorted bytewise
  *   P <r> <prob> with --prob: bayes_classify()'s answer (1 scored, 0 not,
- *                -1 error) and the probability to 17 digits, so a change
+ *                2 no strong token, -1 error) and the probability to 17 digits, so a change
  *                meant to leave results alone can be checked exactly
  *
  * Tokens are escaped: backslash, LF, CR and NUL as \\ \n \r \0.

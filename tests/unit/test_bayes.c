@@ -1714,6 +1714,13 @@ START_TEST(front_end_min_counts)
 	ck_assert_double_gt(p, 0.85);
 	ck_assert_int_eq(classify_words(b, hamw, 2, &p), 1);
 	ck_assert_double_lt(p, 0.15);
+	/* trained enough, but nothing it knows: no answer, yet available
+	 * (score set 2, as SpamAssassin's is_scan_available) */
+	{
+		static const char *const unknown[] = { "qqzzx", "wwqqv" };
+
+		ck_assert_int_eq(classify_words(b, unknown, 2, &p), 2);
+	}
 	bayes_free(&b);
 	/* a state_dir that cannot be made: an error, never a crash */
 	{

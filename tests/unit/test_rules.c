@@ -1375,10 +1375,42 @@ report_score(const char *cf, const char *message, double bayes_prob, struct rule
 
 	*rs_r = load_clean("50_report.cf", cf);
 	mv = match_message(*rs_r, message, NULL, 0, &hits);
-	score_compute_bayes(*rs_r, &hits, mv, NULL, bayes_prob, r);
+	score_compute_bayes(*rs_r, &hits, mv, NULL, bayes_prob >= 0, bayes_prob, r);
 	rules_hits_free(&hits);
 	msgview_free(&mv);
 }
+
+/* Score set 2 whenever Bayes can answer, as SpamAssassin switches on
+ * is_scan_available: also for a message that has no token strong
+ * enough (no BAYES_* rule hits).  Set 0 only while Bayes is off or not
+ * trained enough. */
+START_TEST(test_score_set_follows_bayes_available)
+{
+	static const char cf[] =
+		"body SET_WORD /setword/\n"
+		"score SET_WORD 1.0 2.0 3.0 4.0\n"
+		"body BAYES_50 eval:check_bayes('0.40', '0.60')\n"
+		"score BAYES_50 0 0 0.8 0.8\n";
+	static const char msg[] = "Subject: x\n\nsetword\n";
+	struct ruleset *rs = load_clean("50_sets.cf", cf);
+	struct rules_hits hits;
+	struct msgview *mv = match_message(rs, msg, NULL, 0, &hits);
+	struct score_result r;
+
+	score_compute_bayes(rs, &hits, mv, NULL, false, -1, &r);
+	ck_assert_double_eq_tol(r.score, 1.0, 1e-9);
+	score_result_free(&r);
+	score_compute_bayes(rs, &hits, mv, NULL, true, -1, &r);
+	ck_assert_double_eq_tol(r.score, 3.0, 1e-9);
+	score_result_free(&r);
+	score_compute_bayes(rs, &hits, mv, NULL, true, 0.5, &r);
+	ck_assert_double_eq_tol(r.score, 3.8, 1e-9);
+	score_result_free(&r);
+	rules_hits_free(&hits);
+	msgview_free(&mv);
+	rules_free(&rs);
+}
+END_TEST
 
 START_TEST(test_report_format)
 {
@@ -3553,6 +3585,7 @@ rules_suite(void)
 	tcase_add_test(tc, test_score_format);
 	tcase_add_test(tc, test_headers_rendering);
 	tcase_add_test(tc, test_report_format);
+	tcase_add_test(tc, test_score_set_follows_bayes_available);
 	tcase_add_test(tc, test_report_empty_and_bayes);
 	tcase_add_test(tc, test_report_wrap_width);
 	tcase_add_test(tc, test_user_scores_site_zero_rule);
