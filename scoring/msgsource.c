@@ -221,12 +221,31 @@ msgsource_walk(const char *path,
 		static const char *const subs[] = { "cur", "new" };
 		bool maildir = false;
 
+		bool unreadable[2] = { false, false };
+		int sub_errno[2] = { 0, 0 };
+
 		for (size_t s = 0; s < 2; s++) {
 			char dir[4096];
 
 			snprintf(dir, sizeof(dir), "%s/%s", path, subs[s]);
 			if (msgsource_walk_folder(dir, fn, ctx, err, &status) >= 0)
 				maildir = true;
+			else if (errno != ENOENT && errno != ENOTDIR) {
+				unreadable[s] = true;
+				sub_errno[s] = errno;
+			}
+		}
+		/* A Maildir with a cur/ (or new/) that can not be read has
+		 * messages that were not read: said, and the exit status
+		 * says so (it was skipped without a word). */
+		for (size_t s = 0; s < 2 && maildir; s++) {
+			if (unreadable[s]) {
+				char dir[4096];
+
+				snprintf(dir, sizeof(dir), "%s/%s", path, subs[s]);
+				err(dir, strerror(sub_errno[s]));
+				status = -1;
+			}
 		}
 		if (maildir)
 			return status;

@@ -280,6 +280,26 @@ def test_file_mode_unreadable_paths(rules, workdir):
 
 
 @pytest.mark.fast
+def test_file_mode_maildir_half_unreadable(rules, workdir):
+    """A Maildir whose cur/ can not be read (here a symlink to itself,
+    which even root can not open): its messages in new/ are scored, and
+    the missed cur/ is said and makes the exit status non-zero, as for
+    any path not read (it was skipped without a word, exit 0; lmtpd-learn
+    reads its paths the same way)."""
+    md = os.path.join(workdir, "Maildir")
+    for sub in ("new", "tmp"):
+        os.makedirs(os.path.join(md, sub))
+    os.symlink("cur", os.path.join(md, "cur"))
+    with open(os.path.join(md, "new", "1.host"), "wb") as f:
+        f.write(HAMMY)
+    r = run("--rules", rules, md)
+    assert r.returncode != 0
+    err = r.stderr.decode()
+    assert "%s/cur: Too many levels of symbolic links" % md in err, err
+    assert r.stdout.decode().splitlines() == ["%s/new/1.host\t0.0\t5.0\tnone" % md]
+
+
+@pytest.mark.fast
 def test_file_mode_fifos_symlinks_and_empty_files(rules, workdir):
     """What is not a message is said, never waited on or walked: a FIFO
     without a writer given as a path reads as empty; inside a Maildir only
