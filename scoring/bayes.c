@@ -446,6 +446,10 @@ struct bayes {
 	struct bayes_store *user_store;
 	char *user;		/* whose user_store is open */
 	time_t next_try;	/* after an open failure, wait a little */
+	/* the user whose database did not open, and until when it is not
+	 * tried again: the others' (and the site's) go on meanwhile */
+	char *failed_user;
+	time_t failed_until;
 	bool bulk;		/* bayes_set_bulk */
 	bool read_only;		/* bayes_set_read_only */
 	bool not_made;		/* read-only, and the store asked for has no file */
@@ -501,6 +505,7 @@ bayes_free(struct bayes **bp)
 		return;
 	bayes_close_all(b);
 	bayes_store_free_copy(&b->inherited);
+	free(b->failed_user);
 	if (bayes_at_exit == b)
 		bayes_at_exit = NULL;
 	free(b->state_dir);
@@ -645,9 +650,22 @@ bayes_store_for(struct bayes *b, const char *user)
 	bayes_store_close(&b->user_store);
 	free(b->user);
 	b->user = NULL;
+	if (b->failed_user != NULL && strcmp(b->failed_user, user) == 0 &&
+	    now < b->failed_until)
+		return NULL;
 	b->user_store = bayes_open_store(b, user, &error);
 	if (b->user_store == NULL) {
-		bayes_open_failed(b, error, now);
+		if ((b->read_only && errno == ENOENT) || db_env_stale(b->env)) {
+			bayes_open_failed(b, error, now);
+			return NULL;
+		}
+		/* one user's file (damaged, unreadable): that user only, not
+		 * Bayes for everyone for the next seconds */
+		log_warn("bayes: %s; scoring without Bayes for this user", error);
+		free(error);
+		free(b->failed_user);
+		b->failed_user = xstrdup(user);
+		b->failed_until = now + 10;
 		return NULL;
 	}
 	bayes_store_set_bulk(b->user_store, b->bulk);

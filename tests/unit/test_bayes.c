@@ -1680,6 +1680,52 @@ classify_words(struct bayes *b, const char *const *words, size_t n, double *p_r)
 	return ret;
 }
 
+/* bayes_per_user: one user's database that does not open (damaged)
+ * costs that user Bayes, not every user for the next seconds. */
+START_TEST(front_end_user_failure_is_that_users)
+{
+	static const char *const spamw[] = { "cheap", "viagra" };
+	static const char *const hamw[] = { "lunch", "meeting" };
+	static const char *const users[] = { "alice@example.com", "bob@example.com" };
+	const char *dir = ut_testdir();
+	struct bayes_settings s2;
+	enum bayes_learn_result r;
+	struct bayes *b;
+	char path[PATH_MAX];
+	double p;
+
+	settings_of(&s2, "bayes_min_spam_num", "1", "bayes_min_ham_num", "1", NULL);
+	b = bayes_new(&s2, dir, true);
+	for (size_t u = 0; u < N_ELEMENTS(users); u++) {
+		struct bayes_tokens sp = toks_of("<s@x>\t0", spamw, 2);
+		struct bayes_tokens hm = toks_of("<h@x>\t0", hamw, 2);
+
+		ck_assert_int_eq(bayes_learn(b, users[u], &sp, BAYES_SPAM, BAYES_LEARN_DURABLE, &r), 0);
+		ck_assert_int_eq(bayes_learn(b, users[u], &hm, BAYES_HAM, BAYES_LEARN_DURABLE, &r), 0);
+		bayes_tokens_free(&sp);
+		bayes_tokens_free(&hm);
+	}
+	bayes_free(&b);
+	/* bob's token file damaged */
+	ut_pathf(path, sizeof(path), "%s/bayes_toks-bob@example.com.db", dir);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	ut_write_text(path, "not a Berkeley DB file, whatever it says\n");
+	b = bayes_new(&s2, dir, true);
+	{
+		struct bayes_tokens q = toks_of("<q@x>\t0", spamw, 2);
+
+		ck_assert_int_eq(bayes_classify(b, "bob@example.com", &q, &p), -1);
+		ck_assert_int_eq(bayes_classify(b, "alice@example.com", &q, &p), 1);
+		ck_assert_double_gt(p, 0.5);
+		ck_assert_int_eq(bayes_classify(b, "bob@example.com", &q, &p), -1);
+		ck_assert_int_eq(bayes_classify(b, "alice@example.com", &q, &p), 1);
+		bayes_tokens_free(&q);
+	}
+	bayes_free(&b);
+}
+END_TEST
+
 /* The front end: not trained enough gives no answer; then it answers. */
 START_TEST(front_end_min_counts)
 {
@@ -1953,6 +1999,7 @@ bayes_suite(void)
 	tcase_add_test(tc, front_end_read_only);
 	tcase_add_test(tc, front_end_prepare_fork);
 	tcase_add_test(tc, front_end_min_counts);
+	tcase_add_test(tc, front_end_user_failure_is_that_users);
 	tcase_add_test(tc, front_end_recovery_between_opens);
 	return s;
 }
