@@ -1723,6 +1723,7 @@ START_TEST(front_end_user_failure_is_that_users)
 		bayes_tokens_free(&q);
 	}
 	bayes_free(&b);
+	bayes_settings_free(&s2);
 }
 END_TEST
 
