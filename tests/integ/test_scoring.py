@@ -470,6 +470,26 @@ zeroword and zeroword again http://zero.example.com/x
 """
 
 
+def deliver_to_users(d, prefs_by_user, message):
+    """Writes each user's prefs (None: no file), delivers message to them
+    all at example.com in one transaction, and returns {user: (score,
+    tests)} of each copy's X-Spam-Status."""
+    for user, prefs in prefs_by_user.items():
+        if prefs is not None:
+            write_prefs(d, user + "@example.com", prefs)
+    rcpts = [u + "@example.com" for u in prefs_by_user]
+    t = d.deliver(rcpts, message)
+    assert t.final_codes() == [250] * len(rcpts)
+    ours = {}
+    for user in prefs_by_user:
+        new = os.path.join(d.maildir(user + "@example.com"), "new")
+        [f] = os.listdir(new)
+        with open(os.path.join(new, f), "rb") as fh:
+            _, score, _, tests = status(fh.read())
+        ours[user] = (score, {x for x in tests if x != "none"})
+    return ours
+
+
 def spamd_results(vcd, rules, prefs_by_user, message):
     """{user: (score, tests)} of a private spamd given the rule folder and
     each user's prefs (None: no file) in vcd (--virtual-config-dir), for
@@ -506,19 +526,7 @@ def test_user_score_enables_site_zero_rule(lmtpd_factory, workdir):
     gives each user the same score and tests."""
     rules = saparity.copy_sa_rules(os.path.join(workdir, "rules-zero"), SITE_ZERO_CF)
     d = lmtpd_factory(rules_dir=rules)
-    for user, prefs in SITE_ZERO_PREFS.items():
-        if prefs is not None:
-            write_prefs(d, user + "@example.com", prefs)
-    rcpts = [u + "@example.com" for u in SITE_ZERO_PREFS]
-    t = d.deliver(rcpts, SITE_ZERO_MSG)
-    assert t.final_codes() == [250] * len(rcpts)
-    ours = {}
-    for user in SITE_ZERO_PREFS:
-        new = os.path.join(d.maildir(user + "@example.com"), "new")
-        [f] = os.listdir(new)
-        with open(os.path.join(new, f), "rb") as fh:
-            flag, score, _, tests = status(fh.read())
-        ours[user] = (score, {x for x in tests if x != "none"})
+    ours = deliver_to_users(d, SITE_ZERO_PREFS, SITE_ZERO_MSG)
     local = {u: sorted(x for x in t if x.startswith("LOCAL_")) for u, (_, t) in ours.items()}
     assert local == {
         "alice": ["LOCAL_ZB", "LOCAL_ZF", "LOCAL_ZH", "LOCAL_ZMETA2", "LOCAL_ZMULTI",
@@ -571,19 +579,7 @@ def test_user_uri_host_lists(lmtpd_factory, workdir):
     score and tests."""
     rules = saparity.copy_sa_rules(os.path.join(workdir, "rules-urihost"), URI_HOST_CF)
     d = lmtpd_factory(rules_dir=rules)
-    for user, prefs in URI_HOST_PREFS.items():
-        if prefs is not None:
-            write_prefs(d, user + "@example.com", prefs)
-    rcpts = [u + "@example.com" for u in URI_HOST_PREFS]
-    t = d.deliver(rcpts, URI_HOST_MSG)
-    assert t.final_codes() == [250] * len(rcpts)
-    ours = {}
-    for user in URI_HOST_PREFS:
-        new = os.path.join(d.maildir(user + "@example.com"), "new")
-        [f] = os.listdir(new)
-        with open(os.path.join(new, f), "rb") as fh:
-            flag, score, _, tests = status(fh.read())
-        ours[user] = (score, {x for x in tests if x != "none"})
+    ours = deliver_to_users(d, URI_HOST_PREFS, URI_HOST_MSG)
     listed = {u: sorted(x for x in t if x.startswith(("URI_HOST_", "LOCAL_")))
               for u, (_, t) in ours.items()}
     assert listed == {
@@ -629,19 +625,7 @@ def test_user_ok_locales(lmtpd_factory, workdir):
     gives each user the same score and tests."""
     rules = saparity.copy_sa_rules(os.path.join(workdir, "rules-locales"), "")
     d = lmtpd_factory(rules_dir=rules)
-    for user, prefs in LOCALES_PREFS.items():
-        if prefs is not None:
-            write_prefs(d, user + "@example.com", prefs)
-    rcpts = [u + "@example.com" for u in LOCALES_PREFS]
-    t = d.deliver(rcpts, LOCALES_MSG)
-    assert t.final_codes() == [250] * len(rcpts)
-    ours = {}
-    for user in LOCALES_PREFS:
-        new = os.path.join(d.maildir(user + "@example.com"), "new")
-        [f] = os.listdir(new)
-        with open(os.path.join(new, f), "rb") as fh:
-            _, score, _, tests = status(fh.read())
-        ours[user] = (score, {x for x in tests if x != "none"})
+    ours = deliver_to_users(d, LOCALES_PREFS, LOCALES_MSG)
     faraway = {u: sorted(x for x in t if "FARAWAY" in x) for u, (_, t) in ours.items()}
     far = ["CHARSET_FARAWAY", "CHARSET_FARAWAY_HEADER", "MIME_CHARSET_FARAWAY"]
     assert faraway == {"alice": far, "bob": [], "carol": [], "dave": far}, faraway
