@@ -255,18 +255,32 @@ rcpt_address_problem(const char *local, const char *domain, char *why, size_t wh
  * and, with "-" among the delimiters, the list owners' and requests'
  * addresses of old.  local is case-folded. */
 static bool
-rcpt_may_split(const char *local, const char *delimiters)
+rcpt_may_split(const char *local, size_t len, const char *delimiters)
 {
-	size_t len = strlen(local);
+	static const char *const whole[] = { "postmaster", "mailer-daemon", "double-bounce" };
 
-	if (strcmp(local, "postmaster") == 0 || strcmp(local, "mailer-daemon") == 0 ||
-	    strcmp(local, "double-bounce") == 0)
-		return false;
+	for (size_t i = 0; i < N_ELEMENTS(whole); i++)
+		if (len == strlen(whole[i]) && memcmp(local, whole[i], len) == 0)
+			return false;
 	if (strchr(delimiters, '-') != NULL &&
-	    (strncmp(local, "owner-", 6) == 0 ||
-	     (len > 8 && strcmp(local + len - 8, "-request") == 0)))
+	    ((len >= 6 && memcmp(local, "owner-", 6) == 0) ||
+	     (len > 8 && memcmp(local + len - 8, "-request", 8) == 0)))
 		return false;
 	return true;
+}
+
+size_t
+rcpt_detail_split(const char *local, size_t len, const char *delimiters)
+{
+	size_t split = 0;
+
+	if (delimiters[0] == '\0' || !rcpt_may_split(local, len, delimiters))
+		return len;
+	while (split < len && strchr(delimiters, local[split]) == NULL)
+		split++;
+	/* not at the start: "+foo" is a local part, not an empty one
+	 * with a detail */
+	return split == 0 ? len : split;
 }
 
 int
@@ -304,16 +318,11 @@ rcpt_parse(const struct lmtpd_config *cfg, const char *addr, struct rcpt *rcpt,
 		if (dlen >= 2 && domain[dlen - 1] == '.' && domain[dlen - 2] != '.')
 			domain[dlen - 1] = '\0';
 	}
-	if (cfg->recipient_delimiter[0] != '\0' &&
-	    rcpt_may_split(local, cfg->recipient_delimiter)) {
-		split = strcspn(local, cfg->recipient_delimiter);
-		/* not at the start: "+foo" is a local part, not an empty
-		 * one with a detail (Postfix's split_addr) */
-		if (local[split] != '\0' && split > 0) {
-			delim = local[split];
-			detail = xstrdup(local + split + 1);
-			local[split] = '\0';
-		}
+	split = rcpt_detail_split(local, strlen(local), cfg->recipient_delimiter);
+	if (local[split] != '\0') {
+		delim = local[split];
+		detail = xstrdup(local + split + 1);
+		local[split] = '\0';
 	}
 	(void)rcpt_address_problem(local, domain, why, sizeof(why));
 	/* The detail never becomes a path, but it reaches Sieve and logs. */

@@ -42,6 +42,12 @@ struct rcpt {
 	bool relayed;
 };
 
+/* Where a case-folded local part of len bytes splits into user and
+ * detail: the first of delimiters, as Postfix's split_addr cuts (never
+ * at the start, never postmaster, mailer-daemon or double-bounce, nor,
+ * with '-', owner-* and *-request); len when it does not split (a NUL
+ * is never a delimiter). */
+size_t rcpt_detail_split(const char *local, size_t len, const char *delimiters);
 /* Splits and checks addr; on success fills user/local/domain/detail.
  * Returns -1 with dsn_r DSN_BAD_ADDRESS (and a reason) if the address may
  * not be used to build a path. */

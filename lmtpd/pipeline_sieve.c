@@ -56,6 +56,8 @@ struct pipeline_sieve {
 	struct sieve_runner *runner;
 	struct vacation *vacation;
 	struct redirect_dup *dup;
+	/* who a redirect's target is, as RCPT would find it */
+	struct rcpt_resolver *resolver;
 	/* The transaction and user script whose run ran out of CPU time:
 	 * the same scripts on the same message would again, for each
 	 * further recipient (bob+1, bob+2...), holding the worker 30 s a
@@ -96,6 +98,7 @@ pipeline_sieve_new(const struct lmtpd_config *cfg)
 	sv->runner = sieve_runner_new(&set);
 	sv->vacation = vacation_new(cfg->state_dir, cfg->sieve_vacation_max_days);
 	sv->dup = redirect_dup_new(cfg->state_dir);
+	sv->resolver = rcpt_resolver_new(cfg);
 	return sv;
 }
 
@@ -107,6 +110,7 @@ pipeline_sieve_free(struct pipeline_sieve **svp)
 	if (sv == NULL)
 		return;
 	sieve_runner_free(&sv->runner);
+	rcpt_resolver_free(&sv->resolver);
 	vacation_free(&sv->vacation);
 	redirect_dup_free(&sv->dup);
 	free(sv);
@@ -519,8 +523,8 @@ pipeline_is_loop(const struct message *msg, const struct rcpt *r)
 	       pipeline_field_is(msg, "X-Loop", r->user);
 }
 
-/* user+detail@domain -> user@domain (with the config's delimiters);
- * addr is case-folded as r's parts are. */
+/* user+detail@domain -> user@domain, as delivery splits it; addr is
+ * case-folded as r's parts are. */
 static bool
 pipeline_same_user_folded(const struct lmtpd_config *cfg, const struct rcpt *r,
 			  const char *addr)
@@ -534,21 +538,32 @@ pipeline_same_user_folded(const struct lmtpd_config *cfg, const struct rcpt *r,
 	if (at == NULL || strcasecmp(at + 1, r->domain) != 0)
 		return false;
 	llen = (size_t)(at - addr);
-	split = llen;
-	for (size_t i = 0; i < llen && cfg->recipient_delimiter[0] != '\0'; i++)
-		if (strchr(cfg->recipient_delimiter, addr[i]) != NULL) {
-			split = i;
-			break;
-		}
+	split = rcpt_detail_split(addr, llen, cfg->recipient_delimiter);
 	return split == strlen(r->local) && strncasecmp(addr, r->local, split) == 0;
 }
 
+/* Whether a redirect to addr would come back to r's mailbox.  Asked of
+ * the users map as RCPT asks it (with a map, john-doe may be a user of
+ * its own, not john's detail); by the split alone when the map can not
+ * answer now. */
 static bool
-pipeline_same_user(const struct lmtpd_config *cfg, const struct rcpt *r, const char *addr)
+pipeline_same_user(struct pipeline_sieve *sv, const struct lmtpd_config *cfg,
+		   const struct rcpt *r, const char *addr)
 {
 	char *folded = addr_casefold(addr);
 	bool same = pipeline_same_user_folded(cfg, r, folded);
+	struct rcpt *target;
+	struct dsn dsn;
 
+	if (same && sv != NULL && sv->resolver != NULL &&
+	    strcmp(folded, r->canonical) != 0 && strcmp(folded, r->user) != 0) {
+		target = rcpt_resolve(sv->resolver, addr, NULL, &dsn);
+		if (target != NULL)
+			same = strcmp(target->user, r->user) == 0;
+		else if (dsn.reason == DSN_UNKNOWN_USER)
+			same = false;
+		rcpt_free(&target);
+	}
 	free(folded);
 	return same;
 }
@@ -764,7 +779,7 @@ pipeline_sieve_deliver(const struct lmtpd_config *cfg, struct pipeline_sieve *sv
 		if (x->kind != SIEVE_ACT_REDIRECT)
 			continue;
 		log_escape(esc, sizeof(esc), x->address, strlen(x->address));
-		if (pipeline_same_user(cfg, r, x->address)) {
+		if (pipeline_same_user(sv, cfg, r, x->address)) {
 			log_warn("%s: sieve: <%s>: redirect to <%s> refused: that is the "
 				 "recipient itself; keeping the message", txn->queue_id,
 				 r->canonical, esc);

@@ -18,8 +18,10 @@
 
 #include "buf.h"
 #include "cfg.h"
+#include "addrfold.h"
 #include "log.h"
 #include "message.h"
+#include "rcpt.h"
 #include "sieve_run.h"
 #include "vacation.h"
 #include "xalloc.h"
@@ -117,19 +119,22 @@ vacation_refused(const struct run_context *run, const struct sieve_vacation *v)
 {
 	const char *mine[2 + SIEVE_VACATION_ADDRESSES_MAX] = { run->to, v->from };
 	size_t nmine = 2;
-	const char *at = strrchr(run->to, '@');
-	size_t local_len = at != NULL ? (size_t)(at - run->to) : strlen(run->to);
-	size_t user_len = strcspn(run->to, run->delimiters);
+	/* split where delivery splits it, on the case-folded address */
+	char *to = addr_casefold(run->to);
+	const char *at = strrchr(to, '@');
+	size_t local_len = at != NULL ? (size_t)(at - to) : strlen(to);
+	size_t user_len = rcpt_detail_split(to, local_len, run->delimiters);
 	char *user;
 	const char *why;
 
 	for (size_t i = 0; i < v->address_count && nmine < N_ELEMENTS(mine); i++)
 		mine[nmine++] = v->addresses[i];
 	/* the recipient without its detail, as delivery's user@domain */
-	if (run->delimiters[0] != '\0' && user_len < local_len)
-		user = xasprintf("%.*s%s", (int)user_len, run->to, at != NULL ? at : "");
+	if (user_len < local_len)
+		user = xasprintf("%.*s%s", (int)user_len, to, at != NULL ? at : "");
 	else
-		user = xstrdup(run->to);
+		user = xstrdup(to);
+	free(to);
 	{
 		struct vacation_request req = { user, mine, nmine, run->from, run->msg, false,
 						v->handle, v->days };

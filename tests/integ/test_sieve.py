@@ -416,6 +416,31 @@ def test_redirect_reaches_smtp_sink(sieve_lmtpd, sink):
 
 
 @pytest.mark.peers
+def test_redirect_to_user_named_with_delimiter(lmtpd_factory, workdir, sink):
+    """With recipient_delimiter = - and a users map holding both john and
+    john-doe, john-doe is a user of its own (RCPT finds the address with
+    its detail first, as Postfix's virtual(5)): john's redirect to him is
+    handed to the MTA, not refused as "the recipient itself".  A redirect
+    to john-x, which the map does not hold, is john's own detail: kept."""
+    users = compile_map(os.path.join(workdir, "users"),
+                        "john@example.com\njohn-doe@example.com\n")
+    d = lmtpd_factory(users=users, recipient_delimiter="-",
+                      submission=sink.submission, submission_timeout="10s")
+    write_script(home(d, "john@example.com"),
+                 'redirect "john-doe@example.com";\nredirect "John-X@example.com";\n')
+    t = d.deliver(["john@example.com"], make_message(subject="to john-doe"))
+    assert t.final_codes() == [250]
+    [m] = sink.wait_messages(1)
+    assert m["rcpts"] == ["john-doe@example.com"]
+    log = d.log()
+    assert "redirected to <john-doe@example.com>" in log, log
+    assert re.search(r"redirect to <John-X@example.com> refused: that is the recipient "
+                     r"itself", log), log
+    assert "redirect to <john-doe@example.com> refused" not in log
+    assert len(read_new(d.maildir("john@example.com"))) == 1
+
+
+@pytest.mark.peers
 def test_redirect_failure_is_tempfail(lmtpd_factory):
     """The MTA can not be reached: 451 4.3.0 for that recipient only (the
     MTA retries), 250 for the other one."""
