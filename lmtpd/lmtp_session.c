@@ -28,6 +28,7 @@
 #include "rcpt.h"
 #include "spool.h"
 #include "submit.h"
+#include "worker.h"
 #include "xalloc.h"
 
 struct session_txn {
@@ -140,13 +141,10 @@ session_wait(struct session *s, short events, double timeout)
 static bool
 session_stopping(const struct session *s)
 {
-	sigset_t pending, blocked;
-
 	if (lmtp_proto_in_transaction(s->proto))
 		return false;
-	if (!*s->env->stop && sigpending(&pending) == 0 && !sigisemptyset(&pending) &&
-	    sigprocmask(SIG_SETMASK, s->env->wait_mask, &blocked) == 0)
-		(void)sigprocmask(SIG_SETMASK, &blocked, NULL);
+	if (!*s->env->stop)
+		worker_take_pending_signals(s->env->wait_mask);
 	return *s->env->stop;
 }
 

@@ -607,16 +607,6 @@ master_signals(sigset_t *wait_mask)
 	sigdelset(wait_mask, SIGCHLD);
 }
 
-/* Runs the handlers of the signals that came while they were blocked. */
-static void
-master_take_pending(const sigset_t *wait_mask)
-{
-	sigset_t blocked;
-
-	if (sigprocmask(SIG_SETMASK, wait_mask, &blocked) == 0)
-		(void)sigprocmask(SIG_SETMASK, &blocked, NULL);
-}
-
 /* Told before any worker is forked: a worker holding the pipe open would
  * keep the parent waiting for as long as it lives. */
 static void
@@ -701,7 +691,7 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 	master_ready(&m);
 	/* A stop or reload asked for during the start: taken before any
 	 * worker is forked, not after a whole set of them. */
-	master_take_pending(&wait_mask);
+	worker_take_pending_signals(&wait_mask);
 	for (;;) {
 		if (master_got_chld) {
 			master_got_chld = 0;
@@ -734,7 +724,7 @@ master_run(struct lmtpd_config *cfg, const char *config_path, bool foreground)
 				/* A stop asked for while the rules compiled
 				 * (signals blocked) is taken before a whole new
 				 * generation is forked only to be stopped. */
-				master_take_pending(&wait_mask);
+				worker_take_pending_signals(&wait_mask);
 				if (master_got_term)
 					continue;
 			}

@@ -71,12 +71,13 @@ worker_signals(sigset_t *wait_mask)
 	sigemptyset(wait_mask);
 }
 
-static void
+void
 worker_take_pending_signals(const sigset_t *wait_mask)
 {
-	sigset_t blocked;
+	sigset_t pending, blocked;
 
-	if (sigprocmask(SIG_SETMASK, wait_mask, &blocked) == 0)
+	if (sigpending(&pending) == 0 && !sigisemptyset(&pending) &&
+	    sigprocmask(SIG_SETMASK, wait_mask, &blocked) == 0)
 		(void)sigprocmask(SIG_SETMASK, &blocked, NULL);
 }
 
