@@ -219,31 +219,23 @@ msgsource_walk(const char *path,
 	}
 	if (S_ISDIR(st.st_mode)) {
 		static const char *const subs[] = { "cur", "new" };
+		char dirs[2][4096];
+		int unreadable[2] = { 0, 0 };	/* errno, 0 when read or absent */
 		bool maildir = false;
 
-		bool unreadable[2] = { false, false };
-		int sub_errno[2] = { 0, 0 };
-
 		for (size_t s = 0; s < 2; s++) {
-			char dir[4096];
-
-			snprintf(dir, sizeof(dir), "%s/%s", path, subs[s]);
-			if (msgsource_walk_folder(dir, fn, ctx, err, &status) >= 0)
+			snprintf(dirs[s], sizeof(dirs[s]), "%s/%s", path, subs[s]);
+			if (msgsource_walk_folder(dirs[s], fn, ctx, err, &status) >= 0)
 				maildir = true;
-			else if (errno != ENOENT && errno != ENOTDIR) {
-				unreadable[s] = true;
-				sub_errno[s] = errno;
-			}
+			else if (errno != ENOENT && errno != ENOTDIR)
+				unreadable[s] = errno;
 		}
 		/* A Maildir with a cur/ (or new/) that can not be read has
 		 * messages that were not read: said, and the exit status
 		 * says so (it was skipped without a word). */
 		for (size_t s = 0; s < 2 && maildir; s++) {
-			if (unreadable[s]) {
-				char dir[4096];
-
-				snprintf(dir, sizeof(dir), "%s/%s", path, subs[s]);
-				err(dir, strerror(sub_errno[s]));
+			if (unreadable[s] != 0) {
+				err(dirs[s], strerror(unreadable[s]));
 				status = -1;
 			}
 		}
