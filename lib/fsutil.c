@@ -150,7 +150,7 @@ mkdir_parents(const char *path, mode_t mode, bool *created_r)
 {
 	char parent[MAIL_PATH_MAX];
 	size_t len = strlen(path);
-	bool created, parent_created;
+	bool created;
 
 	if (created_r != NULL)
 		*created_r = false;
@@ -167,7 +167,7 @@ mkdir_parents(const char *path, mode_t mode, bool *created_r)
 		errno = ENOENT;
 		return -1;
 	}
-	if (mkdir_parents(parent, mode, &parent_created) < 0)
+	if (mkdir_parents(parent, mode, NULL) < 0)
 		return -1;
 	/* Once more, not recursively: a file system that still answers
 	 * ENOENT with the parent in place (/proc) is an error, not a loop. */

@@ -144,24 +144,18 @@ static int
 master_prepare_state_dir(struct master *m)
 {
 	const char *dir = m->cfg->state_dir;
-	char *parent = xstrdup(dir), *slash;
-	size_t len = strlen(parent);
+	char parent[MAIL_PATH_MAX];
 	struct stat st;
 
-	while (len > 1 && parent[len - 1] == '/')
-		parent[--len] = '\0';
-	slash = strrchr(parent, '/');
-	while (slash != NULL && slash > parent && slash[-1] == '/')
-		slash--;
-	if (slash != NULL && slash > parent) {
-		*slash = '\0';
-		if (mkdir_parents(parent, 0755, NULL) < 0) {
-			log_error("state_dir %s: %s: %s", dir, parent, strerror(errno));
-			free(parent);
-			return -1;
-		}
+	if (!path_parent(dir, parent, sizeof(parent))) {
+		log_error("state_dir %s: %s", dir, strerror(ENAMETOOLONG));
+		return -1;
 	}
-	free(parent);
+	if (strcmp(parent, "/") != 0 && strcmp(parent, ".") != 0 &&
+	    mkdir_parents(parent, 0755, NULL) < 0) {
+		log_error("state_dir %s: %s: %s", dir, parent, strerror(errno));
+		return -1;
+	}
 	if (mkdir_parents(dir, 0700, NULL) < 0) {
 		log_error("state_dir %s: %s", dir, strerror(errno));
 		return -1;
