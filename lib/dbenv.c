@@ -384,6 +384,108 @@ db_env_create_handle(char **error_r)
 	return env;
 }
 
+/* Berkeley DB keeps its regions in files it maps, and grows a region on
+ * demand by writing the file's new last byte: the pages in between are
+ * holes.  The first touch of a hole on a full file system is a SIGBUS, not
+ * ENOSPC: a worker dies in the middle of a delivery (the MTA retries it,
+ * and the recipients already written get the message twice), and so does
+ * lmtpd-learn.  So every region file gets the blocks of its largest size
+ * at once, past its end (FALLOC_FL_KEEP_SIZE: Berkeley DB still sees the
+ * size it wrote), and an environment a full file system can not hold
+ * fails to open with a clear error instead.  Reserving blocks a file has
+ * already got takes none, so every opener does it, not only the one that
+ * made the regions.
+ *
+ * Berkeley DB 5.3 names region N __db.00N and makes them in this order:
+ * the primary region (its largest size is get_memory_max), the mutex
+ * region, then one per cache (test_dbenv checks this against the
+ * library). */
+#define DB_REGION_FILE_MAX 16
+
+/* The largest size region file ID (1-based) can reach, 0 if none. */
+static uint64_t
+db_region_max(uint32_t id, uint64_t primary, uint64_t mutexes, uint64_t cache,
+	      uint32_t ncache)
+{
+	if (id == 1)
+		return primary;
+	if (id == 2)
+		return mutexes;
+	if (id >= 3 && id - 3 < ncache)
+		return cache;
+	return 0;
+}
+
+static int
+db_reserve_regions(DB_ENV *env, const char *dir, char **error_r)
+{
+	static bool unsupported_logged;
+	uint32_t gbytes = 0, bytes = 0;
+	DB_MUTEX_STAT *ms = NULL;
+	DB_MPOOL_STAT *mp = NULL;
+	uint64_t primary, mutexes, cache;
+	uint32_t ncache;
+	int ret;
+
+	if ((ret = env->get_memory_max(env, &gbytes, &bytes)) != 0 ||
+	    (ret = env->mutex_stat(env, &ms, 0)) != 0 ||
+	    (ret = env->memp_stat(env, &mp, NULL, 0)) != 0) {
+		free(ms);
+		*error_r = xasprintf("reading the region sizes of the database environment "
+				     "in %s failed: %s", dir, db_strerror(ret));
+		return -1;
+	}
+	primary = (uint64_t)gbytes * 1024 * 1024 * 1024 + bytes;
+	mutexes = ms->st_regmax;
+	/* several caches (a DB_CONFIG's choice) each get the whole: more
+	 * than needed, never less */
+	cache = mp->st_regmax;
+	ncache = mp->st_ncache;
+	free(ms);
+	free(mp);
+	for (uint32_t id = 1; id <= DB_REGION_FILE_MAX; id++) {
+		uint64_t max = db_region_max(id, primary, mutexes, cache, ncache);
+		char name[16];
+		char *path;
+		int fd;
+
+		if (max == 0)
+			continue;
+		(void)snprintf(name, sizeof(name), "__db.%03u", id);
+		path = db_path(dir, name);
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0) {
+			*error_r = xasprintf("open(%s) failed: %s", path, strerror(errno));
+			free(path);
+			return -1;
+		}
+		/* a page more than the largest size: Berkeley DB rounds a
+		 * region's size up to a word */
+		do
+			ret = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)max + 4096);
+		while (ret < 0 && errno == EINTR);
+		if (ret < 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {
+			if (!unsupported_logged)
+				log_warn("berkeley db: the file system of %s can not reserve "
+					 "blocks (fallocate: %s): a full file system there "
+					 "can kill the processes using the database environment",
+					 dir, strerror(errno));
+			unsupported_logged = true;
+		} else if (ret < 0) {
+			*error_r = xasprintf("reserving %llu MB for %s failed: %s (the database "
+					     "environment's regions need that room in %s)",
+					     (unsigned long long)(max >> 20) + 1, path,
+					     strerror(errno), dir);
+			(void)close(fd);
+			free(path);
+			return -1;
+		}
+		(void)close(fd);
+		free(path);
+	}
+	return 0;
+}
+
 static DB_ENV *
 db_env_open_handle(const char *dir, bool recover, char **error_r)
 {
@@ -396,6 +498,10 @@ db_env_open_handle(const char *dir, bool recover, char **error_r)
 	if (ret != 0) {
 		*error_r = xasprintf("%s of the database environment in %s failed: %s",
 				     recover ? "recovery" : "open", dir, db_strerror(ret));
+		(void)env->close(env, 0);
+		return NULL;
+	}
+	if (db_reserve_regions(env, dir, error_r) < 0) {
 		(void)env->close(env, 0);
 		return NULL;
 	}

@@ -405,6 +405,93 @@ def test_broken_database_never_fails_delivery(bayes_lmtpd):
     assert re.search(r"warning: bayes: .*bayes_toks\.db", d.log())
 
 
+def fill_leaving(path, free_bytes):
+    """A filler file that leaves about free_bytes free on path's file
+    system (made anew each call)."""
+    filler = os.path.join(path, "filler")
+    if os.path.exists(filler):
+        os.unlink(filler)
+    st = os.statvfs(path)
+    size = max(0, st.f_bavail * st.f_frsize - free_bytes)
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        chunk = b"x" * (1 << 20)
+        while size > 0:
+            size -= os.write(fd, chunk[:min(size, len(chunk))])
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def many_tokens_maildir(d, n):
+    """A Maildir of n spams of 300 words never seen before each: learning
+    them grows Berkeley DB's cache region by several MB."""
+    import random
+    rnd = random.Random(6)
+    md = os.path.join(d.dir, "many")
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(md, sub))
+    for i in range(n):
+        words = " ".join("%08x" % rnd.getrandbits(32) for _ in range(300))
+        with open(os.path.join(md, "cur", "%d.x:2,S" % i), "w") as f:
+            f.write("From: s%d@spam.example\nTo: alice@example.com\n"
+                    "Subject: offer %d\nMessage-ID: <many-%d@example.org>\n\n%s\n"
+                    % (i, i, i, words))
+    for dirpath, dirs, files in os.walk(md):
+        os.chmod(dirpath, 0o755)
+        for f in files:
+            os.chmod(os.path.join(dirpath, f), 0o644)
+    return md
+
+
+def test_full_state_dir_is_an_error_not_a_crash(bayes_lmtpd):
+    """Berkeley DB grows its regions (mapped files) on demand; a page of
+    one that has no block on a full file system was a SIGBUS that killed
+    lmtpd-learn, or a worker in the middle of a delivery.  The regions'
+    blocks are reserved when the environment is made, so learning on a
+    full state_dir at any fill level ends in a clear error (or in
+    success), never a signal; the daemon delivers meanwhile."""
+    d = bayes_lmtpd
+    mnt = os.path.join(d.dir, "statefs")
+    os.makedirs(mnt)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0755", "tmpfs", mnt],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: %s" % r.stderr.strip())
+    import pwd
+    pw = pwd.getpwnam(RUN_USER)
+    os.chown(mnt, pw.pw_uid, pw.pw_gid)
+    with open(os.path.join(d.dir, "rules", "local.cf"), "a") as f:
+        f.write("bayes_auto_learn 1\nbayes_auto_learn_threshold_nonspam 4.0\n")
+    d.write_config(state_dir=mnt)
+    spam, ham = trained(d)
+    md = many_tokens_maildir(d, 300)
+    outcomes = []
+    for free_kb in (256, 512, 1024, 2048, 4096):
+        fill_leaving(mnt, free_kb * 1024)
+        r = subprocess.run([LEARN, "-c", d.conf_path, "--spam", md],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode in (0, 1), (free_kb, r.returncode, r.stderr[-2000:])
+        if r.returncode == 1:
+            assert "No space left on device" in r.stderr, r.stderr[-2000:]
+        outcomes.append(r.returncode)
+    # at the fuller levels learning ran out of room
+    assert 1 in outcomes, outcomes
+    # the daemon, with its state_dir full: mail is delivered, Bayes or not
+    d.start()
+    for i in range(20):
+        t = d.deliver(["carol@example.com"], varied(i, "ham", HAM_WORDS))
+        assert t.final_codes() == [250]
+    assert len(delivered_raw(d, "carol@example.com")) == 20
+    d.stop()
+    # with room again, the database took no harm
+    os.unlink(os.path.join(mnt, "filler"))
+    learn(d, "--spam", md)
+    counts = dump(d)
+    assert counts["nspam"] >= 310, counts
+
+
 def test_score_jobs_close_the_environment(bayes_lmtpd):
     """lmtpd-score -j 2 classifies with Bayes in child processes that end
     with _exit(): they close the environment first, so no process looks

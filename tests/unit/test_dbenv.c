@@ -304,6 +304,79 @@ START_TEST(test_mutexes_grow)
 }
 END_TEST
 
+static void
+region_file(const char *dir, unsigned int id, struct stat *st)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/__db.%03u", dir, id);
+	ck_assert_msg(stat(path, st) == 0, "%s: %s", path, strerror(errno));
+}
+
+/* Each region file holds the blocks of its largest size from the start
+ * (a hole touched on a full file system would be a SIGBUS), and the
+ * files are the regions dbenv.c takes them for: after a transaction that
+ * grows the mutex region and the cache, __db.002 is (within a page) the
+ * size Berkeley DB gives the mutex region and __db.003 the cache's. */
+static void
+check_regions(struct db_env *env, const char *dir)
+{
+	DB_ENV *h = db_env_handle(env);
+	u_int32_t gbytes = 0, bytes = 0;
+	DB_MUTEX_STAT *ms = NULL;
+	DB_MPOOL_STAT *mp = NULL;
+	struct stat st1, st2, st3;
+
+	ck_assert_int_eq(h->get_memory_max(h, &gbytes, &bytes), 0);
+	ck_assert_int_eq(h->mutex_stat(h, &ms, 0), 0);
+	ck_assert_int_eq(h->memp_stat(h, &mp, NULL, 0), 0);
+	ck_assert_uint_eq(mp->st_ncache, 1);
+	region_file(dir, 1, &st1);
+	region_file(dir, 2, &st2);
+	region_file(dir, 3, &st3);
+	ck_assert_uint_ge((uint64_t)st1.st_blocks * 512, (uint64_t)gbytes << 30 | bytes);
+	ck_assert_uint_ge((uint64_t)st2.st_blocks * 512, ms->st_regmax);
+	ck_assert_uint_ge((uint64_t)st3.st_blocks * 512, mp->st_regmax);
+	ck_assert_uint_lt((uint64_t)st2.st_size, ms->st_regsize + 4096);
+	ck_assert_uint_gt((uint64_t)st2.st_size + 4096, ms->st_regsize);
+	ck_assert_uint_lt((uint64_t)st3.st_size, mp->st_regsize + 4096);
+	ck_assert_uint_gt((uint64_t)st3.st_size + 4096, mp->st_regsize);
+	free(ms);
+	free(mp);
+}
+
+START_TEST(test_regions_reserved)
+{
+	const char *dir = ut_testdir();
+	DB *db;
+	struct db_env *env = open_t(dir, &db);
+	DB_ENV *h = db_env_handle(env);
+	DB_MUTEX_STAT *ms = NULL;
+	DB_MPOOL_STAT *mp = NULL;
+	roff_t mutexes_before, cache_before;
+
+	check_regions(env, dir);
+	ck_assert_int_eq(h->mutex_stat(h, &ms, 0), 0);
+	ck_assert_int_eq(h->memp_stat(h, &mp, NULL, 0), 0);
+	mutexes_before = ms->st_regsize;
+	cache_before = mp->st_regsize;
+	free(ms);
+	free(mp);
+	ck_assert_int_eq(db_env_txn(env, 0, put_many_fn, db), 0);
+	ck_assert_int_eq(h->mutex_stat(h, &ms, 0), 0);
+	ck_assert_int_eq(h->memp_stat(h, &mp, NULL, 0), 0);
+	/* both grew, to different sizes, so the file sizes tell them apart */
+	ck_assert_uint_gt(ms->st_regsize, mutexes_before);
+	ck_assert_uint_gt(mp->st_regsize, cache_before);
+	ck_assert_uint_gt(mp->st_regsize, ms->st_regsize + 8192);
+	free(ms);
+	free(mp);
+	check_regions(env, dir);
+	db_env_close_db(env, &db);
+	db_env_close(&env);
+}
+END_TEST
+
 /* Pages of name that Berkeley DB answered from its map of the file. */
 static unsigned long
 mapped_pages(struct db_env *env, const char *name)
@@ -675,6 +748,7 @@ dbenv_suite(void)
 
 	tcase_add_test(tc, test_open_put_reopen);
 	tcase_add_test(tc, test_mutexes_grow);
+	tcase_add_test(tc, test_regions_reserved);
 	tcase_add_test(tc, test_read_only_maps);
 	tcase_add_test(tc, test_killed_writer_recovered_at_open);
 	tcase_add_test(tc, test_killed_writer_while_attached);
