@@ -1192,6 +1192,26 @@ def test_lmtpd_sieve_tool(workdir):
             assert line.endswith('"Away"'), line
         else:
             assert re.search(r'"Away" \(not sent: %s\)$' % why, line), line
+    # the recipient's user is cut from its detail as delivery cuts it
+    # (Postfix's split_addr): with "-" a delimiter, owner-bob is a user of
+    # its own, not owner with a detail, so owner's mail is not "from the
+    # user"; bob-x is bob's
+    conf = os.path.join(workdir, "delim.conf")
+    with open(conf, "w") as f:
+        f.write("recipient_delimiter = +-\n")
+    for sender, to, why in (
+            ("owner@example.com", "owner-bob@example.com", None),
+            ("bob@example.com", "bob-x@example.com", "message is from the user")):
+        with open(msg, "w") as f:
+            f.write("From: %s\nTo: %s\nSubject: hi\n\nbody\n" % (sender, to))
+        r = subprocess.run([LMTPD_SIEVE, "-c", conf, "-e", "from=" + sender, "-e", "to=" + to,
+                            vac, msg], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        [line] = [x for x in r.stdout.splitlines() if x.startswith("  vacation ")]
+        if why is None:
+            assert line.endswith('"Away"'), (to, line)
+        else:
+            assert line.endswith('"Away" (not sent: %s)' % why), (to, line)
     with open(msg, "wb") as f:
         f.write(make_message())
     rt = os.path.join(workdir, "rt.sieve")
