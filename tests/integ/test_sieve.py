@@ -1195,13 +1195,13 @@ def test_lmtpd_sieve_tool(workdir):
     # the recipient's user is cut from its detail as delivery cuts it
     # (Postfix's split_addr): with "-" a delimiter, owner-bob is a user of
     # its own, not owner with a detail, so owner's mail is not "from the
-    # user"; bob-x is bob's
+    # user"; carl-x is carl's
     conf = os.path.join(workdir, "delim.conf")
     with open(conf, "w") as f:
         f.write("recipient_delimiter = +-\n")
     for sender, to, why in (
             ("owner@example.com", "owner-bob@example.com", None),
-            ("bob@example.com", "bob-x@example.com", "message is from the user")):
+            ("carl@example.com", "carl-x@example.com", "message is from the user")):
         with open(msg, "w") as f:
             f.write("From: %s\nTo: %s\nSubject: hi\n\nbody\n" % (sender, to))
         r = subprocess.run([LMTPD_SIEVE, "-c", conf, "-e", "from=" + sender, "-e", "to=" + to,
