@@ -30,8 +30,6 @@
 #include "xalloc.h"
 
 #define BAYES_LN2 0.69314718055994530942
-/* Learns between two purges of the seen database, in a process. */
-#define BAYES_SEEN_PURGE_EVERY 256
 
 /* ---- settings ---- */
 
@@ -454,7 +452,6 @@ struct bayes {
 	bool read_only;		/* bayes_set_read_only */
 	bool not_made;		/* read-only, and the store asked for has no file */
 	struct bayes_store_copy *inherited;	/* the parent's copy, for site */
-	unsigned int learns_since_purge;	/* of the seen entries */
 };
 
 /* The handle open in this process, closed at exit(): a process that ends
@@ -746,11 +743,9 @@ bayes_learn(struct bayes *b, const char *user, const struct bayes_tokens *toks,
 	/* Each learn adds at most one seen entry; looking at four times as
 	 * many as were added goes round the whole file within a quarter of
 	 * the ttl, so an entry outlives its ttl by at most that much. */
-	if (b->s->auto_expire && *result_r == BAYES_LEARNED &&
-	    ++b->learns_since_purge >= BAYES_SEEN_PURGE_EVERY) {
+	if (b->s->auto_expire && *result_r == BAYES_LEARNED && bayes_store_seen_purge_due(st)) {
 		long n = bayes_store_purge_seen(st, time(NULL), 4 * BAYES_SEEN_PURGE_EVERY);
 
-		b->learns_since_purge = 0;
 		if (n > 0)
 			log_info("bayes: forgot %ld seen message(s) older than bayes_seen_ttl", n);
 	}

@@ -212,6 +212,13 @@ int bayes_store_learn(struct bayes_store *st, const struct bayes_tokens *toks,
  * trained again and again keeps its messages known.  Set on a store that
  * writes, before its first learn. */
 void bayes_store_set_seen_ttl(struct bayes_store *st, uint32_t ttl);
+/* New messages learned (all processes) between two purges of the seen
+ * entries. */
+#define BAYES_SEEN_PURGE_EVERY 256
+/* Whether the store's last learn was the one of every
+ * BAYES_SEEN_PURGE_EVERY new messages that should purge the seen
+ * entries (bayes_store_purge_seen). */
+bool bayes_store_seen_purge_due(const struct bayes_store *st);
 /* Removes seen entries older than the store's ttl at now, looking at up
  * to max_examined entries (SIZE_MAX: all of them) from where the
  * last purge of this database stopped (kept in the database, so every

@@ -121,6 +121,7 @@ struct bayes_store {
 	uint64_t tot_gen;		/* 0: none kept */
 	bool bulk;			/* many lookups to come: copy at once */
 	uint32_t seen_ttl;		/* 0: seen entries never expire */
+	bool purge_due;			/* set by the last learn */
 };
 
 /* A seen entry: the class, then when (SEEN_REC_LEN); an entry of the
@@ -831,6 +832,7 @@ struct learn_ctx {
 	uint32_t atime;
 	bool no_relearn;
 	enum bayes_learn_result result;
+	bool purge_due;
 };
 
 /* Adds ds/dh to every token (removing those that reach zero). */
@@ -934,6 +936,7 @@ store_learn_fn(DB_TXN *txn, void *vctx)
 	else
 		was = rec[0];
 	want = c->cls == BAYES_SPAM ? 's' : c->cls == BAYES_HAM ? 'h' : 0;
+	c->purge_due = false;	/* a transaction retried starts over */
 	if (want == 0 && was == 0) {
 		c->result = BAYES_UNKNOWN;
 		return 0;
@@ -974,6 +977,14 @@ store_learn_fn(DB_TXN *txn, void *vctx)
 	}
 	if ((ret = store_put_totals(c->st->toks, txn, &tot)) != 0)
 		return ret;
+	/* A new seen entry adds one to the messages learned, and exactly one
+	 * learn, in whichever process, makes each sum: every
+	 * BAYES_SEEN_PURGE_EVERY new entries one of them purges, however
+	 * short-lived the processes that learn (a counter of their own never
+	 * reached it in workers that learn little, nor in lmtpd-learn runs
+	 * of fewer messages). */
+	if (was == 0 && want != 0)
+		c->purge_due = ((uint64_t)tot.nspam + tot.nham) % BAYES_SEEN_PURGE_EVERY == 0;
 	if (want != 0) {
 		seen_rec_make(rec, want, c->atime);
 		store_dbt(&v, rec, SEEN_REC_LEN);
@@ -993,7 +1004,7 @@ bayes_store_learn(struct bayes_store *st, const struct bayes_tokens *toks,
 		  enum bayes_learn_result *result_r)
 {
 	struct learn_ctx c = { st, toks, cls, atime > 0 ? (uint32_t)atime : 0,
-			       (flags & BAYES_LEARN_NO_RELEARN) != 0, BAYES_UNKNOWN };
+			       (flags & BAYES_LEARN_NO_RELEARN) != 0, BAYES_UNKNOWN, false };
 	int ret = db_env_txn(st->env, (flags & BAYES_LEARN_DURABLE) != 0 ? 0 : DB_TXN_WRITE_NOSYNC,
 			     store_learn_fn, &c);
 
@@ -1002,7 +1013,14 @@ bayes_store_learn(struct bayes_store *st, const struct bayes_tokens *toks,
 		return -1;
 	}
 	*result_r = c.result;
+	st->purge_due = c.purge_due;
 	return 0;
+}
+
+bool
+bayes_store_seen_purge_due(const struct bayes_store *st)
+{
+	return st->purge_due;
 }
 
 int

@@ -1737,6 +1737,79 @@ START_TEST(front_end_user_failure_is_that_users)
 }
 END_TEST
 
+/* Whether the seen database holds key. */
+static bool
+seen_has(const char *dir, const char *key)
+{
+	struct db_env *env = env_open(dir);
+	char *error = NULL;
+	DB *raw = NULL;
+	DBT k, v;
+	int ret;
+
+	ck_assert_msg(db_env_open_db(env, "bayes_seen.db", DB_BTREE, &raw, &error) == 0, "%s",
+		      error);
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = (void *)key;
+	k.size = (u_int32_t)strlen(key);
+	v.flags = DB_DBT_MALLOC;
+	ret = raw->get(raw, NULL, &k, &v, 0);
+	free(v.data);
+	db_env_close_db(env, &raw);
+	db_env_close(&env);
+	ck_assert(ret == 0 || ret == DB_NOTFOUND);
+	return ret == 0;
+}
+
+/* The seen entries are purged once every BAYES_SEEN_PURGE_EVERY new
+ * messages whoever learns them: here two front ends (two workers) that
+ * each learn fewer than that, which a counter of each process's own never
+ * purged. */
+START_TEST(front_end_seen_purge_counts_every_learner)
+{
+	const char *dir = ut_testdir();
+	struct bayes_settings s2;
+	enum bayes_learn_result r;
+	struct bayes *b[2];
+	int i;
+
+	{
+		struct db_env *env = env_open(dir);
+		struct bayes_store *st = store_open(env, NULL);
+
+		/* learned in 1970: long past the default ttl of 8 days */
+		ck_assert_int_eq(learn_keyed(st, "<old1@x>\t0", 1000), BAYES_LEARNED);
+		ck_assert_int_eq(learn_keyed(st, "<old2@x>\t0", 1000), BAYES_LEARNED);
+		bayes_store_close(&st);
+		db_env_close(&env);
+	}
+	settings_of(&s2, "bayes_min_spam_num", "1", NULL);
+	b[0] = bayes_new(&s2, dir, true);
+	b[1] = bayes_new(&s2, dir, true);
+	for (i = 2; i < BAYES_SEEN_PURGE_EVERY; i++) {
+		char key[32], word[32];
+		const char *w = word;
+		struct bayes_tokens t;
+
+		if (i == BAYES_SEEN_PURGE_EVERY - 1)
+			ck_assert(seen_has(dir, "<old1@x>\t0"));
+		snprintf(key, sizeof(key), "<m%d@x>\t0", i);
+		snprintf(word, sizeof(word), "word%d", i);
+		t = toks_of(key, &w, 1);
+		ck_assert_int_eq(bayes_learn(b[i % 2], NULL, &t, BAYES_SPAM, 0, &r), 0);
+		ck_assert_int_eq(r, BAYES_LEARNED);
+		bayes_tokens_free(&t);
+	}
+	ck_assert(!seen_has(dir, "<old1@x>\t0"));
+	ck_assert(!seen_has(dir, "<old2@x>\t0"));
+	ck_assert(seen_has(dir, "<m2@x>\t0"));
+	bayes_free(&b[0]);
+	bayes_free(&b[1]);
+	bayes_settings_free(&s2);
+}
+END_TEST
+
 /* The front end: not trained enough gives no answer; then it answers. */
 START_TEST(front_end_min_counts)
 {
@@ -2011,6 +2084,7 @@ bayes_suite(void)
 	tcase_add_test(tc, front_end_prepare_fork);
 	tcase_add_test(tc, front_end_min_counts);
 	tcase_add_test(tc, front_end_user_failure_is_that_users);
+	tcase_add_test(tc, front_end_seen_purge_counts_every_learner);
 	tcase_add_test(tc, front_end_recovery_between_opens);
 	return s;
 }
