@@ -489,6 +489,28 @@ lmtp_address_valid(const char *addr)
 	return at != NULL && at != addr && at[1] != '\0';
 }
 
+/* A recipient's local part holds no '@' outside quotes (RFC 5321 4.1.2),
+ * as Dovecot's LMTP requires: "a@b@c.example" is a route, not a mailbox,
+ * to Postfix's resolver (resolve_dequoted_address), and taken as
+ * "a@b"@c.example here it would deliver into a mailbox named a@b.  The
+ * quoted form stays a valid address. */
+static bool
+lmtp_rcpt_local_valid(const char *addr)
+{
+	bool quoted = false;
+	unsigned int ats = 0;
+
+	for (const char *p = addr; *p != '\0'; p++) {
+		if (quoted && *p == '\\' && p[1] != '\0')
+			p++;
+		else if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && *p == '@')
+			ats++;
+	}
+	return ats <= 1;
+}
+
 static bool
 lmtp_keyword_is(const char *param, size_t klen, const char *key)
 {
@@ -789,7 +811,7 @@ lmtp_cmd_rcpt(struct lmtp_proto *p, const char *line)
 	s += 3;
 	memset(&p->rcpt, 0, sizeof(p->rcpt));
 	if (lmtp_parse_path(&s, p->rcpt.addr, sizeof(p->rcpt.addr), &non_ascii) < 0 ||
-	    !lmtp_address_valid(p->rcpt.addr))
+	    !lmtp_address_valid(p->rcpt.addr) || !lmtp_rcpt_local_valid(p->rcpt.addr))
 		return lmtp_refuse(p, line, "501 5.1.3 Bad recipient address syntax");
 	if (*s != '\0' && *s != ' ')
 		return lmtp_refuse(p, line, "501 5.5.4 Syntax: RCPT TO:<address>");

@@ -571,10 +571,15 @@ static const struct proto_case cases[] = {
 	  IN("LHLO client\r\nMAIL FROM:<>\r\nRCPT TO:<>\r\nRCPT TO:<c>\r\n"
 	     "RCPT TO:<c@>\r\nRCPT TO:<c@d.example\r\nRCPT TO:<c\x01@d.example>\r\n"
 	     "RCPT TO:<c d@e.example>\r\nRCPT FROM:<c@d.example>\r\n"
-	     "RCPT TO:<c@d.example>x\r\nRCPT TO c@d.example\r\nNOOP\r\n"), {0},
+	     "RCPT TO:<c@d.example>x\r\nRCPT TO c@d.example\r\nNOOP\r\n"
+	     "RCPT TO:<a@b@c.example>\r\nRCPT TO:<\"a\"@b@c.example>\r\n"
+	     "RCPT TO:<\"a@b\"@c.example>\r\nRCPT TO:<\"a\\\"@b\"@c.example>\r\n"), {0},
 	  { LHLO_OK MAIL_OK E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR
-	    E_RCPT_ADDR E_RCPT_SYNTAX E_RCPT_SYNTAX E_RCPT_SYNTAX OK,
-	    LHLO_E "MAIL <>\n", NULL, 0 } },
+	    E_RCPT_ADDR E_RCPT_SYNTAX E_RCPT_SYNTAX E_RCPT_SYNTAX OK
+	    E_RCPT_ADDR E_RCPT_ADDR RCPT_OK("\"a@b\"@c.example")
+	    RCPT_OK("\"a\\\"@b\"@c.example"),
+	    LHLO_E "MAIL <>\nRCPT <\"a@b\"@c.example> notify=0\n"
+	    "RCPT <\"a\\x5c\"@b\"@c.example> notify=0\n", NULL, 0 } },
 	{ "rcpt NOTIFY",
 	  IN("LHLO client\r\nMAIL FROM:<>\r\nRCPT TO:<a@x.example> NOTIFY=SUCCESS,FAILURE\r\n"
 	     "RCPT TO:<b@x.example> NOTIFY=NEVER\r\n"
