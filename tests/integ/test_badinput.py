@@ -315,6 +315,29 @@ def test_overlong_command_lines(lmtpd):
 
 
 @pytest.mark.fast
+def test_at_sign_outside_quotes_in_local_part(lmtpd):
+    """RCPT TO:<a@b@example.com> is a route, not a mailbox: 501 5.1.3 (as
+    Dovecot's LMTP answers), nothing delivered to a mailbox named a@b; the
+    quoted form "a@b"@example.com is a mailbox, and Python's LMTP client
+    delivers to it."""
+    import smtplib
+    c = smtplib.LMTP(lmtpd.sock)
+    try:
+        c.ehlo_or_helo_if_needed()
+        assert c.mail("s@example.org")[0] == 250
+        code, text = c.rcpt("a@b@example.com")
+        assert code == 501 and text.startswith(b"5.1.3"), (code, text)
+        assert c.rcpt('"a@b"@example.com')[0] == 250
+        code, _ = c.data(make_message("quoted"))
+        assert code == 250
+        c.quit()
+    finally:
+        c.close()
+    assert len(read_new(os.path.join(lmtpd.mail, "example.com", "a@b", "Maildir"))) == 1
+    assert re.search(r"reject: RCPT from .*: 501 5.1.3 .*TO:<a@b@example.com>", lmtpd.log())
+
+
+@pytest.mark.fast
 def test_bad_bdat_size_closes(lmtpd):
     """A BDAT whose size can not be parsed loses the framing: 501, then
     421 and close (there is no way to find the next command)."""
