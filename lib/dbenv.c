@@ -1011,7 +1011,7 @@ db_env_close_db(struct db_env *e, DB **dbp)
 }
 
 static int
-db_env_run(struct db_env *e, uint32_t flags, bool checkpoint,
+db_env_run(struct db_env *e, uint32_t flags, bool checkpoint, int attempts,
 	   int (*fn)(DB_TXN *txn, void *ctx), void *ctx)
 {
 	int ret = 0;
@@ -1019,7 +1019,7 @@ db_env_run(struct db_env *e, uint32_t flags, bool checkpoint,
 	if (db_env_stale(e))
 		return DB_RUNRECOVERY;
 	db_env_busy_begin();
-	for (int attempt = 0; attempt < DB_TXN_RETRIES; attempt++) {
+	for (int attempt = 0; attempt < attempts; attempt++) {
 		DB_TXN *txn = NULL;
 
 		if (attempt > 0) {
@@ -1052,13 +1052,19 @@ db_env_run(struct db_env *e, uint32_t flags, bool checkpoint,
 int
 db_env_txn(struct db_env *e, uint32_t flags, int (*fn)(DB_TXN *txn, void *ctx), void *ctx)
 {
-	return db_env_run(e, flags, true, fn, ctx);
+	return db_env_run(e, flags, true, DB_TXN_RETRIES, fn, ctx);
+}
+
+int
+db_env_txn_once(struct db_env *e, uint32_t flags, int (*fn)(DB_TXN *txn, void *ctx), void *ctx)
+{
+	return db_env_run(e, flags, true, 1, fn, ctx);
 }
 
 int
 db_env_read(struct db_env *e, int (*fn)(DB_TXN *txn, void *ctx), void *ctx)
 {
-	return db_env_run(e, DB_READ_COMMITTED | DB_TXN_NOSYNC, false, fn, ctx);
+	return db_env_run(e, DB_READ_COMMITTED | DB_TXN_NOSYNC, false, DB_TXN_RETRIES, fn, ctx);
 }
 
 /* ---- maintenance (the master, and the daemon at start) ---- */

@@ -88,6 +88,10 @@ void db_env_poll(void);
  * (0 = commit).  Returns the final code (DB_RUNRECOVERY once stale). */
 int db_env_txn(struct db_env *env, uint32_t flags, int (*fn)(DB_TXN *txn, void *ctx),
 	       void *ctx);
+/* db_env_txn without the retries: a lock conflict is returned at once
+ * (DB_LOCK_NOTGRANTED), for writes that may as well be left undone. */
+int db_env_txn_once(struct db_env *env, uint32_t flags, int (*fn)(DB_TXN *txn, void *ctx),
+		    void *ctx);
 /* db_env_txn for fn that only reads: read-committed, and no checkpoint
  * after it (it wrote no log; asking costs system calls per lookup). */
 int db_env_read(struct db_env *env, int (*fn)(DB_TXN *txn, void *ctx), void *ctx);

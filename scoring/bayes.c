@@ -716,6 +716,9 @@ bayes_classify(struct bayes *b, const char *user, const struct bayes_tokens *tok
 		return 0;
 	}
 	ok = bayes_score_counts(b->s, &tot, counts, toks->list.n, prob_r);
+	/* as SpamAssassin's scan does; not by lmtpd-score, which only reads */
+	if (!b->read_only)
+		(void)bayes_store_touch(st, &toks->list, counts, (uint32_t)time(NULL));
 	free(counts);
 	return ok ? 1 : 2;
 }

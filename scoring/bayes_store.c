@@ -122,6 +122,8 @@ struct bayes_store {
 	bool bulk;			/* many lookups to come: copy at once */
 	uint32_t seen_ttl;		/* 0: seen entries never expire */
 	bool purge_due;			/* set by the last learn */
+	struct strset *touched;		/* tokens touched since touched_since */
+	uint32_t touched_since;
 };
 
 /* A seen entry: the class, then when (SEEN_REC_LEN); an entry of the
@@ -519,6 +521,7 @@ bayes_store_close(struct bayes_store **stp)
 	cache_free(&st->cache);
 	if (st->snap.slots != NULL)
 		snapshot_drop(st);
+	strset_free(&st->touched);
 	free(st);
 	*stp = NULL;
 }
@@ -742,6 +745,104 @@ bayes_store_lookup(struct bayes_store *st, const struct strlist *tokens,
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- touching ---- */
+
+static bool
+touch_due(const struct bayes_counts *c, uint32_t atime)
+{
+	return (c->spam != 0 || c->ham != 0) && c->atime < atime &&
+	       atime - c->atime >= BAYES_TOUCH_SECS;
+}
+
+struct touch_ctx {
+	struct bayes_store *st;
+	const struct strlist *tokens;
+	const struct bayes_counts *counts;
+	uint32_t atime;
+	bool *due;			/* per token */
+	long touched;
+};
+
+/* Tokens in their sorted order, as learners take them: no deadlock with
+ * a learn, only a conflict. */
+static int
+store_touch_fn(DB_TXN *txn, void *vctx)
+{
+	struct touch_ctx *c = vctx;
+	DB *db = c->st->toks;
+
+	c->touched = 0;
+	for (size_t i = 0; i < c->tokens->n; i++) {
+		const struct strlist_item *it = &c->tokens->v[i];
+		struct bayes_counts cnt;
+		DBT k, v;
+		int ret;
+
+		if (!c->due[i])
+			continue;
+		ret = store_get_record(db, NULL, txn, it->p, it->len, DB_RMW, &cnt, sizeof(cnt));
+		if (ret == DB_NOTFOUND)
+			continue;	/* expired or forgotten meanwhile */
+		if (ret != 0)
+			return ret;
+		if (!touch_due(&cnt, c->atime))
+			continue;	/* touched by another process meanwhile */
+		cnt.atime = c->atime;
+		store_dbt(&k, it->p, it->len);
+		store_dbt(&v, &cnt, sizeof(cnt));
+		if ((ret = db->put(db, txn, &k, &v, 0)) != 0)
+			return ret;
+		c->touched++;
+	}
+	return 0;
+}
+
+long
+bayes_store_touch(struct bayes_store *st, const struct strlist *tokens,
+		  const struct bayes_counts *counts, uint32_t atime)
+{
+	struct touch_ctx c = { st, tokens, counts, atime, NULL, 0 };
+	size_t due = 0;
+	int ret;
+
+	/* The counts come from this handle's cache or its copy of the
+	 * database, which keep the old times (the copy may be shared with
+	 * the parent process: writing to it would unshare its pages), so
+	 * the tokens touched are remembered apart, for a while. */
+	if (st->touched != NULL && (strset_count(st->touched) >= BAYES_CACHE_TOKENS ||
+				    atime < st->touched_since ||
+				    atime - st->touched_since >= BAYES_TOUCH_SECS))
+		strset_free(&st->touched);
+	if (st->touched == NULL) {
+		st->touched = strset_new();
+		st->touched_since = atime;
+	}
+	c.due = xcalloc(tokens->n > 0 ? tokens->n : 1, sizeof(*c.due));
+	for (size_t i = 0; i < tokens->n; i++)
+		if (touch_due(&counts[i], atime) &&
+		    !strset_contains(st->touched, tokens->v[i].p, tokens->v[i].len)) {
+			c.due[i] = true;
+			due++;
+		}
+	if (due == 0) {
+		free(c.due);
+		return 0;
+	}
+	ret = db_env_txn_once(st->env, DB_TXN_WRITE_NOSYNC, store_touch_fn, &c);
+	if (ret == 0)
+		for (size_t i = 0; i < tokens->n; i++)
+			if (c.due[i])
+				(void)strset_add(st->touched, tokens->v[i].p, tokens->v[i].len);
+	free(c.due);
+	if (ret == DB_LOCK_NOTGRANTED || ret == DB_LOCK_DEADLOCK)
+		return 0;
+	if (ret != 0) {
+		log_warn("bayes: touching tokens failed: %s", db_strerror(ret));
+		return -1;
+	}
+	return c.touched;
 }
 
 /* A lookup without tokens, which with bulk set copies the database. */

@@ -1737,6 +1737,112 @@ START_TEST(front_end_user_failure_is_that_users)
 }
 END_TEST
 
+/* The counts of tok as the database holds them now (a fresh handle: the
+ * cache of one that looked it up before keeps the old time). */
+static struct bayes_counts
+counts_now(struct db_env *env, const char *tok)
+{
+	struct bayes_store *fresh = store_open(env, NULL);
+	struct bayes_totals tot;
+	struct bayes_counts c = counts(fresh, tok, &tot);
+
+	bayes_store_close(&fresh);
+	return c;
+}
+
+/* Tokens a classified message holds get its time, at most once per
+ * BAYES_TOUCH_SECS, without moving the generation; so expiry drops the
+ * tokens mail no longer shows first, not the ones learned first. */
+START_TEST(store_touch_keeps_seen_tokens)
+{
+	static const char *const keys[] = { "tokA", "tokB", "tokC", "tokD", "tokE" };
+	static const time_t when[] = { 1000, 2000, 3000, 3000, 3000 };
+	struct db_env *env = env_open(ut_testdir());
+	struct bayes_store *st = store_open(env, NULL);
+	struct bayes_counts c[3];
+	struct bayes_totals tot;
+	struct strlist l;
+	uint32_t later = 1000 + BAYES_TOUCH_SECS;
+
+	for (size_t i = 0; i < N_ELEMENTS(keys); i++)
+		ck_assert_int_eq(learn_keyed(st, keys[i], when[i]), BAYES_LEARNED);
+	strlist_init(&l);
+	strlist_add(&l, "tokA", 4);
+	strlist_add(&l, "tokC", 4);
+	strlist_add(&l, "unknown", 7);
+	ck_assert_int_eq(bayes_store_lookup(st, &l, &tot, c), 0);
+	/* tokC is too recent to need it, an unknown token has nothing */
+	ck_assert_int_eq(bayes_store_touch(st, &l, c, later), 1);
+	ck_assert_uint_eq(counts_now(env, "tokA").atime, later);
+	ck_assert_uint_eq(counts_now(env, "tokA").spam, 1);
+	ck_assert_uint_eq(counts_now(env, "tokC").atime, 3000);
+	ck_assert_uint_eq(counts_now(env, "unknown").atime, 0);
+	/* the same (cached) counts again: remembered as touched */
+	ck_assert_int_eq(bayes_store_lookup(st, &l, &tot, c), 0);
+	ck_assert_uint_eq(c[0].atime, 1000);
+	ck_assert_int_eq(bayes_store_touch(st, &l, c, later + 60), 0);
+	ck_assert_uint_eq(counts_now(env, "tokA").atime, later);
+	/* another handle whose counts are as old: the database says it was
+	 * touched a minute ago, so nothing is written */
+	{
+		struct bayes_store *other = store_open(env, NULL);
+		struct bayes_counts old[3] = { { 1, 0, 1000 }, { 1, 0, 3000 }, { 0, 0, 0 } };
+
+		ck_assert_int_eq(bayes_store_touch(other, &l, old, later + 60), 0);
+		bayes_store_close(&other);
+	}
+	strlist_free(&l);
+	/* expiry to 3 of 5 tokens: tokB, learned after tokA but not seen
+	 * since, goes, and tokA stays */
+	ck_assert_int_eq(bayes_store_expire(st, 4), 2);
+	ck_assert_uint_eq(counts_now(env, "tokA").spam, 1);
+	ck_assert_uint_eq(counts_now(env, "tokB").spam, 0);
+	bayes_store_close(&st);
+	db_env_close(&env);
+}
+END_TEST
+
+/* The daemon's classifying touches; lmtpd-score's (read-only) does not. */
+START_TEST(front_end_classify_touches)
+{
+	const char *dir = ut_testdir();
+	struct bayes_settings s2;
+	struct bayes *b;
+	double p;
+
+	{
+		struct db_env *env = env_open(dir);
+		struct bayes_store *st = store_open(env, NULL);
+
+		/* learned in 1970 */
+		ck_assert_int_eq(learn_keyed(st, "<s@x>\t0", 1000), BAYES_LEARNED);
+		bayes_store_close(&st);
+		db_env_close(&env);
+	}
+	settings_of(&s2, "bayes_min_spam_num", "0", "bayes_min_ham_num", "0", NULL);
+	for (int read_only = 1; read_only >= 0; read_only--) {
+		const char *w = "<s@x>\t0";
+		struct bayes_tokens t = toks_of("<q@x>\t0", &w, 1);
+		struct db_env *env;
+		uint32_t atime;
+
+		b = bayes_new(&s2, dir, true);
+		bayes_set_read_only(b, read_only);
+		ck_assert_int_ge(bayes_classify(b, NULL, &t, &p), 1);
+		bayes_tokens_free(&t);
+		bayes_free(&b);
+		env = env_open(dir);
+		atime = counts_now(env, "<s@x>\t0").atime;
+		db_env_close(&env);
+		if (read_only)
+			ck_assert_uint_eq(atime, 1000);
+		else
+			ck_assert_uint_gt(atime, 1000000000);
+	}
+	bayes_settings_free(&s2);
+}
+END_TEST
+
 /* Whether the seen database holds key. */
 static bool
 seen_has(const char *dir, const char *key)
@@ -2085,6 +2191,8 @@ bayes_suite(void)
 	tcase_add_test(tc, front_end_min_counts);
 	tcase_add_test(tc, front_end_user_failure_is_that_users);
 	tcase_add_test(tc, front_end_seen_purge_counts_every_learner);
+	tcase_add_test(tc, store_touch_keeps_seen_tokens);
+	tcase_add_test(tc, front_end_classify_touches);
 	tcase_add_test(tc, front_end_recovery_between_opens);
 	return s;
 }
