@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -318,7 +319,17 @@ db_remove_regions(const char *dir)
 		while ((de = readdir(d)) != NULL) {
 			if (strncmp(de->d_name, "__db.", 5) == 0) {
 				char *path = xasprintf("%s/%s", dir, de->d_name);
+				int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
+				/* Emptied first: a process that let go of the
+				 * environment keeps the file mapped, and with it
+				 * the blocks reserved for it, until it exits.
+				 * Nobody holds the environment now, and a handle
+				 * let go of is never called into again. */
+				if (fd >= 0) {
+					(void)ftruncate(fd, 0);
+					(void)close(fd);
+				}
 				if (unlink(path) < 0 && errno != ENOENT)
 					log_warn("berkeley db: unlink(%s) failed: %s", path,
 						 strerror(errno));
@@ -399,8 +410,13 @@ db_env_create_handle(char **error_r)
  * Berkeley DB 5.3 names region N __db.00N and makes them in this order:
  * the primary region (its largest size is get_memory_max), the mutex
  * region, then one per cache (test_dbenv checks this against the
- * library). */
-#define DB_REGION_FILE_MAX 16
+ * library).  Sizes and largest sizes are multiples of 8 KiB. */
+
+/* The room a new environment's regions take once reserved, with the
+ * built-in sizes (47 MB: db_reserve_regions), rounded up; and what else
+ * its making and recovery write (log, checkpoint). */
+#define DB_REGIONS_BYTES_DEFAULT (48ULL * 1024 * 1024)
+#define DB_REGIONS_MARGIN_BYTES (1ULL * 1024 * 1024)
 
 /* The largest size region file ID (1-based) can reach, 0 if none. */
 static uint64_t
@@ -416,6 +432,12 @@ db_region_max(uint32_t id, uint64_t primary, uint64_t mutexes, uint64_t cache,
 	return 0;
 }
 
+static bool
+db_fallocate_unsupported(int err)
+{
+	return err == EOPNOTSUPP || err == ENOSYS || err == EINVAL;
+}
+
 static int
 db_reserve_regions(DB_ENV *env, const char *dir, char **error_r)
 {
@@ -423,7 +445,7 @@ db_reserve_regions(DB_ENV *env, const char *dir, char **error_r)
 	uint32_t gbytes = 0, bytes = 0;
 	DB_MUTEX_STAT *ms = NULL;
 	DB_MPOOL_STAT *mp = NULL;
-	uint64_t primary, mutexes, cache;
+	uint64_t primary, mutexes, cache, total = 0;
 	uint32_t ncache;
 	int ret;
 
@@ -443,9 +465,11 @@ db_reserve_regions(DB_ENV *env, const char *dir, char **error_r)
 	ncache = mp->st_ncache;
 	free(ms);
 	free(mp);
-	for (uint32_t id = 1; id <= DB_REGION_FILE_MAX; id++) {
+	for (uint32_t id = 1; id <= 2 + ncache; id++)
+		total += db_region_max(id, primary, mutexes, cache, ncache);
+	for (uint32_t id = 1; id <= 2 + ncache; id++) {
 		uint64_t max = db_region_max(id, primary, mutexes, cache, ncache);
-		char name[16];
+		char name[24];
 		char *path;
 		int fd;
 
@@ -454,17 +478,21 @@ db_reserve_regions(DB_ENV *env, const char *dir, char **error_r)
 		(void)snprintf(name, sizeof(name), "__db.%03u", id);
 		path = db_path(dir, name);
 		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 && errno == ENOENT) {
+			/* regions in memory (DB_PRIVATE, DB_SYSTEM_MEM in a
+			 * DB_CONFIG): no file to reserve */
+			free(path);
+			continue;
+		}
 		if (fd < 0) {
 			*error_r = xasprintf("open(%s) failed: %s", path, strerror(errno));
 			free(path);
 			return -1;
 		}
-		/* a page more than the largest size: Berkeley DB rounds a
-		 * region's size up to a word */
 		do
-			ret = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)max + 4096);
+			ret = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)max);
 		while (ret < 0 && errno == EINTR);
-		if (ret < 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {
+		if (ret < 0 && db_fallocate_unsupported(errno)) {
 			if (!unsupported_logged)
 				log_warn("berkeley db: the file system of %s can not reserve "
 					 "blocks (fallocate: %s): a full file system there "
@@ -472,10 +500,10 @@ db_reserve_regions(DB_ENV *env, const char *dir, char **error_r)
 					 dir, strerror(errno));
 			unsupported_logged = true;
 		} else if (ret < 0) {
-			*error_r = xasprintf("reserving %llu MB for %s failed: %s (the database "
-					     "environment's regions need that room in %s)",
-					     (unsigned long long)(max >> 20) + 1, path,
-					     strerror(errno), dir);
+			*error_r = xasprintf("reserving %llu MB for the database environment's "
+					     "regions in %s failed: %s (%s)",
+					     (unsigned long long)(total >> 20) + 1, dir,
+					     strerror(errno), name);
 			(void)close(fd);
 			free(path);
 			return -1;
@@ -484,6 +512,55 @@ db_reserve_regions(DB_ENV *env, const char *dir, char **error_r)
 		free(path);
 	}
 	return 0;
+}
+
+/* What the region files of dir hold on disk: their reservation, when the
+ * open that made them got it. */
+static uint64_t
+db_regions_on_disk(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	uint64_t total = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		char *path;
+
+		if (strncmp(de->d_name, "__db.", 5) != 0)
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_blocks * 512;
+		free(path);
+	}
+	(void)closedir(d);
+	return total;
+}
+
+/* Before new regions are made (they are touched while they are made,
+ * before db_reserve_regions can run): is there room for them?  need is
+ * what the regions replaced had, at least the built-in sizes' room. */
+static bool
+db_room_for_regions(const char *dir, uint64_t need, char **error_r)
+{
+	struct statvfs vfs;
+	uint64_t avail;
+
+	if (statvfs(dir, &vfs) < 0)
+		return true;	/* the open will tell */
+	avail = (uint64_t)(geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail) * vfs.f_frsize;
+	if (need < DB_REGIONS_BYTES_DEFAULT)
+		need = DB_REGIONS_BYTES_DEFAULT;
+	need += DB_REGIONS_MARGIN_BYTES;
+	if (avail >= need)
+		return true;
+	*error_r = xasprintf("no room for the database environment in %s: its regions need "
+			     "%llu MB, %llu MB free (No space left on device)", dir,
+			     (unsigned long long)(need >> 20), (unsigned long long)(avail >> 20));
+	return false;
 }
 
 static DB_ENV *
@@ -625,6 +702,7 @@ db_env_open_alone(const char *dir, char **error_r)
 	char *reg = db_path(dir, "__db.register");
 	struct stat st;
 	bool marker = db_marker_exists(dir), old_register = lstat(reg, &st) == 0;
+	uint64_t need;
 	DB_ENV *env;
 
 	free(reg);
@@ -640,8 +718,17 @@ db_env_open_alone(const char *dir, char **error_r)
 			 marker ? "recovery was requested" :
 			 old_register ? "left by an older lmtpd" :
 			 "a process died while holding it");
+	need = db_regions_on_disk(dir);
 	db_remove_regions(dir);
+	if (!db_room_for_regions(dir, need, error_r)) {
+		free(c.dead);
+		free(c.alive);
+		return NULL;
+	}
 	env = db_env_open_handle(dir, true, error_r);
+	/* what a reservation that failed half-way got goes back */
+	if (env == NULL)
+		db_remove_regions(dir);
 	if (env != NULL && marker)
 		db_move_damaged_aside(env, dir);
 	if (env != NULL && marker) {

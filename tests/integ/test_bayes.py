@@ -445,14 +445,8 @@ def many_tokens_maildir(d, n):
     return md
 
 
-def test_full_state_dir_is_an_error_not_a_crash(bayes_lmtpd):
-    """Berkeley DB grows its regions (mapped files) on demand; a page of
-    one that has no block on a full file system was a SIGBUS that killed
-    lmtpd-learn, or a worker in the middle of a delivery.  The regions'
-    blocks are reserved when the environment is made, so learning on a
-    full state_dir at any fill level ends in a clear error (or in
-    success), never a signal; the daemon delivers meanwhile."""
-    d = bayes_lmtpd
+def statefs(d):
+    """A 64 MB tmpfs under the test folder, the run user's, as state_dir."""
     mnt = os.path.join(d.dir, "statefs")
     os.makedirs(mnt)
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0755", "tmpfs", mnt],
@@ -465,6 +459,23 @@ def test_full_state_dir_is_an_error_not_a_crash(bayes_lmtpd):
     with open(os.path.join(d.dir, "rules", "local.cf"), "a") as f:
         f.write("bayes_auto_learn 1\nbayes_auto_learn_threshold_nonspam 4.0\n")
     d.write_config(state_dir=mnt)
+    return mnt
+
+
+def free_bytes(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def test_full_state_dir_is_an_error_not_a_crash(bayes_lmtpd):
+    """Berkeley DB grows its regions (mapped files) on demand; a page of
+    one that has no block on a full file system was a SIGBUS that killed
+    lmtpd-learn, or a worker in the middle of a delivery.  The regions'
+    blocks are reserved when the environment is made, so learning on a
+    full state_dir at any fill level ends in a clear error (or in
+    success), never a signal; the daemon delivers meanwhile."""
+    d = bayes_lmtpd
+    mnt = statefs(d)
     spam, ham = trained(d)
     md = many_tokens_maildir(d, 300)
     outcomes = []
@@ -490,6 +501,39 @@ def test_full_state_dir_is_an_error_not_a_crash(bayes_lmtpd):
     learn(d, "--spam", md)
     counts = dump(d)
     assert counts["nspam"] >= 310, counts
+
+
+def test_no_room_for_a_new_environment_is_an_error_not_a_crash(bayes_lmtpd):
+    """Berkeley DB touches new regions while it makes them, before they
+    can be reserved: on a nearly full state_dir that was a SIGBUS in
+    lmtpd-learn and in every worker that opened the environment.  Now
+    the room is looked for first: lmtpd-learn fails with a clear error,
+    the daemon delivers without Bayes, and a failed attempt leaves no
+    space taken."""
+    d = bayes_lmtpd
+    mnt = statefs(d)
+    spam, ham = corpus(d)
+    for free_kb in (100, 300, 600, 2000, 20000):
+        fill_leaving(mnt, free_kb * 1024)
+        before = free_bytes(mnt)
+        r = subprocess.run([LEARN, "-c", d.conf_path, "--spam", spam],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1, (free_kb, r.returncode, r.stderr[-2000:])
+        assert re.search(r"no room for the database environment in %s: its regions need "
+                         r"\d+ MB" % re.escape(mnt), r.stderr), r.stderr[-2000:]
+        # nothing of a region is left taking room
+        assert free_bytes(mnt) >= before - 64 * 1024, (free_kb, before, free_bytes(mnt))
+    d.start()
+    for i in range(5):
+        t = d.deliver(["carol@example.com"], varied(i, "ham", HAM_WORDS))
+        assert t.final_codes() == [250]
+    assert len(delivered_raw(d, "carol@example.com")) == 5
+    assert "no room for the database environment" in d.log()
+    d.stop()
+    # room again: learning works
+    os.unlink(os.path.join(mnt, "filler"))
+    learn(d, "--spam", spam)
+    assert dump(d)["nspam"] == 10
 
 
 def test_score_jobs_close_the_environment(bayes_lmtpd):
