@@ -388,9 +388,12 @@ strength_sort(struct strength *v, size_t n, struct strength *tmp)
 		v[k++] = tmp[i++];
 }
 
-bool
-bayes_score_counts(const struct bayes_settings *s, const struct bayes_totals *tot,
-		   const struct bayes_counts *counts, size_t n, double *prob_r)
+/* bayes_score_counts, marking in used_r (n entries, or NULL) the tokens
+ * it combined. */
+static bool
+bayes_score_counts_used(const struct bayes_settings *s, const struct bayes_totals *tot,
+			const struct bayes_counts *counts, size_t n, double *prob_r,
+			bool *used_r)
 {
 	struct strength *st = xcalloc(n > 0 ? n : 1, sizeof(*st));
 	double *probs;
@@ -422,8 +425,11 @@ bayes_score_counts(const struct bayes_settings *s, const struct bayes_totals *to
 	if (m > s->n_significant)
 		m = s->n_significant;
 	probs = xcalloc(m > 0 ? m : 1, sizeof(*probs));
-	for (size_t i = 0; i < m; i++)
+	for (size_t i = 0; i < m; i++) {
 		probs[used++] = st[i].prob;
+		if (used_r != NULL)
+			used_r[st[i].idx] = true;
+	}
 	free(st);
 	r = bayes_combine(tot->nspam, tot->nham, probs, used);
 	free(probs);
@@ -431,6 +437,13 @@ bayes_score_counts(const struct bayes_settings *s, const struct bayes_totals *to
 		return false;
 	*prob_r = r;
 	return true;
+}
+
+bool
+bayes_score_counts(const struct bayes_settings *s, const struct bayes_totals *tot,
+		   const struct bayes_counts *counts, size_t n, double *prob_r)
+{
+	return bayes_score_counts_used(s, tot, counts, n, prob_r, NULL);
 }
 
 /* ---- front end ---- */
@@ -701,7 +714,7 @@ bayes_classify(struct bayes *b, const char *user, const struct bayes_tokens *tok
 	struct bayes_store *st = bayes_store_for(b, user);
 	struct bayes_totals tot;
 	struct bayes_counts *counts;
-	bool ok;
+	bool ok, *used;
 
 	if (st == NULL)
 		return b->not_made ? 0 : -1;
@@ -715,10 +728,13 @@ bayes_classify(struct bayes *b, const char *user, const struct bayes_tokens *tok
 		free(counts);
 		return 0;
 	}
-	ok = bayes_score_counts(b->s, &tot, counts, toks->list.n, prob_r);
-	/* as SpamAssassin's scan does; not by lmtpd-score, which only reads */
-	if (!b->read_only)
-		(void)bayes_store_touch(st, &toks->list, counts, (uint32_t)time(NULL));
+	used = b->read_only ? NULL : xcalloc(toks->list.n > 0 ? toks->list.n : 1, sizeof(*used));
+	ok = bayes_score_counts_used(b->s, &tot, counts, toks->list.n, prob_r, used);
+	/* The tokens that decided, as SpamAssassin's scan touches them; not
+	 * by lmtpd-score, which only reads. */
+	if (ok && used != NULL)
+		(void)bayes_store_touch(st, &toks->list, counts, used, (uint32_t)time(NULL));
+	free(used);
 	free(counts);
 	return ok ? 1 : 2;
 }

@@ -186,14 +186,14 @@ int bayes_store_totals(struct bayes_store *st, struct bayes_totals *tot_r) ATTR_
  * scan; expiry only needs to know which tokens mail no longer shows). */
 #define BAYES_TOUCH_SECS (12 * 3600)
 /* The tokens of a classified message (tokens and the counts its lookup
- * gave) that are in the database with a time BAYES_TOUCH_SECS or more
- * before atime get atime, so expiry drops the tokens mail no longer
- * shows, not those learned long ago and seen every day.  Counts, totals
- * and the generation do not change.  One attempt: on a lock conflict
- * nothing is touched (the next message will).  Returns the number of
- * tokens touched, or -1. */
+ * gave) marked in which (those that decided) that are in the database
+ * with a time BAYES_TOUCH_SECS or more before atime get atime, so expiry
+ * drops the tokens mail no longer shows, not those learned long ago and
+ * seen every day.  Counts, totals and the generation do not change.  One
+ * attempt: on a lock conflict nothing is touched (the next message will).
+ * Returns the number of tokens touched, or -1. */
 long bayes_store_touch(struct bayes_store *st, const struct strlist *tokens,
-		       const struct bayes_counts *counts, uint32_t atime);
+		       const struct bayes_counts *counts, const bool *which, uint32_t atime);
 /* Tokens in the handle's copy of the whole database, 0 without one.  A
  * handle that has searched the database for enough single tokens under
  * one generation reads all of it once, then answers from memory until the

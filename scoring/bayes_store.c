@@ -782,7 +782,11 @@ store_touch_fn(DB_TXN *txn, void *vctx)
 
 		if (!c->due[i])
 			continue;
-		ret = store_get_record(db, NULL, txn, it->p, it->len, DB_RMW, &cnt, sizeof(cnt));
+		/* a read lock only: a token another process touched meanwhile
+		 * is left as it is, without blocking the lookups of the page
+		 * (the lock is upgraded by the write, and held to the commit,
+		 * so no learn changes the counts in between) */
+		ret = store_get_record(db, NULL, txn, it->p, it->len, 0, &cnt, sizeof(cnt));
 		if (ret == DB_NOTFOUND)
 			continue;	/* expired or forgotten meanwhile */
 		if (ret != 0)
@@ -801,7 +805,7 @@ store_touch_fn(DB_TXN *txn, void *vctx)
 
 long
 bayes_store_touch(struct bayes_store *st, const struct strlist *tokens,
-		  const struct bayes_counts *counts, uint32_t atime)
+		  const struct bayes_counts *counts, const bool *which, uint32_t atime)
 {
 	struct touch_ctx c = { st, tokens, counts, atime, NULL, 0 };
 	size_t due = 0;
@@ -821,7 +825,7 @@ bayes_store_touch(struct bayes_store *st, const struct strlist *tokens,
 	}
 	c.due = xcalloc(tokens->n > 0 ? tokens->n : 1, sizeof(*c.due));
 	for (size_t i = 0; i < tokens->n; i++)
-		if (touch_due(&counts[i], atime) &&
+		if (which[i] && touch_due(&counts[i], atime) &&
 		    !strset_contains(st->touched, tokens->v[i].p, tokens->v[i].len)) {
 			c.due[i] = true;
 			due++;

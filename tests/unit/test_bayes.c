@@ -1759,6 +1759,7 @@ START_TEST(store_touch_keeps_seen_tokens)
 	static const time_t when[] = { 1000, 2000, 3000, 3000, 3000 };
 	struct db_env *env = env_open(ut_testdir());
 	struct bayes_store *st = store_open(env, NULL);
+	static const bool all[3] = { true, true, true };
 	struct bayes_counts c[3];
 	struct bayes_totals tot;
 	struct strlist l;
@@ -1772,7 +1773,7 @@ START_TEST(store_touch_keeps_seen_tokens)
 	strlist_add(&l, "unknown", 7);
 	ck_assert_int_eq(bayes_store_lookup(st, &l, &tot, c), 0);
 	/* tokC is too recent to need it, an unknown token has nothing */
-	ck_assert_int_eq(bayes_store_touch(st, &l, c, later), 1);
+	ck_assert_int_eq(bayes_store_touch(st, &l, c, all, later), 1);
 	ck_assert_uint_eq(counts_now(env, "tokA").atime, later);
 	ck_assert_uint_eq(counts_now(env, "tokA").spam, 1);
 	ck_assert_uint_eq(counts_now(env, "tokC").atime, 3000);
@@ -1780,7 +1781,7 @@ START_TEST(store_touch_keeps_seen_tokens)
 	/* the same (cached) counts again: remembered as touched */
 	ck_assert_int_eq(bayes_store_lookup(st, &l, &tot, c), 0);
 	ck_assert_uint_eq(c[0].atime, 1000);
-	ck_assert_int_eq(bayes_store_touch(st, &l, c, later + 60), 0);
+	ck_assert_int_eq(bayes_store_touch(st, &l, c, all, later + 60), 0);
 	ck_assert_uint_eq(counts_now(env, "tokA").atime, later);
 	/* another handle whose counts are as old: the database says it was
 	 * touched a minute ago, so nothing is written */
@@ -1788,7 +1789,7 @@ START_TEST(store_touch_keeps_seen_tokens)
 		struct bayes_store *other = store_open(env, NULL);
 		struct bayes_counts old[3] = { { 1, 0, 1000 }, { 1, 0, 3000 }, { 0, 0, 0 } };
 
-		ck_assert_int_eq(bayes_store_touch(other, &l, old, later + 60), 0);
+		ck_assert_int_eq(bayes_store_touch(other, &l, old, all, later + 60), 0);
 		bayes_store_close(&other);
 	}
 	strlist_free(&l);
@@ -1802,9 +1803,13 @@ START_TEST(store_touch_keeps_seen_tokens)
 }
 END_TEST
 
-/* The daemon's classifying touches; lmtpd-score's (read-only) does not. */
+/* The daemon's classifying touches the tokens that decided, as
+ * SpamAssassin's scan does (not a neutral one); lmtpd-score's
+ * (read-only) touches none. */
 START_TEST(front_end_classify_touches)
 {
+	static const char *const spamw[] = { "neutral", "strong" };
+	static const char *const hamw[] = { "hamonly", "neutral" };
 	const char *dir = ut_testdir();
 	struct bayes_settings s2;
 	struct bayes *b;
@@ -1813,27 +1818,34 @@ START_TEST(front_end_classify_touches)
 	{
 		struct db_env *env = env_open(dir);
 		struct bayes_store *st = store_open(env, NULL);
+		struct bayes_tokens sp = toks_of("<s@x>\t0", spamw, 2);
+		struct bayes_tokens hm = toks_of("<h@x>\t0", hamw, 2);
+		enum bayes_learn_result r;
 
 		/* learned in 1970 */
-		ck_assert_int_eq(learn_keyed(st, "<s@x>\t0", 1000), BAYES_LEARNED);
+		ck_assert_int_eq(bayes_store_learn(st, &sp, BAYES_SPAM, 1000, 0, &r), 0);
+		ck_assert_int_eq(bayes_store_learn(st, &hm, BAYES_HAM, 1000, 0, &r), 0);
+		bayes_tokens_free(&sp);
+		bayes_tokens_free(&hm);
 		bayes_store_close(&st);
 		db_env_close(&env);
 	}
-	settings_of(&s2, "bayes_min_spam_num", "0", "bayes_min_ham_num", "0", NULL);
+	settings_of(&s2, "bayes_min_spam_num", "1", "bayes_min_ham_num", "1", NULL);
 	for (int read_only = 1; read_only >= 0; read_only--) {
-		const char *w = "<s@x>\t0";
-		struct bayes_tokens t = toks_of("<q@x>\t0", &w, 1);
+		struct bayes_tokens t = toks_of("<q@x>\t0", spamw, 2);
 		struct db_env *env;
-		uint32_t atime;
+		uint32_t atime, neutral;
 
 		b = bayes_new(&s2, dir, true);
 		bayes_set_read_only(b, read_only);
-		ck_assert_int_ge(bayes_classify(b, NULL, &t, &p), 1);
+		ck_assert_int_eq(bayes_classify(b, NULL, &t, &p), 1);
 		bayes_tokens_free(&t);
 		bayes_free(&b);
 		env = env_open(dir);
-		atime = counts_now(env, "<s@x>\t0").atime;
+		atime = counts_now(env, "strong").atime;
+		neutral = counts_now(env, "neutral").atime;
 		db_env_close(&env);
+		ck_assert_uint_eq(neutral, 1000);
 		if (read_only)
 			ck_assert_uint_eq(atime, 1000);
 		else
