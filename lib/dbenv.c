@@ -307,29 +307,38 @@ db_remove_user_file(const char *path, const char *pid, void *ctx)
 }
 
 /* Removes what a recovery replaces: the region files (and an old
- * DB_REGISTER file), and every registration, stale ".new-" ones included. */
-static void
+ * DB_REGISTER file), and every registration, stale ".new-" ones included.
+ * Returns what the region files held on disk (their reservation, when
+ * the open that made them got it). */
+static uint64_t
 db_remove_regions(const char *dir)
 {
 	char *users = db_path(dir, DB_USERS_NAME);
 	DIR *d = opendir(dir);
 	struct dirent *de;
+	uint64_t held = 0;
 
 	if (d != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			if (strncmp(de->d_name, "__db.", 5) == 0) {
 				char *path = xasprintf("%s/%s", dir, de->d_name);
 				int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+				struct stat st;
+				bool regular = fd >= 0 && fstat(fd, &st) == 0 &&
+					       S_ISREG(st.st_mode);
+
+				if (regular)
+					held += (uint64_t)st.st_blocks * 512;
 
 				/* Emptied first: a process that let go of the
 				 * environment keeps the file mapped, and with it
 				 * the blocks reserved for it, until it exits.
 				 * Nobody holds the environment now, and a handle
 				 * let go of is never called into again. */
-				if (fd >= 0) {
+				if (regular)
 					(void)ftruncate(fd, 0);
+				if (fd >= 0)
 					(void)close(fd);
-				}
 				if (unlink(path) < 0 && errno != ENOENT)
 					log_warn("berkeley db: unlink(%s) failed: %s", path,
 						 strerror(errno));
@@ -352,6 +361,7 @@ db_remove_regions(const char *dir)
 		(void)closedir(d);
 	}
 	free(users);
+	return held;
 }
 
 /* ---- opening ---- */
@@ -512,32 +522,6 @@ db_reserve_regions(DB_ENV *env, const char *dir, char **error_r)
 		free(path);
 	}
 	return 0;
-}
-
-/* What the region files of dir hold on disk: their reservation, when the
- * open that made them got it. */
-static uint64_t
-db_regions_on_disk(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	uint64_t total = 0;
-
-	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-		char *path;
-
-		if (strncmp(de->d_name, "__db.", 5) != 0)
-			continue;
-		path = xasprintf("%s/%s", dir, de->d_name);
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
-			total += (uint64_t)st.st_blocks * 512;
-		free(path);
-	}
-	(void)closedir(d);
-	return total;
 }
 
 /* Before new regions are made (they are touched while they are made,
@@ -718,8 +702,7 @@ db_env_open_alone(const char *dir, char **error_r)
 			 marker ? "recovery was requested" :
 			 old_register ? "left by an older lmtpd" :
 			 "a process died while holding it");
-	need = db_regions_on_disk(dir);
-	db_remove_regions(dir);
+	need = db_remove_regions(dir);
 	if (!db_room_for_regions(dir, need, error_r)) {
 		free(c.dead);
 		free(c.alive);
@@ -728,7 +711,7 @@ db_env_open_alone(const char *dir, char **error_r)
 	env = db_env_open_handle(dir, true, error_r);
 	/* what a reservation that failed half-way got goes back */
 	if (env == NULL)
-		db_remove_regions(dir);
+		(void)db_remove_regions(dir);
 	if (env != NULL && marker)
 		db_move_damaged_aside(env, dir);
 	if (env != NULL && marker) {
