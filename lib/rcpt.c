@@ -110,6 +110,29 @@ rcpt_dot_string(const char *s)
 	return atom > 0;
 }
 
+bool
+rcpt_local_part_syntax_ok(const char *local, size_t len)
+{
+	if (len >= 2 && local[0] == '"' && local[len - 1] == '"') {
+		/* one Quoted-string: no bare quote inside, every backslash
+		 * escaping the next byte, the closing quote not escaped */
+		for (size_t i = 1; i < len - 1; i++) {
+			if (local[i] == '\\') {
+				if (++i == len - 1)
+					return false;
+			} else if (local[i] == '"') {
+				return false;
+			}
+		}
+		return true;
+	}
+	/* Unquoted: lenient as Postfix about the rest (rcpt_parse refuses
+	 * what can not be a path; "evil+../x" is a user and a detail), but
+	 * no '@', which would make it a route, and no quote, which would
+	 * quote only a part of it. */
+	return len > 0 && memchr(local, '@', len) == NULL && memchr(local, '"', len) == NULL;
+}
+
 /* The unquoted local part written back as RFC 5321 wants it: as is when
  * it is a Dot-string, else a Quoted-string with '"' and '\' escaped, so
  * "x@y"@ex.com stays one address in Delivered-To and the log, not

@@ -48,6 +48,12 @@ struct rcpt {
  * with '-', owner-* and *-request); len when it does not split (a NUL
  * is never a delimiter). */
 size_t rcpt_detail_split(const char *local, size_t len, const char *delimiters);
+/* Whether the local part of an RCPT path, as written (len bytes), is one
+ * Quoted-string (RFC 5321), or unquoted text without '@' or '"' (other
+ * characters are left to rcpt_parse, as leniently as Postfix):
+ * "a@b"@c.example is an address, a@b@c.example and a"@"b@c.example are
+ * not. */
+bool rcpt_local_part_syntax_ok(const char *local, size_t len);
 /* Splits and checks addr; on success fills user/local/domain/detail.
  * Returns -1 with dsn_r DSN_BAD_ADDRESS (and a reason) if the address may
  * not be used to build a path. */

@@ -19,6 +19,7 @@
 #include "lmtpd_limits.h"
 #include "lmtp_proto.h"
 #include "log.h"
+#include "rcpt.h"
 #include "utf8.h"
 #include "xalloc.h"
 
@@ -489,26 +490,18 @@ lmtp_address_valid(const char *addr)
 	return at != NULL && at != addr && at[1] != '\0';
 }
 
-/* A recipient's local part holds no '@' outside quotes (RFC 5321 4.1.2),
- * as Dovecot's LMTP requires: "a@b@c.example" is a route, not a mailbox,
- * to Postfix's resolver (resolve_dequoted_address), and taken as
- * "a@b"@c.example here it would deliver into a mailbox named a@b.  The
- * quoted form stays a valid address. */
+/* A recipient's local part is one Quoted-string, or holds no '@' and no
+ * quote (rcpt_local_part_syntax_ok), as Dovecot's LMTP requires of the
+ * '@': "a@b@c.example" is a route, not a mailbox, to Postfix's resolver
+ * (resolve_dequoted_address), and taken as "a@b"@c.example here it would
+ * deliver into a mailbox named a@b.  The domain is the part after the
+ * last '@' (lmtp_address_valid). */
 static bool
 lmtp_rcpt_local_valid(const char *addr)
 {
-	bool quoted = false;
-	unsigned int ats = 0;
+	const char *at = strrchr(addr, '@');
 
-	for (const char *p = addr; *p != '\0'; p++) {
-		if (quoted && *p == '\\' && p[1] != '\0')
-			p++;
-		else if (*p == '"')
-			quoted = !quoted;
-		else if (!quoted && *p == '@')
-			ats++;
-	}
-	return ats <= 1;
+	return at == NULL || rcpt_local_part_syntax_ok(addr, (size_t)(at - addr));
 }
 
 static bool

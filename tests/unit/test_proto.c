@@ -573,10 +573,11 @@ static const struct proto_case cases[] = {
 	     "RCPT TO:<c d@e.example>\r\nRCPT FROM:<c@d.example>\r\n"
 	     "RCPT TO:<c@d.example>x\r\nRCPT TO c@d.example\r\nNOOP\r\n"
 	     "RCPT TO:<a@b@c.example>\r\nRCPT TO:<\"a\"@b@c.example>\r\n"
+	     "RCPT TO:<a\"@\"b@c.example>\r\nRCPT TO:<\"a\".\"b@c\"@d.example>\r\n"
 	     "RCPT TO:<\"a@b\"@c.example>\r\nRCPT TO:<\"a\\\"@b\"@c.example>\r\n"), {0},
 	  { LHLO_OK MAIL_OK E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR
 	    E_RCPT_ADDR E_RCPT_SYNTAX E_RCPT_SYNTAX E_RCPT_SYNTAX OK
-	    E_RCPT_ADDR E_RCPT_ADDR RCPT_OK("\"a@b\"@c.example")
+	    E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR E_RCPT_ADDR RCPT_OK("\"a@b\"@c.example")
 	    RCPT_OK("\"a\\\"@b\"@c.example"),
 	    LHLO_E "MAIL <>\nRCPT <\"a@b\"@c.example> notify=0\n"
 	    "RCPT <\"a\\x5c\"@b\"@c.example> notify=0\n", NULL, 0 } },

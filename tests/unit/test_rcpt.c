@@ -220,6 +220,29 @@ static const struct {
 	  "bob+\xe2\x80\xae" "x@ex.org" },
 };
 
+/* RCPT's local part as written: one Quoted-string, or no '@' nor quote. */
+START_TEST(rcpt_local_part_syntax)
+{
+	static const struct {
+		const char *local;
+		bool ok;
+	} cases[] = {
+		{ "a", true }, { "a.b", true }, { "a+b-c", true }, { "j\xc3\xb6rg", true },
+		{ "\"a@b\"", true }, { "\"x y\"", true }, { "\"a\\\"@b\"", true },
+		{ "\"a\\\\\"", true }, { "\"\"", true },
+		{ "a@b", false }, { "a\"@\"b", false }, { "\"a\".\"b@c\"", false },
+		{ "\"a\"b", false }, { "a\\\"@b\"", false }, { "\"a\\\"", false },
+		{ "\"\\\\\"x\"", false }, { "", false }, { "\"", false },
+		/* unquoted, the rest is rcpt_parse's to judge */
+		{ "evil+../x", true }, { "a(b)", true },
+	};
+
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++)
+		ck_assert_msg(rcpt_local_part_syntax_ok(cases[i].local, strlen(cases[i].local)) ==
+			      cases[i].ok, "%s", cases[i].local);
+}
+END_TEST
+
 START_TEST(rcpt_parse_table)
 {
 	struct lmtpd_config *cfg = make_cfg(parse_cases[_i].delim, NULL, NULL, NULL);
@@ -1022,6 +1045,7 @@ rcpt_suite(void)
 	TCase *tc;
 
 	tc = ut_tcase(s, "parse", true);
+	tcase_add_test(tc, rcpt_local_part_syntax);
 	tcase_add_loop_test(tc, rcpt_parse_table, 0, N_ELEMENTS(parse_cases));
 	tcase_add_loop_test(tc, rcpt_parse_lengths, 0, 3);
 	tc = ut_tcase(s, "static", true);
